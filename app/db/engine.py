@@ -1,0 +1,46 @@
+"""Engine construction for PostgreSQL through SQLAlchemy's asyncpg dialect."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.db.embedded import start_embedded
+from app.settings import Settings
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """Return the configured server's URL, starting the embedded one if none is configured."""
+    if settings.database_url:
+        return settings.database_url
+    return start_embedded(settings.data_dir)
+
+
+def asyncpg_url(url: str) -> str:
+    """Rewrite any postgresql:// URL for SQLAlchemy's asyncpg dialect."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """Create the async engine; callers own it and must dispose() it."""
+    return create_async_engine(
+        asyncpg_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=5,
+        pool_recycle=1800,
+        connect_args={
+            "timeout": 5,
+            "server_settings": {"application_name": "cit-dispatch"},
+        },
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,36 @@
+"""Time-ordered UUIDs (RFC 9562 version 7), so ids sort by creation time."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+
+_lock = threading.Lock()
+_last_ms = 0
+_counter = 0
+
+
+def new_id() -> uuid.UUID:
+    """Return a new UUIDv7; ids made in one process are strictly increasing."""
+    global _last_ms, _counter
+    with _lock:
+        now_ms = time.time_ns() // 1_000_000
+        if now_ms <= _last_ms:
+            # Same millisecond (or clock stepped back): keep order with the 12-bit counter.
+            _counter += 1
+            if _counter > 0xFFF:
+                _last_ms += 1
+                _counter = 0
+            now_ms = _last_ms
+        else:
+            _last_ms = now_ms
+            _counter = int.from_bytes(os.urandom(2), "big") & 0x3FF
+        rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+        value = (now_ms & ((1 << 48) - 1)) << 80
+        value |= 0x7 << 76
+        value |= _counter << 64
+        value |= 0b10 << 62
+        value |= rand_b
+        return uuid.UUID(int=value)

@@ -1,0 +1,34 @@
+"""ORM tables, one module per aggregate. Importing this registers them all on Base.metadata."""
+
+from app.models.agency import Agency
+from app.models.api_key import ApiKey
+from app.models.assignment import Assignment
+from app.models.audit import AuditEntry
+from app.models.base import Base
+from app.models.call import Call, Recommendation
+from app.models.certification import Certification
+from app.models.co_responder import CoResponder
+from app.models.district import District, DistrictAdjacency
+from app.models.event import Event
+from app.models.officer import Officer
+from app.models.policy import RoutingPolicy
+from app.models.shift import Shift, ShiftCoverage
+
+__all__ = [
+    "Agency",
+    "ApiKey",
+    "Assignment",
+    "AuditEntry",
+    "Base",
+    "Call",
+    "Certification",
+    "CoResponder",
+    "District",
+    "DistrictAdjacency",
+    "Event",
+    "Officer",
+    "Recommendation",
+    "RoutingPolicy",
+    "Shift",
+    "ShiftCoverage",
+]

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ARRAY, CheckConstraint, ForeignKey, Index, Integer, Text, func, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, created_at_column, id_column
+
+CALL_STATUSES = ("pending", "dispatched", "cleared")
+
+
+class Call(Base):
+    __tablename__ = "call"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({', '.join(repr(s) for s in CALL_STATUSES)})", name="status"),
+        Index(
+            "uq_call_agency_external_id",
+            "agency_id",
+            "external_id",
+            unique=True,
+            postgresql_where=text("external_id IS NOT NULL"),
+        ),
+        Index("ix_call_agency_id", "agency_id", "id"),
+        Index("ix_call_agency_status", "agency_id", "status", "id"),
+        Index("ix_call_agency_district", "agency_id", "district_id", "id"),
+    )
+
+    id: Mapped[UUID] = id_column()
+    agency_id: Mapped[UUID] = mapped_column(ForeignKey("agency.id"))
+    external_id: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text, server_default="pending")
+    district_id: Mapped[UUID] = mapped_column(ForeignKey("district.id"))
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    address: Mapped[str | None] = mapped_column(Text)
+    nature: Mapped[str | None] = mapped_column(Text)
+    safety: Mapped[dict[str, bool]] = mapped_column(JSONB)
+    subject: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
+    # Sensitive free text: only GET /v1/calls/{id} returns it; never logged or listed.
+    notes: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class Recommendation(Base):
+    __tablename__ = "recommendation"
+    __table_args__ = (Index("ix_recommendation_call", "call_id", "id"),)
+
+    id: Mapped[UUID] = id_column()
+    agency_id: Mapped[UUID] = mapped_column(ForeignKey("agency.id"))
+    call_id: Mapped[UUID] = mapped_column(ForeignKey("call.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = created_at_column()
+    policy_version: Mapped[int] = mapped_column(Integer)
+    lead: Mapped[str] = mapped_column(Text)
+    safety_concern: Mapped[bool]
+    units: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    requests: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    warnings: Mapped[list[dict[str, str]]] = mapped_column(JSONB)
+    reasons: Mapped[list[dict[str, str]]] = mapped_column(JSONB)

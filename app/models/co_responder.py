@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import ARRAY, CheckConstraint, ForeignKey, Index, Text, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, created_at_column, id_column
+from app.models.responder import STATUS_CHECK, UnitStateMixin
+
+CO_RESPONDER_KINDS = ("clinician", "peer_specialist", "mobile_crisis_team")
+
+
+class CoResponder(UnitStateMixin, Base):
+    __tablename__ = "co_responder"
+    __table_args__ = (
+        CheckConstraint(STATUS_CHECK, name="status"),
+        CheckConstraint(f"kind IN ({', '.join(repr(k) for k in CO_RESPONDER_KINDS)})", name="kind"),
+        Index("ix_co_responder_agency_id", "agency_id", "id"),
+    )
+
+    id: Mapped[UUID] = id_column()
+    agency_id: Mapped[UUID] = mapped_column(ForeignKey("agency.id"))
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    provider: Mapped[str] = mapped_column(Text)
+    specialties: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    active: Mapped[bool] = mapped_column(server_default=text("true"))
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

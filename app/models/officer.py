@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import ARRAY, CheckConstraint, ForeignKey, Index, Text, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, created_at_column, id_column
+from app.models.responder import STATUS_CHECK, UnitStateMixin
+
+
+class Officer(UnitStateMixin, Base):
+    __tablename__ = "officer"
+    __table_args__ = (
+        CheckConstraint(STATUS_CHECK, name="status"),
+        # A person holds at most one active post in an agency; separations keep history.
+        Index(
+            "uq_officer_active_state_officer_id",
+            "agency_id",
+            "state_officer_id",
+            unique=True,
+            postgresql_where=text("active"),
+        ),
+        Index(
+            "uq_officer_active_badge_number",
+            "agency_id",
+            "badge_number",
+            unique=True,
+            postgresql_where=text("active"),
+        ),
+        Index("ix_officer_state_officer_id", "state_officer_id"),
+    )
+
+    id: Mapped[UUID] = id_column()
+    agency_id: Mapped[UUID] = mapped_column(ForeignKey("agency.id"))
+    state_officer_id: Mapped[str] = mapped_column(Text)
+    badge_number: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    trainings: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    active: Mapped[bool] = mapped_column(server_default=text("true"))
+    separated_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

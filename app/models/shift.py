@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import CheckConstraint, Computed, ForeignKey, Index, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, created_at_column, id_column
+
+
+class Shift(Base):
+    __tablename__ = "shift"
+    __table_args__ = (
+        CheckConstraint(
+            "(responder_type = 'officer' AND officer_id IS NOT NULL AND co_responder_id IS NULL)"
+            " OR (responder_type = 'co_responder' AND co_responder_id IS NOT NULL"
+            " AND officer_id IS NULL)",
+            name="one_responder",
+        ),
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("ends_at - starts_at <= interval '24 hours'", name="at_most_24h"),
+        # Overlapping shifts per responder are refused by the shift_no_overlap trigger.
+        Index("ix_shift_agency_starts_at", "agency_id", "starts_at"),
+        Index("ix_shift_responder_id", "responder_id", "starts_at"),
+    )
+
+    id: Mapped[UUID] = id_column()
+    agency_id: Mapped[UUID] = mapped_column(ForeignKey("agency.id"))
+    responder_type: Mapped[str] = mapped_column(Text)
+    officer_id: Mapped[UUID | None] = mapped_column(ForeignKey("officer.id"))
+    co_responder_id: Mapped[UUID | None] = mapped_column(ForeignKey("co_responder.id"))
+    responder_id: Mapped[UUID] = mapped_column(
+        Computed("coalesce(officer_id, co_responder_id)", persisted=True)
+    )
+    call_sign: Mapped[str] = mapped_column(Text)
+    district_id: Mapped[UUID] = mapped_column(ForeignKey("district.id"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class ShiftCoverage(Base):
+    """One row per district a shift serves (its home district and each also_covers).
+
+    The candidate query scans this by (district_id, starts_at), so its cost follows the
+    units working in and next to a district, not the size of the agency or its history.
+    """
+
+    __tablename__ = "shift_coverage"
+    __table_args__ = (
+        Index(
+            "ix_shift_coverage_district_window",
+            "district_id",
+            "starts_at",
+            postgresql_include=["ends_at", "is_home", "responder_type", "responder_id"],
+        ),
+    )
+
+    shift_id: Mapped[UUID] = mapped_column(
+        ForeignKey("shift.id", ondelete="CASCADE"), primary_key=True
+    )
+    district_id: Mapped[UUID] = mapped_column(ForeignKey("district.id"), primary_key=True)
+    agency_id: Mapped[UUID] = mapped_column(ForeignKey("agency.id"))
+    is_home: Mapped[bool] = mapped_column(server_default=text("false"))
+    responder_type: Mapped[str] = mapped_column(Text)
+    responder_id: Mapped[UUID]
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]

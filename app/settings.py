@@ -1,0 +1,47 @@
+"""Service configuration, read from CIT_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CIT_", extra="ignore")
+
+    # postgresql://… of an external server; unset means the embedded pgserver in data_dir.
+    database_url: str | None = None
+    data_dir: Path = Path(".cit-dispatch")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    # How long another instance may serve a cached agency context or API key after a change.
+    cache_ttl_seconds: float = Field(default=2.0, ge=0.0, le=60.0)
+    max_body_bytes: int = 256 * 1024
+    webhook_allow_private_targets: bool = False
+    webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
+            raise ValueError("CIT_DATABASE_URL must be a postgresql:// URL")
+        return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings (tests clear the cache to override)."""
+    return Settings()
