@@ -1,0 +1,134 @@
+"""Plain data the routing core reads and returns: no I/O, no framework types."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+from uuid import UUID
+
+ResponderType = Literal["officer", "co_responder"]
+Lead = Literal["mental_health", "law_enforcement"]
+UnitRole = Literal["lead", "backup", "support", "stabilize"]
+Request = Literal["ems", "mh_phone_consult", "cit_when_available"]
+WarningCode = Literal[
+    "no_cit_in_district",
+    "cit_from_adjacent_district",
+    "no_cit_available",
+    "no_co_responder_available",
+    "no_units_available",
+]
+
+SAFETY_FLAGS: tuple[str, ...] = (
+    "weapon",
+    "violence",
+    "threat_to_others",
+    "crime_in_progress",
+    "medical_emergency",
+)
+TRAININGS: tuple[str, ...] = ("mh_awareness", "de_escalation")
+
+
+@dataclass(frozen=True, slots=True)
+class GeoPoint:
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallFacts:
+    """What routing needs to know about a crisis call."""
+
+    district: str
+    location: GeoPoint | None = None
+    nature: str | None = None
+    # Flags that are true; any flag absent is false.
+    safety: frozenset[str] = frozenset()
+    subject_age: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CertificationPeriod:
+    """One CIT certification of the person: valid on days certified_on <= d < expires_on."""
+
+    certified_on: date
+    expires_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A responder with the shift that might put them in reach of the call."""
+
+    responder_type: ResponderType
+    responder_id: UUID
+    name: str
+    call_sign: str
+    # The shift's home district, and the districts it also covers.
+    shift_district: str
+    also_covers: frozenset[str]
+    shift_starts_at: datetime
+    shift_ends_at: datetime
+    status: str
+    active: bool = True
+    location: GeoPoint | None = None
+    certifications: tuple[CertificationPeriod, ...] = ()
+    trainings: frozenset[str] = frozenset()
+    specialties: frozenset[str] = frozenset()
+    assignments_24h: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The agency's routing policy (SPEC §4.3)."""
+
+    version: int = 1
+    safety_flags: frozenset[str] = frozenset(
+        {"weapon", "violence", "threat_to_others", "crime_in_progress"}
+    )
+    # Upper-cased nature code -> flags it implies.
+    nature_flags: Mapping[str, frozenset[str]] = field(
+        default_factory=lambda: {
+            "MTLV": frozenset({"violence"}),
+            "WEAPON": frozenset({"weapon"}),
+        }
+    )
+    le_backup_for_mh_lead: bool = True
+    adjacency_depth: int = 1
+    speed_kmh: float = 40.0
+
+
+@dataclass(frozen=True, slots=True)
+class RecommendedUnit:
+    responder_type: ResponderType
+    responder_id: UUID
+    name: str
+    call_sign: str
+    role: UnitRole
+    district: str
+    cit_certified: bool
+    eta_minutes: float | None
+    distance_km: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Warning:
+    code: WarningCode
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    rule: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recommendation:
+    lead: Lead
+    safety_concern: bool
+    policy_version: int
+    units: tuple[RecommendedUnit, ...]
+    requests: tuple[Request, ...]
+    warnings: tuple[Warning, ...]
+    reasons: tuple[Reason, ...]
