@@ -1,0 +1,87 @@
+"""FastAPI dependencies: the caller's identity, its agency and the request's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.agency_context import AgencyContext
+from app.api.permissions import Permission, allowed
+from app.errors import Forbidden, Unauthorized
+from app.security import Principal
+from app.state import AppState
+
+ON_COMMIT = "cit_on_commit"
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cit_…`")
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.cit
+    return state
+
+
+async def current_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized()
+    return await app_state(request).authenticate(credentials.credentials)
+
+
+def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """Dependency: the caller, if its role has the permission (SPEC §3.6), else 403."""
+
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not allowed(principal.role, permission):
+            raise Forbidden(f"The {principal.role} role may not {permission.value}")
+        return principal
+
+    return check
+
+
+async def agency_context(
+    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+) -> AgencyContext:
+    return await app_state(request).agency_context(principal.agency_id)
+
+
+async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's transaction: committed before the response is sent, or rolled back."""
+    async with app_state(request).sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+        for callback in session.info.pop(ON_COMMIT, []):
+            callback()
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Run callback once the request's transaction has committed (e.g. drop a cache entry)."""
+    session.info.setdefault(ON_COMMIT, []).append(callback)
+
+
+# scope="function": the commit runs when the endpoint returns, before any 2xx is sent.
+UnitOfWork = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
+Context = Annotated[AgencyContext, Depends(agency_context)]
+State = Annotated[AppState, Depends(app_state)]
+
+
+class PageParams:
+    def __init__(
+        self,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> None:
+        self.limit = limit
+        self.cursor = cursor
+
+
+Paging = Annotated[PageParams, Depends()]

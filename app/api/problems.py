@@ -1,0 +1,139 @@
+"""Render every error the service returns as RFC 9457 application/problem+json."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.errors import PROBLEM_BASE, AppError, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class ProblemError(BaseModel):
+    loc: list[str | int]
+    msg: str
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemError] | None = None
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    body.update(extra or {})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return problem_response(
+        exc.status, exc.slug, exc.title, exc.detail, extra=exc.extra, headers=exc.headers
+    )
+
+
+def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    # Only loc and msg: the offending input is never echoed, since it may be sensitive.
+    errors = [
+        {"loc": [str(p) if not isinstance(p, int) else p for p in e["loc"]], "msg": e["msg"]}
+        for e in exc.errors()
+    ]
+    detail = (
+        "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5])
+        or "The request is not valid"
+    )
+    return problem_response(
+        422, "validation", "Validation failed", detail, extra={"errors": errors}
+    )
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    titles = {404: "Not found", 405: "Method not allowed"}
+    slugs = {404: "not-found", 405: "method-not-allowed"}
+    title = titles.get(exc.status_code, "HTTP error")
+    return problem_response(
+        exc.status_code,
+        slugs.get(exc.status_code, "http-error"),
+        title,
+        str(exc.detail),
+        headers=dict(exc.headers or {}),
+    )
+
+
+def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable", extra={"error": type(exc).__name__})
+    return _app_error(request, ServiceUnavailable())
+
+
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error", exc_info=exc)
+    return problem_response(
+        500,
+        "internal",
+        "Internal server error",
+        "The server could not complete the request; it has been logged",
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    for exc_type in (
+        OSError,
+        TimeoutError,
+        sa_exc.TimeoutError,
+        sa_exc.OperationalError,
+        sa_exc.InterfaceError,
+    ):
+        app.add_exception_handler(exc_type, _database_unavailable)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries documenting the problem+json errors a route returns."""
+    descriptions = {
+        401: "No API key, or an invalid one",
+        403: "The key's role may not do this",
+        404: "Not found, or another agency's object",
+        409: "Conflict with the current state",
+        413: "Body larger than 256 KiB",
+        422: "Validation failed",
+        503: "Database unavailable (Retry-After)",
+    }
+    return {
+        s: {
+            "model": Problem,
+            "description": descriptions.get(s, "Error"),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for s in statuses
+    }

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from app.api.deps import Context, Paging, State, UnitOfWork, require
+from app.api.permissions import Permission
+from app.api.problems import problems
+from app.schemas.calls import CallCreate, CallDetailOut, CallOut, CallPatch, RecommendationOut
+from app.schemas.common import DistrictCode, Page
+from app.security import Principal
+from app.services import calls as service
+
+router = APIRouter(prefix="/v1/calls", tags=["calls"])
+Reader = Annotated[Principal, Depends(require(Permission.READ))]
+Handler = Annotated[Principal, Depends(require(Permission.HANDLE_CALLS))]
+
+
+def _request_id(request: Request) -> str | None:
+    value = request.scope.get("state", {}).get("request_id")
+    return value if isinstance(value, str) else None
+
+
+@router.post("", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
+async def create_call(
+    body: CallCreate, who: Handler, context: Context, state: State, request: Request
+) -> CallOut:
+    """Take a crisis call and return it with an explained dispatch recommendation."""
+    # One autocommit connection: a candidate query, then one atomic multi-row insert.
+    async with state.autocommit.connect() as conn:
+        return await service.create(conn, context, who, body, request_id=_request_id(request))
+
+
+@router.get("", responses=problems(401, 403, 422, 503))
+async def list_calls(
+    who: Reader,
+    context: Context,
+    session: UnitOfWork,
+    page: Paging,
+    status: Annotated[Literal["pending", "dispatched", "cleared"] | None, Query()] = None,
+    district: Annotated[DistrictCode | None, Query()] = None,
+) -> Page[CallOut]:
+    """Calls, newest first. Notes are never included in lists."""
+    items, cursor = await service.list_page(
+        session, context, status=status, district=district, limit=page.limit, cursor=page.cursor
+    )
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.get("/{call_id}", responses=problems(401, 403, 404, 422, 503))
+async def get_call(
+    call_id: UUID, who: Reader, context: Context, session: UnitOfWork
+) -> CallDetailOut:
+    """One call with its latest recommendation and its notes."""
+    out = await service.get_detail(session, context, call_id)
+    assert isinstance(out, CallDetailOut)
+    return out
+
+
+@router.patch("/{call_id}", responses=problems(401, 403, 404, 409, 413, 422, 503))
+async def update_call(
+    call_id: UUID,
+    body: CallPatch,
+    who: Handler,
+    context: Context,
+    session: UnitOfWork,
+    request: Request,
+) -> CallOut:
+    """Add new information; safety merges flag by flag and the call is re-triaged."""
+    return await service.update(
+        session, context, who, call_id, body, request_id=_request_id(request)
+    )
+
+
+@router.get("/{call_id}/recommendations", responses=problems(401, 403, 404, 422, 503))
+async def list_recommendations(
+    call_id: UUID, who: Reader, context: Context, session: UnitOfWork, page: Paging
+) -> Page[RecommendationOut]:
+    """Every recommendation made for the call, oldest first."""
+    items, cursor = await service.recommendations(
+        session, context, call_id, limit=page.limit, cursor=page.cursor
+    )
+    return Page(items=items, next_cursor=cursor)

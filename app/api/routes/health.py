@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from app.api.deps import State
+from app.api.problems import problems
+
+router = APIRouter(tags=["health"])
+
+
+class Health(BaseModel):
+    status: str
+
+
+@router.get("/livez")
+async def livez() -> Health:
+    """The process is up. No dependencies are checked."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", responses=problems(503))
+async def readyz(state: State) -> Health:
+    """The database answers a round trip; 503 with Retry-After when it does not."""
+    await state.ping_database()
+    return Health(status="ok")

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+
+from app.api.deps import Context, Paging, UnitOfWork, require
+from app.api.permissions import Permission
+from app.api.problems import problems
+from app.schemas.common import Page
+from app.schemas.roster import (
+    CertificationCreate,
+    CertificationOut,
+    CoResponderCreate,
+    CoResponderOut,
+    CoResponderPatch,
+    OfficerCreate,
+    OfficerOut,
+    OfficerPatch,
+    StatusUpdate,
+    UnitStatusOut,
+)
+from app.security import Principal
+from app.services import roster as service
+
+router = APIRouter(prefix="/v1")
+Reader = Annotated[Principal, Depends(require(Permission.READ))]
+Manager = Annotated[Principal, Depends(require(Permission.MANAGE_ROSTER))]
+Certifier = Annotated[Principal, Depends(require(Permission.RECORD_CERTIFICATION))]
+StatusSetter = Annotated[Principal, Depends(require(Permission.SET_STATUS))]
+WRITE_ERRORS = problems(401, 403, 409, 413, 422, 503)
+
+
+@router.post("/officers", status_code=201, tags=["officers"], responses=WRITE_ERRORS)
+async def create_officer(
+    body: OfficerCreate, who: Manager, context: Context, session: UnitOfWork
+) -> OfficerOut:
+    """Add an officer; state_officer_id is unique among the agency's active officers."""
+    return await service.create_officer(session, context, body)
+
+
+@router.get("/officers", tags=["officers"], responses=problems(401, 403, 422, 503))
+async def list_officers(
+    who: Reader, context: Context, session: UnitOfWork, page: Paging
+) -> Page[OfficerOut]:
+    items, cursor = await service.list_officers(
+        session, context, limit=page.limit, cursor=page.cursor
+    )
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.get(
+    "/officers/{officer_id}", tags=["officers"], responses=problems(401, 403, 404, 422, 503)
+)
+async def get_officer(
+    officer_id: UUID, who: Reader, context: Context, session: UnitOfWork
+) -> OfficerOut:
+    officer = await service.get_officer(session, agency_id=who.agency_id, officer_id=officer_id)
+    return (await service.render_officers(session, context, [officer]))[0]
+
+
+@router.patch(
+    "/officers/{officer_id}",
+    tags=["officers"],
+    responses=problems(401, 403, 404, 409, 413, 422, 503),
+)
+async def update_officer(
+    officer_id: UUID, body: OfficerPatch, who: Manager, context: Context, session: UnitOfWork
+) -> OfficerOut:
+    """Change an officer; `active: false` records a separation from the agency."""
+    return await service.update_officer(session, context, officer_id, body)
+
+
+@router.put(
+    "/officers/{officer_id}/status",
+    tags=["officers"],
+    responses=problems(401, 403, 404, 413, 422, 503),
+)
+async def set_officer_status(
+    officer_id: UUID, body: StatusUpdate, who: StatusSetter, session: UnitOfWork
+) -> UnitStatusOut:
+    """Set an officer's status and, optionally, last known location."""
+    return await service.set_status(
+        session, who=who, responder_type="officer", responder_id=officer_id, body=body
+    )
+
+
+@router.post("/certifications", status_code=201, tags=["certifications"], responses=WRITE_ERRORS)
+async def record_certification(
+    body: CertificationCreate, who: Certifier, session: UnitOfWork
+) -> CertificationOut:
+    """Record a state CIT certification. It belongs to the person and moves with them."""
+    return await service.record_certification(session, agency_id=who.agency_id, body=body)
+
+
+@router.get("/certifications", tags=["certifications"], responses=problems(401, 403, 422, 503))
+async def list_certifications(
+    who: Reader,
+    session: UnitOfWork,
+    page: Paging,
+    state_officer_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+) -> Page[CertificationOut]:
+    """Certifications of anyone the agency employs or has employed, from any agency's record."""
+    items, cursor = await service.list_certifications(
+        session,
+        agency_id=who.agency_id,
+        state_officer_id=state_officer_id,
+        limit=page.limit,
+        cursor=page.cursor,
+    )
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.post("/co-responders", status_code=201, tags=["co-responders"], responses=WRITE_ERRORS)
+async def create_co_responder(
+    body: CoResponderCreate, who: Manager, session: UnitOfWork
+) -> CoResponderOut:
+    return await service.create_co_responder(session, agency_id=who.agency_id, body=body)
+
+
+@router.get("/co-responders", tags=["co-responders"], responses=problems(401, 403, 422, 503))
+async def list_co_responders(
+    who: Reader, session: UnitOfWork, page: Paging
+) -> Page[CoResponderOut]:
+    items, cursor = await service.list_co_responders(
+        session, agency_id=who.agency_id, limit=page.limit, cursor=page.cursor
+    )
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.get(
+    "/co-responders/{co_responder_id}",
+    tags=["co-responders"],
+    responses=problems(401, 403, 404, 422, 503),
+)
+async def get_co_responder(
+    co_responder_id: UUID, who: Reader, session: UnitOfWork
+) -> CoResponderOut:
+    row = await service.get_co_responder(
+        session, agency_id=who.agency_id, co_responder_id=co_responder_id
+    )
+    return service.render_co_responder(row)
+
+
+@router.patch(
+    "/co-responders/{co_responder_id}",
+    tags=["co-responders"],
+    responses=problems(401, 403, 404, 413, 422, 503),
+)
+async def update_co_responder(
+    co_responder_id: UUID, body: CoResponderPatch, who: Manager, session: UnitOfWork
+) -> CoResponderOut:
+    return await service.update_co_responder(
+        session, agency_id=who.agency_id, co_responder_id=co_responder_id, body=body
+    )
+
+
+@router.put(
+    "/co-responders/{co_responder_id}/status",
+    tags=["co-responders"],
+    responses=problems(401, 403, 404, 413, 422, 503),
+)
+async def set_co_responder_status(
+    co_responder_id: UUID, body: StatusUpdate, who: StatusSetter, session: UnitOfWork
+) -> UnitStatusOut:
+    """Set a co-responder's status and, optionally, last known location."""
+    return await service.set_status(
+        session, who=who, responder_type="co_responder", responder_id=co_responder_id, body=body
+    )

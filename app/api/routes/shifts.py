@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime
+
+from app.api.deps import Paging, UnitOfWork, require
+from app.api.permissions import Permission
+from app.api.problems import problems
+from app.schemas.common import DistrictCode, Items, Page
+from app.schemas.shifts import ShiftBulkCreate, ShiftCreate, ShiftOut
+from app.security import Principal
+from app.services import shifts as service
+
+router = APIRouter(prefix="/v1/shifts", tags=["shifts"])
+Reader = Annotated[Principal, Depends(require(Permission.READ))]
+Manager = Annotated[Principal, Depends(require(Permission.MANAGE_ROSTER))]
+
+
+@router.post("", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
+async def create_shift(body: ShiftCreate, who: Manager, session: UnitOfWork) -> ShiftOut:
+    """Schedule a shift (at most 24 h). An overlapping shift for the responder is a 409."""
+    return (await service.create_many(session, agency_id=who.agency_id, bodies=[body], bulk=False))[
+        0
+    ]
+
+
+@router.post("/bulk", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
+async def create_shifts(
+    body: ShiftBulkCreate, who: Manager, session: UnitOfWork
+) -> Items[ShiftOut]:
+    """Schedule many shifts: all of them, or none if any is invalid or overlaps."""
+    items = await service.create_many(
+        session, agency_id=who.agency_id, bodies=body.shifts, bulk=True
+    )
+    return Items(items=items)
+
+
+@router.get("", responses=problems(401, 403, 422, 503))
+async def list_shifts(
+    who: Reader,
+    session: UnitOfWork,
+    page: Paging,
+    district: Annotated[DistrictCode | None, Query()] = None,
+    at: Annotated[AwareDatetime | None, Query()] = None,
+    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    to: Annotated[AwareDatetime | None, Query()] = None,
+) -> Page[ShiftOut]:
+    """Shifts serving a district, running at an instant, or overlapping [from, to)."""
+    items, cursor = await service.list_page(
+        session,
+        agency_id=who.agency_id,
+        district=district,
+        at=at,
+        window_from=from_,
+        window_to=to,
+        limit=page.limit,
+        cursor=page.cursor,
+    )
+    return Page(items=items, next_cursor=cursor)

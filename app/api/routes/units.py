@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from app.api.deps import Context, UnitOfWork, require
+from app.api.permissions import Permission
+from app.api.problems import problems
+from app.errors import NotFound
+from app.schemas.calls import CallOut
+from app.schemas.common import DistrictCode, Items
+from app.schemas.shifts import UnitOut
+from app.security import Principal
+from app.services import calls as call_service
+from app.services import shifts as service
+
+router = APIRouter(prefix="/v1/units", tags=["units"])
+Reader = Annotated[Principal, Depends(require(Permission.READ))]
+OwnUnit = Annotated[Principal, Depends(require(Permission.READ_OWN_UNIT))]
+
+
+class MyUnit(BaseModel):
+    unit: UnitOut
+    call: CallOut | None
+
+
+@router.get("", responses=problems(401, 403, 422, 503))
+async def list_units(
+    who: Reader,
+    context: Context,
+    session: UnitOfWork,
+    district: Annotated[DistrictCode | None, Query()] = None,
+) -> Items[UnitOut]:
+    """Every responder on shift now (serving the district, if given), for dispatch consoles."""
+    items = await service.units_on_shift(session, context, district=district, now=datetime.now(UTC))
+    return Items(items=items)
+
+
+@router.get("/me", responses=problems(401, 403, 404, 503))
+async def my_unit(who: OwnUnit, context: Context, session: UnitOfWork) -> MyUnit:
+    """A unit key's own unit record and the call it is assigned to (never its notes)."""
+    units = await service.units_on_shift(
+        session, context, district=None, now=datetime.now(UTC), responder_id=who.responder_id
+    )
+    mine = units[0] if units else None
+    if mine is None:
+        raise NotFound("your unit is not on shift now")
+    call = None
+    if mine.active_call_id is not None:
+        call = await call_service.get_summary(session, context, mine.active_call_id)
+    return MyUnit(unit=mine, call=call)

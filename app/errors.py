@@ -1,0 +1,61 @@
+"""Domain errors. One handler renders each as RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+PROBLEM_BASE = "https://cit-dispatch.dev/problems/"
+
+
+class AppError(Exception):
+    status: int = 400
+    slug: str = "bad-request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra or {}
+        self.headers: dict[str, str] = {}
+
+
+class Unauthorized(AppError):
+    status, slug, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(self, detail: str = "A valid API key is required") -> None:
+        super().__init__(detail)
+        self.headers = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(AppError):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(AppError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(AppError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(AppError):
+    status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class Invalid(AppError):
+    """A payload that parsed but breaks a rule (unknown district, bad policy, ...)."""
+
+    status, slug, title = 422, "validation", "Validation failed"
+
+    def __init__(self, detail: str, *, loc: Sequence[str | int] = ("body",)) -> None:
+        super().__init__(detail, extra={"errors": [{"loc": list(loc), "msg": detail}]})
+
+
+class ServiceUnavailable(AppError):
+    status, slug, title = 503, "unavailable", "Service unavailable"
+
+    def __init__(self, detail: str = "The database is unavailable", retry_after: int = 5) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after)}

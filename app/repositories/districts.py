@@ -1,0 +1,96 @@
+"""SQL for districts and their adjacency pairs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from uuid import UUID
+
+from sqlalchemy import Select, delete, exists, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Call, District, DistrictAdjacency, ShiftCoverage
+
+
+async def by_codes(
+    session: AsyncSession, *, agency_id: UUID, codes: Iterable[str]
+) -> dict[str, District]:
+    wanted = set(codes)
+    if not wanted:
+        return {}
+    stmt = select(District).where(District.agency_id == agency_id, District.code.in_(wanted))
+    return {d.code: d for d in (await session.execute(stmt)).scalars()}
+
+
+async def get_by_code(session: AsyncSession, *, agency_id: UUID, code: str) -> District | None:
+    stmt = select(District).where(District.agency_id == agency_id, District.code == code)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def list_statement(agency_id: UUID) -> Select[District]:
+    return select(District).where(District.agency_id == agency_id)
+
+
+async def adjacent_codes(
+    session: AsyncSession, *, agency_id: UUID, district_ids: Sequence[UUID]
+) -> dict[UUID, list[str]]:
+    """Codes adjacent to each of district_ids, sorted."""
+    if not district_ids:
+        return {}
+    a, b = DistrictAdjacency.district_a_id, DistrictAdjacency.district_b_id
+    stmt = (
+        select(a, b)
+        .where(DistrictAdjacency.agency_id == agency_id)
+        .where(or_(a.in_(district_ids), b.in_(district_ids)))
+    )
+    pairs = (await session.execute(stmt)).all()
+    other_ids = {x for pair in pairs for x in pair}
+    codes = dict(
+        (
+            await session.execute(
+                select(District.id, District.code).where(District.id.in_(other_ids))
+            )
+        ).all()
+    )
+    wanted = set(district_ids)
+    result: dict[UUID, list[str]] = defaultdict(list)
+    for left, right in pairs:
+        if left in wanted:
+            result[left].append(codes[right])
+        if right in wanted:
+            result[right].append(codes[left])
+    return {k: sorted(v) for k, v in result.items()}
+
+
+async def replace_adjacency(
+    session: AsyncSession, *, agency_id: UUID, district_id: UUID, neighbour_ids: Iterable[UUID]
+) -> None:
+    """Make district_id's pairs exactly the given neighbours (each stored once, unordered)."""
+    await session.execute(
+        delete(DistrictAdjacency).where(
+            or_(
+                DistrictAdjacency.district_a_id == district_id,
+                DistrictAdjacency.district_b_id == district_id,
+            )
+        )
+    )
+    rows = [
+        {
+            "agency_id": agency_id,
+            "district_a_id": min(district_id, other),
+            "district_b_id": max(district_id, other),
+        }
+        for other in set(neighbour_ids)
+    ]
+    if rows:
+        await session.execute(insert(DistrictAdjacency).values(rows).on_conflict_do_nothing())
+
+
+async def is_referenced(session: AsyncSession, *, district_id: UUID) -> bool:
+    """True when calls or shifts point at the district, so it cannot be deleted."""
+    in_use = select(
+        exists().where(Call.district_id == district_id)
+        | exists().where(ShiftCoverage.district_id == district_id)
+    )
+    return bool((await session.execute(in_use)).scalar())

@@ -1,0 +1,99 @@
+"""SQL for officers, co-responders, certifications and unit status."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Select, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Certification, CoResponder, Officer
+
+
+def officers_statement(agency_id: UUID) -> Select[Officer]:
+    return select(Officer).where(Officer.agency_id == agency_id)
+
+
+def co_responders_statement(agency_id: UUID) -> Select[CoResponder]:
+    return select(CoResponder).where(CoResponder.agency_id == agency_id)
+
+
+async def get_officer(
+    session: AsyncSession, *, agency_id: UUID, officer_id: UUID
+) -> Officer | None:
+    stmt = select(Officer).where(Officer.agency_id == agency_id, Officer.id == officer_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_co_responder(
+    session: AsyncSession, *, agency_id: UUID, co_responder_id: UUID
+) -> CoResponder | None:
+    stmt = select(CoResponder).where(
+        CoResponder.agency_id == agency_id, CoResponder.id == co_responder_id
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def valid_certifications(
+    session: AsyncSession, *, state_officer_ids: Iterable[str], on: date
+) -> dict[str, Certification]:
+    """For each person, the valid-on-date certification that expires last."""
+    ids = set(state_officer_ids)
+    if not ids:
+        return {}
+    stmt = (
+        select(Certification)
+        .where(
+            Certification.state_officer_id.in_(ids),
+            Certification.certified_on <= on,
+            Certification.expires_on > on,
+        )
+        .order_by(Certification.state_officer_id, Certification.expires_on)
+    )
+    return {c.state_officer_id: c for c in (await session.execute(stmt)).scalars()}
+
+
+async def agency_has_employed(
+    session: AsyncSession, *, agency_id: UUID, state_officer_id: str
+) -> bool:
+    stmt = select(
+        exists().where(Officer.agency_id == agency_id, Officer.state_officer_id == state_officer_id)
+    )
+    return bool((await session.execute(stmt)).scalar())
+
+
+def certifications_statement(
+    agency_id: UUID, state_officer_id: str | None
+) -> Select[Certification]:
+    """Certifications of people this agency employs or has employed: the one cross-agency read."""
+    employed = select(Officer.state_officer_id).where(Officer.agency_id == agency_id)
+    stmt = select(Certification).where(Certification.state_officer_id.in_(employed))
+    if state_officer_id is not None:
+        stmt = stmt.where(Certification.state_officer_id == state_officer_id)
+    return stmt
+
+
+async def set_status(
+    session: AsyncSession,
+    *,
+    model: type[Officer] | type[CoResponder],
+    agency_id: UUID,
+    responder_id: UUID,
+    status: str,
+    location: tuple[float, float] | None,
+    at: datetime,
+) -> Officer | CoResponder | None:
+    values: dict[str, Any] = {"status": status, "status_at": at}
+    if location is not None:
+        values.update(lat=location[0], lon=location[1], location_at=at)
+    stmt = (
+        update(model)
+        .where(model.agency_id == agency_id, model.id == responder_id)
+        .values(**values)
+        .returning(model)
+    )
+    result: Officer | CoResponder | None = (await session.execute(stmt)).scalar_one_or_none()  # type: ignore[assignment]
+    return result

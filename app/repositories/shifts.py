@@ -1,0 +1,143 @@
+"""SQL for shifts, their district coverage, and who is on shift now."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.ids import new_id
+from app.models import CoResponder, District, Officer, Shift, ShiftCoverage
+
+MAX_SHIFT = timedelta(hours=24)
+
+
+async def responder_active(
+    session: AsyncSession, *, agency_id: UUID, responder_type: str, responder_id: UUID
+) -> bool | None:
+    """Whether the responder is active; None when the agency has no such responder."""
+    model = Officer if responder_type == "officer" else CoResponder
+    stmt = select(model.active).where(model.agency_id == agency_id, model.id == responder_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def add_shift(
+    session: AsyncSession,
+    *,
+    agency_id: UUID,
+    responder_type: str,
+    responder_id: UUID,
+    call_sign: str,
+    district_id: UUID,
+    also_covers: Sequence[UUID],
+    starts_at: datetime,
+    ends_at: datetime,
+) -> Shift:
+    shift = Shift(
+        id=new_id(),
+        agency_id=agency_id,
+        responder_type=responder_type,
+        officer_id=responder_id if responder_type == "officer" else None,
+        co_responder_id=responder_id if responder_type == "co_responder" else None,
+        call_sign=call_sign,
+        district_id=district_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+    )
+    session.add(shift)
+    for covered, is_home in [(district_id, True), *((d, False) for d in also_covers)]:
+        session.add(
+            ShiftCoverage(
+                shift_id=shift.id,
+                district_id=covered,
+                agency_id=agency_id,
+                is_home=is_home,
+                responder_type=responder_type,
+                responder_id=responder_id,
+                starts_at=starts_at,
+                ends_at=ends_at,
+            )
+        )
+    return shift
+
+
+async def coverage_codes(
+    session: AsyncSession, shift_ids: Sequence[UUID]
+) -> dict[UUID, tuple[str, list[str]]]:
+    """For each shift: its home district code and the codes it also covers."""
+    if not shift_ids:
+        return {}
+    stmt = (
+        select(ShiftCoverage.shift_id, ShiftCoverage.is_home, District.code)
+        .join(District, District.id == ShiftCoverage.district_id)
+        .where(ShiftCoverage.shift_id.in_(shift_ids))
+        .order_by(District.code)
+    )
+    home: dict[UUID, str] = {}
+    covers: dict[UUID, list[str]] = defaultdict(list)
+    for shift_id, is_home, code in await session.execute(stmt):
+        if is_home:
+            home[shift_id] = code
+        else:
+            covers[shift_id].append(code)
+    return {sid: (home[sid], covers.get(sid, [])) for sid in home}
+
+
+def shifts_statement(
+    agency_id: UUID,
+    *,
+    district_id: UUID | None,
+    at: datetime | None,
+    window_from: datetime | None,
+    window_to: datetime | None,
+) -> Select[Shift]:
+    stmt = select(Shift).where(Shift.agency_id == agency_id)
+    if district_id is not None:
+        stmt = stmt.where(
+            exists().where(
+                ShiftCoverage.shift_id == Shift.id, ShiftCoverage.district_id == district_id
+            )
+        )
+    if at is not None:
+        # starts_at > at - 24h lets the index bound the scan: no shift is longer.
+        stmt = stmt.where(
+            Shift.starts_at <= at, Shift.starts_at > at - MAX_SHIFT, Shift.ends_at > at
+        )
+    if window_from is not None:
+        stmt = stmt.where(Shift.ends_at > window_from)
+    if window_to is not None:
+        stmt = stmt.where(Shift.starts_at < window_to)
+    return stmt
+
+
+async def on_shift_now(
+    session: AsyncSession,
+    *,
+    agency_id: UUID,
+    district_id: UUID | None,
+    now: datetime,
+    responder_id: UUID | None = None,
+) -> list[tuple[Shift, Officer | None, CoResponder | None]]:
+    """Active responders whose shift covers now, with the shift that puts them there."""
+    stmt = (
+        shifts_statement(
+            agency_id, district_id=district_id, at=now, window_from=None, window_to=None
+        )
+        .add_columns(Officer, CoResponder)
+        .outerjoin(Officer, Officer.id == Shift.officer_id)
+        .outerjoin(CoResponder, CoResponder.id == Shift.co_responder_id)
+        .where(
+            or_(
+                and_(Shift.responder_type == "officer", Officer.active),
+                and_(Shift.responder_type == "co_responder", CoResponder.active),
+            )
+        )
+        .order_by(Shift.call_sign, Shift.id)
+    )
+    if responder_id is not None:
+        stmt = stmt.where(Shift.responder_id == responder_id)
+    return [(s, o, c) for s, o, c in (await session.execute(stmt))]

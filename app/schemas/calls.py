@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
+
+from app.schemas.common import DistrictCode, Latitude, Longitude, StrictModel
+
+Notes = Annotated[str, StringConstraints(max_length=20_000)]
+
+
+class CallLocation(StrictModel):
+    lat: Latitude
+    lon: Longitude
+    address: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class Safety(StrictModel):
+    weapon: StrictBool = False
+    violence: StrictBool = False
+    threat_to_others: StrictBool = False
+    crime_in_progress: StrictBool = False
+    medical_emergency: StrictBool = False
+
+
+class SafetyPatch(StrictModel):
+    """New safety information; flags left out keep their value."""
+
+    weapon: StrictBool | None = None
+    violence: StrictBool | None = None
+    threat_to_others: StrictBool | None = None
+    crime_in_progress: StrictBool | None = None
+    medical_emergency: StrictBool | None = None
+
+
+class Subject(StrictModel):
+    age: Annotated[StrictInt, Field(ge=0, le=130)] | None = None
+
+
+Nature = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class CallCreate(StrictModel):
+    external_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    district: DistrictCode | None = None
+    location: CallLocation | None = None
+    nature: Nature | None = None
+    safety: Safety = Safety()
+    subject: Subject = Subject()
+    notes: Notes | None = None
+    received_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _where(self) -> CallCreate:
+        if self.district is None and self.location is None:
+            raise ValueError("give district, location, or both")
+        return self
+
+
+class CallPatch(StrictModel):
+    safety: SafetyPatch | None = None
+    nature: Nature | None = None
+    district: DistrictCode | None = None
+    location: CallLocation | None = None
+    notes: Notes | None = None
+    subject: Subject | None = None
+
+
+class RecommendedUnitOut(BaseModel):
+    responder_type: Literal["officer", "co_responder"]
+    responder_id: UUID
+    name: str
+    call_sign: str
+    role: Literal["lead", "backup", "support", "stabilize"]
+    district: str
+    cit_certified: bool
+    eta_minutes: float | None
+    distance_km: float | None
+
+
+class WarningOut(BaseModel):
+    code: str
+    message: str
+
+
+class ReasonOut(BaseModel):
+    rule: str
+    message: str
+
+
+class RecommendationOut(BaseModel):
+    id: UUID
+    call_id: UUID
+    created_at: datetime
+    policy_version: int
+    lead: Literal["mental_health", "law_enforcement"]
+    safety_concern: bool
+    units: list[RecommendedUnitOut]
+    requests: list[Literal["ems", "mh_phone_consult", "cit_when_available"]]
+    warnings: list[WarningOut]
+    reasons: list[ReasonOut]
+
+
+class CallOut(BaseModel):
+    id: UUID
+    external_id: str | None
+    status: Literal["pending", "dispatched", "cleared"]
+    district: str
+    location: CallLocation | None
+    nature: str | None
+    safety: Safety
+    subject: dict[str, Any]
+    received_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    recommendation: RecommendationOut | None
+
+
+class CallDetailOut(CallOut):
+    notes: str | None

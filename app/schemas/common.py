@@ -1,0 +1,40 @@
+"""Shared request/response building blocks."""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+T = TypeVar("T")
+
+DistrictCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+ResponderTypeName = Annotated[str, StringConstraints(pattern=r"^(officer|co_responder)$")]
+
+
+class StrictModel(BaseModel):
+    """Request bodies reject unknown fields: a misspelt safety flag must not vanish silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class GeoLocation(StrictModel):
+    lat: Latitude
+    lon: Longitude
+
+
+def geo_location(lat: float | None, lon: float | None) -> GeoLocation | None:
+    return None if lat is None or lon is None else GeoLocation(lat=lat, lon=lon)
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class Items(BaseModel, Generic[T]):
+    items: list[T]

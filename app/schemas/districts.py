@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+from shapely.geometry import shape
+
+from app.schemas.common import DistrictCode, Name, StrictModel
+
+Position = Annotated[list[float], Field(min_length=2, max_length=3)]
+Ring = Annotated[list[Position], Field(min_length=4, max_length=20_000)]
+
+
+class PolygonGeometry(StrictModel):
+    type: Literal["Polygon"]
+    coordinates: Annotated[list[Ring], Field(min_length=1, max_length=500)]
+
+
+class MultiPolygonGeometry(StrictModel):
+    type: Literal["MultiPolygon"]
+    coordinates: Annotated[
+        list[Annotated[list[Ring], Field(min_length=1)]], Field(min_length=1, max_length=500)
+    ]
+
+
+Boundary = Annotated[PolygonGeometry | MultiPolygonGeometry, Field(discriminator="type")]
+
+
+def _check_boundary(boundary: PolygonGeometry | MultiPolygonGeometry | None) -> None:
+    if boundary is None:
+        return
+    polygons = (
+        [boundary.coordinates] if isinstance(boundary, PolygonGeometry) else boundary.coordinates
+    )
+    for polygon in polygons:
+        for ring in polygon:
+            if ring[0] != ring[-1]:
+                raise ValueError("each boundary ring must be closed (first position = last)")
+            for position in ring:
+                lon, lat = position[0], position[1]
+                if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                    raise ValueError("boundary positions are [lon, lat] in WGS 84 degrees")
+    if not shape(boundary.model_dump()).is_valid:
+        raise ValueError("boundary is not a valid polygon (self-intersecting or degenerate)")
+
+
+class DistrictCreate(StrictModel):
+    code: DistrictCode
+    name: Name
+    adjacent: Annotated[list[DistrictCode], Field(max_length=100)] = []
+    boundary: Boundary | None = None
+
+    @model_validator(mode="after")
+    def _valid(self) -> DistrictCreate:
+        _check_boundary(self.boundary)
+        if self.code in self.adjacent:
+            raise ValueError("a district cannot be adjacent to itself")
+        return self
+
+
+class DistrictPatch(StrictModel):
+    name: Name | None = None
+    adjacent: Annotated[list[DistrictCode], Field(max_length=100)] | None = None
+    boundary: Boundary | None = None
+
+    @model_validator(mode="after")
+    def _valid(self) -> DistrictPatch:
+        _check_boundary(self.boundary)
+        return self
+
+
+class DistrictOut(StrictModel):
+    code: str
+    name: str
+    adjacent: list[str]
+    boundary: dict[str, Any] | None

@@ -1,0 +1,125 @@
+"""Officers, certifications, co-responders and their live status."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from app.schemas.common import GeoLocation, Name, ShortText, StrictModel
+
+Training = Literal["mh_awareness", "de_escalation"]
+CoResponderKind = Literal["clinician", "peer_specialist", "mobile_crisis_team"]
+Specialty = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(youth|substance_use|developmental_disability|veterans"
+        r"|language:[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*)$"
+    ),
+]
+UnitStatus = Literal[
+    "available", "dispatched", "en_route", "on_scene", "transporting", "out_of_service"
+]
+
+
+class OfficerCreate(StrictModel):
+    state_officer_id: ShortText
+    badge_number: ShortText
+    name: Name
+    trainings: Annotated[list[Training], Field(max_length=2)] = []
+    active: bool = True
+
+
+class OfficerPatch(StrictModel):
+    badge_number: ShortText | None = None
+    name: Name | None = None
+    trainings: Annotated[list[Training], Field(max_length=2)] | None = None
+    active: bool | None = None
+
+
+class CitStatus(BaseModel):
+    certified: bool
+    certification_number: str | None = None
+    expires_on: date | None = None
+
+
+class OfficerOut(BaseModel):
+    id: UUID
+    state_officer_id: str
+    badge_number: str
+    name: str
+    trainings: list[str]
+    active: bool
+    separated_at: datetime | None
+    status: str
+    location: GeoLocation | None
+    cit: CitStatus
+
+
+class CertificationCreate(StrictModel):
+    state_officer_id: ShortText
+    certification_number: ShortText
+    program: Name
+    certified_on: date
+    expires_on: date
+    volunteered: bool
+
+    @model_validator(mode="after")
+    def _dates(self) -> CertificationCreate:
+        if self.expires_on <= self.certified_on:
+            raise ValueError("expires_on must be after certified_on")
+        return self
+
+
+class CertificationOut(BaseModel):
+    id: UUID
+    state_officer_id: str
+    certification_number: str
+    program: str
+    certified_on: date
+    expires_on: date
+    volunteered: bool
+    created_at: datetime
+
+
+class CoResponderCreate(StrictModel):
+    name: Name
+    kind: CoResponderKind
+    provider: Name
+    specialties: Annotated[list[Specialty], Field(max_length=20)] = []
+    active: bool = True
+
+
+class CoResponderPatch(StrictModel):
+    name: Name | None = None
+    kind: CoResponderKind | None = None
+    provider: Name | None = None
+    specialties: Annotated[list[Specialty], Field(max_length=20)] | None = None
+    active: bool | None = None
+
+
+class CoResponderOut(BaseModel):
+    id: UUID
+    name: str
+    kind: str
+    provider: str
+    specialties: list[str]
+    active: bool
+    status: str
+    location: GeoLocation | None
+
+
+class StatusUpdate(StrictModel):
+    status: UnitStatus
+    location: GeoLocation | None = None
+
+
+class UnitStatusOut(BaseModel):
+    responder_type: str
+    responder_id: UUID
+    status: str
+    status_at: datetime
+    location: GeoLocation | None
+    active_call_id: UUID | None

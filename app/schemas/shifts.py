@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
+
+from app.schemas.common import DistrictCode, GeoLocation, StrictModel
+
+CallSign = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+MAX_SHIFT = timedelta(hours=24)
+
+
+class ShiftCreate(StrictModel):
+    responder_type: Literal["officer", "co_responder"]
+    responder_id: UUID
+    call_sign: CallSign
+    district: DistrictCode
+    also_covers: Annotated[list[DistrictCode], Field(max_length=50)] = []
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _window(self) -> ShiftCreate:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        if self.ends_at - self.starts_at > MAX_SHIFT:
+            raise ValueError("a shift lasts at most 24 hours")
+        if self.district in self.also_covers:
+            raise ValueError("also_covers must not repeat the shift's own district")
+        if len(set(self.also_covers)) != len(self.also_covers):
+            raise ValueError("also_covers has duplicates")
+        return self
+
+
+class ShiftBulkCreate(StrictModel):
+    shifts: Annotated[list[ShiftCreate], Field(min_length=1, max_length=500)]
+
+
+class ShiftOut(BaseModel):
+    id: UUID
+    responder_type: str
+    responder_id: UUID
+    call_sign: str
+    district: str
+    also_covers: list[str]
+    starts_at: datetime
+    ends_at: datetime
+
+
+class UnitOut(BaseModel):
+    """A responder on shift now, as a dispatch console shows it."""
+
+    responder_type: str
+    responder_id: UUID
+    name: str
+    call_sign: str
+    district: str
+    also_covers: list[str]
+    shift_ends_at: datetime
+    status: str
+    location: GeoLocation | None
+    cit_certified: bool
+    trainings: list[str] | None = None
+    specialties: list[str] | None = None
+    active_call_id: UUID | None

@@ -1,0 +1,47 @@
+"""API keys: generation, hashing, and the identity a request acts as."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from uuid import UUID
+
+KEY_PREFIX = "cit_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The API key a request authenticated with."""
+
+    key_id: UUID
+    agency_id: UUID
+    role: str
+    responder_type: str | None
+    responder_id: UUID | None
+    prefix: str
+
+
+@dataclass(frozen=True)
+class NewKey:
+    secret: str
+    prefix: str
+    digest: bytes
+
+
+def generate_key() -> NewKey:
+    """Make a key of 32 random bytes, with a short public prefix for recognising it."""
+    prefix = secrets.token_hex(4)
+    secret = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    return NewKey(secret=secret, prefix=prefix, digest=hash_key(secret))
+
+
+def hash_key(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def key_prefix(secret: str) -> str | None:
+    """The public prefix of a key as presented, for logs of failed authentication."""
+    if secret.startswith(KEY_PREFIX) and len(secret) > len(KEY_PREFIX) + 8:
+        return secret[len(KEY_PREFIX) : len(KEY_PREFIX) + 8]
+    return None

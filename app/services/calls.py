@@ -1,0 +1,418 @@
+"""Crisis calls: triage on intake, re-triage on new information, recommendation history."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.agency_context import AgencyContext
+from app.errors import Conflict, Invalid, NotFound
+from app.ids import new_id
+from app.models import Call, Recommendation
+from app.repositories import calls as repo
+from app.repositories.candidates import load_candidates
+from app.repositories.pagination import fetch_page
+from app.routing import recommend
+from app.routing.types import CallFacts, GeoPoint
+from app.routing.types import Recommendation as RoutingResult
+from app.schemas.calls import (
+    CallCreate,
+    CallDetailOut,
+    CallLocation,
+    CallOut,
+    CallPatch,
+    RecommendationOut,
+    Safety,
+)
+from app.security import Principal
+
+
+def resolve_district(
+    context: AgencyContext, code: str | None, location: CallLocation | None
+) -> tuple[UUID, str]:
+    """The call's district: the one given, else the one whose boundary holds the location."""
+    if code is None:
+        assert location is not None
+        code = context.locate(location.lat, location.lon)
+        if code is None:
+            raise Invalid(
+                "no district boundary contains the location; give a district",
+                loc=("body", "location"),
+            )
+    info = context.districts_by_code.get(code)
+    if info is None:
+        raise Invalid(f"unknown district {code}", loc=("body", "district"))
+    return info.id, code
+
+
+def call_facts(
+    district: str, location: CallLocation | None, nature: str | None, safety: Safety, age: Any
+) -> CallFacts:
+    return CallFacts(
+        district=district,
+        location=GeoPoint(location.lat, location.lon) if location else None,
+        nature=nature,
+        safety=frozenset(flag for flag, on in safety.model_dump().items() if on),
+        subject_age=age if isinstance(age, int) else None,
+    )
+
+
+async def triage(
+    conn: AsyncConnection,
+    context: AgencyContext,
+    *,
+    district_id: UUID,
+    facts: CallFacts,
+    now: datetime,
+) -> RoutingResult:
+    """Load the reachable candidates and run the pure routing rules."""
+    policy = context.policy
+    reach_codes = context.reach(facts.district, policy.adjacency_depth)
+    local_now = now.astimezone(context.timezone)
+    candidates = await load_candidates(
+        conn,
+        district_id=district_id,
+        district_code=facts.district,
+        reach={context.districts_by_code[c].id: hop for c, hop in reach_codes.items()},
+        codes_by_id={i: d.code for i, d in context.districts_by_id.items()},
+        now=now,
+        today=local_now.date(),
+        location=facts.location,
+    )
+    return recommend(facts, candidates, policy, local_now, adjacency=context.adjacency)
+
+
+def _recommendation_json(result: RoutingResult) -> dict[str, Any]:
+    return {
+        "units": [{**asdict(u), "responder_id": str(u.responder_id)} for u in result.units],
+        "requests": list(result.requests),
+        "warnings": [asdict(w) for w in result.warnings],
+        "reasons": [asdict(r) for r in result.reasons],
+    }
+
+
+def _record_params(
+    who: Principal,
+    *,
+    call_id: UUID,
+    result: RoutingResult,
+    now: datetime,
+    action: str,
+    request_id: str | None,
+    call_summary: dict[str, Any],
+) -> tuple[dict[str, Any], UUID]:
+    rec_id = new_id()
+    body = _recommendation_json(result)
+    events = [
+        {
+            "id": str(new_id()),
+            "type": "call.created" if action == "call.create" else "call.updated",
+            "call_id": str(call_id),
+            "responder_id": None,
+            "payload": call_summary,
+        },
+        {
+            "id": str(new_id()),
+            "type": "recommendation.created",
+            "call_id": str(call_id),
+            "responder_id": None,
+            "payload": {
+                "call_id": str(call_id),
+                "recommendation_id": str(rec_id),
+                "lead": result.lead,
+                "safety_concern": result.safety_concern,
+                "units": [
+                    {k: u[k] for k in ("responder_type", "responder_id", "call_sign", "role")}
+                    for u in body["units"]
+                ],
+                "warnings": [w["code"] for w in body["warnings"]],
+            },
+        },
+    ]
+    params = {
+        "rec_id": rec_id,
+        "agency_id": who.agency_id,
+        "call_id": call_id,
+        "call_id_text": str(call_id),
+        "now": now,
+        "policy_version": result.policy_version,
+        "lead": result.lead,
+        "safety_concern": result.safety_concern,
+        "events": events,
+        "audit_id": new_id(),
+        "key_id": who.key_id,
+        "role": who.role,
+        "action": action,
+        "request_id": request_id,
+        **body,
+    }
+    return params, rec_id
+
+
+def _summary(
+    call_id: UUID,
+    *,
+    external_id: str | None,
+    district: str,
+    location: CallLocation | None,
+    nature: str | None,
+    safety: Safety,
+    lead: str,
+    status: str,
+) -> dict[str, Any]:
+    """The thin, notes-free description of a call that events carry."""
+    return {
+        "call_id": str(call_id),
+        "external_id": external_id,
+        "status": status,
+        "district": district,
+        "location": location.model_dump() if location else None,
+        "nature": nature,
+        "safety": safety.model_dump(),
+        "lead": lead,
+    }
+
+
+async def create(
+    conn: AsyncConnection,
+    context: AgencyContext,
+    who: Principal,
+    body: CallCreate,
+    *,
+    request_id: str | None,
+) -> CallOut:
+    now = datetime.now(UTC)
+    district_id, code = resolve_district(context, body.district, body.location)
+    call_id = new_id()
+    facts = call_facts(code, body.location, body.nature, body.safety, body.subject.age)
+    result = await triage(conn, context, district_id=district_id, facts=facts, now=now)
+    params, rec_id = _record_params(
+        who,
+        call_id=call_id,
+        result=result,
+        now=now,
+        action="call.create",
+        request_id=request_id,
+        call_summary=_summary(
+            call_id,
+            external_id=body.external_id,
+            district=code,
+            location=body.location,
+            nature=body.nature,
+            safety=body.safety,
+            lead=result.lead,
+            status="pending",
+        ),
+    )
+    location = body.location
+    subject = body.subject.model_dump(exclude_none=True)
+    params.update(
+        external_id=body.external_id,
+        district_id=district_id,
+        lat=location.lat if location else None,
+        lon=location.lon if location else None,
+        address=location.address if location else None,
+        nature=body.nature,
+        safety=body.safety.model_dump(),
+        subject=subject,
+        notes=body.notes,
+        received_at=body.received_at or now,
+    )
+    try:
+        await repo.insert_call(conn, params)
+    except IntegrityError as exc:
+        if "uq_call_agency_external_id" in str(exc.orig):
+            raise Conflict(f"a call with external_id {body.external_id} already exists") from None
+        raise Invalid(f"unknown district {code}", loc=("body", "district")) from None
+    return CallOut(
+        id=call_id,
+        external_id=body.external_id,
+        status="pending",
+        district=code,
+        location=location,
+        nature=body.nature,
+        safety=body.safety,
+        subject=subject,
+        received_at=params["received_at"],
+        created_at=now,
+        updated_at=now,
+        recommendation=render_result(result, rec_id=rec_id, call_id=call_id, created_at=now),
+    )
+
+
+def render_result(
+    result: RoutingResult, *, rec_id: UUID, call_id: UUID, created_at: datetime
+) -> RecommendationOut:
+    return RecommendationOut(
+        id=rec_id,
+        call_id=call_id,
+        created_at=created_at,
+        policy_version=result.policy_version,
+        lead=result.lead,
+        safety_concern=result.safety_concern,
+        **_recommendation_json(result),
+    )
+
+
+def render_recommendation(row: Recommendation) -> RecommendationOut:
+    return RecommendationOut.model_validate(row, from_attributes=True)
+
+
+def render_call(
+    context: AgencyContext, call: Call, rec: Recommendation | None, *, with_notes: bool = False
+) -> CallOut:
+    fields: dict[str, Any] = {
+        "id": call.id,
+        "external_id": call.external_id,
+        "status": call.status,
+        "district": context.district_code(call.district_id),
+        "location": (
+            CallLocation(lat=call.lat, lon=call.lon, address=call.address)
+            if call.lat is not None and call.lon is not None
+            else None
+        ),
+        "nature": call.nature,
+        "safety": Safety(**call.safety),
+        "subject": call.subject,
+        "received_at": call.received_at,
+        "created_at": call.created_at,
+        "updated_at": call.updated_at,
+        "recommendation": render_recommendation(rec) if rec else None,
+    }
+    if with_notes:
+        return CallDetailOut(**fields, notes=call.notes)
+    return CallOut(**fields)
+
+
+async def get(
+    session: AsyncSession, context: AgencyContext, call_id: UUID, *, for_update: bool = False
+) -> Call:
+    call = await repo.get_call(
+        session, agency_id=context.agency_id, call_id=call_id, for_update=for_update
+    )
+    if call is None:
+        raise NotFound("call not found")
+    return call
+
+
+async def get_detail(session: AsyncSession, context: AgencyContext, call_id: UUID) -> CallOut:
+    call = await get(session, context, call_id)
+    recs = await repo.latest_recommendations(session, [call.id])
+    return render_call(context, call, recs.get(call.id), with_notes=True)
+
+
+async def list_page(
+    session: AsyncSession,
+    context: AgencyContext,
+    *,
+    status: str | None,
+    district: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[CallOut], str | None]:
+    district_id = None
+    if district is not None:
+        info = context.districts_by_code.get(district)
+        if info is None:
+            raise Invalid(f"unknown district {district}", loc=("query", "district"))
+        district_id = info.id
+    stmt = repo.calls_statement(context.agency_id, status=status, district_id=district_id)
+    rows, next_cursor = await fetch_page(
+        session, stmt, Call.id, limit=limit, cursor=cursor, newest_first=True
+    )
+    recs = await repo.latest_recommendations(session, [c.id for c in rows])
+    return [render_call(context, c, recs.get(c.id)) for c in rows], next_cursor
+
+
+async def update(
+    session: AsyncSession,
+    context: AgencyContext,
+    who: Principal,
+    call_id: UUID,
+    body: CallPatch,
+    *,
+    request_id: str | None,
+) -> CallOut:
+    """Apply new information, re-triage and store a new recommendation (history is kept)."""
+    call = await get(session, context, call_id, for_update=True)
+    if call.status == "cleared":
+        raise Conflict("the call is cleared; it can no longer be changed")
+    now = datetime.now(UTC)
+    if body.safety is not None:
+        merged = dict(call.safety)
+        merged.update(body.safety.model_dump(exclude_none=True))
+        call.safety = merged
+    if body.nature is not None:
+        call.nature = body.nature
+    if body.location is not None:
+        call.lat, call.lon, call.address = (
+            body.location.lat,
+            body.location.lon,
+            body.location.address,
+        )
+    if body.notes is not None:
+        call.notes = body.notes
+    if body.subject is not None:
+        call.subject = body.subject.model_dump(exclude_none=True)
+    if body.district is not None or body.location is not None:
+        location = body.location if body.district is None else None
+        call.district_id, _ = resolve_district(context, body.district, location)
+    code = context.district_code(call.district_id)
+    location = (
+        CallLocation(lat=call.lat, lon=call.lon, address=call.address)
+        if call.lat is not None and call.lon is not None
+        else None
+    )
+    safety = Safety(**call.safety)
+    facts = call_facts(code, location, call.nature, safety, call.subject.get("age"))
+    await repo.touch(session, call, now)
+    conn = await session.connection()
+    result = await triage(conn, context, district_id=call.district_id, facts=facts, now=now)
+    summary = _summary(
+        call.id,
+        external_id=call.external_id,
+        district=code,
+        location=location,
+        nature=call.nature,
+        safety=safety,
+        lead=result.lead,
+        status=call.status,
+    )
+    params, _ = _record_params(
+        who,
+        call_id=call.id,
+        result=result,
+        now=now,
+        action="call.update",
+        request_id=request_id,
+        call_summary=summary,
+    )
+    await repo.insert_recommendation(session, params)
+    recs = await repo.latest_recommendations(session, [call.id])
+    return render_call(context, call, recs[call.id])
+
+
+async def recommendations(
+    session: AsyncSession, context: AgencyContext, call_id: UUID, *, limit: int, cursor: str | None
+) -> tuple[list[RecommendationOut], str | None]:
+    await get(session, context, call_id)
+    rows, next_cursor = await fetch_page(
+        session,
+        repo.recommendations_statement(call_id),
+        Recommendation.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return [render_recommendation(r) for r in rows], next_cursor
+
+
+async def get_summary(session: AsyncSession, context: AgencyContext, call_id: UUID) -> CallOut:
+    """A call as lists show it: without notes."""
+    call = await get(session, context, call_id)
+    recs = await repo.latest_recommendations(session, [call.id])
+    return render_call(context, call, recs.get(call.id))

@@ -1,0 +1,117 @@
+"""District rules: unique codes, symmetric adjacency, boundaries and point lookup."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.agency_context import AgencyContext
+from app.errors import Conflict, Invalid, NotFound
+from app.models import District
+from app.repositories import districts as repo
+from app.repositories.pagination import fetch_page
+from app.schemas.districts import DistrictCreate, DistrictOut, DistrictPatch
+
+
+async def _neighbour_ids(
+    session: AsyncSession, *, agency_id: UUID, codes: Sequence[str]
+) -> list[UUID]:
+    found = await repo.by_codes(session, agency_id=agency_id, codes=codes)
+    unknown = sorted(set(codes) - set(found))
+    if unknown:
+        raise Invalid(
+            f"unknown district(s) in adjacent: {', '.join(unknown)}", loc=("body", "adjacent")
+        )
+    return [found[c].id for c in codes]
+
+
+async def create(session: AsyncSession, *, agency_id: UUID, body: DistrictCreate) -> DistrictOut:
+    if await repo.get_by_code(session, agency_id=agency_id, code=body.code) is not None:
+        raise Conflict(f"district {body.code} already exists")
+    neighbours = await _neighbour_ids(session, agency_id=agency_id, codes=body.adjacent)
+    district = District(
+        agency_id=agency_id,
+        code=body.code,
+        name=body.name,
+        boundary=body.boundary.model_dump() if body.boundary else None,
+    )
+    session.add(district)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise Conflict(f"district {body.code} already exists") from None
+    await repo.replace_adjacency(
+        session, agency_id=agency_id, district_id=district.id, neighbour_ids=neighbours
+    )
+    return await render(session, district)
+
+
+async def get(session: AsyncSession, *, agency_id: UUID, code: str) -> District:
+    district = await repo.get_by_code(session, agency_id=agency_id, code=code)
+    if district is None:
+        raise NotFound(f"district {code} not found")
+    return district
+
+
+async def update(
+    session: AsyncSession, *, agency_id: UUID, code: str, body: DistrictPatch
+) -> DistrictOut:
+    district = await get(session, agency_id=agency_id, code=code)
+    if body.name is not None:
+        district.name = body.name
+    if "boundary" in body.model_fields_set:
+        district.boundary = body.boundary.model_dump() if body.boundary else None
+    if body.adjacent is not None:
+        if code in body.adjacent:
+            raise Invalid("a district cannot be adjacent to itself", loc=("body", "adjacent"))
+        neighbours = await _neighbour_ids(session, agency_id=agency_id, codes=body.adjacent)
+        await repo.replace_adjacency(
+            session, agency_id=agency_id, district_id=district.id, neighbour_ids=neighbours
+        )
+    await session.flush()
+    return await render(session, district)
+
+
+async def delete(session: AsyncSession, *, agency_id: UUID, code: str) -> None:
+    district = await get(session, agency_id=agency_id, code=code)
+    if await repo.is_referenced(session, district_id=district.id):
+        raise Conflict(f"district {code} has calls or shifts; it cannot be deleted")
+    await session.delete(district)
+    await session.flush()
+
+
+async def render(session: AsyncSession, district: District) -> DistrictOut:
+    return (await render_many(session, [district]))[0]
+
+
+async def render_many(session: AsyncSession, districts: Sequence[District]) -> list[DistrictOut]:
+    if not districts:
+        return []
+    adjacent = await repo.adjacent_codes(
+        session, agency_id=districts[0].agency_id, district_ids=[d.id for d in districts]
+    )
+    return [
+        DistrictOut(code=d.code, name=d.name, adjacent=adjacent.get(d.id, []), boundary=d.boundary)
+        for d in districts
+    ]
+
+
+async def list_page(
+    session: AsyncSession, *, agency_id: UUID, limit: int, cursor: str | None
+) -> tuple[list[DistrictOut], str | None]:
+    rows, next_cursor = await fetch_page(
+        session, repo.list_statement(agency_id), District.id, limit=limit, cursor=cursor
+    )
+    return await render_many(session, rows), next_cursor
+
+
+async def locate(
+    session: AsyncSession, *, context: AgencyContext, lat: float, lon: float
+) -> DistrictOut:
+    code = context.locate(lat, lon)
+    if code is None:
+        raise NotFound("no district boundary contains that point")
+    return await render(session, await get(session, agency_id=context.agency_id, code=code))

@@ -1,0 +1,272 @@
+"""Officers, co-responders and person-level CIT certifications."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from uuid import UUID
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.agency_context import AgencyContext
+from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.models import Certification, CoResponder, Officer
+from app.repositories import roster as repo
+from app.repositories.pagination import fetch_page
+from app.schemas.common import GeoLocation, geo_location
+from app.schemas.roster import (
+    CertificationCreate,
+    CertificationOut,
+    CitStatus,
+    CoResponderCreate,
+    CoResponderOut,
+    CoResponderPatch,
+    OfficerCreate,
+    OfficerOut,
+    OfficerPatch,
+    StatusUpdate,
+    UnitStatusOut,
+)
+from app.security import Principal
+
+
+def _location(row: Officer | CoResponder) -> GeoLocation | None:
+    return geo_location(row.lat, row.lon)
+
+
+async def render_officers(
+    session: AsyncSession, context: AgencyContext, officers: Sequence[Officer]
+) -> list[OfficerOut]:
+    today = datetime.now(context.timezone).date()
+    certs = await repo.valid_certifications(
+        session, state_officer_ids=[o.state_officer_id for o in officers], on=today
+    )
+    out = []
+    for o in officers:
+        cert = certs.get(o.state_officer_id)
+        cit = (
+            CitStatus(
+                certified=True,
+                certification_number=cert.certification_number,
+                expires_on=cert.expires_on,
+            )
+            if cert
+            else CitStatus(certified=False)
+        )
+        out.append(
+            OfficerOut(
+                id=o.id,
+                state_officer_id=o.state_officer_id,
+                badge_number=o.badge_number,
+                name=o.name,
+                trainings=o.trainings,
+                active=o.active,
+                separated_at=o.separated_at,
+                status=o.status,
+                location=_location(o),
+                cit=cit,
+            )
+        )
+    return out
+
+
+def _duplicate_officer(body_id: str) -> Conflict:
+    return Conflict(
+        f"an active officer with state_officer_id {body_id} or that badge number already exists"
+    )
+
+
+async def create_officer(
+    session: AsyncSession, context: AgencyContext, body: OfficerCreate
+) -> OfficerOut:
+    officer = Officer(
+        agency_id=context.agency_id,
+        state_officer_id=body.state_officer_id,
+        badge_number=body.badge_number,
+        name=body.name,
+        trainings=sorted(set(body.trainings)),
+        active=body.active,
+        separated_at=None if body.active else datetime.now(UTC),
+    )
+    session.add(officer)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise _duplicate_officer(body.state_officer_id) from None
+    return (await render_officers(session, context, [officer]))[0]
+
+
+async def get_officer(session: AsyncSession, *, agency_id: UUID, officer_id: UUID) -> Officer:
+    officer = await repo.get_officer(session, agency_id=agency_id, officer_id=officer_id)
+    if officer is None:
+        raise NotFound("officer not found")
+    return officer
+
+
+async def update_officer(
+    session: AsyncSession, context: AgencyContext, officer_id: UUID, body: OfficerPatch
+) -> OfficerOut:
+    officer = await get_officer(session, agency_id=context.agency_id, officer_id=officer_id)
+    if body.badge_number is not None:
+        officer.badge_number = body.badge_number
+    if body.name is not None:
+        officer.name = body.name
+    if body.trainings is not None:
+        officer.trainings = sorted(set(body.trainings))
+    if body.active is not None and body.active != officer.active:
+        # Deactivation records a separation; the person's certifications stay theirs.
+        officer.active = body.active
+        officer.separated_at = None if body.active else datetime.now(UTC)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise _duplicate_officer(officer.state_officer_id) from None
+    return (await render_officers(session, context, [officer]))[0]
+
+
+async def list_officers(
+    session: AsyncSession, context: AgencyContext, *, limit: int, cursor: str | None
+) -> tuple[list[OfficerOut], str | None]:
+    rows, next_cursor = await fetch_page(
+        session, repo.officers_statement(context.agency_id), Officer.id, limit=limit, cursor=cursor
+    )
+    return await render_officers(session, context, rows), next_cursor
+
+
+def render_co_responder(row: CoResponder) -> CoResponderOut:
+    return CoResponderOut(
+        id=row.id,
+        name=row.name,
+        kind=row.kind,
+        provider=row.provider,
+        specialties=row.specialties,
+        active=row.active,
+        status=row.status,
+        location=_location(row),
+    )
+
+
+async def create_co_responder(
+    session: AsyncSession, *, agency_id: UUID, body: CoResponderCreate
+) -> CoResponderOut:
+    row = CoResponder(
+        agency_id=agency_id,
+        name=body.name,
+        kind=body.kind,
+        provider=body.provider,
+        specialties=sorted(set(body.specialties)),
+        active=body.active,
+    )
+    session.add(row)
+    await session.flush()
+    return render_co_responder(row)
+
+
+async def get_co_responder(
+    session: AsyncSession, *, agency_id: UUID, co_responder_id: UUID
+) -> CoResponder:
+    row = await repo.get_co_responder(session, agency_id=agency_id, co_responder_id=co_responder_id)
+    if row is None:
+        raise NotFound("co-responder not found")
+    return row
+
+
+async def update_co_responder(
+    session: AsyncSession, *, agency_id: UUID, co_responder_id: UUID, body: CoResponderPatch
+) -> CoResponderOut:
+    row = await get_co_responder(session, agency_id=agency_id, co_responder_id=co_responder_id)
+    for field in ("name", "kind", "provider", "active"):
+        value = getattr(body, field)
+        if value is not None:
+            setattr(row, field, value)
+    if body.specialties is not None:
+        row.specialties = sorted(set(body.specialties))
+    await session.flush()
+    return render_co_responder(row)
+
+
+async def list_co_responders(
+    session: AsyncSession, *, agency_id: UUID, limit: int, cursor: str | None
+) -> tuple[list[CoResponderOut], str | None]:
+    rows, next_cursor = await fetch_page(
+        session, repo.co_responders_statement(agency_id), CoResponder.id, limit=limit, cursor=cursor
+    )
+    return [render_co_responder(r) for r in rows], next_cursor
+
+
+def _render_certification(c: Certification) -> CertificationOut:
+    return CertificationOut.model_validate(c, from_attributes=True)
+
+
+async def record_certification(
+    session: AsyncSession, *, agency_id: UUID, body: CertificationCreate
+) -> CertificationOut:
+    if not await repo.agency_has_employed(
+        session, agency_id=agency_id, state_officer_id=body.state_officer_id
+    ):
+        raise Invalid(
+            "your agency has never employed an officer with that state_officer_id",
+            loc=("body", "state_officer_id"),
+        )
+    cert = Certification(**body.model_dump(), recorded_by_agency_id=agency_id)
+    session.add(cert)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Conflict("that certification number is already recorded for this person") from None
+    return _render_certification(cert)
+
+
+async def list_certifications(
+    session: AsyncSession,
+    *,
+    agency_id: UUID,
+    state_officer_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[CertificationOut], str | None]:
+    rows, next_cursor = await fetch_page(
+        session,
+        repo.certifications_statement(agency_id, state_officer_id),
+        Certification.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return [_render_certification(c) for c in rows], next_cursor
+
+
+async def set_status(
+    session: AsyncSession,
+    *,
+    who: Principal,
+    responder_type: str,
+    responder_id: UUID,
+    body: StatusUpdate,
+) -> UnitStatusOut:
+    if who.role == "unit" and who.responder_id != responder_id:
+        raise Forbidden("a unit key may set only its own responder's status")
+    model = Officer if responder_type == "officer" else CoResponder
+    location = (body.location.lat, body.location.lon) if body.location else None
+    row = await repo.set_status(
+        session,
+        model=model,
+        agency_id=who.agency_id,
+        responder_id=responder_id,
+        status=body.status,
+        location=location,
+        at=datetime.now(UTC),
+    )
+    if row is None:
+        raise NotFound(f"{responder_type.replace('_', '-')} not found")
+    return UnitStatusOut(
+        responder_type=responder_type,
+        responder_id=row.id,
+        status=row.status,
+        status_at=row.status_at,
+        location=_location(row),
+        active_call_id=row.active_call_id,
+    )
