@@ -1,0 +1,145 @@
+"""The `cit-dispatch` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from app.db.engine import resolve_database_url
+from app.db.migrate import upgrade
+from app.logs import configure_logging
+from app.models.api_key import ROLES
+from app.settings import Settings, get_settings
+
+log = logging.getLogger("cit_dispatch.cli")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cit-dispatch", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", default=None, help="bind address (CIT_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (CIT_PORT, default 8000)")
+    serve.add_argument("--demo", action="store_true", help="seed a demo agency and print its key")
+    serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations")
+
+    commands.add_parser("migrate", help="apply database migrations")
+
+    agency = commands.add_parser("agency", help="manage agencies").add_subparsers(
+        dest="action", required=True
+    )
+    create_agency = agency.add_parser("create", help="create an agency and its first admin key")
+    create_agency.add_argument("--name", required=True)
+    create_agency.add_argument("--timezone", required=True, help="IANA zone, e.g. America/Denver")
+    create_agency.add_argument("--ori", default=None, help="the agency's 9-character ORI")
+
+    api_key = commands.add_parser("api-key", help="manage API keys").add_subparsers(
+        dest="action", required=True
+    )
+    create_key = api_key.add_parser("create", help="create an API key")
+    create_key.add_argument("--agency", required=True, type=UUID, help="agency id")
+    create_key.add_argument("--role", required=True, choices=ROLES)
+    create_key.add_argument("--responder-id", type=UUID, default=None, help="for the unit role")
+    return parser
+
+
+def _database(settings: Settings) -> str:
+    url = resolve_database_url(settings)
+    upgrade(url)
+    return url
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    try:
+        if args.command == "serve":
+            return _serve(settings, args)
+        if args.command == "migrate":
+            upgrade(resolve_database_url(settings))
+            log.info("migrations applied")
+            return 0
+        if args.command == "agency":
+            return _create_agency(settings, args)
+        return _create_key(settings, args)
+    except CliError as exc:
+        print(f"cit-dispatch: {exc}", file=sys.stderr)
+        return 2
+
+
+class CliError(Exception):
+    pass
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.api.app import create_app
+
+    url = resolve_database_url(settings)
+    if not args.no_migrate:
+        upgrade(url)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    if args.demo:
+        from app.demo import seed_demo
+
+        asyncio.run(seed_demo(url, base_url=f"http://{_display_host(host)}:{port}"))
+    app = create_app(settings, url)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, server_header=False
+    )
+    uvicorn.Server(config).run()
+    return 0
+
+
+def _display_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host
+
+
+def _create_agency(settings: Settings, args: argparse.Namespace) -> int:
+    from app.admin import create_agency
+
+    try:
+        ZoneInfo(args.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CliError(f"unknown IANA timezone {args.timezone!r}") from None
+    if args.ori is not None and len(args.ori) != 9:
+        raise CliError("an ORI has 9 characters")
+    agency_id, key = asyncio.run(
+        create_agency(_database(settings), name=args.name, timezone=args.timezone, ori=args.ori)
+    )
+    print(json.dumps({"agency_id": str(agency_id), "api_key": key}))
+    return 0
+
+
+def _create_key(settings: Settings, args: argparse.Namespace) -> int:
+    from app.admin import AdminError, create_key
+
+    if (args.role == "unit") != (args.responder_id is not None):
+        raise CliError("--responder-id is required for the unit role, and only for it")
+    try:
+        key = asyncio.run(
+            create_key(
+                _database(settings),
+                agency_id=args.agency,
+                role=args.role,
+                responder_id=args.responder_id,
+            )
+        )
+    except AdminError as exc:
+        raise CliError(str(exc)) from None
+    print(json.dumps({"api_key": key, "role": args.role}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
