@@ -1,0 +1,159 @@
+"""Bad input gets RFC 9457 problem+json, never a 500, and writes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+
+from tests.helpers import Api, add_officer, grid_districts
+
+PROBLEM = "application/problem+json"
+
+
+async def _counts(db: asyncpg.Connection) -> tuple[int, ...]:
+    row = await db.fetchrow(
+        "SELECT (SELECT count(*) FROM call), (SELECT count(*) FROM recommendation),"
+        " (SELECT count(*) FROM event), (SELECT count(*) FROM officer),"
+        " (SELECT count(*) FROM shift), (SELECT count(*) FROM district)"
+    )
+    assert row is not None
+    return tuple(row)
+
+
+def _assert_problem(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["status"] == status
+    assert {"type", "title", "detail"} <= set(body)
+    assert "Traceback" not in response.text
+    return dict(body)
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ('{"district": "D1",', "malformed JSON"),
+        ('["not", "an", "object"]', "not an object"),
+        ('{"district": 7}', "district is a number"),
+        ('{"district": "D1", "safety": {"weapon": "yes"}}', "flag as string"),
+        ('{"district": "D1", "safety": {"wepon": true}}', "misspelt flag"),
+        ('{"location": {"lat": 91, "lon": 0}}', "latitude out of range"),
+        ('{"location": {"lat": 40, "lon": -181}}', "longitude out of range"),
+        ('{"district": "D1", "subject": {"age": -3}}', "negative age"),
+        ('{"district": "NOPE"}', "unknown district"),
+        ("{}", "neither district nor location"),
+        ('{"location": {"lat": 1.0, "lon": 1.0}}', "location outside every boundary"),
+        ('{"district": "D1", "received_at": "2026-11-23T10:00:00"}', "time without zone"),
+    ],
+)
+async def test_bad_call_is_422_and_writes_nothing(
+    admin: Api, db: asyncpg.Connection, body: str, where: str
+) -> None:
+    await grid_districts(admin)
+    before = await _counts(db)
+    response = await admin.client.post(
+        "/v1/calls",
+        content=body,
+        headers={**admin.headers, "content-type": "application/json"},
+    )
+    problem = _assert_problem(response, 422)
+    assert isinstance(problem.get("errors"), list), where
+    assert problem["errors"], where
+    assert await _counts(db) == before, where
+
+
+async def test_huge_body_is_413_before_parsing(admin: Api, db: asyncpg.Connection) -> None:
+    await grid_districts(admin)
+    before = await _counts(db)
+    notes = "x" * (300 * 1024)
+    response = await admin.post("/v1/calls", {"district": "D1", "notes": notes})
+    _assert_problem(response, 413)
+    assert await _counts(db) == before
+
+
+async def test_huge_chunked_body_without_length_is_413(admin: Api) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(40):
+            yield b"x" * 10_000
+
+    response = await admin.client.post(
+        "/v1/calls", content=chunks(), headers={**admin.headers, "content-type": "application/json"}
+    )
+    _assert_problem(response, 413)
+
+
+async def test_missing_or_bad_key_is_401(client: httpx.AsyncClient, admin: Api) -> None:
+    _assert_problem(await client.get("/v1/calls"), 401)
+    _assert_problem(
+        await client.get("/v1/calls", headers={"Authorization": "Bearer cit_nope_nope"}), 401
+    )
+    _assert_problem(await client.get("/v1/calls", headers={"Authorization": "Basic abc"}), 401)
+
+
+async def test_unknown_route_and_wrong_method_are_problems(admin: Api) -> None:
+    _assert_problem(await admin.get("/v1/nothing-here"), 404)
+    _assert_problem(await admin.delete("/v1/calls"), 405)
+
+
+async def test_malformed_ids_and_cursors_are_422(admin: Api) -> None:
+    _assert_problem(await admin.get("/v1/calls/not-a-uuid"), 422)
+    _assert_problem(await admin.get("/v1/calls?cursor=%%%"), 422)
+    _assert_problem(await admin.get("/v1/calls?limit=501"), 422)
+    _assert_problem(await admin.get("/v1/calls?limit=0"), 422)
+
+
+async def test_another_agencys_ids_are_404_and_change_nothing(
+    admin: Api, other_admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    officer_id = await add_officer(admin, district="D1", call_sign="1A1")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "private"}, 201)
+    before = await _counts(db)
+    _assert_problem(await other_admin.get(f"/v1/calls/{call['id']}"), 404)
+    _assert_problem(await other_admin.patch(f"/v1/calls/{call['id']}", {"nature": "X"}), 404)
+    _assert_problem(await other_admin.get(f"/v1/calls/{call['id']}/recommendations"), 404)
+    _assert_problem(await other_admin.get(f"/v1/officers/{officer_id}"), 404)
+    _assert_problem(await other_admin.patch(f"/v1/officers/{officer_id}", {"name": "x"}), 404)
+    _assert_problem(
+        await other_admin.put(f"/v1/officers/{officer_id}/status", {"status": "out_of_service"}),
+        404,
+    )
+    assert await _counts(db) == before
+    status = await admin.ok("GET", f"/v1/officers/{officer_id}")
+    assert status["status"] == "available"
+    assert (await other_admin.ok("GET", "/v1/calls"))["items"] == []
+    assert (await other_admin.ok("GET", "/v1/units"))["items"] == []
+
+
+async def test_shift_for_another_agencys_responder_is_refused(
+    admin: Api, other_admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    await other_admin.ok("POST", "/v1/districts", {"code": "D1", "name": "theirs"}, 201)
+    officer_id = await add_officer(admin, district="D1", call_sign="1A1")
+    before = await _counts(db)
+    response = await other_admin.post(
+        "/v1/shifts",
+        {
+            "responder_type": "officer",
+            "responder_id": officer_id,
+            "call_sign": "X",
+            "district": "D1",
+            "starts_at": "2026-11-23T10:00:00Z",
+            "ends_at": "2026-11-23T18:00:00Z",
+        },
+    )
+    _assert_problem(response, 422)
+    assert await _counts(db) == before
+
+
+async def test_unknown_ids_are_404(admin: Api) -> None:
+    missing = uuid.uuid4()
+    _assert_problem(await admin.get(f"/v1/calls/{missing}"), 404)
+    _assert_problem(await admin.get(f"/v1/co-responders/{missing}"), 404)
+    _assert_problem(await admin.get("/v1/districts/NOPE"), 404)

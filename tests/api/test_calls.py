@@ -1,0 +1,237 @@
+"""Each routing rule, end to end: POST /v1/calls on real PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from tests.helpers import Api, add_co_responder, add_officer, grid_districts
+
+# A point inside D1 (north-west cell of the grid).
+D1_POINT = {"lat": 40.785, "lon": -111.925}
+
+
+def _rules(call: dict[str, Any]) -> set[str]:
+    return {r["rule"] for r in call["recommendation"]["reasons"]}
+
+
+def _codes(call: dict[str, Any]) -> set[str]:
+    return {w["code"] for w in call["recommendation"]["warnings"]}
+
+
+def _roles(call: dict[str, Any]) -> dict[str, str]:
+    return {u["call_sign"]: u["role"] for u in call["recommendation"]["units"]}
+
+
+async def test_no_safety_concern_mental_health_leads_with_cit_backup(admin: Api) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1", location=(40.78, -111.93))
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True, location=(40.79, -111.92))
+    await add_officer(admin, district="D1", call_sign="1A2", location=(40.785, -111.925))
+    call = await admin.ok(
+        "POST", "/v1/calls", {"district": "D1", "nature": "MNTL", "location": D1_POINT}, 201
+    )
+    rec = call["recommendation"]
+    assert call["status"] == "pending"
+    assert rec["lead"] == "mental_health"
+    assert rec["safety_concern"] is False
+    assert _roles(call) == {"MCT-1": "lead", "1A1": "backup"}
+    assert "mh_lead" in _rules(call)
+    assert rec["policy_version"] == 1
+    lead = rec["units"][0]
+    assert lead["eta_minutes"] is not None
+    assert lead["distance_km"] is not None
+
+
+async def test_weapon_flag_makes_cit_officer_lead_even_if_non_cit_is_closer(admin: Api) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True, location=(40.80, -111.94))
+    await add_officer(admin, district="D1", call_sign="1A2", location=(40.785, -111.925))
+    call = await admin.ok(
+        "POST",
+        "/v1/calls",
+        {"district": "D1", "location": D1_POINT, "safety": {"weapon": True}},
+        201,
+    )
+    rec = call["recommendation"]
+    assert rec["lead"] == "law_enforcement"
+    assert rec["safety_concern"] is True
+    assert _roles(call)["1A1"] == "lead"
+    assert _roles(call)["MCT-1"] == "support"
+    assert {"safety_flagged", "le_lead", "cit_scene_lead"} <= _rules(call)
+
+
+async def test_nature_code_maps_to_safety_flag_case_insensitively(admin: Api) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "mtlv"}, 201)
+    assert call["recommendation"]["lead"] == "law_enforcement"
+    assert "safety_flagged" in _rules(call)
+
+
+async def test_no_cit_in_district_takes_adjacent_cit_with_in_district_stabilizer(
+    admin: Api,
+) -> None:
+    await grid_districts(admin)
+    await add_officer(admin, district="D2", call_sign="2A1", cit=True)
+    await add_officer(admin, district="D4", call_sign="4A1", trainings=["mh_awareness"])
+    await add_officer(admin, district="D4", call_sign="4A2", trainings=["de_escalation"])
+    call = await admin.ok(
+        "POST", "/v1/calls", {"district": "D4", "safety": {"violence": True}}, 201
+    )
+    assert _roles(call) == {"2A1": "lead", "4A2": "stabilize"}
+    assert {
+        "no_cit_in_district",
+        "cit_from_adjacent_district",
+        "no_co_responder_available",
+    } <= _codes(call)
+    assert "cit_adjacent" in _rules(call)
+    assert "mh_phone_consult" in call["recommendation"]["requests"]
+
+
+async def test_no_cit_in_reach_falls_back_to_de_escalation_trained_officer(admin: Api) -> None:
+    await grid_districts(admin)
+    await add_officer(admin, district="D4", call_sign="4A1")
+    await add_officer(admin, district="D4", call_sign="4A2", trainings=["de_escalation"])
+    await add_co_responder(admin, district="D4", call_sign="MCT-4")
+    call = await admin.ok(
+        "POST", "/v1/calls", {"district": "D4", "safety": {"threat_to_others": True}}, 201
+    )
+    assert _roles(call)["4A2"] == "lead"
+    assert "no_cit_available" in _codes(call)
+    assert "cit_when_available" in call["recommendation"]["requests"]
+    assert "no_cit" in _rules(call)
+
+
+async def test_no_co_responder_means_cit_officer_leads_with_phone_consult(admin: Api) -> None:
+    await grid_districts(admin)
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "SUICTHRT"}, 201)
+    rec = call["recommendation"]
+    assert rec["lead"] == "law_enforcement"
+    assert _roles(call) == {"1A1": "lead"}
+    assert "no_co_responder_available" in _codes(call)
+    assert "mh_phone_consult" in rec["requests"]
+    assert "no_co_responder" in _rules(call)
+
+
+async def test_medical_emergency_requests_ems_without_making_police_lead(admin: Api) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    call = await admin.ok(
+        "POST", "/v1/calls", {"district": "D1", "safety": {"medical_emergency": True}}, 201
+    )
+    assert call["recommendation"]["lead"] == "mental_health"
+    assert "ems" in call["recommendation"]["requests"]
+    assert "medical" in _rules(call)
+
+
+async def test_no_units_at_all_still_returns_a_recommendation(admin: Api) -> None:
+    await grid_districts(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D3"}, 201)
+    rec = call["recommendation"]
+    assert rec["units"] == []
+    assert "no_units_available" in _codes(call)
+    assert "no_units" in _rules(call)
+
+
+async def test_youth_specialist_ranks_first_for_a_minor(admin: Api) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-A", location=(40.785, -111.925))
+    await add_co_responder(
+        admin, district="D1", call_sign="MCT-Y", specialties=["youth"], location=(40.80, -111.94)
+    )
+    adult = await admin.ok("POST", "/v1/calls", {"district": "D1", "location": D1_POINT}, 201)
+    minor = await admin.ok(
+        "POST", "/v1/calls", {"district": "D1", "location": D1_POINT, "subject": {"age": 15}}, 201
+    )
+    assert _roles(adult)["MCT-A"] == "lead"
+    assert _roles(minor)["MCT-Y"] == "lead"
+
+
+async def test_location_only_call_is_placed_by_district_boundary(admin: Api) -> None:
+    await grid_districts(admin)
+    call = await admin.ok("POST", "/v1/calls", {"location": {"lat": 40.73, "lon": -111.87}}, 201)
+    assert call["district"] == "D4"
+
+
+async def test_unavailable_or_off_shift_units_are_never_recommended(admin: Api) -> None:
+    await grid_districts(admin)
+    busy = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    await admin.ok("PUT", f"/v1/officers/{busy}/status", {"status": "on_scene"})
+    await add_officer(admin, district="D1", call_sign="1A2")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "safety": {"weapon": True}}, 201)
+    assert _roles(call) == {"1A2": "lead"}
+    assert "no_cit_available" in _codes(call)
+
+
+async def test_patch_merges_safety_and_keeps_recommendation_history(admin: Api) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    call = await admin.ok(
+        "POST", "/v1/calls", {"district": "D1", "safety": {"medical_emergency": True}}, 201
+    )
+    assert call["recommendation"]["lead"] == "mental_health"
+    patched = await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"safety": {"weapon": True}})
+    assert patched["safety"]["weapon"] is True
+    assert patched["safety"]["medical_emergency"] is True
+    assert patched["recommendation"]["lead"] == "law_enforcement"
+    history = await admin.ok("GET", f"/v1/calls/{call['id']}/recommendations")
+    assert [r["lead"] for r in history["items"]] == ["mental_health", "law_enforcement"]
+    assert history["items"][1]["id"] == patched["recommendation"]["id"]
+
+
+async def test_notes_only_in_call_detail_never_in_lists_or_events(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    secret = "client disclosed diagnosis XYZ-SECRET"
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": secret}, 201)
+    assert "notes" not in call
+    detail = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert detail["notes"] == secret
+    listed = await admin.get("/v1/calls")
+    assert secret not in listed.text
+    payloads = await db.fetch("SELECT payload::text AS p FROM event")
+    assert payloads
+    assert all(secret not in row["p"] for row in payloads)
+    patched = await admin.patch(f"/v1/calls/{call['id']}", {"notes": secret + " more"})
+    assert secret not in patched.text
+
+
+async def test_duplicate_external_id_is_409_and_writes_nothing_more(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    await admin.ok("POST", "/v1/calls", {"external_id": "CAD-1", "district": "D1"}, 201)
+    again = await admin.post("/v1/calls", {"external_id": "CAD-1", "district": "D2"})
+    assert again.status_code == 409
+    assert await db.fetchval("SELECT count(*) FROM call") == 1
+    assert await db.fetchval("SELECT count(*) FROM recommendation") == 1
+
+
+async def test_calls_list_filters_by_status_and_district(admin: Api) -> None:
+    await grid_districts(admin)
+    await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    newest = await admin.ok("POST", "/v1/calls", {"district": "D2"}, 201)
+    everything = await admin.ok("GET", "/v1/calls")
+    assert everything["items"][0]["id"] == newest["id"]
+    d2 = await admin.ok("GET", "/v1/calls?district=D2&status=pending")
+    assert [c["district"] for c in d2["items"]] == ["D2"]
+    assert (await admin.ok("GET", "/v1/calls?status=cleared"))["items"] == []
+
+
+async def test_policy_change_applies_to_the_next_call(admin: Api) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    policy = await admin.ok("GET", "/v1/policy")
+    body = {k: policy[k] for k in ("safety_flags", "nature_flags", "adjacency_depth", "speed_kmh")}
+    await admin.ok("PUT", "/v1/policy", {**body, "le_backup_for_mh_lead": False})
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    assert _roles(call) == {"MCT-1": "lead"}
+    assert call["recommendation"]["policy_version"] == 2

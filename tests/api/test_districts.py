@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import asyncpg
+
+from tests.helpers import Api, add_co_responder, grid_districts, square
+
+
+async def test_adjacency_is_symmetric_and_stored_once_per_pair(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    d1 = await admin.ok("GET", "/v1/districts/D1")
+    d4 = await admin.ok("GET", "/v1/districts/D4")
+    assert d1["adjacent"] == ["D2", "D3"]
+    assert d4["adjacent"] == ["D2", "D3"]
+    assert await db.fetchval("SELECT count(*) FROM district_adjacency") == 4
+
+
+async def test_patch_adjacent_replaces_only_this_districts_pairs(admin: Api) -> None:
+    await grid_districts(admin)
+    await admin.ok("PATCH", "/v1/districts/D1", {"adjacent": ["D4"]})
+    assert (await admin.ok("GET", "/v1/districts/D1"))["adjacent"] == ["D4"]
+    assert (await admin.ok("GET", "/v1/districts/D2"))["adjacent"] == ["D4"]
+    assert (await admin.ok("GET", "/v1/districts/D4"))["adjacent"] == ["D1", "D2", "D3"]
+
+
+async def test_unknown_adjacent_code_is_422_and_writes_nothing(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    response = await admin.post("/v1/districts", {"code": "D9", "name": "x", "adjacent": ["NOPE"]})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "NOPE" in response.json()["detail"]
+    assert await db.fetchval("SELECT count(*) FROM district") == 0
+
+
+async def test_duplicate_code_is_409(admin: Api) -> None:
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "a"}, 201)
+    response = await admin.post("/v1/districts", {"code": "D1", "name": "b"})
+    assert response.status_code == 409
+    assert response.json()["status"] == 409
+
+
+async def test_locate_finds_the_district_containing_the_point(admin: Api) -> None:
+    await grid_districts(admin)
+    found = await admin.ok("GET", "/v1/districts/locate?lat=40.73&lon=-111.87")
+    assert found["code"] == "D4"
+    missing = await admin.get("/v1/districts/locate?lat=10&lon=10")
+    assert missing.status_code == 404
+
+
+async def test_self_intersecting_boundary_is_rejected(admin: Api) -> None:
+    bow_tie = {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}
+    response = await admin.post("/v1/districts", {"code": "D1", "name": "x", "boundary": bow_tie})
+    assert response.status_code == 422
+
+
+async def test_multipolygon_boundary_is_accepted(admin: Api) -> None:
+    two = {
+        "type": "MultiPolygon",
+        "coordinates": [square(1, 1)["coordinates"], square(2, 2)["coordinates"]],
+    }
+    created = await admin.ok(
+        "POST", "/v1/districts", {"code": "M", "name": "x", "boundary": two}, 201
+    )
+    assert created["boundary"]["type"] == "MultiPolygon"
+    assert (await admin.ok("GET", "/v1/districts/locate?lat=2.02&lon=2.02"))["code"] == "M"
+
+
+async def test_delete_district_in_use_by_a_shift_is_409_and_unused_one_is_deleted(
+    admin: Api,
+) -> None:
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "busy"}, 201)
+    await admin.ok("POST", "/v1/districts", {"code": "D2", "name": "idle"}, 201)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    refused = await admin.delete("/v1/districts/D1")
+    assert refused.status_code == 409
+    assert (await admin.get("/v1/districts/D1")).status_code == 200
+    assert (await admin.delete("/v1/districts/D2")).status_code == 204
+    assert (await admin.get("/v1/districts/D2")).status_code == 404
+
+
+async def test_list_is_paginated_with_a_cursor(admin: Api) -> None:
+    for n in range(5):
+        await admin.ok("POST", "/v1/districts", {"code": f"D{n}", "name": "x"}, 201)
+    first = await admin.ok("GET", "/v1/districts?limit=2")
+    assert [d["code"] for d in first["items"]] == ["D0", "D1"]
+    second = await admin.ok("GET", f"/v1/districts?limit=2&cursor={first['next_cursor']}")
+    assert [d["code"] for d in second["items"]] == ["D2", "D3"]
+    last = await admin.ok("GET", f"/v1/districts?limit=2&cursor={second['next_cursor']}")
+    assert [d["code"] for d in last["items"]] == ["D4"]
+    assert last["next_cursor"] is None
+
+
+async def test_another_agencys_district_is_404(admin: Api, other_admin: Api) -> None:
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "mine"}, 201)
+    assert (await other_admin.get("/v1/districts/D1")).status_code == 404
+    assert (await other_admin.ok("GET", "/v1/districts"))["items"] == []
+    assert (await other_admin.patch("/v1/districts/D1", {"name": "x"})).status_code == 404

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.api.app import create_app
+from app.settings import Settings
+
+
+async def test_livez_and_readyz_answer_ok(client: httpx.AsyncClient) -> None:
+    live = await client.get("/livez")
+    ready = await client.get("/readyz")
+    assert live.json() == {"status": "ok"}
+    assert ready.json() == {"status": "ok"}
+    assert ready.headers["x-request-id"]
+    assert ready.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_request_id_is_echoed_when_given(client: httpx.AsyncClient) -> None:
+    response = await client.get("/livez", headers={"X-Request-ID": "cad-42"})
+    assert response.headers["x-request-id"] == "cad-42"
+
+
+async def test_readyz_is_503_with_retry_after_when_database_is_down() -> None:
+    # A server that refuses connections: nothing listens on port 9 of loopback.
+    app = create_app(Settings(), "postgresql://postgres@127.0.0.1:9/none")
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            ready = await http.get("/readyz")
+            live = await http.get("/livez")
+    assert ready.status_code == 503
+    assert ready.headers["retry-after"]
+    assert ready.headers["content-type"] == "application/problem+json"
+    assert live.status_code == 200
+
+
+async def test_openapi_documents_problem_responses(app: FastAPI, client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    assert "Problem" in schema["components"]["schemas"]
+    create_call = schema["paths"]["/v1/calls"]["post"]["responses"]
+    for status in ("201", "401", "403", "409", "413", "422", "503"):
+        assert status in create_call, status
+    assert "application/problem+json" in create_call["422"]["content"]
+
+
+@pytest.mark.parametrize("path", ["/v1/calls", "/v1/units", "/v1/policy", "/v1/districts"])
+async def test_reads_need_a_key(client: httpx.AsyncClient, path: str) -> None:
+    assert (await client.get(path)).status_code == 401

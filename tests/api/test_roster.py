@@ -1,0 +1,274 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from tests.helpers import Api, add_co_responder, add_officer, around_now
+
+
+def _cert(
+    sid: str, number: str, *, days_left: int = 300, started_days_ago: int = 30
+) -> dict[str, object]:
+    today = datetime.now(UTC).date()
+    return {
+        "state_officer_id": sid,
+        "certification_number": number,
+        "program": "State CIT 40h",
+        "certified_on": str(today - timedelta(days=started_days_ago)),
+        "expires_on": str(today + timedelta(days=days_left)),
+        "volunteered": True,
+    }
+
+
+async def test_officer_shows_cit_certification_valid_today(admin: Api) -> None:
+    officer = await admin.ok(
+        "POST",
+        "/v1/officers",
+        {
+            "state_officer_id": "UT-1",
+            "badge_number": "11",
+            "name": "Ana",
+            "trainings": ["de_escalation"],
+        },
+        201,
+    )
+    assert officer["cit"] == {"certified": False, "certification_number": None, "expires_on": None}
+    await admin.ok("POST", "/v1/certifications", _cert("UT-1", "C-1"), 201)
+    fetched = await admin.ok("GET", f"/v1/officers/{officer['id']}")
+    assert fetched["cit"]["certified"] is True
+    assert fetched["cit"]["certification_number"] == "C-1"
+
+
+async def test_expired_certification_does_not_count(admin: Api) -> None:
+    officer = await admin.ok(
+        "POST",
+        "/v1/officers",
+        {"state_officer_id": "UT-2", "badge_number": "12", "name": "Ben"},
+        201,
+    )
+    await admin.ok(
+        "POST", "/v1/certifications", _cert("UT-2", "OLD", days_left=-1, started_days_ago=800), 201
+    )
+    fetched = await admin.ok("GET", f"/v1/officers/{officer['id']}")
+    assert fetched["cit"]["certified"] is False
+
+
+async def test_certification_moves_with_the_officer_to_a_new_agency(
+    admin: Api, other_admin: Api
+) -> None:
+    await admin.ok(
+        "POST", "/v1/officers", {"state_officer_id": "UT-9", "badge_number": "1", "name": "Cy"}, 201
+    )
+    await admin.ok("POST", "/v1/certifications", _cert("UT-9", "C-9"), 201)
+    await admin.ok(
+        "PATCH",
+        f"/v1/officers/{(await admin.ok('GET', '/v1/officers'))['items'][0]['id']}",
+        {"active": False},
+    )
+    hired = await other_admin.ok(
+        "POST",
+        "/v1/officers",
+        {"state_officer_id": "UT-9", "badge_number": "77", "name": "Cy"},
+        201,
+    )
+    assert hired["cit"]["certified"] is True
+    listed = await other_admin.ok("GET", "/v1/certifications?state_officer_id=UT-9")
+    assert [c["certification_number"] for c in listed["items"]] == ["C-9"]
+
+
+async def test_certification_for_a_person_never_employed_is_refused(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    response = await admin.post("/v1/certifications", _cert("STRANGER", "C-1"))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["body", "state_officer_id"]
+    assert await db.fetchval("SELECT count(*) FROM certification") == 0
+
+
+async def test_other_agencies_cannot_read_certifications_of_people_they_never_employed(
+    admin: Api, other_admin: Api
+) -> None:
+    await admin.ok(
+        "POST", "/v1/officers", {"state_officer_id": "UT-5", "badge_number": "5", "name": "Di"}, 201
+    )
+    await admin.ok("POST", "/v1/certifications", _cert("UT-5", "C-5"), 201)
+    assert (await other_admin.ok("GET", "/v1/certifications"))["items"] == []
+    assert (await other_admin.ok("GET", "/v1/certifications?state_officer_id=UT-5"))["items"] == []
+
+
+async def test_only_an_admin_may_record_a_certification(admin: Api) -> None:
+    await admin.ok(
+        "POST", "/v1/officers", {"state_officer_id": "UT-6", "badge_number": "6", "name": "Ed"}, 201
+    )
+    supervisor = await admin.with_role("supervisor")
+    response = await supervisor.post("/v1/certifications", _cert("UT-6", "C-6"))
+    assert response.status_code == 403
+
+
+async def test_state_officer_id_is_unique_among_active_officers_only(admin: Api) -> None:
+    body = {"state_officer_id": "UT-3", "badge_number": "13", "name": "Cal"}
+    first = await admin.ok("POST", "/v1/officers", body, 201)
+    again = await admin.post("/v1/officers", {**body, "badge_number": "14"})
+    assert again.status_code == 409
+    separated = await admin.ok("PATCH", f"/v1/officers/{first['id']}", {"active": False})
+    assert separated["active"] is False
+    assert separated["separated_at"] is not None
+    await admin.ok("POST", "/v1/officers", {**body, "badge_number": "14"}, 201)
+
+
+async def test_status_update_records_location(admin: Api) -> None:
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    officer_id = await add_officer(admin, district="D1", call_sign="1A1")
+    out = await admin.ok(
+        "PUT",
+        f"/v1/officers/{officer_id}/status",
+        {"status": "en_route", "location": {"lat": 40.7, "lon": -111.9}},
+    )
+    assert out["status"] == "en_route"
+    assert out["location"] == {"lat": 40.7, "lon": -111.9}
+
+
+async def test_unit_key_may_set_only_its_own_status(admin: Api) -> None:
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    mine = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    other = await add_co_responder(admin, district="D1", call_sign="MCT-2")
+    unit = await admin.with_role("unit", responder_id=mine)  # type: ignore[arg-type]
+    ok = await unit.put(f"/v1/co-responders/{mine}/status", {"status": "out_of_service"})
+    assert ok.status_code == 200
+    denied = await unit.put(f"/v1/co-responders/{other}/status", {"status": "out_of_service"})
+    assert denied.status_code == 403
+    me = await unit.ok("GET", "/v1/units/me")
+    assert me["unit"]["call_sign"] == "MCT-1"
+    assert me["unit"]["status"] == "out_of_service"
+
+
+async def test_overlapping_shift_is_409_and_bulk_is_all_or_nothing(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    officer_id = await add_officer(admin, district="D1", call_sign="1A1")
+    starts, ends = around_now(1, 1)
+    overlap = await admin.post(
+        "/v1/shifts",
+        {
+            "responder_type": "officer",
+            "responder_id": officer_id,
+            "call_sign": "1A1",
+            "district": "D1",
+            "starts_at": starts,
+            "ends_at": ends,
+        },
+    )
+    assert overlap.status_code == 409
+    co = await admin.ok(
+        "POST", "/v1/co-responders", {"name": "C", "kind": "clinician", "provider": "P"}, 201
+    )
+    later = datetime.now(UTC) + timedelta(days=2)
+    good = {
+        "responder_type": "co_responder",
+        "responder_id": co["id"],
+        "call_sign": "M1",
+        "district": "D1",
+        "starts_at": later.isoformat(),
+        "ends_at": (later + timedelta(hours=8)).isoformat(),
+    }
+    clash = {
+        **good,
+        "responder_type": "officer",
+        "responder_id": officer_id,
+        "starts_at": starts,
+        "ends_at": ends,
+    }
+    before = await db.fetchval("SELECT count(*) FROM shift")
+    bulk = await admin.post("/v1/shifts/bulk", {"shifts": [good, clash]})
+    assert bulk.status_code == 409
+    assert "shift 1" in bulk.json()["detail"]
+    assert await db.fetchval("SELECT count(*) FROM shift") == before
+    created = await admin.ok("POST", "/v1/shifts/bulk", {"shifts": [good]}, 201)
+    assert created["items"][0]["call_sign"] == "M1"
+
+
+async def test_shift_longer_than_24h_or_backwards_is_422(admin: Api) -> None:
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    co = await admin.ok(
+        "POST", "/v1/co-responders", {"name": "C", "kind": "clinician", "provider": "P"}, 201
+    )
+    now = datetime.now(UTC)
+    base = {
+        "responder_type": "co_responder",
+        "responder_id": co["id"],
+        "call_sign": "M",
+        "district": "D1",
+    }
+    too_long = {
+        **base,
+        "starts_at": now.isoformat(),
+        "ends_at": (now + timedelta(hours=25)).isoformat(),
+    }
+    backwards = {
+        **base,
+        "starts_at": now.isoformat(),
+        "ends_at": (now - timedelta(hours=1)).isoformat(),
+    }
+    assert (await admin.post("/v1/shifts", too_long)).status_code == 422
+    assert (await admin.post("/v1/shifts", backwards)).status_code == 422
+
+
+async def test_shift_filters_by_district_and_instant(admin: Api) -> None:
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    await admin.ok("POST", "/v1/districts", {"code": "D2", "name": "y"}, 201)
+    await add_co_responder(admin, district="D1", call_sign="M1", also_covers=["D2"])
+    await add_officer(admin, district="D2", call_sign="2A1")
+    in_d2 = await admin.ok("GET", "/v1/shifts?district=D2")
+    assert sorted(s["call_sign"] for s in in_d2["items"]) == ["2A1", "M1"]
+    in_d1 = await admin.ok("GET", "/v1/shifts?district=D1")
+    assert [s["call_sign"] for s in in_d1["items"]] == ["M1"]
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    assert (await admin.ok("GET", f"/v1/shifts?at={tomorrow}"))["items"] == []
+
+
+async def test_units_read_model_lists_everyone_on_shift_now(admin: Api) -> None:
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    await admin.ok("POST", "/v1/districts", {"code": "D2", "name": "y"}, 201)
+    await add_officer(
+        admin,
+        district="D1",
+        call_sign="1A1",
+        cit=True,
+        trainings=["mh_awareness"],
+        location=(40.7, -111.9),
+    )
+    await add_co_responder(admin, district="D2", call_sign="M2", specialties=["youth"])
+    units = (await admin.ok("GET", "/v1/units"))["items"]
+    by_sign = {u["call_sign"]: u for u in units}
+    assert by_sign["1A1"]["cit_certified"] is True
+    assert by_sign["1A1"]["trainings"] == ["mh_awareness"]
+    assert by_sign["1A1"]["location"] == {"lat": 40.7, "lon": -111.9}
+    assert by_sign["M2"]["specialties"] == ["youth"]
+    assert by_sign["M2"]["active_call_id"] is None
+    only_d2 = (await admin.ok("GET", "/v1/units?district=D2"))["items"]
+    assert [u["call_sign"] for u in only_d2] == ["M2"]
+
+
+async def test_policy_put_makes_a_new_version_and_validates(admin: Api) -> None:
+    first = await admin.ok("GET", "/v1/policy")
+    assert first["version"] == 1
+    assert first["speed_kmh"] == 40
+    body = {
+        **{k: first[k] for k in ("safety_flags", "nature_flags", "le_backup_for_mh_lead")},
+        "adjacency_depth": 2,
+        "speed_kmh": 55,
+        "version": 99,
+    }
+    second = await admin.ok("PUT", "/v1/policy", body)
+    assert second["version"] == 2
+    assert second["adjacency_depth"] == 2
+    assert (await admin.put("/v1/policy", {**body, "speed_kmh": 0})).status_code == 422
+    assert (await admin.put("/v1/policy", {**body, "adjacency_depth": 4})).status_code == 422
+    assert (
+        await admin.put("/v1/policy", {**body, "safety_flags": ["sharp_stick"]})
+    ).status_code == 422
+    dispatcher = await admin.with_role("dispatcher")
+    assert (await dispatcher.put("/v1/policy", body)).status_code == 403
+    assert (await admin.ok("GET", "/v1/policy"))["version"] == 2

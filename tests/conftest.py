@@ -1,0 +1,123 @@
+"""Test fixtures on real PostgreSQL: embedded by default, CIT_TEST_DATABASE_URL otherwise.
+
+Each run gets its own throwaway database, built by the Alembic migrations; every test
+starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+from app.api.app import create_app
+from app.db.embedded import start_embedded
+from app.db.migrate import upgrade
+from app.settings import Settings
+from tests.helpers import Api, new_agency
+
+
+def _server_url() -> str:
+    configured = os.environ.get("CIT_TEST_DATABASE_URL")
+    if configured:
+        return configured
+    data_dir = Path(tempfile.mkdtemp(prefix="cit-test-"))
+    return start_embedded(data_dir)
+
+
+def _plain(url: str) -> str:
+    """A libpq-style URL asyncpg accepts (no +driver suffix)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    server = make_url(_server_url())
+    name = f"cit_test_{secrets.token_hex(4)}"
+    admin = _plain(server.render_as_string(hide_password=False))
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings(cache_ttl_seconds=2.0, db_pool_size=5)
+
+
+@pytest.fixture(scope="session")
+async def app(database_url: str, settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, database_url)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def tables(database_url: str) -> list[str]:
+    conn = await asyncpg.connect(_plain(database_url))
+    try:
+        rows = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            " AND tablename <> 'alembic_version'"
+        )
+    finally:
+        await conn.close()
+    return [r["tablename"] for r in rows]
+
+
+@pytest.fixture(autouse=True)
+async def _empty_tables(database_url: str, tables: list[str]) -> AsyncIterator[None]:
+    yield
+    conn = await asyncpg.connect(_plain(database_url))
+    try:
+        await conn.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection, for asserting what was (or was not) written."""
+    conn = await asyncpg.connect(_plain(database_url))
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://cit.test") as http:
+        yield http
+
+
+@pytest.fixture
+async def admin(app: FastAPI, client: httpx.AsyncClient) -> Api:
+    """An admin of a fresh agency in America/Denver."""
+    return await new_agency(app, client, name="Salt Lake Crisis", timezone="America/Denver")
+
+
+@pytest.fixture
+async def other_admin(app: FastAPI, client: httpx.AsyncClient) -> Api:
+    """An admin of a second, unrelated agency."""
+    return await new_agency(app, client, name="Other County", timezone="America/Chicago")

@@ -1,0 +1,218 @@
+"""Helpers for endpoint tests: an authenticated client and small builders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+from fastapi import FastAPI
+
+from app.repositories.agencies import insert_agency, insert_api_key
+from app.state import AppState
+
+
+@dataclass
+class Api:
+    """An HTTP client acting with one API key."""
+
+    client: httpx.AsyncClient
+    key: str
+    agency_id: UUID
+    app: FastAPI
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    async def get(self, url: str, **kw: Any) -> httpx.Response:
+        return await self.client.get(url, headers=self.headers, **kw)
+
+    async def post(self, url: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return await self.client.post(url, json=json, headers=self.headers, **kw)
+
+    async def patch(self, url: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return await self.client.patch(url, json=json, headers=self.headers, **kw)
+
+    async def put(self, url: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return await self.client.put(url, json=json, headers=self.headers, **kw)
+
+    async def delete(self, url: str, **kw: Any) -> httpx.Response:
+        return await self.client.delete(url, headers=self.headers, **kw)
+
+    async def with_role(self, role: str, responder_id: UUID | None = None) -> Api:
+        """Another key of the same agency, with the given role."""
+        state: AppState = self.app.state.cit
+        async with state.sessionmaker() as session, session.begin():
+            responder_type = None
+            if responder_id is not None:
+                found = await self.get(f"/v1/officers/{responder_id}")
+                responder_type = "officer" if found.status_code == 200 else "co_responder"
+            _, key = await insert_api_key(
+                session,
+                agency_id=self.agency_id,
+                role=role,
+                responder_type=responder_type,
+                responder_id=responder_id,
+            )
+        return Api(self.client, key, self.agency_id, self.app)
+
+    async def ok(self, method: str, url: str, json: Any = None, status: int = 200) -> Any:
+        """Make a request that must succeed with status, and return its JSON."""
+        response = await self.client.request(method, url, json=json, headers=self.headers)
+        assert response.status_code == status, response.text
+        return response.json() if response.content else None
+
+
+async def new_agency(app: FastAPI, client: httpx.AsyncClient, *, name: str, timezone: str) -> Api:
+    state: AppState = app.state.cit
+    async with state.sessionmaker() as session, session.begin():
+        agency = await insert_agency(session, name=name, timezone=timezone, ori=None)
+        _, key = await insert_api_key(session, agency_id=agency.id, role="admin")
+    return Api(client, key, agency.id, app)
+
+
+def square(south: float, west: float, size: float = 0.05) -> dict[str, Any]:
+    """A GeoJSON square boundary with its south-west corner at (south, west)."""
+    north, east = south + size, west + size
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def around_now(hours_before: float = 2, hours_after: float = 6) -> tuple[str, str]:
+    now = datetime.now(UTC)
+    return iso(now - timedelta(hours=hours_before)), iso(now + timedelta(hours=hours_after))
+
+
+async def add_officer(
+    api: Api,
+    *,
+    district: str,
+    call_sign: str,
+    cit: bool = False,
+    trainings: list[str] | None = None,
+    location: tuple[float, float] | None = None,
+    state_officer_id: str | None = None,
+    cert_expires_in_days: int = 365,
+) -> str:
+    """An officer on shift now in district, optionally CIT-certified and located."""
+    sid = state_officer_id or f"POST-{call_sign}-{id(api) % 10_000}"
+    officer = await api.ok(
+        "POST",
+        "/v1/officers",
+        {
+            "state_officer_id": sid,
+            "badge_number": f"B-{call_sign}",
+            "name": f"Officer {call_sign}",
+            "trainings": trainings or [],
+        },
+        status=201,
+    )
+    if cit:
+        today = datetime.now(UTC).date()
+        await api.ok(
+            "POST",
+            "/v1/certifications",
+            {
+                "state_officer_id": sid,
+                "certification_number": f"CIT-{call_sign}",
+                "program": "State CIT 40h",
+                "certified_on": str(today - timedelta(days=100)),
+                "expires_on": str(today + timedelta(days=cert_expires_in_days)),
+                "volunteered": True,
+            },
+            status=201,
+        )
+    await _on_shift(api, "officer", officer["id"], call_sign, district, location)
+    return str(officer["id"])
+
+
+async def add_co_responder(
+    api: Api,
+    *,
+    district: str,
+    call_sign: str,
+    specialties: list[str] | None = None,
+    also_covers: list[str] | None = None,
+    location: tuple[float, float] | None = None,
+) -> str:
+    co = await api.ok(
+        "POST",
+        "/v1/co-responders",
+        {
+            "name": f"Clinician {call_sign}",
+            "kind": "mobile_crisis_team",
+            "provider": "County MH",
+            "specialties": specialties or [],
+        },
+        status=201,
+    )
+    await _on_shift(api, "co_responder", co["id"], call_sign, district, location, also_covers)
+    return str(co["id"])
+
+
+async def _on_shift(
+    api: Api,
+    responder_type: str,
+    responder_id: str,
+    call_sign: str,
+    district: str,
+    location: tuple[float, float] | None,
+    also_covers: list[str] | None = None,
+) -> None:
+    starts, ends = around_now()
+    await api.ok(
+        "POST",
+        "/v1/shifts",
+        {
+            "responder_type": responder_type,
+            "responder_id": responder_id,
+            "call_sign": call_sign,
+            "district": district,
+            "also_covers": also_covers or [],
+            "starts_at": starts,
+            "ends_at": ends,
+        },
+        status=201,
+    )
+    if location is not None:
+        path = "officers" if responder_type == "officer" else "co-responders"
+        await api.ok(
+            "PUT",
+            f"/v1/{path}/{responder_id}/status",
+            {"status": "available", "location": {"lat": location[0], "lon": location[1]}},
+        )
+
+
+async def grid_districts(api: Api) -> None:
+    """D1-D4 in a 2 x 2 grid around Salt Lake City; D1-D2, D1-D3, D2-D4, D3-D4 adjacent."""
+    await api.ok(
+        "POST",
+        "/v1/districts",
+        {"code": "D1", "name": "NW", "boundary": square(40.76, -111.95)},
+        201,
+    )
+    await api.ok(
+        "POST",
+        "/v1/districts",
+        {"code": "D2", "name": "NE", "adjacent": ["D1"], "boundary": square(40.76, -111.90)},
+        201,
+    )
+    await api.ok(
+        "POST",
+        "/v1/districts",
+        {"code": "D3", "name": "SW", "adjacent": ["D1"], "boundary": square(40.71, -111.95)},
+        201,
+    )
+    await api.ok(
+        "POST",
+        "/v1/districts",
+        {"code": "D4", "name": "SE", "adjacent": ["D2", "D3"], "boundary": square(40.71, -111.90)},
+        201,
+    )
