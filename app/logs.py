@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
-_STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# Record attributes that are not structured context: standard ones, and uvicorn's ANSI copy.
+_STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -44,3 +45,5 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).propagate = True
     # Our middleware writes the access log, with the request id; uvicorn's would duplicate it.
     logging.getLogger("uvicorn.access").disabled = True
+    # pgserver narrates every pg_ctl call at INFO; its warnings and errors still show.
+    logging.getLogger("pgserver").setLevel(max(logging.WARNING, root.level))
