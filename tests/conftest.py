@@ -71,25 +71,19 @@ async def app(database_url: str, settings: Settings) -> AsyncIterator[FastAPI]:
         yield application
 
 
-@pytest.fixture(scope="session")
-async def tables(database_url: str) -> list[str]:
-    conn = await asyncpg.connect(_plain(database_url))
-    try:
-        rows = await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-            " AND tablename <> 'alembic_version'"
-        )
-    finally:
-        await conn.close()
-    return [r["tablename"] for r in rows]
-
-
 @pytest.fixture(autouse=True)
-async def _empty_tables(database_url: str, tables: list[str]) -> AsyncIterator[None]:
+async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """After each test that used the database, empty every table for the next one."""
     yield
-    conn = await asyncpg.connect(_plain(database_url))
+    if "database_url" not in request.fixturenames:
+        return
+    conn = await asyncpg.connect(_plain(request.getfixturevalue("database_url")))
     try:
-        await conn.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+        await conn.execute(
+            "DO $$ BEGIN EXECUTE (SELECT 'TRUNCATE ' || string_agg(quote_ident(tablename), ', ')"
+            " || ' CASCADE' FROM pg_tables WHERE schemaname = 'public'"
+            " AND tablename <> 'alembic_version'); END $$"
+        )
     finally:
         await conn.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import asyncpg
@@ -235,3 +236,52 @@ async def test_policy_change_applies_to_the_next_call(admin: Api) -> None:
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
     assert _roles(call) == {"MCT-1": "lead"}
     assert call["recommendation"]["policy_version"] == 2
+
+
+async def test_nearest_of_many_cit_officers_leads_despite_sql_trimming(admin: Api) -> None:
+    await grid_districts(admin)
+    for n, km in enumerate([9, 7, 5, 8, 2, 6, 4, 3]):
+        await add_officer(
+            admin,
+            district="D1",
+            call_sign=f"1A{n}",
+            cit=True,
+            location=(40.785 + km / 111.2, -111.925),
+        )
+    call = await admin.ok(
+        "POST",
+        "/v1/calls",
+        {"district": "D1", "location": D1_POINT, "safety": {"weapon": True}},
+        201,
+    )
+    lead = call["recommendation"]["units"][0]
+    assert lead["call_sign"] == "1A4"
+    assert lead["distance_km"] == 2.0
+
+
+async def test_fewer_recent_assignments_breaks_an_eta_tie(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    busy = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    await add_officer(admin, district="D1", call_sign="1A2", cit=True)
+    earlier = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await db.execute(
+        "INSERT INTO assignment (id, agency_id, call_id, responder_type, responder_id, role,"
+        " assigned_at, released_at) VALUES (gen_random_uuid(), $1, $2, 'officer', $3, 'lead',"
+        " now() - interval '3 hours', now() - interval '2 hours')",
+        admin.agency_id,
+        uuid.UUID(earlier["id"]),
+        uuid.UUID(busy),
+    )
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "safety": {"weapon": True}}, 201)
+    assert _roles(call)["1A2"] == "lead"
+
+
+async def test_unit_on_a_call_is_not_recommended_even_if_on_shift(admin: Api) -> None:
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "dispatched"})
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    assert "MCT-1" not in _roles(call)
+    assert "no_co_responder_available" in _codes(call)
