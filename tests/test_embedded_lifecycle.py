@@ -1,0 +1,104 @@
+"""The embedded PostgreSQL lives exactly as long as the cit-dispatch processes that use it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _postmaster_running(data_dir: Path) -> bool:
+    pid_file = data_dir / "pg" / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    pid = int(pid_file.read_text().splitlines()[0])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("service did not become ready")
+
+
+def test_sigterm_stops_embedded_postgres_but_a_cli_run_beside_serve_does_not(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CIT_DATABASE_URL"}
+    env.update(CIT_DATA_DIR=str(tmp_path), CIT_LOG_LEVEL="WARNING")
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        serve = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+            env=env,
+            stdout=sink,
+            stderr=sink,
+        )
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}/readyz", serve, log)
+        assert _postmaster_running(tmp_path)
+
+        made = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "agency",
+                "create",
+                "--name",
+                "A",
+                "--timezone",
+                "UTC",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        key = json.loads(made.stdout)["api_key"]
+        # The CLI process exited, but serve still uses the server: it must still be up.
+        assert _postmaster_running(tmp_path)
+        policy = httpx.get(
+            f"http://127.0.0.1:{port}/v1/policy",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=5,
+        )
+        assert policy.status_code == 200
+
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while _postmaster_running(tmp_path) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _postmaster_running(tmp_path)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
