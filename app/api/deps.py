@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
@@ -19,7 +20,9 @@ ON_COMMIT = "cit_on_commit"
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cit_…`")
 
 
-def app_state(request: Request) -> AppState:
+# Dependencies are all `async def`: FastAPI runs a plain `def` one in a worker thread,
+# which costs more than the rest of the dependency tree together.
+async def app_state(request: Request) -> AppState:
     state: AppState = request.app.state.cit
     return state
 
@@ -30,7 +33,7 @@ async def current_principal(
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized()
-    return await app_state(request).authenticate(credentials.credentials)
+    return await (await app_state(request)).authenticate(credentials.credentials)
 
 
 def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Principal]]:
@@ -47,12 +50,12 @@ def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Princip
 async def agency_context(
     request: Request, principal: Annotated[Principal, Depends(current_principal)]
 ) -> AgencyContext:
-    return await app_state(request).agency_context(principal.agency_id)
+    return await (await app_state(request)).agency_context(principal.agency_id)
 
 
 async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's transaction: committed before the response is sent, or rolled back."""
-    async with app_state(request).sessionmaker() as session:
+    async with (await app_state(request)).sessionmaker() as session:
         try:
             yield session
             await session.commit()
@@ -74,14 +77,17 @@ Context = Annotated[AgencyContext, Depends(agency_context)]
 State = Annotated[AppState, Depends(app_state)]
 
 
+@dataclass(frozen=True)
 class PageParams:
-    def __init__(
-        self,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        cursor: Annotated[str | None, Query(max_length=64)] = None,
-    ) -> None:
-        self.limit = limit
-        self.cursor = cursor
+    limit: int
+    cursor: str | None
 
 
-Paging = Annotated[PageParams, Depends()]
+async def page_params(
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
+Paging = Annotated[PageParams, Depends(page_params)]

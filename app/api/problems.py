@@ -51,14 +51,14 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
-def _app_error(request: Request, exc: Exception) -> JSONResponse:
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
     return problem_response(
         exc.status, exc.slug, exc.title, exc.detail, extra=exc.extra, headers=exc.headers
     )
 
 
-def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # Only loc and msg: the offending input is never echoed, since it may be sensitive.
     errors = [
@@ -74,7 +74,7 @@ def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     titles = {404: "Not found", 405: "Method not allowed"}
     slugs = {404: "not-found", 405: "method-not-allowed"}
@@ -88,12 +88,12 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("database unavailable", extra={"error": type(exc).__name__})
-    return _app_error(request, ServiceUnavailable())
+    return await _app_error(request, ServiceUnavailable())
 
 
-def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error", exc_info=exc)
     return problem_response(
         500,
