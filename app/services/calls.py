@@ -359,9 +359,14 @@ async def update(
         call.notes = body.notes
     if body.subject is not None:
         call.subject = body.subject.model_dump(exclude_none=True)
-    if body.district is not None or body.location is not None:
-        location = body.location if body.district is None else None
-        call.district_id, _ = resolve_district(context, body.district, location)
+    if body.district is not None:
+        call.district_id, _ = resolve_district(context, body.district, None)
+    elif body.location is not None:
+        # A better fix on the caller re-places the call; a point outside every boundary
+        # (or an agency without boundaries) keeps the district it has.
+        located = context.locate(body.location.lat, body.location.lon)
+        if located is not None:
+            call.district_id = context.districts_by_code[located].id
     code = context.district_code(call.district_id)
     location = (
         CallLocation(lat=call.lat, lon=call.lon, address=call.address)

@@ -285,3 +285,28 @@ async def test_unit_on_a_call_is_not_recommended_even_if_on_shift(admin: Api) ->
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
     assert "MCT-1" not in _roles(call)
     assert "no_co_responder_available" in _codes(call)
+
+
+async def test_patch_location_replaces_district_only_when_a_boundary_holds_it(admin: Api) -> None:
+    await grid_districts(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    moved = await admin.ok(
+        "PATCH", f"/v1/calls/{call['id']}", {"location": {"lat": 40.73, "lon": -111.87}}
+    )
+    assert moved["district"] == "D4"
+    outside = await admin.ok(
+        "PATCH", f"/v1/calls/{call['id']}", {"location": {"lat": 10.0, "lon": 10.0}}
+    )
+    assert outside["district"] == "D4"
+    assert outside["location"]["lat"] == 10.0
+
+
+async def test_patching_unknown_district_is_422_and_changes_nothing(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    response = await admin.patch(f"/v1/calls/{call['id']}", {"district": "NOPE", "nature": "X"})
+    assert response.status_code == 422
+    assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["nature"] is None
+    assert await db.fetchval("SELECT count(*) FROM recommendation") == 1
