@@ -11,8 +11,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.api.problems import Problem, install_problem_handlers
-from app.api.routes import calls, districts, health, policy, roster, shifts, units
+from app.api.routes import calls, dispatch, districts, health, policy, roster, shifts, units
 from app.db.engine import create_engine
+from app.schemas.dispatch import UnitsUnavailableProblem
 from app.settings import Settings
 from app.state import AppState
 
@@ -60,7 +61,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for module in (health, districts, roster, shifts, units, policy, calls):
+    for module in (health, districts, roster, shifts, units, policy, calls, dispatch):
         app.include_router(module.router)
 
     def openapi() -> dict[str, object]:
@@ -69,11 +70,12 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
                 title=app.title, version=app.version, summary=app.summary, routes=app.routes
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components["Problem"] = Problem.model_json_schema(
-                ref_template="#/components/schemas/{model}"
-            )
-            for name, sub in components["Problem"].pop("$defs", {}).items():
-                components.setdefault(name, sub)
+            for model in (Problem, UnitsUnavailableProblem):
+                components[model.__name__] = model.model_json_schema(
+                    ref_template="#/components/schemas/{model}"
+                )
+                for name, sub in components[model.__name__].pop("$defs", {}).items():
+                    components.setdefault(name, sub)
             app.openapi_schema = schema
         return app.openapi_schema
 

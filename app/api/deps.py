@@ -77,6 +77,12 @@ Context = Annotated[AgencyContext, Depends(agency_context)]
 State = Annotated[AppState, Depends(app_state)]
 
 
+def request_id(request: Request) -> str | None:
+    """The id the request context middleware gave this request."""
+    value = request.scope.get("state", {}).get("request_id")
+    return value if isinstance(value, str) else None
+
+
 @dataclass(frozen=True)
 class PageParams:
     limit: int

@@ -10,9 +10,11 @@ from app.models.certification import Certification
 from app.models.co_responder import CoResponder
 from app.models.district import District, DistrictAdjacency
 from app.models.event import Event
+from app.models.idempotency import IdempotencyRecord
 from app.models.officer import Officer
 from app.models.policy import RoutingPolicy
 from app.models.shift import Shift, ShiftCoverage
+from app.models.webhook import WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "Agency",
@@ -26,9 +28,12 @@ __all__ = [
     "District",
     "DistrictAdjacency",
     "Event",
+    "IdempotencyRecord",
     "Officer",
     "Recommendation",
     "RoutingPolicy",
     "Shift",
     "ShiftCoverage",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

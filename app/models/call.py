@@ -45,6 +45,10 @@ class Call(Base):
     received_at: Mapped[datetime]
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    dispatched_at: Mapped[datetime | None]
+    cleared_at: Mapped[datetime | None]
+    disposition: Mapped[str | None] = mapped_column(Text)
+    diverted_to: Mapped[str | None] = mapped_column(Text)
 
 
 class Recommendation(Base):

@@ -30,7 +30,7 @@ rec AS (
     INSERT INTO audit_entry (id, agency_id, at, key_id, role, action, resource_type,
                              resource_id, outcome, request_id, detail)
     VALUES (:audit_id, :agency_id, :now, :key_id, :role, :action, 'call', :call_id_text,
-            'success', :request_id, NULL)
+            :outcome, :request_id, NULL)
 )
 """
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
-from typing import Any
+from datetime import date
 from uuid import UUID
 
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Certification, CoResponder, Officer
@@ -74,26 +73,3 @@ def certifications_statement(
     if state_officer_id is not None:
         stmt = stmt.where(Certification.state_officer_id == state_officer_id)
     return stmt
-
-
-async def set_status(
-    session: AsyncSession,
-    *,
-    model: type[Officer] | type[CoResponder],
-    agency_id: UUID,
-    responder_id: UUID,
-    status: str,
-    location: tuple[float, float] | None,
-    at: datetime,
-) -> Officer | CoResponder | None:
-    values: dict[str, Any] = {"status": status, "status_at": at}
-    if location is not None:
-        values.update(lat=location[0], lon=location[1], location_at=at)
-    stmt = (
-        update(model)
-        .where(model.agency_id == agency_id, model.id == responder_id)
-        .values(**values)
-        .returning(model)
-    )
-    result: Officer | CoResponder | None = (await session.execute(stmt)).scalar_one_or_none()  # type: ignore[assignment]
-    return result

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from app.agency_context import AgencyContext
 from app.errors import Conflict, Invalid, NotFound
 from app.ids import new_id
-from app.models import Call, Recommendation
+from app.models import AuditEntry, Call, Recommendation
 from app.repositories import calls as repo
 from app.repositories.candidates import load_candidates
 from app.repositories.pagination import fetch_page
@@ -30,6 +30,7 @@ from app.schemas.calls import (
     Safety,
 )
 from app.security import Principal
+from app.services.events import call_summary, event_row
 
 
 def resolve_district(
@@ -104,24 +105,20 @@ def _record_params(
     now: datetime,
     action: str,
     request_id: str | None,
-    call_summary: dict[str, Any],
+    summary: dict[str, Any],
+    call_event: str | None,
+    escalated_from: str | None = None,
+    outcome: str = "success",
 ) -> tuple[dict[str, Any], UUID]:
+    """Parameters of the batched insert: recommendation, events and audit entry."""
     rec_id = new_id()
     body = _recommendation_json(result)
-    events = [
-        {
-            "id": str(new_id()),
-            "type": "call.created" if action == "call.create" else "call.updated",
-            "call_id": str(call_id),
-            "responder_id": None,
-            "payload": call_summary,
-        },
-        {
-            "id": str(new_id()),
-            "type": "recommendation.created",
-            "call_id": str(call_id),
-            "responder_id": None,
-            "payload": {
+    events = [] if call_event is None else [event_row(call_event, call_id=call_id, payload=summary)]
+    events += [
+        event_row(
+            "recommendation.created",
+            call_id=call_id,
+            payload={
                 "call_id": str(call_id),
                 "recommendation_id": str(rec_id),
                 "lead": result.lead,
@@ -132,8 +129,20 @@ def _record_params(
                 ],
                 "warnings": [w["code"] for w in body["warnings"]],
             },
-        },
+        ),
     ]
+    if escalated_from is not None:
+        events.append(
+            event_row(
+                "call.escalated",
+                call_id=call_id,
+                payload={
+                    **summary,
+                    "previous_lead": escalated_from,
+                    "recommendation_id": str(rec_id),
+                },
+            )
+        )
     params = {
         "rec_id": rec_id,
         "agency_id": who.agency_id,
@@ -148,34 +157,11 @@ def _record_params(
         "key_id": who.key_id,
         "role": who.role,
         "action": action,
+        "outcome": outcome,
         "request_id": request_id,
         **body,
     }
     return params, rec_id
-
-
-def _summary(
-    call_id: UUID,
-    *,
-    external_id: str | None,
-    district: str,
-    location: CallLocation | None,
-    nature: str | None,
-    safety: Safety,
-    lead: str,
-    status: str,
-) -> dict[str, Any]:
-    """The thin, notes-free description of a call that events carry."""
-    return {
-        "call_id": str(call_id),
-        "external_id": external_id,
-        "status": status,
-        "district": district,
-        "location": location.model_dump() if location else None,
-        "nature": nature,
-        "safety": safety.model_dump(),
-        "lead": lead,
-    }
 
 
 async def create(
@@ -198,15 +184,16 @@ async def create(
         now=now,
         action="call.create",
         request_id=request_id,
-        call_summary=_summary(
+        call_event="call.created",
+        summary=call_summary(
             call_id,
             external_id=body.external_id,
-            district=code,
-            location=body.location,
-            nature=body.nature,
-            safety=body.safety,
-            lead=result.lead,
             status="pending",
+            district=code,
+            location=body.location.model_dump() if body.location else None,
+            nature=body.nature,
+            safety=body.safety.model_dump(),
+            lead=result.lead,
         ),
     )
     location = body.location
@@ -367,6 +354,30 @@ async def update(
         located = context.locate(body.location.lat, body.location.lon)
         if located is not None:
             call.district_id = context.districts_by_code[located].id
+    await repo.touch(session, call, now)
+    await store_retriage(
+        session, context, who, call, request_id=request_id, action="call.update", now=now
+    )
+    recs = await repo.latest_recommendations(session, [call.id])
+    return render_call(context, call, recs[call.id])
+
+
+async def store_retriage(
+    session: AsyncSession,
+    context: AgencyContext,
+    who: Principal,
+    call: Call,
+    *,
+    request_id: str | None,
+    action: str = "call.dispatch",
+    now: datetime | None = None,
+) -> None:
+    """Re-triage the call as it stands and store the new recommendation in its history.
+
+    A change of lead on a dispatched call also emits call.escalated. Only call.update
+    announces the call itself as changed (call.updated).
+    """
+    now = now or datetime.now(UTC)
     code = context.district_code(call.district_id)
     location = (
         CallLocation(lat=call.lat, lon=call.lon, address=call.address)
@@ -375,31 +386,65 @@ async def update(
     )
     safety = Safety(**call.safety)
     facts = call_facts(code, location, call.nature, safety, call.subject.get("age"))
-    await repo.touch(session, call, now)
     conn = await session.connection()
     result = await triage(conn, context, district_id=call.district_id, facts=facts, now=now)
-    summary = _summary(
-        call.id,
-        external_id=call.external_id,
-        district=code,
-        location=location,
-        nature=call.nature,
-        safety=safety,
-        lead=result.lead,
-        status=call.status,
+    previous = (await repo.latest_recommendations(session, [call.id])).get(call.id)
+    escalated_from = (
+        previous.lead
+        if call.status == "dispatched" and previous is not None and previous.lead != result.lead
+        else None
     )
     params, _ = _record_params(
         who,
         call_id=call.id,
         result=result,
         now=now,
-        action="call.update",
+        action=action,
         request_id=request_id,
-        call_summary=summary,
+        summary=call_summary(
+            call.id,
+            external_id=call.external_id,
+            status=call.status,
+            district=code,
+            location=location.model_dump() if location else None,
+            nature=call.nature,
+            safety=safety.model_dump(),
+            lead=result.lead,
+        ),
+        call_event="call.updated" if action == "call.update" else None,
+        escalated_from=escalated_from,
+        outcome="success" if action == "call.update" else "error",
     )
     await repo.insert_recommendation(session, params)
-    recs = await repo.latest_recommendations(session, [call.id])
-    return render_call(context, call, recs[call.id])
+
+
+def audit(
+    session: AsyncSession,
+    who: Principal,
+    *,
+    action: str,
+    call_id: UUID,
+    request_id: str | None,
+    at: datetime,
+    detail: dict[str, Any] | None = None,
+    outcome: str = "success",
+) -> None:
+    """Stage an audit entry for a call action in the request's transaction."""
+    session.add(
+        AuditEntry(
+            id=new_id(),
+            agency_id=who.agency_id,
+            at=at,
+            key_id=who.key_id,
+            role=who.role,
+            action=action,
+            resource_type="call",
+            resource_id=str(call_id),
+            outcome=outcome,
+            request_id=request_id,
+            detail=detail,
+        )
+    )
 
 
 async def recommendations(

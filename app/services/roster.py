@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound
 from app.models import Certification, CoResponder, Officer
 from app.repositories import roster as repo
 from app.repositories.pagination import fetch_page
@@ -25,10 +25,7 @@ from app.schemas.roster import (
     OfficerCreate,
     OfficerOut,
     OfficerPatch,
-    StatusUpdate,
-    UnitStatusOut,
 )
-from app.security import Principal
 
 
 def _location(row: Officer | CoResponder) -> GeoLocation | None:
@@ -237,36 +234,3 @@ async def list_certifications(
         cursor=cursor,
     )
     return [_render_certification(c) for c in rows], next_cursor
-
-
-async def set_status(
-    session: AsyncSession,
-    *,
-    who: Principal,
-    responder_type: str,
-    responder_id: UUID,
-    body: StatusUpdate,
-) -> UnitStatusOut:
-    if who.role == "unit" and who.responder_id != responder_id:
-        raise Forbidden("a unit key may set only its own responder's status")
-    model = Officer if responder_type == "officer" else CoResponder
-    location = (body.location.lat, body.location.lon) if body.location else None
-    row = await repo.set_status(
-        session,
-        model=model,
-        agency_id=who.agency_id,
-        responder_id=responder_id,
-        status=body.status,
-        location=location,
-        at=datetime.now(UTC),
-    )
-    if row is None:
-        raise NotFound(f"{responder_type.replace('_', '-')} not found")
-    return UnitStatusOut(
-        responder_type=responder_type,
-        responder_id=row.id,
-        status=row.status,
-        status_at=row.status_at,
-        location=_location(row),
-        active_call_id=row.active_call_id,
-    )

@@ -162,7 +162,7 @@ async def test_location_only_call_is_placed_by_district_boundary(admin: Api) -> 
 async def test_unavailable_or_off_shift_units_are_never_recommended(admin: Api) -> None:
     await grid_districts(admin)
     busy = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
-    await admin.ok("PUT", f"/v1/officers/{busy}/status", {"status": "on_scene"})
+    await admin.ok("PUT", f"/v1/officers/{busy}/status", {"status": "out_of_service"})
     await add_officer(admin, district="D1", call_sign="1A2")
     call = await admin.ok("POST", "/v1/calls", {"district": "D1", "safety": {"weapon": True}}, 201)
     assert _roles(call) == {"1A2": "lead"}
@@ -280,8 +280,9 @@ async def test_fewer_recent_assignments_breaks_an_eta_tie(
 
 async def test_unit_on_a_call_is_not_recommended_even_if_on_shift(admin: Api) -> None:
     await grid_districts(admin)
-    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
-    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "dispatched"})
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    first = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{first['id']}/dispatch")
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
     assert "MCT-1" not in _roles(call)
     assert "no_co_responder_available" in _codes(call)

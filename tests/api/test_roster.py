@@ -123,9 +123,9 @@ async def test_status_update_records_location(admin: Api) -> None:
     out = await admin.ok(
         "PUT",
         f"/v1/officers/{officer_id}/status",
-        {"status": "en_route", "location": {"lat": 40.7, "lon": -111.9}},
+        {"status": "available", "location": {"lat": 40.7, "lon": -111.9}},
     )
-    assert out["status"] == "en_route"
+    assert out["status"] == "available"
     assert out["location"] == {"lat": 40.7, "lon": -111.9}
 
 

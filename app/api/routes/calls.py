@@ -5,7 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from app.api.deps import Context, Paging, State, UnitOfWork, require
+from app.api.deps import Context, Paging, State, UnitOfWork, request_id, require
 from app.api.permissions import Permission
 from app.api.problems import problems
 from app.schemas.calls import CallCreate, CallDetailOut, CallOut, CallPatch, RecommendationOut
@@ -18,11 +18,6 @@ Reader = Annotated[Principal, Depends(require(Permission.READ))]
 Handler = Annotated[Principal, Depends(require(Permission.HANDLE_CALLS))]
 
 
-def _request_id(request: Request) -> str | None:
-    value = request.scope.get("state", {}).get("request_id")
-    return value if isinstance(value, str) else None
-
-
 @router.post("", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
 async def create_call(
     body: CallCreate, who: Handler, context: Context, state: State, request: Request
@@ -30,7 +25,7 @@ async def create_call(
     """Take a crisis call and return it with an explained dispatch recommendation."""
     # One autocommit connection: a candidate query, then one atomic multi-row insert.
     async with state.autocommit.connect() as conn:
-        return await service.create(conn, context, who, body, request_id=_request_id(request))
+        return await service.create(conn, context, who, body, request_id=request_id(request))
 
 
 @router.get("", responses=problems(401, 403, 422, 503))
@@ -70,7 +65,7 @@ async def update_call(
 ) -> CallOut:
     """Add new information; safety merges flag by flag and the call is re-triaged."""
     return await service.update(
-        session, context, who, call_id, body, request_id=_request_id(request)
+        session, context, who, call_id, body, request_id=request_id(request)
     )
 
 

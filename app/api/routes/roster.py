@@ -23,6 +23,7 @@ from app.schemas.roster import (
 )
 from app.security import Principal
 from app.services import roster as service
+from app.services import unit_status
 
 router = APIRouter(prefix="/v1")
 Reader = Annotated[Principal, Depends(require(Permission.READ))]
@@ -75,14 +76,16 @@ async def update_officer(
 @router.put(
     "/officers/{officer_id}/status",
     tags=["officers"],
-    responses=problems(401, 403, 404, 413, 422, 503),
+    responses=problems(401, 403, 404, 409, 413, 422, 503),
 )
 async def set_officer_status(
-    officer_id: UUID, body: StatusUpdate, who: StatusSetter, session: UnitOfWork
+    officer_id: UUID, body: StatusUpdate, who: StatusSetter, context: Context, session: UnitOfWork
 ) -> UnitStatusOut:
-    """Set an officer's status and, optionally, last known location."""
-    return await service.set_status(
-        session, who=who, responder_type="officer", responder_id=officer_id, body=body
+    """Report an officer's status and, optionally, location. On a call a unit moves
+    dispatched, en_route, on_scene, transporting; `available` or `out_of_service` releases
+    it from its call. 409 for a move that makes no sense (backwards, or not on a call)."""
+    return await unit_status.set_status(
+        session, context, who=who, responder_type="officer", responder_id=officer_id, body=body
     )
 
 
@@ -159,12 +162,21 @@ async def update_co_responder(
 @router.put(
     "/co-responders/{co_responder_id}/status",
     tags=["co-responders"],
-    responses=problems(401, 403, 404, 413, 422, 503),
+    responses=problems(401, 403, 404, 409, 413, 422, 503),
 )
 async def set_co_responder_status(
-    co_responder_id: UUID, body: StatusUpdate, who: StatusSetter, session: UnitOfWork
+    co_responder_id: UUID,
+    body: StatusUpdate,
+    who: StatusSetter,
+    context: Context,
+    session: UnitOfWork,
 ) -> UnitStatusOut:
-    """Set a co-responder's status and, optionally, last known location."""
-    return await service.set_status(
-        session, who=who, responder_type="co_responder", responder_id=co_responder_id, body=body
+    """Report a co-responder's status and, optionally, location (same lifecycle as officers)."""
+    return await unit_status.set_status(
+        session,
+        context,
+        who=who,
+        responder_type="co_responder",
+        responder_id=co_responder_id,
+        body=body,
     )

@@ -1,0 +1,63 @@
+"""SQL for assignments and the unit rows they lock."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import Assignment, CoResponder, Officer
+
+
+async def lock_units(
+    session: AsyncSession, *, agency_id: UUID, officer_ids: Sequence[UUID], co_ids: Sequence[UUID]
+) -> dict[UUID, Officer | CoResponder]:
+    """Lock the units' rows, officers then co-responders, each by id: one global order.
+
+    Every dispatch, release and status change locks in this order, so concurrent
+    dispatches wait for each other instead of deadlocking.
+    """
+    locked: dict[UUID, Officer | CoResponder] = {}
+    if officer_ids:
+        officers = (
+            select(Officer)
+            .where(Officer.agency_id == agency_id, Officer.id.in_(officer_ids))
+            .order_by(Officer.id)
+            .with_for_update()
+        )
+        locked.update((o.id, o) for o in (await session.execute(officers)).scalars())
+    if co_ids:
+        co_responders = (
+            select(CoResponder)
+            .where(CoResponder.agency_id == agency_id, CoResponder.id.in_(co_ids))
+            .order_by(CoResponder.id)
+            .with_for_update()
+        )
+        locked.update((c.id, c) for c in (await session.execute(co_responders)).scalars())
+    return locked
+
+
+async def for_call(session: AsyncSession, call_id: UUID) -> list[Assignment]:
+    stmt = (
+        select(Assignment)
+        .where(Assignment.call_id == call_id)
+        .order_by(Assignment.assigned_at, Assignment.id)
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def active_for_responder(session: AsyncSession, responder_id: UUID) -> Assignment | None:
+    stmt = select(Assignment).where(
+        Assignment.responder_id == responder_id, Assignment.released_at.is_(None)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def release(session: AsyncSession, assignment_ids: Sequence[UUID], at: datetime) -> None:
+    if assignment_ids:
+        await session.execute(
+            update(Assignment).where(Assignment.id.in_(assignment_ids)).values(released_at=at)
+        )

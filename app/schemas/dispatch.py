@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from app.schemas.calls import CallOut, RecommendationOut
+from app.schemas.common import StrictModel
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
+class UnitChoice(StrictModel):
+    responder_type: Literal["officer", "co_responder"]
+    responder_id: UUID
+    role: Literal["lead", "backup", "support", "stabilize"]
+
+
+class DispatchRequest(StrictModel):
+    units: Annotated[list[UnitChoice], Field(min_length=1, max_length=20)] | None = None
+    override_reason: Reason | None = None
+
+
+class ClearRequest(StrictModel):
+    disposition: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    ]
+    diverted_to: Literal["crisis_center", "mh_outpatient", "hospital", "none"] | None = None
+    notes: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+
+
+class AssignmentOut(BaseModel):
+    responder_type: str
+    responder_id: UUID
+    role: str
+    assigned_at: datetime
+    released_at: datetime | None
+
+
+class DispatchedCallOut(CallOut):
+    assignments: list[AssignmentOut]
+    disposition: str | None = None
+    diverted_to: str | None = None
+
+
+class UnitRef(BaseModel):
+    responder_type: str
+    responder_id: UUID
+
+
+class UnitsUnavailableProblem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    unavailable_units: list[UnitRef]
+    recommendation: RecommendationOut

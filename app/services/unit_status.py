@@ -1,0 +1,97 @@
+"""The unit lifecycle: dispatched -> en_route -> on_scene -> transporting, and back to service."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.agency_context import AgencyContext
+from app.errors import Conflict, Forbidden, NotFound
+from app.models import Call
+from app.repositories import assignments as assignment_repo
+from app.schemas.common import geo_location
+from app.schemas.roster import StatusUpdate, UnitStatusOut
+from app.security import Principal
+from app.services.dispatch import release_units
+from app.services.events import add_events, event_row
+
+# Statuses a unit on a call moves through, in order; skipping ahead is fine, going back is not.
+ON_CALL = ("dispatched", "en_route", "on_scene", "transporting")
+# Statuses that end the unit's part in its call (it is released from the assignment).
+OFF_CALL = ("available", "out_of_service")
+
+
+async def set_status(
+    session: AsyncSession,
+    context: AgencyContext,
+    *,
+    who: Principal,
+    responder_type: str,
+    responder_id: UUID,
+    body: StatusUpdate,
+) -> UnitStatusOut:
+    """Apply a status report from a unit or its dispatcher; nonsense moves are a 409."""
+    if who.role == "unit" and who.responder_id != responder_id:
+        raise Forbidden("a unit key may set only its own responder's status")
+    locked = await assignment_repo.lock_units(
+        session,
+        agency_id=context.agency_id,
+        officer_ids=[responder_id] if responder_type == "officer" else [],
+        co_ids=[responder_id] if responder_type == "co_responder" else [],
+    )
+    unit = locked.get(responder_id)
+    if unit is None:
+        raise NotFound(f"{responder_type.replace('_', '-')} not found")
+    now = datetime.now(UTC)
+    previous, call_id = unit.status, unit.active_call_id
+    new = body.status
+    if new == "dispatched" and previous != "dispatched":
+        raise Conflict("a unit becomes dispatched only by POST /v1/calls/{id}/dispatch")
+    if new in ON_CALL and call_id is None:
+        raise Conflict(f"the unit is not assigned to a call, so it cannot be {new}")
+    if new in ON_CALL and previous in ON_CALL and ON_CALL.index(new) < ON_CALL.index(previous):
+        raise Conflict(f"a unit cannot go back from {previous} to {new}")
+
+    if body.location is not None:
+        unit.lat, unit.lon, unit.location_at = body.location.lat, body.location.lon, now
+    if new != previous:
+        if new in OFF_CALL and call_id is not None:
+            # As a CAD does: a unit reporting back in service is released from its call.
+            call = await session.get(Call, call_id)
+            active = await assignment_repo.active_for_responder(session, responder_id)
+            if call is not None and active is not None:
+                await release_units(session, context, call, [active], now=now, new_status=new)
+        unit.status, unit.status_at = new, now
+        if new in OFF_CALL:
+            unit.active_call_id = None
+        add_events(
+            session,
+            agency_id=context.agency_id,
+            at=now,
+            rows=[
+                event_row(
+                    "unit.status_changed",
+                    call_id=call_id,
+                    responder_id=responder_id,
+                    payload={
+                        "responder_type": responder_type,
+                        "responder_id": str(responder_id),
+                        "status": new,
+                        "previous_status": previous,
+                        "call_id": None if call_id is None else str(call_id),
+                        "location": body.location.model_dump() if body.location else None,
+                    },
+                )
+            ],
+        )
+    await session.flush()
+    return UnitStatusOut(
+        responder_type=responder_type,
+        responder_id=unit.id,
+        status=unit.status,
+        status_at=unit.status_at,
+        location=geo_location(unit.lat, unit.lon),
+        active_call_id=unit.active_call_id,
+    )
