@@ -61,7 +61,7 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(cache_ttl_seconds=2.0, db_pool_size=5)
+    return Settings(cache_ttl_seconds=2.0, db_pool_size=10)
 
 
 @pytest.fixture(scope="session")

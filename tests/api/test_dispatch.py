@@ -1,0 +1,278 @@
+"""Dispatch, clear and the unit lifecycle, through HTTP on real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+
+from tests.helpers import Api, add_co_responder, add_officer, grid_districts
+
+
+async def _events(db: asyncpg.Connection, event_type: str) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        "SELECT payload::text AS p FROM event WHERE type = $1 ORDER BY id", event_type
+    )
+    return [json.loads(r["p"]) for r in rows]
+
+
+async def _setup(admin: Api) -> tuple[str, str]:
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    officer = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    return co, officer
+
+
+async def test_dispatch_assigns_the_recommended_units(admin: Api, db: asyncpg.Connection) -> None:
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "private"}, 201)
+    done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    assert done["status"] == "dispatched"
+    assert {(a["responder_id"], a["role"]) for a in done["assignments"]} == {
+        (co, "lead"),
+        (officer, "backup"),
+    }
+    assert all(a["released_at"] is None for a in done["assignments"])
+    for path in (f"/v1/co-responders/{co}", f"/v1/officers/{officer}"):
+        assert (await admin.ok("GET", path))["status"] == "dispatched"
+    units = (await admin.ok("GET", "/v1/units?district=D1"))["items"]
+    assert {u["active_call_id"] for u in units} == {call["id"]}
+    assigned = await _events(db, "unit.assigned")
+    assert {e["role"] for e in assigned} == {"lead", "backup"}
+    assert all(e["lead"] == "mental_health" and e["district"] == "D1" for e in assigned)
+    assert "private" not in json.dumps(assigned)
+
+
+async def test_other_units_need_an_override_reason_which_is_stored(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    _, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    only_officer = {
+        "units": [{"responder_type": "officer", "responder_id": officer, "role": "lead"}]
+    }
+    refused = await admin.post(f"/v1/calls/{call['id']}/dispatch", only_officer)
+    assert refused.status_code == 422
+    assert await db.fetchval("SELECT count(*) FROM assignment") == 0
+    done = await admin.ok(
+        "POST",
+        f"/v1/calls/{call['id']}/dispatch",
+        {**only_officer, "override_reason": "MCT is across town on another call"},
+    )
+    assert [a["role"] for a in done["assignments"]] == ["lead"]
+    reason = await db.fetchval("SELECT override_reason FROM assignment")
+    assert reason == "MCT is across town on another call"
+
+
+async def test_taken_unit_gives_409_with_fresh_recommendation_and_changes_nothing(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    co, officer = await _setup(admin)
+    first = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    second = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{first['id']}/dispatch")
+    response = await admin.post(f"/v1/calls/{second['id']}/dispatch")
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert {u["responder_id"] for u in problem["unavailable_units"]} == {co, officer}
+    assert problem["recommendation"]["units"] == []
+    assert "no_units_available" in {w["code"] for w in problem["recommendation"]["warnings"]}
+    after = await admin.ok("GET", f"/v1/calls/{second['id']}")
+    assert after["status"] == "pending"
+    history = await admin.ok("GET", f"/v1/calls/{second['id']}/recommendations")
+    assert len(history["items"]) == 2
+    assert history["items"][-1]["id"] == problem["recommendation"]["id"]
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM assignment WHERE call_id = $1", uuid.UUID(second["id"])
+        )
+        == 0
+    )
+
+
+async def test_dispatching_again_adds_reinforcements_and_skips_units_on_it(admin: Api) -> None:
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    extra = await add_officer(admin, district="D1", call_sign="1A2")
+    body = {
+        "units": [
+            {"responder_type": "officer", "responder_id": officer, "role": "backup"},
+            {"responder_type": "officer", "responder_id": extra, "role": "support"},
+        ],
+        "override_reason": "second unit for a large scene",
+    }
+    done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", body)
+    assert {a["responder_id"] for a in done["assignments"]} == {co, officer, extra}
+    nothing_left = await admin.post(f"/v1/calls/{call['id']}/dispatch", body)
+    assert nothing_left.status_code == 409
+    assert nothing_left.json()["unavailable_units"] == []
+
+
+async def test_clear_releases_every_unit_and_records_diversion(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    cleared = await admin.ok(
+        "POST",
+        f"/v1/calls/{call['id']}/clear",
+        {"disposition": "resolved on scene", "diverted_to": "crisis_center", "notes": "calm"},
+    )
+    assert cleared["status"] == "cleared"
+    assert cleared["diverted_to"] == "crisis_center"
+    assert all(a["released_at"] is not None for a in cleared["assignments"])
+    for path in (f"/v1/co-responders/{co}", f"/v1/officers/{officer}"):
+        assert (await admin.ok("GET", path))["status"] == "available"
+    assert len(await _events(db, "unit.released")) == 2
+    assert len(await _events(db, "call.cleared")) == 1
+    assert (await admin.post(f"/v1/calls/{call['id']}/dispatch")).status_code == 409
+    assert (await admin.patch(f"/v1/calls/{call['id']}", {"nature": "X"})).status_code == 409
+    assert (
+        await admin.post(f"/v1/calls/{call['id']}/clear", {"disposition": "x"})
+    ).status_code == 409
+
+
+async def test_unit_lifecycle_moves_forward_and_release_by_reporting_available(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    co, _ = await _setup(admin)
+    lone = await add_officer(admin, district="D2", call_sign="2A1")
+    assert (
+        await admin.put(f"/v1/officers/{lone}/status", {"status": "en_route"})
+    ).status_code == 409
+    assert (
+        await admin.put(f"/v1/officers/{lone}/status", {"status": "dispatched"})
+    ).status_code == 409
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    path = f"/v1/co-responders/{co}/status"
+    for status in ("en_route", "on_scene", "transporting"):
+        assert (await admin.ok("PUT", path, {"status": status}))["status"] == status
+    backwards = await admin.put(path, {"status": "en_route"})
+    assert backwards.status_code == 409
+    back = await admin.ok("PUT", path, {"status": "available"})
+    assert back["active_call_id"] is None
+    released = await db.fetchval(
+        "SELECT released_at FROM assignment WHERE responder_id = $1", uuid.UUID(co)
+    )
+    assert released is not None
+    changes = await _events(db, "unit.status_changed")
+    assert [c["status"] for c in changes] == ["en_route", "on_scene", "transporting", "available"]
+
+
+async def test_out_of_service_unit_is_released_and_never_recommended(admin: Api) -> None:
+    co, _ = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "out_of_service"})
+    state = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert state["status"] == "dispatched"
+    fresh = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    assert co not in {u["responder_id"] for u in fresh["recommendation"]["units"]}
+
+
+async def test_new_safety_information_on_a_dispatched_call_escalates(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    await add_officer(admin, district="D1", call_sign="1A9", cit=True)
+    patched = await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"safety": {"weapon": True}})
+    assert patched["recommendation"]["lead"] == "law_enforcement"
+    escalations = await _events(db, "call.escalated")
+    assert len(escalations) == 1
+    assert escalations[0]["previous_lead"] == "mental_health"
+    assert escalations[0]["recommendation_id"] == patched["recommendation"]["id"]
+    calm = await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"nature": "MNTL"})
+    assert calm["recommendation"]["lead"] == "law_enforcement"
+    assert len(await _events(db, "call.escalated")) == 1
+
+
+async def test_another_agency_cannot_dispatch_or_clear(admin: Api, other_admin: Api) -> None:
+    await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    assert (await other_admin.post(f"/v1/calls/{call['id']}/dispatch")).status_code == 404
+    assert (
+        await other_admin.post(f"/v1/calls/{call['id']}/clear", {"disposition": "x"})
+    ).status_code == 404
+    assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["status"] == "pending"
+
+
+async def _many_calls_and_units(admin: Api, calls: int, units: int) -> tuple[list[str], list[str]]:
+    await grid_districts(admin)
+    officers = [
+        await add_officer(admin, district="D1", call_sign=f"1A{n:02d}") for n in range(units)
+    ]
+    made = await asyncio.gather(
+        *(admin.ok("POST", "/v1/calls", {"district": "D1"}, 201) for _ in range(calls))
+    )
+    return [c["id"] for c in made], officers
+
+
+def _unit(officer_id: str, role: str = "lead") -> dict[str, str]:
+    return {"responder_type": "officer", "responder_id": officer_id, "role": role}
+
+
+async def test_fifty_concurrent_dispatches_for_ten_units_assign_each_unit_once(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    calls, officers = await _many_calls_and_units(admin, 50, 10)
+    responses = await asyncio.gather(
+        *(
+            admin.post(
+                f"/v1/calls/{call_id}/dispatch",
+                {"units": [_unit(officers[n % 10])], "override_reason": "load test"},
+            )
+            for n, call_id in enumerate(calls)
+        )
+    )
+    codes = [r.status_code for r in responses]
+    assert codes.count(200) == 10
+    assert codes.count(409) == 40
+    per_unit = await db.fetch(
+        "SELECT responder_id, count(*) AS n FROM assignment WHERE released_at IS NULL"
+        " GROUP BY responder_id"
+    )
+    assert len(per_unit) == 10
+    assert all(row["n"] == 1 for row in per_unit)
+    for call_id, response in zip(calls, responses, strict=True):
+        if response.status_code == 409:
+            assert (await admin.ok("GET", f"/v1/calls/{call_id}"))["status"] == "pending"
+
+
+async def test_two_units_per_dispatch_are_both_assigned_or_neither(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    calls, officers = await _many_calls_and_units(admin, 50, 10)
+    responses = await asyncio.gather(
+        *(
+            admin.post(
+                f"/v1/calls/{call_id}/dispatch",
+                {
+                    "units": [_unit(officers[n % 10]), _unit(officers[(n + 3) % 10], "backup")],
+                    "override_reason": "load test",
+                },
+            )
+            for n, call_id in enumerate(calls)
+        )
+    )
+    assert {r.status_code for r in responses} <= {200, 409}
+    rows = await db.fetch(
+        "SELECT call_id::text AS call_id, count(*) AS n FROM assignment GROUP BY call_id"
+    )
+    counts = {r["call_id"]: r["n"] for r in rows}
+    for call_id, response in zip(calls, responses, strict=True):
+        assert counts.get(call_id, 0) == (2 if response.status_code == 200 else 0)
+    active = await db.fetch(
+        "SELECT responder_id, count(*) AS n FROM assignment WHERE released_at IS NULL"
+        " GROUP BY responder_id"
+    )
+    assert all(row["n"] == 1 for row in active)
+    assert sum(r.status_code == 200 for r in responses) >= 1
