@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     # How long another instance may serve a cached agency context or API key after a change.
     cache_ttl_seconds: float = Field(default=2.0, ge=0.0, le=60.0)
     max_body_bytes: int = 256 * 1024
+    # Idempotency-Key records are kept at least this long (the IETF draft asks for 24 h).
+    idempotency_ttl_hours: float = Field(default=24.0, ge=24.0)
     webhook_allow_private_targets: bool = False
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
 

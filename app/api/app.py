@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +16,7 @@ from app.api.problems import Problem, install_problem_handlers
 from app.api.routes import calls, dispatch, districts, health, policy, roster, shifts, units
 from app.db.engine import create_engine
 from app.schemas.dispatch import UnitsUnavailableProblem
+from app.services import idempotency
 from app.settings import Settings
 from app.state import AppState
 
@@ -48,10 +51,15 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(database_url, pool_size=settings.db_pool_size)
-        app.state.cit = AppState(settings, engine)
+        state = AppState(settings, engine)
+        app.state.cit = state
+        housekeeping = asyncio.create_task(idempotency.expire_periodically(state))
         try:
             yield
         finally:
+            housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await housekeeping
             await engine.dispose()
 
     app = FastAPI(

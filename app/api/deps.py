@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +15,7 @@ from app.agency_context import AgencyContext
 from app.api.permissions import Permission, allowed
 from app.errors import Forbidden, Unauthorized
 from app.security import Principal
+from app.services.idempotency import Replay
 from app.state import AppState
 
 ON_COMMIT = "cit_on_commit"
@@ -75,6 +77,26 @@ def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
 UnitOfWork = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
 Context = Annotated[AgencyContext, Depends(agency_context)]
 State = Annotated[AppState, Depends(app_state)]
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Retry-safe key (IETF httpapi draft); kept at least 24 h per agency",
+    ),
+]
+
+
+def replayed(replay: Replay) -> JSONResponse:
+    """The stored answer to an earlier request with the same Idempotency-Key."""
+    media = "application/problem+json" if replay.status >= 400 else "application/json"
+    return JSONResponse(
+        replay.body,
+        status_code=replay.status,
+        media_type=media,
+        headers={"Idempotent-Replayed": "true"},
+    )
 
 
 def request_id(request: Request) -> str | None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.types import Text
 
 from app.models import Call, Recommendation
+from app.repositories.idempotency import COMPLETE_IN_CTE
 
 # Recommendation, outbox events and audit entry: the tail shared by create and re-triage.
 _RECORD_TAIL = """
@@ -34,7 +35,7 @@ rec AS (
 )
 """
 
-_JSON_PARAMS = ("safety", "subject", "units", "warnings", "reasons", "events")
+_JSON_PARAMS = ("safety", "subject", "units", "warnings", "reasons", "events", "idem_body")
 
 
 def _typed(statement: str) -> Any:
@@ -54,12 +55,20 @@ WITH new_call AS (
 
 # Static SQL only, joined from the module constants above; never from input.
 _INSERT_CALL = _typed("".join((_CALL_HEAD, _RECORD_TAIL, "SELECT 1")))
+_INSERT_CALL_IDEMPOTENT = _typed(
+    "".join((_CALL_HEAD, _RECORD_TAIL.rstrip(), COMPLETE_IN_CTE, "SELECT 1"))
+)
 _INSERT_RECOMMENDATION = _typed("".join(("WITH ", _RECORD_TAIL, "SELECT 1")))
 
 
 async def insert_call(conn: AsyncConnection, params: dict[str, Any]) -> None:
-    """Write a call with its first recommendation, events and audit entry in one round trip."""
-    await conn.execute(_INSERT_CALL, params)
+    """Write a call with its first recommendation, events and audit entry in one round trip.
+
+    With `idem_key` and `idem_body` in params, the same statement stores the response under
+    the Idempotency-Key: the call and its replayable answer commit together or not at all.
+    """
+    statement = _INSERT_CALL_IDEMPOTENT if "idem_key" in params else _INSERT_CALL
+    await conn.execute(statement, params)
 
 
 async def insert_recommendation(session: AsyncSession, params: dict[str, Any]) -> None:

@@ -171,6 +171,7 @@ async def create(
     body: CallCreate,
     *,
     request_id: str | None,
+    idempotency_key: str | None = None,
 ) -> CallOut:
     now = datetime.now(UTC)
     district_id, code = resolve_district(context, body.district, body.location)
@@ -210,13 +211,7 @@ async def create(
         notes=body.notes,
         received_at=body.received_at or now,
     )
-    try:
-        await repo.insert_call(conn, params)
-    except IntegrityError as exc:
-        if "uq_call_agency_external_id" in str(exc.orig):
-            raise Conflict(f"a call with external_id {body.external_id} already exists") from None
-        raise Invalid(f"unknown district {code}", loc=("body", "district")) from None
-    return CallOut(
+    out = CallOut(
         id=call_id,
         external_id=body.external_id,
         status="pending",
@@ -230,6 +225,15 @@ async def create(
         updated_at=now,
         recommendation=render_result(result, rec_id=rec_id, call_id=call_id, created_at=now),
     )
+    if idempotency_key is not None:
+        params.update(idem_key=idempotency_key, idem_body=out.model_dump(mode="json"))
+    try:
+        await repo.insert_call(conn, params)
+    except IntegrityError as exc:
+        if "uq_call_agency_external_id" in str(exc.orig):
+            raise Conflict(f"a call with external_id {body.external_id} already exists") from None
+        raise Invalid(f"unknown district {code}", loc=("body", "district")) from None
+    return out
 
 
 def render_result(

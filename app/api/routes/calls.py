@@ -4,28 +4,74 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 
-from app.api.deps import Context, Paging, State, UnitOfWork, request_id, require
+from app.api.deps import (
+    Context,
+    IdempotencyKey,
+    Paging,
+    State,
+    UnitOfWork,
+    replayed,
+    request_id,
+    require,
+)
 from app.api.permissions import Permission
 from app.api.problems import problems
 from app.schemas.calls import CallCreate, CallDetailOut, CallOut, CallPatch, RecommendationOut
 from app.schemas.common import DistrictCode, Page
 from app.security import Principal
 from app.services import calls as service
+from app.services import idempotency
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
 Reader = Annotated[Principal, Depends(require(Permission.READ))]
 Handler = Annotated[Principal, Depends(require(Permission.HANDLE_CALLS))]
 
 
-@router.post("", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
+@router.post(
+    "",
+    status_code=201,
+    response_model=CallOut,
+    responses=problems(401, 403, 409, 413, 422, 503),
+)
 async def create_call(
-    body: CallCreate, who: Handler, context: Context, state: State, request: Request
-) -> CallOut:
-    """Take a crisis call and return it with an explained dispatch recommendation."""
-    # One autocommit connection: a candidate query, then one atomic multi-row insert.
-    async with state.autocommit.connect() as conn:
-        return await service.create(conn, context, who, body, request_id=request_id(request))
+    body: CallCreate,
+    who: Handler,
+    context: Context,
+    state: State,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> CallOut | JSONResponse:
+    """Take a crisis call and return it with an explained dispatch recommendation.
+
+    With an `Idempotency-Key`, a retry of the same request replays the first answer (and
+    creates no second call); the same key with another body is a 422; a retry while the
+    first is still running is a 409.
+    """
+    if idempotency_key is not None:
+        key = idempotency.check_key(idempotency_key)
+        print_ = idempotency.fingerprint("POST", "/v1/calls", body)
+        replay = await idempotency.begin(
+            state, agency_id=who.agency_id, key=key, fingerprint=print_
+        )
+        if replay is not None:
+            return replayed(replay)
+    try:
+        # One autocommit connection: a candidate query, then one atomic multi-row insert.
+        async with state.autocommit.connect() as conn:
+            return await service.create(
+                conn,
+                context,
+                who,
+                body,
+                request_id=request_id(request),
+                idempotency_key=idempotency_key,
+            )
+    except BaseException:
+        if idempotency_key is not None:
+            await idempotency.release(state, agency_id=who.agency_id, key=idempotency_key)
+        raise
 
 
 @router.get("", responses=problems(401, 403, 422, 503))

@@ -6,9 +6,10 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from app.api.deps import Context, UnitOfWork, request_id, require
+from app.api.deps import Context, IdempotencyKey, State, UnitOfWork, replayed, request_id, require
 from app.api.permissions import Permission
-from app.api.problems import PROBLEM_MEDIA_TYPE, problem_response, problems
+from app.api.problems import PROBLEM_MEDIA_TYPE, problems
+from app.errors import PROBLEM_BASE
 from app.schemas.dispatch import (
     ClearRequest,
     DispatchedCallOut,
@@ -17,6 +18,7 @@ from app.schemas.dispatch import (
 )
 from app.security import Principal
 from app.services import dispatch as service
+from app.services import idempotency
 
 router = APIRouter(prefix="/v1/calls", tags=["dispatch"])
 Handler = Annotated[Principal, Depends(require(Permission.HANDLE_CALLS))]
@@ -45,25 +47,53 @@ async def dispatch_call(
     context: Context,
     session: UnitOfWork,
     request: Request,
+    state: State,
     body: DispatchRequest | None = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> DispatchedCallOut | JSONResponse:
     """Assign the latest recommendation's units (or the ones given, with an override
-    reason). Every unit is assigned, or none; units already on the call are skipped."""
-    outcome = await service.dispatch(
-        session, context, who, call_id, body or DispatchRequest(), request_id=request_id(request)
-    )
-    if isinstance(outcome, service.UnitsUnavailable):
-        return problem_response(
-            409,
-            "units-unavailable",
-            "Units unavailable",
-            outcome.detail,
-            extra={
-                "unavailable_units": [u.model_dump(mode="json") for u in outcome.unavailable],
-                "recommendation": outcome.recommendation.model_dump(mode="json"),
-            },
+    reason). Every unit is assigned, or none; units already on the call are skipped.
+    `Idempotency-Key` works as on POST /v1/calls."""
+    request_body = body or DispatchRequest()
+    if idempotency_key is not None:
+        key = idempotency.check_key(idempotency_key)
+        print_ = idempotency.fingerprint("POST", f"/v1/calls/{call_id}/dispatch", request_body)
+        replay = await idempotency.begin(
+            state, agency_id=who.agency_id, key=key, fingerprint=print_
         )
+        if replay is not None:
+            return replayed(replay)
+    try:
+        outcome = await service.dispatch(
+            session, context, who, call_id, request_body, request_id=request_id(request)
+        )
+        if isinstance(outcome, service.UnitsUnavailable):
+            status, payload = 409, _unavailable_problem(outcome)
+        else:
+            status, payload = 200, outcome.model_dump(mode="json")
+        if idempotency_key is not None:
+            # Stored in the dispatch's own transaction: both commit, or neither.
+            await idempotency.complete(
+                session, agency_id=who.agency_id, key=idempotency_key, status=status, body=payload
+            )
+    except BaseException:
+        if idempotency_key is not None:
+            await idempotency.release(state, agency_id=who.agency_id, key=idempotency_key)
+        raise
+    if isinstance(outcome, service.UnitsUnavailable):
+        return JSONResponse(payload, status_code=409, media_type=PROBLEM_MEDIA_TYPE)
     return outcome
+
+
+def _unavailable_problem(outcome: service.UnitsUnavailable) -> dict[str, Any]:
+    return {
+        "type": PROBLEM_BASE + "units-unavailable",
+        "title": "Units unavailable",
+        "status": 409,
+        "detail": outcome.detail,
+        "unavailable_units": [u.model_dump(mode="json") for u in outcome.unavailable],
+        "recommendation": outcome.recommendation.model_dump(mode="json"),
+    }
 
 
 @router.post("/{call_id}/clear", responses=problems(401, 403, 404, 409, 413, 422, 503))

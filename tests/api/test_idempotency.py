@@ -1,0 +1,118 @@
+"""Idempotency-Key on POST /v1/calls and …/dispatch: CAD retries never duplicate."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+from fastapi import FastAPI
+
+from app.services import idempotency
+from tests.helpers import Api, add_co_responder, add_officer, grid_districts
+
+
+def _key(api: Api, key: str) -> dict[str, str]:
+    return {**api.headers, "Idempotency-Key": key}
+
+
+async def test_same_key_and_body_replays_the_first_answer(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    body = {"district": "D1", "external_id": "CAD-7"}
+    first = await admin.client.post("/v1/calls", json=body, headers=_key(admin, "k-1"))
+    again = await admin.client.post("/v1/calls", json=body, headers=_key(admin, "k-1"))
+    assert first.status_code == 201
+    assert again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await db.fetchval("SELECT count(*) FROM call") == 1
+
+
+async def test_same_key_with_a_different_body_is_422(admin: Api, db: asyncpg.Connection) -> None:
+    await grid_districts(admin)
+    await admin.client.post("/v1/calls", json={"district": "D1"}, headers=_key(admin, "k-2"))
+    other = await admin.client.post(
+        "/v1/calls", json={"district": "D2"}, headers=_key(admin, "k-2")
+    )
+    assert other.status_code == 422
+    assert other.json()["errors"][0]["loc"] == ["header", "Idempotency-Key"]
+    assert await db.fetchval("SELECT count(*) FROM call") == 1
+
+
+async def test_a_retry_storm_creates_exactly_one_call(admin: Api, db: asyncpg.Connection) -> None:
+    await grid_districts(admin)
+    body = {"district": "D1", "nature": "MNTL"}
+    responses = await asyncio.gather(
+        *(
+            admin.client.post("/v1/calls", json=body, headers=_key(admin, "storm"))
+            for _ in range(20)
+        )
+    )
+    codes = [r.status_code for r in responses]
+    assert set(codes) <= {201, 409}
+    assert codes.count(201) >= 1
+    assert len({r.json()["id"] for r in responses if r.status_code == 201}) == 1
+    in_flight = [r.json()["detail"] for r in responses if r.status_code == 409]
+    assert all("still being processed" in d for d in in_flight)
+    assert await db.fetchval("SELECT count(*) FROM call") == 1
+
+
+async def test_a_failed_request_frees_its_key(admin: Api, db: asyncpg.Connection) -> None:
+    await grid_districts(admin)
+    bad = await admin.client.post("/v1/calls", json={"district": "D9"}, headers=_key(admin, "k-3"))
+    assert bad.status_code == 422
+    assert await db.fetchval("SELECT count(*) FROM idempotency_record") == 0
+    good = await admin.client.post("/v1/calls", json={"district": "D1"}, headers=_key(admin, "k-3"))
+    assert good.status_code == 201
+
+
+async def test_keys_are_scoped_to_the_agency(admin: Api, other_admin: Api) -> None:
+    await grid_districts(admin)
+    await grid_districts(other_admin)
+    mine = await admin.client.post("/v1/calls", json={"district": "D1"}, headers=_key(admin, "s"))
+    theirs = await other_admin.client.post(
+        "/v1/calls", json={"district": "D1"}, headers=_key(other_admin, "s")
+    )
+    assert mine.status_code == 201
+    assert theirs.status_code == 201
+    assert mine.json()["id"] != theirs.json()["id"]
+
+
+async def test_dispatch_retry_replays_and_assigns_once(admin: Api, db: asyncpg.Connection) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    url = f"/v1/calls/{call['id']}/dispatch"
+    first = await admin.client.post(url, headers=_key(admin, "d-1"))
+    again = await admin.client.post(url, headers=_key(admin, "d-1"))
+    assert first.status_code == 200
+    assert again.status_code == 200
+    assert again.json() == first.json()
+    assert await db.fetchval("SELECT count(*) FROM assignment") == 2
+    # Without the key, a second dispatch is a new attempt: nothing is left to assign.
+    assert (await admin.post(url)).status_code == 409
+
+
+async def test_expired_keys_are_cleaned_up_and_kept_a_day(
+    app: FastAPI, admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    await admin.client.post("/v1/calls", json={"district": "D1"}, headers=_key(admin, "old"))
+    await admin.client.post("/v1/calls", json={"district": "D1"}, headers=_key(admin, "new"))
+    await db.execute(
+        "UPDATE idempotency_record SET expires_at = now() - interval '1 minute' WHERE key = 'old'"
+    )
+    assert await idempotency.expire(app.state.cit) == 1
+    assert await db.fetchval("SELECT array_agg(key) FROM idempotency_record") == ["new"]
+    kept = await db.fetchval("SELECT expires_at - created_at FROM idempotency_record")
+    assert kept.total_seconds() >= 24 * 3600
+
+
+async def test_malformed_key_is_422(admin: Api) -> None:
+    await grid_districts(admin)
+    response = await admin.client.post(
+        "/v1/calls", json={"district": "D1"}, headers=_key(admin, "x" * 300)
+    )
+    assert response.status_code == 422
