@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -31,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations")
 
     commands.add_parser("migrate", help="apply database migrations")
+    commands.add_parser(
+        "worker", help="run only the webhook relay (scale-out; set CIT_RUN_RELAY=false on serve)"
+    )
 
     agency = commands.add_parser("agency", help="manage agencies").add_subparsers(
         dest="action", required=True
@@ -67,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             upgrade(resolve_database_url(settings))
             log.info("migrations applied")
             return 0
+        if args.command == "worker":
+            return _worker(settings)
         if args.command == "agency":
             return _create_agency(settings, args)
         return _create_key(settings, args)
@@ -98,6 +104,26 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         app, host=host, port=port, log_config=None, access_log=False, server_header=False
     )
     uvicorn.Server(config).run()
+    return 0
+
+
+def _worker(settings: Settings) -> int:
+    from app.db.engine import create_engine
+    from app.webhooks.relay import Relay
+
+    url = resolve_database_url(settings)
+    upgrade(url)
+
+    async def run() -> None:
+        engine = create_engine(url, pool_size=4)
+        try:
+            await Relay(engine, settings).run()
+        finally:
+            await engine.dispose()
+
+    log.info("webhook worker started")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
     return 0
 
 

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 256 * 1024
     # Idempotency-Key records are kept at least this long (the IETF draft asks for 24 h).
     idempotency_ttl_hours: float = Field(default=24.0, ge=24.0)
+    # Run the webhook relay inside `serve` (set false when `cit-dispatch worker` runs it).
+    run_relay: bool = True
     webhook_allow_private_targets: bool = False
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
 
@@ -32,6 +34,17 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        try:
+            delays = [float(part) for part in value.split(",") if part.strip()]
+        except ValueError:
+            raise ValueError("a comma-separated list of seconds, e.g. 5,300,1800") from None
+        if any(d < 0 for d in delays):
+            raise ValueError("retry delays cannot be negative")
+        return value
 
     @field_validator("database_url")
     @classmethod

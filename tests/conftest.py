@@ -61,7 +61,14 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    return Settings(cache_ttl_seconds=2.0, db_pool_size=10)
+    """The shared app runs no webhook relay; webhook tests start services of their own."""
+    return Settings(
+        cache_ttl_seconds=2.0,
+        db_pool_size=10,
+        run_relay=False,
+        webhook_allow_private_targets=True,
+        webhook_retry_schedule="0.3,0.3",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -13,12 +13,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from app.api.problems import Problem, install_problem_handlers
-from app.api.routes import calls, dispatch, districts, health, policy, roster, shifts, units
+from app.api.routes import (
+    calls,
+    dispatch,
+    districts,
+    health,
+    policy,
+    roster,
+    shifts,
+    units,
+    webhooks,
+)
 from app.db.engine import create_engine
 from app.schemas.dispatch import UnitsUnavailableProblem
 from app.services import idempotency
 from app.settings import Settings
 from app.state import AppState
+from app.webhooks.relay import Relay
 
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -53,13 +64,17 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         engine = create_engine(database_url, pool_size=settings.db_pool_size)
         state = AppState(settings, engine)
         app.state.cit = state
-        housekeeping = asyncio.create_task(idempotency.expire_periodically(state))
+        tasks = [asyncio.create_task(idempotency.expire_periodically(state))]
+        if settings.run_relay:
+            tasks.append(asyncio.create_task(Relay(engine, settings).run()))
         try:
             yield
         finally:
-            housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await housekeeping
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await engine.dispose()
 
     app = FastAPI(
@@ -69,7 +84,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for module in (health, districts, roster, shifts, units, policy, calls, dispatch):
+    for module in (health, districts, roster, shifts, units, policy, calls, dispatch, webhooks):
         app.include_router(module.router)
 
     def openapi() -> dict[str, object]:

@@ -1,0 +1,127 @@
+"""SQL for webhook subscriptions and the delivery queue."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Row, Select, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.models import Event, WebhookDelivery, WebhookSubscription
+
+# Claim due deliveries for this worker: row locks skip what another worker is claiming,
+# and the lease (longer than the HTTP timeout) keeps them ours until we report back.
+_CLAIM = text(
+    """
+WITH due AS (
+    SELECT d.id FROM webhook_delivery d
+    WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+      AND (d.lease_until IS NULL OR d.lease_until < now())
+    ORDER BY d.next_attempt_at
+    LIMIT :batch
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE webhook_delivery d
+    SET lease_until = now() + CAST(:lease AS interval), attempts = d.attempts + 1,
+        last_attempt_at = now()
+    FROM due WHERE d.id = due.id
+    RETURNING d.id, d.subscription_id, d.event_id, d.attempts
+)
+SELECT c.id, c.attempts, c.subscription_id, s.url, s.secret, s.active,
+       e.type, e.payload, e.created_at
+FROM claimed c
+JOIN webhook_subscription s ON s.id = c.subscription_id
+JOIN event e ON e.id = c.event_id
+"""
+)
+_DELIVERED = text(
+    "UPDATE webhook_delivery SET status = 'delivered', delivered_at = now(),"
+    " last_status_code = :code, last_error = NULL, lease_until = NULL WHERE id = :id"
+)
+_RETRY = text(
+    "UPDATE webhook_delivery SET next_attempt_at = now() + CAST(:delay AS interval),"
+    " last_status_code = :code, last_error = :error, lease_until = NULL WHERE id = :id"
+)
+_FAILED = text(
+    "UPDATE webhook_delivery SET status = 'failed', last_status_code = :code,"
+    " last_error = :error, lease_until = NULL WHERE id = :id"
+)
+_DISABLE = text(
+    "UPDATE webhook_subscription SET active = false, disabled_reason = :reason WHERE id = :id"
+)
+_NOTIFY = text("SELECT pg_notify('cit_webhook_due', '')")
+
+
+async def claim_due(conn: AsyncConnection, *, batch: int, lease: timedelta) -> list[Row[Any]]:
+    return list((await conn.execute(_CLAIM, {"batch": batch, "lease": lease})).all())
+
+
+async def mark_delivered(conn: AsyncConnection, *, delivery_id: UUID, code: int) -> None:
+    await conn.execute(_DELIVERED, {"id": delivery_id, "code": code})
+
+
+async def schedule_retry(
+    conn: AsyncConnection, *, delivery_id: UUID, delay: timedelta, code: int | None, error: str
+) -> None:
+    await conn.execute(_RETRY, {"id": delivery_id, "delay": delay, "code": code, "error": error})
+
+
+async def mark_failed(
+    conn: AsyncConnection, *, delivery_id: UUID, code: int | None, error: str
+) -> None:
+    await conn.execute(_FAILED, {"id": delivery_id, "code": code, "error": error})
+
+
+async def disable_subscription(
+    conn: AsyncConnection, *, subscription_id: UUID, reason: str
+) -> None:
+    await conn.execute(_DISABLE, {"id": subscription_id, "reason": reason})
+
+
+async def requeue(session: AsyncSession, delivery: WebhookDelivery) -> None:
+    """Make a delivery due now and wake the relay (NOTIFY is sent at commit)."""
+    delivery.status = "pending"
+    delivery.lease_until = None
+    await session.flush()
+    await session.execute(
+        text("UPDATE webhook_delivery SET next_attempt_at = now() WHERE id = :id"),
+        {"id": delivery.id},
+    )
+    await session.execute(_NOTIFY)
+
+
+def subscriptions_statement(agency_id: UUID) -> Select[WebhookSubscription]:
+    return select(WebhookSubscription).where(WebhookSubscription.agency_id == agency_id)
+
+
+async def get_subscription(
+    session: AsyncSession, *, agency_id: UUID, subscription_id: UUID
+) -> WebhookSubscription | None:
+    stmt = subscriptions_statement(agency_id).where(WebhookSubscription.id == subscription_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def deliveries_statement(subscription_id: UUID) -> Select[WebhookDelivery]:
+    return select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
+
+
+async def get_delivery(
+    session: AsyncSession, *, agency_id: UUID, delivery_id: UUID
+) -> tuple[WebhookDelivery, str] | None:
+    stmt = (
+        select(WebhookDelivery, Event.type)
+        .join(Event, Event.id == WebhookDelivery.event_id)
+        .where(WebhookDelivery.agency_id == agency_id, WebhookDelivery.id == delivery_id)
+        .with_for_update(of=WebhookDelivery)
+    )
+    row = (await session.execute(stmt)).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def event_types(session: AsyncSession, event_ids: list[UUID]) -> dict[UUID, str]:
+    if not event_ids:
+        return {}
+    rows = await session.execute(select(Event.id, Event.type).where(Event.id.in_(event_ids)))
+    return {row.id: row.type for row in rows}

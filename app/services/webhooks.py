@@ -1,0 +1,130 @@
+"""Webhook subscriptions and their delivery log."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import Conflict, Invalid, NotFound
+from app.models import WebhookDelivery, WebhookSubscription
+from app.repositories import roster as roster_repo
+from app.repositories import webhooks as repo
+from app.repositories.pagination import fetch_page
+from app.schemas.webhooks import (
+    DeliveryOut,
+    SubscriptionCreate,
+    SubscriptionCreated,
+    SubscriptionOut,
+)
+from app.settings import Settings
+from app.webhooks.signing import new_secret
+from app.webhooks.targets import TargetRefused, check_target
+
+
+async def subscribe(
+    session: AsyncSession, settings: Settings, *, agency_id: UUID, body: SubscriptionCreate
+) -> SubscriptionCreated:
+    try:
+        await check_target(body.url, allow_private=settings.webhook_allow_private_targets)
+    except TargetRefused as exc:
+        raise Invalid(f"webhook URL refused: {exc}", loc=("body", "url")) from None
+    if body.responder_id is not None and not (
+        await roster_repo.get_officer(session, agency_id=agency_id, officer_id=body.responder_id)
+        or await roster_repo.get_co_responder(
+            session, agency_id=agency_id, co_responder_id=body.responder_id
+        )
+    ):
+        raise Invalid("no responder with that id in this agency", loc=("body", "responder_id"))
+    row = WebhookSubscription(
+        agency_id=agency_id,
+        url=body.url,
+        events=sorted(set(body.events)),
+        responder_id=body.responder_id,
+        secret=new_secret(),
+    )
+    session.add(row)
+    await session.flush()
+    await session.refresh(row)
+    return SubscriptionCreated(**_out(row).model_dump(), secret=row.secret)
+
+
+def _out(row: WebhookSubscription) -> SubscriptionOut:
+    return SubscriptionOut.model_validate(row, from_attributes=True)
+
+
+async def get(
+    session: AsyncSession, *, agency_id: UUID, subscription_id: UUID
+) -> WebhookSubscription:
+    row = await repo.get_subscription(session, agency_id=agency_id, subscription_id=subscription_id)
+    if row is None:
+        raise NotFound("webhook subscription not found")
+    return row
+
+
+async def list_page(
+    session: AsyncSession, *, agency_id: UUID, limit: int, cursor: str | None
+) -> tuple[list[SubscriptionOut], str | None]:
+    rows, next_cursor = await fetch_page(
+        session,
+        repo.subscriptions_statement(agency_id),
+        WebhookSubscription.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return [_out(r) for r in rows], next_cursor
+
+
+async def unsubscribe(session: AsyncSession, *, agency_id: UUID, subscription_id: UUID) -> None:
+    """Delete the subscription; its pending deliveries go with it."""
+    await session.delete(await get(session, agency_id=agency_id, subscription_id=subscription_id))
+    await session.flush()
+
+
+def _delivery(row: WebhookDelivery, event_type: str) -> DeliveryOut:
+    return DeliveryOut(
+        id=row.id,
+        event_id=row.event_id,
+        event_type=event_type,
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_attempt_at=row.last_attempt_at,
+        last_status_code=row.last_status_code,
+        last_error=row.last_error,
+        delivered_at=row.delivered_at,
+        created_at=row.created_at,
+    )
+
+
+async def deliveries(
+    session: AsyncSession, *, agency_id: UUID, subscription_id: UUID, limit: int, cursor: str | None
+) -> tuple[list[DeliveryOut], str | None]:
+    """The delivery log of a subscription, newest first."""
+    await get(session, agency_id=agency_id, subscription_id=subscription_id)
+    rows, next_cursor = await fetch_page(
+        session,
+        repo.deliveries_statement(subscription_id),
+        WebhookDelivery.id,
+        limit=limit,
+        cursor=cursor,
+        newest_first=True,
+    )
+    types = await repo.event_types(session, [r.event_id for r in rows])
+    return [_delivery(r, types[r.event_id]) for r in rows], next_cursor
+
+
+async def retry(session: AsyncSession, *, agency_id: UUID, delivery_id: UUID) -> DeliveryOut:
+    """Send a delivery again now (a failed one, or a pending one without waiting)."""
+    found = await repo.get_delivery(session, agency_id=agency_id, delivery_id=delivery_id)
+    if found is None:
+        raise NotFound("delivery not found")
+    delivery, event_type = found
+    subscription = await get(session, agency_id=agency_id, subscription_id=delivery.subscription_id)
+    if not subscription.active:
+        raise Conflict("the subscription is disabled; create a new one to receive events again")
+    if delivery.status == "delivered":
+        raise Conflict("the delivery already succeeded")
+    await repo.requeue(session, delivery)
+    await session.refresh(delivery)
+    return _delivery(delivery, event_type)

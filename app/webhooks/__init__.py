@@ -1,0 +1,1 @@
+"""Webhook delivery: Standard Webhooks signing, target checks, and the outbox relay."""

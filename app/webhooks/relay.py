@@ -1,0 +1,187 @@
+"""The outbox relay: claim due deliveries, sign, send, and record what happened."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import logging
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.repositories import webhooks as repo
+from app.settings import Settings
+from app.webhooks.signing import sign
+from app.webhooks.targets import TargetRefused, check_target
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "cit_webhook_due"
+HTTP_TIMEOUT_SECONDS = 10.0
+# Longer than the HTTP timeout, so a claimed delivery is never sent twice at once.
+LEASE = timedelta(seconds=30)
+MAX_RETRY_AFTER = timedelta(hours=24)
+
+
+def parse_schedule(value: str) -> list[float]:
+    """CIT_WEBHOOK_RETRY_SCHEDULE: seconds before each retry; N entries give N+1 attempts."""
+    return [float(part) for part in value.split(",") if part.strip()]
+
+
+def retry_after(header: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date)."""
+    if not header:
+        return None
+    if header.strip().isdigit():
+        return float(header.strip())
+    try:
+        when = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class Relay:
+    """Deliver webhooks from the outbox; safe to run in several processes at once."""
+
+    def __init__(
+        self, engine: AsyncEngine, settings: Settings, *, batch: int = 50, poll_seconds: float = 1.0
+    ) -> None:
+        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.allow_private = settings.webhook_allow_private_targets
+        self.schedule = parse_schedule(settings.webhook_retry_schedule)
+        self.batch = batch
+        self.poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self._client: httpx.AsyncClient | None = None
+
+    async def run(self) -> None:
+        """Deliver until cancelled: woken by NOTIFY at commit, polling for due retries."""
+        async with httpx.AsyncClient(
+            timeout=HTTP_TIMEOUT_SECONDS, follow_redirects=False
+        ) as client:
+            self._client = client
+            listener: AsyncConnection | None = None
+            try:
+                while True:
+                    if listener is None or listener.closed:
+                        listener = await self._listen()
+                    self._wake.clear()
+                    handled = await self._round()
+                    if handled >= self.batch:
+                        continue
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            finally:
+                if listener is not None:
+                    with contextlib.suppress(Exception):
+                        await listener.close()
+
+    async def _round(self) -> int:
+        """One run_once(); on shutdown the round in flight finishes first, so every attempt
+        made is also recorded (it is bounded by the HTTP timeout)."""
+        current = asyncio.ensure_future(self.run_once())
+        try:
+            return await asyncio.shield(current)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await current
+            raise
+        except Exception:
+            log.warning("webhook relay round failed", exc_info=True)
+            return 0
+
+    async def _listen(self) -> AsyncConnection | None:
+        try:
+            conn = await self.engine.connect()
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.add_listener(CHANNEL, self._notified)  # type: ignore[union-attr]
+            return conn
+        except Exception:
+            log.warning("webhook relay cannot LISTEN; polling only", exc_info=True)
+            return None
+
+    def _notified(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Claim and attempt every due delivery once; returns how many were claimed."""
+        async with self.engine.connect() as conn:
+            claimed = await repo.claim_due(conn, batch=self.batch, lease=LEASE)
+        if claimed:
+            await asyncio.gather(*(self._attempt(row) for row in claimed))
+        return len(claimed)
+
+    async def _attempt(self, row: Any) -> None:
+        code: int | None = None
+        wait_hint: float | None = None
+        try:
+            if not row.active:
+                await self._fail(row, code=None, error="subscription disabled")
+                return
+            await check_target(row.url, allow_private=self.allow_private)
+            response = await self._send(row)
+            code = response.status_code
+            if 200 <= code < 300:
+                async with self.engine.connect() as conn:
+                    await repo.mark_delivered(conn, delivery_id=row.id, code=code)
+                return
+            if code == 410:
+                async with self.engine.connect() as conn:
+                    await repo.disable_subscription(
+                        conn,
+                        subscription_id=row.subscription_id,
+                        reason="receiver answered 410 Gone",
+                    )
+                await self._fail(row, code=code, error="410 Gone: subscription disabled")
+                return
+            wait_hint = retry_after(response.headers.get("retry-after"))
+            error = f"receiver answered {code}"
+        except TargetRefused as exc:
+            await self._fail(row, code=None, error=str(exc))
+            return
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        await self._retry_or_fail(row, code=code, error=error, wait_hint=wait_hint)
+
+    async def _send(self, row: Any) -> httpx.Response:
+        assert self._client is not None
+        body = json.dumps(
+            {"type": row.type, "timestamp": row.created_at.isoformat(), "data": row.payload},
+            separators=(",", ":"),
+        ).encode()
+        msg_id = str(row.id)
+        timestamp = int(time.time())
+        headers = {
+            "content-type": "application/json",
+            "user-agent": "cit-dispatch-webhooks/1",
+            "webhook-id": msg_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(row.secret, msg_id=msg_id, timestamp=timestamp, body=body),
+        }
+        return await self._client.post(row.url, content=body, headers=headers)
+
+    async def _retry_or_fail(
+        self, row: Any, *, code: int | None, error: str, wait_hint: float | None
+    ) -> None:
+        attempts_made = row.attempts
+        if attempts_made > len(self.schedule):
+            await self._fail(row, code=code, error=error)
+            return
+        delay = self.schedule[attempts_made - 1] * (1 + random.uniform(0, 0.1))
+        if wait_hint is not None:
+            delay = max(delay, min(wait_hint, MAX_RETRY_AFTER.total_seconds()))
+        async with self.engine.connect() as conn:
+            await repo.schedule_retry(
+                conn, delivery_id=row.id, delay=timedelta(seconds=delay), code=code, error=error
+            )
+
+    async def _fail(self, row: Any, *, code: int | None, error: str) -> None:
+        async with self.engine.connect() as conn:
+            await repo.mark_failed(conn, delivery_id=row.id, code=code, error=error)

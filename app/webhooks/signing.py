@@ -1,0 +1,23 @@
+"""Standard Webhooks signatures: HMAC-SHA256 over `id.timestamp.body`."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
+
+
+def new_secret() -> str:
+    """A fresh signing secret, `whsec_` + base64 of 32 random bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def sign(secret: str, *, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` header value (`v1,<base64>`) for one attempt."""
+    key = base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(key, signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()

@@ -1,0 +1,264 @@
+"""Webhooks: real HTTP to a loopback receiver, signed, retried, never carrying notes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from app.api.app import create_app
+from app.settings import Settings
+from tests.helpers import Api, add_co_responder, add_officer, grid_districts
+from tests.receiver import Received, Receiver
+
+ServiceFactory = Callable[..., AbstractAsyncContextManager[FastAPI]]
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    r = Receiver()
+    await r.start()
+    yield r
+    await r.stop()
+
+
+@pytest.fixture
+def service(database_url: str, settings: Settings) -> ServiceFactory:
+    """Start a whole service (with its relay) on the test database; stop it on exit."""
+
+    @asynccontextmanager
+    async def run(**overrides: Any) -> AsyncIterator[FastAPI]:
+        app = create_app(settings.model_copy(update={"run_relay": True, **overrides}), database_url)
+        async with app.router.lifespan_context(app):
+            yield app
+
+    return run
+
+
+async def _until_failed(db: asyncpg.Connection) -> None:
+    """Wait until the relay has recorded the delivery's final failure."""
+    for _ in range(100):
+        if await db.fetchval("SELECT status FROM webhook_delivery") == "failed":
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the delivery was never marked failed")
+
+
+def _verify(secret: str, received: Received) -> dict[str, Any]:
+    payload: dict[str, Any] = Webhook(secret).verify(received.body, received.headers)
+    return payload
+
+
+async def _subscribe(api: Api, url: str, events: list[str], responder_id: str | None = None) -> Any:
+    body: dict[str, Any] = {"url": url, "events": events}
+    if responder_id:
+        body["responder_id"] = responder_id
+    return await api.ok("POST", "/v1/webhooks", body, 201)
+
+
+async def test_unit_terminal_gets_one_signed_delivery_through_two_503s(
+    admin: Api, receiver: Receiver, service: ServiceFactory
+) -> None:
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    sub = await _subscribe(admin, receiver.url, ["unit.assigned"], responder_id=co)
+    assert sub["secret"].startswith("whsec_")
+    receiver.script = [503, 503]
+    async with service():
+        call = await admin.ok(
+            "POST", "/v1/calls", {"district": "D1", "nature": "MNTL", "notes": "secret-note"}, 201
+        )
+        await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+        attempts = await receiver.wait_for(3)
+    assert len(attempts) == 3
+    assert len({a.headers["webhook-id"] for a in attempts}) == 1
+    payloads = [_verify(sub["secret"], a) for a in attempts]
+    assert all(p["type"] == "unit.assigned" for p in payloads)
+    data = payloads[-1]["data"]
+    assert data["responder_id"] == co
+    assert data["role"] == "lead"
+    assert data["call_id"] == call["id"]
+    assert data["district"] == "D1"
+    assert data["lead"] == "mental_health"
+    assert "safety" in data
+    assert "notes" not in data
+    assert b"secret-note" not in b"".join(a.body for a in attempts)
+    log = await admin.ok("GET", f"/v1/webhooks/{sub['id']}/deliveries")
+    assert [(d["status"], d["attempts"]) for d in log["items"]] == [("delivered", 3)]
+
+
+async def test_signature_from_another_secret_does_not_verify(
+    admin: Api, receiver: Receiver, service: ServiceFactory
+) -> None:
+    await grid_districts(admin)
+    await _subscribe(admin, receiver.url, ["call.created"])
+    other = await _subscribe(admin, receiver.url + "/other", ["call.updated"])
+    async with service():
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        (received,) = await receiver.wait_for(1)
+    with pytest.raises(WebhookVerificationError):
+        _verify(other["secret"], received)
+
+
+async def test_agency_wide_subscription_gets_every_named_type_and_nothing_else(
+    admin: Api, receiver: Receiver, service: ServiceFactory
+) -> None:
+    await grid_districts(admin)
+    await _subscribe(admin, receiver.url, ["call.created", "recommendation.created"])
+    async with service():
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        got = await receiver.wait_for(2)
+    assert sorted(json.loads(r.body)["type"] for r in got) == [
+        "call.created",
+        "recommendation.created",
+    ]
+
+
+async def test_delivery_due_during_a_restart_still_arrives(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    receiver.script = [503]
+    async with service(webhook_retry_schedule="1"):
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await receiver.wait_for(1)
+    # The service is down; the retry is due now. Nothing should have been lost.
+    assert await db.fetchval("SELECT status FROM webhook_delivery") == "pending"
+    async with service(webhook_retry_schedule="1"):
+        got = await receiver.wait_for(2)
+    assert got[0].headers["webhook-id"] == got[1].headers["webhook-id"]
+    log = await admin.ok("GET", f"/v1/webhooks/{sub['id']}/deliveries")
+    assert log["items"][0]["status"] == "delivered"
+
+
+async def test_410_disables_the_subscription(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    receiver.default = 410
+    async with service():
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await receiver.wait_for(1)
+        await _until_failed(db)
+    listed = (await admin.ok("GET", "/v1/webhooks"))["items"]
+    assert listed[0]["id"] == sub["id"]
+    assert listed[0]["active"] is False
+    assert "410" in listed[0]["disabled_reason"]
+    await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    assert await db.fetchval("SELECT count(*) FROM webhook_delivery") == 1
+    assert len(receiver.requests) == 1
+
+
+async def test_failed_delivery_after_all_attempts_can_be_retried_by_hand(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    receiver.default = 500
+    async with service(webhook_retry_schedule="0.1,0.1"):
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await receiver.wait_for(3)
+        await _until_failed(db)
+        log = await admin.ok("GET", f"/v1/webhooks/{sub['id']}/deliveries")
+        failed = log["items"][0]
+        assert (failed["status"], failed["attempts"], failed["last_status_code"]) == (
+            "failed",
+            3,
+            500,
+        )
+        receiver.default = 200
+        retried = await admin.ok("POST", f"/v1/webhooks/deliveries/{failed['id']}/retry")
+        assert retried["status"] == "pending"
+        await receiver.wait_for(4)
+    assert len(receiver.requests) == 4
+
+
+async def test_private_and_metadata_targets_are_refused(
+    app: FastAPI, admin: Api, database_url: str, settings: Settings
+) -> None:
+    strict = create_app(
+        settings.model_copy(update={"webhook_allow_private_targets": False}), database_url
+    )
+    async with strict.router.lifespan_context(strict):
+        transport = httpx.ASGITransport(app=strict)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            for url in (
+                "http://127.0.0.1:9000/hook",
+                "http://localhost/hook",
+                "http://169.254.169.254/latest/meta-data",
+                "http://10.1.2.3/hook",
+                "http://[::1]/hook",
+                "ftp://example.org/hook",
+                "http://user:pw@example.org/hook",
+            ):
+                response = await client.post(
+                    "/v1/webhooks",
+                    json={"url": url, "events": ["call.created"]},
+                    headers=admin.headers,
+                )
+                assert response.status_code == 422, url
+    assert (await admin.ok("GET", "/v1/webhooks"))["items"] == []
+
+
+async def test_no_payload_ever_carries_notes(
+    admin: Api, receiver: Receiver, service: ServiceFactory
+) -> None:
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    everything = [
+        "call.created",
+        "call.updated",
+        "recommendation.created",
+        "call.escalated",
+        "unit.assigned",
+        "unit.released",
+        "unit.status_changed",
+        "call.cleared",
+    ]
+    await _subscribe(admin, receiver.url, everything)
+    async with service():
+        call = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "NOTE-A"}, 201)
+        await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": "NOTE-B"})
+        await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+        await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "en_route"})
+        await admin.ok(
+            "POST", f"/v1/calls/{call['id']}/clear", {"disposition": "ok", "notes": "NOTE-C"}
+        )
+        got = await receiver.wait_for(8)
+    types = {json.loads(r.body)["type"] for r in got}
+    assert {"call.created", "call.updated", "unit.assigned", "call.cleared"} <= types
+    assert all(b"NOTE-" not in r.body for r in got)
+
+
+async def test_subscription_for_an_unknown_responder_is_422(admin: Api, receiver: Receiver) -> None:
+    response = await admin.post(
+        "/v1/webhooks",
+        {
+            "url": receiver.url,
+            "events": ["unit.assigned"],
+            "responder_id": "00000000-0000-0000-0000-000000000001",
+        },
+    )
+    assert response.status_code == 422
+
+
+async def test_another_agencys_subscription_and_deliveries_are_404(
+    admin: Api, other_admin: Api, receiver: Receiver
+) -> None:
+    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    assert (await other_admin.get(f"/v1/webhooks/{sub['id']}/deliveries")).status_code == 404
+    assert (await other_admin.delete(f"/v1/webhooks/{sub['id']}")).status_code == 404
+    assert (await other_admin.ok("GET", "/v1/webhooks"))["items"] == []
+    assert (await admin.delete(f"/v1/webhooks/{sub['id']}")).status_code == 204
