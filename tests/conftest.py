@@ -31,7 +31,7 @@ def _server_url() -> str:
     if configured:
         return configured
     data_dir = Path(tempfile.mkdtemp(prefix="cit-test-"))
-    return start_embedded(data_dir)
+    return start_embedded(data_dir, ephemeral=True)
 
 
 def _plain(url: str) -> str:

@@ -65,8 +65,10 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         state = AppState(settings, engine)
         app.state.cit = state
         tasks = [asyncio.create_task(idempotency.expire_periodically(state))]
-        if settings.run_relay:
-            tasks.append(asyncio.create_task(Relay(engine, settings).run()))
+        # The relay has a pool of its own, so a busy API never starves deliveries.
+        relay_engine = create_engine(database_url, pool_size=2) if settings.run_relay else None
+        if relay_engine is not None:
+            tasks.append(asyncio.create_task(Relay(relay_engine, settings).run()))
         try:
             yield
         finally:
@@ -75,6 +77,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            if relay_engine is not None:
+                await relay_engine.dispose()
             await engine.dispose()
 
     app = FastAPI(

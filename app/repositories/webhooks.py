@@ -38,7 +38,9 @@ JOIN event e ON e.id = c.event_id
 )
 _DELIVERED = text(
     "UPDATE webhook_delivery SET status = 'delivered', delivered_at = now(),"
-    " last_status_code = :code, last_error = NULL, lease_until = NULL WHERE id = :id"
+    " last_status_code = d.code, last_error = NULL, lease_until = NULL"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:codes AS int[])) AS d(id, code)"
+    " WHERE webhook_delivery.id = d.id"
 )
 _RETRY = text(
     "UPDATE webhook_delivery SET next_attempt_at = now() + CAST(:delay AS interval),"
@@ -58,8 +60,13 @@ async def claim_due(conn: AsyncConnection, *, batch: int, lease: timedelta) -> l
     return list((await conn.execute(_CLAIM, {"batch": batch, "lease": lease})).all())
 
 
-async def mark_delivered(conn: AsyncConnection, *, delivery_id: UUID, code: int) -> None:
-    await conn.execute(_DELIVERED, {"id": delivery_id, "code": code})
+async def mark_delivered(conn: AsyncConnection, outcomes: list[tuple[UUID, int]]) -> None:
+    """Record many successful deliveries in one statement."""
+    if outcomes:
+        await conn.execute(
+            _DELIVERED,
+            {"ids": [i for i, _ in outcomes], "codes": [c for _, c in outcomes]},
+        )
 
 
 async def schedule_retry(

@@ -115,23 +115,28 @@ class Relay:
         async with self.engine.connect() as conn:
             claimed = await repo.claim_due(conn, batch=self.batch, lease=LEASE)
         if claimed:
-            await asyncio.gather(*(self._attempt(row) for row in claimed))
+            outcomes = await asyncio.gather(*(self._attempt(row) for row in claimed))
+            delivered = [
+                (row.id, code) for row, code in zip(claimed, outcomes, strict=True) if code
+            ]
+            async with self.engine.connect() as conn:
+                await repo.mark_delivered(conn, delivered)
         return len(claimed)
 
-    async def _attempt(self, row: Any) -> None:
+    async def _attempt(self, row: Any) -> int | None:
+        """Send one delivery. Returns the status code when it succeeded (recorded by the
+        caller in one batch); failures and retries are recorded here."""
         code: int | None = None
         wait_hint: float | None = None
         try:
             if not row.active:
                 await self._fail(row, code=None, error="subscription disabled")
-                return
+                return None
             await check_target(row.url, allow_private=self.allow_private)
             response = await self._send(row)
             code = response.status_code
             if 200 <= code < 300:
-                async with self.engine.connect() as conn:
-                    await repo.mark_delivered(conn, delivery_id=row.id, code=code)
-                return
+                return code
             if code == 410:
                 async with self.engine.connect() as conn:
                     await repo.disable_subscription(
@@ -140,15 +145,16 @@ class Relay:
                         reason="receiver answered 410 Gone",
                     )
                 await self._fail(row, code=code, error="410 Gone: subscription disabled")
-                return
+                return None
             wait_hint = retry_after(response.headers.get("retry-after"))
             error = f"receiver answered {code}"
         except TargetRefused as exc:
             await self._fail(row, code=None, error=str(exc))
-            return
+            return None
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         await self._retry_or_fail(row, code=code, error=error, wait_hint=wait_hint)
+        return None
 
     async def _send(self, row: Any) -> httpx.Response:
         assert self._client is not None

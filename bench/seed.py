@@ -1,0 +1,271 @@
+"""Seed one large agency straight into PostgreSQL (COPY), for the benchmark."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from uuid import UUID
+
+import asyncpg
+
+from app.admin import create_agency
+from app.ids import new_id
+
+ROWS, COLS = 5, 10
+CELL = 0.05
+SOUTH, WEST = 40.45, -112.25
+
+
+@dataclass
+class Seeded:
+    agency_id: UUID
+    api_key: str
+    districts: list[tuple[str, float, float]]  # code, south, west
+    officers: int
+    co_responders: int
+    seconds: float
+
+
+def _square(south: float, west: float) -> str:
+    n, e = south + CELL, west + CELL
+    ring = [[west, south], [e, south], [e, n], [west, n], [west, south]]
+    return '{"type": "Polygon", "coordinates": [%s]}' % ring  # noqa: UP031
+
+
+async def seed(url: str, *, officers: int, co_responders: int) -> Seeded:
+    """One agency: 50 districts on a grid, officers (a quarter CIT), co-responders, shifts."""
+    started = time.perf_counter()
+    rng = random.Random(42)
+    agency_id, api_key = await create_agency(
+        url, name="Bench County", timezone="America/Denver", ori=None
+    )
+    conn = await asyncpg.connect(url)
+    try:
+        districts = await _districts(conn, agency_id)
+        people = await _people(conn, agency_id, rng, officers, co_responders, districts)
+        await _shifts(conn, agency_id, people, districts)
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+    grid = [(code, south, west) for code, (_, south, west) in districts.items()]
+    return Seeded(agency_id, api_key, grid, officers, co_responders, time.perf_counter() - started)
+
+
+async def _districts(
+    conn: asyncpg.Connection, agency_id: UUID
+) -> dict[str, tuple[UUID, float, float]]:
+    districts: dict[str, tuple[UUID, float, float]] = {}
+    for r in range(ROWS):
+        for c in range(COLS):
+            code = f"D{r * COLS + c + 1:02d}"
+            districts[code] = (new_id(), SOUTH + r * CELL, WEST + c * CELL)
+    await conn.executemany(
+        "INSERT INTO district (id, agency_id, code, name, boundary) VALUES ($1, $2, $3, $4, $5)",
+        [
+            (i, agency_id, code, f"District {code}", _square(s, w))
+            for code, (i, s, w) in districts.items()
+        ],
+    )
+    pairs = []
+    for r in range(ROWS):
+        for c in range(COLS):
+            here = districts[f"D{r * COLS + c + 1:02d}"][0]
+            for dr, dc in ((0, 1), (1, 0)):
+                if r + dr < ROWS and c + dc < COLS:
+                    there = districts[f"D{(r + dr) * COLS + c + dc + 1:02d}"][0]
+                    pairs.append((agency_id, min(here, there), max(here, there)))
+    await conn.copy_records_to_table(
+        "district_adjacency", records=pairs, columns=["agency_id", "district_a_id", "district_b_id"]
+    )
+    return districts
+
+
+def _point(rng: random.Random, south: float, west: float) -> tuple[float, float]:
+    return south + rng.uniform(0.002, CELL - 0.002), west + rng.uniform(0.002, CELL - 0.002)
+
+
+async def _people(
+    conn: asyncpg.Connection,
+    agency_id: UUID,
+    rng: random.Random,
+    officers: int,
+    co_responders: int,
+    districts: dict[str, tuple[UUID, float, float]],
+) -> list[tuple[str, UUID, str]]:
+    codes = sorted(districts)
+    today = date.today()
+    now = datetime.now(UTC)
+    people: list[tuple[str, UUID, str]] = []
+    officer_rows, cert_rows = [], []
+    for n in range(officers):
+        code = codes[n % len(codes)]
+        _, south, west = districts[code]
+        lat, lon = _point(rng, south, west)
+        trainings = [["de_escalation"], ["mh_awareness"], []][n % 3]
+        status = "out_of_service" if n % 20 == 19 else "available"
+        oid = new_id()
+        officer_rows.append(
+            (
+                oid,
+                agency_id,
+                f"BENCH-{n}",
+                str(n),
+                f"Officer {n}",
+                trainings,
+                True,
+                status,
+                lat,
+                lon,
+                now,
+            )
+        )
+        if n % 4 == 0:
+            cert_rows.append(
+                (
+                    new_id(),
+                    f"BENCH-{n}",
+                    f"CIT-{n}",
+                    "State CIT",
+                    today - timedelta(days=200),
+                    today + timedelta(days=500),
+                    True,
+                    agency_id,
+                )
+            )
+        people.append(("officer", oid, code))
+    await conn.copy_records_to_table(
+        "officer",
+        records=officer_rows,
+        columns=[
+            "id",
+            "agency_id",
+            "state_officer_id",
+            "badge_number",
+            "name",
+            "trainings",
+            "active",
+            "status",
+            "lat",
+            "lon",
+            "location_at",
+        ],
+    )
+    await conn.copy_records_to_table(
+        "certification",
+        records=cert_rows,
+        columns=[
+            "id",
+            "state_officer_id",
+            "certification_number",
+            "program",
+            "certified_on",
+            "expires_on",
+            "volunteered",
+            "recorded_by_agency_id",
+        ],
+    )
+    co_rows = []
+    for n in range(co_responders):
+        code = codes[n % len(codes)]
+        _, south, west = districts[code]
+        lat, lon = _point(rng, south, west)
+        cid = new_id()
+        specialties = ["youth"] if n % 5 == 0 else []
+        co_rows.append(
+            (
+                cid,
+                agency_id,
+                f"Team {n}",
+                "mobile_crisis_team",
+                "County MH",
+                specialties,
+                lat,
+                lon,
+                now,
+            )
+        )
+        people.append(("co_responder", cid, code))
+    await conn.copy_records_to_table(
+        "co_responder",
+        records=co_rows,
+        columns=[
+            "id",
+            "agency_id",
+            "name",
+            "kind",
+            "provider",
+            "specialties",
+            "lat",
+            "lon",
+            "location_at",
+        ],
+    )
+    return people
+
+
+async def _shifts(
+    conn: asyncpg.Connection,
+    agency_id: UUID,
+    people: list[tuple[str, UUID, str]],
+    districts: dict[str, tuple[UUID, float, float]],
+) -> None:
+    """Three 8-hour watches; each responder works one, yesterday, today and tomorrow."""
+    base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=12)
+    shifts, coverage = [], []
+    for n, (kind, responder_id, code) in enumerate(people):
+        watch = n % 3
+        for day in (-1, 0, 1):
+            starts = base + timedelta(hours=8 * watch, days=day)
+            ends = starts + timedelta(hours=8)
+            sid = new_id()
+            district_id = districts[code][0]
+            shifts.append(
+                (
+                    sid,
+                    agency_id,
+                    kind,
+                    responder_id if kind == "officer" else None,
+                    responder_id if kind == "co_responder" else None,
+                    f"{code}-{n}",
+                    district_id,
+                    starts,
+                    ends,
+                )
+            )
+            coverage.append((sid, district_id, agency_id, True, kind, responder_id, starts, ends))
+    # The rows cannot overlap by construction; the per-row overlap trigger would only slow
+    # the bulk load, so it is paused for it.
+    async with conn.transaction():
+        await conn.execute("ALTER TABLE shift DISABLE TRIGGER shift_no_overlap")
+        await conn.copy_records_to_table(
+            "shift",
+            records=shifts,
+            columns=[
+                "id",
+                "agency_id",
+                "responder_type",
+                "officer_id",
+                "co_responder_id",
+                "call_sign",
+                "district_id",
+                "starts_at",
+                "ends_at",
+            ],
+        )
+        await conn.execute("ALTER TABLE shift ENABLE TRIGGER shift_no_overlap")
+    await conn.copy_records_to_table(
+        "shift_coverage",
+        records=coverage,
+        columns=[
+            "shift_id",
+            "district_id",
+            "agency_id",
+            "is_home",
+            "responder_type",
+            "responder_id",
+            "starts_at",
+            "ends_at",
+        ],
+    )
