@@ -24,10 +24,12 @@ def new_id() -> uuid.UUID:
                 _last_ms += 1
                 _counter = 0
             now_ms = _last_ms
-        else:
+        random = int.from_bytes(os.urandom(10), "big")
+        if now_ms > _last_ms:
             _last_ms = now_ms
-            _counter = int.from_bytes(os.urandom(2), "big") & 0x3FF
-        rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
+            # Start the counter in its lower half, leaving room for ids in the same ms.
+            _counter = (random >> 64) & 0x3FF
+        rand_b = random & ((1 << 62) - 1)
         value = (now_ms & ((1 << 48) - 1)) << 80
         value |= 0x7 << 76
         value |= _counter << 64

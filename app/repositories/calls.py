@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy import Select, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.types import Text
 
+from app.db.raw import RawStatement, driver
 from app.models import Call, Recommendation
 from app.repositories.idempotency import COMPLETE_IN_CTE
 
@@ -54,10 +57,20 @@ WITH new_call AS (
 ), """
 
 # Static SQL only, joined from the module constants above; never from input.
-_INSERT_CALL = _typed("".join((_CALL_HEAD, _RECORD_TAIL, "SELECT 1")))
-_INSERT_CALL_IDEMPOTENT = _typed(
+_INSERT_CALL = RawStatement.compile("".join((_CALL_HEAD, _RECORD_TAIL, "SELECT 1")))
+_INSERT_CALL_IDEMPOTENT = RawStatement.compile(
     "".join((_CALL_HEAD, _RECORD_TAIL.rstrip(), COMPLETE_IN_CTE, "SELECT 1"))
 )
+
+
+class ExternalIdTaken(Exception):
+    """Another call of the agency already has this external_id."""
+
+
+class DistrictGone(Exception):
+    """The call's district was deleted meanwhile."""
+
+
 _INSERT_RECOMMENDATION = _typed("".join(("WITH ", _RECORD_TAIL, "SELECT 1")))
 
 
@@ -68,7 +81,16 @@ async def insert_call(conn: AsyncConnection, params: dict[str, Any]) -> None:
     the Idempotency-Key: the call and its replayable answer commit together or not at all.
     """
     statement = _INSERT_CALL_IDEMPOTENT if "idem_key" in params else _INSERT_CALL
-    await conn.execute(statement, params)
+    # On the driver connection, JSON goes as text (SQLAlchemy's jsonb codec expects it).
+    args = {**params, **{k: json.dumps(params[k]) for k in _JSON_PARAMS if k in params}}
+    try:
+        await (await driver(conn)).execute(statement.sql, *statement.args(args))
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "uq_call_agency_external_id":
+            raise ExternalIdTaken from None
+        raise
+    except asyncpg.ForeignKeyViolationError:
+        raise DistrictGone from None
 
 
 async def insert_recommendation(session: AsyncSession, params: dict[str, Any]) -> None:

@@ -9,18 +9,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from uuid import UUID
 
-from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY, INTEGER
-from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.db.raw import RawStatement, driver
 from app.routing.types import Candidate, CertificationPeriod, GeoPoint
 
 # Rows kept per (type, hop, cit, training-or-youth) partition. Routing needs only the best
-# of each; a few more absorb float ties between SQL's and Python's haversine.
-PER_PARTITION = 3
+# of each; the second absorbs any float tie between SQL's and Python's haversine.
+PER_PARTITION = 2
 
-_CANDIDATES = text(
+_CANDIDATES = RawStatement.compile(
     """
 WITH hops AS (
     SELECT * FROM unnest(CAST(:reach_ids AS uuid[]), CAST(:reach_hops AS int[]))
@@ -72,7 +70,8 @@ WITH hops AS (
 ), ranked AS (
     SELECT m.*, row_number() OVER (
         PARTITION BY m.responder_type, m.hop, (m.certified_on IS NOT NULL), m.preference
-        ORDER BY (m.distance_km IS NULL), m.distance_km, m.recent, m.call_sign, m.responder_id
+        ORDER BY (m.distance_km IS NULL), m.distance_km, m.recent,
+                 m.call_sign COLLATE "C", m.responder_id
     ) AS position
     FROM measured m
 )
@@ -81,9 +80,6 @@ SELECT r.responder_type, r.responder_id, r.call_sign, r.starts_at, r.ends_at, r.
        r.certified_on, r.expires_on, r.recent
 FROM ranked r WHERE r.position <= :per_partition
 """
-).bindparams(
-    bindparam("reach_ids", type_=ARRAY(PgUUID(as_uuid=True))),
-    bindparam("reach_hops", type_=ARRAY(INTEGER)),
 )
 
 
@@ -99,43 +95,46 @@ async def load_candidates(
     location: GeoPoint | None,
 ) -> list[Candidate]:
     """Eligible units serving or adjacent to the district, the best few of each kind."""
-    result = await conn.execute(
-        _CANDIDATES,
-        {
-            "district_id": district_id,
-            "reach_ids": list(reach),
-            "reach_hops": list(reach.values()),
-            "now": now,
-            "today": today,
-            "lat": location.lat if location else None,
-            "lon": location.lon if location else None,
-            "per_partition": PER_PARTITION,
-        },
+    rows = await (await driver(conn)).fetch(
+        _CANDIDATES.sql,
+        *_CANDIDATES.args(
+            {
+                "district_id": district_id,
+                "reach_ids": list(reach),
+                "reach_hops": list(reach.values()),
+                "now": now,
+                "today": today,
+                "lat": location.lat if location else None,
+                "lon": location.lon if location else None,
+                "per_partition": PER_PARTITION,
+            }
+        ),
     )
     candidates = []
-    for row in result:
-        home = codes_by_id[row.home_id]
-        serves_by_cover = row.hop == 0 and home != district_code
+    for row in rows:
+        home = codes_by_id[row["home_id"]]
+        serves_by_cover = row["hop"] == 0 and home != district_code
+        lat, certified_on = row["lat"], row["certified_on"]
         candidates.append(
             Candidate(
-                responder_type=row.responder_type,
-                responder_id=row.responder_id,
-                name=row.name,
-                call_sign=row.call_sign,
+                responder_type=row["responder_type"],
+                responder_id=row["responder_id"],
+                name=row["name"],
+                call_sign=row["call_sign"],
                 shift_district=home,
                 also_covers=frozenset({district_code}) if serves_by_cover else frozenset(),
-                shift_starts_at=row.starts_at,
-                shift_ends_at=row.ends_at,
-                status=row.status,
-                location=GeoPoint(row.lat, row.lon) if row.lat is not None else None,
+                shift_starts_at=row["starts_at"],
+                shift_ends_at=row["ends_at"],
+                status=row["status"],
+                location=GeoPoint(lat, row["lon"]) if lat is not None else None,
                 certifications=(
-                    (CertificationPeriod(row.certified_on, row.expires_on),)
-                    if row.certified_on is not None
+                    (CertificationPeriod(certified_on, row["expires_on"]),)
+                    if certified_on is not None
                     else ()
                 ),
-                trainings=frozenset(row.trainings or ()),
-                specialties=frozenset(row.specialties or ()),
-                assignments_24h=row.recent,
+                trainings=frozenset(row["trainings"] or ()),
+                specialties=frozenset(row["specialties"] or ()),
+                assignments_24h=row["recent"],
             )
         )
     return candidates

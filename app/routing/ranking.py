@@ -89,7 +89,7 @@ def rank_candidates(
     reach = hops_to(call.district, adjacency, policy.adjacency_depth)
     today = now.date()
     minor = call.subject_age is not None and call.subject_age < 18
-    found: list[tuple[tuple[object, ...], Ranked]] = []
+    found: list[tuple[tuple[object, ...], Candidate, int, float | None]] = []
     for c in candidates:
         if not is_eligible(c, now):
             continue
@@ -97,7 +97,6 @@ def rank_candidates(
         if hop is None:
             continue
         distance = haversine_km(call.location, c.location) if call.location and c.location else None
-        eta = None if distance is None else distance / policy.speed_kmh * 60
         youth_first = minor and hop == 0 and "youth" in c.specialties
         key = (
             hop,
@@ -108,9 +107,16 @@ def rank_candidates(
             c.call_sign,
             str(c.responder_id),
         )
-        found.append((key, Ranked(c, hop, is_cit(c, today), distance, eta)))
-    found.sort(key=lambda pair: pair[0])
+        found.append((key, c, hop, distance))
+    found.sort(key=lambda entry: entry[0])
     return [
-        Ranked(r.candidate, r.hop, r.cit, r.distance_km, r.eta_minutes, position)
-        for position, (_, r) in enumerate(found)
+        Ranked(
+            c,
+            hop,
+            is_cit(c, today),
+            distance,
+            None if distance is None else distance / policy.speed_kmh * 60,
+            position,
+        )
+        for position, (_, c, hop, distance) in enumerate(found)
     ]

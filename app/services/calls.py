@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.agency_context import AgencyContext
@@ -89,11 +87,25 @@ async def triage(
 
 
 def _recommendation_json(result: RoutingResult) -> dict[str, Any]:
+    """The recommendation's lists as JSON-ready values (no dataclasses.asdict: it deep-copies)."""
     return {
-        "units": [{**asdict(u), "responder_id": str(u.responder_id)} for u in result.units],
+        "units": [
+            {
+                "responder_type": u.responder_type,
+                "responder_id": str(u.responder_id),
+                "name": u.name,
+                "call_sign": u.call_sign,
+                "role": u.role,
+                "district": u.district,
+                "cit_certified": u.cit_certified,
+                "eta_minutes": u.eta_minutes,
+                "distance_km": u.distance_km,
+            }
+            for u in result.units
+        ],
         "requests": list(result.requests),
-        "warnings": [asdict(w) for w in result.warnings],
-        "reasons": [asdict(r) for r in result.reasons],
+        "warnings": [{"code": w.code, "message": w.message} for w in result.warnings],
+        "reasons": [{"rule": r.rule, "message": r.message} for r in result.reasons],
     }
 
 
@@ -229,9 +241,9 @@ async def create(
         params.update(idem_key=idempotency_key, idem_body=out.model_dump(mode="json"))
     try:
         await repo.insert_call(conn, params)
-    except IntegrityError as exc:
-        if "uq_call_agency_external_id" in str(exc.orig):
-            raise Conflict(f"a call with external_id {body.external_id} already exists") from None
+    except repo.ExternalIdTaken:
+        raise Conflict(f"a call with external_id {body.external_id} already exists") from None
+    except repo.DistrictGone:
         raise Invalid(f"unknown district {code}", loc=("body", "district")) from None
     return out
 

@@ -1,0 +1,49 @@
+"""Hot-path statements on the pooled asyncpg connection, without SQLAlchemy's execution layer.
+
+Connections still come from (and return to) the SQLAlchemy engine's pool. Only the two
+statements of call intake use this; profiling showed SQLAlchemy's per-execute work there
+cost more than the database round trip itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+# `:name` parameters; `::type` casts are left alone.
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+@dataclass(frozen=True)
+class RawStatement:
+    """A statement written with :name parameters, compiled to asyncpg's $n form."""
+
+    sql: str
+    names: tuple[str, ...]
+
+    @classmethod
+    def compile(cls, named_sql: str) -> RawStatement:
+        names: list[str] = []
+
+        def number(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in names:
+                names.append(name)
+            return f"${names.index(name) + 1}"
+
+        return cls(_NAMED.sub(number, named_sql), tuple(names))
+
+    def args(self, params: Mapping[str, Any]) -> list[Any]:
+        return [params[name] for name in self.names]
+
+
+async def driver(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under a SQLAlchemy AsyncConnection (same pool, same session)."""
+    raw = await conn.get_raw_connection()
+    driver_connection: asyncpg.Connection = raw.driver_connection
+    return driver_connection
