@@ -234,7 +234,10 @@ async def _shifts(
                     ends,
                 )
             )
-            coverage.append((sid, district_id, agency_id, True, kind, responder_id, starts, ends))
+            coverage.append(
+                (sid, district_id, agency_id, True, kind, responder_id, f"{code}-{n}",
+                 district_id, starts, ends)
+            )
     # The rows cannot overlap by construction; the per-row overlap trigger would only slow
     # the bulk load, so it is paused for it.
     async with conn.transaction():
@@ -265,6 +268,8 @@ async def _shifts(
             "is_home",
             "responder_type",
             "responder_id",
+            "call_sign",
+            "home_district_id",
             "starts_at",
             "ends_at",
         ],

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import CheckConstraint, Computed, ForeignKey, Index, Text, text
+from sqlalchemy import CheckConstraint, Computed, ForeignKey, Index, SmallInteger, Text, text
+from sqlalchemy.dialects.postgresql import DATEMULTIRANGE
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column, id_column
@@ -53,7 +55,22 @@ class ShiftCoverage(Base):
             "ix_shift_coverage_district_window",
             "district_id",
             "starts_at",
-            postgresql_include=["ends_at", "is_home", "responder_type", "responder_id"],
+            # Everything the candidate query reads, so it can scan the index alone.
+            postgresql_include=[
+                "ends_at",
+                "is_home",
+                "responder_type",
+                "responder_id",
+                "shift_id",
+                "call_sign",
+                "home_district_id",
+                "status",
+                "active",
+                "lat",
+                "lon",
+                "preference",
+                "cit_periods",
+            ],
         ),
     )
 
@@ -65,5 +82,16 @@ class ShiftCoverage(Base):
     is_home: Mapped[bool] = mapped_column(server_default=text("false"))
     responder_type: Mapped[str] = mapped_column(Text)
     responder_id: Mapped[UUID]
+    # Copied from the shift (never changed after it is created).
+    call_sign: Mapped[str] = mapped_column(Text)
+    home_district_id: Mapped[UUID]
+    # The unit's ranking state, filled and kept current by triggers (migration 0003); the
+    # candidate query ranks from these and re-reads the real rows for the few it keeps.
+    status: Mapped[str] = mapped_column(Text)
+    active: Mapped[bool]
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    preference: Mapped[int] = mapped_column(SmallInteger)
+    cit_periods: Mapped[Any] = mapped_column(DATEMULTIRANGE, nullable=True)
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]

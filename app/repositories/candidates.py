@@ -6,79 +6,79 @@ shift_coverage by (district_id, starts_at) for the reachable districts only.
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from uuid import UUID
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.raw import RawStatement, driver
 from app.routing.types import Candidate, CertificationPeriod, GeoPoint
 
-# Rows kept per (type, hop, cit, training-or-youth) partition. Routing needs only the best
-# of each; the second absorbs any float tie between SQL's and Python's haversine.
-PER_PARTITION = 2
+# Rows kept per (type, hop, cit, training-or-youth) partition. Routing needs the best of
+# each; the others absorb what SQL cannot see: float ties between SQL's and Python's
+# haversine, and workload (assignments in 24 h), which breaks ETA ties in the core.
+PER_PARTITION = 3
 
 _CANDIDATES = RawStatement.compile(
     """
 WITH hops AS (
     SELECT * FROM unnest(CAST(:reach_ids AS uuid[]), CAST(:reach_hops AS int[]))
         AS h(district_id, hop)
-), covering AS (
-    SELECT sc.shift_id, bool_or(sc.district_id = :district_id) AS serves
+), measured AS (
+    -- Available units on a shift now that serves the district or is based next to it:
+    -- one index-only scan, as shift_coverage carries each unit's ranking state (triggers).
+    -- A shift based next door that also covers the district comes twice (hops 1 and 0);
+    -- load_candidates keeps the nearer.
+    SELECT sc.responder_type, sc.responder_id, sc.call_sign, sc.home_district_id,
+           sc.starts_at, sc.ends_at, h.hop, sc.preference,
+           coalesce(sc.cit_periods @> CAST(:today AS date), false) AS cit,
+           -- Ranks like the haversine at city scale, without trigonometry per row; the
+           -- routing core computes the real distance for the units kept.
+           CASE WHEN sc.lat IS NULL OR CAST(:lat AS float8) IS NULL THEN NULL
+                ELSE power(sc.lat - :lat, 2) + power((sc.lon - :lon) * :lon_scale, 2)
+           END AS closeness
     FROM shift_coverage sc
+    JOIN hops h ON h.district_id = sc.district_id
     WHERE sc.district_id = ANY(CAST(:reach_ids AS uuid[]))
       AND sc.starts_at <= :now AND sc.starts_at > CAST(:now AS timestamptz) - interval '24 hours'
       AND sc.ends_at > :now
       AND (sc.is_home OR sc.district_id = :district_id)
-    GROUP BY sc.shift_id
-), eligible AS (
-    SELECT s.responder_type, s.responder_id, s.call_sign, s.starts_at, s.ends_at,
-           s.district_id AS home_id,
-           CASE WHEN cv.serves THEN 0 ELSE h.hop END AS hop,
-           coalesce(o.name, c.name) AS name,
-           coalesce(o.status, c.status) AS status,
-           coalesce(o.lat, c.lat) AS lat, coalesce(o.lon, c.lon) AS lon,
-           o.trainings, c.specialties, cert.certified_on, cert.expires_on,
-           (SELECT count(*) FROM assignment a
-             WHERE a.responder_id = s.responder_id
-               AND a.assigned_at > CAST(:now AS timestamptz) - interval '24 hours') AS recent
-    FROM covering cv
-    JOIN shift s ON s.id = cv.shift_id
-    LEFT JOIN hops h ON h.district_id = s.district_id
-    LEFT JOIN officer o ON o.id = s.officer_id AND o.active AND o.status = 'available'
-    LEFT JOIN co_responder c ON c.id = s.co_responder_id AND c.active AND c.status = 'available'
-    LEFT JOIN LATERAL (
-        SELECT ce.certified_on, ce.expires_on FROM certification ce
-        WHERE ce.state_officer_id = o.state_officer_id
-          AND ce.certified_on <= :today AND ce.expires_on > :today
-        ORDER BY ce.expires_on DESC LIMIT 1
-    ) cert ON o.id IS NOT NULL
-    WHERE (o.id IS NOT NULL OR c.id IS NOT NULL)
-), measured AS (
-    -- One row per responder: the exclusion constraint allows one shift at any instant.
-    SELECT e.*,
-           CASE WHEN e.lat IS NULL OR CAST(:lat AS float8) IS NULL THEN NULL ELSE
-             2 * 6371.0088 * asin(sqrt(
-               power(sin(radians(e.lat - :lat) / 2), 2)
-               + cos(radians(:lat)) * cos(radians(e.lat))
-                 * power(sin(radians(e.lon - :lon) / 2), 2))) END AS distance_km,
-           CASE WHEN e.responder_type = 'officer' THEN
-             CASE WHEN 'de_escalation' = ANY(e.trainings) THEN 0
-                  WHEN 'mh_awareness' = ANY(e.trainings) THEN 1 ELSE 2 END
-           ELSE CASE WHEN 'youth' = ANY(e.specialties) THEN 0 ELSE 1 END END AS preference
-    FROM eligible e
+      AND sc.status = 'available' AND sc.active
 ), ranked AS (
+    -- Best first, as the routing core ranks; workload breaks ties later, among the kept.
     SELECT m.*, row_number() OVER (
-        PARTITION BY m.responder_type, m.hop, (m.certified_on IS NOT NULL), m.preference
-        ORDER BY (m.distance_km IS NULL), m.distance_km, m.recent,
-                 m.call_sign COLLATE "C", m.responder_id
+        -- A boolean, not the text column: text keys sort through the locale's collation.
+        PARTITION BY (m.responder_type = 'officer'), m.hop, m.cit, m.preference
+        ORDER BY (m.closeness IS NULL), m.closeness, m.call_sign COLLATE "C", m.responder_id
     ) AS position
     FROM measured m
 )
-SELECT r.responder_type, r.responder_id, r.call_sign, r.starts_at, r.ends_at, r.home_id,
-       r.hop, r.name, r.status, r.lat, r.lon, r.trainings, r.specialties,
-       r.certified_on, r.expires_on, r.recent
-FROM ranked r WHERE r.position <= :per_partition
+-- Only the kept units are read from their own rows: the routing core re-checks them.
+SELECT r.responder_type, r.responder_id, r.call_sign, r.starts_at, r.ends_at,
+       r.home_district_id AS home_id, r.hop,
+       u.name, u.status, u.active, u.lat, u.lon, u.trainings, u.specialties,
+       cert.certified_on, cert.expires_on,
+       (SELECT count(*) FROM assignment a
+         WHERE a.responder_id = r.responder_id
+           AND a.assigned_at > CAST(:now AS timestamptz) - interval '24 hours') AS recent
+FROM ranked r
+JOIN LATERAL (
+    SELECT o.name, o.status, o.active, o.lat, o.lon, o.trainings,
+           NULL::text[] AS specialties, o.state_officer_id
+    FROM officer o WHERE r.responder_type = 'officer' AND o.id = r.responder_id
+    UNION ALL
+    SELECT c.name, c.status, c.active, c.lat, c.lon, NULL::text[], c.specialties, NULL
+    FROM co_responder c WHERE r.responder_type = 'co_responder' AND c.id = r.responder_id
+) u ON true
+LEFT JOIN LATERAL (
+    SELECT ce.certified_on, ce.expires_on FROM certification ce
+    WHERE ce.state_officer_id = u.state_officer_id
+      AND ce.certified_on <= :today AND ce.expires_on > :today
+    ORDER BY ce.expires_on DESC LIMIT 1
+) cert ON u.state_officer_id IS NOT NULL
+WHERE r.position <= :per_partition
 """
 )
 
@@ -107,11 +107,17 @@ async def load_candidates(
                 "lat": location.lat if location else None,
                 "lon": location.lon if location else None,
                 "per_partition": PER_PARTITION,
+                "lon_scale": math.cos(math.radians(location.lat)) if location else 1.0,
             }
         ),
     )
-    candidates = []
+    nearest: dict[UUID, asyncpg.Record] = {}
     for row in rows:
+        kept = nearest.get(row["responder_id"])
+        if kept is None or row["hop"] < kept["hop"]:
+            nearest[row["responder_id"]] = row
+    candidates = []
+    for row in nearest.values():
         home = codes_by_id[row["home_id"]]
         serves_by_cover = row["hop"] == 0 and home != district_code
         lat, certified_on = row["lat"], row["certified_on"]
@@ -126,6 +132,7 @@ async def load_candidates(
                 shift_starts_at=row["starts_at"],
                 shift_ends_at=row["ends_at"],
                 status=row["status"],
+                active=row["active"],
                 location=GeoPoint(lat, row["lon"]) if lat is not None else None,
                 certifications=(
                     (CertificationPeriod(certified_on, row["expires_on"]),)

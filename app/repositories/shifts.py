@@ -58,6 +58,8 @@ def add_shift(
                 is_home=is_home,
                 responder_type=responder_type,
                 responder_id=responder_id,
+                call_sign=call_sign,
+                home_district_id=district_id,
                 starts_at=starts_at,
                 ends_at=ends_at,
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -311,3 +312,53 @@ async def test_patching_unknown_district_is_422_and_changes_nothing(
     assert response.status_code == 422
     assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["nature"] is None
     assert await db.fetchval("SELECT count(*) FROM recommendation") == 1
+
+
+async def test_certification_and_training_recorded_after_the_shift_count_at_once(
+    admin: Api,
+) -> None:
+    await grid_districts(admin)
+    late_cit = await add_officer(
+        admin, district="D1", call_sign="1A1", state_officer_id="LATE-1", location=(40.80, -111.94)
+    )
+    await add_officer(admin, district="D1", call_sign="1A2", location=(40.785, -111.925))
+    before = await admin.ok(
+        "POST",
+        "/v1/calls",
+        {"district": "D1", "location": D1_POINT, "safety": {"weapon": True}},
+        201,
+    )
+    assert _roles(before) == {"1A2": "lead"}
+    today = datetime.now(UTC).date()
+    await admin.ok(
+        "POST",
+        "/v1/certifications",
+        {
+            "state_officer_id": "LATE-1",
+            "certification_number": "C-LATE",
+            "program": "CIT",
+            "certified_on": str(today - timedelta(days=1)),
+            "expires_on": str(today + timedelta(days=300)),
+            "volunteered": True,
+        },
+        201,
+    )
+    after = await admin.ok(
+        "POST",
+        "/v1/calls",
+        {"district": "D1", "location": D1_POINT, "safety": {"weapon": True}},
+        201,
+    )
+    assert _roles(after)["1A1"] == "lead"
+    assert after["recommendation"]["units"][0]["responder_id"] == late_cit
+
+    # Only the training added after the shift can make 4A2 beat 4A1 (call-sign order).
+    await add_officer(admin, district="D4", call_sign="4A1")
+    late_trained = await add_officer(admin, district="D4", call_sign="4A2")
+    trained = await admin.ok(
+        "PATCH", f"/v1/officers/{late_trained}", {"trainings": ["de_escalation"]}
+    )
+    assert trained["trainings"] == ["de_escalation"]
+    far = await admin.ok("POST", "/v1/calls", {"district": "D4", "safety": {"weapon": True}}, 201)
+    assert _roles(far) == {"4A2": "lead"}
+    assert "no_cit" in _rules(far)
