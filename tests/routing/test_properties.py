@@ -87,7 +87,8 @@ policies = st.builds(
     adjacency_depth=st.integers(min_value=0, max_value=3),
     speed_kmh=st.floats(min_value=1, max_value=200, allow_nan=False),
 )
-pools = st.lists(candidates(), max_size=14)
+# One candidate per responder, as the candidate query returns them.
+pools = st.lists(candidates(), max_size=14, unique_by=lambda c: c.responder_id)
 
 
 def _today() -> date:
@@ -168,7 +169,7 @@ def test_exactly_one_lead_when_any_unit_and_no_unit_twice(
 @settings(max_examples=200, deadline=None)
 @given(
     call=calls,
-    pool=st.lists(candidates(), max_size=20),
+    pool=st.lists(candidates(), max_size=20, unique_by=lambda c: c.responder_id),
     policy=policies,
     adjacency=st.dictionaries(
         st.sampled_from((*DISTRICTS, "D9")), st.frozensets(st.sampled_from(DISTRICTS))
