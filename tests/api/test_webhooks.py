@@ -262,3 +262,25 @@ async def test_another_agencys_subscription_and_deliveries_are_404(
     assert (await other_admin.delete(f"/v1/webhooks/{sub['id']}")).status_code == 404
     assert (await other_admin.ok("GET", "/v1/webhooks"))["items"] == []
     assert (await admin.delete(f"/v1/webhooks/{sub['id']}")).status_code == 204
+
+
+async def test_unit_terminal_hears_when_its_call_escalates(
+    admin: Api, receiver: Receiver, service: ServiceFactory
+) -> None:
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    bystander = await add_co_responder(admin, district="D2", call_sign="MCT-2")
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    mine = await _subscribe(admin, receiver.url, ["call.escalated"], responder_id=co)
+    await _subscribe(admin, receiver.url + "/other", ["call.escalated"], responder_id=bystander)
+    async with service():
+        call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+        await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"safety": {"weapon": True}})
+        (received,) = await receiver.wait_for(1)
+        await asyncio.sleep(0.5)
+    payload = _verify(mine["secret"], received)
+    assert payload["type"] == "call.escalated"
+    assert payload["data"]["safety"]["weapon"] is True
+    assert payload["data"]["lead"] == "law_enforcement"
+    assert len(receiver.requests) == 1
