@@ -23,8 +23,19 @@ depends_on: str | Sequence[str] | None = None
 
 OLD_INCLUDED = ["ends_at", "is_home", "responder_type", "responder_id"]
 INCLUDED = [
-    "ends_at", "is_home", "responder_type", "responder_id", "shift_id", "call_sign",
-    "home_district_id", "status", "active", "lat", "lon", "preference", "cit_periods",
+    "ends_at",
+    "is_home",
+    "responder_type",
+    "responder_id",
+    "shift_id",
+    "call_sign",
+    "home_district_id",
+    "status",
+    "active",
+    "lat",
+    "lon",
+    "preference",
+    "cit_periods",
 ]
 
 # Training preference (officers: 0 de-escalation, 1 mental-health awareness, 2 neither) or
@@ -182,6 +193,14 @@ def downgrade() -> None:
         "cit_officer_preference(text[])",
     ):
         op.execute(f"DROP FUNCTION IF EXISTS {function}")
-    for column in ("cit_periods", "preference", "lon", "lat", "active", "status",
-                   "home_district_id", "call_sign"):
+    for column in (
+        "cit_periods",
+        "preference",
+        "lon",
+        "lat",
+        "active",
+        "status",
+        "home_district_id",
+        "call_sign",
+    ):
         op.drop_column("shift_coverage", column)
