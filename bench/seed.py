@@ -235,8 +235,18 @@ async def _shifts(
                 )
             )
             coverage.append(
-                (sid, district_id, agency_id, True, kind, responder_id, f"{code}-{n}",
-                 district_id, starts, ends)
+                (
+                    sid,
+                    district_id,
+                    agency_id,
+                    True,
+                    kind,
+                    responder_id,
+                    f"{code}-{n}",
+                    district_id,
+                    starts,
+                    ends,
+                )
             )
     # The rows cannot overlap by construction; the per-row overlap trigger would only slow
     # the bulk load, so it is paused for it.
