@@ -11,17 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.ids import new_id
 from app.models import Event
 
-EVENT_TYPES = (
-    "call.created",
-    "call.updated",
-    "recommendation.created",
-    "call.escalated",
-    "unit.assigned",
-    "unit.released",
-    "unit.status_changed",
-    "call.cleared",
-)
-
 
 def call_summary(
     call_id: UUID,
