@@ -32,7 +32,7 @@ from app.schemas.dispatch import UnitsUnavailableProblem
 from app.services import idempotency
 from app.settings import Settings
 from app.state import AppState
-from app.webhooks.relay import Relay
+from app.webhooks.relay import RelayThread
 
 
 def create_app(settings: Settings, database_url: str) -> FastAPI:
@@ -44,10 +44,10 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         state = AppState(settings, engine)
         app.state.cit = state
         tasks = [asyncio.create_task(idempotency.expire_periodically(state))]
-        # The relay has a pool of its own, so a busy API never starves deliveries.
-        relay_engine = create_engine(database_url, pool_size=2) if settings.run_relay else None
-        if relay_engine is not None:
-            tasks.append(asyncio.create_task(Relay(relay_engine, settings).run()))
+        # The relay has its own thread, loop and pool: a busy API never delays deliveries.
+        relay = RelayThread(database_url, settings) if settings.run_relay else None
+        if relay is not None:
+            relay.start()
         try:
             yield
         finally:
@@ -56,8 +56,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            if relay_engine is not None:
-                await relay_engine.dispose()
+            if relay is not None:
+                await asyncio.to_thread(relay.stop)
             await engine.dispose()
 
     app = FastAPI(
