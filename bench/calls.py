@@ -186,6 +186,10 @@ async def _drive(
     async def send_call(conn: Connection) -> int:
         return (await conn.request("POST", "/v1/calls", call_body(rng, seeded)))[0]
 
+    # Each phase measures its own steady state: let the saturating phase's aftermath
+    # (autovacuum, checkpoint writes) settle, and warm up at the rate before measuring.
+    await asyncio.sleep(3)
+    await open_loop(make, send_call, rate=args.rate, seconds=2)
     paced = await open_loop(make, send_call, rate=args.rate, seconds=s)
 
     dispatch = Stats()
