@@ -49,9 +49,13 @@ WITH hops AS (
 ), ranked AS (
     -- Best first, as the routing core ranks; workload breaks ties later, among the kept.
     SELECT m.*, row_number() OVER (
-        -- A boolean, not the text column: text keys sort through the locale's collation.
-        PARTITION BY (m.responder_type = 'officer'), m.hop, m.cit, m.preference
-        ORDER BY (m.closeness IS NULL), m.closeness, m.call_sign COLLATE "C", m.responder_id
+        -- One integer partition key and one float: the sort of every unit in reach is this
+        -- query's main cost (text keys would also sort through the locale's collation).
+        -- hop <= 3 and preference <= 2, so the key encodes (type, hop, cit, preference).
+        PARTITION BY ((m.responder_type = 'officer')::int * 1000 + m.hop * 100
+                      + m.cit::int * 10 + m.preference)
+        ORDER BY coalesce(m.closeness, 'Infinity'::float8), m.call_sign COLLATE "C",
+                 m.responder_id
     ) AS position
     FROM measured m
 )
