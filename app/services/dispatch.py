@@ -25,6 +25,7 @@ from app.schemas.dispatch import (
     UnitRef,
 )
 from app.security import Principal
+from app.services import audit, triage
 from app.services import calls as call_service
 from app.services.events import add_events, call_summary, event_row
 
@@ -95,7 +96,7 @@ async def _fresh_recommendation(
     request_id: str | None,
 ) -> RecommendationOut:
     """Re-triage the call now and store the result in its history."""
-    await call_service.store_retriage(session, context, who, call, request_id=request_id)
+    await triage.store_retriage(session, context, who, call, request_id=request_id)
     latest = (await call_repo.latest_recommendations(session, [call.id]))[call.id]
     return call_service.render_recommendation(latest)
 
@@ -182,7 +183,7 @@ async def dispatch(
             )
         )
     add_events(session, agency_id=context.agency_id, at=now, rows=events)
-    call_service.audit(
+    audit.record(
         session,
         who,
         action="call.dispatch",
@@ -242,7 +243,7 @@ async def clear(
             )
         ],
     )
-    call_service.audit(
+    audit.record(
         session,
         who,
         action="call.clear",
