@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import String, Text
+from sqlalchemy import Interval, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column, id_column
@@ -16,4 +16,6 @@ class Agency(Base):
     name: Mapped[str] = mapped_column(Text)
     timezone: Mapped[str] = mapped_column(Text)
     ori: Mapped[str | None] = mapped_column(String(9), unique=True)
+    # Longest shift ever scheduled (kept by a trigger): bounds the candidate scan's window.
+    longest_shift: Mapped[timedelta] = mapped_column(Interval, server_default="0")
     created_at: Mapped[datetime] = created_at_column()

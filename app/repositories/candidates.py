@@ -7,7 +7,7 @@ shift_coverage by (district_id, starts_at) for the reachable districts only.
 from __future__ import annotations
 
 import math
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -42,7 +42,8 @@ WITH hops AS (
     FROM shift_coverage sc
     JOIN hops h ON h.district_id = sc.district_id
     WHERE sc.district_id = ANY(CAST(:reach_ids AS uuid[]))
-      AND sc.starts_at <= :now AND sc.starts_at > CAST(:now AS timestamptz) - interval '24 hours'
+      AND sc.starts_at <= :now
+      AND sc.starts_at > CAST(:now AS timestamptz) - CAST(:longest_shift AS interval)
       AND sc.ends_at > :now
       AND (sc.is_home OR sc.district_id = :district_id)
       AND sc.status = 'available' AND sc.active
@@ -97,6 +98,7 @@ async def load_candidates(
     now: datetime,
     today: date,
     location: GeoPoint | None,
+    longest_shift: timedelta,
 ) -> list[Candidate]:
     """Eligible units serving or adjacent to the district, the best few of each kind."""
     rows = await (await driver(conn)).fetch(
@@ -111,6 +113,8 @@ async def load_candidates(
                 "lat": location.lat if location else None,
                 "lon": location.lon if location else None,
                 "per_partition": PER_PARTITION,
+                # Shifts last at most this long, so older starts cannot be on now.
+                "longest_shift": longest_shift,
                 "lon_scale": math.cos(math.radians(location.lat)) if location else 1.0,
             }
         ),

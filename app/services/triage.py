@@ -73,6 +73,7 @@ async def triage(
         now=now,
         today=local_now.date(),
         location=facts.location,
+        longest_shift=context.longest_shift,
     )
     return recommend(facts, candidates, policy, local_now, adjacency=context.adjacency)
 

@@ -362,3 +362,27 @@ async def test_certification_and_training_recorded_after_the_shift_count_at_once
     far = await admin.ok("POST", "/v1/calls", {"district": "D4", "safety": {"weapon": True}}, 201)
     assert _roles(far) == {"4A2": "lead"}
     assert "no_cit" in _rules(far)
+
+
+async def test_a_longer_shift_than_any_before_is_still_searched(admin: Api) -> None:
+    await grid_districts(admin)
+    await add_officer(admin, district="D1", call_sign="1A1")  # an 8-hour shift
+    co = await admin.ok(
+        "POST", "/v1/co-responders", {"name": "Long", "kind": "clinician", "provider": "P"}, 201
+    )
+    now = datetime.now(UTC)
+    await admin.ok(
+        "POST",
+        "/v1/shifts",
+        {
+            "responder_type": "co_responder",
+            "responder_id": co["id"],
+            "call_sign": "MCT-L",
+            "district": "D1",
+            "starts_at": (now - timedelta(hours=10)).isoformat(),
+            "ends_at": (now + timedelta(hours=2)).isoformat(),
+        },
+        201,
+    )
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    assert _roles(call)["MCT-L"] == "lead"

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime
 
-from app.api.deps import Paging, UnitOfWork, require
+from app.api.deps import Paging, State, UnitOfWork, after_commit, require
 from app.api.permissions import Permission
 from app.api.problems import problems
 from app.schemas.common import DistrictCode, Items, Page
@@ -19,8 +19,12 @@ Manager = Annotated[Principal, Depends(require(Permission.MANAGE_ROSTER))]
 
 
 @router.post("", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
-async def create_shift(body: ShiftCreate, who: Manager, session: UnitOfWork) -> ShiftOut:
+async def create_shift(
+    body: ShiftCreate, who: Manager, session: UnitOfWork, state: State
+) -> ShiftOut:
     """Schedule a shift (at most 24 h). An overlapping shift for the responder is a 409."""
+    # A longer shift than any before widens the agency's candidate window (cached).
+    after_commit(session, lambda: state.invalidate_agency(who.agency_id))
     return (await service.create_many(session, agency_id=who.agency_id, bodies=[body], bulk=False))[
         0
     ]
@@ -28,9 +32,10 @@ async def create_shift(body: ShiftCreate, who: Manager, session: UnitOfWork) -> 
 
 @router.post("/bulk", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
 async def create_shifts(
-    body: ShiftBulkCreate, who: Manager, session: UnitOfWork
+    body: ShiftBulkCreate, who: Manager, session: UnitOfWork, state: State
 ) -> Items[ShiftOut]:
     """Schedule many shifts: all of them, or none if any is invalid or overlaps."""
+    after_commit(session, lambda: state.invalidate_agency(who.agency_id))
     items = await service.create_many(
         session, agency_id=who.agency_id, bodies=body.shifts, bulk=True
     )
