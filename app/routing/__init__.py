@@ -1,6 +1,15 @@
 """Pure routing core: (call, candidates, policy, now) -> Recommendation. No I/O."""
 
-from app.routing.ranking import haversine_km, hops_to, is_cit, is_eligible
-from app.routing.rules import effective_flags, recommend
+from app.routing.engine import effective_flags, nature_flags, recommend
+from app.routing.geo import haversine_km
+from app.routing.ranking import hops_to, is_cit, is_eligible
 
-__all__ = ["effective_flags", "haversine_km", "hops_to", "is_cit", "is_eligible", "recommend"]
+__all__ = [
+    "effective_flags",
+    "haversine_km",
+    "hops_to",
+    "is_cit",
+    "is_eligible",
+    "nature_flags",
+    "recommend",
+]

@@ -6,23 +6,14 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from uuid import UUID
 
-from app.routing.types import CallFacts, Candidate, GeoPoint, Policy
-
-EARTH_RADIUS_KM = 6371.0088
-
-
-def haversine_km(a: GeoPoint, b: GeoPoint) -> float:
-    """Great-circle distance between two points, in kilometres."""
-    lat1, lat2 = math.radians(a.lat), math.radians(b.lat)
-    dlat = lat2 - lat1
-    dlon = math.radians(b.lon - a.lon)
-    h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+from app.routing.geo import haversine_km, is_known
+from app.routing.types import CallFacts, Candidate, Policy
 
 
 def is_eligible(candidate: Candidate, now: datetime) -> bool:
-    """Active, on a shift that covers now, and available."""
+    """Tell whether the unit is active, on a shift that covers now, and available."""
     return (
         candidate.active
         and candidate.shift_starts_at <= now < candidate.shift_ends_at
@@ -31,14 +22,18 @@ def is_eligible(candidate: Candidate, now: datetime) -> bool:
 
 
 def is_cit(candidate: Candidate, today: date) -> bool:
-    """An officer holding a certification valid on the agency's calendar date."""
+    """Tell whether the unit is an officer with a certification valid on the agency's date."""
     return candidate.responder_type == "officer" and any(
         c.certified_on <= today < c.expires_on for c in candidate.certifications
     )
 
 
 def hops_to(district: str, adjacency: Mapping[str, frozenset[str]], depth: int) -> dict[str, int]:
-    """Districts within depth hops of district, with their distance in hops."""
+    """Map each district within depth hops of district to its hop count (district itself: 0).
+
+    Adjacency is symmetric (SPEC §3.2), so the hops from the call's district to a unit's
+    shift district equal the hops from that shift district to the call's.
+    """
     hops = {district: 0}
     frontier = [district]
     for distance in range(1, depth + 1):
@@ -48,12 +43,14 @@ def hops_to(district: str, adjacency: Mapping[str, frozenset[str]], depth: int) 
                 if neighbour not in hops:
                     hops[neighbour] = distance
                     following.append(neighbour)
+        if not following:
+            break
         frontier = following
     return hops
 
 
 def training_class(candidate: Candidate) -> int:
-    """0 for de-escalation training, 1 for mental-health awareness, 2 for neither."""
+    """Return 0 for de-escalation training, 1 for mental-health awareness, 2 for neither."""
     if "de_escalation" in candidate.trainings:
         return 0
     if "mh_awareness" in candidate.trainings:
@@ -70,7 +67,21 @@ class Ranked:
     cit: bool
     distance_km: float | None
     eta_minutes: float | None
-    position: int = 0
+    # Index in the overall ranking: the training preference breaks its ties by it.
+    position: int
+    # A youth specialist ranked first for a minor (the youth part of the `rank` rule).
+    youth_first: bool
+
+    @property
+    def call_sign(self) -> str:
+        return self.candidate.call_sign
+
+    @property
+    def identity(self) -> tuple[str, UUID]:
+        return (self.candidate.responder_type, self.candidate.responder_id)
+
+
+_Entry = tuple[tuple[int, bool, bool, float, int, str, str], Candidate, int, float | None, bool]
 
 
 def rank_candidates(
@@ -80,24 +91,33 @@ def rank_candidates(
     now: datetime,
     adjacency: Mapping[str, frozenset[str]],
 ) -> list[Ranked]:
-    """Eligible candidates in reach, best first.
+    """Return the eligible candidates in reach, best first.
 
     Order: serving the district before adjacent (nearer rings first); for a minor, a youth
-    co-responder first among those serving; ETA (unknown locations last); fewer
-    assignments in 24 h; call sign.
+    co-responder first among co-responders serving the district; then distance, which orders
+    like ETA at any fixed speed (unknown locations last); fewer assignments in 24 h; call sign;
+    responder id. A responder listed twice (two shifts in reach) is kept once, at its best.
     """
     reach = hops_to(call.district, adjacency, policy.adjacency_depth)
     today = now.date()
     minor = call.subject_age is not None and call.subject_age < 18
-    found: list[tuple[tuple[object, ...], Candidate, int, float | None]] = []
+    call_point = call.location if is_known(call.location) else None
+    best: dict[tuple[str, UUID], _Entry] = {}
     for c in candidates:
         if not is_eligible(c, now):
             continue
+        # also_covers makes a unit serve a district; only the shift district has neighbours.
         hop = 0 if call.district in c.also_covers else reach.get(c.shift_district)
         if hop is None:
             continue
-        distance = haversine_km(call.location, c.location) if call.location and c.location else None
-        youth_first = minor and hop == 0 and "youth" in c.specialties
+        distance = (
+            haversine_km(call_point, c.location)
+            if call_point is not None and c.location is not None and is_known(c.location)
+            else None
+        )
+        youth_first = (
+            minor and hop == 0 and c.responder_type == "co_responder" and "youth" in c.specialties
+        )
         key = (
             hop,
             not youth_first,
@@ -107,16 +127,28 @@ def rank_candidates(
             c.call_sign,
             str(c.responder_id),
         )
-        found.append((key, c, hop, distance))
-    found.sort(key=lambda entry: entry[0])
+        identity = (c.responder_type, c.responder_id)
+        kept = best.get(identity)
+        if kept is None or key < kept[0]:
+            best[identity] = (key, c, hop, distance, youth_first)
+    ordered = sorted(best.values(), key=lambda entry: entry[0])
     return [
         Ranked(
-            c,
-            hop,
-            is_cit(c, today),
-            distance,
-            None if distance is None else distance / policy.speed_kmh * 60,
-            position,
+            candidate=c,
+            hop=hop,
+            cit=is_cit(c, today),
+            distance_km=distance,
+            eta_minutes=_eta_minutes(distance, policy.speed_kmh),
+            position=position,
+            youth_first=youth_first,
         )
-        for position, (_, c, hop, distance) in enumerate(found)
+        for position, (_, c, hop, distance, youth_first) in enumerate(ordered)
     ]
+
+
+def _eta_minutes(distance_km: float | None, speed_kmh: float) -> float | None:
+    # A non-positive or non-finite speed (the API rejects one) yields no ETA, not an error.
+    if distance_km is None or not (math.isfinite(speed_kmh) and speed_kmh > 0):
+        return None
+    eta = distance_km / speed_kmh * 60
+    return eta if math.isfinite(eta) else None

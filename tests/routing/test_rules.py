@@ -3,140 +3,146 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
-from typing import Any
 
-from app.routing import recommend
-from app.routing.types import CallFacts, Candidate, Policy, Recommendation
+import pytest
+
+from app.routing.types import SAFETY_FLAGS, CallFacts, Policy
 from tests.routing.builders import (
-    CALL_POINT,
-    GRID,
     NOW,
-    TODAY,
-    certified_on_day,
+    POLICY,
+    WEAPON,
+    call,
     co_responder,
-    expired,
-    not_yet_valid,
     officer,
+    reason,
     roles,
     rules,
+    run,
+    warning,
     warnings,
 )
 
-POLICY = Policy()
+DE_ESCALATION = frozenset({"de_escalation"})
+MH_AWARENESS = frozenset({"mh_awareness"})
 
-
-def call(district: str = "D1", **kw: Any) -> CallFacts:
-    return CallFacts(district=district, location=CALL_POINT, **kw)
-
-
-def run(facts: CallFacts, *candidates: Candidate, policy: Policy = POLICY) -> Recommendation:
-    return recommend(facts, list(candidates), policy, NOW, adjacency=GRID)
-
-
-def test_no_flags_and_co_responder_in_district_mental_health_leads_with_cit_backup() -> None:
-    rec = recommend(
-        call(),
-        [co_responder("MCT-1", km_north=3), officer("1A1", cit=True, km_north=2)],
-        POLICY,
-        NOW,
-        adjacency=GRID,
-    )
-    assert rec.lead == "mental_health"
-    assert not rec.safety_concern
-    assert roles(rec) == {"MCT-1": "lead", "1A1": "backup"}
-    assert rec.units[0].role == "lead"
-    assert "mh_lead" in rules(rec)
-    assert rec.warnings == ()
+# safety_flagged / le_lead / cit_scene_lead
 
 
 def test_weapon_flag_makes_cit_officer_lead_even_if_non_cit_is_closer() -> None:
-    rec = recommend(
-        call(safety=frozenset({"weapon"})),
-        [officer("1A1", km_north=0.5), officer("1A2", cit=True, km_north=5), co_responder("MCT-1")],
-        POLICY,
-        NOW,
-        adjacency=GRID,
+    rec = run(
+        call(safety=WEAPON),
+        officer("1A1", km_north=0.5),
+        officer("1A2", cit=True, km_north=5),
+        co_responder("MCT-1", km_north=1),
     )
     assert rec.lead == "law_enforcement"
     assert rec.safety_concern
     assert roles(rec) == {"1A2": "lead", "MCT-1": "support"}
-    assert {"safety_flagged", "le_lead", "cit_scene_lead"} <= rules(rec)
+    assert rec.units[0].call_sign == "1A2"
+    assert rec.units[0].cit_certified
+    assert rules(rec)[:2] == ["safety_flagged", "le_lead"]
+    assert "cit_scene_lead" in rules(rec)
+    assert "1A2" in reason(rec, "cit_scene_lead")
+    assert "weapon" in reason(rec, "safety_flagged")
+    assert rec.warnings == ()
+    assert rec.requests == ()
 
 
-def test_each_default_safety_flag_is_a_concern_but_medical_alone_is_not() -> None:
-    for flag in ("weapon", "violence", "threat_to_others", "crime_in_progress"):
-        rec = recommend(call(safety=frozenset({flag})), [co_responder("M")], POLICY, NOW)
-        assert rec.lead == "law_enforcement", flag
-    medical = recommend(
-        call(safety=frozenset({"medical_emergency"})), [co_responder("M")], POLICY, NOW
-    )
-    assert medical.lead == "mental_health"
-    assert "ems" in medical.requests
-    assert "medical" in rules(medical)
+@pytest.mark.parametrize("flag", ["weapon", "violence", "threat_to_others", "crime_in_progress"])
+def test_each_default_safety_flag_makes_law_enforcement_lead_over_available_co_responder(
+    flag: str,
+) -> None:
+    rec = run(call(safety=frozenset({flag})), co_responder("M"), officer("1A1", cit=True))
+    assert rec.lead == "law_enforcement"
+    assert roles(rec) == {"1A1": "lead", "M": "support"}
+    assert flag in reason(rec, "safety_flagged")
 
 
-def test_nature_code_maps_to_a_flag_case_insensitively() -> None:
-    rec = recommend(
-        call(nature=" mtlv "), [co_responder("M"), officer("1A1", cit=True)], POLICY, NOW
-    )
+@pytest.mark.parametrize("nature", ["MTLV", " mtlv ", "Mtlv"])
+def test_nature_code_implies_violence_case_insensitively_and_reason_names_the_nature(
+    nature: str,
+) -> None:
+    rec = run(call(nature=nature), co_responder("M"), officer("1A1", cit=True))
     assert rec.safety_concern
-    assert roles(rec)["1A1"] == "lead"
-    assert "nature" in next(r.message for r in rec.reasons if r.rule == "safety_flagged")
+    assert roles(rec) == {"1A1": "lead", "M": "support"}
+    message = reason(rec, "safety_flagged")
+    assert "violence" in message
+    assert nature.strip() in message
 
 
-def test_nature_mapping_to_a_flag_outside_the_policy_is_no_concern() -> None:
-    policy = replace(POLICY, safety_flags=frozenset({"weapon"}))
-    rec = recommend(call(nature="MTLV"), [co_responder("M")], policy, NOW)
+def test_safety_reason_does_not_mention_nature_that_implied_nothing() -> None:
+    rec = run(call(nature="MNTL", safety=WEAPON), officer("1A1", cit=True))
+    assert "nature" not in reason(rec, "safety_flagged")
+
+
+def test_policy_nature_keys_match_whatever_their_case() -> None:
+    policy = replace(POLICY, nature_flags={"suicthrt": frozenset({"threat_to_others"})})
+    rec = run(call(nature="SuicThrt"), co_responder("M"), officer("1A1"), policy=policy)
+    assert rec.lead == "law_enforcement"
+
+
+@pytest.mark.parametrize("nature", [None, "", "   ", "MNTL", "ÿ?\x00", "weapon of choice"])
+def test_nature_without_a_mapping_raises_no_concern(nature: str | None) -> None:
+    rec = run(call(nature=nature), co_responder("M"), officer("1A1", cit=True))
+    assert not rec.safety_concern
     assert rec.lead == "mental_health"
 
 
-def test_policy_may_make_medical_emergency_a_safety_flag() -> None:
-    policy = replace(POLICY, safety_flags=POLICY.safety_flags | {"medical_emergency"})
-    rec = recommend(call(safety=frozenset({"medical_emergency"})), [co_responder("M")], policy, NOW)
-    assert rec.lead == "law_enforcement"
+def test_nature_implying_a_flag_outside_the_policy_safety_flags_is_no_concern() -> None:
+    policy = replace(POLICY, safety_flags=frozenset({"weapon"}))
+    rec = run(call(nature="MTLV"), co_responder("M"), policy=policy)
+    assert not rec.safety_concern
+    assert rec.lead == "mental_health"
 
 
 def test_safety_concern_without_co_responder_warns_and_requests_phone_consult() -> None:
-    rec = recommend(call(safety=frozenset({"violence"})), [officer("1A1", cit=True)], POLICY, NOW)
+    rec = run(call(safety=frozenset({"violence"})), officer("1A1", cit=True))
     assert roles(rec) == {"1A1": "lead"}
-    assert "no_co_responder_available" in warnings(rec)
-    assert "mh_phone_consult" in rec.requests
-
-
-def test_no_co_responder_means_best_cit_officer_leads_with_phone_consult() -> None:
-    rec = recommend(
-        call(), [officer("1A1", km_north=1), officer("1A2", cit=True, km_north=4)], POLICY, NOW
-    )
-    assert rec.lead == "law_enforcement"
-    assert roles(rec) == {"1A2": "lead"}
-    assert "no_co_responder" in rules(rec)
-    assert "cit_scene_lead" in rules(rec)
-    assert "no_co_responder_available" in warnings(rec)
+    assert warnings(rec) == ["no_co_responder_available"]
     assert rec.requests == ("mh_phone_consult",)
 
 
-def test_no_cit_in_district_brings_adjacent_cit_and_trained_in_district_stabilizer() -> None:
-    rec = run(
-        call("D4", safety=frozenset({"weapon"})),
-        officer("2A1", "D2", cit=True, km_north=1),
-        officer("4A1", "D4", km_north=0.1),
-        officer("4A2", "D4", trainings=frozenset({"mh_awareness"}), km_north=0.2),
-        officer("4A3", "D4", trainings=frozenset({"de_escalation"}), km_north=3),
-    )
-    assert roles(rec) == {"2A1": "lead", "4A3": "stabilize"}
-    assert {"no_cit_in_district", "cit_from_adjacent_district"} <= warnings(rec)
-    assert "cit_adjacent" in rules(rec)
+def test_safety_concern_with_no_officer_does_not_send_co_responders_alone() -> None:
+    rec = run(call(safety=WEAPON), co_responder("MCT-1"), officer("9A1", "D9", cit=True))
+    assert rec.lead == "law_enforcement"
+    assert rec.units == ()
+    assert warnings(rec) == ["no_cit_available", "no_units_available"]
+    assert "not sent in alone" in warning(rec, "no_units_available")
+    assert "MCT-1" in warning(rec, "no_units_available")
+    assert rec.requests == ("mh_phone_consult", "cit_when_available")
+    assert {"safety_flagged", "le_lead", "no_cit", "no_units"} <= set(rules(rec))
+    assert "rank" not in rules(rec)
 
 
-def test_mental_health_awareness_beats_no_training_for_stabilize() -> None:
-    rec = run(
-        call("D4", safety=frozenset({"weapon"})),
-        officer("2A1", "D2", cit=True),
-        officer("4A1", "D4", km_north=0.1),
-        officer("4A2", "D4", trainings=frozenset({"mh_awareness"}), km_north=5),
-    )
-    assert roles(rec)["4A2"] == "stabilize"
+# mh_lead
+
+
+def test_no_flags_and_co_responder_in_district_mental_health_leads_with_cit_backup() -> None:
+    rec = run(call(), co_responder("MCT-1", km_north=3), officer("1A1", cit=True, km_north=2))
+    assert rec.lead == "mental_health"
+    assert not rec.safety_concern
+    assert [(u.call_sign, u.role) for u in rec.units] == [("MCT-1", "lead"), ("1A1", "backup")]
+    assert rules(rec) == ["mh_lead", "rank"]
+    assert "MCT-1" in reason(rec, "mh_lead")
+    assert "1A1" in reason(rec, "mh_lead")
+    assert rec.warnings == ()
+    assert rec.requests == ()
+
+
+def test_co_responder_from_adjacent_district_still_makes_mental_health_lead() -> None:
+    rec = run(call("D1"), co_responder("MCT-2", "D2"), officer("1A1", cit=True))
+    assert rec.lead == "mental_health"
+    assert roles(rec) == {"MCT-2": "lead", "1A1": "backup"}
+
+
+def test_law_enforcement_backup_off_sends_no_officer_and_raises_no_cit_warnings() -> None:
+    policy = replace(POLICY, le_backup_for_mh_lead=False)
+    with_officer = run(call(), co_responder("M"), officer("1A1", cit=True), policy=policy)
+    assert roles(with_officer) == {"M": "lead"}
+    without_officer = run(call(), co_responder("M"), policy=policy)
+    assert roles(without_officer) == {"M": "lead"}
+    assert without_officer.warnings == ()
+    assert without_officer.requests == ()
 
 
 def test_mh_lead_with_adjacent_cit_backup_warns_but_adds_no_stabilizer() -> None:
@@ -144,174 +150,254 @@ def test_mh_lead_with_adjacent_cit_backup_warns_but_adds_no_stabilizer() -> None
         call("D4"),
         co_responder("MCT-4", "D4"),
         officer("2A1", "D2", cit=True),
-        officer("4A1", "D4", trainings=frozenset({"de_escalation"})),
+        officer("4A1", "D4", trainings=DE_ESCALATION),
     )
     assert roles(rec) == {"MCT-4": "lead", "2A1": "backup"}
-    assert {"no_cit_in_district", "cit_from_adjacent_district"} <= warnings(rec)
+    assert warnings(rec) == ["no_cit_in_district", "cit_from_adjacent_district"]
+    assert "cit_adjacent" in rules(rec)
+    assert "cit_scene_lead" not in rules(rec)
 
 
-def test_no_cit_in_reach_best_de_escalation_officer_and_cit_requested() -> None:
+def test_mh_lead_with_no_cit_in_reach_backs_up_with_best_trained_officer_and_requests_cit() -> None:
+    rec = run(
+        call(),
+        co_responder("M"),
+        officer("1A1", km_north=0.1),
+        officer("1A2", trainings=DE_ESCALATION, km_north=5),
+    )
+    assert roles(rec) == {"M": "lead", "1A2": "backup"}
+    assert warnings(rec) == ["no_cit_available"]
+    assert rec.requests == ("cit_when_available",)
+    assert "no_cit" in rules(rec)
+
+
+def test_mh_lead_with_no_officer_at_all_still_sends_the_co_responder() -> None:
+    rec = run(call(), co_responder("M"))
+    assert roles(rec) == {"M": "lead"}
+    assert "none available" in reason(rec, "mh_lead")
+    assert warnings(rec) == ["no_cit_available"]
+    assert rec.requests == ("cit_when_available",)
+
+
+# no_co_responder
+
+
+def test_no_co_responder_means_best_cit_officer_leads_with_phone_consult() -> None:
+    rec = run(call(), officer("1A1", km_north=1), officer("1A2", cit=True, km_north=4))
+    assert rec.lead == "law_enforcement"
+    assert not rec.safety_concern
+    assert roles(rec) == {"1A2": "lead"}
+    assert {"no_co_responder", "cit_scene_lead", "rank"} <= set(rules(rec))
+    assert warnings(rec) == ["no_co_responder_available"]
+    assert rec.requests == ("mh_phone_consult",)
+
+
+def test_no_co_responder_and_only_adjacent_cit_adds_in_district_stabilizer() -> None:
+    rec = run(call("D4"), officer("2A1", "D2", cit=True), officer("4A1", "D4"))
+    assert roles(rec) == {"2A1": "lead", "4A1": "stabilize"}
+    assert {"no_co_responder", "cit_adjacent", "cit_scene_lead"} <= set(rules(rec))
+
+
+# cit_adjacent
+
+
+def test_no_cit_in_district_brings_adjacent_cit_and_de_escalation_trained_stabilizer() -> None:
+    rec = run(
+        call("D4", safety=WEAPON),
+        officer("2A1", "D2", cit=True, km_north=1),
+        officer("4A1", "D4", km_north=0.1),
+        officer("4A2", "D4", trainings=MH_AWARENESS, km_north=0.2),
+        officer("4A3", "D4", trainings=DE_ESCALATION, km_north=3),
+    )
+    assert [(u.call_sign, u.role) for u in rec.units] == [("2A1", "lead"), ("4A3", "stabilize")]
+    assert warnings(rec) == [
+        "no_cit_in_district",
+        "cit_from_adjacent_district",
+        "no_co_responder_available",
+    ]
+    message = reason(rec, "cit_adjacent")
+    assert all(part in message for part in ("D4", "2A1", "D2", "4A3"))
+    assert "cit_scene_lead" in rules(rec)
+
+
+def test_mental_health_awareness_beats_no_training_for_stabilize() -> None:
+    rec = run(
+        call("D4", safety=WEAPON),
+        officer("2A1", "D2", cit=True),
+        officer("4A1", "D4", km_north=0.1),
+        officer("4A2", "D4", trainings=MH_AWARENESS, km_north=5),
+    )
+    assert roles(rec) == {"2A1": "lead", "4A2": "stabilize"}
+
+
+def test_adjacent_cit_lead_without_in_district_officer_has_no_stabilizer() -> None:
+    rec = run(call("D4", safety=WEAPON), officer("2A1", "D2", cit=True), officer("3A1", "D3"))
+    assert roles(rec) == {"2A1": "lead"}
+    assert "no officer in D4" in reason(rec, "cit_adjacent")
+
+
+def test_cit_from_nearest_ring_leads_before_a_closer_cit_two_districts_away() -> None:
+    policy = replace(POLICY, adjacency_depth=2)
+    rec = run(
+        call("D2", safety=WEAPON),
+        officer("4A1", "D4", cit=True, km_north=9),
+        officer("3A1", "D3", cit=True, km_north=0.1),
+        policy=policy,
+    )
+    assert roles(rec) == {"4A1": "lead"}
+
+
+def test_cit_two_districts_away_leads_when_depth_allows_and_none_is_nearer() -> None:
+    rec = run(
+        call("D2", safety=WEAPON),
+        officer("3A1", "D3", cit=True),
+        policy=replace(POLICY, adjacency_depth=2),
+    )
+    assert roles(rec) == {"3A1": "lead"}
+    assert "2 districts away" in warning(rec, "cit_from_adjacent_district")
+
+
+# no_cit
+
+
+def test_no_cit_in_reach_best_de_escalation_officer_leads_and_cit_requested() -> None:
     rec = run(
         call("D4", safety=frozenset({"threat_to_others"})),
         officer("4A1", "D4", km_north=0.1),
-        officer("4A2", "D4", trainings=frozenset({"de_escalation"}), km_north=6),
+        officer("4A2", "D4", trainings=DE_ESCALATION, km_north=6),
         officer("9A1", "D9", cit=True),  # not adjacent: out of reach
+        co_responder("MCT-4", "D4"),
     )
-    assert roles(rec) == {"4A2": "lead"}
-    assert "no_cit_available" in warnings(rec)
-    assert "cit_when_available" in rec.requests
-    assert "no_cit" in rules(rec)
+    assert roles(rec) == {"4A2": "lead", "MCT-4": "support"}
+    assert not rec.units[0].cit_certified
+    assert warnings(rec) == ["no_cit_available"]
+    assert rec.requests == ("cit_when_available",)
+    assert "4A2" in reason(rec, "no_cit")
     assert "cit_scene_lead" not in rules(rec)
 
 
 def test_in_district_officer_preferred_over_trained_adjacent_one_when_no_cit() -> None:
     rec = run(
-        call("D4", safety=frozenset({"weapon"})),
+        call("D4", safety=WEAPON),
         officer("4A1", "D4"),
-        officer("2A1", "D2", trainings=frozenset({"de_escalation"})),
+        officer("2A1", "D2", trainings=DE_ESCALATION),
     )
     assert roles(rec) == {"4A1": "lead"}
 
 
-def test_safety_concern_with_no_officer_does_not_send_co_responders_alone() -> None:
-    rec = recommend(call(safety=frozenset({"weapon"})), [co_responder("MCT-1")], POLICY, NOW)
+def test_no_officer_and_no_co_responder_in_reach_means_no_units_with_every_warning() -> None:
+    rec = run(call(), officer("9A1", "D9", cit=True), co_responder("M9", "D9"))
+    assert rec.units == ()
     assert rec.lead == "law_enforcement"
-    assert rec.units == ()
-    assert {"no_units_available", "no_cit_available"} <= warnings(rec)
-    assert "no_units" in rules(rec)
+    assert warnings(rec) == ["no_cit_available", "no_co_responder_available", "no_units_available"]
+    assert rec.requests == ("mh_phone_consult", "cit_when_available")
 
 
-def test_no_units_at_all_still_returns_a_recommendation() -> None:
-    rec = recommend(call(), [], POLICY, NOW)
+# medical
+
+
+def test_medical_emergency_requests_ems_but_mental_health_still_leads() -> None:
+    rec = run(call(safety=frozenset({"medical_emergency"})), co_responder("M"), officer("1A1"))
+    assert rec.lead == "mental_health"
+    assert not rec.safety_concern
+    assert "ems" in rec.requests
+    assert "medical" in rules(rec)
+
+
+def test_nature_implying_medical_emergency_requests_ems() -> None:
+    policy = replace(POLICY, nature_flags={"OD": frozenset({"medical_emergency"})})
+    rec = run(call(nature="od"), co_responder("M"), policy=policy)
+    assert rec.lead == "mental_health"
+    assert rec.requests[0] == "ems"
+
+
+def test_policy_listing_medical_emergency_as_safety_flag_makes_law_enforcement_lead() -> None:
+    policy = replace(POLICY, safety_flags=POLICY.safety_flags | {"medical_emergency"})
+    rec = run(
+        call(safety=frozenset({"medical_emergency"})),
+        co_responder("M"),
+        officer("1A1", cit=True),
+        policy=policy,
+    )
+    assert rec.lead == "law_enforcement"
+    assert roles(rec) == {"1A1": "lead", "M": "support"}
+    assert "ems" in rec.requests
+
+
+def test_no_medical_flag_no_ems() -> None:
+    rec = run(call(safety=WEAPON), officer("1A1", cit=True))
+    assert "ems" not in rec.requests
+    assert "medical" not in rules(rec)
+
+
+# no_units
+
+
+def test_no_candidates_at_all_still_returns_a_recommendation() -> None:
+    rec = run(call(location=None), adjacency=None)
     assert rec.units == ()
+    assert rec.lead == "law_enforcement"
     assert "no_units_available" in warnings(rec)
     assert "no_co_responder_available" in warnings(rec)
     assert "no_units" in rules(rec)
     assert rec.policy_version == POLICY.version
 
 
-def test_ranking_prefers_serving_district_then_eta_then_workload_then_call_sign() -> None:
-    adjacent_close = co_responder("MCT-A", "D2", km_north=0.1)
-    serving_far = co_responder("MCT-S", "D1", km_north=9)
-    rec = run(call(), adjacent_close, serving_far)
-    assert roles(rec)["MCT-S"] == "lead"
-
-    near, far = officer("1A2", cit=True, km_north=1), officer("1A1", cit=True, km_north=2)
-    assert roles(run(call(safety=frozenset({"weapon"})), far, near))["1A2"] == "lead"
-
-    busy = officer("1A1", cit=True, km_north=1, assignments_24h=3)
-    rested = officer("1A2", cit=True, km_north=1, assignments_24h=0)
-    assert roles(run(call(safety=frozenset({"weapon"})), busy, rested))["1A2"] == "lead"
-
-    a, b = officer("1A1", cit=True), officer("1A2", cit=True)
-    assert roles(run(call(safety=frozenset({"weapon"})), b, a))["1A1"] == "lead"
-
-
-def test_unit_with_unknown_location_ranks_after_every_located_one() -> None:
-    unknown = officer("1A0", cit=True, km_north=None)
-    located_far = officer("1A9", cit=True, km_north=15)
-    rec = run(call(safety=frozenset({"weapon"})), unknown, located_far)
-    assert roles(rec)["1A9"] == "lead"
-
-
-def test_eta_uses_policy_speed() -> None:
-    rec = recommend(call(), [co_responder("M", km_north=10)], replace(POLICY, speed_kmh=60), NOW)
-    assert rec.units[0].distance_km == 10.0
-    assert rec.units[0].eta_minutes == 10.0
-
-
-def test_youth_specialist_ranks_first_for_a_minor_among_serving_co_responders() -> None:
-    near = co_responder("MCT-1", km_north=0.5)
-    youth = co_responder("MCT-Y", specialties=frozenset({"youth"}), km_north=8)
-    adult = recommend(call(), [near, youth], POLICY, NOW)
-    minor = recommend(call(subject_age=15), [near, youth], POLICY, NOW)
-    assert roles(adult)["MCT-1"] == "lead"
-    assert roles(minor)["MCT-Y"] == "lead"
-    assert "youth_specialty" in rules(minor)
-
-
-def test_youth_specialist_from_adjacent_district_does_not_outrank_serving_one() -> None:
-    serving = co_responder("MCT-1", "D1")
-    adjacent_youth = co_responder("MCT-Y", "D2", specialties=frozenset({"youth"}))
-    rec = run(call(subject_age=12), serving, adjacent_youth)
-    assert roles(rec)["MCT-1"] == "lead"
-
-
-def test_also_covers_makes_a_unit_serve_the_district() -> None:
-    covering = co_responder("MCT-C", "D5", also_covers=frozenset({"D1"}), km_north=9)
-    adjacent = co_responder("MCT-2", "D2", km_north=0.1)
-    rec = run(call(), covering, adjacent)
-    assert roles(rec)["MCT-C"] == "lead"
-
-
-def test_adjacency_depth_limits_reach() -> None:
-    far_cit = officer("5A1", "D5", cit=True)  # D5 is two hops from D2
-    shallow = run(call("D2", safety=frozenset({"weapon"})), far_cit)
-    assert shallow.units == ()
-    deep = run(
-        call("D2", safety=frozenset({"weapon"})), far_cit, policy=replace(POLICY, adjacency_depth=2)
-    )
-    assert roles(deep) == {"5A1": "lead"}
-    none = run(
-        call("D4", safety=frozenset({"weapon"})),
-        officer("2A1", "D2", cit=True),
-        policy=replace(POLICY, adjacency_depth=0),
-    )
-    assert none.units == ()
-
-
-def test_le_backup_can_be_turned_off_by_policy() -> None:
-    policy = replace(POLICY, le_backup_for_mh_lead=False)
-    rec = recommend(call(), [co_responder("M"), officer("1A1", cit=True)], policy, NOW)
-    assert roles(rec) == {"M": "lead"}
-    assert rec.warnings == ()
-
-
-def test_ineligible_units_are_never_recommended() -> None:
-    rec = recommend(
-        call(safety=frozenset({"weapon"})),
-        [
-            officer("OFF", cit=True, on_shift=False),
-            officer("BUSY", cit=True, status="on_scene"),
-            officer("GONE", cit=True, active=False),
-            officer("OOS", cit=True, status="out_of_service"),
-            co_responder("MCT-X", status="dispatched"),
-        ],
-        POLICY,
-        NOW,
+def test_only_ineligible_units_means_no_units() -> None:
+    rec = run(
+        call(safety=WEAPON),
+        officer("OFF", cit=True, on_shift=False),
+        officer("BUSY", cit=True, status="on_scene"),
+        officer("GONE", cit=True, active=False),
+        officer("OOS", cit=True, status="out_of_service"),
+        officer("ENDED", cit=True, shift_starts_at=NOW.replace(hour=0), shift_ends_at=NOW),
+        co_responder("MCT-X", status="dispatched"),
+        co_responder("MCT-G", active=False),
     )
     assert rec.units == ()
+    assert "no_units_available" in warnings(rec)
 
 
-def test_expired_or_future_certification_does_not_count_as_cit() -> None:
-    rec = recommend(
-        call(safety=frozenset({"weapon"})),
-        [
-            officer("1A1", certifications=(expired(),), km_north=0.1),
-            officer("1A2", certifications=(not_yet_valid(),), km_north=0.2),
-        ],
-        POLICY,
-        NOW,
-    )
-    assert "no_cit_available" in warnings(rec)
-    assert all(not u.cit_certified for u in rec.units)
+# output shape
 
 
-def test_certification_is_valid_from_its_first_day_until_the_day_before_expiry() -> None:
-    first_day = officer("1A1", certifications=(certified_on_day(TODAY),))
-    expires_today = officer("1A2", certifications=(certified_on_day(TODAY - timedelta(days=365)),))
-    rec = recommend(call(safety=frozenset({"weapon"})), [expires_today, first_day], POLICY, NOW)
-    assert roles(rec) == {"1A1": "lead"}
-    assert rec.units[0].cit_certified
-
-
-def test_exactly_one_lead_first_and_no_duplicates() -> None:
+def test_every_rule_reason_appears_once_and_policy_version_is_recorded() -> None:
+    policy = Policy(version=7)
     rec = run(
-        call("D4", safety=frozenset({"weapon"})),
+        call("D4", safety=frozenset({"weapon", "medical_emergency"}), nature="MTLV"),
         officer("2A1", "D2", cit=True),
+        officer("3A1", "D3", cit=True),
+        officer("4A1", "D4"),
+        policy=policy,
+    )
+    assert rec.policy_version == 7
+    assert len(rules(rec)) == len(set(rules(rec)))
+    assert set(rules(rec)) == {
+        "safety_flagged",
+        "le_lead",
+        "cit_adjacent",
+        "cit_scene_lead",
+        "medical",
+        "rank",
+    }
+    assert rec.requests == ("ems", "mh_phone_consult")
+    assert warnings(rec) == [
+        "no_cit_in_district",
+        "cit_from_adjacent_district",
+        "no_co_responder_available",
+    ]
+
+
+def test_units_are_listed_lead_first_then_support_then_stabilize() -> None:
+    rec = run(
+        CallFacts(district="D4", safety=frozenset(SAFETY_FLAGS)),
         officer("4A1", "D4"),
         co_responder("MCT-4", "D4"),
+        officer("2A1", "D2", cit=True),
     )
-    assert [u.role for u in rec.units].count("lead") == 1
-    assert rec.units[0].role == "lead"
-    assert len({u.responder_id for u in rec.units}) == len(rec.units)
+    assert [(u.call_sign, u.role) for u in rec.units] == [
+        ("2A1", "lead"),
+        ("MCT-4", "support"),
+        ("4A1", "stabilize"),
+    ]
+    assert [u.district for u in rec.units] == ["D2", "D4", "D4"]

@@ -1,0 +1,317 @@
+"""The CIT routing rules (SPEC §4.2): pure functions from facts to a Recommendation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, get_args
+
+from app.routing.ranking import Ranked, rank_candidates, training_class
+from app.routing.types import (
+    CallFacts,
+    Candidate,
+    Lead,
+    Policy,
+    Reason,
+    Recommendation,
+    RecommendedUnit,
+    Request,
+    UnitRole,
+    Warning,
+    WarningCode,
+)
+
+# Units (by role), requests and warnings are listed in this fixed order, whichever rule
+# raised them first, so consoles and CAD integrations see a stable shape.
+_REQUEST_ORDER: tuple[str, ...] = get_args(Request)
+_WARNING_ORDER: tuple[str, ...] = get_args(WarningCode)
+_ROLE_ORDER: tuple[str, ...] = get_args(UnitRole)
+_RANK_MESSAGE = (
+    "Units ranked by: serving the district before adjacent ones, ETA (unknown location last), "
+    "fewer assignments in the last 24 h, call sign"
+)
+
+
+def nature_flags(call: CallFacts, policy: Policy) -> frozenset[str]:
+    """Return the flags the call's nature implies through the policy (case-insensitive)."""
+    nature = (call.nature or "").strip().upper()
+    if not nature:
+        return frozenset()
+    implied: frozenset[str] = frozenset()
+    for code, flags in policy.nature_flags.items():
+        if code.strip().upper() == nature:
+            implied |= flags
+    return implied
+
+
+def effective_flags(call: CallFacts, policy: Policy) -> frozenset[str]:
+    """Return the flags set on the call plus those its nature implies."""
+    return call.safety | nature_flags(call, policy)
+
+
+def recommend(
+    call: CallFacts,
+    candidates: Sequence[Candidate],
+    policy: Policy,
+    now: datetime,
+    *,
+    adjacency: Mapping[str, frozenset[str]] | None = None,
+) -> Recommendation:
+    """Recommend who responds to a crisis call, and explain why.
+
+    `now` must be timezone-aware and in the agency's zone: certifications are valid by the
+    agency's calendar date, `now.date()`. `adjacency` maps a district code to the codes of
+    its neighbours (symmetric). A recommendation is always returned, even with no unit.
+    """
+    flags = effective_flags(call, policy)
+    concerns = sorted(flags & policy.safety_flags)
+    ranked = rank_candidates(call, candidates, policy, now, adjacency or {})
+    co_responders = [r for r in ranked if r.candidate.responder_type == "co_responder"]
+    officers = [r for r in ranked if r.candidate.responder_type == "officer"]
+    draft = _Draft()
+    lead: Lead
+
+    if concerns:
+        lead = "law_enforcement"
+        draft.reason("safety_flagged", _safety_message(call, policy, concerns))
+        found = _find_law_enforcement(officers)
+        if found.unit is None:
+            draft.reason(
+                "le_lead",
+                "Safety concern flagged: law enforcement must lead, but no officer is in reach",
+            )
+            _record_law_enforcement(draft, call, found, role="lead")
+            _no_law_enforcement_for_flagged_call(draft, co_responders)
+        else:
+            support = co_responders[0] if co_responders else None
+            draft.reason(
+                "le_lead",
+                f"Safety concern flagged: law enforcement ({found.unit.call_sign}) leads"
+                + (f", mental health ({support.call_sign}) supports" if support else ""),
+            )
+            _record_law_enforcement(draft, call, found, role="lead")
+            if support is None:
+                _no_co_responder(draft)
+            else:
+                draft.add(support, "support")
+                _youth_note(draft, call, support)
+    elif co_responders:
+        lead = "mental_health"
+        best = co_responders[0]
+        draft.add(best, "lead")
+        if policy.le_backup_for_mh_lead:
+            found = _find_law_enforcement(officers)
+            backup = found.unit.call_sign if found.unit else "none available"
+            draft.reason(
+                "mh_lead",
+                f"No safety concern flagged: mental health ({best.call_sign}) leads, "
+                f"with law-enforcement back-up ({backup})",
+            )
+            _record_law_enforcement(draft, call, found, role="backup")
+        else:
+            draft.reason(
+                "mh_lead",
+                f"No safety concern flagged: mental health ({best.call_sign}) leads; "
+                "the policy sends no law-enforcement back-up",
+            )
+        _youth_note(draft, call, best)
+    else:
+        lead = "law_enforcement"
+        found = _find_law_enforcement(officers)
+        leader = f" ({found.unit.call_sign})" if found.unit else ""
+        draft.reason(
+            "no_co_responder",
+            "No safety concern flagged, but no co-responder is available in reach: "
+            f"law enforcement{leader} leads, with a mental-health phone consult",
+        )
+        _no_co_responder(draft)
+        _record_law_enforcement(draft, call, found, role="lead")
+
+    if "medical_emergency" in flags:
+        draft.request("ems")
+        draft.reason("medical", "Medical emergency flagged: EMS requested")
+    if draft.units:
+        draft.reason("rank", _RANK_MESSAGE)
+    else:
+        draft.warn("no_units_available", "No eligible unit is on shift and available in reach")
+        draft.reason("no_units", "No eligible unit in reach: nothing can be dispatched yet")
+    return draft.finish(lead=lead, safety_concern=bool(concerns), policy=policy)
+
+
+@dataclass(frozen=True, slots=True)
+class _LawEnforcement:
+    """The outcome of the law-enforcement search (SPEC §4.2 `mh_lead`)."""
+
+    unit: Ranked | None
+    kind: Literal["cit_in_district", "cit_adjacent", "no_cit"]
+    stabilizer: Ranked | None = None
+
+
+def _find_law_enforcement(officers: list[Ranked]) -> _LawEnforcement:
+    """Find the CIT officer in the district, else the nearest CIT one, else the best officer."""
+    cit = [o for o in officers if o.cit]
+    if cit and cit[0].hop == 0:
+        return _LawEnforcement(cit[0], "cit_in_district")
+    if cit:
+        # Ranking orders by hop first, so cit[0] comes from the nearest ring.
+        # Only a leading adjacent CIT officer gets this stabiliser (see _record_law_enforcement).
+        stabilizer = _by_training([o for o in officers if o.hop == 0])
+        return _LawEnforcement(cit[0], "cit_adjacent", stabilizer)
+    return _LawEnforcement(_by_training(officers), "no_cit")
+
+
+def _record_law_enforcement(
+    draft: _Draft, call: CallFacts, found: _LawEnforcement, *, role: UnitRole
+) -> None:
+    unit = found.unit
+    verb = "leads" if role == "lead" else "backs up"
+    if found.kind == "no_cit":
+        draft.warn("no_cit_available", f"No CIT officer is available in or near {call.district}")
+        draft.request("cit_when_available")
+        if unit is None:
+            draft.reason("no_cit", "No CIT officer and no other officer is available in reach")
+            return
+        draft.add(unit, role)
+        draft.reason(
+            "no_cit",
+            f"No CIT officer in reach: {unit.call_sign} {verb} (de-escalation, then "
+            "mental-health awareness training preferred); a CIT officer is requested "
+            "when one is available",
+        )
+        return
+    if unit is None:  # only the no_cit search can come back empty
+        return
+    draft.add(unit, role)
+    if found.kind == "cit_adjacent":
+        home = unit.candidate.shift_district
+        ring = "adjacent" if unit.hop == 1 else f"{unit.hop} districts away,"
+        draft.warn(
+            "no_cit_in_district", f"No CIT officer is on shift and available in {call.district}"
+        )
+        draft.warn(
+            "cit_from_adjacent_district",
+            f"CIT officer {unit.call_sign} comes from {ring} district {home}",
+        )
+        message = (
+            f"No CIT officer on shift in {call.district}; "
+            f"CIT officer {unit.call_sign} from {ring} {home} {verb}"
+        )
+        if role == "lead":
+            if found.stabilizer is not None:
+                draft.add(found.stabilizer, "stabilize")
+                message += (
+                    f"; {found.stabilizer.call_sign} from {call.district} stabilises the scene "
+                    "until then"
+                )
+            else:
+                message += f"; no officer in {call.district} is available to stabilise the scene"
+        draft.reason("cit_adjacent", message)
+    if role == "lead":
+        draft.reason(
+            "cit_scene_lead",
+            f"CIT officer {unit.call_sign} takes charge of the scene, even if another officer "
+            "is closer or more senior",
+        )
+
+
+def _safety_message(call: CallFacts, policy: Policy, concerns: list[str]) -> str:
+    message = f"Safety concern flagged: {', '.join(concerns)}"
+    from_nature = sorted(nature_flags(call, policy) & policy.safety_flags)
+    if from_nature:
+        nature = (call.nature or "").strip()
+        message += f" (nature {nature} implies {', '.join(from_nature)})"
+    return message
+
+
+def _by_training(officers: list[Ranked]) -> Ranked | None:
+    """Return the best officer, preferring de-escalation, then mental-health awareness."""
+    if not officers:
+        return None
+    return min(officers, key=lambda o: (o.hop, training_class(o.candidate), o.position))
+
+
+def _no_law_enforcement_for_flagged_call(draft: _Draft, co_responders: list[Ranked]) -> None:
+    # Decision (SPEC gap): clinicians are never sent alone into a safety-flagged scene.
+    draft.request("mh_phone_consult")
+    if not co_responders:
+        _no_co_responder(draft)
+        return
+    names = ", ".join(r.call_sign for r in co_responders)
+    draft.warn(
+        "no_units_available",
+        "No law-enforcement unit can lead this safety-flagged call, so co-responders "
+        f"({names}) are not sent in alone",
+    )
+    draft.reason(
+        "no_units",
+        "No eligible officer in reach for a safety-flagged call: no unit is recommended, "
+        "and co-responders are not sent in alone",
+    )
+
+
+def _youth_note(draft: _Draft, call: CallFacts, unit: Ranked) -> None:
+    if unit.youth_first:
+        draft.reason(
+            "youth_specialty",
+            f"The subject is {call.subject_age}: youth specialist {unit.call_sign} "
+            "ranks first among the co-responders serving the district",
+        )
+
+
+def _no_co_responder(draft: _Draft) -> None:
+    draft.warn("no_co_responder_available", "No mental-health co-responder is available in reach")
+    draft.request("mh_phone_consult")
+
+
+@dataclass
+class _Draft:
+    """The recommendation as the rules build it up; each rule, warning and request once."""
+
+    units: list[tuple[Ranked, UnitRole]] = field(default_factory=list)
+    requests: set[Request] = field(default_factory=set)
+    warnings: dict[WarningCode, str] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    def add(self, unit: Ranked, role: UnitRole) -> None:
+        # Ranking already keeps each responder once; this guards against a rule adding twice.
+        if all(u.identity != unit.identity for u, _ in self.units):
+            self.units.append((unit, role))
+
+    def request(self, request: Request) -> None:
+        self.requests.add(request)
+
+    def warn(self, code: WarningCode, message: str) -> None:
+        self.warnings.setdefault(code, message)
+
+    def reason(self, rule: str, message: str) -> None:
+        self.reasons.setdefault(rule, message)
+
+    def finish(self, *, lead: Lead, safety_concern: bool, policy: Policy) -> Recommendation:
+        units = sorted(self.units, key=lambda pair: _ROLE_ORDER.index(pair[1]))
+        return Recommendation(
+            lead=lead,
+            safety_concern=safety_concern,
+            policy_version=policy.version,
+            units=tuple(_recommended(r, role) for r, role in units),
+            requests=tuple(sorted(self.requests, key=_REQUEST_ORDER.index)),
+            warnings=tuple(
+                Warning(code, self.warnings[code])
+                for code in sorted(self.warnings, key=_WARNING_ORDER.index)
+            ),
+            reasons=tuple(Reason(rule, message) for rule, message in self.reasons.items()),
+        )
+
+
+def _recommended(r: Ranked, role: UnitRole) -> RecommendedUnit:
+    return RecommendedUnit(
+        responder_type=r.candidate.responder_type,
+        responder_id=r.candidate.responder_id,
+        name=r.candidate.name,
+        call_sign=r.candidate.call_sign,
+        role=role,
+        district=r.candidate.shift_district,
+        cit_certified=r.cit,
+        eta_minutes=None if r.eta_minutes is None else round(r.eta_minutes, 1),
+        distance_km=None if r.distance_km is None else round(r.distance_km, 1),
+    )
