@@ -19,7 +19,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Sized for a busy console floor: connections above the pool are closed when returned,
+    # so a pool smaller than the concurrency reconnects dozens of times a second.
+    db_pool_size: int = Field(default=32, ge=1, le=200)
     # How long another instance may serve a cached agency context or API key after a change.
     cache_ttl_seconds: float = Field(default=2.0, ge=0.0, le=60.0)
     max_body_bytes: int = 256 * 1024

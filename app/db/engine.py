@@ -32,7 +32,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
         asyncpg_url(url),
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=max(4, pool_size // 4),
         pool_timeout=5,
         pool_recycle=1800,
         connect_args={
