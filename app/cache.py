@@ -34,6 +34,3 @@ class TtlCache(Generic[K, V]):
 
     def discard(self, key: K) -> None:
         self._entries.pop(key, None)
-
-    def clear(self) -> None:
-        self._entries.clear()

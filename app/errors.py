@@ -40,10 +40,6 @@ class Conflict(AppError):
     status, slug, title = 409, "conflict", "Conflict"
 
 
-class PayloadTooLarge(AppError):
-    status, slug, title = 413, "payload-too-large", "Payload too large"
-
-
 class Invalid(AppError):
     """A payload that parsed but breaks a rule (unknown district, bad policy, ...)."""
 

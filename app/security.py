@@ -38,10 +38,3 @@ def generate_key() -> NewKey:
 
 def hash_key(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
-
-
-def key_prefix(secret: str) -> str | None:
-    """The public prefix of a key as presented, for logs of failed authentication."""
-    if secret.startswith(KEY_PREFIX) and len(secret) > len(KEY_PREFIX) + 8:
-        return secret[len(KEY_PREFIX) : len(KEY_PREFIX) + 8]
-    return None

@@ -13,7 +13,6 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
-ResponderTypeName = Annotated[str, StringConstraints(pattern=r"^(officer|co_responder)$")]
 
 
 class StrictModel(BaseModel):
