@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,6 +15,10 @@ class Settings(BaseSettings):
 
     # postgresql://… of an external server; unset means the embedded pgserver in data_dir.
     database_url: str | None = None
+    # Requests run as the role cit_app, which owns no table and is bound by row-level
+    # security; the role in CIT_DATABASE_URL owns the schema (migrations, CLI, relay).
+    # Set when the server asks cit_app for a password; `migrate` then sets it.
+    database_app_password: SecretStr | None = None
     data_dir: Path = Path(".cit-dispatch")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -31,6 +35,15 @@ class Settings(BaseSettings):
     run_relay: bool = True
     webhook_allow_private_targets: bool = False
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
+    # CJIS asks for a year at least; entries older than this are purged daily.
+    audit_retention_days: int = Field(default=400, ge=365)
+    # Failed authentications from one client address before it is locked out, and for how long.
+    auth_failure_limit: int = Field(default=5, ge=1)
+    auth_lockout_seconds: int = Field(default=600, ge=1)
+    # Requests per minute per API key (0: no limit).
+    rate_limit_per_minute: int = Field(default=6000, ge=0)
+    # Browser origins allowed by CORS, comma-separated; empty means CORS stays off.
+    cors_origins: str = ""
 
     @field_validator("log_level", mode="before")
     @classmethod

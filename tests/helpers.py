@@ -9,7 +9,9 @@ from uuid import UUID
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.engine import create_sessionmaker
 from app.repositories.agencies import insert_agency, insert_api_key
 from app.state import AppState
 
@@ -45,7 +47,7 @@ class Api:
     async def with_role(self, role: str, responder_id: UUID | None = None) -> Api:
         """Another key of the same agency, with the given role."""
         state: AppState = self.app.state.cit
-        async with state.sessionmaker() as session, session.begin():
+        async with owner_session(state) as session, session.begin():
             responder_type = None
             if responder_id is not None:
                 found = await self.get(f"/v1/officers/{responder_id}")
@@ -66,9 +68,14 @@ class Api:
         return response.json() if response.content else None
 
 
+def owner_session(state: AppState) -> AsyncSession:
+    """A session as the schema owner, for setting up what only the CLI may create."""
+    return create_sessionmaker(state.system_engine)()
+
+
 async def new_agency(app: FastAPI, client: httpx.AsyncClient, *, name: str, timezone: str) -> Api:
     state: AppState = app.state.cit
-    async with state.sessionmaker() as session, session.begin():
+    async with owner_session(state) as session, session.begin():
         agency = await insert_agency(session, name=name, timezone=timezone, ori=None)
         _, key = await insert_api_key(session, agency_id=agency.id, role="admin")
     return Api(client, key, agency.id, app)

@@ -28,9 +28,9 @@ from app.api.routes import (
     units,
     webhooks,
 )
-from app.db.engine import create_engine
+from app.db.engine import app_role_url, create_engine
 from app.schemas.dispatch import UnitsUnavailableProblem
-from app.services import idempotency
+from app.services import audit_retention, idempotency
 from app.settings import Settings
 from app.state import AppState
 from app.webhooks.relay import RelayThread
@@ -41,14 +41,21 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(database_url, pool_size=settings.db_pool_size)
-        state = AppState(settings, engine)
+        # Requests run as the unprivileged application role; housekeeping as the owner.
+        engine = create_engine(
+            app_role_url(database_url, settings), pool_size=settings.db_pool_size
+        )
+        system = create_engine(database_url, pool_size=1)
+        state = AppState(settings, engine, system)
         # Objects made at start-up live as long as the process: keep them out of the
         # collector's full passes, which otherwise show up as latency spikes.
         gc.collect()
         gc.freeze()
         app.state.cit = state
-        tasks = [asyncio.create_task(idempotency.expire_periodically(state))]
+        tasks = [
+            asyncio.create_task(idempotency.expire_periodically(state)),
+            asyncio.create_task(audit_retention.purge_periodically(state)),
+        ]
         # The relay has its own thread, loop and pool: a busy API never delays deliveries.
         relay = RelayThread(database_url, settings) if settings.run_relay else None
         if relay is not None:
@@ -64,6 +71,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             if relay is not None:
                 await asyncio.to_thread(relay.stop)
             await engine.dispose()
+            await system.dispose()
 
     app = FastAPI(
         title="cit-dispatch",

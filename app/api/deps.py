@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
@@ -12,9 +12,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
-from app.api.permissions import Permission, allowed
+from app.api.permissions import permits, rule_for
+from app.db.engine import scope_session
 from app.errors import Forbidden, Unauthorized
 from app.security import Principal
+from app.services.audit import AuditNote, stage_note
 from app.services.idempotency import Replay
 from app.state import AppState
 
@@ -29,37 +31,100 @@ async def app_state(request: Request) -> AppState:
     return state
 
 
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    state = await app_state(request)
     if credentials is None or credentials.scheme.lower() != "bearer":
+        await state.record_auth_failure(
+            None, client=_client(request), request_id=request_id(request)
+        )
         raise Unauthorized()
-    return await (await app_state(request)).authenticate(credentials.credentials)
+    return await state.authenticate(
+        credentials.credentials, client=_client(request), request_id=request_id(request)
+    )
 
 
-def require(permission: Permission) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    """Dependency: the caller, if its role has the permission (SPEC §3.6), else 403."""
+# Path parameters that name the resource a request acts on, for the audit trail.
+_RESOURCE_PARAMS = (
+    "code",
+    "officer_id",
+    "co_responder_id",
+    "call_id",
+    "subscription_id",
+    "delivery_id",
+    "key_id",
+)
 
-    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if not allowed(principal.role, permission):
-            raise Forbidden(f"The {principal.role} role may not {permission.value}")
-        return principal
 
-    return check
+async def authorize(
+    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+) -> Principal:
+    """The caller, if the route's rule (app/api/permissions.py) lets its role in; else 403.
+
+    Every denial is audited. Routes whose rule is audited get a note that the request's
+    transaction records on success, and the error handlers record on failure.
+    """
+    path = getattr(request.scope.get("route"), "path", "")
+    rule = rule_for(request.method, path)
+    if rule is None:  # A /v1 route without a rule is a programming error: refuse it.
+        raise Forbidden("This route has no permission rule")
+    params = request.path_params
+    resource = next((str(params[p]) for p in _RESOURCE_PARAMS if p in params), None)
+    note = AuditNote(
+        who=principal,
+        action=rule.action,
+        resource_type=rule.resource_type,
+        request_id=request_id(request),
+        resource_id=resource,
+    )
+    denial: str | None = None
+    if not permits(rule, principal.role):
+        denial = f"The {principal.role} role may not use {request.method} {path}"
+    elif (
+        principal.role == "unit"
+        and rule.unit_own
+        and resource is not None
+        and resource != str(principal.responder_id)
+    ):
+        denial = "A unit key may act only for its own responder"
+    if denial is not None:
+        await (await app_state(request)).audit_apart(note, "denied")
+        raise Forbidden(denial)
+    if rule.audited and not rule.audited_by_service:
+        request.state.audit = note
+    return principal
+
+
+async def audit_note(request: Request, _: Annotated[Principal, Depends(authorize)]) -> AuditNote:
+    """The request's audit note, for routes that name what they created."""
+    note: AuditNote = request.state.audit
+    return note
 
 
 async def agency_context(
-    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+    request: Request, principal: Annotated[Principal, Depends(authorize)]
 ) -> AgencyContext:
     return await (await app_state(request)).agency_context(principal.agency_id)
 
 
-async def _unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's transaction: committed before the response is sent, or rolled back."""
+async def _unit_of_work(
+    request: Request, principal: Annotated[Principal, Depends(authorize)]
+) -> AsyncIterator[AsyncSession]:
+    """The request's transaction in the caller's agency: committed before the response is
+    sent (with the request's audit entry), or rolled back."""
     async with (await app_state(request)).sessionmaker() as session:
+        scope_session(session, principal.agency_id)
         try:
             yield session
+            note = getattr(request.state, "audit", None)
+            if note is not None:
+                stage_note(session, note)
             await session.commit()
         except BaseException:
             await session.rollback()
@@ -75,6 +140,8 @@ def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
 
 # scope="function": the commit runs when the endpoint returns, before any 2xx is sent.
 UnitOfWork = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
+Caller = Annotated[Principal, Depends(authorize)]
+Audit = Annotated[AuditNote, Depends(audit_note)]
 Context = Annotated[AgencyContext, Depends(agency_context)]
 State = Annotated[AppState, Depends(app_state)]
 

@@ -1,39 +1,126 @@
-"""Who may do what (SPEC §3.6), written down once as data."""
+"""Who may do what (SPEC §3.6), and what the audit trail calls it, written down once as data.
+
+Every route under /v1 has exactly one entry in ROUTES. The `authorize` dependency enforces
+it, the README's permission table is generated from it (`python -m app.api.permissions`),
+and a test walks every entry with every role.
+"""
 
 from __future__ import annotations
 
-from enum import StrEnum
+import sys
+from dataclasses import dataclass
+
+ROLES = ("admin", "supervisor", "dispatcher", "integration", "unit", "viewer")
+
+READERS = frozenset({"admin", "supervisor", "dispatcher", "integration", "viewer"})
+ROSTER = frozenset({"admin", "supervisor"})
+HANDLERS = frozenset({"admin", "supervisor", "dispatcher", "integration"})
+WEBHOOKS = frozenset({"admin", "supervisor", "integration"})
+ADMIN = frozenset({"admin"})
+AUDITORS = frozenset({"admin", "supervisor"})
+UNIT = frozenset({"unit"})
 
 
-class Permission(StrEnum):
-    READ = "read agency data"
-    MANAGE_ROSTER = "manage districts, officers, co-responders and shifts"
-    RECORD_CERTIFICATION = "record certifications"
-    MANAGE_POLICY = "change the routing policy"
-    HANDLE_CALLS = "create, update, dispatch and clear calls"
-    SET_STATUS = "set unit status"
-    READ_OWN_UNIT = "read its own unit"
-    MANAGE_WEBHOOKS = "manage webhooks"
-    MANAGE_KEYS = "manage API keys"
-    READ_AUDIT = "read the audit trail"
+@dataclass(frozen=True)
+class Rule:
+    roles: frozenset[str]
+    # The audit action, `<resource>.<verb>`; its resource is the part before the dot.
+    action: str
+    # Recorded in the audit trail on success and on error (denials are always recorded).
+    audited: bool = False
+    # The unit role may use this route only for its own responder (the path's id).
+    unit_own: bool = False
+    # The service writes the audit entry itself, in its own statement (e.g. call intake).
+    audited_by_service: bool = False
+
+    @property
+    def resource_type(self) -> str:
+        return self.action.split(".", 1)[0]
 
 
-_ALL = {"admin", "supervisor", "dispatcher", "integration", "unit", "viewer"}
+def _read(action: str, roles: frozenset[str] = READERS, *, audited: bool = False) -> Rule:
+    return Rule(roles, action, audited=audited)
 
-ROLE_PERMISSIONS: dict[Permission, frozenset[str]] = {
-    Permission.READ: frozenset(_ALL - {"unit"}),
-    Permission.MANAGE_ROSTER: frozenset({"admin", "supervisor"}),
-    Permission.RECORD_CERTIFICATION: frozenset({"admin"}),
-    Permission.MANAGE_POLICY: frozenset({"admin"}),
-    Permission.HANDLE_CALLS: frozenset({"admin", "supervisor", "dispatcher", "integration"}),
-    # The unit role may set status too, but only its own responder's (checked in the route).
-    Permission.SET_STATUS: frozenset({"admin", "supervisor", "dispatcher", "integration", "unit"}),
-    Permission.READ_OWN_UNIT: frozenset({"unit"}),
-    Permission.MANAGE_WEBHOOKS: frozenset({"admin", "supervisor", "integration"}),
-    Permission.MANAGE_KEYS: frozenset({"admin"}),
-    Permission.READ_AUDIT: frozenset({"admin", "supervisor"}),
+
+def _write(action: str, roles: frozenset[str], **flags: bool) -> Rule:
+    return Rule(roles, action, audited=True, **flags)
+
+
+ROUTES: dict[tuple[str, str], Rule] = {
+    ("POST", "/v1/districts"): _write("district.create", ROSTER),
+    ("GET", "/v1/districts"): _read("district.list"),
+    ("GET", "/v1/districts/locate"): _read("district.locate"),
+    ("GET", "/v1/districts/{code}"): _read("district.read"),
+    ("PATCH", "/v1/districts/{code}"): _write("district.update", ROSTER),
+    ("DELETE", "/v1/districts/{code}"): _write("district.delete", ROSTER),
+    ("POST", "/v1/officers"): _write("officer.create", ROSTER),
+    ("GET", "/v1/officers"): _read("officer.list"),
+    ("GET", "/v1/officers/{officer_id}"): _read("officer.read"),
+    ("PATCH", "/v1/officers/{officer_id}"): _write("officer.update", ROSTER),
+    ("PUT", "/v1/officers/{officer_id}/status"): _write(
+        "officer.status", HANDLERS | UNIT, unit_own=True
+    ),
+    ("POST", "/v1/certifications"): _write("certification.create", ADMIN),
+    ("GET", "/v1/certifications"): _read("certification.list"),
+    ("POST", "/v1/co-responders"): _write("co_responder.create", ROSTER),
+    ("GET", "/v1/co-responders"): _read("co_responder.list"),
+    ("GET", "/v1/co-responders/{co_responder_id}"): _read("co_responder.read"),
+    ("PATCH", "/v1/co-responders/{co_responder_id}"): _write("co_responder.update", ROSTER),
+    ("PUT", "/v1/co-responders/{co_responder_id}/status"): _write(
+        "co_responder.status", HANDLERS | UNIT, unit_own=True
+    ),
+    ("POST", "/v1/shifts"): _write("shift.create", ROSTER),
+    ("POST", "/v1/shifts/bulk"): _write("shift.bulk_create", ROSTER),
+    ("GET", "/v1/shifts"): _read("shift.list"),
+    ("GET", "/v1/units"): _read("unit.list"),
+    ("GET", "/v1/units/me"): Rule(UNIT, "unit.me", unit_own=True),
+    ("GET", "/v1/policy"): _read("policy.read"),
+    ("PUT", "/v1/policy"): _write("policy.update", ADMIN),
+    ("POST", "/v1/calls"): _write("call.create", HANDLERS, audited_by_service=True),
+    ("GET", "/v1/calls"): _read("call.list"),
+    ("GET", "/v1/calls/{call_id}"): _read("call.read", audited=True),
+    ("PATCH", "/v1/calls/{call_id}"): _write("call.update", HANDLERS, audited_by_service=True),
+    ("GET", "/v1/calls/{call_id}/recommendations"): _read("call.recommendations", audited=True),
+    ("POST", "/v1/calls/{call_id}/dispatch"): _write(
+        "call.dispatch", HANDLERS, audited_by_service=True
+    ),
+    ("POST", "/v1/calls/{call_id}/clear"): _write("call.clear", HANDLERS, audited_by_service=True),
+    ("POST", "/v1/webhooks"): _write("webhook.create", WEBHOOKS),
+    ("GET", "/v1/webhooks"): _read("webhook.list", WEBHOOKS),
+    ("DELETE", "/v1/webhooks/{subscription_id}"): _write("webhook.delete", WEBHOOKS),
+    ("GET", "/v1/webhooks/{subscription_id}/deliveries"): _read("webhook.deliveries", WEBHOOKS),
+    ("POST", "/v1/webhooks/deliveries/{delivery_id}/retry"): _write(
+        "webhook_delivery.retry", WEBHOOKS
+    ),
+    ("POST", "/v1/api-keys"): _write("api_key.create", ADMIN),
+    ("GET", "/v1/api-keys"): _read("api_key.list", ADMIN),
+    ("DELETE", "/v1/api-keys/{key_id}"): _write("api_key.revoke", ADMIN),
+    ("GET", "/v1/audit"): _read("audit.read", AUDITORS, audited=True),
 }
 
 
-def allowed(role: str, permission: Permission) -> bool:
-    return role in ROLE_PERMISSIONS[permission]
+def rule_for(method: str, path: str) -> Rule | None:
+    return ROUTES.get((method, path))
+
+
+def permits(rule: Rule, role: str) -> bool:
+    return role in rule.roles
+
+
+def markdown_table() -> str:
+    """The README's permission table, generated from ROUTES."""
+    lines = [
+        "| endpoint | " + " | ".join(ROLES) + " |",
+        "|---|" + "---|" * len(ROLES),
+    ]
+    for (method, path), rule in ROUTES.items():
+        marks = [
+            ("own" if rule.unit_own and role == "unit" else "✔") if permits(rule, role) else "—"
+            for role in ROLES
+        ]
+        lines.append(f"| `{method} {path}` | " + " | ".join(marks) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.stdout.write(markdown_table() + "\n")

@@ -52,8 +52,19 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+async def _audit_failure(request: Request, status: int) -> None:
+    """An audited request that failed after authorisation leaves an entry too."""
+    note = getattr(request.state, "audit", None)
+    if note is None or note.written:
+        return
+    state = getattr(request.app.state, "cit", None)
+    if state is not None:
+        await state.audit_apart(note, "denied" if status == 403 else "error")
+
+
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
+    await _audit_failure(request, exc.status)
     return problem_response(
         exc.status, exc.slug, exc.title, exc.detail, extra=exc.extra, headers=exc.headers
     )
@@ -61,6 +72,7 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    await _audit_failure(request, 422)
     # Only loc and msg: the offending input is never echoed, since it may be sensitive.
     errors = [
         {"loc": [str(p) if not isinstance(p, int) else p for p in e["loc"]], "msg": e["msg"]}
@@ -77,6 +89,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    await _audit_failure(request, exc.status_code)
     titles = {404: "Not found", 405: "Method not allowed"}
     slugs = {404: "not-found", 405: "method-not-allowed"}
     title = titles.get(exc.status_code, "HTTP error")
@@ -133,8 +146,11 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "Conflict with the current state",
         413: "Body larger than 256 KiB",
         422: "Validation failed",
+        429: "Too many requests, or too many failed authentications (Retry-After)",
         503: "Database unavailable (Retry-After)",
     }
+    if 401 in statuses and 429 not in statuses:
+        statuses = (*statuses, 429)
     return {
         s: {
             "model": Problem,

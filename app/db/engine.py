@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from sqlalchemy.engine import make_url
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from uuid import UUID
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.db.embedded import start_embedded
 from app.settings import Settings
+
+# The role requests run as (created by migration 0006): it owns nothing, and row-level
+# security shows it only the rows of the agency set for the current transaction.
+APP_ROLE = "cit_app"
+AGENCY = "cit_agency_id"
+_SET_AGENCY = text("SELECT set_config('cit.agency_id', :agency, true)")
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -25,6 +38,15 @@ def asyncpg_url(url: str) -> str:
     """Rewrite any postgresql:// URL for SQLAlchemy's asyncpg dialect."""
     parsed = make_url(url)
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def app_role_url(owner_url: str, settings: Settings) -> str:
+    """The same server and database, as the unprivileged application role."""
+    password = settings.database_app_password
+    parsed = make_url(owner_url).set(
+        username=APP_ROLE, password=password.get_secret_value() if password else None
+    )
+    return parsed.render_as_string(hide_password=False)
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -42,5 +64,31 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
+class AgencySession(Session):
+    """A session whose every transaction starts by setting its agency (info[AGENCY])."""
+
+
+@event.listens_for(AgencySession, "after_begin")
+def _set_agency(session: Session, _tx: SessionTransaction, connection: Connection) -> None:
+    agency = session.info.get(AGENCY)
+    if agency is not None:
+        connection.execute(_SET_AGENCY, {"agency": str(agency)})
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=AgencySession)
+
+
+@asynccontextmanager
+async def agency_transaction(
+    engine: AsyncEngine, agency_id: UUID
+) -> AsyncIterator[AsyncConnection]:
+    """A connection in a transaction that sees only agency_id's rows; committed on success."""
+    async with engine.begin() as conn:
+        await conn.execute(_SET_AGENCY, {"agency": str(agency_id)})
+        yield conn
+
+
+def scope_session(session: AsyncSession, agency_id: UUID) -> None:
+    """Make the session's transactions see only agency_id's rows (call before first use)."""
+    session.info[AGENCY] = agency_id

@@ -70,10 +70,10 @@ async def get_agency(session: AsyncSession, agency_id: UUID) -> Agency | None:
     return await session.get(Agency, agency_id)
 
 
+# A definer-rights function (migration 0006): the agency is not known before the key is.
 _FIND_KEY = text(
-    "SELECT id, agency_id, role, responder_type, responder_id, prefix FROM api_key"
-    " WHERE key_hash = :digest AND revoked_at IS NULL"
-    " AND (expires_at IS NULL OR expires_at > now())"
+    "SELECT id, agency_id, role, responder_type, responder_id, prefix"
+    " FROM cit_authenticate(:digest)"
 )
 
 

@@ -1,16 +1,98 @@
-"""Audit entries staged in the request's transaction."""
+"""The audit trail: entries staged in the request's transaction, or written on their own."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.ids import new_id
 from app.models import AuditEntry
 from app.security import Principal
+
+
+@dataclass
+class AuditNote:
+    """What the current request will record: set by authorisation, completed by the route."""
+
+    who: Principal
+    action: str
+    resource_type: str
+    request_id: str | None
+    resource_id: str | None = None
+    detail: dict[str, Any] | None = None
+    written: bool = field(default=False)
+
+    def identify(self, resource_id: object, detail: dict[str, Any] | None = None) -> None:
+        """Name the resource the request acted on (e.g. the id a create made)."""
+        self.resource_id = str(resource_id)
+        if detail is not None:
+            self.detail = detail
+
+
+def _values(
+    who: Principal,
+    *,
+    action: str,
+    resource_type: str | None,
+    resource_id: str | None,
+    outcome: str,
+    request_id: str | None,
+    detail: dict[str, Any] | None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "agency_id": who.agency_id,
+        "at": at or datetime.now(UTC),
+        "key_id": who.key_id,
+        "role": who.role,
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "outcome": outcome,
+        "request_id": request_id,
+        "detail": detail,
+    }
+
+
+def stage_note(session: AsyncSession, note: AuditNote) -> None:
+    """Add the request's success entry to its transaction (once)."""
+    if note.written:
+        return
+    note.written = True
+    session.add(
+        AuditEntry(
+            **_values(
+                note.who,
+                action=note.action,
+                resource_type=note.resource_type,
+                resource_id=note.resource_id,
+                outcome="success",
+                request_id=note.request_id,
+                detail=note.detail,
+            )
+        )
+    )
+
+
+async def write_note(conn: AsyncConnection, note: AuditNote, outcome: str) -> None:
+    """Write the request's entry in a transaction of its own (denials and failures)."""
+    note.written = True
+    values = _values(
+        note.who,
+        action=note.action,
+        resource_type=note.resource_type,
+        resource_id=note.resource_id,
+        outcome=outcome,
+        request_id=note.request_id,
+        detail=note.detail,
+    )
+    await conn.execute(insert(AuditEntry).values(**values))
 
 
 def record(
@@ -27,16 +109,15 @@ def record(
     """Stage an audit entry for a call action in the request's transaction."""
     session.add(
         AuditEntry(
-            id=new_id(),
-            agency_id=who.agency_id,
-            at=at,
-            key_id=who.key_id,
-            role=who.role,
-            action=action,
-            resource_type="call",
-            resource_id=str(call_id),
-            outcome=outcome,
-            request_id=request_id,
-            detail=detail,
+            **_values(
+                who,
+                action=action,
+                resource_type="call",
+                resource_id=str(call_id),
+                outcome=outcome,
+                request_id=request_id,
+                detail=detail,
+                at=at,
+            )
         )
     )

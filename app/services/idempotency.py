@@ -52,7 +52,7 @@ async def begin(state: AppState, *, agency_id: UUID, key: str, fingerprint: byte
     A different request under the key is a 422; a retry while the first runs is a 409.
     """
     ttl = timedelta(hours=state.settings.idempotency_ttl_hours)
-    async with state.autocommit.connect() as conn:
+    async with state.agency(agency_id) as conn:
         if await repo.claim(
             conn, agency_id=agency_id, key=key, fingerprint=fingerprint, ttl=ttl, lease=LEASE
         ):
@@ -79,13 +79,13 @@ async def complete(
 
 async def release(state: AppState, *, agency_id: UUID, key: str) -> None:
     """Give the key back after a failure, so a retry runs the request afresh."""
-    async with state.autocommit.connect() as conn:
+    async with state.agency(agency_id) as conn:
         await repo.release(conn, agency_id=agency_id, key=key)
 
 
 async def expire(state: AppState) -> int:
-    """Delete records past their expiry; returns how many."""
-    async with state.autocommit.connect() as conn:
+    """Delete records past their expiry, in every agency; returns how many."""
+    async with state.system.connect() as conn:
         return await repo.expire(conn)
 
 

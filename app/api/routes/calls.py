@@ -3,10 +3,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from app.api.deps import (
+    Caller,
     Context,
     IdempotencyKey,
     Paging,
@@ -14,19 +15,14 @@ from app.api.deps import (
     UnitOfWork,
     replayed,
     request_id,
-    require,
 )
-from app.api.permissions import Permission
 from app.api.problems import problems
 from app.schemas.calls import CallCreate, CallDetailOut, CallOut, CallPatch, RecommendationOut
 from app.schemas.common import DistrictCode, Page
-from app.security import Principal
 from app.services import calls as service
 from app.services import idempotency
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
-Reader = Annotated[Principal, Depends(require(Permission.READ))]
-Handler = Annotated[Principal, Depends(require(Permission.HANDLE_CALLS))]
 
 
 @router.post(
@@ -37,7 +33,7 @@ Handler = Annotated[Principal, Depends(require(Permission.HANDLE_CALLS))]
 )
 async def create_call(
     body: CallCreate,
-    who: Handler,
+    who: Caller,
     context: Context,
     state: State,
     request: Request,
@@ -58,8 +54,8 @@ async def create_call(
         if replay is not None:
             return replayed(replay)
     try:
-        # One autocommit connection: a candidate query, then one atomic multi-row insert.
-        async with state.autocommit.connect() as conn:
+        # One transaction in the caller's agency: a candidate query, then one multi-row insert.
+        async with state.agency(who.agency_id) as conn:
             return await service.create(
                 conn,
                 context,
@@ -76,7 +72,7 @@ async def create_call(
 
 @router.get("", responses=problems(401, 403, 422, 503))
 async def list_calls(
-    who: Reader,
+    who: Caller,
     context: Context,
     session: UnitOfWork,
     page: Paging,
@@ -92,7 +88,7 @@ async def list_calls(
 
 @router.get("/{call_id}", responses=problems(401, 403, 404, 422, 503))
 async def get_call(
-    call_id: UUID, who: Reader, context: Context, session: UnitOfWork
+    call_id: UUID, who: Caller, context: Context, session: UnitOfWork
 ) -> CallDetailOut:
     """One call with its latest recommendation and its notes."""
     out = await service.get_detail(session, context, call_id)
@@ -104,7 +100,7 @@ async def get_call(
 async def update_call(
     call_id: UUID,
     body: CallPatch,
-    who: Handler,
+    who: Caller,
     context: Context,
     session: UnitOfWork,
     request: Request,
@@ -117,7 +113,7 @@ async def update_call(
 
 @router.get("/{call_id}/recommendations", responses=problems(401, 403, 404, 422, 503))
 async def list_recommendations(
-    call_id: UUID, who: Reader, context: Context, session: UnitOfWork, page: Paging
+    call_id: UUID, who: Caller, context: Context, session: UnitOfWork, page: Paging
 ) -> Page[RecommendationOut]:
     """Every recommendation made for the call, oldest first."""
     items, cursor = await service.recommendations(

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.api.deps import Context, IdempotencyKey, State, UnitOfWork, replayed, request_id, require
-from app.api.permissions import Permission
+from app.api.deps import Caller, Context, IdempotencyKey, State, UnitOfWork, replayed, request_id
 from app.api.problems import PROBLEM_MEDIA_TYPE, problems
 from app.errors import PROBLEM_BASE
 from app.schemas.dispatch import (
@@ -16,12 +15,10 @@ from app.schemas.dispatch import (
     DispatchRequest,
     UnitsUnavailableProblem,
 )
-from app.security import Principal
 from app.services import dispatch as service
 from app.services import idempotency
 
 router = APIRouter(prefix="/v1/calls", tags=["dispatch"])
-Handler = Annotated[Principal, Depends(require(Permission.HANDLE_CALLS))]
 
 _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     409: {
@@ -43,7 +40,7 @@ _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 )
 async def dispatch_call(
     call_id: UUID,
-    who: Handler,
+    who: Caller,
     context: Context,
     session: UnitOfWork,
     request: Request,
@@ -100,7 +97,7 @@ def _unavailable_problem(outcome: service.UnitsUnavailable) -> dict[str, Any]:
 async def clear_call(
     call_id: UUID,
     body: ClearRequest,
-    who: Handler,
+    who: Caller,
     context: Context,
     session: UnitOfWork,
     request: Request,

@@ -2,24 +2,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
-from app.api.deps import Context, Paging, State, UnitOfWork, after_commit, require
-from app.api.permissions import Permission
+from app.api.deps import Caller, Context, Paging, State, UnitOfWork, after_commit
 from app.api.problems import problems
 from app.schemas.common import DistrictCode, Latitude, Longitude, Page
 from app.schemas.districts import DistrictCreate, DistrictOut, DistrictPatch
-from app.security import Principal
 from app.services import districts as service
 
 router = APIRouter(prefix="/v1/districts", tags=["districts"])
-Reader = Annotated[Principal, Depends(require(Permission.READ))]
-Manager = Annotated[Principal, Depends(require(Permission.MANAGE_ROSTER))]
 
 
 @router.post("", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
 async def create_district(
-    body: DistrictCreate, who: Manager, session: UnitOfWork, state: State
+    body: DistrictCreate, who: Caller, session: UnitOfWork, state: State
 ) -> DistrictOut:
     """Create a district; adjacency is symmetric and every adjacent code must exist."""
     out = await service.create(session, agency_id=who.agency_id, body=body)
@@ -28,7 +24,7 @@ async def create_district(
 
 
 @router.get("", responses=problems(401, 403, 422, 503))
-async def list_districts(who: Reader, session: UnitOfWork, page: Paging) -> Page[DistrictOut]:
+async def list_districts(who: Caller, session: UnitOfWork, page: Paging) -> Page[DistrictOut]:
     items, cursor = await service.list_page(
         session, agency_id=who.agency_id, limit=page.limit, cursor=page.cursor
     )
@@ -37,7 +33,7 @@ async def list_districts(who: Reader, session: UnitOfWork, page: Paging) -> Page
 
 @router.get("/locate", responses=problems(401, 403, 404, 422, 503))
 async def locate_district(
-    who: Reader,
+    who: Caller,
     context: Context,
     session: UnitOfWork,
     lat: Annotated[Latitude, Query()],
@@ -48,14 +44,14 @@ async def locate_district(
 
 
 @router.get("/{code}", responses=problems(401, 403, 404, 422, 503))
-async def get_district(code: DistrictCode, who: Reader, session: UnitOfWork) -> DistrictOut:
+async def get_district(code: DistrictCode, who: Caller, session: UnitOfWork) -> DistrictOut:
     district = await service.get(session, agency_id=who.agency_id, code=code)
     return await service.render(session, district)
 
 
 @router.patch("/{code}", responses=problems(401, 403, 404, 413, 422, 503))
 async def update_district(
-    code: DistrictCode, body: DistrictPatch, who: Manager, session: UnitOfWork, state: State
+    code: DistrictCode, body: DistrictPatch, who: Caller, session: UnitOfWork, state: State
 ) -> DistrictOut:
     """Change a district; `adjacent` replaces all of this district's adjacency pairs."""
     out = await service.update(session, agency_id=who.agency_id, code=code, body=body)
@@ -65,7 +61,7 @@ async def update_district(
 
 @router.delete("/{code}", status_code=204, responses=problems(401, 403, 404, 409, 503))
 async def delete_district(
-    code: DistrictCode, who: Manager, session: UnitOfWork, state: State
+    code: DistrictCode, who: Caller, session: UnitOfWork, state: State
 ) -> Response:
     """Delete a district that no call or shift refers to."""
     await service.delete(session, agency_id=who.agency_id, code=code)

@@ -1,29 +1,23 @@
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Depends
-
-from app.api.deps import State, UnitOfWork, after_commit, require
-from app.api.permissions import Permission
+from app.api.deps import Caller, State, UnitOfWork, after_commit
 from app.api.problems import problems
 from app.schemas.policy import PolicyIn, PolicyOut
-from app.security import Principal
 from app.services import policy as service
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
-Reader = Annotated[Principal, Depends(require(Permission.READ))]
-Admin = Annotated[Principal, Depends(require(Permission.MANAGE_POLICY))]
 
 
 @router.get("", responses=problems(401, 403, 503))
-async def get_policy(who: Reader, session: UnitOfWork) -> PolicyOut:
+async def get_policy(who: Caller, session: UnitOfWork) -> PolicyOut:
     """The routing policy in force: its latest version."""
     return await service.current(session, agency_id=who.agency_id)
 
 
 @router.put("", responses=problems(401, 403, 409, 413, 422, 503))
-async def put_policy(body: PolicyIn, who: Admin, session: UnitOfWork, state: State) -> PolicyOut:
+async def put_policy(body: PolicyIn, who: Caller, session: UnitOfWork, state: State) -> PolicyOut:
     """Replace the routing policy; the server assigns the next version number."""
     out = await service.replace(session, agency_id=who.agency_id, body=body)
     after_commit(session, lambda: state.invalidate_agency(who.agency_id))

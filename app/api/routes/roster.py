@@ -3,10 +3,9 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from app.api.deps import Context, Paging, UnitOfWork, require
-from app.api.permissions import Permission
+from app.api.deps import Caller, Context, Paging, UnitOfWork
 from app.api.problems import problems
 from app.schemas.common import Page
 from app.schemas.roster import (
@@ -21,21 +20,16 @@ from app.schemas.roster import (
     StatusUpdate,
     UnitStatusOut,
 )
-from app.security import Principal
 from app.services import roster as service
 from app.services import unit_status
 
 router = APIRouter(prefix="/v1")
-Reader = Annotated[Principal, Depends(require(Permission.READ))]
-Manager = Annotated[Principal, Depends(require(Permission.MANAGE_ROSTER))]
-Certifier = Annotated[Principal, Depends(require(Permission.RECORD_CERTIFICATION))]
-StatusSetter = Annotated[Principal, Depends(require(Permission.SET_STATUS))]
 WRITE_ERRORS = problems(401, 403, 409, 413, 422, 503)
 
 
 @router.post("/officers", status_code=201, tags=["officers"], responses=WRITE_ERRORS)
 async def create_officer(
-    body: OfficerCreate, who: Manager, context: Context, session: UnitOfWork
+    body: OfficerCreate, who: Caller, context: Context, session: UnitOfWork
 ) -> OfficerOut:
     """Add an officer; state_officer_id is unique among the agency's active officers."""
     return await service.create_officer(session, context, body)
@@ -43,7 +37,7 @@ async def create_officer(
 
 @router.get("/officers", tags=["officers"], responses=problems(401, 403, 422, 503))
 async def list_officers(
-    who: Reader, context: Context, session: UnitOfWork, page: Paging
+    who: Caller, context: Context, session: UnitOfWork, page: Paging
 ) -> Page[OfficerOut]:
     items, cursor = await service.list_officers(
         session, context, limit=page.limit, cursor=page.cursor
@@ -55,7 +49,7 @@ async def list_officers(
     "/officers/{officer_id}", tags=["officers"], responses=problems(401, 403, 404, 422, 503)
 )
 async def get_officer(
-    officer_id: UUID, who: Reader, context: Context, session: UnitOfWork
+    officer_id: UUID, who: Caller, context: Context, session: UnitOfWork
 ) -> OfficerOut:
     officer = await service.get_officer(session, agency_id=who.agency_id, officer_id=officer_id)
     return (await service.render_officers(session, context, [officer]))[0]
@@ -67,7 +61,7 @@ async def get_officer(
     responses=problems(401, 403, 404, 409, 413, 422, 503),
 )
 async def update_officer(
-    officer_id: UUID, body: OfficerPatch, who: Manager, context: Context, session: UnitOfWork
+    officer_id: UUID, body: OfficerPatch, who: Caller, context: Context, session: UnitOfWork
 ) -> OfficerOut:
     """Change an officer; `active: false` records a separation from the agency."""
     return await service.update_officer(session, context, officer_id, body)
@@ -79,7 +73,7 @@ async def update_officer(
     responses=problems(401, 403, 404, 409, 413, 422, 503),
 )
 async def set_officer_status(
-    officer_id: UUID, body: StatusUpdate, who: StatusSetter, context: Context, session: UnitOfWork
+    officer_id: UUID, body: StatusUpdate, who: Caller, context: Context, session: UnitOfWork
 ) -> UnitStatusOut:
     """Report an officer's status and, optionally, location. On a call a unit moves
     dispatched, en_route, on_scene, transporting; `available` or `out_of_service` releases
@@ -91,7 +85,7 @@ async def set_officer_status(
 
 @router.post("/certifications", status_code=201, tags=["certifications"], responses=WRITE_ERRORS)
 async def record_certification(
-    body: CertificationCreate, who: Certifier, session: UnitOfWork
+    body: CertificationCreate, who: Caller, session: UnitOfWork
 ) -> CertificationOut:
     """Record a state CIT certification. It belongs to the person and moves with them."""
     return await service.record_certification(session, agency_id=who.agency_id, body=body)
@@ -99,7 +93,7 @@ async def record_certification(
 
 @router.get("/certifications", tags=["certifications"], responses=problems(401, 403, 422, 503))
 async def list_certifications(
-    who: Reader,
+    who: Caller,
     session: UnitOfWork,
     page: Paging,
     state_officer_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
@@ -117,14 +111,14 @@ async def list_certifications(
 
 @router.post("/co-responders", status_code=201, tags=["co-responders"], responses=WRITE_ERRORS)
 async def create_co_responder(
-    body: CoResponderCreate, who: Manager, session: UnitOfWork
+    body: CoResponderCreate, who: Caller, session: UnitOfWork
 ) -> CoResponderOut:
     return await service.create_co_responder(session, agency_id=who.agency_id, body=body)
 
 
 @router.get("/co-responders", tags=["co-responders"], responses=problems(401, 403, 422, 503))
 async def list_co_responders(
-    who: Reader, session: UnitOfWork, page: Paging
+    who: Caller, session: UnitOfWork, page: Paging
 ) -> Page[CoResponderOut]:
     items, cursor = await service.list_co_responders(
         session, agency_id=who.agency_id, limit=page.limit, cursor=page.cursor
@@ -138,7 +132,7 @@ async def list_co_responders(
     responses=problems(401, 403, 404, 422, 503),
 )
 async def get_co_responder(
-    co_responder_id: UUID, who: Reader, session: UnitOfWork
+    co_responder_id: UUID, who: Caller, session: UnitOfWork
 ) -> CoResponderOut:
     row = await service.get_co_responder(
         session, agency_id=who.agency_id, co_responder_id=co_responder_id
@@ -152,7 +146,7 @@ async def get_co_responder(
     responses=problems(401, 403, 404, 413, 422, 503),
 )
 async def update_co_responder(
-    co_responder_id: UUID, body: CoResponderPatch, who: Manager, session: UnitOfWork
+    co_responder_id: UUID, body: CoResponderPatch, who: Caller, session: UnitOfWork
 ) -> CoResponderOut:
     return await service.update_co_responder(
         session, agency_id=who.agency_id, co_responder_id=co_responder_id, body=body
@@ -167,7 +161,7 @@ async def update_co_responder(
 async def set_co_responder_status(
     co_responder_id: UUID,
     body: StatusUpdate,
-    who: StatusSetter,
+    who: Caller,
     context: Context,
     session: UnitOfWork,
 ) -> UnitStatusOut:

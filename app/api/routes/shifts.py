@@ -2,25 +2,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
-from app.api.deps import Paging, State, UnitOfWork, after_commit, require
-from app.api.permissions import Permission
+from app.api.deps import Caller, Paging, State, UnitOfWork, after_commit
 from app.api.problems import problems
 from app.schemas.common import DistrictCode, Items, Page
 from app.schemas.shifts import ShiftBulkCreate, ShiftCreate, ShiftOut
-from app.security import Principal
 from app.services import shifts as service
 
 router = APIRouter(prefix="/v1/shifts", tags=["shifts"])
-Reader = Annotated[Principal, Depends(require(Permission.READ))]
-Manager = Annotated[Principal, Depends(require(Permission.MANAGE_ROSTER))]
 
 
 @router.post("", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
 async def create_shift(
-    body: ShiftCreate, who: Manager, session: UnitOfWork, state: State
+    body: ShiftCreate, who: Caller, session: UnitOfWork, state: State
 ) -> ShiftOut:
     """Schedule a shift (at most 24 h). An overlapping shift for the responder is a 409."""
     # A longer shift than any before widens the agency's candidate window (cached).
@@ -32,7 +28,7 @@ async def create_shift(
 
 @router.post("/bulk", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
 async def create_shifts(
-    body: ShiftBulkCreate, who: Manager, session: UnitOfWork, state: State
+    body: ShiftBulkCreate, who: Caller, session: UnitOfWork, state: State
 ) -> Items[ShiftOut]:
     """Schedule many shifts: all of them, or none if any is invalid or overlaps."""
     after_commit(session, lambda: state.invalidate_agency(who.agency_id))
@@ -44,7 +40,7 @@ async def create_shifts(
 
 @router.get("", responses=problems(401, 403, 422, 503))
 async def list_shifts(
-    who: Reader,
+    who: Caller,
     session: UnitOfWork,
     page: Paging,
     district: Annotated[DistrictCode | None, Query()] = None,

@@ -3,23 +3,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from app.api.deps import Context, UnitOfWork, require
-from app.api.permissions import Permission
+from app.api.deps import Caller, Context, UnitOfWork
 from app.api.problems import problems
 from app.errors import NotFound
 from app.schemas.calls import CallOut
 from app.schemas.common import DistrictCode, Items
 from app.schemas.shifts import UnitOut
-from app.security import Principal
 from app.services import calls as call_service
 from app.services import shifts as service
 
 router = APIRouter(prefix="/v1/units", tags=["units"])
-Reader = Annotated[Principal, Depends(require(Permission.READ))]
-OwnUnit = Annotated[Principal, Depends(require(Permission.READ_OWN_UNIT))]
 
 
 class MyUnit(BaseModel):
@@ -29,7 +25,7 @@ class MyUnit(BaseModel):
 
 @router.get("", responses=problems(401, 403, 422, 503))
 async def list_units(
-    who: Reader,
+    who: Caller,
     context: Context,
     session: UnitOfWork,
     district: Annotated[DistrictCode | None, Query()] = None,
@@ -40,7 +36,7 @@ async def list_units(
 
 
 @router.get("/me", responses=problems(401, 403, 404, 503))
-async def my_unit(who: OwnUnit, context: Context, session: UnitOfWork) -> MyUnit:
+async def my_unit(who: Caller, context: Context, session: UnitOfWork) -> MyUnit:
     """A unit key's own unit record and the call it is assigned to (never its notes)."""
     units = await service.units_on_shift(
         session, context, district=None, now=datetime.now(UTC), responder_id=who.responder_id

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
-from app.api.deps import Paging, State, UnitOfWork, require
-from app.api.permissions import Permission
+from app.api.deps import Caller, Paging, State, UnitOfWork
 from app.api.problems import problems
 from app.schemas.common import Page
 from app.schemas.webhooks import (
@@ -15,16 +13,14 @@ from app.schemas.webhooks import (
     SubscriptionCreated,
     SubscriptionOut,
 )
-from app.security import Principal
 from app.services import webhooks as service
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
-Manager = Annotated[Principal, Depends(require(Permission.MANAGE_WEBHOOKS))]
 
 
 @router.post("", status_code=201, responses=problems(401, 403, 413, 422, 503))
 async def subscribe(
-    body: SubscriptionCreate, who: Manager, session: UnitOfWork, state: State
+    body: SubscriptionCreate, who: Caller, session: UnitOfWork, state: State
 ) -> SubscriptionCreated:
     """Subscribe a receiver to events, signed with Standard Webhooks. With `responder_id`
     it is that unit's terminal and gets only events about that unit. The secret is shown
@@ -34,7 +30,7 @@ async def subscribe(
 
 @router.get("", responses=problems(401, 403, 422, 503))
 async def list_subscriptions(
-    who: Manager, session: UnitOfWork, page: Paging
+    who: Caller, session: UnitOfWork, page: Paging
 ) -> Page[SubscriptionOut]:
     items, cursor = await service.list_page(
         session, agency_id=who.agency_id, limit=page.limit, cursor=page.cursor
@@ -43,14 +39,14 @@ async def list_subscriptions(
 
 
 @router.delete("/{subscription_id}", status_code=204, responses=problems(401, 403, 404, 503))
-async def unsubscribe(subscription_id: UUID, who: Manager, session: UnitOfWork) -> Response:
+async def unsubscribe(subscription_id: UUID, who: Caller, session: UnitOfWork) -> Response:
     await service.unsubscribe(session, agency_id=who.agency_id, subscription_id=subscription_id)
     return Response(status_code=204)
 
 
 @router.get("/{subscription_id}/deliveries", responses=problems(401, 403, 404, 422, 503))
 async def list_deliveries(
-    subscription_id: UUID, who: Manager, session: UnitOfWork, page: Paging
+    subscription_id: UUID, who: Caller, session: UnitOfWork, page: Paging
 ) -> Page[DeliveryOut]:
     """Every delivery to this subscription, newest first, with its attempts and outcome."""
     items, cursor = await service.deliveries(
@@ -64,6 +60,6 @@ async def list_deliveries(
 
 
 @router.post("/deliveries/{delivery_id}/retry", responses=problems(401, 403, 404, 409, 503))
-async def retry_delivery(delivery_id: UUID, who: Manager, session: UnitOfWork) -> DeliveryOut:
+async def retry_delivery(delivery_id: UUID, who: Caller, session: UnitOfWork) -> DeliveryOut:
     """Queue a failed (or waiting) delivery to be sent again now."""
     return await service.retry(session, agency_id=who.agency_id, delivery_id=delivery_id)
