@@ -13,7 +13,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.db.engine import resolve_database_url
-from app.db.migrate import upgrade
+from app.db.migrate import set_app_password, upgrade
 from app.logs import configure_logging
 from app.models.api_key import ROLES
 from app.settings import Settings, get_settings
@@ -56,8 +56,14 @@ def _parser() -> argparse.ArgumentParser:
 
 def _database(settings: Settings) -> str:
     url = resolve_database_url(settings)
-    upgrade(url)
+    _migrate(settings, url)
     return url
+
+
+def _migrate(settings: Settings, url: str) -> None:
+    upgrade(url)
+    if settings.database_app_password is not None:
+        set_app_password(url, settings.database_app_password.get_secret_value())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(settings, args)
         if args.command == "migrate":
-            upgrade(resolve_database_url(settings))
+            _migrate(settings, resolve_database_url(settings))
             log.info("migrations applied")
             return 0
         if args.command == "worker":
@@ -92,7 +98,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     url = resolve_database_url(settings)
     if not args.no_migrate:
-        upgrade(url)
+        _migrate(settings, url)
     host = args.host or settings.host
     port = args.port or settings.port
     if args.demo:
@@ -112,7 +118,7 @@ def _worker(settings: Settings) -> int:
     from app.webhooks.relay import Relay
 
     url = resolve_database_url(settings)
-    upgrade(url)
+    _migrate(settings, url)
 
     async def run() -> None:
         engine = create_engine(url, pool_size=4)

@@ -22,6 +22,7 @@ from app.api.routes import (
     dispatch,
     districts,
     health,
+    keys,
     policy,
     roster,
     shifts,
@@ -80,7 +81,18 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    for module in (health, districts, roster, shifts, units, policy, calls, dispatch, webhooks):
+    for module in (
+        health,
+        districts,
+        roster,
+        shifts,
+        units,
+        policy,
+        calls,
+        dispatch,
+        webhooks,
+        keys,
+    ):
         app.include_router(module.router)
 
     def openapi() -> dict[str, object]:

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.api.deps import Caller, Context, Paging, State, UnitOfWork, after_commit
+from app.api.deps import Audit, Caller, Context, Paging, State, UnitOfWork, after_commit
 from app.api.problems import problems
 from app.schemas.common import DistrictCode, Latitude, Longitude, Page
 from app.schemas.districts import DistrictCreate, DistrictOut, DistrictPatch
@@ -15,10 +15,11 @@ router = APIRouter(prefix="/v1/districts", tags=["districts"])
 
 @router.post("", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
 async def create_district(
-    body: DistrictCreate, who: Caller, session: UnitOfWork, state: State
+    body: DistrictCreate, who: Caller, session: UnitOfWork, state: State, audit: Audit
 ) -> DistrictOut:
     """Create a district; adjacency is symmetric and every adjacent code must exist."""
     out = await service.create(session, agency_id=who.agency_id, body=body)
+    audit.identify(out.code)
     after_commit(session, lambda: state.invalidate_agency(who.agency_id))
     return out
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import Caller, State, UnitOfWork, after_commit
+from app.api.deps import Audit, Caller, State, UnitOfWork, after_commit
 from app.api.problems import problems
 from app.schemas.policy import PolicyIn, PolicyOut
 from app.services import policy as service
@@ -17,8 +17,11 @@ async def get_policy(who: Caller, session: UnitOfWork) -> PolicyOut:
 
 
 @router.put("", responses=problems(401, 403, 409, 413, 422, 503))
-async def put_policy(body: PolicyIn, who: Caller, session: UnitOfWork, state: State) -> PolicyOut:
+async def put_policy(
+    body: PolicyIn, who: Caller, session: UnitOfWork, state: State, audit: Audit
+) -> PolicyOut:
     """Replace the routing policy; the server assigns the next version number."""
     out = await service.replace(session, agency_id=who.agency_id, body=body)
+    audit.identify(out.version)
     after_commit(session, lambda: state.invalidate_agency(who.agency_id))
     return out

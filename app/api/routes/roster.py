@@ -5,7 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import Caller, Context, Paging, UnitOfWork
+from app.api.deps import Audit, Caller, Context, Paging, UnitOfWork
 from app.api.problems import problems
 from app.schemas.common import Page
 from app.schemas.roster import (
@@ -29,10 +29,12 @@ WRITE_ERRORS = problems(401, 403, 409, 413, 422, 503)
 
 @router.post("/officers", status_code=201, tags=["officers"], responses=WRITE_ERRORS)
 async def create_officer(
-    body: OfficerCreate, who: Caller, context: Context, session: UnitOfWork
+    body: OfficerCreate, who: Caller, context: Context, session: UnitOfWork, audit: Audit
 ) -> OfficerOut:
     """Add an officer; state_officer_id is unique among the agency's active officers."""
-    return await service.create_officer(session, context, body)
+    out = await service.create_officer(session, context, body)
+    audit.identify(out.id)
+    return out
 
 
 @router.get("/officers", tags=["officers"], responses=problems(401, 403, 422, 503))
@@ -85,10 +87,12 @@ async def set_officer_status(
 
 @router.post("/certifications", status_code=201, tags=["certifications"], responses=WRITE_ERRORS)
 async def record_certification(
-    body: CertificationCreate, who: Caller, session: UnitOfWork
+    body: CertificationCreate, who: Caller, session: UnitOfWork, audit: Audit
 ) -> CertificationOut:
     """Record a state CIT certification. It belongs to the person and moves with them."""
-    return await service.record_certification(session, agency_id=who.agency_id, body=body)
+    out = await service.record_certification(session, agency_id=who.agency_id, body=body)
+    audit.identify(out.id, {"state_officer_id": out.state_officer_id})
+    return out
 
 
 @router.get("/certifications", tags=["certifications"], responses=problems(401, 403, 422, 503))
@@ -111,9 +115,11 @@ async def list_certifications(
 
 @router.post("/co-responders", status_code=201, tags=["co-responders"], responses=WRITE_ERRORS)
 async def create_co_responder(
-    body: CoResponderCreate, who: Caller, session: UnitOfWork
+    body: CoResponderCreate, who: Caller, session: UnitOfWork, audit: Audit
 ) -> CoResponderOut:
-    return await service.create_co_responder(session, agency_id=who.agency_id, body=body)
+    out = await service.create_co_responder(session, agency_id=who.agency_id, body=body)
+    audit.identify(out.id)
+    return out
 
 
 @router.get("/co-responders", tags=["co-responders"], responses=problems(401, 403, 422, 503))

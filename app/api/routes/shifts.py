@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
-from app.api.deps import Caller, Paging, State, UnitOfWork, after_commit
+from app.api.deps import Audit, Caller, Paging, State, UnitOfWork, after_commit
 from app.api.problems import problems
 from app.schemas.common import DistrictCode, Items, Page
 from app.schemas.shifts import ShiftBulkCreate, ShiftCreate, ShiftOut
@@ -16,25 +16,26 @@ router = APIRouter(prefix="/v1/shifts", tags=["shifts"])
 
 @router.post("", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
 async def create_shift(
-    body: ShiftCreate, who: Caller, session: UnitOfWork, state: State
+    body: ShiftCreate, who: Caller, session: UnitOfWork, state: State, audit: Audit
 ) -> ShiftOut:
     """Schedule a shift (at most 24 h). An overlapping shift for the responder is a 409."""
     # A longer shift than any before widens the agency's candidate window (cached).
     after_commit(session, lambda: state.invalidate_agency(who.agency_id))
-    return (await service.create_many(session, agency_id=who.agency_id, bodies=[body], bulk=False))[
-        0
-    ]
+    [out] = await service.create_many(session, agency_id=who.agency_id, bodies=[body], bulk=False)
+    audit.identify(out.id)
+    return out
 
 
 @router.post("/bulk", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
 async def create_shifts(
-    body: ShiftBulkCreate, who: Caller, session: UnitOfWork, state: State
+    body: ShiftBulkCreate, who: Caller, session: UnitOfWork, state: State, audit: Audit
 ) -> Items[ShiftOut]:
     """Schedule many shifts: all of them, or none if any is invalid or overlaps."""
     after_commit(session, lambda: state.invalidate_agency(who.agency_id))
     items = await service.create_many(
         session, agency_id=who.agency_id, bodies=body.shifts, bulk=True
     )
+    audit.detail = {"shift_ids": [str(item.id) for item in items]}
     return Items(items=items)
 
 

@@ -4,7 +4,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
-from app.api.deps import Caller, Paging, State, UnitOfWork
+from app.api.deps import Audit, Caller, Paging, State, UnitOfWork
 from app.api.problems import problems
 from app.schemas.common import Page
 from app.schemas.webhooks import (
@@ -20,12 +20,14 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 @router.post("", status_code=201, responses=problems(401, 403, 413, 422, 503))
 async def subscribe(
-    body: SubscriptionCreate, who: Caller, session: UnitOfWork, state: State
+    body: SubscriptionCreate, who: Caller, session: UnitOfWork, state: State, audit: Audit
 ) -> SubscriptionCreated:
     """Subscribe a receiver to events, signed with Standard Webhooks. With `responder_id`
     it is that unit's terminal and gets only events about that unit. The secret is shown
     only in this answer. Loopback, private and metadata addresses are refused."""
-    return await service.subscribe(session, state.settings, agency_id=who.agency_id, body=body)
+    out = await service.subscribe(session, state.settings, agency_id=who.agency_id, body=body)
+    audit.identify(out.id, {"url": str(out.url)})
+    return out
 
 
 @router.get("", responses=problems(401, 403, 422, 503))

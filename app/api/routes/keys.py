@@ -1,0 +1,74 @@
+"""API keys (admin) and the audit trail (admin, supervisor)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+from pydantic import AwareDatetime
+
+from app.api.deps import Audit, Caller, Paging, State, UnitOfWork, after_commit
+from app.api.problems import problems
+from app.schemas.common import Page
+from app.schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEntryOut
+from app.services import keys as service
+
+router = APIRouter(tags=["security"])
+_Filter = Annotated[str | None, Query(min_length=1, max_length=200)]
+
+
+@router.post("/v1/api-keys", status_code=201, responses=problems(401, 403, 413, 422, 503))
+async def create_key(
+    body: ApiKeyCreate, who: Caller, session: UnitOfWork, audit: Audit
+) -> ApiKeyCreated:
+    """Make a key: 32 random bytes, shown only in this answer and stored as a hash. A
+    `unit` key is bound to one officer or co-responder (`responder_id`)."""
+    created = await service.create(session, agency_id=who.agency_id, body=body)
+    audit.identify(created.id, {"role": created.role, "prefix": created.prefix})
+    return created
+
+
+@router.get("/v1/api-keys", responses=problems(401, 403, 422, 503))
+async def list_keys(who: Caller, session: UnitOfWork, page: Paging) -> Page[ApiKeyOut]:
+    """The agency's keys, by prefix; never the keys themselves."""
+    items, cursor = await service.list_page(
+        session, agency_id=who.agency_id, limit=page.limit, cursor=page.cursor
+    )
+    return Page(items=items, next_cursor=cursor)
+
+
+@router.delete("/v1/api-keys/{key_id}", status_code=204, responses=problems(401, 403, 404, 503))
+async def revoke_key(key_id: UUID, who: Caller, session: UnitOfWork, state: State) -> Response:
+    """Revoke a key. This instance refuses it at once; others within the cache TTL (2 s)."""
+    digest = await service.revoke(session, agency_id=who.agency_id, key_id=key_id)
+    after_commit(session, lambda: state.forget_key(digest))
+    return Response(status_code=204)
+
+
+@router.get("/v1/audit", responses=problems(401, 403, 422, 503))
+async def read_audit(
+    who: Caller,
+    session: UnitOfWork,
+    page: Paging,
+    resource_type: _Filter = None,
+    resource_id: _Filter = None,
+    action: _Filter = None,
+    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    to: Annotated[AwareDatetime | None, Query()] = None,
+) -> Page[AuditEntryOut]:
+    """The agency's audit trail, newest first: every write, every read of a call's
+    details, every denied request and every failed authentication. `from` is inclusive,
+    `to` exclusive. Entries can be neither changed nor deleted."""
+    items, cursor = await service.audit_page(
+        session,
+        agency_id=who.agency_id,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        action=action,
+        since=from_,
+        until=to,
+        limit=page.limit,
+        cursor=page.cursor,
+    )
+    return Page(items=items, next_cursor=cursor)

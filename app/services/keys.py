@@ -1,0 +1,107 @@
+"""API key management and the audit trail's read side (admin and supervisor)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import Invalid, NotFound
+from app.models import ApiKey, AuditEntry, CoResponder, Officer
+from app.repositories.agencies import insert_api_key
+from app.repositories.pagination import fetch_page
+from app.schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEntryOut
+
+
+async def _responder_type(session: AsyncSession, agency_id: UUID, responder_id: UUID) -> str:
+    for model, kind in ((Officer, "officer"), (CoResponder, "co_responder")):
+        found = await session.scalar(
+            select(model.id).where(model.id == responder_id, model.agency_id == agency_id)
+        )
+        if found is not None:
+            return kind
+    raise Invalid(
+        "responder_id is not an officer or co-responder of this agency",
+        loc=("body", "responder_id"),
+    )
+
+
+async def create(session: AsyncSession, *, agency_id: UUID, body: ApiKeyCreate) -> ApiKeyCreated:
+    if (body.role == "unit") != (body.responder_id is not None):
+        raise Invalid(
+            "responder_id is required for the unit role, and only for it",
+            loc=("body", "responder_id"),
+        )
+    if body.expires_at is not None and body.expires_at <= datetime.now(UTC):
+        raise Invalid("expires_at must be in the future", loc=("body", "expires_at"))
+    responder_type = None
+    if body.responder_id is not None:
+        responder_type = await _responder_type(session, agency_id, body.responder_id)
+    row, secret = await insert_api_key(
+        session,
+        agency_id=agency_id,
+        role=body.role,
+        responder_type=responder_type,
+        responder_id=body.responder_id,
+        name=body.name,
+        expires_at=body.expires_at,
+    )
+    await session.refresh(row)
+    return ApiKeyCreated(**_out(row).model_dump(), key=secret)
+
+
+def _out(row: ApiKey) -> ApiKeyOut:
+    return ApiKeyOut.model_validate(row, from_attributes=True)
+
+
+async def list_page(
+    session: AsyncSession, *, agency_id: UUID, limit: int, cursor: str | None
+) -> tuple[list[ApiKeyOut], str | None]:
+    stmt = select(ApiKey).where(ApiKey.agency_id == agency_id)
+    rows, next_cursor = await fetch_page(session, stmt, ApiKey.id, limit=limit, cursor=cursor)
+    return [_out(r) for r in rows], next_cursor
+
+
+async def revoke(session: AsyncSession, *, agency_id: UUID, key_id: UUID) -> bytes:
+    """Revoke the key (idempotent); returns its hash so caches can drop it."""
+    row = await session.scalar(
+        select(ApiKey).where(ApiKey.id == key_id, ApiKey.agency_id == agency_id)
+    )
+    if row is None:
+        raise NotFound("API key not found")
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+        await session.flush()
+    return row.key_hash
+
+
+async def audit_page(
+    session: AsyncSession,
+    *,
+    agency_id: UUID,
+    resource_type: str | None,
+    resource_id: str | None,
+    action: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[AuditEntryOut], str | None]:
+    """Entries newest first, filtered; `since` inclusive, `until` exclusive."""
+    stmt = select(AuditEntry).where(AuditEntry.agency_id == agency_id)
+    if resource_type is not None:
+        stmt = stmt.where(AuditEntry.resource_type == resource_type)
+    if resource_id is not None:
+        stmt = stmt.where(AuditEntry.resource_id == resource_id)
+    if action is not None:
+        stmt = stmt.where(AuditEntry.action == action)
+    if since is not None:
+        stmt = stmt.where(AuditEntry.at >= since)
+    if until is not None:
+        stmt = stmt.where(AuditEntry.at < until)
+    rows, next_cursor = await fetch_page(
+        session, stmt, AuditEntry.id, limit=limit, cursor=cursor, newest_first=True
+    )
+    return [AuditEntryOut.model_validate(r, from_attributes=True) for r in rows], next_cursor
