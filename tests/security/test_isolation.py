@@ -1,0 +1,259 @@
+"""Agency isolation: row-level security in the database, and a 404 on every route."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from app.api.permissions import ROUTES
+from tests.helpers import Api, add_co_responder, add_officer, around_now, grid_districts
+
+# Tables whose rows belong to an agency, found from the catalogue, never from a list.
+_SCOPED_TABLES = """
+SELECT DISTINCT c.relname, c.relrowsecurity, c.relforcerowsecurity
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+ WHERE c.relkind IN ('r', 'p') AND a.attname IN ('agency_id', 'recorded_by_agency_id')
+"""
+
+
+_REFUSED = ("UPDATE audit_entry SET outcome = 'error'", "DELETE FROM audit_entry")
+
+
+def _as_app_role(database_url: str) -> str:
+    url = make_url(database_url).set(drivername="postgresql", username="cit_app", password=None)
+    return url.render_as_string(hide_password=False)
+
+
+async def test_every_agency_scoped_table_has_a_forced_policy_for_the_app_role(
+    db: asyncpg.Connection,
+) -> None:
+    tables = await db.fetch(_SCOPED_TABLES)
+    assert len(tables) >= 15
+    for table in tables:
+        name = table["relname"]
+        assert table["relrowsecurity"], name
+        assert table["relforcerowsecurity"], name
+        policies = await db.fetch(
+            "SELECT polname, polroles::regrole[]::text[] AS roles FROM pg_policy"
+            " WHERE polrelid = $1::regclass",
+            name,
+        )
+        assert any("cit_app" in p["roles"] for p in policies), name
+
+
+async def test_the_app_role_owns_nothing_and_cannot_bypass_policies(
+    db: asyncpg.Connection,
+) -> None:
+    role = await db.fetchrow(
+        "SELECT rolsuper, rolbypassrls, rolcreaterole FROM pg_roles WHERE rolname = 'cit_app'"
+    )
+    assert role is not None
+    assert not any(role.values())
+    owned = await db.fetchval(
+        "SELECT count(*) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner"
+        " WHERE r.rolname = 'cit_app'"
+    )
+    assert owned == 0
+
+
+async def test_the_app_role_sees_only_the_agency_of_its_transaction(
+    admin: Api, other_admin: Api, database_url: str
+) -> None:
+    for api in (admin, other_admin):
+        await grid_districts(api)
+        await api.ok("POST", "/v1/calls", {"district": "D1", "notes": "private"}, 201)
+    conn = await asyncpg.connect(_as_app_role(database_url))
+    try:
+        # No agency set: nothing at all.
+        assert await conn.fetchval("SELECT count(*) FROM call") == 0
+        assert await conn.fetchval("SELECT count(*) FROM district") == 0
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('cit.agency_id', $1, true)", str(admin.agency_id))
+            agencies = await conn.fetch("SELECT DISTINCT agency_id FROM call")
+            assert [r["agency_id"] for r in agencies] == [admin.agency_id]
+            assert await conn.fetchval("SELECT count(*) FROM district") == 4
+            # Writing a row for another agency is refused by the policy's check.
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(
+                    "UPDATE district SET agency_id = $1 WHERE code = 'D1'", other_admin.agency_id
+                )
+        # The setting ended with the transaction: a pooled connection carries nothing on.
+        assert await conn.fetchval("SELECT current_setting('cit.agency_id', true)") in ("", None)
+        assert await conn.fetchval("SELECT count(*) FROM call") == 0
+    finally:
+        await conn.close()
+
+
+async def test_the_audit_trail_cannot_be_changed_by_anyone(
+    admin: Api, db: asyncpg.Connection, database_url: str
+) -> None:
+    await grid_districts(admin)
+    assert await db.fetchval("SELECT count(*) FROM audit_entry") > 0
+    conn = await asyncpg.connect(_as_app_role(database_url))
+    try:
+        async with conn.transaction():
+            await conn.execute("SELECT set_config('cit.agency_id', $1, true)", str(admin.agency_id))
+            for statement in (
+                "UPDATE audit_entry SET outcome = 'error'",
+                "DELETE FROM audit_entry",
+            ):
+                with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                    async with conn.transaction():
+                        await conn.execute(statement)
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.fetchval("SELECT cit_purge_audit(interval '400 days')")
+    finally:
+        await conn.close()
+    # Even the owner is refused by the trigger.
+    for statement in _REFUSED:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await db.execute(statement)
+    with pytest.raises(asyncpg.RaiseError, match="at least a year"):
+        await db.fetchval("SELECT cit_purge_audit(interval '30 days')")
+    old = await db.fetchval("SELECT count(*) FROM audit_entry")
+    assert await db.fetchval("SELECT cit_purge_audit(interval '365 days')") == 0
+    assert await db.fetchval("SELECT count(*) FROM audit_entry") == old
+
+
+async def test_certifications_are_the_one_cross_agency_read(
+    admin: Api, other_admin: Api, database_url: str
+) -> None:
+    await grid_districts(admin)
+    await add_officer(admin, district="D1", call_sign="1A11", cit=True, state_officer_id="P-77")
+    # A third agency that never employed P-77 sees nothing; one that hires them sees it.
+    assert (await other_admin.ok("GET", "/v1/certifications?state_officer_id=P-77"))["items"] == []
+    await other_admin.ok(
+        "POST",
+        "/v1/officers",
+        {"state_officer_id": "P-77", "badge_number": "9", "name": "Moved officer"},
+        201,
+    )
+    seen = (await other_admin.ok("GET", "/v1/certifications?state_officer_id=P-77"))["items"]
+    assert [c["certification_number"] for c in seen] == ["CIT-1A11"]
+
+
+async def _snapshot(db: asyncpg.Connection, agency_id: Any) -> dict[str, list[str]]:
+    """Every row of the agency, in every scoped table except the audit trail."""
+    tables = [r["relname"] for r in await db.fetch(_SCOPED_TABLES)]
+    out: dict[str, list[str]] = {}
+    for table in sorted(tables):
+        if table == "audit_entry":
+            continue
+        column = "recorded_by_agency_id" if table == "certification" else "agency_id"
+        rows = await db.fetch(
+            # table comes from the catalogue query above, not from input.
+            f"SELECT to_jsonb(t)::text AS row FROM {table} t WHERE {column} = $1 ORDER BY 1",  # noqa: S608
+            agency_id,
+        )
+        out[table] = [r["row"] for r in rows]
+    out["agency"] = [
+        await db.fetchval("SELECT to_jsonb(a)::text FROM agency a WHERE id = $1", agency_id)
+    ]
+    return out
+
+
+def _bodies(ids: dict[str, str]) -> dict[tuple[str, str], Any]:
+    """Valid bodies, so a refusal is the agency check and not validation."""
+    starts, ends = around_now()
+    return {
+        ("PATCH", "/v1/districts/{code}"): {"name": "renamed"},
+        ("PATCH", "/v1/officers/{officer_id}"): {"name": "renamed"},
+        ("PUT", "/v1/officers/{officer_id}/status"): {"status": "out_of_service"},
+        ("PATCH", "/v1/co-responders/{co_responder_id}"): {"name": "renamed"},
+        ("PUT", "/v1/co-responders/{co_responder_id}/status"): {"status": "out_of_service"},
+        ("PATCH", "/v1/calls/{call_id}"): {"notes": "overwritten"},
+        ("POST", "/v1/calls/{call_id}/dispatch"): {},
+        ("POST", "/v1/calls/{call_id}/clear"): {"disposition": "closed"},
+        ("POST", "/v1/shifts"): {
+            "responder_type": "officer",
+            "responder_id": ids["officer_id"],
+            "call_sign": "X1",
+            "district": "D9",
+            "starts_at": starts,
+            "ends_at": ends,
+        },
+        ("POST", "/v1/certifications"): {
+            "state_officer_id": "P-A1",
+            "certification_number": "FORGED",
+            "program": "x",
+            "certified_on": "2026-01-01",
+            "expires_on": "2030-01-01",
+            "volunteered": True,
+        },
+        ("POST", "/v1/api-keys"): {"role": "unit", "responder_id": ids["officer_id"]},
+        ("POST", "/v1/webhooks"): {
+            "url": "http://127.0.0.1:9/hook",
+            "events": ["unit.assigned"],
+            "responder_id": ids["officer_id"],
+        },
+        ("POST", "/v1/calls"): {"district": "D1"},
+        ("PUT", "/v1/policy"): None,
+    }
+
+
+async def test_every_route_gives_another_agency_404_no_data_and_no_change(
+    admin: Api, other_admin: Api, db: asyncpg.Connection
+) -> None:
+    # Agency A: one of everything.
+    await grid_districts(admin)
+    officer = await add_officer(
+        admin, district="D1", call_sign="1A11", cit=True, state_officer_id="P-A1"
+    )
+    co = await add_co_responder(admin, district="D1", call_sign="MCT1")
+    hook = await admin.ok(
+        "POST", "/v1/webhooks", {"url": "http://127.0.0.1:9/hook", "events": ["call.created"]}, 201
+    )
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "A's secret"}, 201)
+    delivery = await db.fetchval("SELECT id FROM webhook_delivery LIMIT 1")
+    key = await db.fetchval("SELECT id FROM api_key WHERE agency_id = $1 LIMIT 1", admin.agency_id)
+    ids = {
+        "code": "D1",
+        "officer_id": officer,
+        "co_responder_id": co,
+        "call_id": call["id"],
+        "subscription_id": hook["id"],
+        "delivery_id": str(delivery),
+        "key_id": str(key),
+    }
+    secrets = [*ids.values(), "A's secret", "P-A1"]
+    secrets.remove("D1")
+    before = await _snapshot(db, admin.agency_id)
+    bodies = _bodies(ids)
+
+    for (method, template), _rule in ROUTES.items():
+        if template == "/v1/units/me":
+            continue  # needs a unit key; covered by the role tests
+        path = re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], template)
+        body = bodies.get((method, template), {} if method != "GET" else None)
+        if body is None and method == "PUT":
+            continue  # PUT /v1/policy only ever touches the caller's own agency
+        response = await other_admin.client.request(
+            method, path, json=body, headers=other_admin.headers
+        )
+        where = f"{method} {template} -> {response.status_code} {response.text[:200]}"
+        if "{" in template:
+            assert response.status_code == 404, where
+        else:
+            assert response.status_code < 500, where
+            assert response.status_code != 403, where
+            assert not (200 <= response.status_code < 300 and method == "POST"), where
+        # B's own trail names the ids B tried; nothing else of A's may appear anywhere.
+        leaks = secrets[-2:] if template == "/v1/audit" else secrets
+        assert not any(secret in response.text for secret in leaks), where
+    assert await _snapshot(db, admin.agency_id) == before
+
+
+async def test_agency_a_list_routes_still_show_its_own_data(admin: Api) -> None:
+    """The control for the test above: the same reads do show data to its own agency."""
+    await grid_districts(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "mine"}, 201)
+    listed = await admin.ok("GET", "/v1/calls")
+    assert [c["id"] for c in listed["items"]] == [call["id"]]
+    assert json.dumps(listed).count("mine") == 0  # notes never in lists
