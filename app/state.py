@@ -1,4 +1,4 @@
-"""Process-wide state built in lifespan: the engine and the short-lived caches."""
+"""Process-wide state built in lifespan: the engine, the data cipher and the caches."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.agency_context import AgencyContext
 from app.cache import TtlCache
 from app.db.engine import create_sessionmaker
+from app.encryption import DataCipher
 from app.errors import Unauthorized
 from app.repositories.agencies import find_principal, load_agency_context
 from app.security import Principal, hash_key
@@ -17,9 +18,11 @@ from app.settings import Settings
 
 
 class AppState:
-    def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
+    def __init__(self, settings: Settings, engine: AsyncEngine, cipher: DataCipher) -> None:
         self.settings = settings
         self.engine = engine
+        # Encrypts and decrypts call notes and webhook secrets at rest.
+        self.cipher = cipher
         # Single-statement reads and writes run in autocommit: one round trip, no BEGIN/COMMIT.
         self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(engine)

@@ -29,6 +29,7 @@ from app.api.routes import (
     webhooks,
 )
 from app.db.engine import create_engine
+from app.encryption import DataCipher, load_cipher
 from app.schemas.dispatch import UnitsUnavailableProblem
 from app.services import idempotency
 from app.settings import Settings
@@ -36,13 +37,20 @@ from app.state import AppState
 from app.webhooks.relay import RelayThread
 
 
-def create_app(settings: Settings, database_url: str) -> FastAPI:
-    """Build the app for a database that is already migrated."""
+def create_app(
+    settings: Settings, database_url: str, *, cipher: DataCipher | None = None
+) -> FastAPI:
+    """Build the app for a database that is already migrated.
+
+    Without cipher, the data key comes from settings (load_cipher); a missing or malformed
+    key raises DataKeyError here, before anything starts.
+    """
+    data_cipher = cipher if cipher is not None else load_cipher(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(database_url, pool_size=settings.db_pool_size)
-        state = AppState(settings, engine)
+        state = AppState(settings, engine, data_cipher)
         # Objects made at start-up live as long as the process: keep them out of the
         # collector's full passes, which otherwise show up as latency spikes.
         gc.collect()
@@ -50,7 +58,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         app.state.cit = state
         tasks = [asyncio.create_task(idempotency.expire_periodically(state))]
         # The relay has its own thread, loop and pool: a busy API never delays deliveries.
-        relay = RelayThread(database_url, settings) if settings.run_relay else None
+        relay = RelayThread(database_url, settings, data_cipher) if settings.run_relay else None
         if relay is not None:
             relay.start()
         try:

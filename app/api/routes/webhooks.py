@@ -29,7 +29,9 @@ async def subscribe(
     """Subscribe a receiver to events, signed with Standard Webhooks. With `responder_id`
     it is that unit's terminal and gets only events about that unit. The secret is shown
     only in this answer. Loopback, private and metadata addresses are refused."""
-    return await service.subscribe(session, state.settings, agency_id=who.agency_id, body=body)
+    return await service.subscribe(
+        session, state.settings, cipher=state.cipher, agency_id=who.agency_id, body=body
+    )
 
 
 @router.get("", responses=problems(401, 403, 422, 503))
