@@ -147,7 +147,13 @@ def load_cipher(settings: Settings) -> DataCipher:
             'Configuration); generate a key with: python -c "import base64,os;'
             'print(base64.urlsafe_b64encode(os.urandom(32)).decode())"'
         )
-    return _embedded_key(settings.data_dir.expanduser() / KEY_FILE)
+    path = settings.data_dir.expanduser() / KEY_FILE
+    try:
+        return _embedded_key(path)
+    except OSError as exc:
+        raise DataKeyError(
+            f"CIT_DATA_KEY is unset and {path} cannot be read or created: {exc.strerror}"
+        ) from None
 
 
 def _embedded_key(path: Path) -> DataCipher:

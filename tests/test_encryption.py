@@ -169,3 +169,10 @@ def test_a_malformed_key_stops_serve_without_printing_the_key() -> None:
     assert done.returncode == 2
     assert "CIT_DATA_KEY" in done.stderr
     assert bad not in done.stderr + done.stdout
+
+
+def test_unwritable_data_dir_without_a_key_is_a_clear_start_up_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    with pytest.raises(DataKeyError, match=r"data\.key cannot be read or created"):
+        load_cipher(Settings(data_dir=blocker))
