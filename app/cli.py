@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.db.engine import resolve_database_url
 from app.db.migrate import set_app_password, upgrade
+from app.encryption import DataCipher, DataKeyError, load_cipher
 from app.logs import configure_logging
 from app.models.api_key import ROLES
 from app.settings import Settings, get_settings
@@ -34,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser(
         "worker", help="run only the webhook relay (scale-out; set CIT_RUN_RELAY=false on serve)"
+    )
+    commands.add_parser(
+        "rekey",
+        help="re-encrypt call notes and webhook secrets with the first CIT_DATA_KEY key",
     )
 
     agency = commands.add_parser("agency", help="manage agencies").add_subparsers(
@@ -79,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "worker":
             return _worker(settings)
+        if args.command == "rekey":
+            return _rekey(settings)
         if args.command == "agency":
             return _create_agency(settings, args)
         return _create_key(settings, args)
@@ -91,11 +98,20 @@ class CliError(Exception):
     pass
 
 
+def _cipher(settings: Settings) -> DataCipher:
+    """The data cipher, checked before anything starts (serve, worker and rekey need it)."""
+    try:
+        return load_cipher(settings)
+    except DataKeyError as exc:
+        raise CliError(str(exc)) from None
+
+
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.api.app import create_app
 
+    cipher = _cipher(settings)
     url = resolve_database_url(settings)
     if not args.no_migrate:
         _migrate(settings, url)
@@ -105,7 +121,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         from app.demo import seed_demo
 
         asyncio.run(seed_demo(url, base_url=f"http://{_display_host(host)}:{port}"))
-    app = create_app(settings, url)
+    app = create_app(settings, url, cipher=cipher)
     config = uvicorn.Config(
         app, host=host, port=port, log_config=None, access_log=False, server_header=False
     )
@@ -117,19 +133,34 @@ def _worker(settings: Settings) -> int:
     from app.db.engine import create_engine
     from app.webhooks.relay import Relay
 
+    cipher = _cipher(settings)
     url = resolve_database_url(settings)
     _migrate(settings, url)
 
     async def run() -> None:
         engine = create_engine(url, pool_size=4)
         try:
-            await Relay(engine, settings).run()
+            await Relay(engine, settings, cipher).run()
         finally:
             await engine.dispose()
 
     log.info("webhook worker started")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
+    return 0
+
+
+def _rekey(settings: Settings) -> int:
+    from app.rekey import rekey
+
+    cipher = _cipher(settings)
+    result = asyncio.run(rekey(_database(settings), cipher))
+    print(json.dumps({"key_id": cipher.current_key_id, "rekeyed": result.rekeyed}))
+    if result.failed:
+        # Ids only: never a value. Such rows need the key that wrote them back in CIT_DATA_KEY.
+        for failure in result.failed:
+            print(f"cit-dispatch: cannot decrypt {failure}", file=sys.stderr)
+        return 1
     return 0
 
 

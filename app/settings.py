@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     # Set when the server asks cit_app for a password; `migrate` then sets it.
     database_app_password: SecretStr | None = None
     data_dir: Path = Path(".cit-dispatch")
+    # Comma-separated urlsafe base64 32-byte keys for notes and webhook secrets at rest: the
+    # first encrypts, all decrypt (rotation). Parsed by app.encryption.load_cipher.
+    data_key: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -60,6 +63,11 @@ class Settings(BaseSettings):
         if any(d < 0 for d in delays):
             raise ValueError("retry delays cannot be negative")
         return value
+
+    @field_validator("data_key", mode="before")
+    @classmethod
+    def _blank_key_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("database_url")
     @classmethod

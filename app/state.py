@@ -1,4 +1,4 @@
-"""Process-wide state built in lifespan: the engines, the short-lived caches and the limits."""
+"""Process-wide state built in lifespan: engines, data cipher, caches and limits."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from app.agency_context import AgencyContext
 from app.cache import TtlCache
 from app.db.engine import agency_transaction, create_sessionmaker
+from app.encryption import DataCipher
 from app.errors import TooManyRequests, Unauthorized
 from app.limits import FailedAuthThrottle, RateLimiter
 from app.repositories.agencies import find_principal, load_agency_context
@@ -28,13 +29,17 @@ _AUTH_FAILURE = text("SELECT cit_record_auth_failure(:prefix, :request_id, CAST(
 
 
 class AppState:
-    def __init__(self, settings: Settings, engine: AsyncEngine, system: AsyncEngine) -> None:
+    def __init__(
+        self, settings: Settings, engine: AsyncEngine, system: AsyncEngine, cipher: DataCipher
+    ) -> None:
         """engine connects as the application role, bound by row-level security; system
         as the schema owner, for housekeeping across agencies (expiry, audit retention)."""
         self.settings = settings
         self.engine = engine
         self.system_engine = system
         self.system = system.execution_options(isolation_level="AUTOCOMMIT")
+        # Encrypts and decrypts call notes and webhook secrets at rest.
+        self.cipher = cipher
         # Single-statement reads and writes run in autocommit: one round trip, no BEGIN/COMMIT.
         self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(engine)

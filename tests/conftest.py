@@ -17,11 +17,13 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from app.api.app import create_app
 from app.db.embedded import start_embedded
 from app.db.migrate import upgrade
+from app.encryption import generate_key
 from app.settings import Settings
 from tests.helpers import Api, new_agency
 
@@ -61,8 +63,12 @@ def database_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings() -> Settings:
-    """The shared app runs no webhook relay; webhook tests start services of their own."""
+    """The shared app runs no webhook relay; webhook tests start services of their own.
+
+    The data key is made fresh for each test session.
+    """
     return Settings(
+        data_key=SecretStr(generate_key()),
         cache_ttl_seconds=2.0,
         db_pool_size=10,
         run_relay=False,

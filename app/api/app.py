@@ -31,6 +31,7 @@ from app.api.routes import (
     webhooks,
 )
 from app.db.engine import app_role_url, create_engine
+from app.encryption import DataCipher, load_cipher
 from app.schemas.dispatch import UnitsUnavailableProblem
 from app.services import audit_retention, idempotency
 from app.settings import Settings
@@ -38,8 +39,15 @@ from app.state import AppState
 from app.webhooks.relay import RelayThread
 
 
-def create_app(settings: Settings, database_url: str) -> FastAPI:
-    """Build the app for a database that is already migrated."""
+def create_app(
+    settings: Settings, database_url: str, *, cipher: DataCipher | None = None
+) -> FastAPI:
+    """Build the app for a database that is already migrated.
+
+    Without cipher, the data key comes from settings (load_cipher); a missing or malformed
+    key raises DataKeyError here, before anything starts.
+    """
+    data_cipher = cipher if cipher is not None else load_cipher(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,7 +56,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             app_role_url(database_url, settings), pool_size=settings.db_pool_size
         )
         system = create_engine(database_url, pool_size=1)
-        state = AppState(settings, engine, system)
+        state = AppState(settings, engine, system, data_cipher)
         # Objects made at start-up live as long as the process: keep them out of the
         # collector's full passes, which otherwise show up as latency spikes.
         gc.collect()
@@ -59,7 +67,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             asyncio.create_task(audit_retention.purge_periodically(state)),
         ]
         # The relay has its own thread, loop and pool: a busy API never delays deliveries.
-        relay = RelayThread(database_url, settings) if settings.run_relay else None
+        relay = RelayThread(database_url, settings, data_cipher) if settings.run_relay else None
         if relay is not None:
             relay.start()
         try:

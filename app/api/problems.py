@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.encryption import UndecryptableValue
 from app.errors import PROBLEM_BASE, AppError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -117,8 +118,20 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _undecryptable(request: Request, exc: Exception) -> JSONResponse:
+    # The message names the column and row, never the value; the operator needs both.
+    log.error("stored value cannot be decrypted", extra={"error": str(exc)})
+    return problem_response(
+        500,
+        "undecryptable",
+        "Stored data cannot be decrypted",
+        "A stored value failed authentication or needs a key the service lacks; it has been logged",
+    )
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(UndecryptableValue, _undecryptable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for exc_type in (

@@ -9,6 +9,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.agency_context import AgencyContext
+from app.encryption import CALL_NOTES, DataCipher
 from app.errors import Conflict, Invalid, NotFound
 from app.ids import new_id
 from app.models import Call, Recommendation
@@ -35,6 +36,7 @@ async def create(
     who: Principal,
     body: CallCreate,
     *,
+    cipher: DataCipher,
     request_id: str | None,
     idempotency_key: str | None = None,
 ) -> CallOut:
@@ -73,7 +75,7 @@ async def create(
         nature=body.nature,
         safety=body.safety.model_dump(),
         subject=subject,
-        notes=body.notes,
+        notes=cipher.encrypt_optional(body.notes, column=CALL_NOTES, row_id=call_id),
         received_at=body.received_at or now,
     )
     out = CallOut(
@@ -120,8 +122,13 @@ def render_recommendation(row: Recommendation) -> RecommendationOut:
 
 
 def render_call(
-    context: AgencyContext, call: Call, rec: Recommendation | None, *, with_notes: bool = False
+    context: AgencyContext,
+    call: Call,
+    rec: Recommendation | None,
+    *,
+    notes_cipher: DataCipher | None = None,
 ) -> CallOut:
+    """The call as the API shows it; with notes_cipher, also its decrypted notes."""
     fields: dict[str, Any] = {
         "id": call.id,
         "external_id": call.external_id,
@@ -140,8 +147,9 @@ def render_call(
         "updated_at": call.updated_at,
         "recommendation": render_recommendation(rec) if rec else None,
     }
-    if with_notes:
-        return CallDetailOut(**fields, notes=call.notes)
+    if notes_cipher is not None:
+        notes = notes_cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
+        return CallDetailOut(**fields, notes=notes)
     return CallOut(**fields)
 
 
@@ -156,10 +164,12 @@ async def get(
     return call
 
 
-async def get_detail(session: AsyncSession, context: AgencyContext, call_id: UUID) -> CallOut:
+async def get_detail(
+    session: AsyncSession, context: AgencyContext, call_id: UUID, *, cipher: DataCipher
+) -> CallOut:
     call = await get(session, context, call_id)
     recs = await repo.latest_recommendations(session, [call.id])
-    return render_call(context, call, recs.get(call.id), with_notes=True)
+    return render_call(context, call, recs.get(call.id), notes_cipher=cipher)
 
 
 async def list_page(
@@ -192,6 +202,7 @@ async def update(
     call_id: UUID,
     body: CallPatch,
     *,
+    cipher: DataCipher,
     request_id: str | None,
 ) -> CallOut:
     """Apply new information, re-triage and store a new recommendation (history is kept)."""
@@ -212,7 +223,7 @@ async def update(
             body.location.address,
         )
     if body.notes is not None:
-        call.notes = body.notes
+        call.notes = cipher.encrypt(body.notes, column=CALL_NOTES, row_id=call.id)
     if body.subject is not None:
         call.subject = body.subject.model_dump(exclude_none=True)
     if body.district is not None:

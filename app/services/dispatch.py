@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
+from app.encryption import CALL_NOTES, DataCipher
 from app.errors import Conflict, Invalid
 from app.ids import new_id
 from app.models import Assignment, Call, CoResponder, Officer, Recommendation
@@ -212,6 +213,7 @@ async def clear(
     call_id: UUID,
     body: ClearRequest,
     *,
+    cipher: DataCipher,
     request_id: str | None,
 ) -> DispatchedCallOut:
     """Record the disposition, release every unit on the call, and close it."""
@@ -224,7 +226,9 @@ async def clear(
     call.status, call.cleared_at, call.updated_at = "cleared", now, now
     call.disposition, call.diverted_to = body.disposition, body.diverted_to
     if body.notes:
-        call.notes = f"{call.notes}\n{body.notes}" if call.notes else body.notes
+        earlier = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
+        notes = f"{earlier}\n{body.notes}" if earlier else body.notes
+        call.notes = cipher.encrypt(notes, column=CALL_NOTES, row_id=call.id)
     rec = (await call_repo.latest_recommendations(session, [call.id])).get(call.id)
     summary = _summary(context, call, rec.lead if rec else None)
     add_events(

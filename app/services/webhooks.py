@@ -6,7 +6,9 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.encryption import SUBSCRIPTION_SECRET, DataCipher
 from app.errors import Conflict, Invalid, NotFound
+from app.ids import new_id
 from app.models import WebhookDelivery, WebhookSubscription
 from app.repositories import roster as roster_repo
 from app.repositories import webhooks as repo
@@ -23,7 +25,12 @@ from app.webhooks.targets import TargetRefused, check_target
 
 
 async def subscribe(
-    session: AsyncSession, settings: Settings, *, agency_id: UUID, body: SubscriptionCreate
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    cipher: DataCipher,
+    agency_id: UUID,
+    body: SubscriptionCreate,
 ) -> SubscriptionCreated:
     try:
         await check_target(body.url, allow_private=settings.webhook_allow_private_targets)
@@ -36,17 +43,20 @@ async def subscribe(
         )
     ):
         raise Invalid("no responder with that id in this agency", loc=("body", "responder_id"))
+    # The id is chosen here so the stored secret can be bound to its row.
+    subscription_id, secret = new_id(), new_secret()
     row = WebhookSubscription(
+        id=subscription_id,
         agency_id=agency_id,
         url=body.url,
         events=sorted(set(body.events)),
         responder_id=body.responder_id,
-        secret=new_secret(),
+        secret=cipher.encrypt(secret, column=SUBSCRIPTION_SECRET, row_id=subscription_id),
     )
     session.add(row)
     await session.flush()
     await session.refresh(row)
-    return SubscriptionCreated(**_out(row).model_dump(), secret=row.secret)
+    return SubscriptionCreated(**_out(row).model_dump(), secret=secret)
 
 
 def _out(row: WebhookSubscription) -> SubscriptionOut:

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.encryption import SUBSCRIPTION_SECRET, DataCipher, UndecryptableValue
 from app.repositories import webhooks as repo
 from app.settings import Settings
 from app.webhooks.signing import sign
@@ -52,9 +53,16 @@ class Relay:
     """Deliver webhooks from the outbox; safe to run in several processes at once."""
 
     def __init__(
-        self, engine: AsyncEngine, settings: Settings, *, batch: int = 50, poll_seconds: float = 1.0
+        self,
+        engine: AsyncEngine,
+        settings: Settings,
+        cipher: DataCipher,
+        *,
+        batch: int = 50,
+        poll_seconds: float = 1.0,
     ) -> None:
         self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.cipher = cipher
         self.allow_private = settings.webhook_allow_private_targets
         self.schedule = parse_schedule(settings.webhook_retry_schedule)
         self.batch = batch
@@ -154,6 +162,10 @@ class Relay:
             return None
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
+        except UndecryptableValue as exc:
+            # Retried on the schedule: restoring the missing key to CIT_DATA_KEY recovers it.
+            log.error("webhook secret cannot be decrypted", extra={"error": str(exc)})
+            error = "the subscription's signing secret cannot be decrypted (CIT_DATA_KEY)"
         await self._retry_or_fail(row, code=code, error=error, wait_hint=wait_hint)
         return None
 
@@ -163,6 +175,9 @@ class Relay:
             {"type": row.type, "timestamp": row.created_at.isoformat(), "data": row.payload},
             separators=(",", ":"),
         ).encode()
+        secret = self.cipher.decrypt(
+            row.secret, column=SUBSCRIPTION_SECRET, row_id=row.subscription_id
+        )
         msg_id = str(row.id)
         timestamp = int(time.time())
         headers = {
@@ -170,7 +185,7 @@ class Relay:
             "user-agent": "cit-dispatch-webhooks/1",
             "webhook-id": msg_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(row.secret, msg_id=msg_id, timestamp=timestamp, body=body),
+            "webhook-signature": sign(secret, msg_id=msg_id, timestamp=timestamp, body=body),
         }
         return await self._client.post(row.url, content=body, headers=headers)
 
@@ -202,9 +217,10 @@ class RelayThread:
     for the GIL, which Python hands over every few milliseconds.
     """
 
-    def __init__(self, database_url: str, settings: Settings) -> None:
+    def __init__(self, database_url: str, settings: Settings, cipher: DataCipher) -> None:
         self.database_url = database_url
         self.settings = settings
+        self.cipher = cipher
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -231,7 +247,7 @@ class RelayThread:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         engine = create_engine(self.database_url, pool_size=2)
-        task = asyncio.create_task(Relay(engine, self.settings).run())
+        task = asyncio.create_task(Relay(engine, self.settings, self.cipher).run())
         self._ready.set()
         try:
             await self._stop.wait()

@@ -22,9 +22,9 @@ async def test_request_id_is_echoed_when_given(client: httpx.AsyncClient) -> Non
     assert response.headers["x-request-id"] == "cad-42"
 
 
-async def test_readyz_is_503_with_retry_after_when_database_is_down() -> None:
+async def test_readyz_is_503_with_retry_after_when_database_is_down(settings: Settings) -> None:
     # A server that refuses connections: nothing listens on port 9 of loopback.
-    app = create_app(Settings(), "postgresql://postgres@127.0.0.1:9/none")
+    app = create_app(settings, "postgresql://postgres@127.0.0.1:9/none")
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:

@@ -61,6 +61,7 @@ async def create_call(
                 context,
                 who,
                 body,
+                cipher=state.cipher,
                 request_id=request_id(request),
                 idempotency_key=idempotency_key,
             )
@@ -88,10 +89,10 @@ async def list_calls(
 
 @router.get("/{call_id}", responses=problems(401, 403, 404, 422, 503))
 async def get_call(
-    call_id: UUID, who: Caller, context: Context, session: UnitOfWork
+    call_id: UUID, who: Caller, context: Context, session: UnitOfWork, state: State
 ) -> CallDetailOut:
     """One call with its latest recommendation and its notes."""
-    out = await service.get_detail(session, context, call_id)
+    out = await service.get_detail(session, context, call_id, cipher=state.cipher)
     assert isinstance(out, CallDetailOut)
     return out
 
@@ -103,11 +104,12 @@ async def update_call(
     who: Caller,
     context: Context,
     session: UnitOfWork,
+    state: State,
     request: Request,
 ) -> CallOut:
     """Add new information; safety merges flag by flag and the call is re-triaged."""
     return await service.update(
-        session, context, who, call_id, body, request_id=request_id(request)
+        session, context, who, call_id, body, cipher=state.cipher, request_id=request_id(request)
     )
 
 

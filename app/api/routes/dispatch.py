@@ -100,7 +100,10 @@ async def clear_call(
     who: Caller,
     context: Context,
     session: UnitOfWork,
+    state: State,
     request: Request,
 ) -> DispatchedCallOut:
     """Record the disposition (and diversion), release every unit, and close the call."""
-    return await service.clear(session, context, who, call_id, body, request_id=request_id(request))
+    return await service.clear(
+        session, context, who, call_id, body, cipher=state.cipher, request_id=request_id(request)
+    )

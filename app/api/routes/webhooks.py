@@ -25,7 +25,9 @@ async def subscribe(
     """Subscribe a receiver to events, signed with Standard Webhooks. With `responder_id`
     it is that unit's terminal and gets only events about that unit. The secret is shown
     only in this answer. Loopback, private and metadata addresses are refused."""
-    out = await service.subscribe(session, state.settings, agency_id=who.agency_id, body=body)
+    out = await service.subscribe(
+        session, state.settings, cipher=state.cipher, agency_id=who.agency_id, body=body
+    )
     audit.identify(out.id, {"url": str(out.url)})
     return out
 
