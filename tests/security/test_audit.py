@@ -1,0 +1,139 @@
+"""GET /v1/audit: every write, call read, override, denial and failed authentication."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from tests.helpers import Api, add_co_responder, add_officer, grid_districts
+
+
+async def _entries(api: Api, **filters: str) -> list[dict[str, Any]]:
+    query = "&".join(f"{k}={v}" for k, v in filters.items())
+    items: list[dict[str, Any]] = (await api.ok("GET", f"/v1/audit?{query}"))["items"]
+    return items
+
+
+async def _key_id(db: asyncpg.Connection, api: Api) -> str:
+    prefix = api.key.split("_")[1]
+    return str(await db.fetchval("SELECT id FROM api_key WHERE prefix = $1", prefix))
+
+
+async def test_a_write_is_recorded_with_who_what_and_the_request_id(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    response = await admin.client.post(
+        "/v1/districts",
+        json={"code": "D7", "name": "North"},
+        headers={**admin.headers, "X-Request-ID": "req-d7"},
+    )
+    assert response.status_code == 201
+    [entry] = await _entries(admin, action="district.create")
+    assert entry["resource_type"] == "district"
+    assert entry["resource_id"] == "D7"
+    assert entry["outcome"] == "success"
+    assert entry["role"] == "admin"
+    assert entry["key_id"] == await _key_id(db, admin)
+    assert entry["request_id"] == "req-d7"
+    assert datetime.fromisoformat(entry["at"]) > datetime.now(UTC) - timedelta(minutes=1)
+
+
+async def test_call_details_reads_are_recorded_but_lists_are_not(admin: Api) -> None:
+    await grid_districts(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("GET", f"/v1/calls/{call['id']}")
+    await admin.ok("GET", "/v1/calls")
+    trail = await _entries(admin, resource_type="call", resource_id=call["id"])
+    assert [e["action"] for e in trail] == ["call.read", "call.create"]  # newest first
+    assert await _entries(admin, action="call.list") == []
+
+
+async def test_an_override_reason_is_in_the_dispatch_entry(admin: Api) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT1")
+    officer = await add_officer(admin, district="D1", call_sign="1A11", cit=True)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok(
+        "POST",
+        f"/v1/calls/{call['id']}/dispatch",
+        {
+            "units": [{"responder_type": "officer", "responder_id": officer, "role": "lead"}],
+            "override_reason": "MCT on another call",
+        },
+    )
+    [entry] = await _entries(admin, action="call.dispatch")
+    assert entry["detail"] == {"override_reason": "MCT on another call"}
+
+
+async def test_denied_and_failed_requests_are_recorded(admin: Api, db: asyncpg.Connection) -> None:
+    viewer = await admin.with_role("viewer")
+    assert (await viewer.post("/v1/districts", {"code": "D1", "name": "x"})).status_code == 403
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    assert (await admin.post("/v1/districts", {"code": "D1", "name": "x"})).status_code == 409
+    trail = await _entries(admin, action="district.create")
+    assert [(e["outcome"], e["role"]) for e in trail] == [
+        ("error", "admin"),
+        ("success", "admin"),
+        ("denied", "viewer"),
+    ]
+    assert trail[2]["key_id"] == await _key_id(db, viewer)
+    assert await db.fetchval("SELECT count(*) FROM district") == 1
+
+
+async def test_failed_authentication_is_recorded_with_the_prefix_only(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    prefix = admin.key.split("_")[1]
+    guessed = f"cit_{prefix}_{'x' * 43}"
+    response = await admin.client.get("/v1/calls", headers={"Authorization": f"Bearer {guessed}"})
+    assert response.status_code == 401
+    [entry] = await _entries(admin, action="auth.failed")
+    assert entry["outcome"] == "denied"
+    assert entry["detail"]["key_prefix"] == prefix
+    assert entry["resource_id"] == await _key_id(db, admin)
+    # A key of no agency is kept too, where only the database owner sees it.
+    await admin.client.get("/v1/calls", headers={"Authorization": "Bearer nonsense-key"})
+    orphans = await db.fetch("SELECT * FROM audit_entry WHERE agency_id IS NULL")
+    assert [o["action"] for o in orphans] == ["auth.failed"]
+    stored = await db.fetchval("SELECT string_agg(to_jsonb(a)::text, ' ') FROM audit_entry a")
+    assert "x" * 43 not in stored
+    assert "nonsense-key" not in stored
+
+
+async def test_filters_and_pagination(admin: Api) -> None:
+    for code in ("D1", "D2", "D3"):
+        await admin.ok("POST", "/v1/districts", {"code": code, "name": code}, 201)
+    first = await admin.ok("GET", "/v1/audit?action=district.create&limit=2")
+    assert [e["resource_id"] for e in first["items"]] == ["D3", "D2"]
+    rest = await admin.ok(
+        "GET", f"/v1/audit?action=district.create&limit=2&cursor={first['next_cursor']}"
+    )
+    assert [e["resource_id"] for e in rest["items"]] == ["D1"]
+    assert rest["next_cursor"] is None
+    until = datetime.now(UTC) + timedelta(minutes=1)
+    window = await _entries(
+        admin,
+        resource_type="district",
+        resource_id="D2",
+        **{"from": (until - timedelta(hours=1)).isoformat().replace("+", "%2B")},
+        to=until.isoformat().replace("+", "%2B"),
+    )
+    assert [e["action"] for e in window] == ["district.create"]
+    assert (
+        await _entries(admin, to=(until - timedelta(hours=1)).isoformat().replace("+", "%2B")) == []
+    )
+
+
+async def test_notes_never_reach_the_audit_trail(admin: Api, db: asyncpg.Connection) -> None:
+    await grid_districts(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "NOTE-ONE"}, 201)
+    await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": "NOTE-TWO"})
+    await admin.ok("GET", f"/v1/calls/{call['id']}")
+    await admin.ok(
+        "POST", f"/v1/calls/{call['id']}/clear", {"disposition": "resolved", "notes": "NOTE-3"}
+    )
+    stored = await db.fetchval("SELECT string_agg(to_jsonb(a)::text, ' ') FROM audit_entry a")
+    assert "call.clear" in stored
+    assert not any(note in stored for note in ("NOTE-ONE", "NOTE-TWO", "NOTE-3"))

@@ -1,0 +1,164 @@
+"""/v1/api-keys, revocation across instances, failed-auth lockout, rate limits and CORS."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import httpx
+from fastapi import FastAPI
+
+from app.api.app import create_app
+from app.settings import Settings
+from tests.helpers import Api, add_officer, grid_districts
+
+
+@asynccontextmanager
+async def service(
+    database_url: str, settings: Settings, client_host: str = "127.0.0.1", **changes: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Another instance of the service on the same database (its own caches and limits)."""
+    app: FastAPI = create_app(settings.model_copy(update=changes), database_url)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=(client_host, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://cit.test") as http:
+            yield http
+
+
+def _bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def test_a_new_key_is_shown_once_stored_hashed_and_works(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    created = await admin.ok(
+        "POST", "/v1/api-keys", {"role": "dispatcher", "name": "Console 4"}, 201
+    )
+    key = created["key"]
+    assert key.startswith(f"cit_{created['prefix']}_")
+    assert len(key) >= 4 + 8 + 1 + 43  # 32 random bytes, base64url
+    assert (await admin.client.get("/v1/calls", headers=_bearer(key))).status_code == 200
+    assert (await admin.client.get("/v1/policy", headers=_bearer(key))).status_code == 200
+    listed = (await admin.ok("GET", "/v1/api-keys"))["items"]
+    mine = next(k for k in listed if k["id"] == created["id"])
+    assert mine["role"] == "dispatcher"
+    assert "key" not in mine
+    assert key not in (await admin.get("/v1/api-keys")).text
+    row = await db.fetchval("SELECT to_jsonb(k)::text FROM api_key k WHERE id = $1", mine["id"])
+    assert key not in row
+
+
+async def test_key_requests_that_make_no_sense_are_422(admin: Api, other_admin: Api) -> None:
+    await grid_districts(other_admin)
+    theirs = await add_officer(other_admin, district="D1", call_sign="9Z9")
+    cases = [
+        {"role": "unit"},
+        {"role": "viewer", "responder_id": theirs},
+        {"role": "unit", "responder_id": theirs},
+        {"role": "viewer", "expires_at": "2020-01-01T00:00:00Z"},
+        {"role": "root"},
+    ]
+    for body in cases:
+        response = await admin.post("/v1/api-keys", body)
+        assert response.status_code == 422, body
+    assert len((await admin.ok("GET", "/v1/api-keys"))["items"]) == 1
+
+
+async def test_a_unit_key_is_bound_to_its_responder(admin: Api) -> None:
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="1A11")
+    created = await admin.ok("POST", "/v1/api-keys", {"role": "unit", "responder_id": officer}, 201)
+    assert created["responder_type"] == "officer"
+    me = await admin.client.get("/v1/units/me", headers=_bearer(created["key"]))
+    assert me.json()["unit"]["responder_id"] == officer
+
+
+async def test_revocation_takes_effect_at_once_here_and_within_5s_elsewhere(
+    admin: Api, database_url: str, settings: Settings
+) -> None:
+    created = await admin.ok("POST", "/v1/api-keys", {"role": "viewer"}, 201)
+    key = created["key"]
+    async with service(database_url, settings) as elsewhere:
+        # The other instance has the key cached before the revocation.
+        assert (await elsewhere.get("/v1/policy", headers=_bearer(key))).status_code == 200
+        await admin.ok("DELETE", f"/v1/api-keys/{created['id']}", status=204)
+        revoked_at = time.monotonic()
+        assert (await admin.client.get("/v1/policy", headers=_bearer(key))).status_code == 401
+        while (await elsewhere.get("/v1/policy", headers=_bearer(key))).status_code != 401:
+            assert time.monotonic() - revoked_at < 5.0, "revocation took longer than 5 s"
+            await asyncio.sleep(0.1)
+    listed = (await admin.ok("GET", "/v1/api-keys"))["items"]
+    assert next(k for k in listed if k["id"] == created["id"])["revoked_at"] is not None
+
+
+async def test_an_expired_key_is_refused(admin: Api, db: asyncpg.Connection) -> None:
+    created = await admin.ok(
+        "POST", "/v1/api-keys", {"role": "viewer", "expires_at": "2099-01-01T00:00:00Z"}, 201
+    )
+    await db.execute(
+        "UPDATE api_key SET expires_at = now() - interval '1 second' WHERE id = $1",
+        created["id"],
+    )
+    response = await admin.client.get("/v1/policy", headers=_bearer(created["key"]))
+    assert response.status_code == 401
+
+
+async def test_failed_authentications_lock_the_client_out(
+    admin: Api, database_url: str, settings: Settings
+) -> None:
+    async with (
+        service(database_url, settings, client_host="198.51.100.7") as attacker,
+        service(database_url, settings, client_host="198.51.100.8") as bystander,
+    ):
+        for _ in range(5):
+            bad = await attacker.get("/v1/policy", headers=_bearer("cit_00000000_guess"))
+            assert bad.status_code == 401
+        locked = await attacker.get("/v1/policy", headers=_bearer(admin.key))
+        assert locked.status_code == 429
+        assert locked.headers["content-type"] == "application/problem+json"
+        assert 0 < int(locked.headers["Retry-After"]) <= settings.auth_lockout_seconds
+        assert (await bystander.get("/v1/policy", headers=_bearer(admin.key))).status_code == 200
+
+
+async def test_a_success_resets_the_failure_count(
+    admin: Api, database_url: str, settings: Settings
+) -> None:
+    async with service(database_url, settings, client_host="198.51.100.9") as http:
+        for _ in range(3):
+            for _ in range(4):
+                await http.get("/v1/policy", headers=_bearer("cit_00000000_guess"))
+            assert (await http.get("/v1/policy", headers=_bearer(admin.key))).status_code == 200
+
+
+async def test_the_per_key_rate_limit(admin: Api, database_url: str, settings: Settings) -> None:
+    async with service(database_url, settings, rate_limit_per_minute=3) as http:
+        codes = [(await http.get("/v1/policy", headers=_bearer(admin.key))) for _ in range(4)]
+        assert [r.status_code for r in codes] == [200, 200, 200, 429]
+        assert int(codes[-1].headers["Retry-After"]) >= 1
+        # Another key has its own allowance.
+        viewer = await admin.with_role("viewer")
+        assert (await http.get("/v1/policy", headers=viewer.headers)).status_code == 200
+
+
+async def test_cors_is_off_unless_origins_are_configured(
+    client: httpx.AsyncClient, database_url: str, settings: Settings
+) -> None:
+    preflight = {
+        "Origin": "https://console.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization",
+    }
+    off = await client.options("/v1/calls", headers=preflight)
+    assert "access-control-allow-origin" not in off.headers
+    async with service(database_url, settings, cors_origins="https://console.example") as http:
+        on = await http.options("/v1/calls", headers=preflight)
+        assert on.headers["access-control-allow-origin"] == "https://console.example"
+        other = await http.options(
+            "/v1/calls", headers={**preflight, "Origin": "https://evil.example"}
+        )
+        assert "access-control-allow-origin" not in other.headers
