@@ -50,6 +50,12 @@ async def test_agency_and_key_creation_print_one_json_line_each(
     assert (
         await client.post("/v1/calls", json={"district": "D1"}, headers=viewer_headers)
     ).status_code == 403
+    trail = (await client.get("/v1/audit?resource_type=api_key", headers=admin_headers)).json()
+    created = [e for e in trail["items"] if e["action"] == "api_key.create"]
+    assert [(e["role"], e["detail"]["role"]) for e in created] == [
+        ("cli", "viewer"),
+        ("cli", "admin"),
+    ]
 
 
 async def test_cli_rejects_bad_input_with_a_message(database_url: str, admin: Api) -> None:

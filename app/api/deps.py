@@ -96,7 +96,8 @@ async def authorize(
     if denial is not None:
         await (await app_state(request)).audit_apart(note, "denied")
         raise Forbidden(denial)
-    if rule.audited and not rule.audited_by_service:
+    if rule.audited:
+        note.by_service = rule.audited_by_service
         request.state.audit = note
     return principal
 

@@ -25,6 +25,8 @@ class AuditNote:
     request_id: str | None
     resource_id: str | None = None
     detail: dict[str, Any] | None = None
+    # The service records success itself (in its own statement); failures still come here.
+    by_service: bool = False
     written: bool = field(default=False)
 
     def identify(self, resource_id: object, detail: dict[str, Any] | None = None) -> None:
@@ -62,7 +64,7 @@ def _values(
 
 def stage_note(session: AsyncSession, note: AuditNote) -> None:
     """Add the request's success entry to its transaction (once)."""
-    if note.written:
+    if note.written or note.by_service:
         return
     note.written = True
     session.add(

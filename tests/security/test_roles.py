@@ -92,6 +92,11 @@ async def test_every_route_allows_or_forbids_every_role_as_the_table_says(
                 denials += 1
     after = await db.fetchval("SELECT count(*) FROM audit_entry WHERE outcome = 'denied'")
     assert after - before == denials  # every denial left an entry
+    # Every audited route left entries for the allowed attempts too, whatever their outcome.
+    recorded = {r["action"] for r in await db.fetch("SELECT DISTINCT action FROM audit_entry")}
+    for (_method, template), rule in ROUTES.items():
+        if rule.audited and template != "/v1/units/me":
+            assert rule.action in recorded, rule.action
 
 
 @pytest.mark.parametrize("path", ["/v1/officers/{other}/status", "/v1/co-responders/{co}/status"])
