@@ -56,11 +56,18 @@ class AppState:
         async with agency_transaction(self.engine, agency_id) as conn:
             yield conn
 
-    async def authenticate(self, secret: str, *, client: str, request_id: str | None) -> Principal:
-        """The key's principal; 401 for a bad key, 429 while the client is locked out."""
+    async def authenticate(
+        self, secret: str | None, *, client: str, request_id: str | None
+    ) -> Principal:
+        """The key's principal; 401 for a missing or bad key, 429 while the client is
+        locked out (a missing key counts as a failure too)."""
         wait = self.auth_throttle.retry_after(client)
         if wait is not None:
             raise TooManyRequests("Too many failed authentications from this client", wait)
+        if secret is None:
+            self.auth_throttle.failed(client)
+            await self.record_auth_failure(None, client=client, request_id=request_id)
+            raise Unauthorized()
         digest = hash_key(secret)
         principal = self._principals.get(digest)
         if principal is None:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.agency_context import AgencyContext
 from app.api.permissions import permits, rule_for
 from app.db.engine import scope_session
-from app.errors import Forbidden, Unauthorized
+from app.errors import Forbidden
 from app.security import Principal
 from app.services.audit import AuditNote, stage_note
 from app.services.idempotency import Replay
@@ -40,14 +40,10 @@ async def current_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     state = await app_state(request)
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        await state.record_auth_failure(
-            None, client=_client(request), request_id=request_id(request)
-        )
-        raise Unauthorized()
-    return await state.authenticate(
-        credentials.credentials, client=_client(request), request_id=request_id(request)
-    )
+    secret = None
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        secret = credentials.credentials
+    return await state.authenticate(secret, client=_client(request), request_id=request_id(request))
 
 
 # Path parameters that name the resource a request acts on, for the audit trail.
