@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session, SessionTransaction
 
 from app.db.embedded import start_embedded
+from app.db.raw import driver
 from app.settings import Settings
 
 # The role requests run as (created by migration 0006): it owns nothing, and row-level
@@ -83,10 +84,26 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 async def agency_transaction(
     engine: AsyncEngine, agency_id: UUID
 ) -> AsyncIterator[AsyncConnection]:
-    """A connection in a transaction that sees only agency_id's rows; committed on success."""
-    async with engine.begin() as conn:
-        await conn.execute(_SET_AGENCY, {"agency": str(agency_id)})
-        yield conn
+    """A connection in a transaction that sees only agency_id's rows; committed on success.
+
+    BEGIN and the agency travel in one round trip (the simple query protocol takes both);
+    SQLAlchemy runs the connection in autocommit mode, so it adds no BEGIN of its own.
+    """
+    async with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+        raw = await driver(conn)
+        # agency_id is a UUID, so its text form is safe to inline.
+        await raw.execute(
+            f"BEGIN; SELECT set_config('cit.agency_id', '{UUID(str(agency_id))}', true)"
+        )
+        try:
+            yield conn
+        except BaseException:
+            try:
+                await raw.execute("ROLLBACK")
+            except Exception:
+                await conn.invalidate()  # never hand a connection mid-transaction to the pool
+            raise
+        await raw.execute("COMMIT")
 
 
 def scope_session(session: AsyncSession, agency_id: UUID) -> None:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from app.api.permissions import ROUTES
+from app.db.engine import agency_transaction, app_role_url, create_engine
+from app.db.raw import driver
+from app.settings import Settings
 from tests.helpers import Api, add_co_responder, add_officer, around_now, grid_districts
 
 # Tables whose rows belong to an agency, found from the catalogue, never from a list.
@@ -257,3 +262,23 @@ async def test_agency_a_list_routes_still_show_its_own_data(admin: Api) -> None:
     listed = await admin.ok("GET", "/v1/calls")
     assert [c["id"] for c in listed["items"]] == [call["id"]]
     assert json.dumps(listed).count("mine") == 0  # notes never in lists
+
+
+@pytest.mark.parametrize("fails", [False, True])
+async def test_an_agency_transaction_leaves_its_pooled_connection_clean(
+    admin: Api, database_url: str, settings: Settings, fails: bool
+) -> None:
+    engine = create_engine(app_role_url(database_url, settings), pool_size=1)
+    try:
+        with contextlib.suppress(RuntimeError):
+            async with agency_transaction(engine, admin.agency_id) as conn:
+                assert (await conn.execute(text("SELECT count(*) FROM agency"))).scalar() == 1
+                if fails:
+                    raise RuntimeError("the request failed")
+        async with engine.connect() as conn:
+            raw = await driver(conn)
+            assert not raw.is_in_transaction()
+            assert await raw.fetchval("SELECT current_setting('cit.agency_id', true)") in ("", None)
+            assert await raw.fetchval("SELECT count(*) FROM agency") == 0
+    finally:
+        await engine.dispose()
