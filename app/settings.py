@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     # so a pool smaller than the concurrency reconnects dozens of times a second.
     db_pool_size: int = Field(default=32, ge=1, le=200)
     # How long another instance may serve a cached agency context or API key after a change.
-    cache_ttl_seconds: float = Field(default=2.0, ge=0.0, le=60.0)
+    # At most 5 s: a revoked API key must stop working on every instance within 5 s.
+    cache_ttl_seconds: float = Field(default=2.0, ge=0.0, le=5.0)
     max_body_bytes: int = 256 * 1024
     # Idempotency-Key records are kept at least this long (the IETF draft asks for 24 h).
     idempotency_ttl_hours: float = Field(default=24.0, ge=24.0)
