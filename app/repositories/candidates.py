@@ -1,7 +1,7 @@
 """The candidate query: units that could answer a call, ranked and trimmed in SQL.
 
 Its cost follows the number of units working in and next to the call's district: it scans
-shift_coverage by (district_id, starts_at) for the reachable districts only.
+shift_coverage by (agency_id, district_id, starts_at) for the reachable districts only.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ WITH hops AS (
            END AS closeness
     FROM shift_coverage sc
     JOIN hops h ON h.district_id = sc.district_id
-    WHERE sc.district_id = ANY(CAST(:reach_ids AS uuid[]))
+    WHERE sc.agency_id = :agency_id
+      AND sc.district_id = ANY(CAST(:reach_ids AS uuid[]))
       AND sc.starts_at <= :now
       AND sc.starts_at > CAST(:now AS timestamptz) - CAST(:longest_shift AS interval)
       AND sc.ends_at > :now
@@ -91,6 +92,7 @@ WHERE r.position <= :per_partition
 async def load_candidates(
     conn: AsyncConnection,
     *,
+    agency_id: UUID,
     district_id: UUID,
     district_code: str,
     reach: dict[UUID, int],
@@ -105,6 +107,7 @@ async def load_candidates(
         _CANDIDATES.sql,
         *_CANDIDATES.args(
             {
+                "agency_id": agency_id,
                 "district_id": district_id,
                 "reach_ids": list(reach),
                 "reach_hops": list(reach.values()),

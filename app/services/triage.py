@@ -66,6 +66,7 @@ async def triage(
     local_now = now.astimezone(context.timezone)
     candidates = await load_candidates(
         conn,
+        agency_id=context.agency_id,
         district_id=district_id,
         district_code=facts.district,
         reach={context.districts_by_code[c].id: hop for c, hop in reach_codes.items()},
