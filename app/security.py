@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from uuid import UUID
@@ -34,6 +35,15 @@ def generate_key() -> NewKey:
     prefix = secrets.token_hex(4)
     secret = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
     return NewKey(secret=secret, prefix=prefix, digest=hash_key(secret))
+
+
+_PREFIX = re.compile(r"^cit_([0-9a-f]{8})_")
+
+
+def key_prefix(presented: str | None) -> str | None:
+    """The public prefix of something that looks like one of our keys, else None."""
+    match = _PREFIX.match(presented or "")
+    return match.group(1) if match else None
 
 
 def hash_key(secret: str) -> bytes:

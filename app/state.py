@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from uuid import UUID
@@ -19,12 +18,11 @@ from app.encryption import DataCipher
 from app.errors import TooManyRequests, Unauthorized
 from app.limits import FailedAuthThrottle, RateLimiter
 from app.repositories.agencies import find_principal, load_agency_context
-from app.security import Principal, hash_key
+from app.security import Principal, hash_key, key_prefix
 from app.services.audit import AuditNote, write_note
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
-_PREFIX = re.compile(r"^cit_([0-9a-f]{8})_")
 _AUTH_FAILURE = text("SELECT cit_record_auth_failure(:prefix, :request_id, CAST(:detail AS jsonb))")
 
 
@@ -45,7 +43,7 @@ class AppState:
         self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(engine)
         self._principals: TtlCache[bytes, Principal] = TtlCache(settings.cache_ttl_seconds)
         self._contexts: TtlCache[UUID, AgencyContext] = TtlCache(settings.cache_ttl_seconds)
-        self.auth_throttle: FailedAuthThrottle[str] = FailedAuthThrottle(
+        self.auth_throttle: FailedAuthThrottle[tuple[str, str | None]] = FailedAuthThrottle(
             settings.auth_failure_limit, settings.auth_lockout_seconds
         )
         self.rate_limiter: RateLimiter[UUID] = RateLimiter(settings.rate_limit_per_minute)
@@ -59,37 +57,41 @@ class AppState:
     async def authenticate(
         self, secret: str | None, *, client: str, request_id: str | None
     ) -> Principal:
-        """The key's principal; 401 for a missing or bad key, 429 while the client is
-        locked out (a missing key counts as a failure too)."""
-        wait = self.auth_throttle.retry_after(client)
+        """The key's principal; 401 for a missing or bad key, 429 during a lockout.
+
+        Failures count per client address and presented key prefix: five bad tries at one
+        key lock that key out from that client (CJIS's account lockout), and five bad or
+        missing keys lock out prefix-less attempts. Other consoles behind the same address
+        keep working with their own keys.
+        """
+        prefix = key_prefix(secret)
+        attempt = (client, prefix)
+        wait = self.auth_throttle.retry_after(attempt)
         if wait is not None:
             raise TooManyRequests("Too many failed authentications from this client", wait)
-        if secret is None:
-            self.auth_throttle.failed(client)
-            await self.record_auth_failure(None, client=client, request_id=request_id)
-            raise Unauthorized()
-        digest = hash_key(secret)
-        principal = self._principals.get(digest)
-        if principal is None:
-            async with self.autocommit.connect() as conn:
-                principal = await find_principal(conn, digest)
+        principal = None
+        if secret is not None:
+            digest = hash_key(secret)
+            principal = self._principals.get(digest)
             if principal is None:
-                self.auth_throttle.failed(client)
-                await self.record_auth_failure(secret, client=client, request_id=request_id)
-                raise Unauthorized("The API key is not valid")
-            self._principals.put(digest, principal)
-        self.auth_throttle.succeeded(client)
+                async with self.autocommit.connect() as conn:
+                    principal = await find_principal(conn, digest)
+                if principal is not None:
+                    self._principals.put(digest, principal)
+        if principal is None:
+            self.auth_throttle.failed(attempt)
+            await self.record_auth_failure(prefix, client=client, request_id=request_id)
+            raise Unauthorized() if secret is None else Unauthorized("The API key is not valid")
+        self.auth_throttle.succeeded(attempt)
         wait = self.rate_limiter.take(principal.key_id)
         if wait is not None:
             raise TooManyRequests("This API key's request rate limit is exceeded", wait)
         return principal
 
     async def record_auth_failure(
-        self, presented: str | None, *, client: str, request_id: str | None
+        self, prefix: str | None, *, client: str, request_id: str | None
     ) -> None:
         """Audit a failed authentication with the key's public prefix only, never the key."""
-        match = _PREFIX.match(presented or "")
-        prefix = match.group(1) if match else None
         detail = json.dumps({"key_prefix": prefix, "client": client})
         try:
             async with self.autocommit.connect() as conn:

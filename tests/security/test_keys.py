@@ -111,18 +111,28 @@ async def test_an_expired_key_is_refused(admin: Api, db: asyncpg.Connection) -> 
 async def test_failed_authentications_lock_the_client_out(
     admin: Api, database_url: str, settings: Settings
 ) -> None:
+    viewer = await admin.with_role("viewer")
+    guess = f"cit_{admin.key.split('_')[1]}_{'g' * 43}"
     async with (
         service(database_url, settings, client_host="198.51.100.7") as attacker,
         service(database_url, settings, client_host="198.51.100.8") as bystander,
     ):
         for _ in range(5):
-            bad = await attacker.get("/v1/policy", headers=_bearer("cit_00000000_guess"))
-            assert bad.status_code == 401
+            assert (await attacker.get("/v1/policy", headers=_bearer(guess))).status_code == 401
+        # That key is locked out from that client, even with the right secret...
         locked = await attacker.get("/v1/policy", headers=_bearer(admin.key))
         assert locked.status_code == 429
         assert locked.headers["content-type"] == "application/problem+json"
         assert 0 < int(locked.headers["Retry-After"]) <= settings.auth_lockout_seconds
+        # ...but not from elsewhere, and other keys on the same client still work.
         assert (await bystander.get("/v1/policy", headers=_bearer(admin.key))).status_code == 200
+        assert (await attacker.get("/v1/policy", headers=viewer.headers)).status_code == 200
+        # Keys that are not even ours, or none at all, are locked out per client too.
+        for _ in range(5):
+            assert (await attacker.get("/v1/policy")).status_code == 401
+        assert (await attacker.get("/v1/policy")).status_code == 429
+        nonsense = await attacker.get("/v1/policy", headers=_bearer("not-a-key"))
+        assert nonsense.status_code == 429
 
 
 async def test_a_success_resets_the_failure_count(
