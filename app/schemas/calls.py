@@ -14,15 +14,15 @@ from pydantic import (
     model_validator,
 )
 
-from app.schemas.common import DistrictCode, Latitude, Longitude, StrictModel
+from app.schemas.common import NO_NUL, DistrictCode, Latitude, Longitude, StrictModel
 
-Notes = Annotated[str, StringConstraints(max_length=20_000)]
+Notes = Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)]
 
 
 class CallLocation(StrictModel):
     lat: Latitude
     lon: Longitude
-    address: Annotated[str, StringConstraints(max_length=500)] | None = None
+    address: Annotated[str, StringConstraints(max_length=500, pattern=NO_NUL)] | None = None
 
 
 class Safety(StrictModel):
@@ -47,11 +47,15 @@ class Subject(StrictModel):
     age: Annotated[StrictInt, Field(ge=0, le=130)] | None = None
 
 
-Nature = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Nature = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NO_NUL)
+]
 
 
 class CallCreate(StrictModel):
-    external_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    external_id: (
+        Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)] | None
+    ) = None
     district: DistrictCode | None = None
     location: CallLocation | None = None
     nature: Nature | None = None

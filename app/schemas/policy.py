@@ -5,12 +5,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints, field_validator
 
-from app.schemas.common import StrictModel
+from app.schemas.common import NO_NUL, StrictModel
 
 SafetyFlag = Literal[
     "weapon", "violence", "threat_to_others", "crime_in_progress", "medical_emergency"
 ]
-NatureCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+NatureCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NO_NUL)
+]
 
 
 class PolicyIn(StrictModel):

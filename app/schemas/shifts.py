@@ -6,9 +6,11 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
 
-from app.schemas.common import DistrictCode, GeoLocation, StrictModel
+from app.schemas.common import NO_NUL, DistrictCode, GeoLocation, StrictModel
 
-CallSign = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+CallSign = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=NO_NUL)
+]
 MAX_SHIFT = timedelta(hours=24)
 
 

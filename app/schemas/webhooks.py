@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from app.schemas.common import StrictModel
+from app.schemas.common import NO_NUL, StrictModel
 
 EventType = Literal[
     "call.created",
@@ -21,7 +21,7 @@ EventType = Literal[
 
 
 class SubscriptionCreate(StrictModel):
-    url: Annotated[str, StringConstraints(min_length=8, max_length=2000)]
+    url: Annotated[str, StringConstraints(min_length=8, max_length=2000, pattern=NO_NUL)]
     events: Annotated[list[EventType], Field(min_length=1, max_length=8)]
     # Set for a unit's mobile terminal: it then gets only events about that unit.
     responder_id: UUID | None = None

@@ -157,3 +157,14 @@ async def test_unknown_ids_are_404(admin: Api) -> None:
     _assert_problem(await admin.get(f"/v1/calls/{missing}"), 404)
     _assert_problem(await admin.get(f"/v1/co-responders/{missing}"), 404)
     _assert_problem(await admin.get("/v1/districts/NOPE"), 404)
+
+
+async def test_nul_in_text_is_422_and_writes_nothing(admin: Api, db: asyncpg.Connection) -> None:
+    """PostgreSQL text cannot hold NUL: it must be refused as input, not fail as a 500."""
+    await grid_districts(admin)
+    before = await _counts(db)
+    officer = {"state_officer_id": "P-1", "badge_number": "B\u00001", "name": "Officer"}
+    _assert_problem(await admin.post("/v1/officers", officer), 422)
+    _assert_problem(await admin.post("/v1/calls", {"district": "D1", "notes": "a\u0000b"}), 422)
+    _assert_problem(await admin.get("/v1/certifications", params={"state_officer_id": "\x00"}), 422)
+    assert await _counts(db) == before

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from app.api.deps import Context, Paging, UnitOfWork, require
 from app.api.permissions import Permission
 from app.api.problems import problems
-from app.schemas.common import Page
+from app.schemas.common import NO_NUL, Page
 from app.schemas.roster import (
     CertificationCreate,
     CertificationOut,
@@ -102,7 +102,9 @@ async def list_certifications(
     who: Reader,
     session: UnitOfWork,
     page: Paging,
-    state_officer_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    state_officer_id: Annotated[
+        str | None, Query(min_length=1, max_length=64, pattern=NO_NUL)
+    ] = None,
 ) -> Page[CertificationOut]:
     """Certifications of anyone the agency employs or has employed, from any agency's record."""
     items, cursor = await service.list_certifications(
