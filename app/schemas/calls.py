@@ -8,6 +8,7 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     Field,
+    Strict,
     StrictBool,
     StrictInt,
     StringConstraints,
@@ -20,8 +21,8 @@ Notes = Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)]
 
 
 class CallLocation(StrictModel):
-    lat: Latitude
-    lon: Longitude
+    lat: Annotated[Latitude, Strict()]
+    lon: Annotated[Longitude, Strict()]
     address: Annotated[str, StringConstraints(max_length=500, pattern=NO_NUL)] | None = None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 T = TypeVar("T")
 
@@ -23,14 +23,18 @@ Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 
 
 class StrictModel(BaseModel):
-    """Request bodies reject unknown fields: a misspelt safety flag must not vanish silently."""
+    """Request bodies reject unknown fields: a misspelt safety flag must not vanish silently.
+
+    Declare their booleans and numbers strict too (StrictBool, Strict()): lax mode would take
+    "40.7" or 0, which the schema (and so every client generator) says are invalid.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
 
 class GeoLocation(StrictModel):
-    lat: Latitude
-    lon: Longitude
+    lat: Annotated[Latitude, Strict()]
+    lon: Annotated[Longitude, Strict()]
 
 
 def geo_location(lat: float | None, lon: float | None) -> GeoLocation | None:

@@ -168,3 +168,29 @@ async def test_nul_in_text_is_422_and_writes_nothing(admin: Api, db: asyncpg.Con
     _assert_problem(await admin.post("/v1/calls", {"district": "D1", "notes": "a\u0000b"}), 422)
     _assert_problem(await admin.get("/v1/certifications", params={"state_officer_id": "\x00"}), 422)
     assert await _counts(db) == before
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        (
+            "POST",
+            "/v1/officers",
+            {"state_officer_id": "P", "badge_number": "1", "name": "N", "active": 0},
+        ),
+        ("POST", "/v1/calls", {"location": {"lat": "40.78", "lon": -111.93}}),
+        (
+            "POST",
+            "/v1/co-responders",
+            {"name": "N", "kind": "clinician", "provider": "P", "active": "true"},
+        ),
+    ],
+)
+async def test_numbers_and_booleans_as_other_types_are_422(
+    admin: Api, db: asyncpg.Connection, method: str, url: str, body: dict[str, object]
+) -> None:
+    """The schema says boolean or number: lax coercion of 0 or "40.78" would contradict it."""
+    await grid_districts(admin)
+    before = await _counts(db)
+    _assert_problem(await admin.client.request(method, url, json=body, headers=admin.headers), 422)
+    assert await _counts(db) == before
