@@ -77,6 +77,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # FastAPI's 400 for a body that is not even text (e.g. not UTF-8). Invalid JSON is
+        # already a 422, and so is this: payload validation, as SPEC §3.1 documents it.
+        body_error = {"loc": ("body",), "msg": "The body is not UTF-8 JSON", "type": "json_invalid"}
+        return await _validation_error(request, RequestValidationError([body_error]))
     titles = {404: "Not found", 405: "Method not allowed"}
     slugs = {404: "not-found", 405: "method-not-allowed"}
     title = titles.get(exc.status_code, "HTTP error")

@@ -67,6 +67,16 @@ async def test_bad_call_is_422_and_writes_nothing(
     assert await _counts(db) == before, where
 
 
+async def test_body_that_is_not_utf8_is_422(admin: Api, db: asyncpg.Connection) -> None:
+    await grid_districts(admin)
+    before = await _counts(db)
+    headers = {**admin.headers, "content-type": "application/json"}
+    response = await admin.client.post("/v1/calls", content=b"\xff\xfe{", headers=headers)
+    problem = _assert_problem(response, 422)
+    assert problem["errors"] == [{"loc": ["body"], "msg": "The body is not UTF-8 JSON"}]
+    assert await _counts(db) == before
+
+
 async def test_huge_body_is_413_before_parsing(admin: Api, db: asyncpg.Connection) -> None:
     await grid_districts(admin)
     before = await _counts(db)
