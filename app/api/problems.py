@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from app.errors import PROBLEM_BASE, AppError, ServiceUnavailable
 
@@ -85,13 +86,32 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     titles = {404: "Not found", 405: "Method not allowed"}
     slugs = {404: "not-found", 405: "method-not-allowed"}
     title = titles.get(exc.status_code, "HTTP error")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
     return problem_response(
         exc.status_code,
         slugs.get(exc.status_code, "http-error"),
         title,
         str(exc.detail),
-        headers=dict(exc.headers or {}),
+        headers=headers,
     )
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method the OpenAPI document lists for the request's path (RFC 9110 §15.5.6).
+
+    The router's own 405 names only the methods of the first route whose path matched,
+    e.g. GET for /v1/calls/{id}, which PATCH also serves.
+    """
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        if compile_path(template)[0].match(request.url.path):
+            methods.update(m.upper() for m in operations if m.upper() in _HTTP_METHODS)
+    return ", ".join(sorted(methods)) or None
+
+
+_HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"}
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -110,6 +110,18 @@ async def test_unknown_route_and_wrong_method_are_problems(admin: Api) -> None:
     _assert_problem(await admin.delete("/v1/calls"), 405)
 
 
+async def test_405_allow_header_lists_every_method_of_the_path(admin: Api) -> None:
+    call_id = uuid.uuid4()
+    for method, url, allow in [
+        ("OPTIONS", f"/v1/calls/{call_id}", "GET, PATCH"),
+        ("DELETE", "/v1/calls", "GET, POST"),
+        ("POST", "/v1/districts/D1", "DELETE, GET, PATCH"),
+    ]:
+        response = await admin.client.request(method, url, headers=admin.headers)
+        _assert_problem(response, 405)
+        assert response.headers["allow"] == allow, (method, url)
+
+
 async def test_malformed_ids_and_cursors_are_422(admin: Api) -> None:
     _assert_problem(await admin.get("/v1/calls/not-a-uuid"), 422)
     _assert_problem(await admin.get("/v1/calls?cursor=%%%"), 422)
