@@ -160,9 +160,10 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         422: "Validation failed",
         503: "Database unavailable (Retry-After)",
     }
+    # No "model": FastAPI would then also document application/json, which errors never are.
+    # create_app's openapi() adds the Problem schema to the components.
     return {
         s: {
-            "model": Problem,
             "description": descriptions.get(s, "Error"),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }

@@ -45,6 +45,19 @@ async def test_openapi_documents_problem_responses(app: FastAPI, client: httpx.A
     assert "application/problem+json" in create_call["422"]["content"]
 
 
+async def test_every_operation_with_input_documents_its_422_as_a_problem(
+    client: httpx.AsyncClient,
+) -> None:
+    """FastAPI's own default 422 (application/json, HTTPValidationError) is not what we send."""
+    schema = (await client.get("/openapi.json")).json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if not operation.get("parameters") and "requestBody" not in operation:
+                continue
+            content = operation["responses"].get("422", {}).get("content", {})
+            assert list(content) == ["application/problem+json"], f"{method.upper()} {path}"
+
+
 @pytest.mark.parametrize("path", ["/v1/calls", "/v1/units", "/v1/policy", "/v1/districts"])
 async def test_reads_need_a_key(client: httpx.AsyncClient, path: str) -> None:
     assert (await client.get(path)).status_code == 401
