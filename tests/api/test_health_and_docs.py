@@ -58,6 +58,18 @@ async def test_every_operation_with_input_documents_its_422_as_a_problem(
             assert list(content) == ["application/problem+json"], f"{method.upper()} {path}"
 
 
+async def test_dispatch_documents_both_kinds_of_409(client: httpx.AsyncClient) -> None:
+    """A cleared call's 409 is a plain problem, without unavailable_units."""
+    schema = (await client.get("/openapi.json")).json()
+    responses = schema["paths"]["/v1/calls/{call_id}/dispatch"]["post"]["responses"]
+    content = responses["409"]["content"]
+    assert list(content) == ["application/problem+json"]
+    refs = {s["$ref"] for s in content["application/problem+json"]["schema"]["anyOf"]}
+    names = {ref.rsplit("/", 1)[-1] for ref in refs}
+    assert names == {"UnitsUnavailableProblem", "Problem"}
+    assert names <= set(schema["components"]["schemas"])
+
+
 @pytest.mark.parametrize("path", ["/v1/calls", "/v1/units", "/v1/policy", "/v1/districts"])
 async def test_reads_need_a_key(client: httpx.AsyncClient, path: str) -> None:
     assert (await client.get(path)).status_code == 401
