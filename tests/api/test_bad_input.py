@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 
@@ -125,8 +126,20 @@ async def test_405_allow_header_lists_every_method_of_the_path(admin: Api) -> No
 async def test_malformed_ids_and_cursors_are_422(admin: Api) -> None:
     _assert_problem(await admin.get("/v1/calls/not-a-uuid"), 422)
     _assert_problem(await admin.get("/v1/calls?cursor=%%%"), 422)
+    _assert_problem(await admin.get("/v1/calls?cursor=" + "0" * 64), 422)
     _assert_problem(await admin.get("/v1/calls?limit=501"), 422)
     _assert_problem(await admin.get("/v1/calls?limit=0"), 422)
+
+
+async def test_documented_cursor_pattern_is_exactly_what_is_accepted(admin: Api) -> None:
+    """A cursor the schema calls valid is never a 422, and one it calls invalid always is."""
+    schema = (await admin.client.get("/openapi.json")).json()
+    parameters = schema["paths"]["/v1/calls"]["get"]["parameters"]
+    cursor_schema = next(p for p in parameters if p["name"] == "cursor")["schema"]
+    pattern = re.compile(next(s for s in cursor_schema["anyOf"] if "pattern" in s)["pattern"])
+    for cursor in ("0" * 22, "_-" * 11, "0" * 21, "0" * 23, "0" * 24, "A" * 22 + "==", "0" * 64):
+        response = await admin.get("/v1/calls", params={"cursor": cursor})
+        assert response.status_code == (200 if pattern.match(cursor) else 422), cursor
 
 
 async def test_another_agencys_ids_are_404_and_change_nothing(
