@@ -84,6 +84,8 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         description="Retry-safe key (IETF httpapi draft); kept at least 24 h per agency",
+        # 1 to 255 printable ASCII characters: what check_key accepts of a header value.
+        pattern=r"^[!-~](?:[ -~]{0,253}[!-~])?$",
     ),
 ]
 
