@@ -104,10 +104,23 @@ def _allowed_methods(request: Request) -> str | None:
     The router's own 405 names only the methods of the first route whose path matched,
     e.g. GET for /v1/calls/{id}, which PATCH also serves.
     """
-    methods: set[str] = set()
-    for template, operations in request.app.openapi()["paths"].items():
-        if compile_path(template)[0].match(request.url.path):
-            methods.update(m.upper() for m in operations if m.upper() in _HTTP_METHODS)
+    matches = [
+        (template.count("{"), operations)
+        for template, operations in request.app.openapi()["paths"].items()
+        if compile_path(template)[0].match(request.url.path)
+    ]
+    if not matches:
+        return None
+    # As in OpenAPI path matching, a concrete path wins over a templated one:
+    # /v1/districts/locate is not /v1/districts/{code}.
+    fewest = min(params for params, _ in matches)
+    methods = {
+        method.upper()
+        for params, operations in matches
+        if params == fewest
+        for method in operations
+        if method.upper() in _HTTP_METHODS
+    }
     return ", ".join(sorted(methods)) or None
 
 

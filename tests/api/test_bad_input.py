@@ -117,6 +117,7 @@ async def test_405_allow_header_lists_every_method_of_the_path(admin: Api) -> No
         ("OPTIONS", f"/v1/calls/{call_id}", "GET, PATCH"),
         ("DELETE", "/v1/calls", "GET, POST"),
         ("POST", "/v1/districts/D1", "DELETE, GET, PATCH"),
+        ("OPTIONS", "/v1/districts/locate", "GET"),
     ]:
         response = await admin.client.request(method, url, headers=admin.headers)
         _assert_problem(response, 405)
