@@ -10,12 +10,11 @@ from pydantic import (
     Field,
     Strict,
     StrictBool,
-    StrictInt,
     StringConstraints,
     model_validator,
 )
 
-from app.schemas.common import NO_NUL, DistrictCode, Latitude, Longitude, StrictModel
+from app.schemas.common import NO_NUL, DistrictCode, JsonInt, Latitude, Longitude, StrictModel
 
 Notes = Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)]
 
@@ -45,7 +44,7 @@ class SafetyPatch(StrictModel):
 
 
 class Subject(StrictModel):
-    age: Annotated[StrictInt, Field(ge=0, le=130)] | None = None
+    age: Annotated[JsonInt, Field(ge=0, le=130)] | None = None
 
 
 Nature = Annotated[

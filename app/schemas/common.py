@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints
 
 T = TypeVar("T")
 
@@ -22,11 +22,22 @@ Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 
 
+def _json_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("Input should be a valid integer")
+    return value
+
+
+# A JSON integer: 3 or 3.0 (JSON Schema counts both as integers), never "3" or true.
+# StrictInt would refuse 3.0, which the schema's type: integer allows.
+JsonInt = Annotated[int, BeforeValidator(_json_number)]
+
+
 class StrictModel(BaseModel):
     """Request bodies reject unknown fields: a misspelt safety flag must not vanish silently.
 
-    Declare their booleans and numbers strict too (StrictBool, Strict()): lax mode would take
-    "40.7" or 0, which the schema (and so every client generator) says are invalid.
+    Declare their booleans and numbers strict too (StrictBool, JsonInt, Strict()): lax mode
+    would take "40.7" or 0, which the schema (and so every client generator) says are invalid.
     """
 
     model_config = ConfigDict(extra="forbid")

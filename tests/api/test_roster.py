@@ -278,9 +278,15 @@ async def test_policy_put_makes_a_new_version_and_validates(admin: Api) -> None:
     assert second["adjacency_depth"] == 2
     assert (await admin.put("/v1/policy", {**body, "speed_kmh": 0})).status_code == 422
     assert (await admin.put("/v1/policy", {**body, "adjacency_depth": 4})).status_code == 422
+    assert (await admin.put("/v1/policy", {**body, "adjacency_depth": "2"})).status_code == 422
+    assert (await admin.put("/v1/policy", {**body, "adjacency_depth": True})).status_code == 422
+    assert (await admin.put("/v1/policy", {**body, "adjacency_depth": 2.5})).status_code == 422
+    # JSON Schema's type: integer includes 2.0.
+    third = await admin.ok("PUT", "/v1/policy", {**body, "adjacency_depth": 2.0})
+    assert third["adjacency_depth"] == 2
     assert (
         await admin.put("/v1/policy", {**body, "safety_flags": ["sharp_stick"]})
     ).status_code == 422
     dispatcher = await admin.with_role("dispatcher")
     assert (await dispatcher.put("/v1/policy", body)).status_code == 403
-    assert (await admin.ok("GET", "/v1/policy"))["version"] == 2
+    assert (await admin.ok("GET", "/v1/policy"))["version"] == 3
