@@ -14,7 +14,14 @@ from pydantic import (
     model_validator,
 )
 
-from app.schemas.common import NO_NUL, DistrictCode, JsonInt, Latitude, Longitude, StrictModel
+from app.schemas.common import (
+    JSON_INTEGER,
+    NO_NUL,
+    DistrictCode,
+    Latitude,
+    Longitude,
+    StrictModel,
+)
 
 Notes = Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)]
 
@@ -44,7 +51,7 @@ class SafetyPatch(StrictModel):
 
 
 class Subject(StrictModel):
-    age: Annotated[JsonInt, Field(ge=0, le=130)] | None = None
+    age: Annotated[int, Field(ge=0, le=130), JSON_INTEGER] | None = None
 
 
 Nature = Annotated[

@@ -28,15 +28,17 @@ def _json_number(value: Any) -> Any:
     return value
 
 
-# A JSON integer: 3 or 3.0 (JSON Schema counts both as integers), never "3" or true.
-# StrictInt would refuse 3.0, which the schema's type: integer allows.
-JsonInt = Annotated[int, BeforeValidator(_json_number)]
+# An int field takes a JSON integer: 3 or 3.0 (JSON Schema counts both as integers), never
+# "3" or true. StrictInt would refuse 3.0, which the schema's type: integer allows.
+# Put it after any Field(ge=..., le=...): before them, pydantic would document raw ge/le
+# keys instead of minimum/maximum.
+JSON_INTEGER = BeforeValidator(_json_number)
 
 
 class StrictModel(BaseModel):
     """Request bodies reject unknown fields: a misspelt safety flag must not vanish silently.
 
-    Declare their booleans and numbers strict too (StrictBool, JsonInt, Strict()): lax mode
+    Declare their booleans and numbers strict too (StrictBool, JSON_INTEGER, Strict()): lax mode
     would take "40.7" or 0, which the schema (and so every client generator) says are invalid.
     """
 

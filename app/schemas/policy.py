@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints, field_validator
 
-from app.schemas.common import NO_NUL, JsonInt, StrictModel
+from app.schemas.common import JSON_INTEGER, NO_NUL, StrictModel
 
 SafetyFlag = Literal[
     "weapon", "violence", "threat_to_others", "crime_in_progress", "medical_emergency"
@@ -17,14 +17,14 @@ NatureCode = Annotated[
 
 class PolicyIn(StrictModel):
     # The server assigns versions; one sent by a client is accepted and ignored.
-    version: JsonInt | None = None
+    version: Annotated[int, JSON_INTEGER] | None = None
     safety_flags: Annotated[list[SafetyFlag], Field(max_length=5)]
     nature_flags: Annotated[
         dict[NatureCode, Annotated[list[SafetyFlag], Field(min_length=1, max_length=5)]],
         Field(max_length=500),
     ]
     le_backup_for_mh_lead: StrictBool
-    adjacency_depth: Annotated[JsonInt, Field(ge=0, le=3)]
+    adjacency_depth: Annotated[int, Field(ge=0, le=3), JSON_INTEGER]
     speed_kmh: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False, strict=True)]
 
     @field_validator("safety_flags")

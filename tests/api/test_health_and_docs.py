@@ -58,6 +58,15 @@ async def test_every_operation_with_input_documents_its_422_as_a_problem(
             assert list(content) == ["application/problem+json"], f"{method.upper()} {path}"
 
 
+async def test_openapi_uses_only_json_schema_keywords_for_bounds(
+    client: httpx.AsyncClient,
+) -> None:
+    """Pydantic writes ge/le/gt/lt as they are when it cannot map them, and clients ignore them."""
+    text = (await client.get("/openapi.json")).text
+    for keyword in ("ge", "le", "gt", "lt"):
+        assert f'"{keyword}":' not in text, keyword
+
+
 async def test_dispatch_documents_both_kinds_of_409(client: httpx.AsyncClient) -> None:
     """A cleared call's 409 is a plain problem, without unavailable_units."""
     schema = (await client.get("/openapi.json")).json()
