@@ -5,7 +5,6 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     Field,
     Strict,
@@ -18,6 +17,7 @@ from app.schemas.common import (
     JSON_INTEGER,
     NO_NUL,
     DistrictCode,
+    Instant,
     Latitude,
     Longitude,
     StrictModel,
@@ -69,7 +69,7 @@ class CallCreate(StrictModel):
     safety: Safety = Safety()
     subject: Subject = Subject()
     notes: Notes | None = None
-    received_at: AwareDatetime | None = None
+    received_at: Instant | None = None
 
     @model_validator(mode="after")
     def _where(self) -> CallCreate:

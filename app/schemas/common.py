@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+)
 
 T = TypeVar("T")
 
@@ -33,6 +44,31 @@ def _json_number(value: Any) -> Any:
 # Put it after any Field(ge=..., le=...): before them, pydantic would document raw ge/le
 # keys instead of minimum/maximum.
 JSON_INTEGER = BeforeValidator(_json_number)
+
+
+_DATE_TEXT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Python's datetime ends at years 1 and 9999: nearer than this to either end, converting
+# to UTC or stepping by a shift's length overflows.
+_EDGE = timedelta(days=2)
+
+
+def _date_text(value: Any) -> Any:
+    # Pydantic would also read 0.5 or "1700000000" as Unix time; the schema says text.
+    if isinstance(value, date) or (isinstance(value, str) and _DATE_TEXT.match(value)):
+        return value
+    raise ValueError("Input should be an RFC 3339 date or date-time")
+
+
+def _computable(value: datetime) -> datetime:
+    if not datetime.min + _EDGE <= value.replace(tzinfo=None) <= datetime.max - _EDGE:
+        raise ValueError("the time must be more than two days inside the years 0001 to 9999")
+    return value
+
+
+# A time in a request: RFC 3339 text with a zone.
+Instant = Annotated[AwareDatetime, BeforeValidator(_date_text), AfterValidator(_computable)]
+# A date in a request: RFC 3339 full-date text.
+Day = Annotated[date, BeforeValidator(_date_text)]
 
 
 class StrictModel(BaseModel):

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints, model_validator
 
-from app.schemas.common import GeoLocation, Name, ShortText, StrictModel
+from app.schemas.common import Day, GeoLocation, Name, ShortText, StrictModel
 
 Training = Literal["mh_awareness", "de_escalation"]
 CoResponderKind = Literal["clinician", "peer_specialist", "mobile_crisis_team"]
@@ -62,8 +62,8 @@ class CertificationCreate(StrictModel):
     state_officer_id: ShortText
     certification_number: ShortText
     program: Name
-    certified_on: date
-    expires_on: date
+    certified_on: Day
+    expires_on: Day
     volunteered: StrictBool
 
     @model_validator(mode="after")

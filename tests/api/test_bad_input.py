@@ -230,3 +230,34 @@ async def test_numbers_and_booleans_as_other_types_are_422(
     before = await _counts(db)
     _assert_problem(await admin.client.request(method, url, json=body, headers=admin.headers), 422)
     assert await _counts(db) == before
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "to=0.5",  # pydantic would read a number as Unix time; the schema says date-time text
+        "at=1700000000",
+        "at=0001-01-01T03:00:00Z",  # at minus a shift's length was an OverflowError, a 500
+        "from=9999-12-31T23:00:00-05:00",
+    ],
+)
+async def test_times_that_are_numbers_or_at_the_ends_of_the_calendar_are_422(
+    admin: Api, query: str
+) -> None:
+    _assert_problem(await admin.get(f"/v1/shifts?{query}"), 422)
+
+
+async def test_shift_times_as_numbers_are_422(admin: Api, db: asyncpg.Connection) -> None:
+    await grid_districts(admin)
+    officer_id = await add_officer(admin, district="D1", call_sign="1A1")
+    before = await _counts(db)
+    body = {
+        "responder_type": "officer",
+        "responder_id": officer_id,
+        "call_sign": "X",
+        "district": "D1",
+        "starts_at": 1_800_000_000,
+        "ends_at": "2027-01-15T12:00:00Z",
+    }
+    _assert_problem(await admin.post("/v1/shifts", body), 422)
+    assert await _counts(db) == before
