@@ -50,7 +50,8 @@ async def check_target(url: str, *, allow_private: bool) -> None:
         return
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
+    except (OSError, UnicodeError):
+        # UnicodeError: the resolver's IDNA encoding refuses e.g. a label over 63 characters.
         raise TargetRefused(f"the host {host} does not resolve") from None
     for info in infos:
         address = ipaddress.ip_address(info[4][0])

@@ -202,6 +202,8 @@ async def test_private_and_metadata_targets_are_refused(
                 "http://[::1]/hook",
                 "ftp://example.org/hook",
                 "http://user:pw@example.org/hook",
+                # A DNS label over 63 characters: the resolver's IDNA step raised UnicodeError.
+                "http://" + "a" * 64 + ".example.org/hook",
             ):
                 response = await client.post(
                     "/v1/webhooks",
