@@ -90,10 +90,13 @@ SEMANTIC_RULES = [
     re.compile(r"a unit appears twice in units"),
     # Python's datetime cannot compute within two days of years 1 and 9999 (RFC 3339 can).
     re.compile(r"Value error, the time must be more than two days inside the years 0001 to 9999"),
-    # Geometry and the network.
+    # Geometry, and the webhook target's DNS answer.
     re.compile(r"Value error, boundary is not a valid polygon \(self-intersecting or degenerate\)"),
     re.compile(r"Value error, each boundary ring must be closed \(first position = last\)"),
-    re.compile(r"webhook URL refused: .+"),
+    re.compile(r"webhook URL refused: the host \S+ does not resolve"),
+    re.compile(r"webhook URL refused: \S+ resolves to \S+, which is not a public address"),
+    # A bracketed host that matches the schema's pattern but is no IPv6 address.
+    re.compile(r"webhook URL refused: the URL is not valid"),
 ]
 
 
