@@ -24,6 +24,7 @@ from app.api.app import create_app
 from app.db.embedded import start_embedded
 from app.db.migrate import upgrade
 from app.encryption import generate_key
+from app.limits import FailedAuthThrottle
 from app.settings import Settings
 from tests.helpers import Api, new_agency
 
@@ -99,6 +100,17 @@ async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         )
     finally:
         await conn.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test starts with no failed-authentication counts on the shared app."""
+    yield
+    if "app" in request.fixturenames:
+        state = request.getfixturevalue("app").state.cit
+        state.auth_throttle = FailedAuthThrottle(
+            state.settings.auth_failure_limit, state.settings.auth_lockout_seconds
+        )
 
 
 @pytest.fixture

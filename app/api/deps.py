@@ -148,6 +148,8 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         description="Retry-safe key (IETF httpapi draft); kept at least 24 h per agency",
+        # 1 to 255 printable ASCII characters: what check_key accepts of a header value.
+        pattern=r"^[!-~](?:[ -~]{0,253}[!-~])?$",
     ),
 ]
 
@@ -177,7 +179,9 @@ class PageParams:
 
 async def page_params(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    # What encode_cursor returns: 16 bytes in unpadded base64url. Any such string decodes,
+    # so the schema says exactly which cursors are valid.
+    cursor: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{22}$")] = None,
 ) -> PageParams:
     return PageParams(limit=limit, cursor=cursor)
 

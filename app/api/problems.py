@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from app.encryption import UndecryptableValue
 from app.errors import PROBLEM_BASE, AppError, ServiceUnavailable
@@ -90,17 +91,54 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # FastAPI's 400 for a body that is not even text (e.g. not UTF-8). Invalid JSON is
+        # already a 422, and so is this: payload validation, as SPEC §3.1 documents it.
+        body_error = {"loc": ("body",), "msg": "The body is not UTF-8 JSON", "type": "json_invalid"}
+        return await _validation_error(request, RequestValidationError([body_error]))
     await _audit_failure(request, exc.status_code)
     titles = {404: "Not found", 405: "Method not allowed"}
     slugs = {404: "not-found", 405: "method-not-allowed"}
     title = titles.get(exc.status_code, "HTTP error")
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
     return problem_response(
         exc.status_code,
         slugs.get(exc.status_code, "http-error"),
         title,
         str(exc.detail),
-        headers=dict(exc.headers or {}),
+        headers=headers,
     )
+
+
+def _allowed_methods(request: Request) -> str | None:
+    """Every method the OpenAPI document lists for the request's path (RFC 9110 §15.5.6).
+
+    The router's own 405 names only the methods of the first route whose path matched,
+    e.g. GET for /v1/calls/{id}, which PATCH also serves.
+    """
+    matches = [
+        (template.count("{"), operations)
+        for template, operations in request.app.openapi()["paths"].items()
+        if compile_path(template)[0].match(request.url.path)
+    ]
+    if not matches:
+        return None
+    # As in OpenAPI path matching, a concrete path wins over a templated one:
+    # /v1/districts/locate is not /v1/districts/{code}.
+    fewest = min(params for params, _ in matches)
+    methods = {
+        method.upper()
+        for params, operations in matches
+        if params == fewest
+        for method in operations
+        if method.upper() in _HTTP_METHODS
+    }
+    return ", ".join(sorted(methods)) or None
+
+
+_HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"}
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -162,11 +200,12 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         429: "Too many requests, or too many failed authentications (Retry-After)",
         503: "Database unavailable (Retry-After)",
     }
+    # No "model": FastAPI would then also document application/json, which errors never are.
+    # create_app's openapi() adds the Problem schema to the components.
     if 401 in statuses and 429 not in statuses:
         statuses = (*statuses, 429)
     return {
         s: {
-            "model": Problem,
             "description": descriptions.get(s, "Error"),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }

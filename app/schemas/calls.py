@@ -5,24 +5,31 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     Field,
+    Strict,
     StrictBool,
-    StrictInt,
     StringConstraints,
     model_validator,
 )
 
-from app.schemas.common import DistrictCode, Latitude, Longitude, StrictModel
+from app.schemas.common import (
+    JSON_INTEGER,
+    NO_NUL,
+    DistrictCode,
+    Instant,
+    Latitude,
+    Longitude,
+    StrictModel,
+)
 
-Notes = Annotated[str, StringConstraints(max_length=20_000)]
+Notes = Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)]
 
 
 class CallLocation(StrictModel):
-    lat: Latitude
-    lon: Longitude
-    address: Annotated[str, StringConstraints(max_length=500)] | None = None
+    lat: Annotated[Latitude, Strict()]
+    lon: Annotated[Longitude, Strict()]
+    address: Annotated[str, StringConstraints(max_length=500, pattern=NO_NUL)] | None = None
 
 
 class Safety(StrictModel):
@@ -44,21 +51,25 @@ class SafetyPatch(StrictModel):
 
 
 class Subject(StrictModel):
-    age: Annotated[StrictInt, Field(ge=0, le=130)] | None = None
+    age: Annotated[int, Field(ge=0, le=130), JSON_INTEGER] | None = None
 
 
-Nature = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Nature = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NO_NUL)
+]
 
 
 class CallCreate(StrictModel):
-    external_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    external_id: (
+        Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)] | None
+    ) = None
     district: DistrictCode | None = None
     location: CallLocation | None = None
     nature: Nature | None = None
     safety: Safety = Safety()
     subject: Subject = Subject()
     notes: Notes | None = None
-    received_at: AwareDatetime | None = None
+    received_at: Instant | None = None
 
     @model_validator(mode="after")
     def _where(self) -> CallCreate:

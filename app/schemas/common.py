@@ -2,28 +2,88 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+import re
+from datetime import date, datetime, timedelta
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    StringConstraints,
+)
 
 T = TypeVar("T")
 
+# PostgreSQL text cannot hold NUL: free text refuses it up front (a 422 the schema shows),
+# instead of failing in the database.
+NO_NUL = r"^[^\x00]*$"
 DistrictCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
+]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NO_NUL)
+]
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 
 
+def _json_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("Input should be a valid integer")
+    return value
+
+
+# An int field takes a JSON integer: 3 or 3.0 (JSON Schema counts both as integers), never
+# "3" or true. StrictInt would refuse 3.0, which the schema's type: integer allows.
+# Put it after any Field(ge=..., le=...): before them, pydantic would document raw ge/le
+# keys instead of minimum/maximum.
+JSON_INTEGER = BeforeValidator(_json_number)
+
+
+_DATE_TEXT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# Python's datetime ends at years 1 and 9999: nearer than this to either end, converting
+# to UTC or stepping by a shift's length overflows.
+_EDGE = timedelta(days=2)
+
+
+def _date_text(value: Any) -> Any:
+    # Pydantic would also read 0.5 or "1700000000" as Unix time; the schema says text.
+    if isinstance(value, date) or (isinstance(value, str) and _DATE_TEXT.match(value)):
+        return value
+    raise ValueError("Input should be an RFC 3339 date or date-time")
+
+
+def _computable(value: datetime) -> datetime:
+    if not datetime.min + _EDGE <= value.replace(tzinfo=None) <= datetime.max - _EDGE:
+        raise ValueError("the time must be more than two days inside the years 0001 to 9999")
+    return value
+
+
+# A time in a request: RFC 3339 text with a zone.
+Instant = Annotated[AwareDatetime, BeforeValidator(_date_text), AfterValidator(_computable)]
+# A date in a request: RFC 3339 full-date text.
+Day = Annotated[date, BeforeValidator(_date_text)]
+
+
 class StrictModel(BaseModel):
-    """Request bodies reject unknown fields: a misspelt safety flag must not vanish silently."""
+    """Request bodies reject unknown fields: a misspelt safety flag must not vanish silently.
+
+    Declare their booleans and numbers strict too (StrictBool, JSON_INTEGER, Strict()): lax mode
+    would take "40.7" or 0, which the schema (and so every client generator) says are invalid.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
 
 class GeoLocation(StrictModel):
-    lat: Latitude
-    lon: Longitude
+    lat: Annotated[Latitude, Strict()]
+    lon: Annotated[Longitude, Strict()]
 
 
 def geo_location(lat: float | None, lon: float | None) -> GeoLocation | None:

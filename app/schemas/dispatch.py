@@ -7,9 +7,11 @@ from uuid import UUID
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.schemas.calls import CallOut, RecommendationOut
-from app.schemas.common import StrictModel
+from app.schemas.common import NO_NUL, StrictModel
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=NO_NUL)
+]
 
 
 class UnitChoice(StrictModel):
@@ -25,10 +27,11 @@ class DispatchRequest(StrictModel):
 
 class ClearRequest(StrictModel):
     disposition: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL),
     ]
     diverted_to: Literal["crisis_center", "mh_outpatient", "hospital", "none"] | None = None
-    notes: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    notes: Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)] | None = None
 
 
 class AssignmentOut(BaseModel):

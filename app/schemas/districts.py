@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StrictFloat, model_validator
 from shapely.geometry import shape
 
 from app.schemas.common import DistrictCode, Name, StrictModel
 
-Position = Annotated[list[float], Field(min_length=2, max_length=3)]
+Position = Annotated[list[StrictFloat], Field(min_length=2, max_length=3)]
 Ring = Annotated[list[Position], Field(min_length=4, max_length=20_000)]
 
 

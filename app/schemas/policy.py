@@ -3,27 +3,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StrictBool, StringConstraints, field_validator
 
-from app.schemas.common import StrictModel
+from app.schemas.common import JSON_INTEGER, NO_NUL, StrictModel
 
 SafetyFlag = Literal[
     "weapon", "violence", "threat_to_others", "crime_in_progress", "medical_emergency"
 ]
-NatureCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+NatureCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NO_NUL)
+]
 
 
 class PolicyIn(StrictModel):
     # The server assigns versions; one sent by a client is accepted and ignored.
-    version: int | None = None
+    version: Annotated[int, JSON_INTEGER] | None = None
     safety_flags: Annotated[list[SafetyFlag], Field(max_length=5)]
     nature_flags: Annotated[
         dict[NatureCode, Annotated[list[SafetyFlag], Field(min_length=1, max_length=5)]],
         Field(max_length=500),
     ]
-    le_backup_for_mh_lead: bool
-    adjacency_depth: Annotated[int, Field(ge=0, le=3)]
-    speed_kmh: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)]
+    le_backup_for_mh_lead: StrictBool
+    adjacency_depth: Annotated[int, Field(ge=0, le=3), JSON_INTEGER]
+    speed_kmh: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False, strict=True)]
 
     @field_validator("safety_flags")
     @classmethod

@@ -6,9 +6,9 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StrictBool, StringConstraints, model_validator
 
-from app.schemas.common import GeoLocation, Name, ShortText, StrictModel
+from app.schemas.common import Day, GeoLocation, Name, ShortText, StrictModel
 
 Training = Literal["mh_awareness", "de_escalation"]
 CoResponderKind = Literal["clinician", "peer_specialist", "mobile_crisis_team"]
@@ -29,14 +29,14 @@ class OfficerCreate(StrictModel):
     badge_number: ShortText
     name: Name
     trainings: Annotated[list[Training], Field(max_length=2)] = []
-    active: bool = True
+    active: StrictBool = True
 
 
 class OfficerPatch(StrictModel):
     badge_number: ShortText | None = None
     name: Name | None = None
     trainings: Annotated[list[Training], Field(max_length=2)] | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class CitStatus(BaseModel):
@@ -62,9 +62,9 @@ class CertificationCreate(StrictModel):
     state_officer_id: ShortText
     certification_number: ShortText
     program: Name
-    certified_on: date
-    expires_on: date
-    volunteered: bool
+    certified_on: Day
+    expires_on: Day
+    volunteered: StrictBool
 
     @model_validator(mode="after")
     def _dates(self) -> CertificationCreate:
@@ -89,7 +89,7 @@ class CoResponderCreate(StrictModel):
     kind: CoResponderKind
     provider: Name
     specialties: Annotated[list[Specialty], Field(max_length=20)] = []
-    active: bool = True
+    active: StrictBool = True
 
 
 class CoResponderPatch(StrictModel):
@@ -97,7 +97,7 @@ class CoResponderPatch(StrictModel):
     kind: CoResponderKind | None = None
     provider: Name | None = None
     specialties: Annotated[list[Specialty], Field(max_length=20)] | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class CoResponderOut(BaseModel):

@@ -4,11 +4,13 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from app.schemas.common import DistrictCode, GeoLocation, StrictModel
+from app.schemas.common import NO_NUL, DistrictCode, GeoLocation, Instant, StrictModel
 
-CallSign = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+CallSign = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=NO_NUL)
+]
 MAX_SHIFT = timedelta(hours=24)
 
 
@@ -18,8 +20,8 @@ class ShiftCreate(StrictModel):
     call_sign: CallSign
     district: DistrictCode
     also_covers: Annotated[list[DistrictCode], Field(max_length=50)] = []
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
 
     @model_validator(mode="after")
     def _window(self) -> ShiftCreate:

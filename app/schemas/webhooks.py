@@ -20,8 +20,18 @@ EventType = Literal[
 ]
 
 
+# The shape check_url_shape accepts, so the schema shows it: absolute http(s), a host
+# (name, or bracketed IP literal) without credentials, a port up to 65535, no blanks or NUL.
+# Whether the host resolves to a public address is checked on subscribing.
+TARGET_URL = (
+    r"^https?://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)"
+    r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
+    r"(?:[/?#][^\x00\s]*)?$"
+)
+
+
 class SubscriptionCreate(StrictModel):
-    url: Annotated[str, StringConstraints(min_length=8, max_length=2000)]
+    url: Annotated[str, StringConstraints(min_length=8, max_length=2000, pattern=TARGET_URL)]
     events: Annotated[list[EventType], Field(min_length=1, max_length=8)]
     # Set for a unit's mobile terminal: it then gets only events about that unit.
     responder_id: UUID | None = None

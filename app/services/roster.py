@@ -106,6 +106,8 @@ async def update_officer(
     session: AsyncSession, context: AgencyContext, officer_id: UUID, body: OfficerPatch
 ) -> OfficerOut:
     officer = await get_officer(session, agency_id=context.agency_id, officer_id=officer_id)
+    # Read now: a failed flush expires the object, and reloading it then is a sync lazy load.
+    state_officer_id = officer.state_officer_id
     if body.badge_number is not None:
         officer.badge_number = body.badge_number
     if body.name is not None:
@@ -120,7 +122,7 @@ async def update_officer(
         async with session.begin_nested():
             await session.flush()
     except IntegrityError:
-        raise _duplicate_officer(officer.state_officer_id) from None
+        raise _duplicate_officer(state_officer_id) from None
     return (await render_officers(session, context, [officer]))[0]
 
 

@@ -31,7 +31,10 @@ def _refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 def check_url_shape(url: str) -> tuple[str, int]:
     """The URL's host and port, if it is an absolute http(s) URL without credentials."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. a bracketed host that is not an IPv6 address
+        raise TargetRefused("the URL is not valid") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TargetRefused("the URL must be absolute http:// or https://")
     if parts.username or parts.password:
@@ -50,7 +53,8 @@ async def check_target(url: str, *, allow_private: bool) -> None:
         return
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
+    except (OSError, UnicodeError):
+        # UnicodeError: the resolver's IDNA encoding refuses e.g. a label over 63 characters.
         raise TargetRefused(f"the host {host} does not resolve") from None
     for info in infos:
         address = ipaddress.ip_address(info[4][0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 
@@ -67,6 +68,16 @@ async def test_bad_call_is_422_and_writes_nothing(
     assert await _counts(db) == before, where
 
 
+async def test_body_that_is_not_utf8_is_422(admin: Api, db: asyncpg.Connection) -> None:
+    await grid_districts(admin)
+    before = await _counts(db)
+    headers = {**admin.headers, "content-type": "application/json"}
+    response = await admin.client.post("/v1/calls", content=b"\xff\xfe{", headers=headers)
+    problem = _assert_problem(response, 422)
+    assert problem["errors"] == [{"loc": ["body"], "msg": "The body is not UTF-8 JSON"}]
+    assert await _counts(db) == before
+
+
 async def test_huge_body_is_413_before_parsing(admin: Api, db: asyncpg.Connection) -> None:
     await grid_districts(admin)
     before = await _counts(db)
@@ -100,11 +111,36 @@ async def test_unknown_route_and_wrong_method_are_problems(admin: Api) -> None:
     _assert_problem(await admin.delete("/v1/calls"), 405)
 
 
+async def test_405_allow_header_lists_every_method_of_the_path(admin: Api) -> None:
+    call_id = uuid.uuid4()
+    for method, url, allow in [
+        ("OPTIONS", f"/v1/calls/{call_id}", "GET, PATCH"),
+        ("DELETE", "/v1/calls", "GET, POST"),
+        ("POST", "/v1/districts/D1", "DELETE, GET, PATCH"),
+        ("OPTIONS", "/v1/districts/locate", "GET"),
+    ]:
+        response = await admin.client.request(method, url, headers=admin.headers)
+        _assert_problem(response, 405)
+        assert response.headers["allow"] == allow, (method, url)
+
+
 async def test_malformed_ids_and_cursors_are_422(admin: Api) -> None:
     _assert_problem(await admin.get("/v1/calls/not-a-uuid"), 422)
     _assert_problem(await admin.get("/v1/calls?cursor=%%%"), 422)
+    _assert_problem(await admin.get("/v1/calls?cursor=" + "0" * 64), 422)
     _assert_problem(await admin.get("/v1/calls?limit=501"), 422)
     _assert_problem(await admin.get("/v1/calls?limit=0"), 422)
+
+
+async def test_documented_cursor_pattern_is_exactly_what_is_accepted(admin: Api) -> None:
+    """A cursor the schema calls valid is never a 422, and one it calls invalid always is."""
+    schema = (await admin.client.get("/openapi.json")).json()
+    parameters = schema["paths"]["/v1/calls"]["get"]["parameters"]
+    cursor_schema = next(p for p in parameters if p["name"] == "cursor")["schema"]
+    pattern = re.compile(next(s for s in cursor_schema["anyOf"] if "pattern" in s)["pattern"])
+    for cursor in ("0" * 22, "_-" * 11, "0" * 21, "0" * 23, "0" * 24, "A" * 22 + "==", "0" * 64):
+        response = await admin.get("/v1/calls", params={"cursor": cursor})
+        assert response.status_code == (200 if pattern.match(cursor) else 422), cursor
 
 
 async def test_another_agencys_ids_are_404_and_change_nothing(
@@ -157,3 +193,71 @@ async def test_unknown_ids_are_404(admin: Api) -> None:
     _assert_problem(await admin.get(f"/v1/calls/{missing}"), 404)
     _assert_problem(await admin.get(f"/v1/co-responders/{missing}"), 404)
     _assert_problem(await admin.get("/v1/districts/NOPE"), 404)
+
+
+async def test_nul_in_text_is_422_and_writes_nothing(admin: Api, db: asyncpg.Connection) -> None:
+    """PostgreSQL text cannot hold NUL: it must be refused as input, not fail as a 500."""
+    await grid_districts(admin)
+    before = await _counts(db)
+    officer = {"state_officer_id": "P-1", "badge_number": "B\u00001", "name": "Officer"}
+    _assert_problem(await admin.post("/v1/officers", officer), 422)
+    _assert_problem(await admin.post("/v1/calls", {"district": "D1", "notes": "a\u0000b"}), 422)
+    _assert_problem(await admin.get("/v1/certifications", params={"state_officer_id": "\x00"}), 422)
+    assert await _counts(db) == before
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        (
+            "POST",
+            "/v1/officers",
+            {"state_officer_id": "P", "badge_number": "1", "name": "N", "active": 0},
+        ),
+        ("POST", "/v1/calls", {"location": {"lat": "40.78", "lon": -111.93}}),
+        (
+            "POST",
+            "/v1/co-responders",
+            {"name": "N", "kind": "clinician", "provider": "P", "active": "true"},
+        ),
+    ],
+)
+async def test_numbers_and_booleans_as_other_types_are_422(
+    admin: Api, db: asyncpg.Connection, method: str, url: str, body: dict[str, object]
+) -> None:
+    """The schema says boolean or number: lax coercion of 0 or "40.78" would contradict it."""
+    await grid_districts(admin)
+    before = await _counts(db)
+    _assert_problem(await admin.client.request(method, url, json=body, headers=admin.headers), 422)
+    assert await _counts(db) == before
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "to=0.5",  # pydantic would read a number as Unix time; the schema says date-time text
+        "at=1700000000",
+        "at=0001-01-01T03:00:00Z",  # at minus a shift's length was an OverflowError, a 500
+        "from=9999-12-31T23:00:00-05:00",
+    ],
+)
+async def test_times_that_are_numbers_or_at_the_ends_of_the_calendar_are_422(
+    admin: Api, query: str
+) -> None:
+    _assert_problem(await admin.get(f"/v1/shifts?{query}"), 422)
+
+
+async def test_shift_times_as_numbers_are_422(admin: Api, db: asyncpg.Connection) -> None:
+    await grid_districts(admin)
+    officer_id = await add_officer(admin, district="D1", call_sign="1A1")
+    before = await _counts(db)
+    body = {
+        "responder_type": "officer",
+        "responder_id": officer_id,
+        "call_sign": "X",
+        "district": "D1",
+        "starts_at": 1_800_000_000,
+        "ends_at": "2027-01-15T12:00:00Z",
+    }
+    _assert_problem(await admin.post("/v1/shifts", body), 422)
+    assert await _counts(db) == before

@@ -45,6 +45,40 @@ async def test_openapi_documents_problem_responses(app: FastAPI, client: httpx.A
     assert "application/problem+json" in create_call["422"]["content"]
 
 
+async def test_every_operation_with_input_documents_its_422_as_a_problem(
+    client: httpx.AsyncClient,
+) -> None:
+    """FastAPI's own default 422 (application/json, HTTPValidationError) is not what we send."""
+    schema = (await client.get("/openapi.json")).json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if not operation.get("parameters") and "requestBody" not in operation:
+                continue
+            content = operation["responses"].get("422", {}).get("content", {})
+            assert list(content) == ["application/problem+json"], f"{method.upper()} {path}"
+
+
+async def test_openapi_uses_only_json_schema_keywords_for_bounds(
+    client: httpx.AsyncClient,
+) -> None:
+    """Pydantic writes ge/le/gt/lt as they are when it cannot map them, and clients ignore them."""
+    text = (await client.get("/openapi.json")).text
+    for keyword in ("ge", "le", "gt", "lt"):
+        assert f'"{keyword}":' not in text, keyword
+
+
+async def test_dispatch_documents_both_kinds_of_409(client: httpx.AsyncClient) -> None:
+    """A cleared call's 409 is a plain problem, without unavailable_units."""
+    schema = (await client.get("/openapi.json")).json()
+    responses = schema["paths"]["/v1/calls/{call_id}/dispatch"]["post"]["responses"]
+    content = responses["409"]["content"]
+    assert list(content) == ["application/problem+json"]
+    refs = {s["$ref"] for s in content["application/problem+json"]["schema"]["anyOf"]}
+    names = {ref.rsplit("/", 1)[-1] for ref in refs}
+    assert names == {"UnitsUnavailableProblem", "Problem"}
+    assert names <= set(schema["components"]["schemas"])
+
+
 @pytest.mark.parametrize("path", ["/v1/calls", "/v1/units", "/v1/policy", "/v1/districts"])
 async def test_reads_need_a_key(client: httpx.AsyncClient, path: str) -> None:
     assert (await client.get(path)).status_code == 401

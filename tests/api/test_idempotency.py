@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import asyncpg
 from fastapi import FastAPI
@@ -116,3 +117,17 @@ async def test_malformed_key_is_422(admin: Api) -> None:
         "/v1/calls", json={"district": "D1"}, headers=_key(admin, "x" * 300)
     )
     assert response.status_code == 422
+
+
+async def test_documented_key_pattern_is_exactly_what_is_accepted(admin: Api) -> None:
+    """A key the schema calls valid is never a 422, and one it calls invalid always is."""
+    await grid_districts(admin)
+    schema = (await admin.client.get("/openapi.json")).json()
+    parameters = schema["paths"]["/v1/calls"]["post"]["parameters"]
+    key_schema = next(p for p in parameters if p["name"] == "Idempotency-Key")["schema"]
+    pattern = re.compile(next(s for s in key_schema["anyOf"] if "pattern" in s)["pattern"])
+    for key in ("k", "a b", "~" * 255, "x" * 256, "", "caf\u00e9", "tab\there"):
+        headers = [(k.encode(), v.encode()) for k, v in admin.headers.items()]
+        headers.append((b"Idempotency-Key", key.encode("latin-1")))
+        response = await admin.client.post("/v1/calls", json={"district": "D1"}, headers=headers)
+        assert response.status_code == (201 if pattern.match(key) else 422), repr(key)

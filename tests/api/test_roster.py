@@ -117,6 +117,18 @@ async def test_state_officer_id_is_unique_among_active_officers_only(admin: Api)
     await admin.ok("POST", "/v1/officers", {**body, "badge_number": "14"}, 201)
 
 
+async def test_reactivating_an_officer_whose_id_is_taken_again_is_409(admin: Api) -> None:
+    body = {"state_officer_id": "UT-4", "badge_number": "15", "name": "Dee"}
+    first = await admin.ok("POST", "/v1/officers", body, 201)
+    await admin.ok("PATCH", f"/v1/officers/{first['id']}", {"active": False})
+    await admin.ok("POST", "/v1/officers", {**body, "badge_number": "16"}, 201)
+    response = await admin.patch(f"/v1/officers/{first['id']}", {"active": True, "name": "D"})
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    unchanged = await admin.ok("GET", f"/v1/officers/{first['id']}")
+    assert (unchanged["active"], unchanged["name"]) == (False, "Dee")
+
+
 async def test_status_update_records_location(admin: Api) -> None:
     await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
     officer_id = await add_officer(admin, district="D1", call_sign="1A1")
@@ -266,9 +278,15 @@ async def test_policy_put_makes_a_new_version_and_validates(admin: Api) -> None:
     assert second["adjacency_depth"] == 2
     assert (await admin.put("/v1/policy", {**body, "speed_kmh": 0})).status_code == 422
     assert (await admin.put("/v1/policy", {**body, "adjacency_depth": 4})).status_code == 422
+    assert (await admin.put("/v1/policy", {**body, "adjacency_depth": "2"})).status_code == 422
+    assert (await admin.put("/v1/policy", {**body, "adjacency_depth": True})).status_code == 422
+    assert (await admin.put("/v1/policy", {**body, "adjacency_depth": 2.5})).status_code == 422
+    # JSON Schema's type: integer includes 2.0.
+    third = await admin.ok("PUT", "/v1/policy", {**body, "adjacency_depth": 2.0})
+    assert third["adjacency_depth"] == 2
     assert (
         await admin.put("/v1/policy", {**body, "safety_flags": ["sharp_stick"]})
     ).status_code == 422
     dispatcher = await admin.with_role("dispatcher")
     assert (await dispatcher.put("/v1/policy", body)).status_code == 403
-    assert (await admin.ok("GET", "/v1/policy"))["version"] == 2
+    assert (await admin.ok("GET", "/v1/policy"))["version"] == 3

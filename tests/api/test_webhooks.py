@@ -202,6 +202,11 @@ async def test_private_and_metadata_targets_are_refused(
                 "http://[::1]/hook",
                 "ftp://example.org/hook",
                 "http://user:pw@example.org/hook",
+                # A DNS label over 63 characters: the resolver's IDNA step raised UnicodeError.
+                "http://" + "a" * 64 + ".example.org/hook",
+                # urlsplit raises ValueError for a bracketed host that is not an IP address.
+                "http://[zz]/hook",
+                "http://[::1/hook",
             ):
                 response = await client.post(
                     "/v1/webhooks",

@@ -22,12 +22,19 @@ router = APIRouter(prefix="/v1/calls", tags=["dispatch"])
 
 _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     409: {
-        "model": UnitsUnavailableProblem,
         "description": "A unit was taken meanwhile, the call is cleared, or nothing is left to "
         "assign. Nothing was assigned; when units were unavailable the body names them and "
-        "carries a fresh recommendation, which is stored in the call's history.",
+        "carries a fresh recommendation, which is stored in the call's history "
+        "(UnitsUnavailableProblem); otherwise it is a plain Problem.",
         "content": {
-            PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/UnitsUnavailableProblem"}}
+            PROBLEM_MEDIA_TYPE: {
+                "schema": {
+                    "anyOf": [
+                        {"$ref": f"#/components/schemas/{UnitsUnavailableProblem.__name__}"},
+                        {"$ref": "#/components/schemas/Problem"},
+                    ]
+                }
+            }
         },
     }
 }

@@ -60,7 +60,7 @@ async def update_district(
     return out
 
 
-@router.delete("/{code}", status_code=204, responses=problems(401, 403, 404, 409, 503))
+@router.delete("/{code}", status_code=204, responses=problems(401, 403, 404, 409, 422, 503))
 async def delete_district(
     code: DistrictCode, who: Caller, session: UnitOfWork, state: State
 ) -> Response:

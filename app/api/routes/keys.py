@@ -38,7 +38,9 @@ async def list_keys(who: Caller, session: UnitOfWork, page: Paging) -> Page[ApiK
     return Page(items=items, next_cursor=cursor)
 
 
-@router.delete("/v1/api-keys/{key_id}", status_code=204, responses=problems(401, 403, 404, 503))
+@router.delete(
+    "/v1/api-keys/{key_id}", status_code=204, responses=problems(401, 403, 404, 422, 503)
+)
 async def revoke_key(key_id: UUID, who: Caller, session: UnitOfWork, state: State) -> Response:
     """Revoke a key. This instance refuses it at once; others within the cache TTL (2 s)."""
     digest = await service.revoke(session, agency_id=who.agency_id, key_id=key_id)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 
 from app.api.deps import Audit, Caller, Context, Paging, UnitOfWork
 from app.api.problems import problems
-from app.schemas.common import Page
+from app.schemas.common import NO_NUL, Page
 from app.schemas.roster import (
     CertificationCreate,
     CertificationOut,
@@ -100,7 +100,9 @@ async def list_certifications(
     who: Caller,
     session: UnitOfWork,
     page: Paging,
-    state_officer_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    state_officer_id: Annotated[
+        str | None, Query(min_length=1, max_length=64, pattern=NO_NUL)
+    ] = None,
 ) -> Page[CertificationOut]:
     """Certifications of anyone the agency employs or has employed, from any agency's record."""
     items, cursor = await service.list_certifications(

@@ -3,11 +3,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from app.api.deps import Audit, Caller, Paging, State, UnitOfWork, after_commit
 from app.api.problems import problems
-from app.schemas.common import DistrictCode, Items, Page
+from app.schemas.common import DistrictCode, Instant, Items, Page
 from app.schemas.shifts import ShiftBulkCreate, ShiftCreate, ShiftOut
 from app.services import shifts as service
 
@@ -45,9 +44,9 @@ async def list_shifts(
     session: UnitOfWork,
     page: Paging,
     district: Annotated[DistrictCode | None, Query()] = None,
-    at: Annotated[AwareDatetime | None, Query()] = None,
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: Annotated[AwareDatetime | None, Query()] = None,
+    at: Annotated[Instant | None, Query()] = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Annotated[Instant | None, Query()] = None,
 ) -> Page[ShiftOut]:
     """Shifts serving a district, running at an instant, or overlapping [from, to)."""
     items, cursor = await service.list_page(

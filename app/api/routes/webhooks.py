@@ -42,7 +42,7 @@ async def list_subscriptions(
     return Page(items=items, next_cursor=cursor)
 
 
-@router.delete("/{subscription_id}", status_code=204, responses=problems(401, 403, 404, 503))
+@router.delete("/{subscription_id}", status_code=204, responses=problems(401, 403, 404, 422, 503))
 async def unsubscribe(subscription_id: UUID, who: Caller, session: UnitOfWork) -> Response:
     await service.unsubscribe(session, agency_id=who.agency_id, subscription_id=subscription_id)
     return Response(status_code=204)
@@ -63,7 +63,7 @@ async def list_deliveries(
     return Page(items=items, next_cursor=cursor)
 
 
-@router.post("/deliveries/{delivery_id}/retry", responses=problems(401, 403, 404, 409, 503))
+@router.post("/deliveries/{delivery_id}/retry", responses=problems(401, 403, 404, 409, 422, 503))
 async def retry_delivery(delivery_id: UUID, who: Caller, session: UnitOfWork) -> DeliveryOut:
     """Queue a failed (or waiting) delivery to be sent again now."""
     return await service.retry(session, agency_id=who.agency_id, delivery_id=delivery_id)
