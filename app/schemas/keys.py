@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
-from app.schemas.common import Name, StrictModel
+from app.schemas.common import Instant, Name, StrictModel
 
 Role = Literal["admin", "supervisor", "dispatcher", "integration", "unit", "viewer"]
 
@@ -18,7 +18,7 @@ class ApiKeyCreate(StrictModel):
     name: Name | None = None
     # Required for the unit role, and only for it: the officer or co-responder it acts as.
     responder_id: UUID | None = None
-    expires_at: AwareDatetime | None = None
+    expires_at: Instant | None = None
 
 
 class ApiKeyOut(BaseModel):

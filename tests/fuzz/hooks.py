@@ -77,6 +77,7 @@ SEMANTIC_RULES = [
     re.compile(r"no district boundary contains the location; give a district"),
     re.compile(r"these units differ from the latest recommendation: give an override_reason"),
     re.compile(r"this Idempotency-Key was used for a different request"),
+    re.compile(r"responder_id is not an officer or co-responder of this agency"),
     # Comparisons between fields.
     re.compile(r"Value error, ends_at must be after starts_at"),
     re.compile(r"Value error, a shift lasts at most 24 hours"),
@@ -85,6 +86,9 @@ SEMANTIC_RULES = [
     re.compile(r"Value error, give district, location, or both"),
     re.compile(r"(Value error, )?a district cannot be adjacent to itself"),
     re.compile(r"to must be after from"),
+    re.compile(r"responder_id is required for the unit role, and only for it"),
+    # The clock: a key's expiry must still be ahead.
+    re.compile(r"expires_at must be in the future"),
     # Equality beyond uniqueItems: case-insensitive codes, (type, id) pairs.
     re.compile(r"Value error, nature code .* is given twice \(codes are case-insensitive\)"),
     re.compile(r"a unit appears twice in units"),

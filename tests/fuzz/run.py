@@ -49,9 +49,19 @@ DEFAULT_ST_ARGS = [
 
 
 def _settings(*, allow_private_targets: bool = False) -> Settings:
-    """No relay: nothing is delivered. Seeding skips the webhook target's DNS check only."""
+    """No relay: nothing is delivered. Seeding skips the webhook target's DNS check only.
+
+    The fuzzer sends thousands of requests from one address, hundreds of them with no key
+    or a bad one on purpose: the failed-authentication lockout and the per-key rate limit
+    would answer most of the run with 429 (as they should). They are lifted here so every
+    operation is exercised; tests/security/test_keys.py tests both limits.
+    """
     return Settings(
-        run_relay=False, db_pool_size=8, webhook_allow_private_targets=allow_private_targets
+        run_relay=False,
+        db_pool_size=8,
+        webhook_allow_private_targets=allow_private_targets,
+        auth_failure_limit=1_000_000,
+        rate_limit_per_minute=0,
     )
 
 

@@ -137,3 +137,10 @@ async def test_notes_never_reach_the_audit_trail(admin: Api, db: asyncpg.Connect
     stored = await db.fetchval("SELECT string_agg(to_jsonb(a)::text, ' ') FROM audit_entry a")
     assert "call.clear" in stored
     assert not any(note in stored for note in ("NOTE-ONE", "NOTE-TWO", "NOTE-3"))
+
+
+async def test_audit_filters_take_rfc3339_times_only(admin: Api) -> None:
+    for query in ("to=0.5", "from=yesterday", "to=2026-01-01T00:00:00"):
+        response = await admin.get(f"/v1/audit?{query}")
+        assert response.status_code == 422, query
+        assert response.headers["content-type"] == "application/problem+json"

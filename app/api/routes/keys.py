@@ -6,11 +6,10 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from pydantic import AwareDatetime
 
 from app.api.deps import Audit, Caller, Paging, State, UnitOfWork, after_commit
 from app.api.problems import problems
-from app.schemas.common import Page
+from app.schemas.common import Instant, Page
 from app.schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEntryOut
 from app.services import keys as service
 
@@ -56,8 +55,8 @@ async def read_audit(
     resource_type: _Filter = None,
     resource_id: _Filter = None,
     action: _Filter = None,
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: Annotated[AwareDatetime | None, Query()] = None,
+    from_: Annotated[Instant | None, Query(alias="from")] = None,
+    to: Annotated[Instant | None, Query()] = None,
 ) -> Page[AuditEntryOut]:
     """The agency's audit trail, newest first: every write, every read of a call's
     details, every denied request and every failed authentication. `from` is inclusive,
