@@ -51,7 +51,7 @@ class AppState:
     @asynccontextmanager
     async def agency(self, agency_id: UUID) -> AsyncIterator[AsyncConnection]:
         """A transaction that sees only this agency's rows."""
-        async with agency_transaction(self.engine, agency_id) as conn:
+        async with agency_transaction(self.autocommit, agency_id) as conn:
             yield conn
 
     async def authenticate(

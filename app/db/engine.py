@@ -86,10 +86,11 @@ async def agency_transaction(
 ) -> AsyncIterator[AsyncConnection]:
     """A connection in a transaction that sees only agency_id's rows; committed on success.
 
-    BEGIN and the agency travel in one round trip (the simple query protocol takes both);
-    SQLAlchemy runs the connection in autocommit mode, so it adds no BEGIN of its own.
+    engine must be in AUTOCOMMIT mode (AppState.autocommit), so SQLAlchemy adds no BEGIN of
+    its own: BEGIN and the agency travel in one round trip (the simple query protocol takes
+    both).
     """
-    async with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+    async with engine.connect() as conn:
         raw = await driver(conn)
         # agency_id is a UUID, so its text form is safe to inline.
         await raw.execute(
