@@ -33,7 +33,7 @@ from app.api.routes import (
 from app.db.engine import app_role_url, create_engine
 from app.encryption import DataCipher, load_cipher
 from app.schemas.dispatch import UnitsUnavailableProblem
-from app.services import audit_retention, idempotency
+from app.services import housekeeping
 from app.settings import Settings
 from app.state import AppState
 from app.webhooks.relay import RelayThread
@@ -62,10 +62,7 @@ def create_app(
         gc.collect()
         gc.freeze()
         app.state.cit = state
-        tasks = [
-            asyncio.create_task(idempotency.expire_periodically(state)),
-            asyncio.create_task(audit_retention.purge_periodically(state)),
-        ]
+        tasks = [asyncio.create_task(job) for job in housekeeping.jobs(state)]
         # The relay has its own thread, loop and pool: a busy API never delays deliveries.
         relay = RelayThread(database_url, settings, data_cipher) if settings.run_relay else None
         if relay is not None:

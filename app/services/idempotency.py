@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -17,8 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import Conflict, Invalid
 from app.repositories import idempotency as repo
 from app.state import AppState
-
-log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 # An unfinished record older than this belonged to a request that died; it may be retaken.
@@ -87,15 +83,3 @@ async def expire(state: AppState) -> int:
     """Delete records past their expiry, in every agency; returns how many."""
     async with state.system.connect() as conn:
         return await repo.expire(conn)
-
-
-async def expire_periodically(state: AppState, every_seconds: float = 600) -> None:
-    """Run expire() every few minutes for as long as the service runs."""
-    while True:
-        try:
-            removed = await expire(state)
-            if removed:
-                log.info("expired idempotency keys", extra={"removed": removed})
-        except Exception:  # The database may be briefly down; try again next round.
-            log.warning("idempotency clean-up failed", exc_info=True)
-        await asyncio.sleep(every_seconds)

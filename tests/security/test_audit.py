@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+from fastapi import FastAPI
 
+from app.services import audit_retention
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
 
 
@@ -144,3 +146,19 @@ async def test_audit_filters_take_rfc3339_times_only(admin: Api) -> None:
         response = await admin.get(f"/v1/audit?{query}")
         assert response.status_code == 422, query
         assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_retention_purges_only_entries_older_than_the_setting(
+    admin: Api, app: FastAPI, db: asyncpg.Connection
+) -> None:
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    await db.execute(
+        "INSERT INTO audit_entry (id, agency_id, at, action, outcome)"
+        " VALUES (cit_uuid7(), $1, now() - interval '500 days', 'call.read', 'success'),"
+        "        (cit_uuid7(), $1, now() - interval '300 days', 'call.read', 'success')",
+        admin.agency_id,
+    )
+    assert await audit_retention.purge(app.state.cit) == 1  # 400 days by default
+    ages = await db.fetch("SELECT now() - at AS age FROM audit_entry WHERE action = 'call.read'")
+    assert [r["age"].days for r in ages] == [300]
+    assert await _entries(admin, action="district.create")
