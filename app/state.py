@@ -23,6 +23,9 @@ from app.services.audit import AuditNote, write_note
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
+# Failed authentications one client address may make across all key prefixes, as a
+# multiple of the per-key limit: guessing with ever new prefixes is stopped too.
+CLIENT_BUDGET = 20
 _AUTH_FAILURE = text("SELECT cit_record_auth_failure(:prefix, :request_id, CAST(:detail AS jsonb))")
 
 
@@ -46,6 +49,10 @@ class AppState:
         self.auth_throttle: FailedAuthThrottle[tuple[str, str | None]] = FailedAuthThrottle(
             settings.auth_failure_limit, settings.auth_lockout_seconds
         )
+        # However many prefixes it tries, one address gets CLIENT_BUDGET times as many.
+        self.client_throttle: FailedAuthThrottle[str] = FailedAuthThrottle(
+            settings.auth_failure_limit * CLIENT_BUDGET, settings.auth_lockout_seconds
+        )
         self.rate_limiter: RateLimiter[UUID] = RateLimiter(settings.rate_limit_per_minute)
 
     @asynccontextmanager
@@ -62,11 +69,12 @@ class AppState:
         Failures count per client address and presented key prefix: five bad tries at one
         key lock that key out from that client (CJIS's account lockout), and five bad or
         missing keys lock out prefix-less attempts. Other consoles behind the same address
-        keep working with their own keys.
+        keep working with their own keys, unless the address fails CLIENT_BUDGET times as
+        often in all.
         """
         prefix = key_prefix(secret)
         attempt = (client, prefix)
-        wait = self.auth_throttle.retry_after(attempt)
+        wait = self.auth_throttle.retry_after(attempt) or self.client_throttle.retry_after(client)
         if wait is not None:
             raise TooManyRequests("Too many failed authentications from this client", wait)
         principal = None
@@ -80,6 +88,7 @@ class AppState:
                     self._principals.put(digest, principal)
         if principal is None:
             self.auth_throttle.failed(attempt)
+            self.client_throttle.failed(client)
             await self.record_auth_failure(prefix, client=client, request_id=request_id)
             raise Unauthorized() if secret is None else Unauthorized("The API key is not valid")
         self.auth_throttle.succeeded(attempt)

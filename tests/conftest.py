@@ -26,6 +26,7 @@ from app.db.migrate import upgrade
 from app.encryption import generate_key
 from app.limits import FailedAuthThrottle
 from app.settings import Settings
+from app.state import CLIENT_BUDGET
 from tests.helpers import Api, new_agency
 
 
@@ -108,9 +109,9 @@ def _fresh_limits(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "app" in request.fixturenames:
         state = request.getfixturevalue("app").state.cit
-        state.auth_throttle = FailedAuthThrottle(
-            state.settings.auth_failure_limit, state.settings.auth_lockout_seconds
-        )
+        limit, lockout = state.settings.auth_failure_limit, state.settings.auth_lockout_seconds
+        state.auth_throttle = FailedAuthThrottle(limit, lockout)
+        state.client_throttle = FailedAuthThrottle(limit * CLIENT_BUDGET, lockout)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from app.api.app import create_app
 from app.settings import Settings
+from app.state import CLIENT_BUDGET
 from tests.helpers import Api, add_officer, grid_districts
 
 
@@ -133,6 +134,17 @@ async def test_failed_authentications_lock_the_client_out(
         assert (await attacker.get("/v1/policy")).status_code == 429
         nonsense = await attacker.get("/v1/policy", headers=_bearer("not-a-key"))
         assert nonsense.status_code == 429
+
+
+async def test_guessing_with_ever_new_prefixes_locks_the_address_out(
+    admin: Api, database_url: str, settings: Settings
+) -> None:
+    budget = settings.auth_failure_limit * CLIENT_BUDGET
+    async with service(database_url, settings, client_host="198.51.100.10") as http:
+        for n in range(budget):
+            guess = _bearer(f"cit_{n:08x}_guess")
+            assert (await http.get("/v1/policy", headers=guess)).status_code == 401
+        assert (await http.get("/v1/policy", headers=admin.headers)).status_code == 429
 
 
 async def test_a_success_resets_the_failure_count(
