@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from app.db.engine import create_engine, create_sessionmaker
-from app.ids import new_id
-from app.models import AuditEntry
 from app.repositories.agencies import get_agency, insert_agency, insert_api_key
-from app.repositories.roster import get_co_responder, get_officer
+from app.repositories.roster import responder_kind
+from app.services.audit import record_cli
 
 
 class AdminError(Exception):
@@ -25,8 +21,22 @@ async def create_agency(url: str, *, name: str, timezone: str, ori: str | None) 
         async with create_sessionmaker(engine)() as session, session.begin():
             agency = await insert_agency(session, name=name, timezone=timezone, ori=ori)
             row, key = await insert_api_key(session, agency_id=agency.id, role="admin")
-            _audit(session, agency.id, "agency.create", "agency", agency.id, {"name": name})
-            _audit(session, agency.id, "api_key.create", "api_key", row.id, {"role": "admin"})
+            record_cli(
+                session,
+                agency.id,
+                action="agency.create",
+                resource_type="agency",
+                resource_id=agency.id,
+                detail={"name": name},
+            )
+            record_cli(
+                session,
+                agency.id,
+                action="api_key.create",
+                resource_type="api_key",
+                resource_id=row.id,
+                detail={"role": "admin"},
+            )
             return agency.id, key
     finally:
         await engine.dispose()
@@ -40,13 +50,10 @@ async def create_key(url: str, *, agency_id: UUID, role: str, responder_id: UUID
                 raise AdminError(f"no agency {agency_id}")
             responder_type = None
             if responder_id is not None:
-                if await get_officer(session, agency_id=agency_id, officer_id=responder_id):
-                    responder_type = "officer"
-                elif await get_co_responder(
-                    session, agency_id=agency_id, co_responder_id=responder_id
-                ):
-                    responder_type = "co_responder"
-                else:
+                responder_type = await responder_kind(
+                    session, agency_id=agency_id, responder_id=responder_id
+                )
+                if responder_type is None:
                     raise AdminError(f"agency {agency_id} has no responder {responder_id}")
             row, key = await insert_api_key(
                 session,
@@ -55,33 +62,14 @@ async def create_key(url: str, *, agency_id: UUID, role: str, responder_id: UUID
                 responder_type=responder_type,
                 responder_id=responder_id,
             )
-            _audit(session, agency_id, "api_key.create", "api_key", row.id, {"role": role})
+            record_cli(
+                session,
+                agency_id,
+                action="api_key.create",
+                resource_type="api_key",
+                resource_id=row.id,
+                detail={"role": role},
+            )
             return key
     finally:
         await engine.dispose()
-
-
-def _audit(
-    session: AsyncSession,
-    agency_id: UUID,
-    action: str,
-    resource_type: str,
-    resource_id: UUID,
-    detail: dict[str, str],
-) -> None:
-    """The CLI writes to the audit trail too, as role `cli` with no key."""
-    session.add(
-        AuditEntry(
-            id=new_id(),
-            agency_id=agency_id,
-            at=datetime.now(UTC),
-            key_id=None,
-            role="cli",
-            action=action,
-            resource_type=resource_type,
-            resource_id=str(resource_id),
-            outcome="success",
-            request_id=None,
-            detail={**detail, "via": "cli"},
-        )
-    )

@@ -36,6 +36,17 @@ async def get_co_responder(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def responder_kind(
+    session: AsyncSession, *, agency_id: UUID, responder_id: UUID
+) -> str | None:
+    """Whether the agency's responder is an officer or a co-responder; None if neither."""
+    if await get_officer(session, agency_id=agency_id, officer_id=responder_id):
+        return "officer"
+    if await get_co_responder(session, agency_id=agency_id, co_responder_id=responder_id):
+        return "co_responder"
+    return None
+
+
 async def valid_certifications(
     session: AsyncSession, *, state_officer_ids: Iterable[str], on: date
 ) -> dict[str, Certification]:

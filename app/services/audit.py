@@ -37,8 +37,9 @@ class AuditNote:
 
 
 def _values(
-    who: Principal,
+    who: Principal | None,
     *,
+    agency_id: UUID | None = None,
     action: str,
     resource_type: str | None,
     resource_id: str | None,
@@ -49,10 +50,10 @@ def _values(
 ) -> dict[str, Any]:
     return {
         "id": new_id(),
-        "agency_id": who.agency_id,
+        "agency_id": who.agency_id if who else agency_id,
         "at": at or datetime.now(UTC),
-        "key_id": who.key_id,
-        "role": who.role,
+        "key_id": who.key_id if who else None,
+        "role": who.role if who else "cli",
         "action": action,
         "resource_type": resource_type,
         "resource_id": resource_id,
@@ -120,6 +121,32 @@ def record(
                 request_id=request_id,
                 detail=detail,
                 at=at,
+            )
+        )
+    )
+
+
+def record_cli(
+    session: AsyncSession,
+    agency_id: UUID,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: UUID,
+    detail: dict[str, Any],
+) -> None:
+    """Stage an entry for a CLI command: role `cli`, no key, no request."""
+    session.add(
+        AuditEntry(
+            **_values(
+                None,
+                agency_id=agency_id,
+                action=action,
+                resource_type=resource_type,
+                resource_id=str(resource_id),
+                outcome="success",
+                request_id=None,
+                detail={**detail, "via": "cli"},
             )
         )
     )

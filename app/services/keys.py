@@ -9,23 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Invalid, NotFound
-from app.models import ApiKey, AuditEntry, CoResponder, Officer
+from app.models import ApiKey, AuditEntry
 from app.repositories.agencies import insert_api_key
 from app.repositories.pagination import fetch_page
+from app.repositories.roster import responder_kind
 from app.schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEntryOut
-
-
-async def _responder_type(session: AsyncSession, agency_id: UUID, responder_id: UUID) -> str:
-    for model, kind in ((Officer, "officer"), (CoResponder, "co_responder")):
-        found = await session.scalar(
-            select(model.id).where(model.id == responder_id, model.agency_id == agency_id)
-        )
-        if found is not None:
-            return kind
-    raise Invalid(
-        "responder_id is not an officer or co-responder of this agency",
-        loc=("body", "responder_id"),
-    )
 
 
 async def create(session: AsyncSession, *, agency_id: UUID, body: ApiKeyCreate) -> ApiKeyCreated:
@@ -38,7 +26,14 @@ async def create(session: AsyncSession, *, agency_id: UUID, body: ApiKeyCreate) 
         raise Invalid("expires_at must be in the future", loc=("body", "expires_at"))
     responder_type = None
     if body.responder_id is not None:
-        responder_type = await _responder_type(session, agency_id, body.responder_id)
+        responder_type = await responder_kind(
+            session, agency_id=agency_id, responder_id=body.responder_id
+        )
+        if responder_type is None:
+            raise Invalid(
+                "responder_id is not an officer or co-responder of this agency",
+                loc=("body", "responder_id"),
+            )
     row, secret = await insert_api_key(
         session,
         agency_id=agency_id,
