@@ -237,11 +237,11 @@ def _no_law_enforcement_for_flagged_call(draft: _Draft, co_responders: list[Rank
     if not co_responders:
         _no_co_responder(draft)
         return
-    names = ", ".join(r.call_sign for r in co_responders)
+    # The nearest one is named: it is who would go once an officer can lead.
     draft.warn(
         "no_units_available",
-        "No law-enforcement unit can lead this safety-flagged call, so co-responders "
-        f"({names}) are not sent in alone",
+        "No law-enforcement unit can lead this safety-flagged call, so no co-responder is "
+        f"sent in alone ({co_responders[0].call_sign} is the nearest available)",
     )
     draft.reason(
         "no_units",

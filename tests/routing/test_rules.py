@@ -103,12 +103,17 @@ def test_safety_concern_without_co_responder_warns_and_requests_phone_consult() 
 
 
 def test_safety_concern_with_no_officer_does_not_send_co_responders_alone() -> None:
-    rec = run(call(safety=WEAPON), co_responder("MCT-1"), officer("9A1", "D9", cit=True))
+    rec = run(
+        call(safety=WEAPON),
+        co_responder("MCT-2", km_north=5),
+        co_responder("MCT-1", km_north=1),
+        officer("9A1", "D9", cit=True),
+    )
     assert rec.lead == "law_enforcement"
     assert rec.units == ()
     assert warnings(rec) == ["no_cit_available", "no_units_available"]
-    assert "not sent in alone" in warning(rec, "no_units_available")
-    assert "MCT-1" in warning(rec, "no_units_available")
+    assert "no co-responder is sent in alone" in warning(rec, "no_units_available")
+    assert "MCT-1 is the nearest available" in warning(rec, "no_units_available")
     assert rec.requests == ("mh_phone_consult", "cit_when_available")
     assert {"safety_flagged", "le_lead", "no_cit", "no_units"} <= set(rules(rec))
     assert "rank" not in rules(rec)
