@@ -16,6 +16,7 @@ class AuditEntry(Base):
     __table_args__ = (
         Index("ix_audit_entry_agency_at", "agency_id", "at"),
         Index("ix_audit_entry_resource", "agency_id", "resource_type", "resource_id"),
+        Index("ix_audit_entry_agency_action_at", "agency_id", "action", "at"),
     )
 
     id: Mapped[UUID] = id_column()

@@ -45,14 +45,17 @@ class Shift(Base):
 class ShiftCoverage(Base):
     """One row per district a shift serves (its home district and each also_covers).
 
-    The candidate query scans this by (district_id, starts_at), so its cost follows the
-    units working in and next to a district, not the size of the agency or its history.
+    The candidate query scans this by (agency_id, district_id, starts_at), so its cost
+    follows the units working in and next to a district, not the size of the agency or
+    its history.
     """
 
     __tablename__ = "shift_coverage"
     __table_args__ = (
+        # Leading with agency_id lets the row-level policy be an index condition.
         Index(
             "ix_shift_coverage_district_window",
+            "agency_id",
             "district_id",
             "starts_at",
             # Everything the candidate query reads, so it can scan the index alone.
@@ -72,6 +75,9 @@ class ShiftCoverage(Base):
                 "cit_periods",
             ],
         ),
+        # The triggers that copy a unit's status, location and certification onto its
+        # coverage rows find them by responder.
+        Index("ix_shift_coverage_responder", "responder_id", "ends_at"),
     )
 
     shift_id: Mapped[UUID] = mapped_column(

@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import asyncpg
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db.migrate import downgrade, upgrade
+from app.models import Base
 
 
 @pytest.fixture
@@ -47,3 +52,23 @@ def test_upgrade_downgrade_upgrade_round_trip(scratch_url: str) -> None:
     assert asyncio.run(_tables(scratch_url)) <= {"alembic_version"}
     upgrade(scratch_url)
     assert "call" in asyncio.run(_tables(scratch_url))
+
+
+def test_models_match_the_migrated_schema(scratch_url: str) -> None:
+    """The ORM models describe exactly the tables, columns and indexes migrations build."""
+    upgrade(scratch_url)
+
+    async def differences() -> list[Any]:
+        engine = create_async_engine(make_url(scratch_url).set(drivername="postgresql+asyncpg"))
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(
+                    lambda sync: compare_metadata(
+                        MigrationContext.configure(sync, opts={"compare_type": True}),
+                        Base.metadata,
+                    )
+                )
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(differences()) == []
