@@ -1,13 +1,17 @@
 """The candidate query: units that could answer a call, ranked and trimmed in SQL.
 
-Its cost follows the number of units working in and next to the call's district: it scans
-shift_coverage by (agency_id, district_id, starts_at) for the reachable districts only.
+Its cost follows the number of units working in the call's district, and next to it only
+when the district lacks a kind of unit: it scans shift_coverage by (agency_id,
+district_id, starts_at), ring 0 first, then the outer rings for what ring 0 lacks.
+tests/api/test_candidate_trimming.py checks that the trimmed candidates always give the
+recommendation every unit of the agency would.
 """
 
 from __future__ import annotations
 
 import math
 from datetime import date, datetime, timedelta
+from string import Template
 from uuid import UUID
 
 import asyncpg
@@ -21,37 +25,59 @@ from app.routing.types import Candidate, CertificationPeriod, GeoPoint
 # haversine, and workload (assignments in 24 h), which breaks ETA ties in the core.
 PER_PARTITION = 3
 
-_CANDIDATES = RawStatement.compile(
-    """
-WITH hops AS (
-    SELECT * FROM unnest(CAST(:reach_ids AS uuid[]), CAST(:reach_hops AS int[]))
-        AS h(district_id, hop)
-), measured AS (
-    -- Available units on a shift now that serves the district or is based next to it:
-    -- one index-only scan, as shift_coverage carries each unit's ranking state (triggers).
-    -- A shift based next door that also covers the district comes twice (hops 1 and 0);
-    -- load_candidates keeps the nearer.
+# The columns both scans read from shift_coverage, with the unit's closeness to the call.
+# Closeness ranks like the haversine at city scale, without trigonometry per row; the
+# routing core computes the real distance for the units kept.
+_MEASURE = """
     SELECT sc.responder_type, sc.responder_id, sc.call_sign, sc.home_district_id,
-           sc.starts_at, sc.ends_at, h.hop, sc.preference,
+           sc.starts_at, sc.ends_at, sc.preference,
            coalesce(sc.cit_periods @> CAST(:today AS date), false) AS cit,
-           -- Ranks like the haversine at city scale, without trigonometry per row; the
-           -- routing core computes the real distance for the units kept.
            CASE WHEN sc.lat IS NULL OR CAST(:lat AS float8) IS NULL THEN NULL
                 ELSE power(sc.lat - :lat, 2) + power((sc.lon - :lon) * :lon_scale, 2)
-           END AS closeness
-    FROM shift_coverage sc
-    JOIN hops h ON h.district_id = sc.district_id
-    WHERE sc.agency_id = :agency_id
-      AND sc.district_id = ANY(CAST(:reach_ids AS uuid[]))
+           END AS closeness"""
+
+# Available units on a shift that is on now: an index-only scan of the coverage index, as
+# shift_coverage carries each unit's ranking state (kept by triggers).
+_ON_NOW = """
+      AND sc.agency_id = :agency_id
       AND sc.starts_at <= :now
       AND sc.starts_at > CAST(:now AS timestamptz) - CAST(:longest_shift AS interval)
       AND sc.ends_at > :now
-      AND (sc.is_home OR sc.district_id = :district_id)
-      AND sc.status = 'available' AND sc.active
+      AND sc.status = 'available' AND sc.active"""
+
+# Static SQL only: the template takes the module's constants above, never input.
+_TEMPLATE = Template("""
+WITH serving AS MATERIALIZED (
+    -- Ring 0: every unit serving the call's district, based there or covering it.
+    $measure, 0 AS hop
+    FROM shift_coverage sc
+    WHERE sc.district_id = :district_id $on_now
+), found AS (
+    SELECT coalesce(bool_or(s.responder_type = 'co_responder'), false) AS co_responder,
+           coalesce(bool_or(s.responder_type = 'officer'), false) AS officer,
+           coalesce(bool_or(s.responder_type = 'officer' AND s.cit), false) AS cit
+    FROM serving s
+), nearby AS (
+    -- Outer rings, read only for what ring 0 lacks: routing ranks every unit serving the
+    -- district before any unit next to it, so a ring is only a fallback. The routing core
+    -- takes from rings > 0 only the nearest co-responder when ring 0 has none, the
+    -- nearest CIT officer when ring 0 has none, and the best officer when ring 0 has no
+    -- officer at all. When ring 0 has all three, this scan does not run.
+    $measure, h.hop
+    FROM unnest(CAST(:ring_ids AS uuid[]), CAST(:ring_hops AS int[])) AS h(district_id, hop)
+    JOIN shift_coverage sc ON sc.district_id = h.district_id
+    WHERE sc.is_home $on_now
+      AND EXISTS (SELECT 1 FROM found f WHERE NOT (f.co_responder AND f.officer AND f.cit))
+      AND CASE WHEN sc.responder_type = 'co_responder'
+               THEN NOT (SELECT f.co_responder FROM found f)
+               ELSE NOT (SELECT f.officer FROM found f)
+                    OR (NOT (SELECT f.cit FROM found f)
+                        AND coalesce(sc.cit_periods @> CAST(:today AS date), false))
+          END
 ), ranked AS (
     -- Best first, as the routing core ranks; workload breaks ties later, among the kept.
     SELECT m.*, row_number() OVER (
-        -- One integer partition key and one float: the sort of every unit in reach is this
+        -- One integer partition key and one float: the sort of the units read is this
         -- query's main cost (text keys would also sort through the locale's collation).
         -- hop <= 3 and preference <= 2, so the key encodes (type, hop, cit, preference).
         PARTITION BY ((m.responder_type = 'officer')::int * 1000 + m.hop * 100
@@ -59,7 +85,7 @@ WITH hops AS (
         ORDER BY coalesce(m.closeness, 'Infinity'::float8), m.call_sign COLLATE "C",
                  m.responder_id
     ) AS position
-    FROM measured m
+    FROM (SELECT * FROM serving UNION ALL SELECT * FROM nearby) m
 )
 -- Only the kept units are read from their own rows: the routing core re-checks them.
 SELECT r.responder_type, r.responder_id, r.call_sign, r.starts_at, r.ends_at,
@@ -85,8 +111,8 @@ LEFT JOIN LATERAL (
     ORDER BY ce.expires_on DESC LIMIT 1
 ) cert ON u.state_officer_id IS NOT NULL
 WHERE r.position <= :per_partition
-"""
-)
+""")
+_CANDIDATES = RawStatement.compile(_TEMPLATE.substitute(measure=_MEASURE, on_now=_ON_NOW))
 
 
 async def load_candidates(
@@ -102,15 +128,16 @@ async def load_candidates(
     location: GeoPoint | None,
     longest_shift: timedelta,
 ) -> list[Candidate]:
-    """Eligible units serving or adjacent to the district, the best few of each kind."""
+    """Eligible units serving the district, the best few of each kind; from the districts
+    in reach around it, the best few of each kind the district itself has none of."""
     rows = await (await driver(conn)).fetch(
         _CANDIDATES.sql,
         *_CANDIDATES.args(
             {
                 "agency_id": agency_id,
                 "district_id": district_id,
-                "reach_ids": list(reach),
-                "reach_hops": list(reach.values()),
+                "ring_ids": [d for d, hop in reach.items() if hop > 0],
+                "ring_hops": [hop for hop in reach.values() if hop > 0],
                 "now": now,
                 "today": today,
                 "lat": location.lat if location else None,
