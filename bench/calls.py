@@ -1,8 +1,13 @@
 """Benchmark: crisis-call intake against the GET /readyz floor, dispatch, and webhooks.
 
-Run after the dev install:  python bench/calls.py  [--officers 20000]
+Run after the dev install:  python bench/calls.py  [--officers 20000] [--scale]
 It starts the service on the embedded PostgreSQL, seeds one agency, and drives it on
 loopback. Its last line is `calls/floor throughput ratio: X`.
+
+With --scale it also seeds a second agency ten times the size in the same database, and
+compares call intake for the two in interleaved phases (small, big, big, small, ...). Runs
+minutes apart differ by 10 % or more on a shared machine; interleaving cancels that drift,
+so the figure measures the agency's size alone.
 """
 
 from __future__ import annotations
@@ -145,16 +150,65 @@ def _start(args: argparse.Namespace, data_dir: Path, port: int) -> list[subproce
 
 
 async def _run(
-    args: argparse.Namespace, seeded: Seeded, port: int, serve: subprocess.Popen[bytes]
+    args: argparse.Namespace,
+    seeded: Seeded,
+    big: Seeded | None,
+    port: int,
+    serve: subprocess.Popen[bytes],
 ) -> None:
     receiver = Receiver()
     hook_url = await receiver.start()
     await _wait_ready(port, serve)
-    await _drive(args, seeded, port, hook_url, receiver)
+    await _drive(args, seeded, big, port, hook_url, receiver)
+
+
+async def _compare_sizes(
+    args: argparse.Namespace, small: Seeded, big: Seeded, port: int
+) -> list[str]:
+    """Call intake for two agencies in alternating phases; the report's lines."""
+    rng = random.Random(11)
+    totals: dict[int, list[Stats]] = {small.officers: [], big.officers: []}
+    for turn in range(args.scale_rounds * 2):
+        # small, big, big, small, small, big, ...: each size runs as often first as second.
+        seeded = (small, big)[(turn + turn // 2) % 2]
+        auth = {"Authorization": f"Bearer {seeded.api_key}"}
+
+        def make(auth: dict[str, str] = auth) -> Connection:
+            return Connection("127.0.0.1", port, auth)
+
+        async def create_call(conn: Connection, stats: Stats, seeded: Seeded = seeded) -> None:
+            started = time.perf_counter()
+            status, _ = await conn.request("POST", "/v1/calls", call_body(rng, seeded))
+            stats.add(status, started)
+
+        await closed_loop(make, create_call, concurrency=args.concurrency, seconds=1)
+        totals[seeded.officers].append(
+            await closed_loop(
+                make, create_call, concurrency=args.concurrency, seconds=args.scale_seconds
+            )
+        )
+    lines = [
+        f"interleaved call intake, {args.scale_rounds} phases of {args.scale_seconds:.0f} s each:"
+    ]
+    means = {}
+    for officers, runs in totals.items():
+        means[officers] = sum(r.throughput for r in runs) / len(runs)
+        phases = " ".join(f"{r.throughput:.0f}" for r in runs)
+        lines.append(
+            f"  {officers:>6} officers  {means[officers]:8.1f} calls/s   (phases: {phases})"
+        )
+    ratio = means[big.officers] / means[small.officers]
+    lines.append(f"{big.officers}/{small.officers} officers calls throughput: {ratio:.3f}")
+    return lines
 
 
 async def _drive(
-    args: argparse.Namespace, seeded: Seeded, port: int, hook_url: str, receiver: Receiver
+    args: argparse.Namespace,
+    seeded: Seeded,
+    big: Seeded | None,
+    port: int,
+    hook_url: str,
+    receiver: Receiver,
 ) -> None:
     auth = {"Authorization": f"Bearer {seeded.api_key}"}
     rng = random.Random(7)
@@ -184,6 +238,8 @@ async def _drive(
     await closed_loop(make, readyz, concurrency=c, seconds=2)
     floor = await closed_loop(make, readyz, concurrency=c, seconds=s)
     calls = await closed_loop(make, create_call, concurrency=c, seconds=s)
+    # Right after the intake phase, on the same young database, before dispatch load.
+    scale = [] if big is None else await _compare_sizes(args, seeded, big, port)
 
     async def send_call(conn: Connection) -> int:
         return (await conn.request("POST", "/v1/calls", call_body(rng, seeded)))[0]
@@ -232,6 +288,8 @@ async def _drive(
         f"  {f'at {args.dispatch_rate:.0f} dispatches/s (open loop)':<40} "
         f"{_percentiles(receiver.delays_ms)}"
     )
+    for line in scale:
+        print(line)
     print(f"calls/floor throughput ratio: {calls.throughput / floor.throughput:.3f}")
 
 
@@ -248,20 +306,31 @@ def main() -> None:
     parser.add_argument(
         "--worker", action="store_true", help="run the relay as `cit-dispatch worker`"
     )
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="also seed an agency ten times the size and compare call intake, interleaved",
+    )
+    parser.add_argument("--scale-seconds", type=float, default=8)
+    parser.add_argument("--scale-rounds", type=int, default=3)
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="cit-bench-"))
     # Shared with the service, which joins the same server; deleted when the bench ends.
     url = start_embedded(data_dir, ephemeral=True)
     upgrade(url)
-    seeded = asyncio.run(seed(url, officers=args.officers, co_responders=args.officers // 10))
-    print(
-        f"seeded 50 districts, {seeded.officers} officers (a quarter CIT), "
-        f"{seeded.co_responders} co-responders, shifts for 3 days in {seeded.seconds:.1f} s"
-    )
+    sizes = [args.officers, args.officers * 10] if args.scale else [args.officers]
+    agencies = []
+    for officers in sizes:
+        agencies.append(asyncio.run(seed(url, officers=officers, co_responders=officers // 10)))
+        print(
+            f"seeded 50 districts, {officers} officers (a quarter CIT), "
+            f"{officers // 10} co-responders, shifts for 3 days in {agencies[-1].seconds:.1f} s"
+        )
+    seeded, big = agencies[0], (agencies[1] if args.scale else None)
     port = _free_port()
     procs = _start(args, data_dir, port)
     try:
-        asyncio.run(_run(args, seeded, port, procs[0]))
+        asyncio.run(_run(args, seeded, big, port, procs[0]))
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)

@@ -99,18 +99,22 @@ async def _people(
     now = datetime.now(UTC)
     people: list[tuple[str, UUID, str]] = []
     officer_rows, cert_rows = [], []
+    # State officer ids are people, unique across agencies: each seeded agency has its own.
+    person = f"BENCH-{str(agency_id)[-8:]}"
     for n in range(officers):
         code = codes[n % len(codes)]
         _, south, west = districts[code]
         lat, lon = _point(rng, south, west)
-        trainings = [["de_escalation"], ["mh_awareness"], []][n % 3]
-        status = "out_of_service" if n % 20 == 19 else "available"
+        # Drawn, not cycled by n: a cycle would line up with the district (n % 50) and the
+        # watch (n % 3), leaving whole districts with no CIT officer or one training only.
+        trainings = rng.choice([["de_escalation"], ["mh_awareness"], []])
+        status = "out_of_service" if rng.random() < 0.05 else "available"
         oid = new_id()
         officer_rows.append(
             (
                 oid,
                 agency_id,
-                f"BENCH-{n}",
+                f"{person}-{n}",
                 str(n),
                 f"Officer {n}",
                 trainings,
@@ -121,11 +125,11 @@ async def _people(
                 now,
             )
         )
-        if n % 4 == 0:
+        if rng.random() < 0.25:
             cert_rows.append(
                 (
                     new_id(),
-                    f"BENCH-{n}",
+                    f"{person}-{n}",
                     f"CIT-{n}",
                     "State CIT",
                     today - timedelta(days=200),
@@ -172,7 +176,7 @@ async def _people(
         _, south, west = districts[code]
         lat, lon = _point(rng, south, west)
         cid = new_id()
-        specialties = ["youth"] if n % 5 == 0 else []
+        specialties = ["youth"] if rng.random() < 0.2 else []
         co_rows.append(
             (
                 cid,
