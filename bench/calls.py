@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.db.embedded import start_embedded
 from app.db.migrate import upgrade
-from bench.loadgen import Connection, Stats, closed_loop, open_loop
+from bench.loadgen import Connection, Stats, Step, closed_loop, open_loop
 from bench.seed import CELL, Seeded, seed
 
 NATURES = ["MNTL", "SUICIDE", "SUICTHRT", "MTLV", "WEAPON", "welfare check"]
@@ -162,6 +162,17 @@ async def _run(
     await _drive(args, seeded, big, port, hook_url, receiver)
 
 
+def _intake(rng: random.Random, seeded: Seeded) -> Step:
+    """A closed-loop step: post one varied call for the seeded agency."""
+
+    async def create_call(conn: Connection, stats: Stats) -> None:
+        started = time.perf_counter()
+        status, _ = await conn.request("POST", "/v1/calls", call_body(rng, seeded))
+        stats.add(status, started)
+
+    return create_call
+
+
 async def _compare_sizes(
     args: argparse.Namespace, small: Seeded, big: Seeded, port: int
 ) -> list[str]:
@@ -176,11 +187,7 @@ async def _compare_sizes(
         def make(auth: dict[str, str] = auth) -> Connection:
             return Connection("127.0.0.1", port, auth)
 
-        async def create_call(conn: Connection, stats: Stats, seeded: Seeded = seeded) -> None:
-            started = time.perf_counter()
-            status, _ = await conn.request("POST", "/v1/calls", call_body(rng, seeded))
-            stats.add(status, started)
-
+        create_call = _intake(rng, seeded)
         await closed_loop(make, create_call, concurrency=args.concurrency, seconds=1)
         totals[seeded.officers].append(
             await closed_loop(
@@ -228,11 +235,7 @@ async def _drive(
         status, _ = await conn.request("GET", "/readyz")
         stats.add(status, started)
 
-    async def create_call(conn: Connection, stats: Stats) -> None:
-        started = time.perf_counter()
-        status, _ = await conn.request("POST", "/v1/calls", call_body(rng, seeded))
-        stats.add(status, started)
-
+    create_call = _intake(rng, seeded)
     c, s = args.concurrency, args.seconds
     await closed_loop(make, create_call, concurrency=c, seconds=2)
     await closed_loop(make, readyz, concurrency=c, seconds=2)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -123,21 +123,34 @@ async def add_officer(
     )
     if cit:
         today = datetime.now(UTC).date()
-        await api.ok(
-            "POST",
-            "/v1/certifications",
-            {
-                "state_officer_id": sid,
-                "certification_number": f"CIT-{call_sign}",
-                "program": "State CIT 40h",
-                "certified_on": str(today - timedelta(days=100)),
-                "expires_on": str(today + timedelta(days=cert_expires_in_days)),
-                "volunteered": True,
-            },
-            status=201,
+        await certify(
+            api,
+            sid,
+            number=f"CIT-{call_sign}",
+            certified_on=today - timedelta(days=100),
+            expires_on=today + timedelta(days=cert_expires_in_days),
         )
     await _on_shift(api, "officer", officer["id"], call_sign, district, location)
     return str(officer["id"])
+
+
+async def certify(
+    api: Api, state_officer_id: str, *, number: str, certified_on: date, expires_on: date
+) -> None:
+    """Record a CIT certification of the person, valid on certified_on <= day < expires_on."""
+    await api.ok(
+        "POST",
+        "/v1/certifications",
+        {
+            "state_officer_id": state_officer_id,
+            "certification_number": number,
+            "program": "State CIT 40h",
+            "certified_on": str(certified_on),
+            "expires_on": str(expires_on),
+            "volunteered": True,
+        },
+        status=201,
+    )
 
 
 async def add_co_responder(

@@ -25,13 +25,15 @@ from app.routing.types import Candidate, CertificationPeriod, GeoPoint
 # haversine, and workload (assignments in 24 h), which breaks ETA ties in the core.
 PER_PARTITION = 3
 
+# Whether the coverage row's officer holds a CIT certification valid on the agency's date.
+_CIT_TODAY = "coalesce(sc.cit_periods @> CAST(:today AS date), false)"
+
 # The columns both scans read from shift_coverage, with the unit's closeness to the call.
 # Closeness ranks like the haversine at city scale, without trigonometry per row; the
 # routing core computes the real distance for the units kept.
-_MEASURE = """
+_MEASURE = f"""
     SELECT sc.responder_type, sc.responder_id, sc.call_sign, sc.home_district_id,
-           sc.starts_at, sc.ends_at, sc.preference,
-           coalesce(sc.cit_periods @> CAST(:today AS date), false) AS cit,
+           sc.starts_at, sc.ends_at, sc.preference, {_CIT_TODAY} AS cit,
            CASE WHEN sc.lat IS NULL OR CAST(:lat AS float8) IS NULL THEN NULL
                 ELSE power(sc.lat - :lat, 2) + power((sc.lon - :lon) * :lon_scale, 2)
            END AS closeness"""
@@ -71,8 +73,7 @@ WITH serving AS MATERIALIZED (
       AND CASE WHEN sc.responder_type = 'co_responder'
                THEN NOT (SELECT f.co_responder FROM found f)
                ELSE NOT (SELECT f.officer FROM found f)
-                    OR (NOT (SELECT f.cit FROM found f)
-                        AND coalesce(sc.cit_periods @> CAST(:today AS date), false))
+                    OR (NOT (SELECT f.cit FROM found f) AND $cit_today)
           END
 ), ranked AS (
     -- Best first, as the routing core ranks; workload breaks ties later, among the kept.
@@ -112,7 +113,9 @@ LEFT JOIN LATERAL (
 ) cert ON u.state_officer_id IS NOT NULL
 WHERE r.position <= :per_partition
 """)
-_CANDIDATES = RawStatement.compile(_TEMPLATE.substitute(measure=_MEASURE, on_now=_ON_NOW))
+_CANDIDATES = RawStatement.compile(
+    _TEMPLATE.substitute(measure=_MEASURE, on_now=_ON_NOW, cit_today=_CIT_TODAY)
+)
 
 
 async def load_candidates(

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from tests.helpers import Api, add_co_responder, add_officer, grid_districts
+from tests.helpers import Api, add_co_responder, add_officer, certify, grid_districts
 
 # A point inside D1 (north-west cell of the grid).
 D1_POINT = {"lat": 40.785, "lon": -111.925}
@@ -330,18 +330,12 @@ async def test_certification_and_training_recorded_after_the_shift_count_at_once
     )
     assert _roles(before) == {"1A2": "lead"}
     today = datetime.now(UTC).date()
-    await admin.ok(
-        "POST",
-        "/v1/certifications",
-        {
-            "state_officer_id": "LATE-1",
-            "certification_number": "C-LATE",
-            "program": "CIT",
-            "certified_on": str(today - timedelta(days=1)),
-            "expires_on": str(today + timedelta(days=300)),
-            "volunteered": True,
-        },
-        201,
+    await certify(
+        admin,
+        "LATE-1",
+        number="C-LATE",
+        certified_on=today - timedelta(days=1),
+        expires_on=today + timedelta(days=300),
     )
     after = await admin.ok(
         "POST",

@@ -24,7 +24,7 @@ from app.routing.ranking import training_class
 from app.routing.types import CallFacts, Candidate, CertificationPeriod, GeoPoint
 from app.services.triage import recommendation_json
 from app.state import AppState
-from tests.helpers import Api, grid_districts, iso
+from tests.helpers import Api, certify, grid_districts, iso
 
 DISTRICTS = ("D1", "D2", "D3", "D4")
 # South-west corners of the 2 x 2 grid (0.05 degrees a side).
@@ -161,19 +161,7 @@ async def _certify(api: Api, person: str, today: date, rng: random.Random) -> No
         period = (today - timedelta(days=500), today - timedelta(days=2))  # expired
     else:
         period = (today + timedelta(days=2), today + timedelta(days=400))  # not yet valid
-    await api.ok(
-        "POST",
-        "/v1/certifications",
-        {
-            "state_officer_id": person,
-            "certification_number": f"CIT-{person}",
-            "program": "State CIT 40h",
-            "certified_on": str(period[0]),
-            "expires_on": str(period[1]),
-            "volunteered": True,
-        },
-        201,
-    )
+    await certify(api, person, number=f"CIT-{person}", certified_on=period[0], expires_on=period[1])
 
 
 async def _past_assignments(
