@@ -1,8 +1,9 @@
 """The candidate query: units that could answer a call, ranked and trimmed in SQL.
 
 Its cost follows the number of units working in the call's district, and next to it only
-when the district lacks a kind of unit: it scans shift_coverage by (agency_id,
-district_id, starts_at), ring 0 first, then the outer rings for what ring 0 lacks.
+when the district lacks a kind of unit. It scans shift_coverage by (agency_id,
+district_id, starts_at): in the call's district the units that can lead, its other
+officers only when none of them is CIT, then the outer rings for what the district lacks.
 tests/api/test_candidate_trimming.py checks that the trimmed candidates always give the
 recommendation every unit of the agency would.
 """
@@ -38,6 +39,9 @@ _MEASURE = f"""
                 ELSE power(sc.lat - :lat, 2) + power((sc.lon - :lon) * :lon_scale, 2)
            END AS closeness"""
 
+# The units that can lead a response: co-responders, and officers with CIT on record.
+_MAY_LEAD = "(sc.responder_type = 'co_responder' OR sc.cit_periods <> '{}'::datemultirange)"
+
 # Available units on a shift that is on now: an index-only scan of the coverage index, as
 # shift_coverage carries each unit's ranking state (kept by triggers).
 _ON_NOW = """
@@ -49,16 +53,30 @@ _ON_NOW = """
 
 # Static SQL only: the template takes the module's constants above, never input.
 _TEMPLATE = Template("""
-WITH serving AS MATERIALIZED (
-    -- Ring 0: every unit serving the call's district, based there or covering it.
+WITH leaders AS MATERIALIZED (
+    -- Ring 0, the units serving the call's district (based there or covering it) that
+    -- can lead: co-responders, and officers with a CIT certification on record.
+    $measure, 0 AS hop
+    FROM shift_coverage sc
+    WHERE sc.district_id = :district_id $on_now AND $may_lead
+), others AS MATERIALIZED (
+    -- Ring 0 officers without CIT, read only when no CIT officer serves the district:
+    -- then the best of the best-trained among them stabilises the scene, or leads.
     $measure, 0 AS hop
     FROM shift_coverage sc
     WHERE sc.district_id = :district_id $on_now
+      AND sc.responder_type = 'officer' AND NOT $cit_today
+      AND NOT EXISTS (SELECT 1 FROM leaders l WHERE l.cit)
 ), found AS (
-    SELECT coalesce(bool_or(s.responder_type = 'co_responder'), false) AS co_responder,
-           coalesce(bool_or(s.responder_type = 'officer'), false) AS officer,
-           coalesce(bool_or(s.responder_type = 'officer' AND s.cit), false) AS cit
-    FROM serving s
+    SELECT coalesce(bool_or(l.responder_type = 'co_responder'), false) AS co_responder,
+           coalesce(bool_or(l.cit), false) AS cit,
+           coalesce(bool_or(l.cit), false) OR EXISTS (SELECT 1 FROM others) AS officer,
+           (SELECT min(o.preference) FROM others o) AS training
+    FROM leaders l
+), serving AS (
+    SELECT l.* FROM leaders l WHERE l.responder_type = 'co_responder' OR l.cit
+    UNION ALL
+    SELECT o.* FROM others o, found f WHERE o.preference = f.training
 ), nearby AS (
     -- Outer rings, read only for what ring 0 lacks: routing ranks every unit serving the
     -- district before any unit next to it, so a ring is only a fallback. The routing core
@@ -81,8 +99,13 @@ WITH serving AS MATERIALIZED (
         -- One integer partition key and one float: the sort of the units read is this
         -- query's main cost (text keys would also sort through the locale's collation).
         -- hop <= 3 and preference <= 2, so the key encodes (type, hop, cit, preference).
+        -- Training counts only among officers without CIT, and youth only among the
+        -- co-responders serving the district of a minor; elsewhere closeness alone ranks.
         PARTITION BY ((m.responder_type = 'officer')::int * 1000 + m.hop * 100
-                      + m.cit::int * 10 + m.preference)
+                      + CASE WHEN m.cit THEN 10
+                             WHEN m.responder_type = 'officer' OR (:minor AND m.hop = 0)
+                             THEN m.preference
+                             ELSE 0 END)
         ORDER BY coalesce(m.closeness, 'Infinity'::float8), m.call_sign COLLATE "C",
                  m.responder_id
     ) AS position
@@ -114,7 +137,7 @@ LEFT JOIN LATERAL (
 WHERE r.position <= :per_partition
 """)
 _CANDIDATES = RawStatement.compile(
-    _TEMPLATE.substitute(measure=_MEASURE, on_now=_ON_NOW, cit_today=_CIT_TODAY)
+    _TEMPLATE.substitute(measure=_MEASURE, on_now=_ON_NOW, cit_today=_CIT_TODAY, may_lead=_MAY_LEAD)
 )
 
 
@@ -129,6 +152,7 @@ async def load_candidates(
     now: datetime,
     today: date,
     location: GeoPoint | None,
+    minor: bool,
     longest_shift: timedelta,
 ) -> list[Candidate]:
     """Eligible units serving the district, the best few of each kind; from the districts
@@ -146,6 +170,7 @@ async def load_candidates(
                 "lat": location.lat if location else None,
                 "lon": location.lon if location else None,
                 "per_partition": PER_PARTITION,
+                "minor": minor,
                 # Shifts last at most this long, so older starts cannot be on now.
                 "longest_shift": longest_shift,
                 "lon_scale": math.cos(math.radians(location.lat)) if location else 1.0,

@@ -2,7 +2,7 @@
 
 from app.routing.engine import effective_flags, nature_flags, recommend
 from app.routing.geo import haversine_km
-from app.routing.ranking import hops_to, is_cit, is_eligible
+from app.routing.ranking import hops_to, is_cit, is_eligible, is_minor
 
 __all__ = [
     "effective_flags",
@@ -10,6 +10,7 @@ __all__ = [
     "hops_to",
     "is_cit",
     "is_eligible",
+    "is_minor",
     "nature_flags",
     "recommend",
 ]

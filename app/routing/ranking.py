@@ -28,6 +28,11 @@ def is_cit(candidate: Candidate, today: date) -> bool:
     )
 
 
+def is_minor(call: CallFacts) -> bool:
+    """Tell whether the call's subject is under 18 (youth specialists rank first)."""
+    return call.subject_age is not None and call.subject_age < 18
+
+
 def hops_to(district: str, adjacency: Mapping[str, frozenset[str]], depth: int) -> dict[str, int]:
     """Map each district within depth hops of district to its hop count (district itself: 0).
 
@@ -100,7 +105,7 @@ def rank_candidates(
     """
     reach = hops_to(call.district, adjacency, policy.adjacency_depth)
     today = now.date()
-    minor = call.subject_age is not None and call.subject_age < 18
+    minor = is_minor(call)
     call_point = call.location if is_known(call.location) else None
     best: dict[tuple[str, UUID], _Entry] = {}
     for c in candidates:

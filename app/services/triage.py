@@ -14,7 +14,7 @@ from app.ids import new_id
 from app.models import Call
 from app.repositories import calls as repo
 from app.repositories.candidates import load_candidates
-from app.routing import recommend
+from app.routing import is_minor, recommend
 from app.routing.types import CallFacts, GeoPoint
 from app.routing.types import Recommendation as RoutingResult
 from app.schemas.calls import CallLocation, Safety
@@ -74,6 +74,7 @@ async def triage(
         now=now,
         today=local_now.date(),
         location=facts.location,
+        minor=is_minor(facts),
         longest_shift=context.longest_shift,
     )
     return recommend(facts, candidates, policy, local_now, adjacency=context.adjacency)
