@@ -75,6 +75,30 @@ class ShiftCoverage(Base):
                 "cit_periods",
             ],
         ),
+        # The units that can lead a response, for the candidate query's first scan: a
+        # crowded district's officers without CIT are read only when it has no CIT officer.
+        Index(
+            "ix_shift_coverage_district_leaders",
+            "agency_id",
+            "district_id",
+            "starts_at",
+            postgresql_include=[
+                "ends_at",
+                "responder_type",
+                "responder_id",
+                "call_sign",
+                "home_district_id",
+                "status",
+                "active",
+                "lat",
+                "lon",
+                "preference",
+                "cit_periods",
+            ],
+            postgresql_where=text(
+                "responder_type = 'co_responder' OR cit_periods <> '{}'::datemultirange"
+            ),
+        ),
         # The triggers that copy a unit's status, location and certification onto its
         # coverage rows find them by responder.
         Index("ix_shift_coverage_responder", "responder_id", "ends_at"),

@@ -39,7 +39,7 @@ _MEASURE = f"""
                 ELSE power(sc.lat - :lat, 2) + power((sc.lon - :lon) * :lon_scale, 2)
            END AS closeness"""
 
-# The units that can lead a response: co-responders, and officers with CIT on record.
+# The units that can lead a response: the predicate of ix_shift_coverage_district_leaders.
 _MAY_LEAD = "(sc.responder_type = 'co_responder' OR sc.cit_periods <> '{}'::datemultirange)"
 
 # Available units on a shift that is on now: an index-only scan of the coverage index, as
@@ -55,7 +55,8 @@ _ON_NOW = """
 _TEMPLATE = Template("""
 WITH leaders AS MATERIALIZED (
     -- Ring 0, the units serving the call's district (based there or covering it) that
-    -- can lead: co-responders, and officers with a CIT certification on record.
+    -- can lead: co-responders, and officers with a CIT certification on record. A
+    -- partial index holds just these, so a crowded district's other officers are not read.
     $measure, 0 AS hop
     FROM shift_coverage sc
     WHERE sc.district_id = :district_id $on_now AND $may_lead
