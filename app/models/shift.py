@@ -42,6 +42,23 @@ class Shift(Base):
     created_at: Mapped[datetime] = created_at_column()
 
 
+# What the candidate query reads from a coverage row in the call's district, besides the
+# keys: both coverage indexes include these, so its scans touch the index alone.
+_RANKED_COLUMNS = [
+    "ends_at",
+    "responder_type",
+    "responder_id",
+    "call_sign",
+    "home_district_id",
+    "status",
+    "active",
+    "lat",
+    "lon",
+    "preference",
+    "cit_periods",
+]
+
+
 class ShiftCoverage(Base):
     """One row per district a shift serves (its home district and each also_covers).
 
@@ -59,21 +76,7 @@ class ShiftCoverage(Base):
             "district_id",
             "starts_at",
             # Everything the candidate query reads, so it can scan the index alone.
-            postgresql_include=[
-                "ends_at",
-                "is_home",
-                "responder_type",
-                "responder_id",
-                "shift_id",
-                "call_sign",
-                "home_district_id",
-                "status",
-                "active",
-                "lat",
-                "lon",
-                "preference",
-                "cit_periods",
-            ],
+            postgresql_include=["is_home", "shift_id", *_RANKED_COLUMNS],
         ),
         # The units that can lead a response, for the candidate query's first scan: a
         # crowded district's officers without CIT are read only when it has no CIT officer.
@@ -82,19 +85,7 @@ class ShiftCoverage(Base):
             "agency_id",
             "district_id",
             "starts_at",
-            postgresql_include=[
-                "ends_at",
-                "responder_type",
-                "responder_id",
-                "call_sign",
-                "home_district_id",
-                "status",
-                "active",
-                "lat",
-                "lon",
-                "preference",
-                "cit_periods",
-            ],
+            postgresql_include=_RANKED_COLUMNS,
             postgresql_where=text(
                 "responder_type = 'co_responder' OR cit_periods <> '{}'::datemultirange"
             ),
