@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Select, and_, exists, or_, select
@@ -116,20 +117,13 @@ def shifts_statement(
     return stmt
 
 
-async def on_shift_now(
-    session: AsyncSession,
-    *,
-    agency_id: UUID,
-    district_id: UUID | None,
-    now: datetime,
-    responder_id: UUID | None = None,
-) -> list[tuple[Shift, Officer | None, CoResponder | None]]:
-    """Active responders whose shift covers now, with the shift that puts them there."""
-    stmt = (
-        shifts_statement(
-            agency_id, district_id=district_id, at=now, window_from=None, window_to=None
-        )
-        .add_columns(Officer, CoResponder)
+UnitRow = tuple[Shift, Officer | None, CoResponder | None]
+
+
+def _with_active_responder(stmt: Select[Any]) -> Select[Any]:
+    """The statement's shifts with their responder, only where the responder is active."""
+    return (
+        stmt.add_columns(Officer, CoResponder)
         .outerjoin(Officer, Officer.id == Shift.officer_id)
         .outerjoin(CoResponder, CoResponder.id == Shift.co_responder_id)
         .where(
@@ -138,8 +132,40 @@ async def on_shift_now(
                 and_(Shift.responder_type == "co_responder", CoResponder.active),
             )
         )
-        .order_by(Shift.call_sign, Shift.id)
     )
-    if responder_id is not None:
-        stmt = stmt.where(Shift.responder_id == responder_id)
+
+
+async def on_shift_now(
+    session: AsyncSession,
+    *,
+    agency_id: UUID,
+    district_id: UUID | None,
+    now: datetime,
+) -> list[UnitRow]:
+    """Active responders whose shift covers now, with the shift that puts them there."""
+    stmt = _with_active_responder(
+        shifts_statement(
+            agency_id, district_id=district_id, at=now, window_from=None, window_to=None
+        )
+    ).order_by(Shift.call_sign, Shift.id)
     return [(s, o, c) for s, o, c in (await session.execute(stmt))]
+
+
+async def latest_started_shift(
+    session: AsyncSession, *, agency_id: UUID, responder_id: UUID, now: datetime
+) -> UnitRow | None:
+    """The active responder's shift that started last by now: the one covering now, if any,
+    else the one it worked last (a unit may still be on a call after its shift ends)."""
+    stmt = (
+        _with_active_responder(
+            select(Shift).where(
+                Shift.agency_id == agency_id,
+                Shift.responder_id == responder_id,
+                Shift.starts_at <= now,
+            )
+        )
+        .order_by(Shift.starts_at.desc())
+        .limit(1)
+    )
+    row = (await session.execute(stmt)).first()
+    return None if row is None else (row[0], row[1], row[2])

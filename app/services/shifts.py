@@ -114,20 +114,31 @@ async def list_page(
 
 
 async def units_on_shift(
-    session: AsyncSession,
-    context: AgencyContext,
-    *,
-    district: str | None,
-    now: datetime,
-    responder_id: UUID | None = None,
+    session: AsyncSession, context: AgencyContext, *, district: str | None, now: datetime
 ) -> list[UnitOut]:
     rows = await repo.on_shift_now(
         session,
         agency_id=context.agency_id,
         district_id=await _district_id(session, context.agency_id, district),
         now=now,
-        responder_id=responder_id,
     )
+    return await _units(session, context, rows, now)
+
+
+async def my_unit(
+    session: AsyncSession, context: AgencyContext, *, responder_id: UUID, now: datetime
+) -> UnitOut | None:
+    """A unit's own record: from its shift on now, else from the shift it worked last (its
+    call may outlast the shift); None when it is inactive or no shift of its has started."""
+    row = await repo.latest_started_shift(
+        session, agency_id=context.agency_id, responder_id=responder_id, now=now
+    )
+    return None if row is None else (await _units(session, context, [row], now))[0]
+
+
+async def _units(
+    session: AsyncSession, context: AgencyContext, rows: Sequence[repo.UnitRow], now: datetime
+) -> list[UnitOut]:
     codes = await repo.coverage_codes(session, [s.id for s, _, _ in rows])
     certs = await roster_repo.valid_certifications(
         session,

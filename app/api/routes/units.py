@@ -37,13 +37,20 @@ async def list_units(
 
 @router.get("/me", responses=problems(401, 403, 404, 503))
 async def my_unit(who: Caller, context: Context, session: UnitOfWork) -> MyUnit:
-    """A unit key's own unit record and the call it is assigned to (never its notes)."""
-    units = await service.units_on_shift(
-        session, context, district=None, now=datetime.now(UTC), responder_id=who.responder_id
+    """A unit key's own unit record and the call it is assigned to (never its notes).
+
+    Off shift, the record is from the shift the unit worked last (`shift_ends_at` is past):
+    a unit still on a call when its shift ends keeps seeing that call.
+    """
+    mine = (
+        None
+        if who.responder_id is None  # only unit keys, which always name their responder
+        else await service.my_unit(
+            session, context, responder_id=who.responder_id, now=datetime.now(UTC)
+        )
     )
-    mine = units[0] if units else None
     if mine is None:
-        raise NotFound("your unit is not on shift now")
+        raise NotFound("your unit has no shift that has started, or it is inactive")
     call = None
     if mine.active_call_id is not None:
         call = await call_service.get_summary(session, context, mine.active_call_id)
