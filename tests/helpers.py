@@ -177,16 +177,17 @@ async def add_co_responder(
     return str(co["id"])
 
 
-async def _on_shift(
+async def add_shift(
     api: Api,
     responder_type: str,
     responder_id: str,
+    *,
     call_sign: str,
     district: str,
-    location: tuple[float, float] | None,
+    starts_at: datetime,
+    ends_at: datetime,
     also_covers: list[str] | None = None,
 ) -> None:
-    starts, ends = around_now()
     await api.ok(
         "POST",
         "/v1/shifts",
@@ -196,10 +197,32 @@ async def _on_shift(
             "call_sign": call_sign,
             "district": district,
             "also_covers": also_covers or [],
-            "starts_at": starts,
-            "ends_at": ends,
+            "starts_at": iso(starts_at),
+            "ends_at": iso(ends_at),
         },
         status=201,
+    )
+
+
+async def _on_shift(
+    api: Api,
+    responder_type: str,
+    responder_id: str,
+    call_sign: str,
+    district: str,
+    location: tuple[float, float] | None,
+    also_covers: list[str] | None = None,
+) -> None:
+    now = datetime.now(UTC)
+    await add_shift(
+        api,
+        responder_type,
+        responder_id,
+        call_sign=call_sign,
+        district=district,
+        starts_at=now - timedelta(hours=2),
+        ends_at=now + timedelta(hours=6),
+        also_covers=also_covers,
     )
     if location is not None:
         path = "officers" if responder_type == "officer" else "co-responders"

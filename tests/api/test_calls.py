@@ -8,7 +8,14 @@ from typing import Any
 
 import asyncpg
 
-from tests.helpers import Api, add_co_responder, add_officer, certify, grid_districts
+from tests.helpers import (
+    Api,
+    add_co_responder,
+    add_officer,
+    add_shift,
+    certify,
+    grid_districts,
+)
 
 # A point inside D1 (north-west cell of the grid).
 D1_POINT = {"lat": 40.785, "lon": -111.925}
@@ -365,18 +372,14 @@ async def test_a_longer_shift_than_any_before_is_still_searched(admin: Api) -> N
         "POST", "/v1/co-responders", {"name": "Long", "kind": "clinician", "provider": "P"}, 201
     )
     now = datetime.now(UTC)
-    await admin.ok(
-        "POST",
-        "/v1/shifts",
-        {
-            "responder_type": "co_responder",
-            "responder_id": co["id"],
-            "call_sign": "MCT-L",
-            "district": "D1",
-            "starts_at": (now - timedelta(hours=10)).isoformat(),
-            "ends_at": (now + timedelta(hours=2)).isoformat(),
-        },
-        201,
+    await add_shift(
+        admin,
+        "co_responder",
+        co["id"],
+        call_sign="MCT-L",
+        district="D1",
+        starts_at=now - timedelta(hours=10),
+        ends_at=now + timedelta(hours=2),
     )
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
     assert _roles(call)["MCT-L"] == "lead"

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from tests.helpers import Api, add_co_responder, add_officer, grid_districts, iso
+from tests.helpers import Api, add_co_responder, add_officer, add_shift, grid_districts
 
 
 async def _events(db: asyncpg.Connection, event_type: str) -> list[dict[str, Any]]:
@@ -279,41 +279,38 @@ async def test_two_units_per_dispatch_are_both_assigned_or_neither(
     assert sum(r.status_code == 200 for r in responses) >= 1
 
 
+async def _clinician(admin: Api, name: str) -> str:
+    """A co-responder with no shift yet."""
+    body = {"name": name, "kind": "mobile_crisis_team", "provider": "County MH"}
+    return str((await admin.ok("POST", "/v1/co-responders", body, 201))["id"])
+
+
 async def test_a_unit_whose_shift_ends_during_its_call_still_sees_the_call(admin: Api) -> None:
     await grid_districts(admin)
-    co = await admin.ok(
-        "POST",
-        "/v1/co-responders",
-        {"name": "Clinician Late", "kind": "mobile_crisis_team", "provider": "County MH"},
-        201,
-    )
+    co = await _clinician(admin, "Clinician Late")
     now = datetime.now(UTC)
     ends = now + timedelta(seconds=2)
-    shift = {"responder_type": "co_responder", "responder_id": co["id"], "district": "D1"}
-    await admin.ok(
-        "POST",
-        "/v1/shifts",
-        {
-            **shift,
-            "call_sign": "MCT-9",
-            "starts_at": iso(now - timedelta(hours=8)),
-            "ends_at": iso(ends),
-        },
-        201,
+    hour = timedelta(hours=1)
+    await add_shift(
+        admin,
+        "co_responder",
+        co,
+        call_sign="MCT-9",
+        district="D1",
+        starts_at=now - 8 * hour,
+        ends_at=ends,
     )
     # The next shift is booked but has not started: the record stays the one just worked.
-    await admin.ok(
-        "POST",
-        "/v1/shifts",
-        {
-            **shift,
-            "call_sign": "MCT-10",
-            "starts_at": iso(now + timedelta(hours=12)),
-            "ends_at": iso(now + timedelta(hours=20)),
-        },
-        201,
+    await add_shift(
+        admin,
+        "co_responder",
+        co,
+        call_sign="MCT-10",
+        district="D1",
+        starts_at=now + 12 * hour,
+        ends_at=now + 20 * hour,
     )
-    unit = await admin.with_role("unit", responder_id=co["id"])
+    unit = await admin.with_role("unit", responder_id=co)  # type: ignore[arg-type]
     call = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "private"}, 201)
     await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
     await asyncio.sleep(max(0.0, (ends - datetime.now(UTC)).total_seconds()) + 0.1)
@@ -325,34 +322,24 @@ async def test_a_unit_whose_shift_ends_during_its_call_still_sees_the_call(admin
     assert me["call"]["id"] == call["id"]
     assert "notes" not in me["call"]
     # Off shift it is no longer offered to consoles, though.
-    assert co["id"] not in {
-        u["responder_id"] for u in (await admin.ok("GET", "/v1/units"))["items"]
-    }
+    units = (await admin.ok("GET", "/v1/units"))["items"]
+    assert co not in {u["responder_id"] for u in units}
 
 
 async def test_a_unit_before_its_first_shift_gets_a_404(admin: Api) -> None:
     await grid_districts(admin)
-    co = await admin.ok(
-        "POST",
-        "/v1/co-responders",
-        {"name": "Clinician New", "kind": "mobile_crisis_team", "provider": "County MH"},
-        201,
-    )
+    co = await _clinician(admin, "Clinician New")
     now = datetime.now(UTC)
-    await admin.ok(
-        "POST",
-        "/v1/shifts",
-        {
-            "responder_type": "co_responder",
-            "responder_id": co["id"],
-            "district": "D1",
-            "call_sign": "MCT-11",
-            "starts_at": iso(now + timedelta(hours=1)),
-            "ends_at": iso(now + timedelta(hours=9)),
-        },
-        201,
+    await add_shift(
+        admin,
+        "co_responder",
+        co,
+        call_sign="MCT-11",
+        district="D1",
+        starts_at=now + timedelta(hours=1),
+        ends_at=now + timedelta(hours=9),
     )
-    unit = await admin.with_role("unit", responder_id=co["id"])
+    unit = await admin.with_role("unit", responder_id=co)  # type: ignore[arg-type]
     response = await unit.get("/v1/units/me")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
