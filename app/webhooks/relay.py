@@ -20,7 +20,7 @@ from app.encryption import SUBSCRIPTION_SECRET, DataCipher, UndecryptableValue
 from app.repositories import webhooks as repo
 from app.settings import Settings
 from app.webhooks.signing import sign
-from app.webhooks.targets import TargetRefused, check_target
+from app.webhooks.targets import TargetRefused, check_target, public_only_transport
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,10 @@ class Relay:
 
     async def run(self) -> None:
         """Deliver until cancelled: woken by NOTIFY at commit, polling for due retries."""
+        # Outside tests, connections reach public addresses only, checked as they are made.
+        transport = None if self.allow_private else public_only_transport()
         async with httpx.AsyncClient(
-            timeout=HTTP_TIMEOUT_SECONDS, follow_redirects=False
+            timeout=HTTP_TIMEOUT_SECONDS, follow_redirects=False, transport=transport
         ) as client:
             self._client = client
             listener: AsyncConnection | None = None

@@ -5,7 +5,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
+
+import httpcore
+import httpx
 
 # Cloud metadata endpoints that are not link-local everywhere.
 _METADATA = {ipaddress.ip_address("fd00:ec2::254"), ipaddress.ip_address("100.100.100.200")}
@@ -46,11 +51,8 @@ def check_url_shape(url: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
-async def check_target(url: str, *, allow_private: bool) -> None:
-    """Resolve the URL's host; refuse loopback, private, link-local and metadata addresses."""
-    host, port = check_url_shape(url)
-    if allow_private:
-        return
+async def public_address(host: str, port: int) -> str:
+    """Resolve host; its first address, if every address it has is a public one."""
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
@@ -60,3 +62,65 @@ async def check_target(url: str, *, allow_private: bool) -> None:
         address = ipaddress.ip_address(info[4][0])
         if _refused(address):
             raise TargetRefused(f"{host} resolves to {address}, which is not a public address")
+    return str(infos[0][4][0])
+
+
+async def check_target(url: str, *, allow_private: bool) -> None:
+    """Resolve the URL's host; refuse loopback, private, link-local and metadata addresses."""
+    host, port = check_url_shape(url)
+    if not allow_private:
+        await public_address(host, port)
+
+
+class _PublicOnly(httpcore.AsyncNetworkBackend):
+    """Connect only to the public address the host resolves to at connection time.
+
+    Checking the URL before sending is not enough: the name can resolve to a public address
+    for the check and to a private one for the connection (DNS rebinding). Here the address
+    checked is the address connected to. TLS still verifies the certificate for the name.
+    """
+
+    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+        self._inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            # The lookup counts against the connect timeout, as it would inside httpcore.
+            async with asyncio.timeout(timeout):
+                address = await public_address(host, port)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
+        return await self._inner.connect_tcp(
+            address,
+            port,
+            timeout=timeout,
+            local_address=local_address,
+            socket_options=socket_options,
+        )
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 (httpcore's interface)
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise TargetRefused("webhooks are never sent to a Unix socket")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def public_only_transport() -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose connections reach public addresses only (see _PublicOnly)."""
+    transport = httpx.AsyncHTTPTransport()
+    # httpx does not take a network backend; its pool (httpcore) keeps it here.
+    pool = transport._pool
+    pool._network_backend = _PublicOnly(pool._network_backend)
+    return transport

@@ -17,6 +17,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from app.api.app import create_app
 from app.settings import Settings
+from app.webhooks.targets import TargetRefused, public_only_transport
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
 from tests.receiver import Received, Receiver
 
@@ -215,6 +216,32 @@ async def test_private_and_metadata_targets_are_refused(
                 )
                 assert response.status_code == 422, url
     assert (await admin.ok("GET", "/v1/webhooks"))["items"] == []
+
+
+async def test_a_target_that_turns_private_after_subscribing_gets_nothing(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    # Subscribed while loopback was allowed, as a name that rebinds to a private address
+    # would pass the check at subscription; the strict relay must still not send.
+    await grid_districts(admin)
+    await _subscribe(admin, receiver.url, ["call.created"])
+    async with service(webhook_allow_private_targets=False):
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await _until_failed(db)
+    error = await db.fetchval("SELECT last_error FROM webhook_delivery")
+    assert "not a public address" in error
+    assert receiver.requests == []
+
+
+async def test_webhook_connections_are_checked_as_they_are_made(receiver: Receiver) -> None:
+    # The relay's client checks the address it connects to, not only the URL beforehand:
+    # a name may resolve to a public address for a check and a private one for the send.
+    port = receiver.url.split(":")[2].split("/")[0]
+    async with httpx.AsyncClient(transport=public_only_transport()) as client:
+        for url in (f"http://localhost:{port}/hooks", f"http://127.0.0.1:{port}/hooks"):
+            with pytest.raises(TargetRefused, match="not a public address"):
+                await client.post(url, content=b"{}")
+    assert receiver.requests == []
 
 
 async def test_no_payload_ever_carries_notes(
