@@ -55,6 +55,9 @@ class DistrictCreate(StrictModel):
         _check_boundary(self.boundary)
         if self.code in self.adjacent:
             raise ValueError("a district cannot be adjacent to itself")
+        if self.code == "locate":
+            # GET /v1/districts/locate is the lookup by point: such a district could not be read.
+            raise ValueError("the code locate is reserved")
         return self
 
 

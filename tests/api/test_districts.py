@@ -41,6 +41,15 @@ async def test_duplicate_code_is_409(admin: Api) -> None:
     assert response.json()["status"] == 409
 
 
+async def test_the_code_locate_is_refused_as_it_names_the_lookup(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    response = await admin.post("/v1/districts", {"code": "locate", "name": "x"})
+    assert response.status_code == 422
+    assert "reserved" in response.json()["detail"]
+    assert await db.fetchval("SELECT count(*) FROM district") == 0
+
+
 async def test_locate_finds_the_district_containing_the_point(admin: Api) -> None:
     await grid_districts(admin)
     found = await admin.ok("GET", "/v1/districts/locate?lat=40.73&lon=-111.87")

@@ -85,6 +85,7 @@ SEMANTIC_RULES = [
     re.compile(r"Value error, expires_on must be after certified_on"),
     re.compile(r"Value error, give district, location, or both"),
     re.compile(r"(Value error, )?a district cannot be adjacent to itself"),
+    re.compile(r"Value error, the code locate is reserved"),
     re.compile(r"to must be after from"),
     re.compile(r"responder_id is required for the unit role, and only for it"),
     # The clock: a key's expiry must still be ahead.
