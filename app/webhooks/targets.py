@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,11 +16,14 @@ import httpx
 _METADATA = {ipaddress.ip_address("fd00:ec2::254"), ipaddress.ip_address("100.100.100.200")}
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
 class TargetRefused(Exception):
     """The URL is not one the service may call."""
 
 
-def _refused(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+def _refused(address: IPAddress) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return (
@@ -51,8 +54,10 @@ def check_url_shape(url: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
-async def public_address(host: str, port: int) -> str:
-    """Resolve host; its first address, if every address it has is a public one."""
+async def public_addresses(
+    host: str, port: int, *, refused: Callable[[IPAddress], bool] = _refused
+) -> list[str]:
+    """Resolve host; its addresses in the resolver's order, if none is refused."""
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):
@@ -60,16 +65,16 @@ async def public_address(host: str, port: int) -> str:
         raise TargetRefused(f"the host {host} does not resolve") from None
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
-        if _refused(address):
+        if refused(address):
             raise TargetRefused(f"{host} resolves to {address}, which is not a public address")
-    return str(infos[0][4][0])
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 async def check_target(url: str, *, allow_private: bool) -> None:
     """Resolve the URL's host; refuse loopback, private, link-local and metadata addresses."""
     host, port = check_url_shape(url)
     if not allow_private:
-        await public_address(host, port)
+        await public_addresses(host, port)
 
 
 class _PublicOnly(httpcore.AsyncNetworkBackend):
@@ -80,8 +85,11 @@ class _PublicOnly(httpcore.AsyncNetworkBackend):
     checked is the address connected to. TLS still verifies the certificate for the name.
     """
 
-    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+    def __init__(
+        self, inner: httpcore.AsyncNetworkBackend, refused: Callable[[IPAddress], bool]
+    ) -> None:
         self._inner = inner
+        self._refused = refused
 
     async def connect_tcp(
         self,
@@ -94,16 +102,23 @@ class _PublicOnly(httpcore.AsyncNetworkBackend):
         try:
             # The lookup counts against the connect timeout, as it would inside httpcore.
             async with asyncio.timeout(timeout):
-                address = await public_address(host, port)
+                addresses = await public_addresses(host, port, refused=self._refused)
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
-        return await self._inner.connect_tcp(
-            address,
-            port,
-            timeout=timeout,
-            local_address=local_address,
-            socket_options=socket_options,
-        )
+        # Each address in turn, as a connection by name would (e.g. IPv6, then IPv4).
+        failure: Exception = httpcore.ConnectError(f"{host} has no address")
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    address,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        raise failure
 
     async def connect_unix_socket(
         self,
@@ -117,10 +132,15 @@ class _PublicOnly(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
-def public_only_transport() -> httpx.AsyncHTTPTransport:
-    """An httpx transport whose connections reach public addresses only (see _PublicOnly)."""
+def public_only_transport(
+    *, refused: Callable[[IPAddress], bool] = _refused
+) -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose connections reach public addresses only (see _PublicOnly).
+
+    `refused` says which addresses are not public; tests narrow it to reach loopback.
+    """
     transport = httpx.AsyncHTTPTransport()
     # httpx does not take a network backend; its pool (httpcore) keeps it here.
     pool = transport._pool
-    pool._network_backend = _PublicOnly(pool._network_backend)
+    pool._network_backend = _PublicOnly(pool._network_backend, refused)
     return transport

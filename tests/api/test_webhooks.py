@@ -17,7 +17,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from app.api.app import create_app
 from app.settings import Settings
-from app.webhooks.targets import TargetRefused, public_only_transport
+from app.webhooks.targets import IPAddress, TargetRefused, public_only_transport
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
 from tests.receiver import Received, Receiver
 
@@ -242,6 +242,25 @@ async def test_webhook_connections_are_checked_as_they_are_made(receiver: Receiv
             with pytest.raises(TargetRefused, match="not a public address"):
                 await client.post(url, content=b"{}")
     assert receiver.requests == []
+
+
+async def test_a_checked_connection_reaches_the_address_resolved_and_keeps_the_name(
+    receiver: Receiver,
+) -> None:
+    # Production refuses every loopback address; here only ::1 is refused, so the checked
+    # connection to localhost goes through to the receiver on 127.0.0.1.
+    def only_ipv6_loopback(address: IPAddress) -> bool:
+        return str(address) == "::1"
+
+    port = receiver.url.split(":")[2].split("/")[0]
+    transport = public_only_transport(refused=only_ipv6_loopback)
+    async with httpx.AsyncClient(transport=transport) as client:
+        response = await client.post(f"http://localhost:{port}/hooks", content=b"{}")
+        assert response.status_code == 200
+        with pytest.raises(TargetRefused, match="::1"):
+            await client.post(f"http://[::1]:{port}/hooks", content=b"{}")
+    assert len(receiver.requests) == 1
+    assert receiver.requests[0].headers["host"] == f"localhost:{port}"
 
 
 async def test_no_payload_ever_carries_notes(
