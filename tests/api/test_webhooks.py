@@ -247,18 +247,19 @@ async def test_webhook_connections_are_checked_as_they_are_made(receiver: Receiv
 async def test_a_checked_connection_reaches_the_address_resolved_and_keeps_the_name(
     receiver: Receiver,
 ) -> None:
-    # Production refuses every loopback address; here only ::1 is refused, so the checked
-    # connection to localhost goes through to the receiver on 127.0.0.1.
-    def only_ipv6_loopback(address: IPAddress) -> bool:
-        return str(address) == "::1"
+    # Production refuses every loopback address; here only 127.0.0.2 is, so the checked
+    # connection to localhost goes through to the receiver on 127.0.0.1 (after ::1, where
+    # the machine lists it first and nothing listens).
+    def only_127_0_0_2(address: IPAddress) -> bool:
+        return str(address) == "127.0.0.2"
 
     port = receiver.url.split(":")[2].split("/")[0]
-    transport = public_only_transport(refused=only_ipv6_loopback)
+    transport = public_only_transport(refused=only_127_0_0_2)
     async with httpx.AsyncClient(transport=transport) as client:
         response = await client.post(f"http://localhost:{port}/hooks", content=b"{}")
         assert response.status_code == 200
-        with pytest.raises(TargetRefused, match="::1"):
-            await client.post(f"http://[::1]:{port}/hooks", content=b"{}")
+        with pytest.raises(TargetRefused, match=r"127\.0\.0\.2"):
+            await client.post(f"http://127.0.0.2:{port}/hooks", content=b"{}")
     assert len(receiver.requests) == 1
     assert receiver.requests[0].headers["host"] == f"localhost:{port}"
 
