@@ -28,6 +28,7 @@ from app.limits import FailedAuthThrottle
 from app.settings import Settings
 from app.state import CLIENT_BUDGET
 from tests.helpers import Api, new_agency
+from tests.receiver import Receiver
 
 
 def _server_url() -> str:
@@ -141,3 +142,12 @@ async def admin(app: FastAPI, client: httpx.AsyncClient) -> Api:
 async def other_admin(app: FastAPI, client: httpx.AsyncClient) -> Api:
     """An admin of a second, unrelated agency."""
     return await new_agency(app, client, name="Other County", timezone="America/Chicago")
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A real HTTP receiver on loopback for webhook deliveries."""
+    r = Receiver()
+    await r.start()
+    yield r
+    await r.stop()

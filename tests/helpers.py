@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import httpx
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -259,3 +261,12 @@ async def grid_districts(api: Api) -> None:
         {"code": "D4", "name": "SE", "adjacent": ["D2", "D3"], "boundary": square(40.71, -111.90)},
         201,
     )
+
+
+async def until_delivery_failed(db: asyncpg.Connection) -> None:
+    """Wait until the relay has recorded the (only) delivery's final failure."""
+    for _ in range(200):  # up to 10 s
+        if await db.fetchval("SELECT status FROM webhook_delivery") == "failed":
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the delivery was never marked failed")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -19,7 +18,13 @@ from standardwebhooks import Webhook
 from app.api.app import create_app
 from app.encryption import DataCipher, generate_key
 from app.settings import Settings
-from tests.helpers import Api, add_co_responder, add_officer, grid_districts
+from tests.helpers import (
+    Api,
+    add_co_responder,
+    add_officer,
+    grid_districts,
+    until_delivery_failed,
+)
 from tests.receiver import Receiver
 
 Running = Callable[..., AbstractAsyncContextManager[Api]]
@@ -148,135 +153,125 @@ async def test_tampered_or_moved_notes_are_an_error_never_garbage_or_another_cal
 
 
 async def test_webhook_secret_is_ciphertext_at_rest_and_deliveries_verify_with_the_shown_one(
-    admin: Api, db: asyncpg.Connection, database_url: str, settings: Settings
+    admin: Api,
+    db: asyncpg.Connection,
+    database_url: str,
+    settings: Settings,
+    receiver: Receiver,
 ) -> None:
     assert settings.data_key is not None
     keys = settings.data_key.get_secret_value()
-    receiver = Receiver()
-    await receiver.start()
-    try:
-        await grid_districts(admin)
-        sub = await admin.ok(
-            "POST", "/v1/webhooks", {"url": receiver.url, "events": ["call.created"]}, 201
-        )
-        stored = await db.fetchval(
-            "SELECT secret FROM webhook_subscription WHERE id = $1::uuid", sub["id"]
-        )
-        assert stored.startswith(_prefix(keys))
-        assert sub["secret"] not in stored
-        assert sub["secret"].removeprefix("whsec_") not in stored
-        async with _runner(admin, database_url, settings)(keys, run_relay=True) as api:
-            await api.ok("POST", "/v1/calls", {"district": "D1"}, 201)
-            got = await receiver.wait_for(1)
-        payload = Webhook(sub["secret"]).verify(got[0].body, got[0].headers)
-        assert payload["type"] == "call.created"
-    finally:
-        await receiver.stop()
+    await grid_districts(admin)
+    sub = await admin.ok(
+        "POST", "/v1/webhooks", {"url": receiver.url, "events": ["call.created"]}, 201
+    )
+    stored = await db.fetchval(
+        "SELECT secret FROM webhook_subscription WHERE id = $1::uuid", sub["id"]
+    )
+    assert stored.startswith(_prefix(keys))
+    assert sub["secret"] not in stored
+    assert sub["secret"].removeprefix("whsec_") not in stored
+    async with _runner(admin, database_url, settings)(keys, run_relay=True) as api:
+        await api.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        got = await receiver.wait_for(1)
+    payload = Webhook(sub["secret"]).verify(got[0].body, got[0].headers)
+    assert payload["type"] == "call.created"
 
 
 async def test_undecryptable_webhook_secret_fails_the_delivery_with_a_clear_error(
-    admin: Api, db: asyncpg.Connection, database_url: str, settings: Settings
+    admin: Api,
+    db: asyncpg.Connection,
+    database_url: str,
+    settings: Settings,
+    receiver: Receiver,
 ) -> None:
-    receiver = Receiver()
-    await receiver.start()
-    try:
-        await grid_districts(admin)
-        sub = await admin.ok(
-            "POST", "/v1/webhooks", {"url": receiver.url, "events": ["call.created"]}, 201
-        )
-        # Written under a key this service does not have.
-        other = DataCipher.from_setting(generate_key())
-        foreign = other.encrypt(
-            "whsec_AAAA", column="webhook_subscription.secret", row_id=sub["id"]
-        )
-        await db.execute(
-            "UPDATE webhook_subscription SET secret = $1 WHERE id = $2::uuid", foreign, sub["id"]
-        )
-        assert settings.data_key is not None
-        keys = settings.data_key.get_secret_value()
-        async with _runner(admin, database_url, settings)(keys, run_relay=True) as api:
-            await api.ok("POST", "/v1/calls", {"district": "D1"}, 201)
-            for _ in range(100):
-                if await db.fetchval("SELECT status FROM webhook_delivery") == "failed":
-                    break
-                await asyncio.sleep(0.1)
-        row = await db.fetchrow("SELECT status, attempts, last_error FROM webhook_delivery")
-        assert row["status"] == "failed"
-        assert "CIT_DATA_KEY" in row["last_error"]
-        assert receiver.requests == []
-    finally:
-        await receiver.stop()
+    await grid_districts(admin)
+    sub = await admin.ok(
+        "POST", "/v1/webhooks", {"url": receiver.url, "events": ["call.created"]}, 201
+    )
+    # Written under a key this service does not have.
+    other = DataCipher.from_setting(generate_key())
+    foreign = other.encrypt("whsec_AAAA", column="webhook_subscription.secret", row_id=sub["id"])
+    await db.execute(
+        "UPDATE webhook_subscription SET secret = $1 WHERE id = $2::uuid", foreign, sub["id"]
+    )
+    assert settings.data_key is not None
+    keys = settings.data_key.get_secret_value()
+    async with _runner(admin, database_url, settings)(keys, run_relay=True) as api:
+        await api.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await until_delivery_failed(db)
+    row = await db.fetchrow("SELECT status, attempts, last_error FROM webhook_delivery")
+    assert row["status"] == "failed"
+    assert "CIT_DATA_KEY" in row["last_error"]
+    assert receiver.requests == []
 
 
 async def test_rotation_keeps_old_rows_readable_and_rekey_lets_the_old_key_go(
-    admin: Api, db: asyncpg.Connection, database_url: str, settings: Settings
+    admin: Api,
+    db: asyncpg.Connection,
+    database_url: str,
+    settings: Settings,
+    receiver: Receiver,
 ) -> None:
     assert settings.data_key is not None
     old = settings.data_key.get_secret_value()
     new = generate_key()
     run = _runner(admin, database_url, settings)
-    receiver = Receiver()
-    await receiver.start()
-    try:
-        await grid_districts(admin)
-        # Written under the old key, and one legacy plaintext row of each column.
-        under_old = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "old"}, 201)
-        legacy = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
-        await db.execute("UPDATE call SET notes = 'plain' WHERE id = $1::uuid", legacy["id"])
-        sub = await admin.ok(
-            "POST", "/v1/webhooks", {"url": receiver.url, "events": ["call.created"]}, 201
-        )
-        plain_sub = await admin.ok(
-            "POST", "/v1/webhooks", {"url": receiver.url, "events": ["call.created"]}, 201
-        )
-        await db.execute(
-            "UPDATE webhook_subscription SET secret = $1 WHERE id = $2::uuid",
-            plain_sub["secret"],
-            plain_sub["id"],
-        )
+    await grid_districts(admin)
+    # Written under the old key, and one legacy plaintext row of each column.
+    under_old = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "old"}, 201)
+    legacy = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await db.execute("UPDATE call SET notes = 'plain' WHERE id = $1::uuid", legacy["id"])
+    sub = await admin.ok(
+        "POST", "/v1/webhooks", {"url": receiver.url, "events": ["call.created"]}, 201
+    )
+    plain_sub = await admin.ok(
+        "POST", "/v1/webhooks", {"url": receiver.url, "events": ["call.created"]}, 201
+    )
+    await db.execute(
+        "UPDATE webhook_subscription SET secret = $1 WHERE id = $2::uuid",
+        plain_sub["secret"],
+        plain_sub["id"],
+    )
 
-        # The new key is prepended: old rows read, new writes use the new key.
-        async with run(f"{new},{old}") as api:
-            assert (await api.ok("GET", f"/v1/calls/{under_old['id']}"))["notes"] == "old"
-            under_new = await api.ok("POST", "/v1/calls", {"district": "D1", "notes": "new"}, 201)
-        assert (await _stored_notes(db, under_new["id"]) or "").startswith(_prefix(new))
-        assert (await _stored_notes(db, under_old["id"]) or "").startswith(_prefix(old))
+    # The new key is prepended: old rows read, new writes use the new key.
+    async with run(f"{new},{old}") as api:
+        assert (await api.ok("GET", f"/v1/calls/{under_old['id']}"))["notes"] == "old"
+        under_new = await api.ok("POST", "/v1/calls", {"district": "D1", "notes": "new"}, 201)
+    assert (await _stored_notes(db, under_new["id"]) or "").startswith(_prefix(new))
+    assert (await _stored_notes(db, under_old["id"]) or "").startswith(_prefix(old))
 
-        done = _rekey(database_url, f"{new},{old}")
-        assert done.returncode == 0, done.stderr
-        counts = json.loads(done.stdout)["rekeyed"]
-        assert counts == {"call.notes": 2, "webhook_subscription.secret": 2}
-        notes = [
-            r["notes"] for r in await db.fetch("SELECT notes FROM call WHERE notes IS NOT NULL")
-        ]
-        secrets = [r["secret"] for r in await db.fetch("SELECT secret FROM webhook_subscription")]
-        assert len(notes) == 3
-        assert all(v.startswith(_prefix(new)) for v in notes + secrets)
-        assert "plain" not in notes
+    done = _rekey(database_url, f"{new},{old}")
+    assert done.returncode == 0, done.stderr
+    counts = json.loads(done.stdout)["rekeyed"]
+    assert counts == {"call.notes": 2, "webhook_subscription.secret": 2}
+    notes = [r["notes"] for r in await db.fetch("SELECT notes FROM call WHERE notes IS NOT NULL")]
+    secrets = [r["secret"] for r in await db.fetch("SELECT secret FROM webhook_subscription")]
+    assert len(notes) == 3
+    assert all(v.startswith(_prefix(new)) for v in notes + secrets)
+    assert "plain" not in notes
 
-        again = _rekey(database_url, f"{new},{old}")
-        assert json.loads(again.stdout)["rekeyed"] == {
-            "call.notes": 0,
-            "webhook_subscription.secret": 0,
-        }
+    again = _rekey(database_url, f"{new},{old}")
+    assert json.loads(again.stdout)["rekeyed"] == {
+        "call.notes": 0,
+        "webhook_subscription.secret": 0,
+    }
 
-        # With the old key removed, everything still reads and signs.
-        async with run(new, run_relay=True) as api:
-            for call, text in ((under_old, "old"), (legacy, "plain"), (under_new, "new")):
-                assert (await api.ok("GET", f"/v1/calls/{call['id']}"))["notes"] == text
-            await api.ok("POST", "/v1/calls", {"district": "D1"}, 201)
-            got = await receiver.wait_for(2)
-        verified = set()
-        for received in got:
-            for s in (sub, plain_sub):
-                try:
-                    Webhook(s["secret"]).verify(received.body, received.headers)
-                except Exception:  # noqa: S112 (the other subscription's delivery)
-                    continue
-                verified.add(s["id"])
-        assert verified == {sub["id"], plain_sub["id"]}
-    finally:
-        await receiver.stop()
+    # With the old key removed, everything still reads and signs.
+    async with run(new, run_relay=True) as api:
+        for call, text in ((under_old, "old"), (legacy, "plain"), (under_new, "new")):
+            assert (await api.ok("GET", f"/v1/calls/{call['id']}"))["notes"] == text
+        await api.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        got = await receiver.wait_for(2)
+    verified = set()
+    for received in got:
+        for s in (sub, plain_sub):
+            try:
+                Webhook(s["secret"]).verify(received.body, received.headers)
+            except Exception:  # noqa: S112 (the other subscription's delivery)
+                continue
+            verified.add(s["id"])
+    assert verified == {sub["id"], plain_sub["id"]}
 
 
 async def test_rekey_reports_rows_no_key_decrypts_and_leaves_them(

@@ -18,18 +18,16 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from app.api.app import create_app
 from app.settings import Settings
 from app.webhooks.targets import IPAddress, TargetRefused, public_only_transport
-from tests.helpers import Api, add_co_responder, add_officer, grid_districts
+from tests.helpers import (
+    Api,
+    add_co_responder,
+    add_officer,
+    grid_districts,
+    until_delivery_failed,
+)
 from tests.receiver import Received, Receiver
 
 ServiceFactory = Callable[..., AbstractAsyncContextManager[FastAPI]]
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.start()
-    yield r
-    await r.stop()
 
 
 @pytest.fixture
@@ -43,15 +41,6 @@ def service(database_url: str, settings: Settings) -> ServiceFactory:
             yield app
 
     return run
-
-
-async def _until_failed(db: asyncpg.Connection) -> None:
-    """Wait until the relay has recorded the delivery's final failure."""
-    for _ in range(100):
-        if await db.fetchval("SELECT status FROM webhook_delivery") == "failed":
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the delivery was never marked failed")
 
 
 def _verify(secret: str, received: Received) -> dict[str, Any]:
@@ -152,7 +141,7 @@ async def test_410_disables_the_subscription(
     async with service():
         await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
         await receiver.wait_for(1)
-        await _until_failed(db)
+        await until_delivery_failed(db)
     listed = (await admin.ok("GET", "/v1/webhooks"))["items"]
     assert listed[0]["id"] == sub["id"]
     assert listed[0]["active"] is False
@@ -171,7 +160,7 @@ async def test_failed_delivery_after_all_attempts_can_be_retried_by_hand(
     async with service(webhook_retry_schedule="0.1,0.1"):
         await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
         await receiver.wait_for(3)
-        await _until_failed(db)
+        await until_delivery_failed(db)
         log = await admin.ok("GET", f"/v1/webhooks/{sub['id']}/deliveries")
         failed = log["items"][0]
         assert (failed["status"], failed["attempts"], failed["last_status_code"]) == (
@@ -227,7 +216,7 @@ async def test_a_target_that_turns_private_after_subscribing_gets_nothing(
     await _subscribe(admin, receiver.url, ["call.created"])
     async with service(webhook_allow_private_targets=False):
         await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
-        await _until_failed(db)
+        await until_delivery_failed(db)
     error = await db.fetchval("SELECT last_error FROM webhook_delivery")
     assert "not a public address" in error
     assert receiver.requests == []
