@@ -16,8 +16,8 @@ from app.db.engine import resolve_database_url
 from app.db.migrate import set_app_password, upgrade
 from app.encryption import DataCipher, DataKeyError, load_cipher
 from app.logs import configure_logging
-from app.models.api_key import ROLES
 from app.settings import Settings, get_settings
+from app.vocabulary import ROLES
 
 log = logging.getLogger("cit_dispatch.cli")
 

@@ -10,20 +10,21 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-ROLES = ("admin", "supervisor", "dispatcher", "integration", "unit", "viewer")
+from app.vocabulary import ROLES, Role
 
-READERS = frozenset({"admin", "supervisor", "dispatcher", "integration", "viewer"})
-ROSTER = frozenset({"admin", "supervisor"})
-HANDLERS = frozenset({"admin", "supervisor", "dispatcher", "integration"})
-WEBHOOKS = frozenset({"admin", "supervisor", "integration"})
-ADMIN = frozenset({"admin"})
-AUDITORS = frozenset({"admin", "supervisor"})
-UNIT = frozenset({"unit"})
+Roles = frozenset[Role]
+READERS: Roles = frozenset({"admin", "supervisor", "dispatcher", "integration", "viewer"})
+ROSTER: Roles = frozenset({"admin", "supervisor"})
+HANDLERS: Roles = frozenset({"admin", "supervisor", "dispatcher", "integration"})
+WEBHOOKS: Roles = frozenset({"admin", "supervisor", "integration"})
+ADMIN: Roles = frozenset({"admin"})
+AUDITORS: Roles = frozenset({"admin", "supervisor"})
+UNIT: Roles = frozenset({"unit"})
 
 
 @dataclass(frozen=True)
 class Rule:
-    roles: frozenset[str]
+    roles: Roles
     # The audit action, `<resource>.<verb>`; its resource is the part before the dot.
     action: str
     # Recorded in the audit trail on success and on error (denials are always recorded).
@@ -38,11 +39,11 @@ class Rule:
         return self.action.split(".", 1)[0]
 
 
-def _read(action: str, roles: frozenset[str] = READERS, *, audited: bool = False) -> Rule:
+def _read(action: str, roles: Roles = READERS, *, audited: bool = False) -> Rule:
     return Rule(roles, action, audited=audited)
 
 
-def _write(action: str, roles: frozenset[str], **flags: bool) -> Rule:
+def _write(action: str, roles: Roles, **flags: bool) -> Rule:
     return Rule(roles, action, audited=True, **flags)
 
 

@@ -7,19 +7,18 @@ from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column, id_column
-
-ROLES = ("admin", "supervisor", "dispatcher", "integration", "unit", "viewer")
+from app.vocabulary import RESPONDER_TYPES, ROLES, sql_list
 
 
 class ApiKey(Base):
     __tablename__ = "api_key"
     __table_args__ = (
-        CheckConstraint(f"role IN ({', '.join(repr(r) for r in ROLES)})", name="role"),
+        CheckConstraint(f"role IN {sql_list(ROLES)}", name="role"),
         CheckConstraint(
             "(role = 'unit') = (responder_id IS NOT NULL)", name="unit_role_has_responder"
         ),
         CheckConstraint(
-            "responder_type IS NULL OR responder_type IN ('officer', 'co_responder')",
+            f"responder_type IS NULL OR responder_type IN {sql_list(RESPONDER_TYPES)}",
             name="responder_type",
         ),
     )

@@ -9,14 +9,13 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column, id_column
-
-CALL_STATUSES = ("pending", "dispatched", "cleared")
+from app.vocabulary import CALL_STATUSES, sql_list
 
 
 class Call(Base):
     __tablename__ = "call"
     __table_args__ = (
-        CheckConstraint(f"status IN ({', '.join(repr(s) for s in CALL_STATUSES)})", name="status"),
+        CheckConstraint(f"status IN {sql_list(CALL_STATUSES)}", name="status"),
         Index(
             "uq_call_agency_external_id",
             "agency_id",

@@ -8,15 +8,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column, id_column
 from app.models.responder import STATUS_CHECK, UnitStateMixin
-
-CO_RESPONDER_KINDS = ("clinician", "peer_specialist", "mobile_crisis_team")
+from app.vocabulary import CO_RESPONDER_KINDS, sql_list
 
 
 class CoResponder(UnitStateMixin, Base):
     __tablename__ = "co_responder"
     __table_args__ = (
         CheckConstraint(STATUS_CHECK, name="status"),
-        CheckConstraint(f"kind IN ({', '.join(repr(k) for k in CO_RESPONDER_KINDS)})", name="kind"),
+        CheckConstraint(f"kind IN {sql_list(CO_RESPONDER_KINDS)}", name="kind"),
         Index("ix_co_responder_agency_id", "agency_id", "id"),
     )
 

@@ -8,15 +8,9 @@ from uuid import UUID
 from sqlalchemy import Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-UNIT_STATUSES = (
-    "available",
-    "dispatched",
-    "en_route",
-    "on_scene",
-    "transporting",
-    "out_of_service",
-)
-STATUS_CHECK = f"status IN ({', '.join(repr(s) for s in UNIT_STATUSES)})"
+from app.vocabulary import UNIT_STATUSES, sql_list
+
+STATUS_CHECK = f"status IN {sql_list(UNIT_STATUSES)}"
 
 
 class UnitStateMixin:

@@ -5,28 +5,30 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Literal
 
 from app.routing.ranking import Ranked, rank_candidates, training_class
 from app.routing.types import (
     CallFacts,
     Candidate,
-    Lead,
     Policy,
     Reason,
     Recommendation,
     RecommendedUnit,
+    Warning,
+)
+from app.vocabulary import (
+    REQUESTS,
+    UNIT_ROLES,
+    WARNING_CODES,
+    Lead,
     Request,
     UnitRole,
-    Warning,
     WarningCode,
 )
 
-# Units (by role), requests and warnings are listed in this fixed order, whichever rule
-# raised them first, so consoles and CAD integrations see a stable shape.
-_REQUEST_ORDER: tuple[str, ...] = get_args(Request)
-_WARNING_ORDER: tuple[str, ...] = get_args(WarningCode)
-_ROLE_ORDER: tuple[str, ...] = get_args(UnitRole)
+# Units (by role), requests and warnings are listed in the vocabulary's order, whichever
+# rule raised them first, so consoles and CAD integrations see a stable shape.
 _RANK_MESSAGE = (
     "Units ranked by: serving the district before adjacent ones, ETA (unknown location last), "
     "fewer assignments in the last 24 h, call sign"
@@ -288,16 +290,16 @@ class _Draft:
         self.reasons.setdefault(rule, message)
 
     def finish(self, *, lead: Lead, safety_concern: bool, policy: Policy) -> Recommendation:
-        units = sorted(self.units, key=lambda pair: _ROLE_ORDER.index(pair[1]))
+        units = sorted(self.units, key=lambda pair: UNIT_ROLES.index(pair[1]))
         return Recommendation(
             lead=lead,
             safety_concern=safety_concern,
             policy_version=policy.version,
             units=tuple(_recommended(r, role) for r, role in units),
-            requests=tuple(sorted(self.requests, key=_REQUEST_ORDER.index)),
+            requests=tuple(sorted(self.requests, key=REQUESTS.index)),
             warnings=tuple(
                 Warning(code, self.warnings[code])
-                for code in sorted(self.warnings, key=_WARNING_ORDER.index)
+                for code in sorted(self.warnings, key=WARNING_CODES.index)
             ),
             reasons=tuple(Reason(rule, message) for rule, message in self.reasons.items()),
         )

@@ -5,29 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Literal
 from uuid import UUID
 
-ResponderType = Literal["officer", "co_responder"]
-Lead = Literal["mental_health", "law_enforcement"]
-UnitRole = Literal["lead", "backup", "support", "stabilize"]
-Request = Literal["ems", "mh_phone_consult", "cit_when_available"]
-WarningCode = Literal[
-    "no_cit_in_district",
-    "cit_from_adjacent_district",
-    "no_cit_available",
-    "no_co_responder_available",
-    "no_units_available",
-]
-
-SAFETY_FLAGS: tuple[str, ...] = (
-    "weapon",
-    "violence",
-    "threat_to_others",
-    "crime_in_progress",
-    "medical_emergency",
+from app.vocabulary import (
+    DEFAULT_SAFETY_CONCERNS,
+    Lead,
+    Request,
+    ResponderType,
+    UnitRole,
+    UnitStatus,
+    WarningCode,
 )
-TRAININGS: tuple[str, ...] = ("mh_awareness", "de_escalation")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +57,7 @@ class Candidate:
     also_covers: frozenset[str]
     shift_starts_at: datetime
     shift_ends_at: datetime
-    status: str
+    status: UnitStatus
     active: bool = True
     location: GeoPoint | None = None
     certifications: tuple[CertificationPeriod, ...] = ()
@@ -80,12 +68,10 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """The agency's routing policy (SPEC §4.3)."""
+    """The agency's routing policy (docs/routing.md, "Policy")."""
 
     version: int = 1
-    safety_flags: frozenset[str] = frozenset(
-        {"weapon", "violence", "threat_to_others", "crime_in_progress"}
-    )
+    safety_flags: frozenset[str] = frozenset(DEFAULT_SAFETY_CONCERNS)
     # Upper-cased nature code -> flags it implies.
     nature_flags: Mapping[str, frozenset[str]] = field(
         default_factory=lambda: {

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import (
@@ -22,6 +22,14 @@ from app.schemas.common import (
     Longitude,
     StrictModel,
 )
+from app.vocabulary import (
+    CallStatus,
+    Lead,
+    Request,
+    ResponderType,
+    UnitRole,
+    WarningCode,
+)
 
 Notes = Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)]
 
@@ -33,6 +41,8 @@ class CallLocation(StrictModel):
 
 
 class Safety(StrictModel):
+    """One field per safety flag of the vocabulary (a test keeps the two the same)."""
+
     weapon: StrictBool = False
     violence: StrictBool = False
     threat_to_others: StrictBool = False
@@ -88,11 +98,11 @@ class CallPatch(StrictModel):
 
 
 class RecommendedUnitOut(BaseModel):
-    responder_type: Literal["officer", "co_responder"]
+    responder_type: ResponderType
     responder_id: UUID
     name: str
     call_sign: str
-    role: Literal["lead", "backup", "support", "stabilize"]
+    role: UnitRole
     district: str
     cit_certified: bool
     eta_minutes: float | None
@@ -100,7 +110,7 @@ class RecommendedUnitOut(BaseModel):
 
 
 class WarningOut(BaseModel):
-    code: str
+    code: WarningCode
     message: str
 
 
@@ -114,10 +124,10 @@ class RecommendationOut(BaseModel):
     call_id: UUID
     created_at: datetime
     policy_version: int
-    lead: Literal["mental_health", "law_enforcement"]
+    lead: Lead
     safety_concern: bool
     units: list[RecommendedUnitOut]
-    requests: list[Literal["ems", "mh_phone_consult", "cit_when_available"]]
+    requests: list[Request]
     warnings: list[WarningOut]
     reasons: list[ReasonOut]
 
@@ -125,7 +135,7 @@ class RecommendationOut(BaseModel):
 class CallOut(BaseModel):
     id: UUID
     external_id: str | None
-    status: Literal["pending", "dispatched", "cleared"]
+    status: CallStatus
     district: str
     location: CallLocation | None
     nature: str | None

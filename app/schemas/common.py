@@ -29,6 +29,9 @@ Name = Annotated[
 ShortText = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NO_NUL)
 ]
+# The cap on a list of vocabulary words (event types, flags, trainings): a guard against
+# abuse, far above any vocabulary's size, so a new word never makes a full list too long.
+WORDS_CAP = 100
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 

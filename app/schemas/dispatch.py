@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, Field, StringConstraints
 
 from app.schemas.calls import CallOut, RecommendationOut
 from app.schemas.common import NO_NUL, StrictModel
+from app.vocabulary import DivertedTo, ResponderType, UnitRole
 
 Reason = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=NO_NUL)
@@ -15,9 +16,9 @@ Reason = Annotated[
 
 
 class UnitChoice(StrictModel):
-    responder_type: Literal["officer", "co_responder"]
+    responder_type: ResponderType
     responder_id: UUID
-    role: Literal["lead", "backup", "support", "stabilize"]
+    role: UnitRole
 
 
 class DispatchRequest(StrictModel):
@@ -30,14 +31,14 @@ class ClearRequest(StrictModel):
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL),
     ]
-    diverted_to: Literal["crisis_center", "mh_outpatient", "hospital", "none"] | None = None
+    diverted_to: DivertedTo | None = None
     notes: Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)] | None = None
 
 
 class AssignmentOut(BaseModel):
-    responder_type: str
+    responder_type: ResponderType
     responder_id: UUID
-    role: str
+    role: UnitRole
     assigned_at: datetime
     released_at: datetime | None
 
@@ -45,11 +46,11 @@ class AssignmentOut(BaseModel):
 class DispatchedCallOut(CallOut):
     assignments: list[AssignmentOut]
     disposition: str | None = None
-    diverted_to: str | None = None
+    diverted_to: DivertedTo | None = None
 
 
 class UnitRef(BaseModel):
-    responder_type: str
+    responder_type: ResponderType
     responder_id: UUID
 
 

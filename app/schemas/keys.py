@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
 
 from app.schemas.common import Instant, Name, StrictModel
-
-Role = Literal["admin", "supervisor", "dispatcher", "integration", "unit", "viewer"]
+from app.vocabulary import AuditOutcome, ResponderType, Role
 
 
 class ApiKeyCreate(StrictModel):
@@ -26,7 +25,7 @@ class ApiKeyOut(BaseModel):
     prefix: str
     role: Role
     name: str | None
-    responder_type: Literal["officer", "co_responder"] | None
+    responder_type: ResponderType | None
     responder_id: UUID | None
     created_at: datetime
     expires_at: datetime | None
@@ -46,6 +45,6 @@ class AuditEntryOut(BaseModel):
     action: str
     resource_type: str | None
     resource_id: str | None
-    outcome: Literal["success", "denied", "error"]
+    outcome: AuditOutcome
     request_id: str | None
     detail: dict[str, Any] | None

@@ -1,15 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints, field_validator
 
-from app.schemas.common import JSON_INTEGER, NO_NUL, StrictModel
+from app.schemas.common import JSON_INTEGER, NO_NUL, WORDS_CAP, StrictModel
+from app.vocabulary import SafetyFlag
 
-SafetyFlag = Literal[
-    "weapon", "violence", "threat_to_others", "crime_in_progress", "medical_emergency"
-]
 NatureCode = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NO_NUL)
 ]
@@ -18,9 +16,9 @@ NatureCode = Annotated[
 class PolicyIn(StrictModel):
     # The server assigns versions; one sent by a client is accepted and ignored.
     version: Annotated[int, JSON_INTEGER] | None = None
-    safety_flags: Annotated[list[SafetyFlag], Field(max_length=5)]
+    safety_flags: Annotated[list[SafetyFlag], Field(max_length=WORDS_CAP)]
     nature_flags: Annotated[
-        dict[NatureCode, Annotated[list[SafetyFlag], Field(min_length=1, max_length=5)]],
+        dict[NatureCode, Annotated[list[SafetyFlag], Field(min_length=1, max_length=WORDS_CAP)]],
         Field(max_length=500),
     ]
     le_backup_for_mh_lead: StrictBool

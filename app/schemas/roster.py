@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints, model_validator
 
-from app.schemas.common import Day, GeoLocation, Name, ShortText, StrictModel
+from app.schemas.common import WORDS_CAP, Day, GeoLocation, Name, ShortText, StrictModel
+from app.vocabulary import CoResponderKind, ResponderType, Training, UnitStatus
 
-Training = Literal["mh_awareness", "de_escalation"]
-CoResponderKind = Literal["clinician", "peer_specialist", "mobile_crisis_team"]
 Specialty = Annotated[
     str,
     StringConstraints(
@@ -19,23 +18,20 @@ Specialty = Annotated[
         r"|language:[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*)$"
     ),
 ]
-UnitStatus = Literal[
-    "available", "dispatched", "en_route", "on_scene", "transporting", "out_of_service"
-]
 
 
 class OfficerCreate(StrictModel):
     state_officer_id: ShortText
     badge_number: ShortText
     name: Name
-    trainings: Annotated[list[Training], Field(max_length=2)] = []
+    trainings: Annotated[list[Training], Field(max_length=WORDS_CAP)] = []
     active: StrictBool = True
 
 
 class OfficerPatch(StrictModel):
     badge_number: ShortText | None = None
     name: Name | None = None
-    trainings: Annotated[list[Training], Field(max_length=2)] | None = None
+    trainings: Annotated[list[Training], Field(max_length=WORDS_CAP)] | None = None
     active: StrictBool | None = None
 
 
@@ -117,9 +113,9 @@ class StatusUpdate(StrictModel):
 
 
 class UnitStatusOut(BaseModel):
-    responder_type: str
+    responder_type: ResponderType
     responder_id: UUID
-    status: str
+    status: UnitStatus
     status_at: datetime
     location: GeoLocation | None
     active_call_id: UUID | None

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.schemas.common import NO_NUL, DistrictCode, GeoLocation, Instant, StrictModel
+from app.vocabulary import ResponderType, UnitStatus
 
 CallSign = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=NO_NUL)
@@ -15,7 +16,7 @@ MAX_SHIFT = timedelta(hours=24)
 
 
 class ShiftCreate(StrictModel):
-    responder_type: Literal["officer", "co_responder"]
+    responder_type: ResponderType
     responder_id: UUID
     call_sign: CallSign
     district: DistrictCode
@@ -42,7 +43,7 @@ class ShiftBulkCreate(StrictModel):
 
 class ShiftOut(BaseModel):
     id: UUID
-    responder_type: str
+    responder_type: ResponderType
     responder_id: UUID
     call_sign: str
     district: str
@@ -54,14 +55,14 @@ class ShiftOut(BaseModel):
 class UnitOut(BaseModel):
     """A responder on shift now, as a dispatch console shows it."""
 
-    responder_type: str
+    responder_type: ResponderType
     responder_id: UUID
     name: str
     call_sign: str
     district: str
     also_covers: list[str]
     shift_ends_at: datetime
-    status: str
+    status: UnitStatus
     location: GeoLocation | None
     cit_certified: bool
     trainings: list[str] | None = None

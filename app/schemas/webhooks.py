@@ -1,24 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from app.schemas.common import StrictModel
-
-EventType = Literal[
-    "call.created",
-    "call.updated",
-    "recommendation.created",
-    "call.escalated",
-    "unit.assigned",
-    "unit.released",
-    "unit.status_changed",
-    "call.cleared",
-]
-
+from app.schemas.common import WORDS_CAP, StrictModel
+from app.vocabulary import DeliveryStatus, EventType
 
 # The shape check_url_shape accepts, so the schema shows it: absolute http(s), a host
 # (name, or bracketed IP literal) without credentials, a port up to 65535, no blanks or NUL.
@@ -32,7 +21,7 @@ TARGET_URL = (
 
 class SubscriptionCreate(StrictModel):
     url: Annotated[str, StringConstraints(min_length=8, max_length=2000, pattern=TARGET_URL)]
-    events: Annotated[list[EventType], Field(min_length=1, max_length=8)]
+    events: Annotated[list[EventType], Field(min_length=1, max_length=WORDS_CAP)]
     # Set for a unit's mobile terminal: it then gets only events about that unit.
     responder_id: UUID | None = None
 
@@ -40,7 +29,7 @@ class SubscriptionCreate(StrictModel):
 class SubscriptionOut(BaseModel):
     id: UUID
     url: str
-    events: list[str]
+    events: list[EventType]
     responder_id: UUID | None
     active: bool
     disabled_reason: str | None
@@ -54,8 +43,8 @@ class SubscriptionCreated(SubscriptionOut):
 class DeliveryOut(BaseModel):
     id: UUID
     event_id: UUID
-    event_type: str
-    status: Literal["pending", "delivered", "failed"]
+    event_type: EventType
+    status: DeliveryStatus
     attempts: int
     next_attempt_at: datetime
     last_attempt_at: datetime | None

@@ -16,11 +16,7 @@ from app.schemas.roster import StatusUpdate, UnitStatusOut
 from app.security import Principal
 from app.services.dispatch import release_units
 from app.services.events import add_events, event_row
-
-# Statuses a unit on a call moves through, in order; skipping ahead is fine, going back is not.
-ON_CALL = ("dispatched", "en_route", "on_scene", "transporting")
-# Statuses that end the unit's part in its call (it is released from the assignment).
-OFF_CALL = ("available", "out_of_service")
+from app.vocabulary import OFF_CALL, ON_CALL
 
 
 async def set_status(

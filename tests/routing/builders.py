@@ -16,8 +16,8 @@ from app.routing.types import (
     GeoPoint,
     Policy,
     Recommendation,
-    ResponderType,
 )
+from app.vocabulary import ResponderType
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=ZoneInfo("America/Denver"))
 TODAY = NOW.date()

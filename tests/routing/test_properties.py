@@ -17,8 +17,6 @@ from hypothesis import strategies as st
 
 from app.routing import recommend
 from app.routing.types import (
-    SAFETY_FLAGS,
-    TRAININGS,
     CallFacts,
     Candidate,
     CertificationPeriod,
@@ -26,6 +24,7 @@ from app.routing.types import (
     Policy,
     Recommendation,
 )
+from app.vocabulary import SAFETY_FLAGS, TRAININGS
 
 DISTRICTS = ("D1", "D2", "D3", "D4", "D5", "D6")
 STATUSES = ("available", "available", "dispatched", "on_scene", "out_of_service")

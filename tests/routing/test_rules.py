@@ -6,7 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from app.routing.types import SAFETY_FLAGS, CallFacts, Policy
+from app.routing.types import CallFacts, Policy
+from app.vocabulary import SAFETY_FLAGS
 from tests.routing.builders import (
     NOW,
     POLICY,

@@ -11,7 +11,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.api.permissions import ROLES, ROUTES, markdown_table, permits
+from app.api.permissions import ROUTES, markdown_table, permits
+from app.vocabulary import ROLES
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -70,7 +71,7 @@ async def test_every_route_allows_or_forbids_every_role_as_the_table_says(
     await grid_districts(admin)
     officer = await add_officer(admin, district="D1", call_sign="1A11")
     co = await add_co_responder(admin, district="D1", call_sign="MCT1")
-    keys = {role: await admin.with_role(role) for role in ROLES if role != "unit"}
+    keys: dict[str, Api] = {role: await admin.with_role(role) for role in ROLES if role != "unit"}
     keys["unit"] = await admin.with_role("unit", uuid.UUID(officer))
     # Ids the unit key owns, so its "own" routes are exercised as allowed.
     ids = {"code": "D1", "officer_id": officer, "co_responder_id": co}

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -21,6 +21,7 @@ from app.schemas.calls import CallCreate, CallDetailOut, CallOut, CallPatch, Rec
 from app.schemas.common import DistrictCode, Page
 from app.services import calls as service
 from app.services import idempotency
+from app.vocabulary import CallStatus
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
 
@@ -77,7 +78,7 @@ async def list_calls(
     context: Context,
     session: UnitOfWork,
     page: Paging,
-    status: Annotated[Literal["pending", "dispatched", "cleared"] | None, Query()] = None,
+    status: Annotated[CallStatus | None, Query()] = None,
     district: Annotated[DistrictCode | None, Query()] = None,
 ) -> Page[CallOut]:
     """Calls, newest first. Notes are never included in lists."""

@@ -1,0 +1,48 @@
+"""The vocabulary is the one list of each shared word: schemas and the database follow it."""
+
+from __future__ import annotations
+
+import re
+
+import asyncpg
+import pytest
+
+from app.schemas.calls import Safety, SafetyPatch
+from app.vocabulary import (
+    CALL_STATUSES,
+    CO_RESPONDER_KINDS,
+    RESPONDER_TYPES,
+    ROLES,
+    SAFETY_FLAGS,
+    UNIT_STATUSES,
+)
+
+
+@pytest.mark.parametrize("model", [Safety, SafetyPatch])
+def test_safety_models_have_one_field_per_safety_flag(model: type[Safety | SafetyPatch]) -> None:
+    assert list(model.model_fields) == list(SAFETY_FLAGS)
+
+
+@pytest.mark.parametrize(
+    ("table", "constraint", "words"),
+    [
+        ("api_key", "ck_api_key_role", ROLES),
+        ("api_key", "ck_api_key_responder_type", RESPONDER_TYPES),
+        ("call", "ck_call_status", CALL_STATUSES),
+        ("co_responder", "ck_co_responder_kind", CO_RESPONDER_KINDS),
+        ("officer", "ck_officer_status", UNIT_STATUSES),
+        ("co_responder", "ck_co_responder_status", UNIT_STATUSES),
+    ],
+)
+async def test_database_check_constraints_allow_exactly_the_vocabulary(
+    db: asyncpg.Connection, table: str, constraint: str, words: tuple[str, ...]
+) -> None:
+    # A word added to the vocabulary needs a migration that widens the constraint.
+    definition = await db.fetchval(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conname = $1 AND conrelid = $2::regclass",
+        constraint,
+        table,
+    )
+    assert definition is not None, constraint
+    assert set(re.findall(r"'([^']*)'::text", definition)) == set(words)
