@@ -6,6 +6,7 @@ import os
 import threading
 import time
 import uuid
+from datetime import datetime
 
 _lock = threading.Lock()
 _last_ms = 0
@@ -36,3 +37,9 @@ def new_id() -> uuid.UUID:
         value |= 0b10 << 62
         value |= rand_b
         return uuid.UUID(int=value)
+
+
+def first_id_at(moment: datetime) -> uuid.UUID:
+    """The smallest UUIDv7 a moment can have: ids made before it sort below it."""
+    ms = int(moment.timestamp() * 1000)
+    return uuid.UUID(int=ms << 80)

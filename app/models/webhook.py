@@ -38,6 +38,8 @@ class WebhookDelivery(Base):
             postgresql_where=text("status = 'pending'"),
         ),
         Index("ix_webhook_delivery_subscription", "subscription_id", "id"),
+        # Removing an old event checks its deliveries (housekeeping).
+        Index("ix_webhook_delivery_event", "event_id"),
     )
 
     id: Mapped[UUID] = id_column()

@@ -1,0 +1,205 @@
+"""Every event type with its payload type, its audience, and the one builder that makes it.
+
+To add an event type: name it in app/vocabulary.py (EventType), give it a payload in
+app/events/payloads.py, an entry in CATALOGUE and a builder below; tests/events check that
+each type has all three and that each builder's payload has exactly its type's keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from app.events.payloads import (
+    CallCleared,
+    CallEscalated,
+    CallSummary,
+    Payload,
+    PlacePayload,
+    PointPayload,
+    RecommendationCreated,
+    RecommendedUnitRef,
+    UnitAssigned,
+    UnitReleased,
+    UnitStatusChanged,
+)
+from app.ids import new_id
+from app.records.calls import CallRecord
+from app.records.recommendations import RecommendationRecord
+from app.vocabulary import EventType, Lead, ResponderType, UnitRole, UnitStatus
+
+# NOTIFY channels (migration 0009 sends both at commit): one wakes the webhook relay when
+# deliveries are due, the other announces every committed event with its agency's id.
+DELIVERIES_DUE = "cit_webhook_due"
+EVENT_COMMITTED = "cit_event"
+
+
+@dataclass(frozen=True, slots=True)
+class EventKind:
+    """What the catalogue says of one event type."""
+
+    payload: type[Any]
+    description: str
+    # The terminals of the units assigned to the event's call hear it too, not only the
+    # terminal of the unit it is about (app/events/audience.py).
+    heard_on_the_call: bool = False
+
+
+CATALOGUE: Mapping[EventType, EventKind] = {
+    "call.created": EventKind(CallSummary, "A call was taken."),
+    "call.updated": EventKind(
+        CallSummary, "New information changed the call; it was re-triaged.", True
+    ),
+    "recommendation.created": EventKind(
+        RecommendationCreated, "A recommendation was made for the call."
+    ),
+    "call.escalated": EventKind(
+        CallEscalated, "Re-triage changed the lead of a dispatched call.", True
+    ),
+    "unit.assigned": EventKind(UnitAssigned, "A unit was dispatched to the call."),
+    "unit.released": EventKind(UnitReleased, "A unit's part in the call ended."),
+    "unit.status_changed": EventKind(UnitStatusChanged, "A unit reported a new status."),
+    "call.cleared": EventKind(CallCleared, "The call was closed with its disposition."),
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxEvent:
+    """One event as it goes into the outbox, in the transaction of the change it reports."""
+
+    id: UUID
+    type: EventType
+    # The call and the unit the event is about; they decide which terminals hear it.
+    call_id: UUID | None
+    responder_id: UUID | None
+    payload: Payload
+
+
+def call_summary(call: CallRecord, *, lead: Lead | None) -> CallSummary:
+    """What every call event says about the call. Never its notes."""
+    place = call.location
+    return CallSummary(
+        call_id=str(call.id),
+        external_id=call.external_id,
+        status=call.status,
+        district=call.district,
+        location=(
+            None
+            if place is None
+            else PlacePayload(lat=place.lat, lon=place.lon, address=place.address)
+        ),
+        nature=call.nature,
+        safety=dict(call.safety),
+        lead=lead,
+    )
+
+
+def call_created(call: CallRecord, *, lead: Lead) -> OutboxEvent:
+    return _event("call.created", call.id, None, call_summary(call, lead=lead))
+
+
+def call_updated(call: CallRecord, *, lead: Lead) -> OutboxEvent:
+    return _event("call.updated", call.id, None, call_summary(call, lead=lead))
+
+
+def call_escalated(
+    call: CallRecord, *, lead: Lead, previous_lead: Lead, recommendation_id: UUID
+) -> OutboxEvent:
+    summary = call_summary(call, lead=lead)
+    payload = CallEscalated(
+        **summary, previous_lead=previous_lead, recommendation_id=str(recommendation_id)
+    )
+    return _event("call.escalated", call.id, None, payload)
+
+
+def call_cleared(call: CallRecord, *, lead: Lead | None) -> OutboxEvent:
+    summary = call_summary(call, lead=lead)
+    payload = CallCleared(**summary, disposition=call.disposition, diverted_to=call.diverted_to)
+    return _event("call.cleared", call.id, None, payload)
+
+
+def recommendation_created(rec: RecommendationRecord) -> OutboxEvent:
+    payload = RecommendationCreated(
+        call_id=str(rec.call_id),
+        recommendation_id=str(rec.id),
+        lead=rec.lead,
+        safety_concern=rec.safety_concern,
+        units=[
+            RecommendedUnitRef(
+                responder_type=u["responder_type"],
+                responder_id=u["responder_id"],
+                call_sign=u["call_sign"],
+                role=u["role"],
+            )
+            for u in rec.units
+        ],
+        warnings=[w["code"] for w in rec.warnings],
+    )
+    return _event("recommendation.created", rec.call_id, None, payload)
+
+
+def unit_assigned(
+    call: CallRecord,
+    *,
+    lead: Lead | None,
+    responder_type: ResponderType,
+    responder_id: UUID,
+    role: UnitRole,
+) -> OutboxEvent:
+    summary = call_summary(call, lead=lead)
+    payload = UnitAssigned(
+        **summary, responder_type=responder_type, responder_id=str(responder_id), role=role
+    )
+    return _event("unit.assigned", call.id, responder_id, payload)
+
+
+def unit_released(
+    *,
+    call_id: UUID,
+    responder_type: ResponderType,
+    responder_id: UUID,
+    role: UnitRole,
+    status: UnitStatus,
+) -> OutboxEvent:
+    payload = UnitReleased(
+        call_id=str(call_id),
+        responder_type=responder_type,
+        responder_id=str(responder_id),
+        role=role,
+        status=status,
+    )
+    return _event("unit.released", call_id, responder_id, payload)
+
+
+def unit_status_changed(
+    *,
+    responder_type: ResponderType,
+    responder_id: UUID,
+    status: UnitStatus,
+    previous_status: UnitStatus,
+    call_id: UUID | None,
+    location: tuple[float, float] | None,
+) -> OutboxEvent:
+    payload = UnitStatusChanged(
+        responder_type=responder_type,
+        responder_id=str(responder_id),
+        status=status,
+        previous_status=previous_status,
+        call_id=None if call_id is None else str(call_id),
+        location=None if location is None else PointPayload(lat=location[0], lon=location[1]),
+    )
+    return _event("unit.status_changed", call_id, responder_id, payload)
+
+
+def _event(
+    event_type: EventType, call_id: UUID | None, responder_id: UUID | None, payload: Payload
+) -> OutboxEvent:
+    return OutboxEvent(
+        id=new_id(),
+        type=event_type,
+        call_id=call_id,
+        responder_id=responder_id,
+        payload=payload,
+    )

@@ -1,0 +1,50 @@
+"""A crisis call as the service holds it: one row of `call`, with its district's code."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypedDict
+from uuid import UUID
+
+from app.vocabulary import CallStatus, DivertedTo
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Location:
+    lat: float
+    lon: float
+    address: str | None
+
+
+class SubjectFacts(TypedDict, total=False):
+    """What is known of the person in crisis (never their name)."""
+
+    age: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallRecord:
+    id: UUID
+    agency_id: UUID
+    external_id: str | None
+    status: CallStatus
+    district_id: UUID
+    # The code of district_id, read with the call: never looked up in a cached context,
+    # which may not know a district another instance has just added.
+    district: str
+    location: Location | None
+    nature: str | None
+    # Every safety flag of the vocabulary, true or false.
+    safety: Mapping[str, bool]
+    subject: SubjectFacts
+    # Ciphertext, as stored (app/encryption.py); only GET /v1/calls/{id} decrypts it.
+    notes: str | None
+    received_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    dispatched_at: datetime | None
+    cleared_at: datetime | None
+    disposition: str | None
+    diverted_to: DivertedTo | None
