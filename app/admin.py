@@ -5,9 +5,10 @@ from __future__ import annotations
 from uuid import UUID
 
 from app.db.engine import create_engine, create_sessionmaker
-from app.repositories.agencies import get_agency, insert_agency, insert_api_key
+from app.repositories.agencies import get_agency, insert_agency
+from app.repositories.keys import insert_api_key
 from app.repositories.roster import responder_kind
-from app.services.audit import record_cli
+from app.services import audit
 
 
 class AdminError(Exception):
@@ -21,22 +22,24 @@ async def create_agency(url: str, *, name: str, timezone: str, ori: str | None) 
         async with create_sessionmaker(engine)() as session, session.begin():
             agency = await insert_agency(session, name=name, timezone=timezone, ori=ori)
             row, key = await insert_api_key(session, agency_id=agency.id, role="admin")
-            record_cli(
-                session,
-                agency.id,
-                action="agency.create",
-                resource_type="agency",
-                resource_id=agency.id,
-                detail={"name": name},
-            )
-            record_cli(
-                session,
-                agency.id,
-                action="api_key.create",
-                resource_type="api_key",
-                resource_id=row.id,
-                detail={"role": "admin"},
-            )
+            conn = await session.connection()
+            for entry in (
+                audit.cli_entry(
+                    agency.id,
+                    action="agency.create",
+                    resource_type="agency",
+                    resource_id=agency.id,
+                    detail={"name": name},
+                ),
+                audit.cli_entry(
+                    agency.id,
+                    action="api_key.create",
+                    resource_type="api_key",
+                    resource_id=row.id,
+                    detail={"role": "admin"},
+                ),
+            ):
+                await audit.write(conn, entry)
             return agency.id, key
     finally:
         await engine.dispose()
@@ -62,14 +65,14 @@ async def create_key(url: str, *, agency_id: UUID, role: str, responder_id: UUID
                 responder_type=responder_type,
                 responder_id=responder_id,
             )
-            record_cli(
-                session,
+            entry = audit.cli_entry(
                 agency_id,
                 action="api_key.create",
                 resource_type="api_key",
                 resource_id=row.id,
                 detail={"role": role},
             )
+            await audit.write(await session.connection(), entry)
             return key
     finally:
         await engine.dispose()

@@ -6,13 +6,15 @@ import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import create_engine, create_sessionmaker
-from app.models import Agency, Certification, CoResponder, District, DistrictAdjacency, Officer
-from app.repositories.agencies import insert_agency, insert_api_key
+from app.models import Certification, CoResponder, District, DistrictAdjacency, Officer
+from app.repositories import districts as district_repo
+from app.repositories import roster as roster_repo
+from app.repositories.agencies import agency_by_ori, insert_agency
+from app.repositories.keys import insert_api_key
 from app.repositories.shifts import add_shift
 
 DEMO_ORI = "UTDEMO001"
@@ -121,23 +123,10 @@ async def _seed_roster(session: AsyncSession, agency_id: Any) -> dict[str, Distr
 
 async def _seed_shifts(session: AsyncSession, agency_id: Any) -> None:
     """Give every responder a shift covering now, unless one already does."""
-    districts = {
-        d.code: d
-        for d in (
-            await session.execute(select(District).where(District.agency_id == agency_id))
-        ).scalars()
-    }
+    districts = {d.code: d for d in await district_repo.all_districts(session, agency_id)}
     now = datetime.now(UTC).replace(second=0, microsecond=0)
-    officers = (
-        (await session.execute(select(Officer).where(Officer.agency_id == agency_id)))
-        .scalars()
-        .all()
-    )
-    co_responders = (
-        (await session.execute(select(CoResponder).where(CoResponder.agency_id == agency_id)))
-        .scalars()
-        .all()
-    )
+    officers = await roster_repo.all_officers(session, agency_id)
+    co_responders = await roster_repo.all_co_responders(session, agency_id)
     plans: list[tuple[str, Any, str, str, list[str]]] = []
     for n, officer in enumerate(sorted(officers, key=lambda o: o.badge_number)):
         code = OFFICERS[n % len(OFFICERS)][0]
@@ -169,9 +158,7 @@ async def seed_demo(url: str, *, base_url: str) -> str:
     engine = create_engine(url, pool_size=1)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            agency = (
-                await session.execute(select(Agency).where(Agency.ori == DEMO_ORI))
-            ).scalar_one_or_none()
+            agency = await agency_by_ori(session, DEMO_ORI)
             if agency is None:
                 agency = await insert_agency(
                     session,

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
     # CJIS asks for a year at least; entries older than this are purged daily.
     audit_retention_days: int = Field(default=400, ge=365)
+    # Outbox events (and their finished webhook deliveries) older than this are removed
+    # hourly; an event with a delivery still pending stays.
+    event_retention_days: int = Field(default=30, ge=1)
     # Failed authentications from one client address before it is locked out, and for how long.
     auth_failure_limit: int = Field(default=5, ge=1)
     auth_lockout_seconds: int = Field(default=600, ge=1)

@@ -14,7 +14,8 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import create_sessionmaker
-from app.repositories.agencies import insert_agency, insert_api_key
+from app.repositories.agencies import insert_agency
+from app.repositories.keys import insert_api_key
 from app.state import AppState
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -13,14 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
 from app.api.permissions import permits, rule_for
-from app.db.engine import scope_session
+from app.db.unit_of_work import UnitOfWork
 from app.errors import Forbidden
 from app.security import Principal
-from app.services.audit import AuditNote, stage_note
+from app.services import agency, audit, auth
+from app.services.audit import AuditNote
 from app.services.idempotency import Replay
 from app.state import AppState
 
-ON_COMMIT = "cit_on_commit"
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cit_…`")
 
 
@@ -43,7 +43,9 @@ async def current_principal(
     secret = None
     if credentials is not None and credentials.scheme.lower() == "bearer":
         secret = credentials.credentials
-    return await state.authenticate(secret, client=_client(request), request_id=request_id(request))
+    return await auth.authenticate(
+        state, secret, client=_client(request), request_id=request_id(request)
+    )
 
 
 # Path parameters that name the resource a request acts on, for the audit trail.
@@ -90,7 +92,7 @@ async def authorize(
     ):
         denial = "A unit key may act only for its own responder"
     if denial is not None:
-        await (await app_state(request)).audit_apart(note, "denied")
+        await audit.write_note_apart((await app_state(request)).autocommit, note, "denied")
         raise Forbidden(denial)
     if rule.audited:
         note.by_service = rule.audited_by_service
@@ -107,36 +109,46 @@ async def audit_note(request: Request, _: Annotated[Principal, Depends(authorize
 async def agency_context(
     request: Request, principal: Annotated[Principal, Depends(authorize)]
 ) -> AgencyContext:
-    return await (await app_state(request)).agency_context(principal.agency_id)
+    return await agency.context(await app_state(request), principal.agency_id)
 
 
 async def _unit_of_work(
     request: Request, principal: Annotated[Principal, Depends(authorize)]
-) -> AsyncIterator[AsyncSession]:
-    """The request's transaction in the caller's agency: committed before the response is
-    sent (with the request's audit entry), or rolled back."""
-    async with (await app_state(request)).sessionmaker() as session:
-        scope_session(session, principal.agency_id)
-        try:
-            yield session
-            note = getattr(request.state, "audit", None)
-            if note is not None:
-                stage_note(session, note)
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
-        for callback in session.info.pop(ON_COMMIT, []):
-            callback()
+) -> AsyncIterator[UnitOfWork]:
+    """The request's transaction in the caller's agency, begun on first use: committed
+    when the endpoint returns, with the request's audit entry, or rolled back."""
+    async with (await app_state(request)).unit_of_work(principal.agency_id) as work:
+        yield work
+        note: AuditNote | None = getattr(request.state, "audit", None)
+        if note is not None:
+            await audit.write_note(work, note)
 
 
-def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
-    """Run callback once the request's transaction has committed (e.g. drop a cache entry)."""
-    session.info.setdefault(ON_COMMIT, []).append(callback)
+async def _read_only_work(
+    request: Request, principal: Annotated[Principal, Depends(authorize)]
+) -> AsyncIterator[UnitOfWork]:
+    """A read-only transaction (BEGIN READ ONLY) for reads that write no audit entry."""
+    if getattr(request.state, "audit", None) is not None:
+        raise RuntimeError("an audited route needs a read-write unit of work")
+    async with (await app_state(request)).unit_of_work(principal.agency_id, read_only=True) as work:
+        yield work
 
 
 # scope="function": the commit runs when the endpoint returns, before any 2xx is sent.
-UnitOfWork = Annotated[AsyncSession, Depends(_unit_of_work, scope="function")]
+Work = Annotated[UnitOfWork, Depends(_unit_of_work, scope="function")]
+ReadWork = Annotated[UnitOfWork, Depends(_read_only_work, scope="function")]
+
+
+async def _session(work: Work) -> AsyncSession:
+    return await work.session()
+
+
+async def _read_session(work: ReadWork) -> AsyncSession:
+    return await work.session()
+
+
+Session = Annotated[AsyncSession, Depends(_session)]
+ReadSession = Annotated[AsyncSession, Depends(_read_session)]
 Caller = Annotated[Principal, Depends(authorize)]
 Audit = Annotated[AuditNote, Depends(audit_note)]
 Context = Annotated[AgencyContext, Depends(agency_context)]

@@ -16,6 +16,7 @@ from starlette.routing import compile_path
 
 from app.encryption import UndecryptableValue
 from app.errors import PROBLEM_BASE, AppError, ServiceUnavailable
+from app.services import audit
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ async def _audit_failure(request: Request, status: int) -> None:
         return
     state = getattr(request.app.state, "cit", None)
     if state is not None:
-        await state.audit_apart(note, "denied" if status == 403 else "error")
+        await audit.write_note_apart(state.autocommit, note, "denied" if status == 403 else "error")
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from uuid import UUID
-
-from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session, SessionTransaction
 
 from app.db.embedded import start_embedded
-from app.db.raw import driver
 from app.settings import Settings
 
 # The role requests run as (created by migration 0006): it owns nothing, and row-level
 # security shows it only the rows of the agency set for the current transaction.
 APP_ROLE = "cit_app"
-AGENCY = "cit_agency_id"
-_SET_AGENCY = text("SELECT set_config('cit.agency_id', :agency, true)")
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -65,48 +55,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
-class AgencySession(Session):
-    """A session whose every transaction starts by setting its agency (info[AGENCY])."""
-
-
-@event.listens_for(AgencySession, "after_begin")
-def _set_agency(session: Session, _tx: SessionTransaction, connection: Connection) -> None:
-    agency = session.info.get(AGENCY)
-    if agency is not None:
-        connection.execute(_SET_AGENCY, {"agency": str(agency)})
-
-
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=AgencySession)
+    """Sessions for the command line and demo seeding, which run as the schema owner.
 
-
-@asynccontextmanager
-async def agency_transaction(
-    engine: AsyncEngine, agency_id: UUID
-) -> AsyncIterator[AsyncConnection]:
-    """A connection in a transaction that sees only agency_id's rows; committed on success.
-
-    engine must be in AUTOCOMMIT mode (AppState.autocommit), so SQLAlchemy adds no BEGIN of
-    its own: BEGIN and the agency travel in one round trip (the simple query protocol takes
-    both).
+    Requests use a UnitOfWork (app/db/unit_of_work.py) instead.
     """
-    async with engine.connect() as conn:
-        raw = await driver(conn)
-        # agency_id is a UUID, so its text form is safe to inline.
-        await raw.execute(
-            f"BEGIN; SELECT set_config('cit.agency_id', '{UUID(str(agency_id))}', true)"
-        )
-        try:
-            yield conn
-        except BaseException:
-            try:
-                await raw.execute("ROLLBACK")
-            except Exception:
-                await conn.invalidate()  # never hand a connection mid-transaction to the pool
-            raise
-        await raw.execute("COMMIT")
-
-
-def scope_session(session: AsyncSession, agency_id: UUID) -> None:
-    """Make the session's transactions see only agency_id's rows (call before first use)."""
-    session.info[AGENCY] = agency_id
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -7,6 +7,7 @@ from sqlalchemy import ForeignKey, Index, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, id_column
+from app.vocabulary import ResponderType, UnitRole
 
 
 class Assignment(Base):
@@ -28,9 +29,9 @@ class Assignment(Base):
     id: Mapped[UUID] = id_column()
     agency_id: Mapped[UUID] = mapped_column(ForeignKey("agency.id"))
     call_id: Mapped[UUID] = mapped_column(ForeignKey("call.id"))
-    responder_type: Mapped[str] = mapped_column(Text)
+    responder_type: Mapped[ResponderType] = mapped_column(Text)
     responder_id: Mapped[UUID]
-    role: Mapped[str] = mapped_column(Text)
+    role: Mapped[UnitRole] = mapped_column(Text)
     override_reason: Mapped[str | None] = mapped_column(Text)
     assigned_at: Mapped[datetime]
     released_at: Mapped[datetime | None]

@@ -8,13 +8,13 @@ from uuid import UUID
 from sqlalchemy import Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.vocabulary import UNIT_STATUSES, sql_list
+from app.vocabulary import UNIT_STATUSES, UnitStatus, sql_list
 
 STATUS_CHECK = f"status IN {sql_list(UNIT_STATUSES)}"
 
 
 class UnitStateMixin:
-    status: Mapped[str] = mapped_column(Text, server_default="available")
+    status: Mapped[UnitStatus] = mapped_column(Text, server_default="available")
     status_at: Mapped[datetime] = mapped_column(server_default=func.now())
     lat: Mapped[float | None]
     lon: Mapped[float | None]

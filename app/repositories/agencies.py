@@ -1,9 +1,8 @@
-"""SQL for agencies, API keys and the cached agency context."""
+"""SQL for agencies, their routing policy and the cached agency context."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -12,9 +11,8 @@ from sqlalchemy import Row, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.agency_context import AgencyContext, DistrictInfo, prepare_boundaries
-from app.models import Agency, ApiKey, RoutingPolicy
+from app.models import Agency, RoutingPolicy
 from app.routing.types import Policy
-from app.security import Principal, generate_key
 
 
 async def insert_agency(
@@ -39,56 +37,12 @@ async def insert_agency(
     return agency
 
 
-async def insert_api_key(
-    session: AsyncSession,
-    *,
-    agency_id: UUID,
-    role: str,
-    responder_type: str | None = None,
-    responder_id: UUID | None = None,
-    name: str | None = None,
-    expires_at: datetime | None = None,
-) -> tuple[ApiKey, str]:
-    """Store a new key's hash and return the row with the key itself (shown once)."""
-    new = generate_key()
-    row = ApiKey(
-        agency_id=agency_id,
-        role=role,
-        responder_type=responder_type,
-        responder_id=responder_id,
-        prefix=new.prefix,
-        key_hash=new.digest,
-        name=name,
-        expires_at=expires_at,
-    )
-    session.add(row)
-    await session.flush()
-    return row, new.secret
-
-
 async def get_agency(session: AsyncSession, agency_id: UUID) -> Agency | None:
     return await session.get(Agency, agency_id)
 
 
-# A definer-rights function (migration 0006): the agency is not known before the key is.
-_FIND_KEY = text(
-    "SELECT id, agency_id, role, responder_type, responder_id, prefix"
-    " FROM cit_authenticate(:digest)"
-)
-
-
-async def find_principal(conn: AsyncConnection, digest: bytes) -> Principal | None:
-    row = (await conn.execute(_FIND_KEY, {"digest": digest})).first()
-    if row is None:
-        return None
-    return Principal(
-        key_id=row.id,
-        agency_id=row.agency_id,
-        role=row.role,
-        responder_type=row.responder_type,
-        responder_id=row.responder_id,
-        prefix=row.prefix,
-    )
+async def agency_by_ori(session: AsyncSession, ori: str) -> Agency | None:
+    return (await session.execute(select(Agency).where(Agency.ori == ori))).scalar_one_or_none()
 
 
 async def latest_policy(session: AsyncSession, agency_id: UUID) -> RoutingPolicy:

@@ -1,66 +1,150 @@
-"""SQL for calls and their recommendation history."""
+"""SQL for calls and their recommendation history.
+
+A call travels as a CallRecord: call_params gives the columns it is written with (insert
+and update share it), and _call_record reads one back; tests/api/test_call_records.py
+checks that every field survives the round trip. Intake writes the call, its first
+recommendation, its events and its audit entry (and the Idempotency-Key answer) in one
+statement, so one round trip commits them all or none.
+"""
 
 from __future__ import annotations
 
 import json
-import re
-from datetime import datetime
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 from uuid import UUID
 
 import asyncpg
-from sqlalchemy import Select, bindparam, select, text
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, distinct_on
+from sqlalchemy import Row, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.types import Text
 
 from app.db.raw import RawStatement, driver
-from app.models import Call, Recommendation
-from app.repositories.idempotency import COMPLETE_IN_CTE
-
-# Recommendation, outbox events and audit entry: the tail shared by create and re-triage.
-_RECORD_TAIL = """
-rec AS (
-    INSERT INTO recommendation (id, agency_id, call_id, created_at, policy_version, lead,
-                                safety_concern, units, requests, warnings, reasons)
-    VALUES (:rec_id, :agency_id, :call_id, :now, :policy_version, :lead, :safety_concern,
-            :units, :requests, :warnings, :reasons)
-), ev AS (
-    INSERT INTO event (id, agency_id, type, call_id, responder_id, payload, created_at)
-    SELECT e.id, :agency_id, e.type, e.call_id, e.responder_id, e.payload, :now
-    FROM jsonb_to_recordset(:events)
-        AS e(id uuid, type text, call_id uuid, responder_id uuid, payload jsonb)
-), au AS (
-    INSERT INTO audit_entry (id, agency_id, at, key_id, role, action, resource_type,
-                             resource_id, outcome, request_id, detail)
-    VALUES (:audit_id, :agency_id, :now, :key_id, :role, :action, 'call', :call_id_text,
-            :outcome, :request_id, NULL)
+from app.events.catalogue import OutboxEvent
+from app.models import Call, District, Recommendation
+from app.records.audit import AuditRecord
+from app.records.calls import CallRecord, Location, SubjectFacts
+from app.records.recommendations import (
+    ReasonJson,
+    RecommendationRecord,
+    RecommendedUnitJson,
+    WarningJson,
 )
-"""
+from app.repositories import audit as audit_trail
+from app.repositories import events as outbox
+from app.repositories import idempotency
+from app.repositories.pagination import fetch_page, fetch_row_page
+from app.vocabulary import Lead, Request
 
-_JSON_PARAMS = ("safety", "subject", "units", "warnings", "reasons", "events", "idem_body")
-
-
-def _typed(statement: str) -> Any:
-    present = set(re.findall(r":(\w+)", statement))
-    params = [bindparam(name, type_=JSONB) for name in _JSON_PARAMS if name in present]
-    params.append(bindparam("requests", type_=ARRAY(Text)))
-    return text(statement).bindparams(*params)
-
-
-_CALL_HEAD = """
-WITH new_call AS (
-    INSERT INTO call (id, agency_id, external_id, status, district_id, lat, lon, address,
-                      nature, safety, subject, notes, received_at, created_at, updated_at)
-    VALUES (:call_id, :agency_id, :external_id, 'pending', :district_id, :lat, :lon, :address,
-            :nature, :safety, :subject, :notes, :received_at, :now, :now)
-), """
-
-# Static SQL only, joined from the module constants above; never from input.
-_INSERT_CALL = RawStatement.compile("".join((_CALL_HEAD, _RECORD_TAIL, "SELECT 1")))
-_INSERT_CALL_IDEMPOTENT = RawStatement.compile(
-    "".join((_CALL_HEAD, _RECORD_TAIL.rstrip(), COMPLETE_IN_CTE, "SELECT 1"))
+# Every column of `call`, in the order call_params gives them.
+_COLUMNS = (
+    "id",
+    "agency_id",
+    "external_id",
+    "status",
+    "district_id",
+    "lat",
+    "lon",
+    "address",
+    "nature",
+    "safety",
+    "subject",
+    "notes",
+    "received_at",
+    "created_at",
+    "updated_at",
+    "dispatched_at",
+    "cleared_at",
+    "disposition",
+    "diverted_to",
 )
+_JSON = {"safety", "subject"}
+# Columns that never change after intake.
+_FIXED = {"id", "agency_id", "created_at"}
+
+
+def call_params(call: CallRecord) -> dict[str, Any]:
+    """The record as `call_<column>` parameters (JSON columns as text)."""
+    place = call.location
+    values: dict[str, Any] = {
+        "id": call.id,
+        "agency_id": call.agency_id,
+        "external_id": call.external_id,
+        "status": call.status,
+        "district_id": call.district_id,
+        "lat": None if place is None else place.lat,
+        "lon": None if place is None else place.lon,
+        "address": None if place is None else place.address,
+        "nature": call.nature,
+        "safety": json.dumps(dict(call.safety)),
+        "subject": json.dumps(dict(call.subject)),
+        "notes": call.notes,
+        "received_at": call.received_at,
+        "created_at": call.created_at,
+        "updated_at": call.updated_at,
+        "dispatched_at": call.dispatched_at,
+        "cleared_at": call.cleared_at,
+        "disposition": call.disposition,
+        "diverted_to": call.diverted_to,
+    }
+    return {f"call_{column}": values[column] for column in _COLUMNS}
+
+
+def _placeholder(column: str) -> str:
+    return f"CAST(:call_{column} AS jsonb)" if column in _JSON else f":call_{column}"
+
+
+# Built from the column names above, never from input.
+_INSERT_CALL = (
+    f"INSERT INTO call ({', '.join(_COLUMNS)})"  # noqa: S608
+    f" VALUES ({', '.join(_placeholder(c) for c in _COLUMNS)})"
+)
+_UPDATE_CALL = RawStatement.compile(
+    "UPDATE call SET "  # noqa: S608
+    + ", ".join(f"{c} = {_placeholder(c)}" for c in _COLUMNS if c not in _FIXED)
+    + " WHERE id = :call_id"
+)
+
+INSERT_RECOMMENDATION = """
+INSERT INTO recommendation (id, agency_id, call_id, created_at, policy_version, lead,
+                            safety_concern, units, requests, warnings, reasons)
+VALUES (:rec_id, :rec_agency_id, :rec_call_id, :rec_created_at, :rec_policy_version, :rec_lead,
+        :rec_safety_concern, CAST(:rec_units AS jsonb), CAST(:rec_requests AS text[]),
+        CAST(:rec_warnings AS jsonb), CAST(:rec_reasons AS jsonb))"""
+
+
+def recommendation_params(rec: RecommendationRecord) -> dict[str, Any]:
+    return {
+        "rec_id": rec.id,
+        "rec_agency_id": rec.agency_id,
+        "rec_call_id": rec.call_id,
+        "rec_created_at": rec.created_at,
+        "rec_policy_version": rec.policy_version,
+        "rec_lead": rec.lead,
+        "rec_safety_concern": rec.safety_concern,
+        "rec_units": json.dumps(rec.units),
+        "rec_requests": list(rec.requests),
+        "rec_warnings": json.dumps(rec.warnings),
+        "rec_reasons": json.dumps(rec.reasons),
+    }
+
+
+def _with(*steps: tuple[str, str]) -> RawStatement:
+    """One statement of data-modifying steps (static SQL from this package, never input)."""
+    ctes = ",\n".join(f"{name} AS ({sql})" for name, sql in steps)
+    return RawStatement.compile(f"WITH {ctes}\nSELECT 1")
+
+
+_RECORD_STEPS = (
+    ("rec", INSERT_RECOMMENDATION),
+    ("ev", outbox.INSERT_EVENTS),
+    ("au", audit_trail.INSERT_AUDIT),
+)
+_INSERT_CALL_ALL = _with(("new_call", _INSERT_CALL), *_RECORD_STEPS)
+_INSERT_CALL_ALL_IDEMPOTENT = _with(
+    ("new_call", _INSERT_CALL), *_RECORD_STEPS, ("idem", idempotency.COMPLETE_ANSWER)
+)
+_INSERT_RECOMMENDATION_ALL = _with(*_RECORD_STEPS)
 
 
 class ExternalIdTaken(Exception):
@@ -71,20 +155,29 @@ class DistrictGone(Exception):
     """The call's district was deleted meanwhile."""
 
 
-_INSERT_RECOMMENDATION = _typed("".join(("WITH ", _RECORD_TAIL, "SELECT 1")))
-
-
-async def insert_call(conn: AsyncConnection, params: dict[str, Any]) -> None:
-    """Write a call with its first recommendation, events and audit entry in one round trip.
-
-    With `idem_key` and `idem_body` in params, the same statement stores the response under
-    the Idempotency-Key: the call and its replayable answer commit together or not at all.
-    """
-    statement = _INSERT_CALL_IDEMPOTENT if "idem_key" in params else _INSERT_CALL
-    # On the driver connection, JSON goes as text (SQLAlchemy's jsonb codec expects it).
-    args = {**params, **{k: json.dumps(params[k]) for k in _JSON_PARAMS if k in params}}
+async def insert_call(
+    conn: AsyncConnection,
+    call: CallRecord,
+    *,
+    recommendation: RecommendationRecord,
+    events: Sequence[OutboxEvent],
+    entry: AuditRecord,
+    answer: idempotency.Answer | None,
+) -> None:
+    """Write a new call with its first recommendation, events and audit entry, and the
+    Idempotency-Key answer if any, in one statement (one round trip)."""
+    params = {
+        **call_params(call),
+        **recommendation_params(recommendation),
+        **outbox.params(agency_id=call.agency_id, at=call.created_at, events=events),
+        **audit_trail.params(entry),
+    }
+    statement = _INSERT_CALL_ALL
+    if answer is not None:
+        statement = _INSERT_CALL_ALL_IDEMPOTENT
+        params.update(idempotency.answer_params(answer))
     try:
-        await (await driver(conn)).execute(statement.sql, *statement.args(args))
+        await (await driver(conn)).execute(statement.sql, *statement.args(params))
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == "uq_call_agency_external_id":
             raise ExternalIdTaken from None
@@ -93,23 +186,114 @@ async def insert_call(conn: AsyncConnection, params: dict[str, Any]) -> None:
         raise DistrictGone from None
 
 
-async def insert_recommendation(session: AsyncSession, params: dict[str, Any]) -> None:
-    """Write a new recommendation for an existing call, with its events and audit entry."""
-    await session.execute(_INSERT_RECOMMENDATION, params)
+async def insert_recommendation(
+    session: AsyncSession,
+    recommendation: RecommendationRecord,
+    *,
+    events: Sequence[OutboxEvent],
+    entry: AuditRecord,
+) -> None:
+    """Write a new recommendation of an existing call, with its events and audit entry."""
+    await session.flush()  # the fan-out trigger must see this request's assignments
+    params = {
+        **recommendation_params(recommendation),
+        **outbox.params(
+            agency_id=recommendation.agency_id, at=recommendation.created_at, events=events
+        ),
+        **audit_trail.params(entry),
+    }
+    raw = await driver(await session.connection())
+    await raw.execute(_INSERT_RECOMMENDATION_ALL.sql, *_INSERT_RECOMMENDATION_ALL.args(params))
+
+
+async def update_call(session: AsyncSession, call: CallRecord) -> None:
+    """Store the call's new state (every column but those fixed at intake)."""
+    raw = await driver(await session.connection())
+    await raw.execute(_UPDATE_CALL.sql, *_UPDATE_CALL.args(call_params(call)))
+
+
+_SELECT_CALL = select(*Call.__table__.columns, District.code.label("district_code")).join(
+    District, District.id == Call.district_id
+)
+
+
+def _call_record(row: Row[*tuple[Any, ...]]) -> CallRecord:
+    return CallRecord(
+        id=row.id,
+        agency_id=row.agency_id,
+        external_id=row.external_id,
+        status=row.status,
+        district_id=row.district_id,
+        district=row.district_code,
+        location=(
+            None
+            if row.lat is None or row.lon is None
+            else Location(lat=row.lat, lon=row.lon, address=row.address)
+        ),
+        nature=row.nature,
+        safety=row.safety,
+        subject=cast(SubjectFacts, row.subject),
+        notes=row.notes,
+        received_at=row.received_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        dispatched_at=row.dispatched_at,
+        cleared_at=row.cleared_at,
+        disposition=row.disposition,
+        diverted_to=row.diverted_to,
+    )
 
 
 async def get_call(
     session: AsyncSession, *, agency_id: UUID, call_id: UUID, for_update: bool = False
-) -> Call | None:
-    stmt = select(Call).where(Call.agency_id == agency_id, Call.id == call_id)
+) -> CallRecord | None:
+    stmt = _SELECT_CALL.where(Call.agency_id == agency_id, Call.id == call_id)
     if for_update:
-        stmt = stmt.with_for_update()
-    return (await session.execute(stmt)).scalar_one_or_none()
+        stmt = stmt.with_for_update(of=Call)
+    row = (await session.execute(stmt)).first()
+    return None if row is None else _call_record(row)
+
+
+async def list_calls(
+    session: AsyncSession,
+    *,
+    agency_id: UUID,
+    status: str | None,
+    district_id: UUID | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[CallRecord], str | None]:
+    """One page of the agency's calls, newest first."""
+    stmt = _SELECT_CALL.where(Call.agency_id == agency_id)
+    if status is not None:
+        stmt = stmt.where(Call.status == status)
+    if district_id is not None:
+        stmt = stmt.where(Call.district_id == district_id)
+    rows, next_cursor = await fetch_row_page(
+        session, stmt, Call.id, limit=limit, cursor=cursor, newest_first=True
+    )
+    return [_call_record(r) for r in rows], next_cursor
+
+
+def _recommendation_record(row: Recommendation) -> RecommendationRecord:
+    return RecommendationRecord(
+        id=row.id,
+        agency_id=row.agency_id,
+        call_id=row.call_id,
+        created_at=row.created_at,
+        policy_version=row.policy_version,
+        lead=cast(Lead, row.lead),
+        safety_concern=row.safety_concern,
+        units=cast(list[RecommendedUnitJson], row.units),
+        requests=cast(list[Request], row.requests),
+        warnings=cast(list[WarningJson], row.warnings),
+        reasons=cast(list[ReasonJson], row.reasons),
+    )
 
 
 async def latest_recommendations(
-    session: AsyncSession, call_ids: list[UUID]
-) -> dict[UUID, Recommendation]:
+    session: AsyncSession, call_ids: Sequence[UUID]
+) -> Mapping[UUID, RecommendationRecord]:
     if not call_ids:
         return {}
     stmt = (
@@ -118,24 +302,15 @@ async def latest_recommendations(
         .ext(distinct_on(Recommendation.call_id))
         .order_by(Recommendation.call_id, Recommendation.id.desc())
     )
-    return {r.call_id: r for r in (await session.execute(stmt)).scalars()}
+    return {r.call_id: _recommendation_record(r) for r in (await session.execute(stmt)).scalars()}
 
 
-def calls_statement(
-    agency_id: UUID, *, status: str | None, district_id: UUID | None
-) -> Select[Call]:
-    stmt = select(Call).where(Call.agency_id == agency_id)
-    if status is not None:
-        stmt = stmt.where(Call.status == status)
-    if district_id is not None:
-        stmt = stmt.where(Call.district_id == district_id)
-    return stmt
-
-
-def recommendations_statement(call_id: UUID) -> Select[Recommendation]:
-    return select(Recommendation).where(Recommendation.call_id == call_id)
-
-
-async def touch(session: AsyncSession, call: Call, now: datetime) -> None:
-    call.updated_at = now
-    await session.flush()
+async def list_recommendations(
+    session: AsyncSession, call_id: UUID, *, limit: int, cursor: str | None
+) -> tuple[list[RecommendationRecord], str | None]:
+    """One page of the call's recommendations, oldest first."""
+    stmt = select(Recommendation).where(Recommendation.call_id == call_id)
+    rows, next_cursor = await fetch_page(
+        session, stmt, Recommendation.id, limit=limit, cursor=cursor
+    )
+    return [_recommendation_record(r) for r in rows], next_cursor

@@ -11,6 +11,7 @@ recommendation every unit of the agency would.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from string import Template
 from uuid import UUID
@@ -114,7 +115,7 @@ WITH leaders AS MATERIALIZED (
 )
 -- Only the kept units are read from their own rows: the routing core re-checks them.
 SELECT r.responder_type, r.responder_id, r.call_sign, r.starts_at, r.ends_at,
-       r.home_district_id AS home_id, r.hop,
+       (SELECT d.code FROM district d WHERE d.id = r.home_district_id) AS home_code, r.hop,
        u.name, u.status, u.active, u.lat, u.lon, u.trainings, u.specialties,
        cert.certified_on, cert.expires_on,
        (SELECT count(*) FROM assignment a
@@ -148,8 +149,7 @@ async def load_candidates(
     agency_id: UUID,
     district_id: UUID,
     district_code: str,
-    reach: dict[UUID, int],
-    codes_by_id: dict[UUID, str],
+    rings: Mapping[UUID, int],
     now: datetime,
     today: date,
     location: GeoPoint | None,
@@ -157,15 +157,20 @@ async def load_candidates(
     longest_shift: timedelta,
 ) -> list[Candidate]:
     """Eligible units serving the district, the best few of each kind; from the districts
-    in reach around it, the best few of each kind the district itself has none of."""
+    around it (rings: district id -> hops, all > 0), the best few of each kind the
+    district itself has none of.
+
+    A unit's home district comes back by code from the database, so a district added on
+    another instance (not yet in a cached context) is named, never a KeyError.
+    """
     rows = await (await driver(conn)).fetch(
         _CANDIDATES.sql,
         *_CANDIDATES.args(
             {
                 "agency_id": agency_id,
                 "district_id": district_id,
-                "ring_ids": [d for d, hop in reach.items() if hop > 0],
-                "ring_hops": [hop for hop in reach.values() if hop > 0],
+                "ring_ids": list(rings),
+                "ring_hops": list(rings.values()),
                 "now": now,
                 "today": today,
                 "lat": location.lat if location else None,
@@ -185,7 +190,7 @@ async def load_candidates(
             nearest[row["responder_id"]] = row
     candidates = []
     for row in nearest.values():
-        home = codes_by_id[row["home_id"]]
+        home = row["home_code"]
         serves_by_cover = row["hop"] == 0 and home != district_code
         lat, certified_on = row["lat"], row["certified_on"]
         candidates.append(

@@ -32,6 +32,10 @@ def list_statement(agency_id: UUID) -> Select[District]:
     return select(District).where(District.agency_id == agency_id)
 
 
+async def all_districts(session: AsyncSession, agency_id: UUID) -> Sequence[District]:
+    return (await session.execute(list_statement(agency_id))).scalars().all()
+
+
 async def adjacent_codes(
     session: AsyncSession, *, agency_id: UUID, district_ids: Sequence[UUID]
 ) -> dict[UUID, list[str]]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 # Take the key if it is new, expired, or held by a request that died mid-flight (its
 # record stayed unfinished past the lease). A retry with a different body never takes it.
@@ -30,22 +31,40 @@ _LOOKUP = text(
     "SELECT fingerprint, response_status, response_body FROM idempotency_record"
     " WHERE agency_id = :agency_id AND key = :key"
 )
-_COMPLETE = text(
-    "UPDATE idempotency_record SET response_status = :status, response_body = :body"
-    " WHERE agency_id = :agency_id AND key = :key"
-).bindparams(bindparam("body", type_=JSONB))
 _RELEASE = text(
     "DELETE FROM idempotency_record"
     " WHERE agency_id = :agency_id AND key = :key AND response_status IS NULL"
 )
 _EXPIRE = text("DELETE FROM idempotency_record WHERE expires_at < now()")
 
-# What the batched call insert adds to record its response under the key.
-COMPLETE_IN_CTE = """, idem AS (
-    UPDATE idempotency_record SET response_status = 201, response_body = :idem_body
-    WHERE agency_id = :agency_id AND key = :idem_key
-)
-"""
+# Alone (complete), or as the `idem` step of the statement that writes the answer's change
+# (call intake, app/repositories/calls.py): the change and its replayable answer commit
+# together or not at all.
+COMPLETE_ANSWER = """
+UPDATE idempotency_record SET response_status = :idem_status,
+                              response_body = CAST(:idem_body AS jsonb)
+WHERE agency_id = :idem_agency_id AND key = :idem_key"""
+_COMPLETE = text(COMPLETE_ANSWER)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The response to store under an Idempotency-Key."""
+
+    agency_id: UUID
+    key: str
+    status: int
+    body: dict[str, Any]
+
+
+def answer_params(answer: Answer) -> dict[str, Any]:
+    """The parameters of COMPLETE_ANSWER."""
+    return {
+        "idem_agency_id": answer.agency_id,
+        "idem_key": answer.key,
+        "idem_status": answer.status,
+        "idem_body": json.dumps(answer.body),
+    }
 
 
 async def claim(
@@ -66,11 +85,8 @@ async def lookup(conn: AsyncConnection, *, agency_id: UUID, key: str) -> Any:
     return (await conn.execute(_LOOKUP, {"agency_id": agency_id, "key": key})).first()
 
 
-async def complete(
-    session: AsyncSession, *, agency_id: UUID, key: str, status: int, body: dict[str, Any]
-) -> None:
-    params = {"agency_id": agency_id, "key": key, "status": status, "body": body}
-    await session.execute(_COMPLETE, params)
+async def complete(conn: AsyncConnection, answer: Answer) -> None:
+    await conn.execute(_COMPLETE, answer_params(answer))
 
 
 async def release(conn: AsyncConnection, *, agency_id: UUID, key: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from uuid import UUID
 
@@ -18,6 +18,14 @@ def officers_statement(agency_id: UUID) -> Select[Officer]:
 
 def co_responders_statement(agency_id: UUID) -> Select[CoResponder]:
     return select(CoResponder).where(CoResponder.agency_id == agency_id)
+
+
+async def all_officers(session: AsyncSession, agency_id: UUID) -> Sequence[Officer]:
+    return (await session.execute(officers_statement(agency_id))).scalars().all()
+
+
+async def all_co_responders(session: AsyncSession, agency_id: UUID) -> Sequence[CoResponder]:
+    return (await session.execute(co_responders_statement(agency_id))).scalars().all()
 
 
 async def get_officer(

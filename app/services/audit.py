@@ -1,18 +1,28 @@
-"""The audit trail: entries staged in the request's transaction, or written on their own."""
+"""The audit trail: what each entry says, and when it is written.
+
+An entry is written in the transaction of the change it records (the request's unit of
+work, or the statement that makes the change), or, for a denied or failed request, in a
+transaction of its own. app/repositories/audit.py holds the SQL.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.db.unit_of_work import UnitOfWork
 from app.ids import new_id
-from app.models import AuditEntry
+from app.records.audit import AuditRecord
+from app.repositories import audit as repo
 from app.security import Principal
+from app.vocabulary import AuditOutcome
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -27,7 +37,7 @@ class AuditNote:
     detail: dict[str, Any] | None = None
     # The service records success itself (in its own statement); failures still come here.
     by_service: bool = False
-    written: bool = field(default=False)
+    written: bool = False
 
     def identify(self, resource_id: object, detail: dict[str, Any] | None = None) -> None:
         """Name the resource the request acted on (e.g. the id a create made)."""
@@ -36,117 +46,101 @@ class AuditNote:
             self.detail = detail
 
 
-def _values(
-    who: Principal | None,
+def entry(
+    who: Principal,
     *,
-    agency_id: UUID | None = None,
     action: str,
-    resource_type: str | None,
-    resource_id: str | None,
-    outcome: str,
+    resource_type: str,
+    resource_id: object,
     request_id: str | None,
-    detail: dict[str, Any] | None,
-    at: datetime | None = None,
-) -> dict[str, Any]:
-    return {
-        "id": new_id(),
-        "agency_id": who.agency_id if who else agency_id,
-        "at": at or datetime.now(UTC),
-        "key_id": who.key_id if who else None,
-        "role": who.role if who else "cli",
-        "action": action,
-        "resource_type": resource_type,
-        "resource_id": resource_id,
-        "outcome": outcome,
-        "request_id": request_id,
-        "detail": detail,
-    }
-
-
-def stage_note(session: AsyncSession, note: AuditNote) -> None:
-    """Add the request's success entry to its transaction (once)."""
-    if note.written or note.by_service:
-        return
-    note.written = True
-    session.add(
-        AuditEntry(
-            **_values(
-                note.who,
-                action=note.action,
-                resource_type=note.resource_type,
-                resource_id=note.resource_id,
-                outcome="success",
-                request_id=note.request_id,
-                detail=note.detail,
-            )
-        )
+    at: datetime,
+    outcome: AuditOutcome = "success",
+    detail: dict[str, Any] | None = None,
+) -> AuditRecord:
+    """An entry for something a key did."""
+    return AuditRecord(
+        id=new_id(),
+        agency_id=who.agency_id,
+        at=at,
+        key_id=who.key_id,
+        role=who.role,
+        action=action,
+        resource_type=resource_type,
+        resource_id=None if resource_id is None else str(resource_id),
+        outcome=outcome,
+        request_id=request_id,
+        detail=detail,
     )
 
 
-async def write_note(conn: AsyncConnection, note: AuditNote, outcome: str) -> None:
-    """Write the request's entry in a transaction of its own (denials and failures)."""
-    note.written = True
-    values = _values(
+def cli_entry(
+    agency_id: UUID, *, action: str, resource_type: str, resource_id: UUID, detail: dict[str, Any]
+) -> AuditRecord:
+    """An entry for a command run on the server: role `cli`, no key, no request."""
+    return AuditRecord(
+        id=new_id(),
+        agency_id=agency_id,
+        at=datetime.now(UTC),
+        key_id=None,
+        role="cli",
+        action=action,
+        resource_type=resource_type,
+        resource_id=str(resource_id),
+        outcome="success",
+        request_id=None,
+        detail={**detail, "via": "cli"},
+    )
+
+
+def _note_entry(note: AuditNote, outcome: AuditOutcome) -> AuditRecord:
+    return entry(
         note.who,
         action=note.action,
         resource_type=note.resource_type,
         resource_id=note.resource_id,
-        outcome=outcome,
         request_id=note.request_id,
+        at=datetime.now(UTC),
+        outcome=outcome,
         detail=note.detail,
     )
-    await conn.execute(insert(AuditEntry).values(**values))
 
 
-def record(
-    session: AsyncSession,
-    who: Principal,
-    *,
-    action: str,
-    call_id: UUID,
-    request_id: str | None,
-    at: datetime,
-    detail: dict[str, Any] | None = None,
-    outcome: str = "success",
+async def write(conn: AsyncConnection, record: AuditRecord) -> None:
+    """Write an entry in the connection's transaction."""
+    await repo.insert(conn, record)
+
+
+async def write_note(work: UnitOfWork, note: AuditNote) -> None:
+    """Write the request's success entry in the request's transaction (once)."""
+    if note.written or note.by_service:
+        return
+    note.written = True
+    await repo.insert(await work.connection(), _note_entry(note, "success"))
+
+
+async def write_note_apart(engine: AsyncEngine, note: AuditNote, outcome: AuditOutcome) -> None:
+    """Record a denied or failed request in a transaction of its own.
+
+    engine is the application's autocommit engine. The request's answer stands even if
+    the trail cannot be written right now; that is logged.
+    """
+    note.written = True
+    try:
+        async with UnitOfWork(engine, note.who.agency_id) as work:
+            await repo.insert(await work.connection(), _note_entry(note, outcome))
+    except Exception:
+        log.warning("could not write an audit entry", exc_info=True)
+
+
+async def record_auth_failure(
+    engine: AsyncEngine, *, prefix: str | None, client: str, request_id: str | None
 ) -> None:
-    """Stage an audit entry for a call action in the request's transaction."""
-    session.add(
-        AuditEntry(
-            **_values(
-                who,
-                action=action,
-                resource_type="call",
-                resource_id=str(call_id),
-                outcome=outcome,
-                request_id=request_id,
-                detail=detail,
-                at=at,
+    """Audit a failed authentication with the key's public prefix only, never the key."""
+    detail = {"key_prefix": prefix, "client": client}
+    try:
+        async with engine.connect() as conn:
+            await repo.record_auth_failure(
+                conn, prefix=prefix, request_id=request_id, detail=detail
             )
-        )
-    )
-
-
-def record_cli(
-    session: AsyncSession,
-    agency_id: UUID,
-    *,
-    action: str,
-    resource_type: str,
-    resource_id: UUID,
-    detail: dict[str, Any],
-) -> None:
-    """Stage an entry for a CLI command: role `cli`, no key, no request."""
-    session.add(
-        AuditEntry(
-            **_values(
-                None,
-                agency_id=agency_id,
-                action=action,
-                resource_type=resource_type,
-                resource_id=str(resource_id),
-                outcome="success",
-                request_id=None,
-                detail={**detail, "via": "cli"},
-            )
-        )
-    )
+    except Exception:  # The 401 stands even if the trail cannot be written right now.
+        log.warning("could not audit a failed authentication", exc_info=True)

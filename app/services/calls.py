@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
+from app.db.unit_of_work import UnitOfWork
 from app.encryption import CALL_NOTES, DataCipher
 from app.errors import Conflict, Invalid, NotFound
+from app.events import catalogue as events
 from app.ids import new_id
-from app.models import Call, Recommendation
+from app.records.calls import CallRecord, Location, SubjectFacts
+from app.records.recommendations import RecommendationRecord
 from app.repositories import calls as repo
-from app.repositories.pagination import fetch_page
-from app.routing.types import Recommendation as RoutingResult
+from app.repositories.idempotency import Answer
 from app.schemas.calls import (
     CallCreate,
     CallDetailOut,
@@ -24,78 +26,86 @@ from app.schemas.calls import (
     CallPatch,
     RecommendationOut,
     Safety,
+    Subject,
 )
 from app.security import Principal
-from app.services import triage
-from app.services.events import call_summary
+from app.services import audit, triage
+
+
+def _location(body: CallLocation | None) -> Location | None:
+    return None if body is None else Location(lat=body.lat, lon=body.lon, address=body.address)
+
+
+def _subject(body: Subject) -> SubjectFacts:
+    return SubjectFacts() if body.age is None else SubjectFacts(age=body.age)
 
 
 async def create(
-    conn: AsyncConnection,
+    work: UnitOfWork,
     context: AgencyContext,
     who: Principal,
     body: CallCreate,
     *,
     cipher: DataCipher,
     request_id: str | None,
-    idempotency_key: str | None = None,
+    idempotency_key: str | None,
 ) -> CallOut:
+    """Take a call: one candidate query, then one statement writes the call with its
+    recommendation, events, audit entry and (with a key) the replayable answer."""
     now = datetime.now(UTC)
-    district_id, code = triage.resolve_district(context, body.district, body.location)
+    location = _location(body.location)
+    district_id, code = triage.resolve_district(context, body.district, location)
     call_id = new_id()
-    facts = triage.call_facts(code, body.location, body.nature, body.safety, body.subject.age)
-    result = await triage.triage(conn, context, district_id=district_id, facts=facts, now=now)
-    params, rec_id = triage.record_params(
-        who,
-        call_id=call_id,
-        result=result,
-        now=now,
-        action="call.create",
-        request_id=request_id,
-        call_event="call.created",
-        summary=call_summary(
-            call_id,
-            external_id=body.external_id,
-            status="pending",
-            district=code,
-            location=body.location.model_dump() if body.location else None,
-            nature=body.nature,
-            safety=body.safety.model_dump(),
-            lead=result.lead,
-        ),
-    )
-    location = body.location
-    subject = body.subject.model_dump(exclude_none=True)
-    params.update(
-        external_id=body.external_id,
-        district_id=district_id,
-        lat=location.lat if location else None,
-        lon=location.lon if location else None,
-        address=location.address if location else None,
-        nature=body.nature,
-        safety=body.safety.model_dump(),
-        subject=subject,
-        notes=cipher.encrypt_optional(body.notes, column=CALL_NOTES, row_id=call_id),
-        received_at=body.received_at or now,
-    )
-    out = CallOut(
+    call = CallRecord(
         id=call_id,
+        agency_id=context.agency_id,
         external_id=body.external_id,
         status="pending",
+        district_id=district_id,
         district=code,
         location=location,
         nature=body.nature,
-        safety=body.safety,
-        subject=subject,
-        received_at=params["received_at"],
+        safety=body.safety.model_dump(),
+        subject=_subject(body.subject),
+        notes=cipher.encrypt_optional(body.notes, column=CALL_NOTES, row_id=call_id),
+        received_at=body.received_at or now,
         created_at=now,
         updated_at=now,
-        recommendation=render_result(result, rec_id=rec_id, call_id=call_id, created_at=now),
+        dispatched_at=None,
+        cleared_at=None,
+        disposition=None,
+        diverted_to=None,
     )
-    if idempotency_key is not None:
-        params.update(idem_key=idempotency_key, idem_body=out.model_dump(mode="json"))
+    conn = await work.connection()
+    rec = await triage.triage(conn, context, call, now=now)
+    out = render_call(call, rec)
+    answer = (
+        None
+        if idempotency_key is None
+        else Answer(
+            agency_id=call.agency_id,
+            key=idempotency_key,
+            status=201,
+            body=out.model_dump(mode="json"),
+        )
+    )
+    entry = audit.entry(
+        who,
+        action="call.create",
+        resource_type="call",
+        resource_id=call.id,
+        request_id=request_id,
+        at=now,
+    )
     try:
-        await repo.insert_call(conn, params)
+        await repo.insert_call(
+            conn,
+            call,
+            recommendation=rec,
+            events=[events.call_created(call, lead=rec.lead), events.recommendation_created(rec)],
+            entry=entry,
+            answer=answer,
+        )
     except repo.ExternalIdTaken:
         raise Conflict(f"a call with external_id {body.external_id} already exists") from None
     except repo.DistrictGone:
@@ -103,59 +113,47 @@ async def create(
     return out
 
 
-def render_result(
-    result: RoutingResult, *, rec_id: UUID, call_id: UUID, created_at: datetime
-) -> RecommendationOut:
+def render_recommendation(rec: RecommendationRecord) -> RecommendationOut:
     return RecommendationOut(
-        id=rec_id,
-        call_id=call_id,
-        created_at=created_at,
-        policy_version=result.policy_version,
-        lead=result.lead,
-        safety_concern=result.safety_concern,
-        **triage.recommendation_json(result),
+        id=rec.id,
+        call_id=rec.call_id,
+        created_at=rec.created_at,
+        policy_version=rec.policy_version,
+        lead=rec.lead,
+        safety_concern=rec.safety_concern,
+        units=rec.units,
+        requests=rec.requests,
+        warnings=rec.warnings,
+        reasons=rec.reasons,
     )
 
 
-def render_recommendation(row: Recommendation) -> RecommendationOut:
-    return RecommendationOut.model_validate(row, from_attributes=True)
-
-
-def render_call(
-    context: AgencyContext,
-    call: Call,
-    rec: Recommendation | None,
-    *,
-    notes_cipher: DataCipher | None = None,
-) -> CallOut:
-    """The call as the API shows it; with notes_cipher, also its decrypted notes."""
-    fields: dict[str, Any] = {
-        "id": call.id,
-        "external_id": call.external_id,
-        "status": call.status,
-        "district": context.district_code(call.district_id),
-        "location": (
-            CallLocation(lat=call.lat, lon=call.lon, address=call.address)
-            if call.lat is not None and call.lon is not None
-            else None
+def render_call(call: CallRecord, rec: RecommendationRecord | None) -> CallOut:
+    """The call as the API shows it in lists and answers: never its notes."""
+    place = call.location
+    return CallOut(
+        id=call.id,
+        external_id=call.external_id,
+        status=call.status,
+        district=call.district,
+        location=(
+            None
+            if place is None
+            else CallLocation(lat=place.lat, lon=place.lon, address=place.address)
         ),
-        "nature": call.nature,
-        "safety": Safety(**call.safety),
-        "subject": call.subject,
-        "received_at": call.received_at,
-        "created_at": call.created_at,
-        "updated_at": call.updated_at,
-        "recommendation": render_recommendation(rec) if rec else None,
-    }
-    if notes_cipher is not None:
-        notes = notes_cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
-        return CallDetailOut(**fields, notes=notes)
-    return CallOut(**fields)
+        nature=call.nature,
+        safety=Safety(**call.safety),
+        subject=dict(call.subject),
+        received_at=call.received_at,
+        created_at=call.created_at,
+        updated_at=call.updated_at,
+        recommendation=None if rec is None else render_recommendation(rec),
+    )
 
 
 async def get(
     session: AsyncSession, context: AgencyContext, call_id: UUID, *, for_update: bool = False
-) -> Call:
+) -> CallRecord:
     call = await repo.get_call(
         session, agency_id=context.agency_id, call_id=call_id, for_update=for_update
     )
@@ -164,12 +162,26 @@ async def get(
     return call
 
 
+async def latest_recommendation(
+    session: AsyncSession, call: CallRecord
+) -> RecommendationRecord | None:
+    return (await repo.latest_recommendations(session, [call.id])).get(call.id)
+
+
 async def get_detail(
     session: AsyncSession, context: AgencyContext, call_id: UUID, *, cipher: DataCipher
-) -> CallOut:
+) -> CallDetailOut:
+    """The call with its latest recommendation and its decrypted notes."""
     call = await get(session, context, call_id)
-    recs = await repo.latest_recommendations(session, [call.id])
-    return render_call(context, call, recs.get(call.id), notes_cipher=cipher)
+    out = render_call(call, await latest_recommendation(session, call))
+    notes = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
+    return CallDetailOut(**dict(out), notes=notes)
+
+
+async def get_summary(session: AsyncSession, context: AgencyContext, call_id: UUID) -> CallOut:
+    """A call as lists show it: without notes."""
+    call = await get(session, context, call_id)
+    return render_call(call, await latest_recommendation(session, call))
 
 
 async def list_page(
@@ -187,12 +199,16 @@ async def list_page(
         if info is None:
             raise Invalid(f"unknown district {district}", loc=("query", "district"))
         district_id = info.id
-    stmt = repo.calls_statement(context.agency_id, status=status, district_id=district_id)
-    rows, next_cursor = await fetch_page(
-        session, stmt, Call.id, limit=limit, cursor=cursor, newest_first=True
+    calls, next_cursor = await repo.list_calls(
+        session,
+        agency_id=context.agency_id,
+        status=status,
+        district_id=district_id,
+        limit=limit,
+        cursor=cursor,
     )
-    recs = await repo.latest_recommendations(session, [c.id for c in rows])
-    return [render_call(context, c, recs.get(c.id)) for c in rows], next_cursor
+    recs = await repo.latest_recommendations(session, [c.id for c in calls])
+    return [render_call(c, recs.get(c.id)) for c in calls], next_cursor
 
 
 async def update(
@@ -210,54 +226,46 @@ async def update(
     if call.status == "cleared":
         raise Conflict("the call is cleared; it can no longer be changed")
     now = datetime.now(UTC)
-    if body.safety is not None:
-        merged = dict(call.safety)
-        merged.update(body.safety.model_dump(exclude_none=True))
-        call.safety = merged
-    if body.nature is not None:
-        call.nature = body.nature
-    if body.location is not None:
-        call.lat, call.lon, call.address = (
-            body.location.lat,
-            body.location.lon,
-            body.location.address,
-        )
-    if body.notes is not None:
-        call.notes = cipher.encrypt(body.notes, column=CALL_NOTES, row_id=call.id)
-    if body.subject is not None:
-        call.subject = body.subject.model_dump(exclude_none=True)
+    district_id, district = call.district_id, call.district
     if body.district is not None:
-        call.district_id, _ = triage.resolve_district(context, body.district, None)
+        district_id, district = triage.resolve_district(context, body.district, None)
     elif body.location is not None:
         # A better fix on the caller re-places the call; a point outside every boundary
         # (or an agency without boundaries) keeps the district it has.
         located = context.locate(body.location.lat, body.location.lon)
         if located is not None:
-            call.district_id = context.districts_by_code[located].id
-    await repo.touch(session, call, now)
-    await triage.store_retriage(
-        session, context, who, call, request_id=request_id, action="call.update", now=now
+            district_id, district = context.districts_by_code[located].id, located
+    call = replace(
+        call,
+        safety=(
+            call.safety
+            if body.safety is None
+            else {**call.safety, **body.safety.model_dump(exclude_none=True)}
+        ),
+        nature=call.nature if body.nature is None else body.nature,
+        location=call.location if body.location is None else _location(body.location),
+        notes=(
+            call.notes
+            if body.notes is None
+            else cipher.encrypt(body.notes, column=CALL_NOTES, row_id=call.id)
+        ),
+        subject=call.subject if body.subject is None else _subject(body.subject),
+        district_id=district_id,
+        district=district,
+        updated_at=now,
     )
-    recs = await repo.latest_recommendations(session, [call.id])
-    return render_call(context, call, recs[call.id])
+    await repo.update_call(session, call)
+    rec = await triage.retriage(
+        session, context, who, call, request_id=request_id, now=now, announce_update=True
+    )
+    return render_call(call, rec)
 
 
 async def recommendations(
     session: AsyncSession, context: AgencyContext, call_id: UUID, *, limit: int, cursor: str | None
 ) -> tuple[list[RecommendationOut], str | None]:
     await get(session, context, call_id)
-    rows, next_cursor = await fetch_page(
-        session,
-        repo.recommendations_statement(call_id),
-        Recommendation.id,
-        limit=limit,
-        cursor=cursor,
+    recs, next_cursor = await repo.list_recommendations(
+        session, call_id, limit=limit, cursor=cursor
     )
-    return [render_recommendation(r) for r in rows], next_cursor
-
-
-async def get_summary(session: AsyncSession, context: AgencyContext, call_id: UUID) -> CallOut:
-    """A call as lists show it: without notes."""
-    call = await get(session, context, call_id)
-    recs = await repo.latest_recommendations(session, [call.id])
-    return render_call(context, call, recs.get(call.id))
+    return [render_recommendation(r) for r in recs], next_cursor

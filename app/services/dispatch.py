@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy.exc import IntegrityError
@@ -13,10 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.agency_context import AgencyContext
 from app.encryption import CALL_NOTES, DataCipher
 from app.errors import Conflict, Invalid
+from app.events import catalogue as events
 from app.ids import new_id
-from app.models import Assignment, Call, CoResponder, Officer, Recommendation
+from app.models import Assignment, CoResponder, Officer
+from app.records.calls import CallRecord
+from app.records.recommendations import RecommendationRecord
 from app.repositories import assignments as assignment_repo
 from app.repositories import calls as call_repo
+from app.repositories import events as outbox
 from app.schemas.calls import RecommendationOut
 from app.schemas.dispatch import (
     AssignmentOut,
@@ -28,9 +31,9 @@ from app.schemas.dispatch import (
 from app.security import Principal
 from app.services import audit, triage
 from app.services import calls as call_service
-from app.services.events import add_events, call_summary, event_row
+from app.vocabulary import ResponderType, UnitRole, UnitStatus
 
-Unit = tuple[str, UUID, str]  # (responder_type, responder_id, role)
+Unit = tuple[ResponderType, UUID, UnitRole]
 
 
 @dataclass(frozen=True)
@@ -42,13 +45,13 @@ class UnitsUnavailable:
     detail: str
 
 
-def _recommended_units(rec: Recommendation | None) -> list[Unit]:
+def _recommended_units(rec: RecommendationRecord | None) -> list[Unit]:
     if rec is None:
         return []
     return [(u["responder_type"], UUID(u["responder_id"]), u["role"]) for u in rec.units]
 
 
-def _requested_units(body: DispatchRequest, rec: Recommendation | None) -> list[Unit]:
+def _requested_units(body: DispatchRequest, rec: RecommendationRecord | None) -> list[Unit]:
     recommended = _recommended_units(rec)
     if body.units is None:
         return recommended
@@ -72,34 +75,24 @@ def _available(unit: Officer | CoResponder | None) -> bool:
     )
 
 
-def _summary(context: AgencyContext, call: Call, lead: str | None) -> dict[str, Any]:
-    return call_summary(
-        call.id,
-        external_id=call.external_id,
-        status=call.status,
-        district=context.district_code(call.district_id),
-        location=(
-            {"lat": call.lat, "lon": call.lon, "address": call.address}
-            if call.lat is not None
-            else None
-        ),
-        nature=call.nature,
-        safety=call.safety,
-        lead=lead,
-    )
-
-
 async def _fresh_recommendation(
     session: AsyncSession,
     context: AgencyContext,
     who: Principal,
-    call: Call,
+    call: CallRecord,
     request_id: str | None,
 ) -> RecommendationOut:
     """Re-triage the call now and store the result in its history."""
-    await triage.store_retriage(session, context, who, call, request_id=request_id)
-    latest = (await call_repo.latest_recommendations(session, [call.id]))[call.id]
-    return call_service.render_recommendation(latest)
+    rec = await triage.retriage(
+        session,
+        context,
+        who,
+        call,
+        request_id=request_id,
+        now=datetime.now(UTC),
+        announce_update=False,
+    )
+    return call_service.render_recommendation(rec)
 
 
 async def dispatch(
@@ -115,7 +108,7 @@ async def dispatch(
     call = await call_service.get(session, context, call_id, for_update=True)
     if call.status == "cleared":
         raise Conflict("the call is cleared; it cannot be dispatched")
-    rec = (await call_repo.latest_recommendations(session, [call.id])).get(call.id)
+    rec = await call_service.latest_recommendation(session, call)
     requested = _requested_units(body, rec)
     already = {
         a.responder_id
@@ -150,11 +143,10 @@ async def dispatch(
 
     now = datetime.now(UTC)
     lead = rec.lead if rec is not None else None
-    call.status = "dispatched"
-    call.dispatched_at = call.dispatched_at or now
-    call.updated_at = now
-    events = []
-    summary = _summary(context, call, lead)
+    call = replace(
+        call, status="dispatched", dispatched_at=call.dispatched_at or now, updated_at=now
+    )
+    assigned = []
     for responder_type, responder_id, role in wanted:
         session.add(
             Assignment(
@@ -170,39 +162,37 @@ async def dispatch(
         )
         unit = locked[responder_id]
         unit.status, unit.status_at, unit.active_call_id = "dispatched", now, call.id
-        events.append(
-            event_row(
-                "unit.assigned",
-                call_id=call.id,
+        assigned.append(
+            events.unit_assigned(
+                call,
+                lead=lead,
+                responder_type=responder_type,
                 responder_id=responder_id,
-                payload={
-                    **summary,
-                    "responder_type": responder_type,
-                    "responder_id": str(responder_id),
-                    "role": role,
-                },
+                role=role,
             )
         )
-    add_events(session, agency_id=context.agency_id, at=now, rows=events)
-    audit.record(
-        session,
-        who,
-        action="call.dispatch",
-        call_id=call.id,
-        request_id=request_id,
-        detail={"override_reason": body.override_reason} if body.units is not None else None,
-        at=now,
-    )
     try:
         async with session.begin_nested():
             await session.flush()
     except IntegrityError:
         # The unique index on active assignments caught what the locks should have.
         raise Conflict("a unit was assigned elsewhere at the same moment; retry") from None
-    return await render(session, context, call, rec)
+    await call_repo.update_call(session, call)
+    await outbox.write(session, agency_id=context.agency_id, at=now, events=assigned)
+    entry = audit.entry(
+        who,
+        action="call.dispatch",
+        resource_type="call",
+        resource_id=call.id,
+        request_id=request_id,
+        at=now,
+        detail={"override_reason": body.override_reason} if body.units is not None else None,
+    )
+    await audit.write(await session.connection(), entry)
+    return await render(session, call, rec)
 
 
-def _type_of(unit: Officer | CoResponder) -> str:
+def _type_of(unit: Officer | CoResponder) -> ResponderType:
     return "officer" if isinstance(unit, Officer) else "co_responder"
 
 
@@ -222,52 +212,46 @@ async def clear(
         raise Conflict("the call is already cleared")
     now = datetime.now(UTC)
     active = [a for a in await assignment_repo.for_call(session, call.id) if a.released_at is None]
-    await release_units(session, context, call, active, now=now)
-    call.status, call.cleared_at, call.updated_at = "cleared", now, now
-    call.disposition, call.diverted_to = body.disposition, body.diverted_to
+    await release_units(session, context, call.id, active, now=now)
+    notes = call.notes
     if body.notes:
         earlier = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
-        notes = f"{earlier}\n{body.notes}" if earlier else body.notes
-        call.notes = cipher.encrypt(notes, column=CALL_NOTES, row_id=call.id)
-    rec = (await call_repo.latest_recommendations(session, [call.id])).get(call.id)
-    summary = _summary(context, call, rec.lead if rec else None)
-    add_events(
-        session,
-        agency_id=context.agency_id,
-        at=now,
-        rows=[
-            event_row(
-                "call.cleared",
-                call_id=call.id,
-                payload={
-                    **summary,
-                    "disposition": body.disposition,
-                    "diverted_to": body.diverted_to,
-                },
-            )
-        ],
+        added = f"{earlier}\n{body.notes}" if earlier else body.notes
+        notes = cipher.encrypt(added, column=CALL_NOTES, row_id=call.id)
+    call = replace(
+        call,
+        status="cleared",
+        cleared_at=now,
+        updated_at=now,
+        disposition=body.disposition,
+        diverted_to=body.diverted_to,
+        notes=notes,
     )
-    audit.record(
-        session,
+    await call_repo.update_call(session, call)
+    rec = await call_service.latest_recommendation(session, call)
+    cleared = events.call_cleared(call, lead=rec.lead if rec else None)
+    await outbox.write(session, agency_id=context.agency_id, at=now, events=[cleared])
+    entry = audit.entry(
         who,
         action="call.clear",
-        call_id=call.id,
+        resource_type="call",
+        resource_id=call.id,
         request_id=request_id,
         at=now,
         detail={"disposition": body.disposition, "diverted_to": body.diverted_to},
     )
-    await session.flush()
-    return await render(session, context, call, rec)
+    await audit.write(await session.connection(), entry)
+    return await render(session, call, rec)
 
 
 async def release_units(
     session: AsyncSession,
     context: AgencyContext,
-    call: Call,
+    call_id: UUID,
     assignments: list[Assignment],
     *,
     now: datetime,
-    new_status: str = "available",
+    new_status: UnitStatus = "available",
 ) -> None:
     """Release assignments: units become available (or new_status) and unit.released is sent."""
     if not assignments:
@@ -279,35 +263,30 @@ async def release_units(
         co_ids=sorted(a.responder_id for a in assignments if a.responder_type == "co_responder"),
     )
     await assignment_repo.release(session, [a.id for a in assignments], now)
-    events = []
+    released = []
     for a in assignments:
         unit = locked.get(a.responder_id)
-        if unit is not None and unit.active_call_id == call.id:
+        if unit is not None and unit.active_call_id == call_id:
             unit.status, unit.status_at, unit.active_call_id = new_status, now, None
-        events.append(
-            event_row(
-                "unit.released",
-                call_id=call.id,
+        released.append(
+            events.unit_released(
+                call_id=call_id,
+                responder_type=a.responder_type,
                 responder_id=a.responder_id,
-                payload={
-                    "call_id": str(call.id),
-                    "responder_type": a.responder_type,
-                    "responder_id": str(a.responder_id),
-                    "role": a.role,
-                    "status": new_status,
-                },
+                role=a.role,
+                status=new_status,
             )
         )
-    add_events(session, agency_id=context.agency_id, at=now, rows=events)
+    await outbox.write(session, agency_id=context.agency_id, at=now, events=released)
 
 
 async def render(
-    session: AsyncSession, context: AgencyContext, call: Call, rec: Recommendation | None
+    session: AsyncSession, call: CallRecord, rec: RecommendationRecord | None
 ) -> DispatchedCallOut:
-    base = call_service.render_call(context, call, rec)
+    base = call_service.render_call(call, rec)
     assignments = await assignment_repo.for_call(session, call.id)
     return DispatchedCallOut(
-        **base.model_dump(),
+        **dict(base),
         assignments=[AssignmentOut.model_validate(a, from_attributes=True) for a in assignments],
         disposition=call.disposition,
         diverted_to=call.diverted_to,

@@ -1,16 +1,22 @@
-"""Clean-up jobs that run inside `serve` for as long as it runs."""
+"""Clean-up jobs that run inside `serve` for as long as it runs, as the schema owner."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.services import audit_retention, idempotency
+from app.repositories import audit as audit_repo
+from app.repositories import events as outbox
+from app.services import idempotency
 from app.state import AppState
 
 log = logging.getLogger(__name__)
+
+# Events removed per statement: each batch is its own short transaction.
+OUTBOX_BATCH = 5_000
 
 
 async def every(
@@ -28,8 +34,31 @@ async def every(
         await asyncio.sleep(seconds)
 
 
+async def purge_audit(state: AppState) -> int:
+    """Remove audit entries past CIT_AUDIT_RETENTION_DAYS."""
+    keep = timedelta(days=state.settings.audit_retention_days)
+    async with state.system.connect() as conn:
+        return await audit_repo.purge(conn, keep=keep)
+
+
+async def purge_outbox(state: AppState) -> int:
+    """Remove events older than CIT_EVENT_RETENTION_DAYS, with their finished deliveries.
+
+    An event that still has a pending delivery stays, however old.
+    """
+    before = datetime.now(UTC) - timedelta(days=state.settings.event_retention_days)
+    removed = 0
+    while True:
+        async with state.system.connect() as conn:
+            batch = await outbox.purge(conn, before=before, batch=OUTBOX_BATCH)
+        removed += batch
+        if batch < OUTBOX_BATCH:
+            return removed
+
+
 def jobs(state: AppState) -> list[Coroutine[Any, Any, None]]:
     return [
         every(600, idempotency.expire, state, "expired idempotency keys"),
-        every(86_400, audit_retention.purge, state, "audit entries past retention"),
+        every(3_600, purge_outbox, state, "events and deliveries past retention"),
+        every(86_400, purge_audit, state, "audit entries past retention"),
     ]

@@ -10,8 +10,8 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.unit_of_work import UnitOfWork
 from app.errors import Conflict, Invalid
 from app.repositories import idempotency as repo
 from app.state import AppState
@@ -41,17 +41,27 @@ def check_key(key: str) -> str:
     return key
 
 
-async def begin(state: AppState, *, agency_id: UUID, key: str, fingerprint: bytes) -> Replay | None:
-    """Claim the key for this request, or say what to answer instead.
+async def begin(
+    state: AppState, work: UnitOfWork, *, key: str, fingerprint: bytes
+) -> Replay | None:
+    """Claim the key for the request that work is the transaction of, or say what to
+    answer instead.
 
-    None: go ahead (and complete or release the key). A Replay: answer the stored response.
-    A different request under the key is a 422; a retry while the first runs is a 409.
+    None: go ahead. The key is then completed in work's transaction (complete, or the
+    intake statement), or released if work rolls back, so a retry runs afresh. A Replay:
+    answer the stored response. A different request under the key is a 422; a retry
+    while the first runs is a 409.
     """
+    key = check_key(key)
+    agency_id = work.agency_id
     ttl = timedelta(hours=state.settings.idempotency_ttl_hours)
-    async with state.agency(agency_id) as conn:
+    # A transaction of its own, committed at once: a concurrent retry must see the claim.
+    async with state.unit_of_work(agency_id) as claim:
+        conn = await claim.connection()
         if await repo.claim(
             conn, agency_id=agency_id, key=key, fingerprint=fingerprint, ttl=ttl, lease=LEASE
         ):
+            work.on_rollback(lambda: _release(state, agency_id, key))
             return None
         row = await repo.lookup(conn, agency_id=agency_id, key=key)
     if row is None:
@@ -66,17 +76,16 @@ async def begin(state: AppState, *, agency_id: UUID, key: str, fingerprint: byte
     return Replay(status=row.response_status, body=row.response_body)
 
 
-async def complete(
-    session: AsyncSession, *, agency_id: UUID, key: str, status: int, body: dict[str, Any]
-) -> None:
+async def complete(work: UnitOfWork, *, key: str, status: int, body: dict[str, Any]) -> None:
     """Store the answer under the key, inside the request's own transaction."""
-    await repo.complete(session, agency_id=agency_id, key=key, status=status, body=body)
+    answer = repo.Answer(agency_id=work.agency_id, key=key, status=status, body=body)
+    await repo.complete(await work.connection(), answer)
 
 
-async def release(state: AppState, *, agency_id: UUID, key: str) -> None:
+async def _release(state: AppState, agency_id: UUID, key: str) -> None:
     """Give the key back after a failure, so a retry runs the request afresh."""
-    async with state.agency(agency_id) as conn:
-        await repo.release(conn, agency_id=agency_id, key=key)
+    async with state.unit_of_work(agency_id) as release:
+        await repo.release(await release.connection(), agency_id=agency_id, key=key)
 
 
 async def expire(state: AppState) -> int:

@@ -1,16 +1,16 @@
-"""API key management and the audit trail's read side (admin and supervisor)."""
+"""API key management (admin) and the audit trail's read side (admin and supervisor)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Invalid, NotFound
 from app.models import ApiKey, AuditEntry
-from app.repositories.agencies import insert_api_key
+from app.repositories import audit as audit_repo
+from app.repositories import keys as repo
 from app.repositories.pagination import fetch_page
 from app.repositories.roster import responder_kind
 from app.schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEntryOut
@@ -34,7 +34,7 @@ async def create(session: AsyncSession, *, agency_id: UUID, body: ApiKeyCreate) 
                 "responder_id is not an officer or co-responder of this agency",
                 loc=("body", "responder_id"),
             )
-    row, secret = await insert_api_key(
+    row, secret = await repo.insert_api_key(
         session,
         agency_id=agency_id,
         role=body.role,
@@ -54,16 +54,15 @@ def _out(row: ApiKey) -> ApiKeyOut:
 async def list_page(
     session: AsyncSession, *, agency_id: UUID, limit: int, cursor: str | None
 ) -> tuple[list[ApiKeyOut], str | None]:
-    stmt = select(ApiKey).where(ApiKey.agency_id == agency_id)
-    rows, next_cursor = await fetch_page(session, stmt, ApiKey.id, limit=limit, cursor=cursor)
+    rows, next_cursor = await fetch_page(
+        session, repo.keys_statement(agency_id), ApiKey.id, limit=limit, cursor=cursor
+    )
     return [_out(r) for r in rows], next_cursor
 
 
 async def revoke(session: AsyncSession, *, agency_id: UUID, key_id: UUID) -> bytes:
     """Revoke the key (idempotent); returns its hash so caches can drop it."""
-    row = await session.scalar(
-        select(ApiKey).where(ApiKey.id == key_id, ApiKey.agency_id == agency_id)
-    )
+    row = await repo.get_key(session, agency_id=agency_id, key_id=key_id)
     if row is None:
         raise NotFound("API key not found")
     if row.revoked_at is None:
@@ -85,17 +84,14 @@ async def audit_page(
     cursor: str | None,
 ) -> tuple[list[AuditEntryOut], str | None]:
     """Entries newest first, filtered; `since` inclusive, `until` exclusive."""
-    stmt = select(AuditEntry).where(AuditEntry.agency_id == agency_id)
-    if resource_type is not None:
-        stmt = stmt.where(AuditEntry.resource_type == resource_type)
-    if resource_id is not None:
-        stmt = stmt.where(AuditEntry.resource_id == resource_id)
-    if action is not None:
-        stmt = stmt.where(AuditEntry.action == action)
-    if since is not None:
-        stmt = stmt.where(AuditEntry.at >= since)
-    if until is not None:
-        stmt = stmt.where(AuditEntry.at < until)
+    stmt = audit_repo.entries_statement(
+        agency_id,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        action=action,
+        since=since,
+        until=until,
+    )
     rows, next_cursor = await fetch_page(
         session, stmt, AuditEntry.id, limit=limit, cursor=cursor, newest_first=True
     )

@@ -9,14 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
 from app.errors import Conflict, Forbidden, NotFound
-from app.models import Call
+from app.events import catalogue as events
 from app.repositories import assignments as assignment_repo
+from app.repositories import events as outbox
 from app.schemas.common import geo_location
 from app.schemas.roster import StatusUpdate, UnitStatusOut
 from app.security import Principal
 from app.services.dispatch import release_units
-from app.services.events import add_events, event_row
-from app.vocabulary import OFF_CALL, ON_CALL
+from app.vocabulary import OFF_CALL, ON_CALL, ResponderType
 
 
 async def set_status(
@@ -24,7 +24,7 @@ async def set_status(
     context: AgencyContext,
     *,
     who: Principal,
-    responder_type: str,
+    responder_type: ResponderType,
     responder_id: UUID,
     body: StatusUpdate,
 ) -> UnitStatusOut:
@@ -55,33 +55,21 @@ async def set_status(
     if new != previous:
         if new in OFF_CALL and call_id is not None:
             # As a CAD does: a unit reporting back in service is released from its call.
-            call = await session.get(Call, call_id)
             active = await assignment_repo.active_for_responder(session, responder_id)
-            if call is not None and active is not None:
-                await release_units(session, context, call, [active], now=now, new_status=new)
+            if active is not None:
+                await release_units(session, context, call_id, [active], now=now, new_status=new)
         unit.status, unit.status_at = new, now
         if new in OFF_CALL:
             unit.active_call_id = None
-        add_events(
-            session,
-            agency_id=context.agency_id,
-            at=now,
-            rows=[
-                event_row(
-                    "unit.status_changed",
-                    call_id=call_id,
-                    responder_id=responder_id,
-                    payload={
-                        "responder_type": responder_type,
-                        "responder_id": str(responder_id),
-                        "status": new,
-                        "previous_status": previous,
-                        "call_id": None if call_id is None else str(call_id),
-                        "location": body.location.model_dump() if body.location else None,
-                    },
-                )
-            ],
+        changed = events.unit_status_changed(
+            responder_type=responder_type,
+            responder_id=responder_id,
+            status=new,
+            previous_status=previous,
+            call_id=call_id,
+            location=None if body.location is None else (body.location.lat, body.location.lon),
         )
+        await outbox.write(session, agency_id=context.agency_id, at=now, events=[changed])
     await session.flush()
     return UnitStatusOut(
         responder_type=responder_type,

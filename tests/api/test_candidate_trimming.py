@@ -7,7 +7,6 @@ each recommendation with the routing core run on every unit of the agency, loade
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from collections import Counter
@@ -18,11 +17,12 @@ from typing import Any
 import asyncpg
 import pytest
 
+from app.records.recommendations import recommendation_record
 from app.repositories.candidates import PER_PARTITION
 from app.routing import is_cit, is_eligible, recommend
 from app.routing.ranking import training_class
 from app.routing.types import CallFacts, Candidate, CertificationPeriod, GeoPoint
-from app.services.triage import recommendation_json
+from app.services import agency
 from app.state import AppState
 from tests.helpers import Api, certify, grid_districts, iso
 
@@ -284,7 +284,7 @@ async def test_sql_trimming_never_changes_the_recommendation(
         await admin.ok(
             "PUT", "/v1/policy", {**{k: policy[k] for k in fields}, "adjacency_depth": depth}
         )
-        context = await state.agency_context(admin.agency_id)
+        context = await agency.context(state, admin.agency_id)
         assert context.policy.adjacency_depth == depth
         for _ in range(40):
             body = _random_call(rng)
@@ -294,7 +294,14 @@ async def test_sql_trimming_never_changes_the_recommendation(
                 _facts(body), every, context.policy, now, adjacency=context.adjacency
             )
             got = call["recommendation"]
-            want = json.loads(json.dumps(recommendation_json(expected), default=str))
+            record = recommendation_record(
+                expected,
+                id=uuid.uuid4(),
+                agency_id=admin.agency_id,
+                call_id=uuid.uuid4(),
+                created_at=now,
+            )
+            want = {k: getattr(record, k) for k in ("units", "requests", "warnings", "reasons")}
             assert (got["lead"], got["safety_concern"]) == (expected.lead, expected.safety_concern)
             assert {k: got[k] for k in want} == want, body
             leads.add(expected.lead)

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI
 
-from app.services import audit_retention
+from app.services import housekeeping
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
 
 
@@ -158,7 +158,7 @@ async def test_retention_purges_only_entries_older_than_the_setting(
         "        (cit_uuid7(), $1, now() - interval '300 days', 'call.read', 'success')",
         admin.agency_id,
     )
-    assert await audit_retention.purge(app.state.cit) == 1  # 400 days by default
+    assert await housekeeping.purge_audit(app.state.cit) == 1  # 400 days by default
     ages = await db.fetch("SELECT now() - at AS age FROM audit_entry WHERE action = 'call.read'")
     assert [r["age"].days for r in ages] == [300]
     assert await _entries(admin, action="district.create")

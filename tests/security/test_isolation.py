@@ -13,8 +13,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from app.api.permissions import ROUTES
-from app.db.engine import agency_transaction, app_role_url, create_engine
+from app.db.engine import app_role_url, create_engine
 from app.db.raw import driver
+from app.db.unit_of_work import UnitOfWork
 from app.settings import Settings
 from tests.helpers import Api, add_co_responder, add_officer, around_now, grid_districts
 
@@ -265,15 +266,16 @@ async def test_agency_a_list_routes_still_show_its_own_data(admin: Api) -> None:
 
 
 @pytest.mark.parametrize("fails", [False, True])
-async def test_an_agency_transaction_leaves_its_pooled_connection_clean(
+async def test_a_unit_of_work_leaves_its_pooled_connection_clean(
     admin: Api, database_url: str, settings: Settings, fails: bool
 ) -> None:
     engine = create_engine(app_role_url(database_url, settings), pool_size=1)
     try:
         with contextlib.suppress(RuntimeError):
             autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-            async with agency_transaction(autocommit, admin.agency_id) as conn:
-                assert (await conn.execute(text("SELECT count(*) FROM agency"))).scalar() == 1
+            async with UnitOfWork(autocommit, admin.agency_id) as work:
+                session = await work.session()
+                assert (await session.execute(text("SELECT count(*) FROM agency"))).scalar() == 1
                 if fails:
                     raise RuntimeError("the request failed")
         async with engine.connect() as conn:

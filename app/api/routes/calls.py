@@ -11,16 +11,18 @@ from app.api.deps import (
     Context,
     IdempotencyKey,
     Paging,
+    ReadSession,
+    Session,
     State,
-    UnitOfWork,
+    Work,
     replayed,
     request_id,
 )
 from app.api.problems import problems
 from app.schemas.calls import CallCreate, CallDetailOut, CallOut, CallPatch, RecommendationOut
 from app.schemas.common import DistrictCode, Page
+from app.services import agency, idempotency
 from app.services import calls as service
-from app.services import idempotency
 from app.vocabulary import CallStatus
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
@@ -36,6 +38,7 @@ async def create_call(
     body: CallCreate,
     who: Caller,
     context: Context,
+    work: Work,
     state: State,
     request: Request,
     idempotency_key: IdempotencyKey = None,
@@ -47,41 +50,41 @@ async def create_call(
     first is still running is a 409.
     """
     if idempotency_key is not None:
-        key = idempotency.check_key(idempotency_key)
         print_ = idempotency.fingerprint("POST", "/v1/calls", body)
-        replay = await idempotency.begin(
-            state, agency_id=who.agency_id, key=key, fingerprint=print_
-        )
+        replay = await idempotency.begin(state, work, key=idempotency_key, fingerprint=print_)
         if replay is not None:
             return replayed(replay)
-    try:
-        # One transaction in the caller's agency: a candidate query, then one multi-row insert.
-        async with state.agency(who.agency_id) as conn:
-            return await service.create(
-                conn,
-                context,
-                who,
-                body,
-                cipher=state.cipher,
-                request_id=request_id(request),
-                idempotency_key=idempotency_key,
-            )
-    except BaseException:
-        if idempotency_key is not None:
-            await idempotency.release(state, agency_id=who.agency_id, key=idempotency_key)
-        raise
+    point = None if body.location is None else (body.location.lat, body.location.lon)
+    context = await agency.knowing(
+        state,
+        context,
+        codes=[] if body.district is None else [body.district],
+        point=point if body.district is None else None,
+    )
+    return await service.create(
+        work,
+        context,
+        who,
+        body,
+        cipher=state.cipher,
+        request_id=request_id(request),
+        idempotency_key=idempotency_key,
+    )
 
 
 @router.get("", responses=problems(401, 403, 422, 503))
 async def list_calls(
     who: Caller,
     context: Context,
-    session: UnitOfWork,
+    session: ReadSession,
+    state: State,
     page: Paging,
     status: Annotated[CallStatus | None, Query()] = None,
     district: Annotated[DistrictCode | None, Query()] = None,
 ) -> Page[CallOut]:
     """Calls, newest first. Notes are never included in lists."""
+    if district is not None:
+        context = await agency.knowing(state, context, codes=[district])
     items, cursor = await service.list_page(
         session, context, status=status, district=district, limit=page.limit, cursor=page.cursor
     )
@@ -90,12 +93,10 @@ async def list_calls(
 
 @router.get("/{call_id}", responses=problems(401, 403, 404, 422, 503))
 async def get_call(
-    call_id: UUID, who: Caller, context: Context, session: UnitOfWork, state: State
+    call_id: UUID, who: Caller, context: Context, session: Session, state: State
 ) -> CallDetailOut:
     """One call with its latest recommendation and its notes."""
-    out = await service.get_detail(session, context, call_id, cipher=state.cipher)
-    assert isinstance(out, CallDetailOut)
-    return out
+    return await service.get_detail(session, context, call_id, cipher=state.cipher)
 
 
 @router.patch("/{call_id}", responses=problems(401, 403, 404, 409, 413, 422, 503))
@@ -104,11 +105,13 @@ async def update_call(
     body: CallPatch,
     who: Caller,
     context: Context,
-    session: UnitOfWork,
+    session: Session,
     state: State,
     request: Request,
 ) -> CallOut:
     """Add new information; safety merges flag by flag and the call is re-triaged."""
+    if body.district is not None:
+        context = await agency.knowing(state, context, codes=[body.district])
     return await service.update(
         session, context, who, call_id, body, cipher=state.cipher, request_id=request_id(request)
     )
@@ -116,7 +119,7 @@ async def update_call(
 
 @router.get("/{call_id}/recommendations", responses=problems(401, 403, 404, 422, 503))
 async def list_recommendations(
-    call_id: UUID, who: Caller, context: Context, session: UnitOfWork, page: Paging
+    call_id: UUID, who: Caller, context: Context, session: Session, page: Paging
 ) -> Page[RecommendationOut]:
     """Every recommendation made for the call, oldest first."""
     items, cursor = await service.recommendations(

@@ -6,7 +6,16 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.api.deps import Caller, Context, IdempotencyKey, State, UnitOfWork, replayed, request_id
+from app.api.deps import (
+    Caller,
+    Context,
+    IdempotencyKey,
+    Session,
+    State,
+    Work,
+    replayed,
+    request_id,
+)
 from app.api.problems import PROBLEM_MEDIA_TYPE, problems
 from app.errors import PROBLEM_BASE
 from app.schemas.dispatch import (
@@ -49,7 +58,7 @@ async def dispatch_call(
     call_id: UUID,
     who: Caller,
     context: Context,
-    session: UnitOfWork,
+    work: Work,
     request: Request,
     state: State,
     body: DispatchRequest | None = None,
@@ -60,30 +69,20 @@ async def dispatch_call(
     `Idempotency-Key` works as on POST /v1/calls."""
     request_body = body or DispatchRequest()
     if idempotency_key is not None:
-        key = idempotency.check_key(idempotency_key)
         print_ = idempotency.fingerprint("POST", f"/v1/calls/{call_id}/dispatch", request_body)
-        replay = await idempotency.begin(
-            state, agency_id=who.agency_id, key=key, fingerprint=print_
-        )
+        replay = await idempotency.begin(state, work, key=idempotency_key, fingerprint=print_)
         if replay is not None:
             return replayed(replay)
-    try:
-        outcome = await service.dispatch(
-            session, context, who, call_id, request_body, request_id=request_id(request)
-        )
-        if isinstance(outcome, service.UnitsUnavailable):
-            status, payload = 409, _unavailable_problem(outcome)
-        else:
-            status, payload = 200, outcome.model_dump(mode="json")
-        if idempotency_key is not None:
-            # Stored in the dispatch's own transaction: both commit, or neither.
-            await idempotency.complete(
-                session, agency_id=who.agency_id, key=idempotency_key, status=status, body=payload
-            )
-    except BaseException:
-        if idempotency_key is not None:
-            await idempotency.release(state, agency_id=who.agency_id, key=idempotency_key)
-        raise
+    outcome = await service.dispatch(
+        await work.session(), context, who, call_id, request_body, request_id=request_id(request)
+    )
+    if isinstance(outcome, service.UnitsUnavailable):
+        status, payload = 409, _unavailable_problem(outcome)
+    else:
+        status, payload = 200, outcome.model_dump(mode="json")
+    if idempotency_key is not None:
+        # Stored in the dispatch's own transaction: both commit, or neither.
+        await idempotency.complete(work, key=idempotency_key, status=status, body=payload)
     if isinstance(outcome, service.UnitsUnavailable):
         return JSONResponse(payload, status_code=409, media_type=PROBLEM_MEDIA_TYPE)
     return outcome
@@ -106,7 +105,7 @@ async def clear_call(
     body: ClearRequest,
     who: Caller,
     context: Context,
-    session: UnitOfWork,
+    session: Session,
     state: State,
     request: Request,
 ) -> DispatchedCallOut:

@@ -4,10 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.api.deps import Audit, Caller, Context, Paging, State, UnitOfWork, after_commit
+from app.api.deps import Audit, Caller, Context, Paging, ReadSession, Session, State, Work
 from app.api.problems import problems
 from app.schemas.common import DistrictCode, Latitude, Longitude, Page
 from app.schemas.districts import DistrictCreate, DistrictOut, DistrictPatch
+from app.services import agency
 from app.services import districts as service
 
 router = APIRouter(prefix="/v1/districts", tags=["districts"])
@@ -15,17 +16,17 @@ router = APIRouter(prefix="/v1/districts", tags=["districts"])
 
 @router.post("", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
 async def create_district(
-    body: DistrictCreate, who: Caller, session: UnitOfWork, state: State, audit: Audit
+    body: DistrictCreate, who: Caller, session: Session, work: Work, state: State, audit: Audit
 ) -> DistrictOut:
     """Create a district; adjacency is symmetric and every adjacent code must exist."""
     out = await service.create(session, agency_id=who.agency_id, body=body)
     audit.identify(out.code)
-    after_commit(session, lambda: state.invalidate_agency(who.agency_id))
+    work.after_commit(lambda: agency.forget(state, who.agency_id))
     return out
 
 
 @router.get("", responses=problems(401, 403, 422, 503))
-async def list_districts(who: Caller, session: UnitOfWork, page: Paging) -> Page[DistrictOut]:
+async def list_districts(who: Caller, session: ReadSession, page: Paging) -> Page[DistrictOut]:
     items, cursor = await service.list_page(
         session, agency_id=who.agency_id, limit=page.limit, cursor=page.cursor
     )
@@ -36,7 +37,7 @@ async def list_districts(who: Caller, session: UnitOfWork, page: Paging) -> Page
 async def locate_district(
     who: Caller,
     context: Context,
-    session: UnitOfWork,
+    session: ReadSession,
     lat: Annotated[Latitude, Query()],
     lon: Annotated[Longitude, Query()],
 ) -> DistrictOut:
@@ -45,26 +46,26 @@ async def locate_district(
 
 
 @router.get("/{code}", responses=problems(401, 403, 404, 422, 503))
-async def get_district(code: DistrictCode, who: Caller, session: UnitOfWork) -> DistrictOut:
+async def get_district(code: DistrictCode, who: Caller, session: ReadSession) -> DistrictOut:
     district = await service.get(session, agency_id=who.agency_id, code=code)
     return await service.render(session, district)
 
 
 @router.patch("/{code}", responses=problems(401, 403, 404, 413, 422, 503))
 async def update_district(
-    code: DistrictCode, body: DistrictPatch, who: Caller, session: UnitOfWork, state: State
+    code: DistrictCode, body: DistrictPatch, who: Caller, session: Session, work: Work, state: State
 ) -> DistrictOut:
     """Change a district; `adjacent` replaces all of this district's adjacency pairs."""
     out = await service.update(session, agency_id=who.agency_id, code=code, body=body)
-    after_commit(session, lambda: state.invalidate_agency(who.agency_id))
+    work.after_commit(lambda: agency.forget(state, who.agency_id))
     return out
 
 
 @router.delete("/{code}", status_code=204, responses=problems(401, 403, 404, 409, 422, 503))
 async def delete_district(
-    code: DistrictCode, who: Caller, session: UnitOfWork, state: State
+    code: DistrictCode, who: Caller, session: Session, work: Work, state: State
 ) -> Response:
     """Delete a district that no call or shift refers to."""
     await service.delete(session, agency_id=who.agency_id, code=code)
-    after_commit(session, lambda: state.invalidate_agency(who.agency_id))
+    work.after_commit(lambda: agency.forget(state, who.agency_id))
     return Response(status_code=204)

@@ -5,6 +5,7 @@ from pydantic import BaseModel
 
 from app.api.deps import State
 from app.api.problems import problems
+from app.services import health
 
 router = APIRouter(tags=["health"])
 
@@ -22,5 +23,5 @@ async def livez() -> Health:
 @router.get("/readyz", responses=problems(503))
 async def readyz(state: State) -> Health:
     """The database answers a round trip; 503 with Retry-After when it does not."""
-    await state.ping_database()
+    await health.check_database(state)
     return Health(status="ok")

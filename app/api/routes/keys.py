@@ -7,10 +7,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from app.api.deps import Audit, Caller, Paging, State, UnitOfWork, after_commit
+from app.api.deps import Audit, Caller, Paging, ReadSession, Session, State, Work
 from app.api.problems import problems
 from app.schemas.common import Instant, Page
 from app.schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEntryOut
+from app.services import auth
 from app.services import keys as service
 
 router = APIRouter(tags=["security"])
@@ -19,7 +20,7 @@ _Filter = Annotated[str | None, Query(min_length=1, max_length=200)]
 
 @router.post("/v1/api-keys", status_code=201, responses=problems(401, 403, 413, 422, 503))
 async def create_key(
-    body: ApiKeyCreate, who: Caller, session: UnitOfWork, audit: Audit
+    body: ApiKeyCreate, who: Caller, session: Session, audit: Audit
 ) -> ApiKeyCreated:
     """Make a key: 32 random bytes, shown only in this answer and stored as a hash. A
     `unit` key is bound to one officer or co-responder (`responder_id`)."""
@@ -29,7 +30,7 @@ async def create_key(
 
 
 @router.get("/v1/api-keys", responses=problems(401, 403, 422, 503))
-async def list_keys(who: Caller, session: UnitOfWork, page: Paging) -> Page[ApiKeyOut]:
+async def list_keys(who: Caller, session: ReadSession, page: Paging) -> Page[ApiKeyOut]:
     """The agency's keys, by prefix; never the keys themselves."""
     items, cursor = await service.list_page(
         session, agency_id=who.agency_id, limit=page.limit, cursor=page.cursor
@@ -40,17 +41,19 @@ async def list_keys(who: Caller, session: UnitOfWork, page: Paging) -> Page[ApiK
 @router.delete(
     "/v1/api-keys/{key_id}", status_code=204, responses=problems(401, 403, 404, 422, 503)
 )
-async def revoke_key(key_id: UUID, who: Caller, session: UnitOfWork, state: State) -> Response:
+async def revoke_key(
+    key_id: UUID, who: Caller, session: Session, work: Work, state: State
+) -> Response:
     """Revoke a key. This instance refuses it at once; others within the cache TTL (2 s)."""
     digest = await service.revoke(session, agency_id=who.agency_id, key_id=key_id)
-    after_commit(session, lambda: state.forget_key(digest))
+    work.after_commit(lambda: auth.forget_key(state, digest))
     return Response(status_code=204)
 
 
 @router.get("/v1/audit", responses=problems(401, 403, 422, 503))
 async def read_audit(
     who: Caller,
-    session: UnitOfWork,
+    session: Session,
     page: Paging,
     resource_type: _Filter = None,
     resource_id: _Filter = None,

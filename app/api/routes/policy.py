@@ -2,26 +2,27 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.api.deps import Audit, Caller, State, UnitOfWork, after_commit
+from app.api.deps import Audit, Caller, ReadSession, Session, State, Work
 from app.api.problems import problems
 from app.schemas.policy import PolicyIn, PolicyOut
+from app.services import agency
 from app.services import policy as service
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
 
 
 @router.get("", responses=problems(401, 403, 503))
-async def get_policy(who: Caller, session: UnitOfWork) -> PolicyOut:
+async def get_policy(who: Caller, session: ReadSession) -> PolicyOut:
     """The routing policy in force: its latest version."""
     return await service.current(session, agency_id=who.agency_id)
 
 
 @router.put("", responses=problems(401, 403, 409, 413, 422, 503))
 async def put_policy(
-    body: PolicyIn, who: Caller, session: UnitOfWork, state: State, audit: Audit
+    body: PolicyIn, who: Caller, session: Session, work: Work, state: State, audit: Audit
 ) -> PolicyOut:
     """Replace the routing policy; the server assigns the next version number."""
     out = await service.replace(session, agency_id=who.agency_id, body=body)
     audit.identify(out.version)
-    after_commit(session, lambda: state.invalidate_agency(who.agency_id))
+    work.after_commit(lambda: agency.forget(state, who.agency_id))
     return out

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import Audit, Caller, Context, Paging, UnitOfWork
+from app.api.deps import Audit, Caller, Context, Paging, ReadSession, Session
 from app.api.problems import problems
 from app.schemas.common import NO_NUL, Page
 from app.schemas.roster import (
@@ -29,7 +29,7 @@ WRITE_ERRORS = problems(401, 403, 409, 413, 422, 503)
 
 @router.post("/officers", status_code=201, tags=["officers"], responses=WRITE_ERRORS)
 async def create_officer(
-    body: OfficerCreate, who: Caller, context: Context, session: UnitOfWork, audit: Audit
+    body: OfficerCreate, who: Caller, context: Context, session: Session, audit: Audit
 ) -> OfficerOut:
     """Add an officer; state_officer_id is unique among the agency's active officers."""
     out = await service.create_officer(session, context, body)
@@ -39,7 +39,7 @@ async def create_officer(
 
 @router.get("/officers", tags=["officers"], responses=problems(401, 403, 422, 503))
 async def list_officers(
-    who: Caller, context: Context, session: UnitOfWork, page: Paging
+    who: Caller, context: Context, session: ReadSession, page: Paging
 ) -> Page[OfficerOut]:
     items, cursor = await service.list_officers(
         session, context, limit=page.limit, cursor=page.cursor
@@ -51,7 +51,7 @@ async def list_officers(
     "/officers/{officer_id}", tags=["officers"], responses=problems(401, 403, 404, 422, 503)
 )
 async def get_officer(
-    officer_id: UUID, who: Caller, context: Context, session: UnitOfWork
+    officer_id: UUID, who: Caller, context: Context, session: ReadSession
 ) -> OfficerOut:
     officer = await service.get_officer(session, agency_id=who.agency_id, officer_id=officer_id)
     return (await service.render_officers(session, context, [officer]))[0]
@@ -63,7 +63,7 @@ async def get_officer(
     responses=problems(401, 403, 404, 409, 413, 422, 503),
 )
 async def update_officer(
-    officer_id: UUID, body: OfficerPatch, who: Caller, context: Context, session: UnitOfWork
+    officer_id: UUID, body: OfficerPatch, who: Caller, context: Context, session: Session
 ) -> OfficerOut:
     """Change an officer; `active: false` records a separation from the agency."""
     return await service.update_officer(session, context, officer_id, body)
@@ -75,7 +75,7 @@ async def update_officer(
     responses=problems(401, 403, 404, 409, 413, 422, 503),
 )
 async def set_officer_status(
-    officer_id: UUID, body: StatusUpdate, who: Caller, context: Context, session: UnitOfWork
+    officer_id: UUID, body: StatusUpdate, who: Caller, context: Context, session: Session
 ) -> UnitStatusOut:
     """Report an officer's status and, optionally, location. On a call a unit moves
     dispatched, en_route, on_scene, transporting; `available` or `out_of_service` releases
@@ -87,7 +87,7 @@ async def set_officer_status(
 
 @router.post("/certifications", status_code=201, tags=["certifications"], responses=WRITE_ERRORS)
 async def record_certification(
-    body: CertificationCreate, who: Caller, session: UnitOfWork, audit: Audit
+    body: CertificationCreate, who: Caller, session: Session, audit: Audit
 ) -> CertificationOut:
     """Record a state CIT certification. It belongs to the person and moves with them."""
     out = await service.record_certification(session, agency_id=who.agency_id, body=body)
@@ -98,7 +98,7 @@ async def record_certification(
 @router.get("/certifications", tags=["certifications"], responses=problems(401, 403, 422, 503))
 async def list_certifications(
     who: Caller,
-    session: UnitOfWork,
+    session: ReadSession,
     page: Paging,
     state_officer_id: Annotated[
         str | None, Query(min_length=1, max_length=64, pattern=NO_NUL)
@@ -117,7 +117,7 @@ async def list_certifications(
 
 @router.post("/co-responders", status_code=201, tags=["co-responders"], responses=WRITE_ERRORS)
 async def create_co_responder(
-    body: CoResponderCreate, who: Caller, session: UnitOfWork, audit: Audit
+    body: CoResponderCreate, who: Caller, session: Session, audit: Audit
 ) -> CoResponderOut:
     out = await service.create_co_responder(session, agency_id=who.agency_id, body=body)
     audit.identify(out.id)
@@ -126,7 +126,7 @@ async def create_co_responder(
 
 @router.get("/co-responders", tags=["co-responders"], responses=problems(401, 403, 422, 503))
 async def list_co_responders(
-    who: Caller, session: UnitOfWork, page: Paging
+    who: Caller, session: ReadSession, page: Paging
 ) -> Page[CoResponderOut]:
     items, cursor = await service.list_co_responders(
         session, agency_id=who.agency_id, limit=page.limit, cursor=page.cursor
@@ -140,7 +140,7 @@ async def list_co_responders(
     responses=problems(401, 403, 404, 422, 503),
 )
 async def get_co_responder(
-    co_responder_id: UUID, who: Caller, session: UnitOfWork
+    co_responder_id: UUID, who: Caller, session: ReadSession
 ) -> CoResponderOut:
     row = await service.get_co_responder(
         session, agency_id=who.agency_id, co_responder_id=co_responder_id
@@ -154,7 +154,7 @@ async def get_co_responder(
     responses=problems(401, 403, 404, 413, 422, 503),
 )
 async def update_co_responder(
-    co_responder_id: UUID, body: CoResponderPatch, who: Caller, session: UnitOfWork
+    co_responder_id: UUID, body: CoResponderPatch, who: Caller, session: Session
 ) -> CoResponderOut:
     return await service.update_co_responder(
         session, agency_id=who.agency_id, co_responder_id=co_responder_id, body=body
@@ -171,7 +171,7 @@ async def set_co_responder_status(
     body: StatusUpdate,
     who: Caller,
     context: Context,
-    session: UnitOfWork,
+    session: Session,
 ) -> UnitStatusOut:
     """Report a co-responder's status and, optionally, location (same lifecycle as officers)."""
     return await unit_status.set_status(

@@ -4,10 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import Audit, Caller, Paging, State, UnitOfWork, after_commit
+from app.api.deps import Audit, Caller, Paging, ReadSession, Session, State, Work
 from app.api.problems import problems
 from app.schemas.common import DistrictCode, Instant, Items, Page
 from app.schemas.shifts import ShiftBulkCreate, ShiftCreate, ShiftOut
+from app.services import agency
 from app.services import shifts as service
 
 router = APIRouter(prefix="/v1/shifts", tags=["shifts"])
@@ -15,11 +16,11 @@ router = APIRouter(prefix="/v1/shifts", tags=["shifts"])
 
 @router.post("", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
 async def create_shift(
-    body: ShiftCreate, who: Caller, session: UnitOfWork, state: State, audit: Audit
+    body: ShiftCreate, who: Caller, session: Session, work: Work, state: State, audit: Audit
 ) -> ShiftOut:
     """Schedule a shift (at most 24 h). An overlapping shift for the responder is a 409."""
     # A longer shift than any before widens the agency's candidate window (cached).
-    after_commit(session, lambda: state.invalidate_agency(who.agency_id))
+    work.after_commit(lambda: agency.forget(state, who.agency_id))
     [out] = await service.create_many(session, agency_id=who.agency_id, bodies=[body], bulk=False)
     audit.identify(out.id)
     return out
@@ -27,10 +28,10 @@ async def create_shift(
 
 @router.post("/bulk", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
 async def create_shifts(
-    body: ShiftBulkCreate, who: Caller, session: UnitOfWork, state: State, audit: Audit
+    body: ShiftBulkCreate, who: Caller, session: Session, work: Work, state: State, audit: Audit
 ) -> Items[ShiftOut]:
     """Schedule many shifts: all of them, or none if any is invalid or overlaps."""
-    after_commit(session, lambda: state.invalidate_agency(who.agency_id))
+    work.after_commit(lambda: agency.forget(state, who.agency_id))
     items = await service.create_many(
         session, agency_id=who.agency_id, bodies=body.shifts, bulk=True
     )
@@ -41,7 +42,7 @@ async def create_shifts(
 @router.get("", responses=problems(401, 403, 422, 503))
 async def list_shifts(
     who: Caller,
-    session: UnitOfWork,
+    session: ReadSession,
     page: Paging,
     district: Annotated[DistrictCode | None, Query()] = None,
     at: Annotated[Instant | None, Query()] = None,

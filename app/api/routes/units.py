@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from app.api.deps import Caller, Context, UnitOfWork
+from app.api.deps import Caller, Context, ReadSession
 from app.api.problems import problems
 from app.errors import NotFound
 from app.schemas.calls import CallOut
@@ -27,7 +27,7 @@ class MyUnit(BaseModel):
 async def list_units(
     who: Caller,
     context: Context,
-    session: UnitOfWork,
+    session: ReadSession,
     district: Annotated[DistrictCode | None, Query()] = None,
 ) -> Items[UnitOut]:
     """Every responder on shift now (serving the district, if given), for dispatch consoles."""
@@ -36,7 +36,7 @@ async def list_units(
 
 
 @router.get("/me", responses=problems(401, 403, 404, 503))
-async def my_unit(who: Caller, context: Context, session: UnitOfWork) -> MyUnit:
+async def my_unit(who: Caller, context: Context, session: ReadSession) -> MyUnit:
     """A unit key's own unit record and the call it is assigned to (never its notes).
 
     Off shift, the record is from the shift the unit worked last (`shift_ends_at` is past):

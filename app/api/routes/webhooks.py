@@ -4,7 +4,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Response
 
-from app.api.deps import Audit, Caller, Paging, State, UnitOfWork
+from app.api.deps import Audit, Caller, Paging, ReadSession, Session, State
 from app.api.problems import problems
 from app.schemas.common import Page
 from app.schemas.webhooks import (
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 @router.post("", status_code=201, responses=problems(401, 403, 413, 422, 503))
 async def subscribe(
-    body: SubscriptionCreate, who: Caller, session: UnitOfWork, state: State, audit: Audit
+    body: SubscriptionCreate, who: Caller, session: Session, state: State, audit: Audit
 ) -> SubscriptionCreated:
     """Subscribe a receiver to events, signed with Standard Webhooks. With `responder_id`
     it is that unit's terminal and gets only events about that unit. The secret is shown
@@ -34,7 +34,7 @@ async def subscribe(
 
 @router.get("", responses=problems(401, 403, 422, 503))
 async def list_subscriptions(
-    who: Caller, session: UnitOfWork, page: Paging
+    who: Caller, session: ReadSession, page: Paging
 ) -> Page[SubscriptionOut]:
     items, cursor = await service.list_page(
         session, agency_id=who.agency_id, limit=page.limit, cursor=page.cursor
@@ -43,14 +43,14 @@ async def list_subscriptions(
 
 
 @router.delete("/{subscription_id}", status_code=204, responses=problems(401, 403, 404, 422, 503))
-async def unsubscribe(subscription_id: UUID, who: Caller, session: UnitOfWork) -> Response:
+async def unsubscribe(subscription_id: UUID, who: Caller, session: Session) -> Response:
     await service.unsubscribe(session, agency_id=who.agency_id, subscription_id=subscription_id)
     return Response(status_code=204)
 
 
 @router.get("/{subscription_id}/deliveries", responses=problems(401, 403, 404, 422, 503))
 async def list_deliveries(
-    subscription_id: UUID, who: Caller, session: UnitOfWork, page: Paging
+    subscription_id: UUID, who: Caller, session: ReadSession, page: Paging
 ) -> Page[DeliveryOut]:
     """Every delivery to this subscription, newest first, with its attempts and outcome."""
     items, cursor = await service.deliveries(
@@ -64,6 +64,6 @@ async def list_deliveries(
 
 
 @router.post("/deliveries/{delivery_id}/retry", responses=problems(401, 403, 404, 409, 422, 503))
-async def retry_delivery(delivery_id: UUID, who: Caller, session: UnitOfWork) -> DeliveryOut:
+async def retry_delivery(delivery_id: UUID, who: Caller, session: Session) -> DeliveryOut:
     """Queue a failed (or waiting) delivery to be sent again now."""
     return await service.retry(session, agency_id=who.agency_id, delivery_id=delivery_id)

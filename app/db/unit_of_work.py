@@ -1,0 +1,135 @@
+"""The unit of work: one transaction in one agency, committed or rolled back in one place.
+
+Every request that touches the database runs in one (app/api/deps.py opens it), and so do
+the background jobs that act for an agency. It starts lazily, on the first statement, with
+BEGIN and the agency in one round trip, and offers two ways in: the raw connection, for
+the hot path's hand-written statements (call intake), and an ORM session on that same
+connection and transaction. A read-only unit of work (BEGIN READ ONLY) serves reads and
+reports, so they can never write.
+
+After COMMIT, the after_commit callbacks run (e.g. dropping a cache entry); after a
+rollback, or a failed commit, the on_rollback ones do (e.g. releasing an Idempotency-Key),
+so a client retrying never finds its key stuck. A 2xx is never sent for a transaction that
+did not commit: the API commits before the response goes out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+from app.db.raw import driver
+
+log = logging.getLogger(__name__)
+
+
+class UnitOfWork:
+    def __init__(self, engine: AsyncEngine, agency_id: UUID, *, read_only: bool = False) -> None:
+        """engine must be in AUTOCOMMIT mode (AppState.autocommit), so SQLAlchemy sends no
+        BEGIN or COMMIT of its own: this class does, on the driver connection."""
+        self._engine = engine
+        self.agency_id = agency_id
+        self.read_only = read_only
+        self._conn: AsyncConnection | None = None
+        self._session: AsyncSession | None = None
+        self._after_commit: list[Callable[[], None]] = []
+        self._on_rollback: list[Callable[[], Awaitable[None]]] = []
+        self._finished = False
+
+    async def connection(self) -> AsyncConnection:
+        """The transaction's connection, beginning the transaction on first use."""
+        if self._finished:
+            raise RuntimeError("this unit of work has already finished")
+        if self._conn is None:
+            conn = await self._engine.connect()
+            mode = "BEGIN READ ONLY" if self.read_only else "BEGIN"
+            try:
+                # One round trip: the simple query protocol takes both statements. The
+                # agency id is a UUID, so its text form is safe to inline.
+                await (await driver(conn)).execute(
+                    f"{mode}; SELECT set_config('cit.agency_id', '{UUID(str(self.agency_id))}',"
+                    " true)"
+                )
+            except BaseException:
+                await conn.invalidate()
+                await conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    async def session(self) -> AsyncSession:
+        """An ORM session in the same transaction (services flush; only commit() commits)."""
+        if self._session is None:
+            self._session = AsyncSession(bind=await self.connection(), expire_on_commit=False)
+        return self._session
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run callback once the transaction has committed."""
+        self._after_commit.append(callback)
+
+    def on_rollback(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Await callback if the transaction rolls back or fails to commit."""
+        self._on_rollback.append(callback)
+
+    async def commit(self) -> None:
+        """Flush the session, COMMIT, then run the after-commit callbacks."""
+        if self._conn is not None:
+            if self._session is not None:
+                await self._session.flush()
+            await (await driver(self._conn)).execute("COMMIT")
+            await self._release()
+        self._finished = True
+        for callback in self._after_commit:
+            try:
+                callback()
+            except Exception:  # committed is committed: a callback cannot undo it
+                log.warning("an after-commit callback failed", exc_info=True)
+
+    async def rollback(self) -> None:
+        """ROLLBACK (if anything began), then run the on-rollback callbacks."""
+        if self._conn is not None:
+            try:
+                await (await driver(self._conn)).execute("ROLLBACK")
+            except Exception:
+                # Never hand a connection mid-transaction back to the pool.
+                await self._conn.invalidate()
+            await self._release()
+        self._finished = True
+        for callback in self._on_rollback:
+            try:
+                await callback()
+            except Exception:
+                log.warning("a rollback callback failed", exc_info=True)
+
+    async def _release(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._finished:
+            return
+        if exc_type is not None:
+            await self.rollback()
+            return
+        try:
+            await self.commit()
+        except BaseException:
+            await self.rollback()
+            raise

@@ -1,0 +1,69 @@
+"""SQL for API keys: issuing, looking up, listing and revoking them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import Select, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.models import ApiKey
+from app.security import Principal, generate_key
+
+
+async def insert_api_key(
+    session: AsyncSession,
+    *,
+    agency_id: UUID,
+    role: str,
+    responder_type: str | None = None,
+    responder_id: UUID | None = None,
+    name: str | None = None,
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """Store a new key's hash and return the row with the key itself (shown once)."""
+    new = generate_key()
+    row = ApiKey(
+        agency_id=agency_id,
+        role=role,
+        responder_type=responder_type,
+        responder_id=responder_id,
+        prefix=new.prefix,
+        key_hash=new.digest,
+        name=name,
+        expires_at=expires_at,
+    )
+    session.add(row)
+    await session.flush()
+    return row, new.secret
+
+
+# A definer-rights function (migration 0006): the agency is not known before the key is.
+_FIND_KEY = text(
+    "SELECT id, agency_id, role, responder_type, responder_id, prefix"
+    " FROM cit_authenticate(:digest)"
+)
+
+
+async def find_principal(conn: AsyncConnection, digest: bytes) -> Principal | None:
+    row = (await conn.execute(_FIND_KEY, {"digest": digest})).first()
+    if row is None:
+        return None
+    return Principal(
+        key_id=row.id,
+        agency_id=row.agency_id,
+        role=row.role,
+        responder_type=row.responder_type,
+        responder_id=row.responder_id,
+        prefix=row.prefix,
+    )
+
+
+def keys_statement(agency_id: UUID) -> Select[ApiKey]:
+    return select(ApiKey).where(ApiKey.agency_id == agency_id)
+
+
+async def get_key(session: AsyncSession, *, agency_id: UUID, key_id: UUID) -> ApiKey | None:
+    stmt = keys_statement(agency_id).where(ApiKey.id == key_id)
+    return (await session.execute(stmt)).scalar_one_or_none()

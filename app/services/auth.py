@@ -1,0 +1,53 @@
+"""Authentication: which API key a request carries, with lockout and rate limits."""
+
+from __future__ import annotations
+
+from app.errors import TooManyRequests, Unauthorized
+from app.repositories import keys as repo
+from app.security import Principal, hash_key, key_prefix
+from app.services import audit
+from app.state import AppState
+
+
+async def authenticate(
+    state: AppState, secret: str | None, *, client: str, request_id: str | None
+) -> Principal:
+    """The key's principal; 401 for a missing or bad key, 429 during a lockout.
+
+    Failures count per client address and presented key prefix: five bad tries at one
+    key lock that key out from that client (CJIS's account lockout), and five bad or
+    missing keys lock out prefix-less attempts. Other consoles behind the same address
+    keep working with their own keys, unless the address fails CLIENT_BUDGET times as
+    often in all.
+    """
+    prefix = key_prefix(secret)
+    attempt = (client, prefix)
+    wait = state.auth_throttle.retry_after(attempt) or state.client_throttle.retry_after(client)
+    if wait is not None:
+        raise TooManyRequests("Too many failed authentications from this client", wait)
+    principal = None
+    if secret is not None:
+        digest = hash_key(secret)
+        principal = state.principals.get(digest)
+        if principal is None:
+            async with state.autocommit.connect() as conn:
+                principal = await repo.find_principal(conn, digest)
+            if principal is not None:
+                state.principals.put(digest, principal)
+    if principal is None:
+        state.auth_throttle.failed(attempt)
+        state.client_throttle.failed(client)
+        await audit.record_auth_failure(
+            state.autocommit, prefix=prefix, client=client, request_id=request_id
+        )
+        raise Unauthorized() if secret is None else Unauthorized("The API key is not valid")
+    state.auth_throttle.succeeded(attempt)
+    wait = state.rate_limiter.take(principal.key_id)
+    if wait is not None:
+        raise TooManyRequests("This API key's request rate limit is exceeded", wait)
+    return principal
+
+
+def forget_key(state: AppState, digest: bytes) -> None:
+    """Drop a revoked key from this process's cache at once."""
+    state.principals.discard(digest)
