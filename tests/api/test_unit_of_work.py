@@ -14,6 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from app.db.unit_of_work import UnitOfWork
 from app.state import AppState
@@ -98,43 +99,47 @@ async def test_failed_commit_on_dispatch_is_never_a_2xx(
     assert await db.fetchval("SELECT status FROM call") == "pending"
 
 
+async def _add_district(work: UnitOfWork) -> None:
+    """Insert a district in work's transaction and finish it (commit, or roll back)."""
+    async with work:
+        session = await work.session()
+        await session.execute(
+            text(
+                "INSERT INTO district (id, agency_id, code, name)"
+                " VALUES (gen_random_uuid(), :agency, 'D9', 'D9')"
+            ),
+            {"agency": work.agency_id},
+        )
+
+
 async def test_after_commit_callbacks_run_only_after_a_commit(
-    app: FastAPI, admin: Api, commits_refused_on: RefusingCommits
+    app: FastAPI, admin: Api, db: asyncpg.Connection, commits_refused_on: RefusingCommits
 ) -> None:
     state: AppState = app.state.cit
     ran: list[str] = []
-    rolled_back: list[str] = []
 
     async def note_rollback() -> None:
-        rolled_back.append("rolled back")
+        ran.append("rolled back")
 
     async with commits_refused_on("district"):
-        work = UnitOfWork(state.autocommit, admin.agency_id)
+        work = state.unit_of_work(admin.agency_id)
         work.after_commit(lambda: ran.append("committed"))
         work.on_rollback(note_rollback)
-        with pytest.raises(Exception, match="refused by the test"):
-            async with work:
-                session = await work.session()
-                await session.execute(
-                    text(
-                        "INSERT INTO district (id, agency_id, code, name)"
-                        " VALUES (gen_random_uuid(), :agency, 'D9', 'D9')"
-                    ),
-                    {"agency": admin.agency_id},
-                )
-    assert ran == []
-    assert rolled_back == ["rolled back"]
+        with pytest.raises(asyncpg.CheckViolationError, match="refused by the test"):
+            await _add_district(work)
+    assert ran == ["rolled back"]
+    work = state.unit_of_work(admin.agency_id)
+    work.after_commit(lambda: ran.append("committed"))
+    work.on_rollback(note_rollback)
+    await _add_district(work)
+    assert ran == ["rolled back", "committed"]
+    assert await db.fetchval("SELECT count(*) FROM district") == 1
 
 
-async def test_a_read_only_unit_of_work_refuses_every_write(app: FastAPI, admin: Api) -> None:
+async def test_a_read_only_unit_of_work_refuses_every_write(
+    app: FastAPI, admin: Api, db: asyncpg.Connection
+) -> None:
     state: AppState = app.state.cit
-    with pytest.raises(Exception, match="read-only transaction"):
-        async with state.unit_of_work(admin.agency_id, read_only=True) as work:
-            session = await work.session()
-            await session.execute(
-                text(
-                    "INSERT INTO district (id, agency_id, code, name)"
-                    " VALUES (gen_random_uuid(), :agency, 'D9', 'D9')"
-                ),
-                {"agency": admin.agency_id},
-            )
+    with pytest.raises(DBAPIError, match="read-only transaction"):
+        await _add_district(state.unit_of_work(admin.agency_id, read_only=True))
+    assert await db.fetchval("SELECT count(*) FROM district") == 0
