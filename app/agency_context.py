@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -31,8 +30,6 @@ class AgencyContext:
     districts_by_id: Mapping[UUID, DistrictInfo]
     adjacency: Mapping[str, frozenset[str]]
     boundaries: tuple[tuple[str, PreparedGeometry], ...] = field(default=())
-    # No shift of the agency is longer: candidates are shifts started within it of now.
-    longest_shift: timedelta = timedelta(hours=24)
 
     def district_code(self, district_id: UUID) -> str:
         return self.districts_by_id[district_id].code

@@ -56,7 +56,7 @@ async def latest_policy(session: AsyncSession, agency_id: UUID) -> RoutingPolicy
 
 
 _CONTEXT_AGENCY = text(
-    "SELECT a.timezone, a.longest_shift, p.version, p.safety_flags, p.nature_flags,"
+    "SELECT a.timezone, p.version, p.safety_flags, p.nature_flags,"
     " p.le_backup_for_mh_lead, p.adjacency_depth, p.speed_kmh FROM agency a"
     " JOIN LATERAL (SELECT * FROM routing_policy rp WHERE rp.agency_id = a.id"
     " ORDER BY rp.version DESC LIMIT 1) p ON true WHERE a.id = :agency_id"
@@ -99,5 +99,4 @@ async def load_agency_context(conn: AsyncConnection, agency_id: UUID) -> AgencyC
         districts_by_id=by_id,
         adjacency={code: frozenset(n) for code, n in adjacency.items()},
         boundaries=prepare_boundaries([(row.code, row.boundary) for row in districts]),
-        longest_shift=head.longest_shift,
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from string import Template
 from uuid import UUID
 
@@ -44,11 +44,15 @@ _MEASURE = f"""
 _MAY_LEAD = "(sc.responder_type = 'co_responder' OR sc.cit_periods <> '{}'::datemultirange)"
 
 # Available units on a shift that is on now: an index-only scan of the coverage index, as
-# shift_coverage carries each unit's ranking state (kept by triggers).
+# shift_coverage carries each unit's ranking state (kept by triggers). No shift of the
+# agency is longer than agency.longest_shift (kept by a trigger), so older starts cannot
+# be on now; it is read here, not from a cached context, so a longer shift scheduled on
+# another instance a moment ago is never missed.
 _ON_NOW = """
       AND sc.agency_id = :agency_id
       AND sc.starts_at <= :now
-      AND sc.starts_at > CAST(:now AS timestamptz) - CAST(:longest_shift AS interval)
+      AND sc.starts_at > CAST(:now AS timestamptz)
+                         - (SELECT a.longest_shift FROM agency a WHERE a.id = :agency_id)
       AND sc.ends_at > :now
       AND sc.status = 'available' AND sc.active"""
 
@@ -154,7 +158,6 @@ async def load_candidates(
     today: date,
     location: GeoPoint | None,
     minor: bool,
-    longest_shift: timedelta,
 ) -> list[Candidate]:
     """Eligible units serving the district, the best few of each kind; from the districts
     around it (rings: district id -> hops, all > 0), the best few of each kind the
@@ -177,8 +180,6 @@ async def load_candidates(
                 "lon": location.lon if location else None,
                 "per_partition": PER_PARTITION,
                 "minor": minor,
-                # Shifts last at most this long, so older starts cannot be on now.
-                "longest_shift": longest_shift,
                 "lon_scale": math.cos(math.radians(location.lat)) if location else 1.0,
             }
         ),

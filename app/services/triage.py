@@ -77,7 +77,6 @@ async def triage(
         today=local_now.date(),
         location=facts.location,
         minor=is_minor(facts),
-        longest_shift=context.longest_shift,
     )
     result = recommend(facts, candidates, policy, local_now, adjacency=context.adjacency)
     return recommendation_record(

@@ -4,23 +4,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import Audit, Caller, Paging, ReadSession, Session, State, Work
+from app.api.deps import Audit, Caller, Paging, ReadSession, Session
 from app.api.problems import problems
 from app.schemas.common import DistrictCode, Instant, Items, Page
 from app.schemas.shifts import ShiftBulkCreate, ShiftCreate, ShiftOut
-from app.services import agency
 from app.services import shifts as service
 
 router = APIRouter(prefix="/v1/shifts", tags=["shifts"])
 
 
 @router.post("", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
-async def create_shift(
-    body: ShiftCreate, who: Caller, session: Session, work: Work, state: State, audit: Audit
-) -> ShiftOut:
+async def create_shift(body: ShiftCreate, who: Caller, session: Session, audit: Audit) -> ShiftOut:
     """Schedule a shift (at most 24 h). An overlapping shift for the responder is a 409."""
-    # A longer shift than any before widens the agency's candidate window (cached).
-    work.after_commit(lambda: agency.forget(state, who.agency_id))
     [out] = await service.create_many(session, agency_id=who.agency_id, bodies=[body], bulk=False)
     audit.identify(out.id)
     return out
@@ -28,10 +23,9 @@ async def create_shift(
 
 @router.post("/bulk", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
 async def create_shifts(
-    body: ShiftBulkCreate, who: Caller, session: Session, work: Work, state: State, audit: Audit
+    body: ShiftBulkCreate, who: Caller, session: Session, audit: Audit
 ) -> Items[ShiftOut]:
     """Schedule many shifts: all of them, or none if any is invalid or overlaps."""
-    work.after_commit(lambda: agency.forget(state, who.agency_id))
     items = await service.create_many(
         session, agency_id=who.agency_id, bodies=body.shifts, bulk=True
     )
