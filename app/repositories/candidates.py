@@ -107,6 +107,8 @@ WITH leaders AS MATERIALIZED (
         -- hop <= 3 and preference <= 2, so the key encodes (type, hop, cit, preference).
         -- Training counts only among officers without CIT, and youth only among the
         -- co-responders serving the district of a minor; elsewhere closeness alone ranks.
+        -- These are the routing core's rules (app/routing/ranking.py, rank_candidates);
+        -- tests/api/test_candidate_trimming.py fails if the two drift apart.
         PARTITION BY ((m.responder_type = 'officer')::int * 1000 + m.hop * 100
                       + CASE WHEN m.cit THEN 10
                              WHEN m.responder_type = 'officer' OR (:minor AND m.hop = 0)

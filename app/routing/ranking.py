@@ -120,6 +120,9 @@ def rank_candidates(
             if call_point is not None and c.location is not None and is_known(c.location)
             else None
         )
+        # Youth counts only among the co-responders serving the call's district. The
+        # candidate query (app/repositories/candidates.py) keeps units by the same rule;
+        # tests/api/test_candidate_trimming.py fails if the two drift apart.
         youth_first = (
             minor and hop == 0 and c.responder_type == "co_responder" and "youth" in c.specialties
         )

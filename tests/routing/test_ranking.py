@@ -168,6 +168,19 @@ def test_youth_specialist_from_adjacent_district_does_not_outrank_serving_one() 
     assert "youth_specialty" not in rules(rec)
 
 
+def test_youth_specialist_next_door_does_not_outrank_a_closer_co_responder_next_door() -> None:
+    # No co-responder serves D1: among those next door, ETA ranks; youth counts only
+    # among the co-responders serving the call's own district.
+    rec = run(
+        call(subject_age=12),
+        co_responder("MCT-2", "D2", km_north=1),
+        co_responder("MCT-Y", "D2", specialties=YOUTH, km_north=8),
+    )
+    assert roles(rec)["MCT-2"] == "lead"
+    assert "MCT-Y" not in roles(rec)
+    assert "youth_specialty" not in rules(rec)
+
+
 def test_youth_specialist_supports_a_minor_under_a_safety_concern() -> None:
     rec = run(
         call(subject_age=16, safety=WEAPON),
