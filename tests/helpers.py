@@ -264,10 +264,18 @@ async def grid_districts(api: Api) -> None:
     )
 
 
+async def until_delivery(db: asyncpg.Connection, condition: str) -> asyncpg.Record:
+    """Wait until the (only) webhook delivery's row meets condition, a SQL predicate
+    written in the test; return the row."""
+    query = f"SELECT * FROM webhook_delivery WHERE {condition}"  # noqa: S608
+    for _ in range(200):  # up to 10 s
+        row = await db.fetchrow(query)
+        if row is not None:
+            return row
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no delivery ever met: {condition}")
+
+
 async def until_delivery_failed(db: asyncpg.Connection) -> None:
     """Wait until the relay has recorded the (only) delivery's final failure."""
-    for _ in range(200):  # up to 10 s
-        if await db.fetchval("SELECT status FROM webhook_delivery") == "failed":
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the delivery was never marked failed")
+    await until_delivery(db, "status = 'failed'")

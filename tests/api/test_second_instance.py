@@ -67,7 +67,8 @@ async def test_a_stale_instance_finds_a_district_added_on_another(
             ends_at=now + timedelta(hours=7),
         )
         stale = second.state.cit.contexts.get(admin.agency_id)
-        assert stale is not None and "D5" not in stale.districts_by_code
+        assert stale is not None
+        assert "D5" not in stale.districts_by_code
 
         # A unit based in the new district serves D1: its district is named, not looked up.
         weapon = await b.ok(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from typing import Any
 
 import asyncpg
@@ -17,12 +18,14 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from app.api.app import create_app
 from app.settings import Settings
+from app.vocabulary import EVENT_TYPES
 from app.webhooks.targets import IPAddress, TargetRefused, public_only_transport
 from tests.helpers import (
     Api,
     add_co_responder,
     add_officer,
     grid_districts,
+    until_delivery,
     until_delivery_failed,
 )
 from tests.receiver import Received, Receiver
@@ -101,17 +104,25 @@ async def test_signature_from_another_secret_does_not_verify(
 
 
 async def test_agency_wide_subscription_gets_every_named_type_and_nothing_else(
-    admin: Api, receiver: Receiver, service: ServiceFactory
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:
     await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
     await _subscribe(admin, receiver.url, ["call.created", "recommendation.created"])
     async with service():
-        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
-        got = await receiver.wait_for(2)
-    assert sorted(json.loads(r.body)["type"] for r in got) == [
-        "call.created",
-        "recommendation.created",
-    ]
+        call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        # Events of other types, which the subscription did not ask for.
+        await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+        await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "en_route"})
+        await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"nature": "SUICTHRT"})
+        # Deliveries are made in the transaction of each change: all exist by now.
+        queued = await db.fetch(
+            "SELECT e.type FROM webhook_delivery d JOIN event e ON e.id = d.event_id"
+        )
+        got = await receiver.wait_for(len(queued))
+    expected = ["call.created", "recommendation.created", "recommendation.created"]
+    assert sorted(r["type"] for r in queued) == expected
+    assert sorted(json.loads(r.body)["type"] for r in got) == expected
 
 
 async def test_delivery_due_during_a_restart_still_arrives(
@@ -173,6 +184,27 @@ async def test_failed_delivery_after_all_attempts_can_be_retried_by_hand(
         assert retried["status"] == "pending"
         await receiver.wait_for(4)
     assert len(receiver.requests) == 4
+
+
+@pytest.mark.parametrize("form", ["seconds", "http-date"])
+async def test_a_retry_waits_as_long_as_the_receivers_retry_after_asks(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection, form: str
+) -> None:
+    await grid_districts(admin)
+    await _subscribe(admin, receiver.url, ["call.created"])
+    later = datetime.now(UTC) + timedelta(seconds=6)
+    receiver.extra_headers = {
+        "Retry-After": "5" if form == "seconds" else format_datetime(later, usegmt=True)
+    }
+    receiver.script = [503]
+    async with service(webhook_retry_schedule="0.1"):  # the schedule alone: 0.1 s
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await receiver.wait_for(1)
+        row = await until_delivery(db, "attempts = 1 AND last_status_code = 503")
+    waited = (row["next_attempt_at"] - row["last_attempt_at"]).total_seconds()
+    assert waited >= 4.0
+    assert row["status"] == "pending"
+    assert len(receiver.requests) == 1
 
 
 async def test_private_and_metadata_targets_are_refused(
@@ -258,17 +290,7 @@ async def test_no_payload_ever_carries_notes(
 ) -> None:
     await grid_districts(admin)
     co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
-    everything = [
-        "call.created",
-        "call.updated",
-        "recommendation.created",
-        "call.escalated",
-        "unit.assigned",
-        "unit.released",
-        "unit.status_changed",
-        "call.cleared",
-    ]
-    await _subscribe(admin, receiver.url, everything)
+    await _subscribe(admin, receiver.url, list(EVENT_TYPES))
     async with service():
         call = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "NOTE-A"}, 201)
         await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": "NOTE-B"})
@@ -306,7 +328,7 @@ async def test_another_agencys_subscription_and_deliveries_are_404(
 
 
 async def test_unit_terminal_hears_when_its_call_escalates(
-    admin: Api, receiver: Receiver, service: ServiceFactory
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:
     await grid_districts(admin)
     co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
@@ -319,9 +341,10 @@ async def test_unit_terminal_hears_when_its_call_escalates(
         await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
         await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"safety": {"weapon": True}})
         (received,) = await receiver.wait_for(1)
-        await asyncio.sleep(0.5)
     payload = _verify(mine["secret"], received)
     assert payload["type"] == "call.escalated"
     assert payload["data"]["safety"]["weapon"] is True
     assert payload["data"]["lead"] == "law_enforcement"
-    assert len(receiver.requests) == 1
+    # The bystander's terminal got no delivery at all, not merely none yet.
+    queued = await db.fetch("SELECT subscription_id FROM webhook_delivery")
+    assert [str(r["subscription_id"]) for r in queued] == [mine["id"]]
