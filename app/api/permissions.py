@@ -1,4 +1,5 @@
-"""Who may do what (SPEC §3.6), and what the audit trail calls it, written down once as data.
+"""Who may do what (docs/api.md, "Roles"), and what the audit trail calls it, written down
+once as data.
 
 Every route under /v1 has exactly one entry in ROUTES. The `authorize` dependency enforces
 it, the README's permission table is generated from it (`python -m app.api.permissions`),

@@ -94,7 +94,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
         # FastAPI's 400 for a body that is not even text (e.g. not UTF-8). Invalid JSON is
-        # already a 422, and so is this: payload validation, as SPEC §3.1 documents it.
+        # already a 422, and so is this: payload validation (docs/api.md, "Errors").
         body_error = {"loc": ("body",), "msg": "The body is not UTF-8 JSON", "type": "json_invalid"}
         return await _validation_error(request, RequestValidationError([body_error]))
     await _audit_failure(request, exc.status_code)

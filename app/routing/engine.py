@@ -1,4 +1,5 @@
-"""The CIT routing rules (SPEC §4.2): pure functions from facts to a Recommendation."""
+"""The CIT routing rules (docs/routing.md, "Rules"): pure functions from facts to a
+Recommendation."""
 
 from __future__ import annotations
 
@@ -143,7 +144,7 @@ def recommend(
 
 @dataclass(frozen=True, slots=True)
 class _LawEnforcement:
-    """The outcome of the law-enforcement search (SPEC §4.2 `mh_lead`)."""
+    """The outcome of the law-enforcement search (docs/routing.md, "Rules")."""
 
     unit: Ranked | None
     kind: Literal["cit_in_district", "cit_adjacent", "no_cit"]
@@ -234,7 +235,8 @@ def _by_training(officers: list[Ranked]) -> Ranked | None:
 
 
 def _no_law_enforcement_for_flagged_call(draft: _Draft, co_responders: list[Ranked]) -> None:
-    # Decision (SPEC gap): clinicians are never sent alone into a safety-flagged scene.
+    # Clinicians are never sent alone into a safety-flagged scene (docs/routing.md,
+    # "Project decisions").
     draft.request("mh_phone_consult")
     if not co_responders:
         _no_co_responder(draft)

@@ -1,4 +1,5 @@
-"""Eligibility, reach and ranking of candidate units (SPEC §4.1 and the `rank` rule)."""
+"""Eligibility, reach and ranking of candidate units (docs/routing.md, "Eligibility",
+"Serving and adjacency" and "Ranking")."""
 
 from __future__ import annotations
 
@@ -36,8 +37,8 @@ def is_minor(call: CallFacts) -> bool:
 def hops_to(district: str, adjacency: Mapping[str, frozenset[str]], depth: int) -> dict[str, int]:
     """Map each district within depth hops of district to its hop count (district itself: 0).
 
-    Adjacency is symmetric (SPEC §3.2), so the hops from the call's district to a unit's
-    shift district equal the hops from that shift district to the call's.
+    Adjacency is symmetric (docs/routing.md, "Serving and adjacency"), so the hops from
+    the call's district to a unit's shift district equal those from that district back.
     """
     hops = {district: 0}
     frontier = [district]

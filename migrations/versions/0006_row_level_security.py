@@ -7,8 +7,9 @@ set_config(..., true), so a pooled connection never carries it into the next tra
 The owner (the role that runs migrations, the CLI and the webhook relay) has an explicit
 policy of its own: nothing bypasses row-level security implicitly.
 
-The certification registry is the one deliberate cross-agency read (SPEC §3.2): an agency
-sees the certifications of every person it employs or has employed.
+The certification registry is the one deliberate cross-agency read (docs/routing.md, "CIT
+certification"): an agency sees the certifications of every person it employs or has
+employed.
 
 The audit trail is append-only: `cit_app` may only insert and read it, and a trigger
 refuses UPDATE and DELETE for everyone, except the retention purge (cit_purge_audit).

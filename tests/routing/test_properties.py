@@ -1,7 +1,8 @@
-"""Properties of the routing core that hold for any input (hypothesis, SPEC §5).
+"""Properties of the routing core that hold for any input (hypothesis; docs/routing.md,
+"Guarantees").
 
 The oracles here (eligibility, reach, CIT validity, safety concern) are written again from
-the SPEC rather than imported from app.routing, so a bug there cannot hide itself.
+docs/routing.md rather than imported from app.routing, so a bug there cannot hide itself.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ NOWS = (
 Adjacency = dict[str, frozenset[str]]
 
 
-# Oracles, from the SPEC's words.
+# Oracles, from the words of docs/routing.md.
 
 
 def eligible(c: Candidate, now: datetime) -> bool:

@@ -1,4 +1,5 @@
-"""The `rank` rule, reach over adjacency, eligibility and certification dates (SPEC §4.1)."""
+"""The `rank` rule, reach over adjacency, eligibility and certification dates
+(docs/routing.md, "Ranking", "Serving and adjacency", "Eligibility", "CIT certification")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One test (or more) per routing rule of SPEC §4.2, on the pure core."""
+"""One test (or more) per routing rule of docs/routing.md, "Rules", on the pure core."""
 
 from __future__ import annotations
 

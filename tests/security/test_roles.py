@@ -1,4 +1,5 @@
-"""SPEC §3.6: every route x every role is allowed or a 403, exactly as the route table says."""
+"""Every route x every role is allowed or a 403, exactly as the route table says
+(docs/api.md, "Roles")."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def test_readme_permission_table_is_generated_from_the_route_table() -> None:
 
 
 def _spec_roles(method: str, path: str) -> set[str]:
-    """SPEC §3.6 restated independently of app/api/permissions.py."""
+    """The roles of docs/api.md, restated independently of app/api/permissions.py."""
     readers = {"admin", "supervisor", "dispatcher", "integration", "viewer"}
     handlers = {"admin", "supervisor", "dispatcher", "integration"}
     if path.startswith("/v1/api-keys"):
