@@ -1,0 +1,1 @@
+"""HTTP: parse, authenticate, authorise, and map errors to problem+json."""
