@@ -27,12 +27,8 @@ class AgencyContext:
     timezone: ZoneInfo
     policy: Policy
     districts_by_code: Mapping[str, DistrictInfo]
-    districts_by_id: Mapping[UUID, DistrictInfo]
     adjacency: Mapping[str, frozenset[str]]
     boundaries: tuple[tuple[str, PreparedGeometry], ...] = field(default=())
-
-    def district_code(self, district_id: UUID) -> str:
-        return self.districts_by_id[district_id].code
 
     def reach(self, code: str, depth: int) -> dict[str, int]:
         """Districts within depth hops of code, with their hop count (code itself is 0)."""

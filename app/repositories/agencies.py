@@ -96,7 +96,6 @@ async def load_agency_context(conn: AsyncConnection, agency_id: UUID) -> AgencyC
         timezone=ZoneInfo(head.timezone),
         policy=routing_policy(head),
         districts_by_code={info.code: info for info in by_id.values()},
-        districts_by_id=by_id,
         adjacency={code: frozenset(n) for code, n in adjacency.items()},
         boundaries=prepare_boundaries([(row.code, row.boundary) for row in districts]),
     )

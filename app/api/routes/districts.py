@@ -38,10 +38,12 @@ async def locate_district(
     who: Caller,
     context: Context,
     session: ReadSession,
+    state: State,
     lat: Annotated[Latitude, Query()],
     lon: Annotated[Longitude, Query()],
 ) -> DistrictOut:
     """The district whose boundary contains the point."""
+    context = await agency.knowing(state, context, point=(lat, lon))
     return await service.locate(session, context=context, lat=lat, lon=lon)
 
 
