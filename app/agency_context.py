@@ -29,6 +29,8 @@ class AgencyContext:
     districts_by_code: Mapping[str, DistrictInfo]
     adjacency: Mapping[str, frozenset[str]]
     boundaries: tuple[tuple[str, PreparedGeometry], ...] = field(default=())
+    # Each district's code by id (the inverse of districts_by_code).
+    district_codes: Mapping[UUID, str] = field(default_factory=dict)
 
     def reach(self, code: str, depth: int) -> dict[str, int]:
         """Districts within depth hops of code, with their hop count (code itself is 0)."""

@@ -98,4 +98,5 @@ async def load_agency_context(conn: AsyncConnection, agency_id: UUID) -> AgencyC
         districts_by_code={info.code: info for info in by_id.values()},
         adjacency={code: frozenset(n) for code, n in adjacency.items()},
         boundaries=prepare_boundaries([(row.code, row.boundary) for row in districts]),
+        district_codes={info.id: info.code for info in by_id.values()},
     )

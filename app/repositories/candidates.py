@@ -51,14 +51,16 @@ _MAY_LEAD = "(sc.responder_type = 'co_responder' OR sc.cit_periods <> '{}'::date
 _ON_NOW = """
       AND sc.agency_id = :agency_id
       AND sc.starts_at <= :now
-      AND sc.starts_at > CAST(:now AS timestamptz)
-                         - (SELECT a.longest_shift FROM agency a WHERE a.id = :agency_id)
+      AND sc.starts_at > (SELECT w.earliest FROM window_start w)
       AND sc.ends_at > :now
       AND sc.status = 'available' AND sc.active"""
 
 # Static SQL only: the template takes the module's constants above, never input.
 _TEMPLATE = Template("""
-WITH leaders AS MATERIALIZED (
+WITH window_start AS MATERIALIZED (
+    SELECT CAST(:now AS timestamptz) - a.longest_shift AS earliest
+    FROM agency a WHERE a.id = :agency_id
+), leaders AS MATERIALIZED (
     -- Ring 0, the units serving the call's district (based there or covering it) that
     -- can lead: co-responders, and officers with a CIT certification on record. A
     -- partial index holds just these, so a crowded district's other officers are not read.
@@ -121,7 +123,7 @@ WITH leaders AS MATERIALIZED (
 )
 -- Only the kept units are read from their own rows: the routing core re-checks them.
 SELECT r.responder_type, r.responder_id, r.call_sign, r.starts_at, r.ends_at,
-       (SELECT d.code FROM district d WHERE d.id = r.home_district_id) AS home_code, r.hop,
+       r.home_district_id AS home_id, r.hop,
        u.name, u.status, u.active, u.lat, u.lon, u.trainings, u.specialties,
        cert.certified_on, cert.expires_on,
        (SELECT count(*) FROM assignment a
@@ -144,6 +146,7 @@ LEFT JOIN LATERAL (
 ) cert ON u.state_officer_id IS NOT NULL
 WHERE r.position <= :per_partition
 """)
+_CODES = "SELECT id, code FROM district WHERE id = ANY($1::uuid[])"
 _CANDIDATES = RawStatement.compile(
     _TEMPLATE.substitute(measure=_MEASURE, on_now=_ON_NOW, cit_today=_CIT_TODAY, may_lead=_MAY_LEAD)
 )
@@ -156,6 +159,7 @@ async def load_candidates(
     district_id: UUID,
     district_code: str,
     rings: Mapping[UUID, int],
+    codes: Mapping[UUID, str],
     now: datetime,
     today: date,
     location: GeoPoint | None,
@@ -165,10 +169,12 @@ async def load_candidates(
     around it (rings: district id -> hops, all > 0), the best few of each kind the
     district itself has none of.
 
-    A unit's home district comes back by code from the database, so a district added on
-    another instance (not yet in a cached context) is named, never a KeyError.
+    codes names the districts the caller knows. A unit based in a district it does not
+    know (added on another instance a moment ago) is named by a second, rare query, never
+    a KeyError.
     """
-    rows = await (await driver(conn)).fetch(
+    raw = await driver(conn)
+    rows = await raw.fetch(
         _CANDIDATES.sql,
         *_CANDIDATES.args(
             {
@@ -191,9 +197,13 @@ async def load_candidates(
         kept = nearest.get(row["responder_id"])
         if kept is None or row["hop"] < kept["hop"]:
             nearest[row["responder_id"]] = row
+    missing = {row["home_id"] for row in nearest.values() if row["home_id"] not in codes}
+    if missing:
+        found = await raw.fetch(_CODES, list(missing))
+        codes = {**codes, **{r["id"]: r["code"] for r in found}}
     candidates = []
     for row in nearest.values():
-        home = row["home_code"]
+        home = codes[row["home_id"]]
         serves_by_cover = row["hop"] == 0 and home != district_code
         lat, certified_on = row["lat"], row["certified_on"]
         candidates.append(

@@ -73,6 +73,7 @@ async def triage(
         district_id=call.district_id,
         district_code=call.district,
         rings=rings,
+        codes=context.district_codes,
         now=now,
         today=local_now.date(),
         location=facts.location,
