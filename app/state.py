@@ -7,6 +7,7 @@ agency context in app/services/agency.py, the audit writer in app/services/audit
 
 from __future__ import annotations
 
+import asyncio
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -40,6 +41,8 @@ class AppState:
         self.cipher = cipher
         self.principals: TtlCache[bytes, Principal] = TtlCache(settings.cache_ttl_seconds)
         self.contexts: TtlCache[UUID, AgencyContext] = TtlCache(settings.cache_ttl_seconds)
+        # Context loads in flight, so concurrent requests share one (app/services/agency.py).
+        self.context_loads: dict[UUID, asyncio.Task[AgencyContext]] = {}
         self.auth_throttle: FailedAuthThrottle[tuple[str, str | None]] = FailedAuthThrottle(
             settings.auth_failure_limit, settings.auth_lockout_seconds
         )

@@ -8,6 +8,7 @@ a district added elsewhere a moment ago is found, not refused.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from uuid import UUID
 
@@ -18,19 +19,42 @@ from app.state import AppState
 
 
 async def context(state: AppState, agency_id: UUID) -> AgencyContext:
-    """The agency's context, from this instance's cache when it is fresh enough."""
+    """The agency's context, from this instance's cache when it is fresh enough.
+
+    When it has expired, the requests that find it so share one load: a busy console floor
+    would otherwise reload it once per request in flight.
+    """
     cached = state.contexts.get(agency_id)
-    return cached if cached is not None else await reload(state, agency_id)
+    if cached is not None:
+        return cached
+    loading = state.context_loads.get(agency_id)
+    if loading is None:
+        return await reload(state, agency_id)
+    return await asyncio.shield(loading)
 
 
 async def reload(state: AppState, agency_id: UUID) -> AgencyContext:
     """The agency's context as the database has it now (and cache it)."""
+    loading = asyncio.create_task(_load(state, agency_id))
+    state.context_loads[agency_id] = loading
+    loading.add_done_callback(lambda done: _forget_load(state, agency_id, done))
+    return await asyncio.shield(loading)
+
+
+async def _load(state: AppState, agency_id: UUID) -> AgencyContext:
     async with state.unit_of_work(agency_id, read_only=True) as work:
         loaded = await load_agency_context(await work.connection(), agency_id)
     if loaded is None:
         raise Unauthorized("The API key's agency no longer exists")
     state.contexts.put(agency_id, loaded)
     return loaded
+
+
+def _forget_load(state: AppState, agency_id: UUID, done: asyncio.Task[AgencyContext]) -> None:
+    if state.context_loads.get(agency_id) is done:
+        del state.context_loads[agency_id]
+    if not done.cancelled():
+        done.exception()  # retrieved here, so a failure nobody awaited is not logged twice
 
 
 async def knowing(

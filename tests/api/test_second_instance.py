@@ -3,6 +3,7 @@ district. The stale one must answer correctly, never with a 422 or a KeyError 50
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +13,8 @@ from fastapi import FastAPI
 
 from app.api.app import create_app
 from app.cache import TtlCache
+from app.repositories.agencies import load_agency_context
+from app.services import agency
 from app.settings import Settings
 from app.state import AppState
 from tests.helpers import Api, add_shift, certify, grid_districts
@@ -87,3 +90,22 @@ async def test_a_stale_instance_finds_a_district_added_on_another(
         assert changed["district"] == "D5"
         # An unknown district is still refused, after the reload.
         assert (await b.post("/v1/calls", {"district": "D9"})).status_code == 422
+
+
+async def test_requests_that_find_the_context_expired_share_one_load(
+    app: FastAPI, admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state: AppState = app.state.cit
+    loads: list[object] = []
+
+    async def counted(conn: object, agency_id: object) -> object:
+        loads.append(agency_id)
+        await asyncio.sleep(0.05)  # long enough for every request below to find it loading
+        return await load_agency_context(conn, agency_id)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(agency, "load_agency_context", counted)
+    state.contexts.discard(admin.agency_id)
+    contexts = await asyncio.gather(*(agency.context(state, admin.agency_id) for _ in range(20)))
+    assert loads == [admin.agency_id]
+    assert all(c is contexts[0] for c in contexts)
+    assert state.context_loads == {}
