@@ -9,6 +9,7 @@ from uuid import UUID
 from sqlalchemy import Row, Select, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.events.catalogue import DELIVERIES_DUE
 from app.models import Event, WebhookDelivery, WebhookSubscription
 
 # Claim due deliveries for this worker: row locks skip what another worker is claiming,
@@ -53,7 +54,7 @@ _FAILED = text(
 _DISABLE = text(
     "UPDATE webhook_subscription SET active = false, disabled_reason = :reason WHERE id = :id"
 )
-_NOTIFY = text("SELECT pg_notify('cit_webhook_due', '')")
+_NOTIFY = text("SELECT pg_notify(:channel, '')")
 
 
 async def claim_due(conn: AsyncConnection, *, batch: int, lease: timedelta) -> list[Row[Any]]:
@@ -96,7 +97,7 @@ async def requeue(session: AsyncSession, delivery: WebhookDelivery) -> None:
         text("UPDATE webhook_delivery SET next_attempt_at = now() WHERE id = :id"),
         {"id": delivery.id},
     )
-    await session.execute(_NOTIFY)
+    await session.execute(_NOTIFY, {"channel": DELIVERIES_DUE})
 
 
 def subscriptions_statement(agency_id: UUID) -> Select[WebhookSubscription]:

@@ -17,6 +17,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.encryption import SUBSCRIPTION_SECRET, DataCipher, UndecryptableValue
+from app.events.catalogue import DELIVERIES_DUE
 from app.repositories import webhooks as repo
 from app.settings import Settings
 from app.webhooks.signing import sign
@@ -24,7 +25,6 @@ from app.webhooks.targets import TargetRefused, check_target, public_only_transp
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "cit_webhook_due"
 HTTP_TIMEOUT_SECONDS = 10.0
 # Longer than the HTTP timeout, so a claimed delivery is never sent twice at once.
 LEASE = timedelta(seconds=30)
@@ -112,7 +112,7 @@ class Relay:
         try:
             conn = await self.engine.connect()
             raw = await conn.get_raw_connection()
-            await raw.driver_connection.add_listener(CHANNEL, self._notified)  # type: ignore[union-attr]
+            await raw.driver_connection.add_listener(DELIVERIES_DUE, self._notified)  # type: ignore[union-attr]
             return conn
         except Exception:
             log.warning("webhook relay cannot LISTEN; polling only", exc_info=True)
