@@ -73,6 +73,29 @@ def entry(
     )
 
 
+def call_entry(
+    who: Principal,
+    call_id: UUID,
+    *,
+    action: str,
+    request_id: str | None,
+    at: datetime,
+    outcome: AuditOutcome = "success",
+    detail: dict[str, Any] | None = None,
+) -> AuditRecord:
+    """An entry for something a key did to a call."""
+    return entry(
+        who,
+        action=action,
+        resource_type="call",
+        resource_id=call_id,
+        request_id=request_id,
+        at=at,
+        outcome=outcome,
+        detail=detail,
+    )
+
+
 def cli_entry(
     agency_id: UUID, *, action: str, resource_type: str, resource_id: UUID, detail: dict[str, Any]
 ) -> AuditRecord:

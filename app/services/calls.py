@@ -89,14 +89,7 @@ async def create(
             body=out.model_dump(mode="json"),
         )
     )
-    entry = audit.entry(
-        who,
-        action="call.create",
-        resource_type="call",
-        resource_id=call.id,
-        request_id=request_id,
-        at=now,
-    )
+    entry = audit.call_entry(who, call.id, action="call.create", request_id=request_id, at=now)
     try:
         await repo.insert_call(
             conn,

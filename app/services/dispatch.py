@@ -179,11 +179,10 @@ async def dispatch(
         raise Conflict("a unit was assigned elsewhere at the same moment; retry") from None
     await call_repo.update_call(session, call)
     await outbox.write(session, agency_id=context.agency_id, at=now, events=assigned)
-    entry = audit.entry(
+    entry = audit.call_entry(
         who,
+        call.id,
         action="call.dispatch",
-        resource_type="call",
-        resource_id=call.id,
         request_id=request_id,
         at=now,
         detail={"override_reason": body.override_reason} if body.units is not None else None,
@@ -231,11 +230,10 @@ async def clear(
     rec = await call_service.latest_recommendation(session, call)
     cleared = events.call_cleared(call, lead=rec.lead if rec else None)
     await outbox.write(session, agency_id=context.agency_id, at=now, events=[cleared])
-    entry = audit.entry(
+    entry = audit.call_entry(
         who,
+        call.id,
         action="call.clear",
-        resource_type="call",
-        resource_id=call.id,
         request_id=request_id,
         at=now,
         detail={"disposition": body.disposition, "diverted_to": body.diverted_to},

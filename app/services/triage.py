@@ -112,11 +112,10 @@ async def retriage(
                 call, lead=rec.lead, previous_lead=previous.lead, recommendation_id=rec.id
             )
         )
-    entry = audit.entry(
+    entry = audit.call_entry(
         who,
+        call.id,
         action="call.update" if announce_update else "call.dispatch",
-        resource_type="call",
-        resource_id=call.id,
         request_id=request_id,
         at=now,
         outcome="success" if announce_update else "error",
