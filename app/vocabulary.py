@@ -66,10 +66,65 @@ WarningCode = Literal[
     "no_units_available",
 ]
 WARNING_CODES: tuple[WarningCode, ...] = get_args(WarningCode)
+# The warnings that tell of capacity the program lacks, not of a dispatcher's choice: the
+# outcome report counts them (docs/reports.md).
+CAPACITY_WARNINGS: tuple[WarningCode, ...] = WARNING_CODES
+
+# Why a dispatch differs from the recommendation (docs/api.md, "Dispatch and clearing").
+OverrideCode = Literal[
+    "closer_unit",
+    "unit_busy_in_field",
+    "new_safety_information",
+    "specialty_needed",
+    "caller_request",
+    "supervisor_decision",
+    "other",
+]
+OVERRIDE_CODES: tuple[OverrideCode, ...] = get_args(OverrideCode)
 
 # Where a cleared call's subject was diverted to.
-DivertedTo = Literal["crisis_center", "mh_outpatient", "hospital", "none"]
+DivertedTo = Literal["crisis_center", "mh_outpatient", "hospital", "detox", "jail", "none"]
 DIVERTED_TO: tuple[DivertedTo, ...] = get_args(DivertedTo)
+
+# How a call ended for the person in crisis, recorded when it is cleared.
+Outcome = Literal[
+    "resolved_on_scene",
+    "referred",
+    "transported_voluntary",
+    "involuntary_hold",
+    "arrest",
+    "citation",
+    "gone_on_arrival",
+    "unfounded",
+    "cancelled",
+    "refused_services",
+]
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
+# Each outcome's APCO ANS 1.111.2 common disposition code (the EIDO registry
+# EIDO-CommonDispositionCode, NENA-STA-021 section 3.5), for the EIDO export.
+APCO_DISPOSITION: dict[Outcome, str] = {
+    "resolved_on_scene": "18",  # Assignment Completed/Settled By Contact
+    "referred": "15",  # Referred to partner agency
+    "transported_voluntary": "16",  # Transport/Escort Given
+    "involuntary_hold": "16",  # Transport/Escort Given (to an evaluation facility)
+    "arrest": "03",  # Arrest
+    "citation": "04",  # Citation Issued (Verbal Or Written)
+    "gone_on_arrival": "14",  # Gone On Arrival/Unable To Locate
+    "unfounded": "02",  # No Report Taken
+    "cancelled": "32",  # Cancelled (Prior to Arrival at Scene)
+    "refused_services": "42",  # Patient Refused Evaluation/Care
+}
+# A call is diverted to mental-health services when it went to one of these, or its
+# outcome is `referred`; it is justice-involved when its outcome is an arrest or a
+# citation, or it went to jail (docs/reports.md).
+MH_SERVICES: tuple[DivertedTo, ...] = ("crisis_center", "mh_outpatient", "hospital", "detox")
+MH_OUTCOMES: tuple[Outcome, ...] = ("referred",)
+JUSTICE_OUTCOMES: tuple[Outcome, ...] = ("arrest", "citation")
+JUSTICE_PLACES: tuple[DivertedTo, ...] = ("jail",)
+
+# The two kinds of coverage the program watches: CIT officers and co-responders.
+CoverageKind = Literal["cit", "co_responder"]
+COVERAGE_KINDS: tuple[CoverageKind, ...] = get_args(CoverageKind)
 
 # Outbox event types (app/events/catalogue.py gives each its payload and audience).
 EventType = Literal[
@@ -81,6 +136,8 @@ EventType = Literal[
     "unit.released",
     "unit.status_changed",
     "call.cleared",
+    "coverage.gap_ahead",
+    "certification.expiring",
 ]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)
 

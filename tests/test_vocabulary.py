@@ -11,6 +11,10 @@ from app.schemas.calls import Safety, SafetyPatch
 from app.vocabulary import (
     CALL_STATUSES,
     CO_RESPONDER_KINDS,
+    DIVERTED_TO,
+    LEADS,
+    OUTCOMES,
+    OVERRIDE_CODES,
     RESPONDER_TYPES,
     ROLES,
     SAFETY_FLAGS,
@@ -32,6 +36,11 @@ def test_safety_models_have_one_field_per_safety_flag(model: type[Safety | Safet
         ("co_responder", "ck_co_responder_kind", CO_RESPONDER_KINDS),
         ("officer", "ck_officer_status", UNIT_STATUSES),
         ("co_responder", "ck_co_responder_status", UNIT_STATUSES),
+        ("call", "ck_call_outcome", OUTCOMES),
+        ("call", "ck_call_diverted_to", DIVERTED_TO),
+        ("dispatch", "ck_dispatch_recommended_lead", LEADS),
+        ("dispatch", "ck_dispatch_dispatched_lead", LEADS),
+        ("dispatch", "ck_dispatch_override_code", OVERRIDE_CODES),
     ],
 )
 async def test_database_check_constraints_allow_exactly_the_vocabulary(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -16,6 +17,8 @@ from app.events.payloads import (
     CallCleared,
     CallEscalated,
     CallSummary,
+    CertificationExpiring,
+    CoverageGapAhead,
     Payload,
     PlacePayload,
     PointPayload,
@@ -28,7 +31,14 @@ from app.events.payloads import (
 from app.ids import new_id
 from app.records.calls import CallRecord
 from app.records.recommendations import RecommendationRecord
-from app.vocabulary import EventType, Lead, ResponderType, UnitRole, UnitStatus
+from app.vocabulary import (
+    CoverageKind,
+    EventType,
+    Lead,
+    ResponderType,
+    UnitRole,
+    UnitStatus,
+)
 
 # NOTIFY channels (migration 0009 sends both at commit): one wakes the webhook relay when
 # deliveries are due, the other announces every committed event with its agency's id.
@@ -61,7 +71,17 @@ CATALOGUE: Mapping[EventType, EventKind] = {
     "unit.assigned": EventKind(UnitAssigned, "A unit was dispatched to the call."),
     "unit.released": EventKind(UnitReleased, "A unit's part in the call ended."),
     "unit.status_changed": EventKind(UnitStatusChanged, "A unit reported a new status."),
-    "call.cleared": EventKind(CallCleared, "The call was closed with its disposition."),
+    "call.cleared": EventKind(CallCleared, "The call was closed with its disposition and outcome."),
+    "coverage.gap_ahead": EventKind(
+        CoverageGapAhead,
+        "A district will lack CIT officers or co-responders on the roster within the"
+        " policy's coverage_alert_days (sent once per gap).",
+    ),
+    "certification.expiring": EventKind(
+        CertificationExpiring,
+        "An officer's CIT certification ends in 60, 30 or 7 days with no later one recorded"
+        " (sent once per threshold).",
+    ),
 }
 
 
@@ -116,7 +136,15 @@ def call_escalated(
 
 def call_cleared(call: CallRecord, *, lead: Lead | None) -> OutboxEvent:
     summary = call_summary(call, lead=lead)
-    payload = CallCleared(**summary, disposition=call.disposition, diverted_to=call.diverted_to)
+    payload = CallCleared(
+        **summary,
+        disposition=call.disposition,
+        diverted_to=call.diverted_to,
+        outcome=call.outcome,
+        use_of_force=call.use_of_force,
+        subject_injured=call.subject_injured,
+        officer_injured=call.officer_injured,
+    )
     return _event("call.cleared", call.id, None, payload)
 
 
@@ -191,6 +219,53 @@ def unit_status_changed(
         location=None if location is None else PointPayload(lat=location[0], lon=location[1]),
     )
     return _event("unit.status_changed", call_id, responder_id, payload)
+
+
+def coverage_gap_ahead(
+    *,
+    district: str,
+    kind: CoverageKind,
+    starts: datetime,
+    ends: datetime,
+    adjacent_cover: bool,
+    target: int,
+) -> OutboxEvent:
+    """A gap on the roster ahead; agency-wide only (it is about no unit and no call)."""
+    payload: CoverageGapAhead = {
+        "district": district,
+        "kind": kind,
+        "from": starts.isoformat(),
+        "to": ends.isoformat(),
+        "hours": round((ends - starts).total_seconds() / 3600, 2),
+        "adjacent_cover": adjacent_cover,
+        "target": target,
+    }
+    return _event("coverage.gap_ahead", None, None, payload)
+
+
+def certification_expiring(
+    *,
+    officer_id: UUID,
+    name: str,
+    badge_number: str,
+    state_officer_id: str,
+    expires_on: date,
+    days_left: int,
+    threshold_days: int,
+    districts: list[str],
+) -> OutboxEvent:
+    """A certification ending soon; agency-wide only, not sent to the officer's terminal."""
+    payload = CertificationExpiring(
+        officer_id=str(officer_id),
+        name=name,
+        badge_number=badge_number,
+        state_officer_id=state_officer_id,
+        expires_on=expires_on.isoformat(),
+        days_left=days_left,
+        threshold_days=threshold_days,
+        districts=districts,
+    )
+    return _event("certification.expiring", None, None, payload)
 
 
 def _event(

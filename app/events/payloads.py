@@ -6,8 +6,10 @@ from typing import TypedDict
 
 from app.vocabulary import (
     CallStatus,
+    CoverageKind,
     DivertedTo,
     Lead,
+    Outcome,
     ResponderType,
     UnitRole,
     UnitStatus,
@@ -48,6 +50,10 @@ class CallEscalated(CallSummary):
 class CallCleared(CallSummary):
     disposition: str | None
     diverted_to: DivertedTo | None
+    outcome: Outcome | None
+    use_of_force: bool
+    subject_injured: bool
+    officer_injured: bool
 
 
 class UnitAssigned(CallSummary):
@@ -90,6 +96,35 @@ class UnitStatusChanged(TypedDict):
     location: PointPayload | None
 
 
+# A coverage gap ahead (docs/reports.md, "Alerts"): its fields are those of a gap in
+# GET /v1/coverage, with the district. "from" is a keyword, hence the functional form.
+CoverageGapAhead = TypedDict(
+    "CoverageGapAhead",
+    {
+        "district": str,
+        "kind": CoverageKind,
+        "from": str,
+        "to": str,
+        "hours": float,
+        "adjacent_cover": bool,
+        "target": int,
+    },
+)
+
+
+class CertificationExpiring(TypedDict):
+    officer_id: str
+    name: str
+    badge_number: str
+    state_officer_id: str
+    # The first day the officer is no longer CIT-certified (local date, ISO 8601).
+    expires_on: str
+    days_left: int
+    # The alert's threshold: 60, 30 or 7 days.
+    threshold_days: int
+    districts: list[str]
+
+
 Payload = (
     CallSummary
     | CallEscalated
@@ -98,4 +133,6 @@ Payload = (
     | RecommendationCreated
     | UnitReleased
     | UnitStatusChanged
+    | CoverageGapAhead
+    | CertificationExpiring
 )

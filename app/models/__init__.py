@@ -1,8 +1,9 @@
 """ORM tables, one module per aggregate. Importing this registers them all on Base.metadata."""
 
 from app.models.agency import Agency
+from app.models.alert import AlertSent
 from app.models.api_key import ApiKey
-from app.models.assignment import Assignment
+from app.models.assignment import Assignment, Dispatch
 from app.models.audit import AuditEntry
 from app.models.base import Base
 from app.models.call import Call, Recommendation
@@ -18,6 +19,7 @@ from app.models.webhook import WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "Agency",
+    "AlertSent",
     "ApiKey",
     "Assignment",
     "AuditEntry",
@@ -25,6 +27,7 @@ __all__ = [
     "Call",
     "Certification",
     "CoResponder",
+    "Dispatch",
     "District",
     "DistrictAdjacency",
     "Event",

@@ -3,11 +3,19 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import ForeignKey, Index, Text, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, id_column
-from app.vocabulary import ResponderType, UnitRole
+from app.vocabulary import (
+    LEADS,
+    OVERRIDE_CODES,
+    Lead,
+    OverrideCode,
+    ResponderType,
+    UnitRole,
+    sql_list,
+)
 
 
 class Assignment(Base):
@@ -29,9 +37,41 @@ class Assignment(Base):
     id: Mapped[UUID] = id_column()
     agency_id: Mapped[UUID] = mapped_column(ForeignKey("agency.id"))
     call_id: Mapped[UUID] = mapped_column(ForeignKey("call.id"))
+    # The dispatch that made it (null only for assignments older than dispatch records).
+    dispatch_id: Mapped[UUID | None] = mapped_column(ForeignKey("dispatch.id"))
     responder_type: Mapped[ResponderType] = mapped_column(Text)
     responder_id: Mapped[UUID]
     role: Mapped[UnitRole] = mapped_column(Text)
     override_reason: Mapped[str | None] = mapped_column(Text)
     assigned_at: Mapped[datetime]
     released_at: Mapped[datetime | None]
+    # When the unit first reported on_scene on this call.
+    on_scene_at: Mapped[datetime | None]
+    # Never loaded; it tells the ORM to write a dispatch before its assignments.
+    dispatch: Mapped[Dispatch | None] = relationship(lazy="raise")
+
+
+class Dispatch(Base):
+    """One POST /v1/calls/{id}/dispatch that assigned units: what was recommended, what
+    was sent, and why they differ."""
+
+    __tablename__ = "dispatch"
+    __table_args__ = (
+        CheckConstraint(f"recommended_lead IN {sql_list(LEADS)}", name="recommended_lead"),
+        CheckConstraint(f"dispatched_lead IN {sql_list(LEADS)}", name="dispatched_lead"),
+        CheckConstraint(f"override_code IN {sql_list(OVERRIDE_CODES)}", name="override_code"),
+        Index("ix_dispatch_call", "call_id", "at"),
+    )
+
+    id: Mapped[UUID] = id_column()
+    agency_id: Mapped[UUID] = mapped_column(ForeignKey("agency.id"))
+    call_id: Mapped[UUID] = mapped_column(ForeignKey("call.id"))
+    at: Mapped[datetime]
+    # The recommendation in force when the dispatcher sent units, and its lead.
+    recommendation_id: Mapped[UUID | None]
+    recommended_lead: Mapped[Lead | None] = mapped_column(Text)
+    # The kind of the unit sent as `lead` (none when no unit was sent as lead).
+    dispatched_lead: Mapped[Lead | None] = mapped_column(Text)
+    # Set when the units differ from the recommendation.
+    override_code: Mapped[OverrideCode | None] = mapped_column(Text)
+    override_reason: Mapped[str | None] = mapped_column(Text)

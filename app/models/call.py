@@ -9,13 +9,15 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column, id_column
-from app.vocabulary import CALL_STATUSES, sql_list
+from app.vocabulary import CALL_STATUSES, DIVERTED_TO, OUTCOMES, sql_list
 
 
 class Call(Base):
     __tablename__ = "call"
     __table_args__ = (
         CheckConstraint(f"status IN {sql_list(CALL_STATUSES)}", name="status"),
+        CheckConstraint(f"outcome IN {sql_list(OUTCOMES)}", name="outcome"),
+        CheckConstraint(f"diverted_to IN {sql_list(DIVERTED_TO)}", name="diverted_to"),
         Index(
             "uq_call_agency_external_id",
             "agency_id",
@@ -26,6 +28,8 @@ class Call(Base):
         Index("ix_call_agency_id", "agency_id", "id"),
         Index("ix_call_agency_status", "agency_id", "status", "id"),
         Index("ix_call_agency_district", "agency_id", "district_id", "id"),
+        # The outcome report reads an agency's calls by when they were received.
+        Index("ix_call_agency_received_at", "agency_id", "received_at"),
     )
 
     id: Mapped[UUID] = id_column()
@@ -48,6 +52,11 @@ class Call(Base):
     cleared_at: Mapped[datetime | None]
     disposition: Mapped[str | None] = mapped_column(Text)
     diverted_to: Mapped[str | None] = mapped_column(Text)
+    # Recorded when the call is cleared (docs/api.md, "Dispatch and clearing").
+    outcome: Mapped[str | None] = mapped_column(Text)
+    use_of_force: Mapped[bool] = mapped_column(server_default=text("false"))
+    subject_injured: Mapped[bool] = mapped_column(server_default=text("false"))
+    officer_injured: Mapped[bool] = mapped_column(server_default=text("false"))
 
 
 class Recommendation(Base):

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TypedDict
 from uuid import UUID
 
-from app.vocabulary import CallStatus, DivertedTo
+from app.vocabulary import CallStatus, DivertedTo, Outcome
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,3 +48,7 @@ class CallRecord:
     cleared_at: datetime | None
     disposition: str | None
     diverted_to: DivertedTo | None
+    outcome: Outcome | None
+    use_of_force: bool
+    subject_injured: bool
+    officer_injured: bool

@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Assignment, CoResponder, Officer
+from app.models import Assignment, CoResponder, Dispatch, Officer
 
 
 async def lock_units(
@@ -47,6 +47,24 @@ async def for_call(session: AsyncSession, call_id: UUID) -> list[Assignment]:
         .order_by(Assignment.assigned_at, Assignment.id)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+async def dispatches_for_call(session: AsyncSession, call_id: UUID) -> list[Dispatch]:
+    stmt = select(Dispatch).where(Dispatch.call_id == call_id).order_by(Dispatch.at, Dispatch.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def mark_on_scene(session: AsyncSession, responder_id: UUID, at: datetime) -> None:
+    """Record when the unit first reached the scene of the call it is assigned to."""
+    await session.execute(
+        update(Assignment)
+        .where(
+            Assignment.responder_id == responder_id,
+            Assignment.released_at.is_(None),
+            Assignment.on_scene_at.is_(None),
+        )
+        .values(on_scene_at=at)
+    )
 
 
 async def active_for_responder(session: AsyncSession, responder_id: UUID) -> Assignment | None:

@@ -57,6 +57,10 @@ _COLUMNS = (
     "cleared_at",
     "disposition",
     "diverted_to",
+    "outcome",
+    "use_of_force",
+    "subject_injured",
+    "officer_injured",
 )
 _JSON = {"safety", "subject"}
 # Columns that never change after intake.
@@ -86,6 +90,10 @@ def call_params(call: CallRecord) -> dict[str, Any]:
         "cleared_at": call.cleared_at,
         "disposition": call.disposition,
         "diverted_to": call.diverted_to,
+        "outcome": call.outcome,
+        "use_of_force": call.use_of_force,
+        "subject_injured": call.subject_injured,
+        "officer_injured": call.officer_injured,
     }
     return {f"call_{column}": values[column] for column in _COLUMNS}
 
@@ -241,6 +249,10 @@ def _call_record(row: Row[*tuple[Any, ...]]) -> CallRecord:
         cleared_at=row.cleared_at,
         disposition=row.disposition,
         diverted_to=row.diverted_to,
+        outcome=row.outcome,
+        use_of_force=row.use_of_force,
+        subject_injured=row.subject_injured,
+        officer_injured=row.officer_injured,
     )
 
 

@@ -24,7 +24,10 @@ from app.schemas.common import (
 )
 from app.vocabulary import (
     CallStatus,
+    DivertedTo,
     Lead,
+    Outcome,
+    OverrideCode,
     Request,
     ResponderType,
     UnitRole,
@@ -144,8 +147,44 @@ class CallOut(BaseModel):
     received_at: datetime
     created_at: datetime
     updated_at: datetime
+    dispatched_at: datetime | None
+    cleared_at: datetime | None
+    disposition: str | None
+    diverted_to: DivertedTo | None
+    outcome: Outcome | None
+    use_of_force: bool
+    subject_injured: bool
+    officer_injured: bool
     recommendation: RecommendationOut | None
 
 
-class CallDetailOut(CallOut):
+class AssignmentOut(BaseModel):
+    responder_type: ResponderType
+    responder_id: UUID
+    role: UnitRole
+    assigned_at: datetime
+    released_at: datetime | None
+    # When the unit first reported on_scene (or transporting) on this call.
+    on_scene_at: datetime | None
+
+
+class DispatchOut(BaseModel):
+    """One dispatch: the lead recommended, the lead sent, and why they differ."""
+
+    at: datetime
+    recommendation_id: UUID | None
+    recommended_lead: Lead | None
+    dispatched_lead: Lead | None
+    override_code: OverrideCode | None
+    override_reason: str | None
+
+
+class DispatchedCallOut(CallOut):
+    """A call with every unit ever assigned to it and every dispatch, oldest first."""
+
+    assignments: list[AssignmentOut]
+    dispatches: list[DispatchOut]
+
+
+class CallDetailOut(DispatchedCallOut):
     notes: str | None

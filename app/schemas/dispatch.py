@@ -1,14 +1,22 @@
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
-from app.schemas.calls import CallOut, RecommendationOut
+from app.schemas.calls import DispatchedCallOut, RecommendationOut
 from app.schemas.common import NO_NUL, StrictModel
-from app.vocabulary import DivertedTo, ResponderType, UnitRole
+from app.vocabulary import DivertedTo, Outcome, OverrideCode, ResponderType, UnitRole
+
+__all__ = [
+    "ClearRequest",
+    "DispatchRequest",
+    "DispatchedCallOut",
+    "UnitChoice",
+    "UnitRef",
+    "UnitsUnavailableProblem",
+]
 
 Reason = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=NO_NUL)
@@ -23,6 +31,8 @@ class UnitChoice(StrictModel):
 
 class DispatchRequest(StrictModel):
     units: Annotated[list[UnitChoice], Field(min_length=1, max_length=20)] | None = None
+    # Why the units differ from the recommendation: a code for the reports, words for people.
+    override_code: OverrideCode | None = None
     override_reason: Reason | None = None
 
 
@@ -32,21 +42,11 @@ class ClearRequest(StrictModel):
         StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL),
     ]
     diverted_to: DivertedTo | None = None
+    outcome: Outcome | None = None
+    use_of_force: StrictBool = False
+    subject_injured: StrictBool = False
+    officer_injured: StrictBool = False
     notes: Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)] | None = None
-
-
-class AssignmentOut(BaseModel):
-    responder_type: ResponderType
-    responder_id: UUID
-    role: UnitRole
-    assigned_at: datetime
-    released_at: datetime | None
-
-
-class DispatchedCallOut(CallOut):
-    assignments: list[AssignmentOut]
-    disposition: str | None = None
-    diverted_to: DivertedTo | None = None
 
 
 class UnitRef(BaseModel):

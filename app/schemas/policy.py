@@ -11,6 +11,10 @@ from app.vocabulary import SafetyFlag
 NatureCode = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NO_NUL)
 ]
+# An EIDO common incident type code (e.g. MNTL); letters, digits, '-' and '_'.
+IncidentType = Annotated[
+    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_-]{1,32}$")
+]
 
 
 class PolicyIn(StrictModel):
@@ -24,6 +28,20 @@ class PolicyIn(StrictModel):
     le_backup_for_mh_lead: StrictBool
     adjacency_depth: Annotated[int, Field(ge=0, le=3), JSON_INTEGER]
     speed_kmh: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False, strict=True)]
+    # The CIT program's fields (docs/reports.md). Left out, each keeps its current value, so
+    # a client written before they existed does not reset them.
+    coverage_target_cit: Annotated[int, Field(ge=1, le=100), JSON_INTEGER] | None = None
+    coverage_target_co_responders: Annotated[int, Field(ge=0, le=100), JSON_INTEGER] | None = None
+    cit_share_target_pct: (
+        Annotated[float, Field(ge=0, le=100, allow_inf_nan=False, strict=True)] | None
+    ) = None
+    coverage_alert_days: Annotated[int, Field(ge=0, le=60), JSON_INTEGER] | None = None
+    eido_incident_types: Annotated[list[IncidentType], Field(max_length=WORDS_CAP)] | None = None
+
+    @field_validator("eido_incident_types")
+    @classmethod
+    def _types(cls, codes: list[str] | None) -> list[str] | None:
+        return None if codes is None else sorted({c.upper() for c in codes})
 
     @field_validator("safety_flags")
     @classmethod
@@ -49,4 +67,9 @@ class PolicyOut(BaseModel):
     le_backup_for_mh_lead: bool
     adjacency_depth: int
     speed_kmh: float
+    coverage_target_cit: int
+    coverage_target_co_responders: int
+    cit_share_target_pct: float
+    coverage_alert_days: int
+    eido_incident_types: list[str]
     created_at: datetime

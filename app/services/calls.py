@@ -16,14 +16,18 @@ from app.events import catalogue as events
 from app.ids import new_id
 from app.records.calls import CallRecord, Location, SubjectFacts
 from app.records.recommendations import RecommendationRecord
+from app.repositories import assignments as assignment_repo
 from app.repositories import calls as repo
 from app.repositories.idempotency import Answer
 from app.schemas.calls import (
+    AssignmentOut,
     CallCreate,
     CallDetailOut,
     CallLocation,
     CallOut,
     CallPatch,
+    DispatchedCallOut,
+    DispatchOut,
     RecommendationOut,
     Safety,
     Subject,
@@ -75,6 +79,10 @@ async def create(
         cleared_at=None,
         disposition=None,
         diverted_to=None,
+        outcome=None,
+        use_of_force=False,
+        subject_injured=False,
+        officer_injured=False,
     )
     conn = await work.connection()
     rec = await triage.triage(conn, context, call, now=now)
@@ -140,6 +148,14 @@ def render_call(call: CallRecord, rec: RecommendationRecord | None) -> CallOut:
         received_at=call.received_at,
         created_at=call.created_at,
         updated_at=call.updated_at,
+        dispatched_at=call.dispatched_at,
+        cleared_at=call.cleared_at,
+        disposition=call.disposition,
+        diverted_to=call.diverted_to,
+        outcome=call.outcome,
+        use_of_force=call.use_of_force,
+        subject_injured=call.subject_injured,
+        officer_injured=call.officer_injured,
         recommendation=None if rec is None else render_recommendation(rec),
     )
 
@@ -161,12 +177,26 @@ async def latest_recommendation(
     return (await repo.latest_recommendations(session, [call.id])).get(call.id)
 
 
+async def render_with_units(
+    session: AsyncSession, call: CallRecord, rec: RecommendationRecord | None
+) -> DispatchedCallOut:
+    """The call with every assignment and dispatch it has had."""
+    base = render_call(call, rec)
+    assignments = await assignment_repo.for_call(session, call.id)
+    dispatches = await assignment_repo.dispatches_for_call(session, call.id)
+    return DispatchedCallOut(
+        **dict(base),
+        assignments=[AssignmentOut.model_validate(a, from_attributes=True) for a in assignments],
+        dispatches=[DispatchOut.model_validate(d, from_attributes=True) for d in dispatches],
+    )
+
+
 async def get_detail(
     session: AsyncSession, context: AgencyContext, call_id: UUID, *, cipher: DataCipher
 ) -> CallDetailOut:
-    """The call with its latest recommendation and its decrypted notes."""
+    """The call with its latest recommendation, its units and its decrypted notes."""
     call = await get(session, context, call_id)
-    out = render_call(call, await latest_recommendation(session, call))
+    out = await render_with_units(session, call, await latest_recommendation(session, call))
     notes = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
     return CallDetailOut(**dict(out), notes=notes)
 

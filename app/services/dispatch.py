@@ -14,7 +14,7 @@ from app.encryption import CALL_NOTES, DataCipher
 from app.errors import Conflict, Invalid
 from app.events import catalogue as events
 from app.ids import new_id
-from app.models import Assignment, CoResponder, Officer
+from app.models import Assignment, CoResponder, Dispatch, Officer
 from app.records.calls import CallRecord
 from app.records.recommendations import RecommendationRecord
 from app.repositories import assignments as assignment_repo
@@ -22,7 +22,6 @@ from app.repositories import calls as call_repo
 from app.repositories import events as outbox
 from app.schemas.calls import RecommendationOut
 from app.schemas.dispatch import (
-    AssignmentOut,
     ClearRequest,
     DispatchedCallOut,
     DispatchRequest,
@@ -31,7 +30,7 @@ from app.schemas.dispatch import (
 from app.security import Principal
 from app.services import audit, triage
 from app.services import calls as call_service
-from app.vocabulary import ResponderType, UnitRole, UnitStatus
+from app.vocabulary import Lead, OverrideCode, ResponderType, UnitRole, UnitStatus
 
 Unit = tuple[ResponderType, UUID, UnitRole]
 
@@ -51,19 +50,39 @@ def _recommended_units(rec: RecommendationRecord | None) -> list[Unit]:
     return [(u["responder_type"], UUID(u["responder_id"]), u["role"]) for u in rec.units]
 
 
-def _requested_units(body: DispatchRequest, rec: RecommendationRecord | None) -> list[Unit]:
+@dataclass(frozen=True)
+class _Choice:
+    """The units a dispatcher asked for, and why they differ from the recommendation."""
+
+    units: list[Unit]
+    override_code: OverrideCode | None
+    override_reason: str | None
+
+
+def _requested_units(body: DispatchRequest, rec: RecommendationRecord | None) -> _Choice:
     recommended = _recommended_units(rec)
     if body.units is None:
-        return recommended
+        return _Choice(recommended, None, None)
     requested: list[Unit] = [(u.responder_type, u.responder_id, u.role) for u in body.units]
     if len({u[1] for u in requested}) != len(requested):
         raise Invalid("a unit appears twice in units", loc=("body", "units"))
-    if set(requested) != set(recommended) and body.override_reason is None:
+    if set(requested) == set(recommended):
+        return _Choice(requested, None, body.override_reason)
+    if body.override_reason is None and body.override_code is None:
         raise Invalid(
-            "these units differ from the latest recommendation: give an override_reason",
+            "these units differ from the latest recommendation:"
+            " give an override_code, an override_reason, or both",
             loc=("body", "override_reason"),
         )
-    return requested
+    return _Choice(requested, body.override_code or "other", body.override_reason)
+
+
+def _lead_kind(units: list[Unit]) -> Lead | None:
+    """The kind of the unit sent as lead: mental health for a co-responder."""
+    for responder_type, _, role in units:
+        if role == "lead":
+            return "mental_health" if responder_type == "co_responder" else "law_enforcement"
+    return None
 
 
 def _available(unit: Officer | CoResponder | None) -> bool:
@@ -109,7 +128,8 @@ async def dispatch(
     if call.status == "cleared":
         raise Conflict("the call is cleared; it cannot be dispatched")
     rec = await call_service.latest_recommendation(session, call)
-    requested = _requested_units(body, rec)
+    choice = _requested_units(body, rec)
+    requested = choice.units
     already = {
         a.responder_id
         for a in await assignment_repo.for_call(session, call.id)
@@ -146,6 +166,18 @@ async def dispatch(
     call = replace(
         call, status="dispatched", dispatched_at=call.dispatched_at or now, updated_at=now
     )
+    record = Dispatch(
+        id=new_id(),
+        agency_id=context.agency_id,
+        call_id=call.id,
+        at=now,
+        recommendation_id=None if rec is None else rec.id,
+        recommended_lead=lead,
+        dispatched_lead=_lead_kind(wanted),
+        override_code=choice.override_code,
+        override_reason=choice.override_reason,
+    )
+    session.add(record)
     assigned = []
     for responder_type, responder_id, role in wanted:
         session.add(
@@ -153,10 +185,11 @@ async def dispatch(
                 id=new_id(),
                 agency_id=context.agency_id,
                 call_id=call.id,
+                dispatch_id=record.id,
                 responder_type=responder_type,
                 responder_id=responder_id,
                 role=role,
-                override_reason=body.override_reason if body.units is not None else None,
+                override_reason=choice.override_reason,
                 assigned_at=now,
             )
         )
@@ -185,10 +218,10 @@ async def dispatch(
         action="call.dispatch",
         request_id=request_id,
         at=now,
-        detail={"override_reason": body.override_reason} if body.units is not None else None,
+        detail={"override_code": choice.override_code, "override_reason": choice.override_reason},
     )
     await audit.write(await session.connection(), entry)
-    return await render(session, call, rec)
+    return await call_service.render_with_units(session, call, rec)
 
 
 def _type_of(unit: Officer | CoResponder) -> ResponderType:
@@ -224,6 +257,10 @@ async def clear(
         updated_at=now,
         disposition=body.disposition,
         diverted_to=body.diverted_to,
+        outcome=body.outcome,
+        use_of_force=body.use_of_force,
+        subject_injured=body.subject_injured,
+        officer_injured=body.officer_injured,
         notes=notes,
     )
     await call_repo.update_call(session, call)
@@ -236,10 +273,10 @@ async def clear(
         action="call.clear",
         request_id=request_id,
         at=now,
-        detail={"disposition": body.disposition, "diverted_to": body.diverted_to},
+        detail=body.model_dump(exclude={"notes"}),
     )
     await audit.write(await session.connection(), entry)
-    return await render(session, call, rec)
+    return await call_service.render_with_units(session, call, rec)
 
 
 async def release_units(
@@ -276,16 +313,3 @@ async def release_units(
             )
         )
     await outbox.write(session, agency_id=context.agency_id, at=now, events=released)
-
-
-async def render(
-    session: AsyncSession, call: CallRecord, rec: RecommendationRecord | None
-) -> DispatchedCallOut:
-    base = call_service.render_call(call, rec)
-    assignments = await assignment_repo.for_call(session, call.id)
-    return DispatchedCallOut(
-        **dict(base),
-        assignments=[AssignmentOut.model_validate(a, from_attributes=True) for a in assignments],
-        disposition=call.disposition,
-        diverted_to=call.diverted_to,
-    )

@@ -58,6 +58,9 @@ async def set_status(
             active = await assignment_repo.active_for_responder(session, responder_id)
             if active is not None:
                 await release_units(session, context, call_id, [active], now=now, new_status=new)
+        if new in ("on_scene", "transporting") and call_id is not None:
+            # A unit may skip ahead to transporting: it was on scene all the same.
+            await assignment_repo.mark_on_scene(session, responder_id, now)
         unit.status, unit.status_at = new, now
         if new in OFF_CALL:
             unit.active_call_id = None

@@ -43,6 +43,10 @@ async def test_every_call_field_is_written_and_read_back(app: FastAPI, admin: Ap
         cleared_at=at + timedelta(minutes=40),
         disposition="resolved on scene",
         diverted_to="mh_outpatient",
+        outcome="referred",
+        use_of_force=True,
+        subject_injured=True,
+        officer_injured=True,
     )
     # Every field holds a value, so a field the repository drops cannot pass as None.
     assert all(getattr(call, f.name) is not None for f in fields(call))
@@ -78,6 +82,10 @@ async def test_every_call_field_is_written_and_read_back(app: FastAPI, admin: Ap
         cleared_at=None,
         disposition=None,
         diverted_to=None,
+        outcome=None,
+        use_of_force=False,
+        subject_injured=False,
+        officer_injured=False,
     )
     async with state.unit_of_work(admin.agency_id) as work:
         await repo.update_call(await work.session(), changed)

@@ -290,3 +290,63 @@ async def test_policy_put_makes_a_new_version_and_validates(admin: Api) -> None:
     dispatcher = await admin.with_role("dispatcher")
     assert (await dispatcher.put("/v1/policy", body)).status_code == 403
     assert (await admin.ok("GET", "/v1/policy"))["version"] == 3
+
+
+async def test_the_program_fields_of_the_policy_are_validated_versioned_and_kept(
+    admin: Api,
+) -> None:
+    first = await admin.ok("GET", "/v1/policy")
+    assert {
+        k: first[k]
+        for k in (
+            "coverage_target_cit",
+            "coverage_target_co_responders",
+            "cit_share_target_pct",
+            "coverage_alert_days",
+        )
+    } == {
+        "coverage_target_cit": 1,
+        "coverage_target_co_responders": 1,
+        "cit_share_target_pct": 20,
+        "coverage_alert_days": 7,
+    }
+    assert first["eido_incident_types"] == ["EDP", "MNTL", "MTLV", "SUICIDE", "SUICTHRT", "WELFARE"]
+    routing = ("safety_flags", "nature_flags", "le_backup_for_mh_lead", "adjacency_depth")
+    old_client = {**{k: first[k] for k in routing}, "speed_kmh": 40}
+    changed = await admin.ok(
+        "PUT",
+        "/v1/policy",
+        {
+            **old_client,
+            "coverage_target_cit": 2,
+            "coverage_target_co_responders": 0,
+            "cit_share_target_pct": 25,
+            "coverage_alert_days": 14,
+            "eido_incident_types": ["mntl", "EDP", "MNTL"],
+        },
+    )
+    assert changed["version"] == 2
+    assert changed["coverage_target_cit"] == 2
+    assert changed["coverage_target_co_responders"] == 0
+    assert changed["cit_share_target_pct"] == 25
+    assert changed["coverage_alert_days"] == 14
+    assert changed["eido_incident_types"] == ["EDP", "MNTL"]
+    for bad in (
+        {"coverage_target_cit": 0},
+        {"coverage_target_co_responders": -1},
+        {"cit_share_target_pct": 101},
+        {"coverage_alert_days": 61},
+        {"coverage_alert_days": "7"},
+        {"eido_incident_types": ["MNTL; DROP"]},
+    ):
+        response = await admin.put("/v1/policy", {**old_client, **bad})
+        assert response.status_code == 422, bad
+    # A client that does not know the program fields keeps them as they are.
+    kept = await admin.ok("PUT", "/v1/policy", old_client)
+    assert kept["version"] == 3
+    assert kept["coverage_target_cit"] == 2
+    assert kept["eido_incident_types"] == ["EDP", "MNTL"]
+    # What GET returns, PUT accepts (created_at aside).
+    current = await admin.ok("GET", "/v1/policy")
+    del current["created_at"]
+    assert (await admin.ok("PUT", "/v1/policy", current))["version"] == 4

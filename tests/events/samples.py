@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 from app.events import catalogue as events
@@ -39,6 +39,10 @@ def sample_call(agency_id: UUID | None = None) -> CallRecord:
         cleared_at=AT,
         disposition="resolved on scene",
         diverted_to="crisis_center",
+        outcome="transported_voluntary",
+        use_of_force=False,
+        subject_injured=True,
+        officer_injured=False,
     )
 
 
@@ -100,4 +104,22 @@ def one_of_each(call: CallRecord) -> list[OutboxEvent]:
             location=(40.7, -111.9),
         ),
         events.call_cleared(call, lead=rec.lead),
+        events.coverage_gap_ahead(
+            district="D4",
+            kind="cit",
+            starts=AT + timedelta(days=2),
+            ends=AT + timedelta(days=2, hours=8),
+            adjacent_cover=True,
+            target=1,
+        ),
+        events.certification_expiring(
+            officer_id=unit,
+            name="Ana Torres",
+            badge_number="701",
+            state_officer_id="UT-POST-4101",
+            expires_on=AT.date() + timedelta(days=30),
+            days_left=30,
+            threshold_days=30,
+            districts=["D1"],
+        ),
     ]

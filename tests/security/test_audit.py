@@ -52,7 +52,7 @@ async def test_call_details_reads_are_recorded_but_lists_are_not(admin: Api) -> 
     assert await _entries(admin, action="call.list") == []
 
 
-async def test_an_override_reason_is_in_the_dispatch_entry(admin: Api) -> None:
+async def test_an_override_reason_and_code_are_in_the_dispatch_entry(admin: Api) -> None:
     await grid_districts(admin)
     await add_co_responder(admin, district="D1", call_sign="MCT1")
     officer = await add_officer(admin, district="D1", call_sign="1A11", cit=True)
@@ -66,7 +66,8 @@ async def test_an_override_reason_is_in_the_dispatch_entry(admin: Api) -> None:
         },
     )
     [entry] = await _entries(admin, action="call.dispatch")
-    assert entry["detail"] == {"override_reason": "MCT on another call"}
+    # No code given: a dispatch that differs from the recommendation is coded `other`.
+    assert entry["detail"] == {"override_code": "other", "override_reason": "MCT on another call"}
 
 
 async def test_denied_and_failed_requests_are_recorded(admin: Api, db: asyncpg.Connection) -> None:
