@@ -126,6 +126,14 @@ JUSTICE_PLACES: tuple[DivertedTo, ...] = ("jail",)
 CoverageKind = Literal["cit", "co_responder"]
 COVERAGE_KINDS: tuple[CoverageKind, ...] = get_args(CoverageKind)
 
+# How the outcome report groups calls.
+OutcomesGroupBy = Literal["none", "district", "month", "lead"]
+OUTCOMES_GROUP_BY: tuple[OutcomesGroupBy, ...] = get_args(OutcomesGroupBy)
+# What the outcome report says of a call's first dispatch: the kind of the unit sent as
+# lead, that the first dispatch sent no unit as lead, or that the call was never dispatched.
+DispatchedLead = Literal["mental_health", "law_enforcement", "no_lead_sent", "not_dispatched"]
+DISPATCHED_LEADS: tuple[DispatchedLead, ...] = get_args(DispatchedLead)
+
 # Outbox event types (app/events/catalogue.py gives each its payload and audience).
 EventType = Literal[
     "call.created",

@@ -279,3 +279,18 @@ async def until_delivery(db: asyncpg.Connection, condition: str) -> asyncpg.Reco
 async def until_delivery_failed(db: asyncpg.Connection) -> None:
     """Wait until the relay has recorded the (only) delivery's final failure."""
     await until_delivery(db, "status = 'failed'")
+
+
+async def all_items(api: Api, url: str) -> list[Any]:
+    """Every item of a paged list, following next_cursor."""
+    items: list[Any] = []
+    cursor = None
+    joiner = "&" if "?" in url else "?"
+    while True:
+        page = await api.ok(
+            "GET", f"{url}{joiner}limit=500" + (f"&cursor={cursor}" if cursor else "")
+        )
+        items.extend(page["items"])
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return items

@@ -25,6 +25,7 @@ from app.api.routes import (
     health,
     keys,
     policy,
+    reports,
     roster,
     shifts,
     units,
@@ -98,6 +99,7 @@ def create_app(
         dispatch,
         webhooks,
         keys,
+        reports,
     ):
         app.include_router(module.router)
 

@@ -98,6 +98,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/api-keys"): _read("api_key.list", ADMIN),
     ("DELETE", "/v1/api-keys/{key_id}"): _write("api_key.revoke", ADMIN),
     ("GET", "/v1/audit"): _read("audit.read", AUDITORS, audited=True),
+    ("GET", "/v1/coverage"): _read("report.coverage"),
+    ("GET", "/v1/program"): _read("report.program"),
+    ("GET", "/v1/reports/outcomes"): _read("report.outcomes"),
 }
 
 

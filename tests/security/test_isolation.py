@@ -209,14 +209,24 @@ async def test_every_route_gives_another_agency_404_no_data_and_no_change(
 ) -> None:
     # Agency A: one of everything.
     await grid_districts(admin)
+    # Its certification ends soon, so A's program report would name the officer.
     officer = await add_officer(
-        admin, district="D1", call_sign="1A11", cit=True, state_officer_id="P-A1"
+        admin,
+        district="D1",
+        call_sign="1A11",
+        cit=True,
+        state_officer_id="P-A1",
+        cert_expires_in_days=30,
     )
     co = await add_co_responder(admin, district="D1", call_sign="MCT1")
     hook = await admin.ok(
         "POST", "/v1/webhooks", {"url": "http://127.0.0.1:9/hook", "events": ["call.created"]}, 201
     )
     call = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "A's secret"}, 201)
+    # The control: A's own reports do show what B must never see.
+    program = await admin.ok("GET", "/v1/program")
+    assert officer in str(program)
+    assert (await admin.ok("GET", "/v1/reports/outcomes"))["groups"][0]["calls"] == 1
     delivery = await db.fetchval("SELECT id FROM webhook_delivery LIMIT 1")
     key = await db.fetchval("SELECT id FROM api_key WHERE agency_id = $1 LIMIT 1", admin.agency_id)
     ids = {

@@ -1,0 +1,141 @@
+"""The CIT program's reports: read-only, agency-scoped, JSON or CSV (docs/reports.md)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from app.agency_context import AgencyContext
+from app.api.csv_export import csv_response, flatten, wants_csv
+from app.api.deps import Caller, Context, ReadSession, State
+from app.api.problems import problems
+from app.schemas.common import DistrictCode, Instant
+from app.schemas.reports import CoverageReport, OutcomeReport, ProgramReport
+from app.services import agency, coverage, outcomes, program
+from app.services.reports import report_range
+from app.state import AppState
+from app.vocabulary import OutcomesGroupBy
+
+router = APIRouter(tags=["reports"])
+
+From = Annotated[
+    Instant | None,
+    Query(alias="from", description="RFC 3339 start of the range (included)"),
+]
+To = Annotated[Instant | None, Query(description="RFC 3339 end of the range (excluded)")]
+District = Annotated[
+    DistrictCode | None, Query(description="A district's code; default: every district")
+]
+
+
+def _answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    csv_too: dict[int | str, dict[str, Any]] = {
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+    }
+    return {**csv_too, **problems(*statuses)}
+
+
+async def _knowing(state: AppState, context: AgencyContext, district: str | None) -> AgencyContext:
+    return await agency.knowing(state, context, codes=[] if district is None else [district])
+
+
+@router.get("/v1/coverage", response_model=CoverageReport, responses=_answers(401, 403, 422, 503))
+async def get_coverage(
+    who: Caller,
+    context: Context,
+    session: ReadSession,
+    state: State,
+    request: Request,
+    from_: From = None,
+    to: To = None,
+    district: District = None,
+) -> CoverageReport | Response:
+    """CIT and co-responder coverage on the roster: per district, the share of the range
+    covered, an hour-of-week heat map, and the gaps (default: the next 7 days).
+    `Accept: text/csv` gives a row per district and a row per gap."""
+    span = report_range(from_, to, now=datetime.now(UTC), default=timedelta(days=7))
+    context = await _knowing(state, context, district)
+    out = await coverage.report(session, context, span=span, district=district)
+    if not wants_csv(request):
+        return out
+    header = [
+        "district",
+        "cit_covered_pct",
+        "co_responder_covered_pct",
+        "gap_kind",
+        "gap_from",
+        "gap_to",
+        "gap_hours",
+        "adjacent_cover",
+    ]
+    rows: list[dict[str, Any]] = []
+    for d in out.districts:
+        figures = {
+            "district": d.district,
+            "cit_covered_pct": d.cit_covered_pct,
+            "co_responder_covered_pct": d.co_responder_covered_pct,
+        }
+        rows.append(figures)
+        rows.extend(
+            {
+                **figures,
+                "gap_kind": g.kind,
+                "gap_from": g.from_.isoformat(),
+                "gap_to": g.to.isoformat(),
+                "gap_hours": g.hours,
+                "adjacent_cover": g.adjacent_cover,
+            }
+            for g in d.gaps
+        )
+    return csv_response(header, rows, "coverage")
+
+
+@router.get("/v1/program", response_model=ProgramReport, responses=_answers(401, 403, 422, 503))
+async def get_program(
+    who: Caller,
+    context: Context,
+    session: ReadSession,
+    request: Request,
+    within_days: Annotated[
+        int, Query(ge=1, le=365, description="Expiring certifications: days ahead")
+    ] = 90,
+) -> ProgramReport | Response:
+    """The program at a glance: CIT share of officers, volunteers, training, co-responders,
+    and the CIT certifications that end soon. `Accept: text/csv` gives one row per figure."""
+    out = await program.report(session, context, now=datetime.now(UTC), within_days=within_days)
+    if not wants_csv(request):
+        return out
+    figures = flatten(out.model_dump(mode="json"))
+    return csv_response(
+        ["figure", "value"], ({"figure": k, "value": v} for k, v in figures.items()), "program"
+    )
+
+
+@router.get(
+    "/v1/reports/outcomes", response_model=OutcomeReport, responses=_answers(401, 403, 422, 503)
+)
+async def get_outcomes(
+    who: Caller,
+    context: Context,
+    session: ReadSession,
+    state: State,
+    request: Request,
+    from_: From = None,
+    to: To = None,
+    district: District = None,
+    group_by: Annotated[OutcomesGroupBy, Query()] = "none",
+) -> OutcomeReport | Response:
+    """Calls received in the range (default: the last 30 days): leads recommended and sent,
+    why mental-health leads were not followed, capacity warnings, outcomes, diversion, and
+    times. `Accept: text/csv` gives one row per group."""
+    span = report_range(from_, to, now=datetime.now(UTC), default=timedelta(days=-30))
+    context = await _knowing(state, context, district)
+    out = await outcomes.report(session, context, span=span, district=district, group_by=group_by)
+    if not wants_csv(request):
+        return out
+    header = list(flatten(outcomes.empty_group().model_dump(mode="json")))
+    rows = [flatten(g.model_dump(mode="json")) for g in out.groups]
+    return csv_response(header, rows, "outcomes")

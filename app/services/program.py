@@ -1,0 +1,104 @@
+"""The program at a glance: CIT share, volunteers, training, co-responders, expiring
+certifications (docs/reports.md, "The program at a glance")."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.agency_context import AgencyContext
+from app.repositories import program as repo
+from app.repositories.agencies import latest_policy
+from app.schemas.reports import (
+    CoResponderFigures,
+    ExpiringCertification,
+    OfficerFigures,
+    ProgramReport,
+    ProgramWarning,
+    Trained,
+)
+
+# The districts of an expiring officer are those of their shifts over these days ahead.
+SHIFTS_AHEAD = timedelta(days=30)
+
+
+def pct(part: int, whole: int) -> float | None:
+    """part of whole in percent, to one decimal; None when whole is 0."""
+    return None if whole == 0 else round(100 * part / whole, 1)
+
+
+async def expiring(
+    session: AsyncSession, context: AgencyContext, *, now: datetime, within_days: int
+) -> list[ExpiringCertification]:
+    """Active officers whose CIT certification ends within within_days, none later recorded."""
+    today = now.astimezone(context.timezone).date()
+    rows = await repo.expiring(
+        session,
+        agency_id=context.agency_id,
+        today=today,
+        last_end=today + timedelta(days=within_days),
+        now=now,
+        shifts_until=now + SHIFTS_AHEAD,
+    )
+    return [
+        ExpiringCertification(
+            officer_id=r.officer_id,
+            name=r.name,
+            badge_number=r.badge_number,
+            state_officer_id=r.state_officer_id,
+            expires_on=r.ends,
+            days_left=(r.ends - today).days,
+            districts=r.districts,
+        )
+        for r in rows
+    ]
+
+
+async def report(
+    session: AsyncSession, context: AgencyContext, *, now: datetime, within_days: int
+) -> ProgramReport:
+    today = now.astimezone(context.timezone).date()
+    policy = await latest_policy(session, context.agency_id)
+    officers = await repo.officer_counts(session, agency_id=context.agency_id, today=today)
+    by_kind, by_specialty = await repo.co_responder_counts(session, agency_id=context.agency_id)
+    share = pct(officers.cit_certified, officers.active)
+    volunteered = pct(officers.volunteered, officers.cit_certified)
+    warnings = []
+    if share is not None and share < policy.cit_share_target_pct:
+        warnings.append(
+            ProgramWarning(
+                code="cit_share_below_target",
+                message=f"{share} % of active officers are CIT-certified; the target is"
+                f" {policy.cit_share_target_pct:g} %.",
+            )
+        )
+    if volunteered is not None and volunteered < 100:
+        warnings.append(
+            ProgramWarning(
+                code="non_volunteer_certified",
+                message=f"{officers.cit_certified - officers.volunteered} of"
+                f" {officers.cit_certified} CIT-certified officers did not volunteer: the"
+                " model relies on volunteers.",
+            )
+        )
+    return ProgramReport(
+        as_of=now,
+        officers=OfficerFigures(
+            active=officers.active,
+            cit_certified=officers.cit_certified,
+            cit_share_pct=share,
+            cit_share_target_pct=policy.cit_share_target_pct,
+            cit_volunteered_pct=volunteered,
+            trained=Trained(
+                mh_awareness=officers.mh_awareness,
+                de_escalation=officers.de_escalation,
+                neither=officers.neither,
+            ),
+        ),
+        co_responders=CoResponderFigures(
+            active=sum(by_kind.values()), by_kind=by_kind, by_specialty=by_specialty
+        ),
+        certifications_expiring=await expiring(session, context, now=now, within_days=within_days),
+        warnings=warnings,
+    )

@@ -1,0 +1,321 @@
+"""GET /v1/reports/outcomes against an independent count from the raw lists: the calls,
+each call's dispatches, assignments and recommendation history, and the certifications."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from app.vocabulary import CAPACITY_WARNINGS, OUTCOMES, OVERRIDE_CODES
+from tests.helpers import Api, add_co_responder, add_officer, all_items, grid_districts
+
+DENVER = ZoneInfo("America/Denver")
+MH_PLACES = {"crisis_center", "mh_outpatient", "hospital", "detox"}
+
+
+def _ago(minutes: float) -> str:
+    return (datetime.now(UTC) - timedelta(minutes=minutes)).isoformat()
+
+
+async def _calls(api: Api) -> dict[str, str]:
+    """Calls that take every path a report counts; returns their ids by name."""
+    await grid_districts(api)
+    co = await add_co_responder(api, district="D1", call_sign="MCT1")
+    cit_d1 = await add_officer(api, district="D1", call_sign="1A11", cit=True)
+    await add_officer(api, district="D2", call_sign="2A11", cit=True)
+    plain = await add_officer(api, district="D4", call_sign="4A11")
+    ids: dict[str, str] = {}
+
+    async def call(name: str, body: dict[str, Any]) -> str:
+        ids[name] = (await api.ok("POST", "/v1/calls", body, 201))["id"]
+        return ids[name]
+
+    # Mental health leads as recommended, reaches the scene, person referred.
+    c = await call("followed", {"district": "D1", "nature": "MNTL", "received_at": _ago(12)})
+    await api.ok("POST", f"/v1/calls/{c}/dispatch")
+    await api.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "on_scene"})
+    await api.ok(
+        "POST",
+        f"/v1/calls/{c}/clear",
+        {"disposition": "referred", "outcome": "referred", "diverted_to": "crisis_center"},
+    )
+    # Mental health recommended, police sent at the caller's request; an arrest.
+    c = await call("overridden", {"district": "D1", "nature": "MNTL", "received_at": _ago(30)})
+    await api.ok(
+        "POST",
+        f"/v1/calls/{c}/dispatch",
+        {
+            "units": [{"responder_type": "officer", "responder_id": cit_d1, "role": "lead"}],
+            "override_code": "caller_request",
+        },
+    )
+    await api.ok("PUT", f"/v1/officers/{cit_d1}/status", {"status": "on_scene"})
+    await api.ok(
+        "POST",
+        f"/v1/calls/{c}/clear",
+        {"disposition": "arrest", "outcome": "arrest", "use_of_force": True},
+    )
+    # A weapon: law enforcement leads; jail, an officer hurt.
+    c = await call("weapon", {"district": "D2", "safety": {"weapon": True}, "received_at": _ago(3)})
+    await api.ok("POST", f"/v1/calls/{c}/dispatch")
+    await api.ok(
+        "POST",
+        f"/v1/calls/{c}/clear",
+        {"disposition": "booked", "diverted_to": "jail", "officer_injured": True},
+    )
+    # No co-responder in reach of D4: a capacity warning; never dispatched.
+    await call("waiting", {"district": "D4", "nature": "MNTL", "received_at": _ago(5)})
+    # Cleared without dispatch and without an outcome (an older client).
+    c = await call("unrecorded", {"district": "D2", "nature": "MNTL"})
+    await api.ok("POST", f"/v1/calls/{c}/clear", {"disposition": "caller called back"})
+    # The first dispatch sent no unit as lead.
+    c = await call("backup_only", {"district": "D4", "nature": "MNTL", "received_at": _ago(1)})
+    await api.ok(
+        "POST",
+        f"/v1/calls/{c}/dispatch",
+        {
+            "units": [{"responder_type": "officer", "responder_id": plain, "role": "backup"}],
+            "override_reason": "check on the caller first",
+        },
+    )
+    # Received before the default range.
+    await call("old", {"district": "D1", "received_at": _ago(60 * 24 * 40)})
+    return ids
+
+
+def _percentile(values: list[float], p: float) -> float | None:
+    """Linear interpolation between closest ranks (PostgreSQL's percentile_cont)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    at = p * (len(ordered) - 1)
+    low, high = math.floor(at), math.ceil(at)
+    return round(ordered[low] + (ordered[high] - ordered[low]) * (at - low), 1)
+
+
+async def _facts(api: Api, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Each call received in [start, end), with what the report needs, from the API."""
+    officers = {o["id"]: o for o in await all_items(api, "/v1/officers")}
+    certs = await all_items(api, "/v1/certifications")
+    facts = []
+    for listed in await all_items(api, "/v1/calls"):
+        received = datetime.fromisoformat(listed["received_at"])
+        if not start <= received < end:
+            continue
+        call = await api.ok("GET", f"/v1/calls/{listed['id']}")
+        recs = await all_items(api, f"/v1/calls/{call['id']}/recommendations")
+        first = call["dispatches"][0] if call["dispatches"] else None
+        first_at = None if first is None else datetime.fromisoformat(first["at"])
+        before = [
+            r
+            for r in recs
+            if first_at is None or datetime.fromisoformat(r["created_at"]) <= first_at
+        ]
+        rec = max(before, key=lambda r: (r["created_at"], r["id"]))
+
+        def cit_when(assignment: dict[str, Any]) -> bool:
+            o = officers[assignment["responder_id"]]
+            day = datetime.fromisoformat(assignment["assigned_at"]).astimezone(DENVER).date()
+            return any(
+                c["state_officer_id"] == o["state_officer_id"]
+                and date.fromisoformat(c["certified_on"])
+                <= day
+                < date.fromisoformat(c["expires_on"])
+                for c in certs
+            )
+
+        on_scene = [a["on_scene_at"] for a in call["assignments"] if a["on_scene_at"]]
+        facts.append(
+            {
+                "call": call,
+                "received": received,
+                "first": first,
+                "first_at": first_at,
+                "lead": rec["lead"],
+                "warnings": {w["code"] for w in rec["warnings"]},
+                "with_cit": any(
+                    a["responder_type"] == "officer" and cit_when(a) for a in call["assignments"]
+                ),
+                "with_co": any(a["responder_type"] == "co_responder" for a in call["assignments"]),
+                "on_scene": min(datetime.fromisoformat(t) for t in on_scene) if on_scene else None,
+            }
+        )
+    return facts
+
+
+def _group(key: str | None, facts: list[dict[str, Any]]) -> dict[str, Any]:
+    calls = [f["call"] for f in facts]
+    cleared = [c for c in calls if c["status"] == "cleared"]
+
+    def sent(f: dict[str, Any]) -> str:
+        if f["first"] is None:
+            return "not_dispatched"
+        return f["first"]["dispatched_lead"] or "no_lead_sent"
+
+    not_followed = [
+        f for f in facts if f["lead"] == "mental_health" and sent(f) == "law_enforcement"
+    ]
+    to_dispatch = [
+        (f["first_at"] - f["received"]).total_seconds() / 60 for f in facts if f["first_at"]
+    ]
+    to_scene = [
+        (f["on_scene"] - f["first_at"]).total_seconds() / 60
+        for f in facts
+        if f["first_at"] and f["on_scene"]
+    ]
+    return {
+        "key": key,
+        "calls": len(calls),
+        "cleared": len(cleared),
+        "lead_recommended": {
+            lead: sum(f["lead"] == lead for f in facts)
+            for lead in ("mental_health", "law_enforcement")
+        },
+        "lead_dispatched": {
+            s: sum(sent(f) == s for f in facts)
+            for s in ("mental_health", "law_enforcement", "no_lead_sent", "not_dispatched")
+        },
+        "mh_lead_not_followed": {
+            "total": len(not_followed),
+            "by_override_code": {
+                code: sum((f["first"]["override_code"] or "other") == code for f in not_followed)
+                for code in OVERRIDE_CODES
+            },
+        },
+        "capacity_warnings": {
+            code: sum(code in f["warnings"] for f in facts) for code in CAPACITY_WARNINGS
+        },
+        "with_cit_officer": sum(f["with_cit"] for f in facts),
+        "with_co_responder": sum(f["with_co"] for f in facts),
+        "outcomes": {
+            **{code: sum(c["outcome"] == code for c in cleared) for code in OUTCOMES},
+            "unrecorded": sum(c["outcome"] is None for c in cleared),
+        },
+        "diverted_to_mh_services": sum(
+            c["diverted_to"] in MH_PLACES or c["outcome"] == "referred" for c in calls
+        ),
+        "justice_involved": sum(
+            c["outcome"] in ("arrest", "citation") or c["diverted_to"] == "jail" for c in calls
+        ),
+        "use_of_force": sum(c["use_of_force"] for c in calls),
+        "subject_injured": sum(c["subject_injured"] for c in calls),
+        "officer_injured": sum(c["officer_injured"] for c in calls),
+        "minutes_to_dispatch": {
+            "p50": _percentile(to_dispatch, 0.5),
+            "p90": _percentile(to_dispatch, 0.9),
+        },
+        "minutes_to_on_scene": {
+            "p50": _percentile(to_scene, 0.5),
+            "p90": _percentile(to_scene, 0.9),
+        },
+    }
+
+
+async def _expected(
+    api: Api, report: dict[str, Any], district: str | None = None
+) -> list[dict[str, Any]]:
+    start, end = datetime.fromisoformat(report["from"]), datetime.fromisoformat(report["to"])
+    facts = [
+        f
+        for f in await _facts(api, start, end)
+        if district is None or f["call"]["district"] == district
+    ]
+
+    def key(f: dict[str, Any]) -> str | None:
+        keys: dict[str, str | None] = {
+            "none": None,
+            "district": f["call"]["district"],
+            "lead": f["lead"],
+            "month": f["received"].astimezone(DENVER).strftime("%Y-%m"),
+        }
+        return keys[report["group_by"]]
+
+    keys = [g["key"] for g in report["groups"]]
+    assert {key(f) for f in facts} <= set(keys)
+    return [_group(k, [f for f in facts if key(f) == k]) for k in keys]
+
+
+@pytest.mark.parametrize("group_by", ["none", "district", "lead", "month"])
+async def test_every_figure_matches_an_independent_count(admin: Api, group_by: str) -> None:
+    await _calls(admin)
+    report = await admin.ok("GET", f"/v1/reports/outcomes?group_by={group_by}")
+    assert report["group_by"] == group_by
+    assert report["groups"] == await _expected(admin, report)
+
+
+async def test_the_figures_say_what_happened(admin: Api) -> None:
+    """The same report, read as a council would: each figure names the calls behind it."""
+    await _calls(admin)
+    [g] = (await admin.ok("GET", "/v1/reports/outcomes"))["groups"]
+    assert g["calls"] == 6  # the old call is outside the last 30 days
+    assert g["cleared"] == 4
+    assert g["lead_dispatched"] == {
+        "mental_health": 1,
+        "law_enforcement": 2,
+        "no_lead_sent": 1,
+        "not_dispatched": 2,
+    }
+    assert g["mh_lead_not_followed"]["total"] == 1
+    assert g["mh_lead_not_followed"]["by_override_code"]["caller_request"] == 1
+    assert g["capacity_warnings"]["no_co_responder_available"] == 2  # both D4 calls
+    assert g["outcomes"]["referred"] == g["outcomes"]["arrest"] == 1
+    assert g["outcomes"]["unrecorded"] == 2
+    assert g["diverted_to_mh_services"] == 1
+    assert g["justice_involved"] == 2  # the arrest, and jail
+    assert (g["use_of_force"], g["officer_injured"]) == (1, 1)
+    # MCT1 led the first call and supported the weapon call from next door.
+    assert g["with_co_responder"] == 2
+    assert g["minutes_to_on_scene"]["p50"] is not None
+
+
+async def test_a_range_and_a_district(admin: Api) -> None:
+    ids = await _calls(admin)
+    start = (datetime.now(UTC) - timedelta(days=45)).isoformat().replace("+", "%2B")
+    end = (datetime.now(UTC) + timedelta(minutes=1)).isoformat().replace("+", "%2B")
+    report = await admin.ok(
+        "GET", f"/v1/reports/outcomes?from={start}&to={end}&district=D1&group_by=district"
+    )
+    assert [g["key"] for g in report["groups"]] == ["D1"]
+    assert report["groups"] == await _expected(admin, report, "D1")
+    assert report["groups"][0]["calls"] == 3  # the old call counts now
+    assert ids["old"]
+
+
+async def test_one_csv_row_per_group(admin: Api) -> None:
+    await _calls(admin)
+    report = await admin.ok("GET", "/v1/reports/outcomes?group_by=district")
+    response = await admin.client.get(
+        "/v1/reports/outcomes?group_by=district",
+        headers={**admin.headers, "Accept": "text/csv"},
+    )
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [r["key"] for r in rows] == [g["key"] for g in report["groups"]]
+    for row, group in zip(rows, report["groups"], strict=True):
+        assert row["calls"] == str(group["calls"])
+        assert row["outcomes.unrecorded"] == str(group["outcomes"]["unrecorded"])
+        p50 = group["minutes_to_dispatch"]["p50"]
+        assert row["minutes_to_dispatch.p50"] == ("" if p50 is None else str(p50))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "group_by=week",
+        "from=2026-01-01T00:00:00Z&to=2027-06-01T00:00:00Z",
+        "from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+        "district=D9",
+        "to=tomorrow",
+    ],
+)
+async def test_bad_queries_are_a_422(admin: Api, query: str) -> None:
+    await grid_districts(admin)
+    response = await admin.get(f"/v1/reports/outcomes?{query}")
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")

@@ -1,0 +1,226 @@
+"""GET /v1/program against an independent count from the raw lists."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tests.helpers import Api, add_shift, all_items, certify, grid_districts
+
+DENVER = ZoneInfo("America/Denver")
+
+
+async def _officer(
+    api: Api, sign: str, *, trainings: list[str] | None = None, name: str | None = None
+) -> dict[str, Any]:
+    body = {
+        "state_officer_id": f"STATE-{sign}",
+        "badge_number": sign,
+        "name": name or f"Officer {sign}",
+        "trainings": trainings or [],
+    }
+    return dict(await api.ok("POST", "/v1/officers", body, 201))
+
+
+async def _cert(
+    api: Api, sign: str, number: str, start: date, end: date, *, volunteered: bool = True
+) -> None:
+    await api.ok(
+        "POST",
+        "/v1/certifications",
+        {
+            "state_officer_id": f"STATE-{sign}",
+            "certification_number": number,
+            "program": "State CIT 40h",
+            "certified_on": str(start),
+            "expires_on": str(end),
+            "volunteered": volunteered,
+        },
+        201,
+    )
+
+
+async def _agency(api: Api) -> date:
+    await grid_districts(api)
+    today = datetime.now(DENVER).date()
+    ago = today - timedelta(days=300)
+    a = await _officer(api, "A", trainings=["de_escalation", "mh_awareness"])
+    await _cert(api, "A", "A1", ago, today + timedelta(days=20))  # expiring, listed
+    await add_shift(
+        api,
+        "officer",
+        a["id"],
+        call_sign="A",
+        district="D2",
+        starts_at=datetime.now(UTC) + timedelta(days=3),
+        ends_at=datetime.now(UTC) + timedelta(days=3, hours=8),
+    )
+    await _officer(api, "B", trainings=["mh_awareness"])
+    await _cert(api, "B", "B1", ago, today + timedelta(days=50), volunteered=False)
+    await _cert(api, "B", "B2", today + timedelta(days=40), today + timedelta(days=800))  # renewed
+    await _officer(api, "C", trainings=["de_escalation"])
+    await _cert(api, "C", "C1", ago, today)  # expired yesterday: not CIT today
+    await _officer(api, "D")
+    await _cert(api, "D", "D1", today + timedelta(days=1), today + timedelta(days=700))  # not yet
+    await _officer(api, "E", name="=HYPERLINK(1)")
+    await _cert(api, "E", "E1", ago, today + timedelta(days=200))  # beyond 90 days
+    await _officer(api, "F")
+    f = await _officer(api, "G")  # separated: not counted, even if certified
+    await certify(
+        api, "STATE-G", number="G1", certified_on=ago, expires_on=today + timedelta(days=5)
+    )
+    await api.ok("PATCH", f"/v1/officers/{f['id']}", {"active": False})
+    for name, kind, specialties in (
+        ("M1", "clinician", ["youth"]),
+        ("M2", "mobile_crisis_team", ["youth", "language:es"]),
+        ("M3", "peer_specialist", []),
+    ):
+        await api.ok(
+            "POST",
+            "/v1/co-responders",
+            {"name": name, "kind": kind, "provider": "County", "specialties": specialties},
+            201,
+        )
+    gone = await api.ok(
+        "POST", "/v1/co-responders", {"name": "M4", "kind": "clinician", "provider": "x"}, 201
+    )
+    await api.ok("PATCH", f"/v1/co-responders/{gone['id']}", {"active": False})
+    return today
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return None if whole == 0 else round(100 * part / whole, 1)
+
+
+async def _expected(api: Api, today: date, within: int) -> dict[str, Any]:
+    officers = [o for o in await all_items(api, "/v1/officers") if o["active"]]
+    certs = await all_items(api, "/v1/certifications")
+    co = [c for c in await all_items(api, "/v1/co-responders") if c["active"]]
+    shifts = await all_items(api, "/v1/shifts")
+    policy = await api.ok("GET", "/v1/policy")
+
+    def mine(o: dict[str, Any]) -> list[dict[str, Any]]:
+        return [c for c in certs if c["state_officer_id"] == o["state_officer_id"]]
+
+    def valid(c: dict[str, Any]) -> bool:
+        return date.fromisoformat(c["certified_on"]) <= today < date.fromisoformat(c["expires_on"])
+
+    cit = [o for o in officers if any(valid(c) for c in mine(o))]
+    volunteers = [o for o in cit if any(valid(c) and c["volunteered"] for c in mine(o))]
+    expiring = []
+    for o in cit:
+        ends = max(date.fromisoformat(c["expires_on"]) for c in mine(o) if valid(c))
+        later = any(date.fromisoformat(c["expires_on"]) > ends for c in mine(o))
+        if not later and (ends - today).days <= within:
+            soon = datetime.now(UTC) + timedelta(days=30)
+            districts = sorted(
+                {
+                    s["district"]
+                    for s in shifts
+                    if s["responder_id"] == o["id"]
+                    and datetime.fromisoformat(s["starts_at"]) < soon
+                    and datetime.fromisoformat(s["ends_at"]) > datetime.now(UTC)
+                }
+            )
+            expiring.append(
+                {
+                    "officer_id": o["id"],
+                    "name": o["name"],
+                    "badge_number": o["badge_number"],
+                    "state_officer_id": o["state_officer_id"],
+                    "expires_on": str(ends),
+                    "days_left": (ends - today).days,
+                    "districts": districts,
+                }
+            )
+    expiring.sort(key=lambda e: (e["expires_on"], e["name"], e["badge_number"]))
+    by_kind = dict.fromkeys(("clinician", "peer_specialist", "mobile_crisis_team"), 0)
+    by_specialty: dict[str, int] = {}
+    for c in co:
+        by_kind[c["kind"]] += 1
+        for s in c["specialties"]:
+            by_specialty[s] = by_specialty.get(s, 0) + 1
+    share = _pct(len(cit), len(officers))
+    volunteered = _pct(len(volunteers), len(cit))
+    codes = []
+    if share is not None and share < policy["cit_share_target_pct"]:
+        codes.append("cit_share_below_target")
+    if volunteered is not None and volunteered < 100:
+        codes.append("non_volunteer_certified")
+    return {
+        "officers": {
+            "active": len(officers),
+            "cit_certified": len(cit),
+            "cit_share_pct": share,
+            "cit_share_target_pct": policy["cit_share_target_pct"],
+            "cit_volunteered_pct": volunteered,
+            "trained": {
+                "mh_awareness": sum("mh_awareness" in o["trainings"] for o in officers),
+                "de_escalation": sum("de_escalation" in o["trainings"] for o in officers),
+                "neither": sum(not o["trainings"] for o in officers),
+            },
+        },
+        "co_responders": {
+            "active": len(co),
+            "by_kind": by_kind,
+            "by_specialty": dict(sorted(by_specialty.items())),
+        },
+        "certifications_expiring": expiring,
+        "warning_codes": codes,
+    }
+
+
+def _comparable(report: dict[str, Any]) -> dict[str, Any]:
+    out = {k: report[k] for k in ("officers", "co_responders", "certifications_expiring")}
+    out["warning_codes"] = [w["code"] for w in report["warnings"]]
+    return out
+
+
+async def test_the_program_figures_match_an_independent_count(admin: Api) -> None:
+    today = await _agency(admin)
+    report = await admin.ok("GET", "/v1/program")
+    expected = await _expected(admin, today, 90)
+    assert _comparable(report) == expected
+    # What the count found, said plainly: A, B and E are certified today (B did not
+    # volunteer); of them only A's ends within 90 days with nothing later recorded.
+    assert expected["officers"]["cit_certified"] == 3
+    assert [e["badge_number"] for e in report["certifications_expiring"]] == ["A"]
+    assert report["certifications_expiring"][0]["districts"] == ["D2"]
+    assert report["certifications_expiring"][0]["days_left"] == 20
+    assert {w["code"] for w in report["warnings"]} == {"non_volunteer_certified"}
+
+    year = await admin.ok("GET", "/v1/program?within_days=365")
+    assert _comparable(year) == await _expected(admin, today, 365)
+    assert [e["badge_number"] for e in year["certifications_expiring"]] == ["A", "E"]
+
+
+async def test_a_share_below_the_target_is_a_warning(admin: Api) -> None:
+    today = await _agency(admin)
+    policy = await admin.ok("GET", "/v1/policy")
+    del policy["created_at"]
+    await admin.ok("PUT", "/v1/policy", {**policy, "cit_share_target_pct": 60})
+    report = await admin.ok("GET", "/v1/program")
+    assert _comparable(report) == await _expected(admin, today, 90)
+    assert "cit_share_below_target" in [w["code"] for w in report["warnings"]]
+
+
+async def test_the_program_as_csv_quotes_formulas(admin: Api) -> None:
+    await _agency(admin)
+    response = await admin.client.get(
+        "/v1/program?within_days=365", headers={**admin.headers, "Accept": "text/csv"}
+    )
+    assert response.status_code == 200
+    rows = {r["figure"]: r["value"] for r in csv.DictReader(io.StringIO(response.text))}
+    assert rows["officers.active"] == "6"
+    assert rows["co_responders.by_kind.clinician"] == "1"
+    # A name a spreadsheet would run as a formula is written as text.
+    assert rows["certifications_expiring.1.name"] == "'=HYPERLINK(1)"
+
+
+async def test_within_days_out_of_range_is_a_422(admin: Api) -> None:
+    for value in ("0", "366", "ninety"):
+        response = await admin.get(f"/v1/program?within_days={value}")
+        assert response.status_code == 422, value
