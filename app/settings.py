@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     auth_lockout_seconds: int = Field(default=600, ge=1)
     # Requests per minute per API key (0: no limit).
     rate_limit_per_minute: int = Field(default=6000, ge=0)
+    # How often `serve` looks ahead for coverage gaps and expiring certifications to announce
+    # (docs/reports.md, "Alerts"); 0 turns the alerts off on this instance.
+    alert_interval_seconds: float = Field(default=600.0, ge=0.0)
     # Browser origins allowed by CORS, comma-separated; empty means CORS stays off.
     cors_origins: str = ""
 

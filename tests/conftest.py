@@ -10,8 +10,10 @@ import asyncio
 import os
 import secrets
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -151,3 +153,19 @@ async def receiver() -> AsyncIterator[Receiver]:
     await r.start()
     yield r
     await r.stop()
+
+
+ServiceFactory = Callable[..., AbstractAsyncContextManager[FastAPI]]
+
+
+@pytest.fixture
+def service(database_url: str, settings: Settings) -> ServiceFactory:
+    """Start a whole service (with its relay) on the test database; stop it on exit."""
+
+    @asynccontextmanager
+    async def run(**overrides: Any) -> AsyncIterator[FastAPI]:
+        app = create_app(settings.model_copy(update={"run_relay": True, **overrides}), database_url)
+        async with app.router.lifespan_context(app):
+            yield app
+
+    return run

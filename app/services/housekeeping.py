@@ -10,7 +10,7 @@ from typing import Any
 
 from app.repositories import audit as audit_repo
 from app.repositories import events as outbox
-from app.services import idempotency
+from app.services import alerts, idempotency
 from app.state import AppState
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,12 @@ async def purge_outbox(state: AppState) -> int:
 
 
 def jobs(state: AppState) -> list[Coroutine[Any, Any, None]]:
-    return [
+    scheduled = [
         every(600, idempotency.expire, state, "expired idempotency keys"),
         every(3_600, purge_outbox, state, "events and deliveries past retention"),
         every(86_400, purge_audit, state, "audit entries past retention"),
     ]
+    interval = state.settings.alert_interval_seconds
+    if interval > 0:
+        scheduled.append(every(interval, alerts.look_ahead, state, "alerts sent"))
+    return scheduled

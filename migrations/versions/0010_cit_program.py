@@ -172,7 +172,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("agency_id", "key", name="pk_alert_sent"),
     )
-    op.execute(f"GRANT SELECT ON alert_sent TO {APP_ROLE}")
+    op.execute(f"GRANT SELECT, INSERT ON alert_sent TO {APP_ROLE}")
     _isolate("alert_sent")
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -20,6 +18,7 @@ from app.api.app import create_app
 from app.settings import Settings
 from app.vocabulary import EVENT_TYPES
 from app.webhooks.targets import IPAddress, TargetRefused, public_only_transport
+from tests.conftest import ServiceFactory
 from tests.helpers import (
     Api,
     add_co_responder,
@@ -29,21 +28,6 @@ from tests.helpers import (
     until_delivery_failed,
 )
 from tests.receiver import Received, Receiver
-
-ServiceFactory = Callable[..., AbstractAsyncContextManager[FastAPI]]
-
-
-@pytest.fixture
-def service(database_url: str, settings: Settings) -> ServiceFactory:
-    """Start a whole service (with its relay) on the test database; stop it on exit."""
-
-    @asynccontextmanager
-    async def run(**overrides: Any) -> AsyncIterator[FastAPI]:
-        app = create_app(settings.model_copy(update={"run_relay": True, **overrides}), database_url)
-        async with app.router.lifespan_context(app):
-            yield app
-
-    return run
 
 
 def _verify(secret: str, received: Received) -> dict[str, Any]:

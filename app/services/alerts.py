@@ -1,0 +1,86 @@
+"""Alerts ahead of time (docs/reports.md, "Alerts"): coverage gaps on the roster in the next
+days, and CIT certifications about to end. The housekeeping loop runs look_ahead; each alert
+is an outbox event, written with its record in `alert_sent`, so it goes out once."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from app.events import catalogue as events
+from app.events.catalogue import OutboxEvent
+from app.repositories import alerts as repo
+from app.repositories import events as outbox
+from app.repositories.agencies import latest_policy
+from app.services import agency, coverage, program
+from app.services.reports import Range
+from app.state import AppState
+
+log = logging.getLogger(__name__)
+
+# Days before a certification ends at which its alert is sent, nearest first.
+CERTIFICATION_THRESHOLDS = (7, 30, 60)
+# Alert records older than this are forgotten; every alert is about at most 60 days ahead.
+KEEP_RECORDS = timedelta(days=120)
+
+
+async def look_ahead(state: AppState, *, now: datetime | None = None) -> int:
+    """Send the alerts due in every agency; returns how many were sent."""
+    now = now or datetime.now(UTC)
+    async with state.system.connect() as conn:
+        agencies = await repo.agency_ids(conn)
+        await repo.purge(conn, before=now - KEEP_RECORDS)
+    sent = 0
+    for agency_id in agencies:
+        try:
+            sent += await _agency(state, agency_id, now)
+        except Exception:
+            # One agency's failure (a bad roster, a lost connection) must not silence others.
+            log.warning("alerts failed", extra={"agency_id": str(agency_id)}, exc_info=True)
+    return sent
+
+
+async def _agency(state: AppState, agency_id: UUID, now: datetime) -> int:
+    context = await agency.context(state, agency_id)
+    async with state.unit_of_work(agency_id) as work:
+        session = await work.session()
+        policy = await latest_policy(session, agency_id)
+        candidates: dict[str, OutboxEvent] = {}
+        if policy.coverage_alert_days > 0:
+            span = Range(now, now + timedelta(days=policy.coverage_alert_days))
+            ahead = await coverage.report(session, context, span=span, district=None)
+            targets = {
+                "cit": ahead.targets.cit_officers,
+                "co_responder": ahead.targets.co_responders,
+            }
+            for district, gap in coverage.upcoming_gaps(ahead, after=now):
+                key = f"coverage.gap_ahead:{district}:{gap.kind}:{gap.from_.isoformat()}"
+                candidates[key] = events.coverage_gap_ahead(
+                    district=district,
+                    kind=gap.kind,
+                    starts=gap.from_,
+                    ends=gap.to,
+                    adjacent_cover=gap.adjacent_cover,
+                    target=targets[gap.kind],
+                )
+        soon = await program.expiring(
+            session, context, now=now, within_days=max(CERTIFICATION_THRESHOLDS)
+        )
+        for cert in soon:
+            threshold = next(t for t in CERTIFICATION_THRESHOLDS if cert.days_left <= t)
+            key = f"certification.expiring:{cert.officer_id}:{cert.expires_on}:{threshold}"
+            candidates[key] = events.certification_expiring(
+                officer_id=cert.officer_id,
+                name=cert.name,
+                badge_number=cert.badge_number,
+                state_officer_id=cert.state_officer_id,
+                expires_on=cert.expires_on,
+                days_left=cert.days_left,
+                threshold_days=threshold,
+                districts=cert.districts,
+            )
+        new = await repo.claim(session, agency_id, sorted(candidates))
+        due = [event for key, event in sorted(candidates.items()) if key in new]
+        await outbox.write(session, agency_id=agency_id, at=now, events=due)
+    return len(due)

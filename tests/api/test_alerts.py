@@ -1,0 +1,156 @@
+"""Alerts ahead of time: coverage gaps and expiring certifications, each sent once, to
+agency-wide webhooks only, delivered by the relay to a real receiver."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from fastapi import FastAPI
+from standardwebhooks import Webhook
+
+from app.services import alerts
+from app.state import AppState
+from tests.conftest import ServiceFactory
+from tests.helpers import Api, add_officer, add_shift, grid_districts
+from tests.receiver import Receiver
+
+TYPES = ["coverage.gap_ahead", "certification.expiring"]
+
+
+async def _agency(admin: Api) -> tuple[datetime, str]:
+    """D1 has a CIT officer from 2 h to 10 h from now; two certifications end soon."""
+    await grid_districts(admin)
+    policy = await admin.ok("GET", "/v1/policy")
+    del policy["created_at"]
+    await admin.ok(
+        "PUT",
+        "/v1/policy",
+        {**policy, "coverage_alert_days": 1, "coverage_target_co_responders": 0},
+    )
+    now = datetime.now(UTC)
+    # add_officer puts each on shift now (in D3 and D4); their certifications end soon.
+    soon = await add_officer(
+        admin, district="D3", call_sign="3A1", cit=True, cert_expires_in_days=5
+    )
+    await add_officer(admin, district="D4", call_sign="4A1", cit=True, cert_expires_in_days=25)
+    officer = await admin.ok(
+        "POST",
+        "/v1/officers",
+        {"state_officer_id": "S-1A1", "badge_number": "1A1", "name": "Officer 1A1"},
+        201,
+    )
+    await admin.ok(
+        "POST",
+        "/v1/certifications",
+        {
+            "state_officer_id": "S-1A1",
+            "certification_number": "C-1A1",
+            "program": "State CIT 40h",
+            "certified_on": str(now.date() - timedelta(days=100)),
+            "expires_on": str(now.date() + timedelta(days=400)),
+            "volunteered": True,
+        },
+        201,
+    )
+    await add_shift(
+        admin,
+        "officer",
+        officer["id"],
+        call_sign="1A1",
+        district="D1",
+        starts_at=now + timedelta(hours=2),
+        ends_at=now + timedelta(hours=10),
+    )
+    return now, soon
+
+
+@pytest.fixture
+async def terminal() -> AsyncIterator[Receiver]:
+    """A second receiver, for a unit's terminal."""
+    r = Receiver()
+    await r.start()
+    yield r
+    await r.stop()
+
+
+def _data(secret: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    payload: dict[str, Any] = Webhook(secret).verify(body, headers)
+    return payload
+
+
+async def test_each_alert_is_sent_once_to_agency_wide_listeners_only(
+    admin: Api,
+    app: FastAPI,
+    receiver: Receiver,
+    terminal: Receiver,
+    service: ServiceFactory,
+    db: asyncpg.Connection,
+) -> None:
+    now, soon = await _agency(admin)
+    cad = await admin.ok("POST", "/v1/webhooks", {"url": receiver.url, "events": TYPES}, 201)
+    # A unit's terminal that asks for the alerts still hears none: they are about no unit.
+    await admin.ok(
+        "POST",
+        "/v1/webhooks",
+        {"url": terminal.url, "events": TYPES, "responder_id": soon},
+        201,
+    )
+    state: AppState = app.state.cit
+    # Two instances looking ahead at the same moment send each alert once.
+    first = await asyncio.gather(
+        alerts.look_ahead(state, now=now), alerts.look_ahead(state, now=now)
+    )
+    assert sorted(first) == [0, 5]
+    assert await alerts.look_ahead(state, now=now + timedelta(minutes=10)) == 0
+
+    async with service():
+        received = await receiver.wait_for(5)
+        await asyncio.sleep(0.5)
+    assert len(receiver.requests) == 5
+    assert terminal.requests == []
+    payloads = [_data(cad["secret"], r.body, r.headers) for r in received]
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for p in payloads:
+        by_type.setdefault(p["type"], []).append(p["data"])
+
+    gaps = {g["district"]: g for g in by_type["coverage.gap_ahead"]}
+    # The gaps after each shift ends are ahead; D2's, under way now, is not.
+    assert sorted(gaps) == ["D1", "D3", "D4"]
+    gap = gaps["D1"]
+    assert gap["kind"] == "cit"
+    assert datetime.fromisoformat(gap["from"]) == now + timedelta(hours=10)
+    assert datetime.fromisoformat(gap["to"]) == now + timedelta(days=1)
+    assert gap["adjacent_cover"] is False
+    assert gap["target"] == 1
+
+    expiring = sorted(by_type["certification.expiring"], key=lambda d: d["days_left"])
+    assert [(d["badge_number"], d["threshold_days"]) for d in expiring] == [
+        ("B-3A1", 7),
+        ("B-4A1", 30),
+    ]
+    assert expiring[0]["officer_id"] == soon
+    assert expiring[0]["districts"] == ["D3"]
+    assert (
+        await db.fetchval("SELECT count(*) FROM alert_sent WHERE agency_id = $1", admin.agency_id)
+        == 5
+    )
+
+
+async def test_a_nearer_threshold_sends_again_and_zero_days_turns_gaps_off(
+    admin: Api, app: FastAPI
+) -> None:
+    now, _ = await _agency(admin)
+    state: AppState = app.state.cit
+    assert await alerts.look_ahead(state, now=now) == 5
+    # Three weeks on, 4A1's certification is 4 days from its end: the 7-day alert.
+    later = now + timedelta(days=21)
+    policy = await admin.ok("GET", "/v1/policy")
+    del policy["created_at"]
+    await admin.ok("PUT", "/v1/policy", {**policy, "coverage_alert_days": 0})
+    assert await alerts.look_ahead(state, now=later) == 1
+    assert await alerts.look_ahead(state, now=later) == 0
