@@ -169,3 +169,13 @@ async def latest_started_shift(
     )
     row = (await session.execute(stmt)).first()
     return None if row is None else (row[0], row[1], row[2])
+
+
+async def starts_between(
+    session: AsyncSession, agency_id: UUID, start: datetime, end: datetime
+) -> set[tuple[UUID, datetime]]:
+    """(responder, start) of every shift of the agency starting in [start, end)."""
+    stmt = select(Shift.responder_id, Shift.starts_at).where(
+        Shift.agency_id == agency_id, Shift.starts_at >= start, Shift.starts_at < end
+    )
+    return {(r.responder_id, r.starts_at) for r in await session.execute(stmt)}
