@@ -16,6 +16,7 @@ from pydantic import (
 from app.schemas.common import (
     JSON_INTEGER,
     NO_NUL,
+    VISIBLE,
     DistrictCode,
     Instant,
     Latitude,
@@ -68,7 +69,7 @@ class Subject(StrictModel):
 
 
 Nature = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NO_NUL)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=VISIBLE)
 ]
 
 

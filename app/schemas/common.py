@@ -22,12 +22,16 @@ T = TypeVar("T")
 # PostgreSQL text cannot hold NUL: free text refuses it up front (a 422 the schema shows),
 # instead of failing in the database.
 NO_NUL = r"^[^\x00]*$"
+# Text that must say something: no NUL, and at least one character that is whitespace
+# neither to Python's str.strip (which the model applies) nor to JSON Schema's \s, nor a
+# control character; so the schema and the model refuse exactly the same blank strings.
+VISIBLE = r"^[^\x00]*[^\s\x00-\x1f\x7f\x85\ufeff][^\x00]*$"
 DistrictCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=VISIBLE)
 ]
 ShortText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NO_NUL)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=VISIBLE)
 ]
 # The cap on a list of vocabulary words (event types, flags, trainings): a guard against
 # abuse, far above any vocabulary's size, so a new word never makes a full list too long.

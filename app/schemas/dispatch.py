@@ -6,7 +6,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
 from app.schemas.calls import DispatchedCallOut, RecommendationOut
-from app.schemas.common import NO_NUL, StrictModel
+from app.schemas.common import NO_NUL, VISIBLE, StrictModel
 from app.vocabulary import DivertedTo, Outcome, OverrideCode, ResponderType, UnitRole
 
 __all__ = [
@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=NO_NUL)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=VISIBLE)
 ]
 
 
@@ -39,7 +39,7 @@ class DispatchRequest(StrictModel):
 class ClearRequest(StrictModel):
     disposition: Annotated[
         str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL),
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=VISIBLE),
     ]
     diverted_to: DivertedTo | None = None
     outcome: Outcome | None = None

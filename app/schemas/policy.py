@@ -1,20 +1,31 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints, field_validator
 
-from app.schemas.common import JSON_INTEGER, NO_NUL, WORDS_CAP, StrictModel
+from app.schemas.common import JSON_INTEGER, VISIBLE, WORDS_CAP, StrictModel
 from app.vocabulary import SafetyFlag
 
 NatureCode = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NO_NUL)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=VISIBLE)
 ]
 # An EIDO common incident type code (e.g. MNTL); letters, digits, '-' and '_'.
 IncidentType = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_-]{1,32}$")
 ]
+
+
+def _keys_by_name(schema: dict[str, Any]) -> None:
+    """Pydantic states a key pattern as patternProperties, which lets every other key
+    through with any value; state it in propertyNames, so the schema refuses what the API
+    refuses (a code with NUL)."""
+    patterns = schema.pop("patternProperties", None)
+    if isinstance(patterns, dict) and len(patterns) == 1:
+        [(pattern, values)] = patterns.items()
+        schema.setdefault("propertyNames", {})["pattern"] = pattern
+        schema["additionalProperties"] = values
 
 
 class PolicyIn(StrictModel):
@@ -23,7 +34,7 @@ class PolicyIn(StrictModel):
     safety_flags: Annotated[list[SafetyFlag], Field(max_length=WORDS_CAP)]
     nature_flags: Annotated[
         dict[NatureCode, Annotated[list[SafetyFlag], Field(min_length=1, max_length=WORDS_CAP)]],
-        Field(max_length=500),
+        Field(max_length=500, json_schema_extra=_keys_by_name),
     ]
     le_backup_for_mh_lead: StrictBool
     adjacency_depth: Annotated[int, Field(ge=0, le=3), JSON_INTEGER]

@@ -6,11 +6,11 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from app.schemas.common import NO_NUL, DistrictCode, GeoLocation, Instant, StrictModel
+from app.schemas.common import VISIBLE, DistrictCode, GeoLocation, Instant, StrictModel
 from app.vocabulary import ResponderType, UnitStatus
 
 CallSign = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=NO_NUL)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=VISIBLE)
 ]
 MAX_SHIFT = timedelta(hours=24)
 
