@@ -21,6 +21,7 @@ from app.demo.roster import ADJACENT, WATCH_HOURS, ZONE, Post, point_in, posts, 
 from app.ids import new_id
 from app.models import Assignment, Call, Dispatch, Recommendation
 from app.models import Officer as OfficerRow
+from app.records.recommendations import recommendation_record
 from app.repositories import roster as roster_repo
 from app.routing import recommend
 from app.routing.types import CallFacts, Candidate, CertificationPeriod, GeoPoint, Policy
@@ -248,32 +249,22 @@ async def _call(
             officer_injured=force and rng.random() < 0.2,
         )
     )
+    rec = recommendation_record(
+        result, id=rec_id, agency_id=agency_id, call_id=call_id, created_at=routed_at
+    )
     session.add(
         Recommendation(
-            id=rec_id,
-            agency_id=agency_id,
-            call_id=call_id,
-            created_at=routed_at,
-            policy_version=result.policy_version,
-            lead=result.lead,
-            safety_concern=result.safety_concern,
-            units=[
-                {
-                    "responder_type": u.responder_type,
-                    "responder_id": str(u.responder_id),
-                    "name": u.name,
-                    "call_sign": u.call_sign,
-                    "role": u.role,
-                    "district": u.district,
-                    "cit_certified": u.cit_certified,
-                    "eta_minutes": u.eta_minutes,
-                    "distance_km": u.distance_km,
-                }
-                for u in result.units
-            ],
-            requests=list(result.requests),
-            warnings=[{"code": w.code, "message": w.message} for w in result.warnings],
-            reasons=[{"rule": r.rule, "message": r.message} for r in result.reasons],
+            id=rec.id,
+            agency_id=rec.agency_id,
+            call_id=rec.call_id,
+            created_at=rec.created_at,
+            policy_version=rec.policy_version,
+            lead=rec.lead,
+            safety_concern=rec.safety_concern,
+            units=rec.units,
+            requests=rec.requests,
+            warnings=rec.warnings,
+            reasons=rec.reasons,
         )
     )
     # Written before its dispatch: the ORM orders inserts only along relationships.

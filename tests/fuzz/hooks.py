@@ -75,7 +75,10 @@ SEMANTIC_RULES = [
     re.compile(r"no such (officer|co-responder) \S+ in this agency"),
     re.compile(r"your agency has never employed an officer with that state_officer_id"),
     re.compile(r"no district boundary contains the location; give a district"),
-    re.compile(r"these units differ from the latest recommendation: give an override_reason"),
+    re.compile(
+        r"these units differ from the latest recommendation:"
+        r" give an override_code, an override_reason, or both"
+    ),
     re.compile(r"this Idempotency-Key was used for a different request"),
     re.compile(r"responder_id is not an officer or co-responder of this agency"),
     # Comparisons between fields.
@@ -87,6 +90,8 @@ SEMANTIC_RULES = [
     re.compile(r"(Value error, )?a district cannot be adjacent to itself"),
     re.compile(r"Value error, the code locate is reserved"),
     re.compile(r"to must be after from"),
+    re.compile(r"`to` must be after `from`"),
+    re.compile(r"a report covers at most 366 days"),
     re.compile(r"responder_id is required for the unit role, and only for it"),
     # The clock: a key's expiry must still be ahead.
     re.compile(r"expires_at must be in the future"),
