@@ -8,6 +8,7 @@ cost follows the number of hours and districts, not the size of the roster.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -118,9 +119,11 @@ def union(lists: Iterable[Sequence[Interval]]) -> list[Interval]:
     return merged
 
 
-def contains(intervals: Sequence[Interval], gap: Interval) -> bool:
-    """Whether one of the merged intervals holds the whole gap."""
-    return any(start <= gap[0] and gap[1] <= end for start, end in intervals)
+def contains(merged: Sequence[Interval], starts: Sequence[datetime], gap: Interval) -> bool:
+    """Whether one of the merged (sorted, disjoint) intervals holds the whole gap; `starts`
+    are their starts, for a binary search."""
+    at = bisect_right(starts, gap[0]) - 1
+    return at >= 0 and merged[at][1] >= gap[1]
 
 
 def _pct(covered: Sequence[Interval], span: Range) -> float:
@@ -162,13 +165,14 @@ def _district(
         pct[kind] = _pct(covered, span)
         heat[kind] = hours.fractions(covered)
         next_door = union(data.any_unit.get(n, []) for n in neighbours)
+        starts = [start for start, _ in next_door]
         gaps.extend(
             CoverageGap(
                 kind=kind,
                 from_=start,
                 to=end,
                 hours=round((end - start).total_seconds() / 3600, 2),
-                adjacent_cover=contains(next_door, (start, end)),
+                adjacent_cover=contains(next_door, starts, (start, end)),
             )
             for start, end in gaps_of(covered, span)
         )
