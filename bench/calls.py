@@ -8,6 +8,20 @@ With --scale it also seeds a second agency ten times the size in the same databa
 compares call intake for the two in interleaved phases (small, big, big, small, ...). Runs
 minutes apart differ by 10 % or more on a shared machine; interleaving cancels that drift,
 so the figure measures the agency's size alone.
+
+With --coverage it measures the CIT program's reports instead (docs/reports.md) on a year
+of data. It seeds one agency in bulk: 8-hour watches over the 366 local days before today
+(bench/roster_year.py: --officers officers, officers/20 co-responders, 50 districts), and
+--calls calls over the same days, each recommended, most dispatched and cleared
+(bench/call_year.py). Then, over HTTP with the agency's admin key, it times one warm-up and
+--runs runs of each of GET /v1/coverage over those days (all 50 districts, and D23 alone)
+and GET /v1/reports/outcomes (ungrouped, and by month), checks every answer against what
+was seeded, and prints a line per report:
+  coverage report, 366 days x 50 districts, 2000 officers: median M ms, min N ms (target ...)
+  coverage report, 366 days, one district, 2000 officers: median M ms, min N ms
+  outcome report, 366 days, 50000 calls: median M ms, min N ms
+  outcome report by month, 366 days, 50000 calls: median M ms, min N ms
+The all-district coverage report's target is 1 s at 2,000 officers and 5 s at 20,000.
 """
 
 from __future__ import annotations
@@ -19,19 +33,25 @@ import os
 import random
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.db.embedded import start_embedded
 from app.db.migrate import upgrade
+from bench.call_year import SeededCalls, seed_calls, year_range
 from bench.loadgen import Connection, Stats, Step, closed_loop, open_loop
+from bench.roster_year import TIMEZONE, SeededYear, seed_year
 from bench.seed import CELL, Seeded, seed
 
 NATURES = ["MNTL", "SUICIDE", "SUICTHRT", "MTLV", "WEAPON", "welfare check"]
@@ -296,6 +316,172 @@ async def _drive(
     print(f"calls/floor throughput ratio: {calls.throughput / floor.throughput:.3f}")
 
 
+# The all-district coverage report's target over a year, by roster size (at most so many
+# officers: at most so many milliseconds).
+COVERAGE_TARGETS_MS = ((2000, 1000), (20000, 5000))
+ONE_DISTRICT = "D23"
+
+Check = Callable[[dict[str, Any]], None]
+
+
+def _fail(what: str, detail: object) -> None:
+    raise SystemExit(f"{what}: {detail}")
+
+
+async def _time_report(conn: Connection, path: str, runs: int, check: Check) -> list[float]:
+    """One warm-up, then `runs` timed requests; every answer is checked (after its timing)."""
+    times = []
+    for run in range(runs + 1):
+        started = time.perf_counter()
+        status, body = await conn.request("GET", path)
+        elapsed = (time.perf_counter() - started) * 1000
+        if status != 200:
+            _fail(f"GET {path}", f"{status} {body[:500]!r}")
+        check(json.loads(body))
+        if run:
+            times.append(elapsed)
+    return times
+
+
+def _timing(times: list[float]) -> str:
+    return f"median {statistics.median(times):.0f} ms, min {min(times):.0f} ms"
+
+
+def _check_coverage(codes: list[str], got: dict[str, Any]) -> None:
+    reported = [d["district"] for d in got["districts"]]
+    if reported != codes or got["summary"]["districts"] != len(codes):
+        _fail("coverage report districts", f"{reported} (summary {got['summary']})")
+    for kind in ("cit", "co_responder"):
+        if not got["summary"][f"{kind}_covered_pct"] > 0:
+            _fail("coverage report summary", got["summary"])
+        for d in got["districts"]:
+            pct = d[f"{kind}_covered_pct"]
+            if not 0 <= pct <= 100 or len(d["by_hour_of_week"][kind]) != 168:
+                _fail(f"coverage of {d['district']}", f"{kind} {pct} %")
+
+
+def _check_outcomes(calls: SeededCalls, months: int | None, got: dict[str, Any]) -> None:
+    groups = got["groups"]
+    if months is not None:
+        if len(groups) != months or sum(g["calls"] for g in groups) != calls.calls:
+            _fail("outcome report by month", [(g["key"], g["calls"]) for g in groups])
+        return
+    (group,) = groups
+    expected = {
+        "calls": calls.calls,
+        "cleared": calls.cleared,
+        "lead_recommended.mental_health": calls.recommended_mental_health,
+        "lead_dispatched.not_dispatched": calls.not_dispatched,
+        "mh_lead_not_followed.total": calls.mental_health_not_followed,
+    }
+    for figure, want in expected.items():
+        value = group
+        for part in figure.split("."):
+            value = value[part]
+        if value != want:
+            _fail(f"outcome report {figure}", f"{value}, seeded {want}")
+
+
+async def _reports(
+    args: argparse.Namespace,
+    year: SeededYear,
+    calls: SeededCalls,
+    port: int,
+    serve: subprocess.Popen[bytes],
+) -> list[str]:
+    """Time the reports over HTTP; the report's lines."""
+    await _wait_ready(port, serve)
+    conn = Connection("127.0.0.1", port, {"Authorization": f"Bearer {year.api_key}"})
+    days = (calls.end - calls.start).days
+    span = {"from": calls.start.isoformat(), "to": calls.end.isoformat()}
+    codes = sorted(year.districts)
+    whole: dict[str, Any] = {}
+
+    def check_all(got: dict[str, Any]) -> None:
+        _check_coverage(codes, got)
+        whole.update(got)
+
+    def check_one(got: dict[str, Any]) -> None:
+        _check_coverage([ONE_DISTRICT], got)
+        (one,) = [d for d in whole["districts"] if d["district"] == ONE_DISTRICT]
+        if got["districts"][0] != one:
+            _fail(f"coverage of {ONE_DISTRICT}", "differs from its part of the whole report")
+
+    first, last = calls.start, calls.end - timedelta(microseconds=1)  # local times
+    months = (last.year - first.year) * 12 + last.month - first.month + 1
+    try:
+        all_districts = await _time_report(
+            conn, f"/v1/coverage?{urlencode(span)}", args.runs, check_all
+        )
+        one_district = await _time_report(
+            conn,
+            f"/v1/coverage?{urlencode({**span, 'district': ONE_DISTRICT})}",
+            args.runs,
+            check_one,
+        )
+        outcomes = await _time_report(
+            conn,
+            f"/v1/reports/outcomes?{urlencode(span)}",
+            args.runs,
+            lambda got: _check_outcomes(calls, None, got),
+        )
+        by_month = await _time_report(
+            conn,
+            f"/v1/reports/outcomes?{urlencode({**span, 'group_by': 'month'})}",
+            args.runs,
+            lambda got: _check_outcomes(calls, months, got),
+        )
+    finally:
+        await conn.close()
+    target = next((ms for size, ms in COVERAGE_TARGETS_MS if year.officers <= size), None)
+    verdict = ""
+    if target is not None:
+        met = "met" if statistics.median(all_districts) <= target else "MISSED"
+        verdict = f" (target <= {target} ms: {met})"
+    return [
+        f"\n{args.runs} runs after one warm-up, over HTTP",
+        f"coverage report, {days} days x {len(codes)} districts, {year.officers} officers: "
+        f"{_timing(all_districts)}{verdict}",
+        f"coverage report, {days} days, one district, {year.officers} officers: "
+        f"{_timing(one_district)}",
+        f"outcome report, {days} days, {calls.calls} calls: {_timing(outcomes)}",
+        f"outcome report by month, {days} days, {calls.calls} calls: {_timing(by_month)}",
+    ]
+
+
+def _coverage(args: argparse.Namespace, url: str, data_dir: Path) -> None:
+    """The --coverage mode: seed a year, start the service, time the reports."""
+    today = datetime.now(ZoneInfo(TIMEZONE)).date()
+    year = asyncio.run(
+        seed_year(
+            url, officers=args.officers, start=today - timedelta(days=args.days), days=args.days
+        )
+    )
+    start, end = year_range(year)
+    print(
+        f"seeded 50 districts, {year.officers} officers ({year.cit_officers} CIT), "
+        f"{year.co_responders} co-responders, 8-hour watches from {start:%Y-%m-%d} to "
+        f"{end:%Y-%m-%d}: {year.shifts} shifts, {year.coverage_rows} coverage rows "
+        f"in {year.seconds:.1f} s"
+    )
+    calls = asyncio.run(seed_calls(url, year, calls=args.calls))
+    print(
+        f"seeded {calls.calls} calls over those days ({calls.cleared} cleared, "
+        f"{calls.assignments} assignments) in {calls.seconds:.1f} s"
+    )
+    port = _free_port()
+    procs = _start(args, data_dir, port)
+    try:
+        lines = asyncio.run(_reports(args, year, calls, port, procs[0]))
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=30)
+    for line in lines:
+        print(line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--officers", type=int, default=2000)
@@ -316,11 +502,24 @@ def main() -> None:
     )
     parser.add_argument("--scale-seconds", type=float, default=8)
     parser.add_argument("--scale-rounds", type=int, default=3)
+    parser.add_argument(
+        "--coverage",
+        action="store_true",
+        help="instead, seed a year of roster and calls and time the program's reports",
+    )
+    parser.add_argument("--calls", type=int, default=50000, help="--coverage: calls to seed")
+    parser.add_argument("--days", type=int, default=366, help="--coverage: days to seed")
+    parser.add_argument("--runs", type=int, default=5, help="--coverage: timed runs per report")
     args = parser.parse_args()
+    if args.coverage and not 0 < args.days <= 366:
+        parser.error("--days: a report covers at most 366 days")
     data_dir = Path(tempfile.mkdtemp(prefix="cit-bench-"))
     # Shared with the service, which joins the same server; deleted when the bench ends.
     url = start_embedded(data_dir, ephemeral=True)
     upgrade(url)
+    if args.coverage:
+        _coverage(args, url, data_dir)
+        return
     sizes = [args.officers, args.officers * 10] if args.scale else [args.officers]
     agencies = []
     for officers in sizes:

@@ -43,7 +43,7 @@ async def seed(url: str, *, officers: int, co_responders: int) -> Seeded:
     )
     conn = await asyncpg.connect(url)
     try:
-        districts = await _districts(conn, agency_id)
+        districts = await insert_districts(conn, agency_id)
         people = await _people(conn, agency_id, rng, officers, co_responders, districts)
         await _shifts(conn, agency_id, people, districts)
         await conn.execute("VACUUM ANALYZE")
@@ -53,9 +53,11 @@ async def seed(url: str, *, officers: int, co_responders: int) -> Seeded:
     return Seeded(agency_id, api_key, grid, officers, co_responders, time.perf_counter() - started)
 
 
-async def _districts(
+async def insert_districts(
     conn: asyncpg.Connection, agency_id: UUID
 ) -> dict[str, tuple[UUID, float, float]]:
+    """The 50 districts, a 5 x 10 grid of squares (D01 to D50), and the pairs of grid
+    neighbours as adjacency; returns each code's id and south-west corner."""
     districts: dict[str, tuple[UUID, float, float]] = {}
     for r in range(ROWS):
         for c in range(COLS):
@@ -82,7 +84,8 @@ async def _districts(
     return districts
 
 
-def _point(rng: random.Random, south: float, west: float) -> tuple[float, float]:
+def point_in(rng: random.Random, south: float, west: float) -> tuple[float, float]:
+    """A random point inside the district whose south-west corner is given."""
     return south + rng.uniform(0.002, CELL - 0.002), west + rng.uniform(0.002, CELL - 0.002)
 
 
@@ -104,7 +107,7 @@ async def _people(
     for n in range(officers):
         code = codes[n % len(codes)]
         _, south, west = districts[code]
-        lat, lon = _point(rng, south, west)
+        lat, lon = point_in(rng, south, west)
         # Drawn, not cycled by n: a cycle would line up with the district (n % 50) and the
         # watch (n % 3), leaving whole districts with no CIT officer or one training only.
         trainings = rng.choice([["de_escalation"], ["mh_awareness"], []])
@@ -174,7 +177,7 @@ async def _people(
     for n in range(co_responders):
         code = codes[n % len(codes)]
         _, south, west = districts[code]
-        lat, lon = _point(rng, south, west)
+        lat, lon = point_in(rng, south, west)
         cid = new_id()
         specialties = ["youth"] if rng.random() < 0.2 else []
         co_rows.append(
