@@ -45,7 +45,7 @@ import asyncpg
 from app.admin import create_agency
 from app.ids import new_id
 from app.vocabulary import ResponderType
-from bench.seed import insert_districts, point_in
+from bench.seed import CO_RESPONDER_COLUMNS, co_responder_row, insert_districts, point_in
 
 TIMEZONE = "America/Denver"
 # The local start of the day, evening and night watches.
@@ -165,25 +165,13 @@ async def _people(
     for n in range(co_responders):
         code = rng.choice(codes)
         home, south, west = districts[code]
-        lat, lon = point_in(rng, south, west)
-        cid = new_id()
-        specialties = ["youth"] if rng.random() < 0.2 else []
-        co_rows.append(
-            (
-                cid,
-                agency_id,
-                f"Team {n}",
-                "mobile_crisis_team",
-                "County MH",
-                specialties,
-                lat,
-                lon,
-                now,
-            )
-        )
+        row = co_responder_row(rng, agency_id, n, south, west, now)
+        co_rows.append(row)
         # Day and evening watches only.
         units.append(
-            Unit(cid, "co_responder", home, rng.randrange(2), rng.randrange(7), f"MCT-{code}-{n}")
+            Unit(
+                row[0], "co_responder", home, rng.randrange(2), rng.randrange(7), f"MCT-{code}-{n}"
+            )
         )
     await conn.copy_records_to_table(
         "officer",
@@ -217,21 +205,7 @@ async def _people(
             "recorded_by_agency_id",
         ],
     )
-    await conn.copy_records_to_table(
-        "co_responder",
-        records=co_rows,
-        columns=[
-            "id",
-            "agency_id",
-            "name",
-            "kind",
-            "provider",
-            "specialties",
-            "lat",
-            "lon",
-            "location_at",
-        ],
-    )
+    await conn.copy_records_to_table("co_responder", records=co_rows, columns=CO_RESPONDER_COLUMNS)
     return units, cit
 
 

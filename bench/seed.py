@@ -6,6 +6,7 @@ import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -87,6 +88,39 @@ async def insert_districts(
 def point_in(rng: random.Random, south: float, west: float) -> tuple[float, float]:
     """A random point inside the district whose south-west corner is given."""
     return south + rng.uniform(0.002, CELL - 0.002), west + rng.uniform(0.002, CELL - 0.002)
+
+
+CO_RESPONDER_COLUMNS = [
+    "id",
+    "agency_id",
+    "name",
+    "kind",
+    "provider",
+    "specialties",
+    "lat",
+    "lon",
+    "location_at",
+]
+
+
+def co_responder_row(
+    rng: random.Random, agency_id: UUID, n: int, south: float, west: float, now: datetime
+) -> tuple[Any, ...]:
+    """A mobile crisis team's co_responder row for COPY (a fifth are youth specialists)."""
+    lat, lon = point_in(rng, south, west)
+    cid = new_id()
+    specialties = ["youth"] if rng.random() < 0.2 else []
+    return (
+        cid,
+        agency_id,
+        f"Team {n}",
+        "mobile_crisis_team",
+        "County MH",
+        specialties,
+        lat,
+        lon,
+        now,
+    )
 
 
 async def _people(
@@ -177,38 +211,10 @@ async def _people(
     for n in range(co_responders):
         code = codes[n % len(codes)]
         _, south, west = districts[code]
-        lat, lon = point_in(rng, south, west)
-        cid = new_id()
-        specialties = ["youth"] if rng.random() < 0.2 else []
-        co_rows.append(
-            (
-                cid,
-                agency_id,
-                f"Team {n}",
-                "mobile_crisis_team",
-                "County MH",
-                specialties,
-                lat,
-                lon,
-                now,
-            )
-        )
-        people.append(("co_responder", cid, code))
-    await conn.copy_records_to_table(
-        "co_responder",
-        records=co_rows,
-        columns=[
-            "id",
-            "agency_id",
-            "name",
-            "kind",
-            "provider",
-            "specialties",
-            "lat",
-            "lon",
-            "location_at",
-        ],
-    )
+        row = co_responder_row(rng, agency_id, n, south, west, now)
+        co_rows.append(row)
+        people.append(("co_responder", row[0], code))
+    await conn.copy_records_to_table("co_responder", records=co_rows, columns=CO_RESPONDER_COLUMNS)
     return people
 
 

@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.demo.roster import ADJACENT, WATCH_HOURS, ZONE, Post, point_in, posts, watch_start
 from app.ids import new_id
-from app.models import Assignment, Call, Dispatch, Recommendation
+from app.models import Assignment, Call, Dispatch
 from app.models import Officer as OfficerRow
 from app.records.recommendations import recommendation_record
+from app.repositories import calls as call_repo
 from app.repositories import roster as roster_repo
 from app.routing import recommend
 from app.routing.types import CallFacts, Candidate, CertificationPeriod, GeoPoint, Policy
@@ -252,23 +253,8 @@ async def _call(
     rec = recommendation_record(
         result, id=rec_id, agency_id=agency_id, call_id=call_id, created_at=routed_at
     )
-    session.add(
-        Recommendation(
-            id=rec.id,
-            agency_id=rec.agency_id,
-            call_id=rec.call_id,
-            created_at=rec.created_at,
-            policy_version=rec.policy_version,
-            lead=rec.lead,
-            safety_concern=rec.safety_concern,
-            units=rec.units,
-            requests=rec.requests,
-            warnings=rec.warnings,
-            reasons=rec.reasons,
-        )
-    )
     # Written before its dispatch: the ORM orders inserts only along relationships.
-    await session.flush()
+    await call_repo.write_past_recommendation(session, rec)
     if not dispatched:
         return
     dispatch = Dispatch(

@@ -214,6 +214,20 @@ async def insert_recommendation(
     await raw.execute(_INSERT_RECOMMENDATION_ALL.sql, *_INSERT_RECOMMENDATION_ALL.args(params))
 
 
+_INSERT_RECOMMENDATION_ALONE = RawStatement.compile(INSERT_RECOMMENDATION)
+
+
+async def write_past_recommendation(session: AsyncSession, rec: RecommendationRecord) -> None:
+    """Store a recommendation alone, without events or audit entry: for calls that happened
+    before the service knew of them (the demo's history)."""
+    await session.flush()  # its call first
+    raw = await driver(await session.connection())
+    await raw.execute(
+        _INSERT_RECOMMENDATION_ALONE.sql,
+        *_INSERT_RECOMMENDATION_ALONE.args(recommendation_params(rec)),
+    )
+
+
 async def update_call(session: AsyncSession, call: CallRecord) -> None:
     """Store the call's new state (every column but those fixed at intake)."""
     raw = await driver(await session.connection())
