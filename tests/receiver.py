@@ -21,6 +21,9 @@ class Receiver:
     default: int = 200
     extra_headers: dict[str, str] = field(default_factory=dict)
     requests: list[Received] = field(default_factory=list)
+    # While set, each request is read and recorded, and its answer waits until it is set
+    # (a receiver that answers slowly, for as long as a test wants).
+    hold: asyncio.Event | None = None
     _server: asyncio.Server | None = None
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -60,6 +63,9 @@ class Receiver:
                     headers[name.strip().lower()] = value.strip()
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             self.requests.append(Received(headers=headers, body=body))
+            self._arrived.set()
+            if self.hold is not None:
+                await self.hold.wait()
             status = self.script.pop(0) if self.script else self.default
             extra = "".join(f"{k}: {v}\r\n" for k, v in self.extra_headers.items())
             writer.write(

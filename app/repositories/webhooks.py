@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -13,16 +14,29 @@ from app.events.catalogue import DELIVERIES_DUE
 from app.models import Event, WebhookDelivery, WebhookSubscription
 
 # Claim due deliveries for this worker: row locks skip what another worker is claiming,
-# and the lease (longer than the HTTP timeout) keeps them ours until we report back.
+# and the lease (longer than the HTTP timeout) keeps them ours until we report back. Each
+# subscription (one receiver) gets at most its free slots (:per_target, less what this
+# worker already has in flight for it: :busy_ids / :busy_free), so a slow receiver's
+# backlog never fills a claim and never waits, leased, behind its own queue.
 _CLAIM = text(
     """
-WITH due AS (
-    SELECT d.id FROM webhook_delivery d
+WITH ranked AS (
+    SELECT d.id, d.next_attempt_at,
+           row_number() OVER (PARTITION BY d.subscription_id
+                              ORDER BY d.next_attempt_at, d.id) AS rank,
+           coalesce(busy.free, :per_target) AS free
+    FROM webhook_delivery d
+    LEFT JOIN unnest(CAST(:busy_ids AS uuid[]), CAST(:busy_free AS int[])) AS busy(id, free)
+           ON busy.id = d.subscription_id
     WHERE d.status = 'pending' AND d.next_attempt_at <= now()
       AND (d.lease_until IS NULL OR d.lease_until < now())
-    ORDER BY d.next_attempt_at
+), due AS (
+    SELECT d.id FROM webhook_delivery d JOIN ranked r ON r.id = d.id
+    WHERE r.rank <= r.free AND d.status = 'pending'
+      AND (d.lease_until IS NULL OR d.lease_until < now())
+    ORDER BY r.next_attempt_at
     LIMIT :batch
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF d SKIP LOCKED
 ), claimed AS (
     UPDATE webhook_delivery d
     SET lease_until = now() + CAST(:lease AS interval), attempts = d.attempts + 1,
@@ -57,8 +71,25 @@ _DISABLE = text(
 _NOTIFY = text("SELECT pg_notify(:channel, '')")
 
 
-async def claim_due(conn: AsyncConnection, *, batch: int, lease: timedelta) -> list[Row[Any]]:
-    return list((await conn.execute(_CLAIM, {"batch": batch, "lease": lease})).all())
+async def claim_due(
+    conn: AsyncConnection,
+    *,
+    batch: int,
+    lease: timedelta,
+    per_target: int,
+    busy: Mapping[UUID, int] | None = None,
+) -> list[Row[Any]]:
+    """Claim up to `batch` due deliveries, at most `per_target` per subscription less what
+    `busy` says this worker has in flight for it."""
+    busy = busy or {}
+    params = {
+        "batch": batch,
+        "lease": lease,
+        "per_target": per_target,
+        "busy_ids": list(busy),
+        "busy_free": [max(0, per_target - n) for n in busy.values()],
+    }
+    return list((await conn.execute(_CLAIM, params)).all())
 
 
 async def mark_delivered(conn: AsyncConnection, outcomes: list[tuple[UUID, int]]) -> None:

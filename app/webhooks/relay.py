@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import email.utils
+import functools
 import json
 import logging
 import random
@@ -26,8 +27,13 @@ from app.webhooks.targets import TargetRefused, check_target, public_only_transp
 log = logging.getLogger(__name__)
 
 HTTP_TIMEOUT_SECONDS = 10.0
-# Longer than the HTTP timeout, so a claimed delivery is never sent twice at once.
+# Longer than the HTTP timeout, so a claimed delivery is never sent twice at once. An
+# attempt starts as soon as it is claimed (no claim waits behind its receiver's queue).
 LEASE = timedelta(seconds=30)
+# Attempts in flight in one relay, in all and per receiver (subscription): a slow or dead
+# receiver holds at most PER_TARGET of them, and every other receiver's deliveries go on.
+MAX_IN_FLIGHT = 64
+PER_TARGET = 4
 MAX_RETRY_AFTER = timedelta(hours=24)
 
 
@@ -50,7 +56,13 @@ def retry_after(header: str | None) -> float | None:
 
 
 class Relay:
-    """Deliver webhooks from the outbox; safe to run in several processes at once."""
+    """Deliver webhooks from the outbox; safe to run in several processes at once.
+
+    Deliveries are independent: each claimed delivery is attempted at once, on its own
+    task, and its outcome recorded as soon as it is known. Claims fill only the free slots
+    (MAX_IN_FLIGHT in all, PER_TARGET per receiver), so one receiver answering in 8 s
+    delays only its own queue.
+    """
 
     def __init__(
         self,
@@ -60,6 +72,8 @@ class Relay:
         *,
         batch: int = 50,
         poll_seconds: float = 1.0,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        per_target: int = PER_TARGET,
     ) -> None:
         self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.cipher = cipher
@@ -67,8 +81,13 @@ class Relay:
         self.schedule = parse_schedule(settings.webhook_retry_schedule)
         self.batch = batch
         self.poll_seconds = poll_seconds
+        self.max_in_flight = max_in_flight
+        self.per_target = per_target
         self._wake = asyncio.Event()
         self._client: httpx.AsyncClient | None = None
+        # Attempts in flight, and how many per subscription.
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight: dict[Any, int] = {}
 
     async def run(self) -> None:
         """Deliver until cancelled: woken by NOTIFY at commit, polling for due retries."""
@@ -84,29 +103,27 @@ class Relay:
                     if listener is None or listener.closed:
                         listener = await self._listen()
                     self._wake.clear()
-                    handled = await self._round()
-                    if handled >= self.batch:
-                        continue
+                    asked, claimed = await self._round()
+                    if claimed and claimed >= asked:
+                        continue  # more may be due, and there is room
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
             finally:
+                # Attempts already made are recorded before the relay stops (each is
+                # bounded by the HTTP timeout).
+                if self._tasks:
+                    await asyncio.gather(*self._tasks, return_exceptions=True)
                 if listener is not None:
                     with contextlib.suppress(Exception):
                         await listener.close()
 
-    async def _round(self) -> int:
-        """One run_once(); on shutdown the round in flight finishes first, so every attempt
-        made is also recorded (it is bounded by the HTTP timeout)."""
-        current = asyncio.ensure_future(self.run_once())
+    async def _round(self) -> tuple[int, int]:
+        """One claim: (how many it asked for, how many it got)."""
         try:
-            return await asyncio.shield(current)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await current
-            raise
+            return await self.run_once()
         except Exception:
             log.warning("webhook relay round failed", exc_info=True)
-            return 0
+            return 0, 0
 
     async def _listen(self) -> AsyncConnection | None:
         try:
@@ -121,22 +138,47 @@ class Relay:
     def _notified(self, *_: Any) -> None:
         self._wake.set()
 
-    async def run_once(self) -> int:
-        """Claim and attempt every due delivery once; returns how many were claimed."""
+    async def run_once(self) -> tuple[int, int]:
+        """Claim due deliveries into the free slots and start an attempt for each; returns
+        how many it asked for and how many it claimed. The attempts go on after it returns."""
+        asked = min(self.batch, self.max_in_flight - len(self._tasks))
+        if asked <= 0:
+            return 0, 0
         async with self.engine.connect() as conn:
-            claimed = await repo.claim_due(conn, batch=self.batch, lease=LEASE)
-        if claimed:
-            outcomes = await asyncio.gather(*(self._attempt(row) for row in claimed))
-            delivered = [
-                (row.id, code) for row, code in zip(claimed, outcomes, strict=True) if code
-            ]
-            async with self.engine.connect() as conn:
-                await repo.mark_delivered(conn, delivered)
-        return len(claimed)
+            claimed = await repo.claim_due(
+                conn, batch=asked, lease=LEASE, per_target=self.per_target, busy=self._in_flight
+            )
+        for row in claimed:
+            target = row.subscription_id
+            self._in_flight[target] = self._in_flight.get(target, 0) + 1
+            task = asyncio.create_task(self._deliver(row))
+            self._tasks.add(task)
+            task.add_done_callback(functools.partial(self._finished, target=target))
+        return asked, len(claimed)
+
+    def _finished(self, task: asyncio.Task[None], *, target: Any) -> None:
+        self._tasks.discard(task)
+        left = self._in_flight.get(target, 1) - 1
+        if left > 0:
+            self._in_flight[target] = left
+        else:
+            self._in_flight.pop(target, None)
+        self._wake.set()  # a slot is free: claim what is due for it
+
+    async def _deliver(self, row: Any) -> None:
+        """Attempt one delivery and record its outcome at once."""
+        try:
+            code = await self._attempt(row)
+            if code:
+                async with self.engine.connect() as conn:
+                    await repo.mark_delivered(conn, [(row.id, code)])
+        except Exception:
+            # The lease runs out and the delivery is claimed again.
+            log.warning("webhook delivery attempt not recorded", exc_info=True)
 
     async def _attempt(self, row: Any) -> int | None:
-        """Send one delivery. Returns the status code when it succeeded (recorded by the
-        caller in one batch); failures and retries are recorded here."""
+        """Send one delivery. Returns the status code when it succeeded (the caller records
+        it); failures and retries are recorded here."""
         code: int | None = None
         wait_hint: float | None = None
         try:
@@ -248,7 +290,7 @@ class RelayThread:
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        engine = create_engine(self.database_url, pool_size=2)
+        engine = create_engine(self.database_url, pool_size=4)
         task = asyncio.create_task(Relay(engine, self.settings, self.cipher).run())
         self._ready.set()
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -17,6 +18,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from app.api.app import create_app
 from app.settings import Settings
 from app.vocabulary import EVENT_TYPES
+from app.webhooks.relay import PER_TARGET
 from app.webhooks.targets import IPAddress, TargetRefused, public_only_transport
 from tests.conftest import ServiceFactory
 from tests.helpers import (
@@ -332,3 +334,47 @@ async def test_unit_terminal_hears_when_its_call_escalates(
     # The bystander's terminal got no delivery at all, not merely none yet.
     queued = await db.fetch("SELECT subscription_id FROM webhook_delivery")
     assert [str(r["subscription_id"]) for r in queued] == [mine["id"]]
+
+
+async def test_a_slow_receiver_delays_only_its_own_deliveries(
+    admin: Api,
+    other_admin: Api,
+    receiver: Receiver,
+    service: ServiceFactory,
+    db: asyncpg.Connection,
+) -> None:
+    """Agency B's receiver hangs; agency A's units still hear of their calls at once."""
+    slow = Receiver(hold=asyncio.Event())
+    await slow.start()
+    try:
+        await grid_districts(other_admin)
+        await _subscribe(other_admin, slow.url, ["call.created"])
+        for _ in range(12):
+            await other_admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await grid_districts(admin)
+        await _subscribe(admin, receiver.url, ["call.created"])
+        async with service():
+            await slow.wait_for(PER_TARGET)
+            for _ in range(5):
+                await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+            # A's deliveries arrive, and are recorded, while B's receiver still holds its
+            # first attempts: B's backlog takes only its own slots.
+            await receiver.wait_for(5)
+            for _ in range(100):
+                delivered = await db.fetchval(
+                    "SELECT count(*) FROM webhook_delivery"
+                    " WHERE agency_id = $1 AND status = 'delivered'",
+                    admin.agency_id,
+                )
+                if delivered == 5:
+                    break
+                await asyncio.sleep(0.05)
+            assert delivered == 5
+            assert len(slow.requests) == PER_TARGET
+            assert slow.hold is not None
+            slow.hold.set()
+            await slow.wait_for(12)
+    finally:
+        if slow.hold is not None:
+            slow.hold.set()
+        await slow.stop()
