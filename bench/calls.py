@@ -22,6 +22,10 @@ was seeded, and prints a line per report:
   outcome report, 366 days, 50000 calls: median M ms, min N ms
   outcome report by month, 366 days, 50000 calls: median M ms, min N ms
 The all-district coverage report's target is 1 s at 2,000 officers and 5 s at 20,000.
+
+With --slow-receiver it measures webhook isolation instead (bench/slow_receiver.py): two
+agencies take --rate-each calls/s each; agency B's receiver answers in 8 s; it prints agency
+A's event-to-first-attempt latency against its target, p99 <= 250 ms.
 """
 
 from __future__ import annotations
@@ -482,6 +486,24 @@ def _coverage(args: argparse.Namespace, url: str, data_dir: Path) -> None:
         print(line)
 
 
+def _slow_receiver(args: argparse.Namespace, url: str, data_dir: Path) -> None:
+    """The --slow-receiver mode: two agencies, one with a receiver answering in 8 s."""
+    from bench.slow_receiver import run
+
+    fast, slow = (asyncio.run(seed(url, officers=200, co_responders=20)) for _ in range(2))
+    port = _free_port()
+    procs = _start(args, data_dir, port)
+    try:
+        lines = asyncio.run(run(args, fast, slow, port, procs[0]))
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=30)
+    for line in lines:
+        print(line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--officers", type=int, default=2000)
@@ -510,6 +532,14 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=50000, help="--coverage: calls to seed")
     parser.add_argument("--days", type=int, default=366, help="--coverage: days to seed")
     parser.add_argument("--runs", type=int, default=5, help="--coverage: timed runs per report")
+    parser.add_argument(
+        "--slow-receiver",
+        action="store_true",
+        help="instead, time agency A's webhooks beside agency B's 8-second receiver",
+    )
+    parser.add_argument(
+        "--rate-each", type=float, default=10, help="--slow-receiver: calls/s per agency"
+    )
     args = parser.parse_args()
     if args.coverage and not 0 < args.days <= 366:
         parser.error("--days: a report covers at most 366 days")
@@ -519,6 +549,9 @@ def main() -> None:
     upgrade(url)
     if args.coverage:
         _coverage(args, url, data_dir)
+        return
+    if args.slow_receiver:
+        _slow_receiver(args, url, data_dir)
         return
     sizes = [args.officers, args.officers * 10] if args.scale else [args.officers]
     agencies = []
