@@ -322,3 +322,28 @@ async def test_a_boundary_altitude_that_is_not_finite_is_422(
     response = await admin.client.post("/v1/districts", content=body, headers=headers)
     _assert_problem(response, 422)
     assert await _counts(db) == before
+
+
+async def test_nul_or_huge_numbers_in_any_query_parameter_are_never_a_500(admin: Api) -> None:
+    """Every query parameter of every route in the OpenAPI document, with hostile values."""
+    await grid_districts(admin)
+    some_id = "00000000-0000-0000-0000-000000000000"
+    document = (await admin.client.get("/openapi.json")).json()
+    tried = 0
+    for template, operations in document["paths"].items():
+        path = re.sub(r"\{[^}]+\}", some_id, template)
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] != "query":
+                    continue
+                for value in ("a\x00b", "\x00", "9" * 400, "1e309", "NaN"):
+                    response = await admin.client.request(
+                        method.upper(),
+                        path,
+                        params={parameter["name"]: value},
+                        headers=admin.headers,
+                        json={} if method in ("post", "put", "patch") else None,
+                    )
+                    assert response.status_code < 500, (method, template, parameter["name"])
+                    tried += 1
+    assert tried > 50
