@@ -1,4 +1,5 @@
-"""In-process limits: failed-authentication lockout per client, request rate per API key."""
+"""In-process limits: failed-authentication lockout per client, request rate per API key,
+and the tally that keeps lockout refusals from flooding the audit trail."""
 
 from __future__ import annotations
 
@@ -63,6 +64,48 @@ class FailedAuthThrottle(Generic[K]):
             if e.locked_until <= now and now - e.first_at > self.lockout
         ]:
             del self._clients[client]
+
+
+@dataclass
+class _Tally:
+    recorded_at: float
+    held: int = 0
+
+
+@dataclass
+class RefusalTally(Generic[K]):
+    """Count refusals per key so the audit trail gets at most one entry per `window` seconds
+    per key, each carrying how many refusals it stands for.
+
+    The first refusal is recorded at once; those that follow within the window are held and
+    counted, and go with the next entry: the next refusal after the window, or `due()`.
+    """
+
+    window: float
+    clock: Clock = time.monotonic
+    _tallies: dict[K, _Tally] = field(default_factory=dict)
+
+    def refused(self, key: K) -> int | None:
+        """Count one refusal: how many to record now (it and those held), or None to hold it."""
+        now = self.clock()
+        tally = self._tallies.get(key)
+        if tally is not None and now - tally.recorded_at < self.window:
+            tally.held += 1
+            return None
+        if tally is None and len(self._tallies) >= _SWEEP_AT:
+            self.due()  # drops every key whose window has passed
+        self._tallies[key] = _Tally(recorded_at=now)
+        return 1 + (tally.held if tally is not None else 0)
+
+    def due(self) -> list[tuple[K, int]]:
+        """The held refusals of every key whose window has passed, to record now; those keys
+        are forgotten (their next refusal is recorded at once)."""
+        now = self.clock()
+        done = [k for k, t in self._tallies.items() if now - t.recorded_at >= self.window]
+        counts = [(k, self._tallies[k].held) for k in done if self._tallies[k].held]
+        for k in done:
+            del self._tallies[k]
+        return counts
 
 
 @dataclass

@@ -16,13 +16,15 @@ from app.agency_context import AgencyContext
 from app.cache import TtlCache
 from app.db.unit_of_work import UnitOfWork
 from app.encryption import DataCipher
-from app.limits import FailedAuthThrottle, RateLimiter
+from app.limits import FailedAuthThrottle, RateLimiter, RefusalTally
 from app.security import Principal
 from app.settings import Settings
 
 # Failed authentications one client address may make across all key prefixes, as a
 # multiple of the per-key limit: guessing with ever new prefixes is stopped too.
 CLIENT_BUDGET = 20
+# Seconds between audit entries for requests refused during one lockout (client, prefix).
+LOCKOUT_AUDIT_WINDOW = 60.0
 
 
 class AppState:
@@ -51,6 +53,10 @@ class AppState:
             settings.auth_failure_limit * CLIENT_BUDGET, settings.auth_lockout_seconds
         )
         self.rate_limiter: RateLimiter[UUID] = RateLimiter(settings.rate_limit_per_minute)
+        # Requests refused during a lockout: one audit entry per (address, prefix) a minute.
+        self.lockout_refusals: RefusalTally[tuple[str, str | None]] = RefusalTally(
+            LOCKOUT_AUDIT_WINDOW
+        )
 
     def unit_of_work(self, agency_id: UUID, *, read_only: bool = False) -> UnitOfWork:
         """A transaction that sees only this agency's rows (begun on first use)."""

@@ -26,9 +26,9 @@ from app.api.app import create_app
 from app.db.embedded import start_embedded
 from app.db.migrate import upgrade
 from app.encryption import generate_key
-from app.limits import FailedAuthThrottle
+from app.limits import FailedAuthThrottle, RefusalTally
 from app.settings import Settings
-from app.state import CLIENT_BUDGET
+from app.state import CLIENT_BUDGET, LOCKOUT_AUDIT_WINDOW
 from tests.helpers import Api, new_agency
 from tests.receiver import Receiver
 
@@ -115,6 +115,7 @@ def _fresh_limits(request: pytest.FixtureRequest) -> Iterator[None]:
         limit, lockout = state.settings.auth_failure_limit, state.settings.auth_lockout_seconds
         state.auth_throttle = FailedAuthThrottle(limit, lockout)
         state.client_throttle = FailedAuthThrottle(limit * CLIENT_BUDGET, lockout)
+        state.lockout_refusals = RefusalTally(LOCKOUT_AUDIT_WINDOW)
 
 
 @pytest.fixture

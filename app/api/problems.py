@@ -34,6 +34,7 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[ProblemError] | None = None
+    errors_omitted: int | None = None
 
 
 def problem_response(
@@ -73,29 +74,49 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+# A validation answer lists at most this many errors, and counts the rest in
+# `errors_omitted`: a body of 256 KiB can hold tens of thousands of mistakes.
+MAX_ERRORS = 50
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     await _audit_failure(request, 422)
+    every = exc.errors()
     # Only loc and msg: the offending input is never echoed, since it may be sensitive.
     errors = [
         {"loc": [str(p) if not isinstance(p, int) else p for p in e["loc"]], "msg": e["msg"]}
-        for e in exc.errors()
+        for e in every[:MAX_ERRORS]
     ]
     detail = (
         "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5])
         or "The request is not valid"
     )
-    return problem_response(
-        422, "validation", "Validation failed", detail, extra={"errors": errors}
-    )
+    extra: dict[str, Any] = {"errors": errors}
+    if len(every) > MAX_ERRORS:
+        extra["errors_omitted"] = len(every) - MAX_ERRORS
+        detail += f" (and {len(every) - 5} more errors)"
+    return problem_response(422, "validation", "Validation failed", detail, extra=extra)
+
+
+def _body_error(cause: BaseException | None) -> str | None:
+    """What is wrong with a body FastAPI could not parse (its 400), or None if not that."""
+    if isinstance(cause, UnicodeDecodeError):
+        return "The body is not UTF-8 JSON"
+    if isinstance(cause, RecursionError):
+        return "The body's JSON is nested too deeply"
+    if isinstance(cause, ValueError):  # e.g. an integer longer than Python converts
+        return "The body is not valid JSON"
+    return None
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
-        # FastAPI's 400 for a body that is not even text (e.g. not UTF-8). Invalid JSON is
-        # already a 422, and so is this: payload validation (docs/api.md, "Errors").
-        body_error = {"loc": ("body",), "msg": "The body is not UTF-8 JSON", "type": "json_invalid"}
+    if exc.status_code == 400 and (message := _body_error(exc.__cause__)) is not None:
+        # FastAPI's 400 for a body its JSON parser raised on other than a syntax error: not
+        # UTF-8, nested too deep for the parser, an integer too long. Invalid JSON is already
+        # a 422, and so are these: payload validation (docs/api.md, "Errors").
+        body_error = {"loc": ("body",), "msg": message, "type": "json_invalid"}
         return await _validation_error(request, RequestValidationError([body_error]))
     await _audit_failure(request, exc.status_code)
     titles = {404: "Not found", 405: "Method not allowed"}

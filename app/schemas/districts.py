@@ -7,7 +7,10 @@ from shapely.geometry import shape
 
 from app.schemas.common import DistrictCode, Name, StrictModel
 
-Position = Annotated[list[StrictFloat], Field(min_length=2, max_length=3)]
+# Finite numbers only: JSON's NaN and Infinity (which Python reads) cannot be stored as JSON.
+Position = Annotated[
+    list[Annotated[StrictFloat, Field(allow_inf_nan=False)]], Field(min_length=2, max_length=3)
+]
 Ring = Annotated[list[Position], Field(min_length=4, max_length=20_000)]
 
 

@@ -156,10 +156,21 @@ async def write_note_apart(engine: AsyncEngine, note: AuditNote, outcome: AuditO
 
 
 async def record_auth_failure(
-    engine: AsyncEngine, *, prefix: str | None, client: str, request_id: str | None
+    engine: AsyncEngine,
+    *,
+    prefix: str | None,
+    client: str,
+    request_id: str | None,
+    locked_out: int | None = None,
 ) -> None:
-    """Audit a failed authentication with the key's public prefix only, never the key."""
-    detail = {"key_prefix": prefix, "client": client}
+    """Audit a failed authentication with the key's public prefix only, never the key.
+
+    locked_out: the entry stands for that many requests refused during a lockout.
+    """
+    detail: dict[str, object] = {"key_prefix": prefix, "client": client}
+    if locked_out is not None:
+        detail["locked_out"] = True
+        detail["refused"] = locked_out
     try:
         async with engine.connect() as conn:
             await repo.record_auth_failure(

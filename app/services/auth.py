@@ -24,6 +24,17 @@ async def authenticate(
     attempt = (client, prefix)
     wait = state.auth_throttle.retry_after(attempt) or state.client_throttle.retry_after(client)
     if wait is not None:
+        # Recorded too, against the presented prefix's agency, but at most once a minute per
+        # address and prefix (with a count), so a flood of refusals cannot flood the trail.
+        refused = state.lockout_refusals.refused(attempt)
+        if refused is not None:
+            await audit.record_auth_failure(
+                state.autocommit,
+                prefix=prefix,
+                client=client,
+                request_id=request_id,
+                locked_out=refused,
+            )
         raise TooManyRequests("Too many failed authentications from this client", wait)
     principal = None
     if secret is not None:
@@ -46,6 +57,16 @@ async def authenticate(
     if wait is not None:
         raise TooManyRequests("This API key's request rate limit is exceeded", wait)
     return principal
+
+
+async def record_held_refusals(state: AppState) -> int:
+    """Record the lockout refusals held back for a minute (see authenticate); how many entries."""
+    held = state.lockout_refusals.due()
+    for (client, prefix), refused in held:
+        await audit.record_auth_failure(
+            state.autocommit, prefix=prefix, client=client, request_id=None, locked_out=refused
+        )
+    return len(held)
 
 
 def forget_key(state: AppState, digest: bytes) -> None:

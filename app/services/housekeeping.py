@@ -10,8 +10,8 @@ from typing import Any
 
 from app.repositories import audit as audit_repo
 from app.repositories import events as outbox
-from app.services import alerts, idempotency
-from app.state import AppState
+from app.services import alerts, auth, idempotency
+from app.state import LOCKOUT_AUDIT_WINDOW, AppState
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ def jobs(state: AppState) -> list[Coroutine[Any, Any, None]]:
         every(600, idempotency.expire, state, "expired idempotency keys"),
         every(3_600, purge_outbox, state, "events and deliveries past retention"),
         every(86_400, purge_audit, state, "audit entries past retention"),
+        every(LOCKOUT_AUDIT_WINDOW, auth.record_held_refusals, state, "lockout refusals audited"),
     ]
     interval = state.settings.alert_interval_seconds
     if interval > 0:

@@ -15,6 +15,24 @@ import httpx
 # Cloud metadata endpoints that are not link-local everywhere.
 _METADATA = {ipaddress.ip_address("fd00:ec2::254"), ipaddress.ip_address("100.100.100.200")}
 
+# Internal ranges the ipaddress properties miss (or that depend on the Python version).
+_INTERNAL = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "100.64.0.0/10",  # carrier-grade NAT (RFC 6598): neither private nor global
+        "fec0::/10",  # deprecated site-local (RFC 3879): is_site_local, not is_private
+        "64:ff9b:1::/48",  # NAT64 local-use prefix (RFC 8215): any IPv4 inside, any layout
+        "2001::/32",  # Teredo: a tunnel through a relay to an address the service cannot judge
+        "::/96",  # IPv4-compatible (deprecated): ::a.b.c.d
+    )
+)
+
+# IPv6 prefixes whose last 32 bits are an IPv4 address: NAT64 well-known prefix (RFC 6052)
+# and IPv4-translated (SIIT, RFC 2765). IPv4-mapped and 6to4 have their own properties.
+_EMBEDS_IPV4_LAST = tuple(
+    ipaddress.IPv6Network(network) for network in ("64:ff9b::/96", "::ffff:0:0:0/96")
+)
+
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -23,17 +41,32 @@ class TargetRefused(Exception):
     """The URL is not one the service may call."""
 
 
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (6to4, NAT64, SIIT)."""
+    embedded = [address.sixtofour] if address.sixtofour is not None else []
+    if any(address in network for network in _EMBEDS_IPV4_LAST):
+        embedded.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return embedded
+
+
 def _refused(address: IPAddress) -> bool:
+    """Whether the address is not a public one: judged by itself and by any IPv4 inside it."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+        address = address.ipv4_mapped  # ::ffff:a.b.c.d is a.b.c.d on a dual-stack socket
+    if isinstance(address, ipaddress.IPv6Address) and (
+        address.is_site_local or any(_refused(inner) for inner in _embedded_ipv4(address))
+    ):
+        return True
     return (
-        address.is_private
+        not address.is_global
+        or address.is_private
         or address.is_loopback
         or address.is_link_local
         or address.is_multicast
         or address.is_reserved
         or address.is_unspecified
         or address in _METADATA
+        or any(address in network for network in _INTERNAL)
     )
 
 

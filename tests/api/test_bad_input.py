@@ -261,3 +261,89 @@ async def test_shift_times_as_numbers_are_422(admin: Api, db: asyncpg.Connection
     }
     _assert_problem(await admin.post("/v1/shifts", body), 422)
     assert await _counts(db) == before
+
+
+async def test_json_nested_too_deeply_is_the_422_problem(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """Python's JSON parser gives up at about 1,000 levels; FastAPI answered that with a 400."""
+    await grid_districts(admin)
+    before = await _counts(db)
+    headers = {**admin.headers, "content-type": "application/json"}
+    deep = "[" * 10_000 + "]" * 10_000
+    for body in (deep, '{"district": "D1", "safety": ' + deep + "}"):
+        response = await admin.client.post("/v1/calls", content=body, headers=headers)
+        problem = _assert_problem(response, 422)
+        assert problem["errors"] == [
+            {"loc": ["body"], "msg": "The body's JSON is nested too deeply"}
+        ]
+    # An integer too long for Python to read is bad JSON, not bad UTF-8.
+    body = '{"district": "D1", "subject": {"age": ' + "9" * 5000 + "}}"
+    problem = _assert_problem(
+        await admin.client.post("/v1/calls", content=body, headers=headers), 422
+    )
+    assert problem["errors"] == [{"loc": ["body"], "msg": "The body is not valid JSON"}]
+    assert await _counts(db) == before
+
+
+async def test_validation_errors_are_capped_and_the_rest_counted(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    # 3,000 unknown fields, each its own error: the answer was one entry per error, unbounded.
+    body = {"code": "Z1", "name": "Z", **{f"field{i}": 0 for i in range(3000)}}
+    before = await _counts(db)
+    response = await admin.post("/v1/districts", body)
+    problem = _assert_problem(response, 422)
+    assert problem["errors"] == [
+        {"loc": ["body", f"field{i}"], "msg": "Extra inputs are not permitted"} for i in range(50)
+    ]
+    assert problem["errors_omitted"] == 2950
+    assert len(response.content) < 10_000
+    assert await _counts(db) == before
+    # Under the cap, every error is listed and nothing is said to be left out.
+    few = _assert_problem(
+        await admin.post("/v1/districts", {"code": "Z1", "name": "Z", "x": 0}), 422
+    )
+    assert few["errors"] == [{"loc": ["body", "x"], "msg": "Extra inputs are not permitted"}]
+    assert "errors_omitted" not in few
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+async def test_a_boundary_altitude_that_is_not_finite_is_422(
+    admin: Api, db: asyncpg.Connection, number: str
+) -> None:
+    # Python's JSON parser reads NaN and Infinity; PostgreSQL's JSON refused them, as a 500.
+    ring = f"[[0, 0, {number}], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, {number}]]"
+    body = (
+        f'{{"code": "Z1", "name": "Z", "boundary": {{"type": "Polygon", "coordinates": [{ring}]}}}}'
+    )
+    headers = {**admin.headers, "content-type": "application/json"}
+    before = await _counts(db)
+    response = await admin.client.post("/v1/districts", content=body, headers=headers)
+    _assert_problem(response, 422)
+    assert await _counts(db) == before
+
+
+async def test_nul_or_huge_numbers_in_any_query_parameter_are_never_a_500(admin: Api) -> None:
+    """Every query parameter of every route in the OpenAPI document, with hostile values."""
+    await grid_districts(admin)
+    some_id = "00000000-0000-0000-0000-000000000000"
+    document = (await admin.client.get("/openapi.json")).json()
+    tried = 0
+    for template, operations in document["paths"].items():
+        path = re.sub(r"\{[^}]+\}", some_id, template)
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] != "query":
+                    continue
+                for value in ("a\x00b", "\x00", "9" * 400, "1e309", "NaN"):
+                    response = await admin.client.request(
+                        method.upper(),
+                        path,
+                        params={parameter["name"]: value},
+                        headers=admin.headers,
+                        json={} if method in ("post", "put", "patch") else None,
+                    )
+                    assert response.status_code < 500, (method, template, parameter["name"])
+                    tried += 1
+    assert tried > 50

@@ -225,6 +225,59 @@ async def test_private_and_metadata_targets_are_refused(
     assert (await admin.ok("GET", "/v1/webhooks"))["items"] == []
 
 
+# Internal addresses the guard once let through: each is refused when subscribing and again
+# as a connection is made. Beside each, what it is.
+_INTERNAL_TARGETS = {
+    "100.64.0.1": "carrier-grade NAT (100.64.0.0/10)",
+    "100.127.255.254": "carrier-grade NAT, top of the range",
+    "[fec0::1]": "deprecated site-local (fec0::/10)",
+    "[feff::1]": "deprecated site-local, top of the range",
+    "[2002:a9fe:a9fe::1]": "6to4 around the metadata address 169.254.169.254",
+    "[2002:7f00:1::1]": "6to4 around loopback 127.0.0.1",
+    "[2002:a00:1::1]": "6to4 around private 10.0.0.1",
+    "[2002:6440:1::1]": "6to4 around carrier-grade NAT 100.64.0.1",
+    "[::ffff:127.0.0.1]": "IPv4-mapped loopback",
+    "[::ffff:100.64.0.1]": "IPv4-mapped carrier-grade NAT",
+    "[::ffff:0:a00:1]": "IPv4-translated (SIIT) private 10.0.0.1",
+    "[::7f00:1]": "IPv4-compatible loopback",
+    "[64:ff9b::7f00:1]": "NAT64 well-known prefix around loopback",
+    "[64:ff9b::a9fe:a9fe]": "NAT64 well-known prefix around the metadata address",
+    "[64:ff9b:1::a00:1]": "NAT64 local-use prefix (64:ff9b:1::/48)",
+    "[2001:0:4136:e378:8000:63bf:3fff:fdd2]": "Teredo (2001::/32)",
+}
+
+
+async def test_internal_ranges_are_refused_when_subscribing(
+    admin: Api, database_url: str, settings: Settings
+) -> None:
+    strict = create_app(
+        settings.model_copy(update={"webhook_allow_private_targets": False}), database_url
+    )
+    async with strict.router.lifespan_context(strict):
+        transport = httpx.ASGITransport(app=strict)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+
+            async def subscribe(host: str) -> httpx.Response:
+                body = {"url": f"http://{host}/hook", "events": ["call.created"]}
+                return await client.post("/v1/webhooks", json=body, headers=admin.headers)
+
+            for host, what in _INTERNAL_TARGETS.items():
+                response = await subscribe(host)
+                assert response.status_code == 422, what
+                assert "not a public address" in response.json()["detail"], what
+            # Public addresses, 6to4 and IPv4-mapped around a public IPv4 among them, still pass.
+            for host in ("8.8.8.8", "[2606:4700::1111]", "[2002:808:808::1]", "[::ffff:8.8.8.8]"):
+                assert (await subscribe(host)).status_code == 201, host
+    assert len((await admin.ok("GET", "/v1/webhooks"))["items"]) == 4
+
+
+async def test_internal_ranges_are_refused_as_connections_are_made() -> None:
+    async with httpx.AsyncClient(transport=public_only_transport()) as client:
+        for host in _INTERNAL_TARGETS:
+            with pytest.raises(TargetRefused, match="not a public address"):
+                await client.post(f"http://{host}:9/hooks", content=b"{}")
+
+
 async def test_a_target_that_turns_private_after_subscribing_gets_nothing(
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:

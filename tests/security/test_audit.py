@@ -149,6 +149,19 @@ async def test_audit_filters_take_rfc3339_times_only(admin: Api) -> None:
         assert response.headers["content-type"] == "application/problem+json"
 
 
+async def test_nul_in_an_audit_filter_is_422_and_the_read_is_still_recorded(admin: Api) -> None:
+    # PostgreSQL text cannot hold NUL: the filter reached the query and failed as a 500,
+    # and the failed read of the trail left no entry of its own.
+    for name in ("resource_type", "resource_id", "action"):
+        response = await admin.get("/v1/audit", params={name: "a\x00b"})
+        assert response.status_code == 422, name
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["errors"][0]["loc"] == ["query", name]
+    # This read's own entry is written as it commits, after the page is read.
+    reads = await _entries(admin, action="audit.read")
+    assert [e["outcome"] for e in reads] == ["error"] * 3
+
+
 async def test_retention_purges_only_entries_older_than_the_setting(
     admin: Api, app: FastAPI, db: asyncpg.Connection
 ) -> None:

@@ -13,6 +13,8 @@ import httpx
 from fastapi import FastAPI
 
 from app.api.app import create_app
+from app.limits import RefusalTally
+from app.services import auth
 from app.settings import Settings
 from app.state import CLIENT_BUDGET
 from tests.helpers import Api, add_officer, grid_districts
@@ -184,3 +186,56 @@ async def test_cors_is_off_unless_origins_are_configured(
             "/v1/calls", headers={**preflight, "Origin": "https://evil.example"}
         )
         assert "access-control-allow-origin" not in other.headers
+
+
+async def test_requests_refused_during_a_lockout_reach_the_audit_trail_a_minute_at_a_time(
+    admin: Api, other_admin: Api, database_url: str, settings: Settings
+) -> None:
+    # 99 requests with a revoked key left 6 auth.failed entries: the 94 refused with 429
+    # during the lockout were not in the trail at all.
+    created = await admin.ok("POST", "/v1/api-keys", {"role": "viewer"}, 201)
+    await admin.ok("DELETE", f"/v1/api-keys/{created['id']}", status=204)
+    address = "198.51.100.20"
+    app = create_app(settings, database_url)
+    async with app.router.lifespan_context(app):
+        state = app.state.cit
+        # A short window, so the test need not wait a minute between entries.
+        state.lockout_refusals = RefusalTally(0.5)
+        transport = httpx.ASGITransport(app=app, client=(address, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://cit.test") as http:
+            codes = [
+                (await http.get("/v1/policy", headers=_bearer(created["key"]))).status_code
+                for _ in range(99)
+            ]
+            assert codes == [401] * 5 + [429] * 94
+
+            async def trail() -> list[dict[str, Any]]:
+                page = await admin.ok("GET", "/v1/audit?action=auth.failed&limit=500")
+                items: list[dict[str, Any]] = page["items"]
+                return items
+
+            # The first refusal is recorded at once; the next 93 are held for the window.
+            entries = await trail()
+            assert [e["detail"].get("refused") for e in entries] == [1] + [None] * 5
+            lockout = entries[0]
+            assert lockout["outcome"] == "denied"
+            assert lockout["resource_id"] == created["id"]
+            assert lockout["detail"] == {
+                "key_prefix": created["prefix"],
+                "client": address,
+                "locked_out": True,
+                "refused": 1,
+            }
+            # Once the window has passed, the held refusals are recorded with their count.
+            await asyncio.sleep(0.6)
+            assert await auth.record_held_refusals(state) == 1
+            assert [e["detail"].get("refused") for e in await trail()] == [93, 1] + [None] * 5
+            # The next refusal after a window opens a new one, recorded at once.
+            assert (
+                await http.get("/v1/policy", headers=_bearer(created["key"]))
+            ).status_code == 429
+            refused = [e["detail"].get("refused") for e in await trail()]
+            assert refused == [1, 93, 1] + [None] * 5
+            assert sum(n for n in refused if n) == 95
+    # Only the agency whose key prefix was presented sees them.
+    assert (await other_admin.ok("GET", "/v1/audit?action=auth.failed"))["items"] == []

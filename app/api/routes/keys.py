@@ -9,13 +9,13 @@ from fastapi import APIRouter, Query, Response
 
 from app.api.deps import Audit, Caller, Paging, ReadSession, Session, State, Work
 from app.api.problems import problems
-from app.schemas.common import Instant, Page
+from app.schemas.common import NO_NUL, Instant, Page
 from app.schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEntryOut
 from app.services import auth
 from app.services import keys as service
 
 router = APIRouter(tags=["security"])
-_Filter = Annotated[str | None, Query(min_length=1, max_length=200)]
+_Filter = Annotated[str | None, Query(min_length=1, max_length=200, pattern=NO_NUL)]
 
 
 @router.post("/v1/api-keys", status_code=201, responses=problems(401, 403, 413, 422, 503))
