@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp
 
 from app.api.middleware import (
     BodySizeLimitMiddleware,
@@ -38,6 +39,17 @@ from app.services import housekeeping
 from app.settings import Settings
 from app.state import AppState
 from app.webhooks.relay import RelayThread
+
+
+class _App(FastAPI):
+    """The request id and the security headers wrap the whole stack.
+
+    Starlette puts its ServerErrorMiddleware (which answers an unhandled exception with
+    500) outside every user middleware, so a 500 would skip them: here they sit outside it.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestContextMiddleware(SecurityHeadersMiddleware(super().build_middleware_stack()))
 
 
 def create_app(
@@ -81,7 +93,7 @@ def create_app(
             await engine.dispose()
             await system.dispose()
 
-    app = FastAPI(
+    app = _App(
         title="cit-dispatch",
         version="0.1.0",
         summary="Crisis Intervention Team and mental-health co-responder routing for 911 centres",
@@ -129,6 +141,4 @@ def create_app(
             expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
         )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(RequestContextMiddleware)
     return app
