@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 
 from app.api.middleware import (
     BodySizeLimitMiddleware,
+    InFlightLimitMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
@@ -42,14 +43,19 @@ from app.webhooks.relay import RelayThread
 
 
 class _App(FastAPI):
-    """The request id and the security headers wrap the whole stack.
+    """The request id, the security headers and the in-flight limit wrap the whole stack.
 
     Starlette puts its ServerErrorMiddleware (which answers an unhandled exception with
     500) outside every user middleware, so a 500 would skip them: here they sit outside it.
     """
 
+    max_in_flight = 0
+
     def build_middleware_stack(self) -> ASGIApp:
-        return RequestContextMiddleware(SecurityHeadersMiddleware(super().build_middleware_stack()))
+        stack = super().build_middleware_stack()
+        if self.max_in_flight:
+            stack = InFlightLimitMiddleware(stack, max_in_flight=self.max_in_flight)
+        return RequestContextMiddleware(SecurityHeadersMiddleware(stack))
 
 
 def create_app(
@@ -141,4 +147,5 @@ def create_app(
             expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
         )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.max_in_flight = settings.max_in_flight
     return app

@@ -1,6 +1,6 @@
 """A 500 carries what every answer carries: the request id and the security headers.
 
-The app runs in uvicorn on a loopback port in this process, with
+The app runs in uvicorn, as `serve` configures it, on a loopback port in this process, with
 one extra route that fails the way a bug would.
 """
 
@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 
 from app.api.app import create_app
+from app.api.server import uvicorn_config
 from app.settings import Settings
 from tests.test_embedded_lifecycle import _free_port
 
@@ -35,9 +36,7 @@ def base_url(database_url: str, settings: Settings) -> Iterator[str]:
         raise RuntimeError("a bug")
 
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
+    server = uvicorn.Server(uvicorn_config(app, settings, "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
