@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -31,6 +30,8 @@ from app.settings import Settings
 log = logging.getLogger("cit_dispatch.server")
 
 _REFUSED_HEADER_TIMEOUT = 1.0
+# The phases of a request on a connection.
+_IDLE, _HEADERS, _BODY = 0, 1, 2
 
 HEADERS_LATE: Answer = (
     408,
@@ -87,15 +88,23 @@ class _GuardedProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
+        # Where the current request is, and which of those phases the deadline bounds.
+        self._phase = _IDLE
+        self._deadline_for = _IDLE
 
-    def _arm(self, seconds: float, late: Callable[[], None]) -> None:
+    def _arm(self, phase: int) -> None:
         self._disarm()
-        self._deadline = self.loop.call_later(seconds, late)
+        if phase == _HEADERS:
+            self._deadline = self.loop.call_later(self.header_timeout, self._headers_late)
+        else:
+            self._deadline = self.loop.call_later(self.body_timeout, self._body_late)
+        self._deadline_for = phase
 
     def _disarm(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
+        self._deadline_for = _IDLE
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -103,25 +112,39 @@ class _GuardedProtocol(HttpToolsProtocol):
             # Answer the request with 503 once its headers are in, rather than close before
             # reading it (which a client may see as a reset, not an answer).
             self.app = _refuse
-            self._arm(min(self.header_timeout, _REFUSED_HEADER_TIMEOUT), self._close)
+            self._deadline = self.loop.call_later(
+                min(self.header_timeout, _REFUSED_HEADER_TIMEOUT), self._close
+            )
+            self._deadline_for = _HEADERS
         else:
-            self._arm(self.header_timeout, self._headers_late)
+            self._arm(_HEADERS)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # Deadlines are set here, after the parser has seen the data: a request that arrives
+        # whole in one read (the usual case) never costs a timer.
+        phase = self._phase
+        if phase == self._deadline_for:
+            return
+        if phase == _IDLE:
+            self._disarm()
+        else:
+            self._arm(phase)
+
     def on_message_begin(self) -> None:
+        self._phase = _HEADERS
         super().on_message_begin()
-        if self._deadline is None:
-            self._arm(self.header_timeout, self._headers_late)
 
     def on_headers_complete(self) -> None:
-        self._arm(self.body_timeout, self._body_late)
+        self._phase = _BODY
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        self._phase = _IDLE
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
@@ -136,12 +159,12 @@ class _GuardedProtocol(HttpToolsProtocol):
         self._write_and_close(MALFORMED, new_request_id())
 
     def _headers_late(self) -> None:
-        self._deadline = None
+        self._deadline, self._deadline_for = None, _IDLE
         log.warning("request headers timed out", extra={"seconds": self.header_timeout})
         self._write_and_close(HEADERS_LATE, new_request_id())
 
     def _body_late(self) -> None:
-        self._deadline = None
+        self._deadline, self._deadline_for = None, _IDLE
         log.warning("request body timed out", extra={"seconds": self.body_timeout})
         cycle = self.cycle
         if cycle is None or cycle.response_started:
@@ -167,7 +190,7 @@ class _GuardedProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def _close(self) -> None:
-        self._deadline = None
+        self._deadline, self._deadline_for = None, _IDLE
         if not self.transport.is_closing():
             self.transport.close()
 

@@ -6,18 +6,14 @@ one extra route that fails the way a bug would.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from app.api.app import create_app
-from app.api.server import uvicorn_config
 from app.settings import Settings
-from tests.test_embedded_lifecycle import _free_port
+from tests.live_server import live_server
 
 SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -35,20 +31,8 @@ def base_url(database_url: str, settings: Settings) -> Iterator[str]:
     async def bug() -> None:
         raise RuntimeError("a bug")
 
-    port = _free_port()
-    server = uvicorn.Server(uvicorn_config(app, settings, "127.0.0.1", port))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive(), "server did not start"
-        assert time.monotonic() < deadline, "server did not start in time"
-        time.sleep(0.05)
-    try:
+    with live_server(app, settings) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def test_an_unhandled_error_answers_500_with_the_request_id_and_security_headers(

@@ -1,7 +1,8 @@
-"""Slow, stuck and excess clients against a real `cit-dispatch serve`, over real sockets.
+"""Slow, stuck and excess clients against the service in uvicorn, over real sockets.
 
-The service runs with short limits (1 s for headers, 2 s for a body, 30 connections, 4
-requests in flight) so that each deadline can be watched passing.
+The service runs in uvicorn as `serve` runs it (tests/live_server.py), with short limits
+(1 s for headers, 2 s for a body, 30 connections, 4 requests in flight) so that each
+deadline can be watched passing. The last test runs `cit-dispatch serve` itself.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.api.app import create_app
 from app.encryption import generate_key
+from app.settings import Settings
+from tests.live_server import live_server
 from tests.test_embedded_lifecycle import _free_port, _wait_ready
 
 HEADER_TIMEOUT = 1.0
@@ -35,34 +39,17 @@ SECURITY_HEADERS = {
 
 
 @pytest.fixture(scope="module")
-def serve(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    port = _free_port()
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    env = {
-        **os.environ,
-        "CIT_DATABASE_URL": database_url,
-        "CIT_DATA_KEY": generate_key(),
-        "CIT_RUN_RELAY": "false",
-        "CIT_ALERT_INTERVAL_SECONDS": "0",
-        "CIT_LOG_LEVEL": "WARNING",
-        "CIT_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
-        "CIT_BODY_TIMEOUT_SECONDS": str(BODY_TIMEOUT),
-        "CIT_MAX_CONNECTIONS": str(MAX_CONNECTIONS),
-        "CIT_MAX_IN_FLIGHT": str(MAX_IN_FLIGHT),
-    }
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "app.cli", "serve", "--no-migrate", "--port", str(port)],
-            env=env,
-            stdout=sink,
-            stderr=sink,
-        )
-    try:
-        _wait_ready(f"http://127.0.0.1:{port}/livez", proc, Path(log))
+def serve(database_url: str, settings: Settings) -> Iterator[int]:
+    limits = settings.model_copy(
+        update={
+            "header_timeout_seconds": HEADER_TIMEOUT,
+            "body_timeout_seconds": BODY_TIMEOUT,
+            "max_connections": MAX_CONNECTIONS,
+            "max_in_flight": MAX_IN_FLIGHT,
+        }
+    )
+    with live_server(create_app(limits, database_url), limits) as port:
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _connect(port: int) -> socket.socket:
@@ -228,3 +215,39 @@ def test_malformed_http_gets_a_400_problem_with_the_headers_of_every_answer(serv
     assert status == 400
     _assert_problem(headers, body, 400)
     assert closed
+
+
+def test_cit_dispatch_serve_applies_the_header_deadline_from_its_environment(
+    database_url: str, tmp_path: Path
+) -> None:
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    env = {
+        **os.environ,
+        "CIT_DATABASE_URL": database_url,
+        "CIT_DATA_KEY": generate_key(),
+        "CIT_RUN_RELAY": "false",
+        "CIT_ALERT_INTERVAL_SECONDS": "0",
+        "CIT_LOG_LEVEL": "WARNING",
+        "CIT_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
+    }
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "app.cli", "serve", "--no-migrate", "--port", str(port)],
+            env=env,
+            stdout=sink,
+            stderr=sink,
+        )
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}/livez", proc, log)
+        sock = _connect(port)
+        started = time.monotonic()
+        sock.sendall(b"GET /v1/units HTTP/1.1\r\nHost: t\r\n")
+        status, headers, body, closed = _read_answer(sock, HEADER_TIMEOUT + 2 * MARGIN)
+        assert time.monotonic() - started < HEADER_TIMEOUT + 2 * MARGIN
+        assert status == 408
+        _assert_problem(headers, body, 408)
+        assert closed
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
