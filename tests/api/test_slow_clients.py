@@ -161,6 +161,25 @@ def test_a_flood_of_stuck_connections_is_closed_and_the_service_answers_after(
     assert httpx.get(f"http://127.0.0.1:{serve}/livez", timeout=5).status_code == 200
 
 
+def test_a_request_answered_before_its_body_is_read_has_its_connection_closed(
+    serve: int,
+) -> None:
+    # No route: the answer (404) comes before the body is read, and the client is not
+    # allowed to keep the connection by trickling the rest of it.
+    sock = _connect(serve)
+    sock.sendall(
+        b"POST /v1/no-such-thing HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000\r\n\r\n{"
+    )
+    started = time.monotonic()
+    _trickle(sock, b" ", 0.5)
+    status, headers, body, closed = _read_answer(sock, BODY_TIMEOUT + MARGIN)
+    assert status == 404
+    _assert_problem(headers, body, 404)
+    assert closed
+    assert time.monotonic() - started < BODY_TIMEOUT  # at once, not at the body deadline
+
+
 def test_connections_beyond_the_cap_get_a_quick_503(serve: int) -> None:
     held = [_connect(serve) for _ in range(MAX_CONNECTIONS)]
     try:
