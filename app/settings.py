@@ -41,8 +41,9 @@ class Settings(BaseSettings):
     # Open connections per process; beyond it a new connection gets a quick 503 and is closed.
     max_connections: int = Field(default=1000, ge=1)
     # Requests being handled at once per process; beyond it, 503 with Retry-After at once
-    # (/livez excepted). 0: no limit.
-    max_in_flight: int = Field(default=48, ge=0)
+    # (/livez excepted). 0: no limit. Twice the default pool: a console floor's burst of 50
+    # requests passes, while 200 clients on a 2-core instance are shed, not queued for seconds.
+    max_in_flight: int = Field(default=64, ge=0)
     # Idempotency-Key records are kept at least this long (the IETF draft asks for 24 h).
     idempotency_ttl_hours: float = Field(default=24.0, ge=24.0)
     # Run the webhook relay inside `serve` (set false when `cit-dispatch worker` runs it).
