@@ -110,6 +110,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.api.app import create_app
+    from app.api.server import uvicorn_config
 
     cipher = _cipher(settings)
     url = resolve_database_url(settings)
@@ -122,10 +123,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
         asyncio.run(seed_demo(url, base_url=f"http://{_display_host(host)}:{port}"))
     app = create_app(settings, url, cipher=cipher)
-    config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, access_log=False, server_header=False
-    )
-    uvicorn.Server(config).run()
+    uvicorn.Server(uvicorn_config(app, settings, host, port)).run()
     return 0
 
 

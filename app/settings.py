@@ -33,6 +33,17 @@ class Settings(BaseSettings):
     # At most 5 s: a revoked API key must stop working on every instance within 5 s.
     cache_ttl_seconds: float = Field(default=2.0, ge=0.0, le=5.0)
     max_body_bytes: int = 256 * 1024
+    # A request's headers must arrive within this many seconds of the connection opening
+    # (or of the request's first byte on a kept-alive connection), and its body within
+    # body_timeout_seconds of its headers; otherwise 408 and the connection is closed.
+    header_timeout_seconds: float = Field(default=10.0, gt=0.0)
+    body_timeout_seconds: float = Field(default=30.0, gt=0.0)
+    # Open connections per process; beyond it a new connection gets a quick 503 and is closed.
+    max_connections: int = Field(default=1000, ge=1)
+    # Requests being handled at once per process; beyond it, 503 with Retry-After at once
+    # (/livez excepted). 0: no limit. Twice the default pool: a console floor's burst of 50
+    # requests passes, while 200 clients on a 2-core instance are shed, not queued for seconds.
+    max_in_flight: int = Field(default=64, ge=0)
     # Idempotency-Key records are kept at least this long (the IETF draft asks for 24 h).
     idempotency_ttl_hours: float = Field(default=24.0, ge=24.0)
     # Run the webhook relay inside `serve` (set false when `cit-dispatch worker` runs it).

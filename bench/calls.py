@@ -277,6 +277,21 @@ async def _drive(
     await open_loop(make, send_call, rate=args.rate, seconds=2)
     paced = await open_loop(make, send_call, rate=args.rate, seconds=s)
 
+    # Overload: far more clients than the instance runs at once (CIT_MAX_IN_FLIGHT). The
+    # excess is shed with 503 at once; clients honour its Retry-After (1 s) before retrying.
+    await asyncio.sleep(3)
+    accepted, shed = Stats(), Stats()
+
+    async def overload_call(conn: Connection, _: Stats) -> None:
+        started = time.perf_counter()
+        status, _body = await conn.request("POST", "/v1/calls", call_body(rng, seeded))
+        (shed if status == 503 else accepted).add(status, started)
+        if status == 503:
+            await asyncio.sleep(1)
+
+    overload = await closed_loop(make, overload_call, concurrency=args.overload_clients, seconds=s)
+    accepted.seconds = shed.seconds = overload.seconds
+
     dispatch = Stats()
 
     async def dispatch_cycle(conn: Connection, cycle: Stats) -> None:
@@ -307,6 +322,8 @@ async def _drive(
     print(floor.line("GET /readyz (floor)"))
     print(calls.line("POST /v1/calls"))
     print(paced.line(f"POST /v1/calls open loop {args.rate:.0f}/s"))
+    print(accepted.line(f"POST /v1/calls, {args.overload_clients} clients, accepted"))
+    print(shed.line(f"POST /v1/calls, {args.overload_clients} clients, shed"))
     print(dispatch.line("POST /v1/calls/{id}/dispatch"))
     relay = "separate worker process" if args.worker else "relay inside serve"
     print(f"webhook, event to first attempt ({relay}):")
@@ -511,6 +528,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument(
+        "--overload-clients", type=int, default=200, help="clients of the overload phase"
+    )
     parser.add_argument(
         "--dispatch-rate", type=float, default=10, help="paced dispatches/s for webhook latency"
     )

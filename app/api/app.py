@@ -11,9 +11,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp
 
 from app.api.middleware import (
     BodySizeLimitMiddleware,
+    InFlightLimitMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
@@ -38,6 +40,22 @@ from app.services import housekeeping
 from app.settings import Settings
 from app.state import AppState
 from app.webhooks.relay import RelayThread
+
+
+class _App(FastAPI):
+    """The request id, the security headers and the in-flight limit wrap the whole stack.
+
+    Starlette puts its ServerErrorMiddleware (which answers an unhandled exception with
+    500) outside every user middleware, so a 500 would skip them: here they sit outside it.
+    """
+
+    max_in_flight = 0
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        if self.max_in_flight:
+            stack = InFlightLimitMiddleware(stack, max_in_flight=self.max_in_flight)
+        return RequestContextMiddleware(SecurityHeadersMiddleware(stack))
 
 
 def create_app(
@@ -81,7 +99,7 @@ def create_app(
             await engine.dispose()
             await system.dispose()
 
-    app = FastAPI(
+    app = _App(
         title="cit-dispatch",
         version="0.1.0",
         summary="Crisis Intervention Team and mental-health co-responder routing for 911 centres",
@@ -129,6 +147,5 @@ def create_app(
             expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
         )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(RequestContextMiddleware)
+    app.max_in_flight = settings.max_in_flight
     return app

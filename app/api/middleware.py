@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request id, access log, body size limit."""
+"""Pure ASGI middleware: request id, access log, security headers, in-flight and size limits."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
-_SECURITY_HEADERS = [
+SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
@@ -80,10 +80,83 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + _SECURITY_HEADERS
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class InFlightLimitMiddleware:
+    """Shed a request at once with 503 and Retry-After when max_in_flight are already running.
+
+    Those accepted then stay fast under overload, instead of every request queueing. The
+    liveness probe is never shed.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_in_flight: int) -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in _NEVER_SHED:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.max_in_flight:
+            await send_problem(send, OVERLOADED)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
+_NEVER_SHED = frozenset({"/livez"})
+
+# (status, slug, title, detail, extra headers) of the answers sent outside any route.
+Answer = tuple[int, str, str, str, list[tuple[bytes, bytes]]]
+_RETRY = [(b"retry-after", b"1")]
+OVERLOADED: Answer = (
+    503,
+    "overloaded",
+    "Server overloaded",
+    "Too many requests are in progress on this instance; retry shortly",
+    _RETRY,
+)
+
+
+def problem_head(
+    answer: Answer, request_id: str | None = None
+) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """Headers and body of a problem+json answer that closes the connection.
+
+    With request_id, it carries X-Request-ID and the security headers itself: for answers
+    written below the middleware (by the HTTP protocol). Without, the middleware adds them.
+    """
+    status, slug, title, detail, extra = answer
+    body = json.dumps(
+        {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    ).encode()
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+        *extra,
+    ]
+    if request_id is not None:
+        headers += [(b"x-request-id", request_id.encode()), *SECURITY_HEADERS]
+    return headers, body
+
+
+async def send_problem(send: Send, answer: Answer, request_id: str | None = None) -> None:
+    headers, body = problem_head(answer, request_id)
+    await send({"type": "http.response.start", "status": answer[0], "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
 
 
 class BodySizeLimitMiddleware:

@@ -1,0 +1,203 @@
+"""How `serve` runs uvicorn: deadlines for slow clients and a cap on connections.
+
+uvicorn's own timeout covers only an idle kept-alive connection: a client that sends its
+headers or its body a byte at a time holds its connection, and a file descriptor, forever.
+The HTTP protocol here (uvicorn's httptools protocol, which `auto` picks) adds:
+
+- a header deadline, from the connection opening (or a kept-alive request's first byte) to
+  the end of the headers;
+- a body deadline, from the end of the headers to the end of the body;
+- a cap on open connections: one beyond it is answered 503 as soon as its headers arrive
+  (it gets at most a second for them), and closed.
+
+A late request gets a 408 problem (or, if its answer has begun, just the close). Answers
+written here carry the request id and the security headers, like every other answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from app.api.middleware import Answer, new_request_id, problem_head, send_problem
+from app.settings import Settings
+
+log = logging.getLogger("cit_dispatch.server")
+
+_REFUSED_HEADER_TIMEOUT = 1.0
+# The phases of a request on a connection.
+_IDLE, _HEADERS, _BODY = 0, 1, 2
+
+HEADERS_LATE: Answer = (
+    408,
+    "request-timeout",
+    "Request timeout",
+    "The request's headers did not arrive in time",
+    [],
+)
+BODY_LATE: Answer = (
+    408,
+    "request-timeout",
+    "Request timeout",
+    "The request's body did not arrive in time",
+    [],
+)
+TOO_MANY_CONNECTIONS: Answer = (
+    503,
+    "too-many-connections",
+    "Too many connections",
+    "This instance has too many open connections; retry shortly",
+    [(b"retry-after", b"1")],
+)
+MALFORMED: Answer = (400, "bad-request", "Bad request", "The request is not valid HTTP/1.1", [])
+
+
+def protocol_class(settings: Settings) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with the limits of settings."""
+
+    class Protocol(_GuardedProtocol):
+        header_timeout = settings.header_timeout_seconds
+        body_timeout = settings.body_timeout_seconds
+        max_connections = settings.max_connections
+
+    return Protocol
+
+
+def uvicorn_config(app: ASGIApp, settings: Settings, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=protocol_class(settings),
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+
+
+class _GuardedProtocol(HttpToolsProtocol):
+    header_timeout = 10.0
+    body_timeout = 30.0
+    max_connections = 1000
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline: asyncio.TimerHandle | None = None
+        # Where the current request is, and which of those phases the deadline bounds.
+        self._phase = _IDLE
+        self._deadline_for = _IDLE
+
+    def _arm(self, phase: int) -> None:
+        self._disarm()
+        if phase == _HEADERS:
+            self._deadline = self.loop.call_later(self.header_timeout, self._headers_late)
+        else:
+            self._deadline = self.loop.call_later(self.body_timeout, self._body_late)
+        self._deadline_for = phase
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        self._deadline_for = _IDLE
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.max_connections:
+            # Answer the request with 503 once its headers are in, rather than close before
+            # reading it (which a client may see as a reset, not an answer).
+            self.app = _refuse
+            self._deadline = self.loop.call_later(
+                min(self.header_timeout, _REFUSED_HEADER_TIMEOUT), self._close
+            )
+            self._deadline_for = _HEADERS
+        else:
+            self._arm(_HEADERS)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # Deadlines are set here, after the parser has seen the data: a request that arrives
+        # whole in one read (the usual case) never costs a timer.
+        phase = self._phase
+        if phase == self._deadline_for:
+            return
+        if phase == _IDLE:
+            self._disarm()
+        else:
+            self._arm(phase)
+
+    def on_message_begin(self) -> None:
+        self._phase = _HEADERS
+        super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        self._phase = _BODY
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._phase = _IDLE
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        cycle = self.cycle
+        if cycle.response_complete and cycle.more_body and not self.transport.is_closing():
+            # Answered before the body was read (e.g. 401): do not wait for the rest of it.
+            self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:
+        log.warning("malformed request", extra={"error": msg})
+        self._write_and_close(MALFORMED, new_request_id())
+
+    def _headers_late(self) -> None:
+        self._deadline, self._deadline_for = None, _IDLE
+        log.warning("request headers timed out", extra={"seconds": self.header_timeout})
+        self._write_and_close(HEADERS_LATE, new_request_id())
+
+    def _body_late(self) -> None:
+        self._deadline, self._deadline_for = None, _IDLE
+        log.warning("request body timed out", extra={"seconds": self.body_timeout})
+        cycle = self.cycle
+        if cycle is None or cycle.response_started:
+            self._close()
+            return
+        request_id = self.scope.get("state", {}).get("request_id") or new_request_id()
+        # The application may still be waiting for the body: it now hears a disconnect, and
+        # anything it sends goes nowhere.
+        cycle.disconnected = True
+        cycle.message_event.set()
+        self._write_and_close(BODY_LATE, request_id)
+
+    def _write_and_close(self, answer: Answer, request_id: str) -> None:
+        if self.transport.is_closing():
+            return
+        headers, body = problem_head(answer, request_id)
+        status = answer[0]
+        lines = [f"HTTP/1.1 {status} {_REASONS[status]}\r\n".encode()]
+        for name, value in [*self.server_state.default_headers, *headers]:
+            lines.append(name + b": " + value + b"\r\n")
+        lines.append(b"\r\n")
+        self.transport.write(b"".join(lines) + body)
+        self.transport.close()
+
+    def _close(self) -> None:
+        self._deadline, self._deadline_for = None, _IDLE
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+_REASONS = {400: "Bad Request", 408: "Request Timeout", 503: "Service Unavailable"}
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
+    log.warning("connection refused: too many open connections")
+    await send_problem(send, TOO_MANY_CONNECTIONS, request_id=new_request_id())

@@ -1,0 +1,272 @@
+"""Slow, stuck and excess clients against the service in uvicorn, over real sockets.
+
+The service runs in uvicorn as `serve` runs it (tests/live_server.py), with short limits
+(1 s for headers, 2 s for a body, 30 connections, 4 requests in flight) so that each
+deadline can be watched passing. The last test runs `cit-dispatch serve` itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.api.app import create_app
+from app.encryption import generate_key
+from app.settings import Settings
+from tests.live_server import live_server
+from tests.test_embedded_lifecycle import _free_port, _wait_ready
+
+HEADER_TIMEOUT = 1.0
+BODY_TIMEOUT = 2.0
+MAX_CONNECTIONS = 30
+MAX_IN_FLIGHT = 4
+MARGIN = 1.5
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+
+
+@pytest.fixture(scope="module")
+def serve(database_url: str, settings: Settings) -> Iterator[int]:
+    limits = settings.model_copy(
+        update={
+            "header_timeout_seconds": HEADER_TIMEOUT,
+            "body_timeout_seconds": BODY_TIMEOUT,
+            "max_connections": MAX_CONNECTIONS,
+            "max_in_flight": MAX_IN_FLIGHT,
+        }
+    )
+    with live_server(create_app(limits, database_url), limits) as port:
+        yield port
+
+
+def _connect(port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=10)
+
+
+def _read_answer(sock: socket.socket, wait: float) -> tuple[int, dict[str, str], bytes, bool]:
+    """Status, headers and body of the one answer, and whether the server then closed.
+
+    The socket is closed after.
+    """
+    with sock:
+        return _parse(sock, wait)
+
+
+def _parse(sock: socket.socket, wait: float) -> tuple[int, dict[str, str], bytes, bool]:
+    sock.settimeout(wait)
+    data = b""
+    closed = False
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                closed = True
+                break
+            data += chunk
+    except TimeoutError:
+        pass
+    except ConnectionResetError:
+        closed = True
+    assert data, "no answer at all"
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(status_line.split()[1]), headers, body, closed
+
+
+def _assert_problem(
+    headers: dict[str, str], body: bytes, status: int, request_id: str | None = None
+) -> None:
+    assert headers["content-type"] == "application/problem+json"
+    assert json.loads(body)["status"] == status
+    for name, value in SECURITY_HEADERS.items():
+        assert headers.get(name) == value, name
+    if request_id is None:
+        assert headers.get("x-request-id")
+    else:
+        assert headers.get("x-request-id") == request_id
+
+
+def _trickle(sock: socket.socket, piece: bytes, seconds: float) -> None:
+    """Send piece every 0.25 s for up to seconds, stopping when the server closes."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            sock.sendall(piece)
+        except OSError:
+            return
+        time.sleep(0.25)
+
+
+def test_headers_that_trickle_in_get_a_408_and_the_close_within_the_limit(serve: int) -> None:
+    sock = _connect(serve)
+    started = time.monotonic()
+    sock.sendall(b"GET /v1/units HTTP/1.1\r\nHost: t\r\n")
+    _trickle(sock, b"X-Slow: a\r\n", HEADER_TIMEOUT + MARGIN)
+    status, headers, body, closed = _read_answer(sock, MARGIN)
+    assert time.monotonic() - started < HEADER_TIMEOUT + 2 * MARGIN
+    assert status == 408
+    _assert_problem(headers, body, 408)
+    assert closed
+
+
+def test_a_body_that_trickles_in_gets_a_408_with_the_clients_request_id(serve: int) -> None:
+    sock = _connect(serve)
+    started = time.monotonic()
+    sock.sendall(
+        b"POST /v1/calls HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer cit_nothing_here\r\nX-Request-ID: slow-body-1\r\n"
+        b"Content-Length: 1000\r\n\r\n{"
+    )
+    _trickle(sock, b" ", BODY_TIMEOUT + MARGIN)
+    status, headers, body, closed = _read_answer(sock, MARGIN)
+    assert time.monotonic() - started < BODY_TIMEOUT + 2 * MARGIN
+    assert status == 408
+    _assert_problem(headers, body, 408, "slow-body-1")
+    assert closed
+
+
+def test_a_flood_of_stuck_connections_is_closed_and_the_service_answers_after(
+    serve: int,
+) -> None:
+    socks = [_connect(serve) for _ in range(150)]
+    for sock in socks[::2]:
+        sock.sendall(b"GET /livez HTTP/1.1\r\nHost: t\r\n")  # never finished; the rest say nothing
+    started = time.monotonic()
+    for sock in socks:
+        sock.settimeout(HEADER_TIMEOUT + 2 * MARGIN - (time.monotonic() - started))
+        try:
+            while sock.recv(65536):
+                pass
+        except ConnectionResetError:
+            pass
+        sock.close()
+    assert time.monotonic() - started < HEADER_TIMEOUT + 2 * MARGIN
+    assert httpx.get(f"http://127.0.0.1:{serve}/livez", timeout=5).status_code == 200
+
+
+def test_a_request_answered_before_its_body_is_read_has_its_connection_closed(
+    serve: int,
+) -> None:
+    # No route: the answer (404) comes before the body is read, and the client is not
+    # allowed to keep the connection by trickling the rest of it.
+    sock = _connect(serve)
+    sock.sendall(
+        b"POST /v1/no-such-thing HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000\r\n\r\n{"
+    )
+    started = time.monotonic()
+    _trickle(sock, b" ", 0.5)
+    status, headers, body, closed = _read_answer(sock, BODY_TIMEOUT + MARGIN)
+    assert status == 404
+    _assert_problem(headers, body, 404)
+    assert closed
+    assert time.monotonic() - started < BODY_TIMEOUT  # at once, not at the body deadline
+
+
+def test_connections_beyond_the_cap_get_a_quick_503(serve: int) -> None:
+    held = [_connect(serve) for _ in range(MAX_CONNECTIONS)]
+    try:
+        for sock in held:
+            sock.sendall(b"GET /livez HTTP/1.1\r\nHost: t\r\n")
+        time.sleep(0.2)
+        extra = _connect(serve)
+        started = time.monotonic()
+        extra.sendall(b"GET /livez HTTP/1.1\r\nHost: t\r\nX-Request-ID: one-too-many\r\n\r\n")
+        status, headers, body, closed = _read_answer(extra, 0.8)
+        assert time.monotonic() - started < 0.8 + 0.5
+        assert status == 503
+        assert headers["retry-after"] == "1"
+        _assert_problem(headers, body, 503)
+        assert closed
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_requests_beyond_the_in_flight_limit_are_shed_at_once_with_503(serve: int) -> None:
+    # Requests waiting for their bodies are in flight: they hold the limit's places.
+    held = [_connect(serve) for _ in range(MAX_IN_FLIGHT)]
+    try:
+        for sock in held:
+            sock.sendall(
+                b"POST /v1/calls HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 100\r\n\r\n{"
+            )
+        time.sleep(0.3)
+        base = f"http://127.0.0.1:{serve}"
+        started = time.monotonic()
+        shed = httpx.get(f"{base}/v1/units", headers={"X-Request-ID": "shed-1"}, timeout=5)
+        assert time.monotonic() - started < 0.5
+        assert shed.status_code == 503
+        assert shed.headers["retry-after"] == "1"
+        _assert_problem(dict(shed.headers), shed.content, 503, "shed-1")
+        assert json.loads(shed.content)["type"].endswith("/overloaded")
+        # The liveness probe is never shed.
+        assert httpx.get(f"{base}/livez", timeout=5).status_code == 200
+    finally:
+        for sock in held:
+            sock.close()
+    time.sleep(0.3)
+    assert httpx.get(f"http://127.0.0.1:{serve}/v1/units", timeout=5).status_code == 401
+
+
+def test_malformed_http_gets_a_400_problem_with_the_headers_of_every_answer(serve: int) -> None:
+    sock = _connect(serve)
+    sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+    status, headers, body, closed = _read_answer(sock, 3)
+    assert status == 400
+    _assert_problem(headers, body, 400)
+    assert closed
+
+
+def test_cit_dispatch_serve_applies_the_header_deadline_from_its_environment(
+    database_url: str, tmp_path: Path
+) -> None:
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    env = {
+        **os.environ,
+        "CIT_DATABASE_URL": database_url,
+        "CIT_DATA_KEY": generate_key(),
+        "CIT_RUN_RELAY": "false",
+        "CIT_ALERT_INTERVAL_SECONDS": "0",
+        "CIT_LOG_LEVEL": "WARNING",
+        "CIT_HEADER_TIMEOUT_SECONDS": str(HEADER_TIMEOUT),
+    }
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "app.cli", "serve", "--no-migrate", "--port", str(port)],
+            env=env,
+            stdout=sink,
+            stderr=sink,
+        )
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}/livez", proc, log)
+        sock = _connect(port)
+        started = time.monotonic()
+        sock.sendall(b"GET /v1/units HTTP/1.1\r\nHost: t\r\n")
+        status, headers, body, closed = _read_answer(sock, HEADER_TIMEOUT + 2 * MARGIN)
+        assert time.monotonic() - started < HEADER_TIMEOUT + 2 * MARGIN
+        assert status == 408
+        _assert_problem(headers, body, 408)
+        assert closed
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -1,0 +1,34 @@
+"""A uvicorn server run in this process, on a loopback port, as `serve` configures it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from fastapi import FastAPI
+
+from app.api.server import uvicorn_config
+from app.settings import Settings
+from tests.test_embedded_lifecycle import _free_port
+
+
+@contextmanager
+def live_server(app: FastAPI, settings: Settings) -> Iterator[int]:
+    """Run app in uvicorn (app/api/server.py's protocol and limits) on a thread; yield its port."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn_config(app, settings, "127.0.0.1", port))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive(), "server did not start"
+        assert time.monotonic() < deadline, "server did not start in time"
+        time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
