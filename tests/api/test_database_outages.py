@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -147,3 +148,25 @@ async def _write(api: Api) -> None:
     policy = await api.ok("GET", "/v1/policy")
     del policy["created_at"]
     await api.ok("PUT", "/v1/policy", policy)
+
+
+async def test_readyz_answers_503_within_its_bound_when_the_database_hangs(
+    running: PrivateServer, settings: Settings
+) -> None:
+    async with service(running, settings, readyz_timeout_seconds=1.0) as api:
+        assert (await api.client.get("/readyz")).status_code == 200
+        running.freeze()  # pooled connections and new ones alike: no answer, ever
+        try:
+            for _ in range(2):
+                started = time.monotonic()
+                _is_503(await api.client.get("/readyz"))
+                assert time.monotonic() - started < 2.0
+        finally:
+            running.thaw()
+        # Once the database answers again, so does /readyz.
+        for _ in range(50):
+            if (await api.client.get("/readyz")).status_code == 200:
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError("/readyz did not recover")
