@@ -75,3 +75,9 @@ def is_lost_connection(exc: BaseException) -> bool:
         if state is not None and (state.startswith("08") or state in {"57P01", "57P02", "57P05"}):
             return True
     return False
+
+
+def found_connection_dead(exc: BaseException) -> bool:
+    """SQLAlchemy found the (pooled) connection a statement ran on closed, and has
+    invalidated the pool: a connect that failed is not this."""
+    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.db.failures import is_lost_connection
+from app.db.failures import found_connection_dead
 from app.errors import TooManyRequests, Unauthorized
 from app.repositories import keys as repo
 from app.security import Principal, hash_key, key_prefix
@@ -34,7 +34,7 @@ async def authenticate(
             try:
                 principal = await _find_principal(state, digest)
             except Exception as exc:
-                if not is_lost_connection(exc):
+                if not found_connection_dead(exc):
                     raise
                 # A pooled connection that died idle (the database restarted): SQLAlchemy
                 # has invalidated the pool; a read is safe to run again, once.
