@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=32, ge=1, le=200)
     # How long another instance may serve a cached agency context or API key after a change.
     # At most 5 s: a revoked API key must stop working on every instance within 5 s.
+    # /readyz answers 503 when the database has not answered its one round trip by then
+    # (a hung server accepts connections and never answers).
+    readyz_timeout_seconds: float = Field(default=2.0, gt=0.0, le=60.0)
     cache_ttl_seconds: float = Field(default=2.0, ge=0.0, le=5.0)
     max_body_bytes: int = 256 * 1024
     # A request's headers must arrive within this many seconds of the connection opening

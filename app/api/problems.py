@@ -14,6 +14,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from app.db.failures import is_unavailable
 from app.encryption import UndecryptableValue
 from app.errors import PROBLEM_BASE, AppError, ServiceUnavailable
 from app.services import audit
@@ -163,9 +164,18 @@ def _allowed_methods(request: Request) -> str | None:
 _HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"}
 
 
-async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("database unavailable", extra={"error": type(exc).__name__})
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not is_unavailable(exc):
+        return await _unexpected(request, exc)
+    log.warning("database unavailable", extra={"error": _describe(exc)})
     return await _app_error(request, ServiceUnavailable())
+
+
+def _describe(exc: BaseException) -> str:
+    """The error's type, and the SQLSTATE of the PostgreSQL error under it, if any."""
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None) or getattr(exc, "sqlstate", None)
+    return f"{type(exc).__name__} ({state})" if state else type(exc).__name__
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -194,19 +204,18 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UndecryptableValue, _undecryptable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # Every database failure is examined: a connection-class one (down, starting up,
+    # shutting down, too many connections, connection lost) is a 503 with Retry-After,
+    # whichever layer raised it (SQLAlchemy wraps most PostgreSQL errors as a plain
+    # DBAPIError); anything else stays a 500.
     for exc_type in (
         OSError,
-        # The hot path runs on the asyncpg connection itself; its connection losses too.
-        asyncpg.InterfaceError,
-        asyncpg.PostgresConnectionError,
-        asyncpg.CannotConnectNowError,
-        asyncpg.AdminShutdownError,
         TimeoutError,
-        sa_exc.TimeoutError,
-        sa_exc.OperationalError,
-        sa_exc.InterfaceError,
+        asyncpg.InterfaceError,
+        asyncpg.PostgresError,
+        sa_exc.SQLAlchemyError,
     ):
-        app.add_exception_handler(exc_type, _database_unavailable)
+        app.add_exception_handler(exc_type, _database_error)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -47,3 +47,12 @@ async def driver(conn: AsyncConnection) -> asyncpg.Connection:
     raw = await conn.get_raw_connection()
     driver_connection: asyncpg.Connection = raw.driver_connection
     return driver_connection
+
+
+async def invalidate_pool(conn: AsyncConnection, exc: BaseException) -> None:
+    """Have conn's pool replace, on checkout, every connection made before now.
+
+    What SQLAlchemy does on a disconnect it sees; the raw statements bypass it.
+    """
+    raw = await conn.get_raw_connection()
+    conn.engine.sync_engine.pool._invalidate(raw, exc, _checkin=False)

@@ -23,9 +23,20 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from app.db.raw import driver
+from app.db.failures import is_lost_connection
+from app.db.raw import driver, invalidate_pool
 
 log = logging.getLogger(__name__)
+
+
+async def _discard(conn: AsyncConnection, exc: BaseException) -> None:
+    """Close a connection whose BEGIN failed; never hand it back to the pool as it is."""
+    if isinstance(exc, Exception) and is_lost_connection(exc):
+        # The others in the pool are likely dead too (a restart): have the pool replace
+        # every connection older than now, as SQLAlchemy does when it sees a disconnect.
+        await invalidate_pool(conn, exc)
+    await conn.invalidate()
+    await conn.close()
 
 
 class UnitOfWork:
@@ -47,20 +58,36 @@ class UnitOfWork:
             raise RuntimeError("this unit of work has already finished")
         if self._conn is None:
             conn = await self._engine.connect()
-            mode = "BEGIN READ ONLY" if self.read_only else "BEGIN"
             try:
-                # One round trip: the simple query protocol takes both statements. The
-                # agency id is a UUID, so its text form is safe to inline.
-                await (await driver(conn)).execute(
-                    f"{mode}; SELECT set_config('cit.agency_id', '{UUID(str(self.agency_id))}',"
-                    " true)"
-                )
-            except BaseException:
-                await conn.invalidate()
-                await conn.close()
+                await self._begin(conn)
+            except Exception as exc:
+                await _discard(conn, exc)
+                if not is_lost_connection(exc):
+                    raise
+                # The pooled connection had died idle (e.g. the database restarted since it
+                # was last used). Only BEGIN was sent, so nothing can have committed: begin
+                # again, once, on a new connection. This costs nothing while connections
+                # are fine, unlike a ping before every checkout (pool_pre_ping).
+                log.info("a pooled connection was lost; beginning again on a new one")
+                conn = await self._engine.connect()
+                try:
+                    await self._begin(conn)
+                except BaseException as again:
+                    await _discard(conn, again)
+                    raise
+            except BaseException as exc:
+                await _discard(conn, exc)
                 raise
             self._conn = conn
         return self._conn
+
+    async def _begin(self, conn: AsyncConnection) -> None:
+        mode = "BEGIN READ ONLY" if self.read_only else "BEGIN"
+        # One round trip: the simple query protocol takes both statements. The agency id
+        # is a UUID, so its text form is safe to inline.
+        await (await driver(conn)).execute(
+            f"{mode}; SELECT set_config('cit.agency_id', '{UUID(str(self.agency_id))}', true)"
+        )
 
     async def session(self) -> AsyncSession:
         """An ORM session in the same transaction (services flush; only commit() commits)."""

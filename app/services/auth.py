@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.db.failures import found_connection_dead
 from app.errors import TooManyRequests, Unauthorized
 from app.repositories import keys as repo
 from app.security import Principal, hash_key, key_prefix
@@ -41,8 +42,14 @@ async def authenticate(
         digest = hash_key(secret)
         principal = state.principals.get(digest)
         if principal is None:
-            async with state.autocommit.connect() as conn:
-                principal = await repo.find_principal(conn, digest)
+            try:
+                principal = await _find_principal(state, digest)
+            except Exception as exc:
+                if not found_connection_dead(exc):
+                    raise
+                # A pooled connection that died idle (the database restarted): SQLAlchemy
+                # has invalidated the pool; a read is safe to run again, once.
+                principal = await _find_principal(state, digest)
             if principal is not None:
                 state.principals.put(digest, principal)
     if principal is None:
@@ -72,3 +79,8 @@ async def record_held_refusals(state: AppState) -> int:
 def forget_key(state: AppState, digest: bytes) -> None:
     """Drop a revoked key from this process's cache at once."""
     state.principals.discard(digest)
+
+
+async def _find_principal(state: AppState, digest: bytes) -> Principal | None:
+    async with state.autocommit.connect() as conn:
+        return await repo.find_principal(conn, digest)

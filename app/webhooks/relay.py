@@ -35,6 +35,11 @@ LEASE = timedelta(seconds=30)
 MAX_IN_FLIGHT = 64
 PER_TARGET = 4
 MAX_RETRY_AFTER = timedelta(hours=24)
+# Re-connecting the LISTEN connection after it was lost: the first wait, doubled on each
+# failure up to the last. How often a quiet LISTEN connection is checked to be open.
+LISTEN_BACKOFF_FIRST = 0.1
+LISTEN_BACKOFF_MAX = 5.0
+LISTEN_CHECK_SECONDS = 5.0
 
 
 def parse_schedule(value: str) -> list[float]:
@@ -97,11 +102,11 @@ class Relay:
             timeout=HTTP_TIMEOUT_SECONDS, follow_redirects=False, transport=transport
         ) as client:
             self._client = client
-            listener: AsyncConnection | None = None
+            # LISTEN on a connection of its own, kept (and re-made after a database
+            # restart) by a task of its own; the poll below covers any gap.
+            listening = asyncio.create_task(self._keep_listening())
             try:
                 while True:
-                    if listener is None or listener.closed:
-                        listener = await self._listen()
                     self._wake.clear()
                     asked, claimed = await self._round()
                     if claimed and claimed >= asked:
@@ -109,13 +114,13 @@ class Relay:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
             finally:
+                listening.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listening
                 # Attempts already made are recorded before the relay stops (each is
                 # bounded by the HTTP timeout).
                 if self._tasks:
                     await asyncio.gather(*self._tasks, return_exceptions=True)
-                if listener is not None:
-                    with contextlib.suppress(Exception):
-                        await listener.close()
 
     async def _round(self) -> tuple[int, int]:
         """One claim: (how many it asked for, how many it got)."""
@@ -125,15 +130,51 @@ class Relay:
             log.warning("webhook relay round failed", exc_info=True)
             return 0, 0
 
-    async def _listen(self) -> AsyncConnection | None:
-        try:
-            conn = await self.engine.connect()
-            raw = await conn.get_raw_connection()
-            await raw.driver_connection.add_listener(DELIVERIES_DUE, self._notified)  # type: ignore[union-attr]
-            return conn
-        except Exception:
-            log.warning("webhook relay cannot LISTEN; polling only", exc_info=True)
-            return None
+    async def _keep_listening(self) -> None:
+        """LISTEN for due deliveries until cancelled, re-connecting (with back-off) whenever
+        the connection is lost, e.g. by a database restart. Each (re)connection wakes the
+        relay, for whatever was announced while nobody listened."""
+        delay = LISTEN_BACKOFF_FIRST
+        failures = 0
+        while True:
+            conn: AsyncConnection | None = None
+            try:
+                conn = await self.engine.connect()
+                driver = (await conn.get_raw_connection()).driver_connection
+                lost = asyncio.Event()
+                # Bound now: the old connection's callback may run after the next one began.
+                driver.add_termination_listener(functools.partial(_set_event, lost))  # type: ignore[union-attr]
+                await driver.add_listener(DELIVERIES_DUE, self._notified)  # type: ignore[union-attr]
+                if failures:
+                    log.info(
+                        "webhook relay is listening again",
+                        extra={"channel": DELIVERIES_DUE, "attempts": failures},
+                    )
+                failures, delay = 0, LISTEN_BACKOFF_FIRST
+                self._wake.set()
+                while not lost.is_set() and not driver.is_closed():  # type: ignore[union-attr]
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), timeout=LISTEN_CHECK_SECONDS)
+                log.warning(
+                    "webhook relay LISTEN connection lost; reconnecting (polling meanwhile)",
+                    extra={"channel": DELIVERIES_DUE},
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "webhook relay cannot LISTEN; polling, and trying again",
+                    extra={"error": type(exc).__name__, "retry_in_s": round(delay, 2)},
+                )
+            finally:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.invalidate()  # never back to the pool with a listener
+                    with contextlib.suppress(Exception):
+                        await conn.close()
+            failures += 1
+            await asyncio.sleep(delay * (1 + random.uniform(0, 0.1)))
+            delay = min(delay * 2, LISTEN_BACKOFF_MAX)
 
     def _notified(self, *_: Any) -> None:
         self._wake.set()
@@ -251,6 +292,10 @@ class Relay:
     async def _fail(self, row: Any, *, code: int | None, error: str) -> None:
         async with self.engine.connect() as conn:
             await repo.mark_failed(conn, delivery_id=row.id, code=code, error=error)
+
+
+def _set_event(event: asyncio.Event, *_: Any) -> None:
+    event.set()
 
 
 class RelayThread:

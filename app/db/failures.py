@@ -1,0 +1,83 @@
+"""Which database failures mean "the database is unavailable" (a 503, retry later).
+
+A failure reaches us either from asyncpg itself (the hot path runs on the driver
+connection) or wrapped by SQLAlchemy (its dialect turns most PostgreSQL errors into a plain
+DBAPIError, whatever their SQLSTATE), so both the exception and its causes are examined.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from sqlalchemy import exc as sa_exc
+
+# SQLSTATEs of a server that cannot serve now: class 08 (connection exception), 53300
+# too_many_connections, 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03
+# cannot_connect_now (starting up, recovering, shutting down), 57P05 idle_session_timeout.
+_UNAVAILABLE_STATES = frozenset({"53300", "57P01", "57P02", "57P03", "57P05"})
+
+# Failures that say a connection that was fine is now gone: it died idle in the pool or
+# mid-request. Nothing sent on it after the failure can have committed.
+_LOST_CONNECTION = (
+    OSError,  # ConnectionError included
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.PostgresConnectionError,  # class 08
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.IdleSessionTimeoutError,
+)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """exc, the DBAPI error it wraps, and their causes, each once."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        item = todo.pop()
+        if item is None or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        orig = getattr(item, "orig", None)
+        todo.extend([item.__cause__, item.__context__])
+        if isinstance(orig, BaseException):
+            todo.append(orig)
+    return seen
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    state = getattr(exc, "sqlstate", None)
+    return state if isinstance(state, str) else None
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database cannot serve now (down, starting, shutting down, full, unreachable,
+    or the connection was lost): the client should retry later."""
+    for item in _chain(exc):
+        if isinstance(item, (*_LOST_CONNECTION, asyncpg.InterfaceError, TimeoutError)):
+            return True
+        if isinstance(item, (sa_exc.TimeoutError, sa_exc.OperationalError, sa_exc.InterfaceError)):
+            return True
+        if isinstance(item, sa_exc.DBAPIError) and item.connection_invalidated:
+            return True
+        state = _sqlstate(item)
+        if state is not None and (state.startswith("08") or state in _UNAVAILABLE_STATES):
+            return True
+    return False
+
+
+def is_lost_connection(exc: BaseException) -> bool:
+    """The connection itself is gone (it died idle, or the server went away)."""
+    for item in _chain(exc):
+        if isinstance(item, _LOST_CONNECTION):
+            return True
+        if isinstance(item, sa_exc.DBAPIError) and item.connection_invalidated:
+            return True
+        state = _sqlstate(item)
+        if state is not None and (state.startswith("08") or state in {"57P01", "57P02", "57P05"}):
+            return True
+    return False
+
+
+def found_connection_dead(exc: BaseException) -> bool:
+    """SQLAlchemy found the (pooled) connection a statement ran on closed, and has
+    invalidated the pool: a connect that failed is not this."""
+    return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated

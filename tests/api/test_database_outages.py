@@ -1,0 +1,172 @@
+"""The database starting, stopping, refusing, hanging and restarting: a 503 with Retry-After,
+never a 500; the first request after a quiet restart succeeds; /readyz answers within its
+bound; the relay's LISTEN comes back
+(tests/api/test_relay_listen.py).
+
+Each test drives a private PostgreSQL of its own (tests/private_pg.py), never the shared one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from app.api.app import create_app
+from app.settings import Settings
+from tests.helpers import Api, new_agency
+from tests.private_pg import PrivateServer
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[PrivateServer]:
+    pg = PrivateServer()
+    pg.start()
+    pg.migrate()
+    yield pg
+    pg.destroy()
+
+
+@pytest.fixture
+def running(server: PrivateServer) -> Iterator[PrivateServer]:
+    """The private server, up; put back up (thawed, primary) whatever the test did to it."""
+    yield server
+    with contextlib.suppress(Exception):
+        server.thaw()
+    (server.pgdata / "standby.signal").unlink(missing_ok=True)
+    server.restart()
+
+
+@asynccontextmanager
+async def service(
+    server: PrivateServer, settings: Settings, **overrides: Any
+) -> AsyncIterator[Api]:
+    """The app on the private server, and an admin of a fresh agency there."""
+    app = create_app(settings.model_copy(update=overrides), server.url)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://cit.test") as http:
+            yield await new_agency(app, http, name="Outage County", timezone="UTC")
+
+
+async def _owner(server: PrivateServer) -> asyncpg.Connection:
+    return await asyncpg.connect(server.url)
+
+
+def _is_503(response: httpx.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert int(response.headers["retry-after"]) > 0
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_server_starting_up_is_503_with_retry_after(
+    running: PrivateServer, settings: Settings
+) -> None:
+    async with service(running, settings) as api:
+        # A standby without hot standby answers every connection with SQLSTATE 57P03
+        # (cannot_connect_now), as a server starting up or recovering from a crash does.
+        running.stop()
+        (running.pgdata / "standby.signal").touch()
+        running.start(extra="-c hot_standby=off")
+        with pytest.raises(asyncpg.CannotConnectNowError):
+            await _owner(running)
+        for _ in range(3):
+            _is_503(await api.get("/v1/policy"))
+            _is_503(await api.client.get("/readyz"))
+
+
+async def test_too_many_connections_is_503_with_retry_after(
+    running: PrivateServer, settings: Settings
+) -> None:
+    owner = await _owner(running)
+    try:
+        async with service(running, settings, cache_ttl_seconds=0) as api:
+            await owner.execute("ALTER ROLE cit_app CONNECTION LIMIT 0")  # 53300 from now on
+            # Every pooled connection is gone, so the next request must open a new one.
+            await owner.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'cit_app'"
+            )
+            _is_503(await api.get("/v1/policy"))
+    finally:
+        await owner.execute("ALTER ROLE cit_app CONNECTION LIMIT -1")
+        await owner.close()
+
+
+async def test_a_connection_lost_mid_request_is_503_with_retry_after(
+    running: PrivateServer, settings: Settings
+) -> None:
+    owner = await _owner(running)
+    try:
+        async with service(running, settings) as api:
+            await api.ok("GET", "/v1/calls")
+            # The request waits on the lock; its backend is then terminated under it.
+            locker = owner.transaction()
+            await locker.start()
+            await owner.execute("LOCK TABLE call IN ACCESS EXCLUSIVE MODE")
+            request = asyncio.create_task(api.get("/v1/calls"))
+            for _ in range(100):
+                killed = await owner.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE usename = 'cit_app' AND wait_event_type = 'Lock'"
+                )
+                if killed:
+                    break
+                await asyncio.sleep(0.05)
+            assert killed
+            _is_503(await request)
+            await locker.rollback()
+            # And the next request is served on a fresh connection.
+            await api.ok("GET", "/v1/calls")
+    finally:
+        await owner.close()
+
+
+@pytest.mark.parametrize("cache_ttl", [0.0, 5.0], ids=["key-looked-up", "key-cached"])
+async def test_the_first_request_after_a_quiet_restart_succeeds(
+    running: PrivateServer, settings: Settings, cache_ttl: float
+) -> None:
+    """With the key looked up, the first statement is the key's lookup; with it cached,
+    the BEGIN of the unit of work. Either finds every pooled connection dead."""
+    async with service(running, settings, cache_ttl_seconds=cache_ttl) as api:
+        for _ in range(3):
+            await api.ok("GET", "/v1/calls")
+            await _write(api)
+        running.restart()
+        await api.ok("GET", "/v1/calls")
+        await _write(api)
+        assert (await api.client.get("/readyz")).status_code == 200
+
+
+async def _write(api: Api) -> None:
+    policy = await api.ok("GET", "/v1/policy")
+    del policy["created_at"]
+    await api.ok("PUT", "/v1/policy", policy)
+
+
+async def test_readyz_answers_503_within_its_bound_when_the_database_hangs(
+    running: PrivateServer, settings: Settings
+) -> None:
+    async with service(running, settings, readyz_timeout_seconds=1.0) as api:
+        assert (await api.client.get("/readyz")).status_code == 200
+        running.freeze()  # pooled connections and new ones alike: no answer, ever
+        try:
+            for _ in range(2):
+                started = time.monotonic()
+                _is_503(await api.client.get("/readyz"))
+                assert time.monotonic() - started < 2.0
+        finally:
+            running.thaw()
+        # Once the database answers again, so does /readyz.
+        for _ in range(50):
+            if (await api.client.get("/readyz")).status_code == 200:
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError("/readyz did not recover")

@@ -1,0 +1,91 @@
+"""The relay's LISTEN survives a database restart: a webhook is still woken by NOTIFY,
+not left to the poll. On a private PostgreSQL the test restarts (tests/private_pg.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+
+import asyncpg
+import pytest
+
+from app.db.engine import create_engine
+from app.encryption import load_cipher
+from app.settings import Settings
+from app.webhooks.relay import Relay
+from tests.api.test_database_outages import service
+from tests.helpers import grid_districts
+from tests.private_pg import PrivateServer
+from tests.receiver import Receiver
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[PrivateServer]:
+    pg = PrivateServer()
+    pg.start()
+    pg.migrate()
+    yield pg
+    pg.destroy()
+
+
+async def _listening(server: PrivateServer) -> bool:
+    conn = await asyncpg.connect(server.url)
+    try:
+        count = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'"
+        )
+        return bool(count)
+    finally:
+        await conn.close()
+
+
+async def _until_listening(server: PrivateServer, within: float) -> None:
+    deadline = time.monotonic() + within
+    while not await _listening(server):
+        assert time.monotonic() < deadline, "the relay is not listening"
+        await asyncio.sleep(0.1)
+
+
+async def test_the_relays_listen_survives_a_database_restart(
+    server: PrivateServer,
+    settings: Settings,
+    receiver: Receiver,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine = create_engine(server.url, pool_size=2)
+    # A 30 s poll: a delivery within a second can only have been woken by NOTIFY.
+    relay = Relay(engine, settings, load_cipher(settings), poll_seconds=30)
+    task = asyncio.create_task(relay.run())
+    try:
+        async with service(server, settings) as api:
+            await grid_districts(api)
+            hook = {"url": receiver.url, "events": ["call.created"]}
+            await api.ok("POST", "/v1/webhooks", hook, 201)
+            await _until_listening(server, within=10)
+            await api.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+            await receiver.wait_for(1, within=3)
+
+            with caplog.at_level(logging.INFO, logger="app.webhooks.relay"):
+                server.restart()
+                await _until_listening(server, within=15)  # reconnected, with back-off
+                for _ in range(25):  # the app's pool reconnects too (503s meanwhile)
+                    posted = time.monotonic()
+                    response = await api.post("/v1/calls", {"district": "D1"})
+                    if response.status_code == 201:
+                        break
+                    await asyncio.sleep(0.2)
+                assert response.status_code == 201, response.text
+                await receiver.wait_for(2, within=5)
+                latency = time.monotonic() - posted
+            assert latency < 0.5, f"delivered {latency:.2f} s after the call"
+            messages = [r.getMessage() for r in caplog.records]
+            assert any("LISTEN connection lost" in m for m in messages), messages
+            assert any("listening again" in m for m in messages), messages
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await engine.dispose()
