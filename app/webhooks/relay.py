@@ -32,8 +32,8 @@ HTTP_TIMEOUT_SECONDS = 10.0
 LEASE = timedelta(seconds=30)
 # Attempts in flight in one relay, in all and per receiver (subscription): a slow or dead
 # receiver holds at most PER_TARGET of them, and every other receiver's deliveries go on.
-MAX_IN_FLIGHT = 64
-PER_TARGET = 4
+MAX_IN_FLIGHT = 256
+PER_TARGET = 32
 MAX_RETRY_AFTER = timedelta(hours=24)
 # Re-connecting the LISTEN connection after it was lost: the first wait, doubled on each
 # failure up to the last. How often a quiet LISTEN connection is checked to be open.
@@ -93,6 +93,9 @@ class Relay:
         # Attempts in flight, and how many per subscription.
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight: dict[Any, int] = {}
+        # Successes waiting to be written, and the signal that there are some.
+        self._delivered: list[tuple[Any, int]] = []
+        self._to_record = asyncio.Event()
 
     async def run(self) -> None:
         """Deliver until cancelled: woken by NOTIFY at commit, polling for due retries."""
@@ -105,6 +108,7 @@ class Relay:
             # LISTEN on a connection of its own, kept (and re-made after a database
             # restart) by a task of its own; the poll below covers any gap.
             listening = asyncio.create_task(self._keep_listening())
+            recording = asyncio.create_task(self._record_delivered())
             try:
                 while True:
                     self._wake.clear()
@@ -121,6 +125,10 @@ class Relay:
                 # bounded by the HTTP timeout).
                 if self._tasks:
                     await asyncio.gather(*self._tasks, return_exceptions=True)
+                recording.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await recording
+                await self._write_delivered()
 
     async def _round(self) -> tuple[int, int]:
         """One claim: (how many it asked for, how many it got)."""
@@ -207,15 +215,36 @@ class Relay:
         self._wake.set()  # a slot is free: claim what is due for it
 
     async def _deliver(self, row: Any) -> None:
-        """Attempt one delivery and record its outcome at once."""
+        """Attempt one delivery; its outcome is recorded as soon as it is known."""
         try:
             code = await self._attempt(row)
-            if code:
-                async with self.engine.connect() as conn:
-                    await repo.mark_delivered(conn, [(row.id, code)])
         except Exception:
             # The lease runs out and the delivery is claimed again.
             log.warning("webhook delivery attempt not recorded", exc_info=True)
+            return
+        if code:
+            self._delivered.append((row.id, code))
+            self._to_record.set()
+
+    async def _record_delivered(self) -> None:
+        """Write successes as they come. Each write takes every success that arrived while
+        the one before was written: nothing waits for another delivery's attempt, and a
+        busy relay still writes in batches."""
+        while True:
+            await self._to_record.wait()
+            self._to_record.clear()
+            await self._write_delivered()
+
+    async def _write_delivered(self) -> None:
+        batch, self._delivered = self._delivered, []
+        if not batch:
+            return
+        try:
+            async with self.engine.connect() as conn:
+                await repo.mark_delivered(conn, batch)
+        except Exception:
+            # Their leases run out and they are sent again (receivers deduplicate).
+            log.warning("webhook deliveries not recorded", exc_info=True)
 
     async def _attempt(self, row: Any) -> int | None:
         """Send one delivery. Returns the status code when it succeeded (the caller records

@@ -404,7 +404,8 @@ async def test_a_slow_receiver_delays_only_its_own_deliveries(
     try:
         await grid_districts(other_admin)
         await _subscribe(other_admin, slow.url, ["call.created"])
-        for _ in range(12):
+        backlog = PER_TARGET + 4
+        for _ in range(backlog):
             await other_admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
         await grid_districts(admin)
         await _subscribe(admin, receiver.url, ["call.created"])
@@ -428,7 +429,7 @@ async def test_a_slow_receiver_delays_only_its_own_deliveries(
             assert len(slow.requests) == PER_TARGET
             assert slow.hold is not None
             slow.hold.set()
-            await slow.wait_for(12)
+            await slow.wait_for(backlog)
     finally:
         if slow.hold is not None:
             slow.hold.set()
