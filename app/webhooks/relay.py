@@ -96,6 +96,7 @@ class Relay:
         # Successes waiting to be written, and the signal that there are some.
         self._delivered: list[tuple[Any, int]] = []
         self._to_record = asyncio.Event()
+        self._closing = False
 
     async def run(self) -> None:
         """Deliver until cancelled: woken by NOTIFY at commit, polling for due retries."""
@@ -125,10 +126,11 @@ class Relay:
                 # bounded by the HTTP timeout).
                 if self._tasks:
                     await asyncio.gather(*self._tasks, return_exceptions=True)
-                recording.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await recording
-                await self._write_delivered()
+                # The recorder writes what is left and ends; it is never cancelled in the
+                # middle of a write.
+                self._closing = True
+                self._to_record.set()
+                await recording
 
     async def _round(self) -> tuple[int, int]:
         """One claim: (how many it asked for, how many it got)."""
@@ -234,6 +236,8 @@ class Relay:
             await self._to_record.wait()
             self._to_record.clear()
             await self._write_delivered()
+            if self._closing:
+                return
 
     async def _write_delivered(self) -> None:
         batch, self._delivered = self._delivered, []
