@@ -35,6 +35,9 @@ LEASE = timedelta(seconds=30)
 MAX_IN_FLIGHT = 256
 PER_TARGET = 32
 MAX_RETRY_AFTER = timedelta(hours=24)
+# How long a stopping relay waits for its attempts in flight (each bounded by the HTTP
+# timeout) before it cancels what is left.
+STOP_GRACE_SECONDS = HTTP_TIMEOUT_SECONDS
 # Re-connecting the LISTEN connection after it was lost: the first wait, doubled on each
 # failure up to the last. How often a quiet LISTEN connection is checked to be open.
 LISTEN_BACKOFF_FIRST = 0.1
@@ -353,7 +356,7 @@ class RelayThread:
         self._thread.start()
         self._ready.wait(timeout=10)
 
-    def stop(self, timeout: float = HTTP_TIMEOUT_SECONDS + 5) -> None:
+    def stop(self, timeout: float = STOP_GRACE_SECONDS + 5) -> None:
         """Finish the round in flight, then stop (blocking; call it off the event loop)."""
         if self._loop is not None and self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
@@ -375,6 +378,15 @@ class RelayThread:
             await self._stop.wait()
         finally:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await engine.dispose()
+            # Attempts in flight get the HTTP timeout to finish and be recorded. Whatever
+            # still runs then (an attempt, a LISTEN connection closing on a database that
+            # went away) is cancelled: its lease runs out and it is sent again. The thread
+            # always ends within its join, so no relay outlives its service.
+            await asyncio.wait({task}, timeout=STOP_GRACE_SECONDS)
+            others = asyncio.all_tasks() - {asyncio.current_task()}
+            for other in others:
+                other.cancel()
+            if others:
+                await asyncio.wait(others, timeout=1)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(engine.dispose(), timeout=2)
