@@ -39,7 +39,7 @@ from app.schemas.dispatch import UnitsUnavailableProblem
 from app.services import housekeeping
 from app.settings import Settings
 from app.state import AppState
-from app.webhooks.relay import RelayThread
+from app.webhooks.thread import RelayThread
 
 
 class _App(FastAPI):
