@@ -42,7 +42,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -95,12 +96,7 @@ class Receiver:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                body = json.loads(await reader.readexactly(length))
+                body = json.loads(await read_request(reader))
                 event_at = datetime.fromisoformat(body["timestamp"]).timestamp()
                 self.delays_ms.append((time.time() - event_at) * 1000)
                 writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
@@ -171,6 +167,32 @@ def _start(args: argparse.Namespace, data_dir: Path, port: int) -> list[subproce
         )
     log.close()
     return procs
+
+
+@contextmanager
+def _serving(
+    args: argparse.Namespace, data_dir: Path
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """The service (and its worker) on a free port for the block; stopped with SIGTERM."""
+    port = _free_port()
+    procs = _start(args, data_dir, port)
+    try:
+        yield port, procs[0]
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=30)
+
+
+async def read_request(reader: asyncio.StreamReader) -> bytes:
+    """The body of the next HTTP/1.1 request on a receiver's connection."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return await reader.readexactly(length)
 
 
 async def _run(
@@ -490,15 +512,8 @@ def _coverage(args: argparse.Namespace, url: str, data_dir: Path) -> None:
         f"seeded {calls.calls} calls over those days ({calls.cleared} cleared, "
         f"{calls.assignments} assignments) in {calls.seconds:.1f} s"
     )
-    port = _free_port()
-    procs = _start(args, data_dir, port)
-    try:
-        lines = asyncio.run(_reports(args, year, calls, port, procs[0]))
-    finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            proc.wait(timeout=30)
+    with _serving(args, data_dir) as (port, serve):
+        lines = asyncio.run(_reports(args, year, calls, port, serve))
     for line in lines:
         print(line)
 
@@ -508,15 +523,8 @@ def _slow_receiver(args: argparse.Namespace, url: str, data_dir: Path) -> None:
     from bench.slow_receiver import run
 
     fast, slow = (asyncio.run(seed(url, officers=200, co_responders=20)) for _ in range(2))
-    port = _free_port()
-    procs = _start(args, data_dir, port)
-    try:
-        lines = asyncio.run(run(args, fast, slow, port, procs[0]))
-    finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            proc.wait(timeout=30)
+    with _serving(args, data_dir) as (port, serve):
+        lines = asyncio.run(run(args, fast, slow, port, serve))
     for line in lines:
         print(line)
 
@@ -582,15 +590,8 @@ def main() -> None:
             f"{officers // 10} co-responders, shifts for 3 days in {agencies[-1].seconds:.1f} s"
         )
     seeded, big = agencies[0], (agencies[1] if args.scale else None)
-    port = _free_port()
-    procs = _start(args, data_dir, port)
-    try:
-        asyncio.run(_run(args, seeded, big, port, procs[0]))
-    finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            proc.wait(timeout=30)
+    with _serving(args, data_dir) as (port, serve):
+        asyncio.run(_run(args, seeded, big, port, serve))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import subprocess
 import time
 from collections.abc import Awaitable, Callable
 
-from bench.calls import Receiver, _percentiles, _wait_ready, call_body
+from bench.calls import Receiver, _percentiles, _wait_ready, call_body, read_request
 from bench.loadgen import Connection, Stats, open_loop
 from bench.seed import Seeded
 
@@ -38,12 +38,7 @@ class SlowReceiver:
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                await reader.readexactly(length)
+                await read_request(reader)
                 self.received += 1
                 await asyncio.sleep(SLOW_SECONDS)
                 writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")

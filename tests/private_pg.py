@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from app.db.migrate import upgrade
@@ -96,3 +97,13 @@ class PrivateServer:
     def destroy(self) -> None:
         self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def migrated_server() -> Iterator[PrivateServer]:
+    """A private server, started and migrated, destroyed afterwards: make it a fixture of
+    the scope a test module needs (`pytest.fixture(scope="module")(migrated_server)`)."""
+    pg = PrivateServer()
+    pg.start()
+    pg.migrate()
+    yield pg
+    pg.destroy()

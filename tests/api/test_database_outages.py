@@ -22,16 +22,10 @@ import pytest
 from app.api.app import create_app
 from app.settings import Settings
 from tests.helpers import Api, new_agency
-from tests.private_pg import PrivateServer
+from tests.private_pg import PrivateServer, migrated_server
 
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[PrivateServer]:
-    pg = PrivateServer()
-    pg.start()
-    pg.migrate()
-    yield pg
-    pg.destroy()
+# A private server of this module's own, migrated (tests/private_pg.py).
+server = pytest.fixture(scope="module")(migrated_server)
 
 
 @pytest.fixture

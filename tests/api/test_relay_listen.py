@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
 
 import asyncpg
 import pytest
@@ -18,17 +17,11 @@ from app.settings import Settings
 from app.webhooks.relay import Relay
 from tests.api.test_database_outages import service
 from tests.helpers import grid_districts
-from tests.private_pg import PrivateServer
+from tests.private_pg import PrivateServer, migrated_server
 from tests.receiver import Receiver
 
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[PrivateServer]:
-    pg = PrivateServer()
-    pg.start()
-    pg.migrate()
-    yield pg
-    pg.destroy()
+# A private server of this module's own, migrated (tests/private_pg.py).
+server = pytest.fixture(scope="module")(migrated_server)
 
 
 async def _listening(server: PrivateServer) -> bool:
