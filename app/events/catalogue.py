@@ -209,6 +209,7 @@ def unit_status_changed(
     previous_status: UnitStatus,
     call_id: UUID | None,
     location: tuple[float, float] | None,
+    external_incident: str | None = None,
 ) -> OutboxEvent:
     payload = UnitStatusChanged(
         responder_type=responder_type,
@@ -217,6 +218,7 @@ def unit_status_changed(
         previous_status=previous_status,
         call_id=None if call_id is None else str(call_id),
         location=None if location is None else PointPayload(lat=location[0], lon=location[1]),
+        external_incident=external_incident,
     )
     return _event("unit.status_changed", call_id, responder_id, payload)
 

@@ -94,6 +94,8 @@ class UnitStatusChanged(TypedDict):
     previous_status: UnitStatus
     call_id: str | None
     location: PointPayload | None
+    # The CAD's incident while the unit is busy on one cit-dispatch does not handle.
+    external_incident: str | None
 
 
 # A coverage gap ahead (docs/reports.md, "Alerts"): its fields are those of a gap in

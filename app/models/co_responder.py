@@ -7,7 +7,7 @@ from sqlalchemy import ARRAY, CheckConstraint, ForeignKey, Index, Text, func, te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column, id_column
-from app.models.responder import STATUS_CHECK, UnitStateMixin
+from app.models.responder import EXTERNAL_INCIDENT_CHECK, STATUS_CHECK, UnitStateMixin
 from app.vocabulary import CO_RESPONDER_KINDS, sql_list
 
 
@@ -15,6 +15,7 @@ class CoResponder(UnitStateMixin, Base):
     __tablename__ = "co_responder"
     __table_args__ = (
         CheckConstraint(STATUS_CHECK, name="status"),
+        CheckConstraint(EXTERNAL_INCIDENT_CHECK, name="external_incident"),
         CheckConstraint(f"kind IN {sql_list(CO_RESPONDER_KINDS)}", name="kind"),
         Index("ix_co_responder_agency_id", "agency_id", "id"),
     )

@@ -7,13 +7,14 @@ from sqlalchemy import ARRAY, CheckConstraint, ForeignKey, Index, Text, func, te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column, id_column
-from app.models.responder import STATUS_CHECK, UnitStateMixin
+from app.models.responder import EXTERNAL_INCIDENT_CHECK, STATUS_CHECK, UnitStateMixin
 
 
 class Officer(UnitStateMixin, Base):
     __tablename__ = "officer"
     __table_args__ = (
         CheckConstraint(STATUS_CHECK, name="status"),
+        CheckConstraint(EXTERNAL_INCIDENT_CHECK, name="external_incident"),
         # A person holds at most one active post in an agency; separations keep history.
         Index(
             "uq_officer_active_state_officer_id",

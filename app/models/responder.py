@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.vocabulary import UNIT_STATUSES, UnitStatus, sql_list
 
 STATUS_CHECK = f"status IN {sql_list(UNIT_STATUSES)}"
+EXTERNAL_INCIDENT_CHECK = "char_length(external_incident) BETWEEN 1 AND 64"
 
 
 class UnitStateMixin:
@@ -20,3 +21,5 @@ class UnitStateMixin:
     lon: Mapped[float | None]
     location_at: Mapped[datetime | None]
     active_call_id: Mapped[UUID | None]
+    # The CAD's own incident while the unit is busy on one cit-dispatch does not handle.
+    external_incident: Mapped[str | None] = mapped_column(Text)

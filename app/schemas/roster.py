@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, StrictBool, StringConstraints, model_validator
 
 from app.schemas.common import WORDS_CAP, Day, GeoLocation, Name, ShortText, StrictModel
-from app.vocabulary import CoResponderKind, ResponderType, Training, UnitStatus
+from app.vocabulary import OFF_CALL, CoResponderKind, ResponderType, Training, UnitStatus
 
 Specialty = Annotated[
     str,
@@ -110,6 +110,15 @@ class CoResponderOut(BaseModel):
 class StatusUpdate(StrictModel):
     status: UnitStatus
     location: GeoLocation | None = None
+    # The CAD's incident a busy unit is on (SPEC §6.1), with a busy status only. Left out
+    # while the unit moves on through the same incident, the one it has is kept.
+    external_incident: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _busy_only(self) -> StatusUpdate:
+        if self.external_incident is not None and self.status in OFF_CALL:
+            raise ValueError(f"external_incident names a busy unit's incident, not {self.status}")
+        return self
 
 
 class UnitStatusOut(BaseModel):
@@ -119,3 +128,4 @@ class UnitStatusOut(BaseModel):
     status_at: datetime
     location: GeoLocation | None
     active_call_id: UUID | None
+    external_incident: str | None

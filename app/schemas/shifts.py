@@ -68,3 +68,5 @@ class UnitOut(BaseModel):
     trainings: list[str] | None = None
     specialties: list[str] | None = None
     active_call_id: UUID | None
+    # The CAD's incident while the unit is busy on one cit-dispatch does not handle.
+    external_incident: str | None = None

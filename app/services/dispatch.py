@@ -303,6 +303,7 @@ async def release_units(
         unit = locked.get(a.responder_id)
         if unit is not None and unit.active_call_id == call_id:
             unit.status, unit.status_at, unit.active_call_id = new_status, now, None
+            unit.external_incident = None
         released.append(
             events.unit_released(
                 call_id=call_id,

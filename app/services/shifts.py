@@ -165,6 +165,7 @@ async def _units(
                 trainings=officer.trainings if officer else None,
                 specialties=co_responder.specialties if co_responder else None,
                 active_call_id=person.active_call_id,
+                external_incident=person.external_incident,
             )
         )
     return units

@@ -16,7 +16,7 @@ from app.schemas.common import geo_location
 from app.schemas.roster import StatusUpdate, UnitStatusOut
 from app.security import Principal
 from app.services.dispatch import release_units
-from app.vocabulary import OFF_CALL, ON_CALL, ResponderType
+from app.vocabulary import OFF_CALL, ON_CALL, ResponderType, UnitStatus
 
 
 async def set_status(
@@ -28,7 +28,10 @@ async def set_status(
     responder_id: UUID,
     body: StatusUpdate,
 ) -> UnitStatusOut:
-    """Apply a status report from a unit or its dispatcher; nonsense moves are a 409."""
+    """Apply a status report from a unit, its dispatcher or the CAD.
+
+    A unit on a cit-dispatch call moves forward only (going back is a 409); any other unit
+    may report busy on the CAD's own incident, and is then not eligible (SPEC §6.1)."""
     if who.role == "unit" and who.responder_id != responder_id:
         raise Forbidden("a unit key may set only its own responder's status")
     locked = await assignment_repo.lock_units(
@@ -43,16 +46,15 @@ async def set_status(
     now = datetime.now(UTC)
     previous, call_id = unit.status, unit.active_call_id
     new = body.status
-    if new == "dispatched" and previous != "dispatched":
-        raise Conflict("a unit becomes dispatched only by POST /v1/calls/{id}/dispatch")
-    if new in ON_CALL and call_id is None:
-        raise Conflict(f"the unit is not assigned to a call, so it cannot be {new}")
-    if new in ON_CALL and previous in ON_CALL and ON_CALL.index(new) < ON_CALL.index(previous):
-        raise Conflict(f"a unit cannot go back from {previous} to {new}")
+    if call_id is not None and new in ON_CALL and ON_CALL.index(new) < ON_CALL.index(previous):
+        # The lifecycle of §3.4 holds for a unit on a cit-dispatch call; a unit busy on the
+        # CAD's own incidents (call_id None) reports whatever the CAD says (SPEC §6.1).
+        raise Conflict(f"a unit cannot go back from {previous} to {new} on its call")
+    incident = _external_incident(unit.external_incident, previous, body)
 
     if body.location is not None:
         unit.lat, unit.lon, unit.location_at = body.location.lat, body.location.lon, now
-    if new != previous:
+    if new != previous or incident != unit.external_incident:
         if new in OFF_CALL and call_id is not None:
             # As a CAD does: a unit reporting back in service is released from its call.
             active = await assignment_repo.active_for_responder(session, responder_id)
@@ -61,7 +63,9 @@ async def set_status(
         if new in ("on_scene", "transporting") and call_id is not None:
             # A unit may skip ahead to transporting: it was on scene all the same.
             await assignment_repo.mark_on_scene(session, responder_id, now)
-        unit.status, unit.status_at = new, now
+        if new != previous:
+            unit.status, unit.status_at = new, now
+        unit.external_incident = incident
         if new in OFF_CALL:
             unit.active_call_id = None
         changed = events.unit_status_changed(
@@ -71,6 +75,7 @@ async def set_status(
             previous_status=previous,
             call_id=call_id,
             location=None if body.location is None else (body.location.lat, body.location.lon),
+            external_incident=incident,
         )
         await outbox.write(session, agency_id=context.agency_id, at=now, events=[changed])
     await session.flush()
@@ -81,4 +86,15 @@ async def set_status(
         status_at=unit.status_at,
         location=geo_location(unit.lat, unit.lon),
         active_call_id=unit.active_call_id,
+        external_incident=unit.external_incident,
     )
+
+
+def _external_incident(current: str | None, previous: UnitStatus, body: StatusUpdate) -> str | None:
+    """The CAD incident a unit is busy on after this report: the one named, else the one it
+    had while it moves on through the same incident; none once it is back in service or
+    starts over (e.g. on_scene, then dispatched again: a new incident)."""
+    if body.external_incident is not None or body.status in OFF_CALL:
+        return body.external_incident
+    moving_on = previous in ON_CALL and ON_CALL.index(body.status) >= ON_CALL.index(previous)
+    return current if moving_on else None

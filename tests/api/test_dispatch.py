@@ -143,13 +143,6 @@ async def test_unit_lifecycle_moves_forward_and_release_by_reporting_available(
     admin: Api, db: asyncpg.Connection
 ) -> None:
     co, _ = await _setup(admin)
-    lone = await add_officer(admin, district="D2", call_sign="2A1")
-    assert (
-        await admin.put(f"/v1/officers/{lone}/status", {"status": "en_route"})
-    ).status_code == 409
-    assert (
-        await admin.put(f"/v1/officers/{lone}/status", {"status": "dispatched"})
-    ).status_code == 409
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
     await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
     path = f"/v1/co-responders/{co}/status"

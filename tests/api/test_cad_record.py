@@ -1,0 +1,114 @@
+"""The CAD is the system of record (SPEC §6.1–§6.3): its units, its ids, its round trips."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+from tests.helpers import Api, add_co_responder, add_officer, grid_districts
+
+
+async def _events(db: asyncpg.Connection, event_type: str) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        "SELECT payload::text AS p FROM event WHERE type = $1 ORDER BY id", event_type
+    )
+    return [json.loads(r["p"]) for r in rows]
+
+
+async def _unit(admin: Api, responder_id: str) -> dict[str, Any]:
+    units = (await admin.ok("GET", "/v1/units"))["items"]
+    [unit] = [u for u in units if u["responder_id"] == responder_id]
+    return unit
+
+
+async def test_a_unit_busy_on_the_cads_own_incident_is_shown_and_not_recommended(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    busy = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    free = await add_officer(admin, district="D1", call_sign="1A2", cit=True)
+    path = f"/v1/officers/{busy}/status"
+
+    reported = await admin.ok("PUT", path, {"status": "dispatched", "external_incident": "B-42"})
+    assert reported["status"] == "dispatched"
+    assert reported["active_call_id"] is None
+    assert reported["external_incident"] == "B-42"
+    assert (await admin.ok("PUT", path, {"status": "on_scene"}))["external_incident"] == "B-42"
+    unit = await _unit(admin, busy)
+    assert (unit["status"], unit["active_call_id"], unit["external_incident"]) == (
+        "on_scene",
+        None,
+        "B-42",
+    )
+    # Without a cit-dispatch call, no lifecycle: the CAD's word stands, in any order.
+    for status in ("en_route", "transporting"):
+        assert (await admin.ok("PUT", path, {"status": status}))["status"] == status
+
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "safety": {"weapon": True}}, 201)
+    recommended = {u["responder_id"] for u in call["recommendation"]["units"]}
+    assert busy not in recommended
+    assert free in recommended
+    refused = await admin.post(
+        f"/v1/calls/{call['id']}/dispatch",
+        {
+            "units": [{"responder_type": "officer", "responder_id": busy, "role": "lead"}],
+            "override_code": "closer_unit",
+        },
+    )
+    assert refused.status_code == 409
+
+    # Back in service: the CAD's incident is forgotten and the unit is eligible again.
+    back = await admin.ok("PUT", path, {"status": "available"})
+    assert back["external_incident"] is None
+    assert (await _unit(admin, busy))["external_incident"] is None
+    changes = [c for c in await _events(db, "unit.status_changed") if c["responder_id"] == busy]
+    assert [(c["status"], c["external_incident"]) for c in changes] == [
+        ("dispatched", "B-42"),
+        ("on_scene", "B-42"),
+        ("en_route", None),  # going back without naming one: a new incident, not B-42
+        ("transporting", None),
+        ("available", None),
+    ]
+
+
+async def test_a_new_incident_named_for_a_busy_unit_replaces_the_old_one(admin: Api) -> None:
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    path = f"/v1/co-responders/{co}/status"
+    await admin.ok("PUT", path, {"status": "en_route", "external_incident": "A-1"})
+    assert (await admin.ok("PUT", path, {"status": "on_scene"}))["external_incident"] == "A-1"
+    again = await admin.ok("PUT", path, {"status": "on_scene", "external_incident": "A-2"})
+    assert again["external_incident"] == "A-2"
+    assert (await _unit(admin, co))["external_incident"] == "A-2"
+
+
+async def test_external_incident_is_refused_with_a_status_that_is_not_busy(admin: Api) -> None:
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="1A1")
+    path = f"/v1/officers/{officer}/status"
+    for body in (
+        {"status": "available", "external_incident": "B-1"},
+        {"status": "out_of_service", "external_incident": "B-1"},
+        {"status": "dispatched", "external_incident": "x" * 65},
+        {"status": "dispatched", "external_incident": "   "},
+    ):
+        response = await admin.put(path, body)
+        assert response.status_code == 422, body
+    assert (await _unit(admin, officer))["status"] == "available"
+
+
+async def test_the_lifecycle_still_holds_for_a_unit_on_a_cit_dispatch_call(admin: Api) -> None:
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    path = f"/v1/co-responders/{co}/status"
+    await admin.ok("PUT", path, {"status": "on_scene"})
+    for earlier in ("dispatched", "en_route"):
+        backwards = await admin.put(path, {"status": earlier})
+        assert backwards.status_code == 409
+        assert "back" in backwards.json()["detail"]
+    unit = await _unit(admin, co)
+    assert (unit["status"], unit["active_call_id"]) == ("on_scene", call["id"])
