@@ -40,6 +40,18 @@ class Conflict(AppError):
     status, slug, title = 409, "conflict", "Conflict"
 
 
+class CallExists(Conflict):
+    """A new call whose external_id another call of the agency already has."""
+
+    slug, title = "call-exists", "A call with this external_id exists"
+
+    def __init__(self, external_id: str, call_id: object) -> None:
+        super().__init__(
+            f"call {call_id} already has external_id {external_id}",
+            extra={"call_id": str(call_id)},
+        )
+
+
 class Invalid(AppError):
     """A payload that parsed but breaks a rule (unknown district, bad policy, ...)."""
 

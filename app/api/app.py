@@ -35,6 +35,7 @@ from app.api.routes import (
 )
 from app.db.engine import app_role_url, create_engine
 from app.encryption import DataCipher, load_cipher
+from app.schemas.calls import CallExistsProblem
 from app.schemas.dispatch import UnitsUnavailableProblem
 from app.services import housekeeping
 from app.settings import Settings
@@ -127,7 +128,7 @@ def create_app(
                 title=app.title, version=app.version, summary=app.summary, routes=app.routes
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in (Problem, UnitsUnavailableProblem):
+            for model in (Problem, UnitsUnavailableProblem, CallExistsProblem):
                 components[model.__name__] = model.model_json_schema(
                     ref_template="#/components/schemas/{model}"
                 )

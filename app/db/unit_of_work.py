@@ -95,6 +95,21 @@ class UnitOfWork:
             self._session = AsyncSession(bind=await self.connection(), expire_on_commit=False)
         return self._session
 
+    async def restart(self) -> None:
+        """Roll back what was done so far and begin afresh on the same connection.
+
+        A failed statement aborts the transaction; this lets a service read on after one
+        (e.g. which call holds a duplicate external_id) without a second connection. The
+        callbacks stay: they run when this unit of work finishes.
+        """
+        if self._conn is None:
+            return
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        await (await driver(self._conn)).execute("ROLLBACK")
+        await self._begin(self._conn)
+
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run callback once the transaction has committed."""
         self._after_commit.append(callback)

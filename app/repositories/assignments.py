@@ -41,17 +41,37 @@ async def lock_units(
 
 
 async def for_call(session: AsyncSession, call_id: UUID) -> list[Assignment]:
-    stmt = (
-        select(Assignment)
-        .where(Assignment.call_id == call_id)
-        .order_by(Assignment.assigned_at, Assignment.id)
-    )
-    return list((await session.execute(stmt)).scalars())
+    return (await for_calls(session, [call_id])).get(call_id, [])
 
 
-async def dispatches_for_call(session: AsyncSession, call_id: UUID) -> list[Dispatch]:
-    stmt = select(Dispatch).where(Dispatch.call_id == call_id).order_by(Dispatch.at, Dispatch.id)
-    return list((await session.execute(stmt)).scalars())
+async def for_calls(session: AsyncSession, call_ids: Sequence[UUID]) -> dict[UUID, list[Assignment]]:
+    """Each call's assignments, oldest first, in one query."""
+    found: dict[UUID, list[Assignment]] = {}
+    if call_ids:
+        stmt = (
+            select(Assignment)
+            .where(Assignment.call_id.in_(call_ids))
+            .order_by(Assignment.assigned_at, Assignment.id)
+        )
+        for assignment in (await session.execute(stmt)).scalars():
+            found.setdefault(assignment.call_id, []).append(assignment)
+    return found
+
+
+async def dispatches_for_calls(
+    session: AsyncSession, call_ids: Sequence[UUID]
+) -> dict[UUID, list[Dispatch]]:
+    """Each call's dispatches, oldest first, in one query."""
+    found: dict[UUID, list[Dispatch]] = {}
+    if call_ids:
+        stmt = (
+            select(Dispatch)
+            .where(Dispatch.call_id.in_(call_ids))
+            .order_by(Dispatch.at, Dispatch.id)
+        )
+        for dispatch in (await session.execute(stmt)).scalars():
+            found.setdefault(dispatch.call_id, []).append(dispatch)
+    return found
 
 
 async def mark_on_scene(session: AsyncSession, responder_id: UUID, at: datetime) -> None:

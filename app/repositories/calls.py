@@ -194,6 +194,16 @@ async def insert_call(
         raise DistrictGone from None
 
 
+async def call_id_for_external_id(
+    conn: AsyncConnection, *, agency_id: UUID, external_id: str | None
+) -> UUID | None:
+    """The id of the agency's call the CAD knows by external_id, if any."""
+    found: UUID | None = await (await driver(conn)).fetchval(
+        "SELECT id FROM call WHERE agency_id = $1 AND external_id = $2", agency_id, external_id
+    )
+    return found
+
+
 async def insert_recommendation(
     session: AsyncSession,
     recommendation: RecommendationRecord,
@@ -286,11 +296,14 @@ async def list_calls(
     agency_id: UUID,
     status: str | None,
     district_id: UUID | None,
+    external_id: str | None,
     limit: int,
     cursor: str | None,
 ) -> tuple[list[CallRecord], str | None]:
     """One page of the agency's calls, newest first."""
     stmt = _SELECT_CALL.where(Call.agency_id == agency_id)
+    if external_id is not None:
+        stmt = stmt.where(Call.external_id == external_id)
     if status is not None:
         stmt = stmt.where(Call.status == status)
     if district_id is not None:

@@ -189,3 +189,13 @@ class DispatchedCallOut(CallOut):
 
 class CallDetailOut(DispatchedCallOut):
     notes: str | None
+
+
+class CallExistsProblem(BaseModel):
+    """The 409 for a POST /v1/calls whose external_id another call of the agency holds."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    call_id: UUID

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.agency_context import AgencyContext
 from app.db.unit_of_work import UnitOfWork
 from app.encryption import CALL_NOTES, DataCipher
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import CallExists, Conflict, Invalid, NotFound
 from app.events import catalogue as events
 from app.ids import new_id
 from app.records.calls import CallRecord, Location, SubjectFacts
@@ -108,7 +108,14 @@ async def create(
             answer=answer,
         )
     except repo.ExternalIdTaken:
-        raise Conflict(f"a call with external_id {body.external_id} already exists") from None
+        # The failed statement aborted the transaction: read the holder in a fresh one.
+        await work.restart()
+        existing = await repo.call_id_for_external_id(
+            await work.connection(), agency_id=call.agency_id, external_id=call.external_id
+        )
+        if existing is None:  # cleared by a rollback since: unlikely, and worth a retry
+            raise Conflict(f"external_id {call.external_id} was taken; retry") from None
+        raise CallExists(str(call.external_id), existing) from None
     except repo.DistrictGone:
         raise Invalid(f"unknown district {code}", loc=("body", "district")) from None
     return out
@@ -181,14 +188,30 @@ async def render_with_units(
     session: AsyncSession, call: CallRecord, rec: RecommendationRecord | None
 ) -> DispatchedCallOut:
     """The call with every assignment and dispatch it has had."""
-    base = render_call(call, rec)
-    assignments = await assignment_repo.for_call(session, call.id)
-    dispatches = await assignment_repo.dispatches_for_call(session, call.id)
-    return DispatchedCallOut(
-        **dict(base),
-        assignments=[AssignmentOut.model_validate(a, from_attributes=True) for a in assignments],
-        dispatches=[DispatchOut.model_validate(d, from_attributes=True) for d in dispatches],
-    )
+    return (await _render_many(session, [call], {} if rec is None else {call.id: rec}))[0]
+
+
+async def _render_many(
+    session: AsyncSession, calls: list[CallRecord], recs: dict[UUID, RecommendationRecord]
+) -> list[DispatchedCallOut]:
+    """Calls with their assignments and dispatches: two queries for any number of calls."""
+    ids = [c.id for c in calls]
+    assignments = await assignment_repo.for_calls(session, ids)
+    dispatches = await assignment_repo.dispatches_for_calls(session, ids)
+    return [
+        DispatchedCallOut(
+            **dict(render_call(call, recs.get(call.id))),
+            assignments=[
+                AssignmentOut.model_validate(a, from_attributes=True)
+                for a in assignments.get(call.id, [])
+            ],
+            dispatches=[
+                DispatchOut.model_validate(d, from_attributes=True)
+                for d in dispatches.get(call.id, [])
+            ],
+        )
+        for call in calls
+    ]
 
 
 async def get_detail(
@@ -213,9 +236,12 @@ async def list_page(
     *,
     status: str | None,
     district: str | None,
+    external_id: str | None,
     limit: int,
     cursor: str | None,
-) -> tuple[list[CallOut], str | None]:
+) -> tuple[list[DispatchedCallOut], str | None]:
+    """A page of calls, newest first, each with its assignments and dispatches (never its
+    notes); external_id finds the call the CAD knows by that id."""
     district_id = None
     if district is not None:
         info = context.districts_by_code.get(district)
@@ -227,11 +253,12 @@ async def list_page(
         agency_id=context.agency_id,
         status=status,
         district_id=district_id,
+        external_id=external_id,
         limit=limit,
         cursor=cursor,
     )
     recs = await repo.latest_recommendations(session, [c.id for c in calls])
-    return [render_call(c, recs.get(c.id)) for c in calls], next_cursor
+    return await _render_many(session, calls, recs), next_cursor
 
 
 async def update(

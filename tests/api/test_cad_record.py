@@ -112,3 +112,68 @@ async def test_the_lifecycle_still_holds_for_a_unit_on_a_cit_dispatch_call(admin
         assert "back" in backwards.json()["detail"]
     unit = await _unit(admin, co)
     assert (unit["status"], unit["active_call_id"]) == ("on_scene", call["id"])
+
+
+async def test_a_call_is_found_by_the_cads_id(admin: Api, other_admin: Api) -> None:
+    await grid_districts(admin)
+    await grid_districts(other_admin)
+    mine = await admin.ok("POST", "/v1/calls", {"district": "D1", "external_id": "CAD-7"}, 201)
+    await admin.ok("POST", "/v1/calls", {"district": "D1", "external_id": "CAD-8"}, 201)
+    await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    theirs = {"district": "D1", "external_id": "CAD-9"}
+    await other_admin.ok("POST", "/v1/calls", theirs, 201)
+
+    found = await admin.ok("GET", "/v1/calls?external_id=CAD-7")
+    assert [c["id"] for c in found["items"]] == [mine["id"]]
+    assert found["next_cursor"] is None
+    # Another agency's id is nobody's here; an unknown id finds nothing.
+    assert (await admin.ok("GET", "/v1/calls?external_id=CAD-9"))["items"] == []
+    assert (await admin.ok("GET", "/v1/calls?external_id=cad-7"))["items"] == []
+    assert (await admin.get("/v1/calls?external_id=")).status_code == 422
+    assert (await admin.get("/v1/calls", params={"external_id": "x" * 65})).status_code == 422
+
+
+async def test_a_taken_external_id_is_a_409_naming_the_call_that_has_it(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    first = await admin.ok("POST", "/v1/calls", {"district": "D1", "external_id": "CAD-1"}, 201)
+    again = await admin.post("/v1/calls", {"district": "D2", "external_id": "CAD-1"})
+    assert again.status_code == 409
+    assert again.headers["content-type"] == "application/problem+json"
+    problem = again.json()
+    assert problem["call_id"] == first["id"]
+    assert problem["type"].endswith("/call-exists")
+    assert first["id"] in problem["detail"]
+    assert await db.fetchval("SELECT count(*) FROM call") == 1
+
+
+async def test_lists_carry_what_a_cleared_call_became(admin: Api) -> None:
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "external_id": "CAD-3"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    clear = {"disposition": "resolved", "diverted_to": "crisis_center", "outcome": "referred"}
+    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", clear)
+    untouched = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+
+    listed = {c["id"]: c for c in (await admin.ok("GET", "/v1/calls"))["items"]}
+    cleared = listed[call["id"]]
+    assert cleared["status"] == "cleared"
+    assert cleared["dispatched_at"] is not None and cleared["cleared_at"] is not None
+    assert (cleared["disposition"], cleared["diverted_to"], cleared["outcome"]) == (
+        "resolved",
+        "crisis_center",
+        "referred",
+    )
+    [assignment] = cleared["assignments"]
+    assert (assignment["responder_id"], assignment["role"]) == (co, "lead")
+    assert assignment["released_at"] is not None
+    assert [d["dispatched_lead"] for d in cleared["dispatches"]] == ["mental_health"]
+    assert "notes" not in cleared
+    assert listed[untouched["id"]]["assignments"] == []
+    # The same call read alone says the same.
+    alone = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert alone["assignments"] == cleared["assignments"]
+    by_cad = await admin.ok("GET", "/v1/calls?external_id=CAD-3&status=cleared")
+    assert by_cad["items"] == [cleared]

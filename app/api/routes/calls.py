@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -18,9 +18,17 @@ from app.api.deps import (
     replayed,
     request_id,
 )
-from app.api.problems import problems
-from app.schemas.calls import CallCreate, CallDetailOut, CallOut, CallPatch, RecommendationOut
-from app.schemas.common import DistrictCode, Page
+from app.api.problems import PROBLEM_MEDIA_TYPE, problems
+from app.schemas.calls import (
+    CallCreate,
+    CallDetailOut,
+    CallExistsProblem,
+    CallOut,
+    CallPatch,
+    DispatchedCallOut,
+    RecommendationOut,
+)
+from app.schemas.common import NO_NUL, DistrictCode, Page
 from app.services import agency, idempotency
 from app.services import calls as service
 from app.vocabulary import CallStatus
@@ -28,11 +36,30 @@ from app.vocabulary import CallStatus
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
 
 
+_CALL_EXISTS: dict[int | str, dict[str, Any]] = {
+    409: {
+        "description": "Another call of the agency has this external_id (CallExistsProblem,"
+        " whose call_id is that call's id), or a request with this Idempotency-Key is still"
+        " running (Problem).",
+        "content": {
+            PROBLEM_MEDIA_TYPE: {
+                "schema": {
+                    "anyOf": [
+                        {"$ref": f"#/components/schemas/{CallExistsProblem.__name__}"},
+                        {"$ref": "#/components/schemas/Problem"},
+                    ]
+                }
+            }
+        },
+    }
+}
+
+
 @router.post(
     "",
     status_code=201,
     response_model=CallOut,
-    responses=problems(401, 403, 409, 413, 422, 503),
+    responses={**problems(401, 403, 413, 422, 503), **_CALL_EXISTS},
 )
 async def create_call(
     body: CallCreate,
@@ -84,12 +111,28 @@ async def list_calls(
     page: Paging,
     status: Annotated[CallStatus | None, Query()] = None,
     district: Annotated[DistrictCode | None, Query()] = None,
-) -> Page[CallOut]:
-    """Calls, newest first. Notes are never included in lists."""
+    external_id: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=64,
+            pattern=NO_NUL,
+            description="The CAD's id of the call: zero or one item comes back.",
+        ),
+    ] = None,
+) -> Page[DispatchedCallOut]:
+    """Calls, newest first, each with its assignments and dispatches. Notes are never
+    included in lists."""
     if district is not None:
         context = await agency.knowing(state, context, codes=[district])
     items, cursor = await service.list_page(
-        session, context, status=status, district=district, limit=page.limit, cursor=page.cursor
+        session,
+        context,
+        status=status,
+        district=district,
+        external_id=external_id,
+        limit=page.limit,
+        cursor=page.cursor,
     )
     return Page(items=items, next_cursor=cursor)
 
