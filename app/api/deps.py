@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -97,7 +99,46 @@ async def authorize(
     if rule.audited:
         note.by_service = rule.audited_by_service
         request.state.audit = note
+    _refuse_unknown_query(request)
     return principal
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    """The query parameters a route declares, its dependencies' included; worked out on
+    the first request and kept on the route (routes are not hashable)."""
+    known: frozenset[str] | None = getattr(route, "cit_query_names", None)
+    if known is None:
+        names: set[str] = set()
+        pending = [route.dependant]
+        while pending:
+            dependant = pending.pop()
+            names.update(field.alias for field in dependant.query_params)
+            pending.extend(dependant.dependencies)
+        known = frozenset(names)
+        route.cit_query_names = known  # type: ignore[attr-defined]
+    return known
+
+
+def _refuse_unknown_query(request: Request) -> None:
+    """A query parameter the route does not know is a 422 naming it (SPEC §6.2): a
+    misspelt filter must not quietly return everything."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = _query_names(route)
+    unknown = sorted({name for name in request.query_params if name not in known})
+    if unknown:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ("query", name),
+                    "msg": "Unknown query parameter"
+                    + (f"; this route takes {', '.join(sorted(known))}" if known else ""),
+                }
+                for name in unknown
+            ]
+        )
 
 
 async def audit_note(request: Request, _: Annotated[Principal, Depends(authorize)]) -> AuditNote:
