@@ -29,8 +29,13 @@ def _keys_by_name(schema: dict[str, Any]) -> None:
 
 
 class PolicyIn(StrictModel):
-    # The server assigns versions; one sent by a client is accepted and ignored.
+    """The policy to put: exactly what GET /v1/policy returns, with changes (SPEC §6.3).
+
+    The server owns `version` and `created_at`: sent back, they are accepted and ignored.
+    """
+
     version: Annotated[int, JSON_INTEGER] | None = None
+    created_at: datetime | None = None
     safety_flags: Annotated[list[SafetyFlag], Field(max_length=WORDS_CAP)]
     nature_flags: Annotated[
         dict[NatureCode, Annotated[list[SafetyFlag], Field(min_length=1, max_length=WORDS_CAP)]],

@@ -19,7 +19,7 @@ async def current(session: AsyncSession, *, agency_id: UUID) -> PolicyOut:
 
 async def replace(session: AsyncSession, *, agency_id: UUID, body: PolicyIn) -> PolicyOut:
     previous = await latest_policy(session, agency_id)
-    given = body.model_dump(exclude={"version"})
+    given = body.model_dump(exclude={"version", "created_at"})
     # A program field left out keeps its value (app/schemas/policy.py).
     kept = {field: getattr(previous, field) for field, value in given.items() if value is None}
     row = RoutingPolicy(agency_id=agency_id, version=previous.version + 1, **{**given, **kept})
