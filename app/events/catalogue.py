@@ -174,11 +174,16 @@ def unit_assigned(
     lead: Lead | None,
     responder_type: ResponderType,
     responder_id: UUID,
+    call_sign: str | None,
     role: UnitRole,
 ) -> OutboxEvent:
     summary = call_summary(call, lead=lead)
     payload = UnitAssigned(
-        **summary, responder_type=responder_type, responder_id=str(responder_id), role=role
+        **summary,
+        responder_type=responder_type,
+        responder_id=str(responder_id),
+        call_sign=call_sign,
+        role=role,
     )
     return _event("unit.assigned", call.id, responder_id, payload)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing_extensions import TypedDict  # pydantic documents it on Python 3.11
 
 from app.vocabulary import (
     CallStatus,
@@ -59,6 +59,8 @@ class CallCleared(CallSummary):
 class UnitAssigned(CallSummary):
     responder_type: ResponderType
     responder_id: str
+    # The call sign of the unit's shift (null only for a unit with no shift at all).
+    call_sign: str | None
     role: UnitRole
 
 

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, exists, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ids import new_id
@@ -169,6 +170,26 @@ async def latest_started_shift(
     )
     row = (await session.execute(stmt)).first()
     return None if row is None else (row[0], row[1], row[2])
+
+
+async def call_signs(
+    session: AsyncSession, *, agency_id: UUID, responder_ids: Sequence[UUID], now: datetime
+) -> dict[UUID, str]:
+    """Each responder's call sign now: from its shift that started last by now (the one on
+    now, or the one it worked last), else from its next one. One query."""
+    if not responder_ids:
+        return {}
+    stmt = (
+        select(Shift.responder_id, Shift.call_sign)
+        .where(Shift.agency_id == agency_id, Shift.responder_id.in_(responder_ids))
+        .order_by(
+            Shift.responder_id,
+            (Shift.starts_at <= now).desc(),
+            func.abs(func.extract("epoch", Shift.starts_at - now)),
+        )
+        .ext(distinct_on(Shift.responder_id))
+    )
+    return {r.responder_id: r.call_sign for r in await session.execute(stmt)}
 
 
 async def starts_between(

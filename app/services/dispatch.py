@@ -20,6 +20,7 @@ from app.records.recommendations import RecommendationRecord
 from app.repositories import assignments as assignment_repo
 from app.repositories import calls as call_repo
 from app.repositories import events as outbox
+from app.repositories import shifts as shift_repo
 from app.schemas.calls import RecommendationOut
 from app.schemas.dispatch import (
     ClearRequest,
@@ -178,6 +179,9 @@ async def dispatch(
         override_reason=choice.override_reason,
     )
     session.add(record)
+    signs = await shift_repo.call_signs(
+        session, agency_id=context.agency_id, responder_ids=[u[1] for u in wanted], now=now
+    )
     assigned = []
     for responder_type, responder_id, role in wanted:
         session.add(
@@ -201,6 +205,7 @@ async def dispatch(
                 lead=lead,
                 responder_type=responder_type,
                 responder_id=responder_id,
+                call_sign=signs.get(responder_id),
                 role=role,
             )
         )

@@ -86,7 +86,12 @@ def one_of_each(call: CallRecord) -> list[OutboxEvent]:
             call, lead="law_enforcement", previous_lead="mental_health", recommendation_id=rec.id
         ),
         events.unit_assigned(
-            call, lead=rec.lead, responder_type="officer", responder_id=unit, role="lead"
+            call,
+            lead=rec.lead,
+            responder_type="officer",
+            responder_id=unit,
+            call_sign="1A1",
+            role="lead",
         ),
         events.unit_released(
             call_id=call.id,
