@@ -7,12 +7,13 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp
 
+from app.api import openapi as openapi_document
 from app.api.middleware import (
     BodySizeLimitMiddleware,
     InFlightLimitMiddleware,
@@ -122,19 +123,11 @@ def create_app(
     ):
         app.include_router(module.router)
 
-    def openapi() -> dict[str, object]:
+    def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title, version=app.version, summary=app.summary, routes=app.routes
+            app.openapi_schema = openapi_document.build(
+                app, (Problem, UnitsUnavailableProblem, CallExistsProblem)
             )
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for model in (Problem, UnitsUnavailableProblem, CallExistsProblem):
-                components[model.__name__] = model.model_json_schema(
-                    ref_template="#/components/schemas/{model}"
-                )
-                for name, sub in components[model.__name__].pop("$defs", {}).items():
-                    components.setdefault(name, sub)
-            app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

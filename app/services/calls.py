@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID
@@ -192,7 +193,7 @@ async def render_with_units(
 
 
 async def _render_many(
-    session: AsyncSession, calls: list[CallRecord], recs: dict[UUID, RecommendationRecord]
+    session: AsyncSession, calls: list[CallRecord], recs: Mapping[UUID, RecommendationRecord]
 ) -> list[DispatchedCallOut]:
     """Calls with their assignments and dispatches: two queries for any number of calls."""
     ids = [c.id for c in calls]

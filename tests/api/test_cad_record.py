@@ -1,13 +1,17 @@
-"""The CAD is the system of record (SPEC §6.1–§6.3): its units, its ids, its round trips."""
+"""The CAD is the system of record (SPEC §6.1 to §6.3): its units, its ids, its round trips."""
 
 from __future__ import annotations
 
 import json
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import httpx
 
-from tests.helpers import Api, add_co_responder, add_officer, grid_districts
+from tests.helpers import Api, add_co_responder, add_officer, add_shift, grid_districts
 
 
 async def _events(db: asyncpg.Connection, event_type: str) -> list[dict[str, Any]]:
@@ -20,7 +24,8 @@ async def _events(db: asyncpg.Connection, event_type: str) -> list[dict[str, Any
 async def _unit(admin: Api, responder_id: str) -> dict[str, Any]:
     units = (await admin.ok("GET", "/v1/units"))["items"]
     [unit] = [u for u in units if u["responder_id"] == responder_id]
-    return unit
+    found: dict[str, Any] = unit
+    return found
 
 
 async def test_a_unit_busy_on_the_cads_own_incident_is_shown_and_not_recommended(
@@ -160,7 +165,8 @@ async def test_lists_carry_what_a_cleared_call_became(admin: Api) -> None:
     listed = {c["id"]: c for c in (await admin.ok("GET", "/v1/calls"))["items"]}
     cleared = listed[call["id"]]
     assert cleared["status"] == "cleared"
-    assert cleared["dispatched_at"] is not None and cleared["cleared_at"] is not None
+    assert cleared["dispatched_at"] is not None
+    assert cleared["cleared_at"] is not None
     assert (cleared["disposition"], cleared["diverted_to"], cleared["outcome"]) == (
         "resolved",
         "crisis_center",
@@ -177,3 +183,90 @@ async def test_lists_carry_what_a_cleared_call_became(admin: Api) -> None:
     assert alone["assignments"] == cleared["assignments"]
     by_cad = await admin.ok("GET", "/v1/calls?external_id=CAD-3&status=cleared")
     assert by_cad["items"] == [cleared]
+
+
+async def test_an_unknown_query_parameter_is_a_422_naming_it_on_every_v1_route(
+    admin: Api,
+) -> None:
+    await grid_districts(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    misspelt = await admin.get("/v1/calls", params={"extrnal_id": "CAD-1"})
+    assert misspelt.status_code == 422
+    assert misspelt.json()["errors"][0]["loc"] == ["query", "extrnal_id"]
+    assert "extrnal_id" in misspelt.json()["detail"]
+    # Every /v1 route, with its own parameters filled in, refuses a stranger among them;
+    # and a known parameter still passes.
+    params = {"call_id": call["id"], "code": "D1"}
+    officer = await add_officer(admin, district="D1", call_sign="1A1")
+    unit = await admin.with_role("unit", uuid.UUID(officer))
+    checked = 0
+    document = (await admin.client.get("/openapi.json")).json()
+    for template, operations in document["paths"].items():
+        if not template.startswith("/v1"):
+            continue
+        path = template
+        for name, value in params.items():
+            path = path.replace("{" + name + "}", value)
+        path = re.sub(r"\{[a-z_]+\}", str(uuid.uuid4()), path)
+        for method in operations:
+            caller = unit if template == "/v1/units/me" else admin
+            response = await caller.client.request(
+                method, path, params={"bogus": "1"}, headers=caller.headers, json={}
+            )
+            assert response.status_code == 422, (method, template, response.text)
+            assert ["query", "bogus"] in [e["loc"] for e in response.json()["errors"]]
+            checked += 1
+    assert checked > 40
+    assert (await admin.get("/v1/calls", params={"status": "pending"})).status_code == 200
+    assert (await admin.get("/v1/calls", params={"limit": "1"})).status_code == 200
+
+
+async def test_an_unknown_query_parameter_does_not_come_before_authentication(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/v1/calls", params={"bogus": "1"})
+    assert response.status_code == 401
+
+
+async def test_the_policy_read_changed_and_written_back_as_it_came(admin: Api) -> None:
+    before = await admin.ok("GET", "/v1/policy")
+    changed = {**before, "speed_kmh": before["speed_kmh"] + 10}
+    after = await admin.ok("PUT", "/v1/policy", changed)
+    assert after["speed_kmh"] == before["speed_kmh"] + 10
+    # The server's fields are its own: the version moves on, created_at is the new one's.
+    assert after["version"] == before["version"] + 1
+    assert after["created_at"] >= before["created_at"]
+    assert {k: v for k, v in after.items() if k not in ("version", "created_at", "speed_kmh")} == {
+        k: v for k, v in before.items() if k not in ("version", "created_at", "speed_kmh")
+    }
+    # Any other field the server does not know is still refused.
+    stranger = await admin.put("/v1/policy", {**after, "speed_limit": 3})
+    assert stranger.status_code == 422
+    assert (await admin.ok("GET", "/v1/policy"))["version"] == after["version"]
+
+
+async def test_unit_assigned_carries_the_call_sign_of_the_units_shift_now(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    officer = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    now = datetime.now(UTC)
+    # Yesterday the officer worked as 1B7, and is rostered as 1C2 tomorrow.
+    for sign, start in (("1B7", now - timedelta(hours=30)), ("1C2", now + timedelta(hours=20))):
+        await add_shift(
+            admin,
+            "officer",
+            officer,
+            call_sign=sign,
+            district="D1",
+            starts_at=start,
+            ends_at=start + timedelta(hours=8),
+        )
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    assigned = await _events(db, "unit.assigned")
+    assert {(e["responder_id"], e["call_sign"]) for e in assigned} == {
+        (co, "MCT-1"),
+        (officer, "1A1"),
+    }

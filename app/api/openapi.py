@@ -1,0 +1,152 @@
+"""The OpenAPI document: what FastAPI derives from the routes, plus what it cannot see.
+
+FastAPI documents paths, parameters, bodies and the problem responses the routes declare.
+This adds the rest of the contract: the problem schemas' components, the headers the
+middleware and the idempotency layer put on answers, and every webhook event (the
+document's `webhooks` section, OpenAPI 3.1), whose payloads come from the event catalogue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel, TypeAdapter
+
+from app.events.catalogue import CATALOGUE
+
+_SCHEMAS = "#/components/schemas/"
+_HEADERS = "#/components/headers/"
+
+HEADERS: dict[str, dict[str, Any]] = {
+    "X-Request-ID": {
+        "description": "The request's id: the client's own X-Request-ID if it sent a sane"
+        " one, else a new one. It is in the access log and the audit trail.",
+        "schema": {"type": "string"},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "Idempotent-Replayed": {
+        "description": "Present, and `true`, when this answer is the stored answer to an"
+        " earlier request with the same Idempotency-Key.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
+
+# Statuses whose answers carry Retry-After.
+_RETRY_AFTER = ("429", "503")
+
+_WEBHOOK_HEADERS = {
+    "webhook-id": "The delivery's id, the same on every retry: deduplicate on it.",
+    "webhook-timestamp": "Unix seconds of this attempt.",
+    "webhook-signature": "`v1,` and the base64 HMAC-SHA256 of `id.timestamp.body` with the"
+    " subscription's secret (Standard Webhooks).",
+}
+
+
+def build(app: FastAPI, problem_models: tuple[type[BaseModel], ...]) -> dict[str, Any]:
+    """The whole document for app."""
+    schema = get_openapi(
+        title=app.title, version=app.version, summary=app.summary, routes=app.routes
+    )
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for model in problem_models:
+        _add_schema(
+            schemas, model.__name__, model.model_json_schema(ref_template=_SCHEMAS + "{model}")
+        )
+    components["headers"] = HEADERS
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            _declare_headers(operation)
+    schema["webhooks"] = _webhooks(schemas)
+    return schema
+
+
+def _add_schema(schemas: dict[str, Any], name: str, body: dict[str, Any]) -> None:
+    for sub_name, sub in body.pop("$defs", {}).items():
+        schemas.setdefault(sub_name, sub)
+    schemas[name] = body
+
+
+def _declare_headers(operation: dict[str, Any]) -> None:
+    """Every answer has X-Request-ID; 429 and 503 have Retry-After; the answers of a
+    route that takes an Idempotency-Key may be replays."""
+    idempotent = any(
+        p.get("in") == "header" and p.get("name", "").lower() == "idempotency-key"
+        for p in operation.get("parameters", [])
+    )
+    for status, response in operation.get("responses", {}).items():
+        headers = response.setdefault("headers", {})
+        headers["X-Request-ID"] = {"$ref": _HEADERS + "X-Request-ID"}
+        if status in _RETRY_AFTER:
+            headers["Retry-After"] = {"$ref": _HEADERS + "Retry-After"}
+        if idempotent and status not in _RETRY_AFTER:
+            headers["Idempotent-Replayed"] = {"$ref": _HEADERS + "Idempotent-Replayed"}
+
+
+def _webhooks(schemas: dict[str, Any]) -> dict[str, Any]:
+    """One entry per event type: the request the relay sends to a subscriber."""
+    hooks: dict[str, Any] = {}
+    for event_type, kind in CATALOGUE.items():
+        payload_name = f"Webhook{kind.payload.__name__}"
+        if payload_name not in schemas:
+            payload = TypeAdapter(kind.payload).json_schema(
+                ref_template=_SCHEMAS + "Webhook{model}"
+            )
+            defs = payload.pop("$defs", {})
+            _add_schema(schemas, payload_name, payload)
+            for sub_name, sub in defs.items():
+                schemas.setdefault(f"Webhook{sub_name}", sub)
+        hooks[event_type] = {
+            "post": {
+                "summary": event_type,
+                "description": kind.description
+                + (" Unit terminals on the call hear it too." if kind.heard_on_the_call else ""),
+                "operationId": f"webhook_{event_type.replace('.', '_')}",
+                "tags": ["webhooks"],
+                "parameters": [
+                    {
+                        "name": name,
+                        "in": "header",
+                        "required": True,
+                        "description": text,
+                        "schema": {"type": "string"},
+                    }
+                    for name, text in _WEBHOOK_HEADERS.items()
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["type", "timestamp", "data"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "type": {"type": "string", "const": event_type},
+                                    "timestamp": {
+                                        "type": "string",
+                                        "format": "date-time",
+                                        "description": "When the event happened.",
+                                    },
+                                    "data": {"$ref": _SCHEMAS + payload_name},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "2XX": {"description": "Received; the delivery is done."},
+                    "410": {"description": "Gone: the subscription is disabled at once."},
+                    "default": {
+                        "description": "Any other answer, or none within 10 s, is retried on"
+                        " the schedule (a Retry-After lengthens the wait)."
+                    },
+                },
+            }
+        }
+    return hooks

@@ -1,0 +1,128 @@
+"""The OpenAPI document tells the whole contract: the headers answers carry, and every
+webhook event's body, checked against real answers and real deliveries."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+from jsonschema import Draft202012Validator
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from app.vocabulary import EVENT_TYPES
+from tests.conftest import ServiceFactory
+from tests.events.samples import one_of_each, sample_call
+from tests.helpers import Api, add_co_responder, add_officer, grid_districts
+from tests.receiver import Receiver
+
+DOCUMENT = "urn:cit-dispatch:openapi"
+
+
+async def _document(client: httpx.AsyncClient) -> dict[str, Any]:
+    document: dict[str, Any] = (await client.get("/openapi.json")).json()
+    return document
+
+
+def _webhook_validator(document: dict[str, Any], event_type: str) -> Draft202012Validator:
+    """A validator for the body the document says a webhook of event_type has."""
+    # OpenAPI 3.1 schemas are JSON Schema 2020-12; refs point into the document.
+    registry: Registry[Any] = Registry().with_resource(
+        DOCUMENT, DRAFT202012.create_resource(document)
+    )
+    pointer = f"/webhooks/{event_type}/post/requestBody/content/application~1json/schema"
+    return Draft202012Validator({"$ref": f"{DOCUMENT}#{pointer}"}, registry=registry)
+
+
+async def test_every_answer_declares_the_headers_it_carries(client: httpx.AsyncClient) -> None:
+    document = await _document(client)
+    headers = document["components"]["headers"]
+    assert set(headers) >= {"X-Request-ID", "Retry-After", "Idempotent-Replayed"}
+    idempotent = set()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            takes_key = any(
+                p["in"] == "header" and p["name"].lower() == "idempotency-key"
+                for p in operation.get("parameters", [])
+            )
+            if takes_key:
+                idempotent.add(f"{method.upper()} {path}")
+            for status, response in operation["responses"].items():
+                declared = response.get("headers", {})
+                assert "X-Request-ID" in declared, (method, path, status)
+                if status in ("429", "503"):
+                    assert "Retry-After" in declared, (method, path, status)
+                if takes_key and status.startswith("2"):
+                    assert "Idempotent-Replayed" in declared, (method, path, status)
+    assert idempotent == {"POST /v1/calls", "POST /v1/calls/{call_id}/dispatch"}
+
+
+async def test_a_replayed_answer_carries_the_headers_the_document_declares(admin: Api) -> None:
+    await grid_districts(admin)
+    keyed = {**admin.headers, "Idempotency-Key": "intake-1"}
+    first = await admin.client.post("/v1/calls", json={"district": "D1"}, headers=keyed)
+    again = await admin.client.post("/v1/calls", json={"district": "D1"}, headers=keyed)
+    assert first.status_code == again.status_code == 201
+    assert "idempotent-replayed" not in first.headers
+    assert again.headers["idempotent-replayed"] == "true"
+    assert first.headers["x-request-id"]
+    assert again.headers["x-request-id"]
+
+
+async def test_the_webhooks_section_documents_every_event_type(
+    client: httpx.AsyncClient,
+) -> None:
+    document = await _document(client)
+    assert set(document["webhooks"]) == set(EVENT_TYPES)
+    samples = one_of_each(sample_call())
+    assert {e.type for e in samples} == set(EVENT_TYPES)
+    for event in samples:
+        body = {"type": event.type, "timestamp": "2026-11-30T03:00:00+00:00", "data": event.payload}
+        _webhook_validator(document, event.type).validate(json.loads(json.dumps(body)))
+        # The schemas are strict enough to catch a payload that lost a field.
+        broken = {**body, "data": {k: v for k, v in event.payload.items() if k != "call_id"}}
+        if "call_id" in event.payload:
+            assert not _webhook_validator(document, event.type).is_valid(broken), event.type
+        wrong_type = {**body, "type": "call.nonsense"}
+        assert not _webhook_validator(document, event.type).is_valid(wrong_type)
+
+
+async def test_real_deliveries_match_the_webhooks_section(
+    admin: Api, receiver: Receiver, service: ServiceFactory, client: httpx.AsyncClient
+) -> None:
+    document = await _document(client)
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    busy = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    await add_officer(admin, district="D1", call_sign="1A2", cit=True)
+    kinds = [t for t in EVENT_TYPES if t.startswith(("call.", "unit.", "recommendation."))]
+    await admin.ok("POST", "/v1/webhooks", {"url": receiver.url, "events": kinds}, 201)
+    async with service():
+        await admin.ok(
+            "PUT", f"/v1/officers/{busy}/status", {"status": "on_scene", "external_incident": "T-9"}
+        )
+        call = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "MNTL"}, 201)
+        await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+        await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "en_route"})
+        await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"safety": {"weapon": True}})
+        await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "resolved"})
+        # Two status changes, the call, two recommendations, two assignments, the update,
+        # the escalation, two releases and the clearing.
+        deliveries = await receiver.wait_for(12)
+    seen = set()
+    for delivery in deliveries:
+        body = json.loads(delivery.body)
+        errors = list(_webhook_validator(document, body["type"]).iter_errors(body))
+        assert not errors, (body["type"], [e.message for e in errors])
+        seen.add(body["type"])
+    assert seen >= {
+        "call.created",
+        "recommendation.created",
+        "unit.assigned",
+        "unit.status_changed",
+        "call.updated",
+        "call.escalated",
+        "unit.released",
+        "call.cleared",
+    }
