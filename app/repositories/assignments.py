@@ -44,7 +44,9 @@ async def for_call(session: AsyncSession, call_id: UUID) -> list[Assignment]:
     return (await for_calls(session, [call_id])).get(call_id, [])
 
 
-async def for_calls(session: AsyncSession, call_ids: Sequence[UUID]) -> dict[UUID, list[Assignment]]:
+async def for_calls(
+    session: AsyncSession, call_ids: Sequence[UUID]
+) -> dict[UUID, list[Assignment]]:
     """Each call's assignments, oldest first, in one query."""
     found: dict[UUID, list[Assignment]] = {}
     if call_ids:
