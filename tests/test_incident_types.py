@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from app.routing.types import DEFAULT_NATURE_FLAGS
 from app.vocabulary import APCO_INCIDENT_TYPES
 
 # A line-for-line copy of NENA-STA-021.1b, Table 32 (section 3.2), with a comment header.
@@ -60,3 +61,7 @@ def test_the_copy_of_the_registry_is_the_standard_line_for_line() -> None:
     following = next(line for line in standard[start + len(copy) :] if line.strip())
     assert following == "Incident Status-Common"
 
+
+def test_default_nature_flags_name_only_registry_codes() -> None:
+    # A misspelt code (BARRICADE for the registry's BARICADE) would never match a call.
+    assert set(DEFAULT_NATURE_FLAGS) <= APCO_INCIDENT_TYPES

@@ -96,6 +96,41 @@ def test_nature_implying_a_flag_outside_the_policy_safety_flags_is_no_concern() 
     assert rec.lead == "mental_health"
 
 
+# The default policy makes the registry's violent incident types safety concerns.
+
+
+@pytest.mark.parametrize(
+    ("nature", "flags"),
+    [
+        ("ACTSHOOT", {"weapon", "violence", "threat_to_others"}),
+        ("SHOOT", {"weapon", "violence"}),
+        ("STABBING", {"weapon", "violence"}),
+        ("NCRASLTWF", {"weapon", "violence"}),
+        ("HOSTAGE", {"violence", "threat_to_others"}),
+        ("BARICADE", {"threat_to_others"}),
+        ("BOMB", {"weapon", "threat_to_others"}),
+        ("dva", {"violence"}),
+        ("MTLV", {"violence"}),
+        ("WEAPON", {"weapon"}),
+    ],
+)
+def test_default_policy_makes_violent_registry_types_a_safety_concern(
+    nature: str, flags: set[str]
+) -> None:
+    rec = run(call(nature=nature), co_responder("M", km_north=1), officer("1A1", cit=True))
+    assert rec.safety_concern
+    assert roles(rec) == {"1A1": "lead", "M": "support"}
+    assert all(flag in reason(rec, "safety_flagged") for flag in flags)
+    assert Policy().nature_flags[nature.upper()] == flags
+
+
+@pytest.mark.parametrize("nature", ["MNTL", "EDP", "SUICIDE", "SUICTHRT", "WELFARE"])
+def test_default_policy_leaves_mental_health_types_to_mental_health(nature: str) -> None:
+    rec = run(call(nature=nature), co_responder("M", km_north=1), officer("1A1", km_north=1))
+    assert not rec.safety_concern
+    assert rec.lead == "mental_health"
+
+
 def test_safety_concern_without_co_responder_warns_and_requests_phone_consult() -> None:
     rec = run(call(safety=frozenset({"violence"})), officer("1A1", cit=True))
     assert roles(rec) == {"1A1": "lead"}
