@@ -30,10 +30,6 @@ from app.vocabulary import (
 
 # Units (by role), requests and warnings are listed in the vocabulary's order, whichever
 # rule raised them first, so consoles and CAD integrations see a stable shape.
-_RANK_MESSAGE = (
-    "Units ranked by: serving the district before adjacent ones, ETA (unknown location last), "
-    "fewer assignments in the last 24 h, call sign"
-)
 
 
 def nature_flags(call: CallFacts, policy: Policy) -> frozenset[str]:
@@ -80,17 +76,14 @@ def recommend(
         draft.reason("safety_flagged", _safety_message(call, policy, concerns))
         found = _find_law_enforcement(officers)
         if found.unit is None:
-            draft.reason(
-                "le_lead",
-                "Safety concern flagged: law enforcement must lead, but no officer is in reach",
-            )
+            draft.reason("le_lead", "Law enforcement must lead, but no officer is in reach")
             _record_law_enforcement(draft, call, found, role="lead")
             _no_law_enforcement_for_flagged_call(draft, co_responders)
         else:
             support = co_responders[0] if co_responders else None
             draft.reason(
                 "le_lead",
-                f"Safety concern flagged: law enforcement ({found.unit.call_sign}) leads"
+                f"Law enforcement ({found.unit.call_sign}) leads"
                 + (f", mental health ({support.call_sign}) supports" if support else ""),
             )
             _record_law_enforcement(draft, call, found, role="lead")
@@ -135,7 +128,8 @@ def recommend(
         draft.request("ems")
         draft.reason("medical", "Medical emergency flagged: EMS requested")
     if draft.units:
-        draft.reason("rank", _RANK_MESSAGE)
+        # Said on every call, so said briefly: the full order is in docs/routing.md, "Ranking".
+        draft.reason("rank", f"Units serving {call.district} first, then the nearest by ETA")
     else:
         draft.warn("no_units_available", "No eligible unit is on shift and available in reach")
         draft.reason("no_units", "No eligible unit in reach: nothing can be dispatched yet")

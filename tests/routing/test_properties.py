@@ -385,6 +385,9 @@ def test_any_well_typed_input_gets_a_well_formed_recommendation(
     assert len({w.code for w in rec.warnings}) == len(rec.warnings)
     assert len({r.rule for r in rec.reasons}) == len(rec.reasons) > 0
     assert bool(rec.units) == ("rank" in {r.rule for r in rec.reasons})
+    # The safety reason says it; the rules after it do not say it again.
+    said = [r.rule for r in rec.reasons if "safety concern flagged" in r.message.lower()]
+    assert len(said) <= 1
     for unit in rec.units:
         for value in (unit.eta_minutes, unit.distance_km):
             assert value is None or value == round(value, 1) >= 0

@@ -442,3 +442,36 @@ def test_units_are_listed_lead_first_then_support_then_stabilize() -> None:
         ("4A1", "stabilize"),
     ]
     assert [u.district for u in rec.units] == ["D2", "D4", "D4"]
+
+
+# Reasons say each thing once.
+
+
+def test_rank_reason_is_one_short_line_naming_the_district() -> None:
+    rec = run(
+        call("D4"),
+        co_responder("MCT-4", "D4", km_north=1),
+        officer("4A1", "D4", cit=True, km_north=1),
+        officer("4A2", "D4", cit=True, km_north=2),
+    )
+    assert rules(rec).count("rank") == 1
+    message = reason(rec, "rank")
+    assert "D4" in message
+    assert len(message) <= 80
+
+
+@pytest.mark.parametrize("nature", [None, "MTLV"])
+def test_safety_concern_flagged_is_said_once(nature: str | None) -> None:
+    for rec in (
+        run(call(safety=WEAPON, nature=nature), co_responder("M"), officer("1A1", cit=True)),
+        run(call(safety=WEAPON, nature=nature), co_responder("M")),
+        run(call(safety=WEAPON, nature=nature), officer("1A1", cit=True)),
+    ):
+        said = [r.rule for r in rec.reasons if "safety concern flagged" in r.message.lower()]
+        assert said == ["safety_flagged"]
+        assert rules(rec)[:2] == ["safety_flagged", "le_lead"]
+
+
+def test_le_lead_reason_names_the_lead_and_the_support() -> None:
+    rec = run(call(safety=WEAPON), co_responder("MCT-1"), officer("1A1", cit=True))
+    assert reason(rec, "le_lead") == "Law enforcement (1A1) leads, mental health (MCT-1) supports"
