@@ -109,6 +109,8 @@ class Policy:
     le_backup_for_mh_lead: bool = True
     adjacency_depth: int = 1
     speed_kmh: float = 40.0
+    # Upper-cased EIDO incident types the agency takes as calls: natures it knows.
+    eido_incident_types: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

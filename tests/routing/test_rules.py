@@ -132,7 +132,7 @@ def test_default_policy_leaves_mental_health_types_to_mental_health(nature: str)
 
 
 def test_safety_concern_without_co_responder_warns_and_requests_phone_consult() -> None:
-    rec = run(call(safety=frozenset({"violence"})), officer("1A1", cit=True))
+    rec = run(call(safety=frozenset({"violence"})), officer("1A1", cit=True, km_north=1))
     assert roles(rec) == {"1A1": "lead"}
     assert warnings(rec) == ["no_co_responder_available"]
     assert rec.requests == ("mh_phone_consult",)
@@ -180,7 +180,7 @@ def test_law_enforcement_backup_off_sends_no_officer_and_raises_no_cit_warnings(
     policy = replace(POLICY, le_backup_for_mh_lead=False)
     with_officer = run(call(), co_responder("M"), officer("1A1", cit=True), policy=policy)
     assert roles(with_officer) == {"M": "lead"}
-    without_officer = run(call(), co_responder("M"), policy=policy)
+    without_officer = run(call(), co_responder("M", km_north=1), policy=policy)
     assert roles(without_officer) == {"M": "lead"}
     assert without_officer.warnings == ()
     assert without_officer.requests == ()
@@ -189,8 +189,8 @@ def test_law_enforcement_backup_off_sends_no_officer_and_raises_no_cit_warnings(
 def test_mh_lead_with_adjacent_cit_backup_warns_but_adds_no_stabilizer() -> None:
     rec = run(
         call("D4"),
-        co_responder("MCT-4", "D4"),
-        officer("2A1", "D2", cit=True),
+        co_responder("MCT-4", "D4", km_north=1),
+        officer("2A1", "D2", cit=True, km_north=1),
         officer("4A1", "D4", trainings=DE_ESCALATION),
     )
     assert roles(rec) == {"MCT-4": "lead", "2A1": "backup"}
@@ -202,7 +202,7 @@ def test_mh_lead_with_adjacent_cit_backup_warns_but_adds_no_stabilizer() -> None
 def test_mh_lead_with_no_cit_in_reach_backs_up_with_best_trained_officer_and_requests_cit() -> None:
     rec = run(
         call(),
-        co_responder("M"),
+        co_responder("M", km_north=1),
         officer("1A1", km_north=0.1),
         officer("1A2", trainings=DE_ESCALATION, km_north=5),
     )
@@ -213,7 +213,7 @@ def test_mh_lead_with_no_cit_in_reach_backs_up_with_best_trained_officer_and_req
 
 
 def test_mh_lead_with_no_officer_at_all_still_sends_the_co_responder() -> None:
-    rec = run(call(), co_responder("M"))
+    rec = run(call(), co_responder("M", km_north=1))
     assert roles(rec) == {"M": "lead"}
     assert "none available" in reason(rec, "mh_lead")
     assert warnings(rec) == ["no_cit_available"]
@@ -307,7 +307,7 @@ def test_no_cit_in_reach_best_de_escalation_officer_leads_and_cit_requested() ->
         officer("4A1", "D4", km_north=0.1),
         officer("4A2", "D4", trainings=DE_ESCALATION, km_north=6),
         officer("9A1", "D9", cit=True),  # not adjacent: out of reach
-        co_responder("MCT-4", "D4"),
+        co_responder("MCT-4", "D4", km_north=1),
     )
     assert roles(rec) == {"4A2": "lead", "MCT-4": "support"}
     assert not rec.units[0].cit_certified
@@ -406,9 +406,9 @@ def test_every_rule_reason_appears_once_and_policy_version_is_recorded() -> None
     policy = Policy(version=7)
     rec = run(
         call("D4", safety=frozenset({"weapon", "medical_emergency"}), nature="MTLV"),
-        officer("2A1", "D2", cit=True),
-        officer("3A1", "D3", cit=True),
-        officer("4A1", "D4"),
+        officer("2A1", "D2", cit=True, km_north=1),
+        officer("3A1", "D3", cit=True, km_north=2),
+        officer("4A1", "D4", km_north=1),
         policy=policy,
     )
     assert rec.policy_version == 7
