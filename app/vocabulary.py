@@ -63,12 +63,19 @@ WarningCode = Literal[
     "cit_from_adjacent_district",
     "no_cit_available",
     "no_co_responder_available",
+    "co_responder_from_adjacent_district",
+    "no_youth_specialist",
     "no_units_available",
+    "unknown_nature",
+    "eta_unknown",
 ]
 WARNING_CODES: tuple[WarningCode, ...] = get_args(WarningCode)
 # The warnings that tell of capacity the program lacks, not of a dispatcher's choice: the
-# outcome report counts them (docs/reports.md).
-CAPACITY_WARNINGS: tuple[WarningCode, ...] = WARNING_CODES
+# outcome report counts them (docs/reports.md). An unknown nature or a unit's unknown
+# location is a gap in the data sent, not in the program's capacity.
+CAPACITY_WARNINGS: tuple[WarningCode, ...] = tuple(
+    code for code in WARNING_CODES if code not in ("unknown_nature", "eta_unknown")
+)
 
 # Why a dispatch differs from the recommendation (docs/api.md, "Dispatch and clearing").
 OverrideCode = Literal[
@@ -114,6 +121,34 @@ APCO_DISPOSITION: dict[Outcome, str] = {
     "cancelled": "32",  # Cancelled (Prior to Arrival at Scene)
     "refused_services": "42",  # Patient Refused Evaluation/Care
 }
+# The APCO ANS 2.103.2 common incident types: the EIDO registry EIDO-IncidentType-Common
+# (NENA-STA-021 section 3.2), in its order. A call's `nature` is one of these, a code its
+# agency's policy names, or free text (warning `unknown_nature`). tests/test_incident_types.py
+# checks the list against the standard's table. Written as words, not 245 quoted lines.
+APCO_INCIDENT_TYPES: frozenset[str] = frozenset(
+    """
+NONEMERG 911H 911OPN ABDOM ABDUCTF ABDUCTNF ABUSE ACCIND ACTSHOOT ADMIN AIR AIRINC ALIEN
+ALLERGIC ALMA ALMB ALMH ALMR ALRBA ALRBOX ALRBS ALRCO ALRCO2 ALRDEFIB ALRF ALRGAS
+ALRHEAT ALRKPAD ALRMED ALRNGAS ALRPANA ALRPANS ALRPROPN ALRPULL ALRROBA ALRROBS ALRU
+ALRVEH ALRWTR ALS ANIMAL ASSAULT ASSIST ATL BACK BARICADE BIO BITE BLDCLPSE BLEEDING BLS
+BOMB BRGCLPSE BURGLARY BURN CARDIAC CARJACK CDX CHEMICAL CHESPAIN CHOKE CITASST CIVDIS
+CIVIL CNTRFT COURT CRIMPS CRIMTRAF CRWD CU1 CU2 CU3 CURFEW CUST DEATH DEATHNTF DIABETIC
+DISORD DISVEH DMPX DROWN DRUGPAR DRUGS DUI DVA DVNA EDP ELEC ELECHZD ELUDING ENTRAP
+ESCAPE EXPLOS EXPOSURE EXTORT EYE FAIRC FALL FAM FAPT FARSON FAS FASX FBRUSH FELEC FFUEL
+FIGHT FIREWRKS FMARINE FORCENTR FOTHER FRAUD FREPORT FSMOKE FSTRU FTRAILER FTRAIN FTRASH
+FTRUCK FUNK FVEH GASLEAK GASLEAKI GASLEAKO HARR HATE HAZ HAZMAT HEADACHE HEMRG HLP1 HLP2
+HOLD HOMICIDE HOSTAGE IMP INDECENT INFO INTERNET INTOX INVEST JUV LARCENY LIQUOR
+MAJORINC MAYDAY MCI MISBOATR MISCON MNTL MTLV MVA MVAHR MVAINJY MVAUNK MVCP NCIC
+NCRASLTWF NCRCPRF NCRELEV NCRFACTR NCRMUAIDF NCRNDE NCRNONE NCRTASKFORCE NCRTESTF
+NCRTRANS NEGLECT NOISE OD ODOR OPEN ORDERV PANDEMIC PARKING PERFND PERMISS PERSUSP
+PERUNCON PERWANT PHANDLE PREG PROPFND PROPLOST PROPSTLN PROW PUBWKS PURSUIT RADIAT
+RECKDRV REPO RESCUE RESIST RESP RESPARR ROBBERY RUNAWAY SAR SCH SCRM SEIZURE SEXOFFNS
+SHOOT SHOPLIFT SICK SLMP SMOKING SOL STABBING STDBY STKX STROKE SUBJSTP SUICIDE SUICTHRT
+SUSP TERROR THAZ THREATS TOW TRAIN TRAINDRL TRANSFER TRAUMA TRAUMAP TRESPASS TROUBLE
+TRUANT TSTOP VAG VANDAL VEHABND VEHASST VEHLOCK VEHREC VEHSTLN VEHSUSP VICE WARRANT
+WATER WEAPON WELFARE WILDLIFE WIRES XTRICATE
+    """.split()  # noqa: SIM905
+)
 # A call is diverted to mental-health services when it went to one of these, or its
 # outcome is `referred`; it is justice-involved when its outcome is an arrest or a
 # citation, or it went to jail (docs/reports.md).

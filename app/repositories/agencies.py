@@ -57,7 +57,8 @@ async def latest_policy(session: AsyncSession, agency_id: UUID) -> RoutingPolicy
 
 _CONTEXT_AGENCY = text(
     "SELECT a.timezone, p.version, p.safety_flags, p.nature_flags,"
-    " p.le_backup_for_mh_lead, p.adjacency_depth, p.speed_kmh FROM agency a"
+    " p.le_backup_for_mh_lead, p.adjacency_depth, p.speed_kmh, p.eido_incident_types"
+    " FROM agency a"
     " JOIN LATERAL (SELECT * FROM routing_policy rp WHERE rp.agency_id = a.id"
     " ORDER BY rp.version DESC LIMIT 1) p ON true WHERE a.id = :agency_id"
 )
@@ -76,6 +77,7 @@ def routing_policy(row: RoutingPolicy | Row[Any]) -> Policy:
         le_backup_for_mh_lead=row.le_backup_for_mh_lead,
         adjacency_depth=row.adjacency_depth,
         speed_kmh=row.speed_kmh,
+        eido_incident_types=frozenset(code.upper() for code in row.eido_incident_types),
     )
 
 

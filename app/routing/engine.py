@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from app.routing.ranking import Ranked, rank_candidates, training_class
+from app.routing.geo import is_known
+from app.routing.ranking import Ranked, is_minor, rank_candidates, training_class
 from app.routing.types import (
     CallFacts,
     Candidate,
@@ -19,6 +20,7 @@ from app.routing.types import (
     Warning,
 )
 from app.vocabulary import (
+    APCO_INCIDENT_TYPES,
     REQUESTS,
     UNIT_ROLES,
     WARNING_CODES,
@@ -28,22 +30,20 @@ from app.vocabulary import (
     WarningCode,
 )
 
-# Units (by role), requests and warnings are listed in the vocabulary's order, whichever
-# rule raised them first, so consoles and CAD integrations see a stable shape.
-_RANK_MESSAGE = (
-    "Units ranked by: serving the district before adjacent ones, ETA (unknown location last), "
-    "fewer assignments in the last 24 h, call sign"
-)
+
+def _code(nature: str | None) -> str:
+    """A nature as the policy and the registry spell codes: trimmed, upper case."""
+    return (nature or "").strip().upper()
 
 
 def nature_flags(call: CallFacts, policy: Policy) -> frozenset[str]:
     """Return the flags the call's nature implies through the policy (case-insensitive)."""
-    nature = (call.nature or "").strip().upper()
+    nature = _code(call.nature)
     if not nature:
         return frozenset()
     implied: frozenset[str] = frozenset()
     for code, flags in policy.nature_flags.items():
-        if code.strip().upper() == nature:
+        if _code(code) == nature:
             implied |= flags
     return implied
 
@@ -80,29 +80,24 @@ def recommend(
         draft.reason("safety_flagged", _safety_message(call, policy, concerns))
         found = _find_law_enforcement(officers)
         if found.unit is None:
-            draft.reason(
-                "le_lead",
-                "Safety concern flagged: law enforcement must lead, but no officer is in reach",
-            )
+            draft.reason("le_lead", "Law enforcement must lead, but no officer is in reach")
             _record_law_enforcement(draft, call, found, role="lead")
             _no_law_enforcement_for_flagged_call(draft, co_responders)
         else:
             support = co_responders[0] if co_responders else None
             draft.reason(
                 "le_lead",
-                f"Safety concern flagged: law enforcement ({found.unit.call_sign}) leads"
+                f"Law enforcement ({found.unit.call_sign}) leads"
                 + (f", mental health ({support.call_sign}) supports" if support else ""),
             )
             _record_law_enforcement(draft, call, found, role="lead")
             if support is None:
                 _no_co_responder(draft)
             else:
-                draft.add(support, "support")
-                _youth_note(draft, call, support)
+                _add_co_responder(draft, call, support, "support")
     elif co_responders:
         lead = "mental_health"
         best = co_responders[0]
-        draft.add(best, "lead")
         if policy.le_backup_for_mh_lead:
             found = _find_law_enforcement(officers)
             backup = found.unit.call_sign if found.unit else "none available"
@@ -118,7 +113,7 @@ def recommend(
                 f"No safety concern flagged: mental health ({best.call_sign}) leads; "
                 "the policy sends no law-enforcement back-up",
             )
-        _youth_note(draft, call, best)
+        _add_co_responder(draft, call, best, "lead")
     else:
         lead = "law_enforcement"
         found = _find_law_enforcement(officers)
@@ -135,10 +130,14 @@ def recommend(
         draft.request("ems")
         draft.reason("medical", "Medical emergency flagged: EMS requested")
     if draft.units:
-        draft.reason("rank", _RANK_MESSAGE)
+        # Said on every call, so said briefly: the full order is in docs/routing.md, "Ranking".
+        draft.reason("rank", f"Units serving {call.district} first, then the nearest by ETA")
     else:
         draft.warn("no_units_available", "No eligible unit is on shift and available in reach")
         draft.reason("no_units", "No eligible unit in reach: nothing can be dispatched yet")
+    _youth_gap(draft, call, co_responders)
+    _unknown_nature(draft, call, policy)
+    _unknown_etas(draft, call)
     return draft.finish(lead=lead, safety_concern=bool(concerns), policy=policy)
 
 
@@ -187,18 +186,17 @@ def _record_law_enforcement(
         return
     draft.add(unit, role)
     if found.kind == "cit_adjacent":
-        home = unit.candidate.shift_district
-        ring = "adjacent" if unit.hop == 1 else f"{unit.hop} districts away,"
         draft.warn(
             "no_cit_in_district", f"No CIT officer is on shift and available in {call.district}"
         )
         draft.warn(
             "cit_from_adjacent_district",
-            f"CIT officer {unit.call_sign} comes from {ring} district {home}",
+            f"CIT officer {unit.call_sign} comes from {_ring(unit)} district "
+            f"{unit.candidate.shift_district}",
         )
         message = (
-            f"No CIT officer on shift in {call.district}; "
-            f"CIT officer {unit.call_sign} from {ring} {home} {verb}"
+            f"No CIT officer on shift in {call.district}; CIT officer {unit.call_sign} from "
+            f"{_ring(unit)} {unit.candidate.shift_district} {verb}"
         )
         if role == "lead":
             if found.stabilizer is not None:
@@ -254,13 +252,65 @@ def _no_law_enforcement_for_flagged_call(draft: _Draft, co_responders: list[Rank
     )
 
 
-def _youth_note(draft: _Draft, call: CallFacts, unit: Ranked) -> None:
+def _ring(unit: Ranked) -> str:
+    """How far the unit's district is from the call's, before the word "district"."""
+    return "adjacent" if unit.hop == 1 else f"{unit.hop} districts away,"
+
+
+def _add_co_responder(draft: _Draft, call: CallFacts, unit: Ranked, role: UnitRole) -> None:
+    draft.add(unit, role)
+    if unit.hop > 0:
+        # Said as for a CIT officer from next door (cit_from_adjacent_district).
+        draft.warn(
+            "co_responder_from_adjacent_district",
+            f"No co-responder is available in {call.district}; {unit.call_sign} comes from "
+            f"{_ring(unit)} district {unit.candidate.shift_district}",
+        )
     if unit.youth_first:
         draft.reason(
             "youth_specialty",
             f"The subject is {call.subject_age}: youth specialist {unit.call_sign} "
             "ranks first among the co-responders serving the district",
         )
+
+
+def _youth_gap(draft: _Draft, call: CallFacts, co_responders: list[Ranked]) -> None:
+    # Youth counts among the co-responders serving the district, as in ranking; one sent
+    # from next door who has the specialty fills the gap all the same.
+    if not is_minor(call) or any(r.youth_first for r in co_responders):
+        return
+    if any("youth" in unit.candidate.specialties for unit, _ in draft.units):
+        return
+    draft.warn(
+        "no_youth_specialist",
+        f"The subject is {call.subject_age}: no youth specialist co-responder is available "
+        f"in {call.district}",
+    )
+
+
+def _unknown_nature(draft: _Draft, call: CallFacts, policy: Policy) -> None:
+    code = _code(call.nature)
+    if (
+        not code
+        or code in APCO_INCIDENT_TYPES
+        or code in policy.eido_incident_types
+        or any(_code(known) == code for known in policy.nature_flags)
+    ):
+        return
+    draft.warn(
+        "unknown_nature",
+        f'Nature "{(call.nature or "").strip()}" is neither an APCO incident type nor a code '
+        "of the policy, so it implies no safety flag: check the call's flags",
+    )
+
+
+def _unknown_etas(draft: _Draft, call: CallFacts) -> None:
+    # Without the call's location no unit has an ETA, and the dispatcher knows why.
+    if not is_known(call.location):
+        return
+    unlocated = [unit.call_sign for unit, _ in draft.listed() if unit.distance_km is None]
+    if unlocated:
+        draft.warn("eta_unknown", f"No ETA for {', '.join(unlocated)}: location unknown")
 
 
 def _no_co_responder(draft: _Draft) -> None:
@@ -291,13 +341,18 @@ class _Draft:
     def reason(self, rule: str, message: str) -> None:
         self.reasons.setdefault(rule, message)
 
+    def listed(self) -> list[tuple[Ranked, UnitRole]]:
+        """The units by role: like requests and warnings, they are listed in the vocabulary's
+        order, whichever rule raised them first, so consoles and CAD integrations see a
+        stable shape."""
+        return sorted(self.units, key=lambda pair: UNIT_ROLES.index(pair[1]))
+
     def finish(self, *, lead: Lead, safety_concern: bool, policy: Policy) -> Recommendation:
-        units = sorted(self.units, key=lambda pair: UNIT_ROLES.index(pair[1]))
         return Recommendation(
             lead=lead,
             safety_concern=safety_concern,
             policy_version=policy.version,
-            units=tuple(_recommended(r, role) for r, role in units),
+            units=tuple(_recommended(r, role) for r, role in self.listed()),
             requests=tuple(sorted(self.requests, key=REQUESTS.index)),
             warnings=tuple(
                 Warning(code, self.warnings[code])

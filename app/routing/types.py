@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import MappingProxyType
 from uuid import UUID
 
 from app.vocabulary import (
@@ -66,6 +67,35 @@ class Candidate:
     assignments_24h: int = 0
 
 
+# A new agency's nature_flags: the registry's violent and weapon incident types
+# (app.vocabulary.APCO_INCIDENT_TYPES) and the safety flags each implies (docs/routing.md,
+# "Policy"). Stored policies keep what their agency chose.
+DEFAULT_NATURE_FLAGS: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "ACTSHOOT": frozenset({"weapon", "violence", "threat_to_others"}),  # Active Shooter
+        "ASSAULT": frozenset({"violence"}),  # Assault, with or without injury
+        "BARICADE": frozenset({"threat_to_others"}),  # Barricaded
+        "BOMB": frozenset({"weapon", "threat_to_others"}),  # Bomb Threat Or Investigation
+        "CARJACK": frozenset({"violence"}),  # Carjack
+        "CU1": frozenset({"violence"}),  # Civil Unrest Violent
+        "DVA": frozenset({"violence"}),  # Domestic Violent
+        "FAS": frozenset({"violence"}),  # Felonious Assault - No Suspect
+        "FASX": frozenset({"violence"}),  # Felonious Assault - Suspect In Area
+        "FIGHT": frozenset({"violence"}),  # Fight
+        "HOMICIDE": frozenset({"violence"}),  # Homicide
+        "HOSTAGE": frozenset({"violence", "threat_to_others"}),  # Hostage
+        "MTLV": frozenset({"violence"}),  # Mental Person Violent
+        "NCRASLTWF": frozenset({"weapon", "violence"}),  # Assault with Weapon
+        "ROBBERY": frozenset({"violence"}),  # Robbery
+        "SHOOT": frozenset({"weapon", "violence"}),  # Shooting
+        "STABBING": frozenset({"weapon", "violence"}),  # Stabbing
+        "TERROR": frozenset({"violence", "threat_to_others"}),  # Terrorist Activity
+        "THREATS": frozenset({"threat_to_others"}),  # Threats
+        "WEAPON": frozenset({"weapon"}),  # Weapon Violation
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """The agency's routing policy (docs/routing.md, "Policy")."""
@@ -74,14 +104,13 @@ class Policy:
     safety_flags: frozenset[str] = frozenset(DEFAULT_SAFETY_CONCERNS)
     # Upper-cased nature code -> flags it implies.
     nature_flags: Mapping[str, frozenset[str]] = field(
-        default_factory=lambda: {
-            "MTLV": frozenset({"violence"}),
-            "WEAPON": frozenset({"weapon"}),
-        }
+        default_factory=lambda: dict(DEFAULT_NATURE_FLAGS)
     )
     le_backup_for_mh_lead: bool = True
     adjacency_depth: int = 1
     speed_kmh: float = 40.0
+    # Upper-cased EIDO incident types the agency takes as calls: natures it knows.
+    eido_incident_types: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

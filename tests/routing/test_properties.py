@@ -25,7 +25,7 @@ from app.routing.types import (
     Policy,
     Recommendation,
 )
-from app.vocabulary import SAFETY_FLAGS, TRAININGS
+from app.vocabulary import APCO_INCIDENT_TYPES, SAFETY_FLAGS, TRAININGS
 
 DISTRICTS = ("D1", "D2", "D3", "D4", "D5", "D6")
 STATUSES = ("available", "available", "dispatched", "on_scene", "out_of_service")
@@ -80,13 +80,21 @@ def concern(call: CallFacts, policy: Policy) -> bool:
     return bool((call.safety | implied) & policy.safety_flags)
 
 
+def unknown_nature(call: CallFacts, policy: Policy) -> bool:
+    nature = (call.nature or "").strip().upper()
+    named = {code.strip().upper() for code in policy.nature_flags} | policy.eido_incident_types
+    return bool(nature) and nature not in APCO_INCIDENT_TYPES | named
+
+
 def sources(unit_id: tuple[str, uuid.UUID], pool: list[Candidate]) -> list[Candidate]:
     return [c for c in pool if (c.responder_type, c.responder_id) == unit_id]
 
 
 # Strategies: a small world near the oracles' edge cases (shift ends, certification days).
 
-natures = st.sampled_from((None, "", "MNTL", "mtlv", " WEAPON ", "SUICIDE", "weapon?", "ÿ"))
+natures = st.sampled_from(
+    (None, "", "MNTL", "mtlv", " WEAPON ", "SUICIDE", "weapon?", "ÿ", "crisis", " Local-1")
+)
 points = st.builds(
     GeoPoint,
     st.floats(min_value=40.5, max_value=41.0),
@@ -165,6 +173,7 @@ policies = st.builds(
     safety_flags=st.frozensets(st.sampled_from(SAFETY_FLAGS)),
     le_backup_for_mh_lead=st.booleans(),
     adjacency_depth=st.integers(min_value=0, max_value=3),
+    eido_incident_types=st.sampled_from((frozenset(), frozenset({"LOCAL-1"}))),
 )
 Draft = tuple[Candidate, list[tuple[int, int]], float, float]
 
@@ -302,6 +311,21 @@ def test_exactly_one_lead_listed_first_no_responder_twice_and_roles_fit_the_lead
 
 
 @settings(deadline=None)
+@given(world=ALL_CERTIFICATIONS)
+def test_warnings_name_every_unit_without_an_eta_and_every_unknown_nature(world: World) -> None:
+    call, _, policy, _, _ = world
+    rec = route(world)
+    messages = {w.code: w.message for w in rec.warnings}
+    # With the call's location known, a unit has no ETA only when its own location is unknown.
+    without_eta = [u.call_sign for u in rec.units if u.eta_minutes is None]
+    if call.location is None or not without_eta:
+        assert "eta_unknown" not in messages
+    else:
+        assert all(sign in messages["eta_unknown"] for sign in without_eta)
+    assert ("unknown_nature" in messages) == unknown_nature(call, policy)
+
+
+@settings(deadline=None)
 @given(world=ALL_CERTIFICATIONS, data=st.data())
 def test_candidate_order_does_not_change_the_recommendation(
     world: World, data: st.DataObject
@@ -385,6 +409,9 @@ def test_any_well_typed_input_gets_a_well_formed_recommendation(
     assert len({w.code for w in rec.warnings}) == len(rec.warnings)
     assert len({r.rule for r in rec.reasons}) == len(rec.reasons) > 0
     assert bool(rec.units) == ("rank" in {r.rule for r in rec.reasons})
+    # The safety reason says it; the rules after it do not say it again.
+    said = [r.rule for r in rec.reasons if "safety concern flagged" in r.message.lower()]
+    assert len(said) <= 1
     for unit in rec.units:
         for value in (unit.eta_minutes, unit.distance_km):
             assert value is None or value == round(value, 1) >= 0

@@ -96,8 +96,43 @@ def test_nature_implying_a_flag_outside_the_policy_safety_flags_is_no_concern() 
     assert rec.lead == "mental_health"
 
 
+# The default policy makes the registry's violent incident types safety concerns.
+
+
+@pytest.mark.parametrize(
+    ("nature", "flags"),
+    [
+        ("ACTSHOOT", {"weapon", "violence", "threat_to_others"}),
+        ("SHOOT", {"weapon", "violence"}),
+        ("STABBING", {"weapon", "violence"}),
+        ("NCRASLTWF", {"weapon", "violence"}),
+        ("HOSTAGE", {"violence", "threat_to_others"}),
+        ("BARICADE", {"threat_to_others"}),
+        ("BOMB", {"weapon", "threat_to_others"}),
+        ("dva", {"violence"}),
+        ("MTLV", {"violence"}),
+        ("WEAPON", {"weapon"}),
+    ],
+)
+def test_default_policy_makes_violent_registry_types_a_safety_concern(
+    nature: str, flags: set[str]
+) -> None:
+    rec = run(call(nature=nature), co_responder("M", km_north=1), officer("1A1", cit=True))
+    assert rec.safety_concern
+    assert roles(rec) == {"1A1": "lead", "M": "support"}
+    assert all(flag in reason(rec, "safety_flagged") for flag in flags)
+    assert Policy().nature_flags[nature.upper()] == flags
+
+
+@pytest.mark.parametrize("nature", ["MNTL", "EDP", "SUICIDE", "SUICTHRT", "WELFARE"])
+def test_default_policy_leaves_mental_health_types_to_mental_health(nature: str) -> None:
+    rec = run(call(nature=nature), co_responder("M", km_north=1), officer("1A1", km_north=1))
+    assert not rec.safety_concern
+    assert rec.lead == "mental_health"
+
+
 def test_safety_concern_without_co_responder_warns_and_requests_phone_consult() -> None:
-    rec = run(call(safety=frozenset({"violence"})), officer("1A1", cit=True))
+    rec = run(call(safety=frozenset({"violence"})), officer("1A1", cit=True, km_north=1))
     assert roles(rec) == {"1A1": "lead"}
     assert warnings(rec) == ["no_co_responder_available"]
     assert rec.requests == ("mh_phone_consult",)
@@ -145,7 +180,7 @@ def test_law_enforcement_backup_off_sends_no_officer_and_raises_no_cit_warnings(
     policy = replace(POLICY, le_backup_for_mh_lead=False)
     with_officer = run(call(), co_responder("M"), officer("1A1", cit=True), policy=policy)
     assert roles(with_officer) == {"M": "lead"}
-    without_officer = run(call(), co_responder("M"), policy=policy)
+    without_officer = run(call(), co_responder("M", km_north=1), policy=policy)
     assert roles(without_officer) == {"M": "lead"}
     assert without_officer.warnings == ()
     assert without_officer.requests == ()
@@ -154,8 +189,8 @@ def test_law_enforcement_backup_off_sends_no_officer_and_raises_no_cit_warnings(
 def test_mh_lead_with_adjacent_cit_backup_warns_but_adds_no_stabilizer() -> None:
     rec = run(
         call("D4"),
-        co_responder("MCT-4", "D4"),
-        officer("2A1", "D2", cit=True),
+        co_responder("MCT-4", "D4", km_north=1),
+        officer("2A1", "D2", cit=True, km_north=1),
         officer("4A1", "D4", trainings=DE_ESCALATION),
     )
     assert roles(rec) == {"MCT-4": "lead", "2A1": "backup"}
@@ -167,7 +202,7 @@ def test_mh_lead_with_adjacent_cit_backup_warns_but_adds_no_stabilizer() -> None
 def test_mh_lead_with_no_cit_in_reach_backs_up_with_best_trained_officer_and_requests_cit() -> None:
     rec = run(
         call(),
-        co_responder("M"),
+        co_responder("M", km_north=1),
         officer("1A1", km_north=0.1),
         officer("1A2", trainings=DE_ESCALATION, km_north=5),
     )
@@ -178,7 +213,7 @@ def test_mh_lead_with_no_cit_in_reach_backs_up_with_best_trained_officer_and_req
 
 
 def test_mh_lead_with_no_officer_at_all_still_sends_the_co_responder() -> None:
-    rec = run(call(), co_responder("M"))
+    rec = run(call(), co_responder("M", km_north=1))
     assert roles(rec) == {"M": "lead"}
     assert "none available" in reason(rec, "mh_lead")
     assert warnings(rec) == ["no_cit_available"]
@@ -272,7 +307,7 @@ def test_no_cit_in_reach_best_de_escalation_officer_leads_and_cit_requested() ->
         officer("4A1", "D4", km_north=0.1),
         officer("4A2", "D4", trainings=DE_ESCALATION, km_north=6),
         officer("9A1", "D9", cit=True),  # not adjacent: out of reach
-        co_responder("MCT-4", "D4"),
+        co_responder("MCT-4", "D4", km_north=1),
     )
     assert roles(rec) == {"4A2": "lead", "MCT-4": "support"}
     assert not rec.units[0].cit_certified
@@ -371,9 +406,9 @@ def test_every_rule_reason_appears_once_and_policy_version_is_recorded() -> None
     policy = Policy(version=7)
     rec = run(
         call("D4", safety=frozenset({"weapon", "medical_emergency"}), nature="MTLV"),
-        officer("2A1", "D2", cit=True),
-        officer("3A1", "D3", cit=True),
-        officer("4A1", "D4"),
+        officer("2A1", "D2", cit=True, km_north=1),
+        officer("3A1", "D3", cit=True, km_north=2),
+        officer("4A1", "D4", km_north=1),
         policy=policy,
     )
     assert rec.policy_version == 7
@@ -407,3 +442,36 @@ def test_units_are_listed_lead_first_then_support_then_stabilize() -> None:
         ("4A1", "stabilize"),
     ]
     assert [u.district for u in rec.units] == ["D2", "D4", "D4"]
+
+
+# Reasons say each thing once.
+
+
+def test_rank_reason_is_one_short_line_naming_the_district() -> None:
+    rec = run(
+        call("D4"),
+        co_responder("MCT-4", "D4", km_north=1),
+        officer("4A1", "D4", cit=True, km_north=1),
+        officer("4A2", "D4", cit=True, km_north=2),
+    )
+    assert rules(rec).count("rank") == 1
+    message = reason(rec, "rank")
+    assert "D4" in message
+    assert len(message) <= 80
+
+
+@pytest.mark.parametrize("nature", [None, "MTLV"])
+def test_safety_concern_flagged_is_said_once(nature: str | None) -> None:
+    for rec in (
+        run(call(safety=WEAPON, nature=nature), co_responder("M"), officer("1A1", cit=True)),
+        run(call(safety=WEAPON, nature=nature), co_responder("M")),
+        run(call(safety=WEAPON, nature=nature), officer("1A1", cit=True)),
+    ):
+        said = [r.rule for r in rec.reasons if "safety concern flagged" in r.message.lower()]
+        assert said == ["safety_flagged"]
+        assert rules(rec)[:2] == ["safety_flagged", "le_lead"]
+
+
+def test_le_lead_reason_names_the_lead_and_the_support() -> None:
+    rec = run(call(safety=WEAPON), co_responder("MCT-1"), officer("1A1", cit=True))
+    assert reason(rec, "le_lead") == "Law enforcement (1A1) leads, mental health (MCT-1) supports"

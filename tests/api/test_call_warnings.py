@@ -1,0 +1,104 @@
+"""What a recommendation warns a dispatcher of, end to end: POST /v1/calls on PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.vocabulary import WARNING_CODES
+from tests.helpers import Api, add_co_responder, add_officer, grid_districts
+
+# A point inside D1 (north-west cell of the grid), and one in D2 next to it.
+D1_POINT = {"lat": 40.785, "lon": -111.925}
+D2_PLACE = (40.785, -111.875)
+
+
+def _warnings(call: dict[str, Any]) -> dict[str, str]:
+    return {w["code"]: w["message"] for w in call["recommendation"]["warnings"]}
+
+
+async def test_a_call_warns_of_adjacent_co_responder_no_youth_specialist_unknown_nature_and_eta(
+    admin: Api,
+) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D2", call_sign="MCT-2", location=D2_PLACE)
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)  # no location reported
+    call = await admin.ok(
+        "POST",
+        "/v1/calls",
+        {
+            "district": "D1",
+            "location": D1_POINT,
+            "nature": "welfare check",
+            "subject": {"age": 15},
+        },
+        201,
+    )
+    rec = call["recommendation"]
+    assert [(u["call_sign"], u["role"]) for u in rec["units"]] == [
+        ("MCT-2", "lead"),
+        ("1A1", "backup"),
+    ]
+    assert rec["units"][1]["eta_minutes"] is None
+    warnings = _warnings(call)
+    assert list(warnings) == [
+        "co_responder_from_adjacent_district",
+        "no_youth_specialist",
+        "unknown_nature",
+        "eta_unknown",
+    ]
+    assert warnings["co_responder_from_adjacent_district"] == (
+        "No co-responder is available in D1; MCT-2 comes from adjacent district D2"
+    )
+    assert warnings["no_youth_specialist"] == (
+        "The subject is 15: no youth specialist co-responder is available in D1"
+    )
+    assert warnings["unknown_nature"].startswith('Nature "welfare check" is neither')
+    assert warnings["eta_unknown"] == "No ETA for 1A1: location unknown"
+    # The call's history keeps them as they were said.
+    history = await admin.ok("GET", f"/v1/calls/{call['id']}/recommendations")
+    assert [r["warnings"] for r in history["items"]] == [rec["warnings"]]
+
+
+async def test_a_new_agency_treats_the_registry_violent_types_as_safety_concerns(
+    admin: Api,
+) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    policy = await admin.ok("GET", "/v1/policy")
+    assert policy["nature_flags"]["HOSTAGE"] == ["threat_to_others", "violence"]
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "hostage"}, 201)
+    rec = call["recommendation"]
+    assert rec["lead"] == "law_enforcement"
+    assert rec["safety_concern"] is True
+    assert "unknown_nature" not in _warnings(call)
+
+
+async def test_a_local_code_the_policy_names_is_no_unknown_nature(admin: Api) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    before = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "CRISIS1"}, 201)
+    assert "unknown_nature" in _warnings(before)
+    policy = await admin.ok("GET", "/v1/policy")
+    fields = ("safety_flags", "nature_flags", "le_backup_for_mh_lead", "adjacency_depth")
+    await admin.ok(
+        "PUT",
+        "/v1/policy",
+        {
+            **{k: policy[k] for k in fields},
+            "speed_kmh": policy["speed_kmh"],
+            "eido_incident_types": [*policy["eido_incident_types"], "crisis1"],
+        },
+    )
+    after = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "crisis1"}, 201)
+    assert "unknown_nature" not in _warnings(after)
+
+
+async def test_openapi_lists_every_warning_code(admin: Api) -> None:
+    schema = (await admin.client.get("/openapi.json")).json()
+    code = schema["components"]["schemas"]["WarningOut"]["properties"]["code"]
+    assert code["enum"] == list(WARNING_CODES)
+    assert {"eta_unknown", "no_youth_specialist", "co_responder_from_adjacent_district"} <= set(
+        code["enum"]
+    )
+    assert "unknown_nature" in code["enum"]

@@ -1,0 +1,212 @@
+"""The warnings that tell a dispatcher what the units alone do not show: a co-responder
+from next door, a minor without a youth specialist, an unknown nature, a unit without an ETA
+(docs/routing.md, "Rules")."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from app.vocabulary import CAPACITY_WARNINGS
+from tests.routing.builders import (
+    POLICY,
+    WEAPON,
+    call,
+    co_responder,
+    officer,
+    roles,
+    rules,
+    run,
+    warning,
+    warnings,
+)
+
+YOUTH = frozenset({"youth"})
+
+# eta_unknown
+
+
+def test_recommended_units_without_a_location_are_named_in_eta_unknown() -> None:
+    rec = run(
+        call(),
+        co_responder("MCT-1"),
+        officer("1A1", cit=True, km_north=2),
+        officer("1A2", cit=True),
+    )
+    assert [(u.call_sign, u.eta_minutes) for u in rec.units] == [("MCT-1", None), ("1A1", 3.0)]
+    assert warnings(rec) == ["eta_unknown"]
+    message = warning(rec, "eta_unknown")
+    assert "MCT-1" in message
+    assert "1A1" not in message
+    assert "1A2" not in message  # not recommended
+
+
+def test_eta_unknown_names_every_unlocated_unit_in_listing_order() -> None:
+    rec = run(call(safety=WEAPON), co_responder("MCT-1"), officer("1A1", cit=True))
+    assert roles(rec) == {"1A1": "lead", "MCT-1": "support"}
+    assert warning(rec, "eta_unknown") == "No ETA for 1A1, MCT-1: location unknown"
+
+
+def test_units_all_located_give_no_eta_warning() -> None:
+    rec = run(call(), co_responder("MCT-1", km_north=1), officer("1A1", cit=True, km_north=2))
+    assert rec.warnings == ()
+
+
+def test_a_call_without_a_location_gives_no_eta_warning() -> None:
+    # Every ETA is unknown then; the dispatcher knows the call was sent without a location.
+    rec = run(call(location=None), co_responder("MCT-1"), officer("1A1", cit=True))
+    assert all(u.eta_minutes is None for u in rec.units)
+    assert "eta_unknown" not in warnings(rec)
+
+
+# no_youth_specialist
+
+
+@pytest.mark.parametrize("age", [0, 12, 17])
+def test_minor_with_no_youth_specialist_serving_the_district_is_warned(age: int) -> None:
+    rec = run(call(subject_age=age), co_responder("MCT-1", km_north=1))
+    assert warnings(rec) == ["no_cit_available", "no_youth_specialist"]
+    assert f"is {age}" in warning(rec, "no_youth_specialist")
+    assert "D1" in warning(rec, "no_youth_specialist")
+
+
+def test_no_youth_specialist_is_listed_after_the_co_responder_warnings() -> None:
+    rec = run(call(subject_age=15), officer("1A1", cit=True, km_north=1))
+    assert warnings(rec) == ["no_co_responder_available", "no_youth_specialist"]
+
+
+def test_minor_with_a_youth_specialist_serving_the_district_gets_no_youth_warning() -> None:
+    rec = run(
+        call(subject_age=15),
+        co_responder("MCT-1", km_north=1),
+        co_responder("MCT-Y", km_north=9, specialties=YOUTH),
+        officer("1A1", cit=True, km_north=1),
+    )
+    assert roles(rec) == {"MCT-Y": "lead", "1A1": "backup"}
+    assert rec.warnings == ()
+    assert rules(rec) == ["mh_lead", "youth_specialty", "rank"]
+
+
+@pytest.mark.parametrize("age", [None, 18, 40])
+def test_adult_or_unknown_age_gets_no_youth_warning(age: int | None) -> None:
+    rec = run(call(subject_age=age), co_responder("MCT-1", km_north=1), officer("1A1", cit=True))
+    assert "no_youth_specialist" not in warnings(rec)
+
+
+def test_youth_specialist_off_shift_or_in_an_adjacent_district_does_not_count() -> None:
+    rec = run(
+        call(subject_age=15),
+        co_responder("MCT-1", km_north=1),
+        co_responder("MCT-Y", on_shift=False, specialties=YOUTH),
+        co_responder("MCT-2Y", "D2", km_north=0.1, specialties=YOUTH),
+        officer("1A1", cit=True, km_north=1),
+    )
+    assert roles(rec) == {"MCT-1": "lead", "1A1": "backup"}
+    assert warnings(rec) == ["no_youth_specialist"]
+
+
+def test_youth_specialist_sent_from_an_adjacent_district_is_no_youth_gap() -> None:
+    rec = run(
+        call(subject_age=15),
+        co_responder("MCT-2Y", "D2", km_north=1, specialties=YOUTH),
+        officer("1A1", cit=True, km_north=1),
+    )
+    assert roles(rec) == {"MCT-2Y": "lead", "1A1": "backup"}
+    assert warnings(rec) == ["co_responder_from_adjacent_district"]
+
+
+# co_responder_from_adjacent_district
+
+
+def test_co_responder_lead_from_adjacent_district_is_warned_like_a_cit_officer() -> None:
+    rec = run(call("D1"), co_responder("MCT-2", "D2", km_north=1), officer("1A1", cit=True))
+    assert roles(rec)["MCT-2"] == "lead"
+    assert "co_responder_from_adjacent_district" in warnings(rec)
+    message = warning(rec, "co_responder_from_adjacent_district")
+    assert "No co-responder is available in D1" in message
+    assert "MCT-2 comes from adjacent district D2" in message
+
+
+def test_co_responder_support_from_adjacent_district_is_warned() -> None:
+    rec = run(
+        call("D1", safety=WEAPON),
+        co_responder("MCT-2", "D2", km_north=1),
+        officer("1A1", cit=True, km_north=1),
+    )
+    assert roles(rec) == {"1A1": "lead", "MCT-2": "support"}
+    assert warnings(rec) == ["co_responder_from_adjacent_district"]
+
+
+def test_co_responder_two_districts_away_is_named_with_its_distance() -> None:
+    rec = run(
+        call("D1"),
+        co_responder("MCT-4", "D4", km_north=1),
+        officer("1A1", cit=True, km_north=1),
+        policy=replace(POLICY, adjacency_depth=2),
+    )
+    assert roles(rec)["MCT-4"] == "lead"
+    assert "2 districts away, district D4" in warning(rec, "co_responder_from_adjacent_district")
+
+
+def test_co_responder_serving_the_district_through_also_covers_is_not_adjacent() -> None:
+    rec = run(
+        call("D1"),
+        co_responder("MCT-2", "D2", km_north=1, also_covers=frozenset({"D1"})),
+        officer("1A1", cit=True, km_north=1),
+    )
+    assert roles(rec)["MCT-2"] == "lead"
+    assert rec.warnings == ()
+
+
+def test_co_responder_kept_back_from_a_flagged_call_is_not_warned_as_adjacent() -> None:
+    rec = run(call("D1", safety=WEAPON), co_responder("MCT-2", "D2", km_north=1))
+    assert rec.units == ()
+    assert "co_responder_from_adjacent_district" not in warnings(rec)
+
+
+# unknown_nature
+
+
+@pytest.mark.parametrize("nature", ["welfare check", "MNTLX", "crisis", "ÿ?"])
+def test_nature_neither_a_registry_type_nor_a_policy_code_is_warned(nature: str) -> None:
+    rec = run(
+        call(nature=nature), co_responder("M", km_north=1), officer("1A1", cit=True, km_north=1)
+    )
+    assert warnings(rec) == ["unknown_nature"]
+    assert f'"{nature}"' in warning(rec, "unknown_nature")
+    assert rec.lead == "mental_health"
+
+
+@pytest.mark.parametrize("nature", ["MNTL", " mntl ", "Suicthrt", "EDP", "NONEMERG", "xtricate"])
+def test_registry_incident_types_in_any_case_are_known(nature: str) -> None:
+    rec = run(call(nature=nature), co_responder("M", km_north=1), officer("1A1", km_north=1))
+    assert "unknown_nature" not in warnings(rec)
+
+
+@pytest.mark.parametrize("nature", [None, "", "   "])
+def test_no_nature_is_not_an_unknown_nature(nature: str | None) -> None:
+    rec = run(call(nature=nature), co_responder("M", km_north=1), officer("1A1", km_north=1))
+    assert "unknown_nature" not in warnings(rec)
+
+
+def test_a_local_code_named_in_the_policy_is_known() -> None:
+    policy = replace(POLICY, nature_flags={"Crisis-Local": frozenset({"violence"})})
+    rec = run(call(nature=" CRISIS-local"), officer("1A1", cit=True, km_north=1), policy=policy)
+    assert rec.safety_concern
+    assert "unknown_nature" not in warnings(rec)
+
+
+def test_a_local_code_the_agency_takes_from_eido_is_known() -> None:
+    policy = replace(POLICY, eido_incident_types=frozenset({"CRISISLOC"}))
+    rec = run(call(nature="crisisloc"), co_responder("M", km_north=1), policy=policy)
+    assert "unknown_nature" not in warnings(rec)
+    assert "unknown_nature" in warnings(run(call(nature="crisisloc"), co_responder("M")))
+
+
+# Capacity: what the outcome report counts.
+
+
+def test_capacity_warnings_are_the_gaps_in_units_not_in_the_data_sent() -> None:
+    assert {"co_responder_from_adjacent_district", "no_youth_specialist"} <= set(CAPACITY_WARNINGS)
+    assert not {"eta_unknown", "unknown_nature"} & set(CAPACITY_WARNINGS)
