@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints, field_validator
 
-from app.schemas.common import JSON_INTEGER, VISIBLE, WORDS_CAP, StrictModel
+from app.schemas.common import JSON_INTEGER, VISIBLE, WORDS_CAP, Instant, StrictModel
 from app.vocabulary import SafetyFlag
 
 NatureCode = Annotated[
@@ -35,7 +35,7 @@ class PolicyIn(StrictModel):
     """
 
     version: Annotated[int, JSON_INTEGER] | None = None
-    created_at: datetime | None = None
+    created_at: Instant | None = None
     safety_flags: Annotated[list[SafetyFlag], Field(max_length=WORDS_CAP)]
     nature_flags: Annotated[
         dict[NatureCode, Annotated[list[SafetyFlag], Field(min_length=1, max_length=WORDS_CAP)]],

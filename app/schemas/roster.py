@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StrictBool, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from app.schemas.common import WORDS_CAP, Day, GeoLocation, Name, ShortText, StrictModel
 from app.vocabulary import OFF_CALL, CoResponderKind, ResponderType, Training, UnitStatus
@@ -107,7 +107,18 @@ class CoResponderOut(BaseModel):
     location: GeoLocation | None
 
 
+def _no_incident_when_free(schema: dict[str, Any]) -> None:
+    """State in the schema what _busy_only checks: external_incident only with a busy status."""
+    schema["if"] = {
+        "properties": {"status": {"enum": list(OFF_CALL)}},
+        "required": ["status"],
+    }
+    schema["then"] = {"properties": {"external_incident": {"type": "null"}}}
+
+
 class StatusUpdate(StrictModel):
+    model_config = ConfigDict(json_schema_extra=_no_incident_when_free)
+
     status: UnitStatus
     location: GeoLocation | None = None
     # The CAD's incident a busy unit is on (SPEC §6.1), with a busy status only. Left out
