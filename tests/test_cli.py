@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 
@@ -175,3 +176,23 @@ def test_an_unreachable_database_is_one_line_without_the_url() -> None:
     result = _cli("postgresql://someone:hunter2@127.0.0.1:9/none", "migrate")
     _one_clear_line(result, "database")
     assert "hunter2" not in result.stderr
+
+
+def test_dev_cli_runs_the_command_line() -> None:
+    """`./dev cli …` is the CLI in .venv/bin, for those who have not activated the venv."""
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(  # noqa: S603
+        [str(root / "dev"), "cli", "agency", "create", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "usage: cit-dispatch agency create" in result.stdout
+    assert (
+        "cli"
+        in subprocess.run(  # noqa: S603
+            [str(root / "dev"), "help"], capture_output=True, text=True, timeout=60, check=True
+        ).stdout
+    )
