@@ -131,9 +131,12 @@ def _database_failure(exc: BaseException) -> str:
     cause = getattr(exc, "orig", None) or exc
     if isinstance(cause, OSError):
         return f"cannot reach the database ({cause.strerror or type(cause).__name__})"
-    # asyncpg's message is its first line; its DETAIL (which may quote values) is not shown.
-    message = str(cause).split(": ", 1)[-1].splitlines()[0] if str(cause) else ""
-    return f"the database refused the command ({type(cause).__name__}: {message})"
+    # The error's kind and code only: its message and detail may quote the values sent.
+    driver_error = cause.__cause__ or cause
+    code = getattr(cause, "sqlstate", None)
+    return f"the database refused the command ({type(driver_error).__name__}" + (
+        f", SQLSTATE {code})" if code else ")"
+    )
 
 
 def _cipher(settings: Settings) -> DataCipher:
@@ -150,11 +153,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from app.api.app import create_app
     from app.api.server import uvicorn_config
 
+    settings = _serve_settings(settings, args)
     cipher = _cipher(settings)
     url = resolve_database_url(settings)
     if not args.no_migrate:
         _migrate(settings, url)
-    settings = _serve_settings(settings, args)
     host = settings.host
     port = settings.port
     if args.demo:

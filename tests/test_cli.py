@@ -9,7 +9,14 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
+from sqlalchemy.exc import IntegrityError
 
+from app.admin import create_agency
+from app.cli import CliError, _database_failure, _parser, _serve_settings
+from app.db.engine import create_engine, create_sessionmaker
+from app.repositories.agencies import insert_agency
+from app.settings import Settings
 from tests.helpers import Api
 
 
@@ -196,3 +203,26 @@ def test_dev_cli_runs_the_command_line() -> None:
             [str(root / "dev"), "help"], capture_output=True, text=True, timeout=60, check=True
         ).stdout
     )
+
+
+async def test_a_refusal_by_the_database_is_named_without_sql_or_values(
+    database_url: str,
+) -> None:
+    await create_agency(database_url, name="First", timezone="America/Denver", ori="UT0180009")
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        with pytest.raises(IntegrityError) as raised:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                await insert_agency(
+                    session, name="Second", timezone="America/Denver", ori="UT0180009"
+                )
+    finally:
+        await engine.dispose()
+    line = _database_failure(raised.value)
+    assert line == "the database refused the command (UniqueViolationError, SQLSTATE 23505)"
+    assert "UT0180009" in str(raised.value)  # what the line leaves out
+
+
+def test_serve_refuses_a_bad_option_value_in_one_line() -> None:
+    with pytest.raises(CliError, match=r"^--port: "):
+        _serve_settings(Settings(), _parser().parse_args(["serve", "--port", "70000"]))
