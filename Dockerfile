@@ -1,5 +1,8 @@
 # syntax=docker/dockerfile:1
-FROM python:3.11-slim
+# An exact tag, so a rebuild gets the same Python and Debian release. Add its digest where
+# the registry is reachable (`docker buildx imagetools inspect python:3.11.17-slim-bookworm`)
+# to pin it byte for byte: FROM python:3.11.17-slim-bookworm@sha256:…
+FROM python:3.11.17-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -12,11 +15,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 RUN useradd --create-home --uid 10001 cit && mkdir -p /data && chown cit:cit /data
 
-# Dependencies in their own layer: rebuilt only when pyproject.toml changes.
-COPY pyproject.toml README.md ./
-RUN mkdir -p app migrations && touch app/__init__.py migrations/__init__.py \
+# Dependencies in their own layer: rebuilt only when pyproject.toml changes. pyproject names
+# README.md as the package's readme, so an empty one stands in for it here: editing the
+# README must not reinstall every dependency.
+COPY pyproject.toml ./
+RUN mkdir -p app migrations && touch README.md app/__init__.py migrations/__init__.py \
     && pip install . && pip uninstall -y cit-dispatch
 
+COPY README.md ./
 COPY app ./app
 COPY migrations ./migrations
 RUN pip install --no-deps .
@@ -24,8 +30,10 @@ RUN pip install --no-deps .
 USER cit
 VOLUME ["/data"]
 EXPOSE 8000
+# The port serve listens on: CIT_PORT, read when the check runs (`docker run -e CIT_PORT=…`).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
-    CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/livez', timeout=2); sys.exit(0)" || exit 1
+    CMD python -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)" \
+        "http://127.0.0.1:${CIT_PORT:-8000}/livez" || exit 1
 
 # With CIT_DATABASE_URL set it uses that server; without, the embedded PostgreSQL in /data.
 CMD ["cit-dispatch", "serve", "--host", "0.0.0.0"]

@@ -5,14 +5,14 @@ from __future__ import annotations
 from uuid import UUID
 
 from app.db.engine import create_engine, create_sessionmaker
-from app.repositories.agencies import get_agency, insert_agency
+from app.repositories.agencies import agency_by_ori, get_agency, insert_agency
 from app.repositories.keys import insert_api_key
 from app.repositories.roster import responder_kind
 from app.services import audit
 
 
 class AdminError(Exception):
-    pass
+    """What the user asked for cannot be done (the CLI prints it in one line)."""
 
 
 async def create_agency(url: str, *, name: str, timezone: str, ori: str | None) -> tuple[UUID, str]:
@@ -20,6 +20,8 @@ async def create_agency(url: str, *, name: str, timezone: str, ori: str | None) 
     engine = create_engine(url, pool_size=1)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
+            if ori is not None and (same := await agency_by_ori(session, ori)) is not None:
+                raise AdminError(f"agency {same.id} already has the ORI {ori}")
             agency = await insert_agency(session, name=name, timezone=timezone, ori=ori)
             row, key = await insert_api_key(session, agency_id=agency.id, role="admin")
             conn = await session.connection()

@@ -7,10 +7,14 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.db.engine import resolve_database_url
 from app.db.migrate import set_app_password, upgrade
@@ -31,6 +35,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="port (CIT_PORT, default 8000)")
     serve.add_argument("--demo", action="store_true", help="seed a demo agency and print its key")
     serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations")
+    serve.add_argument(
+        "--proxy-headers",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="take the client address from X-Forwarded-For, and the scheme from"
+        " X-Forwarded-Proto, when the peer is a trusted proxy (CIT_PROXY_HEADERS, default on)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=None,
+        metavar="IPS",
+        help="comma-separated addresses or networks of the trusted proxies, or '*'"
+        " (CIT_FORWARDED_ALLOW_IPS, default 127.0.0.1,::1)",
+    )
 
     commands.add_parser("migrate", help="apply database migrations")
     commands.add_parser(
@@ -72,8 +90,15 @@ def _migrate(settings: Settings, url: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; a user's mistake is one line on stderr and exit status 2."""
     args = _parser().parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "CIT_" + "_".join(str(part) for part in error["loc"]).upper()
+            print(f"cit-dispatch: {name}: {error['msg']}", file=sys.stderr)
+        return 2
     configure_logging(settings.log_level)
     try:
         if args.command == "serve":
@@ -92,10 +117,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"cit-dispatch: {exc}", file=sys.stderr)
         return 2
+    except (SQLAlchemyError, OSError) as exc:
+        # Never the statement or its parameters (SQLAlchemy's message carries both).
+        print(f"cit-dispatch: {_database_failure(exc)}", file=sys.stderr)
+        return 1
 
 
 class CliError(Exception):
-    pass
+    """A mistake in what the user asked for: reported in one line, without a traceback."""
+
+
+def _database_failure(exc: BaseException) -> str:
+    cause = getattr(exc, "orig", None) or exc
+    if isinstance(cause, OSError):
+        return f"cannot reach the database ({cause.strerror or type(cause).__name__})"
+    # The error's kind and code only: its message and detail may quote the values sent.
+    driver_error = cause.__cause__ or cause
+    code = getattr(cause, "sqlstate", None)
+    return f"the database refused the command ({type(driver_error).__name__}" + (
+        f", SQLSTATE {code})" if code else ")"
+    )
 
 
 def _cipher(settings: Settings) -> DataCipher:
@@ -112,12 +153,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from app.api.app import create_app
     from app.api.server import uvicorn_config
 
+    settings = _serve_settings(settings, args)
     cipher = _cipher(settings)
     url = resolve_database_url(settings)
     if not args.no_migrate:
         _migrate(settings, url)
-    host = args.host or settings.host
-    port = args.port or settings.port
+    host = settings.host
+    port = settings.port
     if args.demo:
         from app.demo import seed_demo
 
@@ -125,6 +167,23 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     app = create_app(settings, url, cipher=cipher)
     uvicorn.Server(uvicorn_config(app, settings, host, port)).run()
     return 0
+
+
+def _serve_settings(settings: Settings, args: argparse.Namespace) -> Settings:
+    """The settings with serve's options applied over the environment's."""
+    options = {
+        "host": args.host,
+        "port": args.port,
+        "proxy_headers": args.proxy_headers,
+        "forwarded_allow_ips": args.forwarded_allow_ips,
+    }
+    given = {name: value for name, value in options.items() if value is not None}
+    try:
+        return Settings.model_validate({**settings.model_dump(), **given})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        option = "--" + "-".join(str(part) for part in error["loc"]).replace("_", "-")
+        raise CliError(f"{option}: {error['msg']}") from None
 
 
 def _worker(settings: Settings) -> int:
@@ -166,18 +225,32 @@ def _display_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::") else host
 
 
-def _create_agency(settings: Settings, args: argparse.Namespace) -> int:
-    from app.admin import create_agency
+# An NCIC Originating Agency Identifier: the state's two letters, then seven characters.
+_ORI = re.compile(r"[A-Z]{2}[A-Z0-9]{7}")
 
+
+def _create_agency(settings: Settings, args: argparse.Namespace) -> int:
+    from app.admin import AdminError, create_agency
+
+    name = args.name.strip()
+    if not name:
+        raise CliError("--name: an agency needs a name")
     try:
         ZoneInfo(args.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise CliError(f"unknown IANA timezone {args.timezone!r}") from None
-    if args.ori is not None and len(args.ori) != 9:
-        raise CliError("an ORI has 9 characters")
-    agency_id, key = asyncio.run(
-        create_agency(_database(settings), name=args.name, timezone=args.timezone, ori=args.ori)
-    )
+        raise CliError(f"--timezone: unknown IANA timezone {args.timezone!r}") from None
+    ori = None if args.ori is None else args.ori.strip().upper()
+    if ori is not None and not _ORI.fullmatch(ori):
+        raise CliError(
+            f"--ori: {args.ori!r} is not an ORI (9 characters: a 2-letter state code,"
+            " then 7 letters or digits, e.g. UT0180000)"
+        )
+    try:
+        agency_id, key = asyncio.run(
+            create_agency(_database(settings), name=name, timezone=args.timezone, ori=ori)
+        )
+    except AdminError as exc:
+        raise CliError(str(exc)) from None
     print(json.dumps({"agency_id": str(agency_id), "api_key": key}))
     return 0
 

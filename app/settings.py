@@ -25,6 +25,12 @@ class Settings(BaseSettings):
     data_key: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Behind a reverse proxy: take the client address (failed-authentication lockouts, the
+    # audit trail) from X-Forwarded-For, and the scheme from X-Forwarded-Proto, but only
+    # when the connection comes from one of forwarded_allow_ips (addresses or networks,
+    # comma-separated, or "*"). These are uvicorn's defaults, stated here so they are seen.
+    proxy_headers: bool = True
+    forwarded_allow_ips: str = "127.0.0.1,::1"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Sized for a busy console floor: connections above the pool are closed when returned,
     # so a pool smaller than the concurrency reconnects dozens of times a second.

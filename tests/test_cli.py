@@ -6,14 +6,24 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
+import pytest
+from sqlalchemy.exc import IntegrityError
 
+from app.admin import create_agency
+from app.cli import CliError, _database_failure, _parser, _serve_settings
+from app.db.engine import create_engine, create_sessionmaker
+from app.repositories.agencies import insert_agency
+from app.settings import Settings
 from tests.helpers import Api
 
 
-def _cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CIT_DATABASE_URL": database_url, "CIT_LOG_LEVEL": "INFO"}
+def _cli(
+    database_url: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CIT_DATABASE_URL": database_url, "CIT_LOG_LEVEL": "INFO", **(env or {})}
     return subprocess.run(  # noqa: S603
         [sys.executable, "-m", "app.cli", *args],
         capture_output=True,
@@ -68,3 +78,151 @@ async def test_cli_rejects_bad_input_with_a_message(database_url: str, admin: Ap
     )
     assert unit_without_responder.returncode == 2
     assert "--responder-id" in unit_without_responder.stderr
+
+
+def _one_clear_line(result: subprocess.CompletedProcess[str], *words: str) -> str:
+    """A refused command: non-zero, nothing on stdout, one line on stderr, no trace of SQL."""
+    assert result.returncode != 0
+    assert result.stdout == ""
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("{")]
+    assert len(lines) == 1, result.stderr
+    [line] = lines
+    assert line.startswith("cit-dispatch: "), line
+    for word in words:
+        assert word in line, line
+    for leak in ("Traceback", "INSERT", "SELECT", "[SQL", "parameters", "asyncpg"):
+        assert leak not in result.stderr, result.stderr
+    return line
+
+
+def _create_agency(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return _cli(database_url, "agency", "create", *args)
+
+
+async def test_agency_create_refuses_a_duplicate_ori_in_one_line(database_url: str) -> None:
+    first = _create_agency(
+        database_url, "--name", "Salt Lake PD", "--timezone", "America/Denver", "--ori", "UT0180000"
+    )
+    assert first.returncode == 0, first.stderr
+    agency_id = json.loads(first.stdout)["agency_id"]
+    again = _create_agency(
+        database_url, "--name", "Other PD", "--timezone", "America/Denver", "--ori", "ut0180000"
+    )
+    line = _one_clear_line(again, "UT0180000", agency_id, "already")
+    assert again.returncode == 2, line
+
+
+async def test_agency_create_refuses_an_empty_name_in_one_line(database_url: str) -> None:
+    for name in ("", "   "):
+        result = _create_agency(database_url, "--name", name, "--timezone", "America/Denver")
+        _one_clear_line(result, "--name")
+        assert result.returncode == 2
+
+
+async def test_agency_create_refuses_a_malformed_ori_in_one_line(database_url: str) -> None:
+    for ori in ("UT01800", "UT0180000X", "UT-180000", "12345678U", ""):
+        result = _create_agency(
+            database_url, "--name", "PD", "--timezone", "America/Denver", "--ori", ori
+        )
+        _one_clear_line(result, "--ori", "ORI")
+        assert result.returncode == 2
+
+
+async def test_agency_create_refuses_an_unknown_timezone_in_one_line(database_url: str) -> None:
+    for zone in ("Mars/Olympus", "", "../etc/passwd", "America/Denver "):
+        result = _create_agency(database_url, "--name", "PD", "--timezone", zone)
+        _one_clear_line(result, "--timezone", "timezone")
+        assert result.returncode == 2
+
+
+async def test_api_key_create_names_an_unknown_agency_in_one_line(database_url: str) -> None:
+    missing = "01900000-0000-7000-8000-000000000000"
+    result = _cli(database_url, "api-key", "create", "--agency", missing, "--role", "viewer")
+    _one_clear_line(result, missing)
+    assert result.returncode == 2
+
+
+async def test_api_key_create_names_an_unknown_responder_in_one_line(
+    database_url: str, admin: Api
+) -> None:
+    missing = "01900000-0000-7000-8000-000000000001"
+    result = _cli(
+        database_url,
+        "api-key",
+        "create",
+        "--agency",
+        str(admin.agency_id),
+        "--role",
+        "unit",
+        "--responder-id",
+        missing,
+    )
+    _one_clear_line(result, missing)
+
+
+def test_argument_mistakes_are_usage_errors_without_a_traceback() -> None:
+    for args in (
+        ("api-key", "create", "--agency", "not-a-uuid", "--role", "viewer"),
+        ("api-key", "create", "--agency", "01900000-0000-7000-8000-000000000000", "--role", "x"),
+        ("agency", "create", "--timezone", "America/Denver"),
+        ("serve", "--port", "http"),
+    ):
+        result = _cli("postgresql://nobody@127.0.0.1:9/none", *args)
+        assert result.returncode == 2, args
+        assert "Traceback" not in result.stderr
+        assert result.stderr.splitlines()[-1].startswith("cit-dispatch "), result.stderr
+
+
+def test_a_bad_setting_is_named_in_one_line() -> None:
+    result = _cli("postgresql://x@127.0.0.1:9/n", "migrate", env={"CIT_PORT": "eighty"})
+    line = _one_clear_line(result, "CIT_PORT")
+    assert result.returncode == 2, line
+
+
+def test_an_unreachable_database_is_one_line_without_the_url() -> None:
+    result = _cli("postgresql://someone:hunter2@127.0.0.1:9/none", "migrate")
+    _one_clear_line(result, "database")
+    assert "hunter2" not in result.stderr
+
+
+def test_dev_cli_runs_the_command_line() -> None:
+    """`./dev cli …` is the CLI in .venv/bin, for those who have not activated the venv."""
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(  # noqa: S603
+        [str(root / "dev"), "cli", "agency", "create", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "usage: cit-dispatch agency create" in result.stdout
+    assert (
+        "cli"
+        in subprocess.run(  # noqa: S603
+            [str(root / "dev"), "help"], capture_output=True, text=True, timeout=60, check=True
+        ).stdout
+    )
+
+
+async def test_a_refusal_by_the_database_is_named_without_sql_or_values(
+    database_url: str,
+) -> None:
+    await create_agency(database_url, name="First", timezone="America/Denver", ori="UT0180009")
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        with pytest.raises(IntegrityError) as raised:
+            async with create_sessionmaker(engine)() as session, session.begin():
+                await insert_agency(
+                    session, name="Second", timezone="America/Denver", ori="UT0180009"
+                )
+    finally:
+        await engine.dispose()
+    line = _database_failure(raised.value)
+    assert line == "the database refused the command (UniqueViolationError, SQLSTATE 23505)"
+    assert "UT0180009" in str(raised.value)  # what the line leaves out
+
+
+def test_serve_refuses_a_bad_option_value_in_one_line() -> None:
+    with pytest.raises(CliError, match=r"^--port: "):
+        _serve_settings(Settings(), _parser().parse_args(["serve", "--port", "70000"]))

@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from app.api import openapi as openapi_document
+from app.api.docs import install_docs
 from app.api.middleware import (
     BodySizeLimitMiddleware,
     InFlightLimitMiddleware,
@@ -106,7 +107,10 @@ def create_app(
         version="0.1.0",
         summary="Crisis Intervention Team and mental-health co-responder routing for 911 centres",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs, without a CDN
+        redoc_url=None,
     )
+    install_docs(app)
     install_problem_handlers(app)
     for module in (
         health,

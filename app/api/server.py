@@ -69,6 +69,7 @@ def protocol_class(settings: Settings) -> type[HttpToolsProtocol]:
 
 
 def uvicorn_config(app: ASGIApp, settings: Settings, host: str, port: int) -> uvicorn.Config:
+    """How `serve` runs app: the guarded protocol, no access log, and the proxy settings."""
     return uvicorn.Config(
         app,
         host=host,
@@ -77,6 +78,8 @@ def uvicorn_config(app: ASGIApp, settings: Settings, host: str, port: int) -> uv
         log_config=None,
         access_log=False,
         server_header=False,
+        proxy_headers=settings.proxy_headers,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

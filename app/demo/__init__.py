@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from app.db.engine import create_engine, create_sessionmaker
 from app.demo.history import seed_history
-from app.demo.roster import seed_people, seed_roster
+from app.demo.roster import ZONE, seed_people, seed_roster
 from app.repositories import districts as district_repo
 from app.repositories.agencies import agency_by_ori, insert_agency, latest_policy, routing_policy
 from app.repositories.keys import insert_api_key
@@ -13,8 +15,15 @@ from app.repositories.keys import insert_api_key
 DEMO_ORI = "UTDEMO001"
 
 
-async def seed_demo(url: str, *, base_url: str) -> str:
-    """Create (or refresh) the demo agency, print how to call it, and return its admin key."""
+async def seed_demo(url: str, *, base_url: str, now: datetime | None = None) -> str:
+    """Create the demo agency, or bring it up to date, print how to call it, and return a
+    new admin key.
+
+    Safe to run again on the same database, on any later day: the roster is extended to
+    DAYS_AHEAD days past now (never a shift overlapping one already there), and past calls
+    are added only for the days of the last thirty that have none.
+    """
+    now = now or datetime.now(ZONE)
     engine = create_engine(url, pool_size=1)
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
@@ -26,13 +35,11 @@ async def seed_demo(url: str, *, base_url: str) -> str:
                     timezone="America/Denver",
                     ori=DEMO_ORI,
                 )
-                await seed_people(session, agency.id)
-                await seed_roster(session, agency.id)
-                districts = await district_repo.all_districts(session, agency.id)
-                policy = routing_policy(await latest_policy(session, agency.id))
-                await seed_history(session, agency.id, {d.code: d.id for d in districts}, policy)
-            else:
-                await seed_roster(session, agency.id)
+                await seed_people(session, agency.id, now)
+            await seed_roster(session, agency.id, now)
+            districts = await district_repo.all_districts(session, agency.id)
+            policy = routing_policy(await latest_policy(session, agency.id))
+            await seed_history(session, agency.id, {d.code: d.id for d in districts}, policy, now)
             agency_id = agency.id
             _, key = await insert_api_key(session, agency_id=agency_id, role="admin", name="demo")
     finally:

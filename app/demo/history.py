@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -121,13 +121,13 @@ def _kind(responder_type: str) -> Lead:
     return "mental_health" if responder_type == "co_responder" else "law_enforcement"
 
 
-async def _units(session: AsyncSession, agency_id: UUID) -> list[_Unit]:
+async def _units(session: AsyncSession, agency_id: UUID, today: date) -> list[_Unit]:
     by_id = await posts(session, agency_id)
-    officers: list[OfficerRow] = list(await roster_repo.all_officers(session, agency_id))
+    officers: list[OfficerRow] = [
+        o for o in await roster_repo.all_officers(session, agency_id) if o.id in by_id
+    ]
     valid = await roster_repo.valid_certifications(
-        session,
-        state_officer_ids=[o.state_officer_id for o in officers],
-        on=datetime.now(ZONE).date(),
+        session, state_officer_ids=[o.state_officer_id for o in officers], on=today
     )
     certs = {
         person: [CertificationPeriod(c.certified_on, c.expires_on)] for person, c in valid.items()
@@ -146,29 +146,39 @@ async def _units(session: AsyncSession, agency_id: UUID) -> list[_Unit]:
     units += [
         _Unit(c.id, by_id[c.id], c.name, frozenset(), frozenset(c.specialties), ())
         for c in await roster_repo.all_co_responders(session, agency_id)
+        if c.id in by_id
     ]
     return units
 
 
 async def seed_history(
-    session: AsyncSession, agency_id: UUID, district_ids: dict[str, UUID], policy: Policy
+    session: AsyncSession,
+    agency_id: UUID,
+    district_ids: dict[str, UUID],
+    policy: Policy,
+    now: datetime,
 ) -> int:
-    """Past calls over the last DAYS days, cleared; returns how many."""
-    rng = random.Random(11)
-    units = await _units(session, agency_id)
+    """Past calls, cleared, on each of the DAYS days before now's that has none yet (all of
+    them on a first run; on a later run, the days since the last); returns how many."""
+    today: date = now.astimezone(ZONE).date()
+    since = datetime.combine(today - timedelta(days=DAYS), time(), ZONE)
+    seen = await call_repo.days_with_calls(session, agency_id, since=since, zone=ZONE.key)
+    days = [today - timedelta(days=back) for back in range(DAYS, 0, -1)]
+    days = [day for day in days if day not in seen]
+    if not days:
+        return 0
+    units = await _units(session, agency_id, today)
     adjacency: dict[str, set[str]] = {}
     for a, b in ADJACENT:
         adjacency.setdefault(a, set()).add(b)
         adjacency.setdefault(b, set()).add(a)
     neighbours = {code: frozenset(ns) for code, ns in adjacency.items()}
-    today: date = datetime.now(ZONE).date()
     count = 0
-    for back in range(DAYS, 0, -1):
-        day = today - timedelta(days=back)
+    for day in days:
+        # Each day its own stream: a day's calls are the same whichever run seeds it.
+        rng = random.Random(day.toordinal())
         for _ in range(rng.randint(*CALLS_PER_DAY)):
-            at = datetime.combine(day, datetime.min.time(), ZONE) + timedelta(
-                minutes=rng.randrange(24 * 60)
-            )
+            at = datetime.combine(day, time(), ZONE) + timedelta(minutes=rng.randrange(24 * 60))
             await _call(session, agency_id, district_ids, policy, neighbours, units, at, rng)
             count += 1
     await session.flush()

@@ -126,7 +126,7 @@ def _certification(n: int, state_id: str, today: date, agency_id: UUID) -> Certi
     )
 
 
-async def seed_people(session: AsyncSession, agency_id: UUID) -> None:
+async def seed_people(session: AsyncSession, agency_id: UUID, now: datetime) -> None:
     """Districts, adjacency, officers with their certifications, and co-responders."""
     rng = random.Random(7)
     districts = {
@@ -138,7 +138,7 @@ async def seed_people(session: AsyncSession, agency_id: UUID) -> None:
     for a, b in ADJACENT:
         low, high = sorted((districts[a].id, districts[b].id))
         session.add(DistrictAdjacency(agency_id=agency_id, district_a_id=low, district_b_id=high))
-    today = datetime.now(ZONE).date()
+    today = now.astimezone(ZONE).date()
     for n, (code, watch, seat, cit) in enumerate(officer_posts(), start=1):
         lat, lon = point_in(rng, code)
         state_id = f"UT-POST-{4100 + n}"
@@ -154,7 +154,7 @@ async def seed_people(session: AsyncSession, agency_id: UUID) -> None:
                 trainings=trainings,
                 lat=lat,
                 lon=lon,
-                location_at=datetime.now(ZONE),
+                location_at=now,
             )
         )
         if cit:
@@ -170,24 +170,29 @@ async def seed_people(session: AsyncSession, agency_id: UUID) -> None:
                 specialties=list(plan.specialties),
                 lat=lat,
                 lon=lon,
-                location_at=datetime.now(ZONE),
+                location_at=now,
             )
         )
     await session.flush()
 
 
 async def posts(session: AsyncSession, agency_id: UUID) -> dict[UUID, Post]:
-    """Each responder's post, from the people seeded (officers by badge, teams by name)."""
+    """Each responder's post, from the people seeded (officers by badge, teams by name).
+
+    Responders added by hand (through the API, say) have none: the demo leaves them be."""
     by_badge = {
         f"{code[1]}{WATCHES[watch][2]}{10 + seat}": (code, watch)
         for code, watch, seat, _ in officer_posts()
     }
     out: dict[UUID, Post] = {}
     for officer in await roster_repo.all_officers(session, agency_id):
-        code, watch = by_badge[officer.badge_number]
-        out[officer.id] = Post("officer", code, watch, officer.badge_number)
+        if officer.badge_number in by_badge:
+            code, watch = by_badge[officer.badge_number]
+            out[officer.id] = Post("officer", code, watch, officer.badge_number)
     plans = {p.name: (n, p) for n, p in enumerate(CO_RESPONDERS, start=1)}
     for co in await roster_repo.all_co_responders(session, agency_id):
+        if co.name not in plans:
+            continue
         n, plan = plans[co.name]
         out[co.id] = Post("co_responder", plan.district, plan.watch, f"MCT-{n}", plan.also_covers)
     return out
@@ -197,20 +202,22 @@ def watch_start(day: date, watch: int) -> datetime:
     return datetime.combine(day, time(WATCHES[watch][1]), ZONE)
 
 
-async def seed_roster(session: AsyncSession, agency_id: UUID) -> int:
-    """Every post's watch from yesterday to DAYS_AHEAD days ahead, where not yet rostered;
+async def seed_roster(session: AsyncSession, agency_id: UUID, now: datetime) -> int:
+    """Every post's watch from the day before now to DAYS_AHEAD days ahead, unless the
+    responder already has a shift overlapping it (an earlier run's, or one added by hand);
     returns how many shifts were added."""
     districts = {d.code: d.id for d in await district_repo.all_districts(session, agency_id)}
-    today = datetime.now(ZONE).date()
+    today = now.astimezone(ZONE).date()
     first = watch_start(today - timedelta(days=1), 0)
-    existing = await shift_repo.starts_between(
-        session, agency_id, first, watch_start(today + timedelta(days=DAYS_AHEAD + 1), 0)
-    )
+    last = watch_start(today + timedelta(days=DAYS_AHEAD + 1), 0) + timedelta(hours=WATCH_HOURS)
+    existing = await shift_repo.shifts_overlapping(session, agency_id, first, last)
     added = 0
     for responder_id, post in (await posts(session, agency_id)).items():
+        taken = existing.get(responder_id, [])
         for offset in range(-1, DAYS_AHEAD + 1):
             starts = watch_start(today + timedelta(days=offset), post.watch)
-            if (responder_id, starts) in existing:
+            ends = starts + timedelta(hours=WATCH_HOURS)
+            if any(s < ends and starts < e for s, e in taken):
                 continue
             add_shift(
                 session,
@@ -221,7 +228,7 @@ async def seed_roster(session: AsyncSession, agency_id: UUID) -> int:
                 district_id=districts[post.district],
                 also_covers=[districts[c] for c in post.also_covers],
                 starts_at=starts,
-                ends_at=starts + timedelta(hours=WATCH_HOURS),
+                ends_at=ends,
             )
             added += 1
     await session.flush()

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from typing import Any, cast
 from uuid import UUID
 
 import asyncpg
-from sqlalchemy import Row, select
+from sqlalchemy import Date, Row, func, select
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -353,3 +355,12 @@ async def list_recommendations(
         session, stmt, Recommendation.id, limit=limit, cursor=cursor
     )
     return [_recommendation_record(r) for r in rows], next_cursor
+
+
+async def days_with_calls(
+    session: AsyncSession, agency_id: UUID, *, since: datetime, zone: str
+) -> set[date]:
+    """The local dates (in zone) on which the agency received a call, from since on."""
+    day = sql_cast(func.timezone(zone, Call.received_at), Date)
+    stmt = select(day).where(Call.agency_id == agency_id, Call.received_at >= since).distinct()
+    return set((await session.execute(stmt)).scalars())

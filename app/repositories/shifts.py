@@ -192,11 +192,14 @@ async def call_signs(
     return {r.responder_id: r.call_sign for r in await session.execute(stmt)}
 
 
-async def starts_between(
+async def shifts_overlapping(
     session: AsyncSession, agency_id: UUID, start: datetime, end: datetime
-) -> set[tuple[UUID, datetime]]:
-    """(responder, start) of every shift of the agency starting in [start, end)."""
-    stmt = select(Shift.responder_id, Shift.starts_at).where(
-        Shift.agency_id == agency_id, Shift.starts_at >= start, Shift.starts_at < end
+) -> dict[UUID, list[tuple[datetime, datetime]]]:
+    """Each responder's shifts (start, end) of the agency that overlap [start, end)."""
+    stmt = select(Shift.responder_id, Shift.starts_at, Shift.ends_at).where(
+        Shift.agency_id == agency_id, Shift.starts_at < end, Shift.ends_at > start
     )
-    return {(r.responder_id, r.starts_at) for r in await session.execute(stmt)}
+    out: dict[UUID, list[tuple[datetime, datetime]]] = {}
+    for row in await session.execute(stmt):
+        out.setdefault(row.responder_id, []).append((row.starts_at, row.ends_at))
+    return out
