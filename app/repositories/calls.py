@@ -61,6 +61,7 @@ _COLUMNS = (
     "use_of_force",
     "subject_injured",
     "officer_injured",
+    "eido_updated_at",
 )
 _JSON = {"safety", "subject"}
 # Columns that never change after intake.
@@ -94,6 +95,7 @@ def call_params(call: CallRecord) -> dict[str, Any]:
         "use_of_force": call.use_of_force,
         "subject_injured": call.subject_injured,
         "officer_injured": call.officer_injured,
+        "eido_updated_at": call.eido_updated_at,
     }
     return {f"call_{column}": values[column] for column in _COLUMNS}
 
@@ -277,6 +279,7 @@ def _call_record(row: Row[*tuple[Any, ...]]) -> CallRecord:
         use_of_force=row.use_of_force,
         subject_injured=row.subject_injured,
         officer_injured=row.officer_injured,
+        eido_updated_at=row.eido_updated_at,
     )
 
 
@@ -284,6 +287,17 @@ async def get_call(
     session: AsyncSession, *, agency_id: UUID, call_id: UUID, for_update: bool = False
 ) -> CallRecord | None:
     stmt = _SELECT_CALL.where(Call.agency_id == agency_id, Call.id == call_id)
+    if for_update:
+        stmt = stmt.with_for_update(of=Call)
+    row = (await session.execute(stmt)).first()
+    return None if row is None else _call_record(row)
+
+
+async def get_call_by_external_id(
+    session: AsyncSession, *, agency_id: UUID, external_id: str, for_update: bool = False
+) -> CallRecord | None:
+    """The agency's call the CAD knows by external_id (locked for update if asked)."""
+    stmt = _SELECT_CALL.where(Call.agency_id == agency_id, Call.external_id == external_id)
     if for_update:
         stmt = stmt.with_for_update(of=Call)
     row = (await session.execute(stmt)).first()

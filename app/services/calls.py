@@ -94,6 +94,7 @@ def new_call(
         use_of_force=False,
         subject_injured=False,
         officer_injured=False,
+        eido_updated_at=None,
     )
 
 
