@@ -3,8 +3,6 @@ how its own words map onto them."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 from app.vocabulary import ResponderType, UnitStatus
 
 # The Incident Tracking Identifier's form (NENA-STA-010): urn:emergency:uid:incidentid:…
@@ -264,11 +262,6 @@ INCIDENT_TYPES: frozenset[str] = frozenset(
 # A crisis call whose nature is not a common incident type (free text, or none) is sent
 # as "EDP, Emotional Disturbance, Abnormal Behavior", with its own nature as internal text.
 CRISIS_INCIDENT_TYPE = "EDP"
-
-# EIDO-IncidentStatus-Common (section 3.3), by the call's status.
-IncidentStatus = Literal[
-    "Active", "ResourcesAssigned", "ResourcesEnroute", "ResourcesOnscene", "Closed"
-]
 
 # EIDO-EmergencyResourceType-Common (section 3.11) of each kind of unit, and the resource
 # attribute (section 3.12) a CIT-certified officer carries.
