@@ -95,9 +95,7 @@ async def import_document(
     body = _call_body(facts, code)
     for _ in range(2):
         session = await work.session()
-        call = await call_repo.get_call_by_external_id(
-            session, agency_id=context.agency_id, external_id=facts.incident_id, for_update=True
-        )
+        call = await _incident_call(session, context, facts.incident_id, for_update=True)
         if call is not None:
             return await _update(state, session, context, who, call, facts, body, request_id)
         now = datetime.now(UTC)
@@ -274,16 +272,27 @@ async def export_incident(
     session: AsyncSession, context: AgencyContext, incident: str
 ) -> tuple[UUID, dict[str, Any]]:
     """The call and EIDO document of the agency's incident with this id (STA-024 retrieval)."""
+    call = await _incident_call(session, context, incident, for_update=False)
+    if call is None:
+        raise NotFound("incident not found")
+    return call.id, await _document(session, context, call)
+
+
+async def _incident_call(
+    session: AsyncSession, context: AgencyContext, incident: str, *, for_update: bool
+) -> CallRecord | None:
+    """The agency's call whose incident id this is: its external_id, or the id the export
+    assigned it (a call the agency's own exports named)."""
     call = await call_repo.get_call_by_external_id(
-        session, agency_id=context.agency_id, external_id=incident
+        session, agency_id=context.agency_id, external_id=incident, for_update=for_update
     )
     if call is None:
         call_id = outgoing.assigned_call_id(incident, context.agency_id)
         if call_id is not None:
-            call = await call_repo.get_call(session, agency_id=context.agency_id, call_id=call_id)
-    if call is None or incident_id(call) != incident:
-        raise NotFound("incident not found")
-    return call.id, await _document(session, context, call)
+            call = await call_repo.get_call(
+                session, agency_id=context.agency_id, call_id=call_id, for_update=for_update
+            )
+    return call if call is not None and incident_id(call) == incident else None
 
 
 async def _document(

@@ -455,14 +455,18 @@ async def test_imported_incident_keeps_its_id_on_the_way_out(admin: Api) -> None
     assert (await admin.get(f"/v1/eido/incidents/{quote(assigned, safe='')}")).status_code == 404
 
 
-async def test_an_exported_document_imports_as_the_same_call(admin: Api) -> None:
+async def test_the_agencys_own_export_imports_as_the_same_incident(
+    admin: Api, db: asyncpg.Connection
+) -> None:
     await grid_districts(admin)
     call = await admin.ok("POST", "/v1/calls", {"district": "D4", "nature": "MNTL"}, 201)
     eido = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
-    again = await admin.post("/v1/eido", eido)
-    assert again.status_code == 201  # its external_id was not the incident id: a new call
-    assert again.json()["district"] == "D4"
-    assert again.json()["nature"] == "MNTL"
+    again = await admin.ok("POST", "/v1/eido", eido)
+    assert again["id"] == call["id"]
+    assert again["applied"] is True
+    assert again["recommendation"]["id"] == call["recommendation"]["id"]  # nothing changed
+    assert (await admin.ok("POST", "/v1/eido", eido))["applied"] is False
+    assert await _count(db, "call") == 1
 
 
 async def test_another_agencys_call_and_incident_are_404(admin: Api, other_admin: Api) -> None:
