@@ -15,7 +15,7 @@ from typing import Any, cast
 from uuid import UUID
 
 import asyncpg
-from sqlalchemy import Row, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -287,10 +287,7 @@ async def get_call(
     session: AsyncSession, *, agency_id: UUID, call_id: UUID, for_update: bool = False
 ) -> CallRecord | None:
     stmt = _SELECT_CALL.where(Call.agency_id == agency_id, Call.id == call_id)
-    if for_update:
-        stmt = stmt.with_for_update(of=Call)
-    row = (await session.execute(stmt)).first()
-    return None if row is None else _call_record(row)
+    return await _one_call(session, stmt, for_update=for_update)
 
 
 async def get_call_by_external_id(
@@ -298,6 +295,13 @@ async def get_call_by_external_id(
 ) -> CallRecord | None:
     """The agency's call the CAD knows by external_id (locked for update if asked)."""
     stmt = _SELECT_CALL.where(Call.agency_id == agency_id, Call.external_id == external_id)
+    return await _one_call(session, stmt, for_update=for_update)
+
+
+async def _one_call(
+    session: AsyncSession, stmt: Select[Any], *, for_update: bool
+) -> CallRecord | None:
+    """The call stmt selects, if any, its row locked when for_update."""
     if for_update:
         stmt = stmt.with_for_update(of=Call)
     row = (await session.execute(stmt)).first()
