@@ -11,8 +11,12 @@ from urllib.parse import quote
 from uuid import UUID
 
 import asyncpg
+from fastapi import FastAPI
 
 from app.eido.schema import validator
+from app.services.auth import authenticate
+from app.services.eido import import_eido
+from app.state import AppState
 from tests.eido.documents import T0, document, incident_id, later, person, pidf
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
 
@@ -498,3 +502,24 @@ async def test_a_viewer_reads_eidos_but_cannot_import(admin: Api, db: asyncpg.Co
         if r["action"].startswith("call.")
     ]
     assert actions == ["call.import", "call.create", "call.eido"]
+
+
+async def test_import_eido_runs_its_own_unit_of_work_for_a_subscriber(
+    app: FastAPI, admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    state: AppState = app.state.cit
+    who = await authenticate(state, admin.key, client="test", request_id=None)
+    incident = incident_id()
+    eido = document(incident, nature="WELFARE", notes=[NOTE])
+    first = await import_eido(state, admin.agency_id, eido, who=who, district="D3", request_id=None)
+    assert (first.created, first.applied) == (True, True)
+    replay = await import_eido(
+        state, admin.agency_id, eido, who=who, district="D3", request_id=None
+    )
+    assert (replay.created, replay.applied) == (False, False)
+    assert replay.call.id == first.call.id
+    # Committed: the API sees it.
+    call = await admin.ok("GET", f"/v1/calls/{first.call.id}")
+    assert (call["external_id"], call["district"], call["notes"]) == (incident, "D3", NOTE)
+    assert await _count(db, "call") == 1
