@@ -36,6 +36,9 @@ UNIT_STATUSES: tuple[UnitStatus, ...] = get_args(UnitStatus)
 ON_CALL: tuple[UnitStatus, ...] = ("dispatched", "en_route", "on_scene", "transporting")
 OFF_CALL: tuple[UnitStatus, ...] = ("available", "out_of_service")
 
+# The longest external_id a call may have: an EIDO's Incident Tracking Identifier fits.
+EXTERNAL_ID_MAX = 255
+
 CallStatus = Literal["pending", "dispatched", "cleared"]
 CALL_STATUSES: tuple[CallStatus, ...] = get_args(CallStatus)
 

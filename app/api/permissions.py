@@ -87,6 +87,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
         "call.dispatch", HANDLERS, audited_by_service=True
     ),
     ("POST", "/v1/calls/{call_id}/clear"): _write("call.clear", HANDLERS, audited_by_service=True),
+    ("GET", "/v1/calls/{call_id}/eido"): _read("call.eido", audited=True),
+    ("POST", "/v1/eido"): _write("call.import", HANDLERS, audited_by_service=True),
+    ("GET", "/v1/eido/incidents/{incident_id}"): _read("call.eido", audited=True),
     ("POST", "/v1/webhooks"): _write("webhook.create", WEBHOOKS),
     ("GET", "/v1/webhooks"): _read("webhook.list", WEBHOOKS),
     ("DELETE", "/v1/webhooks/{subscription_id}"): _write("webhook.delete", WEBHOOKS),

@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column, id_column
-from app.vocabulary import CALL_STATUSES, DIVERTED_TO, OUTCOMES, sql_list
+from app.vocabulary import CALL_STATUSES, DIVERTED_TO, EXTERNAL_ID_MAX, OUTCOMES, sql_list
 
 
 class Call(Base):
@@ -18,6 +18,9 @@ class Call(Base):
         CheckConstraint(f"status IN {sql_list(CALL_STATUSES)}", name="status"),
         CheckConstraint(f"outcome IN {sql_list(OUTCOMES)}", name="outcome"),
         CheckConstraint(f"diverted_to IN {sql_list(DIVERTED_TO)}", name="diverted_to"),
+        CheckConstraint(
+            f"char_length(external_id) BETWEEN 1 AND {EXTERNAL_ID_MAX}", name="external_id"
+        ),
         Index(
             "uq_call_agency_external_id",
             "agency_id",
@@ -57,6 +60,8 @@ class Call(Base):
     use_of_force: Mapped[bool] = mapped_column(server_default=text("false"))
     subject_injured: Mapped[bool] = mapped_column(server_default=text("false"))
     officer_injured: Mapped[bool] = mapped_column(server_default=text("false"))
+    # The lastUpdateTimeStamp of the last EIDO applied to the call (docs/api.md, "EIDO").
+    eido_updated_at: Mapped[datetime | None]
 
 
 class Recommendation(Base):

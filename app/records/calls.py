@@ -52,3 +52,5 @@ class CallRecord:
     use_of_force: bool
     subject_injured: bool
     officer_injured: bool
+    # The lastUpdateTimeStamp of the last EIDO applied to the call; None if none was.
+    eido_updated_at: datetime | None

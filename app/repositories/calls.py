@@ -16,7 +16,7 @@ from typing import Any, cast
 from uuid import UUID
 
 import asyncpg
-from sqlalchemy import Date, Row, func, select
+from sqlalchemy import Date, Row, Select, func, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -63,6 +63,7 @@ _COLUMNS = (
     "use_of_force",
     "subject_injured",
     "officer_injured",
+    "eido_updated_at",
 )
 _JSON = {"safety", "subject"}
 # Columns that never change after intake.
@@ -96,6 +97,7 @@ def call_params(call: CallRecord) -> dict[str, Any]:
         "use_of_force": call.use_of_force,
         "subject_injured": call.subject_injured,
         "officer_injured": call.officer_injured,
+        "eido_updated_at": call.eido_updated_at,
     }
     return {f"call_{column}": values[column] for column in _COLUMNS}
 
@@ -279,6 +281,7 @@ def _call_record(row: Row[*tuple[Any, ...]]) -> CallRecord:
         use_of_force=row.use_of_force,
         subject_injured=row.subject_injured,
         officer_injured=row.officer_injured,
+        eido_updated_at=row.eido_updated_at,
     )
 
 
@@ -286,6 +289,21 @@ async def get_call(
     session: AsyncSession, *, agency_id: UUID, call_id: UUID, for_update: bool = False
 ) -> CallRecord | None:
     stmt = _SELECT_CALL.where(Call.agency_id == agency_id, Call.id == call_id)
+    return await _one_call(session, stmt, for_update=for_update)
+
+
+async def get_call_by_external_id(
+    session: AsyncSession, *, agency_id: UUID, external_id: str, for_update: bool = False
+) -> CallRecord | None:
+    """The agency's call the CAD knows by external_id (locked for update if asked)."""
+    stmt = _SELECT_CALL.where(Call.agency_id == agency_id, Call.external_id == external_id)
+    return await _one_call(session, stmt, for_update=for_update)
+
+
+async def _one_call(
+    session: AsyncSession, stmt: Select[Any], *, for_update: bool
+) -> CallRecord | None:
+    """The call stmt selects, if any, its row locked when for_update."""
     if for_update:
         stmt = stmt.with_for_update(of=Call)
     row = (await session.execute(stmt)).first()

@@ -44,6 +44,20 @@ async def get_co_responder(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def units_by_id(
+    session: AsyncSession, *, agency_id: UUID, officer_ids: Sequence[UUID], co_ids: Sequence[UUID]
+) -> dict[UUID, Officer | CoResponder]:
+    """The agency's officers and co-responders with these ids (two queries at most)."""
+    found: dict[UUID, Officer | CoResponder] = {}
+    if officer_ids:
+        officers = officers_statement(agency_id).where(Officer.id.in_(officer_ids))
+        found.update((o.id, o) for o in (await session.execute(officers)).scalars())
+    if co_ids:
+        co_responders = co_responders_statement(agency_id).where(CoResponder.id.in_(co_ids))
+        found.update((c.id, c) for c in (await session.execute(co_responders)).scalars())
+    return found
+
+
 async def responder_kind(
     session: AsyncSession, *, agency_id: UUID, responder_id: UUID
 ) -> str | None:

@@ -24,6 +24,7 @@ from app.schemas.common import (
     StrictModel,
 )
 from app.vocabulary import (
+    EXTERNAL_ID_MAX,
     CallStatus,
     DivertedTo,
     Lead,
@@ -75,7 +76,8 @@ Nature = Annotated[
 
 class CallCreate(StrictModel):
     external_id: (
-        Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)] | None
+        Annotated[str, StringConstraints(min_length=1, max_length=EXTERNAL_ID_MAX, pattern=NO_NUL)]
+        | None
     ) = None
     district: DistrictCode | None = None
     location: CallLocation | None = None

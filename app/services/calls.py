@@ -58,10 +58,20 @@ async def create(
     """Take a call: one candidate query, then one statement writes the call with its
     recommendation, events, audit entry and (with a key) the replayable answer."""
     now = datetime.now(UTC)
+    call = new_call(context, body, cipher=cipher, now=now)
+    return await intake(
+        work, context, who, call, now=now, request_id=request_id, idempotency_key=idempotency_key
+    )
+
+
+def new_call(
+    context: AgencyContext, body: CallCreate, *, cipher: DataCipher, now: datetime
+) -> CallRecord:
+    """A new call as the client describes it, placed in its district (not yet written)."""
     location = _location(body.location)
     district_id, code = triage.resolve_district(context, body.district, location)
     call_id = new_id()
-    call = CallRecord(
+    return CallRecord(
         id=call_id,
         agency_id=context.agency_id,
         external_id=body.external_id,
@@ -84,7 +94,23 @@ async def create(
         use_of_force=False,
         subject_injured=False,
         officer_injured=False,
+        eido_updated_at=None,
     )
+
+
+async def intake(
+    work: UnitOfWork,
+    context: AgencyContext,
+    who: Principal,
+    call: CallRecord,
+    *,
+    now: datetime,
+    request_id: str | None,
+    idempotency_key: str | None,
+) -> CallOut:
+    """Triage a new call and write it with its recommendation, events, audit entry and
+    (with a key) the replayable answer, in one statement. A call of the agency that
+    already has its external_id is a CallExists, raised in a fresh transaction."""
     conn = await work.connection()
     rec = await triage.triage(conn, context, call, now=now)
     out = render_call(call, rec)
@@ -118,7 +144,7 @@ async def create(
             raise Conflict(f"external_id {call.external_id} was taken; retry") from None
         raise CallExists(str(call.external_id), existing) from None
     except repo.DistrictGone:
-        raise Invalid(f"unknown district {code}", loc=("body", "district")) from None
+        raise Invalid(f"unknown district {call.district}", loc=("body", "district")) from None
     return out
 
 
@@ -274,6 +300,24 @@ async def update(
 ) -> CallOut:
     """Apply new information, re-triage and store a new recommendation (history is kept)."""
     call = await get(session, context, call_id, for_update=True)
+    call, rec = await revise(
+        session, context, who, call, body, cipher=cipher, request_id=request_id
+    )
+    return render_call(call, rec)
+
+
+async def revise(
+    session: AsyncSession,
+    context: AgencyContext,
+    who: Principal,
+    call: CallRecord,
+    body: CallPatch,
+    *,
+    cipher: DataCipher,
+    request_id: str | None,
+) -> tuple[CallRecord, RecommendationRecord]:
+    """Apply new information to a call locked for update (get(..., for_update=True)), store
+    it, re-triage and store the new recommendation; a cleared call is a Conflict."""
     if call.status == "cleared":
         raise Conflict("the call is cleared; it can no longer be changed")
     now = datetime.now(UTC)
@@ -309,7 +353,7 @@ async def update(
     rec = await triage.retriage(
         session, context, who, call, request_id=request_id, now=now, announce_update=True
     )
-    return render_call(call, rec)
+    return call, rec
 
 
 async def recommendations(

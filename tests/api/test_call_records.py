@@ -47,6 +47,7 @@ async def test_every_call_field_is_written_and_read_back(app: FastAPI, admin: Ap
         use_of_force=True,
         subject_injured=True,
         officer_injured=True,
+        eido_updated_at=at - timedelta(minutes=2),
     )
     # Every field holds a value, so a field the repository drops cannot pass as None.
     assert all(getattr(call, f.name) is not None for f in fields(call))
@@ -86,6 +87,7 @@ async def test_every_call_field_is_written_and_read_back(app: FastAPI, admin: Ap
         use_of_force=False,
         subject_injured=False,
         officer_injured=False,
+        eido_updated_at=at + timedelta(minutes=59),
     )
     async with state.unit_of_work(admin.agency_id) as work:
         await repo.update_call(await work.session(), changed)

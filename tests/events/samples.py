@@ -43,6 +43,7 @@ def sample_call(agency_id: UUID | None = None) -> CallRecord:
         use_of_force=False,
         subject_injured=True,
         officer_injured=False,
+        eido_updated_at=AT,
     )
 
 

@@ -227,6 +227,7 @@ async def test_every_route_gives_another_agency_404_no_data_and_no_change(
     program = await admin.ok("GET", "/v1/program")
     assert officer in str(program)
     assert (await admin.ok("GET", "/v1/reports/outcomes"))["groups"][0]["calls"] == 1
+    incident = (await admin.ok("GET", f"/v1/calls/{call['id']}/eido"))["$id"]
     delivery = await db.fetchval("SELECT id FROM webhook_delivery LIMIT 1")
     key = await db.fetchval("SELECT id FROM api_key WHERE agency_id = $1 LIMIT 1", admin.agency_id)
     ids = {
@@ -237,6 +238,7 @@ async def test_every_route_gives_another_agency_404_no_data_and_no_change(
         "subscription_id": hook["id"],
         "delivery_id": str(delivery),
         "key_id": str(key),
+        "incident_id": incident,
     }
     secrets = [*ids.values(), "A's secret", "P-A1"]
     secrets.remove("D1")

@@ -31,7 +31,7 @@ from app.schemas.calls import (
 from app.schemas.common import NO_NUL, DistrictCode, Page
 from app.services import agency, idempotency
 from app.services import calls as service
-from app.vocabulary import CallStatus
+from app.vocabulary import EXTERNAL_ID_MAX, CallStatus
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
 
@@ -115,7 +115,7 @@ async def list_calls(
         str | None,
         Query(
             min_length=1,
-            max_length=64,
+            max_length=EXTERNAL_ID_MAX,
             pattern=NO_NUL,
             description="The CAD's id of the call: zero or one item comes back.",
         ),

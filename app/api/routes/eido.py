@@ -1,0 +1,100 @@
+"""NENA EIDO (STA-021): import an incident's document, export a call's, and retrieve one by
+its incident id (STA-024's retrieval service). docs/api.md, "EIDO"."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from app.api.deps import Audit, Caller, Context, Session, State, Work, request_id
+from app.api.problems import problems
+from app.schemas.common import DistrictCode
+from app.schemas.eido import EidoImportOut
+from app.services import eido as service
+from app.vocabulary import EXTERNAL_ID_MAX
+
+router = APIRouter(tags=["eido"])
+
+_EIDO_DOCUMENT = {
+    "description": "An EIDO 1.0 document (NENA-STA-021 EmergencyIncidentDataObjectType); "
+    "never the call's notes.",
+    "content": {"application/json": {"schema": {"type": "object"}}},
+}
+
+
+@router.post(
+    "/v1/eido",
+    status_code=201,
+    response_model=EidoImportOut,
+    responses={
+        200: {"model": EidoImportOut, "description": "The incident's call, updated or not"},
+        **problems(401, 403, 409, 413, 422, 503),
+    },
+)
+async def import_eido(
+    document: Annotated[
+        dict[str, Any],
+        Body(
+            description="One EIDO document (NENA-STA-021, EmergencyIncidentDataObjectType),"
+            " validated against the EIDO schema."
+        ),
+    ],
+    who: Caller,
+    context: Context,
+    work: Work,
+    state: State,
+    request: Request,
+    district: Annotated[
+        DistrictCode | None,
+        Query(description="The district of a call the document itself does not place."),
+    ] = None,
+) -> Response:
+    """Import one EIDO: **201** with the new call, or **200** with the incident's call and
+    `applied` (false when the document is not newer than the last one applied).
+
+    The document's `$id` (its Incident Tracking Identifier) is the call's `external_id`.
+    A newer document updates the call, and re-triages it when the nature, place, person or
+    notes changed. A document that is not an EIDO, or that nothing places in a district, is
+    a 422 and writes nothing; a newer one for a cleared call is a 409.
+    """
+    result = await service.import_document(
+        state, work, context, who, document, district=district, request_id=request_id(request)
+    )
+    out = EidoImportOut(**dict(result.call), applied=result.applied)
+    return Response(
+        out.model_dump_json(),
+        status_code=201 if result.created else 200,
+        media_type="application/json",
+    )
+
+
+@router.get(
+    "/v1/calls/{call_id}/eido",
+    responses={200: _EIDO_DOCUMENT, **problems(401, 403, 404, 422, 503)},
+)
+async def export_call(
+    call_id: UUID, who: Caller, context: Context, session: Session
+) -> JSONResponse:
+    """The call's current state as an EIDO 1.0 document, without its notes."""
+    return JSONResponse(await service.export_call(session, context, call_id))
+
+
+@router.get(
+    "/v1/eido/incidents/{incident_id}",
+    responses={200: _EIDO_DOCUMENT, **problems(401, 403, 404, 422, 503)},
+)
+async def get_incident(
+    incident_id: Annotated[str, Path(min_length=1, max_length=EXTERNAL_ID_MAX)],
+    who: Caller,
+    context: Context,
+    session: Session,
+    note: Audit,
+) -> JSONResponse:
+    """The EIDO of the agency's incident with this Incident Tracking Identifier: the `$id`
+    it was imported with, or the one the export gave its call."""
+    call_id, document = await service.export_incident(session, context, incident_id)
+    note.identify(call_id)
+    return JSONResponse(document)

@@ -1,0 +1,189 @@
+"""An EIDO document coming in: validated against the schema, then read as the facts a call
+is made of (docs/api.md, "EIDO")."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from app.eido import pidf, registry, schema
+from app.eido.schema import EidoInvalid
+
+# The longest incident id an external_id may hold (the API's and the database's limit).
+MAX_INCIDENT_ID = 255
+# The most of a document's notes a call keeps: the newest, when they are longer.
+MAX_NOTES = 20_000
+_CUT = "…"
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IncidentFacts:
+    """What a call takes from an EIDO; None where the document says nothing of it."""
+
+    incident_id: str
+    updated_at: datetime
+    nature: str | None
+    # Where the facts below came from in the document, for error messages.
+    nature_loc: Loc
+    point: tuple[float, float] | None
+    address: str | None
+    location_loc: Loc
+    beat: str | None
+    age: int | None
+    age_loc: Loc
+    notes: str | None
+    received_at: datetime | None
+
+
+def _components(document: Mapping[str, Any], name: str) -> list[tuple[int, dict[str, Any]]]:
+    found = document.get(name)
+    return list(enumerate(found)) if isinstance(found, list) else []
+
+
+def _location(
+    document: Mapping[str, Any],
+) -> tuple[tuple[float, float] | None, str | None, Loc]:
+    """The incident's point and civic address, from the best-typed location component that
+    has each. Every locationByValue is parsed: hostile XML anywhere is refused."""
+    read: list[tuple[int, int, pidf.PidfLocation]] = []
+    for index, component in _components(document, "locationComponent"):
+        xml = component.get("locationByValue")
+        if xml is None:
+            continue
+        try:
+            place = pidf.read(xml)
+        except pidf.PidfInvalid as exc:
+            raise EidoInvalid(str(exc), ("locationComponent", index, "locationByValue")) from None
+        kind = component.get("locationTypeDescriptionRegistryText")
+        if kind in registry.INCIDENT_LOCATION_TYPES:
+            read.append((registry.INCIDENT_LOCATION_TYPES.index(kind), index, place))
+    read.sort(key=lambda entry: entry[:2])
+    with_point = next((entry for entry in read if entry[2].point is not None), None)
+    point: tuple[float, float] | None = None
+    loc: Loc = ()
+    if with_point is not None:
+        point, loc = with_point[2].point, ("locationComponent", with_point[1], "locationByValue")
+    address = next((entry[2].address for entry in read if entry[2].address), None)
+    if with_point is not None and with_point[2].address:
+        address = with_point[2].address
+    return point, address, loc
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _age(person: Mapping[str, Any], on: date) -> tuple[int | None, str | None]:
+    """The person's age in years (from ageMeasure, else birthDate), and the element it
+    came from. Raises EidoInvalid naming the element that cannot be read."""
+    niem = person.get("ncPersonComponent")
+    if not isinstance(niem, dict):
+        return None, None
+    if "ageMeasure" in niem:
+        measure = niem["ageMeasure"]
+        value = _number(measure.get("doubleValue") if isinstance(measure, dict) else measure)
+        if value is None:
+            raise EidoInvalid("ageMeasure is a number of years, or {doubleValue: years}")
+        return math.floor(value), "ageMeasure"
+    if "birthDate" in niem:
+        born = niem["birthDate"]
+        if isinstance(born, dict):
+            born = born.get("date") or born.get("dateTime")
+        try:
+            birthday = date.fromisoformat(str(born)[:10])
+        except ValueError:
+            raise EidoInvalid("birthDate is a date (YYYY-MM-DD), or {date: YYYY-MM-DD}") from None
+        years = on.year - birthday.year - ((on.month, on.day) < (birthday.month, birthday.day))
+        return years, "birthDate"
+    return None, None
+
+
+def _subject_age(document: Mapping[str, Any], on: date) -> tuple[int | None, Loc]:
+    """The age of the person in crisis: the first person, by role, whose age is known."""
+    ranked: list[tuple[int, int, dict[str, Any]]] = []
+    for index, person in _components(document, "personComponent"):
+        roles = person.get("personIncidentRoleRegistryText", [])
+        ranks = [registry.SUBJECT_ROLES.index(r) for r in roles if r in registry.SUBJECT_ROLES]
+        if ranks:
+            ranked.append((min(ranks), index, person))
+    for _, index, person in sorted(ranked, key=lambda entry: entry[:2]):
+        try:
+            age, element = _age(person, on)
+        except EidoInvalid as exc:
+            raise EidoInvalid(
+                exc.message, ("personComponent", index, "ncPersonComponent")
+            ) from None
+        if age is not None:
+            return age, ("personComponent", index, "ncPersonComponent", str(element))
+    return None, ()
+
+
+def _notes(document: Mapping[str, Any]) -> str | None:
+    """Every note, oldest first, one paragraph each; the newest MAX_NOTES characters."""
+    notes = [
+        (_when(note["lastUpdateTimeStamp"]), index, note["notesActionComments"])
+        for index, note in _components(document, "notesComponent")
+    ]
+    texts = [text for _, _, text in sorted(notes, key=lambda n: n[:2]) if text.strip()]
+    if not texts:
+        return None
+    joined = "\n\n".join(texts)
+    return joined if len(joined) <= MAX_NOTES else _CUT + joined[-(MAX_NOTES - len(_CUT)) :]
+
+
+def _when(timestamp: str) -> datetime:
+    """A timestamp the schema has checked."""
+    return schema.parse_timestamp(timestamp) or datetime.min.replace(tzinfo=UTC)
+
+
+def _received_at(document: Mapping[str, Any]) -> datetime | None:
+    """When the first call about the incident started."""
+    starts = [
+        _when(call["callStartTimestamp"]) for _, call in _components(document, "callComponent")
+    ]
+    return min(starts, default=None)
+
+
+def read(document: Any) -> IncidentFacts:
+    """Check the document against the EIDO schema and read the incident's facts from it.
+
+    Raises EidoInvalid, with the path to the element, for the first problem found.
+    """
+    schema.check(document)
+    incident_id: str = document["$id"]
+    if not incident_id.lower().startswith(registry.INCIDENT_ID_PREFIX):
+        raise EidoInvalid(
+            f"$id must be an Incident Tracking Identifier ({registry.INCIDENT_ID_PREFIX}…)",
+            ("$id",),
+        )
+    if len(incident_id) > MAX_INCIDENT_ID or "\x00" in incident_id:
+        raise EidoInvalid(
+            f"$id must be at most {MAX_INCIDENT_ID} characters, without NUL", ("$id",)
+        )
+    updated_at = _when(document["lastUpdateTimeStamp"])
+    incident = document.get("incidentComponent", {})
+    nature = incident.get("incidentTypeCommonRegistryText")
+    beat = incident.get("beatOrDispatchGroupText")
+    point, address, location_loc = _location(document)
+    age, age_loc = _subject_age(document, updated_at.date())
+    return IncidentFacts(
+        incident_id=incident_id,
+        updated_at=updated_at,
+        nature=nature.strip() or None if isinstance(nature, str) else None,
+        nature_loc=("incidentComponent", "incidentTypeCommonRegistryText"),
+        point=point,
+        address=address,
+        location_loc=location_loc,
+        beat=beat.strip() or None if isinstance(beat, str) else None,
+        age=age,
+        age_loc=age_loc,
+        notes=_notes(document),
+        received_at=_received_at(document),
+    )

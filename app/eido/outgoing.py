@@ -1,0 +1,238 @@
+"""A call going out as an EIDO 1.0 document (NENA-STA-021), never with its notes.
+
+The document holds: the agency; the incident (its common type, status, district as beat,
+and on a cleared call the APCO disposition of its outcome); its location as PIDF-LO; the
+person's age; one dispatch component; and one agent and one emergency resource per unit
+ever assigned, with its resource type, CIT attribute and unit status. Every component's
+$id is the incident id with a suffix, so a document is the same each time it is built
+from the same state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from app.eido import pidf, registry
+from app.records.calls import CallRecord
+from app.vocabulary import APCO_DISPOSITION, ResponderType, UnitRole, UnitStatus
+
+ISSUER = "cit-dispatch"
+EIDO_VERSION = "1.0"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnitOnCall:
+    """A unit assigned to the call (now or before), as the export tells of it."""
+
+    responder_type: ResponderType
+    responder_id: UUID
+    name: str
+    call_sign: str | None
+    role: UnitRole
+    cit_certified: bool
+    # The unit's live status (meaningful while it is still on the call).
+    status: UnitStatus
+    assigned_at: datetime
+    released_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallSnapshot:
+    call: CallRecord
+    incident_id: str
+    units: tuple[UnitOnCall, ...]
+
+
+def incident_id_for(call_id: UUID, agency_id: UUID) -> str:
+    """The Incident Tracking Identifier the export gives a call the CAD did not name one
+    for: urn:emergency:uid:incidentid:<call id, hex>:<agency id, hex>."""
+    return f"{registry.INCIDENT_ID_PREFIX}{call_id.hex}:{agency_id.hex}"
+
+
+def is_incident_id(value: str | None) -> bool:
+    """Whether value has the form of an Incident Tracking Identifier."""
+    return value is not None and value.lower().startswith(registry.INCIDENT_ID_PREFIX)
+
+
+def assigned_call_id(incident_id: str, agency_id: UUID) -> UUID | None:
+    """The call an id from incident_id_for names, if it is one of this agency's form."""
+    if not is_incident_id(incident_id):
+        return None
+    rest = incident_id[len(registry.INCIDENT_ID_PREFIX) :]
+    call_hex, _, agency_hex = rest.partition(":")
+    if agency_hex != agency_id.hex or len(call_hex) != 32:
+        return None
+    try:
+        return UUID(hex=call_hex)
+    except ValueError:
+        return None
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _last_update(snapshot: CallSnapshot) -> datetime:
+    call = snapshot.call
+    moments = [call.updated_at, call.created_at]
+    moments += [m for m in (call.dispatched_at, call.cleared_at) if m is not None]
+    for unit in snapshot.units:
+        moments += [m for m in (unit.assigned_at, unit.released_at) if m is not None]
+    return max(moments)
+
+
+def _incident_status(snapshot: CallSnapshot) -> list[str]:
+    call = snapshot.call
+    if call.status == "cleared":
+        return ["Closed"]
+    on_call = {u.status for u in snapshot.units if u.released_at is None}
+    status = ["Active"]
+    if on_call:
+        status.append("ResourcesAssigned")
+    if "en_route" in on_call:
+        status.append("ResourcesEnroute")
+    if on_call & {"on_scene", "transporting"}:
+        status.append("ResourcesOnscene")
+    return status
+
+
+def _common_type(nature: str | None) -> str:
+    code = (nature or "").strip().upper()
+    return code if code in registry.INCIDENT_TYPES else registry.CRISIS_INCIDENT_TYPE
+
+
+class _Builder:
+    def __init__(self, snapshot: CallSnapshot) -> None:
+        self.snapshot = snapshot
+        self.id = snapshot.incident_id
+        self.at = _stamp(_last_update(snapshot))
+        self.agency = f"{self.id}:agency"
+
+    def prologue(self, suffix: str | None = None) -> dict[str, Any]:
+        return {
+            "$id": self.id if suffix is None else f"{self.id}:{suffix}",
+            "lastUpdateTimeStamp": self.at,
+            "updatedByAgencyReference": {"$ref": self.agency},
+        }
+
+    def agency_component(self) -> dict[str, Any]:
+        return {
+            **self.prologue("agency"),
+            "agencyRoleDescriptionRegistryText": ["Dispatching"],
+            "agencyType": ["police"],
+            "incidentOwningAgencyIndicator": not is_incident_id(self.snapshot.call.external_id),
+        }
+
+    def incident(self, location: str | None, person: str | None) -> dict[str, Any]:
+        call = self.snapshot.call
+        incident: dict[str, Any] = {
+            **self.prologue("incident"),
+            "incidentTypeCommonRegistryText": _common_type(call.nature),
+            "incidentStatusCommonRegistryText": _incident_status(self.snapshot),
+            "incidentStatusInternalText": [call.status],
+            "internalIncidentId": str(call.id),
+            "beatOrDispatchGroupText": call.district,
+        }
+        if call.nature is not None:
+            incident["incidentTypeInternalText"] = call.nature
+        if location is not None:
+            incident["locationReference"] = [{"$ref": location}]
+        if person is not None:
+            incident["personReference"] = [{"$ref": person}]
+        code = None if call.outcome is None else APCO_DISPOSITION[call.outcome]
+        if call.status == "cleared" and code is not None:
+            disposition: dict[str, Any] = {
+                **self.prologue("disposition"),
+                "dispositionCommonRegistryCode": code,
+                "dispositionPrimaryIndicator": True,
+                "dispositionCategoryText": call.outcome,
+            }
+            if call.disposition:
+                disposition["dispositionDescriptionText"] = call.disposition
+            incident["dispositionComponent"] = [disposition]
+        return incident
+
+    def location(self) -> dict[str, Any] | None:
+        place = self.snapshot.call.location
+        if place is None:
+            return None
+        component: dict[str, Any] = {
+            **self.prologue("location"),
+            "locationTypeDescriptionRegistryText": "CurrentIncident",
+            "locationByValue": pidf.point_document(self.id, place.lat, place.lon),
+        }
+        if place.address:
+            component["locationDescriptionText"] = place.address
+        return component
+
+    def person(self) -> dict[str, Any] | None:
+        age = self.snapshot.call.subject.get("age")
+        if age is None:
+            return None
+        return {
+            **self.prologue("person"),
+            "personIncidentRoleRegistryText": ["InvolvedPerson"],
+            "ncPersonComponent": {"ageMeasure": {"doubleValue": age, "unitText": "years"}},
+        }
+
+    def unit(self, unit: UnitOnCall) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The unit's agent and emergency resource components."""
+        key = unit.responder_id.hex
+        agent = {
+            **self.prologue(f"agent:{key}"),
+            "agentRoleRegistryText": ["Responder"],
+            "agencyReference": {"$ref": self.agency},
+        }
+        released = unit.released_at is not None
+        resource: dict[str, Any] = {
+            **self.prologue(f"resource:{key}"),
+            "agentReference": [{"$ref": agent["$id"]}],
+            "emergencyResourceTypeCommonRegistryText": registry.RESOURCE_TYPE[unit.responder_type],
+            "emergencyResourceTypeInternalText": unit.responder_type,
+            "resourceAttributeRegistryText": [registry.CIT_ATTRIBUTE] if unit.cit_certified else [],
+            "resourceAttributeInternalText": [unit.role],
+            "emergencyResourceName": unit.call_sign or unit.name,
+            "primaryUnitStatusRegistryText": registry.PRIMARY_STATUS[unit.status],
+            "secondaryUnitStatusRegistryText": [
+                registry.RELEASED_STATUS if released else registry.SECONDARY_STATUS[unit.status]
+            ],
+            "unitStatusInternal": ["released" if released else unit.status],
+        }
+        if not released:
+            resource["activeOnIncidentId"] = self.id
+        return agent, resource
+
+
+def document(snapshot: CallSnapshot) -> dict[str, Any]:
+    """The call's current state as an EIDO 1.0 document (EmergencyIncidentDataObjectType)."""
+    build = _Builder(snapshot)
+    location = build.location()
+    person = build.person()
+    units = [build.unit(unit) for unit in snapshot.units]
+    eido: dict[str, Any] = {
+        **build.prologue(),
+        "eidoVersion": EIDO_VERSION,
+        "issuingElementIdentification": ISSUER,
+        "agencyComponent": [build.agency_component()],
+        "incidentComponent": build.incident(
+            None if location is None else location["$id"], None if person is None else person["$id"]
+        ),
+        "dispatchComponent": [
+            {
+                **build.prologue("dispatch"),
+                "agencyReference": {"$ref": build.agency},
+                "emergencyResourceReference": [{"$ref": r["$id"]} for _, r in units],
+            }
+        ],
+    }
+    if location is not None:
+        eido["locationComponent"] = [location]
+    if person is not None:
+        eido["personComponent"] = [person]
+    if units:
+        eido["agentComponent"] = [agent for agent, _ in units]
+        eido["emergencyResourceComponent"] = [resource for _, resource in units]
+    return eido

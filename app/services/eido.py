@@ -1,0 +1,343 @@
+"""EIDO (NENA-STA-021): import a document as a call, export a call as a document.
+
+The conversions are pure (app/eido); this module places the call, and creates or revises
+it through the call service (app/services/calls.py), so an imported call is taken, triaged,
+evented and audited exactly as one from POST /v1/calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.agency_context import AgencyContext
+from app.db.unit_of_work import UnitOfWork
+from app.eido import incoming, outgoing
+from app.eido.schema import EidoInvalid
+from app.encryption import CALL_NOTES
+from app.errors import CallExists, Conflict, Invalid, NotFound
+from app.models import Officer
+from app.records.calls import CallRecord
+from app.repositories import assignments as assignment_repo
+from app.repositories import calls as call_repo
+from app.repositories import roster as roster_repo
+from app.repositories import shifts as shift_repo
+from app.schemas.calls import CallCreate, CallOut, CallPatch
+from app.security import Principal
+from app.services import agency, audit, calls
+from app.state import AppState
+
+
+@dataclass(frozen=True, slots=True)
+class EidoImport:
+    """What importing one EIDO did: the call as it stands, whether the import created it,
+    and whether the document was applied (False: it was not newer than the last one)."""
+
+    call: CallOut
+    created: bool
+    applied: bool
+
+
+async def import_eido(
+    state: AppState,
+    agency_id: UUID,
+    document: dict[str, Any],
+    *,
+    who: Principal,
+    district: str | None,
+    request_id: str | None,
+) -> EidoImport:
+    """Import one EIDO document for the agency in a unit of work of its own, committed
+    when this returns: the entry point for a caller outside a request (the STA-024
+    subscriber).
+
+    Idempotent by the document's `$id` and `lastUpdateTimeStamp`: a document no newer than
+    the last one applied to its call changes nothing (applied=False), so replaying
+    documents after a restart imports none twice; concurrent imports of one incident make
+    one call. district is the fallback placement (as `?district=` on POST /v1/eido).
+    Raises Invalid (not an acceptable EIDO, or nothing places the call: write nothing),
+    Conflict (the incident's call is cleared) and the database's errors.
+    """
+    context = await agency.context(state, agency_id)
+    async with state.unit_of_work(agency_id) as work:
+        return await import_document(
+            state, work, context, who, document, district=district, request_id=request_id
+        )
+
+
+async def import_document(
+    state: AppState,
+    work: UnitOfWork,
+    context: AgencyContext,
+    who: Principal,
+    document: Any,
+    *,
+    district: str | None,
+    request_id: str | None,
+) -> EidoImport:
+    """Import one EIDO in the caller's unit of work (POST /v1/eido): create the incident's
+    call, or update it if the document is newer than the last one applied."""
+    try:
+        # Validation is CPU work (bounded: app/eido/schema.py): off the event loop.
+        facts = await asyncio.to_thread(incoming.read, document)
+    except EidoInvalid as exc:
+        raise Invalid(f"not an acceptable EIDO: {exc.message}", loc=("body", *exc.loc)) from None
+    context = await agency.knowing(
+        state, context, codes=[] if district is None else [district], point=facts.point
+    )
+    code = _place(context, facts, district)
+    body = _call_body(facts, code)
+    for _ in range(2):
+        session = await work.session()
+        call = await _incident_call(session, context, facts.incident_id, for_update=True)
+        if call is not None:
+            return await _update(state, session, context, who, call, facts, body, request_id)
+        now = datetime.now(UTC)
+        new = calls.new_call(context, body, cipher=state.cipher, now=now)
+        try:
+            out = await calls.intake(
+                work,
+                context,
+                who,
+                replace(new, eido_updated_at=facts.updated_at),
+                now=now,
+                request_id=request_id,
+                idempotency_key=None,
+            )
+        except CallExists:
+            continue  # imported concurrently: update it (in the fresh transaction)
+        return EidoImport(call=out, created=True, applied=True)
+    raise Conflict(f"the call for {facts.incident_id} was being imported meanwhile; retry")
+
+
+def _place(context: AgencyContext, facts: incoming.IncidentFacts, district: str | None) -> str:
+    """The call's district: by its point, else by the CAD's beat, else by ?district=."""
+    if district is not None and district not in context.districts_by_code:
+        raise Invalid(f"unknown district {district}", loc=("query", "district"))
+    located = None if facts.point is None else context.locate(*facts.point)
+    if located is not None:
+        return located
+    if facts.beat is not None and facts.beat in context.districts_by_code:
+        return facts.beat
+    if district is not None:
+        return district
+    raise Invalid(
+        "the EIDO does not place the call: give a geodetic point inside a district"
+        " (a locationComponent's locationByValue), an incidentComponent.beatOrDispatchGroupText"
+        " naming one of the agency's districts, or ?district=CODE",
+        loc=("body", "locationComponent"),
+    )
+
+
+# Where each field of a call comes from in an EIDO, for a 422 that names it.
+def _origin(facts: incoming.IncidentFacts, field: str) -> tuple[str | int, ...]:
+    return {
+        "external_id": ("$id",),
+        "nature": facts.nature_loc,
+        "location": facts.location_loc,
+        "subject": facts.age_loc,
+        "notes": ("notesComponent",),
+        "received_at": ("callComponent",),
+    }.get(field, ())
+
+
+def _call_body(facts: incoming.IncidentFacts, district: str) -> CallCreate:
+    """The call the document describes, checked as POST /v1/calls checks one."""
+    location = None
+    if facts.point is not None:
+        lat, lon = facts.point
+        location = {"lat": lat, "lon": lon, "address": facts.address}
+    try:
+        return CallCreate.model_validate(
+            {
+                "external_id": facts.incident_id,
+                "district": district,
+                "location": location,
+                "nature": facts.nature,
+                "subject": {} if facts.age is None else {"age": facts.age},
+                "notes": facts.notes,
+                "received_at": facts.received_at,
+            }
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        loc = ("body", *_origin(facts, field))
+        raise Invalid(f"not an acceptable EIDO: {error['msg']}", loc=loc) from None
+
+
+async def _update(
+    state: AppState,
+    session: AsyncSession,
+    context: AgencyContext,
+    who: Principal,
+    call: CallRecord,
+    facts: incoming.IncidentFacts,
+    body: CallCreate,
+    request_id: str | None,
+) -> EidoImport:
+    """Apply a document to its incident's call, locked for update: only a newer one, and
+    with re-triage only when the nature, place, person or notes changed."""
+    if call.eido_updated_at is not None and facts.updated_at <= call.eido_updated_at:
+        await _audit(session, who, call, request_id, applied=False)
+        return EidoImport(call=await _render(session, call), created=False, applied=False)
+    if call.status == "cleared":
+        raise Conflict(f"call {call.id} is cleared; an EIDO can no longer change it")
+    patch = _changes(call, body, state)
+    call = replace(call, eido_updated_at=facts.updated_at)
+    if patch is None:
+        await call_repo.update_call(session, call)
+        await _audit(session, who, call, request_id, applied=True)
+        return EidoImport(call=await _render(session, call), created=False, applied=True)
+    call, rec = await calls.revise(
+        session, context, who, call, patch, cipher=state.cipher, request_id=request_id
+    )
+    return EidoImport(call=calls.render_call(call, rec), created=False, applied=True)
+
+
+def _changes(call: CallRecord, body: CallCreate, state: AppState) -> CallPatch | None:
+    """What the document tells that the call does not hold yet; None if nothing. What the
+    document leaves out (no notes, no person's age) is kept, never erased."""
+    location = body.location
+    notes = state.cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
+    place = call.location
+    held = None if place is None else (place.lat, place.lon, place.address)
+    new_location = None if location is None else (location.lat, location.lon, location.address)
+    changed = {
+        "nature": body.nature is not None and body.nature != call.nature,
+        "location": new_location is not None and new_location != held,
+        "district": body.district != call.district,
+        "subject": body.subject.age is not None and body.subject.age != call.subject.get("age"),
+        "notes": body.notes is not None and body.notes != notes,
+    }
+    if not any(changed.values()):
+        return None
+    return CallPatch(
+        nature=body.nature if changed["nature"] else None,
+        location=location if changed["location"] else None,
+        district=body.district,
+        subject=body.subject if changed["subject"] else None,
+        notes=body.notes if changed["notes"] else None,
+    )
+
+
+async def _render(session: AsyncSession, call: CallRecord) -> CallOut:
+    return calls.render_call(call, await calls.latest_recommendation(session, call))
+
+
+async def _audit(
+    session: AsyncSession,
+    who: Principal,
+    call: CallRecord,
+    request_id: str | None,
+    *,
+    applied: bool,
+) -> None:
+    """Record an import that neither created the call nor re-triaged it."""
+    entry = audit.call_entry(
+        who,
+        call.id,
+        action="call.import",
+        request_id=request_id,
+        at=datetime.now(UTC),
+        detail={"applied": applied, "incident_id": call.external_id},
+    )
+    await audit.write(await session.connection(), entry)
+
+
+def incident_id(call: CallRecord) -> str:
+    """The call's Incident Tracking Identifier: the one it was imported with (or given as
+    external_id), else the one the export assigns it."""
+    if outgoing.is_incident_id(call.external_id):
+        assert call.external_id is not None
+        return call.external_id
+    return outgoing.incident_id_for(call.id, call.agency_id)
+
+
+async def export_call(
+    session: AsyncSession, context: AgencyContext, call_id: UUID
+) -> dict[str, Any]:
+    """The call's current state as an EIDO document (never its notes)."""
+    call = await calls.get(session, context, call_id)
+    return await _document(session, context, call)
+
+
+async def export_incident(
+    session: AsyncSession, context: AgencyContext, incident: str
+) -> tuple[UUID, dict[str, Any]]:
+    """The call and EIDO document of the agency's incident with this id (STA-024 retrieval)."""
+    call = await _incident_call(session, context, incident, for_update=False)
+    if call is None:
+        raise NotFound("incident not found")
+    return call.id, await _document(session, context, call)
+
+
+async def _incident_call(
+    session: AsyncSession, context: AgencyContext, incident: str, *, for_update: bool
+) -> CallRecord | None:
+    """The agency's call whose incident id this is: its external_id, or the id the export
+    assigned it (a call the agency's own exports named)."""
+    call = await call_repo.get_call_by_external_id(
+        session, agency_id=context.agency_id, external_id=incident, for_update=for_update
+    )
+    if call is None:
+        call_id = outgoing.assigned_call_id(incident, context.agency_id)
+        if call_id is not None:
+            call = await call_repo.get_call(
+                session, agency_id=context.agency_id, call_id=call_id, for_update=for_update
+            )
+    return call if call is not None and incident_id(call) == incident else None
+
+
+async def _document(
+    session: AsyncSession, context: AgencyContext, call: CallRecord
+) -> dict[str, Any]:
+    units = await _units(session, context, call)
+    snapshot = outgoing.CallSnapshot(call=call, incident_id=incident_id(call), units=units)
+    return outgoing.document(snapshot)
+
+
+async def _units(
+    session: AsyncSession, context: AgencyContext, call: CallRecord
+) -> tuple[outgoing.UnitOnCall, ...]:
+    """Every unit ever assigned to the call, as its latest assignment left it."""
+    latest = {a.responder_id: a for a in await assignment_repo.for_call(session, call.id)}
+    if not latest:
+        return ()
+    now = datetime.now(UTC)
+    people = await roster_repo.units_by_id(
+        session,
+        agency_id=context.agency_id,
+        officer_ids=[i for i, a in latest.items() if a.responder_type == "officer"],
+        co_ids=[i for i, a in latest.items() if a.responder_type == "co_responder"],
+    )
+    signs = await shift_repo.call_signs(
+        session, agency_id=context.agency_id, responder_ids=list(latest), now=now
+    )
+    certified = await roster_repo.valid_certifications(
+        session,
+        state_officer_ids=[p.state_officer_id for p in people.values() if isinstance(p, Officer)],
+        on=now.astimezone(context.timezone).date(),
+    )
+    return tuple(
+        outgoing.UnitOnCall(
+            responder_type=a.responder_type,
+            responder_id=a.responder_id,
+            name=people[a.responder_id].name,
+            call_sign=signs.get(a.responder_id),
+            role=a.role,
+            cit_certified=isinstance(person := people[a.responder_id], Officer)
+            and person.state_officer_id in certified,
+            status=people[a.responder_id].status,
+            assigned_at=a.assigned_at,
+            released_at=a.released_at,
+        )
+        for a in sorted(latest.values(), key=lambda a: (a.assigned_at, a.id))
+        if a.responder_id in people
+    )

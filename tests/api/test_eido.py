@@ -1,0 +1,525 @@
+"""EIDO (NENA-STA-021) end to end: POST /v1/eido, GET /v1/calls/{id}/eido and
+GET /v1/eido/incidents/{id} on real PostgreSQL (docs/api.md, "EIDO")."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+import asyncpg
+from fastapi import FastAPI
+
+from app.eido.schema import validator
+from app.services.auth import authenticate
+from app.services.eido import import_eido
+from app.state import AppState
+from tests.eido.documents import T0, document, incident_id, later, person, pidf
+from tests.helpers import Api, add_co_responder, add_officer, grid_districts
+
+# Points inside the grid's districts (tests/helpers.py, grid_districts), and one outside.
+IN_D1 = (40.785, -111.925)
+IN_D4 = (40.735, -111.875)
+NOWHERE = (10.0, 10.0)
+NOTE = "Caller says brother hears voices; keys under the mat (NOTE-7f3a)"
+
+
+async def _import(api: Api, eido: dict[str, Any], status: int, query: str = "") -> Any:
+    return await api.ok("POST", f"/v1/eido{query}", eido, status)
+
+
+async def _count(db: asyncpg.Connection, table: str) -> int:
+    return int(await db.fetchval(f"SELECT count(*) FROM {table}"))  # noqa: S608 (test's own names)
+
+
+async def _recommendations(api: Api, call_id: str) -> list[Any]:
+    return list((await api.ok("GET", f"/v1/calls/{call_id}/recommendations"))["items"])
+
+
+def _assert_valid_eido(eido: dict[str, Any]) -> None:
+    errors = [e.message for e in validator().iter_errors(eido)]
+    assert errors == []
+
+
+# Import: create, update, ignore
+
+
+async def test_import_creates_a_call_named_by_the_incident_id(admin: Api) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    incident = incident_id()
+    civic = {"HNO": "123", "RD": "Main", "STS": "St", "A3": "Salt Lake City", "A1": "UT"}
+    eido = document(
+        incident,
+        nature="MNTL",
+        location=pidf(point=IN_D1, civic=civic),
+        call_started=T0 - timedelta(minutes=2),
+    )
+    call = await _import(admin, eido, 201)
+    assert call["external_id"] == incident
+    assert call["applied"] is True
+    assert call["status"] == "pending"
+    assert call["district"] == "D1"
+    assert call["nature"] == "MNTL"
+    assert call["location"] == {
+        "lat": IN_D1[0],
+        "lon": IN_D1[1],
+        "address": "123 Main St, Salt Lake City, UT",
+    }
+    assert call["received_at"].startswith("2026-11-30T08:58:00")
+    assert call["recommendation"]["units"][0]["call_sign"] == "MCT-1"
+    found = await admin.ok("GET", f"/v1/calls?external_id={quote(incident)}")
+    assert [c["id"] for c in found["items"]] == [call["id"]]
+
+
+async def test_incident_ids_longer_than_64_characters_are_external_ids(admin: Api) -> None:
+    await grid_districts(admin)
+    incident = f"urn:emergency:uid:incidentid:{'7' * 150}:psap.example.org"
+    call = await _import(admin, document(incident, beat="D2"), 201)
+    assert call["external_id"] == incident
+    # POST /v1/calls takes them too, up to 255 characters, and no more.
+    long_id = "CAD-" + "9" * 251
+    await admin.ok("POST", "/v1/calls", {"district": "D1", "external_id": long_id}, 201)
+    too_long = await admin.post("/v1/calls", {"district": "D1", "external_id": long_id + "0"})
+    assert too_long.status_code == 422
+
+
+async def test_newer_document_with_new_facts_updates_and_retriages(admin: Api) -> None:
+    await grid_districts(admin)
+    incident = incident_id()
+    first = await _import(admin, document(incident, nature="MNTL", beat="D1"), 201)
+    newer = document(incident, at=later(5), nature="MTLV", beat="D1", location=pidf(point=IN_D4))
+    updated = await _import(admin, newer, 200)
+    assert updated["id"] == first["id"]
+    assert updated["applied"] is True
+    assert updated["nature"] == "MTLV"
+    assert updated["district"] == "D4"
+    assert updated["location"]["lat"] == IN_D4[0]
+    assert updated["recommendation"]["id"] != first["recommendation"]["id"]
+    assert len(await _recommendations(admin, first["id"])) == 2
+
+
+async def test_newer_document_with_the_same_facts_applies_without_retriage(admin: Api) -> None:
+    await grid_districts(admin)
+    incident = incident_id()
+    first = await _import(admin, document(incident, beat="D1", notes=[NOTE]), 201)
+    same = await _import(admin, document(incident, at=later(5), beat="D1", notes=[NOTE]), 200)
+    assert same["applied"] is True
+    assert same["recommendation"]["id"] == first["recommendation"]["id"]
+    assert len(await _recommendations(admin, first["id"])) == 1
+    # Its timestamp was recorded: a document between the two is now stale.
+    between = document(incident, at=later(3), nature="SUICTHRT", beat="D1")
+    assert (await _import(admin, between, 200))["applied"] is False
+
+
+async def test_each_of_nature_place_person_and_notes_retriages(admin: Api) -> None:
+    await grid_districts(admin)
+    incident = incident_id()
+    base: dict[str, Any] = {"nature": "MNTL", "beat": "D1"}
+    call = await _import(admin, document(incident, **base), 201)
+    changes: list[dict[str, Any]] = [
+        {"nature": "SUICTHRT"},
+        {"beat": "D2"},
+        {"location": pidf(point=IN_D4)},
+        {"persons": [person("Patient", ageMeasure={"doubleValue": 15})]},
+        {"notes": [NOTE]},
+    ]
+    for step, change in enumerate(changes, start=1):
+        base = {**base, **change}
+        out = await _import(admin, document(incident, at=later(step), **base), 200)
+        assert out["applied"] is True
+        assert len(await _recommendations(admin, call["id"])) == step + 1, change
+
+
+async def test_stale_or_equal_document_changes_nothing(admin: Api, db: asyncpg.Connection) -> None:
+    await grid_districts(admin)
+    incident = incident_id()
+    eido = document(incident, at=later(10), nature="MNTL", beat="D1", notes=[NOTE])
+    call = await _import(admin, eido, 201)
+    events = await _count(db, "event")
+    replayed = await _import(admin, eido, 200)
+    older = document(incident, at=later(1), nature="WEAPON", beat="D2", notes=["other"])
+    stale = await _import(admin, older, 200)
+    for out in (replayed, stale):
+        assert out["applied"] is False
+        assert out["id"] == call["id"]
+        assert out["nature"] == "MNTL"
+        assert out["district"] == "D1"
+    assert len(await _recommendations(admin, call["id"])) == 1
+    assert await _count(db, "call") == 1
+    assert await _count(db, "event") == events
+    detail = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert detail["notes"] == NOTE
+
+
+async def test_concurrent_imports_of_one_incident_make_one_call(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    eido = document(incident_id(), beat="D1")
+    answers = await asyncio.gather(*(admin.post("/v1/eido", eido) for _ in range(4)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200, 200, 200, 201], [a.text for a in answers]
+    assert {a.json()["id"] for a in answers} == {answers[0].json()["id"]}
+    assert [a.json()["applied"] for a in answers if a.status_code == 200] == [False] * 3
+    assert await _count(db, "call") == 1
+
+
+async def test_newer_document_for_a_cleared_call_is_a_conflict(admin: Api) -> None:
+    await grid_districts(admin)
+    incident = incident_id()
+    call = await _import(admin, document(incident, beat="D1"), 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "done"})
+    newer = await admin.post("/v1/eido", document(incident, at=later(5), nature="MTLV", beat="D1"))
+    assert newer.status_code == 409
+    assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["nature"] == "MNTL"
+
+
+# Placing the call
+
+
+async def test_a_gml_point_places_the_call_by_the_boundaries(admin: Api) -> None:
+    await grid_districts(admin)
+    eido = document(incident_id(), beat="D2", location=pidf(point=IN_D4))
+    assert (await _import(admin, eido, 201, "?district=D3"))["district"] == "D4"
+
+
+async def test_a_circle_centre_places_the_call(admin: Api) -> None:
+    await grid_districts(admin)
+    call = await _import(admin, document(incident_id(), location=pidf(circle=IN_D4)), 201)
+    assert call["district"] == "D4"
+    assert call["location"]["lon"] == IN_D4[1]
+
+
+async def test_the_beat_places_a_call_whose_point_no_district_holds(admin: Api) -> None:
+    await grid_districts(admin)
+    eido = document(incident_id(), beat="D3", location=pidf(point=NOWHERE))
+    call = await _import(admin, eido, 201, "?district=D2")
+    assert call["district"] == "D3"
+    assert call["location"]["lat"] == NOWHERE[0]
+
+
+async def test_district_query_places_a_call_the_document_does_not(admin: Api) -> None:
+    await grid_districts(admin)
+    eido = document(incident_id(), beat="Beat 12", location=pidf(point=NOWHERE))
+    assert (await _import(admin, eido, 201, "?district=D2"))["district"] == "D2"
+
+
+async def test_nothing_to_place_the_call_is_a_422_that_says_so(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    civic_only = pidf(civic={"RD": "Main", "A3": "Salt Lake City"})
+    for eido in (
+        document(incident_id()),
+        document(incident_id(), beat="Beat 12", location=pidf(point=NOWHERE)),
+        document(incident_id(), location=civic_only),
+    ):
+        response = await admin.post("/v1/eido", eido)
+        assert response.status_code == 422, response.text
+        assert "does not place the call" in response.json()["detail"]
+    unknown = await admin.post("/v1/eido?district=D9", document(incident_id(), beat="D1"))
+    assert unknown.status_code == 422
+    assert "D9" in unknown.json()["detail"]
+    assert await _count(db, "call") == 0
+
+
+# The person and the notes
+
+
+async def test_the_subjects_age_comes_from_age_or_birth_date(admin: Api) -> None:
+    await grid_districts(admin)
+    by_age = [person("Caller", ageMeasure=52), person("Patient", ageMeasure={"doubleValue": 15})]
+    call = await _import(admin, document(incident_id(), beat="D1", persons=by_age), 201)
+    assert call["subject"] == {"age": 15}
+    born = date(T0.year - 17, T0.month, T0.day) + timedelta(days=1)  # 17 tomorrow: still 16
+    by_birth = [person("InvolvedPerson", birthDate={"date": born.isoformat()})]
+    call = await _import(admin, document(incident_id(), beat="D1", persons=by_birth), 201)
+    assert call["subject"] == {"age": 16}
+    call = await _import(admin, document(incident_id(), beat="D1", persons=by_age[:1]), 201)
+    assert call["subject"] == {}  # a caller's age is not the subject's
+
+
+async def test_notes_are_kept_encrypted_and_never_exported(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    eido = document(incident_id(), beat="D1", notes=[NOTE, "Second note"])
+    call = await _import(admin, eido, 201)
+    assert "NOTE-7f3a" not in json.dumps(call)
+    stored = await db.fetchval("SELECT notes FROM call WHERE id = $1", UUID(call["id"]))
+    assert "NOTE-7f3a" not in stored
+    detail = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert detail["notes"] == f"{NOTE}\n\nSecond note"
+    exported = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    assert "NOTE-7f3a" not in json.dumps(exported)
+    assert "notesComponent" not in exported
+    by_id = await admin.ok("GET", f"/v1/eido/incidents/{quote(exported['$id'], safe='')}")
+    assert "NOTE-7f3a" not in json.dumps(by_id)
+
+
+# Documents refused
+
+
+async def test_documents_that_are_not_eidos_are_422s_that_write_nothing(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    good = document(incident_id(), beat="D1")
+    missing = {k: v for k, v in good.items() if k != "issuingElementIdentification"}
+    no_id = {k: v for k, v in good.items() if k != "$id"}
+    cases: list[tuple[dict[str, Any], str, list[Any]]] = [
+        (missing, "issuingElementIdentification", ["body"]),
+        (no_id, "$id", ["body"]),
+        ({**good, "eidoVersion": 1.0}, "1.0", ["body", "eidoVersion"]),
+        (
+            {**good, "lastUpdateTimeStamp": "yesterday"},
+            "date-time",
+            ["body", "lastUpdateTimeStamp"],
+        ),
+        (
+            {
+                **good,
+                "incidentComponent": {**good["incidentComponent"], "beatOrDispatchGroupText": 3},
+            },
+            "string",
+            ["body", "incidentComponent", "beatOrDispatchGroupText"],
+        ),
+        ({**good, "$id": "CAD-12"}, "Incident Tracking Identifier", ["body", "$id"]),
+    ]
+    for eido, named, loc in cases:
+        response = await admin.post("/v1/eido", eido)
+        assert response.status_code == 422, response.text
+        problem = response.json()
+        assert response.headers["content-type"] == "application/problem+json"
+        assert named in problem["detail"], problem
+        assert problem["errors"][0]["loc"] == loc, problem
+    assert await _count(db, "call") == 0
+    assert await _count(db, "event") == 0
+
+
+async def test_hostile_xml_in_a_location_is_a_422_that_writes_nothing(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    laughs = (
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        '<!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+        '<!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">]>'
+        "<presence>&lol2;</presence>"
+    )
+    xxe = (
+        '<?xml version="1.0"?><!DOCTYPE presence [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+        "<presence>&xxe;</presence>"
+    )
+    for xml in (laughs, xxe, "<presence><unclosed></presence>"):
+        eido = document(incident_id(), beat="D1", location=xml)
+        response = await admin.post("/v1/eido", eido)
+        assert response.status_code == 422, response.text
+        assert response.json()["errors"][0]["loc"] == [
+            "body",
+            "locationComponent",
+            0,
+            "locationByValue",
+        ]
+        assert "root:" not in response.text
+    assert await _count(db, "call") == 0
+
+
+# Export and retrieval
+
+
+async def test_pending_call_exports_a_valid_eido_found_by_its_assigned_id(admin: Api) -> None:
+    await grid_districts(admin)
+    call = await admin.ok(
+        "POST",
+        "/v1/calls",
+        {
+            "district": "D1",
+            "location": {"lat": IN_D1[0], "lon": IN_D1[1], "address": "123 Main St"},
+            "nature": "suicthrt",
+            "subject": {"age": 15},
+            "notes": NOTE,
+            "external_id": "CAD-2026-1",
+        },
+        201,
+    )
+    eido = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    _assert_valid_eido(eido)
+    assert eido["$id"] == (
+        f"urn:emergency:uid:incidentid:{UUID(call['id']).hex}:{admin.agency_id.hex}"
+    )
+    incident = eido["incidentComponent"]
+    assert incident["incidentTypeCommonRegistryText"] == "SUICTHRT"
+    assert incident["incidentStatusCommonRegistryText"] == ["Active"]
+    assert incident["beatOrDispatchGroupText"] == "D1"
+    assert "dispositionComponent" not in incident
+    assert len(eido["dispatchComponent"]) == 1
+    assert "emergencyResourceComponent" not in eido
+    assert eido["personComponent"][0]["ncPersonComponent"]["ageMeasure"]["doubleValue"] == 15
+    assert f"{IN_D1[0]} {IN_D1[1]}" in eido["locationComponent"][0]["locationByValue"]
+    assert "NOTE-7f3a" not in json.dumps(eido)
+    by_id = await admin.ok("GET", f"/v1/eido/incidents/{quote(eido['$id'], safe='')}")
+    assert by_id == eido
+    # Its external_id is no incident id: it finds nothing by that.
+    assert (await admin.get("/v1/eido/incidents/CAD-2026-1")).status_code == 404
+
+
+async def test_free_text_nature_exports_as_a_crisis_type_with_its_own_text(admin: Api) -> None:
+    await grid_districts(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "man on bridge"}, 201)
+    incident = (await admin.ok("GET", f"/v1/calls/{call['id']}/eido"))["incidentComponent"]
+    assert incident["incidentTypeCommonRegistryText"] == "EDP"
+    assert incident["incidentTypeInternalText"] == "man on bridge"
+
+
+async def test_dispatched_call_exports_its_units_with_type_attribute_and_status(
+    admin: Api,
+) -> None:
+    await grid_districts(admin)
+    cit = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    await add_officer(admin, district="D1", call_sign="1A2")
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "MNTL"}, 201)
+    assert {u["call_sign"] for u in call["recommendation"]["units"]} == {"1A1", "MCT-1"}
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", {})
+    await admin.ok("PUT", f"/v1/officers/{cit}/status", {"status": "en_route"})
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "on_scene"})
+    eido = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    _assert_valid_eido(eido)
+    resources = {r["emergencyResourceName"]: r for r in eido["emergencyResourceComponent"]}
+    assert set(resources) == {"1A1", "MCT-1"}
+    officer, clinician = resources["1A1"], resources["MCT-1"]
+    assert officer["emergencyResourceTypeCommonRegistryText"] == "PatrolUnit"
+    assert officer["resourceAttributeRegistryText"] == ["CrisisInterventionSpecialist"]
+    assert officer["secondaryUnitStatusRegistryText"] == ["EnRoute"]
+    assert officer["primaryUnitStatusRegistryText"] == "NotAvailable"
+    assert clinician["emergencyResourceTypeCommonRegistryText"] == "CrisisInterventionUnit"
+    assert clinician["secondaryUnitStatusRegistryText"] == ["OnScene"]
+    agents = {a["$id"] for a in eido["agentComponent"]}
+    assert {r["agentReference"][0]["$ref"] for r in resources.values()} == agents
+    dispatched = {r["$ref"] for r in eido["dispatchComponent"][0]["emergencyResourceReference"]}
+    assert dispatched == {r["$id"] for r in resources.values()}
+    status = eido["incidentComponent"]["incidentStatusCommonRegistryText"]
+    assert set(status) == {"Active", "ResourcesAssigned", "ResourcesEnroute", "ResourcesOnscene"}
+
+
+async def test_non_cit_officer_has_no_crisis_intervention_attribute(admin: Api) -> None:
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="1A2")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    units = [{"responder_type": "officer", "responder_id": officer, "role": "lead"}]
+    await admin.ok(
+        "POST",
+        f"/v1/calls/{call['id']}/dispatch",
+        {"units": units, "override_reason": "only unit free"},
+    )
+    eido = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    _assert_valid_eido(eido)
+    (resource,) = eido["emergencyResourceComponent"]
+    assert resource["resourceAttributeRegistryText"] == []
+    assert resource["secondaryUnitStatusRegistryText"] == ["Dispatched"]
+
+
+async def test_cleared_call_exports_the_apco_disposition_of_its_outcome(admin: Api) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "MNTL"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", {})
+    await admin.ok(
+        "POST",
+        f"/v1/calls/{call['id']}/clear",
+        {"disposition": "linked to clinic", "outcome": "referred"},
+    )
+    eido = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    _assert_valid_eido(eido)
+    incident = eido["incidentComponent"]
+    assert incident["incidentStatusCommonRegistryText"] == ["Closed"]
+    (disposition,) = incident["dispositionComponent"]
+    assert disposition["dispositionCommonRegistryCode"] == "15"
+    (resource,) = eido["emergencyResourceComponent"]
+    assert resource["secondaryUnitStatusRegistryText"] == ["Cleared"]
+    assert resource["primaryUnitStatusRegistryText"] == "Available"
+
+
+async def test_imported_incident_keeps_its_id_on_the_way_out(admin: Api) -> None:
+    await grid_districts(admin)
+    incident = incident_id()
+    eido = document(incident, location=pidf(point=IN_D1), notes=[NOTE])
+    call = await _import(admin, eido, 201)
+    exported = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    _assert_valid_eido(exported)
+    assert exported["$id"] == incident
+    assert await admin.ok("GET", f"/v1/eido/incidents/{quote(incident, safe='')}") == exported
+    # The id the export would have assigned does not find it: it has its own.
+    assigned = f"urn:emergency:uid:incidentid:{UUID(call['id']).hex}:{admin.agency_id.hex}"
+    assert (await admin.get(f"/v1/eido/incidents/{quote(assigned, safe='')}")).status_code == 404
+
+
+async def test_the_agencys_own_export_imports_as_the_same_incident(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D4", "nature": "MNTL"}, 201)
+    eido = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    again = await admin.ok("POST", "/v1/eido", eido)
+    assert again["id"] == call["id"]
+    assert again["applied"] is True
+    assert again["recommendation"]["id"] == call["recommendation"]["id"]  # nothing changed
+    assert (await admin.ok("POST", "/v1/eido", eido))["applied"] is False
+    assert await _count(db, "call") == 1
+
+
+async def test_another_agencys_call_and_incident_are_404(admin: Api, other_admin: Api) -> None:
+    await grid_districts(admin)
+    await grid_districts(other_admin)
+    incident = incident_id()
+    call = await _import(admin, document(incident, beat="D1", notes=[NOTE]), 201)
+    assert (await other_admin.get(f"/v1/calls/{call['id']}/eido")).status_code == 404
+    path = f"/v1/eido/incidents/{quote(incident, safe='')}"
+    assert (await other_admin.get(path)).status_code == 404
+    # The same incident, imported by another agency, is that agency's own call.
+    theirs = await _import(other_admin, document(incident, at=later(5), beat="D2"), 201)
+    assert theirs["id"] != call["id"]
+    assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["district"] == "D1"
+
+
+async def test_a_viewer_reads_eidos_but_cannot_import(admin: Api, db: asyncpg.Connection) -> None:
+    await grid_districts(admin)
+    viewer = await admin.with_role("viewer")
+    dispatcher = await admin.with_role("dispatcher")
+    eido = document(incident_id(), beat="D1")
+    assert (await viewer.post("/v1/eido", eido)).status_code == 403
+    assert await _count(db, "call") == 0
+    call = await _import(dispatcher, eido, 201)
+    assert (await viewer.get(f"/v1/calls/{call['id']}/eido")).status_code == 200
+    actions = [
+        r["action"]
+        for r in await db.fetch("SELECT action FROM audit_entry ORDER BY at, id")
+        if r["action"].startswith("call.")
+    ]
+    assert actions == ["call.import", "call.create", "call.eido"]
+
+
+async def test_import_eido_runs_its_own_unit_of_work_for_a_subscriber(
+    app: FastAPI, admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    state: AppState = app.state.cit
+    who = await authenticate(state, admin.key, client="test", request_id=None)
+    incident = incident_id()
+    eido = document(incident, nature="WELFARE", notes=[NOTE])
+    first = await import_eido(state, admin.agency_id, eido, who=who, district="D3", request_id=None)
+    assert (first.created, first.applied) == (True, True)
+    replay = await import_eido(
+        state, admin.agency_id, eido, who=who, district="D3", request_id=None
+    )
+    assert (replay.created, replay.applied) == (False, False)
+    assert replay.call.id == first.call.id
+    # Committed: the API sees it.
+    call = await admin.ok("GET", f"/v1/calls/{first.call.id}")
+    assert (call["external_id"], call["district"], call["notes"]) == (incident, "D3", NOTE)
+    assert await _count(db, "call") == 1

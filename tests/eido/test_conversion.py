@@ -1,0 +1,176 @@
+"""The pure EIDO package: the schema it ships, its bounds, PIDF-LO, and both conversions."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from datetime import timedelta
+from importlib.resources import files
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from app.eido import incoming, outgoing, pidf, registry, schema
+from app.eido.schema import EidoInvalid
+from app.vocabulary import APCO_DISPOSITION, OUTCOMES, UNIT_STATUSES
+from tests.eido.documents import T0, document, incident_id, person
+from tests.eido.documents import pidf as pidf_document
+from tests.events.samples import sample_call
+
+
+def test_the_schema_ships_in_the_package_with_its_quirks_repaired() -> None:
+    assert files("app.eido").joinpath("eido-openapi.yaml").is_file()
+    agent = schema._schemas()["AgentType"]["allOf"][1]["properties"]["agentRoleRegistryText"]
+    assert agent["minItems"] == 1
+    # The NIEM components it names are not published with it: any object passes there.
+    niem = schema._schemas()["PersonInformationType"]["allOf"][1]["properties"]
+    assert niem["ncPersonComponent"] == {"type": "object"}
+
+
+def test_a_test_document_is_a_valid_eido() -> None:
+    eido = document(
+        incident_id(),
+        beat="D1",
+        location=pidf_document(point=(40.0, -111.0)),
+        persons=[person("Patient", ageMeasure=15)],
+        notes=["a note"],
+        call_started=T0,
+    )
+    schema.check(eido)
+
+
+def _notes(count: int) -> dict[str, Any]:
+    note = {
+        "$id": "n",
+        "lastUpdateTimeStamp": "2026-11-30T09:00:00Z",
+        "updatedByAgencyReference": {"$ref": "a"},
+        "notesActionComments": "x",
+    }
+    return {**document(incident_id(), beat="D1"), "notesComponent": [note] * count}
+
+
+def test_validation_of_the_largest_document_accepted_takes_well_under_a_second() -> None:
+    biggest = _notes((schema.MAX_NODES - 40) // 7)
+    started = time.perf_counter()
+    schema.check(biggest)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_documents_past_the_bounds_are_refused_before_validation() -> None:
+    started = time.perf_counter()
+    with pytest.raises(EidoInvalid, match="more than"):
+        schema.check(_notes(30_000))
+    deep: Any = "x"
+    for _ in range(schema.MAX_DEPTH + 1):
+        deep = {"a": deep}
+    with pytest.raises(EidoInvalid, match="deeper"):
+        schema.check({**document(incident_id()), "extra": deep})
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    "timestamp", ["2026-11-30T09:00:00", "2026-11-30 09:00:00Z", "0001-01-01T00:00:00+05:00"]
+)
+def test_timestamps_need_rfc_3339_with_a_zone_inside_the_calendar(timestamp: str) -> None:
+    with pytest.raises(EidoInvalid, match="date-time"):
+        schema.check({**document(incident_id()), "lastUpdateTimeStamp": timestamp})
+
+
+def test_pidf_reads_a_point_a_circle_and_a_civic_address() -> None:
+    civic = {"HNO": "12", "RD": "Main", "STS": "St", "A3": "Provo", "A1": "UT", "PC": "84601"}
+    place = pidf.read(pidf_document(circle=(40.5, -111.5), civic=civic))
+    assert place.point == (40.5, -111.5)
+    assert place.address == "12 Main St, Provo, UT 84601"
+    assert pidf.read(pidf_document(point=(-33.9, 151.2))).point == (-33.9, 151.2)
+    assert pidf.read(pidf.point_document("x", 40.25, -111.75)).point == (40.25, -111.75)
+
+
+@pytest.mark.parametrize("pos", ["91 10", "40 190", "nan 1", "40"])
+def test_pidf_refuses_a_position_that_is_not_one(pos: str) -> None:
+    xml = pidf_document(point=(0, 0)).replace("<gml:pos>0 0</gml:pos>", f"<gml:pos>{pos}</gml:pos>")
+    with pytest.raises(pidf.PidfInvalid):
+        pidf.read(xml)
+
+
+def test_pidf_refuses_entities_and_dtds() -> None:
+    bomb = '<!DOCTYPE a [<!ENTITY b "c">]><a>&b;</a>'
+    external = '<!DOCTYPE a [<!ENTITY b SYSTEM "http://127.0.0.1:9/x">]><a>&b;</a>'
+    for xml in (bomb, external, '<!DOCTYPE a SYSTEM "http://127.0.0.1:9/a.dtd"><a/>'):
+        with pytest.raises(pidf.PidfInvalid, match="refused"):
+            pidf.read(xml)
+
+
+def test_reading_takes_the_best_typed_location_and_the_subjects_age() -> None:
+    eido = document(
+        incident_id(),
+        location=pidf_document(point=(40.0, -111.0)),
+        location_type="Caller",
+        persons=[person("Witness", ageMeasure=40), person("Suspect", birthDate="2000-12-01")],
+    )
+    eido["locationComponent"].append(
+        {
+            **eido["locationComponent"][0],
+            "locationTypeDescriptionRegistryText": "CurrentIncident",
+            "locationByValue": pidf_document(point=(41.0, -112.0)),
+        }
+    )
+    eido["locationComponent"].append(
+        {
+            **eido["locationComponent"][0],
+            "locationTypeDescriptionRegistryText": "UnitLocation",
+            "locationByValue": pidf_document(point=(42.0, -113.0)),
+        }
+    )
+    facts = incoming.read(eido)
+    assert facts.point == (41.0, -112.0)
+    assert facts.age == 25  # born 2000-12-01, on 2026-11-30
+    assert facts.updated_at == T0
+
+
+def test_notes_beyond_the_limit_keep_the_newest() -> None:
+    old, new = "o" * incoming.MAX_NOTES, "the newest note"
+    facts = incoming.read(document(incident_id(), notes=[old, new]))
+    assert facts.notes is not None
+    assert len(facts.notes) == incoming.MAX_NOTES
+    assert facts.notes.endswith(new)
+
+
+def test_assigned_incident_ids_name_their_call_in_their_agency_only() -> None:
+    call, agency = uuid4(), uuid4()
+    assigned = outgoing.incident_id_for(call, agency)
+    assert outgoing.assigned_call_id(assigned, agency) == call
+    assert outgoing.assigned_call_id(assigned, uuid4()) is None
+    assert outgoing.assigned_call_id(incident_id(), agency) is None
+    assert outgoing.assigned_call_id("CAD-1", agency) is None
+
+
+@pytest.mark.parametrize("outcome", OUTCOMES)
+def test_every_outcome_exports_its_apco_disposition_code(outcome: str) -> None:
+    call = replace(sample_call(), status="cleared", outcome=outcome)  # type: ignore[arg-type]
+    units = tuple(
+        outgoing.UnitOnCall(
+            responder_type="officer",
+            responder_id=uuid4(),
+            name="Officer",
+            call_sign=None,
+            role="lead",
+            cit_certified=True,
+            status=status,
+            assigned_at=T0,
+            released_at=None if i % 2 else T0 + timedelta(minutes=9),
+        )
+        for i, status in enumerate(UNIT_STATUSES)
+    )
+    eido = outgoing.document(
+        outgoing.CallSnapshot(call=call, incident_id=incident_id(), units=units)
+    )
+    schema.check(eido)
+    (disposition,) = eido["incidentComponent"]["dispositionComponent"]
+    assert disposition["dispositionCommonRegistryCode"] == APCO_DISPOSITION[outcome]  # type: ignore[index]
+    assert "NOTES-CIPHERTEXT" not in str(eido)
+
+
+def test_every_unit_status_has_a_registry_status() -> None:
+    assert set(registry.PRIMARY_STATUS) == set(UNIT_STATUSES)
+    assert set(registry.SECONDARY_STATUS) == set(UNIT_STATUSES)
