@@ -199,8 +199,10 @@ async def test_requests_refused_during_a_lockout_reach_the_audit_trail_a_minute_
     app = create_app(settings, database_url)
     async with app.router.lifespan_context(app):
         state = app.state.cit
-        # A short window, so the test need not wait a minute between entries.
-        state.lockout_refusals = RefusalTally(0.5)
+        # A clock of the test's own, so the test need not wait a minute between entries,
+        # and a slow machine cannot end a window early.
+        now = [0.0]
+        state.lockout_refusals = RefusalTally(60.0, clock=lambda: now[0])
         transport = httpx.ASGITransport(app=app, client=(address, 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://cit.test") as http:
             codes = [
@@ -227,7 +229,7 @@ async def test_requests_refused_during_a_lockout_reach_the_audit_trail_a_minute_
                 "refused": 1,
             }
             # Once the window has passed, the held refusals are recorded with their count.
-            await asyncio.sleep(0.6)
+            now[0] += 60.0
             assert await auth.record_held_refusals(state) == 1
             assert [e["detail"].get("refused") for e in await trail()] == [93, 1] + [None] * 5
             # The next refusal after a window opens a new one, recorded at once.
