@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import re
+import signal
 import sys
 from collections.abc import Sequence
 from uuid import UUID
@@ -57,6 +58,19 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "rekey",
         help="re-encrypt call notes and webhook secrets with the first CIT_DATA_KEY key",
+    )
+
+    subscribe = commands.add_parser(
+        "eido-subscribe",
+        help="import incidents from a PSAP's or CAD's EIDO notifier (NENA-STA-024)",
+    )
+    subscribe.add_argument("--agency", required=True, type=UUID, help="agency id")
+    subscribe.add_argument("--url", required=True, help="the notifier's WebSocket URL (wss://…)")
+    subscribe.add_argument(
+        "--expires",
+        type=int,
+        default=3600,
+        help="seconds a subscription lasts; it is renewed at two thirds (default 3600)",
     )
 
     agency = commands.add_parser("agency", help="manage agencies").add_subparsers(
@@ -111,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _worker(settings)
         if args.command == "rekey":
             return _rekey(settings)
+        if args.command == "eido-subscribe":
+            return _eido_subscribe(settings, args)
         if args.command == "agency":
             return _create_agency(settings, args)
         return _create_key(settings, args)
@@ -204,6 +220,38 @@ def _worker(settings: Settings) -> int:
     log.info("webhook worker started")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
+    return 0
+
+
+def _eido_subscribe(settings: Settings, args: argparse.Namespace) -> int:
+    from app.subscriber import UnknownAgency, run_subscriber, valid_url
+
+    if not valid_url(args.url):
+        raise CliError(f"--url: {args.url!r} is not a WebSocket URL (ws:// or wss://)")
+    if not 10 <= args.expires <= 86_400:
+        raise CliError("--expires: give 10 to 86400 seconds")
+    cipher = _cipher(settings)
+    url = _database(settings)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signal_number, stop.set)
+        await run_subscriber(
+            url,
+            settings,
+            cipher,
+            agency_id=args.agency,
+            url=args.url,
+            expires=args.expires,
+            stop=stop,
+        )
+
+    try:
+        asyncio.run(run())
+    except UnknownAgency as exc:
+        raise CliError(str(exc)) from None
     return 0
 
 

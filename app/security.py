@@ -13,9 +13,10 @@ KEY_PREFIX = "cit_"
 
 @dataclass(frozen=True)
 class Principal:
-    """The API key a request authenticated with."""
+    """The API key a request authenticated with, or a command run on the server for an
+    agency (the STA-024 subscriber), which no key authenticates: key_id None."""
 
-    key_id: UUID
+    key_id: UUID | None
     agency_id: UUID
     role: str
     responder_type: str | None

@@ -10,6 +10,7 @@ from app.models.call import Call, Recommendation
 from app.models.certification import Certification
 from app.models.co_responder import CoResponder
 from app.models.district import District, DistrictAdjacency
+from app.models.eido_subscription import EidoSubscription
 from app.models.event import Event
 from app.models.idempotency import IdempotencyRecord
 from app.models.officer import Officer
@@ -30,6 +31,7 @@ __all__ = [
     "Dispatch",
     "District",
     "DistrictAdjacency",
+    "EidoSubscription",
     "Event",
     "IdempotencyRecord",
     "Officer",

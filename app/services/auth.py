@@ -60,7 +60,8 @@ async def authenticate(
         )
         raise Unauthorized() if secret is None else Unauthorized("The API key is not valid")
     state.auth_throttle.succeeded(attempt)
-    wait = state.rate_limiter.take(principal.key_id)
+    # A principal found by its key always has its key's id (only server commands have none).
+    wait = None if principal.key_id is None else state.rate_limiter.take(principal.key_id)
     if wait is not None:
         raise TooManyRequests("This API key's request rate limit is exceeded", wait)
     return principal

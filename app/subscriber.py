@@ -1,0 +1,385 @@
+"""The NENA-STA-024 subscriber: EIDOs from a PSAP's or CAD's notifier, over a WebSocket.
+
+`cit-dispatch eido-subscribe` runs one `Subscriber`. It connects, subscribes for new
+incidents (`requestType: EIDO`, `requestSubType: new`), and answers every `event` with an
+`eventResponse` once each EIDO in it is handled: imported and committed, or passed over.
+What a document becomes is the handler's business (app/services/conveyance.py); this
+module speaks the protocol:
+
+- **Nothing is lost.** An event is acknowledged only after its EIDOs are committed, so one
+  that arrives just before a crash is sent again; importing is idempotent by the incident's
+  `$id` and timestamp, so nothing is imported twice. The subscription id is kept (the store)
+  and renewed after a restart of either side, so the notifier keeps what it could not
+  deliver meanwhile. Stopping never unsubscribes, for the same reason.
+- **Renewal** before `expires` runs out (at two thirds of it), on the same connection.
+- **Reconnection** after a drop or a refused connection, with exponential back-off and
+  jitter, so a notifier that restarts is not met by every subscriber at the same instant.
+- A `terminate` from the notifier is answered, and a new subscription made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.uri import parse_uri
+
+from app.db.engine import app_role_url, create_engine
+from app.db.failures import is_unavailable
+from app.encryption import DataCipher
+from app.errors import Conflict, Invalid, Unauthorized
+from app.security import Principal
+from app.services import agency, conveyance, eido
+from app.settings import Settings
+from app.state import AppState
+
+log = logging.getLogger(__name__)
+
+# eventResponse status codes (sta024-websocket.yaml): handled, a document we cannot use
+# (the notifier should not send it again), and a failure of ours (send it again later).
+HANDLED, UNUSABLE, TRY_AGAIN = 200, 400, 503
+# subscribeResponse: the subscription does not exist (any more).
+NO_SUCH_SUBSCRIPTION = 481
+
+# What the subscriber does with one EIDO: it answers HANDLED, UNUSABLE or TRY_AGAIN.
+Handler = Callable[[dict[str, Any]], Awaitable[int]]
+
+
+class SubscriptionStore(Protocol):
+    """Where the subscription id is kept across restarts."""
+
+    async def load(self) -> str | None: ...
+
+    async def save(self, subscription_id: str | None) -> None: ...
+
+
+class Refused(Exception):
+    """The notifier refused the subscription for a reason retrying may mend."""
+
+
+@dataclass
+class Backoff:
+    """Exponential back-off with jitter: base * 2**n seconds, at most cap, each wait drawn
+    between half of that and all of it."""
+
+    base: float = 0.5
+    cap: float = 30.0
+    rng: random.Random = random.Random()  # noqa: RUF009 (one generator per back-off is fine)
+    failures: int = 0
+
+    def next(self) -> float:
+        ceiling = min(self.cap, self.base * 2.0**self.failures)
+        self.failures += 1
+        return ceiling * self.rng.uniform(0.5, 1.0)
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class Subscriber:
+    def __init__(
+        self,
+        url: str,
+        handle: Handler,
+        store: SubscriptionStore,
+        *,
+        expires: int = 3600,
+        backoff: Backoff | None = None,
+        open_timeout: float = 10.0,
+    ) -> None:
+        self.url = url
+        self.handle = handle
+        self.store = store
+        self.expires = expires
+        self.backoff = backoff or Backoff()
+        self.open_timeout = open_timeout
+        # For operators and tests: how often it (re)subscribed and renewed.
+        self.subscriptions = 0
+        self.renewals = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep a subscription until stop is set."""
+        while not stop.is_set():
+            try:
+                async with connect(self.url, open_timeout=self.open_timeout, max_size=2**22) as ws:
+                    await self._session(ws, stop)
+            except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake, Refused) as exc:
+                if stop.is_set():
+                    break
+                wait = self.backoff.next()
+                log.warning(
+                    "EIDO notifier connection lost; reconnecting",
+                    extra={"url": self.url, "error": f"{type(exc).__name__}: {exc}", "in_s": wait},
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
+
+    async def _session(self, ws: ClientConnection, stop: asyncio.Event) -> None:
+        """One connection: subscribe (or renew the kept subscription), then serve events."""
+        subscription, expires = await self._subscribe(ws)
+        self.backoff.reset()
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            while True:
+                renew_at = asyncio.get_running_loop().time() + max(1.0, expires * 2 / 3)
+                message = await self._next(ws, stopping, renew_at)
+                if message is None:
+                    if stopping.done():
+                        return
+                    await self._send(ws, self._subscribe_body(subscription, renew=True))
+                    # Its answer comes among the events; _dispatch takes it.
+                    renew_at = asyncio.get_running_loop().time() + max(1.0, expires * 2 / 3)
+                    continue
+                answer = await self._dispatch(ws, message, subscription)
+                if answer is not None:
+                    subscription, expires = answer
+        finally:
+            stopping.cancel()
+
+    async def _next(
+        self, ws: ClientConnection, stopping: asyncio.Task[Any], renew_at: float
+    ) -> dict[str, Any] | None:
+        """The next message, or None when it is time to renew or to stop."""
+        timeout = max(0.0, renew_at - asyncio.get_running_loop().time())
+        receiving = asyncio.create_task(ws.recv())
+        done, _ = await asyncio.wait(
+            {receiving, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if receiving not in done:
+            receiving.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                await receiving
+            return None
+        raw = receiving.result()
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            log.warning("EIDO notifier sent a message that is not JSON; ignored")
+            return {}
+        return message if isinstance(message, dict) else {}
+
+    async def _dispatch(
+        self, ws: ClientConnection, message: dict[str, Any], subscription: str
+    ) -> tuple[str, int] | None:
+        """Act on one notifier message; a new (subscription, expires) when it changes."""
+        if "event" in message:
+            await self._event(ws, message["event"])
+        elif "subscribeResponse" in message:
+            answer = message["subscribeResponse"]
+            if answer.get("statusCode") == HANDLED:
+                self.renewals += 1
+                return subscription, int(answer.get("expires") or self.expires)
+            # The renewal was refused (e.g. 481: the notifier forgot us): start afresh.
+            await self.store.save(None)
+            return await self._subscribe(ws)
+        elif "terminate" in message:
+            ended = message["terminate"]
+            await self._send(
+                ws,
+                {
+                    "terminateResponse": {
+                        "requestId": ended.get("requestId", ""),
+                        "subscriptionId": ended.get("subscriptionId", subscription),
+                        "statusCode": HANDLED,
+                        "statusText": "OK",
+                    }
+                },
+            )
+            await self.store.save(None)
+            return await self._subscribe(ws)
+        return None
+
+    async def _event(self, ws: ClientConnection, event: Any) -> None:
+        transaction = event.get("transactionId") if isinstance(event, dict) else None
+        if not isinstance(transaction, str):
+            log.warning("EIDO notifier sent an event without a transactionId; ignored")
+            return
+        documents = event.get("notification") or []
+        status = HANDLED
+        for document in documents if isinstance(documents, list) else [None]:
+            outcome = await self._handled(document) if isinstance(document, dict) else UNUSABLE
+            # The worst outcome answers for the event: TRY_AGAIN above UNUSABLE above HANDLED.
+            status = max(status, outcome, key=(HANDLED, UNUSABLE, TRY_AGAIN).index)
+        await self._send(
+            ws,
+            {
+                "eventResponse": {
+                    "transactionId": transaction,
+                    "statusCode": status,
+                    "statusText": {HANDLED: "OK", UNUSABLE: "Bad Request"}.get(
+                        status, "Service Unavailable"
+                    ),
+                }
+            },
+        )
+
+    async def _handled(self, document: dict[str, Any]) -> int:
+        """The handler's answer; a failure of the handler's own is TRY_AGAIN, so the notifier
+        sends the document again rather than the subscriber stopping."""
+        try:
+            return await self.handle(document)
+        except Exception:
+            log.exception("EIDO handler failed; the notifier will send it again")
+            return TRY_AGAIN
+
+    async def _subscribe(self, ws: ClientConnection) -> tuple[str, int]:
+        """Renew the kept subscription, or make a new one; (its id, its expiry in s)."""
+        kept = await self.store.load()
+        if kept is not None:
+            answer = await self._ask(ws, self._subscribe_body(kept, renew=True))
+            if answer.get("statusCode") == HANDLED:
+                self.subscriptions += 1
+                return kept, int(answer.get("expires") or self.expires)
+            log.info("EIDO subscription %s is gone; subscribing afresh", kept)
+            await self.store.save(None)
+        answer = await self._ask(ws, self._subscribe_body(None, renew=False))
+        subscription = answer.get("subscriptionId")
+        if answer.get("statusCode") != HANDLED or not isinstance(subscription, str):
+            status, text = answer.get("statusCode"), answer.get("statusText")
+            raise Refused(f"subscription refused: {status} {text}")
+        await self.store.save(subscription)
+        self.subscriptions += 1
+        return subscription, int(answer.get("expires") or self.expires)
+
+    def _subscribe_body(self, subscription: str | None, *, renew: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {"requestId": str(uuid.uuid4()), "expires": self.expires}
+        if renew and subscription is not None:
+            body["subscriptionId"] = subscription
+        else:
+            body.update(requestType="EIDO", requestSubType="new")
+        return {"subscribe": body}
+
+    async def _ask(self, ws: ClientConnection, request: dict[str, Any]) -> dict[str, Any]:
+        """Send a subscribe and wait for its answer, handling events that come first."""
+        await self._send(ws, request)
+        request_id = request["subscribe"]["requestId"]
+        while True:
+            message = json.loads(await asyncio.wait_for(ws.recv(), timeout=self.open_timeout))
+            answer = message.get("subscribeResponse") if isinstance(message, dict) else None
+            if isinstance(answer, dict) and answer.get("requestId") == request_id:
+                return answer
+            if isinstance(message, dict) and "event" in message:
+                await self._event(ws, message["event"])
+
+    @staticmethod
+    async def _send(ws: ClientConnection, message: dict[str, Any]) -> None:
+        await ws.send(json.dumps(message, separators=(",", ":")))
+
+
+def valid_url(url: str) -> bool:
+    """Whether url is a WebSocket URL (ws:// or wss://) the client can use."""
+    try:
+        parse_uri(url)
+    except InvalidURI:
+        return False
+    return True
+
+
+def subscriber_principal(agency_id: UUID) -> Principal:
+    """Who the subscriber's imports are by in the audit trail: the agency's CAD link
+    (role `integration`), run on the server, so with no key."""
+    return Principal(
+        key_id=None,
+        agency_id=agency_id,
+        role="integration",
+        responder_type=None,
+        responder_id=None,
+        prefix="eido-subscribe",
+    )
+
+
+def importer(state: AppState, agency_id: UUID) -> Handler:
+    """The handler that imports an EIDO as POST /v1/eido does, if the policy takes its
+    incident type (or its incident already has a call); every other one is passed over."""
+    who = subscriber_principal(agency_id)
+
+    async def handle(document: dict[str, Any]) -> int:
+        incident = document.get("$id")
+        try:
+            if not await conveyance.wanted(state, agency_id, document):
+                log.info(
+                    "EIDO passed over: not an incident type the policy takes",
+                    extra={"incident": incident},
+                )
+                return HANDLED
+            done = await eido.import_eido(
+                state, agency_id, document, who=who, district=None, request_id=None
+            )
+        except Invalid as exc:
+            log.warning("EIDO refused", extra={"incident": incident, "error": exc.detail})
+            return UNUSABLE
+        except Conflict as exc:  # e.g. news of a call cleared here: nothing to apply
+            log.info("EIDO not applied", extra={"incident": incident, "reason": exc.detail})
+            return HANDLED
+        except Exception as exc:
+            if is_unavailable(exc):
+                log.warning(
+                    "EIDO not imported: the database is unavailable; the notifier"
+                    " will send it again",
+                    extra={"incident": incident},
+                )
+            else:
+                log.exception(
+                    "EIDO not imported; the notifier will send it again",
+                    extra={"incident": incident},
+                )
+            return TRY_AGAIN
+        log.info(
+            "EIDO imported",
+            extra={
+                "incident": incident,
+                "call_id": str(done.call.id),
+                "call_created": done.created,
+                "applied": done.applied,
+            },
+        )
+        return HANDLED
+
+    return handle
+
+
+class UnknownAgency(Exception):
+    """The agency to subscribe for does not exist."""
+
+
+async def run_subscriber(
+    database_url: str,
+    settings: Settings,
+    cipher: DataCipher,
+    *,
+    agency_id: UUID,
+    url: str,
+    expires: int,
+    stop: asyncio.Event,
+) -> None:
+    """`cit-dispatch eido-subscribe`: subscribe for the agency until stop is set. Imports
+    run as the application role, under the agency's row-level security, as requests do."""
+    engine = create_engine(app_role_url(database_url, settings), pool_size=2)
+    system = create_engine(database_url, pool_size=1)
+    state = AppState(settings, engine, system, cipher)
+    try:
+        try:
+            await agency.context(state, agency_id)
+        except Unauthorized:
+            raise UnknownAgency(f"no agency {agency_id}") from None
+        subscriber = Subscriber(
+            url,
+            importer(state, agency_id),
+            conveyance.KeptSubscription(state, agency_id, url),
+            expires=expires,
+        )
+        log.info("EIDO subscriber started", extra={"agency_id": str(agency_id), "url": url})
+        await subscriber.run(stop)
+    finally:
+        await engine.dispose()
+        await system.dispose()

@@ -1,0 +1,249 @@
+"""`cit-dispatch eido-subscribe` against an STA-024 notifier written in the tests
+(tests/sta024.py): real WebSocket connections, real imports into PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+import pytest
+from fastapi import FastAPI
+
+from app.services.conveyance import KeptSubscription
+from app.settings import Settings
+from app.subscriber import Backoff, Subscriber, importer
+from tests.eido.documents import document, incident_id, later
+from tests.helpers import Api, grid_districts
+from tests.sta024 import Notifier
+
+
+@pytest.fixture
+async def notifier() -> AsyncIterator[Notifier]:
+    running = Notifier()
+    await running.start()
+    yield running
+    await running.stop()
+
+
+@asynccontextmanager
+async def subscribed(
+    app: FastAPI, admin: Api, notifier: Notifier, *, expires: int = 3600
+) -> AsyncIterator[Subscriber]:
+    """A subscriber for admin's agency, running until the block ends."""
+    state = app.state.cit
+    subscriber = Subscriber(
+        notifier.url,
+        importer(state, admin.agency_id),
+        KeptSubscription(state, admin.agency_id, notifier.url),
+        expires=expires,
+        backoff=Backoff(base=0.05, cap=0.5),
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(subscriber.run(stop))
+    try:
+        yield subscriber
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+
+
+async def _calls(db: asyncpg.Connection, incident: str) -> list[asyncpg.Record]:
+    return list(await db.fetch("SELECT id, nature FROM call WHERE external_id = $1", incident))
+
+
+async def test_listed_types_become_calls_and_every_event_is_acknowledged(
+    app: FastAPI, admin: Api, notifier: Notifier, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    crisis, burglary = incident_id(), incident_id()
+    async with subscribed(app, admin, notifier):
+        await notifier.until_subscribed()
+        first = await notifier.publish(document(crisis, nature="MNTL", beat="D1"))
+        second = await notifier.publish(document(burglary, nature="BURG", beat="D1"))
+        broken = await notifier.publish({"$id": "not an EIDO"})
+        for transaction in (first, second, broken):
+            await notifier.until_acknowledged(transaction)
+        # News of the crisis, though its type now says burglary: its call takes it.
+        update = await notifier.publish(document(crisis, at=later(5), nature="BURG", beat="D1"))
+        await notifier.until_acknowledged(update)
+    assert notifier.disk.answers == {first: [200], second: [200], broken: [400], update: [200]}
+    assert [r["nature"] for r in await _calls(db, crisis)] == ["BURG"]
+    assert await _calls(db, burglary) == []
+    assert await db.fetchval("SELECT count(*) FROM call") == 1
+    assert notifier.disk.violations == []
+    [request] = notifier.subscribe_requests()
+    assert (request["requestType"], request["requestSubType"]) == ("EIDO", "new")
+
+
+async def test_nothing_is_lost_across_a_dropped_connection_and_a_notifier_restart(
+    app: FastAPI, admin: Api, notifier: Notifier, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    incidents = [incident_id() for _ in range(3)]
+    async with subscribed(app, admin, notifier) as subscriber:
+        subscription = await notifier.until_subscribed()
+        await notifier.until_acknowledged(await notifier.publish(document(incidents[0], beat="D1")))
+        notifier.drop()
+        # Published while the subscriber is away: the notifier keeps it for the subscription.
+        await notifier.until_acknowledged(await notifier.publish(document(incidents[1], beat="D2")))
+        await notifier.restart()
+        await notifier.until_acknowledged(await notifier.publish(document(incidents[2], beat="D3")))
+        assert subscriber.subscriptions >= 3
+    for incident in incidents:
+        assert len(await _calls(db, incident)) == 1, incident
+    # Each reconnection took the same subscription up again, so nothing was dropped.
+    renewals = notifier.subscribe_requests()[1:]
+    assert len(renewals) >= 2
+    assert {r.get("subscriptionId") for r in renewals} == {subscription}
+    assert notifier.disk.violations == []
+
+
+async def test_a_restarted_subscriber_renews_its_subscription_and_imports_nothing_twice(
+    app: FastAPI, admin: Api, notifier: Notifier, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    before, meanwhile = incident_id(), incident_id()
+    async with subscribed(app, admin, notifier):
+        subscription = await notifier.until_subscribed()
+        acknowledged = await notifier.publish(document(before, beat="D1"))
+        await notifier.until_acknowledged(acknowledged)
+    # The subscriber is down. One incident comes in meanwhile, and the notifier lost the
+    # acknowledgement of the last one (as if the subscriber died after its commit).
+    waiting = await notifier.publish(document(meanwhile, beat="D2"))
+    notifier.disk.subscriptions[subscription].discard(acknowledged)
+    async with subscribed(app, admin, notifier):
+        assert await notifier.until_subscribed() == subscription
+        await notifier.until_acknowledged(waiting)
+        await notifier.until_acknowledged(acknowledged)
+    assert len(await _calls(db, before)) == 1
+    assert len(await _calls(db, meanwhile)) == 1
+    assert notifier.disk.answers[acknowledged] == [200, 200]
+    kept = await db.fetchval("SELECT subscription_id FROM eido_subscription")
+    assert kept == subscription
+
+
+async def test_the_subscription_is_renewed_before_it_expires(
+    app: FastAPI, admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    notifier = Notifier(expires=3)
+    await notifier.start()
+    try:
+        async with subscribed(app, admin, notifier) as subscriber:
+            subscription = await notifier.until_subscribed()
+            # Renewed at two thirds of 3 s: at 2 s and 4 s.
+            await asyncio.sleep(4.6)
+            incident = incident_id()
+            await notifier.until_acknowledged(await notifier.publish(document(incident, beat="D1")))
+        renewals = [r for r in notifier.subscribe_requests() if "subscriptionId" in r]
+        assert len(renewals) >= 2
+        assert {r["subscriptionId"] for r in renewals} == {subscription}
+        assert subscriber.renewals >= 2
+        assert len(await _calls(db, incident)) == 1
+    finally:
+        await notifier.stop()
+
+
+async def test_a_terminated_subscription_is_answered_and_made_again(
+    app: FastAPI, admin: Api, notifier: Notifier, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    async with subscribed(app, admin, notifier):
+        ended = await notifier.until_subscribed()
+        await notifier.terminate()
+        incident = incident_id()
+        published = await notifier.publish(document(incident, beat="D1"))
+        # Published before the new subscription: a new one hears of incidents from then on.
+        again = await notifier.until_subscribed()
+        later_incident = incident_id()
+        await notifier.until_acknowledged(
+            await notifier.publish(document(later_incident, beat="D1"))
+        )
+    answered = [m["terminateResponse"] for m in notifier.disk.received if "terminateResponse" in m]
+    assert [(a["subscriptionId"], a["statusCode"]) for a in answered] == [(ended, 200)]
+    assert again != ended
+    assert len(await _calls(db, later_incident)) == 1
+    assert published not in notifier.disk.answers
+    assert notifier.disk.violations == []
+
+
+def _command(database_url: str, settings: Settings, *args: str) -> subprocess.Popen[str]:
+    assert settings.data_key is not None
+    env = {
+        **os.environ,
+        "CIT_DATABASE_URL": database_url,
+        "CIT_DATA_KEY": settings.data_key.get_secret_value(),
+    }
+    return subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "app.cli", "eido-subscribe", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+async def test_the_command_imports_until_sigterm_and_then_exits_cleanly(
+    admin: Api, notifier: Notifier, db: asyncpg.Connection, database_url: str, settings: Settings
+) -> None:
+    await grid_districts(admin)
+    process = _command(
+        database_url, settings, "--agency", str(admin.agency_id), "--url", notifier.url
+    )
+    try:
+        try:
+            await notifier.until_subscribed(within=60)
+            incident = incident_id()
+            await notifier.until_acknowledged(await notifier.publish(document(incident, beat="D4")))
+        except TimeoutError:
+            process.kill()
+            raise AssertionError(process.communicate()[1][-3000:]) from None
+        assert len(await _calls(db, incident)) == 1
+        process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.to_thread(process.communicate, None, 20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    entry = await db.fetchrow(
+        "SELECT role, key_id FROM audit_entry WHERE action = 'call.create' ORDER BY at DESC LIMIT 1"
+    )
+    assert entry is not None
+    assert (entry["role"], entry["key_id"]) == ("integration", None)
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--url", "http://psap.example.org/eido"], "--url"),
+        (["--url", "ws://127.0.0.1:9/", "--expires", "5"], "--expires"),
+    ],
+)
+async def test_the_command_refuses_a_bad_option_in_one_line(
+    admin: Api, database_url: str, settings: Settings, args: list[str], complaint: str
+) -> None:
+    process = _command(database_url, settings, "--agency", str(admin.agency_id), *args)
+    _, err = await asyncio.to_thread(process.communicate, None, 60)
+    assert process.returncode == 2
+    assert err.strip().splitlines() == [err.strip()]
+    assert complaint in err
+
+
+async def test_the_command_refuses_an_unknown_agency_in_one_line(
+    database_url: str, settings: Settings, notifier: Notifier
+) -> None:
+    unknown = "01900000-0000-7000-8000-000000000000"
+    process = _command(database_url, settings, "--agency", unknown, "--url", notifier.url)
+    _, err = await asyncio.to_thread(process.communicate, None, 60)
+    assert process.returncode == 2
+    # After the migrations' log lines, one line says what is wrong; no traceback.
+    assert err.strip().splitlines()[-1] == f"cit-dispatch: no agency {unknown}"
+    assert "Traceback" not in err
