@@ -14,9 +14,12 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, TypeAdapter
 
+from app.eido import schema as eido_schema
 from app.events.catalogue import CATALOGUE
 
 _SCHEMAS = "#/components/schemas/"
+# The EIDO document, as POST /v1/eido takes it and the exports give it.
+EIDO_DOCUMENT = {"$ref": _SCHEMAS + "Eido" + eido_schema.ROOT}
 _HEADERS = "#/components/headers/"
 
 HEADERS: dict[str, dict[str, Any]] = {
@@ -58,12 +61,32 @@ def build(app: FastAPI, problem_models: tuple[type[BaseModel], ...]) -> dict[str
         _add_schema(
             schemas, model.__name__, model.model_json_schema(ref_template=_SCHEMAS + "{model}")
         )
+    _add_eido(schemas)
     components["headers"] = HEADERS
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
             _declare_headers(operation)
     schema["webhooks"] = _webhooks(schemas)
     return schema
+
+
+def _add_eido(schemas: dict[str, Any]) -> None:
+    """The EIDO schema (NENA-STA-021) the service validates documents with, as `Eido…`
+    components: POST /v1/eido takes, and the exports answer, `EIDO_DOCUMENT`."""
+
+    def renamed(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {key: renamed(value) for key, value in node.items()}
+            ref = out.get("$ref")
+            if isinstance(ref, str) and ref.startswith(_SCHEMAS):
+                out["$ref"] = _SCHEMAS + "Eido" + ref.removeprefix(_SCHEMAS)
+            return out
+        if isinstance(node, list):
+            return [renamed(item) for item in node]
+        return node
+
+    for name, body in eido_schema.schemas().items():
+        schemas["Eido" + name] = renamed(body)
 
 
 def _add_schema(schemas: dict[str, Any], name: str, body: dict[str, Any]) -> None:

@@ -80,7 +80,8 @@ def _is_date_time(value: object) -> bool:
 
 
 @cache
-def _schemas() -> dict[str, Any]:
+def schemas() -> dict[str, Any]:
+    """The schema's components, repaired; the caller must not change them."""
     text = files("app.eido").joinpath("eido-openapi.yaml").read_text(encoding="utf-8")
     document = yaml.safe_load(text)
     schemas: dict[str, Any] = _repair(document["components"]["schemas"])
@@ -90,8 +91,7 @@ def _schemas() -> dict[str, Any]:
 @cache
 def validator() -> Draft202012Validator:
     """The validator of EmergencyIncidentDataObjectType, built once."""
-    schemas = _schemas()
-    root = {"$ref": f"{_COMPONENTS}{ROOT}", "components": {"schemas": schemas}}
+    root = {"$ref": f"{_COMPONENTS}{ROOT}", "components": {"schemas": schemas()}}
     Draft202012Validator.check_schema(root)
     return Draft202012Validator(root, format_checker=_formats)
 

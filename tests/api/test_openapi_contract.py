@@ -4,6 +4,7 @@ webhook event's body, checked against real answers and real deliveries."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
@@ -126,3 +127,19 @@ async def test_real_deliveries_match_the_webhooks_section(
         "unit.released",
         "call.cleared",
     }
+
+
+async def test_the_eido_routes_declare_the_eido_schema(client: httpx.AsyncClient) -> None:
+    document = await _document(client)
+    root = "#/components/schemas/EidoEmergencyIncidentDataObjectType"
+    body = document["paths"]["/v1/eido"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"]["$ref"] == root
+    for path in ("/v1/calls/{call_id}/eido", "/v1/eido/incidents/{incident_id}"):
+        answer = document["paths"][path]["get"]["responses"]["200"]
+        assert answer["content"]["application/json"]["schema"]["$ref"] == root
+    # Every reference inside the EIDO components resolves within the document.
+    text = json.dumps(
+        {k: v for k, v in document["components"]["schemas"].items() if k.startswith("Eido")}
+    )
+    for ref in set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', text)):
+        assert ref in document["components"]["schemas"], ref

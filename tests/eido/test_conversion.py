@@ -21,10 +21,10 @@ from tests.events.samples import sample_call
 
 def test_the_schema_ships_in_the_package_with_its_quirks_repaired() -> None:
     assert files("app.eido").joinpath("eido-openapi.yaml").is_file()
-    agent = schema._schemas()["AgentType"]["allOf"][1]["properties"]["agentRoleRegistryText"]
+    agent = schema.schemas()["AgentType"]["allOf"][1]["properties"]["agentRoleRegistryText"]
     assert agent["minItems"] == 1
     # The NIEM components it names are not published with it: any object passes there.
-    niem = schema._schemas()["PersonInformationType"]["allOf"][1]["properties"]
+    niem = schema.schemas()["PersonInformationType"]["allOf"][1]["properties"]
     assert niem["ncPersonComponent"] == {"type": "object"}
 
 

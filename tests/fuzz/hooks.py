@@ -76,6 +76,18 @@ SEMANTIC_RULES = [
     re.compile(r"your agency has never employed an officer with that state_officer_id"),
     re.compile(r"no district boundary contains the location; give a district"),
     re.compile(
+        r"the EIDO does not place the call: give a geodetic point inside a district .*",
+        re.DOTALL,
+    ),
+    # An EIDO's rules beyond its schema: the incident id's form, PIDF-LO XML inside a
+    # string, a person's age or birth date, and the bounds on a document's size.
+    re.compile(r"not an acceptable EIDO: \$id must be .*"),
+    re.compile(r"not an acceptable EIDO: (not well-formed XML|refused XML|gml:pos|a Point).*"),
+    # Python's calendar again: an EIDO time within a year of years 1 and 9999.
+    re.compile(r"not an acceptable EIDO: '[^']*' is not a 'date-time'"),
+    re.compile(r"not an acceptable EIDO: (ageMeasure|birthDate) is .*"),
+    re.compile(r"not an acceptable EIDO: the document (holds more|is nested deeper) than .*"),
+    re.compile(
         r"these units differ from the latest recommendation:"
         r" give an override_code, an override_reason, or both"
     ),

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.api.deps import Audit, Caller, Context, Session, State, Work, request_id
+from app.api.openapi import EIDO_DOCUMENT
 from app.api.problems import problems
 from app.schemas.common import DistrictCode
 from app.schemas.eido import EidoImportOut
@@ -21,7 +22,7 @@ router = APIRouter(tags=["eido"])
 _EIDO_DOCUMENT = {
     "description": "An EIDO 1.0 document (NENA-STA-021 EmergencyIncidentDataObjectType); "
     "never the call's notes.",
-    "content": {"application/json": {"schema": {"type": "object"}}},
+    "content": {"application/json": {"schema": EIDO_DOCUMENT}},
 }
 
 
@@ -29,6 +30,12 @@ _EIDO_DOCUMENT = {
     "/v1/eido",
     status_code=201,
     response_model=EidoImportOut,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": EIDO_DOCUMENT}},
+        }
+    },
     responses={
         200: {"model": EidoImportOut, "description": "The incident's call, updated or not"},
         **problems(401, 403, 409, 413, 422, 503),
