@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from app.errors import Invalid
 from app.events.audience import Listener, hears
@@ -24,10 +24,12 @@ from app.events.body import event_body
 from app.repositories import stream as repo
 from app.repositories.stream import Position, StoredEvent
 from app.security import Principal
+from app.services import auth
 from app.state import AppState
 from app.vocabulary import EventType
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PAGE = 200
 # While committed events wait behind an older transaction: first re-read, then at most.
@@ -39,9 +41,10 @@ RETRY_MS = 2000
 
 @dataclass(frozen=True)
 class Feed:
-    """One caller's feed: who listens, from where."""
+    """One caller's feed: who listens, from where, and the key it opened with."""
 
     principal: Principal
+    secret: str
     listener: Listener
     after: Position
 
@@ -50,6 +53,7 @@ async def open_feed(
     state: AppState,
     principal: Principal,
     *,
+    secret: str,
     types: frozenset[EventType],
     last_event_id: str | None,
 ) -> Feed:
@@ -66,7 +70,7 @@ async def open_feed(
     else:
         async with state.unit_of_work(principal.agency_id, read_only=True) as work:
             after = await repo.start(await work.connection())
-    return Feed(principal=principal, listener=listener, after=after)
+    return Feed(principal=principal, secret=secret, listener=listener, after=after)
 
 
 async def messages(state: AppState, feed: Feed) -> AsyncIterator[bytes]:
@@ -83,7 +87,13 @@ async def messages(state: AppState, feed: Feed) -> AsyncIterator[bytes]:
         # when woken, or while events are held back; a heartbeat reads nothing.
         read = True
         held_back_wait: float | None = None
+        checked = time.monotonic()
         while not announcements.closed:
+            if time.monotonic() - checked >= state.settings.cache_ttl_seconds:
+                # A revoked or expired key ends its streams as it stops its requests.
+                if not await _uncancelled(auth.still_valid(state, feed.secret, feed.principal)):
+                    return
+                checked = time.monotonic()
             if read:
                 wake.clear()
                 try:
@@ -117,11 +127,11 @@ async def messages(state: AppState, feed: Feed) -> AsyncIterator[bytes]:
                 last_sent = time.monotonic()
 
 
-async def _uncancelled(read: Coroutine[Any, Any, repo.Batch]) -> repo.Batch:
-    """Await read; if the client leaves meanwhile, the read still finishes (unseen), so
-    its connection goes back to the pool whole: a checkout or BEGIN cut short by a
-    cancellation would leave the connection to the garbage collector."""
-    task = asyncio.ensure_future(read)
+async def _uncancelled(work: Coroutine[Any, Any, T]) -> T:
+    """Await work that uses the database; if the client leaves meanwhile, it still
+    finishes (unseen), so its connection goes back to the pool whole: a checkout or BEGIN
+    cut short by a cancellation would leave the connection to the garbage collector."""
+    task = asyncio.ensure_future(work)
     task.add_done_callback(_retrieve)
     return await asyncio.shield(task)
 

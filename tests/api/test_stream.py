@@ -363,6 +363,17 @@ async def test_another_agencys_events_never_appear(
     assert theirs["id"] not in str([f.data for f in got])
 
 
+async def test_a_revoked_key_s_stream_ends_within_5_seconds(live: Live, admin: Api) -> None:
+    created = await admin.ok("POST", "/v1/api-keys", {"role": "viewer"}, 201)
+    viewer = Api(admin.client, created["key"], admin.agency_id, admin.app)
+    async with stream(live, viewer) as feed:
+        await admin.ok("DELETE", f"/v1/api-keys/{created['id']}", status=204)
+        revoked_at = time.monotonic()
+        ending = await feed.rest()
+        assert time.monotonic() - revoked_at < 5.0
+    assert "event:" not in ending
+
+
 async def test_a_quiet_stream_gets_heartbeats_and_outlives_the_body_deadline(
     live: Live, admin: Api
 ) -> None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from app.api.deps import Caller, State
+from app.api.deps import Caller, Secret, State
 from app.api.problems import problems
 from app.errors import Invalid, ServiceUnavailable
 from app.limits import Slots
@@ -72,6 +72,7 @@ _EVENT_STREAM: dict[int | str, dict[str, Any]] = {
 )
 async def stream(
     who: Caller,
+    secret: Secret,
     state: State,
     types: Annotated[
         list[str] | None,
@@ -98,7 +99,9 @@ async def stream(
             retry_after=FULL_RETRY_AFTER,
         )
     try:
-        feed = await service.open_feed(state, who, types=chosen, last_event_id=last_event_id)
+        feed = await service.open_feed(
+            state, who, secret=secret, types=chosen, last_event_id=last_event_id
+        )
     except BaseException:
         state.streams.give_back()
         raise
