@@ -37,6 +37,8 @@ HELD_BACK_FIRST = 0.05
 HELD_BACK_MAX = 1.0
 # The client's reconnection delay (the SSE `retry` field), in milliseconds.
 RETRY_MS = 2000
+# Seconds within which a revoked key stops working everywhere (README, "Security model").
+REVOKED_WITHIN = 5.0
 
 
 @dataclass(frozen=True)
@@ -87,21 +89,25 @@ async def messages(state: AppState, feed: Feed) -> AsyncIterator[bytes]:
         # when woken, or while events are held back; a heartbeat reads nothing.
         read = True
         held_back_wait: float | None = None
-        checked = time.monotonic()
+        # A revoked or expired key ends its streams within REVOKED_WITHIN seconds, as it
+        # stops its requests: the key cache may be CIT_CACHE_TTL_SECONDS behind.
+        check_every = max(0.5, REVOKED_WITHIN - state.settings.cache_ttl_seconds)
+        next_check = time.monotonic() + check_every
         while not announcements.closed:
-            if time.monotonic() - checked >= state.settings.cache_ttl_seconds:
-                # A revoked or expired key ends its streams as it stops its requests.
-                if not await _uncancelled(auth.still_valid(state, feed.secret, feed.principal)):
-                    return
-                checked = time.monotonic()
-            if read:
-                wake.clear()
-                try:
+            try:
+                if time.monotonic() >= next_check:
+                    valid = auth.still_valid(state, feed.secret, feed.principal)
+                    if not await _uncancelled(valid):
+                        return
+                    next_check = time.monotonic() + check_every
+                if read:
+                    wake.clear()
                     batch = await _uncancelled(_read(state, feed, position))
-                except Exception:
-                    # The client reconnects with its Last-Event-ID, here or elsewhere.
-                    log.warning("live feed cannot read events; ending the stream", exc_info=True)
-                    return
+            except Exception:
+                # The client reconnects with its Last-Event-ID, here or elsewhere.
+                log.warning("live feed cannot read the database; ending it", exc_info=True)
+                return
+            if read:
                 for stored in batch.events:
                     if hears(feed.listener, stored.event, units_on_call=stored.units_on_call):
                         yield message(stored)
@@ -115,7 +121,7 @@ async def messages(state: AppState, feed: Feed) -> AsyncIterator[bytes]:
                     held_back_wait = HELD_BACK_FIRST
                 else:
                     held_back_wait = min(held_back_wait * 2, HELD_BACK_MAX)
-            wait = heartbeat - (time.monotonic() - last_sent)
+            wait = min(heartbeat - (time.monotonic() - last_sent), next_check - time.monotonic())
             if held_back_wait is not None:
                 wait = min(wait, held_back_wait)
             if wait > 0:
