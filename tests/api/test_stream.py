@@ -370,7 +370,7 @@ async def test_a_revoked_key_s_stream_ends_within_5_seconds(live: Live, admin: A
     async with stream(live, viewer) as feed:
         await admin.ok("DELETE", f"/v1/api-keys/{created['id']}", status=204)
         revoked_at = time.monotonic()
-        ending = await feed.rest()
+        ending = await asyncio.wait_for(feed.rest(), timeout=10)
         assert time.monotonic() - revoked_at < 5.0
     assert "event:" not in ending
 
