@@ -1,5 +1,5 @@
 """In-process limits: failed-authentication lockout per client, request rate per API key,
-and the tally that keeps lockout refusals from flooding the audit trail."""
+the tally that keeps lockout refusals from flooding the audit trail, and open live feeds."""
 
 from __future__ import annotations
 
@@ -140,3 +140,21 @@ class RateLimiter(Generic[K]):
             bucket.tokens -= 1.0
             return None
         return max(1, math.ceil((1.0 - bucket.tokens) / rate))
+
+
+@dataclass
+class Slots:
+    """At most `limit` of something open at once (live feeds on this instance)."""
+
+    limit: int
+    taken: int = 0
+
+    def take(self) -> bool:
+        """Take a slot if one is free."""
+        if self.taken >= self.limit:
+            return False
+        self.taken += 1
+        return True
+
+    def give_back(self) -> None:
+        self.taken = max(0, self.taken - 1)

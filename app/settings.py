@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # How often `serve` looks ahead for coverage gaps and expiring certifications to announce
     # (docs/reports.md, "Alerts"); 0 turns the alerts off on this instance.
     alert_interval_seconds: float = Field(default=600.0, ge=0.0)
+    # The live feed (GET /v1/stream): a comment line after this many quiet seconds keeps
+    # proxies from closing it; at most max_streams open per process, beyond it 503.
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0.0, le=300.0)
+    max_streams: int = Field(default=200, ge=1)
     # Browser origins allowed by CORS, comma-separated; empty means CORS stays off.
     cors_origins: str = ""
 

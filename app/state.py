@@ -8,15 +8,18 @@ agency context in app/services/agency.py, the audit writer in app/services/audit
 from __future__ import annotations
 
 import asyncio
+import logging
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.agency_context import AgencyContext
 from app.cache import TtlCache
+from app.db.listen import Announcements
 from app.db.unit_of_work import UnitOfWork
 from app.encryption import DataCipher
-from app.limits import FailedAuthThrottle, RateLimiter, RefusalTally
+from app.events.catalogue import EVENT_COMMITTED
+from app.limits import FailedAuthThrottle, RateLimiter, RefusalTally, Slots
 from app.security import Principal
 from app.settings import Settings
 
@@ -57,6 +60,13 @@ class AppState:
         self.lockout_refusals: RefusalTally[tuple[str, str | None]] = RefusalTally(
             LOCKOUT_AUDIT_WINDOW
         )
+        # The live feeds: one LISTEN connection for them all (started by the first), the
+        # cap on how many are open, and on how many read at once (requests keep the pool).
+        self.announcements = Announcements(
+            self.autocommit, EVENT_COMMITTED, log=logging.getLogger("app.services.stream")
+        )
+        self.streams = Slots(settings.max_streams)
+        self.stream_reads = asyncio.Semaphore(max(1, settings.db_pool_size // 4))
 
     def unit_of_work(self, agency_id: UUID, *, read_only: bool = False) -> UnitOfWork:
         """A transaction that sees only this agency's rows (begun on first use)."""

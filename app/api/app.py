@@ -33,6 +33,7 @@ from app.api.routes import (
     reports,
     roster,
     shifts,
+    stream,
     units,
     webhooks,
 )
@@ -93,6 +94,8 @@ def create_app(
         try:
             yield
         finally:
+            # Live feeds end (they hold no transaction), and their LISTEN connection closes.
+            await state.announcements.aclose()
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -126,6 +129,7 @@ def create_app(
         webhooks,
         keys,
         reports,
+        stream,
     ):
         app.include_router(module.router)
 
@@ -143,7 +147,13 @@ def create_app(
             CORSMiddleware,
             allow_origins=origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-Request-ID",
+                "Last-Event-ID",  # a page resuming the live feed with fetch
+            ],
             expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
         )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)

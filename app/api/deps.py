@@ -37,6 +37,13 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+async def bearer_secret(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The API key the request presented (after authorize has accepted it)."""
+    return "" if credentials is None else credentials.credentials
+
+
 async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -191,6 +198,7 @@ async def _read_session(work: ReadWork) -> AsyncSession:
 Session = Annotated[AsyncSession, Depends(_session)]
 ReadSession = Annotated[AsyncSession, Depends(_read_session)]
 Caller = Annotated[Principal, Depends(authorize)]
+Secret = Annotated[str, Depends(bearer_secret)]
 Audit = Annotated[AuditNote, Depends(audit_note)]
 Context = Annotated[AgencyContext, Depends(agency_context)]
 State = Annotated[AppState, Depends(app_state)]

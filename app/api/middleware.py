@@ -90,7 +90,8 @@ class InFlightLimitMiddleware:
     """Shed a request at once with 503 and Retry-After when max_in_flight are already running.
 
     Those accepted then stay fast under overload, instead of every request queueing. The
-    liveness probe is never shed.
+    liveness probe is never shed. A live feed counts until its answer begins: an open
+    stream waits, it does not work, and has a cap of its own (CIT_MAX_STREAMS).
     """
 
     def __init__(self, app: ASGIApp, *, max_in_flight: int) -> None:
@@ -106,13 +107,29 @@ class InFlightLimitMiddleware:
             await send_problem(send, OVERLOADED)
             return
         self.in_flight += 1
+        counted = True
+
+        def done() -> None:
+            nonlocal counted
+            if counted:
+                counted = False
+                self.in_flight -= 1
+
+        async def send_then_release(message: Message) -> None:
+            await send(message)
+            if message["type"] == "http.response.start":
+                done()
+
         try:
-            await self.app(scope, receive, send)
+            streams = scope["path"] in _LONG_LIVED
+            await self.app(scope, receive, send_then_release if streams else send)
         finally:
-            self.in_flight -= 1
+            done()
 
 
 _NEVER_SHED = frozenset({"/livez"})
+# Answers that stay open as long as the client listens (the live feed).
+_LONG_LIVED = frozenset({"/v1/stream"})
 
 # (status, slug, title, detail, extra headers) of the answers sent outside any route.
 Answer = tuple[int, str, str, str, list[tuple[bytes, bytes]]]

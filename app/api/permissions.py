@@ -104,6 +104,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/coverage"): _read("report.coverage"),
     ("GET", "/v1/program"): _read("report.program"),
     ("GET", "/v1/reports/outcomes"): _read("report.outcomes"),
+    # A unit key hears what its terminal's webhook would (app/events/audience.py).
+    ("GET", "/v1/stream"): Rule(READERS | UNIT, "event.stream", unit_own=True),
 }
 
 

@@ -17,7 +17,9 @@ written here carry the request id and the security headers, like every other ans
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -25,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.api.middleware import Answer, new_request_id, problem_head, send_problem
+from app.api.routes.stream import end_streams
 from app.settings import Settings
 
 log = logging.getLogger("cit_dispatch.server")
@@ -57,13 +60,17 @@ TOO_MANY_CONNECTIONS: Answer = (
 MALFORMED: Answer = (400, "bad-request", "Bad request", "The request is not valid HTTP/1.1", [])
 
 
-def protocol_class(settings: Settings) -> type[HttpToolsProtocol]:
-    """uvicorn's httptools protocol with the limits of settings."""
+def protocol_class(
+    settings: Settings, on_shutdown: Callable[[], None] | None = None
+) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with the limits of settings; on_shutdown runs when the
+    server begins a graceful shutdown (before it waits for open answers to finish)."""
 
     class Protocol(_GuardedProtocol):
         header_timeout = settings.header_timeout_seconds
         body_timeout = settings.body_timeout_seconds
         max_connections = settings.max_connections
+        stopping = staticmethod(on_shutdown or _nothing)
 
     return Protocol
 
@@ -74,7 +81,9 @@ def uvicorn_config(app: ASGIApp, settings: Settings, host: str, port: int) -> uv
         app,
         host=host,
         port=port,
-        http=protocol_class(settings),
+        # Open streams end when shutdown begins: uvicorn waits for every open answer to
+        # finish before the lifespan's shutdown, so a stream left open would hang it.
+        http=protocol_class(settings, on_shutdown=functools.partial(end_streams, app)),
         log_config=None,
         access_log=False,
         server_header=False,
@@ -83,10 +92,15 @@ def uvicorn_config(app: ASGIApp, settings: Settings, host: str, port: int) -> uv
     )
 
 
+def _nothing() -> None:
+    pass
+
+
 class _GuardedProtocol(HttpToolsProtocol):
     header_timeout = 10.0
     body_timeout = 30.0
     max_connections = 1000
+    stopping: Callable[[], None] = staticmethod(_nothing)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -125,6 +139,11 @@ class _GuardedProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.stopping()
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)

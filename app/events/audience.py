@@ -1,11 +1,13 @@
-"""Who hears an event: the one rule, for webhooks now and for the live feed later.
+"""Who hears an event: the one rule, for webhooks and the live feed.
 
 An agency-wide subscriber (a CAD) hears every event of its agency whose type it asked for.
 A unit's terminal hears the events about its own unit, and the events heard on the call
 (CATALOGUE's heard_on_the_call) of the call it is assigned to.
 
-The outbox's fan-out trigger applies the same rule in SQL (migration 0009, event_fan_out);
-tests/events/test_audience.py checks that the two agree on every case.
+The outbox's fan-out trigger applies the same rule in SQL (migration 0014, event_fan_out);
+tests/events/test_audience.py checks that the two agree on every case. The live feed
+(app/services/stream.py) applies this function itself, with the units on the call that the
+event recorded as it was written (event.units_on_call), as the trigger does.
 """
 
 from __future__ import annotations

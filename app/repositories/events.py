@@ -21,10 +21,16 @@ from app.db.raw import RawStatement, driver
 from app.events.catalogue import OutboxEvent
 from app.ids import first_id_at
 
+# units_on_call: who is on the event's call as it is written, which decides who hears it
+# on the call (app/events/audience.py) for the fan-out trigger and the live feed alike.
+# xact_id, the feed's order, is the column's default: the writing transaction's id.
 INSERT_EVENTS = """
-INSERT INTO event (id, agency_id, type, call_id, responder_id, payload, created_at)
+INSERT INTO event (id, agency_id, type, call_id, responder_id, payload, created_at,
+                   units_on_call)
 SELECT e.id, CAST(:ev_agency_id AS uuid), e.type, e.call_id, e.responder_id, e.payload,
-       CAST(:ev_at AS timestamptz)
+       CAST(:ev_at AS timestamptz),
+       ARRAY(SELECT a.responder_id FROM assignment a
+             WHERE a.call_id = e.call_id AND a.released_at IS NULL)
 FROM jsonb_to_recordset(CAST(:ev_rows AS jsonb))
     AS e(id uuid, type text, call_id uuid, responder_id uuid, payload jsonb)"""
 

@@ -77,6 +77,19 @@ async def record_held_refusals(state: AppState) -> int:
     return len(held)
 
 
+async def still_valid(state: AppState, secret: str, principal: Principal) -> bool:
+    """Whether the key that opened a long-lived answer (a live feed) still holds: not
+    revoked, not expired. Served from the key cache, so a revocation reaches an open
+    stream when it reaches requests (within CIT_CACHE_TTL_SECONDS)."""
+    digest = hash_key(secret)
+    current = state.principals.get(digest)
+    if current is None:
+        current = await _find_principal(state, digest)
+        if current is not None:
+            state.principals.put(digest, current)
+    return current is not None and current.key_id == principal.key_id
+
+
 def forget_key(state: AppState, digest: bytes) -> None:
     """Drop a revoked key from this process's cache at once."""
     state.principals.discard(digest)

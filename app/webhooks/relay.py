@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import email.utils
 import functools
-import json
 import logging
 import random
 import time
@@ -14,9 +13,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.db.listen import keep_listening
 from app.encryption import SUBSCRIPTION_SECRET, DataCipher, UndecryptableValue
+from app.events.body import event_body
 from app.events.catalogue import DELIVERIES_DUE
 from app.repositories import webhooks as repo
 from app.settings import Settings
@@ -34,11 +35,6 @@ LEASE = timedelta(seconds=30)
 MAX_IN_FLIGHT = 256
 PER_TARGET = 32
 MAX_RETRY_AFTER = timedelta(hours=24)
-# Re-connecting the LISTEN connection after it was lost: the first wait, doubled on each
-# failure up to the last. How often a quiet LISTEN connection is checked to be open.
-LISTEN_BACKOFF_FIRST = 0.1
-LISTEN_BACKOFF_MAX = 5.0
-LISTEN_CHECK_SECONDS = 5.0
 
 
 def parse_schedule(value: str) -> list[float]:
@@ -140,50 +136,16 @@ class Relay:
             return 0, 0
 
     async def _keep_listening(self) -> None:
-        """LISTEN for due deliveries until cancelled, re-connecting (with back-off) whenever
-        the connection is lost, e.g. by a database restart. Each (re)connection wakes the
-        relay, for whatever was announced while nobody listened."""
-        delay = LISTEN_BACKOFF_FIRST
-        failures = 0
-        while True:
-            conn: AsyncConnection | None = None
-            try:
-                conn = await self.engine.connect()
-                driver = (await conn.get_raw_connection()).driver_connection
-                lost = asyncio.Event()
-                # Bound now: the old connection's callback may run after the next one began.
-                driver.add_termination_listener(functools.partial(_set_event, lost))  # type: ignore[union-attr]
-                await driver.add_listener(DELIVERIES_DUE, self._notified)  # type: ignore[union-attr]
-                if failures:
-                    log.info(
-                        "webhook relay is listening again",
-                        extra={"channel": DELIVERIES_DUE, "attempts": failures},
-                    )
-                failures, delay = 0, LISTEN_BACKOFF_FIRST
-                self._wake.set()
-                while not lost.is_set() and not driver.is_closed():  # type: ignore[union-attr]
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(lost.wait(), timeout=LISTEN_CHECK_SECONDS)
-                log.warning(
-                    "webhook relay LISTEN connection lost; reconnecting (polling meanwhile)",
-                    extra={"channel": DELIVERIES_DUE},
-                )
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning(
-                    "webhook relay cannot LISTEN; polling, and trying again",
-                    extra={"error": type(exc).__name__, "retry_in_s": round(delay, 2)},
-                )
-            finally:
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        await conn.invalidate()  # never back to the pool with a listener
-                    with contextlib.suppress(Exception):
-                        await conn.close()
-            failures += 1
-            await asyncio.sleep(delay * (1 + random.uniform(0, 0.1)))
-            delay = min(delay * 2, LISTEN_BACKOFF_MAX)
+        """LISTEN for due deliveries until cancelled (app/db/listen.py re-connects after a
+        database restart); each (re)connection wakes the relay, for what was missed."""
+        await keep_listening(
+            self.engine,
+            DELIVERIES_DUE,
+            on_notify=self._notified,
+            on_listening=self._wake.set,
+            log=log,
+            who="webhook relay",
+        )
 
     def _notified(self, *_: Any) -> None:
         self._wake.set()
@@ -288,10 +250,7 @@ class Relay:
 
     async def _send(self, row: Any) -> httpx.Response:
         assert self._client is not None
-        body = json.dumps(
-            {"type": row.type, "timestamp": row.created_at.isoformat(), "data": row.payload},
-            separators=(",", ":"),
-        ).encode()
+        body = event_body(row.type, at=row.created_at, payload=row.payload)
         secret = self.cipher.decrypt(
             row.secret, column=SUBSCRIPTION_SECRET, row_id=row.subscription_id
         )
@@ -324,7 +283,3 @@ class Relay:
     async def _fail(self, row: Any, *, code: int | None, error: str) -> None:
         async with self.engine.connect() as conn:
             await repo.mark_failed(conn, delivery_id=row.id, code=code, error=error)
-
-
-def _set_event(event: asyncio.Event, *_: Any) -> None:
-    event.set()

@@ -1,0 +1,455 @@
+"""GET /v1/stream, the live feed, read over real sockets from the service in uvicorn.
+
+httpx's ASGITransport buffers a whole answer, and a stream never ends: the feed is served
+by uvicorn as `serve` runs it (tests/live_server.py), with a short heartbeat, a cap of four
+streams, two requests in flight and a 1 s body deadline, while the test's data is written
+through the shared app (or straight into the database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.pool import QueuePool
+
+from app.api.app import create_app
+from app.api.server import uvicorn_config
+from app.ids import new_id
+from app.settings import Settings
+from app.state import AppState
+from app.vocabulary import EVENT_TYPES
+from tests.conftest import ServiceFactory
+from tests.helpers import Api, add_co_responder, add_officer, grid_districts
+from tests.live_server import live_server
+from tests.receiver import Receiver
+from tests.test_embedded_lifecycle import _free_port
+
+HEARTBEAT = 0.4
+MAX_STREAMS = 4
+
+
+@dataclass
+class Live:
+    app: FastAPI
+    port: int
+
+    @property
+    def state(self) -> AppState:
+        state: AppState = self.app.state.cit
+        return state
+
+
+@pytest.fixture(scope="module")
+def live(database_url: str, settings: Settings) -> Iterator[Live]:
+    limits = settings.model_copy(
+        update={
+            "stream_heartbeat_seconds": HEARTBEAT,
+            "max_streams": MAX_STREAMS,
+            "max_in_flight": 2,
+            "header_timeout_seconds": 1.0,
+            "body_timeout_seconds": 1.0,
+        }
+    )
+    app = create_app(limits, database_url)
+    with live_server(app, limits) as port:
+        yield Live(app, port)
+
+
+def _lent(live: Live) -> int:
+    """Connections the live app's pool has lent out now."""
+    pool = live.state.engine.pool
+    assert isinstance(pool, QueuePool)
+    return pool.checkedout()
+
+
+async def _settled(live: Live) -> None:
+    """The pool lends out the one LISTEN connection, and nearly always nothing else (a
+    stream checks its key every few seconds, in a moment)."""
+    lent = []
+    for _ in range(20):
+        lent.append(_lent(live))
+        await asyncio.sleep(0.05)
+    assert lent.count(1) >= 15, lent
+
+
+@dataclass
+class Frame:
+    id: str | None = None
+    event: str | None = None
+    data: str | None = None
+    comments: list[str] = field(default_factory=list)
+
+
+class Stream:
+    """An open stream's frames, read by a task of their own (a timeout while waiting for
+    one must not close the response's line iterator)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self._reading = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for line in self.response.aiter_lines():
+                self._lines.put_nowait(line)
+        finally:
+            self._lines.put_nowait(None)
+
+    async def close(self) -> None:
+        self._reading.cancel()
+        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+            await self._reading
+
+    async def rest(self) -> str:
+        """Everything until the stream ends (it must end cleanly)."""
+        lines = []
+        while (line := await self._lines.get()) is not None:
+            lines.append(line)
+        await self._reading  # raises if the answer broke off
+        return "\n".join(lines)
+
+    async def frame(self, within: float = 5.0) -> Frame:
+        """The next frame (a message, an id alone, or comments)."""
+        frame = Frame()
+        async with asyncio.timeout(within):
+            while (line := await self._lines.get()) is not None:
+                if line == "":
+                    return frame
+                if line.startswith(":"):
+                    frame.comments.append(line[1:].strip())
+                    continue
+                name, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if name == "id":
+                    frame.id = value
+                elif name == "event":
+                    frame.event = value
+                elif name == "data":
+                    frame.data = value  # one line: the body is compact JSON
+        raise EOFError("the stream ended")
+
+    async def event(self, within: float = 5.0) -> Frame:
+        """The next message that carries an event."""
+        deadline = time.monotonic() + within
+        while True:
+            frame = await self.frame(max(0.01, deadline - time.monotonic()))
+            if frame.event is not None:
+                return frame
+
+    async def events(self, count: int, within: float = 5.0) -> list[Frame]:
+        return [await self.event(within) for _ in range(count)]
+
+    async def nothing_for(self, seconds: float) -> None:
+        """No event arrives for that long (heartbeats may)."""
+        try:
+            frame = await self.event(seconds)
+        except TimeoutError:
+            return
+        raise AssertionError(f"unexpected event {frame}")
+
+
+@asynccontextmanager
+async def stream(
+    live: Live, api: Api, *, params: Any = None, last_event_id: str | None = None
+) -> AsyncIterator[Stream]:
+    headers = dict(api.headers)
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = last_event_id
+    async with (
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{live.port}", timeout=10) as http,
+        http.stream("GET", "/v1/stream", params=params, headers=headers) as response,
+    ):
+        assert response.status_code == 200, await response.aread()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        opened = Stream(response)
+        try:
+            first = await opened.frame()  # the start position, before anything else
+            assert first.id is not None
+            assert first.event is None
+            yield opened
+        finally:
+            await opened.close()
+
+
+def body(frame: Frame) -> dict[str, Any]:
+    assert frame.data is not None
+    parsed: dict[str, Any] = json.loads(frame.data)
+    assert parsed["type"] == frame.event
+    assert set(parsed) == {"type", "timestamp", "data"}
+    return parsed
+
+
+async def test_events_arrive_live_as_a_call_is_created_and_dispatched(
+    live: Live, admin: Api
+) -> None:
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    viewer = await admin.with_role("viewer")
+    async with stream(live, viewer) as feed:
+        call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        created = await feed.events(2)
+        assert [f.event for f in created] == ["call.created", "recommendation.created"]
+        assert all(body(f)["data"]["call_id"] == call["id"] for f in created)
+        await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", {})
+        assigned = await feed.event()
+        assert assigned.event == "unit.assigned"
+        assert body(assigned)["data"]["responder_id"] == co
+    ids = [f.id for f in [*created, assigned]]
+    assert len(set(ids)) == 3
+
+
+async def test_types_filters_the_stream_and_an_unknown_type_is_a_422(
+    live: Live, admin: Api
+) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    async with stream(live, admin, params={"types": "recommendation.created"}) as feed:
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        assert [f.event for f in await feed.events(2)] == ["recommendation.created"] * 2
+        await feed.nothing_for(0.5)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{live.port}") as http:
+        refused = await http.get(
+            "/v1/stream", params={"types": "call.created,call.exploded"}, headers=admin.headers
+        )
+    assert refused.status_code == 422
+    assert "call.exploded" in refused.text
+
+
+async def _agency_positions(db: asyncpg.Connection, agency_id: uuid.UUID) -> list[str]:
+    rows = await db.fetch(
+        "SELECT xact_id, id FROM event WHERE agency_id = $1 ORDER BY xact_id, id", agency_id
+    )
+    return [f"{r['xact_id']}.{r['id']}" for r in rows]
+
+
+async def test_resuming_with_last_event_id_skips_nothing_and_repeats_nothing(
+    live: Live, admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    async with stream(live, admin) as feed:
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        first = await feed.event()  # and leave before the second
+    for _ in range(2):
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    seen = [first]
+    async with stream(live, admin, last_event_id=first.id) as feed:
+        seen += await feed.events(5)
+        await feed.nothing_for(0.5)
+    assert [f.id for f in seen] == await _agency_positions(db, admin.agency_id)
+    assert [f.event for f in seen] == ["call.created", "recommendation.created"] * 3
+
+
+async def _insert_event(
+    conn: asyncpg.Connection, agency_id: uuid.UUID, event_id: uuid.UUID
+) -> None:
+    await conn.execute(
+        "INSERT INTO event (id, agency_id, type, payload) VALUES ($1, $2, 'call.created', '{}')",
+        event_id,
+        agency_id,
+    )
+
+
+async def test_transactions_committing_out_of_order_are_neither_skipped_nor_repeated(
+    live: Live, admin: Api, database_url: str
+) -> None:
+    """The earlier transaction (smaller xid, smaller event id) commits last: a reader that
+    went by ids or transaction ids alone would pass over its event for good."""
+    plain = database_url.replace("postgresql+asyncpg://", "postgresql://")
+    early, late = await asyncpg.connect(plain), await asyncpg.connect(plain)
+    try:
+        async with stream(live, admin) as watching:
+            first_id, second_id = new_id(), new_id()
+            slow = early.transaction()
+            await slow.start()
+            await early.fetchval("SELECT pg_current_xact_id()")  # the smaller xid
+            await _insert_event(early, admin.agency_id, first_id)
+            async with late.transaction():
+                await _insert_event(late, admin.agency_id, second_id)
+            # Committed, but behind a transaction still running: not sent yet, to a feed
+            # that is open nor to one that resumes now.
+            await watching.nothing_for(0.6)
+            async with stream(live, admin) as resumed_between:
+                await resumed_between.nothing_for(0.3)
+                await slow.commit()
+                both = await watching.events(2)
+                ids = [str(f.id) for f in both]
+                assert [i.split(".", 1)[1] for i in ids] == [str(first_id), str(second_id)]
+                assert [f.id for f in await resumed_between.events(2)] == [f.id for f in both]
+            await watching.nothing_for(0.3)
+        # Resuming after each of them gives exactly what followed it.
+        async with stream(live, admin, last_event_id=both[0].id) as after_first:
+            assert (await after_first.event()).id == both[1].id
+            await after_first.nothing_for(0.3)
+        async with stream(live, admin, last_event_id=both[1].id) as after_second:
+            await after_second.nothing_for(0.3)
+    finally:
+        await early.close()
+        await late.close()
+
+
+async def test_a_unit_key_gets_exactly_what_its_terminals_webhook_gets(
+    live: Live, admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    mine = await add_officer(admin, district="D1", call_sign="1A11", cit=True)
+    other = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    hook = await admin.ok(
+        "POST",
+        "/v1/webhooks",
+        {"url": receiver.url, "events": list(EVENT_TYPES), "responder_id": mine},
+        201,
+    )
+    unit = await admin.with_role("unit", uuid.UUID(mine))
+    both = {"override_reason": "two units for the test"}
+    async with service(), stream(live, unit) as feed:  # a relay of its own sends webhooks
+        # A call the unit is sent to, updated while it is on it, then cleared.
+        call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        units = [
+            {"responder_type": "officer", "responder_id": mine, "role": "lead"},
+            {"responder_type": "co_responder", "responder_id": other, "role": "support"},
+        ]
+        await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", {"units": units, **both})
+        await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"safety": {"weapon": True}})
+        await admin.ok("PUT", f"/v1/co-responders/{other}/status", {"status": "on_scene"})
+        await admin.ok("PUT", f"/v1/officers/{mine}/status", {"status": "on_scene"})
+        await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "resolved"})
+        # A call it is not on, updated: not its business.
+        second = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await admin.ok("PATCH", f"/v1/calls/{second['id']}", {"safety": {"weapon": True}})
+        expected = await db.fetchval(
+            "SELECT count(*) FROM webhook_delivery WHERE subscription_id = $1",
+            uuid.UUID(hook["id"]),
+        )
+        assert expected >= 5
+        streamed = await feed.events(expected)
+        await feed.nothing_for(0.5)
+        await receiver.wait_for(expected, within=10)
+    webhooks = sorted(r.body for r in receiver.requests)
+    assert sorted(f.data.encode() for f in streamed if f.data) == webhooks
+    kinds = {f.event for f in streamed}
+    assert {"unit.assigned", "call.updated", "unit.status_changed", "unit.released"} <= kinds
+    assert "call.created" not in kinds
+    assert all(json.loads(f.data or "")["data"].get("call_id") != second["id"] for f in streamed)
+
+
+async def test_another_agencys_events_never_appear(
+    live: Live, admin: Api, other_admin: Api
+) -> None:
+    for api in (admin, other_admin):
+        await grid_districts(api)
+        await add_co_responder(api, district="D1", call_sign="MCT-1")
+    async with stream(live, admin) as feed:
+        theirs = await other_admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        ours = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        got = await feed.events(2)
+        await feed.nothing_for(0.5)
+    assert {body(f)["data"]["call_id"] for f in got} == {ours["id"]}
+    assert theirs["id"] not in str([f.data for f in got])
+
+
+async def test_a_revoked_key_s_stream_ends_within_5_seconds(live: Live, admin: Api) -> None:
+    created = await admin.ok("POST", "/v1/api-keys", {"role": "viewer"}, 201)
+    viewer = Api(admin.client, created["key"], admin.agency_id, admin.app)
+    async with stream(live, viewer) as feed:
+        await admin.ok("DELETE", f"/v1/api-keys/{created['id']}", status=204)
+        revoked_at = time.monotonic()
+        ending = await asyncio.wait_for(feed.rest(), timeout=10)
+        assert time.monotonic() - revoked_at < 5.0
+    assert "event:" not in ending
+
+
+async def test_a_quiet_stream_gets_heartbeats_and_outlives_the_body_deadline(
+    live: Live, admin: Api
+) -> None:
+    async with stream(live, admin) as feed:
+        started = time.monotonic()
+        beats = 0
+        while time.monotonic() - started < 2.5:  # past the 1 s body deadline
+            frame = await feed.frame(within=HEARTBEAT * 3)
+            assert frame.event is None
+            beats += frame.comments.count("keep-alive")
+        assert beats >= 4
+        await grid_districts(admin)
+        await add_co_responder(admin, district="D1", call_sign="MCT-1")
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        assert (await feed.event()).event == "call.created"
+
+
+async def test_open_streams_hold_no_connection_nor_request_slot_and_are_capped(
+    live: Live, admin: Api, db: asyncpg.Connection
+) -> None:
+    async with (
+        stream(live, admin) as first,
+        stream(live, admin),
+        stream(live, admin),
+        stream(live, admin),
+    ):
+        # Four idle streams: the pool lends the one LISTEN connection, nothing else (once
+        # the last stream's first read is over).
+        await _settled(live)
+        in_transaction = await db.fetch(
+            "SELECT pid, state, query FROM pg_stat_activity WHERE usename = 'cit_app'"
+            " AND state LIKE 'idle in transaction%'"
+        )
+        assert in_transaction == []
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{live.port}") as http:
+            # Requests still run (two in flight at most, and four streams open)...
+            units = await http.get("/v1/units", headers=admin.headers)
+            assert units.status_code == 200, units.text
+            # ...but a fifth stream is refused.
+            refused = await http.get("/v1/stream", headers=admin.headers)
+        assert refused.status_code == 503
+        assert int(refused.headers["retry-after"]) > 0
+        assert refused.headers["content-type"] == "application/problem+json"
+        await grid_districts(admin)
+        await add_co_responder(admin, district="D1", call_sign="MCT-1")
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        assert (await first.event()).event == "call.created"
+        await _settled(live)
+    # Closed streams give their slots back.
+    for _ in range(50):
+        if live.state.streams.taken == 0:
+            break
+        await asyncio.sleep(0.05)
+    async with stream(live, admin):
+        pass
+
+
+async def test_shutdown_ends_open_streams_cleanly_and_the_server_exits(
+    database_url: str, settings: Settings, admin: Api
+) -> None:
+    app = create_app(settings, database_url)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn_config(app, settings, "127.0.0.1", port))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive()
+        await asyncio.sleep(0.05)
+    endings: list[str] = []
+    async with stream(Live(app, port), admin) as one, stream(Live(app, port), admin) as two:
+        started = time.monotonic()
+        server.should_exit = True
+        await asyncio.to_thread(thread.join, 10)
+        assert not thread.is_alive(), "the server is still waiting for its open streams"
+        assert time.monotonic() - started < 5
+        for opened in (one, two):
+            endings.append(await opened.rest())  # a clean end: no protocol error
+    assert all("event:" not in ending for ending in endings)
