@@ -97,6 +97,8 @@ async def test_nothing_is_lost_across_a_dropped_connection_and_a_notifier_restar
         assert subscriber.subscriptions >= 3
     for incident in incidents:
         assert len(await _calls(db, incident)) == 1, incident
+    # Every event was answered once, and imported once.
+    assert list(notifier.disk.answers.values()) == [[200]] * 3
     # Each reconnection took the same subscription up again, so nothing was dropped.
     renewals = notifier.subscribe_requests()[1:]
     assert len(renewals) >= 2
