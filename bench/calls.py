@@ -1,8 +1,13 @@
-"""Benchmark: crisis-call intake against the GET /readyz floor, dispatch, and webhooks.
+"""Benchmark: crisis-call intake against the GET /readyz floor, EIDO import, dispatch,
+webhooks and the live feed.
 
 Run after the dev install:  python bench/calls.py  [--officers 20000] [--scale]
 It starts the service on the embedded PostgreSQL, seeds one agency, and drives it on
-loopback. Its last line is `calls/floor throughput ratio: X`.
+loopback. Beside the intake figures it prints
+  eido/calls throughput ratio: X   (POST /v1/eido against POST /v1/calls; target >= 0.5)
+  event-to-stream latency at 100 streams, 10 dispatches/s: p50 X ms, p99 Y ms
+(bench/stream.py; targets p50 <= 50 ms, p99 <= 250 ms). Its last line is
+`calls/floor throughput ratio: X`.
 
 With --scale it also seeds a second agency ten times the size in the same database, and
 compares call intake for the two in interleaved phases (small, big, big, small, ...). Runs
