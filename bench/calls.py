@@ -296,6 +296,11 @@ async def _drive(
     calls = await closed_loop(make, create_call, concurrency=c, seconds=s)
     # EIDO import beside it, at the same concurrency: each document a new incident.
     import_incident = import_step(rng, seeded)
+    # The first import loads the EIDO schema (seconds of YAML parsing); alone, so that
+    # concurrent first imports do not each load it into the warm-up.
+    first = make()
+    await import_incident(first, Stats())
+    await first.close()
     await closed_loop(make, import_incident, concurrency=c, seconds=2)
     eido = await closed_loop(make, import_incident, concurrency=c, seconds=s)
     # Right after the intake phases, on the same young database, before dispatch load.
