@@ -1,8 +1,13 @@
-"""Benchmark: crisis-call intake against the GET /readyz floor, dispatch, and webhooks.
+"""Benchmark: crisis-call intake against the GET /readyz floor, EIDO import, dispatch,
+webhooks and the live feed.
 
 Run after the dev install:  python bench/calls.py  [--officers 20000] [--scale]
 It starts the service on the embedded PostgreSQL, seeds one agency, and drives it on
-loopback. Its last line is `calls/floor throughput ratio: X`.
+loopback. Beside the intake figures it prints
+  eido/calls throughput ratio: X   (POST /v1/eido against POST /v1/calls; target >= 0.5)
+  event-to-stream latency at 100 streams, 10 dispatches/s: p50 X ms, p99 Y ms
+(bench/stream.py; targets p50 <= 50 ms, p99 <= 250 ms). Its last line is
+`calls/floor throughput ratio: X`.
 
 With --scale it also seeds a second agency ten times the size in the same database, and
 compares call intake for the two in interleaved phases (small, big, big, small, ...). Runs
@@ -54,7 +59,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.db.embedded import start_embedded
 from app.db.migrate import upgrade
+from bench import stream
 from bench.call_year import SeededCalls, seed_calls, year_range
+from bench.eido import import_step
 from bench.loadgen import Connection, Stats, Step, closed_loop, open_loop
 from bench.roster_year import TIMEZONE, SeededYear, seed_year
 from bench.seed import CELL, Seeded, seed
@@ -287,7 +294,16 @@ async def _drive(
     await closed_loop(make, readyz, concurrency=c, seconds=2)
     floor = await closed_loop(make, readyz, concurrency=c, seconds=s)
     calls = await closed_loop(make, create_call, concurrency=c, seconds=s)
-    # Right after the intake phase, on the same young database, before dispatch load.
+    # EIDO import beside it, at the same concurrency: each document a new incident.
+    import_incident = import_step(rng, seeded)
+    # The first import loads the EIDO schema (seconds of YAML parsing); alone, so that
+    # concurrent first imports do not each load it into the warm-up.
+    first = make()
+    await import_incident(first, Stats())
+    await first.close()
+    await closed_loop(make, import_incident, concurrency=c, seconds=2)
+    eido = await closed_loop(make, import_incident, concurrency=c, seconds=s)
+    # Right after the intake phases, on the same young database, before dispatch load.
     scale = [] if big is None else await _compare_sizes(args, seeded, big, port)
 
     async def send_call(conn: Connection) -> int:
@@ -340,9 +356,20 @@ async def _drive(
     await open_loop(make, paced_cycle, rate=args.dispatch_rate, seconds=s)
     await asyncio.sleep(2)
 
+    # Live feeds: open streams reading unit.assigned while calls are dispatched at the rate.
+    feeds = await stream.measure(
+        seeded,
+        port,
+        lambda: call_body(rng, seeded),
+        streams=args.streams,
+        rate=args.dispatch_rate,
+        seconds=s,
+    )
+
     print(f"\nconcurrency {c}, {s:.0f} s per phase, service log level {args.log_level}")
     print(floor.line("GET /readyz (floor)"))
     print(calls.line("POST /v1/calls"))
+    print(eido.line("POST /v1/eido"))
     print(paced.line(f"POST /v1/calls open loop {args.rate:.0f}/s"))
     print(accepted.line(f"POST /v1/calls, {args.overload_clients} clients, accepted"))
     print(shed.line(f"POST /v1/calls, {args.overload_clients} clients, shed"))
@@ -354,9 +381,44 @@ async def _drive(
         f"  {f'at {args.dispatch_rate:.0f} dispatches/s (open loop)':<40} "
         f"{_percentiles(receiver.delays_ms)}"
     )
+    ratio = eido.throughput / calls.throughput
+    print(f"eido/calls throughput ratio: {ratio:.3f}")
+    print(
+        f"  POST /v1/eido {eido.throughput:.1f}/s, POST /v1/calls {calls.throughput:.1f}/s,"
+        f" both closed loop at concurrency {c}, each import a new incident"
+        f" (target >= {EIDO_TARGET_RATIO}: {'met' if ratio >= EIDO_TARGET_RATIO else 'MISSED'})"
+    )
+    _print_stream(feeds)
     for line in scale:
         print(line)
     print(f"calls/floor throughput ratio: {calls.throughput / floor.throughput:.3f}")
+
+
+# Targets: EIDO import throughput against call intake's; event-to-stream latency.
+EIDO_TARGET_RATIO = 0.5
+STREAM_TARGET_P50_MS, STREAM_TARGET_P99_MS = 50, 250
+
+
+def _print_stream(feeds: stream.StreamLatency) -> None:
+    if feeds.wrong:
+        _fail(
+            "GET /v1/stream",
+            f"{feeds.wrong} of {feeds.streams} streams did not read each of the"
+            f" {feeds.expected} units assigned exactly once",
+        )
+    p50, p99 = feeds.percentile(50), feeds.percentile(99)
+    met = p50 <= STREAM_TARGET_P50_MS and p99 <= STREAM_TARGET_P99_MS
+    print(
+        f"event-to-stream latency at {feeds.streams} streams, {feeds.rate:.0f} dispatches/s:"
+        f" p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+    )
+    codes = ", ".join(f"{code}: {n}" for code, n in sorted(feeds.dispatches.statuses.items()))
+    print(
+        f"  from sending the dispatch to reading unit.assigned; {feeds.expected} units"
+        f" assigned ({codes}), each read once by all {feeds.streams} streams"
+        f" (n={len(feeds.latencies_ms)}; targets p50 <= {STREAM_TARGET_P50_MS} ms,"
+        f" p99 <= {STREAM_TARGET_P99_MS} ms: {'met' if met else 'MISSED'})"
+    )
 
 
 # The all-district coverage report's target over a year, by roster size (at most so many
@@ -541,6 +603,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--dispatch-rate", type=float, default=10, help="paced dispatches/s for webhook latency"
+    )
+    parser.add_argument(
+        "--streams", type=int, default=100, help="open streams for event-to-stream latency"
     )
     parser.add_argument(
         "--worker", action="store_true", help="run the relay as `cit-dispatch worker`"
