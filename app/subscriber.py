@@ -26,7 +26,7 @@ import logging
 import random
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -74,7 +74,7 @@ class Backoff:
 
     base: float = 0.5
     cap: float = 30.0
-    rng: random.Random = random.Random()  # noqa: RUF009 (one generator per back-off is fine)
+    rng: random.Random = field(default_factory=random.Random)
     failures: int = 0
 
     def next(self) -> float:
@@ -129,22 +129,29 @@ class Subscriber:
         subscription, expires = await self._subscribe(ws)
         self.backoff.reset()
         stopping = asyncio.create_task(stop.wait())
+        renew_at = self._renewal(expires)
         try:
             while True:
-                renew_at = asyncio.get_running_loop().time() + max(1.0, expires * 2 / 3)
                 message = await self._next(ws, stopping, renew_at)
                 if message is None:
                     if stopping.done():
                         return
                     await self._send(ws, self._subscribe_body(subscription, renew=True))
-                    # Its answer comes among the events; _dispatch takes it.
-                    renew_at = asyncio.get_running_loop().time() + max(1.0, expires * 2 / 3)
+                    # Its answer comes among the events; _dispatch takes it. Until then,
+                    # ask again after as long once more, should the answer be lost.
+                    renew_at = self._renewal(expires)
                     continue
                 answer = await self._dispatch(ws, message, subscription)
-                if answer is not None:
+                if answer is not None:  # renewed, or subscribed afresh: expires from now
                     subscription, expires = answer
+                    renew_at = self._renewal(expires)
         finally:
             stopping.cancel()
+
+    @staticmethod
+    def _renewal(expires: int) -> float:
+        """When to renew a subscription that expires in `expires` s from now: at two thirds."""
+        return asyncio.get_running_loop().time() + max(1.0, expires * 2 / 3)
 
     async def _next(
         self, ws: ClientConnection, stopping: asyncio.Task[Any], renew_at: float
