@@ -313,15 +313,13 @@ def importer(state: AppState, agency_id: UUID) -> Handler:
     async def handle(document: dict[str, Any]) -> int:
         incident = document.get("$id")
         try:
-            if not await conveyance.wanted(state, agency_id, document):
+            done = await eido.import_if_taken(state, agency_id, document, who=who, request_id=None)
+            if done is None:
                 log.info(
                     "EIDO passed over: not an incident type the policy takes",
                     extra={"incident": incident},
                 )
                 return HANDLED
-            done = await eido.import_eido(
-                state, agency_id, document, who=who, district=None, request_id=None
-            )
         except Invalid as exc:
             log.warning("EIDO refused", extra={"incident": incident, "error": exc.detail})
             return UNUSABLE

@@ -65,10 +65,36 @@ async def import_eido(
     Conflict (the incident's call is cleared) and the database's errors.
     """
     context = await agency.context(state, agency_id)
+    facts = await _read(document)
     async with state.unit_of_work(agency_id) as work:
-        return await import_document(
-            state, work, context, who, document, district=district, request_id=request_id
+        return await _import(
+            state, work, context, who, facts, district=district, request_id=request_id
         )
+
+
+async def import_if_taken(
+    state: AppState,
+    agency_id: UUID,
+    document: dict[str, Any],
+    *,
+    who: Principal,
+    request_id: str | None,
+) -> EidoImport | None:
+    """import_eido for the STA-024 subscriber: None, writing nothing, for an incident this
+    service does not take. It takes one whose common incident type the policy's
+    `eido_incident_types` lists, and any incident that already has a call here (news of an
+    incident taken in applies, whatever its type says now)."""
+    context = await agency.context(state, agency_id)
+    facts = await _read(document)
+    async with state.unit_of_work(agency_id) as work:
+        listed = facts.nature is not None and (
+            facts.nature.upper() in context.policy.eido_incident_types
+        )
+        if not listed:
+            session = await work.session()
+            if await _incident_call(session, context, facts.incident_id, for_update=False) is None:
+                return None
+        return await _import(state, work, context, who, facts, district=None, request_id=request_id)
 
 
 async def import_document(
@@ -83,11 +109,29 @@ async def import_document(
 ) -> EidoImport:
     """Import one EIDO in the caller's unit of work (POST /v1/eido): create the incident's
     call, or update it if the document is newer than the last one applied."""
+    facts = await _read(document)
+    return await _import(state, work, context, who, facts, district=district, request_id=request_id)
+
+
+async def _read(document: Any) -> incoming.IncidentFacts:
+    """The document's facts; a document that is not an acceptable EIDO is Invalid."""
     try:
         # Validation is CPU work (bounded: app/eido/schema.py): off the event loop.
-        facts = await asyncio.to_thread(incoming.read, document)
+        return await asyncio.to_thread(incoming.read, document)
     except EidoInvalid as exc:
         raise Invalid(f"not an acceptable EIDO: {exc.message}", loc=("body", *exc.loc)) from None
+
+
+async def _import(
+    state: AppState,
+    work: UnitOfWork,
+    context: AgencyContext,
+    who: Principal,
+    facts: incoming.IncidentFacts,
+    *,
+    district: str | None,
+    request_id: str | None,
+) -> EidoImport:
     context = await agency.knowing(
         state, context, codes=[] if district is None else [district], point=facts.point
     )
