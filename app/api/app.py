@@ -41,7 +41,7 @@ from app.db.engine import app_role_url, create_engine
 from app.encryption import DataCipher, load_cipher
 from app.schemas.calls import CallExistsProblem
 from app.schemas.dispatch import UnitsUnavailableProblem
-from app.services import housekeeping
+from app.services import housekeeping, stream_tail
 from app.settings import Settings
 from app.state import AppState
 from app.webhooks.thread import RelayThread
@@ -96,6 +96,7 @@ def create_app(
         finally:
             # Live feeds end (they hold no transaction), and their LISTEN connection closes.
             await state.announcements.aclose()
+            await stream_tail.stop_all(state)
             for task in tasks:
                 task.cancel()
             for task in tasks:

@@ -73,26 +73,39 @@ class Batch:
     more: bool
     # Committed events wait for an older transaction to end: read again shortly.
     held_back: bool
+    # Unless more: every event of the types read that comes before this position has been
+    # read (by this read or those before it): all of them whose transaction is below the
+    # read's horizon. A feed may move on to it even if it is past the last event read.
+    complete_to: Position
 
 
 # xmin of the statement's own snapshot (pg_current_snapshot() is the active snapshot).
 _HORIZON = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
 
-# Past the horizon rows are read too, only to learn that some are held back.
+# Past the horizon rows are read too, only to learn that some are held back. The horizon
+# comes back even when no event does (the lateral join then gives one row of nulls).
 _AFTER = f"""
-SELECT e.xact_id, e.id, e.type, e.call_id, e.responder_id, e.payload, e.created_at,
-       e.units_on_call, h.below
-FROM event e CROSS JOIN ({_HORIZON} AS below) h
-WHERE e.agency_id = $1 AND (e.xact_id, e.id) > ($2, $3) AND e.type = ANY ($4::text[])
-ORDER BY e.xact_id, e.id
-LIMIT $5"""  # noqa: S608 (static SQL)
+SELECT h.below, e.xact_id, e.id, e.type, e.call_id, e.responder_id, e.payload, e.created_at,
+       e.units_on_call
+FROM ({_HORIZON} AS below) h
+LEFT JOIN LATERAL (
+    SELECT * FROM event
+    WHERE agency_id = $1 AND (xact_id, id) > ($2, $3) AND type = ANY ($4::text[])
+    ORDER BY xact_id, id
+    LIMIT $5
+) e ON true
+ORDER BY e.xact_id, e.id"""  # noqa: S608 (static SQL)
 
 
 async def start(conn: AsyncConnection) -> Position:
     """The position of a feed that starts now: after every event whose transaction has
     ended (a few committed just before may follow, never one committed after be missed)."""
-    below: int = await (await driver(conn)).fetchval(_HORIZON)
-    return Position(below - 1, UUID(int=(1 << 128) - 1))
+    return _before(await (await driver(conn)).fetchval(_HORIZON))
+
+
+def _before(horizon: int) -> Position:
+    """The position after every event of a transaction below horizon."""
+    return Position(horizon - 1, UUID(int=(1 << 128) - 1))
 
 
 async def read_after(
@@ -109,8 +122,11 @@ async def read_after(
     )
     events: list[StoredEvent] = []
     held_back = False
+    below: int = rows[0]["below"]
     for row in rows:
-        if row["xact_id"] >= row["below"]:
+        if row["xact_id"] is None:
+            break
+        if row["xact_id"] >= below:
             held_back = True
             break
         events.append(
@@ -129,4 +145,11 @@ async def read_after(
             )
         )
     position = events[-1].position if events else after
-    return Batch(events=events, position=position, more=len(events) == limit, held_back=held_back)
+    more = len(events) == limit
+    return Batch(
+        events=events,
+        position=position,
+        more=more,
+        held_back=held_back,
+        complete_to=position if more else max(position, _before(below)),
+    )

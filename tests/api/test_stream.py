@@ -29,6 +29,9 @@ from sqlalchemy.pool import QueuePool
 from app.api.app import create_app
 from app.api.server import uvicorn_config
 from app.ids import new_id
+from app.repositories import stream as stream_repo
+from app.repositories.stream import Position
+from app.services import stream_tail
 from app.settings import Settings
 from app.state import AppState
 from app.vocabulary import EVENT_TYPES
@@ -254,6 +257,56 @@ async def test_resuming_with_last_event_id_skips_nothing_and_repeats_nothing(
         await feed.nothing_for(0.5)
     assert [f.id for f in seen] == await _agency_positions(db, admin.agency_id)
     assert [f.event for f in seen] == ["call.created", "recommendation.created"] * 3
+
+
+async def test_a_feed_resuming_from_before_what_this_process_keeps_reads_the_rest(
+    live: Live, admin: Api, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agency's tail keeps only the latest events; a console back from a long outage
+    reads the older ones from the database, then joins the others, in order."""
+    monkeypatch.setattr(stream_tail, "RING", 2)  # trimmed to two past four
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    async with stream(live, admin) as watching:
+        for _ in range(4):
+            await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        seen = await watching.events(8)
+        tail = stream_tail._tails(live.state)[admin.agency_id]
+        first = Position.parse(seen[0].id or "")
+        assert first is not None
+        assert tail.since(first) is None  # no longer kept: the database it is
+        async with stream(live, admin, last_event_id=seen[0].id) as resumed:
+            assert [f.id for f in await resumed.events(7)] == [f.id for f in seen[1:]]
+            await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+            then = await resumed.events(2)
+            assert [f.id for f in then] == [f.id for f in await watching.events(2)]
+            await resumed.nothing_for(0.3)
+    assert [f.id for f in [*seen, *then]] == await _agency_positions(db, admin.agency_id)
+
+
+async def test_one_commit_is_read_once_however_many_feeds_follow_the_agency(
+    live: Live, admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    reads: list[uuid.UUID] = []
+    read_after = stream_repo.read_after
+
+    async def counted(conn: Any, **kwargs: Any) -> stream_repo.Batch:
+        reads.append(kwargs["agency_id"])
+        return await read_after(conn, **kwargs)
+
+    monkeypatch.setattr(stream_repo, "read_after", counted)
+    async with stream(live, admin) as one, stream(live, admin) as two:
+        async with stream(live, admin, params={"types": "call.created"}) as three:
+            await asyncio.sleep(0.3)  # the first reads, of feeds that start, are done
+            reads.clear()
+            await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+            assert len(await one.events(2)) == len(await two.events(2)) == 2
+            assert (await three.event()).event == "call.created"
+    # One commit (call and recommendation together); a read that held an event back
+    # while its transaction ended may add one more. Not one per feed.
+    assert 1 <= reads.count(admin.agency_id) <= 2, reads
 
 
 async def _insert_event(
