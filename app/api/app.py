@@ -41,6 +41,7 @@ from app.db.engine import app_role_url, create_engine
 from app.encryption import DataCipher, load_cipher
 from app.schemas.calls import CallExistsProblem
 from app.schemas.dispatch import UnitsUnavailableProblem
+from app.services import eido as eido_service
 from app.services import housekeeping, stream_tail
 from app.settings import Settings
 from app.state import AppState
@@ -87,6 +88,7 @@ def create_app(
         gc.freeze()
         app.state.cit = state
         tasks = [asyncio.create_task(job) for job in housekeeping.jobs(state)]
+        tasks.append(asyncio.create_task(eido_service.load_schema()))
         # The relay has its own thread, loop and pool: a busy API never delays deliveries.
         relay = RelayThread(database_url, settings, data_cipher) if settings.run_relay else None
         if relay is not None:

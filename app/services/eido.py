@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
 from app.db.unit_of_work import UnitOfWork
-from app.eido import incoming, outgoing
+from app.eido import incoming, outgoing, schema
 from app.eido.schema import EidoInvalid
 from app.encryption import CALL_NOTES
 from app.errors import CallExists, Conflict, Invalid, NotFound
@@ -111,6 +111,12 @@ async def import_document(
     call, or update it if the document is newer than the last one applied."""
     facts = await _read(document)
     return await _import(state, work, context, who, facts, district=district, request_id=request_id)
+
+
+async def load_schema() -> None:
+    """Build the EIDO validators off the event loop, at start-up: the first import does
+    not wait for them."""
+    await asyncio.to_thread(schema.load)
 
 
 async def _read(document: Any) -> incoming.IncidentFacts:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import random
 import time
 from dataclasses import replace
 from datetime import timedelta
@@ -174,3 +176,63 @@ def test_every_outcome_exports_its_apco_disposition_code(outcome: str) -> None:
 def test_every_unit_status_has_a_registry_status() -> None:
     assert set(registry.PRIMARY_STATUS) == set(UNIT_STATUSES)
     assert set(registry.SECONDARY_STATUS) == set(UNIT_STATUSES)
+
+
+def _paths(node: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    found = [path]
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*path, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _paths(value, (*path, index))
+    return found
+
+
+def _with(node: Any, path: tuple[str | int, ...], value: Any) -> Any:
+    """A copy of node with the value at path replaced (or removed, for _REMOVED)."""
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    copy: Any = dict(node) if isinstance(node, dict) else list(node)
+    if not rest and value is _REMOVED:
+        del copy[head]
+    else:
+        copy[head] = _with(node[head], rest, value)
+    return copy
+
+
+_REMOVED = object()
+_WRONG = [_REMOVED, "x", 7, 2.5, None, True, [], {}, "2026-13-01T09:00:00Z", ["x"]]
+
+
+def test_the_deciding_and_the_explaining_validators_agree_on_every_change_tried() -> None:
+    """jsonschema-rs decides whether a document is an EIDO and jsonschema explains a
+    refusal: a document one accepts and the other refuses would be let in unchecked, or
+    refused without a reason."""
+    samples = files("tests").joinpath("data")
+    bases = [
+        document(
+            incident_id(),
+            beat="D1",
+            location=pidf_document(point=(40.0, -111.0)),
+            persons=[person("Patient", ageMeasure=15)],
+            notes=["a note"],
+            call_started=T0,
+        ),
+        *(
+            json.loads(samples.joinpath(name).read_text())
+            for name in ("sample-call-transfer-eido.json", "sample-eido-v1-incident-dispatch.json")
+        ),
+    ]
+    rng = random.Random(2026)
+    tried = disagreed = 0
+    for base in bases:
+        for path in rng.sample(_paths(base)[1:], 40):
+            changed = _with(base, path, rng.choice(_WRONG))
+            decided = schema._decider().is_valid(changed)
+            explained = next(schema.validator().iter_errors(changed), None) is None
+            tried += 1
+            disagreed += decided != explained
+    assert tried == 120
+    assert disagreed == 0
