@@ -152,6 +152,17 @@ def _bound(document: Any) -> None:
             pending.extend((item, depth + 1) for item in value)
 
 
+def is_valid(document: Any) -> bool:
+    """Whether document is a valid EIDO within the bounds: fast, and says nothing of why."""
+    if not isinstance(document, dict):
+        return False
+    try:
+        _bound(document)
+    except EidoInvalid:
+        return False
+    return bool(_decider().is_valid(document))
+
+
 def check(document: Any) -> None:
     """Raise EidoInvalid naming the first problem unless document is a valid EIDO.
 

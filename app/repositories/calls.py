@@ -292,14 +292,6 @@ async def get_call(
     return await _one_call(session, stmt, for_update=for_update)
 
 
-async def get_call_by_external_id(
-    session: AsyncSession, *, agency_id: UUID, external_id: str, for_update: bool = False
-) -> CallRecord | None:
-    """The agency's call the CAD knows by external_id (locked for update if asked)."""
-    stmt = _SELECT_CALL.where(Call.agency_id == agency_id, Call.external_id == external_id)
-    return await _one_call(session, stmt, for_update=for_update)
-
-
 async def _one_call(
     session: AsyncSession, stmt: Select[Any], *, for_update: bool
 ) -> CallRecord | None:
