@@ -22,9 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import httpx
-    from opentelemetry.sdk.trace.export import SpanExporter
 
-    from app.tracing_otel import ActiveTracing
+    from app.tracing_otel import ActiveTracing, SpanExporter
 
 ENDPOINT_VARIABLE = "OTEL_EXPORTER_OTLP_ENDPOINT"
 
