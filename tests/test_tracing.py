@@ -87,7 +87,7 @@ async def test_a_request_is_a_server_span_with_its_request_id_and_its_sql_under_
     assert not any("q-secret" in str(v) for s in trace for v in (s.attributes or {}).values())
 
 
-async def test_call_intake_statements_on_the_driver_connection_are_traced_too(
+async def test_raw_intake_statements_are_traced_and_spans_are_named_by_route_not_path(
     admin: Api, database_url: str, settings: Settings, spans: InMemorySpanExporter
 ) -> None:
     await grid_districts(admin)
@@ -98,8 +98,15 @@ async def test_call_intake_statements_on_the_driver_connection_are_traced_too(
             response = await http.post(
                 "/v1/calls", json={"district": "D1", "nature": "MNTL"}, headers=admin.headers
             )
+            call_id = response.json()["id"]
+            read = await http.get(f"/v1/calls/{call_id}", headers=admin.headers)
     assert response.status_code == 201, response.text
-    (server,) = [s for s in spans.get_finished_spans() if s.kind == SpanKind.SERVER]
+    assert read.status_code == 200, read.text
+    server, reader = [s for s in spans.get_finished_spans() if s.kind == SpanKind.SERVER]
+    # Named by the route, never by the raw path with its ids.
+    assert reader.name == "GET /v1/calls/{call_id}"
+    assert reader.attributes is not None
+    assert reader.attributes["http.route"] == "/v1/calls/{call_id}"
     assert server.attributes is not None
     assert server.attributes[REQUEST_ID] == response.headers["x-request-id"]
     trace = _in_trace(spans, server.context.trace_id)
