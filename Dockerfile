@@ -17,10 +17,11 @@ RUN useradd --create-home --uid 10001 cit && mkdir -p /data && chown cit:cit /da
 
 # Dependencies in their own layer: rebuilt only when pyproject.toml changes. pyproject names
 # README.md as the package's readme, so an empty one stands in for it here: editing the
-# README must not reinstall every dependency.
+# README must not reinstall every dependency. With the otel extra, so a container traces
+# when given OTEL_EXPORTER_OTLP_ENDPOINT (and loads none of it without).
 COPY pyproject.toml ./
 RUN mkdir -p app migrations && touch README.md app/__init__.py migrations/__init__.py \
-    && pip install . && pip uninstall -y cit-dispatch
+    && pip install ".[otel]" && pip uninstall -y cit-dispatch
 
 COPY README.md ./
 COPY app ./app

@@ -204,9 +204,11 @@ def _serve_settings(settings: Settings, args: argparse.Namespace) -> Settings:
 
 def _worker(settings: Settings) -> int:
     from app.db.engine import create_engine
+    from app.tracing import start_tracing
     from app.webhooks.relay import Relay
 
     cipher = _cipher(settings)
+    start_tracing()  # webhook sends, when OTEL_EXPORTER_OTLP_ENDPOINT is set
     url = resolve_database_url(settings)
     _migrate(settings, url)
 

@@ -65,6 +65,7 @@ from bench.eido import import_step
 from bench.loadgen import Connection, Stats, Step, closed_loop, open_loop
 from bench.roster_year import TIMEZONE, SeededYear, seed_year
 from bench.seed import CELL, Seeded, seed
+from bench.tracing import service_tracing
 
 NATURES = ["MNTL", "SUICIDE", "SUICTHRT", "MTLV", "WEAPON", "welfare check"]
 
@@ -640,6 +641,8 @@ def main() -> None:
     # Shared with the service, which joins the same server; deleted when the bench ends.
     url = start_embedded(data_dir, ephemeral=True)
     upgrade(url)
+    # The service gets this environment: its OTEL_* variables decide whether it traces.
+    print(service_tracing())
     if args.coverage:
         _coverage(args, url, data_dir)
         return

@@ -62,3 +62,13 @@ def test_editing_the_readme_does_not_invalidate_the_dependency_layer() -> None:
     # The package still gets its real README before it is installed for good.
     later = [arguments for keyword, arguments in instructions[first_install:] if keyword == "COPY"]
     assert any("README.md" in shlex.split(arguments)[:-1] for arguments in later)
+
+
+def test_the_image_installs_the_otel_extra_so_it_can_trace() -> None:
+    installs = [
+        arguments
+        for keyword, arguments in _instructions()
+        if keyword == "RUN" and "pip install" in arguments
+    ]
+    # The dependency layer: the one that reads pyproject.toml's extras.
+    assert any(".[otel]" in arguments for arguments in installs), installs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -45,6 +45,7 @@ from app.services import eido as eido_service
 from app.services import housekeeping, stream_tail
 from app.settings import Settings
 from app.state import AppState
+from app.tracing import start_tracing
 from app.webhooks.thread import RelayThread
 
 
@@ -56,12 +57,18 @@ class _App(FastAPI):
     """
 
     max_in_flight = 0
+    # Wraps the stack in the request span when tracing is on (app/tracing.py).
+    request_span: Callable[[ASGIApp], ASGIApp] | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
         if self.max_in_flight:
             stack = InFlightLimitMiddleware(stack, max_in_flight=self.max_in_flight)
-        return RequestContextMiddleware(SecurityHeadersMiddleware(stack))
+        stack = SecurityHeadersMiddleware(stack)
+        if self.request_span is not None:
+            # Inside the request id, which the span carries.
+            stack = self.request_span(stack)
+        return RequestContextMiddleware(stack)
 
 
 def create_app(
@@ -73,6 +80,8 @@ def create_app(
     key raises DataKeyError here, before anything starts.
     """
     data_cipher = cipher if cipher is not None else load_cipher(settings)
+    # Only with OTEL_EXPORTER_OTLP_ENDPOINT set; otherwise nothing of OpenTelemetry loads.
+    tracing = start_tracing()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -161,4 +170,6 @@ def create_app(
         )
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.max_in_flight = settings.max_in_flight
+    if tracing is not None:
+        app.request_span = tracing.wrap_asgi
     return app

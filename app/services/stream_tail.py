@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import contextvars
 import logging
 import time
 import weakref
@@ -101,7 +102,11 @@ class Tail:
         return self._entries[bisect.bisect_right(self._positions, position) :]
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"live feed tail {self.agency_id}")
+        # In a context of its own: the first stream's request starts the tail, which outlives
+        # it, so its logs and spans must not carry that request's id or trace.
+        self._task = asyncio.create_task(
+            self._run(), name=f"live feed tail {self.agency_id}", context=contextvars.Context()
+        )
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -21,6 +21,7 @@ from app.events.body import event_body
 from app.events.catalogue import DELIVERIES_DUE
 from app.repositories import webhooks as repo
 from app.settings import Settings
+from app.tracing import instrument_client, webhook_send
 from app.webhooks.signing import sign
 from app.webhooks.targets import TargetRefused, check_target, public_only_transport
 
@@ -100,6 +101,7 @@ class Relay:
         async with httpx.AsyncClient(
             timeout=HTTP_TIMEOUT_SECONDS, follow_redirects=False, transport=transport
         ) as client:
+            instrument_client(client)
             self._client = client
             # LISTEN on a connection of its own, kept (and re-made after a database
             # restart) by a task of its own; the poll below covers any gap.
@@ -180,7 +182,13 @@ class Relay:
     async def _deliver(self, row: Any) -> None:
         """Attempt one delivery; its outcome is recorded as soon as it is known."""
         try:
-            code = await self._attempt(row)
+            with webhook_send(
+                delivery_id=row.id,
+                subscription_id=row.subscription_id,
+                event_type=row.type,
+                attempt=row.attempts,
+            ):
+                code = await self._attempt(row)
         except Exception:
             # The lease runs out and the delivery is claimed again.
             log.warning("webhook delivery attempt not recorded", exc_info=True)

@@ -1,0 +1,198 @@
+"""Tracing with the OpenTelemetry SDK: imported by app/tracing.py only when tracing starts.
+
+The maintained instrumentations do the work: the ASGI middleware makes the request span,
+asyncpg's patches the driver (so the ORM's statements and the hot path's raw ones on the
+driver connection are traced alike), and httpx's makes the webhook POST's span and sends
+`traceparent` with it. What they would export that the access log never writes, the query
+string of a request or of a receiver's URL, is left out here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+import httpx
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter as SpanExporter  # for app.tracing
+from opentelemetry.sdk.trace.sampling import (
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
+from opentelemetry.trace import Link, SpanKind, TraceState
+from opentelemetry.util.types import Attributes
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Attribute names of our own, beside the semantic conventions the instrumentations write.
+REQUEST_ID = "cit.request_id"
+DELIVERY_ID = "cit.webhook.delivery_id"
+SUBSCRIPTION_ID = "cit.webhook.subscription_id"
+EVENT_TYPE = "cit.event.type"
+ATTEMPT = "cit.webhook.attempt"
+WEBHOOK_SEND = "webhook send"
+
+# Where the query string waits while the request span is made without it.
+_HIDDEN_QUERY = "cit.hidden_query_string"
+
+
+class RequestsAndSends(Sampler):
+    """Traces begin at a request or a webhook attempt. A statement outside both (the
+    relay's poll, housekeeping, the live feed's tail) would be a trace of one span every
+    second or so: it begins none. Within a trace, spans follow their parent (ParentBased)."""
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        if kind == SpanKind.CLIENT:
+            return SamplingResult(Decision.DROP)
+        return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+
+    def get_description(self) -> str:
+        return "RequestsAndSends"
+
+
+class ActiveTracing:
+    """The process's tracer provider and what was instrumented with it."""
+
+    def __init__(self, provider: TracerProvider) -> None:
+        self.provider = provider
+        self.tracer = provider.get_tracer("cit-dispatch")
+
+    @classmethod
+    def start(cls, exporter: SpanExporter | None) -> ActiveTracing:
+        processor: SpanProcessor
+        if exporter is None:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            processor = BatchSpanProcessor(OTLPSpanExporter())
+        else:
+            # Given (tests): each span is there as soon as it ends.
+            processor = SimpleSpanProcessor(exporter)
+        name = os.environ.get("OTEL_SERVICE_NAME") or "cit-dispatch"
+        provider = TracerProvider(
+            resource=Resource.create({SERVICE_NAME: name}),
+            sampler=ParentBased(root=RequestsAndSends()),
+        )
+        provider.add_span_processor(processor)
+        # Patches asyncpg's classes for the whole process; stop() takes the patches off.
+        AsyncPGInstrumentor().instrument(tracer_provider=provider)  # type: ignore[no-untyped-call]
+        return cls(provider)
+
+    def stop(self) -> None:
+        AsyncPGInstrumentor().uninstrument()  # type: ignore[no-untyped-call]
+        self.provider.shutdown()
+
+    def wrap_asgi(self, app: ASGIApp) -> ASGIApp:
+        """The request span around app; called inside the request-id middleware."""
+        traced = OpenTelemetryMiddleware(
+            _RouteNamed(app),
+            default_span_details=_method_only,
+            server_request_hook=_tag_request_id,
+            tracer_provider=self.provider,
+            # One span per ASGI message would add a span per event of a live feed.
+            exclude_spans=["receive", "send"],
+        )
+        return _QueryHidden(traced)
+
+    def instrument_client(self, client: httpx.AsyncClient) -> None:
+        HTTPXClientInstrumentor.instrument_client(
+            client, tracer_provider=self.provider, request_hook=_url_without_query
+        )
+
+    def webhook_span(
+        self, *, delivery_id: Any, subscription_id: Any, event_type: str, attempt: int
+    ) -> AbstractContextManager[object]:
+        return self.tracer.start_as_current_span(
+            WEBHOOK_SEND,
+            kind=SpanKind.PRODUCER,
+            attributes={
+                DELIVERY_ID: str(delivery_id),
+                SUBSCRIPTION_ID: str(subscription_id),
+                EVENT_TYPE: event_type,
+                ATTEMPT: attempt,
+            },
+        )
+
+
+def _method_only(scope: Scope) -> tuple[str, dict[str, str]]:
+    """The span's name until the route is known: never the raw path, which holds ids."""
+    return str(scope.get("method") or "HTTP"), {}
+
+
+def _tag_request_id(span: trace.Span, scope: Scope) -> None:
+    # Set by RequestContextMiddleware (app/api/middleware.py), which runs outside this one.
+    request_id = scope.get("state", {}).get("request_id")
+    if request_id:
+        span.set_attribute(REQUEST_ID, request_id)
+
+
+class _QueryHidden:
+    """The request span is made from a scope without the query string (which may carry a
+    location or a CAD number); the app below gets it back from _RouteNamed."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # In place, not a copy: middleware outside may read what routing adds to the scope.
+        if scope["type"] == "http" and scope.get("query_string"):
+            scope[_HIDDEN_QUERY] = scope["query_string"]
+            scope["query_string"] = b""
+        await self.app(scope, receive, send)
+
+
+class _RouteNamed:
+    """Give the query string back, and name the request span by its route template
+    (`POST /v1/calls/{call_id}/dispatch`) once routing has found it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if _HIDDEN_QUERY in scope:
+            scope["query_string"] = scope.pop(_HIDDEN_QUERY)
+        span = trace.get_current_span()
+
+        async def send_named(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                template = getattr(scope.get("route"), "path_format", None)
+                if template:
+                    route = scope.get("root_path", "") + template
+                    span.update_name(f"{scope['method']} {route}")
+                    span.set_attribute("http.route", route)
+            await send(message)
+
+        await self.app(scope, receive, send_named)
+
+
+async def _url_without_query(span: trace.Span, request: Any) -> None:
+    """A receiver's URL may carry a token in its query string: the span keeps the rest."""
+    url = request.url
+    if not isinstance(url, httpx.URL) or not url.query:
+        return
+    recorded = getattr(span, "attributes", None) or {}
+    plain = f"{url.scheme}://{url.netloc.decode('ascii')}{url.path}"
+    for key in ("http.url", "url.full"):
+        if key in recorded:
+            span.set_attribute(key, plain)

@@ -1,0 +1,227 @@
+"""Tracing: a request is a span with its request id and its SQL under it; a webhook carries
+`traceparent`; and with OTEL_EXPORTER_OTLP_ENDPOINT unset, no OpenTelemetry module loads."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from app.api.app import create_app
+from app.settings import Settings
+from app.tracing import ENDPOINT_VARIABLE, start_tracing, stop_tracing
+from app.tracing_otel import REQUEST_ID, WEBHOOK_SEND
+from tests.conftest import ServiceFactory
+from tests.helpers import Api, grid_districts
+from tests.receiver import Receiver
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Tracing on for the test, into memory; apps created meanwhile are traced."""
+    exporter = InMemorySpanExporter()
+    active = start_tracing(exporter)
+    assert active is not None
+    try:
+        yield exporter
+    finally:
+        stop_tracing()
+
+
+def _in_trace(spans: InMemorySpanExporter, trace_id: int) -> list[ReadableSpan]:
+    return [s for s in spans.get_finished_spans() if s.context.trace_id == trace_id]
+
+
+def _descends_from(span: ReadableSpan, ancestor: ReadableSpan, among: list[ReadableSpan]) -> bool:
+    by_id = {s.context.span_id: s for s in among}
+    parent = span.parent
+    while parent is not None:
+        if parent.span_id == ancestor.context.span_id:
+            return True
+        above = by_id.get(parent.span_id)
+        parent = above.parent if above is not None else None
+    return False
+
+
+async def test_a_request_is_a_server_span_with_its_request_id_and_its_sql_under_it(
+    admin: Api, database_url: str, settings: Settings, spans: InMemorySpanExporter
+) -> None:
+    await grid_districts(admin)
+    app = create_app(settings, database_url)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://cit.test") as http:
+            response = await http.post(
+                "/v1/calls?trace=q-secret",
+                json={"district": "D1", "nature": "MNTL"},
+                headers={**admin.headers, "X-Request-ID": "trace-me-1"},
+            )
+    assert response.status_code == 422, response.text  # an unknown query parameter
+    (server,) = [
+        s
+        for s in spans.get_finished_spans()
+        if s.kind == SpanKind.SERVER and (s.attributes or {}).get(REQUEST_ID) == "trace-me-1"
+    ]
+    assert server.name == "POST /v1/calls"
+    assert response.headers["x-request-id"] == "trace-me-1"
+    trace = _in_trace(spans, server.context.trace_id)
+    statements = [s for s in trace if (s.attributes or {}).get("db.system") == "postgresql"]
+    # Authentication and the audit entry of the refused request, in its transaction.
+    sql = [str((s.attributes or {}).get("db.statement")) for s in statements]
+    assert any("cit_authenticate" in statement for statement in sql), sql
+    assert any("INSERT INTO audit_entry" in statement for statement in sql), sql
+    assert all(_descends_from(s, server, trace) for s in statements)
+    # The query string is never exported (it may carry a location), as it is never logged.
+    assert not any("q-secret" in str(v) for s in trace for v in (s.attributes or {}).values())
+
+
+async def test_raw_intake_statements_are_traced_and_spans_are_named_by_route_not_path(
+    admin: Api, database_url: str, settings: Settings, spans: InMemorySpanExporter
+) -> None:
+    await grid_districts(admin)
+    app = create_app(settings, database_url)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://cit.test") as http:
+            response = await http.post(
+                "/v1/calls", json={"district": "D1", "nature": "MNTL"}, headers=admin.headers
+            )
+            call_id = response.json()["id"]
+            read = await http.get(f"/v1/calls/{call_id}", headers=admin.headers)
+    assert response.status_code == 201, response.text
+    assert read.status_code == 200, read.text
+    server, reader = [s for s in spans.get_finished_spans() if s.kind == SpanKind.SERVER]
+    # Named by the route, never by the raw path with its ids.
+    assert reader.name == "GET /v1/calls/{call_id}"
+    assert reader.attributes is not None
+    assert reader.attributes["http.route"] == "/v1/calls/{call_id}"
+    assert server.attributes is not None
+    assert server.attributes[REQUEST_ID] == response.headers["x-request-id"]
+    trace = _in_trace(spans, server.context.trace_id)
+    statements = [str((s.attributes or {}).get("db.statement", "")) for s in trace]
+    # The call's row is written by the hot path's raw statement, past SQLAlchemy.
+    assert any("INSERT INTO call " in statement for statement in statements), statements
+
+
+async def test_a_webhook_carries_traceparent_of_its_send_span(
+    admin: Api,
+    receiver: Receiver,
+    service: ServiceFactory,
+    spans: InMemorySpanExporter,
+) -> None:
+    await grid_districts(admin)
+    # A token in the receiver's URL stays out of the spans.
+    url = receiver.url + "?token=hook-secret"
+    await admin.ok("POST", "/v1/webhooks", {"url": url, "events": ["call.created"]}, 201)
+    async with service():
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        (received,) = await receiver.wait_for(1)
+        sends = await _until_finished(spans, WEBHOOK_SEND)
+    version, trace_id, span_id, flags = received.headers["traceparent"].split("-")
+    assert version == "00"
+    assert int(flags, 16) & 1, "sampled"
+    (send,) = sends
+    assert send.context.trace_id == int(trace_id, 16)
+    assert send.attributes is not None
+    assert send.attributes["cit.event.type"] == "call.created"
+    assert send.attributes["cit.webhook.attempt"] == 1
+    # The POST is the send's child span, and the header names it as the receiver's parent.
+    trace = _in_trace(spans, send.context.trace_id)
+    (post,) = [s for s in trace if s.context.span_id == int(span_id, 16)]
+    assert post.kind == SpanKind.CLIENT
+    assert post.parent is not None
+    assert post.parent.span_id == send.context.span_id
+    assert not any("hook-secret" in str(v) for s in trace for v in (s.attributes or {}).values())
+
+
+async def _until_finished(
+    spans: InMemorySpanExporter, name: str, within: float = 10.0
+) -> list[ReadableSpan]:
+    """The finished spans named name, once there is one (the relay ends its span after the
+    receiver answered)."""
+    for _ in range(int(within / 0.05)):
+        found = [s for s in spans.get_finished_spans() if s.name == name]
+        if found:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no {name!r} span ended within {within} s")
+
+
+_PROBE = """
+import json, sys
+import fastapi  # FastAPI imports the OpenTelemetry API itself (a no-op without a provider)
+before = sorted(m for m in sys.modules if m.startswith("opentelemetry"))
+import httpx
+from pydantic import SecretStr
+from app.api.app import create_app
+from app.encryption import generate_key
+from app.settings import Settings
+
+app = create_app(Settings(data_key=SecretStr(generate_key())), "postgresql://127.0.0.1:1/none")
+app.build_middleware_stack()
+
+async def livez():
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://cit.test") as http:
+        return (await http.get("/livez")).status_code
+
+import asyncio
+status = asyncio.run(livez())
+after = sorted(m for m in sys.modules if m.startswith("opentelemetry"))
+print(json.dumps({"status": status, "before": before, "after": after}))
+"""
+
+
+def _probe(**env: str) -> dict[str, list[str] | int]:
+    """Create the app and answer one request in a fresh interpreter; what it loaded."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", _PROBE],
+        env={**environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    result: dict[str, list[str] | int] = json.loads(done.stdout.splitlines()[-1])
+    return result
+
+
+def _ours(modules: object) -> list[str]:
+    """The SDK, the exporters and the instrumentations: what tracing itself loads."""
+    assert isinstance(modules, list)
+    heavy = ("opentelemetry.sdk", "opentelemetry.exporter", "opentelemetry.instrumentation")
+    return [m for m in modules if m.startswith(heavy)]
+
+
+def test_without_the_endpoint_creating_the_app_loads_no_opentelemetry_module() -> None:
+    result = _probe()
+    assert result["status"] == 200
+    # Beyond what `import fastapi` loaded by itself, not one opentelemetry module.
+    assert result["after"] == result["before"]
+    assert _ours(result["after"]) == []
+
+
+def test_with_the_endpoint_the_app_loads_the_sdk_and_its_instrumentations() -> None:
+    # Nothing listens there: the one span is dropped at exit, within the timeout.
+    result = _probe(
+        **{ENDPOINT_VARIABLE: "http://127.0.0.1:18421", "OTEL_EXPORTER_OTLP_TIMEOUT": "1"}
+    )
+    assert result["status"] == 200
+    loaded = _ours(result["after"])
+    assert "opentelemetry.sdk.trace" in loaded
+    assert "opentelemetry.instrumentation.asgi" in loaded
+    assert "opentelemetry.instrumentation.asyncpg" in loaded
