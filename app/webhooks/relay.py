@@ -162,6 +162,9 @@ class Relay:
 
     async def _cut_off(self, tasks: dict[asyncio.Task[None], Any]) -> None:
         """Cancel these attempts and release their leases."""
+        # One already done has had its outcome taken (a success waits for the recorder,
+        # leased): giving it back would send it again.
+        tasks = {task: row for task, row in tasks.items() if not task.done()}
         if not tasks:
             return
         # Whether each was sent is read before the cancelled tasks forget it.
