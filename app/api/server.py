@@ -1,4 +1,5 @@
-"""How `serve` runs uvicorn: deadlines for slow clients and a cap on connections.
+"""How `serve` runs uvicorn: deadlines for slow clients, a cap on connections, and a
+graceful stop (Server, and CIT_SHUTDOWN_GRACE_SECONDS for the requests in flight).
 
 uvicorn's own timeout covers only an idle kept-alive connection: a client that sends its
 headers or its body a byte at a time holds its connection, and a file descriptor, forever.
