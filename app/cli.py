@@ -164,10 +164,8 @@ def _cipher(settings: Settings) -> DataCipher:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
-
     from app.api.app import create_app
-    from app.api.server import uvicorn_config
+    from app.api.server import Server, uvicorn_config
 
     settings = _serve_settings(settings, args)
     cipher = _cipher(settings)
@@ -181,8 +179,15 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
         asyncio.run(seed_demo(url, base_url=f"http://{_display_host(host)}:{port}"))
     app = create_app(settings, url, cipher=cipher)
-    uvicorn.Server(uvicorn_config(app, settings, host, port)).run()
+    # uvicorn catches SIGTERM for its graceful shutdown, then raises it again once done,
+    # to the handler it found: this one, so a finished shutdown exits 0, not by the signal.
+    signal.signal(signal.SIGTERM, _stopped)
+    Server(uvicorn_config(app, settings, host, port)).run()
     return 0
+
+
+def _stopped(signal_number: int, frame: object) -> None:
+    log.info("stopped", extra={"signal": signal.Signals(signal_number).name})
 
 
 def _serve_settings(settings: Settings, args: argparse.Namespace) -> Settings:
@@ -214,10 +219,17 @@ def _worker(settings: Settings) -> int:
 
     async def run() -> None:
         engine = create_engine(url, pool_size=4)
+        relay = Relay(engine, settings, cipher)
+        loop = asyncio.get_running_loop()
+        # A graceful stop: no new claims, unsent claims given back, sends in flight get
+        # CIT_SHUTDOWN_GRACE_SECONDS (Relay.stop).
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signal_number, relay.stop)
         try:
-            await Relay(engine, settings, cipher).run()
+            await relay.run()
         finally:
             await engine.dispose()
+        log.info("webhook worker stopped")
 
     log.info("webhook worker started")
     with contextlib.suppress(KeyboardInterrupt):

@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     max_streams: int = Field(default=200, ge=1)
     # Browser origins allowed by CORS, comma-separated; empty means CORS stays off.
     cors_origins: str = ""
+    # On SIGTERM, how long `serve` lets requests in flight finish, and `serve`'s relay or
+    # `worker` lets webhook sends in flight finish, before it cuts them off (a cut-off
+    # delivery's lease is released, so another relay sends it again at once). Give the
+    # orchestrator's kill timeout a few seconds more (docker's stop_grace_period).
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0.0, le=600.0)
 
     @field_validator("log_level", mode="before")
     @classmethod

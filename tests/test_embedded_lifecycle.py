@@ -93,7 +93,7 @@ def test_sigterm_stops_embedded_postgres_but_a_cli_run_beside_serve_does_not(
         assert policy.status_code == 200
 
         serve.send_signal(signal.SIGTERM)
-        serve.wait(timeout=30)
+        assert serve.wait(timeout=30) == 0, log.read_text()
         deadline = time.monotonic() + 15
         while _postmaster_running(tmp_path) and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -71,6 +71,14 @@ class _App(FastAPI):
         return RequestContextMiddleware(stack)
 
 
+def begin_shutdown(app: object) -> None:
+    """The server has begun to stop: the relay stops claiming and gives back its leases now,
+    while the requests in flight finish, so both fit in one CIT_SHUTDOWN_GRACE_SECONDS."""
+    relay = getattr(getattr(app, "state", None), "relay", None)
+    if isinstance(relay, RelayThread):
+        relay.begin_stop()
+
+
 def create_app(
     settings: Settings, database_url: str, *, cipher: DataCipher | None = None
 ) -> FastAPI:
@@ -100,6 +108,7 @@ def create_app(
         tasks.append(asyncio.create_task(eido_service.load_schema()))
         # The relay has its own thread, loop and pool: a busy API never delays deliveries.
         relay = RelayThread(database_url, settings, data_cipher) if settings.run_relay else None
+        app.state.relay = relay
         if relay is not None:
             relay.start()
         try:
@@ -114,6 +123,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             if relay is not None:
+                # Begun already when the server began to stop (begin_shutdown): this waits.
                 await asyncio.to_thread(relay.stop)
             await engine.dispose()
             await system.dispose()

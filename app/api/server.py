@@ -1,4 +1,5 @@
-"""How `serve` runs uvicorn: deadlines for slow clients and a cap on connections.
+"""How `serve` runs uvicorn: deadlines for slow clients, a cap on connections, and a
+graceful stop (Server, and CIT_SHUTDOWN_GRACE_SECONDS for the requests in flight).
 
 uvicorn's own timeout covers only an idle kept-alive connection: a client that sends its
 headers or its body a byte at a time holds its connection, and a file descriptor, forever.
@@ -19,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +29,7 @@ import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from app.api.app import begin_shutdown
 from app.api.middleware import Answer, new_request_id, problem_head, send_problem
 from app.api.routes.stream import end_streams
 from app.settings import Settings
@@ -75,8 +79,22 @@ def protocol_class(
     return Protocol
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, which tells the app as soon as a graceful shutdown begins.
+
+    uvicorn then stops accepting, closes idle connections, and waits up to
+    timeout_graceful_shutdown for the answers in flight before the lifespan's shutdown;
+    the app's relay stops meanwhile (begin_shutdown), not after.
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        begin_shutdown(self.config.app)
+        await super().shutdown(sockets)
+
+
 def uvicorn_config(app: ASGIApp, settings: Settings, host: str, port: int) -> uvicorn.Config:
-    """How `serve` runs app: the guarded protocol, no access log, and the proxy settings."""
+    """How `serve` runs app: the guarded protocol, no access log, the proxy settings, and
+    CIT_SHUTDOWN_GRACE_SECONDS for the requests in flight when it is told to stop."""
     return uvicorn.Config(
         app,
         host=host,
@@ -89,6 +107,7 @@ def uvicorn_config(app: ASGIApp, settings: Settings, host: str, port: int) -> uv
         server_header=False,
         proxy_headers=settings.proxy_headers,
         forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -42,9 +42,9 @@ WITH ranked AS (
     SET lease_until = now() + CAST(:lease AS interval), attempts = d.attempts + 1,
         last_attempt_at = now()
     FROM due WHERE d.id = due.id
-    RETURNING d.id, d.subscription_id, d.event_id, d.attempts
+    RETURNING d.id, d.subscription_id, d.event_id, d.attempts, d.lease_until
 )
-SELECT c.id, c.attempts, c.subscription_id, s.url, s.secret, s.active,
+SELECT c.id, c.attempts, c.lease_until, c.subscription_id, s.url, s.secret, s.active,
        e.type, e.payload, e.created_at
 FROM claimed c
 JOIN webhook_subscription s ON s.id = c.subscription_id
@@ -69,6 +69,17 @@ _DISABLE = text(
     "UPDATE webhook_subscription SET active = false, disabled_reason = :reason WHERE id = :id"
 )
 _NOTIFY = text("SELECT pg_notify(:channel, '')")
+# A stopping relay gives back what it claimed: due now, unleased. Only a lease still its own
+# (the very lease_until its claim set) is released; one that ran out and was claimed again,
+# or an attempt already recorded, is left alone. An attempt never begun is not counted.
+_RELEASE = text(
+    "UPDATE webhook_delivery d SET lease_until = NULL,"
+    " next_attempt_at = least(d.next_attempt_at, now()),"
+    " attempts = d.attempts - CASE WHEN r.sent THEN 0 ELSE 1 END"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:leases AS timestamptz[]), CAST(:sent AS bool[]))"
+    " AS r(id, lease_until, sent)"
+    " WHERE d.id = r.id AND d.status = 'pending' AND d.lease_until = r.lease_until"
+)
 
 
 async def claim_due(
@@ -111,6 +122,23 @@ async def mark_failed(
     conn: AsyncConnection, *, delivery_id: UUID, code: int | None, error: str
 ) -> None:
     await conn.execute(_FAILED, {"id": delivery_id, "code": code, "error": error})
+
+
+async def release_leases(conn: AsyncConnection, leases: list[tuple[UUID, datetime, bool]]) -> int:
+    """Give back claimed deliveries (id, the lease_until of their claim, whether the attempt
+    was sent) so that any relay sends them at once; wake the relays. Returns how many."""
+    if not leases:
+        return 0
+    result = await conn.execute(
+        _RELEASE,
+        {
+            "ids": [i for i, _, _ in leases],
+            "leases": [lease for _, lease, _ in leases],
+            "sent": [sent for _, _, sent in leases],
+        },
+    )
+    await conn.execute(_NOTIFY, {"channel": DELIVERIES_DUE})
+    return result.rowcount
 
 
 async def disable_subscription(

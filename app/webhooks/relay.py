@@ -35,6 +35,9 @@ LEASE = timedelta(seconds=30)
 # receiver holds at most PER_TARGET of them, and every other receiver's deliveries go on.
 MAX_IN_FLIGHT = 256
 PER_TARGET = 32
+# Connections open at once to all receivers (httpx's default, stated): attempts beyond it
+# wait for one, claimed but not yet sent.
+MAX_CONNECTIONS = 100
 MAX_RETRY_AFTER = timedelta(hours=24)
 
 
@@ -63,6 +66,11 @@ class Relay:
     task, and its outcome recorded as soon as it is known. Claims fill only the free slots
     (MAX_IN_FLIGHT in all, PER_TARGET per receiver), so one receiver answering in 8 s
     delays only its own queue.
+
+    stop() ends it gracefully: it claims nothing more, gives back at once the deliveries
+    whose request has not begun (waiting for a connection, say), lets the requests already
+    sent finish for up to CIT_SHUTDOWN_GRACE_SECONDS, and gives back those still unanswered
+    then. What it gives back is due at once for any relay, not after its lease.
     """
 
     def __init__(
@@ -75,6 +83,7 @@ class Relay:
         poll_seconds: float = 1.0,
         max_in_flight: int = MAX_IN_FLIGHT,
         per_target: int = PER_TARGET,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.cipher = cipher
@@ -84,20 +93,35 @@ class Relay:
         self.poll_seconds = poll_seconds
         self.max_in_flight = max_in_flight
         self.per_target = per_target
+        self.max_connections = max_connections
+        self.grace = settings.shutdown_grace_seconds
         self._wake = asyncio.Event()
+        self._stopping = False
         self._client: httpx.AsyncClient | None = None
-        # Attempts in flight, and how many per subscription.
-        self._tasks: set[asyncio.Task[None]] = set()
+        # Attempts in flight (with their claimed rows), how many per subscription, and the
+        # ones whose request has begun to go out.
+        self._tasks: dict[asyncio.Task[None], Any] = {}
+        self._sent: set[Any] = set()
         self._in_flight: dict[Any, int] = {}
         # Successes waiting to be written, and the signal that there are some.
         self._delivered: list[tuple[Any, int]] = []
         self._to_record = asyncio.Event()
         self._closing = False
 
+    def stop(self) -> None:
+        """Stop gracefully (run() returns once it has): call it on the relay's loop."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
-        """Deliver until cancelled: woken by NOTIFY at commit, polling for due retries."""
+        """Deliver until stop() or cancelled: woken by NOTIFY at commit, polling for due
+        retries."""
         # Outside tests, connections reach public addresses only, checked as they are made.
-        transport = None if self.allow_private else public_only_transport()
+        limits = httpx.Limits(max_connections=self.max_connections, max_keepalive_connections=20)
+        if self.allow_private:
+            transport = httpx.AsyncHTTPTransport(limits=limits)
+        else:
+            transport = public_only_transport(limits)
         async with httpx.AsyncClient(
             timeout=HTTP_TIMEOUT_SECONDS, follow_redirects=False, transport=transport
         ) as client:
@@ -108,7 +132,7 @@ class Relay:
             listening = asyncio.create_task(self._keep_listening())
             recording = asyncio.create_task(self._record_delivered())
             try:
-                while True:
+                while not self._stopping:
                     self._wake.clear()
                     asked, claimed = await self._round()
                     if claimed and claimed >= asked:
@@ -119,15 +143,48 @@ class Relay:
                 listening.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await listening
-                # Attempts already made are recorded before the relay stops (each is
-                # bounded by the HTTP timeout).
-                if self._tasks:
-                    await asyncio.gather(*self._tasks, return_exceptions=True)
+                await self._finish_or_release()
                 # The recorder writes what is left and ends; it is never cancelled in the
                 # middle of a write.
                 self._closing = True
                 self._to_record.set()
                 await recording
+
+    async def _finish_or_release(self) -> None:
+        """Give back the claims not yet sent, wait up to the grace for the sent ones to be
+        answered and recorded, then give back those still unanswered."""
+        deadline = asyncio.get_running_loop().time() + self.grace
+        unsent = {task: row for task, row in self._tasks.items() if row.id not in self._sent}
+        await self._cut_off(unsent)
+        if self._tasks:
+            await asyncio.wait(
+                set(self._tasks), timeout=max(0.0, deadline - asyncio.get_running_loop().time())
+            )
+        await self._cut_off(dict(self._tasks))
+
+    async def _cut_off(self, tasks: dict[asyncio.Task[None], Any]) -> None:
+        """Cancel these attempts and release their leases."""
+        # One already done has had its outcome taken (a success waits for the recorder,
+        # leased): giving it back would send it again.
+        tasks = {task: row for task, row in tasks.items() if not task.done()}
+        if not tasks:
+            return
+        # Whether each was sent is read before the cancelled tasks forget it.
+        leases = [(row.id, row.lease_until, row.id in self._sent) for row in tasks.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            async with self.engine.connect() as conn:
+                released = await repo.release_leases(conn, leases)
+        except Exception:
+            # Their leases run out and they are claimed again then.
+            log.warning("webhook leases not released", exc_info=True)
+            return
+        log.info(
+            "webhook leases released",
+            extra={"released": released, "sent": sum(sent for _, _, sent in leases)},
+        )
 
     async def _round(self) -> tuple[int, int]:
         """One claim: (how many it asked for, how many it got)."""
@@ -166,12 +223,14 @@ class Relay:
             target = row.subscription_id
             self._in_flight[target] = self._in_flight.get(target, 0) + 1
             task = asyncio.create_task(self._deliver(row))
-            self._tasks.add(task)
+            self._tasks[task] = row
             task.add_done_callback(functools.partial(self._finished, target=target))
         return asked, len(claimed)
 
     def _finished(self, task: asyncio.Task[None], *, target: Any) -> None:
-        self._tasks.discard(task)
+        row = self._tasks.pop(task, None)
+        if row is not None:
+            self._sent.discard(row.id)
         left = self._in_flight.get(target, 1) - 1
         if left > 0:
             self._in_flight[target] = left
@@ -271,7 +330,18 @@ class Relay:
             "webhook-timestamp": str(timestamp),
             "webhook-signature": sign(secret, msg_id=msg_id, timestamp=timestamp, body=body),
         }
-        return await self._client.post(row.url, content=body, headers=headers)
+        return await self._client.post(
+            row.url,
+            content=body,
+            headers=headers,
+            extensions={"trace": functools.partial(self._trace, row.id)},
+        )
+
+    async def _trace(self, delivery_id: Any, event: str, info: dict[str, Any]) -> None:
+        # httpcore's trace: once the request's headers begin to go out, the receiver may
+        # act on it. Until then (e.g. waiting for a free connection) it is not yet sent.
+        if event.endswith(".send_request_headers.started"):
+            self._sent.add(delivery_id)
 
     async def _retry_or_fail(
         self, row: Any, *, code: int | None, error: str, wait_hint: float | None

@@ -9,11 +9,11 @@ import threading
 
 from app.encryption import DataCipher
 from app.settings import Settings
-from app.webhooks.relay import HTTP_TIMEOUT_SECONDS, Relay
+from app.webhooks.relay import Relay
 
-# How long a stopping relay waits for its attempts in flight (each bounded by the HTTP
-# timeout) before it cancels what is left.
-STOP_GRACE_SECONDS = HTTP_TIMEOUT_SECONDS
+# Beyond the grace, what a stopping relay may take to release its leases and record what
+# was answered, before what is left is cancelled.
+STOP_MARGIN_SECONDS = 3.0
 
 
 class RelayThread:
@@ -30,7 +30,9 @@ class RelayThread:
         self.cipher = cipher
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
+        self._relay: Relay | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._cutoff: asyncio.TimerHandle | None = None
         self._ready = threading.Event()
 
     def start(self) -> None:
@@ -38,12 +40,26 @@ class RelayThread:
         self._thread.start()
         self._ready.wait(timeout=10)
 
-    def stop(self, timeout: float = STOP_GRACE_SECONDS + 5) -> None:
-        """Finish the round in flight, then stop (blocking; call it off the event loop)."""
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+    def begin_stop(self) -> None:
+        """Ask the relay to stop gracefully (Relay.stop), without waiting for it."""
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # its loop has already closed
+                self._loop.call_soon_threadsafe(self._stopping)
+
+    def stop(self) -> None:
+        """Stop gracefully, and wait for the thread (blocking; call it off the event loop)."""
+        self.begin_stop()
         if self._thread is not None:
-            self._thread.join(timeout)
+            self._thread.join(self.settings.shutdown_grace_seconds + STOP_MARGIN_SECONDS + 3)
+
+    def _stopping(self) -> None:
+        if self._relay is None or self._task is None or self._cutoff is not None:
+            return
+        self._relay.stop()
+        assert self._loop is not None
+        self._cutoff = self._loop.call_later(
+            self.settings.shutdown_grace_seconds + STOP_MARGIN_SECONDS, self._task.cancel
+        )
 
     def _main(self) -> None:
         asyncio.run(self._serve())
@@ -52,19 +68,17 @@ class RelayThread:
         from app.db.engine import create_engine
 
         self._loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
         engine = create_engine(self.database_url, pool_size=4)
-        task = asyncio.create_task(Relay(engine, self.settings, self.cipher).run())
+        self._relay = Relay(engine, self.settings, self.cipher)
+        self._task = task = asyncio.create_task(self._relay.run())
         self._ready.set()
         try:
-            await self._stop.wait()
+            await asyncio.wait({task})
         finally:
-            task.cancel()
-            # Attempts in flight get the HTTP timeout to finish and be recorded. Whatever
-            # still runs then (an attempt, a LISTEN connection closing on a database that
-            # went away) is cancelled: its lease runs out and it is sent again. The thread
-            # always ends within its join, so no relay outlives its service.
-            await asyncio.wait({task}, timeout=STOP_GRACE_SECONDS)
+            # The relay returns within the grace, having released what it did not finish.
+            # Whatever still runs after the margin (an attempt, a LISTEN connection closing
+            # on a database that went away) is cancelled: its lease runs out and it is sent
+            # again. The thread always ends within its join, so no relay outlives its service.
             others = asyncio.all_tasks() - {asyncio.current_task()}
             for other in others:
                 other.cancel()
