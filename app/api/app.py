@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,11 +14,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
+from app import metrics
 from app.api import openapi as openapi_document
 from app.api.docs import install_docs
 from app.api.middleware import (
     BodySizeLimitMiddleware,
     InFlightLimitMiddleware,
+    MetricsMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
@@ -37,7 +40,7 @@ from app.api.routes import (
     units,
     webhooks,
 )
-from app.db.engine import app_role_url, create_engine
+from app.db.engine import app_role_url, connections_in_use, create_engine
 from app.encryption import DataCipher, load_cipher
 from app.schemas.calls import CallExistsProblem
 from app.schemas.dispatch import UnitsUnavailableProblem
@@ -48,7 +51,8 @@ from app.webhooks.thread import RelayThread
 
 
 class _App(FastAPI):
-    """The request id, the security headers and the in-flight limit wrap the whole stack.
+    """Metrics, the request id, the security headers and the in-flight limit wrap the whole
+    stack.
 
     Starlette puts its ServerErrorMiddleware (which answers an unhandled exception with
     500) outside every user middleware, so a 500 would skip them: here they sit outside it.
@@ -60,7 +64,8 @@ class _App(FastAPI):
         stack = super().build_middleware_stack()
         if self.max_in_flight:
             stack = InFlightLimitMiddleware(stack, max_in_flight=self.max_in_flight)
-        return RequestContextMiddleware(SecurityHeadersMiddleware(stack))
+        stack = RequestContextMiddleware(SecurityHeadersMiddleware(stack))
+        return MetricsMiddleware(stack, routes=self.router.routes)
 
 
 def create_app(
@@ -75,12 +80,24 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # First, so a port already taken stops the start before anything runs.
+        listener = (
+            None
+            if settings.metrics_port is None
+            else metrics.listen(settings.metrics_host, settings.metrics_port)
+        )
         # Requests run as the unprivileged application role; housekeeping as the owner.
         engine = create_engine(
             app_role_url(database_url, settings), pool_size=settings.db_pool_size
         )
         system = create_engine(database_url, pool_size=1)
         state = AppState(settings, engine, system, data_cipher)
+        # Read when scraped: no round trip, nothing kept up to date.
+        unwatch = [
+            metrics.watch("streams_open", lambda: state.streams.taken),
+            metrics.watch("pool_in_use", functools.partial(connections_in_use, engine)),
+            metrics.watch("pool_in_use", functools.partial(connections_in_use, system)),
+        ]
         # Objects made at start-up live as long as the process: keep them out of the
         # collector's full passes, which otherwise show up as latency spikes.
         gc.collect()
@@ -106,6 +123,10 @@ def create_app(
                 await asyncio.to_thread(relay.stop)
             await engine.dispose()
             await system.dispose()
+            for forget in unwatch:
+                forget()
+            if listener is not None:
+                listener.close()
 
     app = _App(
         title="cit-dispatch",
