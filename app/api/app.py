@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from app import metrics
@@ -59,13 +60,15 @@ class _App(FastAPI):
     """
 
     max_in_flight = 0
+    # Every route, for the metrics to name a request refused before routing (set below).
+    known_routes: list[BaseRoute] = []
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
         if self.max_in_flight:
             stack = InFlightLimitMiddleware(stack, max_in_flight=self.max_in_flight)
         stack = RequestContextMiddleware(SecurityHeadersMiddleware(stack))
-        return MetricsMiddleware(stack, routes=self.router.routes)
+        return MetricsMiddleware(stack, routes=self.known_routes)
 
 
 def create_app(
@@ -138,7 +141,7 @@ def create_app(
     )
     install_docs(app)
     install_problem_handlers(app)
-    for module in (
+    modules = (
         health,
         districts,
         roster,
@@ -152,8 +155,15 @@ def create_app(
         keys,
         reports,
         stream,
-    ):
+    )
+    for module in modules:
         app.include_router(module.router)
+    # The routers' own routes and the app's (docs): FastAPI 0.16x keeps an included router
+    # whole in app.routes, as an object with no template of its own.
+    app.known_routes = [
+        *(route for module in modules for route in module.router.routes),
+        *(route for route in app.router.routes if hasattr(route, "path_format")),
+    ]
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
