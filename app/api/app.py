@@ -129,7 +129,7 @@ def create_app(
             for forget in unwatch:
                 forget()
             if listener is not None:
-                listener.close()
+                await asyncio.to_thread(listener.close)  # its server polls every 0.5 s
 
     app = _App(
         title="cit-dispatch",

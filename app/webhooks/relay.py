@@ -208,12 +208,11 @@ class Relay:
         try:
             code = await self._attempt(row)
         except Exception:
-            # The lease runs out and the delivery is claimed again.
+            # The lease runs out and the delivery is claimed again (as a second attempt).
             log.warning("webhook delivery attempt not recorded", exc_info=True)
-            return
-        finally:
-            if row.attempts == 1:
-                metrics.observe_first_attempt((datetime.now(UTC) - row.created_at).total_seconds())
+            code = None
+        if row.attempts == 1:
+            metrics.observe_first_attempt((datetime.now(UTC) - row.created_at).total_seconds())
         if code:
             self._delivered.append((row.id, code))
             self._to_record.set()
