@@ -166,7 +166,7 @@ async def test_a_call_counts_its_request_by_route_template_and_its_recommendatio
         assert warned == codes.count(code), code
 
 
-async def test_a_refusal_before_routing_counts_under_the_route_it_asked_for(
+async def test_a_refusal_before_routing_or_an_invented_method_keeps_the_route_template(
     served: Served, admin: Api
 ) -> None:
     before = await served.scrape()
@@ -174,11 +174,19 @@ async def test_a_refusal_before_routing_counts_under_the_route_it_asked_for(
         "/v1/calls", content=b"{" + b" " * 300_000 + b"}", headers=admin.headers
     )
     assert too_large.status_code == 413
+    # A method no route has cannot make series of its own either.
+    invented = await admin.client.request("BREW", "/v1/calls", headers=admin.headers)
+    assert invented.status_code == 405
     after = await served.scrape()
-    assert (
-        _requests(after, "POST", "/v1/calls", 413) - _requests(before, "POST", "/v1/calls", 413)
-        == 1
+    refused = _requests(after, "POST", "/v1/calls", 413) - _requests(
+        before, "POST", "/v1/calls", 413
     )
+    assert refused == 1
+    brewed = _requests(after, "other", "/v1/calls", 405) - _requests(
+        before, "other", "/v1/calls", 405
+    )
+    assert brewed == 1
+    assert "BREW" not in after.labels_of("cit_http_requests_total", "method")
 
 
 async def test_a_replayed_or_rolled_back_call_counts_no_recommendation(

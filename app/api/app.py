@@ -162,7 +162,7 @@ def create_app(
     # whole in app.routes, as an object with no template of its own.
     app.known_routes = [
         *(route for module in modules for route in module.router.routes),
-        *(route for route in app.router.routes if hasattr(route, "path_format")),
+        *(r for r in app.router.routes if isinstance(getattr(r, "path_format", None), str)),
     ]
 
     def openapi() -> dict[str, Any]:
