@@ -7,10 +7,6 @@ reads how much a series moved while it acted, never its absolute value.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import socket
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,13 +19,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.api.app import create_app
 from app.cli import CliError, _parser, _serve_settings
-from app.encryption import generate_key
 from app.settings import Settings
 from app.webhooks import relay
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
 from tests.live_server import live_server
 from tests.receiver import Receiver
-from tests.test_cli import _cli, _one_clear_line
 from tests.test_embedded_lifecycle import _free_port
 
 SPEC_SERIES = (
@@ -65,7 +59,7 @@ class Scrape:
         return {dict(key)[label] for sample, key in self.samples if sample == name}
 
 
-def _parsed(exposition: str) -> Scrape:
+def parsed(exposition: str) -> Scrape:
     return Scrape(
         {
             (sample.name, frozenset(sample.labels.items())): sample.value
@@ -88,7 +82,7 @@ class Served:
             response = await http.get(f"http://127.0.0.1:{self.metrics_port}/metrics")
         assert response.status_code == 200, response.text
         assert response.headers["content-type"].startswith("text/plain")
-        return _parsed(response.text)
+        return parsed(response.text)
 
     async def until(
         self, moved: Callable[[Scrape], bool], within: float = 15.0, what: str = ""
@@ -357,70 +351,3 @@ async def test_the_listener_serves_only_metrics_and_never_on_the_api_port(
     api_port = _parser().parse_args(["serve", "--port", "9100"])
     with pytest.raises(CliError, match=r"^Value error, CIT_METRICS_PORT cannot be the API's"):
         _serve_settings(Settings(metrics_port=9100), api_port)
-
-
-def test_a_setting_clash_is_one_line_naming_the_metrics_port() -> None:
-    env = {"CIT_PORT": "9100", "CIT_METRICS_PORT": "9100"}
-    result = _cli("postgresql://x@127.0.0.1:9/n", "migrate", env=env)
-    line = _one_clear_line(result, "CIT_METRICS_PORT", "9100")
-    assert result.returncode == 2, line
-
-
-@contextlib.contextmanager
-def _taken_port() -> Iterator[int]:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        yield taken.getsockname()[1]
-
-
-def test_a_worker_whose_metrics_port_is_taken_stops_with_one_line() -> None:
-    with _taken_port() as port:
-        env = {"CIT_METRICS_PORT": str(port), "CIT_DATA_KEY": generate_key()}
-        result = _cli("postgresql://x@127.0.0.1:9/n", "worker", env=env)
-    line = _one_clear_line(result, "CIT_METRICS_PORT", str(port))
-    assert result.returncode == 2, line
-
-
-async def test_a_worker_serves_its_own_metrics(database_url: str) -> None:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "CIT_DATABASE_URL": database_url,
-        "CIT_DATA_KEY": generate_key(),
-        "CIT_METRICS_PORT": str(port),
-    }
-    worker = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "app.cli",
-        "worker",
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        # Its relay's pool lends the LISTEN connection (once migrations are done).
-        scrape = await _scraped(port, worker, lambda s: s.value(IN_USE) >= 1)
-    finally:
-        worker.terminate()
-        await asyncio.wait_for(worker.wait(), timeout=30)
-    assert "cit_webhook_deliveries_total" in scrape.names()
-
-
-async def _scraped(
-    port: int, process: asyncio.subprocess.Process, ready: Callable[[Scrape], bool]
-) -> Scrape:
-    deadline = time.monotonic() + 60
-    async with httpx.AsyncClient() as http:
-        while True:
-            assert process.returncode is None, "the worker exited"
-            with contextlib.suppress(httpx.TransportError):
-                response = await http.get(f"http://127.0.0.1:{port}/metrics")
-                if response.status_code == 200:
-                    scrape = _parsed(response.text)
-                    if ready(scrape):
-                        return scrape
-            if time.monotonic() > deadline:
-                pytest.fail("the worker never served its metrics")
-            await asyncio.sleep(0.2)
