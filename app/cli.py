@@ -110,8 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = get_settings()
     except ValidationError as exc:
         for error in exc.errors():
+            # A rule across settings (loc ()) names its settings in its message.
             name = "CIT_" + "_".join(str(part) for part in error["loc"]).upper()
-            print(f"cit-dispatch: {name}: {error['msg']}", file=sys.stderr)
+            where = f"{name}: " if error["loc"] else ""
+            print(f"cit-dispatch: {where}{error['msg']}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
     try:
@@ -203,21 +205,30 @@ def _serve_settings(settings: Settings, args: argparse.Namespace) -> Settings:
         return Settings.model_validate({**settings.model_dump(), **given})
     except ValidationError as exc:
         error = exc.errors()[0]
+        if not error["loc"]:  # a rule across settings: its message names them
+            raise CliError(error["msg"]) from None
         option = "--" + "-".join(str(part) for part in error["loc"]).replace("_", "-")
         raise CliError(f"{option}: {error['msg']}") from None
 
 
 def _worker(settings: Settings) -> int:
+    from app import metrics
     from app.db.engine import create_engine
     from app.tracing import start_tracing
     from app.webhooks.relay import Relay
 
     cipher = _cipher(settings)
+    # A listener of its own, taken before anything else: on the host of a `serve`, the
+    # worker needs another CIT_METRICS_PORT, and a clash is said at once.
+    listener = None
+    if settings.metrics_port is not None:
+        try:
+            listener = metrics.listen(settings.metrics_host, settings.metrics_port)
+        except metrics.ListenerError as exc:
+            raise CliError(str(exc)) from None
     start_tracing()  # webhook sends, when OTEL_EXPORTER_OTLP_ENDPOINT is set
-    url = resolve_database_url(settings)
-    _migrate(settings, url)
 
-    async def run() -> None:
+    async def run(url: str) -> None:
         engine = create_engine(url, pool_size=4)
         relay = Relay(engine, settings, cipher)
         loop = asyncio.get_running_loop()
@@ -231,9 +242,15 @@ def _worker(settings: Settings) -> int:
             await engine.dispose()
         log.info("webhook worker stopped")
 
-    log.info("webhook worker started")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
+    try:
+        url = resolve_database_url(settings)
+        _migrate(settings, url)
+        log.info("webhook worker started")
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run(url))
+    finally:
+        if listener is not None:
+            listener.close()
     return 0
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     # delivery's lease is released, so another relay sends it again at once). Give the
     # orchestrator's kill timeout a few seconds more (docker's stop_grace_period).
     shutdown_grace_seconds: float = Field(default=20.0, ge=0.0, le=600.0)
+    # Prometheus metrics (GET /metrics) on a listener of their own, never the API's port;
+    # unset: no listener. `serve` and `worker` each open one, so on one host they need
+    # different ports. Loopback by default: the metrics are for the monitoring host only.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -104,6 +109,20 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_key_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _blank_port_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _metrics_apart(self) -> Self:
+        if self.metrics_port is not None and self.metrics_port == self.port:
+            raise ValueError(
+                f"CIT_METRICS_PORT cannot be the API's port ({self.port}): metrics are served"
+                " on a listener of their own"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -11,13 +12,16 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
+from app import metrics
 from app.api import openapi as openapi_document
 from app.api.docs import install_docs
 from app.api.middleware import (
     BodySizeLimitMiddleware,
     InFlightLimitMiddleware,
+    MetricsMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
@@ -37,7 +41,7 @@ from app.api.routes import (
     units,
     webhooks,
 )
-from app.db.engine import app_role_url, create_engine
+from app.db.engine import app_role_url, connections_in_use, create_engine
 from app.encryption import DataCipher, load_cipher
 from app.schemas.calls import CallExistsProblem
 from app.schemas.dispatch import UnitsUnavailableProblem
@@ -50,7 +54,8 @@ from app.webhooks.thread import RelayThread
 
 
 class _App(FastAPI):
-    """The request id, the security headers and the in-flight limit wrap the whole stack.
+    """Metrics, the request id, the security headers and the in-flight limit wrap the whole
+    stack.
 
     Starlette puts its ServerErrorMiddleware (which answers an unhandled exception with
     500) outside every user middleware, so a 500 would skip them: here they sit outside it.
@@ -59,6 +64,8 @@ class _App(FastAPI):
     max_in_flight = 0
     # Wraps the stack in the request span when tracing is on (app/tracing.py).
     request_span: Callable[[ASGIApp], ASGIApp] | None = None
+    # Every route, for the metrics to name a request refused before routing (set below).
+    known_routes: list[BaseRoute] = []
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
@@ -68,7 +75,7 @@ class _App(FastAPI):
         if self.request_span is not None:
             # Inside the request id, which the span carries.
             stack = self.request_span(stack)
-        return RequestContextMiddleware(stack)
+        return MetricsMiddleware(RequestContextMiddleware(stack), routes=self.known_routes)
 
 
 def begin_shutdown(app: object) -> None:
@@ -93,12 +100,24 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # First, so a port already taken stops the start before anything runs.
+        listener = (
+            None
+            if settings.metrics_port is None
+            else metrics.listen(settings.metrics_host, settings.metrics_port)
+        )
         # Requests run as the unprivileged application role; housekeeping as the owner.
         engine = create_engine(
             app_role_url(database_url, settings), pool_size=settings.db_pool_size
         )
         system = create_engine(database_url, pool_size=1)
         state = AppState(settings, engine, system, data_cipher)
+        # Read when scraped: no round trip, nothing kept up to date.
+        unwatch = [
+            metrics.watch("streams_open", lambda: state.streams.taken),
+            metrics.watch("pool_in_use", functools.partial(connections_in_use, engine)),
+            metrics.watch("pool_in_use", functools.partial(connections_in_use, system)),
+        ]
         # Objects made at start-up live as long as the process: keep them out of the
         # collector's full passes, which otherwise show up as latency spikes.
         gc.collect()
@@ -127,6 +146,10 @@ def create_app(
                 await asyncio.to_thread(relay.stop)
             await engine.dispose()
             await system.dispose()
+            for forget in unwatch:
+                forget()
+            if listener is not None:
+                await asyncio.to_thread(listener.close)  # its server polls every 0.5 s
 
     app = _App(
         title="cit-dispatch",
@@ -138,7 +161,7 @@ def create_app(
     )
     install_docs(app)
     install_problem_handlers(app)
-    for module in (
+    modules = (
         health,
         districts,
         roster,
@@ -152,8 +175,15 @@ def create_app(
         keys,
         reports,
         stream,
-    ):
+    )
+    for module in modules:
         app.include_router(module.router)
+    # The routers' own routes and the app's (docs): FastAPI 0.16x keeps an included router
+    # whole in app.routes, as an object with no template of its own.
+    app.known_routes = [
+        *(route for module in modules for route in module.router.routes),
+        *(r for r in app.router.routes if isinstance(getattr(r, "path_format", None), str)),
+    ]
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

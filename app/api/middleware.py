@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request id, access log, security headers, in-flight and size limits."""
+"""Pure ASGI middleware: request id, access log, metrics, security headers, in-flight and size
+limits."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Sequence
 
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import metrics
 from app.errors import PROBLEM_BASE
 from app.logs import request_id_var
 
@@ -57,6 +61,51 @@ class RequestContextMiddleware:
                 },
             )
             request_id_var.reset(token)
+
+
+class MetricsMiddleware:
+    """Count every answer (cit_http_requests_total) and time it
+    (cit_http_request_duration_seconds) under its route's template, never its raw path.
+
+    It sits outside everything, so refusals written by middleware (503 when overloaded,
+    413) count too: such a request never reached the router, so its route is looked up here.
+    A live feed is timed to its headers; its open time is not a request's latency.
+    """
+
+    def __init__(self, app: ASGIApp, *, routes: Sequence[BaseRoute]) -> None:
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers_at: float | None = None
+        status = 500
+        long_lived = scope["path"] in _LONG_LIVED
+
+        async def send_counted(message: Message) -> None:
+            nonlocal status, headers_at
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if long_lived:
+                    headers_at = time.perf_counter()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_counted)
+        finally:
+            seconds = (headers_at or time.perf_counter()) - started
+            metrics.count_request(scope["method"], self._route(scope), status, seconds)
+
+    def _route(self, scope: Scope) -> str:
+        # The router leaves the route it chose in the scope (a 405 too).
+        route = scope.get("route")
+        if route is None:
+            route = next((r for r in self.routes if r.matches(scope)[0] is not Match.NONE), None)
+        template = getattr(route, "path_format", None)
+        return template if isinstance(template, str) else metrics.UNMATCHED
 
 
 SECURITY_HEADERS = [

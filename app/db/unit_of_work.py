@@ -7,10 +7,11 @@ the hot path's hand-written statements (call intake), and an ORM session on that
 connection and transaction. A read-only unit of work (BEGIN READ ONLY) serves reads and
 reports, so they can never write.
 
-After COMMIT, the after_commit callbacks run (e.g. dropping a cache entry); after a
-rollback, or a failed commit, the on_rollback ones do (e.g. releasing an Idempotency-Key),
-so a client retrying never finds its key stuck. A 2xx is never sent for a transaction that
-did not commit: the API commits before the response goes out.
+After COMMIT, the after_commit callbacks run (e.g. dropping a cache entry, or counting a
+recommendation in the metrics: a service given only the session finds its unit of work with
+of_session); after a rollback, or a failed commit, the on_rollback ones do (e.g. releasing
+an Idempotency-Key), so a client retrying never finds its key stuck. A 2xx is never sent
+for a transaction that did not commit: the API commits before the response goes out.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ async def _discard(conn: AsyncConnection, exc: BaseException) -> None:
         await invalidate_pool(conn, exc)
     await conn.invalidate()
     await conn.close()
+
+
+# The key under which a session's info holds its unit of work (of_session).
+_WORK = "cit.unit_of_work"
 
 
 class UnitOfWork:
@@ -92,7 +97,9 @@ class UnitOfWork:
     async def session(self) -> AsyncSession:
         """An ORM session in the same transaction (services flush; only commit() commits)."""
         if self._session is None:
-            self._session = AsyncSession(bind=await self.connection(), expire_on_commit=False)
+            self._session = AsyncSession(
+                bind=await self.connection(), expire_on_commit=False, info={_WORK: self}
+            )
         return self._session
 
     async def restart(self) -> None:
@@ -175,3 +182,12 @@ class UnitOfWork:
         except BaseException:
             await self.rollback()
             raise
+
+
+def of_session(session: AsyncSession) -> UnitOfWork:
+    """The unit of work whose transaction session runs in: a service given only the session
+    registers its after-commit callbacks there."""
+    work = session.info.get(_WORK)
+    if not isinstance(work, UnitOfWork):
+        raise LookupError("this session was not made by a unit of work")
+    return work

@@ -81,6 +81,13 @@ _RELEASE = text(
     " WHERE d.id = r.id AND d.status = 'pending' AND d.lease_until = r.lease_until"
 )
 
+# The first entry of the partial index on pending deliveries: one index probe, however long
+# the queue. A delivery not due yet (waiting out its back-off) gives a negative age.
+_OLDEST_PENDING = text(
+    "SELECT coalesce(extract(epoch FROM now() - min(next_attempt_at)), 0)"
+    " FROM webhook_delivery WHERE status = 'pending'"
+)
+
 
 async def claim_due(
     conn: AsyncConnection,
@@ -157,6 +164,11 @@ async def requeue(session: AsyncSession, delivery: WebhookDelivery) -> None:
         {"id": delivery.id},
     )
     await session.execute(_NOTIFY, {"channel": DELIVERIES_DUE})
+
+
+async def oldest_pending_seconds(conn: AsyncConnection) -> float:
+    """How long the pending delivery due earliest has been due (negative: none is due yet)."""
+    return float((await conn.execute(_OLDEST_PENDING)).scalar_one())
 
 
 def subscriptions_statement(agency_id: UUID) -> Select[WebhookSubscription]:

@@ -145,6 +145,7 @@ async def intake(
         raise CallExists(str(call.external_id), existing) from None
     except repo.DistrictGone:
         raise Invalid(f"unknown district {call.district}", loc=("body", "district")) from None
+    triage.count_when_committed(work, rec)
     return out
 
 

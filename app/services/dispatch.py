@@ -9,7 +9,9 @@ from uuid import UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import metrics
 from app.agency_context import AgencyContext
+from app.db.unit_of_work import of_session
 from app.encryption import CALL_NOTES, DataCipher
 from app.errors import Conflict, Invalid
 from app.events import catalogue as events
@@ -139,6 +141,7 @@ async def dispatch(
     wanted = [u for u in requested if u[1] not in already]
     if not wanted:
         fresh = await _fresh_recommendation(session, context, who, call, request_id)
+        _count_conflict(session)
         return UnitsUnavailable([], fresh, "there are no units to assign to this call")
 
     locked = await assignment_repo.lock_units(
@@ -156,6 +159,7 @@ async def dispatch(
     taken = [u for u in wanted if not _available(locked[u[1]])]
     if taken:
         fresh = await _fresh_recommendation(session, context, who, call, request_id)
+        _count_conflict(session)
         return UnitsUnavailable(
             [UnitRef(responder_type=t, responder_id=i) for t, i, _ in taken],
             fresh,
@@ -227,6 +231,13 @@ async def dispatch(
     )
     await audit.write(await session.connection(), entry)
     return await call_service.render_with_units(session, call, rec)
+
+
+def _count_conflict(session: AsyncSession) -> None:
+    """Count a dispatch answered 409 with a fresh recommendation, once it commits. The rare
+    race the unique index catches (a plain 409) commits nothing and is not counted; its
+    retry, which finds the units taken, is."""
+    of_session(session).after_commit(metrics.count_dispatch_conflict)
 
 
 def _type_of(unit: Officer | CoResponder) -> ResponderType:

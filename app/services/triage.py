@@ -7,7 +7,9 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app import metrics
 from app.agency_context import AgencyContext
+from app.db.unit_of_work import UnitOfWork, of_session
 from app.errors import Invalid
 from app.events import catalogue as events
 from app.ids import new_id
@@ -121,4 +123,12 @@ async def retriage(
         outcome="success" if announce_update else "error",
     )
     await repo.insert_recommendation(session, rec, events=news, entry=entry)
+    count_when_committed(of_session(session), rec)
     return rec
+
+
+def count_when_committed(work: UnitOfWork, rec: RecommendationRecord) -> None:
+    """Count the recommendation and its warnings in the metrics once work commits: a
+    rolled-back one is never counted, and a replayed answer never runs this."""
+    codes = [warning["code"] for warning in rec.warnings]
+    work.after_commit(lambda: metrics.count_recommendation(rec.lead, codes))

@@ -1,4 +1,9 @@
-"""The outbox relay: claim due deliveries, sign, send, and record what happened."""
+"""The outbox relay: claim due deliveries, sign, send, and record what happened.
+
+Its metrics: each outcome counted once recorded (delivered, retry, failed), each first
+attempt timed from its event, and the outbox's oldest pending delivery read every few
+seconds (app/metrics.py).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app import metrics
+from app.db.engine import connections_in_use
 from app.db.listen import keep_listening
 from app.encryption import SUBSCRIPTION_SECRET, DataCipher, UndecryptableValue
 from app.events.body import event_body
@@ -28,6 +35,8 @@ from app.webhooks.targets import TargetRefused, check_target, public_only_transp
 log = logging.getLogger(__name__)
 
 HTTP_TIMEOUT_SECONDS = 10.0
+# How often the relay reads the outbox's oldest pending delivery for the metrics.
+OUTBOX_GAUGE_SECONDS = 5.0
 # Longer than the HTTP timeout, so a claimed delivery is never sent twice at once. An
 # attempt starts as soon as it is claimed (no claim waits behind its receiver's queue).
 LEASE = timedelta(seconds=30)
@@ -131,6 +140,10 @@ class Relay:
             # restart) by a task of its own; the poll below covers any gap.
             listening = asyncio.create_task(self._keep_listening())
             recording = asyncio.create_task(self._record_delivered())
+            gauging = asyncio.create_task(self._gauge_outbox())
+            unwatch = metrics.watch(
+                "pool_in_use", functools.partial(connections_in_use, self.engine)
+            )
             try:
                 while not self._stopping:
                     self._wake.clear()
@@ -140,9 +153,11 @@ class Relay:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
             finally:
-                listening.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await listening
+                unwatch()
+                for task in (listening, gauging):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
                 await self._finish_or_release()
                 # The recorder writes what is left and ends; it is never cancelled in the
                 # middle of a write.
@@ -206,6 +221,17 @@ class Relay:
             who="webhook relay",
         )
 
+    async def _gauge_outbox(self) -> None:
+        """Keep cit_outbox_oldest_pending_seconds current: one index probe every few
+        seconds; a failed read (the database down) leaves the last value."""
+        while True:
+            try:
+                async with self.engine.connect() as conn:
+                    metrics.set_outbox_oldest_pending(await repo.oldest_pending_seconds(conn))
+            except Exception:
+                log.debug("outbox gauge not read", exc_info=True)
+            await asyncio.sleep(OUTBOX_GAUGE_SECONDS)
+
     def _notified(self, *_: Any) -> None:
         self._wake.set()
 
@@ -249,9 +275,11 @@ class Relay:
             ):
                 code = await self._attempt(row)
         except Exception:
-            # The lease runs out and the delivery is claimed again.
+            # The lease runs out and the delivery is claimed again (as a second attempt).
             log.warning("webhook delivery attempt not recorded", exc_info=True)
-            return
+            code = None
+        if row.attempts == 1:
+            metrics.observe_first_attempt((datetime.now(UTC) - row.created_at).total_seconds())
         if code:
             self._delivered.append((row.id, code))
             self._to_record.set()
@@ -277,6 +305,8 @@ class Relay:
         except Exception:
             # Their leases run out and they are sent again (receivers deduplicate).
             log.warning("webhook deliveries not recorded", exc_info=True)
+            return
+        metrics.count_webhooks("delivered", len(batch))
 
     async def _attempt(self, row: Any) -> int | None:
         """Send one delivery. Returns the status code when it succeeded (the caller records
@@ -357,7 +387,9 @@ class Relay:
             await repo.schedule_retry(
                 conn, delivery_id=row.id, delay=timedelta(seconds=delay), code=code, error=error
             )
+        metrics.count_webhooks("retry")
 
     async def _fail(self, row: Any, *, code: int | None, error: str) -> None:
         async with self.engine.connect() as conn:
             await repo.mark_failed(conn, delivery_id=row.id, code=code, error=error)
+        metrics.count_webhooks("failed")

@@ -1,0 +1,87 @@
+"""The metrics listener of the command line: `worker` opens its own, and a clash of ports
+(with the API's, or with a port already taken) is one line before anything starts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from app.encryption import generate_key
+from tests.test_cli import _cli, _one_clear_line
+from tests.test_embedded_lifecycle import _free_port
+from tests.test_metrics import IN_USE, Scrape, parsed
+
+
+def test_a_setting_clash_is_one_line_naming_the_metrics_port() -> None:
+    env = {"CIT_PORT": "9100", "CIT_METRICS_PORT": "9100"}
+    result = _cli("postgresql://x@127.0.0.1:9/n", "migrate", env=env)
+    line = _one_clear_line(result, "CIT_METRICS_PORT", "9100")
+    assert result.returncode == 2, line
+
+
+@contextlib.contextmanager
+def _taken_port() -> Iterator[int]:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        yield taken.getsockname()[1]
+
+
+def test_a_worker_whose_metrics_port_is_taken_stops_with_one_line() -> None:
+    with _taken_port() as port:
+        env = {"CIT_METRICS_PORT": str(port), "CIT_DATA_KEY": generate_key()}
+        result = _cli("postgresql://x@127.0.0.1:9/n", "worker", env=env)
+    line = _one_clear_line(result, "CIT_METRICS_PORT", str(port))
+    assert result.returncode == 2, line
+
+
+async def test_a_worker_serves_its_own_metrics(database_url: str) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CIT_DATABASE_URL": database_url,
+        "CIT_DATA_KEY": generate_key(),
+        "CIT_METRICS_PORT": str(port),
+    }
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "app.cli",
+        "worker",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        # Its relay's pool lends the LISTEN connection (once migrations are done).
+        scrape = await _scraped(port, worker, lambda s: s.value(IN_USE) >= 1)
+    finally:
+        worker.terminate()
+        await asyncio.wait_for(worker.wait(), timeout=30)
+    assert "cit_webhook_deliveries_total" in scrape.names()
+
+
+async def _scraped(
+    port: int, process: asyncio.subprocess.Process, ready: Callable[[Scrape], bool]
+) -> Scrape:
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient() as http:
+        while True:
+            assert process.returncode is None, "the worker exited"
+            with contextlib.suppress(httpx.TransportError):
+                response = await http.get(f"http://127.0.0.1:{port}/metrics")
+                if response.status_code == 200:
+                    scrape = parsed(response.text)
+                    if ready(scrape):
+                        return scrape
+            if time.monotonic() > deadline:
+                pytest.fail("the worker never served its metrics")
+            await asyncio.sleep(0.2)
