@@ -297,8 +297,8 @@ async def _drive(
     calls = await closed_loop(make, create_call, concurrency=c, seconds=s)
     # EIDO import beside it, at the same concurrency: each document a new incident.
     import_incident = import_step(rng, seeded)
-    # The first import loads the EIDO schema (seconds of YAML parsing); alone, so that
-    # concurrent first imports do not each load it into the warm-up.
+    # The service builds the EIDO validators at start-up, in a thread; one import alone
+    # first, so that none of the warm-up's concurrent imports waits for them.
     first = make()
     await import_incident(first, Stats())
     await first.close()

@@ -93,6 +93,7 @@ def test_rotation_old_values_stay_readable_and_rekey_moves_them_to_the_new_key()
         (base64.urlsafe_b64encode(os.urandom(16)).decode(), "16 bytes, not 32"),
         (" , ", "empty"),
     ],
+    ids=["not-base64", "short", "empty"],  # the same on every test worker
 )
 def test_malformed_key_names_cit_data_key_but_never_the_key(value: str, problem: str) -> None:
     with pytest.raises(DataKeyError, match="CIT_DATA_KEY") as caught:
