@@ -41,7 +41,7 @@ from app.db.engine import app_role_url, create_engine
 from app.encryption import DataCipher, load_cipher
 from app.schemas.calls import CallExistsProblem
 from app.schemas.dispatch import UnitsUnavailableProblem
-from app.services import housekeeping, stream_tail
+from app.services import changes, housekeeping, stream_tail
 from app.settings import Settings
 from app.state import AppState
 from app.webhooks.thread import RelayThread
@@ -87,6 +87,10 @@ def create_app(
         gc.freeze()
         app.state.cit = state
         tasks = [asyncio.create_task(job) for job in housekeeping.jobs(state)]
+        # Changes made by any instance (revoked keys, agency contexts, lockouts) drop what
+        # this one cached; one LISTEN connection per process.
+        state.changes = asyncio.create_task(changes.listen(state))
+        tasks.append(state.changes)
         # The relay has its own thread, loop and pool: a busy API never delays deliveries.
         relay = RelayThread(database_url, settings, data_cipher) if settings.run_relay else None
         if relay is not None:

@@ -4,6 +4,7 @@ district. The stale one must answer correctly, never with a 422 or a KeyError 50
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -22,10 +23,15 @@ from tests.helpers import Api, add_shift, certify, grid_districts
 
 @pytest.fixture
 async def second(database_url: str, settings: Settings) -> AsyncIterator[FastAPI]:
-    """Another instance on the test database, whose agency contexts never expire."""
+    """Another instance on the test database, whose agency contexts never expire and which
+    hears no announcements (as if it missed them): it keeps a stale context."""
     other = create_app(settings, database_url)
     async with other.router.lifespan_context(other):
         state: AppState = other.state.cit
+        assert state.changes is not None
+        state.changes.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await state.changes
         state.contexts = TtlCache(3600)
         yield other
 
