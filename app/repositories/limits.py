@@ -108,7 +108,7 @@ async def current_failures(
 # A bucket untouched for a minute is full again: the same as no row at all.
 _PURGE_BUCKETS = text("DELETE FROM rate_bucket WHERE at < now() - interval '1 minute'")
 _PURGE_FAILURES = text(
-    "DELETE FROM auth_failure WHERE first_at < now() - :lockout"
+    "DELETE FROM auth_failure WHERE first_at < now() - CAST(:lockout AS interval)"
     " AND (locked_until IS NULL OR locked_until < now())"
 )
 

@@ -184,7 +184,8 @@ async def _take_token(state: AppState, key_id: UUID) -> int | None:
         if wait is not None:
             return wait
         taking = state.rate_takes.get(key_id)
-        if taking is None:
+        # A take that ended (its callback not yet run) gave what others have spent since.
+        if taking is None or taking.done():
             taking = asyncio.create_task(_take_chunk(state, key_id))
             state.rate_takes[key_id] = taking
             taking.add_done_callback(functools.partial(_taken, state, key_id))
