@@ -55,14 +55,13 @@ class AppState:
         self.rate = RateLeases[UUID](settings.rate_limit_per_minute)
         # Takes from a key's shared bucket in flight, so concurrent requests share one.
         self.rate_takes: dict[UUID, asyncio.Task[None]] = {}
-        # Listens for changes made by any instance, and drops what they make stale.
-        self.changes: asyncio.Task[None] | None = None
         # Requests refused during a lockout: one audit entry per (address, prefix) a minute.
         self.lockout_refusals: RefusalTally[tuple[str, str | None]] = RefusalTally(
             LOCKOUT_AUDIT_WINDOW
         )
-        # The live feeds: one LISTEN connection for them all (started by the first), the
-        # cap on how many are open, and on how many read at once (requests keep the pool).
+        # The process's one LISTEN connection: for the live feeds and for changes other
+        # instances announce (app/services/changes.py); the cap on how many feeds are
+        # open, and on how many read at once (requests keep the pool).
         self.announcements = Announcements(
             self.autocommit, EVENT_COMMITTED, log=logging.getLogger("app.services.stream")
         )

@@ -88,9 +88,8 @@ def create_app(
         app.state.cit = state
         tasks = [asyncio.create_task(job) for job in housekeeping.jobs(state)]
         # Changes made by any instance (revoked keys, agency contexts, lockouts) drop what
-        # this one cached; one LISTEN connection per process.
-        state.changes = asyncio.create_task(changes.listen(state))
-        tasks.append(state.changes)
+        # this one cached; heard on the process's one LISTEN connection.
+        changes.listen(state)
         # The relay has its own thread, loop and pool: a busy API never delays deliveries.
         relay = RelayThread(database_url, settings, data_cipher) if settings.run_relay else None
         if relay is not None:
@@ -98,7 +97,7 @@ def create_app(
         try:
             yield
         finally:
-            # Live feeds end (they hold no transaction), and their LISTEN connection closes.
+            # Live feeds end (they hold no transaction), and the LISTEN connection closes.
             await state.announcements.aclose()
             await stream_tail.stop_all(state)
             for task in tasks:

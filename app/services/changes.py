@@ -3,10 +3,10 @@
 The database announces them on CHANNEL at commit (migration 0015's triggers and limit
 functions): `key <id>` (revoked, re-dated or removed), `agency <id>` (districts,
 adjacency, policy, time zone), `auth <json>` (a failed-authentication count or lockout).
-Each process holds one LISTEN connection (app/db/listen.keep_listening) and drops the
-cached copies an announcement makes stale. On every (re)connection it drops them all and
-reloads the failure counts, since announcements may have been missed meanwhile. The
-caches' TTL stays as the safety net.
+Each process hears them on its one LISTEN connection (app/db/listen.Announcements,
+shared with the live feeds) and drops the cached copies an announcement makes stale. On
+every (re)connection it drops them all and reloads the failure counts, since
+announcements may have been missed meanwhile. The caches' TTL stays as the safety net.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import json
 import logging
 from uuid import UUID
 
-from app.db.listen import keep_listening
 from app.repositories import limits as limits_repo
 from app.services import agency, auth
 from app.state import AppState
@@ -30,15 +29,13 @@ CHANNEL = "cit_changed"
 RELOAD_LIMIT = 10_000
 
 
-async def listen(state: AppState) -> None:
-    """Listen until cancelled, re-connecting whenever the connection is lost."""
-    await keep_listening(
-        state.autocommit,
+def listen(state: AppState) -> None:
+    """Hear changes on the process's one LISTEN connection (state.announcements), from now
+    until it closes, re-connecting whenever the connection is lost."""
+    state.announcements.hear(
         CHANNEL,
         on_notify=functools.partial(heard, state),
         on_listening=functools.partial(_listening, state),
-        log=log,
-        who="change listener",
     )
 
 

@@ -4,7 +4,6 @@ district. The stale one must answer correctly, never with a 422 or a KeyError 50
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -28,10 +27,7 @@ async def second(database_url: str, settings: Settings) -> AsyncIterator[FastAPI
     other = create_app(settings, database_url)
     async with other.router.lifespan_context(other):
         state: AppState = other.state.cit
-        assert state.changes is not None
-        state.changes.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await state.changes
+        await state.announcements.aclose()
         state.contexts = TtlCache(3600)
         yield other
 
