@@ -297,13 +297,16 @@ async def test_one_commit_is_read_once_however_many_feeds_follow_the_agency(
         return await read_after(conn, **kwargs)
 
     monkeypatch.setattr(stream_repo, "read_after", counted)
-    async with stream(live, admin) as one, stream(live, admin) as two:
-        async with stream(live, admin, params={"types": "call.created"}) as three:
-            await asyncio.sleep(0.3)  # the first reads, of feeds that start, are done
-            reads.clear()
-            await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
-            assert len(await one.events(2)) == len(await two.events(2)) == 2
-            assert (await three.event()).event == "call.created"
+    async with (
+        stream(live, admin) as one,
+        stream(live, admin) as two,
+        stream(live, admin, params={"types": "call.created"}) as three,
+    ):
+        await asyncio.sleep(0.3)  # the first reads, of feeds that start, are done
+        reads.clear()
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        assert len(await one.events(2)) == len(await two.events(2)) == 2
+        assert (await three.event()).event == "call.created"
     # One commit (call and recommendation together); a read that held an event back
     # while its transaction ended may add one more. Not one per feed.
     assert 1 <= reads.count(admin.agency_id) <= 2, reads
