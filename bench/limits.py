@@ -42,6 +42,9 @@ async def compare(
     """Call intake without and with the shared limits, interleaved; the report's lines."""
     runs: dict[bool, list[Stats]] = {False: [], True: []}
     refused = 0
+    # The second instance has just started: both warm up before any phase counts.
+    for port in (port_off, port_on, port_off, port_on):
+        await closed_loop(_clients(port, keys), step, concurrency=args.concurrency, seconds=2)
     for turn in range(args.limits_rounds * 2):
         limited = bool((turn + turn // 2) % 2)
         port = port_on if limited else port_off
