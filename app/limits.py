@@ -1,5 +1,6 @@
-"""In-process limits: failed-authentication lockout per client, request rate per API key,
-the tally that keeps lockout refusals from flooding the audit trail, and open live feeds."""
+"""Limits as one instance keeps them: its copy of the failed-authentication counts and its
+share of each key's rate (both held for every instance in the database), the tally that
+keeps lockout refusals from flooding the audit trail, and open live feeds."""
 
 from __future__ import annotations
 
@@ -16,54 +17,70 @@ _SWEEP_AT = 10_000
 
 
 @dataclass
-class _Failures:
-    count: int = 0
-    first_at: float = 0.0
-    locked_until: float = 0.0
+class _Count:
+    failures: int
+    locked_until: float
+    seen_at: float
 
 
 @dataclass
-class FailedAuthThrottle(Generic[K]):
-    """Lock a client out for `lockout` seconds after `limit` failures within that time.
+class FailureMirror:
+    """This instance's copy of the failed-authentication counts all instances share.
 
-    CJIS Security Policy 5.5.3: no more than five consecutive invalid attempts. A success
-    clears the count.
+    The database counts and locks (app/repositories/limits.py); each instance learns the
+    result of its own failures at once and those of the others from their announcements
+    (app/services/changes.py), so a lockout is checked here, without a round trip. Keys are
+    (client, prefix): prefix '' for none, '*' for the client over every prefix.
+    CJIS Security Policy 5.5.3: no more than five consecutive invalid attempts.
     """
 
-    limit: int
-    lockout: float
+    window: float
     clock: Clock = time.monotonic
-    _clients: dict[K, _Failures] = field(default_factory=dict)
+    _counts: dict[tuple[str, str], _Count] = field(default_factory=dict)
 
-    def retry_after(self, client: K) -> int | None:
-        """Seconds until the client may try again, or None when it is not locked out."""
-        entry = self._clients.get(client)
-        if entry is None:
-            return None
-        remaining = entry.locked_until - self.clock()
-        return math.ceil(remaining) if remaining > 0 else None
-
-    def failed(self, client: K) -> None:
+    def retry_after(self, *keys: tuple[str, str]) -> int | None:
+        """Seconds until none of keys is locked out, or None when none is."""
         now = self.clock()
-        entry = self._clients.get(client)
-        if entry is None or now - entry.first_at > self.lockout:
-            if len(self._clients) >= _SWEEP_AT:
-                self._sweep(now)
-            entry = self._clients[client] = _Failures(first_at=now)
-        entry.count += 1
-        if entry.count >= self.limit:
-            entry.locked_until = now + self.lockout
+        waits = [c.locked_until - now for k in keys if (c := self._counts.get(k)) is not None]
+        longest = max(waits, default=0.0)
+        return math.ceil(longest) if longest > 0 else None
 
-    def succeeded(self, client: K) -> None:
-        self._clients.pop(client, None)
+    def has_failures(self, key: tuple[str, str]) -> bool:
+        """Whether failures are counted against key (a success must clear them)."""
+        count = self._counts.get(key)
+        return count is not None and count.failures > 0
+
+    def learn(self, key: tuple[str, str], failures: int, locked_for: float | None) -> None:
+        """Take a count the database reported (no failures: cleared).
+
+        Announcements may arrive after this instance's own newer answer: a lockout already
+        known is kept until it ends, so an older count cannot lift it.
+        """
+        now = self.clock()
+        if failures <= 0:
+            self._counts.pop(key, None)
+            return
+        locked_until = now + locked_for if locked_for is not None and locked_for > 0 else 0.0
+        count = self._counts.get(key)
+        if count is None:
+            if len(self._counts) >= _SWEEP_AT:
+                self._sweep(now)
+            self._counts[key] = _Count(failures, locked_until, now)
+            return
+        count.failures = failures
+        count.locked_until = max(count.locked_until, locked_until)
+        count.seen_at = now
+
+    def clear(self) -> None:
+        self._counts.clear()
 
     def _sweep(self, now: float) -> None:
-        for client in [
-            c
-            for c, e in self._clients.items()
-            if e.locked_until <= now and now - e.first_at > self.lockout
+        for key in [
+            k
+            for k, c in self._counts.items()
+            if c.locked_until <= now and now - c.seen_at > self.window
         ]:
-            del self._clients[client]
+            del self._counts[key]
 
 
 @dataclass
@@ -108,38 +125,67 @@ class RefusalTally(Generic[K]):
         return counts
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    at: float
+# An instance takes this many seconds' worth of refill from a key's shared bucket at a
+# time, and spends it locally: one round trip per chunk, and at most a chunk per instance
+# spent later than taken (SPEC §9: "give or take one refill").
+LEASE_REFILL_SECONDS = 0.1
+# Tokens taken and not spent within this are dropped (the bucket refills fully in a minute).
+LEASE_SECONDS = 60.0
 
 
 @dataclass
-class RateLimiter(Generic[K]):
-    """A token bucket per key: `per_minute` requests a minute, in bursts of up to that many."""
+class _Lease:
+    tokens: int = 0
+    expires: float = 0.0
+    # The shared bucket had no whole token: none before this, so refuse without asking.
+    empty_until: float = 0.0
+
+
+@dataclass
+class RateLeases(Generic[K]):
+    """This instance's share of each key's token bucket, which the database holds for all
+    instances: `per_minute` requests a minute, in bursts of up to that many.
+
+    The database grants tokens in chunks (app/repositories/limits.py); this spends them.
+    """
 
     per_minute: int
     clock: Clock = time.monotonic
-    _buckets: dict[K, _Bucket] = field(default_factory=dict)
+    _leases: dict[K, _Lease] = field(default_factory=dict)
 
-    def take(self, key: K) -> int | None:
-        """Spend one request; None if allowed, else the seconds to wait (for Retry-After)."""
-        if self.per_minute <= 0:
-            return None
+    @property
+    def chunk(self) -> int:
+        """How many tokens to ask the shared bucket for at once."""
+        return max(1, math.floor(self.per_minute * LEASE_REFILL_SECONDS / 60.0))
+
+    def spend(self, key: K) -> bool:
+        """Spend one token of this instance's lease, if it holds one."""
+        lease = self._leases.get(key)
+        if lease is None or lease.tokens <= 0 or lease.expires <= self.clock():
+            return False
+        lease.tokens -= 1
+        return True
+
+    def refused_for(self, key: K) -> int | None:
+        """Seconds until the shared bucket has a token again, if it is known to have none."""
+        lease = self._leases.get(key)
+        remaining = 0.0 if lease is None else lease.empty_until - self.clock()
+        return max(1, math.ceil(remaining)) if remaining > 0 else None
+
+    def granted(self, key: K, taken: int, left: float) -> None:
+        """Add what the shared bucket gave; left is what it still holds."""
         now = self.clock()
+        lease = self._leases.get(key)
+        if lease is None:
+            if len(self._leases) >= _SWEEP_AT:
+                self._leases = {k: v for k, v in self._leases.items() if v.expires > now}
+            lease = self._leases[key] = _Lease()
+        if lease.expires <= now:
+            lease.tokens = 0
+        lease.tokens += taken
+        lease.expires = now + LEASE_SECONDS
         rate = self.per_minute / 60.0
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            if len(self._buckets) >= _SWEEP_AT:
-                self._buckets.clear()  # every bucket refills to full within a minute anyway
-            bucket = self._buckets[key] = _Bucket(tokens=float(self.per_minute), at=now)
-        else:
-            bucket.tokens = min(float(self.per_minute), bucket.tokens + (now - bucket.at) * rate)
-            bucket.at = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
-            return None
-        return max(1, math.ceil((1.0 - bucket.tokens) / rate))
+        lease.empty_until = now + (1.0 - left) / rate if left < 1.0 else 0.0
 
 
 @dataclass

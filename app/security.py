@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 KEY_PREFIX = "cit_"
@@ -22,6 +23,8 @@ class Principal:
     responder_type: str | None
     responder_id: UUID | None
     prefix: str
+    # When the key stops working; no instance caches it past this.
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -35,11 +35,12 @@ class Settings(BaseSettings):
     # Sized for a busy console floor: connections above the pool are closed when returned,
     # so a pool smaller than the concurrency reconnects dozens of times a second.
     db_pool_size: int = Field(default=32, ge=1, le=200)
-    # How long another instance may serve a cached agency context or API key after a change.
-    # At most 5 s: a revoked API key must stop working on every instance within 5 s.
     # /readyz answers 503 when the database has not answered its one round trip by then
     # (a hung server accepts connections and never answers).
     readyz_timeout_seconds: float = Field(default=2.0, gt=0.0, le=60.0)
+    # How long an instance keeps a cached agency context or API key. Changes are announced
+    # (app/services/changes.py) and reach every instance within a second; this bounds one
+    # that missed the announcement, so at most 5 s.
     cache_ttl_seconds: float = Field(default=2.0, ge=0.0, le=5.0)
     max_body_bytes: int = 256 * 1024
     # A request's headers must arrive within this many seconds of the connection opening
@@ -67,7 +68,7 @@ class Settings(BaseSettings):
     # Failed authentications from one client address before it is locked out, and for how long.
     auth_failure_limit: int = Field(default=5, ge=1)
     auth_lockout_seconds: int = Field(default=600, ge=1)
-    # Requests per minute per API key (0: no limit).
+    # Requests per minute per API key, across every instance together (0: no limit).
     rate_limit_per_minute: int = Field(default=6000, ge=0)
     # How often `serve` looks ahead for coverage gaps and expiring certifications to announce
     # (docs/reports.md, "Alerts"); 0 turns the alerts off on this instance.

@@ -19,7 +19,7 @@ from app.db.listen import Announcements
 from app.db.unit_of_work import UnitOfWork
 from app.encryption import DataCipher
 from app.events.catalogue import EVENT_COMMITTED
-from app.limits import FailedAuthThrottle, RateLimiter, RefusalTally, Slots
+from app.limits import FailureMirror, RateLeases, RefusalTally, Slots
 from app.security import Principal
 from app.settings import Settings
 
@@ -48,20 +48,20 @@ class AppState:
         self.contexts: TtlCache[UUID, AgencyContext] = TtlCache(settings.cache_ttl_seconds)
         # Context loads in flight, so concurrent requests share one (app/services/agency.py).
         self.context_loads: dict[UUID, asyncio.Task[AgencyContext]] = {}
-        self.auth_throttle: FailedAuthThrottle[tuple[str, str | None]] = FailedAuthThrottle(
-            settings.auth_failure_limit, settings.auth_lockout_seconds
-        )
-        # However many prefixes it tries, one address gets CLIENT_BUDGET times as many.
-        self.client_throttle: FailedAuthThrottle[str] = FailedAuthThrottle(
-            settings.auth_failure_limit * CLIENT_BUDGET, settings.auth_lockout_seconds
-        )
-        self.rate_limiter: RateLimiter[UUID] = RateLimiter(settings.rate_limit_per_minute)
+        # Failed authentications and key rates are counted in the database for every
+        # instance (app/services/auth.py); this instance keeps a copy of the counts, kept
+        # current by announcements, and its share of each key's bucket.
+        self.failures = FailureMirror(float(settings.auth_lockout_seconds))
+        self.rate = RateLeases[UUID](settings.rate_limit_per_minute)
+        # Takes from a key's shared bucket in flight, so concurrent requests share one.
+        self.rate_takes: dict[UUID, asyncio.Task[None]] = {}
         # Requests refused during a lockout: one audit entry per (address, prefix) a minute.
         self.lockout_refusals: RefusalTally[tuple[str, str | None]] = RefusalTally(
             LOCKOUT_AUDIT_WINDOW
         )
-        # The live feeds: one LISTEN connection for them all (started by the first), the
-        # cap on how many are open, and on how many read at once (requests keep the pool).
+        # The process's one LISTEN connection: for the live feeds and for changes other
+        # instances announce (app/services/changes.py); the cap on how many feeds are
+        # open, and on how many read at once (requests keep the pool).
         self.announcements = Announcements(
             self.autocommit, EVENT_COMMITTED, log=logging.getLogger("app.services.stream")
         )

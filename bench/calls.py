@@ -59,7 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.db.embedded import start_embedded
 from app.db.migrate import upgrade
-from bench import stream
+from bench import limits, stream
 from bench.call_year import SeededCalls, seed_calls, year_range
 from bench.eido import import_step
 from bench.loadgen import Connection, Stats, Step, closed_loop, open_loop
@@ -146,8 +146,13 @@ def _percentiles(values: list[float]) -> str:
     return f"p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   (n={len(values)})"
 
 
-def _start(args: argparse.Namespace, data_dir: Path, port: int) -> list[subprocess.Popen[bytes]]:
-    """Start the service (and, with --worker, the relay as its own process)."""
+def _start(
+    args: argparse.Namespace, data_dir: Path, port: int, *, rate_limited: bool = False
+) -> list[subprocess.Popen[bytes]]:
+    """Start the service (and, with --worker, the relay as its own process).
+
+    rate_limited: a second instance, with the default per-key rate limit and no relay.
+    """
     env = {
         **os.environ,
         "CIT_DATA_DIR": str(data_dir),
@@ -157,10 +162,13 @@ def _start(args: argparse.Namespace, data_dir: Path, port: int) -> list[subproce
         # One key drives the whole load: the per-key limit would cap it at 100/s.
         "CIT_RATE_LIMIT_PER_MINUTE": "0",
     }
+    if rate_limited:
+        env["CIT_RATE_LIMIT_PER_MINUTE"] = str(limits.RATE_LIMIT_PER_MINUTE)
+        env["CIT_RUN_RELAY"] = "false"
     env.pop("CIT_DATABASE_URL", None)
-    log = (data_dir / "service.log").open("wb")
+    log = (data_dir / ("limited.log" if rate_limited else "service.log")).open("wb")
     commands = [["serve", "--no-migrate", "--port", str(port)]]
-    if args.worker:
+    if args.worker and not rate_limited:
         commands.append(["worker"])
     procs = []
     for command in commands:
@@ -179,11 +187,11 @@ def _start(args: argparse.Namespace, data_dir: Path, port: int) -> list[subproce
 
 @contextmanager
 def _serving(
-    args: argparse.Namespace, data_dir: Path
+    args: argparse.Namespace, data_dir: Path, *, rate_limited: bool = False
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """The service (and its worker) on a free port for the block; stopped with SIGTERM."""
     port = _free_port()
-    procs = _start(args, data_dir, port)
+    procs = _start(args, data_dir, port, rate_limited=rate_limited)
     try:
         yield port, procs[0]
     finally:
@@ -205,6 +213,7 @@ async def read_request(reader: asyncio.StreamReader) -> bytes:
 
 async def _run(
     args: argparse.Namespace,
+    data_dir: Path,
     seeded: Seeded,
     big: Seeded | None,
     port: int,
@@ -213,7 +222,7 @@ async def _run(
     receiver = Receiver()
     hook_url = await receiver.start()
     await _wait_ready(port, serve)
-    await _drive(args, seeded, big, port, hook_url, receiver)
+    await _drive(args, seeded, big, port, hook_url, receiver, data_dir)
 
 
 def _intake(rng: random.Random, seeded: Seeded) -> Step:
@@ -263,6 +272,17 @@ async def _compare_sizes(
     return lines
 
 
+async def _compare_limits(
+    args: argparse.Namespace, data_dir: Path, seeded: Seeded, port: int, create_call: Step
+) -> list[str]:
+    """Call intake on this instance (no rate limit) and on a second one with the shared
+    limits on, interleaved (bench/limits.py); the report's lines."""
+    keys = await limits.issue_keys(port, seeded, args.concurrency)
+    with _serving(args, data_dir, rate_limited=True) as (limited_port, limited):
+        await _wait_ready(limited_port, limited)
+        return await limits.compare(args, keys, create_call, port_off=port, port_on=limited_port)
+
+
 async def _drive(
     args: argparse.Namespace,
     seeded: Seeded,
@@ -270,6 +290,7 @@ async def _drive(
     port: int,
     hook_url: str,
     receiver: Receiver,
+    data_dir: Path,
 ) -> None:
     auth = {"Authorization": f"Bearer {seeded.api_key}"}
     rng = random.Random(7)
@@ -306,6 +327,7 @@ async def _drive(
     eido = await closed_loop(make, import_incident, concurrency=c, seconds=s)
     # Right after the intake phases, on the same young database, before dispatch load.
     scale = [] if big is None else await _compare_sizes(args, seeded, big, port)
+    shared_limits = await _compare_limits(args, data_dir, seeded, port, create_call)
 
     async def send_call(conn: Connection) -> int:
         return (await conn.request("POST", "/v1/calls", call_body(rng, seeded)))[0]
@@ -390,7 +412,7 @@ async def _drive(
         f" (target >= {EIDO_TARGET_RATIO}: {'met' if ratio >= EIDO_TARGET_RATIO else 'MISSED'})"
     )
     _print_stream(feeds)
-    for line in scale:
+    for line in scale + shared_limits:
         print(line)
     print(f"calls/floor throughput ratio: {calls.throughput / floor.throughput:.3f}")
 
@@ -619,6 +641,10 @@ def main() -> None:
     parser.add_argument("--scale-seconds", type=float, default=8)
     parser.add_argument("--scale-rounds", type=int, default=3)
     parser.add_argument(
+        "--limits-seconds", type=float, default=5, help="each phase of the shared-limits cost"
+    )
+    parser.add_argument("--limits-rounds", type=int, default=4)
+    parser.add_argument(
         "--coverage",
         action="store_true",
         help="instead, seed a year of roster and calls and time the program's reports",
@@ -659,7 +685,7 @@ def main() -> None:
         )
     seeded, big = agencies[0], (agencies[1] if args.scale else None)
     with _serving(args, data_dir) as (port, serve):
-        asyncio.run(_run(args, seeded, big, port, serve))
+        asyncio.run(_run(args, data_dir, seeded, big, port, serve))
 
 
 if __name__ == "__main__":

@@ -26,9 +26,9 @@ from app.api.app import create_app
 from app.db.embedded import start_embedded
 from app.db.migrate import upgrade
 from app.encryption import generate_key
-from app.limits import FailedAuthThrottle, RefusalTally
+from app.limits import FailureMirror, RateLeases, RefusalTally
 from app.settings import Settings
-from app.state import CLIENT_BUDGET, LOCKOUT_AUDIT_WINDOW
+from app.state import LOCKOUT_AUDIT_WINDOW
 from tests.helpers import Api, new_agency
 from tests.receiver import Receiver
 
@@ -108,13 +108,13 @@ async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
 
 @pytest.fixture(autouse=True)
 def _fresh_limits(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Each test starts with no failed-authentication counts on the shared app."""
+    """Each test starts with no failed-authentication counts or rate leases on the shared
+    app (the tables that hold them for every instance are emptied with the rest)."""
     yield
     if "app" in request.fixturenames:
         state = request.getfixturevalue("app").state.cit
-        limit, lockout = state.settings.auth_failure_limit, state.settings.auth_lockout_seconds
-        state.auth_throttle = FailedAuthThrottle(limit, lockout)
-        state.client_throttle = FailedAuthThrottle(limit * CLIENT_BUDGET, lockout)
+        state.failures = FailureMirror(float(state.settings.auth_lockout_seconds))
+        state.rate = RateLeases(state.settings.rate_limit_per_minute)
         state.lockout_refusals = RefusalTally(LOCKOUT_AUDIT_WINDOW)
 
 

@@ -45,8 +45,8 @@ from app.db.engine import app_role_url, connections_in_use, create_engine
 from app.encryption import DataCipher, load_cipher
 from app.schemas.calls import CallExistsProblem
 from app.schemas.dispatch import UnitsUnavailableProblem
+from app.services import changes, housekeeping, stream_tail
 from app.services import eido as eido_service
-from app.services import housekeeping, stream_tail
 from app.settings import Settings
 from app.state import AppState
 from app.tracing import start_tracing
@@ -125,6 +125,9 @@ def create_app(
         app.state.cit = state
         tasks = [asyncio.create_task(job) for job in housekeeping.jobs(state)]
         tasks.append(asyncio.create_task(eido_service.load_schema()))
+        # Changes made by any instance (revoked keys, agency contexts, lockouts) drop what
+        # this one cached; heard on the process's one LISTEN connection.
+        changes.listen(state)
         # The relay has its own thread, loop and pool: a busy API never delays deliveries.
         relay = RelayThread(database_url, settings, data_cipher) if settings.run_relay else None
         app.state.relay = relay
@@ -133,7 +136,7 @@ def create_app(
         try:
             yield
         finally:
-            # Live feeds end (they hold no transaction), and their LISTEN connection closes.
+            # Live feeds end (they hold no transaction), and the LISTEN connection closes.
             await state.announcements.aclose()
             await stream_tail.stop_all(state)
             for task in tasks:

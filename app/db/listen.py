@@ -1,9 +1,11 @@
 """LISTEN on a connection of its own, re-made after a database restart; and the process's
-one listener for committed events, which wakes every live feed of the agency named.
+one listener, which wakes every live feed of the agency named by a committed event and
+hears the changes other instances announce.
 
-The webhook relay listens for due deliveries (app/webhooks/relay.py); the live feed's
+The webhook relay listens for due deliveries (app/webhooks/relay.py); the process's
 Announcements listens for committed events (migration 0009 sends `cit_event` with the
-agency id at commit). Both keep their connection with keep_listening.
+agency id at commit) and, on the same connection, for changes (`cit_changed`, migration
+0015, app/services/changes.py). Both keep their connection with keep_listening.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import contextlib
 import functools
 import logging
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -33,10 +35,12 @@ async def keep_listening(
     on_listening: Callable[[], None],
     log: logging.Logger,
     who: str,
+    more: Mapping[str, Callable[[str], None]] | None = None,
 ) -> None:
     """LISTEN to channel until cancelled, re-connecting (with back-off) whenever the
     connection is lost, e.g. by a database restart. on_notify gets each payload; every
-    (re)connection calls on_listening, for whatever was announced while nobody listened."""
+    (re)connection calls on_listening, for whatever was announced while nobody listened.
+    more: other channels to listen to on the same connection, with their own on_notify."""
     delay = LISTEN_BACKOFF_FIRST
     failures = 0
     while True:
@@ -48,6 +52,8 @@ async def keep_listening(
             # Bound now: the old connection's callback may run after the next one began.
             driver.add_termination_listener(functools.partial(_set_event, lost))  # type: ignore[union-attr]
             await driver.add_listener(channel, functools.partial(_deliver, on_notify))  # type: ignore[union-attr]
+            for other, hear in (more or {}).items():
+                await driver.add_listener(other, functools.partial(_deliver, hear))  # type: ignore[union-attr]
             if failures:
                 log.info(
                     "%s is listening again", who, extra={"channel": channel, "attempts": failures}
@@ -87,7 +93,8 @@ def _set_event(event: asyncio.Event, *_: Any) -> None:
 
 
 class Announcements:
-    """One LISTEN connection per process, shared by every live feed it serves.
+    """One LISTEN connection per process, shared by every live feed it serves and by
+    whatever else hears announcements (hear).
 
     A feed watches its agency: its asyncio.Event is set when an event of that agency
     commits, and for every feed when the connection is (re)made (announcements may have
@@ -100,29 +107,53 @@ class Announcements:
         self._log = log
         self._watchers: dict[str, set[asyncio.Event]] = {}
         self._listening: asyncio.Task[None] | None = None
+        self._more: dict[str, Callable[[str], None]] = {}
+        self._on_listening: list[Callable[[], None]] = []
         self.closed = False
+
+    def hear(
+        self, channel: str, *, on_notify: Callable[[str], None], on_listening: Callable[[], None]
+    ) -> None:
+        """Listen to channel too, on the same connection, from now on: on_notify gets its
+        payloads, and every (re)connection calls on_listening."""
+        self._more[channel] = on_notify
+        self._on_listening.append(on_listening)
+        if self._listening is not None:  # added to the connection when it is next made
+            self._listening.cancel()
+            self._listening = None
+        self._start()
+
+    def _start(self) -> None:
+        if self.closed or self._listening is not None:
+            return
+        self._listening = asyncio.create_task(
+            keep_listening(
+                self._engine,
+                self._channel,
+                on_notify=self._announced,
+                on_listening=self._listened,
+                log=self._log,
+                who="announcement listener",
+                more=self._more,
+            )
+        )
+
+    def _listened(self) -> None:
+        self._wake_all()
+        for callback in self._on_listening:
+            callback()
 
     @contextlib.contextmanager
     def watch(self, key: str) -> Iterator[asyncio.Event]:
         """An event set whenever key is announced (or the feeds must look again).
 
-        The first watch starts the LISTEN connection: a process that serves no feed
-        holds none.
+        The first watch starts the LISTEN connection, if nothing else has.
         """
         wake = asyncio.Event()
         if self.closed:
             wake.set()
-        elif self._listening is None:
-            self._listening = asyncio.create_task(
-                keep_listening(
-                    self._engine,
-                    self._channel,
-                    on_notify=self._announced,
-                    on_listening=self._wake_all,
-                    log=self._log,
-                    who="live feed",
-                )
-            )
+        else:
+            self._start()
         self._watchers.setdefault(key, set()).add(wake)
         try:
             yield wake

@@ -13,6 +13,7 @@ from app.models.district import District, DistrictAdjacency
 from app.models.eido_subscription import EidoSubscription
 from app.models.event import Event
 from app.models.idempotency import IdempotencyRecord
+from app.models.limits import AuthFailure, RateBucket
 from app.models.officer import Officer
 from app.models.policy import RoutingPolicy
 from app.models.shift import Shift, ShiftCoverage
@@ -24,6 +25,7 @@ __all__ = [
     "ApiKey",
     "Assignment",
     "AuditEntry",
+    "AuthFailure",
     "Base",
     "Call",
     "Certification",
@@ -35,6 +37,7 @@ __all__ = [
     "Event",
     "IdempotencyRecord",
     "Officer",
+    "RateBucket",
     "Recommendation",
     "RoutingPolicy",
     "Shift",

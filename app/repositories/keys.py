@@ -39,9 +39,9 @@ async def insert_api_key(
     return row, new.secret
 
 
-# A definer-rights function (migration 0006): the agency is not known before the key is.
+# A definer-rights function (migrations 0006, 0015): the agency is not known before the key is.
 _FIND_KEY = text(
-    "SELECT id, agency_id, role, responder_type, responder_id, prefix"
+    "SELECT id, agency_id, role, responder_type, responder_id, prefix, expires_at"
     " FROM cit_authenticate(:digest)"
 )
 
@@ -57,6 +57,7 @@ async def find_principal(conn: AsyncConnection, digest: bytes) -> Principal | No
         responder_type=row.responder_type,
         responder_id=row.responder_id,
         prefix=row.prefix,
+        expires_at=row.expires_at,
     )
 
 

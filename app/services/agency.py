@@ -1,9 +1,10 @@
 """The agency context every request needs (zone, districts, adjacency, policy), cached.
 
 Each instance keeps it for CIT_CACHE_TTL_SECONDS. A change made on this instance drops it
-at once (forget); one made on another instance shows within the TTL, except that a
-request naming a district this instance does not know yet reloads it first (knowing), so
-a district added elsewhere a moment ago is found, not refused.
+at once (forget); one made on another instance is announced by the database and dropped
+within a second (app/services/changes.py), the TTL being the safety net. A request naming
+a district this instance does not know yet reloads it first (knowing), so a district added
+elsewhere a moment ago is found, not refused.
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ async def reload(state: AppState, agency_id: UUID) -> AgencyContext:
 
 
 async def _load(state: AppState, agency_id: UUID) -> AgencyContext:
+    read_at = state.contexts.generation
     async with state.unit_of_work(agency_id, read_only=True) as work:
         loaded = await load_agency_context(await work.connection(), agency_id)
     if loaded is None:
         raise Unauthorized("The API key's agency no longer exists")
-    state.contexts.put(agency_id, loaded)
+    # A change announced while this load ran may not be in what it read.
+    state.contexts.put(agency_id, loaded, read_at=read_at)
     return loaded
 
 
@@ -73,5 +76,7 @@ async def knowing(
 
 
 def forget(state: AppState, agency_id: UUID) -> None:
-    """Drop the cached context after a district, shift or policy change on this instance."""
+    """Drop the cached context after a district or policy change, made on this instance or
+    announced by another; a load begun before the change is not shared from now on."""
     state.contexts.discard(agency_id)
+    state.context_loads.pop(agency_id, None)

@@ -1,13 +1,33 @@
-"""Authentication: which API key a request carries, with lockout and rate limits."""
+"""Authentication: which API key a request carries, with lockout and rate limits.
+
+Both limits hold for the whole deployment (SPEC §9): the database counts failures and
+holds each key's token bucket (app/repositories/limits.py, migration 0015). An instance
+checks lockouts against its copy of the counts (state.failures), kept current by the
+database's announcements (app/services/changes.py), so a request costs no extra round
+trip for them; it takes its keys' tokens from the shared buckets a chunk at a time.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+from uuid import UUID
 
 from app.db.failures import found_connection_dead
 from app.errors import TooManyRequests, Unauthorized
 from app.repositories import keys as repo
+from app.repositories import limits as limits_repo
+from app.repositories.limits import ANY_PREFIX, NO_PREFIX
 from app.security import Principal, hash_key, key_prefix
 from app.services import audit
-from app.state import AppState
+from app.state import CLIENT_BUDGET, AppState
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 async def authenticate(
@@ -19,15 +39,15 @@ async def authenticate(
     key lock that key out from that client (CJIS's account lockout), and five bad or
     missing keys lock out prefix-less attempts. Other consoles behind the same address
     keep working with their own keys, unless the address fails CLIENT_BUDGET times as
-    often in all.
+    often in all. The counts and lockouts are every instance's.
     """
     prefix = key_prefix(secret)
-    attempt = (client, prefix)
-    wait = state.auth_throttle.retry_after(attempt) or state.client_throttle.retry_after(client)
+    attempt = (client, prefix or NO_PREFIX)
+    wait = state.failures.retry_after(attempt, (client, ANY_PREFIX))
     if wait is not None:
         # Recorded too, against the presented prefix's agency, but at most once a minute per
         # address and prefix (with a count), so a flood of refusals cannot flood the trail.
-        refused = state.lockout_refusals.refused(attempt)
+        refused = state.lockout_refusals.refused((client, prefix))
         if refused is not None:
             await audit.record_auth_failure(
                 state.autocommit,
@@ -42,26 +62,14 @@ async def authenticate(
         digest = hash_key(secret)
         principal = state.principals.get(digest)
         if principal is None:
-            try:
-                principal = await _find_principal(state, digest)
-            except Exception as exc:
-                if not found_connection_dead(exc):
-                    raise
-                # A pooled connection that died idle (the database restarted): SQLAlchemy
-                # has invalidated the pool; a read is safe to run again, once.
-                principal = await _find_principal(state, digest)
-            if principal is not None:
-                state.principals.put(digest, principal)
+            principal = await _look_up(state, digest)
     if principal is None:
-        state.auth_throttle.failed(attempt)
-        state.client_throttle.failed(client)
-        await audit.record_auth_failure(
-            state.autocommit, prefix=prefix, client=client, request_id=request_id
-        )
+        await _failed(state, client=client, prefix=prefix, request_id=request_id)
         raise Unauthorized() if secret is None else Unauthorized("The API key is not valid")
-    state.auth_throttle.succeeded(attempt)
+    if state.failures.has_failures(attempt):
+        await _succeeded(state, client=client, prefix=prefix)
     # A principal found by its key always has its key's id (only server commands have none).
-    wait = None if principal.key_id is None else state.rate_limiter.take(principal.key_id)
+    wait = None if principal.key_id is None else await _take_token(state, principal.key_id)
     if wait is not None:
         raise TooManyRequests("This API key's request rate limit is exceeded", wait)
     return principal
@@ -80,13 +88,11 @@ async def record_held_refusals(state: AppState) -> int:
 async def still_valid(state: AppState, secret: str, principal: Principal) -> bool:
     """Whether the key that opened a long-lived answer (a live feed) still holds: not
     revoked, not expired. Served from the key cache, so a revocation reaches an open
-    stream when it reaches requests (within CIT_CACHE_TTL_SECONDS)."""
+    stream when it reaches requests (announced, within a second)."""
     digest = hash_key(secret)
     current = state.principals.get(digest)
     if current is None:
-        current = await _find_principal(state, digest)
-        if current is not None:
-            state.principals.put(digest, current)
+        current = await _look_up(state, digest)
     return current is not None and current.key_id == principal.key_id
 
 
@@ -95,6 +101,111 @@ def forget_key(state: AppState, digest: bytes) -> None:
     state.principals.discard(digest)
 
 
+def forget_key_id(state: AppState, key_id: UUID) -> None:
+    """Drop a key changed on any instance (announced) from this process's cache."""
+    state.principals.discard_if(lambda principal: principal.key_id == key_id)
+
+
+async def _look_up(state: AppState, digest: bytes) -> Principal | None:
+    """The key's principal from the database, cached until the TTL or its expiry."""
+    read_at = state.principals.generation
+    principal = await _retried(functools.partial(_find_principal, state, digest))
+    if principal is not None:
+        ttl = None
+        if principal.expires_at is not None:
+            ttl = (principal.expires_at - datetime.now(UTC)).total_seconds()
+        # A revocation announced while this lookup ran may not be in what it read.
+        state.principals.put(digest, principal, ttl=ttl, read_at=read_at)
+    return principal
+
+
 async def _find_principal(state: AppState, digest: bytes) -> Principal | None:
     async with state.autocommit.connect() as conn:
         return await repo.find_principal(conn, digest)
+
+
+async def _retried(run: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return await run()
+    except Exception as exc:
+        if not found_connection_dead(exc):
+            raise
+        # A pooled connection that died idle (the database restarted): SQLAlchemy has
+        # invalidated the pool; nothing reached the database, so run it again, once.
+        return await run()
+
+
+async def _failed(
+    state: AppState, *, client: str, prefix: str | None, request_id: str | None
+) -> None:
+    """Audit and count a failed authentication, for every instance, in one round trip."""
+    limit = state.settings.auth_failure_limit
+    try:
+        async with state.autocommit.connect() as conn:
+            counts = await limits_repo.auth_failed(
+                conn,
+                client=client,
+                prefix=prefix,
+                request_id=request_id,
+                detail={"key_prefix": prefix, "client": client},
+                per_key=limit,
+                per_client=limit * CLIENT_BUDGET,
+                lockout_seconds=state.settings.auth_lockout_seconds,
+            )
+    except Exception:  # The 401 stands even if the count cannot be kept right now.
+        log.warning("could not record a failed authentication", exc_info=True)
+        return
+    for count in counts:
+        state.failures.learn((count.client, count.prefix), count.failures, count.locked_for)
+
+
+async def _succeeded(state: AppState, *, client: str, prefix: str | None) -> None:
+    """A success clears the failures counted at (client, prefix), on every instance."""
+    try:
+        async with state.autocommit.connect() as conn:
+            await limits_repo.auth_succeeded(conn, client=client, prefix=prefix)
+    except Exception:
+        log.warning("could not clear failed authentications", exc_info=True)
+        return
+    state.failures.learn((client, prefix or NO_PREFIX), 0, None)
+
+
+async def _take_token(state: AppState, key_id: UUID) -> int | None:
+    """Spend one of the key's tokens: None if allowed, else the seconds to wait.
+
+    Tokens come from the key's shared bucket a chunk at a time; requests that find this
+    instance's share spent wait for one take together.
+    """
+    rate = state.rate
+    if rate.per_minute <= 0:
+        return None
+    while not rate.spend(key_id):
+        wait = rate.refused_for(key_id)
+        if wait is not None:
+            return wait
+        taking = state.rate_takes.get(key_id)
+        # A take that ended (its callback not yet run) gave what others have spent since.
+        if taking is None or taking.done():
+            taking = asyncio.create_task(_take_chunk(state, key_id))
+            state.rate_takes[key_id] = taking
+            taking.add_done_callback(functools.partial(_taken, state, key_id))
+        await asyncio.shield(taking)
+    return None
+
+
+async def _take_chunk(state: AppState, key_id: UUID) -> None:
+    async def take() -> tuple[int, float]:
+        async with state.autocommit.connect() as conn:
+            return await limits_repo.take_tokens(
+                conn, key_id=key_id, capacity=state.rate.per_minute, wanted=state.rate.chunk
+            )
+
+    taken, left = await _retried(take)
+    state.rate.granted(key_id, taken, left)
+
+
+def _taken(state: AppState, key_id: UUID, done: asyncio.Task[None]) -> None:
+    if state.rate_takes.get(key_id) is done:
+        del state.rate_takes[key_id]
+    if not done.cancelled():
+        done.exception()  # retrieved here; the requests that awaited it have it too

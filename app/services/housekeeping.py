@@ -10,6 +10,7 @@ from typing import Any
 
 from app.repositories import audit as audit_repo
 from app.repositories import events as outbox
+from app.repositories import limits as limits_repo
 from app.services import alerts, auth, idempotency
 from app.state import LOCKOUT_AUDIT_WINDOW, AppState
 
@@ -56,11 +57,19 @@ async def purge_outbox(state: AppState) -> int:
             return removed
 
 
+async def purge_limits(state: AppState) -> int:
+    """Remove full token buckets and failed-authentication counts past their window."""
+    lockout = timedelta(seconds=state.settings.auth_lockout_seconds)
+    async with state.system.connect() as conn:
+        return await limits_repo.purge(conn, lockout=lockout)
+
+
 def jobs(state: AppState) -> list[Coroutine[Any, Any, None]]:
     scheduled = [
         every(600, idempotency.expire, state, "expired idempotency keys"),
         every(3_600, purge_outbox, state, "events and deliveries past retention"),
         every(86_400, purge_audit, state, "audit entries past retention"),
+        every(300, purge_limits, state, "stale rate buckets and failure counts"),
         every(LOCKOUT_AUDIT_WINDOW, auth.record_held_refusals, state, "lockout refusals audited"),
     ]
     interval = state.settings.alert_interval_seconds

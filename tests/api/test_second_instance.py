@@ -22,10 +22,12 @@ from tests.helpers import Api, add_shift, certify, grid_districts
 
 @pytest.fixture
 async def second(database_url: str, settings: Settings) -> AsyncIterator[FastAPI]:
-    """Another instance on the test database, whose agency contexts never expire."""
+    """Another instance on the test database, whose agency contexts never expire and which
+    hears no announcements (as if it missed them): it keeps a stale context."""
     other = create_app(settings, database_url)
     async with other.router.lifespan_context(other):
         state: AppState = other.state.cit
+        await state.announcements.aclose()
         state.contexts = TtlCache(3600)
         yield other
 

@@ -44,7 +44,7 @@ async def list_keys(who: Caller, session: ReadSession, page: Paging) -> Page[Api
 async def revoke_key(
     key_id: UUID, who: Caller, session: Session, work: Work, state: State
 ) -> Response:
-    """Revoke a key. This instance refuses it at once; others within the cache TTL (2 s)."""
+    """Revoke a key. This instance refuses it at once; every other within a second."""
     digest = await service.revoke(session, agency_id=who.agency_id, key_id=key_id)
     work.after_commit(lambda: auth.forget_key(state, digest))
     return Response(status_code=204)

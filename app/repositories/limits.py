@@ -1,0 +1,120 @@
+"""SQL for the limits every instance shares (migration 0015): token buckets, failed
+authentications and their lockouts.
+
+The application role calls definer-rights functions; the owner (housekeeping, and the
+listener's reload) reads and purges the tables directly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+@dataclass(frozen=True)
+class FailureCount:
+    """A (client, prefix) count as the database has it: prefix '' for none, '*' for the
+    client over every prefix; locked_for is the seconds left of its lockout, if any."""
+
+    client: str
+    prefix: str
+    failures: int
+    locked_for: float | None
+
+
+ANY_PREFIX = "*"
+NO_PREFIX = ""
+
+_TAKE = text("SELECT taken, left_over FROM cit_take_tokens(:key_id, :capacity, :wanted)")
+
+
+async def take_tokens(
+    conn: AsyncConnection, *, key_id: UUID, capacity: int, wanted: int
+) -> tuple[int, float]:
+    """Take up to wanted tokens from the key's bucket: (how many it gave, what is left)."""
+    params = {"key_id": key_id, "capacity": capacity, "wanted": wanted}
+    row = (await conn.execute(_TAKE, params)).one()
+    return int(row.taken), float(row.left_over)
+
+
+_FAILED = text(
+    "SELECT failures, locked_for, client_failures, client_locked_for FROM cit_auth_failed("
+    ":client, :prefix, :request_id, CAST(:detail AS jsonb), :per_key, :per_client,"
+    " make_interval(secs => :lockout))"
+)
+
+
+async def auth_failed(
+    conn: AsyncConnection,
+    *,
+    client: str,
+    prefix: str | None,
+    request_id: str | None,
+    detail: dict[str, Any],
+    per_key: int,
+    per_client: int,
+    lockout_seconds: float,
+) -> tuple[FailureCount, FailureCount]:
+    """Audit a failed authentication and count it, for its prefix and for its client, in
+    one round trip; the two counts after it. Announced on cit_changed."""
+    params = {
+        "client": client,
+        "prefix": prefix,
+        "request_id": request_id,
+        "detail": json.dumps(detail),
+        "per_key": per_key,
+        "per_client": per_client,
+        "lockout": lockout_seconds,
+    }
+    row = (await conn.execute(_FAILED, params)).one()
+    return (
+        FailureCount(client, prefix or NO_PREFIX, row.failures, row.locked_for),
+        FailureCount(client, ANY_PREFIX, row.client_failures, row.client_locked_for),
+    )
+
+
+_SUCCEEDED = text("SELECT cit_auth_succeeded(:client, :prefix)")
+
+
+async def auth_succeeded(conn: AsyncConnection, *, client: str, prefix: str | None) -> None:
+    """Clear the failures counted against (client, prefix); announced if there were any."""
+    await conn.execute(_SUCCEEDED, {"client": client, "prefix": prefix})
+
+
+# As the owner: what a listener (re)connecting must know (it may have missed announcements).
+_CURRENT = text(
+    "SELECT client, prefix, failures,"
+    " extract(epoch FROM locked_until - clock_timestamp())::double precision AS locked_for"
+    " FROM auth_failure"
+    " WHERE locked_until > now() OR first_at > now() - make_interval(secs => :lockout)"
+    " ORDER BY locked_until DESC NULLS LAST LIMIT :limit"
+)
+
+
+async def current_failures(
+    conn: AsyncConnection, *, lockout_seconds: float, limit: int
+) -> list[FailureCount]:
+    """The counts still in their window, lockouts first, at most limit of them."""
+    rows = await conn.execute(_CURRENT, {"lockout": lockout_seconds, "limit": limit})
+    return [FailureCount(r.client, r.prefix, r.failures, r.locked_for) for r in rows]
+
+
+# A bucket untouched for a minute is full again: the same as no row at all.
+_PURGE_BUCKETS = text("DELETE FROM rate_bucket WHERE at < now() - interval '1 minute'")
+_PURGE_FAILURES = text(
+    "DELETE FROM auth_failure WHERE first_at < now() - CAST(:lockout AS interval)"
+    " AND (locked_until IS NULL OR locked_until < now())"
+)
+
+
+async def purge(conn: AsyncConnection, *, lockout: timedelta) -> int:
+    """Remove full buckets and failure counts past their window (as the owner)."""
+    buckets = (await conn.execute(_PURGE_BUCKETS)).rowcount
+    failures = (await conn.execute(_PURGE_FAILURES, {"lockout": lockout})).rowcount
+    return int(buckets) + int(failures)

@@ -1,0 +1,83 @@
+"""What the limits shared by every instance cost call intake (SPEC §9).
+
+Two `serve` processes on the one database: the bench's own (CIT_RATE_LIMIT_PER_MINUTE=0,
+no rate limit) and one with the default 6,000 a minute per key, whose tokens come from
+the keys' buckets in the database. Call intake runs against each in interleaved phases
+(off, on, on, off, ...), each client with its own key as consoles have, so drift on a
+shared machine cancels out. The failed-authentication lockout costs a request nothing
+either way: it is checked against each instance's copy of the counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from itertools import count
+
+from bench.loadgen import Connection, Stats, Step, closed_loop
+from bench.seed import Seeded
+
+RATE_LIMIT_PER_MINUTE = 6000  # the default
+TARGET_COST_PCT = 5.0
+
+
+async def issue_keys(port: int, seeded: Seeded, n: int) -> list[str]:
+    """n dispatcher keys for the seeded agency, made with its admin key."""
+    admin = Connection("127.0.0.1", port, {"Authorization": f"Bearer {seeded.api_key}"})
+    keys = []
+    try:
+        for _ in range(n):
+            status, body = await admin.request("POST", "/v1/api-keys", {"role": "dispatcher"})
+            assert status == 201, (status, body)
+            keys.append(json.loads(body)["key"])
+    finally:
+        await admin.close()
+    return keys
+
+
+async def compare(
+    args: argparse.Namespace, keys: list[str], step: Step, *, port_off: int, port_on: int
+) -> list[str]:
+    """Call intake without and with the shared limits, interleaved; the report's lines."""
+    runs: dict[bool, list[Stats]] = {False: [], True: []}
+    refused = 0
+    # The second instance has just started: both warm up before any phase counts.
+    for port in (port_off, port_on, port_off, port_on):
+        await closed_loop(_clients(port, keys), step, concurrency=args.concurrency, seconds=2)
+    for turn in range(args.limits_rounds * 2):
+        limited = bool((turn + turn // 2) % 2)
+        port = port_on if limited else port_off
+        await closed_loop(_clients(port, keys), step, concurrency=args.concurrency, seconds=1)
+        stats = await closed_loop(
+            _clients(port, keys), step, concurrency=args.concurrency, seconds=args.limits_seconds
+        )
+        refused += stats.statuses.get(429, 0)
+        runs[limited].append(stats)
+    means = {k: sum(r.throughput for r in v) / len(v) for k, v in runs.items()}
+    cost = (1 - means[True] / means[False]) * 100
+    verdict = "met" if cost <= TARGET_COST_PCT else "MISSED"
+    lines = [
+        f"call intake, shared limits off and on, {args.limits_rounds} phases of"
+        f" {args.limits_seconds:.0f} s each, {len(keys)} keys:"
+    ]
+    for limited, label in ((False, "without shared limits"), (True, "with shared limits")):
+        phases = " ".join(f"{r.throughput:.0f}" for r in runs[limited])
+        lines.append(f"  {label:<24} {means[limited]:8.1f} calls/s   (phases: {phases})")
+    lines.append(
+        f"shared limits cost: {cost:.1f} % of intake throughput at"
+        f" {RATE_LIMIT_PER_MINUTE}/min per key ({refused} refused with 429;"
+        f" target <= {TARGET_COST_PCT:.0f} %: {verdict})"
+    )
+    return lines
+
+
+def _clients(port: int, keys: list[str]) -> Callable[[], Connection]:
+    """Each client connection with a key of its own, in turn."""
+    turn = count()
+
+    def make() -> Connection:
+        key = keys[next(turn) % len(keys)]
+        return Connection("127.0.0.1", port, {"Authorization": f"Bearer {key}"})
+
+    return make
