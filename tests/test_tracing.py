@@ -8,7 +8,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -55,19 +56,26 @@ def _descends_from(span: ReadableSpan, ancestor: ReadableSpan, among: list[Reada
     return False
 
 
-async def test_a_request_is_a_server_span_with_its_request_id_and_its_sql_under_it(
-    admin: Api, database_url: str, settings: Settings, spans: InMemorySpanExporter
-) -> None:
-    await grid_districts(admin)
+@asynccontextmanager
+async def _client(settings: Settings, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a fresh app (its lifespan run), traced as the fixture set up."""
     app = create_app(settings, database_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://cit.test") as http:
-            response = await http.post(
-                "/v1/calls?trace=q-secret",
-                json={"district": "D1", "nature": "MNTL"},
-                headers={**admin.headers, "X-Request-ID": "trace-me-1"},
-            )
+            yield http
+
+
+async def test_a_request_is_a_server_span_with_its_request_id_and_its_sql_under_it(
+    admin: Api, database_url: str, settings: Settings, spans: InMemorySpanExporter
+) -> None:
+    await grid_districts(admin)
+    async with _client(settings, database_url) as http:
+        response = await http.post(
+            "/v1/calls?trace=q-secret",
+            json={"district": "D1", "nature": "MNTL"},
+            headers={**admin.headers, "X-Request-ID": "trace-me-1"},
+        )
     assert response.status_code == 422, response.text  # an unknown query parameter
     (server,) = [
         s
@@ -91,15 +99,12 @@ async def test_raw_intake_statements_are_traced_and_spans_are_named_by_route_not
     admin: Api, database_url: str, settings: Settings, spans: InMemorySpanExporter
 ) -> None:
     await grid_districts(admin)
-    app = create_app(settings, database_url)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://cit.test") as http:
-            response = await http.post(
-                "/v1/calls", json={"district": "D1", "nature": "MNTL"}, headers=admin.headers
-            )
-            call_id = response.json()["id"]
-            read = await http.get(f"/v1/calls/{call_id}", headers=admin.headers)
+    async with _client(settings, database_url) as http:
+        response = await http.post(
+            "/v1/calls", json={"district": "D1", "nature": "MNTL"}, headers=admin.headers
+        )
+        call_id = response.json()["id"]
+        read = await http.get(f"/v1/calls/{call_id}", headers=admin.headers)
     assert response.status_code == 201, response.text
     assert read.status_code == 200, read.text
     server, reader = [s for s in spans.get_finished_spans() if s.kind == SpanKind.SERVER]
