@@ -180,7 +180,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         from app.demo import seed_demo
 
         asyncio.run(seed_demo(url, base_url=f"http://{_display_host(host)}:{port}"))
-    app = create_app(settings, url, cipher=cipher)
+    # The relay (CIT_RUN_RELAY) in a child process: on a thread it would wait for the GIL
+    # behind a busy API (app/webhooks/process.py).
+    app = create_app(settings, url, cipher=cipher, relay_process=True)
     # uvicorn catches SIGTERM for its graceful shutdown, then raises it again once done,
     # to the handler it found: this one, so a finished shutdown exits 0, not by the signal.
     signal.signal(signal.SIGTERM, _stopped)
@@ -213,9 +215,8 @@ def _serve_settings(settings: Settings, args: argparse.Namespace) -> Settings:
 
 def _worker(settings: Settings) -> int:
     from app import metrics
-    from app.db.engine import create_engine
     from app.tracing import start_tracing
-    from app.webhooks.relay import Relay
+    from app.webhooks.process import run_relay
 
     cipher = _cipher(settings)
     # A listener of its own, taken before anything else: on the host of a `serve`, the
@@ -228,26 +229,15 @@ def _worker(settings: Settings) -> int:
             raise CliError(str(exc)) from None
     start_tracing()  # webhook sends, when OTEL_EXPORTER_OTLP_ENDPOINT is set
 
-    async def run(url: str) -> None:
-        engine = create_engine(url, pool_size=4)
-        relay = Relay(engine, settings, cipher)
-        loop = asyncio.get_running_loop()
-        # A graceful stop: no new claims, unsent claims given back, sends in flight get
-        # CIT_SHUTDOWN_GRACE_SECONDS (Relay.stop).
-        for signal_number in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signal_number, relay.stop)
-        try:
-            await relay.run()
-        finally:
-            await engine.dispose()
-        log.info("webhook worker stopped")
-
     try:
         url = resolve_database_url(settings)
         _migrate(settings, url)
         log.info("webhook worker started")
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(run(url))
+            # A graceful stop on SIGTERM or SIGINT: no new claims, unsent claims given back,
+            # sends in flight get CIT_SHUTDOWN_GRACE_SECONDS (Relay.stop).
+            asyncio.run(run_relay(url, settings, cipher))
+        log.info("webhook worker stopped")
     finally:
         if listener is not None:
             listener.close()

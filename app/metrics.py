@@ -10,6 +10,10 @@ their unit of work, the relay once it has recorded an outcome. The gauges of thi
 (open live feeds, pooled connections in use) are read when scraped, at no database cost,
 from whatever registered itself with `watch`; the outbox gauge is set by the relay's
 periodic query.
+
+`serve` runs its relay in a child process (app/webhooks/process.py): there the relay's
+series are not moved but sent (`send_relay_series_to`), and `serve` moves its own with what
+it receives (`move_relay_series`), so they are on `serve`'s listener as before.
 """
 
 from __future__ import annotations
@@ -117,16 +121,51 @@ def count_dispatch_conflict() -> None:
     DISPATCH_CONFLICTS.inc()
 
 
+# One movement of a relay series: which ("deliveries", "first_attempt", "outbox"), the
+# outcome for deliveries ("" otherwise), and the amount.
+RelayMove = tuple[str, str, float]
+_relay_sink: Callable[[RelayMove], None] | None = None
+
+
+def send_relay_series_to(sink: Callable[[RelayMove], None]) -> None:
+    """In a relay child process: hand each movement of the relay's series to sink (which
+    sends it to `serve`) instead of moving them here, where no listener serves them."""
+    global _relay_sink
+    _relay_sink = sink
+
+
+def move_relay_series(move: RelayMove) -> None:
+    """Move this process's relay series as its relay child process moved its own."""
+    kind, outcome, amount = move
+    if kind == "deliveries":
+        for known in WEBHOOK_OUTCOMES:
+            if outcome == known:
+                count_webhooks(known, int(amount))
+    elif kind == "first_attempt":
+        observe_first_attempt(amount)
+    elif kind == "outbox":
+        set_outbox_oldest_pending(amount)
+
+
 def count_webhooks(outcome: WebhookOutcome, deliveries: int = 1) -> None:
     """Count delivery attempts whose outcome has been recorded."""
+    if _relay_sink is not None:
+        _relay_sink(("deliveries", outcome, deliveries))
+        return
     WEBHOOK_DELIVERIES.labels(outcome=outcome).inc(deliveries)
 
 
 def observe_first_attempt(seconds: float) -> None:
+    if _relay_sink is not None:
+        _relay_sink(("first_attempt", "", seconds))
+        return
     WEBHOOK_FIRST_ATTEMPT.observe(max(0.0, seconds))
 
 
 def set_outbox_oldest_pending(seconds: float) -> None:
+    if _relay_sink is not None:
+        _relay_sink(("outbox", "", seconds))
+        return
     OUTBOX_OLDEST_PENDING.set(max(0.0, seconds))
 
 
@@ -163,6 +202,11 @@ class _LiveGauges(Collector):
 
         return unwatch
 
+    def read(self, name: LiveGauge) -> int:
+        with self._lock:
+            readings = list(self._readings[name])
+        return sum(read() for read in readings)
+
     def collect(self) -> Iterator[Metric]:
         with self._lock:
             readings = {name: list(each) for name, each in self._readings.items()}
@@ -177,6 +221,11 @@ REGISTRY.register(_LIVE)
 def watch(name: LiveGauge, reading: Reading) -> Callable[[], None]:
     """Add reading to the gauge `name` when scraped, until the returned callable is called."""
     return _LIVE.watch(name, reading)
+
+
+def read_live(name: LiveGauge) -> int:
+    """The gauge `name` as a scrape would read it now."""
+    return _LIVE.read(name)
 
 
 class ListenerError(RuntimeError):

@@ -50,6 +50,7 @@ from app.services import eido as eido_service
 from app.settings import Settings
 from app.state import AppState
 from app.tracing import start_tracing
+from app.webhooks.process import RelayProcess
 from app.webhooks.thread import RelayThread
 
 
@@ -82,17 +83,22 @@ def begin_shutdown(app: object) -> None:
     """The server has begun to stop: the relay stops claiming and gives back its leases now,
     while the requests in flight finish, so both fit in one CIT_SHUTDOWN_GRACE_SECONDS."""
     relay = getattr(getattr(app, "state", None), "relay", None)
-    if isinstance(relay, RelayThread):
+    if isinstance(relay, RelayThread | RelayProcess):
         relay.begin_stop()
 
 
 def create_app(
-    settings: Settings, database_url: str, *, cipher: DataCipher | None = None
+    settings: Settings,
+    database_url: str,
+    *,
+    cipher: DataCipher | None = None,
+    relay_process: bool = False,
 ) -> FastAPI:
     """Build the app for a database that is already migrated.
 
     Without cipher, the data key comes from settings (load_cipher); a missing or malformed
-    key raises DataKeyError here, before anything starts.
+    key raises DataKeyError here, before anything starts. With CIT_RUN_RELAY, the relay
+    runs in a child process with relay_process (as `serve` runs it), else on a thread.
     """
     data_cipher = cipher if cipher is not None else load_cipher(settings)
     # Only with OTEL_EXPORTER_OTLP_ENDPOINT set; otherwise nothing of OpenTelemetry loads.
@@ -128,8 +134,15 @@ def create_app(
         # Changes made by any instance (revoked keys, agency contexts, lockouts) drop what
         # this one cached; heard on the process's one LISTEN connection.
         changes.listen(state)
-        # The relay has its own thread, loop and pool: a busy API never delays deliveries.
-        relay = RelayThread(database_url, settings, data_cipher) if settings.run_relay else None
+        # The relay has its own process (or thread), loop and pool: a busy API does not
+        # delay deliveries (a thread still waits for the GIL: tests and embedding only).
+        relay: RelayProcess | RelayThread | None = None
+        if settings.run_relay:
+            relay = (
+                RelayProcess(settings)
+                if relay_process
+                else RelayThread(database_url, settings, data_cipher)
+            )
         app.state.relay = relay
         if relay is not None:
             relay.start()
@@ -145,7 +158,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             if relay is not None:
-                # Begun already when the server began to stop (begin_shutdown): this waits.
+                # Begun already when the server began to stop (begin_shutdown): this waits
+                # for the thread, or the child process, to end.
                 await asyncio.to_thread(relay.stop)
             await engine.dispose()
             await system.dispose()

@@ -1,5 +1,6 @@
-"""The relay on a thread of its own, as `serve` runs it (`cit-dispatch worker` runs the
-relay alone, on its main loop)."""
+"""The relay on a thread of its own, inside the process that runs the app: for tests and
+embedding. `serve` runs it in a child process (app/webhooks/process.py), `cit-dispatch
+worker` alone, on its main loop."""
 
 from __future__ import annotations
 
@@ -9,19 +10,16 @@ import threading
 
 from app.encryption import DataCipher
 from app.settings import Settings
+from app.webhooks.process import RELAY_POOL_SIZE, STOP_MARGIN_SECONDS
 from app.webhooks.relay import Relay
-
-# Beyond the grace, what a stopping relay may take to release its leases and record what
-# was answered, before what is left is cancelled.
-STOP_MARGIN_SECONDS = 3.0
 
 
 class RelayThread:
     """Run the relay on an event loop of its own, in a thread.
 
     On the API's loop, every step of a delivery would queue behind all the requests in
-    flight; under heavy load that delayed first attempts by seconds. A thread only waits
-    for the GIL, which Python hands over every few milliseconds.
+    flight. A thread still waits for the GIL, which a saturated API holds most of the time:
+    first attempts then wait seconds, hence the child process of `serve`.
     """
 
     def __init__(self, database_url: str, settings: Settings, cipher: DataCipher) -> None:
@@ -68,7 +66,7 @@ class RelayThread:
         from app.db.engine import create_engine
 
         self._loop = asyncio.get_running_loop()
-        engine = create_engine(self.database_url, pool_size=4)
+        engine = create_engine(self.database_url, pool_size=RELAY_POOL_SIZE)
         self._relay = Relay(engine, self.settings, self.cipher)
         self._task = task = asyncio.create_task(self._relay.run())
         self._ready.set()

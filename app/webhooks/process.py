@@ -1,0 +1,235 @@
+"""The relay in a process of its own: `cit-dispatch worker`, and `serve`'s relay child.
+
+On a thread inside `serve` the relay shares the interpreter's lock with the API: with the
+API saturated, first attempts waited seconds for their turn (issue 16). So `serve` runs it
+in a child process (RelayProcess), the same relay that `worker` runs (run_relay), which:
+
+- reads the same environment as `serve` (its command-line options concern only the API),
+  and joins `serve`'s embedded PostgreSQL when there is no CIT_DATABASE_URL, so the server
+  stops only once both have exited (app/db/embedded.py);
+- stops gracefully (Relay.stop) when `serve` begins to stop, on SIGTERM or SIGINT of its
+  own, or when `serve` is gone: it holds one end of a socket pair whose other end only
+  `serve` holds, and any byte on it, or its closing, is the signal to stop;
+- sends its relay series to `serve` on that socket (app/metrics.py), so they are on
+  `serve`'s CIT_METRICS_PORT as before; it opens no metrics listener of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+
+from app import metrics
+from app.db.engine import create_engine
+from app.encryption import DataCipher
+from app.settings import Settings
+from app.webhooks.relay import Relay
+
+log = logging.getLogger(__name__)
+
+# The connections a relay's own pool keeps (create_engine adds its overflow): the claims,
+# the recorder, the outbox gauge and the LISTEN connection.
+RELAY_POOL_SIZE = 4
+# Beyond the grace, what a stopping relay may take to release its leases and record what
+# was answered, before what is left is cancelled.
+STOP_MARGIN_SECONDS = 3.0
+# How often the child sends its pool's connections in use (and whatever else moved).
+REPORT_SECONDS = 1.0
+
+Stop = Callable[[], None]
+
+
+async def run_relay(
+    url: str,
+    settings: Settings,
+    cipher: DataCipher,
+    *,
+    stop_on: Callable[[Stop], None] | None = None,
+) -> None:
+    """Relay on this loop, with a pool of its own, until SIGTERM or SIGINT (or whatever
+    stop_on wires to the stop it is given) stops it gracefully (Relay.stop); what still
+    runs STOP_MARGIN_SECONDS after the grace is cancelled, so it always returns."""
+    engine = create_engine(url, pool_size=RELAY_POOL_SIZE)
+    relay = Relay(engine, settings, cipher)
+    loop = asyncio.get_running_loop()
+    task = asyncio.create_task(relay.run())
+    cutoff: list[asyncio.TimerHandle] = []
+
+    def stop() -> None:
+        relay.stop()
+        if not cutoff:
+            grace = settings.shutdown_grace_seconds + STOP_MARGIN_SECONDS
+            cutoff.append(loop.call_later(grace, task.cancel))
+
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop)
+    if stop_on is not None:
+        stop_on(stop)
+    try:
+        await asyncio.wait({task})
+    finally:
+        # An attempt, or a LISTEN connection closing on a database that went away, may
+        # outlive the relay's task: its lease runs out and it is sent again.
+        others = asyncio.all_tasks() - {asyncio.current_task()}
+        for other in others:
+            other.cancel()
+        if others:
+            await asyncio.wait(others, timeout=1)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(engine.dispose(), timeout=2)
+
+
+class RelayProcess:
+    """`serve`'s relay, in a child process that stops with it (the module's docstring)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._process: subprocess.Popen[bytes] | None = None
+        self._socket: socket.socket | None = None
+        self._reader: threading.Thread | None = None
+        self._unwatch: Stop | None = None
+        self._stop_sent = False
+        self._pool_in_use = 0
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def start(self) -> None:
+        ours, theirs = socket.socketpair()
+        with theirs:
+            self._process = subprocess.Popen(  # noqa: S603 (this interpreter, this module)
+                [sys.executable, "-m", "app.webhooks.process", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+            )
+        self._socket = ours
+        self._unwatch = metrics.watch("pool_in_use", lambda: self._pool_in_use)
+        self._reader = threading.Thread(
+            target=self._receive, args=(ours,), name="cit-relay-metrics", daemon=True
+        )
+        self._reader.start()
+        log.info("webhook relay started", extra={"pid": self._process.pid})
+
+    def begin_stop(self) -> None:
+        """Ask the child to stop gracefully, without waiting for it."""
+        if self._socket is None or self._stop_sent:
+            return
+        self._stop_sent = True
+        with contextlib.suppress(OSError):  # it has exited already
+            self._socket.sendall(b"stop")
+
+    def stop(self) -> None:
+        """Stop gracefully and wait for the child (blocking; call it off the event loop);
+        one that has not exited by the grace and the margin is killed."""
+        self.begin_stop()
+        if self._process is None:
+            return
+        limit = self.settings.shutdown_grace_seconds + STOP_MARGIN_SECONDS + 3
+        try:
+            code = self._process.wait(limit)
+        except subprocess.TimeoutExpired:
+            log.warning("webhook relay killed: still running after the grace")
+            self._process.kill()
+            code = self._process.wait()
+        if code != 0:
+            log.warning("webhook relay exited", extra={"code": code})
+        if self._reader is not None:
+            self._reader.join(timeout=2)
+        if self._socket is not None:
+            self._socket.close()
+        if self._unwatch is not None:
+            self._unwatch()
+
+    def _receive(self, sock: socket.socket) -> None:
+        """Move this process's relay series as the child reports (one JSON list a line),
+        until it closes its end."""
+        with contextlib.suppress(OSError), sock.makefile("r", encoding="utf-8") as lines:
+            for line in lines:
+                try:
+                    kind, outcome, amount = json.loads(line)
+                except ValueError:
+                    continue
+                if kind == "pool":
+                    self._pool_in_use = int(amount)
+                else:
+                    metrics.move_relay_series((str(kind), str(outcome), float(amount)))
+        self._pool_in_use = 0
+        if not self._stop_sent:
+            # Its own fault (the database unreachable at start, say): this instance sends
+            # no webhooks until it is restarted, or a worker sends them.
+            log.error("webhook relay exited unexpectedly")
+
+
+def _send_moves(parent: socket.socket, moves: queue.SimpleQueue[metrics.RelayMove | None]) -> None:
+    """Send the relay's series as they move, with the pool's reading every REPORT_SECONDS,
+    until None arrives (what came before it is sent) or `serve` is gone."""
+    while True:
+        batch: list[metrics.RelayMove | None] = []
+        with contextlib.suppress(queue.Empty):
+            batch.append(moves.get(timeout=REPORT_SECONDS))
+            while True:
+                batch.append(moves.get_nowait())
+        done = None in batch
+        lines = [json.dumps(move) for move in batch if move is not None]
+        lines.append(json.dumps(("pool", "", 0 if done else metrics.read_live("pool_in_use"))))
+        try:
+            parent.sendall(("\n".join(lines) + "\n").encode())
+        except OSError:
+            return
+        if done:
+            return
+
+
+def _watch_parent(parent: socket.socket, stop: Stop) -> None:
+    """Call stop (on the running loop) when `serve` asks, or is gone."""
+    loop = asyncio.get_running_loop()
+
+    def wait() -> None:
+        with contextlib.suppress(OSError):
+            parent.recv(16)  # b"stop", or b"" when serve's end closed (it exited or died)
+        with contextlib.suppress(RuntimeError):  # the loop has closed: the relay is done
+            loop.call_soon_threadsafe(stop)
+
+    threading.Thread(target=wait, name="cit-relay-parent", daemon=True).start()
+
+
+def _child(fd: int) -> int:
+    from app.db.engine import resolve_database_url
+    from app.encryption import load_cipher
+    from app.logs import configure_logging
+    from app.settings import get_settings
+    from app.tracing import start_tracing
+
+    parent = socket.socket(fileno=fd)
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    start_tracing()  # webhook sends, when OTEL_EXPORTER_OTLP_ENDPOINT is set
+    cipher = load_cipher(settings)
+    # An external server's URL, or the embedded server `serve` started, joined.
+    url = resolve_database_url(settings)
+    moves: queue.SimpleQueue[metrics.RelayMove | None] = queue.SimpleQueue()
+    metrics.send_relay_series_to(moves.put)
+    sender = threading.Thread(target=_send_moves, args=(parent, moves), name="cit-relay-moves")
+    sender.start()
+    try:
+        asyncio.run(
+            run_relay(url, settings, cipher, stop_on=lambda stop: _watch_parent(parent, stop))
+        )
+    finally:
+        moves.put(None)
+        sender.join(timeout=5)
+    log.info("webhook relay stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_child(int(sys.argv[1])))
