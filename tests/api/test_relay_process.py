@@ -18,7 +18,6 @@ from tests.helpers import Api, grid_districts
 from tests.receiver import Receiver
 from tests.test_embedded_lifecycle import _free_port
 
-
 # A sample: its name and labels.
 Key = tuple[str, frozenset[tuple[str, str]]]
 
