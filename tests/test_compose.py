@@ -14,6 +14,7 @@ from sqlalchemy.pool import QueuePool
 
 from app.db.engine import create_engine
 from app.settings import Settings
+from app.webhooks.process import RELAY_POOL_SIZE
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVES = ("serve-1", "serve-2")
@@ -158,6 +159,7 @@ def test_postgres_allows_every_connection_the_stack_may_open(services: dict[str,
         _most_connections(int(_env(services[name])["CIT_DB_POOL_SIZE"])) + _most_connections(1)
         for name in SERVES
     ]
-    worker = _most_connections(4)  # cli.py's worker engine (LISTEN included)
+    # The worker's relay engine (LISTEN included): the same as serve's relay child opens.
+    worker = _most_connections(RELAY_POOL_SIZE)
     reserved = 3 + 2  # PostgreSQL's superuser_reserved_connections; migrate or a CLI run
     assert sum(per_serve) + worker + reserved <= allowed, (per_serve, worker, allowed)
