@@ -4,8 +4,8 @@ On a thread inside `serve` the relay shares the interpreter's lock with the API:
 API saturated, first attempts waited seconds for their turn (issue 16). So `serve` runs it
 in a child process (RelayProcess), the same relay that `worker` runs (run_relay), which:
 
-- reads the same environment as `serve` (its command-line options concern only the API),
-  and joins `serve`'s embedded PostgreSQL when there is no CIT_DATABASE_URL, so the server
+- reads the same environment as `serve`, with serve's command-line options applied, and
+  joins `serve`'s embedded PostgreSQL when there is no CIT_DATABASE_URL, so the server
   stops only once both have exited (app/db/embedded.py);
 - stops gracefully (Relay.stop) when `serve` begins to stop, on SIGTERM or SIGINT of its
   own, or when `serve` is gone: it holds one end of a socket pair whose other end only
@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import queue
 import signal
 import socket
@@ -106,10 +107,19 @@ class RelayProcess:
 
     def start(self) -> None:
         ours, theirs = socket.socketpair()
+        # serve's command-line options, as they were applied: the child's settings then
+        # pass the same checks across settings as serve's did.
+        options = {
+            "CIT_HOST": self.settings.host,
+            "CIT_PORT": str(self.settings.port),
+            "CIT_PROXY_HEADERS": str(self.settings.proxy_headers).lower(),
+            "CIT_FORWARDED_ALLOW_IPS": self.settings.forwarded_allow_ips,
+        }
         with theirs:
             self._process = subprocess.Popen(  # noqa: S603 (this interpreter, this module)
                 [sys.executable, "-m", "app.webhooks.process", str(theirs.fileno())],
                 pass_fds=(theirs.fileno(),),
+                env={**os.environ, **options},
             )
         self._socket = ours
         self._unwatch = metrics.watch("pool_in_use", lambda: self._pool_in_use)
