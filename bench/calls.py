@@ -414,6 +414,7 @@ async def _drive(
     _print_stream(feeds)
     for line in scale + shared_limits:
         print(line)
+    print(f"dispatch/calls throughput ratio: {dispatch.throughput / calls.throughput:.3f}")
     print(f"calls/floor throughput ratio: {calls.throughput / floor.throughput:.3f}")
 
 
