@@ -199,7 +199,11 @@ async def dispatch(
         at=now,
         detail={"override_code": choice.override_code, "override_reason": choice.override_reason},
     )
-    earlier_dispatches = await assignment_repo.dispatches_for_calls(session, [call.id])
+    # Every dispatch assigns a unit, and assignments are kept: a call without assignments
+    # has had no dispatch, and its first (the usual case) needs no read.
+    earlier_dispatches = (
+        await assignment_repo.dispatches_for_calls(session, [call.id]) if earlier else {}
+    )
     try:
         await dispatch_repo.write(conn, record, call=call, events=assigned, entry=entry)
     except dispatch_repo.UnitTaken:
