@@ -430,6 +430,7 @@ async def _drive(
     _print_stream(feeds)
     for line in scale + shared_limits:
         print(line)
+    print(f"dispatch/calls throughput ratio: {dispatch.throughput / calls.throughput:.3f}")
     under_load = Stats(latencies_ms=saturated_delays).percentile(99)  # nan: none delivered
     print(f"webhook first attempt under load p99: {under_load:.1f} ms")
     print(f"calls/floor throughput ratio: {calls.throughput / floor.throughput:.3f}")

@@ -1,8 +1,8 @@
 """Hot-path statements on the pooled asyncpg connection, without SQLAlchemy's execution layer.
 
-Connections still come from (and return to) the SQLAlchemy engine's pool. Only the two
-statements of call intake use this; profiling showed SQLAlchemy's per-execute work there
-cost more than the database round trip itself.
+Connections still come from (and return to) the SQLAlchemy engine's pool. Call intake and
+dispatch write this way (each in one statement of steps, with_steps); profiling showed
+SQLAlchemy's per-execute work there cost more than the database round trip itself.
 """
 
 from __future__ import annotations
@@ -40,6 +40,15 @@ class RawStatement:
 
     def args(self, params: Mapping[str, Any]) -> list[Any]:
         return [params[name] for name in self.names]
+
+
+def with_steps(*steps: tuple[str, str]) -> RawStatement:
+    """One statement of named data-modifying steps (static SQL, never input).
+
+    Every step sees the database as it was before the statement, not the others' writes.
+    """
+    ctes = ",\n".join(f"{name} AS ({sql})" for name, sql in steps)
+    return RawStatement.compile(f"WITH {ctes}\nSELECT 1")
 
 
 async def driver(conn: AsyncConnection) -> asyncpg.Connection:

@@ -21,7 +21,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.db.raw import RawStatement, driver
+from app.db.raw import RawStatement, driver, with_steps
 from app.events.catalogue import OutboxEvent
 from app.models import Call, District, Recommendation
 from app.records.audit import AuditRecord
@@ -111,11 +111,13 @@ _INSERT_CALL = (
     f"INSERT INTO call ({', '.join(_COLUMNS)})"  # noqa: S608
     f" VALUES ({', '.join(_placeholder(c) for c in _COLUMNS)})"
 )
-_UPDATE_CALL = RawStatement.compile(
+# Alone (update_call), or as a step of a statement that also writes what changed it.
+UPDATE_CALL = (
     "UPDATE call SET "  # noqa: S608
     + ", ".join(f"{c} = {_placeholder(c)}" for c in _COLUMNS if c not in _FIXED)
     + " WHERE id = :call_id"
 )
+_UPDATE_CALL = RawStatement.compile(UPDATE_CALL)
 
 INSERT_RECOMMENDATION = """
 INSERT INTO recommendation (id, agency_id, call_id, created_at, policy_version, lead,
@@ -141,22 +143,16 @@ def recommendation_params(rec: RecommendationRecord) -> dict[str, Any]:
     }
 
 
-def _with(*steps: tuple[str, str]) -> RawStatement:
-    """One statement of data-modifying steps (static SQL from this package, never input)."""
-    ctes = ",\n".join(f"{name} AS ({sql})" for name, sql in steps)
-    return RawStatement.compile(f"WITH {ctes}\nSELECT 1")
-
-
 _RECORD_STEPS = (
     ("rec", INSERT_RECOMMENDATION),
     ("ev", outbox.INSERT_EVENTS),
     ("au", audit_trail.INSERT_AUDIT),
 )
-_INSERT_CALL_ALL = _with(("new_call", _INSERT_CALL), *_RECORD_STEPS)
-_INSERT_CALL_ALL_IDEMPOTENT = _with(
+_INSERT_CALL_ALL = with_steps(("new_call", _INSERT_CALL), *_RECORD_STEPS)
+_INSERT_CALL_ALL_IDEMPOTENT = with_steps(
     ("new_call", _INSERT_CALL), *_RECORD_STEPS, ("idem", idempotency.COMPLETE_ANSWER)
 )
-_INSERT_RECOMMENDATION_ALL = _with(*_RECORD_STEPS)
+_INSERT_RECOMMENDATION_ALL = with_steps(*_RECORD_STEPS)
 
 
 class ExternalIdTaken(Exception):

@@ -1,8 +1,9 @@
 """The one writer into the outbox, and the clean-up of delivered events.
 
 Every event goes through INSERT_EVENTS: alone (write), or as the `ev` step of a statement
-that also writes the change it reports (call intake and re-triage, app/repositories/calls.py),
-so both commit together. The fan-out trigger (migration 0009) then creates the webhook
+that also writes the change it reports (call intake and re-triage, app/repositories/calls.py;
+dispatch, app/repositories/dispatches.py, through INSERT_EVENTS_ASSIGNING), so both commit
+together. The fan-out trigger (migration 0009) then creates the webhook
 deliveries and announces the event at commit.
 """
 
@@ -24,15 +25,20 @@ from app.ids import first_id_at
 # units_on_call: who is on the event's call as it is written, which decides who hears it
 # on the call (app/events/audience.py) for the fan-out trigger and the live feed alike.
 # xact_id, the feed's order, is the column's default: the writing transaction's id.
-INSERT_EVENTS = """
+_INSERT_EVENTS = """
 INSERT INTO event (id, agency_id, type, call_id, responder_id, payload, created_at,
                    units_on_call)
 SELECT e.id, CAST(:ev_agency_id AS uuid), e.type, e.call_id, e.responder_id, e.payload,
        CAST(:ev_at AS timestamptz),
        ARRAY(SELECT a.responder_id FROM assignment a
-             WHERE a.call_id = e.call_id AND a.released_at IS NULL)
+             WHERE a.call_id = e.call_id AND a.released_at IS NULL){assigned}
 FROM jsonb_to_recordset(CAST(:ev_rows AS jsonb))
     AS e(id uuid, type text, call_id uuid, responder_id uuid, payload jsonb)"""
+INSERT_EVENTS = _INSERT_EVENTS.format(assigned="")
+# Inside a statement that also assigns units to the events' call (dispatch): its steps
+# all see the database as it was before the statement, so the units it assigns are
+# added to units_on_call from :ev_assigned.
+INSERT_EVENTS_ASSIGNING = _INSERT_EVENTS.format(assigned=" || CAST(:ev_assigned AS uuid[])")
 
 _WRITE = RawStatement.compile(INSERT_EVENTS)
 

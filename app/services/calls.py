@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID
@@ -15,6 +15,7 @@ from app.encryption import CALL_NOTES, DataCipher
 from app.errors import CallExists, Conflict, Invalid, NotFound
 from app.events import catalogue as events
 from app.ids import new_id
+from app.models import Assignment, Dispatch
 from app.records.calls import CallRecord, Location, SubjectFacts
 from app.records.recommendations import RecommendationRecord
 from app.repositories import assignments as assignment_repo
@@ -227,19 +228,25 @@ async def _render_many(
     assignments = await assignment_repo.for_calls(session, ids)
     dispatches = await assignment_repo.dispatches_for_calls(session, ids)
     return [
-        DispatchedCallOut(
-            **dict(render_call(call, recs.get(call.id))),
-            assignments=[
-                AssignmentOut.model_validate(a, from_attributes=True)
-                for a in assignments.get(call.id, [])
-            ],
-            dispatches=[
-                DispatchOut.model_validate(d, from_attributes=True)
-                for d in dispatches.get(call.id, [])
-            ],
+        render_dispatched(
+            call, recs.get(call.id), assignments.get(call.id, []), dispatches.get(call.id, [])
         )
         for call in calls
     ]
+
+
+def render_dispatched(
+    call: CallRecord,
+    rec: RecommendationRecord | None,
+    assignments: Sequence[Assignment],
+    dispatches: Sequence[Dispatch],
+) -> DispatchedCallOut:
+    """The call with these assignments and dispatches (each oldest first)."""
+    return DispatchedCallOut(
+        **dict(render_call(call, rec)),
+        assignments=[AssignmentOut.model_validate(a, from_attributes=True) for a in assignments],
+        dispatches=[DispatchOut.model_validate(d, from_attributes=True) for d in dispatches],
+    )
 
 
 async def get_detail(

@@ -6,7 +6,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import metrics
@@ -16,13 +15,13 @@ from app.encryption import CALL_NOTES, DataCipher
 from app.errors import Conflict, Invalid
 from app.events import catalogue as events
 from app.ids import new_id
-from app.models import Assignment, CoResponder, Dispatch, Officer
+from app.models import Assignment, Dispatch
 from app.records.calls import CallRecord
 from app.records.recommendations import RecommendationRecord
 from app.repositories import assignments as assignment_repo
 from app.repositories import calls as call_repo
+from app.repositories import dispatches as dispatch_repo
 from app.repositories import events as outbox
-from app.repositories import shifts as shift_repo
 from app.schemas.calls import RecommendationOut
 from app.schemas.dispatch import (
     ClearRequest,
@@ -88,13 +87,8 @@ def _lead_kind(units: list[Unit]) -> Lead | None:
     return None
 
 
-def _available(unit: Officer | CoResponder | None) -> bool:
-    return (
-        unit is not None
-        and unit.active
-        and unit.status == "available"
-        and unit.active_call_id is None
-    )
+def _available(unit: dispatch_repo.LockedUnit) -> bool:
+    return unit.active and unit.status == "available" and unit.active_call_id is None
 
 
 async def _fresh_recommendation(
@@ -126,31 +120,34 @@ async def dispatch(
     *,
     request_id: str | None,
 ) -> DispatchedCallOut | UnitsUnavailable:
-    """Assign every requested unit, or none; a taken unit gives a fresh recommendation."""
+    """Assign every requested unit, or none; a taken unit gives a fresh recommendation.
+
+    One statement locks the units, one writes the dispatch with everything it changes
+    (app/repositories/dispatches.py); the answer is rendered from what was read and written.
+    """
     call = await call_service.get(session, context, call_id, for_update=True)
     if call.status == "cleared":
         raise Conflict("the call is cleared; it cannot be dispatched")
     rec = await call_service.latest_recommendation(session, call)
     choice = _requested_units(body, rec)
     requested = choice.units
-    already = {
-        a.responder_id
-        for a in await assignment_repo.for_call(session, call.id)
-        if a.released_at is None
-    }
+    earlier = await assignment_repo.for_call(session, call.id)
+    already = {a.responder_id for a in earlier if a.released_at is None}
     wanted = [u for u in requested if u[1] not in already]
     if not wanted:
         fresh = await _fresh_recommendation(session, context, who, call, request_id)
         _count_conflict(session)
         return UnitsUnavailable([], fresh, "there are no units to assign to this call")
 
-    locked = await assignment_repo.lock_units(
-        session,
+    conn = await session.connection()
+    locked = await dispatch_repo.lock_units(
+        conn,
         agency_id=context.agency_id,
-        officer_ids=sorted(u[1] for u in wanted if u[0] == "officer"),
-        co_ids=sorted(u[1] for u in wanted if u[0] == "co_responder"),
+        officer_ids=[u[1] for u in wanted if u[0] == "officer"],
+        co_ids=[u[1] for u in wanted if u[0] == "co_responder"],
+        now=datetime.now(UTC),
     )
-    unknown = [u for u in wanted if u[1] not in locked or _type_of(locked[u[1]]) != u[0]]
+    unknown = [u for u in wanted if u[1] not in locked or locked[u[1]].responder_type != u[0]]
     if unknown:
         raise Invalid(
             f"no such {unknown[0][0].replace('_', '-')} {unknown[0][1]} in this agency",
@@ -171,7 +168,7 @@ async def dispatch(
     call = replace(
         call, status="dispatched", dispatched_at=call.dispatched_at or now, updated_at=now
     )
-    record = Dispatch(
+    record = dispatch_repo.NewDispatch(
         id=new_id(),
         agency_id=context.agency_id,
         call_id=call.id,
@@ -181,46 +178,19 @@ async def dispatch(
         dispatched_lead=_lead_kind(wanted),
         override_code=choice.override_code,
         override_reason=choice.override_reason,
+        assignments=tuple((new_id(), kind, unit, role) for kind, unit, role in wanted),
     )
-    session.add(record)
-    signs = await shift_repo.call_signs(
-        session, agency_id=context.agency_id, responder_ids=[u[1] for u in wanted], now=now
-    )
-    assigned = []
-    for responder_type, responder_id, role in wanted:
-        session.add(
-            Assignment(
-                id=new_id(),
-                agency_id=context.agency_id,
-                call_id=call.id,
-                dispatch_id=record.id,
-                responder_type=responder_type,
-                responder_id=responder_id,
-                role=role,
-                override_reason=choice.override_reason,
-                assigned_at=now,
-            )
+    assigned = [
+        events.unit_assigned(
+            call,
+            lead=lead,
+            responder_type=responder_type,
+            responder_id=responder_id,
+            call_sign=locked[responder_id].call_sign,
+            role=role,
         )
-        unit = locked[responder_id]
-        unit.status, unit.status_at, unit.active_call_id = "dispatched", now, call.id
-        assigned.append(
-            events.unit_assigned(
-                call,
-                lead=lead,
-                responder_type=responder_type,
-                responder_id=responder_id,
-                call_sign=signs.get(responder_id),
-                role=role,
-            )
-        )
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        # The unique index on active assignments caught what the locks should have.
-        raise Conflict("a unit was assigned elsewhere at the same moment; retry") from None
-    await call_repo.update_call(session, call)
-    await outbox.write(session, agency_id=context.agency_id, at=now, events=assigned)
+        for responder_type, responder_id, role in wanted
+    ]
     entry = audit.call_entry(
         who,
         call.id,
@@ -229,8 +199,56 @@ async def dispatch(
         at=now,
         detail={"override_code": choice.override_code, "override_reason": choice.override_reason},
     )
-    await audit.write(await session.connection(), entry)
-    return await call_service.render_with_units(session, call, rec)
+    # Every dispatch assigns a unit, and assignments are kept: a call without assignments
+    # has had no dispatch, and its first (the usual case) needs no read.
+    earlier_dispatches = (
+        await assignment_repo.dispatches_for_calls(session, [call.id]) if earlier else {}
+    )
+    try:
+        await dispatch_repo.write(conn, record, call=call, events=assigned, entry=entry)
+    except dispatch_repo.UnitTaken:
+        # The unique index on active assignments caught what the locks should have.
+        raise Conflict("a unit was assigned elsewhere at the same moment; retry") from None
+    return call_service.render_dispatched(
+        call,
+        rec,
+        [*earlier, *_assignments(record)],
+        [*earlier_dispatches.get(call.id, []), _dispatch(record)],
+    )
+
+
+def _assignments(record: dispatch_repo.NewDispatch) -> list[Assignment]:
+    """The assignments the dispatch wrote, as a read would return them."""
+    return [
+        Assignment(
+            id=assignment_id,
+            agency_id=record.agency_id,
+            call_id=record.call_id,
+            dispatch_id=record.id,
+            responder_type=responder_type,
+            responder_id=responder_id,
+            role=role,
+            override_reason=record.override_reason,
+            assigned_at=record.at,
+            released_at=None,
+            on_scene_at=None,
+        )
+        for assignment_id, responder_type, responder_id, role in record.assignments
+    ]
+
+
+def _dispatch(record: dispatch_repo.NewDispatch) -> Dispatch:
+    return Dispatch(
+        id=record.id,
+        agency_id=record.agency_id,
+        call_id=record.call_id,
+        at=record.at,
+        recommendation_id=record.recommendation_id,
+        recommended_lead=record.recommended_lead,
+        dispatched_lead=record.dispatched_lead,
+        override_code=record.override_code,
+        override_reason=record.override_reason,
+    )
 
 
 def _count_conflict(session: AsyncSession) -> None:
@@ -238,10 +256,6 @@ def _count_conflict(session: AsyncSession) -> None:
     race the unique index catches (a plain 409) commits nothing and is not counted; its
     retry, which finds the units taken, is."""
     of_session(session).after_commit(metrics.count_dispatch_conflict)
-
-
-def _type_of(unit: Officer | CoResponder) -> ResponderType:
-    return "officer" if isinstance(unit, Officer) else "co_responder"
 
 
 async def clear(

@@ -1,0 +1,187 @@
+"""SQL for dispatching a call: lock the units in one statement, write everything in another.
+
+The units are locked officers first, then co-responders, each by id: the global order
+every dispatch, release and status change keeps (assignments.lock_units), so concurrent
+dispatches wait for each other instead of deadlocking. The write is one statement of steps
+(the dispatch, its assignments, the units' new state, the call, the events and the audit
+entry), so one round trip commits them all or none. The partial unique index on active
+assignments stays the last word on double-booking: its violation is UnitTaken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.raw import RawStatement, driver, with_steps
+from app.events.catalogue import OutboxEvent
+from app.records.audit import AuditRecord
+from app.records.calls import CallRecord
+from app.repositories import audit as audit_trail
+from app.repositories import calls as call_repo
+from app.repositories import events as outbox
+from app.vocabulary import Lead, OverrideCode, ResponderType, UnitRole, UnitStatus
+
+
+@dataclass(frozen=True, slots=True)
+class LockedUnit:
+    """A unit's row as locked for a dispatch, with its call sign now."""
+
+    responder_type: ResponderType
+    active: bool
+    status: UnitStatus
+    active_call_id: UUID | None
+    call_sign: str | None
+
+
+# The call sign is the one shift_repo.call_signs gives: from the shift that started last
+# by now, else from the next one.
+_LOCK = RawStatement.compile(
+    """
+WITH o AS MATERIALIZED (
+    SELECT id, 'officer' AS responder_type, active, status, active_call_id FROM officer
+    WHERE agency_id = :agency_id AND id = ANY(CAST(:officer_ids AS uuid[]))
+    ORDER BY id FOR UPDATE
+), c AS MATERIALIZED (
+    SELECT id, 'co_responder' AS responder_type, active, status, active_call_id
+    FROM co_responder
+    WHERE agency_id = :agency_id AND id = ANY(CAST(:co_ids AS uuid[]))
+    ORDER BY id FOR UPDATE
+), u AS (
+    SELECT * FROM o UNION ALL SELECT * FROM c
+)
+SELECT u.id, u.responder_type, u.active, u.status, u.active_call_id,
+       (SELECT s.call_sign FROM shift s
+        WHERE s.agency_id = :agency_id AND s.responder_id = u.id
+        ORDER BY (s.starts_at <= CAST(:now AS timestamptz)) DESC,
+                 abs(extract(epoch FROM s.starts_at - CAST(:now AS timestamptz)))
+        LIMIT 1) AS call_sign
+FROM u"""
+)
+
+
+async def lock_units(
+    conn: AsyncConnection,
+    *,
+    agency_id: UUID,
+    officer_ids: Sequence[UUID],
+    co_ids: Sequence[UUID],
+    now: datetime,
+) -> dict[UUID, LockedUnit]:
+    """Lock the agency's units among these ids (in the global order) and read their state."""
+    params = {
+        "agency_id": agency_id,
+        "officer_ids": sorted(officer_ids),
+        "co_ids": sorted(co_ids),
+        "now": now,
+    }
+    rows = await (await driver(conn)).fetch(_LOCK.sql, *_LOCK.args(params))
+    return {
+        r["id"]: LockedUnit(
+            responder_type=r["responder_type"],
+            active=r["active"],
+            status=r["status"],
+            active_call_id=r["active_call_id"],
+            call_sign=r["call_sign"],
+        )
+        for r in rows
+    }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewDispatch:
+    """A dispatch as it is written: its record and the assignments it makes."""
+
+    id: UUID
+    agency_id: UUID
+    call_id: UUID
+    at: datetime
+    recommendation_id: UUID | None
+    recommended_lead: Lead | None
+    dispatched_lead: Lead | None
+    override_code: OverrideCode | None
+    override_reason: str | None
+    # (assignment id, responder type, responder id, role), in the order they were made.
+    assignments: tuple[tuple[UUID, ResponderType, UUID, UnitRole], ...]
+
+
+_INSERT_DISPATCH = """
+INSERT INTO dispatch (id, agency_id, call_id, at, recommendation_id, recommended_lead,
+                      dispatched_lead, override_code, override_reason)
+VALUES (:d_id, :d_agency_id, :d_call_id, :d_at, :d_recommendation_id, :d_recommended_lead,
+        :d_dispatched_lead, :d_override_code, :d_override_reason)"""
+
+_INSERT_ASSIGNMENTS = """
+INSERT INTO assignment (id, agency_id, call_id, dispatch_id, responder_type, responder_id,
+                        role, override_reason, assigned_at)
+SELECT a.id, :d_agency_id, :d_call_id, :d_id, a.responder_type, a.responder_id, a.role,
+       :d_override_reason, :d_at
+FROM unnest(CAST(:as_ids AS uuid[]), CAST(:as_types AS text[]),
+            CAST(:as_responder_ids AS uuid[]), CAST(:as_roles AS text[]))
+    AS a(id, responder_type, responder_id, role)"""
+
+# updated_at = now(): what the ORM's onupdate sets on the units' rows.
+_UNITS_DISPATCHED = """
+UPDATE {table} SET status = 'dispatched', status_at = :d_at, active_call_id = :d_call_id,
+                   updated_at = now()
+WHERE agency_id = :d_agency_id AND id = ANY(CAST(:{ids} AS uuid[]))"""
+
+_WRITE = with_steps(
+    ("d", _INSERT_DISPATCH),
+    ("a", _INSERT_ASSIGNMENTS),
+    ("o", _UNITS_DISPATCHED.format(table="officer", ids="officer_ids")),
+    ("c", _UNITS_DISPATCHED.format(table="co_responder", ids="co_ids")),
+    ("cl", call_repo.UPDATE_CALL),
+    ("ev", outbox.INSERT_EVENTS_ASSIGNING),
+    ("au", audit_trail.INSERT_AUDIT),
+)
+
+
+class UnitTaken(Exception):
+    """The unique index on active assignments refused one: a unit was assigned elsewhere."""
+
+
+async def write(
+    conn: AsyncConnection,
+    dispatch: NewDispatch,
+    *,
+    call: CallRecord,
+    events: Sequence[OutboxEvent],
+    entry: AuditRecord,
+) -> None:
+    """Write the dispatch, its assignments, the units' state, the call, the events and the
+    audit entry in one statement; every unit is assigned, or none (UnitTaken)."""
+    made = dispatch.assignments
+    params: dict[str, Any] = {
+        "d_id": dispatch.id,
+        "d_agency_id": dispatch.agency_id,
+        "d_call_id": dispatch.call_id,
+        "d_at": dispatch.at,
+        "d_recommendation_id": dispatch.recommendation_id,
+        "d_recommended_lead": dispatch.recommended_lead,
+        "d_dispatched_lead": dispatch.dispatched_lead,
+        "d_override_code": dispatch.override_code,
+        "d_override_reason": dispatch.override_reason,
+        "as_ids": [a[0] for a in made],
+        "as_types": [a[1] for a in made],
+        "as_responder_ids": [a[2] for a in made],
+        "as_roles": [a[3] for a in made],
+        "officer_ids": [a[2] for a in made if a[1] == "officer"],
+        "co_ids": [a[2] for a in made if a[1] == "co_responder"],
+        **call_repo.call_params(call),
+        **outbox.params(agency_id=dispatch.agency_id, at=dispatch.at, events=events),
+        "ev_assigned": [a[2] for a in made],
+        **audit_trail.params(entry),
+    }
+    try:
+        await (await driver(conn)).execute(_WRITE.sql, *_WRITE.args(params))
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "uq_assignment_active_responder":
+            raise UnitTaken from None
+        raise
