@@ -1,0 +1,91 @@
+"""The consoles' read model, GET /v1/units: the units on shift now, from shift_coverage.
+
+shift_coverage already carries each unit's status, location, active flag and CIT periods,
+kept current by the triggers of migration 0003 (the candidate query ranks from the same
+columns). One statement reads the coverage rows on now, and beside them only what the read
+model lacks: the responder's name, trainings or specialties and current call, and the
+codes of the districts the shift covers.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import cast
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.raw import RawStatement, driver
+from app.records.units import UnitRecord
+
+# Rows of the units on shift now: the whole agency reads each shift's home row, a district
+# every row serving it (based there or covering it), so each shift appears once. No shift
+# is longer than 24 hours (a check constraint), which bounds the scan of starts_at.
+_UNITS = """
+WITH unit AS MATERIALIZED (
+    SELECT sc.shift_id, sc.responder_type, sc.responder_id, sc.call_sign,
+           sc.home_district_id, sc.ends_at, sc.status, sc.lat, sc.lon,
+           coalesce(sc.cit_periods @> CAST(:today AS date), false) AS cit_certified
+    FROM shift_coverage sc
+    WHERE sc.agency_id = :agency_id
+      AND sc.starts_at <= :now
+      AND sc.starts_at > CAST(:now AS timestamptz) - interval '24 hours'
+      AND sc.ends_at > :now
+      AND sc.active
+      AND %s
+), covers AS (
+    SELECT c.shift_id, array_agg(d.code ORDER BY d.code) AS codes
+    FROM shift_coverage c JOIN district d ON d.id = c.district_id
+    WHERE c.shift_id IN (SELECT u.shift_id FROM unit u) AND NOT c.is_home
+    GROUP BY c.shift_id
+)
+SELECT u.responder_type, u.responder_id::text AS responder_id, p.name, u.call_sign,
+       home.code AS district, coalesce(cv.codes, '{}') AS also_covers,
+       u.ends_at AS shift_ends_at, u.status,
+       CASE WHEN u.lat IS NULL OR u.lon IS NULL THEN NULL
+            ELSE ARRAY[u.lat, u.lon] END AS location,
+       u.cit_certified, p.trainings, p.specialties, p.active_call_id::text AS active_call_id,
+       p.external_incident
+FROM unit u
+JOIN district home ON home.id = u.home_district_id
+JOIN LATERAL (
+    SELECT o.name, o.trainings, NULL::text[] AS specialties, o.active_call_id,
+           o.external_incident
+    FROM officer o WHERE u.responder_type = 'officer' AND o.id = u.responder_id
+    UNION ALL
+    SELECT c.name, NULL::text[], c.specialties, c.active_call_id, c.external_incident
+    FROM co_responder c WHERE u.responder_type = 'co_responder' AND c.id = u.responder_id
+) p ON true
+LEFT JOIN covers cv ON cv.shift_id = u.shift_id
+ORDER BY u.call_sign, u.shift_id
+"""
+_WHOLE_AGENCY = RawStatement.compile(_UNITS % "sc.is_home")
+_ONE_DISTRICT = RawStatement.compile(_UNITS % "sc.district_id = :district_id")
+
+
+async def units_on_shift(
+    conn: AsyncConnection,
+    *,
+    agency_id: UUID,
+    district_id: UUID | None,
+    now: datetime,
+    today: date,
+) -> list[UnitRecord]:
+    """Active units on shift now (serving the district, if given), ordered by call sign:
+    records in UnitOut's field order, built without validation (the database holds
+    only what UnitOut accepts)."""
+    params = {"agency_id": agency_id, "district_id": district_id, "now": now, "today": today}
+    statement = _WHOLE_AGENCY if district_id is None else _ONE_DISTRICT
+    raw = await driver(conn)
+    rows = await raw.fetch(statement.sql, *statement.args(params))
+    records = []
+    for row in rows:
+        # The columns are UnitRecord's keys in its order; the location comes as [lat, lon].
+        # Ids come as text (PostgreSQL's form is the JSON's): writing asyncpg's UUIDs
+        # cost a third of the serialisation.
+        record = dict(row)
+        if record["location"] is not None:
+            lat, lon = record["location"]
+            record["location"] = {"lat": lat, "lon": lon}
+        records.append(cast(UnitRecord, record))
+    return records
