@@ -10,6 +10,7 @@ codes of the districts the shift covers.
 from __future__ import annotations
 
 from datetime import date, datetime
+from string import Template
 from typing import cast
 from uuid import UUID
 
@@ -18,27 +19,51 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.db.raw import RawStatement, driver
 from app.records.units import UnitRecord
 
-# Rows of the units on shift now: the whole agency reads each shift's home row, a district
-# every row serving it (based there or covering it), so each shift appears once. No shift
-# is longer than 24 hours (a check constraint), which bounds the scan of starts_at.
-_UNITS = """
-WITH unit AS MATERIALIZED (
-    SELECT sc.shift_id, sc.responder_type, sc.responder_id, sc.call_sign,
-           sc.home_district_id, sc.ends_at, sc.status, sc.lat, sc.lon,
-           coalesce(sc.cit_periods @> CAST(:today AS date), false) AS cit_certified
-    FROM shift_coverage sc
-    WHERE sc.agency_id = :agency_id
+# A coverage row on now of an active unit. No shift is longer than 24 hours (a check
+# constraint), which bounds the scan of starts_at.
+_ON_NOW = """sc.agency_id = :agency_id
       AND sc.starts_at <= :now
       AND sc.starts_at > CAST(:now AS timestamptz) - interval '24 hours'
       AND sc.ends_at > :now
-      AND sc.active
-      AND %s
+      AND sc.active"""
+
+_COLUMNS = """sc.shift_id, sc.responder_type, sc.responder_id, sc.call_sign,
+           sc.home_district_id, sc.ends_at, sc.status, sc.lat, sc.lon,
+           coalesce(sc.cit_periods @> CAST(:today AS date), false) AS cit_certified"""
+
+# The whole agency: one scan of its coverage rows on now; each shift's home row is its
+# unit, its other rows the districts it also covers.
+_AGENCY_UNITS = Template("""
+WITH serving AS MATERIALIZED (
+    SELECT sc.is_home, sc.district_id, $columns
+    FROM shift_coverage sc
+    WHERE $on_now
+), unit AS (
+    SELECT * FROM serving s WHERE s.is_home
+), covers AS (
+    SELECT c.shift_id, array_agg(d.code ORDER BY d.code) AS codes
+    FROM serving c JOIN district d ON d.id = c.district_id
+    WHERE NOT c.is_home
+    GROUP BY c.shift_id
+)""")
+
+# One district: its coverage rows on now (a unit based there or covering it), by the
+# coverage index; the districts each also covers, by the shift's own rows.
+_DISTRICT_UNITS = Template("""
+WITH unit AS MATERIALIZED (
+    SELECT $columns
+    FROM shift_coverage sc
+    WHERE sc.district_id = :district_id AND $on_now
 ), covers AS (
     SELECT c.shift_id, array_agg(d.code ORDER BY d.code) AS codes
     FROM shift_coverage c JOIN district d ON d.id = c.district_id
     WHERE c.shift_id IN (SELECT u.shift_id FROM unit u) AND NOT c.is_home
     GROUP BY c.shift_id
-)
+)""")
+
+# Beside the read model, only what it lacks: the name, trainings or specialties, call
+# and external incident from the responder's row, and the districts' codes.
+_RECORDS = """
 SELECT u.responder_type, u.responder_id::text AS responder_id, p.name, u.call_sign,
        home.code AS district, coalesce(cv.codes, '{}') AS also_covers,
        u.ends_at AS shift_ends_at, u.status,
@@ -59,8 +84,11 @@ JOIN LATERAL (
 LEFT JOIN covers cv ON cv.shift_id = u.shift_id
 ORDER BY u.call_sign, u.shift_id
 """
-_WHOLE_AGENCY = RawStatement.compile(_UNITS % "sc.is_home")
-_ONE_DISTRICT = RawStatement.compile(_UNITS % "sc.district_id = :district_id")
+# Static SQL only: the templates take the module's constants above, never input.
+_WHOLE_AGENCY, _ONE_DISTRICT = (
+    RawStatement.compile(units.substitute(columns=_COLUMNS, on_now=_ON_NOW) + _RECORDS)
+    for units in (_AGENCY_UNITS, _DISTRICT_UNITS)
+)
 
 
 async def units_on_shift(
