@@ -120,9 +120,14 @@ async def units_on_shift(
 ) -> list[UnitRecord]:
     """Every active unit on shift now (serving the district, if given), by call sign, read
     from the coverage read model the triggers keep current."""
-    district_id = await _district_id(session, context.agency_id, district)
+    conn = await session.connection()
+    district_id = None
+    if district is not None:
+        district_id = await unit_repo.district_id(conn, agency_id=context.agency_id, code=district)
+        if district_id is None:
+            raise Invalid(f"unknown district {district}", loc=("query", "district"))
     return await unit_repo.units_on_shift(
-        await session.connection(),
+        conn,
         agency_id=context.agency_id,
         district_id=district_id,
         now=now,

@@ -115,3 +115,10 @@ async def test_the_units_response_is_json_a_console_can_read(admin: Api) -> None
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert json.loads(response.content)["items"][0]["call_sign"] == "1A1"
+
+
+async def test_an_unknown_district_is_a_422_naming_the_query_parameter(admin: Api) -> None:
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    response = await admin.get("/v1/units?district=D9")
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["query", "district"]
