@@ -68,6 +68,7 @@ from bench.loadgen import Connection, Stats, Step, closed_loop, open_loop
 from bench.roster_year import TIMEZONE, SeededYear, seed_year
 from bench.seed import CELL, Seeded, seed
 from bench.tracing import service_tracing
+from bench.units import read_model_line
 
 NATURES = ["MNTL", "SUICIDE", "SUICTHRT", "MTLV", "WEAPON", "welfare check"]
 
@@ -427,12 +428,16 @@ async def _drive(
         f" both closed loop at concurrency {c}, each import a new incident"
         f" (target >= {EIDO_TARGET_RATIO}: {'met' if ratio >= EIDO_TARGET_RATIO else 'MISSED'})"
     )
+    # Last, so that its 20,000-officer agency (seeded now without --scale) weighs on no
+    # other phase.
+    units = await read_model_line(args.database_url, big, port)
     _print_stream(feeds)
     for line in scale + shared_limits:
         print(line)
     print(f"dispatch/calls throughput ratio: {dispatch.throughput / calls.throughput:.3f}")
     under_load = Stats(latencies_ms=saturated_delays).percentile(99)  # nan: none delivered
     print(f"webhook first attempt under load p99: {under_load:.1f} ms")
+    print(units)
     print(f"calls/floor throughput ratio: {calls.throughput / floor.throughput:.3f}")
 
 
@@ -686,6 +691,7 @@ def main() -> None:
     # Shared with the service, which joins the same server; deleted when the bench ends.
     url = start_embedded(data_dir, ephemeral=True)
     upgrade(url)
+    args.database_url = url  # for phases that seed during the run (bench/units.py)
     # The service gets this environment: its OTEL_* variables decide whether it traces.
     print(service_tracing())
     if args.coverage:

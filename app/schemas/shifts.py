@@ -5,7 +5,9 @@ from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic_core import to_json
 
+from app.records.units import UnitRecord
 from app.schemas.common import VISIBLE, DistrictCode, GeoLocation, Instant, StrictModel
 from app.vocabulary import ResponderType, UnitStatus
 
@@ -53,7 +55,11 @@ class ShiftOut(BaseModel):
 
 
 class UnitOut(BaseModel):
-    """A responder on shift now, as a dispatch console shows it."""
+    """A responder on shift now, as a dispatch console shows it.
+
+    GET /v1/units writes it from app.records.units.UnitRecord, which restates these
+    fields; tests/api/test_units_read_model.py fails if the two drift apart.
+    """
 
     responder_type: ResponderType
     responder_id: UUID
@@ -70,3 +76,13 @@ class UnitOut(BaseModel):
     active_call_id: UUID | None
     # The CAD's incident while the unit is busy on one cit-dispatch does not handle.
     external_incident: str | None = None
+
+
+def units_json(units: list[UnitRecord]) -> bytes:
+    """`Items[UnitOut]` as FastAPI sends it, byte for byte, without a model per unit.
+
+    pydantic-core writes each value by its runtime type, as it writes UnitOut's fields
+    (str, UUID, datetime, float, bool, None); tests/api/test_units_read_model.py compares
+    the two. A record's fields are typed by UnitRecord, so no validation is needed.
+    """
+    return to_json({"items": units})

@@ -12,9 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.agency_context import AgencyContext
 from app.errors import Conflict, Invalid
 from app.models import Shift
+from app.records.units import UnitRecord
 from app.repositories import districts as district_repo
 from app.repositories import roster as roster_repo
 from app.repositories import shifts as repo
+from app.repositories import units as unit_repo
 from app.repositories.pagination import fetch_page
 from app.schemas.common import geo_location
 from app.schemas.shifts import ShiftCreate, ShiftOut, UnitOut
@@ -115,14 +117,22 @@ async def list_page(
 
 async def units_on_shift(
     session: AsyncSession, context: AgencyContext, *, district: str | None, now: datetime
-) -> list[UnitOut]:
-    rows = await repo.on_shift_now(
-        session,
+) -> list[UnitRecord]:
+    """Every active unit on shift now (serving the district, if given), by call sign, read
+    from the coverage read model the triggers keep current."""
+    conn = await session.connection()
+    district_id = None
+    if district is not None:
+        district_id = await unit_repo.district_id(conn, agency_id=context.agency_id, code=district)
+        if district_id is None:
+            raise Invalid(f"unknown district {district}", loc=("query", "district"))
+    return await unit_repo.units_on_shift(
+        conn,
         agency_id=context.agency_id,
-        district_id=await _district_id(session, context.agency_id, district),
+        district_id=district_id,
         now=now,
+        today=now.astimezone(context.timezone).date(),
     )
-    return await _units(session, context, rows, now)
 
 
 async def my_unit(
