@@ -29,6 +29,8 @@ import sys
 import threading
 from collections.abc import Callable
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from app import metrics
 from app.db.engine import create_engine
 from app.encryption import DataCipher
@@ -78,15 +80,20 @@ async def run_relay(
     try:
         await asyncio.wait({task})
     finally:
-        # An attempt, or a LISTEN connection closing on a database that went away, may
-        # outlive the relay's task: its lease runs out and it is sent again.
-        others = asyncio.all_tasks() - {asyncio.current_task()}
-        for other in others:
-            other.cancel()
-        if others:
-            await asyncio.wait(others, timeout=1)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(engine.dispose(), timeout=2)
+        await wind_down(engine)
+
+
+async def wind_down(engine: AsyncEngine) -> None:
+    """After the relay's task: cancel what outlives it on this loop (an attempt, or a LISTEN
+    connection closing on a database that went away; its lease runs out and it is sent
+    again), then close the relay's pool."""
+    others = asyncio.all_tasks() - {asyncio.current_task()}
+    for other in others:
+        other.cancel()
+    if others:
+        await asyncio.wait(others, timeout=1)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(engine.dispose(), timeout=2)
 
 
 class RelayProcess:

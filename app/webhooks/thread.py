@@ -10,7 +10,7 @@ import threading
 
 from app.encryption import DataCipher
 from app.settings import Settings
-from app.webhooks.process import RELAY_POOL_SIZE, STOP_MARGIN_SECONDS
+from app.webhooks.process import RELAY_POOL_SIZE, STOP_MARGIN_SECONDS, wind_down
 from app.webhooks.relay import Relay
 
 
@@ -73,14 +73,7 @@ class RelayThread:
         try:
             await asyncio.wait({task})
         finally:
-            # The relay returns within the grace, having released what it did not finish.
-            # Whatever still runs after the margin (an attempt, a LISTEN connection closing
-            # on a database that went away) is cancelled: its lease runs out and it is sent
-            # again. The thread always ends within its join, so no relay outlives its service.
-            others = asyncio.all_tasks() - {asyncio.current_task()}
-            for other in others:
-                other.cancel()
-            if others:
-                await asyncio.wait(others, timeout=1)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(engine.dispose(), timeout=2)
+            # The relay returns within the grace, having released what it did not finish;
+            # what still runs is cancelled, so the thread always ends within its join and
+            # no relay outlives its service.
+            await wind_down(engine)
