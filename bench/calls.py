@@ -8,7 +8,9 @@ loopback. Beside the intake figures it prints
   event-to-stream latency at 100 streams, 10 dispatches/s: p50 X ms, p99 Y ms
 (bench/stream.py; targets p50 <= 50 ms, p99 <= 250 ms), and
   webhook first attempt under load p99: X ms   (under the closed-loop dispatch load; target
-  <= 250 ms). Its last line is `calls/floor throughput ratio: X`.
+  <= 250 ms), and
+  dispatch/calls throughput ratio: X   (POST .../dispatch alone, bench/dispatch.py, against
+  POST /v1/calls; target >= 0.5). Its last line is `calls/floor throughput ratio: X`.
 
 With --scale it also seeds a second agency ten times the size in the same database, and
 compares call intake for the two in interleaved phases (small, big, big, small, ...). Runs
@@ -61,6 +63,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.db.embedded import start_embedded
 from app.db.migrate import upgrade
+from bench import dispatch as dispatching
 from bench import limits, stream
 from bench.call_year import SeededCalls, seed_calls, year_range
 from bench.eido import import_step
@@ -370,28 +373,29 @@ async def _drive(
     overload = await closed_loop(make, overload_call, concurrency=args.overload_clients, seconds=s)
     accepted.seconds = shed.seconds = overload.seconds
 
-    dispatch = Stats()
-
-    async def dispatch_cycle(conn: Connection, cycle: Stats) -> None:
-        started = time.perf_counter()
-        status, body = await conn.request("POST", "/v1/calls", call_body(rng, seeded))
-        cycle.add(status, started)
-        if status != 201:
-            return
-        call_id = json.loads(body)["id"]
-        started = time.perf_counter()
-        status, _ = await conn.request("POST", f"/v1/calls/{call_id}/dispatch")
-        dispatch.add(status, started)
-        await conn.request("POST", f"/v1/calls/{call_id}/clear", {"disposition": "bench"})
-
-    cycles = await closed_loop(make, dispatch_cycle, concurrency=c, seconds=s)
-    dispatch.seconds = cycles.seconds
+    # Dispatch alone, timed apart from the calls it needs and the clears that free its
+    # units (bench/dispatch.py); the webhook receiver counts throughout.
+    await asyncio.sleep(3)
+    co_responders, officers = await dispatching.free_units(args.database_url, seeded.agency_id)
+    dispatch = await dispatching.measure(
+        make,
+        lambda: call_body(rng, seeded),
+        dispatching.unit_pairs(co_responders, officers),
+        concurrency=c,
+        seconds=s,
+    )
     await asyncio.sleep(3)  # let the last deliveries land
     saturated_delays, receiver.delays_ms = receiver.delays_ms, []
 
     async def paced_cycle(conn: Connection) -> int:
-        await dispatch_cycle(conn, Stats())
-        return 200
+        """Create a call, dispatch its recommendation, clear it."""
+        status, body = await conn.request("POST", "/v1/calls", call_body(rng, seeded))
+        if status != 201:
+            return status
+        call_id = json.loads(body)["id"]
+        status, _ = await conn.request("POST", f"/v1/calls/{call_id}/dispatch")
+        await conn.request("POST", f"/v1/calls/{call_id}/clear", {"disposition": "bench"})
+        return status
 
     await open_loop(make, paced_cycle, rate=args.dispatch_rate, seconds=s)
     await asyncio.sleep(2)
@@ -414,6 +418,7 @@ async def _drive(
     print(accepted.line(f"POST /v1/calls, {args.overload_clients} clients, accepted"))
     print(shed.line(f"POST /v1/calls, {args.overload_clients} clients, shed"))
     print(dispatch.line("POST /v1/calls/{id}/dispatch"))
+    print(f"  (timed alone: batches of {dispatching.BATCH} calls, each with units of its own)")
     relay = "separate worker process" if args.worker else "serve's relay child process"
     print(f"webhook, event to first attempt ({relay}):")
     print(f"  {'under the closed-loop dispatch load':<40} {_percentiles(saturated_delays)}")

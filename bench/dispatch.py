@@ -1,0 +1,154 @@
+"""Dispatch throughput: POST /v1/calls/{id}/dispatch alone, closed loop, timed apart.
+
+A dispatch needs a call and free units, and a unit stays busy until its call is cleared.
+Timing a create, dispatch, clear cycle would count three requests' work against one
+dispatch, so the phase runs in rounds:
+
+  1. create a batch of calls (not timed);
+  2. dispatch them, `concurrency` clients back to back (timed: this is the figure);
+  3. clear them, which frees every unit for the next round (not timed).
+
+Each call of a batch gets units of its own, so no dispatch finds its units taken: a
+co-responder leads with an officer backing up while co-responders last, then two officers.
+The units are named in the request, with an override code when they differ from the
+call's recommendation. Recommendations made for a whole batch before any of it is
+dispatched would name the same nearest units over and over, and most dispatches would be
+409s. Both ways run the same statements: lock the units, write the dispatch.
+
+The webhook receiver keeps counting throughout: the API is saturated in every step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from bench.loadgen import Connection, Stats
+
+# Calls per round: enough that the round's last few requests, when fewer clients than
+# `concurrency` are busy, weigh little in its time.
+BATCH = 600
+
+Body = dict[str, Any]
+
+
+async def free_units(url: str, agency_id: UUID) -> tuple[list[UUID], list[UUID]]:
+    """The agency's active, available co-responders and officers, by id."""
+    conn = await asyncpg.connect(url)
+    try:
+        found = []
+        for table in ("co_responder", "officer"):
+            rows = await conn.fetch(
+                f"SELECT id FROM {table} WHERE agency_id = $1 AND active"
+                " AND status = 'available' ORDER BY id",
+                agency_id,
+            )
+            found.append([r["id"] for r in rows])
+    finally:
+        await conn.close()
+    return found[0], found[1]
+
+
+def unit_pairs(co_responders: Sequence[UUID], officers: Sequence[UUID]) -> list[Body]:
+    """Dispatch bodies, each with two units no other body names."""
+    bodies = []
+    officers = list(officers)
+    for co_responder in co_responders:
+        if not officers:
+            break
+        bodies.append(_body(("co_responder", co_responder), ("officer", officers.pop())))
+    while len(officers) >= 2:
+        bodies.append(_body(("officer", officers.pop()), ("officer", officers.pop())))
+    return bodies
+
+
+def _body(lead: tuple[str, UUID], backup: tuple[str, UUID]) -> Body:
+    return {
+        "units": [
+            {"responder_type": lead[0], "responder_id": str(lead[1]), "role": "lead"},
+            {"responder_type": backup[0], "responder_id": str(backup[1]), "role": "backup"},
+        ],
+        "override_code": "other",
+        "override_reason": "benchmark: each call of the batch has units of its own",
+    }
+
+
+async def _drain(
+    make: Callable[[], Connection],
+    items: Sequence[Any],
+    step: Callable[[Connection, Any], Awaitable[None]],
+    concurrency: int,
+) -> float:
+    """Run step on every item, `concurrency` clients pulling from one queue; seconds."""
+    queue = list(reversed(items))
+
+    async def client() -> None:
+        conn = make()
+        try:
+            while queue:
+                await step(conn, queue.pop())
+        finally:
+            await conn.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return time.perf_counter() - started
+
+
+async def measure(
+    make: Callable[[], Connection],
+    new_call: Callable[[], Body],
+    bodies: Sequence[Body],
+    *,
+    concurrency: int,
+    seconds: float,
+) -> Stats:
+    """Rounds of create, dispatch (timed), clear until `seconds` of dispatching."""
+    if not bodies:
+        raise SystemExit("dispatch phase: the agency has no two free units")
+    dispatched = Stats()
+    while dispatched.seconds < seconds:
+        await _round(make, new_call, bodies[:BATCH], dispatched, concurrency)
+    return dispatched
+
+
+async def _round(
+    make: Callable[[], Connection],
+    new_call: Callable[[], Body],
+    bodies: Sequence[Body],
+    dispatched: Stats,
+    concurrency: int,
+) -> None:
+    calls: list[str] = []
+
+    async def create(conn: Connection, _: Body) -> None:
+        status, body = await conn.request("POST", "/v1/calls", new_call())
+        _expect(status, 201, "POST /v1/calls", body)
+        calls.append(json.loads(body)["id"])
+
+    async def dispatch(conn: Connection, job: tuple[str, Body]) -> None:
+        started = time.perf_counter()
+        status, _ = await conn.request("POST", f"/v1/calls/{job[0]}/dispatch", job[1])
+        dispatched.add(status, started)
+
+    async def clear(conn: Connection, call_id: str) -> None:
+        status, body = await conn.request(
+            "POST", f"/v1/calls/{call_id}/clear", {"disposition": "bench"}
+        )
+        _expect(status, 200, "POST /v1/calls/{id}/clear", body)
+
+    await _drain(make, bodies, create, concurrency)
+    jobs = list(zip(calls, bodies, strict=True))
+    dispatched.seconds += await _drain(make, jobs, dispatch, concurrency)
+    await _drain(make, calls, clear, concurrency)
+
+
+def _expect(status: int, wanted: int, what: str, body: bytes) -> None:
+    if status != wanted:
+        raise SystemExit(f"dispatch phase: {what} answered {status}: {body[:300]!r}")
