@@ -1,8 +1,8 @@
 """Hot-path statements on the pooled asyncpg connection, without SQLAlchemy's execution layer.
 
-Connections still come from (and return to) the SQLAlchemy engine's pool. Call intake and
-dispatch write this way (each in one statement of steps, with_steps); profiling showed
-SQLAlchemy's per-execute work there cost more than the database round trip itself.
+Connections still come from (and return to) the SQLAlchemy engine's pool. Call intake,
+dispatch and clear write this way (each in one statement of steps, with_steps); profiling
+showed SQLAlchemy's per-execute work there cost more than the database round trip itself.
 """
 
 from __future__ import annotations

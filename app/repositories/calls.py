@@ -1,7 +1,7 @@
 """SQL for calls and their recommendation history.
 
 A call travels as a CallRecord: call_params gives the columns it is written with (insert
-and update share it), and _call_record reads one back; tests/api/test_call_records.py
+and update share it), and call_record reads one back; tests/api/test_call_records.py
 checks that every field survives the round trip. Intake writes the call, its first
 recommendation, its events and its audit entry (and the Idempotency-Key answer) in one
 statement, so one round trip commits them all or none.
@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from uuid import UUID
 
 import asyncpg
-from sqlalchemy import Date, Row, Select, func, select
+from sqlalchemy import Date, Select, func, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -35,8 +35,15 @@ from app.records.recommendations import (
 from app.repositories import audit as audit_trail
 from app.repositories import events as outbox
 from app.repositories import idempotency
-from app.repositories.pagination import fetch_page, fetch_row_page
+from app.repositories.pagination import fetch_row_page
 from app.vocabulary import Lead, Request
+
+
+class Columns(Protocol):
+    """A row read by column name: SQLAlchemy's row._mapping, or asyncpg's Record."""
+
+    def __getitem__(self, name: str, /) -> Any: ...
+
 
 # Every column of `call`, in the order call_params gives them.
 _COLUMNS = (
@@ -249,35 +256,36 @@ _SELECT_CALL = select(*Call.__table__.columns, District.code.label("district_cod
 )
 
 
-def _call_record(row: Row[*tuple[Any, ...]]) -> CallRecord:
+def call_record(row: Columns) -> CallRecord:
+    """A call's row (with its district's code as district_code) as a record."""
     return CallRecord(
-        id=row.id,
-        agency_id=row.agency_id,
-        external_id=row.external_id,
-        status=row.status,
-        district_id=row.district_id,
-        district=row.district_code,
+        id=row["id"],
+        agency_id=row["agency_id"],
+        external_id=row["external_id"],
+        status=row["status"],
+        district_id=row["district_id"],
+        district=row["district_code"],
         location=(
             None
-            if row.lat is None or row.lon is None
-            else Location(lat=row.lat, lon=row.lon, address=row.address)
+            if row["lat"] is None or row["lon"] is None
+            else Location(lat=row["lat"], lon=row["lon"], address=row["address"])
         ),
-        nature=row.nature,
-        safety=row.safety,
-        subject=cast(SubjectFacts, row.subject),
-        notes=row.notes,
-        received_at=row.received_at,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        dispatched_at=row.dispatched_at,
-        cleared_at=row.cleared_at,
-        disposition=row.disposition,
-        diverted_to=row.diverted_to,
-        outcome=row.outcome,
-        use_of_force=row.use_of_force,
-        subject_injured=row.subject_injured,
-        officer_injured=row.officer_injured,
-        eido_updated_at=row.eido_updated_at,
+        nature=row["nature"],
+        safety=row["safety"],
+        subject=cast(SubjectFacts, row["subject"]),
+        notes=row["notes"],
+        received_at=row["received_at"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        dispatched_at=row["dispatched_at"],
+        cleared_at=row["cleared_at"],
+        disposition=row["disposition"],
+        diverted_to=row["diverted_to"],
+        outcome=row["outcome"],
+        use_of_force=row["use_of_force"],
+        subject_injured=row["subject_injured"],
+        officer_injured=row["officer_injured"],
+        eido_updated_at=row["eido_updated_at"],
     )
 
 
@@ -295,7 +303,7 @@ async def _one_call(
     if for_update:
         stmt = stmt.with_for_update(of=Call)
     row = (await session.execute(stmt)).first()
-    return None if row is None else _call_record(row)
+    return None if row is None else call_record(row._mapping)
 
 
 async def list_calls(
@@ -319,23 +327,31 @@ async def list_calls(
     rows, next_cursor = await fetch_row_page(
         session, stmt, Call.id, limit=limit, cursor=cursor, newest_first=True
     )
-    return [_call_record(r) for r in rows], next_cursor
+    return [call_record(r._mapping) for r in rows], next_cursor
 
 
-def _recommendation_record(row: Recommendation) -> RecommendationRecord:
+def recommendation_record(row: Columns, prefix: str = "") -> RecommendationRecord:
+    """A recommendation's row as a record; its columns named prefix + column."""
+
+    def column(name: str) -> Any:
+        return row[prefix + name]
+
     return RecommendationRecord(
-        id=row.id,
-        agency_id=row.agency_id,
-        call_id=row.call_id,
-        created_at=row.created_at,
-        policy_version=row.policy_version,
-        lead=cast(Lead, row.lead),
-        safety_concern=row.safety_concern,
-        units=cast(list[RecommendedUnitJson], row.units),
-        requests=cast(list[Request], row.requests),
-        warnings=cast(list[WarningJson], row.warnings),
-        reasons=cast(list[ReasonJson], row.reasons),
+        id=column("id"),
+        agency_id=column("agency_id"),
+        call_id=column("call_id"),
+        created_at=column("created_at"),
+        policy_version=column("policy_version"),
+        lead=cast(Lead, column("lead")),
+        safety_concern=column("safety_concern"),
+        units=cast(list[RecommendedUnitJson], column("units")),
+        requests=cast(list[Request], column("requests")),
+        warnings=cast(list[WarningJson], column("warnings")),
+        reasons=cast(list[ReasonJson], column("reasons")),
     )
+
+
+_SELECT_RECOMMENDATION = select(*Recommendation.__table__.columns)
 
 
 async def latest_recommendations(
@@ -344,23 +360,23 @@ async def latest_recommendations(
     if not call_ids:
         return {}
     stmt = (
-        select(Recommendation)
-        .where(Recommendation.call_id.in_(call_ids))
+        _SELECT_RECOMMENDATION.where(Recommendation.call_id.in_(call_ids))
         .ext(distinct_on(Recommendation.call_id))
         .order_by(Recommendation.call_id, Recommendation.id.desc())
     )
-    return {r.call_id: _recommendation_record(r) for r in (await session.execute(stmt)).scalars()}
+    rows = (await session.execute(stmt)).mappings()
+    return {r["call_id"]: recommendation_record(r) for r in rows}
 
 
 async def list_recommendations(
     session: AsyncSession, call_id: UUID, *, limit: int, cursor: str | None
 ) -> tuple[list[RecommendationRecord], str | None]:
     """One page of the call's recommendations, oldest first."""
-    stmt = select(Recommendation).where(Recommendation.call_id == call_id)
-    rows, next_cursor = await fetch_page(
+    stmt = _SELECT_RECOMMENDATION.where(Recommendation.call_id == call_id)
+    rows, next_cursor = await fetch_row_page(
         session, stmt, Recommendation.id, limit=limit, cursor=cursor
     )
-    return [_recommendation_record(r) for r in rows], next_cursor
+    return [recommendation_record(r._mapping) for r in rows], next_cursor
 
 
 async def days_with_calls(

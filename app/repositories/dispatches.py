@@ -1,11 +1,16 @@
-"""SQL for dispatching a call: lock the units in one statement, write everything in another.
+"""SQL for dispatching and clearing a call: one statement reads the call (locked) with what
+the decision needs, one locks the units, one writes everything.
 
-The units are locked officers first, then co-responders, each by id: the global order
-every dispatch, release and status change keeps (assignments.lock_units), so concurrent
-dispatches wait for each other instead of deadlocking. The write is one statement of steps
-(the dispatch, its assignments, the units' new state, the call, the events and the audit
-entry), so one round trip commits them all or none. The partial unique index on active
-assignments stays the last word on double-booking: its violation is UnitTaken.
+read_for_dispatch locks the call and reads it with its latest recommendation, its
+assignments and its dispatches. The units are then locked officers first, then
+co-responders, each by id: the global order every dispatch, release and status change
+keeps (lock_units here, assignments.lock_units for the ORM's callers), so concurrent
+dispatches and clears wait for each other instead of deadlocking. Each write is one
+statement of steps (dispatch: the dispatch, its assignments, the units' new state, the
+call, the events and the audit entry; clear: the released assignments, the units, the
+call, the events and the audit entry), so one round trip commits them all or none. The
+partial unique index on active assignments stays the last word on double-booking: its
+violation is UnitTaken.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -21,12 +26,97 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.raw import RawStatement, driver, with_steps
 from app.events.catalogue import OutboxEvent
+from app.models import Assignment, Base, Dispatch, Recommendation
 from app.records.audit import AuditRecord
 from app.records.calls import CallRecord
+from app.records.recommendations import RecommendationRecord
 from app.repositories import audit as audit_trail
 from app.repositories import calls as call_repo
 from app.repositories import events as outbox
 from app.vocabulary import Lead, OverrideCode, ResponderType, UnitRole, UnitStatus
+
+
+@dataclass(frozen=True, slots=True)
+class CallForDispatch:
+    """A call, locked, with its latest recommendation, its assignments and its dispatches
+    (each oldest first)."""
+
+    call: CallRecord
+    recommendation: RecommendationRecord | None
+    assignments: list[Assignment]
+    dispatches: list[Dispatch]
+
+
+_RECOMMENDATION = tuple(Recommendation.__table__.columns.keys())
+_ASSIGNMENT = tuple(Assignment.__table__.columns.keys())
+_DISPATCH = tuple(Dispatch.__table__.columns.keys())
+
+
+def _arrays(table: str, alias: str, columns: tuple[str, ...], order: str) -> str:
+    """The call's rows of table as one array per column (alias_column), in order."""
+    arrays = ", ".join(f"array_agg({alias}.{c} ORDER BY {order}) AS {alias}_{c}" for c in columns)
+    return f"SELECT {arrays} FROM {table} {alias} WHERE {alias}.call_id = c.id"  # noqa: S608
+
+
+# The call is locked SKIP LOCKED, and `locked` says whether the row read is the one locked:
+# false when another transaction holds the call, or changed it after this statement's
+# snapshot. Then read_for_dispatch waits for the lock and reads again, so the rest (the
+# recommendation, the assignments) is never older than the call. Built from the models'
+# column names, never from input.
+_READ = RawStatement.compile(
+    f"""
+WITH locked AS MATERIALIZED (
+    SELECT ctid FROM call WHERE agency_id = :agency_id AND id = :call_id
+    FOR UPDATE SKIP LOCKED
+)
+SELECT c.*, d.code AS district_code,
+       coalesce(c.ctid = (SELECT ctid FROM locked), false) AS locked,
+       {", ".join(f"r.{c} AS r_{c}" for c in _RECOMMENDATION)},
+       a.*, dp.*
+FROM call c
+JOIN district d ON d.id = c.district_id
+LEFT JOIN LATERAL (
+    SELECT * FROM recommendation WHERE call_id = c.id ORDER BY id DESC LIMIT 1
+) r ON true
+CROSS JOIN LATERAL ({_arrays("assignment", "a", _ASSIGNMENT, "a.assigned_at, a.id")}) a
+CROSS JOIN LATERAL ({_arrays("dispatch", "dp", _DISPATCH, "dp.at, dp.id")}) dp
+WHERE c.agency_id = :agency_id AND c.id = :call_id"""  # noqa: S608
+)
+_LOCK_CALL = RawStatement.compile(
+    "SELECT 1 FROM call WHERE agency_id = :agency_id AND id = :call_id FOR UPDATE"
+)
+
+_Model = TypeVar("_Model", bound=Base)
+
+
+def _objects(model: type[_Model], row: Any, alias: str, columns: tuple[str, ...]) -> list[_Model]:
+    arrays = [row[f"{alias}_{c}"] or () for c in columns]
+    return [
+        model(**dict(zip(columns, values, strict=True))) for values in zip(*arrays, strict=True)
+    ]
+
+
+async def read_for_dispatch(
+    conn: AsyncConnection, *, agency_id: UUID, call_id: UUID
+) -> CallForDispatch | None:
+    """Lock the agency's call and read it with what a dispatch or a clear needs: one round
+    trip, unless another transaction holds the call (then three)."""
+    raw = await driver(conn)
+    params = {"agency_id": agency_id, "call_id": call_id}
+    row = await raw.fetchrow(_READ.sql, *_READ.args(params))
+    if row is not None and not row["locked"]:
+        await raw.execute(_LOCK_CALL.sql, *_LOCK_CALL.args(params))
+        row = await raw.fetchrow(_READ.sql, *_READ.args(params))
+    if row is None:
+        return None
+    return CallForDispatch(
+        call=call_repo.call_record(row),
+        recommendation=(
+            None if row["r_id"] is None else call_repo.recommendation_record(row, prefix="r_")
+        ),
+        assignments=_objects(Assignment, row, "a", _ASSIGNMENT),
+        dispatches=_objects(Dispatch, row, "dp", _DISPATCH),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,14 +222,24 @@ UPDATE {table} SET status = 'dispatched', status_at = :d_at, active_call_id = :d
                    updated_at = now()
 WHERE agency_id = :d_agency_id AND id = ANY(CAST(:{ids} AS uuid[]))"""
 
-_WRITE = with_steps(
-    ("d", _INSERT_DISPATCH),
-    ("a", _INSERT_ASSIGNMENTS),
-    ("o", _UNITS_DISPATCHED.format(table="officer", ids="officer_ids")),
-    ("c", _UNITS_DISPATCHED.format(table="co_responder", ids="co_ids")),
-    ("cl", call_repo.UPDATE_CALL),
-    ("ev", outbox.INSERT_EVENTS_ASSIGNING),
-    ("au", audit_trail.INSERT_AUDIT),
+
+def _write_steps(first: tuple[tuple[str, str], ...], units: str, events: str) -> RawStatement:
+    """One statement: the first steps (the assignments), the units (officers, then
+    co-responders: :officer_ids, :co_ids), the call, the events and the audit entry."""
+    return with_steps(
+        *first,
+        ("o", units.format(table="officer", ids="officer_ids")),
+        ("c", units.format(table="co_responder", ids="co_ids")),
+        ("cl", call_repo.UPDATE_CALL),
+        ("ev", events),
+        ("au", audit_trail.INSERT_AUDIT),
+    )
+
+
+_WRITE = _write_steps(
+    (("d", _INSERT_DISPATCH), ("a", _INSERT_ASSIGNMENTS)),
+    _UNITS_DISPATCHED,
+    outbox.INSERT_EVENTS_ASSIGNING,
 )
 
 
@@ -185,3 +285,41 @@ async def write(
         if exc.constraint_name == "uq_assignment_active_responder":
             raise UnitTaken from None
         raise
+
+
+_RELEASE_ASSIGNMENTS = """
+UPDATE assignment SET released_at = :r_at WHERE id = ANY(CAST(:ev_released AS uuid[]))"""
+
+# Only the units still on this call; updated_at = now() as the ORM's onupdate.
+_UNITS_RELEASED = """
+UPDATE {table} SET status = 'available', status_at = :r_at, active_call_id = NULL,
+                   external_incident = NULL, updated_at = now()
+WHERE agency_id = :call_agency_id AND id = ANY(CAST(:{ids} AS uuid[]))
+  AND active_call_id = :call_id"""
+
+_CLEAR = _write_steps(
+    (("r", _RELEASE_ASSIGNMENTS),), _UNITS_RELEASED, outbox.INSERT_EVENTS_RELEASING
+)
+
+
+async def write_clear(
+    conn: AsyncConnection,
+    call: CallRecord,
+    *,
+    released: Sequence[Assignment],
+    at: datetime,
+    events: Sequence[OutboxEvent],
+    entry: AuditRecord,
+) -> None:
+    """Release the assignments (their units, locked, become available if still on the
+    call), and write the call, the events and the audit entry, in one statement."""
+    params: dict[str, Any] = {
+        "r_at": at,
+        "ev_released": [a.id for a in released],
+        "officer_ids": [a.responder_id for a in released if a.responder_type == "officer"],
+        "co_ids": [a.responder_id for a in released if a.responder_type == "co_responder"],
+        **call_repo.call_params(call),
+        **outbox.params(agency_id=call.agency_id, at=at, events=events),
+        **audit_trail.params(entry),
+    }
+    await (await driver(conn)).execute(_CLEAR.sql, *_CLEAR.args(params))

@@ -2,9 +2,9 @@
 
 Every event goes through INSERT_EVENTS: alone (write), or as the `ev` step of a statement
 that also writes the change it reports (call intake and re-triage, app/repositories/calls.py;
-dispatch, app/repositories/dispatches.py, through INSERT_EVENTS_ASSIGNING), so both commit
-together. The fan-out trigger (migration 0009) then creates the webhook
-deliveries and announces the event at commit.
+dispatch and clear, app/repositories/dispatches.py, through INSERT_EVENTS_ASSIGNING and
+INSERT_EVENTS_RELEASING), so both commit together. The fan-out trigger (migration 0009)
+then creates the webhook deliveries and announces the event at commit.
 """
 
 from __future__ import annotations
@@ -31,14 +31,21 @@ INSERT INTO event (id, agency_id, type, call_id, responder_id, payload, created_
 SELECT e.id, CAST(:ev_agency_id AS uuid), e.type, e.call_id, e.responder_id, e.payload,
        CAST(:ev_at AS timestamptz),
        ARRAY(SELECT a.responder_id FROM assignment a
-             WHERE a.call_id = e.call_id AND a.released_at IS NULL){assigned}
+             WHERE a.call_id = e.call_id AND a.released_at IS NULL{released}){assigned}
 FROM jsonb_to_recordset(CAST(:ev_rows AS jsonb))
     AS e(id uuid, type text, call_id uuid, responder_id uuid, payload jsonb)"""
-INSERT_EVENTS = _INSERT_EVENTS.format(assigned="")
+INSERT_EVENTS = _INSERT_EVENTS.format(released="", assigned="")
 # Inside a statement that also assigns units to the events' call (dispatch): its steps
 # all see the database as it was before the statement, so the units it assigns are
 # added to units_on_call from :ev_assigned.
-INSERT_EVENTS_ASSIGNING = _INSERT_EVENTS.format(assigned=" || CAST(:ev_assigned AS uuid[])")
+INSERT_EVENTS_ASSIGNING = _INSERT_EVENTS.format(
+    released="", assigned=" || CAST(:ev_assigned AS uuid[])"
+)
+# Inside a statement that also releases assignments (clear): the assignments it releases
+# (:ev_released, their ids) are left out of units_on_call.
+INSERT_EVENTS_RELEASING = _INSERT_EVENTS.format(
+    released=" AND a.id <> ALL(CAST(:ev_released AS uuid[]))", assigned=""
+)
 
 _WRITE = RawStatement.compile(INSERT_EVENTS)
 

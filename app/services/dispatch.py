@@ -6,22 +6,19 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app import metrics
 from app.agency_context import AgencyContext
 from app.db.unit_of_work import of_session
 from app.encryption import CALL_NOTES, DataCipher
-from app.errors import Conflict, Invalid
+from app.errors import Conflict, Invalid, NotFound
 from app.events import catalogue as events
 from app.ids import new_id
 from app.models import Assignment, Dispatch
 from app.records.calls import CallRecord
 from app.records.recommendations import RecommendationRecord
-from app.repositories import assignments as assignment_repo
-from app.repositories import calls as call_repo
 from app.repositories import dispatches as dispatch_repo
-from app.repositories import events as outbox
 from app.schemas.calls import RecommendationOut
 from app.schemas.dispatch import (
     ClearRequest,
@@ -32,7 +29,7 @@ from app.schemas.dispatch import (
 from app.security import Principal
 from app.services import audit, triage
 from app.services import calls as call_service
-from app.vocabulary import Lead, OverrideCode, ResponderType, UnitRole, UnitStatus
+from app.vocabulary import Lead, OverrideCode, ResponderType, UnitRole
 
 Unit = tuple[ResponderType, UUID, UnitRole]
 
@@ -122,16 +119,17 @@ async def dispatch(
 ) -> DispatchedCallOut | UnitsUnavailable:
     """Assign every requested unit, or none; a taken unit gives a fresh recommendation.
 
-    One statement locks the units, one writes the dispatch with everything it changes
+    One statement reads the call (locked) with its recommendation, assignments and
+    dispatches, one locks the units, one writes the dispatch with everything it changes
     (app/repositories/dispatches.py); the answer is rendered from what was read and written.
     """
-    call = await call_service.get(session, context, call_id, for_update=True)
+    conn = await session.connection()
+    found = await _read(conn, context, call_id)
+    call, rec, earlier = found.call, found.recommendation, found.assignments
     if call.status == "cleared":
         raise Conflict("the call is cleared; it cannot be dispatched")
-    rec = await call_service.latest_recommendation(session, call)
     choice = _requested_units(body, rec)
     requested = choice.units
-    earlier = await assignment_repo.for_call(session, call.id)
     already = {a.responder_id for a in earlier if a.released_at is None}
     wanted = [u for u in requested if u[1] not in already]
     if not wanted:
@@ -139,7 +137,6 @@ async def dispatch(
         _count_conflict(session)
         return UnitsUnavailable([], fresh, "there are no units to assign to this call")
 
-    conn = await session.connection()
     locked = await dispatch_repo.lock_units(
         conn,
         agency_id=context.agency_id,
@@ -199,11 +196,6 @@ async def dispatch(
         at=now,
         detail={"override_code": choice.override_code, "override_reason": choice.override_reason},
     )
-    # Every dispatch assigns a unit, and assignments are kept: a call without assignments
-    # has had no dispatch, and its first (the usual case) needs no read.
-    earlier_dispatches = (
-        await assignment_repo.dispatches_for_calls(session, [call.id]) if earlier else {}
-    )
     try:
         await dispatch_repo.write(conn, record, call=call, events=assigned, entry=entry)
     except dispatch_repo.UnitTaken:
@@ -213,8 +205,20 @@ async def dispatch(
         call,
         rec,
         [*earlier, *_assignments(record)],
-        [*earlier_dispatches.get(call.id, []), _dispatch(record)],
+        [*found.dispatches, _dispatch(record)],
     )
+
+
+async def _read(
+    conn: AsyncConnection, context: AgencyContext, call_id: UUID
+) -> dispatch_repo.CallForDispatch:
+    """The agency's call, locked, with what a dispatch or a clear needs."""
+    found = await dispatch_repo.read_for_dispatch(
+        conn, agency_id=context.agency_id, call_id=call_id
+    )
+    if found is None:
+        raise NotFound("call not found")
+    return found
 
 
 def _assignments(record: dispatch_repo.NewDispatch) -> list[Assignment]:
@@ -268,13 +272,37 @@ async def clear(
     cipher: DataCipher,
     request_id: str | None,
 ) -> DispatchedCallOut:
-    """Record the disposition, release every unit on the call, and close it."""
-    call = await call_service.get(session, context, call_id, for_update=True)
+    """Record the disposition, release every unit on the call, and close it.
+
+    One statement reads the call (locked) with what the answer needs, one locks the units
+    on it, one writes the release, the call, the events and the audit entry
+    (app/repositories/dispatches.py); the answer is rendered from what was read and written.
+    """
+    conn = await session.connection()
+    found = await _read(conn, context, call_id)
+    call, rec = found.call, found.recommendation
     if call.status == "cleared":
         raise Conflict("the call is already cleared")
     now = datetime.now(UTC)
-    active = [a for a in await assignment_repo.for_call(session, call.id) if a.released_at is None]
-    await release_units(session, context, call.id, active, now=now)
+    active = [a for a in found.assignments if a.released_at is None]
+    if active:
+        await dispatch_repo.lock_units(
+            conn,
+            agency_id=context.agency_id,
+            officer_ids=[a.responder_id for a in active if a.responder_type == "officer"],
+            co_ids=[a.responder_id for a in active if a.responder_type == "co_responder"],
+            now=now,
+        )
+    released = [
+        events.unit_released(
+            call_id=call.id,
+            responder_type=a.responder_type,
+            responder_id=a.responder_id,
+            role=a.role,
+            status="available",
+        )
+        for a in active
+    ]
     notes = call.notes
     if body.notes:
         earlier = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
@@ -293,10 +321,7 @@ async def clear(
         officer_injured=body.officer_injured,
         notes=notes,
     )
-    await call_repo.update_call(session, call)
-    rec = await call_service.latest_recommendation(session, call)
     cleared = events.call_cleared(call, lead=rec.lead if rec else None)
-    await outbox.write(session, agency_id=context.agency_id, at=now, events=[cleared])
     entry = audit.call_entry(
         who,
         call.id,
@@ -305,42 +330,9 @@ async def clear(
         at=now,
         detail=body.model_dump(exclude={"notes"}),
     )
-    await audit.write(await session.connection(), entry)
-    return await call_service.render_with_units(session, call, rec)
-
-
-async def release_units(
-    session: AsyncSession,
-    context: AgencyContext,
-    call_id: UUID,
-    assignments: list[Assignment],
-    *,
-    now: datetime,
-    new_status: UnitStatus = "available",
-) -> None:
-    """Release assignments: units become available (or new_status) and unit.released is sent."""
-    if not assignments:
-        return
-    locked = await assignment_repo.lock_units(
-        session,
-        agency_id=context.agency_id,
-        officer_ids=sorted(a.responder_id for a in assignments if a.responder_type == "officer"),
-        co_ids=sorted(a.responder_id for a in assignments if a.responder_type == "co_responder"),
+    await dispatch_repo.write_clear(
+        conn, call, released=active, at=now, events=[*released, cleared], entry=entry
     )
-    await assignment_repo.release(session, [a.id for a in assignments], now)
-    released = []
-    for a in assignments:
-        unit = locked.get(a.responder_id)
-        if unit is not None and unit.active_call_id == call_id:
-            unit.status, unit.status_at, unit.active_call_id = new_status, now, None
-            unit.external_incident = None
-        released.append(
-            events.unit_released(
-                call_id=call_id,
-                responder_type=a.responder_type,
-                responder_id=a.responder_id,
-                role=a.role,
-                status=new_status,
-            )
-        )
-    await outbox.write(session, agency_id=context.agency_id, at=now, events=released)
+    for assignment in active:
+        assignment.released_at = now
+    return call_service.render_dispatched(call, rec, found.assignments, found.dispatches)

@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.agency_context import AgencyContext
 from app.errors import Conflict, Forbidden, NotFound
 from app.events import catalogue as events
+from app.models import Assignment
 from app.repositories import assignments as assignment_repo
 from app.repositories import events as outbox
 from app.schemas.common import geo_location
 from app.schemas.roster import StatusUpdate, UnitStatusOut
 from app.security import Principal
-from app.services.dispatch import release_units
 from app.vocabulary import OFF_CALL, ON_CALL, ResponderType, UnitStatus
 
 
@@ -59,7 +59,7 @@ async def set_status(
             # As a CAD does: a unit reporting back in service is released from its call.
             active = await assignment_repo.active_for_responder(session, responder_id)
             if active is not None:
-                await release_units(session, context, call_id, [active], now=now, new_status=new)
+                await _release(session, context, call_id, [active], now=now, new_status=new)
         if new in ("on_scene", "transporting") and call_id is not None:
             # A unit may skip ahead to transporting: it was on scene all the same.
             await assignment_repo.mark_on_scene(session, responder_id, now)
@@ -98,3 +98,41 @@ def _external_incident(current: str | None, previous: UnitStatus, body: StatusUp
         return body.external_incident
     moving_on = previous in ON_CALL and ON_CALL.index(body.status) >= ON_CALL.index(previous)
     return current if moving_on else None
+
+
+async def _release(
+    session: AsyncSession,
+    context: AgencyContext,
+    call_id: UUID,
+    assignments: list[Assignment],
+    *,
+    now: datetime,
+    new_status: UnitStatus = "available",
+) -> None:
+    """Release assignments: units become new_status and unit.released is sent (the ORM's
+    way; a clear releases with its own statement, app/repositories/dispatches.py)."""
+    if not assignments:
+        return
+    locked = await assignment_repo.lock_units(
+        session,
+        agency_id=context.agency_id,
+        officer_ids=sorted(a.responder_id for a in assignments if a.responder_type == "officer"),
+        co_ids=sorted(a.responder_id for a in assignments if a.responder_type == "co_responder"),
+    )
+    await assignment_repo.release(session, [a.id for a in assignments], now)
+    released = []
+    for a in assignments:
+        unit = locked.get(a.responder_id)
+        if unit is not None and unit.active_call_id == call_id:
+            unit.status, unit.status_at, unit.active_call_id = new_status, now, None
+            unit.external_incident = None
+        released.append(
+            events.unit_released(
+                call_id=call_id,
+                responder_type=a.responder_type,
+                responder_id=a.responder_id,
+                role=a.role,
+                status=new_status,
+            )
+        )
+    await outbox.write(session, agency_id=context.agency_id, at=now, events=released)

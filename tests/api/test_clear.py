@@ -1,0 +1,99 @@
+"""Clearing a call: the answer is rendered from what clear read and wrote, not read back, so
+it must say what a read of the call says afterwards; and a clear that races a dispatch of
+the same call never leaves a unit on a cleared call."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from tests.helpers import Api, add_co_responder, add_officer, grid_districts
+
+
+async def test_a_clear_answers_what_a_read_of_the_call_shows_afterwards(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    extra = await add_officer(admin, district="D1", call_sign="1A2")
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "first"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    # One unit leaves the call before it is cleared: its release stays as it was.
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "available"})
+    body = {
+        "units": [{"responder_type": "officer", "responder_id": extra, "role": "backup"}],
+        "override_code": "closer_unit",
+    }
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", body)
+
+    cleared = await admin.ok(
+        "POST",
+        f"/v1/calls/{call['id']}/clear",
+        {"disposition": "resolved", "outcome": "referred", "use_of_force": True, "notes": "end"},
+    )
+    after = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert cleared == {k: after[k] for k in cleared}
+    assert after["notes"] == "first\nend"
+    assert len(cleared["assignments"]) == 3
+    assert len(cleared["dispatches"]) == 2
+    assert all(a["released_at"] is not None for a in cleared["assignments"])
+    for path in (f"/v1/co-responders/{co}", f"/v1/officers/{officer}", f"/v1/officers/{extra}"):
+        assert (await admin.ok("GET", path))["status"] == "available"
+    # The clear's events: one unit.released per unit it released, then call.cleared, with
+    # no unit left on the call.
+    rows = await db.fetch(
+        "SELECT type, responder_id::text AS unit, units_on_call FROM event"
+        " WHERE type IN ('unit.released', 'call.cleared') ORDER BY xact_id, id"
+    )
+    assert [r["type"] for r in rows] == ["unit.released"] * 3 + ["call.cleared"]
+    assert {r["unit"] for r in rows[1:3]} == {co, extra}
+    assert rows[0]["unit"] == officer
+    assert all(r["units_on_call"] == [] for r in rows[1:])
+
+
+async def test_a_clear_racing_a_dispatch_of_the_same_call_leaves_no_unit_on_it(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    officers = [await add_officer(admin, district="D1", call_sign=f"1A{n:02d}") for n in range(20)]
+    calls = [
+        (await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201))["id"] for _ in range(10)
+    ]
+
+    def units(officer: str, role: str) -> dict[str, object]:
+        unit = {"responder_type": "officer", "responder_id": officer, "role": role}
+        return {"units": [unit], "override_reason": "race"}
+
+    await asyncio.gather(
+        *(
+            admin.ok("POST", f"/v1/calls/{call_id}/dispatch", units(officers[n], "lead"))
+            for n, call_id in enumerate(calls)
+        )
+    )
+    # Each call is cleared while a reinforcement is dispatched to it: the dispatch either
+    # comes first (and the clear releases its unit) or finds the call cleared (a 409).
+    raced = await asyncio.gather(
+        *(
+            request
+            for n, call_id in enumerate(calls)
+            for request in (
+                admin.post(f"/v1/calls/{call_id}/dispatch", units(officers[10 + n], "backup")),
+                admin.post(f"/v1/calls/{call_id}/clear", {"disposition": "resolved"}),
+            )
+        )
+    )
+    for n, call_id in enumerate(calls):
+        dispatched, cleared = raced[2 * n], raced[2 * n + 1]
+        assert cleared.status_code == 200
+        assert dispatched.status_code in (200, 409)
+        after = await admin.ok("GET", f"/v1/calls/{call_id}")
+        assert after["status"] == "cleared"
+        assert cleared.json()["assignments"] == after["assignments"]
+        assert len(after["assignments"]) == (2 if dispatched.status_code == 200 else 1)
+    assert await db.fetchval("SELECT count(*) FROM assignment WHERE released_at IS NULL") == 0
+    on_call = await db.fetchval(
+        "SELECT count(*) FROM officer WHERE status <> 'available' OR active_call_id IS NOT NULL"
+    )
+    assert on_call == 0
