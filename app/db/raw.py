@@ -52,8 +52,18 @@ def with_steps(*steps: tuple[str, str]) -> RawStatement:
 
 
 async def driver(conn: AsyncConnection) -> asyncpg.Connection:
-    """The asyncpg connection under a SQLAlchemy AsyncConnection (same pool, same session)."""
-    raw = await conn.get_raw_connection()
+    """The asyncpg connection under a SQLAlchemy AsyncConnection (same pool, same session).
+
+    get_raw_connection runs in a greenlet, because a closed or invalidated connection
+    reconnects there; a hot-path request asks four times or more (BEGIN, its statements,
+    COMMIT). A connection that is neither holds its pooled connection already, and reading
+    it does no I/O, so it is read directly.
+    """
+    sync = conn.sync_connection
+    if sync is not None and not sync.closed and not sync.invalidated:
+        raw = sync.connection
+    else:
+        raw = await conn.get_raw_connection()
     driver_connection: asyncpg.Connection = raw.driver_connection
     return driver_connection
 

@@ -241,3 +241,17 @@ async def test_requests_refused_during_a_lockout_reach_the_audit_trail_a_minute_
             assert sum(n for n in refused if n) == 95
     # Only the agency whose key prefix was presented sees them.
     assert (await other_admin.ok("GET", "/v1/audit?action=auth.failed"))["items"] == []
+
+
+async def test_the_hot_write_routes_refuse_a_missing_or_bad_key_with_the_bearer_challenge(
+    database_url: str, settings: Settings
+) -> None:
+    """401 with WWW-Authenticate: Bearer (RFC 6750), before the body is even looked at."""
+    dispatch = "/v1/calls/00000000-0000-0000-0000-000000000000/dispatch"
+    async with service(database_url, settings, client_host="198.51.100.20") as anonymous:
+        for path in ("/v1/calls", dispatch):
+            for headers in ({}, _bearer("not-a-key")):
+                response = await anonymous.post(path, json={}, headers=headers)
+                assert response.status_code == 401, (path, headers)
+                assert response.headers["WWW-Authenticate"] == "Bearer"
+                assert response.headers["content-type"] == "application/problem+json"

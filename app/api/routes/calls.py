@@ -9,12 +9,12 @@ from fastapi.responses import Response
 from app.api.deps import (
     Caller,
     Context,
+    Handled,
     IdempotencyKey,
     Paging,
     ReadSession,
     Session,
     State,
-    Work,
     replayed,
     request_id,
 )
@@ -63,10 +63,7 @@ _CALL_EXISTS: dict[int | str, dict[str, Any]] = {
 )
 async def create_call(
     body: CallCreate,
-    who: Caller,
-    context: Context,
-    work: Work,
-    state: State,
+    handling: Handled,
     request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> CallOut | Response:
@@ -76,6 +73,7 @@ async def create_call(
     creates no second call); the same key with another body is a 422; a retry while the
     first is still running is a 409.
     """
+    state, work = handling.state, handling.work
     if idempotency_key is not None:
         print_ = idempotency.fingerprint("POST", "/v1/calls", body)
         replay = await idempotency.begin(state, work, key=idempotency_key, fingerprint=print_)
@@ -84,14 +82,14 @@ async def create_call(
     point = None if body.location is None else (body.location.lat, body.location.lon)
     context = await agency.knowing(
         state,
-        context,
+        handling.context,
         codes=[] if body.district is None else [body.district],
         point=point if body.district is None else None,
     )
     out = await service.create(
         work,
         context,
-        who,
+        handling.who,
         body,
         cipher=state.cipher,
         request_id=request_id(request),

@@ -9,10 +9,10 @@ from fastapi.responses import JSONResponse
 from app.api.deps import (
     Caller,
     Context,
+    Handled,
     IdempotencyKey,
     Session,
     State,
-    Work,
     replayed,
     request_id,
 )
@@ -56,17 +56,15 @@ _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 )
 async def dispatch_call(
     call_id: UUID,
-    who: Caller,
-    context: Context,
-    work: Work,
+    handling: Handled,
     request: Request,
-    state: State,
     body: DispatchRequest | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> DispatchedCallOut | JSONResponse:
     """Assign the latest recommendation's units (or the ones given, with an override
     reason). Every unit is assigned, or none; units already on the call are skipped.
     `Idempotency-Key` works as on POST /v1/calls."""
+    state, work = handling.state, handling.work
     request_body = body or DispatchRequest()
     if idempotency_key is not None:
         print_ = idempotency.fingerprint("POST", f"/v1/calls/{call_id}/dispatch", request_body)
@@ -74,7 +72,12 @@ async def dispatch_call(
         if replay is not None:
             return replayed(replay)
     outcome = await service.dispatch(
-        await work.session(), context, who, call_id, request_body, request_id=request_id(request)
+        await work.session(),
+        handling.context,
+        handling.who,
+        call_id,
+        request_body,
+        request_id=request_id(request),
     )
     if isinstance(outcome, service.UnitsUnavailable):
         status, payload = 409, _unavailable_problem(outcome)
