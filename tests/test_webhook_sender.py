@@ -6,14 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
+import ipaddress
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpcore
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from app.webhooks import relay
 from app.webhooks.sender import SEND_ERRORS, Sender
@@ -40,8 +48,8 @@ class Peer:
     flooded: int = 0  # body bytes written in flood mode
     _server: asyncio.Server | None = None
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+    async def start(self, tls: ssl.SSLContext | None = None) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=tls)
 
     async def stop(self) -> None:
         assert self._server is not None
@@ -203,6 +211,63 @@ async def test_refused_and_failed_connections_fail_cleanly_and_free_their_room(
             assert f"{type(caught.value).__name__}: {caught.value}".strip(": ")
         assert await _post(sender, peer.url) == 200
     assert peer.requests == 1  # TLS never got as far as a request
+
+
+def _certificate(directory: Path, name: str, san: x509.GeneralName) -> tuple[Path, Path]:
+    """A self-signed certificate for san, and its key: (certificate, key) files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([san]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / f"{name}.pem", directory / f"{name}.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+async def test_https_verifies_the_receivers_certificate_for_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    right = _certificate(tmp_path, "right", x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+    wrong = _certificate(tmp_path, "wrong", x509.DNSName("elsewhere.example"))
+    bundle = tmp_path / "roots.pem"
+    bundle.write_bytes(right[0].read_bytes() + wrong[0].read_bytes())
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))  # both trusted, as httpx read it
+    peers = []
+    for cert_file, key_file in (right, wrong):
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(cert_file, key_file)
+        peer = Peer()
+        await peer.start(tls)
+        peers.append(peer)
+    good, bad = (f"https://127.0.0.1:{p.port}/hooks" for p in peers)
+    try:
+        async with _sender() as sender:
+            assert await _post(sender, good) == 200
+            # Trusted, but for another name: refused.
+            with pytest.raises(httpcore.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await _post(sender, bad)
+    finally:
+        for peer in peers:
+            await peer.stop()
+    assert [p.requests for p in peers] == [1, 0]
 
 
 async def test_the_public_only_backend_refuses_loopback(peer: Peer) -> None:

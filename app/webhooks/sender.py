@@ -9,7 +9,8 @@ concurrency (issue 16). What httpx did for the relay is here, kept small:
 
 - connections go through the network backend of app/webhooks/targets.py (public addresses
   only, checked as they are made, unless CIT_WEBHOOK_ALLOW_PRIVATE_TARGETS); https verifies
-  the certificate for the name (certifi's roots, as httpx did);
+  the certificate for the name (httpx's default context: certifi's roots, or
+  SSL_CERT_FILE or SSL_CERT_DIR);
 - `timeout` bounds each connect, write and read, and (unless `pool_timeout`) the wait for
   a free connection; `total` bounds the whole POST;
 - at most `max_connections` open at once (idle ones included): a POST beyond them closes the
@@ -26,13 +27,11 @@ import asyncio
 import collections
 import contextlib
 import functools
-import ssl
 import time
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import certifi
 import httpcore
 import httpx
 
@@ -124,7 +123,8 @@ class Sender:
         self.keepalive = keepalive
         self.body_cap = body_cap
         self._backend = backend
-        self._ssl = ssl.create_default_context(cafile=certifi.where())
+        # httpx's default, as when httpx sent: certifi's roots, or SSL_CERT_FILE/SSL_CERT_DIR.
+        self._ssl = httpx.create_ssl_context()
         self._timeouts = {"connect": timeout, "read": timeout, "write": timeout}
         # Every open connection (in use or idle), the idle ones per origin (most recently
         # used last), and the POSTs waiting for room for one more connection.
