@@ -9,7 +9,8 @@ OpenTelemetry API itself, a no-op without a provider; it is FastAPI's, not ours.
 What is traced, when on: each HTTP request is a server span carrying its request id, with
 every SQL statement under it; each webhook attempt of the relay is a span of its own (the
 relay runs apart from any request), with its POST as a child span whose `traceparent`
-header carries the trace to the receiver.
+header carries the trace to the receiver (`webhook_post`, around the relay's own sender,
+app/webhooks/sender.py).
 """
 
 from __future__ import annotations
@@ -18,11 +19,9 @@ import contextlib
 import os
 import threading
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    import httpx
-
     from app.tracing_otel import ActiveTracing, SpanExporter
 
 ENDPOINT_VARIABLE = "OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -60,10 +59,29 @@ def stop_tracing() -> None:
         active.stop()
 
 
-def instrument_client(client: httpx.AsyncClient) -> None:
-    """Trace client's requests and send the trace context with them, when tracing is on."""
-    if _active is not None:
-        _active.instrument_client(client)
+class PostSpan(Protocol):
+    """What the sender tells the span of a POST."""
+
+    def answered(self, status: int) -> None: ...
+
+
+class _Untraced:
+    def answered(self, status: int) -> None:
+        pass
+
+
+# Reusable: entering it does nothing and gives the span that records nothing.
+_UNTRACED = contextlib.nullcontext(_Untraced())
+
+
+def webhook_post(
+    *, url: str, host: str, port: int, headers: list[tuple[bytes, bytes]]
+) -> AbstractContextManager[PostSpan]:
+    """A client span around one webhook POST, when tracing is on: its trace context is
+    added to headers (`traceparent`). url is the receiver's without its query string."""
+    if _active is None:
+        return _UNTRACED
+    return _active.post_span(url=url, host=host, port=port, headers=headers)
 
 
 def webhook_send(

@@ -1,25 +1,25 @@
 """Tracing with the OpenTelemetry SDK: imported by app/tracing.py only when tracing starts.
 
 The maintained instrumentations do the work: the ASGI middleware makes the request span,
-asyncpg's patches the driver (so the ORM's statements and the hot path's raw ones on the
-driver connection are traced alike), and httpx's makes the webhook POST's span and sends
-`traceparent` with it. What they would export that the access log never writes, the query
-string of a request or of a receiver's URL, is left out here.
+and asyncpg's patches the driver (so the ORM's statements and the hot path's raw ones on the
+driver connection are traced alike). The webhook POST's span is ours (`post_span`, around
+the relay's sender, app/webhooks/sender.py), with the HTTP semantic conventions' attributes,
+and it sends `traceparent`. What would be exported that the access log never writes, the
+query string of a request or of a receiver's URL, is left out here.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-import httpx
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.propagate import inject
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
@@ -30,7 +30,7 @@ from opentelemetry.sdk.trace.sampling import (
     Sampler,
     SamplingResult,
 )
-from opentelemetry.trace import Link, SpanKind, TraceState
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode, TraceState
 from opentelemetry.util.types import Attributes
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -112,10 +112,30 @@ class ActiveTracing:
         )
         return _QueryHidden(traced)
 
-    def instrument_client(self, client: httpx.AsyncClient) -> None:
-        HTTPXClientInstrumentor.instrument_client(
-            client, tracer_provider=self.provider, request_hook=_url_without_query
-        )
+    @contextmanager
+    def post_span(
+        self, *, url: str, host: str, port: int, headers: list[tuple[bytes, bytes]]
+    ) -> Iterator[_Answered]:
+        """The webhook POST's client span (HTTP semantic conventions), its context sent in
+        headers; an exception ends it as an error (with error.type)."""
+        with self.tracer.start_as_current_span(
+            "POST",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "http.request.method": "POST",
+                "server.address": host,
+                "server.port": port,
+                "url.full": url,
+            },
+        ) as span:
+            carrier: dict[str, str] = {}
+            inject(carrier)
+            headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in carrier.items())
+            try:
+                yield _Answered(span)
+            except BaseException as exc:
+                span.set_attribute("error.type", type(exc).__qualname__)
+                raise
 
     def webhook_span(
         self, *, delivery_id: Any, subscription_id: Any, event_type: str, attempt: int
@@ -186,13 +206,12 @@ class _RouteNamed:
         await self.app(scope, receive, send_named)
 
 
-async def _url_without_query(span: trace.Span, request: Any) -> None:
-    """A receiver's URL may carry a token in its query string: the span keeps the rest."""
-    url = request.url
-    if not isinstance(url, httpx.URL) or not url.query:
-        return
-    recorded = getattr(span, "attributes", None) or {}
-    plain = f"{url.scheme}://{url.netloc.decode('ascii')}{url.path}"
-    for key in ("http.url", "url.full"):
-        if key in recorded:
-            span.set_attribute(key, plain)
+class _Answered:
+    def __init__(self, span: trace.Span) -> None:
+        self.span = span
+
+    def answered(self, status: int) -> None:
+        self.span.set_attribute("http.response.status_code", status)
+        if status >= 400:  # a client span's error, by the conventions
+            self.span.set_attribute("error.type", str(status))
+            self.span.set_status(Status(StatusCode.ERROR))

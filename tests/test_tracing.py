@@ -148,6 +148,14 @@ async def test_a_webhook_carries_traceparent_of_its_send_span(
     assert post.kind == SpanKind.CLIENT
     assert post.parent is not None
     assert post.parent.span_id == send.context.span_id
+    # The HTTP semantic conventions' attributes, the URL without its query string.
+    assert post.name == "POST"
+    assert post.attributes is not None
+    assert post.attributes["http.request.method"] == "POST"
+    assert post.attributes["url.full"] == receiver.url
+    assert post.attributes["server.address"] == "127.0.0.1"
+    assert post.attributes["server.port"] == int(receiver.url.split(":")[2].split("/")[0])
+    assert post.attributes["http.response.status_code"] == 200
     assert not any("hook-secret" in str(v) for s in trace for v in (s.attributes or {}).values())
 
 

@@ -17,7 +17,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import metrics
@@ -28,24 +27,27 @@ from app.events.body import event_body
 from app.events.catalogue import DELIVERIES_DUE
 from app.repositories import webhooks as repo
 from app.settings import Settings
-from app.tracing import instrument_client, webhook_send
+from app.tracing import webhook_send
+from app.webhooks.sender import SEND_ERRORS, Answer, Sender
 from app.webhooks.signing import sign
-from app.webhooks.targets import TargetRefused, check_target, public_only_transport
+from app.webhooks.targets import TargetRefused, check_target, network_backend
 
 log = logging.getLogger(__name__)
 
 HTTP_TIMEOUT_SECONDS = 10.0
 # How often the relay reads the outbox's oldest pending delivery for the metrics.
 OUTBOX_GAUGE_SECONDS = 5.0
-# Longer than the HTTP timeout, so a claimed delivery is never sent twice at once. An
-# attempt starts as soon as it is claimed (no claim waits behind its receiver's queue).
+# Longer than an attempt may take (SEND_TOTAL), so a claimed delivery is never sent twice
+# at once. An attempt starts as soon as it is claimed (no claim waits behind its receiver's
+# queue).
 LEASE = timedelta(seconds=30)
+SEND_TOTAL_SECONDS = 25.0
 # Attempts in flight in one relay, in all and per receiver (subscription): a slow or dead
 # receiver holds at most PER_TARGET of them, and every other receiver's deliveries go on.
 MAX_IN_FLIGHT = 256
 PER_TARGET = 32
-# Connections open at once to all receivers (httpx's default, stated): attempts beyond it
-# wait for one, claimed but not yet sent.
+# Connections open at once to all receivers, idle ones included (app/webhooks/sender.py):
+# attempts beyond it wait for one, claimed but not yet sent.
 MAX_CONNECTIONS = 100
 MAX_RETRY_AFTER = timedelta(hours=24)
 
@@ -106,7 +108,7 @@ class Relay:
         self.grace = settings.shutdown_grace_seconds
         self._wake = asyncio.Event()
         self._stopping = False
-        self._client: httpx.AsyncClient | None = None
+        self._sender: Sender | None = None
         # Attempts in flight (with their claimed rows), how many per subscription, and the
         # ones whose request has begun to go out.
         self._tasks: dict[asyncio.Task[None], Any] = {}
@@ -126,16 +128,14 @@ class Relay:
         """Deliver until stop() or cancelled: woken by NOTIFY at commit, polling for due
         retries."""
         # Outside tests, connections reach public addresses only, checked as they are made.
-        limits = httpx.Limits(max_connections=self.max_connections, max_keepalive_connections=20)
-        if self.allow_private:
-            transport = httpx.AsyncHTTPTransport(limits=limits)
-        else:
-            transport = public_only_transport(limits)
-        async with httpx.AsyncClient(
-            timeout=HTTP_TIMEOUT_SECONDS, follow_redirects=False, transport=transport
-        ) as client:
-            instrument_client(client)
-            self._client = client
+        async with Sender(
+            network_backend(allow_private=self.allow_private),
+            timeout=HTTP_TIMEOUT_SECONDS,
+            total=SEND_TOTAL_SECONDS,
+            max_connections=self.max_connections,
+            keep_idle=self.per_target,
+        ) as sender:
+            self._sender = sender
             # LISTEN on a connection of its own, kept (and re-made after a database
             # restart) by a task of its own; the poll below covers any gap.
             listening = asyncio.create_task(self._keep_listening())
@@ -318,8 +318,8 @@ class Relay:
                 await self._fail(row, code=None, error="subscription disabled")
                 return None
             await check_target(row.url, allow_private=self.allow_private)
-            response = await self._send(row)
-            code = response.status_code
+            answer = await self._send(row)
+            code = answer.status
             if 200 <= code < 300:
                 return code
             if code == 410:
@@ -331,12 +331,12 @@ class Relay:
                     )
                 await self._fail(row, code=code, error="410 Gone: subscription disabled")
                 return None
-            wait_hint = retry_after(response.headers.get("retry-after"))
+            wait_hint = retry_after(answer.retry_after)
             error = f"receiver answered {code}"
         except TargetRefused as exc:
             await self._fail(row, code=None, error=str(exc))
             return None
-        except httpx.HTTPError as exc:
+        except SEND_ERRORS as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         except UndecryptableValue as exc:
             # Retried on the schedule: restoring the missing key to CIT_DATA_KEY recovers it.
@@ -345,33 +345,26 @@ class Relay:
         await self._retry_or_fail(row, code=code, error=error, wait_hint=wait_hint)
         return None
 
-    async def _send(self, row: Any) -> httpx.Response:
-        assert self._client is not None
+    async def _send(self, row: Any) -> Answer:
+        assert self._sender is not None
         body = event_body(row.type, at=row.created_at, payload=row.payload)
         secret = self.cipher.decrypt(
             row.secret, column=SUBSCRIPTION_SECRET, row_id=row.subscription_id
         )
         msg_id = str(row.id)
-        timestamp = int(time.time())
-        headers = {
-            "content-type": "application/json",
-            "user-agent": "cit-dispatch-webhooks/1",
-            "webhook-id": msg_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(secret, msg_id=msg_id, timestamp=timestamp, body=body),
-        }
-        return await self._client.post(
-            row.url,
-            content=body,
-            headers=headers,
-            extensions={"trace": functools.partial(self._trace, row.id)},
-        )
-
-    async def _trace(self, delivery_id: Any, event: str, info: dict[str, Any]) -> None:
-        # httpcore's trace: once the request's headers begin to go out, the receiver may
-        # act on it. Until then (e.g. waiting for a free connection) it is not yet sent.
-        if event.endswith(".send_request_headers.started"):
-            self._sent.add(delivery_id)
+        timestamp = str(int(time.time()))
+        signature = sign(secret, msg_id=msg_id, timestamp=int(timestamp), body=body)
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"user-agent", b"cit-dispatch-webhooks/1"),
+            (b"webhook-id", msg_id.encode()),
+            (b"webhook-timestamp", timestamp.encode()),
+            (b"webhook-signature", signature.encode()),
+        ]
+        # Sent once its headers begin to go out: from then on the receiver may act on it.
+        # Until then (e.g. waiting for a free connection) it is not yet sent.
+        sent = functools.partial(self._sent.add, row.id)
+        return await self._sender.post(row.url, body, headers, sending=sent)
 
     async def _retry_or_fail(
         self, row: Any, *, code: int | None, error: str, wait_hint: float | None

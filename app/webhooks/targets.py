@@ -165,6 +165,19 @@ class _PublicOnly(httpcore.AsyncNetworkBackend):
         await self._inner.sleep(seconds)
 
 
+def network_backend(
+    *, allow_private: bool, refused: Callable[[IPAddress], bool] = _refused
+) -> httpcore.AsyncNetworkBackend:
+    """The backend webhook connections are made with (app/webhooks/sender.py): public
+    addresses only (see _PublicOnly) unless allow_private. (The sender makes TCP
+    connections only: it never asks for a Unix socket, which _PublicOnly refuses anyway.)
+
+    `refused` says which addresses are not public; tests narrow it to reach loopback.
+    """
+    inner = httpcore.AnyIOBackend()
+    return inner if allow_private else _PublicOnly(inner, refused)
+
+
 def public_only_transport(
     limits: httpx.Limits | None = None, *, refused: Callable[[IPAddress], bool] = _refused
 ) -> httpx.AsyncHTTPTransport:
