@@ -49,7 +49,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -68,6 +67,7 @@ from bench import limits, stream
 from bench.call_year import SeededCalls, seed_calls, year_range
 from bench.eido import import_step
 from bench.loadgen import Connection, Stats, Step, closed_loop, open_loop
+from bench.receiver import Receiver
 from bench.roster_year import TIMEZONE, SeededYear, seed_year
 from bench.seed import CELL, Seeded, seed
 from bench.tracing import service_tracing
@@ -94,45 +94,6 @@ def call_body(rng: random.Random, seeded: Seeded) -> dict[str, Any]:
     if rng.random() < 0.15:
         body["subject"] = {"age": rng.randint(10, 17)}
     return body
-
-
-class Receiver:
-    """Loopback webhook receiver recording how long after the event each delivery came.
-
-    It serves on a thread and event loop of its own: on the load generator's loop, busy
-    with dozens of clients, a delivery would wait for its turn to be read, and the wait
-    would be counted against the service.
-    """
-
-    def __init__(self) -> None:
-        self.delays_ms: list[float] = []
-
-    async def start(self) -> str:
-        caller = asyncio.get_running_loop()
-        ready: asyncio.Future[str] = caller.create_future()
-
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            server = loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
-            url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook"
-            caller.call_soon_threadsafe(ready.set_result, url)
-            loop.run_forever()
-
-        threading.Thread(target=serve, name="webhook receiver", daemon=True).start()
-        return await ready
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                body = json.loads(await read_request(reader))
-                event_at = datetime.fromisoformat(body["timestamp"]).timestamp()
-                self.delays_ms.append((time.time() - event_at) * 1000)
-                writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
 
 
 def _free_port() -> int:
@@ -221,16 +182,6 @@ def _serving(
             proc.wait(timeout=30)
 
 
-async def read_request(reader: asyncio.StreamReader) -> bytes:
-    """The body of the next HTTP/1.1 request on a receiver's connection."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    return await reader.readexactly(length)
-
-
 async def _run(
     args: argparse.Namespace,
     data_dir: Path,
@@ -241,8 +192,11 @@ async def _run(
 ) -> None:
     receiver = Receiver()
     hook_url = await receiver.start()
-    await _wait_ready(port, serve)
-    await _drive(args, seeded, big, port, hook_url, receiver, data_dir)
+    try:
+        await _wait_ready(port, serve)
+        await _drive(args, seeded, big, port, hook_url, receiver, data_dir)
+    finally:
+        receiver.stop()
 
 
 def _intake(rng: random.Random, seeded: Seeded) -> Step:
@@ -385,7 +339,7 @@ async def _drive(
         seconds=s,
     )
     await asyncio.sleep(3)  # let the last deliveries land
-    saturated_delays, receiver.delays_ms = receiver.delays_ms, []
+    saturated_delays = receiver.take()
 
     async def paced_cycle(conn: Connection) -> int:
         """Create a call, dispatch its recommendation, clear it."""
@@ -399,6 +353,7 @@ async def _drive(
 
     await open_loop(make, paced_cycle, rate=args.dispatch_rate, seconds=s)
     await asyncio.sleep(2)
+    paced_delays = receiver.take()
 
     # Live feeds: open streams reading unit.assigned while calls are dispatched at the rate.
     feeds = await stream.measure(
@@ -424,7 +379,7 @@ async def _drive(
     print(f"  {'under the closed-loop dispatch load':<40} {_percentiles(saturated_delays)}")
     print(
         f"  {f'at {args.dispatch_rate:.0f} dispatches/s (open loop)':<40} "
-        f"{_percentiles(receiver.delays_ms)}"
+        f"{_percentiles(paced_delays)}"
     )
     ratio = eido.throughput / calls.throughput
     print(f"eido/calls throughput ratio: {ratio:.3f}")

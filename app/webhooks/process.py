@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -47,6 +48,8 @@ RELAY_POOL_SIZE = 4
 STOP_MARGIN_SECONDS = 3.0
 # How often the child sends its pool's connections in use (and whatever else moved).
 REPORT_SECONDS = 1.0
+# How long the child gathers its series' moves before it sends them.
+GATHER_SECONDS = 0.2
 
 Stop = Callable[[], None]
 
@@ -193,8 +196,12 @@ def _send_moves(parent: socket.socket, moves: queue.SimpleQueue[metrics.RelayMov
         batch: list[metrics.RelayMove | None] = []
         with contextlib.suppress(queue.Empty):
             batch.append(moves.get(timeout=REPORT_SECONDS))
-            while True:
-                batch.append(moves.get_nowait())
+            # A busy relay moves its series hundreds of times a second: what moves within
+            # GATHER_SECONDS goes in one write, not a write (and a wake-up of serve's
+            # reader, which shares serve's interpreter with the API) for each.
+            gathered_by = time.monotonic() + GATHER_SECONDS
+            while batch[-1] is not None and (left := gathered_by - time.monotonic()) > 0:
+                batch.append(moves.get(timeout=left))
         done = None in batch
         lines = [json.dumps(move) for move in batch if move is not None]
         lines.append(json.dumps(("pool", "", 0 if done else metrics.read_live("pool_in_use"))))
