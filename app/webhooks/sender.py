@@ -1,10 +1,10 @@
-"""The relay's HTTP client: one webhook POST at a time per connection, on httpcore's
-`AsyncHTTPConnection`, with the idle connections kept alive per receiver (origin).
+"""The relay's HTTP client: one webhook POST at a time per connection, HTTP/1.1 with h11
+over the network backend's streams, the idle connections kept alive per receiver (origin).
 
 Why not httpx's client: under load its pool (httpcore's `AsyncConnectionPool`) walks every
 connection on each request's start and each response's close, so with 32 deliveries in
 flight to one receiver a POST cost about 2 ms of CPU (1.1 ms at 8 in flight), where one
-connection per request and a list of idle ones per origin cost about 0.4 ms, flat with
+connection per request and a list of idle ones per origin cost about 0.3 ms, flat with
 concurrency (issue 16). What httpx did for the relay is here, kept small:
 
 - connections go through the network backend of app/webhooks/targets.py (public addresses
@@ -27,11 +27,13 @@ import asyncio
 import collections
 import contextlib
 import functools
+import select
+import socket
 import time
-from collections.abc import AsyncIterable, Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
+import h11
 import httpcore
 import httpx
 
@@ -65,9 +67,9 @@ _Key = tuple[bytes, bytes, int]
 class _Target:
     """What a receiver's URL comes to, worked out once per URL."""
 
-    origin: httpcore.Origin
-    key: _Key  # the origin, hashable
-    url: httpcore.URL
+    key: _Key  # the origin (scheme, host, port)
+    tls: bool
+    path: bytes  # the request target: path and query
     host_header: bytes
     host: str
     port: int
@@ -79,13 +81,10 @@ def _target(url: str) -> _Target:
     # httpx's parser, as when httpx sent: IDNA, default ports, IPv6 brackets.
     parsed = httpx.URL(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    origin = httpcore.Origin(parsed.raw_scheme, parsed.raw_host, port)
     return _Target(
-        origin=origin,
         key=(parsed.raw_scheme, parsed.raw_host, port),
-        url=httpcore.URL(
-            scheme=parsed.raw_scheme, host=parsed.raw_host, port=port, target=parsed.raw_path
-        ),
+        tls=parsed.scheme == "https",
+        path=parsed.raw_path,
         host_header=parsed.netloc,
         host=parsed.raw_host.decode("ascii"),
         port=port,
@@ -93,11 +92,88 @@ def _target(url: str) -> _Target:
     )
 
 
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
+def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
     for key, value in headers:
         if key.lower() == name:
             return value.decode("latin-1")
     return None
+
+
+class _Connection:
+    """One HTTP/1.1 connection: h11 over a stream of the network backend, one exchange at a
+    time. httpcore's own connection class cost about three times as much CPU per POST (its
+    locks, cancellation shields and trace hooks for every step), and the relay needs none of
+    what they are for: a connection here is only ever used by one POST at a time."""
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream, keepalive: float) -> None:
+        self.stream = stream
+        self.keepalive = keepalive
+        self.protocol = h11.Connection(h11.CLIENT)
+        self.idle_since = time.monotonic()
+        raw = stream.get_extra_info("socket")
+        self._socket = raw if isinstance(raw, socket.socket) else None
+
+    def has_expired(self) -> bool:
+        """Idle too long, or the receiver has closed it (or sent what it should not have):
+        an idle connection's socket is readable only then."""
+        if time.monotonic() - self.idle_since > self.keepalive:
+            return True
+        if self._socket is None:
+            return False
+        try:
+            readable, _, _ = select.select([self._socket], [], [], 0)
+        except (OSError, ValueError):  # closed under us
+            return True
+        return bool(readable)
+
+    async def exchange(
+        self,
+        request: h11.Request,
+        body: bytes,
+        *,
+        step_seconds: float,
+        body_cap: int,
+        sending: Callable[[], object] | None,
+    ) -> tuple[Answer, bool]:
+        """Send the POST, read the answer (its body up to body_cap, dropped); the answer,
+        and whether the connection may take another POST."""
+        protocol = self.protocol
+        try:
+            out = protocol.send(request) or b""
+            out += protocol.send(h11.Data(data=body)) or b""
+            out += protocol.send(h11.EndOfMessage()) or b""
+        except h11.LocalProtocolError as exc:
+            raise httpcore.LocalProtocolError(str(exc)) from exc
+        if sending is not None:
+            sending()  # from here on the receiver may act on it
+        await self.stream.write(out, timeout=step_seconds)
+        status, retry_after, read = 0, None, 0
+        while True:
+            try:
+                event = protocol.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise httpcore.RemoteProtocolError(str(exc)) from exc
+            if event is h11.NEED_DATA:
+                protocol.receive_data(await self.stream.read(65536, timeout=step_seconds))
+            elif isinstance(event, h11.Response):
+                status = event.status_code
+                retry_after = _header(event.headers, b"retry-after")
+            elif isinstance(event, h11.Data):
+                read += len(event.data)
+                if read > body_cap:
+                    return Answer(status, retry_after), False
+            elif isinstance(event, h11.EndOfMessage):
+                break
+            elif isinstance(event, h11.ConnectionClosed):
+                raise httpcore.RemoteProtocolError("the receiver closed the connection")
+        reusable = protocol.our_state is h11.DONE and protocol.their_state is h11.DONE
+        if reusable:
+            protocol.start_next_cycle()
+            self.idle_since = time.monotonic()
+        return Answer(status, retry_after), reusable
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
 
 
 class Sender:
@@ -125,13 +201,14 @@ class Sender:
         self._backend = backend
         # httpx's default, as when httpx sent: certifi's roots, or SSL_CERT_FILE/SSL_CERT_DIR.
         self._ssl = httpx.create_ssl_context()
-        self._timeouts = {"connect": timeout, "read": timeout, "write": timeout}
-        # Every open connection (in use or idle), the idle ones per origin (most recently
-        # used last), and the POSTs waiting for room for one more connection.
-        self._open: set[httpcore.AsyncHTTPConnection] = set()
-        self._idle: dict[_Key, list[httpcore.AsyncHTTPConnection]] = {}
+        self._ssl.set_alpn_protocols(["http/1.1"])
+        # How many connections are open or being opened (idle ones included), the idle ones
+        # per origin (most recently used last), and the POSTs waiting for room for one more.
+        self._open = 0
+        self._idle: dict[_Key, list[_Connection]] = {}
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
         self._next_sweep = 0.0
+        self._closed = False
 
     async def __aenter__(self) -> Sender:
         return self
@@ -140,9 +217,12 @@ class Sender:
         await self.aclose()
 
     async def aclose(self) -> None:
-        connections, self._open, self._idle = self._open, set(), {}
-        for connection in connections:
-            await self._close(connection)
+        """Close the idle connections; one still in use is closed when its POST ends."""
+        self._closed = True
+        idle, self._idle = self._idle, {}
+        for connections in idle.values():
+            for connection in connections:
+                await self._close(connection)
 
     async def post(
         self,
@@ -165,19 +245,17 @@ class Sender:
             (b"content-length", str(len(body)).encode("ascii")),
             *headers,
         ]
-        extensions: dict[str, Any] = {"timeout": self._timeouts}
-        if sending is not None:
-            extensions["trace"] = functools.partial(_on_headers_sent, sending)
         with webhook_post(
             url=target.without_query, host=target.host, port=target.port, headers=headers
         ) as span:
-            # Made once the span has added its header.
-            request = httpcore.Request(
-                b"POST", target.url, headers=headers, content=body, extensions=extensions
-            )
+            try:
+                # Made once the span has added its header.
+                request = h11.Request(method=b"POST", target=target.path, headers=headers)
+            except h11.LocalProtocolError as exc:
+                raise httpcore.LocalProtocolError(str(exc)) from exc
             try:
                 async with asyncio.timeout(self.total):
-                    answer = await self._exchange(target, request)
+                    answer = await self._exchange(target, request, body, sending)
             except TimeoutError:
                 raise httpcore.TimeoutException(
                     f"no answer within {self.total:g} s in all"
@@ -190,52 +268,45 @@ class Sender:
             span.answered(answer.status)
         return answer
 
-    async def _exchange(self, target: _Target, request: httpcore.Request) -> Answer:
+    async def _exchange(
+        self,
+        target: _Target,
+        request: h11.Request,
+        body: bytes,
+        sending: Callable[[], object] | None,
+    ) -> Answer:
         connection = await self._connection(target)
         try:
-            response = await connection.handle_async_request(request)
-            try:
-                whole = await self._drain(response.stream)
-            finally:
-                await response.aclose()  # closes the connection unless the answer was whole
+            answer, reusable = await connection.exchange(
+                request, body, step_seconds=self.timeout, body_cap=self.body_cap, sending=sending
+            )
         except BaseException:
             await self._close(connection)
             raise
-        if whole and connection.is_idle():
+        if reusable and not self._closed:
             await self._keep(target.key, connection)
         else:
             await self._close(connection)
-        return Answer(response.status, _header(response.headers, b"retry-after"))
+        return answer
 
-    async def _drain(self, stream: Any) -> bool:
-        """Read and drop the answer's body; False (read no further) past body_cap."""
-        assert isinstance(stream, AsyncIterable)
-        read = 0
-        async for chunk in stream:
-            read += len(chunk)
-            if read > self.body_cap:
-                return False
-        return True
-
-    async def _connection(self, target: _Target) -> httpcore.AsyncHTTPConnection:
+    async def _connection(self, target: _Target) -> _Connection:
         """An idle connection to origin, still fresh, or a new one once there is room."""
         deadline: float | None = None
         while True:
             idle = self._idle.get(target.key)
             while idle:
                 connection = idle.pop()
-                if connection.is_idle() and not connection.has_expired():
+                if not connection.has_expired():
                     return connection
                 await self._close(connection)
-            if len(self._open) < self.max_connections:
-                connection = httpcore.AsyncHTTPConnection(
-                    target.origin,
-                    ssl_context=self._ssl,
-                    keepalive_expiry=self.keepalive,
-                    network_backend=self._backend,
-                )
-                self._open.add(connection)
-                return connection
+            if self._open < self.max_connections:
+                self._open += 1  # taken while it connects
+                try:
+                    return await self._connect(target)
+                except BaseException:
+                    self._open -= 1
+                    self._wake_one()
+                    raise
             oldest = self._oldest_idle()
             if oldest is not None:
                 await self._close(oldest)
@@ -244,6 +315,20 @@ class Sender:
             if deadline is None:
                 deadline = loop.time() + self.pool_timeout
             await self._wait_for_room(deadline - loop.time())
+
+    async def _connect(self, target: _Target) -> _Connection:
+        """Connect through the network backend (its guard decides which addresses may be
+        reached), and for https verify the certificate for the host's name."""
+        stream = await self._backend.connect_tcp(target.host, target.port, timeout=self.timeout)
+        if target.tls:
+            try:
+                stream = await stream.start_tls(
+                    self._ssl, server_hostname=target.host, timeout=self.timeout
+                )
+            except BaseException:
+                await stream.aclose()
+                raise
+        return _Connection(stream, self.keepalive)
 
     async def _wait_for_room(self, timeout: float) -> None:  # noqa: ASYNC109 (a deadline)
         waiter = asyncio.get_running_loop().create_future()
@@ -270,7 +355,7 @@ class Sender:
                 waiter.set_result(None)
                 return
 
-    async def _keep(self, key: _Key, connection: httpcore.AsyncHTTPConnection) -> None:
+    async def _keep(self, key: _Key, connection: _Connection) -> None:
         idle = self._idle.setdefault(key, [])
         idle.append(connection)
         if len(idle) > self.keep_idle:
@@ -280,7 +365,7 @@ class Sender:
             # closes the oldest idle connection for its own.
             self._wake_one()
 
-    def _oldest_idle(self) -> httpcore.AsyncHTTPConnection | None:
+    def _oldest_idle(self) -> _Connection | None:
         for idle in self._idle.values():
             if idle:
                 return idle.pop(0)
@@ -299,16 +384,8 @@ class Sender:
         for connection in expired:
             await self._close(connection)
 
-    async def _close(self, connection: httpcore.AsyncHTTPConnection) -> None:
-        if connection in self._open:
-            self._open.discard(connection)
-            self._wake_one()
+    async def _close(self, connection: _Connection) -> None:
+        self._open -= 1
+        self._wake_one()
         with contextlib.suppress(Exception):
             await connection.aclose()
-
-
-async def _on_headers_sent(sending: Callable[[], object], event: str, _: object) -> None:
-    # httpcore's trace: once the request's headers begin to go out, the receiver may act on
-    # it. Until then (connecting, say) it is not yet sent.
-    if event == "http11.send_request_headers.started":
-        sending()
