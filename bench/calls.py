@@ -191,7 +191,7 @@ async def _run(
     serve: subprocess.Popen[bytes],
 ) -> None:
     receiver = Receiver()
-    hook_url = await receiver.start()
+    hook_url = receiver.start()
     try:
         await _wait_ready(port, serve)
         await _drive(args, seeded, big, port, hook_url, receiver, data_dir)

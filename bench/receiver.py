@@ -37,7 +37,8 @@ class Receiver:
     def __init__(self) -> None:
         self._process: subprocess.Popen[str] | None = None
 
-    async def start(self) -> str:
+    def start(self) -> str:
+        """Start the receiver and wait for its URL (blocking: the benchmark's set-up)."""
         self._process = subprocess.Popen(
             [sys.executable, "-m", "bench.receiver"],
             cwd=Path(__file__).resolve().parents[1],
@@ -46,13 +47,15 @@ class Receiver:
             text=True,
         )
         assert self._process.stdout is not None
-        url = await asyncio.to_thread(self._process.stdout.readline)
+        url = self._process.stdout.readline()
         if not url:
             raise SystemExit("the webhook receiver did not start")
         return url.strip()
 
     def take(self) -> list[float]:
-        assert self._process is not None and self._process.stdin and self._process.stdout
+        assert self._process is not None, "start() first"
+        assert self._process.stdin is not None
+        assert self._process.stdout is not None
         self._process.stdin.write("take\n")
         self._process.stdin.flush()
         delays: list[float] = json.loads(self._process.stdout.readline())

@@ -59,7 +59,7 @@ async def run(
 ) -> list[str]:
     """Drive both agencies; return the report's lines."""
     receiver, laggard = Receiver(), SlowReceiver()
-    fast_url, slow_url = await receiver.start(), await laggard.start()
+    fast_url, slow_url = receiver.start(), await laggard.start()
     await _wait_ready(port, serve)
     rng = random.Random(5)
 
