@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -27,6 +29,23 @@ async def read_request(reader: asyncio.StreamReader) -> bytes:
         if line.lower().startswith(b"content-length:"):
             length = int(line.split(b":")[1])
     return await reader.readexactly(length)
+
+
+async def answer_each(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    received: Callable[[bytes], Awaitable[None]],
+) -> None:
+    """Serve one connection: for each request, await received(body), then answer 204."""
+    try:
+        while True:
+            await received(await read_request(reader))
+            writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+        pass
+    finally:
+        writer.close()
 
 
 class Receiver:
@@ -70,18 +89,12 @@ class Receiver:
 def _serve() -> None:
     delays: list[float] = []
 
+    async def record(body: bytes) -> None:
+        event_at = datetime.fromisoformat(json.loads(body)["timestamp"]).timestamp()
+        delays.append((time.time() - event_at) * 1000)
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                body = json.loads(await read_request(reader))
-                event_at = datetime.fromisoformat(body["timestamp"]).timestamp()
-                delays.append((time.time() - event_at) * 1000)
-                writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
+        await answer_each(reader, writer, record)
 
     def answer() -> None:
         # The loop's thread only appends: take the first n, then drop those n.
@@ -91,6 +104,7 @@ def _serve() -> None:
             taken = delays[:]
             del delays[: len(taken)]
             print(json.dumps(taken), flush=True)
+        os._exit(0)  # stdin closed: the benchmark has ended, however it ended
 
     async def main() -> None:
         server = await asyncio.start_server(handle, "127.0.0.1", 0)

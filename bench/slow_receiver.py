@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from bench.calls import _percentiles, _wait_ready, call_body
 from bench.loadgen import Connection, Stats, open_loop
-from bench.receiver import Receiver, read_request
+from bench.receiver import Receiver, answer_each
 from bench.seed import Seeded
 
 SLOW_SECONDS = 8.0
@@ -37,17 +37,11 @@ class SlowReceiver:
         return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/slow"
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                await read_request(reader)
-                self.received += 1
-                await asyncio.sleep(SLOW_SECONDS)
-                writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
+        await answer_each(reader, writer, self._slowly)
+
+    async def _slowly(self, _: bytes) -> None:
+        self.received += 1
+        await asyncio.sleep(SLOW_SECONDS)
 
 
 async def run(
@@ -94,6 +88,7 @@ async def run(
     await asyncio.sleep(2)  # A's last deliveries land
     elapsed = time.perf_counter() - started
     delays = receiver.take()
+    receiver.stop()
     p99 = Stats(latencies_ms=delays).percentile(99)
     met = "met" if p99 <= TARGET_P99_MS else "MISSED"
     return [
