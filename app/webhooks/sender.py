@@ -366,10 +366,11 @@ class Sender:
             self._wake_one()
 
     def _oldest_idle(self) -> _Connection | None:
-        for idle in self._idle.values():
-            if idle:
-                return idle.pop(0)
-        return None
+        """Take the connection idle longest, of any receiver (each list is oldest first)."""
+        lists = [idle for idle in self._idle.values() if idle]
+        if not lists:
+            return None
+        return min(lists, key=lambda idle: idle[0].idle_since).pop(0)
 
     async def _sweep(self) -> None:
         """Close the idle connections that have expired, and forget origins left with none."""
