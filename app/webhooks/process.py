@@ -11,7 +11,11 @@ in a child process (RelayProcess), the same relay that `worker` runs (run_relay)
   own, or when `serve` is gone: it holds one end of a socket pair whose other end only
   `serve` holds, and any byte on it, or its closing, is the signal to stop;
 - sends its relay series to `serve` on that socket (app/metrics.py), so they are on
-  `serve`'s CIT_METRICS_PORT as before; it opens no metrics listener of its own.
+  `serve`'s CIT_METRICS_PORT as before; it opens no metrics listener of its own;
+- is started again if it exits on its own (a crash, the database unreachable at start, the
+  kernel's out-of-memory killer): after RESTART_FIRST_SECONDS, doubling up to
+  RESTART_MAX_SECONDS while it keeps failing, so webhooks resume without a restart of
+  `serve`. Deliveries it held are sent again when their leases run out.
 """
 
 from __future__ import annotations
@@ -50,6 +54,11 @@ STOP_MARGIN_SECONDS = 3.0
 REPORT_SECONDS = 1.0
 # How long the child gathers its series' moves before it sends them.
 GATHER_SECONDS = 0.2
+# A child that exited on its own is started again after this, doubling while it keeps
+# exiting (up to the most), and back to the first once one has run for a minute.
+RESTART_FIRST_SECONDS = 1.0
+RESTART_MAX_SECONDS = 30.0
+RESTART_HEALTHY_SECONDS = 60.0
 
 Stop = Callable[[], None]
 
@@ -100,22 +109,39 @@ async def wind_down(engine: AsyncEngine) -> None:
 
 
 class RelayProcess:
-    """`serve`'s relay, in a child process that stops with it (the module's docstring)."""
+    """`serve`'s relay, in a child process that stops with it and is started again if it
+    exits on its own (the module's docstring)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._process: subprocess.Popen[bytes] | None = None
         self._socket: socket.socket | None = None
-        self._reader: threading.Thread | None = None
+        self._supervisor: threading.Thread | None = None
         self._unwatch: Stop | None = None
+        # Guards _process, _socket and _stop_sent between serve and the supervisor thread:
+        # a child is never started after the stop was sent, and the stop always reaches
+        # the child that is running.
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self._stop_sent = False
         self._pool_in_use = 0
 
     @property
     def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
+        process = self._process
+        return None if process is None else process.pid
 
     def start(self) -> None:
+        with self._lock:
+            ours = self._spawn()
+        self._unwatch = metrics.watch("pool_in_use", lambda: self._pool_in_use)
+        self._supervisor = threading.Thread(
+            target=self._supervise, args=(ours,), name="cit-relay-supervisor", daemon=True
+        )
+        self._supervisor.start()
+
+    def _spawn(self) -> socket.socket:
+        """Start a child (with the lock held); our end of its socket pair."""
         ours, theirs = socket.socketpair()
         # serve's command-line options, as they were applied: the child's settings then
         # pass the same checks across settings as serve's did.
@@ -131,43 +157,72 @@ class RelayProcess:
                 pass_fds=(theirs.fileno(),),
                 env={**os.environ, **options},
             )
+        if self._socket is not None:
+            self._socket.close()
         self._socket = ours
-        self._unwatch = metrics.watch("pool_in_use", lambda: self._pool_in_use)
-        self._reader = threading.Thread(
-            target=self._receive, args=(ours,), name="cit-relay-metrics", daemon=True
-        )
-        self._reader.start()
         log.info("webhook relay started", extra={"pid": self._process.pid})
+        return ours
 
     def begin_stop(self) -> None:
         """Ask the child to stop gracefully, without waiting for it."""
-        if self._socket is None or self._stop_sent:
-            return
-        self._stop_sent = True
-        with contextlib.suppress(OSError):  # it has exited already
-            self._socket.sendall(b"stop")
+        with self._lock:
+            if self._socket is None or self._stop_sent:
+                return
+            self._stop_sent = True
+            self._stopping.set()
+            with contextlib.suppress(OSError):  # it has exited already
+                self._socket.sendall(b"stop")
 
     def stop(self) -> None:
         """Stop gracefully and wait for the child (blocking; call it off the event loop);
         one that has not exited by the grace and the margin is killed."""
         self.begin_stop()
-        if self._process is None:
+        process = self._process
+        if process is None:
             return
         limit = self.settings.shutdown_grace_seconds + STOP_MARGIN_SECONDS + 3
         try:
-            code = self._process.wait(limit)
+            code = process.wait(limit)
         except subprocess.TimeoutExpired:
             log.warning("webhook relay killed: still running after the grace")
-            self._process.kill()
-            code = self._process.wait()
+            process.kill()
+            code = process.wait()
         if code != 0:
             log.warning("webhook relay exited", extra={"code": code})
-        if self._reader is not None:
-            self._reader.join(timeout=2)
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=2)
         if self._socket is not None:
             self._socket.close()
         if self._unwatch is not None:
             self._unwatch()
+
+    def _supervise(self, sock: socket.socket) -> None:
+        """Read each child's reports until it exits; start another unless serve is
+        stopping, waiting longer each time one exits soon after it started."""
+        delay = RESTART_FIRST_SECONDS
+        while True:
+            started = time.monotonic()
+            self._receive(sock)
+            process = self._process
+            code = None if process is None else process.wait()
+            if time.monotonic() - started >= RESTART_HEALTHY_SECONDS:
+                delay = RESTART_FIRST_SECONDS
+            with self._lock:
+                if self._stop_sent:
+                    return
+            # Its own fault (a crash, the database unreachable at start, say): webhooks
+            # wait for the next child, or a worker sends them.
+            log.error(
+                "webhook relay exited unexpectedly; starting it again",
+                extra={"code": code, "in_seconds": delay},
+            )
+            if self._stopping.wait(delay):
+                return
+            with self._lock:
+                if self._stop_sent:
+                    return
+                sock = self._spawn()
+            delay = min(delay * 2, RESTART_MAX_SECONDS)
 
     def _receive(self, sock: socket.socket) -> None:
         """Move this process's relay series as the child reports (one JSON list a line),
@@ -183,10 +238,6 @@ class RelayProcess:
                 else:
                     metrics.move_relay_series((str(kind), str(outcome), float(amount)))
         self._pool_in_use = 0
-        if not self._stop_sent:
-            # Its own fault (the database unreachable at start, say): this instance sends
-            # no webhooks until it is restarted, or a worker sends them.
-            log.error("webhook relay exited unexpectedly")
 
 
 def _send_moves(parent: socket.socket, moves: queue.SimpleQueue[metrics.RelayMove | None]) -> None:

@@ -1,5 +1,6 @@
 """`serve` runs its relay in a child process: the relay's series still show on `serve`'s
-metrics listener, and the child stops when `serve` dies without a word."""
+metrics listener, the child stops when `serve` dies without a word, and a child that dies
+on its own is started again."""
 
 from __future__ import annotations
 
@@ -112,3 +113,28 @@ async def test_the_relay_child_stops_when_serve_is_killed(
                 raise AssertionError(f"the relay outlived serve:\n{_read(log)}")
             await asyncio.sleep(0.1)
     assert '"webhook relay stopped"' in _read(log)
+
+
+async def test_a_relay_child_that_dies_is_started_again_and_webhooks_resume(
+    database_url: str, settings: Settings, admin: Api, receiver: Receiver, tmp_path: Path
+) -> None:
+    await grid_districts(admin)
+    await admin.ok("POST", "/v1/webhooks", {"url": receiver.url, "events": ["call.created"]}, 201)
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    env = _env(database_url, settings, CIT_RUN_RELAY="true")
+    async with _running(["serve", "--no-migrate", "--port", str(port)], env, log) as serve:
+        await _wait_ready(port, serve, log)
+        [first] = _relay_children(serve.pid)
+        os.kill(first, signal.SIGKILL)  # the out-of-memory killer, say
+        deadline = time.monotonic() + 15
+        while not (others := [pid for pid in _relay_children(serve.pid) if pid != first]):
+            assert time.monotonic() < deadline, f"no new relay child:\n{_read(log)}"
+            await asyncio.sleep(0.1)
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await receiver.wait_for(1, within=30)
+        code, _ = await _terminate(serve, log)
+    assert code == 0, _read(log)
+    assert '"webhook relay exited unexpectedly; starting it again"' in _read(log)
+    assert not _alive(first)
+    assert not any(_alive(pid) for pid in others)
