@@ -10,12 +10,13 @@ from app.schemas.common import WORDS_CAP, StrictModel
 from app.vocabulary import DeliveryStatus, EventType
 
 # The shape check_url_shape accepts, so the schema shows it: absolute http(s), a host
-# (name, or bracketed IP literal) without credentials, a port up to 65535, no blanks or NUL.
+# (name, or bracketed IP literal) without credentials, a port up to 65535, no blanks or
+# control characters.
 # Whether the host resolves to a public address is checked on subscribing.
 TARGET_URL = (
     r"^https?://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)"
     r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
-    r"(?:[/?#][^\x00\s]*)?$"
+    r"(?:[/?#][^\x00-\x1f\x7f\s]*)?$"
 )
 
 

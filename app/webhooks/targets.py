@@ -84,6 +84,13 @@ def check_url_shape(url: str) -> tuple[str, int]:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise TargetRefused("the URL's port is not valid") from None
+    try:
+        # What the sender parses it with (app/webhooks/sender.py): a URL it cannot send
+        # (a control character, say) is refused here, on subscribing and at each attempt,
+        # not left to fail unrecorded inside the send.
+        httpx.URL(url)
+    except httpx.InvalidURL:
+        raise TargetRefused("the URL is not valid") from None
     return parts.hostname, port
 
 

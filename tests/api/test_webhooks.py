@@ -278,6 +278,29 @@ async def test_internal_ranges_are_refused_as_connections_are_made() -> None:
                 await client.post(f"http://{host}:9/hooks", content=b"{}")
 
 
+async def test_a_url_with_a_control_character_is_refused_when_subscribing(admin: Api) -> None:
+    for url in ("http://example.com/a\u0001b", "http://example.com/?q=\u007f"):
+        body = {"url": url, "events": ["call.created"]}
+        await admin.ok("POST", "/v1/webhooks", body, 422)
+    assert (await admin.ok("GET", "/v1/webhooks"))["items"] == []
+
+
+async def test_a_stored_url_the_sender_cannot_parse_fails_at_once_not_after_its_lease(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    # Stored before subscribing refused such URLs: the attempt is recorded as failed,
+    # not left to the lease (30 s) and tried again for ever.
+    await grid_districts(admin)
+    await _subscribe(admin, receiver.url, ["call.created"])
+    await db.execute("UPDATE webhook_subscription SET url = url || chr(1)")
+    async with service():
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await until_delivery_failed(db)
+    error = await db.fetchval("SELECT last_error FROM webhook_delivery")
+    assert error == "the URL is not valid"
+    assert receiver.requests == []
+
+
 async def test_a_target_that_turns_private_after_subscribing_gets_nothing(
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:
