@@ -9,7 +9,30 @@ from uuid import UUID
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Assignment, CoResponder, Dispatch, Officer
+from app.models import Assignment, Call, CoResponder, Dispatch, Officer
+from app.vocabulary import ResponderType
+
+
+async def call_of_unit(
+    session: AsyncSession, *, agency_id: UUID, responder_type: ResponderType, responder_id: UUID
+) -> UUID | None:
+    """The call the unit is on, as last committed (its row is not locked)."""
+    model = Officer if responder_type == "officer" else CoResponder
+    found: UUID | None = (
+        await session.execute(
+            select(model.active_call_id).where(
+                model.agency_id == agency_id, model.id == responder_id
+            )
+        )
+    ).scalar_one_or_none()
+    return found
+
+
+async def lock_call(session: AsyncSession, *, agency_id: UUID, call_id: UUID) -> None:
+    """Lock the call's row. A call is locked before its units (dispatch and clear do so)."""
+    await session.execute(
+        select(Call.id).where(Call.agency_id == agency_id, Call.id == call_id).with_for_update()
+    )
 
 
 async def lock_units(

@@ -8,9 +8,10 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
+from app.db.unit_of_work import of_session
 from app.errors import Conflict, Forbidden, NotFound
 from app.events import catalogue as events
-from app.models import Assignment
+from app.models import Assignment, CoResponder, Officer
 from app.repositories import assignments as assignment_repo
 from app.repositories import events as outbox
 from app.schemas.common import geo_location
@@ -34,15 +35,7 @@ async def set_status(
     may report busy on the CAD's own incident, and is then not eligible (SPEC §6.1)."""
     if who.role == "unit" and who.responder_id != responder_id:
         raise Forbidden("a unit key may set only its own responder's status")
-    locked = await assignment_repo.lock_units(
-        session,
-        agency_id=context.agency_id,
-        officer_ids=[responder_id] if responder_type == "officer" else [],
-        co_ids=[responder_id] if responder_type == "co_responder" else [],
-    )
-    unit = locked.get(responder_id)
-    if unit is None:
-        raise NotFound(f"{responder_type.replace('_', '-')} not found")
+    session, unit = await _lock(session, context, responder_type, responder_id)
     now = datetime.now(UTC)
     previous, call_id = unit.status, unit.active_call_id
     new = body.status
@@ -88,6 +81,49 @@ async def set_status(
         active_call_id=unit.active_call_id,
         external_incident=unit.external_incident,
     )
+
+
+# How many times a status report looks for its unit's call again, when the unit was
+# dispatched to another call between the look and the lock.
+_LOCK_ATTEMPTS = 3
+
+
+async def _lock(
+    session: AsyncSession,
+    context: AgencyContext,
+    responder_type: ResponderType,
+    responder_id: UUID,
+) -> tuple[AsyncSession, Officer | CoResponder]:
+    """Lock the unit, and first its call if it is on one: the order dispatch and clear lock
+    in. A report that releases the unit and a clear of its call then take turns, and the
+    second sees what the first did (one release, one unit.released). The session to go on
+    with: a new one if the unit moved to another call between the look and the lock (the
+    transaction then began again, holding nothing)."""
+    for _ in range(_LOCK_ATTEMPTS):
+        seen = await assignment_repo.call_of_unit(
+            session,
+            agency_id=context.agency_id,
+            responder_type=responder_type,
+            responder_id=responder_id,
+        )
+        if seen is not None:
+            await assignment_repo.lock_call(session, agency_id=context.agency_id, call_id=seen)
+        locked = await assignment_repo.lock_units(
+            session,
+            agency_id=context.agency_id,
+            officer_ids=[responder_id] if responder_type == "officer" else [],
+            co_ids=[responder_id] if responder_type == "co_responder" else [],
+        )
+        unit = locked.get(responder_id)
+        if unit is None:
+            raise NotFound(f"{responder_type.replace('_', '-')} not found")
+        # Released from the call meanwhile (a clear): nothing of that call is left to do.
+        if unit.active_call_id is None or unit.active_call_id == seen:
+            return session, unit
+        work = of_session(session)
+        await work.restart()
+        session = await work.session()
+    raise Conflict("the unit was dispatched again while its status was being set; retry")
 
 
 def _external_incident(current: str | None, previous: UnitStatus, body: StatusUpdate) -> str | None:

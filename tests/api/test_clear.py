@@ -97,3 +97,43 @@ async def test_a_clear_racing_a_dispatch_of_the_same_call_leaves_no_unit_on_it(
         "SELECT count(*) FROM officer WHERE status <> 'available' OR active_call_id IS NOT NULL"
     )
     assert on_call == 0
+
+
+async def test_a_clear_racing_a_units_return_to_service_releases_it_once(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    # A unit reports itself available (which releases it from its call) as its call is
+    # cleared: one of the two releases it, with one released_at and one unit.released.
+    await grid_districts(admin)
+    officers = [await add_officer(admin, district="D1", call_sign=f"1A{n:02d}") for n in range(10)]
+    calls = [
+        (await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201))["id"] for _ in range(10)
+    ]
+    for officer, call_id in zip(officers, calls, strict=True):
+        unit = {"responder_type": "officer", "responder_id": officer, "role": "lead"}
+        await admin.ok(
+            "POST", f"/v1/calls/{call_id}/dispatch", {"units": [unit], "override_reason": "race"}
+        )
+    raced = await asyncio.gather(
+        *(
+            request
+            for officer, call_id in zip(officers, calls, strict=True)
+            for request in (
+                admin.post(f"/v1/calls/{call_id}/clear", {"disposition": "resolved"}),
+                admin.put(f"/v1/officers/{officer}/status", {"status": "available"}),
+            )
+        )
+    )
+    assert [r.status_code for r in raced] == [200] * 20
+    released = await db.fetch(
+        "SELECT responder_id::text AS unit, count(*) AS n FROM event"
+        " WHERE type = 'unit.released' GROUP BY responder_id"
+    )
+    assert {r["unit"]: r["n"] for r in released} == dict.fromkeys(officers, 1)
+    for n, call_id in enumerate(calls):
+        after = await admin.ok("GET", f"/v1/calls/{call_id}")
+        [assignment] = after["assignments"]
+        # The call's answer and the release agree on when the unit left.
+        assert raced[2 * n].json()["assignments"] == after["assignments"]
+        assert assignment["released_at"] is not None
+    assert await db.fetchval("SELECT count(*) FROM officer WHERE status <> 'available'") == 0
