@@ -81,6 +81,15 @@ class Stats:
             return self.latencies_ms[0]
         return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[int(q) - 1]
 
+    @classmethod
+    def merged(cls, parts: list[Stats]) -> Stats:
+        """Phases of one measurement as one: their requests over their summed time."""
+        whole = cls(seconds=sum(p.seconds for p in parts))
+        for part in parts:
+            whole.latencies_ms.extend(part.latencies_ms)
+            whole.statuses.update(part.statuses)
+        return whole
+
     def line(self, name: str) -> str:
         codes = ", ".join(f"{code}: {n}" for code, n in sorted(self.statuses.items()))
         return (
