@@ -321,6 +321,19 @@ async def test_idle_connections_expire_and_close_with_the_sender(peer: Peer) -> 
     assert peer.ended == 2  # both closed: the expired one, then the idle one at close
 
 
+async def test_an_idle_connection_is_closed_after_its_keepalive_with_no_post_to_follow(
+    peer: Peer,
+) -> None:
+    async with _sender(keepalive=0.2) as sender:
+        assert await _post(sender, peer.url) == 200
+        # No POST comes: the connection still closes once its keep-alive is over.
+        deadline = time.monotonic() + 5
+        while peer.ended < 1:
+            assert time.monotonic() < deadline, "the idle connection was never closed"
+            await asyncio.sleep(0.05)
+        assert peer.accepted == 1
+
+
 async def test_the_relay_retries_a_receiver_that_does_not_answer_with_the_reason(
     admin: Api,
     peer: Peer,

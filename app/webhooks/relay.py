@@ -28,7 +28,8 @@ from app.events.catalogue import DELIVERIES_DUE
 from app.repositories import webhooks as repo
 from app.settings import Settings
 from app.tracing import webhook_send
-from app.webhooks.sender import SEND_ERRORS, Answer, Sender
+from app.webhooks.connection import Answer
+from app.webhooks.sender import SEND_ERRORS, Sender
 from app.webhooks.signing import sign
 from app.webhooks.targets import TargetRefused, check_url_shape, network_backend
 

@@ -27,10 +27,8 @@ import asyncio
 import collections
 import contextlib
 import functools
-import select
-import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import h11
@@ -38,10 +36,12 @@ import httpcore
 import httpx
 
 from app.tracing import webhook_post
+from app.webhooks.connection import Answer, Connection
 
 BODY_CAP = 64 * 1024
 KEEPALIVE_SECONDS = 5.0  # httpx's default
-# How often idle connections are looked over for expiry (closed by the next POST after).
+# How often idle connections are looked over for expiry (by the next POST after, or by
+# the sweeper while they are idle).
 SWEEP_SECONDS = 1.0
 
 # What a failed exchange raises (the relay retries it): a connection refused or reset, a
@@ -52,12 +52,6 @@ SEND_ERRORS: tuple[type[Exception], ...] = (
     httpcore.ProtocolError,
     OSError,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int
-    retry_after: str | None
 
 
 _Key = tuple[bytes, bytes, int]
@@ -92,90 +86,6 @@ def _target(url: str) -> _Target:
     )
 
 
-def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
-    for key, value in headers:
-        if key.lower() == name:
-            return value.decode("latin-1")
-    return None
-
-
-class _Connection:
-    """One HTTP/1.1 connection: h11 over a stream of the network backend, one exchange at a
-    time. httpcore's own connection class cost about three times as much CPU per POST (its
-    locks, cancellation shields and trace hooks for every step), and the relay needs none of
-    what they are for: a connection here is only ever used by one POST at a time."""
-
-    def __init__(self, stream: httpcore.AsyncNetworkStream, keepalive: float) -> None:
-        self.stream = stream
-        self.keepalive = keepalive
-        self.protocol = h11.Connection(h11.CLIENT)
-        self.idle_since = time.monotonic()
-        raw = stream.get_extra_info("socket")
-        self._socket = raw if isinstance(raw, socket.socket) else None
-
-    def has_expired(self) -> bool:
-        """Idle too long, or the receiver has closed it (or sent what it should not have):
-        an idle connection's socket is readable only then."""
-        if time.monotonic() - self.idle_since > self.keepalive:
-            return True
-        if self._socket is None:
-            return False
-        try:
-            readable, _, _ = select.select([self._socket], [], [], 0)
-        except (OSError, ValueError):  # closed under us
-            return True
-        return bool(readable)
-
-    async def exchange(
-        self,
-        request: h11.Request,
-        body: bytes,
-        *,
-        step_seconds: float,
-        body_cap: int,
-        sending: Callable[[], object] | None,
-    ) -> tuple[Answer, bool]:
-        """Send the POST, read the answer (its body up to body_cap, dropped); the answer,
-        and whether the connection may take another POST."""
-        protocol = self.protocol
-        try:
-            out = protocol.send(request) or b""
-            out += protocol.send(h11.Data(data=body)) or b""
-            out += protocol.send(h11.EndOfMessage()) or b""
-        except h11.LocalProtocolError as exc:
-            raise httpcore.LocalProtocolError(str(exc)) from exc
-        if sending is not None:
-            sending()  # from here on the receiver may act on it
-        await self.stream.write(out, timeout=step_seconds)
-        status, retry_after, read = 0, None, 0
-        while True:
-            try:
-                event = protocol.next_event()
-            except h11.RemoteProtocolError as exc:
-                raise httpcore.RemoteProtocolError(str(exc)) from exc
-            if event is h11.NEED_DATA:
-                protocol.receive_data(await self.stream.read(65536, timeout=step_seconds))
-            elif isinstance(event, h11.Response):
-                status = event.status_code
-                retry_after = _header(event.headers, b"retry-after")
-            elif isinstance(event, h11.Data):
-                read += len(event.data)
-                if read > body_cap:
-                    return Answer(status, retry_after), False
-            elif isinstance(event, h11.EndOfMessage):
-                break
-            elif isinstance(event, h11.ConnectionClosed):
-                raise httpcore.RemoteProtocolError("the receiver closed the connection")
-        reusable = protocol.our_state is h11.DONE and protocol.their_state is h11.DONE
-        if reusable:
-            protocol.start_next_cycle()
-            self.idle_since = time.monotonic()
-        return Answer(status, retry_after), reusable
-
-    async def aclose(self) -> None:
-        await self.stream.aclose()
-
-
 class Sender:
     """POST to webhook receivers; close() (or `async with`) closes every connection."""
 
@@ -205,9 +115,11 @@ class Sender:
         # How many connections are open or being opened (idle ones included), the idle ones
         # per origin (most recently used last), and the POSTs waiting for room for one more.
         self._open = 0
-        self._idle: dict[_Key, list[_Connection]] = {}
+        self._idle: dict[_Key, list[Connection]] = {}
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
         self._next_sweep = 0.0
+        # Sweeps while connections are idle, so they close when the relay goes quiet.
+        self._sweeper: asyncio.Task[None] | None = None
         self._closed = False
 
     async def __aenter__(self) -> Sender:
@@ -219,6 +131,8 @@ class Sender:
     async def aclose(self) -> None:
         """Close the idle connections; one still in use is closed when its POST ends."""
         self._closed = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         idle, self._idle = self._idle, {}
         for connections in idle.values():
             for connection in connections:
@@ -289,7 +203,7 @@ class Sender:
             await self._close(connection)
         return answer
 
-    async def _connection(self, target: _Target) -> _Connection:
+    async def _connection(self, target: _Target) -> Connection:
         """An idle connection to origin, still fresh, or a new one once there is room."""
         deadline: float | None = None
         while True:
@@ -316,7 +230,7 @@ class Sender:
                 deadline = loop.time() + self.pool_timeout
             await self._wait_for_room(deadline - loop.time())
 
-    async def _connect(self, target: _Target) -> _Connection:
+    async def _connect(self, target: _Target) -> Connection:
         """Connect through the network backend (its guard decides which addresses may be
         reached), and for https verify the certificate for the host's name."""
         stream = await self._backend.connect_tcp(target.host, target.port, timeout=self.timeout)
@@ -328,7 +242,7 @@ class Sender:
             except BaseException:
                 await stream.aclose()
                 raise
-        return _Connection(stream, self.keepalive)
+        return Connection(stream, self.keepalive)
 
     async def _wait_for_room(self, timeout: float) -> None:  # noqa: ASYNC109 (a deadline)
         waiter = asyncio.get_running_loop().create_future()
@@ -355,9 +269,11 @@ class Sender:
                 waiter.set_result(None)
                 return
 
-    async def _keep(self, key: _Key, connection: _Connection) -> None:
+    async def _keep(self, key: _Key, connection: Connection) -> None:
         idle = self._idle.setdefault(key, [])
         idle.append(connection)
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.create_task(self._sweep_while_idle())
         if len(idle) > self.keep_idle:
             await self._close(idle.pop(0))
         elif self._waiting:
@@ -365,12 +281,19 @@ class Sender:
             # closes the oldest idle connection for its own.
             self._wake_one()
 
-    def _oldest_idle(self) -> _Connection | None:
+    def _oldest_idle(self) -> Connection | None:
         """Take the connection idle longest, of any receiver (each list is oldest first)."""
         lists = [idle for idle in self._idle.values() if idle]
         if not lists:
             return None
         return min(lists, key=lambda idle: idle[0].idle_since).pop(0)
+
+    async def _sweep_while_idle(self) -> None:
+        """Sweep every SWEEP_SECONDS while any connection is idle: with no POST to sweep
+        first, idle connections would stay open past their keep-alive."""
+        while self._idle and not self._closed:
+            await asyncio.sleep(SWEEP_SECONDS)
+            await self._sweep()
 
     async def _sweep(self) -> None:
         """Close the idle connections that have expired, and forget origins left with none."""
@@ -385,7 +308,7 @@ class Sender:
         for connection in expired:
             await self._close(connection)
 
-    async def _close(self, connection: _Connection) -> None:
+    async def _close(self, connection: Connection) -> None:
         self._open -= 1
         self._wake_one()
         with contextlib.suppress(Exception):
