@@ -128,6 +128,13 @@ def create_app(
         # collector's full passes, which otherwise show up as latency spikes.
         gc.collect()
         gc.freeze()
+        # A young collection every 10,000 net allocations, not 700: with 32 requests in
+        # flight, their objects survived the frequent young collections into the older
+        # generations, and a full collection (about 5 ms, finding nothing) ran every third
+        # of a second under load. Measured (issue 16): about 7 % less CPU per request, for
+        # call intake and /readyz alike. Only cyclic garbage waits longer; the rest is freed
+        # by reference counting as before.
+        gc.set_threshold(10_000, 20, 20)
         app.state.cit = state
         tasks = [asyncio.create_task(job) for job in housekeeping.jobs(state)]
         tasks.append(asyncio.create_task(eido_service.load_schema()))
