@@ -216,7 +216,7 @@ def _serve_settings(settings: Settings, args: argparse.Namespace) -> Settings:
 def _worker(settings: Settings) -> int:
     from app import metrics
     from app.tracing import start_tracing
-    from app.webhooks.process import run_relay
+    from app.webhooks.process import run_loop, run_relay
 
     cipher = _cipher(settings)
     # A listener of its own, taken before anything else: on the host of a `serve`, the
@@ -236,7 +236,7 @@ def _worker(settings: Settings) -> int:
         with contextlib.suppress(KeyboardInterrupt):
             # A graceful stop on SIGTERM or SIGINT: no new claims, unsent claims given back,
             # sends in flight get CIT_SHUTDOWN_GRACE_SECONDS (Relay.stop).
-            asyncio.run(run_relay(url, settings, cipher))
+            run_loop(run_relay(url, settings, cipher))
         log.info("webhook worker stopped")
     finally:
         if listener is not None:

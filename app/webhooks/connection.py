@@ -4,7 +4,6 @@ of the network backend, one POST at a time, and the answer it reads."""
 from __future__ import annotations
 
 import select
-import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -37,8 +36,9 @@ class Connection:
         self.keepalive = keepalive
         self.protocol = h11.Connection(h11.CLIENT)
         self.idle_since = time.monotonic()
+        # A socket, or the transport's stand-in for one: select() needs only its fileno().
         raw = stream.get_extra_info("socket")
-        self._socket = raw if isinstance(raw, socket.socket) else None
+        self._socket = raw if callable(getattr(raw, "fileno", None)) else None
 
     def has_expired(self) -> bool:
         """Idle too long, or the receiver has closed it (or sent what it should not have):

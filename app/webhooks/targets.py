@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable
@@ -11,6 +12,8 @@ from urllib.parse import urlsplit
 
 import httpcore
 import httpx
+
+from app.webhooks.streams import AsyncioBackend
 
 # Cloud metadata endpoints that are not link-local everywhere.
 _METADATA = {ipaddress.ip_address("fd00:ec2::254"), ipaddress.ip_address("100.100.100.200")}
@@ -70,8 +73,10 @@ def _refused(address: IPAddress) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=1024)
 def check_url_shape(url: str) -> tuple[str, int]:
-    """The URL's host and port, if it is an absolute http(s) URL without credentials."""
+    """The URL's host and port, if it is an absolute http(s) URL without credentials.
+    (Cached: the relay asks before each delivery. A refusal raises, and is not cached.)"""
     try:
         parts = urlsplit(url)
     except ValueError:  # e.g. a bracketed host that is not an IPv6 address
@@ -181,7 +186,7 @@ def network_backend(
 
     `refused` says which addresses are not public; tests narrow it to reach loopback.
     """
-    inner = httpcore.AnyIOBackend()
+    inner = AsyncioBackend()
     return inner if allow_private else _PublicOnly(inner, refused)
 
 
