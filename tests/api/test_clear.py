@@ -53,14 +53,22 @@ async def test_a_clear_answers_what_a_read_of_the_call_shows_afterwards(
     assert all(r["units_on_call"] == [] for r in rows[1:])
 
 
+async def _officers_and_calls(admin: Api, officers: int, calls: int) -> tuple[list[str], list[str]]:
+    """Officers in D1 (call signs 1A00, 1A01, ...) and new calls there."""
+    await grid_districts(admin)
+    made = [
+        await add_officer(admin, district="D1", call_sign=f"1A{n:02d}") for n in range(officers)
+    ]
+    ids = [
+        (await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201))["id"] for _ in range(calls)
+    ]
+    return made, ids
+
+
 async def test_a_clear_racing_a_dispatch_of_the_same_call_leaves_no_unit_on_it(
     admin: Api, db: asyncpg.Connection
 ) -> None:
-    await grid_districts(admin)
-    officers = [await add_officer(admin, district="D1", call_sign=f"1A{n:02d}") for n in range(20)]
-    calls = [
-        (await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201))["id"] for _ in range(10)
-    ]
+    officers, calls = await _officers_and_calls(admin, officers=20, calls=10)
 
     def units(officer: str, role: str) -> dict[str, object]:
         unit = {"responder_type": "officer", "responder_id": officer, "role": role}
@@ -104,11 +112,7 @@ async def test_a_clear_racing_a_units_return_to_service_releases_it_once(
 ) -> None:
     # A unit reports itself available (which releases it from its call) as its call is
     # cleared: one of the two releases it, with one released_at and one unit.released.
-    await grid_districts(admin)
-    officers = [await add_officer(admin, district="D1", call_sign=f"1A{n:02d}") for n in range(10)]
-    calls = [
-        (await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201))["id"] for _ in range(10)
-    ]
+    officers, calls = await _officers_and_calls(admin, officers=10, calls=10)
     for officer, call_id in zip(officers, calls, strict=True):
         unit = {"responder_type": "officer", "responder_id": officer, "role": "lead"}
         await admin.ok(

@@ -5,9 +5,11 @@ on its own is started again."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -95,14 +97,23 @@ async def test_serve_relays_from_a_child_whose_deliveries_count_on_serves_metric
     assert not _alive(relay)
 
 
-async def test_the_relay_child_stops_when_serve_is_killed(
-    database_url: str, settings: Settings, tmp_path: Path
-) -> None:
+@contextlib.asynccontextmanager
+async def _serving_with_relay(
+    database_url: str, settings: Settings, log: Path
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`serve` with its relay child, ready; its output in log."""
     port = _free_port()
-    log = tmp_path / "serve.log"
     env = _env(database_url, settings, CIT_RUN_RELAY="true")
     async with _running(["serve", "--no-migrate", "--port", str(port)], env, log) as serve:
         await _wait_ready(port, serve, log)
+        yield serve
+
+
+async def test_the_relay_child_stops_when_serve_is_killed(
+    database_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    log = tmp_path / "serve.log"
+    async with _serving_with_relay(database_url, settings, log) as serve:
         [relay] = _relay_children(serve.pid)
         serve.kill()  # SIGKILL: serve tells its child nothing
         await serve.wait()
@@ -120,11 +131,8 @@ async def test_a_relay_child_that_dies_is_started_again_and_webhooks_resume(
 ) -> None:
     await grid_districts(admin)
     await admin.ok("POST", "/v1/webhooks", {"url": receiver.url, "events": ["call.created"]}, 201)
-    port = _free_port()
     log = tmp_path / "serve.log"
-    env = _env(database_url, settings, CIT_RUN_RELAY="true")
-    async with _running(["serve", "--no-migrate", "--port", str(port)], env, log) as serve:
-        await _wait_ready(port, serve, log)
+    async with _serving_with_relay(database_url, settings, log) as serve:
         [first] = _relay_children(serve.pid)
         os.kill(first, signal.SIGKILL)  # the out-of-memory killer, say
         deadline = time.monotonic() + 15
