@@ -1,10 +1,14 @@
 """Clearing a call: the answer is rendered from what clear read and wrote, not read back, so
 it must say what a read of the call says afterwards; and a clear that races a dispatch of
-the same call never leaves a unit on a cleared call."""
+the same call never leaves a unit on a cleared call. A unit's status report that releases it
+takes turns with a clear of its call (it locks the call first), even when the unit moves to
+another call as the report runs."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from uuid import UUID
 
 import asyncpg
 
@@ -141,3 +145,55 @@ async def test_a_clear_racing_a_units_return_to_service_releases_it_once(
         assert raced[2 * n].json()["assignments"] == after["assignments"]
         assert assignment["released_at"] is not None
     assert await db.fetchval("SELECT count(*) FROM officer WHERE status <> 'available'") == 0
+
+
+async def test_a_report_whose_unit_moves_to_another_call_meanwhile_releases_it_there(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    [officer], (first, second) = await _officers_and_calls(admin, officers=1, calls=2)
+    unit = {"responder_type": "officer", "responder_id": officer, "role": "lead"}
+    await admin.ok(
+        "POST", f"/v1/calls/{first}/dispatch", {"units": [unit], "override_reason": "test"}
+    )
+    # The report finds the unit on the first call and locks that call, then waits for the
+    # unit's row, held here while the unit moves to the second call. It must begin again
+    # and release the unit from the call it is on by then.
+    async with db.transaction():
+        await db.execute("SELECT 1 FROM officer WHERE id = $1 FOR UPDATE", UUID(officer))
+        report = asyncio.create_task(
+            admin.put(f"/v1/officers/{officer}/status", {"status": "available"})
+        )
+        deadline = time.monotonic() + 10
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        while not await db.fetchval(waiting):
+            assert time.monotonic() < deadline, "the report never waited for the unit"
+            await asyncio.sleep(0.02)
+        await db.execute(
+            "UPDATE assignment SET released_at = now() WHERE call_id = $1", UUID(first)
+        )
+        await db.execute(
+            "INSERT INTO assignment (id, agency_id, call_id, responder_type, responder_id,"
+            " role, assigned_at)"
+            " SELECT gen_random_uuid(), agency_id, id, 'officer', $2, 'lead', now()"
+            " FROM call WHERE id = $1",
+            UUID(second),
+            UUID(officer),
+        )
+        await db.execute(
+            "UPDATE officer SET active_call_id = $1, status = 'dispatched' WHERE id = $2",
+            UUID(second),
+            UUID(officer),
+        )
+    response = await report
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "available"
+    assert response.json()["active_call_id"] is None
+    [moved] = (await admin.ok("GET", f"/v1/calls/{second}"))["assignments"]
+    assert moved["released_at"] is not None
+    released = await db.fetch(
+        "SELECT call_id::text AS call FROM event WHERE type = 'unit.released'"
+    )
+    assert [r["call"] for r in released] == [second]
