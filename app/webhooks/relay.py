@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import functools
 import logging
-import random
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +27,7 @@ from app.repositories import webhooks as repo
 from app.settings import Settings
 from app.tracing import webhook_send
 from app.webhooks.connection import Answer
+from app.webhooks.retries import next_delay, parse_schedule, retry_after
 from app.webhooks.sender import SEND_ERRORS, Sender
 from app.webhooks.signing import sign
 from app.webhooks.targets import TargetRefused, check_url_shape, network_backend
@@ -50,25 +49,9 @@ PER_TARGET = 32
 # Connections open at once to all receivers, idle ones included (app/webhooks/sender.py):
 # attempts beyond it wait for one, claimed but not yet sent.
 MAX_CONNECTIONS = 100
-MAX_RETRY_AFTER = timedelta(hours=24)
-
-
-def parse_schedule(value: str) -> list[float]:
-    """CIT_WEBHOOK_RETRY_SCHEDULE: seconds before each retry; N entries give N+1 attempts."""
-    return [float(part) for part in value.split(",") if part.strip()]
-
-
-def retry_after(header: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP-date)."""
-    if not header:
-        return None
-    if header.strip().isdigit():
-        return float(header.strip())
-    try:
-        when = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+# While attempts are in flight, claims are at least this far apart (Relay._gather): under
+# the bench's dispatch load, 12 deliveries a claim instead of 4, a third of them empty.
+GATHER_SECONDS = 0.02
 
 
 class Relay:
@@ -78,6 +61,9 @@ class Relay:
     task, and its outcome recorded as soon as it is known. Claims fill only the free slots
     (MAX_IN_FLIGHT in all, PER_TARGET per receiver), so one receiver answering in 8 s
     delays only its own queue.
+    While attempts are in flight, claims are at least GATHER_SECONDS apart, and a finished
+    attempt wakes the relay only when a limit held deliveries back: under load a claim
+    takes what several commits made due, not one commit's deliveries or none.
 
     stop() ends it gracefully: it claims nothing more, gives back at once the deliveries
     whose request has not begun (waiting for a connection, say), lets the requests already
@@ -96,6 +82,7 @@ class Relay:
         max_in_flight: int = MAX_IN_FLIGHT,
         per_target: int = PER_TARGET,
         max_connections: int = MAX_CONNECTIONS,
+        gather_seconds: float = GATHER_SECONDS,
     ) -> None:
         self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.cipher = cipher
@@ -107,6 +94,7 @@ class Relay:
         self.per_target = per_target
         self.max_connections = max_connections
         self.grace = settings.shutdown_grace_seconds
+        self.gather_seconds = gather_seconds
         self._wake = asyncio.Event()
         self._stopping = False
         self._sender: Sender | None = None
@@ -148,11 +136,13 @@ class Relay:
             try:
                 while not self._stopping:
                     self._wake.clear()
+                    claimed_at = asyncio.get_running_loop().time()
                     asked, claimed = await self._round()
                     if claimed and claimed >= asked:
                         continue  # more may be due, and there is room
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+                    await self._gather(claimed_at)
             finally:
                 unwatch()
                 for task in (listening, gauging):
@@ -165,6 +155,16 @@ class Relay:
                 self._closing = True
                 self._to_record.set()
                 await recording
+
+    async def _gather(self, claimed_at: float) -> None:
+        """While attempts are in flight, claim at most every GATHER_SECONDS: under load the
+        deliveries committed meanwhile go in one claim, not one claim per commit. An idle
+        relay claims at once."""
+        if not self._tasks or self._stopping:
+            return
+        left = claimed_at + self.gather_seconds - asyncio.get_running_loop().time()
+        if left > 0:
+            await asyncio.sleep(left)
 
     async def _finish_or_release(self) -> None:
         """Give back the claims not yet sent, wait up to the grace for the sent ones to be
@@ -255,6 +255,7 @@ class Relay:
         return asked, len(claimed)
 
     def _finished(self, task: asyncio.Task[None], *, target: Any) -> None:
+        full = len(self._tasks) >= self.max_in_flight
         row = self._tasks.pop(task, None)
         if row is not None:
             self._sent.discard(row.id)
@@ -263,7 +264,8 @@ class Relay:
             self._in_flight[target] = left
         else:
             self._in_flight.pop(target, None)
-        self._wake.set()  # a slot is free: claim what is due for it
+        if full or left + 1 >= self.per_target:
+            self._wake.set()  # a slot was full and is free: claim what is due for it
 
     async def _deliver(self, row: Any) -> None:
         """Attempt one delivery; its outcome is recorded as soon as it is known."""
@@ -373,18 +375,16 @@ class Relay:
     async def _retry_or_fail(
         self, row: Any, *, code: int | None, error: str, wait_hint: float | None
     ) -> None:
-        attempts_made = row.attempts
-        if attempts_made > len(self.schedule):
+        delay = next_delay(self.schedule, row.attempts, wait_hint)
+        if delay is None:
             await self._fail(row, code=code, error=error)
             return
-        delay = self.schedule[attempts_made - 1] * (1 + random.uniform(0, 0.1))
-        if wait_hint is not None:
-            delay = max(delay, min(wait_hint, MAX_RETRY_AFTER.total_seconds()))
         async with self.engine.connect() as conn:
             await repo.schedule_retry(
                 conn, delivery_id=row.id, delay=timedelta(seconds=delay), code=code, error=error
             )
         metrics.count_webhooks("retry")
+        self._wake.set()  # a retry due at once is claimed now, not at the next poll
 
     async def _fail(self, row: Any, *, code: int | None, error: str) -> None:
         async with self.engine.connect() as conn:
