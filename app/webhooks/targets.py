@@ -44,6 +44,12 @@ class TargetRefused(Exception):
     """The URL is not one the service may call."""
 
 
+class HostDoesNotResolve(TargetRefused):
+    """The host's name did not resolve. Subscribing refuses it; a delivery's attempt fails
+    as a refused connection would and is retried, since the name may resolve again (a
+    resolver's outage, a record being moved)."""
+
+
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
     """The IPv4 addresses an IPv6 address carries (6to4, NAT64, SIIT)."""
     embedded = [address.sixtofour] if address.sixtofour is not None else []
@@ -105,9 +111,12 @@ async def public_addresses(
     """Resolve host; its addresses in the resolver's order, if none is refused."""
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        # UnicodeError: the resolver's IDNA encoding refuses e.g. a label over 63 characters.
+    except UnicodeError:
+        # The resolver's IDNA encoding refuses the name (e.g. a label over 63 characters):
+        # it never resolves.
         raise TargetRefused(f"the host {host} does not resolve") from None
+    except OSError:
+        raise HostDoesNotResolve(f"the host {host} does not resolve") from None
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if refused(address):
@@ -150,6 +159,8 @@ class _PublicOnly(httpcore.AsyncNetworkBackend):
                 addresses = await public_addresses(host, port, refused=self._refused)
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
+        except HostDoesNotResolve as exc:
+            raise httpcore.ConnectError(str(exc)) from None  # retried, as a failed connection
         # Each address in turn, as a connection by name would (e.g. IPv6, then IPv4).
         failure: Exception = httpcore.ConnectError(f"{host} has no address")
         for address in addresses:

@@ -316,6 +316,25 @@ async def test_a_target_that_turns_private_after_subscribing_gets_nothing(
     assert receiver.requests == []
 
 
+async def test_a_host_that_does_not_resolve_is_retried_not_failed(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    # The name resolved when subscribing; at sending time it does not (a resolver's outage
+    # looks the same). The attempt fails as a refused connection would, and is retried.
+    await grid_districts(admin)
+    await _subscribe(admin, receiver.url, ["call.created"])
+    await db.execute(
+        "UPDATE webhook_subscription SET url = replace(url, '127.0.0.1', 'cit-receiver.invalid')"
+    )
+    async with service(webhook_allow_private_targets=False):
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        row = await until_delivery(db, "last_error IS NOT NULL")
+    assert row["status"] == "pending"
+    assert row["attempts"] == 1
+    assert row["next_attempt_at"] > row["last_attempt_at"]
+    assert row["last_error"] == "ConnectError: the host cit-receiver.invalid does not resolve"
+
+
 async def test_webhook_connections_are_checked_as_they_are_made(receiver: Receiver) -> None:
     # The relay's client checks the address it connects to, not only the URL beforehand:
     # a name may resolve to a public address for a check and a private one for the send.
