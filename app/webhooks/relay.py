@@ -62,7 +62,7 @@ class Relay:
     (MAX_IN_FLIGHT in all, PER_TARGET per receiver), so one receiver answering in 8 s
     delays only its own queue.
     While attempts are in flight, claims are at least GATHER_SECONDS apart, and a finished
-    attempt wakes the relay only when a limit held deliveries back: under load a claim
+    attempt wakes the relay only when a limit held the last claim back: under load a claim
     takes what several commits made due, not one commit's deliveries or none.
 
     stop() ends it gracefully: it claims nothing more, gives back at once the deliveries
@@ -103,6 +103,11 @@ class Relay:
         self._tasks: dict[asyncio.Task[None], Any] = {}
         self._sent: set[Any] = set()
         self._in_flight: dict[Any, int] = {}
+        # What held the last claim back: every slot taken (full), or a receiver's slots (its
+        # subscription in capped). An attempt that ends then frees a slot something waits
+        # for, and wakes the relay; otherwise nothing due was left behind.
+        self._full = False
+        self._capped: set[Any] = set()
         # Successes waiting to be written, and the signal that there are some.
         self._delivered: list[tuple[Any, int]] = []
         self._to_record = asyncio.Event()
@@ -241,6 +246,7 @@ class Relay:
         how many it asked for and how many it claimed. The attempts go on after it returns."""
         asked = min(self.batch, self.max_in_flight - len(self._tasks))
         if asked <= 0:
+            self._full = True
             return 0, 0
         async with self.engine.connect() as conn:
             claimed = await repo.claim_due(
@@ -252,10 +258,11 @@ class Relay:
             task = asyncio.create_task(self._deliver(row))
             self._tasks[task] = row
             task.add_done_callback(functools.partial(self._finished, target=target))
+        self._full = len(self._tasks) >= self.max_in_flight
+        self._capped = {t for t, n in self._in_flight.items() if n >= self.per_target}
         return asked, len(claimed)
 
     def _finished(self, task: asyncio.Task[None], *, target: Any) -> None:
-        full = len(self._tasks) >= self.max_in_flight
         row = self._tasks.pop(task, None)
         if row is not None:
             self._sent.discard(row.id)
@@ -264,8 +271,11 @@ class Relay:
             self._in_flight[target] = left
         else:
             self._in_flight.pop(target, None)
-        if full or left + 1 >= self.per_target:
-            self._wake.set()  # a slot was full and is free: claim what is due for it
+        if self._full or target in self._capped:
+            # A slot the last claim lacked is free: claim what is due for it.
+            self._full = False
+            self._capped.discard(target)
+            self._wake.set()
 
     async def _deliver(self, row: Any) -> None:
         """Attempt one delivery; its outcome is recorded as soon as it is known."""
