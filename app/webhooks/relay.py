@@ -103,9 +103,9 @@ class Relay:
         self._tasks: dict[asyncio.Task[None], Any] = {}
         self._sent: set[Any] = set()
         self._in_flight: dict[Any, int] = {}
-        # What held the last claim back: every slot taken (full), or a receiver's slots (its
-        # subscription in capped). An attempt that ends then frees a slot something waits
-        # for, and wakes the relay; otherwise nothing due was left behind.
+        # What held the last claim back: every slot taken (full), or a receiver's free slots,
+        # all filled (its subscription in capped). An attempt that ends then frees a slot
+        # something may wait for, and wakes the relay; otherwise nothing due was left.
         self._full = False
         self._capped: set[Any] = set()
         # Successes waiting to be written, and the signal that there are some.
@@ -248,9 +248,13 @@ class Relay:
         if asked <= 0:
             self._full = True
             return 0, 0
+        # In flight as the claim asks, and so each receiver's free slots: a receiver whose
+        # free slots the claim fills may have more due.
+        busy = dict(self._in_flight)
+        free = {t: self.per_target - n for t, n in busy.items()}
         async with self.engine.connect() as conn:
             claimed = await repo.claim_due(
-                conn, batch=asked, lease=LEASE, per_target=self.per_target, busy=self._in_flight
+                conn, batch=asked, lease=LEASE, per_target=self.per_target, busy=busy
             )
         for row in claimed:
             target = row.subscription_id
@@ -258,8 +262,10 @@ class Relay:
             task = asyncio.create_task(self._deliver(row))
             self._tasks[task] = row
             task.add_done_callback(functools.partial(self._finished, target=target))
+        for row in claimed:
+            free[row.subscription_id] = free.get(row.subscription_id, self.per_target) - 1
         self._full = len(self._tasks) >= self.max_in_flight
-        self._capped = {t for t, n in self._in_flight.items() if n >= self.per_target}
+        self._capped = {t for t, left in free.items() if left <= 0}
         return asked, len(claimed)
 
     def _finished(self, task: asyncio.Task[None], *, target: Any) -> None:
