@@ -41,7 +41,7 @@ def _server_url() -> str:
     return start_embedded(data_dir, ephemeral=True)
 
 
-def _plain(url: str) -> str:
+def plain_url(url: str) -> str:
     """A libpq-style URL asyncpg accepts (no +driver suffix)."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -50,7 +50,7 @@ def _plain(url: str) -> str:
 def database_url() -> Iterator[str]:
     server = make_url(_server_url())
     name = f"cit_test_{secrets.token_hex(4)}"
-    admin = _plain(server.render_as_string(hide_password=False))
+    admin = plain_url(server.render_as_string(hide_password=False))
 
     async def run(sql: str) -> None:
         conn = await asyncpg.connect(admin)
@@ -95,7 +95,7 @@ async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     yield
     if "database_url" not in request.fixturenames:
         return
-    conn = await asyncpg.connect(_plain(request.getfixturevalue("database_url")))
+    conn = await asyncpg.connect(plain_url(request.getfixturevalue("database_url")))
     try:
         await conn.execute(
             "DO $$ BEGIN EXECUTE (SELECT 'TRUNCATE ' || string_agg(quote_ident(tablename), ', ')"
@@ -121,7 +121,7 @@ def _fresh_limits(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A direct connection, for asserting what was (or was not) written."""
-    conn = await asyncpg.connect(_plain(database_url))
+    conn = await asyncpg.connect(plain_url(database_url))
     try:
         yield conn
     finally:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -45,6 +45,9 @@ class CallForDispatch:
     recommendation: RecommendationRecord | None
     assignments: list[Assignment]
     dispatches: list[Dispatch]
+    # The units the read locked with the call (by id), or None: it locked none (the call was
+    # held by another transaction), and the caller locks them itself (lock_units).
+    units: dict[UUID, LockedUnit] | None = None
 
 
 _RECOMMENDATION = tuple(Recommendation.__table__.columns.keys())
@@ -63,25 +66,83 @@ def _arrays(table: str, alias: str, columns: tuple[str, ...], order: str) -> str
 # snapshot. Then read_for_dispatch waits for the lock and reads again, so the rest (the
 # recommendation, the assignments) is never older than the call. Built from the models'
 # column names, never from input.
-_READ = RawStatement.compile(
-    f"""
-WITH locked AS MATERIALIZED (
+_LOCKED_CALL = """
+locked AS MATERIALIZED (
     SELECT ctid FROM call WHERE agency_id = :agency_id AND id = :call_id
     FOR UPDATE SKIP LOCKED
-)
+)"""
+_CALL = f"""
 SELECT c.*, d.code AS district_code,
        coalesce(c.ctid = (SELECT ctid FROM locked), false) AS locked,
        {", ".join(f"r.{c} AS r_{c}" for c in _RECOMMENDATION)},
-       a.*, dp.*
+       a.*, dp.*{{units}}
 FROM call c
 JOIN district d ON d.id = c.district_id
 LEFT JOIN LATERAL (
     SELECT * FROM recommendation WHERE call_id = c.id ORDER BY id DESC LIMIT 1
 ) r ON true
 CROSS JOIN LATERAL ({_arrays("assignment", "a", _ASSIGNMENT, "a.assigned_at, a.id")}) a
-CROSS JOIN LATERAL ({_arrays("dispatch", "dp", _DISPATCH, "dp.at, dp.id")}) dp
+CROSS JOIN LATERAL ({_arrays("dispatch", "dp", _DISPATCH, "dp.at, dp.id")}) dp{{join}}
 WHERE c.agency_id = :agency_id AND c.id = :call_id"""  # noqa: S608
-)
+
+# Which units a read also locks, once it holds the call (never before: the call comes first
+# in the global order): a dispatch's, named (:officer_ids, :co_ids) or, when it names none
+# (NULL), its latest recommendation's; a clear's, those on the call.
+_DISPATCHED_UNITS = """
+SELECT u->>'responder_type' AS responder_type, CAST(u->>'responder_id' AS uuid) AS id
+FROM (SELECT units FROM recommendation
+      WHERE agency_id = :agency_id AND call_id = :call_id ORDER BY id DESC LIMIT 1) r,
+     jsonb_array_elements(r.units) u
+WHERE CAST(:officer_ids AS uuid[]) IS NULL
+UNION ALL
+SELECT 'officer', id FROM unnest(CAST(:officer_ids AS uuid[])) id
+UNION ALL
+SELECT 'co_responder', id FROM unnest(CAST(:co_ids AS uuid[])) id"""
+_UNITS_ON_CALL = """
+SELECT responder_type, responder_id AS id FROM assignment
+WHERE agency_id = :agency_id AND call_id = :call_id AND released_at IS NULL"""
+
+
+def _read_locking(units: str) -> RawStatement:
+    """The read, also locking (when it holds the call) the units `units` selects
+    (responder_type, id), officers first, then co-responders, each by id."""
+    head = f"""WITH {_LOCKED_CALL},
+wanted AS MATERIALIZED ({units}),
+o AS MATERIALIZED (
+    SELECT id, 'officer' AS responder_type, active, status, active_call_id FROM officer
+    WHERE agency_id = :agency_id AND EXISTS (SELECT 1 FROM locked)
+      AND id IN (SELECT id FROM wanted WHERE responder_type = 'officer')
+    ORDER BY id FOR UPDATE
+), cr AS MATERIALIZED (
+    SELECT id, 'co_responder' AS responder_type, active, status, active_call_id
+    FROM co_responder
+    WHERE agency_id = :agency_id AND EXISTS (SELECT 1 FROM locked)
+      AND id IN (SELECT id FROM wanted WHERE responder_type = 'co_responder')
+    ORDER BY id FOR UPDATE
+), lu AS (
+    SELECT * FROM o UNION ALL SELECT * FROM cr
+)"""  # noqa: S608 (static SQL, as below)
+    units_read = f"""
+CROSS JOIN LATERAL (
+    SELECT array_agg(lu.id) AS lu_id, array_agg(lu.responder_type) AS lu_responder_type,
+           array_agg(lu.active) AS lu_active, array_agg(lu.status) AS lu_status,
+           array_agg(lu.active_call_id) AS lu_active_call_id,
+           array_agg(({_CALL_SIGN.format(unit="lu.id")})) AS lu_call_sign
+    FROM lu
+) lk"""  # noqa: S608
+    return RawStatement.compile(head + _CALL.format(units=", lk.*", join=units_read))
+
+
+# The call sign is the one shift_repo.call_signs gives: from the shift that started last
+# by now, else from the next one.
+_CALL_SIGN = """SELECT s.call_sign FROM shift s
+        WHERE s.agency_id = :agency_id AND s.responder_id = {unit}
+        ORDER BY (s.starts_at <= CAST(:now AS timestamptz)) DESC,
+                 abs(extract(epoch FROM s.starts_at - CAST(:now AS timestamptz)))
+        LIMIT 1"""
+_READ = RawStatement.compile(f"WITH {_LOCKED_CALL}" + _CALL.format(units="", join=""))
+_READ_DISPATCHING = _read_locking(_DISPATCHED_UNITS)
+_READ_CLEARING = _read_locking(_UNITS_ON_CALL)
 _LOCK_CALL = RawStatement.compile(
     "SELECT 1 FROM call WHERE agency_id = :agency_id AND id = :call_id FOR UPDATE"
 )
@@ -97,16 +158,37 @@ def _objects(model: type[_Model], row: Any, alias: str, columns: tuple[str, ...]
 
 
 async def read_for_dispatch(
-    conn: AsyncConnection, *, agency_id: UUID, call_id: UUID
+    conn: AsyncConnection,
+    *,
+    agency_id: UUID,
+    call_id: UUID,
+    units: Literal["dispatching", "clearing"] | None = None,
+    officer_ids: Sequence[UUID] | None = None,
+    co_ids: Sequence[UUID] = (),
+    now: datetime | None = None,
 ) -> CallForDispatch | None:
     """Lock the agency's call and read it with what a dispatch or a clear needs: one round
-    trip, unless another transaction holds the call (then three)."""
+    trip, unless another transaction holds the call (then three).
+
+    units: also lock, in the same round trip, the units a dispatch names (officer_ids and
+    co_ids; officer_ids None: its latest recommendation's) or those a clear releases (on
+    the call); they are in `units` of the answer, read as lock_units reads them. When the
+    call was held, the read locks none and `units` is None."""
     raw = await driver(conn)
-    params = {"agency_id": agency_id, "call_id": call_id}
-    row = await raw.fetchrow(_READ.sql, *_READ.args(params))
+    params = {
+        "agency_id": agency_id,
+        "call_id": call_id,
+        "officer_ids": None if officer_ids is None else sorted(officer_ids),
+        "co_ids": sorted(co_ids),
+        "now": now,
+    }
+    first = {None: _READ, "dispatching": _READ_DISPATCHING, "clearing": _READ_CLEARING}[units]
+    row = await raw.fetchrow(first.sql, *first.args(params))
+    locked_units = None if row is None or units is None else _locked_units(row)
     if row is not None and not row["locked"]:
         await raw.execute(_LOCK_CALL.sql, *_LOCK_CALL.args(params))
         row = await raw.fetchrow(_READ.sql, *_READ.args(params))
+        locked_units = None
     if row is None:
         return None
     return CallForDispatch(
@@ -116,7 +198,14 @@ async def read_for_dispatch(
         ),
         assignments=_objects(Assignment, row, "a", _ASSIGNMENT),
         dispatches=_objects(Dispatch, row, "dp", _DISPATCH),
+        units=locked_units,
     )
+
+
+def _locked_units(row: Any) -> dict[UUID, LockedUnit]:
+    columns = ("id", "responder_type", "active", "status", "active_call_id", "call_sign")
+    arrays = [row[f"lu_{c}"] or () for c in columns]
+    return {values[0]: LockedUnit(*values[1:]) for values in zip(*arrays, strict=True)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +219,8 @@ class LockedUnit:
     call_sign: str | None
 
 
-# The call sign is the one shift_repo.call_signs gives: from the shift that started last
-# by now, else from the next one.
 _LOCK = RawStatement.compile(
-    """
+    f"""
 WITH o AS MATERIALIZED (
     SELECT id, 'officer' AS responder_type, active, status, active_call_id FROM officer
     WHERE agency_id = :agency_id AND id = ANY(CAST(:officer_ids AS uuid[]))
@@ -147,12 +234,8 @@ WITH o AS MATERIALIZED (
     SELECT * FROM o UNION ALL SELECT * FROM c
 )
 SELECT u.id, u.responder_type, u.active, u.status, u.active_call_id,
-       (SELECT s.call_sign FROM shift s
-        WHERE s.agency_id = :agency_id AND s.responder_id = u.id
-        ORDER BY (s.starts_at <= CAST(:now AS timestamptz)) DESC,
-                 abs(extract(epoch FROM s.starts_at - CAST(:now AS timestamptz)))
-        LIMIT 1) AS call_sign
-FROM u"""
+       ({_CALL_SIGN.format(unit="u.id")}) AS call_sign
+FROM u"""  # noqa: S608
 )
 
 

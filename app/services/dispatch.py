@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Literal
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -124,7 +125,17 @@ async def dispatch(
     (app/repositories/dispatches.py); the answer is rendered from what was read and written.
     """
     conn = await session.connection()
-    found = await _read(conn, context, call_id)
+    named = body.units or []
+    found = await _read(
+        conn,
+        context,
+        call_id,
+        units="dispatching",
+        officer_ids=None
+        if body.units is None
+        else [u.responder_id for u in named if u.responder_type == "officer"],
+        co_ids=[u.responder_id for u in named if u.responder_type == "co_responder"],
+    )
     call, rec, earlier = found.call, found.recommendation, found.assignments
     if call.status == "cleared":
         raise Conflict("the call is cleared; it cannot be dispatched")
@@ -137,13 +148,16 @@ async def dispatch(
         _count_conflict(session)
         return UnitsUnavailable([], fresh, "there are no units to assign to this call")
 
-    locked = await dispatch_repo.lock_units(
-        conn,
-        agency_id=context.agency_id,
-        officer_ids=[u[1] for u in wanted if u[0] == "officer"],
-        co_ids=[u[1] for u in wanted if u[0] == "co_responder"],
-        now=datetime.now(UTC),
-    )
+    # Locked with the call, unless another transaction held the call as it was read.
+    locked = found.units
+    if locked is None:
+        locked = await dispatch_repo.lock_units(
+            conn,
+            agency_id=context.agency_id,
+            officer_ids=[u[1] for u in wanted if u[0] == "officer"],
+            co_ids=[u[1] for u in wanted if u[0] == "co_responder"],
+            now=datetime.now(UTC),
+        )
     unknown = [u for u in wanted if u[1] not in locked or locked[u[1]].responder_type != u[0]]
     if unknown:
         raise Invalid(
@@ -210,11 +224,24 @@ async def dispatch(
 
 
 async def _read(
-    conn: AsyncConnection, context: AgencyContext, call_id: UUID
+    conn: AsyncConnection,
+    context: AgencyContext,
+    call_id: UUID,
+    *,
+    units: Literal["dispatching", "clearing"],
+    officer_ids: list[UUID] | None = None,
+    co_ids: list[UUID] | None = None,
 ) -> dispatch_repo.CallForDispatch:
-    """The agency's call, locked, with what a dispatch or a clear needs."""
+    """The agency's call, locked, with what a dispatch or a clear needs, and (most often)
+    its units locked too (dispatch_repo.read_for_dispatch)."""
     found = await dispatch_repo.read_for_dispatch(
-        conn, agency_id=context.agency_id, call_id=call_id
+        conn,
+        agency_id=context.agency_id,
+        call_id=call_id,
+        units=units,
+        officer_ids=officer_ids,
+        co_ids=co_ids or (),
+        now=datetime.now(UTC),
     )
     if found is None:
         raise NotFound("call not found")
@@ -279,13 +306,13 @@ async def clear(
     (app/repositories/dispatches.py); the answer is rendered from what was read and written.
     """
     conn = await session.connection()
-    found = await _read(conn, context, call_id)
+    found = await _read(conn, context, call_id, units="clearing")
     call, rec = found.call, found.recommendation
     if call.status == "cleared":
         raise Conflict("the call is already cleared")
     now = datetime.now(UTC)
     active = [a for a in found.assignments if a.released_at is None]
-    if active:
+    if active and found.units is None:  # else locked with the call
         await dispatch_repo.lock_units(
             conn,
             agency_id=context.agency_id,

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from tests.conftest import plain_url
 from tests.helpers import Api, add_co_responder, add_officer, add_shift, grid_districts
 
 
@@ -336,3 +337,46 @@ async def test_a_unit_before_its_first_shift_gets_a_404(admin: Api) -> None:
     response = await unit.get("/v1/units/me")
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def _until_waiting_for_a_lock(db: asyncpg.Connection) -> None:
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    for _ in range(200):  # up to 10 s
+        if await db.fetchval(waiting):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the request never waited for the call")
+
+
+async def test_dispatch_and_clear_lock_no_unit_while_another_holds_the_call(
+    admin: Api, db: asyncpg.Connection, database_url: str
+) -> None:
+    # The read that locks the call also locks the units once it holds the call; it must
+    # never lock them before (the global order is call, officers, co-responders), or a
+    # dispatch holding the call and waiting for a unit would deadlock with it.
+    [call_id, other], [officer, spare] = await _many_calls_and_units(admin, 2, 2)
+    await admin.ok(
+        "POST", f"/v1/calls/{other}/dispatch", {"units": [_unit(spare)], "override_reason": "t"}
+    )
+    probe = await asyncpg.connect(plain_url(database_url))
+    try:
+        steps = [
+            (call_id, "dispatch", {"units": [_unit(officer)], "override_reason": "t"}, officer),
+            (other, "clear", {"disposition": "done"}, spare),
+        ]
+        for held, action, body, unit in steps:
+            async with db.transaction():
+                await db.execute("SELECT 1 FROM call WHERE id = $1 FOR UPDATE", uuid.UUID(held))
+                request = asyncio.create_task(admin.post(f"/v1/calls/{held}/{action}", body))
+                await _until_waiting_for_a_lock(db)
+                async with probe.transaction():
+                    await probe.execute(
+                        "SELECT 1 FROM officer WHERE id = $1 FOR UPDATE NOWAIT", uuid.UUID(unit)
+                    )
+            response = await request
+            assert response.status_code == 200, (action, response.text)
+    finally:
+        await probe.close()
