@@ -1,11 +1,13 @@
 """SQL for dispatching and clearing a call: one statement reads the call (locked) with what
-the decision needs, one locks the units, one writes everything.
+the decision needs and locks the units, one writes everything.
 
 read_for_dispatch locks the call and reads it with its latest recommendation, its
-assignments and its dispatches. The units are then locked officers first, then
+assignments and its dispatches; once it holds the call, the same statement locks the units
+(those named, the recommendation's, or those on the call) officers first, then
 co-responders, each by id: the global order every dispatch, release and status change
-keeps (lock_units here, assignments.lock_units for the ORM's callers), so concurrent
-dispatches and clears wait for each other instead of deadlocking. Each write is one
+keeps (lock_units here when the call was held elsewhere as it was read,
+assignments.lock_units for the ORM's callers), so concurrent dispatches and clears wait for
+each other instead of deadlocking. Each write is one
 statement of steps (dispatch: the dispatch, its assignments, the units' new state, the
 call, the events and the audit entry; clear: the released assignments, the units, the
 call, the events and the audit entry), so one round trip commits them all or none. The

@@ -121,7 +121,7 @@ async def dispatch(
     """Assign every requested unit, or none; a taken unit gives a fresh recommendation.
 
     One statement reads the call (locked) with its recommendation, assignments and
-    dispatches, one locks the units, one writes the dispatch with everything it changes
+    dispatches and locks the units, one writes the dispatch with everything it changes
     (app/repositories/dispatches.py); the answer is rendered from what was read and written.
     """
     conn = await session.connection()
@@ -301,8 +301,8 @@ async def clear(
 ) -> DispatchedCallOut:
     """Record the disposition, release every unit on the call, and close it.
 
-    One statement reads the call (locked) with what the answer needs, one locks the units
-    on it, one writes the release, the call, the events and the audit entry
+    One statement reads the call (locked) with what the answer needs and locks the units on
+    it, one writes the release, the call, the events and the audit entry
     (app/repositories/dispatches.py); the answer is rendered from what was read and written.
     """
     conn = await session.connection()
