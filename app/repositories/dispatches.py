@@ -1,18 +1,17 @@
 """SQL for dispatching and clearing a call: one statement reads the call (locked) with what
-the decision needs and locks the units, one writes everything.
+the decision needs (and, for a dispatch, locks the units), one writes everything.
 
 read_for_dispatch locks the call and reads it with its latest recommendation, its
-assignments and its dispatches; once it holds the call, the same statement locks the units
-(those named, the recommendation's, or those on the call) officers first, then
+assignments and its dispatches; for a dispatch, once it holds the call, the same statement
+locks the units (those named, else the recommendation's) officers first, then
 co-responders, each by id: the global order every dispatch, release and status change
-keeps (lock_units here when the call was held elsewhere as it was read,
-assignments.lock_units for the ORM's callers), so concurrent dispatches and clears wait for
-each other instead of deadlocking. Each write is one
-statement of steps (dispatch: the dispatch, its assignments, the units' new state, the
-call, the events and the audit entry; clear: the released assignments, the units, the
-call, the events and the audit entry), so one round trip commits them all or none. The
-partial unique index on active assignments stays the last word on double-booking: its
-violation is UnitTaken.
+keeps (lock_units here for a clear, and for a dispatch whose call was held elsewhere as it
+was read; assignments.lock_units for the ORM's callers), so concurrent dispatches and
+clears wait for each other instead of deadlocking. Each write is one statement of steps
+(dispatch: the dispatch, its assignments, the units' new state, the call, the events and
+the audit entry; clear: the released assignments, the units, the call, the events and the
+audit entry), so one round trip commits them all or none. The partial unique index on
+active assignments stays the last word on double-booking: its violation is UnitTaken.
 """
 
 from __future__ import annotations
@@ -87,9 +86,10 @@ CROSS JOIN LATERAL ({_arrays("assignment", "a", _ASSIGNMENT, "a.assigned_at, a.i
 CROSS JOIN LATERAL ({_arrays("dispatch", "dp", _DISPATCH, "dp.at, dp.id")}) dp{{join}}
 WHERE c.agency_id = :agency_id AND c.id = :call_id"""  # noqa: S608
 
-# Which units a read also locks, once it holds the call (never before: the call comes first
-# in the global order): a dispatch's, named (:officer_ids, :co_ids) or, when it names none
-# (NULL), its latest recommendation's; a clear's, those on the call.
+# Which units a dispatch's read also locks, once it holds the call (never before: the call
+# comes first in the global order): those named (:officer_ids, :co_ids) or, when it names
+# none (NULL), its latest recommendation's. A clear locks the units on its call in a
+# statement of its own (lock_units), after its read.
 _DISPATCHED_UNITS = """
 SELECT u->>'responder_type' AS responder_type, CAST(u->>'responder_id' AS uuid) AS id
 FROM (SELECT units FROM recommendation
@@ -100,9 +100,6 @@ UNION ALL
 SELECT 'officer', id FROM unnest(CAST(:officer_ids AS uuid[])) id
 UNION ALL
 SELECT 'co_responder', id FROM unnest(CAST(:co_ids AS uuid[])) id"""
-_UNITS_ON_CALL = """
-SELECT responder_type, responder_id AS id FROM assignment
-WHERE agency_id = :agency_id AND call_id = :call_id AND released_at IS NULL"""
 
 
 def _read_locking(units: str) -> RawStatement:
@@ -144,7 +141,6 @@ _CALL_SIGN = """SELECT s.call_sign FROM shift s
         LIMIT 1"""
 _READ = RawStatement.compile(f"WITH {_LOCKED_CALL}" + _CALL.format(units="", join=""))
 _READ_DISPATCHING = _read_locking(_DISPATCHED_UNITS)
-_READ_CLEARING = _read_locking(_UNITS_ON_CALL)
 _LOCK_CALL = RawStatement.compile(
     "SELECT 1 FROM call WHERE agency_id = :agency_id AND id = :call_id FOR UPDATE"
 )
@@ -164,7 +160,7 @@ async def read_for_dispatch(
     *,
     agency_id: UUID,
     call_id: UUID,
-    units: Literal["dispatching", "clearing"] | None = None,
+    units: Literal["dispatching"] | None = None,
     officer_ids: Sequence[UUID] | None = None,
     co_ids: Sequence[UUID] = (),
     now: datetime | None = None,
@@ -172,10 +168,10 @@ async def read_for_dispatch(
     """Lock the agency's call and read it with what a dispatch or a clear needs: one round
     trip, unless another transaction holds the call (then three).
 
-    units: also lock, in the same round trip, the units a dispatch names (officer_ids and
-    co_ids; officer_ids None: its latest recommendation's) or those a clear releases (on
-    the call); they are in `units` of the answer, read as lock_units reads them. When the
-    call was held, the read locks none and `units` is None."""
+    units="dispatching": also lock, in the same round trip, the units a dispatch names
+    (officer_ids and co_ids; officer_ids None: its latest recommendation's); they are in
+    `units` of the answer, read as lock_units reads them. When the call was held, the read
+    locks none and `units` is None."""
     raw = await driver(conn)
     params = {
         "agency_id": agency_id,
@@ -184,7 +180,7 @@ async def read_for_dispatch(
         "co_ids": sorted(co_ids),
         "now": now,
     }
-    first = {None: _READ, "dispatching": _READ_DISPATCHING, "clearing": _READ_CLEARING}[units]
+    first = _READ if units is None else _READ_DISPATCHING
     row = await raw.fetchrow(first.sql, *first.args(params))
     locked_units = None if row is None or units is None else _locked_units(row)
     if row is not None and not row["locked"]:

@@ -125,16 +125,9 @@ async def dispatch(
     (app/repositories/dispatches.py); the answer is rendered from what was read and written.
     """
     conn = await session.connection()
-    named = body.units or []
+    officer_ids, co_ids = _named_ids(body)
     found = await _read(
-        conn,
-        context,
-        call_id,
-        units="dispatching",
-        officer_ids=None
-        if body.units is None
-        else [u.responder_id for u in named if u.responder_type == "officer"],
-        co_ids=[u.responder_id for u in named if u.responder_type == "co_responder"],
+        conn, context, call_id, units="dispatching", officer_ids=officer_ids, co_ids=co_ids
     )
     call, rec, earlier = found.call, found.recommendation, found.assignments
     if call.status == "cleared":
@@ -223,12 +216,23 @@ async def dispatch(
     )
 
 
+def _named_ids(body: DispatchRequest) -> tuple[list[UUID] | None, list[UUID]]:
+    """The officers and co-responders a dispatch names; officers None when it names no
+    unit (it dispatches the recommendation's)."""
+    if body.units is None:
+        return None, []
+    return (
+        [u.responder_id for u in body.units if u.responder_type == "officer"],
+        [u.responder_id for u in body.units if u.responder_type == "co_responder"],
+    )
+
+
 async def _read(
     conn: AsyncConnection,
     context: AgencyContext,
     call_id: UUID,
     *,
-    units: Literal["dispatching", "clearing"],
+    units: Literal["dispatching"] | None = None,
     officer_ids: list[UUID] | None = None,
     co_ids: list[UUID] | None = None,
 ) -> dispatch_repo.CallForDispatch:
@@ -301,18 +305,18 @@ async def clear(
 ) -> DispatchedCallOut:
     """Record the disposition, release every unit on the call, and close it.
 
-    One statement reads the call (locked) with what the answer needs and locks the units on
-    it, one writes the release, the call, the events and the audit entry
+    One statement reads the call (locked) with what the answer needs, one locks the units
+    on it, one writes the release, the call, the events and the audit entry
     (app/repositories/dispatches.py); the answer is rendered from what was read and written.
     """
     conn = await session.connection()
-    found = await _read(conn, context, call_id, units="clearing")
+    found = await _read(conn, context, call_id)
     call, rec = found.call, found.recommendation
     if call.status == "cleared":
         raise Conflict("the call is already cleared")
     now = datetime.now(UTC)
     active = [a for a in found.assignments if a.released_at is None]
-    if active and found.units is None:  # else locked with the call
+    if active:
         await dispatch_repo.lock_units(
             conn,
             agency_id=context.agency_id,
