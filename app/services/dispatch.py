@@ -19,6 +19,7 @@ from app.ids import new_id
 from app.models import Assignment, Dispatch
 from app.records.calls import CallRecord
 from app.records.recommendations import RecommendationRecord
+from app.repositories import dispatch_reads
 from app.repositories import dispatches as dispatch_repo
 from app.schemas.calls import RecommendationOut
 from app.schemas.dispatch import (
@@ -85,7 +86,7 @@ def _lead_kind(units: list[Unit]) -> Lead | None:
     return None
 
 
-def _available(unit: dispatch_repo.LockedUnit) -> bool:
+def _available(unit: dispatch_reads.LockedUnit) -> bool:
     return unit.active and unit.status == "available" and unit.active_call_id is None
 
 
@@ -121,8 +122,9 @@ async def dispatch(
     """Assign every requested unit, or none; a taken unit gives a fresh recommendation.
 
     One statement reads the call (locked) with its recommendation, assignments and
-    dispatches and locks the units, one writes the dispatch with everything it changes
-    (app/repositories/dispatches.py); the answer is rendered from what was read and written.
+    dispatches and locks the units (app/repositories/dispatch_reads.py), one writes the
+    dispatch with everything it changes (app/repositories/dispatches.py); the answer is
+    rendered from what was read and written.
     """
     conn = await session.connection()
     officer_ids, co_ids = _named_ids(body)
@@ -144,7 +146,7 @@ async def dispatch(
     # Locked with the call, unless another transaction held the call as it was read.
     locked = found.units
     if locked is None:
-        locked = await dispatch_repo.lock_units(
+        locked = await dispatch_reads.lock_units(
             conn,
             agency_id=context.agency_id,
             officer_ids=[u[1] for u in wanted if u[0] == "officer"],
@@ -235,10 +237,10 @@ async def _read(
     units: Literal["dispatching"] | None = None,
     officer_ids: list[UUID] | None = None,
     co_ids: list[UUID] | None = None,
-) -> dispatch_repo.CallForDispatch:
+) -> dispatch_reads.CallForDispatch:
     """The agency's call, locked, with what a dispatch or a clear needs, and (most often)
-    its units locked too (dispatch_repo.read_for_dispatch)."""
-    found = await dispatch_repo.read_for_dispatch(
+    its units locked too (dispatch_reads.read_for_dispatch)."""
+    found = await dispatch_reads.read_for_dispatch(
         conn,
         agency_id=context.agency_id,
         call_id=call_id,
@@ -306,8 +308,9 @@ async def clear(
     """Record the disposition, release every unit on the call, and close it.
 
     One statement reads the call (locked) with what the answer needs, one locks the units
-    on it, one writes the release, the call, the events and the audit entry
-    (app/repositories/dispatches.py); the answer is rendered from what was read and written.
+    on it (app/repositories/dispatch_reads.py), one writes the release, the call, the events
+    and the audit entry (app/repositories/dispatches.py); the answer is rendered from what
+    was read and written.
     """
     conn = await session.connection()
     found = await _read(conn, context, call_id)
@@ -317,7 +320,7 @@ async def clear(
     now = datetime.now(UTC)
     active = [a for a in found.assignments if a.released_at is None]
     if active:
-        await dispatch_repo.lock_units(
+        await dispatch_reads.lock_units(
             conn,
             agency_id=context.agency_id,
             officer_ids=[a.responder_id for a in active if a.responder_type == "officer"],

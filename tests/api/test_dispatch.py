@@ -354,9 +354,10 @@ async def _until_waiting_for_a_lock(db: asyncpg.Connection) -> None:
 async def test_dispatch_and_clear_lock_no_unit_while_another_holds_the_call(
     admin: Api, db: asyncpg.Connection, database_url: str
 ) -> None:
-    # The read that locks the call also locks the units once it holds the call; it must
-    # never lock them before (the global order is call, officers, co-responders), or a
-    # dispatch holding the call and waiting for a unit would deadlock with it.
+    # A dispatch's read that locks the call also locks its units once it holds the call; it
+    # must never lock them before (the global order is call, officers, co-responders), or a
+    # dispatch holding the call and waiting for a unit would deadlock with it. A clear locks
+    # its units after its read.
     [call_id, other], [officer, spare] = await _many_calls_and_units(admin, 2, 2)
     await admin.ok(
         "POST", f"/v1/calls/{other}/dispatch", {"units": [_unit(spare)], "override_reason": "t"}
