@@ -41,8 +41,11 @@ def app_role_url(owner_url: str, settings: Settings) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """Create the async engine; callers own it and must dispose() it."""
+def create_engine(
+    url: str, *, pool_size: int = 10, server_settings: dict[str, str] | None = None
+) -> AsyncEngine:
+    """Create the async engine; callers own it and must dispose() it. server_settings are
+    set on each of its connections as it opens."""
     return create_async_engine(
         asyncpg_url(url),
         pool_size=pool_size,
@@ -51,7 +54,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         pool_recycle=1800,
         connect_args={
             "timeout": 5,
-            "server_settings": {"application_name": "cit-dispatch"},
+            "server_settings": {"application_name": "cit-dispatch", **(server_settings or {})},
         },
     )
 

@@ -10,7 +10,12 @@ import threading
 
 from app.encryption import DataCipher
 from app.settings import Settings
-from app.webhooks.process import RELAY_POOL_SIZE, STOP_MARGIN_SECONDS, wind_down
+from app.webhooks.process import (
+    RELAY_POOL_SIZE,
+    RELAY_SERVER_SETTINGS,
+    STOP_MARGIN_SECONDS,
+    wind_down,
+)
 from app.webhooks.relay import Relay
 
 
@@ -66,7 +71,9 @@ class RelayThread:
         from app.db.engine import create_engine
 
         self._loop = asyncio.get_running_loop()
-        engine = create_engine(self.database_url, pool_size=RELAY_POOL_SIZE)
+        engine = create_engine(
+            self.database_url, pool_size=RELAY_POOL_SIZE, server_settings=RELAY_SERVER_SETTINGS
+        )
         self._relay = Relay(engine, self.settings, self.cipher)
         self._task = task = asyncio.create_task(self._relay.run())
         self._ready.set()
