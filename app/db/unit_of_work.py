@@ -56,6 +56,20 @@ class UnitOfWork:
         self._after_commit: list[Callable[[], None]] = []
         self._on_rollback: list[Callable[[], Awaitable[None]]] = []
         self._finished = False
+        self._generic_plans = False
+
+    def use_generic_plans(self) -> None:
+        """Have this transaction's statements run on their generic plans, planned once per
+        connection (plan_cache_mode, for the transaction only); call before its first use.
+
+        For requests whose few statements are the same every time and pick their rows by
+        key: PostgreSQL otherwise may plan such a statement again on every execution, when
+        its plan for the values given looks cheaper than the generic one. Dispatch's read
+        was planned afresh each time, and planning cost more than running it (issue 16).
+        """
+        if self._conn is not None:
+            raise RuntimeError("use_generic_plans: the transaction has already begun")
+        self._generic_plans = True
 
     async def connection(self) -> AsyncConnection:
         """The transaction's connection, beginning the transaction on first use."""
@@ -88,10 +102,12 @@ class UnitOfWork:
 
     async def _begin(self, conn: AsyncConnection) -> None:
         mode = "BEGIN READ ONLY" if self.read_only else "BEGIN"
+        plans = ", set_config('plan_cache_mode', 'force_generic_plan', true)"
         # One round trip: the simple query protocol takes both statements. The agency id
         # is a UUID, so its text form is safe to inline.
         await (await driver(conn)).execute(
             f"{mode}; SELECT set_config('cit.agency_id', '{UUID(str(self.agency_id))}', true)"
+            + (plans if self._generic_plans else "")
         )
 
     async def session(self) -> AsyncSession:

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from app.db.raw import driver
 from app.db.unit_of_work import UnitOfWork
 from app.state import AppState
 from tests.helpers import Api, add_officer, grid_districts
@@ -143,3 +144,28 @@ async def test_a_read_only_unit_of_work_refuses_every_write(
     with pytest.raises(DBAPIError, match="read-only transaction"):
         await _add_district(state.unit_of_work(admin.agency_id, read_only=True))
     assert await db.fetchval("SELECT count(*) FROM district") == 0
+
+
+async def test_generic_plans_hold_for_their_transaction_only(app: FastAPI, admin: Api) -> None:
+    """Dispatch and clear run on generic plans; the setting ends with their transaction, so
+    the pooled connection never carries it into another request's statements."""
+    state: AppState = app.state.cit
+
+    async def plan_mode(raw: asyncpg.Connection) -> str:
+        mode: str = await raw.fetchval("SELECT current_setting('plan_cache_mode')")
+        return mode
+
+    work = state.unit_of_work(admin.agency_id)
+    work.use_generic_plans()
+    async with work:
+        raw = await driver(await work.connection())
+        assert await plan_mode(raw) == "force_generic_plan"
+        await work.restart()  # a rollback and a new BEGIN keep it
+        assert await plan_mode(raw) == "force_generic_plan"
+        with pytest.raises(RuntimeError, match="already begun"):
+            work.use_generic_plans()
+    # Committed and back in the pool: the server's default again, on that same connection.
+    assert not raw.is_in_transaction()
+    assert await plan_mode(raw) == "auto"
+    async with state.unit_of_work(admin.agency_id) as plain:
+        assert await plan_mode(await driver(await plain.connection())) == "auto"

@@ -7,12 +7,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app.api.deps import (
-    Caller,
-    Context,
     Handled,
     IdempotencyKey,
-    Session,
-    State,
     replayed,
     request_id,
 )
@@ -65,6 +61,7 @@ async def dispatch_call(
     reason). Every unit is assigned, or none; units already on the call are skipped.
     `Idempotency-Key` works as on POST /v1/calls."""
     state, work = handling.state, handling.work
+    work.use_generic_plans()
     request_body = body or DispatchRequest()
     if idempotency_key is not None:
         print_ = idempotency.fingerprint("POST", f"/v1/calls/{call_id}/dispatch", request_body)
@@ -104,15 +101,16 @@ def _unavailable_problem(outcome: service.UnitsUnavailable) -> dict[str, Any]:
 
 @router.post("/{call_id}/clear", responses=problems(401, 403, 404, 409, 413, 422, 503))
 async def clear_call(
-    call_id: UUID,
-    body: ClearRequest,
-    who: Caller,
-    context: Context,
-    session: Session,
-    state: State,
-    request: Request,
+    call_id: UUID, body: ClearRequest, handling: Handled, request: Request
 ) -> DispatchedCallOut:
     """Record the disposition (and diversion), release every unit, and close the call."""
+    handling.work.use_generic_plans()
     return await service.clear(
-        session, context, who, call_id, body, cipher=state.cipher, request_id=request_id(request)
+        await handling.work.session(),
+        handling.context,
+        handling.who,
+        call_id,
+        body,
+        cipher=handling.state.cipher,
+        request_id=request_id(request),
     )
