@@ -4,7 +4,7 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from app.api.deps import (
     Handled,
@@ -56,7 +56,7 @@ async def dispatch_call(
     request: Request,
     body: DispatchRequest | None = None,
     idempotency_key: IdempotencyKey = None,
-) -> DispatchedCallOut | JSONResponse:
+) -> Response:
     """Assign the latest recommendation's units (or the ones given, with an override
     reason). Every unit is assigned, or none; units already on the call are skipped.
     `Idempotency-Key` works as on POST /v1/calls."""
@@ -85,7 +85,10 @@ async def dispatch_call(
         await idempotency.complete(work, key=idempotency_key, status=status, body=payload)
     if isinstance(outcome, service.UnitsUnavailable):
         return JSONResponse(payload, status_code=409, media_type=PROBLEM_MEDIA_TYPE)
-    return outcome
+    # Built and checked once, as a DispatchedCallOut: response_model would dump it and
+    # validate it all over again (as for call intake). The commit still runs before it is
+    # sent.
+    return Response(outcome.model_dump_json(), media_type="application/json")
 
 
 def _unavailable_problem(outcome: service.UnitsUnavailable) -> dict[str, Any]:
@@ -99,13 +102,17 @@ def _unavailable_problem(outcome: service.UnitsUnavailable) -> dict[str, Any]:
     }
 
 
-@router.post("/{call_id}/clear", responses=problems(401, 403, 404, 409, 413, 422, 503))
+@router.post(
+    "/{call_id}/clear",
+    response_model=DispatchedCallOut,
+    responses=problems(401, 403, 404, 409, 413, 422, 503),
+)
 async def clear_call(
     call_id: UUID, body: ClearRequest, handling: Handled, request: Request
-) -> DispatchedCallOut:
+) -> Response:
     """Record the disposition (and diversion), release every unit, and close the call."""
     handling.work.use_generic_plans()
-    return await service.clear(
+    out = await service.clear(
         await handling.work.session(),
         handling.context,
         handling.who,
@@ -114,3 +121,4 @@ async def clear_call(
         cipher=handling.state.cipher,
         request_id=request_id(request),
     )
+    return Response(out.model_dump_json(), media_type="application/json")
