@@ -10,7 +10,8 @@ loopback. Beside the intake figures it prints
   webhook first attempt under load p99: X ms   (under the closed-loop dispatch load; target
   <= 250 ms), and
   dispatch/calls throughput ratio: X   (POST .../dispatch alone, bench/dispatch.py, against
-  POST /v1/calls; target >= 0.5). Its last line is `calls/floor throughput ratio: X`.
+  POST /v1/calls in phases interleaved with the dispatch rounds; target >= 0.5). Its last
+  line is `calls/floor throughput ratio: X`.
 
 With --scale it also seeds a second agency ten times the size in the same database, and
 compares call intake for the two in interleaved phases (small, big, big, small, ...). Runs
@@ -336,13 +337,15 @@ async def _drive(
     # units (bench/dispatch.py); the webhook receiver counts throughout.
     await asyncio.sleep(3)
     co_responders, officers = await dispatching.free_units(args.database_url, seeded.agency_id)
-    dispatch = await dispatching.measure(
+    dispatch, beside = await dispatching.measure(
         make,
         lambda: call_body(rng, seeded),
         dispatching.unit_pairs(co_responders, officers),
+        intake=create_call,
         concurrency=c,
         seconds=s,
     )
+    intake_beside = Stats.merged(beside)
     await asyncio.sleep(3)  # let the last deliveries land
     saturated_delays = receiver.take()
 
@@ -387,6 +390,16 @@ async def _drive(
     print(shed.line(f"POST /v1/calls, {args.overload_clients} clients, shed"))
     print(dispatch.line("POST /v1/calls/{id}/dispatch"))
     print(f"  (timed alone: batches of {dispatching.BATCH} calls, each with units of its own)")
+    print(intake_beside.line("POST /v1/calls beside dispatch"))
+    print(
+        "  (interleaved with the dispatch rounds: "
+        + ", ".join(f"{phase.throughput:.0f}/s" for phase in beside)
+        + ")"
+    )
+    print(
+        "  dispatch against the intake phase above instead, minutes earlier:"
+        f" {dispatch.throughput / calls.throughput:.3f}"
+    )
     relay = "separate worker process" if args.worker else "serve's relay child process"
     print(f"webhook, event to first attempt ({relay}):")
     print(f"  {'under the closed-loop dispatch load':<40} {_percentiles(saturated_delays)}")
@@ -407,7 +420,7 @@ async def _drive(
     _print_stream(feeds)
     for line in scale + shared_limits:
         print(line)
-    print(f"dispatch/calls throughput ratio: {dispatch.throughput / calls.throughput:.3f}")
+    print(f"dispatch/calls throughput ratio: {dispatch.throughput / intake_beside.throughput:.3f}")
     under_load = Stats(latencies_ms=saturated_delays).percentile(99)  # nan: none delivered
     print(f"webhook first attempt under load p99: {under_load:.1f} ms")
     print(units)

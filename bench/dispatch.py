@@ -15,6 +15,11 @@ call's recommendation. Recommendations made for a whole batch before any of it i
 dispatched would name the same nearest units over and over, and most dispatches would be
 409s. Both ways run the same statements: lock the units, write the dispatch.
 
+Its ratio to call intake is taken against intake measured beside it, in phases interleaved
+with the rounds (intake, round, round, intake, ...), as the floor is with intake: phases
+minutes apart on this machine differed by 20 % and more, and the dispatch phase comes late
+in the benchmark.
+
 The webhook receiver keeps counting throughout: the API is saturated in every step.
 """
 
@@ -29,11 +34,13 @@ from uuid import UUID
 
 import asyncpg
 
-from bench.loadgen import Connection, Stats
+from bench.loadgen import Connection, Stats, Step, closed_loop
 
 # Calls per round: enough that the round's last few requests, when fewer clients than
 # `concurrency` are busy, weigh little in its time.
 BATCH = 600
+# Each intake phase beside a round: about as long as a round's timed dispatching.
+INTAKE_SECONDS = 2.5
 
 Body = dict[str, Any]
 
@@ -106,16 +113,33 @@ async def measure(
     new_call: Callable[[], Body],
     bodies: Sequence[Body],
     *,
+    intake: Step,
     concurrency: int,
     seconds: float,
-) -> Stats:
-    """Rounds of create, dispatch (timed), clear until `seconds` of dispatching."""
+) -> tuple[Stats, list[Stats]]:
+    """Rounds of create, dispatch (timed), clear until `seconds` of dispatching, each
+    beside a closed-loop phase of the intake step (intake, round, round, intake, ...): the
+    dispatches, and each intake phase."""
     if not bodies:
         raise SystemExit("dispatch phase: the agency has no two free units")
     dispatched = Stats()
+    beside: list[Stats] = []
+    turn = 0
     while dispatched.seconds < seconds:
+        if turn % 2 == 0:
+            beside.append(await _intake_phase(make, intake, concurrency))
         await _round(make, new_call, bodies[:BATCH], dispatched, concurrency)
-    return dispatched
+        if turn % 2 == 1:
+            beside.append(await _intake_phase(make, intake, concurrency))
+        turn += 1
+    return dispatched, beside
+
+
+async def _intake_phase(make: Callable[[], Connection], intake: Step, concurrency: int) -> Stats:
+    """A phase of call intake about as long as a round's dispatching, after a second of
+    it untimed: the rounds' dispatching, too, starts only after their calls are created."""
+    await closed_loop(make, intake, concurrency=concurrency, seconds=1)
+    return await closed_loop(make, intake, concurrency=concurrency, seconds=INTAKE_SECONDS)
 
 
 async def _round(
