@@ -91,16 +91,6 @@ _WHOLE_AGENCY, _ONE_DISTRICT = (
 )
 
 
-_DISTRICT_ID = "SELECT id FROM district WHERE agency_id = $1 AND code = $2"
-
-
-async def district_id(conn: AsyncConnection, *, agency_id: UUID, code: str) -> UUID | None:
-    """The id of the agency's district with that code, or None (one driver-level query:
-    through the ORM it cost about a fifth of a one-district request)."""
-    found: UUID | None = await (await driver(conn)).fetchval(_DISTRICT_ID, agency_id, code)
-    return found
-
-
 async def units_on_shift(
     conn: AsyncConnection,
     *,

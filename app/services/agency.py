@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from uuid import UUID
 
 from app.agency_context import AgencyContext
-from app.errors import Unauthorized
+from app.errors import Invalid, Unauthorized
 from app.repositories.agencies import load_agency_context
 from app.state import AppState
 
@@ -80,3 +80,14 @@ def forget(state: AppState, agency_id: UUID) -> None:
     announced by another; a load begun before the change is not shared from now on."""
     state.contexts.discard(agency_id)
     state.context_loads.pop(agency_id, None)
+
+
+def district_id_of(context: AgencyContext, code: str | None) -> UUID | None:
+    """The id of the district a request is limited to (a report, the units); an unknown
+    code is a 422."""
+    if code is None:
+        return None
+    info = context.districts_by_code.get(code)
+    if info is None:
+        raise Invalid(f"unknown district {code}", loc=("query", "district"))
+    return info.id

@@ -31,7 +31,8 @@ from app.schemas.reports import (
     DistrictCoverage,
     HourOfWeek,
 )
-from app.services.reports import Range, district_id_of
+from app.services.agency import district_id_of
+from app.services.reports import Range
 from app.vocabulary import COVERAGE_KINDS, CoverageKind
 
 HOURS_OF_WEEK = 168

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from uuid import UUID
 
-from app.agency_context import AgencyContext
 from app.errors import Invalid
 
 # A report covers at most this much time (a leap year).
@@ -46,13 +44,3 @@ def report_range(
     if end - start > LONGEST_RANGE:
         raise Invalid("a report covers at most 366 days", loc=("query", "to"))
     return Range(start, end)
-
-
-def district_id_of(context: AgencyContext, code: str | None) -> UUID | None:
-    """The id of the district a report is limited to; an unknown code is a 422."""
-    if code is None:
-        return None
-    info = context.districts_by_code.get(code)
-    if info is None:
-        raise Invalid(f"unknown district {code}", loc=("query", "district"))
-    return info.id

@@ -20,6 +20,7 @@ from app.repositories import units as unit_repo
 from app.repositories.pagination import fetch_page
 from app.schemas.common import geo_location
 from app.schemas.shifts import ShiftCreate, ShiftOut, UnitOut
+from app.services.agency import district_id_of
 
 
 async def create_many(
@@ -119,17 +120,12 @@ async def units_on_shift(
     session: AsyncSession, context: AgencyContext, *, district: str | None, now: datetime
 ) -> list[UnitRecord]:
     """Every active unit on shift now (serving the district, if given), by call sign, read
-    from the coverage read model the triggers keep current."""
-    conn = await session.connection()
-    district_id = None
-    if district is not None:
-        district_id = await unit_repo.district_id(conn, agency_id=context.agency_id, code=district)
-        if district_id is None:
-            raise Invalid(f"unknown district {district}", loc=("query", "district"))
+    from the coverage read model the triggers keep current. context must know the
+    district (agency.knowing): an unknown code is a 422."""
     return await unit_repo.units_on_shift(
-        conn,
+        await session.connection(),
         agency_id=context.agency_id,
-        district_id=district_id,
+        district_id=district_id_of(context, district),
         now=now,
         today=now.astimezone(context.timezone).date(),
     )

@@ -6,12 +6,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
-from app.api.deps import Caller, Context, ReadSession
+from app.api.deps import Caller, Context, ReadSession, State
 from app.api.problems import problems
 from app.errors import NotFound
 from app.schemas.calls import CallOut
 from app.schemas.common import DistrictCode, Items
 from app.schemas.shifts import UnitOut, units_json
+from app.services import agency
 from app.services import calls as call_service
 from app.services import shifts as service
 
@@ -31,9 +32,13 @@ async def list_units(
     who: Caller,
     context: Context,
     session: ReadSession,
+    state: State,
     district: Annotated[DistrictCode | None, Query()] = None,
 ) -> Response:
     """Every responder on shift now (serving the district, if given), for dispatch consoles."""
+    if district is not None:
+        # The district's id from the agency's context: no round trip to look it up.
+        context = await agency.knowing(state, context, codes=[district])
     units = await service.units_on_shift(session, context, district=district, now=datetime.now(UTC))
     return Response(units_json(units), media_type="application/json")
 
