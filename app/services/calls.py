@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -168,38 +167,33 @@ def render_recommendation(rec: RecommendationRecord) -> RecommendationOut:
 
 def render_call(call: CallRecord, rec: RecommendationRecord | None) -> CallOut:
     """The call as the API shows it in lists and answers: never its notes."""
-    return CallOut(**_call_fields(call, rec))
-
-
-def _call_fields(call: CallRecord, rec: RecommendationRecord | None) -> dict[str, Any]:
-    """CallOut's fields for the call (DispatchedCallOut's too, before its units)."""
     place = call.location
-    return {
-        "id": call.id,
-        "external_id": call.external_id,
-        "status": call.status,
-        "district": call.district,
-        "location": (
+    return CallOut(
+        id=call.id,
+        external_id=call.external_id,
+        status=call.status,
+        district=call.district,
+        location=(
             None
             if place is None
             else CallLocation(lat=place.lat, lon=place.lon, address=place.address)
         ),
-        "nature": call.nature,
-        "safety": Safety(**call.safety),
-        "subject": dict(call.subject),
-        "received_at": call.received_at,
-        "created_at": call.created_at,
-        "updated_at": call.updated_at,
-        "dispatched_at": call.dispatched_at,
-        "cleared_at": call.cleared_at,
-        "disposition": call.disposition,
-        "diverted_to": call.diverted_to,
-        "outcome": call.outcome,
-        "use_of_force": call.use_of_force,
-        "subject_injured": call.subject_injured,
-        "officer_injured": call.officer_injured,
-        "recommendation": None if rec is None else render_recommendation(rec),
-    }
+        nature=call.nature,
+        safety=Safety(**call.safety),
+        subject=dict(call.subject),
+        received_at=call.received_at,
+        created_at=call.created_at,
+        updated_at=call.updated_at,
+        dispatched_at=call.dispatched_at,
+        cleared_at=call.cleared_at,
+        disposition=call.disposition,
+        diverted_to=call.diverted_to,
+        outcome=call.outcome,
+        use_of_force=call.use_of_force,
+        subject_injured=call.subject_injured,
+        officer_injured=call.officer_injured,
+        recommendation=None if rec is None else render_recommendation(rec),
+    )
 
 
 async def get(
@@ -249,7 +243,7 @@ def render_dispatched(
 ) -> DispatchedCallOut:
     """The call with these assignments and dispatches (each oldest first)."""
     return DispatchedCallOut(
-        **_call_fields(call, rec),
+        **dict(render_call(call, rec)),
         assignments=[AssignmentOut.model_validate(a, from_attributes=True) for a in assignments],
         dispatches=[DispatchOut.model_validate(d, from_attributes=True) for d in dispatches],
     )
