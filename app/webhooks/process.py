@@ -21,6 +21,7 @@ in a child process (RelayProcess), the same relay that `worker` runs (run_relay)
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -267,16 +268,19 @@ class _Moves:
     dispatch under the dispatch load; without, 2.2-2.4 (issue 16)."""
 
     def __init__(self) -> None:
-        self._moves: list[metrics.RelayMove] = []
+        # A deque's append and popleft are each atomic: no move is lost between threads.
+        self._moves: collections.deque[metrics.RelayMove] = collections.deque()
         self.closed = threading.Event()
 
     def put(self, move: metrics.RelayMove) -> None:
         self._moves.append(move)
 
     def take(self) -> list[metrics.RelayMove]:
-        """What moved since the last take. A move kept as this runs lands in the list
-        taken or in the next one, never in neither."""
-        taken, self._moves = self._moves, []
+        """What moved since the last take, oldest first."""
+        taken = []
+        with contextlib.suppress(IndexError):
+            while True:
+                taken.append(self._moves.popleft())
         return taken
 
 
