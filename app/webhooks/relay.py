@@ -262,8 +262,7 @@ class Relay:
             task = asyncio.create_task(self._deliver(row))
             self._tasks[task] = row
             task.add_done_callback(functools.partial(self._finished, target=target))
-        for row in claimed:
-            free[row.subscription_id] = free.get(row.subscription_id, self.per_target) - 1
+            free[target] = free.get(target, self.per_target) - 1
         self._full = len(self._tasks) >= self.max_in_flight
         self._capped = {t for t, left in free.items() if left <= 0}
         return asked, len(claimed)
