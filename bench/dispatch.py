@@ -18,11 +18,14 @@ dispatched would name the same nearest units over and over, and most dispatches 
 Its ratio to call intake is taken against intake measured beside it, in phases interleaved
 with the rounds (intake, round, round, intake, ...), as the floor is with intake: phases
 minutes apart on this machine differed by 20 % and more, and the dispatch phase comes late
-in the benchmark. Intake beside the rounds also runs on what they leave behind: each
-dispatch and clear rewrites its units' shift_coverage rows (not HOT: status is in the
-coverage indexes), and the candidate query scans the dead entries until autovacuum. That
-slows it (568/s before six rounds, 241-255/s right after them, 399-414/s after a VACUUM in
-one profile), so bench/calls.py prints the ratio against the early intake phases too.
+in the benchmark. Intake beside the rounds also runs on what they leave behind until
+autovacuum passes: each clear releases assignments (the candidate query counts each
+unit's assignments of the last 24 h, visiting rows not yet vacuumed), and each dispatch
+and clear rewrites its units' shift_coverage rows. With PostgreSQL's default
+autovacuum_naptime of a minute, intake between ten rounds fell as low as 266-413/s in three
+runs of four; the embedded server vacuums every 10 s (app/db/embedded.py), and it held
+427-613/s in three runs (577-704/s before the rounds). Since the early intake phases run on
+a younger database, bench/calls.py prints the ratio against them too.
 
 The webhook receiver keeps counting throughout: the API is saturated in every step.
 """

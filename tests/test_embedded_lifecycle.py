@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -11,7 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+import asyncpg
 import httpx
+from pgserver.utils import PostmasterInfo
 
 
 def _free_port() -> int:
@@ -31,6 +34,23 @@ def _postmaster_running(data_dir: Path) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def _setting(data_dir: Path, name: str) -> str:
+    """A setting of the running embedded server, read over its socket (without joining it,
+    which would keep it running)."""
+    info = PostmasterInfo.read_from_pgdata(data_dir / "pg")
+    assert info is not None
+
+    async def show() -> str:
+        conn = await asyncpg.connect(info.get_uri())
+        try:
+            value: str = await conn.fetchval(f"SHOW {name}")
+            return value
+        finally:
+            await conn.close()
+
+    return asyncio.run(show())
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
@@ -63,6 +83,8 @@ def test_sigterm_stops_embedded_postgres_but_a_cli_run_beside_serve_does_not(
     try:
         _wait_ready(f"http://127.0.0.1:{port}/readyz", serve, log)
         assert _postmaster_running(tmp_path)
+        # The embedded server vacuums the rows dispatches leave behind every 10 s.
+        assert _setting(tmp_path, "autovacuum_naptime") == "10s"
 
         made = subprocess.run(
             [

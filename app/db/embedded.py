@@ -6,11 +6,22 @@ import atexit
 import logging
 import shutil
 import signal
+import subprocess
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+# Server settings the embedded server runs with, beyond PostgreSQL's defaults (ALTER SYSTEM,
+# so they stay in its data directory).
+# - autovacuum_naptime: autovacuum looks at each database every 10 s, not every minute.
+#   Each dispatch and clear leaves dead rows where call intake reads (the assignment
+#   released, the units' shift_coverage rows rewritten), and rows not yet vacuumed cost the
+#   candidate query a heap visit each (the workload count cannot answer from its index).
+#   After bursts of dispatches, intake fell as low as 266/s until autovacuum came; with it
+#   every 10 s it held 427-613/s (issue 16; bench/dispatch.py's docstring).
+EMBEDDED_SETTINGS = {"autovacuum_naptime": "10s"}
 
 
 def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
@@ -31,8 +42,32 @@ def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
     get_server: Any = pgserver.get_server  # type: ignore[attr-defined]
     server = get_server(data_dir / "pg", cleanup_mode="delete" if ephemeral else "stop")
     uri: str = server.get_uri()
+    _apply_settings(server, data_dir / "pg")
     log.info("embedded postgres ready", extra={"data_dir": str(data_dir)})
     return uri
+
+
+def _apply_settings(server: Any, pgdata: Path) -> None:
+    """Set EMBEDDED_SETTINGS on the running server, once per data directory: a server that
+    already has them (postgresql.auto.conf) is left alone, so joining it costs nothing."""
+    written = (pgdata / "postgresql.auto.conf").read_text()
+    missing = {
+        name: value
+        for name, value in EMBEDDED_SETTINGS.items()
+        if f"{name} = '{value}'" not in written
+    }
+    if not missing:
+        return
+    # psql runs each line on its own (ALTER SYSTEM cannot run in a transaction block), and
+    # stops at the first error. The names and values are the constants above.
+    script = "\\set ON_ERROR_STOP on\n" + "".join(
+        f"ALTER SYSTEM SET {name} = '{value}';\n" for name, value in missing.items()
+    )
+    try:
+        server.psql(script + "SELECT pg_reload_conf();\n")
+    except (OSError, subprocess.CalledProcessError):
+        # Tuning, not correctness: the server still works with PostgreSQL's defaults.
+        log.warning("could not apply the embedded server's settings", exc_info=True)
 
 
 def _exit_cleanly_on_sigterm() -> None:
