@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import re
 import shutil
 import signal
 import subprocess
@@ -48,13 +49,14 @@ def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
 
 
 def _apply_settings(server: Any, pgdata: Path) -> None:
-    """Set EMBEDDED_SETTINGS on the running server, once per data directory: a server that
-    already has them (postgresql.auto.conf) is left alone, so joining it costs nothing."""
+    """Set EMBEDDED_SETTINGS on the running server, once per data directory. A setting
+    already in postgresql.auto.conf is left alone: joining the server costs nothing, and an
+    operator's own ALTER SYSTEM stands."""
     written = (pgdata / "postgresql.auto.conf").read_text()
     missing = {
         name: value
         for name, value in EMBEDDED_SETTINGS.items()
-        if f"{name} = '{value}'" not in written
+        if not re.search(rf"^{name}\s*=", written, re.MULTILINE)
     }
     if not missing:
         return
