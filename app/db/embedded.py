@@ -52,7 +52,8 @@ def _apply_settings(server: Any, pgdata: Path) -> None:
     """Set EMBEDDED_SETTINGS on the running server, once per data directory. A setting
     already in postgresql.auto.conf is left alone: joining the server costs nothing, and an
     operator's own ALTER SYSTEM stands."""
-    written = (pgdata / "postgresql.auto.conf").read_text()
+    auto_conf = pgdata / "postgresql.auto.conf"
+    written = auto_conf.read_text() if auto_conf.exists() else ""
     missing = {
         name: value
         for name, value in EMBEDDED_SETTINGS.items()
