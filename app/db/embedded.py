@@ -43,15 +43,17 @@ def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
     get_server: Any = pgserver.get_server  # type: ignore[attr-defined]
     server = get_server(data_dir / "pg", cleanup_mode="delete" if ephemeral else "stop")
     uri: str = server.get_uri()
-    _apply_settings(server, data_dir / "pg")
+    _apply_settings(uri, data_dir / "pg")
     log.info("embedded postgres ready", extra={"data_dir": str(data_dir)})
     return uri
 
 
-def _apply_settings(server: Any, pgdata: Path) -> None:
+def _apply_settings(uri: str, pgdata: Path) -> None:
     """Set EMBEDDED_SETTINGS on the running server, once per data directory. A setting
     already in postgresql.auto.conf is left alone: joining the server costs nothing, and an
     operator's own ALTER SYSTEM stands."""
+    import pgserver
+
     auto_conf = pgdata / "postgresql.auto.conf"
     written = auto_conf.read_text() if auto_conf.exists() else ""
     missing = {
@@ -61,14 +63,15 @@ def _apply_settings(server: Any, pgdata: Path) -> None:
     }
     if not missing:
         return
-    # psql runs each line on its own (ALTER SYSTEM cannot run in a transaction block), and
-    # stops at the first error. The names and values are the constants above.
-    script = "\\set ON_ERROR_STOP on\n" + "".join(
-        f"ALTER SYSTEM SET {name} = '{value}';\n" for name, value in missing.items()
-    )
+    # Each -c runs on its own (ALTER SYSTEM cannot run in a transaction block); psql stops
+    # at the first error. The names and values are the constants above.
+    args = [uri, "--no-psqlrc", "-v", "ON_ERROR_STOP=1"]
+    for name, value in missing.items():
+        args += ["-c", f"ALTER SYSTEM SET {name} = '{value}'"]
+    psql: Any = pgserver.psql  # type: ignore[attr-defined]
     try:
-        server.psql(script + "SELECT pg_reload_conf();\n")
-    except (OSError, subprocess.CalledProcessError):
+        psql([*args, "-c", "SELECT pg_reload_conf()"], timeout=30)
+    except (OSError, subprocess.SubprocessError):
         # Tuning, not correctness: the server still works with PostgreSQL's defaults.
         log.warning("could not apply the embedded server's settings", exc_info=True)
 
