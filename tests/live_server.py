@@ -12,13 +12,13 @@ from fastapi import FastAPI
 
 from app.api.server import uvicorn_config
 from app.settings import Settings
-from tests.test_embedded_lifecycle import _free_port
+from tests.ports import free_port
 
 
 @contextmanager
 def live_server(app: FastAPI, settings: Settings) -> Iterator[int]:
     """Run app in uvicorn (app/api/server.py's protocol and limits) on a thread; yield its port."""
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn_config(app, settings, "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from app.db.migrate import upgrade
+from tests.ports import free_port
 
 
 def _bin(name: str) -> str:
@@ -24,18 +24,11 @@ def _bin(name: str) -> str:
     return str(Path(pgserver.__file__).parent / "pginstall" / "bin" / name)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class PrivateServer:
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="citpg-"))
         self.pgdata = self.root / "data"
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         # PostgreSQL refuses to run as root; pgserver then runs it as its own user.
         self.user: str | None = None

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,12 +15,7 @@ import asyncpg
 import httpx
 from pgserver.utils import PostmasterInfo
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from tests.ports import free_port
 
 
 def _postmaster_running(data_dir: Path) -> bool:
@@ -71,7 +65,7 @@ def test_sigterm_stops_embedded_postgres_but_a_cli_run_beside_serve_does_not(
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k != "CIT_DATABASE_URL"}
     env.update(CIT_DATA_DIR=str(tmp_path), CIT_LOG_LEVEL="WARNING")
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as sink:
         serve = subprocess.Popen(  # noqa: S603

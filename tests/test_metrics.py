@@ -23,8 +23,8 @@ from app.settings import Settings
 from app.webhooks import relay
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
 from tests.live_server import live_server
+from tests.ports import free_port
 from tests.receiver import Receiver
-from tests.test_embedded_lifecycle import _free_port
 
 SPEC_SERIES = (
     "cit_http_requests_total",
@@ -100,7 +100,7 @@ class Served:
 
 @pytest.fixture(scope="module")
 def served(database_url: str, settings: Settings) -> Iterator[Served]:
-    metrics_port = _free_port()
+    metrics_port = free_port()
     configured = settings.model_copy(update={"run_relay": True, "metrics_port": metrics_port})
     # The outbox gauge is read every few seconds; here, often enough to watch it move.
     with pytest.MonkeyPatch.context() as patch:

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from app.encryption import generate_key
+from tests.ports import free_port
 from tests.test_cli import _cli, _one_clear_line
-from tests.test_embedded_lifecycle import _free_port
 from tests.test_metrics import IN_USE, Scrape, parsed
 
 
@@ -44,7 +44,7 @@ def test_a_worker_whose_metrics_port_is_taken_stops_with_one_line() -> None:
 
 
 async def test_a_worker_serves_its_own_metrics(database_url: str) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "CIT_DATABASE_URL": database_url,

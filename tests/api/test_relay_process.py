@@ -18,8 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.settings import Settings
 from tests.api.test_shutdown import _env, _read, _running, _terminate, _wait_ready
 from tests.helpers import Api, grid_districts
+from tests.ports import free_port
 from tests.receiver import Receiver
-from tests.test_embedded_lifecycle import _free_port
 
 # A sample: its name and labels.
 Key = tuple[str, frozenset[tuple[str, str]]]
@@ -76,7 +76,7 @@ async def test_serve_relays_from_a_child_whose_deliveries_count_on_serves_metric
 ) -> None:
     await grid_districts(admin)
     await admin.ok("POST", "/v1/webhooks", {"url": receiver.url, "events": ["call.created"]}, 201)
-    port, metrics_port = _free_port(), _free_port()
+    port, metrics_port = free_port(), free_port()
     log = tmp_path / "serve.log"
     env = _env(database_url, settings, CIT_RUN_RELAY="true", CIT_METRICS_PORT=str(metrics_port))
     delivered: Key = ("cit_webhook_deliveries_total", frozenset({("outcome", "delivered")}))
@@ -102,7 +102,7 @@ async def _serving_with_relay(
     database_url: str, settings: Settings, log: Path
 ) -> AsyncIterator[asyncio.subprocess.Process]:
     """`serve` with its relay child, ready; its output in log."""
-    port = _free_port()
+    port = free_port()
     env = _env(database_url, settings, CIT_RUN_RELAY="true")
     async with _running(["serve", "--no-migrate", "--port", str(port)], env, log) as serve:
         await _wait_ready(port, serve, log)

@@ -29,8 +29,8 @@ from app.encryption import load_cipher
 from app.settings import Settings
 from app.webhooks.relay import LEASE, Relay
 from tests.helpers import Api, grid_districts
+from tests.ports import free_port
 from tests.receiver import Receiver
-from tests.test_embedded_lifecycle import _free_port
 
 GRACE = 4.0
 
@@ -98,7 +98,7 @@ async def test_serve_on_sigterm_finishes_a_request_in_flight_refuses_new_ones_an
     database_url: str, settings: Settings, admin: Api, tmp_path: Path
 ) -> None:
     await grid_districts(admin)
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     env = _env(database_url, settings, CIT_RUN_RELAY="false")
     body = b'{"district": "D1", "external_id": "CAD-2026-SLOW"}'
@@ -168,9 +168,7 @@ async def test_sigterm_lets_an_answered_send_finish_and_releases_the_unanswered_
     log = tmp_path / "relay.log"
     env = _env(database_url, settings, CIT_RUN_RELAY="true")
     first = (
-        ["worker"]
-        if command == "worker"
-        else ["serve", "--no-migrate", "--port", str(_free_port())]
+        ["worker"] if command == "worker" else ["serve", "--no-migrate", "--port", str(free_port())]
     )
     try:
         quick = await admin.ok(

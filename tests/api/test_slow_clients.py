@@ -23,7 +23,8 @@ from app.api.app import create_app
 from app.encryption import generate_key
 from app.settings import Settings
 from tests.live_server import live_server
-from tests.test_embedded_lifecycle import _free_port, _wait_ready
+from tests.ports import free_port
+from tests.test_embedded_lifecycle import _wait_ready
 
 HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 2.0
@@ -239,7 +240,7 @@ def test_malformed_http_gets_a_400_problem_with_the_headers_of_every_answer(serv
 def test_cit_dispatch_serve_applies_the_header_deadline_from_its_environment(
     database_url: str, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     env = {
         **os.environ,

@@ -38,8 +38,8 @@ from app.vocabulary import EVENT_TYPES
 from tests.conftest import ServiceFactory
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
 from tests.live_server import live_server
+from tests.ports import free_port
 from tests.receiver import Receiver
-from tests.test_embedded_lifecycle import _free_port
 
 HEARTBEAT = 0.4
 MAX_STREAMS = 4
@@ -492,7 +492,7 @@ async def test_shutdown_ends_open_streams_cleanly_and_the_server_exits(
     database_url: str, settings: Settings, admin: Api
 ) -> None:
     app = create_app(settings, database_url)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn_config(app, settings, "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
