@@ -130,13 +130,19 @@ async def open_loop(
     seconds: float,
     pool: int = 64,
 ) -> Stats:
-    """Start requests on a fixed timetable; latency counts from the scheduled start."""
+    """Start requests on a fixed timetable; latency counts from the scheduled start.
+
+    A thread keeps the timetable. asyncio's own timers fire late by up to a millisecond
+    (epoll waits in whole milliseconds, rounded up): 0.7 ms at p50 and 1.3 ms at p99 on
+    this machine, all of it counted against the service. time.sleep in a thread, handing
+    each start to the loop, was 0.1 ms late at p50 and 0.4 ms at p99."""
+    loop = asyncio.get_running_loop()
     stats = Stats()
     idle: asyncio.Queue[Connection] = asyncio.Queue()
     for _ in range(pool):
         idle.put_nowait(make())
     total = int(rate * seconds)
-    t0 = time.perf_counter()
+    tasks: list[asyncio.Task[None]] = []
 
     async def one(scheduled: float) -> None:
         conn = await idle.get()
@@ -146,13 +152,21 @@ async def open_loop(
         finally:
             idle.put_nowait(conn)
 
-    tasks = []
-    for i in range(total):
-        scheduled = t0 + i / rate
-        delay = scheduled - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
+    def start(scheduled: float) -> None:
         tasks.append(asyncio.create_task(one(scheduled)))
+
+    t0 = time.perf_counter()
+
+    def keep_time() -> None:
+        for i in range(total):
+            scheduled = t0 + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            loop.call_soon_threadsafe(start, scheduled)
+
+    # The thread's last start is queued before its own completion: every task exists here.
+    await asyncio.to_thread(keep_time)
     await asyncio.gather(*tasks)
     stats.seconds = time.perf_counter() - t0
     while not idle.empty():
