@@ -319,8 +319,9 @@ async def _drive(
     paced = await open_loop(make, send_call, rate=args.rate, seconds=s)
 
     # The floor at the same rate: what the lightest request costs in latency when the machine
-    # idles between requests. Its p50 was 3.3-3.7 ms here, against 0.4 ms of CPU per request
-    # under saturation; a bare round trip to PostgreSQL paced alike took 0.2-0.3 ms.
+    # idles between requests. Its p50 was 1.9 ms here (client to answer 1.6 ms, the rest the
+    # timetable's own lateness), against 0.4 ms of CPU per request under saturation; a bare
+    # round trip to PostgreSQL paced alike took 0.2-0.3 ms.
     async def send_ready(conn: Connection) -> int:
         return (await conn.request("GET", "/readyz"))[0]
 
