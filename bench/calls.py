@@ -66,7 +66,7 @@ from app.db.migrate import upgrade
 from bench import dispatch as dispatching
 from bench import limits, stream
 from bench.call_year import SeededCalls, seed_calls, year_range
-from bench.eido import import_step
+from bench.eido import import_step, largest_document_validation
 from bench.loadgen import Connection, Stats, Step, closed_loop, open_loop
 from bench.receiver import Receiver
 from bench.roster_year import TIMEZONE, SeededYear, seed_year
@@ -425,6 +425,7 @@ async def _drive(
         f" both closed loop at concurrency {c}, each import a new incident"
         f" (target >= {EIDO_TARGET_RATIO}: {'met' if ratio >= EIDO_TARGET_RATIO else 'MISSED'})"
     )
+    print(largest_document_validation(seeded))
     # Last, so that its 20,000-officer agency (seeded now without --scale) weighs on no
     # other phase.
     units = await read_model_line(args.database_url, big, port)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import statistics
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -134,3 +135,34 @@ def import_step(rng: random.Random, seeded: Seeded) -> Step:
             raise SystemExit(f"POST /v1/eido made {got['external_id']} in {got['district']}")
 
     return import_incident
+
+
+def _values(node: Any) -> int:
+    """The values in node as the schema's bounds count them: itself and all within."""
+    if isinstance(node, dict):
+        return 1 + sum(_values(v) for v in node.values())
+    if isinstance(node, list):
+        return 1 + sum(_values(v) for v in node)
+    return 1
+
+
+def largest_document_validation(seeded: Seeded) -> str:
+    """A report line: how long schema validation takes on about the largest document the
+    bounds accept (one incident, filled up with notes). The bounds are there so that it
+    stays well under a second."""
+    from app.eido import schema
+
+    biggest = document(random.Random(1), seeded)
+    note = biggest["notesComponent"][0]
+    room = schema.MAX_NODES - _values(biggest)
+    biggest["notesComponent"] += [note] * (room // _values(note))
+    schema.check(biggest)  # once first: the validators are built on first use
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        schema.check(biggest)
+        timings.append((time.perf_counter() - started) * 1000)
+    return (
+        f"EIDO validation of about the largest document accepted ({_values(biggest)} of"
+        f" {schema.MAX_NODES} values): median {statistics.median(timings):.0f} ms"
+    )

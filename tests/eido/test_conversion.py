@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import time
 from dataclasses import replace
 from datetime import timedelta
 from importlib.resources import files
@@ -56,15 +55,25 @@ def _notes(count: int) -> dict[str, Any]:
     return {**document(incident_id(), beat="D1"), "notesComponent": [note] * count}
 
 
-def test_validation_of_the_largest_document_accepted_takes_well_under_a_second() -> None:
+def test_the_largest_document_the_bounds_accept_is_validated() -> None:
+    # How long that takes is the benchmark's to say (bench/eido.py).
     biggest = _notes((schema.MAX_NODES - 40) // 7)
-    started = time.perf_counter()
     schema.check(biggest)
-    assert time.perf_counter() - started < 1.0
+    # At that size it is still checked in full: one note lacking its time stamp is refused.
+    notes = biggest["notesComponent"]
+    undated = {key: value for key, value in notes[0].items() if key != "lastUpdateTimeStamp"}
+    with pytest.raises(EidoInvalid, match="lastUpdateTimeStamp"):
+        schema.check({**biggest, "notesComponent": [*notes[:-1], undated]})
 
 
-def test_documents_past_the_bounds_are_refused_before_validation() -> None:
-    started = time.perf_counter()
+def test_documents_past_the_bounds_are_refused_before_validation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def never() -> None:
+        raise AssertionError("a document past the bounds reached the schema validator")
+
+    monkeypatch.setattr(schema, "_decider", never)
+    monkeypatch.setattr(schema, "validator", never)
     with pytest.raises(EidoInvalid, match="more than"):
         schema.check(_notes(30_000))
     deep: Any = "x"
@@ -72,7 +81,6 @@ def test_documents_past_the_bounds_are_refused_before_validation() -> None:
         deep = {"a": deep}
     with pytest.raises(EidoInvalid, match="deeper"):
         schema.check({**document(incident_id()), "extra": deep})
-    assert time.perf_counter() - started < 1.0
 
 
 @pytest.mark.parametrize(
