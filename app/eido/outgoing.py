@@ -162,8 +162,9 @@ class _Builder:
         component: dict[str, Any] = {
             **self.prologue("location"),
             "locationTypeDescriptionRegistryText": "CurrentIncident",
-            "locationByValue": pidf.point_document(self.id, place.lat, place.lon),
         }
+        if place.point is not None:
+            component["locationByValue"] = pidf.point_document(self.id, *place.point)
         if place.address:
             component["locationDescriptionText"] = place.address
         return component

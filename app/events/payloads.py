@@ -18,8 +18,8 @@ from app.vocabulary import (
 
 
 class PlacePayload(TypedDict):
-    lat: float
-    lon: float
+    lat: float | None  # None, with lon, when only the civic address is known
+    lon: float | None
     address: str | None
 
 

@@ -13,9 +13,15 @@ from app.vocabulary import CallStatus, DivertedTo, Outcome
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Location:
-    lat: float
-    lon: float
+    """A point (lat and lon together), a civic address, or both."""
+
+    lat: float | None
+    lon: float | None
     address: str | None
+
+    @property
+    def point(self) -> tuple[float, float] | None:
+        return None if self.lat is None or self.lon is None else (self.lat, self.lon)
 
 
 class SubjectFacts(TypedDict, total=False):

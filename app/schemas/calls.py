@@ -40,9 +40,25 @@ Notes = Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)]
 
 
 class CallLocation(StrictModel):
-    lat: Annotated[Latitude, Strict()]
-    lon: Annotated[Longitude, Strict()]
+    """Where the call is: a point (lat and lon together), a civic address, or both. A CAD
+    often has the address before the point; the address alone does not place the call in
+    a district, and gives no unit an ETA."""
+
+    lat: Annotated[Latitude, Strict()] | None = None
+    lon: Annotated[Longitude, Strict()] | None = None
     address: Annotated[str, StringConstraints(max_length=500, pattern=NO_NUL)] | None = None
+
+    @model_validator(mode="after")
+    def _point_or_address(self) -> CallLocation:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("give lat and lon together")
+        if self.lat is None and not (self.address or "").strip():
+            raise ValueError("a location needs lat and lon, or an address")
+        return self
+
+    @property
+    def point(self) -> tuple[float, float] | None:
+        return None if self.lat is None or self.lon is None else (self.lat, self.lon)
 
 
 class Safety(StrictModel):

@@ -332,10 +332,11 @@ async def revise(
     district_id, district = call.district_id, call.district
     if body.district is not None:
         district_id, district = triage.resolve_district(context, body.district, None)
-    elif body.location is not None:
+    elif body.location is not None and body.location.point is not None:
         # A better fix on the caller re-places the call; a point outside every boundary
-        # (or an agency without boundaries) keeps the district it has.
-        located = context.locate(body.location.lat, body.location.lon)
+        # (or an agency without boundaries) keeps the district it has. An address alone
+        # keeps it too.
+        located = context.locate(*body.location.point)
         if located is not None:
             district_id, district = context.districts_by_code[located].id, located
     call = replace(

@@ -202,10 +202,14 @@ def _origin(facts: incoming.IncidentFacts, field: str) -> tuple[str | int, ...]:
 
 def _call_body(facts: incoming.IncidentFacts, district: str) -> CallCreate:
     """The call the document describes, checked as POST /v1/calls checks one."""
-    location = None
+    location: dict[str, Any] | None = None
     if facts.point is not None:
         lat, lon = facts.point
         location = {"lat": lat, "lon": lon, "address": facts.address}
+    elif facts.address is not None:
+        # A civic address without a point: kept, though only the beat or ?district= places
+        # the call.
+        location = {"address": facts.address}
     try:
         return CallCreate.model_validate(
             {
@@ -262,6 +266,10 @@ def _changes(call: CallRecord, body: CallCreate, state: AppState) -> CallPatch |
     place = call.location
     held = None if place is None else (place.lat, place.lon, place.address)
     new_location = None if location is None else (location.lat, location.lon, location.address)
+    # An address without a point: the point held stays while the address does (the
+    # document leaves it out); a new address drops it, as it placed the old one.
+    if location is not None and location.point is None and place is not None:
+        new_location = held if location.address == place.address else new_location
     changed = {
         "nature": body.nature is not None and body.nature != call.nature,
         "location": new_location is not None and new_location != held,

@@ -28,8 +28,13 @@ def resolve_district(
 ) -> tuple[UUID, str]:
     """The call's district: the one given, else the one whose boundary holds the location."""
     if code is None:
-        assert location is not None
-        code = context.locate(location.lat, location.lon)
+        point = None if location is None else location.point
+        if point is None:
+            raise Invalid(
+                "an address alone does not place the call; give a district, or lat and lon",
+                loc=("body", "location"),
+            )
+        code = context.locate(*point)
         if code is None:
             raise Invalid(
                 "no district boundary contains the location; give a district",
@@ -43,11 +48,11 @@ def resolve_district(
 
 def call_facts(call: CallRecord) -> CallFacts:
     """What the routing core needs to know of the call."""
-    place = call.location
+    point = None if call.location is None else call.location.point
     age = call.subject.get("age")
     return CallFacts(
         district=call.district,
-        location=None if place is None else GeoPoint(place.lat, place.lon),
+        location=None if point is None else GeoPoint(*point),
         nature=call.nature,
         safety=frozenset(flag for flag, on in call.safety.items() if on),
         subject_age=age if isinstance(age, int) else None,

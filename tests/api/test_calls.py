@@ -167,6 +167,36 @@ async def test_location_only_call_is_placed_by_district_boundary(admin: Api) -> 
     assert call["district"] == "D4"
 
 
+async def test_an_address_alone_is_kept_but_only_a_district_places_the_call(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    await add_officer(admin, district="D1", call_sign="CIT-1", cit=True, location=(40.78, -111.92))
+    where = {"address": "12 Main St"}
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "location": where}, 201)
+    assert call["location"] == {"lat": None, "lon": None, "address": "12 Main St"}
+    # The CIT officer is recommended, with no ETA: an address is not a place to measure from.
+    [unit] = call["recommendation"]["units"]
+    assert (unit["call_sign"], unit["eta_minutes"], unit["distance_km"]) == ("CIT-1", None, None)
+    read = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert read["location"] == call["location"]
+
+    unplaced = await admin.post("/v1/calls", {"location": where})
+    assert unplaced.status_code == 422
+    assert "an address alone does not place the call" in unplaced.json()["detail"]
+    for half in ({"lat": 40.78}, {"lon": -111.9, "address": "12 Main St"}, {}, {"address": " "}):
+        refused = await admin.post("/v1/calls", {"district": "D1", "location": half})
+        assert refused.status_code == 422, half
+    assert await db.fetchval("SELECT count(*) FROM call") == 1
+
+    # A PATCH with an address alone keeps the district the call has.
+    patched = await admin.ok(
+        "PATCH", f"/v1/calls/{call['id']}", {"location": {"address": "40 State St"}}
+    )
+    assert patched["district"] == "D1"
+    assert patched["location"]["address"] == "40 State St"
+
+
 async def test_unavailable_or_off_shift_units_are_never_recommended(admin: Api) -> None:
     await grid_districts(admin)
     busy = await add_officer(admin, district="D1", call_sign="1A1", cit=True)

@@ -227,6 +227,39 @@ async def test_nothing_to_place_the_call_is_a_422_that_says_so(
     assert await _count(db, "call") == 0
 
 
+async def test_a_civic_address_without_a_point_is_kept_and_a_later_point_joins_it(
+    admin: Api,
+) -> None:
+    await grid_districts(admin)
+    incident = incident_id()
+    main_st = pidf(civic={"HNO": "12", "RD": "Main", "STS": "St", "A3": "Salt Lake City"})
+    call = await _import(admin, document(incident, beat="D1", location=main_st), 201)
+    address = "12 Main St, Salt Lake City"
+    assert call["location"] == {"lat": None, "lon": None, "address": address}
+    assert call["district"] == "D1"
+    exported = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    [place] = exported["locationComponent"]
+    assert place["locationDescriptionText"] == address
+    assert "locationByValue" not in place
+    assert [e.message for e in validator().iter_errors(exported)] == []
+
+    located = pidf(
+        point=IN_D1, civic={"HNO": "12", "RD": "Main", "STS": "St", "A3": "Salt Lake City"}
+    )
+    fixed = await _import(admin, document(incident, at=later(1), beat="D1", location=located), 200)
+    assert fixed["location"] == {"lat": IN_D1[0], "lon": IN_D1[1], "address": address}
+    # The same address again without the point: the document leaves the point out, so the
+    # call keeps it.
+    again = await _import(admin, document(incident, at=later(2), beat="D1", location=main_st), 200)
+    assert again["location"] == fixed["location"]
+    # A new address without a point: the old point placed the old address, so it goes.
+    elsewhere = pidf(civic={"HNO": "40", "RD": "State", "STS": "St", "A3": "Salt Lake City"})
+    moved = await _import(
+        admin, document(incident, at=later(3), beat="D1", location=elsewhere), 200
+    )
+    assert moved["location"] == {"lat": None, "lon": None, "address": "40 State St, Salt Lake City"}
+
+
 # The person and the notes
 
 

@@ -35,8 +35,12 @@ async def test_the_call_transfer_sample_is_read_and_placed_by_the_district_given
     assert imported["external_id"] == sample["$id"]
     assert imported["district"] == "D2"
     assert imported["applied"] is True
+    # Its civic address is kept, though it placed nothing, and goes out again with the call.
+    address = "42 W Cellular Street, Wilmington, DE"
+    assert imported["location"] == {"lat": None, "lon": None, "address": address}
     export = await admin.ok("GET", f"/v1/calls/{imported['id']}/eido")
     assert export["$id"] == sample["$id"]
+    assert [c["locationDescriptionText"] for c in export["locationComponent"]] == [address]
     assert [e.message for e in validator().iter_errors(export)] == []
 
 

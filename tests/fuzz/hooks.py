@@ -75,6 +75,7 @@ SEMANTIC_RULES = [
     re.compile(r"no such (officer|co-responder) \S+ in this agency"),
     re.compile(r"your agency has never employed an officer with that state_officer_id"),
     re.compile(r"no district boundary contains the location; give a district"),
+    re.compile(r"an address alone does not place the call; give a district, or lat and lon"),
     re.compile(
         r"the EIDO does not place the call: give a geodetic point inside a district .*",
         re.DOTALL,
@@ -99,6 +100,8 @@ SEMANTIC_RULES = [
     re.compile(r"Value error, also_covers must not repeat the shift's own district"),
     re.compile(r"Value error, expires_on must be after certified_on"),
     re.compile(r"Value error, give district, location, or both"),
+    re.compile(r"Value error, give lat and lon together"),
+    re.compile(r"Value error, a location needs lat and lon, or an address"),
     re.compile(r"(Value error, )?a district cannot be adjacent to itself"),
     re.compile(r"Value error, the code locate is reserved"),
     re.compile(r"to must be after from"),

@@ -79,7 +79,7 @@ async def create_call(
         replay = await idempotency.begin(state, work, key=idempotency_key, fingerprint=print_)
         if replay is not None:
             return replayed(replay)
-    point = None if body.location is None else (body.location.lat, body.location.lon)
+    point = None if body.location is None else body.location.point
     context = await agency.knowing(
         state,
         handling.context,
