@@ -290,11 +290,15 @@ async def test_one_commit_is_read_once_however_many_feeds_follow_the_agency(
     await grid_districts(admin)
     await add_co_responder(admin, district="D1", call_sign="MCT-1")
     reads: list[uuid.UUID] = []
+    finished: list[uuid.UUID] = []
     read_after = stream_repo.read_after
 
     async def counted(conn: Any, **kwargs: Any) -> stream_repo.Batch:
         reads.append(kwargs["agency_id"])
-        return await read_after(conn, **kwargs)
+        try:
+            return await read_after(conn, **kwargs)
+        finally:
+            finished.append(kwargs["agency_id"])
 
     monkeypatch.setattr(stream_repo, "read_after", counted)
     async with (
@@ -302,7 +306,11 @@ async def test_one_commit_is_read_once_however_many_feeds_follow_the_agency(
         stream(live, admin) as two,
         stream(live, admin, params={"types": "call.created"}) as three,
     ):
-        await asyncio.sleep(0.3)  # the first reads, of feeds that start, are done
+        # The feeds' first reads are done, however slow the machine, and none is under way.
+        deadline = time.monotonic() + 10
+        while not finished or len(finished) != len(reads):
+            assert time.monotonic() < deadline, "the feeds never finished their first read"
+            await asyncio.sleep(0.02)
         reads.clear()
         await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
         assert len(await one.events(2)) == len(await two.events(2)) == 2
