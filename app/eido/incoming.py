@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -48,17 +48,22 @@ def _components(document: Mapping[str, Any], name: str) -> list[tuple[int, dict[
 def _location(
     document: Mapping[str, Any],
 ) -> tuple[tuple[float, float] | None, str | None, Loc]:
-    """The incident's point and civic address, from the best-typed location component that
-    has each. Every locationByValue is parsed: hostile XML anywhere is refused."""
+    """The incident's point and address, from the best-typed location component that has
+    each. A component's address is its PIDF-LO civic address, else its
+    locationDescriptionText (where this service's own export puts a call's address). Every
+    locationByValue is parsed: hostile XML anywhere is refused."""
     read: list[tuple[int, int, pidf.PidfLocation]] = []
     for index, component in _components(document, "locationComponent"):
         xml = component.get("locationByValue")
-        if xml is None:
-            continue
-        try:
-            place = pidf.read(xml)
-        except pidf.PidfInvalid as exc:
-            raise EidoInvalid(str(exc), ("locationComponent", index, "locationByValue")) from None
+        place = pidf.PidfLocation(None, None, None)
+        if xml is not None:
+            try:
+                place = pidf.read(xml)
+            except pidf.PidfInvalid as exc:
+                where = ("locationComponent", index, "locationByValue")
+                raise EidoInvalid(str(exc), where) from None
+        if place.address is None:
+            place = replace(place, address=_described(component.get("locationDescriptionText")))
         kind = component.get("locationTypeDescriptionRegistryText")
         if kind in registry.INCIDENT_LOCATION_TYPES:
             read.append((registry.INCIDENT_LOCATION_TYPES.index(kind), index, place))
@@ -72,6 +77,14 @@ def _location(
     if with_point is not None and with_point[2].address:
         address = with_point[2].address
     return point, address, loc
+
+
+def _described(text: Any) -> str | None:
+    """A location's description as an address line: one line, at most 500 characters; a
+    description with a NUL is none."""
+    if not isinstance(text, str) or "\x00" in text:
+        return None
+    return " ".join(text.split())[:500] or None
 
 
 def _number(value: Any) -> float | None:

@@ -260,6 +260,22 @@ async def test_a_civic_address_without_a_point_is_kept_and_a_later_point_joins_i
     assert moved["location"] == {"lat": None, "lon": None, "address": "40 State St, Salt Lake City"}
 
 
+async def test_a_calls_own_export_imports_again_with_its_point_and_address(admin: Api) -> None:
+    await grid_districts(admin)
+    where = {"lat": IN_D1[0], "lon": IN_D1[1], "address": "12 Main St"}
+    located = await admin.ok("POST", "/v1/calls", {"location": where}, 201)
+    only_address = await admin.ok(
+        "POST", "/v1/calls", {"district": "D2", "location": {"address": "40 State St"}}, 201
+    )
+    for call in (located, only_address):
+        exported = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+        # The same document as another incident (a neighbouring PSAP's copy, say).
+        text = json.dumps(exported).replace(exported["$id"], incident_id())
+        again = await _import(admin, json.loads(text), 201)
+        assert again["id"] != call["id"]
+        assert (again["location"], again["district"]) == (call["location"], call["district"])
+
+
 # The person and the notes
 
 

@@ -91,6 +91,30 @@ def test_timestamps_need_rfc_3339_with_a_zone_inside_the_calendar(timestamp: str
         schema.check({**document(incident_id()), "lastUpdateTimeStamp": timestamp})
 
 
+def test_an_address_is_the_civic_address_else_the_location_description() -> None:
+    def located(xml: str | None, description: Any) -> str | None:
+        eido = document(incident_id(), beat="D1", location=xml)
+        if xml is None:
+            eido["locationComponent"] = [
+                {
+                    "$id": "l",
+                    "lastUpdateTimeStamp": "2026-11-30T09:00:00Z",
+                    "updatedByAgencyReference": {"$ref": "a"},
+                    "locationTypeDescriptionRegistryText": "CurrentIncident",
+                }
+            ]
+        eido["locationComponent"][0]["locationDescriptionText"] = description
+        return incoming.read(eido).address
+
+    civic = pidf_document(point=(40.5, -111.5), civic={"HNO": "12", "RD": "Main"})
+    assert located(civic, "behind the store") == "12 Main"
+    assert located(pidf_document(point=(40.5, -111.5)), " 40  State\nSt ") == "40 State St"
+    assert located(None, "the overpass on I-15") == "the overpass on I-15"
+    assert located(None, "x" * 600) == "x" * 500
+    assert located(None, "a\x00b") is None
+    assert located(None, "   ") is None
+
+
 def test_pidf_reads_a_point_a_circle_and_a_civic_address() -> None:
     civic = {"HNO": "12", "RD": "Main", "STS": "St", "A3": "Provo", "A1": "UT", "PC": "84601"}
     place = pidf.read(pidf_document(circle=(40.5, -111.5), civic=civic))
