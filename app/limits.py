@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -73,6 +73,26 @@ class FailureMirror:
 
     def clear(self) -> None:
         self._counts.clear()
+
+    def now(self) -> float:
+        return self.clock()
+
+    def replace(
+        self,
+        counts: Iterable[tuple[tuple[str, str], int, float | None]],
+        *,
+        read_since: float,
+    ) -> None:
+        """Take the database's counts, read at read_since (now()) or later, in place of
+        everything learned before then. What was learned since (an announcement, this
+        instance's own failure) is as new as the read or newer, and stays: the read must
+        not take back a lockout announced while it ran."""
+        kept = {k: c for k, c in self._counts.items() if c.seen_at >= read_since}
+        self._counts.clear()
+        for key, failures, locked_for in counts:
+            if key not in kept:
+                self.learn(key, failures, locked_for)
+        self._counts.update(kept)
 
     def _sweep(self, now: float) -> None:
         for key in [

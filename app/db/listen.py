@@ -110,6 +110,8 @@ class Announcements:
         self._more: dict[str, Callable[[str], None]] = {}
         self._on_listening: list[Callable[[], None]] = []
         self.closed = False
+        # Set once the connection has first been made and its callbacks have run.
+        self.listened = asyncio.Event()
 
     def hear(
         self, channel: str, *, on_notify: Callable[[str], None], on_listening: Callable[[], None]
@@ -142,6 +144,7 @@ class Announcements:
         self._wake_all()
         for callback in self._on_listening:
             callback()
+        self.listened.set()
 
     @contextlib.contextmanager
     def watch(self, key: str) -> Iterator[asyncio.Event]:

@@ -73,7 +73,9 @@ def _listening(state: AppState) -> None:
 
 
 async def reload_failures(state: AppState) -> None:
-    """Take the failure counts and lockouts as the database has them now."""
+    """Take the failure counts and lockouts as the database has them now, keeping what is
+    learned while the read runs."""
+    read_since = state.failures.now()
     try:
         async with state.system.connect() as conn:
             counts = await limits_repo.current_failures(
@@ -84,6 +86,7 @@ async def reload_failures(state: AppState) -> None:
         # counted; the next reconnection tries again.
         log.warning("could not reload failed authentications", exc_info=True)
         return
-    state.failures.clear()
-    for count in counts:
-        state.failures.learn((count.client, count.prefix), count.failures, count.locked_for)
+    state.failures.replace(
+        (((count.client, count.prefix), count.failures, count.locked_for) for count in counts),
+        read_since=read_since,
+    )

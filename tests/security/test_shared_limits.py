@@ -8,6 +8,7 @@ announcements can make the changes show within the second.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -16,11 +17,14 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from app.api.app import create_app
 from app.cache import TtlCache
-from app.services import agency
+from app.repositories import limits as limits_repo
+from app.repositories.limits import FailureCount
+from app.services import agency, changes
 from app.settings import Settings
 from app.state import AppState
 from tests.helpers import Api, grid_districts
@@ -38,6 +42,8 @@ async def instance(
         state: AppState = app.state.cit
         state.principals = TtlCache(3600)
         state.contexts = TtlCache(3600)
+        # Start from an instance that hears the others, however slow the machine.
+        await asyncio.wait_for(state.announcements.listened.wait(), timeout=10)
         transport = httpx.ASGITransport(app=app, client=(client_host, 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://cit.test") as http:
             yield http, state
@@ -128,6 +134,31 @@ async def test_a_lockout_on_one_instance_refuses_on_the_other(
         await _within(SECOND, b_refuses)
         locked = await b.get("/v1/policy", headers=_bearer(admin.key))
         assert 0 < int(locked.headers["Retry-After"]) <= settings.auth_lockout_seconds
+
+
+async def test_a_reload_of_the_failures_keeps_what_was_announced_while_it_read(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A reconnected listener reloads the counts. If a lockout is announced while that read
+    # runs, the read is the older news: the lockout must not be taken back.
+    state: AppState = app.state.cit
+    locked, counted, gone = (
+        ("198.51.100.40", "k1"),
+        ("198.51.100.41", "k2"),
+        ("198.51.100.42", "k3"),
+    )
+    state.failures.learn(gone, 3, None)  # known before the read; the database no longer has it
+
+    async def older_read(conn: Any, **_: Any) -> list[FailureCount]:
+        announced = {"client": locked[0], "prefix": locked[1], "failures": 5, "locked_for": 600}
+        changes.heard(state, "auth " + json.dumps(announced))
+        return [FailureCount(*locked, 4, None), FailureCount(*counted, 2, None)]
+
+    monkeypatch.setattr(limits_repo, "current_failures", older_read)
+    await changes.reload_failures(state)
+    assert state.failures.retry_after(locked) is not None
+    assert state.failures.has_failures(counted)
+    assert not state.failures.has_failures(gone)
 
 
 async def test_failures_count_across_instances_and_a_success_on_either_clears_them(
