@@ -267,7 +267,7 @@ def call_record(row: Columns) -> CallRecord:
         district=row["district_code"],
         location=(
             None
-            if (row["lat"] is None or row["lon"] is None) and row["address"] is None
+            if (row["lat"] is None or row["lon"] is None) and not (row["address"] or "").strip()
             else Location(lat=row["lat"], lon=row["lon"], address=row["address"])
         ),
         nature=row["nature"],
