@@ -6,6 +6,7 @@ from uuid import UUID
 
 from pydantic import (
     BaseModel,
+    ConfigDict,
     Field,
     Strict,
     StrictBool,
@@ -39,10 +40,25 @@ from app.vocabulary import (
 Notes = Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)]
 
 
+def _point_or_address_schema(schema: dict[str, Any]) -> None:
+    """State in the schema what CallLocation checks: lat and lon together, and a point or
+    an address that is not blank."""
+    schema["dependentRequired"] = {"lat": ["lon"], "lon": ["lat"]}
+    schema["if"] = {"properties": {"lat": {"type": "number"}}, "required": ["lat"]}
+    schema["then"] = {"properties": {"lon": {"type": "number"}}}
+    schema["else"] = {"properties": {"lon": {"type": "null"}}}
+    schema["anyOf"] = [
+        {"properties": {"lat": {"type": "number"}}, "required": ["lat"]},
+        {"properties": {"address": {"type": "string", "pattern": r"\S"}}, "required": ["address"]},
+    ]
+
+
 class CallLocation(StrictModel):
     """Where the call is: a point (lat and lon together), a civic address, or both. A CAD
     often has the address before the point; the address alone does not place the call in
     a district, and gives no unit an ETA."""
+
+    model_config = ConfigDict(json_schema_extra=_point_or_address_schema)
 
     lat: Annotated[Latitude, Strict()] | None = None
     lon: Annotated[Longitude, Strict()] | None = None
@@ -50,7 +66,8 @@ class CallLocation(StrictModel):
 
     @model_validator(mode="after")
     def _point_or_address(self) -> CallLocation:
-        if (self.lat is None) != (self.lon is None):
+        given = {"lat", "lon"} & self.model_fields_set
+        if len(given) == 1 or (self.lat is None) != (self.lon is None):
             raise ValueError("give lat and lon together")
         if self.lat is None and not (self.address or "").strip():
             raise ValueError("a location needs lat and lon, or an address")

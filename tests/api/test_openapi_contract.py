@@ -143,3 +143,32 @@ async def test_the_eido_routes_declare_the_eido_schema(client: httpx.AsyncClient
     )
     for ref in set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', text)):
         assert ref in document["components"]["schemas"], ref
+
+
+async def test_the_documents_call_location_accepts_what_the_api_accepts(
+    admin: Api, client: httpx.AsyncClient
+) -> None:
+    document = await _document(client)
+    registry: Registry[Any] = Registry().with_resource(
+        DOCUMENT, DRAFT202012.create_resource(document)
+    )
+    schema = {"$ref": f"{DOCUMENT}#/components/schemas/CallLocation"}
+    says = Draft202012Validator(schema, registry=registry)
+    await grid_districts(admin)
+    for location in (
+        {"lat": 40.785, "lon": -111.925},
+        {"lat": 40.785, "lon": -111.925, "address": None},
+        {"address": "12 Main St"},
+        {"lat": None, "lon": None, "address": "12 Main St"},
+        {},
+        {"lat": 40.785},
+        {"lat": None, "address": "12 Main St"},
+        {"lat": None, "lon": None},
+        {"lat": 40.785, "lon": None, "address": "12 Main St"},
+        {"lat": None, "lon": -111.925, "address": "12 Main St"},
+        {"lon": -111.925},
+        {"address": "  "},
+    ):
+        answer = await admin.post("/v1/calls", {"district": "D1", "location": location})
+        assert answer.status_code in (201, 422), answer.text
+        assert says.is_valid(location) == (answer.status_code == 201), (location, answer.text)

@@ -100,8 +100,6 @@ SEMANTIC_RULES = [
     re.compile(r"Value error, also_covers must not repeat the shift's own district"),
     re.compile(r"Value error, expires_on must be after certified_on"),
     re.compile(r"Value error, give district, location, or both"),
-    re.compile(r"Value error, give lat and lon together"),
-    re.compile(r"Value error, a location needs lat and lon, or an address"),
     re.compile(r"(Value error, )?a district cannot be adjacent to itself"),
     re.compile(r"Value error, the code locate is reserved"),
     re.compile(r"to must be after from"),
