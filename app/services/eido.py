@@ -1,4 +1,4 @@
-"""EIDO (NENA-STA-021): import a document as a call, export a call as a document.
+"""EIDO (NENA-STA-021): import a document as a call (export: app/services/eido_export.py).
 
 The conversions are pure (app/eido); this module places the call, and creates or revises
 it through the call service (app/services/calls.py), so an imported call is taken, triaged,
@@ -18,19 +18,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
 from app.db.unit_of_work import UnitOfWork
-from app.eido import incoming, outgoing, schema
+from app.eido import incoming, schema
 from app.eido.schema import EidoInvalid
 from app.encryption import CALL_NOTES
-from app.errors import CallExists, Conflict, Invalid, NotFound
-from app.models import Officer
+from app.errors import CallExists, Conflict, Invalid
 from app.records.calls import CallRecord
-from app.repositories import assignments as assignment_repo
 from app.repositories import calls as call_repo
-from app.repositories import roster as roster_repo
-from app.repositories import shifts as shift_repo
 from app.schemas.calls import CallCreate, CallOut, CallPatch
 from app.security import Principal
 from app.services import agency, audit, calls
+from app.services.eido_export import incident_call
 from app.state import AppState
 
 
@@ -92,7 +89,7 @@ async def import_if_taken(
         )
         if not listed:
             session = await work.session()
-            if await _incident_call(session, context, facts.incident_id, for_update=False) is None:
+            if await incident_call(session, context, facts.incident_id, for_update=False) is None:
                 return None
         return await _import(state, work, context, who, facts, district=None, request_id=request_id)
 
@@ -148,7 +145,7 @@ async def _import(
     body = _call_body(facts, code)
     for _ in range(2):
         session = await work.session()
-        call = await _incident_call(session, context, facts.incident_id, for_update=True)
+        call = await incident_call(session, context, facts.incident_id, for_update=True)
         if call is not None:
             return await _update(state, session, context, who, call, facts, body, request_id)
         now = datetime.now(UTC)
@@ -310,97 +307,3 @@ async def _audit(
         detail={"applied": applied, "incident_id": call.external_id},
     )
     await audit.write(await session.connection(), entry)
-
-
-def incident_id(call: CallRecord) -> str:
-    """The call's Incident Tracking Identifier: the one it was imported with (or given as
-    external_id), else the one the export assigns it."""
-    if outgoing.is_incident_id(call.external_id):
-        assert call.external_id is not None
-        return call.external_id
-    return outgoing.incident_id_for(call.id, call.agency_id)
-
-
-async def export_call(
-    session: AsyncSession, context: AgencyContext, call_id: UUID
-) -> dict[str, Any]:
-    """The call's current state as an EIDO document (never its notes)."""
-    call = await calls.get(session, context, call_id)
-    return await _document(session, context, call)
-
-
-async def export_incident(
-    session: AsyncSession, context: AgencyContext, incident: str
-) -> tuple[UUID, dict[str, Any]]:
-    """The call and EIDO document of the agency's incident with this id (STA-024 retrieval)."""
-    call = await _incident_call(session, context, incident, for_update=False)
-    if call is None:
-        raise NotFound("incident not found")
-    return call.id, await _document(session, context, call)
-
-
-async def _incident_call(
-    session: AsyncSession, context: AgencyContext, incident: str, *, for_update: bool
-) -> CallRecord | None:
-    """The agency's call whose incident id this is: its external_id, or the id the export
-    assigned it (a call the agency's own exports named)."""
-    # By id first, cheaply: most documents a CAD sends name a new incident.
-    call_id = await call_repo.call_id_for_external_id(
-        await session.connection(), agency_id=context.agency_id, external_id=incident
-    )
-    if call_id is None:
-        call_id = outgoing.assigned_call_id(incident, context.agency_id)
-    if call_id is None:
-        return None
-    call = await call_repo.get_call(
-        session, agency_id=context.agency_id, call_id=call_id, for_update=for_update
-    )
-    return call if call is not None and incident_id(call) == incident else None
-
-
-async def _document(
-    session: AsyncSession, context: AgencyContext, call: CallRecord
-) -> dict[str, Any]:
-    units = await _units(session, context, call)
-    snapshot = outgoing.CallSnapshot(call=call, incident_id=incident_id(call), units=units)
-    return outgoing.document(snapshot)
-
-
-async def _units(
-    session: AsyncSession, context: AgencyContext, call: CallRecord
-) -> tuple[outgoing.UnitOnCall, ...]:
-    """Every unit ever assigned to the call, as its latest assignment left it."""
-    latest = {a.responder_id: a for a in await assignment_repo.for_call(session, call.id)}
-    if not latest:
-        return ()
-    now = datetime.now(UTC)
-    people = await roster_repo.units_by_id(
-        session,
-        agency_id=context.agency_id,
-        officer_ids=[i for i, a in latest.items() if a.responder_type == "officer"],
-        co_ids=[i for i, a in latest.items() if a.responder_type == "co_responder"],
-    )
-    signs = await shift_repo.call_signs(
-        session, agency_id=context.agency_id, responder_ids=list(latest), now=now
-    )
-    certified = await roster_repo.valid_certifications(
-        session,
-        state_officer_ids=[p.state_officer_id for p in people.values() if isinstance(p, Officer)],
-        on=now.astimezone(context.timezone).date(),
-    )
-    return tuple(
-        outgoing.UnitOnCall(
-            responder_type=a.responder_type,
-            responder_id=a.responder_id,
-            name=people[a.responder_id].name,
-            call_sign=signs.get(a.responder_id),
-            role=a.role,
-            cit_certified=isinstance(person := people[a.responder_id], Officer)
-            and person.state_officer_id in certified,
-            status=people[a.responder_id].status,
-            assigned_at=a.assigned_at,
-            released_at=a.released_at,
-        )
-        for a in sorted(latest.values(), key=lambda a: (a.assigned_at, a.id))
-        if a.responder_id in people
-    )

@@ -15,6 +15,7 @@ from app.api.problems import problems
 from app.schemas.common import DistrictCode
 from app.schemas.eido import EidoImportOut
 from app.services import eido as service
+from app.services import eido_export
 from app.vocabulary import EXTERNAL_ID_MAX
 
 router = APIRouter(tags=["eido"])
@@ -86,7 +87,7 @@ async def export_call(
     call_id: UUID, who: Caller, context: Context, session: Session
 ) -> JSONResponse:
     """The call's current state as an EIDO 1.0 document, without its notes."""
-    return JSONResponse(await service.export_call(session, context, call_id))
+    return JSONResponse(await eido_export.export_call(session, context, call_id))
 
 
 @router.get(
@@ -102,6 +103,6 @@ async def get_incident(
 ) -> JSONResponse:
     """The EIDO of the agency's incident with this Incident Tracking Identifier: the `$id`
     it was imported with, or the one the export gave its call."""
-    call_id, document = await service.export_incident(session, context, incident_id)
+    call_id, document = await eido_export.export_incident(session, context, incident_id)
     note.identify(call_id)
     return JSONResponse(document)
