@@ -74,16 +74,13 @@ class FailureMirror:
     def clear(self) -> None:
         self._counts.clear()
 
-    def now(self) -> float:
-        return self.clock()
-
     def replace(
         self,
         counts: Iterable[tuple[tuple[str, str], int, float | None]],
         *,
         read_since: float,
     ) -> None:
-        """Take the database's counts, read at read_since (now()) or later, in place of
+        """Take the database's counts, read at read_since (clock()) or later, in place of
         everything learned before then. What was learned since (an announcement, this
         instance's own failure) is as new as the read or newer, and stays: the read must
         not take back a lockout announced while it ran."""

@@ -75,7 +75,7 @@ def _listening(state: AppState) -> None:
 async def reload_failures(state: AppState) -> None:
     """Take the failure counts and lockouts as the database has them now, keeping what is
     learned while the read runs."""
-    read_since = state.failures.now()
+    read_since = state.failures.clock()
     try:
         async with state.system.connect() as conn:
             counts = await limits_repo.current_failures(
