@@ -52,3 +52,19 @@ def key_prefix(presented: str | None) -> str | None:
 
 def hash_key(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
+
+
+# Stream tickets (GET /v1/stream?ticket=): a distinct prefix, so neither is ever taken for
+# the other in a log or a form.
+TICKET_PREFIX = "cst_"
+
+
+def generate_ticket() -> tuple[str, bytes]:
+    """A new stream ticket of 32 random bytes, with the SHA-256 that is all we store."""
+    ticket = f"{TICKET_PREFIX}{secrets.token_urlsafe(32)}"
+    return ticket, hash_key(ticket)
+
+
+# How long a stream ticket may wait to be redeemed, in seconds: a page asks for one just
+# before it opens the stream.
+TICKET_SECONDS = 30

@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.agency_context import AgencyContext
 from app.api.permissions import permits, rule_for
 from app.db.unit_of_work import UnitOfWork
-from app.errors import Forbidden
-from app.security import Principal
+from app.errors import Forbidden, Invalid
+from app.security import Principal, hash_key
 from app.services import agency, audit, auth
 from app.services.audit import AuditNote
 from app.services.idempotency import Replay
@@ -36,13 +36,6 @@ async def app_state(request: Request) -> AppState:
 
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-async def bearer_secret(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """The API key the request presented (after authorize has accepted it)."""
-    return "" if credentials is None else credentials.credentials
 
 
 async def current_principal(
@@ -119,6 +112,31 @@ async def _authorized(request: Request, principal: Principal) -> None:
         note.by_service = rule.audited_by_service
         request.state.audit = note
     _refuse_unknown_query(request)
+
+
+async def stream_caller_by_key(
+    request: Request, state: AppState, credentials: HTTPAuthorizationCredentials | None
+) -> tuple[Principal, bytes]:
+    """The caller of GET /v1/stream that presents its key, let in by the route's rule,
+    with its key's hash (the feed checks the key still holds by it)."""
+    who = await _authenticated(request, state, credentials)
+    await _authorized(request, who)
+    return who, hash_key("" if credentials is None else credentials.credentials)
+
+
+async def stream_caller_by_ticket(
+    request: Request, state: AppState, ticket: str
+) -> tuple[Principal, bytes]:
+    """The caller of GET /v1/stream that presents a stream ticket (spent here), as the key
+    it acts as, let in by the route's rule; with that key's hash."""
+    if request.headers.get("authorization") is not None:
+        raise Invalid("Give an API key or a stream ticket, not both", loc=("query", "ticket"))
+    _refuse_unknown_query(request)  # before the ticket is spent
+    who, key_hash = await auth.redeem_ticket(
+        state, ticket, client=_client(request), request_id=request_id(request)
+    )
+    await _authorized(request, who)
+    return who, key_hash
 
 
 def _query_names(route: APIRoute) -> frozenset[str]:
@@ -248,7 +266,7 @@ async def _handling(
 Session = Annotated[AsyncSession, Depends(_session)]
 ReadSession = Annotated[AsyncSession, Depends(_read_session)]
 Caller = Annotated[Principal, Depends(authorize)]
-Secret = Annotated[str, Depends(bearer_secret)]
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 Audit = Annotated[AuditNote, Depends(audit_note)]
 Context = Annotated[AgencyContext, Depends(agency_context)]
 State = Annotated[AppState, Depends(app_state)]

@@ -106,6 +106,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/reports/outcomes"): _read("report.outcomes"),
     # A unit key hears what its terminal's webhook would (app/events/audience.py).
     ("GET", "/v1/stream"): Rule(READERS | UNIT, "event.stream", unit_own=True),
+    # A browser's pass to the stream (SPEC §6.5): whoever may open one may ask for one.
+    ("POST", "/v1/stream/tickets"): _write("stream_ticket.create", READERS | UNIT, unit_own=True),
 }
 
 

@@ -17,6 +17,7 @@ from app.models.limits import AuthFailure, RateBucket
 from app.models.officer import Officer
 from app.models.policy import RoutingPolicy
 from app.models.shift import Shift, ShiftCoverage
+from app.models.stream_ticket import StreamTicket
 from app.models.webhook import WebhookDelivery, WebhookSubscription
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "RoutingPolicy",
     "Shift",
     "ShiftCoverage",
+    "StreamTicket",
     "WebhookDelivery",
     "WebhookSubscription",
 ]

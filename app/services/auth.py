@@ -21,8 +21,9 @@ from app.db.failures import found_connection_dead
 from app.errors import TooManyRequests, Unauthorized
 from app.repositories import keys as repo
 from app.repositories import limits as limits_repo
+from app.repositories import stream_tickets as tickets_repo
 from app.repositories.limits import ANY_PREFIX, NO_PREFIX
-from app.security import Principal, hash_key, key_prefix
+from app.security import TICKET_SECONDS, Principal, hash_key, key_prefix
 from app.services import audit
 from app.state import CLIENT_BUDGET, AppState
 
@@ -42,31 +43,74 @@ async def authenticate(
     often in all. The counts and lockouts are every instance's.
     """
     prefix = key_prefix(secret)
-    attempt = (client, prefix or NO_PREFIX)
-    wait = state.failures.retry_after(attempt, (client, ANY_PREFIX))
-    if wait is not None:
-        # Recorded too, against the presented prefix's agency, but at most once a minute per
-        # address and prefix (with a count), so a flood of refusals cannot flood the trail.
-        refused = state.lockout_refusals.refused((client, prefix))
-        if refused is not None:
-            await audit.record_auth_failure(
-                state.autocommit,
-                prefix=prefix,
-                client=client,
-                request_id=request_id,
-                locked_out=refused,
-            )
-        raise TooManyRequests("Too many failed authentications from this client", wait)
+    await _refuse_if_locked_out(state, client=client, prefix=prefix, request_id=request_id)
     principal = None
     if secret is not None:
-        digest = hash_key(secret)
-        principal = state.principals.get(digest)
-        if principal is None:
-            principal = await _look_up(state, digest)
+        principal = await _principal(state, hash_key(secret))
     if principal is None:
         await _failed(state, client=client, prefix=prefix, request_id=request_id)
         raise Unauthorized() if secret is None else Unauthorized("The API key is not valid")
-    if state.failures.has_failures(attempt):
+    return await _admitted(state, principal, client=client, prefix=prefix)
+
+
+async def redeem_ticket(
+    state: AppState, ticket: str, *, client: str, request_id: str | None
+) -> tuple[Principal, bytes]:
+    """The principal of the key a stream ticket acts as, with that key's hash; the ticket
+    is spent whatever the outcome. A used, expired or unknown ticket, or one whose key was
+    revoked or expired since, is a 401 and counts as a failed authentication without a key
+    prefix (a ticket carries none); lockouts and the key's rate limit hold as for a key."""
+    await _refuse_if_locked_out(state, client=client, prefix=None, request_id=request_id)
+    digest = hash_key(ticket)
+    key_hash = await _retried(functools.partial(_redeem, state, digest))
+    principal = None if key_hash is None else await _principal(state, key_hash)
+    if key_hash is None or principal is None:
+        await _failed(state, client=client, prefix=None, request_id=request_id)
+        raise Unauthorized(
+            "The stream ticket is not valid: each opens one stream, within "
+            f"{TICKET_SECONDS} seconds of being issued, while its key is valid"
+        )
+    return await _admitted(state, principal, client=client, prefix=None), key_hash
+
+
+async def _redeem(state: AppState, digest: bytes) -> bytes | None:
+    async with state.autocommit.connect() as conn:
+        return await tickets_repo.redeem(conn, digest)
+
+
+async def _refuse_if_locked_out(
+    state: AppState, *, client: str, prefix: str | None, request_id: str | None
+) -> None:
+    """429 while (client, prefix) or the whole client is locked out."""
+    wait = state.failures.retry_after((client, prefix or NO_PREFIX), (client, ANY_PREFIX))
+    if wait is None:
+        return
+    # Recorded too, against the presented prefix's agency, but at most once a minute per
+    # address and prefix (with a count), so a flood of refusals cannot flood the trail.
+    refused = state.lockout_refusals.refused((client, prefix))
+    if refused is not None:
+        await audit.record_auth_failure(
+            state.autocommit,
+            prefix=prefix,
+            client=client,
+            request_id=request_id,
+            locked_out=refused,
+        )
+    raise TooManyRequests("Too many failed authentications from this client", wait)
+
+
+async def _principal(state: AppState, digest: bytes) -> Principal | None:
+    """The valid key with this hash, from the cache or the database."""
+    principal = state.principals.get(digest)
+    return principal if principal is not None else await _look_up(state, digest)
+
+
+async def _admitted(
+    state: AppState, principal: Principal, *, client: str, prefix: str | None
+) -> Principal:
+    """The authenticated principal, once its client's failures are cleared and its key has
+    a token to spend (else a 429)."""
+    if state.failures.has_failures((client, prefix or NO_PREFIX)):
         await _succeeded(state, client=client, prefix=prefix)
     # A principal found by its key always has its key's id (only server commands have none).
     wait = None if principal.key_id is None else await _take_token(state, principal.key_id)
@@ -85,14 +129,11 @@ async def record_held_refusals(state: AppState) -> int:
     return len(held)
 
 
-async def still_valid(state: AppState, secret: str, principal: Principal) -> bool:
+async def still_valid(state: AppState, key_hash: bytes, principal: Principal) -> bool:
     """Whether the key that opened a long-lived answer (a live feed) still holds: not
     revoked, not expired. Served from the key cache, so a revocation reaches an open
     stream when it reaches requests (announced, within a second)."""
-    digest = hash_key(secret)
-    current = state.principals.get(digest)
-    if current is None:
-        current = await _look_up(state, digest)
+    current = await _principal(state, key_hash)
     return current is not None and current.key_id == principal.key_id
 
 

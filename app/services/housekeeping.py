@@ -11,6 +11,7 @@ from typing import Any
 from app.repositories import audit as audit_repo
 from app.repositories import events as outbox
 from app.repositories import limits as limits_repo
+from app.repositories import stream_tickets as tickets_repo
 from app.services import alerts, auth, idempotency
 from app.state import LOCKOUT_AUDIT_WINDOW, AppState
 
@@ -64,12 +65,19 @@ async def purge_limits(state: AppState) -> int:
         return await limits_repo.purge(conn, lockout=lockout)
 
 
+async def purge_tickets(state: AppState) -> int:
+    """Remove the stream tickets that expired unredeemed."""
+    async with state.system.connect() as conn:
+        return await tickets_repo.purge(conn)
+
+
 def jobs(state: AppState) -> list[Coroutine[Any, Any, None]]:
     scheduled = [
         every(600, idempotency.expire, state, "expired idempotency keys"),
         every(3_600, purge_outbox, state, "events and deliveries past retention"),
         every(86_400, purge_audit, state, "audit entries past retention"),
         every(300, purge_limits, state, "stale rate buckets and failure counts"),
+        every(300, purge_tickets, state, "expired stream tickets"),
         every(LOCKOUT_AUDIT_WINDOW, auth.record_held_refusals, state, "lockout refusals audited"),
     ]
     interval = state.settings.alert_interval_seconds

@@ -43,35 +43,43 @@ class Feed:
     """One caller's feed: who listens, from where, and the key it opened with."""
 
     principal: Principal
-    secret: str
+    # The SHA-256 of the key it acts as (presented, or behind the ticket it opened with).
+    key_hash: bytes
     listener: Listener
     after: Position
+
+
+def resume_position(last_event_id: str | None, *, loc: tuple[str, str]) -> Position | None:
+    """Where a feed resumes: after the message with this id, if one is given (loc names
+    where the client gave it, for the 422)."""
+    if not last_event_id:
+        return None
+    after = Position.parse(last_event_id.strip())
+    if after is None:
+        raise Invalid(f"{loc[1]} is not an id this stream sent", loc=loc)
+    return after
 
 
 async def open_feed(
     state: AppState,
     principal: Principal,
     *,
-    secret: str,
+    key_hash: bytes,
     types: frozenset[EventType],
-    last_event_id: str | None,
+    after: Position | None,
 ) -> Feed:
-    """The caller's feed, resuming after last_event_id if given, else starting now."""
+    """The caller's feed, resuming after `after` if given (resume_position), else now."""
     listener = Listener(
         events=types, responder_id=principal.responder_id if principal.role == "unit" else None
     )
-    if last_event_id:
-        after = Position.parse(last_event_id.strip())
-        if after is None:
-            raise Invalid(
-                "Last-Event-ID is not an id this stream sent", loc=("header", "Last-Event-ID")
-            )
-    elif (head := current_head(state, principal.agency_id)) is not None:
-        after = head  # where this process's feeds of the agency are: no read needed
-    else:
-        async with state.unit_of_work(principal.agency_id, read_only=True) as work:
-            after = await repo.start(await work.connection())
-    return Feed(principal=principal, secret=secret, listener=listener, after=after)
+    if after is None:
+        head = current_head(state, principal.agency_id)
+        if head is not None:
+            after = head  # where this process's feeds of the agency are: no read needed
+        else:
+            async with state.unit_of_work(principal.agency_id, read_only=True) as work:
+                after = await repo.start(await work.connection())
+    return Feed(principal=principal, key_hash=key_hash, listener=listener, after=after)
 
 
 async def messages(state: AppState, feed: Feed) -> AsyncIterator[bytes]:
@@ -94,7 +102,7 @@ async def messages(state: AppState, feed: Feed) -> AsyncIterator[bytes]:
             again = False
             try:
                 if time.monotonic() >= next_check:
-                    valid = auth.still_valid(state, feed.secret, feed.principal)
+                    valid = auth.still_valid(state, feed.key_hash, feed.principal)
                     if not await uncancelled(valid):
                         return
                     next_check = time.monotonic() + check_every

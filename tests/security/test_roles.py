@@ -46,7 +46,7 @@ def _spec_roles(method: str, path: str) -> set[str]:
         return {"admin", "supervisor", "integration"}
     if path == "/v1/units/me":
         return {"unit"}
-    if path == "/v1/stream":  # who may read calls; a unit key hears what its terminal would
+    if path.startswith("/v1/stream"):  # who may read calls; a unit hears what its terminal would
         return readers | {"unit"}
     if path.endswith("/status"):
         return handlers | {"unit"}

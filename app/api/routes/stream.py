@@ -5,15 +5,25 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from app.api.deps import Caller, Secret, State
+from app.api.deps import (
+    Audit,
+    Bearer,
+    Caller,
+    State,
+    Work,
+    stream_caller_by_key,
+    stream_caller_by_ticket,
+)
 from app.api.problems import problems
 from app.errors import Invalid, ServiceUnavailable
 from app.limits import Slots
+from app.schemas.stream import StreamTicketOut
 from app.services import stream as service
+from app.services import stream_tickets as tickets
 from app.vocabulary import EVENT_TYPES, EventType
 
 router = APIRouter(prefix="/v1", tags=["stream"])
@@ -64,19 +74,42 @@ _EVENT_STREAM: dict[int | str, dict[str, Any]] = {
 }
 
 
+# What a ticket may look like (app/security.py generate_ticket): anything else is a 422
+# before any lookup.
+_TICKET_PATTERN = r"^cst_[A-Za-z0-9_-]{43}$"
+
+
+@router.post("/stream/tickets", status_code=201, responses=problems(401, 403, 429, 503))
+async def create_ticket(who: Caller, work: Work, audit: Audit) -> StreamTicketOut:
+    """Trade the key for a stream ticket: it opens one stream (`GET /v1/stream?ticket=`)
+    without an Authorization header, as a browser's EventSource must, within 30 seconds.
+    The stream acts as this key, and ends when the key is revoked."""
+    issued = await tickets.issue(work, who)
+    audit.identify(who.key_id, {"expires_at": issued.expires_at.isoformat()})
+    return issued
+
+
 @router.get(
     "/stream",
     response_class=EventStreamResponse,
     status_code=200,
-    responses={**_EVENT_STREAM, **problems(401, 403, 422, 503)},
+    responses={**_EVENT_STREAM, **problems(401, 403, 422, 429, 503)},
 )
 async def stream(
-    who: Caller,
-    secret: Secret,
+    request: Request,
+    credentials: Bearer,
     state: State,
     types: Annotated[
         list[str] | None,
         Query(description="Event types to receive, repeated or comma-separated; default all"),
+    ] = None,
+    ticket: Annotated[
+        str | None,
+        Query(
+            pattern=_TICKET_PATTERN,
+            description="A stream ticket (POST /v1/stream/tickets), instead of an "
+            "Authorization header: for a browser's EventSource. It is spent on use.",
+        ),
     ] = None,
     last_event_id: Annotated[
         str | None,
@@ -86,22 +119,38 @@ async def stream(
             description="Resume after this message's id (what the stream sent as `id:`)",
         ),
     ] = None,
+    resume_after: Annotated[
+        str | None,
+        Query(
+            alias="last_event_id",
+            max_length=64,
+            description="As the Last-Event-ID header, for a client that cannot send one "
+            "(a new EventSource); the header wins when both are given",
+        ),
+    ] = None,
 ) -> EventStreamResponse:
     """The events the caller may hear, as they commit (docs/api.md, "Live feed").
 
     A unit key gets exactly what its terminal's webhook subscription would. With
     Last-Event-ID the stream resumes after that message: nothing skipped, nothing repeated.
+    With a ticket, everything that can be refused without it is checked before it is spent.
     """
+    if ticket is None:
+        who, key_hash = await stream_caller_by_key(request, state, credentials)
     chosen = _types(types)
+    if last_event_id:
+        after = service.resume_position(last_event_id, loc=("header", "Last-Event-ID"))
+    else:
+        after = service.resume_position(resume_after, loc=("query", "last_event_id"))
     if not state.streams.take():
         raise ServiceUnavailable(
             "This instance has as many open streams as it serves; retry shortly",
             retry_after=FULL_RETRY_AFTER,
         )
     try:
-        feed = await service.open_feed(
-            state, who, secret=secret, types=chosen, last_event_id=last_event_id
-        )
+        if ticket is not None:
+            who, key_hash = await stream_caller_by_ticket(request, state, ticket)
+        feed = await service.open_feed(state, who, key_hash=key_hash, types=chosen, after=after)
     except BaseException:
         state.streams.give_back()
         raise
