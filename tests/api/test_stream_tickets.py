@@ -8,6 +8,7 @@ the same database), as a console's back end and its stream may meet different in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -22,7 +23,7 @@ import pytest
 from app.limits import FailureMirror
 from app.security import TICKET_SECONDS, hash_key
 from app.services import housekeeping
-from tests.api.test_stream import Live, Stream, body, live
+from tests.api.test_stream import MAX_STREAMS, Live, Stream, body, live, stream
 from tests.helpers import Api, add_co_responder, grid_districts
 
 __all__ = ["live"]  # the live server fixture, shared with tests/api/test_stream.py
@@ -160,6 +161,22 @@ async def test_what_is_refused_before_the_ticket_is_looked_at_does_not_spend_it(
         assert [list(loc)] == [e["loc"] for e in refused.json()["errors"]]
     async with by_ticket(live, ticket):
         pass  # still good for its one stream
+
+
+async def test_a_full_instance_refuses_a_ticket_without_spending_it(live: Live, admin: Api) -> None:
+    ticket = await _ticket(admin)
+    async with contextlib.AsyncExitStack() as open_streams:
+        for _ in range(MAX_STREAMS):
+            await open_streams.enter_async_context(stream(live, admin))
+        refused = await _get(live, {"ticket": ticket})
+        assert refused.status_code == 503
+        assert int(refused.headers["retry-after"]) > 0
+    for _ in range(50):  # closed streams give their slots back
+        if live.state.streams.taken == 0:
+            break
+        await asyncio.sleep(0.05)
+    async with by_ticket(live, ticket):
+        pass
 
 
 async def test_a_ticket_resumes_after_last_event_id_given_in_the_query(

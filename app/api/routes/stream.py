@@ -79,7 +79,7 @@ _EVENT_STREAM: dict[int | str, dict[str, Any]] = {
 _TICKET_PATTERN = r"^cst_[A-Za-z0-9_-]{43}$"
 
 
-@router.post("/stream/tickets", status_code=201, responses=problems(401, 403, 429, 503))
+@router.post("/stream/tickets", status_code=201, responses=problems(401, 403, 413, 422, 429, 503))
 async def create_ticket(who: Caller, work: Work, audit: Audit) -> StreamTicketOut:
     """Trade the key for a stream ticket: it opens one stream (`GET /v1/stream?ticket=`)
     without an Authorization header, as a browser's EventSource must, within 30 seconds.
