@@ -10,8 +10,9 @@ loopback. Beside the intake figures it prints
   webhook first attempt under load p99: X ms   (under the closed-loop dispatch load; target
   <= 250 ms), and
   dispatch/calls throughput ratio: X   (POST .../dispatch alone, bench/dispatch.py, against
-  POST /v1/calls in phases interleaved with the dispatch rounds; target >= 0.5). Its last
-  line is `calls/floor throughput ratio: X`.
+  POST /v1/calls in phases interleaved with the dispatch rounds; target >= 0.5), and
+the CPU per request of the floor and of intake on each side (bench/cpu.py). Its last line
+is `calls/floor throughput ratio: X`.
 
 With --scale it also seeds a second agency ten times the size in the same database, and
 compares call intake for the two in interleaved phases (small, big, big, small, ...). Runs
@@ -63,8 +64,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.db.embedded import start_embedded
 from app.db.migrate import upgrade
+from bench import cpu, limits, stream
 from bench import dispatch as dispatching
-from bench import limits, stream
 from bench.call_year import SeededCalls, seed_calls, year_range
 from bench.eido import import_step, largest_document_validation
 from bench.loadgen import Connection, Stats, Step, closed_loop, open_loop
@@ -195,7 +196,8 @@ async def _run(
     hook_url = receiver.start()
     try:
         await _wait_ready(port, serve)
-        await _drive(args, seeded, big, port, hook_url, receiver, data_dir)
+        meter = cpu.Meter.embedded(serve.pid, data_dir / "pg")
+        await _drive(args, seeded, big, port, hook_url, receiver, data_dir, meter)
     finally:
         receiver.stop()
 
@@ -266,6 +268,7 @@ async def _drive(
     hook_url: str,
     receiver: Receiver,
     data_dir: Path,
+    meter: cpu.Meter,
 ) -> None:
     auth = {"Authorization": f"Bearer {seeded.api_key}"}
     rng = random.Random(7)
@@ -293,8 +296,11 @@ async def _drive(
     # measured 1,100 to 2,600/s in runs minutes apart on this machine; interleaving
     # cancels that drift from their ratio.
     halves: dict[Step, list[Stats]] = {readyz: [], create_call: []}
+    used = {readyz: cpu.PerRequest(), create_call: cpu.PerRequest()}
     for step in (readyz, create_call, create_call, readyz):
+        before = meter.read()
         halves[step].append(await closed_loop(make, step, concurrency=c, seconds=s / 2))
+        used[step].add(before, meter.read(), len(halves[step][-1].latencies_ms))
     floor, calls = Stats.merged(halves[readyz]), Stats.merged(halves[create_call])
     # EIDO import beside it, at the same concurrency: each document a new incident.
     import_incident = import_step(rng, seeded)
@@ -316,7 +322,9 @@ async def _drive(
     # (autovacuum, checkpoint writes) settle, and warm up at the rate before measuring.
     await asyncio.sleep(3)
     await open_loop(make, send_call, rate=args.rate, seconds=2)
+    stalled_before = cpu.io_stalled_ms()
     paced = await open_loop(make, send_call, rate=args.rate, seconds=s)
+    stalled_after = cpu.io_stalled_ms()
 
     # The floor at the same rate: what the lightest request costs in latency when the machine
     # idles between requests. Its p50 was 1.9 ms here (client to answer 1.6 ms, the rest the
@@ -394,8 +402,16 @@ async def _drive(
         )
         + ")"
     )
+    print("CPU per request in those phases (/proc; serve's own process, not its relay child):")
+    print(used[readyz].line("GET /readyz (floor)"))
+    print(used[create_call].line("POST /v1/calls"))
     print(eido.line("POST /v1/eido"))
     print(paced.line(f"POST /v1/calls open loop {args.rate:.0f}/s"))
+    if stalled_before is not None and stalled_after is not None:
+        print(
+            f"  (all tasks waiting on I/O stalled for {stalled_after - stalled_before:.0f} ms"
+            f" of its {s:.0f} s: /proc/pressure/io)"
+        )
     print(paced_floor.line(f"GET /readyz open loop {args.rate:.0f}/s"))
     print(accepted.line(f"POST /v1/calls, {args.overload_clients} clients, accepted"))
     print(shed.line(f"POST /v1/calls, {args.overload_clients} clients, shed"))

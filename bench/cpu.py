@@ -1,0 +1,100 @@
+"""Where a request's CPU goes, read from /proc (Linux): the service's own process, the
+database server's processes and this load generator; and how long the machine's I/O
+stalled meanwhile.
+
+The floor (GET /readyz) and call intake are bound by different things: the ratio of their
+throughputs says how much more a call costs, these lines say on which side. A backend that
+exits during a phase takes its CPU with it; the pool's connections live through them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+_PRESSURE_IO = Path("/proc/pressure/io")
+
+
+def _stat(pid: int | str) -> list[str] | None:
+    """/proc/<pid>/stat's fields after the command name (state first), or None if gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()
+
+
+def _cpu(fields: list[str]) -> float:
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
+
+
+@dataclass(frozen=True)
+class Meter:
+    """Reads the CPU seconds used so far by each side, per process."""
+
+    serve_pid: int
+    postmaster_pid: int
+
+    @classmethod
+    def embedded(cls, serve_pid: int, pgdata: Path) -> Meter:
+        """For the service at serve_pid on the embedded server in pgdata."""
+        postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+        return cls(serve_pid, postmaster)
+
+    def read(self) -> dict[str, dict[int, float]]:
+        sides: dict[str, dict[int, float]] = {"serve": {}, "postgres": {}, "load": {}}
+        for pid, side in ((self.serve_pid, "serve"), (os.getpid(), "load")):
+            fields = _stat(pid)
+            if fields is not None:
+                sides[side][pid] = _cpu(fields)
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            fields = _stat(entry.name)
+            pid = int(entry.name)
+            if fields is not None and self.postmaster_pid in (pid, int(fields[1])):
+                sides["postgres"][pid] = _cpu(fields)
+        return sides
+
+
+@dataclass
+class PerRequest:
+    """CPU seconds by side over some phases, and the requests they served."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    requests: int = 0
+
+    def add(
+        self, before: dict[str, dict[int, float]], after: dict[str, dict[int, float]], served: int
+    ) -> None:
+        for side, now in after.items():
+            then = before.get(side, {})
+            used = sum(cpu - then.get(pid, 0.0) for pid, cpu in now.items())
+            self.seconds[side] = self.seconds.get(side, 0.0) + used
+        self.requests += served
+
+    def line(self, label: str) -> str:
+        def us(side: str) -> str:
+            per = self.seconds.get(side, 0.0) / self.requests * 1e6 if self.requests else 0.0
+            return f"{per:6,.0f} µs"
+
+        return (
+            f"  {label:<22} serve {us('serve')}   PostgreSQL {us('postgres')}"
+            f"   load generator {us('load')}"
+        )
+
+
+def io_stalled_ms() -> float | None:
+    """Milliseconds so far during which every task waiting on I/O stalled (PSI's `full`
+    line), or None where the kernel does not report it."""
+    try:
+        lines = _PRESSURE_IO.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        if line.startswith("full"):
+            total = dict(part.split("=") for part in line.split()[1:])["total"]
+            return int(total) / 1000
+    return None
