@@ -58,12 +58,17 @@ async def _get(live: Live, params: dict[str, str], headers: Any = None) -> httpx
 
 @asynccontextmanager
 async def by_ticket(
-    live: Live, ticket: str, params: dict[str, str] | None = None
+    live: Live,
+    ticket: str,
+    params: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> AsyncIterator[Stream]:
     """A stream opened with a ticket and no Authorization header, as EventSource would."""
     async with (
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{live.port}", timeout=10) as http,
-        http.stream("GET", "/v1/stream", params={"ticket": ticket, **(params or {})}) as response,
+        http.stream(
+            "GET", "/v1/stream", params={"ticket": ticket, **(params or {})}, headers=headers
+        ) as response,
     ):
         assert "authorization" not in response.request.headers
         assert response.status_code == 200, await response.aread()
@@ -198,6 +203,14 @@ async def test_a_ticket_resumes_after_last_event_id_given_in_the_query(
         "recommendation.created",
     ]
     assert first.id not in [f.id for f in rest]
+    # The header, where a client sends one, is the newer position: it wins over the query.
+    newer = rest[1].id
+    assert newer is not None
+    async with by_ticket(
+        live, await _ticket(admin), {"last_event_id": first.id}, {"Last-Event-ID": newer}
+    ) as feed:
+        assert [f.id for f in await feed.events(1)] == [rest[2].id]
+        await feed.nothing_for(0.3)
 
 
 async def test_a_ticket_acts_as_its_key_a_unit_s_and_another_agency_s(
