@@ -89,6 +89,14 @@ async def _settled(live: Live) -> None:
     assert lent.count(1) >= 15, lent
 
 
+async def slots_given_back(live: Live) -> None:
+    """Wait (up to 2.5 s) until closed streams have given their slots back."""
+    for _ in range(50):
+        if live.state.streams.taken == 0:
+            return
+        await asyncio.sleep(0.05)
+
+
 @dataclass
 class Frame:
     id: str | None = None
@@ -487,11 +495,7 @@ async def test_open_streams_hold_no_connection_nor_request_slot_and_are_capped(
         await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
         assert (await first.event()).event == "call.created"
         await _settled(live)
-    # Closed streams give their slots back.
-    for _ in range(50):
-        if live.state.streams.taken == 0:
-            break
-        await asyncio.sleep(0.05)
+    await slots_given_back(live)
     async with stream(live, admin):
         pass
 

@@ -23,7 +23,15 @@ import pytest
 from app.limits import FailureMirror
 from app.security import TICKET_SECONDS, hash_key
 from app.services import housekeeping
-from tests.api.test_stream import MAX_STREAMS, Live, Stream, body, live, stream
+from tests.api.test_stream import (
+    MAX_STREAMS,
+    Live,
+    Stream,
+    body,
+    live,
+    slots_given_back,
+    stream,
+)
 from tests.helpers import Api, add_co_responder, grid_districts
 
 __all__ = ["live"]  # the live server fixture, shared with tests/api/test_stream.py
@@ -176,10 +184,7 @@ async def test_a_full_instance_refuses_a_ticket_without_spending_it(live: Live, 
         refused = await _get(live, {"ticket": ticket})
         assert refused.status_code == 503
         assert int(refused.headers["retry-after"]) > 0
-    for _ in range(50):  # closed streams give their slots back
-        if live.state.streams.taken == 0:
-            break
-        await asyncio.sleep(0.05)
+    await slots_given_back(live)
     async with by_ticket(live, ticket):
         pass
 
