@@ -185,6 +185,7 @@ def create_app(
     )
     install_docs(app)
     install_problem_handlers(app)
+    # The OpenAPI document's order: set-up first, then the call's life, then the program.
     modules = (
         health,
         districts,
@@ -200,7 +201,11 @@ def create_app(
         reports,
         stream,
     )
-    for module in modules:
+    # Routing's order: the busiest first. FastAPI tries each route's pattern in turn, so a
+    # request to the last router paid for every route before it (POST /v1/calls: 77 µs
+    # against /readyz's 12 µs). No two routers' paths overlap, so only the cost changes.
+    busiest = (health, calls, dispatch, roster, units, stream, eido)
+    for module in (*busiest, *(m for m in modules if m not in busiest)):
         app.include_router(module.router)
     # The routers' own routes and the app's (docs): FastAPI 0.16x keeps an included router
     # whole in app.routes, as an object with no template of its own.
@@ -212,7 +217,7 @@ def create_app(
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = openapi_document.build(
-                app, (Problem, UnitsUnavailableProblem, CallExistsProblem)
+                app.known_routes, app, (Problem, UnitsUnavailableProblem, CallExistsProblem)
             )
         return app.openapi_schema
 

@@ -8,11 +8,13 @@ document's `webhooks` section, OpenAPI 3.1), whose payloads come from the event 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, TypeAdapter
+from starlette.routing import BaseRoute
 
 from app.eido import schema as eido_schema
 from app.events.catalogue import CATALOGUE
@@ -50,11 +52,11 @@ _WEBHOOK_HEADERS = {
 }
 
 
-def build(app: FastAPI, problem_models: tuple[type[BaseModel], ...]) -> dict[str, Any]:
-    """The whole document for app."""
-    schema = get_openapi(
-        title=app.title, version=app.version, summary=app.summary, routes=app.routes
-    )
+def build(
+    routes: Sequence[BaseRoute], app: FastAPI, problem_models: tuple[type[BaseModel], ...]
+) -> dict[str, Any]:
+    """The whole document for app, its paths in the order of routes."""
+    schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=routes)
     components = schema.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     for model in problem_models:

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import importlib
+import pkgutil
+import re
+
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
+from app.api import routes
 from app.api.app import create_app
 from app.settings import Settings
 
@@ -82,3 +88,26 @@ async def test_dispatch_documents_both_kinds_of_409(client: httpx.AsyncClient) -
 @pytest.mark.parametrize("path", ["/v1/calls", "/v1/units", "/v1/policy", "/v1/districts"])
 async def test_reads_need_a_key(client: httpx.AsyncClient, path: str) -> None:
     assert (await client.get(path)).status_code == 401
+
+
+def test_no_request_path_reaches_the_routes_of_two_routers() -> None:
+    """The routers are included busiest first (app/api/app.py), not in the document's order.
+    That changes nothing a client sees only while no request can match routes of two
+    routers: one of them would then answer by the order of inclusion."""
+    owners = []
+    for info in pkgutil.iter_modules(routes.__path__):
+        router = importlib.import_module(f"{routes.__name__}.{info.name}").router
+        owners += [(info.name, r) for r in router.routes if isinstance(r, APIRoute)]
+    assert len({name for name, _ in owners}) > 10
+    clashes = []
+    for name, route in owners:
+        # Each path parameter filled with a value any converter takes.
+        path = re.sub(r"\{[^}]+\}", "0c3a1f3e-0000-4000-8000-000000000000", route.path)
+        clashes += [
+            (route.path, other.path)
+            for owner, other in owners
+            if owner != name
+            and set(other.methods or ()) & set(route.methods or ())
+            and other.path_regex.match(path)
+        ]
+    assert clashes == []
