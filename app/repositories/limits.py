@@ -79,12 +79,18 @@ async def auth_failed(
     )
 
 
-_SUCCEEDED = text("SELECT cit_auth_succeeded(:client, :prefix)")
+_SUCCEEDED = text("SELECT failures, locked_for FROM cit_auth_succeeded(:client, :prefix)")
 
 
-async def auth_succeeded(conn: AsyncConnection, *, client: str, prefix: str | None) -> None:
-    """Clear the failures counted against (client, prefix); announced if there were any."""
-    await conn.execute(_SUCCEEDED, {"client": client, "prefix": prefix})
+async def auth_succeeded(
+    conn: AsyncConnection, *, client: str, prefix: str | None
+) -> FailureCount | None:
+    """Clear the failures counted against (client, prefix), announced if there were any;
+    a lockout in effect stays, and is returned (else None)."""
+    row = (await conn.execute(_SUCCEEDED, {"client": client, "prefix": prefix})).first()
+    if row is None:
+        return None
+    return FailureCount(client, prefix or NO_PREFIX, row.failures, row.locked_for)
 
 
 # As the owner: what a listener (re)connecting must know (it may have missed announcements).

@@ -201,14 +201,18 @@ async def _failed(
 
 
 async def _succeeded(state: AppState, *, client: str, prefix: str | None) -> None:
-    """A success clears the failures counted at (client, prefix), on every instance."""
+    """A success clears the failures counted at (client, prefix), on every instance; not a
+    lockout in effect, which this instance may not have heard of yet: it learns it now."""
     try:
         async with state.autocommit.connect() as conn:
-            await limits_repo.auth_succeeded(conn, client=client, prefix=prefix)
+            locked = await limits_repo.auth_succeeded(conn, client=client, prefix=prefix)
     except Exception:
         log.warning("could not clear failed authentications", exc_info=True)
         return
-    state.failures.learn((client, prefix or NO_PREFIX), 0, None)
+    if locked is None:
+        state.failures.learn((client, prefix or NO_PREFIX), 0, None)
+    else:
+        state.failures.learn((locked.client, locked.prefix), locked.failures, locked.locked_for)
 
 
 async def _take_token(state: AppState, key_id: UUID) -> int | None:

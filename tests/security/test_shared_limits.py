@@ -136,6 +136,38 @@ async def test_a_lockout_on_one_instance_refuses_on_the_other(
         assert 0 < int(locked.headers["Retry-After"]) <= settings.auth_lockout_seconds
 
 
+async def test_a_success_on_an_instance_yet_to_hear_of_a_lockout_does_not_lift_it(
+    admin: Api, database_url: str, settings: Settings
+) -> None:
+    guess = _bearer(f"cit_{admin.key.split('_')[1]}_{'g' * 43}")
+    address = "198.51.100.32"
+    counted = (address, admin.key.split("_")[1])
+    limit = settings.auth_failure_limit
+    async with (
+        instance(database_url, settings, client_host=address) as (a, _),
+        instance(database_url, settings, client_host=address) as (b, state_b),
+    ):
+        for _ in range(limit):
+            assert (await a.get("/v1/policy", headers=guess)).status_code == 401
+
+        async def b_heard() -> bool:
+            return state_b.failures.retry_after(counted) is not None
+
+        await _within(SECOND, b_heard)
+        # B as it was a moment before the announcement reached it: the failures, no lockout.
+        state_b.failures.replace([(counted, limit - 1, None)], read_since=time.monotonic())
+        # Not knowing, B lets the right key in; the lockout stands all the same, for B too.
+        assert (await b.get("/v1/policy", headers=_bearer(admin.key))).status_code == 200
+        assert (await b.get("/v1/policy", headers=_bearer(admin.key))).status_code == 429
+    # An instance that starts now reads the lockout from the database.
+    async with instance(database_url, settings, client_host=address) as (c, _):
+
+        async def c_refuses() -> bool:
+            return (await c.get("/v1/policy", headers=_bearer(admin.key))).status_code == 429
+
+        await _within(SECOND, c_refuses)
+
+
 async def test_a_reload_of_the_failures_keeps_what_was_announced_while_it_read(
     app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
