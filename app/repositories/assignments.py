@@ -35,6 +35,20 @@ async def lock_call(session: AsyncSession, *, agency_id: UUID, call_id: UUID) ->
     )
 
 
+async def mark_call_changed(
+    session: AsyncSession, *, agency_id: UUID, call_id: UUID, at: datetime
+) -> None:
+    """The call's assignments or recommendation changed: so has the call (updated_at).
+
+    Not only for clients: a read of the call that takes its lock in the same statement
+    (dispatch_reads.read_for_dispatch) tells that its snapshot is older than the lock by the
+    call's row alone. A transaction that holds the call and changes what that read returns
+    must give the call a new row version before it commits."""
+    await session.execute(
+        update(Call).where(Call.agency_id == agency_id, Call.id == call_id).values(updated_at=at)
+    )
+
+
 async def lock_units(
     session: AsyncSession, *, agency_id: UUID, officer_ids: Sequence[UUID], co_ids: Sequence[UUID]
 ) -> dict[UUID, Officer | CoResponder]:
@@ -99,9 +113,10 @@ async def dispatches_for_calls(
     return found
 
 
-async def mark_on_scene(session: AsyncSession, responder_id: UUID, at: datetime) -> None:
-    """Record when the unit first reached the scene of the call it is assigned to."""
-    await session.execute(
+async def mark_on_scene(session: AsyncSession, responder_id: UUID, at: datetime) -> bool:
+    """Record when the unit first reached the scene of the call it is assigned to; whether
+    this was the first time."""
+    result = await session.execute(
         update(Assignment)
         .where(
             Assignment.responder_id == responder_id,
@@ -110,6 +125,7 @@ async def mark_on_scene(session: AsyncSession, responder_id: UUID, at: datetime)
         )
         .values(on_scene_at=at)
     )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def active_for_responder(session: AsyncSession, responder_id: UUID) -> Assignment | None:

@@ -56,8 +56,11 @@ def _arrays(table: str, alias: str, columns: tuple[str, ...], order: str) -> str
 # The call is locked SKIP LOCKED, and `locked` says whether the row read is the one locked:
 # false when another transaction holds the call, or changed it after this statement's
 # snapshot. Then read_for_dispatch waits for the lock and reads again, so the rest (the
-# recommendation, the assignments) is never older than the call. Built from the models'
-# column names, never from input.
+# recommendation, the assignments) is never older than the call. That holds because every
+# transaction that changes the rest while holding the call changes the call's row too
+# (assignments.mark_call_changed): one that committed between this statement's snapshot
+# and its lock would otherwise go unseen. Built from the models' column names, never from
+# input.
 _LOCKED_CALL = """
 locked AS MATERIALIZED (
     SELECT ctid FROM call WHERE agency_id = :agency_id AND id = :call_id

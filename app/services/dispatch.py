@@ -19,6 +19,7 @@ from app.ids import new_id
 from app.models import Assignment, Dispatch
 from app.records.calls import CallRecord
 from app.records.recommendations import RecommendationRecord
+from app.repositories import assignments as assignment_repo
 from app.repositories import dispatch_reads
 from app.repositories import dispatches as dispatch_repo
 from app.schemas.calls import RecommendationOut
@@ -97,15 +98,13 @@ async def _fresh_recommendation(
     call: CallRecord,
     request_id: str | None,
 ) -> RecommendationOut:
-    """Re-triage the call now and store the result in its history."""
+    """Re-triage the call now and store the result in its history (the call changed)."""
+    now = datetime.now(UTC)
     rec = await triage.retriage(
-        session,
-        context,
-        who,
-        call,
-        request_id=request_id,
-        now=datetime.now(UTC),
-        announce_update=False,
+        session, context, who, call, request_id=request_id, now=now, announce_update=False
+    )
+    await assignment_repo.mark_call_changed(
+        session, agency_id=context.agency_id, call_id=call.id, at=now
     )
     return call_service.render_recommendation(rec)
 

@@ -48,14 +48,20 @@ async def set_status(
     if body.location is not None:
         unit.lat, unit.lon, unit.location_at = body.location.lat, body.location.lon, now
     if new != previous or incident != unit.external_incident:
+        call_changed = False
         if new in OFF_CALL and call_id is not None:
             # As a CAD does: a unit reporting back in service is released from its call.
             active = await assignment_repo.active_for_responder(session, responder_id)
             if active is not None:
                 await _release(session, context, call_id, [active], now=now, new_status=new)
+                call_changed = True
         if new in ("on_scene", "transporting") and call_id is not None:
             # A unit may skip ahead to transporting: it was on scene all the same.
-            await assignment_repo.mark_on_scene(session, responder_id, now)
+            call_changed = await assignment_repo.mark_on_scene(session, responder_id, now)
+        if call_changed and call_id is not None:
+            await assignment_repo.mark_call_changed(
+                session, agency_id=context.agency_id, call_id=call_id, at=now
+            )
         if new != previous:
             unit.status, unit.status_at = new, now
         unit.external_incident = incident

@@ -147,6 +147,45 @@ async def test_a_clear_racing_a_units_return_to_service_releases_it_once(
     assert await db.fetchval("SELECT count(*) FROM officer WHERE status <> 'available'") == 0
 
 
+async def test_a_units_arrival_or_release_and_a_renewed_recommendation_change_the_call(
+    admin: Api,
+) -> None:
+    # The call's updated_at moves whenever what it shows changes: its units' assignments and
+    # its recommendation too. Dispatch and clear rely on it: their read locks the call in
+    # the same statement and tells by the call's row alone whether a transaction committed
+    # between its snapshot and its lock. A release committed there once went unseen, and
+    # the clear released the unit a second time (two unit.released; see the test above).
+    [officer, other], [call_id] = await _officers_and_calls(admin, officers=2, calls=1)
+    unit = {"responder_type": "officer", "responder_id": officer, "role": "lead"}
+    await admin.ok(
+        "POST", f"/v1/calls/{call_id}/dispatch", {"units": [unit], "override_reason": "test"}
+    )
+
+    async def updated_at() -> str:
+        stamp: str = (await admin.ok("GET", f"/v1/calls/{call_id}"))["updated_at"]
+        return stamp
+
+    dispatched = await updated_at()
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "en_route"})
+    assert await updated_at() == dispatched  # the unit's own state, not the call's
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "on_scene"})
+    arrived = await updated_at()
+    assert arrived > dispatched
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "available"})
+    released = await updated_at()
+    assert released > arrived
+    # A dispatch of a unit out of service fails, and renews the recommendation.
+    await admin.ok("PUT", f"/v1/officers/{other}/status", {"status": "out_of_service"})
+    busy = {"responder_type": "officer", "responder_id": other, "role": "lead"}
+    await admin.ok(
+        "POST",
+        f"/v1/calls/{call_id}/dispatch",
+        {"units": [busy], "override_reason": "test"},
+        409,
+    )
+    assert await updated_at() > released
+
+
 async def test_a_report_whose_unit_moves_to_another_call_meanwhile_releases_it_there(
     admin: Api, db: asyncpg.Connection
 ) -> None:
