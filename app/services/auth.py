@@ -50,7 +50,7 @@ async def authenticate(
     if principal is None:
         await _failed(state, client=client, prefix=prefix, request_id=request_id)
         raise Unauthorized() if secret is None else Unauthorized("The API key is not valid")
-    return await _admitted(state, principal, client=client, prefix=prefix)
+    return await _admitted(state, principal, client=client, prefix=prefix, request_id=request_id)
 
 
 async def redeem_ticket(
@@ -70,7 +70,8 @@ async def redeem_ticket(
             "The stream ticket is not valid: each opens one stream, within "
             f"{TICKET_SECONDS} seconds of being issued, while its key is valid"
         )
-    return await _admitted(state, principal, client=client, prefix=None), key_hash
+    admitted = await _admitted(state, principal, client=client, prefix=None, request_id=request_id)
+    return admitted, key_hash
 
 
 async def _redeem(state: AppState, digest: bytes) -> bytes | None:
@@ -106,12 +107,19 @@ async def _principal(state: AppState, digest: bytes) -> Principal | None:
 
 
 async def _admitted(
-    state: AppState, principal: Principal, *, client: str, prefix: str | None
+    state: AppState,
+    principal: Principal,
+    *,
+    client: str,
+    prefix: str | None,
+    request_id: str | None,
 ) -> Principal:
     """The authenticated principal, once its client's failures are cleared and its key has
-    a token to spend (else a 429)."""
+    a token to spend (else a 429). Clearing them may find a lockout this instance has not
+    heard of yet: then it refuses, as it would have had it heard."""
     if state.failures.has_failures((client, prefix or NO_PREFIX)):
         await _succeeded(state, client=client, prefix=prefix)
+        await _refuse_if_locked_out(state, client=client, prefix=prefix, request_id=request_id)
     # A principal found by its key always has its key's id (only server commands have none).
     wait = None if principal.key_id is None else await _take_token(state, principal.key_id)
     if wait is not None:
