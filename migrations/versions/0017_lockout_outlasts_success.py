@@ -4,8 +4,8 @@
 An instance that had not yet heard of a lockout (announcements take up to a second) could
 admit the right key from the locked-out address and so lift the lockout for every
 instance: guessing from that address could start over at once. Now a success clears only
-a count that is not locked out, and returns the lockout that stands, so the instance that
-admitted the request learns it at once.
+a count that is not locked out, and returns the lockout that stands: the instance learns
+it at once, and refuses the request.
 
 Revision ID: 0017
 Revises: 0016
