@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -161,9 +162,8 @@ async def test_a_units_arrival_or_release_and_a_renewed_recommendation_change_th
         "POST", f"/v1/calls/{call_id}/dispatch", {"units": [unit], "override_reason": "test"}
     )
 
-    async def updated_at() -> str:
-        stamp: str = (await admin.ok("GET", f"/v1/calls/{call_id}"))["updated_at"]
-        return stamp
+    async def updated_at() -> datetime:
+        return datetime.fromisoformat((await admin.ok("GET", f"/v1/calls/{call_id}"))["updated_at"])
 
     dispatched = await updated_at()
     await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "en_route"})
