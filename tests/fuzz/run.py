@@ -35,9 +35,10 @@ from app.settings import Settings
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts, new_agency
 
 HERE = Path(__file__).resolve().parent
-# Deterministic generation, one worker: CI runs about the same 3,700-4,000 cases each time
-# (the stateful phase follows the answers), in about 50 s. Later arguments win, e.g.
-# `./dev fuzz --max-examples=200`.
+# Deterministic generation, one worker: CI runs about the same 8,400 cases each time (the
+# stateful phase follows the answers), in 2 to 3 minutes. A second worker saves little:
+# the service is the bound (125 s against 134 s, measured alone). Later arguments win,
+# e.g. `./dev fuzz --max-examples=200`.
 DEFAULT_ST_ARGS = [
     "--checks=all",
     "--mode=all",
