@@ -14,7 +14,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.agency_context import AgencyContext
-from app.cache import TtlCache
+from app.cache import Flights, TtlCache
 from app.db.listen import Announcements
 from app.db.unit_of_work import UnitOfWork
 from app.encryption import DataCipher
@@ -44,10 +44,12 @@ class AppState:
         self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         # Encrypts and decrypts call notes and webhook secrets at rest.
         self.cipher = cipher
+        # API keys by hash, and agency contexts; the loads of each in flight, so that
+        # concurrent requests share one, and refreshes ahead of expiry (app/cache.py).
         self.principals: TtlCache[bytes, Principal] = TtlCache(settings.cache_ttl_seconds)
+        self.principal_loads: Flights[bytes, Principal | None] = Flights("API key")
         self.contexts: TtlCache[UUID, AgencyContext] = TtlCache(settings.cache_ttl_seconds)
-        # Context loads in flight, so concurrent requests share one (app/services/agency.py).
-        self.context_loads: dict[UUID, asyncio.Task[AgencyContext]] = {}
+        self.context_loads: Flights[UUID, AgencyContext] = Flights("agency context")
         # Failed authentications and key rates are counted in the database for every
         # instance (app/services/auth.py); this instance keeps a copy of the counts, kept
         # current by announcements, and its share of each key's bucket.

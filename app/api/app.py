@@ -164,6 +164,9 @@ def create_app(
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            # A refresh of a cached key or context may still be reading: let it finish.
+            await state.principal_loads.settle()
+            await state.context_loads.settle()
             if relay is not None:
                 # Begun already when the server began to stop (begin_shutdown): this waits
                 # for the thread, or the child process, to end.

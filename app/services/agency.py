@@ -9,7 +9,7 @@ elsewhere a moment ago is found, not refused.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 from collections.abc import Iterable
 from uuid import UUID
 
@@ -23,23 +23,21 @@ async def context(state: AppState, agency_id: UUID) -> AgencyContext:
     """The agency's context, from this instance's cache when it is fresh enough.
 
     When it has expired, the requests that find it so share one load: a busy console floor
-    would otherwise reload it once per request in flight.
+    would otherwise reload it once per request in flight. Past half its life, the first
+    request to use it starts that load behind it, and goes on with the context it has.
     """
     cached = state.contexts.get(agency_id)
-    if cached is not None:
-        return cached
-    loading = state.context_loads.get(agency_id)
-    if loading is None:
-        return await reload(state, agency_id)
-    return await asyncio.shield(loading)
+    if cached is None:
+        return await state.context_loads.join(agency_id, functools.partial(_load, state, agency_id))
+    if state.contexts.claim_refresh(agency_id):
+        state.context_loads.refresh(agency_id, functools.partial(_load, state, agency_id))
+    return cached
 
 
 async def reload(state: AppState, agency_id: UUID) -> AgencyContext:
     """The agency's context as the database has it now (and cache it)."""
-    loading = asyncio.create_task(_load(state, agency_id))
-    state.context_loads[agency_id] = loading
-    loading.add_done_callback(lambda done: _forget_load(state, agency_id, done))
-    return await asyncio.shield(loading)
+    state.context_loads.forget(agency_id)  # one that began earlier may not have it
+    return await state.context_loads.join(agency_id, functools.partial(_load, state, agency_id))
 
 
 async def _load(state: AppState, agency_id: UUID) -> AgencyContext:
@@ -51,13 +49,6 @@ async def _load(state: AppState, agency_id: UUID) -> AgencyContext:
     # A change announced while this load ran may not be in what it read.
     state.contexts.put(agency_id, loaded, read_at=read_at)
     return loaded
-
-
-def _forget_load(state: AppState, agency_id: UUID, done: asyncio.Task[AgencyContext]) -> None:
-    if state.context_loads.get(agency_id) is done:
-        del state.context_loads[agency_id]
-    if not done.cancelled():
-        done.exception()  # retrieved here, so a failure nobody awaited is not logged twice
 
 
 async def knowing(
@@ -79,7 +70,7 @@ def forget(state: AppState, agency_id: UUID) -> None:
     """Drop the cached context after a district or policy change, made on this instance or
     announced by another; a load begun before the change is not shared from now on."""
     state.contexts.discard(agency_id)
-    state.context_loads.pop(agency_id, None)
+    state.context_loads.forget(agency_id)
 
 
 def district_id_of(context: AgencyContext, code: str | None) -> UUID | None:

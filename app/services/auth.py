@@ -101,9 +101,16 @@ async def _refuse_if_locked_out(
 
 
 async def _principal(state: AppState, digest: bytes) -> Principal | None:
-    """The valid key with this hash, from the cache or the database."""
+    """The valid key with this hash, from the cache or the database: requests that find it
+    uncached share one lookup, and one past half its cached life is looked up again
+    behind the request that finds it so (app/cache.py)."""
+    look_up = functools.partial(_look_up, state, digest)
     principal = state.principals.get(digest)
-    return principal if principal is not None else await _look_up(state, digest)
+    if principal is None:
+        return await state.principal_loads.join(digest, look_up)
+    if state.principals.claim_refresh(digest):
+        state.principal_loads.refresh(digest, look_up)
+    return principal
 
 
 async def _admitted(
@@ -148,18 +155,24 @@ async def still_valid(state: AppState, key_hash: bytes, principal: Principal) ->
 def forget_key(state: AppState, digest: bytes) -> None:
     """Drop a revoked key from this process's cache at once."""
     state.principals.discard(digest)
+    state.principal_loads.forget(digest)
 
 
 def forget_key_id(state: AppState, key_id: UUID) -> None:
     """Drop a key changed on any instance (announced) from this process's cache."""
     state.principals.discard_if(lambda principal: principal.key_id == key_id)
+    state.principal_loads.clear()  # which hash a lookup in flight is for is not known here
 
 
 async def _look_up(state: AppState, digest: bytes) -> Principal | None:
-    """The key's principal from the database, cached until the TTL or its expiry."""
+    """The key's principal from the database, cached until the TTL or its expiry. A key
+    that is no longer valid (revoked, expired) leaves the cache at once."""
     read_at = state.principals.generation
     principal = await _retried(functools.partial(_find_principal, state, digest))
-    if principal is not None:
+    if principal is None:
+        if state.principals.get(digest) is not None:
+            state.principals.discard(digest)
+    else:
         ttl = None
         if principal.expires_at is not None:
             ttl = (principal.expires_at - datetime.now(UTC)).total_seconds()

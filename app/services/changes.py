@@ -65,6 +65,7 @@ _reloads: set[asyncio.Task[None]] = set()
 
 def _listening(state: AppState) -> None:
     state.principals.clear()
+    state.principal_loads.clear()
     state.contexts.clear()
     state.context_loads.clear()
     reload = asyncio.create_task(reload_failures(state))

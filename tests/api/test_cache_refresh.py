@@ -1,0 +1,146 @@
+"""The caches of API keys and agency contexts: the requests that find an entry missing
+share one load, and an entry past half its life is read again behind the request that
+finds it so, which goes on with the entry it has (app/cache.py).
+
+The instance here hears no announcements, as if it had missed them: what it learns, it
+learns from its own refreshes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.api.app import create_app
+from app.cache import TtlCache
+from app.repositories.agencies import load_agency_context
+from app.security import Principal, hash_key
+from app.services import agency, auth
+from app.settings import Settings
+from app.state import AppState
+from tests.helpers import Api, grid_districts
+
+TTL = 3.0
+
+
+@pytest.fixture
+async def deaf(database_url: str, settings: Settings) -> AsyncIterator[FastAPI]:
+    """Another instance on the test database that hears no announcements, its caches
+    lasting TTL seconds."""
+    other = create_app(settings, database_url)
+    async with other.router.lifespan_context(other):
+        state: AppState = other.state.cit
+        await state.announcements.aclose()
+        state.principals = TtlCache(TTL)
+        state.contexts = TtlCache(TTL)
+        yield other
+
+
+async def _landed(state: AppState) -> None:
+    """Until the loads of keys and contexts in flight have landed."""
+    await state.principal_loads.settle()
+    await state.context_loads.settle()
+    assert len(state.principal_loads) == len(state.context_loads) == 0
+
+
+def _slowed(
+    loads: list[object], read: Callable[..., Awaitable[Any]]
+) -> Callable[..., Awaitable[Any]]:
+    """read, counted in loads, and slow enough for everything after it to run first."""
+
+    async def slow(*args: Any) -> Any:
+        loads.append(args[-1])
+        await asyncio.sleep(0.1)
+        return await read(*args)
+
+    return slow
+
+
+async def test_requests_that_find_a_key_uncached_share_one_lookup(
+    app: FastAPI, admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state: AppState = app.state.cit
+    digest = hash_key(admin.key)
+    lookups: list[object] = []
+    monkeypatch.setattr(auth, "_find_principal", _slowed(lookups, auth._find_principal))
+    state.principals.clear()
+    found = await asyncio.gather(*(auth._principal(state, digest) for _ in range(20)))
+    assert lookups == [digest]
+    assert all(p is not None and p.agency_id == admin.agency_id for p in found)
+    assert len(state.principal_loads) == 0
+
+
+async def test_a_context_past_half_its_life_is_read_again_behind_the_request(
+    admin: Api, deaf: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await grid_districts(admin)
+    state: AppState = deaf.state.cit
+    first = await agency.context(state, admin.agency_id)
+    # A district added elsewhere; this instance does not hear of it.
+    await admin.ok("POST", "/v1/districts", {"code": "D5", "name": "Annexed"}, 201)
+    loads: list[object] = []
+    monkeypatch.setattr(agency, "load_agency_context", _slowed(loads, load_agency_context))
+
+    # Before half its life, the context is used as it is, and nothing is read.
+    assert await agency.context(state, admin.agency_id) is first
+    assert loads == []
+    await asyncio.sleep(TTL / 2)
+    # Past it: the requests go on with the context they have while one load runs.
+    during = await asyncio.gather(*(agency.context(state, admin.agency_id) for _ in range(5)))
+    assert all(c is first for c in during)
+    assert len(state.context_loads) == 1
+    await _landed(state)
+    after = await agency.context(state, admin.agency_id)
+    assert after is not first
+    assert "D5" in after.districts_by_code
+    assert loads == [admin.agency_id]
+
+
+async def test_a_key_revoked_unheard_is_refused_once_its_refresh_lands_within_the_ttl(
+    admin: Api, deaf: FastAPI
+) -> None:
+    created = await admin.ok("POST", "/v1/api-keys", {"role": "viewer"}, 201)
+    headers = {"Authorization": f"Bearer {created['key']}"}
+    state: AppState = deaf.state.cit
+    transport = httpx.ASGITransport(app=deaf)
+    async with httpx.AsyncClient(transport=transport, base_url="http://b.test") as b:
+        assert (await b.get("/v1/policy", headers=headers)).status_code == 200
+        cached_at = time.monotonic()
+        await admin.ok("DELETE", f"/v1/api-keys/{created['id']}", status=204)
+        await asyncio.sleep(TTL / 2)
+        # The request that finds the key past half its life is let in by the cached key
+        # (as any request within the TTL of a revocation it missed); its refresh finds the
+        # key revoked and drops it, so the next one is refused before the TTL is out.
+        assert (await b.get("/v1/policy", headers=headers)).status_code == 200
+        await _landed(state)
+        assert (await b.get("/v1/policy", headers=headers)).status_code == 401
+        assert time.monotonic() - cached_at < TTL
+        assert state.principals.get(hash_key(created["key"])) is None
+
+
+async def test_a_refresh_that_fails_leaves_the_entry_to_expire_at_its_ttl(
+    admin: Api, deaf: FastAPI, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    state: AppState = deaf.state.cit
+    digest = hash_key(admin.key)
+    principal = await auth._principal(state, digest)
+    assert principal is not None
+
+    async def down(*_: object) -> Principal | None:
+        raise ConnectionRefusedError("the database is down")
+
+    monkeypatch.setattr(auth, "_find_principal", down)
+    await asyncio.sleep(TTL / 2)
+    # The refresh fails behind the request; the key holds for the rest of its TTL.
+    assert await auth._principal(state, digest) is principal
+    await _landed(state)
+    assert "could not refresh a cached API key" in caplog.text
+    assert await auth._principal(state, digest) is principal
+    await asyncio.sleep(TTL / 2)
+    with pytest.raises(ConnectionRefusedError):
+        await auth._principal(state, digest)
