@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,12 @@ class DistrictInfo:
     code: str
 
 
+class Boundary(NamedTuple):
+    code: str
+    source: Mapping[str, Any]  # the district's GeoJSON, as stored
+    geometry: PreparedGeometry  # prepared for point-in-polygon tests
+
+
 @dataclass(frozen=True)
 class AgencyContext:
     agency_id: UUID
@@ -28,7 +34,7 @@ class AgencyContext:
     policy: Policy
     districts_by_code: Mapping[str, DistrictInfo]
     adjacency: Mapping[str, frozenset[str]]
-    boundaries: tuple[tuple[str, PreparedGeometry], ...] = field(default=())
+    boundaries: tuple[Boundary, ...] = field(default=())
     # Each district's code by id (the inverse of districts_by_code).
     district_codes: Mapping[UUID, str] = field(default_factory=dict)
 
@@ -39,15 +45,25 @@ class AgencyContext:
     def locate(self, lat: float, lon: float) -> str | None:
         """Return the code of the first district (by code) whose boundary holds the point."""
         point = Point(lon, lat)
-        for code, geometry in self.boundaries:
-            if geometry.covers(point):
-                return code
+        for boundary in self.boundaries:
+            if boundary.geometry.covers(point):
+                return boundary.code
         return None
 
 
 def prepare_boundaries(
-    rows: list[tuple[str, dict[str, Any] | None]],
-) -> tuple[tuple[str, PreparedGeometry], ...]:
-    return tuple(
-        (code, prep(shape(boundary))) for code, boundary in sorted(rows) if boundary is not None
-    )
+    rows: list[tuple[str, Mapping[str, Any] | None]], reuse: Iterable[Boundary] = ()
+) -> tuple[Boundary, ...]:
+    """The districts' boundaries (code, GeoJSON), by code, prepared. One in reuse with the
+    same code and the same GeoJSON keeps its prepared geometry: preparing 50 squares holds
+    the event loop for about a millisecond, on every reload of a context."""
+    known = {boundary.code: boundary for boundary in reuse}
+    prepared = []
+    for code, source in sorted(rows, key=lambda row: row[0]):
+        if source is None:
+            continue
+        kept = known.get(code)
+        if kept is None or kept.source != source:
+            kept = Boundary(code, source, prep(shape(source)))
+        prepared.append(kept)
+    return tuple(prepared)

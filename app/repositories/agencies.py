@@ -81,7 +81,11 @@ def routing_policy(row: RoutingPolicy | Row[Any]) -> Policy:
     )
 
 
-async def load_agency_context(conn: AsyncConnection, agency_id: UUID) -> AgencyContext | None:
+async def load_agency_context(
+    conn: AsyncConnection, agency_id: UUID, *, previous: AgencyContext | None = None
+) -> AgencyContext | None:
+    """The agency's context as stored; the boundaries that have not changed since previous
+    keep their prepared geometry."""
     params = {"agency_id": agency_id}
     head = (await conn.execute(_CONTEXT_AGENCY, params)).first()
     if head is None:
@@ -99,6 +103,9 @@ async def load_agency_context(conn: AsyncConnection, agency_id: UUID) -> AgencyC
         policy=routing_policy(head),
         districts_by_code={info.code: info for info in by_id.values()},
         adjacency={code: frozenset(n) for code, n in adjacency.items()},
-        boundaries=prepare_boundaries([(row.code, row.boundary) for row in districts]),
+        boundaries=prepare_boundaries(
+            [(row.code, row.boundary) for row in districts],
+            reuse=() if previous is None else previous.boundaries,
+        ),
         district_codes={info.id: info.code for info in by_id.values()},
     )

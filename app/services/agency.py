@@ -42,8 +42,9 @@ async def reload(state: AppState, agency_id: UUID) -> AgencyContext:
 
 async def _load(state: AppState, agency_id: UUID) -> AgencyContext:
     read_at = state.contexts.generation
+    previous = state.contexts.get(agency_id)  # a refresh: its boundaries may be reused
     async with state.unit_of_work(agency_id, read_only=True) as work:
-        loaded = await load_agency_context(await work.connection(), agency_id)
+        loaded = await load_agency_context(await work.connection(), agency_id, previous=previous)
     if loaded is None:
         raise Unauthorized("The API key's agency no longer exists")
     # A change announced while this load ran may not be in what it read.

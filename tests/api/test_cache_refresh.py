@@ -16,6 +16,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.agency_context import AgencyContext
 from app.api.app import create_app
 from app.cache import TtlCache
 from app.repositories.agencies import load_agency_context
@@ -23,7 +24,7 @@ from app.security import Principal, hash_key
 from app.services import agency, auth
 from app.settings import Settings
 from app.state import AppState
-from tests.helpers import Api, grid_districts
+from tests.helpers import Api, grid_districts, square
 
 TTL = 3.0
 
@@ -53,10 +54,10 @@ def _slowed(
 ) -> Callable[..., Awaitable[Any]]:
     """read, counted in loads, and slow enough for everything after it to run first."""
 
-    async def slow(*args: Any) -> Any:
+    async def slow(*args: Any, **kw: Any) -> Any:
         loads.append(args[-1])
         await asyncio.sleep(0.1)
-        return await read(*args)
+        return await read(*args, **kw)
 
     return slow
 
@@ -144,3 +145,34 @@ async def test_a_refresh_that_fails_leaves_the_entry_to_expire_at_its_ttl(
     await asyncio.sleep(TTL / 2)
     with pytest.raises(ConnectionRefusedError):
         await auth._principal(state, digest)
+
+
+async def test_a_refresh_places_calls_by_a_boundary_redrawn_elsewhere(
+    admin: Api, deaf: FastAPI
+) -> None:
+    await grid_districts(admin)
+    state: AppState = deaf.state.cit
+    state.contexts.clear()  # its housekeeping may have read the agency during the grid
+    point = {"lat": 40.785, "lon": -111.92}  # in D1's square
+    transport = httpx.ASGITransport(app=deaf)
+    async with httpx.AsyncClient(transport=transport, base_url="http://b.test") as client:
+        b = Api(client, admin.key, admin.agency_id, deaf)
+        assert (await b.ok("POST", "/v1/calls", {"location": point}, 201))["district"] == "D1"
+        before = {boundary.code: boundary for boundary in (await _context(state, admin)).boundaries}
+        # Redrawn elsewhere, unheard here: D1 moves north, D2 grows over D1's old square.
+        await admin.ok("PATCH", "/v1/districts/D1", {"boundary": square(40.90, -111.95)})
+        await admin.ok("PATCH", "/v1/districts/D2", {"boundary": square(40.76, -111.95, 0.1)})
+        await asyncio.sleep(TTL / 2)
+        await _context(state, admin)  # past half its life: the refresh starts
+        await _landed(state)
+        assert (await b.ok("POST", "/v1/calls", {"location": point}, 201))["district"] == "D2"
+        after = {boundary.code: boundary for boundary in (await _context(state, admin)).boundaries}
+    # The boundaries that did not change were not prepared again.
+    assert sorted(before) == sorted(after) == ["D1", "D2", "D3", "D4"]
+    assert after["D3"] is before["D3"]
+    assert after["D4"] is before["D4"]
+    assert after["D1"] is not before["D1"]
+
+
+async def _context(state: AppState, admin: Api) -> AgencyContext:
+    return await agency.context(state, admin.agency_id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -100,10 +101,10 @@ async def test_requests_that_find_the_context_expired_share_one_load(
     state: AppState = app.state.cit
     loads: list[object] = []
 
-    async def counted(conn: object, agency_id: object) -> object:
+    async def counted(conn: object, agency_id: object, **kw: Any) -> object:
         loads.append(agency_id)
         await asyncio.sleep(0.05)  # long enough for every request below to find it loading
-        return await load_agency_context(conn, agency_id)  # type: ignore[arg-type]
+        return await load_agency_context(conn, agency_id, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(agency, "load_agency_context", counted)
     state.contexts.discard(admin.agency_id)
