@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app import metrics
+from app import cache, metrics
 from app.errors import PROBLEM_BASE
 from app.logs import request_id_var
 
@@ -38,6 +38,9 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         status = 500
 
+        # Cache refreshes this request sets off start once its answer has begun (app/cache.py).
+        holding = cache.hold_refreshes()
+
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
@@ -45,11 +48,15 @@ class RequestContextMiddleware:
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
+                await send(message)
+                cache.release_refreshes()
+                return
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            cache.end_hold(holding)
             # Path only, never the query string or body: neither may carry sensitive text here.
             access_log.info(
                 "request",

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.types import Message
 
 from app.agency_context import AgencyContext
 from app.api.app import create_app
@@ -176,3 +177,53 @@ async def test_a_refresh_places_calls_by_a_boundary_redrawn_elsewhere(
 
 async def _context(state: AppState, admin: Api) -> AgencyContext:
     return await agency.context(state, admin.agency_id)
+
+
+async def test_a_request_sets_off_its_refresh_once_its_answer_has_begun(
+    admin: Api, deaf: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request that finds the key past half its life does not share the event loop
+    with the lookup it sets off: the lookup starts when the answer has begun."""
+    happened: list[str] = []
+
+    async def get_policy() -> int:
+        sent: list[int] = []
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                happened.append("answer")
+                sent.append(message["status"])
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": "/v1/policy",
+            "raw_path": b"/v1/policy",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"b.test"), (b"authorization", f"Bearer {admin.key}".encode())],
+            "client": ("127.0.0.1", 40000),
+            "server": ("b.test", 80),
+        }
+        await deaf(scope, receive, send)
+        return sent[0]
+
+    assert await get_policy() == 200  # the key is cached
+    find = auth._find_principal
+
+    async def noted(*args: Any) -> Principal | None:
+        happened.append("lookup")
+        return await find(*args)
+
+    monkeypatch.setattr(auth, "_find_principal", noted)
+    happened.clear()
+    await asyncio.sleep(TTL / 2)
+    assert await get_policy() == 200
+    await _landed(deaf.state.cit)
+    assert happened == ["answer", "lookup"]
