@@ -1,6 +1,8 @@
 """The caches of API keys and agency contexts: the requests that find an entry missing
 share one load, and an entry past half its life is read again behind the request that
-finds it so, which goes on with the entry it has (app/cache.py).
+finds it so, which goes on with the entry it has, and sets the read off once its answer
+has begun. A context read again keeps the district boundaries that did not change
+(app/cache.py, app/agency_context.py).
 
 The instance here hears no announcements, as if it had missed them: what it learns, it
 learns from its own refreshes."""
