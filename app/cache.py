@@ -28,6 +28,7 @@ from typing import Generic, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
+C = TypeVar("C")  # what a cache holds, which a load may return (or None)
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,17 @@ class Flights(Generic[K, V]):
             self._tasks[key] = task
             task.add_done_callback(functools.partial(self._landed, key))
         return task
+
+    async def read(self, cache: TtlCache[K, C], key: K, load: Callable[[], Awaitable[V]]) -> C | V:
+        """The entry from cache; if it is missing, the result of the load in flight (or a
+        new one). An entry past half its life is returned as it is, and its refresh is
+        claimed and started behind the caller (refresh)."""
+        value = cache.get(key)
+        if value is None:
+            return await self.join(key, load)
+        if cache.claim_refresh(key):
+            self.refresh(key, load)
+        return value
 
     async def join(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
         """The result of the load in flight for key, starting one if none is."""

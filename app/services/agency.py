@@ -26,12 +26,8 @@ async def context(state: AppState, agency_id: UUID) -> AgencyContext:
     would otherwise reload it once per request in flight. Past half its life, the first
     request to use it starts that load behind it, and goes on with the context it has.
     """
-    cached = state.contexts.get(agency_id)
-    if cached is None:
-        return await state.context_loads.join(agency_id, functools.partial(_load, state, agency_id))
-    if state.contexts.claim_refresh(agency_id):
-        state.context_loads.refresh(agency_id, functools.partial(_load, state, agency_id))
-    return cached
+    load = functools.partial(_load, state, agency_id)
+    return await state.context_loads.read(state.contexts, agency_id, load)
 
 
 async def reload(state: AppState, agency_id: UUID) -> AgencyContext:

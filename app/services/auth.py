@@ -105,12 +105,7 @@ async def _principal(state: AppState, digest: bytes) -> Principal | None:
     uncached share one lookup, and one past half its cached life is looked up again
     behind the request that finds it so (app/cache.py)."""
     look_up = functools.partial(_look_up, state, digest)
-    principal = state.principals.get(digest)
-    if principal is None:
-        return await state.principal_loads.join(digest, look_up)
-    if state.principals.claim_refresh(digest):
-        state.principal_loads.refresh(digest, look_up)
-    return principal
+    return await state.principal_loads.read(state.principals, digest, look_up)
 
 
 async def _admitted(
