@@ -11,7 +11,8 @@ loopback. Beside the intake figures it prints
   <= 250 ms), and
   dispatch/calls throughput ratio: X   (POST .../dispatch alone, bench/dispatch.py, against
   POST /v1/calls in phases interleaved with the dispatch rounds; target >= 0.5), and
-the CPU per request of the floor and of intake on each side (bench/cpu.py). Its last line
+the CPU per request of the floor and of intake on each side, and how long serve waited for
+a CPU while cores sat idle (bench/cpu.py). Its last line
 is `calls/floor throughput ratio: X`.
 
 With --scale it also seeds a second agency ten times the size in the same database, and
@@ -402,7 +403,11 @@ async def _drive(
         )
         + ")"
     )
-    print("CPU per request in those phases (/proc; serve's own process, not its relay child):")
+    print(
+        "CPU per request in those phases, then the time per request serve was ready to run"
+        " but waited for a CPU, and the cores sat idle (/proc; serve's own process, not its"
+        " relay child):"
+    )
     print(used[readyz].line("GET /readyz (floor)"))
     print(used[create_call].line("POST /v1/calls"))
     print(eido.line("POST /v1/eido"))

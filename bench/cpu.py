@@ -5,6 +5,10 @@ stalled meanwhile.
 The floor (GET /readyz) and call intake are bound by different things: the ratio of their
 throughputs says how much more a call costs, these lines say on which side. A backend that
 exits during a phase takes its CPU with it; the pool's connections live through them.
+
+Beside the CPU used, the time the service's threads were ready to run but waited for a CPU
+(/proc/<pid>/task/*/schedstat), and the time the machine's cores sat idle (/proc/stat):
+when both are large, the service lost time to the scheduler's placement, not to work.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from pathlib import Path
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PRESSURE_IO = Path("/proc/pressure/io")
+# Pseudo-sides of Meter.read: seconds, not CPU used.
+WAITING = "serve waiting"
+IDLE = "idle"
 
 
 def _stat(pid: int | str) -> list[str] | None:
@@ -28,6 +35,28 @@ def _stat(pid: int | str) -> list[str] | None:
 
 def _cpu(fields: list[str]) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
+
+
+def _waiting(pid: int) -> float:
+    """Seconds the process's threads have spent runnable on a run queue, not running."""
+    total = 0
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return 0.0
+    for task in tasks:
+        try:
+            total += int((task / "schedstat").read_text().split()[1])  # nanoseconds
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
+def _idle() -> float:
+    """Seconds all cores have sat idle (idle and iowait) since boot."""
+    with open("/proc/stat") as stat:
+        fields = stat.readline().split()
+    return (int(fields[4]) + int(fields[5])) / _TICKS
 
 
 @dataclass(frozen=True)
@@ -56,6 +85,8 @@ class Meter:
             pid = int(entry.name)
             if fields is not None and self.postmaster_pid in (pid, int(fields[1])):
                 sides["postgres"][pid] = _cpu(fields)
+        sides[WAITING] = {self.serve_pid: _waiting(self.serve_pid)}
+        sides[IDLE] = {0: _idle()}
         return sides
 
 
@@ -82,7 +113,9 @@ class PerRequest:
 
         return (
             f"  {label:<22} serve {us('serve')}   PostgreSQL {us('postgres')}"
-            f"   load generator {us('load')}"
+            f"   load generator {us('load')}\n"
+            f"  {'':<22} serve ready but waiting for a CPU {us(WAITING)}"
+            f"   cores idle {us(IDLE)}"
         )
 
 
