@@ -13,6 +13,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 from pgserver.utils import PostmasterInfo
 
 from tests.ports import free_port
@@ -60,13 +61,17 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: flo
     raise AssertionError("service did not become ready")
 
 
+# A folder such as "My Projects": pg_ctl's shell would split a socket directory there.
+@pytest.mark.parametrize("folder", ["", "My Projects/cit data"], ids=["plain", "with spaces"])
 def test_sigterm_stops_embedded_postgres_but_a_cli_run_beside_serve_does_not(
-    tmp_path: Path,
+    tmp_path: Path, folder: str
 ) -> None:
+    data_dir = tmp_path / folder
+    data_dir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "CIT_DATABASE_URL"}
-    env.update(CIT_DATA_DIR=str(tmp_path), CIT_LOG_LEVEL="WARNING")
+    env.update(CIT_DATA_DIR=str(data_dir), CIT_LOG_LEVEL="WARNING")
     port = free_port()
-    log = tmp_path / "serve.log"
+    log = data_dir / "serve.log"
     with log.open("wb") as sink:
         serve = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
@@ -76,9 +81,9 @@ def test_sigterm_stops_embedded_postgres_but_a_cli_run_beside_serve_does_not(
         )
     try:
         _wait_ready(f"http://127.0.0.1:{port}/readyz", serve, log)
-        assert _postmaster_running(tmp_path)
+        assert _postmaster_running(data_dir)
         # The embedded server vacuums the rows dispatches leave behind every 10 s.
-        assert _setting(tmp_path, "autovacuum_naptime") == "10s"
+        assert _setting(data_dir, "autovacuum_naptime") == "10s"
 
         made = subprocess.run(
             [
@@ -100,7 +105,7 @@ def test_sigterm_stops_embedded_postgres_but_a_cli_run_beside_serve_does_not(
         )
         key = json.loads(made.stdout)["api_key"]
         # The CLI process exited, but serve still uses the server: it must still be up.
-        assert _postmaster_running(tmp_path)
+        assert _postmaster_running(data_dir)
         policy = httpx.get(
             f"http://127.0.0.1:{port}/v1/policy",
             headers={"Authorization": f"Bearer {key}"},
@@ -111,9 +116,9 @@ def test_sigterm_stops_embedded_postgres_but_a_cli_run_beside_serve_does_not(
         serve.send_signal(signal.SIGTERM)
         assert serve.wait(timeout=30) == 0, log.read_text()
         deadline = time.monotonic() + 15
-        while _postmaster_running(tmp_path) and time.monotonic() < deadline:
+        while _postmaster_running(data_dir) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not _postmaster_running(tmp_path)
+        assert not _postmaster_running(data_dir)
     finally:
         if serve.poll() is None:
             serve.kill()

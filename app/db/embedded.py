@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import hashlib
 import logging
 import re
 import shutil
@@ -40,12 +41,50 @@ def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
     if ephemeral:
         # Registered before pgserver's own handler, so it runs after the server stopped.
         atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
+    _socket_directories_without_whitespace()
     get_server: Any = pgserver.get_server  # type: ignore[attr-defined]
     server = get_server(data_dir / "pg", cleanup_mode="delete" if ephemeral else "stop")
     uri: str = server.get_uri()
     _apply_settings(uri, data_dir / "pg")
     log.info("embedded postgres ready", extra={"data_dir": str(data_dir)})
     return uri
+
+
+def _socket_directories_without_whitespace() -> None:
+    """Have pgserver give postgres a socket directory whose path has no whitespace.
+
+    pgserver picks the data directory itself when its path is short enough, and passes it
+    on through pg_ctl's -o option, which pg_ctl's shell splits on whitespace: in a folder
+    such as "My Projects" the server would not start. For such a data directory the socket
+    goes where pgserver puts it when the data directory's path is too long: in its runtime
+    directory, named by a hash of the data directory.
+    """
+    from pgserver import postgres_server
+
+    chosen: Any = postgres_server.find_suitable_socket_dir  # type: ignore[attr-defined]
+    if getattr(chosen, "without_whitespace", False):
+        return
+
+    def find(pgdata: Path, runtime_path: Path) -> Path:
+        found: Path = chosen(pgdata, runtime_path)
+        if not _has_whitespace(found):
+            return found
+        named = hashlib.sha256(f"{pgdata}-{pgdata.stat().st_ino}".encode()).hexdigest()[:10]
+        elsewhere = runtime_path / f"cit-{named}"
+        if _has_whitespace(elsewhere):
+            raise RuntimeError(
+                f"the embedded server needs a directory for its socket without whitespace in"
+                f" its path: both {pgdata} and {runtime_path} have some"
+            )
+        elsewhere.mkdir(parents=True, exist_ok=True)
+        return elsewhere
+
+    find.without_whitespace = True  # type: ignore[attr-defined]
+    postgres_server.find_suitable_socket_dir = find  # type: ignore[attr-defined]
+
+
+def _has_whitespace(path: Path) -> bool:
+    return any(character.isspace() for character in str(path))
 
 
 def _apply_settings(uri: str, pgdata: Path) -> None:
