@@ -61,8 +61,10 @@ def _socket_directories_without_whitespace() -> None:
     """
     from pgserver import postgres_server
 
-    chosen: Any = postgres_server.find_suitable_socket_dir  # type: ignore[attr-defined]
-    if getattr(chosen, "without_whitespace", False):
+    chosen: Any = getattr(postgres_server, "find_suitable_socket_dir", None)
+    if chosen is None or getattr(chosen, "without_whitespace", False):
+        # Another pgserver than 0.1.x: paths without whitespace still work, and
+        # tests/test_embedded_lifecycle.py fails for those with some.
         return
 
     def find(pgdata: Path, runtime_path: Path) -> Path:
