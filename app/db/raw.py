@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 # `:name` parameters; `::type` casts are left alone.
@@ -40,6 +41,13 @@ class RawStatement:
 
     def args(self, params: Mapping[str, Any]) -> list[Any]:
         return [params[name] for name in self.names]
+
+
+def json_text(value: object) -> str:
+    """A json or jsonb parameter's text. pydantic-core writes it four to six times faster
+    than json.dumps: call intake writes six such parameters, and json.dumps took 2 % of
+    serve's time there (issue 16's profile)."""
+    return to_json(value).decode()
 
 
 def with_steps(*steps: tuple[str, str]) -> RawStatement:

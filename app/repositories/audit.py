@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -10,7 +9,7 @@ from uuid import UUID
 from sqlalchemy import Select, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.db.raw import RawStatement, driver
+from app.db.raw import RawStatement, driver, json_text
 from app.models import AuditEntry
 from app.records.audit import AuditRecord
 
@@ -37,7 +36,7 @@ def params(entry: AuditRecord) -> dict[str, Any]:
         "au_resource_id": entry.resource_id,
         "au_outcome": entry.outcome,
         "au_request_id": entry.request_id,
-        "au_detail": None if entry.detail is None else json.dumps(entry.detail),
+        "au_detail": None if entry.detail is None else json_text(entry.detail),
     }
 
 
@@ -78,7 +77,7 @@ _AUTH_FAILURE = text("SELECT cit_record_auth_failure(:prefix, :request_id, CAST(
 async def record_auth_failure(
     conn: AsyncConnection, *, prefix: str | None, request_id: str | None, detail: dict[str, Any]
 ) -> None:
-    params = {"prefix": prefix, "request_id": request_id, "detail": json.dumps(detail)}
+    params = {"prefix": prefix, "request_id": request_id, "detail": json_text(detail)}
     await conn.execute(_AUTH_FAILURE, params)
 
 

@@ -9,7 +9,6 @@ statement, so one round trip commits them all or none.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol, cast
@@ -21,7 +20,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.db.raw import RawStatement, driver, with_steps
+from app.db.raw import RawStatement, driver, json_text, with_steps
 from app.events.catalogue import OutboxEvent
 from app.models import Call, District, Recommendation
 from app.records.audit import AuditRecord
@@ -90,8 +89,8 @@ def call_params(call: CallRecord) -> dict[str, Any]:
         "lon": None if place is None else place.lon,
         "address": None if place is None else place.address,
         "nature": call.nature,
-        "safety": json.dumps(dict(call.safety)),
-        "subject": json.dumps(dict(call.subject)),
+        "safety": json_text(dict(call.safety)),
+        "subject": json_text(dict(call.subject)),
         "notes": call.notes,
         "received_at": call.received_at,
         "created_at": call.created_at,
@@ -143,10 +142,10 @@ def recommendation_params(rec: RecommendationRecord) -> dict[str, Any]:
         "rec_policy_version": rec.policy_version,
         "rec_lead": rec.lead,
         "rec_safety_concern": rec.safety_concern,
-        "rec_units": json.dumps(rec.units),
+        "rec_units": json_text(rec.units),
         "rec_requests": list(rec.requests),
-        "rec_warnings": json.dumps(rec.warnings),
-        "rec_reasons": json.dumps(rec.reasons),
+        "rec_warnings": json_text(rec.warnings),
+        "rec_reasons": json_text(rec.reasons),
     }
 
 

@@ -9,7 +9,6 @@ then creates the webhook deliveries and announces the event at commit.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -18,7 +17,7 @@ from uuid import UUID
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.db.raw import RawStatement, driver
+from app.db.raw import RawStatement, driver, json_text
 from app.events.catalogue import OutboxEvent
 from app.ids import first_id_at
 
@@ -62,7 +61,7 @@ def params(*, agency_id: UUID, at: datetime, events: Sequence[OutboxEvent]) -> d
         }
         for e in events
     ]
-    return {"ev_agency_id": agency_id, "ev_at": at, "ev_rows": json.dumps(rows)}
+    return {"ev_agency_id": agency_id, "ev_at": at, "ev_rows": json_text(rows)}
 
 
 async def write(

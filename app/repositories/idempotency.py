@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -10,6 +9,8 @@ from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.raw import json_text
 
 # Take the key if it is new, expired, or held by a request that died mid-flight (its
 # record stayed unfinished past the lease). A retry with a different body never takes it.
@@ -63,7 +64,7 @@ def answer_params(answer: Answer) -> dict[str, Any]:
         "idem_agency_id": answer.agency_id,
         "idem_key": answer.key,
         "idem_status": answer.status,
-        "idem_body": json.dumps(answer.body),
+        "idem_body": json_text(answer.body),
     }
 
 

@@ -7,7 +7,6 @@ listener's reload) reads and purges the tables directly.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -15,6 +14,8 @@ from uuid import UUID
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.raw import json_text
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ async def auth_failed(
         "client": client,
         "prefix": prefix,
         "request_id": request_id,
-        "detail": json.dumps(detail),
+        "detail": json_text(detail),
         "per_key": per_key,
         "per_client": per_client,
         "lockout": lockout_seconds,
