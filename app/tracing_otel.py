@@ -10,6 +10,7 @@ query string of a request or of a receiver's URL, is left out here.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -25,10 +26,13 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter as SpanExporter  # for app.tracing
 from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    ALWAYS_ON,
     Decision,
     ParentBased,
     Sampler,
     SamplingResult,
+    TraceIdRatioBased,
 )
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode, TraceState
 from opentelemetry.util.types import Attributes
@@ -46,10 +50,20 @@ WEBHOOK_SEND = "webhook send"
 _HIDDEN_QUERY = "cit.hidden_query_string"
 
 
+log = logging.getLogger(__name__)
+
+SAMPLER_VARIABLE = "OTEL_TRACES_SAMPLER"
+SAMPLER_ARG_VARIABLE = "OTEL_TRACES_SAMPLER_ARG"
+
+
 class RequestsAndSends(Sampler):
-    """Traces begin at a request or a webhook attempt. A statement outside both (the
-    relay's poll, housekeeping, the live feed's tail) would be a trace of one span every
-    second or so: it begins none. Within a trace, spans follow their parent (ParentBased)."""
+    """Traces begin at a request or a webhook attempt, and head decides which of those are
+    kept. A statement outside both (the relay's poll, housekeeping, the live feed's tail)
+    would be a trace of one span every second or so: it begins none. Within a trace, spans
+    follow their parent (ParentBased)."""
+
+    def __init__(self, head: Sampler = ALWAYS_ON) -> None:
+        self.head = head
 
     def should_sample(
         self,
@@ -63,10 +77,57 @@ class RequestsAndSends(Sampler):
     ) -> SamplingResult:
         if kind == SpanKind.CLIENT:
             return SamplingResult(Decision.DROP)
-        return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+        return self.head.should_sample(
+            parent_context, trace_id, name, kind, attributes, links, trace_state
+        )
 
     def get_description(self) -> str:
-        return "RequestsAndSends"
+        return f"RequestsAndSends{{{self.head.get_description()}}}"
+
+
+def configured_sampler() -> Sampler:
+    """The sampler OTEL_TRACES_SAMPLER names, as the OpenTelemetry SDK reads it: always_on
+    (unset: the default), always_off or traceidratio (its ratio in OTEL_TRACES_SAMPLER_ARG,
+    0 to 1, default 1), each also with parentbased_. A value not understood is logged and
+    the default used, as the SDK does.
+
+    Spans within the process always follow their parent, or a trace would lose its SQL.
+    With parentbased_ a caller's traceparent decides for the request too; without it, the
+    head sampler decides for every trace that begins at a request or a webhook attempt.
+    """
+    value = os.environ.get(SAMPLER_VARIABLE, "").strip().lower() or "parentbased_always_on"
+    follow_caller = value.startswith("parentbased_")
+    name = value.removeprefix("parentbased_")
+    head: Sampler
+    if name == "always_on":
+        head = ALWAYS_ON
+    elif name == "always_off":
+        head = ALWAYS_OFF
+    elif name == "traceidratio":
+        head = TraceIdRatioBased(_ratio())
+    else:
+        log.warning(
+            "%s=%r is not a sampler this service knows; every trace is kept",
+            SAMPLER_VARIABLE,
+            value,
+        )
+        head, follow_caller = ALWAYS_ON, True
+    root = RequestsAndSends(head)
+    if follow_caller:
+        return ParentBased(root=root)
+    return ParentBased(root=root, remote_parent_sampled=root, remote_parent_not_sampled=root)
+
+
+def _ratio() -> float:
+    text = os.environ.get(SAMPLER_ARG_VARIABLE, "").strip()
+    try:
+        ratio = float(text) if text else 1.0
+    except ValueError:
+        ratio = -1.0
+    if not 0.0 <= ratio <= 1.0:
+        log.warning("%s=%r is not a ratio from 0 to 1; 1 is used", SAMPLER_ARG_VARIABLE, text)
+        return 1.0
+    return ratio
 
 
 class ActiveTracing:
@@ -89,7 +150,7 @@ class ActiveTracing:
         name = os.environ.get("OTEL_SERVICE_NAME") or "cit-dispatch"
         provider = TracerProvider(
             resource=Resource.create({SERVICE_NAME: name}),
-            sampler=ParentBased(root=RequestsAndSends()),
+            sampler=configured_sampler(),
         )
         provider.add_span_processor(processor)
         # Patches asyncpg's classes for the whole process; stop() takes the patches off.

@@ -1,5 +1,6 @@
 """Tracing: a request is a span with its request id and its SQL under it; a webhook carries
-`traceparent`; and with OTEL_EXPORTER_OTLP_ENDPOINT unset, no OpenTelemetry module loads."""
+`traceparent`; OTEL_TRACES_SAMPLER decides which traces are kept; and with
+OTEL_EXPORTER_OTLP_ENDPOINT unset, no OpenTelemetry module loads."""
 
 from __future__ import annotations
 
@@ -16,12 +17,25 @@ import httpx
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    TraceFlags,
+    set_span_in_context,
+)
 
 from app.api.app import create_app
 from app.settings import Settings
 from app.tracing import ENDPOINT_VARIABLE, start_tracing, stop_tracing
-from app.tracing_otel import REQUEST_ID, WEBHOOK_SEND
+from app.tracing_otel import (
+    REQUEST_ID,
+    SAMPLER_ARG_VARIABLE,
+    SAMPLER_VARIABLE,
+    WEBHOOK_SEND,
+    configured_sampler,
+)
 from tests.conftest import ServiceFactory
 from tests.helpers import Api, grid_districts
 from tests.receiver import Receiver
@@ -238,3 +252,101 @@ def test_with_the_endpoint_the_app_loads_the_sdk_and_its_instrumentations() -> N
     assert "opentelemetry.sdk.trace" in loaded
     assert "opentelemetry.instrumentation.asgi" in loaded
     assert "opentelemetry.instrumentation.asyncpg" in loaded
+
+
+def _decision(sampled_caller: bool | None, kind: SpanKind = SpanKind.SERVER) -> Decision:
+    """The configured sampler's decision for a span that begins a request's trace: with
+    a caller's traceparent (sampled or not), or without one (None)."""
+    parent = None
+    if sampled_caller is not None:
+        flags = TraceFlags(TraceFlags.SAMPLED if sampled_caller else TraceFlags.DEFAULT)
+        caller = SpanContext(0x1F, 0x2F, is_remote=True, trace_flags=flags)
+        parent = set_span_in_context(NonRecordingSpan(caller))
+    result = configured_sampler().should_sample(parent, 0x1F, "POST /v1/calls", kind)
+    return result.decision
+
+
+KEEP, DROP = Decision.RECORD_AND_SAMPLE, Decision.DROP
+
+
+@pytest.mark.parametrize(
+    ("sampler", "arg", "alone", "caller_sampled", "caller_not_sampled"),
+    [
+        ("", None, KEEP, KEEP, DROP),  # unset: parentbased_always_on
+        ("parentbased_always_on", None, KEEP, KEEP, DROP),
+        ("always_on", None, KEEP, KEEP, KEEP),
+        ("always_off", None, DROP, DROP, DROP),
+        ("parentbased_always_off", None, DROP, KEEP, DROP),
+        ("traceidratio", "0", DROP, DROP, DROP),
+        ("traceidratio", "1", KEEP, KEEP, KEEP),
+        ("parentbased_traceidratio", "0", DROP, KEEP, DROP),
+        ("PARENTBASED_TRACEIDRATIO", "0.0", DROP, KEEP, DROP),
+        ("traceidratio", None, KEEP, KEEP, KEEP),  # the ratio's default is 1
+    ],
+)
+def test_the_sampler_is_the_one_otel_traces_sampler_names(
+    monkeypatch: pytest.MonkeyPatch,
+    sampler: str,
+    arg: str | None,
+    alone: Decision,
+    caller_sampled: Decision,
+    caller_not_sampled: Decision,
+) -> None:
+    monkeypatch.setenv(SAMPLER_VARIABLE, sampler)
+    if arg is None:
+        monkeypatch.delenv(SAMPLER_ARG_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(SAMPLER_ARG_VARIABLE, arg)
+    assert _decision(None) == alone
+    assert _decision(True) == caller_sampled
+    assert _decision(False) == caller_not_sampled
+    # Statements outside a request or a webhook send begin no trace, whatever the sampler.
+    assert _decision(None, SpanKind.CLIENT) == DROP
+
+
+@pytest.mark.parametrize(
+    ("sampler", "arg", "named"),
+    [("sometimes", None, SAMPLER_VARIABLE), ("traceidratio", "2", SAMPLER_ARG_VARIABLE)],
+)
+def test_a_sampler_setting_not_understood_is_logged_and_every_trace_kept(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    sampler: str,
+    arg: str | None,
+    named: str,
+) -> None:
+    monkeypatch.setenv(SAMPLER_VARIABLE, sampler)
+    if arg is not None:
+        monkeypatch.setenv(SAMPLER_ARG_VARIABLE, arg)
+    assert _decision(None) == KEEP
+    assert any(named in record.getMessage() for record in caplog.records), caplog.text
+
+
+async def test_a_sampled_out_request_exports_nothing_and_a_callers_trace_is_followed(
+    admin: Api,
+    database_url: str,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await grid_districts(admin)
+    monkeypatch.setenv(SAMPLER_VARIABLE, "parentbased_traceidratio")
+    monkeypatch.setenv(SAMPLER_ARG_VARIABLE, "0")
+    exporter = InMemorySpanExporter()
+    assert start_tracing(exporter) is not None
+    try:
+        async with _client(settings, database_url) as http:
+            alone = await http.post("/v1/calls", json={"district": "D1"}, headers=admin.headers)
+            assert alone.status_code == 201, alone.text
+            assert exporter.get_finished_spans() == ()
+            trace_id = 0x0AF7651916CD43DD8448EB211C80319C
+            caller = {"traceparent": f"00-{trace_id:032x}-b7ad6b7169203331-01"}
+            joined = await http.post(
+                "/v1/calls", json={"district": "D1"}, headers={**admin.headers, **caller}
+            )
+            assert joined.status_code == 201, joined.text
+    finally:
+        stop_tracing()
+    trace = _in_trace(exporter, trace_id)
+    assert [s.name for s in trace if s.kind == SpanKind.SERVER] == ["POST /v1/calls"]
+    assert any((s.attributes or {}).get("db.system") == "postgresql" for s in trace)
+    assert len(trace) == len(exporter.get_finished_spans())
