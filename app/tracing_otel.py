@@ -107,7 +107,7 @@ def configured_sampler() -> Sampler:
         head = TraceIdRatioBased(_ratio())
     else:
         log.warning(
-            "%s=%r is not a sampler this service knows; every trace is kept",
+            "%s=%r is not a sampler this service knows; parentbased_always_on is used",
             SAMPLER_VARIABLE,
             value,
         )

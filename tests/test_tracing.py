@@ -305,20 +305,27 @@ def test_the_sampler_is_the_one_otel_traces_sampler_names(
 
 
 @pytest.mark.parametrize(
-    ("sampler", "arg", "named"),
-    [("sometimes", None, SAMPLER_VARIABLE), ("traceidratio", "2", SAMPLER_ARG_VARIABLE)],
+    ("sampler", "arg", "named", "decisions"),
+    [
+        # parentbased_always_on
+        ("sometimes", None, SAMPLER_VARIABLE, (KEEP, KEEP, DROP)),
+        # traceidratio at 1
+        ("traceidratio", "2", SAMPLER_ARG_VARIABLE, (KEEP, KEEP, KEEP)),
+        ("parentbased_traceidratio", "most", SAMPLER_ARG_VARIABLE, (KEEP, KEEP, DROP)),
+    ],
 )
-def test_a_sampler_setting_not_understood_is_logged_and_every_trace_kept(
+def test_a_sampler_setting_not_understood_is_logged_and_the_default_used(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
     sampler: str,
     arg: str | None,
     named: str,
+    decisions: tuple[Decision, Decision, Decision],
 ) -> None:
     monkeypatch.setenv(SAMPLER_VARIABLE, sampler)
     if arg is not None:
         monkeypatch.setenv(SAMPLER_ARG_VARIABLE, arg)
-    assert _decision(None) == KEEP
+    assert (_decision(None), _decision(True), _decision(False)) == decisions
     assert any(named in record.getMessage() for record in caplog.records), caplog.text
 
 
