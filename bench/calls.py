@@ -323,9 +323,11 @@ async def _drive(
     # (autovacuum, checkpoint writes) settle, and warm up at the rate before measuring.
     await asyncio.sleep(3)
     await open_loop(make, send_call, rate=args.rate, seconds=2)
+    vacuumed_before = await cpu.autovacuum_runs(args.database_url)
     stalled_before = cpu.io_stalled_ms()
     paced = await open_loop(make, send_call, rate=args.rate, seconds=s)
     stalled_after = cpu.io_stalled_ms()
+    vacuumed_after = await cpu.autovacuum_runs(args.database_url)
 
     # The floor at the same rate: what the lightest request costs in latency when the machine
     # idles between requests. Its p50 was 1.9 ms here (client to answer 1.6 ms, the rest the
@@ -417,6 +419,7 @@ async def _drive(
             f"  (all tasks waiting on I/O stalled for {stalled_after - stalled_before:.0f} ms"
             f" of its {s:.0f} s: /proc/pressure/io)"
         )
+    print(f"  ({cpu.autovacuum_line(vacuumed_before, vacuumed_after)} in those {s:.0f} s)")
     print(paced_floor.line(f"GET /readyz open loop {args.rate:.0f}/s"))
     print(accepted.line(f"POST /v1/calls, {args.overload_clients} clients, accepted"))
     print(shed.line(f"POST /v1/calls, {args.overload_clients} clients, shed"))

@@ -1,6 +1,6 @@
 """Where a request's CPU goes, read from /proc (Linux): the service's own process, the
-database server's processes and this load generator; and how long the machine's I/O
-stalled meanwhile.
+database server's processes and this load generator; how long the machine's I/O stalled
+meanwhile, and what autovacuum did.
 
 The floor (GET /readyz) and call intake are bound by different things: the ratio of their
 throughputs says how much more a call costs, these lines say on which side. A backend that
@@ -14,6 +14,7 @@ when both are large, the service lost time to the scheduler's placement, not to 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,3 +132,32 @@ def io_stalled_ms() -> float | None:
             total = dict(part.split("=") for part in line.split()[1:])["total"]
             return int(total) / 1000
     return None
+
+
+async def autovacuum_runs(url: str) -> Counter[str]:
+    """How many times autovacuum has vacuumed and analysed each table so far, as
+    "ANALYZE event" and the like. Each run competes with the service for the cores, and an
+    ANALYZE makes every connection plan its statements on that table again."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT relname, autovacuum_count, autoanalyze_count FROM pg_stat_user_tables"
+        )
+    finally:
+        await conn.close()
+    runs: Counter[str] = Counter()
+    for row in rows:
+        runs[f"VACUUM {row['relname']}"] = row["autovacuum_count"]
+        runs[f"ANALYZE {row['relname']}"] = row["autoanalyze_count"]
+    return runs
+
+
+def autovacuum_line(before: Counter[str], after: Counter[str]) -> str:
+    """What autovacuum did between the two counts, in one line."""
+    done = after - before
+    if not done:
+        return "autovacuum did not run"
+    runs = ", ".join(name if n == 1 else f"{name} x{n}" for name, n in sorted(done.items()))
+    return f"autovacuum ran: {runs}"
