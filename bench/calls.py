@@ -11,8 +11,8 @@ loopback. Beside the intake figures it prints
   <= 250 ms), and
   dispatch/calls throughput ratio: X   (POST .../dispatch alone, bench/dispatch.py, against
   POST /v1/calls in phases interleaved with the dispatch rounds; target >= 0.5), and
-the CPU per request of the floor and of intake on each side, and how long serve waited for
-a CPU while cores sat idle (bench/cpu.py). Its last line
+the CPU per request of the floor and of intake on each side, how long serve waited for a
+CPU while cores sat idle, and the hypervisor's steal (bench/cpu.py). Its last line
 is `calls/floor throughput ratio: X`.
 
 With --scale it also seeds a second agency ten times the size in the same database, and
@@ -325,7 +325,8 @@ async def _drive(
     await open_loop(make, send_call, rate=args.rate, seconds=2)
     vacuumed_before = await cpu.autovacuum_runs(args.database_url)
     stalled_before = cpu.io_stalled_ms()
-    paced = await open_loop(make, send_call, rate=args.rate, seconds=s)
+    async with cpu.Steal() as stolen:
+        paced = await open_loop(make, send_call, rate=args.rate, seconds=s)
     stalled_after = cpu.io_stalled_ms()
     vacuumed_after = await cpu.autovacuum_runs(args.database_url)
 
@@ -407,8 +408,8 @@ async def _drive(
     )
     print(
         "CPU per request in those phases, then the time per request serve was ready to run"
-        " but waited for a CPU, and the cores sat idle (/proc; serve's own process, not its"
-        " relay child):"
+        " but waited for a CPU, the cores sat idle and the hypervisor took them (/proc; serve's"
+        " own process, not its relay child):"
     )
     print(used[readyz].line("GET /readyz (floor)"))
     print(used[create_call].line("POST /v1/calls"))
@@ -420,6 +421,7 @@ async def _drive(
             f" of its {s:.0f} s: /proc/pressure/io)"
         )
     print(f"  ({cpu.autovacuum_line(vacuumed_before, vacuumed_after)} in those {s:.0f} s)")
+    print(f"  ({stolen.line(s)})")
     print(paced_floor.line(f"GET /readyz open loop {args.rate:.0f}/s"))
     print(accepted.line(f"POST /v1/calls, {args.overload_clients} clients, accepted"))
     print(shed.line(f"POST /v1/calls, {args.overload_clients} clients, shed"))
