@@ -62,7 +62,7 @@ class RequestsAndSends(Sampler):
     would be a trace of one span every second or so: it begins none. Within a trace, spans
     follow their parent (ParentBased)."""
 
-    def __init__(self, head: Sampler = ALWAYS_ON) -> None:
+    def __init__(self, head: Sampler) -> None:
         self.head = head
 
     def should_sample(
