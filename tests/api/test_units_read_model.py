@@ -108,6 +108,19 @@ async def test_a_separated_officer_leaves_the_units_at_once(admin: Api) -> None:
     assert [u["call_sign"] for u in units] == ["1A2"]
 
 
+async def test_units_are_listed_by_call_sign_in_character_code_order(admin: Api) -> None:
+    # Digits before capitals before small letters, accents last, whatever the server's
+    # collation: the order routing breaks its ties in (docs/routing.md).
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    for call_sign in ("b1", "É4", "B2", "1A1", "a3"):
+        await add_officer(admin, district="D1", call_sign=call_sign)
+    await add_co_responder(admin, district="D1", call_sign="M1")
+    listed = [u["call_sign"] for u in (await admin.ok("GET", "/v1/units"))["items"]]
+    assert listed == ["1A1", "B2", "M1", "a3", "b1", "É4"]
+    in_d1 = [u["call_sign"] for u in (await admin.ok("GET", "/v1/units?district=D1"))["items"]]
+    assert in_d1 == listed
+
+
 async def test_the_units_response_is_json_a_console_can_read(admin: Api) -> None:
     await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
     await add_officer(admin, district="D1", call_sign="1A1")
