@@ -11,18 +11,22 @@ import re
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
-from app.db.engine import resolve_database_url
-from app.db.migrate import set_app_password, upgrade
-from app.encryption import DataCipher, DataKeyError, load_cipher
 from app.logs import configure_logging
 from app.settings import Settings, get_settings
 from app.vocabulary import ROLES
+
+if TYPE_CHECKING:
+    from app.encryption import DataCipher
+
+# The database layer (SQLAlchemy, Alembic) and the cipher are imported by the commands that
+# use them: a mistake in a command's options is refused in a fraction of a second, not
+# after the 1.4 s those imports took.
 
 log = logging.getLogger("cit_dispatch.cli")
 
@@ -92,12 +96,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _database(settings: Settings) -> str:
-    url = resolve_database_url(settings)
+    url = _database_url(settings)
     _migrate(settings, url)
     return url
 
 
+def _database_url(settings: Settings) -> str:
+    from app.db.engine import resolve_database_url
+
+    return resolve_database_url(settings)
+
+
 def _migrate(settings: Settings, url: str) -> None:
+    from app.db.migrate import set_app_password, upgrade
+
     upgrade(url)
     if settings.database_app_password is not None:
         set_app_password(url, settings.database_app_password.get_secret_value())
@@ -120,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(settings, args)
         if args.command == "migrate":
-            _migrate(settings, resolve_database_url(settings))
+            _migrate(settings, _database_url(settings))
             log.info("migrations applied")
             return 0
         if args.command == "worker":
@@ -135,7 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"cit-dispatch: {exc}", file=sys.stderr)
         return 2
-    except (SQLAlchemyError, OSError) as exc:
+    except Exception as exc:
+        if not _is_database_failure(exc):
+            raise
         # Never the statement or its parameters (SQLAlchemy's message carries both).
         print(f"cit-dispatch: {_database_failure(exc)}", file=sys.stderr)
         return 1
@@ -143,6 +157,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 class CliError(Exception):
     """A mistake in what the user asked for: reported in one line, without a traceback."""
+
+
+def _is_database_failure(exc: Exception) -> bool:
+    if isinstance(exc, OSError):
+        return True
+    # Loaded only if a command reached the database layer.
+    errors = sys.modules.get("sqlalchemy.exc")
+    return errors is not None and isinstance(exc, errors.SQLAlchemyError)
 
 
 def _database_failure(exc: BaseException) -> str:
@@ -159,6 +181,8 @@ def _database_failure(exc: BaseException) -> str:
 
 def _cipher(settings: Settings) -> DataCipher:
     """The data cipher, checked before anything starts (serve, worker and rekey need it)."""
+    from app.encryption import DataKeyError, load_cipher
+
     try:
         return load_cipher(settings)
     except DataKeyError as exc:
@@ -171,7 +195,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     settings = _serve_settings(settings, args)
     cipher = _cipher(settings)
-    url = resolve_database_url(settings)
+    url = _database_url(settings)
     if not args.no_migrate:
         _migrate(settings, url)
     host = settings.host
@@ -230,8 +254,7 @@ def _worker(settings: Settings) -> int:
     start_tracing()  # webhook sends, when OTEL_EXPORTER_OTLP_ENDPOINT is set
 
     try:
-        url = resolve_database_url(settings)
-        _migrate(settings, url)
+        url = _database(settings)
         log.info("webhook worker started")
         with contextlib.suppress(KeyboardInterrupt):
             # A graceful stop on SIGTERM or SIGINT: no new claims, unsent claims given back,
@@ -299,8 +322,6 @@ _ORI = re.compile(r"[A-Z]{2}[A-Z0-9]{7}")
 
 
 def _create_agency(settings: Settings, args: argparse.Namespace) -> int:
-    from app.admin import AdminError, create_agency
-
     name = args.name.strip()
     if not name:
         raise CliError("--name: an agency needs a name")
@@ -314,6 +335,8 @@ def _create_agency(settings: Settings, args: argparse.Namespace) -> int:
             f"--ori: {args.ori!r} is not an ORI (9 characters: a 2-letter state code,"
             " then 7 letters or digits, e.g. UT0180000)"
         )
+    from app.admin import AdminError, create_agency
+
     try:
         agency_id, key = asyncio.run(
             create_agency(_database(settings), name=name, timezone=args.timezone, ori=ori)
@@ -325,10 +348,10 @@ def _create_agency(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _create_key(settings: Settings, args: argparse.Namespace) -> int:
-    from app.admin import AdminError, create_key
-
     if (args.role == "unit") != (args.responder_id is not None):
         raise CliError("--responder-id is required for the unit role, and only for it")
+    from app.admin import AdminError, create_key
+
     try:
         key = asyncio.run(
             create_key(

@@ -135,6 +135,29 @@ async def test_agency_create_refuses_an_unknown_timezone_in_one_line(database_ur
         assert result.returncode == 2
 
 
+def test_a_mistake_in_the_options_is_refused_before_the_database_layer_loads() -> None:
+    # The database layer and the cipher take seconds to import; a typo is said at once.
+    script = (
+        "import sys\n"
+        "from app.cli import main\n"
+        "for argv in (['agency', 'create', '--name', 'PD', '--timezone', 'Mars/Olympus'],\n"
+        "             ['agency', 'create', '--name', 'PD', '--timezone', 'UTC', '--ori', 'X'],\n"
+        "             ['api-key', 'create', '--agency', '01900000-0000-7000-8000-000000000000',\n"
+        "              '--role', 'unit']):\n"
+        "    assert main(argv) == 2\n"
+        "loaded = sorted(m for m in ('sqlalchemy', 'alembic', 'asyncpg', 'cryptography')\n"
+        "                if m in sys.modules)\n"
+        "print(loaded)\n"
+    )
+    env = {**os.environ, "CIT_DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none"}
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    assert result.stderr.count("cit-dispatch: ") == 3, result.stderr
+
+
 async def test_api_key_create_names_an_unknown_agency_in_one_line(database_url: str) -> None:
     missing = "01900000-0000-7000-8000-000000000000"
     result = _cli(database_url, "api-key", "create", "--agency", missing, "--role", "viewer")
