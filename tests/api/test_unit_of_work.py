@@ -147,8 +147,9 @@ async def test_a_read_only_unit_of_work_refuses_every_write(
 
 
 async def test_generic_plans_hold_for_their_transaction_only(app: FastAPI, admin: Api) -> None:
-    """Dispatch and clear run on generic plans; the setting ends with their transaction, so
-    the pooled connection never carries it into another request's statements."""
+    """Intake, EIDO import, update, dispatch and clear run on generic plans; the setting
+    ends with their transaction, so the pooled connection never carries it into another
+    request's statements."""
     state: AppState = app.state.cit
 
     async def plan_mode(raw: asyncpg.Connection) -> str:

@@ -15,6 +15,7 @@ from app.api.deps import (
     ReadSession,
     Session,
     State,
+    Work,
     replayed,
     request_id,
 )
@@ -74,6 +75,7 @@ async def create_call(
     first is still running is a 409.
     """
     state, work = handling.state, handling.work
+    work.use_generic_plans()
     if idempotency_key is not None:
         print_ = idempotency.fingerprint("POST", "/v1/calls", body)
         replay = await idempotency.begin(state, work, key=idempotency_key, fingerprint=print_)
@@ -149,15 +151,22 @@ async def update_call(
     body: CallPatch,
     who: Caller,
     context: Context,
-    session: Session,
+    work: Work,
     state: State,
     request: Request,
 ) -> CallOut:
     """Add new information; safety merges flag by flag and the call is re-triaged."""
+    work.use_generic_plans()
     if body.district is not None:
         context = await agency.knowing(state, context, codes=[body.district])
     return await service.update(
-        session, context, who, call_id, body, cipher=state.cipher, request_id=request_id(request)
+        await work.session(),
+        context,
+        who,
+        call_id,
+        body,
+        cipher=state.cipher,
+        request_id=request_id(request),
     )
 
 

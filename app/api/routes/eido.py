@@ -68,6 +68,7 @@ async def import_eido(
     notes changed. A document that is not an EIDO, or that nothing places in a district, is
     a 422 and writes nothing; a newer one for a cleared call is a 409.
     """
+    work.use_generic_plans()
     result = await service.import_document(
         state, work, context, who, document, district=district, request_id=request_id(request)
     )
