@@ -34,6 +34,11 @@ was seeded, and prints a line per report:
   outcome report by month, 366 days, 50000 calls: median M ms, min N ms
 The all-district coverage report's target is 1 s at 2,000 officers and 5 s at 20,000.
 
+With --database-url postgresql://USER@HOST:PORT/DB it runs on that server instead of the
+embedded one, as a deployment with CIT_DATABASE_URL does, in a database it creates there
+and drops at the end (bench/server.py); PostgreSQL's CPU is measured when the server is on
+this machine.
+
 With --slow-receiver it measures webhook isolation instead (bench/slow_receiver.py): two
 agencies take --rate-each calls/s each; agency B's receiver answers in 8 s; it prints agency
 A's event-to-first-attempt latency against its target, p99 <= 250 ms.
@@ -63,7 +68,6 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.db.embedded import start_embedded
 from app.db.migrate import upgrade
 from bench import cpu, limits, stream
 from bench import dispatch as dispatching
@@ -73,6 +77,7 @@ from bench.loadgen import Connection, Stats, Step, closed_loop, open_loop
 from bench.receiver import Receiver
 from bench.roster_year import TIMEZONE, SeededYear, seed_year
 from bench.seed import CELL, Seeded, seed
+from bench.server import BenchServer, bench_server, describe, postmaster_pid
 from bench.tracing import service_tracing
 from bench.units import read_model_line
 
@@ -150,6 +155,7 @@ def _start(
         env["CIT_RATE_LIMIT_PER_MINUTE"] = str(limits.RATE_LIMIT_PER_MINUTE)
         env["CIT_RUN_RELAY"] = "false"
     env.pop("CIT_DATABASE_URL", None)
+    env.update(args.server_env)  # an external server's URL and data key (bench/server.py)
     log = (data_dir / ("limited.log" if rate_limited else "service.log")).open("wb")
     commands = [["serve", "--no-migrate", "--port", str(port)]]
     if args.worker and not rate_limited:
@@ -197,7 +203,7 @@ async def _run(
     hook_url = receiver.start()
     try:
         await _wait_ready(port, serve)
-        meter = cpu.Meter.embedded(serve.pid, data_dir / "pg")
+        meter = cpu.Meter(serve.pid, await postmaster_pid(args.server, data_dir))
         await _drive(args, seeded, big, port, hook_url, receiver, data_dir, meter)
     finally:
         receiver.stop()
@@ -708,14 +714,28 @@ def main() -> None:
     parser.add_argument(
         "--rate-each", type=float, default=10, help="--slow-receiver: calls/s per agency"
     )
+    parser.add_argument(
+        "--database-url",
+        dest="external_url",
+        help="run on this PostgreSQL server instead of the embedded one, in a database of"
+        " the bench's own, dropped at the end (the URL's user must be able to create one)",
+    )
     args = parser.parse_args()
     if args.coverage and not 0 < args.days <= 366:
         parser.error("--days: a report covers at most 366 days")
     data_dir = Path(tempfile.mkdtemp(prefix="cit-bench-"))
-    # Shared with the service, which joins the same server; deleted when the bench ends.
-    url = start_embedded(data_dir, ephemeral=True)
+    # Shared with the service, which joins the same server; an embedded one is deleted when
+    # the bench ends, an external one's database dropped.
+    with bench_server(data_dir, args.external_url) as server:
+        _bench(args, server, data_dir)
+
+
+def _bench(args: argparse.Namespace, server: BenchServer, data_dir: Path) -> None:
+    url = server.url
     upgrade(url)
     args.database_url = url  # for phases that seed during the run (bench/units.py)
+    args.server, args.server_env = server, server.env
+    print(asyncio.run(describe(server)))
     # The service gets this environment: its OTEL_* variables decide whether it traces.
     print(service_tracing())
     if args.coverage:

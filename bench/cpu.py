@@ -126,13 +126,7 @@ class Meter:
     """Reads the CPU seconds used so far by each side, per process."""
 
     serve_pid: int
-    postmaster_pid: int
-
-    @classmethod
-    def embedded(cls, serve_pid: int, pgdata: Path) -> Meter:
-        """For the service at serve_pid on the embedded server in pgdata."""
-        postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
-        return cls(serve_pid, postmaster)
+    postmaster_pid: int | None  # None: the server is on another machine, unmeasured
 
     def read(self) -> dict[str, dict[int, float]]:
         sides: dict[str, dict[int, float]] = {"serve": {}, "postgres": {}, "load": {}}
@@ -140,7 +134,7 @@ class Meter:
             fields = _stat(pid)
             if fields is not None:
                 sides[side][pid] = _cpu(fields)
-        for entry in Path("/proc").iterdir():
+        for entry in Path("/proc").iterdir() if self.postmaster_pid is not None else ():
             if not entry.name.isdigit():
                 continue
             fields = _stat(entry.name)

@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args()
-    args.worker = False
+    args.worker, args.server_env = False, {}
     data_dir = Path(tempfile.mkdtemp(prefix="cit-bench-units-"))
     url = start_embedded(data_dir, ephemeral=True)
     upgrade(url)

@@ -66,9 +66,11 @@ class UnitOfWork:
         key: PostgreSQL otherwise may plan such a statement again on every execution, when
         its plan for the values given looks cheaper than the generic one. Dispatch's read
         was planned afresh each time, and planning cost more than running it (issue 16).
-        So was triage's candidate query on a PostgreSQL 15 server (the embedded 16 chose
-        its generic plan): about 1.2 ms of planning for 0.4 ms of work, on every call
-        intake, EIDO import and update, which now run on generic plans too.
+        So was triage's candidate query on a PostgreSQL 15 server holding one large agency
+        (the embedded 16, and 15 with the benchmark's two agencies, chose the generic
+        plan): about 1.2 ms of planning for 0.4 ms of work, on every call intake, EIDO
+        import and update, which now run on generic plans too. Which plan the server picks
+        depends on its version and statistics; this takes the choice away.
         """
         if self._conn is not None:
             raise RuntimeError("use_generic_plans: the transaction has already begun")
