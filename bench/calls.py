@@ -49,35 +49,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.db.migrate import upgrade
-from bench import cpu, limits, stream
+from bench import cpu, limits, reports, stream
 from bench import dispatch as dispatching
-from bench.call_year import SeededCalls, seed_calls, year_range
 from bench.eido import import_step, largest_document_validation
 from bench.loadgen import Connection, Stats, Step, closed_loop, open_loop
 from bench.receiver import Receiver
-from bench.roster_year import TIMEZONE, SeededYear, seed_year
 from bench.seed import CELL, Seeded, seed
 from bench.server import BenchServer, bench_server, describe, postmaster_pid
+from bench.service import serving, wait_ready
 from bench.tracing import service_tracing
 from bench.units import read_model_line
 
@@ -104,91 +94,12 @@ def call_body(rng: random.Random, seeded: Seeded) -> dict[str, Any]:
     return body
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-async def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(600):
-        if proc.poll() is not None:
-            raise SystemExit("the service exited during start-up")
-        conn = Connection("127.0.0.1", port, {})
-        try:
-            if (await conn.request("GET", "/readyz"))[0] == 200:
-                return
-        except OSError:
-            pass
-        finally:
-            await conn.close()
-        await asyncio.sleep(0.1)
-    raise SystemExit("the service did not become ready")
-
-
 def _percentiles(values: list[float]) -> str:
     if not values:
         return "no deliveries"
     stats = Stats(latencies_ms=values)
     p50, p99 = stats.percentile(50), stats.percentile(99)
     return f"p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   (n={len(values)})"
-
-
-def _start(
-    args: argparse.Namespace, data_dir: Path, port: int, *, rate_limited: bool = False
-) -> list[subprocess.Popen[bytes]]:
-    """Start the service (and, with --worker, the relay as its own process).
-
-    rate_limited: a second instance, with the default per-key rate limit and no relay.
-    """
-    env = {
-        **os.environ,
-        "CIT_DATA_DIR": str(data_dir),
-        "CIT_LOG_LEVEL": args.log_level,
-        "CIT_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
-        "CIT_RUN_RELAY": "false" if args.worker else "true",
-        # One key drives the whole load: the per-key limit would cap it at 100/s.
-        "CIT_RATE_LIMIT_PER_MINUTE": "0",
-    }
-    if rate_limited:
-        env["CIT_RATE_LIMIT_PER_MINUTE"] = str(limits.RATE_LIMIT_PER_MINUTE)
-        env["CIT_RUN_RELAY"] = "false"
-    env.pop("CIT_DATABASE_URL", None)
-    env.update(args.server_env)  # an external server's URL and data key (bench/server.py)
-    log = (data_dir / ("limited.log" if rate_limited else "service.log")).open("wb")
-    commands = [["serve", "--no-migrate", "--port", str(port)]]
-    if args.worker and not rate_limited:
-        commands.append(["worker"])
-    procs = []
-    for command in commands:
-        extra = {"CIT_RUN_RELAY": "true"} if command == ["worker"] else {}
-        procs.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "app.cli", *command],
-                env={**env, **extra},
-                stdout=log,
-                stderr=log,
-            )
-        )
-    log.close()
-    return procs
-
-
-@contextmanager
-def _serving(
-    args: argparse.Namespace, data_dir: Path, *, rate_limited: bool = False
-) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    """The service (and its worker) on a free port for the block; stopped with SIGTERM."""
-    port = _free_port()
-    procs = _start(args, data_dir, port, rate_limited=rate_limited)
-    try:
-        yield port, procs[0]
-    finally:
-        for proc in procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            proc.wait(timeout=30)
 
 
 async def _run(
@@ -202,7 +113,7 @@ async def _run(
     receiver = Receiver()
     hook_url = receiver.start()
     try:
-        await _wait_ready(port, serve)
+        await wait_ready(port, serve)
         meter = cpu.Meter(serve.pid, await postmaster_pid(args.server, data_dir))
         await _drive(args, seeded, big, port, hook_url, receiver, data_dir, meter)
     finally:
@@ -262,8 +173,8 @@ async def _compare_limits(
     """Call intake on this instance (no rate limit) and on a second one with the shared
     limits on, interleaved (bench/limits.py); the report's lines."""
     keys = await limits.issue_keys(port, seeded, args.concurrency)
-    with _serving(args, data_dir, rate_limited=True) as (limited_port, limited):
-        await _wait_ready(limited_port, limited)
+    with serving(args, data_dir, rate_limited=True) as (limited_port, limited):
+        await wait_ready(limited_port, limited)
         return await limits.compare(args, keys, create_call, port_off=port, port_on=limited_port)
 
 
@@ -478,10 +389,9 @@ STREAM_TARGET_P50_MS, STREAM_TARGET_P99_MS = 50, 250
 
 def _print_stream(feeds: stream.StreamLatency) -> None:
     if feeds.wrong:
-        _fail(
-            "GET /v1/stream",
-            f"{feeds.wrong} of {feeds.streams} streams did not read each of the"
-            f" {feeds.expected} units assigned exactly once",
+        raise SystemExit(
+            f"GET /v1/stream: {feeds.wrong} of {feeds.streams} streams did not read each of"
+            f" the {feeds.expected} units assigned exactly once"
         )
     p50, p99 = feeds.percentile(50), feeds.percentile(99)
     met = p50 <= STREAM_TARGET_P50_MS and p99 <= STREAM_TARGET_P99_MS
@@ -498,171 +408,12 @@ def _print_stream(feeds: stream.StreamLatency) -> None:
     )
 
 
-# The all-district coverage report's target over a year, by roster size (at most so many
-# officers: at most so many milliseconds).
-COVERAGE_TARGETS_MS = ((2000, 1000), (20000, 5000))
-ONE_DISTRICT = "D23"
-
-Check = Callable[[dict[str, Any]], None]
-
-
-def _fail(what: str, detail: object) -> None:
-    raise SystemExit(f"{what}: {detail}")
-
-
-async def _time_report(conn: Connection, path: str, runs: int, check: Check) -> list[float]:
-    """One warm-up, then `runs` timed requests; every answer is checked (after its timing)."""
-    times = []
-    for run in range(runs + 1):
-        started = time.perf_counter()
-        status, body = await conn.request("GET", path)
-        elapsed = (time.perf_counter() - started) * 1000
-        if status != 200:
-            _fail(f"GET {path}", f"{status} {body[:500]!r}")
-        check(json.loads(body))
-        if run:
-            times.append(elapsed)
-    return times
-
-
-def _timing(times: list[float]) -> str:
-    return f"median {statistics.median(times):.0f} ms, min {min(times):.0f} ms"
-
-
-def _check_coverage(codes: list[str], got: dict[str, Any]) -> None:
-    reported = [d["district"] for d in got["districts"]]
-    if reported != codes or got["summary"]["districts"] != len(codes):
-        _fail("coverage report districts", f"{reported} (summary {got['summary']})")
-    for kind in ("cit", "co_responder"):
-        if not got["summary"][f"{kind}_covered_pct"] > 0:
-            _fail("coverage report summary", got["summary"])
-        for d in got["districts"]:
-            pct = d[f"{kind}_covered_pct"]
-            if not 0 <= pct <= 100 or len(d["by_hour_of_week"][kind]) != 168:
-                _fail(f"coverage of {d['district']}", f"{kind} {pct} %")
-
-
-def _check_outcomes(calls: SeededCalls, months: int | None, got: dict[str, Any]) -> None:
-    groups = got["groups"]
-    if months is not None:
-        if len(groups) != months or sum(g["calls"] for g in groups) != calls.calls:
-            _fail("outcome report by month", [(g["key"], g["calls"]) for g in groups])
-        return
-    (group,) = groups
-    expected = {
-        "calls": calls.calls,
-        "cleared": calls.cleared,
-        "lead_recommended.mental_health": calls.recommended_mental_health,
-        "lead_dispatched.not_dispatched": calls.not_dispatched,
-        "mh_lead_not_followed.total": calls.mental_health_not_followed,
-    }
-    for figure, want in expected.items():
-        value = group
-        for part in figure.split("."):
-            value = value[part]
-        if value != want:
-            _fail(f"outcome report {figure}", f"{value}, seeded {want}")
-
-
-async def _reports(
-    args: argparse.Namespace,
-    year: SeededYear,
-    calls: SeededCalls,
-    port: int,
-    serve: subprocess.Popen[bytes],
-) -> list[str]:
-    """Time the reports over HTTP; the report's lines."""
-    await _wait_ready(port, serve)
-    conn = Connection("127.0.0.1", port, {"Authorization": f"Bearer {year.api_key}"})
-    days = (calls.end - calls.start).days
-    span = {"from": calls.start.isoformat(), "to": calls.end.isoformat()}
-    codes = sorted(year.districts)
-    whole: dict[str, Any] = {}
-
-    def check_all(got: dict[str, Any]) -> None:
-        _check_coverage(codes, got)
-        whole.update(got)
-
-    def check_one(got: dict[str, Any]) -> None:
-        _check_coverage([ONE_DISTRICT], got)
-        (one,) = [d for d in whole["districts"] if d["district"] == ONE_DISTRICT]
-        if got["districts"][0] != one:
-            _fail(f"coverage of {ONE_DISTRICT}", "differs from its part of the whole report")
-
-    first, last = calls.start, calls.end - timedelta(microseconds=1)  # local times
-    months = (last.year - first.year) * 12 + last.month - first.month + 1
-    try:
-        all_districts = await _time_report(
-            conn, f"/v1/coverage?{urlencode(span)}", args.runs, check_all
-        )
-        one_district = await _time_report(
-            conn,
-            f"/v1/coverage?{urlencode({**span, 'district': ONE_DISTRICT})}",
-            args.runs,
-            check_one,
-        )
-        outcomes = await _time_report(
-            conn,
-            f"/v1/reports/outcomes?{urlencode(span)}",
-            args.runs,
-            lambda got: _check_outcomes(calls, None, got),
-        )
-        by_month = await _time_report(
-            conn,
-            f"/v1/reports/outcomes?{urlencode({**span, 'group_by': 'month'})}",
-            args.runs,
-            lambda got: _check_outcomes(calls, months, got),
-        )
-    finally:
-        await conn.close()
-    target = next((ms for size, ms in COVERAGE_TARGETS_MS if year.officers <= size), None)
-    verdict = ""
-    if target is not None:
-        met = "met" if statistics.median(all_districts) <= target else "MISSED"
-        verdict = f" (target <= {target} ms: {met})"
-    return [
-        f"\n{args.runs} runs after one warm-up, over HTTP",
-        f"coverage report, {days} days x {len(codes)} districts, {year.officers} officers: "
-        f"{_timing(all_districts)}{verdict}",
-        f"coverage report, {days} days, one district, {year.officers} officers: "
-        f"{_timing(one_district)}",
-        f"outcome report, {days} days, {calls.calls} calls: {_timing(outcomes)}",
-        f"outcome report by month, {days} days, {calls.calls} calls: {_timing(by_month)}",
-    ]
-
-
-def _coverage(args: argparse.Namespace, url: str, data_dir: Path) -> None:
-    """The --coverage mode: seed a year, start the service, time the reports."""
-    today = datetime.now(ZoneInfo(TIMEZONE)).date()
-    year = asyncio.run(
-        seed_year(
-            url, officers=args.officers, start=today - timedelta(days=args.days), days=args.days
-        )
-    )
-    start, end = year_range(year)
-    print(
-        f"seeded 50 districts, {year.officers} officers ({year.cit_officers} CIT), "
-        f"{year.co_responders} co-responders, 8-hour watches from {start:%Y-%m-%d} to "
-        f"{end:%Y-%m-%d}: {year.shifts} shifts, {year.coverage_rows} coverage rows "
-        f"in {year.seconds:.1f} s"
-    )
-    calls = asyncio.run(seed_calls(url, year, calls=args.calls))
-    print(
-        f"seeded {calls.calls} calls over those days ({calls.cleared} cleared, "
-        f"{calls.assignments} assignments) in {calls.seconds:.1f} s"
-    )
-    with _serving(args, data_dir) as (port, serve):
-        lines = asyncio.run(_reports(args, year, calls, port, serve))
-    for line in lines:
-        print(line)
-
-
 def _slow_receiver(args: argparse.Namespace, url: str, data_dir: Path) -> None:
     """The --slow-receiver mode: two agencies, one with a receiver answering in 8 s."""
     from bench.slow_receiver import run
 
     fast, slow = (asyncio.run(seed(url, officers=200, co_responders=20)) for _ in range(2))
-    with _serving(args, data_dir) as (port, serve):
+    with serving(args, data_dir) as (port, serve):
         lines = asyncio.run(run(args, fast, slow, port, serve))
     for line in lines:
         print(line)
@@ -739,7 +490,7 @@ def _bench(args: argparse.Namespace, server: BenchServer, data_dir: Path) -> Non
     # The service gets this environment: its OTEL_* variables decide whether it traces.
     print(service_tracing())
     if args.coverage:
-        _coverage(args, url, data_dir)
+        reports.run(args, url, data_dir)
         return
     if args.slow_receiver:
         _slow_receiver(args, url, data_dir)
@@ -753,7 +504,7 @@ def _bench(args: argparse.Namespace, server: BenchServer, data_dir: Path) -> Non
             f"{officers // 10} co-responders, shifts for 3 days in {agencies[-1].seconds:.1f} s"
         )
     seeded, big = agencies[0], (agencies[1] if args.scale else None)
-    with _serving(args, data_dir) as (port, serve):
+    with serving(args, data_dir) as (port, serve):
         asyncio.run(_run(args, data_dir, seeded, big, port, serve))
 
 

@@ -16,10 +16,11 @@ import subprocess
 import time
 from collections.abc import Awaitable, Callable
 
-from bench.calls import _percentiles, _wait_ready, call_body
+from bench.calls import _percentiles, call_body
 from bench.loadgen import Connection, Stats, open_loop
 from bench.receiver import Receiver, answer_each
 from bench.seed import Seeded
+from bench.service import wait_ready
 
 SLOW_SECONDS = 8.0
 TARGET_P99_MS = 250.0
@@ -54,7 +55,7 @@ async def run(
     """Drive both agencies; return the report's lines."""
     receiver, laggard = Receiver(), SlowReceiver()
     fast_url, slow_url = receiver.start(), await laggard.start()
-    await _wait_ready(port, serve)
+    await wait_ready(port, serve)
     rng = random.Random(5)
 
     def client(seeded: Seeded) -> Callable[[], Connection]:

@@ -65,7 +65,7 @@ async def read_model_line(url: str, big: Seeded | None, port: int) -> str:
 def main() -> None:
     from app.db.embedded import start_embedded
     from app.db.migrate import upgrade
-    from bench.calls import _serving, _wait_ready
+    from bench.service import serving, wait_ready
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--officers", type=int, default=OFFICERS)
@@ -79,10 +79,10 @@ def main() -> None:
     agency = asyncio.run(seed(url, officers=args.officers, co_responders=args.officers // 10))
 
     async def run(port: int, serve: object) -> str:
-        await _wait_ready(port, serve)  # type: ignore[arg-type]
+        await wait_ready(port, serve)  # type: ignore[arg-type]
         return await measure(agency, port, runs=args.runs)
 
-    with _serving(args, data_dir) as (port, serve):
+    with serving(args, data_dir) as (port, serve):
         print(asyncio.run(run(port, serve)))
 
 
