@@ -136,22 +136,6 @@ def _with_active_responder(stmt: Select[Any]) -> Select[Any]:
     )
 
 
-async def on_shift_now(
-    session: AsyncSession,
-    *,
-    agency_id: UUID,
-    district_id: UUID | None,
-    now: datetime,
-) -> list[UnitRow]:
-    """Active responders whose shift covers now, with the shift that puts them there."""
-    stmt = _with_active_responder(
-        shifts_statement(
-            agency_id, district_id=district_id, at=now, window_from=None, window_to=None
-        )
-    ).order_by(Shift.call_sign, Shift.id)
-    return [(s, o, c) for s, o, c in (await session.execute(stmt))]
-
-
 async def latest_started_shift(
     session: AsyncSession, *, agency_id: UUID, responder_id: UUID, now: datetime
 ) -> UnitRow | None:
