@@ -74,8 +74,10 @@ async def describe(server: BenchServer) -> str:
     if not server.external:
         return f"database: the embedded server, PostgreSQL {version}"
     where = make_url(server.url)
+    # A Unix socket's directory comes as ?host=, and a TCP host in the URL's host part.
+    at = where.host or where.query.get("host")
     return (
-        f"database: {where.database} on the external server at {where.host}:{where.port or 5432},"
+        f"database: {where.database} on the external server at {at}:{where.port or 5432},"
         f" PostgreSQL {version}"
     )
 
