@@ -485,7 +485,7 @@ def _bench(args: argparse.Namespace, server: BenchServer, data_dir: Path) -> Non
     url = server.url
     upgrade(url)
     args.database_url = url  # for phases that seed during the run (bench/units.py)
-    args.server, args.server_env = server, server.env
+    args.server = server
     print(asyncio.run(describe(server)))
     # The service gets this environment: its OTEL_* variables decide whether it traces.
     print(service_tracing())

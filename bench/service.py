@@ -64,7 +64,7 @@ def _start(
         env["CIT_RATE_LIMIT_PER_MINUTE"] = str(limits.RATE_LIMIT_PER_MINUTE)
         env["CIT_RUN_RELAY"] = "false"
     env.pop("CIT_DATABASE_URL", None)
-    env.update(args.server_env)  # an external server's URL and data key (bench/server.py)
+    env.update(args.server.env)  # an external server's URL and data key (bench/server.py)
     log = (data_dir / ("limited.log" if rate_limited else "service.log")).open("wb")
     commands = [["serve", "--no-migrate", "--port", str(port)]]
     if args.worker and not rate_limited:

@@ -65,6 +65,7 @@ async def read_model_line(url: str, big: Seeded | None, port: int) -> str:
 def main() -> None:
     from app.db.embedded import start_embedded
     from app.db.migrate import upgrade
+    from bench.server import BenchServer
     from bench.service import serving, wait_ready
 
     parser = argparse.ArgumentParser(description=__doc__)
@@ -72,9 +73,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args()
-    args.worker, args.server_env = False, {}
     data_dir = Path(tempfile.mkdtemp(prefix="cit-bench-units-"))
     url = start_embedded(data_dir, ephemeral=True)
+    args.worker, args.server = False, BenchServer(url, external=False, env={})
     upgrade(url)
     agency = asyncio.run(seed(url, officers=args.officers, co_responders=args.officers // 10))
 
