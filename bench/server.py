@@ -18,7 +18,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 from sqlalchemy.engine import make_url
+
+from app.db.engine import execute_alone, plain_url
 
 
 @dataclass(frozen=True)
@@ -27,20 +30,6 @@ class BenchServer:
     external: bool
     # The service's environment for this server (an external one needs a data key).
     env: dict[str, str]
-
-
-def _admin_url(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def _admin(url: str, statement: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(_admin_url(url))
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 @contextmanager
@@ -53,20 +42,18 @@ def bench_server(data_dir: Path, external_url: str | None) -> Iterator[BenchServ
         yield BenchServer(start_embedded(data_dir, ephemeral=True), external=False, env={})
         return
     name = f"cit_bench_{secrets.token_hex(4)}"
-    asyncio.run(_admin(external_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(execute_alone(external_url, f'CREATE DATABASE "{name}"'))
     url = make_url(external_url).set(database=name).render_as_string(hide_password=False)
     key = base64.urlsafe_b64encode(os.urandom(32)).decode()
     try:
         yield BenchServer(url, external=True, env={"CIT_DATABASE_URL": url, "CIT_DATA_KEY": key})
     finally:
-        asyncio.run(_admin(external_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(execute_alone(external_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def describe(server: BenchServer) -> str:
     """Which server the run is on, and its version."""
-    import asyncpg
-
-    conn = await asyncpg.connect(_admin_url(server.url))
+    conn = await asyncpg.connect(plain_url(server.url))
     try:
         version = await conn.fetchval("SHOW server_version")
     finally:
@@ -96,9 +83,7 @@ async def postmaster_pid(server: BenchServer, data_dir: Path) -> int | None:
     server is not on this machine (then its CPU goes unmeasured)."""
     if not server.external:
         return int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
-    import asyncpg
-
-    conn = await asyncpg.connect(_admin_url(server.url))
+    conn = await asyncpg.connect(plain_url(server.url))
     try:  # read while the backend lives
         return _postgres_parent(await conn.fetchval("SELECT pg_backend_pid()"))
     finally:

@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 
 from app.api.app import create_app
 from app.db.embedded import start_embedded
+from app.db.engine import execute_alone, plain_url
 from app.db.migrate import upgrade
 from app.encryption import generate_key
 from app.limits import FailureMirror, RateLeases, RefusalTally
@@ -41,29 +42,16 @@ def _server_url() -> str:
     return start_embedded(data_dir, ephemeral=True)
 
 
-def plain_url(url: str) -> str:
-    """A libpq-style URL asyncpg accepts (no +driver suffix)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     server = make_url(_server_url())
     name = f"cit_test_{secrets.token_hex(4)}"
-    admin = plain_url(server.render_as_string(hide_password=False))
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    admin = server.render_as_string(hide_password=False)
+    asyncio.run(execute_alone(admin, f'CREATE DATABASE "{name}"'))
     url = server.set(database=name).render_as_string(hide_password=False)
     upgrade(url)
     yield url
-    asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(execute_alone(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

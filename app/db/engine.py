@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -30,6 +31,23 @@ def asyncpg_url(url: str) -> str:
     """Rewrite any postgresql:// URL for SQLAlchemy's asyncpg dialect."""
     parsed = make_url(url)
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+
+
+def plain_url(url: str) -> str:
+    """Rewrite any postgresql:// URL (a SQLAlchemy dialect's too) in the plain form that
+    asyncpg.connect and libpq take."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def execute_alone(url: str, statement: str) -> None:
+    """Run one statement on a connection of its own, outside any pool or transaction block
+    (CREATE DATABASE and DROP DATABASE must): for set-up, the benchmark and the tests."""
+    conn = await asyncpg.connect(plain_url(url))
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
 
 
 def app_role_url(owner_url: str, settings: Settings) -> str:

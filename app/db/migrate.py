@@ -8,9 +8,8 @@ from pathlib import Path
 import asyncpg
 from alembic import command
 from alembic.config import Config
-from sqlalchemy.engine import make_url
 
-from app.db.engine import APP_ROLE, asyncpg_url
+from app.db.engine import APP_ROLE, asyncpg_url, plain_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -36,8 +35,7 @@ def set_app_password(url: str, password: str) -> None:
     """Give the application role the password CIT_DATABASE_APP_PASSWORD names."""
 
     async def run() -> None:
-        plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        conn = await asyncpg.connect(plain)
+        conn = await asyncpg.connect(plain_url(url))
         try:
             statement = await conn.fetchval(
                 "SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)", APP_ROLE, password

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from tests.conftest import plain_url
+from app.db.engine import plain_url
 from tests.helpers import Api, add_co_responder, add_officer, add_shift, grid_districts
 
 

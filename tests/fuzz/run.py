@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 import httpx
 import uvicorn
 from sqlalchemy.engine import make_url
 
 from app.api.app import create_app
 from app.db.embedded import start_embedded
+from app.db.engine import execute_alone
 from app.db.migrate import upgrade
 from app.settings import Settings
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts, new_agency
@@ -64,18 +64,6 @@ def _settings(*, allow_private_targets: bool = False) -> Settings:
         auth_failure_limit=1_000_000,
         rate_limit_per_minute=0,
     )
-
-
-def _plain(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def _execute(server: str, sql: str) -> None:
-    conn = await asyncpg.connect(_plain(server))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 async def _seed(database_url: str) -> dict[str, Any]:
@@ -138,7 +126,7 @@ def main(argv: list[str]) -> int:
         Path(tempfile.mkdtemp(prefix="cit-fuzz-")), ephemeral=True
     )
     name = f"cit_fuzz_{secrets.token_hex(4)}"
-    asyncio.run(_execute(server, f'CREATE DATABASE "{name}"'))
+    asyncio.run(execute_alone(server, f'CREATE DATABASE "{name}"'))
     database_url = make_url(server).set(database=name).render_as_string(hide_password=False)
     try:
         upgrade(database_url)
@@ -187,7 +175,7 @@ def main(argv: list[str]) -> int:
         os.unlink(ids_file.name)
         return code
     finally:
-        asyncio.run(_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(execute_alone(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":
