@@ -11,7 +11,7 @@ recommendation every unit of the agency would.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from string import Template
 from uuid import UUID
@@ -123,14 +123,20 @@ WITH window_start AS MATERIALIZED (
 )
 -- Only the kept units are read from their own rows: the routing core re-checks them.
 SELECT r.responder_type, r.responder_id, r.call_sign, r.starts_at, r.ends_at,
-       r.home_district_id AS home_id, r.hop,
-       u.name, u.status, u.active, u.lat, u.lon, u.trainings, u.specialties,
+       r.home_district_id AS home_id, r.hop, $unit_facts
+FROM ranked r
+$unit_rows
+WHERE r.position <= :per_partition
+""")
+
+# What the routing core needs of each unit r (responder_type, responder_id) beyond its
+# shift: its own row, its CIT certification valid today, and its assignments in 24 h.
+_UNIT_FACTS = """u.name, u.status, u.active, u.lat, u.lon, u.trainings, u.specialties,
        cert.certified_on, cert.expires_on,
        (SELECT count(*) FROM assignment a
          WHERE a.responder_id = r.responder_id
-           AND a.assigned_at > CAST(:now AS timestamptz) - interval '24 hours') AS recent
-FROM ranked r
-JOIN LATERAL (
+           AND a.assigned_at > CAST(:now AS timestamptz) - interval '24 hours') AS recent"""
+_UNIT_ROWS = """JOIN LATERAL (
     SELECT o.name, o.status, o.active, o.lat, o.lon, o.trainings,
            NULL::text[] AS specialties, o.state_officer_id
     FROM officer o WHERE r.responder_type = 'officer' AND o.id = r.responder_id
@@ -143,12 +149,40 @@ LEFT JOIN LATERAL (
     WHERE ce.state_officer_id = u.state_officer_id
       AND ce.certified_on <= :today AND ce.expires_on > :today
     ORDER BY ce.expires_on DESC LIMIT 1
-) cert ON u.state_officer_id IS NOT NULL
-WHERE r.position <= :per_partition
+) cert ON u.state_officer_id IS NOT NULL"""
+
+# The units holding an assignment on the call, each with its latest shift begun by now
+# (it may have ended while the unit worked the call), and whether that shift covers the
+# call's district without being based there.
+_ON_CALL = Template("""
+SELECT r.responder_type, r.responder_id, s.call_sign, s.starts_at, s.ends_at,
+       s.home_district_id AS home_id, s.covers, $unit_facts
+FROM assignment r
+JOIN LATERAL (
+    SELECT sc.call_sign, sc.starts_at, sc.ends_at, sc.home_district_id,
+           bool_or(sc.district_id = :district_id AND NOT sc.is_home) AS covers
+    FROM shift_coverage sc
+    WHERE sc.agency_id = :agency_id AND sc.responder_id = r.responder_id
+      AND sc.starts_at <= :now
+    GROUP BY sc.shift_id, sc.call_sign, sc.starts_at, sc.ends_at, sc.home_district_id
+    ORDER BY sc.starts_at DESC LIMIT 1
+) s ON true
+$unit_rows
+WHERE r.agency_id = :agency_id AND r.call_id = :call_id AND r.released_at IS NULL
 """)
 _CODES = "SELECT id, code FROM district WHERE id = ANY($1::uuid[])"
 _CANDIDATES = RawStatement.compile(
-    _TEMPLATE.substitute(measure=_MEASURE, on_now=_ON_NOW, cit_today=_CIT_TODAY, may_lead=_MAY_LEAD)
+    _TEMPLATE.substitute(
+        measure=_MEASURE,
+        on_now=_ON_NOW,
+        cit_today=_CIT_TODAY,
+        may_lead=_MAY_LEAD,
+        unit_facts=_UNIT_FACTS,
+        unit_rows=_UNIT_ROWS,
+    )
+)
+_UNITS_ON_CALL = RawStatement.compile(
+    _ON_CALL.substitute(unit_facts=_UNIT_FACTS, unit_rows=_UNIT_ROWS)
 )
 
 
@@ -197,36 +231,78 @@ async def load_candidates(
         kept = nearest.get(row["responder_id"])
         if kept is None or row["hop"] < kept["hop"]:
             nearest[row["responder_id"]] = row
-    missing = {row["home_id"] for row in nearest.values() if row["home_id"] not in codes}
-    if missing:
-        found = await raw.fetch(_CODES, list(missing))
-        codes = {**codes, **{r["id"]: r["code"] for r in found}}
+    codes = await _knowing(raw, codes, nearest.values())
     candidates = []
     for row in nearest.values():
         home = codes[row["home_id"]]
         serves_by_cover = row["hop"] == 0 and home != district_code
-        lat, certified_on = row["lat"], row["certified_on"]
-        candidates.append(
-            Candidate(
-                responder_type=row["responder_type"],
-                responder_id=row["responder_id"],
-                name=row["name"],
-                call_sign=row["call_sign"],
-                shift_district=home,
-                also_covers=frozenset({district_code}) if serves_by_cover else frozenset(),
-                shift_starts_at=row["starts_at"],
-                shift_ends_at=row["ends_at"],
-                status=row["status"],
-                active=row["active"],
-                location=GeoPoint(lat, row["lon"]) if lat is not None else None,
-                certifications=(
-                    (CertificationPeriod(certified_on, row["expires_on"]),)
-                    if certified_on is not None
-                    else ()
-                ),
-                trainings=frozenset(row["trainings"] or ()),
-                specialties=frozenset(row["specialties"] or ()),
-                assignments_24h=row["recent"],
-            )
-        )
+        candidates.append(_candidate(row, home, serves_by_cover, district_code))
     return candidates
+
+
+async def load_units_on_call(
+    conn: AsyncConnection,
+    *,
+    agency_id: UUID,
+    call_id: UUID,
+    district_id: UUID,
+    district_code: str,
+    codes: Mapping[UUID, str],
+    now: datetime,
+    today: date,
+) -> list[Candidate]:
+    """The units holding an assignment on the call, as candidates with their latest shift
+    begun by now and their status as it is (on a call, so not available)."""
+    raw = await driver(conn)
+    rows = await raw.fetch(
+        _UNITS_ON_CALL.sql,
+        *_UNITS_ON_CALL.args(
+            {
+                "agency_id": agency_id,
+                "call_id": call_id,
+                "district_id": district_id,
+                "now": now,
+                "today": today,
+            }
+        ),
+    )
+    codes = await _knowing(raw, codes, rows)
+    return [_candidate(row, codes[row["home_id"]], row["covers"], district_code) for row in rows]
+
+
+async def _knowing(
+    raw: asyncpg.Connection, codes: Mapping[UUID, str], rows: Iterable[asyncpg.Record]
+) -> Mapping[UUID, str]:
+    """codes, with the districts the rows' units are based in that it does not name (added
+    on another instance a moment ago) read by a second, rare query, never a KeyError."""
+    missing = {row["home_id"] for row in rows if row["home_id"] not in codes}
+    if not missing:
+        return codes
+    found = await raw.fetch(_CODES, list(missing))
+    return {**codes, **{r["id"]: r["code"] for r in found}}
+
+
+def _candidate(row: asyncpg.Record, home: str, covers: bool, district_code: str) -> Candidate:
+    """A unit row of either query as the routing core's candidate."""
+    lat, certified_on = row["lat"], row["certified_on"]
+    return Candidate(
+        responder_type=row["responder_type"],
+        responder_id=row["responder_id"],
+        name=row["name"],
+        call_sign=row["call_sign"],
+        shift_district=home,
+        also_covers=frozenset({district_code}) if covers else frozenset(),
+        shift_starts_at=row["starts_at"],
+        shift_ends_at=row["ends_at"],
+        status=row["status"],
+        active=row["active"],
+        location=GeoPoint(lat, row["lon"]) if lat is not None else None,
+        certifications=(
+            (CertificationPeriod(certified_on, row["expires_on"]),)
+            if certified_on is not None
+            else ()
+        ),
+        trainings=frozenset(row["trainings"] or ()),
+        specialties=frozenset(row["specialties"] or ()),
+        assignments_24h=row["recent"],
+    )

@@ -68,6 +68,8 @@ def _requested_units(body: DispatchRequest, rec: RecommendationRecord | None) ->
     requested: list[Unit] = [(u.responder_type, u.responder_id, u.role) for u in body.units]
     if len({u[1] for u in requested}) != len(requested):
         raise Invalid("a unit appears twice in units", loc=("body", "units"))
+    if sum(role == "lead" for _, _, role in requested) > 1:
+        raise Invalid("at most one unit may lead", loc=("body", "units"))
     if set(requested) == set(recommended):
         return _Choice(requested, None, body.override_reason)
     if body.override_reason is None and body.override_code is None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -16,9 +17,9 @@ from app.ids import new_id
 from app.records.calls import CallRecord, Location
 from app.records.recommendations import RecommendationRecord, recommendation_record
 from app.repositories import calls as repo
-from app.repositories.candidates import load_candidates
+from app.repositories.candidates import load_candidates, load_units_on_call
 from app.routing import is_minor, recommend
-from app.routing.types import CallFacts, GeoPoint
+from app.routing.types import CallFacts, Candidate, GeoPoint
 from app.security import Principal
 from app.services import audit
 
@@ -86,10 +87,55 @@ async def triage(
         location=facts.location,
         minor=is_minor(facts),
     )
+    if call.status == "dispatched":
+        candidates = await _with_units_on_call(
+            conn, context, call, candidates, now=now, today=local_now.date()
+        )
     result = recommend(facts, candidates, policy, local_now, adjacency=context.adjacency)
     return recommendation_record(
         result, id=new_id(), agency_id=call.agency_id, call_id=call.id, created_at=now
     )
+
+
+async def _with_units_on_call(
+    conn: AsyncConnection,
+    context: AgencyContext,
+    call: CallRecord,
+    candidates: list[Candidate],
+    *,
+    now: datetime,
+    today: date,
+) -> list[Candidate]:
+    """The candidates, and the units already on the call as available to it.
+
+    A dispatched call's recommendation (after new information, or when a dispatch finds
+    nothing to assign) must count the units working it: left out as busy, a co-responder
+    leading the call would make it look as if none were free, and the recommendation would
+    turn to law enforcement, escalate the call and name a second lead. A unit stays on the
+    call past the end of its shift until released, so that shift counts as on too.
+    """
+    on_call = await load_units_on_call(
+        conn,
+        agency_id=context.agency_id,
+        call_id=call.id,
+        district_id=call.district_id,
+        district_code=call.district,
+        codes=context.district_codes,
+        now=now,
+        today=today,
+    )
+    if not on_call:
+        return candidates
+    ids = {unit.responder_id for unit in on_call}
+    working = [
+        replace(
+            unit,
+            status="available",
+            shift_ends_at=max(unit.shift_ends_at, now + timedelta(seconds=1)),
+        )
+        for unit in on_call
+    ]
+    return [c for c in candidates if c.responder_id not in ids] + working
 
 
 async def retriage(

@@ -115,6 +115,76 @@ async def test_dispatching_again_adds_reinforcements_and_skips_units_on_it(admin
     assert nothing_left.json()["unavailable_units"] == []
 
 
+async def test_a_dispatched_call_keeps_its_lead_when_dispatched_again_or_updated(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """The units on a call count as available to it when it is re-triaged: dispatching it
+    again with nothing to assign, or new information that changes nothing about safety,
+    neither turns it to law enforcement nor pulls a CIT officer from next door."""
+    co, officer = await _setup(admin)
+    next_door = await add_officer(admin, district="D2", call_sign="2A1", cit=True)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    on_call = {(co, "lead"), (officer, "backup")}
+    for _ in range(2):
+        again = await admin.post(f"/v1/calls/{call['id']}/dispatch")
+        assert again.status_code == 409
+        problem = again.json()
+        assert problem["unavailable_units"] == []
+        fresh = problem["recommendation"]
+        assert fresh["lead"] == "mental_health"
+        assert {(u["responder_id"], u["role"]) for u in fresh["units"]} == on_call
+        assert "no_co_responder_available" not in {w["code"] for w in fresh["warnings"]}
+    patched = await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": "calmer now"})
+    assert patched["recommendation"]["lead"] == "mental_health"
+    state = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert {(a["responder_id"], a["role"]) for a in state["assignments"]} == on_call
+    assert next_door not in {a["responder_id"] for a in state["assignments"]}
+    assert await _events(db, "call.escalated") == []
+
+
+async def test_a_unit_on_a_call_still_counts_for_it_after_its_shift_ends(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    co, _ = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    # The co-responder's shift ended a minute ago, while it worked the call.
+    await db.execute(
+        "UPDATE shift SET ends_at = now() - interval '1 minute' WHERE responder_id = $1",
+        uuid.UUID(co),
+    )
+    await db.execute(
+        "UPDATE shift_coverage SET ends_at = now() - interval '1 minute' WHERE responder_id = $1",
+        uuid.UUID(co),
+    )
+    patched = await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": "still on scene"})
+    assert patched["recommendation"]["lead"] == "mental_health"
+    assert co in {u["responder_id"] for u in patched["recommendation"]["units"]}
+    assert await _events(db, "call.escalated") == []
+    fresh = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    assert co not in {u["responder_id"] for u in fresh["recommendation"]["units"]}
+
+
+async def test_more_than_one_lead_in_a_dispatch_is_refused(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    two_leads = {
+        "units": [
+            {"responder_type": "officer", "responder_id": officer, "role": "lead"},
+            {"responder_type": "co_responder", "responder_id": co, "role": "lead"},
+        ],
+        "override_code": "other",
+    }
+    refused = await admin.post(f"/v1/calls/{call['id']}/dispatch", two_leads)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["loc"] == ["body", "units"]
+    assert await db.fetchval("SELECT count(*) FROM assignment") == 0
+    assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["status"] == "pending"
+
+
 async def test_clear_releases_every_unit_and_records_diversion(
     admin: Api, db: asyncpg.Connection
 ) -> None:
