@@ -88,6 +88,10 @@ async def _authorized(request: Request, principal: Principal) -> None:
         raise Forbidden("This route has no permission rule")
     params = request.path_params
     resource = next((str(params[p]) for p in _RESOURCE_PARAMS if p in params), None)
+    if resource is not None:
+        # The path names it as sent, even when it is no valid id; PostgreSQL's text cannot
+        # hold NUL, and the entry must still be written (U+FFFD marks where one was).
+        resource = resource.replace("\x00", "\ufffd")
     note = AuditNote(
         who=principal,
         action=rule.action,

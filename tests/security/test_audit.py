@@ -52,6 +52,15 @@ async def test_call_details_reads_are_recorded_but_lists_are_not(admin: Api) -> 
     assert await _entries(admin, action="call.list") == []
 
 
+async def test_a_read_of_a_malformed_call_id_is_recorded_even_with_a_nul_in_it(
+    admin: Api,
+) -> None:
+    for sent, recorded in (("abc", "abc"), ("a%00b", "a\ufffdb")):
+        assert (await admin.get(f"/v1/calls/{sent}")).status_code == 422
+        [entry] = await _entries(admin, action="call.read", resource_id=recorded)
+        assert entry["outcome"] == "error"
+
+
 async def test_an_override_reason_and_code_are_in_the_dispatch_entry(admin: Api) -> None:
     await grid_districts(admin)
     await add_co_responder(admin, district="D1", call_sign="MCT1")
