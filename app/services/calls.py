@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
 from app.db.unit_of_work import UnitOfWork
+from app.eido import outgoing
 from app.encryption import CALL_NOTES, DataCipher
 from app.errors import CallExists, Conflict, Invalid, NotFound
 from app.events import catalogue as events
@@ -60,9 +61,24 @@ async def create(
     recommendation, events, audit entry and (with a key) the replayable answer."""
     now = datetime.now(UTC)
     call = new_call(context, body, cipher=cipher, now=now)
+    await _refuse_an_exported_incident_id(work, call)
     return await intake(
         work, context, who, call, now=now, request_id=request_id, idempotency_key=idempotency_key
     )
+
+
+async def _refuse_an_exported_incident_id(work: UnitOfWork, call: CallRecord) -> None:
+    """A CallExists when the new call's external_id is the incident id this agency's EIDO
+    export gave another call (docs/api.md, EIDO export): the two would share it, and a later import
+    or retrieval by it would find the new call, not the incident's. Only an id of the
+    export's own form is read for (app/eido/outgoing.py), so intake pays nothing."""
+    named = outgoing.assigned_call_id(call.external_id or "", call.agency_id)
+    if named is None:
+        return
+    holder = await repo.get_call(await work.session(), agency_id=call.agency_id, call_id=named)
+    # A call imported (or created) with an incident id of its own is known by that one.
+    if holder is not None and not outgoing.is_incident_id(holder.external_id):
+        raise CallExists(str(call.external_id), named)
 
 
 def new_call(

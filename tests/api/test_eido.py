@@ -8,7 +8,7 @@ import json
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import quote
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 from fastapi import FastAPI
@@ -520,6 +520,23 @@ async def test_the_agencys_own_export_imports_as_the_same_incident(
     assert again["recommendation"]["id"] == call["recommendation"]["id"]  # nothing changed
     assert (await admin.ok("POST", "/v1/eido", eido))["applied"] is False
     assert await _count(db, "call") == 1
+
+
+async def test_a_new_call_cannot_take_the_incident_id_the_export_gave_another(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "external_id": "CAD-1"}, 201)
+    assigned = (await admin.ok("GET", f"/v1/calls/{call['id']}/eido"))["$id"]
+    taken = await admin.post("/v1/calls", {"district": "D2", "external_id": assigned})
+    assert taken.status_code == 409
+    assert taken.json()["call_id"] == call["id"]
+    assert await _count(db, "call") == 1
+    found = await admin.ok("GET", f"/v1/eido/incidents/{quote(assigned, safe='')}")
+    assert found == await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    # An id of that form naming no call of the agency is any CAD's to use.
+    unused = f"urn:emergency:uid:incidentid:{uuid4().hex}:{admin.agency_id.hex}"
+    await admin.ok("POST", "/v1/calls", {"district": "D2", "external_id": unused}, 201)
 
 
 async def test_another_agencys_call_and_incident_are_404(admin: Api, other_admin: Api) -> None:
