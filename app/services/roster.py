@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.agency_context import AgencyContext
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Certification, CoResponder, Officer
+from app.repositories import assignments as assignment_repo
 from app.repositories import roster as repo
 from app.repositories.pagination import fetch_page
 from app.schemas.common import GeoLocation, geo_location
@@ -26,6 +27,7 @@ from app.schemas.roster import (
     OfficerOut,
     OfficerPatch,
 )
+from app.vocabulary import ResponderType
 
 
 def _location(row: Officer | CoResponder) -> GeoLocation | None:
@@ -102,9 +104,31 @@ async def get_officer(session: AsyncSession, *, agency_id: UUID, officer_id: UUI
     return officer
 
 
+async def _refuse_deactivating_on_a_call(
+    session: AsyncSession, agency_id: UUID, responder_type: ResponderType, unit_id: UUID
+) -> None:
+    """A 409 when the unit to deactivate holds an assignment: it would stay on the call,
+    assigned, yet vanish from the units list. Its row is locked first (the one lock order
+    of dispatch), so no dispatch assigns it between this check and the change."""
+    locked = await assignment_repo.lock_units(
+        session,
+        agency_id=agency_id,
+        officer_ids=[unit_id] if responder_type == "officer" else [],
+        co_ids=[unit_id] if responder_type == "co_responder" else [],
+    )
+    unit = locked.get(unit_id)
+    if unit is not None and unit.active_call_id is not None:
+        raise Conflict(
+            f"the unit is assigned to call {unit.active_call_id}: clear the call, or have the"
+            " unit report available, before deactivating it"
+        )
+
+
 async def update_officer(
     session: AsyncSession, context: AgencyContext, officer_id: UUID, body: OfficerPatch
 ) -> OfficerOut:
+    if body.active is False:
+        await _refuse_deactivating_on_a_call(session, context.agency_id, "officer", officer_id)
     officer = await get_officer(session, agency_id=context.agency_id, officer_id=officer_id)
     # Read now: a failed flush expires the object, and reloading it then is a sync lazy load.
     state_officer_id = officer.state_officer_id
@@ -176,6 +200,8 @@ async def get_co_responder(
 async def update_co_responder(
     session: AsyncSession, *, agency_id: UUID, co_responder_id: UUID, body: CoResponderPatch
 ) -> CoResponderOut:
+    if body.active is False:
+        await _refuse_deactivating_on_a_call(session, agency_id, "co_responder", co_responder_id)
     row = await get_co_responder(session, agency_id=agency_id, co_responder_id=co_responder_id)
     for field in ("name", "kind", "provider", "active"):
         value = getattr(body, field)

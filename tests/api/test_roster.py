@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from tests.helpers import Api, add_co_responder, add_officer, around_now
+from tests.helpers import Api, add_co_responder, add_officer, around_now, grid_districts
 
 
 def _cert(
@@ -127,6 +127,27 @@ async def test_reactivating_an_officer_whose_id_is_taken_again_is_409(admin: Api
     assert response.headers["content-type"].startswith("application/problem+json")
     unchanged = await admin.ok("GET", f"/v1/officers/{first['id']}")
     assert (unchanged["active"], unchanged["name"]) == (False, "Dee")
+
+
+async def test_a_unit_on_a_call_cannot_be_deactivated_until_released(admin: Api) -> None:
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    officer = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    for path in (f"/v1/officers/{officer}", f"/v1/co-responders/{co}"):
+        refused = await admin.patch(path, {"active": False})
+        assert refused.status_code == 409
+        assert call["id"] in refused.json()["detail"]
+        assert (await admin.ok("GET", path))["active"] is True
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "available"})
+    assert (await admin.ok("PATCH", f"/v1/co-responders/{co}", {"active": False}))[
+        "active"
+    ] is False
+    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "resolved"})
+    assert (await admin.ok("PATCH", f"/v1/officers/{officer}", {"active": False}))[
+        "active"
+    ] is False
 
 
 async def test_status_update_records_location(admin: Api) -> None:

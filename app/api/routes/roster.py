@@ -65,7 +65,9 @@ async def get_officer(
 async def update_officer(
     officer_id: UUID, body: OfficerPatch, who: Caller, context: Context, session: Session
 ) -> OfficerOut:
-    """Change an officer; `active: false` records a separation from the agency."""
+    """Change an officer; `active: false` records a separation from the agency. An officer
+    assigned to a call cannot be deactivated (409) until the call is cleared or the officer
+    reports available."""
     return await service.update_officer(session, context, officer_id, body)
 
 
@@ -151,11 +153,13 @@ async def get_co_responder(
 @router.patch(
     "/co-responders/{co_responder_id}",
     tags=["co-responders"],
-    responses=problems(401, 403, 404, 413, 422, 503),
+    responses=problems(401, 403, 404, 409, 413, 422, 503),
 )
 async def update_co_responder(
     co_responder_id: UUID, body: CoResponderPatch, who: Caller, session: Session
 ) -> CoResponderOut:
+    """Change a co-responder. One assigned to a call cannot be deactivated (409) until the
+    call is cleared or the unit reports available."""
     return await service.update_co_responder(
         session, agency_id=who.agency_id, co_responder_id=co_responder_id, body=body
     )
