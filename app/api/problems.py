@@ -233,8 +233,10 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
     # No "model": FastAPI would then also document application/json, which errors never are.
     # create_app's openapi() adds the Problem schema to the components.
-    if 401 in statuses and 429 not in statuses:
-        statuses = (*statuses, 429)
+    # Every authenticated route may answer 429 (the limits), and 422 for a query parameter
+    # it does not take (deps._refuse_unknown_query), whether or not it takes any.
+    if 401 in statuses:
+        statuses = (*statuses, *(s for s in (422, 429) if s not in statuses))
     return {
         s: {
             "description": descriptions.get(s, "Error"),

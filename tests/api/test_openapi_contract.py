@@ -59,6 +59,22 @@ async def test_every_answer_declares_the_headers_it_carries(client: httpx.AsyncC
     assert idempotent == {"POST /v1/calls", "POST /v1/calls/{call_id}/dispatch"}
 
 
+async def test_every_route_that_takes_a_key_documents_the_422_of_an_unknown_parameter(
+    admin: Api,
+) -> None:
+    """Every route that takes a key refuses a query parameter it does not know with a 422,
+    routes without any parameter too; the document says so for each."""
+    document = await _document(admin.client)
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if "401" in operation["responses"]:
+                assert "422" in operation["responses"], (method, path)
+    for path in ("/v1/policy", "/v1/audit", "/v1/units"):
+        refused = await admin.get(f"{path}?foo=1")
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["loc"] == ["query", "foo"]
+
+
 async def test_a_replayed_answer_carries_the_headers_the_document_declares(admin: Api) -> None:
     await grid_districts(admin)
     keyed = {**admin.headers, "Idempotency-Key": "intake-1"}
