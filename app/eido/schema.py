@@ -182,7 +182,20 @@ def check(document: Any) -> None:
 
 
 def _message(error: ValidationError) -> str:
-    """The error's message, without repeating a long instance back to the client."""
-    if error.validator in {"required", "type", "enum", "format", "minItems"}:
-        return str(error.message)[:300]
+    """What the schema asks for, in words of the schema alone: jsonschema's own messages
+    repeat the rejected value (a timestamp, a string of any length), and a problem never
+    echoes input (docs/api.md, "Errors")."""
+    wanted: Any = error.validator_value
+    match error.validator:
+        case "required":  # names the missing property, from the schema
+            return str(error.message)[:300]
+        case "type":
+            kinds = wanted if isinstance(wanted, list) else [wanted]
+            return f"should be of type {' or '.join(str(k) for k in kinds)}"
+        case "enum":
+            return f"should be one of {', '.join(repr(v) for v in wanted)}"[:300]
+        case "format":
+            return f"should be a valid {wanted}"
+        case "minItems":
+            return f"should have at least {wanted} item{'' if wanted == 1 else 's'}"
     return f"does not match the EIDO schema ({error.validator})"
