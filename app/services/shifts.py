@@ -32,9 +32,14 @@ async def create_many(
     shifts: list[Shift] = []
     for index, body in enumerate(bodies):
         loc: tuple[str | int, ...] = ("body", "shifts", index) if bulk else ("body",)
-        unknown = sorted({body.district, *body.also_covers} - set(found))
+        if body.district not in found:
+            raise Invalid(f"unknown district {body.district}", loc=(*loc, "district"))
+        unknown = sorted(set(body.also_covers) - set(found))
         if unknown:
-            raise Invalid(f"unknown district(s): {', '.join(unknown)}", loc=(*loc, "district"))
+            raise Invalid(
+                f"unknown district(s) in also_covers: {', '.join(unknown)}",
+                loc=(*loc, "also_covers"),
+            )
         active = await repo.responder_active(
             session,
             agency_id=agency_id,

@@ -222,6 +222,38 @@ async def test_overlapping_shift_is_409_and_bulk_is_all_or_nothing(
     assert created["items"][0]["call_sign"] == "M1"
 
 
+async def test_an_unknown_district_of_a_shift_is_a_422_naming_where_it_is(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    co = await admin.ok(
+        "POST", "/v1/co-responders", {"name": "C", "kind": "clinician", "provider": "P"}, 201
+    )
+    starts, ends = around_now(1, 1)
+    shift = {
+        "responder_type": "co_responder",
+        "responder_id": co["id"],
+        "call_sign": "M1",
+        "district": "D1",
+        "starts_at": starts,
+        "ends_at": ends,
+    }
+    cases = [
+        ("/v1/shifts", {**shift, "district": "D9"}, ["body", "district"]),
+        ("/v1/shifts", {**shift, "also_covers": ["D9"]}, ["body", "also_covers"]),
+        (
+            "/v1/shifts/bulk",
+            {"shifts": [{**shift, "also_covers": ["D8"]}]},
+            ["body", "shifts", 0, "also_covers"],
+        ),
+    ]
+    for path, body, loc in cases:
+        refused = await admin.post(path, body)
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["loc"] == loc
+    assert await db.fetchval("SELECT count(*) FROM shift") == 0
+
+
 async def test_shift_longer_than_24h_or_backwards_is_422(admin: Api) -> None:
     await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
     co = await admin.ok(
