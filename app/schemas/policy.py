@@ -43,7 +43,8 @@ class PolicyIn(StrictModel):
     ]
     le_backup_for_mh_lead: StrictBool
     adjacency_depth: Annotated[int, Field(ge=0, le=3), JSON_INTEGER]
-    speed_kmh: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False, strict=True)]
+    # At least walking pace: a speed near 0 made every ETA astronomical (1e-300 gave 1e302 min).
+    speed_kmh: Annotated[float, Field(ge=5, le=300, allow_inf_nan=False, strict=True)]
     # The CIT program's fields (docs/reports.md). Left out, each keeps its current value, so
     # a client written before they existed does not reset them.
     coverage_target_cit: Annotated[int, Field(ge=1, le=100), JSON_INTEGER] | None = None

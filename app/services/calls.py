@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,6 +47,19 @@ def _subject(body: Subject) -> SubjectFacts:
     return SubjectFacts() if body.age is None else SubjectFacts(age=body.age)
 
 
+# How far ahead of this service's clock a client's timestamp may be: CAD and service clocks
+# differ a little. Further ahead is a mistake that would count a call's response time as
+# negative, and keep an EIDO incident from taking any real update (none would be newer).
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def refuse_the_future(at: datetime, now: datetime, loc: tuple[str, ...]) -> None:
+    """A 422 at loc when at is more than CLOCK_SKEW ahead of now."""
+    if at > now + CLOCK_SKEW:
+        minutes = int(CLOCK_SKEW.total_seconds() // 60)
+        raise Invalid(f"more than {minutes} minutes ahead of the service's clock", loc=loc)
+
+
 async def create(
     work: UnitOfWork,
     context: AgencyContext,
@@ -60,6 +73,8 @@ async def create(
     """Take a call: one candidate query, then one statement writes the call with its
     recommendation, events, audit entry and (with a key) the replayable answer."""
     now = datetime.now(UTC)
+    if body.received_at is not None:
+        refuse_the_future(body.received_at, now, ("body", "received_at"))
     call = new_call(context, body, cipher=cipher, now=now)
     await _refuse_an_exported_incident_id(work, call)
     return await intake(

@@ -120,12 +120,15 @@ async def _read(document: Any) -> incoming.IncidentFacts:
     """The document's facts; a document that is not an acceptable EIDO is Invalid."""
     try:
         if schema.is_valid(document):  # tens of microseconds: the usual case
-            return incoming.read(document, valid=True)
-        # Explaining a refusal may take a tenth of a second (bounded: app/eido/schema.py):
-        # off the event loop.
-        return await asyncio.to_thread(incoming.read, document)
+            facts = incoming.read(document, valid=True)
+        else:
+            # Explaining a refusal may take a tenth of a second (bounded:
+            # app/eido/schema.py): off the event loop.
+            facts = await asyncio.to_thread(incoming.read, document)
     except EidoInvalid as exc:
         raise Invalid(f"not an acceptable EIDO: {exc.message}", loc=("body", *exc.loc)) from None
+    calls.refuse_the_future(facts.updated_at, datetime.now(UTC), ("body", "lastUpdateTimeStamp"))
+    return facts
 
 
 async def _import(

@@ -207,6 +207,20 @@ async def test_unavailable_or_off_shift_units_are_never_recommended(admin: Api) 
     assert "no_cit_available" in _codes(call)
 
 
+async def test_a_received_at_ahead_of_the_clock_is_refused_beyond_a_little_skew(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    ahead = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    refused = await admin.post("/v1/calls", {"district": "D1", "received_at": ahead})
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["loc"] == ["body", "received_at"]
+    assert await db.fetchval("SELECT count(*) FROM call") == 0
+    skewed = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    taken = await admin.ok("POST", "/v1/calls", {"district": "D1", "received_at": skewed}, 201)
+    assert datetime.fromisoformat(taken["received_at"]) == datetime.fromisoformat(skewed)
+
+
 async def test_patch_merges_safety_and_keeps_recommendation_history(admin: Api) -> None:
     await grid_districts(admin)
     await add_co_responder(admin, district="D1", call_sign="MCT-1")

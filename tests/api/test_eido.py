@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID, uuid4
@@ -538,6 +538,21 @@ async def test_a_new_call_cannot_take_the_incident_id_the_export_gave_another(
     # An id of that form naming no call of the agency is any CAD's to use.
     unused = f"urn:emergency:uid:incidentid:{uuid4().hex}:{admin.agency_id.hex}"
     await admin.ok("POST", "/v1/calls", {"district": "D2", "external_id": unused}, 201)
+
+
+async def test_a_document_dated_in_the_future_is_refused_and_freezes_nothing(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    incident = incident_id()
+    ahead = datetime.now(UTC) + timedelta(days=365)
+    refused = await admin.post("/v1/eido", document(incident, at=ahead, beat="D1"))
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["loc"] == ["body", "lastUpdateTimeStamp"]
+    assert await _count(db, "call") == 0
+    await _import(admin, document(incident, beat="D1"), 201)
+    update = await _import(admin, document(incident, at=later(5), beat="D1", nature="SUICIDE"), 200)
+    assert update["applied"] is True
 
 
 async def test_another_agencys_call_and_incident_are_404(admin: Api, other_admin: Api) -> None:
