@@ -69,7 +69,7 @@ def map_path_parameters(
 SEMANTIC_RULES = [
     # References to what exists in the agency's data.
     re.compile(r"unknown district \S+"),
-    re.compile(r"unknown district\(s\)( in adjacent)?: .+"),
+    re.compile(r"unknown district\(s\)( in adjacent| in also_covers)?: .+"),
     re.compile(r"no (officer|co_responder|responder) with that id( in this agency)?"),
     re.compile(r"that (officer|co_responder) is not active"),
     re.compile(r"no such (officer|co-responder) \S+ in this agency"),
@@ -106,11 +106,13 @@ SEMANTIC_RULES = [
     re.compile(r"`to` must be after `from`"),
     re.compile(r"a report covers at most 366 days"),
     re.compile(r"responder_id is required for the unit role, and only for it"),
-    # The clock: a key's expiry must still be ahead.
+    # The clock: a key's expiry must still be ahead; a call's or an EIDO's time not far ahead.
     re.compile(r"expires_at must be in the future"),
+    re.compile(r"(not an acceptable EIDO: )?more than 5 minutes ahead of the service's clock"),
     # Equality beyond uniqueItems: case-insensitive codes, (type, id) pairs.
     re.compile(r"Value error, nature code .* is given twice \(codes are case-insensitive\)"),
     re.compile(r"a unit appears twice in units"),
+    re.compile(r"at most one unit may lead"),
     # Python's datetime cannot compute within two days of years 1 and 9999 (RFC 3339 can).
     re.compile(r"Value error, the time must be more than two days inside the years 0001 to 9999"),
     # Geometry, and the webhook target's DNS answer.
