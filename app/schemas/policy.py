@@ -17,6 +17,11 @@ IncidentType = Annotated[
 ]
 
 
+# The flags no policy may leave out: law enforcement leads when a weapon or violence is
+# flagged (the CIT model). Threats and a crime in progress stay the agency's call.
+ALWAYS_SAFETY: tuple[SafetyFlag, ...] = ("weapon", "violence")
+
+
 def _keys_by_name(schema: dict[str, Any]) -> None:
     """Pydantic states a key pattern as patternProperties, which lets every other key
     through with any value; state it in propertyNames, so the schema refuses what the API
@@ -36,7 +41,13 @@ class PolicyIn(StrictModel):
 
     version: Annotated[int, JSON_INTEGER] | None = None
     created_at: Instant | None = None
-    safety_flags: Annotated[list[SafetyFlag], Field(max_length=WORDS_CAP)]
+    safety_flags: Annotated[
+        list[SafetyFlag],
+        Field(
+            max_length=WORDS_CAP,
+            json_schema_extra={"allOf": [{"contains": {"const": f}} for f in ALWAYS_SAFETY]},
+        ),
+    ]
     nature_flags: Annotated[
         dict[NatureCode, Annotated[list[SafetyFlag], Field(min_length=1, max_length=WORDS_CAP)]],
         Field(max_length=500, json_schema_extra=_keys_by_name),
@@ -63,6 +74,12 @@ class PolicyIn(StrictModel):
     @field_validator("safety_flags")
     @classmethod
     def _unique(cls, flags: list[str]) -> list[str]:
+        missing = [flag for flag in ALWAYS_SAFETY if flag not in flags]
+        if missing:
+            raise ValueError(
+                f"safety_flags must include {' and '.join(ALWAYS_SAFETY)}: a call with a weapon"
+                " or violence is never led by mental health alone"
+            )
         return sorted(set(flags))
 
     @field_validator("nature_flags")

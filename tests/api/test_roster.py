@@ -341,9 +341,16 @@ async def test_policy_put_makes_a_new_version_and_validates(admin: Api) -> None:
     assert (
         await admin.put("/v1/policy", {**body, "safety_flags": ["sharp_stick"]})
     ).status_code == 422
+    # No policy may stop a weapon or violence from making a safety concern.
+    for flags in ([], ["weapon"], ["violence", "threat_to_others"]):
+        refused = await admin.put("/v1/policy", {**body, "safety_flags": flags})
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["loc"] == ["body", "safety_flags"]
+    fewest = await admin.ok("PUT", "/v1/policy", {**body, "safety_flags": ["violence", "weapon"]})
+    assert fewest["safety_flags"] == ["violence", "weapon"]
     dispatcher = await admin.with_role("dispatcher")
     assert (await dispatcher.put("/v1/policy", body)).status_code == 403
-    assert (await admin.ok("GET", "/v1/policy"))["version"] == 3
+    assert (await admin.ok("GET", "/v1/policy"))["version"] == 4
 
 
 async def test_the_program_fields_of_the_policy_are_validated_versioned_and_kept(
