@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from string import Template
 from uuid import UUID
@@ -151,21 +152,19 @@ LEFT JOIN LATERAL (
     ORDER BY ce.expires_on DESC LIMIT 1
 ) cert ON u.state_officer_id IS NOT NULL"""
 
-# The units holding an assignment on the call, each with its latest shift begun by now
-# (it may have ended while the unit worked the call), and whether that shift covers the
-# call's district without being based there.
+# The units holding an assignment on the call, each with the shift that started last by
+# now (the one on now, or the one it was working when it ended), else its next one, for
+# its call sign and district, as dispatch names a unit: a unit may be sent off shift.
 _ON_CALL = Template("""
 SELECT r.responder_type, r.responder_id, s.call_sign, s.starts_at, s.ends_at,
-       s.home_district_id AS home_id, s.covers, $unit_facts
+       s.district_id AS home_id, $unit_facts
 FROM assignment r
-JOIN LATERAL (
-    SELECT sc.call_sign, sc.starts_at, sc.ends_at, sc.home_district_id,
-           bool_or(sc.district_id = :district_id AND NOT sc.is_home) AS covers
-    FROM shift_coverage sc
-    WHERE sc.agency_id = :agency_id AND sc.responder_id = r.responder_id
-      AND sc.starts_at <= :now
-    GROUP BY sc.shift_id, sc.call_sign, sc.starts_at, sc.ends_at, sc.home_district_id
-    ORDER BY sc.starts_at DESC LIMIT 1
+LEFT JOIN LATERAL (
+    SELECT s.call_sign, s.starts_at, s.ends_at, s.district_id FROM shift s
+    WHERE s.agency_id = :agency_id AND s.responder_id = r.responder_id
+    ORDER BY (s.starts_at <= CAST(:now AS timestamptz)) DESC,
+             abs(extract(epoch FROM s.starts_at - CAST(:now AS timestamptz)))
+    LIMIT 1
 ) s ON true
 $unit_rows
 WHERE r.agency_id = :agency_id AND r.call_id = :call_id AND r.released_at IS NULL
@@ -236,7 +235,7 @@ async def load_candidates(
     for row in nearest.values():
         home = codes[row["home_id"]]
         serves_by_cover = row["hop"] == 0 and home != district_code
-        candidates.append(_candidate(row, home, serves_by_cover, district_code))
+        candidates.append(_candidate(row, home, serves_by_cover, district_code, now=now))
     return candidates
 
 
@@ -245,29 +244,28 @@ async def load_units_on_call(
     *,
     agency_id: UUID,
     call_id: UUID,
-    district_id: UUID,
     district_code: str,
     codes: Mapping[UUID, str],
     now: datetime,
     today: date,
 ) -> list[Candidate]:
-    """The units holding an assignment on the call, as candidates with their latest shift
-    begun by now and their status as it is (on a call, so not available)."""
+    """The units holding an assignment on the call, as candidates marked on_call (the
+    routing core ranks them first, whatever their status, shift or district). A unit sent
+    with no shift at all is named by its name, in the call's district."""
     raw = await driver(conn)
     rows = await raw.fetch(
         _UNITS_ON_CALL.sql,
         *_UNITS_ON_CALL.args(
-            {
-                "agency_id": agency_id,
-                "call_id": call_id,
-                "district_id": district_id,
-                "now": now,
-                "today": today,
-            }
+            {"agency_id": agency_id, "call_id": call_id, "now": now, "today": today}
         ),
     )
     codes = await _knowing(raw, codes, rows)
-    return [_candidate(row, codes[row["home_id"]], row["covers"], district_code) for row in rows]
+    on_call = []
+    for row in rows:
+        home = district_code if row["home_id"] is None else codes[row["home_id"]]
+        unit = _candidate(row, home, False, district_code, now=now)
+        on_call.append(replace(unit, on_call=True))
+    return on_call
 
 
 async def _knowing(
@@ -275,25 +273,28 @@ async def _knowing(
 ) -> Mapping[UUID, str]:
     """codes, with the districts the rows' units are based in that it does not name (added
     on another instance a moment ago) read by a second, rare query, never a KeyError."""
-    missing = {row["home_id"] for row in rows if row["home_id"] not in codes}
+    missing = {row["home_id"] for row in rows} - {None, *codes}
     if not missing:
         return codes
     found = await raw.fetch(_CODES, list(missing))
     return {**codes, **{r["id"]: r["code"] for r in found}}
 
 
-def _candidate(row: asyncpg.Record, home: str, covers: bool, district_code: str) -> Candidate:
-    """A unit row of either query as the routing core's candidate."""
+def _candidate(
+    row: asyncpg.Record, home: str, covers: bool, district_code: str, *, now: datetime
+) -> Candidate:
+    """A unit row of either query as the routing core's candidate. A unit on a call that was
+    sent with no shift at all gets an empty one at now, and its name for a call sign."""
     lat, certified_on = row["lat"], row["certified_on"]
     return Candidate(
         responder_type=row["responder_type"],
         responder_id=row["responder_id"],
         name=row["name"],
-        call_sign=row["call_sign"],
+        call_sign=row["call_sign"] or row["name"],
         shift_district=home,
         also_covers=frozenset({district_code}) if covers else frozenset(),
-        shift_starts_at=row["starts_at"],
-        shift_ends_at=row["ends_at"],
+        shift_starts_at=row["starts_at"] or now,
+        shift_ends_at=row["ends_at"] or now,
         status=row["status"],
         active=row["active"],
         location=GeoPoint(lat, row["lon"]) if lat is not None else None,

@@ -87,7 +87,9 @@ class Ranked:
         return (self.candidate.responder_type, self.candidate.responder_id)
 
 
-_Entry = tuple[tuple[int, bool, bool, float, int, str, str], Candidate, int, float | None, bool]
+_Entry = tuple[
+    tuple[bool, int, bool, bool, float, int, str, str], Candidate, int, float | None, bool
+]
 
 
 def rank_candidates(
@@ -99,7 +101,9 @@ def rank_candidates(
 ) -> list[Ranked]:
     """Return the eligible candidates in reach, best first.
 
-    Order: serving the district before adjacent (nearer rings first); for a minor, a youth
+    Order: the units already on the call first (a dispatched call's re-triage: they serve
+    it, active, whatever their status, shift or district); then serving the district
+    before adjacent (nearer rings first); for a minor, a youth
     co-responder first among co-responders serving the district; then distance, which orders
     like ETA at any fixed speed (unknown locations last); fewer assignments in 24 h; call sign;
     responder id. A responder listed twice (two shifts in reach) is kept once, at its best.
@@ -110,10 +114,11 @@ def rank_candidates(
     call_point = call.location if is_known(call.location) else None
     best: dict[tuple[str, UUID], _Entry] = {}
     for c in candidates:
-        if not is_eligible(c, now):
+        on_call = c.on_call and c.active
+        if not (on_call or is_eligible(c, now)):
             continue
         # also_covers makes a unit serve a district; only the shift district has neighbours.
-        hop = 0 if call.district in c.also_covers else reach.get(c.shift_district)
+        hop = 0 if on_call or call.district in c.also_covers else reach.get(c.shift_district)
         if hop is None:
             continue
         distance = (
@@ -128,6 +133,7 @@ def rank_candidates(
             minor and hop == 0 and c.responder_type == "co_responder" and "youth" in c.specialties
         )
         key = (
+            not on_call,
             hop,
             not youth_first,
             distance is None,

@@ -65,6 +65,10 @@ class Candidate:
     trainings: frozenset[str] = frozenset()
     specialties: frozenset[str] = frozenset()
     assignments_24h: int = 0
+    # Assigned to this very call (a dispatched call's re-triage): it serves the call
+    # whatever its status, shift or district, and ranks first among units like it, so a
+    # re-triage never swaps the units working the call for fresh ones (docs/routing.md).
+    on_call: bool = False
 
 
 # A new agency's nature_flags: the registry's violent and weapon incident types

@@ -127,7 +127,10 @@ async def _read(document: Any) -> incoming.IncidentFacts:
             facts = await asyncio.to_thread(incoming.read, document)
     except EidoInvalid as exc:
         raise Invalid(f"not an acceptable EIDO: {exc.message}", loc=("body", *exc.loc)) from None
-    calls.refuse_the_future(facts.updated_at, datetime.now(UTC), ("body", "lastUpdateTimeStamp"))
+    now = datetime.now(UTC)
+    calls.refuse_the_future(facts.updated_at, now, ("body", "lastUpdateTimeStamp"))
+    if facts.received_at is not None:
+        calls.refuse_the_future(facts.received_at, now, ("body", "callComponent"))
     return facts
 
 

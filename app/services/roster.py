@@ -120,7 +120,7 @@ async def _refuse_deactivating_on_a_call(
     if unit is not None and unit.active_call_id is not None:
         raise Conflict(
             f"the unit is assigned to call {unit.active_call_id}: clear the call, or have the"
-            " unit report available, before deactivating it"
+            " unit report available or out of service, before deactivating it"
         )
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -106,36 +105,26 @@ async def _with_units_on_call(
     now: datetime,
     today: date,
 ) -> list[Candidate]:
-    """The candidates, and the units already on the call as available to it.
+    """The candidates, and the units already on the call, marked on_call.
 
     A dispatched call's recommendation (after new information, or when a dispatch finds
-    nothing to assign) must count the units working it: left out as busy, a co-responder
-    leading the call would make it look as if none were free, and the recommendation would
-    turn to law enforcement, escalate the call and name a second lead. A unit stays on the
-    call past the end of its shift until released, so that shift counts as on too.
+    nothing to assign) must count the units working it. Left out as busy, a co-responder
+    leading the call made it look as if none were free: the recommendation turned to law
+    enforcement, escalated the call and named a second lead. Ranked as any unit, a free
+    one just like it would displace it. The routing core ranks on_call units first among
+    their kind, whatever their status, shift or district (app/routing/ranking.py).
     """
     on_call = await load_units_on_call(
         conn,
         agency_id=context.agency_id,
         call_id=call.id,
-        district_id=call.district_id,
         district_code=call.district,
         codes=context.district_codes,
         now=now,
         today=today,
     )
-    if not on_call:
-        return candidates
     ids = {unit.responder_id for unit in on_call}
-    working = [
-        replace(
-            unit,
-            status="available",
-            shift_ends_at=max(unit.shift_ends_at, now + timedelta(seconds=1)),
-        )
-        for unit in on_call
-    ]
-    return [c for c in candidates if c.responder_id not in ids] + working
+    return [c for c in candidates if c.responder_id not in ids] + on_call
 
 
 async def retriage(

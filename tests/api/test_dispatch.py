@@ -115,14 +115,16 @@ async def test_dispatching_again_adds_reinforcements_and_skips_units_on_it(admin
     assert nothing_left.json()["unavailable_units"] == []
 
 
-async def test_a_dispatched_call_keeps_its_lead_when_dispatched_again_or_updated(
+async def test_a_dispatched_call_keeps_its_units_when_dispatched_again_or_updated(
     admin: Api, db: asyncpg.Connection
 ) -> None:
-    """The units on a call count as available to it when it is re-triaged: dispatching it
-    again with nothing to assign, or new information that changes nothing about safety,
-    neither turns it to law enforcement nor pulls a CIT officer from next door."""
+    """The units on a call rank first for it when it is re-triaged: dispatching it again
+    with nothing to assign, or new information that changes nothing about safety, neither
+    turns it to law enforcement nor swaps its units for free ones just like them."""
     co, officer = await _setup(admin)
-    next_door = await add_officer(admin, district="D2", call_sign="2A1", cit=True)
+    await add_co_responder(admin, district="D1", call_sign="MCT-2")
+    await add_officer(admin, district="D1", call_sign="1A2", cit=True)
+    await add_officer(admin, district="D2", call_sign="2A1", cit=True)
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
     await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
     on_call = {(co, "lead"), (officer, "backup")}
@@ -134,22 +136,38 @@ async def test_a_dispatched_call_keeps_its_lead_when_dispatched_again_or_updated
         fresh = problem["recommendation"]
         assert fresh["lead"] == "mental_health"
         assert {(u["responder_id"], u["role"]) for u in fresh["units"]} == on_call
-        assert "no_co_responder_available" not in {w["code"] for w in fresh["warnings"]}
     patched = await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": "calmer now"})
-    assert patched["recommendation"]["lead"] == "mental_health"
+    assert {(u["responder_id"], u["role"]) for u in patched["recommendation"]["units"]} == on_call
     state = await admin.ok("GET", f"/v1/calls/{call['id']}")
     assert {(a["responder_id"], a["role"]) for a in state["assignments"]} == on_call
-    assert next_door not in {a["responder_id"] for a in state["assignments"]}
     assert await _events(db, "call.escalated") == []
 
 
-async def test_a_unit_on_a_call_still_counts_for_it_after_its_shift_ends(
+async def test_units_on_a_call_count_for_it_off_shift_out_of_reach_or_without_a_shift(
     admin: Api, db: asyncpg.Connection
 ) -> None:
+    """Whatever its roster says, a unit on the call serves it: one whose shift ended while
+    it worked the call, one sent from beyond the policy's reach, one sent with no shift."""
     co, _ = await _setup(admin)
-    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
-    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
-    # The co-responder's shift ended a minute ago, while it worked the call.
+    far = await add_co_responder(admin, district="D4", call_sign="MCT-4")
+    unrostered = (
+        await admin.ok(
+            "POST", "/v1/co-responders", {"name": "C", "kind": "clinician", "provider": "P"}, 201
+        )
+    )["id"]
+    # Each call is taken while the D1 co-responder is free (mental health leads), then sent
+    # one co-responder of the three as its lead.
+    calls = [
+        ((await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201))["id"], unit)
+        for unit in (co, far, unrostered)
+    ]
+    for call_id, unit in calls:
+        sent = {"responder_type": "co_responder", "responder_id": unit, "role": "lead"}
+        await admin.ok(
+            "POST", f"/v1/calls/{call_id}/dispatch", {"units": [sent], "override_code": "other"}
+        )
+    # The first co-responder's shift ended a minute ago, while it worked its call; a free
+    # co-responder in the call's own district comes on now.
     await db.execute(
         "UPDATE shift SET ends_at = now() - interval '1 minute' WHERE responder_id = $1",
         uuid.UUID(co),
@@ -158,12 +176,14 @@ async def test_a_unit_on_a_call_still_counts_for_it_after_its_shift_ends(
         "UPDATE shift_coverage SET ends_at = now() - interval '1 minute' WHERE responder_id = $1",
         uuid.UUID(co),
     )
-    patched = await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": "still on scene"})
-    assert patched["recommendation"]["lead"] == "mental_health"
-    assert co in {u["responder_id"] for u in patched["recommendation"]["units"]}
+    await add_co_responder(admin, district="D1", call_sign="MCT-9")
+    for call_id, unit in calls:
+        patched = await admin.ok("PATCH", f"/v1/calls/{call_id}", {"notes": "still on scene"})
+        rec = patched["recommendation"]
+        assert rec["lead"] == "mental_health"
+        leads = [u["responder_id"] for u in rec["units"] if u["role"] == "lead"]
+        assert leads == [unit], (unit, rec["units"])
     assert await _events(db, "call.escalated") == []
-    fresh = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
-    assert co not in {u["responder_id"] for u in fresh["recommendation"]["units"]}
 
 
 async def test_more_than_one_lead_in_a_dispatch_is_refused(

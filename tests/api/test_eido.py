@@ -535,9 +535,12 @@ async def test_a_new_call_cannot_take_the_incident_id_the_export_gave_another(
     assert await _count(db, "call") == 1
     found = await admin.ok("GET", f"/v1/eido/incidents/{quote(assigned, safe='')}")
     assert found == await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
-    # An id of that form naming no call of the agency is any CAD's to use.
+    # An id of that form naming no call of the agency is any CAD's to use; so is one that
+    # spells the call's hex in capitals, which retrieval does not take for the export's.
     unused = f"urn:emergency:uid:incidentid:{uuid4().hex}:{admin.agency_id.hex}"
     await admin.ok("POST", "/v1/calls", {"district": "D2", "external_id": unused}, 201)
+    shouted = assigned.replace(UUID(call["id"]).hex, UUID(call["id"]).hex.upper())
+    await admin.ok("POST", "/v1/calls", {"district": "D2", "external_id": shouted}, 201)
 
 
 async def test_a_document_dated_in_the_future_is_refused_and_freezes_nothing(
@@ -549,6 +552,10 @@ async def test_a_document_dated_in_the_future_is_refused_and_freezes_nothing(
     refused = await admin.post("/v1/eido", document(incident, at=ahead, beat="D1"))
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["loc"] == ["body", "lastUpdateTimeStamp"]
+    started = document(incident, at=datetime.now(UTC), beat="D1", call_started=ahead)
+    refused = await admin.post("/v1/eido", started)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["loc"] == ["body", "callComponent"]
     assert await _count(db, "call") == 0
     await _import(admin, document(incident, beat="D1"), 201)
     update = await _import(admin, document(incident, at=later(5), beat="D1", nature="SUICIDE"), 200)

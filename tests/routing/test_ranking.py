@@ -55,6 +55,27 @@ def test_haversine_of_antipodal_points_is_half_the_circumference() -> None:
 # rank
 
 
+def test_a_unit_on_the_call_ranks_first_of_its_kind_whatever_its_roster_says() -> None:
+    """A dispatched call's re-triage: the units on it serve it, busy, off shift or from
+    beyond reach, and rank before free units like them, however close those are."""
+    free = co_responder("MCT-F", km_north=0.1)
+    working = [
+        co_responder("MCT-W", "D5", km_north=30, status="en_route", on_call=True),
+        co_responder("MCT-W", on_shift=False, status="on_scene", on_call=True),
+    ]
+    for on_call in working:
+        rec = run(call(), free, on_call)
+        assert roles(rec) == {"MCT-W": "lead"}
+        # Not on the call, the same unit is not eligible at all.
+        assert roles(run(call(), free, replace(on_call, on_call=False))) == {"MCT-F": "lead"}
+    # It does not stand in for a kind the rules want: a weapon needs a CIT officer to lead.
+    plain = officer("1A-W", status="on_scene", on_call=True)
+    rec = run(call(safety=WEAPON), plain, officer("1C-F", cit=True, km_north=5))
+    assert roles(rec)["1C-F"] == "lead"
+    # A deactivated unit is no candidate, on the call or not.
+    assert roles(run(call(), free, replace(working[0], active=False))) == {"MCT-F": "lead"}
+
+
 def test_serving_co_responder_leads_before_a_closer_adjacent_one() -> None:
     rec = run(call(), co_responder("MCT-A", "D2", km_north=0.1), co_responder("MCT-S", km_north=9))
     assert [(u.call_sign, u.role) for u in rec.units] == [("MCT-S", "lead")]

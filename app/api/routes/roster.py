@@ -67,7 +67,7 @@ async def update_officer(
 ) -> OfficerOut:
     """Change an officer; `active: false` records a separation from the agency. An officer
     assigned to a call cannot be deactivated (409) until the call is cleared or the officer
-    reports available."""
+    reports available or out of service."""
     return await service.update_officer(session, context, officer_id, body)
 
 
@@ -159,7 +159,7 @@ async def update_co_responder(
     co_responder_id: UUID, body: CoResponderPatch, who: Caller, session: Session
 ) -> CoResponderOut:
     """Change a co-responder. One assigned to a call cannot be deactivated (409) until the
-    call is cleared or the unit reports available."""
+    call is cleared or the unit reports available or out of service."""
     return await service.update_co_responder(
         session, agency_id=who.agency_id, co_responder_id=co_responder_id, body=body
     )
