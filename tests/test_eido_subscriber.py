@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -67,12 +68,28 @@ async def test_listed_types_become_calls_and_every_event_is_acknowledged(
         first = await notifier.publish(document(crisis, nature="MNTL", beat="D1"))
         second = await notifier.publish(document(burglary, nature="BURG", beat="D1"))
         broken = await notifier.publish({"$id": "not an EIDO"})
-        for transaction in (first, second, broken):
+        # Dated a month ahead: an incident not taken is passed over all the same; one taken
+        # is refused, as POST /v1/eido refuses it.
+        ahead = datetime.now(UTC) + timedelta(days=30)
+        ahead_passed = await notifier.publish(
+            document(incident_id(), at=ahead, nature="BURG", beat="D1")
+        )
+        ahead_taken = await notifier.publish(
+            document(incident_id(), at=ahead, nature="MNTL", beat="D1")
+        )
+        for transaction in (first, second, broken, ahead_passed, ahead_taken):
             await notifier.until_acknowledged(transaction)
         # News of the crisis, though its type now says burglary: its call takes it.
         update = await notifier.publish(document(crisis, at=later(5), nature="BURG", beat="D1"))
         await notifier.until_acknowledged(update)
-    assert notifier.disk.answers == {first: [200], second: [200], broken: [400], update: [200]}
+    assert notifier.disk.answers == {
+        first: [200],
+        second: [200],
+        broken: [400],
+        ahead_passed: [200],
+        ahead_taken: [400],
+        update: [200],
+    }
     assert [r["nature"] for r in await _calls(db, crisis)] == ["BURG"]
     assert await _calls(db, burglary) == []
     assert await db.fetchval("SELECT count(*) FROM call") == 1

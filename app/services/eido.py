@@ -127,11 +127,17 @@ async def _read(document: Any) -> incoming.IncidentFacts:
             facts = await asyncio.to_thread(incoming.read, document)
     except EidoInvalid as exc:
         raise Invalid(f"not an acceptable EIDO: {exc.message}", loc=("body", *exc.loc)) from None
+    return facts
+
+
+def _refuse_the_future(facts: incoming.IncidentFacts) -> None:
+    """A document dated far ahead of the clock is a 422: no real update of its incident
+    would be newer than it, and its call's response times would be negative. Checked for
+    a document to be imported (after the subscriber's choice), not for one passed over."""
     now = datetime.now(UTC)
     calls.refuse_the_future(facts.updated_at, now, ("body", "lastUpdateTimeStamp"))
     if facts.received_at is not None:
         calls.refuse_the_future(facts.received_at, now, ("body", "callComponent"))
-    return facts
 
 
 async def _import(
@@ -144,6 +150,7 @@ async def _import(
     district: str | None,
     request_id: str | None,
 ) -> EidoImport:
+    _refuse_the_future(facts)
     context = await agency.knowing(
         state, context, codes=[] if district is None else [district], point=facts.point
     )
