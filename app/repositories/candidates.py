@@ -273,7 +273,9 @@ async def _knowing(
 ) -> Mapping[UUID, str]:
     """codes, with the districts the rows' units are based in that it does not name (added
     on another instance a moment ago) read by a second, rare query, never a KeyError."""
-    missing = {row["home_id"] for row in rows} - {None, *codes}
+    missing = {
+        row["home_id"] for row in rows if row["home_id"] is not None and row["home_id"] not in codes
+    }
     if not missing:
         return codes
     found = await raw.fetch(_CODES, list(missing))

@@ -84,9 +84,9 @@ async def create(
 
 async def _refuse_an_exported_incident_id(work: UnitOfWork, call: CallRecord) -> None:
     """A CallExists when the new call's external_id is the incident id this agency's EIDO
-    export gave another call (docs/api.md, EIDO export): the two would share it, and a later import
-    or retrieval by it would find the new call, not the incident's. Only an id of the
-    export's own form is read for (app/eido/outgoing.py), so intake pays nothing."""
+    export gave another call (docs/api.md, "EIDO export"): the two would share it, and a
+    later import or retrieval by it would find the new call, not the incident's. Only an id
+    of the export's own form is read for (app/eido/outgoing.py), so intake pays nothing."""
     named = outgoing.assigned_call_id(call.external_id or "", call.agency_id)
     if named is None:
         return
