@@ -21,6 +21,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.raw import RawStatement, driver
+from app.repositories.shifts import NAMING_SHIFT
 from app.routing.types import Candidate, CertificationPeriod, GeoPoint
 
 # Rows kept per (type, hop, cit, training-or-youth) partition. Routing needs the best of
@@ -152,19 +153,15 @@ LEFT JOIN LATERAL (
     ORDER BY ce.expires_on DESC LIMIT 1
 ) cert ON u.state_officer_id IS NOT NULL"""
 
-# The units holding an assignment on the call, each with the shift that started last by
-# now (the one on now, or the one it was working when it ended), else its next one, for
-# its call sign and district, as dispatch names a unit: a unit may be sent off shift.
+# The units holding an assignment on the call, each with the shift that names it now
+# (shifts.NAMING_SHIFT, as dispatch names a unit: a unit may be sent off shift), for its
+# call sign and district.
 _ON_CALL = Template("""
 SELECT r.responder_type, r.responder_id, s.call_sign, s.starts_at, s.ends_at,
        s.district_id AS home_id, $unit_facts
 FROM assignment r
 LEFT JOIN LATERAL (
-    SELECT s.call_sign, s.starts_at, s.ends_at, s.district_id FROM shift s
-    WHERE s.agency_id = :agency_id AND s.responder_id = r.responder_id
-    ORDER BY (s.starts_at <= CAST(:now AS timestamptz)) DESC,
-             abs(extract(epoch FROM s.starts_at - CAST(:now AS timestamptz)))
-    LIMIT 1
+    SELECT s.call_sign, s.starts_at, s.ends_at, s.district_id $naming_shift
 ) s ON true
 $unit_rows
 WHERE r.agency_id = :agency_id AND r.call_id = :call_id AND r.released_at IS NULL
@@ -181,7 +178,11 @@ _CANDIDATES = RawStatement.compile(
     )
 )
 _UNITS_ON_CALL = RawStatement.compile(
-    _ON_CALL.substitute(unit_facts=_UNIT_FACTS, unit_rows=_UNIT_ROWS)
+    _ON_CALL.substitute(
+        unit_facts=_UNIT_FACTS,
+        unit_rows=_UNIT_ROWS,
+        naming_shift=NAMING_SHIFT.format(unit="r.responder_id"),
+    )
 )
 
 

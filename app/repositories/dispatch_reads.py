@@ -25,6 +25,7 @@ from app.models import Assignment, Base, Dispatch, Recommendation
 from app.records.calls import CallRecord
 from app.records.recommendations import RecommendationRecord
 from app.repositories import calls as call_repo
+from app.repositories.shifts import NAMING_SHIFT
 from app.vocabulary import ResponderType, UnitStatus
 
 
@@ -126,13 +127,8 @@ CROSS JOIN LATERAL (
     return RawStatement.compile(head + _CALL.format(units=", lk.*", join=units_read))
 
 
-# The call sign is the one shift_repo.call_signs gives: from the shift that started last
-# by now, else from the next one.
-_CALL_SIGN = """SELECT s.call_sign FROM shift s
-        WHERE s.agency_id = :agency_id AND s.responder_id = {unit}
-        ORDER BY (s.starts_at <= CAST(:now AS timestamptz)) DESC,
-                 abs(extract(epoch FROM s.starts_at - CAST(:now AS timestamptz)))
-        LIMIT 1"""
+# The call sign is the one shift_repo.call_signs gives (shifts.NAMING_SHIFT).
+_CALL_SIGN = "SELECT s.call_sign " + NAMING_SHIFT
 _READ = RawStatement.compile(f"WITH {_LOCKED_CALL}" + _CALL.format(units="", join=""))
 _READ_DISPATCHING = _read_locking_units()
 _LOCK_CALL = RawStatement.compile(

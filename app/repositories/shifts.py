@@ -156,6 +156,16 @@ async def latest_started_shift(
     return None if row is None else (row[0], row[1], row[2])
 
 
+# The shift that names a unit now, as call_signs below picks it, for hand-written
+# statements: the one that started last by now (on now, or the one it worked last), else its
+# next one. {unit} is the unit's id column; :agency_id and :now are the statement's.
+NAMING_SHIFT = """FROM shift s
+        WHERE s.agency_id = :agency_id AND s.responder_id = {unit}
+        ORDER BY (s.starts_at <= CAST(:now AS timestamptz)) DESC,
+                 abs(extract(epoch FROM s.starts_at - CAST(:now AS timestamptz)))
+        LIMIT 1"""
+
+
 async def call_signs(
     session: AsyncSession, *, agency_id: UUID, responder_ids: Sequence[UUID], now: datetime
 ) -> dict[UUID, str]:
