@@ -1,8 +1,11 @@
-"""Crisis calls: intake, reads, new information, and the recommendation history."""
+"""Crisis calls as they change: intake, and new information (re-triage).
+
+What reads them, and the representations every answer about a call uses, is
+app/services/call_views.py.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -13,30 +16,23 @@ from app.agency_context import AgencyContext
 from app.db.unit_of_work import UnitOfWork
 from app.eido import outgoing
 from app.encryption import CALL_NOTES, DataCipher
-from app.errors import CallExists, Conflict, Invalid, NotFound
+from app.errors import CallExists, Conflict, Invalid
 from app.events import catalogue as events
 from app.ids import new_id
-from app.models import Assignment, Dispatch
 from app.records.calls import CallRecord, Location, SubjectFacts
 from app.records.recommendations import RecommendationRecord
-from app.repositories import assignments as assignment_repo
 from app.repositories import calls as repo
 from app.repositories.idempotency import Answer
 from app.schemas.calls import (
-    AssignmentOut,
     CallCreate,
-    CallDetailOut,
     CallLocation,
     CallOut,
     CallPatch,
-    DispatchedCallOut,
-    DispatchOut,
-    RecommendationOut,
-    Safety,
     Subject,
 )
 from app.security import Principal
 from app.services import audit, triage
+from app.services.call_views import get, render_call
 
 
 def _location(body: CallLocation | None) -> Location | None:
@@ -186,152 +182,6 @@ async def intake(
     return out
 
 
-def render_recommendation(rec: RecommendationRecord) -> RecommendationOut:
-    return RecommendationOut(
-        id=rec.id,
-        call_id=rec.call_id,
-        created_at=rec.created_at,
-        policy_version=rec.policy_version,
-        lead=rec.lead,
-        safety_concern=rec.safety_concern,
-        units=rec.units,
-        requests=rec.requests,
-        warnings=rec.warnings,
-        reasons=rec.reasons,
-    )
-
-
-def render_call(call: CallRecord, rec: RecommendationRecord | None) -> CallOut:
-    """The call as the API shows it in lists and answers: never its notes."""
-    place = call.location
-    return CallOut(
-        id=call.id,
-        external_id=call.external_id,
-        status=call.status,
-        district=call.district,
-        location=(
-            None
-            if place is None
-            else CallLocation(lat=place.lat, lon=place.lon, address=place.address)
-        ),
-        nature=call.nature,
-        safety=Safety(**call.safety),
-        subject=dict(call.subject),
-        received_at=call.received_at,
-        created_at=call.created_at,
-        updated_at=call.updated_at,
-        dispatched_at=call.dispatched_at,
-        cleared_at=call.cleared_at,
-        disposition=call.disposition,
-        diverted_to=call.diverted_to,
-        outcome=call.outcome,
-        use_of_force=call.use_of_force,
-        subject_injured=call.subject_injured,
-        officer_injured=call.officer_injured,
-        recommendation=None if rec is None else render_recommendation(rec),
-    )
-
-
-async def get(
-    session: AsyncSession, context: AgencyContext, call_id: UUID, *, for_update: bool = False
-) -> CallRecord:
-    call = await repo.get_call(
-        session, agency_id=context.agency_id, call_id=call_id, for_update=for_update
-    )
-    if call is None:
-        raise NotFound("call not found")
-    return call
-
-
-async def latest_recommendation(
-    session: AsyncSession, call: CallRecord
-) -> RecommendationRecord | None:
-    return (await repo.latest_recommendations(session, [call.id])).get(call.id)
-
-
-async def render_with_units(
-    session: AsyncSession, call: CallRecord, rec: RecommendationRecord | None
-) -> DispatchedCallOut:
-    """The call with every assignment and dispatch it has had."""
-    return (await _render_many(session, [call], {} if rec is None else {call.id: rec}))[0]
-
-
-async def _render_many(
-    session: AsyncSession, calls: list[CallRecord], recs: Mapping[UUID, RecommendationRecord]
-) -> list[DispatchedCallOut]:
-    """Calls with their assignments and dispatches: two queries for any number of calls."""
-    ids = [c.id for c in calls]
-    assignments = await assignment_repo.for_calls(session, ids)
-    dispatches = await assignment_repo.dispatches_for_calls(session, ids)
-    return [
-        render_dispatched(
-            call, recs.get(call.id), assignments.get(call.id, []), dispatches.get(call.id, [])
-        )
-        for call in calls
-    ]
-
-
-def render_dispatched(
-    call: CallRecord,
-    rec: RecommendationRecord | None,
-    assignments: Sequence[Assignment],
-    dispatches: Sequence[Dispatch],
-) -> DispatchedCallOut:
-    """The call with these assignments and dispatches (each oldest first)."""
-    return DispatchedCallOut(
-        **dict(render_call(call, rec)),
-        assignments=[AssignmentOut.model_validate(a, from_attributes=True) for a in assignments],
-        dispatches=[DispatchOut.model_validate(d, from_attributes=True) for d in dispatches],
-    )
-
-
-async def get_detail(
-    session: AsyncSession, context: AgencyContext, call_id: UUID, *, cipher: DataCipher
-) -> CallDetailOut:
-    """The call with its latest recommendation, its units and its decrypted notes."""
-    call = await get(session, context, call_id)
-    out = await render_with_units(session, call, await latest_recommendation(session, call))
-    notes = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
-    return CallDetailOut(**dict(out), notes=notes)
-
-
-async def get_summary(session: AsyncSession, context: AgencyContext, call_id: UUID) -> CallOut:
-    """A call as lists show it: without notes."""
-    call = await get(session, context, call_id)
-    return render_call(call, await latest_recommendation(session, call))
-
-
-async def list_page(
-    session: AsyncSession,
-    context: AgencyContext,
-    *,
-    status: str | None,
-    district: str | None,
-    external_id: str | None,
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[DispatchedCallOut], str | None]:
-    """A page of calls, newest first, each with its assignments and dispatches (never its
-    notes); external_id finds the call the CAD knows by that id."""
-    district_id = None
-    if district is not None:
-        info = context.districts_by_code.get(district)
-        if info is None:
-            raise Invalid(f"unknown district {district}", loc=("query", "district"))
-        district_id = info.id
-    calls, next_cursor = await repo.list_calls(
-        session,
-        agency_id=context.agency_id,
-        status=status,
-        district_id=district_id,
-        external_id=external_id,
-        limit=limit,
-        cursor=cursor,
-    )
-    recs = await repo.latest_recommendations(session, [c.id for c in calls])
-    return await _render_many(session, calls, recs), next_cursor
-
-
 async def update(
     session: AsyncSession,
     context: AgencyContext,
@@ -399,13 +249,3 @@ async def revise(
         session, context, who, call, request_id=request_id, now=now, announce_update=True
     )
     return call, rec
-
-
-async def recommendations(
-    session: AsyncSession, context: AgencyContext, call_id: UUID, *, limit: int, cursor: str | None
-) -> tuple[list[RecommendationOut], str | None]:
-    await get(session, context, call_id)
-    recs, next_cursor = await repo.list_recommendations(
-        session, call_id, limit=limit, cursor=cursor
-    )
-    return [render_recommendation(r) for r in recs], next_cursor

@@ -30,8 +30,7 @@ from app.schemas.dispatch import (
     UnitRef,
 )
 from app.security import Principal
-from app.services import audit, triage
-from app.services import calls as call_service
+from app.services import audit, call_views, triage
 from app.vocabulary import Lead, OverrideCode, ResponderType, UnitRole
 
 Unit = tuple[ResponderType, UUID, UnitRole]
@@ -108,7 +107,7 @@ async def _fresh_recommendation(
     await assignment_repo.mark_call_changed(
         session, agency_id=context.agency_id, call_id=call.id, at=now
     )
-    return call_service.render_recommendation(rec)
+    return call_views.render_recommendation(rec)
 
 
 async def dispatch(
@@ -211,7 +210,7 @@ async def dispatch(
     except dispatch_repo.UnitTaken:
         # The unique index on active assignments caught what the locks should have.
         raise Conflict("a unit was assigned elsewhere at the same moment; retry") from None
-    return call_service.render_dispatched(
+    return call_views.render_dispatched(
         call,
         rec,
         [*earlier, *_assignments(record)],
@@ -370,4 +369,4 @@ async def clear(
     )
     for assignment in active:
         assignment.released_at = now
-    return call_service.render_dispatched(call, rec, found.assignments, found.dispatches)
+    return call_views.render_dispatched(call, rec, found.assignments, found.dispatches)

@@ -26,7 +26,7 @@ from app.records.calls import CallRecord
 from app.repositories import calls as call_repo
 from app.schemas.calls import CallCreate, CallOut, CallPatch
 from app.security import Principal
-from app.services import agency, audit, calls
+from app.services import agency, audit, call_views, calls
 from app.services.eido_export import incident_call
 from app.state import AppState
 
@@ -265,7 +265,7 @@ async def _update(
     call, rec = await calls.revise(
         session, context, who, call, patch, cipher=state.cipher, request_id=request_id
     )
-    return EidoImport(call=calls.render_call(call, rec), created=False, applied=True)
+    return EidoImport(call=call_views.render_call(call, rec), created=False, applied=True)
 
 
 def _changes(call: CallRecord, body: CallCreate, state: AppState) -> CallPatch | None:
@@ -299,7 +299,7 @@ def _changes(call: CallRecord, body: CallCreate, state: AppState) -> CallPatch |
 
 
 async def _render(session: AsyncSession, call: CallRecord) -> CallOut:
-    return calls.render_call(call, await calls.latest_recommendation(session, call))
+    return call_views.render_call(call, await call_views.latest_recommendation(session, call))
 
 
 async def _audit(

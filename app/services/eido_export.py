@@ -19,7 +19,7 @@ from app.repositories import assignments as assignment_repo
 from app.repositories import calls as call_repo
 from app.repositories import roster as roster_repo
 from app.repositories import shifts as shift_repo
-from app.services import calls
+from app.services import call_views
 
 
 def incident_id(call: CallRecord) -> str:
@@ -35,7 +35,7 @@ async def export_call(
     session: AsyncSession, context: AgencyContext, call_id: UUID
 ) -> dict[str, Any]:
     """The call's current state as an EIDO document (never its notes)."""
-    call = await calls.get(session, context, call_id)
+    call = await call_views.get(session, context, call_id)
     return await _document(session, context, call)
 
 

@@ -31,6 +31,7 @@ from app.schemas.calls import (
 )
 from app.schemas.common import NO_NUL, DistrictCode, Page
 from app.services import agency, idempotency
+from app.services import call_views as views
 from app.services import calls as service
 from app.vocabulary import EXTERNAL_ID_MAX, CallStatus
 
@@ -125,7 +126,7 @@ async def list_calls(
     included in lists."""
     if district is not None:
         context = await agency.knowing(state, context, codes=[district])
-    items, cursor = await service.list_page(
+    items, cursor = await views.list_page(
         session,
         context,
         status=status,
@@ -142,7 +143,7 @@ async def get_call(
     call_id: UUID, who: Caller, context: Context, session: Session, state: State
 ) -> CallDetailOut:
     """One call with its latest recommendation and its notes."""
-    return await service.get_detail(session, context, call_id, cipher=state.cipher)
+    return await views.get_detail(session, context, call_id, cipher=state.cipher)
 
 
 @router.patch("/{call_id}", responses=problems(401, 403, 404, 409, 413, 422, 503))
@@ -175,7 +176,7 @@ async def list_recommendations(
     call_id: UUID, who: Caller, context: Context, session: Session, page: Paging
 ) -> Page[RecommendationOut]:
     """Every recommendation made for the call, oldest first."""
-    items, cursor = await service.recommendations(
+    items, cursor = await views.recommendations(
         session, context, call_id, limit=page.limit, cursor=page.cursor
     )
     return Page(items=items, next_cursor=cursor)

@@ -12,8 +12,7 @@ from app.errors import NotFound
 from app.schemas.calls import CallOut
 from app.schemas.common import DistrictCode, Items
 from app.schemas.shifts import UnitOut, units_json
-from app.services import agency
-from app.services import calls as call_service
+from app.services import agency, call_views
 from app.services import shifts as service
 
 router = APIRouter(prefix="/v1/units", tags=["units"])
@@ -61,5 +60,5 @@ async def my_unit(who: Caller, context: Context, session: ReadSession) -> MyUnit
         raise NotFound("your unit has no shift that has started, or it is inactive")
     call = None
     if mine.active_call_id is not None:
-        call = await call_service.get_summary(session, context, mine.active_call_id)
+        call = await call_views.get_summary(session, context, mine.active_call_id)
     return MyUnit(unit=mine, call=call)

@@ -1,0 +1,188 @@
+"""Calls as the API shows them: one call, a page of them, their recommendation history,
+and the representations that intake, updates, dispatch and EIDO import answer with.
+
+Reads only; what changes a call is in app/services/calls.py (intake, new information) and
+app/services/dispatch.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.agency_context import AgencyContext
+from app.encryption import CALL_NOTES, DataCipher
+from app.errors import Invalid, NotFound
+from app.models import Assignment, Dispatch
+from app.records.calls import CallRecord
+from app.records.recommendations import RecommendationRecord
+from app.repositories import assignments as assignment_repo
+from app.repositories import calls as repo
+from app.schemas.calls import (
+    AssignmentOut,
+    CallDetailOut,
+    CallLocation,
+    CallOut,
+    DispatchedCallOut,
+    DispatchOut,
+    RecommendationOut,
+    Safety,
+)
+
+
+def render_recommendation(rec: RecommendationRecord) -> RecommendationOut:
+    return RecommendationOut(
+        id=rec.id,
+        call_id=rec.call_id,
+        created_at=rec.created_at,
+        policy_version=rec.policy_version,
+        lead=rec.lead,
+        safety_concern=rec.safety_concern,
+        units=rec.units,
+        requests=rec.requests,
+        warnings=rec.warnings,
+        reasons=rec.reasons,
+    )
+
+
+def render_call(call: CallRecord, rec: RecommendationRecord | None) -> CallOut:
+    """The call as the API shows it in lists and answers: never its notes."""
+    place = call.location
+    return CallOut(
+        id=call.id,
+        external_id=call.external_id,
+        status=call.status,
+        district=call.district,
+        location=(
+            None
+            if place is None
+            else CallLocation(lat=place.lat, lon=place.lon, address=place.address)
+        ),
+        nature=call.nature,
+        safety=Safety(**call.safety),
+        subject=dict(call.subject),
+        received_at=call.received_at,
+        created_at=call.created_at,
+        updated_at=call.updated_at,
+        dispatched_at=call.dispatched_at,
+        cleared_at=call.cleared_at,
+        disposition=call.disposition,
+        diverted_to=call.diverted_to,
+        outcome=call.outcome,
+        use_of_force=call.use_of_force,
+        subject_injured=call.subject_injured,
+        officer_injured=call.officer_injured,
+        recommendation=None if rec is None else render_recommendation(rec),
+    )
+
+
+async def get(
+    session: AsyncSession, context: AgencyContext, call_id: UUID, *, for_update: bool = False
+) -> CallRecord:
+    call = await repo.get_call(
+        session, agency_id=context.agency_id, call_id=call_id, for_update=for_update
+    )
+    if call is None:
+        raise NotFound("call not found")
+    return call
+
+
+async def latest_recommendation(
+    session: AsyncSession, call: CallRecord
+) -> RecommendationRecord | None:
+    return (await repo.latest_recommendations(session, [call.id])).get(call.id)
+
+
+async def render_with_units(
+    session: AsyncSession, call: CallRecord, rec: RecommendationRecord | None
+) -> DispatchedCallOut:
+    """The call with every assignment and dispatch it has had."""
+    return (await _render_many(session, [call], {} if rec is None else {call.id: rec}))[0]
+
+
+async def _render_many(
+    session: AsyncSession, calls: list[CallRecord], recs: Mapping[UUID, RecommendationRecord]
+) -> list[DispatchedCallOut]:
+    """Calls with their assignments and dispatches: two queries for any number of calls."""
+    ids = [c.id for c in calls]
+    assignments = await assignment_repo.for_calls(session, ids)
+    dispatches = await assignment_repo.dispatches_for_calls(session, ids)
+    return [
+        render_dispatched(
+            call, recs.get(call.id), assignments.get(call.id, []), dispatches.get(call.id, [])
+        )
+        for call in calls
+    ]
+
+
+def render_dispatched(
+    call: CallRecord,
+    rec: RecommendationRecord | None,
+    assignments: Sequence[Assignment],
+    dispatches: Sequence[Dispatch],
+) -> DispatchedCallOut:
+    """The call with these assignments and dispatches (each oldest first)."""
+    return DispatchedCallOut(
+        **dict(render_call(call, rec)),
+        assignments=[AssignmentOut.model_validate(a, from_attributes=True) for a in assignments],
+        dispatches=[DispatchOut.model_validate(d, from_attributes=True) for d in dispatches],
+    )
+
+
+async def get_detail(
+    session: AsyncSession, context: AgencyContext, call_id: UUID, *, cipher: DataCipher
+) -> CallDetailOut:
+    """The call with its latest recommendation, its units and its decrypted notes."""
+    call = await get(session, context, call_id)
+    out = await render_with_units(session, call, await latest_recommendation(session, call))
+    notes = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
+    return CallDetailOut(**dict(out), notes=notes)
+
+
+async def get_summary(session: AsyncSession, context: AgencyContext, call_id: UUID) -> CallOut:
+    """A call as lists show it: without notes."""
+    call = await get(session, context, call_id)
+    return render_call(call, await latest_recommendation(session, call))
+
+
+async def list_page(
+    session: AsyncSession,
+    context: AgencyContext,
+    *,
+    status: str | None,
+    district: str | None,
+    external_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[DispatchedCallOut], str | None]:
+    """A page of calls, newest first, each with its assignments and dispatches (never its
+    notes); external_id finds the call the CAD knows by that id."""
+    district_id = None
+    if district is not None:
+        info = context.districts_by_code.get(district)
+        if info is None:
+            raise Invalid(f"unknown district {district}", loc=("query", "district"))
+        district_id = info.id
+    calls, next_cursor = await repo.list_calls(
+        session,
+        agency_id=context.agency_id,
+        status=status,
+        district_id=district_id,
+        external_id=external_id,
+        limit=limit,
+        cursor=cursor,
+    )
+    recs = await repo.latest_recommendations(session, [c.id for c in calls])
+    return await _render_many(session, calls, recs), next_cursor
+
+
+async def recommendations(
+    session: AsyncSession, context: AgencyContext, call_id: UUID, *, limit: int, cursor: str | None
+) -> tuple[list[RecommendationOut], str | None]:
+    await get(session, context, call_id)
+    recs, next_cursor = await repo.list_recommendations(
+        session, call_id, limit=limit, cursor=cursor
+    )
+    return [render_recommendation(r) for r in recs], next_cursor
