@@ -55,51 +55,24 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.db.migrate import upgrade
-from bench import cpu, limits, reports, stream
+from bench import cpu, reports, stream
 from bench import dispatch as dispatching
 from bench.eido import import_step, largest_document_validation
+from bench.intake import call_body, compare_limits, compare_sizes, intake_step, percentiles
 from bench.loadgen import Connection, Stats, Step, closed_loop, open_loop
 from bench.receiver import Receiver
-from bench.seed import CELL, Seeded, seed
+from bench.seed import Seeded, seed
 from bench.server import BenchServer, bench_server, describe, postmaster_pid
 from bench.service import serving, wait_ready
 from bench.tracing import service_tracing
 from bench.units import read_model_line
 
-NATURES = ["MNTL", "SUICIDE", "SUICTHRT", "MTLV", "WEAPON", "welfare check"]
-
-
-def call_body(rng: random.Random, seeded: Seeded) -> dict[str, Any]:
-    """A varied crisis call: district, a point in it, flags, sometimes a minor."""
-    code, south, west = rng.choice(seeded.districts)
-    roll = rng.random()
-    safety = {
-        "weapon": roll < 0.12,
-        "violence": 0.12 <= roll < 0.25,
-        "medical_emergency": rng.random() < 0.1,
-    }
-    body: dict[str, Any] = {
-        "district": code,
-        "location": {"lat": south + rng.uniform(0, CELL), "lon": west + rng.uniform(0, CELL)},
-        "nature": rng.choice(NATURES),
-        "safety": safety,
-    }
-    if rng.random() < 0.15:
-        body["subject"] = {"age": rng.randint(10, 17)}
-    return body
-
-
-def _percentiles(values: list[float]) -> str:
-    if not values:
-        return "no deliveries"
-    stats = Stats(latencies_ms=values)
-    p50, p99 = stats.percentile(50), stats.percentile(99)
-    return f"p50 {p50:7.2f} ms   p99 {p99:7.2f} ms   (n={len(values)})"
+# Target of EIDO import throughput against call intake's.
+EIDO_TARGET_RATIO = 0.5
 
 
 async def _run(
@@ -118,64 +91,6 @@ async def _run(
         await _drive(args, seeded, big, port, hook_url, receiver, data_dir, meter)
     finally:
         receiver.stop()
-
-
-def _intake(rng: random.Random, seeded: Seeded) -> Step:
-    """A closed-loop step: post one varied call for the seeded agency."""
-
-    async def create_call(conn: Connection, stats: Stats) -> None:
-        started = time.perf_counter()
-        status, _ = await conn.request("POST", "/v1/calls", call_body(rng, seeded))
-        stats.add(status, started)
-
-    return create_call
-
-
-async def _compare_sizes(
-    args: argparse.Namespace, small: Seeded, big: Seeded, port: int
-) -> list[str]:
-    """Call intake for two agencies in alternating phases; the report's lines."""
-    rng = random.Random(11)
-    totals: dict[int, list[Stats]] = {small.officers: [], big.officers: []}
-    for turn in range(args.scale_rounds * 2):
-        # small, big, big, small, small, big, ...: each size runs as often first as second.
-        seeded = (small, big)[(turn + turn // 2) % 2]
-        auth = {"Authorization": f"Bearer {seeded.api_key}"}
-
-        def make(auth: dict[str, str] = auth) -> Connection:
-            return Connection("127.0.0.1", port, auth)
-
-        create_call = _intake(rng, seeded)
-        await closed_loop(make, create_call, concurrency=args.concurrency, seconds=1)
-        totals[seeded.officers].append(
-            await closed_loop(
-                make, create_call, concurrency=args.concurrency, seconds=args.scale_seconds
-            )
-        )
-    lines = [
-        f"interleaved call intake, {args.scale_rounds} phases of {args.scale_seconds:.0f} s each:"
-    ]
-    means = {}
-    for officers, runs in totals.items():
-        means[officers] = sum(r.throughput for r in runs) / len(runs)
-        phases = " ".join(f"{r.throughput:.0f}" for r in runs)
-        lines.append(
-            f"  {officers:>6} officers  {means[officers]:8.1f} calls/s   (phases: {phases})"
-        )
-    ratio = means[big.officers] / means[small.officers]
-    lines.append(f"{big.officers}/{small.officers} officers calls throughput: {ratio:.3f}")
-    return lines
-
-
-async def _compare_limits(
-    args: argparse.Namespace, data_dir: Path, seeded: Seeded, port: int, create_call: Step
-) -> list[str]:
-    """Call intake on this instance (no rate limit) and on a second one with the shared
-    limits on, interleaved (bench/limits.py); the report's lines."""
-    keys = await limits.issue_keys(port, seeded, args.concurrency)
-    with serving(args, data_dir, rate_limited=True) as (limited_port, limited):
-        await wait_ready(limited_port, limited)
-        return await limits.compare(args, keys, create_call, port_off=port, port_on=limited_port)
 
 
 async def _drive(
@@ -206,7 +121,7 @@ async def _drive(
         status, _ = await conn.request("GET", "/readyz")
         stats.add(status, started)
 
-    create_call = _intake(rng, seeded)
+    create_call = intake_step(rng, seeded)
     c, s = args.concurrency, args.seconds
     await closed_loop(make, create_call, concurrency=c, seconds=2)
     await closed_loop(make, readyz, concurrency=c, seconds=2)
@@ -230,8 +145,8 @@ async def _drive(
     await closed_loop(make, import_incident, concurrency=c, seconds=2)
     eido = await closed_loop(make, import_incident, concurrency=c, seconds=s)
     # Right after the intake phases, on the same young database, before dispatch load.
-    scale = [] if big is None else await _compare_sizes(args, seeded, big, port)
-    shared_limits = await _compare_limits(args, data_dir, seeded, port, create_call)
+    scale = [] if big is None else await compare_sizes(args, seeded, big, port)
+    shared_limits = await compare_limits(args, data_dir, seeded, port, create_call)
 
     async def send_call(conn: Connection) -> int:
         return (await conn.request("POST", "/v1/calls", call_body(rng, seeded)))[0]
@@ -356,10 +271,10 @@ async def _drive(
     )
     relay = "separate worker process" if args.worker else "serve's relay child process"
     print(f"webhook, event to first attempt ({relay}):")
-    print(f"  {'under the closed-loop dispatch load':<40} {_percentiles(saturated_delays)}")
+    print(f"  {'under the closed-loop dispatch load':<40} {percentiles(saturated_delays)}")
     print(
         f"  {f'at {args.dispatch_rate:.0f} dispatches/s (open loop)':<40} "
-        f"{_percentiles(paced_delays)}"
+        f"{percentiles(paced_delays)}"
     )
     ratio = eido.throughput / calls.throughput
     print(f"eido/calls throughput ratio: {ratio:.3f}")
@@ -372,7 +287,7 @@ async def _drive(
     # Last, so that its 20,000-officer agency (seeded now without --scale) weighs on no
     # other phase.
     units = await read_model_line(args.database_url, big, port)
-    _print_stream(feeds)
+    stream.print_latency(feeds)
     for line in scale + shared_limits:
         print(line)
     print(f"dispatch/calls throughput ratio: {dispatch.throughput / intake_beside.throughput:.3f}")
@@ -380,32 +295,6 @@ async def _drive(
     print(f"webhook first attempt under load p99: {under_load:.1f} ms")
     print(units)
     print(f"calls/floor throughput ratio: {calls.throughput / floor.throughput:.3f}")
-
-
-# Targets: EIDO import throughput against call intake's; event-to-stream latency.
-EIDO_TARGET_RATIO = 0.5
-STREAM_TARGET_P50_MS, STREAM_TARGET_P99_MS = 50, 250
-
-
-def _print_stream(feeds: stream.StreamLatency) -> None:
-    if feeds.wrong:
-        raise SystemExit(
-            f"GET /v1/stream: {feeds.wrong} of {feeds.streams} streams did not read each of"
-            f" the {feeds.expected} units assigned exactly once"
-        )
-    p50, p99 = feeds.percentile(50), feeds.percentile(99)
-    met = p50 <= STREAM_TARGET_P50_MS and p99 <= STREAM_TARGET_P99_MS
-    print(
-        f"event-to-stream latency at {feeds.streams} streams, {feeds.rate:.0f} dispatches/s:"
-        f" p50 {p50:.1f} ms, p99 {p99:.1f} ms"
-    )
-    codes = ", ".join(f"{code}: {n}" for code, n in sorted(feeds.dispatches.statuses.items()))
-    print(
-        f"  from sending the dispatch to reading unit.assigned; {feeds.expected} units"
-        f" assigned ({codes}), each read once by all {feeds.streams} streams"
-        f" (n={len(feeds.latencies_ms)}; targets p50 <= {STREAM_TARGET_P50_MS} ms,"
-        f" p99 <= {STREAM_TARGET_P99_MS} ms: {'met' if met else 'MISSED'})"
-    )
 
 
 def _slow_receiver(args: argparse.Namespace, url: str, data_dir: Path) -> None:

@@ -16,7 +16,7 @@ import subprocess
 import time
 from collections.abc import Awaitable, Callable
 
-from bench.calls import _percentiles, call_body
+from bench.intake import call_body, percentiles
 from bench.loadgen import Connection, Stats, open_loop
 from bench.receiver import Receiver, answer_each
 from bench.seed import Seeded
@@ -97,5 +97,5 @@ async def run(
         f" agency B's receiver answers in {SLOW_SECONDS:.0f} s"
         f" (it received {laggard.received} in {elapsed:.0f} s)",
         f"webhook first attempt, agency A, beside a slow receiver: "
-        f"{_percentiles(delays)} (target p99 <= {TARGET_P99_MS:.0f} ms: {met})",
+        f"{percentiles(delays)} (target p99 <= {TARGET_P99_MS:.0f} ms: {met})",
     ]

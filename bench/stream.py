@@ -162,3 +162,29 @@ async def measure(
             wrong += 1
         latencies += [(at - sent[c]) * 1000 for c, _, at in ours]
     return StreamLatency(streams, rate, dispatches, latencies, len(assigned), wrong)
+
+
+# Targets of event-to-stream latency.
+STREAM_TARGET_P50_MS, STREAM_TARGET_P99_MS = 50, 250
+
+
+def print_latency(feeds: StreamLatency) -> None:
+    """The benchmark's lines for the feeds; exits when a feed missed or repeated a unit."""
+    if feeds.wrong:
+        raise SystemExit(
+            f"GET /v1/stream: {feeds.wrong} of {feeds.streams} streams did not read each of"
+            f" the {feeds.expected} units assigned exactly once"
+        )
+    p50, p99 = feeds.percentile(50), feeds.percentile(99)
+    met = p50 <= STREAM_TARGET_P50_MS and p99 <= STREAM_TARGET_P99_MS
+    print(
+        f"event-to-stream latency at {feeds.streams} streams, {feeds.rate:.0f} dispatches/s:"
+        f" p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+    )
+    codes = ", ".join(f"{code}: {n}" for code, n in sorted(feeds.dispatches.statuses.items()))
+    print(
+        f"  from sending the dispatch to reading unit.assigned; {feeds.expected} units"
+        f" assigned ({codes}), each read once by all {feeds.streams} streams"
+        f" (n={len(feeds.latencies_ms)}; targets p50 <= {STREAM_TARGET_P50_MS} ms,"
+        f" p99 <= {STREAM_TARGET_P99_MS} ms: {'met' if met else 'MISSED'})"
+    )
