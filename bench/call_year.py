@@ -37,10 +37,10 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from app.vocabulary import OVERRIDE_CODES, Lead, Outcome, ResponderType
+from bench.intake import NATURES
 from bench.roster_year import TIMEZONE, SeededYear
 from bench.seed import point_in
 
-NATURES = ["MNTL", "SUICIDE", "SUICTHRT", "MTLV", "WEAPON", "welfare check"]
 # How often each outcome is drawn (in percent), by the kind of lead sent.
 _OUTCOMES: dict[Lead, dict[Outcome, int]] = {
     "mental_health": {

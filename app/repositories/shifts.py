@@ -8,8 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, exists, func, or_, select
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import Select, and_, exists, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ids import new_id
@@ -156,9 +155,9 @@ async def latest_started_shift(
     return None if row is None else (row[0], row[1], row[2])
 
 
-# The shift that names a unit now, as call_signs below picks it, for hand-written
-# statements: the one that started last by now (on now, or the one it worked last), else its
-# next one. {unit} is the unit's id column; :agency_id and :now are the statement's.
+# The shift that names a unit now, for hand-written statements and call_signs below: the one
+# that started last by now (on now, or the one it worked last), else its next one. {unit} is
+# the unit's id column; :agency_id and :now are the statement's.
 NAMING_SHIFT = """FROM shift s
         WHERE s.agency_id = :agency_id AND s.responder_id = {unit}
         ORDER BY (s.starts_at <= CAST(:now AS timestamptz)) DESC,
@@ -166,24 +165,26 @@ NAMING_SHIFT = """FROM shift s
         LIMIT 1"""
 
 
+# Each responder's naming shift, for many responders in one query (static SQL only).
+_CALL_SIGNS = text(
+    "SELECT r.id AS responder_id, s.call_sign"  # noqa: S608
+    " FROM unnest(CAST(:responder_ids AS uuid[])) AS r(id)"
+    f" JOIN LATERAL (SELECT s.call_sign {NAMING_SHIFT.format(unit='r.id')}) s ON true"
+)
+
+
 async def call_signs(
     session: AsyncSession, *, agency_id: UUID, responder_ids: Sequence[UUID], now: datetime
 ) -> dict[UUID, str]:
-    """Each responder's call sign now: from its shift that started last by now (the one on
-    now, or the one it worked last), else from its next one. One query."""
+    """Each responder's call sign now, from the shift that names it (NAMING_SHIFT: the one
+    that started last by now, else its next one). One query."""
     if not responder_ids:
         return {}
-    stmt = (
-        select(Shift.responder_id, Shift.call_sign)
-        .where(Shift.agency_id == agency_id, Shift.responder_id.in_(responder_ids))
-        .order_by(
-            Shift.responder_id,
-            (Shift.starts_at <= now).desc(),
-            func.abs(func.extract("epoch", Shift.starts_at - now)),
-        )
-        .ext(distinct_on(Shift.responder_id))
+    rows = await session.execute(
+        _CALL_SIGNS,
+        {"agency_id": agency_id, "responder_ids": list(responder_ids), "now": now},
     )
-    return {r.responder_id: r.call_sign for r in await session.execute(stmt)}
+    return {r.responder_id: r.call_sign for r in rows}
 
 
 async def shifts_overlapping(

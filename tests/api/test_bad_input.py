@@ -106,9 +106,13 @@ async def test_missing_or_bad_key_is_401(client: httpx.AsyncClient, admin: Api) 
     _assert_problem(await client.get("/v1/calls", headers={"Authorization": "Basic abc"}), 401)
 
 
-async def test_unknown_route_and_wrong_method_are_problems(admin: Api) -> None:
+async def test_unknown_route_and_wrong_method_are_problems(
+    client: httpx.AsyncClient, admin: Api
+) -> None:
     _assert_problem(await admin.get("/v1/nothing-here"), 404)
     _assert_problem(await admin.delete("/v1/calls"), 405)
+    # The method is refused before any key is looked at (docs/api.md, "Errors").
+    _assert_problem(await client.delete("/v1/calls"), 405)
 
 
 async def test_405_allow_header_lists_every_method_of_the_path(admin: Api) -> None:

@@ -18,7 +18,7 @@ from app.services.auth import authenticate
 from app.services.eido import import_eido
 from app.state import AppState
 from tests.eido.documents import T0, document, incident_id, later, person, pidf
-from tests.helpers import Api, add_co_responder, add_officer, grid_districts
+from tests.helpers import Api, add_co_responder, add_officer, add_shift, grid_districts
 
 # Points inside the grid's districts (tests/helpers.py, grid_districts), and one outside.
 IN_D1 = (40.785, -111.925)
@@ -455,6 +455,53 @@ async def test_dispatched_call_exports_its_units_with_type_attribute_and_status(
     assert dispatched == {r["$id"] for r in resources.values()}
     status = eido["incidentComponent"]["incidentStatusCommonRegistryText"]
     assert set(status) == {"Active", "ResourcesAssigned", "ResourcesEnroute", "ResourcesOnscene"}
+
+
+async def test_each_unit_is_exported_under_the_call_sign_of_the_shift_that_names_it(
+    admin: Api,
+) -> None:
+    """The shift that started last by now names a unit (the one on now, else the one it
+    worked last); a unit with none yet, its next one. As dispatch names it."""
+    await grid_districts(admin)
+    now = datetime.now(UTC)
+    officer = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    worked = await _clinician(admin, "Worked")
+    starting = await _clinician(admin, "Starting")
+    past, later, soon = now - timedelta(days=3), now + timedelta(days=2), now + timedelta(hours=1)
+    for unit, kind, sign, start in (
+        (officer, "officer", "OLD-1", past),
+        (officer, "officer", "NEXT-1", later),
+        (worked, "co_responder", "MCT-OLD", past),
+        (worked, "co_responder", "MCT-SOON", soon),
+        (starting, "co_responder", "MCT-NEXT", later),
+    ):
+        await add_shift(
+            admin,
+            kind,
+            unit,
+            call_sign=sign,
+            district="D1",
+            starts_at=start,
+            ends_at=start + timedelta(hours=8),
+        )
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    units = [
+        {"responder_type": "officer", "responder_id": officer, "role": "lead"},
+        {"responder_type": "co_responder", "responder_id": worked, "role": "support"},
+        {"responder_type": "co_responder", "responder_id": starting, "role": "support"},
+    ]
+    await admin.ok(
+        "POST", f"/v1/calls/{call['id']}/dispatch", {"units": units, "override_code": "other"}
+    )
+    eido = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    names = {r["emergencyResourceName"] for r in eido["emergencyResourceComponent"]}
+    assert names == {"1A1", "MCT-OLD", "MCT-NEXT"}
+
+
+async def _clinician(admin: Api, name: str) -> str:
+    body = {"name": name, "kind": "clinician", "provider": "P"}
+    created: str = (await admin.ok("POST", "/v1/co-responders", body, 201))["id"]
+    return created
 
 
 async def test_non_cit_officer_has_no_crisis_intervention_attribute(admin: Api) -> None:
