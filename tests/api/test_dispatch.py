@@ -363,6 +363,46 @@ async def test_two_units_per_dispatch_are_both_assigned_or_neither(
     assert sum(r.status_code == 200 for r in responses) >= 1
 
 
+async def test_deactivating_a_unit_while_it_is_dispatched_lets_exactly_one_win(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """Each unit is dispatched and deactivated at the same moment: either it is on the call
+    and still active (the deactivation a 409), or it is inactive and the call was sent
+    nothing (the dispatch a 409). Never an inactive unit holding an assignment."""
+    calls, officers = await _many_calls_and_units(admin, 10, 10)
+
+    async def dispatch(call_id: str, officer: str) -> int:
+        body = {"units": [_unit(officer)], "override_reason": "race"}
+        return (await admin.post(f"/v1/calls/{call_id}/dispatch", body)).status_code
+
+    async def deactivate(officer: str) -> int:
+        return (await admin.patch(f"/v1/officers/{officer}", {"active": False})).status_code
+
+    outcomes = await asyncio.gather(
+        *(
+            asyncio.gather(dispatch(call_id, officer), deactivate(officer))
+            for call_id, officer in zip(calls, officers, strict=True)
+        )
+    )
+    for call_id, officer, (sent, removed) in zip(calls, officers, outcomes, strict=True):
+        assert sorted((sent, removed)) == [200, 409], (sent, removed)
+        unit = await admin.ok("GET", f"/v1/officers/{officer}")
+        call = await admin.ok("GET", f"/v1/calls/{call_id}")
+        if sent == 200:
+            assert unit["active"]
+            assert unit["status"] == "dispatched"
+            assert [a["responder_id"] for a in call["assignments"]] == [officer]
+        else:
+            assert not unit["active"]
+            assert call["status"] == "pending"
+            assert call["assignments"] == []
+    stranded = await db.fetchval(
+        "SELECT count(*) FROM assignment a JOIN officer o ON o.id = a.responder_id"
+        " WHERE a.released_at IS NULL AND NOT o.active"
+    )
+    assert stranded == 0
+
+
 async def _clinician(admin: Api, name: str) -> str:
     """A co-responder with no shift yet."""
     body = {"name": name, "kind": "mobile_crisis_team", "provider": "County MH"}
