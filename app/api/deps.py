@@ -112,10 +112,31 @@ async def _authorized(request: Request, principal: Principal) -> None:
     if denial is not None:
         await audit.write_note_apart((await app_state(request)).autocommit, note, "denied")
         raise Forbidden(denial)
+    request.state.authorized = True
     if rule.audited:
         note.by_service = rule.audited_by_service
         request.state.audit = note
     _refuse_unknown_query(request)
+
+
+async def authorize_unread_body(request: Request) -> None:
+    """Authenticate and authorise a request whose body could not be read as JSON, as the
+    route's dependencies would have; raises what they raise (401, 403, 429).
+
+    FastAPI parses a route's JSON body before it solves the route's dependencies, so a
+    body that is not JSON at all (a syntax error, not UTF-8, nested too deep) was answered
+    422 before anyone looked at the key: no 401 without one, no 403 (nor its audit entry)
+    for a role the route refuses. The 422 handler calls this for those errors
+    (app/api/problems.py).
+    A route without a rule (the probes, the docs) takes no key, and one whose caller was
+    already authorised needs nothing more.
+    """
+    if getattr(request.state, "authorized", False):
+        return
+    if rule_for(request.method, getattr(request.scope.get("route"), "path", "")) is None:
+        return
+    principal = await _authenticated(request, await app_state(request), await _bearer(request))
+    await _authorized(request, principal)
 
 
 async def stream_caller_by_key(

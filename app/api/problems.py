@@ -14,6 +14,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
+from app.api.deps import authorize_unread_body
 from app.db.failures import is_unavailable
 from app.encryption import UndecryptableValue
 from app.errors import PROBLEM_BASE, AppError, ServiceUnavailable
@@ -80,8 +81,24 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
 MAX_ERRORS = 50
 
 
+def _unread_body(exc: RequestValidationError) -> bool:
+    """Whether this is FastAPI's error for a body it could not parse as JSON, raised before
+    the route's dependencies ran (its own, or _http_error's for what its parser raised)."""
+    errors = exc.errors()
+    return bool(errors) and all(
+        e["type"] == "json_invalid" and tuple(e["loc"][:1]) == ("body",) for e in errors
+    )
+
+
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    try:
+        if _unread_body(exc):
+            await authorize_unread_body(request)
+    except AppError as refused:  # no key, a bad one, a lockout, or a role the route refuses
+        return await _app_error(request, refused)
+    except RequestValidationError:
+        pass  # an unknown query parameter too: the body's error is answered
     await _audit_failure(request, 422)
     every = exc.errors()
     # Only loc and msg: the offending input is never echoed, since it may be sensitive.

@@ -78,6 +78,44 @@ async def test_body_that_is_not_utf8_is_422(admin: Api, db: asyncpg.Connection) 
     assert await _counts(db) == before
 
 
+@pytest.mark.parametrize(
+    "body", [b'{"district": "D1",', b"\xff\xfe{", b"[" * 5000], ids=["syntax", "utf8", "deep"]
+)
+async def test_a_body_that_is_not_json_is_refused_by_key_and_role_first(
+    client: httpx.AsyncClient, admin: Api, db: asyncpg.Connection, body: bytes
+) -> None:
+    """FastAPI reads the body before the route's dependencies: the key and the role must
+    still be checked first, so no key is a 401 and a refused role a 403, audited."""
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="1A1")
+    other = await add_officer(admin, district="D1", call_sign="1A2")
+    json_type = {"content-type": "application/json"}
+    _assert_problem(await client.post("/v1/calls", content=body, headers=json_type), 401)
+    viewer = await admin.with_role("viewer")
+    denied = await viewer.client.post(
+        "/v1/calls", content=body, headers={**viewer.headers, **json_type}
+    )
+    _assert_problem(denied, 403)
+    unit = await admin.with_role("unit", uuid.UUID(officer))
+    not_its_own = await unit.client.put(
+        f"/v1/officers/{other}/status", content=body, headers={**unit.headers, **json_type}
+    )
+    _assert_problem(not_its_own, 403)
+    refusals = await db.fetch(
+        "SELECT action, resource_id FROM audit_entry WHERE outcome = 'denied' ORDER BY at"
+    )
+    assert [(r["action"], r["resource_id"]) for r in refusals] == [
+        ("auth.failed", None),
+        ("call.create", None),
+        ("officer.status", other),
+    ]
+    # A key the route lets in still gets the body's 422.
+    invalid = await admin.client.post(
+        "/v1/calls", content=body, headers={**admin.headers, **json_type}
+    )
+    _assert_problem(invalid, 422)
+
+
 async def test_huge_body_is_413_before_parsing(admin: Api, db: asyncpg.Connection) -> None:
     await grid_districts(admin)
     before = await _counts(db)
