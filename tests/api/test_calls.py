@@ -238,6 +238,35 @@ async def test_patch_merges_safety_and_keeps_recommendation_history(admin: Api) 
     assert history["items"][1]["id"] == patched["recommendation"]["id"]
 
 
+async def test_patch_leaves_a_field_sent_as_null_as_it_was(admin: Api) -> None:
+    """CAD systems often send every field: null means no change (docs/api.md). The subject
+    is replaced whole, so an age sent as null is gone."""
+    await grid_districts(admin)
+    place = {"lat": 40.005, "lon": -75.005, "address": "1 Main St"}
+    call = await admin.ok(
+        "POST",
+        "/v1/calls",
+        {
+            "district": "D1",
+            "location": place,
+            "nature": "MNTL",
+            "notes": "caller is the sister",
+            "safety": {"weapon": True},
+            "subject": {"age": 15},
+        },
+        201,
+    )
+    nulls = {"nature": None, "notes": None, "location": None, "district": None, "safety": None}
+    await admin.ok("PATCH", f"/v1/calls/{call['id']}", {**nulls, "subject": {"age": None}})
+    after = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert after["nature"] == "MNTL"
+    assert after["notes"] == "caller is the sister"
+    assert after["location"] == place
+    assert after["district"] == "D1"
+    assert after["safety"]["weapon"] is True
+    assert after["subject"] == {}
+
+
 async def test_notes_only_in_call_detail_never_in_lists_or_events(
     admin: Api, db: asyncpg.Connection
 ) -> None:
