@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 import asyncpg
 import httpx
@@ -389,3 +390,25 @@ async def test_nul_or_huge_numbers_in_any_query_parameter_are_never_a_500(admin:
                     assert response.status_code < 500, (method, template, parameter["name"])
                     tried += 1
     assert tried > 50
+
+
+async def test_nul_or_junk_in_any_path_parameter_is_never_a_500(admin: Api) -> None:
+    """Every path parameter of every route in the OpenAPI document, with hostile values."""
+    await grid_districts(admin)
+    document = (await admin.client.get("/openapi.json")).json()
+    tried = 0
+    for template, operations in document["paths"].items():
+        if "{" not in template:
+            continue
+        for value in ("a\x00b", "\x00", "9" * 400, "%", "\xff", "urn:emergency:uid:x"):
+            path = re.sub(r"\{[^}]+\}", quote(value, safe=""), template)
+            for method in operations:
+                response = await admin.client.request(
+                    method.upper(),
+                    path,
+                    headers=admin.headers,
+                    json={} if method in ("post", "put", "patch") else None,
+                )
+                assert response.status_code < 500, (method, template, value)
+                tried += 1
+    assert tried > 100

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from app.api.deps import Audit, Caller, Context, Session, State, Work, request_id
 from app.api.openapi import EIDO_DOCUMENT
 from app.api.problems import problems
-from app.schemas.common import DistrictCode
+from app.schemas.common import NO_NUL, DistrictCode
 from app.schemas.eido import EidoImportOut
 from app.services import eido as service
 from app.services import eido_export
@@ -96,7 +96,7 @@ async def export_call(
     responses={200: _EIDO_DOCUMENT, **problems(401, 403, 404, 422, 503)},
 )
 async def get_incident(
-    incident_id: Annotated[str, Path(min_length=1, max_length=EXTERNAL_ID_MAX)],
+    incident_id: Annotated[str, Path(min_length=1, max_length=EXTERNAL_ID_MAX, pattern=NO_NUL)],
     who: Caller,
     context: Context,
     session: Session,
