@@ -99,11 +99,6 @@ def _incident_status(snapshot: CallSnapshot) -> list[str]:
     return status
 
 
-def _common_type(nature: str | None) -> str:
-    code = (nature or "").strip().upper()
-    return code if code in registry.INCIDENT_TYPES else registry.CRISIS_INCIDENT_TYPE
-
-
 class _Builder:
     def __init__(self, snapshot: CallSnapshot) -> None:
         self.snapshot = snapshot
@@ -130,7 +125,7 @@ class _Builder:
         call = self.snapshot.call
         incident: dict[str, Any] = {
             **self.prologue("incident"),
-            "incidentTypeCommonRegistryText": _common_type(call.nature),
+            "incidentTypeCommonRegistryText": registry.common_incident_type(call.nature),
             "incidentStatusCommonRegistryText": _incident_status(self.snapshot),
             "incidentStatusInternalText": [call.status],
             "internalIncidentId": str(call.id),

@@ -263,6 +263,13 @@ INCIDENT_TYPES: frozenset[str] = frozenset(
 # as "EDP, Emotional Disturbance, Abnormal Behavior", with its own nature as internal text.
 CRISIS_INCIDENT_TYPE = "EDP"
 
+
+def common_incident_type(nature: str | None) -> str:
+    """The common incident type a call of this nature is sent as."""
+    code = (nature or "").strip().upper()
+    return code if code in INCIDENT_TYPES else CRISIS_INCIDENT_TYPE
+
+
 # EIDO-EmergencyResourceType-Common (section 3.11) of each kind of unit, and the resource
 # attribute (section 3.12) a CIT-certified officer carries.
 RESOURCE_TYPE: dict[ResponderType, str] = {

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
 from app.db.unit_of_work import UnitOfWork
-from app.eido import incoming, schema
+from app.eido import incoming, registry, schema
 from app.eido.schema import EidoInvalid
 from app.encryption import CALL_NOTES
 from app.errors import CallExists, Conflict, Invalid
@@ -256,7 +256,7 @@ async def _update(
         return EidoImport(call=await _render(session, call), created=False, applied=False)
     if call.status == "cleared":
         raise Conflict(f"call {call.id} is cleared; an EIDO can no longer change it")
-    patch = _changes(call, body, state)
+    patch = _changes(call, _keep_place(call, facts, body), state)
     call = replace(call, eido_updated_at=facts.updated_at)
     if patch is None:
         await call_repo.update_call(session, call)
@@ -266,6 +266,25 @@ async def _update(
         session, context, who, call, patch, cipher=state.cipher, request_id=request_id
     )
     return EidoImport(call=call_views.render_call(call, rec), created=False, applied=True)
+
+
+def _keep_place(call: CallRecord, facts: incoming.IncidentFacts, body: CallCreate) -> CallCreate:
+    """The document's call with the district the call has, when its point is the one the
+    call already holds: nothing new about the place re-places it. Else as placed (_place).
+
+    A call taken in the district a dispatcher chose, with a point a boundary puts in
+    another, would otherwise move to that other district (and be re-triaged there) when an
+    EIDO of it came back unchanged: its own export imported again, a CAD echoing it.
+    """
+    held = call.location
+    if (
+        facts.point is None
+        or held is None
+        or (held.lat, held.lon) != facts.point
+        or body.district == call.district
+    ):
+        return body
+    return body.model_copy(update={"district": call.district})
 
 
 def _changes(call: CallRecord, body: CallCreate, state: AppState) -> CallPatch | None:
@@ -281,7 +300,10 @@ def _changes(call: CallRecord, body: CallCreate, state: AppState) -> CallPatch |
     if location is not None and location.point is None and place is not None:
         new_location = held if location.address == place.address else new_location
     changed = {
-        "nature": body.nature is not None and body.nature != call.nature,
+        # The crisis type a call of no nature or of free text is sent as tells nothing new.
+        "nature": body.nature is not None
+        and body.nature != call.nature
+        and body.nature.strip().upper() != registry.common_incident_type(call.nature),
         "location": new_location is not None and new_location != held,
         "district": body.district != call.district,
         "subject": body.subject.age is not None and body.subject.age != call.subject.get("age"),

@@ -570,6 +570,31 @@ async def test_the_agencys_own_export_imports_as_the_same_incident(
     assert await _count(db, "call") == 1
 
 
+async def test_an_export_coming_back_keeps_the_district_its_call_was_given(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A call taken in D3 with a point a boundary puts in D1 stays in D3 when its own EIDO
+    comes back unchanged (a CAD echoing it), and a call of free text or of no nature keeps
+    it (both go out as EDP); a new point still re-places the call."""
+    await grid_districts(admin)
+    where = {"lat": IN_D1[0], "lon": IN_D1[1], "address": "12 Main St"}
+    for nature in ("man on bridge", None):
+        call = await admin.ok(
+            "POST", "/v1/calls", {"district": "D3", "location": where, "nature": nature}, 201
+        )
+        eido = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+        again = await admin.ok("POST", "/v1/eido", eido)
+        assert (again["id"], again["district"], again["nature"]) == (call["id"], "D3", nature)
+        assert again["recommendation"]["id"] == call["recommendation"]["id"]  # nothing new
+    assert await _count(db, "recommendation") == 2
+    moved_at = datetime.fromisoformat(eido["lastUpdateTimeStamp"]) + timedelta(minutes=1)
+    text = json.dumps({**eido, "lastUpdateTimeStamp": moved_at.isoformat()})
+    text = text.replace(f"{IN_D1[0]!r} {IN_D1[1]!r}", f"{IN_D4[0]!r} {IN_D4[1]!r}")
+    moved = await admin.ok("POST", "/v1/eido", json.loads(text))
+    assert moved["district"] == "D4"
+    assert moved["location"]["lat"] == IN_D4[0]
+
+
 async def test_a_new_call_cannot_take_the_incident_id_the_export_gave_another(
     admin: Api, db: asyncpg.Connection
 ) -> None:
