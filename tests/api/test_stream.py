@@ -238,8 +238,16 @@ async def test_types_filters_the_stream_and_an_unknown_type_is_a_422(
         refused = await http.get(
             "/v1/stream", params={"types": "call.created,call.exploded"}, headers=admin.headers
         )
+        junk = await http.get(
+            "/v1/stream", params={"types": "x" * 5000 + "\x00"}, headers=admin.headers
+        )
     assert refused.status_code == 422
     assert "call.exploded" in refused.text
+    assert "call.created" in refused.json()["detail"]  # the feed's types are listed
+    # Arbitrary input is counted, never echoed (docs/api.md, "Errors").
+    assert junk.status_code == 422
+    assert "xxxx" not in junk.text
+    assert "1 other value" in junk.json()["detail"]
 
 
 async def _agency_positions(db: asyncpg.Connection, agency_id: uuid.UUID) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -58,11 +59,23 @@ def _types(values: list[str] | None) -> frozenset[EventType]:
     named = {part.strip() for value in values for part in value.split(",") if part.strip()}
     unknown = sorted(named - set(EVENT_TYPES))
     if unknown or not named:
-        raise Invalid(
-            f"Unknown event types: {', '.join(unknown)}" if unknown else "No event type named",
-            loc=("query", "types"),
-        )
+        raise Invalid(_unknown_types(unknown), loc=("query", "types"))
     return frozenset(t for t in EVENT_TYPES if t in named)
+
+
+# What may be echoed of an unknown type: a misspelt name, never arbitrary input
+# (docs/api.md, "Errors").
+_TYPE_LIKE = re.compile(r"[a-z_]{1,24}\.[a-z_]{1,24}")
+
+
+def _unknown_types(unknown: list[str]) -> str:
+    """The 422's message: the misspelt names, and the names the feed knows."""
+    if not unknown:
+        return "No event type named"
+    named = [t for t in unknown if _TYPE_LIKE.fullmatch(t)]
+    others = len(unknown) - len(named)
+    listed = ", ".join(named + ([f"{others} other value(s)"] if others else []))
+    return f"Unknown event types: {listed}; the feed's types are {', '.join(EVENT_TYPES)}"
 
 
 _EVENT_STREAM: dict[int | str, dict[str, Any]] = {
