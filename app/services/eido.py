@@ -250,13 +250,17 @@ async def _update(
     request_id: str | None,
 ) -> EidoImport:
     """Apply a document to its incident's call, locked for update: only a newer one, and
-    with re-triage only when the nature, place, person or notes changed."""
+    with re-triage only when the nature, place, person or notes changed. A cleared call
+    takes none (409), unless there is nothing to take (applied: false)."""
     if call.eido_updated_at is not None and facts.updated_at <= call.eido_updated_at:
         await _audit(session, who, call, request_id, applied=False)
         return EidoImport(call=await _render(session, call), created=False, applied=False)
-    if call.status == "cleared":
-        raise Conflict(f"call {call.id} is cleared; an EIDO can no longer change it")
     patch = _changes(call, _keep_place(call, facts, body), state)
+    if call.status == "cleared":
+        if patch is None:  # e.g. its own export coming back: nothing to apply
+            await _audit(session, who, call, request_id, applied=False)
+            return EidoImport(call=await _render(session, call), created=False, applied=False)
+        raise Conflict(f"call {call.id} is cleared; an EIDO can no longer change it")
     call = replace(call, eido_updated_at=facts.updated_at)
     if patch is None:
         await call_repo.update_call(session, call)

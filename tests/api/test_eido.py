@@ -168,7 +168,9 @@ async def test_concurrent_imports_of_one_incident_make_one_call(
     assert await _count(db, "call") == 1
 
 
-async def test_newer_document_for_a_cleared_call_is_a_conflict(admin: Api) -> None:
+async def test_newer_document_for_a_cleared_call_is_a_conflict_unless_it_is_no_news(
+    admin: Api,
+) -> None:
     await grid_districts(admin)
     incident = incident_id()
     call = await _import(admin, document(incident, beat="D1"), 201)
@@ -176,6 +178,9 @@ async def test_newer_document_for_a_cleared_call_is_a_conflict(admin: Api) -> No
     newer = await admin.post("/v1/eido", document(incident, at=later(5), nature="MTLV", beat="D1"))
     assert newer.status_code == 409
     assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["nature"] == "MNTL"
+    # A newer one that says nothing new (its own export, echoed back) applies nothing.
+    same = await admin.ok("POST", "/v1/eido", document(incident, at=later(6), beat="D1"))
+    assert (same["id"], same["applied"], same["status"]) == (call["id"], False, "cleared")
 
 
 # Placing the call
