@@ -253,18 +253,20 @@ async def _update(
     with re-triage only when the nature, place, person or notes changed. A cleared call
     takes none (409), unless there is nothing to take (applied: false)."""
     if call.eido_updated_at is not None and facts.updated_at <= call.eido_updated_at:
-        await _audit(session, who, call, request_id, applied=False)
+        await _audit(session, who, call, request_id, incident_id=facts.incident_id, applied=False)
         return EidoImport(call=await _render(session, call), created=False, applied=False)
     patch = _changes(call, _keep_place(call, facts, body), state)
     if call.status == "cleared":
         if patch is None:  # e.g. its own export coming back: nothing to apply
-            await _audit(session, who, call, request_id, applied=False)
+            await _audit(
+                session, who, call, request_id, incident_id=facts.incident_id, applied=False
+            )
             return EidoImport(call=await _render(session, call), created=False, applied=False)
         raise Conflict(f"call {call.id} is cleared; an EIDO can no longer change it")
     call = replace(call, eido_updated_at=facts.updated_at)
     if patch is None:
         await call_repo.update_call(session, call)
-        await _audit(session, who, call, request_id, applied=True)
+        await _audit(session, who, call, request_id, incident_id=facts.incident_id, applied=True)
         return EidoImport(call=await _render(session, call), created=False, applied=True)
     call, rec = await calls.revise(
         session, context, who, call, patch, cipher=state.cipher, request_id=request_id
@@ -334,15 +336,17 @@ async def _audit(
     call: CallRecord,
     request_id: str | None,
     *,
+    incident_id: str,
     applied: bool,
 ) -> None:
-    """Record an import that neither created the call nor re-triaged it."""
+    """Record an import that neither created the call nor re-triaged it, with the incident
+    id the document named (a call found by the id its export gave it has no external_id)."""
     entry = audit.call_entry(
         who,
         call.id,
         action="call.import",
         request_id=request_id,
         at=datetime.now(UTC),
-        detail={"applied": applied, "incident_id": call.external_id},
+        detail={"applied": applied, "incident_id": incident_id},
     )
     await audit.write(await session.connection(), entry)

@@ -573,6 +573,10 @@ async def test_the_agencys_own_export_imports_as_the_same_incident(
     assert again["recommendation"]["id"] == call["recommendation"]["id"]  # nothing changed
     assert (await admin.ok("POST", "/v1/eido", eido))["applied"] is False
     assert await _count(db, "call") == 1
+    audited = await db.fetch(
+        "SELECT detail->>'incident_id' AS id FROM audit_entry WHERE action = 'call.import'"
+    )
+    assert [r["id"] for r in audited] == [eido["$id"], eido["$id"]]
 
 
 async def test_an_export_coming_back_keeps_the_district_its_call_was_given(
