@@ -156,6 +156,12 @@ async def certify(
     )
 
 
+async def add_unrostered_co_responder(api: Api, name: str) -> str:
+    """A co-responder with no shift yet."""
+    body = {"name": name, "kind": "mobile_crisis_team", "provider": "County MH"}
+    return str((await api.ok("POST", "/v1/co-responders", body, 201))["id"])
+
+
 async def add_co_responder(
     api: Api,
     *,

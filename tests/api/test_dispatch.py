@@ -11,7 +11,14 @@ from typing import Any
 import asyncpg
 
 from app.db.engine import plain_url
-from tests.helpers import Api, add_co_responder, add_officer, add_shift, grid_districts
+from tests.helpers import (
+    Api,
+    add_co_responder,
+    add_officer,
+    add_shift,
+    add_unrostered_co_responder,
+    grid_districts,
+)
 
 
 async def _events(db: asyncpg.Connection, event_type: str) -> list[dict[str, Any]]:
@@ -403,15 +410,9 @@ async def test_deactivating_a_unit_while_it_is_dispatched_lets_exactly_one_win(
     assert stranded == 0
 
 
-async def _clinician(admin: Api, name: str) -> str:
-    """A co-responder with no shift yet."""
-    body = {"name": name, "kind": "mobile_crisis_team", "provider": "County MH"}
-    return str((await admin.ok("POST", "/v1/co-responders", body, 201))["id"])
-
-
 async def test_a_unit_whose_shift_ends_during_its_call_still_sees_the_call(admin: Api) -> None:
     await grid_districts(admin)
-    co = await _clinician(admin, "Clinician Late")
+    co = await add_unrostered_co_responder(admin, "Clinician Late")
     now = datetime.now(UTC)
     ends = now + timedelta(seconds=2)
     hour = timedelta(hours=1)
@@ -452,7 +453,7 @@ async def test_a_unit_whose_shift_ends_during_its_call_still_sees_the_call(admin
 
 async def test_a_unit_before_its_first_shift_gets_a_404(admin: Api) -> None:
     await grid_districts(admin)
-    co = await _clinician(admin, "Clinician New")
+    co = await add_unrostered_co_responder(admin, "Clinician New")
     now = datetime.now(UTC)
     await add_shift(
         admin,

@@ -18,7 +18,14 @@ from app.services.auth import authenticate
 from app.services.eido import import_eido
 from app.state import AppState
 from tests.eido.documents import T0, document, incident_id, later, person, pidf
-from tests.helpers import Api, add_co_responder, add_officer, add_shift, grid_districts
+from tests.helpers import (
+    Api,
+    add_co_responder,
+    add_officer,
+    add_shift,
+    add_unrostered_co_responder,
+    grid_districts,
+)
 
 # Points inside the grid's districts (tests/helpers.py, grid_districts), and one outside.
 IN_D1 = (40.785, -111.925)
@@ -470,8 +477,8 @@ async def test_each_unit_is_exported_under_the_call_sign_of_the_shift_that_names
     await grid_districts(admin)
     now = datetime.now(UTC)
     officer = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
-    worked = await _clinician(admin, "Worked")
-    starting = await _clinician(admin, "Starting")
+    worked = await add_unrostered_co_responder(admin, "Worked")
+    starting = await add_unrostered_co_responder(admin, "Starting")
     past, later, soon = now - timedelta(days=3), now + timedelta(days=2), now + timedelta(hours=1)
     for unit, kind, sign, start in (
         (officer, "officer", "OLD-1", past),
@@ -501,12 +508,6 @@ async def test_each_unit_is_exported_under_the_call_sign_of_the_shift_that_names
     eido = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
     names = {r["emergencyResourceName"] for r in eido["emergencyResourceComponent"]}
     assert names == {"1A1", "MCT-OLD", "MCT-NEXT"}
-
-
-async def _clinician(admin: Api, name: str) -> str:
-    body = {"name": name, "kind": "clinician", "provider": "P"}
-    created: str = (await admin.ok("POST", "/v1/co-responders", body, 201))["id"]
-    return created
 
 
 async def test_non_cit_officer_has_no_crisis_intervention_attribute(admin: Api) -> None:
