@@ -128,13 +128,14 @@ async def authorize_unread_body(request: Request) -> None:
     422 before anyone looked at the key: no 401 without one, no 403 (nor its audit entry)
     for a role the route refuses. The 422 handler calls this for those errors
     (app/api/problems.py).
-    A route without a rule (the probes, the docs) takes no key, and one whose caller was
+    A route outside /v1 (the probes, the docs) takes no key, and one whose caller was
     already authorised needs nothing more.
     """
     if getattr(request.state, "authorized", False):
         return
-    if rule_for(request.method, getattr(request.scope.get("route"), "path", "")) is None:
-        return
+    path = getattr(request.scope.get("route"), "path", "")
+    if rule_for(request.method, path) is None and not path.startswith("/v1/"):
+        return  # a /v1 route without a rule is refused below (_authorized), as always
     principal = await _authenticated(request, await app_state(request), await _bearer(request))
     await _authorized(request, principal)
 

@@ -28,6 +28,9 @@ class IncidentFacts:
     incident_id: str
     updated_at: datetime
     nature: str | None
+    # incidentTypeInternalText: the agency's own words for the type (a free-text nature,
+    # which the export sends as EDP).
+    nature_text: str | None
     # Where the facts below came from in the document, for error messages.
     nature_loc: Loc
     point: tuple[float, float] | None
@@ -186,12 +189,14 @@ def read(document: Any, *, valid: bool = False) -> IncidentFacts:
     incident = document.get("incidentComponent", {})
     nature = incident.get("incidentTypeCommonRegistryText")
     beat = incident.get("beatOrDispatchGroupText")
+    text = incident.get("incidentTypeInternalText")
     point, address, location_loc = _location(document)
     age, age_loc = _subject_age(document, updated_at.date())
     return IncidentFacts(
         incident_id=incident_id,
         updated_at=updated_at,
         nature=nature.strip() or None if isinstance(nature, str) else None,
+        nature_text=text.strip() or None if isinstance(text, str) else None,
         nature_loc=("incidentComponent", "incidentTypeCommonRegistryText"),
         point=point,
         address=address,

@@ -20,7 +20,7 @@ from app.agency_context import AgencyContext
 from app.db.unit_of_work import UnitOfWork
 from app.eido import incoming, registry, schema
 from app.eido.schema import EidoInvalid
-from app.encryption import CALL_NOTES
+from app.encryption import CALL_NOTES, UndecryptableValue
 from app.errors import CallExists, Conflict, Invalid
 from app.records.calls import CallRecord
 from app.repositories import calls as call_repo
@@ -255,14 +255,18 @@ async def _update(
     if call.eido_updated_at is not None and facts.updated_at <= call.eido_updated_at:
         await _audit(session, who, call, request_id, incident_id=facts.incident_id, applied=False)
         return EidoImport(call=await _render(session, call), created=False, applied=False)
-    patch = _changes(call, _keep_place(call, facts, body), state)
     if call.status == "cleared":
-        if patch is None:  # e.g. its own export coming back: nothing to apply
+        try:
+            news = _changes(call, _keep_place(call, context, facts, body), facts, state)
+        except UndecryptableValue:  # its notes cannot be compared: refused as news would be
+            news = CallPatch()
+        if news is None:  # e.g. its own export coming back: nothing to apply
             await _audit(
                 session, who, call, request_id, incident_id=facts.incident_id, applied=False
             )
             return EidoImport(call=await _render(session, call), created=False, applied=False)
         raise Conflict(f"call {call.id} is cleared; an EIDO can no longer change it")
+    patch = _changes(call, _keep_place(call, context, facts, body), facts, state)
     call = replace(call, eido_updated_at=facts.updated_at)
     if patch is None:
         await call_repo.update_call(session, call)
@@ -274,9 +278,13 @@ async def _update(
     return EidoImport(call=call_views.render_call(call, rec), created=False, applied=True)
 
 
-def _keep_place(call: CallRecord, facts: incoming.IncidentFacts, body: CallCreate) -> CallCreate:
-    """The document's call with the district the call has, when its point is the one the
-    call already holds: nothing new about the place re-places it. Else as placed (_place).
+def _keep_place(
+    call: CallRecord, context: AgencyContext, facts: incoming.IncidentFacts, body: CallCreate
+) -> CallCreate:
+    """The document's call with the district the call has, when the document's point is the
+    one the call already holds and a boundary placed it: the same point is no news about
+    the place. Else as placed (_place): by a new point, or by the beat or ?district= for a
+    point outside every boundary.
 
     A call taken in the district a dispatcher chose, with a point a boundary puts in
     another, would otherwise move to that other district (and be re-triaged there) when an
@@ -288,12 +296,26 @@ def _keep_place(call: CallRecord, facts: incoming.IncidentFacts, body: CallCreat
         or held is None
         or (held.lat, held.lon) != facts.point
         or body.district == call.district
+        or context.locate(*facts.point) != body.district
     ):
         return body
     return body.model_copy(update={"district": call.district})
 
 
-def _changes(call: CallRecord, body: CallCreate, state: AppState) -> CallPatch | None:
+def _restates(nature: str | None, incident_type: str, internal_text: str | None) -> bool:
+    """Whether a document's incident type and internal text say the call's own nature: the
+    export sends a free-text nature as EDP with the text as internalText. An EDP without
+    the call's text is a classification (a policy may give EDP safety flags)."""
+    return (
+        nature is not None
+        and internal_text == nature.strip()
+        and incident_type.strip().upper() == registry.common_incident_type(nature)
+    )
+
+
+def _changes(
+    call: CallRecord, body: CallCreate, facts: incoming.IncidentFacts, state: AppState
+) -> CallPatch | None:
     """What the document tells that the call does not hold yet; None if nothing. What the
     document leaves out (no notes, no person's age) is kept, never erased."""
     location = body.location
@@ -306,10 +328,9 @@ def _changes(call: CallRecord, body: CallCreate, state: AppState) -> CallPatch |
     if location is not None and location.point is None and place is not None:
         new_location = held if location.address == place.address else new_location
     changed = {
-        # The crisis type a call of no nature or of free text is sent as tells nothing new.
         "nature": body.nature is not None
         and body.nature != call.nature
-        and body.nature.strip().upper() != registry.common_incident_type(call.nature),
+        and not _restates(call.nature, body.nature, facts.nature_text),
         "location": new_location is not None and new_location != held,
         "district": body.district != call.district,
         "subject": body.subject.age is not None and body.subject.age != call.subject.get("age"),

@@ -584,11 +584,11 @@ async def test_an_export_coming_back_keeps_the_district_its_call_was_given(
     admin: Api, db: asyncpg.Connection
 ) -> None:
     """A call taken in D3 with a point a boundary puts in D1 stays in D3 when its own EIDO
-    comes back unchanged (a CAD echoing it), and a call of free text or of no nature keeps
-    it (both go out as EDP); a new point still re-places the call."""
+    comes back unchanged (a CAD echoing it), and a call of free text keeps its nature (sent
+    as EDP with the text); a new point still re-places the call."""
     await grid_districts(admin)
     where = {"lat": IN_D1[0], "lon": IN_D1[1], "address": "12 Main St"}
-    for nature in ("man on bridge", None):
+    for nature in ("man on bridge", "MNTL"):
         call = await admin.ok(
             "POST", "/v1/calls", {"district": "D3", "location": where, "nature": nature}, 201
         )
@@ -603,6 +603,25 @@ async def test_an_export_coming_back_keeps_the_district_its_call_was_given(
     moved = await admin.ok("POST", "/v1/eido", json.loads(text))
     assert moved["district"] == "D4"
     assert moved["location"]["lat"] == IN_D4[0]
+
+
+async def test_a_later_beat_still_places_a_call_whose_point_no_boundary_holds(
+    admin: Api,
+) -> None:
+    """Outside every boundary the beat placed the call, so a new beat moves it; and an EDP
+    without the call's own words classifies a call that had no nature."""
+    await grid_districts(admin)
+    incident = incident_id()
+    nowhere = pidf(point=(10.0, 10.0))
+    first = await _import(admin, document(incident, beat="D1", location=nowhere), 201)
+    assert first["district"] == "D1"
+    later_beat = document(incident, at=later(1), beat="D2", location=nowhere)
+    assert (await _import(admin, later_beat, 200))["district"] == "D2"
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    exported = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    assert "incidentTypeInternalText" not in exported["incidentComponent"]
+    classified = await admin.ok("POST", "/v1/eido", exported)
+    assert classified["nature"] == "EDP"
 
 
 async def test_a_new_call_cannot_take_the_incident_id_the_export_gave_another(

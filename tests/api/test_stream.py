@@ -241,6 +241,11 @@ async def test_types_filters_the_stream_and_an_unknown_type_is_a_422(
         junk = await http.get(
             "/v1/stream", params={"types": "x" * 5000 + "\x00"}, headers=admin.headers
         )
+        many = await http.get(
+            "/v1/stream",
+            params={"types": ",".join(f"call.typo{c}" for c in "abcdefgh")},
+            headers=admin.headers,
+        )
     assert refused.status_code == 422
     assert "call.exploded" in refused.text
     assert "call.created" in refused.json()["detail"]  # the feed's types are listed
@@ -248,6 +253,9 @@ async def test_types_filters_the_stream_and_an_unknown_type_is_a_422(
     assert junk.status_code == 422
     assert "xxxx" not in junk.text
     assert "1 other value" in junk.json()["detail"]
+    assert "call.typoe" in many.text  # the first five are named, the rest counted
+    assert "call.typof" not in many.text
+    assert "3 other value" in many.json()["detail"]
 
 
 async def _agency_positions(db: asyncpg.Connection, agency_id: uuid.UUID) -> list[str]:

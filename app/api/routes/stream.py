@@ -69,10 +69,11 @@ _TYPE_LIKE = re.compile(r"[a-z_]{1,24}\.[a-z_]{1,24}")
 
 
 def _unknown_types(unknown: list[str]) -> str:
-    """The 422's message: the misspelt names, and the names the feed knows."""
+    """The 422's message: the misspelt names (the first five), and the names the feed
+    knows."""
     if not unknown:
         return "No event type named"
-    named = [t for t in unknown if _TYPE_LIKE.fullmatch(t)]
+    named = [t for t in unknown if _TYPE_LIKE.fullmatch(t)][:5]
     others = len(unknown) - len(named)
     listed = ", ".join(named + ([f"{others} other value(s)"] if others else []))
     return f"Unknown event types: {listed}; the feed's types are {', '.join(EVENT_TYPES)}"
