@@ -190,6 +190,18 @@ async def test_newer_document_for_a_cleared_call_is_a_conflict_unless_it_is_no_n
     assert (same["id"], same["applied"], same["status"]) == (call["id"], False, "cleared")
 
 
+async def test_a_cleared_call_whose_notes_cannot_be_read_still_refuses_with_409(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    incident = incident_id()
+    call = await _import(admin, document(incident, beat="D1", notes=[NOTE]), 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "done"})
+    await db.execute("UPDATE call SET notes = 'enc:v1:damaged' WHERE id = $1::uuid", call["id"])
+    newer = await admin.post("/v1/eido", document(incident, at=later(5), nature="MTLV", beat="D1"))
+    assert newer.status_code == 409
+
+
 # Placing the call
 
 
