@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
+from shapely.geometry import shape
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +14,11 @@ from app.errors import Conflict, Invalid, NotFound
 from app.models import District
 from app.repositories import districts as repo
 from app.repositories.pagination import fetch_page
-from app.schemas.districts import DistrictCreate, DistrictOut, DistrictPatch
+from app.schemas.districts import Boundary, DistrictCreate, DistrictOut, DistrictPatch
+
+# Overlap smaller than this (square degrees: about a square metre at mid latitudes) is the
+# float noise of two boundaries drawn along one shared edge, not an overlap.
+_OVERLAP = 1e-10
 
 
 async def _neighbour_ids(
@@ -28,10 +33,31 @@ async def _neighbour_ids(
     return [found[c].id for c in codes]
 
 
+async def _refuse_overlap(
+    session: AsyncSession, *, agency_id: UUID, code: str, boundary: Boundary | None
+) -> None:
+    """A 422 when the boundary overlaps another district's: a point inside both would
+    place a call in one of them silently (locate takes the first), and the other's units
+    would not be the ones sent. Shared edges are fine."""
+    if boundary is None:
+        return
+    mine = shape(boundary.model_dump())
+    for other in await repo.all_districts(session, agency_id):
+        if other.code == code or other.boundary is None:
+            continue
+        if mine.intersection(shape(other.boundary)).area > _OVERLAP:
+            raise Invalid(
+                f"the boundary overlaps district {other.code}'s; districts may share edges,"
+                " not area",
+                loc=("body", "boundary"),
+            )
+
+
 async def create(session: AsyncSession, *, agency_id: UUID, body: DistrictCreate) -> DistrictOut:
     if await repo.get_by_code(session, agency_id=agency_id, code=body.code) is not None:
         raise Conflict(f"district {body.code} already exists")
     neighbours = await _neighbour_ids(session, agency_id=agency_id, codes=body.adjacent)
+    await _refuse_overlap(session, agency_id=agency_id, code=body.code, boundary=body.boundary)
     district = District(
         agency_id=agency_id,
         code=body.code,
@@ -63,6 +89,7 @@ async def update(
     if body.name is not None:
         district.name = body.name
     if "boundary" in body.model_fields_set:
+        await _refuse_overlap(session, agency_id=agency_id, code=code, boundary=body.boundary)
         district.boundary = body.boundary.model_dump() if body.boundary else None
     if body.adjacent is not None:
         if code in body.adjacent:

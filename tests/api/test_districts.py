@@ -64,6 +64,26 @@ async def test_self_intersecting_boundary_is_rejected(admin: Api) -> None:
     assert response.status_code == 422
 
 
+async def test_a_boundary_overlapping_another_districts_is_422_and_edges_may_touch(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A point inside two districts would place a call in one of them silently."""
+    await grid_districts(admin)  # D1-D4: squares sharing edges
+    over_d1 = square(40.78, -111.94, 0.02)  # inside D1
+    refused = await admin.post("/v1/districts", {"code": "X", "name": "x", "boundary": over_d1})
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["loc"] == ["body", "boundary"]
+    assert "D1" in refused.json()["detail"]
+    assert await db.fetchval("SELECT count(*) FROM district") == 4
+    moved = await admin.patch("/v1/districts/D4", {"boundary": square(40.73, -111.92)})
+    assert moved.status_code == 422
+    assert (await admin.ok("GET", "/v1/districts/locate?lat=40.735&lon=-111.875"))["code"] == "D4"
+    # Sharing an edge is not overlapping; a district may also redraw itself.
+    beside = square(40.81, -111.95)  # north of D1, along its northern edge
+    await admin.ok("POST", "/v1/districts", {"code": "N", "name": "n", "boundary": beside}, 201)
+    await admin.ok("PATCH", "/v1/districts/D1", {"boundary": square(40.76, -111.95, 0.04)})
+
+
 async def test_multipolygon_boundary_is_accepted(admin: Api) -> None:
     two = {
         "type": "MultiPolygon",
