@@ -96,9 +96,14 @@ async def compare_sizes(
 async def compare_limits(
     args: argparse.Namespace, data_dir: Path, seeded: Seeded, port: int, create_call: Step
 ) -> list[str]:
-    """Call intake on this instance (no rate limit) and on a second one with the shared
-    limits on, interleaved (bench/limits.py); the report's lines."""
+    """Call intake on two fresh instances alike but for the shared limits, off and on,
+    interleaved (bench/limits.py); the report's lines. The bench's own instance (port)
+    only issues the keys: it has run every phase before and has the relay beside it."""
     keys = await limits.issue_keys(port, seeded, args.concurrency)
-    with serving(args, data_dir, rate_limited=True) as (limited_port, limited):
-        await wait_ready(limited_port, limited)
-        return await limits.compare(args, keys, create_call, port_off=port, port_on=limited_port)
+    with (
+        serving(args, data_dir, limits="off") as (port_off, off),
+        serving(args, data_dir, limits="on") as (port_on, on),
+    ):
+        await wait_ready(port_off, off)
+        await wait_ready(port_on, on)
+        return await limits.compare(args, keys, create_call, port_off=port_off, port_on=port_on)

@@ -15,9 +15,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
-from bench import limits
+from bench import limits as shared_limits
 from bench.loadgen import Connection
+
+# The shared limits off or on, in an instance of its own (bench/limits.py).
+Limits = Literal["off", "on"]
 
 
 def free_port() -> int:
@@ -45,11 +49,12 @@ async def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
 
 
 def _start(
-    args: argparse.Namespace, data_dir: Path, port: int, *, rate_limited: bool = False
+    args: argparse.Namespace, data_dir: Path, port: int, *, limits: Limits | None = None
 ) -> list[subprocess.Popen[bytes]]:
     """Start the service (and, with --worker, the relay as its own process).
 
-    rate_limited: a second instance, with the default per-key rate limit and no relay.
+    limits: a second instance, for the shared limits' cost (bench/limits.py): no relay,
+    and the default per-key rate limit when limits is "on", none when "off".
     """
     env = {
         **os.environ,
@@ -60,14 +65,15 @@ def _start(
         # One key drives the whole load: the per-key limit would cap it at 100/s.
         "CIT_RATE_LIMIT_PER_MINUTE": "0",
     }
-    if rate_limited:
-        env["CIT_RATE_LIMIT_PER_MINUTE"] = str(limits.RATE_LIMIT_PER_MINUTE)
+    if limits is not None:
         env["CIT_RUN_RELAY"] = "false"
+        if limits == "on":
+            env["CIT_RATE_LIMIT_PER_MINUTE"] = str(shared_limits.RATE_LIMIT_PER_MINUTE)
     env.pop("CIT_DATABASE_URL", None)
     env.update(args.server.env)  # an external server's URL and data key (bench/server.py)
-    log = (data_dir / ("limited.log" if rate_limited else "service.log")).open("wb")
+    log = (data_dir / ("service.log" if limits is None else f"limits-{limits}.log")).open("wb")
     commands = [["serve", "--no-migrate", "--port", str(port)]]
-    if args.worker and not rate_limited:
+    if args.worker and limits is None:
         commands.append(["worker"])
     procs = []
     for command in commands:
@@ -86,11 +92,11 @@ def _start(
 
 @contextmanager
 def serving(
-    args: argparse.Namespace, data_dir: Path, *, rate_limited: bool = False
+    args: argparse.Namespace, data_dir: Path, *, limits: Limits | None = None
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """The service (and its worker) on a free port for the block; stopped with SIGTERM."""
     port = free_port()
-    procs = _start(args, data_dir, port, rate_limited=rate_limited)
+    procs = _start(args, data_dir, port, limits=limits)
     try:
         yield port, procs[0]
     finally:
