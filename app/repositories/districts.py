@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, delete, exists, or_, select
+from sqlalchemy import Select, delete, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +27,25 @@ async def by_codes(
 async def get_by_code(session: AsyncSession, *, agency_id: UUID, code: str) -> District | None:
     stmt = select(District).where(District.agency_id == agency_id, District.code == code)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+# The class of the advisory locks that serialise one agency's boundary changes.
+_BOUNDARIES_LOCK = 0x0C17B0D5
+
+
+async def lock_boundaries(session: AsyncSession, agency_id: UUID) -> None:
+    """Wait for, and hold to the end of the transaction, the agency's boundary lock: what
+    a boundary is checked against is then what is committed beside it (a read alone lets
+    two requests each miss the other's new boundary)."""
+    key = func.hashtext(str(agency_id))
+    await session.execute(select(func.pg_advisory_xact_lock(_BOUNDARIES_LOCK, key)))
+
+
+async def boundaries(session: AsyncSession, agency_id: UUID) -> list[tuple[str, dict[str, Any]]]:
+    """Each district's code and boundary, as committed now (not as this session may have
+    loaded them before), for those that have one (a JSON null is none)."""
+    stmt = select(District.code, District.boundary).where(District.agency_id == agency_id)
+    return [(code, drawn) for code, drawn in await session.execute(stmt) if drawn is not None]
 
 
 def list_statement(agency_id: UUID) -> Select[District]:

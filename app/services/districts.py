@@ -38,17 +38,18 @@ async def _refuse_overlap(
 ) -> None:
     """A 422 when the boundary overlaps another district's: a point inside both would
     place a call in one of them silently (locate takes the first), and the other's units
-    would not be the ones sent. Shared edges are fine."""
+    would not be the ones sent. Shared edges are fine. Boundary changes in one agency
+    take turns, so two at once cannot each miss the other."""
     if boundary is None:
         return
+    await repo.lock_boundaries(session, agency_id)
     mine = shape(boundary.model_dump())
-    for other in await repo.all_districts(session, agency_id):
-        if other.code == code or other.boundary is None:
+    for other, drawn in await repo.boundaries(session, agency_id):
+        if other == code:
             continue
-        if mine.intersection(shape(other.boundary)).area > _OVERLAP:
+        if mine.intersection(shape(drawn)).area > _OVERLAP:
             raise Invalid(
-                f"the boundary overlaps district {other.code}'s; districts may share edges,"
-                " not area",
+                f"the boundary overlaps district {other}'s; districts may share edges, not area",
                 loc=("body", "boundary"),
             )
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 
 from tests.helpers import Api, add_co_responder, grid_districts, square
@@ -82,6 +84,35 @@ async def test_a_boundary_overlapping_another_districts_is_422_and_edges_may_tou
     beside = square(40.81, -111.95)  # north of D1, along its northern edge
     await admin.ok("POST", "/v1/districts", {"code": "N", "name": "n", "boundary": beside}, 201)
     await admin.ok("PATCH", "/v1/districts/D1", {"boundary": square(40.76, -111.95, 0.04)})
+
+
+async def test_overlapping_boundaries_sent_at_the_same_moment_let_exactly_one_in(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """Each check reads the boundaries committed so far: two requests at once must not each
+    miss the other's. Five pairs, each drawing over the same place (a new district, or a
+    new boundary for an existing one)."""
+    for n in range(5):
+        blank = {"code": f"P{n}", "name": "p"}
+        await admin.ok("POST", "/v1/districts", blank, 201)
+    answers = await asyncio.gather(
+        *(
+            asyncio.gather(
+                admin.post(
+                    "/v1/districts",
+                    {"code": f"N{n}", "name": "n", "boundary": square(10 + n, 10, 0.5)},
+                ),
+                admin.patch(f"/v1/districts/P{n}", {"boundary": square(10.1 + n, 10.1, 0.5)}),
+            )
+            for n in range(5)
+        )
+    )
+    for created, moved in answers:
+        # The new district in (201) and the redraw refused, or the redraw in (200) and the
+        # new district refused: never both.
+        assert sorted((created.status_code, moved.status_code)) in ([200, 422], [201, 422])
+    drawn = await db.fetch("SELECT code FROM district WHERE jsonb_typeof(boundary) = 'object'")
+    assert len(drawn) == 5, [r["code"] for r in drawn]
 
 
 async def test_multipolygon_boundary_is_accepted(admin: Api) -> None:
