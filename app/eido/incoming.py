@@ -11,6 +11,7 @@ from typing import Any
 
 from app.eido import pidf, registry, schema
 from app.eido.schema import EidoInvalid
+from app.vocabulary import SafetyFlag
 
 # The longest incident id an external_id may hold (the API's and the database's limit).
 MAX_INCIDENT_ID = 255
@@ -41,6 +42,8 @@ class IncidentFacts:
     age_loc: Loc
     notes: str | None
     received_at: datetime | None
+    # The safety flags the document's cautions raise (app/eido/registry.py, CAUTION_TYPE).
+    safety: frozenset[SafetyFlag]
 
 
 def _components(document: Mapping[str, Any], name: str) -> list[tuple[int, dict[str, Any]]]:
@@ -154,6 +157,22 @@ def _notes(document: Mapping[str, Any]) -> str | None:
     return joined if len(joined) <= MAX_NOTES else _CUT + joined[-(MAX_NOTES - len(_CUT)) :]
 
 
+def _safety(document: Mapping[str, Any]) -> frozenset[SafetyFlag]:
+    """The safety flags the cautions name, whatever their severity: a weapon noted as a
+    low concern is still a weapon. A caution of a type the service has no flag for (a dog,
+    a hazard) raises none."""
+    raised: set[SafetyFlag] = set()
+    for _, caution in _components(document, "cautionComponent"):
+        subtypes = caution.get("cautionTypeCommonSubRegistryText")
+        words = [
+            caution.get("cautionTypeCommonRegistryText"),
+            caution.get("cautionTypeInternalText"),
+            *(subtypes if isinstance(subtypes, list) else []),
+        ]
+        raised.update(flag for flag in map(registry.caution_flag, words) if flag is not None)
+    return frozenset(raised)
+
+
 def _when(timestamp: str) -> datetime:
     """A timestamp the schema has checked."""
     return schema.parse_timestamp(timestamp) or datetime.min.replace(tzinfo=UTC)
@@ -206,4 +225,5 @@ def read(document: Any, *, valid: bool = False) -> IncidentFacts:
         age_loc=age_loc,
         notes=_notes(document),
         received_at=_received_at(document),
+        safety=_safety(document),
     )

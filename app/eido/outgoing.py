@@ -2,8 +2,9 @@
 
 The document holds: the agency; the incident (its common type, status, district as beat,
 and on a cleared call the APCO disposition of its outcome); its location as PIDF-LO; the
-person's age; one dispatch component; and one agent and one emergency resource per unit
-ever assigned, with its resource type, CIT attribute and unit status. Every component's
+person's age; one caution per safety flag set; one dispatch component; and one agent and
+one emergency resource per unit ever assigned, with its resource type, CIT attribute and
+unit status. Every component's
 $id is the incident id with a suffix, so a document is the same each time it is built
 from the same state.
 """
@@ -17,7 +18,13 @@ from uuid import UUID
 
 from app.eido import pidf, registry
 from app.records.calls import CallRecord
-from app.vocabulary import APCO_DISPOSITION, ResponderType, UnitRole, UnitStatus
+from app.vocabulary import (
+    APCO_DISPOSITION,
+    SAFETY_FLAGS,
+    ResponderType,
+    UnitRole,
+    UnitStatus,
+)
 
 ISSUER = "cit-dispatch"
 EIDO_VERSION = "1.0"
@@ -174,6 +181,21 @@ class _Builder:
             "ncPersonComponent": {"ageMeasure": {"doubleValue": age, "unitText": "years"}},
         }
 
+    def cautions(self) -> list[dict[str, Any]]:
+        """One caution per safety flag the call has: what a receiving agency's routing
+        must know before it sends anyone."""
+        safety = self.snapshot.call.safety
+        return [
+            {
+                **self.prologue(f"caution:{flag}"),
+                "cautionTypeCommonRegistryText": registry.CAUTION_TYPE[flag],
+                "cautionTypeInternalText": flag,
+                "cautionSeverity": registry.CAUTION_SEVERITY[flag],
+            }
+            for flag in SAFETY_FLAGS
+            if safety.get(flag)
+        ]
+
     def unit(self, unit: UnitOnCall) -> tuple[dict[str, Any], dict[str, Any]]:
         """The unit's agent and emergency resource components."""
         key = unit.responder_id.hex
@@ -228,6 +250,9 @@ def document(snapshot: CallSnapshot) -> dict[str, Any]:
         eido["locationComponent"] = [location]
     if person is not None:
         eido["personComponent"] = [person]
+    cautions = build.cautions()
+    if cautions:
+        eido["cautionComponent"] = cautions
     if units:
         eido["agentComponent"] = [agent for agent, _ in units]
         eido["emergencyResourceComponent"] = [resource for _, resource in units]

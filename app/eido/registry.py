@@ -3,7 +3,7 @@ how its own words map onto them."""
 
 from __future__ import annotations
 
-from app.vocabulary import ResponderType, UnitStatus
+from app.vocabulary import SAFETY_FLAGS, ResponderType, SafetyFlag, UnitStatus
 
 # The Incident Tracking Identifier's form (NENA-STA-010): urn:emergency:uid:incidentid:…
 # (the URN's letters are case-insensitive).
@@ -313,3 +313,36 @@ INCIDENT_LOCATION_TYPES = (
 # EIDO-PersonRole (section 3.6): whose age is the subject's, best first. A caller's,
 # witness's or relative's age is not.
 SUBJECT_ROLES = ("Patient", "InvolvedPerson", "PersonOfInterest", "Victim", "Suspect")
+
+# A call's safety flags travel as caution components (cautionComponent), one per flag set.
+# STA-021 names no caution registry, so each goes as the flag's own word in CamelCase, as
+# the registries write theirs, and with the severity a receiving dispatcher should give it.
+CAUTION_TYPE: dict[SafetyFlag, str] = {
+    "weapon": "Weapon",
+    "violence": "Violence",
+    "threat_to_others": "ThreatToOthers",
+    "crime_in_progress": "CrimeInProgress",
+    "medical_emergency": "MedicalEmergency",
+}
+CAUTION_SEVERITY: dict[SafetyFlag, str] = {
+    "weapon": "highest",
+    "violence": "highest",
+    "threat_to_others": "highest",
+    "crime_in_progress": "high",
+    "medical_emergency": "high",
+}
+
+
+def _squeezed(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+_CAUTION_FLAGS: dict[str, SafetyFlag] = {
+    _squeezed(word): flag for flag in SAFETY_FLAGS for word in (flag, CAUTION_TYPE[flag])
+}
+
+
+def caution_flag(text: object) -> SafetyFlag | None:
+    """The safety flag a caution's type names (its registry text or the agency's own word,
+    in any case, with or without separators: "Weapon", "threat_to_others"), if any."""
+    return _CAUTION_FLAGS.get(_squeezed(text)) if isinstance(text, str) else None

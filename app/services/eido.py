@@ -24,7 +24,7 @@ from app.encryption import CALL_NOTES, UndecryptableValue
 from app.errors import CallExists, Conflict, Invalid
 from app.records.calls import CallRecord
 from app.repositories import calls as call_repo
-from app.schemas.calls import CallCreate, CallOut, CallPatch
+from app.schemas.calls import CallCreate, CallOut, CallPatch, SafetyPatch
 from app.security import Principal
 from app.services import agency, audit, call_views, calls
 from app.services.eido_export import incident_call
@@ -230,6 +230,7 @@ def _call_body(facts: incoming.IncidentFacts, district: str) -> CallCreate:
                 "subject": {} if facts.age is None else {"age": facts.age},
                 "notes": facts.notes,
                 "received_at": facts.received_at,
+                "safety": dict.fromkeys(sorted(facts.safety), True),
             }
         )
     except ValidationError as exc:
@@ -250,7 +251,8 @@ async def _update(
     request_id: str | None,
 ) -> EidoImport:
     """Apply a document to its incident's call, locked for update: only a newer one, and
-    with re-triage only when the nature, place, person or notes changed. A cleared call
+    with re-triage only when the nature, place, person or notes changed or a caution raised
+    a safety flag. A cleared call
     takes none (409), unless there is nothing to take (applied: false)."""
     if call.eido_updated_at is not None and facts.updated_at <= call.eido_updated_at:
         await _audit(session, who, call, request_id, incident_id=facts.incident_id, applied=False)
@@ -317,7 +319,8 @@ def _changes(
     call: CallRecord, body: CallCreate, facts: incoming.IncidentFacts, state: AppState
 ) -> CallPatch | None:
     """What the document tells that the call does not hold yet; None if nothing. What the
-    document leaves out (no notes, no person's age) is kept, never erased."""
+    document leaves out (no notes, no person's age, no caution) is kept, never erased: a
+    safety flag is only ever raised by an EIDO (a dispatcher lowers one, by PATCH)."""
     location = body.location
     notes = state.cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
     place = call.location
@@ -336,6 +339,8 @@ def _changes(
         "subject": body.subject.age is not None and body.subject.age != call.subject.get("age"),
         "notes": body.notes is not None and body.notes != notes,
     }
+    raised = sorted(flag for flag in facts.safety if not call.safety.get(flag))
+    changed["safety"] = bool(raised)
     if not any(changed.values()):
         return None
     return CallPatch(
@@ -344,6 +349,7 @@ def _changes(
         district=body.district,
         subject=body.subject if changed["subject"] else None,
         notes=body.notes if changed["notes"] else None,
+        safety=SafetyPatch.model_validate(dict.fromkeys(raised, True)) if raised else None,
     )
 
 

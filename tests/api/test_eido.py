@@ -560,6 +560,65 @@ async def test_cleared_call_exports_the_apco_disposition_of_its_outcome(admin: A
     assert resource["primaryUnitStatusRegistryText"] == "Available"
 
 
+async def test_safety_flags_travel_as_cautions_and_route_the_receiving_agency(
+    admin: Api, other_admin: Api
+) -> None:
+    """A weapon flagged by one agency must reach the next one's routing: a call transferred
+    without it would get a mental-health lead."""
+    await grid_districts(admin)
+    flags = {"weapon": True, "crime_in_progress": True}
+    call = await admin.ok(
+        "POST", "/v1/calls", {"district": "D1", "nature": "MNTL", "safety": flags}, 201
+    )
+    exported = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    _assert_valid_eido(exported)
+    assert sorted(
+        (c["cautionTypeCommonRegistryText"], c["cautionSeverity"])
+        for c in exported["cautionComponent"]
+    ) == [("CrimeInProgress", "high"), ("Weapon", "highest")]
+    # The other agency has a co-responder on duty: without the caution it would lead.
+    await grid_districts(other_admin)
+    await add_co_responder(other_admin, district="D2", call_sign="MCT-9")
+    await add_officer(other_admin, district="D2", call_sign="2B1", cit=True)
+    taken = await _import(other_admin, exported, 201, "?district=D2")
+    assert taken["safety"] == {
+        "weapon": True,
+        "violence": False,
+        "threat_to_others": False,
+        "crime_in_progress": True,
+        "medical_emergency": False,
+    }
+    assert taken["recommendation"]["lead"] == "law_enforcement"
+    # A call with no flag set sends no caution.
+    calm = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "MNTL"}, 201)
+    assert "cautionComponent" not in await admin.ok("GET", f"/v1/calls/{calm['id']}/eido")
+
+
+async def test_a_caution_raises_a_flag_and_retriages_and_no_document_lowers_one(
+    admin: Api,
+) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    incident = incident_id()
+    first = await _import(admin, document(incident, beat="D1"), 201)
+    assert first["recommendation"]["lead"] == "mental_health"
+    # Any case, any severity; a caution the service has no flag for raises none.
+    cautions = [("THREAT_TO_OTHERS", "low"), ("Dog", "high")]
+    raised = await _import(
+        admin, document(incident, at=later(1), beat="D1", cautions=cautions), 200
+    )
+    assert raised["safety"]["threat_to_others"] is True
+    assert [k for k, v in raised["safety"].items() if v] == ["threat_to_others"]
+    assert raised["recommendation"]["lead"] == "law_enforcement"
+    assert len(await _recommendations(admin, first["id"])) == 2
+    # A later document without the caution leaves the flag as it is, and re-triages nothing.
+    quiet = await _import(admin, document(incident, at=later(2), beat="D1"), 200)
+    assert quiet["applied"] is True
+    assert quiet["safety"]["threat_to_others"] is True
+    assert len(await _recommendations(admin, first["id"])) == 2
+
+
 async def test_imported_incident_keeps_its_id_on_the_way_out(admin: Api) -> None:
     await grid_districts(admin)
     incident = incident_id()

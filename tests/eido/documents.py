@@ -76,8 +76,10 @@ def document(
     persons: list[dict[str, Any]] | None = None,
     notes: list[str] | None = None,
     call_started: datetime | None = None,
+    cautions: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """An EIDO of the incident as of at, with what is given."""
+    """An EIDO of the incident as of at, with what is given (cautions: their common
+    registry text and severity)."""
     eido: dict[str, Any] = {
         **_prologue(incident, at),
         "eidoVersion": "1.0",
@@ -119,6 +121,16 @@ def document(
                 "notesActionComments": n,
             }
             for i, n in enumerate(notes)
+        ]
+    if cautions:
+        eido["cautionComponent"] = [
+            {
+                **_prologue(f"{incident}:caution:{i}", at),
+                "cautionTypeCommonRegistryText": kind,
+                "cautionTypeInternalText": kind.lower(),
+                "cautionSeverity": severity,
+            }
+            for i, (kind, severity) in enumerate(cautions)
         ]
     if call_started is not None:
         eido["callComponent"] = [
