@@ -77,7 +77,11 @@ async def test_listed_types_become_calls_and_every_event_is_acknowledged(
         ahead_taken = await notifier.publish(
             document(incident_id(), at=ahead, nature="MNTL", beat="D1")
         )
-        for transaction in (first, second, broken, ahead_passed, ahead_taken):
+        # An incident already over: nothing to dispatch, so passed over (not refused).
+        over = document(incident_id(), nature="MNTL", beat="D1")
+        over["incidentComponent"]["incidentStatusCommonRegistryText"] = ["Closed"]
+        closed = await notifier.publish(over)
+        for transaction in (first, second, broken, ahead_passed, ahead_taken, closed):
             await notifier.until_acknowledged(transaction)
         # News of the crisis, though its type now says burglary: its call takes it.
         update = await notifier.publish(document(crisis, at=later(5), nature="BURG", beat="D1"))
@@ -88,6 +92,7 @@ async def test_listed_types_become_calls_and_every_event_is_acknowledged(
         broken: [400],
         ahead_passed: [200],
         ahead_taken: [400],
+        closed: [200],
         update: [200],
     }
     assert [r["nature"] for r in await _calls(db, crisis)] == ["BURG"]

@@ -44,6 +44,8 @@ class IncidentFacts:
     received_at: datetime | None
     # The safety flags the document's cautions raise (app/eido/registry.py, CAUTION_TYPE).
     safety: frozenset[SafetyFlag]
+    # The incident's common status says it is over (Closed or Cancelled, not ReOpened).
+    ended: bool
 
 
 def _components(document: Mapping[str, Any], name: str) -> list[tuple[int, dict[str, Any]]]:
@@ -209,6 +211,7 @@ def read(document: Any, *, valid: bool = False) -> IncidentFacts:
     nature = incident.get("incidentTypeCommonRegistryText")
     beat = incident.get("beatOrDispatchGroupText")
     text = incident.get("incidentTypeInternalText")
+    status = incident.get("incidentStatusCommonRegistryText")
     point, address, location_loc = _location(document)
     age, age_loc = _subject_age(document, updated_at.date())
     return IncidentFacts(
@@ -226,4 +229,5 @@ def read(document: Any, *, valid: bool = False) -> IncidentFacts:
         notes=_notes(document),
         received_at=_received_at(document),
         safety=_safety(document),
+        ended=registry.has_ended(status),
     )

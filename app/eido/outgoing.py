@@ -94,7 +94,7 @@ def _last_update(snapshot: CallSnapshot) -> datetime:
 def _incident_status(snapshot: CallSnapshot) -> list[str]:
     call = snapshot.call
     if call.status == "cleared":
-        return ["Closed"]
+        return [registry.CLOSED_STATUS]
     on_call = {u.status for u in snapshot.units if u.released_at is None}
     status = ["Active"]
     if on_call:

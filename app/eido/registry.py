@@ -299,6 +299,19 @@ SECONDARY_STATUS: dict[UnitStatus, str] = {
 # What a unit released from the call is, on the call: it has cleared it.
 RELEASED_STATUS = "Cleared"
 
+# EIDO-IncidentStatus-Common (section 3.3): an incident that is over. (The export sends
+# Closed for a cleared call.)
+CLOSED_STATUS = "Closed"
+_ENDED = frozenset({CLOSED_STATUS, "Cancelled"})
+
+
+def has_ended(statuses: object) -> bool:
+    """Whether an incident's common statuses say it is over: Closed or Cancelled, and not
+    ReOpened."""
+    if not isinstance(statuses, list):
+        return False
+    return not _ENDED.isdisjoint(statuses) and "ReOpened" not in statuses
+
 # EIDO-LocationType (section 3.8): where an incident's location is looked for, best first.
 # Units', staging and cell tower locations never place a call.
 INCIDENT_LOCATION_TYPES = (

@@ -79,15 +79,15 @@ async def import_if_taken(
 ) -> EidoImport | None:
     """import_eido for the STA-024 subscriber: None, writing nothing, for an incident this
     service does not take. It takes one whose common incident type the policy's
-    `eido_incident_types` lists, and any incident that already has a call here (news of an
-    incident taken in applies, whatever its type says now)."""
+    `eido_incident_types` lists, unless it has ended, and any incident that already has a
+    call here (news of an incident taken in applies, whatever its type says now)."""
     context = await agency.context(state, agency_id)
     facts = await _read(document)
     async with state.unit_of_work(agency_id) as work:
         listed = facts.nature is not None and (
             facts.nature.upper() in context.policy.eido_incident_types
         )
-        if not listed:
+        if not listed or facts.ended:
             session = await work.session()
             if await incident_call(session, context, facts.incident_id, for_update=False) is None:
                 return None
@@ -161,6 +161,12 @@ async def _import(
         call = await incident_call(session, context, facts.incident_id, for_update=True)
         if call is not None:
             return await _update(state, session, context, who, call, facts, body, request_id)
+        if facts.ended:
+            raise Invalid(
+                "the incident has ended (Closed or Cancelled): there is nothing to dispatch,"
+                " and no call of this agency to update",
+                loc=("body", "incidentComponent", "incidentStatusCommonRegistryText"),
+            )
         now = datetime.now(UTC)
         new = calls.new_call(context, body, cipher=state.cipher, now=now)
         try:

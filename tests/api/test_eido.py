@@ -619,6 +619,50 @@ async def test_a_caution_raises_a_flag_and_retriages_and_no_document_lowers_one(
     assert len(await _recommendations(admin, first["id"])) == 2
 
 
+async def test_an_incident_that_has_ended_is_no_new_call_but_still_updates_its_own(
+    admin: Api, other_admin: Api, db: asyncpg.Connection
+) -> None:
+    """A closed or cancelled incident imported as a pending call would land in the
+    dispatch queue, with a recommendation and call.created, for something already over."""
+    await grid_districts(admin)
+    for statuses in (["Closed"], ["Active", "Cancelled"]):
+        over = document(incident_id(), beat="D1")
+        over["incidentComponent"]["incidentStatusCommonRegistryText"] = statuses
+        refused = await admin.post("/v1/eido", over)
+        assert refused.status_code == 422, statuses
+        assert refused.json()["errors"][0]["loc"] == [
+            "body",
+            "incidentComponent",
+            "incidentStatusCommonRegistryText",
+        ]
+    reopened = document(incident_id(), beat="D1")
+    reopened["incidentComponent"]["incidentStatusCommonRegistryText"] = ["Closed", "ReOpened"]
+    await _import(admin, reopened, 201)
+    assert await _count(db, "call") == 1
+    # Another agency's cleared call is over too.
+    await grid_districts(other_admin)
+    theirs = await other_admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await other_admin.ok(
+        "POST",
+        f"/v1/calls/{theirs['id']}/clear",
+        {"disposition": "gone", "outcome": "gone_on_arrival"},
+    )
+    exported = await other_admin.ok("GET", f"/v1/calls/{theirs['id']}/eido")
+    assert (await admin.post("/v1/eido", exported)).status_code == 422
+    # A call the agency has takes news from a document that says its incident ended.
+    incident = incident_id()
+    call = await _import(admin, document(incident, beat="D1"), 201)
+    closing = document(incident, at=later(1), nature="SUICTHRT", beat="D1")
+    closing["incidentComponent"]["incidentStatusCommonRegistryText"] = ["Closed"]
+    updated = await _import(admin, closing, 200)
+    assert (updated["id"], updated["nature"], updated["status"]) == (
+        call["id"],
+        "SUICTHRT",
+        "pending",
+    )
+    assert await _count(db, "call") == 3
+
+
 async def test_imported_incident_keeps_its_id_on_the_way_out(admin: Api) -> None:
     await grid_districts(admin)
     incident = incident_id()
