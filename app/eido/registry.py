@@ -312,6 +312,7 @@ def has_ended(statuses: object) -> bool:
         return False
     return not _ENDED.isdisjoint(statuses) and "ReOpened" not in statuses
 
+
 # EIDO-LocationType (section 3.8): where an incident's location is looked for, best first.
 # Units', staging and cell tower locations never place a call.
 INCIDENT_LOCATION_TYPES = (

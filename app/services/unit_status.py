@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
 from app.db.unit_of_work import of_session
-from app.errors import Conflict, Forbidden, NotFound
+from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.events import catalogue as events
 from app.models import Assignment, CoResponder, Officer
 from app.repositories import assignments as assignment_repo
@@ -43,6 +43,14 @@ async def set_status(
         # The lifecycle of §3.4 holds for a unit on a cit-dispatch call; a unit busy on the
         # CAD's own incidents (call_id None) reports whatever the CAD says (SPEC §6.1).
         raise Conflict(f"a unit cannot go back from {previous} to {new} on its call")
+    if call_id is not None and body.external_incident is not None:
+        # Its incident is the cit-dispatch call (active_call_id): a CAD incident beside it
+        # would show the unit busy on two at once.
+        raise Invalid(
+            "external_incident names the CAD's incident of a unit on no cit-dispatch call;"
+            " this unit is on one (its active_call_id)",
+            loc=("body", "external_incident"),
+        )
     incident = _external_incident(unit.external_incident, previous, body)
 
     if body.location is not None:

@@ -117,6 +117,12 @@ async def test_the_lifecycle_still_holds_for_a_unit_on_a_cit_dispatch_call(admin
         assert "back" in backwards.json()["detail"]
     unit = await _unit(admin, co)
     assert (unit["status"], unit["active_call_id"]) == ("on_scene", call["id"])
+    # Its incident is the call: a CAD incident beside it is a 422, and changes nothing.
+    named = await admin.put(path, {"status": "transporting", "external_incident": "CAD-9"})
+    assert named.status_code == 422
+    assert named.json()["errors"][0]["loc"] == ["body", "external_incident"]
+    unit = await _unit(admin, co)
+    assert (unit["status"], unit["external_incident"]) == ("on_scene", None)
 
 
 async def test_a_call_is_found_by_the_cads_id(admin: Api, other_admin: Api) -> None:
