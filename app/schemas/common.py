@@ -66,8 +66,13 @@ def _date_text(value: Any) -> Any:
     raise ValueError("Input should be an RFC 3339 date or date-time")
 
 
+def is_computable(value: datetime) -> bool:
+    """Whether a time is far enough inside the years 0001 to 9999 to compute with."""
+    return datetime.min + _EDGE <= value.replace(tzinfo=None) <= datetime.max - _EDGE
+
+
 def _computable(value: datetime) -> datetime:
-    if not datetime.min + _EDGE <= value.replace(tzinfo=None) <= datetime.max - _EDGE:
+    if not is_computable(value):
         raise ValueError("the time must be more than two days inside the years 0001 to 9999")
     return value
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.errors import Invalid
+from app.schemas.common import is_computable
 
 # A report covers at most this much time (a leap year).
 LONGEST_RANGE = timedelta(days=366)
@@ -23,6 +24,23 @@ class Range:
         return (self.end - self.start).total_seconds()
 
 
+def _other_end(given_end: datetime, by: timedelta, *, given: str) -> datetime:
+    """The end a range given only one end has by default; a 422 at the end given when it
+    would fall outside the years a time can be computed in."""
+    try:
+        other = given_end + by
+    except OverflowError:
+        other = None
+    if other is None or not is_computable(other):
+        side = "after" if by > timedelta(0) else "before"
+        raise Invalid(
+            f"with only `{given}`, the report runs {by.days if by.days > 0 else -by.days}"
+            f" days {side} it, past the years 0001 to 9999; give `from` and `to`",
+            loc=("query", given),
+        )
+    return other
+
+
 def report_range(
     start: datetime | None, end: datetime | None, *, now: datetime, default: timedelta
 ) -> Range:
@@ -36,9 +54,9 @@ def report_range(
         start, end = (now, now + default) if default > timedelta(0) else (now + default, now)
     elif start is None:
         assert end is not None
-        start = end - length
+        start = _other_end(end, -length, given="to")
     elif end is None:
-        end = start + length
+        end = _other_end(start, length, given="from")
     if end <= start:
         raise Invalid("`to` must be after `from`", loc=("query", "to"))
     if end - start > LONGEST_RANGE:

@@ -279,6 +279,9 @@ async def test_one_district_and_the_csv_rows(admin: Api) -> None:
         (lambda s, e: "district=D9", "district"),
         (lambda s, e: "from=yesterday", "from"),
         (lambda s, e: "from=2026-12-01T00:00:00", "from"),
+        # One end alone, whose default other end (a week away) is past the calendar.
+        (lambda s, e: "to=0001-01-04T00:00:00Z", "to"),
+        (lambda s, e: "from=9999-12-28T00:00:00Z", "from"),
     ],
 )
 async def test_bad_ranges_and_unknown_districts_are_a_422(

@@ -312,6 +312,9 @@ async def test_one_csv_row_per_group(admin: Api) -> None:
         "from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
         "district=D9",
         "to=tomorrow",
+        # One end alone, whose default other end (30 days away) is past the calendar.
+        "to=0001-01-04T00:00:00Z",
+        "from=9999-12-28T00:00:00Z",
     ],
 )
 async def test_bad_queries_are_a_422(admin: Api, query: str) -> None:
