@@ -233,17 +233,18 @@ def coverage_gap_ahead(
     district: str,
     kind: CoverageKind,
     starts: datetime,
-    ends: datetime,
+    ends: datetime | None,
     adjacent_cover: bool,
     target: int,
 ) -> OutboxEvent:
-    """A gap on the roster ahead; agency-wide only (it is about no unit and no call)."""
+    """A gap on the roster ahead; agency-wide only (it is about no unit and no call). ends
+    is None for a gap no shift on the roster ends yet."""
     payload: CoverageGapAhead = {
         "district": district,
         "kind": kind,
         "from": starts.isoformat(),
-        "to": ends.isoformat(),
-        "hours": round((ends - starts).total_seconds() / 3600, 2),
+        "to": None if ends is None else ends.isoformat(),
+        "hours": None if ends is None else round((ends - starts).total_seconds() / 3600, 2),
         "adjacent_cover": adjacent_cover,
         "target": target,
     }

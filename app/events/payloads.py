@@ -101,15 +101,16 @@ class UnitStatusChanged(TypedDict):
 
 
 # A coverage gap ahead (docs/reports.md, "Alerts"): its fields are those of a gap in
-# GET /v1/coverage, with the district. "from" is a keyword, hence the functional form.
+# GET /v1/coverage, with the district; "to" and "hours" are null for a gap that no shift
+# on the roster ends yet. "from" is a keyword, hence the functional form.
 CoverageGapAhead = TypedDict(
     "CoverageGapAhead",
     {
         "district": str,
         "kind": CoverageKind,
         "from": str,
-        "to": str,
-        "hours": float,
+        "to": str | None,
+        "hours": float | None,
         "adjacent_cover": bool,
         "target": int,
     },

@@ -8,11 +8,15 @@ import logging
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.agency_context import AgencyContext
 from app.events import catalogue as events
 from app.events.catalogue import OutboxEvent
 from app.repositories import alerts as repo
 from app.repositories import events as outbox
 from app.repositories.agencies import latest_policy
+from app.schemas.reports import CoverageGap, CoverageReport
 from app.services import agency, coverage, program
 from app.services.reports import Range
 from app.state import AppState
@@ -21,6 +25,9 @@ log = logging.getLogger(__name__)
 
 # Days before a certification ends at which its alert is sent, nearest first.
 CERTIFICATION_THRESHOLDS = (7, 30, 60)
+# How much further than policy.coverage_alert_days a gap that runs past them is followed,
+# for its end; one that runs further still is told as having no end on the roster yet.
+LOOK_PAST = timedelta(days=31)
 # Alert records older than this are forgotten; every alert is about at most 60 days ahead.
 KEEP_RECORDS = timedelta(days=120)
 
@@ -41,6 +48,25 @@ async def look_ahead(state: AppState, *, now: datetime | None = None) -> int:
     return sent
 
 
+async def _whole_gaps(
+    session: AsyncSession, context: AgencyContext, ahead: CoverageReport, span: Range
+) -> tuple[list[tuple[str, CoverageGap]], datetime]:
+    """The gaps that start within span, each whole: one the span cuts off is read again
+    from a report LOOK_PAST further on, for its real end (and whether the neighbours cover
+    all of it). With the end of what was read: a gap that reaches it has no end on the
+    roster yet. An alert is sent once; a gap of 37 hours told as the hour left in the window
+    would never be put right."""
+    gaps = coverage.upcoming_gaps(ahead, after=span.start)
+    if all(gap.to < span.end for _, gap in gaps):
+        return gaps, span.end
+    further = Range(span.start, span.end + LOOK_PAST)
+    longer = await coverage.report(session, context, span=further, district=None)
+    whole = {(d, g.kind, g.from_): g for d, g in coverage.upcoming_gaps(longer, after=span.start)}
+    return [
+        (d, whole.get((d, g.kind, g.from_), g) if g.to >= span.end else g) for d, g in gaps
+    ], further.end
+
+
 async def _agency(state: AppState, agency_id: UUID, now: datetime) -> int:
     context = await agency.context(state, agency_id)
     async with state.unit_of_work(agency_id) as work:
@@ -54,13 +80,14 @@ async def _agency(state: AppState, agency_id: UUID, now: datetime) -> int:
                 "cit": ahead.targets.cit_officers,
                 "co_responder": ahead.targets.co_responders,
             }
-            for district, gap in coverage.upcoming_gaps(ahead, after=now):
+            gaps, horizon = await _whole_gaps(session, context, ahead, span)
+            for district, gap in gaps:
                 key = f"coverage.gap_ahead:{district}:{gap.kind}:{gap.from_.isoformat()}"
                 candidates[key] = events.coverage_gap_ahead(
                     district=district,
                     kind=gap.kind,
                     starts=gap.from_,
-                    ends=gap.to,
+                    ends=None if gap.to >= horizon else gap.to,
                     adjacent_cover=gap.adjacent_cover,
                     target=targets[gap.kind],
                 )

@@ -92,6 +92,17 @@ async def test_each_alert_is_sent_once_to_agency_wide_listeners_only(
     db: asyncpg.Connection,
 ) -> None:
     now, soon = await _agency(admin)
+    # 1A1 is back on shift the day after: D1's gap runs past the one day looked ahead.
+    roster = (await admin.ok("GET", "/v1/officers?limit=500"))["items"]
+    await add_shift(
+        admin,
+        "officer",
+        next(o["id"] for o in roster if o["badge_number"] == "1A1"),
+        call_sign="1A1",
+        district="D1",
+        starts_at=now + timedelta(hours=30),
+        ends_at=now + timedelta(hours=38),
+    )
     cad = await admin.ok("POST", "/v1/webhooks", {"url": receiver.url, "events": TYPES}, 201)
     # A unit's terminal that asks for the alerts still hears none: they are about no unit.
     await admin.ok(
@@ -124,9 +135,13 @@ async def test_each_alert_is_sent_once_to_agency_wide_listeners_only(
     gap = gaps["D1"]
     assert gap["kind"] == "cit"
     assert datetime.fromisoformat(gap["from"]) == now + timedelta(hours=10)
-    assert datetime.fromisoformat(gap["to"]) == now + timedelta(days=1)
+    # Its whole length, not the hours left of the day looked ahead: it is sent once.
+    assert datetime.fromisoformat(gap["to"]) == now + timedelta(hours=30)
+    assert gap["hours"] == 20.0
     assert gap["adjacent_cover"] is False
     assert gap["target"] == 1
+    # No shift on the roster ends D3's gap: no end is made up for it.
+    assert (gaps["D3"]["to"], gaps["D3"]["hours"]) == (None, None)
 
     expiring = sorted(by_type["certification.expiring"], key=lambda d: d["days_left"])
     assert [(d["badge_number"], d["threshold_days"]) for d in expiring] == [
