@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated
+from types import UnionType
+from typing import Annotated, Union, get_args, get_origin
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -165,30 +167,50 @@ async def stream_caller_by_ticket(
     return who, key_hash
 
 
-def _query_names(route: APIRoute) -> frozenset[str]:
+@dataclass(frozen=True, slots=True)
+class _QueryNames:
+    known: frozenset[str]
+    # Those that take a list (given more than once, each value counts).
+    repeatable: frozenset[str]
+
+
+def _takes_a_list(annotation: object) -> bool:
+    """Whether a query parameter's type is a list (or an optional one)."""
+    options = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
+    return any(get_origin(a) in (list, tuple, set) for a in (annotation, *options))
+
+
+def _query_names(route: APIRoute) -> _QueryNames:
     """The query parameters a route declares, its dependencies' included; worked out on
     the first request and kept on the route (routes are not hashable)."""
-    known: frozenset[str] | None = getattr(route, "cit_query_names", None)
-    if known is None:
-        names: set[str] = set()
+    names: _QueryNames | None = getattr(route, "cit_query_names", None)
+    if names is None:
+        known: set[str] = set()
+        repeatable: set[str] = set()
         pending = [route.dependant]
         while pending:
             dependant = pending.pop()
-            names.update(field.alias for field in dependant.query_params)
+            for field in dependant.query_params:
+                known.add(field.alias)
+                if _takes_a_list(field.field_info.annotation):
+                    repeatable.add(field.alias)
             pending.extend(dependant.dependencies)
-        known = frozenset(names)
-        route.cit_query_names = known  # type: ignore[attr-defined]
-    return known
+        names = _QueryNames(frozenset(known), frozenset(repeatable))
+        route.cit_query_names = names  # type: ignore[attr-defined]
+    return names
 
 
 def _refuse_unknown_query(request: Request) -> None:
     """A query parameter the route does not know is a 422 naming it (SPEC §6.2): a
-    misspelt filter must not quietly return everything."""
+    misspelt filter must not quietly return everything. So is one that takes one value
+    given more than once (`?district=D1&district=D4`): only the last would count."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    known = _query_names(route)
-    unknown = sorted({name for name in request.query_params if name not in known})
+    names = _query_names(route)
+    query = request.query_params
+    known = names.known
+    unknown = sorted({name for name in query if name not in known})
     if unknown:
         raise RequestValidationError(
             [
@@ -201,6 +223,21 @@ def _refuse_unknown_query(request: Request) -> None:
                 for name in unknown
             ]
         )
+    items = query.multi_items()
+    if len(items) > len(query):  # a name given more than once
+        counts = Counter(name for name, _ in items)
+        repeated = sorted(n for n, c in counts.items() if c > 1 and n not in names.repeatable)
+        if repeated:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "too_long",
+                        "loc": ("query", name),
+                        "msg": "Given more than once; this parameter takes one value",
+                    }
+                    for name in repeated
+                ]
+            )
 
 
 async def audit_note(request: Request, _: Annotated[Principal, Depends(authorize)]) -> AuditNote:

@@ -79,8 +79,19 @@ def _computable(value: datetime) -> datetime:
 
 # A time in a request: RFC 3339 text with a zone.
 Instant = Annotated[AwareDatetime, BeforeValidator(_date_text), AfterValidator(_computable)]
+_FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _full_date_text(value: Any) -> Any:
+    # A date-time is no date: "2026-12-02T00:00:00Z" as a certification's end would lose
+    # its zone (whose 2 December?).
+    if isinstance(value, date) or (isinstance(value, str) and _FULL_DATE.fullmatch(value)):
+        return value
+    raise ValueError("Input should be an RFC 3339 full-date (YYYY-MM-DD)")
+
+
 # A date in a request: RFC 3339 full-date text.
-Day = Annotated[date, BeforeValidator(_date_text)]
+Day = Annotated[date, BeforeValidator(_full_date_text)]
 
 
 class StrictModel(BaseModel):

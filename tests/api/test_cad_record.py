@@ -229,6 +229,22 @@ async def test_an_unknown_query_parameter_is_a_422_naming_it_on_every_v1_route(
     assert (await admin.get("/v1/calls", params={"limit": "1"})).status_code == 200
 
 
+async def test_a_parameter_that_takes_one_value_given_twice_is_a_422_naming_it(
+    admin: Api, client: httpx.AsyncClient
+) -> None:
+    """`?district=D1&district=D4` read as D4 alone would mislead as a misspelt filter does."""
+    await grid_districts(admin)
+    for path in ("/v1/units", "/v1/coverage", "/v1/calls"):
+        twice = await admin.get(f"{path}?district=D1&district=D4")
+        assert twice.status_code == 422, (path, twice.text)
+        assert [e["loc"] for e in twice.json()["errors"]] == [["query", "district"]]
+    # A list parameter may repeat (the feed's types); the ticket beside it may not.
+    feed = "/v1/stream?types=call.created&types=unit.assigned&ticket=a&ticket=b"
+    refused = await client.get(feed)
+    assert refused.status_code == 422, refused.text
+    assert [e["loc"] for e in refused.json()["errors"]] == [["query", "ticket"]]
+
+
 async def test_an_unknown_query_parameter_does_not_come_before_authentication(
     client: httpx.AsyncClient,
 ) -> None:

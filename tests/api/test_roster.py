@@ -86,6 +86,25 @@ async def test_certification_for_a_person_never_employed_is_refused(
     assert await db.fetchval("SELECT count(*) FROM certification") == 0
 
 
+async def test_a_certifications_dates_are_dates_not_times(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """Whose 2 December would a time with a zone be? The agency's day is the date."""
+    await admin.ok(
+        "POST", "/v1/officers", {"state_officer_id": "UT-6", "badge_number": "6", "name": "Ed"}, 201
+    )
+    for field, value in (
+        ("expires_on", "2030-12-02T00:00:00Z"),
+        ("certified_on", "2026-01-01T12:00:00"),
+        ("expires_on", "2030-12-02\n"),
+        ("expires_on", "2030-12-2"),
+    ):
+        response = await admin.post("/v1/certifications", {**_cert("UT-6", "C-6"), field: value})
+        assert response.status_code == 422, (field, value)
+        assert response.json()["errors"][0]["loc"] == ["body", field]
+    assert await db.fetchval("SELECT count(*) FROM certification") == 0
+
+
 async def test_other_agencies_cannot_read_certifications_of_people_they_never_employed(
     admin: Api, other_admin: Api
 ) -> None:
