@@ -6,8 +6,8 @@ per key, whose tokens come from the keys' buckets in the database. (The "off" si
 once the bench's own instance, which had run every phase before, with the relay beside
 it: the limits came out 6 to 12 % *faster*.) Call intake runs against each in
 interleaved phases (off, on, on, off, ...), each client with its own key as consoles
-have, so drift on a shared machine cancels out. The failed-authentication lockout costs a request nothing
-either way: it is checked against each instance's copy of the counts.
+have, so drift on a shared machine cancels out. The failed-authentication lockout costs a
+request nothing either way: it is checked against each instance's copy of the counts.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ async def get_by_code(session: AsyncSession, *, agency_id: UUID, code: str) -> D
 
 
 # The class of the advisory locks that serialise one agency's boundary changes.
-_BOUNDARIES_LOCK = 0x0C17B0D5
+BOUNDARIES_LOCK = 0x0C17B0D5
 
 
 async def lock_boundaries(session: AsyncSession, agency_id: UUID) -> None:
@@ -38,7 +38,7 @@ async def lock_boundaries(session: AsyncSession, agency_id: UUID) -> None:
     a boundary is checked against is then what is committed beside it (a read alone lets
     two requests each miss the other's new boundary)."""
     key = func.hashtext(str(agency_id))
-    await session.execute(select(func.pg_advisory_xact_lock(_BOUNDARIES_LOCK, key)))
+    await session.execute(select(func.pg_advisory_xact_lock(BOUNDARIES_LOCK, key)))
 
 
 async def boundaries(session: AsyncSession, agency_id: UUID) -> list[tuple[str, dict[str, Any]]]:

@@ -42,6 +42,8 @@ async def _refuse_overlap(
     take turns, so two at once cannot each miss the other."""
     if boundary is None:
         return
+    if session.new or session.dirty:  # see update: the lock must come before any write
+        raise RuntimeError("check a boundary before changing anything in the session")
     await repo.lock_boundaries(session, agency_id)
     mine = shape(boundary.model_dump())
     for other, drawn in await repo.boundaries(session, agency_id):
@@ -87,11 +89,14 @@ async def update(
     session: AsyncSession, *, agency_id: UUID, code: str, body: DistrictPatch
 ) -> DistrictOut:
     district = await get(session, agency_id=agency_id, code=code)
-    if body.name is not None:
-        district.name = body.name
     if "boundary" in body.model_fields_set:
+        # First, with nothing of this request written: the boundary lock is taken before
+        # the district's row is (a name flushed first would hold the row while waiting for
+        # the lock that a boundary-only change, waiting for the row, holds: a deadlock).
         await _refuse_overlap(session, agency_id=agency_id, code=code, boundary=body.boundary)
         district.boundary = body.boundary.model_dump() if body.boundary else None
+    if body.name is not None:
+        district.name = body.name
     if body.adjacent is not None:
         if code in body.adjacent:
             raise Invalid("a district cannot be adjacent to itself", loc=("body", "adjacent"))

@@ -4,6 +4,7 @@ import asyncio
 
 import asyncpg
 
+from app.repositories.districts import BOUNDARIES_LOCK
 from tests.helpers import Api, add_co_responder, grid_districts, square
 
 
@@ -113,6 +114,31 @@ async def test_overlapping_boundaries_sent_at_the_same_moment_let_exactly_one_in
         assert sorted((created.status_code, moved.status_code)) in ([200, 422], [201, 422])
     drawn = await db.fetch("SELECT code FROM district WHERE jsonb_typeof(boundary) = 'object'")
     assert len(drawn) == 5, [r["code"] for r in drawn]
+
+
+async def test_a_rename_waiting_for_the_boundary_lock_does_not_deadlock(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A change of name and boundary waits for the boundary lock holding nothing, so a
+    boundary-only change of the same district ahead of it finishes (no deadlock, no 500)."""
+    await grid_districts(admin)
+    held = db.transaction()
+    await held.start()
+    await db.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext($2))", BOUNDARIES_LOCK, str(admin.agency_id)
+    )
+    first = asyncio.create_task(admin.patch("/v1/districts/D1", {"boundary": square(50, 50)}))
+    await asyncio.sleep(0.3)
+    second = asyncio.create_task(
+        admin.patch("/v1/districts/D1", {"name": "North", "boundary": square(50.5, 50)})
+    )
+    await asyncio.sleep(0.3)
+    await held.rollback()
+    answers = [(await first).status_code, (await second).status_code]
+    assert answers == [200, 200], answers
+    d1 = await admin.ok("GET", "/v1/districts/D1")
+    assert d1["name"] == "North"
+    assert d1["boundary"] == square(50.5, 50)
 
 
 async def test_multipolygon_boundary_is_accepted(admin: Api) -> None:
