@@ -316,7 +316,7 @@ def importer(state: AppState, agency_id: UUID) -> Handler:
             done = await eido.import_if_taken(state, agency_id, document, who=who, request_id=None)
             if done is None:
                 log.info(
-                    "EIDO passed over: not an incident type the policy takes",
+                    "EIDO passed over: not an incident type the policy takes, or ended",
                     extra={"incident": incident},
                 )
                 return HANDLED

@@ -46,6 +46,11 @@ class IncidentFacts:
     safety: frozenset[SafetyFlag]
     # The incident's common status says it is over (Closed or Cancelled, not ReOpened).
     ended: bool
+    # Who issued the document (issuingElementIdentification) and the issuer's own id of the
+    # incident (incidentComponent.internalIncidentId): this service's export gives its
+    # name and the call's id.
+    issuer: str | None
+    internal_id: str | None
 
 
 def _components(document: Mapping[str, Any], name: str) -> list[tuple[int, dict[str, Any]]]:
@@ -230,4 +235,10 @@ def read(document: Any, *, valid: bool = False) -> IncidentFacts:
         received_at=_received_at(document),
         safety=_safety(document),
         ended=registry.has_ended(status),
+        issuer=_text(document.get("issuingElementIdentification")),
+        internal_id=_text(incident.get("internalIncidentId")),
     )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

@@ -302,15 +302,16 @@ RELEASED_STATUS = "Cleared"
 # EIDO-IncidentStatus-Common (section 3.3): an incident that is over. (The export sends
 # Closed for a cleared call.)
 CLOSED_STATUS = "Closed"
-_ENDED = frozenset({CLOSED_STATUS, "Cancelled"})
+_ENDED = frozenset({"closed", "cancelled"})
 
 
 def has_ended(statuses: object) -> bool:
     """Whether an incident's common statuses say it is over: Closed or Cancelled, and not
-    ReOpened."""
+    ReOpened (in any case, as incident types are read)."""
     if not isinstance(statuses, list):
         return False
-    return not _ENDED.isdisjoint(statuses) and "ReOpened" not in statuses
+    said = {s.strip().lower() for s in statuses if isinstance(s, str)}
+    return not _ENDED.isdisjoint(said) and "reopened" not in said
 
 
 # EIDO-LocationType (section 3.8): where an incident's location is looked for, best first.
@@ -351,12 +352,23 @@ def _squeezed(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum())
 
 
+# Words other CADs use for the same cautions (squeezed as below).
+_CAUTION_SYNONYMS: dict[SafetyFlag, tuple[str, ...]] = {
+    "weapon": ("weapons", "armed", "firearm", "firearms", "gun", "guns", "knife", "knives"),
+    "violence": ("violent", "assaultive", "combative"),
+    "threat_to_others": ("threat", "threats", "threatening", "threattolife", "threatstoothers"),
+    "crime_in_progress": ("inprogress",),
+    "medical_emergency": ("medical", "medicalcondition"),
+}
 _CAUTION_FLAGS: dict[str, SafetyFlag] = {
-    _squeezed(word): flag for flag in SAFETY_FLAGS for word in (flag, CAUTION_TYPE[flag])
+    _squeezed(word): flag
+    for flag in SAFETY_FLAGS
+    for word in (flag, CAUTION_TYPE[flag], *_CAUTION_SYNONYMS[flag])
 }
 
 
 def caution_flag(text: object) -> SafetyFlag | None:
-    """The safety flag a caution's type names (its registry text or the agency's own word,
-    in any case, with or without separators: "Weapon", "threat_to_others"), if any."""
+    """The safety flag a caution's type names (its registry text, the agency's own word or
+    a common synonym, in any case, with or without separators: "Weapon",
+    "threat_to_others", "Firearm"), if any."""
     return _CAUTION_FLAGS.get(_squeezed(text)) if isinstance(text, str) else None

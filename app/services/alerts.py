@@ -82,12 +82,16 @@ async def _agency(state: AppState, agency_id: UUID, now: datetime) -> int:
             }
             gaps, horizon = await _whole_gaps(session, context, ahead, span)
             for district, gap in gaps:
+                ends = None if gap.to >= horizon else gap.to
+                # A gap first told without an end is told again once the roster gives it
+                # one: the key says which.
                 key = f"coverage.gap_ahead:{district}:{gap.kind}:{gap.from_.isoformat()}"
+                key += ":open" if ends is None else ""
                 candidates[key] = events.coverage_gap_ahead(
                     district=district,
                     kind=gap.kind,
                     starts=gap.from_,
-                    ends=None if gap.to >= horizon else gap.to,
+                    ends=ends,
                     adjacent_cover=gap.adjacent_cover,
                     target=targets[gap.kind],
                 )

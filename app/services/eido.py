@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
 from app.db.unit_of_work import UnitOfWork
-from app.eido import incoming, registry, schema
+from app.eido import incoming, outgoing, registry, schema
 from app.eido.schema import EidoInvalid
 from app.encryption import CALL_NOTES, UndecryptableValue
 from app.errors import CallExists, Conflict, Invalid
@@ -151,6 +151,11 @@ async def _import(
     request_id: str | None,
 ) -> EidoImport:
     _refuse_the_future(facts)
+    if facts.ended:
+        # No call to make of it, placed or not: only news for a call the agency has.
+        session = await work.session()
+        if await incident_call(session, context, facts.incident_id, for_update=False) is None:
+            raise _ended()
     context = await agency.knowing(
         state, context, codes=[] if district is None else [district], point=facts.point
     )
@@ -161,12 +166,6 @@ async def _import(
         call = await incident_call(session, context, facts.incident_id, for_update=True)
         if call is not None:
             return await _update(state, session, context, who, call, facts, body, request_id)
-        if facts.ended:
-            raise Invalid(
-                "the incident has ended (Closed or Cancelled): there is nothing to dispatch,"
-                " and no call of this agency to update",
-                loc=("body", "incidentComponent", "incidentStatusCommonRegistryText"),
-            )
         now = datetime.now(UTC)
         new = calls.new_call(context, body, cipher=state.cipher, now=now)
         try:
@@ -183,6 +182,14 @@ async def _import(
             continue  # imported concurrently: update it (in the fresh transaction)
         return EidoImport(call=out, created=True, applied=True)
     raise Conflict(f"the call for {facts.incident_id} was being imported meanwhile; retry")
+
+
+def _ended() -> Invalid:
+    return Invalid(
+        "the incident has ended (Closed or Cancelled): there is nothing to dispatch, and no"
+        " call of this agency for it to update",
+        loc=("body", "incidentComponent", "incidentStatusCommonRegistryText"),
+    )
 
 
 def _place(context: AgencyContext, facts: incoming.IncidentFacts, district: str | None) -> str:
@@ -259,8 +266,13 @@ async def _update(
     """Apply a document to its incident's call, locked for update: only a newer one, and
     with re-triage only when the nature, place, person or notes changed or a caution raised
     a safety flag. A cleared call
-    takes none (409), unless there is nothing to take (applied: false)."""
-    if call.eido_updated_at is not None and facts.updated_at <= call.eido_updated_at:
+    takes none (409), unless there is nothing to take (applied: false). The call's own
+    export coming back (a CAD echoing it), dated no later than the call's last change, is
+    no news: it says what the call held, and anything the call holds now that differs (a
+    flag a dispatcher lowered since) is newer."""
+    if _own_export(facts, call) or (
+        call.eido_updated_at is not None and facts.updated_at <= call.eido_updated_at
+    ):
         await _audit(session, who, call, request_id, incident_id=facts.incident_id, applied=False)
         return EidoImport(call=await _render(session, call), created=False, applied=False)
     if call.status == "cleared":
@@ -284,6 +296,19 @@ async def _update(
         session, context, who, call, patch, cipher=state.cipher, request_id=request_id
     )
     return EidoImport(call=call_views.render_call(call, rec), created=False, applied=True)
+
+
+def _own_export(facts: incoming.IncidentFacts, call: CallRecord) -> bool:
+    """Whether the document is this service's export of this very call (app/eido/outgoing.py
+    names itself the issuer and gives the call's id as internalIncidentId) from before the
+    call last changed, or of the state it has now. A call taken by POST has no EIDO
+    timestamp to compare a document with: without this, the echo of an export made before
+    a dispatcher lowered a flag would raise it again. One re-dated later (a CAD that edited
+    it) is read as any document."""
+    if facts.issuer != outgoing.ISSUER or facts.internal_id != str(call.id):
+        return False
+    moments = (call.updated_at, call.created_at, call.dispatched_at, call.cleared_at)
+    return facts.updated_at <= max(m for m in moments if m is not None)
 
 
 def _keep_place(

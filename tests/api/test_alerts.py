@@ -4,6 +4,7 @@ agency-wide webhooks only, delivered by the relay to a real receiver."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -154,6 +155,43 @@ async def test_each_alert_is_sent_once_to_agency_wide_listeners_only(
         await db.fetchval("SELECT count(*) FROM alert_sent WHERE agency_id = $1", admin.agency_id)
         == 5
     )
+
+
+async def test_a_gap_told_without_an_end_is_told_again_once_the_roster_ends_it(
+    admin: Api, app: FastAPI, db: asyncpg.Connection
+) -> None:
+    now, soon = await _agency(admin)
+    state: AppState = app.state.cit
+    await alerts.look_ahead(state, now=now)
+
+    async def told(district: str) -> list[tuple[str | None, float | None]]:
+        rows = await db.fetch(
+            "SELECT payload FROM event WHERE type = 'coverage.gap_ahead'"
+            " AND payload->>'district' = $1 ORDER BY created_at, id",
+            district,
+        )
+        return [(p["to"], p["hours"]) for p in (json.loads(r["payload"]) for r in rows)]
+
+    [(to, hours)] = await told("D3")
+    assert (to, hours) == (None, None)
+    # 3A1 is rostered again: the gap after its shift now has an end, and is told again.
+    shift = (await admin.ok("GET", "/v1/shifts?district=D3"))["items"][0]
+    ends = datetime.fromisoformat(shift["ends_at"])
+    await add_shift(
+        admin,
+        "officer",
+        soon,
+        call_sign="3A1",
+        district="D3",
+        starts_at=ends + timedelta(hours=20),
+        ends_at=ends + timedelta(hours=28),
+    )
+    assert await alerts.look_ahead(state, now=now) == 1
+    assert await alerts.look_ahead(state, now=now) == 0
+    again = await told("D3")
+    assert len(again) == 2
+    assert datetime.fromisoformat(str(again[1][0])) == ends + timedelta(hours=20)
+    assert again[1][1] == 20.0
 
 
 async def test_a_nearer_threshold_sends_again_and_zero_days_turns_gaps_off(

@@ -239,7 +239,9 @@ async def test_a_parameter_that_takes_one_value_given_twice_is_a_422_naming_it(
         assert twice.status_code == 422, (path, twice.text)
         assert [e["loc"] for e in twice.json()["errors"]] == [["query", "district"]]
     # A list parameter may repeat (the feed's types); the ticket beside it may not.
-    feed = "/v1/stream?types=call.created&types=unit.assigned&ticket=a&ticket=b"
+    # Two well-formed tickets, so that only their count is wrong.
+    a, b = "cst_" + "a" * 43, "cst_" + "b" * 43
+    feed = f"/v1/stream?types=call.created&types=unit.assigned&ticket={a}&ticket={b}"
     refused = await client.get(feed)
     assert refused.status_code == 422, refused.text
     assert [e["loc"] for e in refused.json()["errors"]] == [["query", "ticket"]]

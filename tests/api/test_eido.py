@@ -604,12 +604,11 @@ async def test_a_caution_raises_a_flag_and_retriages_and_no_document_lowers_one(
     first = await _import(admin, document(incident, beat="D1"), 201)
     assert first["recommendation"]["lead"] == "mental_health"
     # Any case, any severity; a caution the service has no flag for raises none.
-    cautions = [("THREAT_TO_OTHERS", "low"), ("Dog", "high")]
+    cautions = [("THREAT_TO_OTHERS", "low"), ("Dog", "high"), ("Firearm", "normal")]
     raised = await _import(
         admin, document(incident, at=later(1), beat="D1", cautions=cautions), 200
     )
-    assert raised["safety"]["threat_to_others"] is True
-    assert [k for k, v in raised["safety"].items() if v] == ["threat_to_others"]
+    assert [k for k, v in raised["safety"].items() if v] == ["weapon", "threat_to_others"]
     assert raised["recommendation"]["lead"] == "law_enforcement"
     assert len(await _recommendations(admin, first["id"])) == 2
     # A later document without the caution leaves the flag as it is, and re-triages nothing.
@@ -625,8 +624,8 @@ async def test_an_incident_that_has_ended_is_no_new_call_but_still_updates_its_o
     """A closed or cancelled incident imported as a pending call would land in the
     dispatch queue, with a recommendation and call.created, for something already over."""
     await grid_districts(admin)
-    for statuses in (["Closed"], ["Active", "Cancelled"]):
-        over = document(incident_id(), beat="D1")
+    for statuses, beat in ((["Closed"], "D1"), (["Active", "cancelled"], "D1"), (["CLOSED"], None)):
+        over = document(incident_id(), beat=beat)  # placed or not, the status is the news
         over["incidentComponent"]["incidentStatusCommonRegistryText"] = statuses
         refused = await admin.post("/v1/eido", over)
         assert refused.status_code == 422, statuses
@@ -663,6 +662,30 @@ async def test_an_incident_that_has_ended_is_no_new_call_but_still_updates_its_o
     assert await _count(db, "call") == 3
 
 
+async def test_an_echo_of_an_earlier_export_does_not_raise_a_flag_a_dispatcher_lowered(
+    admin: Api,
+) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "safety": {"weapon": True}}, 201)
+    exported = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    lowered = await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"safety": {"weapon": False}})
+    assert lowered["recommendation"]["lead"] == "mental_health"
+    echoed = await admin.ok("POST", "/v1/eido", exported)
+    assert (echoed["applied"], echoed["safety"]["weapon"]) == (False, False)
+    assert echoed["recommendation"]["id"] == lowered["recommendation"]["id"]
+    # A document dated after the call's last change, from its CAD, is news: it raises it.
+    cad = {
+        **exported,
+        "issuingElementIdentification": "cad.example",
+        "lastUpdateTimeStamp": (datetime.now(UTC) + timedelta(seconds=1)).isoformat(),
+    }
+    raised = await admin.ok("POST", "/v1/eido", cad)
+    assert (raised["applied"], raised["safety"]["weapon"]) == (True, True)
+    assert raised["recommendation"]["lead"] == "law_enforcement"
+
+
 async def test_imported_incident_keeps_its_id_on_the_way_out(admin: Api) -> None:
     await grid_districts(admin)
     incident = incident_id()
@@ -685,7 +708,7 @@ async def test_the_agencys_own_export_imports_as_the_same_incident(
     eido = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
     again = await admin.ok("POST", "/v1/eido", eido)
     assert again["id"] == call["id"]
-    assert again["applied"] is True
+    assert again["applied"] is False  # what it says, the call holds
     assert again["recommendation"]["id"] == call["recommendation"]["id"]  # nothing changed
     assert (await admin.ok("POST", "/v1/eido", eido))["applied"] is False
     assert await _count(db, "call") == 1
@@ -735,7 +758,18 @@ async def test_a_later_beat_still_places_a_call_whose_point_no_boundary_holds(
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
     exported = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
     assert "incidentTypeInternalText" not in exported["incidentComponent"]
-    classified = await admin.ok("POST", "/v1/eido", exported)
+    # Its own export coming back is no news (the EDP there only stands for no nature)...
+    echoed = await admin.ok("POST", "/v1/eido", exported)
+    assert (echoed["nature"], echoed["applied"]) == (None, False)
+    # ...and the CAD's own document classifying it is.
+    cad = {
+        **exported,
+        "issuingElementIdentification": "cad.example",
+        "lastUpdateTimeStamp": (
+            datetime.fromisoformat(exported["lastUpdateTimeStamp"]) + timedelta(seconds=1)
+        ).isoformat(),
+    }
+    classified = await admin.ok("POST", "/v1/eido", cad)
     assert classified["nature"] == "EDP"
 
 
