@@ -65,7 +65,12 @@ async def compare(
     ]
     for limited, label in ((False, "without shared limits"), (True, "with shared limits")):
         phases = " ".join(f"{r.throughput:.0f}" for r in runs[limited])
-        lines.append(f"  {label:<24} {means[limited]:8.1f} calls/s   (phases: {phases})")
+        # Anything but a call taken or a 429 (a 503 when the instances together run the
+        # database out of connections, say) would make the comparison say nothing.
+        failed = sum(n for r in runs[limited] for s, n in r.statuses.items() if s not in (201, 429))
+        lines.append(
+            f"  {label:<24} {means[limited]:8.1f} calls/s   (phases: {phases}; {failed} failed)"
+        )
     lines.append(
         f"shared limits cost: {cost:.1f} % of intake throughput at"
         f" {RATE_LIMIT_PER_MINUTE}/min per key ({refused} refused with 429;"
