@@ -18,15 +18,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
 from app.db.unit_of_work import UnitOfWork
-from app.eido import incoming, outgoing, registry, schema
+from app.eido import incoming, schema
 from app.eido.schema import EidoInvalid
-from app.encryption import CALL_NOTES, UndecryptableValue
+from app.encryption import UndecryptableValue
 from app.errors import CallExists, Conflict, Invalid
 from app.records.calls import CallRecord
 from app.repositories import calls as call_repo
-from app.schemas.calls import CallCreate, CallOut, CallPatch, SafetyPatch
+from app.schemas.calls import CallCreate, CallOut, CallPatch
 from app.security import Principal
-from app.services import agency, audit, call_views, calls
+from app.services import agency, audit, call_views, calls, eido_news
 from app.services.eido_export import incident_call
 from app.state import AppState
 
@@ -270,23 +270,24 @@ async def _update(
     export coming back (a CAD echoing it), dated no later than the call's last change, is
     no news: it says what the call held, and anything the call holds now that differs (a
     flag a dispatcher lowered since) is newer."""
-    if _own_export(facts, call) or (
+    if eido_news.own_export(facts, call) or (
         call.eido_updated_at is not None and facts.updated_at <= call.eido_updated_at
     ):
         await _audit(session, who, call, request_id, incident_id=facts.incident_id, applied=False)
         return EidoImport(call=await _render(session, call), created=False, applied=False)
+    placed = eido_news.keep_place(call, context, facts, body)
     if call.status == "cleared":
         try:
-            news = _changes(call, _keep_place(call, context, facts, body), facts, state)
+            told = eido_news.changes(call, placed, facts, state.cipher)
         except UndecryptableValue:  # its notes cannot be compared: refused as news would be
-            news = CallPatch()
-        if news is None:  # e.g. its own export coming back: nothing to apply
+            told = CallPatch()
+        if told is None:  # e.g. its own export coming back: nothing to apply
             await _audit(
                 session, who, call, request_id, incident_id=facts.incident_id, applied=False
             )
             return EidoImport(call=await _render(session, call), created=False, applied=False)
         raise Conflict(f"call {call.id} is cleared; an EIDO can no longer change it")
-    patch = _changes(call, _keep_place(call, context, facts, body), facts, state)
+    patch = eido_news.changes(call, placed, facts, state.cipher)
     call = replace(call, eido_updated_at=facts.updated_at)
     if patch is None:
         await call_repo.update_call(session, call)
@@ -296,92 +297,6 @@ async def _update(
         session, context, who, call, patch, cipher=state.cipher, request_id=request_id
     )
     return EidoImport(call=call_views.render_call(call, rec), created=False, applied=True)
-
-
-def _own_export(facts: incoming.IncidentFacts, call: CallRecord) -> bool:
-    """Whether the document is this service's export of this very call (app/eido/outgoing.py
-    names itself the issuer and gives the call's id as internalIncidentId) from before the
-    call last changed, or of the state it has now. A call taken by POST has no EIDO
-    timestamp to compare a document with: without this, the echo of an export made before
-    a dispatcher lowered a flag would raise it again. One re-dated later (a CAD that edited
-    it) is read as any document."""
-    if facts.issuer != outgoing.ISSUER or facts.internal_id != str(call.id):
-        return False
-    moments = (call.updated_at, call.created_at, call.dispatched_at, call.cleared_at)
-    return facts.updated_at <= max(m for m in moments if m is not None)
-
-
-def _keep_place(
-    call: CallRecord, context: AgencyContext, facts: incoming.IncidentFacts, body: CallCreate
-) -> CallCreate:
-    """The document's call with the district the call has, when the document's point is the
-    one the call already holds and a boundary placed it: the same point is no news about
-    the place. Else as placed (_place): by a new point, or by the beat or ?district= for a
-    point outside every boundary.
-
-    A call taken in the district a dispatcher chose, with a point a boundary puts in
-    another, would otherwise move to that other district (and be re-triaged there) when an
-    EIDO of it came back unchanged: its own export imported again, a CAD echoing it.
-    """
-    held = call.location
-    if (
-        facts.point is None
-        or held is None
-        or (held.lat, held.lon) != facts.point
-        or body.district == call.district
-        or context.locate(*facts.point) != body.district
-    ):
-        return body
-    return body.model_copy(update={"district": call.district})
-
-
-def _restates(nature: str | None, incident_type: str, internal_text: str | None) -> bool:
-    """Whether a document's incident type and internal text say the call's own nature: the
-    export sends a free-text nature as EDP with the text as internalText. An EDP without
-    the call's text is a classification (a policy may give EDP safety flags)."""
-    return (
-        nature is not None
-        and internal_text == nature.strip()
-        and incident_type.strip().upper() == registry.common_incident_type(nature)
-    )
-
-
-def _changes(
-    call: CallRecord, body: CallCreate, facts: incoming.IncidentFacts, state: AppState
-) -> CallPatch | None:
-    """What the document tells that the call does not hold yet; None if nothing. What the
-    document leaves out (no notes, no person's age, no caution) is kept, never erased: a
-    safety flag is only ever raised by an EIDO (a dispatcher lowers one, by PATCH)."""
-    location = body.location
-    notes = state.cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
-    place = call.location
-    held = None if place is None else (place.lat, place.lon, place.address)
-    new_location = None if location is None else (location.lat, location.lon, location.address)
-    # An address without a point: the point held stays while the address does (the
-    # document leaves it out); a new address drops it, as it placed the old one.
-    if location is not None and location.point is None and place is not None:
-        new_location = held if location.address == place.address else new_location
-    changed = {
-        "nature": body.nature is not None
-        and body.nature != call.nature
-        and not _restates(call.nature, body.nature, facts.nature_text),
-        "location": new_location is not None and new_location != held,
-        "district": body.district != call.district,
-        "subject": body.subject.age is not None and body.subject.age != call.subject.get("age"),
-        "notes": body.notes is not None and body.notes != notes,
-    }
-    raised = sorted(flag for flag in facts.safety if not call.safety.get(flag))
-    changed["safety"] = bool(raised)
-    if not any(changed.values()):
-        return None
-    return CallPatch(
-        nature=body.nature if changed["nature"] else None,
-        location=location if changed["location"] else None,
-        district=body.district,
-        subject=body.subject if changed["subject"] else None,
-        notes=body.notes if changed["notes"] else None,
-        safety=SafetyPatch.model_validate(dict.fromkeys(raised, True)) if raised else None,
-    )
 
 
 async def _render(session: AsyncSession, call: CallRecord) -> CallOut:

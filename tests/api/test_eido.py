@@ -46,6 +46,14 @@ async def _recommendations(api: Api, call_id: str) -> list[Any]:
     return list((await api.ok("GET", f"/v1/calls/{call_id}/recommendations"))["items"])
 
 
+async def _crew_in_d1(admin: Api) -> None:
+    """The grid, with a co-responder (MCT-1) and a CIT officer (1A1) on shift in D1: a
+    mental-health lead unless safety says otherwise."""
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+
+
 def _assert_valid_eido(eido: dict[str, Any]) -> None:
     errors = [e.message for e in validator().iter_errors(eido)]
     assert errors == []
@@ -597,9 +605,7 @@ async def test_safety_flags_travel_as_cautions_and_route_the_receiving_agency(
 async def test_a_caution_raises_a_flag_and_retriages_and_no_document_lowers_one(
     admin: Api,
 ) -> None:
-    await grid_districts(admin)
-    await add_co_responder(admin, district="D1", call_sign="MCT-1")
-    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    await _crew_in_d1(admin)
     incident = incident_id()
     first = await _import(admin, document(incident, beat="D1"), 201)
     assert first["recommendation"]["lead"] == "mental_health"
@@ -665,9 +671,7 @@ async def test_an_incident_that_has_ended_is_no_new_call_but_still_updates_its_o
 async def test_an_echo_of_an_earlier_export_does_not_raise_a_flag_a_dispatcher_lowered(
     admin: Api,
 ) -> None:
-    await grid_districts(admin)
-    await add_co_responder(admin, district="D1", call_sign="MCT-1")
-    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    await _crew_in_d1(admin)
     call = await admin.ok("POST", "/v1/calls", {"district": "D1", "safety": {"weapon": True}}, 201)
     exported = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
     lowered = await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"safety": {"weapon": False}})

@@ -1,0 +1,100 @@
+"""What an EIDO tells a call that it does not hold yet: the comparison behind an import's
+update (app/services/eido.py). Pure: the document's facts and the call in, a patch out.
+
+The call's own export coming back (a CAD echoing it) must change nothing: its place, its
+free-text nature (sent as EDP) and any flag a dispatcher lowered since are the call's.
+"""
+
+from __future__ import annotations
+
+from app.agency_context import AgencyContext
+from app.eido import incoming, outgoing, registry
+from app.encryption import CALL_NOTES, DataCipher
+from app.records.calls import CallRecord
+from app.schemas.calls import CallCreate, CallPatch, SafetyPatch
+
+
+def own_export(facts: incoming.IncidentFacts, call: CallRecord) -> bool:
+    """Whether the document is this service's export of this very call (app/eido/outgoing.py
+    names itself the issuer and gives the call's id as internalIncidentId) from before the
+    call last changed, or of the state it has now. A call taken by POST has no EIDO
+    timestamp to compare a document with: without this, the echo of an export made before
+    a dispatcher lowered a flag would raise it again. One re-dated later (a CAD that edited
+    it) is read as any document."""
+    if facts.issuer != outgoing.ISSUER or facts.internal_id != str(call.id):
+        return False
+    moments = (call.updated_at, call.created_at, call.dispatched_at, call.cleared_at)
+    return facts.updated_at <= max(m for m in moments if m is not None)
+
+
+def keep_place(
+    call: CallRecord, context: AgencyContext, facts: incoming.IncidentFacts, body: CallCreate
+) -> CallCreate:
+    """The document's call with the district the call has, when the document's point is the
+    one the call already holds and a boundary placed it: the same point is no news about
+    the place. Else as placed (eido._place): by a new point, or by the beat or ?district= for a
+    point outside every boundary.
+
+    A call taken in the district a dispatcher chose, with a point a boundary puts in
+    another, would otherwise move to that other district (and be re-triaged there) when an
+    EIDO of it came back unchanged: its own export imported again, a CAD echoing it.
+    """
+    held = call.location
+    if (
+        facts.point is None
+        or held is None
+        or (held.lat, held.lon) != facts.point
+        or body.district == call.district
+        or context.locate(*facts.point) != body.district
+    ):
+        return body
+    return body.model_copy(update={"district": call.district})
+
+
+def restates(nature: str | None, incident_type: str, internal_text: str | None) -> bool:
+    """Whether a document's incident type and internal text say the call's own nature: the
+    export sends a free-text nature as EDP with the text as internalText. An EDP without
+    the call's text is a classification (a policy may give EDP safety flags)."""
+    return (
+        nature is not None
+        and internal_text == nature.strip()
+        and incident_type.strip().upper() == registry.common_incident_type(nature)
+    )
+
+
+def changes(
+    call: CallRecord, body: CallCreate, facts: incoming.IncidentFacts, cipher: DataCipher
+) -> CallPatch | None:
+    """What the document tells that the call does not hold yet; None if nothing. What the
+    document leaves out (no notes, no person's age, no caution) is kept, never erased: a
+    safety flag is only ever raised by an EIDO (a dispatcher lowers one, by PATCH)."""
+    location = body.location
+    notes = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
+    place = call.location
+    held = None if place is None else (place.lat, place.lon, place.address)
+    new_location = None if location is None else (location.lat, location.lon, location.address)
+    # An address without a point: the point held stays while the address does (the
+    # document leaves it out); a new address drops it, as it placed the old one.
+    if location is not None and location.point is None and place is not None:
+        new_location = held if location.address == place.address else new_location
+    changed = {
+        "nature": body.nature is not None
+        and body.nature != call.nature
+        and not restates(call.nature, body.nature, facts.nature_text),
+        "location": new_location is not None and new_location != held,
+        "district": body.district != call.district,
+        "subject": body.subject.age is not None and body.subject.age != call.subject.get("age"),
+        "notes": body.notes is not None and body.notes != notes,
+    }
+    raised = sorted(flag for flag in facts.safety if not call.safety.get(flag))
+    changed["safety"] = bool(raised)
+    if not any(changed.values()):
+        return None
+    return CallPatch(
+        nature=body.nature if changed["nature"] else None,
+        location=location if changed["location"] else None,
+        district=body.district,
+        subject=body.subject if changed["subject"] else None,
+        notes=body.notes if changed["notes"] else None,
+        safety=SafetyPatch.model_validate(dict.fromkeys(raised, True)) if raised else None,
+    )
