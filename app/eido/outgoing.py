@@ -4,9 +4,8 @@ The document holds: the agency; the incident (its common type, status, district 
 and on a cleared call the APCO disposition of its outcome); its location as PIDF-LO; the
 person's age; one caution per safety flag set; one dispatch component; and one agent and
 one emergency resource per unit ever assigned, with its resource type, CIT attribute and
-unit status. Every component's
-$id is the incident id with a suffix, so a document is the same each time it is built
-from the same state.
+unit status. Every component's $id is the incident id with a suffix, so a document is the
+same each time it is built from the same state.
 """
 
 from __future__ import annotations
@@ -18,13 +17,7 @@ from uuid import UUID
 
 from app.eido import pidf, registry
 from app.records.calls import CallRecord
-from app.vocabulary import (
-    APCO_DISPOSITION,
-    SAFETY_FLAGS,
-    ResponderType,
-    UnitRole,
-    UnitStatus,
-)
+from app.vocabulary import APCO_DISPOSITION, SAFETY_FLAGS, ResponderType, UnitRole, UnitStatus
 
 ISSUER = "cit-dispatch"
 EIDO_VERSION = "1.0"

@@ -155,7 +155,11 @@ async def _import(
         # No call to make of it, placed or not: only news for a call the agency has.
         session = await work.session()
         if await incident_call(session, context, facts.incident_id, for_update=False) is None:
-            raise _ended()
+            raise Invalid(
+                "the incident has ended (Closed or Cancelled): there is nothing to dispatch,"
+                " and no call of this agency for it to update",
+                loc=("body", "incidentComponent", "incidentStatusCommonRegistryText"),
+            )
     context = await agency.knowing(
         state, context, codes=[] if district is None else [district], point=facts.point
     )
@@ -182,14 +186,6 @@ async def _import(
             continue  # imported concurrently: update it (in the fresh transaction)
         return EidoImport(call=out, created=True, applied=True)
     raise Conflict(f"the call for {facts.incident_id} was being imported meanwhile; retry")
-
-
-def _ended() -> Invalid:
-    return Invalid(
-        "the incident has ended (Closed or Cancelled): there is nothing to dispatch, and no"
-        " call of this agency for it to update",
-        loc=("body", "incidentComponent", "incidentStatusCommonRegistryText"),
-    )
 
 
 def _place(context: AgencyContext, facts: incoming.IncidentFacts, district: str | None) -> str:
