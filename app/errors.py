@@ -69,6 +69,20 @@ class TooManyRequests(AppError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
+class RolledBack(AppError):
+    """PostgreSQL undid the request's transaction to break a deadlock with another (or a
+    serialization failure): nothing of it was kept, and the same request may run again."""
+
+    status, slug, title = 503, "rolled-back", "Undone by a concurrent request"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The database undid this request to break a conflict with another running at"
+            " the same time; nothing of it was kept. Retry it."
+        )
+        self.headers = {"Retry-After": "1"}
+
+
 class ServiceUnavailable(AppError):
     status, slug, title = 503, "unavailable", "Service unavailable"
 

@@ -15,9 +15,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from app.api.deps import authorize_unread_body
-from app.db.failures import is_unavailable
+from app.db.failures import is_rolled_back_by_conflict, is_unavailable
 from app.encryption import UndecryptableValue
-from app.errors import PROBLEM_BASE, AppError, ServiceUnavailable
+from app.errors import PROBLEM_BASE, AppError, RolledBack, ServiceUnavailable
 from app.services import audit
 
 log = logging.getLogger(__name__)
@@ -182,6 +182,9 @@ _HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TR
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_rolled_back_by_conflict(exc):
+        log.warning("transaction undone by the database", extra={"error": _describe(exc)})
+        return await _app_error(request, RolledBack())
     if not is_unavailable(exc):
         return await _unexpected(request, exc)
     log.warning("database unavailable", extra={"error": _describe(exc)})
@@ -222,9 +225,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # Every database failure is examined: a connection-class one (down, starting up,
-    # shutting down, too many connections, connection lost) is a 503 with Retry-After,
-    # whichever layer raised it (SQLAlchemy wraps most PostgreSQL errors as a plain
-    # DBAPIError); anything else stays a 500.
+    # shutting down, too many connections, connection lost), and a transaction the server
+    # undid to break a deadlock, are a 503 with Retry-After, whichever layer raised it
+    # (SQLAlchemy wraps most PostgreSQL errors as a plain DBAPIError); anything else stays
+    # a 500.
     for exc_type in (
         OSError,
         TimeoutError,
@@ -246,7 +250,7 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         413: "Body larger than 256 KiB",
         422: "Validation failed",
         429: "Too many requests, or too many failed authentications (Retry-After)",
-        503: "Database unavailable (Retry-After)",
+        503: "Database unavailable, or the request undone by a concurrent one (Retry-After)",
     }
     # No "model": FastAPI would then also document application/json, which errors never are.
     # create_app's openapi() adds the Problem schema to the components.

@@ -64,6 +64,16 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
+# SQLSTATEs of a transaction the server rolled back to settle a conflict with another:
+# 40P01 deadlock_detected, 40001 serialization_failure. Run again, it may well succeed.
+_ROLLED_BACK_STATES = frozenset({"40P01", "40001"})
+
+
+def is_rolled_back_by_conflict(exc: BaseException) -> bool:
+    """The server undid the transaction to break a deadlock or a serialization failure."""
+    return any(_sqlstate(item) in _ROLLED_BACK_STATES for item in _chain(exc))
+
+
 def is_lost_connection(exc: BaseException) -> bool:
     """The connection itself is gone (it died idle, or the server went away)."""
     for item in _chain(exc):

@@ -512,3 +512,33 @@ async def test_dispatch_and_clear_lock_no_unit_while_another_holds_the_call(
             assert response.status_code == 200, (action, response.text)
     finally:
         await probe.close()
+
+
+async def test_a_dispatch_undone_to_break_a_deadlock_is_a_503_to_retry_and_keeps_nothing(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    # Another client of the database (a script, an operator's session) taking a unit's lock
+    # and then the call's deadlocks with a dispatch, which holds the call and waits for the
+    # unit. PostgreSQL undoes the dispatch, the first to wait: the dispatcher is told to
+    # retry (never a 500), nothing of it is kept, and the same key then runs it afresh.
+    [call_id], [officer] = await _many_calls_and_units(admin, 1, 1)
+    body = {"units": [_unit(officer)], "override_reason": "t"}
+    url, key = f"/v1/calls/{call_id}/dispatch", {**admin.headers, "Idempotency-Key": "dl-1"}
+    async with db.transaction():
+        await db.execute("SELECT 1 FROM officer WHERE id = $1 FOR UPDATE", uuid.UUID(officer))
+        request = asyncio.create_task(admin.client.post(url, json=body, headers=key))
+        await _until_waiting_for_a_lock(db)
+        await db.execute("SELECT 1 FROM call WHERE id = $1 FOR UPDATE", uuid.UUID(call_id))
+        response = await request
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "1"
+    problem = response.json()
+    assert problem["type"].endswith("/rolled-back")
+    assert "retry" in problem["detail"].lower()
+    assert await db.fetchval("SELECT count(*) FROM assignment") == 0
+    assert (await admin.ok("GET", f"/v1/calls/{call_id}"))["status"] == "pending"
+    assert (await admin.ok("GET", f"/v1/officers/{officer}"))["status"] == "available"
+    again = await admin.client.post(url, json=body, headers=key)
+    assert again.status_code == 200, again.text
+    assert "idempotent-replayed" not in again.headers
