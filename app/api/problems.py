@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from app.api.deps import authorize_unread_body
+from app.api.strict_json import RepeatedName
 from app.db.failures import is_rolled_back_by_conflict, is_unavailable
 from app.encryption import UndecryptableValue
 from app.errors import PROBLEM_BASE, AppError, RolledBack, ServiceUnavailable
@@ -123,6 +124,8 @@ def _body_error(cause: BaseException | None) -> str | None:
         return "The body is not UTF-8 JSON"
     if isinstance(cause, RecursionError):
         return "The body's JSON is nested too deeply"
+    if isinstance(cause, RepeatedName):
+        return f"The body's JSON gives the name {cause.name!r} twice in one object"
     if isinstance(cause, ValueError):  # e.g. an integer longer than Python converts
         return "The body is not valid JSON"
     return None

@@ -11,6 +11,7 @@ import asyncpg
 import httpx
 import pytest
 
+from app.api.permissions import ROUTES
 from tests.helpers import Api, add_officer, grid_districts
 
 PROBLEM = "application/problem+json"
@@ -330,6 +331,69 @@ async def test_json_nested_too_deeply_is_the_422_problem(
         await admin.client.post("/v1/calls", content=body, headers=headers), 422
     )
     assert problem["errors"] == [{"loc": ["body"], "msg": "The body is not valid JSON"}]
+    assert await _counts(db) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "name"),
+    [
+        ("/v1/calls", '{"district": "D1", "safety": {"weapon": true, "weapon": false}}', "weapon"),
+        ("/v1/calls", '{"district": "D9", "district": "D1"}', "district"),
+        ("/v1/calls", '{"district": "D1", "subject": {"age": 30, "age": 15}}', "age"),
+        (
+            "/v1/officers",
+            '{"state_officer_id": "S-1", "badge_number": "1", "name": "A", "name": "B"}',
+            "name",
+        ),
+    ],
+)
+async def test_a_name_given_twice_in_a_json_object_is_422_and_writes_nothing(
+    admin: Api, db: asyncpg.Connection, path: str, body: str, name: str
+) -> None:
+    """JSON leaves a repeated name to the parser (RFC 8259 4), which kept the last: a CAD
+    sending the weapon flag twice lost it. I-JSON (RFC 7493) forbids it; so does the service."""
+    await grid_districts(admin)
+    before = await _counts(db)
+    headers = {**admin.headers, "content-type": "application/json"}
+    problem = _assert_problem(await admin.client.post(path, content=body, headers=headers), 422)
+    assert problem["errors"] == [
+        {"loc": ["body"], "msg": f"The body's JSON gives the name '{name}' twice in one object"}
+    ]
+    assert await _counts(db) == before
+    ok = '{"district": "D1", "safety": {"weapon": true}, "subject": {"age": 30}}'
+    assert (await admin.client.post("/v1/calls", content=ok, headers=headers)).status_code == 201
+
+
+async def test_every_route_that_takes_a_json_body_refuses_a_name_given_twice(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """Every route whose OpenAPI operation has a JSON body reads it as I-JSON (a router
+    made without StrictJSONRoute would not), with a key whose role the route takes."""
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="1A1")
+    unit = await admin.with_role("unit", responder_id=uuid.UUID(officer))
+    before = await _counts(db)
+    operations = admin.app.openapi()["paths"]
+    checked = []
+    for template, methods in operations.items():
+        for method, operation in methods.items():
+            if "application/json" not in operation.get("requestBody", {}).get("content", {}):
+                continue
+            rule = ROUTES[(method.upper(), template)]
+            caller = unit if rule.roles == {"unit"} else admin
+            path = re.sub(r"\{[^}]+\}", officer, template)
+            headers = {**caller.headers, "content-type": "application/json"}
+            response = await caller.client.request(
+                method.upper(), path, content='{"n": 1, "n": 2}', headers=headers
+            )
+            problem = _assert_problem(response, 422)
+            assert problem["errors"] == [
+                {"loc": ["body"], "msg": "The body's JSON gives the name 'n' twice in one object"}
+            ], (method, template)
+            checked.append((method, template))
+    assert ("post", "/v1/calls") in checked
+    assert ("post", "/v1/eido") in checked
+    assert len(checked) >= 15
     assert await _counts(db) == before
 
 

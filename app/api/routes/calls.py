@@ -20,6 +20,7 @@ from app.api.deps import (
     request_id,
 )
 from app.api.problems import PROBLEM_MEDIA_TYPE, problems
+from app.api.strict_json import StrictJSONRoute
 from app.schemas.calls import (
     CallCreate,
     CallDetailOut,
@@ -35,7 +36,7 @@ from app.services import call_views as views
 from app.services import calls as service
 from app.vocabulary import EXTERNAL_ID_MAX, CallStatus
 
-router = APIRouter(prefix="/v1/calls", tags=["calls"])
+router = APIRouter(prefix="/v1/calls", tags=["calls"], route_class=StrictJSONRoute)
 
 
 _CALL_EXISTS: dict[int | str, dict[str, Any]] = {

@@ -13,6 +13,7 @@ from app.api.deps import (
     request_id,
 )
 from app.api.problems import PROBLEM_MEDIA_TYPE, problems
+from app.api.strict_json import StrictJSONRoute
 from app.errors import PROBLEM_BASE
 from app.schemas.dispatch import (
     ClearRequest,
@@ -23,7 +24,7 @@ from app.schemas.dispatch import (
 from app.services import dispatch as service
 from app.services import idempotency
 
-router = APIRouter(prefix="/v1/calls", tags=["dispatch"])
+router = APIRouter(prefix="/v1/calls", tags=["dispatch"], route_class=StrictJSONRoute)
 
 _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     409: {

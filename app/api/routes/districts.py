@@ -6,12 +6,13 @@ from fastapi import APIRouter, Query, Response
 
 from app.api.deps import Audit, Caller, Context, Paging, ReadSession, Session, State, Work
 from app.api.problems import problems
+from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import DistrictCode, Latitude, Longitude, Page
 from app.schemas.districts import DistrictCreate, DistrictOut, DistrictPatch
 from app.services import agency
 from app.services import districts as service
 
-router = APIRouter(prefix="/v1/districts", tags=["districts"])
+router = APIRouter(prefix="/v1/districts", tags=["districts"], route_class=StrictJSONRoute)
 
 
 @router.post("", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))

@@ -12,13 +12,14 @@ from fastapi.responses import JSONResponse, Response
 from app.api.deps import Audit, Caller, Context, Session, State, Work, request_id
 from app.api.openapi import EIDO_DOCUMENT
 from app.api.problems import problems
+from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import NO_NUL, DistrictCode
 from app.schemas.eido import EidoImportOut
 from app.services import eido as service
 from app.services import eido_export
 from app.vocabulary import EXTERNAL_ID_MAX
 
-router = APIRouter(tags=["eido"])
+router = APIRouter(tags=["eido"], route_class=StrictJSONRoute)
 
 _EIDO_DOCUMENT = {
     "description": "An EIDO 1.0 document (NENA-STA-021 EmergencyIncidentDataObjectType); "

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Query, Response
 
 from app.api.deps import Audit, Caller, Paging, ReadSession, Session, State, Work
 from app.api.problems import problems
+from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import NO_NUL, Instant, Page
 from app.schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEntryOut
 from app.services import auth
 from app.services import keys as service
 
-router = APIRouter(tags=["security"])
+router = APIRouter(tags=["security"], route_class=StrictJSONRoute)
 _Filter = Annotated[str | None, Query(min_length=1, max_length=200, pattern=NO_NUL)]
 
 

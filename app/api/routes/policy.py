@@ -4,11 +4,12 @@ from fastapi import APIRouter
 
 from app.api.deps import Audit, Caller, ReadSession, Session, State, Work
 from app.api.problems import problems
+from app.api.strict_json import StrictJSONRoute
 from app.schemas.policy import PolicyIn, PolicyOut
 from app.services import agency
 from app.services import policy as service
 
-router = APIRouter(prefix="/v1/policy", tags=["policy"])
+router = APIRouter(prefix="/v1/policy", tags=["policy"], route_class=StrictJSONRoute)
 
 
 @router.get("", responses=problems(401, 403, 503))

@@ -12,6 +12,7 @@ from app.agency_context import AgencyContext
 from app.api.csv_export import csv_response, flatten, wants_csv
 from app.api.deps import Caller, Context, ReadSession, State
 from app.api.problems import problems
+from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import DistrictCode, Instant
 from app.schemas.reports import CoverageReport, OutcomeReport, ProgramReport
 from app.services import agency, coverage, outcomes, program
@@ -19,7 +20,7 @@ from app.services.reports import report_range
 from app.state import AppState
 from app.vocabulary import OutcomesGroupBy
 
-router = APIRouter(tags=["reports"])
+router = APIRouter(tags=["reports"], route_class=StrictJSONRoute)
 
 From = Annotated[
     Instant | None,

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 
 from app.api.deps import Audit, Caller, Context, Paging, ReadSession, Session
 from app.api.problems import problems
+from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import NO_NUL, Page
 from app.schemas.roster import (
     CertificationCreate,
@@ -23,7 +24,7 @@ from app.schemas.roster import (
 from app.services import roster as service
 from app.services import unit_status
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", route_class=StrictJSONRoute)
 WRITE_ERRORS = problems(401, 403, 409, 413, 422, 503)
 
 

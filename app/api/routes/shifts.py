@@ -6,11 +6,12 @@ from fastapi import APIRouter, Query
 
 from app.api.deps import Audit, Caller, Paging, ReadSession, Session
 from app.api.problems import problems
+from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import DistrictCode, Instant, Items, Page
 from app.schemas.shifts import ShiftBulkCreate, ShiftCreate, ShiftOut
 from app.services import shifts as service
 
-router = APIRouter(prefix="/v1/shifts", tags=["shifts"])
+router = APIRouter(prefix="/v1/shifts", tags=["shifts"], route_class=StrictJSONRoute)
 
 
 @router.post("", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))

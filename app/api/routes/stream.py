@@ -20,6 +20,7 @@ from app.api.deps import (
     stream_caller_by_ticket,
 )
 from app.api.problems import problems
+from app.api.strict_json import StrictJSONRoute
 from app.errors import Invalid, ServiceUnavailable
 from app.limits import Slots
 from app.schemas.stream import StreamTicketOut
@@ -27,7 +28,7 @@ from app.services import stream as service
 from app.services import stream_tickets as tickets
 from app.vocabulary import EVENT_TYPES, EventType
 
-router = APIRouter(prefix="/v1", tags=["stream"])
+router = APIRouter(prefix="/v1", tags=["stream"], route_class=StrictJSONRoute)
 
 PATH = "/v1/stream"
 MEDIA_TYPE = "text/event-stream"

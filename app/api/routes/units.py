@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from app.api.deps import Caller, Context, ReadSession, State
 from app.api.problems import problems
+from app.api.strict_json import StrictJSONRoute
 from app.errors import NotFound
 from app.schemas.calls import CallOut
 from app.schemas.common import DistrictCode, Items
@@ -15,7 +16,7 @@ from app.schemas.shifts import UnitOut, units_json
 from app.services import agency, call_views
 from app.services import shifts as service
 
-router = APIRouter(prefix="/v1/units", tags=["units"])
+router = APIRouter(prefix="/v1/units", tags=["units"], route_class=StrictJSONRoute)
 
 
 class MyUnit(BaseModel):

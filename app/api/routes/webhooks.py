@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response
 
 from app.api.deps import Audit, Caller, Paging, ReadSession, Session, State
 from app.api.problems import problems
+from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import Page
 from app.schemas.webhooks import (
     DeliveryOut,
@@ -15,7 +16,7 @@ from app.schemas.webhooks import (
 )
 from app.services import webhooks as service
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], route_class=StrictJSONRoute)
 
 
 @router.post("", status_code=201, responses=problems(401, 403, 413, 422, 503))
