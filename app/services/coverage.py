@@ -127,9 +127,10 @@ def contains(merged: Sequence[Interval], starts: Sequence[datetime], gap: Interv
     return at >= 0 and merged[at][1] >= gap[1]
 
 
-def _pct(covered: Sequence[Interval], span: Range) -> float:
+def _share(covered: Sequence[Interval], span: Range) -> float:
+    """The percentage of the span covered, unrounded."""
     seconds = sum((end - start).total_seconds() for start, end in covered)
-    return round(100 * seconds / span.seconds, 1)
+    return 100 * seconds / span.seconds
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ def _district(
     for kind in COVERAGE_KINDS:
         data = kinds[kind]
         covered = data.covered.get(district_id, [])
-        pct[kind] = _pct(covered, span)
+        pct[kind] = round(_share(covered, span), 1)
         heat[kind] = hours.fractions(covered)
         next_door = union(data.any_unit.get(n, []) for n in neighbours)
         starts = [start for start, _ in next_door]
@@ -187,8 +188,11 @@ def _district(
     )
 
 
-def _mean(values: list[float]) -> float | None:
-    return None if not values else round(sum(values) / len(values), 1)
+def _mean(kind: _Kind, district_ids: Iterable[UUID], span: Range) -> float | None:
+    """The districts' mean percentage, of their exact figures, rounded once: the mean of
+    figures already rounded drifts (7.1 and 7.1 beside two zeros gave 3.5, not 3.6)."""
+    shares = [_share(kind.covered.get(i, []), span) for i in district_ids]
+    return None if not shares else round(sum(shares) / len(shares), 1)
 
 
 async def report(
@@ -227,8 +231,8 @@ async def report(
         timezone=context.timezone.key,
         targets=CoverageTargets(cit_officers=targets["cit"], co_responders=targets["co_responder"]),
         summary=CoverageSummary(
-            cit_covered_pct=_mean([d.cit_covered_pct for d in districts]),
-            co_responder_covered_pct=_mean([d.co_responder_covered_pct for d in districts]),
+            cit_covered_pct=_mean(kinds["cit"], reported.values(), span),
+            co_responder_covered_pct=_mean(kinds["co_responder"], reported.values(), span),
             districts=len(districts),
             districts_always_cit_covered=sum(
                 1 for d in districts if not any(g.kind == "cit" for g in d.gaps)
