@@ -64,6 +64,15 @@ def is_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def constraint_of(exc: BaseException) -> str | None:
+    """The name of the constraint the PostgreSQL error under exc broke, if it names one."""
+    for item in _chain(exc):
+        name = getattr(item, "constraint_name", None)
+        if isinstance(name, str):
+            return name
+    return None
+
+
 # SQLSTATEs of a transaction the server rolled back to settle a conflict with another:
 # 40P01 deadlock_detected, 40001 serialization_failure. Run again, it may well succeed.
 _ROLLED_BACK_STATES = frozenset({"40P01", "40001"})

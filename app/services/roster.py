@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
+from app.db.failures import constraint_of
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Certification, CoResponder, Officer
 from app.repositories import assignments as assignment_repo
@@ -70,10 +71,19 @@ async def render_officers(
     return out
 
 
-def _duplicate_officer(body_id: str) -> Conflict:
-    return Conflict(
-        f"an active officer with state_officer_id {body_id} or that badge number already exists"
-    )
+# The agency's unique indexes on its active officers, and the field each holds.
+_ACTIVE_OFFICER_UNIQUE = {
+    "uq_officer_active_state_officer_id": "state_officer_id",
+    "uq_officer_active_badge_number": "badge_number",
+}
+
+
+def _duplicate_officer(exc: IntegrityError) -> Conflict:
+    """The 409 for an officer clashing with an active one: the field, never the value."""
+    field = _ACTIVE_OFFICER_UNIQUE.get(constraint_of(exc) or "")
+    if field is None:
+        return Conflict("the officer clashes with another active officer of the agency")
+    return Conflict(f"an active officer of the agency already has this {field}")
 
 
 async def create_officer(
@@ -92,8 +102,8 @@ async def create_officer(
     try:
         async with session.begin_nested():
             await session.flush()
-    except IntegrityError:
-        raise _duplicate_officer(body.state_officer_id) from None
+    except IntegrityError as exc:
+        raise _duplicate_officer(exc) from None
     return (await render_officers(session, context, [officer]))[0]
 
 
@@ -130,8 +140,6 @@ async def update_officer(
     if body.active is False:
         await _refuse_deactivating_on_a_call(session, context.agency_id, "officer", officer_id)
     officer = await get_officer(session, agency_id=context.agency_id, officer_id=officer_id)
-    # Read now: a failed flush expires the object, and reloading it then is a sync lazy load.
-    state_officer_id = officer.state_officer_id
     if body.badge_number is not None:
         officer.badge_number = body.badge_number
     if body.name is not None:
@@ -145,8 +153,8 @@ async def update_officer(
     try:
         async with session.begin_nested():
             await session.flush()
-    except IntegrityError:
-        raise _duplicate_officer(state_officer_id) from None
+    except IntegrityError as exc:
+        raise _duplicate_officer(exc) from None
     return (await render_officers(session, context, [officer]))[0]
 
 
