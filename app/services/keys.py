@@ -83,7 +83,10 @@ async def audit_page(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[AuditEntryOut], str | None]:
-    """Entries newest first, filtered; `since` inclusive, `until` exclusive."""
+    """Entries newest first, filtered; `since` inclusive, `until` exclusive. A window that
+    ends before it begins is a 422, not an empty page."""
+    if since is not None and until is not None and until <= since:
+        raise Invalid("`to` must be after `from`", loc=("query", "to"))
     stmt = audit_repo.entries_statement(
         agency_id,
         resource_type=resource_type,

@@ -158,6 +158,16 @@ async def test_audit_filters_take_rfc3339_times_only(admin: Api) -> None:
         assert response.headers["content-type"] == "application/problem+json"
 
 
+async def test_an_audit_window_that_ends_before_it_begins_is_422(admin: Api) -> None:
+    # As for shifts and the reports: an empty answer would read as "nothing happened".
+    for to in ("2026-12-02T15:00:00Z", "2026-12-02T16:00:00Z"):
+        response = await admin.get(f"/v1/audit?from=2026-12-02T16:00:00Z&to={to}")
+        assert response.status_code == 422, to
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["errors"][0]["loc"] == ["query", "to"]
+    await admin.ok("GET", "/v1/audit?from=2026-12-02T16:00:00Z&to=2026-12-02T16:00:01Z")
+
+
 async def test_nul_in_an_audit_filter_is_422_and_the_read_is_still_recorded(admin: Api) -> None:
     # PostgreSQL text cannot hold NUL: the filter reached the query and failed as a 500,
     # and the failed read of the trail left no entry of its own.
