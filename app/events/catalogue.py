@@ -79,8 +79,8 @@ CATALOGUE: Mapping[EventType, EventKind] = {
     ),
     "certification.expiring": EventKind(
         CertificationExpiring,
-        "An officer's CIT certification ends in 60, 30 or 7 days with no later one recorded"
-        " (sent once per threshold).",
+        "An officer's CIT certification lapses in 60, 30 or 7 days: it ends, and no"
+        " certification recorded continues it (sent once per threshold).",
     ),
 }
 

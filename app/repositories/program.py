@@ -45,8 +45,11 @@ _CO_RESPONDER_SPECIALTIES = text(
     " WHERE c.agency_id = :agency_id AND c.active GROUP BY s.specialty ORDER BY s.specialty"
 )
 
-# Active officers whose valid certification ends within the window, with no certification
-# of the person recorded that ends later; with the districts of their shifts ahead.
+# Active officers certified today whose certification lapses within the window: the first
+# day no certification of the person covers is on or before last_end. That day is some
+# certification's expires_on (its first day invalid) that no other covers; a renewal
+# recorded to start after it, leaving a gap, does not hide the lapse. With the districts
+# of their shifts ahead.
 _EXPIRING = text(
     """
 SELECT o.id, o.name, o.badge_number, o.state_officer_id, v.ends,
@@ -55,13 +58,16 @@ SELECT o.id, o.name, o.badge_number, o.state_officer_id, v.ends,
                          AND s.starts_at < :shifts_until AND s.ends_at > :now
                        ORDER BY d.code), '{}') AS districts
   FROM officer o
-  JOIN LATERAL (SELECT max(c.expires_on) AS ends FROM certification c
-                 WHERE c.state_officer_id = o.state_officer_id
-                   AND c.certified_on <= :today AND c.expires_on > :today) v ON true
+  JOIN LATERAL (SELECT min(c.expires_on) AS ends FROM certification c
+                 WHERE c.state_officer_id = o.state_officer_id AND c.expires_on > :today
+                   AND NOT EXISTS (SELECT 1 FROM certification n
+                                    WHERE n.state_officer_id = c.state_officer_id
+                                      AND n.certified_on <= c.expires_on
+                                      AND n.expires_on > c.expires_on)) v ON true
  WHERE o.agency_id = :agency_id AND o.active AND v.ends <= :last_end
-   AND NOT EXISTS (SELECT 1 FROM certification later
-                    WHERE later.state_officer_id = o.state_officer_id
-                      AND later.expires_on > v.ends)
+   AND EXISTS (SELECT 1 FROM certification t
+                WHERE t.state_officer_id = o.state_officer_id
+                  AND t.certified_on <= :today AND t.expires_on > :today)
  ORDER BY v.ends, o.name, o.badge_number
 """
 )
@@ -115,7 +121,7 @@ async def expiring(
     now: datetime,
     shifts_until: datetime,
 ) -> list[Expiring]:
-    """Officers whose certification ends on or before last_end with no later one."""
+    """Officers certified today whose certification lapses on or before last_end."""
     rows = await session.execute(
         _EXPIRING,
         {

@@ -31,7 +31,7 @@ def pct(part: int, whole: int) -> float | None:
 async def expiring(
     session: AsyncSession, context: AgencyContext, *, now: datetime, within_days: int
 ) -> list[ExpiringCertification]:
-    """Active officers whose CIT certification ends within within_days, none later recorded."""
+    """Active officers certified today whose CIT certification lapses within within_days."""
     today = now.astimezone(context.timezone).date()
     rows = await repo.expiring(
         session,

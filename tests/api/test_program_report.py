@@ -61,6 +61,9 @@ async def _agency(api: Api) -> date:
     await _officer(api, "B", trainings=["mh_awareness"])
     await _cert(api, "B", "B1", ago, today + timedelta(days=50), volunteered=False)
     await _cert(api, "B", "B2", today + timedelta(days=40), today + timedelta(days=800))  # renewed
+    await _officer(api, "H")
+    await _cert(api, "H", "H1", ago, today + timedelta(days=10))  # lapses, listed:
+    await _cert(api, "H", "H2", today + timedelta(days=400), today + timedelta(days=900))
     await _officer(api, "C", trainings=["de_escalation"])
     await _cert(api, "C", "C1", ago, today)  # expired yesterday: not CIT today
     await _officer(api, "D")
@@ -111,10 +114,16 @@ async def _expected(api: Api, today: date, within: int) -> dict[str, Any]:
     cit = [o for o in officers if any(valid(c) for c in mine(o))]
     volunteers = [o for o in cit if any(valid(c) and c["volunteered"] for c in mine(o))]
     expiring = []
+
+    def valid_on(c: dict[str, Any], day: date) -> bool:
+        return date.fromisoformat(c["certified_on"]) <= day < date.fromisoformat(c["expires_on"])
+
     for o in cit:
-        ends = max(date.fromisoformat(c["expires_on"]) for c in mine(o) if valid(c))
-        later = any(date.fromisoformat(c["expires_on"]) > ends for c in mine(o))
-        if not later and (ends - today).days <= within:
+        # The first day after today that no certification of the person covers.
+        ends = today + timedelta(days=1)
+        while any(valid_on(c, ends) for c in mine(o)):
+            ends += timedelta(days=1)
+        if (ends - today).days <= within:
             soon = datetime.now(UTC) + timedelta(days=30)
             districts = sorted(
                 {
@@ -184,17 +193,20 @@ async def test_the_program_figures_match_an_independent_count(admin: Api) -> Non
     report = await admin.ok("GET", "/v1/program")
     expected = await _expected(admin, today, 90)
     assert _comparable(report) == expected
-    # What the count found, said plainly: A, B and E are certified today (B did not
-    # volunteer); of them only A's ends within 90 days with nothing later recorded.
-    assert expected["officers"]["cit_certified"] == 3
-    assert [e["badge_number"] for e in report["certifications_expiring"]] == ["A"]
-    assert report["certifications_expiring"][0]["districts"] == ["D2"]
-    assert report["certifications_expiring"][0]["days_left"] == 20
+    # What the count found, said plainly: A, B, E and H are certified today (B did not
+    # volunteer); A's ends within 90 days with nothing later recorded, and H's with a
+    # renewal recorded that starts a year after it ends: H lapses in 10 days all the same.
+    # B's renewal starts before B1 ends: B never lapses.
+    assert expected["officers"]["cit_certified"] == 4
+    assert [e["badge_number"] for e in report["certifications_expiring"]] == ["H", "A"]
+    assert report["certifications_expiring"][0]["days_left"] == 10
+    assert report["certifications_expiring"][1]["districts"] == ["D2"]
+    assert report["certifications_expiring"][1]["days_left"] == 20
     assert {w["code"] for w in report["warnings"]} == {"non_volunteer_certified"}
 
     year = await admin.ok("GET", "/v1/program?within_days=365")
     assert _comparable(year) == await _expected(admin, today, 365)
-    assert [e["badge_number"] for e in year["certifications_expiring"]] == ["A", "E"]
+    assert [e["badge_number"] for e in year["certifications_expiring"]] == ["H", "A", "E"]
 
 
 async def test_a_share_below_the_target_is_a_warning(admin: Api) -> None:
@@ -214,10 +226,10 @@ async def test_the_program_as_csv_quotes_formulas(admin: Api) -> None:
     )
     assert response.status_code == 200
     rows = {r["figure"]: r["value"] for r in csv.DictReader(io.StringIO(response.text))}
-    assert rows["officers.active"] == "6"
+    assert rows["officers.active"] == "7"
     assert rows["co_responders.by_kind.clinician"] == "1"
     # A name a spreadsheet would run as a formula is written as text.
-    assert rows["certifications_expiring.1.name"] == "'=HYPERLINK(1)"
+    assert rows["certifications_expiring.2.name"] == "'=HYPERLINK(1)"
 
 
 async def test_within_days_out_of_range_is_a_422(admin: Api) -> None:
