@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from app.errors import Invalid
 from app.schemas.common import is_computable
@@ -61,4 +61,6 @@ def report_range(
         raise Invalid("`to` must be after `from`", loc=("query", "to"))
     if end - start > LONGEST_RANGE:
         raise Invalid("a report covers at most 366 days", loc=("query", "to"))
-    return Range(start, end)
+    # In UTC, as every instant the reports answer with: a gap clipped to the range's start
+    # would otherwise carry the caller's offset beside ends in UTC.
+    return Range(start.astimezone(UTC), end.astimezone(UTC))

@@ -295,6 +295,21 @@ async def test_the_summary_is_the_mean_of_the_exact_figures_rounded_once(admin: 
     assert report["summary"]["cit_covered_pct"] == 3.6
 
 
+async def test_every_instant_of_the_report_is_utc_whatever_offset_the_range_used(
+    admin: Api,
+) -> None:
+    # A gap clipped to the range's start took the caller's offset, beside a `to` in UTC.
+    start, end = await _roster(admin)
+    local = f"from={start.astimezone(DENVER).isoformat()}&to={end.astimezone(DENVER).isoformat()}"
+    report = await admin.ok("GET", "/v1/coverage?" + local.replace("+", "%2B"))
+    instants = [report["from"], report["to"]] + [
+        g[side] for d in report["districts"] for g in d["gaps"] for side in ("from", "to")
+    ]
+    assert report["districts"][0]["gaps"][0]["from"] == report["from"]
+    assert all(text.endswith("Z") for text in instants), instants
+    assert _comparable(report) == _comparable(await admin.ok("GET", _query(start, end)))
+
+
 @pytest.mark.parametrize(
     ("query", "where"),
     [
