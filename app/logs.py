@@ -45,5 +45,7 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).propagate = True
     # Our middleware writes the access log, with the request id; uvicorn's would duplicate it.
     logging.getLogger("uvicorn.access").disabled = True
-    # pgserver narrates every pg_ctl call at INFO; its warnings and errors still show.
-    logging.getLogger("pgserver").setLevel(max(logging.WARNING, root.level))
+    # pgserver narrates every pg_ctl call at INFO, and Alembic each plugin it sets up; their
+    # warnings and errors still show (Alembic's migrations are still logged).
+    for name in ("pgserver", "alembic.runtime.plugins"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import subprocess
+import warnings
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -33,7 +34,13 @@ def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
     last of them exits (atexit), so a CLI command run beside `serve` never stops it.
     With ephemeral (tests, benchmarks) data_dir is deleted once the server has stopped.
     """
-    import pgserver  # Imported lazily: it is only needed for the embedded mode.
+    # Imported lazily: it is only needed for the embedded mode. Importing it asks platformdirs
+    # for a runtime directory (its lock file), which warns on every start where
+    # XDG_RUNTIME_DIR is unset (a service, a container, CI) and falls back to
+    # /tmp/runtime-<uid>, which serves as well: nothing for an operator to act on.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        import pgserver
 
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
