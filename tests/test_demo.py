@@ -131,6 +131,9 @@ async def test_the_demo_runs_again_on_a_later_day_with_a_current_roster(
     agency_line = first_out.strip().splitlines()[0]
     assert out.strip().splitlines()[0] == agency_line  # the same demo agency
     assert f"export CIT_KEY={key}" in out
+    # The README's EIDO subscriber line takes $AGENCY_ID: the demo's own id, ready to paste.
+    agency_id = agency_line.split("demo agency ")[1].split()[0]
+    assert f"export AGENCY_ID={agency_id}\n" in out
     units = await client.get("/v1/units", headers={"Authorization": f"Bearer {key}"})
     assert units.status_code == 200, units.text
     assert units.json()["items"], "someone is on shift now"

@@ -56,6 +56,7 @@ officer), and 30 days of past calls for the program's reports.
 Admin API key (shown once): {key}
 
   export CIT_KEY={key}
+  export AGENCY_ID={agency_id}
   curl -s {base_url}/v1/units -H "Authorization: Bearer $CIT_KEY"
   curl -s -X POST {base_url}/v1/calls -H "Authorization: Bearer $CIT_KEY" \\
        -H 'Content-Type: application/json' \\
