@@ -57,8 +57,9 @@ async def import_eido(
     Idempotent by the document's `$id` and `lastUpdateTimeStamp`: a document no newer than
     the last one applied to its call changes nothing (applied=False), so replaying
     documents after a restart imports none twice; concurrent imports of one incident make
-    one call. district is the fallback placement (as `?district=` on POST /v1/eido).
-    Raises Invalid (not an acceptable EIDO, or nothing places the call: write nothing),
+    one call. district is the fallback placement (as `?district=` on POST /v1/eido); a call
+    the agency has keeps its district when the document places it nowhere.
+    Raises Invalid (not an acceptable EIDO, or nothing places a new call: write nothing),
     Conflict (the incident's call is cleared) and the database's errors.
     """
     context = await agency.context(state, agency_id)
@@ -164,12 +165,16 @@ async def _import(
         state, context, codes=[] if district is None else [district], point=facts.point
     )
     code = _place(context, facts, district)
-    body = _call_body(facts, code)
     for _ in range(2):
         session = await work.session()
         call = await incident_call(session, context, facts.incident_id, for_update=True)
         if call is not None:
+            # Placed already: a document that says nothing of the place keeps the district.
+            body = _call_body(facts, code or call.district)
             return await _update(state, session, context, who, call, facts, body, request_id)
+        if code is None:
+            raise _unplaced()
+        body = _call_body(facts, code)
         now = datetime.now(UTC)
         new = calls.new_call(context, body, cipher=state.cipher, now=now)
         try:
@@ -188,8 +193,11 @@ async def _import(
     raise Conflict(f"the call for {facts.incident_id} was being imported meanwhile; retry")
 
 
-def _place(context: AgencyContext, facts: incoming.IncidentFacts, district: str | None) -> str:
-    """The call's district: by its point, else by the CAD's beat, else by ?district=."""
+def _place(
+    context: AgencyContext, facts: incoming.IncidentFacts, district: str | None
+) -> str | None:
+    """The call's district: by its point, else by the CAD's beat, else by ?district=; None
+    when the document places it nowhere (a new call is then refused, _unplaced)."""
     if district is not None and district not in context.districts_by_code:
         raise Invalid(f"unknown district {district}", loc=("query", "district"))
     located = None if facts.point is None else context.locate(*facts.point)
@@ -197,9 +205,11 @@ def _place(context: AgencyContext, facts: incoming.IncidentFacts, district: str 
         return located
     if facts.beat is not None and facts.beat in context.districts_by_code:
         return facts.beat
-    if district is not None:
-        return district
-    raise Invalid(
+    return district
+
+
+def _unplaced() -> Invalid:
+    return Invalid(
         "the EIDO does not place the call: give a geodetic point inside a district"
         " (a locationComponent's locationByValue), an incidentComponent.beatOrDispatchGroupText"
         " naming one of the agency's districts, or ?district=CODE",

@@ -259,6 +259,28 @@ async def test_nothing_to_place_the_call_is_a_422_that_says_so(
     assert await _count(db, "call") == 0
 
 
+async def test_an_update_that_does_not_place_the_call_keeps_its_district(admin: Api) -> None:
+    # Only a new call must be placed. A later document with no location, or a new address a
+    # CAD has yet to geocode, and no beat, still tells the call its news (a violent nature
+    # here); it was refused whole with "does not place the call".
+    await _crew_in_d1(admin)
+    incident = incident_id()
+    first = await _import(admin, document(incident, location=pidf(point=IN_D4)), 201)
+    assert first["district"] == "D4"
+    violent = await _import(admin, document(incident, at=later(1), nature="MTLV"), 200)
+    assert violent["applied"] is True
+    assert (violent["nature"], violent["district"]) == ("MTLV", "D4")
+    assert violent["location"] == first["location"]
+    assert violent["recommendation"]["lead"] == "law_enforcement"
+    elsewhere = pidf(civic={"HNO": "40", "RD": "State", "STS": "St", "A3": "Salt Lake City"})
+    moved = await _import(admin, document(incident, at=later(2), location=elsewhere), 200)
+    assert moved["district"] == "D4"
+    assert moved["location"] == {"lat": None, "lon": None, "address": "40 State St, Salt Lake City"}
+    # A new incident still has to be placed.
+    refused = await admin.post("/v1/eido", document(incident_id(), location=elsewhere))
+    assert refused.status_code == 422, refused.text
+
+
 async def test_a_civic_address_without_a_point_is_kept_and_a_later_point_joins_it(
     admin: Api,
 ) -> None:
