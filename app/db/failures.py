@@ -27,6 +27,18 @@ _LOST_CONNECTION = (
 )
 
 
+# asyncpg's own refusal on a connection whose server ended it while it sat in the pool: the
+# server's farewell (an error) has been read, its closed socket not yet, and the next
+# statement is refused before anything is sent ("cannot switch to state 15; another
+# operation (2) is in progress"). Those two classes exactly: their subclasses (a statement
+# cache gone stale after a migration, say) are no lost connection.
+_BROKEN_PROTOCOL = (asyncpg.InternalClientError, asyncpg.exceptions.ProtocolError)
+
+
+def _lost(item: BaseException) -> bool:
+    return isinstance(item, _LOST_CONNECTION) or type(item) in _BROKEN_PROTOCOL
+
+
 def _chain(exc: BaseException) -> list[BaseException]:
     """exc, the DBAPI error it wraps, and their causes, each once."""
     seen: list[BaseException] = []
@@ -52,7 +64,7 @@ def is_unavailable(exc: BaseException) -> bool:
     """The database cannot serve now (down, starting, shutting down, full, unreachable,
     or the connection was lost): the client should retry later."""
     for item in _chain(exc):
-        if isinstance(item, (*_LOST_CONNECTION, asyncpg.InterfaceError, TimeoutError)):
+        if _lost(item) or isinstance(item, (asyncpg.InterfaceError, TimeoutError)):
             return True
         if isinstance(item, (sa_exc.TimeoutError, sa_exc.OperationalError, sa_exc.InterfaceError)):
             return True
@@ -86,7 +98,7 @@ def is_rolled_back_by_conflict(exc: BaseException) -> bool:
 def is_lost_connection(exc: BaseException) -> bool:
     """The connection itself is gone (it died idle, or the server went away)."""
     for item in _chain(exc):
-        if isinstance(item, _LOST_CONNECTION):
+        if _lost(item):
             return True
         if isinstance(item, sa_exc.DBAPIError) and item.connection_invalidated:
             return True
