@@ -22,6 +22,7 @@ from app.settings import Settings, get_settings
 from app.vocabulary import ROLES
 
 if TYPE_CHECKING:
+    from app import metrics
     from app.encryption import DataCipher
 
 # The database layer (SQLAlchemy, Alembic) and the cipher are imported by the commands that
@@ -195,6 +196,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     settings = _serve_settings(settings, args)
     cipher = _cipher(settings)
+    listener = _metrics_listener(settings)
     url = _database_url(settings)
     if not args.no_migrate:
         _migrate(settings, url)
@@ -206,12 +208,25 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         asyncio.run(seed_demo(url, base_url=f"http://{_display_host(host)}:{port}"))
     # The relay (CIT_RUN_RELAY) in a child process: on a thread it would wait for the GIL
     # behind a busy API (app/webhooks/process.py).
-    app = create_app(settings, url, cipher=cipher, relay_process=True)
+    app = create_app(settings, url, cipher=cipher, relay_process=True, metrics_listener=listener)
     # uvicorn catches SIGTERM for its graceful shutdown, then raises it again once done,
     # to the handler it found: this one, so a finished shutdown exits 0, not by the signal.
     signal.signal(signal.SIGTERM, _stopped)
     Server(uvicorn_config(app, settings, host, port)).run()
     return 0
+
+
+def _metrics_listener(settings: Settings) -> metrics.Listener | None:
+    """The CIT_METRICS_PORT listener, taken before anything else runs: a port already
+    taken is said at once, in one line."""
+    from app import metrics
+
+    if settings.metrics_port is None:
+        return None
+    try:
+        return metrics.listen(settings.metrics_host, settings.metrics_port)
+    except metrics.ListenerError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _stopped(signal_number: int, frame: object) -> None:
@@ -238,19 +253,12 @@ def _serve_settings(settings: Settings, args: argparse.Namespace) -> Settings:
 
 
 def _worker(settings: Settings) -> int:
-    from app import metrics
     from app.tracing import start_tracing
     from app.webhooks.process import run_loop, run_relay
 
     cipher = _cipher(settings)
-    # A listener of its own, taken before anything else: on the host of a `serve`, the
-    # worker needs another CIT_METRICS_PORT, and a clash is said at once.
-    listener = None
-    if settings.metrics_port is not None:
-        try:
-            listener = metrics.listen(settings.metrics_host, settings.metrics_port)
-        except metrics.ListenerError as exc:
-            raise CliError(str(exc)) from None
+    # On the host of a `serve`, the worker needs another CIT_METRICS_PORT.
+    listener = _metrics_listener(settings)
     start_tracing()  # webhook sends, when OTEL_EXPORTER_OTLP_ENDPOINT is set
 
     try:

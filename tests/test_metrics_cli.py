@@ -35,10 +35,12 @@ def _taken_port() -> Iterator[int]:
         yield taken.getsockname()[1]
 
 
-def test_a_worker_whose_metrics_port_is_taken_stops_with_one_line() -> None:
+@pytest.mark.parametrize("command", [["worker"], ["serve", "--no-migrate"]])
+def test_a_process_whose_metrics_port_is_taken_stops_with_one_line(command: list[str]) -> None:
+    # serve said it in a traceback inside a JSON log record, and exited 3.
     with _taken_port() as port:
         env = {"CIT_METRICS_PORT": str(port), "CIT_DATA_KEY": generate_key()}
-        result = _cli("postgresql://x@127.0.0.1:9/n", "worker", env=env)
+        result = _cli("postgresql://x@127.0.0.1:9/n", *command, env=env)
     line = _one_clear_line(result, "CIT_METRICS_PORT", str(port))
     assert result.returncode == 2, line
 

@@ -93,12 +93,15 @@ def create_app(
     *,
     cipher: DataCipher | None = None,
     relay_process: bool = False,
+    metrics_listener: metrics.Listener | None = None,
 ) -> FastAPI:
     """Build the app for a database that is already migrated.
 
     Without cipher, the data key comes from settings (load_cipher); a missing or malformed
     key raises DataKeyError here, before anything starts. With CIT_RUN_RELAY, the relay
     runs in a child process with relay_process (as `serve` runs it), else on a thread.
+    metrics_listener: the CIT_METRICS_PORT listener, already open (`serve` opens it before
+    anything else, so a port that is taken is said in one line); else the app opens it.
     """
     data_cipher = cipher if cipher is not None else load_cipher(settings)
     # Only with OTEL_EXPORTER_OTLP_ENDPOINT set; otherwise nothing of OpenTelemetry loads.
@@ -107,11 +110,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # First, so a port already taken stops the start before anything runs.
-        listener = (
-            None
-            if settings.metrics_port is None
-            else metrics.listen(settings.metrics_host, settings.metrics_port)
-        )
+        listener = metrics_listener
+        if listener is None and settings.metrics_port is not None:
+            listener = metrics.listen(settings.metrics_host, settings.metrics_port)
         # Requests run as the unprivileged application role; housekeeping as the owner.
         engine = create_engine(
             app_role_url(database_url, settings), pool_size=settings.db_pool_size
