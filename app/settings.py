@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
@@ -104,6 +105,28 @@ class Settings(BaseSettings):
             raise ValueError("a comma-separated list of seconds, e.g. 5,300,1800") from None
         if any(d < 0 for d in delays):
             raise ValueError("retry delays cannot be negative")
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        """Addresses and networks as uvicorn reads them, or "*": uvicorn keeps any other
+        entry as a literal that no connection's address matches, so a typo would leave
+        the proxy untrusted without a word."""
+        if value.strip() == "*":
+            return value
+        for entry in (part.strip() for part in value.split(",")):
+            if not entry:
+                continue
+            try:
+                if "/" in entry:
+                    ipaddress.ip_network(entry)
+                else:
+                    ipaddress.ip_address(entry)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (host bits unset), nor '*'"
+                ) from None
         return value
 
     @field_validator("data_key", mode="before")

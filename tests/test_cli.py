@@ -202,6 +202,18 @@ def test_a_bad_setting_is_named_in_one_line() -> None:
     assert result.returncode == 2, line
 
 
+@pytest.mark.parametrize("value", ["not-an-ip", "10.0.0.5/8", "10.0.0.1,proxy.local"])
+def test_a_proxy_allowance_that_is_not_addresses_is_named_in_one_line(value: str) -> None:
+    # uvicorn took such an entry as a literal no connection ever matches: the proxy was not
+    # trusted, every client had its address, and one client's failures locked out the rest.
+    env = {"CIT_FORWARDED_ALLOW_IPS": value}
+    result = _cli("postgresql://x@127.0.0.1:9/n", "migrate", env=env)
+    line = _one_clear_line(result, "CIT_FORWARDED_ALLOW_IPS")
+    assert result.returncode == 2, line
+    for fine in ("*", "10.0.0.0/8, ::1", "172.28.0.10", ""):
+        assert Settings(forwarded_allow_ips=fine).forwarded_allow_ips == fine
+
+
 def test_an_unreachable_database_is_one_line_without_the_url() -> None:
     result = _cli("postgresql://someone:hunter2@127.0.0.1:9/none", "migrate")
     _one_clear_line(result, "database")
