@@ -37,6 +37,9 @@ class UnitOnCall:
     status: UnitStatus
     assigned_at: datetime
     released_at: datetime | None
+    # When that status last changed, while the unit is on the call (None once released):
+    # its progress (en route, on scene) dates the document too.
+    status_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,12 +78,14 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _last_update(snapshot: CallSnapshot) -> datetime:
+def last_update(snapshot: CallSnapshot) -> datetime:
+    """When what the document tells last changed: the call, or a unit on it (STA-021's
+    lastUpdateTimeStamp; a receiver keeps only a newer document)."""
     call = snapshot.call
     moments = [call.updated_at, call.created_at]
     moments += [m for m in (call.dispatched_at, call.cleared_at) if m is not None]
     for unit in snapshot.units:
-        moments += [m for m in (unit.assigned_at, unit.released_at) if m is not None]
+        moments += [m for m in (unit.assigned_at, unit.released_at, unit.status_at) if m]
     return max(moments)
 
 
@@ -103,7 +108,7 @@ class _Builder:
     def __init__(self, snapshot: CallSnapshot) -> None:
         self.snapshot = snapshot
         self.id = snapshot.incident_id
-        self.at = _stamp(_last_update(snapshot))
+        self.at = _stamp(last_update(snapshot))
         self.agency = f"{self.id}:agency"
 
     def prologue(self, suffix: str | None = None) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from app.records.calls import CallRecord
 from app.repositories import calls as call_repo
 from app.schemas.calls import CallCreate, CallOut, CallPatch
 from app.security import Principal
-from app.services import agency, audit, call_views, calls, eido_news
+from app.services import agency, audit, call_views, calls, eido_export, eido_news
 from app.services.eido_export import incident_call
 from app.state import AppState
 
@@ -276,9 +276,11 @@ async def _update(
     export coming back (a CAD echoing it), dated no later than the call's last change, is
     no news: it says what the call held, and anything the call holds now that differs (a
     flag a dispatcher lowered since) is newer."""
-    if eido_news.own_export(facts, call) or (
-        call.eido_updated_at is not None and facts.updated_at <= call.eido_updated_at
-    ):
+    # Its own export's date is worked out (a read of its units) only for what names it.
+    own = eido_news.names_this_call(facts, call) and eido_news.own_export(
+        facts, call, await eido_export.last_exported(session, context, call)
+    )
+    if own or (call.eido_updated_at is not None and facts.updated_at <= call.eido_updated_at):
         await _audit(session, who, call, request_id, incident_id=facts.incident_id, applied=False)
         return EidoImport(call=await _render(session, call), created=False, applied=False)
     placed = eido_news.keep_place(call, context, facts, body)

@@ -71,9 +71,21 @@ async def incident_call(
 async def _document(
     session: AsyncSession, context: AgencyContext, call: CallRecord
 ) -> dict[str, Any]:
+    return outgoing.document(await _snapshot(session, context, call))
+
+
+async def last_exported(
+    session: AsyncSession, context: AgencyContext, call: CallRecord
+) -> datetime:
+    """The lastUpdateTimeStamp the call's export would carry now."""
+    return outgoing.last_update(await _snapshot(session, context, call))
+
+
+async def _snapshot(
+    session: AsyncSession, context: AgencyContext, call: CallRecord
+) -> outgoing.CallSnapshot:
     units = await _units(session, context, call)
-    snapshot = outgoing.CallSnapshot(call=call, incident_id=incident_id(call), units=units)
-    return outgoing.document(snapshot)
+    return outgoing.CallSnapshot(call=call, incident_id=incident_id(call), units=units)
 
 
 async def _units(
@@ -110,6 +122,7 @@ async def _units(
             status=people[a.responder_id].status,
             assigned_at=a.assigned_at,
             released_at=a.released_at,
+            status_at=people[a.responder_id].status_at if a.released_at is None else None,
         )
         for a in sorted(latest.values(), key=lambda a: (a.assigned_at, a.id))
         if a.responder_id in people

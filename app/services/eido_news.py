@@ -7,6 +7,8 @@ free-text nature (sent as EDP) and any flag a dispatcher lowered since are the c
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from app.agency_context import AgencyContext
 from app.eido import incoming, outgoing, registry
 from app.encryption import CALL_NOTES, DataCipher
@@ -14,17 +16,21 @@ from app.records.calls import CallRecord
 from app.schemas.calls import CallCreate, CallPatch, SafetyPatch
 
 
-def own_export(facts: incoming.IncidentFacts, call: CallRecord) -> bool:
-    """Whether the document is this service's export of this very call (app/eido/outgoing.py
-    names itself the issuer and gives the call's id as internalIncidentId) from before the
-    call last changed, or of the state it has now. A call taken by POST has no EIDO
-    timestamp to compare a document with: without this, the echo of an export made before
-    a dispatcher lowered a flag would raise it again. One re-dated later (a CAD that edited
-    it) is read as any document."""
-    if facts.issuer != outgoing.ISSUER or facts.internal_id != str(call.id):
-        return False
-    moments = (call.updated_at, call.created_at, call.dispatched_at, call.cleared_at)
-    return facts.updated_at <= max(m for m in moments if m is not None)
+def names_this_call(facts: incoming.IncidentFacts, call: CallRecord) -> bool:
+    """Whether the document says it is this service's export of this very call
+    (app/eido/outgoing.py names itself the issuer, and the call's id as
+    internalIncidentId)."""
+    return facts.issuer == outgoing.ISSUER and facts.internal_id == str(call.id)
+
+
+def own_export(facts: incoming.IncidentFacts, call: CallRecord, exported_at: datetime) -> bool:
+    """Whether the document is the call's own export (names_this_call) from before the call
+    last changed, or of the state it has now: dated no later than exported_at, the date its
+    export would carry now (the call's moments and its units' progress). A call taken by
+    POST has no EIDO timestamp to compare a document with: without this, the echo of an
+    export made before a dispatcher lowered a flag would raise it again. One re-dated later
+    (a CAD that edited it) is read as any document."""
+    return names_this_call(facts, call) and facts.updated_at <= exported_at
 
 
 def keep_place(

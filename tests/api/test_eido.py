@@ -480,6 +480,29 @@ async def test_free_text_nature_exports_as_a_crisis_type_with_its_own_text(admin
     assert incident["incidentTypeInternalText"] == "man on bridge"
 
 
+async def test_a_units_progress_dates_the_export_and_its_echo_is_still_no_news(
+    admin: Api,
+) -> None:
+    # STA-021: lastUpdateTimeStamp is when the data last changed. A unit reporting en route
+    # changed the document (ResourcesEnroute, the unit's EnRoute) but not its date, so a
+    # receiver keeping only newer documents dropped the unit's progress.
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "MNTL"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", {})
+    dispatched = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    await asyncio.sleep(0.01)
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "en_route"})
+    en_route = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    assert "ResourcesEnroute" in en_route["incidentComponent"]["incidentStatusCommonRegistryText"]
+    before = datetime.fromisoformat(dispatched["lastUpdateTimeStamp"])
+    assert datetime.fromisoformat(en_route["lastUpdateTimeStamp"]) > before
+    # The call's own export, echoed back by a CAD, is still its own: no news.
+    echoed = await _import(admin, en_route, 200)
+    assert echoed["applied"] is False
+    assert len(await _recommendations(admin, call["id"])) == 1
+
+
 async def test_dispatched_call_exports_its_units_with_type_attribute_and_status(
     admin: Api,
 ) -> None:
