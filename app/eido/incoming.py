@@ -207,6 +207,12 @@ def read(document: Any, *, valid: bool = False) -> IncidentFacts:
             f"$id must be an Incident Tracking Identifier ({registry.INCIDENT_ID_PREFIX}…)",
             ("$id",),
         )
+    unique, _, agency = incident_id[len(registry.INCIDENT_ID_PREFIX) :].partition(":")
+    if not unique or not agency:
+        raise EidoInvalid(
+            f"$id must be {registry.INCIDENT_ID_PREFIX}<unique id>:<agency id> (NENA-STA-010)",
+            ("$id",),
+        )
     if len(incident_id) > MAX_INCIDENT_ID or "\x00" in incident_id:
         raise EidoInvalid(
             f"$id must be at most {MAX_INCIDENT_ID} characters, without NUL", ("$id",)

@@ -392,6 +392,11 @@ async def test_documents_that_are_not_eidos_are_422s_that_write_nothing(
             ["body", "incidentComponent", "beatOrDispatchGroupText"],
         ),
         ({**good, "$id": "CAD-12"}, "Incident Tracking Identifier", ["body", "$id"]),
+        # The prefix alone, or no agency part (NENA-STA-010): every CAD sending such an id
+        # would land on one call.
+        ({**good, "$id": "urn:emergency:uid:incidentid:"}, "<unique id>", ["body", "$id"]),
+        ({**good, "$id": "urn:emergency:uid:incidentid:7c0f"}, "<agency id>", ["body", "$id"]),
+        ({**good, "$id": "urn:emergency:uid:incidentid::psap.org"}, "STA-010", ["body", "$id"]),
     ]
     for eido, named, loc in cases:
         response = await admin.post("/v1/eido", eido)
