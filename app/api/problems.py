@@ -236,6 +236,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         OSError,
         TimeoutError,
         asyncpg.InterfaceError,
+        asyncpg.InternalClientError,  # a connection its server ended (app/db/failures.py)
         asyncpg.PostgresError,
         sa_exc.SQLAlchemyError,
     ):

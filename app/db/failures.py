@@ -30,13 +30,15 @@ _LOST_CONNECTION = (
 # asyncpg's own refusal on a connection whose server ended it while it sat in the pool: the
 # server's farewell (an error) has been read, its closed socket not yet, and the next
 # statement is refused before anything is sent ("cannot switch to state 15; another
-# operation (2) is in progress"). Those two classes exactly: their subclasses (a statement
-# cache gone stale after a migration, say) are no lost connection.
-_BROKEN_PROTOCOL = (asyncpg.InternalClientError, asyncpg.exceptions.ProtocolError)
+# operation (2) is in progress"). That refusal only: asyncpg's other client errors (an
+# encoder missing, a protocol error read after a statement ran) are no lost connection.
+_REFUSED_TO_SEND = "cannot switch to state"
 
 
 def _lost(item: BaseException) -> bool:
-    return isinstance(item, _LOST_CONNECTION) or type(item) in _BROKEN_PROTOCOL
+    if isinstance(item, _LOST_CONNECTION):
+        return True
+    return type(item) is asyncpg.InternalClientError and str(item).startswith(_REFUSED_TO_SEND)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
