@@ -207,8 +207,7 @@ def read(document: Any, *, valid: bool = False) -> IncidentFacts:
             f"$id must be an Incident Tracking Identifier ({registry.INCIDENT_ID_PREFIX}…)",
             ("$id",),
         )
-    unique, _, agency = incident_id[len(registry.INCIDENT_ID_PREFIX) :].partition(":")
-    if not unique or not agency:
+    if not registry.is_incident_id(incident_id):
         raise EidoInvalid(
             f"$id must be {registry.INCIDENT_ID_PREFIX}<unique id>:<agency id> (NENA-STA-010)",
             ("$id",),

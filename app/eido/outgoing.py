@@ -56,8 +56,8 @@ def incident_id_for(call_id: UUID, agency_id: UUID) -> str:
 
 
 def is_incident_id(value: str | None) -> bool:
-    """Whether value has the form of an Incident Tracking Identifier."""
-    return value is not None and value.lower().startswith(registry.INCIDENT_ID_PREFIX)
+    """Whether value has the form of an Incident Tracking Identifier (registry's)."""
+    return value is not None and registry.is_incident_id(value)
 
 
 def assigned_call_id(incident_id: str, agency_id: UUID) -> UUID | None:

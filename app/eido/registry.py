@@ -9,6 +9,17 @@ from app.vocabulary import SAFETY_FLAGS, ResponderType, SafetyFlag, UnitStatus
 # (the URN's letters are case-insensitive).
 INCIDENT_ID_PREFIX = "urn:emergency:uid:incidentid:"
 
+
+def is_incident_id(value: str) -> bool:
+    """Whether value has STA-010's form: the prefix, a unique id, ':', the agency's id.
+    Import refuses any other $id, and the export assigns its own to a call whose
+    external_id is not of this form, so what one writes the other reads."""
+    if not value.lower().startswith(INCIDENT_ID_PREFIX):
+        return False
+    unique, _, agency = value[len(INCIDENT_ID_PREFIX) :].partition(":")
+    return bool(unique) and bool(agency)
+
+
 # EIDO-IncidentType-Common: the APCO ANS 2.103.2 common incident types (section 3.2).
 INCIDENT_TYPES: frozenset[str] = frozenset(
     {

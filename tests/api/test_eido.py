@@ -410,6 +410,19 @@ async def test_documents_that_are_not_eidos_are_422s_that_write_nothing(
     assert await _count(db, "event") == 0
 
 
+async def test_a_calls_id_of_the_prefix_alone_is_not_its_incident_id(admin: Api) -> None:
+    # A CAD number that starts like an incident id but lacks STA-010's agency part: the
+    # export assigns the call its own id, one that import takes back, not one it refuses.
+    await grid_districts(admin)
+    cad = "urn:emergency:uid:incidentid:7c0f"
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "external_id": cad}, 201)
+    eido = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    assert eido["$id"] != cad
+    assert eido["$id"].endswith(":" + UUID(call["id"]).hex + ":" + admin.agency_id.hex)
+    echoed = await _import(admin, eido, 200)
+    assert (echoed["id"], echoed["applied"]) == (call["id"], False)
+
+
 async def test_hostile_xml_in_a_location_is_a_422_that_writes_nothing(
     admin: Api, db: asyncpg.Connection
 ) -> None:
