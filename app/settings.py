@@ -114,7 +114,7 @@ class Settings(BaseSettings):
         entry as a literal that no connection's address matches, so a typo would leave
         the proxy untrusted without a word."""
         if value.strip() == "*":
-            return value
+            return "*"  # uvicorn compares the raw string with "*"
         for entry in (part.strip() for part in value.split(",")):
             if not entry:
                 continue

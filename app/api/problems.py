@@ -125,7 +125,8 @@ def _body_error(cause: BaseException | None) -> str | None:
     if isinstance(cause, RecursionError):
         return "The body's JSON is nested too deeply"
     if isinstance(cause, RepeatedName):
-        return f"The body's JSON gives the name {cause.name!r} twice in one object"
+        name = cause.name if len(cause.name) <= 64 else cause.name[:64] + "…"
+        return f"The body's JSON gives the name {name!r} twice in one object"
     if isinstance(cause, ValueError):  # e.g. an integer longer than Python converts
         return "The body is not valid JSON"
     return None

@@ -39,7 +39,7 @@ def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
     # XDG_RUNTIME_DIR is unset (a service, a container, CI) and falls back to
     # /tmp/runtime-<uid>, which serves as well: nothing for an operator to act on.
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
+        warnings.filterwarnings("ignore", "XDG_RUNTIME_DIR is not set", UserWarning)
         import pgserver
 
     data_dir = data_dir.expanduser().resolve()

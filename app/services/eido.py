@@ -271,14 +271,14 @@ async def _update(
 ) -> EidoImport:
     """Apply a document to its incident's call, locked for update: only a newer one, and
     with re-triage only when the nature, place, person or notes changed or a caution raised
-    a safety flag. A cleared call
-    takes none (409), unless there is nothing to take (applied: false). The call's own
-    export coming back (a CAD echoing it), dated no later than the call's last change, is
-    no news: it says what the call held, and anything the call holds now that differs (a
-    flag a dispatcher lowered since) is newer."""
-    # Its own export's date is worked out (a read of its units) only for what names it.
+    a safety flag. A cleared call takes none (409), unless there is nothing to take
+    (applied: false). The call's own export coming back (a CAD echoing it), dated no later
+    than its export would be now (eido_news.own_export), is no news: it says what the call
+    held, and anything the call holds now that differs (a flag a dispatcher lowered since)
+    is newer."""
+    # The export's date is worked out (a read of the units) only for a document naming it.
     own = eido_news.names_this_call(facts, call) and eido_news.own_export(
-        facts, call, await eido_export.last_exported(session, context, call)
+        facts, await eido_export.last_exported(session, context, call)
     )
     if own or (call.eido_updated_at is not None and facts.updated_at <= call.eido_updated_at):
         await _audit(session, who, call, request_id, incident_id=facts.incident_id, applied=False)

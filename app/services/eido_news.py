@@ -23,14 +23,14 @@ def names_this_call(facts: incoming.IncidentFacts, call: CallRecord) -> bool:
     return facts.issuer == outgoing.ISSUER and facts.internal_id == str(call.id)
 
 
-def own_export(facts: incoming.IncidentFacts, call: CallRecord, exported_at: datetime) -> bool:
-    """Whether the document is the call's own export (names_this_call) from before the call
-    last changed, or of the state it has now: dated no later than exported_at, the date its
-    export would carry now (the call's moments and its units' progress). A call taken by
-    POST has no EIDO timestamp to compare a document with: without this, the echo of an
-    export made before a dispatcher lowered a flag would raise it again. One re-dated later
-    (a CAD that edited it) is read as any document."""
-    return names_this_call(facts, call) and facts.updated_at <= exported_at
+def own_export(facts: incoming.IncidentFacts, exported_at: datetime) -> bool:
+    """Whether a document naming the call (names_this_call) is its own export from before
+    the call last changed, or of the state it has now: dated no later than exported_at,
+    the date its export would carry now (the call's moments and its units' progress). A
+    call taken by POST has no EIDO timestamp to compare a document with: without this, the
+    echo of an export made before a dispatcher lowered a flag would raise it again. One
+    re-dated later (a CAD that edited it) is read as any document."""
+    return facts.updated_at <= exported_at
 
 
 def keep_place(

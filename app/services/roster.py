@@ -82,7 +82,7 @@ def _duplicate_officer(exc: IntegrityError) -> Conflict:
     """The 409 for an officer clashing with an active one: the field, never the value."""
     field = _ACTIVE_OFFICER_UNIQUE.get(constraint_of(exc) or "")
     if field is None:
-        return Conflict("the officer clashes with another active officer of the agency")
+        raise exc  # no clash with an active officer: not a 409
     return Conflict(f"an active officer of the agency already has this {field}")
 
 

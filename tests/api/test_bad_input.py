@@ -364,6 +364,19 @@ async def test_a_name_given_twice_in_a_json_object_is_422_and_writes_nothing(
     assert (await admin.client.post("/v1/calls", content=ok, headers=headers)).status_code == 201
 
 
+async def test_a_long_name_given_twice_is_named_cut_short(admin: Api) -> None:
+    name = "n" * 5000
+    body = f'{{"{name}": 1, "{name}": 2}}'
+    headers = {**admin.headers, "content-type": "application/json"}
+    problem = _assert_problem(
+        await admin.client.post("/v1/calls", content=body, headers=headers), 422
+    )
+    shown = "n" * 64 + "…"
+    assert problem["errors"] == [
+        {"loc": ["body"], "msg": f"The body's JSON gives the name '{shown}' twice in one object"}
+    ]
+
+
 async def test_every_route_that_takes_a_json_body_refuses_a_name_given_twice(
     admin: Api, db: asyncpg.Connection
 ) -> None:
