@@ -209,6 +209,24 @@ async def test_the_program_figures_match_an_independent_count(admin: Api) -> Non
     assert [e["badge_number"] for e in year["certifications_expiring"]] == ["H", "A", "E"]
 
 
+async def test_a_lapse_is_the_first_day_no_certification_covers(admin: Api) -> None:
+    today = datetime.now(DENVER).date()
+    ago = today - timedelta(days=300)
+    for sign in ("J", "K", "L"):
+        await _officer(admin, sign)
+    # J's renewal starts on the day J1 is first invalid: no day uncovered, not listed.
+    await _cert(admin, "J", "J1", ago, today + timedelta(days=15))
+    await _cert(admin, "J", "J2", today + timedelta(days=15), today + timedelta(days=600))
+    # K is certified only from today: listed when that one ends.
+    await _cert(admin, "K", "K1", today, today + timedelta(days=20))
+    # L's renewal starts a day late: L lapses for that day.
+    await _cert(admin, "L", "L1", ago, today + timedelta(days=15))
+    await _cert(admin, "L", "L2", today + timedelta(days=16), today + timedelta(days=600))
+    report = await admin.ok("GET", "/v1/program")
+    listed = {e["badge_number"]: e["days_left"] for e in report["certifications_expiring"]}
+    assert listed == {"L": 15, "K": 20}
+
+
 async def test_a_share_below_the_target_is_a_warning(admin: Api) -> None:
     today = await _agency(admin)
     policy = await admin.ok("GET", "/v1/policy")
