@@ -25,6 +25,7 @@ from app.services import agency, audit, auth
 from app.services.audit import AuditNote
 from app.services.idempotency import Replay
 from app.state import AppState
+from app.vocabulary import RESPONDER_TYPES
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer cit_…`")
 
@@ -108,7 +109,14 @@ async def _authorized(request: Request, principal: Principal) -> None:
         principal.role == "unit"
         and rule.unit_own
         and resource is not None
-        and resource != str(principal.responder_id)
+        and (
+            resource != str(principal.responder_id)
+            # Its own id on the other kind's path (/v1/co-responders/{an officer's id}).
+            or (
+                rule.resource_type in RESPONDER_TYPES
+                and rule.resource_type != principal.responder_type
+            )
+        )
     ):
         denial = "A unit key may act only for its own responder"
     if denial is not None:

@@ -109,7 +109,15 @@ async def test_every_route_allows_or_forbids_every_role_as_the_table_says(
             assert rule.action in recorded, rule.action
 
 
-@pytest.mark.parametrize("path", ["/v1/officers/{other}/status", "/v1/co-responders/{co}/status"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/officers/{other}/status",
+        "/v1/co-responders/{co}/status",
+        # Its own id on the other kind's path is no unit of its own either (it was a 404).
+        "/v1/co-responders/{mine}/status",
+    ],
+)
 async def test_unit_key_sets_only_its_own_status(admin: Api, path: str) -> None:
     await grid_districts(admin)
     mine = await add_officer(admin, district="D1", call_sign="1A11")
@@ -121,9 +129,11 @@ async def test_unit_key_sets_only_its_own_status(admin: Api, path: str) -> None:
     )
     assert own.status_code == 200
     theirs = await unit.client.put(
-        path.format(other=other, co=co), json={"status": "out_of_service"}, headers=unit.headers
+        path.format(other=other, co=co, mine=mine),
+        json={"status": "out_of_service"},
+        headers=unit.headers,
     )
-    assert theirs.status_code == 403
+    assert theirs.status_code == 403, theirs.text
     units = {u["responder_id"]: u["status"] for u in (await admin.ok("GET", "/v1/units"))["items"]}
     assert units[other] == "available"
     assert units[co] == "available"
