@@ -186,6 +186,8 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # served by install_docs, without a CDN
         redoc_url=None,
+        # A path with a trailing slash is a 404 problem, not a 307 with an empty body.
+        redirect_slashes=False,
     )
     install_docs(app)
     install_problem_handlers(app)

@@ -157,6 +157,10 @@ async def test_unknown_route_and_wrong_method_are_problems(
     _assert_problem(await admin.delete("/v1/calls"), 405)
     # The method is refused before any key is looked at (docs/api.md, "Errors").
     _assert_problem(await client.delete("/v1/calls"), 405)
+    # A trailing slash is no path of the API: a 307 with an empty body said nothing to a
+    # script whose $CALL_ID was empty (PATCH /v1/calls/).
+    _assert_problem(await admin.patch("/v1/calls/", {"nature": "MNTL"}), 404)
+    _assert_problem(await admin.post("/v1/calls/", {"district": "D1"}), 404)
 
 
 async def test_405_allow_header_lists_every_method_of_the_path(admin: Api) -> None:
