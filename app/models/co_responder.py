@@ -7,7 +7,7 @@ from sqlalchemy import ARRAY, CheckConstraint, ForeignKey, Index, Text, func, te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column, id_column
-from app.models.responder import EXTERNAL_INCIDENT_CHECK, STATUS_CHECK, UnitStateMixin
+from app.models.responder import BUSY, EXTERNAL_INCIDENT_CHECK, STATUS_CHECK, UnitStateMixin
 from app.vocabulary import CO_RESPONDER_KINDS, sql_list
 
 
@@ -18,6 +18,7 @@ class CoResponder(UnitStateMixin, Base):
         CheckConstraint(EXTERNAL_INCIDENT_CHECK, name="external_incident"),
         CheckConstraint(f"kind IN {sql_list(CO_RESPONDER_KINDS)}", name="kind"),
         Index("ix_co_responder_agency_id", "agency_id", "id"),
+        Index("ix_co_responder_busy", "agency_id", postgresql_where=text(BUSY)),
     )
 
     id: Mapped[UUID] = id_column()

@@ -7,7 +7,7 @@ from sqlalchemy import ARRAY, CheckConstraint, ForeignKey, Index, Text, func, te
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column, id_column
-from app.models.responder import EXTERNAL_INCIDENT_CHECK, STATUS_CHECK, UnitStateMixin
+from app.models.responder import BUSY, EXTERNAL_INCIDENT_CHECK, STATUS_CHECK, UnitStateMixin
 
 
 class Officer(UnitStateMixin, Base):
@@ -31,6 +31,7 @@ class Officer(UnitStateMixin, Base):
             postgresql_where=text("active"),
         ),
         Index("ix_officer_state_officer_id", "state_officer_id"),
+        Index("ix_officer_busy", "agency_id", postgresql_where=text(BUSY)),
     )
 
     id: Mapped[UUID] = id_column()

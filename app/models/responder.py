@@ -12,6 +12,9 @@ from app.vocabulary import UNIT_STATUSES, UnitStatus, sql_list
 
 STATUS_CHECK = f"status IN {sql_list(UNIT_STATUSES)}"
 EXTERNAL_INCIDENT_CHECK = "char_length(external_incident) BETWEEN 1 AND 64"
+# A unit busy on a call, cit-dispatch's or a CAD's: GET /v1/units finds those held over
+# past their shift by the partial index on this (migration 0018).
+BUSY = "active_call_id IS NOT NULL OR external_incident IS NOT NULL"
 
 
 class UnitStateMixin:

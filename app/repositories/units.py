@@ -1,10 +1,17 @@
-"""The consoles' read model, GET /v1/units: the units on shift now, from shift_coverage.
+"""The consoles' read model, GET /v1/units: the units on shift now, from shift_coverage,
+and the units still on a call after their shift ended.
 
 shift_coverage already carries each unit's status, location, active flag and CIT periods,
 kept current by the triggers of migration 0003 (the candidate query ranks from the same
 columns). One statement reads the coverage rows on now, and beside them only what the read
 model lacks: the responder's name, trainings or specialties and current call, and the
 codes of the districts the shift covers.
+
+A unit whose call outlasts its shift stays on the consoles until it is released, as the
+record of the shift it worked last (shift_ends_at past), as GET /v1/units/me shows it to the
+unit: a dispatcher at shift change must still see who is on scene. The triggers stop
+keeping an ended shift's rows current, so its status and location come from the
+responder's row; it covers no other district any more.
 """
 
 from __future__ import annotations
@@ -30,15 +37,43 @@ _COLUMNS = """sc.shift_id, sc.responder_type, sc.responder_id, sc.call_sign,
            sc.home_district_id, sc.ends_at, sc.status, sc.lat, sc.lon,
            coalesce(sc.cit_periods @> CAST(:today AS date), false) AS cit_certified"""
 
+# Units held over: active responders busy on a call (theirs or a CAD's) whose latest
+# started shift has ended, as that shift's home row, with the responder's status and
+# location. Few rows, found by the partial indexes of migration 0018; the shift by
+# ix_shift_coverage_responder. Its columns are $columns' with the responder's state.
+_HELD_OVER = """
+    SELECT sc.shift_id, sc.responder_type, sc.responder_id, sc.call_sign,
+           sc.home_district_id, sc.ends_at, r.status, r.lat, r.lon,
+           coalesce(sc.cit_periods @> CAST(:today AS date), false) AS cit_certified
+    FROM (
+        SELECT o.id, o.status, o.lat, o.lon FROM officer o
+        WHERE o.agency_id = :agency_id AND o.active
+          AND (o.active_call_id IS NOT NULL OR o.external_incident IS NOT NULL)
+        UNION ALL
+        SELECT c.id, c.status, c.lat, c.lon FROM co_responder c
+        WHERE c.agency_id = :agency_id AND c.active
+          AND (c.active_call_id IS NOT NULL OR c.external_incident IS NOT NULL)
+    ) r
+    CROSS JOIN LATERAL (
+        SELECT * FROM shift_coverage worked
+        WHERE worked.responder_id = r.id AND worked.agency_id = :agency_id
+          AND worked.is_home AND worked.starts_at <= :now
+        ORDER BY worked.ends_at DESC
+        LIMIT 1
+    ) sc
+    WHERE sc.ends_at <= :now"""
+
 # The whole agency: one scan of its coverage rows on now; each shift's home row is its
-# unit, its other rows the districts it also covers.
+# unit, its other rows the districts it also covers; then the units held over.
 _AGENCY_UNITS = Template("""
 WITH serving AS MATERIALIZED (
     SELECT sc.is_home, sc.district_id, $columns
     FROM shift_coverage sc
     WHERE $on_now
 ), unit AS (
-    SELECT * FROM serving s WHERE s.is_home
+    SELECT $names FROM serving s WHERE s.is_home
+    UNION ALL
+    $held_over
 ), covers AS (
     SELECT c.shift_id, array_agg(d.code ORDER BY d.code) AS codes
     FROM serving c JOIN district d ON d.id = c.district_id
@@ -47,16 +82,20 @@ WITH serving AS MATERIALIZED (
 )""")
 
 # One district: its coverage rows on now (a unit based there or covering it), by the
-# coverage index; the districts each also covers, by the shift's own rows.
+# coverage index, and the units held over whose last shift was based there; the districts
+# each unit on shift also covers, by the shift's own rows.
 _DISTRICT_UNITS = Template("""
 WITH unit AS MATERIALIZED (
     SELECT $columns
     FROM shift_coverage sc
     WHERE sc.district_id = :district_id AND $on_now
+    UNION ALL
+    SELECT * FROM ($held_over) held WHERE held.home_district_id = :district_id
 ), covers AS (
     SELECT c.shift_id, array_agg(d.code ORDER BY d.code) AS codes
     FROM shift_coverage c JOIN district d ON d.id = c.district_id
-    WHERE c.shift_id IN (SELECT u.shift_id FROM unit u) AND NOT c.is_home
+    WHERE c.shift_id IN (SELECT u.shift_id FROM unit u WHERE u.ends_at > :now)
+      AND NOT c.is_home
     GROUP BY c.shift_id
 )""")
 
@@ -84,8 +123,13 @@ WHERE o.id IS NOT NULL OR c.id IS NOT NULL
 ORDER BY u.call_sign COLLATE "C", u.shift_id
 """
 # Static SQL only: the templates take the module's constants above, never input.
+_NAMES = """s.shift_id, s.responder_type, s.responder_id, s.call_sign, s.home_district_id,
+           s.ends_at, s.status, s.lat, s.lon, s.cit_certified"""
 _WHOLE_AGENCY, _ONE_DISTRICT = (
-    RawStatement.compile(units.substitute(columns=_COLUMNS, on_now=_ON_NOW) + _RECORDS)
+    RawStatement.compile(
+        units.substitute(columns=_COLUMNS, on_now=_ON_NOW, names=_NAMES, held_over=_HELD_OVER)
+        + _RECORDS
+    )
     for units in (_AGENCY_UNITS, _DISTRICT_UNITS)
 )
 
@@ -98,7 +142,8 @@ async def units_on_shift(
     now: datetime,
     today: date,
 ) -> list[UnitRecord]:
-    """Active units on shift now (serving the district, if given), ordered by call sign:
+    """Active units on shift now (serving the district, if given), and those held over on
+    a call past their shift (based in the district, if given), ordered by call sign:
     records in UnitOut's field order, built without validation (the database holds
     only what UnitOut accepts)."""
     params = {"agency_id": agency_id, "district_id": district_id, "now": now, "today": today}

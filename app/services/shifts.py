@@ -124,9 +124,9 @@ async def list_page(
 async def units_on_shift(
     session: AsyncSession, context: AgencyContext, *, district: str | None, now: datetime
 ) -> list[UnitRecord]:
-    """Every active unit on shift now (serving the district, if given), by call sign, read
-    from the coverage read model the triggers keep current. context must know the
-    district (agency.knowing): an unknown code is a 422."""
+    """Every active unit on shift now (serving the district, if given), and those held over
+    on a call past their shift, by call sign, read from the coverage read model the triggers
+    keep current. context must know the district (agency.knowing): an unknown code is a 422."""
     return await unit_repo.units_on_shift(
         await session.connection(),
         agency_id=context.agency_id,

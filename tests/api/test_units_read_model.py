@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -9,7 +10,14 @@ from datetime import UTC, datetime, timedelta
 from app.records.units import UnitRecord
 from app.schemas.common import Items
 from app.schemas.shifts import UnitOut, units_json
-from tests.helpers import Api, add_co_responder, add_officer, certify
+from tests.helpers import (
+    Api,
+    add_co_responder,
+    add_officer,
+    add_shift,
+    add_unrostered_co_responder,
+    certify,
+)
 
 
 def test_unit_record_has_the_fields_of_unit_out_in_its_order() -> None:
@@ -135,3 +143,75 @@ async def test_an_unknown_district_is_a_422_naming_the_query_parameter(admin: Ap
     response = await admin.get("/v1/units?district=D9")
     assert response.status_code == 422
     assert response.json()["errors"][0]["loc"] == ["query", "district"]
+
+
+async def test_a_unit_still_on_a_call_after_its_shift_stays_listed_until_released(
+    admin: Api,
+) -> None:
+    # Shift change at 3 a.m.: the clinician on scene must not vanish from the consoles.
+    for code in ("D1", "D2"):
+        await admin.ok("POST", "/v1/districts", {"code": code, "name": code}, 201)
+    co = await add_unrostered_co_responder(admin, "Clinician Late")
+    now = datetime.now(UTC)
+    ends = now + timedelta(seconds=2)
+    await add_shift(
+        admin,
+        "co_responder",
+        co,
+        call_sign="MCT-9",
+        district="D1",
+        also_covers=["D2"],
+        starts_at=now - timedelta(hours=8),
+        ends_at=ends,
+    )
+    # An officer busy on a CAD's incident past the same hour.
+    busy = await add_unrostered_officer(admin, "UT-1", ends, call_sign="1A1")
+    await admin.ok(
+        "PUT", f"/v1/officers/{busy}/status", {"status": "on_scene", "external_incident": "B-7"}
+    )
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    # And one whose shift simply ends.
+    await add_unrostered_officer(admin, "UT-2", ends, call_sign="1A2")
+    await asyncio.sleep(max(0.0, (ends - datetime.now(UTC)).total_seconds()) + 0.1)
+
+    # Its state after the shift ended shows: the triggers no longer copy it to that shift.
+    await admin.ok(
+        "PUT",
+        f"/v1/co-responders/{co}/status",
+        {"status": "on_scene", "location": {"lat": 40.7, "lon": -111.9}},
+    )
+    everyone = (await admin.ok("GET", "/v1/units"))["items"]
+    assert [u["call_sign"] for u in everyone] == ["1A1", "MCT-9"]
+    officer, clinician = everyone
+    assert (officer["status"], officer["external_incident"]) == ("on_scene", "B-7")
+    assert clinician["active_call_id"] == call["id"]
+    assert (clinician["status"], clinician["location"]) == (
+        "on_scene",
+        {"lat": 40.7, "lon": -111.9},
+    )
+    assert datetime.fromisoformat(clinician["shift_ends_at"]) <= datetime.now(UTC)
+    # Held over, it covers no other district: it is listed where its shift was based.
+    assert (clinician["district"], clinician["also_covers"]) == ("D1", [])
+    assert (await admin.ok("GET", "/v1/units?district=D1"))["items"] == everyone
+    assert (await admin.ok("GET", "/v1/units?district=D2"))["items"] == []
+
+    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "resolved"})
+    await admin.ok("PUT", f"/v1/officers/{busy}/status", {"status": "available"})
+    assert (await admin.ok("GET", "/v1/units"))["items"] == []
+
+
+async def add_unrostered_officer(api: Api, state_id: str, ends: datetime, *, call_sign: str) -> str:
+    """An officer with one shift, in D1, ending at ends."""
+    body = {"state_officer_id": state_id, "badge_number": state_id, "name": f"Officer {state_id}"}
+    officer = str((await api.ok("POST", "/v1/officers", body, 201))["id"])
+    await add_shift(
+        api,
+        "officer",
+        officer,
+        call_sign=call_sign,
+        district="D1",
+        starts_at=ends - timedelta(hours=8),
+        ends_at=ends,
+    )
+    return officer
