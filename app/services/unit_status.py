@@ -81,7 +81,9 @@ async def set_status(
             status=new,
             previous_status=previous,
             call_id=call_id,
-            location=None if body.location is None else (body.location.lat, body.location.lon),
+            # Its last known position, reported now or before: a receiver keeping only
+            # events would otherwise lose the unit on a report without one.
+            location=None if unit.lat is None or unit.lon is None else (unit.lat, unit.lon),
             external_incident=incident,
         )
         await outbox.write(session, agency_id=context.agency_id, at=now, events=[changed])

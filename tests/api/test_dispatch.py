@@ -244,7 +244,11 @@ async def test_unit_lifecycle_moves_forward_and_release_by_reporting_available(
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
     await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
     path = f"/v1/co-responders/{co}/status"
-    for status in ("en_route", "on_scene", "transporting"):
+    here = {"lat": 40.75, "lon": -111.93}
+    assert (await admin.ok("PUT", path, {"status": "en_route", "location": here}))[
+        "location"
+    ] == here
+    for status in ("on_scene", "transporting"):
         assert (await admin.ok("PUT", path, {"status": status}))["status"] == status
     backwards = await admin.put(path, {"status": "en_route"})
     assert backwards.status_code == 409
@@ -256,6 +260,8 @@ async def test_unit_lifecycle_moves_forward_and_release_by_reporting_available(
     assert released is not None
     changes = await _events(db, "unit.status_changed")
     assert [c["status"] for c in changes] == ["en_route", "on_scene", "transporting", "available"]
+    # Each carries the last known position, though only the first report gave one.
+    assert [c["location"] for c in changes] == [here] * 4
 
 
 async def test_out_of_service_unit_is_released_and_never_recommended(admin: Api) -> None:
