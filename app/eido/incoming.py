@@ -11,7 +11,7 @@ from typing import Any
 
 from app.eido import pidf, registry, schema
 from app.eido.schema import EidoInvalid
-from app.vocabulary import SafetyFlag
+from app.vocabulary import APCO_DISPOSITION, OUTCOMES, Outcome, SafetyFlag
 
 # The longest incident id an external_id may hold (the API's and the database's limit).
 MAX_INCIDENT_ID = 255
@@ -46,11 +46,58 @@ class IncidentFacts:
     safety: frozenset[SafetyFlag]
     # The incident's common status says it is over (Closed or Cancelled, not ReOpened).
     ended: bool
+    # How it ended, for the call it clears: the primary disposition, or Cancelled's.
+    closure: Closure | None
     # Who issued the document (issuingElementIdentification) and the issuer's own id of the
     # incident (incidentComponent.internalIncidentId): this service's export gives its
     # name and the call's id.
     issuer: str | None
     internal_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Closure:
+    """What an ended incident's documents say of its end: the disposition a cleared call
+    records (text) and, when the APCO code or category names one, its outcome."""
+
+    disposition: str
+    outcome: Outcome | None
+
+
+# An APCO common disposition code that only one outcome exports as (16 is two outcomes').
+_OUTCOME_OF_CODE: dict[str, Outcome] = {
+    code: outcome
+    for outcome, code in APCO_DISPOSITION.items()
+    if list(APCO_DISPOSITION.values()).count(code) == 1
+}
+
+
+def _closure(incident: Mapping[str, Any], statuses: object) -> Closure | None:
+    """The ended incident's primary disposition (else its first), as a cleared call keeps
+    it: the description, else the APCO code; the outcome its category names (this service's
+    export writes the outcome there) or its code alone maps to. Cancelled, with no
+    disposition, is the outcome `cancelled`."""
+    if not registry.has_ended(statuses):
+        return None
+    found = [d for _, d in _components(incident, "dispositionComponent") if isinstance(d, dict)]
+    found.sort(key=lambda d: d.get("dispositionPrimaryIndicator") is not True)
+    if not found:
+        cancelled = registry.has_been_cancelled(statuses)
+        return Closure(
+            disposition=f"{'Cancelled' if cancelled else 'Closed'} in the CAD (EIDO)",
+            outcome="cancelled" if cancelled else None,
+        )
+    primary = found[0]
+    code = _text(primary.get("dispositionCommonRegistryCode"))
+    code = code.strip() if code else None
+    described = _text(primary.get("dispositionDescriptionText"))
+    category = _text(primary.get("dispositionCategoryText"))
+    outcome: Outcome | None = next((o for o in OUTCOMES if o == category), None)
+    if outcome is None and code is not None:
+        outcome = _OUTCOME_OF_CODE.get(code)
+    text = (described or "").replace("\x00", "").strip()[:200]
+    text = text or f"APCO disposition {code or 'unknown'} (EIDO)"
+    return Closure(disposition=text, outcome=outcome)
 
 
 def _components(document: Mapping[str, Any], name: str) -> list[tuple[int, dict[str, Any]]]:
@@ -240,6 +287,7 @@ def read(document: Any, *, valid: bool = False) -> IncidentFacts:
         received_at=_received_at(document),
         safety=_safety(document),
         ended=registry.has_ended(status),
+        closure=_closure(incident, status),
         issuer=_text(document.get("issuingElementIdentification")),
         internal_id=_text(incident.get("internalIncidentId")),
     )

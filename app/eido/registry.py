@@ -325,6 +325,14 @@ def has_ended(statuses: object) -> bool:
     return not _ENDED.isdisjoint(said) and "reopened" not in said
 
 
+def has_been_cancelled(statuses: object) -> bool:
+    """Whether an ended incident's common statuses say Cancelled (not Closed)."""
+    if not isinstance(statuses, list):
+        return False
+    said = {s.strip().lower() for s in statuses if isinstance(s, str)}
+    return "cancelled" in said and "closed" not in said
+
+
 # EIDO-LocationType (section 3.8): where an incident's location is looked for, best first.
 # Units', staging and cell tower locations never place a call.
 INCIDENT_LOCATION_TYPES = (

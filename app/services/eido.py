@@ -25,8 +25,10 @@ from app.errors import CallExists, Conflict, Invalid
 from app.records.calls import CallRecord
 from app.repositories import calls as call_repo
 from app.schemas.calls import CallCreate, CallOut, CallPatch
+from app.schemas.dispatch import ClearRequest
 from app.security import Principal
 from app.services import agency, audit, call_views, calls, eido_export, eido_news
+from app.services import dispatch as dispatching
 from app.services.eido_export import incident_call
 from app.state import AppState
 
@@ -271,11 +273,11 @@ async def _update(
 ) -> EidoImport:
     """Apply a document to its incident's call, locked for update: only a newer one, and
     with re-triage only when the nature, place, person or notes changed or a caution raised
-    a safety flag. A cleared call takes none (409), unless there is nothing to take
-    (applied: false). The call's own export coming back (a CAD echoing it), dated no later
-    than its export would be now (eido_news.own_export), is no news: it says what the call
-    held, and anything the call holds now that differs (a flag a dispatcher lowered since)
-    is newer."""
+    a safety flag; a newer one saying the incident ended then clears the call. A cleared
+    call takes none (409), unless there is nothing to take (applied: false). The call's own
+    export coming back (a CAD echoing it), dated no later than its export would be now
+    (eido_news.own_export), is no news: it says what the call held, and anything the call
+    holds now that differs (a flag a dispatcher lowered since) is newer."""
     # The export's date is worked out (a read of the units) only for a document naming it.
     own = eido_news.names_this_call(facts, call) and eido_news.own_export(
         facts, await eido_export.last_exported(session, context, call)
@@ -300,11 +302,27 @@ async def _update(
     if patch is None:
         await call_repo.update_call(session, call)
         await _audit(session, who, call, request_id, incident_id=facts.incident_id, applied=True)
-        return EidoImport(call=await _render(session, call), created=False, applied=True)
-    call, rec = await calls.revise(
-        session, context, who, call, patch, cipher=state.cipher, request_id=request_id
+        if facts.closure is None:
+            return EidoImport(call=await _render(session, call), created=False, applied=True)
+    else:
+        call, rec = await calls.revise(
+            session, context, who, call, patch, cipher=state.cipher, request_id=request_id
+        )
+        if facts.closure is None:
+            return EidoImport(call=call_views.render_call(call, rec), created=False, applied=True)
+    # The CAD closed or cancelled the incident: its call is cleared as POST .../clear clears
+    # one (its units released, call.cleared sent), with the document's disposition.
+    await session.flush()
+    cleared = await dispatching.clear(
+        session,
+        context,
+        who,
+        call.id,
+        ClearRequest(disposition=facts.closure.disposition, outcome=facts.closure.outcome),
+        cipher=state.cipher,
+        request_id=request_id,
     )
-    return EidoImport(call=call_views.render_call(call, rec), created=False, applied=True)
+    return EidoImport(call=cleared, created=False, applied=True)
 
 
 async def _render(session: AsyncSession, call: CallRecord) -> CallOut:

@@ -17,7 +17,7 @@ from app.eido.schema import validator
 from app.services.auth import authenticate
 from app.services.eido import import_eido
 from app.state import AppState
-from tests.eido.documents import T0, document, incident_id, later, person, pidf
+from tests.eido.documents import T0, document, incident_id, later, person, pidf, stamp
 from tests.helpers import (
     Api,
     add_co_responder,
@@ -717,7 +717,8 @@ async def test_an_incident_that_has_ended_is_no_new_call_but_still_updates_its_o
     )
     exported = await other_admin.ok("GET", f"/v1/calls/{theirs['id']}/eido")
     assert (await admin.post("/v1/eido", exported)).status_code == 422
-    # A call the agency has takes news from a document that says its incident ended.
+    # A call the agency has takes news from a document that says its incident ended, and
+    # ends with it.
     incident = incident_id()
     call = await _import(admin, document(incident, beat="D1"), 201)
     closing = document(incident, at=later(1), nature="SUICTHRT", beat="D1")
@@ -726,9 +727,68 @@ async def test_an_incident_that_has_ended_is_no_new_call_but_still_updates_its_o
     assert (updated["id"], updated["nature"], updated["status"]) == (
         call["id"],
         "SUICTHRT",
-        "pending",
+        "cleared",
     )
     assert await _count(db, "call") == 3
+
+
+async def test_the_cad_closing_an_incident_clears_its_call_and_frees_its_units(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """The CAD is the system of record: an incident it closed must not keep cit-dispatch's
+    call open, its units booked on it and never recommended again."""
+    await _crew_in_d1(admin)
+    incident = incident_id()
+    call = await _import(admin, document(incident, beat="D1"), 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", {})
+    closing = document(incident, at=later(1), beat="D1")
+    closing["incidentComponent"]["incidentStatusCommonRegistryText"] = ["Closed"]
+    closing["incidentComponent"]["dispositionComponent"] = [
+        {**_disposition(incident, "18"), "dispositionPrimaryIndicator": False},
+        {
+            **_disposition(incident, "15"),
+            "dispositionPrimaryIndicator": True,
+            "dispositionDescriptionText": "linked to the county clinic",
+        },
+    ]
+    closed = await _import(admin, closing, 200)
+    assert (closed["applied"], closed["status"]) == (True, "cleared")
+    read = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert (read["disposition"], read["outcome"]) == ("linked to the county clinic", "referred")
+    assert read["cleared_at"] is not None
+    assert all(a["released_at"] is not None for a in read["assignments"])
+    assert len(read["assignments"]) == 2
+    units = (await admin.ok("GET", "/v1/units"))["items"]
+    assert {u["status"] for u in units} == {"available"}
+    cleared = await db.fetch("SELECT payload::text AS p FROM event WHERE type = 'call.cleared'")
+    assert [json.loads(r["p"])["outcome"] for r in cleared] == ["referred"]
+    # The next call gets the same crew.
+    fresh = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    assert len(fresh["recommendation"]["units"]) == 2
+    # The CAD sending the closed incident again changes nothing.
+    again = await _import(admin, {**closing, "lastUpdateTimeStamp": stamp(later(2))}, 200)
+    assert (again["applied"], again["status"]) == (False, "cleared")
+
+
+async def test_a_cancelled_incident_clears_its_call_as_cancelled(admin: Api) -> None:
+    await grid_districts(admin)
+    incident = incident_id()
+    call = await _import(admin, document(incident, beat="D1"), 201)
+    cancelling = document(incident, at=later(1), beat="D1")
+    cancelling["incidentComponent"]["incidentStatusCommonRegistryText"] = ["Cancelled"]
+    await _import(admin, cancelling, 200)
+    read = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert (read["status"], read["outcome"]) == ("cleared", "cancelled")
+    assert read["disposition"] == "Cancelled in the CAD (EIDO)"
+
+
+def _disposition(incident: str, code: str) -> dict[str, Any]:
+    return {
+        "$id": f"{incident}:disposition:{code}",
+        "lastUpdateTimeStamp": stamp(later(1)),
+        "updatedByAgencyReference": {"$ref": "x"},
+        "dispositionCommonRegistryCode": code,
+    }
 
 
 async def test_an_echo_of_an_earlier_export_does_not_raise_a_flag_a_dispatcher_lowered(
