@@ -59,7 +59,7 @@ async def create_key(url: str, *, agency_id: UUID, role: str, responder_id: UUID
                     session, agency_id=agency_id, responder_id=responder_id
                 )
                 if responder_type is None:
-                    raise AdminError(f"agency {agency_id} has no responder {responder_id}")
+                    raise AdminError(f"agency {agency_id} has no active responder {responder_id}")
             row, key = await insert_api_key(
                 session,
                 agency_id=agency_id,

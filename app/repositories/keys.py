@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.models import ApiKey
@@ -68,3 +68,22 @@ def keys_statement(agency_id: UUID) -> Select[ApiKey]:
 async def get_key(session: AsyncSession, *, agency_id: UUID, key_id: UUID) -> ApiKey | None:
     stmt = keys_statement(agency_id).where(ApiKey.id == key_id)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def revoke_unit_keys(
+    session: AsyncSession, *, agency_id: UUID, responder_id: UUID, at: datetime
+) -> list[bytes]:
+    """Revoke the responder's unit keys still valid; their hashes, for caches to drop (the
+    change is announced to every instance too: migration 0015's trigger)."""
+    stmt = (
+        update(ApiKey)
+        .where(
+            ApiKey.agency_id == agency_id,
+            ApiKey.responder_id == responder_id,
+            ApiKey.revoked_at.is_(None),
+        )
+        .values(revoked_at=at)
+        .returning(ApiKey.key_hash)
+        .execution_options(synchronize_session=False)
+    )
+    return list((await session.execute(stmt)).scalars())

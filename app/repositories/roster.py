@@ -61,11 +61,14 @@ async def units_by_id(
 async def responder_kind(
     session: AsyncSession, *, agency_id: UUID, responder_id: UUID
 ) -> str | None:
-    """Whether the agency's responder is an officer or a co-responder; None if neither."""
-    if await get_officer(session, agency_id=agency_id, officer_id=responder_id):
-        return "officer"
-    if await get_co_responder(session, agency_id=agency_id, co_responder_id=responder_id):
-        return "co_responder"
+    """Whether the agency's active responder is an officer or a co-responder; None if
+    neither, or inactive (a unit key is for a responder on the roster)."""
+    officer = await get_officer(session, agency_id=agency_id, officer_id=responder_id)
+    if officer is not None:
+        return "officer" if officer.active else None
+    co = await get_co_responder(session, agency_id=agency_id, co_responder_id=responder_id)
+    if co is not None:
+        return "co_responder" if co.active else None
     return None
 
 

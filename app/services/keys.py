@@ -31,7 +31,7 @@ async def create(session: AsyncSession, *, agency_id: UUID, body: ApiKeyCreate) 
         )
         if responder_type is None:
             raise Invalid(
-                "responder_id is not an officer or co-responder of this agency",
+                "responder_id is not an active officer or co-responder of this agency",
                 loc=("body", "responder_id"),
             )
     row, secret = await repo.insert_api_key(

@@ -14,6 +14,7 @@ from app.db.failures import constraint_of
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Certification, CoResponder, Officer
 from app.repositories import assignments as assignment_repo
+from app.repositories import keys as keys_repo
 from app.repositories import roster as repo
 from app.repositories.pagination import fetch_page
 from app.schemas.common import GeoLocation, geo_location
@@ -136,7 +137,8 @@ async def _refuse_deactivating_on_a_call(
 
 async def update_officer(
     session: AsyncSession, context: AgencyContext, officer_id: UUID, body: OfficerPatch
-) -> OfficerOut:
+) -> tuple[OfficerOut, list[bytes]]:
+    """The officer changed, and the hashes of the unit keys a separation revoked."""
     if body.active is False:
         await _refuse_deactivating_on_a_call(session, context.agency_id, "officer", officer_id)
     officer = await get_officer(session, agency_id=context.agency_id, officer_id=officer_id)
@@ -146,16 +148,28 @@ async def update_officer(
         officer.name = body.name
     if body.trainings is not None:
         officer.trainings = sorted(set(body.trainings))
+    revoked: list[bytes] = []
     if body.active is not None and body.active != officer.active:
-        # Deactivation records a separation; the person's certifications stay theirs.
+        # Deactivation records a separation; the person's certifications stay theirs, the
+        # agency's terminal keys for them do not.
         officer.active = body.active
         officer.separated_at = None if body.active else datetime.now(UTC)
+        if not body.active:
+            revoked = await _revoke_unit_keys(session, context.agency_id, officer_id)
     try:
         async with session.begin_nested():
             await session.flush()
     except IntegrityError as exc:
         raise _duplicate_officer(exc) from None
-    return (await render_officers(session, context, [officer]))[0]
+    return (await render_officers(session, context, [officer]))[0], revoked
+
+
+async def _revoke_unit_keys(session: AsyncSession, agency_id: UUID, unit_id: UUID) -> list[bytes]:
+    """A unit deactivated: its unit keys are revoked, for good (reactivated, it needs new
+    ones), so a terminal does not outlive the post. The hashes, for caches to drop."""
+    return await keys_repo.revoke_unit_keys(
+        session, agency_id=agency_id, responder_id=unit_id, at=datetime.now(UTC)
+    )
 
 
 async def list_officers(
@@ -207,10 +221,14 @@ async def get_co_responder(
 
 async def update_co_responder(
     session: AsyncSession, *, agency_id: UUID, co_responder_id: UUID, body: CoResponderPatch
-) -> CoResponderOut:
+) -> tuple[CoResponderOut, list[bytes]]:
+    """The co-responder changed, and the hashes of the unit keys a deactivation revoked."""
     if body.active is False:
         await _refuse_deactivating_on_a_call(session, agency_id, "co_responder", co_responder_id)
     row = await get_co_responder(session, agency_id=agency_id, co_responder_id=co_responder_id)
+    revoked: list[bytes] = []
+    if body.active is False and row.active:
+        revoked = await _revoke_unit_keys(session, agency_id, co_responder_id)
     for field in ("name", "kind", "provider", "active"):
         value = getattr(body, field)
         if value is not None:
@@ -218,7 +236,7 @@ async def update_co_responder(
     if body.specialties is not None:
         row.specialties = sorted(set(body.specialties))
     await session.flush()
-    return render_co_responder(row)
+    return render_co_responder(row), revoked
 
 
 async def list_co_responders(

@@ -220,6 +220,39 @@ async def test_unit_key_may_set_only_its_own_status(admin: Api) -> None:
     assert me["unit"]["status"] == "out_of_service"
 
 
+async def test_a_separation_revokes_the_units_keys_for_good(admin: Api) -> None:
+    """A terminal key must not outlive the post: CJIS wants access ended with employment."""
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    officer = await add_officer(admin, district="D1", call_sign="1A1")
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    stays = await add_co_responder(admin, district="D1", call_sign="MCT-2")
+    terminals = {
+        unit: await admin.with_role("unit", responder_id=unit)  # type: ignore[arg-type]
+        for unit in (officer, co, stays)
+    }
+    for unit, terminal in terminals.items():
+        assert (await terminal.get("/v1/units/me")).status_code == 200, unit
+    await admin.ok("PATCH", f"/v1/officers/{officer}", {"active": False})
+    await admin.ok("PATCH", f"/v1/co-responders/{co}", {"active": False})
+    for unit, path in ((officer, "officers"), (co, "co-responders")):
+        terminal = terminals[unit]
+        # Refused at once, as a revoked key is: status reports, stream tickets, reads.
+        status = await terminal.put(f"/v1/{path}/{unit}/status", {"status": "on_scene"})
+        assert status.status_code == 401
+        assert (await terminal.post("/v1/stream/tickets", {})).status_code == 401
+        # A new one is refused too, and coming back does not revive the old one.
+        refused = await admin.post("/v1/api-keys", {"role": "unit", "responder_id": unit})
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["loc"] == ["body", "responder_id"]
+        await admin.ok("PATCH", f"/v1/{path}/{unit}", {"active": True})
+        assert (await terminal.get("/v1/units/me")).status_code == 401
+        await admin.ok("POST", "/v1/api-keys", {"role": "unit", "responder_id": unit}, 201)
+    # Another unit's terminal keeps working.
+    assert (await terminals[stays].get("/v1/units/me")).status_code == 200
+    revoked = [k for k in (await admin.ok("GET", "/v1/api-keys"))["items"] if k["revoked_at"]]
+    assert sorted(k["responder_id"] for k in revoked) == sorted([officer, co])
+
+
 async def test_overlapping_shift_is_409_and_bulk_is_all_or_nothing(
     admin: Api, db: asyncpg.Connection
 ) -> None:

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import functools
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from app.api.deps import Audit, Caller, Context, Paging, ReadSession, Session
+from app.api.deps import Audit, Caller, Context, Paging, ReadSession, Session, State, Work
 from app.api.problems import problems
 from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import NO_NUL, Page
@@ -21,8 +22,8 @@ from app.schemas.roster import (
     StatusUpdate,
     UnitStatusOut,
 )
+from app.services import auth, unit_status
 from app.services import roster as service
-from app.services import unit_status
 
 router = APIRouter(prefix="/v1", route_class=StrictJSONRoute)
 WRITE_ERRORS = problems(401, 403, 409, 413, 422, 503)
@@ -64,12 +65,20 @@ async def get_officer(
     responses=problems(401, 403, 404, 409, 413, 422, 503),
 )
 async def update_officer(
-    officer_id: UUID, body: OfficerPatch, who: Caller, context: Context, session: Session
+    officer_id: UUID,
+    body: OfficerPatch,
+    who: Caller,
+    context: Context,
+    session: Session,
+    work: Work,
+    state: State,
 ) -> OfficerOut:
-    """Change an officer; `active: false` records a separation from the agency. An officer
-    assigned to a call cannot be deactivated (409) until the call is cleared or the officer
-    reports available or out of service."""
-    return await service.update_officer(session, context, officer_id, body)
+    """Change an officer; `active: false` records a separation from the agency and revokes
+    the officer's unit keys. An officer assigned to a call cannot be deactivated (409) until
+    the call is cleared or the officer reports available or out of service."""
+    out, revoked = await service.update_officer(session, context, officer_id, body)
+    _forget_when_committed(work, state, revoked)
+    return out
 
 
 @router.put(
@@ -157,13 +166,27 @@ async def get_co_responder(
     responses=problems(401, 403, 404, 409, 413, 422, 503),
 )
 async def update_co_responder(
-    co_responder_id: UUID, body: CoResponderPatch, who: Caller, session: Session
+    co_responder_id: UUID,
+    body: CoResponderPatch,
+    who: Caller,
+    session: Session,
+    work: Work,
+    state: State,
 ) -> CoResponderOut:
-    """Change a co-responder. One assigned to a call cannot be deactivated (409) until the
-    call is cleared or the unit reports available or out of service."""
-    return await service.update_co_responder(
+    """Change a co-responder; `active: false` revokes its unit keys. One assigned to a call
+    cannot be deactivated (409) until the call is cleared or the unit reports available or
+    out of service."""
+    out, revoked = await service.update_co_responder(
         session, agency_id=who.agency_id, co_responder_id=co_responder_id, body=body
     )
+    _forget_when_committed(work, state, revoked)
+    return out
+
+
+def _forget_when_committed(work: Work, state: State, digests: list[bytes]) -> None:
+    """This instance refuses the revoked keys at once; every other within a second."""
+    for digest in digests:
+        work.after_commit(functools.partial(auth.forget_key, state, digest))
 
 
 @router.put(
