@@ -59,6 +59,14 @@ def hash_key(secret: str) -> bytes:
 TICKET_PREFIX = "cst_"
 
 
+def ticket_prefix(digest: bytes) -> str:
+    """What a ticket's failures are counted under, as a key's under its prefix: each ticket
+    its own count (a browser retrying a spent one locks out that ticket, not every
+    console's behind the address), all of them under the address's budget. A ticket has
+    no public prefix: eight hex digits of its hash, which tell nothing of the ticket."""
+    return f"{TICKET_PREFIX}{digest.hex()[:8]}"
+
+
 def generate_ticket() -> tuple[str, bytes]:
     """A new stream ticket of 32 random bytes, with the SHA-256 that is all we store."""
     ticket = f"{TICKET_PREFIX}{secrets.token_urlsafe(32)}"

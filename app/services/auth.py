@@ -23,7 +23,7 @@ from app.repositories import keys as repo
 from app.repositories import limits as limits_repo
 from app.repositories import stream_tickets as tickets_repo
 from app.repositories.limits import ANY_PREFIX, NO_PREFIX
-from app.security import TICKET_SECONDS, Principal, hash_key, key_prefix
+from app.security import TICKET_SECONDS, Principal, hash_key, key_prefix, ticket_prefix
 from app.services import audit
 from app.state import CLIENT_BUDGET, AppState
 
@@ -58,19 +58,22 @@ async def redeem_ticket(
 ) -> tuple[Principal, bytes]:
     """The principal of the key a stream ticket acts as, with that key's hash; the ticket
     is spent whatever the outcome. A used, expired or unknown ticket, or one whose key was
-    revoked or expired since, is a 401 and counts as a failed authentication without a key
-    prefix (a ticket carries none); lockouts and the key's rate limit hold as for a key."""
-    await _refuse_if_locked_out(state, client=client, prefix=None, request_id=request_id)
+    revoked or expired since, is a 401 and counts as a failed authentication of that ticket
+    (security.ticket_prefix); lockouts and the key's rate limit hold as for a key."""
     digest = hash_key(ticket)
+    prefix = ticket_prefix(digest)
+    await _refuse_if_locked_out(state, client=client, prefix=prefix, request_id=request_id)
     key_hash = await _retried(functools.partial(_redeem, state, digest))
     principal = None if key_hash is None else await _principal(state, key_hash)
     if key_hash is None or principal is None:
-        await _failed(state, client=client, prefix=None, request_id=request_id)
+        await _failed(state, client=client, prefix=prefix, request_id=request_id)
         raise Unauthorized(
             "The stream ticket is not valid: each opens one stream, within "
             f"{TICKET_SECONDS} seconds of being issued, while its key is valid"
         )
-    admitted = await _admitted(state, principal, client=client, prefix=None, request_id=request_id)
+    admitted = await _admitted(
+        state, principal, client=client, prefix=prefix, request_id=request_id
+    )
     return admitted, key_hash
 
 

@@ -143,6 +143,26 @@ async def test_a_ticket_never_issued_or_past_its_time_opens_nothing(
     assert malformed.json()["errors"][0]["loc"] == ["query", "ticket"]
 
 
+async def test_a_spent_ticket_retried_locks_out_that_ticket_not_the_consoles_beside_it(
+    live: Live, admin: Api
+) -> None:
+    """EventSource retries its spent ticket every few seconds: that must lock out the one
+    ticket, not every console's live feed behind the same address."""
+    spent = await _ticket(admin)
+    async with by_ticket(live, spent):
+        pass
+    for _ in range(live.state.settings.auth_failure_limit):
+        _refused_as_unauthenticated(await _get(live, {"ticket": spent}))
+    locked = await _get(live, {"ticket": spent})
+    assert locked.status_code == 429
+    assert int(locked.headers["retry-after"]) > 0
+    # Another console's ticket from the same address, and a key's request, still work.
+    other = await admin.with_role("viewer")
+    async with by_ticket(live, await _ticket(other)):
+        pass
+    assert (await other.get("/v1/units")).status_code == 200
+
+
 async def test_a_ticket_dies_with_its_key_and_its_stream_ends_when_the_key_is_revoked(
     live: Live, admin: Api
 ) -> None:
