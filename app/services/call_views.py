@@ -141,10 +141,12 @@ async def get_detail(
     return CallDetailOut(**dict(out), notes=notes)
 
 
-async def get_summary(session: AsyncSession, context: AgencyContext, call_id: UUID) -> CallOut:
-    """A call as lists show it: without notes."""
+async def get_with_units(
+    session: AsyncSession, context: AgencyContext, call_id: UUID
+) -> DispatchedCallOut:
+    """A call as lists show it: with its units and dispatches, without notes."""
     call = await get(session, context, call_id)
-    return render_call(call, await latest_recommendation(session, call))
+    return await render_with_units(session, call, await latest_recommendation(session, call))
 
 
 async def list_page(

@@ -416,6 +416,36 @@ async def test_deactivating_a_unit_while_it_is_dispatched_lets_exactly_one_win(
     assert stranded == 0
 
 
+async def test_a_terminal_reads_its_role_and_the_units_it_works_with(admin: Api) -> None:
+    """SPEC §3.2: a unit's own record plus its active assignment; a terminal that restarts
+    must learn again whether it leads, and with whom."""
+    co, officer = await _setup(admin)
+    other = await add_officer(admin, district="D1", call_sign="1A2")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "private"}, 201)
+    units = [
+        {"responder_type": "co_responder", "responder_id": co, "role": "lead"},
+        {"responder_type": "officer", "responder_id": other, "role": "backup"},
+    ]
+    await admin.ok(
+        "POST",
+        f"/v1/calls/{call['id']}/dispatch",
+        {"units": units, "override_reason": "1A1 is on a break"},
+    )
+    terminal = await admin.with_role("unit", responder_id=other)  # type: ignore[arg-type]
+    me = await terminal.ok("GET", "/v1/units/me")
+    assert (me["assignment"]["role"], me["assignment"]["released_at"]) == ("backup", None)
+    assert me["call"]["id"] == call["id"]
+    # The units actually sent, not the recommendation's (1A1 was recommended).
+    sent = {(a["responder_id"], a["role"]) for a in me["call"]["assignments"]}
+    assert sent == {(co, "lead"), (other, "backup")}
+    assert officer not in {a["responder_id"] for a in me["call"]["assignments"]}
+    assert "notes" not in me["call"]
+    # Released, it has neither.
+    await admin.ok("PUT", f"/v1/officers/{other}/status", {"status": "available"})
+    me = await terminal.ok("GET", "/v1/units/me")
+    assert (me["assignment"], me["call"]) == (None, None)
+
+
 async def test_a_unit_whose_shift_ends_during_its_call_still_sees_the_call(admin: Api) -> None:
     await grid_districts(admin)
     co = await add_unrostered_co_responder(admin, "Clinician Late")

@@ -10,7 +10,7 @@ from app.api.deps import Caller, Context, ReadSession, State
 from app.api.problems import problems
 from app.api.strict_json import StrictJSONRoute
 from app.errors import NotFound
-from app.schemas.calls import CallOut
+from app.schemas.calls import AssignmentOut, DispatchedCallOut
 from app.schemas.common import DistrictCode, Items
 from app.schemas.shifts import UnitOut, units_json
 from app.services import agency, call_views
@@ -20,8 +20,12 @@ router = APIRouter(prefix="/v1/units", tags=["units"], route_class=StrictJSONRou
 
 
 class MyUnit(BaseModel):
+    """A terminal's view: its unit, its active assignment (its role on the call), and the
+    call with every unit assigned to it (never its notes)."""
+
     unit: UnitOut
-    call: CallOut | None
+    assignment: AssignmentOut | None
+    call: DispatchedCallOut | None
 
 
 # The response is built from plain records, not a UnitOut per unit: at 20,000 officers
@@ -47,7 +51,8 @@ async def list_units(
 
 @router.get("/me", responses=problems(401, 403, 404, 503))
 async def my_unit(who: Caller, context: Context, session: ReadSession) -> MyUnit:
-    """A unit key's own unit record and the call it is assigned to (never its notes).
+    """A unit key's own unit record, its active assignment (its role), and the call it is
+    assigned to with every unit assigned to it (never the call's notes).
 
     Off shift, the record is from the shift the unit worked last (`shift_ends_at` is past):
     a unit still on a call when its shift ends keeps seeing that call.
@@ -61,7 +66,15 @@ async def my_unit(who: Caller, context: Context, session: ReadSession) -> MyUnit
     )
     if mine is None:
         raise NotFound("your unit has no shift that has started, or it is inactive")
-    call = None
+    call, assignment = None, None
     if mine.active_call_id is not None:
-        call = await call_views.get_summary(session, context, mine.active_call_id)
-    return MyUnit(unit=mine, call=call)
+        call = await call_views.get_with_units(session, context, mine.active_call_id)
+        assignment = next(
+            (
+                a
+                for a in call.assignments
+                if a.responder_id == mine.responder_id and a.released_at is None
+            ),
+            None,
+        )
+    return MyUnit(unit=mine, assignment=assignment, call=call)
