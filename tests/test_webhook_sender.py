@@ -38,10 +38,12 @@ class Peer:
 
     mode: "keep" (200, kept alive), "close" (200 and `Connection: close`), "flood" (200
     with a body of a GiB, written until the client goes), "silent" (reads, never answers),
-    "busy" (503 with Retry-After: 7). While `hold` is set, answers wait for it."""
+    "busy" (503 with Retry-After: 7), "drip" (an answer a byte every 0.1 s). While `hold` is
+    set, answers wait for it."""
 
     mode: str = "keep"
     hold: asyncio.Event | None = None
+    delay: float = 0.0  # seconds before each answer
     accepted: int = 0
     requests: int = 0
     ended: int = 0  # connections the client closed
@@ -84,6 +86,7 @@ class Peer:
                 self.requests += 1
                 if self.hold is not None:
                     await self.hold.wait()
+                await asyncio.sleep(self.delay)
                 if not await self._answer(reader, writer):
                     return
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -96,6 +99,12 @@ class Peer:
         if self.mode == "silent":
             await reader.read()  # until the client gives up
             self.ended += 1
+            return False
+        if self.mode == "drip":
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok":
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.1)
             return False
         if self.mode == "flood":
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n")
@@ -184,6 +193,28 @@ async def test_a_receiver_that_does_not_answer_times_out_readably(peer: Peer) ->
             await _post(sender, peer.url)
         assert time.monotonic() - started < 2
     assert peer.requests == 1
+
+
+async def test_an_answer_dripped_a_byte_at_a_time_is_bounded_in_all(peer: Peer) -> None:
+    """SPEC §3.5: each attempt has a timeout; a receiver sending a byte now and then, each
+    within the step's timeout, must not hold an attempt for longer."""
+    peer.mode = "drip"
+    async with _sender(timeout=0.5, total=1.0) as sender:
+        started = time.monotonic()
+        with pytest.raises(httpcore.TimeoutException, match=r"within 1 s in all"):
+            await _post(sender, peer.url)
+        assert time.monotonic() - started < 2
+
+
+async def test_waiting_for_a_connection_is_not_the_attempts_time(peer: Peer) -> None:
+    peer.delay = 0.7  # each answer within the attempt's 1 s
+    async with _sender(max_connections=1, total=1.0, pool_timeout=5.0) as sender:
+        first = asyncio.create_task(_post(sender, peer.url))
+        await asyncio.sleep(0.1)
+        # Waits about 0.6 s for the one connection, then its own 0.7 s: over 1 s in all.
+        second = asyncio.create_task(_post(sender, peer.url))
+        assert await first == 200
+        assert await second == 200
 
 
 async def test_retry_after_and_status_reach_the_relay(peer: Peer) -> None:
@@ -350,4 +381,25 @@ async def test_the_relay_retries_a_receiver_that_does_not_answer_with_the_reason
         row = await until_delivery(db, "last_error IS NOT NULL")
     assert row["status"] == "pending"
     assert row["attempts"] == 1
-    assert row["last_error"] == "ReadTimeout: over 0.5 s"
+    # The attempt's time in all runs out with the read's, which began after it.
+    assert row["last_error"] == "TimeoutException: no answer within 0.5 s in all"
+
+
+async def test_the_relay_bounds_an_attempt_in_all_by_its_timeout(
+    admin: Api,
+    peer: Peer,
+    service: ServiceFactory,
+    db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SPEC §3.5: each attempt has a timeout (10 s). A receiver dripping its answer, each
+    byte within the timeout, held an attempt for 25 s."""
+    monkeypatch.setattr(relay, "HTTP_TIMEOUT_SECONDS", 1.0)
+    peer.mode = "drip"  # a byte every 0.1 s: 4 s for the whole answer
+    await grid_districts(admin)
+    await admin.ok("POST", "/v1/webhooks", {"url": peer.url, "events": ["call.created"]}, 201)
+    async with service():
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        row = await until_delivery(db, "last_error IS NOT NULL")
+    assert (row["status"], row["attempts"]) == ("pending", 1)
+    assert row["last_error"] == "TimeoutException: no answer within 1 s in all"

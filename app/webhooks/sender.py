@@ -12,7 +12,8 @@ concurrency (issue 16). What httpx did for the relay is here, kept small:
   the certificate for the name (httpx's default context: certifi's roots, or
   SSL_CERT_FILE or SSL_CERT_DIR);
 - `timeout` bounds each connect, write and read, and (unless `pool_timeout`) the wait for
-  a free connection; `total` bounds the whole POST;
+  a free connection; `total` bounds the whole attempt, from connect (or a kept connection)
+  to the answer, a wait for a free connection aside;
 - at most `max_connections` open at once (idle ones included): a POST beyond them closes the
   oldest idle connection, or waits for one to be given back;
 - idle connections are reused while `keepalive` seconds fresh, at most `keep_idle` per
@@ -168,8 +169,8 @@ class Sender:
             except h11.LocalProtocolError as exc:
                 raise httpcore.LocalProtocolError(str(exc)) from exc
             try:
-                async with asyncio.timeout(self.total):
-                    answer = await self._exchange(target, request, body, sending)
+                async with asyncio.timeout(self.total) as attempt:
+                    answer = await self._exchange(target, request, body, sending, attempt)
             except TimeoutError:
                 raise httpcore.TimeoutException(
                     f"no answer within {self.total:g} s in all"
@@ -183,8 +184,9 @@ class Sender:
         request: h11.Request,
         body: bytes,
         sending: Callable[[], object] | None,
+        attempt: asyncio.Timeout,
     ) -> Answer:
-        connection = await self._connection(target)
+        connection = await self._connection(target, attempt)
         try:
             answer, reusable = await connection.exchange(
                 request, body, step_seconds=self.timeout, body_cap=self.body_cap, sending=sending
@@ -198,8 +200,9 @@ class Sender:
             await self._close(connection)
         return answer
 
-    async def _connection(self, target: _Target) -> Connection:
-        """An idle connection to origin, still fresh, or a new one once there is room."""
+    async def _connection(self, target: _Target, attempt: asyncio.Timeout) -> Connection:
+        """An idle connection to origin, still fresh, or a new one once there is room. The
+        attempt's time does not run while it waits for room (pool_timeout bounds that)."""
         deadline: float | None = None
         while True:
             idle = self._idle.get(target.key)
@@ -223,7 +226,11 @@ class Sender:
             loop = asyncio.get_running_loop()
             if deadline is None:
                 deadline = loop.time() + self.pool_timeout
+            ends, waiting_since = attempt.when(), loop.time()
+            attempt.reschedule(None)
             await self._wait_for_room(deadline - loop.time())
+            if ends is not None:
+                attempt.reschedule(ends + loop.time() - waiting_since)
 
     async def _connect(self, target: _Target) -> Connection:
         """Connect through the network backend (its guard decides which addresses may be
