@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+from app.events.body import instant_text
 from app.events.payloads import (
     CallCleared,
     CallEscalated,
@@ -242,8 +243,8 @@ def coverage_gap_ahead(
     payload: CoverageGapAhead = {
         "district": district,
         "kind": kind,
-        "from": starts.isoformat(),
-        "to": None if ends is None else ends.isoformat(),
+        "from": instant_text(starts),
+        "to": None if ends is None else instant_text(ends),
         "hours": None if ends is None else round((ends - starts).total_seconds() / 3600, 2),
         "adjacent_cover": adjacent_cover,
         "target": target,

@@ -135,6 +135,10 @@ async def test_each_alert_is_sent_once_to_agency_wide_listeners_only(
     assert sorted(gaps) == ["D1", "D3", "D4"]
     gap = gaps["D1"]
     assert gap["kind"] == "cit"
+    # Instants as every answer writes them: UTC, with Z.
+    assert all(p["timestamp"].endswith("Z") for p in payloads)
+    assert gap["from"].endswith("Z")
+    assert gap["to"].endswith("Z")
     assert datetime.fromisoformat(gap["from"]) == now + timedelta(hours=10)
     # Its whole length, not the hours left of the day looked ahead: it is sent once.
     assert datetime.fromisoformat(gap["to"]) == now + timedelta(hours=30)

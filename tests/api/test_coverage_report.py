@@ -266,7 +266,8 @@ async def test_one_district_and_the_csv_rows(admin: Api) -> None:
     gaps = [r for r in rows if r["gap_kind"]]
     first = whole["districts"][0]["gaps"][0]
     assert gaps[0]["district"] == "D1"
-    assert _at(gaps[0]["gap_from"]) == _at(first["from"])
+    # The same text as the JSON's, byte for byte (both in UTC with Z).
+    assert (gaps[0]["gap_from"], gaps[0]["gap_to"]) == (first["from"], first["to"])
     assert gaps[0]["adjacent_cover"] == str(first["adjacent_cover"]).lower()
 
 

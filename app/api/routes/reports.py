@@ -13,6 +13,7 @@ from app.api.csv_export import csv_response, flatten, wants_csv
 from app.api.deps import Caller, Context, ReadSession, State
 from app.api.problems import problems
 from app.api.strict_json import StrictJSONRoute
+from app.events.body import instant_text
 from app.schemas.common import DistrictCode, Instant
 from app.schemas.reports import CoverageReport, OutcomeReport, ProgramReport
 from app.services import agency, coverage, outcomes, program
@@ -84,8 +85,8 @@ async def get_coverage(
             {
                 **figures,
                 "gap_kind": g.kind,
-                "gap_from": g.from_.isoformat(),
-                "gap_to": g.to.isoformat(),
+                "gap_from": instant_text(g.from_),
+                "gap_to": instant_text(g.to),
                 "gap_hours": g.hours,
                 "adjacent_cover": g.adjacent_cover,
             }
