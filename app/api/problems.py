@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import asyncpg
@@ -102,9 +103,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         pass  # an unknown query parameter too: the body's error is answered
     await _audit_failure(request, 422)
     every = exc.errors()
-    # Only loc and msg: the offending input is never echoed, since it may be sensitive.
+    # Only loc and msg: the offending input is never echoed, since it may be sensitive. A
+    # loc may name a key the client chose (a policy's nature code): cut, controls replaced.
     errors = [
-        {"loc": [str(p) if not isinstance(p, int) else p for p in e["loc"]], "msg": e["msg"]}
+        {"loc": [p if isinstance(p, int) else _shown(str(p)) for p in e["loc"]], "msg": e["msg"]}
         for e in every[:MAX_ERRORS]
     ]
     detail = (
@@ -118,6 +120,16 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(422, "validation", "Validation failed", detail, extra=extra)
 
 
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _shown(name: str) -> str:
+    """A name from the request as an error may show it: at most 64 characters, control
+    characters (NUL among them) as U+FFFD."""
+    cut = name if len(name) <= 64 else name[:64] + "…"
+    return _CONTROLS.sub("\ufffd", cut)
+
+
 def _body_error(cause: BaseException | None) -> str | None:
     """What is wrong with a body FastAPI could not parse (its 400), or None if not that."""
     if isinstance(cause, UnicodeDecodeError):
@@ -125,8 +137,7 @@ def _body_error(cause: BaseException | None) -> str | None:
     if isinstance(cause, RecursionError):
         return "The body's JSON is nested too deeply"
     if isinstance(cause, RepeatedName):
-        name = cause.name if len(cause.name) <= 64 else cause.name[:64] + "…"
-        return f"The body's JSON gives the name {name!r} twice in one object"
+        return f"The body's JSON gives the name {_shown(cause.name)!r} twice in one object"
     if isinstance(cause, ValueError):  # e.g. an integer longer than Python converts
         return "The body is not valid JSON"
     return None

@@ -381,6 +381,21 @@ async def test_a_long_name_given_twice_is_named_cut_short(admin: Api) -> None:
     ]
 
 
+async def test_a_name_the_client_chose_is_never_echoed_whole_in_an_error(admin: Api) -> None:
+    """docs/api.md: the rejected value is never echoed whole. A policy's nature codes are
+    keys the client writes; a bad one shows in the error's loc, cut, NUL replaced."""
+    policy = await admin.ok("GET", "/v1/policy")
+    secret = "SECRET\x00" + "V" * 1000
+    response = await admin.put("/v1/policy", {**policy, "nature_flags": {secret: ["weapon"]}})
+    assert response.status_code == 422
+    assert "V" * 100 not in response.text
+    assert "\\u0000" not in response.text
+    assert "\x00" not in response.text
+    shown = response.json()["errors"][0]["loc"][2]
+    assert shown.startswith("SECRET\ufffdVVV")
+    assert len(shown) == 65
+
+
 async def test_every_route_that_takes_a_json_body_refuses_a_name_given_twice(
     admin: Api, db: asyncpg.Connection
 ) -> None:
