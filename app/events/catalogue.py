@@ -177,6 +177,7 @@ def unit_assigned(
     responder_id: UUID,
     call_sign: str | None,
     role: UnitRole,
+    previous_role: UnitRole | None = None,
 ) -> OutboxEvent:
     summary = call_summary(call, lead=lead)
     payload = UnitAssigned(
@@ -185,6 +186,7 @@ def unit_assigned(
         responder_id=str(responder_id),
         call_sign=call_sign,
         role=role,
+        previous_role=previous_role,
     )
     return _event("unit.assigned", call.id, responder_id, payload)
 

@@ -62,6 +62,9 @@ class UnitAssigned(CallSummary):
     # The call sign of the unit's shift (null only for a unit with no shift at all).
     call_sign: str | None
     role: UnitRole
+    # Null for a unit newly assigned; for a unit already on the call that this dispatch
+    # gave another part (a CIT officer taking the lead after an escalation), its role before.
+    previous_role: UnitRole | None
 
 
 class RecommendedUnitRef(TypedDict):

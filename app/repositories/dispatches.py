@@ -1,11 +1,11 @@
 """SQL for dispatching and clearing a call, once app/repositories/dispatch_reads.py has
 read it (locked) and locked its units: one statement writes everything.
 
-Each write is one statement of steps (dispatch: the dispatch, its assignments, the units'
-new state, the call, the events and the audit entry; clear: the released assignments, the
-units, the call, the events and the audit entry), so one round trip commits them all or
-none. The partial unique index on active assignments stays the last word on double-booking:
-its violation is UnitTaken.
+Each write is one statement of steps (dispatch: the dispatch, its assignments and the
+roles it changes, the units' new state, the call, the events and the audit entry; clear:
+the released assignments, the units, the call, the events and the audit entry), so one
+round trip commits them all or none. The partial unique index on active assignments stays
+the last word on double-booking: its violation is UnitTaken.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ class NewDispatch:
     override_reason: str | None
     # (assignment id, responder type, responder id, role), in the order they were made.
     assignments: tuple[tuple[UUID, ResponderType, UUID, UnitRole], ...]
+    # (assignment id, new role) of units already on the call given another part.
+    role_changes: tuple[tuple[UUID, UnitRole], ...] = ()
 
 
 _INSERT_DISPATCH = """
@@ -61,6 +63,12 @@ SELECT a.id, :d_agency_id, :d_call_id, :d_id, a.responder_type, a.responder_id, 
 FROM unnest(CAST(:as_ids AS uuid[]), CAST(:as_types AS text[]),
             CAST(:as_responder_ids AS uuid[]), CAST(:as_roles AS text[]))
     AS a(id, responder_type, responder_id, role)"""
+
+_CHANGE_ROLES = """
+UPDATE assignment SET role = r.role
+FROM unnest(CAST(:rc_ids AS uuid[]), CAST(:rc_roles AS text[])) AS r(id, role)
+WHERE assignment.id = r.id AND assignment.call_id = :d_call_id
+  AND assignment.released_at IS NULL"""
 
 # updated_at = now(): what the ORM's onupdate sets on the units' rows.
 _UNITS_DISPATCHED = """
@@ -83,7 +91,7 @@ def _write_steps(first: tuple[tuple[str, str], ...], units: str, events: str) ->
 
 
 _WRITE = _write_steps(
-    (("d", _INSERT_DISPATCH), ("a", _INSERT_ASSIGNMENTS)),
+    (("d", _INSERT_DISPATCH), ("a", _INSERT_ASSIGNMENTS), ("rc", _CHANGE_ROLES)),
     _UNITS_DISPATCHED,
     outbox.INSERT_EVENTS_ASSIGNING,
 )
@@ -101,8 +109,9 @@ async def write(
     events: Sequence[OutboxEvent],
     entry: AuditRecord,
 ) -> None:
-    """Write the dispatch, its assignments, the units' state, the call, the events and the
-    audit entry in one statement; every unit is assigned, or none (UnitTaken)."""
+    """Write the dispatch, its assignments and role changes, the units' state, the call, the
+    events and the audit entry in one statement; every unit is assigned, or none
+    (UnitTaken)."""
     made = dispatch.assignments
     params: dict[str, Any] = {
         "d_id": dispatch.id,
@@ -118,6 +127,8 @@ async def write(
         "as_types": [a[1] for a in made],
         "as_responder_ids": [a[2] for a in made],
         "as_roles": [a[3] for a in made],
+        "rc_ids": [c[0] for c in dispatch.role_changes],
+        "rc_roles": [c[1] for c in dispatch.role_changes],
         "officer_ids": [a[2] for a in made if a[1] == "officer"],
         "co_ids": [a[2] for a in made if a[1] == "co_responder"],
         **call_repo.call_params(call),

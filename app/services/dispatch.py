@@ -1,4 +1,4 @@
-"""Dispatch and clearing: assign units atomically, never double-book, release on clear."""
+"""Dispatch: assign units atomically, never double-book; give units on the call new parts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from app import metrics
 from app.agency_context import AgencyContext
 from app.db.unit_of_work import of_session
-from app.encryption import CALL_NOTES, DataCipher
 from app.errors import Conflict, Invalid, NotFound
 from app.events import catalogue as events
 from app.ids import new_id
@@ -22,18 +21,17 @@ from app.records.recommendations import RecommendationRecord
 from app.repositories import assignments as assignment_repo
 from app.repositories import dispatch_reads
 from app.repositories import dispatches as dispatch_repo
+from app.repositories import shifts as shift_repo
 from app.schemas.calls import RecommendationOut
 from app.schemas.dispatch import (
-    ClearRequest,
     DispatchedCallOut,
     DispatchRequest,
     UnitRef,
 )
 from app.security import Principal
-from app.services import audit, call_views, triage
-from app.vocabulary import Lead, OverrideCode, ResponderType, UnitRole
-
-Unit = tuple[ResponderType, UUID, UnitRole]
+from app.services import audit, call_views, dispatch_roles, triage
+from app.services.dispatch_roles import Unit
+from app.vocabulary import Lead, OverrideCode
 
 
 @dataclass(frozen=True)
@@ -128,7 +126,7 @@ async def dispatch(
     """
     conn = await session.connection()
     officer_ids, co_ids = _named_ids(body)
-    found = await _read(
+    found = await read_call(
         conn, context, call_id, units="dispatching", officer_ids=officer_ids, co_ids=co_ids
     )
     call, rec, earlier = found.call, found.recommendation, found.assignments
@@ -136,16 +134,20 @@ async def dispatch(
         raise Conflict("the call is cleared; it cannot be dispatched")
     choice = _requested_units(body, rec)
     requested = choice.units
-    already = {a.responder_id for a in earlier if a.released_at is None}
+    active = [a for a in earlier if a.released_at is None]
+    already = {a.responder_id for a in active}
     wanted = [u for u in requested if u[1] not in already]
-    if not wanted:
+    changes = dispatch_roles.role_changes(requested, active)
+    if not wanted and not changes:
         fresh = await _fresh_recommendation(session, context, who, call, request_id)
         _count_conflict(session)
         return UnitsUnavailable([], fresh, "there are no units to assign to this call")
 
     # Locked with the call, unless another transaction held the call as it was read.
     locked = found.units
-    if locked is None:
+    if locked is None and not wanted:
+        locked = {}
+    elif locked is None:
         locked = await dispatch_reads.lock_units(
             conn,
             agency_id=context.agency_id,
@@ -181,10 +183,11 @@ async def dispatch(
         at=now,
         recommendation_id=None if rec is None else rec.id,
         recommended_lead=lead,
-        dispatched_lead=_lead_kind(wanted),
+        dispatched_lead=_lead_kind([*wanted, *(c.unit for c in changes)]),
         override_code=choice.override_code,
         override_reason=choice.override_reason,
         assignments=tuple((new_id(), kind, unit, role) for kind, unit, role in wanted),
+        role_changes=tuple((c.assignment.id, c.role) for c in changes),
     )
     assigned = [
         events.unit_assigned(
@@ -197,13 +200,22 @@ async def dispatch(
         )
         for responder_type, responder_id, role in wanted
     ]
+    assigned += await _role_changed(session, context, call, lead, changes, locked, now)
+    detail: dict[str, object] = {
+        "override_code": choice.override_code,
+        "override_reason": choice.override_reason,
+    }
+    if changes:
+        detail["role_changes"] = [
+            {
+                "responder_id": str(c.assignment.responder_id),
+                "from": c.assignment.role,
+                "to": c.role,
+            }
+            for c in changes
+        ]
     entry = audit.call_entry(
-        who,
-        call.id,
-        action="call.dispatch",
-        request_id=request_id,
-        at=now,
-        detail={"override_code": choice.override_code, "override_reason": choice.override_reason},
+        who, call.id, action="call.dispatch", request_id=request_id, at=now, detail=detail
     )
     try:
         await dispatch_repo.write(conn, record, call=call, events=assigned, entry=entry)
@@ -213,9 +225,44 @@ async def dispatch(
     return call_views.render_dispatched(
         call,
         rec,
-        [*earlier, *_assignments(record)],
+        [*dispatch_roles.with_roles(earlier, changes), *_assignments(record)],
         [*found.dispatches, _dispatch(record)],
     )
+
+
+async def _role_changed(
+    session: AsyncSession,
+    context: AgencyContext,
+    call: CallRecord,
+    lead: Lead | None,
+    changes: list[dispatch_roles.RoleChange],
+    locked: dict[UUID, dispatch_reads.LockedUnit],
+    now: datetime,
+) -> list[events.OutboxEvent]:
+    """unit.assigned again, with previous_role, for each unit on the call given another
+    part: its terminal learns it now leads, or no longer does."""
+    unnamed = [
+        c.assignment.responder_id for c in changes if c.assignment.responder_id not in locked
+    ]
+    signs = await shift_repo.call_signs(
+        session, agency_id=context.agency_id, responder_ids=unnamed, now=now
+    )
+    return [
+        events.unit_assigned(
+            call,
+            lead=lead,
+            responder_type=c.assignment.responder_type,
+            responder_id=c.assignment.responder_id,
+            call_sign=(
+                locked[c.assignment.responder_id].call_sign
+                if c.assignment.responder_id in locked
+                else signs.get(c.assignment.responder_id)
+            ),
+            role=c.role,
+            previous_role=c.assignment.role,
+        )
+        for c in changes
+    ]
 
 
 def _named_ids(body: DispatchRequest) -> tuple[list[UUID] | None, list[UUID]]:
@@ -229,7 +276,7 @@ def _named_ids(body: DispatchRequest) -> tuple[list[UUID] | None, list[UUID]]:
     )
 
 
-async def _read(
+async def read_call(
     conn: AsyncConnection,
     context: AgencyContext,
     call_id: UUID,
@@ -293,80 +340,3 @@ def _count_conflict(session: AsyncSession) -> None:
     race the unique index catches (a plain 409) commits nothing and is not counted; its
     retry, which finds the units taken, is."""
     of_session(session).after_commit(metrics.count_dispatch_conflict)
-
-
-async def clear(
-    session: AsyncSession,
-    context: AgencyContext,
-    who: Principal,
-    call_id: UUID,
-    body: ClearRequest,
-    *,
-    cipher: DataCipher,
-    request_id: str | None,
-) -> DispatchedCallOut:
-    """Record the disposition, release every unit on the call, and close it.
-
-    One statement reads the call (locked) with what the answer needs, one locks the units
-    on it (app/repositories/dispatch_reads.py), one writes the release, the call, the events
-    and the audit entry (app/repositories/dispatches.py); the answer is rendered from what
-    was read and written.
-    """
-    conn = await session.connection()
-    found = await _read(conn, context, call_id)
-    call, rec = found.call, found.recommendation
-    if call.status == "cleared":
-        raise Conflict("the call is already cleared")
-    now = datetime.now(UTC)
-    active = [a for a in found.assignments if a.released_at is None]
-    if active:
-        await dispatch_reads.lock_units(
-            conn,
-            agency_id=context.agency_id,
-            officer_ids=[a.responder_id for a in active if a.responder_type == "officer"],
-            co_ids=[a.responder_id for a in active if a.responder_type == "co_responder"],
-            now=now,
-        )
-    released = [
-        events.unit_released(
-            call_id=call.id,
-            responder_type=a.responder_type,
-            responder_id=a.responder_id,
-            role=a.role,
-            status="available",
-        )
-        for a in active
-    ]
-    notes = call.notes
-    if body.notes:
-        earlier = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
-        added = f"{earlier}\n{body.notes}" if earlier else body.notes
-        notes = cipher.encrypt(added, column=CALL_NOTES, row_id=call.id)
-    call = replace(
-        call,
-        status="cleared",
-        cleared_at=now,
-        updated_at=now,
-        disposition=body.disposition,
-        diverted_to=body.diverted_to,
-        outcome=body.outcome,
-        use_of_force=body.use_of_force,
-        subject_injured=body.subject_injured,
-        officer_injured=body.officer_injured,
-        notes=notes,
-    )
-    cleared = events.call_cleared(call, lead=rec.lead if rec else None)
-    entry = audit.call_entry(
-        who,
-        call.id,
-        action="call.clear",
-        request_id=request_id,
-        at=now,
-        detail=body.model_dump(exclude={"notes"}),
-    )
-    await dispatch_repo.write_clear(
-        conn, call, released=active, at=now, events=[*released, cleared], entry=entry
-    )
-    for assignment in active:
-        assignment.released_at = now
-    return call_views.render_dispatched(call, rec, found.assignments, found.dispatches)

@@ -27,8 +27,7 @@ from app.repositories import calls as call_repo
 from app.schemas.calls import CallCreate, CallOut, CallPatch
 from app.schemas.dispatch import ClearRequest
 from app.security import Principal
-from app.services import agency, audit, call_views, calls, eido_export, eido_news
-from app.services import dispatch as dispatching
+from app.services import agency, audit, call_views, calls, clearing, eido_export, eido_news
 from app.services.eido_export import incident_call
 from app.state import AppState
 
@@ -313,7 +312,7 @@ async def _update(
     # The CAD closed or cancelled the incident: its call is cleared as POST .../clear clears
     # one (its units released, call.cleared sent), with the document's disposition.
     await session.flush()
-    cleared = await dispatching.clear(
+    cleared = await clearing.clear(
         session,
         context,
         who,

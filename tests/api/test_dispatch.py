@@ -293,6 +293,71 @@ async def test_new_safety_information_on_a_dispatched_call_escalates(
     assert len(await _events(db, "call.escalated")) == 1
 
 
+async def test_after_an_escalation_the_cit_officer_on_the_call_takes_the_lead(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """SPEC §1: with safety flagged a CIT officer leads and mental health supports; CIT
+    officers take charge even when not first there. The officer already on the call as
+    backup was never made lead (a 409: nothing to assign)."""
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"safety": {"weapon": True}})
+    done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    assert {(a["responder_id"], a["role"]) for a in done["assignments"]} == {
+        (officer, "lead"),
+        (co, "support"),
+    }
+    assert [d["dispatched_lead"] for d in done["dispatches"]] == [
+        "mental_health",
+        "law_enforcement",
+    ]
+    # Each terminal is told its new part.
+    changed = (await _events(db, "unit.assigned"))[2:]
+    assert {(e["responder_id"], e["previous_role"], e["role"]) for e in changed} == {
+        (officer, "backup", "lead"),
+        (co, "lead", "support"),
+    }
+    assert all(e["lead"] == "law_enforcement" for e in changed)
+    terminal = await admin.with_role("unit", responder_id=officer)  # type: ignore[arg-type]
+    assert (await terminal.ok("GET", "/v1/units/me"))["assignment"]["role"] == "lead"
+    # Nothing is left to change: the 409 as before.
+    again = await admin.post(f"/v1/calls/{call['id']}/dispatch")
+    assert again.status_code == 409
+
+
+async def test_a_lead_sent_later_takes_over_and_the_earlier_one_steps_down(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    co, cit = await _setup(admin)
+    patrol = await add_officer(admin, district="D1", call_sign="1A2")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    units = [
+        {"responder_type": "co_responder", "responder_id": co, "role": "lead"},
+        {"responder_type": "officer", "responder_id": patrol, "role": "backup"},
+    ]
+    await admin.ok(
+        "POST", f"/v1/calls/{call['id']}/dispatch", {"units": units, "override_reason": "closer"}
+    )
+    patched = await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"safety": {"weapon": True}})
+    lead = next(u for u in patched["recommendation"]["units"] if u["role"] == "lead")
+    assert lead["responder_id"] == cit
+    done = await admin.ok(
+        "POST", f"/v1/calls/{call['id']}/dispatch", {"override_reason": "CIT takes the scene"}
+    )
+    active = {(a["responder_id"], a["role"]) for a in done["assignments"] if not a["released_at"]}
+    assert active == {(cit, "lead"), (co, "support"), (patrol, "backup")}
+    stepped_down = [e for e in await _events(db, "unit.assigned") if e["previous_role"]]
+    assert [(e["responder_id"], e["role"]) for e in stepped_down] == [(co, "support")]
+    # The database holds one lead, as the answer does.
+    leads = await db.fetchval(
+        "SELECT count(*) FROM assignment WHERE call_id = $1 AND role = 'lead'"
+        " AND released_at IS NULL",
+        uuid.UUID(call["id"]),
+    )
+    assert leads == 1
+
+
 async def test_another_agency_cannot_dispatch_or_clear(admin: Api, other_admin: Api) -> None:
     await _setup(admin)
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)

@@ -21,8 +21,8 @@ from app.schemas.dispatch import (
     DispatchRequest,
     UnitsUnavailableProblem,
 )
+from app.services import clearing, idempotency
 from app.services import dispatch as service
-from app.services import idempotency
 
 router = APIRouter(prefix="/v1/calls", tags=["dispatch"], route_class=StrictJSONRoute)
 
@@ -113,7 +113,7 @@ async def clear_call(
 ) -> Response:
     """Record the disposition (and diversion), release every unit, and close the call."""
     handling.work.use_generic_plans()
-    out = await service.clear(
+    out = await clearing.clear(
         await handling.work.session(),
         handling.context,
         handling.who,

@@ -1,0 +1,97 @@
+"""Clearing a call: record its disposition and outcome, release every unit on it, close it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.agency_context import AgencyContext
+from app.encryption import CALL_NOTES, DataCipher
+from app.errors import Conflict
+from app.events import catalogue as events
+from app.repositories import dispatch_reads
+from app.repositories import dispatches as dispatch_repo
+from app.schemas.dispatch import ClearRequest, DispatchedCallOut
+from app.security import Principal
+from app.services import audit, call_views
+from app.services.dispatch import read_call
+
+
+async def clear(
+    session: AsyncSession,
+    context: AgencyContext,
+    who: Principal,
+    call_id: UUID,
+    body: ClearRequest,
+    *,
+    cipher: DataCipher,
+    request_id: str | None,
+) -> DispatchedCallOut:
+    """Record the disposition, release every unit on the call, and close it.
+
+    One statement reads the call (locked) with what the answer needs, one locks the units
+    on it (app/repositories/dispatch_reads.py), one writes the release, the call, the events
+    and the audit entry (app/repositories/dispatches.py); the answer is rendered from what
+    was read and written.
+    """
+    conn = await session.connection()
+    found = await read_call(conn, context, call_id)
+    call, rec = found.call, found.recommendation
+    if call.status == "cleared":
+        raise Conflict("the call is already cleared")
+    now = datetime.now(UTC)
+    active = [a for a in found.assignments if a.released_at is None]
+    if active:
+        await dispatch_reads.lock_units(
+            conn,
+            agency_id=context.agency_id,
+            officer_ids=[a.responder_id for a in active if a.responder_type == "officer"],
+            co_ids=[a.responder_id for a in active if a.responder_type == "co_responder"],
+            now=now,
+        )
+    released = [
+        events.unit_released(
+            call_id=call.id,
+            responder_type=a.responder_type,
+            responder_id=a.responder_id,
+            role=a.role,
+            status="available",
+        )
+        for a in active
+    ]
+    notes = call.notes
+    if body.notes:
+        earlier = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
+        added = f"{earlier}\n{body.notes}" if earlier else body.notes
+        notes = cipher.encrypt(added, column=CALL_NOTES, row_id=call.id)
+    call = replace(
+        call,
+        status="cleared",
+        cleared_at=now,
+        updated_at=now,
+        disposition=body.disposition,
+        diverted_to=body.diverted_to,
+        outcome=body.outcome,
+        use_of_force=body.use_of_force,
+        subject_injured=body.subject_injured,
+        officer_injured=body.officer_injured,
+        notes=notes,
+    )
+    cleared = events.call_cleared(call, lead=rec.lead if rec else None)
+    entry = audit.call_entry(
+        who,
+        call.id,
+        action="call.clear",
+        request_id=request_id,
+        at=now,
+        detail=body.model_dump(exclude={"notes"}),
+    )
+    await dispatch_repo.write_clear(
+        conn, call, released=active, at=now, events=[*released, cleared], entry=entry
+    )
+    for assignment in active:
+        assignment.released_at = now
+    return call_views.render_dispatched(call, rec, found.assignments, found.dispatches)
