@@ -399,7 +399,9 @@ class Relay:
                 conn, delivery_id=row.id, delay=timedelta(seconds=delay), code=code, error=error
             )
         metrics.count_webhooks("retry")
-        self._wake.set()  # a retry due at once is claimed now, not at the next poll
+        # Claimed when due (a hair after, for the database's clock), not at the next poll:
+        # SPEC §3.5's schedule allows 10 % of jitter, not a poll's second.
+        asyncio.get_running_loop().call_later(delay + 0.02, self._wake.set)
 
     async def _fail(self, row: Any, *, code: int | None, error: str) -> None:
         async with self.engine.connect() as conn:
