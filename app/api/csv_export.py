@@ -17,12 +17,27 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def wants_csv(request: Request) -> bool:
-    """Whether the client asked for CSV: text/csv in Accept with a non-zero quality."""
+    """Whether the client prefers CSV (RFC 9110 §12.5.1): text/csv named in Accept, with a
+    quality above zero and not below JSON's. A type's quality is that of the most specific
+    range that matches it (text/csv, then text/*, then */*); JSON is the default."""
+    ranges: dict[str, float] = {}
     for part in request.headers.get("accept", "").split(","):
         media, *params = (p.strip() for p in part.split(";"))
-        if media.lower() == CSV and not any(p.replace(" ", "") in ("q=0", "q=0.0") for p in params):
-            return True
-    return False
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = min(max(float(value.strip()), 0.0), 1.0)
+                except ValueError:
+                    quality = 0.0  # a quality that is no number: not acceptable
+        ranges.setdefault(media.lower(), quality)
+    if ranges.get(CSV, 0.0) <= 0.0:
+        return False
+    json = next(
+        (ranges[r] for r in ("application/json", "application/*", "*/*") if r in ranges), 0.0
+    )
+    return ranges[CSV] >= json
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:

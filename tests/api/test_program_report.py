@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from tests.helpers import Api, add_shift, all_items, certify, grid_districts
 
 DENVER = ZoneInfo("America/Denver")
@@ -248,6 +250,31 @@ async def test_the_program_as_csv_quotes_formulas(admin: Api) -> None:
     assert rows["co_responders.by_kind.clinician"] == "1"
     # A name a spreadsheet would run as a formula is written as text.
     assert rows["certifications_expiring.2.name"] == "'=HYPERLINK(1)"
+
+
+@pytest.mark.parametrize(
+    ("accept", "kind"),
+    [
+        ("text/csv", "text/csv"),
+        ("text/csv, application/json", "text/csv"),
+        ("application/json;q=0.9, text/csv", "text/csv"),
+        ("application/json, text/csv;q=0.1", "application/json"),
+        ("text/csv;q=0.5, application/json", "application/json"),
+        ("text/csv;q=0.5, */*", "application/json"),
+        ("text/csv;q=0", "application/json"),
+        ("text/csv;q=zero", "application/json"),
+        ("*/*", "application/json"),
+        ("", "application/json"),
+    ],
+)
+async def test_csv_is_answered_when_the_client_prefers_it(
+    admin: Api, accept: str, kind: str
+) -> None:
+    """RFC 9110 §12.5.1: the weights decide; a client listing JSON first with CSV as a
+    fallback gets JSON."""
+    response = await admin.client.get("/v1/program", headers={**admin.headers, "Accept": accept})
+    assert response.status_code == 200
+    assert response.headers["content-type"].split(";")[0] == kind
 
 
 async def test_within_days_out_of_range_is_a_422(admin: Api) -> None:
