@@ -66,6 +66,22 @@ class PolicyIn(StrictModel):
     coverage_alert_days: Annotated[int, Field(ge=0, le=60), JSON_INTEGER] | None = None
     eido_incident_types: Annotated[list[IncidentType], Field(max_length=WORDS_CAP)] | None = None
 
+    @field_validator(
+        "coverage_target_cit",
+        "coverage_target_co_responders",
+        "cit_share_target_pct",
+        "coverage_alert_days",
+        "eido_incident_types",
+        mode="before",
+    )
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # Left out, a program field keeps its value; null is refused as for every other
+        # field, not taken for "left out" (a PUT that meant to clear it would be ignored).
+        if value is None:
+            raise ValueError("may be left out (to keep its value), not null")
+        return value
+
     @field_validator("eido_incident_types")
     @classmethod
     def _types(cls, codes: list[str] | None) -> list[str] | None:

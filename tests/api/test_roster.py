@@ -476,9 +476,13 @@ async def test_the_program_fields_of_the_policy_are_validated_versioned_and_kept
         {"coverage_alert_days": 61},
         {"coverage_alert_days": "7"},
         {"eido_incident_types": ["MNTL; DROP"]},
+        # Null is no value, as for the routing fields; it was taken for "left out".
+        {"coverage_target_cit": None},
+        {"eido_incident_types": None},
     ):
         response = await admin.put("/v1/policy", {**old_client, **bad})
         assert response.status_code == 422, bad
+        assert response.json()["errors"][0]["loc"][:2] == ["body", next(iter(bad))]
     # A client that does not know the program fields keeps them as they are.
     kept = await admin.ok("PUT", "/v1/policy", old_client)
     assert kept["version"] == 3
