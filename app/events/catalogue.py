@@ -56,6 +56,8 @@ class EventKind:
     # The terminals of the units assigned to the event's call hear it too, not only the
     # terminal of the unit it is about (app/events/audience.py).
     heard_on_the_call: bool = False
+    # About one unit (its responder_id): that unit's terminal hears it.
+    about_a_unit: bool = False
 
 
 CATALOGUE: Mapping[EventType, EventKind] = {
@@ -69,9 +71,13 @@ CATALOGUE: Mapping[EventType, EventKind] = {
     "call.escalated": EventKind(
         CallEscalated, "Re-triage changed the lead of a dispatched call.", True
     ),
-    "unit.assigned": EventKind(UnitAssigned, "A unit was dispatched to the call."),
-    "unit.released": EventKind(UnitReleased, "A unit's part in the call ended."),
-    "unit.status_changed": EventKind(UnitStatusChanged, "A unit reported a new status."),
+    "unit.assigned": EventKind(
+        UnitAssigned, "A unit was dispatched to the call.", about_a_unit=True
+    ),
+    "unit.released": EventKind(UnitReleased, "A unit's part in the call ended.", about_a_unit=True),
+    "unit.status_changed": EventKind(
+        UnitStatusChanged, "A unit reported a new status.", about_a_unit=True
+    ),
     "call.cleared": EventKind(CallCleared, "The call was closed with its disposition and outcome."),
     "coverage.gap_ahead": EventKind(
         CoverageGapAhead,
@@ -84,6 +90,12 @@ CATALOGUE: Mapping[EventType, EventKind] = {
         " certification recorded continues it (sent once per threshold).",
     ),
 }
+
+
+# What a unit's terminal (a subscription with a responder_id) can ever hear.
+TERMINAL_EVENTS: frozenset[EventType] = frozenset(
+    kind for kind, spec in CATALOGUE.items() if spec.about_a_unit or spec.heard_on_the_call
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

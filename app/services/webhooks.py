@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.encryption import SUBSCRIPTION_SECRET, DataCipher
 from app.errors import Conflict, Invalid, NotFound
+from app.events.catalogue import TERMINAL_EVENTS
 from app.ids import new_id
 from app.models import WebhookDelivery, WebhookSubscription
 from app.repositories import roster as roster_repo
@@ -43,12 +44,19 @@ async def subscribe(
         )
     ):
         raise Invalid("no responder with that id in this agency", loc=("body", "responder_id"))
+    never = sorted(set(body.events) - TERMINAL_EVENTS)
+    if body.responder_id is not None and never:
+        raise Invalid(
+            f"a unit's terminal never receives {', '.join(never)}: leave them out, or"
+            " subscribe agency-wide (no responder_id)",
+            loc=("body", "events"),
+        )
     # The id is chosen here so the stored secret can be bound to its row.
     subscription_id, secret = new_id(), new_secret()
     row = WebhookSubscription(
         id=subscription_id,
         agency_id=agency_id,
-        url=body.url,
+        url=_with_lower_scheme(body.url),
         events=sorted(set(body.events)),
         responder_id=body.responder_id,
         secret=cipher.encrypt(secret, column=SUBSCRIPTION_SECRET, row_id=subscription_id),
@@ -138,3 +146,9 @@ async def retry(session: AsyncSession, *, agency_id: UUID, delivery_id: UUID) ->
     await repo.requeue(session, delivery)
     await session.refresh(delivery)
     return _delivery(delivery, event_type)
+
+
+def _with_lower_scheme(url: str) -> str:
+    """The URL as given, its scheme in small letters (RFC 3986 §3.1: HTTP:// is http://)."""
+    scheme, sep, rest = url.partition("://")
+    return scheme.lower() + sep + rest

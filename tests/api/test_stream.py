@@ -28,13 +28,13 @@ from sqlalchemy.pool import QueuePool
 
 from app.api.app import create_app
 from app.api.server import uvicorn_config
+from app.events.catalogue import TERMINAL_EVENTS
 from app.ids import new_id
 from app.repositories import stream as stream_repo
 from app.repositories.stream import Position
 from app.services import stream_tail
 from app.settings import Settings
 from app.state import AppState
-from app.vocabulary import EVENT_TYPES
 from tests.conftest import ServiceFactory
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
 from tests.live_server import live_server
@@ -401,7 +401,7 @@ async def test_a_unit_key_gets_exactly_what_its_terminals_webhook_gets(
     hook = await admin.ok(
         "POST",
         "/v1/webhooks",
-        {"url": receiver.url, "events": list(EVENT_TYPES), "responder_id": mine},
+        {"url": receiver.url, "events": sorted(TERMINAL_EVENTS), "responder_id": mine},
         201,
     )
     unit = await admin.with_role("unit", uuid.UUID(mine))

@@ -285,6 +285,40 @@ async def test_a_url_with_a_control_character_is_refused_when_subscribing(admin:
     assert (await admin.ok("GET", "/v1/webhooks"))["items"] == []
 
 
+async def test_a_url_is_refused_readably_and_its_scheme_taken_in_either_case(
+    admin: Api, receiver: Receiver
+) -> None:
+    for url in (f"{receiver.url}#frag", "ftp://example.com/x", "http://user:pw@example.com/"):
+        refused = await admin.post("/v1/webhooks", {"url": url, "events": ["call.created"]})
+        assert refused.status_code == 422, url
+        problem = refused.json()
+        assert problem["errors"][0]["loc"] == ["body", "url"]
+        assert "https?" not in problem["detail"]  # words, not the pattern
+        assert "absolute http:// or https:// URL" in problem["detail"]
+    # RFC 3986 §3.1: the scheme is case-insensitive; it is stored in small letters.
+    shouted = receiver.url.replace("http://", "HTTP://")
+    made = await admin.ok("POST", "/v1/webhooks", {"url": shouted, "events": ["call.created"]}, 201)
+    assert made["url"] == receiver.url
+
+
+async def test_a_terminal_subscription_to_events_it_never_hears_is_422(
+    admin: Api, receiver: Receiver
+) -> None:
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    body = {
+        "url": receiver.url,
+        "events": ["unit.assigned", "call.created", "coverage.gap_ahead"],
+        "responder_id": co,
+    }
+    refused = await admin.post("/v1/webhooks", body)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["loc"] == ["body", "events"]
+    assert "call.created, coverage.gap_ahead" in refused.json()["detail"]
+    heard = ["unit.assigned", "unit.released", "unit.status_changed", "call.updated"]
+    await admin.ok("POST", "/v1/webhooks", {**body, "events": [*heard, "call.escalated"]}, 201)
+
+
 async def test_a_stored_url_the_sender_cannot_parse_fails_at_once_not_after_its_lease(
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:

@@ -11,7 +11,7 @@ import asyncpg
 from fastapi import FastAPI
 
 from app.events.audience import Listener, hears
-from app.events.catalogue import CATALOGUE, OutboxEvent, call_summary
+from app.events.catalogue import CATALOGUE, TERMINAL_EVENTS, OutboxEvent, call_summary
 from app.ids import new_id
 from app.repositories import events as outbox
 from app.state import AppState
@@ -84,9 +84,10 @@ async def test_the_fan_out_trigger_follows_the_rule_for_every_case(
             events=frozenset(EVENT_TYPES), active=False
         ),
     }
+    # A terminal may subscribe only to what a terminal can hear (a 422 otherwise).
     for unit in (on_call, released, elsewhere):
-        sub = await _subscribe(admin, receiver.url, list(EVENT_TYPES), unit)
-        listeners[sub] = Listener(events=frozenset(EVENT_TYPES), responder_id=UUID(unit))
+        sub = await _subscribe(admin, receiver.url, sorted(TERMINAL_EVENTS), unit)
+        listeners[sub] = Listener(events=TERMINAL_EVENTS, responder_id=UUID(unit))
     disabled = next(s for s, listener in listeners.items() if not listener.active)
     await db.execute("UPDATE webhook_subscription SET active = false WHERE id = $1", disabled)
 
