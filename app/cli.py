@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -197,11 +198,12 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     settings = _serve_settings(settings, args)
     cipher = _cipher(settings)
     listener = _metrics_listener(settings)
+    host = settings.host
+    sock = _api_socket(host, settings.port)
+    port = sock.getsockname()[1]  # the one given, or the one taken for 0
     url = _database_url(settings)
     if not args.no_migrate:
         _migrate(settings, url)
-    host = settings.host
-    port = settings.port
     if args.demo:
         from app.demo import seed_demo
 
@@ -212,8 +214,24 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # uvicorn catches SIGTERM for its graceful shutdown, then raises it again once done,
     # to the handler it found: this one, so a finished shutdown exits 0, not by the signal.
     signal.signal(signal.SIGTERM, _stopped)
-    Server(uvicorn_config(app, settings, host, port)).run()
+    Server(uvicorn_config(app, settings, host, port)).run(sockets=[sock])
     return 0
+
+
+def _api_socket(host: str, port: int) -> socket.socket:
+    """The API's socket, bound before anything else runs (as uvicorn would bind it): a port
+    already taken is said at once, in one line, not after migrating and in uvicorn's log."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise CliError(
+            f"CIT_PORT: cannot listen on {host}:{port} ({exc.strerror or exc})"
+        ) from None
+    return sock
 
 
 def _metrics_listener(settings: Settings) -> metrics.Listener | None:

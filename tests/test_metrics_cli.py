@@ -45,6 +45,17 @@ def test_a_process_whose_metrics_port_is_taken_stops_with_one_line(command: list
     assert result.returncode == 2, line
 
 
+def test_serve_whose_api_port_is_taken_stops_with_one_line_before_migrating() -> None:
+    # It migrated first, then uvicorn logged the error as a JSON record and exited 3; the
+    # database here does not exist: a start that reached it would say so instead.
+    with _taken_port() as port:
+        env = {"CIT_PORT": str(port), "CIT_DATA_KEY": generate_key()}
+        result = _cli("postgresql://x@127.0.0.1:9/n", "serve", env=env)
+    line = _one_clear_line(result, "CIT_PORT", str(port))
+    assert "in use" in line
+    assert result.returncode == 2
+
+
 async def test_a_worker_serves_its_own_metrics(database_url: str) -> None:
     port = free_port()
     env = {
