@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -13,9 +14,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     Strict,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 T = TypeVar("T")
 
@@ -94,6 +100,26 @@ def _full_date_text(value: Any) -> Any:
 Day = Annotated[date, BeforeValidator(_full_date_text)]
 
 
+NOT_NULL = "may be left out (to keep its value), not null"
+
+
+def without_null(schema: dict[str, Any], fields: Iterable[str]) -> None:
+    """Take null out of these optional fields' JSON schema: left out, each keeps its value;
+    null is refused (NOT_NULL), so the schema (and every client generator, and the fuzzer's
+    idea of valid data) must not offer it."""
+    properties = schema.get("properties", {})
+    for name in fields:
+        prop = properties.get(name)
+        if prop is None or prop.get("default", ...) is not None:
+            continue
+        del prop["default"]
+        options = [o for o in prop.pop("anyOf", []) if o != {"type": "null"}]
+        if len(options) == 1:
+            prop.update(options[0])
+        elif options:
+            prop["anyOf"] = options
+
+
 class StrictModel(BaseModel):
     """Request bodies reject unknown fields: a misspelt safety flag must not vanish silently.
 
@@ -102,6 +128,38 @@ class StrictModel(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid")
+    # Optional fields that may be left out but not given as null (a validator refuses it):
+    # their JSON schema offers no null (without_null).
+    NOT_NULL: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(core_schema)
+        if cls.NOT_NULL:
+            without_null(handler.resolve_ref_schema(json_schema), cls.NOT_NULL)
+        return json_schema
+
+
+class PatchModel(StrictModel):
+    """A PATCH body: a field left out keeps its value, and null is a 422 for a field that
+    cannot be empty (a name, a list, a flag), as a misspelt field is, not taken for "left
+    out". NULLABLE names the fields where null means something (a boundary removed)."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls.NOT_NULL = tuple(name for name in cls.model_fields if name not in cls.NULLABLE)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _not_null(cls, value: object, info: ValidationInfo) -> object:
+        if value is None and info.field_name not in cls.NULLABLE:
+            raise ValueError(NOT_NULL)
+        return value
 
 
 class GeoLocation(StrictModel):

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StrictFloat, model_validator
 from shapely.geometry import shape
 
-from app.schemas.common import DistrictCode, Name, StrictModel
+from app.schemas.common import DistrictCode, Name, PatchModel, StrictModel
 
 # Finite numbers only: JSON's NaN and Infinity (which Python reads) cannot be stored as JSON.
 Position = Annotated[
@@ -64,7 +64,10 @@ class DistrictCreate(StrictModel):
         return self
 
 
-class DistrictPatch(StrictModel):
+class DistrictPatch(PatchModel):
+    # null removes the boundary (the district is then placed by code only).
+    NULLABLE = frozenset({"boundary"})
+
     name: Name | None = None
     adjacent: Annotated[list[DistrictCode], Field(max_length=100)] | None = None
     boundary: Boundary | None = None

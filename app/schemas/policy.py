@@ -5,7 +5,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints, field_validator
 
-from app.schemas.common import JSON_INTEGER, VISIBLE, WORDS_CAP, Instant, StrictModel
+from app.schemas.common import (
+    JSON_INTEGER,
+    NOT_NULL,
+    VISIBLE,
+    WORDS_CAP,
+    Instant,
+    StrictModel,
+)
 from app.vocabulary import SafetyFlag
 
 NatureCode = Annotated[
@@ -33,11 +40,23 @@ def _keys_by_name(schema: dict[str, Any]) -> None:
         schema["additionalProperties"] = values
 
 
+# The CIT program's fields of the policy: each may be left out (kept), not null.
+_PROGRAM_FIELDS = (
+    "coverage_target_cit",
+    "coverage_target_co_responders",
+    "cit_share_target_pct",
+    "coverage_alert_days",
+    "eido_incident_types",
+)
+
+
 class PolicyIn(StrictModel):
     """The policy to put: exactly what GET /v1/policy returns, with changes (SPEC §6.3).
 
     The server owns `version` and `created_at`: sent back, they are accepted and ignored.
     """
+
+    NOT_NULL = _PROGRAM_FIELDS
 
     version: Annotated[int, JSON_INTEGER] | None = None
     created_at: Instant | None = None
@@ -66,20 +85,13 @@ class PolicyIn(StrictModel):
     coverage_alert_days: Annotated[int, Field(ge=0, le=60), JSON_INTEGER] | None = None
     eido_incident_types: Annotated[list[IncidentType], Field(max_length=WORDS_CAP)] | None = None
 
-    @field_validator(
-        "coverage_target_cit",
-        "coverage_target_co_responders",
-        "cit_share_target_pct",
-        "coverage_alert_days",
-        "eido_incident_types",
-        mode="before",
-    )
+    @field_validator(*_PROGRAM_FIELDS, mode="before")
     @classmethod
     def _not_null(cls, value: object) -> object:
         # Left out, a program field keeps its value; null is refused as for every other
         # field, not taken for "left out" (a PUT that meant to clear it would be ignored).
         if value is None:
-            raise ValueError("may be left out (to keep its value), not null")
+            raise ValueError(NOT_NULL)
         return value
 
     @field_validator("eido_incident_types")

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
-from app.schemas.common import WORDS_CAP, Day, GeoLocation, Name, ShortText, StrictModel
+from app.schemas.common import WORDS_CAP, Day, GeoLocation, Name, PatchModel, ShortText, StrictModel
 from app.vocabulary import OFF_CALL, CoResponderKind, ResponderType, Training, UnitStatus
 
 Specialty = Annotated[
@@ -28,7 +28,7 @@ class OfficerCreate(StrictModel):
     active: StrictBool = True
 
 
-class OfficerPatch(StrictModel):
+class OfficerPatch(PatchModel):
     badge_number: ShortText | None = None
     name: Name | None = None
     trainings: Annotated[list[Training], Field(max_length=WORDS_CAP)] | None = None
@@ -88,7 +88,7 @@ class CoResponderCreate(StrictModel):
     active: StrictBool = True
 
 
-class CoResponderPatch(StrictModel):
+class CoResponderPatch(PatchModel):
     name: Name | None = None
     kind: CoResponderKind | None = None
     provider: Name | None = None

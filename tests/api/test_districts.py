@@ -37,6 +37,35 @@ async def test_unknown_adjacent_code_is_422_and_writes_nothing(
     assert await db.fetchval("SELECT count(*) FROM district") == 0
 
 
+async def test_a_patch_with_null_for_what_cannot_be_empty_is_422_and_changes_nothing(
+    admin: Api,
+) -> None:
+    """null for a name was taken for "left out": the client meant something, and got a
+    200 that changed nothing. A boundary may be removed with null."""
+    await grid_districts(admin)
+    co = (await admin.ok("POST", "/v1/co-responders", _clinician(), 201))["id"]
+    body = {"state_officer_id": "UT-1", "badge_number": "1", "name": "Officer One"}
+    officer = (await admin.ok("POST", "/v1/officers", body, 201))["id"]
+    for path, field in (
+        ("/v1/districts/D1", "name"),
+        ("/v1/districts/D1", "adjacent"),
+        (f"/v1/officers/{officer}", "active"),
+        (f"/v1/officers/{officer}", "name"),
+        (f"/v1/co-responders/{co}", "specialties"),
+    ):
+        before = await admin.ok("GET", path)
+        refused = await admin.patch(path, {field: None})
+        assert refused.status_code == 422, (path, field)
+        assert refused.json()["errors"][0]["loc"] == ["body", field]
+        assert await admin.ok("GET", path) == before
+    cleared = await admin.ok("PATCH", "/v1/districts/D1", {"boundary": None})
+    assert cleared["boundary"] is None
+
+
+def _clinician() -> dict[str, str]:
+    return {"name": "Clinician", "kind": "mobile_crisis_team", "provider": "County MH"}
+
+
 async def test_duplicate_code_is_409(admin: Api) -> None:
     await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "a"}, 201)
     response = await admin.post("/v1/districts", {"code": "D1", "name": "b"})

@@ -93,7 +93,8 @@ SEMANTIC_RULES = [
         r" give an override_code, an override_reason, or both"
     ),
     re.compile(r"this Idempotency-Key was used for a different request"),
-    re.compile(r"responder_id is not an officer or co-responder of this agency"),
+    re.compile(r"responder_id is not an active officer or co-responder of this agency"),
+    re.compile(r"a unit's terminal never receives .*"),
     # Comparisons between fields.
     re.compile(r"Value error, ends_at must be after starts_at"),
     re.compile(r"Value error, a shift lasts at most 24 hours"),
