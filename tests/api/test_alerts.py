@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -105,12 +106,13 @@ async def test_each_alert_is_sent_once_to_agency_wide_listeners_only(
         ends_at=now + timedelta(hours=38),
     )
     cad = await admin.ok("POST", "/v1/webhooks", {"url": receiver.url, "events": TYPES}, 201)
-    # A unit's terminal that asks for the alerts still hears none: they are about no unit.
-    await admin.ok(
-        "POST",
-        "/v1/webhooks",
-        {"url": terminal.url, "events": TYPES, "responder_id": soon},
-        201,
+    # A unit's terminal may not ask for the alerts: they are about no unit.
+    asked = {"url": terminal.url, "events": TYPES, "responder_id": soon}
+    await admin.ok("POST", "/v1/webhooks", asked, 422)
+    # One that asked before that rule still hears none (the fan-out trigger's rule).
+    made = await admin.ok("POST", "/v1/webhooks", {**asked, "events": ["unit.assigned"]}, 201)
+    await db.execute(
+        "UPDATE webhook_subscription SET events = $1 WHERE id = $2", TYPES, uuid.UUID(made["id"])
     )
     state: AppState = app.state.cit
     # Two instances looking ahead at the same moment send each alert once.
