@@ -135,9 +135,23 @@ async def dispatch(
     choice = _requested_units(body, rec)
     requested = choice.units
     active = [a for a in earlier if a.released_at is None]
-    already = {a.responder_id for a in active}
-    wanted = [u for u in requested if u[1] not in already]
-    changes = dispatch_roles.role_changes(requested, active)
+    on_call = {a.responder_id: a for a in active}
+    wrong = [u for u in requested if u[1] in on_call and on_call[u[1]].responder_type != u[0]]
+    if wrong:
+        raise Invalid(
+            f"no such {wrong[0][0].replace('_', '-')} {wrong[0][1]} on this call",
+            loc=("body", "units"),
+        )
+    wanted = [u for u in requested if u[1] not in on_call]
+    rerole = body.units is not None or dispatch_roles.rerole_by_recommendation(
+        rec, found.dispatches
+    )
+    changes = dispatch_roles.role_changes(requested, active, rerole=rerole)
+    if dispatch_roles.leaves_no_lead(active, changes, wanted):
+        raise Invalid(
+            "the call would be left without a lead: send the unit that takes over as lead",
+            loc=("body", "units"),
+        )
     if not wanted and not changes:
         fresh = await _fresh_recommendation(session, context, who, call, request_id)
         _count_conflict(session)

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from app.models import Assignment
+from app.models import Assignment, Dispatch
+from app.records.recommendations import RecommendationRecord
 from app.vocabulary import ResponderType, UnitRole
 
 Unit = tuple[ResponderType, UUID, UnitRole]
@@ -36,24 +37,53 @@ class RoleChange:
         return (self.assignment.responder_type, self.assignment.responder_id, self.role)
 
 
-def role_changes(requested: Sequence[Unit], active: Sequence[Assignment]) -> list[RoleChange]:
+def rerole_by_recommendation(
+    rec: RecommendationRecord | None, dispatches: Sequence[Dispatch]
+) -> bool:
+    """Whether a dispatch of the recommendation (no units named) gives the units on the
+    call the parts it names: only when the facts changed the kind of lead since the last
+    dispatch (an escalation, or its end), that is when its lead differs from the lead
+    recommended then. Otherwise units already on the call are left as they are (SPEC
+    §3.4): a plain dispatch repeated, or a CAD's retry, must not undo a lead a dispatcher
+    chose by override."""
+    if rec is None or not dispatches:
+        return False
+    return rec.lead != dispatches[-1].recommended_lead
+
+
+def role_changes(
+    requested: Sequence[Unit], active: Sequence[Assignment], *, rerole: bool
+) -> list[RoleChange]:
     """The role changes a dispatch of these units makes on a call with these active
-    assignments: each unit already on it sent in another role takes that role; with a
-    lead among the units sent, any other lead on the call steps down."""
+    assignments. With rerole, each unit already on it sent in another role takes that role;
+    without, units already on it keep theirs. With a lead among the units sent (new, or
+    re-roled), any other lead on the call steps down."""
     on_call = {a.responder_id: a for a in active}
+    sent = [u for u in requested if rerole or u[1] not in on_call]
     changes = [
         RoleChange(on_call[unit_id], role)
-        for _, unit_id, role in requested
+        for _, unit_id, role in sent
         if unit_id in on_call and on_call[unit_id].role != role
     ]
-    if any(role == "lead" for _, _, role in requested):
-        named = {unit_id for _, unit_id, _ in requested}
+    if any(role == "lead" for _, _, role in sent):
+        named = {unit_id for _, unit_id, _ in sent}
         changes += [
             RoleChange(a, STEPS_DOWN_TO[a.responder_type])
             for a in active
             if a.role == "lead" and a.responder_id not in named
         ]
     return changes
+
+
+def leaves_no_lead(
+    active: Sequence[Assignment], changes: Sequence[RoleChange], new: Sequence[Unit]
+) -> bool:
+    """Whether a call that has a lead would have none after these changes and new units."""
+    if not any(a.role == "lead" for a in active):
+        return False
+    changed = {c.assignment.id: c.role for c in changes}
+    kept = any(changed.get(a.id, a.role) == "lead" for a in active)
+    return not kept and not any(role == "lead" for _, _, role in new)
 
 
 def with_roles(

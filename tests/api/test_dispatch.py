@@ -358,6 +358,58 @@ async def test_a_lead_sent_later_takes_over_and_the_earlier_one_steps_down(
     assert leads == 1
 
 
+async def test_a_plain_dispatch_again_does_not_undo_a_lead_chosen_by_override(
+    admin: Api,
+) -> None:
+    """SPEC §3.4: units already on the call are ignored. Only a recommendation newer than
+    the last dispatch that changes the kind of lead re-roles them; a CAD's retry or a second
+    console's dispatch must not put back the lead a supervisor overrode."""
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    chosen = [
+        {"responder_type": "officer", "responder_id": officer, "role": "lead"},
+        {"responder_type": "co_responder", "responder_id": co, "role": "support"},
+    ]
+    await admin.ok(
+        "POST",
+        f"/v1/calls/{call['id']}/dispatch",
+        {"units": chosen, "override_code": "supervisor_decision"},
+    )
+    # Twice: the first 409 stores a fresh recommendation, which still recommends what the
+    # supervisor overrode (a mental-health lead): nothing changed, so nothing re-roles.
+    for _ in range(2):
+        again = await admin.post(f"/v1/calls/{call['id']}/dispatch")
+        assert again.status_code == 409
+    read = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert {(a["responder_id"], a["role"]) for a in read["assignments"]} == {
+        (officer, "lead"),
+        (co, "support"),
+    }
+    assert len(read["dispatches"]) == 1
+
+
+async def test_a_dispatch_that_mistypes_a_unit_on_the_call_or_leaves_no_lead_is_422(
+    admin: Api,
+) -> None:
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    path = f"/v1/calls/{call['id']}/dispatch"
+    mistyped = [{"responder_type": "officer", "responder_id": co, "role": "lead"}]
+    refused = await admin.post(path, {"units": mistyped, "override_reason": "typo"})
+    assert refused.status_code == 422
+    assert "on this call" in refused.json()["detail"]
+    leaderless = [{"responder_type": "co_responder", "responder_id": co, "role": "support"}]
+    refused = await admin.post(path, {"units": leaderless, "override_reason": "x"})
+    assert refused.status_code == 422
+    assert "without a lead" in refused.json()["detail"]
+    read = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert {(a["responder_id"], a["role"]) for a in read["assignments"]} == {
+        (co, "lead"),
+        (officer, "backup"),
+    }
+
+
 async def test_another_agency_cannot_dispatch_or_clear(admin: Api, other_admin: Api) -> None:
     await _setup(admin)
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)

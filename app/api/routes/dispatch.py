@@ -59,8 +59,11 @@ async def dispatch_call(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Assign the latest recommendation's units (or the ones given, with an override
-    reason). Every unit is assigned, or none; units already on the call are skipped.
-    `Idempotency-Key` works as on POST /v1/calls."""
+    reason). Every unit is assigned, or none. Units already on the call keep their parts,
+    unless units are given or the recommended lead changed since the last dispatch (an
+    escalation): then they take the parts named (a CIT officer on the call takes the lead),
+    and a lead sent takes over from any other, who steps down. `Idempotency-Key` works as
+    on POST /v1/calls."""
     state, work = handling.state, handling.work
     work.use_generic_plans()
     request_body = body or DispatchRequest()
