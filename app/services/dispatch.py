@@ -222,6 +222,7 @@ async def dispatch(
     if changes:
         detail["role_changes"] = [
             {
+                "responder_type": c.assignment.responder_type,
                 "responder_id": str(c.assignment.responder_id),
                 "from": c.assignment.role,
                 "to": c.role,

@@ -321,6 +321,13 @@ async def test_after_an_escalation_the_cit_officer_on_the_call_takes_the_lead(
     assert all(e["lead"] == "law_enforcement" for e in changed)
     terminal = await admin.with_role("unit", responder_id=officer)  # type: ignore[arg-type]
     assert (await terminal.ok("GET", "/v1/units/me"))["assignment"]["role"] == "lead"
+    (audited,) = await db.fetch(
+        "SELECT detail::text AS d FROM audit_entry WHERE action = 'call.dispatch'"
+        " AND detail ? 'role_changes'"
+    )
+    assert sorted(
+        (c["responder_type"], c["from"], c["to"]) for c in json.loads(audited["d"])["role_changes"]
+    ) == [("co_responder", "lead", "support"), ("officer", "backup", "lead")]
     # Nothing is left to change: the 409 as before.
     again = await admin.post(f"/v1/calls/{call['id']}/dispatch")
     assert again.status_code == 409
