@@ -4,6 +4,7 @@ is made of (docs/api.md, "EIDO")."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -88,16 +89,24 @@ def _closure(incident: Mapping[str, Any], statuses: object) -> Closure | None:
             outcome="cancelled" if cancelled else None,
         )
     primary = found[0]
-    code = _text(primary.get("dispositionCommonRegistryCode"))
-    code = code.strip() if code else None
-    described = _text(primary.get("dispositionDescriptionText"))
+    code = _shown(_text(primary.get("dispositionCommonRegistryCode")))
     category = _text(primary.get("dispositionCategoryText"))
     outcome: Outcome | None = next((o for o in OUTCOMES if o == category), None)
-    if outcome is None and code is not None:
+    if outcome is None and code:
         outcome = _OUTCOME_OF_CODE.get(code)
-    text = (described or "").replace("\x00", "").strip()[:200]
-    text = text or f"APCO disposition {code or 'unknown'} (EIDO)"
-    return Closure(disposition=text, outcome=outcome)
+    text = _shown(_text(primary.get("dispositionDescriptionText")))
+    text = text or f"APCO disposition {code[:32] or 'unknown'} (EIDO)"
+    return Closure(disposition=text[:200], outcome=outcome)
+
+
+# What a cleared call's disposition may not hold (schemas.common.VISIBLE): NUL, controls,
+# and the invisible characters a text of nothing else would be.
+_UNSHOWN = re.compile(r"[\x00-\x1f\x7f\x85\ufeff]")
+
+
+def _shown(text: str | None) -> str:
+    """A document's text as a disposition may hold it: controls as spaces, trimmed."""
+    return _UNSHOWN.sub(" ", text or "").strip()
 
 
 def _components(document: Mapping[str, Any], name: str) -> list[tuple[int, dict[str, Any]]]:

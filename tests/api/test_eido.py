@@ -770,6 +770,29 @@ async def test_the_cad_closing_an_incident_clears_its_call_and_frees_its_units(
     assert (again["applied"], again["status"]) == (False, "cleared")
 
 
+async def test_a_closing_disposition_a_call_cannot_hold_is_made_one_it_can(admin: Api) -> None:
+    """Any string is schema-valid there: controls alone, or a code of 300 characters, were
+    a 500 (the cleared call's disposition refuses them), and the subscriber retried it."""
+    await grid_districts(admin)
+    for described, code, kept in (
+        ("\x01", "15", "APCO disposition 15 (EIDO)"),
+        ("\ufeff", "15", "APCO disposition 15 (EIDO)"),
+        (None, "9" * 300, f"APCO disposition {'9' * 32} (EIDO)"),
+        ("left\x00with\ttabs", "15", "left with tabs"),
+    ):
+        incident = incident_id()
+        call = await _import(admin, document(incident, beat="D1"), 201)
+        closing = document(incident, at=later(1), beat="D1")
+        closing["incidentComponent"]["incidentStatusCommonRegistryText"] = ["Closed"]
+        disposition = _disposition(incident, code)
+        if described is not None:
+            disposition["dispositionDescriptionText"] = described
+        closing["incidentComponent"]["dispositionComponent"] = [disposition]
+        await _import(admin, closing, 200)
+        read = await admin.ok("GET", f"/v1/calls/{call['id']}")
+        assert (read["status"], read["disposition"]) == ("cleared", kept)
+
+
 async def test_a_cancelled_incident_clears_its_call_as_cancelled(admin: Api) -> None:
     await grid_districts(admin)
     incident = incident_id()
