@@ -62,13 +62,18 @@ async def responder_kind(
     session: AsyncSession, *, agency_id: UUID, responder_id: UUID
 ) -> str | None:
     """Whether the agency's active responder is an officer or a co-responder; None if
-    neither, or inactive (a unit key is for a responder on the roster)."""
-    officer = await get_officer(session, agency_id=agency_id, officer_id=responder_id)
-    if officer is not None:
-        return "officer" if officer.active else None
-    co = await get_co_responder(session, agency_id=agency_id, co_responder_id=responder_id)
-    if co is not None:
-        return "co_responder" if co.active else None
+    neither, or inactive (a unit key is for a responder on the roster). The row is locked
+    FOR SHARE until the transaction ends: a deactivation at the same moment (which locks it
+    to update it, then revokes its keys) comes wholly before or wholly after the key."""
+    for model, kind in ((Officer, "officer"), (CoResponder, "co_responder")):
+        stmt = (
+            select(model.active)
+            .where(model.agency_id == agency_id, model.id == responder_id)
+            .with_for_update(read=True)
+        )
+        active = (await session.execute(stmt)).scalar_one_or_none()
+        if active is not None:
+            return kind if active else None
     return None
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -251,6 +253,29 @@ async def test_a_separation_revokes_the_units_keys_for_good(admin: Api) -> None:
     assert (await terminals[stays].get("/v1/units/me")).status_code == 200
     revoked = [k for k in (await admin.ok("GET", "/v1/api-keys"))["items"] if k["revoked_at"]]
     assert sorted(k["responder_id"] for k in revoked) == sorted([officer, co])
+
+
+async def test_keys_made_while_the_unit_is_deactivated_never_outlive_it(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """Key creation read `active` unlocked: keys made at the moment of a deactivation
+    committed valid after it had revoked the others (outside-in check: 8 runs of 8)."""
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    for round_ in range(8):
+        body = {"state_officer_id": f"RACE-{round_}", "badge_number": f"R{round_}", "name": "R"}
+        officer = (await admin.ok("POST", "/v1/officers", body, 201))["id"]
+        key = {"role": "unit", "responder_id": officer}
+        answers = await asyncio.gather(
+            *(admin.post("/v1/api-keys", key) for _ in range(6)),
+            admin.patch(f"/v1/officers/{officer}", {"active": False}),
+        )
+        assert {a.status_code for a in answers[:6]} <= {201, 422}
+        assert answers[6].status_code == 200
+        valid = await db.fetchval(
+            "SELECT count(*) FROM api_key WHERE responder_id = $1 AND revoked_at IS NULL",
+            uuid.UUID(officer),
+        )
+        assert valid == 0, round_
 
 
 async def test_overlapping_shift_is_409_and_bulk_is_all_or_nothing(

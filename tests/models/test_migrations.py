@@ -65,3 +65,51 @@ def test_models_match_the_migrated_schema(scratch_url: str) -> None:
             await engine.dispose()
 
     assert asyncio.run(differences()) == []
+
+
+def test_upgrading_revokes_the_unit_keys_of_responders_separated_before(scratch_url: str) -> None:
+    """Migration 0019: deactivation revokes a unit's keys since then; a terminal of an
+    officer separated before must not keep working after the upgrade."""
+    upgrade(scratch_url, "0018")
+
+    async def seed() -> None:
+        conn = await asyncpg.connect(plain_url(scratch_url))
+        try:
+            agency = await conn.fetchval(
+                "INSERT INTO agency (id, name, timezone) VALUES (gen_random_uuid(), 'A', 'UTC')"
+                " RETURNING id"
+            )
+            for n, active in enumerate((False, True)):
+                officer = await conn.fetchval(
+                    "INSERT INTO officer (id, agency_id, state_officer_id, badge_number, name,"
+                    " active) VALUES (gen_random_uuid(), $1, $2, $2, 'O', $3) RETURNING id",
+                    agency,
+                    f"S-{n}",
+                    active,
+                )
+                await conn.execute(
+                    "INSERT INTO api_key (id, agency_id, role, responder_type, responder_id,"
+                    " prefix, key_hash) VALUES (gen_random_uuid(), $1, 'unit', 'officer', $2,"
+                    " $3, $4)",
+                    agency,
+                    officer,
+                    f"0000000{n}",
+                    bytes([n]) * 32,
+                )
+        finally:
+            await conn.close()
+
+    async def revoked() -> dict[bool, bool]:
+        conn = await asyncpg.connect(plain_url(scratch_url))
+        try:
+            rows = await conn.fetch(
+                "SELECT o.active, k.revoked_at IS NOT NULL AS revoked FROM api_key k"
+                " JOIN officer o ON o.id = k.responder_id"
+            )
+        finally:
+            await conn.close()
+        return {r["active"]: r["revoked"] for r in rows}
+
+    asyncio.run(seed())
+    upgrade(scratch_url)
+    assert asyncio.run(revoked()) == {False: True, True: False}
