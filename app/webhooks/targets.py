@@ -91,8 +91,6 @@ def check_url_shape(url: str) -> tuple[str, int]:
         raise TargetRefused("the URL must be absolute http:// or https://")
     if parts.username or parts.password:
         raise TargetRefused("the URL must not carry credentials")
-    if "#" in url:
-        raise TargetRefused("the URL must not carry a #fragment: it is never sent")
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:

@@ -335,6 +335,20 @@ async def test_a_stored_url_the_sender_cannot_parse_fails_at_once_not_after_its_
     assert receiver.requests == []
 
 
+async def test_a_url_stored_with_a_fragment_before_they_were_refused_still_gets_its_events(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    # Subscribing refuses a #fragment now; one stored before is sent to without it, as
+    # it always was, not failed at every attempt.
+    await grid_districts(admin)
+    await _subscribe(admin, receiver.url, ["call.created"])
+    await db.execute("UPDATE webhook_subscription SET url = url || '#frag'")
+    async with service():
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        (request,) = await receiver.wait_for(1)
+    assert request.headers["webhook-id"]
+
+
 async def test_a_target_that_turns_private_after_subscribing_gets_nothing(
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:
