@@ -66,8 +66,10 @@ async def import_eido(
 
     The document's `$id` (its Incident Tracking Identifier) is the call's `external_id`.
     A newer document updates the call, and re-triages it when the nature, place, person or
-    notes changed. A document that is not an EIDO, or that nothing places in a district, is
-    a 422 and writes nothing; a newer one for a cleared call is a 409.
+    notes changed; one saying the incident ended (Closed or Cancelled) then clears the call,
+    releasing its units, with the document's disposition. A document that is not an EIDO,
+    or that nothing places in a district, is a 422 and writes nothing; a newer one for a
+    cleared call is a 409.
     """
     work.use_generic_plans()
     result = await service.import_document(

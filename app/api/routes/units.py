@@ -40,8 +40,8 @@ async def list_units(
     district: Annotated[DistrictCode | None, Query()] = None,
 ) -> Response:
     """Every responder on shift now (serving the district, if given), for dispatch consoles,
-    and those still on a call after their shift ended, until released (based in the district,
-    if given)."""
+    and those still busy on a call (cit-dispatch's or a CAD's) after their shift ended, until
+    released (based in the district, if given)."""
     if district is not None:
         # The district's id from the agency's context: no round trip to look it up.
         context = await agency.knowing(state, context, codes=[district])
