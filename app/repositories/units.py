@@ -38,19 +38,20 @@ _COLUMNS = """sc.shift_id, sc.responder_type, sc.responder_id, sc.call_sign,
            coalesce(sc.cit_periods @> CAST(:today AS date), false) AS cit_certified"""
 
 # Units held over: active responders busy on a call (theirs or a CAD's) whose latest
-# started shift has ended, as that shift's home row, with the responder's status and
-# location. Few rows, found by the partial indexes of migration 0018; the shift by
+# started shift has ended, as that shift's home row, with the responder's status, location
+# and certifications now (the triggers stop keeping an ended shift's row current). Few
+# rows, found by the partial indexes of migration 0018; the shift by
 # ix_shift_coverage_responder. Its columns are $columns' with the responder's state.
 _HELD_OVER = """
     SELECT sc.shift_id, sc.responder_type, sc.responder_id, sc.call_sign,
            sc.home_district_id, sc.ends_at, r.status, r.lat, r.lon,
-           coalesce(sc.cit_periods @> CAST(:today AS date), false) AS cit_certified
+           coalesce(cit_periods_of(r.person) @> CAST(:today AS date), false) AS cit_certified
     FROM (
-        SELECT o.id, o.status, o.lat, o.lon FROM officer o
+        SELECT o.id, o.status, o.lat, o.lon, o.state_officer_id AS person FROM officer o
         WHERE o.agency_id = :agency_id AND o.active
           AND (o.active_call_id IS NOT NULL OR o.external_incident IS NOT NULL)
         UNION ALL
-        SELECT c.id, c.status, c.lat, c.lon FROM co_responder c
+        SELECT c.id, c.status, c.lat, c.lon, NULL FROM co_responder c
         WHERE c.agency_id = :agency_id AND c.active
           AND (c.active_call_id IS NOT NULL OR c.external_incident IS NOT NULL)
     ) r

@@ -168,7 +168,8 @@ async def _units(
                 name=person.name,
                 call_sign=shift.call_sign,
                 district=codes[shift.id][0],
-                also_covers=codes[shift.id][1],
+                # A shift that has ended covers nothing now (as GET /v1/units shows it).
+                also_covers=codes[shift.id][1] if shift.ends_at > now else [],
                 shift_ends_at=shift.ends_at,
                 status=person.status,
                 location=location,

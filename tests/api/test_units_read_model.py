@@ -195,6 +195,20 @@ async def test_a_unit_still_on_a_call_after_its_shift_stays_listed_until_release
     assert (clinician["district"], clinician["also_covers"]) == ("D1", [])
     assert (await admin.ok("GET", "/v1/units?district=D1"))["items"] == everyone
     assert (await admin.ok("GET", "/v1/units?district=D2"))["items"] == []
+    # As its terminal sees itself.
+    terminal = await admin.with_role("unit", responder_id=co)  # type: ignore[arg-type]
+    mine = (await terminal.ok("GET", "/v1/units/me"))["unit"]
+    assert mine == clinician
+    # A certification recorded now shows, though the ended shift's row is not kept current.
+    assert officer["cit_certified"] is False
+    today = datetime.now(UTC).date()
+    await certify(
+        admin, "UT-1", number="C-1", certified_on=today, expires_on=today + timedelta(days=9)
+    )
+    (certified,) = [
+        u for u in (await admin.ok("GET", "/v1/units"))["items"] if u["call_sign"] == "1A1"
+    ]
+    assert certified["cit_certified"] is True
 
     await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "resolved"})
     await admin.ok("PUT", f"/v1/officers/{busy}/status", {"status": "available"})
