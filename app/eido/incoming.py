@@ -45,15 +45,19 @@ class IncidentFacts:
     received_at: datetime | None
     # The safety flags the document's cautions raise (app/eido/registry.py, CAUTION_TYPE).
     safety: frozenset[SafetyFlag]
-    # The incident's common status says it is over (Closed or Cancelled, not ReOpened).
-    ended: bool
-    # How it ended, for the call it clears: the primary disposition, or Cancelled's.
+    # How it ended, for the call it clears (the primary disposition, or Cancelled's); None
+    # while its common status does not say it is over (Closed or Cancelled, not ReOpened).
     closure: Closure | None
     # Who issued the document (issuingElementIdentification) and the issuer's own id of the
     # incident (incidentComponent.internalIncidentId): this service's export gives its
     # name and the call's id.
     issuer: str | None
     internal_id: str | None
+
+    @property
+    def ended(self) -> bool:
+        """The incident's common status says it is over."""
+        return self.closure is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +299,6 @@ def read(document: Any, *, valid: bool = False) -> IncidentFacts:
         notes=_notes(document),
         received_at=_received_at(document),
         safety=_safety(document),
-        ended=registry.has_ended(status),
         closure=_closure(incident, status),
         issuer=_text(document.get("issuingElementIdentification")),
         internal_id=_text(incident.get("internalIncidentId")),
