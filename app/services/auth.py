@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -198,7 +199,13 @@ async def _retried(run: Callable[[], Awaitable[T]]) -> T:
 async def _failed(
     state: AppState, *, client: str, prefix: str | None, request_id: str | None
 ) -> None:
-    """Audit and count a failed authentication, for every instance, in one round trip."""
+    """Audit and count a failed authentication, for every instance, in one round trip.
+
+    A try counted past a limit came while that lockout already held: it is refused as the
+    lockout refuses (429), not told its key is wrong. Tries sent at once are all checked
+    before any is counted; were those past the limit answered 401, while the right key
+    among them met the lockout's 429, a burst would learn which key was right.
+    """
     limit = state.settings.auth_failure_limit
     try:
         async with state.autocommit.connect() as conn:
@@ -217,6 +224,15 @@ async def _failed(
         return
     for count in counts:
         state.failures.learn((count.client, count.prefix), count.failures, count.locked_for)
+    key_count, client_count = counts
+    past = [
+        count.locked_for or 1.0
+        for count, most in ((key_count, limit), (client_count, limit * CLIENT_BUDGET))
+        if count.failures > most
+    ]
+    if past:
+        wait = max(1, math.ceil(max(past)))
+        raise TooManyRequests("Too many failed authentications from this client", wait)
 
 
 async def _succeeded(state: AppState, *, client: str, prefix: str | None) -> None:

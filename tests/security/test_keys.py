@@ -149,6 +149,30 @@ async def test_guessing_with_ever_new_prefixes_locks_the_address_out(
         assert (await http.get("/v1/policy", headers=admin.headers)).status_code == 429
 
 
+async def test_a_burst_of_guesses_at_once_learns_no_more_than_the_lockout_allows(
+    admin: Api, database_url: str, settings: Settings
+) -> None:
+    # Tries sent together were all checked before any was counted: 40 wrong keys were all
+    # told 401, while the right key among them met the lockout (429) and stood out.
+    limit = settings.auth_failure_limit
+    prefix = admin.key.split("_")[1]
+    guesses = [_bearer(f"cit_{prefix}_{n:043d}") for n in range(40)]
+    async with service(database_url, settings, client_host="198.51.100.11") as http:
+        answers = await asyncio.gather(*(http.get("/v1/policy", headers=g) for g in guesses))
+        codes = sorted(a.status_code for a in answers)
+        assert codes == [401] * limit + [429] * (len(guesses) - limit)
+        assert all(int(a.headers["Retry-After"]) >= 1 for a in answers if a.status_code == 429)
+    # Ever-new prefixes in a burst: the address's budget (one try a key here, to keep the
+    # burst within the pool), then its lockout.
+    budget = 1 * CLIENT_BUDGET
+    fresh = [_bearer(f"cit_{n:08x}_guess") for n in range(budget + 20)]
+    async with service(
+        database_url, settings, client_host="198.51.100.12", auth_failure_limit=1
+    ) as http:
+        answers = await asyncio.gather(*(http.get("/v1/policy", headers=g) for g in fresh))
+        assert sorted(a.status_code for a in answers) == [401] * budget + [429] * 20
+
+
 async def test_a_success_resets_the_failure_count(
     admin: Api, database_url: str, settings: Settings
 ) -> None:
