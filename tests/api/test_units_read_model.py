@@ -203,7 +203,11 @@ async def test_a_unit_still_on_a_call_after_its_shift_stays_listed_until_release
     assert officer["cit_certified"] is False
     today = datetime.now(UTC).date()
     await certify(
-        admin, "UT-1", number="C-1", certified_on=today, expires_on=today + timedelta(days=9)
+        admin,
+        "UT-1",
+        number="C-1",
+        certified_on=today - timedelta(days=1),
+        expires_on=today + timedelta(days=9),
     )
     (certified,) = [
         u for u in (await admin.ok("GET", "/v1/units"))["items"] if u["call_sign"] == "1A1"
