@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Select, select, text, update
+from sqlalchemy import Row, Select, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.models import ApiKey
@@ -72,9 +72,10 @@ async def get_key(session: AsyncSession, *, agency_id: UUID, key_id: UUID) -> Ap
 
 async def revoke_unit_keys(
     session: AsyncSession, *, agency_id: UUID, responder_id: UUID, at: datetime
-) -> list[bytes]:
-    """Revoke the responder's unit keys still valid; their hashes, for caches to drop (the
-    change is announced to every instance too: migration 0015's trigger)."""
+) -> list[Row[UUID, str, bytes]]:
+    """Revoke the responder's unit keys still valid: each one's id, prefix and hash (for
+    caches to drop; the change is announced to every instance too: migration 0015's
+    trigger)."""
     stmt = (
         update(ApiKey)
         .where(
@@ -83,7 +84,7 @@ async def revoke_unit_keys(
             ApiKey.revoked_at.is_(None),
         )
         .values(revoked_at=at)
-        .returning(ApiKey.key_hash)
+        .returning(ApiKey.id, ApiKey.prefix, ApiKey.key_hash)
         .execution_options(synchronize_session=False)
     )
-    return list((await session.execute(stmt)).scalars())
+    return list((await session.execute(stmt)).all())

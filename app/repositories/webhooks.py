@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Row, Select, select, text
+from sqlalchemy import Row, Select, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.events.catalogue import DELIVERIES_DUE
@@ -152,6 +152,24 @@ async def disable_subscription(
     conn: AsyncConnection, *, subscription_id: UUID, reason: str
 ) -> None:
     await conn.execute(_DISABLE, {"id": subscription_id, "reason": reason})
+
+
+async def disable_terminal_subscriptions(
+    session: AsyncSession, *, agency_id: UUID, responder_id: UUID, reason: str
+) -> list[UUID]:
+    """Disable the responder's active terminal subscriptions; their ids."""
+    stmt = (
+        update(WebhookSubscription)
+        .where(
+            WebhookSubscription.agency_id == agency_id,
+            WebhookSubscription.responder_id == responder_id,
+            WebhookSubscription.active.is_(True),
+        )
+        .values(active=False, disabled_reason=reason)
+        .returning(WebhookSubscription.id)
+        .execution_options(synchronize_session=False)
+    )
+    return list((await session.execute(stmt)).scalars())
 
 
 async def requeue(session: AsyncSession, delivery: WebhookDelivery) -> None:

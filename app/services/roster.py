@@ -16,6 +16,7 @@ from app.models import Certification, CoResponder, Officer
 from app.repositories import assignments as assignment_repo
 from app.repositories import keys as keys_repo
 from app.repositories import roster as repo
+from app.repositories import webhooks as webhooks_repo
 from app.repositories.pagination import fetch_page
 from app.schemas.common import GeoLocation, geo_location
 from app.schemas.roster import (
@@ -29,6 +30,8 @@ from app.schemas.roster import (
     OfficerOut,
     OfficerPatch,
 )
+from app.security import Principal
+from app.services import audit
 from app.vocabulary import ResponderType
 
 
@@ -136,7 +139,13 @@ async def _refuse_deactivating_on_a_call(
 
 
 async def update_officer(
-    session: AsyncSession, context: AgencyContext, officer_id: UUID, body: OfficerPatch
+    session: AsyncSession,
+    context: AgencyContext,
+    officer_id: UUID,
+    body: OfficerPatch,
+    *,
+    who: Principal,
+    request_id: str | None,
 ) -> tuple[OfficerOut, list[bytes]]:
     """The officer changed, and the hashes of the unit keys a separation revoked."""
     if body.active is False:
@@ -155,7 +164,7 @@ async def update_officer(
         officer.active = body.active
         officer.separated_at = None if body.active else datetime.now(UTC)
         if not body.active:
-            revoked = await _revoke_unit_keys(session, context.agency_id, officer_id)
+            revoked = await _retire_terminal(session, who, request_id, officer_id)
     try:
         async with session.begin_nested():
             await session.flush()
@@ -164,12 +173,48 @@ async def update_officer(
     return (await render_officers(session, context, [officer]))[0], revoked
 
 
-async def _revoke_unit_keys(session: AsyncSession, agency_id: UUID, unit_id: UUID) -> list[bytes]:
-    """A unit deactivated: its unit keys are revoked, for good (reactivated, it needs new
-    ones), so a terminal does not outlive the post. The hashes, for caches to drop."""
-    return await keys_repo.revoke_unit_keys(
-        session, agency_id=agency_id, responder_id=unit_id, at=datetime.now(UTC)
+async def _retire_terminal(
+    session: AsyncSession, who: Principal, request_id: str | None, unit_id: UUID
+) -> list[bytes]:
+    """A unit deactivated: its unit keys are revoked and its terminal's webhook
+    subscriptions disabled, for good (reactivated, it needs new ones), so a terminal does
+    not outlive the post. Each is audited as its own revocation would be, naming why. The
+    keys' hashes, for caches to drop."""
+    now = datetime.now(UTC)
+    why = {"reason": "responder deactivated", "responder_id": str(unit_id)}
+    keys = await keys_repo.revoke_unit_keys(
+        session, agency_id=who.agency_id, responder_id=unit_id, at=now
     )
+    subscriptions = await webhooks_repo.disable_terminal_subscriptions(
+        session, agency_id=who.agency_id, responder_id=unit_id, reason="responder deactivated"
+    )
+    entries = [
+        audit.entry(
+            who,
+            action="api_key.revoke",
+            resource_type="api_key",
+            resource_id=key.id,
+            request_id=request_id,
+            at=now,
+            detail={**why, "prefix": key.prefix},
+        )
+        for key in keys
+    ] + [
+        audit.entry(
+            who,
+            action="webhook.disable",
+            resource_type="webhook",
+            resource_id=subscription_id,
+            request_id=request_id,
+            at=now,
+            detail=why,
+        )
+        for subscription_id in subscriptions
+    ]
+    conn = await session.connection()
+    for entry in entries:
+        await audit.write(conn, entry)
+    return [key.key_hash for key in keys]
 
 
 async def list_officers(
@@ -220,15 +265,21 @@ async def get_co_responder(
 
 
 async def update_co_responder(
-    session: AsyncSession, *, agency_id: UUID, co_responder_id: UUID, body: CoResponderPatch
+    session: AsyncSession,
+    *,
+    who: Principal,
+    request_id: str | None,
+    co_responder_id: UUID,
+    body: CoResponderPatch,
 ) -> tuple[CoResponderOut, list[bytes]]:
     """The co-responder changed, and the hashes of the unit keys a deactivation revoked."""
+    agency_id = who.agency_id
     if body.active is False:
         await _refuse_deactivating_on_a_call(session, agency_id, "co_responder", co_responder_id)
     row = await get_co_responder(session, agency_id=agency_id, co_responder_id=co_responder_id)
     revoked: list[bytes] = []
     if body.active is False and row.active:
-        revoked = await _revoke_unit_keys(session, agency_id, co_responder_id)
+        revoked = await _retire_terminal(session, who, request_id, co_responder_id)
     for field in ("name", "kind", "provider", "active"):
         value = getattr(body, field)
         if value is not None:

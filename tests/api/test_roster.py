@@ -234,8 +234,21 @@ async def test_a_separation_revokes_the_units_keys_for_good(admin: Api) -> None:
     }
     for unit, terminal in terminals.items():
         assert (await terminal.get("/v1/units/me")).status_code == 200, unit
-    await admin.ok("PATCH", f"/v1/officers/{officer}", {"active": False})
+        hook = {"url": "https://mdt.example/hook", "events": ["unit.assigned"]}
+        await admin.ok("POST", "/v1/webhooks", {**hook, "responder_id": unit}, 201)
+    supervisor = await admin.with_role("supervisor")
+    await supervisor.ok("PATCH", f"/v1/officers/{officer}", {"active": False})
     await admin.ok("PATCH", f"/v1/co-responders/{co}", {"active": False})
+    # Each key revoked and each terminal subscription disabled is in the trail as such,
+    # naming why, and the terminal's webhooks stop with its keys.
+    for action in ("api_key.revoke", "webhook.disable"):
+        trail = (await admin.ok("GET", f"/v1/audit?action={action}"))["items"]
+        assert sorted(e["detail"]["responder_id"] for e in trail) == sorted([officer, co])
+        assert {e["detail"]["reason"] for e in trail} == {"responder deactivated"}
+        assert {e["role"] for e in trail} == {"supervisor", "admin"}
+    hooks = {h["responder_id"]: h for h in (await admin.ok("GET", "/v1/webhooks"))["items"]}
+    assert [hooks[u]["active"] for u in (officer, co, stays)] == [False, False, True]
+    assert hooks[officer]["disabled_reason"] == "responder deactivated"
     for unit, path in ((officer, "officers"), (co, "co-responders")):
         terminal = terminals[unit]
         # Refused at once, as a revoked key is: status reports, stream tickets, reads.

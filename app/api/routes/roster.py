@@ -4,9 +4,19 @@ import functools
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from app.api.deps import Audit, Caller, Context, Paging, ReadSession, Session, State, Work
+from app.api.deps import (
+    Audit,
+    Caller,
+    Context,
+    Paging,
+    ReadSession,
+    Session,
+    State,
+    Work,
+    request_id,
+)
 from app.api.problems import problems
 from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import NO_NUL, Page
@@ -67,6 +77,7 @@ async def get_officer(
 async def update_officer(
     officer_id: UUID,
     body: OfficerPatch,
+    request: Request,
     who: Caller,
     context: Context,
     session: Session,
@@ -76,7 +87,9 @@ async def update_officer(
     """Change an officer; `active: false` records a separation from the agency and revokes
     the officer's unit keys. An officer assigned to a call cannot be deactivated (409) until
     the call is cleared or the officer reports available or out of service."""
-    out, revoked = await service.update_officer(session, context, officer_id, body)
+    out, revoked = await service.update_officer(
+        session, context, officer_id, body, who=who, request_id=request_id(request)
+    )
     _forget_when_committed(work, state, revoked)
     return out
 
@@ -168,6 +181,7 @@ async def get_co_responder(
 async def update_co_responder(
     co_responder_id: UUID,
     body: CoResponderPatch,
+    request: Request,
     who: Caller,
     session: Session,
     work: Work,
@@ -177,7 +191,11 @@ async def update_co_responder(
     cannot be deactivated (409) until the call is cleared or the unit reports available or
     out of service."""
     out, revoked = await service.update_co_responder(
-        session, agency_id=who.agency_id, co_responder_id=co_responder_id, body=body
+        session,
+        who=who,
+        request_id=request_id(request),
+        co_responder_id=co_responder_id,
+        body=body,
     )
     _forget_when_committed(work, state, revoked)
     return out
