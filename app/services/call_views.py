@@ -8,6 +8,7 @@ app/services/dispatch.py.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +31,8 @@ from app.schemas.calls import (
     RecommendationOut,
     Safety,
 )
+from app.security import Principal
+from app.services import audit
 
 
 def render_recommendation(rec: RecommendationRecord) -> RecommendationOut:
@@ -147,6 +150,29 @@ async def get_with_units(
     """A call as lists show it: with its units and dispatches, without notes."""
     call = await get(session, context, call_id)
     return await render_with_units(session, call, await latest_recommendation(session, call))
+
+
+async def read_by_its_unit(
+    session: AsyncSession,
+    context: AgencyContext,
+    call_id: UUID,
+    *,
+    who: Principal,
+    request_id: str | None,
+) -> DispatchedCallOut:
+    """The call a unit is on, as its terminal reads it (GET /v1/units/me): a read of the
+    call's details, audited as `call.read` like any other."""
+    out = await get_with_units(session, context, call_id)
+    entry = audit.call_entry(
+        who,
+        call_id,
+        action="call.read",
+        request_id=request_id,
+        at=datetime.now(UTC),
+        detail={"via": "GET /v1/units/me"},
+    )
+    await audit.write(await session.connection(), entry)
+    return out
 
 
 async def list_page(

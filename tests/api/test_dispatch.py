@@ -568,6 +568,15 @@ async def test_a_terminal_reads_its_role_and_the_units_it_works_with(admin: Api)
     await admin.ok("PUT", f"/v1/officers/{other}/status", {"status": "available"})
     me = await terminal.ok("GET", "/v1/units/me")
     assert (me["assignment"], me["call"]) == (None, None)
+    # The read that showed the call is in the trail as a read of it (SPEC: every read of a
+    # call's details); the one that showed none is not.
+    trail = await admin.ok("GET", f"/v1/audit?action=call.read&resource_id={call['id']}")
+    keys = (await admin.ok("GET", "/v1/api-keys"))["items"]
+    terminal_key = next(k["id"] for k in keys if terminal.key.startswith(f"cit_{k['prefix']}_"))
+    mine = [e for e in trail["items"] if e["role"] == "unit"]
+    assert [(e["key_id"], e["detail"]) for e in mine] == [
+        (terminal_key, {"via": "GET /v1/units/me"})
+    ]
 
 
 async def test_a_unit_whose_shift_ends_during_its_call_still_sees_the_call(admin: Api) -> None:

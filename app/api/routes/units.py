@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from app.api.deps import Caller, Context, ReadSession, State
+from app.api.deps import Caller, Context, ReadSession, Session, State, request_id
 from app.api.problems import problems
 from app.api.strict_json import StrictJSONRoute
 from app.errors import NotFound
@@ -50,12 +50,13 @@ async def list_units(
 
 
 @router.get("/me", responses=problems(401, 403, 404, 503))
-async def my_unit(who: Caller, context: Context, session: ReadSession) -> MyUnit:
+async def my_unit(request: Request, who: Caller, context: Context, session: Session) -> MyUnit:
     """A unit key's own unit record, its active assignment (its role), and the call it is
     assigned to with every unit assigned to it (never the call's notes).
 
     Off shift, the record is from the shift the unit worked last (`shift_ends_at` is past):
-    a unit still on a call when its shift ends keeps seeing that call.
+    a unit still on a call when its shift ends keeps seeing that call. A read that shows
+    a call is in the audit trail as that call's `call.read`.
     """
     mine = (
         None
@@ -68,7 +69,9 @@ async def my_unit(who: Caller, context: Context, session: ReadSession) -> MyUnit
         raise NotFound("your unit has no shift that has started, or it is inactive")
     call, assignment = None, None
     if mine.active_call_id is not None:
-        call = await call_views.get_with_units(session, context, mine.active_call_id)
+        call = await call_views.read_by_its_unit(
+            session, context, mine.active_call_id, who=who, request_id=request_id(request)
+        )
         assignment = next(
             (
                 a
