@@ -64,6 +64,7 @@ _RESOURCE_PARAMS = (
     "code",
     "officer_id",
     "co_responder_id",
+    "shift_id",
     "call_id",
     "subscription_id",
     "delivery_id",

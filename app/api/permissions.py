@@ -74,6 +74,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/shifts"): _write("shift.create", ROSTER),
     ("POST", "/v1/shifts/bulk"): _write("shift.bulk_create", ROSTER),
     ("GET", "/v1/shifts"): _read("shift.list"),
+    ("PATCH", "/v1/shifts/{shift_id}"): _write("shift.update", ROSTER),
+    ("DELETE", "/v1/shifts/{shift_id}"): _write("shift.delete", ROSTER),
     ("GET", "/v1/units"): _read("unit.list"),
     ("GET", "/v1/units/me"): Rule(UNIT, "unit.me", unit_own=True),
     ("GET", "/v1/policy"): _read("policy.read"),

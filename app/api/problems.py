@@ -94,6 +94,10 @@ def _unread_body(exc: RequestValidationError) -> bool:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    if not _method_allowed(request):
+        # The router sent a concrete path to a templated route that has the method
+        # (PATCH /v1/shifts/bulk to /v1/shifts/{shift_id}): the path has no such method.
+        return await _http_error(request, StarletteHTTPException(405))
     try:
         if _unread_body(exc):
             await authorize_unread_body(request)
@@ -194,6 +198,13 @@ def _allowed_methods(request: Request) -> str | None:
 
 
 _HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"}
+
+
+def _method_allowed(request: Request) -> bool:
+    """Whether the OpenAPI document lists the request's method for its path (HEAD as GET)."""
+    allowed = _allowed_methods(request)
+    method = "GET" if request.method == "HEAD" else request.method
+    return allowed is None or method in allowed.split(", ")
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:

@@ -103,7 +103,7 @@ class ShiftCoverage(Base):
     is_home: Mapped[bool] = mapped_column(server_default=text("false"))
     responder_type: Mapped[str] = mapped_column(Text)
     responder_id: Mapped[UUID]
-    # Copied from the shift (never changed after it is created).
+    # Copied from the shift (PATCH /v1/shifts/{id} writes the rows again).
     call_sign: Mapped[str] = mapped_column(Text)
     home_district_id: Mapped[UUID]
     # The unit's ranking state, filled and kept current by triggers (migration 0003); the

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, exists, or_, select, text
+from sqlalchemy import Select, and_, delete, exists, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ids import new_id
@@ -50,22 +50,71 @@ def add_shift(
         ends_at=ends_at,
     )
     session.add(shift)
-    for covered, is_home in [(district_id, True), *((d, False) for d in also_covers)]:
+    _add_coverage(session, shift, responder_id, also_covers)
+    return shift
+
+
+def _add_coverage(
+    session: AsyncSession, shift: Shift, responder_id: UUID, also_covers: Sequence[UUID]
+) -> None:
+    """The shift's coverage rows: its home district and each it also covers (the ranking
+    state is filled in by migration 0003's trigger)."""
+    for covered, is_home in [(shift.district_id, True), *((d, False) for d in also_covers)]:
         session.add(
             ShiftCoverage(
                 shift_id=shift.id,
                 district_id=covered,
-                agency_id=agency_id,
+                agency_id=shift.agency_id,
                 is_home=is_home,
-                responder_type=responder_type,
+                responder_type=shift.responder_type,
                 responder_id=responder_id,
-                call_sign=call_sign,
-                home_district_id=district_id,
-                starts_at=starts_at,
-                ends_at=ends_at,
+                call_sign=shift.call_sign,
+                home_district_id=shift.district_id,
+                starts_at=shift.starts_at,
+                ends_at=shift.ends_at,
             )
         )
+
+
+async def locked_shift(session: AsyncSession, *, agency_id: UUID, shift_id: UUID) -> Shift | None:
+    """The agency's shift, locked for a change (FOR UPDATE): changes to one shift are
+    serialised, so its coverage rows are written again by one at a time. Its responder's
+    row is locked too, FOR NO KEY UPDATE as the overlap trigger locks it (so two changes to
+    the responder's shifts wait for each other rather than deadlock): a status report at
+    the same moment, whose trigger copies the unit's state onto its coverage rows, comes
+    wholly before they are written again (which reads that state) or after (and finds the
+    new rows)."""
+    stmt = select(Shift).where(Shift.agency_id == agency_id, Shift.id == shift_id)
+    shift = (await session.execute(stmt.with_for_update())).scalar_one_or_none()
+    if shift is not None:
+        model = Officer if shift.responder_type == "officer" else CoResponder
+        responder = select(model.id).where(model.id == shift.responder_id)
+        await session.execute(responder.with_for_update(key_share=True))
     return shift
+
+
+async def rewrite_coverage(
+    session: AsyncSession, shift: Shift, also_covers: Sequence[UUID]
+) -> None:
+    """Write the changed shift's coverage rows again, from the shift as it is now; the
+    shift is read back (its responder_id is computed by the database)."""
+    responder_id = shift.responder_id  # read before the delete flushes the change
+    await session.execute(
+        delete(ShiftCoverage)
+        .where(ShiftCoverage.shift_id == shift.id)
+        .execution_options(synchronize_session=False)
+    )
+    _add_coverage(session, shift, responder_id, also_covers)
+    await session.flush()
+    await session.refresh(shift)
+
+
+async def covered_ids(session: AsyncSession, shift_id: UUID) -> list[UUID]:
+    """The districts the shift also covers (not its home district)."""
+    stmt = select(ShiftCoverage.district_id).where(
+        ShiftCoverage.shift_id == shift_id, ShiftCoverage.is_home.is_(False)
+    )
+    return list((await session.execute(stmt)).scalars())
 
 
 async def coverage_codes(

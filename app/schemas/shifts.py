@@ -8,7 +8,14 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 from pydantic_core import to_json
 
 from app.records.units import UnitRecord
-from app.schemas.common import VISIBLE, DistrictCode, GeoLocation, Instant, StrictModel
+from app.schemas.common import (
+    VISIBLE,
+    DistrictCode,
+    GeoLocation,
+    Instant,
+    PatchModel,
+    StrictModel,
+)
 from app.vocabulary import ResponderType, UnitStatus
 
 CallSign = Annotated[
@@ -35,6 +42,23 @@ class ShiftCreate(StrictModel):
         if self.district in self.also_covers:
             raise ValueError("also_covers must not repeat the shift's own district")
         if len(set(self.also_covers)) != len(self.also_covers):
+            raise ValueError("also_covers has duplicates")
+        return self
+
+
+class ShiftPatch(PatchModel):
+    """A change to a shift that has not ended. Who works it is not changed here: that is
+    another shift."""
+
+    call_sign: CallSign | None = None
+    district: DistrictCode | None = None
+    also_covers: Annotated[list[DistrictCode], Field(max_length=50)] | None = None
+    starts_at: Instant | None = None
+    ends_at: Instant | None = None
+
+    @model_validator(mode="after")
+    def _covers(self) -> ShiftPatch:
+        if self.also_covers is not None and len(set(self.also_covers)) != len(self.also_covers):
             raise ValueError("also_covers has duplicates")
         return self
 

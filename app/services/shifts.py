@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
-from app.errors import Conflict, Invalid
+from app.errors import Conflict, Invalid, NotFound
 from app.models import Shift
 from app.records.units import UnitRecord
 from app.repositories import districts as district_repo
@@ -19,7 +19,7 @@ from app.repositories import shifts as repo
 from app.repositories import units as unit_repo
 from app.repositories.pagination import fetch_page
 from app.schemas.common import geo_location
-from app.schemas.shifts import ShiftCreate, ShiftOut, UnitOut
+from app.schemas.shifts import MAX_SHIFT, ShiftCreate, ShiftOut, ShiftPatch, UnitOut
 from app.services.agency import district_id_of
 
 
@@ -69,6 +69,108 @@ async def create_many(
             raise Conflict(f"{where} overlaps another shift of the same responder") from None
         shifts.append(shift)
     return await render(session, shifts)
+
+
+# How far before now a started shift may be told to have ended: the time a request takes
+# to arrive, and a console's clock a little behind.
+END_SKEW = timedelta(minutes=1)
+
+
+async def update(
+    session: AsyncSession, *, agency_id: UUID, shift_id: UUID, body: ShiftPatch, now: datetime
+) -> tuple[ShiftOut, list[str]]:
+    """Change a shift that has not ended; the shift as it is now, and the fields changed.
+
+    A shift that has ended is the record of who worked (409). One that has started keeps
+    its start (409), and may end early (now at the soonest) or later: an officer sent
+    home sick at 3 a.m. leaves the consoles and the candidates at once. One that has not
+    started may change in every way a new shift could be. Overlaps are a 409, as on create.
+    """
+    shift = await repo.locked_shift(session, agency_id=agency_id, shift_id=shift_id)
+    if shift is None:
+        raise NotFound("shift not found")
+    if shift.ends_at <= now:
+        raise Conflict("the shift has ended: it stays as the record of who worked")
+    starts_at = shift.starts_at if body.starts_at is None else body.starts_at
+    ends_at = shift.ends_at if body.ends_at is None else body.ends_at
+    if shift.starts_at <= now and starts_at != shift.starts_at:
+        raise Conflict("the shift has started: its start stays as worked (change its end)")
+    if shift.starts_at <= now and ends_at < now - END_SKEW:
+        raise Invalid(
+            "a started shift cannot have ended in the past: end it now at the soonest",
+            loc=("body", "ends_at"),
+        )
+    if ends_at <= starts_at:
+        raise Invalid("ends_at must be after starts_at", loc=("body", "ends_at"))
+    if ends_at - starts_at > MAX_SHIFT:
+        raise Invalid("a shift lasts at most 24 hours", loc=("body", "ends_at"))
+    covered = await repo.covered_ids(session, shift.id)
+    district_id, also_covers = await _districts(session, agency_id, shift, body, covered)
+    call_sign = shift.call_sign if body.call_sign is None else body.call_sign
+    changed = {
+        "call_sign": call_sign != shift.call_sign,
+        "district": district_id != shift.district_id,
+        "also_covers": set(also_covers) != set(covered),
+        "starts_at": starts_at != shift.starts_at,
+        "ends_at": ends_at != shift.ends_at,
+    }
+    fields = [name for name, differs in changed.items() if differs]
+    if fields:
+        try:
+            async with session.begin_nested():
+                shift.call_sign, shift.district_id = call_sign, district_id
+                shift.starts_at, shift.ends_at = starts_at, ends_at
+                await repo.rewrite_coverage(session, shift, also_covers)
+        except IntegrityError:
+            raise Conflict("the shift would overlap another shift of the same responder") from None
+    return (await render(session, [shift]))[0], fields
+
+
+async def _districts(
+    session: AsyncSession, agency_id: UUID, shift: Shift, body: ShiftPatch, covered: list[UUID]
+) -> tuple[UUID, list[UUID]]:
+    """The shift's home district and the districts it also covers, once changed: a new
+    home district it already covered is no longer among those it also covers."""
+    codes = {body.district} if body.district is not None else set()
+    codes |= set(body.also_covers or ())
+    found = await district_repo.by_codes(session, agency_id=agency_id, codes=codes)
+    if body.district is not None and body.district not in found:
+        raise Invalid(f"unknown district {body.district}", loc=("body", "district"))
+    unknown = sorted(set(body.also_covers or ()) - set(found))
+    if unknown:
+        raise Invalid(
+            f"unknown district(s) in also_covers: {', '.join(unknown)}",
+            loc=("body", "also_covers"),
+        )
+    home = shift.district_id if body.district is None else found[body.district].id
+    if body.also_covers is None:
+        covers = [d for d in covered if d != home]
+    else:
+        covers = [found[code].id for code in body.also_covers]
+    if home in covers:
+        raise Invalid(
+            "also_covers must not repeat the shift's own district", loc=("body", "also_covers")
+        )
+    return home, covers
+
+
+async def cancel(
+    session: AsyncSession, *, agency_id: UUID, shift_id: UUID, now: datetime
+) -> ShiftOut:
+    """Cancel a shift that has not started; the shift as it was (for the audit trail). One
+    that has started is a 409: end it early instead, so the record of who worked stays."""
+    shift = await repo.locked_shift(session, agency_id=agency_id, shift_id=shift_id)
+    if shift is None:
+        raise NotFound("shift not found")
+    if shift.starts_at <= now:
+        raise Conflict(
+            "the shift has started: it stays as the record of who worked;"
+            " to end it early, PATCH its ends_at"
+        )
+    out = (await render(session, [shift]))[0]
+    await session.delete(shift)
+    await session.flush()
+    return out
 
 
 async def render(session: AsyncSession, shifts: Sequence[Shift]) -> list[ShiftOut]:

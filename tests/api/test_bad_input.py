@@ -170,6 +170,9 @@ async def test_405_allow_header_lists_every_method_of_the_path(admin: Api) -> No
         ("DELETE", "/v1/calls", "GET, POST"),
         ("POST", "/v1/districts/D1", "DELETE, GET, PATCH"),
         ("OPTIONS", "/v1/districts/locate", "GET"),
+        # A concrete path beside a template with the method: not the template's 422.
+        ("PATCH", "/v1/shifts/bulk", "POST"),
+        ("DELETE", "/v1/shifts/bulk", "POST"),
     ]:
         response = await admin.client.request(method, url, headers=admin.headers)
         _assert_problem(response, 405)

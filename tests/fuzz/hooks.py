@@ -96,9 +96,9 @@ SEMANTIC_RULES = [
     re.compile(r"responder_id is not an active officer or co-responder of this agency"),
     re.compile(r"a unit's terminal never receives .*"),
     # Comparisons between fields.
-    re.compile(r"Value error, ends_at must be after starts_at"),
-    re.compile(r"Value error, a shift lasts at most 24 hours"),
-    re.compile(r"Value error, also_covers must not repeat the shift's own district"),
+    re.compile(r"(Value error, )?ends_at must be after starts_at"),
+    re.compile(r"(Value error, )?a shift lasts at most 24 hours"),
+    re.compile(r"(Value error, )?also_covers must not repeat the shift's own district"),
     re.compile(r"Value error, expires_on must be after certified_on"),
     re.compile(r"Value error, give district, location, or both"),
     re.compile(r"(Value error, )?a district cannot be adjacent to itself"),
@@ -110,9 +110,11 @@ SEMANTIC_RULES = [
     # The clock: a key's expiry must still be ahead; a call's or an EIDO's time not far ahead.
     re.compile(r"expires_at must be in the future"),
     re.compile(r"(not an acceptable EIDO: )?more than 5 minutes ahead of the service's clock"),
+    re.compile(r"a started shift cannot have ended in the past: end it now at the soonest"),
     # Equality beyond uniqueItems: case-insensitive codes, (type, id) pairs.
     re.compile(r"Value error, nature code .* is given twice \(codes are case-insensitive\)"),
     re.compile(r"a unit appears twice in units"),
+    re.compile(r"Value error, also_covers has duplicates"),
     re.compile(r"at most one unit may lead"),
     # Python's datetime cannot compute within two days of years 1 and 9999 (RFC 3339 can).
     re.compile(r"Value error, the time must be more than two days inside the years 0001 to 9999"),

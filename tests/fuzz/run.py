@@ -98,6 +98,7 @@ async def _seed(database_url: str) -> dict[str, Any]:
                 status=201,
             )
             deliveries = await api.ok("GET", f"/v1/webhooks/{webhook['id']}/deliveries")
+            shifts = await api.ok("GET", "/v1/shifts")
             unit = await api.with_role("unit", responder_id=UUID(officers[0]))
     return {
         "key": api.key,
@@ -109,6 +110,7 @@ async def _seed(database_url: str) -> dict[str, Any]:
             "call_id": [call["id"]],
             "subscription_id": [webhook["id"]],
             "delivery_id": [d["id"] for d in deliveries["items"]],
+            "shift_id": [s["id"] for s in shifts["items"]],
         },
     }
 

@@ -230,6 +230,7 @@ async def test_every_route_gives_another_agency_404_no_data_and_no_change(
     incident = (await admin.ok("GET", f"/v1/calls/{call['id']}/eido"))["$id"]
     delivery = await db.fetchval("SELECT id FROM webhook_delivery LIMIT 1")
     key = await db.fetchval("SELECT id FROM api_key WHERE agency_id = $1 LIMIT 1", admin.agency_id)
+    shift = await db.fetchval("SELECT id FROM shift WHERE agency_id = $1 LIMIT 1", admin.agency_id)
     ids = {
         "code": "D1",
         "officer_id": officer,
@@ -238,6 +239,7 @@ async def test_every_route_gives_another_agency_404_no_data_and_no_change(
         "subscription_id": hook["id"],
         "delivery_id": str(delivery),
         "key_id": str(key),
+        "shift_id": str(shift),
         "incident_id": incident,
     }
     secrets = [*ids.values(), "A's secret", "P-A1"]

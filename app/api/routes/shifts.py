@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
+from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from app.api.deps import Audit, Caller, Paging, ReadSession, Session
 from app.api.problems import problems
 from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import DistrictCode, Instant, Items, Page
-from app.schemas.shifts import ShiftBulkCreate, ShiftCreate, ShiftOut
+from app.schemas.shifts import ShiftBulkCreate, ShiftCreate, ShiftOut, ShiftPatch
 from app.services import shifts as service
 
 router = APIRouter(prefix="/v1/shifts", tags=["shifts"], route_class=StrictJSONRoute)
@@ -32,6 +34,33 @@ async def create_shifts(
     )
     audit.detail = {"shift_ids": [str(item.id) for item in items]}
     return Items(items=items)
+
+
+@router.patch("/{shift_id}", responses=problems(401, 403, 404, 409, 413, 422, 503))
+async def update_shift(
+    shift_id: UUID, body: ShiftPatch, who: Caller, session: Session, audit: Audit
+) -> ShiftOut:
+    """Change a shift that has not ended: its call sign, districts, or times. A shift that
+    has started keeps its start and may end early (now at the soonest; a unit sent home
+    leaves the consoles and the candidates at once) or later; one not yet started changes
+    as freely as a new one. A shift that has ended is the record of who worked: 409. An
+    overlap with another shift of the responder is a 409."""
+    out, changed = await service.update(
+        session, agency_id=who.agency_id, shift_id=shift_id, body=body, now=datetime.now(UTC)
+    )
+    audit.identify(shift_id, {"changed": changed})
+    return out
+
+
+@router.delete("/{shift_id}", status_code=204, responses=problems(401, 403, 404, 409, 422, 503))
+async def cancel_shift(shift_id: UUID, who: Caller, session: Session, audit: Audit) -> Response:
+    """Cancel a shift that has not started. One that has started is a 409: end it early
+    with `PATCH` (`ends_at`), so the record of who worked stays."""
+    was = await service.cancel(
+        session, agency_id=who.agency_id, shift_id=shift_id, now=datetime.now(UTC)
+    )
+    audit.identify(shift_id, was.model_dump(mode="json", exclude={"id"}))
+    return Response(status_code=204)
 
 
 @router.get("", responses=problems(401, 403, 422, 503))

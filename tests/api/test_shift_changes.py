@@ -1,0 +1,257 @@
+"""PATCH and DELETE /v1/shifts/{id}: a roster corrected, a shift ended early, one cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from tests.helpers import Api, add_shift, add_unrostered_co_responder, grid_districts, iso
+
+
+def _units(call: dict[str, Any]) -> dict[str, str]:
+    return {u["call_sign"]: u["role"] for u in call["recommendation"]["units"]}
+
+
+async def _only_shift(api: Api, responder_id: str) -> Any:
+    items = (await api.ok("GET", "/v1/shifts"))["items"]
+    [shift] = [s for s in items if s["responder_id"] == responder_id]
+    return shift
+
+
+async def _clinician(
+    api: Api,
+    call_sign: str,
+    *windows: tuple[datetime, datetime],
+    also_covers: list[str] | None = None,
+) -> tuple[str, list[dict[str, Any]]]:
+    """A co-responder with a shift in D1 (of a 2 x 2 grid) for each window: its id, and
+    the shifts in order."""
+    await grid_districts(api)
+    co = await add_unrostered_co_responder(api, f"Clinician {call_sign}")
+    for starts_at, ends_at in windows:
+        await add_shift(
+            api,
+            "co_responder",
+            co,
+            call_sign=call_sign,
+            district="D1",
+            also_covers=also_covers,
+            starts_at=starts_at,
+            ends_at=ends_at,
+        )
+    listed = (await api.ok("GET", "/v1/shifts"))["items"]
+    return co, sorted(listed, key=lambda s: s["starts_at"])
+
+
+async def _next_week(api: Api, call_sign: str) -> tuple[str, datetime, list[dict[str, Any]]]:
+    """A co-responder with shifts in D1 on two days a week from now: its id, the first
+    shift's start, the shifts in order."""
+    week = datetime.now(UTC).replace(microsecond=0) + timedelta(days=7)
+    day, hours = timedelta(days=1), timedelta(hours=8)
+    co, shifts = await _clinician(
+        api, call_sign, (week, week + hours), (week + day, week + day + hours)
+    )
+    return co, week, shifts
+
+
+async def _trail(api: Api, action: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = (await api.ok("GET", f"/v1/audit?action={action}"))["items"]
+    return items
+
+
+async def test_a_clinician_sent_home_mid_shift_leaves_the_consoles_and_the_next_call(
+    admin: Api,
+) -> None:
+    # 3 a.m.: the mental-health unit goes home sick. Without a way to end its shift, every
+    # call in D1 was still recommended to it until its shift ran out.
+    now = datetime.now(UTC)
+    co, [shift] = await _clinician(
+        admin, "MCT-1", (now - timedelta(hours=3), now + timedelta(hours=5))
+    )
+    first = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    assert _units(first) == {"MCT-1": "lead"}
+
+    supervisor = await admin.with_role("supervisor")
+    ended = await supervisor.ok(
+        "PATCH", f"/v1/shifts/{shift['id']}", {"ends_at": iso(datetime.now(UTC))}
+    )
+    assert datetime.fromisoformat(ended["ends_at"]) <= datetime.now(UTC)
+    assert ended["starts_at"] == shift["starts_at"]
+    assert (await admin.ok("GET", "/v1/units"))["items"] == []
+    second = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    assert "MCT-1" not in _units(second)
+    [entry] = await _trail(admin, "shift.update")
+    assert (entry["resource_id"], entry["role"]) == (shift["id"], "supervisor")
+    assert entry["detail"] == {"changed": ["ends_at"]}
+
+    # Now it has ended, it is the record of who worked: no further change.
+    again = await admin.patch(
+        f"/v1/shifts/{shift['id']}", {"ends_at": iso(now + timedelta(hours=1))}
+    )
+    assert again.status_code == 409
+    assert again.headers["content-type"] == "application/problem+json"
+    assert (await _only_shift(admin, co))["ends_at"] == ended["ends_at"]
+
+
+async def test_a_started_shift_keeps_its_start_and_cannot_end_in_the_past(admin: Api) -> None:
+    now = datetime.now(UTC)
+    co, [shift] = await _clinician(
+        admin, "MCT-2", (now - timedelta(hours=2), now + timedelta(hours=2))
+    )
+    path = f"/v1/shifts/{shift['id']}"
+    moved = await admin.patch(path, {"starts_at": iso(now - timedelta(hours=1))})
+    assert moved.status_code == 409
+    past = await admin.patch(path, {"ends_at": iso(now - timedelta(hours=1))})
+    assert past.status_code == 422
+    assert past.json()["errors"][0]["loc"] == ["body", "ends_at"]
+    too_long = await admin.patch(path, {"ends_at": iso(now + timedelta(hours=23))})
+    assert too_long.status_code == 422
+    started = await admin.delete(path)
+    assert started.status_code == 409
+    assert "PATCH" in started.json()["detail"]
+    assert await _only_shift(admin, co) == shift
+    # Later is fine: a double shift, within 24 hours.
+    longer = await admin.ok("PATCH", path, {"ends_at": iso(now + timedelta(hours=6))})
+    assert longer["ends_at"] == iso(now + timedelta(hours=6)).replace("+00:00", "Z")
+
+
+async def test_moving_a_started_shift_to_another_district_moves_its_unit_at_once(
+    admin: Api,
+) -> None:
+    now = datetime.now(UTC)
+    co, [shift] = await _clinician(
+        admin, "MCT-3", (now - timedelta(hours=1), now + timedelta(hours=7)), also_covers=["D3"]
+    )
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "en_route"})
+    changed = await admin.ok(
+        "PATCH", f"/v1/shifts/{shift['id']}", {"district": "D4", "call_sign": "MCT-4"}
+    )
+    assert (changed["district"], changed["also_covers"], changed["call_sign"]) == (
+        "D4",
+        ["D3"],
+        "MCT-4",
+    )
+    # The read model follows, with the unit's live state (not the state it was created with).
+    [unit] = (await admin.ok("GET", "/v1/units?district=D4"))["items"]
+    assert (unit["call_sign"], unit["status"], unit["district"]) == ("MCT-4", "en_route", "D4")
+    assert (await admin.ok("GET", "/v1/units?district=D1"))["items"] == []
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "available"})
+    assert _units(await admin.ok("POST", "/v1/calls", {"district": "D4"}, 201)) == {"MCT-4": "lead"}
+    assert "MCT-4" in _units(await admin.ok("POST", "/v1/calls", {"district": "D3"}, 201))
+    assert "MCT-4" not in _units(await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201))
+    # Home in a district it covered: it no longer also covers it.
+    home = await admin.ok("PATCH", f"/v1/shifts/{shift['id']}", {"district": "D3"})
+    assert (home["district"], home["also_covers"]) == ("D3", [])
+
+
+async def test_a_shift_not_yet_started_can_be_corrected_or_cancelled(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    co, week, shifts = await _next_week(admin, "MCT-5")
+    path = f"/v1/shifts/{shifts[0]['id']}"
+    body = {
+        "starts_at": iso(week + timedelta(hours=2)),
+        "ends_at": iso(week + timedelta(hours=10)),
+        "also_covers": ["D2", "D3"],
+    }
+    moved = await admin.ok("PATCH", path, body)
+    assert (moved["district"], moved["also_covers"]) == ("D1", ["D2", "D3"])
+    assert datetime.fromisoformat(moved["starts_at"]) == week + timedelta(hours=2)
+    listed = await admin.ok(
+        "GET", f"/v1/shifts?district=D3&at={iso(week + timedelta(hours=3)).replace('+00:00', 'Z')}"
+    )
+    assert [s["id"] for s in listed["items"]] == [shifts[0]["id"]]
+    [entry] = await _trail(admin, "shift.update")
+    assert entry["detail"] == {"changed": ["also_covers", "starts_at", "ends_at"]}
+
+    # What would make no sense changes nothing.
+    coverage = "SELECT count(*) FROM shift_coverage WHERE shift_id = $1"
+    before = (
+        (await admin.ok("GET", "/v1/shifts"))["items"],
+        await db.fetchval(coverage, moved["id"]),
+    )
+    refused = [
+        ({"ends_at": iso(week + timedelta(days=1, hours=1))}, 409),  # overlaps the next one
+        ({"district": "D9"}, 422),
+        ({"also_covers": ["D1"]}, 422),
+        ({"also_covers": ["D2", "D2"]}, 422),
+        ({"call_sign": None}, 422),
+        ({"responder_id": co}, 422),
+        ({"starts_at": iso(week + timedelta(hours=11))}, 422),  # after its end
+    ]
+    for change, status in refused:
+        response = await admin.patch(path, change)
+        assert response.status_code == status, change
+        assert response.headers["content-type"] == "application/problem+json"
+    assert await db.fetchval(coverage, moved["id"]) == before[1] == 3
+    assert (await admin.ok("GET", "/v1/shifts"))["items"] == before[0]
+
+    # Cancelled: gone, and the trail keeps what it was.
+    assert (await admin.delete(path)).status_code == 204
+    assert [s["id"] for s in (await admin.ok("GET", "/v1/shifts"))["items"]] == [shifts[1]["id"]]
+    assert await db.fetchval(coverage, moved["id"]) == 0
+    [cancelled] = await _trail(admin, "shift.delete")
+    assert cancelled["resource_id"] == moved["id"]
+    assert cancelled["detail"]["call_sign"] == "MCT-5"
+    assert cancelled["detail"]["also_covers"] == ["D2", "D3"]
+    assert (await admin.delete(path)).status_code == 404
+    assert (await admin.patch(path, {"call_sign": "X"})).status_code == 404
+
+
+async def _waiting_on_locks(db: asyncpg.Connection, count: int) -> None:
+    """Until count requests wait on a lock (pg_locks: pg_stat_activity would be read once
+    per transaction of the test's)."""
+    waiting = 0
+    while waiting < count:
+        await asyncio.sleep(0.01)
+        waiting = await db.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted")
+
+
+async def test_a_status_reported_while_the_shift_changes_is_what_the_consoles_show(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    # The change writes the shift's coverage rows again, reading the unit's state. A report
+    # made before it committed updated only the rows it replaced: the consoles kept showing
+    # the status before the report. (A change to the shift's own row locks the unit's row,
+    # in the overlap trigger; a change to the districts it also covers alone does not.)
+    # Here the change is held just before its commit (its audit entry waits on a lock the
+    # test holds) while the report is made.
+    now = datetime.now(UTC)
+    co, [shift] = await _clinician(
+        admin, "MCT-6", (now - timedelta(hours=1), now + timedelta(hours=7))
+    )
+    async with db.transaction():
+        await db.execute("LOCK TABLE audit_entry IN SHARE MODE")
+        change = asyncio.create_task(
+            admin.patch(f"/v1/shifts/{shift['id']}", {"also_covers": ["D2"]})
+        )
+        await _waiting_on_locks(db, 1)
+        report = asyncio.create_task(
+            admin.put(f"/v1/co-responders/{co}/status", {"status": "on_scene"})
+        )
+        await _waiting_on_locks(db, 2)
+    assert (await change).status_code == 200
+    assert (await report).status_code == 200
+    [unit] = (await admin.ok("GET", "/v1/units?district=D2"))["items"]
+    assert (unit["status"], unit["also_covers"]) == ("on_scene", ["D2"])
+    assert (await admin.ok("GET", "/v1/units?district=D1"))["items"] == [unit]
+
+
+async def test_changes_to_two_shifts_of_one_unit_at_once_both_land(admin: Api) -> None:
+    # Each change locks the unit's row; locked for share first, two such changes
+    # deadlocked when the overlap check came to lock it for update (a 503 to retry).
+    _, _, shifts = await _next_week(admin, "MCT-7")
+    ids = [s["id"] for s in shifts]
+    for round_ in range(8):
+        answers = await asyncio.gather(
+            *(
+                admin.patch(f"/v1/shifts/{shift_id}", {"call_sign": f"MCT-R{round_}"})
+                for shift_id in ids
+            )
+        )
+        assert [a.status_code for a in answers] == [200, 200], round_
+    listed = (await admin.ok("GET", "/v1/shifts"))["items"]
+    assert {s["call_sign"] for s in listed} == {"MCT-R7"}
