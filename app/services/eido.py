@@ -273,7 +273,8 @@ async def _update(
     """Apply a document to its incident's call, locked for update: only a newer one, and
     with re-triage only when the nature, place, person or notes changed or a caution raised
     a safety flag; a newer one saying the incident ended then clears the call. A cleared
-    call takes none (409), unless there is nothing to take (applied: false). The call's own
+    call takes none (409), unless there is nothing to take (applied: false); an end with
+    another outcome than the call's is something to take. The call's own
     export coming back (a CAD echoing it), dated no later than its export would be now
     (eido_news.own_export), is no news: it says what the call held, and anything the call
     holds now that differs (a flag a dispatcher lowered since) is newer."""
@@ -290,6 +291,14 @@ async def _update(
             told = eido_news.changes(call, placed, facts, state.cipher)
         except UndecryptableValue:  # its notes cannot be compared: refused as news would be
             told = CallPatch()
+        if facts.closure is not None and facts.closure.outcome not in (None, call.outcome):
+            # The CAD's end of the incident says another outcome than the call was cleared
+            # with: news the call cannot take, refused as any other (and so audited).
+            raise Conflict(
+                f"call {call.id} was cleared with outcome {call.outcome or 'none'}; this EIDO"
+                f" ends the incident with outcome {facts.closure.outcome}, and a cleared"
+                " call's outcome does not change"
+            )
         if told is None:  # e.g. its own export coming back: nothing to apply
             await _audit(
                 session, who, call, request_id, incident_id=facts.incident_id, applied=False

@@ -768,6 +768,19 @@ async def test_the_cad_closing_an_incident_clears_its_call_and_frees_its_units(
     # The CAD sending the closed incident again changes nothing.
     again = await _import(admin, {**closing, "lastUpdateTimeStamp": stamp(later(2))}, 200)
     assert (again["applied"], again["status"]) == (False, "cleared")
+    # Ended with another outcome than the call's, it is refused, not dropped without a word.
+    other = {**closing, "lastUpdateTimeStamp": stamp(later(3))}
+    other["incidentComponent"] = {
+        **closing["incidentComponent"],
+        "dispositionComponent": [
+            {**_disposition(incident, "14"), "dispositionPrimaryIndicator": True}
+        ],
+    }
+    refused = await admin.post("/v1/eido", other)
+    assert refused.status_code == 409
+    assert "outcome referred" in refused.json()["detail"]
+    read = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert (read["disposition"], read["outcome"]) == ("linked to the county clinic", "referred")
 
 
 async def test_a_closing_disposition_a_call_cannot_hold_is_made_one_it_can(admin: Api) -> None:
