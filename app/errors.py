@@ -52,6 +52,16 @@ class CallExists(Conflict):
         )
 
 
+class UnsupportedMediaType(AppError):
+    """A body sent as something other than JSON (RFC 9110 section 15.5.16)."""
+
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.headers = {"Accept-Post": "application/json", "Accept-Patch": "application/json"}
+
+
 class Invalid(AppError):
     """A payload that parsed but breaks a rule (unknown district, bad policy, ...)."""
 

@@ -275,6 +275,7 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Not found, or another agency's object",
         409: "Conflict with the current state",
         413: "Body larger than 256 KiB",
+        415: "Body not sent as JSON (Content-Type)",
         422: "Validation failed",
         429: "Too many requests, or too many failed authentications (Retry-After)",
         503: "Database unavailable, or the request undone by a concurrent one (Retry-After)",
@@ -285,6 +286,9 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     # it does not take (deps._refuse_unknown_query), whether or not it takes any.
     if 401 in statuses:
         statuses = (*statuses, *(s for s in (422, 429) if s not in statuses))
+    # A route that takes a body (each documents 413) refuses one not sent as JSON.
+    if 413 in statuses and 415 not in statuses:
+        statuses = (*statuses, 415)
     return {
         s: {
             "description": descriptions.get(s, "Error"),

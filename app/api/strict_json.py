@@ -15,6 +15,8 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from app.errors import UnsupportedMediaType
+
 
 class RepeatedName(ValueError):
     """A JSON object of the body gives the same name twice."""
@@ -42,13 +44,37 @@ class _StrictJSONRequest(Request):
         return self._json
 
 
+def _json_media_type(content_type: str | None) -> bool:
+    """Whether a body of this Content-Type is read as JSON: none given, application/json,
+    or any type with the +json suffix (RFC 6839), as FastAPI reads them."""
+    if content_type is None:
+        return True
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def _has_body(request: Request) -> bool:
+    length = request.headers.get("content-length")
+    return (length is not None and length.strip() != "0") or "transfer-encoding" in request.headers
+
+
 class StrictJSONRoute(APIRoute):
-    """A route whose JSON body may not repeat a name within an object."""
+    """A route whose JSON body may not repeat a name within an object, and whose body must
+    be sent as JSON: another Content-Type (curl -d's form encoding, text/plain) is a 415
+    saying so, not a 422 about the body's shape."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
+        takes_body = self.body_field is not None
 
         async def strict(request: Request) -> Response:
+            content_type = request.headers.get("content-type")
+            if takes_body and not _json_media_type(content_type) and _has_body(request):
+                raise UnsupportedMediaType(
+                    "The body must be JSON, sent with Content-Type: application/json"
+                )
             return await handle(_StrictJSONRequest(request.scope, request.receive))
 
         return strict

@@ -515,3 +515,26 @@ async def test_nul_or_junk_in_any_path_parameter_is_never_a_500(admin: Api) -> N
                 assert response.status_code < 500, (method, template, value)
                 tried += 1
     assert tried > 100
+
+
+async def test_a_body_not_sent_as_json_is_a_415_saying_so(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    # `curl -d` without -H sends its form encoding: that was a 422 about the body's shape.
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    body = b'{"district": "D1"}'
+    for content_type in ("application/x-www-form-urlencoded", "text/plain", "application/xml"):
+        headers = {**admin.headers, "Content-Type": content_type}
+        response = await admin.client.post("/v1/calls", content=body, headers=headers)
+        problem = _assert_problem(response, 415)
+        assert "application/json" in str(problem["detail"])
+        assert response.headers["accept-post"] == "application/json"
+    assert await db.fetchval("SELECT count(*) FROM call") == 0
+    # JSON under its own names is read as JSON, a parameter or a +json suffix included.
+    for content_type in ("application/json; charset=utf-8", "Application/JSON"):
+        headers = {**admin.headers, "Content-Type": content_type}
+        response = await admin.client.post("/v1/calls", content=body, headers=headers)
+        assert response.status_code == 201, content_type
+    # A route that takes no body, or a body-less request, is not asked for a Content-Type.
+    plain = {**admin.headers, "Content-Type": "text/plain"}
+    assert (await admin.client.get("/v1/calls", headers=plain)).status_code == 200

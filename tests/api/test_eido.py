@@ -1025,3 +1025,13 @@ async def test_import_eido_runs_its_own_unit_of_work_for_a_subscriber(
     call = await admin.ok("GET", f"/v1/calls/{first.call.id}")
     assert (call["external_id"], call["district"], call["notes"]) == (incident, "D3", NOTE)
     assert await _count(db, "call") == 1
+
+
+async def test_an_eido_sent_under_its_own_media_type_is_read(admin: Api) -> None:
+    # NENA's media type for EIDO ends in +json: read as JSON, not refused as another type.
+    await grid_districts(admin)
+    headers = {**admin.headers, "Content-Type": "application/emergencyCallData.eido+json"}
+    sent = json.dumps(document(incident_id(), beat="D1"))
+    response = await admin.client.post("/v1/eido", content=sent, headers=headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["district"] == "D1"
