@@ -57,6 +57,8 @@ class CallCleared(CallSummary):
 
 
 class UnitAssigned(CallSummary):
+    # lead here is what leads the call as sent: the kind of the unit leading it (an override
+    # may differ from the recommendation), else the recommendation's lead.
     responder_type: ResponderType
     responder_id: str
     # The call sign of the unit's shift (null only for a unit with no shift at all).

@@ -203,10 +203,16 @@ async def dispatch(
         assignments=tuple((new_id(), kind, unit, role) for kind, unit, role in wanted),
         role_changes=tuple((c.assignment.id, c.role) for c in changes),
     )
+    after = [*dispatch_roles.with_roles(earlier, changes), *_assignments(record)]
+    # A terminal is told what leads the call: the kind of unit leading it now (a dispatcher
+    # may have sent another than the recommendation's), else the recommendation's lead.
+    leading = _lead_kind(
+        [(a.responder_type, a.responder_id, a.role) for a in after if a.released_at is None]
+    )
     assigned = [
         events.unit_assigned(
             call,
-            lead=lead,
+            lead=leading or lead,
             responder_type=responder_type,
             responder_id=responder_id,
             call_sign=locked[responder_id].call_sign,
@@ -214,7 +220,7 @@ async def dispatch(
         )
         for responder_type, responder_id, role in wanted
     ]
-    assigned += await _role_changed(session, context, call, lead, changes, locked, now)
+    assigned += await _role_changed(session, context, call, leading or lead, changes, locked, now)
     detail: dict[str, object] = {
         "override_code": choice.override_code,
         "override_reason": choice.override_reason,
@@ -237,12 +243,7 @@ async def dispatch(
     except dispatch_repo.UnitTaken:
         # The unique index on active assignments caught what the locks should have.
         raise Conflict("a unit was assigned elsewhere at the same moment; retry") from None
-    return call_views.render_dispatched(
-        call,
-        rec,
-        [*dispatch_roles.with_roles(earlier, changes), *_assignments(record)],
-        [*found.dispatches, _dispatch(record)],
-    )
+    return call_views.render_dispatched(call, rec, after, [*found.dispatches, _dispatch(record)])
 
 
 async def _role_changed(

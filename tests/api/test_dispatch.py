@@ -74,6 +74,21 @@ async def test_other_units_need_an_override_reason_which_is_stored(
     assert [a["role"] for a in done["assignments"]] == ["lead"]
     reason = await db.fetchval("SELECT override_reason FROM assignment")
     assert reason == "MCT is across town on another call"
+    # The officer's terminal is told law enforcement leads, as sent: the recommendation's
+    # lead (mental health) was not, and a unit in a car acts on this.
+    assert done["recommendation"]["lead"] == "mental_health"
+    [assigned] = await _events(db, "unit.assigned")
+    assert (assigned["role"], assigned["lead"]) == ("lead", "law_enforcement")
+    # A unit sent later to back it up hears the same.
+    backup = await add_officer(admin, district="D1", call_sign="1A3")
+    more = [{"responder_type": "officer", "responder_id": backup, "role": "backup"}]
+    await admin.ok(
+        "POST",
+        f"/v1/calls/{call['id']}/dispatch",
+        {"units": more, "override_reason": "a second officer"},
+    )
+    later = (await _events(db, "unit.assigned"))[1]
+    assert (later["responder_id"], later["lead"]) == (backup, "law_enforcement")
 
 
 async def test_taken_unit_gives_409_with_fresh_recommendation_and_changes_nothing(
