@@ -65,6 +65,7 @@ _RESOURCE_PARAMS = (
     "officer_id",
     "co_responder_id",
     "shift_id",
+    "certification_id",
     "call_id",
     "subscription_id",
     "delivery_id",

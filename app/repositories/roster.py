@@ -114,3 +114,17 @@ def certifications_statement(
     if state_officer_id is not None:
         stmt = stmt.where(Certification.state_officer_id == state_officer_id)
     return stmt
+
+
+async def get_certification(
+    session: AsyncSession, *, agency_id: UUID, certification_id: UUID
+) -> Certification | None:
+    """A certification this agency can read (of someone it employs or has employed)."""
+    stmt = certifications_statement(agency_id, None).where(Certification.id == certification_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def lock_certification(session: AsyncSession, cert: Certification) -> None:
+    """Lock a certification the agency recorded for a change, and read it again (the row
+    level policy lets an agency lock only those: migration 0020)."""
+    await session.refresh(cert, with_for_update=True)

@@ -69,6 +69,16 @@ class CertificationCreate(StrictModel):
         return self
 
 
+class CertificationPatch(PatchModel):
+    """A correction to a certification, or its early end (expires_on). Whose it is and its
+    number are not changed: that is another certification."""
+
+    certified_on: Day | None = None
+    expires_on: Day | None = None
+    program: Name | None = None
+    volunteered: StrictBool | None = None
+
+
 class CertificationOut(BaseModel):
     id: UUID
     state_officer_id: str

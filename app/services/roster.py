@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
 from app.db.failures import constraint_of
-from app.errors import Conflict, Invalid, NotFound
-from app.models import Certification, CoResponder, Officer
+from app.errors import Conflict, NotFound
+from app.models import CoResponder, Officer
 from app.repositories import assignments as assignment_repo
 from app.repositories import keys as keys_repo
 from app.repositories import roster as repo
@@ -20,8 +20,6 @@ from app.repositories import webhooks as webhooks_repo
 from app.repositories.pagination import fetch_page
 from app.schemas.common import GeoLocation, geo_location
 from app.schemas.roster import (
-    CertificationCreate,
-    CertificationOut,
     CitStatus,
     CoResponderCreate,
     CoResponderOut,
@@ -297,45 +295,3 @@ async def list_co_responders(
         session, repo.co_responders_statement(agency_id), CoResponder.id, limit=limit, cursor=cursor
     )
     return [render_co_responder(r) for r in rows], next_cursor
-
-
-def _render_certification(c: Certification) -> CertificationOut:
-    return CertificationOut.model_validate(c, from_attributes=True)
-
-
-async def record_certification(
-    session: AsyncSession, *, agency_id: UUID, body: CertificationCreate
-) -> CertificationOut:
-    if not await repo.agency_has_employed(
-        session, agency_id=agency_id, state_officer_id=body.state_officer_id
-    ):
-        raise Invalid(
-            "your agency has never employed an officer with that state_officer_id",
-            loc=("body", "state_officer_id"),
-        )
-    cert = Certification(**body.model_dump(), recorded_by_agency_id=agency_id)
-    session.add(cert)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        raise Conflict("that certification number is already recorded for this person") from None
-    return _render_certification(cert)
-
-
-async def list_certifications(
-    session: AsyncSession,
-    *,
-    agency_id: UUID,
-    state_officer_id: str | None,
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[CertificationOut], str | None]:
-    rows, next_cursor = await fetch_page(
-        session,
-        repo.certifications_statement(agency_id, state_officer_id),
-        Certification.id,
-        limit=limit,
-        cursor=cursor,
-    )
-    return [_render_certification(c) for c in rows], next_cursor

@@ -143,6 +143,22 @@ async def test_certifications_are_the_one_cross_agency_read(
     )
     seen = (await other_admin.ok("GET", "/v1/certifications?state_officer_id=P-77"))["items"]
     assert [c["certification_number"] for c in seen] == ["CIT-1A11"]
+    # It reads the record, and the database lets only the recording agency change it (its
+    # dates, program and flag; never whose it is or its number), whatever the service does.
+    conn = await asyncpg.connect(_as_app_role(database_url))
+    change = (
+        "UPDATE certification SET expires_on = certified_on + 1 WHERE state_officer_id = 'P-77'"
+    )
+    try:
+        for agency, changed in ((other_admin.agency_id, "UPDATE 0"), (admin.agency_id, "UPDATE 1")):
+            async with conn.transaction():
+                await conn.execute("SELECT set_config('cit.agency_id', $1, true)", str(agency))
+                assert await conn.execute(change) == changed
+                with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                    async with conn.transaction():
+                        await conn.execute("UPDATE certification SET certification_number = 'X'")
+    finally:
+        await conn.close()
 
 
 async def _snapshot(db: asyncpg.Connection, agency_id: Any) -> dict[str, list[str]]:
@@ -171,6 +187,7 @@ def _bodies(ids: dict[str, str]) -> dict[tuple[str, str], Any]:
     return {
         ("PATCH", "/v1/districts/{code}"): {"name": "renamed"},
         ("PATCH", "/v1/officers/{officer_id}"): {"name": "renamed"},
+        ("PATCH", "/v1/certifications/{certification_id}"): {"volunteered": False},
         ("PUT", "/v1/officers/{officer_id}/status"): {"status": "out_of_service"},
         ("PATCH", "/v1/co-responders/{co_responder_id}"): {"name": "renamed"},
         ("PUT", "/v1/co-responders/{co_responder_id}/status"): {"status": "out_of_service"},
@@ -231,6 +248,9 @@ async def test_every_route_gives_another_agency_404_no_data_and_no_change(
     delivery = await db.fetchval("SELECT id FROM webhook_delivery LIMIT 1")
     key = await db.fetchval("SELECT id FROM api_key WHERE agency_id = $1 LIMIT 1", admin.agency_id)
     shift = await db.fetchval("SELECT id FROM shift WHERE agency_id = $1 LIMIT 1", admin.agency_id)
+    certification = await db.fetchval(
+        "SELECT id FROM certification WHERE recorded_by_agency_id = $1 LIMIT 1", admin.agency_id
+    )
     ids = {
         "code": "D1",
         "officer_id": officer,
@@ -240,6 +260,7 @@ async def test_every_route_gives_another_agency_404_no_data_and_no_change(
         "delivery_id": str(delivery),
         "key_id": str(key),
         "shift_id": str(shift),
+        "certification_id": str(certification),
         "incident_id": incident,
     }
     secrets = [*ids.values(), "A's secret", "P-A1"]

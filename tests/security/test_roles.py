@@ -54,7 +54,7 @@ def _spec_roles(method: str, path: str) -> set[str]:
         return readers
     if path.startswith("/v1/calls") or path == "/v1/eido":  # SPEC 6.4: EIDO import as calls
         return handlers
-    if path in ("/v1/policy", "/v1/certifications"):
+    if path == "/v1/policy" or path.startswith("/v1/certifications"):
         return {"admin"}
     return {"admin", "supervisor"}  # districts, officers, co-responders, shifts
 

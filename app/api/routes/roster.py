@@ -23,6 +23,7 @@ from app.schemas.common import NO_NUL, Page
 from app.schemas.roster import (
     CertificationCreate,
     CertificationOut,
+    CertificationPatch,
     CoResponderCreate,
     CoResponderOut,
     CoResponderPatch,
@@ -32,7 +33,7 @@ from app.schemas.roster import (
     StatusUpdate,
     UnitStatusOut,
 )
-from app.services import auth, unit_status
+from app.services import auth, certifications, unit_status
 from app.services import roster as service
 
 router = APIRouter(prefix="/v1", route_class=StrictJSONRoute)
@@ -115,8 +116,31 @@ async def record_certification(
     body: CertificationCreate, who: Caller, session: Session, audit: Audit
 ) -> CertificationOut:
     """Record a state CIT certification. It belongs to the person and moves with them."""
-    out = await service.record_certification(session, agency_id=who.agency_id, body=body)
+    out = await certifications.record_certification(session, agency_id=who.agency_id, body=body)
     audit.identify(out.id, {"state_officer_id": out.state_officer_id})
+    return out
+
+
+@router.patch(
+    "/certifications/{certification_id}",
+    tags=["certifications"],
+    responses=problems(401, 403, 404, 413, 422, 503),
+)
+async def update_certification(
+    certification_id: UUID,
+    body: CertificationPatch,
+    who: Caller,
+    session: Session,
+    audit: Audit,
+) -> CertificationOut:
+    """Correct a certification your agency recorded, or end it early: it counts up to the
+    day before `expires_on`, so a decertification sets `expires_on` to the day it took
+    effect, and routing stops taking the officer as CIT at once. Another agency's record,
+    which you can read, is a 403: only the agency that recorded it may change it."""
+    out, changed = await certifications.update_certification(
+        session, agency_id=who.agency_id, certification_id=certification_id, body=body
+    )
+    audit.identify(certification_id, {"state_officer_id": out.state_officer_id, "changed": changed})
     return out
 
 
@@ -130,7 +154,7 @@ async def list_certifications(
     ] = None,
 ) -> Page[CertificationOut]:
     """Certifications of anyone the agency employs or has employed, from any agency's record."""
-    items, cursor = await service.list_certifications(
+    items, cursor = await certifications.list_certifications(
         session,
         agency_id=who.agency_id,
         state_officer_id=state_officer_id,

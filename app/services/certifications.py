@@ -1,0 +1,93 @@
+"""CIT certifications: the state's record of a person's training, which moves with them.
+
+Any agency that employs or has employed the person reads it and routes by it; only the
+agency that recorded it may correct it, or end it early (a decertification).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.models import Certification
+from app.repositories import roster as repo
+from app.repositories.pagination import fetch_page
+from app.schemas.roster import CertificationCreate, CertificationOut, CertificationPatch
+
+
+def _render_certification(c: Certification) -> CertificationOut:
+    return CertificationOut.model_validate(c, from_attributes=True)
+
+
+async def record_certification(
+    session: AsyncSession, *, agency_id: UUID, body: CertificationCreate
+) -> CertificationOut:
+    if not await repo.agency_has_employed(
+        session, agency_id=agency_id, state_officer_id=body.state_officer_id
+    ):
+        raise Invalid(
+            "your agency has never employed an officer with that state_officer_id",
+            loc=("body", "state_officer_id"),
+        )
+    cert = Certification(**body.model_dump(), recorded_by_agency_id=agency_id)
+    session.add(cert)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Conflict("that certification number is already recorded for this person") from None
+    return _render_certification(cert)
+
+
+async def list_certifications(
+    session: AsyncSession,
+    *,
+    agency_id: UUID,
+    state_officer_id: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[CertificationOut], str | None]:
+    rows, next_cursor = await fetch_page(
+        session,
+        repo.certifications_statement(agency_id, state_officer_id),
+        Certification.id,
+        limit=limit,
+        cursor=cursor,
+    )
+    return [_render_certification(c) for c in rows], next_cursor
+
+
+async def update_certification(
+    session: AsyncSession, *, agency_id: UUID, certification_id: UUID, body: CertificationPatch
+) -> tuple[CertificationOut, list[str]]:
+    """Correct a certification the agency recorded, or end it early: it counts up to the
+    day before expires_on, so a decertification sets expires_on to the day it took effect.
+    Another agency's record, read here, is a 403: only the recording agency may change
+    it. The certification as it is now, and the fields changed."""
+    cert = await repo.get_certification(
+        session, agency_id=agency_id, certification_id=certification_id
+    )
+    if cert is None:
+        raise NotFound("certification not found")
+    if cert.recorded_by_agency_id != agency_id:
+        raise Forbidden("another agency recorded this certification: only it may change it")
+    await repo.lock_certification(session, cert)
+    certified_on: date = cert.certified_on if body.certified_on is None else body.certified_on
+    expires_on: date = cert.expires_on if body.expires_on is None else body.expires_on
+    if expires_on <= certified_on:
+        raise Invalid("expires_on must be after certified_on", loc=("body", "expires_on"))
+    changes = {
+        "certified_on": certified_on,
+        "expires_on": expires_on,
+        "program": cert.program if body.program is None else body.program,
+        "volunteered": cert.volunteered if body.volunteered is None else body.volunteered,
+    }
+    changed = [name for name, value in changes.items() if getattr(cert, name) != value]
+    for name in changed:
+        setattr(cert, name, changes[name])
+    await session.flush()
+    return _render_certification(cert), changed

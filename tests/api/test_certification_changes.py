@@ -1,0 +1,95 @@
+"""PATCH /v1/certifications/{id}: a certification corrected, or ended early by the state."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from tests.helpers import Api, add_officer, grid_districts
+
+
+def _today_in_denver() -> str:
+    # The test agency's time zone: a certification counts by the agency's calendar.
+    return str(datetime.now(UTC).astimezone(ZoneInfo("America/Denver")).date())
+
+
+async def _certification(api: Api, state_officer_id: str) -> Any:
+    listed = await api.ok("GET", f"/v1/certifications?state_officer_id={state_officer_id}")
+    [cert] = listed["items"]
+    return cert
+
+
+def _warnings(call: dict[str, Any]) -> set[str]:
+    return {w["code"] for w in call["recommendation"]["warnings"]}
+
+
+async def test_a_decertified_officer_stops_leading_at_once(admin: Api) -> None:
+    # The state revoked the officer's CIT certification: with no way to record it, routing
+    # kept sending the officer to lead armed crisis calls as CIT until the old expiry.
+    await grid_districts(admin)
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True, state_officer_id="P-1")
+    [unit] = (await admin.ok("GET", "/v1/units"))["items"]
+    assert unit["cit_certified"] is True
+    cert = await _certification(admin, "P-1")
+
+    ended = await admin.ok(
+        "PATCH", f"/v1/certifications/{cert['id']}", {"expires_on": _today_in_denver()}
+    )
+    assert ended["expires_on"] == _today_in_denver()
+    assert (ended["certification_number"], ended["certified_on"]) == (
+        cert["certification_number"],
+        cert["certified_on"],
+    )
+    [unit] = (await admin.ok("GET", "/v1/units"))["items"]
+    assert unit["cit_certified"] is False
+    armed = await admin.ok("POST", "/v1/calls", {"district": "D1", "safety": {"weapon": True}}, 201)
+    assert "no_cit_available" in _warnings(armed)
+    [entry] = (await admin.ok("GET", "/v1/audit?action=certification.update"))["items"]
+    assert entry["resource_id"] == cert["id"]
+    assert entry["detail"] == {"state_officer_id": "P-1", "changed": ["expires_on"]}
+
+
+async def test_only_the_recording_agency_may_change_a_certification(
+    admin: Api, other_admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True, state_officer_id="P-2")
+    cert = await _certification(admin, "P-2")
+    path = f"/v1/certifications/{cert['id']}"
+    # The person now works for the other agency too: it reads the record, and may not
+    # change it.
+    await grid_districts(other_admin)
+    await add_officer(other_admin, district="D1", call_sign="9B1", state_officer_id="P-2")
+    assert await _certification(other_admin, "P-2") == cert
+    refused = await other_admin.patch(path, {"expires_on": _today_in_denver()})
+    assert refused.status_code == 403
+    assert refused.headers["content-type"] == "application/problem+json"
+    # A supervisor of the recording agency may not either; bad changes are 422s.
+    supervisor = await admin.with_role("supervisor")
+    assert (await supervisor.patch(path, {"volunteered": False})).status_code == 403
+    for change in (
+        {"expires_on": cert["certified_on"]},
+        {"certified_on": "2999-01-01"},
+        {"program": None},
+        {"certification_number": "X"},
+        {"state_officer_id": "P-9"},
+        {"expires_on": "2030-01-01T00:00:00Z"},
+    ):
+        response = await admin.patch(path, change)
+        assert response.status_code == 422, change
+    stored = await db.fetchrow("SELECT * FROM certification WHERE state_officer_id = 'P-2'")
+    assert str(stored["expires_on"]) == cert["expires_on"]
+    assert stored["volunteered"] is True
+    # One it has nothing to do with is a 404, as is none.
+    await add_officer(other_admin, district="D1", call_sign="9B2", cit=True, state_officer_id="Q")
+    theirs = await _certification(other_admin, "Q")
+    assert (await admin.patch(f"/v1/certifications/{theirs['id']}", {})).status_code == 404
+    assert (await admin.patch(f"/v1/certifications/{theirs['id'][:-4]}0000", {})).status_code == 404
+    # Corrected by its own agency: the program's name and the dates.
+    certified_on = str(datetime.now(UTC).date() - timedelta(days=400))
+    body = {"program": "State CIT 40h (2024)", "certified_on": certified_on}
+    fixed = await admin.ok("PATCH", path, body)
+    assert (fixed["program"], fixed["certified_on"]) == (body["program"], certified_on)
