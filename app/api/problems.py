@@ -94,9 +94,10 @@ def _unread_body(exc: RequestValidationError) -> bool:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    if not _method_allowed(request):
-        # The router sent a concrete path to a templated route that has the method
-        # (PATCH /v1/shifts/bulk to /v1/shifts/{shift_id}): the path has no such method.
+    if _in_path(exc) and not _method_allowed(request):
+        # The router sent a concrete path to a templated route that has the method, and the
+        # path is no value of the template's (PATCH /v1/shifts/bulk for /v1/shifts/{id}):
+        # the path has no such method.
         return await _http_error(request, StarletteHTTPException(405))
     try:
         if _unread_body(exc):
@@ -198,6 +199,10 @@ def _allowed_methods(request: Request) -> str | None:
 
 
 _HTTP_METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"}
+
+
+def _in_path(exc: RequestValidationError) -> bool:
+    return any(tuple(e["loc"][:1]) == ("path",) for e in exc.errors())
 
 
 def _method_allowed(request: Request) -> bool:

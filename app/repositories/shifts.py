@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, delete, exists, or_, select, text
+from sqlalchemy import Select, and_, delete, exists, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ids import new_id
@@ -59,21 +59,26 @@ def _add_coverage(
 ) -> None:
     """The shift's coverage rows: its home district and each it also covers (the ranking
     state is filled in by migration 0003's trigger)."""
-    for covered, is_home in [(shift.district_id, True), *((d, False) for d in also_covers)]:
-        session.add(
-            ShiftCoverage(
-                shift_id=shift.id,
-                district_id=covered,
-                agency_id=shift.agency_id,
-                is_home=is_home,
-                responder_type=shift.responder_type,
-                responder_id=responder_id,
-                call_sign=shift.call_sign,
-                home_district_id=shift.district_id,
-                starts_at=shift.starts_at,
-                ends_at=shift.ends_at,
-            )
-        )
+    session.add(_coverage_row(shift, responder_id, shift.district_id, is_home=True))
+    for covered in also_covers:
+        session.add(_coverage_row(shift, responder_id, covered, is_home=False))
+
+
+def _coverage_row(
+    shift: Shift, responder_id: UUID, district_id: UUID, *, is_home: bool
+) -> ShiftCoverage:
+    return ShiftCoverage(
+        shift_id=shift.id,
+        district_id=district_id,
+        agency_id=shift.agency_id,
+        is_home=is_home,
+        responder_type=shift.responder_type,
+        responder_id=responder_id,
+        call_sign=shift.call_sign,
+        home_district_id=shift.district_id,
+        starts_at=shift.starts_at,
+        ends_at=shift.ends_at,
+    )
 
 
 async def locked_shift(session: AsyncSession, *, agency_id: UUID, shift_id: UUID) -> Shift | None:
@@ -96,25 +101,40 @@ async def locked_shift(session: AsyncSession, *, agency_id: UUID, shift_id: UUID
 async def rewrite_coverage(
     session: AsyncSession, shift: Shift, also_covers: Sequence[UUID]
 ) -> None:
-    """Write the changed shift's coverage rows again, from the shift as it is now; the
-    shift is read back (its responder_id is computed by the database)."""
-    responder_id = shift.responder_id  # read before the delete flushes the change
+    """Bring the changed shift's coverage rows in line with it: the rows of districts it
+    still covers are updated in place (a status report or a certification recorded
+    meanwhile, whose triggers update them too, then waits and applies to the new
+    version), those of districts it no longer covers removed, new ones added (their unit
+    state read by migration 0003's trigger). The shift is read back (the database
+    computes its responder_id)."""
+    responder_id = shift.responder_id  # read before the first statement flushes the change
+    covered = [shift.district_id, *also_covers]
+    of_shift = ShiftCoverage.shift_id == shift.id
     await session.execute(
-        delete(ShiftCoverage)
-        .where(ShiftCoverage.shift_id == shift.id)
+        update(ShiftCoverage)
+        .where(of_shift, ShiftCoverage.district_id.in_(covered))
+        .values(
+            is_home=ShiftCoverage.district_id == shift.district_id,
+            call_sign=shift.call_sign,
+            home_district_id=shift.district_id,
+            starts_at=shift.starts_at,
+            ends_at=shift.ends_at,
+        )
         .execution_options(synchronize_session=False)
     )
-    _add_coverage(session, shift, responder_id, also_covers)
+    await session.execute(
+        delete(ShiftCoverage)
+        .where(of_shift, ShiftCoverage.district_id.not_in(covered))
+        .execution_options(synchronize_session=False)
+    )
+    rows = await session.execute(select(ShiftCoverage.district_id).where(of_shift))
+    present = set(rows.scalars())
+    for district_id in covered:
+        if district_id not in present:
+            is_home = district_id == shift.district_id
+            session.add(_coverage_row(shift, responder_id, district_id, is_home=is_home))
     await session.flush()
     await session.refresh(shift)
-
-
-async def covered_ids(session: AsyncSession, shift_id: UUID) -> list[UUID]:
-    """The districts the shift also covers (not its home district)."""
-    stmt = select(ShiftCoverage.district_id).where(
-        ShiftCoverage.shift_id == shift_id, ShiftCoverage.is_home.is_(False)
-    )
-    return list((await session.execute(stmt)).scalars())
 
 
 async def coverage_codes(

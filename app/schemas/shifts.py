@@ -24,6 +24,15 @@ CallSign = Annotated[
 MAX_SHIFT = timedelta(hours=24)
 
 
+def shift_window_problem(starts_at: datetime, ends_at: datetime) -> str | None:
+    """What is wrong with a shift's times, if anything."""
+    if ends_at <= starts_at:
+        return "ends_at must be after starts_at"
+    if ends_at - starts_at > MAX_SHIFT:
+        return "a shift lasts at most 24 hours"
+    return None
+
+
 class ShiftCreate(StrictModel):
     responder_type: ResponderType
     responder_id: UUID
@@ -35,10 +44,8 @@ class ShiftCreate(StrictModel):
 
     @model_validator(mode="after")
     def _window(self) -> ShiftCreate:
-        if self.ends_at <= self.starts_at:
-            raise ValueError("ends_at must be after starts_at")
-        if self.ends_at - self.starts_at > MAX_SHIFT:
-            raise ValueError("a shift lasts at most 24 hours")
+        if (problem := shift_window_problem(self.starts_at, self.ends_at)) is not None:
+            raise ValueError(problem)
         if self.district in self.also_covers:
             raise ValueError("also_covers must not repeat the shift's own district")
         if len(set(self.also_covers)) != len(self.also_covers):

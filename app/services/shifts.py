@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
+from app.db.failures import constraint_of
 from app.errors import Conflict, Invalid, NotFound
-from app.models import Shift
+from app.models import District, Shift
 from app.records.units import UnitRecord
 from app.repositories import districts as district_repo
 from app.repositories import roster as roster_repo
@@ -19,7 +21,7 @@ from app.repositories import shifts as repo
 from app.repositories import units as unit_repo
 from app.repositories.pagination import fetch_page
 from app.schemas.common import geo_location
-from app.schemas.shifts import MAX_SHIFT, ShiftCreate, ShiftOut, ShiftPatch, UnitOut
+from app.schemas.shifts import ShiftCreate, ShiftOut, ShiftPatch, UnitOut, shift_window_problem
 from app.services.agency import district_id_of
 
 
@@ -32,14 +34,7 @@ async def create_many(
     shifts: list[Shift] = []
     for index, body in enumerate(bodies):
         loc: tuple[str | int, ...] = ("body", "shifts", index) if bulk else ("body",)
-        if body.district not in found:
-            raise Invalid(f"unknown district {body.district}", loc=(*loc, "district"))
-        unknown = sorted(set(body.also_covers) - set(found))
-        if unknown:
-            raise Invalid(
-                f"unknown district(s) in also_covers: {', '.join(unknown)}",
-                loc=(*loc, "also_covers"),
-            )
+        _known(found, body.district, body.also_covers, loc)
         active = await repo.responder_active(
             session,
             agency_id=agency_id,
@@ -71,6 +66,23 @@ async def create_many(
     return await render(session, shifts)
 
 
+def _known(
+    found: Mapping[str, District],
+    district: str | None,
+    also_covers: Sequence[str] | None,
+    loc: tuple[str | int, ...],
+) -> None:
+    """A 422 at loc for a district code the agency does not have."""
+    if district is not None and district not in found:
+        raise Invalid(f"unknown district {district}", loc=(*loc, "district"))
+    unknown = sorted(set(also_covers or ()) - set(found))
+    if unknown:
+        raise Invalid(
+            f"unknown district(s) in also_covers: {', '.join(unknown)}",
+            loc=(*loc, "also_covers"),
+        )
+
+
 # How far before now a started shift may be told to have ended: the time a request takes
 # to arrive, and a console's clock a little behind.
 END_SKEW = timedelta(minutes=1)
@@ -78,80 +90,80 @@ END_SKEW = timedelta(minutes=1)
 
 async def update(
     session: AsyncSession, *, agency_id: UUID, shift_id: UUID, body: ShiftPatch, now: datetime
-) -> tuple[ShiftOut, list[str]]:
-    """Change a shift that has not ended; the shift as it is now, and the fields changed.
+) -> tuple[ShiftOut, dict[str, dict[str, Any]]]:
+    """Change a shift that has not ended; the shift as it is now, and each field changed
+    with its value before and after (for the audit trail).
 
-    A shift that has ended is the record of who worked (409). One that has started keeps
-    its start (409), and may end early (now at the soonest) or later: an officer sent
-    home sick at 3 a.m. leaves the consoles and the candidates at once. One that has not
-    started may change in every way a new shift could be. Overlaps are a 409, as on create.
+    A shift that has ended is the record of who worked (409). One that has started may
+    only end earlier (now at the soonest: an officer sent home sick at 3 a.m. leaves the
+    candidates at once) or later; the rest of it stays as worked (409: end it, and
+    schedule a new shift from now to move the unit). One that has not started may change
+    in every way a new shift could, but not into one that has already ended. Overlaps
+    are a 409, as on create.
     """
     shift = await repo.locked_shift(session, agency_id=agency_id, shift_id=shift_id)
     if shift is None:
         raise NotFound("shift not found")
     if shift.ends_at <= now:
         raise Conflict("the shift has ended: it stays as the record of who worked")
-    starts_at = shift.starts_at if body.starts_at is None else body.starts_at
-    ends_at = shift.ends_at if body.ends_at is None else body.ends_at
-    if shift.starts_at <= now and starts_at != shift.starts_at:
-        raise Conflict("the shift has started: its start stays as worked (change its end)")
-    if shift.starts_at <= now and ends_at < now - END_SKEW:
-        raise Invalid(
-            "a started shift cannot have ended in the past: end it now at the soonest",
-            loc=("body", "ends_at"),
-        )
-    if ends_at <= starts_at:
-        raise Invalid("ends_at must be after starts_at", loc=("body", "ends_at"))
-    if ends_at - starts_at > MAX_SHIFT:
-        raise Invalid("a shift lasts at most 24 hours", loc=("body", "ends_at"))
-    covered = await repo.covered_ids(session, shift.id)
-    district_id, also_covers = await _districts(session, agency_id, shift, body, covered)
-    call_sign = shift.call_sign if body.call_sign is None else body.call_sign
-    changed = {
-        "call_sign": call_sign != shift.call_sign,
-        "district": district_id != shift.district_id,
-        "also_covers": set(also_covers) != set(covered),
-        "starts_at": starts_at != shift.starts_at,
-        "ends_at": ends_at != shift.ends_at,
-    }
-    fields = [name for name, differs in changed.items() if differs]
-    if fields:
-        try:
-            async with session.begin_nested():
-                shift.call_sign, shift.district_id = call_sign, district_id
-                shift.starts_at, shift.ends_at = starts_at, ends_at
-                await repo.rewrite_coverage(session, shift, also_covers)
-        except IntegrityError:
-            raise Conflict("the shift would overlap another shift of the same responder") from None
-    return (await render(session, [shift]))[0], fields
-
-
-async def _districts(
-    session: AsyncSession, agency_id: UUID, shift: Shift, body: ShiftPatch, covered: list[UUID]
-) -> tuple[UUID, list[UUID]]:
-    """The shift's home district and the districts it also covers, once changed: a new
-    home district it already covered is no longer among those it also covers."""
-    codes = {body.district} if body.district is not None else set()
-    codes |= set(body.also_covers or ())
-    found = await district_repo.by_codes(session, agency_id=agency_id, codes=codes)
-    if body.district is not None and body.district not in found:
-        raise Invalid(f"unknown district {body.district}", loc=("body", "district"))
-    unknown = sorted(set(body.also_covers or ()) - set(found))
-    if unknown:
-        raise Invalid(
-            f"unknown district(s) in also_covers: {', '.join(unknown)}",
-            loc=("body", "also_covers"),
-        )
-    home = shift.district_id if body.district is None else found[body.district].id
-    if body.also_covers is None:
-        covers = [d for d in covered if d != home]
-    else:
-        covers = [found[code].id for code in body.also_covers]
-    if home in covers:
+    was = (await render(session, [shift]))[0]
+    found = await district_repo.by_codes(
+        session,
+        agency_id=agency_id,
+        codes={body.district or was.district, *was.also_covers} | set(body.also_covers or ()),
+    )
+    _known(found, body.district, body.also_covers, ("body",))
+    district = was.district if body.district is None else body.district
+    # A new home district it already covered is no longer among those it also covers.
+    also = (
+        [c for c in was.also_covers if c != district]
+        if body.also_covers is None
+        else sorted(body.also_covers)
+    )
+    if district in also:
         raise Invalid(
             "also_covers must not repeat the shift's own district", loc=("body", "also_covers")
         )
-    return home, covers
+    starts_at = was.starts_at if body.starts_at is None else body.starts_at
+    ends_at = was.ends_at if body.ends_at is None else body.ends_at
+    call_sign = was.call_sign if body.call_sign is None else body.call_sign
+    if (problem := shift_window_problem(starts_at, ends_at)) is not None:
+        raise Invalid(problem, loc=("body", "ends_at"))
+    if shift.starts_at <= now:
+        kept = (call_sign, district, also, starts_at) == (
+            was.call_sign,
+            was.district,
+            sorted(was.also_covers),
+            was.starts_at,
+        )
+        if not kept:
+            raise Conflict(
+                "the shift has started: only its end may change; to move the unit, end this"
+                " shift now and schedule a new one from now"
+            )
+        if ends_at < now - END_SKEW:
+            raise Invalid(
+                "a started shift cannot have ended in the past: end it now at the soonest",
+                loc=("body", "ends_at"),
+            )
+    elif ends_at <= now:
+        raise Invalid(
+            "a shift not yet started cannot be moved to one that has ended",
+            loc=("body", "ends_at"),
+        )
+    try:
+        async with session.begin_nested():
+            shift.call_sign, shift.district_id = call_sign, found[district].id
+            shift.starts_at, shift.ends_at = starts_at, ends_at
+            await repo.rewrite_coverage(session, shift, [found[c].id for c in also])
+    except IntegrityError as exc:
+        if constraint_of(exc) != "shift_no_overlap":
+            raise
+        raise Conflict("the shift would overlap another shift of the same responder") from None
+    now_is = (await render(session, [shift]))[0]
+    before, after = was.model_dump(mode="json"), now_is.model_dump(mode="json")
+    changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+    return now_is, changed
 
 
 async def cancel(

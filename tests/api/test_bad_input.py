@@ -177,6 +177,8 @@ async def test_405_allow_header_lists_every_method_of_the_path(admin: Api) -> No
         response = await admin.client.request(method, url, headers=admin.headers)
         _assert_problem(response, 405)
         assert response.headers["allow"] == allow, (method, url)
+    # A path that is a value of the template (the code "locate") with a bad body is that.
+    _assert_problem(await admin.patch("/v1/districts/locate", {"name": 5}), 422)
 
 
 async def test_malformed_ids_and_cursors_are_422(admin: Api) -> None:

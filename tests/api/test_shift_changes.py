@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -85,7 +86,9 @@ async def test_a_clinician_sent_home_mid_shift_leaves_the_consoles_and_the_next_
     assert "MCT-1" not in _units(second)
     [entry] = await _trail(admin, "shift.update")
     assert (entry["resource_id"], entry["role"]) == (shift["id"], "supervisor")
-    assert entry["detail"] == {"changed": ["ends_at"]}
+    assert entry["detail"] == {
+        "changed": {"ends_at": {"from": shift["ends_at"], "to": ended["ends_at"]}}
+    }
 
     # Now it has ended, it is the record of who worked: no further change.
     again = await admin.patch(
@@ -102,8 +105,20 @@ async def test_a_started_shift_keeps_its_start_and_cannot_end_in_the_past(admin:
         admin, "MCT-2", (now - timedelta(hours=2), now + timedelta(hours=2))
     )
     path = f"/v1/shifts/{shift['id']}"
-    moved = await admin.patch(path, {"starts_at": iso(now - timedelta(hours=1))})
-    assert moved.status_code == 409
+    # What it was stays as worked: the coverage reports read the hours already worked.
+    for change in (
+        {"starts_at": iso(now - timedelta(hours=1))},
+        {"district": "D2"},
+        {"also_covers": ["D2"]},
+        {"call_sign": "MCT-9"},
+    ):
+        moved = await admin.patch(path, change)
+        assert moved.status_code == 409, change
+        assert "schedule a new one" in moved.json()["detail"]
+    # Its own values again change nothing, and are no conflict.
+    assert (
+        await admin.ok("PATCH", path, {"district": "D1", "starts_at": shift["starts_at"]}) == shift
+    )
     past = await admin.patch(path, {"ends_at": iso(now - timedelta(hours=1))})
     assert past.status_code == 422
     assert past.json()["errors"][0]["loc"] == ["body", "ends_at"]
@@ -118,33 +133,46 @@ async def test_a_started_shift_keeps_its_start_and_cannot_end_in_the_past(admin:
     assert longer["ends_at"] == iso(now + timedelta(hours=6)).replace("+00:00", "Z")
 
 
-async def test_moving_a_started_shift_to_another_district_moves_its_unit_at_once(
-    admin: Api,
-) -> None:
-    now = datetime.now(UTC)
+async def test_a_unit_moved_mid_shift_is_ended_here_and_scheduled_there(admin: Api) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
     co, [shift] = await _clinician(
         admin, "MCT-3", (now - timedelta(hours=1), now + timedelta(hours=7)), also_covers=["D3"]
     )
     await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "en_route"})
-    changed = await admin.ok(
-        "PATCH", f"/v1/shifts/{shift['id']}", {"district": "D4", "call_sign": "MCT-4"}
+    await admin.ok("PATCH", f"/v1/shifts/{shift['id']}", {"ends_at": iso(now)})
+    await add_shift(
+        admin,
+        "co_responder",
+        co,
+        call_sign="MCT-4",
+        district="D4",
+        starts_at=now,
+        ends_at=now + timedelta(hours=7),
     )
-    assert (changed["district"], changed["also_covers"], changed["call_sign"]) == (
-        "D4",
-        ["D3"],
-        "MCT-4",
-    )
-    # The read model follows, with the unit's live state (not the state it was created with).
     [unit] = (await admin.ok("GET", "/v1/units?district=D4"))["items"]
     assert (unit["call_sign"], unit["status"], unit["district"]) == ("MCT-4", "en_route", "D4")
-    assert (await admin.ok("GET", "/v1/units?district=D1"))["items"] == []
+    assert (await admin.ok("GET", "/v1/units?district=D3"))["items"] == []
     await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "available"})
     assert _units(await admin.ok("POST", "/v1/calls", {"district": "D4"}, 201)) == {"MCT-4": "lead"}
-    assert "MCT-4" in _units(await admin.ok("POST", "/v1/calls", {"district": "D3"}, 201))
-    assert "MCT-4" not in _units(await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201))
-    # Home in a district it covered: it no longer also covers it.
-    home = await admin.ok("PATCH", f"/v1/shifts/{shift['id']}", {"district": "D3"})
-    assert (home["district"], home["also_covers"]) == ("D3", [])
+    assert "MCT-3" not in _units(await admin.ok("POST", "/v1/calls", {"district": "D3"}, 201))
+
+
+async def test_a_unit_on_a_call_whose_shift_is_ended_stays_listed_until_released(
+    admin: Api,
+) -> None:
+    # Sent home while on scene: it finishes the call first, and the consoles still see it.
+    now = datetime.now(UTC)
+    _, [shift] = await _clinician(
+        admin, "MCT-8", (now - timedelta(hours=2), now + timedelta(hours=6))
+    )
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    await admin.ok("PATCH", f"/v1/shifts/{shift['id']}", {"ends_at": iso(datetime.now(UTC))})
+    [unit] = (await admin.ok("GET", "/v1/units"))["items"]
+    assert (unit["call_sign"], unit["active_call_id"]) == ("MCT-8", call["id"])
+    assert "MCT-8" not in _units(await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201))
+    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "done"})
+    assert (await admin.ok("GET", "/v1/units"))["items"] == []
 
 
 async def test_a_shift_not_yet_started_can_be_corrected_or_cancelled(
@@ -165,7 +193,8 @@ async def test_a_shift_not_yet_started_can_be_corrected_or_cancelled(
     )
     assert [s["id"] for s in listed["items"]] == [shifts[0]["id"]]
     [entry] = await _trail(admin, "shift.update")
-    assert entry["detail"] == {"changed": ["also_covers", "starts_at", "ends_at"]}
+    assert entry["detail"]["changed"]["also_covers"] == {"from": [], "to": ["D2", "D3"]}
+    assert sorted(entry["detail"]["changed"]) == ["also_covers", "ends_at", "starts_at"]
 
     # What would make no sense changes nothing.
     coverage = "SELECT count(*) FROM shift_coverage WHERE shift_id = $1"
@@ -181,6 +210,14 @@ async def test_a_shift_not_yet_started_can_be_corrected_or_cancelled(
         ({"call_sign": None}, 422),
         ({"responder_id": co}, 422),
         ({"starts_at": iso(week + timedelta(hours=11))}, 422),  # after its end
+        # Into the past: a record of who worked that no one worked, and no undoing it.
+        (
+            {
+                "starts_at": iso(week - timedelta(days=8)),
+                "ends_at": iso(week - timedelta(days=8) + timedelta(hours=8)),
+            },
+            422,
+        ),
     ]
     for change, status in refused:
         response = await admin.patch(path, change)
@@ -213,16 +250,13 @@ async def _waiting_on_locks(db: asyncpg.Connection, count: int) -> None:
 async def test_a_status_reported_while_the_shift_changes_is_what_the_consoles_show(
     admin: Api, db: asyncpg.Connection
 ) -> None:
-    # The change writes the shift's coverage rows again, reading the unit's state. A report
-    # made before it committed updated only the rows it replaced: the consoles kept showing
-    # the status before the report. (A change to the shift's own row locks the unit's row,
-    # in the overlap trigger; a change to the districts it also covers alone does not.)
-    # Here the change is held just before its commit (its audit entry waits on a lock the
-    # test holds) while the report is made.
-    now = datetime.now(UTC)
-    co, [shift] = await _clinician(
-        admin, "MCT-6", (now - timedelta(hours=1), now + timedelta(hours=7))
-    )
+    # A district added to a shift gets a coverage row that reads the unit's state as it is
+    # added. A status report made before that change committed updated only the rows it
+    # saw: the new row kept the status before the report. (A change to the shift's own
+    # row locks the unit's row, in the overlap trigger; one to the districts it also
+    # covers alone did not.) Here the change is held just before its commit (its audit
+    # entry waits on a lock the test holds) while the report is made.
+    co, _, [shift, _] = await _next_week(admin, "MCT-6")
     async with db.transaction():
         await db.execute("LOCK TABLE audit_entry IN SHARE MODE")
         change = asyncio.create_task(
@@ -235,9 +269,13 @@ async def test_a_status_reported_while_the_shift_changes_is_what_the_consoles_sh
         await _waiting_on_locks(db, 2)
     assert (await change).status_code == 200
     assert (await report).status_code == 200
-    [unit] = (await admin.ok("GET", "/v1/units?district=D2"))["items"]
-    assert (unit["status"], unit["also_covers"]) == ("on_scene", ["D2"])
-    assert (await admin.ok("GET", "/v1/units?district=D1"))["items"] == [unit]
+    # The rows the candidate query and the consoles will read when the shift starts.
+    rows = await db.fetch(
+        "SELECT d.code, c.status FROM shift_coverage c JOIN district d ON d.id = c.district_id"
+        " WHERE c.shift_id = $1 ORDER BY d.code",
+        uuid.UUID(shift["id"]),
+    )
+    assert [(r["code"], r["status"]) for r in rows] == [("D1", "on_scene"), ("D2", "on_scene")]
 
 
 async def test_changes_to_two_shifts_of_one_unit_at_once_both_land(admin: Api) -> None:

@@ -99,7 +99,7 @@ SEMANTIC_RULES = [
     re.compile(r"(Value error, )?ends_at must be after starts_at"),
     re.compile(r"(Value error, )?a shift lasts at most 24 hours"),
     re.compile(r"(Value error, )?also_covers must not repeat the shift's own district"),
-    re.compile(r"Value error, expires_on must be after certified_on"),
+    re.compile(r"(Value error, )?expires_on must be after certified_on"),
     re.compile(r"Value error, give district, location, or both"),
     re.compile(r"(Value error, )?a district cannot be adjacent to itself"),
     re.compile(r"Value error, the code locate is reserved"),
@@ -111,6 +111,7 @@ SEMANTIC_RULES = [
     re.compile(r"expires_at must be in the future"),
     re.compile(r"(not an acceptable EIDO: )?more than 5 minutes ahead of the service's clock"),
     re.compile(r"a started shift cannot have ended in the past: end it now at the soonest"),
+    re.compile(r"a shift not yet started cannot be moved to one that has ended"),
     # Equality beyond uniqueItems: case-insensitive codes, (type, id) pairs.
     re.compile(r"Value error, nature code .* is given twice \(codes are case-insensitive\)"),
     re.compile(r"a unit appears twice in units"),

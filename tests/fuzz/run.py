@@ -99,6 +99,7 @@ async def _seed(database_url: str) -> dict[str, Any]:
             )
             deliveries = await api.ok("GET", f"/v1/webhooks/{webhook['id']}/deliveries")
             shifts = await api.ok("GET", "/v1/shifts")
+            certifications = await api.ok("GET", "/v1/certifications")
             unit = await api.with_role("unit", responder_id=UUID(officers[0]))
     return {
         "key": api.key,
@@ -111,6 +112,7 @@ async def _seed(database_url: str) -> dict[str, Any]:
             "subscription_id": [webhook["id"]],
             "delivery_id": [d["id"] for d in deliveries["items"]],
             "shift_id": [s["id"] for s in shifts["items"]],
+            "certification_id": [c["id"] for c in certifications["items"]],
         },
     }
 

@@ -40,11 +40,12 @@ async def create_shifts(
 async def update_shift(
     shift_id: UUID, body: ShiftPatch, who: Caller, session: Session, audit: Audit
 ) -> ShiftOut:
-    """Change a shift that has not ended: its call sign, districts, or times. A shift that
-    has started keeps its start and may end early (now at the soonest; a unit sent home
-    leaves the consoles and the candidates at once) or later; one not yet started changes
-    as freely as a new one. A shift that has ended is the record of who worked: 409. An
-    overlap with another shift of the responder is a 409."""
+    """Change a shift that has not ended. One not yet started changes as freely as a new
+    one (call sign, districts, times), but not into one already over. One under way may
+    only end earlier (now at the soonest: a unit sent home leaves the candidates at once,
+    and the consoles unless it is on a call) or later; the rest stays as worked (409: end
+    it, and schedule a new shift from now to move the unit). A shift that has ended is the
+    record of who worked: 409. An overlap with another shift of the responder is a 409."""
     out, changed = await service.update(
         session, agency_id=who.agency_id, shift_id=shift_id, body=body, now=datetime.now(UTC)
     )
