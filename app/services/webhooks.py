@@ -37,13 +37,16 @@ async def subscribe(
         await check_target(body.url, allow_private=settings.webhook_allow_private_targets)
     except TargetRefused as exc:
         raise Invalid(f"webhook URL refused: {exc}", loc=("body", "url")) from None
-    if body.responder_id is not None and not (
-        await roster_repo.get_officer(session, agency_id=agency_id, officer_id=body.responder_id)
-        or await roster_repo.get_co_responder(
-            session, agency_id=agency_id, co_responder_id=body.responder_id
-        )
+    # A terminal is for a responder on the roster: locked FOR SHARE, so a deactivation at
+    # the same moment (which disables its terminal's subscriptions) comes wholly before or
+    # after this one, as for a unit key.
+    if body.responder_id is not None and not await roster_repo.responder_kind(
+        session, agency_id=agency_id, responder_id=body.responder_id
     ):
-        raise Invalid("no responder with that id in this agency", loc=("body", "responder_id"))
+        raise Invalid(
+            "responder_id is not an active officer or co-responder of this agency",
+            loc=("body", "responder_id"),
+        )
     never = sorted(set(body.events) - TERMINAL_EVENTS)
     if body.responder_id is not None and never:
         raise Invalid(

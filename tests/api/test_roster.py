@@ -291,6 +291,32 @@ async def test_keys_made_while_the_unit_is_deactivated_never_outlive_it(
         assert valid == 0, round_
 
 
+async def test_terminal_webhooks_for_a_deactivated_unit_are_refused_even_at_that_moment(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A subscription made for a separated officer was accepted, and one made at the moment
+    of a deactivation could outlive it (outside-in check: 4 of 8 stayed active)."""
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    hook = {"url": "https://mdt.example/hook", "events": ["unit.assigned"]}
+    for round_ in range(8):
+        body = {"state_officer_id": f"HOOK-{round_}", "badge_number": f"H{round_}", "name": "H"}
+        officer = (await admin.ok("POST", "/v1/officers", body, 201))["id"]
+        answers = await asyncio.gather(
+            *(admin.post("/v1/webhooks", {**hook, "responder_id": officer}) for _ in range(6)),
+            admin.patch(f"/v1/officers/{officer}", {"active": False}),
+        )
+        assert {a.status_code for a in answers[:6]} <= {201, 422}
+        assert answers[6].status_code == 200
+        active = await db.fetchval(
+            "SELECT count(*) FROM webhook_subscription WHERE responder_id = $1 AND active",
+            uuid.UUID(officer),
+        )
+        assert active == 0, round_
+        refused = await admin.post("/v1/webhooks", {**hook, "responder_id": officer})
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["loc"] == ["body", "responder_id"]
+
+
 async def test_overlapping_shift_is_409_and_bulk_is_all_or_nothing(
     admin: Api, db: asyncpg.Connection
 ) -> None:
