@@ -121,7 +121,8 @@ CROSS JOIN LATERAL (
     SELECT array_agg(lu.id) AS lu_id, array_agg(lu.responder_type) AS lu_responder_type,
            array_agg(lu.active) AS lu_active, array_agg(lu.status) AS lu_status,
            array_agg(lu.active_call_id) AS lu_active_call_id,
-           array_agg(({_CALL_SIGN.format(unit="lu.id")})) AS lu_call_sign
+           array_agg(({_CALL_SIGN.format(unit="lu.id")})) AS lu_call_sign,
+           array_agg(({_ON_SHIFT.format(unit="lu.id")})) AS lu_on_shift
     FROM lu
 ) lk"""  # noqa: S608
     return RawStatement.compile(head + _CALL.format(units=", lk.*", join=units_read))
@@ -129,6 +130,10 @@ CROSS JOIN LATERAL (
 
 # The call sign is the one shift_repo.call_signs gives (shifts.NAMING_SHIFT).
 _CALL_SIGN = "SELECT s.call_sign " + NAMING_SHIFT
+# Whether that shift covers now: the one that started last by now has not ended.
+_ON_SHIFT = f"""SELECT coalesce(bool_or(s.ends_at > CAST(:now AS timestamptz)), false)
+    FROM (SELECT s.starts_at, s.ends_at {NAMING_SHIFT}) s
+    WHERE s.starts_at <= CAST(:now AS timestamptz)"""  # noqa: S608 (static SQL)
 _READ = RawStatement.compile(f"WITH {_LOCKED_CALL}" + _CALL.format(units="", join=""))
 _READ_DISPATCHING = _read_locking_units()
 _LOCK_CALL = RawStatement.compile(
@@ -191,20 +196,30 @@ async def read_for_dispatch(
 
 
 def _locked_units(row: Any) -> dict[UUID, LockedUnit]:
-    columns = ("id", "responder_type", "active", "status", "active_call_id", "call_sign")
+    columns = (
+        "id",
+        "responder_type",
+        "active",
+        "status",
+        "active_call_id",
+        "call_sign",
+        "on_shift",
+    )
     arrays = [row[f"lu_{c}"] or () for c in columns]
     return {values[0]: LockedUnit(*values[1:]) for values in zip(*arrays, strict=True)}
 
 
 @dataclass(frozen=True, slots=True)
 class LockedUnit:
-    """A unit's row as locked for a dispatch, with its call sign now."""
+    """A unit's row as locked for a dispatch, with its call sign now and whether a shift
+    of its covers now."""
 
     responder_type: ResponderType
     active: bool
     status: UnitStatus
     active_call_id: UUID | None
     call_sign: str | None
+    on_shift: bool
 
 
 _LOCK = RawStatement.compile(
@@ -222,7 +237,8 @@ WITH o AS MATERIALIZED (
     SELECT * FROM o UNION ALL SELECT * FROM c
 )
 SELECT u.id, u.responder_type, u.active, u.status, u.active_call_id,
-       ({_CALL_SIGN.format(unit="u.id")}) AS call_sign
+       ({_CALL_SIGN.format(unit="u.id")}) AS call_sign,
+       ({_ON_SHIFT.format(unit="u.id")}) AS on_shift
 FROM u"""  # noqa: S608
 )
 
@@ -250,6 +266,7 @@ async def lock_units(
             status=r["status"],
             active_call_id=r["active_call_id"],
             call_sign=r["call_sign"],
+            on_shift=r["on_shift"],
         )
         for r in rows
     }

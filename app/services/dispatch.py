@@ -86,8 +86,13 @@ def _lead_kind(units: list[Unit]) -> Lead | None:
     return None
 
 
-def _available(unit: dispatch_reads.LockedUnit) -> bool:
-    return unit.active and unit.status == "available" and unit.active_call_id is None
+def _available(unit: dispatch_reads.LockedUnit, *, off_shift_too: bool) -> bool:
+    return (
+        unit.active
+        and unit.status == "available"
+        and unit.active_call_id is None
+        and (unit.on_shift or off_shift_too)
+    )
 
 
 async def _fresh_recommendation(
@@ -175,7 +180,10 @@ async def dispatch(
             f"no such {unknown[0][0].replace('_', '-')} {unknown[0][1]} in this agency",
             loc=("body", "units"),
         )
-    taken = [u for u in wanted if not _available(locked[u[1]])]
+    # Off shift, a unit is sent only by a dispatcher who says why (an override): the
+    # recommendation may have named it before its shift was ended.
+    overridden = choice.override_code is not None or choice.override_reason is not None
+    taken = [u for u in wanted if not _available(locked[u[1]], off_shift_too=overridden)]
     if taken:
         fresh = await _fresh_recommendation(session, context, who, call, request_id)
         _count_conflict(session)

@@ -157,6 +157,31 @@ async def test_a_unit_moved_mid_shift_is_ended_here_and_scheduled_there(admin: A
     assert "MCT-3" not in _units(await admin.ok("POST", "/v1/calls", {"district": "D3"}, 201))
 
 
+async def test_a_unit_sent_home_is_not_dispatched_from_the_recommendation_made_before(
+    admin: Api,
+) -> None:
+    # The call was recommended to the clinician; its shift was then ended; dispatching the
+    # recommendation still sent it (outside-in check).
+    now = datetime.now(UTC)
+    co, [shift] = await _clinician(
+        admin, "MCT-9", (now - timedelta(hours=2), now + timedelta(hours=6))
+    )
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    assert _units(call) == {"MCT-9": "lead"}
+    await admin.ok("PATCH", f"/v1/shifts/{shift['id']}", {"ends_at": iso(datetime.now(UTC))})
+    stale = await admin.post(f"/v1/calls/{call['id']}/dispatch")
+    assert stale.status_code == 409
+    assert [u["responder_id"] for u in stale.json()["unavailable_units"]] == [co]
+    assert "MCT-9" not in _units(stale.json())
+    # A dispatcher who calls it back in may still send it, saying why.
+    back = {
+        "units": [{"responder_type": "co_responder", "responder_id": co, "role": "lead"}],
+        "override_reason": "called back in for this call",
+    }
+    sent = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", back)
+    assert [a["responder_id"] for a in sent["assignments"]] == [co]
+
+
 async def test_a_unit_on_a_call_whose_shift_is_ended_stays_listed_until_released(
     admin: Api,
 ) -> None:
