@@ -4,6 +4,7 @@ keeps lockout refusals from flooding the audit trail, and open live feeds."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -221,3 +222,40 @@ class Slots:
 
     def give_back(self) -> None:
         self.taken = max(0, self.taken - 1)
+
+
+class Unproven:
+    """The tries at each (client, prefix) whose key this instance is looking up in the
+    database, not yet known right or counted wrong.
+
+    A burst of tries sent at once is checked for a lockout before any of it is counted. A
+    right key among them would be let in while the wrong ones were still being counted,
+    and stand out; so a success waits for the tries beside it to settle, and is then
+    refused if they locked it out (app/services/auth.py).
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[tuple[str, str], int] = {}
+        self._settled: dict[tuple[str, str], asyncio.Event] = {}
+
+    def begin(self, key: tuple[str, str]) -> None:
+        count = self._counts.get(key, 0)
+        if count == 0:
+            self._settled[key] = asyncio.Event()
+        self._counts[key] = count + 1
+
+    def end(self, key: tuple[str, str]) -> None:
+        count = self._counts[key] - 1
+        if count:
+            self._counts[key] = count
+            return
+        del self._counts[key]
+        self._settled.pop(key).set()
+
+    async def settled(self, key: tuple[str, str]) -> bool:
+        """Wait until no try at key is unproven; whether there were any to wait for."""
+        waited = False
+        while (event := self._settled.get(key)) is not None:
+            waited = True
+            await event.wait()
+        return waited

@@ -19,7 +19,7 @@ from app.db.listen import Announcements
 from app.db.unit_of_work import UnitOfWork
 from app.encryption import DataCipher
 from app.events.catalogue import EVENT_COMMITTED
-from app.limits import FailureMirror, RateLeases, RefusalTally, Slots
+from app.limits import FailureMirror, RateLeases, RefusalTally, Slots, Unproven
 from app.security import Principal
 from app.settings import Settings
 
@@ -54,6 +54,7 @@ class AppState:
         # instance (app/services/auth.py); this instance keeps a copy of the counts, kept
         # current by announcements, and its share of each key's bucket.
         self.failures = FailureMirror(float(settings.auth_lockout_seconds))
+        self.unproven = Unproven()
         self.rate = RateLeases[UUID](settings.rate_limit_per_minute)
         # Takes from a key's shared bucket in flight, so concurrent requests share one.
         self.rate_takes: dict[UUID, asyncio.Task[None]] = {}

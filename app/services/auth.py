@@ -45,12 +45,25 @@ async def authenticate(
     """
     prefix = key_prefix(secret)
     await _refuse_if_locked_out(state, client=client, prefix=prefix, request_id=request_id)
-    principal = None
-    if secret is not None:
-        principal = await _principal(state, hash_key(secret))
-    if principal is None:
+    if secret is None:
         await _failed(state, client=client, prefix=prefix, request_id=request_id)
-        raise Unauthorized() if secret is None else Unauthorized("The API key is not valid")
+        raise Unauthorized()
+    digest, key = hash_key(secret), (client, prefix or NO_PREFIX)
+    # A key not cached is looked up in the database: until it is known right or counted
+    # wrong, a right key tried beside it waits (limits.Unproven).
+    unproven = state.principals.get(digest) is None
+    if unproven:
+        state.unproven.begin(key)
+    try:
+        principal = await _principal(state, digest)
+        if principal is None:
+            await _failed(state, client=client, prefix=prefix, request_id=request_id)
+            raise Unauthorized("The API key is not valid")
+    finally:
+        if unproven:
+            state.unproven.end(key)
+    if await state.unproven.settled(key):
+        await _refuse_if_locked_out(state, client=client, prefix=prefix, request_id=request_id)
     return await _admitted(state, principal, client=client, prefix=prefix, request_id=request_id)
 
 
@@ -59,8 +72,9 @@ async def redeem_ticket(
 ) -> tuple[Principal, bytes]:
     """The principal of the key a stream ticket acts as, with that key's hash; the ticket
     is spent whatever the outcome. A used, expired or unknown ticket, or one whose key was
-    revoked or expired since, is a 401 and counts as a failed authentication of that ticket
-    (security.ticket_prefix); lockouts and the key's rate limit hold as for a key."""
+    revoked or expired since, is a 401 (a 429 once counted past a lockout) and counts as a
+    failed authentication of that ticket (security.ticket_prefix); lockouts and the key's
+    rate limit hold as for a key."""
     digest = hash_key(ticket)
     prefix = ticket_prefix(digest)
     await _refuse_if_locked_out(state, client=client, prefix=prefix, request_id=request_id)

@@ -162,6 +162,17 @@ async def test_a_burst_of_guesses_at_once_learns_no_more_than_the_lockout_allows
         codes = sorted(a.status_code for a in answers)
         assert codes == [401] * limit + [429] * (len(guesses) - limit)
         assert all(int(a.headers["Retry-After"]) >= 1 for a in answers if a.status_code == 429)
+    # The right key sent among them, after them, is refused with the rest: it was let in
+    # while they were still being counted, and stood out with its 200 (outside-in check).
+    async with service(database_url, settings, client_host="198.51.100.13") as http:
+        # In use here already (by its owner, from the same address): its key is cached.
+        assert (await http.get("/v1/policy", headers=admin.headers)).status_code == 200
+        tries = [*guesses, _bearer(admin.key)]
+        answers = await asyncio.gather(*(http.get("/v1/policy", headers=t) for t in tries))
+        assert answers[-1].status_code == 429
+        assert sorted(a.status_code for a in answers[:-1]) == [401] * limit + [429] * (
+            len(guesses) - limit
+        )
     # Ever-new prefixes in a burst: the address's budget (one try a key here, to keep the
     # burst within the pool), then its lockout.
     budget = 1 * CLIENT_BUDGET
