@@ -57,9 +57,11 @@ class UnsupportedMediaType(AppError):
 
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, method: str) -> None:
         super().__init__(detail)
-        self.headers = {"Accept-Post": "application/json", "Accept-Patch": "application/json"}
+        # RFC 9110 §15.5.16: what the method would take (Accept-Post, RFC 5789's Accept-Patch).
+        accept = {"POST": "Accept-Post", "PATCH": "Accept-Patch"}.get(method)
+        self.headers = {} if accept is None else {accept: "application/json"}
 
 
 class Invalid(AppError):

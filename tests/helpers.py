@@ -300,3 +300,12 @@ async def all_items(api: Api, url: str) -> list[Any]:
         cursor = page.get("next_cursor")
         if not cursor:
             return items
+
+
+async def until_waiting_on_locks(db: asyncpg.Connection, count: int) -> None:
+    """Until count statements wait on a lock (a request held up). pg_locks, not
+    pg_stat_activity, which is read once per transaction of the caller's."""
+    waiting = 0
+    while waiting < count:
+        await asyncio.sleep(0.01)
+        waiting = await db.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted")

@@ -45,12 +45,10 @@ class _StrictJSONRequest(Request):
 
 
 def _json_media_type(content_type: str | None) -> bool:
-    """Whether a body of this Content-Type is read as JSON: none given, application/json,
-    or any type with the +json suffix (RFC 6839), as FastAPI reads them."""
-    if content_type is None:
-        return True
-    media_type = content_type.partition(";")[0].strip().lower()
-    return media_type == "application/json" or (
+    """Whether a body of this Content-Type is read as JSON: none given (or empty),
+    application/json, or any type with the +json suffix (RFC 6839), as FastAPI reads them."""
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    return media_type in ("", "application/json") or (
         media_type.startswith("application/") and media_type.endswith("+json")
     )
 
@@ -73,7 +71,8 @@ class StrictJSONRoute(APIRoute):
             content_type = request.headers.get("content-type")
             if takes_body and not _json_media_type(content_type) and _has_body(request):
                 raise UnsupportedMediaType(
-                    "The body must be JSON, sent with Content-Type: application/json"
+                    "The body must be JSON, sent with Content-Type: application/json",
+                    method=request.method,
                 )
             return await handle(_StrictJSONRequest(request.scope, request.receive))
 

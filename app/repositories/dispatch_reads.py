@@ -130,10 +130,13 @@ CROSS JOIN LATERAL (
 
 # The call sign is the one shift_repo.call_signs gives (shifts.NAMING_SHIFT).
 _CALL_SIGN = "SELECT s.call_sign " + NAMING_SHIFT
-# Whether that shift covers now: the one that started last by now has not ended.
-_ON_SHIFT = f"""SELECT coalesce(bool_or(s.ends_at > CAST(:now AS timestamptz)), false)
-    FROM (SELECT s.starts_at, s.ends_at {NAMING_SHIFT}) s
-    WHERE s.starts_at <= CAST(:now AS timestamptz)"""  # noqa: S608 (static SQL)
+# Whether a shift of the unit covers now: a range scan of (responder_id, starts_at), no
+# shift being longer than a day.
+_ON_SHIFT = """SELECT EXISTS (SELECT 1 FROM shift s
+        WHERE s.responder_id = {unit} AND s.agency_id = :agency_id
+          AND s.starts_at <= CAST(:now AS timestamptz)
+          AND s.starts_at > CAST(:now AS timestamptz) - interval '24 hours'
+          AND s.ends_at > CAST(:now AS timestamptz))"""
 _READ = RawStatement.compile(f"WITH {_LOCKED_CALL}" + _CALL.format(units="", join=""))
 _READ_DISPATCHING = _read_locking_units()
 _LOCK_CALL = RawStatement.compile(

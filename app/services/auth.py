@@ -29,6 +29,8 @@ from app.services import audit
 from app.state import CLIENT_BUDGET, AppState
 
 log = logging.getLogger(__name__)
+# The longest a right key waits for the uncached tries at it beside it to settle.
+UNPROVEN_WAIT = 5.0
 T = TypeVar("T")
 
 
@@ -62,7 +64,12 @@ async def authenticate(
     finally:
         if unproven:
             state.unproven.end(key)
-    if await state.unproven.settled(key):
+    try:
+        async with asyncio.timeout(UNPROVEN_WAIT):
+            waited = await state.unproven.settled(key)
+    except TimeoutError:  # tries at this key streaming in without end: not let in beside them
+        raise TooManyRequests("Too many authentications at this key from this client", 1) from None
+    if waited:
         await _refuse_if_locked_out(state, client=client, prefix=prefix, request_id=request_id)
     return await _admitted(state, principal, client=client, prefix=prefix, request_id=request_id)
 

@@ -7,6 +7,7 @@ agency that recorded it may correct it, or end it early (a decertification).
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.exc import IntegrityError
@@ -63,11 +64,12 @@ async def list_certifications(
 
 async def update_certification(
     session: AsyncSession, *, agency_id: UUID, certification_id: UUID, body: CertificationPatch
-) -> tuple[CertificationOut, list[str]]:
+) -> tuple[CertificationOut, dict[str, dict[str, Any]]]:
     """Correct a certification the agency recorded, or end it early: it counts up to the
     day before expires_on, so a decertification sets expires_on to the day it took effect.
     Another agency's record, read here, is a 403: only the recording agency may change
-    it. The certification as it is now, and the fields changed."""
+    it. The certification as it is now, and each field changed, before and after (for the
+    audit trail: a decertification keeps the expiry it replaced)."""
     cert = await repo.get_certification(
         session, agency_id=agency_id, certification_id=certification_id
     )
@@ -86,8 +88,11 @@ async def update_certification(
         "program": cert.program if body.program is None else body.program,
         "volunteered": cert.volunteered if body.volunteered is None else body.volunteered,
     }
-    changed = [name for name, value in changes.items() if getattr(cert, name) != value]
-    for name in changed:
-        setattr(cert, name, changes[name])
+    was = _render_certification(cert).model_dump(mode="json")
+    for name, value in changes.items():
+        setattr(cert, name, value)
     await session.flush()
-    return _render_certification(cert), changed
+    now_is = _render_certification(cert)
+    after = now_is.model_dump(mode="json")
+    changed = {k: {"from": was[k], "to": after[k]} for k in changes if was[k] != after[k]}
+    return now_is, changed

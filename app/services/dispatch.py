@@ -180,10 +180,11 @@ async def dispatch(
             f"no such {unknown[0][0].replace('_', '-')} {unknown[0][1]} in this agency",
             loc=("body", "units"),
         )
-    # Off shift, a unit is sent only by a dispatcher who says why (an override): the
-    # recommendation may have named it before its shift was ended.
-    overridden = choice.override_code is not None or choice.override_reason is not None
-    taken = [u for u in wanted if not _available(locked[u[1]], off_shift_too=overridden)]
+    # Off shift, a unit is sent only when a dispatcher names it and says why (a code, a
+    # reason or both): the recommendation may have named it before its shift was ended.
+    said_why = choice.override_code is not None or choice.override_reason is not None
+    named = body.units is not None and said_why
+    taken = [u for u in wanted if not _available(locked[u[1]], off_shift_too=named)]
     if taken:
         fresh = await _fresh_recommendation(session, context, who, call, request_id)
         _count_conflict(session)

@@ -1,4 +1,4 @@
-"""Officers, co-responders and person-level CIT certifications."""
+"""Officers and co-responders (certifications: app/services/certifications.py)."""
 
 from __future__ import annotations
 

@@ -130,10 +130,10 @@ async def update(
     if (problem := shift_window_problem(starts_at, ends_at)) is not None:
         raise Invalid(problem, loc=("body", "ends_at"))
     if shift.starts_at <= now:
-        kept = (call_sign, district, also, starts_at) == (
+        kept = (call_sign, district, set(also), starts_at) == (
             was.call_sign,
             was.district,
-            sorted(was.also_covers),
+            set(was.also_covers),
             was.starts_at,
         )
         if not kept:
@@ -157,9 +157,12 @@ async def update(
             shift.starts_at, shift.ends_at = starts_at, ends_at
             await repo.rewrite_coverage(session, shift, [found[c].id for c in also])
     except IntegrityError as exc:
-        if constraint_of(exc) != "shift_no_overlap":
-            raise
-        raise Conflict("the shift would overlap another shift of the same responder") from None
+        if constraint_of(exc) == "shift_no_overlap":
+            raise Conflict("the shift would overlap another shift of the same responder") from None
+        # A district it names removed at the same moment: nothing was changed.
+        raise Conflict(
+            "the shift's districts changed meanwhile: read it again, and retry"
+        ) from None
     now_is = (await render(session, [shift]))[0]
     before, after = was.model_dump(mode="json"), now_is.model_dump(mode="json")
     changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}

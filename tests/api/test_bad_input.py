@@ -532,11 +532,17 @@ async def test_a_body_not_sent_as_json_is_a_415_saying_so(
         assert "application/json" in str(problem["detail"])
         assert response.headers["accept-post"] == "application/json"
     assert await db.fetchval("SELECT count(*) FROM call") == 0
+    plain = {**admin.headers, "Content-Type": "text/plain"}
+    patched = await admin.client.patch("/v1/districts/D1", content=b"{}", headers=plain)
+    _assert_problem(patched, 415)
+    assert (patched.headers["accept-patch"], "accept-post" in patched.headers) == (
+        "application/json",
+        False,
+    )
     # JSON under its own names is read as JSON, a parameter or a +json suffix included.
     for content_type in ("application/json; charset=utf-8", "Application/JSON"):
         headers = {**admin.headers, "Content-Type": content_type}
         response = await admin.client.post("/v1/calls", content=body, headers=headers)
         assert response.status_code == 201, content_type
     # A route that takes no body, or a body-less request, is not asked for a Content-Type.
-    plain = {**admin.headers, "Content-Type": "text/plain"}
     assert (await admin.client.get("/v1/calls", headers=plain)).status_code == 200

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from tests.helpers import Api, add_officer, grid_districts
+from tests.helpers import Api, add_officer, grid_districts, iso, until_waiting_on_locks
 
 
 def _today_in_denver() -> str:
@@ -49,7 +51,10 @@ async def test_a_decertified_officer_stops_leading_at_once(admin: Api) -> None:
     assert "no_cit_available" in _warnings(armed)
     [entry] = (await admin.ok("GET", "/v1/audit?action=certification.update"))["items"]
     assert entry["resource_id"] == cert["id"]
-    assert entry["detail"] == {"state_officer_id": "P-1", "changed": ["expires_on"]}
+    assert entry["detail"] == {
+        "state_officer_id": "P-1",
+        "changed": {"expires_on": {"from": cert["expires_on"], "to": _today_in_denver()}},
+    }
 
 
 async def test_only_the_recording_agency_may_change_a_certification(
@@ -93,3 +98,47 @@ async def test_only_the_recording_agency_may_change_a_certification(
     body = {"program": "State CIT 40h (2024)", "certified_on": certified_on}
     fixed = await admin.ok("PATCH", path, body)
     assert (fixed["program"], fixed["certified_on"]) == (body["program"], certified_on)
+
+
+async def test_a_decertification_while_a_shift_changes_reaches_its_new_district(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    # A district added to a shift gets a coverage row that reads the officer's periods as
+    # it is added. A certification changed before that committed updated only the rows it
+    # saw: in the new district the officer stayed CIT for the whole shift (review). Here
+    # the shift's change is held just before its commit while the certification changes.
+    await grid_districts(admin)
+    officer = await add_officer(
+        admin, district="D1", call_sign="1A1", cit=True, state_officer_id="P-3"
+    )
+    week = datetime.now(UTC).replace(microsecond=0) + timedelta(days=7)
+    body = {
+        "responder_type": "officer",
+        "responder_id": officer,
+        "call_sign": "1A1",
+        "district": "D1",
+        "starts_at": iso(week),
+        "ends_at": iso(week + timedelta(hours=8)),
+    }
+    shift = await admin.ok("POST", "/v1/shifts", body, 201)
+    cert = await _certification(admin, "P-3")
+    async with db.transaction():
+        await db.execute("LOCK TABLE audit_entry IN SHARE MODE")
+        change = asyncio.create_task(
+            admin.patch(f"/v1/shifts/{shift['id']}", {"also_covers": ["D2"]})
+        )
+        await until_waiting_on_locks(db, 1)
+        ended = asyncio.create_task(
+            admin.patch(f"/v1/certifications/{cert['id']}", {"expires_on": _today_in_denver()})
+        )
+        await until_waiting_on_locks(db, 2)
+    assert (await change).status_code == 200
+    assert (await ended).status_code == 200
+    periods = await db.fetch(
+        "SELECT d.code, c.cit_periods::text AS p FROM shift_coverage c"
+        " JOIN district d ON d.id = c.district_id WHERE c.shift_id = $1 ORDER BY d.code",
+        uuid.UUID(shift["id"]),
+    )
+    assert [r["code"] for r in periods] == ["D1", "D2"]
+    expected = await db.fetchval("SELECT cit_periods_of('P-3')::text")
+    assert [r["p"] for r in periods] == [expected, expected]

@@ -9,7 +9,14 @@ from typing import Any
 
 import asyncpg
 
-from tests.helpers import Api, add_shift, add_unrostered_co_responder, grid_districts, iso
+from tests.helpers import (
+    Api,
+    add_shift,
+    add_unrostered_co_responder,
+    grid_districts,
+    iso,
+    until_waiting_on_locks,
+)
 
 
 def _units(call: dict[str, Any]) -> dict[str, str]:
@@ -263,15 +270,6 @@ async def test_a_shift_not_yet_started_can_be_corrected_or_cancelled(
     assert (await admin.patch(path, {"call_sign": "X"})).status_code == 404
 
 
-async def _waiting_on_locks(db: asyncpg.Connection, count: int) -> None:
-    """Until count requests wait on a lock (pg_locks: pg_stat_activity would be read once
-    per transaction of the test's)."""
-    waiting = 0
-    while waiting < count:
-        await asyncio.sleep(0.01)
-        waiting = await db.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted")
-
-
 async def test_a_status_reported_while_the_shift_changes_is_what_the_consoles_show(
     admin: Api, db: asyncpg.Connection
 ) -> None:
@@ -287,11 +285,11 @@ async def test_a_status_reported_while_the_shift_changes_is_what_the_consoles_sh
         change = asyncio.create_task(
             admin.patch(f"/v1/shifts/{shift['id']}", {"also_covers": ["D2"]})
         )
-        await _waiting_on_locks(db, 1)
+        await until_waiting_on_locks(db, 1)
         report = asyncio.create_task(
             admin.put(f"/v1/co-responders/{co}/status", {"status": "on_scene"})
         )
-        await _waiting_on_locks(db, 2)
+        await until_waiting_on_locks(db, 2)
     assert (await change).status_code == 200
     assert (await report).status_code == 200
     # The rows the candidate query and the consoles will read when the shift starts.
