@@ -45,10 +45,12 @@ class _StrictJSONRequest(Request):
 
 
 def _json_media_type(content_type: str | None) -> bool:
-    """Whether a body of this Content-Type is read as JSON: none given (or empty),
-    application/json, or any type with the +json suffix (RFC 6839), as FastAPI reads them."""
+    """Whether a body of this Content-Type is read as JSON: application/json, or any type
+    with the +json suffix (RFC 6839), as FastAPI reads them. A body with none is not read
+    as JSON (FastAPI's strict content type: a browser's form post across origins sends
+    none without a CORS preflight), so it is refused here too, saying why."""
     media_type = (content_type or "").partition(";")[0].strip().lower()
-    return media_type in ("", "application/json") or (
+    return media_type == "application/json" or (
         media_type.startswith("application/") and media_type.endswith("+json")
     )
 
@@ -60,8 +62,8 @@ def _has_body(request: Request) -> bool:
 
 class StrictJSONRoute(APIRoute):
     """A route whose JSON body may not repeat a name within an object, and whose body must
-    be sent as JSON: another Content-Type (curl -d's form encoding, text/plain) is a 415
-    saying so, not a 422 about the body's shape."""
+    be sent as JSON: another Content-Type, or none (curl -d's form encoding, text/plain, a
+    client that sends no header), is a 415 saying so, not a 422 about the body's shape."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
