@@ -129,13 +129,15 @@ async def update(
     call_sign = was.call_sign if body.call_sign is None else body.call_sign
     if (problem := shift_window_problem(starts_at, ends_at)) is not None:
         raise Invalid(problem, loc=("body", "ends_at"))
+    kept = (call_sign, district, set(also), starts_at) == (
+        was.call_sign,
+        was.district,
+        set(was.also_covers),
+        was.starts_at,
+    )
+    if kept and ends_at == was.ends_at:
+        return was, {}  # its own values sent again: nothing to write
     if shift.starts_at <= now:
-        kept = (call_sign, district, set(also), starts_at) == (
-            was.call_sign,
-            was.district,
-            set(was.also_covers),
-            was.starts_at,
-        )
         if not kept:
             raise Conflict(
                 "the shift has started: only its end may change; to move the unit, end this"
