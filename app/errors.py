@@ -18,6 +18,9 @@ class AppError(Exception):
         self.detail = detail
         self.extra = extra or {}
         self.headers: dict[str, str] = {}
+        # What the refused request's audit entry names, when its path names nothing (an
+        # EIDO import refused for the call it would change): the resource, and a detail.
+        self.audit_about: tuple[object, dict[str, Any]] | None = None
 
 
 class Unauthorized(AppError):

@@ -72,6 +72,9 @@ async def _audit_failure(request: Request, status: int) -> None:
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
+    note = getattr(request.state, "audit", None)
+    if note is not None and note.resource_id is None and exc.audit_about is not None:
+        note.identify(*exc.audit_about)
     await _audit_failure(request, exc.status)
     return problem_response(
         exc.status, exc.slug, exc.title, exc.detail, extra=exc.extra, headers=exc.headers

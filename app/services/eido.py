@@ -294,11 +294,20 @@ async def _update(
         if facts.closure is not None and facts.closure.outcome not in (None, call.outcome):
             # The CAD's end of the incident says another outcome than the call was cleared
             # with: news the call cannot take, refused as any other (and so audited).
-            raise Conflict(
+            refused = Conflict(
                 f"call {call.id} was cleared with outcome {call.outcome or 'none'}; this EIDO"
                 f" ends the incident with outcome {facts.closure.outcome}, and a cleared"
                 " call's outcome does not change"
             )
+            refused.audit_about = (
+                call.id,
+                {
+                    "incident_id": facts.incident_id,
+                    "outcome": call.outcome,
+                    "refused_outcome": facts.closure.outcome,
+                },
+            )
+            raise refused
         if told is None:  # e.g. its own export coming back: nothing to apply
             await _audit(
                 session, who, call, request_id, incident_id=facts.incident_id, applied=False
