@@ -252,11 +252,10 @@ class Unproven:
         del self._counts[key]
         self._settled.pop(key).set()
 
-    def busy(self, key: tuple[str, str]) -> bool:
-        """Whether a try at key is unproven now (no await: the common case costs nothing)."""
-        return key in self._settled
-
-    async def settled(self, key: tuple[str, str]) -> None:
-        """Wait until no try at key is unproven."""
+    async def settled(self, key: tuple[str, str]) -> bool:
+        """Wait until no try at key is unproven; whether there were any to wait for."""
+        waited = False
         while (event := self._settled.get(key)) is not None:
+            waited = True
             await event.wait()
+        return waited

@@ -64,14 +64,12 @@ async def authenticate(
     finally:
         if unproven:
             state.unproven.end(key)
-    if state.unproven.busy(key):  # rare: no timer is set up for the common case
-        try:
-            async with asyncio.timeout(UNPROVEN_WAIT):
-                await state.unproven.settled(key)
-        except TimeoutError:  # tries at this key streaming in without end: not let in
-            raise TooManyRequests(
-                "Too many authentications at this key from this client", 1
-            ) from None
+    try:
+        async with asyncio.timeout(UNPROVEN_WAIT):
+            waited = await state.unproven.settled(key)
+    except TimeoutError:  # tries at this key streaming in without end: not let in beside them
+        raise TooManyRequests("Too many authentications at this key from this client", 1) from None
+    if waited:
         await _refuse_if_locked_out(state, client=client, prefix=prefix, request_id=request_id)
     return await _admitted(state, principal, client=client, prefix=prefix, request_id=request_id)
 
