@@ -33,6 +33,8 @@ from app.state import LOCKOUT_AUDIT_WINDOW
 from tests.helpers import Api, new_agency
 from tests.receiver import Receiver
 
+pytest_plugins = ["tests.watchdog"]
+
 
 def _server_url() -> str:
     configured = os.environ.get("CIT_TEST_DATABASE_URL")

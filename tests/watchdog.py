@@ -1,0 +1,100 @@
+"""A watchdog for hung tests (a pytest plugin, loaded by conftest.py).
+
+A test still running after CIT_TEST_TIMEOUT seconds (120 unless set; the slowest test
+takes about 7) is taken to hang. The run prints its name, every thread's stack, and every
+asyncio task with the line each awaits at, then ends with exit status 3. Under
+pytest-xdist the worker ends, and the run reports the test it crashed in. A hang then fails
+CI and says where, instead of running into CI's time limit with nothing to show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import faulthandler
+import gc
+import os
+import sys
+import threading
+from collections.abc import Generator
+from typing import Any, TextIO
+
+import pytest
+
+LIMIT = float(os.environ.get("CIT_TEST_TIMEOUT", "120"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
+    timer = threading.Timer(LIMIT, _hung, args=(item,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
+def _hung(item: pytest.Item) -> None:
+    nodeid = item.nodeid
+    # Out of pytest's capture, to the terminal (or the xdist controller), with what the
+    # test had printed so far.
+    capture = item.config.pluginmanager.getplugin("capturemanager")
+    captured = ("", "")
+    if capture is not None:
+        capture.suspend_global_capture(in_=True)
+        captured = capture.read_global_capture()
+    out = sys.stderr
+    for name, text in zip(("stdout", "stderr"), captured, strict=True):
+        if text:
+            print(f"\n!!! The test's {name} so far:\n{text}", file=out)
+    print(f"\n!!! {nodeid} is still running after {LIMIT:g} s: a hang.", file=out)
+    print("!!! Every thread's stack, then every asyncio task:", file=out, flush=True)
+    faulthandler.dump_traceback(file=out, all_threads=True)
+    _print_tasks(out)
+    print(f"!!! Ending the run: {nodeid} hung.", file=out, flush=True)
+    os._exit(3)
+
+
+def _print_tasks(out: TextIO) -> None:
+    # Every task of every loop, read from this thread: a hung loop waits in its selector.
+    # (asyncio.all_tasks() needs the loop's own thread, where nothing runs now.)
+    for _ in range(3):  # the set may change while it is copied
+        try:
+            tasks = [t for t in list(getattr(asyncio.tasks, "_all_tasks", ())) if not t.done()]
+            break
+        except RuntimeError:
+            continue
+    else:
+        tasks = []
+    for task in tasks:
+        print(f"--- task {task.get_name()}:", file=out)
+        for line in _awaiting(task.get_coro()):
+            print(f"    {line}", file=out)
+    out.flush()
+
+
+def _awaiting(awaitable: Any) -> list[str]:
+    """Where a coroutine stands, outermost first, down to what it waits on."""
+    lines = []
+    for _ in range(200):
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "ag_frame", None)
+        if frame is not None:
+            lines.append(f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
+            awaitable = getattr(awaitable, "cr_await", None) or getattr(awaitable, "ag_await", None)
+            if awaitable is None:
+                break
+            continue
+        if isinstance(awaitable, asyncio.Future):
+            lines.append(f"waits on {awaitable!r}")
+            break
+        # An async generator's asend, or a future's iterator: go on with what it holds.
+        held = [
+            r
+            for r in gc.get_referents(awaitable)
+            if isinstance(r, asyncio.Future) or hasattr(r, "cr_frame") or hasattr(r, "ag_frame")
+        ]
+        if not held:
+            lines.append(f"waits on {awaitable!r}")
+            break
+        awaitable = held[0]
+    return lines
