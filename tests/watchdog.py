@@ -67,7 +67,11 @@ def _print_tasks(out: TextIO) -> None:
     else:
         tasks = []
     for task in tasks:
-        print(f"--- task {task.get_name()}:", file=out)
+        asked = task.cancelling()
+        print(
+            f"--- task {task.get_name()}" + (f" (asked to cancel {asked}x)" if asked else "") + ":",
+            file=out,
+        )
         for line in _awaiting(task.get_coro()):
             print(f"    {line}", file=out)
     out.flush()

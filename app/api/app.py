@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import gc
 from collections.abc import AsyncIterator, Callable
@@ -49,6 +48,7 @@ from app.services import changes, housekeeping, stream_tail
 from app.services import eido as eido_service
 from app.settings import Settings
 from app.state import AppState
+from app.tasks import cancel_and_wait
 from app.tracing import start_tracing
 from app.webhooks.process import RelayProcess
 from app.webhooks.thread import RelayThread
@@ -137,7 +137,10 @@ def create_app(
         # by reference counting as before.
         gc.set_threshold(10_000, 20, 20)
         app.state.cit = state
-        tasks = [asyncio.create_task(job) for job in housekeeping.jobs(state)]
+        tasks = [
+            asyncio.create_task(job, name=f"housekeeping: {what}")
+            for what, job in housekeeping.jobs(state)
+        ]
         tasks.append(asyncio.create_task(eido_service.load_schema()))
         # Changes made by any instance (revoked keys, agency contexts, lockouts) drop what
         # this one cached; heard on the process's one LISTEN connection.
@@ -160,11 +163,7 @@ def create_app(
             # Live feeds end (they hold no transaction), and the LISTEN connection closes.
             await state.announcements.aclose()
             await stream_tail.stop_all(state)
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(*tasks)
             # A refresh of a cached key or context may still be reading: let it finish.
             await state.principal_loads.settle()
             await state.context_loads.settle()

@@ -20,6 +20,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.tasks import cancel_and_wait
+
 # Re-connecting the LISTEN connection after it was lost: the first wait, doubled on each
 # failure up to the last. How often a quiet LISTEN connection is checked to be open.
 LISTEN_BACKOFF_FIRST = 0.1
@@ -176,9 +178,7 @@ class Announcements:
         """Close, and stop listening."""
         self.close()
         if self._listening is not None:
-            self._listening.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listening
+            await cancel_and_wait(self._listening)
 
     def _announced(self, key: str) -> None:
         for wake in self._watchers.get(key, ()):

@@ -71,16 +71,17 @@ async def purge_tickets(state: AppState) -> int:
         return await tickets_repo.purge(conn)
 
 
-def jobs(state: AppState) -> list[Coroutine[Any, Any, None]]:
+def jobs(state: AppState) -> list[tuple[str, Coroutine[Any, Any, None]]]:
+    """Each job's name, and the job."""
     scheduled = [
-        every(600, idempotency.expire, state, "expired idempotency keys"),
-        every(3_600, purge_outbox, state, "events and deliveries past retention"),
-        every(86_400, purge_audit, state, "audit entries past retention"),
-        every(300, purge_limits, state, "stale rate buckets and failure counts"),
-        every(300, purge_tickets, state, "expired stream tickets"),
-        every(LOCKOUT_AUDIT_WINDOW, auth.record_held_refusals, state, "lockout refusals audited"),
+        (600, idempotency.expire, "expired idempotency keys"),
+        (3_600, purge_outbox, "events and deliveries past retention"),
+        (86_400, purge_audit, "audit entries past retention"),
+        (300, purge_limits, "stale rate buckets and failure counts"),
+        (300, purge_tickets, "expired stream tickets"),
+        (LOCKOUT_AUDIT_WINDOW, auth.record_held_refusals, "lockout refusals audited"),
     ]
     interval = state.settings.alert_interval_seconds
     if interval > 0:
-        scheduled.append(every(interval, alerts.look_ahead, state, "alerts sent"))
-    return scheduled
+        scheduled.append((interval, alerts.look_ahead, "alerts sent"))
+    return [(what, every(seconds, job, state, what)) for seconds, job, what in scheduled]

@@ -30,6 +30,7 @@ from uuid import UUID
 from app.events.body import event_body
 from app.repositories import stream as repo
 from app.repositories.stream import Position, StoredEvent
+from app.tasks import cancel_and_wait
 from app.vocabulary import EVENT_TYPES
 
 if TYPE_CHECKING:
@@ -110,9 +111,7 @@ class Tail:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         announcements = self._state.announcements

@@ -25,6 +25,7 @@ from app.events.body import event_body
 from app.events.catalogue import DELIVERIES_DUE
 from app.repositories import webhooks as repo
 from app.settings import Settings
+from app.tasks import cancel_and_wait
 from app.tracing import webhook_send
 from app.webhooks.connection import Answer
 from app.webhooks.retries import next_delay, parse_schedule, retry_after
@@ -150,10 +151,7 @@ class Relay:
                     await self._gather(claimed_at)
             finally:
                 unwatch()
-                for task in (listening, gauging):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                await cancel_and_wait(listening, gauging)
                 await self._finish_or_release()
                 # The recorder writes what is left and ends; it is never cancelled in the
                 # middle of a write.
