@@ -31,6 +31,7 @@ KEY_FILE = "data.key"
 # Columns, as named in the associated data.
 CALL_NOTES = "call.notes"
 SUBSCRIPTION_SECRET = "webhook_subscription.secret"  # noqa: S105 (a column name)
+SUBSCRIPTION_PREVIOUS_SECRET = "webhook_subscription.previous_secret"  # noqa: S105 (as above)
 
 
 class DataKeyError(Exception):

@@ -95,6 +95,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/eido/incidents/{incident_id}"): _read("call.eido", audited=True),
     ("POST", "/v1/webhooks"): _write("webhook.create", WEBHOOKS),
     ("GET", "/v1/webhooks"): _read("webhook.list", WEBHOOKS),
+    ("GET", "/v1/webhooks/{subscription_id}"): _read("webhook.read", WEBHOOKS),
+    ("PATCH", "/v1/webhooks/{subscription_id}"): _write("webhook.update", WEBHOOKS),
+    ("POST", "/v1/webhooks/{subscription_id}/secret"): _write("webhook.rotate_secret", WEBHOOKS),
     ("DELETE", "/v1/webhooks/{subscription_id}"): _write("webhook.delete", WEBHOOKS),
     ("GET", "/v1/webhooks/{subscription_id}/deliveries"): _read("webhook.deliveries", WEBHOOKS),
     ("POST", "/v1/webhooks/deliveries/{delivery_id}/retry"): _write(

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import ARRAY, ForeignKey, Index, Integer, Text, func, text
+from sqlalchemy import ARRAY, CheckConstraint, ForeignKey, Index, Integer, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column, id_column
@@ -13,7 +13,13 @@ class WebhookSubscription(Base):
     """A receiver: agency-wide (a CAD), or one unit's mobile terminal (responder_id set)."""
 
     __tablename__ = "webhook_subscription"
-    __table_args__ = (Index("ix_webhook_subscription_agency", "agency_id", "active"),)
+    __table_args__ = (
+        Index("ix_webhook_subscription_agency", "agency_id", "active"),
+        CheckConstraint(
+            "(previous_secret IS NULL) = (previous_secret_until IS NULL)",
+            name="previous_secret_until",
+        ),
+    )
 
     id: Mapped[UUID] = id_column()
     agency_id: Mapped[UUID] = mapped_column(ForeignKey("agency.id"))
@@ -22,6 +28,9 @@ class WebhookSubscription(Base):
     responder_id: Mapped[UUID | None]
     # The whsec_… signing secret; shown once when the subscription is created.
     secret: Mapped[str] = mapped_column(Text)
+    # The secret a rotation replaced: it signs beside the new one until previous_secret_until.
+    previous_secret: Mapped[str | None] = mapped_column(Text)
+    previous_secret_until: Mapped[datetime | None]
     active: Mapped[bool] = mapped_column(server_default=text("true"))
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()

@@ -8,7 +8,7 @@ from uuid import UUID
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.encryption import CALL_NOTES, SUBSCRIPTION_SECRET
+from app.encryption import CALL_NOTES, SUBSCRIPTION_PREVIOUS_SECRET, SUBSCRIPTION_SECRET
 
 # Rows whose value is not under the current key, in id order after a cursor.
 _STALE = {
@@ -22,12 +22,22 @@ _STALE = {
         " WHERE id > :after AND NOT starts_with(secret, :current)"
         " ORDER BY id LIMIT :limit"
     ),
+    SUBSCRIPTION_PREVIOUS_SECRET: text(
+        "SELECT id, previous_secret AS value FROM webhook_subscription"
+        " WHERE id > :after AND previous_secret IS NOT NULL"
+        " AND NOT starts_with(previous_secret, :current)"
+        " ORDER BY id LIMIT :limit"
+    ),
 }
 # Compare-and-set: a value changed meanwhile (e.g. a PATCH) is left as the writer left it.
 _REPLACE = {
     CALL_NOTES: text("UPDATE call SET notes = :new WHERE id = :id AND notes = :old"),
     SUBSCRIPTION_SECRET: text(
         "UPDATE webhook_subscription SET secret = :new WHERE id = :id AND secret = :old"
+    ),
+    SUBSCRIPTION_PREVIOUS_SECRET: text(
+        "UPDATE webhook_subscription SET previous_secret = :new"
+        " WHERE id = :id AND previous_secret = :old"
     ),
 }
 COLUMNS = tuple(_STALE)

@@ -45,6 +45,7 @@ WITH ranked AS (
     RETURNING d.id, d.subscription_id, d.event_id, d.attempts, d.lease_until
 )
 SELECT c.id, c.attempts, c.lease_until, c.subscription_id, s.url, s.secret, s.active,
+       CASE WHEN s.previous_secret_until > now() THEN s.previous_secret END AS previous_secret,
        e.type, e.payload, e.created_at
 FROM claimed c
 JOIN webhook_subscription s ON s.id = c.subscription_id
@@ -194,9 +195,12 @@ def subscriptions_statement(agency_id: UUID) -> Select[WebhookSubscription]:
 
 
 async def get_subscription(
-    session: AsyncSession, *, agency_id: UUID, subscription_id: UUID
+    session: AsyncSession, *, agency_id: UUID, subscription_id: UUID, for_update: bool = False
 ) -> WebhookSubscription | None:
+    """The agency's subscription; for_update: locked, and read afresh if loaded before."""
     stmt = subscriptions_statement(agency_id).where(WebhookSubscription.id == subscription_id)
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

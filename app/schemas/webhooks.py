@@ -5,9 +5,9 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StrictBool, StringConstraints, field_validator
 
-from app.schemas.common import WORDS_CAP, StrictModel
+from app.schemas.common import JSON_INTEGER, WORDS_CAP, PatchModel, StrictModel
 from app.vocabulary import DeliveryStatus, EventType
 
 # The shape check_url_shape accepts, so the schema shows it: absolute http(s) in either
@@ -22,27 +22,63 @@ TARGET_URL = (
 _TARGET_URL = re.compile(TARGET_URL)
 
 
+TargetUrl = Annotated[
+    str,
+    StringConstraints(min_length=8, max_length=2000),
+    Field(json_schema_extra={"pattern": TARGET_URL}),
+]
+Events = Annotated[list[EventType], Field(min_length=1, max_length=WORDS_CAP)]
+# How long a rotated secret's predecessor still signs, by default and at most.
+KEEP_PREVIOUS_DEFAULT = 86_400
+KEEP_PREVIOUS_MAX = 7 * 86_400
+
+
+def _url_shape(url: str | None) -> str | None:
+    # The pattern, with a message a person can read (pydantic's would show the regex).
+    if url is not None and not _TARGET_URL.match(url):
+        raise ValueError(
+            "must be an absolute http:// or https:// URL: a host name or bracketed IP"
+            " address, an optional port up to 65535, then a path and query without"
+            " blanks or control characters; no user:password@ and no #fragment"
+        )
+    return url
+
+
 class SubscriptionCreate(StrictModel):
-    url: Annotated[
-        str,
-        StringConstraints(min_length=8, max_length=2000),
-        Field(json_schema_extra={"pattern": TARGET_URL}),
-    ]
-    events: Annotated[list[EventType], Field(min_length=1, max_length=WORDS_CAP)]
+    url: TargetUrl
+    events: Events
     # Set for a unit's mobile terminal: it then gets only events about that unit.
     responder_id: UUID | None = None
 
-    @field_validator("url")
-    @classmethod
-    def _shape(cls, url: str) -> str:
-        # The pattern, with a message a person can read (pydantic's would show the regex).
-        if not _TARGET_URL.match(url):
-            raise ValueError(
-                "must be an absolute http:// or https:// URL: a host name or bracketed IP"
-                " address, an optional port up to 65535, then a path and query without"
-                " blanks or control characters; no user:password@ and no #fragment"
-            )
-        return url
+    _shape = field_validator("url")(_url_shape)
+
+
+class SubscriptionPatch(PatchModel):
+    """A change to a subscription: where it sends, what it hears, whether it is on. Whose
+    terminal it is does not change (that is another subscription)."""
+
+    url: TargetUrl | None = None
+    events: Events | None = None
+    active: StrictBool | None = Field(
+        default=None,
+        description="false pauses it; true turns it on again, e.g. after a receiver's 410"
+        " disabled it (deliveries that failed meanwhile can then be retried)",
+    )
+
+    _shape = field_validator("url")(_url_shape)
+
+
+class SecretRotate(StrictModel):
+    keep_previous_seconds: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=KEEP_PREVIOUS_MAX,
+            description="How long the secret being replaced still signs, beside the new one"
+            " (0: it stops at once, e.g. when it has leaked)",
+        ),
+        JSON_INTEGER,
+    ] = KEEP_PREVIOUS_DEFAULT
 
 
 class SubscriptionOut(BaseModel):
@@ -52,11 +88,23 @@ class SubscriptionOut(BaseModel):
     responder_id: UUID | None
     active: bool
     disabled_reason: str | None
+    previous_secret_until: datetime | None = Field(
+        description="While set, deliveries are signed with the secret a rotation replaced"
+        " as well as the current one, until this time"
+    )
     created_at: datetime
 
 
 class SubscriptionCreated(SubscriptionOut):
     secret: str = Field(description="The whsec_… signing secret. It is shown only here, once.")
+
+
+class SecretRotated(BaseModel):
+    id: UUID
+    secret: str = Field(description="The new whsec_… signing secret. It is shown only here, once.")
+    previous_secret_until: datetime | None = Field(
+        description="Until when the replaced secret still signs, beside this one (null: no longer)"
+    )
 
 
 class DeliveryOut(BaseModel):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.encryption import SUBSCRIPTION_SECRET, DataCipher
+from app.encryption import SUBSCRIPTION_PREVIOUS_SECRET, SUBSCRIPTION_SECRET, DataCipher
 from app.errors import Conflict, Invalid, NotFound
 from app.events.catalogue import TERMINAL_EVENTS
 from app.ids import new_id
@@ -16,9 +19,12 @@ from app.repositories import webhooks as repo
 from app.repositories.pagination import fetch_page
 from app.schemas.webhooks import (
     DeliveryOut,
+    SecretRotate,
+    SecretRotated,
     SubscriptionCreate,
     SubscriptionCreated,
     SubscriptionOut,
+    SubscriptionPatch,
 )
 from app.settings import Settings
 from app.webhooks.signing import new_secret
@@ -33,27 +39,8 @@ async def subscribe(
     agency_id: UUID,
     body: SubscriptionCreate,
 ) -> SubscriptionCreated:
-    try:
-        await check_target(body.url, allow_private=settings.webhook_allow_private_targets)
-    except TargetRefused as exc:
-        raise Invalid(f"webhook URL refused: {exc}", loc=("body", "url")) from None
-    # A terminal is for a responder on the roster: locked FOR SHARE, so a deactivation at
-    # the same moment (which disables its terminal's subscriptions) comes wholly before or
-    # after this one, as for a unit key.
-    if body.responder_id is not None and not await roster_repo.responder_kind(
-        session, agency_id=agency_id, responder_id=body.responder_id
-    ):
-        raise Invalid(
-            "responder_id is not an active officer or co-responder of this agency",
-            loc=("body", "responder_id"),
-        )
-    never = sorted(set(body.events) - TERMINAL_EVENTS)
-    if body.responder_id is not None and never:
-        raise Invalid(
-            f"a unit's terminal never receives {', '.join(never)}: leave them out, or"
-            " subscribe agency-wide (no responder_id)",
-            loc=("body", "events"),
-        )
+    await _check_target(body.url, settings)
+    await _check_terminal(session, agency_id, body.responder_id, body.events)
     # The id is chosen here so the stored secret can be bound to its row.
     subscription_id, secret = new_id(), new_secret()
     row = WebhookSubscription(
@@ -70,8 +57,138 @@ async def subscribe(
     return SubscriptionCreated(**_out(row).model_dump(), secret=secret)
 
 
-def _out(row: WebhookSubscription) -> SubscriptionOut:
-    return SubscriptionOut.model_validate(row, from_attributes=True)
+async def _check_target(url: str, settings: Settings) -> None:
+    try:
+        await check_target(url, allow_private=settings.webhook_allow_private_targets)
+    except TargetRefused as exc:
+        raise Invalid(f"webhook URL refused: {exc}", loc=("body", "url")) from None
+
+
+async def _check_terminal(
+    session: AsyncSession, agency_id: UUID, responder_id: UUID | None, events: Iterable[str]
+) -> None:
+    """A terminal's subscription is for an active responder, and for what a terminal hears."""
+    if responder_id is None:
+        return
+    # Locked FOR SHARE, so a deactivation at the same moment (which disables its
+    # terminal's subscriptions) comes wholly before or after this one, as for a unit key.
+    if not await roster_repo.responder_kind(
+        session, agency_id=agency_id, responder_id=responder_id
+    ):
+        raise Invalid(
+            "responder_id is not an active officer or co-responder of this agency",
+            loc=("body", "responder_id"),
+        )
+    _check_terminal_events(events)
+
+
+def _check_terminal_events(events: Iterable[str]) -> None:
+    never = sorted(set(events) - TERMINAL_EVENTS)
+    if never:
+        raise Invalid(
+            f"a unit's terminal never receives {', '.join(never)}: leave them out, or"
+            " subscribe agency-wide (no responder_id)",
+            loc=("body", "events"),
+        )
+
+
+def _out(row: WebhookSubscription, now: datetime | None = None) -> SubscriptionOut:
+    out = SubscriptionOut.model_validate(row, from_attributes=True)
+    until = out.previous_secret_until
+    if until is not None and now is not None and until <= now:
+        out.previous_secret_until = None  # the replaced secret signs no more
+    return out
+
+
+async def read(
+    session: AsyncSession, *, agency_id: UUID, subscription_id: UUID, now: datetime
+) -> SubscriptionOut:
+    return _out(await get(session, agency_id=agency_id, subscription_id=subscription_id), now)
+
+
+async def update(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    agency_id: UUID,
+    subscription_id: UUID,
+    body: SubscriptionPatch,
+    now: datetime,
+) -> tuple[SubscriptionOut, dict[str, Any]]:
+    """Change where a subscription sends, what it hears, or whether it is on; the fields
+    changed, before and after, for the trail."""
+    # Whose terminal it is never changes: read before anything is locked.
+    found = await get(session, agency_id=agency_id, subscription_id=subscription_id)
+    if found.responder_id is not None:
+        if body.events is not None:
+            _check_terminal_events(body.events)
+        # A terminal is on only for a responder still active: locked FOR SHARE before the
+        # subscription, as a deactivation locks it before it disables the subscriptions.
+        if body.active is True and not await roster_repo.responder_kind(
+            session, agency_id=agency_id, responder_id=found.responder_id
+        ):
+            raise Conflict(
+                "this terminal's responder is no longer an active officer or co-responder"
+                " of this agency: its subscription stays off"
+            )
+    if body.url is not None:
+        await _check_target(body.url, settings)
+    row = await repo.get_subscription(
+        session, agency_id=agency_id, subscription_id=subscription_id, for_update=True
+    )
+    if row is None:
+        raise NotFound("webhook subscription not found")
+    wanted: dict[str, Any] = {}
+    if body.url is not None:
+        wanted["url"] = _with_lower_scheme(body.url)
+    if body.events is not None:
+        wanted["events"] = sorted(set(body.events))
+    if body.active is not None:
+        wanted["active"] = body.active
+    changed = {
+        name: {"from": getattr(row, name), "to": value}
+        for name, value in wanted.items()
+        if getattr(row, name) != value
+    }
+    for name, change in changed.items():
+        setattr(row, name, change["to"])
+    if "active" in changed:
+        row.disabled_reason = None if row.active else "paused by request"
+    if changed:
+        await session.flush()
+    return _out(row, now), changed
+
+
+async def rotate_secret(
+    session: AsyncSession,
+    *,
+    cipher: DataCipher,
+    agency_id: UUID,
+    subscription_id: UUID,
+    body: SecretRotate,
+    now: datetime,
+) -> SecretRotated:
+    """A new signing secret. The one it replaces still signs beside it for a while, so a
+    receiver can move over without refusing a delivery; one replaced before, whose time
+    had not run out, stops now."""
+    row = await repo.get_subscription(
+        session, agency_id=agency_id, subscription_id=subscription_id, for_update=True
+    )
+    if row is None:
+        raise NotFound("webhook subscription not found")
+    secret = new_secret()
+    keep = timedelta(seconds=body.keep_previous_seconds)
+    if keep:
+        current = cipher.decrypt(row.secret, column=SUBSCRIPTION_SECRET, row_id=row.id)
+        row.previous_secret = cipher.encrypt(
+            current, column=SUBSCRIPTION_PREVIOUS_SECRET, row_id=row.id
+        )
+        row.previous_secret_until = now + keep
+    else:
+        row.previous_secret = row.previous_secret_until = None
+    row.secret = cipher.encrypt(secret, column=SUBSCRIPTION_SECRET, row_id=row.id)
+    await session.flush()
+    return SecretRotated(id=row.id, secret=secret, previous_secret_until=row.previous_secret_until)
 
 
 async def get(
@@ -143,7 +260,10 @@ async def retry(session: AsyncSession, *, agency_id: UUID, delivery_id: UUID) ->
     delivery, event_type = found
     subscription = await get(session, agency_id=agency_id, subscription_id=delivery.subscription_id)
     if not subscription.active:
-        raise Conflict("the subscription is disabled; create a new one to receive events again")
+        raise Conflict(
+            "the subscription is disabled; turn it on again first (PATCH"
+            f' /v1/webhooks/{subscription.id} with {{"active": true}})'
+        )
     if delivery.status == "delivered":
         raise Conflict("the delivery already succeeded")
     await repo.requeue(session, delivery)

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 
@@ -21,3 +22,10 @@ def sign(secret: str, *, msg_id: str, timestamp: int, body: bytes) -> str:
     signed = f"{msg_id}.{timestamp}.".encode() + body
     digest = hmac.new(key, signed, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
+
+
+def sign_with_each(keys: Sequence[str], *, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` header value with a signature by each secret, space-separated
+    (Standard Webhooks): the current secret and, while a rotation's overlap lasts, the one
+    it replaced. A receiver accepts the delivery if any of them verifies."""
+    return " ".join(sign(key, msg_id=msg_id, timestamp=timestamp, body=body) for key in keys)

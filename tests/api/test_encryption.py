@@ -225,6 +225,8 @@ async def test_rotation_keeps_old_rows_readable_and_rekey_lets_the_old_key_go(
     sub = await admin.ok(
         "POST", "/v1/webhooks", {"url": receiver.url, "events": ["call.created"]}, 201
     )
+    # Rotated: the secret it replaced, still signing beside the new one, is encrypted too.
+    rotated = await admin.ok("POST", f"/v1/webhooks/{sub['id']}/secret")
     plain_sub = await admin.ok(
         "POST", "/v1/webhooks", {"url": receiver.url, "events": ["call.created"]}, 201
     )
@@ -244,10 +246,20 @@ async def test_rotation_keeps_old_rows_readable_and_rekey_lets_the_old_key_go(
     done = _rekey(database_url, f"{new},{old}")
     assert done.returncode == 0, done.stderr
     counts = json.loads(done.stdout)["rekeyed"]
-    assert counts == {"call.notes": 2, "webhook_subscription.secret": 2}
+    assert counts == {
+        "call.notes": 2,
+        "webhook_subscription.secret": 2,
+        "webhook_subscription.previous_secret": 1,
+    }
     notes = [r["notes"] for r in await db.fetch("SELECT notes FROM call WHERE notes IS NOT NULL")]
-    secrets = [r["secret"] for r in await db.fetch("SELECT secret FROM webhook_subscription")]
+    secrets = [
+        secret
+        for r in await db.fetch("SELECT secret, previous_secret FROM webhook_subscription")
+        for secret in (r["secret"], r["previous_secret"])
+        if secret is not None
+    ]
     assert len(notes) == 3
+    assert len(secrets) == 3
     assert all(v.startswith(_prefix(new)) for v in notes + secrets)
     assert "plain" not in notes
 
@@ -255,6 +267,7 @@ async def test_rotation_keeps_old_rows_readable_and_rekey_lets_the_old_key_go(
     assert json.loads(again.stdout)["rekeyed"] == {
         "call.notes": 0,
         "webhook_subscription.secret": 0,
+        "webhook_subscription.previous_secret": 0,
     }
 
     # With the old key removed, everything still reads and signs.
@@ -265,13 +278,13 @@ async def test_rotation_keeps_old_rows_readable_and_rekey_lets_the_old_key_go(
         got = await receiver.wait_for(2)
     verified = set()
     for received in got:
-        for s in (sub, plain_sub):
+        for name, secret in (("old", sub), ("rotated", rotated), ("plain", plain_sub)):
             try:
-                Webhook(s["secret"]).verify(received.body, received.headers)
+                Webhook(secret["secret"]).verify(received.body, received.headers)
             except Exception:  # noqa: S112 (the other subscription's delivery)
                 continue
-            verified.add(s["id"])
-    assert verified == {sub["id"], plain_sub["id"]}
+            verified.add(name)
+    assert verified == {"old", "rotated", "plain"}
 
 
 async def test_rekey_reports_rows_no_key_decrypts_and_leaves_them(

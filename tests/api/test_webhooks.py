@@ -129,7 +129,7 @@ async def test_delivery_due_during_a_restart_still_arrives(
     assert log["items"][0]["status"] == "delivered"
 
 
-async def test_410_disables_the_subscription(
+async def test_410_disables_the_subscription_until_it_is_turned_on_again(
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:
     await grid_districts(admin)
@@ -138,14 +138,33 @@ async def test_410_disables_the_subscription(
     async with service():
         await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
         await receiver.wait_for(1)
-        await until_delivery_failed(db)
+        failed = await until_delivery(db, "status = 'failed'")
     listed = (await admin.ok("GET", "/v1/webhooks"))["items"]
     assert listed[0]["id"] == sub["id"]
     assert listed[0]["active"] is False
     assert "410" in listed[0]["disabled_reason"]
+    assert await admin.ok("GET", f"/v1/webhooks/{sub['id']}") == listed[0]
     await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
     assert await db.fetchval("SELECT count(*) FROM webhook_delivery") == 1
     assert len(receiver.requests) == 1
+    # Its failure cannot be retried while it is off, and the 409 says how to turn it on.
+    refused = await admin.post(f"/v1/webhooks/deliveries/{failed['id']}/retry")
+    assert refused.status_code == 409
+    assert '"active": true' in refused.json()["detail"]
+
+    # The receiver is back: turned on, it gets new events, and its failure when retried.
+    receiver.default = 200
+    on = await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"active": True})
+    assert (on["active"], on["disabled_reason"]) == (True, None)
+    async with service():
+        await admin.ok("POST", f"/v1/webhooks/deliveries/{failed['id']}/retry")
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await receiver.wait_for(3)
+    log = await admin.ok("GET", f"/v1/webhooks/{sub['id']}/deliveries")
+    assert [d["status"] for d in log["items"]] == ["delivered", "delivered"]
+    (entry,) = (await admin.ok("GET", "/v1/audit?action=webhook.update"))["items"]
+    assert entry["resource_id"] == sub["id"]
+    assert entry["detail"]["changed"] == {"active": {"from": False, "to": True}}
 
 
 async def test_failed_delivery_after_all_attempts_can_be_retried_by_hand(

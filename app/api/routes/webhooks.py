@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from uuid import UUID
 
 from fastapi import APIRouter, Response
@@ -10,9 +11,12 @@ from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import Page
 from app.schemas.webhooks import (
     DeliveryOut,
+    SecretRotate,
+    SecretRotated,
     SubscriptionCreate,
     SubscriptionCreated,
     SubscriptionOut,
+    SubscriptionPatch,
 )
 from app.services import webhooks as service
 
@@ -41,6 +45,66 @@ async def list_subscriptions(
         session, agency_id=who.agency_id, limit=page.limit, cursor=page.cursor
     )
     return Page(items=items, next_cursor=cursor)
+
+
+@router.get("/{subscription_id}", responses=problems(401, 403, 404, 422, 503))
+async def read_subscription(
+    subscription_id: UUID, who: Caller, session: ReadSession
+) -> SubscriptionOut:
+    return await service.read(
+        session, agency_id=who.agency_id, subscription_id=subscription_id, now=datetime.now(UTC)
+    )
+
+
+@router.patch("/{subscription_id}", responses=problems(401, 403, 404, 409, 413, 422, 503))
+async def update_subscription(
+    subscription_id: UUID,
+    body: SubscriptionPatch,
+    who: Caller,
+    session: Session,
+    state: State,
+    audit: Audit,
+) -> SubscriptionOut:
+    """Change where a subscription sends (checked as on subscribing), what it hears, or
+    whether it is on. `{"active": true}` turns on one a receiver's 410 turned off, or one
+    paused with `false`; a terminal's, only while its responder is active (else 409).
+    Deliveries that failed while it was off are not resent unless retried."""
+    out, changed = await service.update(
+        session,
+        state.settings,
+        agency_id=who.agency_id,
+        subscription_id=subscription_id,
+        body=body,
+        now=datetime.now(UTC),
+    )
+    audit.identify(subscription_id, {"changed": changed})
+    return out
+
+
+@router.post("/{subscription_id}/secret", responses=problems(401, 403, 404, 413, 422, 503))
+async def rotate_secret(
+    subscription_id: UUID,
+    who: Caller,
+    session: Session,
+    state: State,
+    audit: Audit,
+    body: SecretRotate | None = None,
+) -> SecretRotated:
+    """A new signing secret, shown only in this answer. The secret it replaces still signs
+    each delivery beside it (two signatures in `webhook-signature`) for
+    `keep_previous_seconds` (a day unless given; 0 for a leaked secret), so a receiver can
+    move over without refusing a delivery."""
+    out = await service.rotate_secret(
+        session,
+        cipher=state.cipher,
+        agency_id=who.agency_id,
+        subscription_id=subscription_id,
+        body=body or SecretRotate(),
+        now=datetime.now(UTC),
+    )
+    until = out.previous_secret_until
+    audit.identify(subscription_id, {"previous_secret_until": until and until.isoformat()})
+    return out
 
 
 @router.delete("/{subscription_id}", status_code=204, responses=problems(401, 403, 404, 422, 503))

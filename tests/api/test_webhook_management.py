@@ -1,0 +1,255 @@
+"""Managing a subscription after it is made: read it, turn it off and on, move it, and
+rotate its secret with an overlap in which both secrets sign."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from tests.conftest import ServiceFactory
+from tests.helpers import Api, add_co_responder, grid_districts
+from tests.receiver import Received, Receiver
+
+
+async def _subscribe(api: Api, url: str, events: list[str], responder_id: str | None = None) -> Any:
+    body: dict[str, Any] = {"url": url, "events": events}
+    if responder_id:
+        body["responder_id"] = responder_id
+    return await api.ok("POST", "/v1/webhooks", body, 201)
+
+
+def _verifies(secret: str, received: Received) -> bool:
+    try:
+        Webhook(secret).verify(received.body, received.headers)
+    except WebhookVerificationError:
+        return False
+    return True
+
+
+async def _trail(api: Api, action: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = (await api.ok("GET", f"/v1/audit?action={action}"))["items"]
+    return items
+
+
+async def test_a_paused_subscription_gets_no_deliveries_until_it_is_turned_on(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    paused = await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"active": False})
+    assert (paused["active"], paused["disabled_reason"]) == (False, "paused by request")
+    await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    assert await db.fetchval("SELECT count(*) FROM webhook_delivery") == 0
+    # Sending what it already holds changes nothing (the trail, newest first, says so).
+    assert await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"active": False}) == paused
+    trail = await _trail(admin, "webhook.update")
+    assert [e["detail"]["changed"] for e in trail] == [{}, {"active": {"from": True, "to": False}}]
+    await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"active": True})
+    async with service():
+        call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        (received,) = await receiver.wait_for(1)
+    assert _verifies(sub["secret"], received)
+    assert call["id"] in received.body.decode()
+
+
+async def test_a_subscription_moves_to_another_url_and_hears_other_events(
+    admin: Api, receiver: Receiver, service: ServiceFactory
+) -> None:
+    await grid_districts(admin)
+    other = Receiver()
+    await other.start()
+    old_url, new_url = receiver.url, other.url
+    try:
+        sub = await _subscribe(admin, receiver.url, ["call.created"])
+        moved = await admin.ok(
+            "PATCH",
+            f"/v1/webhooks/{sub['id']}",
+            {"url": other.url.replace("http://", "HTTP://"), "events": ["call.updated"]},
+        )
+        assert (moved["url"], moved["events"]) == (other.url, ["call.updated"])
+        async with service():
+            call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+            await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"nature": "SUICTHRT"})
+            (received,) = await other.wait_for(1)
+        assert b'"type":"call.updated"' in received.body.replace(b" ", b"")
+        assert receiver.requests == []
+    finally:
+        await other.stop()
+    (entry,) = await _trail(admin, "webhook.update")
+    assert entry["detail"]["changed"] == {
+        "url": {"from": old_url, "to": new_url},
+        "events": {"from": ["call.created"], "to": ["call.updated"]},
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"url": None}, "url"),
+        ({"events": []}, "events"),
+        ({"events": ["call.exploded"]}, "events"),
+        ({"url": "ftp://example.org/hook"}, "url"),
+        ({"url": "http://user:pw@example.org/hook"}, "url"),
+        ({"active": "yes"}, "active"),
+        ({"responder_id": None}, "responder_id"),
+        ({"secret": "whsec_mine"}, "secret"),
+    ],
+)
+async def test_a_bad_change_is_422_and_changes_nothing(
+    admin: Api, receiver: Receiver, body: dict[str, Any], where: str
+) -> None:
+    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    before = await admin.ok("GET", f"/v1/webhooks/{sub['id']}")
+    response = await admin.patch(f"/v1/webhooks/{sub['id']}", body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert where in response.text
+    assert await admin.ok("GET", f"/v1/webhooks/{sub['id']}") == before
+
+
+async def test_a_terminal_subscription_stays_within_what_a_terminal_hears_and_its_unit(
+    admin: Api, receiver: Receiver
+) -> None:
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    sub = await _subscribe(admin, receiver.url, ["unit.assigned"], responder_id=co)
+    wider = await admin.patch(f"/v1/webhooks/{sub['id']}", {"events": ["call.created"]})
+    assert wider.status_code == 422
+    assert "call.created" in wider.json()["detail"]
+    # The co-responder leaves: its terminal's subscription is turned off, and stays off.
+    await admin.ok("PATCH", f"/v1/co-responders/{co}", {"active": False})
+    off = await admin.ok("GET", f"/v1/webhooks/{sub['id']}")
+    assert off["active"] is False
+    again = await admin.patch(f"/v1/webhooks/{sub['id']}", {"active": True})
+    assert again.status_code == 409
+    assert "no longer an active" in again.json()["detail"]
+    assert await admin.ok("GET", f"/v1/webhooks/{sub['id']}") == off
+    # Back on the roster, its terminal can be turned on again.
+    await admin.ok("PATCH", f"/v1/co-responders/{co}", {"active": True})
+    on = await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"active": True})
+    assert on["active"] is True
+
+
+async def test_a_terminal_turned_on_at_the_moment_its_unit_leaves_stays_off(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """Its responder is locked before the subscription, as a deactivation locks them."""
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    hook = {"url": "https://mdt.example/hook", "events": ["unit.assigned"]}
+    for round_ in range(8):
+        body = {"state_officer_id": f"ON-{round_}", "badge_number": f"N{round_}", "name": "N"}
+        officer = (await admin.ok("POST", "/v1/officers", body, 201))["id"]
+        sub = await admin.ok("POST", "/v1/webhooks", {**hook, "responder_id": officer}, 201)
+        await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"active": False})
+        answers = await asyncio.gather(
+            *(admin.patch(f"/v1/webhooks/{sub['id']}", {"active": True}) for _ in range(6)),
+            admin.patch(f"/v1/officers/{officer}", {"active": False}),
+        )
+        assert {a.status_code for a in answers[:6]} <= {200, 409}, round_
+        assert answers[6].status_code == 200
+        active = await db.fetchval(
+            "SELECT active FROM webhook_subscription WHERE id = $1", uuid.UUID(sub["id"])
+        )
+        assert active is False, round_
+
+
+async def test_a_rotated_secret_signs_beside_the_old_one_until_the_overlap_ends(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    first = sub["secret"]
+    before = datetime.now(UTC)
+    rotated = await admin.ok("POST", f"/v1/webhooks/{sub['id']}/secret")
+    second = rotated["secret"]
+    assert second.startswith("whsec_")
+    assert second != first
+    until = datetime.fromisoformat(rotated["previous_secret_until"])
+    assert before + timedelta(days=1) <= until <= datetime.now(UTC) + timedelta(days=1)
+    shown = await admin.ok("GET", f"/v1/webhooks/{sub['id']}")
+    assert "secret" not in shown
+    assert datetime.fromisoformat(shown["previous_secret_until"]) == until
+    async with service():
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        (during,) = await receiver.wait_for(1)
+        # Two signatures: a receiver still on the old secret and one already on the new.
+        assert len(during.headers["webhook-signature"].split(" ")) == 2
+        assert _verifies(first, during)
+        assert _verifies(second, during)
+
+        # The overlap runs out: the old secret signs no more.
+        await db.execute(
+            "UPDATE webhook_subscription SET previous_secret_until = now() - interval '1 s'"
+        )
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        after = (await receiver.wait_for(2))[1]
+        assert _verifies(second, after)
+        assert not _verifies(first, after)
+    assert (await admin.ok("GET", f"/v1/webhooks/{sub['id']}"))["previous_secret_until"] is None
+    (entry,) = await _trail(admin, "webhook.rotate_secret")
+    assert entry["resource_id"] == sub["id"]
+    assert first not in str(entry)
+    assert second not in str(entry)
+
+
+async def test_a_leaked_secret_stops_at_once_and_a_second_rotation_drops_the_first(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    second = (await admin.ok("POST", f"/v1/webhooks/{sub['id']}/secret"))["secret"]
+    third = (await admin.ok("POST", f"/v1/webhooks/{sub['id']}/secret", {}))["secret"]
+    async with service():
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        (received,) = await receiver.wait_for(1)
+        assert _verifies(third, received)
+        assert _verifies(second, received)
+        assert not _verifies(sub["secret"], received)
+
+        leaked = await admin.ok(
+            "POST", f"/v1/webhooks/{sub['id']}/secret", {"keep_previous_seconds": 0}
+        )
+        assert leaked["previous_secret_until"] is None
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        last = (await receiver.wait_for(2))[1]
+    assert last.headers["webhook-signature"].count("v1,") == 1
+    assert _verifies(leaked["secret"], last)
+    assert not any(_verifies(s, last) for s in (sub["secret"], second, third))
+    # Stored encrypted, as the secret is.
+    stored = await db.fetchrow("SELECT secret, previous_secret FROM webhook_subscription")
+    assert stored["previous_secret"] is None
+    assert stored["secret"].startswith("enc:")
+    assert leaked["secret"] not in stored["secret"]
+
+
+@pytest.mark.parametrize("seconds", [-1, 7 * 86_400 + 1, 1.5, "60", True, None])
+async def test_a_bad_overlap_is_422_and_keeps_the_secret(
+    admin: Api, receiver: Receiver, seconds: Any
+) -> None:
+    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    response = await admin.post(
+        f"/v1/webhooks/{sub['id']}/secret", {"keep_previous_seconds": seconds}
+    )
+    assert response.status_code == 422, response.text
+    assert "keep_previous_seconds" in response.text
+    assert (await admin.ok("GET", f"/v1/webhooks/{sub['id']}"))["previous_secret_until"] is None
+    (refused,) = await _trail(admin, "webhook.rotate_secret")
+    assert refused["outcome"] == "error"
+
+
+async def test_an_unknown_subscription_is_404(admin: Api) -> None:
+    missing = "0190b3d2-0000-7000-8000-000000000000"
+    for method, path, body in (
+        ("GET", f"/v1/webhooks/{missing}", None),
+        ("PATCH", f"/v1/webhooks/{missing}", {"active": True}),
+        ("POST", f"/v1/webhooks/{missing}/secret", None),
+    ):
+        response = await admin.client.request(method, path, json=body, headers=admin.headers)
+        assert response.status_code == 404, (method, path, response.text)
