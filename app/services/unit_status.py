@@ -11,6 +11,7 @@ from app.agency_context import AgencyContext
 from app.db.unit_of_work import of_session
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.events import catalogue as events
+from app.events.catalogue import OutboxEvent
 from app.models import Assignment, CoResponder, Officer
 from app.repositories import assignments as assignment_repo
 from app.repositories import events as outbox
@@ -56,12 +57,28 @@ async def set_status(
     if body.location is not None:
         unit.lat, unit.lon, unit.location_at = body.location.lat, body.location.lon, now
     if new != previous or incident != unit.external_incident:
+        # Made first, so it comes before the release it causes (events sort by id) on the
+        # live feed.
+        changed = events.unit_status_changed(
+            responder_type=responder_type,
+            responder_id=responder_id,
+            status=new,
+            previous_status=previous,
+            call_id=call_id,
+            # Its last known position, reported now or before: a receiver keeping only
+            # events would otherwise lose the unit on a report without one.
+            location=None if unit.lat is None or unit.lon is None else (unit.lat, unit.lon),
+            external_incident=incident,
+        )
         call_changed = False
+        released: list[OutboxEvent] = []
         if new in OFF_CALL and call_id is not None:
             # As a CAD does: a unit reporting back in service is released from its call.
             active = await assignment_repo.active_for_responder(session, responder_id)
             if active is not None:
-                await _release(session, context, call_id, [active], now=now, new_status=new)
+                released = await _release(
+                    session, context, call_id, [active], now=now, new_status=new
+                )
                 call_changed = True
         if new in ("on_scene", "transporting") and call_id is not None:
             # A unit may skip ahead to transporting: it was on scene all the same.
@@ -75,18 +92,9 @@ async def set_status(
         unit.external_incident = incident
         if new in OFF_CALL:
             unit.active_call_id = None
-        changed = events.unit_status_changed(
-            responder_type=responder_type,
-            responder_id=responder_id,
-            status=new,
-            previous_status=previous,
-            call_id=call_id,
-            # Its last known position, reported now or before: a receiver keeping only
-            # events would otherwise lose the unit on a report without one.
-            location=None if unit.lat is None or unit.lon is None else (unit.lat, unit.lon),
-            external_incident=incident,
+        await outbox.write(
+            session, agency_id=context.agency_id, at=now, events=[changed, *released]
         )
-        await outbox.write(session, agency_id=context.agency_id, at=now, events=[changed])
     await session.flush()
     return UnitStatusOut(
         responder_type=responder_type,
@@ -160,11 +168,12 @@ async def _release(
     *,
     now: datetime,
     new_status: UnitStatus = "available",
-) -> None:
-    """Release assignments: units become new_status and unit.released is sent (the ORM's
-    way; a clear releases with its own statement, app/repositories/dispatches.py)."""
+) -> list[OutboxEvent]:
+    """Release assignments: units become new_status; their unit.released events, for the
+    caller to write after the report that caused them (the ORM's way; a clear releases
+    with its own statement, app/repositories/dispatches.py)."""
     if not assignments:
-        return
+        return []
     locked = await assignment_repo.lock_units(
         session,
         agency_id=context.agency_id,
@@ -187,4 +196,4 @@ async def _release(
                 status=new_status,
             )
         )
-    await outbox.write(session, agency_id=context.agency_id, at=now, events=released)
+    return released

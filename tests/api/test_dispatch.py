@@ -277,6 +277,12 @@ async def test_unit_lifecycle_moves_forward_and_release_by_reporting_available(
     assert [c["status"] for c in changes] == ["en_route", "on_scene", "transporting", "available"]
     # Each carries the last known position, though only the first report gave one.
     assert [c["location"] for c in changes] == [here] * 4
+    # The report, then the release it caused, in the order the live feed gives them.
+    last = await db.fetch(
+        "SELECT type FROM event WHERE responder_id = $1 ORDER BY xact_id DESC, id DESC LIMIT 2",
+        uuid.UUID(co),
+    )
+    assert [r["type"] for r in reversed(last)] == ["unit.status_changed", "unit.released"]
 
 
 async def test_out_of_service_unit_is_released_and_never_recommended(admin: Api) -> None:
