@@ -10,10 +10,15 @@ hung on the alerts job in CI. So a task that carries on is cancelled again until
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
-# How long a cancelled task has to end before it is cancelled again.
+# How long a cancelled task has to end before it is cancelled again; after how many rounds
+# that is logged (a task that swallows every cancellation would otherwise go unseen).
 RECANCEL_AFTER = 0.5
+WARN_AFTER_ROUNDS = 10
+
+log = logging.getLogger(__name__)
 
 
 async def cancel_and_wait(*tasks: asyncio.Task[Any]) -> None:
@@ -21,10 +26,18 @@ async def cancel_and_wait(*tasks: asyncio.Task[Any]) -> None:
     still running after RECANCEL_AFTER seconds. Then raise the first failure (other than
     the cancellation) of any of them, as awaiting it would have."""
     running = {task for task in tasks if not task.done()}
+    rounds = 0
     while running:
         for task in running:
             task.cancel()
         _, running = await asyncio.wait(running, timeout=RECANCEL_AFTER)
+        rounds += 1
+        if running and rounds == WARN_AFTER_ROUNDS:
+            log.warning(
+                "tasks still running after being cancelled %d times; cancelling them again",
+                rounds,
+                extra={"tasks": sorted(task.get_name() for task in running)},
+            )
     for task in tasks:
         if not task.cancelled() and (failure := task.exception()) is not None:
             raise failure

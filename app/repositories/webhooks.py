@@ -66,6 +66,9 @@ _FAILED = text(
     "UPDATE webhook_delivery SET status = 'failed', last_status_code = :code,"
     " last_error = :error, lease_until = NULL WHERE id = :id"
 )
+# The disabled_reason of a terminal's subscription whose responder was deactivated: it
+# stays off for good (a reactivated unit subscribes anew, as it gets new keys).
+RETIRED = "responder deactivated"
 _DISABLE = text(
     "UPDATE webhook_subscription SET active = false, disabled_reason = :reason WHERE id = :id"
 )
@@ -149,6 +152,18 @@ async def release_leases(conn: AsyncConnection, leases: list[tuple[UUID, datetim
     return result.rowcount
 
 
+# A rotation's previous secret once its overlap is over: it signs nothing any more.
+_DROP_PREVIOUS_SECRETS = text(
+    "UPDATE webhook_subscription SET previous_secret = NULL, previous_secret_until = NULL"
+    " WHERE previous_secret_until <= now()"
+)
+
+
+async def drop_previous_secrets(conn: AsyncConnection) -> int:
+    """Forget the previous secrets whose overlap has ended; how many."""
+    return (await conn.execute(_DROP_PREVIOUS_SECRETS)).rowcount
+
+
 async def disable_subscription(
     conn: AsyncConnection, *, subscription_id: UUID, reason: str
 ) -> None:
@@ -158,13 +173,14 @@ async def disable_subscription(
 async def disable_terminal_subscriptions(
     session: AsyncSession, *, agency_id: UUID, responder_id: UUID, reason: str
 ) -> list[UUID]:
-    """Disable the responder's active terminal subscriptions; their ids."""
+    """Disable the responder's terminal subscriptions for reason: the active ones, and those
+    off for another reason (paused, or a 410), which reason then keeps off; their ids."""
     stmt = (
         update(WebhookSubscription)
         .where(
             WebhookSubscription.agency_id == agency_id,
             WebhookSubscription.responder_id == responder_id,
-            WebhookSubscription.active.is_(True),
+            WebhookSubscription.disabled_reason.is_distinct_from(reason),
         )
         .values(active=False, disabled_reason=reason)
         .returning(WebhookSubscription.id)

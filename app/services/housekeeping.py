@@ -12,6 +12,7 @@ from app.repositories import audit as audit_repo
 from app.repositories import events as outbox
 from app.repositories import limits as limits_repo
 from app.repositories import stream_tickets as tickets_repo
+from app.repositories import webhooks as webhooks_repo
 from app.services import alerts, auth, idempotency
 from app.state import LOCKOUT_AUDIT_WINDOW, AppState
 
@@ -71,6 +72,13 @@ async def purge_tickets(state: AppState) -> int:
         return await tickets_repo.purge(conn)
 
 
+async def drop_previous_secrets(state: AppState) -> int:
+    """Forget the webhook secrets a rotation replaced, once their overlap has ended (their
+    ciphertext otherwise stays, and `rekey` would keep moving it)."""
+    async with state.system.connect() as conn:
+        return await webhooks_repo.drop_previous_secrets(conn)
+
+
 def jobs(state: AppState) -> list[tuple[str, Coroutine[Any, Any, None]]]:
     """Each job's name, and the job."""
     scheduled = [
@@ -79,6 +87,7 @@ def jobs(state: AppState) -> list[tuple[str, Coroutine[Any, Any, None]]]:
         (86_400, purge_audit, "audit entries past retention"),
         (300, purge_limits, "stale rate buckets and failure counts"),
         (300, purge_tickets, "expired stream tickets"),
+        (300, drop_previous_secrets, "webhook secrets past their rotation's overlap"),
         (LOCKOUT_AUDIT_WINDOW, auth.record_held_refusals, "lockout refusals audited"),
     ]
     interval = state.settings.alert_interval_seconds

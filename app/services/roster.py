@@ -179,12 +179,12 @@ async def _retire_terminal(
     not outlive the post. Each is audited as its own revocation would be, naming why. The
     keys' hashes, for caches to drop."""
     now = datetime.now(UTC)
-    why = {"reason": "responder deactivated", "responder_id": str(unit_id)}
+    why = {"reason": webhooks_repo.RETIRED, "responder_id": str(unit_id)}
     keys = await keys_repo.revoke_unit_keys(
         session, agency_id=who.agency_id, responder_id=unit_id, at=now
     )
     subscriptions = await webhooks_repo.disable_terminal_subscriptions(
-        session, agency_id=who.agency_id, responder_id=unit_id, reason="responder deactivated"
+        session, agency_id=who.agency_id, responder_id=unit_id, reason=webhooks_repo.RETIRED
     )
     entries = [
         audit.entry(

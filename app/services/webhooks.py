@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.encryption import SUBSCRIPTION_PREVIOUS_SECRET, SUBSCRIPTION_SECRET, DataCipher
+from app.encryption import (
+    SUBSCRIPTION_PREVIOUS_SECRET,
+    SUBSCRIPTION_SECRET,
+    DataCipher,
+    UndecryptableValue,
+)
 from app.errors import Conflict, Invalid, NotFound
 from app.events.catalogue import TERMINAL_EVENTS
 from app.ids import new_id
@@ -29,6 +35,8 @@ from app.schemas.webhooks import (
 from app.settings import Settings
 from app.webhooks.signing import new_secret
 from app.webhooks.targets import TargetRefused, check_target
+
+log = logging.getLogger(__name__)
 
 
 async def subscribe(
@@ -54,7 +62,7 @@ async def subscribe(
     session.add(row)
     await session.flush()
     await session.refresh(row)
-    return SubscriptionCreated(**_out(row).model_dump(), secret=secret)
+    return SubscriptionCreated(**_out(row, datetime.now(UTC)).model_dump(), secret=secret)
 
 
 async def _check_target(url: str, settings: Settings) -> None:
@@ -92,10 +100,10 @@ def _check_terminal_events(events: Iterable[str]) -> None:
         )
 
 
-def _out(row: WebhookSubscription, now: datetime | None = None) -> SubscriptionOut:
+def _out(row: WebhookSubscription, now: datetime) -> SubscriptionOut:
     out = SubscriptionOut.model_validate(row, from_attributes=True)
     until = out.previous_secret_until
-    if until is not None and now is not None and until <= now:
+    if until is not None and until <= now:
         out.previous_secret_until = None  # the replaced secret signs no more
     return out
 
@@ -119,6 +127,8 @@ async def update(
     changed, before and after, for the trail."""
     # Whose terminal it is never changes: read before anything is locked.
     found = await get(session, agency_id=agency_id, subscription_id=subscription_id)
+    if body.url is not None:  # its host is looked up: before any lock is taken
+        await _check_target(body.url, settings)
     if found.responder_id is not None:
         if body.events is not None:
             _check_terminal_events(body.events)
@@ -131,13 +141,16 @@ async def update(
                 "this terminal's responder is no longer an active officer or co-responder"
                 " of this agency: its subscription stays off"
             )
-    if body.url is not None:
-        await _check_target(body.url, settings)
     row = await repo.get_subscription(
         session, agency_id=agency_id, subscription_id=subscription_id, for_update=True
     )
     if row is None:
         raise NotFound("webhook subscription not found")
+    if body.active is True and row.disabled_reason == repo.RETIRED:
+        raise Conflict(
+            "this terminal's subscription was turned off for good when its responder was"
+            " deactivated: subscribe anew (as a unit reactivated gets new keys)"
+        )
     wanted: dict[str, Any] = {}
     if body.url is not None:
         wanted["url"] = _with_lower_scheme(body.url)
@@ -178,8 +191,18 @@ async def rotate_secret(
         raise NotFound("webhook subscription not found")
     secret = new_secret()
     keep = timedelta(seconds=body.keep_previous_seconds)
+    current = None
     if keep:
-        current = cipher.decrypt(row.secret, column=SUBSCRIPTION_SECRET, row_id=row.id)
+        try:
+            current = cipher.decrypt(row.secret, column=SUBSCRIPTION_SECRET, row_id=row.id)
+        except UndecryptableValue:
+            # Its key is gone from CIT_DATA_KEY, so it signs nothing now: replaced at once,
+            # which is what a subscription that cannot sign needs.
+            log.warning(
+                "a rotated webhook secret could not be decrypted; it is replaced at once",
+                extra={"subscription_id": str(row.id)},
+            )
+    if current is not None:
         row.previous_secret = cipher.encrypt(
             current, column=SUBSCRIPTION_PREVIOUS_SECRET, row_id=row.id
         )
@@ -201,7 +224,7 @@ async def get(
 
 
 async def list_page(
-    session: AsyncSession, *, agency_id: UUID, limit: int, cursor: str | None
+    session: AsyncSession, *, agency_id: UUID, limit: int, cursor: str | None, now: datetime
 ) -> tuple[list[SubscriptionOut], str | None]:
     rows, next_cursor = await fetch_page(
         session,
@@ -210,7 +233,7 @@ async def list_page(
         limit=limit,
         cursor=cursor,
     )
-    return [_out(r) for r in rows], next_cursor
+    return [_out(r, now) for r in rows], next_cursor
 
 
 async def unsubscribe(session: AsyncSession, *, agency_id: UUID, subscription_id: UUID) -> None:

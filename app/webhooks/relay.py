@@ -20,8 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app import metrics
 from app.db.engine import connections_in_use
 from app.db.listen import keep_listening
-from app.encryption import SUBSCRIPTION_PREVIOUS_SECRET as PREVIOUS_SECRET
-from app.encryption import SUBSCRIPTION_SECRET, DataCipher, UndecryptableValue
+from app.encryption import DataCipher, UndecryptableValue
 from app.events.body import event_body
 from app.events.catalogue import DELIVERIES_DUE
 from app.repositories import webhooks as repo
@@ -31,7 +30,7 @@ from app.tracing import webhook_send
 from app.webhooks.connection import Answer
 from app.webhooks.retries import next_delay, parse_schedule, retry_after
 from app.webhooks.sender import SEND_ERRORS, Sender
-from app.webhooks.signing import sign_with_each
+from app.webhooks.signing import sign_with_each, signing_secrets
 from app.webhooks.targets import TargetRefused, check_url_shape, network_backend
 
 log = logging.getLogger(__name__)
@@ -368,12 +367,9 @@ class Relay:
     async def _send(self, row: Any) -> Answer:
         assert self._sender is not None
         body = event_body(row.type, at=row.created_at, payload=row.payload)
-        keys = [(row.secret, SUBSCRIPTION_SECRET), (row.previous_secret, PREVIOUS_SECRET)]
-        secrets = [
-            self.cipher.decrypt(stored, column=column, row_id=row.subscription_id)
-            for stored, column in keys
-            if stored is not None  # a previous secret only during a rotation's overlap
-        ]
+        secrets = signing_secrets(
+            self.cipher, row.subscription_id, current=row.secret, previous=row.previous_secret
+        )
         msg_id = str(row.id)
         timestamp = str(int(time.time()))
         signature = sign_with_each(secrets, msg_id=msg_id, timestamp=int(timestamp), body=body)

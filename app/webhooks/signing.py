@@ -5,8 +5,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Sequence
+from uuid import UUID
+
+from app.encryption import (
+    SUBSCRIPTION_PREVIOUS_SECRET,
+    SUBSCRIPTION_SECRET,
+    DataCipher,
+    UndecryptableValue,
+)
+
+log = logging.getLogger(__name__)
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
 
@@ -29,3 +40,23 @@ def sign_with_each(keys: Sequence[str], *, msg_id: str, timestamp: int, body: by
     (Standard Webhooks): the current secret and, while a rotation's overlap lasts, the one
     it replaced. A receiver accepts the delivery if any of them verifies."""
     return " ".join(sign(key, msg_id=msg_id, timestamp=timestamp, body=body) for key in keys)
+
+
+def signing_secrets(
+    cipher: DataCipher, subscription_id: UUID, *, current: str, previous: str | None
+) -> list[str]:
+    """The secrets that sign a subscription's delivery, decrypted: its own, and the one a
+    rotation replaced while their overlap lasts (previous, None after it). The current
+    secret's failure to decrypt is the delivery's (UndecryptableValue); the previous one's
+    is logged, and the current one signs alone."""
+    keys = [cipher.decrypt(current, column=SUBSCRIPTION_SECRET, row_id=subscription_id)]
+    if previous is not None:
+        try:
+            keys.append(
+                cipher.decrypt(
+                    previous, column=SUBSCRIPTION_PREVIOUS_SECRET, row_id=subscription_id
+                )
+            )
+        except UndecryptableValue as exc:
+            log.error("previous webhook secret cannot be decrypted", extra={"error": str(exc)})
+    return keys

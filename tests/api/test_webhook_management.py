@@ -13,6 +13,13 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from app.encryption import (
+    SUBSCRIPTION_PREVIOUS_SECRET,
+    SUBSCRIPTION_SECRET,
+    DataCipher,
+    generate_key,
+)
+from app.services import housekeeping
 from tests.conftest import ServiceFactory
 from tests.helpers import Api, add_co_responder, grid_districts
 from tests.receiver import Received, Receiver
@@ -131,10 +138,29 @@ async def test_a_terminal_subscription_stays_within_what_a_terminal_hears_and_it
     assert again.status_code == 409
     assert "no longer an active" in again.json()["detail"]
     assert await admin.ok("GET", f"/v1/webhooks/{sub['id']}") == off
-    # Back on the roster, its terminal can be turned on again.
+    # Back on the roster, it subscribes anew, as it gets new keys: the old device's
+    # subscription stays off for good.
     await admin.ok("PATCH", f"/v1/co-responders/{co}", {"active": True})
-    on = await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"active": True})
-    assert on["active"] is True
+    still = await admin.patch(f"/v1/webhooks/{sub['id']}", {"active": True})
+    assert still.status_code == 409
+    assert "for good" in still.json()["detail"]
+    assert (await admin.ok("GET", f"/v1/webhooks/{sub['id']}"))["active"] is False
+
+
+async def test_a_paused_terminal_of_a_unit_that_leaves_is_retired_with_the_rest(
+    admin: Api, receiver: Receiver
+) -> None:
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    sub = await _subscribe(admin, receiver.url, ["unit.assigned"], responder_id=co)
+    await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"active": False})
+    await admin.ok("PATCH", f"/v1/co-responders/{co}", {"active": False})
+    retired = await admin.ok("GET", f"/v1/webhooks/{sub['id']}")
+    assert retired["disabled_reason"] == "responder deactivated"
+    (entry,) = (await admin.ok("GET", "/v1/audit?action=webhook.disable"))["items"]
+    assert entry["resource_id"] == sub["id"]
+    await admin.ok("PATCH", f"/v1/co-responders/{co}", {"active": True})
+    assert (await admin.patch(f"/v1/webhooks/{sub['id']}", {"active": True})).status_code == 409
 
 
 async def test_a_terminal_turned_on_at_the_moment_its_unit_leaves_stays_off(
@@ -193,6 +219,11 @@ async def test_a_rotated_secret_signs_beside_the_old_one_until_the_overlap_ends(
         assert _verifies(second, after)
         assert not _verifies(first, after)
     assert (await admin.ok("GET", f"/v1/webhooks/{sub['id']}"))["previous_secret_until"] is None
+    listed = (await admin.ok("GET", "/v1/webhooks"))["items"]
+    assert [s["previous_secret_until"] for s in listed] == [None]
+    # Housekeeping then forgets it.
+    assert await housekeeping.drop_previous_secrets(admin.app.state.cit) == 1
+    assert await db.fetchval("SELECT previous_secret FROM webhook_subscription") is None
     (entry,) = await _trail(admin, "webhook.rotate_secret")
     assert entry["resource_id"] == sub["id"]
     assert first not in str(entry)
@@ -231,17 +262,48 @@ async def test_a_leaked_secret_stops_at_once_and_a_second_rotation_drops_the_fir
 
 @pytest.mark.parametrize("seconds", [-1, 7 * 86_400 + 1, 1.5, "60", True, None])
 async def test_a_bad_overlap_is_422_and_keeps_the_secret(
-    admin: Api, receiver: Receiver, seconds: Any
+    admin: Api, receiver: Receiver, db: asyncpg.Connection, seconds: Any
 ) -> None:
     sub = await _subscribe(admin, receiver.url, ["call.created"])
+    stored = await db.fetchval("SELECT secret FROM webhook_subscription")
     response = await admin.post(
         f"/v1/webhooks/{sub['id']}/secret", {"keep_previous_seconds": seconds}
     )
     assert response.status_code == 422, response.text
     assert "keep_previous_seconds" in response.text
     assert (await admin.ok("GET", f"/v1/webhooks/{sub['id']}"))["previous_secret_until"] is None
+    assert await db.fetchval("SELECT secret FROM webhook_subscription") == stored
     (refused,) = await _trail(admin, "webhook.rotate_secret")
     assert refused["outcome"] == "error"
+
+
+async def test_a_secret_no_key_decrypts_is_replaced_at_once_and_never_stops_the_other(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    """Rotating is what an operator does once a data key is lost: it must not fail."""
+    await grid_districts(admin)
+    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    row_id = uuid.UUID(sub["id"])
+    lost = DataCipher.from_setting(generate_key())
+    await db.execute(
+        "UPDATE webhook_subscription SET secret = $1",
+        lost.encrypt(sub["secret"], column=SUBSCRIPTION_SECRET, row_id=row_id),
+    )
+    rotated = await admin.ok("POST", f"/v1/webhooks/{sub['id']}/secret")
+    assert rotated["previous_secret_until"] is None
+    # A previous secret that no key decrypts: the current one still signs every delivery.
+    again = await admin.ok("POST", f"/v1/webhooks/{sub['id']}/secret")
+    await db.execute(
+        "UPDATE webhook_subscription SET previous_secret = $1",
+        lost.encrypt("whsec_AAAA", column=SUBSCRIPTION_PREVIOUS_SECRET, row_id=row_id),
+    )
+    async with service():
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        (received,) = await receiver.wait_for(1)
+    assert received.headers["webhook-signature"].count("v1,") == 1
+    assert _verifies(again["secret"], received)
+    log = await admin.ok("GET", f"/v1/webhooks/{sub['id']}/deliveries")
+    assert [d["status"] for d in log["items"]] == ["delivered"]
 
 
 async def test_an_unknown_subscription_is_404(admin: Api) -> None:

@@ -42,7 +42,11 @@ async def list_subscriptions(
     who: Caller, session: ReadSession, page: Paging
 ) -> Page[SubscriptionOut]:
     items, cursor = await service.list_page(
-        session, agency_id=who.agency_id, limit=page.limit, cursor=page.cursor
+        session,
+        agency_id=who.agency_id,
+        limit=page.limit,
+        cursor=page.cursor,
+        now=datetime.now(UTC),
     )
     return Page(items=items, next_cursor=cursor)
 
