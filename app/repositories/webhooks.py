@@ -31,7 +31,8 @@ WITH ranked AS (
     WHERE d.status = 'pending' AND d.next_attempt_at <= now()
       AND (d.lease_until IS NULL OR d.lease_until < now())
 ), due AS (
-    SELECT d.id FROM webhook_delivery d JOIN ranked r ON r.id = d.id
+    SELECT d.id, d.last_attempt_at AS previous_attempt_at
+    FROM webhook_delivery d JOIN ranked r ON r.id = d.id
     WHERE r.rank <= r.free AND d.status = 'pending'
       AND (d.lease_until IS NULL OR d.lease_until < now())
     ORDER BY r.next_attempt_at
@@ -42,9 +43,11 @@ WITH ranked AS (
     SET lease_until = now() + CAST(:lease AS interval), attempts = d.attempts + 1,
         last_attempt_at = now()
     FROM due WHERE d.id = due.id
-    RETURNING d.id, d.subscription_id, d.event_id, d.attempts, d.lease_until
+    RETURNING d.id, d.subscription_id, d.event_id, d.attempts, d.lease_until,
+              due.previous_attempt_at
 )
-SELECT c.id, c.attempts, c.lease_until, c.subscription_id, s.url, s.secret, s.active,
+SELECT c.id, c.attempts, c.lease_until, c.previous_attempt_at, c.subscription_id, s.url,
+       s.secret, s.active,
        CASE WHEN s.previous_secret_until > now() THEN s.previous_secret END AS previous_secret,
        e.type, e.payload, e.created_at
 FROM claimed c
@@ -69,8 +72,18 @@ _FAILED = text(
 # The disabled_reason of a terminal's subscription whose responder was deactivated: it
 # stays off for good (a reactivated unit subscribes anew, as it gets new keys).
 RETIRED = "responder deactivated"
+# Only one still on: one already off keeps its reason (a terminal's retirement above all,
+# which a 410 to a delivery sent before it must not turn into one that can be turned on).
 _DISABLE = text(
-    "UPDATE webhook_subscription SET active = false, disabled_reason = :reason WHERE id = :id"
+    "UPDATE webhook_subscription SET active = false, disabled_reason = :reason"
+    " WHERE id = :id AND active"
+)
+# Failed without being sent (its subscription was off when claimed): the claim's attempt
+# is not counted, and the last attempt is the one before it.
+_FAILED_UNSENT = text(
+    "UPDATE webhook_delivery SET status = 'failed', attempts = attempts - 1,"
+    " last_attempt_at = :previous_attempt_at, last_error = :error, lease_until = NULL"
+    " WHERE id = :id"
 )
 _NOTIFY = text("SELECT pg_notify(:channel, '')")
 # A stopping relay gives back what it claimed: due now, unleased. Only a lease still its own
@@ -133,6 +146,13 @@ async def mark_failed(
     conn: AsyncConnection, *, delivery_id: UUID, code: int | None, error: str
 ) -> None:
     await conn.execute(_FAILED, {"id": delivery_id, "code": code, "error": error})
+
+
+async def mark_failed_unsent(
+    conn: AsyncConnection, *, delivery_id: UUID, previous_attempt_at: datetime | None, error: str
+) -> None:
+    params = {"id": delivery_id, "previous_attempt_at": previous_attempt_at, "error": error}
+    await conn.execute(_FAILED_UNSENT, params)
 
 
 async def release_leases(conn: AsyncConnection, leases: list[tuple[UUID, datetime, bool]]) -> int:

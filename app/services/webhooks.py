@@ -182,8 +182,8 @@ async def rotate_secret(
     now: datetime,
 ) -> SecretRotated:
     """A new signing secret. The one it replaces still signs beside it for a while, so a
-    receiver can move over without refusing a delivery; one replaced before, whose time
-    had not run out, stops now."""
+    receiver can move over without refusing a delivery. During that overlap, another
+    rotation replaces only the new secret; keep_previous_seconds 0 ends the overlap."""
     row = await repo.get_subscription(
         session, agency_id=agency_id, subscription_id=subscription_id, for_update=True
     )
@@ -191,18 +191,13 @@ async def rotate_secret(
         raise NotFound("webhook subscription not found")
     secret = new_secret()
     keep = timedelta(seconds=body.keep_previous_seconds)
-    current = None
-    if keep:
-        try:
-            current = cipher.decrypt(row.secret, column=SUBSCRIPTION_SECRET, row_id=row.id)
-        except UndecryptableValue:
-            # Its key is gone from CIT_DATA_KEY, so it signs nothing now: replaced at once,
-            # which is what a subscription that cannot sign needs.
-            log.warning(
-                "a rotated webhook secret could not be decrypted; it is replaced at once",
-                extra={"subscription_id": str(row.id)},
-            )
-    if current is not None:
+    overlap = row.previous_secret_until is not None and row.previous_secret_until > now
+    if keep and overlap:
+        # A rotation's overlap is under way: the secret being phased out stays, and only
+        # the new one, perhaps never seen (a retried request), is replaced. Dropping the
+        # old one would cut off every receiver not yet moved.
+        row.previous_secret_until = now + keep
+    elif keep and (current := _decrypted_secret(cipher, row)) is not None:
         row.previous_secret = cipher.encrypt(
             current, column=SUBSCRIPTION_PREVIOUS_SECRET, row_id=row.id
         )
@@ -292,6 +287,19 @@ async def retry(session: AsyncSession, *, agency_id: UUID, delivery_id: UUID) ->
     await repo.requeue(session, delivery)
     await session.refresh(delivery)
     return _delivery(delivery, event_type)
+
+
+def _decrypted_secret(cipher: DataCipher, row: WebhookSubscription) -> str | None:
+    """The subscription's secret; None if no key of CIT_DATA_KEY decrypts it (it then
+    signs nothing, and is replaced at once, with no overlap)."""
+    try:
+        return cipher.decrypt(row.secret, column=SUBSCRIPTION_SECRET, row_id=row.id)
+    except UndecryptableValue:
+        log.warning(
+            "a rotated webhook secret could not be decrypted; it is replaced at once",
+            extra={"subscription_id": str(row.id)},
+        )
+        return None
 
 
 def _with_lower_scheme(url: str) -> str:

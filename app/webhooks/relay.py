@@ -331,7 +331,14 @@ class Relay:
         wait_hint: float | None = None
         try:
             if not row.active:
-                await self._fail(row, code=None, error="subscription disabled")
+                async with self.engine.connect() as conn:
+                    await repo.mark_failed_unsent(
+                        conn,
+                        delivery_id=row.id,
+                        previous_attempt_at=row.previous_attempt_at,
+                        error="subscription disabled",
+                    )
+                metrics.count_webhooks("failed")
                 return None
             # The shape only: whether the host is public is checked as each connection is
             # made (network_backend), against the address connected to. A kept-alive

@@ -21,7 +21,7 @@ from app.encryption import (
 )
 from app.services import housekeeping
 from tests.conftest import ServiceFactory
-from tests.helpers import Api, add_co_responder, grid_districts
+from tests.helpers import Api, add_co_responder, grid_districts, until_delivery
 from tests.receiver import Received, Receiver
 
 
@@ -186,6 +186,43 @@ async def test_a_terminal_turned_on_at_the_moment_its_unit_leaves_stays_off(
         assert active is False, round_
 
 
+async def test_a_410_to_a_delivery_sent_before_its_unit_left_keeps_the_terminal_retired(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    """The relay's 410 used to replace "responder deactivated", and the old device's
+    subscription could then be turned on again (outside-in check)."""
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    sub = await _subscribe(admin, receiver.url, ["unit.status_changed"], responder_id=co)
+    receiver.hold, receiver.default = asyncio.Event(), 410
+    async with service():
+        await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "out_of_service"})
+        await receiver.wait_for(1)  # in flight, its answer held
+        await admin.ok("PATCH", f"/v1/co-responders/{co}", {"active": False})
+        receiver.hold.set()
+        await until_delivery(db, "status = 'failed'")
+    retired = await admin.ok("GET", f"/v1/webhooks/{sub['id']}")
+    assert (retired["active"], retired["disabled_reason"]) == (False, "responder deactivated")
+    await admin.ok("PATCH", f"/v1/co-responders/{co}", {"active": True})
+    assert (await admin.patch(f"/v1/webhooks/{sub['id']}", {"active": True})).status_code == 409
+
+
+async def test_a_delivery_failed_while_its_subscription_is_off_counts_no_attempt_unsent(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    receiver.default = 500
+    async with service(webhook_retry_schedule="1"):
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        sent = await until_delivery(db, "attempts = 1 AND last_status_code = 500")
+        await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"active": False})
+        failed = await until_delivery(db, "status = 'failed'")
+    assert len(receiver.requests) == 1
+    assert (failed["attempts"], failed["last_attempt_at"]) == (1, sent["last_attempt_at"])
+    assert failed["last_error"] == "subscription disabled"
+
+
 async def test_a_rotated_secret_signs_beside_the_old_one_until_the_overlap_ends(
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:
@@ -230,19 +267,21 @@ async def test_a_rotated_secret_signs_beside_the_old_one_until_the_overlap_ends(
     assert second not in str(entry)
 
 
-async def test_a_leaked_secret_stops_at_once_and_a_second_rotation_drops_the_first(
+async def test_a_rotation_retried_keeps_the_old_secret_and_a_leaked_one_stops_at_once(
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:
     await grid_districts(admin)
     sub = await _subscribe(admin, receiver.url, ["call.created"])
+    # The first answer is lost (a timeout) and the request sent again: receivers still on
+    # the original secret must not be cut off by the retry.
     second = (await admin.ok("POST", f"/v1/webhooks/{sub['id']}/secret"))["secret"]
     third = (await admin.ok("POST", f"/v1/webhooks/{sub['id']}/secret", {}))["secret"]
     async with service():
         await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
         (received,) = await receiver.wait_for(1)
         assert _verifies(third, received)
-        assert _verifies(second, received)
-        assert not _verifies(sub["secret"], received)
+        assert _verifies(sub["secret"], received)
+        assert not _verifies(second, received)
 
         leaked = await admin.ok(
             "POST", f"/v1/webhooks/{sub['id']}/secret", {"keep_previous_seconds": 0}
