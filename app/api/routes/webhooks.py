@@ -71,8 +71,9 @@ async def update_subscription(
 ) -> SubscriptionOut:
     """Change where a subscription sends (checked as on subscribing), what it hears, or
     whether it is on. `{"active": true}` turns on one a receiver's 410 turned off, or one
-    paused with `false`; a terminal's, only while its responder is active (else 409).
-    Deliveries that failed while it was off are not resent unless retried."""
+    paused with `false`; a terminal's, only while its responder is active, and never one
+    its unit's deactivation turned off (409). Deliveries that failed while it was off are
+    not resent unless retried."""
     out, changed = await service.update(
         session,
         state.settings,
@@ -97,7 +98,8 @@ async def rotate_secret(
     """A new signing secret, shown only in this answer. The secret it replaces still signs
     each delivery beside it (two signatures in `webhook-signature`) for
     `keep_previous_seconds` (a day unless given; 0 for a leaked secret), so a receiver can
-    move over without refusing a delivery."""
+    move over without refusing a delivery. During that overlap another rotation replaces
+    only the new secret: a retried request does not cut off receivers on the old one."""
     out = await service.rotate_secret(
         session,
         cipher=state.cipher,
