@@ -309,3 +309,12 @@ async def until_waiting_on_locks(db: asyncpg.Connection, count: int) -> None:
     while waiting < count:
         await asyncio.sleep(0.01)
         waiting = await db.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted")
+
+
+async def subscribe(api: Api, url: str, events: list[str], responder_id: str | None = None) -> Any:
+    """A webhook subscription (with responder_id: that unit's terminal); its 201 answer,
+    secret included."""
+    body: dict[str, Any] = {"url": url, "events": events}
+    if responder_id:
+        body["responder_id"] = responder_id
+    return await api.ok("POST", "/v1/webhooks", body, 201)

@@ -21,15 +21,8 @@ from app.encryption import (
 )
 from app.services import housekeeping
 from tests.conftest import ServiceFactory
-from tests.helpers import Api, add_co_responder, grid_districts, until_delivery
+from tests.helpers import Api, add_co_responder, grid_districts, subscribe, until_delivery
 from tests.receiver import Received, Receiver
-
-
-async def _subscribe(api: Api, url: str, events: list[str], responder_id: str | None = None) -> Any:
-    body: dict[str, Any] = {"url": url, "events": events}
-    if responder_id:
-        body["responder_id"] = responder_id
-    return await api.ok("POST", "/v1/webhooks", body, 201)
 
 
 def _verifies(secret: str, received: Received) -> bool:
@@ -49,7 +42,7 @@ async def test_a_paused_subscription_gets_no_deliveries_until_it_is_turned_on(
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:
     await grid_districts(admin)
-    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    sub = await subscribe(admin, receiver.url, ["call.created"])
     paused = await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"active": False})
     assert (paused["active"], paused["disabled_reason"]) == (False, "paused by request")
     await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
@@ -74,7 +67,7 @@ async def test_a_subscription_moves_to_another_url_and_hears_other_events(
     await other.start()
     old_url, new_url = receiver.url, other.url
     try:
-        sub = await _subscribe(admin, receiver.url, ["call.created"])
+        sub = await subscribe(admin, receiver.url, ["call.created"])
         moved = await admin.ok(
             "PATCH",
             f"/v1/webhooks/{sub['id']}",
@@ -112,7 +105,7 @@ async def test_a_subscription_moves_to_another_url_and_hears_other_events(
 async def test_a_bad_change_is_422_and_changes_nothing(
     admin: Api, receiver: Receiver, body: dict[str, Any], where: str
 ) -> None:
-    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    sub = await subscribe(admin, receiver.url, ["call.created"])
     before = await admin.ok("GET", f"/v1/webhooks/{sub['id']}")
     response = await admin.patch(f"/v1/webhooks/{sub['id']}", body)
     assert response.status_code == 422, response.text
@@ -126,7 +119,7 @@ async def test_a_terminal_subscription_stays_within_what_a_terminal_hears_and_it
 ) -> None:
     await grid_districts(admin)
     co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
-    sub = await _subscribe(admin, receiver.url, ["unit.assigned"], responder_id=co)
+    sub = await subscribe(admin, receiver.url, ["unit.assigned"], responder_id=co)
     wider = await admin.patch(f"/v1/webhooks/{sub['id']}", {"events": ["call.created"]})
     assert wider.status_code == 422
     assert "call.created" in wider.json()["detail"]
@@ -152,7 +145,7 @@ async def test_a_paused_terminal_of_a_unit_that_leaves_is_retired_with_the_rest(
 ) -> None:
     await grid_districts(admin)
     co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
-    sub = await _subscribe(admin, receiver.url, ["unit.assigned"], responder_id=co)
+    sub = await subscribe(admin, receiver.url, ["unit.assigned"], responder_id=co)
     await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"active": False})
     await admin.ok("PATCH", f"/v1/co-responders/{co}", {"active": False})
     retired = await admin.ok("GET", f"/v1/webhooks/{sub['id']}")
@@ -193,7 +186,7 @@ async def test_a_410_to_a_delivery_sent_before_its_unit_left_keeps_the_terminal_
     subscription could then be turned on again (outside-in check)."""
     await grid_districts(admin)
     co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
-    sub = await _subscribe(admin, receiver.url, ["unit.status_changed"], responder_id=co)
+    sub = await subscribe(admin, receiver.url, ["unit.status_changed"], responder_id=co)
     receiver.hold, receiver.default = asyncio.Event(), 410
     async with service():
         await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "out_of_service"})
@@ -211,7 +204,7 @@ async def test_a_delivery_failed_while_its_subscription_is_off_counts_no_attempt
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:
     await grid_districts(admin)
-    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    sub = await subscribe(admin, receiver.url, ["call.created"])
     receiver.default = 500
     async with service(webhook_retry_schedule="1"):
         await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
@@ -227,7 +220,7 @@ async def test_a_rotated_secret_signs_beside_the_old_one_until_the_overlap_ends(
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:
     await grid_districts(admin)
-    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    sub = await subscribe(admin, receiver.url, ["call.created"])
     first = sub["secret"]
     before = datetime.now(UTC)
     rotated = await admin.ok("POST", f"/v1/webhooks/{sub['id']}/secret")
@@ -271,7 +264,7 @@ async def test_a_rotation_retried_keeps_the_old_secret_and_a_leaked_one_stops_at
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:
     await grid_districts(admin)
-    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    sub = await subscribe(admin, receiver.url, ["call.created"])
     # The first answer is lost (a timeout) and the request sent again: receivers still on
     # the original secret must not be cut off by the retry.
     second = (await admin.ok("POST", f"/v1/webhooks/{sub['id']}/secret"))["secret"]
@@ -303,7 +296,7 @@ async def test_a_rotation_retried_keeps_the_old_secret_and_a_leaked_one_stops_at
 async def test_a_bad_overlap_is_422_and_keeps_the_secret(
     admin: Api, receiver: Receiver, db: asyncpg.Connection, seconds: Any
 ) -> None:
-    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    sub = await subscribe(admin, receiver.url, ["call.created"])
     stored = await db.fetchval("SELECT secret FROM webhook_subscription")
     response = await admin.post(
         f"/v1/webhooks/{sub['id']}/secret", {"keep_previous_seconds": seconds}
@@ -321,7 +314,7 @@ async def test_a_secret_no_key_decrypts_is_replaced_at_once_and_never_stops_the_
 ) -> None:
     """Rotating is what an operator does once a data key is lost: it must not fail."""
     await grid_districts(admin)
-    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    sub = await subscribe(admin, receiver.url, ["call.created"])
     row_id = uuid.UUID(sub["id"])
     lost = DataCipher.from_setting(generate_key())
     await db.execute(

@@ -26,6 +26,7 @@ from tests.helpers import (
     add_co_responder,
     add_officer,
     grid_districts,
+    subscribe,
     until_delivery,
     until_delivery_failed,
 )
@@ -37,20 +38,13 @@ def _verify(secret: str, received: Received) -> dict[str, Any]:
     return payload
 
 
-async def _subscribe(api: Api, url: str, events: list[str], responder_id: str | None = None) -> Any:
-    body: dict[str, Any] = {"url": url, "events": events}
-    if responder_id:
-        body["responder_id"] = responder_id
-    return await api.ok("POST", "/v1/webhooks", body, 201)
-
-
 async def test_unit_terminal_gets_one_signed_delivery_through_two_503s(
     admin: Api, receiver: Receiver, service: ServiceFactory
 ) -> None:
     await grid_districts(admin)
     co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
     await add_officer(admin, district="D1", call_sign="1A1", cit=True)
-    sub = await _subscribe(admin, receiver.url, ["unit.assigned"], responder_id=co)
+    sub = await subscribe(admin, receiver.url, ["unit.assigned"], responder_id=co)
     assert sub["secret"].startswith("whsec_")
     receiver.script = [503, 503]
     async with service():
@@ -80,8 +74,8 @@ async def test_signature_from_another_secret_does_not_verify(
     admin: Api, receiver: Receiver, service: ServiceFactory
 ) -> None:
     await grid_districts(admin)
-    await _subscribe(admin, receiver.url, ["call.created"])
-    other = await _subscribe(admin, receiver.url + "/other", ["call.updated"])
+    await subscribe(admin, receiver.url, ["call.created"])
+    other = await subscribe(admin, receiver.url + "/other", ["call.updated"])
     async with service():
         await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
         (received,) = await receiver.wait_for(1)
@@ -94,7 +88,7 @@ async def test_agency_wide_subscription_gets_every_named_type_and_nothing_else(
 ) -> None:
     await grid_districts(admin)
     co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
-    await _subscribe(admin, receiver.url, ["call.created", "recommendation.created"])
+    await subscribe(admin, receiver.url, ["call.created", "recommendation.created"])
     async with service():
         call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
         # Events of other types, which the subscription did not ask for.
@@ -115,7 +109,7 @@ async def test_delivery_due_during_a_restart_still_arrives(
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:
     await grid_districts(admin)
-    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    sub = await subscribe(admin, receiver.url, ["call.created"])
     receiver.script = [503]
     async with service(webhook_retry_schedule="1"):
         await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
@@ -133,7 +127,7 @@ async def test_410_disables_the_subscription_until_it_is_turned_on_again(
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:
     await grid_districts(admin)
-    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    sub = await subscribe(admin, receiver.url, ["call.created"])
     receiver.default = 410
     async with service():
         await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
@@ -171,7 +165,7 @@ async def test_failed_delivery_after_all_attempts_can_be_retried_by_hand(
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:
     await grid_districts(admin)
-    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    sub = await subscribe(admin, receiver.url, ["call.created"])
     receiver.default = 500
     async with service(webhook_retry_schedule="0.1,0.1"):
         await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
@@ -196,7 +190,7 @@ async def test_a_retry_waits_as_long_as_the_receivers_retry_after_asks(
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection, form: str
 ) -> None:
     await grid_districts(admin)
-    await _subscribe(admin, receiver.url, ["call.created"])
+    await subscribe(admin, receiver.url, ["call.created"])
     later = datetime.now(UTC) + timedelta(seconds=6)
     receiver.extra_headers = {
         "Retry-After": "5" if form == "seconds" else format_datetime(later, usegmt=True)
@@ -344,7 +338,7 @@ async def test_a_stored_url_the_sender_cannot_parse_fails_at_once_not_after_its_
     # Stored before subscribing refused such URLs: the attempt is recorded as failed,
     # not left to the lease (30 s) and tried again for ever.
     await grid_districts(admin)
-    await _subscribe(admin, receiver.url, ["call.created"])
+    await subscribe(admin, receiver.url, ["call.created"])
     await db.execute("UPDATE webhook_subscription SET url = url || chr(1)")
     async with service():
         await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
@@ -360,7 +354,7 @@ async def test_a_url_stored_with_a_fragment_before_they_were_refused_still_gets_
     # Subscribing refuses a #fragment now; one stored before is sent to without it, as
     # it always was, not failed at every attempt.
     await grid_districts(admin)
-    await _subscribe(admin, receiver.url, ["call.created"])
+    await subscribe(admin, receiver.url, ["call.created"])
     await db.execute("UPDATE webhook_subscription SET url = url || '#frag'")
     async with service():
         await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
@@ -374,7 +368,7 @@ async def test_a_target_that_turns_private_after_subscribing_gets_nothing(
     # Subscribed while loopback was allowed, as a name that rebinds to a private address
     # would pass the check at subscription; the strict relay must still not send.
     await grid_districts(admin)
-    await _subscribe(admin, receiver.url, ["call.created"])
+    await subscribe(admin, receiver.url, ["call.created"])
     async with service(webhook_allow_private_targets=False):
         await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
         await until_delivery_failed(db)
@@ -389,7 +383,7 @@ async def test_a_host_that_does_not_resolve_is_retried_not_failed(
     # The name resolved when subscribing; at sending time it does not (a resolver's outage
     # looks the same). The attempt fails as a refused connection would, and is retried.
     await grid_districts(admin)
-    await _subscribe(admin, receiver.url, ["call.created"])
+    await subscribe(admin, receiver.url, ["call.created"])
     await db.execute(
         "UPDATE webhook_subscription SET url = replace(url, '127.0.0.1', 'cit-receiver.invalid')"
     )
@@ -438,7 +432,7 @@ async def test_no_payload_ever_carries_notes(
 ) -> None:
     await grid_districts(admin)
     co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
-    await _subscribe(admin, receiver.url, list(EVENT_TYPES))
+    await subscribe(admin, receiver.url, list(EVENT_TYPES))
     async with service():
         call = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "NOTE-A"}, 201)
         await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": "NOTE-B"})
@@ -470,7 +464,7 @@ async def test_subscription_for_an_unknown_responder_is_422(admin: Api, receiver
 async def test_another_agencys_subscription_and_deliveries_are_404(
     admin: Api, other_admin: Api, receiver: Receiver
 ) -> None:
-    sub = await _subscribe(admin, receiver.url, ["call.created"])
+    sub = await subscribe(admin, receiver.url, ["call.created"])
     assert (await other_admin.get(f"/v1/webhooks/{sub['id']}/deliveries")).status_code == 404
     assert (await other_admin.delete(f"/v1/webhooks/{sub['id']}")).status_code == 404
     assert (await other_admin.ok("GET", "/v1/webhooks"))["items"] == []
@@ -484,8 +478,8 @@ async def test_unit_terminal_hears_when_its_call_escalates(
     co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
     bystander = await add_co_responder(admin, district="D2", call_sign="MCT-2")
     await add_officer(admin, district="D1", call_sign="1A1", cit=True)
-    mine = await _subscribe(admin, receiver.url, ["call.escalated"], responder_id=co)
-    await _subscribe(admin, receiver.url + "/other", ["call.escalated"], responder_id=bystander)
+    mine = await subscribe(admin, receiver.url, ["call.escalated"], responder_id=co)
+    await subscribe(admin, receiver.url + "/other", ["call.escalated"], responder_id=bystander)
     async with service():
         call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
         await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
@@ -512,12 +506,12 @@ async def test_a_slow_receiver_delays_only_its_own_deliveries(
     await slow.start()
     try:
         await grid_districts(other_admin)
-        await _subscribe(other_admin, slow.url, ["call.created"])
+        await subscribe(other_admin, slow.url, ["call.created"])
         backlog = PER_TARGET + 4
         for _ in range(backlog):
             await other_admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
         await grid_districts(admin)
-        await _subscribe(admin, receiver.url, ["call.created"])
+        await subscribe(admin, receiver.url, ["call.created"])
         async with service():
             await slow.wait_for(PER_TARGET)
             for _ in range(5):
