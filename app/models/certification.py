@@ -15,7 +15,8 @@ class Certification(Base):
     __tablename__ = "certification"
     __table_args__ = (
         UniqueConstraint("state_officer_id", "certification_number"),
-        CheckConstraint("expires_on > certified_on", name="expires_after_certified"),
+        # Equal dates: a voided certification, valid on no day (migration 0022).
+        CheckConstraint("expires_on >= certified_on", name="expires_on_or_after_certified"),
         Index("ix_certification_person", "state_officer_id", "expires_on"),
     )
 

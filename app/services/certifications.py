@@ -66,7 +66,9 @@ async def update_certification(
     session: AsyncSession, *, agency_id: UUID, certification_id: UUID, body: CertificationPatch
 ) -> tuple[CertificationOut, dict[str, dict[str, Any]]]:
     """Correct a certification the agency recorded, or end it early: it counts up to the
-    day before expires_on, so a decertification sets expires_on to the day it took effect.
+    day before expires_on, so a decertification sets expires_on to the day it took effect,
+    and one recorded in error (or revoked on its first day) sets it to certified_on, which
+    voids it: valid on no day.
     Another agency's record, read here, is a 403: only the recording agency may change
     it. The certification as it is now, and each field changed, before and after (for the
     audit trail: a decertification keeps the expiry it replaced)."""
@@ -80,8 +82,11 @@ async def update_certification(
     await repo.lock_certification(session, cert)
     certified_on: date = cert.certified_on if body.certified_on is None else body.certified_on
     expires_on: date = cert.expires_on if body.expires_on is None else body.expires_on
-    if expires_on <= certified_on:
-        raise Invalid("expires_on must be after certified_on", loc=("body", "expires_on"))
+    if expires_on < certified_on:
+        raise Invalid(
+            "expires_on must be on or after certified_on (on it: valid on no day, voided)",
+            loc=("body", "expires_on"),
+        )
     changes = {
         "certified_on": certified_on,
         "expires_on": expires_on,

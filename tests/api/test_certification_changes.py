@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -57,6 +57,55 @@ async def test_a_decertified_officer_stops_leading_at_once(admin: Api) -> None:
     }
 
 
+async def test_a_certification_recorded_in_error_is_voided_at_once(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    # Recorded this morning under the wrong person's number: the earliest end the service
+    # took was tomorrow, so the officer led armed crisis calls as CIT for the rest of the
+    # day. An expiry on the day it was certified voids it: valid on no day.
+    await grid_districts(admin)
+    officer_id = await add_officer(admin, district="D1", call_sign="1A1", state_officer_id="P-3")
+    today = _today_in_denver()
+    body = {
+        "state_officer_id": "P-3",
+        "certification_number": "CIT-77",
+        "program": "State CIT 40h",
+        "certified_on": today,
+        "volunteered": True,
+    }
+    # A new certification still needs a day at least.
+    refused = await admin.post("/v1/certifications", {**body, "expires_on": today})
+    assert refused.status_code == 422
+    next_year = str(date.fromisoformat(today) + timedelta(days=365))
+    await admin.ok("POST", "/v1/certifications", {**body, "expires_on": next_year}, 201)
+    [unit] = (await admin.ok("GET", "/v1/units"))["items"]
+    assert unit["cit_certified"] is True
+    cert = await _certification(admin, "P-3")
+
+    voided = await admin.ok("PATCH", f"/v1/certifications/{cert['id']}", {"expires_on": today})
+    assert (voided["certified_on"], voided["expires_on"]) == (today, today)
+    [unit] = (await admin.ok("GET", "/v1/units"))["items"]
+    assert unit["cit_certified"] is False
+    officer = await admin.ok("GET", f"/v1/officers/{officer_id}")
+    assert officer["cit"]["certified"] is False
+    armed = await admin.ok("POST", "/v1/calls", {"district": "D1", "safety": {"weapon": True}}, 201)
+    assert "no_cit_available" in _warnings(armed)
+    program = await admin.ok("GET", "/v1/program")
+    assert program["officers"]["cit_certified"] == 0
+    assert program["certifications_expiring"] == []
+    # The read model the candidate query ranks from holds no period for the person.
+    periods = await db.fetch(
+        "SELECT DISTINCT cit_periods::text AS p FROM shift_coverage WHERE responder_id = $1",
+        uuid.UUID(officer_id),
+    )
+    assert [row["p"] for row in periods] == ["{}"]
+    # Voided, it still cannot end before it began.
+    the_day_before = str(date.fromisoformat(today) - timedelta(days=1))
+    response = await admin.patch(f"/v1/certifications/{cert['id']}", {"expires_on": the_day_before})
+    assert response.status_code == 422
+    assert (await _certification(admin, "P-3"))["expires_on"] == today
+
+
 async def test_only_the_recording_agency_may_change_a_certification(
     admin: Api, other_admin: Api, db: asyncpg.Connection
 ) -> None:
@@ -75,8 +124,9 @@ async def test_only_the_recording_agency_may_change_a_certification(
     # A supervisor of the recording agency may not either; bad changes are 422s.
     supervisor = await admin.with_role("supervisor")
     assert (await supervisor.patch(path, {"volunteered": False})).status_code == 403
+    the_day_before = str(date.fromisoformat(cert["certified_on"]) - timedelta(days=1))
     for change in (
-        {"expires_on": cert["certified_on"]},
+        {"expires_on": the_day_before},
         {"certified_on": "2999-01-01"},
         {"program": None},
         {"certification_number": "X"},

@@ -113,3 +113,32 @@ def test_upgrading_revokes_the_unit_keys_of_responders_separated_before(scratch_
     asyncio.run(seed())
     upgrade(scratch_url)
     assert asyncio.run(revoked()) == {False: True, True: False}
+
+
+def test_downgrading_keeps_a_voided_certification_from_counting_again(scratch_url: str) -> None:
+    """Migration 0022 lets a certification be voided (expires_on = certified_on). Migration
+    0021's constraint cannot hold one: the downgrade stops rather than give it a valid day
+    back or delete the state's record, and stops before changing anything."""
+    upgrade(scratch_url)
+
+    async def run(sql: str) -> Any:
+        conn = await asyncpg.connect(plain_url(scratch_url))
+        try:
+            return await conn.fetchval(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(
+        run(
+            "WITH a AS (INSERT INTO agency (id, name, timezone)"
+            " VALUES (gen_random_uuid(), 'A', 'UTC') RETURNING id)"
+            " INSERT INTO certification (id, state_officer_id, certification_number, program,"
+            " certified_on, expires_on, volunteered, recorded_by_agency_id)"
+            " SELECT gen_random_uuid(), 'S-1', 'C-1', 'CIT', '2026-12-01', '2026-12-01', true,"
+            " a.id FROM a"
+        )
+    )
+    with pytest.raises(RuntimeError, match="voided"):
+        downgrade(scratch_url, "0021")
+    assert asyncio.run(run("SELECT version_num FROM alembic_version")) == "0022"
+    assert asyncio.run(run("SELECT count(*) FROM certification")) == 1

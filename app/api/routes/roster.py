@@ -135,7 +135,9 @@ async def update_certification(
 ) -> CertificationOut:
     """Correct a certification your agency recorded, or end it early: it counts up to the
     day before `expires_on`, so a decertification sets `expires_on` to the day it took
-    effect, and routing stops taking the officer as CIT at once. Another agency's record,
+    effect, and routing stops taking the officer as CIT at once. One recorded in error, or
+    revoked on its first day, is voided by setting `expires_on` to its `certified_on`: it is
+    then valid on no day. Another agency's record,
     which you can read, is a 403: only the agency that recorded it may change it."""
     out, changed = await certifications.update_certification(
         session, agency_id=who.agency_id, certification_id=certification_id, body=body
