@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, delete, exists, or_, select, text, update
+from sqlalchemy import Select, and_, delete, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ids import new_id
@@ -204,20 +204,30 @@ def _with_active_responder(stmt: Select[Any]) -> Select[Any]:
     )
 
 
-async def latest_started_shift(
+async def terminal_shift(
     session: AsyncSession, *, agency_id: UUID, responder_id: UUID, now: datetime
 ) -> UnitRow | None:
     """The active responder's shift that started last by now: the one covering now, if any,
-    else the one it worked last (a unit may still be on a call after its shift ends)."""
+    else the one it worked last (a unit may still be on a call after its shift ends). With
+    none started, its next one while it is on a call (sent by a dispatcher's override before
+    its first shift): the call must reach its terminal. One query."""
+    started = Shift.starts_at <= now
+    busy = or_(
+        Officer.active_call_id.is_not(None),
+        Officer.external_incident.is_not(None),
+        CoResponder.active_call_id.is_not(None),
+        CoResponder.external_incident.is_not(None),
+    )
     stmt = (
         _with_active_responder(
             select(Shift).where(
                 Shift.agency_id == agency_id,
                 Shift.responder_id == responder_id,
-                Shift.starts_at <= now,
+                or_(started, busy),
             )
         )
-        .order_by(Shift.starts_at.desc())
+        # Started shifts first, the latest of them; else the soonest to start.
+        .order_by(started.desc(), func.abs(func.extract("epoch", Shift.starts_at - now)))
         .limit(1)
     )
     row = (await session.execute(stmt)).first()

@@ -9,7 +9,8 @@ codes of the districts the shift covers.
 
 A unit whose call outlasts its shift stays on the consoles until it is released, as the
 record of the shift it worked last (shift_ends_at past), as GET /v1/units/me shows it to the
-unit: a dispatcher at shift change must still see who is on scene. The triggers stop
+unit: a dispatcher at shift change must still see who is on scene. So does a unit sent by
+override before its first shift, as the record of its next one. The triggers stop
 keeping an ended shift's rows current, so its status, location and certification come
 from the responder's; it covers no other district any more. A second, small statement reads
 them, merged in by call sign.
@@ -40,11 +41,14 @@ _COLUMNS = """sc.shift_id, sc.responder_type, sc.responder_id, sc.call_sign,
            sc.home_district_id, sc.ends_at, sc.status, sc.lat, sc.lon,
            coalesce(sc.cit_periods @> CAST(:today AS date), false) AS cit_certified"""
 
-# Units held over: active responders busy on a call (theirs or a CAD's) whose latest
-# started shift has ended, as that shift's home row, with the responder's status, location
-# and certifications now (the triggers stop keeping an ended shift's row current). Few
-# rows, found by the partial indexes of migration 0018; the shift by
-# ix_shift_coverage_responder. Its columns are $columns' with the responder's state.
+# Units held over: active responders busy on a call (theirs or a CAD's) off shift now, as
+# the home row of the shift that names them (app/repositories/shifts.py, NAMING_SHIFT): the
+# one that started last, which has ended, else their next one (sent by a dispatcher's
+# override before their first shift). With the responder's status, location and
+# certifications now (the triggers stop keeping an ended shift's row current). Few rows,
+# found by the partial indexes of migration 0018; the shifts by ix_shift_coverage_responder
+# (shifts of one responder never overlap: ends_at orders them as starts_at does). Its
+# columns are $columns' with the responder's state.
 _HELD_OVER = """
     SELECT sc.shift_id, sc.responder_type, sc.responder_id, sc.call_sign,
            sc.home_district_id, sc.ends_at, r.status, r.lat, r.lon,
@@ -59,13 +63,23 @@ _HELD_OVER = """
           AND (c.active_call_id IS NOT NULL OR c.external_incident IS NOT NULL)
     ) r
     CROSS JOIN LATERAL (
-        SELECT * FROM shift_coverage worked
-        WHERE worked.responder_id = r.id AND worked.agency_id = :agency_id
-          AND worked.is_home AND worked.starts_at <= :now
-        ORDER BY worked.ends_at DESC
+        SELECT * FROM (
+            (SELECT worked.*, 0 AS rank FROM shift_coverage worked
+             WHERE worked.responder_id = r.id AND worked.agency_id = :agency_id
+               AND worked.is_home AND worked.starts_at <= :now
+             ORDER BY worked.ends_at DESC
+             LIMIT 1)
+            UNION ALL
+            (SELECT ahead.*, 1 AS rank FROM shift_coverage ahead
+             WHERE ahead.responder_id = r.id AND ahead.agency_id = :agency_id
+               AND ahead.is_home AND ahead.starts_at > :now
+             ORDER BY ahead.ends_at
+             LIMIT 1)
+        ) naming
+        ORDER BY naming.rank
         LIMIT 1
     ) sc
-    WHERE sc.ends_at <= :now"""
+    WHERE sc.ends_at <= :now OR sc.starts_at > :now"""
 
 # The whole agency: one scan of its coverage rows on now; each shift's home row is its
 # unit, its other rows the districts it also covers.

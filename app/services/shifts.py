@@ -259,8 +259,10 @@ async def my_unit(
     session: AsyncSession, context: AgencyContext, *, responder_id: UUID, now: datetime
 ) -> UnitOut | None:
     """A unit's own record: from its shift on now, else from the shift it worked last (its
-    call may outlast the shift); None when it is inactive or no shift of its has started."""
-    row = await repo.latest_started_shift(
+    call may outlast the shift), else, while it is on a call, from its next one (sent by
+    override before its first shift); None when it is inactive, or no shift of its has
+    started and it is on no call."""
+    row = await repo.terminal_shift(
         session, agency_id=context.agency_id, responder_id=responder_id, now=now
     )
     return None if row is None else (await _units(session, context, [row], now))[0]
@@ -287,8 +289,9 @@ async def _units(
                 name=person.name,
                 call_sign=shift.call_sign,
                 district=codes[shift.id][0],
-                # A shift that has ended covers nothing now (as GET /v1/units shows it).
-                also_covers=codes[shift.id][1] if shift.ends_at > now else [],
+                # A shift not on now (ended, or not yet begun) covers nothing now (as GET
+                # /v1/units shows it).
+                also_covers=codes[shift.id][1] if shift.starts_at <= now < shift.ends_at else [],
                 shift_ends_at=shift.ends_at,
                 status=person.status,
                 location=location,

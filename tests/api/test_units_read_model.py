@@ -219,6 +219,57 @@ async def test_a_unit_still_on_a_call_after_its_shift_stays_listed_until_release
     assert (await admin.ok("GET", "/v1/units"))["items"] == []
 
 
+async def test_a_unit_sent_before_its_first_shift_is_on_the_consoles_and_its_terminal(
+    admin: Api,
+) -> None:
+    # 3 a.m.: the night's CIT officer is short, and the dispatcher calls in the clinician
+    # whose first shift starts at seven. Sent, it must show on the consoles and on its own
+    # terminal until released; before that, and after, it is on no console.
+    for code in ("D1", "D2"):
+        await admin.ok("POST", "/v1/districts", {"code": code, "name": code}, 201)
+    co = await add_unrostered_co_responder(admin, "Clinician Early")
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=4)
+    await add_shift(
+        admin,
+        "co_responder",
+        co,
+        call_sign="MCT-7",
+        district="D2",
+        also_covers=["D1"],
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=8),
+    )
+    terminal = await admin.with_role("unit", responder_id=co)  # type: ignore[arg-type]
+    assert (await admin.ok("GET", "/v1/units"))["items"] == []
+    assert (await terminal.get("/v1/units/me")).status_code == 404
+
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    sent = {"responder_type": "co_responder", "responder_id": co, "role": "lead"}
+    await admin.ok(
+        "POST",
+        f"/v1/calls/{call['id']}/dispatch",
+        {"units": [sent], "override_code": "supervisor_decision"},
+    )
+    [unit] = (await admin.ok("GET", "/v1/units"))["items"]
+    assert (unit["call_sign"], unit["active_call_id"], unit["status"]) == (
+        "MCT-7",
+        call["id"],
+        "dispatched",
+    )
+    # Listed where its next shift is based, covering nothing until that shift begins.
+    assert (unit["district"], unit["also_covers"]) == ("D2", [])
+    assert datetime.fromisoformat(unit["shift_ends_at"]) == starts + timedelta(hours=8)
+    assert (await admin.ok("GET", "/v1/units?district=D2"))["items"] == [unit]
+    assert (await admin.ok("GET", "/v1/units?district=D1"))["items"] == []
+    mine = await terminal.ok("GET", "/v1/units/me")
+    assert mine["unit"] == unit
+    assert (mine["call"]["id"], mine["assignment"]["role"]) == (call["id"], "lead")
+
+    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "resolved"})
+    assert (await admin.ok("GET", "/v1/units"))["items"] == []
+    assert (await terminal.get("/v1/units/me")).status_code == 404
+
+
 async def add_unrostered_officer(api: Api, state_id: str, ends: datetime, *, call_sign: str) -> str:
     """An officer with one shift, in D1, ending at ends."""
     body = {"state_officer_id": state_id, "badge_number": state_id, "name": f"Officer {state_id}"}

@@ -55,8 +55,9 @@ async def my_unit(request: Request, who: Caller, context: Context, session: Sess
     assigned to with every unit assigned to it (never the call's notes).
 
     Off shift, the record is from the shift the unit worked last (`shift_ends_at` is past):
-    a unit still on a call when its shift ends keeps seeing that call. A read that shows
-    a call is in the audit trail as that call's `call.read`.
+    a unit still on a call when its shift ends keeps seeing that call. A unit sent by
+    override before its first shift sees its call too, with its next shift's record. A read
+    that shows a call is in the audit trail as that call's `call.read`.
     """
     mine = (
         None
@@ -66,7 +67,9 @@ async def my_unit(request: Request, who: Caller, context: Context, session: Sess
         )
     )
     if mine is None:
-        raise NotFound("your unit has no shift that has started, or it is inactive")
+        raise NotFound(
+            "your unit has no shift that has started and is on no call, or it is inactive"
+        )
     call, assignment = None, None
     if mine.active_call_id is not None:
         call = await call_views.read_by_its_unit(
