@@ -99,7 +99,7 @@ SEMANTIC_RULES = [
     re.compile(r"(Value error, )?ends_at must be after starts_at"),
     re.compile(r"(Value error, )?a shift lasts at most 24 hours"),
     re.compile(r"(Value error, )?also_covers must not repeat the shift's own district"),
-    re.compile(r"(Value error, )?expires_on must be after certified_on"),
+    re.compile(r"(Value error, )?expires_on must be (on or )?after certified_on.*"),
     re.compile(r"Value error, give district, location, or both"),
     re.compile(r"(Value error, )?a district cannot be adjacent to itself"),
     re.compile(r"Value error, the code locate is reserved"),
