@@ -100,6 +100,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/webhooks/{subscription_id}/secret"): _write("webhook.rotate_secret", WEBHOOKS),
     ("DELETE", "/v1/webhooks/{subscription_id}"): _write("webhook.delete", WEBHOOKS),
     ("GET", "/v1/webhooks/{subscription_id}/deliveries"): _read("webhook.deliveries", WEBHOOKS),
+    ("POST", "/v1/webhooks/{subscription_id}/deliveries/retry"): _write(
+        "webhook.retry_failed", WEBHOOKS
+    ),
     ("POST", "/v1/webhooks/deliveries/{delivery_id}/retry"): _write(
         "webhook_delivery.retry", WEBHOOKS
     ),

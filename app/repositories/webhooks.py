@@ -221,6 +221,31 @@ async def requeue(session: AsyncSession, delivery: WebhookDelivery) -> None:
     await session.execute(_NOTIFY, {"channel": DELIVERIES_DUE})
 
 
+# A subscription's failed deliveries of events since :first_id (ids are time-ordered: the
+# subscription's index finds them), due again now.
+_REQUEUE_FAILED = text(
+    """
+WITH requeued AS (
+    UPDATE webhook_delivery d
+    SET status = 'pending', lease_until = NULL, next_attempt_at = now()
+    WHERE d.subscription_id = :subscription_id AND d.id >= :first_id AND d.status = 'failed'
+    RETURNING d.id
+)
+SELECT count(*) FROM requeued
+"""
+)
+
+
+async def requeue_failed(session: AsyncSession, *, subscription_id: UUID, first_id: UUID) -> int:
+    """Make the subscription's failed deliveries from first_id on due now, and wake the
+    relay if there are any (NOTIFY is sent at commit). How many."""
+    params = {"subscription_id": subscription_id, "first_id": first_id}
+    count = int((await session.execute(_REQUEUE_FAILED, params)).scalar_one())
+    if count:
+        await session.execute(_NOTIFY, {"channel": DELIVERIES_DUE})
+    return count
+
+
 async def oldest_pending_seconds(conn: AsyncConnection) -> float:
     """How long the pending delivery due earliest has been due (negative: none is due yet)."""
     return float((await conn.execute(_OLDEST_PENDING)).scalar_one())

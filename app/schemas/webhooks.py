@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints, field_validator
 
-from app.schemas.common import JSON_INTEGER, WORDS_CAP, PatchModel, StrictModel
+from app.schemas.common import JSON_INTEGER, WORDS_CAP, Instant, PatchModel, StrictModel
 from app.vocabulary import DeliveryStatus, EventType
 
 # The shape check_url_shape accepts, so the schema shows it: absolute http(s) in either
@@ -79,6 +79,17 @@ class SecretRotate(StrictModel):
         ),
         JSON_INTEGER,
     ] = KEEP_PREVIOUS_DEFAULT
+
+
+class FailedRetry(StrictModel):
+    since: Instant = Field(
+        description="Resend the subscription's failed deliveries of events written at or"
+        " after this time (e.g. when the receiver went down)"
+    )
+
+
+class FailedRequeued(BaseModel):
+    requeued: int = Field(description="How many failed deliveries are due again now")
 
 
 class SubscriptionOut(BaseModel):

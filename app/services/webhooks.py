@@ -18,7 +18,7 @@ from app.encryption import (
 )
 from app.errors import Conflict, Invalid, NotFound
 from app.events.catalogue import TERMINAL_EVENTS
-from app.ids import new_id
+from app.ids import first_id_at, new_id
 from app.models import WebhookDelivery, WebhookSubscription
 from app.repositories import roster as roster_repo
 from app.repositories import webhooks as repo
@@ -277,16 +277,34 @@ async def retry(session: AsyncSession, *, agency_id: UUID, delivery_id: UUID) ->
         raise NotFound("delivery not found")
     delivery, event_type = found
     subscription = await get(session, agency_id=agency_id, subscription_id=delivery.subscription_id)
-    if not subscription.active:
-        raise Conflict(
-            "the subscription is disabled; turn it on again first (PATCH"
-            f' /v1/webhooks/{subscription.id} with {{"active": true}})'
-        )
+    _refuse_when_off(subscription)
     if delivery.status == "delivered":
         raise Conflict("the delivery already succeeded")
     await repo.requeue(session, delivery)
     await session.refresh(delivery)
     return _delivery(delivery, event_type)
+
+
+async def retry_failed(
+    session: AsyncSession, *, agency_id: UUID, subscription_id: UUID, since: datetime
+) -> int:
+    """Send again now every failed delivery of the subscription whose event was written at
+    or after since (a receiver back from an outage); how many. Those of a subscription
+    that is off would fail again unsent: a 409, as for one delivery."""
+    subscription = await get(session, agency_id=agency_id, subscription_id=subscription_id)
+    _refuse_when_off(subscription)
+    return await repo.requeue_failed(
+        session, subscription_id=subscription.id, first_id=first_id_at(since)
+    )
+
+
+def _refuse_when_off(subscription: WebhookSubscription) -> None:
+    """A Conflict for a subscription that is off: what it is sent would fail unsent."""
+    if not subscription.active:
+        raise Conflict(
+            "the subscription is disabled; turn it on again first (PATCH"
+            f' /v1/webhooks/{subscription.id} with {{"active": true}})'
+        )
 
 
 def _decrypted_secret(cipher: DataCipher, row: WebhookSubscription) -> str | None:

@@ -4,6 +4,7 @@ rotate its secret with an overlap in which both secrets sign."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -347,3 +348,62 @@ async def test_an_unknown_subscription_is_404(admin: Api) -> None:
     ):
         response = await admin.client.request(method, path, json=body, headers=admin.headers)
         assert response.status_code == 404, (method, path, response.text)
+
+
+async def test_failed_deliveries_since_an_outage_are_resent_in_one_request(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    # The CAD's receiver was down over a weekend: every delivery of that time failed after
+    # its last attempt. Back up, it asks for what it missed since the outage began, and
+    # nothing from before it.
+    await grid_districts(admin)
+    sub = await subscribe(admin, receiver.url, ["call.created"])
+    path = f"/v1/webhooks/{sub['id']}/deliveries/retry"
+    receiver.default = 500
+    async with service(webhook_retry_schedule="0.1"):
+        before = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await until_delivery(db, "status = 'failed'")
+        missed = [await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201) for _ in range(3)]
+        await until_delivery(
+            db, "(SELECT count(*) FROM webhook_delivery WHERE status = 'failed') = 4"
+        )
+        assert len(receiver.requests) == 8  # two attempts each
+        # Turned off, nothing is resent (it would fail again, unsent).
+        await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"active": False})
+        refused = await admin.post(path, {"since": missed[0]["created_at"]})
+        assert refused.status_code == 409
+        await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"active": True})
+        # The request must say since when: nothing older is resent by accident.
+        for bad in ({}, {"since": "last friday"}, {"since": "2026-12-01"}, {"since": None}):
+            assert (await admin.post(path, bad)).status_code == 422, bad
+        failed = "SELECT count(*) FROM webhook_delivery WHERE status = 'failed'"
+        assert await db.fetchval(failed) == 4
+
+        receiver.default = 200
+        since = datetime.fromisoformat(missed[0]["created_at"]).isoformat()
+        answer = await admin.ok("POST", path, {"since": missed[0]["created_at"]})
+        assert answer == {"requeued": 3}
+        resent = (await receiver.wait_for(11))[8:]
+        assert sorted(json.loads(r.body)["data"]["call_id"] for r in resent) == sorted(
+            call["id"] for call in missed
+        )
+        await until_delivery(
+            db, "(SELECT count(*) FROM webhook_delivery WHERE status = 'delivered') = 3"
+        )
+        # Delivered now, they are not sent a second time; the one before the outage waits.
+        assert await admin.ok("POST", path, {"since": missed[0]["created_at"]}) == {"requeued": 0}
+        await asyncio.sleep(0.5)
+    assert len(receiver.requests) == 11
+    [old] = await db.fetch("SELECT * FROM webhook_delivery WHERE status = 'failed'")
+    assert str(old["event_id"]) == str(
+        await db.fetchval(
+            "SELECT id FROM event WHERE type = 'call.created' AND call_id = $1",
+            uuid.UUID(before["id"]),
+        )
+    )
+    # The trail, newest first: the two that ran, and the refusals (the 409, the 422s).
+    trail = await _trail(admin, "webhook.retry_failed")
+    ran = [e for e in trail if e["outcome"] == "success"]
+    assert [e["detail"] for e in ran] == [{"since": since, "requeued": n} for n in (0, 3)]
+    assert {e["resource_id"] for e in ran} == {sub["id"]}
+    assert len(trail) == 2 + 1 + 4

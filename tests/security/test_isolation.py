@@ -213,6 +213,9 @@ def _bodies(ids: dict[str, str]) -> dict[tuple[str, str], Any]:
         ("POST", "/v1/api-keys"): {"role": "unit", "responder_id": ids["officer_id"]},
         ("PATCH", "/v1/webhooks/{subscription_id}"): {"active": False},
         ("POST", "/v1/webhooks/{subscription_id}/secret"): {"keep_previous_seconds": 0},
+        ("POST", "/v1/webhooks/{subscription_id}/deliveries/retry"): {
+            "since": "2026-01-01T00:00:00Z"
+        },
         ("POST", "/v1/webhooks"): {
             "url": "http://127.0.0.1:9/hook",
             "events": ["unit.assigned"],

@@ -11,6 +11,8 @@ from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import Page
 from app.schemas.webhooks import (
     DeliveryOut,
+    FailedRequeued,
+    FailedRetry,
     SecretRotate,
     SecretRotated,
     SubscriptionCreate,
@@ -132,6 +134,22 @@ async def list_deliveries(
         cursor=page.cursor,
     )
     return Page(items=items, next_cursor=cursor)
+
+
+@router.post(
+    "/{subscription_id}/deliveries/retry", responses=problems(401, 403, 404, 409, 413, 422, 503)
+)
+async def retry_failed_deliveries(
+    subscription_id: UUID, body: FailedRetry, who: Caller, session: Session, audit: Audit
+) -> FailedRequeued:
+    """Send again now every failed delivery of this subscription whose event was written at
+    or after `since`: a receiver back from an outage gets what it missed, in one request.
+    A subscription that is off is a 409 (turn it on first)."""
+    requeued = await service.retry_failed(
+        session, agency_id=who.agency_id, subscription_id=subscription_id, since=body.since
+    )
+    audit.identify(subscription_id, {"since": body.since.isoformat(), "requeued": requeued})
+    return FailedRequeued(requeued=requeued)
 
 
 @router.post("/deliveries/{delivery_id}/retry", responses=problems(401, 403, 404, 409, 422, 503))
