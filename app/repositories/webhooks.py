@@ -74,9 +74,25 @@ _FAILED = text(
 RETIRED = "responder deactivated"
 # Only one still on: one already off keeps its reason (a terminal's retirement above all,
 # which a 410 to a delivery sent before it must not turn into one that can be turned on).
+# Turned off by the relay (a receiver's 410): in the agency's audit trail as a change of
+# `active`, as a PATCH would be, by role `relay` with no key. Only if it was on.
 _DISABLE = text(
-    "UPDATE webhook_subscription SET active = false, disabled_reason = :reason"
-    " WHERE id = :id AND active"
+    """
+WITH off AS (
+    UPDATE webhook_subscription SET active = false, disabled_reason = :reason
+    WHERE id = :id AND active
+    RETURNING id, agency_id
+)
+INSERT INTO audit_entry (id, agency_id, at, key_id, role, action, resource_type, resource_id,
+                         outcome, request_id, detail)
+SELECT cit_uuid7(), off.agency_id, now(), NULL, 'relay', 'webhook.update', 'webhook',
+       off.id::text, 'success', NULL,
+       jsonb_build_object(
+           'changed', jsonb_build_object('active', jsonb_build_object('from', true, 'to', false)),
+           'disabled_reason', CAST(:reason AS text),
+           'via', 'relay')
+FROM off
+"""
 )
 # Failed without being sent (its subscription was off when claimed): the claim's attempt
 # is not counted, and the last attempt is the one before it.

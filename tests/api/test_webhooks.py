@@ -156,9 +156,21 @@ async def test_410_disables_the_subscription_until_it_is_turned_on_again(
         await receiver.wait_for(3)
     log = await admin.ok("GET", f"/v1/webhooks/{sub['id']}/deliveries")
     assert [d["status"] for d in log["items"]] == ["delivered", "delivered"]
-    (entry,) = (await admin.ok("GET", "/v1/audit?action=webhook.update"))["items"]
-    assert entry["resource_id"] == sub["id"]
-    assert entry["detail"]["changed"] == {"active": {"from": False, "to": True}}
+    # Both changes are in the trail, newest first: who turned it on, and the relay that
+    # turned it off when the receiver said 410 (an admin asking why it stopped finds out).
+    on_entry, off_entry = (await admin.ok("GET", "/v1/audit?action=webhook.update"))["items"]
+    assert on_entry["resource_id"] == off_entry["resource_id"] == sub["id"]
+    assert on_entry["detail"]["changed"] == {"active": {"from": False, "to": True}}
+    assert (off_entry["role"], off_entry["key_id"], off_entry["outcome"]) == (
+        "relay",
+        None,
+        "success",
+    )
+    assert off_entry["detail"] == {
+        "changed": {"active": {"from": True, "to": False}},
+        "disabled_reason": listed[0]["disabled_reason"],
+        "via": "relay",
+    }
 
 
 async def test_failed_delivery_after_all_attempts_can_be_retried_by_hand(
