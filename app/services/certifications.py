@@ -83,9 +83,12 @@ async def update_certification(
     certified_on: date = cert.certified_on if body.certified_on is None else body.certified_on
     expires_on: date = cert.expires_on if body.expires_on is None else body.expires_on
     if expires_on < certified_on:
+        # Named by the field the request moved: certified_on alone past the expiry is its
+        # mistake, not the expiry's.
+        moved = "certified_on" if body.expires_on is None else "expires_on"
         raise Invalid(
             "expires_on must be on or after certified_on (on it: valid on no day, voided)",
-            loc=("body", "expires_on"),
+            loc=("body", moved),
         )
     changes = {
         "certified_on": certified_on,

@@ -135,6 +135,9 @@ async def test_only_the_recording_agency_may_change_a_certification(
     ):
         response = await admin.patch(path, change)
         assert response.status_code == 422, change
+        # The error names the field the change sent, never one it left alone.
+        [error] = response.json()["errors"]
+        assert error["loc"][:2] == ["body", next(iter(change))], (change, error)
     stored = await db.fetchrow("SELECT * FROM certification WHERE state_officer_id = 'P-2'")
     assert str(stored["expires_on"]) == cert["expires_on"]
     assert stored["volunteered"] is True

@@ -68,7 +68,8 @@ async def my_unit(request: Request, who: Caller, context: Context, session: Sess
     )
     if mine is None:
         raise NotFound(
-            "your unit has no shift that has started and is on no call, or it is inactive"
+            "your unit has no shift on the roster that has started (or, while it is on a"
+            " call, one ahead), or it is inactive"
         )
     call, assignment = None, None
     if mine.active_call_id is not None:
