@@ -40,6 +40,7 @@ def new_id() -> uuid.UUID:
 
 
 def first_id_at(moment: datetime) -> uuid.UUID:
-    """The smallest UUIDv7 a moment can have: ids made before it sort below it."""
-    ms = int(moment.timestamp() * 1000)
+    """The smallest UUIDv7 a moment can have: ids made before it sort below it. A moment
+    before 1970 (or past the 48-bit field's end) gives the first (last) there is."""
+    ms = min(max(int(moment.timestamp() * 1000), 0), (1 << 48) - 1)
     return uuid.UUID(int=ms << 80)

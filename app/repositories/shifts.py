@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, delete, exists, func, or_, select, text, update
+from sqlalchemy import Select, and_, delete, exists, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ids import new_id
@@ -210,27 +210,29 @@ async def terminal_shift(
     """The active responder's shift that started last by now: the one covering now, if any,
     else the one it worked last (a unit may still be on a call after its shift ends). With
     none started, its next one while it is on a call (sent by a dispatcher's override before
-    its first shift): the call must reach its terminal. One query."""
-    started = Shift.starts_at <= now
-    busy = or_(
-        Officer.active_call_id.is_not(None),
-        Officer.external_incident.is_not(None),
-        CoResponder.active_call_id.is_not(None),
-        CoResponder.external_incident.is_not(None),
-    )
-    stmt = (
-        _with_active_responder(
-            select(Shift).where(
-                Shift.agency_id == agency_id,
-                Shift.responder_id == responder_id,
-                or_(started, busy),
-            )
-        )
-        # Started shifts first, the latest of them; else the soonest to start.
-        .order_by(started.desc(), func.abs(func.extract("epoch", Shift.starts_at - now)))
+    its first shift): the call must reach its terminal. Each is one probe of
+    ix_shift_responder_id; the second runs only for a unit with no shift started."""
+    mine = (Shift.agency_id == agency_id, Shift.responder_id == responder_id)
+    latest = (
+        _with_active_responder(select(Shift).where(*mine, Shift.starts_at <= now))
+        .order_by(Shift.starts_at.desc())
         .limit(1)
     )
-    row = (await session.execute(stmt)).first()
+    row = (await session.execute(latest)).first()
+    if row is None:
+        busy = or_(
+            Officer.active_call_id.is_not(None),
+            Officer.external_incident.is_not(None),
+            CoResponder.active_call_id.is_not(None),
+            CoResponder.external_incident.is_not(None),
+        )
+        ahead = (
+            _with_active_responder(select(Shift).where(*mine, Shift.starts_at > now))
+            .where(busy)
+            .order_by(Shift.starts_at)
+            .limit(1)
+        )
+        row = (await session.execute(ahead)).first()
     return None if row is None else (row[0], row[1], row[2])
 
 

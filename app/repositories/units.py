@@ -47,8 +47,9 @@ _COLUMNS = """sc.shift_id, sc.responder_type, sc.responder_id, sc.call_sign,
 # override before their first shift). With the responder's status, location and
 # certifications now (the triggers stop keeping an ended shift's row current). Few rows,
 # found by the partial indexes of migration 0018; the shifts by ix_shift_coverage_responder
-# (shifts of one responder never overlap: ends_at orders them as starts_at does). Its
-# columns are $columns' with the responder's state.
+# (shifts of one responder never overlap: ends_at orders them as starts_at does; the next
+# one's ends_at > :now, implied, bounds its scan to the shifts ahead, not the whole
+# history). Its columns are $columns' with the responder's state.
 _HELD_OVER = """
     SELECT sc.shift_id, sc.responder_type, sc.responder_id, sc.call_sign,
            sc.home_district_id, sc.ends_at, r.status, r.lat, r.lon,
@@ -72,7 +73,7 @@ _HELD_OVER = """
             UNION ALL
             (SELECT ahead.*, 1 AS rank FROM shift_coverage ahead
              WHERE ahead.responder_id = r.id AND ahead.agency_id = :agency_id
-               AND ahead.is_home AND ahead.starts_at > :now
+               AND ahead.is_home AND ahead.starts_at > :now AND ahead.ends_at > :now
              ORDER BY ahead.ends_at
              LIMIT 1)
         ) naming

@@ -11,6 +11,7 @@ from sqlalchemy import Row, Select, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.events.catalogue import DELIVERIES_DUE
+from app.ids import first_id_at
 from app.models import Event, WebhookDelivery, WebhookSubscription
 
 # Claim due deliveries for this worker: row locks skip what another worker is claiming,
@@ -237,25 +238,36 @@ async def requeue(session: AsyncSession, delivery: WebhookDelivery) -> None:
     await session.execute(_NOTIFY, {"channel": DELIVERIES_DUE})
 
 
-# A subscription's failed deliveries of events since :first_id (ids are time-ordered: the
-# subscription's index finds them), due again now.
+# A subscription's failed deliveries of events written at or after :since (the event's
+# created_at, the time its body's `timestamp` gives), due again now. Delivery ids are
+# time-ordered by the database's clock as each was made, a moment after its event's time
+# by the service's: ids from a margin before :since bound the scan by the subscription's
+# index without leaving out an event of a request that ran long, or of an instance whose
+# clock runs ahead of the database's.
 _REQUEUE_FAILED = text(
     """
 WITH requeued AS (
     UPDATE webhook_delivery d
     SET status = 'pending', lease_until = NULL, next_attempt_at = now()
+    FROM event e
     WHERE d.subscription_id = :subscription_id AND d.id >= :first_id AND d.status = 'failed'
+      AND e.id = d.event_id AND e.created_at >= :since
     RETURNING d.id
 )
 SELECT count(*) FROM requeued
 """
 )
+_SINCE_MARGIN = timedelta(hours=1)
 
 
-async def requeue_failed(session: AsyncSession, *, subscription_id: UUID, first_id: UUID) -> int:
-    """Make the subscription's failed deliveries from first_id on due now, and wake the
+async def requeue_failed(session: AsyncSession, *, subscription_id: UUID, since: datetime) -> int:
+    """Make the subscription's failed deliveries of events since then due now, and wake the
     relay if there are any (NOTIFY is sent at commit). How many."""
-    params = {"subscription_id": subscription_id, "first_id": first_id}
+    params = {
+        "subscription_id": subscription_id,
+        "first_id": first_id_at(since - _SINCE_MARGIN),
+        "since": since,
+    }
     count = int((await session.execute(_REQUEUE_FAILED, params)).scalar_one())
     if count:
         await session.execute(_NOTIFY, {"channel": DELIVERIES_DUE})

@@ -18,7 +18,7 @@ from app.encryption import (
 )
 from app.errors import Conflict, Invalid, NotFound
 from app.events.catalogue import TERMINAL_EVENTS
-from app.ids import first_id_at, new_id
+from app.ids import new_id
 from app.models import WebhookDelivery, WebhookSubscription
 from app.repositories import roster as roster_repo
 from app.repositories import webhooks as repo
@@ -141,11 +141,7 @@ async def update(
                 "this terminal's responder is no longer an active officer or co-responder"
                 " of this agency: its subscription stays off"
             )
-    row = await repo.get_subscription(
-        session, agency_id=agency_id, subscription_id=subscription_id, for_update=True
-    )
-    if row is None:
-        raise NotFound("webhook subscription not found")
+    row = await _locked(session, agency_id=agency_id, subscription_id=subscription_id)
     if body.active is True and row.disabled_reason == repo.RETIRED:
         raise Conflict(
             "this terminal's subscription was turned off for good when its responder was"
@@ -184,11 +180,7 @@ async def rotate_secret(
     """A new signing secret. The one it replaces still signs beside it for a while, so a
     receiver can move over without refusing a delivery. During that overlap, another
     rotation replaces only the new secret; keep_previous_seconds 0 ends the overlap."""
-    row = await repo.get_subscription(
-        session, agency_id=agency_id, subscription_id=subscription_id, for_update=True
-    )
-    if row is None:
-        raise NotFound("webhook subscription not found")
+    row = await _locked(session, agency_id=agency_id, subscription_id=subscription_id)
     secret = new_secret()
     keep = timedelta(seconds=body.keep_previous_seconds)
     overlap = row.previous_secret_until is not None and row.previous_secret_until > now
@@ -207,6 +199,19 @@ async def rotate_secret(
     row.secret = cipher.encrypt(secret, column=SUBSCRIPTION_SECRET, row_id=row.id)
     await session.flush()
     return SecretRotated(id=row.id, secret=secret, previous_secret_until=row.previous_secret_until)
+
+
+async def _locked(
+    session: AsyncSession, *, agency_id: UUID, subscription_id: UUID
+) -> WebhookSubscription:
+    """The agency's subscription, locked until the transaction ends: a change that turns it
+    off (a PATCH, a deactivation, the relay's 410) waits for what is decided on it here."""
+    row = await repo.get_subscription(
+        session, agency_id=agency_id, subscription_id=subscription_id, for_update=True
+    )
+    if row is None:
+        raise NotFound("webhook subscription not found")
+    return row
 
 
 async def get(
@@ -276,7 +281,9 @@ async def retry(session: AsyncSession, *, agency_id: UUID, delivery_id: UUID) ->
     if found is None:
         raise NotFound("delivery not found")
     delivery, event_type = found
-    subscription = await get(session, agency_id=agency_id, subscription_id=delivery.subscription_id)
+    subscription = await _locked(
+        session, agency_id=agency_id, subscription_id=delivery.subscription_id
+    )
     _refuse_when_off(subscription)
     if delivery.status == "delivered":
         raise Conflict("the delivery already succeeded")
@@ -291,11 +298,9 @@ async def retry_failed(
     """Send again now every failed delivery of the subscription whose event was written at
     or after since (a receiver back from an outage); how many. Those of a subscription
     that is off would fail again unsent: a 409, as for one delivery."""
-    subscription = await get(session, agency_id=agency_id, subscription_id=subscription_id)
+    subscription = await _locked(session, agency_id=agency_id, subscription_id=subscription_id)
     _refuse_when_off(subscription)
-    return await repo.requeue_failed(
-        session, subscription_id=subscription.id, first_id=first_id_at(since)
-    )
+    return await repo.requeue_failed(session, subscription_id=subscription.id, since=since)
 
 
 def _refuse_when_off(subscription: WebhookSubscription) -> None:

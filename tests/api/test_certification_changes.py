@@ -10,7 +10,14 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from tests.helpers import Api, add_officer, grid_districts, iso, until_waiting_on_locks
+from tests.helpers import (
+    Api,
+    add_officer,
+    certify,
+    grid_districts,
+    iso,
+    until_waiting_on_locks,
+)
 
 
 def _today_in_denver() -> str:
@@ -92,7 +99,6 @@ async def test_a_certification_recorded_in_error_is_voided_at_once(
     assert "no_cit_available" in _warnings(armed)
     program = await admin.ok("GET", "/v1/program")
     assert program["officers"]["cit_certified"] == 0
-    assert program["certifications_expiring"] == []
     # The read model the candidate query ranks from holds no period for the person.
     periods = await db.fetch(
         "SELECT DISTINCT cit_periods::text AS p FROM shift_coverage WHERE responder_id = $1",
@@ -104,6 +110,35 @@ async def test_a_certification_recorded_in_error_is_voided_at_once(
     response = await admin.patch(f"/v1/certifications/{cert['id']}", {"expires_on": the_day_before})
     assert response.status_code == 422
     assert (await _certification(admin, "P-3"))["expires_on"] == today
+
+
+async def test_a_voided_certification_neither_hides_a_lapse_nor_makes_one(admin: Api) -> None:
+    # The coordinator's list of certifications that end soon. A renewal recorded in error
+    # and voided must not count as continuing the one that ends; one voided inside the
+    # window, beside a certification valid for long after, is no lapse.
+    await grid_districts(admin)
+    today = date.fromisoformat(_today_in_denver())
+    ends = today + timedelta(days=5)
+    await add_officer(admin, district="D1", call_sign="1A1", state_officer_id="P-5")
+    await add_officer(admin, district="D1", call_sign="1A2", state_officer_id="P-6")
+    for person, number, certified_on, expires_on in (
+        ("P-5", "ENDING", today - timedelta(days=300), ends),
+        ("P-5", "RENEWAL", ends, ends + timedelta(days=730)),
+        ("P-6", "LONG", today - timedelta(days=30), today + timedelta(days=700)),
+        ("P-6", "WRONG", today + timedelta(days=3), today + timedelta(days=900)),
+    ):
+        await certify(
+            admin, person, number=number, certified_on=certified_on, expires_on=expires_on
+        )
+    listed = await admin.ok("GET", "/v1/certifications?limit=500")
+    ids = {c["certification_number"]: c["id"] for c in listed["items"]}
+    # Before voiding: the renewal continues the first, so nothing lapses.
+    assert (await admin.ok("GET", "/v1/program"))["certifications_expiring"] == []
+    await admin.ok("PATCH", f"/v1/certifications/{ids['RENEWAL']}", {"expires_on": str(ends)})
+    voided_on = str(today + timedelta(days=3))
+    await admin.ok("PATCH", f"/v1/certifications/{ids['WRONG']}", {"expires_on": voided_on})
+    expiring = (await admin.ok("GET", "/v1/program"))["certifications_expiring"]
+    assert [(e["badge_number"], e["expires_on"]) for e in expiring] == [("B-1A1", str(ends))]
 
 
 async def test_only_the_recording_agency_may_change_a_certification(

@@ -270,6 +270,39 @@ async def test_a_unit_sent_before_its_first_shift_is_on_the_consoles_and_its_ter
     assert (await terminal.get("/v1/units/me")).status_code == 404
 
 
+async def test_a_unit_sent_between_its_shifts_shows_the_one_it_worked_last(admin: Api) -> None:
+    # Called back between two watches: the record is the watch it worked, as for a unit
+    # whose call outlasts its shift, not the one ahead.
+    for code in ("D1", "D2"):
+        await admin.ok("POST", "/v1/districts", {"code": code, "name": code}, 201)
+    body = {"state_officer_id": "BW-1", "badge_number": "BW-1", "name": "Officer Between"}
+    officer = str((await admin.ok("POST", "/v1/officers", body, 201))["id"])
+    now = datetime.now(UTC).replace(microsecond=0)
+    for sign, district, starts in (
+        ("1P1", "D1", now - timedelta(hours=10)),
+        ("2F1", "D2", now + timedelta(hours=4)),
+    ):
+        await add_shift(
+            admin,
+            "officer",
+            officer,
+            call_sign=sign,
+            district=district,
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=8),
+        )
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    sent = {"responder_type": "officer", "responder_id": officer, "role": "lead"}
+    await admin.ok(
+        "POST", f"/v1/calls/{call['id']}/dispatch", {"units": [sent], "override_code": "other"}
+    )
+    [unit] = (await admin.ok("GET", "/v1/units"))["items"]
+    assert (unit["call_sign"], unit["district"]) == ("1P1", "D1")
+    assert datetime.fromisoformat(unit["shift_ends_at"]) == now - timedelta(hours=2)
+    terminal = await admin.with_role("unit", responder_id=officer)  # type: ignore[arg-type]
+    assert (await terminal.ok("GET", "/v1/units/me"))["unit"] == unit
+
+
 async def add_unrostered_officer(api: Api, state_id: str, ends: datetime, *, call_sign: str) -> str:
     """An officer with one shift, in D1, ending at ends."""
     body = {"state_officer_id": state_id, "badge_number": state_id, "name": f"Officer {state_id}"}

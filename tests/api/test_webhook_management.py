@@ -401,9 +401,40 @@ async def test_failed_deliveries_since_an_outage_are_resent_in_one_request(
             uuid.UUID(before["id"]),
         )
     )
-    # The trail, newest first: the two that ran, and the refusals (the 409, the 422s).
+    # Since the dawn of time (before 1970 too): everything failed, the old one now.
+    dawn = "0001-01-05T00:00:00Z"
+    assert await admin.ok("POST", path, {"since": dawn}) == {"requeued": 1}
+    # The trail, newest first: the three that ran, and the refusals (the 409, the 422s).
     trail = await _trail(admin, "webhook.retry_failed")
     ran = [e for e in trail if e["outcome"] == "success"]
-    assert [e["detail"] for e in ran] == [{"since": since, "requeued": n} for n in (0, 3)]
+    assert [e["detail"] for e in ran] == [
+        {"since": datetime.fromisoformat(dawn).isoformat(), "requeued": 1},
+        {"since": since, "requeued": 0},
+        {"since": since, "requeued": 3},
+    ]
     assert {e["resource_id"] for e in ran} == {sub["id"]}
-    assert len(trail) == 2 + 1 + 4
+    assert len(trail) == 3 + 1 + 4
+
+
+async def test_failed_deliveries_are_resent_by_their_events_time_not_their_rows(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    # `since` is the time in the events' bodies. A request that ran long wrote its event's
+    # delivery after that time; an instance whose clock runs ahead wrote one before it.
+    await grid_districts(admin)
+    sub = await subscribe(admin, "http://127.0.0.1:9/hook", ["call.created"])
+    calls = [await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201) for _ in range(3)]
+    await db.execute("UPDATE webhook_delivery SET status = 'failed', attempts = 8")
+    since = datetime.fromisoformat(calls[1]["created_at"])
+    event_of = "SELECT id FROM event WHERE type = 'call.created' AND call_id = $1"
+    first, middle, last = [await db.fetchval(event_of, uuid.UUID(c["id"])) for c in calls]
+    moved = "UPDATE event SET created_at = $2 WHERE id = $1"
+    await db.execute(moved, first, since + timedelta(milliseconds=1))
+    await db.execute(moved, last, since - timedelta(milliseconds=1))
+
+    answer = await admin.ok(
+        "POST", f"/v1/webhooks/{sub['id']}/deliveries/retry", {"since": calls[1]["created_at"]}
+    )
+    assert answer == {"requeued": 2}
+    rows = await db.fetch("SELECT event_id, status FROM webhook_delivery")
+    assert {row["event_id"] for row in rows if row["status"] == "pending"} == {first, middle}
