@@ -331,14 +331,7 @@ class Relay:
         wait_hint: float | None = None
         try:
             if not row.active:
-                async with self.engine.connect() as conn:
-                    await repo.mark_failed_unsent(
-                        conn,
-                        delivery_id=row.id,
-                        previous_attempt_at=row.previous_attempt_at,
-                        error="subscription disabled",
-                    )
-                metrics.count_webhooks("failed")
+                await self._fail_unsent(row, error="subscription disabled")
                 return None
             # The shape only: whether the host is public is checked as each connection is
             # made (network_backend), against the address connected to. A kept-alive
@@ -360,7 +353,8 @@ class Relay:
             wait_hint = retry_after(answer.retry_after)
             error = f"receiver answered {code}"
         except TargetRefused as exc:
-            await self._fail(row, code=None, error=str(exc))
+            # Refused as the connection was made (or by the URL's shape): nothing went out.
+            await self._fail_unsent(row, error=str(exc))
             return None
         except SEND_ERRORS as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
@@ -411,4 +405,12 @@ class Relay:
     async def _fail(self, row: Any, *, code: int | None, error: str) -> None:
         async with self.engine.connect() as conn:
             await repo.mark_failed(conn, delivery_id=row.id, code=code, error=error)
+        metrics.count_webhooks("failed")
+
+    async def _fail_unsent(self, row: Any, *, error: str) -> None:
+        """Fail a delivery never sent: its claim's attempt is not counted."""
+        async with self.engine.connect() as conn:
+            await repo.mark_failed_unsent(
+                conn, delivery_id=row.id, previous_attempt_at=row.previous_attempt_at, error=error
+            )
         metrics.count_webhooks("failed")
