@@ -103,6 +103,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/webhooks/{subscription_id}/deliveries/retry"): _write(
         "webhook.retry_failed", WEBHOOKS
     ),
+    ("GET", "/v1/webhooks/deliveries/{delivery_id}"): _read("webhook_delivery.read", WEBHOOKS),
     ("POST", "/v1/webhooks/deliveries/{delivery_id}/retry"): _write(
         "webhook_delivery.retry", WEBHOOKS
     ),

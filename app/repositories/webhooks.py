@@ -298,14 +298,16 @@ def deliveries_statement(subscription_id: UUID) -> Select[WebhookDelivery]:
 
 
 async def get_delivery(
-    session: AsyncSession, *, agency_id: UUID, delivery_id: UUID
+    session: AsyncSession, *, agency_id: UUID, delivery_id: UUID, for_update: bool = True
 ) -> tuple[WebhookDelivery, str] | None:
+    """The agency's delivery with its event's type; for_update: locked."""
     stmt = (
         select(WebhookDelivery, Event.type)
         .join(Event, Event.id == WebhookDelivery.event_id)
         .where(WebhookDelivery.agency_id == agency_id, WebhookDelivery.id == delivery_id)
-        .with_for_update(of=WebhookDelivery)
     )
+    if for_update:
+        stmt = stmt.with_for_update(of=WebhookDelivery)
     row = (await session.execute(stmt)).first()
     return None if row is None else (row[0], row[1])
 

@@ -119,7 +119,8 @@ class SecretRotated(BaseModel):
 
 
 class DeliveryOut(BaseModel):
-    id: UUID
+    id: UUID = Field(description="The delivery's id: the `webhook-id` header it is sent with")
+    subscription_id: UUID
     event_id: UUID
     event_type: EventType
     status: DeliveryStatus

@@ -245,6 +245,7 @@ async def unsubscribe(session: AsyncSession, *, agency_id: UUID, subscription_id
 def _delivery(row: WebhookDelivery, event_type: str) -> DeliveryOut:
     return DeliveryOut(
         id=row.id,
+        subscription_id=row.subscription_id,
         event_id=row.event_id,
         event_type=event_type,
         status=row.status,
@@ -273,6 +274,17 @@ async def deliveries(
     )
     types = await repo.event_types(session, [r.event_id for r in rows])
     return [_delivery(r, types[r.event_id]) for r in rows], next_cursor
+
+
+async def delivery(session: AsyncSession, *, agency_id: UUID, delivery_id: UUID) -> DeliveryOut:
+    """One delivery, as its subscription's log shows it: found by the `webhook-id` a
+    receiver got, or a log line quotes."""
+    found = await repo.get_delivery(
+        session, agency_id=agency_id, delivery_id=delivery_id, for_update=False
+    )
+    if found is None:
+        raise NotFound("delivery not found")
+    return _delivery(*found)
 
 
 async def retry(session: AsyncSession, *, agency_id: UUID, delivery_id: UUID) -> DeliveryOut:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -194,7 +195,19 @@ async def test_failed_delivery_after_all_attempts_can_be_retried_by_hand(
         retried = await admin.ok("POST", f"/v1/webhooks/deliveries/{failed['id']}/retry")
         assert retried["status"] == "pending"
         await receiver.wait_for(4)
+        await until_delivery(db, "status = 'delivered'")
     assert len(receiver.requests) == 4
+    # The receiver's webhook-id finds the delivery, as its subscription's log shows it.
+    webhook_id = receiver.requests[-1].headers["webhook-id"]
+    one = await admin.ok("GET", f"/v1/webhooks/deliveries/{webhook_id}")
+    assert one == (await admin.ok("GET", f"/v1/webhooks/{sub['id']}/deliveries"))["items"][0]
+    assert (one["id"], one["subscription_id"], one["status"], one["attempts"]) == (
+        failed["id"],
+        sub["id"],
+        "delivered",
+        4,
+    )
+    assert (await admin.get(f"/v1/webhooks/deliveries/{uuid.uuid4()}")).status_code == 404
 
 
 @pytest.mark.parametrize("form", ["seconds", "http-date"])

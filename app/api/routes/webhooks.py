@@ -152,6 +152,12 @@ async def retry_failed_deliveries(
     return FailedRequeued(requeued=requeued)
 
 
+@router.get("/deliveries/{delivery_id}", responses=problems(401, 403, 404, 422, 503))
+async def read_delivery(delivery_id: UUID, who: Caller, session: ReadSession) -> DeliveryOut:
+    """One delivery, by its id: the `webhook-id` header it was sent with."""
+    return await service.delivery(session, agency_id=who.agency_id, delivery_id=delivery_id)
+
+
 @router.post("/deliveries/{delivery_id}/retry", responses=problems(401, 403, 404, 409, 422, 503))
 async def retry_delivery(delivery_id: UUID, who: Caller, session: Session) -> DeliveryOut:
     """Queue a failed (or waiting) delivery to be sent again now."""
