@@ -300,14 +300,15 @@ def deliveries_statement(subscription_id: UUID) -> Select[WebhookDelivery]:
 async def get_delivery(
     session: AsyncSession, *, agency_id: UUID, delivery_id: UUID, for_update: bool = True
 ) -> tuple[WebhookDelivery, str] | None:
-    """The agency's delivery with its event's type; for_update: locked."""
+    """The agency's delivery with its event's type; for_update: locked, and read afresh if
+    loaded before."""
     stmt = (
         select(WebhookDelivery, Event.type)
         .join(Event, Event.id == WebhookDelivery.event_id)
         .where(WebhookDelivery.agency_id == agency_id, WebhookDelivery.id == delivery_id)
     )
     if for_update:
-        stmt = stmt.with_for_update(of=WebhookDelivery)
+        stmt = stmt.with_for_update(of=WebhookDelivery).execution_options(populate_existing=True)
     row = (await session.execute(stmt)).first()
     return None if row is None else (row[0], row[1])
 

@@ -289,14 +289,21 @@ async def delivery(session: AsyncSession, *, agency_id: UUID, delivery_id: UUID)
 
 async def retry(session: AsyncSession, *, agency_id: UUID, delivery_id: UUID) -> DeliveryOut:
     """Send a delivery again now (a failed one, or a pending one without waiting)."""
-    found = await repo.get_delivery(session, agency_id=agency_id, delivery_id=delivery_id)
+    found = await repo.get_delivery(
+        session, agency_id=agency_id, delivery_id=delivery_id, for_update=False
+    )
     if found is None:
         raise NotFound("delivery not found")
-    delivery, event_type = found
+    # The subscription locked first, then the delivery, as deleting a subscription (its
+    # deliveries go with it) takes them: the other order could deadlock with it.
     subscription = await _locked(
-        session, agency_id=agency_id, subscription_id=delivery.subscription_id
+        session, agency_id=agency_id, subscription_id=found[0].subscription_id
     )
     _refuse_when_off(subscription)
+    found = await repo.get_delivery(session, agency_id=agency_id, delivery_id=delivery_id)
+    if found is None:  # gone meanwhile (purged with its old event)
+        raise NotFound("delivery not found")
+    delivery, event_type = found
     if delivery.status == "delivered":
         raise Conflict("the delivery already succeeded")
     await repo.requeue(session, delivery)
