@@ -59,17 +59,21 @@ def _json_number(value: Any) -> Any:
 JSON_INTEGER = BeforeValidator(_json_number)
 
 
-_DATE_TEXT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# A date and a time: what a date alone, or Unix seconds, are not.
+_DATE_TIME_TEXT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
 # Python's datetime ends at years 1 and 9999: nearer than this to either end, converting
 # to UTC or stepping by a shift's length overflows.
 _EDGE = timedelta(days=2)
 
 
-def _date_text(value: Any) -> Any:
-    # Pydantic would also read 0.5 or "1700000000" as Unix time; the schema says text.
-    if isinstance(value, date) or (isinstance(value, str) and _DATE_TEXT.match(value)):
+def _date_time_text(value: Any) -> Any:
+    # Pydantic would also read 0.5 or "1700000000" as Unix time, and a date alone as its
+    # midnight (then refuse it for its missing zone); the schema says date-time text.
+    if isinstance(value, datetime) or (isinstance(value, str) and _DATE_TIME_TEXT.match(value)):
         return value
-    raise ValueError("Input should be an RFC 3339 date or date-time")
+    raise ValueError(
+        "Input should be an RFC 3339 date-time with a time zone, such as 2026-12-03T09:00:00Z"
+    )
 
 
 def is_computable(value: datetime) -> bool:
@@ -84,7 +88,7 @@ def _computable(value: datetime) -> datetime:
 
 
 # A time in a request: RFC 3339 text with a zone.
-Instant = Annotated[AwareDatetime, BeforeValidator(_date_text), AfterValidator(_computable)]
+Instant = Annotated[AwareDatetime, BeforeValidator(_date_time_text), AfterValidator(_computable)]
 _FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 

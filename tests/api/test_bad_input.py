@@ -70,6 +70,21 @@ async def test_bad_call_is_422_and_writes_nothing(
     assert await _counts(db) == before, where
 
 
+@pytest.mark.parametrize("when", ["2026-11-23", "last friday", "1700000000"])
+async def test_a_time_that_is_not_a_date_time_says_what_one_looks_like(
+    admin: Api, when: str
+) -> None:
+    # A CAD sent the call's date alone: the 422 must say a date-time with a zone is
+    # wanted, not that a date would do.
+    await grid_districts(admin)
+    response = await admin.post("/v1/calls", {"district": "D1", "received_at": when})
+    errors = _assert_problem(response, 422)["errors"]
+    assert isinstance(errors, list)
+    [error] = errors
+    assert error["loc"] == ["body", "received_at"]
+    assert "RFC 3339 date-time with a time zone" in error["msg"], error
+
+
 async def test_body_that_is_not_utf8_is_422(admin: Api, db: asyncpg.Connection) -> None:
     await grid_districts(admin)
     before = await _counts(db)
