@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from app.api.deps import Caller, Context, ReadSession, Session, State, request_id
+from app.api.deps import Handled, ReadHandled, request_id
 from app.api.problems import problems
 from app.api.strict_json import StrictJSONRoute
 from app.errors import NotFound
@@ -33,24 +33,22 @@ class MyUnit(BaseModel):
 # keeps the OpenAPI document as it was; units_json writes the same bytes.
 @router.get("", response_model=Items[UnitOut], responses=problems(401, 403, 422, 503))
 async def list_units(
-    who: Caller,
-    context: Context,
-    session: ReadSession,
-    state: State,
-    district: Annotated[DistrictCode | None, Query()] = None,
+    handling: ReadHandled, district: Annotated[DistrictCode | None, Query()] = None
 ) -> Response:
     """Every responder on shift now (serving the district, if given), for dispatch consoles,
     and those still busy on a call (cit-dispatch's or a CAD's) after their shift ended, until
     released (based in the district, if given)."""
+    context = handling.context
     if district is not None:
         # The district's id from the agency's context: no round trip to look it up.
-        context = await agency.knowing(state, context, codes=[district])
-    units = await service.units_on_shift(session, context, district=district, now=datetime.now(UTC))
+        context = await agency.knowing(handling.state, context, codes=[district])
+    conn = await handling.work.connection()
+    units = await service.units_on_shift(conn, context, district=district, now=datetime.now(UTC))
     return Response(units_json(units), media_type="application/json")
 
 
 @router.get("/me", responses=problems(401, 403, 404, 503))
-async def my_unit(request: Request, who: Caller, context: Context, session: Session) -> MyUnit:
+async def my_unit(request: Request, handling: Handled) -> MyUnit:
     """A unit key's own unit record, its active assignment (its role), and the call it is
     assigned to with every unit assigned to it (never the call's notes).
 
@@ -59,6 +57,7 @@ async def my_unit(request: Request, who: Caller, context: Context, session: Sess
     override before its first shift sees its call too, with its next shift's record. A read
     that shows a call is in the audit trail as that call's `call.read`.
     """
+    who, context, session = handling.who, handling.context, await handling.work.session()
     mine = (
         None
         if who.responder_id is None  # only unit keys, which always name their responder
