@@ -35,8 +35,10 @@ def _square(south: float, west: float) -> str:
     return '{"type": "Polygon", "coordinates": [%s]}' % ring  # noqa: UP031
 
 
-async def seed(url: str, *, officers: int, co_responders: int) -> Seeded:
-    """One agency: 50 districts on a grid, officers (a quarter CIT), co-responders, shifts."""
+async def seed(url: str, *, officers: int, co_responders: int, history_days: int = 0) -> Seeded:
+    """One agency: 50 districts on a grid, officers (a quarter CIT), co-responders, shifts;
+    with history_days, each responder also worked one watch on each of as many days before
+    yesterday (the roster's past, which the service keeps)."""
     started = time.perf_counter()
     rng = random.Random(42)
     agency_id, api_key = await create_agency(
@@ -46,7 +48,7 @@ async def seed(url: str, *, officers: int, co_responders: int) -> Seeded:
     try:
         districts = await insert_districts(conn, agency_id)
         people = await _people(conn, agency_id, rng, officers, co_responders, districts)
-        await _shifts(conn, agency_id, people, districts)
+        await _shifts(conn, agency_id, people, districts, history_days)
         await conn.execute("VACUUM ANALYZE")
     finally:
         await conn.close()
@@ -223,13 +225,15 @@ async def _shifts(
     agency_id: UUID,
     people: list[tuple[str, UUID, str]],
     districts: dict[str, tuple[UUID, float, float]],
+    history_days: int,
 ) -> None:
-    """Three 8-hour watches; each responder works one, yesterday, today and tomorrow."""
+    """Three 8-hour watches; each responder works one, yesterday, today and tomorrow, and on
+    each of the history_days before."""
     base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=12)
     shifts, coverage = [], []
     for n, (kind, responder_id, code) in enumerate(people):
         watch = n % 3
-        for day in (-1, 0, 1):
+        for day in range(-1 - history_days, 2):
             starts = base + timedelta(hours=8 * watch, days=day)
             ends = starts + timedelta(hours=8)
             sid = new_id()

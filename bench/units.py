@@ -1,6 +1,7 @@
 """GET /v1/units, the consoles' read model: the whole agency and one district, timed.
 
-Run alone after the dev install:  python bench/units.py  [--officers 20000] [--runs 30]
+Run alone after the dev install:
+  python bench/units.py  [--officers 20000] [--runs 30] [--history-days 30]
 It seeds one agency on the embedded PostgreSQL, starts the service and prints
   units read model at N officers: whole agency p50 X ms, one district p50 Y ms
 (targets: <= 150 ms and <= 10 ms at 20,000 officers). bench/calls.py prints the same line,
@@ -71,13 +72,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--officers", type=int, default=OFFICERS)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument(
+        "--history-days",
+        type=int,
+        default=0,
+        help="also seed a watch per responder on each of as many days before yesterday",
+    )
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="cit-bench-units-"))
     url = start_embedded(data_dir, ephemeral=True)
     args.worker, args.server = False, BenchServer(url, external=False, env={})
     upgrade(url)
-    agency = asyncio.run(seed(url, officers=args.officers, co_responders=args.officers // 10))
+    agency = asyncio.run(
+        seed(
+            url,
+            officers=args.officers,
+            co_responders=args.officers // 10,
+            history_days=args.history_days,
+        )
+    )
+    if args.history_days:
+        print(f"with {args.history_days} days of roster history before yesterday")
 
     async def run(port: int, serve: object) -> str:
         await wait_ready(port, serve)  # type: ignore[arg-type]
