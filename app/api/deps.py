@@ -20,6 +20,7 @@ from app.agency_context import AgencyContext
 from app.api.permissions import permits, rule_for
 from app.db.unit_of_work import UnitOfWork
 from app.errors import Forbidden, Invalid
+from app.schemas.common import worded
 from app.security import Principal, hash_key
 from app.services import agency, audit, auth
 from app.services.audit import AuditNote
@@ -375,7 +376,10 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         description="Retry-safe key (IETF httpapi draft); kept at least 24 h per agency",
         # 1 to 255 printable ASCII characters: what check_key accepts of a header value.
-        pattern=r"^[!-~](?:[ -~]{0,253}[!-~])?$",
+        pattern=worded(
+            r"^[!-~](?:[ -~]{0,253}[!-~])?$",
+            "1 to 255 printable ASCII characters, the first and last no space",
+        ),
     ),
 ]
 
@@ -407,7 +411,10 @@ async def page_params(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     # What encode_cursor returns: 16 bytes in unpadded base64url. Any such string decodes,
     # so the schema says exactly which cursors are valid.
-    cursor: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{22}$")] = None,
+    cursor: Annotated[
+        str | None,
+        Query(pattern=worded(r"^[A-Za-z0-9_-]{22}$", "a cursor as a page's next_cursor gives one")),
+    ] = None,
 ) -> PageParams:
     return PageParams(limit=limit, cursor=cursor)
 

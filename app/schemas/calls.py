@@ -23,6 +23,7 @@ from app.schemas.common import (
     Latitude,
     Longitude,
     StrictModel,
+    worded,
 )
 from app.vocabulary import (
     EXTERNAL_ID_MAX,
@@ -38,6 +39,8 @@ from app.vocabulary import (
 )
 
 Notes = Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)]
+# In the schema only (the location's own check words its 422): an address that is not blank.
+_NOT_BLANK = worded(r"\S", "text that is not blank")
 
 
 def _point_or_address_schema(schema: dict[str, Any]) -> None:
@@ -49,7 +52,10 @@ def _point_or_address_schema(schema: dict[str, Any]) -> None:
     schema["else"] = {"properties": {"lon": {"type": "null"}}}
     schema["anyOf"] = [
         {"properties": {"lat": {"type": "number"}}, "required": ["lat"]},
-        {"properties": {"address": {"type": "string", "pattern": r"\S"}}, "required": ["address"]},
+        {
+            "properties": {"address": {"type": "string", "pattern": _NOT_BLANK}},
+            "required": ["address"],
+        },
     ]
 
 

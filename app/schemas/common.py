@@ -25,14 +25,32 @@ from pydantic_core import CoreSchema
 
 T = TypeVar("T")
 
+# What each pattern of the API's requires, in words: a 422 says this, not the regular
+# expression (app/api/problems.py). A pattern without words is shown as pydantic shows it.
+PATTERN_WORDS: dict[str, str] = {}
+
+
+def worded(pattern: str, words: str) -> str:
+    """pattern, with the words a 422 uses for it when a value does not match."""
+    PATTERN_WORDS[pattern] = words
+    return pattern
+
+
 # PostgreSQL text cannot hold NUL: free text refuses it up front (a 422 the schema shows),
 # instead of failing in the database.
-NO_NUL = r"^[^\x00]*$"
+NO_NUL = worded(r"^[^\x00]*$", "text without NUL characters")
 # Text that must say something: no NUL, and at least one character that is whitespace
 # neither to Python's str.strip (which the model applies) nor to JSON Schema's \s, nor a
 # control character; so the schema and the model refuse exactly the same blank strings.
-VISIBLE = r"^[^\x00]*[^\s\x00-\x1f\x7f\x85\ufeff][^\x00]*$"
-DistrictCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
+VISIBLE = worded(
+    r"^[^\x00]*[^\s\x00-\x1f\x7f\x85\ufeff][^\x00]*$",
+    "text with at least one visible character, and no NUL characters",
+)
+DISTRICT_CODE = worded(
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$",
+    "a district code: 1 to 32 letters, digits, '_', '.' or '-', the first a letter or digit",
+)
+DistrictCode = Annotated[str, StringConstraints(pattern=DISTRICT_CODE)]
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=VISIBLE)
 ]

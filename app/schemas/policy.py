@@ -12,6 +12,7 @@ from app.schemas.common import (
     WORDS_CAP,
     Instant,
     StrictModel,
+    worded,
 )
 from app.vocabulary import SafetyFlag
 
@@ -20,7 +21,13 @@ NatureCode = Annotated[
 ]
 # An EIDO common incident type code (e.g. MNTL); letters, digits, '-' and '_'.
 IncidentType = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        pattern=worded(
+            r"^[A-Za-z0-9_-]{1,32}$", "an incident type code: 1 to 32 letters, digits, '-' or '_'"
+        ),
+    ),
 ]
 
 

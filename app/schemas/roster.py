@@ -8,14 +8,27 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
-from app.schemas.common import WORDS_CAP, Day, GeoLocation, Name, PatchModel, ShortText, StrictModel
+from app.schemas.common import (
+    WORDS_CAP,
+    Day,
+    GeoLocation,
+    Name,
+    PatchModel,
+    ShortText,
+    StrictModel,
+    worded,
+)
 from app.vocabulary import OFF_CALL, CoResponderKind, ResponderType, Training, UnitStatus
 
 Specialty = Annotated[
     str,
     StringConstraints(
-        pattern=r"^(youth|substance_use|developmental_disability|veterans"
-        r"|language:[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*)$"
+        pattern=worded(
+            r"^(youth|substance_use|developmental_disability|veterans"
+            r"|language:[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*)$",
+            "youth, substance_use, developmental_disability, veterans, or language: and a"
+            " language tag (language:es)",
+        )
     ),
 ]
 

@@ -7,17 +7,18 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints, field_validator
 
-from app.schemas.common import JSON_INTEGER, WORDS_CAP, Instant, PatchModel, StrictModel
+from app.schemas.common import JSON_INTEGER, WORDS_CAP, Instant, PatchModel, StrictModel, worded
 from app.vocabulary import DeliveryStatus, EventType
 
 # The shape check_url_shape accepts, so the schema shows it: absolute http(s) in either
 # case, a host (name, or bracketed IP literal) without credentials, a port up to 65535, no
 # blanks, control characters or fragment (never sent).
 # Whether the host resolves to a public address is checked on subscribing.
-TARGET_URL = (
+TARGET_URL = worded(
     r"^[Hh][Tt][Tt][Pp][Ss]?://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)"
     r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
-    r"(?:[/?][^\x00-\x1f\x7f\s#]*)?$"
+    r"(?:[/?][^\x00-\x1f\x7f\s#]*)?$",
+    "an absolute http:// or https:// URL without credentials, blanks or a fragment",
 )
 _TARGET_URL = re.compile(TARGET_URL)
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from app.api.permissions import ROUTES
+from app.schemas.common import PATTERN_WORDS
 from tests.helpers import Api, add_officer, grid_districts
 
 PROBLEM = "application/problem+json"
@@ -276,6 +277,56 @@ async def test_nul_in_text_is_422_and_writes_nothing(admin: Api, db: asyncpg.Con
     _assert_problem(await admin.post("/v1/calls", {"district": "D1", "notes": "a\u0000b"}), 422)
     _assert_problem(await admin.get("/v1/certifications", params={"state_officer_id": "\x00"}), 422)
     assert await _counts(db) == before
+
+
+async def test_a_value_of_the_wrong_shape_is_told_the_shape_in_words(admin: Api) -> None:
+    # Not the regular expression: "String should match pattern '^[A-Za-z0-9][A-Za-z0-9_.-]…'".
+    await grid_districts(admin)
+    refusals = [
+        (await admin.get("/v1/units", params={"district": "-bad"}), ["query", "district"]),
+        (
+            await admin.post(
+                "/v1/officers", {"state_officer_id": "P-1", "badge_number": "B", "name": "\u0001"}
+            ),
+            ["body", "name"],
+        ),
+        (
+            await admin.client.post(
+                "/v1/calls",
+                json={"district": "D1"},
+                headers={**admin.headers, "Idempotency-Key": " k"},
+            ),
+            ["header", "Idempotency-Key"],
+        ),
+    ]
+    words = [
+        "Should be a district code: 1 to 32 letters, digits, '_', '.' or '-', the first a"
+        " letter or digit",
+        "Should be text with at least one visible character, and no NUL characters",
+        "Should be 1 to 255 printable ASCII characters, the first and last no space",
+    ]
+    for (response, loc), said in zip(refusals, words, strict=True):
+        body = _assert_problem(response, 422)
+        assert body["errors"] == [{"loc": loc, "msg": said}]
+        assert "pattern" not in str(body["detail"])
+
+
+def test_every_pattern_the_api_declares_has_words(admin: Api) -> None:
+    found: set[str] = set()
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("pattern"), str):
+                found.add(node["pattern"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(admin.app.openapi())
+    assert found, "the OpenAPI document declares no pattern at all"
+    assert sorted(found - set(PATTERN_WORDS)) == []
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from app.api.problems import problems
 from app.api.strict_json import StrictJSONRoute
 from app.errors import Invalid, ServiceUnavailable
 from app.limits import Slots
+from app.schemas.common import worded
 from app.schemas.stream import StreamTicketOut
 from app.services import stream as service
 from app.services import stream_tickets as tickets
@@ -91,7 +92,9 @@ _EVENT_STREAM: dict[int | str, dict[str, Any]] = {
 
 # What a ticket may look like (app/security.py generate_ticket): anything else is a 422
 # before any lookup.
-_TICKET_PATTERN = r"^cst_[A-Za-z0-9_-]{43}$"
+_TICKET_PATTERN = worded(
+    r"^cst_[A-Za-z0-9_-]{43}$", "a stream ticket as POST /v1/stream/tickets gives one"
+)
 
 
 @router.post("/stream/tickets", status_code=201, responses=problems(401, 403, 413, 422, 429, 503))
