@@ -76,10 +76,13 @@ def main() -> None:
         "--history-days",
         type=int,
         default=0,
-        help="also seed a watch per responder on each of as many days before yesterday",
+        help="also seed a watch per responder on each of as many days before yesterday"
+        " (30 days at 20,000 officers take about 2 to 3 minutes to seed)",
     )
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args()
+    if args.history_days < 0:
+        parser.error("--history-days: a number of days, 0 or more")
     data_dir = Path(tempfile.mkdtemp(prefix="cit-bench-units-"))
     url = start_embedded(data_dir, ephemeral=True)
     args.worker, args.server = False, BenchServer(url, external=False, env={})

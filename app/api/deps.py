@@ -327,8 +327,8 @@ async def _handling(
 
     FastAPI's resolution of a dependency costs more than most of them do: those four are
     six nodes, authorize's reached three ways, on every request. The hot routes (call
-    intake) take this one instead; it still depends on HTTPBearer, so the OpenAPI document
-    declares the same security scheme.
+    intake, dispatch and clear, a terminal's /units/me) take this one instead; it still
+    depends on HTTPBearer, so the OpenAPI document declares the same security scheme.
     """
     state, who, context = await _let_in(request, credentials)
     async with _work(request, state, who) as work:

@@ -88,8 +88,8 @@ _HELD_OVER = """
 # as the one-district read does. shift_coverage keeps every past shift: read by agency
 # alone, only a scan of the whole table found them, and its cost grew with the roster's
 # history (at 20,000 officers, 297 ms at 30 days of history, against 76 ms now; bench/units.py
-# --history-days). On a young roster the planner may still scan the table, which is then
-# the cheaper way.
+# --history-days). On a young roster the planner may take either way, as its statistics
+# say; there the two cost about the same.
 _AGENCY_UNITS = Template("""
 WITH serving AS MATERIALIZED (
     SELECT sc.is_home, sc.district_id, $columns

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from uuid import UUID
 
 import httpx
 from jsonschema import Draft202012Validator
@@ -73,6 +74,12 @@ async def test_every_route_that_takes_a_key_documents_the_422_of_an_unknown_para
         refused = await admin.get(f"{path}?foo=1")
         assert refused.status_code == 422
         assert refused.json()["errors"][0]["loc"] == ["query", "foo"]
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="1A1")
+    terminal = await admin.with_role("unit", UUID(officer))
+    refused = await terminal.get("/v1/units/me?foo=1")
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["loc"] == ["query", "foo"]
 
 
 async def test_a_replayed_answer_carries_the_headers_the_document_declares(admin: Api) -> None:

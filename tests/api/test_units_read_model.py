@@ -317,3 +317,11 @@ async def add_unrostered_officer(api: Api, state_id: str, ends: datetime, *, cal
         ends_at=ends,
     )
     return officer
+
+
+async def test_without_a_key_a_units_read_is_a_401_before_its_query_is_checked(
+    admin: Api,
+) -> None:
+    for path in ("/v1/units?district=-bad", "/v1/units?foo=1", "/v1/units/me?foo=1"):
+        response = await admin.client.get(path)
+        assert response.status_code == 401, (path, response.text)
