@@ -378,7 +378,7 @@ IdempotencyKey = Annotated[
         # 1 to 255 printable ASCII characters: what check_key accepts of a header value.
         pattern=worded(
             r"^[!-~](?:[ -~]{0,253}[!-~])?$",
-            "1 to 255 printable ASCII characters, the first and last no space",
+            "1 to 255 printable ASCII characters, neither the first nor the last a space",
         ),
     ),
 ]

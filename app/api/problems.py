@@ -20,7 +20,7 @@ from app.api.strict_json import RepeatedName
 from app.db.failures import is_rolled_back_by_conflict, is_unavailable
 from app.encryption import UndecryptableValue
 from app.errors import PROBLEM_BASE, AppError, RolledBack, ServiceUnavailable
-from app.schemas.common import PATTERN_WORDS
+from app.schemas.common import said
 from app.services import audit
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     # Only loc and msg: the offending input is never echoed, since it may be sensitive. A
     # loc may name a key the client chose (a policy's nature code): cut, controls replaced.
     errors = [
-        {"loc": [p if isinstance(p, int) else _shown(str(p)) for p in e["loc"]], "msg": _said(e)}
+        {"loc": [p if isinstance(p, int) else _shown(str(p)) for p in e["loc"]], "msg": said(e)}
         for e in every[:MAX_ERRORS]
     ]
     detail = (
@@ -127,16 +127,6 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         extra["errors_omitted"] = len(every) - MAX_ERRORS
         detail += f" (and {len(every) - 5} more errors)"
     return problem_response(422, "validation", "Validation failed", detail, extra=extra)
-
-
-def _said(error: Any) -> str:
-    """An error's message; a pattern's in words (PATTERN_WORDS), not its regular expression,
-    which told a console "String should match pattern '^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$'"."""
-    if error.get("type") == "string_pattern_mismatch":
-        words = PATTERN_WORDS.get(str((error.get("ctx") or {}).get("pattern")))
-        if words is not None:
-            return f"Should be {words}"
-    return str(error["msg"])
 
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")

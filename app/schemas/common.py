@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
@@ -36,6 +36,17 @@ def worded(pattern: str, words: str) -> str:
     return pattern
 
 
+def said(error: Mapping[str, Any]) -> str:
+    """A pydantic error's message for a client: a pattern's in words (PATTERN_WORDS), not
+    its regular expression, which told a console "String should match pattern
+    '^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$'"."""
+    if error.get("type") == "string_pattern_mismatch":
+        words = PATTERN_WORDS.get(str((error.get("ctx") or {}).get("pattern")))
+        if words is not None:
+            return f"Should be {words}"
+    return str(error["msg"])
+
+
 # PostgreSQL text cannot hold NUL: free text refuses it up front (a 422 the schema shows),
 # instead of failing in the database.
 NO_NUL = worded(r"^[^\x00]*$", "text without NUL characters")
@@ -48,7 +59,7 @@ VISIBLE = worded(
 )
 DISTRICT_CODE = worded(
     r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$",
-    "a district code: 1 to 32 letters, digits, '_', '.' or '-', the first a letter or digit",
+    "a district code: 1 to 32 ASCII letters, digits, '_', '.' or '-', the first a letter or digit",
 )
 DistrictCode = Annotated[str, StringConstraints(pattern=DISTRICT_CODE)]
 Name = Annotated[

@@ -25,7 +25,8 @@ IncidentType = Annotated[
     StringConstraints(
         strip_whitespace=True,
         pattern=worded(
-            r"^[A-Za-z0-9_-]{1,32}$", "an incident type code: 1 to 32 letters, digits, '-' or '_'"
+            r"^[A-Za-z0-9_-]{1,32}$",
+            "an incident type code: 1 to 32 ASCII letters, digits, '-' or '_'",
         ),
     ),
 ]

@@ -26,8 +26,8 @@ Specialty = Annotated[
         pattern=worded(
             r"^(youth|substance_use|developmental_disability|veterans"
             r"|language:[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*)$",
-            "youth, substance_use, developmental_disability, veterans, or language: and a"
-            " language tag (language:es)",
+            "youth, substance_use, developmental_disability, veterans, or language:<tag>,"
+            " such as language:es",
         )
     ),
 ]

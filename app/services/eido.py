@@ -25,6 +25,7 @@ from app.errors import CallExists, Conflict, Invalid
 from app.records.calls import CallRecord
 from app.repositories import calls as call_repo
 from app.schemas.calls import CallCreate, CallOut, CallPatch
+from app.schemas.common import said
 from app.schemas.dispatch import ClearRequest
 from app.security import Principal
 from app.services import agency, audit, call_views, calls, clearing, eido_export, eido_news
@@ -257,7 +258,7 @@ def _call_body(facts: incoming.IncidentFacts, district: str) -> CallCreate:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else ""
         loc = ("body", *_origin(facts, field))
-        raise Invalid(f"not an acceptable EIDO: {error['msg']}", loc=loc) from None
+        raise Invalid(f"not an acceptable EIDO: {said(error)}", loc=loc) from None
 
 
 async def _update(

@@ -300,10 +300,10 @@ async def test_a_value_of_the_wrong_shape_is_told_the_shape_in_words(admin: Api)
         ),
     ]
     words = [
-        "Should be a district code: 1 to 32 letters, digits, '_', '.' or '-', the first a"
-        " letter or digit",
+        "Should be a district code: 1 to 32 ASCII letters, digits, '_', '.' or '-', the first"
+        " a letter or digit",
         "Should be text with at least one visible character, and no NUL characters",
-        "Should be 1 to 255 printable ASCII characters, the first and last no space",
+        "Should be 1 to 255 printable ASCII characters, neither the first nor the last a space",
     ]
     for (response, loc), said in zip(refusals, words, strict=True):
         body = _assert_problem(response, 422)

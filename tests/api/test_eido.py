@@ -259,6 +259,24 @@ async def test_nothing_to_place_the_call_is_a_422_that_says_so(
     assert await _count(db, "call") == 0
 
 
+async def test_a_value_of_the_wrong_shape_in_an_eido_is_told_the_shape_in_words(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    # Valid to the EIDO schema, refused by the call's own rules: in words, not a regex.
+    await grid_districts(admin)
+    for eido, words in (
+        (document(incident_id(), beat="D1", notes=["a\u0000b"]), "text without NUL characters"),
+        (
+            document(incident_id(), beat="D1", nature="\u0001"),
+            "text with at least one visible character, and no NUL characters",
+        ),
+    ):
+        response = await admin.post("/v1/eido", eido)
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"].endswith(f"not an acceptable EIDO: Should be {words}")
+    assert await _count(db, "call") == 0
+
+
 async def test_an_update_that_does_not_place_the_call_keeps_its_district(admin: Api) -> None:
     # Only a new call must be placed. A later document with no location, or a new address a
     # CAD has yet to geocode, and no beat, still tells the call its news (a violent nature
