@@ -238,11 +238,24 @@ async def terminal_shift(
 
 # The shift that names a unit now, for hand-written statements and call_signs below: the one
 # that started last by now (on now, or the one it worked last), else its next one. {unit} is
-# the unit's id column; :agency_id and :now are the statement's.
-NAMING_SHIFT = """FROM shift s
-        WHERE s.agency_id = :agency_id AND s.responder_id = {unit}
-        ORDER BY (s.starts_at <= CAST(:now AS timestamptz)) DESC,
-                 abs(extract(epoch FROM s.starts_at - CAST(:now AS timestamptz)))
+# the unit's id column; :agency_id and :now are the statement's. Two probes of
+# ix_shift_responder_id (responder, starts_at), each one row: ordering all of the unit's
+# shifts by their distance from now read every shift it ever worked, on every dispatch and
+# clear, once per unit (93 rows and pages a unit at 90 days of history, 4 ms cold).
+NAMING_SHIFT = """FROM (
+            (SELECT worked.*, 0 AS rank FROM shift worked
+             WHERE worked.agency_id = :agency_id AND worked.responder_id = {unit}
+               AND worked.starts_at <= CAST(:now AS timestamptz)
+             ORDER BY worked.starts_at DESC
+             LIMIT 1)
+            UNION ALL
+            (SELECT ahead.*, 1 AS rank FROM shift ahead
+             WHERE ahead.agency_id = :agency_id AND ahead.responder_id = {unit}
+               AND ahead.starts_at > CAST(:now AS timestamptz)
+             ORDER BY ahead.starts_at
+             LIMIT 1)
+        ) s
+        ORDER BY s.rank
         LIMIT 1"""
 
 
