@@ -180,10 +180,24 @@ def shifts_statement(
             Shift.starts_at <= at, Shift.starts_at > at - MAX_SHIFT, Shift.ends_at > at
         )
     if window_from is not None:
-        stmt = stmt.where(Shift.ends_at > window_from)
+        # The same bound for a window: a shift ending after its start began at most a day
+        # before it. Without it, a window read every shift the agency had before its end.
+        stmt = stmt.where(Shift.ends_at > window_from, Shift.starts_at > window_from - MAX_SHIFT)
     if window_to is not None:
         stmt = stmt.where(Shift.starts_at < window_to)
     return stmt
+
+
+# The shifts of a time (at, or a window) are few among all the roster keeps; planned
+# generically (asyncpg prepares statements), the page's ORDER BY id walked the primary key
+# through all of them instead (124 ms against 1.4 ms, at 90 days of history). Local to the
+# listing's transaction.
+_CUSTOM_PLANS = text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)")
+
+
+async def plan_for_its_times(session: AsyncSession) -> None:
+    """Plan the transaction's statements for their own values (a listing by time)."""
+    await session.execute(_CUSTOM_PLANS)
 
 
 UnitRow = tuple[Shift, Officer | None, CoResponder | None]

@@ -236,6 +236,8 @@ async def list_page(
         window_from=window_from,
         window_to=window_to,
     )
+    if at is not None or window_from is not None or window_to is not None:
+        await repo.plan_for_its_times(session)
     rows, next_cursor = await fetch_page(session, stmt, Shift.id, limit=limit, cursor=cursor)
     return await render(session, rows), next_cursor
 

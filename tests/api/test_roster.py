@@ -6,7 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from tests.helpers import Api, add_co_responder, add_officer, around_now, grid_districts
+from tests.helpers import (
+    Api,
+    add_co_responder,
+    add_officer,
+    add_shift,
+    around_now,
+    grid_districts,
+    iso,
+)
 
 
 def _cert(
@@ -556,3 +564,39 @@ async def test_the_program_fields_of_the_policy_are_validated_versioned_and_kept
     current = await admin.ok("GET", "/v1/policy")
     del current["created_at"]
     assert (await admin.ok("PUT", "/v1/policy", current))["version"] == 4
+
+
+async def test_shifts_in_a_window_are_those_overlapping_it(admin: Api) -> None:
+    # One that began a day before the window and runs into it is in it; one that ended
+    # before it, or begins at its end, is not.
+    await grid_districts(admin)
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=7)
+    spans = {
+        "runs-in": (start - timedelta(hours=23), start + timedelta(hours=1)),
+        "before": (start - timedelta(hours=30), start - timedelta(hours=6)),
+        "ends-at-start": (start - timedelta(hours=8), start),
+        "inside": (start + timedelta(hours=2), start + timedelta(hours=10)),
+        "at-the-end": (start + timedelta(hours=12), start + timedelta(hours=20)),
+    }
+    for n, (call_sign, (starts_at, ends_at)) in enumerate(spans.items()):
+        officer = await admin.ok(
+            "POST",
+            "/v1/officers",
+            {"state_officer_id": f"W-{n}", "badge_number": f"W{n}", "name": call_sign},
+            201,
+        )
+        await add_shift(
+            admin,
+            "officer",
+            officer["id"],
+            call_sign=call_sign,
+            district="D1",
+            starts_at=starts_at,
+            ends_at=ends_at,
+        )
+    window = {"from": iso(start), "to": iso(start + timedelta(hours=12))}
+    for query in (window, {**window, "district": "D1"}):
+        response = await admin.get("/v1/shifts", params=query)
+        assert response.status_code == 200, response.text
+        listed = response.json()["items"]
+        assert sorted(s["call_sign"] for s in listed) == ["inside", "runs-in"]
