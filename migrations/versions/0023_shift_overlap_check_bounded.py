@@ -51,11 +51,11 @@ $$
 
 def upgrade() -> None:
     op.execute(
-        _SHIFT_NO_OVERLAP.format(
-            bound="\n          AND s.starts_at > NEW.starts_at - interval '24 hours'"
+        _SHIFT_NO_OVERLAP.replace(
+            "{bound}", "\n          AND s.starts_at > NEW.starts_at - interval '24 hours'"
         )
     )
 
 
 def downgrade() -> None:
-    op.execute(_SHIFT_NO_OVERLAP.format(bound=""))
+    op.execute(_SHIFT_NO_OVERLAP.replace("{bound}", ""))

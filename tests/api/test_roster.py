@@ -573,6 +573,8 @@ async def test_shifts_in_a_window_are_those_overlapping_it(admin: Api) -> None:
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=7)
     spans = {
         "runs-in": (start - timedelta(hours=23), start + timedelta(hours=1)),
+        # The longest a shift may be, into the window by a second.
+        "a-day-long": (start - timedelta(hours=24, seconds=-1), start + timedelta(seconds=1)),
         "before": (start - timedelta(hours=30), start - timedelta(hours=6)),
         "ends-at-start": (start - timedelta(hours=8), start),
         "inside": (start + timedelta(hours=2), start + timedelta(hours=10)),
@@ -599,4 +601,4 @@ async def test_shifts_in_a_window_are_those_overlapping_it(admin: Api) -> None:
         response = await admin.get("/v1/shifts", params=query)
         assert response.status_code == 200, response.text
         listed = response.json()["items"]
-        assert sorted(s["call_sign"] for s in listed) == ["inside", "runs-in"]
+        assert sorted(s["call_sign"] for s in listed) == ["a-day-long", "inside", "runs-in"]

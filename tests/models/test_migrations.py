@@ -118,7 +118,8 @@ def test_upgrading_revokes_the_unit_keys_of_responders_separated_before(scratch_
 def test_downgrading_keeps_a_voided_certification_from_counting_again(scratch_url: str) -> None:
     """Migration 0022 lets a certification be voided (expires_on = certified_on). Migration
     0021's constraint cannot hold one: the downgrade stops rather than give it a valid day
-    back or delete the state's record, and stops before changing anything."""
+    back or delete the state's record, and stops before changing anything of 0022 (each
+    migration commits on its own: those above 0022 are undone first)."""
     upgrade(scratch_url)
 
     async def run(sql: str) -> Any:
