@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from types import UnionType
-from typing import Annotated, Union, get_args, get_origin
+from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
 from app.api.permissions import permits, rule_for
+from app.api.query_names import refuse_unknown_query
 from app.db.unit_of_work import UnitOfWork
 from app.errors import Forbidden, Invalid
 from app.schemas.common import worded
@@ -129,7 +126,7 @@ async def _authorized(request: Request, principal: Principal) -> None:
     if rule.audited:
         note.by_service = rule.audited_by_service
         request.state.audit = note
-    _refuse_unknown_query(request)
+    refuse_unknown_query(request)
 
 
 async def authorize_unread_body(request: Request) -> None:
@@ -170,85 +167,12 @@ async def stream_caller_by_ticket(
     it acts as, let in by the route's rule; with that key's hash."""
     if request.headers.get("authorization") is not None:
         raise Invalid("Give an API key or a stream ticket, not both", loc=("query", "ticket"))
-    _refuse_unknown_query(request)  # before the ticket is spent
+    refuse_unknown_query(request)  # before the ticket is spent
     who, key_hash = await auth.redeem_ticket(
         state, ticket, client=_client(request), request_id=request_id(request)
     )
     await _authorized(request, who)
     return who, key_hash
-
-
-@dataclass(frozen=True, slots=True)
-class _QueryNames:
-    known: frozenset[str]
-    # Those that take a list (given more than once, each value counts).
-    repeatable: frozenset[str]
-
-
-def _takes_a_list(annotation: object) -> bool:
-    """Whether a query parameter's type is a list (or an optional one)."""
-    options = get_args(annotation) if get_origin(annotation) in (Union, UnionType) else ()
-    return any(get_origin(a) in (list, tuple, set) for a in (annotation, *options))
-
-
-def _query_names(route: APIRoute) -> _QueryNames:
-    """The query parameters a route declares, its dependencies' included; worked out on
-    the first request and kept on the route (routes are not hashable)."""
-    names: _QueryNames | None = getattr(route, "cit_query_names", None)
-    if names is None:
-        known: set[str] = set()
-        repeatable: set[str] = set()
-        pending = [route.dependant]
-        while pending:
-            dependant = pending.pop()
-            for field in dependant.query_params:
-                known.add(field.alias)
-                if _takes_a_list(field.field_info.annotation):
-                    repeatable.add(field.alias)
-            pending.extend(dependant.dependencies)
-        names = _QueryNames(frozenset(known), frozenset(repeatable))
-        route.cit_query_names = names  # type: ignore[attr-defined]
-    return names
-
-
-def _refuse_unknown_query(request: Request) -> None:
-    """A query parameter the route does not know is a 422 naming it (SPEC §6.2): a
-    misspelt filter must not quietly return everything. So is one that takes one value
-    given more than once (`?district=D1&district=D4`): only the last would count."""
-    route = request.scope.get("route")
-    if not isinstance(route, APIRoute):
-        return
-    names = _query_names(route)
-    query = request.query_params
-    known = names.known
-    unknown = sorted({name for name in query if name not in known})
-    if unknown:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "extra_forbidden",
-                    "loc": ("query", name),
-                    "msg": "Unknown query parameter"
-                    + (f"; this route takes {', '.join(sorted(known))}" if known else ""),
-                }
-                for name in unknown
-            ]
-        )
-    items = query.multi_items()
-    if len(items) > len(query):  # a name given more than once
-        counts = Counter(name for name, _ in items)
-        repeated = sorted(n for n, c in counts.items() if c > 1 and n not in names.repeatable)
-        if repeated:
-            raise RequestValidationError(
-                [
-                    {
-                        "type": "too_long",
-                        "loc": ("query", name),
-                        "msg": "Given more than once; this parameter takes one value",
-                    }
-                    for name in repeated
-                ]
-            )
 
 
 async def audit_note(request: Request, _: Annotated[Principal, Depends(authorize)]) -> AuditNote:

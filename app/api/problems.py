@@ -292,7 +292,7 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     # No "model": FastAPI would then also document application/json, which errors never are.
     # create_app's openapi() adds the Problem schema to the components.
     # Every authenticated route may answer 429 (the limits), and 422 for a query parameter
-    # it does not take (deps._refuse_unknown_query), whether or not it takes any.
+    # it does not take (query_names.refuse_unknown_query), whether or not it takes any.
     if 401 in statuses:
         statuses = (*statuses, *(s for s in (422, 429) if s not in statuses))
     # A route that takes a body (each documents 413) refuses one not sent as JSON.
