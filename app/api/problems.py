@@ -125,7 +125,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     extra: dict[str, Any] = {"errors": errors}
     if len(every) > MAX_ERRORS:
         extra["errors_omitted"] = len(every) - MAX_ERRORS
-        detail += f" (and {len(every) - 5} more errors)"
+    if len(every) > 5:
+        # detail names five: say there are more, as errors (or errors_omitted) lists them.
+        more = len(every) - 5
+        detail += f" (and {more} more error{'s' if more > 1 else ''})"
     return problem_response(422, "validation", "Validation failed", detail, extra=extra)
 
 

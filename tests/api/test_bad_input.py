@@ -520,6 +520,17 @@ async def test_validation_errors_are_capped_and_the_rest_counted(
     )
     assert few["errors"] == [{"loc": ["body", "x"], "msg": "Extra inputs are not permitted"}]
     assert "errors_omitted" not in few
+    assert "more error" not in str(few["detail"])
+    # Six errors: the detail names five and says one more is in errors.
+    six = _assert_problem(
+        await admin.post(
+            "/v1/districts", {"code": "Z1", "name": "Z", **{f"x{i}": 0 for i in range(6)}}
+        ),
+        422,
+    )
+    assert isinstance(six["errors"], list) and len(six["errors"]) == 6
+    assert str(six["detail"]).endswith("(and 1 more error)")
+    assert str(problem["detail"]).endswith("(and 2995 more errors)")
 
 
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
