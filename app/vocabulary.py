@@ -10,6 +10,7 @@ This module imports nothing from the application: routing, which must stay pure,
 
 from __future__ import annotations
 
+import string
 from typing import Literal, get_args
 
 # Who an API key acts as (docs/api.md, "Roles").
@@ -35,6 +36,23 @@ UnitStatus = Literal[
 UNIT_STATUSES: tuple[UnitStatus, ...] = get_args(UnitStatus)
 ON_CALL: tuple[UnitStatus, ...] = ("dispatched", "en_route", "on_scene", "transporting")
 OFF_CALL: tuple[UnitStatus, ...] = ("available", "out_of_service")
+
+# A person's statewide id (state_officer_id, e.g. a POST number) names the person whatever
+# the case of its letters: one agency writes "ab123" and another "AB123", and the
+# certification must follow the officer all the same. It is kept in one form, its ASCII
+# letters in upper case (ASCII only, so that Python and every server's collation agree);
+# a CHECK on the officer and certification tables holds every row to it (migration 0024).
+_ASCII_UPPER = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
+PERSON_ID_FORM = (
+    "state_officer_id = translate(state_officer_id,"
+    f" '{string.ascii_lowercase}', '{string.ascii_uppercase}')"
+)
+
+
+def person_id(text: str) -> str:
+    """A statewide id in its one stored form: its ASCII letters upper-cased."""
+    return text.translate(_ASCII_UPPER)
+
 
 # The longest external_id a call may have: an EIDO's Incident Tracking Identifier fits.
 EXTERNAL_ID_MAX = 255

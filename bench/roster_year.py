@@ -127,7 +127,7 @@ async def _people(
     """Officers, their certifications and co-responders; the roster and the CIT count."""
     codes = sorted(districts)
     now = datetime.now(UTC)
-    person = f"YEAR-{str(agency_id)[-8:]}"
+    person = f"YEAR-{str(agency_id)[-8:].upper()}"
     officer_rows: list[tuple[object, ...]] = []
     certification_rows: list[CertificationRow] = []
     co_rows: list[tuple[object, ...]] = []

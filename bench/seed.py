@@ -139,7 +139,7 @@ async def _people(
     people: list[tuple[str, UUID, str]] = []
     officer_rows, cert_rows = [], []
     # State officer ids are people, unique across agencies: each seeded agency has its own.
-    person = f"BENCH-{str(agency_id)[-8:]}"
+    person = f"BENCH-{str(agency_id)[-8:].upper()}"
     for n in range(officers):
         code = codes[n % len(codes)]
         _, south, west = districts[code]

@@ -7,6 +7,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column, id_column
+from app.vocabulary import PERSON_ID_FORM
 
 
 class Certification(Base):
@@ -18,6 +19,8 @@ class Certification(Base):
         # Equal dates: a voided certification, valid on no day (migration 0022).
         CheckConstraint("expires_on >= certified_on", name="expires_on_or_after_certified"),
         Index("ix_certification_person", "state_officer_id", "expires_on"),
+        # The person's id in its one form: ASCII letters upper-case (app/vocabulary.py).
+        CheckConstraint(PERSON_ID_FORM, name="state_officer_id_form"),
     )
 
     id: Mapped[UUID] = id_column()

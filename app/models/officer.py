@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column, id_column
 from app.models.responder import BUSY, EXTERNAL_INCIDENT_CHECK, STATUS_CHECK, UnitStateMixin
+from app.vocabulary import PERSON_ID_FORM
 
 
 class Officer(UnitStateMixin, Base):
@@ -15,6 +16,7 @@ class Officer(UnitStateMixin, Base):
     __table_args__ = (
         CheckConstraint(STATUS_CHECK, name="status"),
         CheckConstraint(EXTERNAL_INCIDENT_CHECK, name="external_incident"),
+        CheckConstraint(PERSON_ID_FORM, name="state_officer_id_form"),
         # A person holds at most one active post in an agency; separations keep history.
         Index(
             "uq_officer_active_state_officer_id",

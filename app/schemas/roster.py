@@ -6,7 +6,15 @@ from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
 
 from app.schemas.common import (
     WORDS_CAP,
@@ -18,7 +26,25 @@ from app.schemas.common import (
     StrictModel,
     worded,
 )
-from app.vocabulary import OFF_CALL, CoResponderKind, ResponderType, Training, UnitStatus
+from app.vocabulary import (
+    OFF_CALL,
+    CoResponderKind,
+    ResponderType,
+    Training,
+    UnitStatus,
+    person_id,
+)
+
+# The person's statewide id, matched whatever the case of its letters: kept and answered
+# with its ASCII letters in upper case (app/vocabulary.py, person_id).
+PersonId = Annotated[
+    ShortText,
+    AfterValidator(person_id),
+    Field(
+        description="The person's statewide id (e.g. a POST number). Letters match whatever"
+        " their case: the service keeps and answers it with its ASCII letters in upper case."
+    ),
+]
 
 Specialty = Annotated[
     str,
@@ -34,7 +60,7 @@ Specialty = Annotated[
 
 
 class OfficerCreate(StrictModel):
-    state_officer_id: ShortText
+    state_officer_id: PersonId
     badge_number: ShortText
     name: Name
     trainings: Annotated[list[Training], Field(max_length=WORDS_CAP)] = []
@@ -68,7 +94,7 @@ class OfficerOut(BaseModel):
 
 
 class CertificationCreate(StrictModel):
-    state_officer_id: ShortText
+    state_officer_id: PersonId
     certification_number: ShortText
     program: Name
     certified_on: Day

@@ -18,6 +18,7 @@ from app.models import Certification
 from app.repositories import roster as repo
 from app.repositories.pagination import fetch_page
 from app.schemas.roster import CertificationCreate, CertificationOut, CertificationPatch
+from app.vocabulary import person_id
 
 
 def _render_certification(c: Certification) -> CertificationOut:
@@ -52,9 +53,12 @@ async def list_certifications(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[CertificationOut], str | None]:
+    """A page of the certifications the agency may read, of one person if state_officer_id
+    is given (in any case: "ab123" finds AB123's)."""
+    person = None if state_officer_id is None else person_id(state_officer_id)
     rows, next_cursor = await fetch_page(
         session,
-        repo.certifications_statement(agency_id, state_officer_id),
+        repo.certifications_statement(agency_id, person),
         Certification.id,
         limit=limit,
         cursor=cursor,

@@ -87,6 +87,41 @@ async def test_certification_moves_with_the_officer_to_a_new_agency(
     assert [c["certification_number"] for c in listed["items"]] == ["C-9"]
 
 
+async def test_a_persons_id_names_them_whatever_the_case_of_its_letters(
+    admin: Api, other_admin: Api, db: asyncpg.Connection
+) -> None:
+    """One agency writes the POST number "ut-case-1", another "UT-Case-1": the same person,
+    whose certification follows them and makes them CIT on the consoles and in routing."""
+    hired = await admin.ok(
+        "POST",
+        "/v1/officers",
+        {"state_officer_id": "ut-case-1", "badge_number": "1", "name": "Di"},
+        201,
+    )
+    assert hired["state_officer_id"] == "UT-CASE-1"
+    recorded = await admin.ok("POST", "/v1/certifications", _cert("Ut-Case-1", "C-1"), 201)
+    assert recorded["state_officer_id"] == "UT-CASE-1"
+    # Still one person on the agency's active roster.
+    twice = await admin.post(
+        "/v1/officers", {"state_officer_id": "UT-CASE-1", "badge_number": "2", "name": "Di"}
+    )
+    assert twice.status_code == 409
+    await admin.ok("PATCH", f"/v1/officers/{hired['id']}", {"active": False})
+
+    await grid_districts(other_admin)
+    moved = await add_officer(
+        other_admin, district="D1", call_sign="1A31", state_officer_id="uT-cAsE-1"
+    )
+    assert (await other_admin.ok("GET", f"/v1/officers/{moved}"))["cit"]["certified"] is True
+    units = (await other_admin.ok("GET", "/v1/units"))["items"]
+    assert [u["cit_certified"] for u in units if u["responder_id"] == moved] == [True]
+    listed = await other_admin.ok("GET", "/v1/certifications?state_officer_id=ut-CASE-1")
+    assert [c["certification_number"] for c in listed["items"]] == ["C-1"]
+    stored = "SELECT array_agg(DISTINCT state_officer_id) FROM {} WHERE state_officer_id ILIKE $1"
+    for table in ("officer", "certification"):
+        assert await db.fetchval(stored.format(table), "ut-case-1") == ["UT-CASE-1"]
+
+
 async def test_certification_for_a_person_never_employed_is_refused(
     admin: Api, db: asyncpg.Connection
 ) -> None:

@@ -143,3 +143,87 @@ def test_downgrading_keeps_a_voided_certification_from_counting_again(scratch_ur
         downgrade(scratch_url, "0021")
     assert asyncio.run(run("SELECT version_num FROM alembic_version")) == "0022"
     assert asyncio.run(run("SELECT count(*) FROM certification")) == 1
+
+
+async def _fetch(url: str, sql: str) -> list[Any]:
+    conn = await asyncpg.connect(plain_url(url))
+    try:
+        return [tuple(row) for row in await conn.fetch(sql)]
+    finally:
+        await conn.close()
+
+
+async def _insert(url: str, *statements: str) -> None:
+    conn = await asyncpg.connect(plain_url(url))
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+_AGENCY = "INSERT INTO agency (id, name, timezone) VALUES (gen_random_uuid(), 'A', 'UTC')"
+_OFFICER = (
+    "INSERT INTO officer (id, agency_id, state_officer_id, badge_number, name)"
+    " SELECT gen_random_uuid(), a.id, '{sid}', '{sid}', 'O' FROM agency a"
+)
+_CERTIFICATE = (
+    "INSERT INTO certification (id, state_officer_id, certification_number, program,"
+    " certified_on, expires_on, volunteered, recorded_by_agency_id)"
+    " SELECT gen_random_uuid(), '{sid}', '{number}', 'CIT', '2026-01-01', '2029-01-01', true,"
+    " a.id FROM agency a"
+)
+
+
+def test_upgrading_keeps_each_persons_id_in_one_form(scratch_url: str) -> None:
+    """Migration 0024: state_officer_id names the person whatever the case of its letters.
+    Rows written before are rewritten with their ASCII letters upper-cased, and a CHECK
+    holds every row to that form after."""
+    upgrade(scratch_url, "0023")
+    asyncio.run(
+        _insert(
+            scratch_url,
+            _AGENCY,
+            _OFFICER.format(sid="ut-9a"),
+            _OFFICER.format(sid="ÿ-é-1"),
+            _CERTIFICATE.format(sid="Ut-9A", number="c-1"),
+        )
+    )
+    upgrade(scratch_url)
+    people = "SELECT state_officer_id FROM {} ORDER BY 1"
+    assert asyncio.run(_fetch(scratch_url, people.format("officer"))) == [("UT-9A",), ("ÿ-é-1",)]
+    # The certificate's number is the state's, kept as written.
+    assert asyncio.run(
+        _fetch(scratch_url, "SELECT state_officer_id, certification_number FROM certification")
+    ) == [("UT-9A", "c-1")]
+    for insert in (_OFFICER.format(sid="ut-10"), _CERTIFICATE.format(sid="ut-9a", number="c-2")):
+        with pytest.raises(asyncpg.CheckViolationError):
+            asyncio.run(_insert(scratch_url, insert))
+
+
+def test_upgrading_stops_where_two_rows_would_name_one_person_twice(scratch_url: str) -> None:
+    """Two active officers of one agency whose ids differ only in case, or one certificate
+    recorded for both forms: which to keep is the agencies' call. The upgrade names them
+    and changes nothing."""
+    upgrade(scratch_url, "0023")
+    rows = [
+        _AGENCY,
+        _OFFICER.format(sid="ab-1"),
+        _OFFICER.format(sid="AB-1"),
+        _OFFICER.format(sid="cd-1"),
+        _CERTIFICATE.format(sid="cd-1", number="C-7"),
+        _CERTIFICATE.format(sid="CD-1", number="C-7"),
+    ]
+    asyncio.run(_insert(scratch_url, *rows))
+    people = "SELECT state_officer_id FROM officer ORDER BY 1"
+    before = asyncio.run(_fetch(scratch_url, people))
+    with pytest.raises(
+        RuntimeError,
+        match=r"one person twice: active officers .*\(AB-1\), .*"
+        r"\(ab-1\) of agency .*; certifications .*\(CD-1\), .*\(cd-1\) numbered C-7",
+    ):
+        upgrade(scratch_url)
+    assert asyncio.run(_fetch(scratch_url, "SELECT version_num FROM alembic_version")) == [
+        ("0023",)
+    ]
+    assert asyncio.run(_fetch(scratch_url, people)) == before
