@@ -6,10 +6,15 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.records.units import UnitRecord
 from app.schemas.common import Items
 from app.schemas.shifts import UnitOut, units_json
+from app.services import shifts
 from tests.helpers import (
     Api,
     add_co_responder,
@@ -62,6 +67,26 @@ def test_units_json_writes_the_bytes_fastapi_writes_for_items_of_unit_out() -> N
     ]
     models = Items[UnitOut](items=[UnitOut.model_validate(r) for r in records])
     assert units_json(records) == models.model_dump_json().encode()
+
+
+async def test_the_consoles_read_runs_in_a_read_only_transaction(
+    admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GET /v1/units, every console's poll, cannot write: its transaction is read-only
+    (BEGIN READ ONLY), whole agency and one district alike."""
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    await add_officer(admin, district="D1", call_sign="1A1")
+    modes: list[str] = []
+    read = shifts.units_on_shift
+
+    async def observed(conn: AsyncConnection, *args: Any, **kwargs: Any) -> list[UnitRecord]:
+        modes.append((await conn.exec_driver_sql("SHOW transaction_read_only")).scalar_one())
+        return await read(conn, *args, **kwargs)
+
+    monkeypatch.setattr(shifts, "units_on_shift", observed)
+    for path in ("/v1/units", "/v1/units?district=D1"):
+        assert [u["call_sign"] for u in (await admin.ok("GET", path))["items"]] == ["1A1"]
+    assert modes == ["on", "on"]
 
 
 async def test_a_units_status_and_location_show_at_once(admin: Api) -> None:
