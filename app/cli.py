@@ -110,9 +110,16 @@ def _database_url(settings: Settings) -> str:
 
 
 def _migrate(settings: Settings, url: str) -> None:
+    from alembic.util import CommandError
+
     from app.db.migrate import set_app_password, upgrade
 
-    upgrade(url)
+    try:
+        upgrade(url)
+    except CommandError as exc:
+        # A migration that stopped for the operator to resolve data first (it changed
+        # nothing), or a database newer than this release: the message says which.
+        raise CliError(f"the database was not upgraded: {exc}") from None
     if settings.database_app_password is not None:
         set_app_password(url, settings.database_app_password.get_secret_value())
 

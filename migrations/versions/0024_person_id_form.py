@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from alembic.util import CommandError
 
 revision: str = "0024"
 down_revision: str | None = "0023"
@@ -55,7 +56,8 @@ def upgrade() -> None:
     bind = op.get_bind()
     clashes = bind.execute(sa.text(_CLASHES)).scalars().all()
     if clashes:
-        raise RuntimeError(
+        # Alembic's error for its user: `cit-dispatch migrate` and `serve` print it in a line.
+        raise CommandError(
             "state_officer_id is now matched whatever the case of its letters, and these rows"
             " name one person twice: "
             + "; ".join(clashes)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +14,7 @@ import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.util import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -218,7 +222,7 @@ def test_upgrading_stops_where_two_rows_would_name_one_person_twice(scratch_url:
     people = "SELECT state_officer_id FROM officer ORDER BY 1"
     before = asyncio.run(_fetch(scratch_url, people))
     with pytest.raises(
-        RuntimeError,
+        CommandError,
         match=r"one person twice: active officers .*\(AB-1\), .*"
         r"\(ab-1\) of agency .*; certifications .*\(CD-1\), .*\(cd-1\) numbered C-7",
     ):
@@ -226,4 +230,19 @@ def test_upgrading_stops_where_two_rows_would_name_one_person_twice(scratch_url:
     assert asyncio.run(_fetch(scratch_url, "SELECT version_num FROM alembic_version")) == [
         ("0023",)
     ]
+    assert asyncio.run(_fetch(scratch_url, people)) == before
+    # As the operator meets it: one line, not a traceback, from `migrate` (and `serve`).
+    migrate = subprocess.run(
+        [sys.executable, "-m", "app.cli", "migrate"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CIT_DATABASE_URL": scratch_url},
+        timeout=120,
+        check=False,
+    )
+    assert migrate.returncode == 2
+    said = migrate.stderr.splitlines()[-1]  # after alembic's log lines
+    assert said.startswith("cit-dispatch: the database was not upgraded: ")
+    assert "one person twice" in said
+    assert "Traceback" not in migrate.stderr
     assert asyncio.run(_fetch(scratch_url, people)) == before
