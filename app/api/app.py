@@ -19,6 +19,7 @@ from app.api import openapi as openapi_document
 from app.api.docs import install_docs
 from app.api.middleware import (
     BodySizeLimitMiddleware,
+    HeadMiddleware,
     InFlightLimitMiddleware,
     MetricsMiddleware,
     RequestContextMiddleware,
@@ -55,8 +56,8 @@ from app.webhooks.thread import RelayThread
 
 
 class _App(FastAPI):
-    """Metrics, the request id, the security headers and the in-flight limit wrap the whole
-    stack.
+    """Metrics, the request id, the security headers, the in-flight limit and HEAD wrap the
+    whole stack.
 
     Starlette puts its ServerErrorMiddleware (which answers an unhandled exception with
     500) outside every user middleware, so a 500 would skip them: here they sit outside it.
@@ -69,7 +70,7 @@ class _App(FastAPI):
     known_routes: list[BaseRoute] = []
 
     def build_middleware_stack(self) -> ASGIApp:
-        stack = super().build_middleware_stack()
+        stack: ASGIApp = HeadMiddleware(super().build_middleware_stack())
         if self.max_in_flight:
             stack = InFlightLimitMiddleware(stack, max_in_flight=self.max_in_flight)
         stack = SecurityHeadersMiddleware(stack)

@@ -1,5 +1,5 @@
 """Pure ASGI middleware: request id, access log, metrics, security headers, in-flight and size
-limits."""
+limits, HEAD."""
 
 from __future__ import annotations
 
@@ -140,6 +140,40 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+# Paths whose GET answers a stream that lasts as long as the client stays: a HEAD there
+# would hold a stream open with nothing to send, so it stays a 405.
+ENDLESS_PATHS = frozenset({"/v1/stream"})
+
+
+class HeadMiddleware:
+    """A HEAD is answered as its GET would be, without the body (RFC 9110 §9.3.2):
+    monitors, proxies and link checkers send HEAD, and FastAPI routes answer it 405.
+
+    The app below sees a GET in a scope of its own; the layers outside (access log,
+    metrics) and the server keep the HEAD. The body is dropped here, whatever the server
+    does, and Content-Length stays the GET's.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "HEAD"
+            or scope["path"].rstrip("/") in ENDLESS_PATHS
+        ):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_no_body)
 
 
 class InFlightLimitMiddleware:

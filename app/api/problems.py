@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from http import HTTPStatus
 from typing import Any
 
 import asyncpg
@@ -16,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from app.api.deps import authorize_unread_body
+from app.api.middleware import ENDLESS_PATHS
 from app.api.strict_json import RepeatedName
 from app.db.failures import is_rolled_back_by_conflict, is_unavailable
 from app.encryption import UndecryptableValue
@@ -168,15 +170,30 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     slugs = {404: "not-found", 405: "method-not-allowed"}
     title = titles.get(exc.status_code, "HTTP error")
     headers = dict(exc.headers or {})
+    detail = str(exc.detail)
     if exc.status_code == 405:
         headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+    if detail == HTTPStatus(exc.status_code).phrase:  # the router's own: say what it means
+        detail = _routing_detail(request, exc.status_code, headers.get("Allow", ""))
     return problem_response(
         exc.status_code,
         slugs.get(exc.status_code, "http-error"),
         title,
-        str(exc.detail),
+        detail,
         headers=headers,
     )
+
+
+def _routing_detail(request: Request, status: int, allow: str) -> str:
+    """What the router's 404 or 405 means, for a client that sent a path or method the API
+    does not have (its text was only the status's phrase, "Not Found")."""
+    if status == 404:
+        return "The API has no such path; its paths are listed at /openapi.json"
+    if status == 405 and allow:
+        return f"This path does not take {request.method}; it takes {allow}"
+    if status == 405:
+        return f"This path does not take {request.method}"
+    return HTTPStatus(status).phrase
 
 
 def _allowed_methods(request: Request) -> str | None:
@@ -202,6 +219,8 @@ def _allowed_methods(request: Request) -> str | None:
         for method in operations
         if method.upper() in _HTTP_METHODS
     }
+    if "GET" in methods and request.url.path.rstrip("/") not in ENDLESS_PATHS:
+        methods.add("HEAD")  # app/api/middleware.py, HeadMiddleware
     return ", ".join(sorted(methods)) or None
 
 

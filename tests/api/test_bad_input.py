@@ -169,7 +169,11 @@ async def test_missing_or_bad_key_is_401(client: httpx.AsyncClient, admin: Api) 
 async def test_unknown_route_and_wrong_method_are_problems(
     client: httpx.AsyncClient, admin: Api
 ) -> None:
-    _assert_problem(await admin.get("/v1/nothing-here"), 404)
+    missing = await admin.get("/v1/nothing-here")
+    _assert_problem(missing, 404)
+    assert missing.json()["detail"] == (
+        "The API has no such path; its paths are listed at /openapi.json"
+    )
     _assert_problem(await admin.delete("/v1/calls"), 405)
     # The method is refused before any key is looked at (docs/api.md, "Errors").
     _assert_problem(await client.delete("/v1/calls"), 405)
@@ -179,19 +183,43 @@ async def test_unknown_route_and_wrong_method_are_problems(
     _assert_problem(await admin.post("/v1/calls/", {"district": "D1"}), 404)
 
 
+async def test_head_is_answered_as_get_without_the_body(
+    client: httpx.AsyncClient, admin: Api
+) -> None:
+    """RFC 9110 §9.3.2: monitors and proxies send HEAD where GET is served."""
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    for path in ("/readyz", "/v1/districts", "/v1/units?district=D1", "/v1/districts/D1"):
+        got = await admin.get(path)
+        head = await admin.client.head(path, headers=admin.headers)
+        assert (head.status_code, head.content) == (200, b""), path
+        for name in ("content-type", "content-length", "cache-control"):
+            assert head.headers[name] == got.headers[name], (path, name)
+    # As a GET would be: a key checked first, and a 404 for what is not there.
+    assert (await client.head("/v1/districts")).status_code == 401
+    assert (await admin.client.head("/v1/districts/D9", headers=admin.headers)).status_code == 404
+    assert (await admin.client.head("/v1/nothing", headers=admin.headers)).content == b""
+
+
 async def test_405_allow_header_lists_every_method_of_the_path(admin: Api) -> None:
     call_id = uuid.uuid4()
     for method, url, allow in [
-        ("OPTIONS", f"/v1/calls/{call_id}", "GET, PATCH"),
-        ("DELETE", "/v1/calls", "GET, POST"),
-        ("POST", "/v1/districts/D1", "DELETE, GET, PATCH"),
-        ("OPTIONS", "/v1/districts/locate", "GET"),
+        ("OPTIONS", f"/v1/calls/{call_id}", "GET, HEAD, PATCH"),
+        ("DELETE", "/v1/calls", "GET, HEAD, POST"),
+        ("POST", "/v1/districts/D1", "DELETE, GET, HEAD, PATCH"),
+        ("OPTIONS", "/v1/districts/locate", "GET, HEAD"),
         # A concrete path beside a template with the method: not the template's 422.
         ("PATCH", "/v1/shifts/bulk", "POST"),
         ("DELETE", "/v1/shifts/bulk", "POST"),
+        # The live feed's GET lasts as long as its client: no HEAD there.
+        ("HEAD", "/v1/stream", "GET"),
     ]:
         response = await admin.client.request(method, url, headers=admin.headers)
-        _assert_problem(response, 405)
+        assert response.status_code == 405, (method, url)
+        if method != "HEAD":
+            _assert_problem(response, 405)
+            assert response.json()["detail"] == (
+                f"This path does not take {method}; it takes {allow}"
+            )
         assert response.headers["allow"] == allow, (method, url)
     # A path that is a value of the template (the code "locate") with a bad body is that.
     _assert_problem(await admin.patch("/v1/districts/locate", {"name": 5}), 422)
