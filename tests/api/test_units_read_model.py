@@ -194,7 +194,8 @@ async def test_a_unit_still_on_a_call_after_its_shift_stays_listed_until_release
     await admin.ok(
         "PUT", f"/v1/officers/{busy}/status", {"status": "on_scene", "external_incident": "B-7"}
     )
-    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    # The clinician, based in D1, is sent to a call in D2, which it covers.
+    call = await admin.ok("POST", "/v1/calls", {"district": "D2"}, 201)
     await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
     # And one whose shift simply ends.
     await add_unrostered_officer(admin, "UT-2", ends, call_sign="1A2")
@@ -216,10 +217,13 @@ async def test_a_unit_still_on_a_call_after_its_shift_stays_listed_until_release
         {"lat": 40.7, "lon": -111.9},
     )
     assert datetime.fromisoformat(clinician["shift_ends_at"]) <= datetime.now(UTC)
-    # Held over, it covers no other district: it is listed where its shift was based.
+    # Held over, it covers no other district: it is listed where its shift was based, and
+    # where its call is (D2's console still sees who is on scene there).
     assert (clinician["district"], clinician["also_covers"]) == ("D1", [])
     assert (await admin.ok("GET", "/v1/units?district=D1"))["items"] == everyone
-    assert (await admin.ok("GET", "/v1/units?district=D2"))["items"] == []
+    assert (await admin.ok("GET", "/v1/units?district=D2"))["items"] == [clinician]
+    await admin.ok("POST", "/v1/districts", {"code": "D3", "name": "D3"}, 201)
+    assert (await admin.ok("GET", "/v1/units?district=D3"))["items"] == []
     # As its terminal sees itself.
     terminal = await admin.with_role("unit", responder_id=co)  # type: ignore[arg-type]
     mine = (await terminal.ok("GET", "/v1/units/me"))["unit"]
@@ -281,11 +285,12 @@ async def test_a_unit_sent_before_its_first_shift_is_on_the_consoles_and_its_ter
         call["id"],
         "dispatched",
     )
-    # Listed where its next shift is based, covering nothing until that shift begins.
+    # Listed where its next shift is based, covering nothing until that shift begins; and
+    # where its call is, for D1's console that sent it.
     assert (unit["district"], unit["also_covers"]) == ("D2", [])
     assert datetime.fromisoformat(unit["shift_ends_at"]) == starts + timedelta(hours=8)
     assert (await admin.ok("GET", "/v1/units?district=D2"))["items"] == [unit]
-    assert (await admin.ok("GET", "/v1/units?district=D1"))["items"] == []
+    assert (await admin.ok("GET", "/v1/units?district=D1"))["items"] == [unit]
     mine = await terminal.ok("GET", "/v1/units/me")
     assert mine["unit"] == unit
     assert (mine["call"]["id"], mine["assignment"]["role"]) == (call["id"], "lead")
