@@ -119,7 +119,10 @@ def _migrate(settings: Settings, url: str) -> None:
     except CommandError as exc:
         # A migration that stopped for the operator to resolve data first (it changed
         # nothing), or a database newer than this release: the message says which.
-        raise CliError(f"the database was not upgraded: {exc}") from None
+        said = str(exc)
+        if said.startswith("Can't locate revision"):
+            said += " (a newer release of cit-dispatch upgraded this database)"
+        raise CliError(f"the database was not upgraded: {said}") from None
     if settings.database_app_password is not None:
         set_app_password(url, settings.database_app_password.get_secret_value())
 

@@ -54,8 +54,9 @@ async def list_certifications(
     cursor: str | None,
 ) -> tuple[list[CertificationOut], str | None]:
     """A page of the certifications the agency may read, of one person if state_officer_id
-    is given (in any case: "ab123" finds AB123's)."""
-    person = None if state_officer_id is None else person_id(state_officer_id)
+    is given (in any case, with any surrounding whitespace: " ab123" finds AB123's)."""
+    # As a body's id is read: surrounding whitespace dropped, letters in the one case.
+    person = None if state_officer_id is None else person_id(state_officer_id.strip())
     rows, next_cursor = await fetch_page(
         session,
         repo.certifications_statement(agency_id, person),

@@ -166,6 +166,18 @@ async def _insert(url: str, *statements: str) -> None:
         await conn.close()
 
 
+def _migrate_command(url: str) -> subprocess.CompletedProcess[str]:
+    """`cit-dispatch migrate` against the database at url, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", "migrate"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CIT_DATABASE_URL": url},
+        timeout=120,
+        check=False,
+    )
+
+
 _AGENCY = "INSERT INTO agency (id, name, timezone) VALUES (gen_random_uuid(), 'A', 'UTC')"
 _OFFICER = (
     "INSERT INTO officer (id, agency_id, state_officer_id, badge_number, name)"
@@ -181,8 +193,9 @@ _CERTIFICATE = (
 
 def test_upgrading_keeps_each_persons_id_in_one_form(scratch_url: str) -> None:
     """Migration 0024: state_officer_id names the person whatever the case of its letters.
-    Rows written before are rewritten with their ASCII letters upper-cased, and a CHECK
-    holds every row to that form after."""
+    Rows written before are rewritten with their ASCII letters upper-cased, the candidate
+    query's read model follows (an officer "ut-9a" on shift now, whose certificate was
+    recorded for "UT-9A", becomes CIT there), and a CHECK holds every row to the form."""
     upgrade(scratch_url, "0023")
     asyncio.run(
         _insert(
@@ -190,17 +203,31 @@ def test_upgrading_keeps_each_persons_id_in_one_form(scratch_url: str) -> None:
             _AGENCY,
             _OFFICER.format(sid="ut-9a"),
             _OFFICER.format(sid="ÿ-é-1"),
-            _CERTIFICATE.format(sid="Ut-9A", number="c-1"),
+            _CERTIFICATE.format(sid="UT-9A", number="c-1"),
+            _CERTIFICATE.format(sid="Ut-7", number="c-2"),
+            "INSERT INTO district (id, agency_id, code, name)"
+            " SELECT gen_random_uuid(), a.id, 'D1', 'D1' FROM agency a",
+            "INSERT INTO shift (id, agency_id, responder_type, officer_id, call_sign,"
+            " district_id, starts_at, ends_at)"
+            " SELECT gen_random_uuid(), o.agency_id, 'officer', o.id, '1A1', d.id,"
+            " now() - interval '1 hour', now() + interval '7 hours'"
+            " FROM officer o, district d WHERE o.state_officer_id = 'ut-9a'",
+            "INSERT INTO shift_coverage (shift_id, district_id, agency_id, is_home,"
+            " responder_type, responder_id, call_sign, home_district_id, starts_at, ends_at)"
+            " SELECT s.id, s.district_id, s.agency_id, true, 'officer', s.officer_id,"
+            " s.call_sign, s.district_id, s.starts_at, s.ends_at FROM shift s",
         )
     )
+    cit_now = "SELECT cit_periods @> current_date FROM shift_coverage"
+    assert asyncio.run(_fetch(scratch_url, cit_now)) == [(False,)]
     upgrade(scratch_url)
     people = "SELECT state_officer_id FROM {} ORDER BY 1"
     assert asyncio.run(_fetch(scratch_url, people.format("officer"))) == [("UT-9A",), ("ÿ-é-1",)]
+    assert asyncio.run(_fetch(scratch_url, cit_now)) == [(True,)]
     # The certificate's number is the state's, kept as written.
-    assert asyncio.run(
-        _fetch(scratch_url, "SELECT state_officer_id, certification_number FROM certification")
-    ) == [("UT-9A", "c-1")]
-    for insert in (_OFFICER.format(sid="ut-10"), _CERTIFICATE.format(sid="ut-9a", number="c-2")):
+    certificates = "SELECT state_officer_id, certification_number FROM certification ORDER BY 1"
+    assert asyncio.run(_fetch(scratch_url, certificates)) == [("UT-7", "c-2"), ("UT-9A", "c-1")]
+    for insert in (_OFFICER.format(sid="ut-10"), _CERTIFICATE.format(sid="ut-9a", number="c-3")):
         with pytest.raises(asyncpg.CheckViolationError):
             asyncio.run(_insert(scratch_url, insert))
 
@@ -224,7 +251,8 @@ def test_upgrading_stops_where_two_rows_would_name_one_person_twice(scratch_url:
     with pytest.raises(
         CommandError,
         match=r"one person twice: active officers .*\(AB-1\), .*"
-        r"\(ab-1\) of agency .*; certifications .*\(CD-1\), .*\(cd-1\) numbered C-7",
+        r"\(ab-1\) of agency .*; certifications .*\(CD-1\), .*\(cd-1\) numbered C-7\."
+        r" Nothing was changed: deactivate .*, and delete .*, then upgrade again$",
     ):
         upgrade(scratch_url)
     assert asyncio.run(_fetch(scratch_url, "SELECT version_num FROM alembic_version")) == [
@@ -232,17 +260,22 @@ def test_upgrading_stops_where_two_rows_would_name_one_person_twice(scratch_url:
     ]
     assert asyncio.run(_fetch(scratch_url, people)) == before
     # As the operator meets it: one line, not a traceback, from `migrate` (and `serve`).
-    migrate = subprocess.run(
-        [sys.executable, "-m", "app.cli", "migrate"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "CIT_DATABASE_URL": scratch_url},
-        timeout=120,
-        check=False,
-    )
+    migrate = _migrate_command(scratch_url)
     assert migrate.returncode == 2
     said = migrate.stderr.splitlines()[-1]  # after alembic's log lines
     assert said.startswith("cit-dispatch: the database was not upgraded: ")
     assert "one person twice" in said
     assert "Traceback" not in migrate.stderr
     assert asyncio.run(_fetch(scratch_url, people)) == before
+
+
+def test_migrate_says_when_a_newer_release_upgraded_the_database(scratch_url: str) -> None:
+    """An older release started against a database a newer one upgraded: one line, exit 2."""
+    upgrade(scratch_url)
+    asyncio.run(_insert(scratch_url, "UPDATE alembic_version SET version_num = '0999'"))
+    migrate = _migrate_command(scratch_url)
+    assert migrate.returncode == 2
+    assert migrate.stderr.splitlines()[-1] == (
+        "cit-dispatch: the database was not upgraded: Can't locate revision identified by"
+        " '0999' (a newer release of cit-dispatch upgraded this database)"
+    )
