@@ -12,9 +12,9 @@ record of the shift it worked last (shift_ends_at past), as GET /v1/units/me sho
 unit: a dispatcher at shift change must still see who is on scene. So does a unit sent by
 override before its first shift, as the record of its next one. The triggers stop
 keeping an ended shift's rows current, so its status, location and certification come
-from the responder's; it covers no other district any more, and a district's read lists it
-if based there or on a call there. A second, small statement reads them, merged in by call
-sign.
+from the responder's. It is listed as that shift serves, its home district and the others
+it covers (also_covers), as it was during the shift. A second, small statement reads them,
+merged in by call sign.
 """
 
 from __future__ import annotations
@@ -50,20 +50,17 @@ _COLUMNS = """sc.shift_id, sc.responder_type, sc.responder_id, sc.call_sign,
 # found by the partial indexes of migration 0018; the shifts by ix_shift_coverage_responder
 # (shifts of one responder never overlap: ends_at orders them as starts_at does; the next
 # one's ends_at > :now, implied, bounds its scan to the shifts ahead, not the whole
-# history). Its columns are $columns' with the responder's state, and the district of the
-# call it is on (none for a CAD's incident).
+# history). Its columns are $columns' with the responder's state.
 _HELD_OVER = """
     SELECT sc.shift_id, sc.responder_type, sc.responder_id, sc.call_sign,
            sc.home_district_id, sc.ends_at, r.status, r.lat, r.lon,
-           coalesce(cit_periods_of(r.person) @> CAST(:today AS date), false) AS cit_certified,
-           (SELECT k.district_id FROM call k WHERE k.id = r.call_id) AS call_district_id
+           coalesce(cit_periods_of(r.person) @> CAST(:today AS date), false) AS cit_certified
     FROM (
-        SELECT o.id, o.status, o.lat, o.lon, o.state_officer_id AS person,
-               o.active_call_id AS call_id FROM officer o
+        SELECT o.id, o.status, o.lat, o.lon, o.state_officer_id AS person FROM officer o
         WHERE o.agency_id = :agency_id AND o.active
           AND (o.active_call_id IS NOT NULL OR o.external_incident IS NOT NULL)
         UNION ALL
-        SELECT c.id, c.status, c.lat, c.lon, NULL, c.active_call_id FROM co_responder c
+        SELECT c.id, c.status, c.lat, c.lon, NULL FROM co_responder c
         WHERE c.agency_id = :agency_id AND c.active
           AND (c.active_call_id IS NOT NULL OR c.external_incident IS NOT NULL)
     ) r
@@ -123,18 +120,23 @@ WITH unit AS MATERIALIZED (
     GROUP BY c.shift_id
 )""")
 
-# The units held over (for a district, if one is given: those based there, and those on
-# a call there), which cover nothing. A D2 clinician covering D1 stays on D1's consoles
-# while on scene at a D1 call after its shift ends, as it was on them during its shift. A
-# statement of its own: joined into the whole agency's (a UNION ALL in `unit`), it cost
-# that read about a tenth more at 20,000 officers, for rows that are most often none.
+# The units held over, as the record of the shift that names them: listed under the
+# districts that shift serves, as during it (a D2 clinician covering D1 stays on D1's
+# consoles while on scene at a D1 call after its shift ends), with the others it serves in
+# also_covers; for a district, if one is given, those whose shift serves it. A statement of
+# its own: joined into the whole agency's (a UNION ALL in `unit`), it cost that read about a
+# tenth more at 20,000 officers, for rows that are most often none.
 _HELD_UNITS = Template("""
 WITH unit AS MATERIALIZED (
     SELECT * FROM ($held_over) held
-    WHERE CAST(:district_id AS uuid) IS NULL OR held.home_district_id = :district_id
-       OR held.call_district_id = :district_id
+    WHERE CAST(:district_id AS uuid) IS NULL
+       OR EXISTS (SELECT 1 FROM shift_coverage served
+                  WHERE served.shift_id = held.shift_id AND served.district_id = :district_id)
 ), covers AS (
-    SELECT NULL::uuid AS shift_id, NULL::text[] AS codes WHERE false
+    SELECT c.shift_id, array_agg(d.code ORDER BY d.code) AS codes
+    FROM shift_coverage c JOIN district d ON d.id = c.district_id
+    WHERE c.shift_id IN (SELECT u.shift_id FROM unit u) AND NOT c.is_home
+    GROUP BY c.shift_id
 )""")
 
 # Beside the read model, only what it lacks: the name, trainings or specialties, call

@@ -292,10 +292,10 @@ async def _units(
                 responder_id=person.id,
                 name=person.name,
                 call_sign=shift.call_sign,
+                # The shift's districts, on now or not (ended, or not yet begun), as GET
+                # /v1/units lists the unit.
                 district=codes[shift.id][0],
-                # A shift not on now (ended, or not yet begun) covers nothing now (as GET
-                # /v1/units shows it).
-                also_covers=codes[shift.id][1] if shift.starts_at <= now < shift.ends_at else [],
+                also_covers=codes[shift.id][1],
                 shift_ends_at=shift.ends_at,
                 status=person.status,
                 location=location,

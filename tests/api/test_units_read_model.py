@@ -217,9 +217,9 @@ async def test_a_unit_still_on_a_call_after_its_shift_stays_listed_until_release
         {"lat": 40.7, "lon": -111.9},
     )
     assert datetime.fromisoformat(clinician["shift_ends_at"]) <= datetime.now(UTC)
-    # Held over, it covers no other district: it is listed where its shift was based, and
-    # where its call is (D2's console still sees who is on scene there).
-    assert (clinician["district"], clinician["also_covers"]) == ("D1", [])
+    # Held over, it is listed as its shift served, based in D1 and covering D2: D2's console
+    # still sees who is on scene at its call.
+    assert (clinician["district"], clinician["also_covers"]) == ("D1", ["D2"])
     assert (await admin.ok("GET", "/v1/units?district=D1"))["items"] == everyone
     assert (await admin.ok("GET", "/v1/units?district=D2"))["items"] == [clinician]
     await admin.ok("POST", "/v1/districts", {"code": "D3", "name": "D3"}, 201)
@@ -285,9 +285,8 @@ async def test_a_unit_sent_before_its_first_shift_is_on_the_consoles_and_its_ter
         call["id"],
         "dispatched",
     )
-    # Listed where its next shift is based, covering nothing until that shift begins; and
-    # where its call is, for D1's console that sent it.
-    assert (unit["district"], unit["also_covers"]) == ("D2", [])
+    # Listed as its next shift will serve: based in D2, covering D1.
+    assert (unit["district"], unit["also_covers"]) == ("D2", ["D1"])
     assert datetime.fromisoformat(unit["shift_ends_at"]) == starts + timedelta(hours=8)
     assert (await admin.ok("GET", "/v1/units?district=D2"))["items"] == [unit]
     assert (await admin.ok("GET", "/v1/units?district=D1"))["items"] == [unit]

@@ -37,7 +37,7 @@ async def list_units(
 ) -> Response:
     """Every responder on shift now (serving the district, if given), for dispatch consoles,
     and those still busy on a call (cit-dispatch's or a CAD's) after their shift ended, until
-    released (based in the district or on a call in it, if given)."""
+    released (listed under the districts of the shift whose record they show)."""
     context = handling.context
     if district is not None:
         # The district's id from the agency's context: no round trip to look it up.
