@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -181,6 +182,16 @@ async def test_a_refusal_before_routing_or_an_invented_method_keeps_the_route_te
     )
     assert brewed == 1
     assert "BREW" not in after.labels_of("cit_http_requests_total", "method")
+
+
+async def test_a_head_counts_as_head_on_its_route_template(served: Served, admin: Api) -> None:
+    path = f"/v1/calls/{uuid.uuid4()}"
+    before = await served.scrape()
+    assert (await admin.client.head(path, headers=admin.headers)).status_code == 404
+    after = await served.scrape()
+    template = "/v1/calls/{call_id}"
+    assert _requests(after, "HEAD", template, 404) - _requests(before, "HEAD", template, 404) == 1
+    assert _requests(after, "GET", template, 404) == _requests(before, "GET", template, 404)
 
 
 async def test_a_replayed_or_rolled_back_call_counts_no_recommendation(

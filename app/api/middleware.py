@@ -90,7 +90,7 @@ class MetricsMiddleware:
         started = time.perf_counter()
         headers_at: float | None = None
         status = 500
-        long_lived = scope["path"] in _LONG_LIVED
+        long_lived = scope["path"] in LONG_LIVED
 
         async def send_counted(message: Message) -> None:
             nonlocal status, headers_at
@@ -142,11 +142,6 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-# Paths whose GET answers a stream that lasts as long as the client stays: a HEAD there
-# would hold a stream open with nothing to send, so it stays a 405.
-ENDLESS_PATHS = frozenset({"/v1/stream"})
-
-
 class HeadMiddleware:
     """A HEAD is answered as its GET would be, without the body (RFC 9110 §9.3.2):
     monitors, proxies and link checkers send HEAD, and FastAPI routes answer it 405.
@@ -160,20 +155,20 @@ class HeadMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "HEAD"
-            or scope["path"].rstrip("/") in ENDLESS_PATHS
-        ):
+        if scope["type"] != "http" or scope["method"] != "HEAD" or scope["path"] in LONG_LIVED:
             await self.app(scope, receive, send)
             return
+        as_get = {**scope, "method": "GET"}
 
         async def send_no_body(message: Message) -> None:
-            if message["type"] == "http.response.body":
+            if message["type"] == "http.response.start" and "route" in as_get:
+                # The route the router chose, for the layers outside (metrics, tracing).
+                scope["route"] = as_get["route"]
+            elif message["type"] == "http.response.body":
                 message = {**message, "body": b""}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, send_no_body)
+        await self.app(as_get, receive, send_no_body)
 
 
 class InFlightLimitMiddleware:
@@ -211,15 +206,16 @@ class InFlightLimitMiddleware:
                 done()
 
         try:
-            streams = scope["path"] in _LONG_LIVED
+            streams = scope["path"] in LONG_LIVED
             await self.app(scope, receive, send_then_release if streams else send)
         finally:
             done()
 
 
 _NEVER_SHED = frozenset({"/livez"})
-# Answers that stay open as long as the client listens (the live feed).
-_LONG_LIVED = frozenset({"/v1/stream"})
+# Answers that stay open as long as the client listens (the live feed). A HEAD there would
+# hold a stream open with nothing to send, so it stays a 405 (HeadMiddleware).
+LONG_LIVED = frozenset({"/v1/stream"})
 
 # (status, slug, title, detail, extra headers) of the answers sent outside any route.
 Answer = tuple[int, str, str, str, list[tuple[bytes, bytes]]]

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
 from app.api.deps import authorize_unread_body
-from app.api.middleware import ENDLESS_PATHS
+from app.api.middleware import LONG_LIVED
 from app.api.strict_json import RepeatedName
 from app.db.failures import is_rolled_back_by_conflict, is_unavailable
 from app.encryption import UndecryptableValue
@@ -219,7 +219,7 @@ def _allowed_methods(request: Request) -> str | None:
         for method in operations
         if method.upper() in _HTTP_METHODS
     }
-    if "GET" in methods and request.url.path.rstrip("/") not in ENDLESS_PATHS:
+    if "GET" in methods and request.url.path not in LONG_LIVED:
         methods.add("HEAD")  # app/api/middleware.py, HeadMiddleware
     return ", ".join(sorted(methods)) or None
 
