@@ -22,6 +22,7 @@ from fastapi import FastAPI
 
 from app.api.app import create_app
 from app.cache import TtlCache
+from app.db.engine import create_engine
 from app.repositories import limits as limits_repo
 from app.repositories.limits import FailureCount
 from app.services import agency, changes
@@ -111,6 +112,32 @@ async def test_concurrent_takes_from_one_bucket_never_spend_a_token_twice(
             await conn.close()
     # 30 takes of 7 from a bucket of 60 refilling 1 a second: 60, and what refilled.
     assert 60 <= sum(grants) <= 60 + elapsed + 1, (grants, elapsed)
+
+
+async def test_a_take_commits_alone_and_leaves_its_connection_as_it_was(
+    admin: Api, db: asyncpg.Connection, database_url: str
+) -> None:
+    """A take commits without waiting for the disk: a take lost to a crash gives back a
+    chunk at most. That ends with the take, so nothing after it on the pooled connection
+    commits so; and a take inside a transaction is refused, since it would make that
+    transaction's commit (a call taken, say) asynchronous too."""
+    key_id = await db.fetchval("SELECT id FROM api_key WHERE agency_id = $1", admin.agency_id)
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            on_its_own = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            taken, _ = await limits_repo.take_tokens(
+                on_its_own, key_id=key_id, capacity=60, wanted=5
+            )
+            assert taken == 5
+            assert (await on_its_own.exec_driver_sql("SHOW synchronous_commit")).scalar() == "on"
+        async with engine.connect() as conn, conn.begin():
+            await conn.exec_driver_sql("SELECT 1")  # the driver begins at the first statement
+            with pytest.raises(RuntimeError, match="autocommit"):
+                await limits_repo.take_tokens(conn, key_id=key_id, capacity=60, wanted=5)
+            assert (await conn.exec_driver_sql("SHOW synchronous_commit")).scalar() == "on"
+    finally:
+        await engine.dispose()
 
 
 async def test_a_lockout_on_one_instance_refuses_on_the_other(
