@@ -36,10 +36,10 @@ NO_PREFIX = ""
 # statement's own transaction only): a take lost to a crash of the database gives a key back
 # at most the chunks taken in its last few hundred milliseconds, within SPEC §9's "give or
 # take one refill". Waiting, each take added a WAL flush beside intake's, whose commits
-# then waited on it too: the shared limits cost call intake 6 to 8 % on a fast machine,
-# about 3 % without the wait (bench/limits.py). The setting is read at commit, so its place
-# in the statement does not matter; set inside the definer-rights function, it would end
-# with the function.
+# then waited on it too: on a fast machine the shared limits cost call intake 3.7 to 4.1 %
+# in bench/limits.py's comparison alone (6 to 8 % inside bench/calls.py), and 1.0 to 2.3 %
+# without the wait. The setting is read at commit, so its place in the statement does not
+# matter; set inside the definer-rights function, it would end with the function.
 _TAKE = text(
     "SELECT t.taken, t.left_over FROM cit_take_tokens(:key_id, :capacity, :wanted) t,"
     " set_config('synchronous_commit', 'off', true)"
