@@ -7,7 +7,7 @@ from datetime import date
 from uuid import UUID
 
 from sqlalchemy import Select, exists, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.models import Certification, CoResponder, Officer
 
@@ -33,6 +33,19 @@ async def get_officer(
 ) -> Officer | None:
     stmt = select(Officer).where(Officer.agency_id == agency_id, Officer.id == officer_id)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def active_officer_with(
+    conn: AsyncConnection, *, agency_id: UUID, field: str, value: str, other_than: UUID | None
+) -> UUID | None:
+    """The id of the agency's active officer, other than other_than, whose field (a column
+    of a unique index on active officers) is value; None when there is none. On the
+    connection, not a session: a session whose flush failed refuses to run anything."""
+    column = getattr(Officer, field)
+    stmt = select(Officer.id).where(Officer.agency_id == agency_id, Officer.active, column == value)
+    if other_than is not None:
+        stmt = stmt.where(Officer.id != other_than)
+    return (await conn.execute(stmt.limit(1))).scalar_one_or_none()
 
 
 async def get_co_responder(

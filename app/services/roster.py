@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
 from app.db.failures import constraint_of
+from app.db.unit_of_work import of_session
 from app.errors import Conflict, NotFound
 from app.models import CoResponder, Officer
 from app.repositories import assignments as assignment_repo
@@ -80,12 +81,40 @@ _ACTIVE_OFFICER_UNIQUE = {
 }
 
 
-def _duplicate_officer(exc: IntegrityError) -> Conflict:
-    """The 409 for an officer clashing with an active one: the field, never the value."""
+def _unique_values(officer: Officer) -> dict[str, str]:
+    """The officer's values under the unique indexes, read before a flush that may fail
+    (its rollback expires them)."""
+    return {field: getattr(officer, field) for field in _ACTIVE_OFFICER_UNIQUE.values()}
+
+
+async def _duplicate_officer(
+    session: AsyncSession,
+    exc: IntegrityError,
+    context: AgencyContext,
+    wanted: dict[str, str],
+    *,
+    other_than: UUID | None,
+) -> Conflict:
+    """The 409 for an officer clashing with an active one: the field and, as a call's 409
+    names its call, the officer who holds it (officer_id), so a roster sync can find them.
+    It reads in a fresh transaction: the request is refused, so nothing it did is kept."""
     field = _ACTIVE_OFFICER_UNIQUE.get(constraint_of(exc) or "")
     if field is None:
         raise exc  # no clash with an active officer: not a 409
-    return Conflict(f"an active officer of the agency already has this {field}")
+    work = of_session(session)
+    await work.restart()  # the failed statement aborted the transaction
+    holder = await repo.active_officer_with(
+        await work.connection(),
+        agency_id=context.agency_id,
+        field=field,
+        value=wanted[field],
+        other_than=other_than,
+    )
+    if holder is None:  # deactivated since the clash: a retry can succeed
+        return Conflict(f"an active officer of the agency had this {field}; retry")
+    return Conflict(
+        f"officer {holder} is active with this {field}", extra={"officer_id": str(holder)}
+    )
 
 
 async def create_officer(
@@ -101,11 +130,12 @@ async def create_officer(
         separated_at=None if body.active else datetime.now(UTC),
     )
     session.add(officer)
+    wanted = _unique_values(officer)
     try:
         async with session.begin_nested():
             await session.flush()
     except IntegrityError as exc:
-        raise _duplicate_officer(exc) from None
+        raise await _duplicate_officer(session, exc, context, wanted, other_than=None) from None
     return (await render_officers(session, context, [officer]))[0]
 
 
@@ -163,11 +193,14 @@ async def update_officer(
         officer.separated_at = None if body.active else datetime.now(UTC)
         if not body.active:
             revoked = await _retire_terminal(session, who, request_id, officer_id)
+    wanted = _unique_values(officer)
     try:
         async with session.begin_nested():
             await session.flush()
     except IntegrityError as exc:
-        raise _duplicate_officer(exc) from None
+        raise await _duplicate_officer(
+            session, exc, context, wanted, other_than=officer_id
+        ) from None
     return (await render_officers(session, context, [officer]))[0], revoked
 
 

@@ -183,8 +183,10 @@ async def test_state_officer_id_is_unique_among_active_officers_only(admin: Api)
     await admin.ok("POST", "/v1/officers", {**body, "badge_number": "14"}, 201)
 
 
-async def test_a_clash_with_an_active_officer_names_the_field_not_the_values(admin: Api) -> None:
-    await admin.ok(
+async def test_a_clash_with_an_active_officer_names_the_field_and_the_officer(
+    admin: Api,
+) -> None:
+    holder = await admin.ok(
         "POST", "/v1/officers", {"state_officer_id": "UT-7", "badge_number": "17", "name": "A"}, 201
     )
     other = await admin.ok(
@@ -197,25 +199,30 @@ async def test_a_clash_with_an_active_officer_names_the_field_not_the_values(adm
     for method, path, body in clashes:
         response = await admin.client.request(method, path, json=body, headers=admin.headers)
         assert response.status_code == 409, response.text
-        detail = response.json()["detail"]
-        assert detail == "an active officer of the agency already has this badge_number"
-    same_person = {"state_officer_id": "UT-7", "badge_number": "27", "name": "A"}
+        problem = response.json()
+        assert problem["detail"] == f"officer {holder['id']} is active with this badge_number"
+        assert problem["officer_id"] == holder["id"]
+    same_person = {"state_officer_id": "ut-7", "badge_number": "27", "name": "A"}
     response = await admin.post("/v1/officers", same_person)
     assert response.status_code == 409, response.text
     assert response.json()["detail"] == (
-        "an active officer of the agency already has this state_officer_id"
+        f"officer {holder['id']} is active with this state_officer_id"
     )
+    assert response.json()["officer_id"] == holder["id"]
     assert (await admin.ok("GET", f"/v1/officers/{other['id']}"))["badge_number"] == "18"
+    listed = await admin.ok("GET", "/v1/officers")
+    assert sorted(o["name"] for o in listed["items"]) == ["A", "B"]
 
 
 async def test_reactivating_an_officer_whose_id_is_taken_again_is_409(admin: Api) -> None:
     body = {"state_officer_id": "UT-4", "badge_number": "15", "name": "Dee"}
     first = await admin.ok("POST", "/v1/officers", body, 201)
     await admin.ok("PATCH", f"/v1/officers/{first['id']}", {"active": False})
-    await admin.ok("POST", "/v1/officers", {**body, "badge_number": "16"}, 201)
+    again = await admin.ok("POST", "/v1/officers", {**body, "badge_number": "16"}, 201)
     response = await admin.patch(f"/v1/officers/{first['id']}", {"active": True, "name": "D"})
     assert response.status_code == 409, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["officer_id"] == again["id"]
     unchanged = await admin.ok("GET", f"/v1/officers/{first['id']}")
     assert (unchanged["active"], unchanged["name"]) == (False, "Dee")
 
