@@ -40,10 +40,15 @@ def said(error: Mapping[str, Any]) -> str:
     """A pydantic error's message for a client: a pattern's in words (PATTERN_WORDS), not
     its regular expression, which told a console "String should match pattern
     '^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$'"."""
-    if error.get("type") == "string_pattern_mismatch":
+    kind, given = error.get("type"), error.get("input")
+    if kind == "string_pattern_mismatch":
         words = PATTERN_WORDS.get(str((error.get("ctx") or {}).get("pattern")))
         if words is not None:
             return f"Should be {words}"
+    if kind == "string_too_short" and isinstance(given, str) and given and not given.strip():
+        # The model strips before it counts: "   " was told it "should have at least 1
+        # character", which it has.
+        return "Should have at least one visible character, not only whitespace"
     return str(error["msg"])
 
 

@@ -326,12 +326,19 @@ async def test_a_value_of_the_wrong_shape_is_told_the_shape_in_words(admin: Api)
             ),
             ["header", "Idempotency-Key"],
         ),
+        (
+            await admin.post(
+                "/v1/officers", {"state_officer_id": "P-1", "badge_number": "B", "name": " \t "}
+            ),
+            ["body", "name"],
+        ),
     ]
     words = [
         "Should be a district code: 1 to 32 ASCII letters, digits, '_', '.' or '-', the first"
         " a letter or digit",
         "Should be text with at least one visible character, and no NUL characters",
         "Should be 1 to 255 printable ASCII characters, neither the first nor the last a space",
+        "Should have at least one visible character, not only whitespace",
     ]
     for (response, loc), said in zip(refusals, words, strict=True):
         body = _assert_problem(response, 422)
