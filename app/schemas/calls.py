@@ -17,12 +17,13 @@ from pydantic import (
 from app.schemas.common import (
     JSON_INTEGER,
     NO_NUL,
-    VISIBLE,
+    ONE_LINE,
     DistrictCode,
     Instant,
     Latitude,
     Longitude,
     StrictModel,
+    sent_at_most,
     worded,
 )
 from app.vocabulary import (
@@ -109,7 +110,9 @@ class Subject(StrictModel):
 
 
 Nature = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=VISIBLE)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=ONE_LINE),
+    sent_at_most(64),
 ]
 
 

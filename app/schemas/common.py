@@ -21,7 +21,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
+from pydantic_core import CoreSchema, PydanticCustomError
 
 T = TypeVar("T")
 
@@ -55,23 +55,64 @@ def said(error: Mapping[str, Any]) -> str:
 # PostgreSQL text cannot hold NUL: free text refuses it up front (a 422 the schema shows),
 # instead of failing in the database.
 NO_NUL = worded(r"^[^\x00]*$", "text without NUL characters")
-# Text that must say something: no NUL, and at least one character that is whitespace
-# neither to Python's str.strip (which the model applies) nor to JSON Schema's \s, nor a
-# control character; so the schema and the model refuse exactly the same blank strings.
+# What Python's str.strip takes off (and so the models do, before any other check): the
+# whitespace of str.isspace, spelt out, since each regex dialect's \s differs a little.
+_STRIPPED = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Characters that take no space when shown: soft hyphen, zero-width and joining marks,
+# direction marks and overrides, variation selectors, fillers and the byte-order mark.
+_INVISIBLE = (
+    r"\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164"
+    r"\ufe00-\ufe0f\ufeff\uffa0"
+)
+# Control characters, and the two Unicode line breaks: what a one-line value never holds.
+_CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+# A character a reader sees: none of the above.
+_SEEN = rf"[^{_STRIPPED}{_CONTROLS}{_INVISIBLE}]"
+# Text that must say something: no NUL, and at least one character that is seen. The
+# models strip first; the schema matches the same values unstripped.
 VISIBLE = worded(
-    r"^[^\x00]*[^\s\x00-\x1f\x7f\x85\ufeff][^\x00]*$",
+    rf"^[^\x00]*{_SEEN}[^\x00]*$",
     "text with at least one visible character, and no NUL characters",
+)
+# A name, a code, a call sign: one line with something to see, no control characters
+# (a tab, a line break, an escape) anywhere but in the whitespace the model strips.
+ONE_LINE = worded(
+    rf"^[{_STRIPPED}]*[^{_CONTROLS}]*{_SEEN}[^{_CONTROLS}]*[{_STRIPPED}]*$",
+    "one line of text with at least one visible character, and no control characters",
 )
 DISTRICT_CODE = worded(
     r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$",
     "a district code: 1 to 32 ASCII letters, digits, '_', '.' or '-', the first a letter or digit",
 )
 DistrictCode = Annotated[str, StringConstraints(pattern=DISTRICT_CODE)]
+
+
+def sent_at_most(max_length: int) -> BeforeValidator:
+    """A trimmed string's max_length, held to the value as sent, before the model strips
+    it: as the schema's maxLength is, so the two refuse the same values. Put it after the
+    StringConstraints, so that it runs first."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > max_length:
+            raise PydanticCustomError(
+                "string_too_long",
+                "String should have at most {max_length} characters",
+                {"max_length": max_length},
+            )
+        return value
+
+    return BeforeValidator(check)
+
+
 Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=VISIBLE)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=ONE_LINE),
+    sent_at_most(200),
 ]
 ShortText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=VISIBLE)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=ONE_LINE),
+    sent_at_most(64),
 ]
 # The cap on a list of vocabulary words (event types, flags, trainings): a guard against
 # abuse, far above any vocabulary's size, so a new word never makes a full list too long.

@@ -6,7 +6,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
 from app.schemas.calls import DispatchedCallOut, RecommendationOut
-from app.schemas.common import NO_NUL, VISIBLE, StrictModel
+from app.schemas.common import NO_NUL, VISIBLE, StrictModel, sent_at_most
 from app.vocabulary import DivertedTo, Outcome, OverrideCode, ResponderType, UnitRole
 
 __all__ = [
@@ -19,7 +19,9 @@ __all__ = [
 ]
 
 Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=VISIBLE)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=VISIBLE),
+    sent_at_most(2000),
 ]
 
 
@@ -40,6 +42,7 @@ class ClearRequest(StrictModel):
     disposition: Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=VISIBLE),
+        sent_at_most(200),
     ]
     diverted_to: DivertedTo | None = None
     outcome: Outcome | None = None

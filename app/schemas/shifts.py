@@ -9,17 +9,20 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.records.units import UnitRecord
 from app.schemas.common import (
-    VISIBLE,
+    ONE_LINE,
     DistrictCode,
     GeoLocation,
     Instant,
     PatchModel,
     StrictModel,
+    sent_at_most,
 )
 from app.vocabulary import ResponderType, UnitStatus
 
 CallSign = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=VISIBLE)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=ONE_LINE),
+    sent_at_most(32),
 ]
 MAX_SHIFT = timedelta(hours=24)
 

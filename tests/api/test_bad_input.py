@@ -336,7 +336,7 @@ async def test_a_value_of_the_wrong_shape_is_told_the_shape_in_words(admin: Api)
     words = [
         "Should be a district code: 1 to 32 ASCII letters, digits, '_', '.' or '-', the first"
         " a letter or digit",
-        "Should be text with at least one visible character, and no NUL characters",
+        "Should be one line of text with at least one visible character, and no control characters",
         "Should be 1 to 255 printable ASCII characters, neither the first nor the last a space",
         "Should have at least one visible character, not only whitespace",
     ]
@@ -344,6 +344,54 @@ async def test_a_value_of_the_wrong_shape_is_told_the_shape_in_words(admin: Api)
         body = _assert_problem(response, 422)
         assert body["errors"] == [{"loc": loc, "msg": said}]
         assert "pattern" not in str(body["detail"])
+
+
+async def test_names_codes_and_call_signs_are_one_line_with_something_to_see(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    # A tab, a line break or an escape inside a name broke the consoles' one-line lists and
+    # the CSV exports' rows; a zero-width space alone showed as an empty name.
+    await grid_districts(admin)
+    before = await _counts(db)
+    officer = {"state_officer_id": "P-1", "badge_number": "B-1"}
+    for name in (
+        "Ann\nLee",
+        "Ann\tLee",
+        "Ann\u001b[2JLee",
+        "Ann\u2028Lee",
+        "\u200b",
+        "\u200e\u200f",
+    ):
+        body = _assert_problem(await admin.post("/v1/officers", {**officer, "name": name}), 422)
+        assert body["errors"] == [
+            {
+                "loc": ["body", "name"],
+                "msg": "Should be one line of text with at least one visible character, and"
+                " no control characters",
+            }
+        ]
+    refused = [
+        await admin.post("/v1/calls", {"district": "D1", "nature": "MNTL\r\nX"}),
+        await admin.post("/v1/districts", {"code": "D9", "name": "North\u0007"}),
+        await admin.post(
+            "/v1/co-responders",
+            {"name": "MCT\u0085A", "kind": "mobile_crisis_team", "provider": "County"},
+        ),
+    ]
+    # The schema's maxLength holds for the value as sent, the whitespace the model trims
+    # included.
+    long_name = await admin.post("/v1/officers", {**officer, "name": "A" * 200 + "\n"})
+    refused.append(long_name)
+    for response in refused:
+        _assert_problem(response, 422)
+    assert await _counts(db) == before
+    # Whitespace around a value is only trimmed, a line break included; text in any script,
+    # with spaces of any kind inside, is a name.
+    made = await admin.ok("POST", "/v1/officers", {**officer, "name": "\tŌtake\u00a0大輔\r\n"}, 201)
+    assert made["name"] == "Ōtake\u00a0大輔"
+    # Free text keeps its lines: a dispatch's override reason, a call's notes.
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "one\ntwo"}, 201)
+    assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["notes"] == "one\ntwo"
 
 
 def test_every_pattern_the_api_declares_has_words(admin: Api) -> None:

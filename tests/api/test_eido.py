@@ -268,7 +268,7 @@ async def test_a_value_of_the_wrong_shape_in_an_eido_is_told_the_shape_in_words(
         (document(incident_id(), beat="D1", notes=["a\u0000b"]), "text without NUL characters"),
         (
             document(incident_id(), beat="D1", nature="\u0001"),
-            "text with at least one visible character, and no NUL characters",
+            "one line of text with at least one visible character, and no control characters",
         ),
     ):
         response = await admin.post("/v1/eido", eido)
