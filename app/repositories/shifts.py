@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Select, and_, delete, exists, or_, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.ids import new_id
 from app.models import CoResponder, District, Officer, Shift, ShiftCoverage
@@ -306,3 +306,29 @@ async def shifts_overlapping(
     for row in await session.execute(stmt):
         out.setdefault(row.responder_id, []).append((row.starts_at, row.ends_at))
     return out
+
+
+async def overlapping_shift(
+    conn: AsyncConnection,
+    *,
+    agency_id: UUID,
+    responder_id: UUID,
+    starts_at: datetime,
+    ends_at: datetime,
+    other_than: UUID | None,
+) -> tuple[UUID, datetime, datetime] | None:
+    """The responder's first shift, other than other_than, that overlaps [starts_at,
+    ends_at) (its id, start and end): the one a shift refused by the shift_no_overlap
+    trigger clashed with."""
+    stmt = select(Shift.id, Shift.starts_at, Shift.ends_at).where(
+        Shift.agency_id == agency_id,
+        Shift.responder_id == responder_id,
+        Shift.starts_at < ends_at,
+        Shift.ends_at > starts_at,
+        # A shift lasts at most 24 hours (ck_shift_at_most_24h): the index scan starts there.
+        Shift.starts_at > starts_at - MAX_SHIFT,
+    )
+    if other_than is not None:
+        stmt = stmt.where(Shift.id != other_than)
+    row = (await conn.execute(stmt.order_by(Shift.starts_at).limit(1))).first()
+    return None if row is None else (row.id, row.starts_at, row.ends_at)

@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.agency_context import AgencyContext
 from app.db.failures import constraint_of
+from app.db.unit_of_work import of_session
 from app.errors import Conflict, Invalid, NotFound
+from app.events.body import instant_text
 from app.models import District, Shift
 from app.records.units import UnitRecord
 from app.repositories import districts as district_repo
@@ -61,9 +63,55 @@ async def create_many(
                 await session.flush()
         except IntegrityError:
             where = f"shift {index}" if bulk else "the shift"
-            raise Conflict(f"{where} overlaps another shift of the same responder") from None
+            earlier = next(
+                (
+                    i
+                    for i, b in enumerate(bodies[:index])
+                    if b.responder_id == body.responder_id
+                    and b.starts_at < body.ends_at
+                    and b.ends_at > body.starts_at
+                ),
+                None,
+            )
+            if earlier is not None:
+                raise Conflict(f"{where} overlaps shift {earlier} of this request") from None
+            raise await _overlap(
+                session, where, agency_id, body.responder_id, body.starts_at, body.ends_at, None
+            ) from None
         shifts.append(shift)
     return await render(session, shifts)
+
+
+async def _overlap(
+    session: AsyncSession,
+    where: str,
+    agency_id: UUID,
+    responder_id: UUID,
+    starts_at: datetime,
+    ends_at: datetime,
+    other_than: UUID | None,
+) -> Conflict:
+    """The 409 for a shift the overlap trigger refused, naming the shift it overlaps
+    (shift_id), so a coordinator can find it. Read in a fresh transaction: the failed
+    statement aborted this one, and the request is refused, so nothing of it is kept."""
+    work = of_session(session)
+    await work.restart()
+    found = await repo.overlapping_shift(
+        await work.connection(),
+        agency_id=agency_id,
+        responder_id=responder_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        other_than=other_than,
+    )
+    if found is None:  # changed since: a retry may succeed
+        return Conflict(f"{where} overlapped another shift of the same responder; retry")
+    shift_id, its_start, its_end = found
+    return Conflict(
+        f"{where} overlaps shift {shift_id} of the same responder,"
+        f" {instant_text(its_start)} to {instant_text(its_end)}",
+        extra={"shift_id": str(shift_id)},
+    )
 
 
 def _known(
@@ -160,7 +208,9 @@ async def update(
             await repo.rewrite_coverage(session, shift, [found[c].id for c in also])
     except IntegrityError as exc:
         if constraint_of(exc) == "shift_no_overlap":
-            raise Conflict("the shift would overlap another shift of the same responder") from None
+            raise await _overlap(
+                session, "the shift", agency_id, was.responder_id, starts_at, ends_at, shift_id
+            ) from None
         # A district it names removed at the same moment: nothing was changed.
         raise Conflict(
             "the shift's districts changed meanwhile: read it again, and retry"

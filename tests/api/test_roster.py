@@ -387,6 +387,13 @@ async def test_overlapping_shift_is_409_and_bulk_is_all_or_nothing(
         },
     )
     assert overlap.status_code == 409
+    # It names the shift it overlaps, so a coordinator can find it.
+    [on_shift] = (await admin.ok("GET", "/v1/shifts"))["items"]
+    assert overlap.json()["shift_id"] == on_shift["id"]
+    assert overlap.json()["detail"] == (
+        f"the shift overlaps shift {on_shift['id']} of the same responder,"
+        f" {on_shift['starts_at']} to {on_shift['ends_at']}"
+    )
     co = await admin.ok(
         "POST", "/v1/co-responders", {"name": "C", "kind": "clinician", "provider": "P"}, 201
     )
@@ -409,7 +416,13 @@ async def test_overlapping_shift_is_409_and_bulk_is_all_or_nothing(
     before = await db.fetchval("SELECT count(*) FROM shift")
     bulk = await admin.post("/v1/shifts/bulk", {"shifts": [good, clash]})
     assert bulk.status_code == 409
-    assert "shift 1" in bulk.json()["detail"]
+    assert bulk.json()["detail"].startswith(f"shift 1 overlaps shift {on_shift['id']} ")
+    assert bulk.json()["shift_id"] == on_shift["id"]
+    # Two shifts of one request that overlap each other: the second names the first.
+    twice = await admin.post("/v1/shifts/bulk", {"shifts": [good, good]})
+    assert twice.status_code == 409
+    assert twice.json()["detail"] == "shift 1 overlaps shift 0 of this request"
+    assert "shift_id" not in twice.json()
     assert await db.fetchval("SELECT count(*) FROM shift") == before
     created = await admin.ok("POST", "/v1/shifts/bulk", {"shifts": [good]}, 201)
     assert created["items"][0]["call_sign"] == "M1"

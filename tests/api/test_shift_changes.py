@@ -255,6 +255,8 @@ async def test_a_shift_not_yet_started_can_be_corrected_or_cancelled(
         response = await admin.patch(path, change)
         assert response.status_code == status, change
         assert response.headers["content-type"] == "application/problem+json"
+        if status == 409:  # it names the shift it would overlap
+            assert response.json()["shift_id"] == shifts[1]["id"], response.text
     assert await db.fetchval(coverage, moved["id"]) == before[1] == 3
     assert (await admin.ok("GET", "/v1/shifts"))["items"] == before[0]
 
