@@ -48,6 +48,17 @@ async def active_officer_with(
     return (await conn.execute(stmt.limit(1))).scalar_one_or_none()
 
 
+async def certification_numbered(
+    conn: AsyncConnection, *, state_officer_id: str, certification_number: str
+) -> UUID | None:
+    """The id of the person's certification with this number, if one is recorded."""
+    stmt = select(Certification.id).where(
+        Certification.state_officer_id == state_officer_id,
+        Certification.certification_number == certification_number,
+    )
+    return (await conn.execute(stmt)).scalar_one_or_none()
+
+
 async def get_co_responder(
     session: AsyncSession, *, agency_id: UUID, co_responder_id: UUID
 ) -> CoResponder | None:

@@ -13,6 +13,8 @@ from uuid import UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db.failures import constraint_of
+from app.db.unit_of_work import of_session
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import Certification
 from app.repositories import roster as repo
@@ -40,9 +42,30 @@ async def record_certification(
     try:
         async with session.begin_nested():
             await session.flush()
-    except IntegrityError:
-        raise Conflict("that certification number is already recorded for this person") from None
+    except IntegrityError as exc:
+        if constraint_of(exc) != "uq_certification_state_officer_id":
+            raise
+        raise await _recorded_already(session, body) from None
     return _render_certification(cert)
+
+
+async def _recorded_already(session: AsyncSession, body: CertificationCreate) -> Conflict:
+    """The 409 for a certification number the person has already, naming that record
+    (certification_id): read in a fresh transaction, since the failed statement aborted
+    this one and the request is refused."""
+    work = of_session(session)
+    await work.restart()
+    found = await repo.certification_numbered(
+        await work.connection(),
+        state_officer_id=body.state_officer_id,
+        certification_number=body.certification_number,
+    )
+    if found is None:  # no such row now: the clash was with one not committed after all
+        return Conflict("that certification number was being recorded meanwhile; retry")
+    return Conflict(
+        f"certification {found} already records that number for this person",
+        extra={"certification_id": str(found)},
+    )
 
 
 async def list_certifications(

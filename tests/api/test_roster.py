@@ -172,6 +172,31 @@ async def test_only_an_admin_may_record_a_certification(admin: Api) -> None:
     assert response.status_code == 403
 
 
+async def test_a_certification_number_recorded_twice_is_a_409_naming_the_record(
+    admin: Api, other_admin: Api, db: asyncpg.Connection
+) -> None:
+    await admin.ok(
+        "POST",
+        "/v1/officers",
+        {"state_officer_id": "UT-40", "badge_number": "40", "name": "E"},
+        201,
+    )
+    first = await admin.ok("POST", "/v1/certifications", _cert("UT-40", "C-40"), 201)
+    # The person's next agency records it again, their id in another case.
+    await grid_districts(other_admin)
+    await add_officer(other_admin, district="D1", call_sign="1A40", state_officer_id="ut-40")
+    for api in (admin, other_admin):
+        twice = await api.post("/v1/certifications", _cert("ut-40", "C-40"))
+        assert twice.status_code == 409, twice.text
+        assert twice.json()["certification_id"] == first["id"]
+        assert twice.json()["detail"] == (
+            f"certification {first['id']} already records that number for this person"
+        )
+    assert await db.fetchval("SELECT count(*) FROM certification") == 1
+    # Another number for the same person is another certificate.
+    await other_admin.ok("POST", "/v1/certifications", _cert("UT-40", "C-41"), 201)
+
+
 async def test_state_officer_id_is_unique_among_active_officers_only(admin: Api) -> None:
     body = {"state_officer_id": "UT-3", "badge_number": "13", "name": "Cal"}
     first = await admin.ok("POST", "/v1/officers", body, 201)
