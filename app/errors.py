@@ -55,6 +55,41 @@ class CallExists(Conflict):
         )
 
 
+class OfficerExists(Conflict):
+    """An officer given a state_officer_id or badge_number an active officer of the agency
+    has: created, changed or reactivated."""
+
+    slug, title = "officer-exists", "An active officer has this state_officer_id or badge_number"
+
+    def __init__(self, officer_id: object, field: str) -> None:
+        super().__init__(
+            f"officer {officer_id} is active with this {field}",
+            extra={"officer_id": str(officer_id)},
+        )
+
+
+class ShiftOverlaps(Conflict):
+    """A shift that would overlap another of its responder's: a stored one (shift_id), or
+    an earlier one of the same bulk request (no shift_id; the detail names its place)."""
+
+    slug, title = "shift-overlap", "The shift overlaps another of its responder's"
+
+    def __init__(self, detail: str, shift_id: object | None = None) -> None:
+        super().__init__(detail, extra=None if shift_id is None else {"shift_id": str(shift_id)})
+
+
+class CertificationExists(Conflict):
+    """A certification number the person already has on record."""
+
+    slug, title = "certification-exists", "The person has this certification number on record"
+
+    def __init__(self, certification_id: object) -> None:
+        super().__init__(
+            f"certification {certification_id} already records that number for this person",
+            extra={"certification_id": str(certification_id)},
+        )
+
+
 class UnsupportedMediaType(AppError):
     """A body sent as something other than JSON (RFC 9110 section 15.5.16)."""
 

@@ -45,6 +45,8 @@ from app.db.engine import app_role_url, connections_in_use, create_engine
 from app.encryption import DataCipher, load_cipher
 from app.schemas.calls import CallExistsProblem
 from app.schemas.dispatch import UnitsUnavailableProblem
+from app.schemas.roster import CertificationExistsProblem, OfficerExistsProblem
+from app.schemas.shifts import ShiftOverlapProblem
 from app.services import changes, housekeeping, stream_tail
 from app.services import eido as eido_service
 from app.settings import Settings
@@ -223,7 +225,16 @@ def create_app(
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = openapi_document.build(
-                app.known_routes, app, (Problem, UnitsUnavailableProblem, CallExistsProblem)
+                app.known_routes,
+                app,
+                (
+                    Problem,
+                    UnitsUnavailableProblem,
+                    CallExistsProblem,
+                    OfficerExistsProblem,
+                    CertificationExistsProblem,
+                    ShiftOverlapProblem,
+                ),
             )
         return app.openapi_schema
 

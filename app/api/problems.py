@@ -327,3 +327,23 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for s in statuses
     }
+
+
+def conflict_naming(model: type[BaseModel], description: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses=` entry of a 409 that may name what it clashed with (model, a
+    problem with that object's id), or be a plain Problem."""
+    return {
+        409: {
+            "description": description,
+            "content": {
+                PROBLEM_MEDIA_TYPE: {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": f"#/components/schemas/{model.__name__}"},
+                            {"$ref": "#/components/schemas/Problem"},
+                        ]
+                    }
+                }
+            },
+        }
+    }

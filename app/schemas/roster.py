@@ -189,3 +189,24 @@ class UnitStatusOut(BaseModel):
     location: GeoLocation | None
     active_call_id: UUID | None
     external_incident: str | None
+
+
+class OfficerExistsProblem(BaseModel):
+    """The 409 for an officer given a state_officer_id or badge_number an active officer of
+    the agency has (created, changed or reactivated)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    officer_id: UUID = Field(description="The active officer that has it")
+
+
+class CertificationExistsProblem(BaseModel):
+    """The 409 for a certification number the person already has on record."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    certification_id: UUID = Field(description="The certification that records it")

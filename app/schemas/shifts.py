@@ -121,3 +121,17 @@ def units_json(units: list[UnitRecord]) -> bytes:
     are typed by UnitRecord, so no validation is needed.
     """
     return orjson.dumps({"items": units}, option=orjson.OPT_UTC_Z)
+
+
+class ShiftOverlapProblem(BaseModel):
+    """The 409 for a shift that would overlap another of its responder's."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    shift_id: UUID | None = Field(
+        None,
+        description="The stored shift it overlaps; absent when it overlaps an earlier shift"
+        " of the same bulk request, which the detail names by its place",
+    )

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.failures import constraint_of
 from app.db.unit_of_work import of_session
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import CertificationExists, Conflict, Forbidden, Invalid, NotFound
 from app.models import Certification
 from app.repositories import roster as repo
 from app.repositories.pagination import fetch_page
@@ -62,10 +62,7 @@ async def _recorded_already(session: AsyncSession, body: CertificationCreate) ->
     )
     if found is None:  # no such row now: the clash was with one not committed after all
         return Conflict("that certification number was being recorded meanwhile; retry")
-    return Conflict(
-        f"certification {found} already records that number for this person",
-        extra={"certification_id": str(found)},
-    )
+    return CertificationExists(found)
 
 
 async def list_certifications(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.agency_context import AgencyContext
 from app.db.failures import constraint_of
 from app.db.unit_of_work import of_session
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, OfficerExists
 from app.models import CoResponder, Officer
 from app.repositories import assignments as assignment_repo
 from app.repositories import keys as keys_repo
@@ -112,9 +112,7 @@ async def _duplicate_officer(
     )
     if holder is None:  # deactivated since the clash: a retry can succeed
         return Conflict(f"an active officer of the agency had this {field}; retry")
-    return Conflict(
-        f"officer {holder} is active with this {field}", extra={"officer_id": str(holder)}
-    )
+    return OfficerExists(holder, field)
 
 
 async def create_officer(

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from app.agency_context import AgencyContext
 from app.db.failures import constraint_of
 from app.db.unit_of_work import of_session
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound, ShiftOverlaps
 from app.events.body import instant_text
 from app.models import District, Shift
 from app.records.units import UnitRecord
@@ -74,7 +74,7 @@ async def create_many(
                 None,
             )
             if earlier is not None:
-                raise Conflict(f"{where} overlaps shift {earlier} of this request") from None
+                raise ShiftOverlaps(f"{where} overlaps shift {earlier} of this request") from None
             raise await _overlap(
                 session, where, agency_id, body.responder_id, body.starts_at, body.ends_at, None
             ) from None
@@ -107,10 +107,10 @@ async def _overlap(
     if found is None:  # changed since: a retry may succeed
         return Conflict(f"{where} overlapped another shift of the same responder; retry")
     shift_id, its_start, its_end = found
-    return Conflict(
+    return ShiftOverlaps(
         f"{where} overlaps shift {shift_id} of the same responder,"
         f" {instant_text(its_start)} to {instant_text(its_end)}",
-        extra={"shift_id": str(shift_id)},
+        shift_id,
     )
 
 

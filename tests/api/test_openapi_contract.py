@@ -195,3 +195,80 @@ async def test_the_documents_call_location_accepts_what_the_api_accepts(
         answer = await admin.post("/v1/calls", {"district": "D1", "location": location})
         assert answer.status_code in (201, 422), answer.text
         assert says.is_valid(location) == (answer.status_code == 201), (location, answer.text)
+
+
+def _named_conflict(document: dict[str, Any], method: str, path: str) -> Draft202012Validator:
+    """A validator for the problem a route's 409 documents as naming what it clashed with
+    (its schema's first alternative; the second is the plain Problem)."""
+    registry: Registry[Any] = Registry().with_resource(
+        DOCUMENT, DRAFT202012.create_resource(document)
+    )
+    escaped = path.replace("~", "~0").replace("/", "~1")
+    pointer = (
+        f"/paths/{escaped}/{method}/responses/409/content/application~1problem+json/schema/anyOf/0"
+    )
+    return Draft202012Validator(
+        {"$ref": f"{DOCUMENT}#{pointer}"},
+        registry=registry,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+async def test_a_409_that_names_what_it_clashed_with_is_documented_so(
+    client: httpx.AsyncClient, admin: Api
+) -> None:
+    # A client generated from the document must see call_id, officer_id, shift_id and
+    # certification_id, not sniff a plain Problem for them.
+    document = await _document(client)
+    await grid_districts(admin)
+    officer = {"state_officer_id": "UT-70", "badge_number": "70", "name": "Ola"}
+    held = await admin.ok("POST", "/v1/officers", officer, 201)
+    other = await admin.ok(
+        "POST", "/v1/officers", {**officer, "state_officer_id": "UT-71", "badge_number": "71"}, 201
+    )
+    cert = {
+        "state_officer_id": "UT-70",
+        "certification_number": "C-70",
+        "program": "State CIT 40h",
+        "certified_on": "2026-01-05",
+        "expires_on": "2028-01-05",
+        "volunteered": True,
+    }
+    await admin.ok("POST", "/v1/certifications", cert, 201)
+    shift = {
+        "responder_type": "officer",
+        "responder_id": held["id"],
+        "call_sign": "1A70",
+        "district": "D1",
+        "starts_at": "2027-01-05T08:00:00Z",
+        "ends_at": "2027-01-05T16:00:00Z",
+    }
+    first_shift = await admin.ok("POST", "/v1/shifts", shift, 201)
+    await admin.ok("POST", "/v1/calls", {"district": "D1", "external_id": "CAD-70"}, 201)
+    clashes = [
+        ("post", "/v1/calls", {"district": "D1", "external_id": "CAD-70"}, "call_id"),
+        ("post", "/v1/officers", {**officer, "badge_number": "72"}, "officer_id"),
+        ("patch", f"/v1/officers/{other['id']}", {"badge_number": "70"}, "officer_id"),
+        ("post", "/v1/certifications", cert, "certification_id"),
+        ("post", "/v1/shifts", shift, "shift_id"),
+        ("post", "/v1/shifts/bulk", {"shifts": [shift]}, "shift_id"),
+    ]
+    templates = {"patch": "/v1/officers/{officer_id}"}
+    kinds = {
+        "call_id": "call-exists",
+        "officer_id": "officer-exists",
+        "certification_id": "certification-exists",
+        "shift_id": "shift-overlap",
+    }
+    for method, path, body, field in clashes:
+        response = await admin.client.request(method, path, json=body, headers=admin.headers)
+        assert response.status_code == 409, response.text
+        problem = response.json()
+        validator = _named_conflict(document, method, templates.get(method, path))
+        assert list(validator.iter_errors(problem)) == [], (path, problem)
+        # The document's schema holds the field, and refuses the problem without it.
+        assert list(validator.iter_errors({**problem, field: "not an id"})), (path, field)
+        assert UUID(problem[field])
+        # Its own problem type, so a client can tell it from the other 409s of the route.
+        assert problem["type"].rsplit("/", 1)[1] == kinds[field], problem["type"]
+    assert response.json()["shift_id"] == first_shift["id"]

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -19,7 +19,7 @@ from app.api.deps import (
     replayed,
     request_id,
 )
-from app.api.problems import PROBLEM_MEDIA_TYPE, problems
+from app.api.problems import conflict_naming, problems
 from app.api.strict_json import StrictJSONRoute
 from app.schemas.calls import (
     CallCreate,
@@ -39,23 +39,11 @@ from app.vocabulary import EXTERNAL_ID_MAX, CallStatus
 router = APIRouter(prefix="/v1/calls", tags=["calls"], route_class=StrictJSONRoute)
 
 
-_CALL_EXISTS: dict[int | str, dict[str, Any]] = {
-    409: {
-        "description": "Another call of the agency has this external_id (CallExistsProblem,"
-        " whose call_id is that call's id), or a request with this Idempotency-Key is still"
-        " running (Problem).",
-        "content": {
-            PROBLEM_MEDIA_TYPE: {
-                "schema": {
-                    "anyOf": [
-                        {"$ref": f"#/components/schemas/{CallExistsProblem.__name__}"},
-                        {"$ref": "#/components/schemas/Problem"},
-                    ]
-                }
-            }
-        },
-    }
-}
+_CALL_EXISTS = conflict_naming(
+    CallExistsProblem,
+    "Another call of the agency has this external_id (CallExistsProblem, whose call_id is"
+    " that call's id), or a request with this Idempotency-Key is still running (Problem).",
+)
 
 
 @router.post(

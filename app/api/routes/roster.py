@@ -17,17 +17,19 @@ from app.api.deps import (
     Work,
     request_id,
 )
-from app.api.problems import problems
+from app.api.problems import conflict_naming, problems
 from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import NO_NUL, Page
 from app.schemas.roster import (
     CertificationCreate,
+    CertificationExistsProblem,
     CertificationOut,
     CertificationPatch,
     CoResponderCreate,
     CoResponderOut,
     CoResponderPatch,
     OfficerCreate,
+    OfficerExistsProblem,
     OfficerOut,
     OfficerPatch,
     StatusUpdate,
@@ -40,7 +42,19 @@ router = APIRouter(prefix="/v1", route_class=StrictJSONRoute)
 WRITE_ERRORS = problems(401, 403, 409, 413, 422, 503)
 
 
-@router.post("/officers", status_code=201, tags=["officers"], responses=WRITE_ERRORS)
+_OFFICER_EXISTS = conflict_naming(
+    OfficerExistsProblem,
+    "An active officer of the agency has this state_officer_id or badge_number"
+    " (OfficerExistsProblem, whose officer_id is that officer's id)",
+)
+
+
+@router.post(
+    "/officers",
+    status_code=201,
+    tags=["officers"],
+    responses={**WRITE_ERRORS, **_OFFICER_EXISTS},
+)
 async def create_officer(
     body: OfficerCreate, who: Caller, context: Context, session: Session, audit: Audit
 ) -> OfficerOut:
@@ -73,7 +87,16 @@ async def get_officer(
 @router.patch(
     "/officers/{officer_id}",
     tags=["officers"],
-    responses=problems(401, 403, 404, 409, 413, 422, 503),
+    responses={
+        **problems(401, 403, 404, 413, 422, 503),
+        **conflict_naming(
+            OfficerExistsProblem,
+            "An active officer of the agency has the badge_number given, or (reactivated) this"
+            " officer's state_officer_id or badge_number (OfficerExistsProblem, whose"
+            " officer_id is that officer's id); or the officer, to be deactivated, is"
+            " assigned to a call (Problem)",
+        ),
+    },
 )
 async def update_officer(
     officer_id: UUID,
@@ -111,7 +134,19 @@ async def set_officer_status(
     )
 
 
-@router.post("/certifications", status_code=201, tags=["certifications"], responses=WRITE_ERRORS)
+@router.post(
+    "/certifications",
+    status_code=201,
+    tags=["certifications"],
+    responses={
+        **WRITE_ERRORS,
+        **conflict_naming(
+            CertificationExistsProblem,
+            "The person has this certification number on record (CertificationExistsProblem,"
+            " whose certification_id is that record's id)",
+        ),
+    },
+)
 async def record_certification(
     body: CertificationCreate, who: Caller, session: Session, audit: Audit
 ) -> CertificationOut:

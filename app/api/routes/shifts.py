@@ -7,16 +7,28 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from app.api.deps import Audit, Caller, Paging, ReadSession, Session
-from app.api.problems import problems
+from app.api.problems import conflict_naming, problems
 from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import DistrictCode, Instant, Items, Page
-from app.schemas.shifts import ShiftBulkCreate, ShiftCreate, ShiftOut, ShiftPatch
+from app.schemas.shifts import (
+    ShiftBulkCreate,
+    ShiftCreate,
+    ShiftOut,
+    ShiftOverlapProblem,
+    ShiftPatch,
+)
 from app.services import shifts as service
 
 router = APIRouter(prefix="/v1/shifts", tags=["shifts"], route_class=StrictJSONRoute)
 
+_OVERLAPS = conflict_naming(
+    ShiftOverlapProblem,
+    "The shift overlaps another of its responder's (ShiftOverlapProblem, whose shift_id is"
+    " the stored shift it overlaps)",
+)
 
-@router.post("", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
+
+@router.post("", status_code=201, responses={**problems(401, 403, 413, 422, 503), **_OVERLAPS})
 async def create_shift(body: ShiftCreate, who: Caller, session: Session, audit: Audit) -> ShiftOut:
     """Schedule a shift (at most 24 h). An overlapping shift for the responder is a 409."""
     [out] = await service.create_many(session, agency_id=who.agency_id, bodies=[body], bulk=False)
@@ -24,7 +36,7 @@ async def create_shift(body: ShiftCreate, who: Caller, session: Session, audit: 
     return out
 
 
-@router.post("/bulk", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
+@router.post("/bulk", status_code=201, responses={**problems(401, 403, 413, 422, 503), **_OVERLAPS})
 async def create_shifts(
     body: ShiftBulkCreate, who: Caller, session: Session, audit: Audit
 ) -> Items[ShiftOut]:
@@ -36,7 +48,18 @@ async def create_shifts(
     return Items(items=items)
 
 
-@router.patch("/{shift_id}", responses=problems(401, 403, 404, 409, 413, 422, 503))
+@router.patch(
+    "/{shift_id}",
+    responses={
+        **problems(401, 403, 404, 413, 422, 503),
+        **conflict_naming(
+            ShiftOverlapProblem,
+            "The shift would overlap another of its responder's (ShiftOverlapProblem, whose"
+            " shift_id is that shift's id), or has ended, or has started and may only change"
+            " its end (Problem)",
+        ),
+    },
+)
 async def update_shift(
     shift_id: UUID, body: ShiftPatch, who: Caller, session: Session, audit: Audit
 ) -> ShiftOut:
