@@ -15,7 +15,7 @@ from typing import Any, Protocol, cast
 from uuid import UUID
 
 import asyncpg
-from sqlalchemy import Date, Select, func, select
+from sqlalchemy import Date, Select, func, or_, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -312,13 +312,16 @@ async def list_calls(
     status: str | None,
     district_id: UUID | None,
     external_id: str | None,
+    or_call_id: UUID | None = None,
     limit: int,
     cursor: str | None,
 ) -> tuple[list[CallRecord], str | None]:
-    """One page of the agency's calls, newest first."""
+    """One page of the agency's calls, newest first; with external_id, the call that has it,
+    or the call or_call_id."""
     stmt = _SELECT_CALL.where(Call.agency_id == agency_id)
     if external_id is not None:
-        stmt = stmt.where(Call.external_id == external_id)
+        by_id = Call.external_id == external_id
+        stmt = stmt.where(by_id if or_call_id is None else or_(by_id, Call.id == or_call_id))
     if status is not None:
         stmt = stmt.where(Call.status == status)
     if district_id is not None:

@@ -14,6 +14,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
+from app.eido import outgoing
 from app.encryption import CALL_NOTES, DataCipher
 from app.errors import Invalid, NotFound
 from app.models import Assignment, Dispatch
@@ -175,6 +176,16 @@ async def read_by_its_unit(
     return out
 
 
+def known_by(call: CallRecord, external_id: str) -> bool:
+    """Whether the CAD knows call by external_id: its own, or the Incident Tracking
+    Identifier the EIDO export assigned it, which only a call without one of its own is
+    given (app/eido/outgoing.py), and which names it exactly (its hex in the export's case)."""
+    return call.external_id == external_id or (
+        not outgoing.is_incident_id(call.external_id)
+        and outgoing.incident_id_for(call.id, call.agency_id) == external_id
+    )
+
+
 async def list_page(
     session: AsyncSession,
     context: AgencyContext,
@@ -193,15 +204,22 @@ async def list_page(
         if info is None:
             raise Invalid(f"unknown district {district}", loc=("query", "district"))
         district_id = info.id
+    # The incident id the EIDO export assigned a call is that call's too.
+    assigned = (
+        None if external_id is None else outgoing.assigned_call_id(external_id, context.agency_id)
+    )
     calls, next_cursor = await repo.list_calls(
         session,
         agency_id=context.agency_id,
         status=status,
         district_id=district_id,
         external_id=external_id,
+        or_call_id=assigned,
         limit=limit,
         cursor=cursor,
     )
+    if external_id is not None:
+        calls = [c for c in calls if known_by(c, external_id)]
     recs = await repo.latest_recommendations(session, [c.id for c in calls])
     return await _render_many(session, calls, recs), next_cursor
 

@@ -32,7 +32,7 @@ from app.schemas.calls import (
 )
 from app.security import Principal
 from app.services import audit, triage
-from app.services.call_views import get, render_call
+from app.services.call_views import get, known_by, render_call
 
 
 def _location(body: CallLocation | None) -> Location | None:
@@ -87,13 +87,7 @@ async def _refuse_an_exported_incident_id(work: UnitOfWork, call: CallRecord) ->
     if named is None:
         return
     holder = await repo.get_call(await work.session(), agency_id=call.agency_id, call_id=named)
-    # A call imported (or created) with an incident id of its own is known by that one; and
-    # retrieval matches the export's id exactly (the hex in its case), as here.
-    if (
-        holder is not None
-        and not outgoing.is_incident_id(holder.external_id)
-        and outgoing.incident_id_for(named, call.agency_id) == call.external_id
-    ):
+    if holder is not None and known_by(holder, str(call.external_id)):
         raise CallExists(str(call.external_id), named)
 
 

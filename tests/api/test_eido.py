@@ -887,6 +887,8 @@ async def test_imported_incident_keeps_its_id_on_the_way_out(admin: Api) -> None
     # The id the export would have assigned does not find it: it has its own.
     assigned = f"urn:emergency:uid:incidentid:{UUID(call['id']).hex}:{admin.agency_id.hex}"
     assert (await admin.get(f"/v1/eido/incidents/{quote(assigned, safe='')}")).status_code == 404
+    listed = await admin.ok("GET", f"/v1/calls?external_id={quote(assigned, safe='')}")
+    assert listed["items"] == []
 
 
 async def test_the_agencys_own_export_imports_as_the_same_incident(
@@ -974,12 +976,18 @@ async def test_a_new_call_cannot_take_the_incident_id_the_export_gave_another(
     assert await _count(db, "call") == 1
     found = await admin.ok("GET", f"/v1/eido/incidents/{quote(assigned, safe='')}")
     assert found == await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    # The CAD that read the 409 finds that call by the id it names, as by its own.
+    for known_as in (assigned, "CAD-1"):
+        listed = await admin.ok("GET", f"/v1/calls?external_id={quote(known_as, safe='')}")
+        assert [c["id"] for c in listed["items"]] == [call["id"]], known_as
     # An id of that form naming no call of the agency is any CAD's to use; so is one that
     # spells the call's hex in capitals, which retrieval does not take for the export's.
     unused = f"urn:emergency:uid:incidentid:{uuid4().hex}:{admin.agency_id.hex}"
     await admin.ok("POST", "/v1/calls", {"district": "D2", "external_id": unused}, 201)
     shouted = assigned.replace(UUID(call["id"]).hex, UUID(call["id"]).hex.upper())
-    await admin.ok("POST", "/v1/calls", {"district": "D2", "external_id": shouted}, 201)
+    other = await admin.ok("POST", "/v1/calls", {"district": "D2", "external_id": shouted}, 201)
+    listed = await admin.ok("GET", f"/v1/calls?external_id={quote(shouted, safe='')}")
+    assert [c["id"] for c in listed["items"]] == [other["id"]]
 
 
 async def test_a_document_dated_in_the_future_is_refused_and_freezes_nothing(
