@@ -117,6 +117,8 @@ Nature = Annotated[
 
 
 class CallCreate(StrictModel):
+    NULL_IS_DEFAULT = frozenset({"safety", "subject"})
+
     external_id: (
         Annotated[str, StringConstraints(min_length=1, max_length=EXTERNAL_ID_MAX, pattern=NO_NUL)]
         | None

@@ -19,6 +19,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
@@ -199,6 +200,15 @@ def without_null(schema: dict[str, Any], fields: Iterable[str]) -> None:
             prop["anyOf"] = options
 
 
+def with_null(schema: dict[str, Any], fields: Iterable[str]) -> None:
+    """Offer null in these fields' JSON schema, beside what they take (NULL_IS_DEFAULT)."""
+    properties = schema.get("properties", {})
+    for name in fields:
+        prop = properties[name]
+        options = prop.pop("anyOf", None) or [{"$ref": prop.pop("$ref")}]
+        prop["anyOf"] = [*options, {"type": "null"}]
+
+
 class StrictModel(BaseModel):
     """Request bodies reject unknown fields: a misspelt safety flag must not vanish silently.
 
@@ -210,6 +220,9 @@ class StrictModel(BaseModel):
     # Optional fields that may be left out but not given as null (a validator refuses it):
     # their JSON schema offers no null (without_null).
     NOT_NULL: ClassVar[tuple[str, ...]] = ()
+    # Fields with a default where null means "not given", as CADs that send every field
+    # write it: null takes the default (and the schema offers null).
+    NULL_IS_DEFAULT: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def __get_pydantic_json_schema__(
@@ -218,7 +231,16 @@ class StrictModel(BaseModel):
         json_schema = handler(core_schema)
         if cls.NOT_NULL:
             without_null(handler.resolve_ref_schema(json_schema), cls.NOT_NULL)
+        if cls.NULL_IS_DEFAULT:
+            with_null(handler.resolve_ref_schema(json_schema), sorted(cls.NULL_IS_DEFAULT))
         return json_schema
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_default(cls, data: Any) -> Any:
+        if cls.NULL_IS_DEFAULT and isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None or k not in cls.NULL_IS_DEFAULT}
+        return data
 
 
 class PatchModel(StrictModel):

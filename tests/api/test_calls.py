@@ -267,6 +267,28 @@ async def test_patch_leaves_a_field_sent_as_null_as_it_was(admin: Api) -> None:
     assert after["subject"] == {}
 
 
+async def test_intake_takes_a_field_sent_as_null_as_not_given(admin: Api) -> None:
+    """A CAD that sends every field writes null for what it does not know: a call is never
+    refused for that (it was a 422 for safety and subject), and the document says so."""
+    await grid_districts(admin)
+    nulls = {
+        "external_id": None,
+        "location": None,
+        "nature": None,
+        "safety": None,
+        "subject": None,
+        "notes": None,
+        "received_at": None,
+    }
+    call = await admin.ok("POST", "/v1/calls", {**nulls, "district": "D1"}, 201)
+    assert not any(call["safety"].values())
+    assert call["subject"] == {}
+    assert call["recommendation"]["safety_concern"] is False
+    schema = (await admin.ok("GET", "/openapi.json"))["components"]["schemas"]["CallCreate"]
+    for name in nulls:
+        assert {"type": "null"} in schema["properties"][name]["anyOf"], name
+
+
 async def test_notes_only_in_call_detail_never_in_lists_or_events(
     admin: Api, db: asyncpg.Connection
 ) -> None:
