@@ -8,6 +8,7 @@ transaction of its own. app/repositories/audit.py holds the SQL.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,12 @@ from app.security import Principal
 from app.vocabulary import AuditOutcome
 
 log = logging.getLogger(__name__)
+
+
+def changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each field of after whose value differs from before's, as an update's entry records
+    it: {field: {"from": before, "to": after}} (JSON values)."""
+    return {k: {"from": before[k], "to": v} for k, v in after.items() if before[k] != v}
 
 
 @dataclass

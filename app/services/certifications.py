@@ -20,6 +20,7 @@ from app.models import Certification
 from app.repositories import roster as repo
 from app.repositories.pagination import fetch_page
 from app.schemas.roster import CertificationCreate, CertificationOut, CertificationPatch
+from app.services import audit
 from app.vocabulary import person_id
 
 
@@ -127,5 +128,5 @@ async def update_certification(
     await session.flush()
     now_is = _render_certification(cert)
     after = now_is.model_dump(mode="json")
-    changed = {k: {"from": was[k], "to": after[k]} for k in changes if was[k] != after[k]}
+    changed = audit.changes(was, {k: after[k] for k in changes})
     return now_is, changed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.exc import IntegrityError
@@ -172,11 +173,13 @@ async def update_officer(
     *,
     who: Principal,
     request_id: str | None,
-) -> tuple[OfficerOut, list[bytes]]:
-    """The officer changed, and the hashes of the unit keys a separation revoked."""
+) -> tuple[OfficerOut, list[bytes], dict[str, dict[str, Any]]]:
+    """The officer changed, the hashes of the unit keys a separation revoked, and each
+    field changed, before and after (for the audit trail)."""
     if body.active is False:
         await _refuse_deactivating_on_a_call(session, context.agency_id, "officer", officer_id)
     officer = await get_officer(session, agency_id=context.agency_id, officer_id=officer_id)
+    before = _officer_fields(officer)
     if body.badge_number is not None:
         officer.badge_number = body.badge_number
     if body.name is not None:
@@ -199,7 +202,18 @@ async def update_officer(
         raise await _duplicate_officer(
             session, exc, context, wanted, other_than=officer_id
         ) from None
-    return (await render_officers(session, context, [officer]))[0], revoked
+    changed = audit.changes(before, _officer_fields(officer))
+    return (await render_officers(session, context, [officer]))[0], revoked, changed
+
+
+def _officer_fields(officer: Officer) -> dict[str, Any]:
+    """What a PATCH may change of an officer, as its audit entry records it."""
+    return {
+        "badge_number": officer.badge_number,
+        "name": officer.name,
+        "trainings": list(officer.trainings),
+        "active": officer.active,
+    }
 
 
 async def _retire_terminal(
@@ -300,12 +314,14 @@ async def update_co_responder(
     request_id: str | None,
     co_responder_id: UUID,
     body: CoResponderPatch,
-) -> tuple[CoResponderOut, list[bytes]]:
-    """The co-responder changed, and the hashes of the unit keys a deactivation revoked."""
+) -> tuple[CoResponderOut, list[bytes], dict[str, dict[str, Any]]]:
+    """The co-responder changed, the hashes of the unit keys a deactivation revoked, and
+    each field changed, before and after (for the audit trail)."""
     agency_id = who.agency_id
     if body.active is False:
         await _refuse_deactivating_on_a_call(session, agency_id, "co_responder", co_responder_id)
     row = await get_co_responder(session, agency_id=agency_id, co_responder_id=co_responder_id)
+    before = _co_responder_fields(row)
     revoked: list[bytes] = []
     if body.active is False and row.active:
         revoked = await _retire_terminal(session, who, request_id, co_responder_id)
@@ -316,7 +332,18 @@ async def update_co_responder(
     if body.specialties is not None:
         row.specialties = sorted(set(body.specialties))
     await session.flush()
-    return render_co_responder(row), revoked
+    return render_co_responder(row), revoked, audit.changes(before, _co_responder_fields(row))
+
+
+def _co_responder_fields(row: CoResponder) -> dict[str, Any]:
+    """What a PATCH may change of a co-responder, as its audit entry records it."""
+    return {
+        "name": row.name,
+        "kind": row.kind,
+        "provider": row.provider,
+        "specialties": list(row.specialties),
+        "active": row.active,
+    }
 
 
 async def list_co_responders(

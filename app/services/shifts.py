@@ -24,6 +24,7 @@ from app.repositories import units as unit_repo
 from app.repositories.pagination import fetch_page
 from app.schemas.common import geo_location
 from app.schemas.shifts import ShiftCreate, ShiftOut, ShiftPatch, UnitOut, shift_window_problem
+from app.services import audit
 from app.services.agency import district_id_of
 
 
@@ -217,7 +218,7 @@ async def update(
         ) from None
     now_is = (await render(session, [shift]))[0]
     before, after = was.model_dump(mode="json"), now_is.model_dump(mode="json")
-    changed = {k: {"from": before[k], "to": after[k]} for k in after if before[k] != after[k]}
+    changed = audit.changes(before, after)
     return now_is, changed
 
 

@@ -42,6 +42,27 @@ async def test_a_write_is_recorded_with_who_what_and_the_request_id(
     assert datetime.fromisoformat(entry["at"]) > datetime.now(UTC) - timedelta(minutes=1)
 
 
+async def test_a_roster_change_is_recorded_with_each_field_before_and_after(admin: Api) -> None:
+    # A separation and a rename must not look alike in the trail.
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="1A1")
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await admin.ok(
+        "PATCH", f"/v1/officers/{officer}", {"name": "Officer Lee", "badge_number": "B-9"}
+    )
+    await admin.ok("PATCH", f"/v1/officers/{officer}", {"active": False, "name": "Officer Lee"})
+    await admin.ok("PATCH", f"/v1/co-responders/{co}", {"specialties": ["youth", "veterans"]})
+    separated, renamed = await _entries(admin, action="officer.update")
+    assert renamed["resource_id"] == separated["resource_id"] == officer
+    assert renamed["detail"]["changed"] == {
+        "name": {"from": "Officer 1A1", "to": "Officer Lee"},
+        "badge_number": {"from": "B-1A1", "to": "B-9"},
+    }
+    assert separated["detail"]["changed"] == {"active": {"from": True, "to": False}}
+    [entry] = await _entries(admin, action="co_responder.update")
+    assert entry["detail"]["changed"] == {"specialties": {"from": [], "to": ["veterans", "youth"]}}
+
+
 async def test_call_details_reads_are_recorded_but_lists_are_not(admin: Api) -> None:
     await grid_districts(admin)
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)

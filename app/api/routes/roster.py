@@ -107,13 +107,15 @@ async def update_officer(
     session: Session,
     work: Work,
     state: State,
+    audit: Audit,
 ) -> OfficerOut:
     """Change an officer; `active: false` records a separation from the agency and revokes
     the officer's unit keys. An officer assigned to a call cannot be deactivated (409) until
     the call is cleared or the officer reports available or out of service."""
-    out, revoked = await service.update_officer(
+    out, revoked, changed = await service.update_officer(
         session, context, officer_id, body, who=who, request_id=request_id(request)
     )
+    audit.identify(officer_id, {"changed": changed})
     _forget_when_committed(work, state, revoked)
     return out
 
@@ -247,17 +249,19 @@ async def update_co_responder(
     session: Session,
     work: Work,
     state: State,
+    audit: Audit,
 ) -> CoResponderOut:
     """Change a co-responder; `active: false` revokes its unit keys. One assigned to a call
     cannot be deactivated (409) until the call is cleared or the unit reports available or
     out of service."""
-    out, revoked = await service.update_co_responder(
+    out, revoked, changed = await service.update_co_responder(
         session,
         who=who,
         request_id=request_id(request),
         co_responder_id=co_responder_id,
         body=body,
     )
+    audit.identify(co_responder_id, {"changed": changed})
     _forget_when_committed(work, state, revoked)
     return out
 
