@@ -75,6 +75,12 @@ Lead = Literal["mental_health", "law_enforcement"]
 LEADS: tuple[Lead, ...] = get_args(Lead)
 UnitRole = Literal["lead", "backup", "support", "stabilize"]
 UNIT_ROLES: tuple[UnitRole, ...] = get_args(UnitRole)
+# The parts each kind of unit plays (docs/routing.md): an officer backs up a mental-health
+# lead or holds the scene for a CIT officer; a co-responder supports a law-enforcement lead.
+ROLES_OF: dict[ResponderType, tuple[UnitRole, ...]] = {
+    "officer": ("lead", "backup", "stabilize"),
+    "co_responder": ("lead", "support"),
+}
 
 # What a recommendation asks for besides units, and what it warns about, in listing order.
 Request = Literal["ems", "mh_phone_consult", "cit_when_available"]

@@ -31,7 +31,7 @@ from app.schemas.dispatch import (
 from app.security import Principal
 from app.services import audit, call_views, dispatch_roles, triage
 from app.services.dispatch_roles import Unit
-from app.vocabulary import Lead, OverrideCode
+from app.vocabulary import ROLES_OF, Lead, OverrideCode
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,13 @@ def _requested_units(body: DispatchRequest, rec: RecommendationRecord | None) ->
         raise Invalid("a unit appears twice in units", loc=("body", "units"))
     if sum(role == "lead" for _, _, role in requested) > 1:
         raise Invalid("at most one unit may lead", loc=("body", "units"))
+    for index, (kind, _, role) in enumerate(requested):
+        if role not in ROLES_OF[kind]:
+            parts = ", ".join(ROLES_OF[kind])
+            raise Invalid(
+                f"{role} is not a part for {kind.replace('_', '-')}: it may be sent as {parts}",
+                loc=("body", "units", index, "role"),
+            )
     if set(requested) == set(recommended):
         return _Choice(requested, None, body.override_reason)
     if body.override_reason is None and body.override_code is None:

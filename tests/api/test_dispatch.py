@@ -126,7 +126,7 @@ async def test_dispatching_again_adds_reinforcements_and_skips_units_on_it(admin
     body = {
         "units": [
             {"responder_type": "officer", "responder_id": officer, "role": "backup"},
-            {"responder_type": "officer", "responder_id": extra, "role": "support"},
+            {"responder_type": "officer", "responder_id": extra, "role": "backup"},
         ],
         "override_reason": "second unit for a large scene",
     }
@@ -414,6 +414,37 @@ async def test_a_plain_dispatch_again_does_not_undo_a_lead_chosen_by_override(
         (co, "support"),
     }
     assert len(read["dispatches"]) == 1
+
+
+async def test_a_unit_sent_in_a_part_its_kind_does_not_play_is_422(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    # support is a co-responder's part beside a law-enforcement lead; backup and stabilize
+    # are an officer's. The reports count who led and who backed up from these.
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    path = f"/v1/calls/{call['id']}/dispatch"
+    for kind, unit, role, parts in (
+        ("officer", officer, "support", "lead, backup, stabilize"),
+        ("co_responder", co, "stabilize", "lead, support"),
+        ("co_responder", co, "backup", "lead, support"),
+    ):
+        lead = {"responder_type": "officer", "responder_id": officer, "role": "lead"}
+        units = [{"responder_type": kind, "responder_id": unit, "role": role}]
+        if kind == "co_responder":
+            units.insert(0, lead)
+        refused = await admin.post(path, {"units": units, "override_reason": "x"})
+        assert refused.status_code == 422, refused.text
+        [error] = refused.json()["errors"]
+        assert error["loc"] == ["body", "units", len(units) - 1, "role"]
+        assert error["msg"].endswith(f"may be sent as {parts}")
+    assert await db.fetchval("SELECT count(*) FROM assignment") == 0
+    # The same units in their own parts are sent.
+    units = [
+        {"responder_type": "officer", "responder_id": officer, "role": "lead"},
+        {"responder_type": "co_responder", "responder_id": co, "role": "support"},
+    ]
+    await admin.ok("POST", path, {"units": units, "override_reason": "armed, per caller"})
 
 
 async def test_a_dispatch_that_mistypes_a_unit_on_the_call_or_leaves_no_lead_is_422(
