@@ -26,7 +26,7 @@ async def test_each_dispatch_answers_what_a_read_of_the_call_shows_afterwards(
     body = {
         "units": [
             {"responder_type": "officer", "responder_id": officer, "role": "backup"},
-            {"responder_type": "officer", "responder_id": extra, "role": "support"},
+            {"responder_type": "officer", "responder_id": extra, "role": "backup"},
         ],
         "override_code": "closer_unit",
     }
