@@ -29,7 +29,16 @@ async def get_by_code(session: AsyncSession, *, agency_id: UUID, code: str) -> D
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-# The class of the advisory locks that serialise one agency's boundary changes.
+async def code_folded(session: AsyncSession, *, agency_id: UUID, code: str) -> str | None:
+    """The agency's district code that is code but for the case of its letters, if any."""
+    stmt = select(District.code).where(
+        District.agency_id == agency_id, func.lower(District.code) == code.lower()
+    )
+    return (await session.execute(stmt.limit(1))).scalar_one_or_none()
+
+
+# The class of the advisory locks that serialise one agency's district changes: boundaries,
+# and new codes.
 BOUNDARIES_LOCK = 0x0C17B0D5
 
 

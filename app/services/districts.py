@@ -57,8 +57,18 @@ async def _refuse_overlap(
 
 
 async def create(session: AsyncSession, *, agency_id: UUID, body: DistrictCreate) -> DistrictOut:
-    if await repo.get_by_code(session, agency_id=agency_id, code=body.code) is not None:
+    # New codes take turns, as boundary changes do: the check below then sees every code
+    # committed before this one (the unique key holds exact codes only).
+    await repo.lock_boundaries(session, agency_id)
+    taken = await repo.code_folded(session, agency_id=agency_id, code=body.code)
+    if taken == body.code:
         raise Conflict(f"district {body.code} already exists")
+    if taken is not None:
+        # A CAD that writes the code in the other case would route to the wrong district.
+        raise Conflict(
+            f"district {taken} already exists; a code that differs from it only in the case"
+            " of its letters would be taken for it"
+        )
     neighbours = await _neighbour_ids(session, agency_id=agency_id, codes=body.adjacent)
     await _refuse_overlap(session, agency_id=agency_id, code=body.code, boundary=body.boundary)
     district = District(

@@ -42,7 +42,9 @@ def resolve_district(
             )
     info = context.districts_by_code.get(code)
     if info is None:
-        raise Invalid(f"unknown district {code}", loc=("body", "district"))
+        near = [c for c in context.districts_by_code if c.lower() == code.lower()]
+        hint = f" (codes match exactly: did you mean {near[0]}?)" if near else ""
+        raise Invalid(f"unknown district {code}{hint}", loc=("body", "district"))
     return info.id, code
 
 

@@ -73,6 +73,32 @@ async def test_duplicate_code_is_409(admin: Api) -> None:
     assert response.json()["status"] == 409
 
 
+async def test_a_code_that_differs_only_in_case_is_409_and_intake_says_which_is_meant(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    # "d1" beside "D1": a CAD writing the code in the other case would send its call to an
+    # empty district. Codes stay exact; a new one may not be another's in other letters.
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "a"}, 201)
+    answers = await asyncio.gather(
+        *(admin.post("/v1/districts", {"code": code, "name": "b"}) for code in ("d1", "d1"))
+    )
+    for response in answers:
+        assert response.status_code == 409, response.text
+        assert response.json()["detail"].startswith("district D1 already exists; a code that")
+    # Two new ones at once, in two cases: one gets in.
+    both = await asyncio.gather(
+        *(admin.post("/v1/districts", {"code": code, "name": "c"}) for code in ("Q9", "q9"))
+    )
+    assert sorted(r.status_code for r in both) == [201, 409]
+    assert await db.fetchval("SELECT count(*) FROM district") == 2
+    await admin.ok("POST", "/v1/districts", {"code": "D1-A", "name": "d"}, 201)
+    refused = await admin.post("/v1/calls", {"district": "d1"})
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == (
+        "unknown district d1 (codes match exactly: did you mean D1?)"
+    )
+
+
 async def test_the_code_locate_is_refused_as_it_names_the_lookup(
     admin: Api, db: asyncpg.Connection
 ) -> None:
