@@ -10,6 +10,7 @@ This module imports nothing from the application: routing, which must stay pure,
 
 from __future__ import annotations
 
+import re
 import string
 from typing import Literal, get_args
 
@@ -52,6 +53,33 @@ PERSON_ID_FORM = (
 def person_id(text: str) -> str:
     """A statewide id in its one stored form: its ASCII letters upper-cased."""
     return text.translate(_ASCII_UPPER)
+
+
+# Characters, as the bodies of regular-expression classes that Python's re, pydantic-core's
+# Rust regex and JSON Schema's ECMA-262 read alike (app/schemas/common.py builds the API's
+# patterns from them; app/eido/incoming.py its cleaning of a document's free text).
+# What a model's strip_whitespace trims from either end: pydantic-core trims Unicode
+# White_Space (Rust's str::trim), which, unlike Python's str.strip, keeps \x1c-\x1f.
+TRIMMED = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# Control characters, and the two Unicode line breaks: what a one-line value never holds.
+CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+# Characters that take no space when shown: soft hyphen, zero-width and joining marks,
+# direction marks and overrides, variation selectors, fillers and the byte-order mark.
+INVISIBLE = (
+    r"\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164"
+    r"\ufe00-\ufe0f\ufeff\uffa0"
+)
+# A character a reader sees: none of the above.
+SEEN = rf"[^{TRIMMED}{CONTROLS}{INVISIBLE}]"
+_CONTROL_RUN = re.compile(rf"[{CONTROLS}]+")
+_SEEN = re.compile(SEEN)
+
+
+def one_line(text: str) -> str:
+    """text as one line: each run of control characters and line breaks one space, trimmed;
+    "" when nothing in it is seen (zero-width marks alone, say)."""
+    line = _CONTROL_RUN.sub(" ", text).strip()
+    return line if _SEEN.search(line) else ""
 
 
 # The longest external_id a call may have: an EIDO's Incident Tracking Identifier fits.

@@ -6,8 +6,12 @@ import re
 
 import asyncpg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from app.schemas.calls import Safety, SafetyPatch
+from app.schemas.calls import CallCreate, Safety, SafetyPatch
+from app.schemas.common import ONE_LINE, VISIBLE
+from app.schemas.dispatch import ClearRequest
 from app.vocabulary import (
     CALL_STATUSES,
     CO_RESPONDER_KINDS,
@@ -18,7 +22,9 @@ from app.vocabulary import (
     RESPONDER_TYPES,
     ROLES,
     SAFETY_FLAGS,
+    SEEN,
     UNIT_STATUSES,
+    one_line,
 )
 
 
@@ -55,3 +61,21 @@ async def test_database_check_constraints_allow_exactly_the_vocabulary(
     )
     assert definition is not None, constraint
     assert set(re.findall(r"'([^']*)'::text", definition)) == set(words)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=40))
+def test_text_taken_onto_one_line_is_what_one_line_fields_accept(text: str) -> None:
+    """one_line (an EIDO's closing disposition, a call's nature) and the API's patterns are
+    built from the same characters: what it gives, a one-line field takes, and a
+    disposition too; it gives "" only for text with nothing to see."""
+    line = one_line(text)
+    if not line:
+        assert re.search(SEEN, text) is None
+        return
+    assert re.fullmatch(ONE_LINE, line), line
+    assert re.fullmatch(VISIBLE, line), line
+    assert line == line.strip()
+    cleared = ClearRequest.model_validate({"disposition": line[:200]})
+    assert cleared.disposition == line[:200].strip()
+    assert CallCreate.model_validate({"district": "D1", "nature": line[:64]}).nature

@@ -4,7 +4,6 @@ is made of (docs/api.md, "EIDO")."""
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -12,7 +11,7 @@ from typing import Any
 
 from app.eido import pidf, registry, schema
 from app.eido.schema import EidoInvalid
-from app.vocabulary import APCO_DISPOSITION, OUTCOMES, Outcome, SafetyFlag
+from app.vocabulary import APCO_DISPOSITION, OUTCOMES, Outcome, SafetyFlag, one_line
 
 # The longest incident id an external_id may hold (the API's and the database's limit).
 MAX_INCIDENT_ID = 255
@@ -103,14 +102,10 @@ def _closure(incident: Mapping[str, Any], statuses: object) -> Closure | None:
     return Closure(disposition=text[:200], outcome=outcome)
 
 
-# What a cleared call's disposition may not hold (schemas.common.VISIBLE): NUL, controls,
-# and the invisible characters a text of nothing else would be.
-_UNSHOWN = re.compile(r"[\x00-\x1f\x7f\x85\ufeff]")
-
-
 def _shown(text: str | None) -> str:
-    """A document's text as a disposition may hold it: controls as spaces, trimmed."""
-    return _UNSHOWN.sub(" ", text or "").strip()
+    """A document's text as a cleared call's disposition may hold it (VISIBLE, in
+    app/schemas/common.py: no NUL, something seen): on one line, "" when nothing is seen."""
+    return one_line(text or "")
 
 
 def _components(document: Mapping[str, Any], name: str) -> list[tuple[int, dict[str, Any]]]:

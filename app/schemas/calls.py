@@ -17,13 +17,12 @@ from pydantic import (
 from app.schemas.common import (
     JSON_INTEGER,
     NO_NUL,
-    ONE_LINE,
     DistrictCode,
     Instant,
     Latitude,
     Longitude,
+    NatureText,
     StrictModel,
-    sent_at_most,
     worded,
 )
 from app.vocabulary import (
@@ -109,11 +108,7 @@ class Subject(StrictModel):
     age: Annotated[int, Field(ge=0, le=130), JSON_INTEGER] | None = None
 
 
-Nature = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=ONE_LINE),
-    sent_at_most(64),
-]
+Nature = NatureText
 
 
 class CallCreate(StrictModel):

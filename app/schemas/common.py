@@ -24,6 +24,8 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
+from app.vocabulary import CONTROLS, SEEN, TRIMMED, one_line
+
 T = TypeVar("T")
 
 # What each pattern of the API's requires, in words: a 422 says this, not the regular
@@ -56,29 +58,16 @@ def said(error: Mapping[str, Any]) -> str:
 # PostgreSQL text cannot hold NUL: free text refuses it up front (a 422 the schema shows),
 # instead of failing in the database.
 NO_NUL = worded(r"^[^\x00]*$", "text without NUL characters")
-# What Python's str.strip takes off (and so the models do, before any other check): the
-# whitespace of str.isspace, spelt out, since each regex dialect's \s differs a little.
-_STRIPPED = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-# Characters that take no space when shown: soft hyphen, zero-width and joining marks,
-# direction marks and overrides, variation selectors, fillers and the byte-order mark.
-_INVISIBLE = (
-    r"\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164"
-    r"\ufe00-\ufe0f\ufeff\uffa0"
-)
-# Control characters, and the two Unicode line breaks: what a one-line value never holds.
-_CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
-# A character a reader sees: none of the above.
-_SEEN = rf"[^{_STRIPPED}{_CONTROLS}{_INVISIBLE}]"
 # Text that must say something: no NUL, and at least one character that is seen. The
 # models strip first; the schema matches the same values unstripped.
 VISIBLE = worded(
-    rf"^[^\x00]*{_SEEN}[^\x00]*$",
+    rf"^[^\x00]*{SEEN}[^\x00]*$",
     "text with at least one visible character, and no NUL characters",
 )
 # A name, a code, a call sign: one line with something to see, no control characters
 # (a tab, a line break, an escape) anywhere but in the whitespace the model strips.
 ONE_LINE = worded(
-    rf"^[{_STRIPPED}]*[^{_CONTROLS}]*{_SEEN}[^{_CONTROLS}]*[{_STRIPPED}]*$",
+    rf"^[{TRIMMED}]*[^{CONTROLS}]*{SEEN}[^{CONTROLS}]*[{TRIMMED}]*$",
     "one line of text with at least one visible character, and no control characters",
 )
 DISTRICT_CODE = worded(
@@ -105,6 +94,15 @@ def sent_at_most(max_length: int) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+# A call's nature as CADs write it, and as a policy names one: free text with something
+# to see, up to 64 characters as sent, taken onto one line (each run of tabs, line breaks
+# and other controls inside is a space; the ends are trimmed) rather than refused: a call is
+# never turned away for how a CAD lays out a field.
+NatureText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=VISIBLE),
+    AfterValidator(one_line),
+]
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=ONE_LINE),

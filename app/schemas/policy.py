@@ -8,20 +8,15 @@ from pydantic import BaseModel, Field, StrictBool, StringConstraints, field_vali
 from app.schemas.common import (
     JSON_INTEGER,
     NOT_NULL,
-    ONE_LINE,
     WORDS_CAP,
     Instant,
+    NatureText,
     StrictModel,
-    sent_at_most,
     worded,
 )
 from app.vocabulary import SafetyFlag
 
-NatureCode = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=ONE_LINE),
-    sent_at_most(64),
-]
+NatureCode = NatureText
 # An EIDO common incident type code (e.g. MNTL); letters, digits, '-' and '_'.
 IncidentType = Annotated[
     str,

@@ -359,6 +359,8 @@ async def test_names_codes_and_call_signs_are_one_line_with_something_to_see(
         "Ann\tLee",
         "Ann\u001b[2JLee",
         "Ann\u2028Lee",
+        "Ann\u001e",  # a record separator, which Python's splitlines breaks at
+        "\u001cAnn",
         "\u200b",
         "\u200e\u200f",
     ):
@@ -371,7 +373,7 @@ async def test_names_codes_and_call_signs_are_one_line_with_something_to_see(
             }
         ]
     refused = [
-        await admin.post("/v1/calls", {"district": "D1", "nature": "MNTL\r\nX"}),
+        await admin.post("/v1/calls", {"district": "D1", "nature": "\u200b\t"}),
         await admin.post("/v1/districts", {"code": "D9", "name": "North\u0007"}),
         await admin.post(
             "/v1/co-responders",
@@ -389,6 +391,11 @@ async def test_names_codes_and_call_signs_are_one_line_with_something_to_see(
     # with spaces of any kind inside, is a name.
     made = await admin.ok("POST", "/v1/officers", {**officer, "name": "\tŌtake\u00a0大輔\r\n"}, 201)
     assert made["name"] == "Ōtake\u00a0大輔"
+    # A call's nature is taken onto one line, not refused: a call is never turned away for
+    # how a CAD lays out a field.
+    laid_out = {"district": "D1", "nature": " welfare\tcheck\r\n(caller's son)\u001e"}
+    call = await admin.ok("POST", "/v1/calls", laid_out, 201)
+    assert call["nature"] == "welfare check (caller's son)"
     # Free text keeps its lines: a dispatch's override reason, a call's notes.
     call = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "one\ntwo"}, 201)
     assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["notes"] == "one\ntwo"

@@ -268,7 +268,7 @@ async def test_a_value_of_the_wrong_shape_in_an_eido_is_told_the_shape_in_words(
         (document(incident_id(), beat="D1", notes=["a\u0000b"]), "text without NUL characters"),
         (
             document(incident_id(), beat="D1", nature="\u0001"),
-            "one line of text with at least one visible character, and no control characters",
+            "text with at least one visible character, and no NUL characters",
         ),
     ):
         response = await admin.post("/v1/eido", eido)
@@ -818,6 +818,12 @@ async def test_a_closing_disposition_a_call_cannot_hold_is_made_one_it_can(admin
         ("\ufeff", "15", "APCO disposition 15 (EIDO)"),
         (None, "9" * 300, f"APCO disposition {'9' * 32} (EIDO)"),
         ("left\x00with\ttabs", "15", "left with tabs"),
+        # Nothing seen: zero-width, a direction override, a C1 control (a cp1252 dash
+        # read as Latin-1); ends and runs of controls trimmed to single spaces.
+        ("\u200b", "15", "APCO disposition 15 (EIDO)"),
+        ("\u202e\u00ad", "15", "APCO disposition 15 (EIDO)"),
+        ("\x9b", "15", "APCO disposition 15 (EIDO)"),
+        ("\x1eSent to\r\n\x96crisis centre\x1f", "15", "Sent to crisis centre"),
     ):
         incident = incident_id()
         call = await _import(admin, document(incident, beat="D1"), 201)
