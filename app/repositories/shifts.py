@@ -319,7 +319,8 @@ async def overlapping_shift(
 ) -> tuple[UUID, datetime, datetime] | None:
     """The responder's first shift, other than other_than, that overlaps [starts_at,
     ends_at) (its id, start and end): the one a shift refused by the shift_no_overlap
-    trigger clashed with."""
+    trigger clashed with. The trigger's rule (migration 0023), read back; the service
+    applies it to the shifts of one request too (app/services/shifts.py, create_many)."""
     stmt = select(Shift.id, Shift.starts_at, Shift.ends_at).where(
         Shift.agency_id == agency_id,
         Shift.responder_id == responder_id,

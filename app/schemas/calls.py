@@ -22,6 +22,7 @@ from app.schemas.common import (
     Latitude,
     Longitude,
     NatureText,
+    NullIsDefaultModel,
     StrictModel,
     worded,
 )
@@ -111,7 +112,7 @@ class Subject(StrictModel):
 Nature = NatureText
 
 
-class CallCreate(StrictModel):
+class CallCreate(NullIsDefaultModel):
     NULL_IS_DEFAULT = frozenset({"safety", "subject"})
 
     external_id: (

@@ -48,7 +48,8 @@ def said(error: Mapping[str, Any]) -> str:
         words = PATTERN_WORDS.get(str((error.get("ctx") or {}).get("pattern")))
         if words is not None:
             return f"Should be {words}"
-    if kind == "string_too_short" and isinstance(given, str) and given and not given.strip():
+    at_least = (error.get("ctx") or {}).get("min_length")
+    if kind == "string_too_short" and at_least == 1 and isinstance(given, str) and given:
         # The model strips before it counts: "   " was told it "should have at least 1
         # character", which it has.
         return "Should have at least one visible character, not only whitespace"
@@ -218,9 +219,6 @@ class StrictModel(BaseModel):
     # Optional fields that may be left out but not given as null (a validator refuses it):
     # their JSON schema offers no null (without_null).
     NOT_NULL: ClassVar[tuple[str, ...]] = ()
-    # Fields with a default where null means "not given", as CADs that send every field
-    # write it: null takes the default (and the schema offers null).
-    NULL_IS_DEFAULT: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def __get_pydantic_json_schema__(
@@ -229,14 +227,28 @@ class StrictModel(BaseModel):
         json_schema = handler(core_schema)
         if cls.NOT_NULL:
             without_null(handler.resolve_ref_schema(json_schema), cls.NOT_NULL)
-        if cls.NULL_IS_DEFAULT:
-            with_null(handler.resolve_ref_schema(json_schema), sorted(cls.NULL_IS_DEFAULT))
+        return json_schema
+
+
+class NullIsDefaultModel(StrictModel):
+    """A body whose NULL_IS_DEFAULT fields, which have defaults, take null as "not given",
+    as CADs that send every field write it: null takes the default, and the schema offers
+    null. (Only such bodies pay for the check.)"""
+
+    NULL_IS_DEFAULT: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = super().__get_pydantic_json_schema__(core_schema, handler)
+        with_null(handler.resolve_ref_schema(json_schema), sorted(cls.NULL_IS_DEFAULT))
         return json_schema
 
     @model_validator(mode="before")
     @classmethod
     def _null_is_default(cls, data: Any) -> Any:
-        if cls.NULL_IS_DEFAULT and isinstance(data, dict):
+        if isinstance(data, dict):
             return {k: v for k, v in data.items() if v is not None or k not in cls.NULL_IS_DEFAULT}
         return data
 

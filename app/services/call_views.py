@@ -186,6 +186,17 @@ def known_by(call: CallRecord, external_id: str) -> bool:
     )
 
 
+async def _assigned(session: AsyncSession, context: AgencyContext, external_id: str) -> UUID | None:
+    """The call whose incident id, as its EIDO export assigned it, external_id is (that id is
+    the call's too: known_by); None for any other id. Read only for an id of the export's
+    form, before the page is cut, so a page never comes back short of it."""
+    named = outgoing.assigned_call_id(external_id, context.agency_id)
+    if named is None:
+        return None
+    holder = await repo.get_call(session, agency_id=context.agency_id, call_id=named)
+    return named if holder is not None and known_by(holder, external_id) else None
+
+
 async def list_page(
     session: AsyncSession,
     context: AgencyContext,
@@ -204,22 +215,16 @@ async def list_page(
         if info is None:
             raise Invalid(f"unknown district {district}", loc=("query", "district"))
         district_id = info.id
-    # The incident id the EIDO export assigned a call is that call's too.
-    assigned = (
-        None if external_id is None else outgoing.assigned_call_id(external_id, context.agency_id)
-    )
     calls, next_cursor = await repo.list_calls(
         session,
         agency_id=context.agency_id,
         status=status,
         district_id=district_id,
         external_id=external_id,
-        or_call_id=assigned,
+        or_call_id=None if external_id is None else await _assigned(session, context, external_id),
         limit=limit,
         cursor=cursor,
     )
-    if external_id is not None:
-        calls = [c for c in calls if known_by(c, external_id)]
     recs = await repo.latest_recommendations(session, [c.id for c in calls])
     return await _render_many(session, calls, recs), next_cursor
 

@@ -62,8 +62,13 @@ async def create_many(
         try:
             async with session.begin_nested():
                 await session.flush()
-        except IntegrityError:
+        except IntegrityError as exc:
+            if constraint_of(exc) != "shift_no_overlap":
+                raise _districts_changed() from None
             where = f"shift {index}" if bulk else "the shift"
+            # The shift_no_overlap trigger's rule (migration 0023), for the shifts of this
+            # request it has seen (they are gone with the restart below); overlapping_shift
+            # applies it to those stored.
             earlier = next(
                 (
                     i
@@ -81,6 +86,12 @@ async def create_many(
             ) from None
         shifts.append(shift)
     return await render(session, shifts)
+
+
+def _districts_changed() -> Conflict:
+    """The 409 for a shift whose write failed on a district removed at the same moment:
+    nothing was changed."""
+    return Conflict("the shift's districts changed meanwhile: read them again, and retry")
 
 
 async def _overlap(
@@ -212,10 +223,7 @@ async def update(
             raise await _overlap(
                 session, "the shift", agency_id, was.responder_id, starts_at, ends_at, shift_id
             ) from None
-        # A district it names removed at the same moment: nothing was changed.
-        raise Conflict(
-            "the shift's districts changed meanwhile: read it again, and retry"
-        ) from None
+        raise _districts_changed() from None
     now_is = (await render(session, [shift]))[0]
     before, after = was.model_dump(mode="json"), now_is.model_dump(mode="json")
     changed = audit.changes(before, after)

@@ -895,6 +895,10 @@ async def test_imported_incident_keeps_its_id_on_the_way_out(admin: Api) -> None
     assert (await admin.get(f"/v1/eido/incidents/{quote(assigned, safe='')}")).status_code == 404
     listed = await admin.ok("GET", f"/v1/calls?external_id={quote(assigned, safe='')}")
     assert listed["items"] == []
+    # So it is any CAD's to use, and names that call alone, on a page of one.
+    other = await admin.ok("POST", "/v1/calls", {"district": "D1", "external_id": assigned}, 201)
+    listed = await admin.ok("GET", f"/v1/calls?limit=1&external_id={quote(assigned, safe='')}")
+    assert ([c["id"] for c in listed["items"]], listed["next_cursor"]) == ([other["id"]], None)
 
 
 async def test_the_agencys_own_export_imports_as_the_same_incident(

@@ -266,7 +266,7 @@ async def test_a_409_that_names_what_it_clashed_with_is_documented_so(
         problem = response.json()
         validator = _named_conflict(document, method, templates.get(method, path))
         assert list(validator.iter_errors(problem)) == [], (path, problem)
-        # The document's schema holds the field, and refuses the problem without it.
+        # The document's schema types the field: a value that is not an id breaks it.
         assert list(validator.iter_errors({**problem, field: "not an id"})), (path, field)
         assert UUID(problem[field])
         # Its own problem type, so a client can tell it from the other 409s of the route.

@@ -182,6 +182,10 @@ async def test_a_certification_number_recorded_twice_is_a_409_naming_the_record(
         201,
     )
     first = await admin.ok("POST", "/v1/certifications", _cert("UT-40", "C-40"), 201)
+    # An agency that never employed the person learns nothing of the record: a 422.
+    stranger = await other_admin.post("/v1/certifications", _cert("ut-40", "C-40"))
+    assert stranger.status_code == 422, stranger.text
+    assert "certification_id" not in stranger.json()
     # The person's next agency records it again, their id in another case.
     await grid_districts(other_admin)
     await add_officer(other_admin, district="D1", call_sign="1A40", state_officer_id="ut-40")
