@@ -212,3 +212,13 @@ def of_session(session: AsyncSession) -> UnitOfWork:
     if not isinstance(work, UnitOfWork):
         raise LookupError("this session was not made by a unit of work")
     return work
+
+
+async def read_after_failure(session: AsyncSession) -> AsyncConnection:
+    """A connection to read on after a statement of session's unit of work failed (a unique
+    key or trigger refused a write): the failed statement aborted the transaction, and a
+    savepoint does not rescue the session, so its unit of work begins afresh (restart).
+    For a refusal that names what it clashed with: nothing the request did is kept."""
+    work = of_session(session)
+    await work.restart()
+    return await work.connection()

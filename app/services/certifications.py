@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.failures import constraint_of
-from app.db.unit_of_work import of_session
+from app.db.unit_of_work import read_after_failure
 from app.errors import CertificationExists, Conflict, Forbidden, Invalid, NotFound
 from app.models import Certification
 from app.repositories import roster as repo
@@ -54,10 +54,8 @@ async def _recorded_already(session: AsyncSession, body: CertificationCreate) ->
     """The 409 for a certification number the person has already, naming that record
     (certification_id): read in a fresh transaction, since the failed statement aborted
     this one and the request is refused."""
-    work = of_session(session)
-    await work.restart()
     found = await repo.certification_numbered(
-        await work.connection(),
+        await read_after_failure(session),
         state_officer_id=body.state_officer_id,
         certification_number=body.certification_number,
     )

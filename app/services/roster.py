@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
 from app.db.failures import constraint_of
-from app.db.unit_of_work import of_session
+from app.db.unit_of_work import read_after_failure
 from app.errors import Conflict, NotFound, OfficerExists
 from app.models import CoResponder, Officer
 from app.repositories import assignments as assignment_repo
@@ -102,10 +102,8 @@ async def _duplicate_officer(
     field = _ACTIVE_OFFICER_UNIQUE.get(constraint_of(exc) or "")
     if field is None:
         raise exc  # no clash with an active officer: not a 409
-    work = of_session(session)
-    await work.restart()  # the failed statement aborted the transaction
     holder = await repo.active_officer_with(
-        await work.connection(),
+        await read_after_failure(session),
         agency_id=context.agency_id,
         field=field,
         value=wanted[field],

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.agency_context import AgencyContext
 from app.db.failures import constraint_of
-from app.db.unit_of_work import of_session
+from app.db.unit_of_work import read_after_failure
 from app.errors import Conflict, Invalid, NotFound, ShiftOverlaps
 from app.events.body import instant_text
 from app.models import District, Shift
@@ -106,10 +106,8 @@ async def _overlap(
     """The 409 for a shift the overlap trigger refused, naming the shift it overlaps
     (shift_id), so a coordinator can find it. Read in a fresh transaction: the failed
     statement aborted this one, and the request is refused, so nothing of it is kept."""
-    work = of_session(session)
-    await work.restart()
     found = await repo.overlapping_shift(
-        await work.connection(),
+        await read_after_failure(session),
         agency_id=agency_id,
         responder_id=responder_id,
         starts_at=starts_at,
