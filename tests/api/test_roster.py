@@ -3,9 +3,12 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
+import pytest
 
+from app.repositories import districts as district_repo
 from tests.helpers import (
     Api,
     add_co_responder,
@@ -398,6 +401,22 @@ async def test_terminal_webhooks_for_a_deactivated_unit_are_refused_even_at_that
         assert refused.json()["errors"][0]["loc"] == ["body", "responder_id"]
 
 
+async def _clinician_in_two_days(api: Api) -> dict[str, str]:
+    """A new clinician's 8-hour shift in D1 two days from now, as a shift's body."""
+    co = await api.ok(
+        "POST", "/v1/co-responders", {"name": "C", "kind": "clinician", "provider": "P"}, 201
+    )
+    later = datetime.now(UTC) + timedelta(days=2)
+    return {
+        "responder_type": "co_responder",
+        "responder_id": co["id"],
+        "call_sign": "M1",
+        "district": "D1",
+        "starts_at": later.isoformat(),
+        "ends_at": (later + timedelta(hours=8)).isoformat(),
+    }
+
+
 async def test_overlapping_shift_is_409_and_bulk_is_all_or_nothing(
     admin: Api, db: asyncpg.Connection
 ) -> None:
@@ -423,18 +442,7 @@ async def test_overlapping_shift_is_409_and_bulk_is_all_or_nothing(
         f"the shift overlaps shift {on_shift['id']} of the same responder,"
         f" {on_shift['starts_at']} to {on_shift['ends_at']}"
     )
-    co = await admin.ok(
-        "POST", "/v1/co-responders", {"name": "C", "kind": "clinician", "provider": "P"}, 201
-    )
-    later = datetime.now(UTC) + timedelta(days=2)
-    good = {
-        "responder_type": "co_responder",
-        "responder_id": co["id"],
-        "call_sign": "M1",
-        "district": "D1",
-        "starts_at": later.isoformat(),
-        "ends_at": (later + timedelta(hours=8)).isoformat(),
-    }
+    good = await _clinician_in_two_days(admin)
     clash = {
         **good,
         "responder_type": "officer",
@@ -487,6 +495,41 @@ async def test_an_unknown_district_of_a_shift_is_a_422_naming_where_it_is(
         assert refused.status_code == 422
         assert refused.json()["errors"][0]["loc"] == loc
     assert await db.fetchval("SELECT count(*) FROM shift") == 0
+
+
+async def test_a_bulk_shift_whose_district_is_deleted_meanwhile_is_a_409_and_writes_nothing(
+    admin: Api, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for code in ("D1", "D2"):
+        await admin.ok("POST", "/v1/districts", {"code": code, "name": code}, 201)
+    first = await _clinician_in_two_days(admin)
+    later = datetime.fromisoformat(first["starts_at"]) + timedelta(days=1)
+    second = {
+        **first,
+        "district": "D2",
+        "starts_at": later.isoformat(),
+        "ends_at": (later + timedelta(hours=8)).isoformat(),
+    }
+    read = district_repo.by_codes
+
+    async def deleted_after_reading(*args: Any, **kwargs: Any) -> Any:
+        # Another coordinator deletes D2 (no shift yet) once this request has found it.
+        found = await read(*args, **kwargs)
+        await db.execute("DELETE FROM district WHERE code = 'D2'")
+        return found
+
+    monkeypatch.setattr(district_repo, "by_codes", deleted_after_reading)
+    refused = await admin.post("/v1/shifts/bulk", {"shifts": [first, second]})
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == (
+        "the shift's districts changed meanwhile: read them again, and retry"
+    )
+    assert "shift_id" not in refused.json()
+    # Neither shift is kept, not even the one in D1 written before.
+    assert await db.fetchval("SELECT count(*) FROM shift") == 0
+    monkeypatch.undo()
+    [d1] = (await admin.ok("POST", "/v1/shifts/bulk", {"shifts": [first]}, 201))["items"]
+    assert d1["district"] == "D1"
 
 
 async def test_shift_longer_than_24h_or_backwards_is_422(admin: Api) -> None:
