@@ -55,6 +55,34 @@ def person_id(text: str) -> str:
     return text.translate(_ASCII_UPPER)
 
 
+# A co-responder's language specialty is "language:" and a BCP 47 tag, whose case carries
+# no meaning: "language:ES" and "language:es" are one skill, and the program report must
+# count them as one. It is kept in the tag's canonical case (RFC 5646, section 2.1.1):
+# every subtag in lower case, but for a two-letter one (a region) in upper case and a
+# four-letter one (a script) in title case, except at the start or after a singleton (an
+# extension, or x- for private use). Migration 0025 holds the rows written before to it.
+LANGUAGE = "language:"
+
+
+def specialty(text: str) -> str:
+    """A specialty in its one stored form: a language tag in its canonical case."""
+    if not text.startswith(LANGUAGE):
+        return text
+    first, *rest = text[len(LANGUAGE) :].split("-")
+    subtags = [first.lower()]
+    free = len(first) == 1  # x-…: private use from the start
+    for subtag in rest:
+        free = free or len(subtag) == 1
+        if not free and len(subtag) == 2:
+            subtag = subtag.upper()
+        elif not free and len(subtag) == 4:
+            subtag = subtag[0].upper() + subtag[1:].lower()
+        else:
+            subtag = subtag.lower()
+        subtags.append(subtag)
+    return LANGUAGE + "-".join(subtags)
+
+
 # Characters, as the bodies of regular-expression classes that Python's re, pydantic-core's
 # Rust regex and JSON Schema's ECMA-262 read alike (app/schemas/common.py builds the API's
 # patterns from them; app/eido/incoming.py its cleaning of a document's free text).

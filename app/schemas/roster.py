@@ -33,6 +33,7 @@ from app.vocabulary import (
     Training,
     UnitStatus,
     person_id,
+    specialty,
 )
 
 # The person's statewide id, matched whatever the case of its letters: kept and answered
@@ -46,15 +47,21 @@ PersonId = Annotated[
     ),
 ]
 
+# A language tag's case carries no meaning: it is kept in its canonical case (vocabulary).
 Specialty = Annotated[
     str,
     StringConstraints(
         pattern=worded(
             r"^(youth|substance_use|developmental_disability|veterans"
-            r"|language:[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*)$",
-            "youth, substance_use, developmental_disability, veterans, or language:<tag>,"
-            " such as language:es",
+            r"|language:([A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*|[Xx](-[A-Za-z0-9]{1,8})+))$",
+            "youth, substance_use, developmental_disability, veterans, or language:<tag>"
+            " (a BCP 47 tag), such as language:es",
         )
+    ),
+    AfterValidator(specialty),
+    Field(
+        description="A language is `language:` and its BCP 47 tag, whose case carries no"
+        " meaning: it is kept and answered in the tag's canonical case (language:es-MX)."
     ),
 ]
 

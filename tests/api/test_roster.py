@@ -731,3 +731,38 @@ async def test_shifts_in_a_window_are_those_overlapping_it(admin: Api) -> None:
         assert response.status_code == 200, response.text
         listed = response.json()["items"]
         assert sorted(s["call_sign"] for s in listed) == ["a-day-long", "inside", "runs-in"]
+
+
+async def test_a_language_is_one_specialty_whatever_the_case_it_is_written_in(
+    admin: Api,
+) -> None:
+    """A BCP 47 tag's case carries no meaning: kept in its canonical case, so the program
+    report counts Spanish once however each co-responder's record wrote it."""
+
+    async def co_responder(name: str, specialties: list[str]) -> Any:
+        body = {"name": name, "kind": "clinician", "provider": "P", "specialties": specialties}
+        return await admin.ok("POST", "/v1/co-responders", body, 201)
+
+    one = await co_responder("A", ["youth", "language:ES-mx", "language:es-MX", "language:ES"])
+    assert one["specialties"] == ["language:es", "language:es-MX", "youth"]
+    two = await co_responder("B", ["language:es"])
+    changed = await admin.ok(
+        "PATCH",
+        f"/v1/co-responders/{two['id']}",
+        {"specialties": ["language:ES", "language:X-Tlh"]},
+    )
+    assert changed["specialties"] == ["language:es", "language:x-tlh"]
+    report = await admin.ok("GET", "/v1/program")
+    assert report["co_responders"]["by_specialty"] == {
+        "language:es": 2,
+        "language:es-MX": 1,
+        "language:x-tlh": 1,
+        "youth": 1,
+    }
+    for wrong in ("language:e", "language:x", "Language:es", "language:es_MX"):
+        refused = await admin.post(
+            "/v1/co-responders",
+            {"name": "C", "kind": "clinician", "provider": "P", "specialties": [wrong]},
+        )
+        assert refused.status_code == 422, wrong
+        assert refused.json()["errors"][0]["loc"] == ["body", "specialties", 0]

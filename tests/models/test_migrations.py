@@ -269,6 +269,39 @@ def test_upgrading_stops_where_two_rows_would_name_one_person_twice(scratch_url:
     assert asyncio.run(_fetch(scratch_url, people)) == before
 
 
+def test_upgrading_keeps_each_language_tag_in_its_canonical_case(scratch_url: str) -> None:
+    """Migration 0025: a language specialty written before in another case is rewritten in
+    its tag's canonical case (RFC 5646's own examples), one written twice in two cases is
+    kept once, each list sorted as the API keeps it; the other specialties are left."""
+    upgrade(scratch_url, "0024")
+    co_responder = (
+        "INSERT INTO co_responder (id, agency_id, name, kind, provider, specialties)"
+        " SELECT gen_random_uuid(), a.id, '{name}', 'clinician', 'P', '{specialties}'"
+        " FROM agency a"
+    )
+    asyncio.run(
+        _insert(
+            scratch_url,
+            _AGENCY,
+            co_responder.format(
+                name="A", specialties="{youth,language:ES,language:es,language:SGN-be-fr}"
+            ),
+            co_responder.format(name="B", specialties="{language:AZ-LATN-X-LATN,veterans}"),
+            co_responder.format(name="C", specialties="{language:x-Klingon,language:zh-hant-tw}"),
+            co_responder.format(name="D", specialties="{language:es-MX,youth}"),
+        )
+    )
+    upgrade(scratch_url)
+    assert asyncio.run(
+        _fetch(scratch_url, "SELECT name, specialties FROM co_responder ORDER BY 1")
+    ) == [
+        ("A", ["language:es", "language:sgn-BE-FR", "youth"]),
+        ("B", ["language:az-Latn-x-latn", "veterans"]),
+        ("C", ["language:x-klingon", "language:zh-Hant-TW"]),
+        ("D", ["language:es-MX", "youth"]),
+    ]
+
+
 def test_migrate_says_when_a_newer_release_upgraded_the_database(scratch_url: str) -> None:
     """An older release started against a database a newer one upgraded: one line, exit 2."""
     upgrade(scratch_url)
