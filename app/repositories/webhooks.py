@@ -56,19 +56,24 @@ JOIN webhook_subscription s ON s.id = c.subscription_id
 JOIN event e ON e.id = c.event_id
 """
 )
+# An attempt's outcome is recorded only while its claim's lease is the delivery's own (the
+# very lease_until the claim set): once the lease ran out and another claim took it, or a
+# retry requested by hand made it due again, the attempt that holds it now records its own.
 _DELIVERED = text(
     "UPDATE webhook_delivery SET status = 'delivered', delivered_at = now(),"
     " last_status_code = d.code, last_error = NULL, lease_until = NULL"
-    " FROM unnest(CAST(:ids AS uuid[]), CAST(:codes AS int[])) AS d(id, code)"
-    " WHERE webhook_delivery.id = d.id"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:leases AS timestamptz[]), CAST(:codes AS int[]))"
+    " AS d(id, lease_until, code)"
+    " WHERE webhook_delivery.id = d.id AND webhook_delivery.lease_until = d.lease_until"
 )
 _RETRY = text(
     "UPDATE webhook_delivery SET next_attempt_at = now() + CAST(:delay AS interval),"
-    " last_status_code = :code, last_error = :error, lease_until = NULL WHERE id = :id"
+    " last_status_code = :code, last_error = :error, lease_until = NULL"
+    " WHERE id = :id AND lease_until = :lease_until"
 )
 _FAILED = text(
     "UPDATE webhook_delivery SET status = 'failed', last_status_code = :code,"
-    " last_error = :error, lease_until = NULL WHERE id = :id"
+    " last_error = :error, lease_until = NULL WHERE id = :id AND lease_until = :lease_until"
 )
 # The disabled_reason of a terminal's subscription whose responder was deactivated: it
 # stays off for good (a reactivated unit subscribes anew, as it gets new keys).
@@ -100,7 +105,7 @@ FROM off
 _FAILED_UNSENT = text(
     "UPDATE webhook_delivery SET status = 'failed', attempts = attempts - 1,"
     " last_attempt_at = :previous_attempt_at, last_error = :error, lease_until = NULL"
-    " WHERE id = :id"
+    " WHERE id = :id AND lease_until = :lease_until"
 )
 _NOTIFY = text("SELECT pg_notify(:channel, '')")
 # A stopping relay gives back what it claimed: due now, unleased. Only a lease still its own
@@ -144,32 +149,47 @@ async def claim_due(
     return list((await conn.execute(_CLAIM, params)).all())
 
 
-async def mark_delivered(conn: AsyncConnection, outcomes: list[tuple[UUID, int]]) -> None:
+# Each delivery below is named by its id and the lease_until of the claim whose attempt's
+# outcome is recorded (see _DELIVERED).
+Claimed = tuple[UUID, datetime]
+
+
+async def mark_delivered(conn: AsyncConnection, outcomes: list[tuple[Claimed, int]]) -> None:
     """Record many successful deliveries in one statement."""
     if outcomes:
         await conn.execute(
             _DELIVERED,
-            {"ids": [i for i, _ in outcomes], "codes": [c for _, c in outcomes]},
+            {
+                "ids": [i for (i, _), _ in outcomes],
+                "leases": [lease for (_, lease), _ in outcomes],
+                "codes": [c for _, c in outcomes],
+            },
         )
 
 
 async def schedule_retry(
-    conn: AsyncConnection, *, delivery_id: UUID, delay: timedelta, code: int | None, error: str
+    conn: AsyncConnection, claimed: Claimed, *, delay: timedelta, code: int | None, error: str
 ) -> None:
-    await conn.execute(_RETRY, {"id": delivery_id, "delay": delay, "code": code, "error": error})
+    params = {"delay": delay, "code": code, "error": error}
+    await conn.execute(_RETRY, {"id": claimed[0], "lease_until": claimed[1], **params})
 
 
 async def mark_failed(
-    conn: AsyncConnection, *, delivery_id: UUID, code: int | None, error: str
+    conn: AsyncConnection, claimed: Claimed, *, code: int | None, error: str
 ) -> None:
-    await conn.execute(_FAILED, {"id": delivery_id, "code": code, "error": error})
+    params = {"code": code, "error": error}
+    await conn.execute(_FAILED, {"id": claimed[0], "lease_until": claimed[1], **params})
 
 
 async def mark_failed_unsent(
-    conn: AsyncConnection, *, delivery_id: UUID, previous_attempt_at: datetime | None, error: str
+    conn: AsyncConnection,
+    claimed: Claimed,
+    *,
+    previous_attempt_at: datetime | None,
+    error: str,
 ) -> None:
-    params = {"id": delivery_id, "previous_attempt_at": previous_attempt_at, "error": error}
-    await conn.execute(_FAILED_UNSENT, params)
+    params = {"previous_attempt_at": previous_attempt_at, "error": error}
+    await conn.execute(_FAILED_UNSENT, {"id": claimed[0], "lease_until": claimed[1], **params})
 
 
 async def release_leases(conn: AsyncConnection, leases: list[tuple[UUID, datetime, bool]]) -> int:
@@ -226,16 +246,20 @@ async def disable_terminal_subscriptions(
     return list((await session.execute(stmt)).scalars())
 
 
-async def requeue(session: AsyncSession, delivery: WebhookDelivery) -> None:
-    """Make a delivery due now and wake the relay (NOTIFY is sent at commit)."""
-    delivery.status = "pending"
-    delivery.lease_until = None
-    await session.flush()
-    await session.execute(
-        text("UPDATE webhook_delivery SET next_attempt_at = now() WHERE id = :id"),
-        {"id": delivery.id},
-    )
+# Not one whose attempt is under way: its lease is a relay's until the outcome is recorded.
+_REQUEUE = text(
+    "UPDATE webhook_delivery SET status = 'pending', lease_until = NULL, next_attempt_at = now()"
+    " WHERE id = :id AND (lease_until IS NULL OR lease_until < now()) RETURNING id"
+)
+
+
+async def requeue(session: AsyncSession, delivery: WebhookDelivery) -> bool:
+    """Make a delivery due now and wake the relay (NOTIFY is sent at commit). False, and
+    nothing changed, while a relay is sending it: a second claim would send it twice."""
+    if (await session.execute(_REQUEUE, {"id": delivery.id})).first() is None:
+        return False
     await session.execute(_NOTIFY, {"channel": DELIVERIES_DUE})
+    return True
 
 
 # A subscription's failed deliveries of events written at or after :since (the event's

@@ -306,7 +306,11 @@ async def retry(session: AsyncSession, *, agency_id: UUID, delivery_id: UUID) ->
     delivery, event_type = found
     if delivery.status == "delivered":
         raise Conflict("the delivery already succeeded")
-    await repo.requeue(session, delivery)
+    if not await repo.requeue(session, delivery):
+        raise Conflict(
+            "the delivery is being sent now: its outcome is in the log within seconds;"
+            " retry it then if it failed"
+        )
     await session.refresh(delivery)
     return _delivery(delivery, event_type)
 

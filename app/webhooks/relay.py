@@ -110,7 +110,7 @@ class Relay:
         self._full = False
         self._capped: set[Any] = set()
         # Successes waiting to be written, and the signal that there are some.
-        self._delivered: list[tuple[Any, int]] = []
+        self._delivered: list[tuple[repo.Claimed, int]] = []
         self._to_record = asyncio.Event()
         self._closing = False
 
@@ -290,14 +290,14 @@ class Relay:
                 attempt=row.attempts,
             ):
                 code = await self._attempt(row)
-        except Exception:
-            # The lease runs out and the delivery is claimed again (as a second attempt).
-            log.warning("webhook delivery attempt not recorded", exc_info=True)
+        except Exception as exc:
+            log.warning("webhook delivery attempt failed in the relay", exc_info=True)
             code = None
+            await self._record_unexpected(row, exc)
         if row.attempts == 1:
             metrics.observe_first_attempt((datetime.now(UTC) - row.created_at).total_seconds())
         if code:
-            self._delivered.append((row.id, code))
+            self._delivered.append(((row.id, row.lease_until), code))
             self._to_record.set()
 
     async def _record_delivered(self) -> None:
@@ -395,22 +395,39 @@ class Relay:
             return
         async with self.engine.connect() as conn:
             await repo.schedule_retry(
-                conn, delivery_id=row.id, delay=timedelta(seconds=delay), code=code, error=error
+                conn,
+                (row.id, row.lease_until),
+                delay=timedelta(seconds=delay),
+                code=code,
+                error=error,
             )
         metrics.count_webhooks("retry")
         # Claimed when due (a hair after, for the database's clock), not at the next poll:
         # SPEC §3.5's schedule allows 10 % of jitter, not a poll's second.
         asyncio.get_running_loop().call_later(delay + 0.02, self._wake.set)
 
+    async def _record_unexpected(self, row: Any, exc: Exception) -> None:
+        """An attempt the relay itself failed to finish counts against the schedule as any
+        failure does: left to its lease, it would be claimed again without end."""
+        error = f"the relay failed: {type(exc).__name__}: {exc}"[:500]
+        try:
+            await self._retry_or_fail(row, code=None, error=error, wait_hint=None)
+        except Exception:
+            # Its lease runs out and it is claimed again (as another attempt).
+            log.warning("webhook delivery attempt not recorded", exc_info=True)
+
     async def _fail(self, row: Any, *, code: int | None, error: str) -> None:
         async with self.engine.connect() as conn:
-            await repo.mark_failed(conn, delivery_id=row.id, code=code, error=error)
+            await repo.mark_failed(conn, (row.id, row.lease_until), code=code, error=error)
         metrics.count_webhooks("failed")
 
     async def _fail_unsent(self, row: Any, *, error: str) -> None:
         """Fail a delivery never sent: its claim's attempt is not counted."""
         async with self.engine.connect() as conn:
             await repo.mark_failed_unsent(
-                conn, delivery_id=row.id, previous_attempt_at=row.previous_attempt_at, error=error
+                conn,
+                (row.id, row.lease_until),
+                previous_attempt_at=row.previous_attempt_at,
+                error=error,
             )
         metrics.count_webhooks("failed")

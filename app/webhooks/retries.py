@@ -16,15 +16,18 @@ def parse_schedule(value: str) -> list[float]:
 
 
 def retry_after(header: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or HTTP-date)."""
-    if not header:
-        return None
-    if header.strip().isdigit():
-        return float(header.strip())
+    """Seconds from a Retry-After header (delta-seconds or HTTP-date); None for one that is
+    neither, which the schedule alone then times."""
+    value = (header or "").strip()
+    if value.isascii() and value.isdigit():  # not str.isdigit alone: '²' is a digit to it
+        return float(value)
     try:
-        when = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    if when.tzinfo is None:
+        # The asctime form, and "-0000": an HTTP-date is always GMT (RFC 9110, 5.6.7).
+        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 

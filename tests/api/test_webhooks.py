@@ -19,6 +19,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from app.api.app import create_app
 from app.settings import Settings
 from app.vocabulary import EVENT_TYPES
+from app.webhooks import relay as relay_module
 from app.webhooks.relay import PER_TARGET
 from app.webhooks.targets import IPAddress, TargetRefused, public_only_transport
 from tests.conftest import ServiceFactory
@@ -210,15 +211,70 @@ async def test_failed_delivery_after_all_attempts_can_be_retried_by_hand(
     assert (await admin.get(f"/v1/webhooks/deliveries/{uuid.uuid4()}")).status_code == 404
 
 
-@pytest.mark.parametrize("form", ["seconds", "http-date"])
+async def test_a_delivery_being_sent_is_not_sent_again_by_a_retry_asked_meanwhile(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    """An operator retrying a delivery a slow receiver is still answering: a second send
+    could record a failure over the first one's success. A 409, and one attempt."""
+    await grid_districts(admin)
+    sub = await subscribe(admin, receiver.url, ["call.created"])
+    receiver.hold = asyncio.Event()
+    async with service():
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await receiver.wait_for(1)
+        [sending] = (await admin.ok("GET", f"/v1/webhooks/{sub['id']}/deliveries"))["items"]
+        assert sending["status"] == "pending"
+        refused = await admin.post(f"/v1/webhooks/deliveries/{sending['id']}/retry")
+        assert refused.status_code == 409
+        assert refused.json()["detail"].startswith("the delivery is being sent now")
+        receiver.hold.set()
+        await until_delivery(db, "status = 'delivered'")
+        await asyncio.sleep(0.5)  # time for a second send, were one under way
+    assert len(receiver.requests) == 1
+    [done] = (await admin.ok("GET", f"/v1/webhooks/{sub['id']}/deliveries"))["items"]
+    assert (done["status"], done["attempts"]) == ("delivered", 1)
+
+
+async def test_an_attempt_the_relay_fails_to_finish_counts_against_the_schedule(
+    admin: Api,
+    receiver: Receiver,
+    service: ServiceFactory,
+    db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fault in the relay itself, mid-attempt, is retried on the schedule and then fails,
+    as a receiver's error is: left to its lease, it was sent again every 30 s for ever."""
+
+    def broken(header: str | None) -> float | None:
+        raise RuntimeError("a fault in the relay")
+
+    monkeypatch.setattr(relay_module, "retry_after", broken)
+    await grid_districts(admin)
+    await subscribe(admin, receiver.url, ["call.created"])
+    receiver.default = 503
+    async with service(webhook_retry_schedule="0.1"):
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        row = await until_delivery(db, "status = 'failed'")
+    assert len(receiver.requests) == 2
+    assert row["attempts"] == 2
+    assert row["last_error"] == "the relay failed: RuntimeError: a fault in the relay"
+
+
+@pytest.mark.parametrize("form", ["seconds", "http-date", "asctime"])
 async def test_a_retry_waits_as_long_as_the_receivers_retry_after_asks(
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection, form: str
 ) -> None:
     await grid_districts(admin)
     await subscribe(admin, receiver.url, ["call.created"])
     later = datetime.now(UTC) + timedelta(seconds=6)
+    # The asctime form is an HTTP-date a receiver may send too (RFC 9110, 5.6.7): it has
+    # no zone, and once sent the delivery over and over, every lease, without end.
     receiver.extra_headers = {
-        "Retry-After": "5" if form == "seconds" else format_datetime(later, usegmt=True)
+        "Retry-After": {
+            "seconds": "5",
+            "http-date": format_datetime(later, usegmt=True),
+            "asctime": later.strftime("%a %b %e %H:%M:%S %Y"),
+        }[form]
     }
     receiver.script = [503]
     async with service(webhook_retry_schedule="0.1"):  # the schedule alone: 0.1 s

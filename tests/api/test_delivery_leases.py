@@ -1,0 +1,53 @@
+"""An attempt's outcome is recorded only by the claim that holds the delivery's lease.
+
+A relay whose attempt outlived its lease (a receiver answering slowly, a relay paused) must
+not write over what the claim that took the delivery after it recorded, or is sending."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.engine import create_engine
+from app.repositories import webhooks as repo
+from tests.helpers import Api, grid_districts, subscribe
+from tests.receiver import Receiver
+
+
+async def test_a_late_attempts_outcome_is_not_recorded_over_the_claim_after_it(
+    admin: Api, receiver: Receiver, database_url: str, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    await subscribe(admin, receiver.url, ["call.created"])
+    await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+
+    # As the relay's: each statement commits on its own.
+    async def claim(conn: AsyncConnection) -> list[Any]:
+        return await repo.claim_due(conn, batch=10, lease=timedelta(seconds=30), per_target=32)
+
+    base = create_engine(database_url, pool_size=1)
+    engine = base.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            [late] = await claim(conn)
+            # Its lease runs out mid-attempt, and another claim takes the delivery.
+            await db.execute("UPDATE webhook_delivery SET lease_until = now() - interval '1s'")
+            [current] = await claim(conn)
+            assert (current.id, current.attempts) == (late.id, 2)
+            was = (late.id, late.lease_until)
+            await repo.mark_failed(conn, was, code=500, error="late")
+            await repo.schedule_retry(conn, was, delay=timedelta(hours=1), code=500, error="late")
+            await repo.mark_delivered(conn, [(was, 200)])
+            await repo.mark_failed_unsent(conn, was, previous_attempt_at=None, error="late")
+            row = await db.fetchrow("SELECT * FROM webhook_delivery")
+            assert (row["status"], row["attempts"], row["last_error"]) == ("pending", 2, None)
+            assert row["lease_until"] == current.lease_until
+            # The claim that holds the lease records its outcome.
+            await repo.mark_delivered(conn, [((current.id, current.lease_until), 204)])
+    finally:
+        await base.dispose()
+    row = await db.fetchrow("SELECT * FROM webhook_delivery")
+    assert (row["status"], row["last_status_code"], row["lease_until"]) == ("delivered", 204, None)
