@@ -314,7 +314,10 @@ async def _update(
                 session, who, call, request_id, incident_id=facts.incident_id, applied=False
             )
             return EidoImport(call=await _render(session, call), created=False, applied=False)
-        raise Conflict(f"call {call.id} is cleared; an EIDO can no longer change it")
+        closed = Conflict(f"call {call.id} is cleared; an EIDO can no longer change it")
+        # Audited under the call, as a refused PATCH of it is, with the incident named.
+        closed.audit_about = (call.id, {"incident_id": facts.incident_id})
+        raise closed
     patch = eido_news.changes(call, placed, facts, state.cipher)
     call = replace(call, eido_updated_at=facts.updated_at)
     if patch is None:

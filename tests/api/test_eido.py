@@ -805,6 +805,18 @@ async def test_the_cad_closing_an_incident_clears_its_call_and_frees_its_units(
         "outcome": "referred",
         "refused_outcome": "gone_on_arrival",
     }
+    # News for the cleared call (the incident open again, another nature) is refused, and
+    # audited under the call too, naming the incident.
+    reopened = document(incident, at=later(4), nature="SUICTHRT", beat="D1")
+    reopened["incidentComponent"]["incidentStatusCommonRegistryText"] = ["Active"]
+    refused = await admin.post("/v1/eido", reopened)
+    assert refused.status_code == 409
+    assert (
+        refused.json()["detail"] == f"call {call['id']} is cleared; an EIDO can no longer change it"
+    )
+    trail = await admin.ok("GET", f"/v1/audit?action=call.import&resource_id={call['id']}")
+    newest = trail["items"][0]
+    assert (newest["outcome"], newest["detail"]) == ("error", {"incident_id": incident})
     read = await admin.ok("GET", f"/v1/calls/{call['id']}")
     assert (read["disposition"], read["outcome"]) == ("linked to the county clinic", "referred")
 
