@@ -49,18 +49,19 @@ _CO_RESPONDER_SPECIALTIES = text(
 # day no certification of the person covers is on or before last_end. That day is some
 # certification's expires_on (its first day invalid) that no other covers; a renewal
 # recorded to start after it, leaving a gap, does not hide the lapse. With the districts
-# of their shifts ahead: found by ix_shift_responder_id (responder, starts_at) from a day
-# before now (no shift is longer: a check constraint), not among every shift the officer
-# ever worked. By officer_id, which no index leads, each expiring officer cost a scan of
-# the whole shift table (1.7 s for 40 officers at 90 days of history, every 10 minutes).
+# their shifts ahead serve, each also_covers as well as the home district (the candidate
+# query's read model, shift_coverage, has a row for each): found by
+# ix_shift_coverage_responder (responder, ends_at) from now, not among every shift the
+# officer ever worked (a scan of the whole shift table cost 1.7 s for 40 officers at 90
+# days of history, every 10 minutes).
 _EXPIRING = text(
     """
 SELECT o.id, o.name, o.badge_number, o.state_officer_id, v.ends,
-       coalesce(ARRAY(SELECT DISTINCT d.code FROM shift s JOIN district d ON d.id = s.district_id
-                       WHERE s.responder_id = o.id AND s.officer_id = o.id
-                         AND s.agency_id = o.agency_id
-                         AND s.starts_at > CAST(:now AS timestamptz) - interval '24 hours'
-                         AND s.starts_at < :shifts_until AND s.ends_at > :now
+       coalesce(ARRAY(SELECT DISTINCT d.code
+                        FROM shift_coverage sc JOIN district d ON d.id = sc.district_id
+                       WHERE sc.responder_id = o.id AND sc.responder_type = 'officer'
+                         AND sc.agency_id = o.agency_id
+                         AND sc.ends_at > :now AND sc.starts_at < :shifts_until
                        ORDER BY d.code), '{}') AS districts
   FROM officer o
   JOIN LATERAL (SELECT min(c.expires_on) AS ends FROM certification c
