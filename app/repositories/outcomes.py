@@ -1,7 +1,7 @@
 """SQL for the outcome report (docs/reports.md, "Outcomes and accountability").
 
 One statement per report: it finds, for each call received in the range, its first
-dispatch, the recommendation in force at that moment, and its units, then counts per group
+dispatch, the recommendation that dispatch was made on, and its units, then counts per group
 in the database. Every column it counts can be read back through the API: the calls with
 their `dispatches` and `assignments`, and `GET /v1/calls/{id}/recommendations`.
 """
@@ -49,10 +49,16 @@ facts AS (
            rec.lead AS lead_recommended, rec.warnings,
            u.with_cit_officer, u.with_co_responder, u.on_scene_at
       FROM calls c
-      LEFT JOIN LATERAL (SELECT d.at, d.dispatched_lead, d.override_code FROM dispatch d
+      LEFT JOIN LATERAL (SELECT d.at, d.dispatched_lead, d.override_code, d.recommendation_id
+                           FROM dispatch d
                           WHERE d.call_id = c.id ORDER BY d.at, d.id LIMIT 1) fd ON true
+      -- The recommendation the first dispatch names, as it was made on; else (a call never
+      -- dispatched) the latest. Not by comparing times: two instances' clocks may differ.
       LEFT JOIN LATERAL (SELECT r.lead, r.warnings FROM recommendation r
-                          WHERE r.call_id = c.id AND (fd.at IS NULL OR r.created_at <= fd.at)
+                          WHERE r.call_id = c.id
+                            AND (fd.recommendation_id IS NULL OR r.id = fd.recommendation_id)
+                            AND (fd.at IS NULL OR fd.recommendation_id IS NOT NULL
+                                 OR r.created_at <= fd.at)
                           ORDER BY r.created_at DESC, r.id DESC LIMIT 1) rec ON true
       LEFT JOIN LATERAL (
           SELECT bool_or(a.responder_type = 'co_responder') AS with_co_responder,
