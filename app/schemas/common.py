@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import (
@@ -159,10 +159,11 @@ def is_computable(value: datetime) -> bool:
 def _computable(value: datetime) -> datetime:
     if not is_computable(value):
         raise ValueError("the time must be more than two days inside the years 0001 to 9999")
-    return value
+    # In UTC, as every answer gives a time: a create answers what a read of it will.
+    return value.astimezone(UTC)
 
 
-# A time in a request: RFC 3339 text with a zone.
+# A time in a request: RFC 3339 text with a zone, taken as the same instant in UTC.
 Instant = Annotated[AwareDatetime, BeforeValidator(_date_time_text), AfterValidator(_computable)]
 _FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 

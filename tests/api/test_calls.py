@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
@@ -219,6 +219,40 @@ async def test_a_received_at_ahead_of_the_clock_is_refused_beyond_a_little_skew(
     skewed = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
     taken = await admin.ok("POST", "/v1/calls", {"district": "D1", "received_at": skewed}, 201)
     assert datetime.fromisoformat(taken["received_at"]) == datetime.fromisoformat(skewed)
+
+
+async def test_a_time_sent_in_any_zone_is_answered_in_utc_by_the_create_as_by_a_read(
+    admin: Api,
+) -> None:
+    """A CAD sends local times; an integrator comparing the create's answer with a later
+    read (or deduplicating on them) must find one value, not two spellings of it."""
+    await grid_districts(admin)
+    denver = timezone(timedelta(hours=-7))
+    sent = (datetime.now(denver) - timedelta(minutes=5)).replace(microsecond=0)
+    call = await admin.ok(
+        "POST", "/v1/calls", {"district": "D1", "received_at": sent.isoformat()}, 201
+    )
+    assert call["received_at"] == sent.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["received_at"] == call["received_at"]
+    officer = await add_officer(admin, district="D2", call_sign="2A9")
+    kolkata = timezone(timedelta(hours=5, minutes=30))
+    starts = (datetime.now(kolkata) + timedelta(days=3)).replace(microsecond=0)
+    shift = await admin.ok(
+        "POST",
+        "/v1/shifts",
+        {
+            "responder_type": "officer",
+            "responder_id": officer,
+            "call_sign": "2A9",
+            "district": "D2",
+            "starts_at": starts.isoformat(),
+            "ends_at": (starts + timedelta(hours=8)).isoformat(),
+        },
+        201,
+    )
+    assert shift["starts_at"] == starts.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    [read] = [s for s in (await admin.ok("GET", "/v1/shifts"))["items"] if s["id"] == shift["id"]]
+    assert (read["starts_at"], read["ends_at"]) == (shift["starts_at"], shift["ends_at"])
 
 
 async def test_patch_merges_safety_and_keeps_recommendation_history(admin: Api) -> None:
