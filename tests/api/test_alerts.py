@@ -201,15 +201,35 @@ async def test_a_gap_told_without_an_end_is_told_again_once_the_roster_ends_it(
 
 
 async def test_a_nearer_threshold_sends_again_and_zero_days_turns_gaps_off(
-    admin: Api, app: FastAPI
+    admin: Api, app: FastAPI, db: asyncpg.Connection
 ) -> None:
     now, _ = await _agency(admin)
     state: AppState = app.state.cit
     assert await alerts.look_ahead(state, now=now) == 5
-    # Three weeks on, 4A1's certification is 4 days from its end: the 7-day alert.
+    # Three weeks on, 4A1's certification is 4 days from its end: the 7-day alert. And
+    # 1A1 is on shift in D1 then, until 2 h later: a CIT gap there starts within a day.
     later = now + timedelta(days=21)
+    roster = (await admin.ok("GET", "/v1/officers?limit=500"))["items"]
+    [officer] = [o["id"] for o in roster if o["badge_number"] == "1A1"]
+    await add_shift(
+        admin,
+        "officer",
+        officer,
+        call_sign="1A1",
+        district="D1",
+        starts_at=later - timedelta(hours=1),
+        ends_at=later + timedelta(hours=2),
+    )
     policy = await admin.ok("GET", "/v1/policy")
     del policy["created_at"]
     await admin.ok("PUT", "/v1/policy", {**policy, "coverage_alert_days": 0})
     assert await alerts.look_ahead(state, now=later) == 1
     assert await alerts.look_ahead(state, now=later) == 0
+    gaps = "SELECT count(*) FROM event WHERE type = 'coverage.gap_ahead'"
+    told = await db.fetchval(gaps)
+    # Zero days kept that gap quiet: a day looked ahead tells it.
+    await admin.ok("PUT", "/v1/policy", {**policy, "coverage_alert_days": 1})
+    assert await alerts.look_ahead(state, now=later) == 1
+    assert await db.fetchval(gaps) == told + 1
+    district = "SELECT payload->>'district' FROM event WHERE type = 'coverage.gap_ahead'"
+    assert await db.fetchval(district + " ORDER BY created_at DESC, id DESC LIMIT 1") == "D1"
