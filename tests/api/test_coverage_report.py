@@ -372,3 +372,40 @@ async def test_the_night_clocks_go_back_counts_its_repeated_hour(admin: Api) -> 
     assert report["districts"][0]["cit_covered_pct"] == round(100 * 9 / 73, 1)
     sunday_1am = 6 * 24 + 1
     assert report["districts"][0]["by_hour_of_week"]["cit"][sunday_1am] == 1.0
+
+
+async def test_a_past_shift_keeps_the_coverage_it_gave_after_its_officer_leaves(
+    admin: Api,
+) -> None:
+    """The past is read as it was: yesterday's shift of a CIT officer covered D1, and still
+    does after the officer is separated and the certification voided as recorded in error;
+    the same officer's shift tomorrow covers nothing any more."""
+    await grid_districts(admin)
+    today = datetime.now(UTC).date()
+    officer = await _officer(
+        admin, "P", cit=(today - timedelta(days=100), today + timedelta(days=300))
+    )
+    yesterday = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    tomorrow = yesterday + timedelta(days=2)
+    for starts in (yesterday, tomorrow):
+        await add_shift(
+            admin,
+            "officer",
+            officer,
+            call_sign="1P",
+            district="D1",
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=8),
+        )
+
+    async def d1_cit(starts: datetime) -> float:
+        report = await admin.ok("GET", _query(starts, starts + timedelta(hours=8)) + "&district=D1")
+        return float(report["districts"][0]["cit_covered_pct"])
+
+    assert (await d1_cit(yesterday), await d1_cit(tomorrow)) == (100.0, 100.0)
+    [cert] = (await admin.ok("GET", "/v1/certifications?state_officer_id=STATE-P"))["items"]
+    await admin.ok(
+        "PATCH", f"/v1/certifications/{cert['id']}", {"expires_on": cert["certified_on"]}
+    )
+    await admin.ok("PATCH", f"/v1/officers/{officer}", {"active": False})
+    assert (await d1_cit(yesterday), await d1_cit(tomorrow)) == (100.0, 0.0)
