@@ -199,19 +199,3 @@ def network_backend(
     """
     inner = AsyncioBackend()
     return inner if allow_private else _PublicOnly(inner, refused)
-
-
-def public_only_transport(
-    limits: httpx.Limits | None = None, *, refused: Callable[[IPAddress], bool] = _refused
-) -> httpx.AsyncHTTPTransport:
-    """An httpx transport whose connections reach public addresses only (see _PublicOnly).
-
-    `refused` says which addresses are not public; tests narrow it to reach loopback.
-    """
-    transport = (
-        httpx.AsyncHTTPTransport() if limits is None else httpx.AsyncHTTPTransport(limits=limits)
-    )
-    # httpx does not take a network backend; its pool (httpcore) keeps it here.
-    pool = transport._pool
-    pool._network_backend = _PublicOnly(pool._network_backend, refused)
-    return transport

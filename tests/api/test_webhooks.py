@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -21,7 +23,8 @@ from app.settings import Settings
 from app.vocabulary import EVENT_TYPES
 from app.webhooks import relay as relay_module
 from app.webhooks.relay import PER_TARGET
-from app.webhooks.targets import IPAddress, TargetRefused, public_only_transport
+from app.webhooks.sender import Sender
+from app.webhooks.targets import IPAddress, TargetRefused, network_backend
 from tests.conftest import ServiceFactory
 from tests.helpers import (
     Api,
@@ -365,11 +368,26 @@ async def test_internal_ranges_are_refused_when_subscribing(
     assert len((await admin.ok("GET", "/v1/webhooks"))["items"]) == 4
 
 
+@contextlib.asynccontextmanager
+async def _relays_client(
+    refused: Callable[[IPAddress], bool] | None = None,
+) -> AsyncIterator[Sender]:
+    """The relay's own HTTP client, on the network backend it runs with in production
+    (public addresses only); `refused` narrows what is not public, to reach loopback."""
+    backend = (
+        network_backend(allow_private=False)
+        if refused is None
+        else network_backend(allow_private=False, refused=refused)
+    )
+    async with Sender(backend, timeout=5, total=10, max_connections=10, keep_idle=2) as sender:
+        yield sender
+
+
 async def test_internal_ranges_are_refused_as_connections_are_made() -> None:
-    async with httpx.AsyncClient(transport=public_only_transport()) as client:
+    async with _relays_client() as client:
         for host in _INTERNAL_TARGETS:
             with pytest.raises(TargetRefused, match="not a public address"):
-                await client.post(f"http://{host}:9/hooks", content=b"{}")
+                await client.post(f"http://{host}:9/hooks", b"{}", [])
 
 
 async def test_a_url_with_a_control_character_is_refused_when_subscribing(admin: Api) -> None:
@@ -482,10 +500,10 @@ async def test_webhook_connections_are_checked_as_they_are_made(receiver: Receiv
     # The relay's client checks the address it connects to, not only the URL beforehand:
     # a name may resolve to a public address for a check and a private one for the send.
     port = receiver.url.split(":")[2].split("/")[0]
-    async with httpx.AsyncClient(transport=public_only_transport()) as client:
+    async with _relays_client() as client:
         for url in (f"http://localhost:{port}/hooks", f"http://127.0.0.1:{port}/hooks"):
             with pytest.raises(TargetRefused, match="not a public address"):
-                await client.post(url, content=b"{}")
+                await client.post(url, b"{}", [])
     assert receiver.requests == []
 
 
@@ -499,12 +517,11 @@ async def test_a_checked_connection_reaches_the_address_resolved_and_keeps_the_n
         return str(address) == "127.0.0.2"
 
     port = receiver.url.split(":")[2].split("/")[0]
-    transport = public_only_transport(refused=only_127_0_0_2)
-    async with httpx.AsyncClient(transport=transport) as client:
-        response = await client.post(f"http://localhost:{port}/hooks", content=b"{}")
-        assert response.status_code == 200
+    async with _relays_client(refused=only_127_0_0_2) as client:
+        answer = await client.post(f"http://localhost:{port}/hooks", b"{}", [])
+        assert answer.status == 200
         with pytest.raises(TargetRefused, match=r"127\.0\.0\.2"):
-            await client.post(f"http://127.0.0.2:{port}/hooks", content=b"{}")
+            await client.post(f"http://127.0.0.2:{port}/hooks", b"{}", [])
     assert len(receiver.requests) == 1
     assert receiver.requests[0].headers["host"] == f"localhost:{port}"
 
