@@ -338,8 +338,11 @@ async def test_bad_ranges_and_unknown_districts_are_a_422(
 
 async def test_a_year_is_allowed_and_the_default_is_the_next_week(admin: Api) -> None:
     await grid_districts(admin)
-    year = await admin.ok("GET", "/v1/coverage?from=2028-01-01T00:00:00Z&to=2028-12-31T00:00:00Z")
+    # All of a leap year, 366 days: the longest range there is.
+    year = await admin.ok("GET", "/v1/coverage?from=2028-01-01T00:00:00Z&to=2029-01-01T00:00:00Z")
     assert len(year["districts"]) == 4
+    longer = await admin.get("/v1/coverage?from=2028-01-01T00:00:00Z&to=2029-01-01T00:00:01Z")
+    assert longer.status_code == 422
     week = await admin.ok("GET", "/v1/coverage")
     span = _at(week["to"]) - _at(week["from"])
     assert span == timedelta(days=7)
