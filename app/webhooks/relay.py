@@ -1,4 +1,5 @@
-"""The outbox relay: claim due deliveries, sign, send, and record what happened.
+"""The outbox relay: claim due deliveries, sign and send them; what each attempt came to is
+recorded by app/webhooks/outcomes.py.
 
 Its metrics: each outcome counted once recorded (delivered, retry, failed), each first
 attempt timed from its event, and the outbox's oldest pending delivery read every few
@@ -28,7 +29,8 @@ from app.settings import Settings
 from app.tasks import cancel_and_wait
 from app.tracing import webhook_send
 from app.webhooks.connection import Answer
-from app.webhooks.retries import next_delay, parse_schedule, retry_after
+from app.webhooks.outcomes import Outcomes
+from app.webhooks.retries import parse_schedule, retry_after
 from app.webhooks.sender import SEND_ERRORS, Sender
 from app.webhooks.signing import sign_with_each, signing_secrets
 from app.webhooks.targets import TargetRefused, check_url_shape, network_backend
@@ -109,10 +111,7 @@ class Relay:
         # something may wait for, and wakes the relay; otherwise nothing due was left.
         self._full = False
         self._capped: set[Any] = set()
-        # Successes waiting to be written, and the signal that there are some.
-        self._delivered: list[tuple[repo.Claimed, int]] = []
-        self._to_record = asyncio.Event()
-        self._closing = False
+        self._outcomes = Outcomes(self.engine, self.schedule, self._wake.set)
 
     def stop(self) -> None:
         """Stop gracefully (run() returns once it has): call it on the relay's loop."""
@@ -134,7 +133,7 @@ class Relay:
             # LISTEN on a connection of its own, kept (and re-made after a database
             # restart) by a task of its own; the poll below covers any gap.
             listening = asyncio.create_task(self._keep_listening())
-            recording = asyncio.create_task(self._record_delivered())
+            recording = asyncio.create_task(self._outcomes.record_delivered())
             gauging = asyncio.create_task(self._gauge_outbox())
             unwatch = metrics.watch(
                 "pool_in_use", functools.partial(connections_in_use, self.engine)
@@ -153,10 +152,7 @@ class Relay:
                 unwatch()
                 await cancel_and_wait(listening, gauging)
                 await self._finish_or_release()
-                # The recorder writes what is left and ends; it is never cancelled in the
-                # middle of a write.
-                self._closing = True
-                self._to_record.set()
+                self._outcomes.close()
                 await recording
 
     async def _gather(self, claimed_at: float) -> None:
@@ -293,36 +289,11 @@ class Relay:
         except Exception as exc:
             log.warning("webhook delivery attempt failed in the relay", exc_info=True)
             code = None
-            await self._record_unexpected(row, exc)
+            await self._outcomes.unexpected(row, exc)
         if row.attempts == 1:
             metrics.observe_first_attempt((datetime.now(UTC) - row.created_at).total_seconds())
         if code:
-            self._delivered.append(((row.id, row.lease_until), code))
-            self._to_record.set()
-
-    async def _record_delivered(self) -> None:
-        """Write successes as they come. Each write takes every success that arrived while
-        the one before was written: nothing waits for another delivery's attempt, and a
-        busy relay still writes in batches."""
-        while True:
-            await self._to_record.wait()
-            self._to_record.clear()
-            await self._write_delivered()
-            if self._closing:
-                return
-
-    async def _write_delivered(self) -> None:
-        batch, self._delivered = self._delivered, []
-        if not batch:
-            return
-        try:
-            async with self.engine.connect() as conn:
-                await repo.mark_delivered(conn, batch)
-        except Exception:
-            # Their leases run out and they are sent again (receivers deduplicate).
-            log.warning("webhook deliveries not recorded", exc_info=True)
-            return
-        metrics.count_webhooks("delivered", len(batch))
+            self._outcomes.delivered(row, code)
 
     async def _attempt(self, row: Any) -> int | None:
         """Send one delivery. Returns the status code when it succeeded (the caller records
@@ -331,7 +302,7 @@ class Relay:
         wait_hint: float | None = None
         try:
             if not row.active:
-                await self._fail_unsent(row, error="subscription disabled")
+                await self._outcomes.fail_unsent(row, error="subscription disabled")
                 return None
             # The shape only: whether the host is public is checked as each connection is
             # made (network_backend), against the address connected to. A kept-alive
@@ -342,19 +313,13 @@ class Relay:
             if 200 <= code < 300:
                 return code
             if code == 410:
-                async with self.engine.connect() as conn:
-                    await repo.disable_subscription(
-                        conn,
-                        subscription_id=row.subscription_id,
-                        reason="receiver answered 410 Gone",
-                    )
-                await self._fail(row, code=code, error="410 Gone: subscription disabled")
+                await self._outcomes.gone(row, code)
                 return None
             wait_hint = retry_after(answer.retry_after)
             error = f"receiver answered {code}"
         except TargetRefused as exc:
             # Refused as the connection was made (or by the URL's shape): nothing went out.
-            await self._fail_unsent(row, error=str(exc))
+            await self._outcomes.fail_unsent(row, error=str(exc))
             return None
         except SEND_ERRORS as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
@@ -362,7 +327,7 @@ class Relay:
             # Retried on the schedule: restoring the missing key to CIT_DATA_KEY recovers it.
             log.error("webhook secret cannot be decrypted", extra={"error": str(exc)})
             error = "the subscription's signing secret cannot be decrypted (CIT_DATA_KEY)"
-        await self._retry_or_fail(row, code=code, error=error, wait_hint=wait_hint)
+        await self._outcomes.retry_or_fail(row, code=code, error=error, wait_hint=wait_hint)
         return None
 
     async def _send(self, row: Any) -> Answer:
@@ -385,49 +350,3 @@ class Relay:
         # Until then (e.g. waiting for a free connection) it is not yet sent.
         sent = functools.partial(self._sent.add, row.id)
         return await self._sender.post(row.url, body, headers, sending=sent)
-
-    async def _retry_or_fail(
-        self, row: Any, *, code: int | None, error: str, wait_hint: float | None
-    ) -> None:
-        delay = next_delay(self.schedule, row.attempts, wait_hint)
-        if delay is None:
-            await self._fail(row, code=code, error=error)
-            return
-        async with self.engine.connect() as conn:
-            await repo.schedule_retry(
-                conn,
-                (row.id, row.lease_until),
-                delay=timedelta(seconds=delay),
-                code=code,
-                error=error,
-            )
-        metrics.count_webhooks("retry")
-        # Claimed when due (a hair after, for the database's clock), not at the next poll:
-        # SPEC §3.5's schedule allows 10 % of jitter, not a poll's second.
-        asyncio.get_running_loop().call_later(delay + 0.02, self._wake.set)
-
-    async def _record_unexpected(self, row: Any, exc: Exception) -> None:
-        """An attempt the relay itself failed to finish counts against the schedule as any
-        failure does: left to its lease, it would be claimed again without end."""
-        error = f"the relay failed: {type(exc).__name__}: {exc}"[:500]
-        try:
-            await self._retry_or_fail(row, code=None, error=error, wait_hint=None)
-        except Exception:
-            # Its lease runs out and it is claimed again (as another attempt).
-            log.warning("webhook delivery attempt not recorded", exc_info=True)
-
-    async def _fail(self, row: Any, *, code: int | None, error: str) -> None:
-        async with self.engine.connect() as conn:
-            await repo.mark_failed(conn, (row.id, row.lease_until), code=code, error=error)
-        metrics.count_webhooks("failed")
-
-    async def _fail_unsent(self, row: Any, *, error: str) -> None:
-        """Fail a delivery never sent: its claim's attempt is not counted."""
-        async with self.engine.connect() as conn:
-            await repo.mark_failed_unsent(
-                conn,
-                (row.id, row.lease_until),
-                previous_attempt_at=row.previous_attempt_at,
-                error=error,
-            )
-        metrics.count_webhooks("failed")
