@@ -251,9 +251,11 @@ def coverage_gap_ahead(
     ends: datetime | None,
     adjacent_cover: bool,
     target: int,
+    under_way: bool,
 ) -> OutboxEvent:
     """A gap on the roster ahead; agency-wide only (it is about no unit and no call). ends
-    is None for a gap no shift on the roster ends yet."""
+    is None for a gap no shift on the roster ends yet; under_way when the gap had begun
+    when first seen, starts then being that moment."""
     payload: CoverageGapAhead = {
         "district": district,
         "kind": kind,
@@ -262,6 +264,7 @@ def coverage_gap_ahead(
         "hours": None if ends is None else round((ends - starts).total_seconds() / 3600, 2),
         "adjacent_cover": adjacent_cover,
         "target": target,
+        "under_way": under_way,
     }
     return _event("coverage.gap_ahead", None, None, payload)
 

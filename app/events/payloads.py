@@ -118,6 +118,7 @@ CoverageGapAhead = TypedDict(
         "hours": float | None,
         "adjacent_cover": bool,
         "target": int,
+        "under_way": bool,
     },
 )
 

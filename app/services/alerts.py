@@ -51,20 +51,80 @@ async def look_ahead(state: AppState, *, now: datetime | None = None) -> int:
 async def _whole_gaps(
     session: AsyncSession, context: AgencyContext, ahead: CoverageReport, span: Range
 ) -> tuple[list[tuple[str, CoverageGap]], datetime]:
-    """The gaps that start within span, each whole: one the span cuts off is read again
-    from a report LOOK_PAST further on, for its real end (and whether the neighbours cover
-    all of it). With the end of what was read: a gap that reaches it has no end on the
-    roster yet. An alert is sent once; a gap of 37 hours told as the hour left in the window
-    would never be put right."""
-    gaps = coverage.upcoming_gaps(ahead, after=span.start)
+    """The gaps under way at span's start or starting within it, each whole: one the span
+    cuts off is read again from a report LOOK_PAST further on, for its real end (and whether
+    the neighbours cover all of it). With the end of what was read: a gap that reaches it
+    has no end on the roster yet. An alert is sent once; a gap of 37 hours told as the hour
+    left in the window would never be put right."""
+    gaps = coverage.every_gap(ahead)
     if all(gap.to < span.end for _, gap in gaps):
         return gaps, span.end
     further = Range(span.start, span.end + LOOK_PAST)
     longer = await coverage.report(session, context, span=further, district=None)
-    whole = {(d, g.kind, g.from_): g for d, g in coverage.upcoming_gaps(longer, after=span.start)}
+    whole = {(d, g.kind, g.from_): g for d, g in coverage.every_gap(longer)}
     return [
         (d, whole.get((d, g.kind, g.from_), g) if g.to >= span.end else g) for d, g in gaps
     ], further.end
+
+
+# The record, beside a gap's own, of a gap told ahead: its district, kind, end ("open" for
+# none on the roster) and, after "@", its start.
+TOLD = "coverage.gap_told:"
+
+
+async def _gap_alerts(
+    session: AsyncSession, context: AgencyContext, days: int, now: datetime
+) -> tuple[dict[str, OutboxEvent], set[str]]:
+    """The gap alerts due, by key, and the records to keep with them (TOLD)."""
+    span = Range(now, now + timedelta(days=days))
+    ahead = await coverage.report(session, context, span=span, district=None)
+    targets = {"cit": ahead.targets.cit_officers, "co_responder": ahead.targets.co_responders}
+    gaps, horizon = await _whole_gaps(session, context, ahead, span)
+    alerts: dict[str, OutboxEvent] = {}
+    told: set[str] = set()
+    told_before: dict[str, datetime] | None = None
+    for district, gap in gaps:
+        ends = None if gap.to >= horizon else gap.to
+        end = f"{district}:{gap.kind}:{'open' if ends is None else ends.isoformat()}"
+        under_way = gap.from_ <= now
+        if not under_way:
+            # A gap first told without an end is told again once the roster gives it one:
+            # the key says which.
+            key = f"coverage.gap_ahead:{district}:{gap.kind}:{gap.from_.isoformat()}"
+            key += ":open" if ends is None else ""
+            told.add(f"{TOLD}{end}@{gap.from_.isoformat()}")
+        else:
+            # Under way when first seen (a shift ended early, a district with nobody on its
+            # roster): its start is not in the report, so its end names it, and it is told
+            # from now, once per end the roster gives it. Not when it was told ahead to
+            # start by now with that end: that is the gap beginning as foretold.
+            if told_before is None:
+                told_before = _earliest_starts(
+                    await repo.keys_starting(session, context.agency_id, TOLD)
+                )
+            if end in told_before and told_before[end] <= now:
+                continue
+            key = f"coverage.gap_under_way:{end}"
+        alerts[key] = events.coverage_gap_ahead(
+            district=district,
+            kind=gap.kind,
+            starts=gap.from_,
+            ends=ends,
+            adjacent_cover=gap.adjacent_cover,
+            target=targets[gap.kind],
+            under_way=under_way,
+        )
+    return alerts, told
+
+
+def _earliest_starts(keys: list[str]) -> dict[str, datetime]:
+    """The earliest start told ahead for each district, kind and end (TOLD records)."""
+    earliest: dict[str, datetime] = {}
+    for key in keys:
+        end, _, start = key.removeprefix(TOLD).rpartition("@")
+        at = datetime.fromisoformat(start)
+        earliest[end] = min(at, earliest.get(end, at))
+    return earliest
 
 
 async def _agency(state: AppState, agency_id: UUID, now: datetime) -> int:
@@ -73,28 +133,9 @@ async def _agency(state: AppState, agency_id: UUID, now: datetime) -> int:
         session = await work.session()
         policy = await latest_policy(session, agency_id)
         candidates: dict[str, OutboxEvent] = {}
+        told: set[str] = set()
         if policy.coverage_alert_days > 0:
-            span = Range(now, now + timedelta(days=policy.coverage_alert_days))
-            ahead = await coverage.report(session, context, span=span, district=None)
-            targets = {
-                "cit": ahead.targets.cit_officers,
-                "co_responder": ahead.targets.co_responders,
-            }
-            gaps, horizon = await _whole_gaps(session, context, ahead, span)
-            for district, gap in gaps:
-                ends = None if gap.to >= horizon else gap.to
-                # A gap first told without an end is told again once the roster gives it
-                # one: the key says which.
-                key = f"coverage.gap_ahead:{district}:{gap.kind}:{gap.from_.isoformat()}"
-                key += ":open" if ends is None else ""
-                candidates[key] = events.coverage_gap_ahead(
-                    district=district,
-                    kind=gap.kind,
-                    starts=gap.from_,
-                    ends=ends,
-                    adjacent_cover=gap.adjacent_cover,
-                    target=targets[gap.kind],
-                )
+            candidates, told = await _gap_alerts(session, context, policy.coverage_alert_days, now)
         soon = await program.expiring(
             session, context, now=now, within_days=max(CERTIFICATION_THRESHOLDS)
         )
@@ -111,7 +152,7 @@ async def _agency(state: AppState, agency_id: UUID, now: datetime) -> int:
                 threshold_days=threshold,
                 districts=cert.districts,
             )
-        new = await repo.claim(session, agency_id, sorted(candidates))
+        new = await repo.claim(session, agency_id, sorted({*candidates, *told}))
         due = [event for key, event in sorted(candidates.items()) if key in new]
         await outbox.write(session, agency_id=agency_id, at=now, events=due)
     return len(due)

@@ -119,22 +119,31 @@ async def test_each_alert_is_sent_once_to_agency_wide_listeners_only(
     first = await asyncio.gather(
         alerts.look_ahead(state, now=now), alerts.look_ahead(state, now=now)
     )
-    assert sorted(first) == [0, 5]
+    assert sorted(first) == [0, 7]
     assert await alerts.look_ahead(state, now=now + timedelta(minutes=10)) == 0
 
     async with service():
-        received = await receiver.wait_for(5)
+        received = await receiver.wait_for(7)
         await asyncio.sleep(0.5)
-    assert len(receiver.requests) == 5
+    assert len(receiver.requests) == 7
     assert terminal.requests == []
     payloads = [_data(cad["secret"], r.body, r.headers) for r in received]
     by_type: dict[str, list[dict[str, Any]]] = {}
     for p in payloads:
         by_type.setdefault(p["type"], []).append(p["data"])
 
-    gaps = {g["district"]: g for g in by_type["coverage.gap_ahead"]}
-    # The gaps after each shift ends are ahead; D2's, under way now, is not.
+    told = by_type["coverage.gap_ahead"]
+    gaps = {g["district"]: g for g in told if not g["under_way"]}
+    # The gaps after each shift ends are ahead.
     assert sorted(gaps) == ["D1", "D3", "D4"]
+    # D2 has nobody on its roster, and D1 nobody until 1A1's shift in 2 h: under way now,
+    # never told ahead, each is told from now.
+    now_ = {g["district"]: g for g in told if g["under_way"]}
+    assert sorted(now_) == ["D1", "D2"]
+    assert {datetime.fromisoformat(g["from"]) for g in now_.values()} == {now}
+    assert datetime.fromisoformat(now_["D1"]["to"]) == now + timedelta(hours=2)
+    assert now_["D1"]["hours"] == 2.0
+    assert (now_["D2"]["to"], now_["D2"]["hours"]) == (None, None)
     gap = gaps["D1"]
     assert gap["kind"] == "cit"
     # Instants as every answer writes them: UTC, with Z.
@@ -157,9 +166,10 @@ async def test_each_alert_is_sent_once_to_agency_wide_listeners_only(
     ]
     assert expiring[0]["officer_id"] == soon
     assert expiring[0]["districts"] == ["D3"]
+    # Each gap told ahead is recorded too as it will be once under way: not told again then.
     assert (
         await db.fetchval("SELECT count(*) FROM alert_sent WHERE agency_id = $1", admin.agency_id)
-        == 5
+        == 7 + 3
     )
 
 
@@ -205,7 +215,7 @@ async def test_a_nearer_threshold_sends_again_and_zero_days_turns_gaps_off(
 ) -> None:
     now, _ = await _agency(admin)
     state: AppState = app.state.cit
-    assert await alerts.look_ahead(state, now=now) == 5
+    assert await alerts.look_ahead(state, now=now) == 7
     # Three weeks on, 4A1's certification is 4 days from its end: the 7-day alert. And
     # 1A1 is on shift in D1 then, until 2 h later: a CIT gap there starts within a day.
     later = now + timedelta(days=21)
@@ -233,3 +243,31 @@ async def test_a_nearer_threshold_sends_again_and_zero_days_turns_gaps_off(
     assert await db.fetchval(gaps) == told + 1
     district = "SELECT payload->>'district' FROM event WHERE type = 'coverage.gap_ahead'"
     assert await db.fetchval(district + " ORDER BY created_at DESC, id DESC LIMIT 1") == "D1"
+
+
+async def test_a_gap_that_begins_unforetold_is_told_once_and_one_foretold_is_not_told_again(
+    admin: Api, app: FastAPI, db: asyncpg.Connection
+) -> None:
+    """3A1, on shift in D3 until 6 h from now, is sent home: D3's CIT gap, told ahead to
+    start then, has begun now. The coordinator hears of it at the next look, once; when the
+    time the gap was foretold for comes, nothing more is said."""
+    now, _ = await _agency(admin)
+    state: AppState = app.state.cit
+    assert await alerts.look_ahead(state, now=now) == 7
+    [shift] = (await admin.ok("GET", "/v1/shifts?district=D3"))["items"]
+    foretold = datetime.fromisoformat(shift["ends_at"])
+    sent_home = datetime.now(UTC) + timedelta(seconds=1)
+    await admin.ok("PATCH", f"/v1/shifts/{shift['id']}", {"ends_at": sent_home.isoformat()})
+    seen = sent_home + timedelta(minutes=10)
+    assert await alerts.look_ahead(state, now=seen) == 1
+    assert await alerts.look_ahead(state, now=seen + timedelta(minutes=10)) == 0
+    rows = await db.fetch(
+        "SELECT payload FROM event WHERE type = 'coverage.gap_ahead'"
+        " AND payload->>'district' = 'D3' ORDER BY created_at, id"
+    )
+    first, begun = (json.loads(r["payload"]) for r in rows)
+    assert (first["under_way"], datetime.fromisoformat(first["from"])) == (False, foretold)
+    assert (begun["under_way"], datetime.fromisoformat(begun["from"])) == (True, seen)
+    assert (begun["to"], begun["kind"]) == (None, "cit")
+    # The hour it was foretold for: it began then as told, and is not told again.
+    assert await alerts.look_ahead(state, now=foretold + timedelta(minutes=5)) == 0

@@ -117,6 +117,7 @@ def one_of_each(call: CallRecord) -> list[OutboxEvent]:
             ends=AT + timedelta(days=2, hours=8),
             adjacent_cover=True,
             target=1,
+            under_way=False,
         ),
         events.certification_expiring(
             officer_id=unit,
