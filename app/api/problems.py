@@ -21,13 +21,7 @@ from app.api.middleware import LONG_LIVED
 from app.api.strict_json import RepeatedName
 from app.db.failures import is_rolled_back_by_conflict, is_unavailable
 from app.encryption import UndecryptableValue
-from app.errors import (
-    PROBLEM_BASE,
-    AppError,
-    RolledBack,
-    ServiceUnavailable,
-    UnsupportedMediaType,
-)
+from app.errors import PROBLEM_BASE, AppError, RolledBack, ServiceUnavailable
 from app.schemas.common import said
 from app.services import audit
 
@@ -81,10 +75,6 @@ async def _audit_failure(request: Request, status: int) -> None:
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    if isinstance(exc, UnsupportedMediaType) and not _method_allowed(request):
-        # As for a path value below: a templated route took a concrete path that has no
-        # such method (PATCH /v1/shifts/bulk), whatever the body was sent as.
-        return await _http_error(request, StarletteHTTPException(405))
     note = getattr(request.state, "audit", None)
     if note is not None and note.resource_id is None and exc.audit_about is not None:
         note.identify(*exc.audit_about)
