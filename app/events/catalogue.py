@@ -82,7 +82,8 @@ CATALOGUE: Mapping[EventType, EventKind] = {
     "coverage.gap_ahead": EventKind(
         CoverageGapAhead,
         "A district will lack CIT officers or co-responders on the roster within the"
-        " policy's coverage_alert_days (sent once per gap).",
+        " policy's coverage_alert_days, or lacks them now unforetold (under_way; sent once"
+        " per gap).",
     ),
     "certification.expiring": EventKind(
         CertificationExpiring,
@@ -255,7 +256,7 @@ def coverage_gap_ahead(
 ) -> OutboxEvent:
     """A gap on the roster ahead; agency-wide only (it is about no unit and no call). ends
     is None for a gap no shift on the roster ends yet; under_way when the gap had begun
-    when first seen, starts then being that moment."""
+    when first told."""
     payload: CoverageGapAhead = {
         "district": district,
         "kind": kind,

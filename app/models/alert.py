@@ -11,9 +11,8 @@ from app.models.base import Base, created_at_column
 
 class AlertSent(Base):
     """An alert the housekeeping loop has emitted, so that it is emitted once (the key names
-    what it is about: a gap's district, kind and start (or end, for one under way when first
-    seen), or a certification's end and threshold); and, beside a gap told ahead, its start
-    and end (app/services/alerts.py, TOLD), so that it is not told again as it begins."""
+    what it is about: a gap's district, kind and start, or a certification's end and
+    threshold)."""
 
     __tablename__ = "alert_sent"
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -17,14 +17,6 @@ from app.models import Agency, AlertSent
 async def agency_ids(conn: AsyncConnection) -> list[UUID]:
     """Every agency (as the schema owner, across agencies)."""
     return list((await conn.execute(select(Agency.id).order_by(Agency.id))).scalars())
-
-
-async def keys_starting(session: AsyncSession, agency_id: UUID, prefix: str) -> list[str]:
-    """The agency's records of alerts sent whose key starts with prefix."""
-    stmt = select(AlertSent.key).where(
-        AlertSent.agency_id == agency_id, func.starts_with(AlertSent.key, prefix)
-    )
-    return list((await session.execute(stmt)).scalars())
 
 
 async def claim(session: AsyncSession, agency_id: UUID, keys: Sequence[str]) -> set[str]:

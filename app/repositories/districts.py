@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -59,6 +60,16 @@ async def boundaries(session: AsyncSession, agency_id: UUID) -> list[tuple[str, 
 
 def list_statement(agency_id: UUID) -> Select[District]:
     return select(District).where(District.agency_id == agency_id)
+
+
+async def created_since(
+    session: AsyncSession, *, agency_id: UUID, since: datetime
+) -> dict[str, datetime]:
+    """The agency's districts created after since: when, by code."""
+    stmt = select(District.code, District.created_at).where(
+        District.agency_id == agency_id, District.created_at > since
+    )
+    return {row.code: row.created_at for row in await session.execute(stmt)}
 
 
 async def all_districts(session: AsyncSession, agency_id: UUID) -> Sequence[District]:

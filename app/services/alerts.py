@@ -14,9 +14,10 @@ from app.agency_context import AgencyContext
 from app.events import catalogue as events
 from app.events.catalogue import OutboxEvent
 from app.repositories import alerts as repo
+from app.repositories import districts as district_repo
 from app.repositories import events as outbox
 from app.repositories.agencies import latest_policy
-from app.schemas.reports import CoverageGap, CoverageReport
+from app.schemas.reports import CoverageGap
 from app.services import agency, coverage, program
 from app.services.reports import Range
 from app.state import AppState
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 
 # Days before a certification ends at which its alert is sent, nearest first.
 CERTIFICATION_THRESHOLDS = (7, 30, 60)
+# How far back the roster is read for the gaps under way: one that began within it is told
+# by its start (its key as when it was ahead); one under way longer was seen as it began.
+LOOK_BACK = timedelta(days=1)
 # How much further than policy.coverage_alert_days a gap that runs past them is followed,
 # for its end; one that runs further still is told as having no end on the roster yet.
 LOOK_PAST = timedelta(days=31)
@@ -49,14 +53,16 @@ async def look_ahead(state: AppState, *, now: datetime | None = None) -> int:
 
 
 async def _whole_gaps(
-    session: AsyncSession, context: AgencyContext, ahead: CoverageReport, span: Range
+    session: AsyncSession,
+    context: AgencyContext,
+    gaps: list[tuple[str, CoverageGap]],
+    span: Range,
 ) -> tuple[list[tuple[str, CoverageGap]], datetime]:
-    """The gaps under way at span's start or starting within it, each whole: one the span
-    cuts off is read again from a report LOOK_PAST further on, for its real end (and whether
-    the neighbours cover all of it). With the end of what was read: a gap that reaches it
-    has no end on the roster yet. An alert is sent once; a gap of 37 hours told as the hour
-    left in the window would never be put right."""
-    gaps = coverage.every_gap(ahead)
+    """These gaps of span's report, each whole: one the span cuts off is read again from a
+    report LOOK_PAST further on, for its real end (and whether the neighbours cover all of
+    it). With the end of what was read: a gap that reaches it has no end on the roster yet.
+    An alert is sent once; a gap of 37 hours told as the hour left in the window would
+    never be put right."""
     if all(gap.to < span.end for _, gap in gaps):
         return gaps, span.end
     further = Range(span.start, span.end + LOOK_PAST)
@@ -67,64 +73,52 @@ async def _whole_gaps(
     ], further.end
 
 
-# The record, beside a gap's own, of a gap told ahead: its district, kind, end ("open" for
-# none on the roster) and, after "@", its start.
-TOLD = "coverage.gap_told:"
-
-
 async def _gap_alerts(
     session: AsyncSession, context: AgencyContext, days: int, now: datetime
-) -> tuple[dict[str, OutboxEvent], set[str]]:
-    """The gap alerts due, by key, and the records to keep with them (TOLD)."""
-    span = Range(now, now + timedelta(days=days))
-    ahead = await coverage.report(session, context, span=span, district=None)
-    targets = {"cit": ahead.targets.cit_officers, "co_responder": ahead.targets.co_responders}
-    gaps, horizon = await _whole_gaps(session, context, ahead, span)
+) -> dict[str, OutboxEvent]:
+    """The gap alerts due, by key: the gaps starting within days of now, and those under
+    way that began within LOOK_BACK (a shift ended early at 03:00, seen at 03:05), or with
+    their district if it is newer (nobody on its roster yet). The district, kind and start
+    name a gap, so one told ahead is not told again as it begins; one under way for longer
+    was seen as it began, by a look before (every 10 minutes)."""
+    span = Range(now - LOOK_BACK, now + timedelta(days=days))
+    report = await coverage.report(session, context, span=span, district=None)
+    targets = {"cit": report.targets.cit_officers, "co_responder": report.targets.co_responders}
+    new_districts: dict[str, datetime] = {}
+    looked_up = False
+    wanted: list[tuple[str, CoverageGap]] = []
+    for district, gap in coverage.every_gap(report):
+        if gap.to <= now:
+            continue  # over
+        if gap.from_ <= span.start:
+            if not looked_up:
+                new_districts = await district_repo.created_since(
+                    session, agency_id=context.agency_id, since=span.start
+                )
+                looked_up = True
+            if district not in new_districts:
+                continue
+        wanted.append((district, gap))
+    gaps, horizon = await _whole_gaps(session, context, wanted, span)
     alerts: dict[str, OutboxEvent] = {}
-    told: set[str] = set()
-    told_before: dict[str, datetime] | None = None
     for district, gap in gaps:
         ends = None if gap.to >= horizon else gap.to
-        end = f"{district}:{gap.kind}:{'open' if ends is None else ends.isoformat()}"
-        under_way = gap.from_ <= now
-        if not under_way:
-            # A gap first told without an end is told again once the roster gives it one:
-            # the key says which.
-            key = f"coverage.gap_ahead:{district}:{gap.kind}:{gap.from_.isoformat()}"
-            key += ":open" if ends is None else ""
-            told.add(f"{TOLD}{end}@{gap.from_.isoformat()}")
-        else:
-            # Under way when first seen (a shift ended early, a district with nobody on its
-            # roster): its start is not in the report, so its end names it, and it is told
-            # from now, once per end the roster gives it. Not when it was told ahead to
-            # start by now with that end: that is the gap beginning as foretold.
-            if told_before is None:
-                told_before = _earliest_starts(
-                    await repo.keys_starting(session, context.agency_id, TOLD)
-                )
-            if end in told_before and told_before[end] <= now:
-                continue
-            key = f"coverage.gap_under_way:{end}"
+        # A gap under way since before its district existed began with it.
+        starts = max(gap.from_, new_districts.get(district, gap.from_))
+        # A gap first told without an end is told again once the roster gives it one: the
+        # key says which.
+        key = f"coverage.gap_ahead:{district}:{gap.kind}:{starts.isoformat()}"
+        key += ":open" if ends is None else ""
         alerts[key] = events.coverage_gap_ahead(
             district=district,
             kind=gap.kind,
-            starts=gap.from_,
+            starts=starts,
             ends=ends,
             adjacent_cover=gap.adjacent_cover,
             target=targets[gap.kind],
-            under_way=under_way,
+            under_way=starts <= now,
         )
-    return alerts, told
-
-
-def _earliest_starts(keys: list[str]) -> dict[str, datetime]:
-    """The earliest start told ahead for each district, kind and end (TOLD records)."""
-    earliest: dict[str, datetime] = {}
-    for key in keys:
-        end, _, start = key.removeprefix(TOLD).rpartition("@")
-        at = datetime.fromisoformat(start)
-        earliest[end] = min(at, earliest.get(end, at))
-    return earliest
+    return alerts
 
 
 async def _agency(state: AppState, agency_id: UUID, now: datetime) -> int:
@@ -133,9 +127,8 @@ async def _agency(state: AppState, agency_id: UUID, now: datetime) -> int:
         session = await work.session()
         policy = await latest_policy(session, agency_id)
         candidates: dict[str, OutboxEvent] = {}
-        told: set[str] = set()
         if policy.coverage_alert_days > 0:
-            candidates, told = await _gap_alerts(session, context, policy.coverage_alert_days, now)
+            candidates = await _gap_alerts(session, context, policy.coverage_alert_days, now)
         soon = await program.expiring(
             session, context, now=now, within_days=max(CERTIFICATION_THRESHOLDS)
         )
@@ -152,7 +145,7 @@ async def _agency(state: AppState, agency_id: UUID, now: datetime) -> int:
                 threshold_days=threshold,
                 districts=cert.districts,
             )
-        new = await repo.claim(session, agency_id, sorted({*candidates, *told}))
+        new = await repo.claim(session, agency_id, sorted(candidates))
         due = [event for key, event in sorted(candidates.items()) if key in new]
         await outbox.write(session, agency_id=agency_id, at=now, events=due)
     return len(due)
