@@ -149,6 +149,8 @@ def move_relay_series(move: RelayMove) -> None:
 
 def count_webhooks(outcome: WebhookOutcome, deliveries: int = 1) -> None:
     """Count delivery attempts whose outcome has been recorded."""
+    if deliveries <= 0:
+        return
     if _relay_sink is not None:
         _relay_sink(("deliveries", outcome, deliveries))
         return

@@ -154,31 +154,38 @@ async def claim_due(
 Claimed = tuple[UUID, datetime]
 
 
-async def mark_delivered(conn: AsyncConnection, outcomes: list[tuple[Claimed, int]]) -> None:
+# Each write below returns how many outcomes it recorded: none for a claim whose lease the
+# delivery no longer holds.
+
+
+async def mark_delivered(conn: AsyncConnection, outcomes: list[tuple[Claimed, int]]) -> int:
     """Record many successful deliveries in one statement."""
-    if outcomes:
-        await conn.execute(
-            _DELIVERED,
-            {
-                "ids": [i for (i, _), _ in outcomes],
-                "leases": [lease for (_, lease), _ in outcomes],
-                "codes": [c for _, c in outcomes],
-            },
-        )
+    if not outcomes:
+        return 0
+    params = {
+        "ids": [i for (i, _), _ in outcomes],
+        "leases": [lease for (_, lease), _ in outcomes],
+        "codes": [c for _, c in outcomes],
+    }
+    return _count(await conn.execute(_DELIVERED, params))
 
 
 async def schedule_retry(
     conn: AsyncConnection, claimed: Claimed, *, delay: timedelta, code: int | None, error: str
-) -> None:
+) -> int:
     params = {"delay": delay, "code": code, "error": error}
-    await conn.execute(_RETRY, {"id": claimed[0], "lease_until": claimed[1], **params})
+    return _count(
+        await conn.execute(_RETRY, {"id": claimed[0], "lease_until": claimed[1], **params})
+    )
 
 
 async def mark_failed(
     conn: AsyncConnection, claimed: Claimed, *, code: int | None, error: str
-) -> None:
+) -> int:
     params = {"code": code, "error": error}
-    await conn.execute(_FAILED, {"id": claimed[0], "lease_until": claimed[1], **params})
+    return _count(
+        await conn.execute(_FAILED, {"id": claimed[0], "lease_until": claimed[1], **params})
+    )
 
 
 async def mark_failed_unsent(
@@ -187,9 +194,15 @@ async def mark_failed_unsent(
     *,
     previous_attempt_at: datetime | None,
     error: str,
-) -> None:
+) -> int:
     params = {"previous_attempt_at": previous_attempt_at, "error": error}
-    await conn.execute(_FAILED_UNSENT, {"id": claimed[0], "lease_until": claimed[1], **params})
+    return _count(
+        await conn.execute(_FAILED_UNSENT, {"id": claimed[0], "lease_until": claimed[1], **params})
+    )
+
+
+def _count(result: Any) -> int:
+    return int(result.rowcount or 0)
 
 
 async def release_leases(conn: AsyncConnection, leases: list[tuple[UUID, datetime, bool]]) -> int:

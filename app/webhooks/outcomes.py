@@ -3,7 +3,8 @@
 An outcome is written only while the attempt's claim holds the delivery's lease (the
 repository's statements check it), so an attempt that outlived its lease records nothing
 over the claim after it. Successes are written in batches, by a recorder task of their own;
-failures and retries at once. Each outcome is counted in the metrics once recorded.
+failures and retries at once. Each outcome is counted in the metrics once recorded (not one
+that its claim's lease no longer let it record).
 """
 
 from __future__ import annotations
@@ -66,12 +67,12 @@ class Outcomes:
             return
         try:
             async with self.engine.connect() as conn:
-                await repo.mark_delivered(conn, batch)
+                recorded = await repo.mark_delivered(conn, batch)
         except Exception:
             # Their leases run out and they are sent again (receivers deduplicate).
             log.warning("webhook deliveries not recorded", exc_info=True)
             return
-        metrics.count_webhooks("delivered", len(batch))
+        metrics.count_webhooks("delivered", recorded)
 
     async def retry_or_fail(
         self, row: Any, *, code: int | None, error: str, wait_hint: float | None
@@ -83,10 +84,10 @@ class Outcomes:
             await self.fail(row, code=code, error=error)
             return
         async with self.engine.connect() as conn:
-            await repo.schedule_retry(
+            recorded = await repo.schedule_retry(
                 conn, _claimed(row), delay=timedelta(seconds=delay), code=code, error=error
             )
-        metrics.count_webhooks("retry")
+        metrics.count_webhooks("retry", recorded)
         # Claimed when due (a hair after, for the database's clock), not at the next poll:
         # SPEC §3.5's schedule allows 10 % of jitter, not a poll's second.
         asyncio.get_running_loop().call_later(delay + 0.02, self._wake)
@@ -111,13 +112,13 @@ class Outcomes:
 
     async def fail(self, row: Any, *, code: int | None, error: str) -> None:
         async with self.engine.connect() as conn:
-            await repo.mark_failed(conn, _claimed(row), code=code, error=error)
-        metrics.count_webhooks("failed")
+            recorded = await repo.mark_failed(conn, _claimed(row), code=code, error=error)
+        metrics.count_webhooks("failed", recorded)
 
     async def fail_unsent(self, row: Any, *, error: str) -> None:
         """Fail a delivery never sent: its claim's attempt is not counted."""
         async with self.engine.connect() as conn:
-            await repo.mark_failed_unsent(
+            recorded = await repo.mark_failed_unsent(
                 conn, _claimed(row), previous_attempt_at=row.previous_attempt_at, error=error
             )
-        metrics.count_webhooks("failed")
+        metrics.count_webhooks("failed", recorded)

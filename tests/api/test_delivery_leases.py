@@ -38,15 +38,21 @@ async def test_a_late_attempts_outcome_is_not_recorded_over_the_claim_after_it(
             [current] = await claim(conn)
             assert (current.id, current.attempts) == (late.id, 2)
             was = (late.id, late.lease_until)
-            await repo.mark_failed(conn, was, code=500, error="late")
-            await repo.schedule_retry(conn, was, delay=timedelta(hours=1), code=500, error="late")
-            await repo.mark_delivered(conn, [(was, 200)])
-            await repo.mark_failed_unsent(conn, was, previous_attempt_at=None, error="late")
+            # Nothing recorded, and so nothing counted in the metrics.
+            late_writes = [
+                await repo.mark_failed(conn, was, code=500, error="late"),
+                await repo.schedule_retry(
+                    conn, was, delay=timedelta(hours=1), code=500, error="late"
+                ),
+                await repo.mark_delivered(conn, [(was, 200)]),
+                await repo.mark_failed_unsent(conn, was, previous_attempt_at=None, error="late"),
+            ]
+            assert late_writes == [0, 0, 0, 0]
             row = await db.fetchrow("SELECT * FROM webhook_delivery")
             assert (row["status"], row["attempts"], row["last_error"]) == ("pending", 2, None)
             assert row["lease_until"] == current.lease_until
             # The claim that holds the lease records its outcome.
-            await repo.mark_delivered(conn, [((current.id, current.lease_until), 204)])
+            assert await repo.mark_delivered(conn, [((current.id, current.lease_until), 204)]) == 1
     finally:
         await base.dispose()
     row = await db.fetchrow("SELECT * FROM webhook_delivery")
