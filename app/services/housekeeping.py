@@ -29,9 +29,10 @@ async def every(
     logged and retried next round."""
     while True:
         try:
-            removed = await job(state)
-            if removed:
-                log.info("housekeeping removed rows", extra={"job": what, "removed": removed})
+            done = await job(state)
+            if done:
+                # Each job counts what it did: rows removed, or alerts sent.
+                log.info("housekeeping", extra={"job": what, "count": done})
         except Exception:
             log.warning("housekeeping failed", extra={"job": what}, exc_info=True)
         await asyncio.sleep(seconds)
