@@ -112,6 +112,8 @@ def one_line(text: str) -> str:
 
 # The longest external_id a call may have: an EIDO's Incident Tracking Identifier fits.
 EXTERNAL_ID_MAX = 255
+# The longest disposition a cleared call keeps (one an EIDO gives is cut to it).
+DISPOSITION_MAX = 200
 
 CallStatus = Literal["pending", "dispatched", "cleared"]
 CALL_STATUSES: tuple[CallStatus, ...] = get_args(CallStatus)

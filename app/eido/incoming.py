@@ -11,7 +11,14 @@ from typing import Any
 
 from app.eido import pidf, registry, schema
 from app.eido.schema import EidoInvalid
-from app.vocabulary import APCO_DISPOSITION, OUTCOMES, Outcome, SafetyFlag, one_line
+from app.vocabulary import (
+    APCO_DISPOSITION,
+    DISPOSITION_MAX,
+    OUTCOMES,
+    Outcome,
+    SafetyFlag,
+    one_line,
+)
 
 # The longest incident id an external_id may hold (the API's and the database's limit).
 MAX_INCIDENT_ID = 255
@@ -97,15 +104,17 @@ def _closure(incident: Mapping[str, Any], statuses: object) -> Closure | None:
     outcome: Outcome | None = next((o for o in OUTCOMES if o == category), None)
     if outcome is None and code:
         outcome = _OUTCOME_OF_CODE.get(code)
-    text = _shown(_text(primary.get("dispositionDescriptionText")))
+    text = _shown(_text(primary.get("dispositionDescriptionText")), at_most=DISPOSITION_MAX)
     text = text or f"APCO disposition {code[:32] or 'unknown'} (EIDO)"
-    return Closure(disposition=text[:200], outcome=outcome)
+    return Closure(disposition=text, outcome=outcome)
 
 
-def _shown(text: str | None) -> str:
+def _shown(text: str | None, *, at_most: int | None = None) -> str:
     """A document's text as a cleared call's disposition may hold it (VISIBLE, in
-    app/schemas/common.py: no NUL, something seen): on one line, "" when nothing is seen."""
-    return one_line(text or "")
+    app/schemas/common.py: no NUL, something seen): on one line, cut to at_most characters,
+    "" when nothing is seen in what is kept (marks that take no space before the words)."""
+    line = one_line(text or "")
+    return line if at_most is None else one_line(line[:at_most])
 
 
 def _components(document: Mapping[str, Any], name: str) -> list[tuple[int, dict[str, Any]]]:

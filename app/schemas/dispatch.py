@@ -7,7 +7,14 @@ from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
 from app.schemas.calls import DispatchedCallOut, RecommendationOut
 from app.schemas.common import NO_NUL, VISIBLE, StrictModel, sent_at_most
-from app.vocabulary import DivertedTo, Outcome, OverrideCode, ResponderType, UnitRole
+from app.vocabulary import (
+    DISPOSITION_MAX,
+    DivertedTo,
+    Outcome,
+    OverrideCode,
+    ResponderType,
+    UnitRole,
+)
 
 __all__ = [
     "ClearRequest",
@@ -41,8 +48,10 @@ class DispatchRequest(StrictModel):
 class ClearRequest(StrictModel):
     disposition: Annotated[
         str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=VISIBLE),
-        sent_at_most(200),
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=DISPOSITION_MAX, pattern=VISIBLE
+        ),
+        sent_at_most(DISPOSITION_MAX),
     ]
     diverted_to: DivertedTo | None = None
     outcome: Outcome | None = None

@@ -836,6 +836,10 @@ async def test_a_closing_disposition_a_call_cannot_hold_is_made_one_it_can(admin
         ("\u202e\u00ad", "15", "APCO disposition 15 (EIDO)"),
         ("\x9b", "15", "APCO disposition 15 (EIDO)"),
         ("\x1eSent to\r\n\x96crisis centre\x1f", "15", "Sent to crisis centre"),
+        # Words only past the 200 characters kept, after marks that take no space.
+        ("\u200b" * 200 + "Referred to clinic", "15", "APCO disposition 15 (EIDO)"),
+        ("\u200b" * 199 + " Referred to clinic", "15", "APCO disposition 15 (EIDO)"),
+        ("\u200b" + "Referred " * 30, "15", ("\u200b" + "Referred " * 30)[:200].strip()),
     ):
         incident = incident_id()
         call = await _import(admin, document(incident, beat="D1"), 201)
