@@ -15,6 +15,11 @@ module speaks the protocol:
 - **Reconnection** after a drop or a refused connection, with exponential back-off and
   jitter, so a notifier that restarts is not met by every subscriber at the same instant.
 - A `terminate` from the notifier is answered, and a new subscription made.
+- **A notifier's mistakes are passed over**: a message that is not JSON, or not of the
+  shape sta024-websocket.yaml gives it, is logged and ignored. A renewal the notifier
+  fails for now (500, 503) keeps the subscription, to renew again after back-off; any
+  other refusal (481: it forgot us) makes a new one. Any other failure, the database's
+  included, is met as a drop is: back-off, reconnect, renew.
 """
 
 from __future__ import annotations
@@ -48,8 +53,12 @@ log = logging.getLogger(__name__)
 # eventResponse status codes (sta024-websocket.yaml): handled, a document we cannot use
 # (the notifier should not send it again), and a failure of ours (send it again later).
 HANDLED, UNUSABLE, TRY_AGAIN = 200, 400, 503
-# subscribeResponse: the subscription does not exist (any more).
-NO_SUCH_SUBSCRIPTION = 481
+# subscribeResponse: the notifier failed, or is overloaded, for now: what it keeps for a
+# subscription is not lost, so the subscription is renewed again later, not forgotten.
+FAILING_FOR_NOW = frozenset({500, 503})
+# The longest a subscription is taken to last, whatever the notifier says: renewing early
+# is harmless, and a wait of years would not fit the event loop's timer.
+EXPIRES_MAX = 86_400
 
 # What the subscriber does with one EIDO: it answers HANDLED, UNUSABLE or TRY_AGAIN.
 Handler = Callable[[dict[str, Any]], Awaitable[int]]
@@ -65,6 +74,32 @@ class SubscriptionStore(Protocol):
 
 class Refused(Exception):
     """The notifier refused the subscription for a reason retrying may mend."""
+
+
+# What ends a connection as a matter of course: the notifier, the network, or a refusal.
+_DROPS = (OSError, TimeoutError, ConnectionClosed, InvalidHandshake, Refused)
+
+
+def _message(raw: str | bytes) -> dict[str, Any]:
+    """A notifier message as an object; {} (nothing to act on) for one that is not JSON or
+    not an object."""
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        message = None
+    if not isinstance(message, dict):
+        log.warning("EIDO notifier sent a message that is not a JSON object; ignored")
+        return {}
+    return message
+
+
+def _member(message: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """message[name] when it is an object; None, logged, when it is something else."""
+    value = message.get(name)
+    if isinstance(value, dict):
+        return value
+    log.warning("EIDO notifier sent a %s that is not an object; ignored", name)
+    return None
 
 
 @dataclass
@@ -113,13 +148,18 @@ class Subscriber:
             try:
                 async with connect(self.url, open_timeout=self.open_timeout, max_size=2**22) as ws:
                     await self._session(ws, stop)
-            except (OSError, TimeoutError, ConnectionClosed, InvalidHandshake, Refused) as exc:
+            except Exception as exc:
                 if stop.is_set():
                     break
                 wait = self.backoff.next()
-                log.warning(
+                # A drop, or the database down (the kept subscription is read and written
+                # there), is a warning; anything else is ours, logged with its trace.
+                expected = isinstance(exc, _DROPS) or is_unavailable(exc)
+                log.log(
+                    logging.WARNING if expected else logging.ERROR,
                     "EIDO notifier connection lost; reconnecting",
                     extra={"url": self.url, "error": f"{type(exc).__name__}: {exc}", "in_s": wait},
+                    exc_info=not expected,
                 )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=wait)
@@ -167,13 +207,7 @@ class Subscriber:
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await receiving
             return None
-        raw = receiving.result()
-        try:
-            message = json.loads(raw)
-        except ValueError:
-            log.warning("EIDO notifier sent a message that is not JSON; ignored")
-            return {}
-        return message if isinstance(message, dict) else {}
+        return _message(receiving.result())
 
     async def _dispatch(
         self, ws: ClientConnection, message: dict[str, Any], subscription: str
@@ -182,15 +216,18 @@ class Subscriber:
         if "event" in message:
             await self._event(ws, message["event"])
         elif "subscribeResponse" in message:
-            answer = message["subscribeResponse"]
+            answer = _member(message, "subscribeResponse")
+            if answer is None:
+                return None
             if answer.get("statusCode") == HANDLED:
                 self.renewals += 1
-                return subscription, int(answer.get("expires") or self.expires)
-            # The renewal was refused (e.g. 481: the notifier forgot us): start afresh.
-            await self.store.save(None)
+                return subscription, self._expires(answer)
+            await self._renewal_refused(subscription, answer)
             return await self._subscribe(ws)
         elif "terminate" in message:
-            ended = message["terminate"]
+            ended = _member(message, "terminate")
+            if ended is None:
+                return None
             await self._send(
                 ws,
                 {
@@ -246,9 +283,8 @@ class Subscriber:
             answer = await self._ask(ws, self._subscribe_body(kept, renew=True))
             if answer.get("statusCode") == HANDLED:
                 self.subscriptions += 1
-                return kept, int(answer.get("expires") or self.expires)
-            log.info("EIDO subscription %s is gone; subscribing afresh", kept)
-            await self.store.save(None)
+                return kept, self._expires(answer)
+            await self._renewal_refused(kept, answer)
         answer = await self._ask(ws, self._subscribe_body(None, renew=False))
         subscription = answer.get("subscriptionId")
         if answer.get("statusCode") != HANDLED or not isinstance(subscription, str):
@@ -256,7 +292,29 @@ class Subscriber:
             raise Refused(f"subscription refused: {status} {text}")
         await self.store.save(subscription)
         self.subscriptions += 1
-        return subscription, int(answer.get("expires") or self.expires)
+        return subscription, self._expires(answer)
+
+    async def _renewal_refused(self, subscription: str, answer: dict[str, Any]) -> None:
+        """After the notifier did not renew the subscription: a failure of its own, for
+        now, keeps it (Refused: renewed again after back-off, so what the notifier holds
+        for it is not lost); any other answer (481: it forgot us) forgets it."""
+        status, text = answer.get("statusCode"), answer.get("statusText")
+        if status in FAILING_FOR_NOW:
+            raise Refused(f"renewal of {subscription} refused for now: {status} {text}")
+        log.info(
+            "EIDO subscription %s is gone (%s %s); subscribing afresh", subscription, status, text
+        )
+        await self.store.save(None)
+
+    def _expires(self, answer: dict[str, Any]) -> int:
+        """The subscription's life in seconds, as the notifier gave it (an integer above
+        0); the one asked for when it gave none, or one of another kind."""
+        given = answer.get("expires")
+        if isinstance(given, int) and not isinstance(given, bool) and given > 0:
+            return min(given, EXPIRES_MAX)
+        if given not in (None, 0):
+            log.warning("EIDO notifier gave expires %r; taken as %d s", given, self.expires)
+        return self.expires
 
     def _subscribe_body(self, subscription: str | None, *, renew: bool) -> dict[str, Any]:
         body: dict[str, Any] = {"requestId": str(uuid.uuid4()), "expires": self.expires}
@@ -271,11 +329,11 @@ class Subscriber:
         await self._send(ws, request)
         request_id = request["subscribe"]["requestId"]
         while True:
-            message = json.loads(await asyncio.wait_for(ws.recv(), timeout=self.open_timeout))
-            answer = message.get("subscribeResponse") if isinstance(message, dict) else None
+            message = _message(await asyncio.wait_for(ws.recv(), timeout=self.open_timeout))
+            answer = message.get("subscribeResponse")
             if isinstance(answer, dict) and answer.get("requestId") == request_id:
                 return answer
-            if isinstance(message, dict) and "event" in message:
+            if "event" in message:
                 await self._event(ws, message["event"])
 
     @staticmethod

@@ -76,6 +76,8 @@ class NotifierDisk:
     # Every message received from subscribers, in order, and every eventResponse status.
     received: list[dict[str, Any]] = field(default_factory=list)
     answers: dict[str, list[int]] = field(default_factory=dict)
+    # How many subscribe requests were granted, renewals included.
+    granted: int = 0
     # Subscriber messages that break sta024-websocket.yaml, with what is wrong.
     violations: list[tuple[Any, list[str]]] = field(default_factory=list)
 
@@ -91,6 +93,10 @@ class Notifier:
         # Set whenever an eventResponse arrives, and whenever a subscription is taken up.
         self._answered = asyncio.Event()
         self._subscribed = asyncio.Event()
+        # Frames sent to each new connection before anything else (a test's malformed
+        # messages), and the status codes the next renewals are refused with, in order.
+        self.greeting: list[str] = []
+        self.renewal_refusals: list[int] = []
 
     @property
     def url(self) -> str:
@@ -129,6 +135,11 @@ class Notifier:
                     await self._notify(connection, subscription, event)
         return event.transaction_id
 
+    async def say(self, raw: str) -> None:
+        """Send raw, as it is, on every open connection."""
+        for connection in list(self._connections):
+            await connection.send(raw)
+
     async def terminate(self) -> None:
         """End every subscription from the notifier's side."""
         for connection, subscription in list(self._connections.items()):
@@ -162,6 +173,16 @@ class Notifier:
 
         return await asyncio.wait_for(wait(), timeout=within)
 
+    async def until_granted(self, count: int, within: float = 20.0) -> None:
+        """Wait until count subscribe requests, renewals included, have been granted."""
+
+        async def wait() -> None:
+            while self.disk.granted < count:
+                self._subscribed.clear()
+                await self._subscribed.wait()
+
+        await asyncio.wait_for(wait(), timeout=within)
+
     def subscribe_requests(self) -> list[dict[str, Any]]:
         """Every subscribe request received, oldest first."""
         return [m["subscribe"] for m in self.disk.received if "subscribe" in m]
@@ -179,6 +200,8 @@ class Notifier:
     async def _serve(self, connection: ServerConnection) -> None:
         self._connections[connection] = None
         try:
+            for frame in self.greeting:
+                await connection.send(frame)
             async for raw in connection:
                 message = json.loads(raw)
                 errors = violations(message)
@@ -209,6 +232,10 @@ class Notifier:
             answer.update(statusCode=481, statusText="Subscription does not exist")
             await connection.send(json.dumps({"subscribeResponse": answer}))
             return
+        if subscription is not None and self.renewal_refusals:
+            answer.update(statusCode=self.renewal_refusals.pop(0), statusText="Try later")
+            await connection.send(json.dumps({"subscribeResponse": answer}))
+            return
         if subscription is None:
             if (request.get("requestType"), request.get("requestSubType")) != ("EIDO", "new"):
                 self.disk.violations.append((request, ["not a subscription to new EIDOs"]))
@@ -223,6 +250,7 @@ class Notifier:
         )
         self._connections[connection] = subscription
         await connection.send(json.dumps({"subscribeResponse": answer}))
+        self.disk.granted += 1
         self._subscribed.set()
         # A renewal, or a subscription taken up again: what it has not acknowledged.
         acked = self.disk.subscriptions[subscription]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from fastapi import FastAPI
 
 from app.services.conveyance import KeptSubscription
 from app.settings import Settings
-from app.subscriber import Backoff, Subscriber, importer
+from app.subscriber import Backoff, Subscriber, SubscriptionStore, importer
 from tests.eido.documents import document, incident_id, later
 from tests.helpers import Api, grid_districts
 from tests.sta024 import Notifier
@@ -32,16 +33,31 @@ async def notifier() -> AsyncIterator[Notifier]:
     await running.stop()
 
 
+@pytest.fixture
+async def brief_notifier() -> AsyncIterator[Notifier]:
+    """A notifier whose subscriptions last 3 s: renewed at 2 s."""
+    running = Notifier(expires=3)
+    await running.start()
+    yield running
+    await running.stop()
+
+
 @asynccontextmanager
 async def subscribed(
-    app: FastAPI, admin: Api, notifier: Notifier, *, expires: int = 3600
+    app: FastAPI,
+    admin: Api,
+    notifier: Notifier,
+    *,
+    expires: int = 3600,
+    store: SubscriptionStore | None = None,
 ) -> AsyncIterator[Subscriber]:
-    """A subscriber for admin's agency, running until the block ends."""
+    """A subscriber for admin's agency, running until the block ends (its store the
+    database's, unless one is given)."""
     state = app.state.cit
     subscriber = Subscriber(
         notifier.url,
         importer(state, admin.agency_id),
-        KeptSubscription(state, admin.agency_id, notifier.url),
+        store or KeptSubscription(state, admin.agency_id, notifier.url),
         expires=expires,
         backoff=Backoff(base=0.05, cap=0.5),
     )
@@ -153,30 +169,26 @@ async def test_a_restarted_subscriber_renews_its_subscription_and_imports_nothin
 
 
 async def test_the_subscription_is_renewed_before_it_expires(
-    app: FastAPI, admin: Api, db: asyncpg.Connection
+    app: FastAPI, admin: Api, brief_notifier: Notifier, db: asyncpg.Connection
 ) -> None:
     await grid_districts(admin)
-    notifier = Notifier(expires=3)
-    await notifier.start()
-    try:
-        async with subscribed(app, admin, notifier) as subscriber:
-            subscription = await notifier.until_subscribed()
-            # Renewed at two thirds of 3 s, at 2 s and 4 s, however busy the subscription:
-            # an incident comes every half second meanwhile.
-            incidents = []
-            for _ in range(9):
-                incidents.append(incident_id())
-                await notifier.publish(document(incidents[-1], beat="D1"))
-                await asyncio.sleep(0.5)
-            incident = incidents[-1]
-            await notifier.until_acknowledged(notifier.disk.events[-1].transaction_id)
-        renewals = [r for r in notifier.subscribe_requests() if "subscriptionId" in r]
-        assert len(renewals) >= 2
-        assert {r["subscriptionId"] for r in renewals} == {subscription}
-        assert subscriber.renewals >= 2
-        assert len(await _calls(db, incident)) == 1
-    finally:
-        await notifier.stop()
+    notifier = brief_notifier
+    async with subscribed(app, admin, notifier) as subscriber:
+        subscription = await notifier.until_subscribed()
+        # Renewed at two thirds of 3 s, at 2 s and 4 s, however busy the subscription:
+        # an incident comes every half second meanwhile.
+        incidents = []
+        for _ in range(9):
+            incidents.append(incident_id())
+            await notifier.publish(document(incidents[-1], beat="D1"))
+            await asyncio.sleep(0.5)
+        incident = incidents[-1]
+        await notifier.until_acknowledged(notifier.disk.events[-1].transaction_id)
+    renewals = [r for r in notifier.subscribe_requests() if "subscriptionId" in r]
+    assert len(renewals) >= 2
+    assert {r["subscriptionId"] for r in renewals} == {subscription}
+    assert subscriber.renewals >= 2
+    assert len(await _calls(db, incident)) == 1
 
 
 async def test_a_terminated_subscription_is_answered_and_made_again(
@@ -200,6 +212,104 @@ async def test_a_terminated_subscription_is_answered_and_made_again(
     assert len(await _calls(db, later_incident)) == 1
     assert published not in notifier.disk.answers
     assert notifier.disk.violations == []
+
+
+async def test_messages_the_protocol_has_no_place_for_are_passed_over(
+    app: FastAPI, admin: Api, notifier: Notifier, db: asyncpg.Connection
+) -> None:
+    """A notifier's mistakes, before the answer to the subscription and after it: each one
+    ended the subscriber (the command exited)."""
+    await grid_districts(admin)
+    notifier.greeting = ["not JSON", "[1, 2]"]
+    async with subscribed(app, admin, notifier) as subscriber:
+        subscription = await notifier.until_subscribed()
+        ok = {"requestId": "x", "statusCode": 200, "statusText": "OK"}
+        for raw in (
+            "}{",
+            '{"terminate": "now"}',
+            '{"subscribeResponse": "yes"}',
+            '{"event": 7}',
+            json.dumps({"subscribeResponse": {**ok, "expires": "soon"}}),
+            json.dumps({"subscribeResponse": {**ok, "expires": 10**400}}),
+        ):
+            await notifier.say(raw)
+        incident = incident_id()
+        await notifier.until_acknowledged(await notifier.publish(document(incident, beat="D1")))
+        # The same connection and subscription throughout: nothing was taken for a drop or
+        # an end of the subscription.
+        assert (subscriber.subscriptions, await notifier.until_subscribed()) == (1, subscription)
+    assert len(await _calls(db, incident)) == 1
+    assert not [m for m in notifier.disk.received if "terminateResponse" in m]
+    assert notifier.disk.violations == []
+
+
+async def test_a_renewal_the_notifier_fails_for_now_keeps_the_subscription(
+    app: FastAPI, admin: Api, notifier: Notifier, db: asyncpg.Connection
+) -> None:
+    """A 500 or 503 to a renewal, after the subscriber's restart, made a new subscription:
+    what the notifier held for the old one was never fetched."""
+    await grid_districts(admin)
+    async with subscribed(app, admin, notifier):
+        subscription = await notifier.until_subscribed()
+    incident = incident_id()
+    waiting = await notifier.publish(document(incident, beat="D2"))
+    notifier.renewal_refusals = [503, 500]
+    async with subscribed(app, admin, notifier):
+        assert await notifier.until_subscribed() == subscription
+        await notifier.until_acknowledged(waiting)
+    renewals = notifier.subscribe_requests()[1:]
+    assert [r.get("subscriptionId") for r in renewals] == [subscription] * 3
+    assert len(await _calls(db, incident)) == 1
+    assert notifier.disk.violations == []
+
+
+async def test_a_live_renewal_the_notifier_fails_for_now_is_asked_again(
+    app: FastAPI, admin: Api, brief_notifier: Notifier, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    notifier = brief_notifier
+    async with subscribed(app, admin, notifier) as subscriber:
+        subscription = await notifier.until_subscribed()
+        notifier.renewal_refusals = [503]
+        # Renewed at 2 s: refused, then asked again on a new connection, and granted.
+        await notifier.until_granted(2)
+        incident = incident_id()
+        await notifier.until_acknowledged(await notifier.publish(document(incident, beat="D1")))
+        assert subscriber.subscriptions == 2
+    renewals = notifier.subscribe_requests()[1:]
+    assert len(renewals) >= 2
+    assert {r.get("subscriptionId") for r in renewals} == {subscription}
+    assert len(await _calls(db, incident)) == 1
+
+
+class _DownAtFirst:
+    """The database's store, unavailable for its first reads (the database restarting)."""
+
+    def __init__(self, store: SubscriptionStore, failures: int) -> None:
+        self.store, self.failures = store, failures
+
+    async def load(self) -> str | None:
+        if self.failures:
+            self.failures -= 1
+            raise asyncpg.CannotConnectNowError("the database system is starting up")
+        return await self.store.load()
+
+    async def save(self, subscription_id: str | None) -> None:
+        await self.store.save(subscription_id)
+
+
+async def test_a_database_down_when_subscribing_is_waited_out(
+    app: FastAPI, admin: Api, notifier: Notifier, db: asyncpg.Connection
+) -> None:
+    """The subscriber exited when its kept subscription could not be read."""
+    await grid_districts(admin)
+    store = _DownAtFirst(KeptSubscription(app.state.cit, admin.agency_id, notifier.url), 2)
+    async with subscribed(app, admin, notifier, store=store):
+        await notifier.until_subscribed()
+        incident = incident_id()
+        await notifier.until_acknowledged(await notifier.publish(document(incident, beat="D1")))
+    assert store.failures == 0
+    assert len(await _calls(db, incident)) == 1
 
 
 def _command(database_url: str, settings: Settings, *args: str) -> subprocess.Popen[str]:
