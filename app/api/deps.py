@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
@@ -110,7 +111,7 @@ async def _authorized(request: Request, principal: Principal) -> None:
         and rule.unit_own
         and resource is not None
         and (
-            resource != str(principal.responder_id)
+            not _names(resource, principal.responder_id)
             # Its own id on the other kind's path (/v1/co-responders/{an officer's id}).
             or (
                 rule.resource_type in RESPONDER_TYPES
@@ -127,6 +128,14 @@ async def _authorized(request: Request, principal: Principal) -> None:
         note.by_service = rule.audited_by_service
         request.state.audit = note
     refuse_unknown_query(request)
+
+
+def _names(resource: str, responder_id: UUID | None) -> bool:
+    """Whether a path's id is responder_id, however it is spelt (upper case, no hyphens)."""
+    try:
+        return UUID(resource) == responder_id
+    except ValueError:
+        return False
 
 
 async def authorize_unread_body(request: Request) -> None:
