@@ -62,9 +62,12 @@ _CONTEXT_AGENCY = text(
     " JOIN LATERAL (SELECT * FROM routing_policy rp WHERE rp.agency_id = a.id"
     " ORDER BY rp.version DESC LIMIT 1) p ON true WHERE a.id = :agency_id"
 )
-_CONTEXT_DISTRICTS = text("SELECT id, code, boundary FROM district WHERE agency_id = :agency_id")
-_CONTEXT_ADJACENCY = text(
-    "SELECT district_a_id, district_b_id FROM district_adjacency WHERE agency_id = :agency_id"
+# The districts with their neighbours, in one statement so in one snapshot: a district
+# made with its pairs, or deleted with them, between two statements would leave a pair
+# naming a district the load never read.
+_CONTEXT_DISTRICTS = text(
+    "SELECT d.id, d.code, d.boundary, ARRAY(SELECT x.district_b_id FROM district_adjacency x"
+    " WHERE x.district_a_id = d.id) AS neighbours FROM district d WHERE d.agency_id = :agency_id"
 )
 
 
@@ -93,10 +96,11 @@ async def load_agency_context(
     districts = (await conn.execute(_CONTEXT_DISTRICTS, params)).all()
     by_id = {row.id: DistrictInfo(id=row.id, code=row.code) for row in districts}
     adjacency: dict[str, set[str]] = defaultdict(set)
-    for a_id, b_id in (await conn.execute(_CONTEXT_ADJACENCY, params)).all():
-        a, b = by_id[a_id].code, by_id[b_id].code
-        adjacency[a].add(b)
-        adjacency[b].add(a)
+    for row in districts:
+        for b_id in row.neighbours:
+            a, b = row.code, by_id[b_id].code
+            adjacency[a].add(b)
+            adjacency[b].add(a)
     return AgencyContext(
         agency_id=agency_id,
         timezone=ZoneInfo(head.timezone),

@@ -11,6 +11,7 @@ from uuid import UUID
 from sqlalchemy import Select, delete, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from app.models import Call, District, DistrictAdjacency, ShiftCoverage
 
@@ -79,31 +80,28 @@ async def all_districts(session: AsyncSession, agency_id: UUID) -> Sequence[Dist
 async def adjacent_codes(
     session: AsyncSession, *, agency_id: UUID, district_ids: Sequence[UUID]
 ) -> dict[UUID, list[str]]:
-    """Codes adjacent to each of district_ids, sorted."""
+    """Codes adjacent to each of district_ids, sorted. One statement, so one snapshot: a
+    neighbour deleted, or a pair made, by another request meanwhile is seen whole or not
+    at all."""
     if not district_ids:
         return {}
-    a, b = DistrictAdjacency.district_a_id, DistrictAdjacency.district_b_id
+    pair = DistrictAdjacency
+    left, right = aliased(District), aliased(District)
     stmt = (
-        select(a, b)
-        .where(DistrictAdjacency.agency_id == agency_id)
-        .where(or_(a.in_(district_ids), b.in_(district_ids)))
-    )
-    pairs = (await session.execute(stmt)).all()
-    other_ids = {x for pair in pairs for x in pair}
-    codes = dict(
-        (
-            await session.execute(
-                select(District.id, District.code).where(District.id.in_(other_ids))
-            )
-        ).all()
+        select(left.id, left.code, right.id, right.code)
+        .select_from(pair)
+        .join(left, left.id == pair.district_a_id)
+        .join(right, right.id == pair.district_b_id)
+        .where(pair.agency_id == agency_id)
+        .where(or_(pair.district_a_id.in_(district_ids), pair.district_b_id.in_(district_ids)))
     )
     wanted = set(district_ids)
     result: dict[UUID, list[str]] = defaultdict(list)
-    for left, right in pairs:
-        if left in wanted:
-            result[left].append(codes[right])
-        if right in wanted:
-            result[right].append(codes[left])
+    for left_id, left_code, right_id, right_code in (await session.execute(stmt)).all():
+        if left_id in wanted:
+            result[left_id].append(right_code)
+        if right_id in wanted:
+            result[right_id].append(left_code)
     return {k: sorted(v) for k, v in result.items()}
 
 

@@ -82,8 +82,8 @@ async def create(session: AsyncSession, *, agency_id: UUID, body: DistrictCreate
         await session.flush()
     except IntegrityError:
         raise Conflict(f"district {body.code} already exists") from None
-    await repo.replace_adjacency(
-        session, agency_id=agency_id, district_id=district.id, neighbour_ids=neighbours
+    await _make_adjacent(
+        session, agency_id=agency_id, district_id=district.id, neighbours=neighbours
     )
     return await render(session, district)
 
@@ -111,8 +111,8 @@ async def update(
         if code in body.adjacent:
             raise Invalid("a district cannot be adjacent to itself", loc=("body", "adjacent"))
         neighbours = await _neighbour_ids(session, agency_id=agency_id, codes=body.adjacent)
-        await repo.replace_adjacency(
-            session, agency_id=agency_id, district_id=district.id, neighbour_ids=neighbours
+        await _make_adjacent(
+            session, agency_id=agency_id, district_id=district.id, neighbours=neighbours
         )
     await session.flush()
     return await render(session, district)
@@ -120,10 +120,30 @@ async def update(
 
 async def delete(session: AsyncSession, *, agency_id: UUID, code: str) -> None:
     district = await get(session, agency_id=agency_id, code=code)
+    in_use = Conflict(f"district {code} has calls or shifts; it cannot be deleted")
     if await repo.is_referenced(session, district_id=district.id):
-        raise Conflict(f"district {code} has calls or shifts; it cannot be deleted")
+        raise in_use
     await session.delete(district)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError:
+        # A call or shift in it committed after the check: its foreign key refuses.
+        raise in_use from None
+
+
+async def _make_adjacent(
+    session: AsyncSession, *, agency_id: UUID, district_id: UUID, neighbours: list[UUID]
+) -> None:
+    """Make the district's pairs exactly these; a 409 when one of them, or the district,
+    was deleted since it was read (its foreign key refuses the pair)."""
+    try:
+        await repo.replace_adjacency(
+            session, agency_id=agency_id, district_id=district_id, neighbour_ids=neighbours
+        )
+    except IntegrityError:
+        raise Conflict(
+            "the adjacent districts changed meanwhile: read them again, and retry"
+        ) from None
 
 
 async def render(session: AsyncSession, district: District) -> DistrictOut:

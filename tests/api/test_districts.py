@@ -1,11 +1,27 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import asyncpg
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.repositories import districts as district_repo
+from app.repositories.agencies import load_agency_context
 from app.repositories.districts import BOUNDARIES_LOCK
-from tests.helpers import Api, add_co_responder, grid_districts, square
+from tests.helpers import (
+    Api,
+    add_co_responder,
+    add_shift,
+    add_unrostered_co_responder,
+    grid_districts,
+    owner_session,
+    square,
+)
 
 
 async def test_adjacency_is_symmetric_and_stored_once_per_pair(
@@ -238,3 +254,126 @@ async def test_another_agencys_district_is_404(admin: Api, other_admin: Api) -> 
     assert (await other_admin.get("/v1/districts/D1")).status_code == 404
     assert (await other_admin.ok("GET", "/v1/districts"))["items"] == []
     assert (await other_admin.patch("/v1/districts/D1", {"name": "x"})).status_code == 404
+
+
+async def test_a_district_put_in_use_while_it_is_deleted_is_409_and_kept(
+    admin: Api, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shift committed in the district after the delete found none: its foreign key
+    refused the delete, and the answer was a 500."""
+    await grid_districts(admin)
+    clinician = await add_unrostered_co_responder(admin, "Clinician")
+    checked = district_repo.is_referenced
+
+    async def put_in_use_after_checking(*args: Any, **kwargs: Any) -> bool:
+        found = await checked(*args, **kwargs)
+        now = datetime.now(UTC)
+        await add_shift(
+            admin,
+            "co_responder",
+            clinician,
+            call_sign="MCT-4",
+            district="D4",
+            starts_at=now,
+            ends_at=now + timedelta(hours=8),
+        )
+        return found
+
+    monkeypatch.setattr(district_repo, "is_referenced", put_in_use_after_checking)
+    refused = await admin.delete("/v1/districts/D4")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"] == "district D4 has calls or shifts; it cannot be deleted"
+    assert (await admin.ok("GET", "/v1/districts/D4"))["adjacent"] == ["D2", "D3"]
+    assert await db.fetchval("SELECT count(*) FROM shift") == 1
+
+
+async def test_a_neighbour_deleted_while_it_is_named_adjacent_is_409_and_writes_nothing(
+    admin: Api, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another coordinator deletes the neighbour once the request has found it: the pair's
+    foreign key refused it, and the answer was a 500."""
+    await grid_districts(admin)
+    for code in ("Z1", "Z2"):
+        await admin.ok("POST", "/v1/districts", {"code": code, "name": code}, 201)
+    read = district_repo.by_codes
+
+    async def deleted_after_reading(*args: Any, **kwargs: Any) -> Any:
+        found = await read(*args, **kwargs)
+        await db.execute("DELETE FROM district WHERE code = ANY($1::text[])", list(found))
+        return found
+
+    monkeypatch.setattr(district_repo, "by_codes", deleted_after_reading)
+    made = await admin.post("/v1/districts", {"code": "Y", "name": "Y", "adjacent": ["Z1"]})
+    changed = await admin.patch("/v1/districts/D1", {"name": "Renamed", "adjacent": ["Z2"]})
+    monkeypatch.undo()
+    for refused in (made, changed):
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["detail"] == (
+            "the adjacent districts changed meanwhile: read them again, and retry"
+        )
+    assert (await admin.get("/v1/districts/Y")).status_code == 404
+    d1 = await admin.ok("GET", "/v1/districts/D1")
+    assert (d1["name"], d1["adjacent"]) == ("NW", ["D2", "D3"])
+
+
+class _Meanwhile:
+    """A connection or session that runs `then` once, after the first statement whose SQL
+    holds `marker`: another request's change, committed between two statements."""
+
+    def __init__(self, inner: Any, marker: str, then: Callable[[], Awaitable[None]]) -> None:
+        self.inner, self.marker, self.then = inner, marker, then
+        self.ran = False
+
+    async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        result = await self.inner.execute(statement, *args, **kwargs)
+        if not self.ran and self.marker in str(statement):
+            self.ran = True
+            await self.then()
+        return result
+
+
+async def test_a_district_made_during_a_context_load_is_in_it_whole_or_not_at_all(
+    app: FastAPI, admin: Api
+) -> None:
+    """The load read the districts, then their pairs: a district made in between, with
+    its pairs, was a KeyError, a 500 for every request that waited on the load."""
+    await grid_districts(admin)
+
+    async def made() -> None:
+        body = {"code": "D5", "name": "New", "adjacent": ["D1", "D4"]}
+        await admin.ok("POST", "/v1/districts", body, 201)
+
+    state = app.state.cit
+    async with state.unit_of_work(admin.agency_id, read_only=True) as work:
+        conn = _Meanwhile(await work.connection(), "FROM district", made)
+        loaded = await load_agency_context(cast(AsyncConnection, conn), admin.agency_id)
+    assert conn.ran
+    assert loaded is not None
+    assert sorted(loaded.districts_by_code) == ["D1", "D2", "D3", "D4"]
+    assert loaded.adjacency["D1"] == {"D2", "D3"}
+    async with state.unit_of_work(admin.agency_id, read_only=True) as work:
+        again = await load_agency_context(await work.connection(), admin.agency_id)
+    assert again is not None
+    assert again.adjacency["D5"] == {"D1", "D4"}
+    assert again.adjacency["D1"] == {"D2", "D3", "D5"}
+
+
+async def test_a_neighbour_deleted_while_districts_are_read_is_in_them_whole_or_not_at_all(
+    app: FastAPI, admin: Api, db: asyncpg.Connection
+) -> None:
+    """The pairs were read, then their codes: a neighbour deleted in between was a
+    KeyError, a 500 for GET /v1/districts."""
+    await grid_districts(admin)
+
+    async def deleted() -> None:
+        await db.execute("DELETE FROM district WHERE code = 'D2'")
+
+    async with owner_session(app.state.cit) as session:
+        d1 = (await district_repo.by_codes(session, agency_id=admin.agency_id, codes=["D1"]))["D1"]
+        read = _Meanwhile(session, "district_adjacency", deleted)
+        codes = await district_repo.adjacent_codes(
+            cast(AsyncSession, read), agency_id=admin.agency_id, district_ids=[d1.id]
+        )
+    assert read.ran
+    assert codes == {d1.id: ["D2", "D3"]}
+    assert (await admin.ok("GET", "/v1/districts/D1"))["adjacent"] == ["D3"]
