@@ -53,6 +53,15 @@ log = logging.getLogger(__name__)
 # eventResponse status codes (sta024-websocket.yaml): handled, a document we cannot use
 # (the notifier should not send it again), and a failure of ours (send it again later).
 HANDLED, UNUSABLE, TRY_AGAIN = 200, 400, 503
+# An event of a subscription this subscriber does not hold (eventResponse, and the
+# subscribeResponse of a subscription the notifier does not know).
+NO_SUCH_SUBSCRIPTION = 481
+_STATUS_TEXT = {
+    HANDLED: "OK",
+    UNUSABLE: "Bad Request",
+    NO_SUCH_SUBSCRIPTION: "Subscription does not exist",
+    TRY_AGAIN: "Service Unavailable",
+}
 # subscribeResponse: the notifier failed, or is overloaded, for now: what it keeps for a
 # subscription is not lost, so the subscription is renewed again later, not forgotten.
 FAILING_FOR_NOW = frozenset({500, 503})
@@ -214,7 +223,7 @@ class Subscriber:
     ) -> tuple[str, int] | None:
         """Act on one notifier message; a new (subscription, expires) when it changes."""
         if "event" in message:
-            await self._event(ws, message["event"])
+            await self._event(ws, message["event"], subscription)
         elif "subscribeResponse" in message:
             answer = _member(message, "subscribeResponse")
             if answer is None:
@@ -243,10 +252,21 @@ class Subscriber:
             return await self._subscribe(ws)
         return None
 
-    async def _event(self, ws: ClientConnection, event: Any) -> None:
+    async def _event(self, ws: ClientConnection, event: Any, subscription: str | None) -> None:
+        """Handle an event of `subscription` (None: one being made, its id not known yet);
+        one that names another subscription is refused (481) and nothing of it imported."""
         transaction = event.get("transactionId") if isinstance(event, dict) else None
         if not isinstance(transaction, str):
             log.warning("EIDO notifier sent an event without a transactionId; ignored")
+            return
+        named = event.get("subscriptionId")
+        if subscription is not None and named is not None and named != subscription:
+            log.warning(
+                "EIDO notifier sent an event of a subscription this subscriber does not hold;"
+                " refused",
+                extra={"subscription": str(named)[:200], "held": subscription},
+            )
+            await self._answer(ws, transaction, NO_SUCH_SUBSCRIPTION)
             return
         documents = event.get("notification") or []
         status = HANDLED
@@ -254,18 +274,11 @@ class Subscriber:
             outcome = await self._handled(document) if isinstance(document, dict) else UNUSABLE
             # The worst outcome answers for the event: TRY_AGAIN above UNUSABLE above HANDLED.
             status = max(status, outcome, key=(HANDLED, UNUSABLE, TRY_AGAIN).index)
-        await self._send(
-            ws,
-            {
-                "eventResponse": {
-                    "transactionId": transaction,
-                    "statusCode": status,
-                    "statusText": {HANDLED: "OK", UNUSABLE: "Bad Request"}.get(
-                        status, "Service Unavailable"
-                    ),
-                }
-            },
-        )
+        await self._answer(ws, transaction, status)
+
+    async def _answer(self, ws: ClientConnection, transaction: str, status: int) -> None:
+        answer = {"transactionId": transaction, "statusCode": status}
+        await self._send(ws, {"eventResponse": {**answer, "statusText": _STATUS_TEXT[status]}})
 
     async def _handled(self, document: dict[str, Any]) -> int:
         """The handler's answer; a failure of the handler's own is TRY_AGAIN, so the notifier
@@ -334,7 +347,7 @@ class Subscriber:
             if isinstance(answer, dict) and answer.get("requestId") == request_id:
                 return answer
             if "event" in message:
-                await self._event(ws, message["event"])
+                await self._event(ws, message["event"], request["subscribe"].get("subscriptionId"))
 
     @staticmethod
     async def _send(ws: ClientConnection, message: dict[str, Any]) -> None:

@@ -243,6 +243,28 @@ async def test_messages_the_protocol_has_no_place_for_are_passed_over(
     assert notifier.disk.violations == []
 
 
+async def test_an_event_of_a_subscription_not_held_is_refused_and_imports_nothing(
+    app: FastAPI, admin: Api, notifier: Notifier, db: asyncpg.Connection
+) -> None:
+    """It was imported and answered 200, whatever subscription it named."""
+    await grid_districts(admin)
+    stray, incident = incident_id(), incident_id()
+    async with subscribed(app, admin, notifier):
+        await notifier.until_subscribed()
+        event = {
+            "subscriptionId": "someone-elses",
+            "transactionId": "stray",
+            "notification": [document(stray, beat="D1")],
+        }
+        await notifier.say(json.dumps({"event": event}))
+        # Answered in order: once this one is, the stray one was.
+        await notifier.until_acknowledged(await notifier.publish(document(incident, beat="D1")))
+    assert notifier.disk.answers["stray"] == [481]
+    assert await _calls(db, stray) == []
+    assert len(await _calls(db, incident)) == 1
+    assert notifier.disk.violations == []
+
+
 async def test_a_renewal_the_notifier_fails_for_now_keeps_the_subscription(
     app: FastAPI, admin: Api, notifier: Notifier, db: asyncpg.Connection
 ) -> None:
