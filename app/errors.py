@@ -95,11 +95,13 @@ class UnsupportedMediaType(AppError):
 
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
-    def __init__(self, detail: str, *, method: str) -> None:
+    def __init__(self, detail: str, *, method: str, coded: bool = False) -> None:
         super().__init__(detail)
         # RFC 9110 §15.5.16: what the method would take (Accept-Post, RFC 5789's Accept-Patch).
         accept = {"POST": "Accept-Post", "PATCH": "Accept-Patch"}.get(method)
         self.headers = {} if accept is None else {accept: "application/json"}
+        if coded:  # RFC 9110 §12.5.3: the content codings a request may use, none.
+            self.headers["Accept-Encoding"] = "identity"
 
 
 class Invalid(AppError):

@@ -60,6 +60,13 @@ def _has_body(request: Request) -> bool:
     return (length is not None and length.strip() != "0") or "transfer-encoding" in request.headers
 
 
+def _coded(request: Request) -> bool:
+    """Whether the body comes in a content coding (RFC 9110 §8.4): it would be read as the
+    JSON it is not, or, mislabelled, as JSON the client did not mean to send that way."""
+    codings = request.headers.get("content-encoding", "").split(",")
+    return any(c.strip().lower() not in ("", "identity") for c in codings)
+
+
 class StrictJSONRoute(APIRoute):
     """A route whose JSON body may not repeat a name within an object, and whose body must
     be sent as JSON: another Content-Type, or none (curl -d's form encoding, text/plain, a
@@ -75,6 +82,13 @@ class StrictJSONRoute(APIRoute):
                 raise UnsupportedMediaType(
                     "The body must be JSON, sent with Content-Type: application/json",
                     method=request.method,
+                )
+            if takes_body and _coded(request) and _has_body(request):
+                raise UnsupportedMediaType(
+                    "The body must be sent as it is, with no Content-Encoding (gzip, br and"
+                    " the like are not taken)",
+                    method=request.method,
+                    coded=True,
                 )
             return await handle(_StrictJSONRequest(request.scope, request.receive))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -716,3 +717,23 @@ async def test_a_body_not_sent_as_json_is_a_415_saying_so(
         assert response.status_code == 201, content_type
     # A route that takes no body, or a body-less request, is not asked for a Content-Type.
     assert (await admin.client.get("/v1/calls", headers=plain)).status_code == 200
+
+
+async def test_a_body_in_a_content_coding_is_a_415_and_changes_nothing(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A gzip body was read as JSON (a 422 saying it is not UTF-8), and a JSON body
+    labelled br was taken as if it were not."""
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    body = b'{"district": "D1"}'
+    for coded, coding in ((gzip.compress(body), "gzip"), (body, "br"), (body, "identity, gzip")):
+        headers = {**admin.headers, "Content-Type": "application/json", "Content-Encoding": coding}
+        response = await admin.client.post("/v1/calls", content=coded, headers=headers)
+        problem = _assert_problem(response, 415)
+        assert "Content-Encoding" in str(problem["detail"])
+        assert response.headers["accept-encoding"] == "identity"
+    assert await db.fetchval("SELECT count(*) FROM call") == 0
+    # identity is no coding at all.
+    headers = {**admin.headers, "Content-Type": "application/json", "Content-Encoding": "identity"}
+    response = await admin.client.post("/v1/calls", content=body, headers=headers)
+    assert response.status_code == 201, response.text
