@@ -9,8 +9,11 @@ be staged on demand, so the classification is checked here on the errors asyncpg
 from __future__ import annotations
 
 import asyncpg
+import pytest
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import text
 
+from app.db.engine import create_engine
 from app.db.failures import is_lost_connection, is_unavailable
 
 # The message asyncpg gives for that connection, as the service logged it.
@@ -35,3 +38,17 @@ def test_asyncpgs_other_client_errors_are_not_a_lost_connection() -> None:
     for error in (stale, after, encoder, ValueError("a bug of ours")):
         assert not is_lost_connection(error), error
         assert not is_unavailable(error), error
+
+
+async def test_a_failed_statement_names_none_of_its_parameters(database_url: str) -> None:
+    """A 500 logs its exception, which gave the statement's parameters: a caller's address
+    or a subject's details in the log, where the README says none are written."""
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            with pytest.raises(sa_exc.DBAPIError) as failed:
+                await conn.execute(text("SELECT CAST(:v AS text), 1 / 0"), {"v": "12 Main St"})
+    finally:
+        await engine.dispose()
+    assert "division by zero" in str(failed.value)
+    assert "12 Main St" not in str(failed.value)

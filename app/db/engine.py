@@ -70,6 +70,9 @@ def create_engine(
         max_overflow=max(4, pool_size // 4),
         pool_timeout=5,
         pool_recycle=1800,
+        # A failed statement's error (a 500's log) never carries its parameters: a caller's
+        # address or a subject's details would be written to the log.
+        hide_parameters=True,
         connect_args={
             "timeout": 5,
             "server_settings": {"application_name": "cit-dispatch", **(server_settings or {})},
