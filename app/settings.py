@@ -10,6 +10,9 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The longest wait before a webhook retry a schedule may give.
+LONGEST_RETRY_DELAY = 7 * 86_400.0
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CIT_", extra="ignore")
@@ -99,12 +102,15 @@ class Settings(BaseSettings):
     @field_validator("webhook_retry_schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
+        """Seconds, each finite and at most LONGEST_RETRY_DELAY: inf, nan or 1e12 passed,
+        and failed at the first retry, in the relay; "" is no retries at all."""
+        parts = value.split(",") if value.strip() else []
         try:
-            delays = [float(part) for part in value.split(",") if part.strip()]
+            delays = [float(part) for part in parts]
         except ValueError:
             raise ValueError("a comma-separated list of seconds, e.g. 5,300,1800") from None
-        if any(d < 0 for d in delays):
-            raise ValueError("retry delays cannot be negative")
+        if not all(0 <= d <= LONGEST_RETRY_DELAY for d in delays):  # False for nan
+            raise ValueError(f"each retry delay is 0 to {LONGEST_RETRY_DELAY:.0f} seconds (7 days)")
         return value
 
     @field_validator("forwarded_allow_ips")
