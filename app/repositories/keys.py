@@ -6,10 +6,17 @@ from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import Row, Select, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app import security
+from app.db.failures import constraint_of
 from app.models import ApiKey
-from app.security import Principal, generate_key
+from app.security import Principal
+
+# How often a new key's prefix is drawn before a clash is given up as no chance: with a
+# million keys, four clashes in a row are about one in 10^14.
+_PREFIX_DRAWS = 4
 
 
 async def insert_api_key(
@@ -22,21 +29,34 @@ async def insert_api_key(
     name: str | None = None,
     expires_at: datetime | None = None,
 ) -> tuple[ApiKey, str]:
-    """Store a new key's hash and return the row with the key itself (shown once)."""
-    new = generate_key()
-    row = ApiKey(
-        agency_id=agency_id,
-        role=role,
-        responder_type=responder_type,
-        responder_id=responder_id,
-        prefix=new.prefix,
-        key_hash=new.digest,
-        name=name,
-        expires_at=expires_at,
-    )
-    session.add(row)
-    await session.flush()
-    return row, new.secret
+    """Store a new key's hash and return the row with the key itself (shown once). Its
+    public prefix is 32 random bits, unique among every agency's keys: one that is taken
+    already is drawn again."""
+
+    async def draw() -> tuple[ApiKey, str]:
+        new = security.generate_key()
+        row = ApiKey(
+            agency_id=agency_id,
+            role=role,
+            responder_type=responder_type,
+            responder_id=responder_id,
+            prefix=new.prefix,
+            key_hash=new.digest,
+            name=name,
+            expires_at=expires_at,
+        )
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+        return row, new.secret
+
+    for _ in range(_PREFIX_DRAWS - 1):
+        try:
+            return await draw()
+        except IntegrityError as exc:
+            if constraint_of(exc) != "uq_api_key_prefix":
+                raise
+    return await draw()
 
 
 # A definer-rights function (migrations 0006, 0015): the agency is not known before the key is.

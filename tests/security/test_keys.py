@@ -10,8 +10,10 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from fastapi import FastAPI
 
+from app import security
 from app.api.app import create_app
 from app.limits import RefusalTally
 from app.services import auth
@@ -54,6 +56,26 @@ async def test_a_new_key_is_shown_once_stored_hashed_and_works(
     assert key not in (await admin.get("/v1/api-keys")).text
     row = await db.fetchval("SELECT to_jsonb(k)::text FROM api_key k WHERE id = $1", mine["id"])
     assert key not in row
+
+
+async def test_a_new_key_whose_prefix_is_taken_draws_another(
+    admin: Api, other_admin: Api, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prefixes are 32 random bits, unique among every agency's keys: a clash with one was
+    a 500 (for the CLI, "the database refused")."""
+    taken = (await other_admin.ok("POST", "/v1/api-keys", {"role": "viewer"}, 201))["prefix"]
+    fresh = security.generate_key()
+    clashes = [
+        security.NewKey(secret=f"cit_{taken}_x{n}", prefix=taken, digest=bytes(32 - n) + b"x" * n)
+        for n in (1, 2)
+    ]
+    queue = [*clashes, fresh]
+    monkeypatch.setattr(security, "generate_key", lambda: queue.pop(0))
+    created = await admin.ok("POST", "/v1/api-keys", {"role": "dispatcher"}, 201)
+    assert (created["prefix"], created["key"]) == (fresh.prefix, fresh.secret)
+    assert (await admin.client.get("/v1/calls", headers=_bearer(created["key"]))).status_code == 200
+    assert queue == []
+    assert await db.fetchval("SELECT count(*) FROM api_key WHERE prefix = $1", taken) == 1
 
 
 async def test_key_requests_that_make_no_sense_are_422(admin: Api, other_admin: Api) -> None:
