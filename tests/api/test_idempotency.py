@@ -8,6 +8,7 @@ import re
 import asyncpg
 from fastapi import FastAPI
 
+from app.schemas.dispatch import DispatchRequest
 from app.services import idempotency
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
 
@@ -94,6 +95,67 @@ async def test_dispatch_retry_replays_and_assigns_once(admin: Api, db: asyncpg.C
     assert await db.fetchval("SELECT count(*) FROM assignment") == 2
     # Without the key, a second dispatch is a new attempt: nothing is left to assign.
     assert (await admin.post(url)).status_code == 409
+
+
+async def test_a_dispatch_key_reused_for_another_request_is_422_and_assigns_nothing(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    officer = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    first = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    second = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    dispatch = f"/v1/calls/{first['id']}/dispatch"
+    assert (await admin.client.post(dispatch, headers=_key(admin, "d-2"))).status_code == 200
+    # Another body, another call, or intake, under the key of that dispatch.
+    officer_only = {
+        "units": [{"responder_type": "officer", "responder_id": officer, "role": "lead"}],
+        "override_reason": "closer",
+    }
+    for path, body in (
+        (dispatch, officer_only),
+        (f"/v1/calls/{second['id']}/dispatch", None),
+        ("/v1/calls", {"district": "D1"}),
+    ):
+        reused = await admin.client.post(path, json=body, headers=_key(admin, "d-2"))
+        assert reused.status_code == 422, (path, reused.text)
+        assert reused.json()["errors"][0]["loc"] == ["header", "Idempotency-Key"]
+    assert await db.fetchval("SELECT count(*) FROM assignment") == 2
+    assert await db.fetchval("SELECT count(*) FROM call") == 2
+    second_now = await admin.ok("GET", f"/v1/calls/{second['id']}")
+    assert second_now["status"] == "pending"
+
+
+async def test_a_claim_left_by_a_request_that_died_is_taken_over_after_60_s(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    path = f"/v1/calls/{call['id']}/dispatch"
+    # What a dispatch that died after claiming its key leaves: the claim, no answer.
+    print_ = idempotency.fingerprint("POST", path, DispatchRequest())
+    await db.execute(
+        "INSERT INTO idempotency_record (agency_id, key, fingerprint, created_at, expires_at)"
+        " VALUES ($1, 'died', $2, now() - interval '50 seconds', now() + interval '1 day')",
+        admin.agency_id,
+        print_,
+    )
+    waiting = await admin.client.post(path, headers=_key(admin, "died"))
+    assert waiting.status_code == 409
+    assert "still being processed" in waiting.json()["detail"]
+    assert await db.fetchval("SELECT count(*) FROM assignment") == 0
+    await db.execute(
+        "UPDATE idempotency_record SET created_at = now() - interval '61 seconds'"
+        " WHERE key = 'died'"
+    )
+    taken_over = await admin.client.post(path, headers=_key(admin, "died"))
+    assert taken_over.status_code == 200, taken_over.text
+    assert await db.fetchval("SELECT count(*) FROM assignment") == 2
+    replayed = await admin.client.post(path, headers=_key(admin, "died"))
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.json() == taken_over.json()
 
 
 async def test_expired_keys_are_cleaned_up_and_kept_a_day(
