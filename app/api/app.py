@@ -58,14 +58,17 @@ from app.webhooks.thread import RelayThread
 
 
 class _App(FastAPI):
-    """Metrics, the request id, the security headers, the in-flight limit and HEAD wrap the
-    whole stack.
+    """Metrics, the request id, the security headers, CORS, the in-flight limit and HEAD
+    wrap the whole stack.
 
     Starlette puts its ServerErrorMiddleware (which answers an unhandled exception with
     500) outside every user middleware, so a 500 would skip them: here they sit outside it.
     """
 
     max_in_flight = 0
+    # CORSMiddleware's options, when CIT_CORS_ORIGINS names origins: it wraps every answer
+    # (a 413, the overload 503, a 500), so a console in the browser reads their status.
+    cors: dict[str, Any] | None = None
     # Wraps the stack in the request span when tracing is on (app/tracing.py).
     request_span: Callable[[ASGIApp], ASGIApp] | None = None
     # Every route, for the metrics to name a request refused before routing (set below).
@@ -75,6 +78,8 @@ class _App(FastAPI):
         stack: ASGIApp = HeadMiddleware(super().build_middleware_stack())
         if self.max_in_flight:
             stack = InFlightLimitMiddleware(stack, max_in_flight=self.max_in_flight)
+        if self.cors is not None:
+            stack = CORSMiddleware(stack, **self.cors)
         stack = SecurityHeadersMiddleware(stack)
         if self.request_span is not None:
             # Inside the request id, which the span carries.
@@ -241,19 +246,18 @@ def create_app(
     app.openapi = openapi  # type: ignore[method-assign]
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:  # CORS stays off unless CIT_CORS_ORIGINS names the consoles' origins.
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=origins,
-            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=[
+        app.cors = {
+            "allow_origins": origins,
+            "allow_methods": ["GET", "POST", "PUT", "PATCH", "DELETE"],
+            "allow_headers": [
                 "Authorization",
                 "Content-Type",
                 "Idempotency-Key",
                 "X-Request-ID",
                 "Last-Event-ID",  # a page resuming the live feed with fetch
             ],
-            expose_headers=["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
-        )
+            "expose_headers": ["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
+        }
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.max_in_flight = settings.max_in_flight
     if tracing is not None:

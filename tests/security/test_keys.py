@@ -243,6 +243,16 @@ async def test_cors_is_off_unless_origins_are_configured(
             "/v1/calls", headers={**preflight, "Origin": "https://evil.example"}
         )
         assert "access-control-allow-origin" not in other.headers
+        # An answer the body limit gives, before any route: the console reads its status
+        # (it was written outside CORS, so the browser showed a CORS error instead).
+        big = await http.post(
+            "/v1/calls",
+            content=b"x" * (settings.max_body_bytes + 1),
+            headers={"Origin": "https://console.example", "Content-Type": "application/json"},
+        )
+        assert big.status_code == 413
+        assert big.headers["access-control-allow-origin"] == "https://console.example"
+        assert "x-request-id" in big.headers["access-control-expose-headers"].lower()
 
 
 async def test_requests_refused_during_a_lockout_reach_the_audit_trail_a_minute_at_a_time(
