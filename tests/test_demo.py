@@ -46,6 +46,10 @@ async def test_the_demo_shows_the_program_reports(
     assert night[2] == 0.0  # Monday 02:00
     assert night[12] == 1.0  # Monday noon
 
+    # A point on a district's edge, as a dispatcher types it: 40.76 + 0.05 was stored as
+    # 40.809999999999995, and the point fell in no district.
+    for lat, lon, code in ((40.81, -111.92, "D1"), (40.78, -111.89, "D1"), (40.71, -111.86, "D4")):
+        assert (await get(f"/v1/districts/locate?lat={lat}&lon={lon}"))["code"] == code
     program = await get("/v1/program")
     assert program["officers"]["active"] == 48
     assert program["officers"]["cit_certified"] == 11

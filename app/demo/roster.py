@@ -87,7 +87,9 @@ CO_RESPONDERS = [
 
 
 def _boundary(south: float, west: float) -> dict[str, Any]:
-    north, east = south + CELL_LAT, west + CELL_LON
+    # Rounded: 40.76 + 0.05 is 40.809999999999995 in binary, and a point on the edge
+    # between two districts, as a dispatcher types it (40.81), would fall in neither.
+    north, east = round(south + CELL_LAT, 6), round(west + CELL_LON, 6)
     ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
     return {"type": "Polygon", "coordinates": [ring]}
 
