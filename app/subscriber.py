@@ -16,10 +16,11 @@ module speaks the protocol:
   jitter, so a notifier that restarts is not met by every subscriber at the same instant.
 - A `terminate` from the notifier is answered, and a new subscription made.
 - **A notifier's mistakes are passed over**: a message that is not JSON, or not of the
-  shape sta024-websocket.yaml gives it, is logged and ignored. A renewal the notifier
-  fails for now (500, 503) keeps the subscription, to renew again after back-off; any
-  other refusal (481: it forgot us) makes a new one. Any other failure, the database's
-  included, is met as a drop is: back-off, reconnect, renew.
+  shape sta024-websocket.yaml gives it (a subscribeResponse to nothing asked included),
+  is logged and ignored. A renewal the notifier fails for now (500, 503) keeps the
+  subscription, to renew again after back-off until it expires; any other refusal (481:
+  it forgot us) makes a new one. Any other failure, the database's included, is met as a
+  drop is: back-off, reconnect, renew.
 """
 
 from __future__ import annotations
@@ -94,12 +95,29 @@ def _message(raw: str | bytes) -> dict[str, Any]:
     not an object."""
     try:
         message = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested deeper than the parser goes
         message = None
     if not isinstance(message, dict):
         log.warning("EIDO notifier sent a message that is not a JSON object; ignored")
         return {}
     return message
+
+
+def _answer_to(answer: dict[str, Any] | None, asked: set[str]) -> dict[str, Any] | None:
+    """A subscribeResponse that answers one of the requests asked, with a status code; None
+    (logged) for any other: it changes nothing."""
+    if answer is None:
+        return None
+    status, request_id = answer.get("statusCode"), answer.get("requestId")
+    if (
+        not isinstance(request_id, str)
+        or request_id not in asked
+        or not isinstance(status, int)
+        or isinstance(status, bool)
+    ):
+        log.warning("EIDO notifier sent a subscribeResponse to nothing asked; ignored")
+        return None
+    return answer
 
 
 def _member(message: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -150,6 +168,10 @@ class Subscriber:
         # For operators and tests: how often it (re)subscribed and renewed.
         self.subscriptions = 0
         self.renewals = 0
+        # Until when (the loop's clock) the kept subscription is worth renewing though the
+        # notifier fails to: its last granted expiry, or one `expires` from the first
+        # failure when none is known (after a restart). Past it, a new one is made.
+        self._renew_until: float | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Keep a subscription until stop is set."""
@@ -176,21 +198,28 @@ class Subscriber:
     async def _session(self, ws: ClientConnection, stop: asyncio.Event) -> None:
         """One connection: subscribe (or renew the kept subscription), then serve events."""
         subscription, expires = await self._subscribe(ws)
-        self.backoff.reset()
         stopping = asyncio.create_task(stop.wait())
         renew_at = self._renewal(expires)
+        # The requestIds of the renewals asked on this connection and not yet answered.
+        asked: set[str] = set()
         try:
             while True:
                 message = await self._next(ws, stopping, renew_at)
                 if message is None:
                     if stopping.done():
                         return
-                    await self._send(ws, self._subscribe_body(subscription, renew=True))
+                    renewal = self._subscribe_body(subscription, renew=True)
+                    asked.add(renewal["subscribe"]["requestId"])
+                    await self._send(ws, renewal)
                     # Its answer comes among the events; _dispatch takes it. Until then,
                     # ask again after as long once more, should the answer be lost.
                     renew_at = self._renewal(expires)
                     continue
-                answer = await self._dispatch(ws, message, subscription)
+                answer = await self._dispatch(ws, message, subscription, asked)
+                # A message handled: the connection works, so the next drop is met with
+                # the shortest wait. Not on subscribing: a message that fails each time
+                # it is sent again would have the subscriber reconnect twice a second.
+                self.backoff.reset()
                 if answer is not None:  # renewed, or subscribed afresh: expires from now
                     subscription, expires = answer
                     renew_at = self._renewal(expires)
@@ -219,37 +248,44 @@ class Subscriber:
         return _message(receiving.result())
 
     async def _dispatch(
-        self, ws: ClientConnection, message: dict[str, Any], subscription: str
+        self, ws: ClientConnection, message: dict[str, Any], subscription: str, asked: set[str]
     ) -> tuple[str, int] | None:
         """Act on one notifier message; a new (subscription, expires) when it changes."""
         if "event" in message:
             await self._event(ws, message["event"], subscription)
         elif "subscribeResponse" in message:
-            answer = _member(message, "subscribeResponse")
+            answer = _answer_to(_member(message, "subscribeResponse"), asked)
             if answer is None:
                 return None
-            if answer.get("statusCode") == HANDLED:
+            asked.clear()
+            if answer["statusCode"] == HANDLED:
                 self.renewals += 1
-                return subscription, self._expires(answer)
+                return subscription, self._granted(answer)
             await self._renewal_refused(subscription, answer)
             return await self._subscribe(ws)
         elif "terminate" in message:
             ended = _member(message, "terminate")
             if ended is None:
                 return None
+            named = ended.get("subscriptionId", subscription)
+            ours = named == subscription
+            if not ours:
+                log.warning("EIDO notifier ended a subscription this subscriber does not hold")
+            status = HANDLED if ours else NO_SUCH_SUBSCRIPTION
+            answer = {"requestId": ended.get("requestId", ""), "subscriptionId": named}
             await self._send(
                 ws,
                 {
                     "terminateResponse": {
-                        "requestId": ended.get("requestId", ""),
-                        "subscriptionId": ended.get("subscriptionId", subscription),
-                        "statusCode": HANDLED,
-                        "statusText": "OK",
+                        **answer,
+                        "statusCode": status,
+                        "statusText": _STATUS_TEXT[status],
                     }
                 },
             )
-            await self.store.save(None)
-            return await self._subscribe(ws)
+            if ours:
+                await self.store.save(None)
+                return await self._subscribe(ws)
         return None
 
     async def _event(self, ws: ClientConnection, event: Any, subscription: str | None) -> None:
@@ -296,7 +332,7 @@ class Subscriber:
             answer = await self._ask(ws, self._subscribe_body(kept, renew=True))
             if answer.get("statusCode") == HANDLED:
                 self.subscriptions += 1
-                return kept, self._expires(answer)
+                return kept, self._granted(answer)
             await self._renewal_refused(kept, answer)
         answer = await self._ask(ws, self._subscribe_body(None, renew=False))
         subscription = answer.get("subscriptionId")
@@ -305,19 +341,29 @@ class Subscriber:
             raise Refused(f"subscription refused: {status} {text}")
         await self.store.save(subscription)
         self.subscriptions += 1
-        return subscription, self._expires(answer)
+        return subscription, self._granted(answer)
 
     async def _renewal_refused(self, subscription: str, answer: dict[str, Any]) -> None:
         """After the notifier did not renew the subscription: a failure of its own, for
         now, keeps it (Refused: renewed again after back-off, so what the notifier holds
         for it is not lost); any other answer (481: it forgot us) forgets it."""
         status, text = answer.get("statusCode"), answer.get("statusText")
-        if status in FAILING_FOR_NOW:
+        now = asyncio.get_running_loop().time()
+        if self._renew_until is None:
+            self._renew_until = now + self.expires
+        if status in FAILING_FOR_NOW and now < self._renew_until:
             raise Refused(f"renewal of {subscription} refused for now: {status} {text}")
         log.info(
             "EIDO subscription %s is gone (%s %s); subscribing afresh", subscription, status, text
         )
+        self._renew_until = None
         await self.store.save(None)
+
+    def _granted(self, answer: dict[str, Any]) -> int:
+        """The life of a subscription the notifier has just granted (or renewed)."""
+        expires = self._expires(answer)
+        self._renew_until = asyncio.get_running_loop().time() + expires
+        return expires
 
     def _expires(self, answer: dict[str, Any]) -> int:
         """The subscription's life in seconds, as the notifier gave it (an integer above

@@ -93,6 +93,7 @@ class Notifier:
         # Set whenever an eventResponse arrives, and whenever a subscription is taken up.
         self._answered = asyncio.Event()
         self._subscribed = asyncio.Event()
+        self._left = asyncio.Event()  # set whenever a connection ends
         # Frames sent to each new connection before anything else (a test's malformed
         # messages), and the status codes the next renewals are refused with, in order.
         self.greeting: list[str] = []
@@ -173,6 +174,16 @@ class Notifier:
 
         return await asyncio.wait_for(wait(), timeout=within)
 
+    async def until_alone(self, within: float = 20.0) -> None:
+        """Wait until no subscriber is connected."""
+
+        async def wait() -> None:
+            while self._connections:
+                self._left.clear()
+                await self._left.wait()
+
+        await asyncio.wait_for(wait(), timeout=within)
+
     async def until_granted(self, count: int, within: float = 20.0) -> None:
         """Wait until count subscribe requests, renewals included, have been granted."""
 
@@ -213,6 +224,7 @@ class Notifier:
             return
         finally:
             self._connections.pop(connection, None)
+            self._left.set()
 
     async def _answer(self, connection: ServerConnection, message: dict[str, Any]) -> None:
         if "subscribe" in message:

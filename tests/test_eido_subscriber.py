@@ -220,17 +220,25 @@ async def test_messages_the_protocol_has_no_place_for_are_passed_over(
     """A notifier's mistakes, before the answer to the subscription and after it: each one
     ended the subscriber (the command exited)."""
     await grid_districts(admin)
-    notifier.greeting = ["not JSON", "[1, 2]"]
+    deep = "[" * 100_000 + "]" * 100_000  # deeper than the parser goes
+    notifier.greeting = ["not JSON", "[1, 2]", deep]
     async with subscribed(app, admin, notifier) as subscriber:
         subscription = await notifier.until_subscribed()
         ok = {"requestId": "x", "statusCode": 200, "statusText": "OK"}
         for raw in (
             "}{",
+            deep,
             '{"terminate": "now"}',
             '{"subscribeResponse": "yes"}',
             '{"event": 7}',
             json.dumps({"subscribeResponse": {**ok, "expires": "soon"}}),
             json.dumps({"subscribeResponse": {**ok, "expires": 10**400}}),
+            # Answers to nothing asked: they dropped the subscription.
+            json.dumps({"subscribeResponse": {"requestId": "not-ours", "statusText": "?"}}),
+            json.dumps({"subscribeResponse": {**ok, "statusCode": 481}}),
+            json.dumps({"subscribeResponse": {**ok, "requestId": ["x"], "statusCode": 481}}),
+            # The end of a subscription it does not hold: answered 481, its own kept.
+            json.dumps({"terminate": {"requestId": "t", "subscriptionId": "someone-elses"}}),
         ):
             await notifier.say(raw)
         incident = incident_id()
@@ -239,7 +247,9 @@ async def test_messages_the_protocol_has_no_place_for_are_passed_over(
         # an end of the subscription.
         assert (subscriber.subscriptions, await notifier.until_subscribed()) == (1, subscription)
     assert len(await _calls(db, incident)) == 1
-    assert not [m for m in notifier.disk.received if "terminateResponse" in m]
+    ended = [m["terminateResponse"] for m in notifier.disk.received if "terminateResponse" in m]
+    assert [(e["subscriptionId"], e["statusCode"]) for e in ended] == [("someone-elses", 481)]
+    assert await db.fetchval("SELECT subscription_id FROM eido_subscription") == subscription
     assert notifier.disk.violations == []
 
 
@@ -273,6 +283,7 @@ async def test_a_renewal_the_notifier_fails_for_now_keeps_the_subscription(
     await grid_districts(admin)
     async with subscribed(app, admin, notifier):
         subscription = await notifier.until_subscribed()
+    await notifier.until_alone()
     incident = incident_id()
     waiting = await notifier.publish(document(incident, beat="D2"))
     notifier.renewal_refusals = [503, 500]
@@ -301,6 +312,27 @@ async def test_a_live_renewal_the_notifier_fails_for_now_is_asked_again(
     renewals = notifier.subscribe_requests()[1:]
     assert len(renewals) >= 2
     assert {r.get("subscriptionId") for r in renewals} == {subscription}
+    assert len(await _calls(db, incident)) == 1
+
+
+async def test_a_renewal_the_notifier_keeps_failing_gives_way_once_the_subscription_expires(
+    app: FastAPI, admin: Api, brief_notifier: Notifier, db: asyncpg.Connection
+) -> None:
+    """Renewed again and again without end: nothing was imported while the notifier failed
+    that one subscription."""
+    await grid_districts(admin)
+    notifier = brief_notifier
+    async with subscribed(app, admin, notifier, expires=2):
+        first = await notifier.until_subscribed()
+        notifier.renewal_refusals = [503] * 10_000
+        # Refused from 1.3 s, asked again until it expires at 2 s, then made afresh.
+        await notifier.until_granted(2)
+        incident = incident_id()
+        await notifier.until_acknowledged(await notifier.publish(document(incident, beat="D1")))
+    requests = notifier.subscribe_requests()
+    assert len([r for r in requests if "subscriptionId" not in r]) == 2
+    assert len([r for r in requests if r.get("subscriptionId") == first]) >= 2
+    assert await db.fetchval("SELECT subscription_id FROM eido_subscription") != first
     assert len(await _calls(db, incident)) == 1
 
 
