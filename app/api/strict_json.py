@@ -63,7 +63,7 @@ def _has_body(request: Request) -> bool:
 def _coded(request: Request) -> bool:
     """Whether the body comes in a content coding (RFC 9110 §8.4): it would be read as the
     JSON it is not, or, mislabelled, as JSON the client did not mean to send that way."""
-    codings = request.headers.get("content-encoding", "").split(",")
+    codings = ",".join(request.headers.getlist("content-encoding")).split(",")
     return any(c.strip().lower() not in ("", "identity") for c in codings)
 
 

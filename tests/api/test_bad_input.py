@@ -732,6 +732,15 @@ async def test_a_body_in_a_content_coding_is_a_415_and_changes_nothing(
         problem = _assert_problem(response, 415)
         assert "Content-Encoding" in str(problem["detail"])
         assert response.headers["accept-encoding"] == "identity"
+    # A second header line counts too (only the first was read).
+    two_lines = [
+        *admin.headers.items(),
+        ("Content-Type", "application/json"),
+        ("Content-Encoding", "identity"),
+        ("Content-Encoding", "br"),
+    ]
+    response = await admin.client.post("/v1/calls", content=body, headers=two_lines)
+    _assert_problem(response, 415)
     assert await db.fetchval("SELECT count(*) FROM call") == 0
     # identity is no coding at all.
     headers = {**admin.headers, "Content-Type": "application/json", "Content-Encoding": "identity"}
