@@ -7,7 +7,7 @@ each type has all three and that each builder's payload has exactly its type's k
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -97,6 +97,15 @@ CATALOGUE: Mapping[EventType, EventKind] = {
 TERMINAL_EVENTS: frozenset[EventType] = frozenset(
     kind for kind, spec in CATALOGUE.items() if spec.about_a_unit or spec.heard_on_the_call
 )
+
+
+def unheard_by_a_terminal(events: Iterable[str]) -> str | None:
+    """Why a unit's terminal (a webhook, or a unit key's live feed) cannot be given these
+    event types; None when it can hear each of them."""
+    never = sorted(set(events) - TERMINAL_EVENTS)
+    if not never:
+        return None
+    return f"a unit's terminal never receives {', '.join(never)}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 
 from app.errors import Invalid
 from app.events.audience import Listener, hears
+from app.events.catalogue import unheard_by_a_terminal
 from app.repositories import stream as repo
 from app.repositories.stream import Position, StoredEvent
 from app.security import Principal
 from app.services import auth
 from app.services.stream_tail import current_head, following, message, uncancelled
 from app.state import AppState
-from app.vocabulary import EventType
+from app.vocabulary import EVENT_TYPES, EventType
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +66,18 @@ async def open_feed(
     principal: Principal,
     *,
     key_hash: bytes,
-    types: frozenset[EventType],
+    types: frozenset[EventType] | None,
     after: Position | None,
 ) -> Feed:
-    """The caller's feed, resuming after `after` if given (resume_position), else now."""
+    """The caller's feed of `types` (None: every type), resuming after `after` if given
+    (resume_position), else now. A unit key naming a type its terminal never hears is a
+    422, as a terminal's webhook subscription is: it would wait for it in vain."""
+    if types is None:
+        types = frozenset(EVENT_TYPES)
+    elif principal.role == "unit":
+        unheard = unheard_by_a_terminal(types)
+        if unheard is not None:
+            raise Invalid(f"{unheard}: leave them out of types", loc=("query", "types"))
     listener = Listener(
         events=types, responder_id=principal.responder_id if principal.role == "unit" else None
     )

@@ -17,7 +17,7 @@ from app.encryption import (
     UndecryptableValue,
 )
 from app.errors import Conflict, Invalid, NotFound
-from app.events.catalogue import TERMINAL_EVENTS
+from app.events.catalogue import unheard_by_a_terminal
 from app.ids import new_id
 from app.models import WebhookDelivery, WebhookSubscription
 from app.repositories import roster as roster_repo
@@ -91,11 +91,10 @@ async def _check_terminal(
 
 
 def _check_terminal_events(events: Iterable[str]) -> None:
-    never = sorted(set(events) - TERMINAL_EVENTS)
-    if never:
+    unheard = unheard_by_a_terminal(events)
+    if unheard is not None:
         raise Invalid(
-            f"a unit's terminal never receives {', '.join(never)}: leave them out, or"
-            " subscribe agency-wide (no responder_id)",
+            f"{unheard}: leave them out, or subscribe agency-wide (no responder_id)",
             loc=("body", "events"),
         )
 

@@ -437,6 +437,35 @@ async def test_a_unit_key_gets_exactly_what_its_terminals_webhook_gets(
     assert all(json.loads(f.data or "")["data"].get("call_id") != second["id"] for f in streamed)
 
 
+async def test_a_unit_key_naming_a_type_its_terminal_never_hears_is_a_422(
+    live: Live, admin: Api
+) -> None:
+    """It was taken, and the stream stayed silent; a terminal's webhook with those types is
+    a 422."""
+    await grid_districts(admin)
+    mine = await add_officer(admin, district="D1", call_sign="1A11")
+    unit = await admin.with_role("unit", uuid.UUID(mine))
+    async with (
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{live.port}") as http,
+        http.stream(
+            "GET",
+            "/v1/stream",
+            params={"types": "unit.assigned,call.created"},
+            headers=unit.headers,
+        ) as refused,
+    ):
+        assert refused.status_code == 422  # a stream taken never ends: its body is not read
+        problem = json.loads(await refused.aread())
+    assert problem["errors"][0]["loc"] == ["query", "types"]
+    assert "call.created" in problem["detail"]
+    assert "unit.assigned" not in problem["detail"]
+    # The types it hears are taken, and the agency's own keys may name any type.
+    async with stream(live, unit, params={"types": "unit.assigned"}) as feed:
+        await feed.nothing_for(0.2)
+    async with stream(live, admin, params={"types": "call.created"}) as feed:
+        await feed.nothing_for(0.2)
+
+
 async def test_another_agencys_events_never_appear(
     live: Live, admin: Api, other_admin: Api
 ) -> None:

@@ -54,10 +54,10 @@ class EventStreamResponse(StreamingResponse):
             self._slots.give_back()
 
 
-def _types(values: list[str] | None) -> frozenset[EventType]:
-    """?types= repeated or comma-separated; none means every type."""
+def _types(values: list[str] | None) -> frozenset[EventType] | None:
+    """?types= repeated or comma-separated; None (every type) when none is given."""
     if not values:
-        return frozenset(EVENT_TYPES)
+        return None
     named = {part.strip() for value in values for part in value.split(",") if part.strip()}
     unknown = sorted(named - set(EVENT_TYPES))
     if unknown or not named:
