@@ -128,6 +128,8 @@ class Flights(Generic[K, V]):
     def __init__(self, what: str) -> None:
         self.what = what  # named in the warning when a refresh fails
         self._tasks: dict[K, asyncio.Task[V]] = {}
+        # When each load in flight began (the event loop's clock), for fresh().
+        self._began: dict[asyncio.Task[V], float] = {}
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -136,8 +138,10 @@ class Flights(Generic[K, V]):
         """The load in flight for key, or a new one."""
         task = self._tasks.get(key)
         if task is None:
+            began = asyncio.get_running_loop().time()
             task = asyncio.ensure_future(load())
             self._tasks[key] = task
+            self._began[task] = began
             task.add_done_callback(functools.partial(self._landed, key))
         return task
 
@@ -155,6 +159,18 @@ class Flights(Generic[K, V]):
     async def join(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
         """The result of the load in flight for key, starting one if none is."""
         return await asyncio.shield(self.start(key, load))
+
+    async def fresh(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        """The result of a load of key begun after this call, so one that reads what was
+        written before it. A load in flight that began earlier may not: the callers that
+        come while it runs wait for it to land, then share the next one, so a burst of
+        them makes two loads, not one each."""
+        asked = asyncio.get_running_loop().time()
+        while True:
+            task = self._tasks.get(key)
+            if task is None or self._began.get(task, asked) >= asked:
+                return await self.join(key, load)
+            await asyncio.wait({task})
 
     def refresh(self, key: K, load: Callable[[], Awaitable[V]]) -> None:
         """Start a load for key that nobody waits for (a refresh ahead of expiry), or hold
@@ -183,6 +199,7 @@ class Flights(Generic[K, V]):
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
     def _landed(self, key: K, done: asyncio.Task[V]) -> None:
+        self._began.pop(done, None)
         if self._tasks.get(key) is done:
             del self._tasks[key]
         if not done.cancelled():

@@ -31,9 +31,10 @@ async def context(state: AppState, agency_id: UUID) -> AgencyContext:
 
 
 async def reload(state: AppState, agency_id: UUID) -> AgencyContext:
-    """The agency's context as the database has it now (and cache it)."""
-    state.context_loads.forget(agency_id)  # one that began earlier may not have it
-    return await state.context_loads.join(agency_id, functools.partial(_load, state, agency_id))
+    """The agency's context as the database has it now (and cache it): from a load begun
+    after this call, which the requests that miss a district at the same moment share
+    (a burst of calls outside every boundary would otherwise load it once each)."""
+    return await state.context_loads.fresh(agency_id, functools.partial(_load, state, agency_id))
 
 
 async def _load(state: AppState, agency_id: UUID) -> AgencyContext:

@@ -10,6 +10,7 @@ learns from its own refreshes."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -77,6 +78,83 @@ async def test_requests_that_find_a_key_uncached_share_one_lookup(
     assert lookups == [digest]
     assert all(p is not None and p.agency_id == admin.agency_id for p in found)
     assert len(state.principal_loads) == 0
+
+
+async def test_requests_missing_a_district_at_once_share_a_reload(
+    admin: Api, deaf: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each request naming a district the context does not know reloads it, and each forgot
+    the load in flight: twenty such calls at once made twenty loads. (On the instance that
+    hears no announcements: one arriving late would drop the context mid-test.)"""
+    await grid_districts(admin)
+    state: AppState = deaf.state.cit
+    await agency.context(state, admin.agency_id)
+    # The first load is held until all twenty have missed (5 s at most), so they miss
+    # while it runs: they share the next one.
+    missed = 0
+    everyone = asyncio.Event()
+    fresh = state.context_loads.fresh
+
+    async def counted(*args: Any, **kw: Any) -> Any:
+        nonlocal missed
+        missed += 1
+        if missed == 20:
+            everyone.set()
+        return await fresh(*args, **kw)
+
+    loads: list[object] = []
+
+    async def held(*args: Any, **kw: Any) -> Any:
+        loads.append(args[-1])
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(everyone.wait(), timeout=5)
+        return await load_agency_context(*args, **kw)
+
+    monkeypatch.setattr(state.context_loads, "fresh", counted)
+    monkeypatch.setattr(agency, "load_agency_context", held)
+    transport = httpx.ASGITransport(app=deaf)
+    async with httpx.AsyncClient(transport=transport, base_url="http://b.test") as b:
+        answers = await asyncio.gather(
+            *(
+                b.post("/v1/calls", json={"district": "D9"}, headers=admin.headers)
+                for _ in range(20)
+            )
+        )
+    assert [a.status_code for a in answers] == [422] * 20
+    assert len(loads) == 2
+
+
+async def test_a_district_made_while_a_reload_runs_is_found_by_the_next_miss(
+    admin: Api, deaf: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A miss shares only a load begun after it: one begun before the district was made
+    would answer it with a context that lacks the district."""
+    await grid_districts(admin)
+    state: AppState = deaf.state.cit
+    await agency.context(state, admin.agency_id)
+    loads: list[object] = []
+    read = asyncio.Event()
+
+    async def read_then_linger(*args: Any, **kw: Any) -> Any:
+        loads.append(args[-1])
+        loaded = await load_agency_context(*args, **kw)
+        read.set()
+        await asyncio.sleep(0.3)
+        return loaded
+
+    monkeypatch.setattr(agency, "load_agency_context", read_then_linger)
+    transport = httpx.ASGITransport(app=deaf)
+    async with httpx.AsyncClient(transport=transport, base_url="http://b.test") as b:
+        early = asyncio.create_task(
+            b.post("/v1/calls", json={"district": "D6"}, headers=admin.headers)
+        )
+        await read.wait()
+        # Made (on the other instance) after the first reload read the districts.
+        await admin.ok("POST", "/v1/districts", {"code": "D5", "name": "Annexed"}, 201)
+        late = await b.post("/v1/calls", json={"district": "D5"}, headers=admin.headers)
+        assert late.status_code == 201, late.text
+        assert (await early).status_code == 422
+    assert len(loads) == 2
 
 
 async def test_a_context_past_half_its_life_is_read_again_behind_the_request(
