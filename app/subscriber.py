@@ -140,7 +140,7 @@ class Backoff:
     failures: int = 0
 
     def next(self) -> float:
-        ceiling = min(self.cap, self.base * 2.0**self.failures)
+        ceiling = min(self.cap, self.base * 2.0 ** min(self.failures, 32))  # 2**1024 overflows
         self.failures += 1
         return ceiling * self.rng.uniform(0.5, 1.0)
 
@@ -198,6 +198,10 @@ class Subscriber:
     async def _session(self, ws: ClientConnection, stop: asyncio.Event) -> None:
         """One connection: subscribe (or renew the kept subscription), then serve events."""
         subscription, expires = await self._subscribe(ws)
+        # The back-off starts again once the connection has carried a message, or stayed
+        # up as long as the longest wait: not on subscribing alone, or a message that fails
+        # each time it is sent again would have the subscriber reconnect twice a second.
+        steady = asyncio.get_running_loop().call_later(self.backoff.cap, self.backoff.reset)
         stopping = asyncio.create_task(stop.wait())
         renew_at = self._renewal(expires)
         # The requestIds of the renewals asked on this connection and not yet answered.
@@ -216,14 +220,14 @@ class Subscriber:
                     renew_at = self._renewal(expires)
                     continue
                 answer = await self._dispatch(ws, message, subscription, asked)
-                # A message handled: the connection works, so the next drop is met with
-                # the shortest wait. Not on subscribing: a message that fails each time
-                # it is sent again would have the subscriber reconnect twice a second.
                 self.backoff.reset()
                 if answer is not None:  # renewed, or subscribed afresh: expires from now
+                    if answer[0] != subscription:
+                        asked.clear()  # a late answer about the old one is not about it
                     subscription, expires = answer
                     renew_at = self._renewal(expires)
         finally:
+            steady.cancel()
             stopping.cancel()
 
     @staticmethod
@@ -356,8 +360,8 @@ class Subscriber:
         log.info(
             "EIDO subscription %s is gone (%s %s); subscribing afresh", subscription, status, text
         )
-        self._renew_until = None
         await self.store.save(None)
+        self._renew_until = None
 
     def _granted(self, answer: dict[str, Any]) -> int:
         """The life of a subscription the notifier has just granted (or renewed)."""
@@ -389,9 +393,10 @@ class Subscriber:
         request_id = request["subscribe"]["requestId"]
         while True:
             message = _message(await asyncio.wait_for(ws.recv(), timeout=self.open_timeout))
-            answer = message.get("subscribeResponse")
-            if isinstance(answer, dict) and answer.get("requestId") == request_id:
-                return answer
+            if "subscribeResponse" in message:
+                answer = _answer_to(_member(message, "subscribeResponse"), {request_id})
+                if answer is not None:
+                    return answer
             if "event" in message:
                 await self._event(ws, message["event"], request["subscribe"].get("subscriptionId"))
 

@@ -97,7 +97,9 @@ class Notifier:
         # Frames sent to each new connection before anything else (a test's malformed
         # messages), and the status codes the next renewals are refused with, in order.
         self.greeting: list[str] = []
-        self.renewal_refusals: list[int] = []
+        self.renewal_refusals: list[Any] = []
+        # The `expires` the next grants give instead of the one the schema allows.
+        self.grant_expires: Any = None
 
     @property
     def url(self) -> str:
@@ -254,9 +256,10 @@ class Notifier:
             subscription = str(uuid.uuid4())
             # A new subscription hears of incidents from now on.
             self.disk.subscriptions[subscription] = {e.transaction_id for e in self.disk.events}
+        expires = min(self.expires, int(request.get("expires") or self.expires))
         answer.update(
             subscriptionId=subscription,
-            expires=min(self.expires, int(request.get("expires") or self.expires)),
+            expires=expires if self.grant_expires is None else self.grant_expires,
             statusCode=200,
             statusText="OK",
         )

@@ -50,6 +50,7 @@ async def subscribed(
     *,
     expires: int = 3600,
     store: SubscriptionStore | None = None,
+    open_timeout: float = 10.0,
 ) -> AsyncIterator[Subscriber]:
     """A subscriber for admin's agency, running until the block ends (its store the
     database's, unless one is given)."""
@@ -60,6 +61,7 @@ async def subscribed(
         store or KeptSubscription(state, admin.agency_id, notifier.url),
         expires=expires,
         backoff=Backoff(base=0.05, cap=0.5),
+        open_timeout=open_timeout,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(subscriber.run(stop))
@@ -231,8 +233,6 @@ async def test_messages_the_protocol_has_no_place_for_are_passed_over(
             '{"terminate": "now"}',
             '{"subscribeResponse": "yes"}',
             '{"event": 7}',
-            json.dumps({"subscribeResponse": {**ok, "expires": "soon"}}),
-            json.dumps({"subscribeResponse": {**ok, "expires": 10**400}}),
             # Answers to nothing asked: they dropped the subscription.
             json.dumps({"subscribeResponse": {"requestId": "not-ours", "statusText": "?"}}),
             json.dumps({"subscribeResponse": {**ok, "statusCode": 481}}),
@@ -273,6 +273,41 @@ async def test_an_event_of_a_subscription_not_held_is_refused_and_imports_nothin
     assert await _calls(db, stray) == []
     assert len(await _calls(db, incident)) == 1
     assert notifier.disk.violations == []
+
+
+@pytest.mark.parametrize("given", ["soon", 10**400, -5, True, 3600.5])
+async def test_an_expires_the_schema_does_not_allow_is_taken_as_the_one_asked(
+    app: FastAPI, admin: Api, notifier: Notifier, db: asyncpg.Connection, given: object
+) -> None:
+    """Each ended the subscriber (the command exited); 10**400 overflowed the timer."""
+    await grid_districts(admin)
+    notifier.grant_expires = given
+    async with subscribed(app, admin, notifier) as subscriber:
+        subscription = await notifier.until_subscribed()
+        incident = incident_id()
+        await notifier.until_acknowledged(await notifier.publish(document(incident, beat="D1")))
+        assert (subscriber.subscriptions, await notifier.until_subscribed()) == (1, subscription)
+        # Renewed at two thirds of the 3,600 s asked for: not before the test ends.
+        assert subscriber.renewals == 0
+    assert len(await _calls(db, incident)) == 1
+
+
+async def test_a_renewal_answer_without_an_integer_status_is_passed_over(
+    app: FastAPI, admin: Api, notifier: Notifier, db: asyncpg.Connection
+) -> None:
+    """After a restart, a renewal answered "503" (a string) dropped the kept subscription."""
+    await grid_districts(admin)
+    async with subscribed(app, admin, notifier):
+        subscription = await notifier.until_subscribed()
+    await notifier.until_alone()
+    notifier.renewal_refusals = ["503"]
+    async with subscribed(app, admin, notifier, open_timeout=1.0):
+        # Unanswered, the renewal is asked again on a new connection, and granted.
+        await notifier.until_granted(2)
+        assert await notifier.until_subscribed() == subscription
+    renewals = notifier.subscribe_requests()[1:]
+    assert [r.get("subscriptionId") for r in renewals] == [subscription] * 2
+    assert await db.fetchval("SELECT subscription_id FROM eido_subscription") == subscription
 
 
 async def test_a_renewal_the_notifier_fails_for_now_keeps_the_subscription(
@@ -327,6 +362,7 @@ async def test_a_renewal_the_notifier_keeps_failing_gives_way_once_the_subscript
         notifier.renewal_refusals = [503] * 10_000
         # Refused from 1.3 s, asked again until it expires at 2 s, then made afresh.
         await notifier.until_granted(2)
+        notifier.renewal_refusals = []
         incident = incident_id()
         await notifier.until_acknowledged(await notifier.publish(document(incident, beat="D1")))
     requests = notifier.subscribe_requests()
