@@ -48,7 +48,7 @@ WITH ranked AS (
               due.previous_attempt_at
 )
 SELECT c.id, c.attempts, c.lease_until, c.previous_attempt_at, c.subscription_id, s.url,
-       s.secret, s.active,
+       s.secret, s.active, e.type = ANY (s.events) AS subscribed,
        CASE WHEN s.previous_secret_until > now() THEN s.previous_secret END AS previous_secret,
        e.type, e.payload, e.created_at
 FROM claimed c
@@ -276,7 +276,8 @@ async def requeue(session: AsyncSession, delivery: WebhookDelivery) -> bool:
 
 
 # A subscription's failed deliveries of events written at or after :since (the event's
-# created_at, the time its body's `timestamp` gives), due again now. Delivery ids are
+# created_at, the time its body's `timestamp` gives), of types it still takes, due again
+# now. Delivery ids are
 # time-ordered by the database's clock as each was made, a moment after its event's time
 # by the service's: ids from a margin before :since bound the scan by the subscription's
 # index without leaving out an event of a request that ran long, or of an instance whose
@@ -286,9 +287,10 @@ _REQUEUE_FAILED = text(
 WITH requeued AS (
     UPDATE webhook_delivery d
     SET status = 'pending', lease_until = NULL, next_attempt_at = now()
-    FROM event e
+    FROM event e, webhook_subscription s
     WHERE d.subscription_id = :subscription_id AND d.id >= :first_id AND d.status = 'failed'
       AND e.id = d.event_id AND e.created_at >= :since
+      AND s.id = d.subscription_id AND e.type = ANY (s.events)
     RETURNING d.id
 )
 SELECT count(*) FROM requeued

@@ -305,6 +305,12 @@ async def retry(session: AsyncSession, *, agency_id: UUID, delivery_id: UUID) ->
     delivery, event_type = found
     if delivery.status == "delivered":
         raise Conflict("the delivery already succeeded")
+    if event_type not in subscription.events:
+        # The relay would fail it again unsent (app/webhooks/relay.py).
+        raise Conflict(
+            f"the subscription no longer takes {event_type}; add it to its events first"
+            f" (PATCH /v1/webhooks/{subscription.id})"
+        )
     if not await repo.requeue(session, delivery):
         raise Conflict(
             "the delivery is being sent now: its outcome is in the log within seconds;"
@@ -318,8 +324,9 @@ async def retry_failed(
     session: AsyncSession, *, agency_id: UUID, subscription_id: UUID, since: datetime
 ) -> int:
     """Send again now every failed delivery of the subscription whose event was written at
-    or after since (a receiver back from an outage); how many. Those of a subscription
-    that is off would fail again unsent: a 409, as for one delivery."""
+    or after since (a receiver back from an outage), of the event types it still takes; how
+    many. Those of a subscription that is off would fail again unsent: a 409, as for one
+    delivery."""
     subscription = await _locked(session, agency_id=agency_id, subscription_id=subscription_id)
     _refuse_when_off(subscription)
     return await repo.requeue_failed(session, subscription_id=subscription.id, since=since)

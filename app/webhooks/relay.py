@@ -304,6 +304,9 @@ class Relay:
             if not row.active:
                 await self._outcomes.fail_unsent(row, error="subscription disabled")
                 return None
+            if not row.subscribed:  # its events changed since (PATCH /v1/webhooks/{id})
+                await self._outcomes.fail_unsent(row, error=f"{row.type} is no longer subscribed")
+                return None
             # The shape only: whether the host is public is checked as each connection is
             # made (network_backend), against the address connected to. A kept-alive
             # connection was checked when made, so no name is looked up per delivery.

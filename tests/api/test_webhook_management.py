@@ -217,6 +217,59 @@ async def test_a_delivery_failed_while_its_subscription_is_off_counts_no_attempt
     assert failed["last_error"] == "subscription disabled"
 
 
+async def _until_deliveries(db: asyncpg.Connection, condition: str, count: int) -> None:
+    query = f"SELECT count(*) FROM webhook_delivery WHERE {condition}"  # noqa: S608
+    for _ in range(200):  # up to 10 s
+        if await db.fetchval(query) == count:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never {count} deliveries met: {condition}")
+
+
+async def test_an_event_type_dropped_from_a_subscription_is_sent_no_more_even_if_pending(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    """A receiver that stops taking an event type got what was pending of it for days of
+    retries (outside-in check): it now fails unsent, and is not retried by hand."""
+    await grid_districts(admin)
+    sub = await subscribe(admin, receiver.url, ["call.created", "recommendation.created"])
+    receiver.default = 500
+    async with service(webhook_retry_schedule="1,1"):
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await _until_deliveries(db, "attempts = 1 AND last_status_code = 500", 2)
+        await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"events": ["call.created"]})
+        receiver.default = 204
+        await _until_deliveries(db, "status <> 'pending'", 2)
+    rows = await db.fetch(
+        "SELECT e.type, d.id, d.status, d.attempts, d.last_error FROM webhook_delivery d"
+        " JOIN event e ON e.id = d.event_id ORDER BY e.type"
+    )
+    assert [(r["type"], r["status"], r["attempts"]) for r in rows] == [
+        ("call.created", "delivered", 2),
+        ("recommendation.created", "failed", 1),
+    ]
+    assert rows[1]["last_error"] == "recommendation.created is no longer subscribed"
+    sent = [json.loads(r.body)["type"] for r in receiver.requests]
+    assert sorted(sent) == ["call.created", "call.created", "recommendation.created"]
+    # Retrying it by hand would only fail it again: a 409 saying why, and the bulk retry
+    # leaves it alone.
+    refused = await admin.post(f"/v1/webhooks/deliveries/{rows[1]['id']}/retry")
+    assert refused.status_code == 409
+    assert "no longer takes recommendation.created" in refused.json()["detail"]
+    await db.execute("UPDATE webhook_delivery SET status = 'failed'")
+    since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    bulk = await admin.ok("POST", f"/v1/webhooks/{sub['id']}/deliveries/retry", {"since": since})
+    assert bulk == {"requeued": 1}
+    pending = await db.fetch(
+        "SELECT d.status, e.type FROM webhook_delivery d JOIN event e"
+        " ON e.id = d.event_id ORDER BY e.type"
+    )
+    assert [(r["type"], r["status"]) for r in pending] == [
+        ("call.created", "pending"),
+        ("recommendation.created", "failed"),
+    ]
+
+
 async def test_a_rotated_secret_signs_beside_the_old_one_until_the_overlap_ends(
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:
