@@ -46,8 +46,10 @@ def report_range(
 ) -> Range:
     """The range asked for, with defaults: `default` after now (before it, if negative).
 
-    Given only one end, the other is `abs(default)` away from it. More than 366 days, or an
-    end not after the start, is a 422.
+    Given only one end, the other is `abs(default)` away from it; for a report of what
+    happened (a negative default), not past now when the start is before now: the rest has
+    not happened, and a month grouping would list months to come. More than 366 days, or
+    an end not after the start, is a 422.
     """
     length = abs(default)
     if start is None and end is None:
@@ -57,6 +59,8 @@ def report_range(
         start = _other_end(end, -length, given="to")
     elif end is None:
         end = _other_end(start, length, given="from")
+        if default < timedelta(0) and start < now:
+            end = min(end, now)
     if end <= start:
         raise Invalid("`to` must be after `from`", loc=("query", "to"))
     if end - start > LONGEST_RANGE:

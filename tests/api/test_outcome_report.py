@@ -325,6 +325,23 @@ async def test_a_range_and_a_district(admin: Api) -> None:
     assert report["groups"][0]["calls"] == 3  # the old call counts now
 
 
+async def test_a_start_alone_runs_until_now_not_into_the_month_ahead(admin: Api) -> None:
+    await _calls(admin)
+    before = datetime.now(UTC)
+    start = before - timedelta(days=10)
+    query = f"from={start.isoformat().replace('+', '%2B')}&group_by=month"
+    report = await admin.ok("GET", f"/v1/reports/outcomes?{query}")
+    end = datetime.fromisoformat(report["to"])
+    assert before <= end <= datetime.now(UTC)  # not start + 30 days
+    months = sorted({f"{d.astimezone(DENVER):%Y-%m}" for d in (start, end)})
+    assert [g["key"] for g in report["groups"]] == months
+    # A start still ahead keeps its 30 days: there is no now to stop at.
+    ahead = (before + timedelta(days=3)).isoformat().replace("+", "%2B")
+    later = await admin.ok("GET", f"/v1/reports/outcomes?from={ahead}")
+    span = datetime.fromisoformat(later["to"]) - datetime.fromisoformat(later["from"])
+    assert span == timedelta(days=30)
+
+
 async def test_one_csv_row_per_group(admin: Api) -> None:
     await _calls(admin)
     report = await admin.ok("GET", "/v1/reports/outcomes?group_by=district")
