@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from shapely.geometry import shape
@@ -15,6 +16,7 @@ from app.models import District
 from app.repositories import districts as repo
 from app.repositories.pagination import fetch_page
 from app.schemas.districts import Boundary, DistrictCreate, DistrictOut, DistrictPatch
+from app.services import audit
 
 # Overlap smaller than this (square degrees: about a square metre at mid latitudes) is the
 # float noise of two boundaries drawn along one shared edge, not an overlap.
@@ -97,8 +99,11 @@ async def get(session: AsyncSession, *, agency_id: UUID, code: str) -> District:
 
 async def update(
     session: AsyncSession, *, agency_id: UUID, code: str, body: DistrictPatch
-) -> DistrictOut:
+) -> tuple[DistrictOut, dict[str, dict[str, Any]]]:
+    """The district changed, and each field changed, before and after (for the audit
+    trail: a boundary moved or a neighbour dropped changes where calls are routed)."""
     district = await get(session, agency_id=agency_id, code=code)
+    before = (await render(session, district)).model_dump(mode="json")
     if "boundary" in body.model_fields_set:
         # First, with nothing of this request written: the boundary lock is taken before
         # the district's row is (a name flushed first would hold the row while waiting for
@@ -115,7 +120,8 @@ async def update(
             session, agency_id=agency_id, district_id=district.id, neighbours=neighbours
         )
     await session.flush()
-    return await render(session, district)
+    out = await render(session, district)
+    return out, audit.changes(before, out.model_dump(mode="json", exclude={"code"}))
 
 
 async def delete(session: AsyncSession, *, agency_id: UUID, code: str) -> None:

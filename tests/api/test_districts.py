@@ -43,6 +43,28 @@ async def test_patch_adjacent_replaces_only_this_districts_pairs(admin: Api) -> 
     assert (await admin.ok("GET", "/v1/districts/D4"))["adjacent"] == ["D1", "D2", "D3"]
 
 
+async def test_a_change_is_in_the_trail_field_by_field_from_and_to(admin: Api) -> None:
+    """Who moved a boundary or dropped a neighbour changes where calls go: the trail named
+    the district only (outside-in check)."""
+    await grid_districts(admin)
+    was = await admin.ok("GET", "/v1/districts/D1")
+    moved = square(10.0, 10.0)
+    await admin.ok(
+        "PATCH", "/v1/districts/D1", {"name": "North", "adjacent": ["D4"], "boundary": moved}
+    )
+    await admin.ok("PATCH", "/v1/districts/D1", {"name": "North"})
+    unchanged, entry = (await admin.ok("GET", "/v1/audit?action=district.update"))["items"]
+    assert entry["resource_id"] == "D1"
+    now = await admin.ok("GET", "/v1/districts/D1")
+    assert entry["detail"]["changed"] == {
+        "name": {"from": was["name"], "to": "North"},
+        "adjacent": {"from": ["D2", "D3"], "to": ["D4"]},
+        "boundary": {"from": was["boundary"], "to": now["boundary"]},
+    }
+    assert now["boundary"] != was["boundary"]
+    assert unchanged["detail"]["changed"] == {}
+
+
 async def test_unknown_adjacent_code_is_422_and_writes_nothing(
     admin: Api, db: asyncpg.Connection
 ) -> None:

@@ -56,10 +56,17 @@ async def get_district(code: DistrictCode, who: Caller, session: ReadSession) ->
 
 @router.patch("/{code}", responses=problems(401, 403, 404, 413, 422, 503))
 async def update_district(
-    code: DistrictCode, body: DistrictPatch, who: Caller, session: Session, work: Work, state: State
+    code: DistrictCode,
+    body: DistrictPatch,
+    who: Caller,
+    session: Session,
+    work: Work,
+    state: State,
+    audit: Audit,
 ) -> DistrictOut:
     """Change a district; `adjacent` replaces all of this district's adjacency pairs."""
-    out = await service.update(session, agency_id=who.agency_id, code=code, body=body)
+    out, changed = await service.update(session, agency_id=who.agency_id, code=code, body=body)
+    audit.identify(code, {"changed": changed})
     work.after_commit(lambda: agency.forget(state, who.agency_id))
     return out
 
