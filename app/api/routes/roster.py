@@ -128,9 +128,11 @@ async def update_officer(
 async def set_officer_status(
     officer_id: UUID, body: StatusUpdate, who: Caller, context: Context, session: Session
 ) -> UnitStatusOut:
-    """Report an officer's status and, optionally, location. On a call a unit moves
-    dispatched, en_route, on_scene, transporting; `available` or `out_of_service` releases
-    it from its call. 409 for a move that makes no sense (backwards, or not on a call)."""
+    """Report an officer's status and, optionally, location. On a cit-dispatch call a unit
+    moves forward through dispatched, en_route, on_scene, transporting (going back is a
+    409); `available` or `out_of_service` releases it from its call. On no such call it may
+    report any of those four, in any order: it is busy on the CAD's own incident
+    (`external_incident` names it) and is not recommended until it is `available`."""
     return await unit_status.set_status(
         session, context, who=who, responder_type="officer", responder_id=officer_id, body=body
     )
@@ -284,7 +286,8 @@ async def set_co_responder_status(
     context: Context,
     session: Session,
 ) -> UnitStatusOut:
-    """Report a co-responder's status and, optionally, location (same lifecycle as officers)."""
+    """Report a co-responder's status and, optionally, location, as an officer's is (same
+    lifecycle on a call, busy on the CAD's own incident on none)."""
     return await unit_status.set_status(
         session,
         context,
