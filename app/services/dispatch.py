@@ -76,10 +76,12 @@ def _requested_units(body: DispatchRequest, rec: RecommendationRecord | None) ->
             )
     if set(requested) == set(recommended):
         return _Choice(requested, None, body.override_reason)
-    if body.override_reason is None and body.override_code is None:
+    if body.override_reason is None and body.override_code in (None, "other"):
+        # A code other than `other` says why by itself (SPEC §3.4 asks for a reason always:
+        # docs/api.md, "Dispatch and clearing"); `other` says nothing the council could read.
         raise Invalid(
             "these units differ from the latest recommendation:"
-            " give an override_code, an override_reason, or both",
+            " give an override_reason, or an override_code other than `other`",
             loc=("body", "override_reason"),
         )
     return _Choice(requested, body.override_code or "other", body.override_reason)

@@ -91,6 +91,25 @@ async def test_other_units_need_an_override_reason_which_is_stored(
     assert (later["responder_id"], later["lead"]) == (backup, "law_enforcement")
 
 
+async def test_a_code_naming_the_cause_stands_alone_and_other_needs_a_reason(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    _, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    path = f"/v1/calls/{call['id']}/dispatch"
+    units = [{"responder_type": "officer", "responder_id": officer, "role": "lead"}]
+    refused = await admin.post(path, {"units": units, "override_code": "other"})
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["loc"] == ["body", "override_reason"]
+    assert await db.fetchval("SELECT count(*) FROM assignment") == 0
+    done = await admin.ok("POST", path, {"units": units, "override_code": "unit_busy_in_field"})
+    [dispatch] = done["dispatches"]
+    assert (dispatch["override_code"], dispatch["override_reason"]) == (
+        "unit_busy_in_field",
+        None,
+    )
+
+
 async def test_taken_unit_gives_409_with_fresh_recommendation_and_changes_nothing(
     admin: Api, db: asyncpg.Connection
 ) -> None:
@@ -186,7 +205,9 @@ async def test_units_on_a_call_count_for_it_off_shift_out_of_reach_or_without_a_
     for call_id, unit in calls:
         sent = {"responder_type": "co_responder", "responder_id": unit, "role": "lead"}
         await admin.ok(
-            "POST", f"/v1/calls/{call_id}/dispatch", {"units": [sent], "override_code": "other"}
+            "POST",
+            f"/v1/calls/{call_id}/dispatch",
+            {"units": [sent], "override_code": "closer_unit"},
         )
     # The first co-responder's shift ended a minute ago, while it worked its call; a free
     # co-responder in the call's own district comes on now.

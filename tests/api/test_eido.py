@@ -604,7 +604,9 @@ async def test_each_unit_is_exported_under_the_call_sign_of_the_shift_that_names
         {"responder_type": "co_responder", "responder_id": starting, "role": "support"},
     ]
     await admin.ok(
-        "POST", f"/v1/calls/{call['id']}/dispatch", {"units": units, "override_code": "other"}
+        "POST",
+        f"/v1/calls/{call['id']}/dispatch",
+        {"units": units, "override_code": "supervisor_decision"},
     )
     eido = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
     names = {r["emergencyResourceName"] for r in eido["emergencyResourceComponent"]}

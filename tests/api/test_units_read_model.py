@@ -323,7 +323,9 @@ async def test_a_unit_sent_between_its_shifts_shows_the_one_it_worked_last(admin
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
     sent = {"responder_type": "officer", "responder_id": officer, "role": "lead"}
     await admin.ok(
-        "POST", f"/v1/calls/{call['id']}/dispatch", {"units": [sent], "override_code": "other"}
+        "POST",
+        f"/v1/calls/{call['id']}/dispatch",
+        {"units": [sent], "override_code": "supervisor_decision"},
     )
     [unit] = (await admin.ok("GET", "/v1/units"))["items"]
     assert (unit["call_sign"], unit["district"]) == ("1P1", "D1")

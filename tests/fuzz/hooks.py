@@ -90,7 +90,7 @@ SEMANTIC_RULES = [
     re.compile(r"not an acceptable EIDO: the document (holds more|is nested deeper) than .*"),
     re.compile(
         r"these units differ from the latest recommendation:"
-        r" give an override_code, an override_reason, or both"
+        r" give an override_reason, or an override_code other than `other`"
     ),
     re.compile(r"this Idempotency-Key was used for a different request"),
     re.compile(r"responder_id is not an active officer or co-responder of this agency"),
