@@ -137,6 +137,31 @@ async def test_taken_unit_gives_409_with_fresh_recommendation_and_changes_nothin
     )
 
 
+async def test_the_database_refuses_a_double_booking_the_unit_rows_did_not_show(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """The partial unique index is the last word (SPEC §3.4): with the officer's row wrongly
+    showing it free, a second dispatch is still a 409 and writes nothing."""
+    _, officer = await _setup(admin)
+    first = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    second = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    units = [{"responder_type": "officer", "responder_id": officer, "role": "lead"}]
+    body = {"units": units, "override_code": "supervisor_decision"}
+    await admin.ok("POST", f"/v1/calls/{first['id']}/dispatch", body)
+    await db.execute("UPDATE officer SET status = 'available', active_call_id = NULL")
+    refused = await admin.post(f"/v1/calls/{second['id']}/dispatch", body)
+    assert refused.status_code == 409
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "assigned elsewhere" in refused.json()["detail"]
+    assert (await admin.ok("GET", f"/v1/calls/{second['id']}"))["status"] == "pending"
+    calls = await db.fetch(
+        "SELECT call_id FROM assignment WHERE responder_id = $1", uuid.UUID(officer)
+    )
+    assert [str(r["call_id"]) for r in calls] == [first["id"]]
+    dispatched = await db.fetchval("SELECT count(*) FROM event WHERE type = 'unit.assigned'")
+    assert dispatched == 1
+
+
 async def test_dispatching_again_adds_reinforcements_and_skips_units_on_it(admin: Api) -> None:
     co, officer = await _setup(admin)
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
@@ -306,13 +331,22 @@ async def test_unit_lifecycle_moves_forward_and_release_by_reporting_available(
     assert [r["type"] for r in reversed(last)] == ["unit.status_changed", "unit.released"]
 
 
-async def test_out_of_service_unit_is_released_and_never_recommended(admin: Api) -> None:
+async def test_out_of_service_unit_is_released_and_never_recommended(
+    admin: Api, db: asyncpg.Connection
+) -> None:
     co, _ = await _setup(admin)
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
     await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
     await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "out_of_service"})
     state = await admin.ok("GET", f"/v1/calls/{call['id']}")
     assert state["status"] == "dispatched"
+    [released] = [a for a in state["assignments"] if a["responder_id"] == co]
+    assert released["released_at"] is not None
+    assert [a["released_at"] for a in state["assignments"] if a["responder_id"] != co] == [None]
+    [event] = await _events(db, "unit.released")
+    assert (event["responder_id"], event["status"]) == (co, "out_of_service")
+    [unit] = [u for u in (await admin.ok("GET", "/v1/units"))["items"] if u["responder_id"] == co]
+    assert (unit["status"], unit["active_call_id"]) == ("out_of_service", None)
     fresh = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
     assert co not in {u["responder_id"] for u in fresh["recommendation"]["units"]}
 
@@ -515,6 +549,19 @@ def _unit(officer_id: str, role: str = "lead") -> dict[str, str]:
     return {"responder_type": "officer", "responder_id": officer_id, "role": role}
 
 
+async def _units_agree_with_their_assignments(db: asyncpg.Connection) -> None:
+    """Each officer on a call is `dispatched` to it; every other one is still `available`
+    and on no call (SPEC §3.4: a 409 changes no unit's status)."""
+    rows = await db.fetch(
+        "SELECT o.status, o.active_call_id, a.call_id FROM officer o"
+        " LEFT JOIN assignment a ON a.responder_id = o.id AND a.released_at IS NULL"
+    )
+    assert rows
+    for row in rows:
+        expected = ("available", None) if row["call_id"] is None else ("dispatched", row["call_id"])
+        assert (row["status"], row["active_call_id"]) == expected
+
+
 async def test_fifty_concurrent_dispatches_for_ten_units_assign_each_unit_once(
     admin: Api, db: asyncpg.Connection
 ) -> None:
@@ -540,6 +587,7 @@ async def test_fifty_concurrent_dispatches_for_ten_units_assign_each_unit_once(
     for call_id, response in zip(calls, responses, strict=True):
         if response.status_code == 409:
             assert (await admin.ok("GET", f"/v1/calls/{call_id}"))["status"] == "pending"
+    await _units_agree_with_their_assignments(db)
 
 
 async def test_two_units_per_dispatch_are_both_assigned_or_neither(
@@ -571,6 +619,7 @@ async def test_two_units_per_dispatch_are_both_assigned_or_neither(
     )
     assert all(row["n"] == 1 for row in active)
     assert sum(r.status_code == 200 for r in responses) >= 1
+    await _units_agree_with_their_assignments(db)
 
 
 async def test_deactivating_a_unit_while_it_is_dispatched_lets_exactly_one_win(

@@ -329,3 +329,30 @@ async def test_a_unit_of_work_leaves_its_pooled_connection_clean(
             assert await raw.fetchval("SELECT count(*) FROM agency") == 0
     finally:
         await engine.dispose()
+
+
+async def test_a_dispatch_naming_another_agencys_units_is_a_422_and_sends_no_one(
+    admin: Api, other_admin: Api, db: asyncpg.Connection
+) -> None:
+    for api in (admin, other_admin):
+        await grid_districts(api)
+    theirs = {
+        "officer": await add_officer(other_admin, district="D1", call_sign="1A1", cit=True),
+        "co_responder": await add_co_responder(other_admin, district="D1", call_sign="MCT-1"),
+    }
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    for kind, unit in theirs.items():
+        body = {
+            "units": [{"responder_type": kind, "responder_id": unit, "role": "lead"}],
+            "override_reason": "theirs",
+        }
+        refused = await admin.post(f"/v1/calls/{call['id']}/dispatch", body)
+        assert refused.status_code == 422, refused.text
+        # The id sent comes back, as for any unknown one: nothing the other agency holds.
+        assert f"no such {kind.replace('_', '-')} {unit} in this agency" in refused.text
+        assert "1A1" not in refused.text
+        assert "MCT-1" not in refused.text
+    assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["status"] == "pending"
+    assert await db.fetchval("SELECT count(*) FROM assignment") == 0
+    units = (await other_admin.ok("GET", "/v1/units"))["items"]
+    assert {(u["status"], u["active_call_id"]) for u in units} == {("available", None)}
