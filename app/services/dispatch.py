@@ -75,7 +75,9 @@ def _requested_units(body: DispatchRequest, rec: RecommendationRecord | None) ->
                 loc=("body", "units", index, "role"),
             )
     if set(requested) == set(recommended):
-        return _Choice(requested, None, body.override_reason)
+        # As recommended: no override, so neither its code nor its reason is kept, as when
+        # no units are named (docs/api.md). Keeping the reason alone read as half of one.
+        return _Choice(requested, None, None)
     if body.override_reason is None and body.override_code in (None, "other"):
         # A code other than `other` says why by itself (SPEC §3.4 asks for a reason always:
         # docs/api.md, "Dispatch and clearing"); `other` says nothing the council could read.

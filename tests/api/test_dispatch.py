@@ -110,6 +110,25 @@ async def test_a_code_naming_the_cause_stands_alone_and_other_needs_a_reason(
     )
 
 
+async def test_a_dispatch_as_recommended_keeps_no_override_even_when_one_is_sent(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """The reason was kept and the code dropped: half an override (outside-in check)."""
+    await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    units = [
+        {key: u[key] for key in ("responder_type", "responder_id", "role")}
+        for u in call["recommendation"]["units"]
+    ]
+    body = {"units": units, "override_code": "caller_request", "override_reason": "asked"}
+    done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", body)
+    [dispatch] = done["dispatches"]
+    assert (dispatch["override_code"], dispatch["override_reason"]) == (None, None)
+    [entry] = (await admin.ok("GET", "/v1/audit?action=call.dispatch"))["items"]
+    assert "asked" not in str(entry["detail"])
+    assert await db.fetchval("SELECT count(*) FROM assignment WHERE override_reason IS NULL") == 2
+
+
 async def test_taken_unit_gives_409_with_fresh_recommendation_and_changes_nothing(
     admin: Api, db: asyncpg.Connection
 ) -> None:
