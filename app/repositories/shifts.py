@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, delete, exists, or_, select, text, update
+from sqlalchemy import Select, and_, delete, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.ids import new_id
@@ -96,6 +96,37 @@ async def locked_shift(session: AsyncSession, *, agency_id: UUID, shift_id: UUID
         responder = select(model.id).where(model.id == shift.responder_id)
         await session.execute(responder.with_for_update(key_share=True))
     return shift
+
+
+async def lock_current_shift(
+    session: AsyncSession, *, agency_id: UUID, responder_id: UUID
+) -> UUID | None:
+    """The id of the responder's shift under way now (the transaction's now()), locked FOR
+    UPDATE as locked_shift locks one: before the responder's own row, the order a shift's
+    change takes, so a separation and a change to the shift wait rather than deadlock."""
+    now = func.now()
+    stmt = select(Shift.id).where(
+        Shift.agency_id == agency_id,
+        Shift.responder_id == responder_id,
+        Shift.starts_at < now,
+        Shift.ends_at > now,
+    )
+    found: UUID | None = (await session.execute(stmt.with_for_update())).scalar_one_or_none()
+    return found
+
+
+async def end_shift_now(session: AsyncSession, shift_id: UUID) -> None:
+    """End the shift, and its coverage rows, at the transaction's now(): what was worked
+    stays on the roster as worked. Before its unit is made inactive, whose trigger marks
+    only the rows still ahead of now() (migration 0003), so the hours worked keep counting
+    as covered."""
+    for model, key in ((Shift, Shift.id), (ShiftCoverage, ShiftCoverage.shift_id)):
+        await session.execute(
+            update(model)
+            .where(key == shift_id)
+            .values(ends_at=func.now())
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def rewrite_coverage(

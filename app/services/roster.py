@@ -18,6 +18,7 @@ from app.models import CoResponder, Officer
 from app.repositories import assignments as assignment_repo
 from app.repositories import keys as keys_repo
 from app.repositories import roster as repo
+from app.repositories import shifts as shift_repo
 from app.repositories import webhooks as webhooks_repo
 from app.repositories.pagination import fetch_page
 from app.schemas.common import GeoLocation, geo_location
@@ -174,7 +175,11 @@ async def update_officer(
 ) -> tuple[OfficerOut, list[bytes], dict[str, dict[str, Any]]]:
     """The officer changed, the hashes of the unit keys a separation revoked, and each
     field changed, before and after (for the audit trail)."""
+    shift_id = None
     if body.active is False:
+        shift_id = await shift_repo.lock_current_shift(
+            session, agency_id=context.agency_id, responder_id=officer_id
+        )
         await _refuse_deactivating_on_a_call(session, context.agency_id, "officer", officer_id)
     officer = await get_officer(session, agency_id=context.agency_id, officer_id=officer_id)
     before = _officer_fields(officer)
@@ -187,7 +192,9 @@ async def update_officer(
     revoked: list[bytes] = []
     if body.active is not None and body.active != officer.active:
         # Deactivation records a separation; the person's certifications stay theirs, the
-        # agency's terminal keys for them do not.
+        # agency's terminal keys for them do not, and the shift under way ends with it.
+        if not body.active and shift_id is not None:
+            await shift_repo.end_shift_now(session, shift_id)
         officer.active = body.active
         officer.separated_at = None if body.active else datetime.now(UTC)
         if not body.active:
@@ -316,13 +323,19 @@ async def update_co_responder(
     """The co-responder changed, the hashes of the unit keys a deactivation revoked, and
     each field changed, before and after (for the audit trail)."""
     agency_id = who.agency_id
+    shift_id = None
     if body.active is False:
+        shift_id = await shift_repo.lock_current_shift(
+            session, agency_id=agency_id, responder_id=co_responder_id
+        )
         await _refuse_deactivating_on_a_call(session, agency_id, "co_responder", co_responder_id)
     row = await get_co_responder(session, agency_id=agency_id, co_responder_id=co_responder_id)
     before = _co_responder_fields(row)
     revoked: list[bytes] = []
     if body.active is False and row.active:
         revoked = await _retire_terminal(session, who, request_id, co_responder_id)
+        if shift_id is not None:  # as an officer's separation (update_officer)
+            await shift_repo.end_shift_now(session, shift_id)
     for field in ("name", "kind", "provider", "active"):
         value = getattr(body, field)
         if value is not None:

@@ -412,3 +412,38 @@ async def test_a_past_shift_keeps_the_coverage_it_gave_after_its_officer_leaves(
     )
     await admin.ok("PATCH", f"/v1/officers/{officer}", {"active": False})
     assert (await d1_cit(yesterday), await d1_cit(tomorrow)) == (100.0, 0.0)
+
+
+@pytest.mark.parametrize("kind", ["officer", "co_responder"])
+async def test_a_unit_leaving_mid_shift_keeps_the_hours_it_worked(admin: Api, kind: str) -> None:
+    """A separation at 03:55 erased the coverage of a shift worked since midnight, though
+    routing had sent the officer as CIT lead at 03:47 (outside-in check): the shift under
+    way now ends at the separation, and only the rest of it is a gap."""
+    await grid_districts(admin)
+    today = datetime.now(UTC).date()
+    if kind == "officer":
+        unit = await _officer(
+            admin, "P", cit=(today - timedelta(days=100), today + timedelta(days=300))
+        )
+        path, figure = f"/v1/officers/{unit}", "cit_covered_pct"
+    else:
+        unit = await _co_responder(admin, "MCT")
+        path, figure = f"/v1/co-responders/{unit}", "co_responder_covered_pct"
+    starts = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+    ends = starts + timedelta(hours=8)
+    await add_shift(
+        admin, kind, unit, call_sign="1P", district="D1", starts_at=starts, ends_at=ends
+    )
+    before = datetime.now(UTC)
+    await admin.ok("PATCH", path, {"active": False})
+    after = datetime.now(UTC)
+    [shift] = (await admin.ok("GET", "/v1/shifts?district=D1"))["items"]
+    ended = datetime.fromisoformat(shift["ends_at"])
+    assert before - timedelta(seconds=1) <= ended <= after
+    report = await admin.ok("GET", _query(starts, ends) + "&district=D1")
+    [d1] = report["districts"]
+    worked = (ended - starts).total_seconds() / (ends - starts).total_seconds()
+    assert d1[figure] == round(100 * worked, 1)
+    gap_kind = "cit" if kind == "officer" else "co_responder"
+    gaps = [(g["from"], g["to"]) for g in d1["gaps"] if g["kind"] == gap_kind]
+    assert [(_at(a), _at(b)) for a, b in gaps] == [(ended, ends)]

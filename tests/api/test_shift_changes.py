@@ -318,3 +318,38 @@ async def test_changes_to_two_shifts_of_one_unit_at_once_both_land(admin: Api) -
         assert [a.status_code for a in answers] == [200, 200], round_
     listed = (await admin.ok("GET", "/v1/shifts"))["items"]
     assert {s["call_sign"] for s in listed} == {"MCT-R7"}
+
+
+async def test_a_unit_leaving_while_its_shift_is_changed_neither_deadlocks_nor_loses_either(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A deactivation ends the shift under way (app/services/roster.py): it takes the
+    shift's lock before the unit's, as a change to the shift does, so the two wait for each
+    other rather than deadlock (a 503)."""
+    await grid_districts(admin)
+    for round_ in range(6):
+        co = await add_unrostered_co_responder(admin, f"Clinician {round_}")
+        now = datetime.now(UTC)
+        await add_shift(
+            admin,
+            "co_responder",
+            co,
+            call_sign=f"MCT-{round_}",
+            district="D1",
+            starts_at=now - timedelta(hours=3),
+            ends_at=now + timedelta(hours=5),
+        )
+        shift_id = await db.fetchval(
+            "SELECT id FROM shift WHERE co_responder_id = $1", uuid.UUID(co)
+        )
+        change, leave = await asyncio.gather(
+            admin.patch(f"/v1/shifts/{shift_id}", {"call_sign": f"MCT-R{round_}"}),
+            admin.patch(f"/v1/co-responders/{co}", {"active": False}),
+        )
+        assert leave.status_code == 200, (round_, leave.text)
+        # Changed first, then ended; or ended first, and then a change is too late.
+        assert change.status_code in (200, 409), (round_, change.text)
+        ended = await db.fetchval("SELECT ends_at FROM shift WHERE id = $1", shift_id)
+        assert ended <= datetime.now(UTC)
+        rows = await db.fetch("SELECT ends_at FROM shift_coverage WHERE shift_id = $1", shift_id)
+        assert [r["ends_at"] for r in rows] == [ended]
