@@ -280,6 +280,9 @@ def read(document: Any, *, valid: bool = False) -> IncidentFacts:
         raise EidoInvalid(
             f"$id must be at most {MAX_INCIDENT_ID} characters, without NUL", ("$id",)
         )
+    if any(c.isspace() or not c.isprintable() for c in incident_id):
+        raise EidoInvalid("$id must be a URN: no spaces or control characters", ("$id",))
+    incident_id = registry.canonical_incident_id(incident_id)
     updated_at = _when(document["lastUpdateTimeStamp"])
     incident = document.get("incidentComponent", {})
     nature = incident.get("incidentTypeCommonRegistryText")

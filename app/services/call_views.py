@@ -14,7 +14,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
-from app.eido import outgoing
+from app.eido import outgoing, registry
 from app.encryption import CALL_NOTES, DataCipher
 from app.errors import Invalid, NotFound
 from app.models import Assignment, Dispatch
@@ -179,10 +179,13 @@ async def read_by_its_unit(
 def known_by(call: CallRecord, external_id: str) -> bool:
     """Whether the CAD knows call by external_id: its own, or the Incident Tracking
     Identifier the EIDO export assigned it, which only a call without one of its own is
-    given (app/eido/outgoing.py), and which names it exactly (its hex in the export's case)."""
-    return call.external_id == external_id or (
+    given (app/eido/outgoing.py), and which names it exactly (its hex in the export's case).
+    external_id is compared in its canonical spelling (registry.canonical_incident_id), as
+    every stored one is."""
+    wanted = registry.canonical_incident_id(external_id)
+    return call.external_id == wanted or (
         not outgoing.is_incident_id(call.external_id)
-        and outgoing.incident_id_for(call.id, call.agency_id) == external_id
+        and outgoing.incident_id_for(call.id, call.agency_id) == wanted
     )
 
 
@@ -209,6 +212,8 @@ async def list_page(
 ) -> tuple[list[DispatchedCallOut], str | None]:
     """A page of calls, newest first, each with its assignments and dispatches (never its
     notes); external_id finds the call the CAD knows by that id."""
+    if external_id is not None:
+        external_id = registry.canonical_incident_id(external_id)
     district_id = None
     if district is not None:
         info = context.districts_by_code.get(district)

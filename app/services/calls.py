@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
 from app.db.unit_of_work import UnitOfWork
-from app.eido import outgoing
+from app.eido import outgoing, registry
 from app.encryption import CALL_NOTES, DataCipher
 from app.errors import CallExists, Conflict, Invalid
 from app.events import catalogue as events
@@ -101,7 +101,9 @@ def new_call(
     return CallRecord(
         id=call_id,
         agency_id=context.agency_id,
-        external_id=body.external_id,
+        external_id=(
+            None if body.external_id is None else registry.canonical_incident_id(body.external_id)
+        ),
         status="pending",
         district_id=district_id,
         district=code,

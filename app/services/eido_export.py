@@ -11,7 +11,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
-from app.eido import outgoing
+from app.eido import outgoing, registry
 from app.errors import NotFound
 from app.models import Officer
 from app.records.calls import CallRecord
@@ -54,6 +54,7 @@ async def incident_call(
 ) -> CallRecord | None:
     """The agency's call whose incident id this is: its external_id, or the id the export
     assigned it (a call the agency's own exports named)."""
+    incident = registry.canonical_incident_id(incident)
     # By id first, cheaply: most documents a CAD sends name a new incident.
     call_id = await call_repo.call_id_for_external_id(
         await session.connection(), agency_id=context.agency_id, external_id=incident

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from uuid import UUID, uuid4
 
 import asyncpg
+import pytest
 from fastapi import FastAPI
 
 from app.eido.schema import validator
@@ -1097,3 +1098,53 @@ async def test_an_eido_sent_under_its_own_media_type_is_read(admin: Api) -> None
     response = await admin.client.post("/v1/eido", content=sent, headers=headers)
     assert response.status_code == 201, response.text
     assert response.json()["district"] == "D1"
+
+
+async def test_an_incident_id_spelt_in_another_case_names_the_same_incident(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """`URN:EMERGENCY:…` made a second call for an incident that had one (outside-in
+    check): the prefix and the agency's domain name are read without regard to case
+    (RFC 8141, DNS), and the id is kept in one spelling; its unique part stays exact."""
+    await grid_districts(admin)
+    prefix = "urn:emergency:uid:incidentid:"
+    incident = f"{prefix}922debbc3168:psap.example.org"
+    first = await _import(admin, document(incident, beat="D1"), 201)
+    shouted = "URN:EMERGENCY:UID:INCIDENTID:922debbc3168:PSAP.Example.ORG"
+    again = await _import(admin, document(shouted, at=later(5), nature="MTLV", beat="D1"), 200)
+    assert (again["id"], again["applied"], again["nature"]) == (first["id"], True, "MTLV")
+    assert again["external_id"] == incident
+    found = await admin.ok("GET", f"/v1/calls?external_id={quote(shouted)}")
+    assert [c["id"] for c in found["items"]] == [first["id"]]
+    by_id = await admin.ok("GET", f"/v1/eido/incidents/{quote(shouted, safe='')}")
+    assert by_id["$id"] == incident
+    # A CAD that posts the call first, and later its EIDO: one call.
+    other = "URN:emergency:uid:incidentid:77aa:CAD.Example.org"
+    posted = await admin.ok("POST", "/v1/calls", {"district": "D1", "external_id": other}, 201)
+    assert posted["external_id"] == f"{prefix}77aa:cad.example.org"
+    imported = await _import(admin, document(f"{prefix}77aa:cad.example.org", beat="D1"), 200)
+    assert imported["id"] == posted["id"]
+    # The unique part may be case-sensitive: another case is another incident.
+    await _import(admin, document(f"{prefix}922DEBBC3168:psap.example.org", beat="D1"), 201)
+    assert await _count(db, "call") == 3
+    # The id the export gave a call, its prefix and agency part in capitals: that call.
+    plain = await admin.ok("POST", "/v1/calls", {"district": "D2"}, 201)
+    assigned = (await admin.ok("GET", f"/v1/calls/{plain['id']}/eido"))["$id"]
+    unique, _, agency = assigned[len(prefix) :].partition(":")
+    upper = f"{prefix.upper()}{unique}:{agency.upper()}"
+    by_upper = await admin.ok("GET", f"/v1/eido/incidents/{quote(upper, safe='')}")
+    assert by_upper["$id"] == assigned
+    taken = await admin.post("/v1/calls", {"district": "D1", "external_id": upper})
+    assert (taken.status_code, taken.json()["call_id"]) == (409, plain["id"])
+
+
+@pytest.mark.parametrize("unique", ["a b", "a\tb", "ab\n", "a\u2028b"])
+async def test_an_incident_id_with_spaces_or_controls_is_no_urn_and_a_422(
+    admin: Api, db: asyncpg.Connection, unique: str
+) -> None:
+    await grid_districts(admin)
+    eido = document(f"urn:emergency:uid:incidentid:{unique}:psap.example.org", beat="D1")
+    refused = await admin.post("/v1/eido", eido)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["loc"] == ["body", "$id"]
+    assert await _count(db, "call") == 0

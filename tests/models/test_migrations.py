@@ -302,6 +302,50 @@ def test_upgrading_keeps_each_language_tag_in_its_canonical_case(scratch_url: st
     ]
 
 
+def test_upgrading_keeps_each_incident_id_in_one_spelling(scratch_url: str) -> None:
+    """Migration 0026: an incident id's prefix and agency part in lower case, the unique
+    part as it was; where two calls hold spellings of one incident, the one already
+    canonical keeps its id, else the oldest; other external ids are left as they are."""
+    upgrade(scratch_url, "0025")
+    call = (
+        "INSERT INTO call (id, agency_id, external_id, district_id, safety, received_at)"
+        " SELECT '{id}', a.id, '{external_id}', d.id, '{{}}', now()"
+        " FROM agency a JOIN district d ON d.agency_id = a.id"
+    )
+    prefix = "urn:emergency:uid:incidentid:"
+    ids = [
+        "URN:Emergency:UID:IncidentID:Ab1:PSAP.Example.ORG",
+        f"{prefix}Twice:psap.example.org",
+        "URN:EMERGENCY:UID:INCIDENTID:Twice:PSAP.EXAMPLE.ORG",
+        "urn:emergency:uid:incidentid:Once:A.Org",
+        "URN:emergency:uid:incidentid:Once:a.org",
+        "CAD-2026-0001",
+        "URN:EMERGENCY:UID:INCIDENTID:no-agency",
+    ]
+    rows = {f"00000000-0000-7000-8000-00000000000{n}": e for n, e in enumerate(ids, 1)}
+    asyncio.run(
+        _insert(
+            scratch_url,
+            _AGENCY,
+            "INSERT INTO district (id, agency_id, code, name)"
+            " SELECT gen_random_uuid(), a.id, 'D1', 'D1' FROM agency a",
+            *(call.format(id=i, external_id=e) for i, e in rows.items()),
+        )
+    )
+    upgrade(scratch_url)
+    assert asyncio.run(
+        _fetch(scratch_url, "SELECT right(id::text, 1), external_id FROM call ORDER BY id")
+    ) == [
+        ("1", f"{prefix}Ab1:psap.example.org"),
+        ("2", f"{prefix}Twice:psap.example.org"),
+        ("3", "URN:EMERGENCY:UID:INCIDENTID:Twice:PSAP.EXAMPLE.ORG"),
+        ("4", f"{prefix}Once:a.org"),
+        ("5", "URN:emergency:uid:incidentid:Once:a.org"),
+        ("6", "CAD-2026-0001"),
+        ("7", "URN:EMERGENCY:UID:INCIDENTID:no-agency"),
+    ]
+
+
 def test_migrate_says_when_a_newer_release_upgraded_the_database(scratch_url: str) -> None:
     """An older release started against a database a newer one upgraded: one line, exit 2."""
     upgrade(scratch_url)
