@@ -57,13 +57,23 @@ def keep_place(
     return body.model_copy(update={"district": call.district})
 
 
-def restates(nature: str | None, incident_type: str, internal_text: str | None) -> bool:
+def restates(
+    nature: str | None, incident_type: str, internal_text: str | None, *, ours: bool = False
+) -> bool:
     """Whether a document's incident type and internal text say the call's own nature: the
-    export sends a free-text nature as EDP with the text as internalText. An EDP without
-    the call's text is a classification (a policy may give EDP safety flags)."""
+    export sends a free-text nature as EDP with the text as internalText, and a call with
+    no nature as EDP with none. An EDP without the call's text is a classification (a
+    policy may give EDP safety flags), unless the call has no nature and the document is
+    its own export (ours: names_this_call), edited and re-dated by a CAD that left the type
+    as it found it."""
+    if nature is None:
+        return (
+            ours
+            and internal_text is None
+            and incident_type.strip().upper() == registry.common_incident_type(None)
+        )
     return (
-        nature is not None
-        and internal_text == nature.strip()
+        internal_text == nature.strip()
         and incident_type.strip().upper() == registry.common_incident_type(nature)
     )
 
@@ -86,7 +96,9 @@ def changes(
     changed = {
         "nature": body.nature is not None
         and body.nature != call.nature
-        and not restates(call.nature, body.nature, facts.nature_text),
+        and not restates(
+            call.nature, body.nature, facts.nature_text, ours=names_this_call(facts, call)
+        ),
         "location": new_location is not None and new_location != held,
         "district": body.district != call.district,
         "subject": body.subject.age is not None and body.subject.age != call.subject.get("age"),

@@ -900,6 +900,35 @@ async def test_an_echo_of_an_earlier_export_does_not_raise_a_flag_a_dispatcher_l
     assert raised["recommendation"]["lead"] == "law_enforcement"
 
 
+async def test_a_call_with_no_nature_keeps_none_when_its_export_comes_back_edited(
+    admin: Api,
+) -> None:
+    """Its export sends EDP, the type a crisis of no stated nature has; a CAD that edited
+    that export and sent it back re-dated gave the call the nature EDP, and the flags a
+    policy gives EDP (outside-in check). A CAD's own document of type EDP still classifies."""
+    await _crew_in_d1(admin)
+    policy = await admin.ok("GET", "/v1/policy")
+    flags = {**policy["nature_flags"], "EDP": ["violence"]}
+    await admin.ok("PUT", "/v1/policy", {**policy, "nature_flags": flags})
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    assert call["recommendation"]["lead"] == "mental_health"
+    exported = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    assert exported["incidentComponent"]["incidentTypeCommonRegistryText"] == "EDP"
+    edited = {**exported, "lastUpdateTimeStamp": stamp(datetime.now(UTC) + timedelta(seconds=1))}
+    echoed = await admin.ok("POST", "/v1/eido", edited)
+    assert echoed["nature"] is None
+    assert echoed["recommendation"]["id"] == call["recommendation"]["id"]
+    # The same type from the CAD's own document (its own issuer) is its classification.
+    theirs = {
+        **edited,
+        "issuingElementIdentification": "cad.example",
+        "lastUpdateTimeStamp": stamp(datetime.now(UTC) + timedelta(seconds=2)),
+    }
+    classified = await admin.ok("POST", "/v1/eido", theirs)
+    assert classified["nature"] == "EDP"
+    assert classified["recommendation"]["lead"] == "law_enforcement"  # EDP implies violence
+
+
 async def test_imported_incident_keeps_its_id_on_the_way_out(admin: Api) -> None:
     await grid_districts(admin)
     incident = incident_id()
