@@ -64,6 +64,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/v1/certifications"): _write("certification.create", ADMIN),
     ("GET", "/v1/certifications"): _read("certification.list"),
+    ("GET", "/v1/certifications/{certification_id}"): _read("certification.read"),
     ("PATCH", "/v1/certifications/{certification_id}"): _write("certification.update", ADMIN),
     ("POST", "/v1/co-responders"): _write("co_responder.create", ROSTER),
     ("GET", "/v1/co-responders"): _read("co_responder.list"),

@@ -86,6 +86,19 @@ async def list_certifications(
     return [_render_certification(c) for c in rows], next_cursor
 
 
+async def get_certification(
+    session: AsyncSession, *, agency_id: UUID, certification_id: UUID
+) -> CertificationOut:
+    """One certification the agency may read (of anyone it employs or has employed, from
+    any agency's record, as the list reads them); a 404 for any other."""
+    cert = await repo.get_certification(
+        session, agency_id=agency_id, certification_id=certification_id
+    )
+    if cert is None:
+        raise NotFound("certification not found")
+    return _render_certification(cert)
+
+
 async def update_certification(
     session: AsyncSession, *, agency_id: UUID, certification_id: UUID, body: CertificationPatch
 ) -> tuple[CertificationOut, dict[str, dict[str, Any]]]:

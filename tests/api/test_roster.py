@@ -90,6 +90,29 @@ async def test_certification_moves_with_the_officer_to_a_new_agency(
     assert [c["certification_number"] for c in listed["items"]] == ["C-9"]
 
 
+async def test_a_certification_is_read_by_its_id_where_the_list_would_show_it(
+    admin: Api, other_admin: Api
+) -> None:
+    """GET /v1/certifications/{id}: the agency's own record, another agency's record of
+    someone it has hired (the one cross-agency read), and a 404 for anyone else's."""
+    await admin.ok(
+        "POST", "/v1/officers", {"state_officer_id": "UT-9", "badge_number": "1", "name": "Cy"}, 201
+    )
+    recorded = await admin.ok("POST", "/v1/certifications", _cert("UT-9", "C-9"), 201)
+    path = f"/v1/certifications/{recorded['id']}"
+    assert await admin.ok("GET", path) == recorded
+    stranger = await other_admin.get(path)
+    assert stranger.status_code == 404
+    assert stranger.headers["content-type"] == "application/problem+json"
+    assert "C-9" not in stranger.text
+    await other_admin.ok(
+        "POST", "/v1/officers", {"state_officer_id": "UT-9", "badge_number": "7", "name": "Cy"}, 201
+    )
+    assert await other_admin.ok("GET", path) == recorded
+    assert (await admin.get(f"/v1/certifications/{uuid.uuid4()}")).status_code == 404
+    assert (await admin.get("/v1/certifications/not-an-id")).status_code == 422
+
+
 async def test_a_persons_id_names_them_whatever_the_case_of_its_letters(
     admin: Api, other_admin: Api, db: asyncpg.Connection
 ) -> None:

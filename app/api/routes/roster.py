@@ -185,6 +185,21 @@ async def update_certification(
     return out
 
 
+@router.get(
+    "/certifications/{certification_id}",
+    tags=["certifications"],
+    responses=problems(401, 403, 404, 422, 503),
+)
+async def read_certification(
+    certification_id: UUID, who: Caller, session: ReadSession
+) -> CertificationOut:
+    """One certification of anyone your agency employs or has employed, from any agency's
+    record, as the list shows it (the id a create or the list gave)."""
+    return await certifications.get_certification(
+        session, agency_id=who.agency_id, certification_id=certification_id
+    )
+
+
 @router.get("/certifications", tags=["certifications"], responses=problems(401, 403, 422, 503))
 async def list_certifications(
     who: Caller,
