@@ -100,33 +100,43 @@ async def locked_shift(session: AsyncSession, *, agency_id: UUID, shift_id: UUID
 
 async def lock_current_shift(
     session: AsyncSession, *, agency_id: UUID, responder_id: UUID
-) -> UUID | None:
-    """The id of the responder's shift under way now (the transaction's now()), locked FOR
-    UPDATE as locked_shift locks one: before the responder's own row, the order a shift's
-    change takes, so a separation and a change to the shift wait rather than deadlock."""
+) -> tuple[UUID, datetime] | None:
+    """The id and end of the responder's shift under way now (the transaction's now()),
+    locked FOR UPDATE as locked_shift locks one: before the responder's own row, the order
+    a shift's change takes, so a separation and a change to the shift wait rather than
+    deadlock. No shift lasts longer than MAX_SHIFT, which bounds the scan."""
     now = func.now()
-    stmt = select(Shift.id).where(
+    stmt = select(Shift.id, Shift.ends_at).where(
         Shift.agency_id == agency_id,
         Shift.responder_id == responder_id,
         Shift.starts_at < now,
+        Shift.starts_at > now - MAX_SHIFT,
         Shift.ends_at > now,
     )
-    found: UUID | None = (await session.execute(stmt.with_for_update())).scalar_one_or_none()
-    return found
+    row = (await session.execute(stmt.with_for_update())).one_or_none()
+    return None if row is None else (row.id, row.ends_at)
 
 
-async def end_shift_now(session: AsyncSession, shift_id: UUID) -> None:
-    """End the shift, and its coverage rows, at the transaction's now(): what was worked
-    stays on the roster as worked. Before its unit is made inactive, whose trigger marks
-    only the rows still ahead of now() (migration 0003), so the hours worked keep counting
-    as covered."""
-    for model, key in ((Shift, Shift.id), (ShiftCoverage, ShiftCoverage.shift_id)):
-        await session.execute(
-            update(model)
-            .where(key == shift_id)
-            .values(ends_at=func.now())
-            .execution_options(synchronize_session=False)
-        )
+async def end_shift_now(session: AsyncSession, shift_id: UUID) -> datetime:
+    """End the shift, and its coverage rows, at the transaction's now(), which it returns:
+    what was worked stays on the roster as worked. Before its unit is made inactive, whose
+    trigger marks only the rows still ahead of now() (migration 0003), so the hours worked
+    keep counting as covered."""
+    ended = await session.execute(
+        update(Shift)
+        .where(Shift.id == shift_id)
+        .values(ends_at=func.now())
+        .returning(Shift.ends_at)
+        .execution_options(synchronize_session=False)
+    )
+    await session.execute(
+        update(ShiftCoverage)
+        .where(ShiftCoverage.shift_id == shift_id)
+        .values(ends_at=func.now())
+        .execution_options(synchronize_session=False)
+    )
+    at: datetime = ended.scalar_one()
+    return at
 
 
 async def rewrite_coverage(

@@ -14,7 +14,9 @@ from app.agency_context import AgencyContext
 from app.db.failures import constraint_of
 from app.db.unit_of_work import read_after_failure
 from app.errors import Conflict, NotFound, OfficerExists
+from app.events.body import instant_text
 from app.models import CoResponder, Officer
+from app.records.audit import AuditRecord
 from app.repositories import assignments as assignment_repo
 from app.repositories import keys as keys_repo
 from app.repositories import roster as repo
@@ -175,30 +177,30 @@ async def update_officer(
 ) -> tuple[OfficerOut, list[bytes], dict[str, dict[str, Any]]]:
     """The officer changed, the hashes of the unit keys a separation revoked, and each
     field changed, before and after (for the audit trail)."""
-    shift_id = None
+    shift = None
     if body.active is False:
-        shift_id = await shift_repo.lock_current_shift(
+        shift = await shift_repo.lock_current_shift(
             session, agency_id=context.agency_id, responder_id=officer_id
         )
         await _refuse_deactivating_on_a_call(session, context.agency_id, "officer", officer_id)
     officer = await get_officer(session, agency_id=context.agency_id, officer_id=officer_id)
     before = _officer_fields(officer)
+    revoked: list[bytes] = []
+    if body.active is False and officer.active:
+        # Deactivation records a separation; the person's certifications stay theirs, the
+        # agency's terminal keys for them do not, and the shift under way ends with it.
+        # First, with no field set yet: its statements flush the session, and the officer
+        # must reach the database inactive (its unique indexes hold active officers only).
+        revoked = await _retire_terminal(session, who, request_id, officer_id, shift)
     if body.badge_number is not None:
         officer.badge_number = body.badge_number
     if body.name is not None:
         officer.name = body.name
     if body.trainings is not None:
         officer.trainings = sorted(set(body.trainings))
-    revoked: list[bytes] = []
     if body.active is not None and body.active != officer.active:
-        # Deactivation records a separation; the person's certifications stay theirs, the
-        # agency's terminal keys for them do not, and the shift under way ends with it.
-        if not body.active and shift_id is not None:
-            await shift_repo.end_shift_now(session, shift_id)
         officer.active = body.active
         officer.separated_at = None if body.active else datetime.now(UTC)
-        if not body.active:
-            revoked = await _retire_terminal(session, who, request_id, officer_id)
     wanted = _unique_values(officer)
     try:
         async with session.begin_nested():
@@ -222,14 +224,36 @@ def _officer_fields(officer: Officer) -> dict[str, Any]:
 
 
 async def _retire_terminal(
-    session: AsyncSession, who: Principal, request_id: str | None, unit_id: UUID
+    session: AsyncSession,
+    who: Principal,
+    request_id: str | None,
+    unit_id: UUID,
+    shift: tuple[UUID, datetime] | None,
 ) -> list[bytes]:
     """A unit deactivated: its unit keys are revoked and its terminal's webhook
     subscriptions disabled, for good (reactivated, it needs new ones), so a terminal does
-    not outlive the post. Each is audited as its own revocation would be, naming why. The
-    keys' hashes, for caches to drop."""
+    not outlive the post; its shift under way (shift: its id and end, locked) ends now.
+    Each is audited as its own revocation or change would be, naming why. The keys'
+    hashes, for caches to drop. Run before the unit's row is changed (the shift's end must
+    come first: shift_repo.end_shift_now)."""
     now = datetime.now(UTC)
     why = {"reason": webhooks_repo.RETIRED, "responder_id": str(unit_id)}
+    ended: list[AuditRecord] = []
+    if shift is not None:
+        shift_id, was = shift
+        at = await shift_repo.end_shift_now(session, shift_id)
+        change = audit.changes({"ends_at": instant_text(was)}, {"ends_at": instant_text(at)})
+        ended.append(
+            audit.entry(
+                who,
+                action="shift.update",
+                resource_type="shift",
+                resource_id=shift_id,
+                request_id=request_id,
+                at=now,
+                detail={**why, "changed": change},
+            )
+        )
     keys = await keys_repo.revoke_unit_keys(
         session, agency_id=who.agency_id, responder_id=unit_id, at=now
     )
@@ -259,6 +283,7 @@ async def _retire_terminal(
         )
         for subscription_id in subscriptions
     ]
+    entries += ended
     conn = await session.connection()
     for entry in entries:
         await audit.write(conn, entry)
@@ -323,19 +348,17 @@ async def update_co_responder(
     """The co-responder changed, the hashes of the unit keys a deactivation revoked, and
     each field changed, before and after (for the audit trail)."""
     agency_id = who.agency_id
-    shift_id = None
+    shift = None
     if body.active is False:
-        shift_id = await shift_repo.lock_current_shift(
+        shift = await shift_repo.lock_current_shift(
             session, agency_id=agency_id, responder_id=co_responder_id
         )
         await _refuse_deactivating_on_a_call(session, agency_id, "co_responder", co_responder_id)
     row = await get_co_responder(session, agency_id=agency_id, co_responder_id=co_responder_id)
     before = _co_responder_fields(row)
     revoked: list[bytes] = []
-    if body.active is False and row.active:
-        revoked = await _retire_terminal(session, who, request_id, co_responder_id)
-        if shift_id is not None:  # as an officer's separation (update_officer)
-            await shift_repo.end_shift_now(session, shift_id)
+    if body.active is False and row.active:  # first, as an officer's (update_officer)
+        revoked = await _retire_terminal(session, who, request_id, co_responder_id, shift)
     for field in ("name", "kind", "provider", "active"):
         value = getattr(body, field)
         if value is not None:

@@ -198,6 +198,11 @@ def _comparable(report: dict[str, Any]) -> dict[str, Any]:
     return {k: report[k] for k in ("targets", "districts", "summary")}
 
 
+def _z(moment: datetime) -> str:
+    """An instant as the answers and the trail write it."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def _query(start: datetime, end: datetime) -> str:
     def quoted(moment: datetime) -> str:
         return moment.isoformat().replace("+", "%2B")
@@ -434,12 +439,28 @@ async def test_a_unit_leaving_mid_shift_keeps_the_hours_it_worked(admin: Api, ki
     await add_shift(
         admin, kind, unit, call_sign="1P", district="D1", starts_at=starts, ends_at=ends
     )
+    tomorrow = starts + timedelta(days=1)
+    await add_shift(
+        admin,
+        kind,
+        unit,
+        call_sign="1P",
+        district="D1",
+        starts_at=tomorrow,
+        ends_at=tomorrow + timedelta(hours=8),
+    )
     before = datetime.now(UTC)
     await admin.ok("PATCH", path, {"active": False})
     after = datetime.now(UTC)
-    [shift] = (await admin.ok("GET", "/v1/shifts?district=D1"))["items"]
+    shift, ahead = (await admin.ok("GET", "/v1/shifts?district=D1"))["items"]
     ended = datetime.fromisoformat(shift["ends_at"])
     assert before - timedelta(seconds=1) <= ended <= after
+    assert _at(ahead["ends_at"]) == tomorrow + timedelta(hours=8)  # kept, as it was
+    # In the trail as the shift's own change, naming why.
+    [entry] = (await admin.ok("GET", "/v1/audit?action=shift.update"))["items"]
+    assert entry["resource_id"] == shift["id"]
+    assert entry["detail"]["reason"] == "responder deactivated"
+    assert entry["detail"]["changed"] == {"ends_at": {"from": _z(ends), "to": shift["ends_at"]}}
     report = await admin.ok("GET", _query(starts, ends) + "&district=D1")
     [d1] = report["districts"]
     worked = (ended - starts).total_seconds() / (ends - starts).total_seconds()
@@ -447,3 +468,9 @@ async def test_a_unit_leaving_mid_shift_keeps_the_hours_it_worked(admin: Api, ki
     gap_kind = "cit" if kind == "officer" else "co_responder"
     gaps = [(g["from"], g["to"]) for g in d1["gaps"] if g["kind"] == gap_kind]
     assert [(_at(a), _at(b)) for a, b in gaps] == [(ended, ends)]
+    # Back: its shift ahead counts again; the one it left stays ended.
+    await admin.ok("PATCH", path, {"active": True})
+    later = await admin.ok("GET", _query(tomorrow, tomorrow + timedelta(hours=8)) + "&district=D1")
+    assert later["districts"][0][figure] == 100.0
+    again = await admin.ok("GET", _query(starts, ends) + "&district=D1")
+    assert again["districts"][0][figure] == d1[figure]

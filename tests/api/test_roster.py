@@ -90,6 +90,25 @@ async def test_certification_moves_with_the_officer_to_a_new_agency(
     assert [c["certification_number"] for c in listed["items"]] == ["C-9"]
 
 
+async def test_an_officer_leaving_mid_shift_may_take_a_badge_another_active_officer_holds(
+    admin: Api,
+) -> None:
+    """One badge per active officer: a separation that renames the badge to one an active
+    officer holds is taken, as the officer is no longer active (the review: ending the
+    shift under way flushed the new badge while the officer was still active, a 500)."""
+    await grid_districts(admin)
+    await add_officer(admin, district="D1", call_sign="1A1")
+    leaving = await add_officer(admin, district="D1", call_sign="1A2")
+    body = {"badge_number": "B-1A1", "active": False}
+    left = await admin.ok("PATCH", f"/v1/officers/{leaving}", body)
+    assert (left["badge_number"], left["active"]) == ("B-1A1", False)
+    [shift] = [s for s in (await admin.ok("GET", "/v1/shifts"))["items"] if s["call_sign"] == "1A2"]
+    assert datetime.fromisoformat(shift["ends_at"]) <= datetime.now(UTC)
+    # Back while the other holds it: the clash the unique index keeps out, a 409.
+    back = await admin.patch(f"/v1/officers/{leaving}", {"active": True})
+    assert back.status_code == 409, back.text
+
+
 async def test_a_certification_is_read_by_its_id_where_the_list_would_show_it(
     admin: Api, other_admin: Api
 ) -> None:

@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 
 from tests.helpers import (
     Api,
+    add_officer,
     add_shift,
     add_unrostered_co_responder,
     grid_districts,
@@ -189,6 +191,27 @@ async def test_a_unit_sent_home_is_not_dispatched_from_the_recommendation_made_b
     assert [a["responder_id"] for a in sent["assignments"]] == [co]
 
 
+async def test_a_unit_sent_home_may_be_named_as_recommended_saying_why(admin: Api) -> None:
+    # The recommendation still names it; the dispatcher names it too, with a reason: sent
+    # (the review of the dispatch that keeps what a dispatcher says as recommended).
+    now = datetime.now(UTC)
+    co, [shift] = await _clinician(
+        admin, "MCT-9", (now - timedelta(hours=2), now + timedelta(hours=6))
+    )
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("PATCH", f"/v1/shifts/{shift['id']}", {"ends_at": iso(datetime.now(UTC))})
+    named = [
+        {key: u[key] for key in ("responder_type", "responder_id", "role")}
+        for u in call["recommendation"]["units"]
+    ]
+    assert named == [{"responder_type": "co_responder", "responder_id": co, "role": "lead"}]
+    # Straight away: a refused dispatch would store a fresh recommendation without it.
+    path = f"/v1/calls/{call['id']}/dispatch"
+    sent = await admin.ok("POST", path, {"units": named, "override_reason": "called back in"})
+    assert [a["responder_id"] for a in sent["assignments"]] == [co]
+    assert sent["dispatches"][-1]["override_reason"] == "called back in"
+
+
 async def test_a_unit_on_a_call_whose_shift_is_ended_stays_listed_until_released(
     admin: Api,
 ) -> None:
@@ -320,35 +343,43 @@ async def test_changes_to_two_shifts_of_one_unit_at_once_both_land(admin: Api) -
     assert {s["call_sign"] for s in listed} == {"MCT-R7"}
 
 
+@pytest.mark.parametrize("kind", ["officer", "co_responder"])
 async def test_a_unit_leaving_while_its_shift_is_changed_neither_deadlocks_nor_loses_either(
-    admin: Api, db: asyncpg.Connection
+    admin: Api, db: asyncpg.Connection, kind: str
 ) -> None:
     """A deactivation ends the shift under way (app/services/roster.py): it takes the
     shift's lock before the unit's, as a change to the shift does, so the two wait for each
     other rather than deadlock (a 503)."""
     await grid_districts(admin)
     for round_ in range(6):
-        co = await add_unrostered_co_responder(admin, f"Clinician {round_}")
-        now = datetime.now(UTC)
-        await add_shift(
-            admin,
-            "co_responder",
-            co,
-            call_sign=f"MCT-{round_}",
-            district="D1",
-            starts_at=now - timedelta(hours=3),
-            ends_at=now + timedelta(hours=5),
-        )
-        shift_id = await db.fetchval(
-            "SELECT id FROM shift WHERE co_responder_id = $1", uuid.UUID(co)
+        if kind == "officer":
+            unit = await add_officer(admin, district="D1", call_sign=f"1A{round_}")
+            path = f"/v1/officers/{unit}"
+        else:
+            unit = await add_unrostered_co_responder(admin, f"Clinician {round_}")
+            now = datetime.now(UTC)
+            await add_shift(
+                admin,
+                "co_responder",
+                unit,
+                call_sign=f"MCT-{round_}",
+                district="D1",
+                starts_at=now - timedelta(hours=3),
+                ends_at=now + timedelta(hours=5),
+            )
+            path = f"/v1/co-responders/{unit}"
+        shift_id, first_sign = await db.fetchrow(
+            "SELECT id, call_sign FROM shift WHERE responder_id = $1", uuid.UUID(unit)
         )
         change, leave = await asyncio.gather(
             admin.patch(f"/v1/shifts/{shift_id}", {"call_sign": f"MCT-R{round_}"}),
-            admin.patch(f"/v1/co-responders/{co}", {"active": False}),
+            admin.patch(path, {"active": False}),
         )
         assert leave.status_code == 200, (round_, leave.text)
         # Changed first, then ended; or ended first, and then a change is too late.
         assert change.status_code in (200, 409), (round_, change.text)
+        sign = await db.fetchval("SELECT call_sign FROM shift WHERE id = $1", shift_id)
+        assert sign == (f"MCT-R{round_}" if change.status_code == 200 else first_sign), round_
         ended = await db.fetchval("SELECT ends_at FROM shift WHERE id = $1", shift_id)
         assert ended <= datetime.now(UTC)
         rows = await db.fetch("SELECT ends_at FROM shift_coverage WHERE shift_id = $1", shift_id)
