@@ -61,7 +61,7 @@ class _Choice:
 def _requested_units(body: DispatchRequest, rec: RecommendationRecord | None) -> _Choice:
     recommended = _recommended_units(rec)
     if body.units is None:
-        return _Choice(recommended, None, None)
+        return _Choice(recommended, body.override_code, body.override_reason)
     requested: list[Unit] = [(u.responder_type, u.responder_id, u.role) for u in body.units]
     if len({u[1] for u in requested}) != len(requested):
         raise Invalid("a unit appears twice in units", loc=("body", "units"))
@@ -75,9 +75,9 @@ def _requested_units(body: DispatchRequest, rec: RecommendationRecord | None) ->
                 loc=("body", "units", index, "role"),
             )
     if set(requested) == set(recommended):
-        # As recommended: no override, so neither its code nor its reason is kept, as when
-        # no units are named (docs/api.md). Keeping the reason alone read as half of one.
-        return _Choice(requested, None, None)
+        # As recommended, no override is needed; what the dispatcher said is kept as said,
+        # code and reason alike (a unit named off shift is sent on them: said_why, below).
+        return _Choice(requested, body.override_code, body.override_reason)
     if body.override_reason is None and body.override_code in (None, "other"):
         # A code other than `other` says why by itself (SPEC §3.4 asks for a reason always:
         # docs/api.md, "Dispatch and clearing"); `other` says nothing the council could read.

@@ -108,12 +108,19 @@ async def test_a_code_naming_the_cause_stands_alone_and_other_needs_a_reason(
         "unit_busy_in_field",
         None,
     )
+    # `other` with the reason is taken.
+    other = await add_officer(admin, district="D1", call_sign="1A7")
+    more = [{"responder_type": "officer", "responder_id": other, "role": "backup"}]
+    body = {"units": more, "override_code": "other", "override_reason": "a second car"}
+    last = (await admin.ok("POST", path, body))["dispatches"][-1]
+    assert (last["override_code"], last["override_reason"]) == ("other", "a second car")
 
 
-async def test_a_dispatch_as_recommended_keeps_no_override_even_when_one_is_sent(
+async def test_a_dispatch_as_recommended_keeps_the_code_and_reason_it_is_sent_with(
     admin: Api, db: asyncpg.Connection
 ) -> None:
-    """The reason was kept and the code dropped: half an override (outside-in check)."""
+    """The reason was kept and the code dropped: half of what the dispatcher said
+    (outside-in check). Both are kept, as sent."""
     await _setup(admin)
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
     units = [
@@ -123,10 +130,13 @@ async def test_a_dispatch_as_recommended_keeps_no_override_even_when_one_is_sent
     body = {"units": units, "override_code": "caller_request", "override_reason": "asked"}
     done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", body)
     [dispatch] = done["dispatches"]
-    assert (dispatch["override_code"], dispatch["override_reason"]) == (None, None)
+    assert (dispatch["override_code"], dispatch["override_reason"]) == ("caller_request", "asked")
     [entry] = (await admin.ok("GET", "/v1/audit?action=call.dispatch"))["items"]
-    assert "asked" not in str(entry["detail"])
-    assert await db.fetchval("SELECT count(*) FROM assignment WHERE override_reason IS NULL") == 2
+    assert entry["detail"]["override_code"] == "caller_request"
+    assert entry["detail"]["override_reason"] == "asked"
+    # What the outcome report counts is unchanged: the recommendation was followed.
+    [group] = (await admin.ok("GET", "/v1/reports/outcomes"))["groups"]
+    assert group["mh_lead_not_followed"]["total"] == 0
 
 
 async def test_taken_unit_gives_409_with_fresh_recommendation_and_changes_nothing(
