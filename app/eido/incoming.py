@@ -271,6 +271,8 @@ def read(document: Any, *, valid: bool = False) -> IncidentFacts:
             f"$id must be an Incident Tracking Identifier ({registry.INCIDENT_ID_PREFIX}…)",
             ("$id",),
         )
+    if any(c.isspace() or not c.isprintable() for c in incident_id):
+        raise EidoInvalid("$id must be a URN: no spaces or control characters", ("$id",))
     if not registry.is_incident_id(incident_id):
         raise EidoInvalid(
             f"$id must be {registry.INCIDENT_ID_PREFIX}<unique id>:<agency id> (NENA-STA-010)",
@@ -280,8 +282,6 @@ def read(document: Any, *, valid: bool = False) -> IncidentFacts:
         raise EidoInvalid(
             f"$id must be at most {MAX_INCIDENT_ID} characters, without NUL", ("$id",)
         )
-    if any(c.isspace() or not c.isprintable() for c in incident_id):
-        raise EidoInvalid("$id must be a URN: no spaces or control characters", ("$id",))
     incident_id = registry.canonical_incident_id(incident_id)
     updated_at = _when(document["lastUpdateTimeStamp"])
     incident = document.get("incidentComponent", {})

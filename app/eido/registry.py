@@ -10,33 +10,44 @@ from app.vocabulary import SAFETY_FLAGS, ResponderType, SafetyFlag, UnitStatus
 INCIDENT_ID_PREFIX = "urn:emergency:uid:incidentid:"
 
 
+# ASCII letters only: str.lower() also folds other scripts, and may lengthen a string
+# ("İ" becomes two characters); a domain name is ASCII (IDNs in punycode), and migration
+# 0026 folds the same letters in SQL.
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
 def _parts(value: str) -> tuple[str, str] | None:
-    """The unique id and the agency's id of an Incident Tracking Identifier, else None."""
-    if not value.lower().startswith(INCIDENT_ID_PREFIX):
+    """The unique id and the agency's id of an Incident Tracking Identifier, else None.
+    A URN has no spaces or control characters: a value with any is no such id."""
+    if value[: len(INCIDENT_ID_PREFIX)].translate(_ASCII_LOWER) != INCIDENT_ID_PREFIX:
+        return None
+    if any(c.isspace() or not c.isprintable() for c in value):
         return None
     unique, _, agency = value[len(INCIDENT_ID_PREFIX) :].partition(":")
     return (unique, agency) if unique and agency else None
 
 
 def is_incident_id(value: str) -> bool:
-    """Whether value has STA-010's form: the prefix, a unique id, ':', the agency's id.
-    Import refuses any other $id, and the export assigns its own to a call whose
-    external_id is not of this form, so what one writes the other reads."""
+    """Whether value has STA-010's form: the prefix, a unique id, ':', the agency's id, and
+    no spaces or control characters. Import refuses any other $id, and the export assigns
+    its own to a call whose external_id is not of this form, so what one writes the other
+    reads."""
     return _parts(value) is not None
 
 
 def canonical_incident_id(value: str) -> str:
-    """One spelling for the ids that name one incident: the prefix in lower case (a URN's
-    scheme and namespace are case-insensitive, RFC 8141) and the agency's id too (a domain
-    name, STA-010's Agency Identifier); the unique id as it came, since it may be
-    case-sensitive. Any other value is returned as it is. Every external_id and incident id
-    the service is given passes through here, so a CAD that spells the prefix
-    `URN:EMERGENCY:…` updates the call it made, not a second one."""
+    """One spelling for the ids that name one incident: the prefix's letters in lower case
+    (the URN scheme and namespace, `urn:emergency`, are case-insensitive by RFC 8141; the
+    service has always read the rest of STA-010's fixed prefix so too) and the agency's id's
+    too (a domain name, STA-010's Agency Identifier); the unique id as it came, since it
+    may be case-sensitive. Any other value is returned as it is. Each external_id a call
+    is given, and each id a call is looked up by, passes through here, so a CAD that
+    spells the prefix `URN:EMERGENCY:…` updates the call it made, not a second one."""
     parts = _parts(value)
     if parts is None:
         return value
     unique, agency = parts
-    return f"{INCIDENT_ID_PREFIX}{unique}:{agency.lower()}"
+    return f"{INCIDENT_ID_PREFIX}{unique}:{agency.translate(_ASCII_LOWER)}"
 
 
 # EIDO-IncidentType-Common: the APCO ANS 2.103.2 common incident types (section 3.2).

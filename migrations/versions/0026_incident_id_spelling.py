@@ -2,7 +2,8 @@
 
 An Incident Tracking Identifier (urn:emergency:uid:incidentid:<unique>:<agency>) names the
 same incident however its prefix is spelt (a URN's scheme and namespace are
-case-insensitive, RFC 8141) and whatever the case of its agency part (a domain name). The
+case-insensitive, RFC 8141) and whatever the case of its agency part (a domain name, in
+ASCII: only ASCII letters are folded, in Python, as the service folds them). The
 service kept external_id as sent, so `URN:EMERGENCY:…` made a second call for an incident
 that already had one. The API now keeps the canonical spelling (app/eido/registry.py,
 canonical_incident_id); this migration rewrites the calls written before. Where two calls
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0026"
@@ -26,33 +28,51 @@ down_revision: str | None = "0025"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The rule of canonical_incident_id, restated here so that this migration does the same
-# whatever that becomes. 29 is the prefix's length.
-_REWRITE = """
-WITH parts AS (
-    SELECT id, agency_id, external_id, substr(external_id, 30) AS rest
-    FROM call
-    WHERE lower(left(external_id, 29)) = 'urn:emergency:uid:incidentid:'
-), spelt AS (
-    SELECT id, agency_id, external_id,
-           'urn:emergency:uid:incidentid:' || split_part(rest, ':', 1) || ':'
-               || lower(substr(rest, strpos(rest, ':') + 1)) AS canonical
-    FROM parts
-    WHERE strpos(rest, ':') > 1 AND substr(rest, strpos(rest, ':') + 1) <> ''
-), chosen AS (
-    SELECT DISTINCT ON (agency_id, canonical) id, canonical
-    FROM spelt
-    WHERE canonical <> external_id
-      AND NOT EXISTS (SELECT FROM call o
-                      WHERE o.agency_id = spelt.agency_id AND o.external_id = spelt.canonical)
-    ORDER BY agency_id, canonical, id
+_PREFIX = "urn:emergency:uid:incidentid:"
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _canonical(value: str) -> str:
+    """The rule of app/eido/registry.py's canonical_incident_id, restated here so that this
+    migration does the same whatever that becomes: ASCII letters only are folded (as the
+    database's lower() would fold others too, the rule is applied here, not in SQL)."""
+    if value[: len(_PREFIX)].translate(_ASCII_LOWER) != _PREFIX:
+        return value
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return value
+    unique, _, agency = value[len(_PREFIX) :].partition(":")
+    if not unique or not agency:
+        return value
+    return f"{_PREFIX}{unique}:{agency.translate(_ASCII_LOWER)}"
+
+
+# The calls whose id may not be canonical: of the prefix's form in any case, with a capital
+# somewhere (an id all in lower case is canonical already). Oldest first.
+_CANDIDATES = sa.text(
+    "SELECT id, agency_id, external_id FROM call"
+    " WHERE external_id ILIKE 'urn:emergency:uid:incidentid:%'"
+    " AND external_id <> lower(external_id) ORDER BY id"
 )
-UPDATE call c SET external_id = chosen.canonical FROM chosen WHERE c.id = chosen.id
-"""
+_HELD = sa.text(
+    "SELECT agency_id, external_id FROM call WHERE external_id = ANY(CAST(:ids AS text[]))"
+)
+_REWRITE = sa.text("UPDATE call SET external_id = :external_id WHERE id = :id")
 
 
 def upgrade() -> None:
-    op.execute(_REWRITE)
+    conn = op.get_bind()
+    wanted: dict[tuple[object, str], object] = {}  # (agency, canonical id) -> oldest call
+    for row in conn.execute(_CANDIDATES):
+        canonical = _canonical(row.external_id)
+        if canonical != row.external_id:
+            wanted.setdefault((row.agency_id, canonical), row.id)
+    if not wanted:
+        return
+    ids = sorted({canonical for _, canonical in wanted})
+    held = {(r.agency_id, r.external_id) for r in conn.execute(_HELD, {"ids": ids})}
+    for (agency_id, canonical), call_id in wanted.items():
+        if (agency_id, canonical) not in held:  # a call already spelt so keeps it
+            conn.execute(_REWRITE, {"id": call_id, "external_id": canonical})
 
 
 def downgrade() -> None:

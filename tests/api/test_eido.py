@@ -1177,3 +1177,12 @@ async def test_an_incident_id_with_spaces_or_controls_is_no_urn_and_a_422(
     assert refused.status_code == 422, refused.text
     assert refused.json()["errors"][0]["loc"] == ["body", "$id"]
     assert await _count(db, "call") == 0
+    # Given to POST /v1/calls, it is the CAD's id, no incident id: the export gives the
+    # call one of its own, and that export imports again (the review).
+    external_id = eido["$id"]
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "external_id": external_id}, 201)
+    assert call["external_id"] == external_id
+    exported = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    assert exported["$id"].endswith(f":{UUID(call['id']).hex}:{admin.agency_id.hex}")
+    again = await admin.ok("POST", "/v1/eido", exported)
+    assert (again["id"], again["applied"]) == (call["id"], False)

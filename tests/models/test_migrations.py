@@ -310,7 +310,7 @@ def test_upgrading_keeps_each_incident_id_in_one_spelling(scratch_url: str) -> N
     call = (
         "INSERT INTO call (id, agency_id, external_id, district_id, safety, received_at)"
         " SELECT '{id}', a.id, '{external_id}', d.id, '{{}}', now()"
-        " FROM agency a JOIN district d ON d.agency_id = a.id"
+        " FROM agency a JOIN district d ON d.agency_id = a.id WHERE a.name = '{agency}'"
     )
     prefix = "urn:emergency:uid:incidentid:"
     ids = [
@@ -321,15 +321,21 @@ def test_upgrading_keeps_each_incident_id_in_one_spelling(scratch_url: str) -> N
         "URN:emergency:uid:incidentid:Once:a.org",
         "CAD-2026-0001",
         "URN:EMERGENCY:UID:INCIDENTID:no-agency",
+        # Only ASCII letters fold: the app's rule, whatever the database's locale.
+        "URN:EMERGENCY:UID:INCIDENTID:x:PSAP.ÄİB.ORG",
+        "URN:EMERGENCY:UID:INCIDENTID:a b:PSAP.ORG",  # a space: no URN, no incident id
     ]
     rows = {f"00000000-0000-7000-8000-00000000000{n}": e for n, e in enumerate(ids, 1)}
+    other = "URN:EMERGENCY:UID:INCIDENTID:Twice:PSAP.EXAMPLE.ORG"  # another agency's own
     asyncio.run(
         _insert(
             scratch_url,
             _AGENCY,
+            _AGENCY.replace("'A'", "'B'"),
             "INSERT INTO district (id, agency_id, code, name)"
             " SELECT gen_random_uuid(), a.id, 'D1', 'D1' FROM agency a",
-            *(call.format(id=i, external_id=e) for i, e in rows.items()),
+            *(call.format(id=i, external_id=e, agency="A") for i, e in rows.items()),
+            call.format(id="00000000-0000-7000-8000-0000000000b1", external_id=other, agency="B"),
         )
     )
     upgrade(scratch_url)
@@ -343,6 +349,9 @@ def test_upgrading_keeps_each_incident_id_in_one_spelling(scratch_url: str) -> N
         ("5", "URN:emergency:uid:incidentid:Once:a.org"),
         ("6", "CAD-2026-0001"),
         ("7", "URN:EMERGENCY:UID:INCIDENTID:no-agency"),
+        ("8", f"{prefix}x:psap.Äİb.org"),
+        ("9", "URN:EMERGENCY:UID:INCIDENTID:a b:PSAP.ORG"),
+        ("1", f"{prefix}Twice:psap.example.org"),  # agency B's: its own to keep
     ]
 
 
