@@ -103,12 +103,17 @@ async def update(
     """The district changed, and each field changed, before and after (for the audit
     trail: a boundary moved or a neighbour dropped changes where calls are routed)."""
     district = await get(session, agency_id=agency_id, code=code)
-    before = (await render(session, district)).model_dump(mode="json")
-    if "boundary" in body.model_fields_set:
+    moves = "boundary" in body.model_fields_set
+    if moves:
         # First, with nothing of this request written: the boundary lock is taken before
         # the district's row is (a name flushed first would hold the row while waiting for
         # the lock that a boundary-only change, waiting for the row, holds: a deadlock).
         await _refuse_overlap(session, agency_id=agency_id, code=code, boundary=body.boundary)
+    # Then the row, locked and read as it stands: of two changes at once, the second
+    # records what the first left as its `from`, not what both read before either wrote.
+    await session.refresh(district, with_for_update=True)
+    before = (await render(session, district)).model_dump(mode="json")
+    if moves:
         district.boundary = body.boundary.model_dump() if body.boundary else None
     if body.name is not None:
         district.name = body.name

@@ -65,6 +65,25 @@ async def test_a_change_is_in_the_trail_field_by_field_from_and_to(admin: Api) -
     assert unchanged["detail"]["changed"] == {}
 
 
+async def test_two_changes_at_once_are_in_the_trail_one_after_the_other(admin: Api) -> None:
+    """Each change reads the district once its row is locked: the later one's `from` is
+    what the earlier one wrote (both recorded the original when they read it unlocked)."""
+    await grid_districts(admin)
+    was = (await admin.ok("GET", "/v1/districts/D1"))["name"]
+    for round_ in range(4):
+        names = [f"North {round_}a", f"North {round_}b"]
+        await asyncio.gather(
+            *(admin.ok("PATCH", "/v1/districts/D1", {"name": name}) for name in names)
+        )
+        items = (await admin.ok("GET", "/v1/audit?action=district.update"))["items"]
+        later, earlier = (e["detail"]["changed"]["name"] for e in items[:2])
+        assert earlier["from"] == was, round_
+        assert later["from"] == earlier["to"], round_
+        assert {earlier["to"], later["to"]} == set(names)
+        was = later["to"]
+        assert (await admin.ok("GET", "/v1/districts/D1"))["name"] == was
+
+
 async def test_unknown_adjacent_code_is_422_and_writes_nothing(
     admin: Api, db: asyncpg.Connection
 ) -> None:
