@@ -85,7 +85,8 @@ class SecretRotate(StrictModel):
 class FailedRetry(StrictModel):
     since: Instant = Field(
         description="Resend the subscription's failed deliveries of events written at or"
-        " after this time (e.g. when the receiver went down)"
+        " after this time (e.g. when the receiver went down), of the event types it"
+        " still takes"
     )
 
 

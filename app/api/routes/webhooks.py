@@ -143,8 +143,9 @@ async def retry_failed_deliveries(
     subscription_id: UUID, body: FailedRetry, who: Caller, session: Session, audit: Audit
 ) -> FailedRequeued:
     """Send again now every failed delivery of this subscription whose event was written at
-    or after `since`: a receiver back from an outage gets what it missed, in one request.
-    A subscription that is off is a 409 (turn it on first)."""
+    or after `since`, of the event types it still takes: a receiver back from an outage
+    gets what it missed, in one request. A subscription that is off is a 409 (turn it on
+    first)."""
     requeued = await service.retry_failed(
         session, agency_id=who.agency_id, subscription_id=subscription_id, since=body.since
     )
