@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from app.db.engine import create_engine, create_sessionmaker
-from app.repositories.agencies import agency_by_ori, get_agency, insert_agency
+from app.repositories.agencies import agency_by_ori, get_agency, insert_agency, zone_known
 from app.repositories.keys import insert_api_key
 from app.repositories.roster import responder_kind
 from app.services import audit
@@ -22,6 +22,12 @@ async def create_agency(url: str, *, name: str, timezone: str, ori: str | None) 
         async with create_sessionmaker(engine)() as session, session.begin():
             if ori is not None and (same := await agency_by_ori(session, ori)) is not None:
                 raise AdminError(f"agency {same.id} already has the ORI {ori}")
+            if not await zone_known(session, timezone):
+                # The reports read the zone in SQL: an unknown one would make them a 500.
+                raise AdminError(
+                    f"--timezone: the database does not know the timezone {timezone!r}"
+                    " (its time zone data may be older than this host's)"
+                )
             agency = await insert_agency(session, name=name, timezone=timezone, ori=ori)
             row, key = await insert_api_key(session, agency_id=agency.id, role="admin")
             conn = await session.connection()

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import ValidationError
 
@@ -357,14 +357,29 @@ def _display_host(host: str) -> str:
 _ORI = re.compile(r"[A-Z]{2}[A-Z0-9]{7}")
 
 
+# Files on the zone path that are no IANA zone name: the host's own zone, a rules template,
+# and a placeholder. ZoneInfo reads them, PostgreSQL does not know all of them, and the
+# reports read the agency's zone in SQL (a 500 for "localtime").
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
+def _iana_zone(name: str) -> bool:
+    """Whether name is an IANA time zone (as tzdata names them: not posix/… or right/…)."""
+    if name in _NOT_ZONES or name not in available_timezones():
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
 def _create_agency(settings: Settings, args: argparse.Namespace) -> int:
     name = args.name.strip()
     if not name:
         raise CliError("--name: an agency needs a name")
-    try:
-        ZoneInfo(args.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise CliError(f"--timezone: unknown IANA timezone {args.timezone!r}") from None
+    if not _iana_zone(args.timezone):
+        raise CliError(f"--timezone: unknown IANA timezone {args.timezone!r}")
     ori = None if args.ori is None else args.ori.strip().upper()
     if ori is not None and not _ORI.fullmatch(ori):
         raise CliError(

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from app.admin import create_agency
+from app.admin import AdminError, create_agency
 from app.cli import CliError, _database_failure, _parser, _serve_settings
 from app.db.engine import create_engine, create_sessionmaker
 from app.repositories.agencies import insert_agency
@@ -129,10 +130,26 @@ async def test_agency_create_refuses_a_malformed_ori_in_one_line(database_url: s
 
 
 async def test_agency_create_refuses_an_unknown_timezone_in_one_line(database_url: str) -> None:
-    for zone in ("Mars/Olympus", "", "../etc/passwd", "America/Denver "):
+    # Files on the zone path that are no IANA zone: ZoneInfo reads them, and "localtime"
+    # made every coverage report of the agency a 500 (outside-in check).
+    odd = ("localtime", "posixrules", "Factory", "posix/America/Denver", "right/America/Denver")
+    for zone in ("Mars/Olympus", "", "../etc/passwd", "America/Denver ", *odd):
         result = _create_agency(database_url, "--name", "PD", "--timezone", zone)
         _one_clear_line(result, "--timezone", "timezone")
         assert result.returncode == 2
+
+
+async def test_a_zone_the_database_does_not_know_makes_no_agency(database_url: str) -> None:
+    """The second check, past the command line's: the reports read the zone in SQL."""
+    with pytest.raises(AdminError, match="the database does not know the timezone 'localtime'"):
+        await create_agency(database_url, name="PD", timezone="localtime", ori=None)
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            named = await session.execute(text("SELECT count(*) FROM agency WHERE name = 'PD'"))
+            assert named.scalar() == 0
+    finally:
+        await engine.dispose()
 
 
 def test_a_mistake_in_the_options_is_refused_before_the_database_layer_loads() -> None:

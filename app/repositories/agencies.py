@@ -7,12 +7,21 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, select, text
+from sqlalchemy import Row, column, exists, select, table, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.agency_context import AgencyContext, DistrictInfo, prepare_boundaries
 from app.models import Agency, RoutingPolicy
 from app.routing.types import Policy
+
+# The database's time zones (a system view, read only to check a name).
+pg_timezone_names = table("pg_timezone_names", column("name"))
+
+
+async def zone_known(session: AsyncSession, name: str) -> bool:
+    """Whether the database knows the time zone (AT TIME ZONE would take it)."""
+    stmt = select(exists().where(pg_timezone_names.c.name == name))
+    return bool((await session.execute(stmt)).scalar())
 
 
 async def insert_agency(
