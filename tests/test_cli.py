@@ -140,9 +140,11 @@ async def test_agency_create_refuses_an_unknown_timezone_in_one_line(database_ur
 
 
 async def test_a_zone_the_database_does_not_know_makes_no_agency(database_url: str) -> None:
-    """The second check, past the command line's: the reports read the zone in SQL."""
-    with pytest.raises(AdminError, match="the database does not know the timezone 'localtime'"):
-        await create_agency(database_url, name="PD", timezone="localtime", ori=None)
+    """The second check, past the command line's: the reports read the zone in SQL. (Which
+    odd names a server knows depends on its zone data: one built with the system's knows
+    "localtime", so the test names one no server has.)"""
+    with pytest.raises(AdminError, match="the database does not know the timezone 'Mars/Olym"):
+        await create_agency(database_url, name="PD", timezone="Mars/Olympus", ori=None)
     engine = create_engine(database_url, pool_size=1)
     try:
         async with create_sessionmaker(engine)() as session:

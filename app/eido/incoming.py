@@ -266,7 +266,7 @@ def read(document: Any, *, valid: bool = False) -> IncidentFacts:
     if not valid:
         schema.check(document)
     incident_id: str = document["$id"]
-    if not incident_id.lower().startswith(registry.INCIDENT_ID_PREFIX):
+    if not registry.has_incident_prefix(incident_id):
         raise EidoInvalid(
             f"$id must be an Incident Tracking Identifier ({registry.INCIDENT_ID_PREFIX}…)",
             ("$id",),

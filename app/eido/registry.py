@@ -16,10 +16,15 @@ INCIDENT_ID_PREFIX = "urn:emergency:uid:incidentid:"
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
+def has_incident_prefix(value: str) -> bool:
+    """Whether value begins with the prefix, its letters in any case."""
+    return value[: len(INCIDENT_ID_PREFIX)].translate(_ASCII_LOWER) == INCIDENT_ID_PREFIX
+
+
 def _parts(value: str) -> tuple[str, str] | None:
     """The unique id and the agency's id of an Incident Tracking Identifier, else None.
     A URN has no spaces or control characters: a value with any is no such id."""
-    if value[: len(INCIDENT_ID_PREFIX)].translate(_ASCII_LOWER) != INCIDENT_ID_PREFIX:
+    if not has_incident_prefix(value):
         return None
     if any(c.isspace() or not c.isprintable() for c in value):
         return None

@@ -72,6 +72,7 @@ class Dispatch(Base):
     recommended_lead: Mapped[Lead | None] = mapped_column(Text)
     # The kind of the unit sent as `lead` (none when no unit was sent as lead).
     dispatched_lead: Mapped[Lead | None] = mapped_column(Text)
-    # Set when the units differ from the recommendation.
+    # Why: set when the units differ from the recommendation (the code then `other` at
+    # least), and kept as given on a dispatch as recommended (e.g. a unit sent off shift).
     override_code: Mapped[OverrideCode | None] = mapped_column(Text)
     override_reason: Mapped[str | None] = mapped_column(Text)

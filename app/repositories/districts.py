@@ -31,6 +31,17 @@ async def get_by_code(session: AsyncSession, *, agency_id: UUID, code: str) -> D
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def lock_district(session: AsyncSession, district: District) -> District | None:
+    """The district read again under a FOR NO KEY UPDATE lock; None if it was deleted."""
+    stmt = (
+        select(District)
+        .where(District.id == district.id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
 async def code_folded(session: AsyncSession, *, agency_id: UUID, code: str) -> str | None:
     """The agency's district code that is code but for the case of its letters, if any."""
     stmt = select(District.code).where(

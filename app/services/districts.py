@@ -111,7 +111,13 @@ async def update(
         await _refuse_overlap(session, agency_id=agency_id, code=code, boundary=body.boundary)
     # Then the row, locked and read as it stands: of two changes at once, the second
     # records what the first left as its `from`, not what both read before either wrote.
-    await session.refresh(district, with_for_update=True)
+    # FOR NO KEY UPDATE, as an UPDATE of it takes: a neighbour's adjacency pair naming it
+    # (a key-share lock) does not wait on it, so two districts changing their pairs at
+    # once cannot deadlock. Deleted meanwhile, it is a 404 as if never there.
+    locked = await repo.lock_district(session, district)
+    if locked is None:
+        raise NotFound(f"district {code} not found")
+    district = locked
     before = (await render(session, district)).model_dump(mode="json")
     if moves:
         district.boundary = body.boundary.model_dump() if body.boundary else None

@@ -253,6 +253,39 @@ async def test_a_rename_waiting_for_the_boundary_lock_does_not_deadlock(
     assert d1["boundary"] == square(50.5, 50)
 
 
+async def test_a_district_deleted_while_its_change_waits_is_a_404(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """The change reads the district again under its lock, after the boundary lock: gone by
+    then, it is a 404, not the 500 of refreshing a deleted row (from the review)."""
+    await grid_districts(admin)
+    await admin.ok("POST", "/v1/districts", {"code": "D9", "name": "Spare"}, 201)
+    held = db.transaction()
+    await held.start()
+    await db.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext($2))", BOUNDARIES_LOCK, str(admin.agency_id)
+    )
+    change = asyncio.create_task(admin.patch("/v1/districts/D9", {"boundary": square(50, 50)}))
+    await asyncio.sleep(0.3)
+    await admin.ok("DELETE", "/v1/districts/D9", status=204)
+    await held.rollback()
+    answer = await change
+    assert answer.status_code == 404, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_neighbours_changing_their_pairs_at_once_do_not_deadlock(admin: Api) -> None:
+    """A district's row is locked as an UPDATE locks it (FOR NO KEY UPDATE): a pair written
+    by its neighbour only key-shares it. FOR UPDATE made these two wait on each other."""
+    await grid_districts(admin)
+    for round_ in range(6):
+        answers = await asyncio.gather(
+            admin.patch("/v1/districts/D1", {"adjacent": ["D2", "D3"], "name": f"N{round_}"}),
+            admin.patch("/v1/districts/D2", {"adjacent": ["D1", "D4"], "name": f"E{round_}"}),
+        )
+        assert [a.status_code for a in answers] == [200, 200], (round_, answers[0].text)
+
+
 async def test_multipolygon_boundary_is_accepted(admin: Api) -> None:
     two = {
         "type": "MultiPolygon",
