@@ -47,11 +47,12 @@ def _canonical(value: str) -> str:
 
 
 # The calls whose id may not be canonical: of the prefix's form in any case, with a capital
-# somewhere (an id all in lower case is canonical already). Oldest first.
+# somewhere (an id all in lower case is canonical already). Oldest first, a page at a time:
+# a CAD whose unique ids are in capitals has every call here, and most need nothing.
 _CANDIDATES = sa.text(
     "SELECT id, agency_id, external_id FROM call"
     " WHERE external_id ILIKE 'urn:emergency:uid:incidentid:%'"
-    " AND external_id <> lower(external_id) ORDER BY id"
+    " AND external_id <> lower(external_id) AND id > :after ORDER BY id LIMIT 5000"
 )
 _HELD = sa.text(
     "SELECT agency_id, external_id FROM call WHERE external_id = ANY(CAST(:ids AS text[]))"
@@ -62,10 +63,13 @@ _REWRITE = sa.text("UPDATE call SET external_id = :external_id WHERE id = :id")
 def upgrade() -> None:
     conn = op.get_bind()
     wanted: dict[tuple[object, str], object] = {}  # (agency, canonical id) -> oldest call
-    for row in conn.execute(_CANDIDATES):
-        canonical = _canonical(row.external_id)
-        if canonical != row.external_id:
-            wanted.setdefault((row.agency_id, canonical), row.id)
+    after = "00000000-0000-0000-0000-000000000000"
+    while rows := conn.execute(_CANDIDATES, {"after": after}).all():
+        for row in rows:
+            canonical = _canonical(row.external_id)
+            if canonical != row.external_id:
+                wanted.setdefault((row.agency_id, canonical), row.id)
+        after = rows[-1].id
     if not wanted:
         return
     ids = sorted({canonical for _, canonical in wanted})
