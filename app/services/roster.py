@@ -191,7 +191,7 @@ async def update_officer(
         # agency's terminal keys for them do not, and the shift under way ends with it.
         # First, with no field set yet: its statements flush the session, and the officer
         # must reach the database inactive (its unique indexes hold active officers only).
-        revoked = await _retire_terminal(session, who, request_id, officer_id, shift)
+        revoked = await _retire_unit(session, who, request_id, officer_id, shift)
     if body.badge_number is not None:
         officer.badge_number = body.badge_number
     if body.name is not None:
@@ -223,7 +223,7 @@ def _officer_fields(officer: Officer) -> dict[str, Any]:
     }
 
 
-async def _retire_terminal(
+async def _retire_unit(
     session: AsyncSession,
     who: Principal,
     request_id: str | None,
@@ -358,7 +358,7 @@ async def update_co_responder(
     before = _co_responder_fields(row)
     revoked: list[bytes] = []
     if body.active is False and row.active:  # first, as an officer's (update_officer)
-        revoked = await _retire_terminal(session, who, request_id, co_responder_id, shift)
+        revoked = await _retire_unit(session, who, request_id, co_responder_id, shift)
     for field in ("name", "kind", "provider", "active"):
         value = getattr(body, field)
         if value is not None:
