@@ -11,8 +11,8 @@ INCIDENT_ID_PREFIX = "urn:emergency:uid:incidentid:"
 
 
 # ASCII letters only: str.lower() also folds other scripts, and may lengthen a string
-# ("İ" becomes two characters); a domain name is ASCII (IDNs in punycode), and migration
-# 0026 folds the same letters in SQL.
+# ("İ" becomes two characters); a domain name is ASCII (IDNs in punycode). Migration 0026
+# restates this rule for the ids stored before it.
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
