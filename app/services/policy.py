@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.exc import IntegrityError
@@ -11,14 +12,20 @@ from app.errors import Conflict
 from app.models import RoutingPolicy
 from app.repositories.agencies import latest_policy
 from app.schemas.policy import PolicyIn, PolicyOut
+from app.services import audit
 
 
 async def current(session: AsyncSession, *, agency_id: UUID) -> PolicyOut:
     return PolicyOut.model_validate(await latest_policy(session, agency_id), from_attributes=True)
 
 
-async def replace(session: AsyncSession, *, agency_id: UUID, body: PolicyIn) -> PolicyOut:
+async def replace(
+    session: AsyncSession, *, agency_id: UUID, body: PolicyIn
+) -> tuple[PolicyOut, dict[str, dict[str, Any]]]:
+    """The new version, and each field it changed, from and to (for the audit trail: the
+    version it replaced is otherwise read nowhere)."""
     previous = await latest_policy(session, agency_id)
+    was = _fields(PolicyOut.model_validate(previous, from_attributes=True))
     given = body.model_dump(exclude={"version", "created_at"})
     # A program field left out keeps its value (app/schemas/policy.py).
     kept = {field: getattr(previous, field) for field, value in given.items() if value is None}
@@ -30,4 +37,10 @@ async def replace(session: AsyncSession, *, agency_id: UUID, body: PolicyIn) -> 
     except IntegrityError:
         raise Conflict("the policy was changed at the same moment; read it and try again") from None
     await session.refresh(row)
-    return PolicyOut.model_validate(row, from_attributes=True)
+    out = PolicyOut.model_validate(row, from_attributes=True)
+    return out, audit.changes(was, _fields(out))
+
+
+def _fields(policy: PolicyOut) -> dict[str, Any]:
+    """What a PUT sets, as JSON (not the version or its time, which every PUT changes)."""
+    return policy.model_dump(mode="json", exclude={"version", "created_at"})

@@ -271,6 +271,23 @@ async def test_the_policy_read_changed_and_written_back_as_it_came(admin: Api) -
     assert (await admin.ok("GET", "/v1/policy"))["version"] == after["version"]
 
 
+async def test_a_policy_change_is_in_the_trail_field_by_field(admin: Api) -> None:
+    """The version a PUT replaced is read nowhere else: the trail keeps what changed, so
+    an advisory council can see who changed which safety flags lead, and when."""
+    before = await admin.ok("GET", "/v1/policy")
+    flags = sorted(set(before["safety_flags"]) ^ {"crime_in_progress"})
+    body = {**before, "safety_flags": flags, "adjacency_depth": 2}
+    after = await admin.ok("PUT", "/v1/policy", body)
+    await admin.ok("PUT", "/v1/policy", after)  # the same again: a version, no change
+    unchanged, entry = (await admin.ok("GET", "/v1/audit?action=policy.update"))["items"]
+    assert entry["resource_id"] == str(after["version"])
+    assert entry["detail"]["changed"] == {
+        "safety_flags": {"from": before["safety_flags"], "to": flags},
+        "adjacency_depth": {"from": before["adjacency_depth"], "to": 2},
+    }
+    assert unchanged["detail"]["changed"] == {}
+
+
 async def test_unit_assigned_carries_the_call_sign_of_the_units_shift_now(
     admin: Api, db: asyncpg.Connection
 ) -> None:

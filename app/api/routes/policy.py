@@ -23,7 +23,7 @@ async def put_policy(
     body: PolicyIn, who: Caller, session: Session, work: Work, state: State, audit: Audit
 ) -> PolicyOut:
     """Replace the routing policy; the server assigns the next version number."""
-    out = await service.replace(session, agency_id=who.agency_id, body=body)
-    audit.identify(out.version)
+    out, changed = await service.replace(session, agency_id=who.agency_id, body=body)
+    audit.identify(out.version, {"changed": changed})
     work.after_commit(lambda: agency.forget(state, who.agency_id))
     return out
