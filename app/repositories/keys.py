@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Row, Select, select, text, update
+from sqlalchemy import Row, Select, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -88,6 +88,23 @@ def keys_statement(agency_id: UUID) -> Select[ApiKey]:
 async def get_key(session: AsyncSession, *, agency_id: UUID, key_id: UUID) -> ApiKey | None:
     stmt = keys_statement(agency_id).where(ApiKey.id == key_id)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def lock_admin_keys(session: AsyncSession, *, agency_id: UUID) -> list[UUID]:
+    """The agency's admin keys still valid, locked FOR UPDATE in id order: two revocations
+    at once take turns, and the second sees the first's."""
+    stmt = (
+        select(ApiKey.id)
+        .where(
+            ApiKey.agency_id == agency_id,
+            ApiKey.role == "admin",
+            ApiKey.revoked_at.is_(None),
+            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > func.now()),
+        )
+        .order_by(ApiKey.id)
+        .with_for_update()
+    )
+    return list((await session.execute(stmt)).scalars())
 
 
 async def revoke_unit_keys(

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound
 from app.models import ApiKey, AuditEntry
 from app.repositories import audit as audit_repo
 from app.repositories import keys as repo
@@ -66,6 +66,15 @@ async def revoke(session: AsyncSession, *, agency_id: UUID, key_id: UUID) -> byt
     if row is None:
         raise NotFound("API key not found")
     if row.revoked_at is None:
+        valid_admins = (
+            [] if row.role != "admin" else await repo.lock_admin_keys(session, agency_id=agency_id)
+        )
+        if valid_admins == [row.id]:
+            # Nobody could then manage the agency's keys, roster or policy by the API.
+            raise Conflict(
+                "this is the agency's last valid admin key: make another first (POST"
+                " /v1/api-keys, or `cit-dispatch api-key create`), then revoke this one"
+            )
         row.revoked_at = datetime.now(UTC)
         await session.flush()
     return row.key_hash

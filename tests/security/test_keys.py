@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,7 +20,7 @@ from app.limits import RefusalTally
 from app.services import auth
 from app.settings import Settings
 from app.state import CLIENT_BUDGET
-from tests.helpers import Api, add_officer, grid_districts
+from tests.helpers import Api, add_officer, grid_districts, until_waiting_on_locks
 
 
 @asynccontextmanager
@@ -119,6 +120,43 @@ async def test_revocation_takes_effect_at_once_here_and_within_5s_elsewhere(
             await asyncio.sleep(0.1)
     listed = (await admin.ok("GET", "/v1/api-keys"))["items"]
     assert next(k for k in listed if k["id"] == created["id"])["revoked_at"] is not None
+
+
+async def test_the_agencys_last_valid_admin_key_is_not_revoked(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """Revoked, nobody could manage the agency's keys, roster or policy by the API again
+    (outside-in check). Two admins revoking each other's keys at once leave one."""
+    [mine] = [k for k in (await admin.ok("GET", "/v1/api-keys"))["items"] if k["role"] == "admin"]
+    refused = await admin.delete(f"/v1/api-keys/{mine['id']}")
+    assert refused.status_code == 409, refused.text
+    assert "last valid admin key" in refused.json()["detail"]
+    # Another, valid: then either may go. An expired one does not count.
+    await db.execute(
+        "UPDATE api_key SET expires_at = now() - interval '1 s' WHERE id = $1",
+        (await admin.ok("POST", "/v1/api-keys", {"role": "admin"}, 201))["id"],
+    )
+    assert (await admin.delete(f"/v1/api-keys/{mine['id']}")).status_code == 409
+    other = await admin.ok("POST", "/v1/api-keys", {"role": "admin"}, 201)
+    theirs = Api(client=admin.client, key=other["key"], agency_id=admin.agency_id, app=admin.app)
+    # Both revocations read the keys while a lock on one holds them up, then go on at once.
+    held = db.transaction()
+    await held.start()
+    await db.execute("SELECT 1 FROM api_key WHERE id = $1 FOR UPDATE", uuid.UUID(mine["id"]))
+    answers = asyncio.gather(
+        admin.delete(f"/v1/api-keys/{other['id']}"),
+        theirs.delete(f"/v1/api-keys/{mine['id']}"),
+    )
+    # Both wait on it (with the admin keys locked as they are read; read unlocked, one
+    # revocation goes through at once and the other then fails as revoked meanwhile).
+    await asyncio.wait_for(until_waiting_on_locks(db, 2), timeout=3)
+    await held.rollback()
+    assert sorted(a.status_code for a in await answers) == [204, 409]
+    valid = await db.fetchval(
+        "SELECT count(*) FROM api_key WHERE role = 'admin' AND revoked_at IS NULL"
+        " AND (expires_at IS NULL OR expires_at > now())"
+    )
+    assert valid == 1
 
 
 async def test_an_expired_key_is_refused(admin: Api, db: asyncpg.Connection) -> None:

@@ -40,12 +40,13 @@ async def list_keys(who: Caller, session: ReadSession, page: Paging) -> Page[Api
 
 
 @router.delete(
-    "/v1/api-keys/{key_id}", status_code=204, responses=problems(401, 403, 404, 422, 503)
+    "/v1/api-keys/{key_id}", status_code=204, responses=problems(401, 403, 404, 409, 422, 503)
 )
 async def revoke_key(
     key_id: UUID, who: Caller, session: Session, work: Work, state: State
 ) -> Response:
-    """Revoke a key. This instance refuses it at once; every other within a second."""
+    """Revoke a key. This instance refuses it at once; every other within a second. The
+    agency's last valid admin key is a 409: make another first."""
     digest = await service.revoke(session, agency_id=who.agency_id, key_id=key_id)
     work.after_commit(lambda: auth.forget_key(state, digest))
     return Response(status_code=204)
