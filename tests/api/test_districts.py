@@ -7,6 +7,7 @@ from typing import Any, cast
 
 import asyncpg
 import pytest
+from asyncpg.transaction import Transaction
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -228,17 +229,23 @@ async def test_overlapping_boundaries_sent_at_the_same_moment_let_exactly_one_in
     assert len(drawn) == 5, [r["code"] for r in drawn]
 
 
+async def _hold_boundaries(db: asyncpg.Connection, admin: Api) -> Transaction:
+    """The agency's boundary lock, held by the test until it rolls the transaction back."""
+    held = db.transaction()
+    await held.start()
+    await db.execute(
+        "SELECT pg_advisory_xact_lock($1, hashtext($2))", BOUNDARIES_LOCK, str(admin.agency_id)
+    )
+    return held
+
+
 async def test_a_rename_waiting_for_the_boundary_lock_does_not_deadlock(
     admin: Api, db: asyncpg.Connection
 ) -> None:
     """A change of name and boundary waits for the boundary lock holding nothing, so a
     boundary-only change of the same district ahead of it finishes (no deadlock, no 500)."""
     await grid_districts(admin)
-    held = db.transaction()
-    await held.start()
-    await db.execute(
-        "SELECT pg_advisory_xact_lock($1, hashtext($2))", BOUNDARIES_LOCK, str(admin.agency_id)
-    )
+    held = await _hold_boundaries(db, admin)
     first = asyncio.create_task(admin.patch("/v1/districts/D1", {"boundary": square(50, 50)}))
     await asyncio.sleep(0.3)
     second = asyncio.create_task(
@@ -260,11 +267,7 @@ async def test_a_district_deleted_while_its_change_waits_is_a_404(
     then, it is a 404, not the 500 of refreshing a deleted row (from the review)."""
     await grid_districts(admin)
     await admin.ok("POST", "/v1/districts", {"code": "D9", "name": "Spare"}, 201)
-    held = db.transaction()
-    await held.start()
-    await db.execute(
-        "SELECT pg_advisory_xact_lock($1, hashtext($2))", BOUNDARIES_LOCK, str(admin.agency_id)
-    )
+    held = await _hold_boundaries(db, admin)
     change = asyncio.create_task(admin.patch("/v1/districts/D9", {"boundary": square(50, 50)}))
     await asyncio.sleep(0.3)
     await admin.ok("DELETE", "/v1/districts/D9", status=204)
