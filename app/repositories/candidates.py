@@ -158,10 +158,13 @@ LEFT JOIN LATERAL (
 # call sign and district.
 _ON_CALL = Template("""
 SELECT r.responder_type, r.responder_id, s.call_sign, s.starts_at, s.ends_at,
-       s.district_id AS home_id, $unit_facts
+       s.district_id AS home_id,
+       EXISTS (SELECT 1 FROM shift_coverage c
+               WHERE c.shift_id = s.id AND c.district_id = :district_id) AS covers,
+       $unit_facts
 FROM assignment r
 LEFT JOIN LATERAL (
-    SELECT s.call_sign, s.starts_at, s.ends_at, s.district_id $naming_shift
+    SELECT s.id, s.call_sign, s.starts_at, s.ends_at, s.district_id $naming_shift
 ) s ON true
 $unit_rows
 WHERE r.agency_id = :agency_id AND r.call_id = :call_id AND r.released_at IS NULL
@@ -245,26 +248,34 @@ async def load_units_on_call(
     *,
     agency_id: UUID,
     call_id: UUID,
+    district_id: UUID,
     district_code: str,
     codes: Mapping[UUID, str],
     now: datetime,
     today: date,
 ) -> list[Candidate]:
     """The units holding an assignment on the call, as candidates marked on_call (the
-    routing core ranks them first, whatever their status, shift or district). A unit sent
-    with no shift at all is named by its name, in the call's district."""
+    routing core ranks them first, whatever their status, shift or district, and tells
+    where they come from by the shift that names them and the districts it covers). A
+    unit sent with no shift at all is named by its name, in the call's district."""
     raw = await driver(conn)
     rows = await raw.fetch(
         _UNITS_ON_CALL.sql,
         *_UNITS_ON_CALL.args(
-            {"agency_id": agency_id, "call_id": call_id, "now": now, "today": today}
+            {
+                "agency_id": agency_id,
+                "call_id": call_id,
+                "district_id": district_id,
+                "now": now,
+                "today": today,
+            }
         ),
     )
     codes = await _knowing(raw, codes, rows)
     on_call = []
     for row in rows:
         home = district_code if row["home_id"] is None else codes[row["home_id"]]
-        unit = _candidate(row, home, False, district_code, now=now)
+        unit = _candidate(row, home, row["covers"], district_code, now=now)
         on_call.append(replace(unit, on_call=True))
     return on_call
 

@@ -94,7 +94,7 @@ def recommend(
             if support is None:
                 _no_co_responder(draft)
             else:
-                _add_co_responder(draft, call, support, "support")
+                _add_co_responder(draft, call, support, "support", co_responders)
     elif co_responders:
         lead = "mental_health"
         best = co_responders[0]
@@ -113,7 +113,7 @@ def recommend(
                 f"No safety concern flagged: mental health ({best.call_sign}) leads; "
                 "the policy sends no law-enforcement back-up",
             )
-        _add_co_responder(draft, call, best, "lead")
+        _add_co_responder(draft, call, best, "lead", co_responders)
     else:
         lead = "law_enforcement"
         found = _find_law_enforcement(officers)
@@ -153,12 +153,14 @@ class _LawEnforcement:
 def _find_law_enforcement(officers: list[Ranked]) -> _LawEnforcement:
     """Find the CIT officer in the district, else the nearest CIT one, else the best officer."""
     cit = [o for o in officers if o.cit]
-    if cit and cit[0].hop == 0:
+    # One working the call from another district (a re-triage) ranks as serving it, but
+    # the district has no CIT officer for all that unless one serves it.
+    if cit and cit[0].hop == 0 and (cit[0].away == 0 or any(o.away == 0 for o in cit)):
         return _LawEnforcement(cit[0], "cit_in_district")
     if cit:
-        # Ranking orders by hop first, so cit[0] comes from the nearest ring.
+        # Ranking orders by hop first, so cit[0] comes from the nearest ring (or is on the call).
         # Only a leading adjacent CIT officer gets this stabiliser (see _record_law_enforcement).
-        stabilizer = _by_training([o for o in officers if o.hop == 0])
+        stabilizer = _by_training([o for o in officers if o.hop == 0 and o is not cit[0]])
         return _LawEnforcement(cit[0], "cit_adjacent", stabilizer)
     return _LawEnforcement(_by_training(officers), "no_cit")
 
@@ -189,14 +191,15 @@ def _record_law_enforcement(
         draft.warn(
             "no_cit_in_district", f"No CIT officer is on shift and available in {call.district}"
         )
+        on_call = _on_call_from_elsewhere(unit)
         draft.warn(
             "cit_from_adjacent_district",
-            f"CIT officer {unit.call_sign} comes from {_ring(unit)} district "
+            f"CIT officer {unit.call_sign}{on_call} comes from {_ring(unit)} district "
             f"{unit.candidate.shift_district}",
         )
         message = (
             f"No CIT officer on shift in {call.district}; CIT officer {unit.call_sign} from "
-            f"{_ring(unit)} {unit.candidate.shift_district} {verb}"
+            f"{_ring(unit)} {unit.candidate.shift_district}{on_call} {verb}"
         )
         if role == "lead":
             if found.stabilizer is not None:
@@ -226,10 +229,14 @@ def _safety_message(call: CallFacts, policy: Policy, concerns: list[str]) -> str
 
 
 def _by_training(officers: list[Ranked]) -> Ranked | None:
-    """Return the best officer, preferring de-escalation, then mental-health awareness."""
+    """Return the best officer, preferring de-escalation, then mental-health awareness; one
+    on the call first (a re-triage never swaps it for a free one: docs/routing.md, "Ranking")."""
     if not officers:
         return None
-    return min(officers, key=lambda o: (o.hop, training_class(o.candidate), o.position))
+    return min(
+        officers,
+        key=lambda o: (not o.candidate.on_call, o.hop, training_class(o.candidate), o.position),
+    )
 
 
 def _no_law_enforcement_for_flagged_call(draft: _Draft, co_responders: list[Ranked]) -> None:
@@ -254,17 +261,30 @@ def _no_law_enforcement_for_flagged_call(draft: _Draft, co_responders: list[Rank
 
 def _ring(unit: Ranked) -> str:
     """How far the unit's district is from the call's, before the word "district"."""
-    return "adjacent" if unit.hop == 1 else f"{unit.hop} districts away,"
+    if unit.away is None:
+        return "an out-of-reach"
+    return "adjacent" if unit.away == 1 else f"{unit.away} districts away,"
 
 
-def _add_co_responder(draft: _Draft, call: CallFacts, unit: Ranked, role: UnitRole) -> None:
+def _on_call_from_elsewhere(unit: Ranked) -> str:
+    """ ", on the call," for a unit working the call from a district that does not serve it
+    (ranked as serving it: app/routing/ranking.py), else nothing."""
+    return ", on the call," if unit.hop == 0 and unit.away != 0 else ""
+
+
+def _add_co_responder(
+    draft: _Draft, call: CallFacts, unit: Ranked, role: UnitRole, others: list[Ranked]
+) -> None:
     draft.add(unit, role)
-    if unit.hop > 0:
-        # Said as for a CIT officer from next door (cit_from_adjacent_district).
+    serving = any(o.away == 0 for o in others)
+    if unit.away != 0 and not (_on_call_from_elsewhere(unit) and serving):
+        # Said as for a CIT officer from next door (cit_from_adjacent_district); one working
+        # the call from next door while another serves the district is no gap.
         draft.warn(
             "co_responder_from_adjacent_district",
-            f"No co-responder is available in {call.district}; {unit.call_sign} comes from "
-            f"{_ring(unit)} district {unit.candidate.shift_district}",
+            f"No co-responder is available in {call.district}; {unit.call_sign}"
+            f"{_on_call_from_elsewhere(unit)} comes from {_ring(unit)} district "
+            f"{unit.candidate.shift_district}",
         )
     if unit.youth_first:
         draft.reason(

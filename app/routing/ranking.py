@@ -69,7 +69,11 @@ class Ranked:
     """An eligible candidate in reach, with what ranking learned about it."""
 
     candidate: Candidate
+    # The ring ranking counts: 0 for a unit on the call, wherever it comes from.
     hop: int
+    # The ring of its shift district, as the warnings tell it (0 when it serves the call's
+    # district); None for a unit on the call whose district is out of reach.
+    away: int | None
     cit: bool
     distance_km: float | None
     eta_minutes: float | None
@@ -88,7 +92,12 @@ class Ranked:
 
 
 _Entry = tuple[
-    tuple[bool, int, bool, bool, float, int, str, str], Candidate, int, float | None, bool
+    tuple[bool, int, bool, bool, float, int, str, str],
+    Candidate,
+    int,
+    int | None,
+    float | None,
+    bool,
 ]
 
 
@@ -118,7 +127,8 @@ def rank_candidates(
         if not (on_call or is_eligible(c, now)):
             continue
         # also_covers makes a unit serve a district; only the shift district has neighbours.
-        hop = 0 if on_call or call.district in c.also_covers else reach.get(c.shift_district)
+        away = 0 if call.district in c.also_covers else reach.get(c.shift_district)
+        hop = 0 if on_call else away
         if hop is None:
             continue
         distance = (
@@ -145,19 +155,20 @@ def rank_candidates(
         identity = (c.responder_type, c.responder_id)
         kept = best.get(identity)
         if kept is None or key < kept[0]:
-            best[identity] = (key, c, hop, distance, youth_first)
+            best[identity] = (key, c, hop, away, distance, youth_first)
     ordered = sorted(best.values(), key=lambda entry: entry[0])
     return [
         Ranked(
             candidate=c,
             hop=hop,
+            away=away,
             cit=is_cit(c, today),
             distance_km=distance,
             eta_minutes=_eta_minutes(distance, policy.speed_kmh),
             position=position,
             youth_first=youth_first,
         )
-        for position, (_, c, hop, distance, youth_first) in enumerate(ordered)
+        for position, (_, c, hop, away, distance, youth_first) in enumerate(ordered)
     ]
 
 

@@ -120,6 +120,7 @@ async def _with_units_on_call(
         conn,
         agency_id=context.agency_id,
         call_id=call.id,
+        district_id=call.district_id,
         district_code=call.district,
         codes=context.district_codes,
         now=now,

@@ -102,3 +102,32 @@ async def test_openapi_lists_every_warning_code(admin: Api) -> None:
         code["enum"]
     )
     assert "unknown_nature" in code["enum"]
+
+
+async def test_a_re_triage_still_says_where_the_units_working_the_call_come_from(
+    admin: Api,
+) -> None:
+    """Units on a dispatched call rank first on its re-triage, as if serving its district;
+    the warnings still tell the dispatcher a CIT officer came from next door, and a unit
+    whose shift covers the district is still no gap."""
+    await grid_districts(admin)
+    await add_officer(admin, district="D2", call_sign="2C1", cit=True)
+    await add_officer(admin, district="D1", call_sign="1A1", trainings=["de_escalation"])
+    # D4 is not next to D1, but this shift covers D1.
+    await add_co_responder(admin, district="D4", call_sign="MCT-4", also_covers=["D1"])
+    weapon = {"weapon": True}
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "safety": weapon}, 201)
+    sent = {u["call_sign"]: u["role"] for u in call["recommendation"]["units"]}
+    assert sent == {"2C1": "lead", "1A1": "stabilize", "MCT-4": "support"}
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+
+    patched = await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": "door is open"})
+    again = patched["recommendation"]
+    assert {u["call_sign"]: u["role"] for u in again["units"]} == sent
+    warned = _warnings(patched)
+    assert (
+        "2C1, on the call, comes from adjacent district D2"
+        in (warned["cit_from_adjacent_district"])
+    )
+    assert "no_cit_in_district" in warned
+    assert "co_responder_from_adjacent_district" not in warned

@@ -76,6 +76,17 @@ def test_a_unit_on_the_call_ranks_first_of_its_kind_whatever_its_roster_says() -
     assert roles(run(call(), free, replace(working[0], active=False))) == {"MCT-F": "lead"}
 
 
+def test_an_officer_on_the_call_is_not_swapped_for_a_better_trained_free_one() -> None:
+    """With no CIT officer in reach the best-trained officer leads (no_cit), but on a
+    re-triage the one already working the call keeps the part."""
+    working = officer("1A-W", status="on_scene", on_call=True)
+    trained = officer("1A-T", trainings=frozenset({"de_escalation"}), km_north=1)
+    assert roles(run(call(safety=WEAPON), working, trained)) == {"1A-W": "lead"}
+    assert roles(
+        run(call(safety=WEAPON), replace(working, on_call=False, status="available"), trained)
+    ) == {"1A-T": "lead"}
+
+
 def test_serving_co_responder_leads_before_a_closer_adjacent_one() -> None:
     rec = run(call(), co_responder("MCT-A", "D2", km_north=0.1), co_responder("MCT-S", km_north=9))
     assert [(u.call_sign, u.role) for u in rec.units] == [("MCT-S", "lead")]

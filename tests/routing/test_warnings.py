@@ -15,6 +15,7 @@ from tests.routing.builders import (
     call,
     co_responder,
     officer,
+    reason,
     roles,
     rules,
     run,
@@ -163,6 +164,62 @@ def test_co_responder_kept_back_from_a_flagged_call_is_not_warned_as_adjacent() 
     rec = run(call("D1", safety=WEAPON), co_responder("MCT-2", "D2", km_north=1))
     assert rec.units == ()
     assert "co_responder_from_adjacent_district" not in warnings(rec)
+
+
+# units working the call from another district (a dispatched call's re-triage)
+
+
+def test_cit_officer_on_the_call_from_next_door_is_still_said_to_come_from_there() -> None:
+    """Ranked first as on the call, it was said to serve the district: the re-triage's
+    dispatcher lost the warning the first recommendation gave, and the stabiliser on the
+    call was left out of the recommendation."""
+    working = officer("2C1", "D2", cit=True, status="on_scene", on_call=True)
+    stabilizing = officer("1A1", status="on_scene", on_call=True)
+    free_here = officer("1A2", trainings=frozenset({"de_escalation"}), km_north=1)
+    rec = run(call("D1", safety=WEAPON), working, stabilizing, free_here)
+    assert roles(rec) == {"2C1": "lead", "1A1": "stabilize"}
+    assert warnings(rec)[:2] == ["no_cit_in_district", "cit_from_adjacent_district"]
+    assert "2C1, on the call, comes from adjacent district D2" in warning(
+        rec, "cit_from_adjacent_district"
+    )
+    assert "1A1 from D1 stabilises" in reason(rec, "cit_adjacent")
+    # With none on the call, the best free one is named, as on a first recommendation.
+    rec = run(call("D1", safety=WEAPON), working, free_here)
+    assert roles(rec) == {"2C1": "lead", "1A2": "stabilize"}
+    # As back-up to a mental-health lead, too.
+    rec = run(call("D1"), working, co_responder("MCT-1", km_north=1))
+    assert roles(rec) == {"MCT-1": "lead", "2C1": "backup"}
+    assert "cit_from_adjacent_district" in warnings(rec)
+
+
+def test_cit_officer_on_the_call_from_next_door_is_no_gap_while_one_serves_the_district() -> None:
+    working = officer("2C1", "D2", cit=True, status="on_scene", on_call=True)
+    rec = run(call("D1", safety=WEAPON), working, officer("1C1", cit=True, km_north=1))
+    assert roles(rec)["2C1"] == "lead"
+    assert not {"no_cit_in_district", "cit_from_adjacent_district"} & set(warnings(rec))
+    assert "cit_adjacent" not in rules(rec)
+
+
+def test_co_responder_on_the_call_from_next_door_is_warned_only_without_one_serving() -> None:
+    working = co_responder("MCT-2", "D2", status="on_scene", on_call=True)
+    rec = run(call("D1"), working, officer("1C1", cit=True, km_north=1))
+    assert roles(rec)["MCT-2"] == "lead"
+    assert "MCT-2, on the call, comes from adjacent district D2" in warning(
+        rec, "co_responder_from_adjacent_district"
+    )
+    rec = run(call("D1"), working, co_responder("MCT-1", km_north=1), officer("1C1", cit=True))
+    assert roles(rec)["MCT-2"] == "lead"
+    assert "co_responder_from_adjacent_district" not in warnings(rec)
+
+
+def test_unit_on_the_call_from_beyond_reach_is_named_as_such() -> None:
+    """A PATCH may move the call to a district far from the unit working it."""
+    working = co_responder("MCT-5", "D5", status="en_route", on_call=True)
+    rec = run(call("D1"), working, officer("1C1", cit=True, km_north=1))
+    assert roles(rec)["MCT-5"] == "lead"
+    assert "MCT-5, on the call, comes from an out-of-reach district D5" in warning(
+        rec, "co_responder_from_adjacent_district"
+    )
 
 
 # unknown_nature
