@@ -23,6 +23,7 @@ from app.events.payloads import (
     Payload,
     PlacePayload,
     PointPayload,
+    ReasonPayload,
     RecommendationCreated,
     RecommendedUnitRef,
     UnitAssigned,
@@ -148,11 +149,15 @@ def call_updated(call: CallRecord, *, lead: Lead) -> OutboxEvent:
 
 
 def call_escalated(
-    call: CallRecord, *, lead: Lead, previous_lead: Lead, recommendation_id: UUID
+    call: CallRecord, rec: RecommendationRecord, *, previous_lead: Lead
 ) -> OutboxEvent:
-    summary = call_summary(call, lead=lead)
+    summary = call_summary(call, lead=rec.lead)
     payload = CallEscalated(
-        **summary, previous_lead=previous_lead, recommendation_id=str(recommendation_id)
+        **summary,
+        previous_lead=previous_lead,
+        recommendation_id=str(rec.id),
+        safety_concern=rec.safety_concern,
+        reasons=[ReasonPayload(rule=r["rule"], message=r["message"]) for r in rec.reasons],
     )
     return _event("call.escalated", call.id, None, payload)
 

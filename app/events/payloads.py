@@ -42,9 +42,19 @@ class CallSummary(TypedDict):
     lead: Lead | None
 
 
+class ReasonPayload(TypedDict):
+    rule: str
+    message: str
+
+
 class CallEscalated(CallSummary):
     previous_lead: Lead
     recommendation_id: str
+    # Why it leads now: the new recommendation's safety concern and its reasons (rule ids
+    # and messages, as GET /v1/calls/{id} gives them), so a crew told by its terminal alone
+    # learns what changed (new danger, or the unit leading gone) without a second read.
+    safety_concern: bool
+    reasons: list[ReasonPayload]
 
 
 class CallCleared(CallSummary):

@@ -152,11 +152,7 @@ async def retriage(
     news = [events.call_updated(call, lead=rec.lead)] if announce_update else []
     news.append(events.recommendation_created(rec))
     if call.status == "dispatched" and previous is not None and previous.lead != rec.lead:
-        news.append(
-            events.call_escalated(
-                call, lead=rec.lead, previous_lead=previous.lead, recommendation_id=rec.id
-            )
-        )
+        news.append(events.call_escalated(call, rec, previous_lead=previous.lead))
     entry = audit.call_entry(
         who,
         call.id,

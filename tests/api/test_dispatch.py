@@ -393,6 +393,13 @@ async def test_new_safety_information_on_a_dispatched_call_escalates(
     assert len(escalations) == 1
     assert escalations[0]["previous_lead"] == "mental_health"
     assert escalations[0]["recommendation_id"] == patched["recommendation"]["id"]
+    # It says why, for a crew that hears of it from its terminal alone.
+    assert escalations[0]["safety_concern"] is True
+    assert escalations[0]["reasons"] == patched["recommendation"]["reasons"]
+    assert escalations[0]["reasons"][0] == {
+        "rule": "safety_flagged",
+        "message": "Safety concern flagged: weapon",
+    }
     calm = await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"nature": "MNTL"})
     assert calm["recommendation"]["lead"] == "law_enforcement"
     assert len(await _events(db, "call.escalated")) == 1

@@ -83,9 +83,7 @@ def one_of_each(call: CallRecord) -> list[OutboxEvent]:
         events.call_created(call, lead=rec.lead),
         events.call_updated(call, lead=rec.lead),
         events.recommendation_created(rec),
-        events.call_escalated(
-            call, lead="law_enforcement", previous_lead="mental_health", recommendation_id=rec.id
-        ),
+        events.call_escalated(call, rec, previous_lead="mental_health"),
         events.unit_assigned(
             call,
             lead=rec.lead,
