@@ -81,6 +81,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/v1/units"): _read("unit.list"),
     ("GET", "/v1/units/me"): Rule(UNIT, "unit.me", unit_own=True),
     ("GET", "/v1/policy"): _read("policy.read"),
+    ("GET", "/v1/policy/versions/{version}"): _read("policy.read"),
     ("PUT", "/v1/policy"): _write("policy.update", ADMIN),
     ("POST", "/v1/calls"): _write("call.create", HANDLERS, audited_by_service=True),
     ("GET", "/v1/calls"): _read("call.list"),

@@ -64,6 +64,15 @@ async def latest_policy(session: AsyncSession, agency_id: UUID) -> RoutingPolicy
     return (await session.execute(stmt)).scalar_one()
 
 
+async def policy_version(
+    session: AsyncSession, agency_id: UUID, version: int
+) -> RoutingPolicy | None:
+    stmt = select(RoutingPolicy).where(
+        RoutingPolicy.agency_id == agency_id, RoutingPolicy.version == version
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
 _CONTEXT_AGENCY = text(
     "SELECT a.timezone, p.version, p.safety_flags, p.nature_flags,"
     " p.le_backup_for_mh_lead, p.adjacency_depth, p.speed_kmh, p.eido_incident_types"

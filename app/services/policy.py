@@ -8,15 +8,22 @@ from uuid import UUID
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Conflict
+from app.errors import Conflict, NotFound
 from app.models import RoutingPolicy
-from app.repositories.agencies import latest_policy
+from app.repositories.agencies import latest_policy, policy_version
 from app.schemas.policy import PolicyIn, PolicyOut
 from app.services import audit
 
 
 async def current(session: AsyncSession, *, agency_id: UUID) -> PolicyOut:
     return PolicyOut.model_validate(await latest_policy(session, agency_id), from_attributes=True)
+
+
+async def version(session: AsyncSession, *, agency_id: UUID, version: int) -> PolicyOut:
+    row = await policy_version(session, agency_id, version)
+    if row is None:
+        raise NotFound(f"the policy has no version {version}")
+    return PolicyOut.model_validate(row, from_attributes=True)
 
 
 async def replace(

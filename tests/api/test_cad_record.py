@@ -288,6 +288,39 @@ async def test_a_policy_change_is_in_the_trail_field_by_field(admin: Api) -> Non
     assert unchanged["detail"]["changed"] == {}
 
 
+async def test_the_policy_a_recommendation_names_can_be_read_as_it_stood(
+    admin: Api, other_admin: Api
+) -> None:
+    """A recommendation names its policy_version; a coordinator asking why it recommended
+    what it did reads that version, though the policy has changed since."""
+    await grid_districts(admin)
+    first = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    was = await admin.ok("GET", "/v1/policy")
+    assert first["recommendation"]["policy_version"] == was["version"]
+    now = await admin.ok("PUT", "/v1/policy", {**was, "adjacency_depth": 3})
+    viewer = await admin.with_role("viewer")
+    old = await viewer.ok("GET", f"/v1/policy/versions/{was['version']}")
+    assert old == was
+    assert await viewer.ok("GET", f"/v1/policy/versions/{now['version']}") == now
+    # A version never made, another agency's, or no version number at all.
+    for version, status in (
+        (now["version"] + 1, 404),
+        (0, 422),
+        (2**31, 422),
+        ("latest", 422),
+    ):
+        missing = await viewer.get(f"/v1/policy/versions/{version}")
+        assert missing.status_code == status, missing.text
+        assert missing.headers["content-type"] == "application/problem+json"
+    # The other agency has a first version of its own, and no second.
+    theirs = await other_admin.ok("GET", f"/v1/policy/versions/{was['version']}")
+    assert theirs["created_at"] != was["created_at"]
+    assert (await other_admin.get(f"/v1/policy/versions/{now['version']}")).status_code == 404
+    officer = await add_officer(admin, district="D1", call_sign="9")
+    unit = await admin.with_role("unit", uuid.UUID(officer))
+    assert (await unit.get(f"/v1/policy/versions/{was['version']}")).status_code == 403
+
+
 async def test_unit_assigned_carries_the_call_sign_of_the_units_shift_now(
     admin: Api, db: asyncpg.Connection
 ) -> None:

@@ -256,6 +256,8 @@ async def test_every_route_gives_another_agency_404_no_data_and_no_change(
     certification = await db.fetchval(
         "SELECT id FROM certification WHERE recorded_by_agency_id = $1 LIMIT 1", admin.agency_id
     )
+    # A policy version B never had (B's first is its own).
+    policy = await admin.ok("PUT", "/v1/policy", await admin.ok("GET", "/v1/policy"))
     ids = {
         "code": "D1",
         "officer_id": officer,
@@ -267,9 +269,11 @@ async def test_every_route_gives_another_agency_404_no_data_and_no_change(
         "shift_id": str(shift),
         "certification_id": str(certification),
         "incident_id": incident,
+        "version": str(policy["version"]),
     }
     secrets = [*ids.values(), "A's secret", "P-A1"]
     secrets.remove("D1")
+    secrets.remove(ids["version"])
     before = await _snapshot(db, admin.agency_id)
     bodies = _bodies(ids)
 
