@@ -79,8 +79,9 @@ async def _gap_alerts(
     """The gap alerts due, by key: the gaps starting within days of now, and those under
     way that began within LOOK_BACK (a shift ended early at 03:00, seen at 03:05), or with
     their district if it is newer (nobody on its roster yet). The district, kind and start
-    name a gap, so one told ahead is not told again as it begins; one under way for longer
-    was seen as it began, by a look before (every 10 minutes)."""
+    name a gap, so one told ahead is not told again as it begins (its end is told again
+    when the roster moves it); one under way for longer was seen as it began, by a look
+    before (every 10 minutes)."""
     span = Range(now - LOOK_BACK, now + timedelta(days=days))
     report = await coverage.report(session, context, span=span, district=None)
     targets = {"cit": report.targets.cit_officers, "co_responder": report.targets.co_responders}
@@ -105,10 +106,11 @@ async def _gap_alerts(
         ends = None if gap.to >= horizon else gap.to
         # A gap under way since before its district existed began with it.
         starts = max(gap.from_, new_districts.get(district, gap.from_))
-        # A gap first told without an end is told again once the roster gives it one: the
-        # key says which.
+        # A gap is told again when the roster moves its end, or gives it one: the key names
+        # the end told. One told to end at 06:00 that now runs to 14:00 (a shift deleted)
+        # would otherwise leave the coordinator planning for the shorter gap.
         key = f"coverage.gap_ahead:{district}:{gap.kind}:{starts.isoformat()}"
-        key += ":open" if ends is None else ""
+        key += ":open" if ends is None else f":to:{ends.isoformat()}"
         alerts[key] = events.coverage_gap_ahead(
             district=district,
             kind=gap.kind,

@@ -210,6 +210,57 @@ async def test_a_gap_told_without_an_end_is_told_again_once_the_roster_ends_it(
     assert again[1][1] == 20.0
 
 
+async def test_a_gap_whose_end_moves_is_told_again_with_its_new_end(
+    admin: Api, app: FastAPI, db: asyncpg.Connection
+) -> None:
+    """D1's CIT gap after 1A1's shift was told to end when 1A1 comes back; that shift is
+    cancelled, and the gap runs on to the next one. A coordinator told the shorter gap
+    would plan for it: the longer one is told, once."""
+    now, _ = await _agency(admin)
+    state: AppState = app.state.cit
+    for hours in (20, 30):
+        await _roster_1a1(admin, now + timedelta(hours=hours), now + timedelta(hours=hours + 8))
+
+    async def told() -> list[tuple[datetime, datetime]]:
+        rows = await db.fetch(
+            "SELECT payload FROM event WHERE type = 'coverage.gap_ahead'"
+            " AND payload->>'district' = 'D1' AND payload->>'under_way' = 'false'"
+            " ORDER BY created_at, id"
+        )
+        return [
+            (datetime.fromisoformat(p["from"]), datetime.fromisoformat(p["to"]))
+            for p in (json.loads(r["payload"]) for r in rows)
+        ]
+
+    await alerts.look_ahead(state, now=now)
+    after_shift = now + timedelta(hours=10)
+    assert [g for g in await told() if g[0] == after_shift] == [
+        (after_shift, now + timedelta(hours=20))
+    ]
+    shifts = (await admin.ok("GET", "/v1/shifts?district=D1"))["items"]
+    [cancelled] = [s for s in shifts if _at(s["starts_at"]) == now + timedelta(hours=20)]
+    await admin.ok("DELETE", f"/v1/shifts/{cancelled['id']}", status=204)
+    assert await alerts.look_ahead(state, now=now) == 1
+    assert await alerts.look_ahead(state, now=now) == 0
+    assert [g for g in await told() if g[0] == after_shift] == [
+        (after_shift, now + timedelta(hours=20)),
+        (after_shift, now + timedelta(hours=30)),
+    ]
+
+
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+async def _roster_1a1(admin: Api, starts: datetime, ends: datetime) -> None:
+    """Another shift in D1 for _agency's 1A1."""
+    roster = (await admin.ok("GET", "/v1/officers?limit=500"))["items"]
+    [officer] = [o["id"] for o in roster if o["badge_number"] == "1A1"]
+    await add_shift(
+        admin, "officer", officer, call_sign="1A1", district="D1", starts_at=starts, ends_at=ends
+    )
+
+
 async def test_a_nearer_threshold_sends_again_and_zero_days_turns_gaps_off(
     admin: Api, app: FastAPI, db: asyncpg.Connection
 ) -> None:
@@ -219,17 +270,7 @@ async def test_a_nearer_threshold_sends_again_and_zero_days_turns_gaps_off(
     # Three weeks on, 4A1's certification is 4 days from its end: the 7-day alert. And
     # 1A1 is on shift in D1 then, until 2 h later: a CIT gap there starts within a day.
     later = now + timedelta(days=21)
-    roster = (await admin.ok("GET", "/v1/officers?limit=500"))["items"]
-    [officer] = [o["id"] for o in roster if o["badge_number"] == "1A1"]
-    await add_shift(
-        admin,
-        "officer",
-        officer,
-        call_sign="1A1",
-        district="D1",
-        starts_at=later - timedelta(hours=1),
-        ends_at=later + timedelta(hours=2),
-    )
+    await _roster_1a1(admin, later - timedelta(hours=1), later + timedelta(hours=2))
     policy = await admin.ok("GET", "/v1/policy")
     del policy["created_at"]
     await admin.ok("PUT", "/v1/policy", {**policy, "coverage_alert_days": 0})
