@@ -42,6 +42,14 @@ class AgencyContext:
         """Districts within depth hops of code, with their hop count (code itself is 0)."""
         return hops_to(code, self.adjacency, depth)
 
+    def outside(self, code: str, lat: float, lon: float) -> bool:
+        """Whether the point lies outside the district's boundary (False for a district with
+        none: it cannot be told)."""
+        for boundary in self.boundaries:
+            if boundary.code == code:
+                return not boundary.geometry.covers(Point(lon, lat))
+        return False
+
     def locate(self, lat: float, lon: float) -> str | None:
         """Return the code of the first district (by code) whose boundary holds the point."""
         point = Point(lon, lat)

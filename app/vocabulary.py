@@ -151,15 +151,19 @@ WarningCode = Literal[
     "co_responder_from_adjacent_district",
     "no_youth_specialist",
     "no_units_available",
+    "location_outside_district",
     "unknown_nature",
     "eta_unknown",
 ]
 WARNING_CODES: tuple[WarningCode, ...] = get_args(WarningCode)
 # The warnings that tell of capacity the program lacks, not of a dispatcher's choice: the
-# outcome report counts them (docs/reports.md). An unknown nature or a unit's unknown
-# location is a gap in the data sent, not in the program's capacity.
+# outcome report counts them (docs/reports.md). A location outside the district given, an
+# unknown nature or a unit's unknown location is a gap in the data sent, not in the
+# program's capacity.
 CAPACITY_WARNINGS: tuple[WarningCode, ...] = tuple(
-    code for code in WARNING_CODES if code not in ("unknown_nature", "eta_unknown")
+    code
+    for code in WARNING_CODES
+    if code not in ("location_outside_district", "unknown_nature", "eta_unknown")
 )
 
 # Why a dispatch differs from the recommendation (docs/api.md, "Dispatch and clearing").

@@ -136,6 +136,7 @@ def recommend(
         draft.warn("no_units_available", "No eligible unit is on shift and available in reach")
         draft.reason("no_units", "No eligible unit in reach: nothing can be dispatched yet")
     _youth_gap(draft, call, co_responders)
+    _outside_district(draft, call)
     _unknown_nature(draft, call, policy)
     _unknown_etas(draft, call)
     return draft.finish(lead=lead, safety_concern=bool(concerns), policy=policy)
@@ -305,6 +306,17 @@ def _youth_gap(draft: _Draft, call: CallFacts, co_responders: list[Ranked]) -> N
         "no_youth_specialist",
         f"The subject is {call.subject_age}: no youth specialist co-responder is available "
         f"in {call.district}",
+    )
+
+
+def _outside_district(draft: _Draft, call: CallFacts) -> None:
+    if not call.outside_district:
+        return
+    where = f"in {call.located_in}" if call.located_in else "outside every district's boundary"
+    draft.warn(
+        "location_outside_district",
+        f"The location is {where}, not in {call.district}, the district given: units are "
+        f"chosen for {call.district}; check the district",
     )
 
 

@@ -35,6 +35,10 @@ class CallFacts:
     # Flags that are true; any flag absent is false.
     safety: frozenset[str] = frozenset()
     subject_age: int | None = None
+    # The location lies outside the boundary of the district given (a district keyed in
+    # wrong sends the wrong units), and the district whose boundary holds it, if any.
+    outside_district: bool = False
+    located_in: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,16 +48,19 @@ def resolve_district(
     return info.id, code
 
 
-def call_facts(call: CallRecord) -> CallFacts:
+def call_facts(call: CallRecord, context: AgencyContext) -> CallFacts:
     """What the routing core needs to know of the call."""
     point = None if call.location is None else call.location.point
     age = call.subject.get("age")
+    outside = point is not None and context.outside(call.district, *point)
     return CallFacts(
         district=call.district,
         location=None if point is None else GeoPoint(*point),
         nature=call.nature,
         safety=frozenset(flag for flag, on in call.safety.items() if on),
         subject_age=age if isinstance(age, int) else None,
+        outside_district=outside,
+        located_in=context.locate(*point) if outside and point is not None else None,
     )
 
 
@@ -66,7 +69,7 @@ async def triage(
 ) -> RecommendationRecord:
     """Load the reachable candidates, run the pure routing rules, and keep the answer as
     the call's next recommendation (not yet written)."""
-    facts = call_facts(call)
+    facts = call_facts(call, context)
     policy = context.policy
     # Districts next to the call's, as far as the context knows them. The call's own
     # district is passed by id: it may be newer than this instance's cached context.

@@ -131,3 +131,31 @@ async def test_a_re_triage_still_says_where_the_units_working_the_call_come_from
     )
     assert "no_cit_in_district" in warned
     assert "co_responder_from_adjacent_district" not in warned
+
+
+async def test_a_location_outside_the_district_given_is_warned(admin: Api) -> None:
+    """A district keyed in wrong sends the wrong units: the dispatcher is told where the
+    point lies. Units are still chosen for the district given."""
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    d2_point = {"lat": D2_PLACE[0], "lon": D2_PLACE[1]}
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "location": d2_point}, 201)
+    assert _warnings(call)["location_outside_district"] == (
+        "The location is in D2, not in D1, the district given: units are chosen for D1; "
+        "check the district"
+    )
+    assert [u["call_sign"] for u in call["recommendation"]["units"]] == ["MCT-1"]
+    moved = await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"location": D1_POINT})
+    assert "location_outside_district" not in _warnings(moved)
+    far = await admin.ok(
+        "PATCH", f"/v1/calls/{call['id']}", {"location": {"lat": 41.5, "lon": -112.5}}
+    )
+    assert "outside every district's boundary" in _warnings(far)["location_outside_district"]
+    # A district with no boundary cannot tell; an address alone has no point to place.
+    await admin.ok("POST", "/v1/districts", {"code": "D9", "name": "No map"}, 201)
+    for body in (
+        {"district": "D9", "location": d2_point},
+        {"district": "D1", "location": {"address": "9 Elm St"}},
+    ):
+        quiet = await admin.ok("POST", "/v1/calls", body, 201)
+        assert "location_outside_district" not in _warnings(quiet)

@@ -222,6 +222,19 @@ def test_unit_on_the_call_from_beyond_reach_is_named_as_such() -> None:
     )
 
 
+# location_outside_district
+
+
+def test_a_location_outside_the_district_names_where_it_lies() -> None:
+    rec = run(call("D1", outside_district=True, located_in="D4"), co_responder("MCT-1"))
+    assert roles(rec) == {"MCT-1": "lead"}
+    assert "location_outside_district" in warnings(rec)
+    assert warning(rec, "location_outside_district").startswith("The location is in D4, not in D1")
+    nowhere = run(call("D1", outside_district=True), co_responder("MCT-1"))
+    assert "outside every district's boundary" in warning(nowhere, "location_outside_district")
+    assert "location_outside_district" not in warnings(run(call("D1"), co_responder("MCT-1")))
+
+
 # unknown_nature
 
 
