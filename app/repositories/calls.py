@@ -245,9 +245,13 @@ async def write_past_recommendation(session: AsyncSession, rec: RecommendationRe
 
 
 async def update_call(session: AsyncSession, call: CallRecord) -> None:
-    """Store the call's new state (every column but those fixed at intake)."""
+    """Store the call's new state (every column but those fixed at intake). DistrictGone if
+    its (new) district was deleted meanwhile."""
     raw = await driver(await session.connection())
-    await raw.execute(_UPDATE_CALL.sql, *_UPDATE_CALL.args(call_params(call)))
+    try:
+        await raw.execute(_UPDATE_CALL.sql, *_UPDATE_CALL.args(call_params(call)))
+    except asyncpg.ForeignKeyViolationError:
+        raise DistrictGone from None
 
 
 _SELECT_CALL = select(*Call.__table__.columns, District.code.label("district_code")).join(

@@ -240,7 +240,12 @@ async def revise(
         district=district,
         updated_at=now,
     )
-    await repo.update_call(session, call)
+    try:
+        await repo.update_call(session, call)
+    except repo.DistrictGone:
+        # Deleted since this instance's settings named it (DELETE /v1/districts/{code}).
+        where = "district" if body.district is not None else "location"
+        raise Invalid(f"unknown district {district}", loc=("body", where)) from None
     rec = await triage.retriage(
         session, context, who, call, request_id=request_id, now=now, announce_update=True
     )

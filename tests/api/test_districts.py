@@ -22,6 +22,7 @@ from tests.helpers import (
     grid_districts,
     owner_session,
     square,
+    until_waiting_on_locks,
 )
 
 
@@ -454,3 +455,26 @@ async def test_a_neighbour_deleted_while_districts_are_read_is_in_them_whole_or_
     assert read.ran
     assert codes == {d1.id: ["D2", "D3"]}
     assert (await admin.ok("GET", "/v1/districts/D1"))["adjacent"] == ["D3"]
+
+
+async def test_a_call_moved_to_a_district_deleted_meanwhile_is_a_422_and_unchanged(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """The PATCH checked the district against the agency's settings, and the delete
+    committed before its update: the foreign key refused it, and the answer was a 500
+    (from the code review). Intake already answered this race with a 422."""
+    await grid_districts(admin)
+    await admin.ok("POST", "/v1/districts", {"code": "D9", "name": "Empty"}, 201)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    deleting = db.transaction()
+    await deleting.start()
+    await db.execute("DELETE FROM district WHERE code = 'D9'")
+    patch = asyncio.create_task(admin.patch(f"/v1/calls/{call['id']}", {"district": "D9"}))
+    await asyncio.wait_for(until_waiting_on_locks(db, 1), 10)
+    await deleting.commit()
+    answer = await patch
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["loc"] == ["body", "district"]
+    assert "unknown district D9" in answer.text
+    assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["district"] == "D1"
+    assert len((await admin.ok("GET", f"/v1/calls/{call['id']}/recommendations"))["items"]) == 1
