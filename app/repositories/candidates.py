@@ -25,8 +25,9 @@ from app.repositories.shifts import NAMING_SHIFT
 from app.routing.types import Candidate, CertificationPeriod, GeoPoint
 
 # Rows kept per (type, hop, cit, training-or-youth) partition. Routing needs the best of
-# each; the others absorb what SQL cannot see: float ties between SQL's and Python's
-# haversine, and workload (assignments in 24 h), which breaks ETA ties in the core.
+# each; the others absorb float ties between SQL's closeness and Python's haversine. Units
+# tied on closeness with the last one kept are weighed by workload (assignments in 24 h)
+# before the cut, as the core breaks ETA ties by it: a call without a location ties them all.
 PER_PARTITION = 3
 
 # Whether the coverage row's officer holds a CIT certification valid on the agency's date.
@@ -103,41 +104,49 @@ WITH window_start AS MATERIALIZED (
                ELSE NOT (SELECT f.officer FROM found f)
                     OR (NOT (SELECT f.cit FROM found f) AND $cit_today)
           END
-), ranked AS (
-    -- Best first, as the routing core ranks; workload breaks ties later, among the kept.
-    SELECT m.*, row_number() OVER (
-        -- One integer partition key and one float: the sort of the units read is this
-        -- query's main cost (text keys would also sort through the locale's collation).
-        -- hop <= 3 and preference <= 2, so the key encodes (type, hop, cit, preference).
-        -- Training counts only among officers without CIT, and youth only among the
-        -- co-responders serving the district of a minor; elsewhere closeness alone ranks.
-        -- These are the routing core's rules (app/routing/ranking.py, rank_candidates);
-        -- tests/api/test_candidate_trimming.py fails if the two drift apart.
-        PARTITION BY ((m.responder_type = 'officer')::int * 1000 + m.hop * 100
-                      + CASE WHEN m.cit THEN 10
-                             WHEN m.responder_type = 'officer' OR (:minor AND m.hop = 0)
-                             THEN m.preference
-                             ELSE 0 END)
-        ORDER BY coalesce(m.closeness, 'Infinity'::float8), m.call_sign COLLATE "C",
-                 m.responder_id
-    ) AS position
+), parted AS (
+    -- One integer partition key and one float: the sort of the units read is this
+    -- query's main cost (text keys would also sort through the locale's collation).
+    -- hop <= 3 and preference <= 2, so the key encodes (type, hop, cit, preference).
+    -- Training counts only among officers without CIT, and youth only among the
+    -- co-responders serving the district of a minor; elsewhere closeness alone ranks.
+    -- These are the routing core's rules (app/routing/ranking.py, rank_candidates);
+    -- tests/api/test_candidate_trimming.py fails if the two drift apart.
+    SELECT m.*, (m.responder_type = 'officer')::int * 1000 + m.hop * 100
+                + CASE WHEN m.cit THEN 10
+                       WHEN m.responder_type = 'officer' OR (:minor AND m.hop = 0)
+                       THEN m.preference
+                       ELSE 0 END AS part,
+           coalesce(m.closeness, 'Infinity'::float8) AS near
     FROM (SELECT * FROM serving UNION ALL SELECT * FROM nearby) m
+), nearest AS (
+    -- The nearest few of each partition, and every unit tied with the last of them.
+    SELECT p.*, rank() OVER (PARTITION BY p.part ORDER BY p.near) AS closer
+    FROM parted p
+), ranked AS (
+    -- Best first, as the routing core ranks: closeness, then workload, then call sign.
+    SELECT n.*, row_number() OVER (
+        PARTITION BY n.part
+        ORDER BY n.near, n.recent, n.call_sign COLLATE "C", n.responder_id
+    ) AS position
+    FROM (SELECT t.*, $recent AS recent FROM nearest t
+          WHERE t.closer <= :per_partition) n
 )
 -- Only the kept units are read from their own rows: the routing core re-checks them.
 SELECT r.responder_type, r.responder_id, r.call_sign, r.starts_at, r.ends_at,
-       r.home_district_id AS home_id, r.hop, $unit_facts
+       r.home_district_id AS home_id, r.hop, $unit_facts, r.recent
 FROM ranked r
 $unit_rows
 WHERE r.position <= :per_partition
 """)
 
 # What the routing core needs of each unit r (responder_type, responder_id) beyond its
-# shift: its own row, its CIT certification valid today, and its assignments in 24 h.
+# shift: its own row and its CIT certification valid today; and its assignments in 24 h.
 _UNIT_FACTS = """u.name, u.status, u.active, u.lat, u.lon, u.trainings, u.specialties,
-       cert.certified_on, cert.expires_on,
-       (SELECT count(*) FROM assignment a
-         WHERE a.responder_id = r.responder_id
-           AND a.assigned_at > CAST(:now AS timestamptz) - interval '24 hours') AS recent"""
+       cert.certified_on, cert.expires_on"""
+_RECENT = """(SELECT count(*) FROM assignment a
+         WHERE a.responder_id = {unit}.responder_id
+           AND a.assigned_at > CAST(:now AS timestamptz) - interval '24 hours')"""
 _UNIT_ROWS = """JOIN LATERAL (
     SELECT o.name, o.status, o.active, o.lat, o.lon, o.trainings,
            NULL::text[] AS specialties, o.state_officer_id
@@ -161,7 +170,7 @@ SELECT r.responder_type, r.responder_id, s.call_sign, s.starts_at, s.ends_at,
        s.district_id AS home_id,
        EXISTS (SELECT 1 FROM shift_coverage c
                WHERE c.shift_id = s.id AND c.district_id = :district_id) AS covers,
-       $unit_facts
+       $unit_facts, $recent AS recent
 FROM assignment r
 LEFT JOIN LATERAL (
     SELECT s.id, s.call_sign, s.starts_at, s.ends_at, s.district_id $naming_shift
@@ -178,6 +187,7 @@ _CANDIDATES = RawStatement.compile(
         may_lead=_MAY_LEAD,
         unit_facts=_UNIT_FACTS,
         unit_rows=_UNIT_ROWS,
+        recent=_RECENT.format(unit="t"),
     )
 )
 _UNITS_ON_CALL = RawStatement.compile(
@@ -185,6 +195,7 @@ _UNITS_ON_CALL = RawStatement.compile(
         unit_facts=_UNIT_FACTS,
         unit_rows=_UNIT_ROWS,
         naming_shift=NAMING_SHIFT.format(unit="r.responder_id"),
+        recent=_RECENT.format(unit="r"),
     )
 )
 

@@ -168,9 +168,20 @@ async def _past_assignments(
     api: Api, db: asyncpg.Connection, rng: random.Random, units: list[tuple[str, str, str]]
 ) -> None:
     """Finished assignments in the last day for some units: workload breaks ETA ties."""
+    picked = rng.sample(units, len(units) // 3)
+    await _past_assignments_for(api, db, picked, [rng.randint(1, 3) for _ in picked])
+
+
+async def _past_assignments_for(
+    api: Api,
+    db: asyncpg.Connection,
+    units: list[tuple[str, str, str]],
+    counts: list[int] | None = None,
+) -> None:
+    """counts[i] (default 1) finished assignments, 5 hours ago, for each of units."""
     earlier = await api.ok("POST", "/v1/calls", {"district": "D1"}, 201)
-    for kind, unit_id, _ in rng.sample(units, len(units) // 3):
-        for _ in range(rng.randint(1, 3)):
+    for (kind, unit_id, _), count in zip(units, counts or [1] * len(units), strict=True):
+        for _ in range(count):
             await db.execute(
                 "INSERT INTO assignment (id, agency_id, call_id, responder_type, responder_id,"
                 " role, assigned_at, released_at) VALUES ($1, $2, $3, $4, $5, 'support',"
@@ -309,3 +320,35 @@ async def test_sql_trimming_never_changes_the_recommendation(
     # The rosters and calls must exercise both leads, or the comparison proves little.
     assert leads == {"mental_health", "law_enforcement"}
     assert compared == 80
+
+
+async def test_workload_decides_among_more_tied_units_than_the_query_keeps(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A call without a location ties every unit on distance: the one with the lightest
+    day leads. The query kept the first few by call sign, so a fourth unit with no
+    assignment in 24 h never reached the routing core (from the code review)."""
+    await grid_districts(admin)
+    units = []
+    for n in range(1, PER_PARTITION + 2):
+        body = {"name": f"Clinician {n}", "kind": "clinician", "provider": "County MH"}
+        unit = (await admin.ok("POST", "/v1/co-responders", body, 201))["id"]
+        now = datetime.now(UTC)
+        await admin.ok(
+            "POST",
+            "/v1/shifts",
+            {
+                "responder_type": "co_responder",
+                "responder_id": unit,
+                "call_sign": f"MCT-{n}",
+                "district": "D1",
+                "starts_at": iso(now - timedelta(hours=1)),
+                "ends_at": iso(now + timedelta(hours=7)),
+            },
+            201,
+        )
+        units.append(("co_responder", unit, "D1"))
+    await _past_assignments_for(admin, db, units[:-1])
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    [lead] = [u for u in call["recommendation"]["units"] if u["role"] == "lead"]
+    assert lead["call_sign"] == f"MCT-{PER_PARTITION + 1}"
