@@ -140,6 +140,12 @@ ROLES_OF: dict[ResponderType, tuple[UnitRole, ...]] = {
     "co_responder": ("lead", "support"),
 }
 
+# The lead a unit of each kind makes: mental health for a co-responder.
+LEAD_OF: dict[ResponderType, Lead] = {
+    "officer": "law_enforcement",
+    "co_responder": "mental_health",
+}
+
 # What a recommendation asks for besides units, and what it warns about, in listing order.
 Request = Literal["ems", "mh_phone_consult", "cit_when_available"]
 REQUESTS: tuple[Request, ...] = get_args(Request)

@@ -26,7 +26,14 @@ from app.repositories import calls as call_repo
 from app.repositories import roster as roster_repo
 from app.routing import recommend
 from app.routing.types import CallFacts, Candidate, CertificationPeriod, GeoPoint, Policy
-from app.vocabulary import SAFETY_FLAGS, DivertedTo, Lead, Outcome, OverrideCode
+from app.vocabulary import (
+    LEAD_OF,
+    SAFETY_FLAGS,
+    DivertedTo,
+    Outcome,
+    OverrideCode,
+    ResponderType,
+)
 
 DAYS = 30
 CALLS_PER_DAY = (3, 6)
@@ -115,10 +122,6 @@ def _candidates(units: list[_Unit], at: datetime, rng: random.Random) -> list[Ca
 def _pick(rng: random.Random, endings: list[tuple[Any, Any, int]]) -> tuple[Any, Any]:
     outcome, place, _ = rng.choices(endings, weights=[w for *_, w in endings])[0]
     return outcome, place
-
-
-def _kind(responder_type: str) -> Lead:
-    return "mental_health" if responder_type == "co_responder" else "law_enforcement"
 
 
 async def _units(session: AsyncSession, agency_id: UUID, today: date) -> list[_Unit]:
@@ -220,7 +223,9 @@ async def _call(
     call_id, rec_id = new_id(), new_id()
     dispatched = bool(result.units) and rng.random() < 0.93
     dispatch_at = routed_at + timedelta(minutes=rng.uniform(0.5, 6))
-    sent = [(u.responder_type, u.responder_id, u.role) for u in result.units]
+    sent: list[tuple[ResponderType, UUID, str]] = [
+        (u.responder_type, u.responder_id, u.role) for u in result.units
+    ]
     override: OverrideCode | None = None
     if dispatched and result.lead == "mental_health" and rng.random() < 0.18:
         officers = [u for u in result.units if u.responder_type == "officer"]
@@ -228,7 +233,7 @@ async def _call(
             # Police sent to lead instead of the co-responder recommended.
             sent = [("officer", officers[0].responder_id, "lead")]
             override = rng.choice(OVERRIDES)
-    lead_sent = next((_kind(t) for t, _, role in sent if role == "lead"), None)
+    lead_sent = next((LEAD_OF[t] for t, _, role in sent if role == "lead"), None)
     if not dispatched:
         outcome, place = "cancelled", None
     else:

@@ -149,15 +149,24 @@ def call_updated(call: CallRecord, *, lead: Lead) -> OutboxEvent:
 
 
 def call_escalated(
-    call: CallRecord, rec: RecommendationRecord, *, previous_lead: Lead
+    call: CallRecord,
+    rec: RecommendationRecord,
+    *,
+    previous_lead: Lead,
+    lead: Lead | None = None,
+    reasons: Iterable[tuple[str, str]] | None = None,
 ) -> OutboxEvent:
-    summary = call_summary(call, lead=rec.lead)
+    """The lead of a dispatched call changed: by a re-triage (rec is the new recommendation,
+    whose lead and reasons it gives), or by a dispatch that sent another kind of unit to
+    lead (lead is that kind, the reasons the dispatcher's; rec is the latest one)."""
+    summary = call_summary(call, lead=lead or rec.lead)
+    said = [(r["rule"], r["message"]) for r in rec.reasons] if reasons is None else reasons
     payload = CallEscalated(
         **summary,
         previous_lead=previous_lead,
         recommendation_id=str(rec.id),
         safety_concern=rec.safety_concern,
-        reasons=[ReasonPayload(rule=r["rule"], message=r["message"]) for r in rec.reasons],
+        reasons=[ReasonPayload(rule=rule, message=message) for rule, message in said],
     )
     return _event("call.escalated", call.id, None, payload)
 

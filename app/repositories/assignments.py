@@ -128,6 +128,17 @@ async def mark_on_scene(session: AsyncSession, responder_id: UUID, at: datetime)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def leading(session: AsyncSession, call_id: UUID) -> ResponderType | None:
+    """The kind of unit leading the call now, if one does."""
+    stmt = select(Assignment.responder_type).where(
+        Assignment.call_id == call_id,
+        Assignment.released_at.is_(None),
+        Assignment.role == "lead",
+    )
+    found: ResponderType | None = (await session.execute(stmt)).scalars().first()
+    return found
+
+
 async def active_for_responder(session: AsyncSession, responder_id: UUID) -> Assignment | None:
     stmt = select(Assignment).where(
         Assignment.responder_id == responder_id, Assignment.released_at.is_(None)

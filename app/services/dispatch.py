@@ -31,7 +31,7 @@ from app.schemas.dispatch import (
 from app.security import Principal
 from app.services import audit, call_views, dispatch_roles, triage
 from app.services.dispatch_roles import Unit
-from app.vocabulary import ROLES_OF, Lead, OverrideCode
+from app.vocabulary import LEAD_OF, ROLES_OF, Lead, OverrideCode
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def _lead_kind(units: list[Unit]) -> Lead | None:
     """The kind of the unit sent as lead: mental health for a co-responder."""
     for responder_type, _, role in units:
         if role == "lead":
-            return "mental_health" if responder_type == "co_responder" else "law_enforcement"
+            return LEAD_OF[responder_type]
     return None
 
 
@@ -241,6 +241,22 @@ async def dispatch(
         for responder_type, responder_id, role in wanted
     ]
     assigned += await _role_changed(session, context, call, leading or lead, changes, locked, now)
+    before = _lead_kind([(a.responder_type, a.responder_id, a.role) for a in active])
+    if rec is not None and before and leading and leading not in (before, rec.lead):
+        # A dispatcher sent the other kind of unit to lead a call already worked: the units
+        # on it hear so, as of a re-triage's change (which, dispatched as recommended, was
+        # told when the recommendation changed). The code says why; the reason, free text,
+        # stays in the trail.
+        why = f"A dispatcher sent {leading.replace('_', ' ')} to lead, by override"
+        assigned.append(
+            events.call_escalated(
+                call,
+                rec,
+                previous_lead=before,
+                lead=leading,
+                reasons=[("dispatch_override", f"{why} ({choice.override_code or 'other'})")],
+            )
+        )
     detail: dict[str, object] = {
         "override_code": choice.override_code,
         "override_reason": choice.override_reason,

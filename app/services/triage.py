@@ -15,12 +15,14 @@ from app.events import catalogue as events
 from app.ids import new_id
 from app.records.calls import CallRecord, Location
 from app.records.recommendations import RecommendationRecord, recommendation_record
+from app.repositories import assignments as assignment_repo
 from app.repositories import calls as repo
 from app.repositories.candidates import load_candidates, load_units_on_call
 from app.routing import is_minor, recommend
 from app.routing.types import CallFacts, Candidate, GeoPoint
 from app.security import Principal
 from app.services import audit
+from app.vocabulary import LEAD_OF
 
 
 def resolve_district(
@@ -148,14 +150,17 @@ async def retriage(
     With announce_update (new information: PATCH), call.updated is emitted and the audit
     entry is the update's success; otherwise (a dispatch that could not assign) the entry
     records the dispatch's failure. A change of lead on a dispatched call also emits
-    call.escalated.
+    call.escalated, unless the unit leading it is of that kind already (a dispatcher sent
+    it by override, and that dispatch told it).
     """
     rec = await triage(await session.connection(), context, call, now=now)
     previous = (await repo.latest_recommendations(session, [call.id])).get(call.id)
     news = [events.call_updated(call, lead=rec.lead)] if announce_update else []
     news.append(events.recommendation_created(rec))
     if call.status == "dispatched" and previous is not None and previous.lead != rec.lead:
-        news.append(events.call_escalated(call, rec, previous_lead=previous.lead))
+        kind = await assignment_repo.leading(session, call.id)
+        if kind is None or LEAD_OF[kind] != rec.lead:
+            news.append(events.call_escalated(call, rec, previous_lead=previous.lead))
     entry = audit.call_entry(
         who,
         call.id,

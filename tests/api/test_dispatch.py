@@ -380,6 +380,42 @@ async def test_out_of_service_unit_is_released_and_never_recommended(
     assert co not in {u["responder_id"] for u in fresh["recommendation"]["units"]}
 
 
+async def test_a_dispatcher_sending_the_other_kind_to_lead_a_worked_call_escalates_it(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """The co-responder led; a dispatcher sends a CIT officer to lead by override. The
+    officer already backing up heard nothing: unit.assigned reaches only the units it names
+    (from the code review). A dispatch as recommended after a re-triage's escalation says
+    nothing more: the re-triage told it."""
+    co, backup = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    taking_over = await add_officer(admin, district="D1", call_sign="1A2", cit=True)
+    body = {
+        "units": [{"responder_type": "officer", "responder_id": taking_over, "role": "lead"}],
+        "override_code": "new_safety_information",
+        "override_reason": "caller's brother says he is armed",
+    }
+    done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", body)
+    roles = {a["responder_id"]: a["role"] for a in done["assignments"]}
+    assert roles == {co: "support", backup: "backup", taking_over: "lead"}
+    [escalated] = await _events(db, "call.escalated")
+    assert (escalated["previous_lead"], escalated["lead"]) == ("mental_health", "law_enforcement")
+    assert escalated["reasons"] == [
+        {
+            "rule": "dispatch_override",
+            "message": "A dispatcher sent law enforcement to lead, by override"
+            " (new_safety_information)",
+        }
+    ]
+    assert "armed" not in json.dumps(escalated)
+    hearing = await db.fetchval("SELECT units_on_call FROM event WHERE type = 'call.escalated'")
+    assert uuid.UUID(backup) in hearing
+    # Sent as recommended since, nothing more is said.
+    await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"safety": {"weapon": True}})
+    assert len(await _events(db, "call.escalated")) == 1
+
+
 async def test_new_safety_information_on_a_dispatched_call_escalates(
     admin: Api, db: asyncpg.Connection
 ) -> None:
