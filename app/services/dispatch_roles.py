@@ -42,13 +42,15 @@ def rerole_by_recommendation(
 ) -> bool:
     """Whether a dispatch of the recommendation (no units named) gives the units on the
     call the parts it names: only when the facts changed the kind of lead since the last
-    dispatch (an escalation, or its end), that is when its lead differs from the lead
-    recommended then. Otherwise units already on the call are left as they are (SPEC
-    §3.4): a plain dispatch repeated, or a CAD's retry, must not undo a lead a dispatcher
-    chose by override."""
+    dispatch that sent a lead (an escalation, or its end), that is when its lead differs
+    from the lead recommended then. Otherwise units already on the call are left as they
+    are (SPEC §3.4): a plain dispatch repeated, or a CAD's retry, must not undo a lead a
+    dispatcher chose by override. A dispatch that sent no lead (a unit named as back-up)
+    decided nothing about who leads, so it does not use up an escalation."""
     if rec is None or not dispatches:
         return False
-    return rec.lead != dispatches[-1].recommended_lead
+    leading = [d for d in dispatches if d.dispatched_lead is not None]
+    return rec.lead != (leading or dispatches)[-1].recommended_lead
 
 
 def role_changes(

@@ -481,6 +481,29 @@ async def test_after_an_escalation_the_cit_officer_on_the_call_takes_the_lead(
     assert again.status_code == 409
 
 
+async def test_a_unit_sent_by_name_after_an_escalation_does_not_use_it_up(admin: Api) -> None:
+    """After the escalation a dispatcher sends one more officer by name, as back-up; the
+    dispatch as recommended after it still makes the CIT officer on the call lead. It was
+    a 409, "no units to assign", with the co-responder still leading a call with a weapon
+    (from the code review)."""
+    co, cit = await _setup(admin)
+    extra = await add_officer(admin, district="D1", call_sign="1A2")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"safety": {"weapon": True}})
+    named = {
+        "units": [{"responder_type": "officer", "responder_id": extra, "role": "backup"}],
+        "override_reason": "a second officer for the door",
+    }
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", named)
+    done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    assert {(a["responder_id"], a["role"]) for a in done["assignments"]} == {
+        (cit, "lead"),
+        (co, "support"),
+        (extra, "backup"),
+    }
+
+
 async def test_a_lead_sent_later_takes_over_and_the_earlier_one_steps_down(
     admin: Api, db: asyncpg.Connection
 ) -> None:
