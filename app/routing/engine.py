@@ -247,11 +247,17 @@ def _no_law_enforcement_for_flagged_call(draft: _Draft, co_responders: list[Rank
     if not co_responders:
         _no_co_responder(draft)
         return
-    # The nearest one is named: it is who would go once an officer can lead.
+    # The nearest one is named: it is who would go once an officer can lead; or the one
+    # already working the call (a re-triage), who should not go on alone.
+    first = co_responders[0]
     draft.warn(
         "no_units_available",
         "No law-enforcement unit can lead this safety-flagged call, so no co-responder is "
-        f"sent in alone ({co_responders[0].call_sign} is the nearest available)",
+        + (
+            f"to work it alone ({first.call_sign}, on the call, needs law enforcement)"
+            if first.candidate.on_call
+            else f"sent in alone ({first.call_sign} is the nearest available)"
+        ),
     )
     draft.reason(
         "no_units",

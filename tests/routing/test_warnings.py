@@ -222,6 +222,17 @@ def test_unit_on_the_call_from_beyond_reach_is_named_as_such() -> None:
     )
 
 
+def test_a_co_responder_on_a_call_turned_unsafe_is_not_called_the_nearest_available() -> None:
+    working = co_responder("MCT-1", status="on_scene", on_call=True)
+    rec = run(call("D1", safety=WEAPON), working, co_responder("MCT-2", km_north=1))
+    assert rec.units == ()
+    assert warning(rec, "no_units_available").endswith(
+        "so no co-responder is to work it alone (MCT-1, on the call, needs law enforcement)"
+    )
+    fresh = run(call("D1", safety=WEAPON), co_responder("MCT-2", km_north=1))
+    assert "(MCT-2 is the nearest available)" in warning(fresh, "no_units_available")
+
+
 # location_outside_district
 
 
