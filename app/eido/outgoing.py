@@ -10,6 +10,7 @@ same each time it is built from the same state.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +48,8 @@ class CallSnapshot:
     call: CallRecord
     incident_id: str
     units: tuple[UnitOnCall, ...]
+    # The agency sending it, as its contact card names it (None: not said).
+    agency_name: str | None = None
 
 
 def incident_id_for(call_id: UUID, agency_id: UUID) -> str:
@@ -104,6 +107,18 @@ def _incident_status(snapshot: CallSnapshot) -> list[str]:
     return status
 
 
+def agency_jcard(name: str) -> str:
+    """The agency's contact card, as STA-021's agencyJcard holds it: a jCard (RFC 7095) of
+    an organisation with its name, as JSON text. The agency component names who sent the
+    document, which its $id (the incident's, with ":agency") does not."""
+    properties = [
+        ["version", {}, "text", "4.0"],
+        ["kind", {}, "text", "org"],
+        ["fn", {}, "text", name],
+    ]
+    return json.dumps(["vcard", properties], ensure_ascii=False, separators=(",", ":"))
+
+
 class _Builder:
     def __init__(self, snapshot: CallSnapshot) -> None:
         self.snapshot = snapshot
@@ -119,12 +134,15 @@ class _Builder:
         }
 
     def agency_component(self) -> dict[str, Any]:
-        return {
+        component: dict[str, Any] = {
             **self.prologue("agency"),
             "agencyRoleDescriptionRegistryText": ["Dispatching"],
             "agencyType": ["police"],
             "incidentOwningAgencyIndicator": not is_incident_id(self.snapshot.call.external_id),
         }
+        if self.snapshot.agency_name is not None:
+            component["agencyJcard"] = agency_jcard(self.snapshot.agency_name)
+        return component
 
     def incident(self, location: str | None, person: str | None) -> dict[str, Any]:
         call = self.snapshot.call

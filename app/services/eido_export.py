@@ -15,6 +15,7 @@ from app.eido import outgoing, registry
 from app.errors import NotFound
 from app.models import Officer
 from app.records.calls import CallRecord
+from app.repositories import agencies as agency_repo
 from app.repositories import assignments as assignment_repo
 from app.repositories import calls as call_repo
 from app.repositories import roster as roster_repo
@@ -86,7 +87,13 @@ async def _snapshot(
     session: AsyncSession, context: AgencyContext, call: CallRecord
 ) -> outgoing.CallSnapshot:
     units = await _units(session, context, call)
-    return outgoing.CallSnapshot(call=call, incident_id=incident_id(call), units=units)
+    agency = await agency_repo.get_agency(session, context.agency_id)
+    return outgoing.CallSnapshot(
+        call=call,
+        incident_id=incident_id(call),
+        units=units,
+        agency_name=None if agency is None else agency.name,
+    )
 
 
 async def _units(

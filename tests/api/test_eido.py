@@ -503,6 +503,11 @@ async def test_pending_call_exports_a_valid_eido_found_by_its_assigned_id(admin:
     assert eido["personComponent"][0]["ncPersonComponent"]["ageMeasure"]["doubleValue"] == 15
     assert f"{IN_D1[0]} {IN_D1[1]}" in eido["locationComponent"][0]["locationByValue"]
     assert "NOTE-7f3a" not in json.dumps(eido)
+    # The agency component says who sends it: a jCard (RFC 7095) with the agency's name.
+    [agency] = eido["agencyComponent"]
+    card = json.loads(agency["agencyJcard"])
+    assert card[0] == "vcard"
+    assert ["fn", {}, "text", "Salt Lake Crisis"] in card[1]
     by_id = await admin.ok("GET", f"/v1/eido/incidents/{quote(eido['$id'], safe='')}")
     assert by_id == eido
     # Its external_id is no incident id: it finds nothing by that.
