@@ -217,7 +217,11 @@ async def dispatch(
         at=now,
         recommendation_id=None if rec is None else rec.id,
         recommended_lead=lead,
-        dispatched_lead=_lead_kind([*wanted, *(c.unit for c in changes)]),
+        # The lead this dispatch decided: the one it names (kept in its part or not), else
+        # the one it sends or re-roles (app/services/dispatch_roles.py reads it).
+        dispatched_lead=_lead_kind(
+            requested if body.units is not None else [*wanted, *(c.unit for c in changes)]
+        ),
         override_code=choice.override_code,
         override_reason=choice.override_reason,
         assignments=tuple((new_id(), kind, unit, role) for kind, unit, role in wanted),
@@ -242,19 +246,21 @@ async def dispatch(
     ]
     assigned += await _role_changed(session, context, call, leading or lead, changes, locked, now)
     before = _lead_kind([(a.responder_type, a.responder_id, a.role) for a in active])
-    if rec is not None and before and leading and leading not in (before, rec.lead):
+    # Carrying out a recommendation whose lead changed since the last dispatch that sent
+    # one: the re-triage that changed it told the units (call.escalated) already.
+    told = leading == lead and dispatch_roles.rerole_by_recommendation(rec, found.dispatches)
+    if rec is not None and before and leading and leading != before and not told:
         # A dispatcher sent the other kind of unit to lead a call already worked: the units
-        # on it hear so, as of a re-triage's change (which, dispatched as recommended, was
-        # told when the recommendation changed). The code says why; the reason, free text,
-        # stays in the trail.
-        why = f"A dispatcher sent {leading.replace('_', ' ')} to lead, by override"
+        # on it hear so. The code says why; the reason, free text, stays in the trail.
+        why = f"A dispatcher sent {leading.replace('_', ' ')} to lead"
+        code = f" ({choice.override_code})" if choice.override_code else ""
         assigned.append(
             events.call_escalated(
                 call,
                 rec,
                 previous_lead=before,
                 lead=leading,
-                reasons=[("dispatch_override", f"{why} ({choice.override_code or 'other'})")],
+                reasons=[("dispatch_override", why + code)],
             )
         )
     detail: dict[str, object] = {

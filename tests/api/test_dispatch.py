@@ -404,16 +404,26 @@ async def test_a_dispatcher_sending_the_other_kind_to_lead_a_worked_call_escalat
     assert escalated["reasons"] == [
         {
             "rule": "dispatch_override",
-            "message": "A dispatcher sent law enforcement to lead, by override"
-            " (new_safety_information)",
+            "message": "A dispatcher sent law enforcement to lead (new_safety_information)",
         }
     ]
     assert "armed" not in json.dumps(escalated)
     hearing = await db.fetchval("SELECT units_on_call FROM event WHERE type = 'call.escalated'")
     assert uuid.UUID(backup) in hearing
-    # Sent as recommended since, nothing more is said.
+    # A weapon makes the recommendation agree with the unit leading: nothing more is said.
     await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"safety": {"weapon": True}})
     assert len(await _events(db, "call.escalated")) == 1
+    # Handed back to the co-responder by a dispatcher, as the weapon turns out a toy: said.
+    back = {
+        "units": [{"responder_type": "co_responder", "responder_id": co, "role": "lead"}],
+        "override_code": "new_safety_information",
+    }
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", back)
+    *_, handed_back = await _events(db, "call.escalated")
+    assert (handed_back["previous_lead"], handed_back["lead"]) == (
+        "law_enforcement",
+        "mental_health",
+    )
 
 
 async def test_new_safety_information_on_a_dispatched_call_escalates(
@@ -476,6 +486,8 @@ async def test_after_an_escalation_the_cit_officer_on_the_call_takes_the_lead(
     assert sorted(
         (c["responder_type"], c["from"], c["to"]) for c in json.loads(audited["d"])["role_changes"]
     ) == [("co_responder", "lead", "support"), ("officer", "backup", "lead")]
+    # The re-triage told the escalation; the dispatch carrying it out says it no more.
+    assert len(await _events(db, "call.escalated")) == 1
     # Nothing is left to change: the 409 as before.
     again = await admin.post(f"/v1/calls/{call['id']}/dispatch")
     assert again.status_code == 409
@@ -500,6 +512,35 @@ async def test_a_unit_sent_by_name_after_an_escalation_does_not_use_it_up(admin:
     assert {(a["responder_id"], a["role"]) for a in done["assignments"]} == {
         (cit, "lead"),
         (co, "support"),
+        (extra, "backup"),
+    }
+
+
+async def test_a_lead_kept_by_name_after_an_escalation_is_not_undone_by_a_plain_dispatch(
+    admin: Api,
+) -> None:
+    """After the weapon, a dispatcher keeps the co-responder leading, by name, and adds an
+    officer. That dispatch decided the lead: a plain dispatch (or a CAD's retry) after it
+    must not hand the lead to the CIT officer (from the review of this change)."""
+    co, cit = await _setup(admin)
+    extra = await add_officer(admin, district="D1", call_sign="1A2")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"safety": {"weapon": True}})
+    kept = {
+        "units": [
+            {"responder_type": "co_responder", "responder_id": co, "role": "lead"},
+            {"responder_type": "officer", "responder_id": extra, "role": "backup"},
+        ],
+        "override_code": "caller_request",
+    }
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", kept)
+    again = await admin.post(f"/v1/calls/{call['id']}/dispatch")
+    assert again.status_code == 409, again.text
+    read = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert {(a["responder_id"], a["role"]) for a in read["assignments"]} == {
+        (co, "lead"),
+        (cit, "backup"),
         (extra, "backup"),
     }
 
