@@ -3,11 +3,11 @@ it looks ahead for."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -34,6 +34,43 @@ async def claim(session: AsyncSession, agency_id: UUID, keys: Sequence[str]) -> 
         .returning(AlertSent.key)
     )
     return set((await session.execute(stmt)).scalars())
+
+
+async def claim_told(session: AsyncSession, agency_id: UUID, told: Mapping[str, str]) -> set[str]:
+    """Record what each key was told with (key -> told) and return the keys to send: those
+    new, and those last told otherwise. A row from before `told` was kept (NULL) takes the
+    value silently: it was told, with what is not known.
+
+    The rows are locked as they are read, so two instances deciding on one key take turns:
+    the second finds it told.
+    """
+    if not told:
+        return set()
+    rows = await session.execute(
+        select(AlertSent.key, AlertSent.told)
+        .where(AlertSent.agency_id == agency_id, AlertSent.key.in_(sorted(told)))
+        .order_by(AlertSent.key)
+        .with_for_update()
+    )
+    seen: dict[str, str | None] = dict(rows.all())
+    fresh = [key for key in sorted(told) if key not in seen]
+    sent: set[str] = set()
+    if fresh:
+        stmt = (
+            insert(AlertSent)
+            .values([{"agency_id": agency_id, "key": key, "told": told[key]} for key in fresh])
+            .on_conflict_do_nothing()
+            .returning(AlertSent.key)
+        )
+        sent = set((await session.execute(stmt)).scalars())
+    moved = [key for key, was in seen.items() if was != told[key]]
+    for key in moved:
+        await session.execute(
+            update(AlertSent)
+            .where(AlertSent.agency_id == agency_id, AlertSent.key == key)
+            .values(told=told[key], created_at=func.now())
+        )
+    return sent | {key for key in moved if seen[key] is not None}
 
 
 async def purge(conn: AsyncConnection, *, before: datetime) -> int:

@@ -75,13 +75,14 @@ async def _whole_gaps(
 
 async def _gap_alerts(
     session: AsyncSession, context: AgencyContext, days: int, now: datetime
-) -> dict[str, OutboxEvent]:
-    """The gap alerts due, by key: the gaps starting within days of now, and those under
-    way that began within LOOK_BACK (a shift ended early at 03:00, seen at 03:05), or with
-    their district if it is newer (nobody on its roster yet). The district, kind and start
-    name a gap, so one told ahead is not told again as it begins (its end is told again
-    when the roster moves it); one under way for longer was seen as it began, by a look
-    before (every 10 minutes)."""
+) -> dict[str, tuple[str, OutboxEvent]]:
+    """The gap alerts due, by key, with the end each tells ("open" for none): the gaps
+    starting within days of now, and those under way that began within LOOK_BACK (a shift
+    ended early at 03:00, seen at 03:05), or with their district if it is newer (nobody on
+    its roster yet). The district, kind and start name a gap, so one told ahead is not told
+    again as it begins (its end is told again when the roster moves it); one under way for
+    longer was seen as it began, by a look before (every 10 minutes), and a change of its
+    end after that is not told."""
     span = Range(now - LOOK_BACK, now + timedelta(days=days))
     report = await coverage.report(session, context, span=span, district=None)
     targets = {"cit": report.targets.cit_officers, "co_responder": report.targets.co_responders}
@@ -101,24 +102,26 @@ async def _gap_alerts(
                 continue
         wanted.append((district, gap))
     gaps, horizon = await _whole_gaps(session, context, wanted, span)
-    alerts: dict[str, OutboxEvent] = {}
+    alerts: dict[str, tuple[str, OutboxEvent]] = {}
     for district, gap in gaps:
         ends = None if gap.to >= horizon else gap.to
         # A gap under way since before its district existed began with it.
         starts = max(gap.from_, new_districts.get(district, gap.from_))
-        # A gap is told again when the roster moves its end, or gives it one: the key names
-        # the end told. One told to end at 06:00 that now runs to 14:00 (a shift deleted)
-        # would otherwise leave the coordinator planning for the shorter gap.
+        # A gap is told again when the roster moves its end, or gives it one: one told to
+        # end at 06:00 that now runs to 14:00 (a shift deleted) would otherwise leave the
+        # coordinator planning for the shorter gap. alert_sent keeps the end told.
         key = f"coverage.gap_ahead:{district}:{gap.kind}:{starts.isoformat()}"
-        key += ":open" if ends is None else f":to:{ends.isoformat()}"
-        alerts[key] = events.coverage_gap_ahead(
-            district=district,
-            kind=gap.kind,
-            starts=starts,
-            ends=ends,
-            adjacent_cover=gap.adjacent_cover,
-            target=targets[gap.kind],
-            under_way=starts <= now,
+        alerts[key] = (
+            "open" if ends is None else ends.isoformat(),
+            events.coverage_gap_ahead(
+                district=district,
+                kind=gap.kind,
+                starts=starts,
+                ends=ends,
+                adjacent_cover=gap.adjacent_cover,
+                target=targets[gap.kind],
+                under_way=starts <= now,
+            ),
         )
     return alerts
 
@@ -128,9 +131,10 @@ async def _agency(state: AppState, agency_id: UUID, now: datetime) -> int:
     async with state.unit_of_work(agency_id) as work:
         session = await work.session()
         policy = await latest_policy(session, agency_id)
-        candidates: dict[str, OutboxEvent] = {}
+        gaps: dict[str, tuple[str, OutboxEvent]] = {}
         if policy.coverage_alert_days > 0:
-            candidates = await _gap_alerts(session, context, policy.coverage_alert_days, now)
+            gaps = await _gap_alerts(session, context, policy.coverage_alert_days, now)
+        candidates = {key: event for key, (_, event) in gaps.items()}
         soon = await program.expiring(
             session, context, now=now, within_days=max(CERTIFICATION_THRESHOLDS)
         )
@@ -147,7 +151,8 @@ async def _agency(state: AppState, agency_id: UUID, now: datetime) -> int:
                 threshold_days=threshold,
                 districts=cert.districts,
             )
-        new = await repo.claim(session, agency_id, sorted(candidates))
+        new = await repo.claim_told(session, agency_id, {k: told for k, (told, _) in gaps.items()})
+        new |= await repo.claim(session, agency_id, sorted(set(candidates) - set(gaps)))
         due = [event for key, event in sorted(candidates.items()) if key in new]
         await outbox.write(session, agency_id=agency_id, at=now, events=due)
     return len(due)

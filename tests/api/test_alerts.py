@@ -246,6 +246,16 @@ async def test_a_gap_whose_end_moves_is_told_again_with_its_new_end(
         (after_shift, now + timedelta(hours=20)),
         (after_shift, now + timedelta(hours=30)),
     ]
+    # The shift is put back: the gap ends as first told, and is told so again (an end
+    # told before is no reason to keep quiet: the last one told is not it).
+    await _roster_1a1(admin, now + timedelta(hours=20), now + timedelta(hours=28))
+    assert await alerts.look_ahead(state, now=now) == 1
+    assert await alerts.look_ahead(state, now=now) == 0
+    assert [g[1] for g in await told() if g[0] == after_shift] == [
+        now + timedelta(hours=20),
+        now + timedelta(hours=30),
+        now + timedelta(hours=20),
+    ]
 
 
 def _at(text: str) -> datetime:

@@ -355,6 +355,43 @@ def test_upgrading_keeps_each_incident_id_in_one_spelling(scratch_url: str) -> N
     ]
 
 
+def test_upgrading_keeps_one_alert_row_per_gap_with_the_end_it_told(scratch_url: str) -> None:
+    """Migration 0027: a gap told open then with an end keeps the end's row (which end,
+    unknown); one told open only is told "open"; the interim keys (":to:<end>") keep their
+    latest end; a certification's alert is left as it was."""
+    upgrade(scratch_url, "0026")
+    gap = "coverage.gap_ahead:{}:cit:2026-12-04T10:00:00+00:00"
+    sent = (
+        "INSERT INTO alert_sent (agency_id, key, created_at) SELECT a.id, '{}', '{}' FROM agency a"
+    )
+    asyncio.run(
+        _insert(
+            scratch_url,
+            _AGENCY,
+            sent.format(gap.format("D1"), "2026-12-01"),
+            sent.format(gap.format("D1") + ":open", "2026-11-30"),
+            sent.format(gap.format("D2") + ":open", "2026-12-01"),
+            sent.format(gap.format("to") + ":to:2026-12-05T01:00:00+00:00", "2026-12-01"),
+            sent.format(gap.format("to") + ":to:2026-12-05T03:00:00+00:00", "2026-12-02"),
+            sent.format("certification.expiring:x:2027-01-01:30", "2026-12-01"),
+        )
+    )
+    upgrade(scratch_url)
+    assert asyncio.run(_fetch(scratch_url, "SELECT key, told FROM alert_sent ORDER BY 1")) == [
+        ("certification.expiring:x:2027-01-01:30", None),
+        (gap.format("D1"), None),
+        (gap.format("D2"), "open"),
+        (gap.format("to"), "2026-12-05T03:00:00+00:00"),
+    ]
+    downgrade(scratch_url, "0026")
+    assert asyncio.run(_fetch(scratch_url, "SELECT key FROM alert_sent ORDER BY 1")) == [
+        ("certification.expiring:x:2027-01-01:30",),
+        (gap.format("D1"),),
+        (gap.format("D2") + ":open",),
+        (gap.format("to"),),
+    ]
+
+
 def test_migrate_says_when_a_newer_release_upgraded_the_database(scratch_url: str) -> None:
     """An older release started against a database a newer one upgraded: one line, exit 2."""
     upgrade(scratch_url)
