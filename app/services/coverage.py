@@ -51,21 +51,19 @@ class Hours:
     @classmethod
     def of(cls, span: Range, zone: ZoneInfo) -> Hours:
         local = span.start.astimezone(zone).replace(minute=0, second=0, microsecond=0)
-        first = local.timestamp()
-        # Absolute hours from a local hour boundary stay on local hour boundaries across
-        # daylight-saving changes (which move clocks by whole hours).
-        count = int(np.ceil((span.end.timestamp() - first) / 3600))
-        starts = first + 3600.0 * np.arange(count)
-        bucket = np.fromiter(
-            (_hour_of_week(datetime.fromtimestamp(t, zone)) for t in starts),
-            dtype=np.int64,
-            count=count,
-        )
-        edges = np.clip(
-            np.append(starts, first + 3600.0 * count),
-            span.start.timestamp(),
-            span.end.timestamp(),
-        )
+        # From a local hour boundary, an hour on is the next one, but where the clocks move
+        # by part of an hour (Lord Howe Island's half-hour daylight saving): that local hour
+        # ends at the next boundary of the new clock, the rest of the hour.
+        starts: list[float] = []
+        buckets: list[int] = []
+        moment, end = local.timestamp(), span.end.timestamp()
+        while moment < end:
+            wall = datetime.fromtimestamp(moment, zone)
+            starts.append(moment)
+            buckets.append(_hour_of_week(wall))
+            moment += 3600.0 - (wall.minute * 60 + wall.second)
+        edges = np.clip(np.array([*starts, moment]), span.start.timestamp(), end)
+        bucket = np.array(buckets, dtype=np.int64)
         exposure = np.bincount(bucket, weights=np.diff(edges), minlength=HOURS_OF_WEEK)
         return cls(edges, bucket, exposure.astype(np.float64))
 

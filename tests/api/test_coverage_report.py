@@ -10,9 +10,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
+from fastapi import FastAPI
 
-from tests.helpers import Api, add_shift, all_items, certify, grid_districts
+from tests.helpers import Api, add_shift, all_items, certify, grid_districts, new_agency
 
 DENVER = ZoneInfo("America/Denver")
 KINDS = ("cit", "co_responder")
@@ -474,3 +476,51 @@ async def test_a_unit_leaving_mid_shift_keeps_the_hours_it_worked(admin: Api, ki
     assert later["districts"][0][figure] == 100.0
     again = await admin.ok("GET", _query(starts, ends) + "&district=D1")
     assert again["districts"][0][figure] == d1[figure]
+
+
+@pytest.mark.parametrize(
+    ("starts", "ends"),
+    [
+        # Clocks go back half an hour at 02:00 (to 01:30): local 01:00 lasts 90 minutes.
+        ("2027-04-04T00:15:00+11:00", "2027-04-04T08:00:00+10:30"),
+        # Clocks go forward half an hour at 02:00 (to 02:30): local 02:00 lasts 30 minutes.
+        ("2026-10-04T00:15:00+10:30", "2026-10-04T08:00:00+11:00"),
+    ],
+)
+async def test_the_heat_map_follows_a_half_hour_clock_change(
+    app: FastAPI, client: httpx.AsyncClient, starts: str, ends: str
+) -> None:
+    """Lord Howe Island moves its clocks by half an hour: hours counted as 3,600 seconds
+    from a local boundary fell half an hour off the local hours after it, and the shift's
+    last hour read as half covered (from the outside-in check)."""
+    zone = ZoneInfo("Australia/Lord_Howe")
+    api = await new_agency(app, client, name="Lord Howe", timezone=zone.key)
+    await api.ok("POST", "/v1/districts", {"code": "Z1", "name": "Island"}, 201)
+    shift = (datetime.fromisoformat(starts), datetime.fromisoformat(ends))
+    officer = await _officer(api, "LH", cit=(date(2020, 1, 1), date(2030, 1, 1)))
+    await add_shift(
+        api,
+        "officer",
+        officer,
+        call_sign="LH1",
+        district="Z1",
+        starts_at=shift[0],
+        ends_at=shift[1],
+    )
+    day = shift[0].astimezone(zone).date()
+    start = datetime.combine(day - timedelta(days=1), time(0), zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), zone).astimezone(UTC)
+    report = await api.ok("GET", _query(start, end))
+    # The hour of the week of each minute of the range, on the island's clock.
+    totals, hits = [0] * 168, [0] * 168
+    moment = start
+    while moment < end:
+        local = moment.astimezone(zone)
+        bucket = local.weekday() * 24 + local.hour
+        totals[bucket] += 1
+        hits[bucket] += shift[0] <= moment < shift[1]
+        moment += timedelta(minutes=1)
+    expected = [None if n == 0 else round(h / n, 3) for h, n in zip(hits, totals, strict=True)]
+    assert report["districts"][0]["by_hour_of_week"]["cit"] == expected
+    last = shift[1].astimezone(zone) - timedelta(minutes=1)
+    assert expected[last.weekday() * 24 + last.hour] == 1.0
