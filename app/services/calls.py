@@ -112,7 +112,9 @@ def new_call(
         safety=body.safety.model_dump(),
         subject=_subject(body.subject),
         notes=cipher.encrypt_optional(body.notes, column=CALL_NOTES, row_id=call_id),
-        received_at=body.received_at or now,
+        # A CAD's clock a little ahead dates a call after its intake: taken as received at
+        # intake, or its minutes to dispatch would be negative (SPEC §7.5).
+        received_at=now if body.received_at is None else min(body.received_at, now),
         created_at=now,
         updated_at=now,
         dispatched_at=None,

@@ -216,9 +216,17 @@ async def test_a_received_at_ahead_of_the_clock_is_refused_beyond_a_little_skew(
     assert refused.status_code == 422
     assert refused.json()["errors"][0]["loc"] == ["body", "received_at"]
     assert await db.fetchval("SELECT count(*) FROM call") == 0
-    skewed = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    # A CAD's clock a little ahead: taken as received at intake, not after it (the
+    # outcome report's minutes to dispatch read -4.0: from the outside-in check).
+    skewed = (datetime.now(UTC) + timedelta(minutes=4)).isoformat()
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
     taken = await admin.ok("POST", "/v1/calls", {"district": "D1", "received_at": skewed}, 201)
-    assert datetime.fromisoformat(taken["received_at"]) == datetime.fromisoformat(skewed)
+    assert taken["received_at"] == taken["created_at"]
+    await admin.ok("POST", f"/v1/calls/{taken['id']}/dispatch")
+    await admin.ok("POST", f"/v1/calls/{taken['id']}/clear", {"disposition": "resolved"})
+    report = await admin.ok("GET", "/v1/reports/outcomes?district=D1")
+    assert report["groups"][0]["calls"] == 1
+    assert report["groups"][0]["minutes_to_dispatch"]["p50"] >= 0
 
 
 async def test_a_time_sent_in_any_zone_is_answered_in_utc_by_the_create_as_by_a_read(
