@@ -156,13 +156,15 @@ async def update(
     only end earlier (now at the soonest: an officer sent home sick at 3 a.m. leaves the
     candidates at once) or later; the rest of it stays as worked (409: end it, and
     schedule a new shift from now to move the unit). One that has not started may change
-    in every way a new shift could, but not into one that has already ended. Overlaps
-    are a 409, as on create.
+    in every way a new shift could, but not into one that has already ended. So may one
+    entered after it had ended (_entered_late), into the past too. Overlaps are a 409, as
+    on create.
     """
     shift = await repo.locked_shift(session, agency_id=agency_id, shift_id=shift_id)
     if shift is None:
         raise NotFound("shift not found")
-    if shift.ends_at <= now:
+    late = _entered_late(shift)
+    if shift.ends_at <= now and not late:
         raise Conflict("the shift has ended: it stays as the record of who worked")
     was = (await render(session, [shift]))[0]
     found = await district_repo.by_codes(
@@ -195,7 +197,9 @@ async def update(
     )
     if kept and ends_at == was.ends_at:
         return was, {}  # its own values sent again: nothing to write
-    if shift.starts_at <= now:
+    if late:
+        pass  # never a roster anyone worked from: corrected as entered
+    elif shift.starts_at <= now:
         if not kept:
             raise Conflict(
                 "the shift has started: only its end may change; to move the unit, end this"
@@ -228,15 +232,25 @@ async def update(
     return now_is, changed
 
 
+def _entered_late(shift: Shift) -> bool:
+    """Whether the shift was entered after it had ended (a roster written up afterwards,
+    or a date mistyped): no dispatch ever read it, so it is corrected, or cancelled, as
+    entered. One entered before its end was the roster dispatch worked from: it stays."""
+    return shift.created_at >= shift.ends_at
+
+
 async def cancel(
     session: AsyncSession, *, agency_id: UUID, shift_id: UUID, now: datetime
 ) -> ShiftOut:
-    """Cancel a shift that has not started; the shift as it was (for the audit trail). One
-    that has started is a 409: end it early instead, so the record of who worked stays."""
+    """Cancel a shift that has not started, or one entered after it had ended (a record
+    entered in error: _entered_late); the shift as it was (for the audit trail). One that
+    has started is a 409: end it early instead, so the record of who worked stays."""
     shift = await repo.locked_shift(session, agency_id=agency_id, shift_id=shift_id)
     if shift is None:
         raise NotFound("shift not found")
-    if shift.starts_at <= now:
+    if shift.ends_at <= now and not _entered_late(shift):
+        raise Conflict("the shift has ended: it stays as the record of who worked")
+    if now >= shift.starts_at and not _entered_late(shift):
         raise Conflict(
             "the shift has started: it stays as the record of who worked;"
             " to end it early, PATCH its ends_at"

@@ -384,3 +384,49 @@ async def test_a_unit_leaving_while_its_shift_is_changed_neither_deadlocks_nor_l
         assert ended <= datetime.now(UTC)
         rows = await db.fetch("SELECT ends_at FROM shift_coverage WHERE shift_id = $1", shift_id)
         assert [r["ends_at"] for r in rows] == [ended]
+
+
+async def test_a_shift_entered_after_it_ended_can_be_corrected_or_cancelled(
+    admin: Api,
+) -> None:
+    """A past shift typed with the wrong month gave coverage nobody worked, for good: it
+    could be neither changed nor cancelled (from the outside-in check). Entered after it
+    ended, no dispatch ever read it: it is corrected as entered. One entered before its
+    end, and ended since, stays the record of who worked."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    mistyped = (now - timedelta(days=180), now - timedelta(days=180) + timedelta(hours=8))
+    co, [wrong] = await _clinician(admin, "MCT-9", mistyped)
+    moved = await admin.ok(
+        "PATCH",
+        f"/v1/shifts/{wrong['id']}",
+        {
+            "district": "D2",
+            "starts_at": iso(now - timedelta(days=30)),
+            "ends_at": iso(now - timedelta(days=30) + timedelta(hours=8)),
+        },
+    )
+    assert moved["district"] == "D2"
+    assert datetime.fromisoformat(moved["starts_at"]) == now - timedelta(days=30)
+    assert (await admin.delete(f"/v1/shifts/{wrong['id']}")).status_code == 204
+    assert (await admin.ok("GET", "/v1/shifts"))["items"] == []
+    assert [e["action"] for e in (await admin.ok("GET", "/v1/audit"))["items"][:2]] == [
+        "shift.delete",
+        "shift.update",
+    ]
+    # Worked from, then ended: the record stays, and the 409 says so.
+    await add_shift(
+        admin,
+        "co_responder",
+        co,
+        call_sign="MCT-9",
+        district="D1",
+        starts_at=now - timedelta(hours=2),
+        ends_at=now + timedelta(hours=6),
+    )
+    [worked] = (await admin.ok("GET", "/v1/shifts"))["items"]
+    await admin.ok("PATCH", f"/v1/shifts/{worked['id']}", {"ends_at": iso(datetime.now(UTC))})
+    kept = await admin.delete(f"/v1/shifts/{worked['id']}")
+    assert kept.status_code == 409
+    assert kept.json()["detail"] == "the shift has ended: it stays as the record of who worked"
+    refused = await admin.patch(f"/v1/shifts/{worked['id']}", {"district": "D2"})
+    assert refused.status_code == 409
