@@ -128,6 +128,14 @@ async def mark_on_scene(session: AsyncSession, responder_id: UUID, at: datetime)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def worked(session: AsyncSession, call_id: UUID) -> bool:
+    """Whether any unit is still on the call."""
+    stmt = select(Assignment.id).where(
+        Assignment.call_id == call_id, Assignment.released_at.is_(None)
+    )
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
 async def leading(session: AsyncSession, call_id: UUID) -> ResponderType | None:
     """The kind of unit leading the call now, if one does."""
     stmt = select(Assignment.responder_type).where(

@@ -249,6 +249,6 @@ async def revise(
         where = "district" if body.district is not None else "location"
         raise Invalid(f"unknown district {district}", loc=("body", where)) from None
     rec = await triage.retriage(
-        session, context, who, call, request_id=request_id, now=now, announce_update=True
+        session, context, who, call, request_id=request_id, now=now, cause="update"
     )
     return call, rec

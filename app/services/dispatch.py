@@ -116,7 +116,7 @@ async def _fresh_recommendation(
     """Re-triage the call now and store the result in its history (the call changed)."""
     now = datetime.now(UTC)
     rec = await triage.retriage(
-        session, context, who, call, request_id=request_id, now=now, announce_update=False
+        session, context, who, call, request_id=request_id, now=now, cause="dispatch"
     )
     await assignment_repo.mark_call_changed(
         session, agency_id=context.agency_id, call_id=call.id, at=now

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any, Literal
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -22,7 +23,7 @@ from app.routing import is_minor, recommend
 from app.routing.types import CallFacts, Candidate, GeoPoint
 from app.security import Principal
 from app.services import audit
-from app.vocabulary import LEAD_OF
+from app.vocabulary import LEAD_OF, AuditOutcome
 
 
 def resolve_district(
@@ -135,6 +136,14 @@ async def _with_units_on_call(
     return [c for c in candidates if c.responder_id not in ids] + on_call
 
 
+# The audit entry of each cause of a re-triage: its action and outcome.
+_AUDITED_AS: dict[str, tuple[str, AuditOutcome]] = {
+    "update": ("call.update", "success"),
+    "dispatch": ("call.dispatch", "error"),
+    "lead_left": ("call.retriage", "success"),
+}
+
+
 async def retriage(
     session: AsyncSession,
     context: AgencyContext,
@@ -143,31 +152,29 @@ async def retriage(
     *,
     request_id: str | None,
     now: datetime,
-    announce_update: bool,
+    cause: Literal["update", "dispatch", "lead_left"],
+    detail: dict[str, Any] | None = None,
 ) -> RecommendationRecord:
     """Re-triage the call as it stands and store the new recommendation in its history.
 
-    With announce_update (new information: PATCH), call.updated is emitted and the audit
-    entry is the update's success; otherwise (a dispatch that could not assign) the entry
-    records the dispatch's failure. A change of lead on a dispatched call also emits
+    The cause: new information (PATCH: call.updated is emitted, and the audit entry is the
+    update's success), a dispatch that could not assign (the entry records the dispatch's
+    failure), or the unit leading the call gone from it while others stay (its own entry,
+    call.retriage, with detail). A change of lead on a dispatched call also emits
     call.escalated, unless the unit leading it is of that kind already (a dispatcher sent
     it by override, and that dispatch told it).
     """
     rec = await triage(await session.connection(), context, call, now=now)
     previous = (await repo.latest_recommendations(session, [call.id])).get(call.id)
-    news = [events.call_updated(call, lead=rec.lead)] if announce_update else []
+    news = [events.call_updated(call, lead=rec.lead)] if cause == "update" else []
     news.append(events.recommendation_created(rec))
     if call.status == "dispatched" and previous is not None and previous.lead != rec.lead:
         kind = await assignment_repo.leading(session, call.id)
         if kind is None or LEAD_OF[kind] != rec.lead:
             news.append(events.call_escalated(call, rec, previous_lead=previous.lead))
+    action, outcome = _AUDITED_AS[cause]
     entry = audit.call_entry(
-        who,
-        call.id,
-        action="call.update" if announce_update else "call.dispatch",
-        request_id=request_id,
-        at=now,
-        outcome="success" if announce_update else "error",
+        who, call.id, action=action, request_id=request_id, at=now, outcome=outcome, detail=detail
     )
     await repo.insert_recommendation(session, rec, events=news, entry=entry)
     count_when_committed(of_session(session), rec)

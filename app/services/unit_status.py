@@ -14,10 +14,12 @@ from app.events import catalogue as events
 from app.events.catalogue import OutboxEvent
 from app.models import Assignment, CoResponder, Officer
 from app.repositories import assignments as assignment_repo
+from app.repositories import calls as call_repo
 from app.repositories import events as outbox
 from app.schemas.common import geo_location
 from app.schemas.roster import StatusUpdate, UnitStatusOut
 from app.security import Principal
+from app.services import triage
 from app.vocabulary import OFF_CALL, ON_CALL, ResponderType, UnitStatus
 
 
@@ -29,11 +31,14 @@ async def set_status(
     responder_type: ResponderType,
     responder_id: UUID,
     body: StatusUpdate,
+    request_id: str | None = None,
 ) -> UnitStatusOut:
     """Apply a status report from a unit, its dispatcher or the CAD.
 
     A unit on a cit-dispatch call moves forward only (going back is a 409); any other unit
-    may report busy on the CAD's own incident, and is then not eligible (SPEC §6.1)."""
+    may report busy on the CAD's own incident, and is then not eligible (SPEC §6.1). The
+    unit leading a call, released by its report while others stay on it, leaves the call
+    re-triaged (_after_the_lead_left)."""
     if who.role == "unit" and who.responder_id != responder_id:
         raise Forbidden("a unit key may set only its own responder's status")
     session, unit = await _lock(session, context, responder_type, responder_id)
@@ -70,7 +75,7 @@ async def set_status(
             location=None if unit.lat is None or unit.lon is None else (unit.lat, unit.lon),
             external_incident=incident,
         )
-        call_changed = False
+        call_changed = lead_left = False
         released: list[OutboxEvent] = []
         if new in OFF_CALL and call_id is not None:
             # As a CAD does: a unit reporting back in service is released from its call.
@@ -79,7 +84,7 @@ async def set_status(
                 released = await _release(
                     session, context, call_id, [active], now=now, new_status=new
                 )
-                call_changed = True
+                call_changed, lead_left = True, active.role == "lead"
         if new in ("on_scene", "transporting") and call_id is not None:
             # A unit may skip ahead to transporting: it was on scene all the same.
             call_changed = await assignment_repo.mark_on_scene(session, responder_id, now)
@@ -95,6 +100,16 @@ async def set_status(
         await outbox.write(
             session, agency_id=context.agency_id, at=now, events=[changed, *released]
         )
+        if lead_left and call_id is not None:
+            await _after_the_lead_left(
+                session,
+                context,
+                who,
+                call_id,
+                unit=(responder_type, responder_id, new),
+                request_id=request_id,
+                now=now,
+            )
     await session.flush()
     return UnitStatusOut(
         responder_type=responder_type,
@@ -104,6 +119,45 @@ async def set_status(
         location=geo_location(unit.lat, unit.lon),
         active_call_id=unit.active_call_id,
         external_incident=unit.external_incident,
+    )
+
+
+async def _after_the_lead_left(
+    session: AsyncSession,
+    context: AgencyContext,
+    who: Principal,
+    call_id: UUID,
+    *,
+    unit: tuple[ResponderType, UUID, UnitStatus],
+    request_id: str | None,
+    now: datetime,
+) -> None:
+    """The unit leading the call left it (available, or out of service) while others stay
+    on it: the call is re-triaged, so the consoles see who should lead now
+    (recommendation.created) and, when that is the other kind of unit, the units on it hear
+    so (call.escalated). The last unit leaving ends the work, not the call: it waits to be
+    cleared, and nothing is recommended."""
+    await session.flush()  # the candidates read the unit as it now stands
+    if not await assignment_repo.worked(session, call_id):
+        return
+    call = await call_repo.get_call(session, agency_id=context.agency_id, call_id=call_id)
+    if call is None or call.status != "dispatched":
+        return
+    responder_type, responder_id, status = unit
+    await triage.retriage(
+        session,
+        context,
+        who,
+        call,
+        request_id=request_id,
+        now=now,
+        cause="lead_left",
+        detail={
+            "reason": "the unit leading the call left it",
+            "responder_type": responder_type,
+            "responder_id": str(responder_id),
+            "status": status,
+        },
     )
 
 

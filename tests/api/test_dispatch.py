@@ -426,6 +426,59 @@ async def test_a_dispatcher_sending_the_other_kind_to_lead_a_worked_call_escalat
     )
 
 
+async def test_a_lead_leaving_a_worked_call_re_triages_it(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """The co-responder leading reports out of service while the CIT officer backing it up
+    stays on scene: the call had no lead, and nobody heard of it until the next PATCH
+    (from the outside-in check, as docs/api.md promised). Now the call is re-triaged: the
+    officer's terminal hears that law enforcement leads, and the dispatch as recommended
+    makes it lead."""
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "on_scene"})  # backup
+    assert await _events(db, "recommendation.created") != []
+    before = len(await _events(db, "recommendation.created"))
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "out_of_service"})
+    history = (await admin.ok("GET", f"/v1/calls/{call['id']}/recommendations"))["items"]
+    assert len(await _events(db, "recommendation.created")) == before + 1
+    latest = history[-1]
+    assert latest["lead"] == "law_enforcement"
+    assert [(u["responder_id"], u["role"]) for u in latest["units"]] == [(officer, "lead")]
+    [escalated] = await _events(db, "call.escalated")
+    assert (escalated["previous_lead"], escalated["lead"]) == ("mental_health", "law_enforcement")
+    assert escalated["reasons"][0]["rule"] == "no_co_responder"
+    hearing = await db.fetchval("SELECT units_on_call FROM event WHERE type = 'call.escalated'")
+    assert list(hearing) == [uuid.UUID(officer)]
+    [entry] = (await admin.ok("GET", "/v1/audit?action=call.retriage"))["items"]
+    assert entry["detail"] == {
+        "reason": "the unit leading the call left it",
+        "responder_type": "co_responder",
+        "responder_id": co,
+        "status": "out_of_service",
+    }
+    done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    assert [
+        (a["responder_id"], a["role"]) for a in done["assignments"] if not a["released_at"]
+    ] == [(officer, "lead")]
+    # The last unit leaving ends the work, not the call: nothing more is recommended.
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "available"})
+    assert len((await admin.ok("GET", f"/v1/calls/{call['id']}/recommendations"))["items"]) == (
+        len(history)
+    )
+
+
+async def test_a_backup_leaving_a_worked_call_changes_no_recommendation(admin: Api) -> None:
+    _, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "available"})
+    history = (await admin.ok("GET", f"/v1/calls/{call['id']}/recommendations"))["items"]
+    assert len(history) == 1
+    assert (await admin.ok("GET", "/v1/audit?action=call.retriage"))["items"] == []
+
+
 async def test_new_safety_information_on_a_dispatched_call_escalates(
     admin: Api, db: asyncpg.Connection
 ) -> None:

@@ -126,7 +126,12 @@ async def update_officer(
     responses=problems(401, 403, 404, 409, 413, 422, 503),
 )
 async def set_officer_status(
-    officer_id: UUID, body: StatusUpdate, who: Caller, context: Context, session: Session
+    officer_id: UUID,
+    body: StatusUpdate,
+    who: Caller,
+    context: Context,
+    session: Session,
+    request: Request,
 ) -> UnitStatusOut:
     """Report an officer's status and, optionally, location. On a cit-dispatch call a unit
     moves forward through dispatched, en_route, on_scene, transporting (going back is a
@@ -134,7 +139,13 @@ async def set_officer_status(
     report any of those four, in any order: it is busy on the CAD's own incident
     (`external_incident` names it) and is not recommended until it is `available`."""
     return await unit_status.set_status(
-        session, context, who=who, responder_type="officer", responder_id=officer_id, body=body
+        session,
+        context,
+        who=who,
+        responder_type="officer",
+        responder_id=officer_id,
+        body=body,
+        request_id=request_id(request),
     )
 
 
@@ -300,6 +311,7 @@ async def set_co_responder_status(
     who: Caller,
     context: Context,
     session: Session,
+    request: Request,
 ) -> UnitStatusOut:
     """Report a co-responder's status and, optionally, location, as an officer's is (same
     lifecycle on a call, busy on the CAD's own incident on none)."""
@@ -310,4 +322,5 @@ async def set_co_responder_status(
         responder_type="co_responder",
         responder_id=co_responder_id,
         body=body,
+        request_id=request_id(request),
     )
