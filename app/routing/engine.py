@@ -204,10 +204,13 @@ def _record_law_enforcement(
         )
         if role == "lead":
             if found.stabilizer is not None:
-                draft.add(found.stabilizer, "stabilize")
+                holder = found.stabilizer
+                draft.add(holder, "stabilize")
+                # One on the call from another district is named by where it comes from.
+                home = call.district if holder.away == 0 else holder.candidate.shift_district
                 message += (
-                    f"; {found.stabilizer.call_sign} from {call.district} stabilises the scene "
-                    "until then"
+                    f"; {holder.call_sign} from {home}{_on_call_from_elsewhere(holder)} "
+                    "stabilises the scene until then"
                 )
             else:
                 message += f"; no officer in {call.district} is available to stabilise the scene"

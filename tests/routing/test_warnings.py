@@ -183,6 +183,11 @@ def test_cit_officer_on_the_call_from_next_door_is_still_said_to_come_from_there
         rec, "cit_from_adjacent_district"
     )
     assert "1A1 from D1 stabilises" in reason(rec, "cit_adjacent")
+    # One on the call from next door is named by where it comes from.
+    visiting = officer("3A1", "D3", status="on_scene", on_call=True)
+    rec = run(call("D1", safety=WEAPON), working, visiting, free_here)
+    assert roles(rec) == {"2C1": "lead", "3A1": "stabilize"}
+    assert "3A1 from D3, on the call, stabilises" in reason(rec, "cit_adjacent")
     # With none on the call, the best free one is named, as on a first recommendation.
     rec = run(call("D1", safety=WEAPON), working, free_here)
     assert roles(rec) == {"2C1": "lead", "1A2": "stabilize"}
