@@ -159,8 +159,12 @@ async def dispatch(
             loc=("body", "units"),
         )
     wanted = [u for u in requested if u[1] not in on_call]
-    rerole = body.units is not None or dispatch_roles.rerole_by_recommendation(
-        rec, found.dispatches
+    # A call with units on it but none leading (its lead left) takes the parts the
+    # recommendation names, as after an escalation.
+    rerole = (
+        body.units is not None
+        or dispatch_roles.rerole_by_recommendation(rec, found.dispatches)
+        or bool(active and not any(a.role == "lead" for a in active))
     )
     changes = dispatch_roles.role_changes(requested, active, rerole=rerole)
     if dispatch_roles.leaves_no_lead(active, changes, wanted):

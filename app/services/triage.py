@@ -23,7 +23,7 @@ from app.routing import is_minor, recommend
 from app.routing.types import CallFacts, Candidate, GeoPoint
 from app.security import Principal
 from app.services import audit
-from app.vocabulary import LEAD_OF, AuditOutcome
+from app.vocabulary import LEAD_OF, AuditOutcome, Lead
 
 
 def resolve_district(
@@ -154,6 +154,7 @@ async def retriage(
     now: datetime,
     cause: Literal["update", "dispatch", "lead_left"],
     detail: dict[str, Any] | None = None,
+    left: Lead | None = None,
 ) -> RecommendationRecord:
     """Re-triage the call as it stands and store the new recommendation in its history.
 
@@ -162,16 +163,18 @@ async def retriage(
     failure), or the unit leading the call gone from it while others stay (its own entry,
     call.retriage, with detail). A change of lead on a dispatched call also emits
     call.escalated, unless the unit leading it is of that kind already (a dispatcher sent
-    it by override, and that dispatch told it).
+    it by override, and that dispatch told it). When the lead left, the change is from the
+    kind that left (`left`), which an override may have made other than recommended.
     """
     rec = await triage(await session.connection(), context, call, now=now)
     previous = (await repo.latest_recommendations(session, [call.id])).get(call.id)
     news = [events.call_updated(call, lead=rec.lead)] if cause == "update" else []
     news.append(events.recommendation_created(rec))
-    if call.status == "dispatched" and previous is not None and previous.lead != rec.lead:
+    was = left or (None if previous is None else previous.lead)
+    if call.status == "dispatched" and was is not None and was != rec.lead:
         kind = await assignment_repo.leading(session, call.id)
         if kind is None or LEAD_OF[kind] != rec.lead:
-            news.append(events.call_escalated(call, rec, previous_lead=previous.lead))
+            news.append(events.call_escalated(call, rec, previous_lead=was))
     action, outcome = _AUDITED_AS[cause]
     entry = audit.call_entry(
         who, call.id, action=action, request_id=request_id, at=now, outcome=outcome, detail=detail

@@ -20,7 +20,7 @@ from app.schemas.common import geo_location
 from app.schemas.roster import StatusUpdate, UnitStatusOut
 from app.security import Principal
 from app.services import triage
-from app.vocabulary import OFF_CALL, ON_CALL, ResponderType, UnitStatus
+from app.vocabulary import LEAD_OF, OFF_CALL, ON_CALL, ResponderType, UnitStatus
 
 
 async def set_status(
@@ -152,6 +152,7 @@ async def _after_the_lead_left(
         request_id=request_id,
         now=now,
         cause="lead_left",
+        left=LEAD_OF[responder_type],
         detail={
             "reason": "the unit leading the call left it",
             "responder_type": responder_type,

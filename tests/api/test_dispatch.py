@@ -469,6 +469,52 @@ async def test_a_lead_leaving_a_worked_call_re_triages_it(
     )
 
 
+async def test_a_lead_leaving_for_one_of_its_kind_is_replaced_by_the_dispatch_as_recommended(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """Two co-responders and an officer on the call; the leading one leaves. The new
+    recommendation names the other co-responder to lead, the same kind: nothing escalates,
+    but the dispatch as recommended was a 409 and left the call with no lead (from the
+    review of today's change)."""
+    first, officer = await _setup(admin)
+    second = await add_co_responder(admin, district="D1", call_sign="MCT-2")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    units = [
+        {"responder_type": "co_responder", "responder_id": first, "role": "lead"},
+        {"responder_type": "co_responder", "responder_id": second, "role": "support"},
+        {"responder_type": "officer", "responder_id": officer, "role": "backup"},
+    ]
+    body = {"units": units, "override_code": "specialty_needed"}
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", body)
+    await admin.ok("PUT", f"/v1/co-responders/{first}/status", {"status": "out_of_service"})
+    assert await _events(db, "call.escalated") == []
+    done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    active = {(a["responder_id"], a["role"]) for a in done["assignments"] if not a["released_at"]}
+    assert active == {(second, "lead"), (officer, "backup")}
+
+
+async def test_a_lead_sent_by_override_leaving_escalates_back_to_the_other_kind(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """The officer led by override where mental health was recommended, and leaves: the
+    co-responder on the call should lead now. The re-triage compared recommendations, both
+    mental health, and said nothing (from the review of today's change)."""
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    units = [
+        {"responder_type": "officer", "responder_id": officer, "role": "lead"},
+        {"responder_type": "co_responder", "responder_id": co, "role": "support"},
+    ]
+    body = {"units": units, "override_code": "closer_unit"}
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", body)
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "available"})
+    [escalated] = await _events(db, "call.escalated")
+    assert (escalated["previous_lead"], escalated["lead"]) == ("law_enforcement", "mental_health")
+    done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    active = {(a["responder_id"], a["role"]) for a in done["assignments"] if not a["released_at"]}
+    assert (co, "lead") in active
+
+
 async def test_a_backup_leaving_a_worked_call_changes_no_recommendation(admin: Api) -> None:
     _, officer = await _setup(admin)
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
