@@ -236,7 +236,9 @@ def _entered_late(shift: Shift) -> bool:
     """Whether the shift was entered after it had ended (a roster written up afterwards,
     or a date mistyped): no dispatch ever read it, so it is corrected, or cancelled, as
     entered. One entered before its end was the roster dispatch worked from: it stays."""
-    return shift.created_at >= shift.ends_at
+    # END_SKEW: a started shift may be told to have ended up to a minute before now, so
+    # one entered a moment ago may end before it was entered: it was still worked from.
+    return shift.created_at > shift.ends_at + END_SKEW
 
 
 async def cancel(

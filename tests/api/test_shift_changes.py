@@ -430,3 +430,21 @@ async def test_a_shift_entered_after_it_ended_can_be_corrected_or_cancelled(
     assert kept.json()["detail"] == "the shift has ended: it stays as the record of who worked"
     refused = await admin.patch(f"/v1/shifts/{worked['id']}", {"district": "D2"})
     assert refused.status_code == 409
+
+
+async def test_a_shift_entered_a_moment_ago_and_ended_in_the_minute_before_stays_the_record(
+    admin: Api,
+) -> None:
+    """A started shift may be told to have ended up to a minute ago; ended before it was
+    entered, it passed for one entered after it ended, and could be moved or cancelled
+    (from the review of today's change)."""
+    now = datetime.now(UTC)
+    _, [shift] = await _clinician(
+        admin, "MCT-8", (now - timedelta(hours=1), now + timedelta(hours=7))
+    )
+    ended = await admin.ok(
+        "PATCH", f"/v1/shifts/{shift['id']}", {"ends_at": iso(now - timedelta(seconds=30))}
+    )
+    assert datetime.fromisoformat(ended["ends_at"]) < now
+    assert (await admin.delete(f"/v1/shifts/{shift['id']}")).status_code == 409
+    assert (await admin.patch(f"/v1/shifts/{shift['id']}", {"district": "D2"})).status_code == 409
