@@ -356,9 +356,9 @@ def test_upgrading_keeps_each_incident_id_in_one_spelling(scratch_url: str) -> N
 
 
 def test_upgrading_keeps_one_alert_row_per_gap_with_the_end_it_told(scratch_url: str) -> None:
-    """Migration 0027: a gap told open then with an end keeps the end's row (which end,
-    unknown); one told open only is told "open"; the interim keys (":to:<end>") keep their
-    latest end; a certification's alert is left as it was."""
+    """Migration 0027: each gap keeps its newest row: told with an end (which end, unknown),
+    told "open", or the interim key's end (":to:<end>"); a certification's alert is left as
+    it was."""
     upgrade(scratch_url, "0026")
     gap = "coverage.gap_ahead:{}:cit:2026-12-04T10:00:00+00:00"
     sent = (
@@ -371,6 +371,9 @@ def test_upgrading_keeps_one_alert_row_per_gap_with_the_end_it_told(scratch_url:
             sent.format(gap.format("D1"), "2026-12-01"),
             sent.format(gap.format("D1") + ":open", "2026-11-30"),
             sent.format(gap.format("D2") + ":open", "2026-12-01"),
+            # Told with an end, then again open (its end cancelled): open is the last told.
+            sent.format(gap.format("D3"), "2026-11-30"),
+            sent.format(gap.format("D3") + ":open", "2026-12-02"),
             sent.format(gap.format("to") + ":to:2026-12-05T01:00:00+00:00", "2026-12-01"),
             sent.format(gap.format("to") + ":to:2026-12-05T03:00:00+00:00", "2026-12-02"),
             sent.format("certification.expiring:x:2027-01-01:30", "2026-12-01"),
@@ -381,6 +384,7 @@ def test_upgrading_keeps_one_alert_row_per_gap_with_the_end_it_told(scratch_url:
         ("certification.expiring:x:2027-01-01:30", None),
         (gap.format("D1"), None),
         (gap.format("D2"), "open"),
+        (gap.format("D3"), "open"),
         (gap.format("to"), "2026-12-05T03:00:00+00:00"),
     ]
     downgrade(scratch_url, "0026")
@@ -388,6 +392,7 @@ def test_upgrading_keeps_one_alert_row_per_gap_with_the_end_it_told(scratch_url:
         ("certification.expiring:x:2027-01-01:30",),
         (gap.format("D1"),),
         (gap.format("D2") + ":open",),
+        (gap.format("D3") + ":open",),
         (gap.format("to"),),
     ]
 
