@@ -52,8 +52,9 @@ class Hours:
     def of(cls, span: Range, zone: ZoneInfo) -> Hours:
         local = span.start.astimezone(zone).replace(minute=0, second=0, microsecond=0)
         # From a local hour boundary, an hour on is the next one, but where the clocks move
-        # by part of an hour (Lord Howe Island's half-hour daylight saving): that local hour
-        # ends at the next boundary of the new clock, the rest of the hour.
+        # (daylight saving): a change inside the hour ends that stretch of it there
+        # (Pacific/Chatham's clocks change at 02:45), and a clock moved by part of an hour
+        # (Lord Howe Island's half hour) runs to the next boundary of the new clock.
         starts: list[float] = []
         buckets: list[int] = []
         moment, end = local.timestamp(), span.end.timestamp()
@@ -61,7 +62,7 @@ class Hours:
             wall = datetime.fromtimestamp(moment, zone)
             starts.append(moment)
             buckets.append(_hour_of_week(wall))
-            moment += 3600.0 - (wall.minute * 60 + wall.second)
+            moment = _next_boundary(moment, wall, zone)
         edges = np.clip(np.array([*starts, moment]), span.start.timestamp(), end)
         bucket = np.array(buckets, dtype=np.int64)
         exposure = np.bincount(bucket, weights=np.diff(edges), minlength=HOURS_OF_WEEK)
@@ -75,6 +76,22 @@ class Hours:
             None if exposed == 0 else round(float(part / exposed), 3)
             for part, exposed in zip(per_bucket, self.exposure, strict=True)
         ]
+
+
+def _next_boundary(moment: float, wall: datetime, zone: ZoneInfo) -> float:
+    """The next local hour boundary after moment (wall is it, in the zone), or the clock
+    change before it. Offsets and their changes fall on quarter hours (UTC), so a change
+    inside the hour is found by its quarters, looked at only when the hour has one."""
+    following = moment + 3600.0 - (wall.minute * 60 + wall.second)
+    offset = wall.utcoffset()
+    if datetime.fromtimestamp(following, zone).utcoffset() == offset:
+        return following
+    quarter = (moment // 900.0 + 1) * 900.0
+    while quarter < following:
+        if datetime.fromtimestamp(quarter, zone).utcoffset() != offset:
+            return quarter
+        quarter += 900.0
+    return following
 
 
 def _hour_of_week(moment: datetime) -> int:
