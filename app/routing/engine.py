@@ -4,30 +4,23 @@ Recommendation."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from app.routing.draft import Draft
 from app.routing.geo import is_known
 from app.routing.ranking import Ranked, is_minor, rank_candidates, training_class
 from app.routing.types import (
     CallFacts,
     Candidate,
     Policy,
-    Reason,
     Recommendation,
-    RecommendedUnit,
-    Warning,
 )
 from app.vocabulary import (
     APCO_INCIDENT_TYPES,
-    REQUESTS,
-    UNIT_ROLES,
-    WARNING_CODES,
     Lead,
-    Request,
     UnitRole,
-    WarningCode,
 )
 
 
@@ -72,7 +65,7 @@ def recommend(
     ranked = rank_candidates(call, candidates, policy, now, adjacency or {})
     co_responders = [r for r in ranked if r.candidate.responder_type == "co_responder"]
     officers = [r for r in ranked if r.candidate.responder_type == "officer"]
-    draft = _Draft()
+    draft = Draft()
     lead: Lead
 
     if concerns:
@@ -167,7 +160,7 @@ def _find_law_enforcement(officers: list[Ranked]) -> _LawEnforcement:
 
 
 def _record_law_enforcement(
-    draft: _Draft, call: CallFacts, found: _LawEnforcement, *, role: UnitRole
+    draft: Draft, call: CallFacts, found: _LawEnforcement, *, role: UnitRole
 ) -> None:
     unit = found.unit
     verb = "leads" if role == "lead" else "backs up"
@@ -243,7 +236,7 @@ def _by_training(officers: list[Ranked]) -> Ranked | None:
     )
 
 
-def _no_law_enforcement_for_flagged_call(draft: _Draft, co_responders: list[Ranked]) -> None:
+def _no_law_enforcement_for_flagged_call(draft: Draft, co_responders: list[Ranked]) -> None:
     # Clinicians are never sent alone into a safety-flagged scene (docs/routing.md,
     # "Project decisions").
     draft.request("mh_phone_consult")
@@ -283,7 +276,7 @@ def _on_call_from_elsewhere(unit: Ranked) -> str:
 
 
 def _add_co_responder(
-    draft: _Draft, call: CallFacts, unit: Ranked, role: UnitRole, others: list[Ranked]
+    draft: Draft, call: CallFacts, unit: Ranked, role: UnitRole, others: list[Ranked]
 ) -> None:
     draft.add(unit, role)
     serving = any(o.away == 0 for o in others)
@@ -304,7 +297,7 @@ def _add_co_responder(
         )
 
 
-def _youth_gap(draft: _Draft, call: CallFacts, co_responders: list[Ranked]) -> None:
+def _youth_gap(draft: Draft, call: CallFacts, co_responders: list[Ranked]) -> None:
     # Youth counts among the co-responders serving the district, as in ranking; one sent
     # from next door who has the specialty fills the gap all the same.
     if not is_minor(call) or any(r.youth_first for r in co_responders):
@@ -318,7 +311,7 @@ def _youth_gap(draft: _Draft, call: CallFacts, co_responders: list[Ranked]) -> N
     )
 
 
-def _outside_district(draft: _Draft, call: CallFacts) -> None:
+def _outside_district(draft: Draft, call: CallFacts) -> None:
     if not call.outside_district:
         return
     where = f"in {call.located_in}" if call.located_in else "outside every district's boundary"
@@ -329,7 +322,7 @@ def _outside_district(draft: _Draft, call: CallFacts) -> None:
     )
 
 
-def _unknown_nature(draft: _Draft, call: CallFacts, policy: Policy) -> None:
+def _unknown_nature(draft: Draft, call: CallFacts, policy: Policy) -> None:
     code = _code(call.nature)
     if (
         not code
@@ -345,7 +338,7 @@ def _unknown_nature(draft: _Draft, call: CallFacts, policy: Policy) -> None:
     )
 
 
-def _unknown_etas(draft: _Draft, call: CallFacts) -> None:
+def _unknown_etas(draft: Draft, call: CallFacts) -> None:
     # Without the call's location no unit has an ETA, and the dispatcher knows why.
     if not is_known(call.location):
         return
@@ -354,64 +347,6 @@ def _unknown_etas(draft: _Draft, call: CallFacts) -> None:
         draft.warn("eta_unknown", f"No ETA for {', '.join(unlocated)}: location unknown")
 
 
-def _no_co_responder(draft: _Draft) -> None:
+def _no_co_responder(draft: Draft) -> None:
     draft.warn("no_co_responder_available", "No mental-health co-responder is available in reach")
     draft.request("mh_phone_consult")
-
-
-@dataclass
-class _Draft:
-    """The recommendation as the rules build it up; each rule, warning and request once."""
-
-    units: list[tuple[Ranked, UnitRole]] = field(default_factory=list)
-    requests: set[Request] = field(default_factory=set)
-    warnings: dict[WarningCode, str] = field(default_factory=dict)
-    reasons: dict[str, str] = field(default_factory=dict)
-
-    def add(self, unit: Ranked, role: UnitRole) -> None:
-        # Ranking already keeps each responder once; this guards against a rule adding twice.
-        if all(u.identity != unit.identity for u, _ in self.units):
-            self.units.append((unit, role))
-
-    def request(self, request: Request) -> None:
-        self.requests.add(request)
-
-    def warn(self, code: WarningCode, message: str) -> None:
-        self.warnings.setdefault(code, message)
-
-    def reason(self, rule: str, message: str) -> None:
-        self.reasons.setdefault(rule, message)
-
-    def listed(self) -> list[tuple[Ranked, UnitRole]]:
-        """The units by role: like requests and warnings, they are listed in the vocabulary's
-        order, whichever rule raised them first, so consoles and CAD integrations see a
-        stable shape."""
-        return sorted(self.units, key=lambda pair: UNIT_ROLES.index(pair[1]))
-
-    def finish(self, *, lead: Lead, safety_concern: bool, policy: Policy) -> Recommendation:
-        return Recommendation(
-            lead=lead,
-            safety_concern=safety_concern,
-            policy_version=policy.version,
-            units=tuple(_recommended(r, role) for r, role in self.listed()),
-            requests=tuple(sorted(self.requests, key=REQUESTS.index)),
-            warnings=tuple(
-                Warning(code, self.warnings[code])
-                for code in sorted(self.warnings, key=WARNING_CODES.index)
-            ),
-            reasons=tuple(Reason(rule, message) for rule, message in self.reasons.items()),
-        )
-
-
-def _recommended(r: Ranked, role: UnitRole) -> RecommendedUnit:
-    return RecommendedUnit(
-        responder_type=r.candidate.responder_type,
-        responder_id=r.candidate.responder_id,
-        name=r.candidate.name,
-        call_sign=r.candidate.call_sign,
-        role=role,
-        district=r.candidate.shift_district,
-        cit_certified=r.cit,
-        eta_minutes=None if r.eta_minutes is None else round(r.eta_minutes, 1),
-        distance_km=None if r.distance_km is None else round(r.distance_km, 1),
-    )
