@@ -161,9 +161,10 @@ async def dispatch(
     wanted = [u for u in requested if u[1] not in on_call]
     # A call with units on it but none leading (its lead left) takes the parts the
     # recommendation names, as after an escalation.
+    escalated = dispatch_roles.rerole_by_recommendation(rec, found.dispatches)
     rerole = (
         body.units is not None
-        or dispatch_roles.rerole_by_recommendation(rec, found.dispatches)
+        or escalated
         or bool(active and not any(a.role == "lead" for a in active))
     )
     changes = dispatch_roles.role_changes(requested, active, rerole=rerole)
@@ -252,7 +253,7 @@ async def dispatch(
     before = _lead_kind([(a.responder_type, a.responder_id, a.role) for a in active])
     # Carrying out a recommendation whose lead changed since the last dispatch that sent
     # one: the re-triage that changed it told the units (call.escalated) already.
-    told = leading == lead and dispatch_roles.rerole_by_recommendation(rec, found.dispatches)
+    told = leading == lead and escalated
     if rec is not None and before and leading and leading != before and not told:
         # A dispatcher sent the other kind of unit to lead a call already worked: the units
         # on it hear so. The code says why; the reason, free text, stays in the trail.
