@@ -21,6 +21,7 @@ from typing import Any, TextIO
 import pytest
 
 LIMIT = float(os.environ.get("CIT_TEST_TIMEOUT", "120"))
+EXIT_LIMIT = float(os.environ.get("CIT_TEST_EXIT_TIMEOUT", "600"))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -32,6 +33,40 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
         yield
     finally:
         timer.cancel()
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]:
+    # Armed before any plugin's own sessionfinish runs, and never disarmed: the process is
+    # meant to be gone long before it fires.
+    timer = threading.Timer(EXIT_LIMIT, _did_not_exit, args=(session,))
+    timer.daemon = True
+    timer.start()
+    yield
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _reported.append(True)
+
+
+_reported: list[bool] = []  # set once the run's last hook has run: its results are out
+
+
+def _did_not_exit(session: pytest.Session) -> None:
+    worker = getattr(session.config, "workerinput", {}).get("workerid", "the controller")
+    out = sys.stderr
+    print(
+        f"\n!!! The test run's process ({worker}) is still running {EXIT_LIMIT:g} s after its"
+        " session began to finish: a hang at its end.",
+        file=out,
+    )
+    print("!!! Every thread's stack, then every asyncio task:", file=out, flush=True)
+    faulthandler.dump_traceback(file=out, all_threads=True)
+    _print_tasks(out)
+    status = int(session.exitstatus) if _reported else 3
+    print(f"!!! Ending the process with exit status {status}.", file=out, flush=True)
+    os._exit(status)
 
 
 def _hung(item: pytest.Item) -> None:
