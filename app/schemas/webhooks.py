@@ -127,7 +127,10 @@ class DeliveryOut(BaseModel):
     event_type: EventType
     status: DeliveryStatus
     attempts: int
-    next_attempt_at: datetime
+    next_attempt_at: datetime | None = Field(
+        description="When the next attempt is due (or was, if it is being sent now); null"
+        " once the delivery is delivered or failed: no attempt follows"
+    )
     last_attempt_at: datetime | None
     last_status_code: int | None
     last_error: str | None

@@ -249,7 +249,9 @@ def _delivery(row: WebhookDelivery, event_type: str) -> DeliveryOut:
         event_type=event_type,
         status=row.status,
         attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at,
+        # A finished delivery keeps the time its last attempt became due: no attempt is
+        # next (until a retry by hand makes it pending again).
+        next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
         last_attempt_at=row.last_attempt_at,
         last_status_code=row.last_status_code,
         last_error=row.last_error,

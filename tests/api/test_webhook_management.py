@@ -421,6 +421,11 @@ async def test_failed_deliveries_since_an_outage_are_resent_in_one_request(
             db, "(SELECT count(*) FROM webhook_delivery WHERE status = 'failed') = 4"
         )
         assert len(receiver.requests) == 8  # two attempts each
+        # The log says no attempt is next for a failed delivery (not a time already past).
+        log = (await admin.ok("GET", f"/v1/webhooks/{sub['id']}/deliveries"))["items"]
+        assert [(d["status"], d["attempts"], d["next_attempt_at"]) for d in log] == [
+            ("failed", 2, None)
+        ] * 4
         # Turned off, nothing is resent (it would fail again, unsent).
         await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"active": False})
         refused = await admin.post(path, {"since": missed[0]["created_at"]})
