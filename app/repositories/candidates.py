@@ -11,7 +11,7 @@ recommendation every unit of the agency would.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 from datetime import date, datetime
 from string import Template
@@ -56,7 +56,8 @@ _ON_NOW = """
       AND sc.starts_at <= :now
       AND sc.starts_at > (SELECT w.earliest FROM window_start w)
       AND sc.ends_at > :now
-      AND sc.status = 'available' AND sc.active"""
+      AND sc.status = 'available' AND sc.active
+      AND sc.responder_id <> ALL (CAST(:excluded AS uuid[]))"""
 
 # Static SQL only: the template takes the module's constants above, never input.
 _TEMPLATE = Template("""
@@ -212,10 +213,12 @@ async def load_candidates(
     today: date,
     location: GeoPoint | None,
     minor: bool,
+    excluded: Collection[UUID] = (),
 ) -> list[Candidate]:
     """Eligible units serving the district, the best few of each kind; from the districts
     around it (rings: district id -> hops, all > 0), the best few of each kind the
-    district itself has none of.
+    district itself has none of. The units excluded are not candidates: what the district
+    has is counted without them.
 
     codes names the districts the caller knows. A unit based in a district it does not
     know (added on another instance a moment ago) is named by a second, rare query, never
@@ -236,6 +239,7 @@ async def load_candidates(
                 "lon": location.lon if location else None,
                 "per_partition": PER_PARTITION,
                 "minor": minor,
+                "excluded": list(excluded),
                 "lon_scale": math.cos(math.radians(location.lat)) if location else 1.0,
             }
         ),

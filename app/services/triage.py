@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -68,10 +69,15 @@ def call_facts(call: CallRecord, context: AgencyContext) -> CallFacts:
 
 
 async def triage(
-    conn: AsyncConnection, context: AgencyContext, call: CallRecord, *, now: datetime
+    conn: AsyncConnection,
+    context: AgencyContext,
+    call: CallRecord,
+    *,
+    now: datetime,
+    excluded: Collection[UUID] = (),
 ) -> RecommendationRecord:
-    """Load the reachable candidates, run the pure routing rules, and keep the answer as
-    the call's next recommendation (not yet written)."""
+    """Load the reachable candidates (but the units excluded), run the pure routing rules,
+    and keep the answer as the call's next recommendation (not yet written)."""
     facts = call_facts(call, context)
     policy = context.policy
     # Districts next to the call's, as far as the context knows them. The call's own
@@ -93,6 +99,7 @@ async def triage(
         today=local_now.date(),
         location=facts.location,
         minor=is_minor(facts),
+        excluded=excluded,
     )
     if call.status == "dispatched":
         candidates = await _with_units_on_call(
@@ -155,6 +162,7 @@ async def retriage(
     cause: Literal["update", "dispatch", "lead_left"],
     detail: dict[str, Any] | None = None,
     left: Lead | None = None,
+    excluded: Collection[UUID] = (),
 ) -> RecommendationRecord:
     """Re-triage the call as it stands and store the new recommendation in its history.
 
@@ -165,8 +173,9 @@ async def retriage(
     call.escalated, unless the unit leading it is of that kind already (a dispatcher sent
     it by override, and that dispatch told it). When the lead left, the change is from the
     kind that left (`left`), which an override may have made other than recommended.
+    The units excluded (the lead that just left) are not recommended.
     """
-    rec = await triage(await session.connection(), context, call, now=now)
+    rec = await triage(await session.connection(), context, call, now=now, excluded=excluded)
     previous = (await repo.latest_recommendations(session, [call.id])).get(call.id)
     news = [events.call_updated(call, lead=rec.lead)] if cause == "update" else []
     news.append(events.recommendation_created(rec))

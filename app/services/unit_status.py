@@ -135,8 +135,8 @@ async def _after_the_lead_left(
     """The unit leading the call left it (available, or out of service) while others stay
     on it: the call is re-triaged, so the consoles see who should lead now
     (recommendation.created) and, when that is the other kind of unit, the units on it hear
-    so (call.escalated). The last unit leaving ends the work, not the call: it waits to be
-    cleared, and nothing is recommended."""
+    so (call.escalated). The unit that left is not named. The last unit leaving ends the
+    work, not the call: it waits to be cleared, and nothing is recommended."""
     await session.flush()  # the candidates read the unit as it now stands
     if not await assignment_repo.worked(session, call_id):
         return
@@ -153,6 +153,9 @@ async def _after_the_lead_left(
         now=now,
         cause="lead_left",
         left=LEAD_OF[responder_type],
+        # Back in service, it is free: but it has just left this call, and named again
+        # to lead it, it would be no answer to the dispatcher's question.
+        excluded=(responder_id,),
         detail={
             "reason": "the unit leading the call left it",
             "responder_type": responder_type,

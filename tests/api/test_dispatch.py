@@ -469,6 +469,26 @@ async def test_a_lead_leaving_a_worked_call_re_triages_it(
     )
 
 
+async def test_a_lead_back_in_service_is_not_named_again_for_the_call_it_left(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """The co-responder leading reports available (called away) while the officer stays:
+    free again, it was the best candidate, and the re-triage named it to lead the call it
+    had just left, with the officer as back-up (noticed in the last note)."""
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "available"})
+    latest = (await admin.ok("GET", f"/v1/calls/{call['id']}/recommendations"))["items"][-1]
+    assert latest["lead"] == "law_enforcement"
+    assert [(u["responder_id"], u["role"]) for u in latest["units"]] == [(officer, "lead")]
+    [escalated] = await _events(db, "call.escalated")
+    assert (escalated["previous_lead"], escalated["lead"]) == ("mental_health", "law_enforcement")
+    done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    active = {(a["responder_id"], a["role"]) for a in done["assignments"] if not a["released_at"]}
+    assert active == {(officer, "lead")}
+
+
 async def test_a_lead_leaving_for_one_of_its_kind_is_replaced_by_the_dispatch_as_recommended(
     admin: Api, db: asyncpg.Connection
 ) -> None:
