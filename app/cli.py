@@ -304,7 +304,8 @@ def _worker(settings: Settings) -> int:
 
 
 def _eido_subscribe(settings: Settings, args: argparse.Namespace) -> int:
-    from app.subscriber import UnknownAgency, run_subscriber, valid_url
+    from app.eido_subscribe import UnknownAgency, run_subscriber
+    from app.subscriber import valid_url
 
     if not valid_url(args.url):
         raise CliError(f"--url: {args.url!r} is not a WebSocket URL (ws:// or wss://)")

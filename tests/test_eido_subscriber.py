@@ -17,9 +17,10 @@ import asyncpg
 import pytest
 from fastapi import FastAPI
 
+from app.eido_subscribe import importer
 from app.services.conveyance import KeptSubscription
 from app.settings import Settings
-from app.subscriber import Backoff, Subscriber, SubscriptionStore, importer
+from app.subscriber import Backoff, Subscriber, SubscriptionStore
 from tests.eido.documents import document, incident_id, later
 from tests.helpers import Api, grid_districts
 from tests.sta024 import Notifier
