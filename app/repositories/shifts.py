@@ -291,6 +291,33 @@ async def terminal_shift(
     return None if row is None else (row[0], row[1], row[2])
 
 
+async def busy_on_its_only_shift(session: AsyncSession, *, shift: Shift) -> str | None:
+    """What the shift's unit is busy on (its cit-dispatch call, or the CAD's incident) when
+    it has no other shift: the one that names it on the consoles (NAMING_SHIFT), a unit
+    sent before its first shift. None otherwise. Read under locked_shift's locks."""
+    model = Officer if shift.responder_type == "officer" else CoResponder
+    other = (
+        select(Shift.id)
+        .where(
+            Shift.agency_id == shift.agency_id,
+            Shift.responder_id == shift.responder_id,
+            Shift.id != shift.id,
+        )
+        .exists()
+    )
+    stmt = select(model.active_call_id, model.external_incident).where(
+        model.id == shift.responder_id, ~other
+    )
+    row = (await session.execute(stmt)).one_or_none()
+    if row is None:
+        return None
+    if row.active_call_id is not None:
+        return f"call {row.active_call_id}"
+    if row.external_incident is not None:
+        return f"the CAD's incident {row.external_incident}"
+    return None
+
+
 # The shift that names a unit now, for hand-written statements and call_signs below: the one
 # that started last by now (on now, or the one it worked last), else its next one. {unit} is
 # the unit's id column; :agency_id and :now are the statement's. Two probes of

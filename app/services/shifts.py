@@ -246,7 +246,8 @@ async def cancel(
 ) -> ShiftOut:
     """Cancel a shift that has not started, or one entered after it had ended (a record
     entered in error: _entered_late); the shift as it was (for the audit trail). One that
-    has started is a 409: end it early instead, so the record of who worked stays."""
+    has started is a 409: end it early instead, so the record of who worked stays. So is
+    the only shift of a unit busy on a call: it names the unit on the consoles."""
     shift = await repo.locked_shift(session, agency_id=agency_id, shift_id=shift_id)
     if shift is None:
         raise NotFound("shift not found")
@@ -256,6 +257,14 @@ async def cancel(
         raise Conflict(
             "the shift has started: it stays as the record of who worked;"
             " to end it early, PATCH its ends_at"
+        )
+    busy = await repo.busy_on_its_only_shift(session, shift=shift)
+    if busy is not None:
+        # Sent before its first shift, the unit is on the consoles as this shift's: without
+        # it the dispatcher would lose sight of a unit still on scene.
+        raise Conflict(
+            f"the unit is on {busy}, and this is its only shift: it names the unit on the"
+            " consoles until it is released; release it (status available), then cancel"
         )
     out = (await render(session, [shift]))[0]
     await session.delete(shift)

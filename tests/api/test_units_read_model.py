@@ -293,10 +293,22 @@ async def test_a_unit_sent_before_its_first_shift_is_on_the_consoles_and_its_ter
     mine = await terminal.ok("GET", "/v1/units/me")
     assert mine["unit"] == unit
     assert (mine["call"]["id"], mine["assignment"]["role"]) == (call["id"], "lead")
+    # Its only shift cannot be cancelled while it is on the call: the unit would vanish
+    # from the consoles, still on scene.
+    [shift] = (await admin.ok("GET", "/v1/shifts"))["items"]
+    refused = await admin.delete(f"/v1/shifts/{shift['id']}")
+    assert refused.status_code == 409
+    assert (
+        f"the unit is on call {call['id']}, and this is its only shift"
+        in (refused.json()["detail"])
+    )
+    assert (await admin.ok("GET", "/v1/units"))["items"] == [unit]
 
     await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "resolved"})
     assert (await admin.ok("GET", "/v1/units"))["items"] == []
     assert (await terminal.get("/v1/units/me")).status_code == 404
+    # Released, it goes.
+    assert (await admin.delete(f"/v1/shifts/{shift['id']}")).status_code == 204
 
 
 async def test_a_unit_sent_between_its_shifts_shows_the_one_it_worked_last(admin: Api) -> None:
