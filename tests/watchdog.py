@@ -5,6 +5,13 @@ takes about 7) is taken to hang. The run prints its name, every thread's stack, 
 asyncio task with the line each awaits at, then ends with exit status 3. Under
 pytest-xdist the worker ends, and the run reports the test it crashed in. A hang then fails
 CI and says where, instead of running into CI's time limit with nothing to show.
+
+The run's end is watched too. Once a process of the run (pytest-xdist's controller or a
+worker) has run its last test, it has CIT_TEST_EXIT_TIMEOUT seconds (600 unless set) to
+exit: for coverage's combine and report, xdist's wait for its workers and farewell, the
+summary, and interpreter exit (a thread that never ends). Still alive then, it prints every
+thread's stack and every asyncio task, and exits: with the run's own status if its results
+were all reported (the hang is named in the output, no test failed), with 3 otherwise.
 """
 
 from __future__ import annotations
@@ -35,14 +42,18 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
         timer.cancel()
 
 
-@pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]:
-    # Armed before any plugin's own sessionfinish runs, and never disarmed: the process is
-    # meant to be gone long before it fires.
-    timer = threading.Timer(EXIT_LIMIT, _did_not_exit, args=(session,))
-    timer.daemon = True
-    timer.start()
-    yield
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, None, None]:
+    # The innermost wrapper: armed as soon as the loop itself has ended, before any other
+    # plugin's work after it (pytest-cov combines there; under xdist the controller's loop
+    # is its wait for the workers, each of which watches its own end). Never disarmed: the
+    # process is meant to be gone long before it fires.
+    try:
+        yield
+    finally:
+        timer = threading.Timer(EXIT_LIMIT, _did_not_exit, args=(session,))
+        timer.daemon = True
+        timer.start()
 
 
 @pytest.hookimpl(trylast=True)
@@ -58,7 +69,7 @@ def _did_not_exit(session: pytest.Session) -> None:
     out = sys.stderr
     print(
         f"\n!!! The test run's process ({worker}) is still running {EXIT_LIMIT:g} s after its"
-        " session began to finish: a hang at its end.",
+        " last test: a hang at its end.",
         file=out,
     )
     print("!!! Every thread's stack, then every asyncio task:", file=out, flush=True)
