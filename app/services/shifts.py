@@ -247,7 +247,8 @@ async def cancel(
     """Cancel a shift that has not started, or one entered after it had ended (a record
     entered in error: _entered_late); the shift as it was (for the audit trail). One that
     has started is a 409: end it early instead, so the record of who worked stays. So is
-    the only shift of a unit busy on a call: it names the unit on the consoles."""
+    the only shift of a busy unit (on a call, or a CAD's incident): it names the unit on
+    the consoles."""
     shift = await repo.locked_shift(session, agency_id=agency_id, shift_id=shift_id)
     if shift is None:
         raise NotFound("shift not found")
@@ -264,7 +265,8 @@ async def cancel(
         # it the dispatcher would lose sight of a unit still on scene.
         raise Conflict(
             f"the unit is on {busy}, and this is its only shift: it names the unit on the"
-            " consoles until it is released; release it (status available), then cancel"
+            " consoles; release the unit (status available), or give it its right shift,"
+            " then cancel this one"
         )
     out = (await render(session, [shift]))[0]
     await session.delete(shift)

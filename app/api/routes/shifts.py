@@ -78,8 +78,10 @@ async def update_shift(
 
 @router.delete("/{shift_id}", status_code=204, responses=problems(401, 403, 404, 409, 422, 503))
 async def cancel_shift(shift_id: UUID, who: Caller, session: Session, audit: Audit) -> Response:
-    """Cancel a shift that has not started. One that has started is a 409: end it early
-    with `PATCH` (`ends_at`), so the record of who worked stays."""
+    """Cancel a shift that has not started (or one entered after it had ended). One that
+    has started is a 409: end it early with `PATCH` (`ends_at`), so the record of who
+    worked stays. So is a unit's only shift while the unit is busy (on a call it was sent
+    to before that shift, or a CAD's incident): it names the unit on the consoles."""
     was = await service.cancel(
         session, agency_id=who.agency_id, shift_id=shift_id, now=datetime.now(UTC)
     )
