@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
 from app.db.unit_of_work import of_session
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import Conflict, Forbidden, NotFound
 from app.events import catalogue as events
 from app.events.catalogue import OutboxEvent
 from app.models import Assignment, CoResponder, Officer
@@ -51,11 +51,12 @@ async def set_status(
         raise Conflict(f"a unit cannot go back from {previous} to {new} on its call")
     if call_id is not None and body.external_incident is not None:
         # Its incident is the cit-dispatch call (active_call_id): a CAD incident beside it
-        # would show the unit busy on two at once.
-        raise Invalid(
+        # would show the unit busy on two at once. The body is well formed; the unit's
+        # state refuses it, as it refuses going back: a 409 (the fuzzer's ST202 found the
+        # 422 this was).
+        raise Conflict(
             "external_incident names the CAD's incident of a unit on no cit-dispatch call;"
-            " this unit is on one (its active_call_id)",
-            loc=("body", "external_incident"),
+            f" this unit is on call {call_id}: report it available first (which releases it)"
         )
     incident = _external_incident(unit.external_incident, previous, body)
 

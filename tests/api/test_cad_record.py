@@ -117,10 +117,11 @@ async def test_the_lifecycle_still_holds_for_a_unit_on_a_cit_dispatch_call(admin
         assert "back" in backwards.json()["detail"]
     unit = await _unit(admin, co)
     assert (unit["status"], unit["active_call_id"]) == ("on_scene", call["id"])
-    # Its incident is the call: a CAD incident beside it is a 422, and changes nothing.
+    # Its incident is the call: a CAD incident beside it is a 409 (the unit's state refuses
+    # it, not the body's shape), and changes nothing.
     named = await admin.put(path, {"status": "transporting", "external_incident": "CAD-9"})
-    assert named.status_code == 422
-    assert named.json()["errors"][0]["loc"] == ["body", "external_incident"]
+    assert named.status_code == 409
+    assert f"this unit is on call {call['id']}" in named.json()["detail"]
     unit = await _unit(admin, co)
     assert (unit["status"], unit["external_incident"]) == ("on_scene", None)
 
