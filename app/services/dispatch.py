@@ -13,7 +13,6 @@ from app import metrics
 from app.agency_context import AgencyContext
 from app.db.unit_of_work import of_session
 from app.errors import Conflict, Invalid, NotFound
-from app.events import catalogue as events
 from app.ids import new_id
 from app.models import Assignment, Dispatch
 from app.records.calls import CallRecord
@@ -21,7 +20,6 @@ from app.records.recommendations import RecommendationRecord
 from app.repositories import assignments as assignment_repo
 from app.repositories import dispatch_reads
 from app.repositories import dispatches as dispatch_repo
-from app.repositories import shifts as shift_repo
 from app.schemas.calls import RecommendationOut
 from app.schemas.dispatch import (
     DispatchedCallOut,
@@ -29,9 +27,9 @@ from app.schemas.dispatch import (
     UnitRef,
 )
 from app.security import Principal
-from app.services import audit, call_views, dispatch_roles, triage
+from app.services import audit, call_views, dispatch_news, dispatch_roles, triage
 from app.services.dispatch_roles import Unit
-from app.vocabulary import LEAD_OF, ROLES_OF, Lead, OverrideCode
+from app.vocabulary import ROLES_OF, OverrideCode
 
 
 @dataclass(frozen=True)
@@ -87,14 +85,6 @@ def _requested_units(body: DispatchRequest, rec: RecommendationRecord | None) ->
             loc=("body", "override_reason"),
         )
     return _Choice(requested, body.override_code or "other", body.override_reason)
-
-
-def _lead_kind(units: list[Unit]) -> Lead | None:
-    """The kind of the unit sent as lead: mental health for a co-responder."""
-    for responder_type, _, role in units:
-        if role == "lead":
-            return LEAD_OF[responder_type]
-    return None
 
 
 def _available(unit: dispatch_reads.LockedUnit, *, off_shift_too: bool) -> bool:
@@ -224,7 +214,7 @@ async def dispatch(
         recommended_lead=lead,
         # The lead this dispatch decided: the one it names (kept in its part or not), else
         # the one it sends or re-roles (app/services/dispatch_roles.py reads it).
-        dispatched_lead=_lead_kind(
+        dispatched_lead=dispatch_roles.lead_kind(
             requested if body.units is not None else [*wanted, *(c.unit for c in changes)]
         ),
         override_code=choice.override_code,
@@ -233,99 +223,32 @@ async def dispatch(
         role_changes=tuple((c.assignment.id, c.role) for c in changes),
     )
     after = [*dispatch_roles.with_roles(earlier, changes), *_assignments(record)]
-    # A terminal is told what leads the call: the kind of unit leading it now (a dispatcher
-    # may have sent another than the recommendation's), else the recommendation's lead.
-    leading = _lead_kind(
-        [(a.responder_type, a.responder_id, a.role) for a in after if a.released_at is None]
+    sent = dispatch_news.Sent(wanted, changes, choice.override_code, choice.override_reason)
+    told = await dispatch_news.dispatch_events(
+        session,
+        call,
+        rec,
+        sent,
+        active=active,
+        after=after,
+        escalated=escalated,
+        locked=locked,
+        now=now,
     )
-    assigned = [
-        events.unit_assigned(
-            call,
-            lead=leading or lead,
-            responder_type=responder_type,
-            responder_id=responder_id,
-            call_sign=locked[responder_id].call_sign,
-            role=role,
-        )
-        for responder_type, responder_id, role in wanted
-    ]
-    assigned += await _role_changed(session, context, call, leading or lead, changes, locked, now)
-    before = _lead_kind([(a.responder_type, a.responder_id, a.role) for a in active])
-    # Carrying out a recommendation whose lead changed since the last dispatch that sent
-    # one: the re-triage that changed it told the units (call.escalated) already.
-    told = leading == lead and escalated
-    if rec is not None and before and leading and leading != before and not told:
-        # A dispatcher sent the other kind of unit to lead a call already worked: the units
-        # on it hear so. The code says why; the reason, free text, stays in the trail.
-        why = f"A dispatcher sent {leading.replace('_', ' ')} to lead"
-        code = f" ({choice.override_code})" if choice.override_code else ""
-        assigned.append(
-            events.call_escalated(
-                call,
-                rec,
-                previous_lead=before,
-                lead=leading,
-                reasons=[("dispatch_override", why + code)],
-            )
-        )
-    detail: dict[str, object] = {
-        "override_code": choice.override_code,
-        "override_reason": choice.override_reason,
-    }
-    if changes:
-        detail["role_changes"] = [
-            {
-                "responder_type": c.assignment.responder_type,
-                "responder_id": str(c.assignment.responder_id),
-                "from": c.assignment.role,
-                "to": c.role,
-            }
-            for c in changes
-        ]
     entry = audit.call_entry(
-        who, call.id, action="call.dispatch", request_id=request_id, at=now, detail=detail
+        who,
+        call.id,
+        action="call.dispatch",
+        request_id=request_id,
+        at=now,
+        detail=dispatch_news.audit_detail(sent),
     )
     try:
-        await dispatch_repo.write(conn, record, call=call, events=assigned, entry=entry)
+        await dispatch_repo.write(conn, record, call=call, events=told, entry=entry)
     except dispatch_repo.UnitTaken:
         # The unique index on active assignments caught what the locks should have.
         raise Conflict("a unit was assigned elsewhere at the same moment; retry") from None
     return call_views.render_dispatched(call, rec, after, [*found.dispatches, _dispatch(record)])
-
-
-async def _role_changed(
-    session: AsyncSession,
-    context: AgencyContext,
-    call: CallRecord,
-    lead: Lead | None,
-    changes: list[dispatch_roles.RoleChange],
-    locked: dict[UUID, dispatch_reads.LockedUnit],
-    now: datetime,
-) -> list[events.OutboxEvent]:
-    """unit.assigned again, with previous_role, for each unit on the call given another
-    part: its terminal learns it now leads, or no longer does."""
-    unnamed = [
-        c.assignment.responder_id for c in changes if c.assignment.responder_id not in locked
-    ]
-    signs = await shift_repo.call_signs(
-        session, agency_id=context.agency_id, responder_ids=unnamed, now=now
-    )
-    return [
-        events.unit_assigned(
-            call,
-            lead=lead,
-            responder_type=c.assignment.responder_type,
-            responder_id=c.assignment.responder_id,
-            call_sign=(
-                locked[c.assignment.responder_id].call_sign
-                if c.assignment.responder_id in locked
-                else signs.get(c.assignment.responder_id)
-            ),
-            role=c.role,
-            previous_role=c.assignment.role,
-        )
-        for c in changes
-    ]
 
 
 def _named_ids(body: DispatchRequest) -> tuple[list[UUID] | None, list[UUID]]:

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from app.models import Assignment, Dispatch
 from app.records.recommendations import RecommendationRecord
-from app.vocabulary import ResponderType, UnitRole
+from app.vocabulary import LEAD_OF, Lead, ResponderType, UnitRole
 
 Unit = tuple[ResponderType, UUID, UnitRole]
 
@@ -35,6 +35,14 @@ class RoleChange:
     @property
     def unit(self) -> Unit:
         return (self.assignment.responder_type, self.assignment.responder_id, self.role)
+
+
+def lead_kind(units: Sequence[Unit]) -> Lead | None:
+    """The kind of unit leading, among units with their roles: None when none leads."""
+    for responder_type, _, role in units:
+        if role == "lead":
+            return LEAD_OF[responder_type]
+    return None
 
 
 def rerole_by_recommendation(
