@@ -142,6 +142,9 @@ class _LawEnforcement:
     unit: Ranked | None
     kind: Literal["cit_in_district", "cit_adjacent", "no_cit"]
     stabilizer: Ranked | None = None
+    # The free CIT officer serving the district, when the one kept works the call from
+    # beyond reach (_serving_instead).
+    instead: Ranked | None = None
 
 
 def _find_law_enforcement(officers: list[Ranked]) -> _LawEnforcement:
@@ -150,7 +153,7 @@ def _find_law_enforcement(officers: list[Ranked]) -> _LawEnforcement:
     # One working the call from another district (a re-triage) ranks as serving it, but
     # the district has no CIT officer for all that unless one serves it.
     if cit and cit[0].hop == 0 and (cit[0].away == 0 or any(o.away == 0 for o in cit)):
-        return _LawEnforcement(cit[0], "cit_in_district")
+        return _LawEnforcement(cit[0], "cit_in_district", instead=_serving_instead(cit[0], cit))
     if cit:
         # Ranking orders by hop first, so cit[0] comes from the nearest ring (or is on the call).
         # Only a leading adjacent CIT officer gets this stabiliser (see _record_law_enforcement).
@@ -181,6 +184,11 @@ def _record_law_enforcement(
     if unit is None:  # only the no_cit search can come back empty
         return
     draft.add(unit, role)
+    if found.instead is not None:
+        draft.warn(
+            "cit_from_adjacent_district",
+            f"CIT officer {unit.call_sign}{_beyond_reach(unit, found.instead, call)}",
+        )
     if found.kind == "cit_adjacent":
         draft.warn(
             "no_cit_in_district", f"No CIT officer is on shift and available in {call.district}"
@@ -275,12 +283,35 @@ def _on_call_from_elsewhere(unit: Ranked) -> str:
     return ", on the call," if unit.hop == 0 and unit.away != 0 else ""
 
 
+def _serving_instead(unit: Ranked, others: list[Ranked]) -> Ranked | None:
+    """The best free unit of the kind serving the call's district, when `unit` is kept
+    because it works the call but comes from beyond reach (a PATCH moved the call): the
+    dispatcher is told both, as neither the units nor the ranking show it (docs/routing.md,
+    "Ranking", 0). One working it from next door while another serves is no gap."""
+    if unit.away is not None or not unit.candidate.on_call:
+        return None
+    return next((o for o in others if o.away == 0 and not o.candidate.on_call), None)
+
+
+def _beyond_reach(unit: Ranked, instead: Ranked, call: CallFacts) -> str:
+    return (
+        f", on the call, comes from an out-of-reach district {unit.candidate.shift_district}; "
+        f"{instead.call_sign} serves {call.district} and is available"
+    )
+
+
 def _add_co_responder(
     draft: Draft, call: CallFacts, unit: Ranked, role: UnitRole, others: list[Ranked]
 ) -> None:
     draft.add(unit, role)
     serving = any(o.away == 0 for o in others)
-    if unit.away != 0 and not (_on_call_from_elsewhere(unit) and serving):
+    instead = _serving_instead(unit, others)
+    if instead is not None:
+        draft.warn(
+            "co_responder_from_adjacent_district",
+            f"Co-responder {unit.call_sign}{_beyond_reach(unit, instead, call)}",
+        )
+    elif unit.away != 0 and not (_on_call_from_elsewhere(unit) and serving):
         # Said as for a CIT officer from next door (cit_from_adjacent_district); one working
         # the call from next door while another serves the district is no gap.
         draft.warn(

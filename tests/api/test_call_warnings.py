@@ -133,6 +133,35 @@ async def test_a_re_triage_still_says_where_the_units_working_the_call_come_from
     assert "co_responder_from_adjacent_district" not in warned
 
 
+async def test_a_call_moved_beyond_the_reach_of_its_units_names_the_free_ones_serving(
+    admin: Api,
+) -> None:
+    """A call moved to a district out of its units' reach keeps them (they are working
+    it), and the dispatcher is told where they come from and who serves the new district,
+    free: the ETAs alone would not say why nearer units were not named."""
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await add_officer(admin, district="D1", call_sign="1C1", cit=True)
+    await add_co_responder(admin, district="D4", call_sign="MCT-4")
+    await add_officer(admin, district="D4", call_sign="4C1", cit=True)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+
+    moved = await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"district": "D4"})
+    units = moved["recommendation"]["units"]
+    assert {u["call_sign"]: u["role"] for u in units} == {"MCT-1": "lead", "1C1": "backup"}
+    warned = _warnings(moved)
+    assert warned["co_responder_from_adjacent_district"] == (
+        "Co-responder MCT-1, on the call, comes from an out-of-reach district D1; "
+        "MCT-4 serves D4 and is available"
+    )
+    assert warned["cit_from_adjacent_district"] == (
+        "CIT officer 1C1, on the call, comes from an out-of-reach district D1; "
+        "4C1 serves D4 and is available"
+    )
+    assert "no_cit_in_district" not in warned
+
+
 async def test_a_location_outside_the_district_given_is_warned(admin: Api) -> None:
     """A district keyed in wrong sends the wrong units: the dispatcher is told where the
     point lies. Units are still chosen for the district given."""

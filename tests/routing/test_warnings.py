@@ -227,6 +227,34 @@ def test_unit_on_the_call_from_beyond_reach_is_named_as_such() -> None:
     )
 
 
+def test_units_on_the_call_from_beyond_reach_are_named_beside_the_free_ones_serving() -> None:
+    """A call moved far from the units working it keeps them (rule 0), but the dispatcher
+    is told where they come from and who serves the district now, though that is no gap."""
+    working = co_responder("MCT-5", "D5", status="en_route", on_call=True)
+    backing = officer("5C1", "D5", cit=True, status="en_route", on_call=True)
+    free = [co_responder("MCT-1", km_north=1), officer("1C1", cit=True, km_north=1)]
+    rec = run(call("D1"), working, backing, *free)
+    assert roles(rec) == {"MCT-5": "lead", "5C1": "backup"}
+    assert warning(rec, "co_responder_from_adjacent_district") == (
+        "Co-responder MCT-5, on the call, comes from an out-of-reach district D5; "
+        "MCT-1 serves D1 and is available"
+    )
+    assert warning(rec, "cit_from_adjacent_district") == (
+        "CIT officer 5C1, on the call, comes from an out-of-reach district D5; "
+        "1C1 serves D1 and is available"
+    )
+    assert "no_cit_in_district" not in warnings(rec)
+    assert "cit_adjacent" not in rules(rec)
+    rec = run(call("D1", safety=WEAPON), working, backing, *free)
+    assert roles(rec) == {"5C1": "lead", "MCT-5": "support"}
+    assert {"co_responder_from_adjacent_district", "cit_from_adjacent_district"} <= set(
+        warnings(rec)
+    )
+    # With none free serving the district, the gap is told as before.
+    rec = run(call("D1", safety=WEAPON), working, backing)
+    assert warnings(rec)[:2] == ["no_cit_in_district", "cit_from_adjacent_district"]
+
+
 def test_a_co_responder_on_a_call_turned_unsafe_is_not_called_the_nearest_available() -> None:
     working = co_responder("MCT-1", status="on_scene", on_call=True)
     rec = run(call("D1", safety=WEAPON), working, co_responder("MCT-2", km_north=1))
