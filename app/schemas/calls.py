@@ -17,6 +17,7 @@ from pydantic import (
 from app.schemas.common import (
     JSON_INTEGER,
     NO_NUL,
+    VISIBLE,
     DistrictCode,
     Instant,
     Latitude,
@@ -24,6 +25,7 @@ from app.schemas.common import (
     NatureText,
     NullIsDefaultModel,
     StrictModel,
+    sent_at_most,
     worded,
 )
 from app.vocabulary import (
@@ -112,13 +114,21 @@ class Subject(StrictModel):
 Nature = NatureText
 
 
+# The CAD's id of the incident: its ends trimmed, as a CAD that pads the field sends it,
+# and blank refused, or two calls "without" one would clash as one id.
+ExternalId = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=EXTERNAL_ID_MAX, pattern=VISIBLE
+    ),
+    sent_at_most(EXTERNAL_ID_MAX),
+]
+
+
 class CallCreate(NullIsDefaultModel):
     NULL_IS_DEFAULT = frozenset({"safety", "subject"})
 
-    external_id: (
-        Annotated[str, StringConstraints(min_length=1, max_length=EXTERNAL_ID_MAX, pattern=NO_NUL)]
-        | None
-    ) = None
+    external_id: ExternalId | None = None
     district: DistrictCode | None = None
     location: CallLocation | None = None
     nature: Nature | None = None

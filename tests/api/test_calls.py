@@ -360,6 +360,27 @@ async def test_duplicate_external_id_is_409_and_writes_nothing_more(
     assert await db.fetchval("SELECT count(*) FROM recommendation") == 1
 
 
+async def test_external_id_is_trimmed_and_a_blank_one_refused(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A CAD that pads the field sends the same id padded: it names one incident. One that
+    pads an empty field sends a blank id: refused, never kept as an id another blank
+    call would then clash with."""
+    await grid_districts(admin)
+    call = await admin.ok("POST", "/v1/calls", {"external_id": " CAD-7\t", "district": "D1"}, 201)
+    assert call["external_id"] == "CAD-7"
+    again = await admin.post("/v1/calls", {"external_id": "CAD-7 ", "district": "D1"})
+    assert again.status_code == 409
+    assert again.json()["call_id"] == call["id"]
+    found = await admin.ok("GET", "/v1/calls?external_id=%20CAD-7%20")
+    assert [c["id"] for c in found["items"]] == [call["id"]]
+    for blank in ("   ", "\t"):
+        refused = await admin.post("/v1/calls", {"external_id": blank, "district": "D1"})
+        assert refused.status_code == 422
+        assert "visible character" in refused.text
+    assert await db.fetchval("SELECT count(*) FROM call") == 1
+
+
 async def test_calls_list_filters_by_status_and_district(admin: Api) -> None:
     await grid_districts(admin)
     await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
