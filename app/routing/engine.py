@@ -20,7 +20,9 @@ from app.routing.types import (
 from app.vocabulary import (
     APCO_INCIDENT_TYPES,
     Lead,
+    ResponderType,
     UnitRole,
+    WarningCode,
 )
 
 
@@ -132,6 +134,7 @@ def recommend(
     _outside_district(draft, call)
     _unknown_nature(draft, call, policy)
     _unknown_etas(draft, call)
+    _left_not_counted(draft, call)
     return draft.finish(lead=lead, safety_concern=bool(concerns), policy=policy)
 
 
@@ -376,6 +379,27 @@ def _unknown_etas(draft: Draft, call: CallFacts) -> None:
     unlocated = [unit.call_sign for unit, _ in draft.listed() if unit.distance_km is None]
     if unlocated:
         draft.warn("eta_unknown", f"No ETA for {', '.join(unlocated)}: location unknown")
+
+
+# The warnings that tell of no free unit of a kind, by the kind they count.
+_COUNTING: dict[ResponderType, tuple[WarningCode, ...]] = {
+    "officer": ("no_cit_in_district", "no_cit_available", "no_units_available"),
+    "co_responder": (
+        "no_co_responder_available",
+        "co_responder_from_adjacent_district",
+        "no_units_available",
+    ),
+}
+
+
+def _left_not_counted(draft: Draft, call: CallFacts) -> None:
+    """A warning that no unit of a kind is free, when one of that kind just left the call,
+    says it is not counted: it may be free, and the dispatcher sees it so on the board."""
+    if call.left is None:
+        return
+    for code in _COUNTING[call.left.responder_type]:
+        if code in draft.warnings:
+            draft.warnings[code] += f" ({call.left.call_sign}, who left this call, is not counted)"
 
 
 def _no_co_responder(draft: Draft) -> None:

@@ -26,6 +26,16 @@ class GeoPoint:
 
 
 @dataclass(frozen=True, slots=True)
+class LeftUnit:
+    """The unit that just left the call it led, while others stay on it: its re-triage
+    leaves it out, free or not, as no answer to who leads now."""
+
+    responder_type: ResponderType
+    responder_id: UUID
+    call_sign: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallFacts:
     """What routing needs to know about a crisis call."""
 
@@ -39,6 +49,9 @@ class CallFacts:
     # wrong sends the wrong units), and the district whose boundary holds it, if any.
     outside_district: bool = False
     located_in: str | None = None
+    # The unit that just left the call (its re-triage's candidates leave it out): the
+    # warnings that count the free units of its kind say it is not counted.
+    left: LeftUnit | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -21,10 +21,10 @@ from app.repositories import assignments as assignment_repo
 from app.repositories import calls as repo
 from app.repositories.candidates import load_candidates, load_units_on_call
 from app.routing import is_minor, recommend
-from app.routing.types import CallFacts, Candidate, GeoPoint
+from app.routing.types import CallFacts, Candidate, GeoPoint, LeftUnit
 from app.security import Principal
 from app.services import audit
-from app.vocabulary import LEAD_OF, AuditOutcome, Lead
+from app.vocabulary import LEAD_OF, AuditOutcome
 
 
 def resolve_district(
@@ -74,11 +74,12 @@ async def triage(
     call: CallRecord,
     *,
     now: datetime,
-    excluded: Collection[UUID] = (),
+    left: LeftUnit | None = None,
 ) -> RecommendationRecord:
-    """Load the reachable candidates (but the units excluded), run the pure routing rules,
-    and keep the answer as the call's next recommendation (not yet written)."""
-    facts = call_facts(call, context)
+    """Load the reachable candidates (but the unit that just left the call, if any), run
+    the pure routing rules, and keep the answer as the call's next recommendation (not yet
+    written)."""
+    facts = replace(call_facts(call, context), left=left)
     policy = context.policy
     # Districts next to the call's, as far as the context knows them. The call's own
     # district is passed by id: it may be newer than this instance's cached context.
@@ -99,7 +100,7 @@ async def triage(
         today=local_now.date(),
         location=facts.location,
         minor=is_minor(facts),
-        excluded=excluded,
+        excluded=() if left is None else (left.responder_id,),
     )
     if call.status == "dispatched":
         candidates = await _with_units_on_call(
@@ -161,8 +162,7 @@ async def retriage(
     now: datetime,
     cause: Literal["update", "dispatch", "lead_left"],
     detail: dict[str, Any] | None = None,
-    left: Lead | None = None,
-    excluded: Collection[UUID] = (),
+    left: LeftUnit | None = None,
 ) -> RecommendationRecord:
     """Re-triage the call as it stands and store the new recommendation in its history.
 
@@ -172,14 +172,14 @@ async def retriage(
     call.retriage, with detail). A change of lead on a dispatched call also emits
     call.escalated, unless the unit leading it is of that kind already (a dispatcher sent
     it by override, and that dispatch told it). When the lead left, the change is from the
-    kind that left (`left`), which an override may have made other than recommended.
-    The units excluded (the lead that just left) are not recommended.
+    kind that left (`left`), which an override may have made other than recommended; the
+    unit that left is not recommended.
     """
-    rec = await triage(await session.connection(), context, call, now=now, excluded=excluded)
+    rec = await triage(await session.connection(), context, call, now=now, left=left)
     previous = (await repo.latest_recommendations(session, [call.id])).get(call.id)
     news = [events.call_updated(call, lead=rec.lead)] if cause == "update" else []
     news.append(events.recommendation_created(rec))
-    was = left or (None if previous is None else previous.lead)
+    was = LEAD_OF[left.responder_type] if left else (previous.lead if previous else None)
     if call.status == "dispatched" and was is not None and was != rec.lead:
         kind = await assignment_repo.leading(session, call.id)
         if kind is None or LEAD_OF[kind] != rec.lead:

@@ -16,11 +16,13 @@ from app.models import Assignment, CoResponder, Officer
 from app.repositories import assignments as assignment_repo
 from app.repositories import calls as call_repo
 from app.repositories import events as outbox
+from app.repositories import shifts as shift_repo
+from app.routing.types import LeftUnit
 from app.schemas.common import geo_location
 from app.schemas.roster import StatusUpdate, UnitStatusOut
 from app.security import Principal
 from app.services import triage
-from app.vocabulary import LEAD_OF, OFF_CALL, ON_CALL, ResponderType, UnitStatus
+from app.vocabulary import OFF_CALL, ON_CALL, ResponderType, UnitStatus
 
 
 async def set_status(
@@ -108,6 +110,7 @@ async def set_status(
                 who,
                 call_id,
                 unit=(responder_type, responder_id, new),
+                name=unit.name,
                 request_id=request_id,
                 now=now,
             )
@@ -130,6 +133,7 @@ async def _after_the_lead_left(
     call_id: UUID,
     *,
     unit: tuple[ResponderType, UUID, UnitStatus],
+    name: str,
     request_id: str | None,
     now: datetime,
 ) -> None:
@@ -145,6 +149,9 @@ async def _after_the_lead_left(
     if call is None or call.status != "dispatched":
         return
     responder_type, responder_id, status = unit
+    signs = await shift_repo.call_signs(
+        session, agency_id=context.agency_id, responder_ids=[responder_id], now=now
+    )
     await triage.retriage(
         session,
         context,
@@ -153,10 +160,9 @@ async def _after_the_lead_left(
         request_id=request_id,
         now=now,
         cause="lead_left",
-        left=LEAD_OF[responder_type],
         # Back in service, it is free: but it has just left this call, and named again
         # to lead it, it would be no answer to the dispatcher's question.
-        excluded=(responder_id,),
+        left=LeftUnit(responder_type, responder_id, signs.get(responder_id, name)),
         detail={
             "reason": "the unit leading the call left it",
             "responder_type": responder_type,

@@ -5,9 +5,11 @@ from next door, a minor without a youth specialist, an unknown nature, a unit wi
 from __future__ import annotations
 
 from dataclasses import replace
+from uuid import uuid4
 
 import pytest
 
+from app.routing.types import LeftUnit
 from app.vocabulary import CAPACITY_WARNINGS
 from tests.routing.builders import (
     POLICY,
@@ -253,6 +255,25 @@ def test_units_on_the_call_from_beyond_reach_are_named_beside_the_free_ones_serv
     # With none free serving the district, the gap is told as before.
     rec = run(call("D1", safety=WEAPON), working, backing)
     assert warnings(rec)[:2] == ["no_cit_in_district", "cit_from_adjacent_district"]
+
+
+def test_the_unit_that_left_is_said_not_to_be_counted_where_none_of_its_kind_is_free() -> None:
+    """Its re-triage leaves out the lead that just left, free or not: a warning that no
+    unit of its kind is free would read false beside the board showing it available."""
+    backing = officer("1A1", status="on_scene", on_call=True)
+    gone = LeftUnit("co_responder", uuid4(), "MCT-1")
+    rec = run(call("D1", left=gone), backing)
+    assert roles(rec) == {"1A1": "lead"}
+    assert warning(rec, "no_co_responder_available").endswith(
+        "(MCT-1, who left this call, is not counted)"
+    )
+    assert "not counted" not in warning(rec, "no_cit_available")
+    cit_gone = LeftUnit("officer", uuid4(), "1C1")
+    rec = run(call("D1", safety=WEAPON, left=cit_gone), co_responder("MCT-1", km_north=1))
+    assert warning(rec, "no_cit_available").endswith("(1C1, who left this call, is not counted)")
+    assert warning(rec, "no_units_available").endswith("(1C1, who left this call, is not counted)")
+    # Without a unit gone, nothing is added.
+    assert "not counted" not in warning(run(call("D1"), backing), "no_co_responder_available")
 
 
 def test_a_co_responder_on_a_call_turned_unsafe_is_not_called_the_nearest_available() -> None:
