@@ -25,7 +25,6 @@ from app.schemas.common import (
     NatureText,
     NullIsDefaultModel,
     StrictModel,
-    sent_at_most,
     worded,
 )
 from app.vocabulary import (
@@ -114,14 +113,11 @@ class Subject(StrictModel):
 Nature = NatureText
 
 
-# The CAD's id of the incident: its ends trimmed, as a CAD that pads the field sends it,
-# and blank refused, or two calls "without" one would clash as one id.
+# The CAD's id of the incident, taken as sent (ids stored padded must still be found as
+# sent), but one with nothing to see is refused: a CAD padding an empty field sent "   ",
+# and its next such call was refused as the first one's incident.
 ExternalId = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=EXTERNAL_ID_MAX, pattern=VISIBLE
-    ),
-    sent_at_most(EXTERNAL_ID_MAX),
+    str, StringConstraints(min_length=1, max_length=EXTERNAL_ID_MAX, pattern=VISIBLE)
 ]
 
 

@@ -28,14 +28,13 @@ from app.schemas.calls import (
     CallOut,
     CallPatch,
     DispatchedCallOut,
-    ExternalId,
     RecommendationOut,
 )
-from app.schemas.common import DistrictCode, Page
+from app.schemas.common import NO_NUL, DistrictCode, Page
 from app.services import agency, idempotency
 from app.services import call_views as views
 from app.services import calls as service
-from app.vocabulary import CallStatus
+from app.vocabulary import EXTERNAL_ID_MAX, CallStatus
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"], route_class=StrictJSONRoute)
 
@@ -103,8 +102,13 @@ async def list_calls(
     status: Annotated[CallStatus | None, Query()] = None,
     district: Annotated[DistrictCode | None, Query()] = None,
     external_id: Annotated[
-        ExternalId | None,
-        Query(description="The CAD's id of the call, trimmed: zero or one item comes back."),
+        str | None,
+        Query(
+            min_length=1,
+            max_length=EXTERNAL_ID_MAX,
+            pattern=NO_NUL,
+            description="The CAD's id of the call: zero or one item comes back.",
+        ),
     ] = None,
 ) -> Page[DispatchedCallOut]:
     """Calls, newest first, each with its assignments and dispatches. Notes are never
