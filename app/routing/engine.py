@@ -20,9 +20,7 @@ from app.routing.types import (
 from app.vocabulary import (
     APCO_INCIDENT_TYPES,
     Lead,
-    ResponderType,
     UnitRole,
-    WarningCode,
 )
 
 
@@ -134,7 +132,7 @@ def recommend(
     _outside_district(draft, call)
     _unknown_nature(draft, call, policy)
     _unknown_etas(draft, call)
-    _left_not_counted(draft, call)
+    _unit_left(draft, call)
     return draft.finish(lead=lead, safety_concern=bool(concerns), policy=policy)
 
 
@@ -287,19 +285,22 @@ def _on_call_from_elsewhere(unit: Ranked) -> str:
 
 
 def _serving_instead(unit: Ranked, others: list[Ranked]) -> Ranked | None:
-    """The best free unit of the kind serving the call's district, when `unit` is kept
-    because it works the call but comes from beyond reach (a PATCH moved the call): the
-    dispatcher is told both, as neither the units nor the ranking show it (docs/routing.md,
-    "Ranking", 0). One working it from next door while another serves is no gap."""
+    """The best unit of the kind serving the call's district (on the call too, else free),
+    when `unit` is kept because it works the call but comes from beyond reach (a PATCH
+    moved the call): the dispatcher is told both, as neither the units nor the ranking show
+    it (docs/routing.md, "Ranking", 0). One working it from next door while another serves
+    is no gap."""
     if unit.away is not None or not unit.candidate.on_call:
         return None
-    return next((o for o in others if o.away == 0 and not o.candidate.on_call), None)
+    return next((o for o in others if o.away == 0), None)
 
 
 def _beyond_reach(unit: Ranked, instead: Ranked, call: CallFacts) -> str:
+    where = ", on the call," if instead.candidate.on_call else ""
+    free = "" if instead.candidate.on_call else " and is available"
     return (
         f", on the call, comes from an out-of-reach district {unit.candidate.shift_district}; "
-        f"{instead.call_sign} serves {call.district} and is available"
+        f"{instead.call_sign}{where} serves {call.district}{free}"
     )
 
 
@@ -381,25 +382,17 @@ def _unknown_etas(draft: Draft, call: CallFacts) -> None:
         draft.warn("eta_unknown", f"No ETA for {', '.join(unlocated)}: location unknown")
 
 
-# The warnings that tell of no free unit of a kind, by the kind they count.
-_COUNTING: dict[ResponderType, tuple[WarningCode, ...]] = {
-    "officer": ("no_cit_in_district", "no_cit_available", "no_units_available"),
-    "co_responder": (
-        "no_co_responder_available",
-        "co_responder_from_adjacent_district",
-        "no_units_available",
-    ),
-}
-
-
-def _left_not_counted(draft: Draft, call: CallFacts) -> None:
-    """A warning that no unit of a kind is free, when one of that kind just left the call,
-    says it is not counted: it may be free, and the dispatcher sees it so on the board."""
-    if call.left is None:
-        return
-    for code in _COUNTING[call.left.responder_type]:
-        if code in draft.warnings:
-            draft.warnings[code] += f" ({call.left.call_sign}, who left this call, is not counted)"
+def _unit_left(draft: Draft, call: CallFacts) -> None:
+    """The unit that just left the call it led is no candidate for its re-triage, free or
+    not: said, so that a warning that no unit of its kind is free does not read as false
+    beside the board showing it available."""
+    if call.left is not None:
+        gone = call.left
+        draft.reason(
+            "unit_left",
+            f"{gone.call_sign} left this call ({gone.status.replace('_', ' ')}) and is not "
+            "recommended for it again",
+        )
 
 
 def _no_co_responder(draft: Draft) -> None:

@@ -33,6 +33,8 @@ class LeftUnit:
     responder_type: ResponderType
     responder_id: UUID
     call_sign: str
+    # Its status as it reported leaving: available, or out of service.
+    status: UnitStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +51,8 @@ class CallFacts:
     # wrong sends the wrong units), and the district whose boundary holds it, if any.
     outside_district: bool = False
     located_in: str | None = None
-    # The unit that just left the call (its re-triage's candidates leave it out): the
-    # warnings that count the free units of its kind say it is not counted.
+    # The unit that just left the call: its re-triage's candidates leave it out, and a
+    # reason (`unit_left`) says so.
     left: LeftUnit | None = None
 
 

@@ -162,7 +162,7 @@ async def _after_the_lead_left(
         cause="lead_left",
         # Back in service, it is free: but it has just left this call, and named again
         # to lead it, it would be no answer to the dispatcher's question.
-        left=LeftUnit(responder_type, responder_id, signs.get(responder_id, name)),
+        left=LeftUnit(responder_type, responder_id, signs.get(responder_id, name), status),
         detail={
             "reason": "the unit leading the call left it",
             "responder_type": responder_type,

@@ -482,11 +482,12 @@ async def test_a_lead_back_in_service_is_not_named_again_for_the_call_it_left(
     latest = (await admin.ok("GET", f"/v1/calls/{call['id']}/recommendations"))["items"][-1]
     assert latest["lead"] == "law_enforcement"
     assert [(u["responder_id"], u["role"]) for u in latest["units"]] == [(officer, "lead")]
-    # Free on the board, it is said not to be counted where the warning says none is free.
-    warned = {w["code"]: w["message"] for w in latest["warnings"]}
-    assert warned["no_co_responder_available"].endswith(
-        "(MCT-1, who left this call, is not counted)"
+    # Free on the board, it is said why it is not named (a warning says none is free).
+    said = {r["rule"]: r["message"] for r in latest["reasons"]}
+    assert (
+        said["unit_left"] == "MCT-1 left this call (available) and is not recommended for it again"
     )
+    assert "no_co_responder_available" in {w["code"] for w in latest["warnings"]}
     [escalated] = await _events(db, "call.escalated")
     assert (escalated["previous_lead"], escalated["lead"]) == ("mental_health", "law_enforcement")
     done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")

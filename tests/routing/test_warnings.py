@@ -257,23 +257,34 @@ def test_units_on_the_call_from_beyond_reach_are_named_beside_the_free_ones_serv
     assert warnings(rec)[:2] == ["no_cit_in_district", "cit_from_adjacent_district"]
 
 
-def test_the_unit_that_left_is_said_not_to_be_counted_where_none_of_its_kind_is_free() -> None:
-    """Its re-triage leaves out the lead that just left, free or not: a warning that no
-    unit of its kind is free would read false beside the board showing it available."""
+def test_the_unit_that_left_is_said_to_be_left_out_and_no_warning_is_changed() -> None:
+    """Its re-triage leaves out the lead that just left, free or not: a reason says so,
+    so that "none is available" does not read as false beside the board showing it free.
+    The warnings are the rules' own, whatever left."""
     backing = officer("1A1", status="on_scene", on_call=True)
-    gone = LeftUnit("co_responder", uuid4(), "MCT-1")
-    rec = run(call("D1", left=gone), backing)
-    assert roles(rec) == {"1A1": "lead"}
-    assert warning(rec, "no_co_responder_available").endswith(
-        "(MCT-1, who left this call, is not counted)"
+    for status in ("available", "out_of_service"):
+        gone = LeftUnit("co_responder", uuid4(), "MCT-1", status)
+        rec = run(call("D1", left=gone), backing)
+        assert roles(rec) == {"1A1": "lead"}
+        assert reason(rec, "unit_left") == (
+            f"MCT-1 left this call ({status.replace('_', ' ')}) and is not recommended for it again"
+        )
+        assert rec.warnings == run(call("D1"), backing).warnings
+    assert "unit_left" not in rules(run(call("D1"), backing))
+
+
+def test_a_unit_on_the_call_from_beyond_reach_is_told_of_one_on_it_serving_first() -> None:
+    """With a unit serving the district on the call too, that one is named, not a free
+    one the dispatcher would have to send."""
+    # The one from beyond reach is nearer the call's point now: it leads, by ETA.
+    far = officer("5C1", "D5", cit=True, status="en_route", on_call=True, km_north=-1)
+    near = officer("1C9", cit=True, status="en_route", on_call=True, km_north=2)
+    rec = run(call("D1", safety=WEAPON), far, near, officer("1C2", cit=True, km_north=1))
+    assert roles(rec)["5C1"] == "lead"
+    assert warning(rec, "cit_from_adjacent_district") == (
+        "CIT officer 5C1, on the call, comes from an out-of-reach district D5; "
+        "1C9, on the call, serves D1"
     )
-    assert "not counted" not in warning(rec, "no_cit_available")
-    cit_gone = LeftUnit("officer", uuid4(), "1C1")
-    rec = run(call("D1", safety=WEAPON, left=cit_gone), co_responder("MCT-1", km_north=1))
-    assert warning(rec, "no_cit_available").endswith("(1C1, who left this call, is not counted)")
-    assert warning(rec, "no_units_available").endswith("(1C1, who left this call, is not counted)")
-    # Without a unit gone, nothing is added.
-    assert "not counted" not in warning(run(call("D1"), backing), "no_co_responder_available")
 
 
 def test_a_co_responder_on_a_call_turned_unsafe_is_not_called_the_nearest_available() -> None:
