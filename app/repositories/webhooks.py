@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -257,6 +257,38 @@ async def disable_terminal_subscriptions(
         .execution_options(synchronize_session=False)
     )
     return list((await session.execute(stmt)).scalars())
+
+
+# Pending deliveries of a subscription turned off, or of event types it no longer hears:
+# failed at once, no attempt counted, so that turning it back on does not send them (the
+# relay fails any it claims before this commits, by the same words). Not one whose attempt
+# is under way: its lease is a relay's until the outcome is recorded.
+_FAIL_PENDING = text(
+    """
+UPDATE webhook_delivery d
+SET status = 'failed',
+    last_error = coalesce(CAST(:error AS text), e.type || ' is no longer subscribed')
+FROM event e
+WHERE d.subscription_id = :subscription_id AND d.status = 'pending'
+  AND (d.lease_until IS NULL OR d.lease_until < now())
+  AND e.id = d.event_id
+  AND (CAST(:types AS text[]) IS NULL OR e.type = ANY (CAST(:types AS text[])))
+"""
+)
+
+
+async def fail_pending(
+    session: AsyncSession, *, subscription_id: UUID, types: Sequence[str] | None = None
+) -> int:
+    """Fail the subscription's pending deliveries: all of them ("subscription disabled"),
+    or those of the event types given ("<type> is no longer subscribed"); how many."""
+    error = "subscription disabled" if types is None else None
+    params = {
+        "subscription_id": subscription_id,
+        "types": None if types is None else list(types),
+        "error": error,
+    }
+    return _count(await session.execute(_FAIL_PENDING, params))
 
 
 # Not one whose attempt is under way: its lease is a relay's until the outcome is recorded.

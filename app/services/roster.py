@@ -35,6 +35,7 @@ from app.schemas.roster import (
 )
 from app.security import Principal
 from app.services import audit
+from app.services import webhooks as webhook_service
 from app.vocabulary import ResponderType
 
 
@@ -260,6 +261,7 @@ async def _retire_unit(
     subscriptions = await webhooks_repo.disable_terminal_subscriptions(
         session, agency_id=who.agency_id, responder_id=unit_id, reason=webhooks_repo.RETIRED
     )
+    await webhook_service.fail_pending(session, subscriptions)
     entries = [
         audit.entry(
             who,

@@ -10,6 +10,8 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import metrics
+from app.db.unit_of_work import of_session
 from app.encryption import (
     SUBSCRIPTION_PREVIOUS_SECRET,
     SUBSCRIPTION_SECRET,
@@ -164,7 +166,27 @@ async def update(
         row.disabled_reason = None if row.active else "paused by request"
     if changed:
         await session.flush()
+    if not row.active and "active" in changed:
+        await fail_pending(session, [row.id])
+    elif "events" in changed:
+        dropped = set(changed["events"]["from"]) - set(changed["events"]["to"])
+        if dropped:
+            await fail_pending(session, [row.id], types=sorted(dropped))
     return _out(row, now), changed
+
+
+async def fail_pending(
+    session: AsyncSession, subscription_ids: Iterable[UUID], *, types: list[str] | None = None
+) -> None:
+    """Fail the pending deliveries of subscriptions turned off (or of the event types one
+    no longer hears) as they change, no attempt counted (docs/api.md, "Changing a
+    subscription"): left pending, they were sent after all if it was turned back on before
+    their next attempt."""
+    failed = 0
+    for subscription_id in subscription_ids:
+        failed += await repo.fail_pending(session, subscription_id=subscription_id, types=types)
+    if failed:
+        of_session(session).after_commit(lambda: metrics.count_webhooks("failed", failed))
 
 
 async def rotate_secret(

@@ -60,6 +60,40 @@ async def test_a_paused_subscription_gets_no_deliveries_until_it_is_turned_on(
     assert call["id"] in received.body.decode()
 
 
+async def test_pending_deliveries_fail_as_their_subscription_is_paused_or_stops_hearing_them(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    """They failed only when next due (hours ahead, on the retry schedule), and a
+    subscription turned back on before then sent them after all (outside-in check)."""
+    await grid_districts(admin)
+    sub = await subscribe(admin, receiver.url, ["call.created", "recommendation.created"])
+    await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)  # no relay runs yet
+
+    async def deliveries() -> list[tuple[str, str, int, str | None]]:
+        rows = await db.fetch(
+            "SELECT e.type, d.status, d.attempts, d.last_error FROM webhook_delivery d"
+            " JOIN event e ON e.id = d.event_id ORDER BY e.type, d.id"
+        )
+        return [(r["type"], r["status"], r["attempts"], r["last_error"]) for r in rows]
+
+    await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"events": ["call.created"]})
+    assert await deliveries() == [
+        ("call.created", "pending", 0, None),
+        ("recommendation.created", "failed", 0, "recommendation.created is no longer subscribed"),
+    ]
+    await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"active": False})
+    assert (await deliveries())[0] == ("call.created", "failed", 0, "subscription disabled")
+    listed = await admin.ok("GET", f"/v1/webhooks/{sub['id']}/deliveries")
+    assert {(d["status"], d["next_attempt_at"]) for d in listed["items"]} == {("failed", None)}
+    await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"active": True})
+    async with service():
+        call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        (received,) = await receiver.wait_for(1)
+    # Only the new call's event: the failed ones stay failed.
+    assert call["id"] in received.body.decode()
+    assert len(receiver.requests) == 1
+
+
 async def test_a_subscription_moves_to_another_url_and_hears_other_events(
     admin: Api, receiver: Receiver, service: ServiceFactory
 ) -> None:
