@@ -140,7 +140,8 @@ def _location(
                 where = ("locationComponent", index, "locationByValue")
                 raise EidoInvalid(str(exc), where) from None
         if place.address is None:
-            place = replace(place, address=_described(component.get("locationDescriptionText")))
+            where = ("locationComponent", index, "locationDescriptionText")
+            place = replace(place, address=_described(component.get(where[2]), where))
         kind = component.get("locationTypeDescriptionRegistryText")
         if kind in registry.INCIDENT_LOCATION_TYPES:
             read.append((registry.INCIDENT_LOCATION_TYPES.index(kind), index, place))
@@ -156,11 +157,14 @@ def _location(
     return point, address, loc
 
 
-def _described(text: Any) -> str | None:
-    """A location's description as an address line: one line, at most 500 characters; a
-    description with a NUL is none."""
-    if not isinstance(text, str) or "\x00" in text:
+def _described(text: Any, where: Loc) -> str | None:
+    """A location's description as an address line: one line, at most 500 characters. One
+    with a NUL is refused, as a call's address is (it was dropped, and the call lost its
+    only place without a word)."""
+    if not isinstance(text, str):
         return None
+    if "\x00" in text:
+        raise EidoInvalid("a location's description must not hold NUL characters", where)
     return " ".join(text.split())[:500] or None
 
 

@@ -276,6 +276,21 @@ async def test_a_value_of_the_wrong_shape_in_an_eido_is_told_the_shape_in_words(
         assert response.status_code == 422, response.text
         assert response.json()["detail"].endswith(f"not an acceptable EIDO: Should be {words}")
     assert await _count(db, "call") == 0
+    # A NUL in the only address given: refused as in a call's address, not dropped.
+    described = document(incident_id(), beat="D1")
+    described["locationComponent"] = [
+        {
+            "$id": "l",
+            "lastUpdateTimeStamp": "2026-11-30T09:00:00Z",
+            "updatedByAgencyReference": {"$ref": described["agencyComponent"][0]["$id"]},
+            "locationTypeDescriptionRegistryText": "CurrentIncident",
+            "locationDescriptionText": "12 Main\u0000St",
+        }
+    ]
+    response = await admin.post("/v1/eido", described)
+    assert response.status_code == 422, response.text
+    assert "must not hold NUL characters" in response.json()["detail"]
+    assert await _count(db, "call") == 0
 
 
 async def test_an_update_that_does_not_place_the_call_keeps_its_district(admin: Api) -> None:

@@ -111,8 +111,12 @@ def test_an_address_is_the_civic_address_else_the_location_description() -> None
     assert located(pidf_document(point=(40.5, -111.5)), " 40  State\nSt ") == "40 State St"
     assert located(None, "the overpass on I-15") == "the overpass on I-15"
     assert located(None, "x" * 600) == "x" * 500
-    assert located(None, "a\x00b") is None
     assert located(None, "   ") is None
+    # A NUL is refused, as in a call's address: the call lost its only place without a word.
+    with pytest.raises(schema.EidoInvalid) as refused:
+        located(None, "12 Main\x00St")
+    assert refused.value.loc == ("locationComponent", 0, "locationDescriptionText")
+    assert "NUL" in str(refused.value)
 
 
 def test_pidf_reads_a_point_a_circle_and_a_civic_address() -> None:
