@@ -158,6 +158,10 @@ class Tail:
             conn = await work.connection()
             if self.head is None:
                 self.floor = self.head = await repo.start(conn)
+                # Feeds wait for the tail to know where it starts: one resuming from before
+                # reads the database itself from then on, at once, not at its next check
+                # or heartbeat, seconds later (the first read may bring no event to wake it).
+                self._wake_feeds()
             return await repo.read_after(
                 conn, agency_id=self.agency_id, after=self.head, types=_ALL_TYPES, limit=PAGE
             )
@@ -172,6 +176,9 @@ class Tail:
             drop = len(self._entries) - RING
             self.floor = self._positions[drop - 1]
             del self._entries[:drop], self._positions[:drop]
+        self._wake_feeds()
+
+    def _wake_feeds(self) -> None:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 

@@ -32,6 +32,7 @@ from app.events.catalogue import TERMINAL_EVENTS
 from app.ids import new_id
 from app.repositories import stream as stream_repo
 from app.repositories.stream import Position
+from app.services import stream as stream_service
 from app.services import stream_tail
 from app.settings import Settings
 from app.state import AppState
@@ -306,6 +307,35 @@ async def test_a_feed_resuming_from_before_what_this_process_keeps_reads_the_res
             assert [f.id for f in then] == [f.id for f in await watching.events(2)]
             await resumed.nothing_for(0.3)
     assert [f.id for f in [*seen, *then]] == await _agency_positions(db, admin.agency_id)
+
+
+async def test_a_console_resuming_as_its_agencys_tail_starts_gets_what_it_missed_at_once(
+    live: Live, admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first feed of an agency starts its tail, whose first read (from now) finds no
+    event. It woke no feed, so one resuming from before it (a console back after a restart
+    or a quiet spell) waited for its next key check, seconds later, for what it had missed
+    (outside-in check: 3 s). Here a feed not woken would miss the deadline by far."""
+    monkeypatch.setattr(stream_tail, "IDLE_SECONDS", 0.1)
+    # Heartbeats and key checks far off, as a feed's waits are bounded by both.
+    monkeypatch.setattr(stream_service, "REVOKED_WITHIN", 60.0)
+    quiet = live.state.settings.model_copy(update={"stream_heartbeat_seconds": 60.0})
+    monkeypatch.setattr(live.state, "settings", quiet)
+    await grid_districts(admin)
+    async with stream(live, admin) as feed:
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        before = (await feed.event()).id
+    for _ in range(100):  # the tail stops once no feed follows the agency
+        if admin.agency_id not in stream_tail._tails(live.state):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the agency's tail never stopped")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    async with stream(live, admin, last_event_id=before) as resumed:
+        missed = await resumed.events(2, within=5.0)
+    assert [f.event for f in missed] == ["recommendation.created", "call.created"]
+    assert body(missed[1])["data"]["call_id"] == call["id"]
 
 
 async def test_one_commit_is_read_once_however_many_feeds_follow_the_agency(
