@@ -66,10 +66,33 @@ _DELIVERED = text(
     " AS d(id, lease_until, code)"
     " WHERE webhook_delivery.id = d.id AND webhook_delivery.lease_until = d.lease_until"
 )
+# A failed attempt is tried again only while its subscription still hears it: one paused
+# (or no longer hearing its type) while the attempt was under way fails now, as those
+# pending then did (fail_pending skips leased ones), or turning it back on before its next
+# attempt would send it after all. The subscription is locked FOR SHARE first, as a PATCH
+# locks it before the deliveries: a PATCH under way is waited for, and its outcome read.
 _RETRY = text(
-    "UPDATE webhook_delivery SET next_attempt_at = now() + CAST(:delay AS interval),"
-    " last_status_code = :code, last_error = :error, lease_until = NULL"
-    " WHERE id = :id AND lease_until = :lease_until"
+    """
+WITH s AS (
+    SELECT s.active, e.type = ANY (s.events) AS hears, e.type
+    FROM webhook_delivery d
+    JOIN webhook_subscription s ON s.id = d.subscription_id
+    JOIN event e ON e.id = d.event_id
+    WHERE d.id = :id
+    FOR SHARE OF s
+)
+UPDATE webhook_delivery d
+SET status = CASE WHEN s.active AND s.hears THEN 'pending' ELSE 'failed' END,
+    next_attempt_at = now() + CAST(:delay AS interval),
+    last_status_code = :code,
+    last_error = CASE WHEN NOT s.active THEN 'subscription disabled'
+                      WHEN NOT s.hears THEN s.type || ' is no longer subscribed'
+                      ELSE CAST(:error AS text) END,
+    lease_until = NULL
+FROM s
+WHERE d.id = :id AND d.lease_until = :lease_until
+RETURNING d.status
+"""
 )
 _FAILED = text(
     "UPDATE webhook_delivery SET status = 'failed', last_status_code = :code,"
@@ -88,6 +111,13 @@ WITH off AS (
     UPDATE webhook_subscription SET active = false, disabled_reason = :reason
     WHERE id = :id AND active
     RETURNING id, agency_id
+), failed AS (
+    -- Its pending deliveries fail as it goes off, as a PATCH's do (_FAIL_PENDING).
+    UPDATE webhook_delivery d SET status = 'failed', last_error = 'subscription disabled'
+    FROM off
+    WHERE d.subscription_id = off.id AND d.status = 'pending'
+      AND (d.lease_until IS NULL OR d.lease_until < now())
+    RETURNING d.id
 )
 INSERT INTO audit_entry (id, agency_id, at, key_id, role, action, resource_type, resource_id,
                          outcome, request_id, detail)
@@ -98,6 +128,7 @@ SELECT cit_uuid7(), off.agency_id, now(), NULL, 'relay', 'webhook.update', 'webh
            'disabled_reason', CAST(:reason AS text),
            'via', 'relay')
 FROM off
+RETURNING (SELECT count(*) FROM failed)
 """
 )
 # Failed without being sent (its subscription was off when claimed): the claim's attempt
@@ -172,11 +203,14 @@ async def mark_delivered(conn: AsyncConnection, outcomes: list[tuple[Claimed, in
 
 async def schedule_retry(
     conn: AsyncConnection, claimed: Claimed, *, delay: timedelta, code: int | None, error: str
-) -> int:
-    params = {"delay": delay, "code": code, "error": error}
-    return _count(
-        await conn.execute(_RETRY, {"id": claimed[0], "lease_until": claimed[1], **params})
-    )
+) -> str | None:
+    """Schedule the delivery's next attempt: its status then ('pending', or 'failed' for a
+    subscription that no longer hears it), or None if its claim's lease was no longer its
+    own (nothing recorded)."""
+    params = {"id": claimed[0], "lease_until": claimed[1], "delay": delay}
+    result = await conn.execute(_RETRY, {**params, "code": code, "error": error})
+    status: str | None = result.scalar_one_or_none()
+    return status
 
 
 async def mark_failed(
@@ -234,10 +268,12 @@ async def drop_previous_secrets(conn: AsyncConnection) -> int:
     return (await conn.execute(_DROP_PREVIOUS_SECRETS)).rowcount
 
 
-async def disable_subscription(
-    conn: AsyncConnection, *, subscription_id: UUID, reason: str
-) -> None:
-    await conn.execute(_DISABLE, {"id": subscription_id, "reason": reason})
+async def disable_subscription(conn: AsyncConnection, *, subscription_id: UUID, reason: str) -> int:
+    """Turn an active subscription off (a receiver's 410), in the trail; its pending
+    deliveries fail. How many did (0 if it was off already)."""
+    result = await conn.execute(_DISABLE, {"id": subscription_id, "reason": reason})
+    failed: int | None = result.scalar_one_or_none()
+    return failed or 0
 
 
 async def disable_terminal_subscriptions(
@@ -260,9 +296,9 @@ async def disable_terminal_subscriptions(
 
 
 # Pending deliveries of a subscription turned off, or of event types it no longer hears:
-# failed at once, no attempt counted, so that turning it back on does not send them (the
-# relay fails any it claims before this commits, by the same words). Not one whose attempt
-# is under way: its lease is a relay's until the outcome is recorded.
+# failed at once, no attempt counted, so that turning it back on does not send them. Not
+# one whose attempt is under way: its lease is a relay's until the outcome is recorded; a
+# success stands (it was sent before the change), and a retry fails it then (_RETRY).
 _FAIL_PENDING = text(
     """
 UPDATE webhook_delivery d
@@ -357,10 +393,13 @@ def subscriptions_statement(agency_id: UUID) -> Select[WebhookSubscription]:
 async def get_subscription(
     session: AsyncSession, *, agency_id: UUID, subscription_id: UUID, for_update: bool = False
 ) -> WebhookSubscription | None:
-    """The agency's subscription; for_update: locked, and read afresh if loaded before."""
+    """The agency's subscription; for_update: locked, and read afresh if loaded before.
+    FOR NO KEY UPDATE: the changes made under it leave its id alone, so the event fan-out's
+    foreign-key checks (FOR KEY SHARE) go on; a call's intake never waits for a PATCH,
+    however many deliveries it fails."""
     stmt = subscriptions_statement(agency_id).where(WebhookSubscription.id == subscription_id)
     if for_update:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        stmt = stmt.with_for_update(key_share=True).execution_options(populate_existing=True)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

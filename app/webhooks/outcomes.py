@@ -84,10 +84,13 @@ class Outcomes:
             await self.fail(row, code=code, error=error)
             return
         async with self.engine.connect() as conn:
-            recorded = await repo.schedule_retry(
+            status = await repo.schedule_retry(
                 conn, _claimed(row), delay=timedelta(seconds=delay), code=code, error=error
             )
-        metrics.count_webhooks("retry", recorded)
+        if status == "failed":  # its subscription was turned off meanwhile
+            metrics.count_webhooks("failed")
+            return
+        metrics.count_webhooks("retry", 1 if status else 0)
         # Claimed when due (a hair after, for the database's clock), not at the next poll:
         # SPEC §3.5's schedule allows 10 % of jitter, not a poll's second.
         asyncio.get_running_loop().call_later(delay + 0.02, self._wake)
@@ -105,9 +108,10 @@ class Outcomes:
     async def gone(self, row: Any, code: int) -> None:
         """The receiver answered 410: its subscription is turned off, the delivery failed."""
         async with self.engine.connect() as conn:
-            await repo.disable_subscription(
+            failed = await repo.disable_subscription(
                 conn, subscription_id=row.subscription_id, reason="receiver answered 410 Gone"
             )
+        metrics.count_webhooks("failed", failed)
         await self.fail(row, code=code, error="410 Gone: subscription disabled")
 
     async def fail(self, row: Any, *, code: int | None, error: str) -> None:

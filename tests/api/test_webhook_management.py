@@ -260,6 +260,48 @@ async def _until_deliveries(db: asyncpg.Connection, condition: str, count: int) 
     raise AssertionError(f"never {count} deliveries met: {condition}")
 
 
+async def test_a_delivery_under_way_as_its_subscription_is_paused_fails_when_it_fails(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    """The pause leaves an attempt under way to its relay. Its failure was scheduled for
+    another attempt, which turning the subscription back on before it sent after all
+    (review): it fails instead, as those pending at the pause did."""
+    await grid_districts(admin)
+    sub = await subscribe(admin, receiver.url, ["call.created"])
+    receiver.hold, receiver.default = asyncio.Event(), 503
+    async with service(webhook_retry_schedule="60"):
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await receiver.wait_for(1)  # sent; its answer is held
+        await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"active": False})
+        receiver.hold.set()
+        await _until_deliveries(db, "lease_until IS NULL AND attempts = 1", 1)
+        await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"active": True})
+    row = await db.fetchrow("SELECT status, last_status_code, last_error FROM webhook_delivery")
+    assert tuple(row) == ("failed", 503, "subscription disabled")
+
+
+async def test_a_receivers_410_fails_the_subscriptions_other_pending_deliveries(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    """As a PATCH that turns it off does: turned back on, it sends none of them."""
+    await grid_districts(admin)
+    await subscribe(admin, receiver.url, ["call.created"])
+    receiver.script = [500, 410]
+    async with service(webhook_retry_schedule="60"):
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await _until_deliveries(db, "last_status_code = 500 AND lease_until IS NULL", 1)
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await _until_deliveries(db, "status = 'failed'", 2)
+    rows = await db.fetch(
+        "SELECT last_status_code, last_error FROM webhook_delivery ORDER BY created_at"
+    )
+    assert [tuple(r) for r in rows] == [
+        (500, "subscription disabled"),
+        (410, "410 Gone: subscription disabled"),
+    ]
+    assert len(receiver.requests) == 2
+
+
 async def test_an_event_type_dropped_from_a_subscription_is_sent_no_more_even_if_pending(
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:
