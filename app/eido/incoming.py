@@ -140,8 +140,7 @@ def _location(
                 where = ("locationComponent", index, "locationByValue")
                 raise EidoInvalid(str(exc), where) from None
         if place.address is None:
-            where = ("locationComponent", index, "locationDescriptionText")
-            place = replace(place, address=_described(component.get(where[2]), where))
+            place = replace(place, address=_described(component.get("locationDescriptionText")))
         kind = component.get("locationTypeDescriptionRegistryText")
         if kind in registry.INCIDENT_LOCATION_TYPES:
             read.append((registry.INCIDENT_LOCATION_TYPES.index(kind), index, place))
@@ -151,20 +150,24 @@ def _location(
     loc: Loc = ()
     if with_point is not None:
         point, loc = with_point[2].point, ("locationComponent", with_point[1], "locationByValue")
-    address = next((entry[2].address for entry in read if entry[2].address), None)
+    addressed = next((entry for entry in read if entry[2].address), None)
     if with_point is not None and with_point[2].address:
-        address = with_point[2].address
+        addressed = with_point
+    address = None if addressed is None else addressed[2].address
+    if addressed is not None and address is not None and "\x00" in address:
+        # Only a description can hold one (XML cannot): refused as in a call's address, where
+        # it was dropped and the call lost its only place without a word. Text the call
+        # would not take (another component's) is no concern of the call's.
+        where = ("locationComponent", addressed[1], "locationDescriptionText")
+        raise EidoInvalid("a location's description must not hold NUL characters", where)
     return point, address, loc
 
 
-def _described(text: Any, where: Loc) -> str | None:
-    """A location's description as an address line: one line, at most 500 characters. One
-    with a NUL is refused, as a call's address is (it was dropped, and the call lost its
-    only place without a word)."""
+def _described(text: Any) -> str | None:
+    """A location's description as an address line: one line, at most 500 characters (a
+    NUL is kept for _location to refuse, if the call would take it)."""
     if not isinstance(text, str):
         return None
-    if "\x00" in text:
-        raise EidoInvalid("a location's description must not hold NUL characters", where)
     return " ".join(text.split())[:500] or None
 
 
