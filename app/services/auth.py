@@ -78,10 +78,11 @@ async def redeem_ticket(
     state: AppState, ticket: str, *, client: str, request_id: str | None
 ) -> tuple[Principal, bytes]:
     """The principal of the key a stream ticket acts as, with that key's hash; the ticket
-    is spent whatever the outcome. A used, expired or unknown ticket, or one whose key was
-    revoked or expired since, is a 401 (a 429 once counted past a lockout) and counts as a
-    failed authentication of that ticket (security.ticket_prefix); lockouts and the key's
-    rate limit hold as for a key."""
+    is spent whatever the outcome, once looked at (a lockout of the address or the ticket
+    is refused before: a 429 that leaves it unspent). A used, expired or unknown ticket, or
+    one whose key was revoked or expired since, is a 401 (a 429 once counted past a
+    lockout) and counts as a failed authentication of that ticket (security.ticket_prefix);
+    lockouts and the key's rate limit hold as for a key."""
     digest = hash_key(ticket)
     prefix = ticket_prefix(digest)
     await _refuse_if_locked_out(state, client=client, prefix=prefix, request_id=request_id)
