@@ -261,7 +261,7 @@ async def _retire_unit(
     subscriptions = await webhooks_repo.disable_terminal_subscriptions(
         session, agency_id=who.agency_id, responder_id=unit_id, reason=webhooks_repo.RETIRED
     )
-    await webhook_service.fail_pending(session, subscriptions)
+    failed = await webhook_service.fail_pending(session, subscriptions)
     entries = [
         audit.entry(
             who,
@@ -281,7 +281,7 @@ async def _retire_unit(
             resource_id=subscription_id,
             request_id=request_id,
             at=now,
-            detail=why,
+            detail={**why, **_failed_deliveries(failed.get(subscription_id))},
         )
         for subscription_id in subscriptions
     ]
@@ -389,3 +389,8 @@ async def list_co_responders(
         session, repo.co_responders_statement(agency_id), CoResponder.id, limit=limit, cursor=cursor
     )
     return [render_co_responder(r) for r in rows], next_cursor
+
+
+def _failed_deliveries(count: int | None) -> dict[str, int]:
+    """A retired subscription's audit detail: how many pending deliveries it failed."""
+    return {"failed_deliveries": count} if count else {}

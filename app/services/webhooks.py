@@ -124,8 +124,9 @@ async def update(
     body: SubscriptionPatch,
     now: datetime,
 ) -> tuple[SubscriptionOut, dict[str, Any]]:
-    """Change where a subscription sends, what it hears, or whether it is on; the fields
-    changed, before and after, for the trail."""
+    """Change where a subscription sends, what it hears, or whether it is on; the trail's
+    detail: the fields changed, before and after, and how many pending deliveries failed
+    (failed_deliveries, when any did)."""
     # Whose terminal it is never changes: read before anything is locked.
     found = await get(session, agency_id=agency_id, subscription_id=subscription_id)
     if body.url is not None:  # its host is looked up: before any lock is taken
@@ -166,27 +167,35 @@ async def update(
         row.disabled_reason = None if row.active else "paused by request"
     if changed:
         await session.flush()
+    failed: dict[UUID, int] = {}
     if not row.active and "active" in changed:
-        await fail_pending(session, [row.id])
+        failed = await fail_pending(session, [row.id])
     elif "events" in changed:
         dropped = set(changed["events"]["from"]) - set(changed["events"]["to"])
         if dropped:
-            await fail_pending(session, [row.id], types=sorted(dropped))
-    return _out(row, now), changed
+            failed = await fail_pending(session, [row.id], types=sorted(dropped))
+    detail: dict[str, Any] = {"changed": changed}
+    if failed:
+        detail["failed_deliveries"] = failed[row.id]
+    return _out(row, now), detail
 
 
 async def fail_pending(
     session: AsyncSession, subscription_ids: Iterable[UUID], *, types: list[str] | None = None
-) -> None:
+) -> dict[UUID, int]:
     """Fail the pending deliveries of subscriptions turned off (or of the event types one
     no longer hears) as they change, no attempt counted (docs/api.md, "Changing a
     subscription"): left pending, they were sent after all if it was turned back on before
-    their next attempt."""
-    failed = 0
+    their next attempt. How many each subscription had (those that had any)."""
+    failed = {}
     for subscription_id in subscription_ids:
-        failed += await repo.fail_pending(session, subscription_id=subscription_id, types=types)
-    if failed:
-        of_session(session).after_commit(lambda: metrics.count_webhooks("failed", failed))
+        count = await repo.fail_pending(session, subscription_id=subscription_id, types=types)
+        if count:
+            failed[subscription_id] = count
+    total = sum(failed.values())
+    if total:
+        of_session(session).after_commit(lambda: metrics.count_webhooks("failed", total))
+    return failed
 
 
 async def rotate_secret(

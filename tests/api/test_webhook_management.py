@@ -83,6 +83,8 @@ async def test_pending_deliveries_fail_as_their_subscription_is_paused_or_stops_
     ]
     await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"active": False})
     assert (await deliveries())[0] == ("call.created", "failed", 0, "subscription disabled")
+    trail = await _trail(admin, "webhook.update")  # newest first
+    assert [e["detail"].get("failed_deliveries") for e in trail] == [1, 1]
     listed = await admin.ok("GET", f"/v1/webhooks/{sub['id']}/deliveries")
     assert {(d["status"], d["next_attempt_at"]) for d in listed["items"]} == {("failed", None)}
     await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"active": True})

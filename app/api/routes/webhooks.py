@@ -76,7 +76,7 @@ async def update_subscription(
     paused with `false`; a terminal's, only while its responder is active, and never one
     its unit's deactivation turned off (409). Deliveries that failed while it was off are
     not resent unless retried."""
-    out, changed = await service.update(
+    out, detail = await service.update(
         session,
         state.settings,
         agency_id=who.agency_id,
@@ -84,7 +84,7 @@ async def update_subscription(
         body=body,
         now=datetime.now(UTC),
     )
-    audit.identify(subscription_id, {"changed": changed})
+    audit.identify(subscription_id, detail)
     return out
 
 
