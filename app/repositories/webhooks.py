@@ -66,37 +66,41 @@ _DELIVERED = text(
     " AS d(id, lease_until, code)"
     " WHERE webhook_delivery.id = d.id AND webhook_delivery.lease_until = d.lease_until"
 )
-# A failed attempt is tried again only while its subscription still hears it: one paused
-# (or no longer hearing its type) while the attempt was under way fails now, as those
-# pending then did (fail_pending skips leased ones), or turning it back on before its next
-# attempt would send it after all. The subscription is locked FOR SHARE first, as a PATCH
-# locks it before the deliveries: a PATCH under way is waited for, and its outcome read.
+# A failed attempt is scheduled again only on a delivery still pending. One failed while
+# its attempt was under way, by its subscription going off or no longer hearing its type
+# (fail_pending and _DISABLE fail those too, their lease kept), stays failed: turning the
+# subscription back on before the next attempt would send it after all. Its lease is
+# given up all the same, and RETURNING gives its status. A success is recorded whatever
+# happened meanwhile (_DELIVERED): it was delivered.
 _RETRY = text(
     """
-WITH s AS (
-    SELECT s.active, e.type = ANY (s.events) AS hears, e.type
-    FROM webhook_delivery d
-    JOIN webhook_subscription s ON s.id = d.subscription_id
-    JOIN event e ON e.id = d.event_id
-    WHERE d.id = :id
-    FOR SHARE OF s
-)
-UPDATE webhook_delivery d
-SET status = CASE WHEN s.active AND s.hears THEN 'pending' ELSE 'failed' END,
-    next_attempt_at = now() + CAST(:delay AS interval),
+UPDATE webhook_delivery
+SET next_attempt_at = CASE WHEN status = 'pending'
+                           THEN now() + CAST(:delay AS interval) ELSE next_attempt_at END,
     last_status_code = :code,
-    last_error = CASE WHEN NOT s.active THEN 'subscription disabled'
-                      WHEN NOT s.hears THEN s.type || ' is no longer subscribed'
-                      ELSE CAST(:error AS text) END,
+    last_error = CASE WHEN status = 'pending' THEN CAST(:error AS text) ELSE last_error END,
     lease_until = NULL
-FROM s
-WHERE d.id = :id AND d.lease_until = :lease_until
-RETURNING d.status
+WHERE id = :id AND lease_until = :lease_until
+RETURNING status
 """
 )
+# A failure that ends the delivery: recorded on one still pending; on one failed meanwhile
+# (above), only the lease is given up. RETURNING says whether it was pending.
 _FAILED = text(
-    "UPDATE webhook_delivery SET status = 'failed', last_status_code = :code,"
-    " last_error = :error, lease_until = NULL WHERE id = :id AND lease_until = :lease_until"
+    """
+WITH old AS (
+    SELECT id, status FROM webhook_delivery
+    WHERE id = :id AND lease_until = :lease_until
+    FOR UPDATE
+)
+UPDATE webhook_delivery d
+SET status = 'failed', lease_until = NULL,
+    last_status_code = CASE WHEN old.status = 'pending' THEN :code ELSE d.last_status_code END,
+    last_error = CASE WHEN old.status = 'pending' THEN CAST(:error AS text) ELSE d.last_error END
+FROM old
+WHERE d.id = old.id
+RETURNING old.status = 'pending'
+"""
 )
 # The disabled_reason of a terminal's subscription whose responder was deactivated: it
 # stays off for good (a reactivated unit subscribes anew, as it gets new keys).
@@ -112,11 +116,11 @@ WITH off AS (
     WHERE id = :id AND active
     RETURNING id, agency_id
 ), failed AS (
-    -- Its pending deliveries fail as it goes off, as a PATCH's do (_FAIL_PENDING).
+    -- Its pending deliveries fail as it goes off, as a PATCH's do (_FAIL_PENDING), but
+    -- the one answered 410, which the relay records itself.
     UPDATE webhook_delivery d SET status = 'failed', last_error = 'subscription disabled'
     FROM off
-    WHERE d.subscription_id = off.id AND d.status = 'pending'
-      AND (d.lease_until IS NULL OR d.lease_until < now())
+    WHERE d.subscription_id = off.id AND d.status = 'pending' AND d.id <> :delivery_id
     RETURNING d.id
 )
 INSERT INTO audit_entry (id, agency_id, at, key_id, role, action, resource_type, resource_id,
@@ -127,16 +131,31 @@ SELECT cit_uuid7(), off.agency_id, now(), NULL, 'relay', 'webhook.update', 'webh
            'changed', jsonb_build_object('active', jsonb_build_object('from', true, 'to', false)),
            'disabled_reason', CAST(:reason AS text),
            'via', 'relay')
+       || CASE WHEN (SELECT count(*) FROM failed) > 0
+               THEN jsonb_build_object('failed_deliveries', (SELECT count(*) FROM failed))
+               ELSE '{}'::jsonb END
 FROM off
 RETURNING (SELECT count(*) FROM failed)
 """
 )
 # Failed without being sent (its subscription was off when claimed): the claim's attempt
 # is not counted, and the last attempt is the one before it.
+# (One failed meanwhile, above, keeps its error; RETURNING says whether it was pending.)
 _FAILED_UNSENT = text(
-    "UPDATE webhook_delivery SET status = 'failed', attempts = attempts - 1,"
-    " last_attempt_at = :previous_attempt_at, last_error = :error, lease_until = NULL"
-    " WHERE id = :id AND lease_until = :lease_until"
+    """
+WITH old AS (
+    SELECT id, status FROM webhook_delivery
+    WHERE id = :id AND lease_until = :lease_until
+    FOR UPDATE
+)
+UPDATE webhook_delivery d
+SET status = 'failed', attempts = d.attempts - 1, last_attempt_at = :previous_attempt_at,
+    last_error = CASE WHEN old.status = 'pending' THEN CAST(:error AS text) ELSE d.last_error END,
+    lease_until = NULL
+FROM old
+WHERE d.id = old.id
+RETURNING old.status = 'pending'
+"""
 )
 _NOTIFY = text("SELECT pg_notify(:channel, '')")
 # A stopping relay gives back what it claimed: due now, unleased. Only a lease still its own
@@ -204,9 +223,9 @@ async def mark_delivered(conn: AsyncConnection, outcomes: list[tuple[Claimed, in
 async def schedule_retry(
     conn: AsyncConnection, claimed: Claimed, *, delay: timedelta, code: int | None, error: str
 ) -> str | None:
-    """Schedule the delivery's next attempt: its status then ('pending', or 'failed' for a
-    subscription that no longer hears it), or None if its claim's lease was no longer its
-    own (nothing recorded)."""
+    """Schedule the delivery's next attempt: its status ('pending'; 'failed' if it failed
+    meanwhile, and stays so), or None if its claim's lease was no longer its own (nothing
+    recorded)."""
     params = {"id": claimed[0], "lease_until": claimed[1], "delay": delay}
     result = await conn.execute(_RETRY, {**params, "code": code, "error": error})
     status: str | None = result.scalar_one_or_none()
@@ -216,10 +235,11 @@ async def schedule_retry(
 async def mark_failed(
     conn: AsyncConnection, claimed: Claimed, *, code: int | None, error: str
 ) -> int:
-    params = {"code": code, "error": error}
-    return _count(
-        await conn.execute(_FAILED, {"id": claimed[0], "lease_until": claimed[1], **params})
-    )
+    """Fail the delivery whose schedule is spent: 1 if it was still pending (recorded), 0
+    if not (failed meanwhile, or its claim's lease no longer its own)."""
+    params = {"id": claimed[0], "lease_until": claimed[1], "code": code, "error": error}
+    was_pending: bool | None = (await conn.execute(_FAILED, params)).scalar_one_or_none()
+    return 1 if was_pending else 0
 
 
 async def mark_failed_unsent(
@@ -229,10 +249,12 @@ async def mark_failed_unsent(
     previous_attempt_at: datetime | None,
     error: str,
 ) -> int:
-    params = {"previous_attempt_at": previous_attempt_at, "error": error}
-    return _count(
-        await conn.execute(_FAILED_UNSENT, {"id": claimed[0], "lease_until": claimed[1], **params})
+    params = {"id": claimed[0], "lease_until": claimed[1], "error": error}
+    result = await conn.execute(
+        _FAILED_UNSENT, {**params, "previous_attempt_at": previous_attempt_at}
     )
+    was_pending: bool | None = result.scalar_one_or_none()
+    return 1 if was_pending else 0
 
 
 def _count(result: Any) -> int:
@@ -268,10 +290,13 @@ async def drop_previous_secrets(conn: AsyncConnection) -> int:
     return (await conn.execute(_DROP_PREVIOUS_SECRETS)).rowcount
 
 
-async def disable_subscription(conn: AsyncConnection, *, subscription_id: UUID, reason: str) -> int:
-    """Turn an active subscription off (a receiver's 410), in the trail; its pending
-    deliveries fail. How many did (0 if it was off already)."""
-    result = await conn.execute(_DISABLE, {"id": subscription_id, "reason": reason})
+async def disable_subscription(
+    conn: AsyncConnection, *, subscription_id: UUID, delivery_id: UUID, reason: str
+) -> int:
+    """Turn an active subscription off (a receiver's 410 to delivery_id), in the trail; its
+    other pending deliveries fail. How many did (0 if it was off already)."""
+    params = {"id": subscription_id, "delivery_id": delivery_id, "reason": reason}
+    result = await conn.execute(_DISABLE, params)
     failed: int | None = result.scalar_one_or_none()
     return failed or 0
 
@@ -296,9 +321,9 @@ async def disable_terminal_subscriptions(
 
 
 # Pending deliveries of a subscription turned off, or of event types it no longer hears:
-# failed at once, no attempt counted, so that turning it back on does not send them. Not
-# one whose attempt is under way: its lease is a relay's until the outcome is recorded; a
-# success stands (it was sent before the change), and a retry fails it then (_RETRY).
+# failed at once, no attempt counted, so that turning it back on does not send them. One
+# whose attempt is under way keeps its lease: the relay gives it up when the attempt ends;
+# a success is recorded (it was sent), a failure leaves it failed (_RETRY, _FAILED).
 _FAIL_PENDING = text(
     """
 UPDATE webhook_delivery d
@@ -306,7 +331,6 @@ SET status = 'failed',
     last_error = coalesce(CAST(:error AS text), e.type || ' is no longer subscribed')
 FROM event e
 WHERE d.subscription_id = :subscription_id AND d.status = 'pending'
-  AND (d.lease_until IS NULL OR d.lease_until < now())
   AND e.id = d.event_id
   AND (CAST(:types AS text[]) IS NULL OR e.type = ANY (CAST(:types AS text[])))
 """

@@ -87,10 +87,9 @@ class Outcomes:
             status = await repo.schedule_retry(
                 conn, _claimed(row), delay=timedelta(seconds=delay), code=code, error=error
             )
-        if status == "failed":  # its subscription was turned off meanwhile
-            metrics.count_webhooks("failed")
+        if status != "pending":  # not recorded, or failed meanwhile (counted then)
             return
-        metrics.count_webhooks("retry", 1 if status else 0)
+        metrics.count_webhooks("retry")
         # Claimed when due (a hair after, for the database's clock), not at the next poll:
         # SPEC §3.5's schedule allows 10 % of jitter, not a poll's second.
         asyncio.get_running_loop().call_later(delay + 0.02, self._wake)
@@ -109,7 +108,10 @@ class Outcomes:
         """The receiver answered 410: its subscription is turned off, the delivery failed."""
         async with self.engine.connect() as conn:
             failed = await repo.disable_subscription(
-                conn, subscription_id=row.subscription_id, reason="receiver answered 410 Gone"
+                conn,
+                subscription_id=row.subscription_id,
+                delivery_id=row.id,
+                reason="receiver answered 410 Gone",
             )
         metrics.count_webhooks("failed", failed)
         await self.fail(row, code=code, error="410 Gone: subscription disabled")

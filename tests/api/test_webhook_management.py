@@ -282,6 +282,30 @@ async def test_a_delivery_under_way_as_its_subscription_is_paused_fails_when_it_
     assert tuple(row) == ("failed", 503, "subscription disabled")
 
 
+async def test_the_relay_records_an_attempt_while_its_subscription_is_locked(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    """A PATCH failing a large backlog holds its subscription's lock: the relay records
+    its attempts all the same (the review found a retry that locked the subscription
+    stalling the relay's few connections behind it, every receiver's deliveries with them)."""
+    await grid_districts(admin)
+    sub = await subscribe(admin, receiver.url, ["call.created"])
+    receiver.default = 503
+    async with service(webhook_retry_schedule="60"), db.transaction():
+        await db.execute(
+            "SELECT 1 FROM webhook_subscription WHERE id = $1 FOR NO KEY UPDATE",
+            uuid.UUID(sub["id"]),
+        )
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        for _ in range(200):  # up to 10 s
+            (delivery,) = (await admin.ok("GET", f"/v1/webhooks/{sub['id']}/deliveries"))["items"]
+            if delivery["last_status_code"] == 503:
+                break
+            await asyncio.sleep(0.05)
+        assert (delivery["status"], delivery["attempts"]) == ("pending", 1), delivery
+        assert delivery["last_status_code"] == 503
+
+
 async def test_a_receivers_410_fails_the_subscriptions_other_pending_deliveries(
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:
