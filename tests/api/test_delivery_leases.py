@@ -57,3 +57,53 @@ async def test_a_late_attempts_outcome_is_not_recorded_over_the_claim_after_it(
         await base.dispose()
     row = await db.fetchrow("SELECT * FROM webhook_delivery")
     assert (row["status"], row["last_status_code"], row["lease_until"]) == ("delivered", 204, None)
+
+
+async def test_an_attempt_ending_on_a_delivery_failed_meanwhile_only_gives_up_its_lease(
+    admin: Api, receiver: Receiver, database_url: str, db: asyncpg.Connection
+) -> None:
+    """Its subscription went off (or stopped hearing its type) while it was under way: the
+    delivery failed then, lease kept. A failure, a spent schedule or an unsent end leave it
+    failed as it was, counted once (0 here); a success is recorded: it was delivered."""
+    await grid_districts(admin)
+    await subscribe(admin, receiver.url, ["call.created"])
+    for _ in range(4):
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    base = create_engine(database_url, pool_size=1)
+    engine = base.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            claimed = await repo.claim_due(
+                conn, batch=10, lease=timedelta(seconds=30), per_target=32
+            )
+            assert len(claimed) == 4
+            await db.execute(
+                "UPDATE webhook_delivery"
+                " SET status = 'failed', last_error = 'subscription disabled'"
+            )
+            retried, spent, unsent, sent = [(c.id, c.lease_until) for c in claimed]
+            outcomes = [
+                await repo.schedule_retry(
+                    conn, retried, delay=timedelta(hours=1), code=503, error="503"
+                ),
+                await repo.mark_failed(conn, spent, code=500, error="500"),
+                await repo.mark_failed_unsent(
+                    conn, unsent, previous_attempt_at=None, error="subscription disabled"
+                ),
+                await repo.mark_delivered(conn, [(sent, 204)]),
+            ]
+    finally:
+        await base.dispose()
+    assert outcomes == ["failed", 0, 0, 1]
+    rows = {
+        r["id"]: r
+        for r in await db.fetch("SELECT id, status, last_error, lease_until FROM webhook_delivery")
+    }
+    for key in (retried, spent, unsent):
+        row = rows[key[0]]
+        assert (row["status"], row["last_error"], row["lease_until"]) == (
+            "failed",
+            "subscription disabled",
+            None,
+        )
+    assert rows[sent[0]]["status"] == "delivered"
