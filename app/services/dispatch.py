@@ -148,7 +148,6 @@ async def dispatch(
             f"no such {wrong[0][0].replace('_', '-')} {wrong[0][1]} on this call",
             loc=("body", "units"),
         )
-    wanted = [u for u in requested if u[1] not in on_call]
     # A call with units on it but none leading (its lead left) takes the parts the
     # recommendation names, as after an escalation.
     escalated = dispatch_roles.rerole_by_recommendation(rec, found.dispatches)
@@ -157,6 +156,9 @@ async def dispatch(
         or escalated
         or bool(active and not any(a.role == "lead" for a in active))
     )
+    if not rerole:
+        requested = dispatch_roles.beside_the_lead(requested, active)
+    wanted = [u for u in requested if u[1] not in on_call]
     changes = dispatch_roles.role_changes(requested, active, rerole=rerole)
     if dispatch_roles.leaves_no_lead(active, changes, wanted):
         raise Invalid(

@@ -732,6 +732,32 @@ async def test_a_plain_dispatch_again_does_not_undo_a_lead_chosen_by_override(
     assert len(read["dispatches"]) == 1
 
 
+async def test_the_rest_of_the_recommendation_joins_a_lead_chosen_by_override_beside_it(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A dispatcher sent the officer alone to lead (the caller asked for police); a plain
+    dispatch then sends the co-responder the recommendation named to lead. It joins as
+    support, beside the lead chosen: it took the lead over, the officer stepping down to
+    backup (outside-in check), undoing the override though nothing had changed."""
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    alone = [{"responder_type": "officer", "responder_id": officer, "role": "lead"}]
+    await admin.ok(
+        "POST",
+        f"/v1/calls/{call['id']}/dispatch",
+        {"units": alone, "override_code": "caller_request"},
+    )
+    done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    assert {(a["responder_id"], a["role"]) for a in done["assignments"]} == {
+        (officer, "lead"),
+        (co, "support"),
+    }
+    assert done["dispatches"][-1]["dispatched_lead"] is None
+    assert await _events(db, "call.escalated") == []
+    [latest, _] = (await admin.ok("GET", "/v1/audit?action=call.dispatch"))["items"]
+    assert "role_changes" not in latest["detail"]
+
+
 async def test_a_unit_sent_in_a_part_its_kind_does_not_play_is_422(
     admin: Api, db: asyncpg.Connection
 ) -> None:
