@@ -127,6 +127,26 @@ def _migrate(settings: Settings, url: str) -> None:
         set_app_password(url, settings.database_app_password.get_secret_value())
 
 
+def _refuse_a_schema_not_at_head(url: str) -> None:
+    """serve --no-migrate on a database this release's migrations did not bring to their
+    end: refused at once, or /readyz said ready and every request was a 500."""
+    from app.db.migrate import head_revision, schema_revision
+
+    found, head = schema_revision(url), head_revision()
+    if found == head:
+        return
+    if found is None:
+        raise CliError(
+            "the database has not been migrated: run `cit-dispatch migrate` first, or serve"
+            " without --no-migrate"
+        )
+    raise CliError(
+        f"the database's schema is at revision {found}, this release's at {head}: run"
+        " `cit-dispatch migrate` first (a revision it does not know means a newer release"
+        " upgraded the database)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; a user's mistake is one line on stderr and exit status 2."""
     args = _parser().parse_args(argv)
@@ -212,7 +232,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     sock = _api_socket(host, settings.port)
     port = sock.getsockname()[1]  # the one given, or the one taken for 0
     url = _database_url(settings)
-    if not args.no_migrate:
+    if args.no_migrate:
+        _refuse_a_schema_not_at_head(url)
+    else:
         _migrate(settings, url)
     if args.demo:
         from app.demo import seed_demo

@@ -8,6 +8,7 @@ from pathlib import Path
 import asyncpg
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from app.db.engine import APP_ROLE, asyncpg_url, plain_url
 
@@ -25,6 +26,29 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "head") -> None:
     """Upgrade the database at url to revision (blocking; run it off the event loop)."""
     command.upgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str:
+    """The revision this release's migrations end at."""
+    head = ScriptDirectory.from_config(alembic_config("postgresql://unused/")).get_current_head()
+    assert head is not None, "the migrations have one head"
+    return head
+
+
+def schema_revision(url: str) -> str | None:
+    """The revision the database at url was migrated to; None if it never was."""
+
+    async def run() -> str | None:
+        conn = await asyncpg.connect(plain_url(url))
+        try:
+            if await conn.fetchval("SELECT to_regclass('alembic_version')") is None:
+                return None
+            found: str | None = await conn.fetchval("SELECT version_num FROM alembic_version")
+            return found
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
 
 
 def downgrade(url: str, revision: str) -> None:

@@ -14,12 +14,13 @@ import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db.engine import execute_alone, plain_url
-from app.db.migrate import downgrade, upgrade
+from app.db.migrate import alembic_config, downgrade, head_revision, upgrade
 from app.models import Base
 
 
@@ -407,3 +408,35 @@ def test_migrate_says_when_a_newer_release_upgraded_the_database(scratch_url: st
         "cit-dispatch: the database was not upgraded: Can't locate revision identified by"
         " '0999' (a newer release of cit-dispatch upgraded this database)"
     )
+
+
+def _serve_without_migrating(url: str) -> subprocess.CompletedProcess[str]:
+    from app.encryption import generate_key
+    from tests.ports import free_port
+
+    env = {**os.environ, "CIT_DATABASE_URL": url, "CIT_DATA_KEY": generate_key()}
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "app.cli", "serve", "--no-migrate", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_serve_without_migrating_refuses_a_schema_behind_this_release(scratch_url: str) -> None:
+    """It said ready, and answered every request with a 500 (outside-in check)."""
+    never = _serve_without_migrating(scratch_url)
+    assert never.returncode == 2, never.stderr
+    assert never.stderr.strip().splitlines() == [
+        "cit-dispatch: the database has not been migrated: run `cit-dispatch migrate` first,"
+        " or serve without --no-migrate"
+    ]
+    head = head_revision()
+    before = ScriptDirectory.from_config(alembic_config(scratch_url)).get_revision(head)
+    assert isinstance(before.down_revision, str)
+    upgrade(scratch_url, before.down_revision)
+    behind = _serve_without_migrating(scratch_url)
+    assert behind.returncode == 2, behind.stderr
+    assert f"at revision {before.down_revision}, this release's at {head}" in behind.stderr
