@@ -130,7 +130,7 @@ def _migrate(settings: Settings, url: str) -> None:
 def _refuse_a_schema_not_at_head(url: str) -> None:
     """serve --no-migrate on a database this release's migrations did not bring to their
     end: refused at once, or /readyz said ready and every request was a 500."""
-    from app.db.migrate import head_revision, schema_revision
+    from app.db.migrate import head_revision, knows_revision, schema_revision
 
     found, head = schema_revision(url), head_revision()
     if found == head:
@@ -140,10 +140,14 @@ def _refuse_a_schema_not_at_head(url: str) -> None:
             "the database has not been migrated: run `cit-dispatch migrate` first, or serve"
             " without --no-migrate"
         )
+    if not knows_revision(found):
+        raise CliError(
+            f"the database's schema is at revision {found}, which this release does not know:"
+            " a newer release of cit-dispatch upgraded it; run that release"
+        )
     raise CliError(
         f"the database's schema is at revision {found}, this release's at {head}: run"
-        " `cit-dispatch migrate` first (a revision it does not know means a newer release"
-        " upgraded the database)"
+        " `cit-dispatch migrate` first, or serve without --no-migrate"
     )
 
 
@@ -194,9 +198,13 @@ class CliError(Exception):
 def _is_database_failure(exc: Exception) -> bool:
     if isinstance(exc, OSError):
         return True
-    # Loaded only if a command reached the database layer.
+    # Loaded only if a command reached the database layer: SQLAlchemy's, or asyncpg's own
+    # from a check made without it (serve --no-migrate's look at the schema's revision).
     errors = sys.modules.get("sqlalchemy.exc")
-    return errors is not None and isinstance(exc, errors.SQLAlchemyError)
+    if errors is not None and isinstance(exc, errors.SQLAlchemyError):
+        return True
+    driver = sys.modules.get("asyncpg")
+    return driver is not None and isinstance(exc, driver.PostgresError | driver.InterfaceError)
 
 
 def _database_failure(exc: BaseException) -> str:

@@ -9,10 +9,13 @@ import asyncpg
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 
 from app.db.engine import APP_ROLE, asyncpg_url, plain_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# Seconds to reach the server for a look at the schema, as the engines wait (engine.py).
+CONNECT_TIMEOUT = 5
 
 
 def alembic_config(url: str) -> Config:
@@ -35,11 +38,20 @@ def head_revision() -> str:
     return head
 
 
+def knows_revision(revision: str) -> bool:
+    """Whether revision is one of this release's migrations."""
+    script = ScriptDirectory.from_config(alembic_config("postgresql://unused/"))
+    try:
+        return script.get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def schema_revision(url: str) -> str | None:
     """The revision the database at url was migrated to; None if it never was."""
 
     async def run() -> str | None:
-        conn = await asyncpg.connect(plain_url(url))
+        conn = await asyncpg.connect(plain_url(url), timeout=CONNECT_TIMEOUT)
         try:
             if await conn.fetchval("SELECT to_regclass('alembic_version')") is None:
                 return None

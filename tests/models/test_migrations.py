@@ -440,3 +440,23 @@ def test_serve_without_migrating_refuses_a_schema_behind_this_release(scratch_ur
     behind = _serve_without_migrating(scratch_url)
     assert behind.returncode == 2, behind.stderr
     assert f"at revision {before.down_revision}, this release's at {head}" in behind.stderr
+    # Ahead: a newer release's revision is none of this one's, and its migrate would fail.
+    upgrade(scratch_url)
+    asyncio.run(_set_revision(scratch_url, "9999_from_a_newer_release"))
+    ahead = _serve_without_migrating(scratch_url)
+    assert ahead.returncode == 2, ahead.stderr
+    assert "a newer release of cit-dispatch upgraded it" in ahead.stderr
+    # A database that is not there: one line, as for any database the command cannot use.
+    gone = _serve_without_migrating(str(make_url(scratch_url).set(database="cit_no_such")))
+    assert gone.returncode == 1, gone.stderr
+    assert gone.stderr.strip().splitlines() == [
+        "cit-dispatch: the database refused the command (InvalidCatalogNameError, SQLSTATE 3D000)"
+    ]
+
+
+async def _set_revision(url: str, revision: str) -> None:
+    conn = await asyncpg.connect(plain_url(url))
+    try:
+        await conn.execute("UPDATE alembic_version SET version_num = $1", revision)
+    finally:
+        await conn.close()
