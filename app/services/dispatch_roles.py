@@ -65,13 +65,14 @@ def beside_the_lead(requested: Sequence[Unit], active: Sequence[Assignment]) -> 
     """A plain dispatch's units (the recommendation's) for a call whose lead, of the other
     kind, a dispatcher chose by override: the recommendation's lead joins in the part its
     kind plays beside the other kind's lead, so that the override stands until the facts
-    change (rerole_by_recommendation). One of the lead's own kind takes over as before:
-    the CIT officer taking charge of the scene from an officer without CIT (SPEC §1)."""
+    change (rerole_by_recommendation), and so does an officer it names to stabilise the
+    scene until that lead arrives. One of the lead's own kind takes over as before: the
+    recommendation's CIT officer taking charge of the scene (SPEC §1)."""
     leading = lead_kind([(a.responder_type, a.responder_id, a.role) for a in active])
     on_call = {a.responder_id for a in active}
     return [
         (kind, unit_id, STEPS_DOWN_TO[kind])
-        if role == "lead"
+        if role in ("lead", "stabilize")
         and leading is not None
         and LEAD_OF[kind] != leading
         and unit_id not in on_call

@@ -758,6 +758,34 @@ async def test_the_rest_of_the_recommendation_joins_a_lead_chosen_by_override_be
     assert "role_changes" not in latest["detail"]
 
 
+async def test_officers_join_a_co_responder_chosen_to_lead_as_backup_not_to_stabilise(
+    admin: Api,
+) -> None:
+    """The recommendation for a weapon call: a CIT officer from next door to lead, one here
+    to stabilise the scene until then, the co-responder to support. A dispatcher sent the
+    co-responder alone to lead; the plain dispatch after it sends both officers as backup:
+    stabilising for a lead that is not coming means nothing (review)."""
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    cit = await add_officer(admin, district="D2", call_sign="2C1", cit=True)
+    near = await add_officer(admin, district="D1", call_sign="1A1")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "safety": {"weapon": True}}, 201)
+    named = {u["responder_id"]: u["role"] for u in call["recommendation"]["units"]}
+    assert named == {cit: "lead", near: "stabilize", co: "support"}
+    alone = [{"responder_type": "co_responder", "responder_id": co, "role": "lead"}]
+    await admin.ok(
+        "POST",
+        f"/v1/calls/{call['id']}/dispatch",
+        {"units": alone, "override_code": "supervisor_decision"},
+    )
+    done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    assert {(a["responder_id"], a["role"]) for a in done["assignments"]} == {
+        (co, "lead"),
+        (cit, "backup"),
+        (near, "backup"),
+    }
+
+
 async def test_a_unit_sent_in_a_part_its_kind_does_not_play_is_422(
     admin: Api, db: asyncpg.Connection
 ) -> None:
