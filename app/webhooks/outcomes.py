@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import metrics
-from app.repositories import webhooks as repo
+from app.repositories import delivery_queue as repo
 from app.webhooks.retries import next_delay
 
 log = logging.getLogger(__name__)

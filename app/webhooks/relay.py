@@ -24,7 +24,7 @@ from app.db.listen import keep_listening
 from app.encryption import DataCipher, UndecryptableValue
 from app.events.body import event_body
 from app.events.catalogue import DELIVERIES_DUE
-from app.repositories import webhooks as repo
+from app.repositories import delivery_queue as repo
 from app.settings import Settings
 from app.tasks import cancel_and_wait
 from app.tracing import webhook_send

@@ -12,7 +12,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.engine import create_engine
-from app.repositories import webhooks as repo
+from app.repositories import delivery_queue as repo
 from tests.helpers import Api, grid_districts, subscribe
 from tests.receiver import Receiver
 
