@@ -12,11 +12,18 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Row, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.events.catalogue import DELIVERIES_DUE
 
 _NOTIFY = text("SELECT pg_notify(:channel, '')")
+
+
+async def wake_relays(conn: AsyncConnection | AsyncSession) -> None:
+    """Tell every relay that deliveries are due now (NOTIFY, sent at commit)."""
+    await conn.execute(_NOTIFY, {"channel": DELIVERIES_DUE})
+
+
 # Claim due deliveries for this worker: row locks skip what another worker is claiming,
 # and the lease (longer than the HTTP timeout) keeps them ours until we report back. Each
 # subscription (one receiver) gets at most its free slots (:per_target, less what this
@@ -272,7 +279,7 @@ async def release_leases(conn: AsyncConnection, leases: list[tuple[UUID, datetim
             "sent": [sent for _, _, sent in leases],
         },
     )
-    await conn.execute(_NOTIFY, {"channel": DELIVERIES_DUE})
+    await wake_relays(conn)
     return result.rowcount
 
 

@@ -11,15 +11,14 @@ from uuid import UUID
 from sqlalchemy import Select, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.events.catalogue import DELIVERIES_DUE
 from app.ids import first_id_at
 from app.models import Event, WebhookDelivery, WebhookSubscription
+from app.repositories.delivery_queue import wake_relays
 
 # The disabled_reason of a terminal's subscription whose responder was deactivated: it
 # stays off for good (a reactivated unit subscribes anew, as it gets new keys).
 RETIRED = "responder deactivated"
 
-_NOTIFY = text("SELECT pg_notify(:channel, '')")
 
 # A rotation's previous secret once its overlap is over: it signs nothing any more.
 _DROP_PREVIOUS_SECRETS = text(
@@ -96,7 +95,7 @@ async def requeue(session: AsyncSession, delivery: WebhookDelivery) -> bool:
     nothing changed, while a relay is sending it: a second claim would send it twice."""
     if (await session.execute(_REQUEUE, {"id": delivery.id})).first() is None:
         return False
-    await session.execute(_NOTIFY, {"channel": DELIVERIES_DUE})
+    await wake_relays(session)
     return True
 
 
@@ -134,7 +133,7 @@ async def requeue_failed(session: AsyncSession, *, subscription_id: UUID, since:
     }
     count = int((await session.execute(_REQUEUE_FAILED, params)).scalar_one())
     if count:
-        await session.execute(_NOTIFY, {"channel": DELIVERIES_DUE})
+        await wake_relays(session)
     return count
 
 
