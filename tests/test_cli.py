@@ -14,7 +14,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from app.admin import AdminError, create_agency
-from app.cli import CliError, _database_failure, _parser, _serve_settings
+from app.cli import build_parser
+from app.cli.common import CliError, database_failure
+from app.cli.serving import serve_settings
 from app.db.engine import create_engine, create_sessionmaker
 from app.repositories.agencies import insert_agency
 from app.settings import Settings
@@ -283,7 +285,7 @@ async def test_a_refusal_by_the_database_is_named_without_sql_or_values(
                 )
     finally:
         await engine.dispose()
-    line = _database_failure(raised.value)
+    line = database_failure(raised.value)
     assert line == "the database refused the command (UniqueViolationError, SQLSTATE 23505)"
     # What the line leaves out: the database's own detail names the value.
     assert "UT0180009" in str(getattr(raised.value.__cause__, "detail", ""))
@@ -291,4 +293,4 @@ async def test_a_refusal_by_the_database_is_named_without_sql_or_values(
 
 def test_serve_refuses_a_bad_option_value_in_one_line() -> None:
     with pytest.raises(CliError, match=r"^--port: "):
-        _serve_settings(Settings(), _parser().parse_args(["serve", "--port", "70000"]))
+        serve_settings(Settings(), build_parser().parse_args(["serve", "--port", "70000"]))

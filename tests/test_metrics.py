@@ -19,7 +19,9 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.api.app import create_app
-from app.cli import CliError, _parser, _serve_settings
+from app.cli import build_parser
+from app.cli.common import CliError
+from app.cli.serving import serve_settings
 from app.settings import Settings
 from app.webhooks import relay
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
@@ -359,6 +361,6 @@ async def test_the_listener_serves_only_metrics_and_never_on_the_api_port(
     assert on_api.status_code == 404
     with pytest.raises(ValueError, match="CIT_METRICS_PORT cannot be the API's port"):
         Settings(port=9100, metrics_port=9100)
-    api_port = _parser().parse_args(["serve", "--port", "9100"])
+    api_port = build_parser().parse_args(["serve", "--port", "9100"])
     with pytest.raises(CliError, match=r"^Value error, CIT_METRICS_PORT cannot be the API's"):
-        _serve_settings(Settings(metrics_port=9100), api_port)
+        serve_settings(Settings(metrics_port=9100), api_port)

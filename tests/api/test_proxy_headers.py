@@ -14,7 +14,8 @@ import httpx
 import pytest
 
 from app.api.app import create_app
-from app.cli import _parser, _serve_settings
+from app.cli import build_parser
+from app.cli.serving import serve_settings
 from app.settings import Settings
 from tests.helpers import Api
 from tests.live_server import live_server
@@ -66,11 +67,11 @@ def test_serve_options_override_the_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("CIT_PROXY_HEADERS", "false")
     from_env = Settings()
     assert (from_env.proxy_headers, from_env.forwarded_allow_ips) == (False, "10.1.1.1")
-    args = _parser().parse_args(
+    args = build_parser().parse_args(
         ["serve", "--proxy-headers", "--forwarded-allow-ips", "10.2.0.0/16", "--port", "18499"]
     )
-    chosen = _serve_settings(from_env, args)
+    chosen = serve_settings(from_env, args)
     assert (chosen.proxy_headers, chosen.forwarded_allow_ips) == (True, "10.2.0.0/16")
     assert chosen.port == 18499
-    unchanged = _serve_settings(from_env, _parser().parse_args(["serve"]))
+    unchanged = serve_settings(from_env, build_parser().parse_args(["serve"]))
     assert (unchanged.proxy_headers, unchanged.forwarded_allow_ips) == (False, "10.1.1.1")
