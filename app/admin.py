@@ -5,7 +5,13 @@ from __future__ import annotations
 from uuid import UUID
 
 from app.db.engine import create_engine, create_sessionmaker
-from app.repositories.agencies import agency_by_ori, get_agency, insert_agency, zone_known
+from app.repositories.agencies import (
+    agency_by_ori,
+    agency_named,
+    get_agency,
+    insert_agency,
+    zone_known,
+)
 from app.repositories.keys import insert_api_key
 from app.repositories.roster import responder_kind
 from app.services import audit
@@ -22,6 +28,13 @@ async def create_agency(url: str, *, name: str, timezone: str, ori: str | None) 
         async with create_sessionmaker(engine)() as session, session.begin():
             if ori is not None and (same := await agency_by_ori(session, ori)) is not None:
                 raise AdminError(f"agency {same.id} already has the ORI {ori}")
+            if (same := await agency_named(session, name)) is not None:
+                # Most likely the same agency made again, its first key's output lost.
+                raise AdminError(
+                    f"agency {same.id} is already named {same.name!r}: for a new admin key of"
+                    f" it, run `cit-dispatch api-key create --agency {same.id} --role admin`;"
+                    " another agency needs a name that tells the two apart"
+                )
             if not await zone_known(session, timezone):
                 # The reports read the zone in SQL: an unknown one would make them a 500.
                 raise AdminError(

@@ -110,6 +110,8 @@ def one_line(text: str) -> str:
     return line if _SEEN.search(line) else ""
 
 
+# The longest name (of an agency, a unit, a district...): one line, shown on reports.
+NAME_MAX = 200
 # The longest external_id a call may have: an EIDO's Incident Tracking Identifier fits.
 EXTERNAL_ID_MAX = 255
 # The longest disposition a cleared call keeps (one an EIDO gives is cut to it).

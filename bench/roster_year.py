@@ -316,7 +316,7 @@ async def seed_year(
     rng = random.Random(seed)
     co_responders = max(1, officers // 20) if co_responders is None else co_responders
     agency_id, api_key = await create_agency(
-        url, name=f"Year County {officers}", timezone=TIMEZONE, ori=None
+        url, name=f"Year County {officers} {new_id().hex[-8:]}", timezone=TIMEZONE, ori=None
     )
     conn = await asyncpg.connect(url)
     try:

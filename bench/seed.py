@@ -42,7 +42,11 @@ async def seed(url: str, *, officers: int, co_responders: int, history_days: int
     started = time.perf_counter()
     rng = random.Random(42)
     agency_id, api_key = await create_agency(
-        url, name="Bench County", timezone="America/Denver", ori=None
+        # Agency names are one each: a benchmark seeds several on one database.
+        url,
+        name=f"Bench County {new_id().hex[-8:]}",
+        timezone="America/Denver",
+        ori=None,
     )
     conn = await asyncpg.connect(url)
     try:

@@ -115,6 +115,45 @@ async def test_agency_create_refuses_a_duplicate_ori_in_one_line(database_url: s
     assert again.returncode == 2, line
 
 
+async def test_agency_create_refuses_a_name_already_taken_and_says_how_to_get_a_key(
+    database_url: str,
+) -> None:
+    """An operator who lost the first output and runs the command again gets no second
+    agency (outside-in check): the answer names the agency and the command for a new key."""
+    first = _create_agency(database_url, "--name", "Salt Lake PD", "--timezone", "America/Denver")
+    assert first.returncode == 0, first.stderr
+    agency_id = json.loads(first.stdout)["agency_id"]
+    for name in ("Salt Lake PD", "  salt lake pd "):
+        again = _create_agency(database_url, "--name", name, "--timezone", "America/Denver")
+        line = _one_clear_line(again, agency_id, "already named 'Salt Lake PD'", "api-key create")
+        assert again.returncode == 2, line
+    other = _create_agency(database_url, "--name", "Salt Lake SO", "--timezone", "America/Denver")
+    assert other.returncode == 0, other.stderr
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            named = await session.execute(text("SELECT name FROM agency ORDER BY name"))
+            assert named.scalars().all() == ["Salt Lake PD", "Salt Lake SO"]
+    finally:
+        await engine.dispose()
+
+
+async def test_agency_create_holds_the_name_to_one_line_of_at_most_200(database_url: str) -> None:
+    for name in ("Salt\tLake PD", "Salt Lake\nPD", "PD\x1b[31m", "\u200b\u200b", "P" * 201):
+        result = _create_agency(database_url, "--name", name, "--timezone", "America/Denver")
+        _one_clear_line(result, "--name", "one line")
+        assert result.returncode == 2
+    longest = _create_agency(database_url, "--name", "P" * 200, "--timezone", "America/Denver")
+    assert longest.returncode == 0, longest.stderr
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            names = await session.execute(text("SELECT name FROM agency"))
+            assert names.scalars().all() == ["P" * 200]
+    finally:
+        await engine.dispose()
+
+
 async def test_agency_create_refuses_an_empty_name_in_one_line(database_url: str) -> None:
     for name in ("", "   "):
         result = _create_agency(database_url, "--name", name, "--timezone", "America/Denver")

@@ -12,6 +12,7 @@ from zoneinfo import available_timezones
 
 from app.cli.common import CliError, data_cipher, database
 from app.settings import Settings
+from app.vocabulary import CONTROLS, NAME_MAX, SEEN
 
 
 def eido_subscribe(settings: Settings, args: argparse.Namespace) -> int:
@@ -61,6 +62,9 @@ def re_encrypt(settings: Settings) -> int:
     return 0
 
 
+_CONTROL = re.compile(f"[{CONTROLS}]")
+_SEEN = re.compile(SEEN)
+
 # An NCIC Originating Agency Identifier: the state's two letters, then seven characters.
 _ORI = re.compile(r"[A-Z]{2}[A-Z0-9]{7}")
 
@@ -80,6 +84,13 @@ def agency_create(settings: Settings, args: argparse.Namespace) -> int:
     name = args.name.strip()
     if not name:
         raise CliError("--name: an agency needs a name")
+    if len(name) > NAME_MAX or _CONTROL.search(name) or not _SEEN.search(name):
+        # As every name the API takes: one line, something to see, at most 200 characters.
+        # The name is shown on reports and sent in EIDO documents' contact cards.
+        raise CliError(
+            f"--name: give the agency's name on one line, with something to see and at most"
+            f" {NAME_MAX} characters (no tabs, line breaks or other control characters)"
+        )
     if not iana_zone(args.timezone):
         raise CliError(f"--timezone: unknown IANA timezone {args.timezone!r}")
     ori = None if args.ori is None else args.ori.strip().upper()

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, column, exists, select, table, text
+from sqlalchemy import Row, column, exists, func, select, table, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.agency_context import AgencyContext, DistrictInfo, prepare_boundaries
@@ -52,6 +52,17 @@ async def get_agency(session: AsyncSession, agency_id: UUID) -> Agency | None:
 
 async def agency_by_ori(session: AsyncSession, ori: str) -> Agency | None:
     return (await session.execute(select(Agency).where(Agency.ori == ori))).scalar_one_or_none()
+
+
+async def agency_named(session: AsyncSession, name: str) -> Agency | None:
+    """An agency with this name, in any case (the first made, should two share it)."""
+    stmt = (
+        select(Agency)
+        .where(func.lower(Agency.name) == func.lower(name))
+        .order_by(Agency.created_at)
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def latest_policy(session: AsyncSession, agency_id: UUID) -> RoutingPolicy:

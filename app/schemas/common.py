@@ -24,7 +24,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
-from app.vocabulary import CONTROLS, SEEN, TRIMMED, one_line
+from app.vocabulary import CONTROLS, NAME_MAX, SEEN, TRIMMED, one_line
 
 T = TypeVar("T")
 
@@ -106,8 +106,8 @@ NatureText = Annotated[
 ]
 Name = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=ONE_LINE),
-    sent_at_most(200),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX, pattern=ONE_LINE),
+    sent_at_most(NAME_MAX),
 ]
 ShortText = Annotated[
     str,
