@@ -13,6 +13,7 @@ import asyncio
 import base64
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +36,8 @@ class BenchServer:
 @contextmanager
 def bench_server(data_dir: Path, external_url: str | None) -> Iterator[BenchServer]:
     """The embedded server in data_dir (deleted when the bench ends), or a new database on
-    the server of external_url, dropped when the block ends however it ends."""
+    the server of external_url, dropped when the block ends however it ends (and data_dir
+    deleted)."""
     from app.db.embedded import start_embedded
 
     if external_url is None:
@@ -49,6 +51,8 @@ def bench_server(data_dir: Path, external_url: str | None) -> Iterator[BenchServ
         yield BenchServer(url, external=True, env={"CIT_DATABASE_URL": url, "CIT_DATA_KEY": key})
     finally:
         asyncio.run(execute_alone(external_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        # The services' logs there: gone as an embedded server's directory is.
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 async def describe(server: BenchServer) -> str:
