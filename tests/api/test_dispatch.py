@@ -495,6 +495,24 @@ async def test_a_lead_back_in_service_is_not_named_again_for_the_call_it_left(
     assert active == {(officer, "lead")}
 
 
+async def test_a_lead_that_left_with_no_shift_to_name_it_is_named_by_its_own_name(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A call sign comes from a shift; a unit with none left (a row removed behind the
+    API's back) is still named in the reason, by the name it was entered with."""
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    await db.execute("DELETE FROM shift WHERE responder_id = $1", uuid.UUID(co))
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "available"})
+    latest = (await admin.ok("GET", f"/v1/calls/{call['id']}/recommendations"))["items"][-1]
+    assert [(u["responder_id"], u["role"]) for u in latest["units"]] == [(officer, "lead")]
+    said = {r["rule"]: r["message"] for r in latest["reasons"]}
+    assert said["unit_left"] == (
+        "Clinician MCT-1 left this call (available) and is not recommended for it again"
+    )
+
+
 async def test_a_lead_leaving_for_one_of_its_kind_is_replaced_by_the_dispatch_as_recommended(
     admin: Api, db: asyncpg.Connection
 ) -> None:
