@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from app.db.engine import SESSION_SETTINGS
 from app.models import Base
 
 target_metadata = Base.metadata
@@ -28,7 +29,12 @@ def _run(connection: Connection) -> None:
 async def _run_async() -> None:
     url = context.config.get_main_option("sqlalchemy.url")
     assert url is not None
-    engine = create_async_engine(url, poolclass=NullPool, hide_parameters=True)
+    engine = create_async_engine(
+        url,
+        poolclass=NullPool,
+        hide_parameters=True,
+        connect_args={"server_settings": SESSION_SETTINGS},
+    )
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

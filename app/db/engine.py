@@ -59,6 +59,14 @@ def app_role_url(owner_url: str, settings: Settings) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+# Every session runs in UTC, whatever the server's default zone. PostgreSQL adds and
+# subtracts an interval of days (a timedelta of 24 hours is sent as '1 day') in the
+# session's zone: in one with daylight saving, `now - '1 day'` spans 23 hours after the
+# spring change, and the candidate query's window left out a unit on a 24-hour shift for
+# that hour (a review). A local day is always computed with the agency's zone, named.
+SESSION_SETTINGS = {"application_name": "cit-dispatch", "TimeZone": "UTC"}
+
+
 def create_engine(
     url: str, *, pool_size: int = 10, server_settings: dict[str, str] | None = None
 ) -> AsyncEngine:
@@ -75,7 +83,7 @@ def create_engine(
         hide_parameters=True,
         connect_args={
             "timeout": 5,
-            "server_settings": {"application_name": "cit-dispatch", **(server_settings or {})},
+            "server_settings": {**SESSION_SETTINGS, **(server_settings or {})},
         },
     )
 
