@@ -147,6 +147,23 @@ async def get_officer(session: AsyncSession, *, agency_id: UUID, officer_id: UUI
     return officer
 
 
+async def _lock_for_separation(
+    session: AsyncSession, agency_id: UUID, responder_type: ResponderType, unit_id: UUID
+) -> tuple[UUID, datetime] | None:
+    """The shift under way of a unit to deactivate, locked, then the unit's row (the order a
+    change to a shift takes), refused with a 409 if it is on a call. A shift created while
+    the first look ran is found by a second look once the row is locked: a shift's creation
+    locks that row first (shift_repo.responder_active), so it has committed by then, and
+    one that would start later waits and finds the unit inactive."""
+    shift = await shift_repo.lock_current_shift(session, agency_id=agency_id, responder_id=unit_id)
+    await _refuse_deactivating_on_a_call(session, agency_id, responder_type, unit_id)
+    if shift is None:
+        shift = await shift_repo.lock_current_shift(
+            session, agency_id=agency_id, responder_id=unit_id
+        )
+    return shift
+
+
 async def _refuse_deactivating_on_a_call(
     session: AsyncSession, agency_id: UUID, responder_type: ResponderType, unit_id: UUID
 ) -> None:
@@ -180,10 +197,7 @@ async def update_officer(
     field changed, before and after (for the audit trail)."""
     shift = None
     if body.active is False:
-        shift = await shift_repo.lock_current_shift(
-            session, agency_id=context.agency_id, responder_id=officer_id
-        )
-        await _refuse_deactivating_on_a_call(session, context.agency_id, "officer", officer_id)
+        shift = await _lock_for_separation(session, context.agency_id, "officer", officer_id)
     officer = await get_officer(session, agency_id=context.agency_id, officer_id=officer_id)
     before = _officer_fields(officer)
     revoked: list[bytes] = []
@@ -352,10 +366,7 @@ async def update_co_responder(
     agency_id = who.agency_id
     shift = None
     if body.active is False:
-        shift = await shift_repo.lock_current_shift(
-            session, agency_id=agency_id, responder_id=co_responder_id
-        )
-        await _refuse_deactivating_on_a_call(session, agency_id, "co_responder", co_responder_id)
+        shift = await _lock_for_separation(session, agency_id, "co_responder", co_responder_id)
     row = await get_co_responder(session, agency_id=agency_id, co_responder_id=co_responder_id)
     before = _co_responder_fields(row)
     revoked: list[bytes] = []

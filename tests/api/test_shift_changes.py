@@ -386,6 +386,50 @@ async def test_a_unit_leaving_while_its_shift_is_changed_neither_deadlocks_nor_l
         assert [r["ends_at"] for r in rows] == [ended]
 
 
+@pytest.mark.parametrize("kind", ["officer", "co_responder"])
+async def test_a_shift_created_while_its_unit_leaves_is_refused_or_ended_with_it(
+    admin: Api, db: asyncpg.Connection, kind: str
+) -> None:
+    """Both answered 200 and 201, and the unit left the agency with a shift running (a
+    review: 25 of 25 rounds): it stayed on the roster, and back on that shift if made
+    active again. Either the shift comes first and the separation ends it, or the
+    separation does and the shift is refused."""
+    await grid_districts(admin)
+    for round_ in range(8):
+        if kind == "officer":
+            body = {
+                "state_officer_id": f"RACE-{round_}",
+                "badge_number": f"R-{round_}",
+                "name": f"Officer {round_}",
+            }
+            unit = (await admin.ok("POST", "/v1/officers", body, 201))["id"]
+            path = f"/v1/officers/{unit}"
+        else:
+            unit = await add_unrostered_co_responder(admin, f"Clinician {round_}")
+            path = f"/v1/co-responders/{unit}"
+        now = datetime.now(UTC)
+        shift = {
+            "responder_type": kind,
+            "responder_id": unit,
+            "call_sign": f"R-{round_}",
+            "district": "D1",
+            "starts_at": iso(now - timedelta(minutes=5)),
+            "ends_at": iso(now + timedelta(hours=8)),
+        }
+        made, leave = await asyncio.gather(
+            admin.post("/v1/shifts", shift), admin.patch(path, {"active": False})
+        )
+        assert leave.status_code == 200, (round_, leave.text)
+        assert made.status_code in (201, 422), (round_, made.text)
+        running = await db.fetchval(
+            "SELECT count(*) FROM shift WHERE responder_id = $1 AND ends_at > now()",
+            uuid.UUID(unit),
+        )
+        assert running == 0, (round_, made.status_code)
+        if made.status_code == 422:
+            assert "not active" in made.text, made.text
+
+
 async def test_a_shift_entered_after_it_ended_can_be_corrected_or_cancelled(
     admin: Api,
 ) -> None:
