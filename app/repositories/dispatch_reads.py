@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, TypeVar
 from uuid import UUID
 
@@ -142,6 +142,21 @@ _READ_DISPATCHING = _read_locking_units()
 _LOCK_CALL = RawStatement.compile(
     "SELECT 1 FROM call WHERE agency_id = :agency_id AND id = :call_id FOR UPDATE"
 )
+
+_CIT_TODAY = RawStatement.compile(
+    "SELECT coalesce(cit_periods_of(o.state_officer_id) @> CAST(:today AS date), false)"
+    " FROM officer o WHERE o.agency_id = :agency_id AND o.id = :officer_id"
+)
+
+
+async def cit_today(
+    conn: AsyncConnection, *, agency_id: UUID, officer_id: UUID, today: date
+) -> bool:
+    """Whether the agency's officer is CIT-certified on its local day today."""
+    raw = await driver(conn)
+    params = {"agency_id": agency_id, "officer_id": officer_id, "today": today}
+    return bool(await raw.fetchval(_CIT_TODAY.sql, *_CIT_TODAY.args(params)))
+
 
 _Model = TypeVar("_Model", bound=Base)
 

@@ -87,6 +87,37 @@ def _requested_units(body: DispatchRequest, rec: RecommendationRecord | None) ->
     return _Choice(requested, body.override_code or "other", body.override_reason)
 
 
+async def _beside_the_lead(
+    conn: AsyncConnection,
+    context: AgencyContext,
+    requested: list[Unit],
+    found: dispatch_reads.CallForDispatch,
+) -> list[Unit]:
+    """A plain dispatch's units beside the call's lead (dispatch_roles.beside_the_lead);
+    whether the officer leading is CIT is read only when a CIT officer recommended to lead
+    would take charge from it."""
+    rec, active = found.recommendation, [a for a in found.assignments if a.released_at is None]
+    decided = rec is not None and any(
+        d.recommendation_id == rec.id and d.dispatched_lead is not None for d in found.dispatches
+    )
+    takes_charge = False
+    pair = dispatch_roles.replaced_lead(requested, active) if decided else None
+    if rec is not None and pair is not None and pair[0][0] == "officer":
+        (_, unit_id, _), leading = pair
+        recommended_cit = any(
+            u["responder_id"] == str(unit_id) and u["cit_certified"] for u in rec.units
+        )
+        takes_charge = recommended_cit and not await dispatch_reads.cit_today(
+            conn,
+            agency_id=context.agency_id,
+            officer_id=leading.responder_id,
+            today=datetime.now(context.timezone).date(),
+        )
+    return dispatch_roles.beside_the_lead(
+        requested, active, decided=decided, takes_charge=takes_charge
+    )
+
+
 def _available(unit: dispatch_reads.LockedUnit, *, off_shift_too: bool) -> bool:
     return (
         unit.active
@@ -157,7 +188,7 @@ async def dispatch(
         or bool(active and not any(a.role == "lead" for a in active))
     )
     if not rerole:
-        requested = dispatch_roles.beside_the_lead(requested, active)
+        requested = await _beside_the_lead(conn, context, requested, found)
     wanted = [u for u in requested if u[1] not in on_call]
     changes = dispatch_roles.role_changes(requested, active, rerole=rerole)
     if dispatch_roles.leaves_no_lead(active, changes, wanted):

@@ -61,24 +61,54 @@ def rerole_by_recommendation(
     return rec.lead != (leading or dispatches)[-1].recommended_lead
 
 
-def beside_the_lead(requested: Sequence[Unit], active: Sequence[Assignment]) -> list[Unit]:
-    """A plain dispatch's units (the recommendation's) for a call whose lead, of the other
-    kind, a dispatcher chose by override: the recommendation's lead joins in the part its
-    kind plays beside the other kind's lead, so that the override stands until the facts
-    change (rerole_by_recommendation), and so does an officer it names to stabilise the
-    scene until that lead arrives. One of the lead's own kind takes over as before: the
-    recommendation's CIT officer taking charge of the scene (SPEC §1)."""
+def beside_the_lead(
+    requested: Sequence[Unit],
+    active: Sequence[Assignment],
+    *,
+    decided: bool = False,
+    takes_charge: bool = False,
+) -> list[Unit]:
+    """A plain dispatch's units (the recommendation's) for a call that has a lead already.
+
+    One of the other kind, a dispatcher chose by override: the recommendation's lead joins
+    in the part its kind plays beside the other kind's lead, so that the override stands
+    until the facts change (rerole_by_recommendation), and so does an officer it names to
+    stabilise the scene until that lead arrives. One of the lead's own kind: when a
+    dispatch already sent a lead for this very recommendation (decided), the dispatcher
+    chose that unit over the one recommended, which is not sent; unless takes_charge, the
+    recommendation's CIT officer beside an officer leading who is not CIT (SPEC §1: a CIT
+    officer takes charge of the scene). A newer recommendation names the units on the call
+    first, so one naming another of the lead's kind comes of changed facts: it takes over.
+    """
     leading = lead_kind([(a.responder_type, a.responder_id, a.role) for a in active])
     on_call = {a.responder_id for a in active}
-    return [
-        (kind, unit_id, STEPS_DOWN_TO[kind])
-        if role in ("lead", "stabilize")
-        and leading is not None
-        and LEAD_OF[kind] != leading
-        and unit_id not in on_call
-        else (kind, unit_id, role)
-        for kind, unit_id, role in requested
-    ]
+    sent: list[Unit] = []
+    for kind, unit_id, role in requested:
+        if leading is None or unit_id in on_call or role not in ("lead", "stabilize"):
+            sent.append((kind, unit_id, role))
+        elif LEAD_OF[kind] != leading:
+            sent.append((kind, unit_id, STEPS_DOWN_TO[kind]))
+        elif role != "lead" or not decided or takes_charge:
+            sent.append((kind, unit_id, role))
+    return sent
+
+
+def replaced_lead(
+    requested: Sequence[Unit], active: Sequence[Assignment]
+) -> tuple[Unit, Assignment] | None:
+    """The recommendation's lead, not on the call, and the unit of its own kind leading the
+    call instead: the pair beside_the_lead decides between."""
+    lead = next((a for a in active if a.role == "lead"), None)
+    on_call = {a.responder_id for a in active}
+    for unit in requested:
+        if (
+            lead is not None
+            and unit[2] == "lead"
+            and unit[1] not in on_call
+            and unit[0] == lead.responder_type
+        ):
+            return unit, lead
+    return None
 
 
 def role_changes(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 
 from app.db.engine import plain_url
 from tests.helpers import (
@@ -802,6 +803,68 @@ async def test_officers_join_a_co_responder_chosen_to_lead_as_backup_not_to_stab
         (cit, "backup"),
         (near, "backup"),
     }
+
+
+async def _other_lead_by_override(admin: Api, call: dict[str, Any], kind: str, unit: str) -> None:
+    """The dispatcher sends unit alone to lead the call, instead of the one recommended."""
+    alone = [{"responder_type": kind, "responder_id": unit, "role": "lead"}]
+    await admin.ok(
+        "POST",
+        f"/v1/calls/{call['id']}/dispatch",
+        {"units": alone, "override_code": "closer_unit"},
+    )
+
+
+def _recommended(call: dict[str, Any], role: str) -> str:
+    return str(
+        next(u["responder_id"] for u in call["recommendation"]["units"] if u["role"] == role)
+    )
+
+
+async def test_a_plain_dispatch_after_another_co_responder_was_chosen_to_lead_leaves_it_leading(
+    admin: Api,
+) -> None:
+    """A dispatcher sent one co-responder to lead instead of the one recommended; a plain
+    dispatch then, for the back-up, sent the one declined too and handed it the lead (the
+    fourth review). The one chosen leads; the one declined is not sent."""
+    await _setup(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-2")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    recommended, backup = _recommended(call, "lead"), _recommended(call, "backup")
+    units = (await admin.ok("GET", "/v1/units?district=D1"))["items"]
+    [chosen] = [
+        u["responder_id"]
+        for u in units
+        if u["responder_type"] == "co_responder" and u["responder_id"] != recommended
+    ]
+    await _other_lead_by_override(admin, call, "co_responder", chosen)
+    done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    assert {(a["responder_id"], a["role"]) for a in done["assignments"]} == {
+        (chosen, "lead"),
+        (backup, "backup"),
+    }
+    assert (await admin.ok("GET", f"/v1/co-responders/{recommended}"))["status"] == "available"
+
+
+@pytest.mark.parametrize("chosen_is_cit", [True, False])
+async def test_a_plain_dispatch_after_another_officer_was_chosen_to_lead_sends_cit_to_take_charge(
+    admin: Api, chosen_is_cit: bool
+) -> None:
+    """Safety flagged, a CIT officer is recommended to lead; the dispatcher sent another
+    officer to lead instead. A plain dispatch for the co-responder's support sends the
+    recommended officer only to take charge from one who is not CIT (SPEC §1)."""
+    co, _ = await _setup(admin)
+    chosen = await add_officer(admin, district="D1", call_sign="1A2", cit=chosen_is_cit)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "safety": {"weapon": True}}, 201)
+    recommended = _recommended(call, "lead")
+    assert recommended != chosen
+    await _other_lead_by_override(admin, call, "officer", chosen)
+    done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    active = {(a["responder_id"], a["role"]) for a in done["assignments"] if not a["released_at"]}
+    if chosen_is_cit:
+        assert active == {(chosen, "lead"), (co, "support")}
+    else:
+        assert active == {(recommended, "lead"), (chosen, "backup"), (co, "support")}
 
 
 async def test_a_unit_sent_in_a_part_its_kind_does_not_play_is_422(
