@@ -82,7 +82,8 @@ def changes(
     call: CallRecord, body: CallCreate, facts: incoming.IncidentFacts, cipher: DataCipher
 ) -> CallPatch | None:
     """What the document tells that the call does not hold yet; None if nothing. What the
-    document leaves out (no notes, no person's age, no caution) is kept, never erased: a
+    document leaves out (no notes, no person's age, no caution, no point or address beside
+    the same address or point) is kept, never erased: a
     safety flag is only ever raised by an EIDO (a dispatcher lowers one, by PATCH)."""
     location = body.location
     notes = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
@@ -90,9 +91,13 @@ def changes(
     held = None if place is None else (place.lat, place.lon, place.address)
     new_location = None if location is None else (location.lat, location.lon, location.address)
     # An address without a point: the point held stays while the address does (the
-    # document leaves it out); a new address drops it, as it placed the old one.
-    if location is not None and location.point is None and place is not None:
-        new_location = held if location.address == place.address else new_location
+    # document leaves it out); a new address drops it, as it placed the old one. And so for
+    # a point without an address: the address held stays while the point does.
+    if location is not None and place is not None:
+        if location.point is None:
+            new_location = held if location.address == place.address else new_location
+        elif location.address is None and (location.lat, location.lon) == (place.lat, place.lon):
+            new_location = held
     changed = {
         "nature": body.nature is not None
         and body.nature != call.nature

@@ -348,6 +348,30 @@ async def test_a_civic_address_without_a_point_is_kept_and_a_later_point_joins_i
     assert moved["location"] == {"lat": None, "lon": None, "address": "40 State St, Salt Lake City"}
 
 
+async def test_the_same_point_without_its_address_keeps_the_address_and_a_new_one_drops_it(
+    admin: Api,
+) -> None:
+    """A newer document with the same point and no address wiped the call's street address,
+    sent on with call.updated to the units (an outside-in check); the mirror of the rule
+    above, which kept a point beside the same address."""
+    await grid_districts(admin)
+    incident = incident_id()
+    both = pidf(point=IN_D1, civic={"HNO": "12", "RD": "Elm", "STS": "St", "A3": "Salt Lake City"})
+    call = await _import(admin, document(incident, location=both), 201)
+    address = "12 Elm St, Salt Lake City"
+    assert call["location"] == {"lat": IN_D1[0], "lon": IN_D1[1], "address": address}
+    point_alone = await _import(
+        admin, document(incident, at=later(1), location=pidf(point=IN_D1)), 200
+    )
+    assert point_alone["location"] == call["location"]
+    assert len(await _recommendations(admin, call["id"])) == 1
+    moved_to = (IN_D1[0] + 0.001, IN_D1[1])
+    moved = await _import(
+        admin, document(incident, at=later(2), location=pidf(point=moved_to)), 200
+    )
+    assert moved["location"] == {"lat": moved_to[0], "lon": moved_to[1], "address": None}
+
+
 async def test_a_calls_own_export_imports_again_with_its_point_and_address(admin: Api) -> None:
     await grid_districts(admin)
     where = {"lat": IN_D1[0], "lon": IN_D1[1], "address": "12 Main St"}
