@@ -130,7 +130,8 @@ async def _units(
             status=people[a.responder_id].status,
             assigned_at=a.assigned_at,
             released_at=a.released_at,
-            status_at=people[a.responder_id].status_at if a.released_at is None else None,
+            # Released too: the primary status is the unit's availability now (below).
+            status_at=people[a.responder_id].status_at,
         )
         for a in sorted(latest.values(), key=lambda a: (a.assigned_at, a.id))
         if a.responder_id in people

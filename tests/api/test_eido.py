@@ -584,6 +584,35 @@ async def test_a_units_progress_dates_the_export_and_its_echo_is_still_no_news(
     assert len(await _recommendations(admin, call["id"])) == 1
 
 
+async def test_a_released_units_availability_dates_the_export_it_shows_in(admin: Api) -> None:
+    """A unit released out of service, then back in service: the export showed it
+    NotAvailable, then Available, under the same lastUpdateTimeStamp, so a receiver keeping
+    only newer documents kept the first (an outside-in check)."""
+    await grid_districts(admin)
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "MNTL"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", {})
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "out_of_service"})
+    away = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    await asyncio.sleep(0.01)
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "available"})
+    back = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+
+    def primary(eido: dict[str, Any]) -> str:
+        [unit] = [
+            r
+            for r in eido["emergencyResourceComponent"]
+            if r["emergencyResourceTypeInternalText"] == "co_responder"
+        ]
+        return str(unit["primaryUnitStatusRegistryText"])
+
+    assert (primary(away), primary(back)) == ("NotAvailable", "Available")
+    assert datetime.fromisoformat(back["lastUpdateTimeStamp"]) > datetime.fromisoformat(
+        away["lastUpdateTimeStamp"]
+    )
+
+
 async def test_dispatched_call_exports_its_units_with_type_attribute_and_status(
     admin: Api,
 ) -> None:
