@@ -104,6 +104,12 @@ class UnsupportedMediaType(AppError):
             self.headers["Accept-Encoding"] = "identity"
 
 
+class PreconditionFailed(AppError):
+    """A write whose If-Match names no longer the current representation (RFC 9110 §13.1.1)."""
+
+    status, slug, title = 412, "precondition-failed", "Precondition failed"
+
+
 class Invalid(AppError):
     """A payload that parsed but breaks a rule (unknown district, bad policy, ...)."""
 

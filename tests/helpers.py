@@ -32,20 +32,24 @@ class Api:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
 
+    def _with(self, kw: dict[str, Any]) -> dict[str, str]:
+        """The key's header, with any headers a request adds (taken out of kw)."""
+        return {**self.headers, **kw.pop("headers", {})}
+
     async def get(self, url: str, **kw: Any) -> httpx.Response:
-        return await self.client.get(url, headers=self.headers, **kw)
+        return await self.client.get(url, headers=self._with(kw), **kw)
 
     async def post(self, url: str, json: Any = None, **kw: Any) -> httpx.Response:
-        return await self.client.post(url, json=json, headers=self.headers, **kw)
+        return await self.client.post(url, json=json, headers=self._with(kw), **kw)
 
     async def patch(self, url: str, json: Any = None, **kw: Any) -> httpx.Response:
-        return await self.client.patch(url, json=json, headers=self.headers, **kw)
+        return await self.client.patch(url, json=json, headers=self._with(kw), **kw)
 
     async def put(self, url: str, json: Any = None, **kw: Any) -> httpx.Response:
-        return await self.client.put(url, json=json, headers=self.headers, **kw)
+        return await self.client.put(url, json=json, headers=self._with(kw), **kw)
 
     async def delete(self, url: str, **kw: Any) -> httpx.Response:
-        return await self.client.delete(url, headers=self.headers, **kw)
+        return await self.client.delete(url, headers=self._with(kw), **kw)
 
     async def with_role(self, role: str, responder_id: UUID | None = None) -> Api:
         """Another key of the same agency, with the given role."""

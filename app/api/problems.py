@@ -305,6 +305,7 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         403: "The key's role may not do this",
         404: "Not found, or another agency's object",
         409: "Conflict with the current state",
+        412: "If-Match names no longer the current representation: read it again",
         413: "Body larger than 256 KiB",
         415: "Body not sent as JSON (Content-Type)",
         422: "Validation failed",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, NotFound, PreconditionFailed
 from app.models import RoutingPolicy
 from app.repositories.agencies import latest_policy, policy_version
 from app.schemas.policy import PolicyIn, PolicyOut
@@ -26,12 +27,28 @@ async def version(session: AsyncSession, *, agency_id: UUID, version: int) -> Po
     return PolicyOut.model_validate(row, from_attributes=True)
 
 
+def etag(version: int) -> str:
+    """The entity tag of the policy at this version (GET and PUT give it as ETag)."""
+    return f'"{version}"'
+
+
 async def replace(
-    session: AsyncSession, *, agency_id: UUID, body: PolicyIn
+    session: AsyncSession,
+    *,
+    agency_id: UUID,
+    body: PolicyIn,
+    precondition: Callable[[str], bool] | None = None,
 ) -> tuple[PolicyOut, dict[str, dict[str, Any]]]:
     """The new version, and each field it changed, from and to (for the audit trail: the
-    version it replaced is otherwise read nowhere)."""
+    version it replaced is otherwise read nowhere). With a precondition (If-Match), only
+    over the version it names: a 412 over another, so that of two consoles that read one
+    version, the second to write back does not undo the first's change unseen."""
     previous = await latest_policy(session, agency_id)
+    if precondition is not None and not precondition(etag(previous.version)):
+        raise PreconditionFailed(
+            f"the policy in force is version {previous.version} (ETag {etag(previous.version)}),"
+            " not the one If-Match names: read it again, change it and write it back"
+        )
     was = _fields(PolicyOut.model_validate(previous, from_attributes=True))
     given = body.model_dump(exclude={"version", "created_at"})
     # A program field left out keeps its value (app/schemas/policy.py).

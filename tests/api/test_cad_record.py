@@ -272,6 +272,40 @@ async def test_the_policy_read_changed_and_written_back_as_it_came(admin: Api) -
     assert (await admin.ok("GET", "/v1/policy"))["version"] == after["version"]
 
 
+async def test_two_consoles_writing_back_one_version_of_the_policy_lose_no_change_unseen(
+    admin: Api,
+) -> None:
+    """Two consoles read version N and each changed one field: with no ETag and If-Match
+    ignored, the second PUT put back the first one's field as it was read, unseen (an
+    outside-in check). With If-Match the second is a 412 and changes nothing."""
+    read = await admin.get("/v1/policy")
+    tag = read.headers["ETag"]
+    first = {**read.json(), "speed_kmh": read.json()["speed_kmh"] + 15}
+    second = {**read.json(), "coverage_alert_days": 10}
+    written = await admin.put("/v1/policy", first, headers={"If-Match": tag})
+    assert written.status_code == 200, written.text
+    assert written.headers["ETag"] == f'"{written.json()["version"]}"' != tag
+    stale = await admin.put("/v1/policy", second, headers={"If-Match": tag})
+    assert stale.status_code == 412, stale.text
+    assert stale.headers["content-type"] == "application/problem+json"
+    assert written.headers["ETag"] in stale.json()["detail"]
+    now = await admin.get("/v1/policy")
+    assert now.headers["ETag"] == written.headers["ETag"]
+    assert now.json()["speed_kmh"] == first["speed_kmh"]
+    # Read again, the second console's change goes in over the first's.
+    again = {**now.json(), "coverage_alert_days": 10}
+    for listed in ("{}", 'W/"0", {}', "*"):
+        match = listed.format(now.headers["ETag"])
+        done = await admin.put("/v1/policy", again, headers={"If-Match": match})
+        assert done.status_code == 200, (match, done.text)
+        again, now = done.json(), done
+    # A weak tag, or none that parses, is no match.
+    for refused in (f"W/{now.headers['ETag']}", "3", '"x"'):
+        response = await admin.put("/v1/policy", again, headers={"If-Match": refused})
+        assert response.status_code == 412, (refused, response.text)
+    assert (await admin.ok("GET", "/v1/policy"))["version"] == now.json()["version"]
+
+
 async def test_a_policy_change_is_in_the_trail_field_by_field(admin: Api) -> None:
     """The version a PUT replaced is read nowhere else: the trail keeps what changed, so
     an advisory council can see who changed which safety flags lead, and when."""

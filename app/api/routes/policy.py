@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Header, Path, Response
 
+from app.api import conditional
 from app.api.deps import Audit, Caller, ReadSession, Session, State, Work
 from app.api.problems import problems
 from app.api.strict_json import StrictJSONRoute
@@ -14,10 +15,20 @@ from app.services import policy as service
 router = APIRouter(prefix="/v1/policy", tags=["policy"], route_class=StrictJSONRoute)
 
 
-@router.get("", responses=problems(401, 403, 503))
-async def get_policy(who: Caller, session: ReadSession) -> PolicyOut:
-    """The routing policy in force: its latest version."""
-    return await service.current(session, agency_id=who.agency_id)
+_ETAG = {
+    "ETag": {
+        "description": "The version's entity tag: send it back as If-Match with the PUT",
+        "schema": {"type": "string"},
+    }
+}
+
+
+@router.get("", responses={200: {"headers": _ETAG}, **problems(401, 403, 503)})
+async def get_policy(who: Caller, session: ReadSession, response: Response) -> PolicyOut:
+    """The routing policy in force: its latest version, with its ETag."""
+    out = await service.current(session, agency_id=who.agency_id)
+    response.headers["ETag"] = service.etag(out.version)
+    return out
 
 
 @router.get("/versions/{version}", responses=problems(401, 403, 404, 422, 503))
@@ -29,12 +40,30 @@ async def get_policy_version(
     return await service.version(session, agency_id=who.agency_id, version=version)
 
 
-@router.put("", responses=problems(401, 403, 409, 413, 422, 503))
+@router.put("", responses={200: {"headers": _ETAG}, **problems(401, 403, 409, 412, 413, 422, 503)})
 async def put_policy(
-    body: PolicyIn, who: Caller, session: Session, work: Work, state: State, audit: Audit
+    body: PolicyIn,
+    who: Caller,
+    session: Session,
+    work: Work,
+    state: State,
+    audit: Audit,
+    response: Response,
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            max_length=1024,
+            description="The ETag of the version read: the PUT is a 412 if another version"
+            " has been put since (without it, the last PUT wins)",
+        ),
+    ] = None,
 ) -> PolicyOut:
     """Replace the routing policy; the server assigns the next version number."""
-    out, changed = await service.replace(session, agency_id=who.agency_id, body=body)
+    out, changed = await service.replace(
+        session, agency_id=who.agency_id, body=body, precondition=conditional.if_match(if_match)
+    )
+    response.headers["ETag"] = service.etag(out.version)
     audit.identify(out.version, {"changed": changed})
     work.after_commit(lambda: agency.forget(state, who.agency_id))
     return out
