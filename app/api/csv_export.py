@@ -32,12 +32,20 @@ def wants_csv(request: Request) -> bool:
                 except ValueError:
                     quality = 0.0  # a quality that is no number: not acceptable
         ranges.setdefault(media.lower(), quality)
-    if ranges.get(CSV, 0.0) <= 0.0:
+    csv, named_by = _quality(ranges, CSV, "text/*", "*/*")
+    if csv <= 0.0 or named_by == "*/*":  # */* alone names neither: JSON, the default
         return False
-    json = next(
-        (ranges[r] for r in ("application/json", "application/*", "*/*") if r in ranges), 0.0
-    )
-    return ranges[CSV] >= json
+    json, _ = _quality(ranges, "application/json", "application/*", "*/*")
+    return csv >= json
+
+
+def _quality(ranges: dict[str, float], *most_specific_first: str) -> tuple[float, str | None]:
+    """A type's quality, from the most specific of its ranges that Accept names, and that
+    range (0 and None: none is named)."""
+    for media_range in most_specific_first:
+        if media_range in ranges:
+            return ranges[media_range], media_range
+    return 0.0, None
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:

@@ -267,6 +267,11 @@ async def test_the_program_as_csv_quotes_formulas(admin: Api) -> None:
         ("text/csv;q=zero", "application/json"),
         ("*/*", "application/json"),
         ("", "application/json"),
+        # text/* names CSV too (an outside-in check: it was answered JSON, not acceptable).
+        ("text/*", "text/csv"),
+        ("text/*, application/json;q=0.5", "text/csv"),
+        ("text/*;q=0.5, application/json", "application/json"),
+        ("text/csv;q=0, text/*", "application/json"),
     ],
 )
 async def test_csv_is_answered_when_the_client_prefers_it(
