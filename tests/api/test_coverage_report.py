@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -385,7 +386,7 @@ async def test_the_night_clocks_go_back_counts_its_repeated_hour(admin: Api) -> 
 
 
 async def test_a_past_shift_keeps_the_coverage_it_gave_after_its_officer_leaves(
-    admin: Api,
+    admin: Api, db: asyncpg.Connection
 ) -> None:
     """The past is read as it was: yesterday's shift of a CIT officer covered D1, and still
     does after the officer is separated and the certification voided as recorded in error;
@@ -408,17 +409,60 @@ async def test_a_past_shift_keeps_the_coverage_it_gave_after_its_officer_leaves(
             ends_at=starts + timedelta(hours=8),
         )
 
-    async def d1_cit(starts: datetime) -> float:
-        report = await admin.ok("GET", _query(starts, starts + timedelta(hours=8)) + "&district=D1")
-        return float(report["districts"][0]["cit_covered_pct"])
+    # Yesterday's shift was on the roster before it began: dispatch worked from it (one
+    # entered after it ended takes the certifications as they are now: below).
+    await db.execute("UPDATE shift SET created_at = starts_at - interval '1 day'")
 
-    assert (await d1_cit(yesterday), await d1_cit(tomorrow)) == (100.0, 100.0)
+    assert (await _d1_cit(admin, yesterday), await _d1_cit(admin, tomorrow)) == (100.0, 100.0)
     [cert] = (await admin.ok("GET", "/v1/certifications?state_officer_id=STATE-P"))["items"]
     await admin.ok(
         "PATCH", f"/v1/certifications/{cert['id']}", {"expires_on": cert["certified_on"]}
     )
     await admin.ok("PATCH", f"/v1/officers/{officer}", {"active": False})
-    assert (await d1_cit(yesterday), await d1_cit(tomorrow)) == (100.0, 0.0)
+    assert (await _d1_cit(admin, yesterday), await _d1_cit(admin, tomorrow)) == (100.0, 0.0)
+
+
+async def _d1_cit(api: Api, starts: datetime) -> float:
+    """D1's CIT coverage over the eight hours from starts."""
+    report = await api.ok("GET", _query(starts, starts + timedelta(hours=8)) + "&district=D1")
+    return float(report["districts"][0]["cit_covered_pct"])
+
+
+async def test_a_roster_written_up_after_the_fact_takes_the_certifications_recorded_later(
+    admin: Api,
+) -> None:
+    """An agency wrote up last week's shifts, then recorded its officers' certifications:
+    every day of that history stayed a CIT gap for good, as if the officers had not been
+    certified, while the outcome report counted them as CIT (an outside-in check). A shift
+    entered after it ended was never dispatch's roster: it follows the record."""
+    await grid_districts(admin)
+    officer = await _officer(admin, "H")
+    week_ago = datetime.now(UTC).replace(microsecond=0) - timedelta(days=7)
+    await add_shift(
+        admin,
+        "officer",
+        officer,
+        call_sign="1H",
+        district="D1",
+        starts_at=week_ago,
+        ends_at=week_ago + timedelta(hours=8),
+    )
+    assert await _d1_cit(admin, week_ago) == 0.0
+    today = datetime.now(UTC).date()
+    await certify(
+        admin,
+        "STATE-H",
+        number="CIT-H",
+        certified_on=today - timedelta(days=100),
+        expires_on=today + timedelta(days=300),
+    )
+    assert await _d1_cit(admin, week_ago) == 100.0
+    # Voided as recorded in error, it is gone from that history too.
+    [cert] = (await admin.ok("GET", "/v1/certifications?state_officer_id=STATE-H"))["items"]
+    await admin.ok(
+        "PATCH", f"/v1/certifications/{cert['id']}", {"expires_on": cert["certified_on"]}
+    )
+    assert await _d1_cit(admin, week_ago) == 0.0
 
 
 @pytest.mark.parametrize("kind", ["officer", "co_responder"])

@@ -398,6 +398,48 @@ def test_upgrading_keeps_one_alert_row_per_gap_with_the_end_it_told(scratch_url:
     ]
 
 
+def test_upgrading_gives_a_roster_written_up_afterwards_the_certifications_since(
+    scratch_url: str,
+) -> None:
+    """Migration 0028: the coverage rows of a shift entered after it ended take the person's
+    certifications recorded since; those of a shift dispatch worked from stay as they
+    were, as they keep doing after it."""
+    upgrade(scratch_url, "0027")
+    shift = (
+        "INSERT INTO shift (id, agency_id, responder_type, officer_id, call_sign, district_id,"
+        " starts_at, ends_at, created_at)"
+        " SELECT gen_random_uuid(), a.id, 'officer', o.id, '1A', d.id,"
+        " now() - interval '{ago}', now() - interval '{ago}' + interval '8 hours', {entered}"
+        " FROM agency a, officer o, district d"
+    )
+    asyncio.run(
+        _insert(
+            scratch_url,
+            _AGENCY,
+            "INSERT INTO district (id, agency_id, code, name)"
+            " SELECT gen_random_uuid(), a.id, 'D1', 'D1' FROM agency a",
+            _OFFICER.format(sid="S-1"),
+            shift.format(ago="7 days", entered="now()"),  # written up afterwards
+            shift.format(ago="3 days", entered="now() - interval '4 days'"),  # worked from
+            "INSERT INTO shift_coverage (shift_id, district_id, agency_id, is_home,"
+            " responder_type, responder_id, call_sign, home_district_id, starts_at, ends_at)"
+            " SELECT id, district_id, agency_id, true, 'officer', officer_id, call_sign,"
+            " district_id, starts_at, ends_at FROM shift",
+            "INSERT INTO certification (id, state_officer_id, certification_number, program,"
+            " certified_on, expires_on, volunteered, recorded_by_agency_id)"
+            " SELECT gen_random_uuid(), 'S-1', 'C-1', 'CIT', current_date - 100,"
+            " current_date + 100, true, a.id FROM agency a",
+        )
+    )
+    covered = (
+        "SELECT s.created_at > s.ends_at, sc.cit_periods <> '{}'::datemultirange"
+        " FROM shift_coverage sc JOIN shift s ON s.id = sc.shift_id ORDER BY 1"
+    )
+    assert asyncio.run(_fetch(scratch_url, covered)) == [(False, False), (True, False)]
+    upgrade(scratch_url)
+    assert asyncio.run(_fetch(scratch_url, covered)) == [(False, False), (True, True)]
+
+
 def test_migrate_says_when_a_newer_release_upgraded_the_database(scratch_url: str) -> None:
     """An older release started against a database a newer one upgraded: one line, exit 2."""
     upgrade(scratch_url)
