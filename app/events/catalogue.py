@@ -213,6 +213,7 @@ def unit_assigned(
     responder_id: UUID,
     call_sign: str | None,
     role: UnitRole,
+    safety_concern: bool,
     previous_role: UnitRole | None = None,
 ) -> OutboxEvent:
     summary = call_summary(call, lead=lead)
@@ -223,6 +224,7 @@ def unit_assigned(
         call_sign=call_sign,
         role=role,
         previous_role=previous_role,
+        safety_concern=safety_concern,
     )
     return _event("unit.assigned", call.id, responder_id, payload)
 

@@ -77,6 +77,10 @@ class UnitAssigned(CallSummary):
     # Null for a unit newly assigned; for a unit already on the call that this dispatch
     # gave another part (a CIT officer taking the lead after an escalation), its role before.
     previous_role: UnitRole | None
+    # Whether the latest recommendation found a safety concern: from the flags, or from
+    # the nature by the policy (a WEAPON call with every flag false), which `safety` alone
+    # does not tell a crew reading its terminal.
+    safety_concern: bool
 
 
 class RecommendedUnitRef(TypedDict):

@@ -53,6 +53,7 @@ async def dispatch_events(
     """The events of a dispatch: active are the call's assignments before it, after the
     ones it leaves (escalated: it carries out a recommendation whose lead changed)."""
     lead = rec.lead if rec is not None else None
+    concern = rec is not None and rec.safety_concern
     # A terminal is told what leads the call: the kind of unit leading it now (a dispatcher
     # may have sent another than the recommendation's), else the recommendation's lead.
     leading = dispatch_roles.lead_kind(
@@ -66,10 +67,11 @@ async def dispatch_events(
             responder_id=responder_id,
             call_sign=locked[responder_id].call_sign,
             role=role,
+            safety_concern=concern,
         )
         for responder_type, responder_id, role in sent.wanted
     ]
-    told += await _role_changed(session, call, leading or lead, sent.changes, locked, now)
+    told += await _role_changed(session, call, leading or lead, concern, sent.changes, locked, now)
     before = dispatch_roles.lead_kind([(a.responder_type, a.responder_id, a.role) for a in active])
     # Carrying out a recommendation whose lead changed since the last dispatch that sent
     # one: the re-triage that changed it told the units (call.escalated) already.
@@ -114,6 +116,7 @@ async def _role_changed(
     session: AsyncSession,
     call: CallRecord,
     lead: Lead | None,
+    safety_concern: bool,
     changes: Sequence[dispatch_roles.RoleChange],
     locked: dict[UUID, dispatch_reads.LockedUnit],
     now: datetime,
@@ -138,6 +141,7 @@ async def _role_changed(
                 else signs.get(c.assignment.responder_id)
             ),
             role=c.role,
+            safety_concern=safety_concern,
             previous_role=c.assignment.role,
         )
         for c in changes

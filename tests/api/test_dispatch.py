@@ -56,6 +56,31 @@ async def test_dispatch_assigns_the_recommended_units(admin: Api, db: asyncpg.Co
     assert "private" not in json.dumps(assigned)
 
 
+async def test_a_crew_sent_to_a_call_whose_nature_is_the_danger_is_told_of_it(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A WEAPON call with every flag false: the terminal's unit.assigned said only
+    safety.weapon false, the danger in the nature alone (an outside-in check). It says the
+    recommendation's safety concern, as call.escalated does."""
+    co, officer = await _setup(admin)
+    calm = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "MNTL"}, 201)
+    await admin.ok("POST", f"/v1/calls/{calm['id']}/dispatch")
+    await admin.ok("POST", f"/v1/calls/{calm['id']}/clear", {"disposition": "resolved"})
+    armed = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "WEAPON"}, 201)
+    assert armed["recommendation"]["safety_concern"] is True
+    await admin.ok("POST", f"/v1/calls/{armed['id']}/dispatch")
+    told = {
+        (e["call_id"], e["responder_id"]): (e["safety"]["weapon"], e["safety_concern"])
+        for e in await _events(db, "unit.assigned")
+    }
+    assert told == {
+        (calm["id"], co): (False, False),
+        (calm["id"], officer): (False, False),
+        (armed["id"], co): (False, True),
+        (armed["id"], officer): (False, True),
+    }
+
+
 async def test_other_units_need_an_override_reason_which_is_stored(
     admin: Api, db: asyncpg.Connection
 ) -> None:

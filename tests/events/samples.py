@@ -91,6 +91,7 @@ def one_of_each(call: CallRecord) -> list[OutboxEvent]:
             responder_id=unit,
             call_sign="1A1",
             role="lead",
+            safety_concern=rec.safety_concern,
         ),
         events.unit_released(
             call_id=call.id,
