@@ -197,6 +197,9 @@ def _age(person: Mapping[str, Any], on: date) -> tuple[int | None, str | None]:
             birthday = date.fromisoformat(str(born)[:10])
         except ValueError:
             raise EidoInvalid("birthDate is a date (YYYY-MM-DD), or {date: YYYY-MM-DD}") from None
+        if birthday > on:
+            # Said so, rather than as the negative age it would make (a bare ">= 0").
+            raise EidoInvalid(f"birthDate {birthday} is after the document's date ({on})")
         years = on.year - birthday.year - ((on.month, on.day) < (birthday.month, birthday.day))
         return years, "birthDate"
     return None, None
