@@ -17,7 +17,10 @@ from pydantic import (
     GetJsonSchemaHandler,
     Strict,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
     model_validator,
 )
@@ -163,8 +166,28 @@ def _computable(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def _said_plainly(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # Pydantic reads a time it cannot parse (hour 24, an offset of +24:00) as a date with
+    # "unexpected extra characters at the end": the fault is the time's, so say that.
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        if any("unexpected extra characters" in e["msg"] for e in exc.errors()):
+            raise ValueError(
+                "Input should be an RFC 3339 date-time with a time zone, such as"
+                " 2026-12-03T09:00:00Z: hours 00 to 23, minutes and seconds 00 to 59, an"
+                " offset of at most 23:59"
+            ) from None
+        raise
+
+
 # A time in a request: RFC 3339 text with a zone, taken as the same instant in UTC.
-Instant = Annotated[AwareDatetime, BeforeValidator(_date_time_text), AfterValidator(_computable)]
+Instant = Annotated[
+    AwareDatetime,
+    WrapValidator(_said_plainly),
+    BeforeValidator(_date_time_text),
+    AfterValidator(_computable),
+]
 _FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 

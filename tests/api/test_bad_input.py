@@ -87,6 +87,24 @@ async def test_a_time_that_is_not_a_date_time_says_what_one_looks_like(
     assert "RFC 3339 date-time with a time zone" in error["msg"], error
 
 
+@pytest.mark.parametrize(
+    "when", ["2026-12-05T24:00:00Z", "2026-12-05T00:00:00+24:00", "2026-12-05T00:00:00.+01:00"]
+)
+async def test_a_time_of_day_out_of_range_is_said_to_be_the_times_fault(
+    admin: Api, when: str
+) -> None:
+    """Hour 24 or an offset of +24:00 were "a valid datetime or date, unexpected extra
+    characters at the end of the input" (an outside-in check): the time's fault, not said."""
+    start = "2026-12-05T00:00:00Z"
+    response = await admin.get("/v1/coverage", params={"from": when, "to": start})
+    errors = _assert_problem(response, 422)["errors"]
+    assert isinstance(errors, list)
+    [error] = errors
+    assert error["loc"] == ["query", "from"]
+    assert "hours 00 to 23" in error["msg"], error
+    assert "extra characters" not in error["msg"], error
+
+
 async def test_body_that_is_not_utf8_is_422(admin: Api, db: asyncpg.Connection) -> None:
     await grid_districts(admin)
     before = await _counts(db)
