@@ -32,20 +32,21 @@ def wants_csv(request: Request) -> bool:
                 except ValueError:
                     quality = 0.0  # a quality that is no number: not acceptable
         ranges.setdefault(media.lower(), quality)
-    csv, named_by = _quality(ranges, CSV, "text/*", "*/*")
-    if csv <= 0.0 or named_by == "*/*":  # */* alone names neither: JSON, the default
+    csv = _quality(ranges, CSV, "text/*", "*/*")
+    if csv[0] <= 0.0 or csv[1] == 0:  # */* alone names neither: JSON, the default
         return False
-    json, _ = _quality(ranges, "application/json", "application/*", "*/*")
-    return csv >= json
+    # At equal quality, the type named more exactly wins (application/json over text/*);
+    # named alike, CSV, as the client took the trouble to name it.
+    return csv >= _quality(ranges, "application/json", "application/*", "*/*")
 
 
-def _quality(ranges: dict[str, float], *most_specific_first: str) -> tuple[float, str | None]:
-    """A type's quality, from the most specific of its ranges that Accept names, and that
-    range (0 and None: none is named)."""
-    for media_range in most_specific_first:
+def _quality(ranges: dict[str, float], *most_specific_first: str) -> tuple[float, int]:
+    """A type's quality, from the most specific of its ranges that Accept names, and how
+    specific that range is (2: the type itself, 1: its type/*, 0: */* or none named)."""
+    for index, media_range in enumerate(most_specific_first):
         if media_range in ranges:
-            return ranges[media_range], media_range
-    return 0.0, None
+            return ranges[media_range], len(most_specific_first) - 1 - index
+    return 0.0, 0
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:

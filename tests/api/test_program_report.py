@@ -272,6 +272,9 @@ async def test_the_program_as_csv_quotes_formulas(admin: Api) -> None:
         ("text/*, application/json;q=0.5", "text/csv"),
         ("text/*;q=0.5, application/json", "application/json"),
         ("text/csv;q=0, text/*", "application/json"),
+        # At equal weights the type named exactly wins (the review of the change above).
+        ("application/json, text/*", "application/json"),
+        ("text/*, application/*", "text/csv"),
     ],
 )
 async def test_csv_is_answered_when_the_client_prefers_it(
