@@ -10,6 +10,7 @@ from app.repositories.agencies import (
     agency_named,
     get_agency,
     insert_agency,
+    lock_agency_name,
     zone_known,
 )
 from app.repositories.keys import insert_api_key
@@ -28,6 +29,8 @@ async def create_agency(url: str, *, name: str, timezone: str, ori: str | None) 
         async with create_sessionmaker(engine)() as session, session.begin():
             if ori is not None and (same := await agency_by_ori(session, ori)) is not None:
                 raise AdminError(f"agency {same.id} already has the ORI {ori}")
+            # Two runs at once (a provisioning script's retry) take turns on the name.
+            await lock_agency_name(session, name)
             if (same := await agency_named(session, name)) is not None:
                 # Most likely the same agency made again, its first key's output lost.
                 raise AdminError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -136,6 +137,22 @@ async def test_agency_create_refuses_a_name_already_taken_and_says_how_to_get_a_
             assert named.scalars().all() == ["Salt Lake PD", "Salt Lake SO"]
     finally:
         await engine.dispose()
+
+
+async def test_agency_creations_of_one_name_at_once_make_one_agency(database_url: str) -> None:
+    """Four at once (a provisioning script retrying while the first still starts) made four
+    agencies of the name (the review): they take turns, and the rest are refused."""
+    results = await asyncio.gather(
+        *(
+            create_agency(database_url, name=name, timezone="America/Denver", ori=None)
+            for name in ("Salt Lake PD", "SALT LAKE PD", "salt lake pd", "Salt Lake PD")
+        ),
+        return_exceptions=True,
+    )
+    made = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, AdminError)]
+    assert (len(made), len(refused)) == (1, 3), results
+    assert all("already named" in str(r) for r in refused)
 
 
 async def test_agency_create_holds_the_name_to_one_line_of_at_most_200(database_url: str) -> None:

@@ -54,6 +54,15 @@ async def agency_by_ori(session: AsyncSession, ori: str) -> Agency | None:
     return (await session.execute(select(Agency).where(Agency.ori == ori))).scalar_one_or_none()
 
 
+async def lock_agency_name(session: AsyncSession, name: str) -> None:
+    """Hold the name (in any case) until the transaction ends: a second creation of an
+    agency so named waits, then finds the first (agency_named)."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('agency.name:' || lower(:name)))"),
+        {"name": name},
+    )
+
+
 async def agency_named(session: AsyncSession, name: str) -> Agency | None:
     """An agency with this name, in any case (the first made, should two share it)."""
     stmt = (
