@@ -255,8 +255,9 @@ def create_app(
                 "Idempotency-Key",
                 "X-Request-ID",
                 "Last-Event-ID",  # a page resuming the live feed with fetch
+                "If-Match",  # a console writing back the policy it read
             ],
-            "expose_headers": ["X-Request-ID", "Retry-After", "Idempotent-Replayed"],
+            "expose_headers": ["X-Request-ID", "Retry-After", "Idempotent-Replayed", "ETag"],
         }
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.max_in_flight = settings.max_in_flight

@@ -74,6 +74,15 @@ async def agency_named(session: AsyncSession, name: str) -> Agency | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def lock_policy(session: AsyncSession, agency_id: UUID) -> None:
+    """Hold the agency's policy for a change until the transaction ends (a later statement
+    reads the version in force after any change that held it before)."""
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('policy:' || :agency_id))"),
+        {"agency_id": str(agency_id)},
+    )
+
+
 async def latest_policy(session: AsyncSession, agency_id: UUID) -> RoutingPolicy:
     stmt = (
         select(RoutingPolicy)

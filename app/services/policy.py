@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import Conflict, NotFound, PreconditionFailed
 from app.models import RoutingPolicy
-from app.repositories.agencies import latest_policy, policy_version
+from app.repositories.agencies import latest_policy, lock_policy, policy_version
 from app.schemas.policy import PolicyIn, PolicyOut
 from app.services import audit
 
@@ -43,6 +43,9 @@ async def replace(
     version it replaced is otherwise read nowhere). With a precondition (If-Match), only
     over the version it names: a 412 over another, so that of two consoles that read one
     version, the second to write back does not undo the first's change unseen."""
+    # PUTs take turns: each reads the version in force after the one before it committed,
+    # so two writing back one version with If-Match give a 200 and a 412 (not a 409).
+    await lock_policy(session, agency_id)
     previous = await latest_policy(session, agency_id)
     if precondition is not None and not precondition(etag(previous.version)):
         raise PreconditionFailed(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -304,6 +305,22 @@ async def test_two_consoles_writing_back_one_version_of_the_policy_lose_no_chang
         response = await admin.put("/v1/policy", again, headers={"If-Match": refused})
         assert response.status_code == 412, (refused, response.text)
     assert (await admin.ok("GET", "/v1/policy"))["version"] == now.json()["version"]
+
+
+async def test_two_write_backs_of_one_version_at_once_give_a_200_and_a_412(admin: Api) -> None:
+    """At once, the second PUT read the same version and failed on its unique version
+    number: a 409 that did not say the If-Match no longer held (the review)."""
+    read = await admin.get("/v1/policy")
+    tag, body = read.headers["ETag"], read.json()
+    answers = await asyncio.gather(
+        *(
+            admin.put("/v1/policy", {**body, "speed_kmh": speed}, headers={"If-Match": tag})
+            for speed in (41.0, 42.0, 43.0)
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [200, 412, 412], [a.text for a in answers]
+    [won] = [a.json() for a in answers if a.status_code == 200]
+    assert (await admin.ok("GET", "/v1/policy"))["version"] == won["version"] == body["version"] + 1
 
 
 async def test_a_policy_change_is_in_the_trail_field_by_field(admin: Api) -> None:

@@ -291,6 +291,16 @@ async def test_cors_is_off_unless_origins_are_configured(
         assert big.status_code == 413
         assert big.headers["access-control-allow-origin"] == "https://console.example"
         assert "x-request-id" in big.headers["access-control-expose-headers"].lower()
+        # A console writing back the policy it read: it sends If-Match, and reads the ETag
+        # (the review: the browser refused the preflight, and hid the ETag).
+        write_back = {
+            **preflight,
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "authorization, content-type, if-match",
+        }
+        allowed = await http.options("/v1/policy", headers=write_back)
+        assert allowed.status_code == 200, allowed.text
+        assert "etag" in big.headers["access-control-expose-headers"].lower()
 
 
 async def test_requests_refused_during_a_lockout_reach_the_audit_trail_a_minute_at_a_time(
