@@ -229,7 +229,11 @@ class _Builder:
             "resourceAttributeRegistryText": [registry.CIT_ATTRIBUTE] if unit.cit_certified else [],
             "resourceAttributeInternalText": [unit.role],
             "emergencyResourceName": unit.call_sign or unit.name,
-            "primaryUnitStatusRegistryText": registry.PRIMARY_STATUS[unit.status],
+            # Released: cleared from the incident, shown so whatever the unit reports since
+            # (its later status is not the incident's, and does not date the document).
+            "primaryUnitStatusRegistryText": registry.PRIMARY_STATUS[
+                "available" if released else unit.status
+            ],
             "secondaryUnitStatusRegistryText": [
                 registry.RELEASED_STATUS if released else registry.SECONDARY_STATUS[unit.status]
             ],

@@ -130,8 +130,9 @@ async def _units(
             status=people[a.responder_id].status,
             assigned_at=a.assigned_at,
             released_at=a.released_at,
-            # Released too: the primary status is the unit's availability now (below).
-            status_at=people[a.responder_id].status_at,
+            # Once released, what the unit does is no longer the incident's news (outgoing:
+            # a released unit is shown as the incident left it).
+            status_at=people[a.responder_id].status_at if a.released_at is None else None,
         )
         for a in sorted(latest.values(), key=lambda a: (a.assigned_at, a.id))
         if a.responder_id in people

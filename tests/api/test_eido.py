@@ -601,10 +601,15 @@ async def test_a_units_progress_dates_the_export_and_its_echo_is_still_no_news(
     assert len(await _recommendations(admin, call["id"])) == 1
 
 
-async def test_a_released_units_availability_dates_the_export_it_shows_in(admin: Api) -> None:
-    """A unit released out of service, then back in service: the export showed it
-    NotAvailable, then Available, under the same lastUpdateTimeStamp, so a receiver keeping
-    only newer documents kept the first (an outside-in check)."""
+async def test_a_released_unit_is_shown_as_the_incident_left_it_whatever_it_reports_since(
+    admin: Api,
+) -> None:
+    """A unit released out of service, then back in service: the export changed from
+    NotAvailable to Available under the same lastUpdateTimeStamp, so a receiver keeping only
+    newer documents kept the first (an outside-in check). Dating the document by the
+    released unit's reports instead made a CAD's real update, dated before the unit's next
+    report on another call, look like the call's own export echoed (the review). Released,
+    a unit is shown cleared from the incident, and what it does since is not its news."""
     await grid_districts(admin)
     await add_officer(admin, district="D1", call_sign="1A1", cit=True)
     co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
@@ -616,18 +621,28 @@ async def test_a_released_units_availability_dates_the_export_it_shows_in(admin:
     await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "available"})
     back = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
 
-    def primary(eido: dict[str, Any]) -> str:
+    def shown(eido: dict[str, Any]) -> tuple[str, list[str]]:
         [unit] = [
             r
             for r in eido["emergencyResourceComponent"]
             if r["emergencyResourceTypeInternalText"] == "co_responder"
         ]
-        return str(unit["primaryUnitStatusRegistryText"])
+        return unit["primaryUnitStatusRegistryText"], unit["secondaryUnitStatusRegistryText"]
 
-    assert (primary(away), primary(back)) == ("NotAvailable", "Available")
-    assert datetime.fromisoformat(back["lastUpdateTimeStamp"]) > datetime.fromisoformat(
-        away["lastUpdateTimeStamp"]
-    )
+    assert shown(away) == shown(back) == ("Available", ["Cleared"])
+    assert back == away
+    # A CAD's edit of that export, dated after it and before the unit's next report, is news.
+    await asyncio.sleep(0.01)
+    edited = {**back, "lastUpdateTimeStamp": stamp(datetime.now(UTC))}
+    edited["incidentComponent"] = {
+        **back["incidentComponent"],
+        "incidentTypeCommonRegistryText": "WEAPON",
+    }
+    await asyncio.sleep(0.01)
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "out_of_service"})
+    taken = await _import(admin, edited, 200)
+    assert taken["applied"] is True
+    assert taken["nature"] == "WEAPON"
 
 
 async def test_dispatched_call_exports_its_units_with_type_attribute_and_status(
