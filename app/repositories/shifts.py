@@ -108,16 +108,28 @@ async def lock_current_shift(
     locked FOR UPDATE as locked_shift locks one: before the responder's own row, the order
     a shift's change takes, so a separation and a change to the shift wait rather than
     deadlock. No shift lasts longer than MAX_SHIFT, which bounds the scan."""
+    stmt = _current_shift(agency_id, responder_id).with_for_update()
+    row = (await session.execute(stmt)).one_or_none()
+    return None if row is None else (row.id, row.ends_at)
+
+
+async def current_shift_id(
+    session: AsyncSession, *, agency_id: UUID, responder_id: UUID
+) -> UUID | None:
+    """The id of the responder's shift under way now, read without a lock."""
+    row = (await session.execute(_current_shift(agency_id, responder_id))).one_or_none()
+    return None if row is None else row.id
+
+
+def _current_shift(agency_id: UUID, responder_id: UUID) -> Select[UUID, datetime]:
     now = func.now()
-    stmt = select(Shift.id, Shift.ends_at).where(
+    return select(Shift.id, Shift.ends_at).where(
         Shift.agency_id == agency_id,
         Shift.responder_id == responder_id,
         Shift.starts_at < now,
         Shift.starts_at > now - MAX_SHIFT,
         Shift.ends_at > now,
     )
-    row = (await session.execute(stmt.with_for_update())).one_or_none()
-    return None if row is None else (row.id, row.ends_at)
 
 
 async def end_shift_now(session: AsyncSession, shift_id: UUID) -> datetime:

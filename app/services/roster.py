@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.agency_context import AgencyContext
 from app.db.failures import constraint_of
 from app.db.unit_of_work import read_after_failure
-from app.errors import Conflict, NotFound, OfficerExists
+from app.errors import Conflict, NotFound, OfficerExists, RolledBack
 from app.events.body import instant_text
 from app.models import CoResponder, Officer
 from app.records.audit import AuditRecord
@@ -147,21 +147,36 @@ async def get_officer(session: AsyncSession, *, agency_id: UUID, officer_id: UUI
     return officer
 
 
+# How many times a separation looks for the shift under way again, when one was created
+# while it looked (each time, it lets go of the unit's row and locks the shift first).
+_SEPARATION_LOOKS = 3
+
+
 async def _lock_for_separation(
     session: AsyncSession, agency_id: UUID, responder_type: ResponderType, unit_id: UUID
 ) -> tuple[UUID, datetime] | None:
     """The shift under way of a unit to deactivate, locked, then the unit's row (the order a
-    change to a shift takes), refused with a 409 if it is on a call. A shift created while
-    the first look ran is found by a second look once the row is locked: a shift's creation
-    locks that row first (shift_repo.responder_active), so it has committed by then, and
-    one that would start later waits and finds the unit inactive."""
-    shift = await shift_repo.lock_current_shift(session, agency_id=agency_id, responder_id=unit_id)
-    await _refuse_deactivating_on_a_call(session, agency_id, responder_type, unit_id)
-    if shift is None:
-        shift = await shift_repo.lock_current_shift(
-            session, agency_id=agency_id, responder_id=unit_id
-        )
-    return shift
+    change to a shift takes), refused with a 409 if it is on a call.
+
+    A shift created while the first look ran has committed once the row is locked (its
+    creation locks the row first: shift_repo.responder_active; one created later waits and
+    finds the unit inactive). A look with the row held finds it; the row is then let go
+    (back to a savepoint) and the shift locked before it, as the first look would have:
+    locking the shift while holding the row could deadlock with a change to that shift,
+    which holds the shift and waits for the row."""
+    for _ in range(_SEPARATION_LOOKS):
+        async with session.begin_nested() as savepoint:
+            shift = await shift_repo.lock_current_shift(
+                session, agency_id=agency_id, responder_id=unit_id
+            )
+            await _refuse_deactivating_on_a_call(session, agency_id, responder_type, unit_id)
+            under_way = await shift_repo.current_shift_id(
+                session, agency_id=agency_id, responder_id=unit_id
+            )
+            if under_way == (None if shift is None else shift[0]):
+                return shift  # the savepoint released, its locks kept
+            await savepoint.rollback()
+    raise RolledBack()
 
 
 async def _refuse_deactivating_on_a_call(
