@@ -776,6 +776,16 @@ async def test_a_plain_dispatch_again_does_not_undo_a_lead_chosen_by_override(
     assert len(read["dispatches"]) == 1
 
 
+async def _other_lead_by_override(
+    admin: Api, call: dict[str, Any], kind: str, unit: str, code: str = "closer_unit"
+) -> None:
+    """The dispatcher sends unit alone to lead the call, instead of the one recommended."""
+    alone = [{"responder_type": kind, "responder_id": unit, "role": "lead"}]
+    await admin.ok(
+        "POST", f"/v1/calls/{call['id']}/dispatch", {"units": alone, "override_code": code}
+    )
+
+
 async def test_the_rest_of_the_recommendation_joins_a_lead_chosen_by_override_beside_it(
     admin: Api, db: asyncpg.Connection
 ) -> None:
@@ -785,12 +795,7 @@ async def test_the_rest_of_the_recommendation_joins_a_lead_chosen_by_override_be
     backup (outside-in check), undoing the override though nothing had changed."""
     co, officer = await _setup(admin)
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
-    alone = [{"responder_type": "officer", "responder_id": officer, "role": "lead"}]
-    await admin.ok(
-        "POST",
-        f"/v1/calls/{call['id']}/dispatch",
-        {"units": alone, "override_code": "caller_request"},
-    )
+    await _other_lead_by_override(admin, call, "officer", officer, "caller_request")
     done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
     assert {(a["responder_id"], a["role"]) for a in done["assignments"]} == {
         (officer, "lead"),
@@ -816,28 +821,13 @@ async def test_officers_join_a_co_responder_chosen_to_lead_as_backup_not_to_stab
     call = await admin.ok("POST", "/v1/calls", {"district": "D1", "safety": {"weapon": True}}, 201)
     named = {u["responder_id"]: u["role"] for u in call["recommendation"]["units"]}
     assert named == {cit: "lead", near: "stabilize", co: "support"}
-    alone = [{"responder_type": "co_responder", "responder_id": co, "role": "lead"}]
-    await admin.ok(
-        "POST",
-        f"/v1/calls/{call['id']}/dispatch",
-        {"units": alone, "override_code": "supervisor_decision"},
-    )
+    await _other_lead_by_override(admin, call, "co_responder", co, "supervisor_decision")
     done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
     assert {(a["responder_id"], a["role"]) for a in done["assignments"]} == {
         (co, "lead"),
         (cit, "backup"),
         (near, "backup"),
     }
-
-
-async def _other_lead_by_override(admin: Api, call: dict[str, Any], kind: str, unit: str) -> None:
-    """The dispatcher sends unit alone to lead the call, instead of the one recommended."""
-    alone = [{"responder_type": kind, "responder_id": unit, "role": "lead"}]
-    await admin.ok(
-        "POST",
-        f"/v1/calls/{call['id']}/dispatch",
-        {"units": alone, "override_code": "closer_unit"},
-    )
 
 
 def _recommended(call: dict[str, Any], role: str) -> str:
