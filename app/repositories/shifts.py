@@ -22,8 +22,8 @@ async def responder_active(
 ) -> bool | None:
     """Whether the responder is active; None when the agency has no such responder. Its
     row is locked as the shift_no_overlap trigger locks it (FOR NO KEY UPDATE): a shift
-    created beside a separation waits for it and is refused, or is seen by it (roster
-    service, _lock_for_separation)."""
+    created beside a separation waits for it and is refused, or is seen by it
+    (app/services/separation.py, lock)."""
     model = Officer if responder_type == "officer" else CoResponder
     stmt = select(model.active).where(model.agency_id == agency_id, model.id == responder_id)
     return (await session.execute(stmt.with_for_update(key_share=True))).scalar_one_or_none()
