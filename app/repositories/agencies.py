@@ -54,13 +54,15 @@ async def agency_by_ori(session: AsyncSession, ori: str) -> Agency | None:
     return (await session.execute(select(Agency).where(Agency.ori == ori))).scalar_one_or_none()
 
 
+async def _hold(session: AsyncSession, key: str) -> None:
+    """A lock on key, held until the transaction ends (PostgreSQL's advisory lock)."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+
+
 async def lock_agency_name(session: AsyncSession, name: str) -> None:
     """Hold the name (in any case) until the transaction ends: a second creation of an
     agency so named waits, then finds the first (agency_named)."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext('agency.name:' || lower(:name)))"),
-        {"name": name},
-    )
+    await _hold(session, f"agency.name:{name.lower()}")
 
 
 async def agency_named(session: AsyncSession, name: str) -> Agency | None:
@@ -77,10 +79,7 @@ async def agency_named(session: AsyncSession, name: str) -> Agency | None:
 async def lock_policy(session: AsyncSession, agency_id: UUID) -> None:
     """Hold the agency's policy for a change until the transaction ends (a later statement
     reads the version in force after any change that held it before)."""
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext('policy:' || :agency_id))"),
-        {"agency_id": str(agency_id)},
-    )
+    await _hold(session, f"policy:{agency_id}")
 
 
 async def latest_policy(session: AsyncSession, agency_id: UUID) -> RoutingPolicy:
