@@ -55,8 +55,9 @@ async def lock(
 async def _refuse_deactivating_on_a_call(
     session: AsyncSession, agency_id: UUID, responder_type: ResponderType, unit_id: UUID
 ) -> None:
-    """A 409 when the unit to deactivate holds an assignment: it would stay on the call,
-    assigned, yet vanish from the units list. Its row is locked first (the one lock order
+    """A 409 when the unit to deactivate holds an assignment, or is busy on a CAD's own
+    incident: it would stay on the call, or the incident, yet vanish from the units list (as
+    cancelling its only shift is refused then). Its row is locked first (the one lock order
     of dispatch), so no dispatch assigns it between this check and the change."""
     locked = await assignment_repo.lock_units(
         session,
@@ -69,6 +70,11 @@ async def _refuse_deactivating_on_a_call(
         raise Conflict(
             f"the unit is assigned to call {unit.active_call_id}: clear the call, or have the"
             " unit report available or out of service, before deactivating it"
+        )
+    if unit is not None and unit.external_incident is not None:
+        raise Conflict(
+            f"the unit is busy on the CAD's incident {unit.external_incident}: have it report"
+            " available or out of service before deactivating it"
         )
 
 

@@ -322,6 +322,22 @@ async def test_a_unit_on_a_call_cannot_be_deactivated_until_released(admin: Api)
     ] is False
 
 
+async def test_a_unit_busy_on_a_cad_incident_cannot_be_deactivated_until_free(admin: Api) -> None:
+    """Deactivated while the CAD had it on scene of its own incident, the unit left the units
+    board still busy (the review), where cancelling its only shift is refused for that."""
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="1A1")
+    path = f"/v1/officers/{officer}"
+    busy = {"status": "on_scene", "external_incident": "B-42"}
+    await admin.ok("PUT", f"{path}/status", busy)
+    refused = await admin.patch(path, {"active": False})
+    assert refused.status_code == 409, refused.text
+    assert "B-42" in refused.json()["detail"]
+    assert (await admin.ok("GET", path))["active"] is True
+    await admin.ok("PUT", f"{path}/status", {"status": "available"})
+    assert (await admin.ok("PATCH", path, {"active": False}))["active"] is False
+
+
 async def test_status_update_records_location(admin: Api) -> None:
     await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
     officer_id = await add_officer(admin, district="D1", call_sign="1A1")
