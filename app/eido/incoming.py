@@ -188,6 +188,8 @@ def _age(person: Mapping[str, Any], on: date) -> tuple[int | None, str | None]:
         value = _number(measure.get("doubleValue") if isinstance(measure, dict) else measure)
         if value is None:
             raise EidoInvalid("ageMeasure is a number of years, or {doubleValue: years}")
+        if value < 0:
+            raise EidoInvalid(f"ageMeasure is a number of years, 0 or more, not {value:g}")
         return math.floor(value), "ageMeasure"
     if "birthDate" in niem:
         born = niem["birthDate"]

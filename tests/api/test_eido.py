@@ -404,20 +404,23 @@ async def test_the_subjects_age_comes_from_age_or_birth_date(admin: Api) -> None
     assert call["subject"] == {}  # a caller's age is not the subject's
 
 
-async def test_a_birth_date_after_the_document_is_a_422_that_says_so(
+async def test_a_birth_date_after_the_document_or_a_negative_age_is_a_422_that_says_so(
     admin: Api, db: asyncpg.Connection
 ) -> None:
-    """It was "Input should be greater than or equal to 0": the negative age it made (an
+    """Each was "Input should be greater than or equal to 0": the negative age it made (an
     outside-in check)."""
     await grid_districts(admin)
-    unborn = [
-        person("InvolvedPerson", birthDate={"date": (T0.date() + timedelta(days=40)).isoformat()})
-    ]
-    response = await admin.post("/v1/eido", document(incident_id(), beat="D1", persons=unborn))
-    assert response.status_code == 422, response.text
-    problem = response.json()
-    assert "is after the document's date" in problem["detail"], problem
-    assert problem["errors"][0]["loc"] == ["body", "personComponent", 0, "ncPersonComponent"]
+    born = (T0.date() + timedelta(days=40)).isoformat()
+    for niem, said in (
+        ({"birthDate": {"date": born}}, "is after the document's date"),
+        ({"ageMeasure": -3}, "0 or more, not -3"),
+    ):
+        persons = [person("InvolvedPerson", **niem)]
+        response = await admin.post("/v1/eido", document(incident_id(), beat="D1", persons=persons))
+        assert response.status_code == 422, response.text
+        problem = response.json()
+        assert said in problem["detail"], problem
+        assert problem["errors"][0]["loc"] == ["body", "personComponent", 0, "ncPersonComponent"]
     assert await _count(db, "call") == 0
 
 

@@ -87,6 +87,7 @@ SEMANTIC_RULES = [
     # Python's calendar again: an EIDO time within a year of years 1 and 9999.
     re.compile(r"not an acceptable EIDO: should be a valid date-time"),
     re.compile(r"not an acceptable EIDO: (ageMeasure|birthDate) is .*"),
+    re.compile(r"not an acceptable EIDO: birthDate \S+ is after the document's date .*"),
     re.compile(r"not an acceptable EIDO: the document (holds more|is nested deeper) than .*"),
     re.compile(
         r"these units differ from the latest recommendation:"
