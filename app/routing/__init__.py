@@ -1,6 +1,7 @@
 """Pure routing core: (call, candidates, policy, now) -> Recommendation. No I/O."""
 
-from app.routing.engine import effective_flags, nature_flags, recommend
+from app.routing.engine import recommend
+from app.routing.flags import effective_flags, nature_flags
 from app.routing.geo import haversine_km
 from app.routing.ranking import hops_to, is_cit, is_eligible, is_minor
 

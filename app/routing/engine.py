@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Literal
 
 from app.routing.draft import Draft
+from app.routing.flags import effective_flags, nature_code, no_concern_message, safety_message
 from app.routing.geo import is_known
 from app.routing.ranking import Ranked, is_minor, rank_candidates, training_class
 from app.routing.types import (
@@ -22,28 +23,6 @@ from app.vocabulary import (
     Lead,
     UnitRole,
 )
-
-
-def _code(nature: str | None) -> str:
-    """A nature as the policy and the registry spell codes: trimmed, upper case."""
-    return (nature or "").strip().upper()
-
-
-def nature_flags(call: CallFacts, policy: Policy) -> frozenset[str]:
-    """Return the flags the call's nature implies through the policy (case-insensitive)."""
-    nature = _code(call.nature)
-    if not nature:
-        return frozenset()
-    implied: frozenset[str] = frozenset()
-    for code, flags in policy.nature_flags.items():
-        if _code(code) == nature:
-            implied |= flags
-    return implied
-
-
-def effective_flags(call: CallFacts, policy: Policy) -> frozenset[str]:
-    """Return the flags set on the call plus those its nature implies."""
-    return call.safety | nature_flags(call, policy)
 
 
 def recommend(
@@ -68,9 +47,10 @@ def recommend(
     draft = Draft()
     lead: Lead
 
+    quiet = no_concern_message(flags, policy)
     if concerns:
         lead = "law_enforcement"
-        draft.reason("safety_flagged", _safety_message(call, policy, concerns))
+        draft.reason("safety_flagged", safety_message(call, policy, concerns))
         found = _find_law_enforcement(officers)
         if found.unit is None:
             draft.reason("le_lead", "Law enforcement must lead, but no officer is in reach")
@@ -96,14 +76,14 @@ def recommend(
             backup = found.unit.call_sign if found.unit else "none available"
             draft.reason(
                 "mh_lead",
-                f"No safety concern flagged: mental health ({best.call_sign}) leads, "
+                f"{quiet}: mental health ({best.call_sign}) leads, "
                 f"with law-enforcement back-up ({backup})",
             )
             _record_law_enforcement(draft, call, found, role="backup")
         else:
             draft.reason(
                 "mh_lead",
-                f"No safety concern flagged: mental health ({best.call_sign}) leads; "
+                f"{quiet}: mental health ({best.call_sign}) leads; "
                 "the policy sends no law-enforcement back-up",
             )
         _add_co_responder(draft, call, best, "lead", co_responders)
@@ -113,7 +93,7 @@ def recommend(
         leader = f" ({found.unit.call_sign})" if found.unit else ""
         draft.reason(
             "no_co_responder",
-            "No safety concern flagged, but no co-responder is available in reach: "
+            f"{quiet}, but no co-responder is available in reach: "
             f"law enforcement{leader} leads, with a mental-health phone consult",
         )
         _no_co_responder(draft)
@@ -201,7 +181,8 @@ def _record_law_enforcement(
             f"{unit.candidate.shift_district}",
         )
         message = (
-            f"No CIT officer on shift in {call.district}; CIT officer {unit.call_sign} from "
+            f"No CIT officer on shift and available in {call.district}; CIT officer"
+            f" {unit.call_sign} from "
             f"{_ring(unit)} {unit.candidate.shift_district}{on_call} {verb}"
         )
         if role == "lead":
@@ -223,15 +204,6 @@ def _record_law_enforcement(
             f"CIT officer {unit.call_sign} takes charge of the scene, even if another officer "
             "is closer or more senior",
         )
-
-
-def _safety_message(call: CallFacts, policy: Policy, concerns: list[str]) -> str:
-    message = f"Safety concern flagged: {', '.join(concerns)}"
-    from_nature = sorted(nature_flags(call, policy) & policy.safety_flags)
-    if from_nature:
-        nature = (call.nature or "").strip()
-        message += f" (nature {nature} implies {', '.join(from_nature)})"
-    return message
 
 
 def _by_training(officers: list[Ranked]) -> Ranked | None:
@@ -358,12 +330,12 @@ def _outside_district(draft: Draft, call: CallFacts) -> None:
 
 
 def _unknown_nature(draft: Draft, call: CallFacts, policy: Policy) -> None:
-    code = _code(call.nature)
+    code = nature_code(call.nature)
     if (
         not code
         or code in APCO_INCIDENT_TYPES
         or code in policy.eido_incident_types
-        or any(_code(known) == code for known in policy.nature_flags)
+        or any(nature_code(known) == code for known in policy.nature_flags)
     ):
         return
     draft.warn(

@@ -261,6 +261,40 @@ def test_no_cit_in_district_brings_adjacent_cit_and_de_escalation_trained_stabil
     assert "cit_scene_lead" in rules(rec)
 
 
+def test_a_cit_officer_on_shift_but_busy_is_not_said_to_be_off_shift() -> None:
+    """The reason said "No CIT officer on shift in D4" beside a board showing D4's CIT
+    officer on shift, out of service (an outside-in check); the warning already said "on
+    shift and available"."""
+    rec = run(
+        call("D4", safety=WEAPON),
+        officer("2A1", "D2", cit=True),
+        officer("4A9", "D4", cit=True, status="out_of_service"),
+        officer("4A1", "D4"),
+    )
+    assert roles(rec)["2A1"] == "lead"
+    assert reason(rec, "cit_adjacent").startswith("No CIT officer on shift and available in D4;")
+
+
+@pytest.mark.parametrize("rule", ["mh_lead", "no_co_responder"])
+def test_flags_the_policy_does_not_count_are_named_not_denied(rule: str) -> None:
+    """A policy counting weapon and violence only: a call flagged threat_to_others and
+    crime_in_progress had mental health lead (as the policy says) under a reason opening
+    "No safety concern flagged", beside the flags the dispatcher had just set (an
+    outside-in check)."""
+    narrow = replace(POLICY, safety_flags=frozenset({"weapon", "violence"}))
+    flagged = call(safety=frozenset({"threat_to_others", "crime_in_progress"}))
+    units = [officer("1A1", cit=True)] + ([co_responder("M")] if rule == "mh_lead" else [])
+    rec = run(flagged, *units, policy=narrow)
+    assert rec.lead == ("mental_health" if rule == "mh_lead" else "law_enforcement")
+    assert not rec.safety_concern
+    assert reason(rec, rule).startswith(
+        "The policy counts none of the flags set (crime_in_progress, threat_to_others) as a"
+        " safety concern"
+    )
+    plain = run(call(safety=frozenset({"medical_emergency"})), *units, policy=narrow)
+    assert reason(plain, rule).startswith("No safety concern flagged")
+
+
 def test_mental_health_awareness_beats_no_training_for_stabilize() -> None:
     rec = run(
         call("D4", safety=WEAPON),
