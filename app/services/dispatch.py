@@ -118,6 +118,21 @@ async def _beside_the_lead(
     )
 
 
+def _why_not(unit_id: UUID, unit: dispatch_reads.LockedUnit) -> str:
+    """A unit not sent, by its call sign, and why: for a dispatcher to choose another."""
+    if not unit.active:
+        why = "no longer active"
+    elif unit.active_call_id is not None:
+        why = f"on call {unit.active_call_id}"
+    elif unit.status == "out_of_service":
+        why = "out of service"
+    elif unit.status != "available":
+        why = f"{unit.status.replace('_', ' ')} on an incident of the CAD's"
+    else:
+        why = "off shift"
+    return f"{unit.call_sign or unit_id} ({why})"
+
+
 def _available(unit: dispatch_reads.LockedUnit, *, off_shift_too: bool) -> bool:
     return (
         unit.active
@@ -230,7 +245,8 @@ async def dispatch(
         return UnitsUnavailable(
             [UnitRef(responder_type=t, responder_id=i) for t, i, _ in taken],
             fresh,
-            "some units are no longer available; nothing was assigned",
+            "some units are no longer available; nothing was assigned: "
+            + ", ".join(_why_not(i, locked[i]) for _, i, _ in taken),
         )
 
     now = datetime.now(UTC)

@@ -81,6 +81,27 @@ async def test_a_crew_sent_to_a_call_whose_nature_is_the_danger_is_told_of_it(
     }
 
 
+async def test_a_unit_sent_by_override_while_busy_elsewhere_is_named_with_why(
+    admin: Api,
+) -> None:
+    co, officer = await _setup(admin)
+    await admin.ok(
+        "PUT", f"/v1/officers/{officer}/status", {"status": "on_scene", "external_incident": "B-1"}
+    )
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "out_of_service"})
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    for kind, unit, why in (
+        ("officer", officer, "1A1 (on scene on an incident of the CAD's)"),
+        ("co_responder", co, "MCT-1 (out of service)"),
+    ):
+        sent = [{"responder_type": kind, "responder_id": unit, "role": "lead"}]
+        response = await admin.post(
+            f"/v1/calls/{call['id']}/dispatch", {"units": sent, "override_code": "closer_unit"}
+        )
+        assert response.status_code == 409, response.text
+        assert response.json()["detail"].endswith(f"nothing was assigned: {why}"), response.text
+
+
 async def test_other_units_need_an_override_reason_which_is_stored(
     admin: Api, db: asyncpg.Connection
 ) -> None:
@@ -177,6 +198,12 @@ async def test_taken_unit_gives_409_with_fresh_recommendation_and_changes_nothin
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert {u["responder_id"] for u in problem["unavailable_units"]} == {co, officer}
+    # Which, by call sign, and why (it named ids alone: an outside-in check).
+    assert problem["detail"].endswith(
+        f"nothing was assigned: 1A1 (on call {first['id']}), MCT-1 (on call {first['id']})"
+    ) or problem["detail"].endswith(
+        f"nothing was assigned: MCT-1 (on call {first['id']}), 1A1 (on call {first['id']})"
+    )
     assert problem["recommendation"]["units"] == []
     assert "no_units_available" in {w["code"] for w in problem["recommendation"]["warnings"]}
     after = await admin.ok("GET", f"/v1/calls/{second['id']}")
