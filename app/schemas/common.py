@@ -47,6 +47,13 @@ def said(error: Mapping[str, Any]) -> str:
     its regular expression, which told a console "String should match pattern
     '^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$'"."""
     kind, given = error.get("type"), error.get("input")
+    if kind == "json_invalid" and error.get("msg") == "JSON decode error":
+        # FastAPI's, for a body that does not parse, with where it stopped as the loc's
+        # number: "JSON decode error" left that number unexplained (an outside-in check).
+        why = (error.get("ctx") or {}).get("error")
+        loc = tuple(error.get("loc") or ())
+        at = f" at character {loc[1]}" if len(loc) > 1 and isinstance(loc[1], int) else ""
+        return f"The body is not valid JSON{f' ({why})' if why else ''}{at}"
     if kind == "string_pattern_mismatch":
         words = PATTERN_WORDS.get(str((error.get("ctx") or {}).get("pattern")))
         if words is not None:

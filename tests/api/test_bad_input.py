@@ -105,6 +105,24 @@ async def test_a_time_of_day_out_of_range_is_said_to_be_the_times_fault(
     assert "extra characters" not in error["msg"], error
 
 
+async def test_a_body_cut_short_is_said_to_be_invalid_json_and_where(admin: Api) -> None:
+    """It said "body.17: JSON decode error": nothing told that 17 is where the parse
+    stopped (an outside-in check)."""
+    response = await admin.client.post(
+        "/v1/calls",
+        content=b'{"district":"D1",',
+        headers={**admin.headers, "content-type": "application/json"},
+    )
+    errors = _assert_problem(response, 422)["errors"]
+    assert errors == [
+        {
+            "loc": ["body", 17],
+            "msg": "The body is not valid JSON (Expecting property name enclosed in double"
+            " quotes) at character 17",
+        }
+    ]
+
+
 async def test_body_that_is_not_utf8_is_422(admin: Api, db: asyncpg.Connection) -> None:
     await grid_districts(admin)
     before = await _counts(db)
