@@ -17,9 +17,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def wants_csv(request: Request) -> bool:
-    """Whether the client prefers CSV (RFC 9110 §12.5.1): text/csv named in Accept, with a
-    quality above zero and not below JSON's. A type's quality is that of the most specific
-    range that matches it (text/csv, then text/*, then */*); JSON is the default."""
+    """Whether the client prefers CSV (RFC 9110 §12.5.1): named in Accept (text/csv or
+    text/*), with a quality above zero and not below JSON's. A type's quality is that of the
+    most specific range that matches it (text/csv, then text/*, then */*); at equal
+    quality, the type named more exactly wins. JSON is the default (*/* alone included)."""
     ranges: dict[str, float] = {}
     for part in request.headers.get("accept", "").split(","):
         media, *params = (p.strip() for p in part.split(";"))
