@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.agency_context import AgencyContext
 from app.db.unit_of_work import UnitOfWork
 from app.eido import outgoing, registry
-from app.encryption import CALL_NOTES, DataCipher
+from app.encryption import CALL_NOTES, DataCipher, UndecryptableValue
 from app.errors import CallExists, Conflict, Invalid
 from app.events import catalogue as events
 from app.ids import new_id
@@ -223,7 +223,7 @@ async def revise(
         located = context.locate(*body.location.point)
         if located is not None:
             district_id, district = context.districts_by_code[located].id, located
-    call = replace(
+    revised = replace(
         call,
         safety=(
             call.safety
@@ -242,13 +242,34 @@ async def revise(
         district=district,
         updated_at=now,
     )
+    if not _changes(call, revised, body, cipher):
+        # Nothing new (`{}`, every field null, or what the call holds already): the call is
+        # not written and its units are not told it changed, but it is re-triaged all the
+        # same, so a PATCH that names nothing renews a recommendation gone stale.
+        rec = await triage.retriage(
+            session, context, who, call, request_id=request_id, now=now, cause="restate"
+        )
+        return call, rec
     try:
-        await repo.update_call(session, call)
+        await repo.update_call(session, revised)
     except repo.DistrictGone:
         # Deleted since this instance's settings named it (DELETE /v1/districts/{code}).
         where = "district" if body.district is not None else "location"
         raise Invalid(f"unknown district {district}", loc=("body", where)) from None
     rec = await triage.retriage(
-        session, context, who, call, request_id=request_id, now=now, cause="update"
+        session, context, who, revised, request_id=request_id, now=now, cause="update"
     )
-    return call, rec
+    return revised, rec
+
+
+def _changes(call: CallRecord, revised: CallRecord, body: CallPatch, cipher: DataCipher) -> bool:
+    """Whether a PATCH changed the call: revised differs from it, notes aside (each
+    encryption differs), or the notes it gives are not those the call holds."""
+    if body.notes is not None:
+        try:
+            held = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
+        except UndecryptableValue:  # cannot be compared: taken as new
+            return True
+        if body.notes != held:
+            return True
+    return replace(revised, notes=call.notes, updated_at=call.updated_at) != call

@@ -147,6 +147,7 @@ async def _with_units_on_call(
 # The audit entry of each cause of a re-triage: its action and outcome.
 _AUDITED_AS: dict[str, tuple[str, AuditOutcome]] = {
     "update": ("call.update", "success"),
+    "restate": ("call.update", "success"),
     "dispatch": ("call.dispatch", "error"),
     "lead_left": ("call.retriage", "success"),
 }
@@ -160,14 +161,15 @@ async def retriage(
     *,
     request_id: str | None,
     now: datetime,
-    cause: Literal["update", "dispatch", "lead_left"],
+    cause: Literal["update", "restate", "dispatch", "lead_left"],
     detail: dict[str, Any] | None = None,
     left: LeftUnit | None = None,
 ) -> RecommendationRecord:
     """Re-triage the call as it stands and store the new recommendation in its history.
 
     The cause: new information (PATCH: call.updated is emitted, and the audit entry is the
-    update's success), a dispatch that could not assign (the entry records the dispatch's
+    update's success), a PATCH that changed nothing (restate: its audit entry, no
+    call.updated), a dispatch that could not assign (the entry records the dispatch's
     failure), or the unit leading the call gone from it while others stay (its own entry,
     call.retriage, with detail). A change of lead on a dispatched call also emits
     call.escalated, unless the unit leading it is of that kind already (a dispatcher sent

@@ -309,6 +309,41 @@ async def test_patch_leaves_a_field_sent_as_null_as_it_was(admin: Api) -> None:
     assert after["subject"] == {}
 
 
+async def test_patch_that_changes_nothing_renews_the_recommendation_untold(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A PATCH naming nothing new (`{}`, every field null, or what the call holds) tells the
+    units nothing (no call.updated) and leaves the call as it was, but re-triages it: a
+    recommendation whose lead went off the air since is renewed."""
+    await grid_districts(admin)
+    mct = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    place = {"lat": 40.785, "lon": -111.925, "address": "1 Main St"}
+    facts = {"nature": "MNTL", "notes": "caller is the sister", "location": place}
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", **facts}, 201)
+    assert _roles(call) == {"MCT-1": "lead", "1A1": "backup"}
+    await admin.ok("PUT", f"/v1/co-responders/{mct}/status", {"status": "out_of_service"})
+
+    def updates() -> Any:
+        return db.fetchval(
+            "SELECT count(*) FROM event WHERE type = 'call.updated' AND call_id = $1",
+            uuid.UUID(call["id"]),
+        )
+
+    for same in ({}, {"nature": None, "notes": None}, {**facts, "safety": {"weapon": False}}):
+        again = await admin.ok("PATCH", f"/v1/calls/{call['id']}", same)
+        assert _roles(again) == {"1A1": "lead"}
+        assert again["updated_at"] == call["updated_at"]
+        assert await updates() == 0
+    history = await admin.ok("GET", f"/v1/calls/{call['id']}/recommendations")
+    assert len(history["items"]) == 4
+    changed = await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": "caller is the aunt"})
+    assert changed["updated_at"] > call["updated_at"]
+    assert await updates() == 1
+    read = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert read["notes"] == "caller is the aunt"
+
+
 async def test_intake_takes_a_field_sent_as_null_as_not_given(admin: Api) -> None:
     """A CAD that sends every field writes null for what it does not know: a call is never
     refused for that (it was a 422 for safety and subject), and the document says so."""

@@ -145,7 +145,8 @@ async def update_call(
     state: State,
     request: Request,
 ) -> CallOut:
-    """Add new information; safety merges flag by flag and the call is re-triaged."""
+    """Add new information; safety merges flag by flag and the call is re-triaged. A PATCH
+    that changes nothing (`{}`) only renews the recommendation."""
     work.use_generic_plans()
     if body.district is not None:
         context = await agency.knowing(state, context, codes=[body.district])
