@@ -21,7 +21,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.raw import RawStatement, driver
-from app.repositories.shifts import NAMING_SHIFT
+from app.repositories.naming_shift import NAMING_SHIFT
 from app.routing.types import Candidate, CertificationPeriod, GeoPoint
 
 # Rows kept per (type, hop, cit, training-or-youth) partition. Routing needs the best of
@@ -164,7 +164,7 @@ LEFT JOIN LATERAL (
 ) cert ON u.state_officer_id IS NOT NULL"""
 
 # The units holding an assignment on the call, each with the shift that names it now
-# (shifts.NAMING_SHIFT, as dispatch names a unit: a unit may be sent off shift), for its
+# (naming_shift.NAMING_SHIFT, as dispatch names a unit: a unit may be sent off shift), for its
 # call sign and district.
 _ON_CALL = Template("""
 SELECT r.responder_type, r.responder_id, s.call_sign, s.starts_at, s.ends_at,

@@ -25,7 +25,7 @@ from app.models import Assignment, Base, Dispatch, Recommendation
 from app.records.calls import CallRecord
 from app.records.recommendations import RecommendationRecord
 from app.repositories import calls as call_repo
-from app.repositories.shifts import NAMING_SHIFT
+from app.repositories.naming_shift import NAMING_SHIFT
 from app.vocabulary import ResponderType, UnitStatus
 
 
@@ -128,7 +128,7 @@ CROSS JOIN LATERAL (
     return RawStatement.compile(head + _CALL.format(units=", lk.*", join=units_read))
 
 
-# The call sign is the one shift_repo.call_signs gives (shifts.NAMING_SHIFT).
+# The call sign is the one naming_shift.call_signs gives (NAMING_SHIFT).
 _CALL_SIGN = "SELECT s.call_sign " + NAMING_SHIFT
 # Whether a shift of the unit covers now: a range scan of (responder_id, starts_at), no
 # shift being longer than a day.

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, delete, exists, func, or_, select, text, update
+from sqlalchemy import Select, delete, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.ids import new_id
@@ -256,56 +255,6 @@ async def plan_for_its_times(session: AsyncSession) -> None:
     await session.execute(_CUSTOM_PLANS)
 
 
-UnitRow = tuple[Shift, Officer | None, CoResponder | None]
-
-
-def _with_active_responder(stmt: Select[Any]) -> Select[Any]:
-    """The statement's shifts with their responder, only where the responder is active."""
-    return (
-        stmt.add_columns(Officer, CoResponder)
-        .outerjoin(Officer, Officer.id == Shift.officer_id)
-        .outerjoin(CoResponder, CoResponder.id == Shift.co_responder_id)
-        .where(
-            or_(
-                and_(Shift.responder_type == "officer", Officer.active),
-                and_(Shift.responder_type == "co_responder", CoResponder.active),
-            )
-        )
-    )
-
-
-async def terminal_shift(
-    session: AsyncSession, *, agency_id: UUID, responder_id: UUID, now: datetime
-) -> UnitRow | None:
-    """The active responder's shift that started last by now: the one covering now, if any,
-    else the one it worked last (a unit may still be on a call after its shift ends). With
-    none started, its next one while it is on a call (sent by a dispatcher's override before
-    its first shift): the call must reach its terminal. Each is one probe of
-    ix_shift_responder_id; the second runs only for a unit with no shift started."""
-    mine = (Shift.agency_id == agency_id, Shift.responder_id == responder_id)
-    latest = (
-        _with_active_responder(select(Shift).where(*mine, Shift.starts_at <= now))
-        .order_by(Shift.starts_at.desc())
-        .limit(1)
-    )
-    row = (await session.execute(latest)).first()
-    if row is None:
-        busy = or_(
-            Officer.active_call_id.is_not(None),
-            Officer.external_incident.is_not(None),
-            CoResponder.active_call_id.is_not(None),
-            CoResponder.external_incident.is_not(None),
-        )
-        ahead = (
-            _with_active_responder(select(Shift).where(*mine, Shift.starts_at > now))
-            .where(busy)
-            .order_by(Shift.starts_at)
-            .limit(1)
-        )
-        row = (await session.execute(ahead)).first()
-    return None if row is None else (row[0], row[1], row[2])
-
-
 async def busy_on_its_only_shift(session: AsyncSession, *, shift: Shift) -> str | None:
     """What the shift's unit is busy on (its cit-dispatch call, or the CAD's incident) when
     it has no other shift: the one that names it on the consoles (NAMING_SHIFT), a unit
@@ -331,51 +280,6 @@ async def busy_on_its_only_shift(session: AsyncSession, *, shift: Shift) -> str 
     if row.external_incident is not None:
         return f"the CAD's incident {row.external_incident}"
     return None
-
-
-# The shift that names a unit now, for hand-written statements and call_signs below: the one
-# that started last by now (on now, or the one it worked last), else its next one. {unit} is
-# the unit's id column; :agency_id and :now are the statement's. Two probes of
-# ix_shift_responder_id (responder, starts_at), each one row: ordering all of the unit's
-# shifts by their distance from now read every shift it ever worked, on every dispatch and
-# clear, once per unit (93 rows and pages a unit at 90 days of history, 4 ms cold).
-NAMING_SHIFT = """FROM (
-            (SELECT worked.*, 0 AS rank FROM shift worked
-             WHERE worked.agency_id = :agency_id AND worked.responder_id = {unit}
-               AND worked.starts_at <= CAST(:now AS timestamptz)
-             ORDER BY worked.starts_at DESC
-             LIMIT 1)
-            UNION ALL
-            (SELECT ahead.*, 1 AS rank FROM shift ahead
-             WHERE ahead.agency_id = :agency_id AND ahead.responder_id = {unit}
-               AND ahead.starts_at > CAST(:now AS timestamptz)
-             ORDER BY ahead.starts_at
-             LIMIT 1)
-        ) s
-        ORDER BY s.rank
-        LIMIT 1"""
-
-
-# Each responder's naming shift, for many responders in one query (static SQL only).
-_CALL_SIGNS = text(
-    "SELECT r.id AS responder_id, s.call_sign"  # noqa: S608
-    " FROM unnest(CAST(:responder_ids AS uuid[])) AS r(id)"
-    f" JOIN LATERAL (SELECT s.call_sign {NAMING_SHIFT.format(unit='r.id')}) s ON true"
-)
-
-
-async def call_signs(
-    session: AsyncSession, *, agency_id: UUID, responder_ids: Sequence[UUID], now: datetime
-) -> dict[UUID, str]:
-    """Each responder's call sign now, from the shift that names it (NAMING_SHIFT: the one
-    that started last by now, else its next one). One query."""
-    if not responder_ids:
-        return {}
-    rows = await session.execute(
-        _CALL_SIGNS,
-        {"agency_id": agency_id, "responder_ids": list(responder_ids), "now": now},
-    )
-    return {r.responder_id: r.call_sign for r in rows}
 
 
 async def shifts_overlapping(

@@ -43,7 +43,7 @@ _COLUMNS = """sc.shift_id, sc.responder_type, sc.responder_id, sc.call_sign,
            coalesce(sc.cit_periods @> CAST(:today AS date), false) AS cit_certified"""
 
 # Units held over: active responders busy on a call (theirs or a CAD's) off shift now, as
-# the home row of the shift that names them (app/repositories/shifts.py, NAMING_SHIFT): the
+# the home row of the shift that names them (app/repositories/naming_shift.py, NAMING_SHIFT): the
 # one that started last, which has ended, else their next one (sent by a dispatcher's
 # override before their first shift). With the responder's status, location and
 # certifications now (the triggers stop keeping an ended shift's row current). Few rows,

@@ -21,8 +21,7 @@ from app.events import catalogue as events
 from app.models import Assignment
 from app.records.calls import CallRecord
 from app.records.recommendations import RecommendationRecord
-from app.repositories import dispatch_reads
-from app.repositories import shifts as shift_repo
+from app.repositories import dispatch_reads, naming_shift
 from app.services import dispatch_roles
 from app.services.dispatch_roles import Unit
 from app.vocabulary import Lead, OverrideCode
@@ -126,7 +125,7 @@ async def _role_changed(
     unnamed = [
         c.assignment.responder_id for c in changes if c.assignment.responder_id not in locked
     ]
-    signs = await shift_repo.call_signs(
+    signs = await naming_shift.call_signs(
         session, agency_id=call.agency_id, responder_ids=unnamed, now=now
     )
     return [

@@ -18,8 +18,8 @@ from app.records.calls import CallRecord
 from app.repositories import agencies as agency_repo
 from app.repositories import assignments as assignment_repo
 from app.repositories import calls as call_repo
+from app.repositories import naming_shift
 from app.repositories import roster as roster_repo
-from app.repositories import shifts as shift_repo
 from app.services import call_views
 
 
@@ -110,7 +110,7 @@ async def _units(
         officer_ids=[i for i, a in latest.items() if a.responder_type == "officer"],
         co_ids=[i for i, a in latest.items() if a.responder_type == "co_responder"],
     )
-    signs = await shift_repo.call_signs(
+    signs = await naming_shift.call_signs(
         session, agency_id=context.agency_id, responder_ids=list(latest), now=now
     )
     certified = await roster_repo.valid_certifications(

@@ -18,6 +18,7 @@ from app.events.body import instant_text
 from app.models import District, Shift
 from app.records.units import UnitRecord
 from app.repositories import districts as district_repo
+from app.repositories import naming_shift
 from app.repositories import roster as roster_repo
 from app.repositories import shifts as repo
 from app.repositories import units as unit_repo
@@ -350,14 +351,17 @@ async def my_unit(
     call may outlast the shift), else, while it is on a call, from its next one (sent by
     override before its first shift); None when it is inactive, or no shift of its has
     started and it is on no call."""
-    row = await repo.terminal_shift(
+    row = await naming_shift.terminal_shift(
         session, agency_id=context.agency_id, responder_id=responder_id, now=now
     )
     return None if row is None else (await _units(session, context, [row], now))[0]
 
 
 async def _units(
-    session: AsyncSession, context: AgencyContext, rows: Sequence[repo.UnitRow], now: datetime
+    session: AsyncSession,
+    context: AgencyContext,
+    rows: Sequence[naming_shift.UnitRow],
+    now: datetime,
 ) -> list[UnitOut]:
     codes = await repo.coverage_codes(session, [s.id for s, _, _ in rows])
     certs = await roster_repo.valid_certifications(

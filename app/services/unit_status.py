@@ -16,7 +16,7 @@ from app.models import Assignment, CoResponder, Officer
 from app.repositories import assignments as assignment_repo
 from app.repositories import calls as call_repo
 from app.repositories import events as outbox
-from app.repositories import shifts as shift_repo
+from app.repositories import naming_shift
 from app.routing.types import LeftUnit
 from app.schemas.common import geo_location
 from app.schemas.roster import StatusUpdate, UnitStatusOut
@@ -149,7 +149,7 @@ async def _after_the_lead_left(
     if call is None or call.status != "dispatched":
         return
     responder_type, responder_id, status = unit
-    signs = await shift_repo.call_signs(
+    signs = await naming_shift.call_signs(
         session, agency_id=context.agency_id, responder_ids=[responder_id], now=now
     )
     await triage.retriage(
