@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from app.repositories import districts as district_repo
+from app.repositories import shifts as shift_repo
 from tests.helpers import (
     Api,
     add_co_responder,
@@ -408,6 +409,36 @@ async def test_a_separation_revokes_the_units_keys_for_good(admin: Api) -> None:
     assert (await terminals[stays].get("/v1/units/me")).status_code == 200
     revoked = [k for k in (await admin.ok("GET", "/v1/api-keys"))["items"] if k["revoked_at"]]
     assert sorted(k["responder_id"] for k in revoked) == sorted([officer, co])
+
+
+async def test_a_separation_that_keeps_finding_a_new_shift_gives_up_and_changes_nothing(
+    admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A separation looks for the shift under way again once it holds the unit's row; while
+    each look finds another (shifts created as it looked), it gives up after three with a
+    503 the console may retry, and nothing of it is kept: the officer active, on its
+    shift, its terminal's key working."""
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    officer = await add_officer(admin, district="D1", call_sign="1A1")
+    terminal = await admin.with_role("unit", responder_id=officer)  # type: ignore[arg-type]
+    looks = []
+
+    async def another_each_time(*args: Any, **kwargs: Any) -> uuid.UUID:
+        looks.append(kwargs["responder_id"])
+        return uuid.uuid4()
+
+    monkeypatch.setattr(shift_repo, "current_shift_id", another_each_time)
+    refused = await admin.patch(f"/v1/officers/{officer}", {"active": False})
+    assert refused.status_code == 503
+    assert refused.json()["type"].endswith("/rolled-back")
+    assert looks == [uuid.UUID(officer)] * 3
+    monkeypatch.undo()
+    assert (await admin.ok("GET", f"/v1/officers/{officer}"))["active"] is True
+    [unit] = (await admin.ok("GET", "/v1/units"))["items"]
+    assert (unit["responder_id"], unit["call_sign"]) == (officer, "1A1")
+    assert (await terminal.get("/v1/units/me")).status_code == 200
+    await admin.ok("PATCH", f"/v1/officers/{officer}", {"active": False})
+    assert (await admin.ok("GET", "/v1/units"))["items"] == []
 
 
 async def test_keys_made_while_the_unit_is_deactivated_never_outlive_it(
