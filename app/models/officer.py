@@ -44,5 +44,7 @@ class Officer(UnitStateMixin, Base):
     trainings: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     active: Mapped[bool] = mapped_column(server_default=text("true"))
     separated_at: Mapped[datetime | None]
+    # When its post began: created active, or reactivated (migration 0029).
+    active_since: Mapped[datetime] = mapped_column(server_default=func.now())
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

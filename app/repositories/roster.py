@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from uuid import UUID
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, exists, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.models import Certification, CoResponder, Officer
@@ -127,6 +127,17 @@ async def agency_has_employed(
         exists().where(Officer.agency_id == agency_id, Officer.state_officer_id == state_officer_id)
     )
     return bool((await session.execute(stmt)).scalar())
+
+
+_EMPLOYED_FIRST_ELSEWHERE = text("SELECT cit_employed_first_elsewhere(:person)")
+
+
+async def employed_first_elsewhere(session: AsyncSession, *, state_officer_id: str) -> bool:
+    """Whether another agency employs the person actively, and has since before this one's
+    active post (or this one has none): that agency records their certifications then
+    (migration 0029). Yes or no only: which agency is never told."""
+    found = await session.execute(_EMPLOYED_FIRST_ELSEWHERE, {"person": state_officer_id})
+    return bool(found.scalar())
 
 
 def certifications_statement(

@@ -1,7 +1,11 @@
 """CIT certifications: the state's record of a person's training, which moves with them.
 
 Any agency that employs or has employed the person reads it and routes by it; only the
-agency that recorded it may correct it, or end it early (a decertification).
+agency that recorded it may correct it, or end it early (a decertification). While another
+agency has employed the person since before the agency's own active post (or it has none),
+that other agency is the one that records them, and widens them: an agency putting someone
+else's officer on its roster (a mistyped state id) does not make them CIT on that agency's
+calls (migration 0029).
 """
 
 from __future__ import annotations
@@ -37,6 +41,22 @@ async def record_certification(
         raise Invalid(
             "your agency has never employed an officer with that state_officer_id",
             loc=("body", "state_officer_id"),
+        )
+    # A number on record already is named first: the record is the person's, and this
+    # agency reads it (the unique index still settles a race below).
+    found = await repo.certification_numbered(
+        await session.connection(),
+        state_officer_id=body.state_officer_id,
+        certification_number=body.certification_number,
+    )
+    if found is not None:
+        raise CertificationExists(found)
+    if await repo.employed_first_elsewhere(session, state_officer_id=body.state_officer_id):
+        raise Conflict(
+            "another agency employs the officer with that state_officer_id, and has since"
+            " before any active post of theirs at your agency: that agency records their"
+            " certifications, and yours routes by its records (GET /v1/certifications)."
+            " Check the state_officer_id your agency gave them"
         )
     cert = Certification(**body.model_dump(), recorded_by_agency_id=agency_id)
     session.add(cert)
@@ -126,6 +146,15 @@ async def update_certification(
         raise Invalid(
             "expires_on must be on or after certified_on (on it: valid on no day, voided)",
             loc=("body", moved),
+        )
+    widens = certified_on < cert.certified_on or expires_on > cert.expires_on
+    if widens and await repo.employed_first_elsewhere(
+        session, state_officer_id=cert.state_officer_id
+    ):
+        raise Conflict(
+            "another agency employs this officer, and has since before any active post of"
+            " theirs at your agency: a correction that makes the certification count on more"
+            " days is that agency's to record (ending it early is still yours)"
         )
     changes = {
         "certified_on": certified_on,

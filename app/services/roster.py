@@ -171,6 +171,8 @@ async def update_officer(
     if body.active is not None and body.active != officer.active:
         officer.active = body.active
         officer.separated_at = None if body.active else datetime.now(UTC)
+        if body.active:  # a new post: who records its certifications may change with it
+            officer.active_since = datetime.now(UTC)
     wanted = _unique_values(officer)
     try:
         async with session.begin_nested():

@@ -440,6 +440,25 @@ def test_upgrading_gives_a_roster_written_up_afterwards_the_certifications_since
     assert asyncio.run(_fetch(scratch_url, covered)) == [(False, False), (True, True)]
 
 
+def test_upgrading_dates_each_officers_post_from_its_creation(scratch_url: str) -> None:
+    """Migration 0029: officers written before take their creation's time as the start of
+    their post (who records a person's certifications goes by it), not the upgrade's."""
+    upgrade(scratch_url, "0028")
+    asyncio.run(
+        _insert(
+            scratch_url,
+            _AGENCY,
+            _OFFICER.format(sid="S-1"),
+            "UPDATE officer SET created_at = now() - interval '3 years'",
+        )
+    )
+    upgrade(scratch_url)
+    since = (
+        "SELECT active_since = created_at, active_since < now() - interval '1 year' FROM officer"
+    )
+    assert asyncio.run(_fetch(scratch_url, since)) == [(True, True)]
+
+
 def test_migrate_says_when_a_newer_release_upgraded_the_database(scratch_url: str) -> None:
     """An older release started against a database a newer one upgraded: one line, exit 2."""
     upgrade(scratch_url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -159,6 +160,60 @@ async def test_certifications_are_the_one_cross_agency_read(
                         await conn.execute("UPDATE certification SET certification_number = 'X'")
     finally:
         await conn.close()
+
+
+async def test_another_agency_cannot_make_an_agencys_officer_cit(
+    admin: Api, other_admin: Api, db: asyncpg.Connection
+) -> None:
+    """An agency that puts someone else's officer on its roster (a mistyped state id, or
+    not) is refused a certification for them, and a correction that widens one it recorded
+    before they were hired: it made them CIT on their own agency's armed calls, which could
+    not undo it (the security review). Ending one early stays its own; and once the person
+    left the first agency, the one that hired them records (the certification moves)."""
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="1A11", state_officer_id="P-5")
+    today = datetime.now(UTC).date()
+    squatter = await other_admin.ok(
+        "POST", "/v1/officers", {"state_officer_id": "p-5", "badge_number": "9", "name": "y"}, 201
+    )
+    body = {
+        "state_officer_id": "P-5",
+        "certification_number": "FAKE-1",
+        "program": "State CIT 40h",
+        "certified_on": str(today - timedelta(days=10)),
+        "expires_on": str(today + timedelta(days=300)),
+        "volunteered": True,
+    }
+    refused = await other_admin.post("/v1/certifications", body)
+    assert refused.status_code == 409
+    assert "another agency employs the officer" in refused.json()["detail"]
+    assert await db.fetchval("SELECT count(*) FROM certification") == 0
+    assert (await admin.ok("GET", f"/v1/officers/{officer}"))["cit"]["certified"] is False
+    armed = await admin.ok("POST", "/v1/calls", {"district": "D1", "safety": {"weapon": True}}, 201)
+    assert "no_cit_available" in {w["code"] for w in armed["recommendation"]["warnings"]}
+    # The agency that employs P-5 records it; the other routes by its record, as ever.
+    mine = await admin.ok(
+        "POST", "/v1/certifications", {**body, "certification_number": "C-5"}, 201
+    )
+    [unit] = (await admin.ok("GET", "/v1/units"))["items"]
+    assert unit["cit_certified"] is True
+    seen = (await other_admin.ok("GET", "/v1/certifications?state_officer_id=P-5"))["items"]
+    assert [c["id"] for c in seen] == [mine["id"]]
+    # The first agency leaves P-5: the one that hired them records their certifications now.
+    await other_admin.ok("PATCH", f"/v1/officers/{squatter['id']}", {"active": False})
+    await admin.ok("PATCH", f"/v1/officers/{officer}", {"active": False})
+    await other_admin.ok("PATCH", f"/v1/officers/{squatter['id']}", {"active": True})
+    theirs = await other_admin.ok(
+        "POST", "/v1/certifications", {**body, "certification_number": "C-6"}, 201
+    )
+    # Back on the first agency's roster (hired again after the other's post began), P-5's
+    # record there is the other's to widen; ending it early is still its recorder's.
+    await admin.ok("PATCH", f"/v1/officers/{officer}", {"active": True})
+    wider = {"expires_on": str(today + timedelta(days=400))}
+    assert (await admin.patch(f"/v1/certifications/{mine['id']}", wider)).status_code == 409
+    await other_admin.ok("PATCH", f"/v1/certifications/{theirs['id']}", wider)
+    ended = {"expires_on": str(today)}
+    await admin.ok("PATCH", f"/v1/certifications/{mine['id']}", ended)
 
 
 async def _snapshot(db: asyncpg.Connection, agency_id: Any) -> dict[str, list[str]]:

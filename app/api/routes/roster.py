@@ -158,7 +158,8 @@ async def set_officer_status(
         **conflict_naming(
             CertificationExistsProblem,
             "The person has this certification number on record (CertificationExistsProblem,"
-            " whose certification_id is that record's id)",
+            " whose certification_id is that record's id); or another agency has employed"
+            " them since before your agency's post, and records their certifications",
         ),
     },
 )
@@ -174,7 +175,7 @@ async def record_certification(
 @router.patch(
     "/certifications/{certification_id}",
     tags=["certifications"],
-    responses=problems(401, 403, 404, 413, 422, 503),
+    responses=problems(401, 403, 404, 409, 413, 422, 503),
 )
 async def update_certification(
     certification_id: UUID,
@@ -188,7 +189,9 @@ async def update_certification(
     effect, and routing stops taking the officer as CIT at once. One recorded in error, or
     revoked on its first day, is voided by setting `expires_on` to its `certified_on`: it is
     then valid on no day. Another agency's record,
-    which you can read, is a 403: only the agency that recorded it may change it."""
+    which you can read, is a 403: only the agency that recorded it may change it. Making it
+    count on more days is a 409 while another agency has employed the officer since before
+    your agency's post (it records their certifications then)."""
     out, changed = await certifications.update_certification(
         session, agency_id=who.agency_id, certification_id=certification_id, body=body
     )
