@@ -10,11 +10,16 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.db.dsn import checked
+
 # The longest wait before a webhook retry a schedule may give.
 LONGEST_RETRY_DELAY = 7 * 86_400.0
 
 
 class Settings(BaseSettings):
+    # Every number has bounds: a value the database or the event loop cannot hold (a rate
+    # limit past int32, a lockout past the timestamps' range, an infinite timeout, a
+    # negative body limit) started the service, then failed or refused every request.
     model_config = SettingsConfigDict(env_prefix="CIT_", extra="ignore")
 
     # postgresql://… of an external server; unset means the embedded pgserver in data_dir.
@@ -46,41 +51,41 @@ class Settings(BaseSettings):
     # (app/services/changes.py) and reach every instance within a second; this bounds one
     # that missed the announcement, so at most 5 s.
     cache_ttl_seconds: float = Field(default=2.0, ge=0.0, le=5.0)
-    max_body_bytes: int = 256 * 1024
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=64 * 1024 * 1024)
     # A request's headers must arrive within this many seconds of the connection opening
     # (or of the request's first byte on a kept-alive connection), and its body within
     # body_timeout_seconds of its headers; otherwise 408 and the connection is closed.
-    header_timeout_seconds: float = Field(default=10.0, gt=0.0)
-    body_timeout_seconds: float = Field(default=30.0, gt=0.0)
+    header_timeout_seconds: float = Field(default=10.0, gt=0.0, le=3600.0)
+    body_timeout_seconds: float = Field(default=30.0, gt=0.0, le=3600.0)
     # Open connections per process; beyond it a new connection gets a quick 503 and is closed.
-    max_connections: int = Field(default=1000, ge=1)
+    max_connections: int = Field(default=1000, ge=1, le=1_000_000)
     # Requests being handled at once per process; beyond it, 503 with Retry-After at once
     # (/livez excepted). 0: no limit. Twice the default pool: a console floor's burst of 50
     # requests passes, while 200 clients on a 2-core instance are shed, not queued for seconds.
-    max_in_flight: int = Field(default=64, ge=0)
+    max_in_flight: int = Field(default=64, ge=0, le=1_000_000)
     # Idempotency-Key records are kept at least this long (the IETF draft asks for 24 h).
-    idempotency_ttl_hours: float = Field(default=24.0, ge=24.0)
+    idempotency_ttl_hours: float = Field(default=24.0, ge=24.0, le=24.0 * 366)
     # Run the webhook relay inside `serve` (set false when `cit-dispatch worker` runs it).
     run_relay: bool = True
     webhook_allow_private_targets: bool = False
     webhook_retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
     # CJIS asks for a year at least; entries older than this are purged daily.
-    audit_retention_days: int = Field(default=400, ge=365)
+    audit_retention_days: int = Field(default=400, ge=365, le=36_500)
     # Outbox events (and their finished webhook deliveries) older than this are removed
     # hourly; an event with a delivery still pending stays.
-    event_retention_days: int = Field(default=30, ge=1)
+    event_retention_days: int = Field(default=30, ge=1, le=36_500)
     # Failed authentications from one client address before it is locked out, and for how long.
-    auth_failure_limit: int = Field(default=5, ge=1)
-    auth_lockout_seconds: int = Field(default=600, ge=1)
+    auth_failure_limit: int = Field(default=5, ge=1, le=10_000)
+    auth_lockout_seconds: int = Field(default=600, ge=1, le=30 * 86_400)
     # Requests per minute per API key, across every instance together (0: no limit).
-    rate_limit_per_minute: int = Field(default=6000, ge=0)
+    rate_limit_per_minute: int = Field(default=6000, ge=0, le=10_000_000)
     # How often `serve` looks ahead for coverage gaps and expiring certifications to announce
     # (docs/reports.md, "Alerts"); 0 turns the alerts off on this instance.
-    alert_interval_seconds: float = Field(default=600.0, ge=0.0)
+    alert_interval_seconds: float = Field(default=600.0, ge=0.0, le=86_400.0)
     # The live feed (GET /v1/stream): a comment line after this many quiet seconds keeps
     # proxies from closing it; at most max_streams open per process, beyond it 503.
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0.0, le=300.0)
-    max_streams: int = Field(default=200, ge=1)
+    max_streams: int = Field(default=200, ge=1, le=1_000_000)
     # Browser origins allowed by CORS, comma-separated; empty means CORS stays off.
     cors_origins: str = ""
     # On SIGTERM, how long `serve` lets requests in flight finish, and `serve`'s relay or
@@ -161,7 +166,7 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
             raise ValueError("CIT_DATABASE_URL must be a postgresql:// URL")
-        return value
+        return checked(value)
 
 
 @lru_cache

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from app.admin import AdminError, create_agency
@@ -19,6 +20,7 @@ from app.cli import build_parser
 from app.cli.common import CliError, database_failure
 from app.cli.serving import serve_settings
 from app.db.engine import create_engine, create_sessionmaker
+from app.db.migrate import head_revision, schema_revision
 from app.repositories.agencies import insert_agency
 from app.settings import Settings
 from tests.helpers import Api
@@ -300,6 +302,62 @@ def test_a_retry_schedule_no_relay_could_keep_is_named_in_one_line(value: str) -
     _refused_setting("CIT_WEBHOOK_RETRY_SCHEDULE", value)
     for fine in ("5,300,1800", "0.5", "", " 5 , 604800 "):
         assert Settings(webhook_retry_schedule=fine).webhook_retry_schedule == fine
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CIT_RATE_LIMIT_PER_MINUTE", "3000000000"),  # past int32: every request a 500
+        ("CIT_MAX_BODY_BYTES", "-5"),  # every POST a 413
+        ("CIT_AUTH_LOCKOUT_SECONDS", "999999999999"),  # past the timestamps: no lockout
+        ("CIT_HEADER_TIMEOUT_SECONDS", "inf"),  # no header deadline at all
+        ("CIT_IDEMPOTENCY_TTL_HOURS", "1e300"),
+    ],
+)
+def test_a_number_the_service_cannot_hold_is_named_in_one_line(name: str, value: str) -> None:
+    # Each started the service, which then failed or refused every request (an operator's
+    # check).
+    _refused_setting(name, value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # No database: libpq picks the one named after the user (`postgresql://` migrated
+        # the database `root`). Unreachable here, should the check be missing.
+        "postgresql://nobody@127.0.0.1:9",
+        "postgresql://postgres@127.0.0.1:9/",
+        "postgresql://postgres@127.0.0.1:9/db?sslmode=required",
+        "postgresql://postgres@127.0.0.1:9/db?connect_timeout=soon",
+        "postgresql://postgres@127.0.0.1:9/db?prepared_statement_cache_size=0",
+        "postgresql://postgres@127.0.0.1:9/db?sslmode=require&sslmode=disable",
+    ],
+)
+def test_a_database_url_asyncpg_could_not_use_is_named_in_one_line(url: str) -> None:
+    result = _cli(url, "migrate")
+    line = _one_clear_line(result, "CIT_DATABASE_URL")
+    assert result.returncode == 2, line
+
+
+async def test_a_database_url_with_libpqs_parameters_serves(database_url: str) -> None:
+    """`?sslmode=…&connect_timeout=…`, as any libpq client takes them (a managed server
+    needs sslmode): each went to asyncpg.connect() as a keyword it does not know, and every
+    command failed with a traceback, every request with a 500 (an operator's check)."""
+    url = (
+        make_url(database_url)
+        .update_query_dict({"sslmode": "prefer", "connect_timeout": "7", "application_name": "x"})
+        .render_as_string(hide_password=False)
+    )
+    made = _cli(url, "agency", "create", "--name", "Libpq PD", "--timezone", "UTC")
+    assert made.returncode == 0, made.stderr
+    assert await asyncio.to_thread(schema_revision, url) == head_revision()
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            name = (await conn.execute(text("SELECT current_setting('application_name')"))).scalar()
+            assert name == "cit-dispatch"
+    finally:
+        await engine.dispose()
 
 
 def test_an_unreachable_database_is_one_line_without_the_url() -> None:

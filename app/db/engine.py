@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import QueuePool
 
+from app.db import dsn
 from app.db.embedded import start_embedded
 from app.settings import Settings
 
@@ -43,7 +43,7 @@ def plain_url(url: str) -> str:
 async def execute_alone(url: str, statement: str) -> None:
     """Run one statement on a connection of its own, outside any pool or transaction block
     (CREATE DATABASE and DROP DATABASE must): for set-up, the benchmark and the tests."""
-    conn = await asyncpg.connect(plain_url(url))
+    conn = await dsn.connect(url)
     try:
         await conn.execute(statement)
     finally:
@@ -72,8 +72,9 @@ def create_engine(
 ) -> AsyncEngine:
     """Create the async engine; callers own it and must dispose() it. server_settings are
     set on each of its connections as it opens."""
+    target, connect_args = dsn.connect_spec(url, timeout=5)
     return create_async_engine(
-        asyncpg_url(url),
+        target,
         pool_size=pool_size,
         max_overflow=max(4, pool_size // 4),
         pool_timeout=5,
@@ -82,7 +83,7 @@ def create_engine(
         # address or a subject's details would be written to the log.
         hide_parameters=True,
         connect_args={
-            "timeout": 5,
+            **connect_args,
             "server_settings": {**SESSION_SETTINGS, **(server_settings or {})},
         },
     )

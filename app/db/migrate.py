@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import asyncpg
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
-from app.db.engine import APP_ROLE, asyncpg_url, plain_url
+from app.db import dsn
+from app.db.engine import APP_ROLE, asyncpg_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 # Seconds to reach the server for a look at the schema, as the engines wait (engine.py).
@@ -51,7 +51,7 @@ def schema_revision(url: str) -> str | None:
     """The revision the database at url was migrated to; None if it never was."""
 
     async def run() -> str | None:
-        conn = await asyncpg.connect(plain_url(url), timeout=CONNECT_TIMEOUT)
+        conn = await dsn.connect(url, within=CONNECT_TIMEOUT)
         try:
             if await conn.fetchval("SELECT to_regclass('alembic_version')") is None:
                 return None
@@ -71,7 +71,7 @@ def set_app_password(url: str, password: str) -> None:
     """Give the application role the password CIT_DATABASE_APP_PASSWORD names."""
 
     async def run() -> None:
-        conn = await asyncpg.connect(plain_url(url))
+        conn = await dsn.connect(url)
         try:
             statement = await conn.fetchval(
                 "SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)", APP_ROLE, password
