@@ -9,10 +9,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from app.db.dsn import connect_spec
 from app.db.engine import SESSION_SETTINGS
 from app.models import Base
 
 target_metadata = Base.metadata
+# The advisory lock key of a migration run (the bytes of "cit-migr").
+MIGRATION_LOCK = int.from_bytes(b"cit-migr", "big") - 2**63
 
 
 def _run(connection: Connection) -> None:
@@ -29,14 +32,21 @@ def _run(connection: Connection) -> None:
 async def _run_async() -> None:
     url = context.config.get_main_option("sqlalchemy.url")
     assert url is not None
+    target, connect_args = connect_spec(url, timeout=10)
     engine = create_async_engine(
-        url,
+        target,
         poolclass=NullPool,
         hide_parameters=True,
-        connect_args={"server_settings": SESSION_SETTINGS},
+        connect_args={**connect_args, "server_settings": SESSION_SETTINGS},
     )
     try:
         async with engine.connect() as connection:
+            # One migration run at a time per database: two instances of a new release
+            # starting together both migrated, and one failed on the other's rows
+            # (UniqueViolation). The second waits, then finds the schema at its revision.
+            # Held by the session until its connection closes (NullPool: at the end).
+            await connection.exec_driver_sql(f"SELECT pg_advisory_lock({MIGRATION_LOCK})")
+            await connection.commit()
             await connection.run_sync(_run)
     finally:
         await engine.dispose()

@@ -459,6 +459,28 @@ def test_upgrading_dates_each_officers_post_from_its_creation(scratch_url: str) 
     assert asyncio.run(_fetch(scratch_url, since)) == [(True, True)]
 
 
+def test_two_migrations_at_once_take_turns(scratch_url: str) -> None:
+    """Two instances of a new release starting together on a fresh database: one failed on
+    the other's rows (an operator's check); the second now waits, and finds nothing to do."""
+    env = {**os.environ, "CIT_DATABASE_URL": scratch_url}
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "migrate"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    for run in runs:
+        _, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err
+    assert asyncio.run(_fetch(scratch_url, "SELECT version_num FROM alembic_version")) == [
+        (head_revision(),)
+    ]
+
+
 def test_migrate_says_when_a_newer_release_upgraded_the_database(scratch_url: str) -> None:
     """An older release started against a database a newer one upgraded: one line, exit 2."""
     upgrade(scratch_url)
