@@ -7,12 +7,17 @@ DBAPIError, whatever their SQLSTATE), so both the exception and its causes are e
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import asyncpg
 from sqlalchemy import exc as sa_exc
 
 # SQLSTATEs of a server that cannot serve now: class 08 (connection exception), 53300
 # too_many_connections, 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03
 # cannot_connect_now (starting up, recovering, shutting down), 57P05 idle_session_timeout.
+T = TypeVar("T")
+
 _UNAVAILABLE_STATES = frozenset({"53300", "57P01", "57P02", "57P03", "57P05"})
 
 # Failures that say a connection that was fine is now gone: it died idle in the pool or
@@ -114,3 +119,16 @@ def found_connection_dead(exc: BaseException) -> bool:
     """SQLAlchemy found the (pooled) connection a statement ran on closed, and has
     invalidated the pool: a connect that failed is not this."""
     return isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
+
+
+async def retried_if_found_dead(run: Callable[[], Awaitable[T]]) -> T:
+    """run(), and once more if it found its pooled connection dead (the database restarted
+    since the connection was last used): SQLAlchemy has invalidated the pool, and nothing
+    reached the database, so running it again is safe. For single statements on autocommit
+    connections; a unit of work begins again on its own (app/db/unit_of_work.py)."""
+    try:
+        return await run()
+    except Exception as exc:
+        if not found_connection_dead(exc):
+            raise
+        return await run()

@@ -13,12 +13,10 @@ import asyncio
 import functools
 import logging
 import math
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TypeVar
 from uuid import UUID
 
-from app.db.failures import found_connection_dead
+from app.db.failures import retried_if_found_dead
 from app.errors import TooManyRequests, Unauthorized
 from app.repositories import keys as repo
 from app.repositories import limits as limits_repo
@@ -31,7 +29,6 @@ from app.state import CLIENT_BUDGET, AppState
 log = logging.getLogger(__name__)
 # The longest a right key waits for the uncached tries at it beside it to settle.
 UNPROVEN_WAIT = 5.0
-T = TypeVar("T")
 
 
 async def authenticate(
@@ -86,7 +83,7 @@ async def redeem_ticket(
     digest = hash_key(ticket)
     prefix = ticket_prefix(digest)
     await _refuse_if_locked_out(state, client=client, prefix=prefix, request_id=request_id)
-    key_hash = await _retried(functools.partial(_redeem, state, digest))
+    key_hash = await retried_if_found_dead(functools.partial(_redeem, state, digest))
     principal = None if key_hash is None else await _principal(state, key_hash)
     if key_hash is None or principal is None:
         await _failed(state, client=client, prefix=prefix, request_id=request_id)
@@ -189,7 +186,7 @@ async def _look_up(state: AppState, digest: bytes) -> Principal | None:
     """The key's principal from the database, cached until the TTL or its expiry. A key
     that is no longer valid (revoked, expired) leaves the cache at once."""
     read_at = state.principals.generation
-    principal = await _retried(functools.partial(_find_principal, state, digest))
+    principal = await retried_if_found_dead(functools.partial(_find_principal, state, digest))
     if principal is None:
         if state.principals.get(digest) is not None:
             state.principals.discard(digest)
@@ -205,17 +202,6 @@ async def _look_up(state: AppState, digest: bytes) -> Principal | None:
 async def _find_principal(state: AppState, digest: bytes) -> Principal | None:
     async with state.autocommit.connect() as conn:
         return await repo.find_principal(conn, digest)
-
-
-async def _retried(run: Callable[[], Awaitable[T]]) -> T:
-    try:
-        return await run()
-    except Exception as exc:
-        if not found_connection_dead(exc):
-            raise
-        # A pooled connection that died idle (the database restarted): SQLAlchemy has
-        # invalidated the pool; nothing reached the database, so run it again, once.
-        return await run()
 
 
 async def _failed(
@@ -302,7 +288,7 @@ async def _take_chunk(state: AppState, key_id: UUID) -> None:
                 conn, key_id=key_id, capacity=state.rate.per_minute, wanted=state.rate.chunk
             )
 
-    taken, left = await _retried(take)
+    taken, left = await retried_if_found_dead(take)
     state.rate.granted(key_id, taken, left)
 
 

@@ -17,6 +17,7 @@ import json
 import logging
 from uuid import UUID
 
+from app.db.failures import retried_if_found_dead
 from app.repositories import limits as limits_repo
 from app.services import agency, auth
 from app.state import AppState
@@ -77,11 +78,17 @@ async def reload_failures(state: AppState) -> None:
     """Take the failure counts and lockouts as the database has them now, keeping what is
     learned while the read runs."""
     read_since = state.failures.clock()
-    try:
+
+    async def read() -> list[limits_repo.FailureCount]:
         async with state.system.connect() as conn:
-            counts = await limits_repo.current_failures(
+            return await limits_repo.current_failures(
                 conn, lockout_seconds=state.settings.auth_lockout_seconds, limit=RELOAD_LIMIT
             )
+
+    try:
+        # After an outage, the pooled connection it first takes is dead: it failed every
+        # time (an operator's check), and lockouts begun meanwhile went unknown here.
+        counts = await retried_if_found_dead(read)
     except Exception:
         # Lockouts that began meanwhile are still refused when their next failure is
         # counted; the next reconnection tries again.

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from app.api.app import create_app
+from app.services import changes
 from app.settings import Settings
 from tests.helpers import Api, new_agency
 from tests.private_pg import PrivateServer, migrated_server
@@ -136,6 +137,25 @@ async def test_the_first_request_after_a_quiet_restart_succeeds(
         await api.ok("GET", "/v1/calls")
         await _write(api)
         assert (await api.client.get("/readyz")).status_code == 200
+
+
+async def test_the_failure_counts_are_reloaded_after_a_restart(
+    running: PrivateServer, settings: Settings
+) -> None:
+    """An instance reloads the failed-authentication counts when its listener reconnects,
+    on a pooled connection that the restart killed: it failed every time (an operator's
+    check), and lockouts begun meanwhile on other instances went unknown here."""
+    async with service(running, settings) as api:
+        state = api.app.state.cit
+        prefix = api.key.split("_")[1]
+        guess = {"Authorization": f"Bearer cit_{prefix}_{'g' * 43}"}
+        assert (await api.client.get("/v1/policy", headers=guess)).status_code == 401
+        counted = ("127.0.0.1", prefix)
+        assert state.failures.has_failures(counted)
+        running.restart()
+        state.failures.replace([], read_since=state.failures.clock())
+        await changes.reload_failures(state)
+        assert state.failures.has_failures(counted)
 
 
 async def _write(api: Api) -> None:
