@@ -13,15 +13,19 @@ module speaks the protocol:
   and renewed after a restart of either side, so the notifier keeps what it could not
   deliver meanwhile. Stopping never unsubscribes, for the same reason.
 - **Renewal** before `expires` runs out (at two thirds of it), on the same connection.
+  A renewal is to be answered within `open_timeout`, as the subscribe on connecting is:
+  one the notifier leaves unanswered that long, though it keeps the connection open, is
+  met as a drop is.
 - **Reconnection** after a drop or a refused connection, with exponential back-off and
   jitter, so a notifier that restarts is not met by every subscriber at the same instant.
 - A `terminate` from the notifier is answered, and a new subscription made.
 - **A notifier's mistakes are passed over**: a message that is not JSON, or not of the
   shape sta024-websocket.yaml gives it (a subscribeResponse to nothing asked included),
-  is logged and ignored. A renewal the notifier fails for now (500, 503) keeps the
-  subscription, to renew again after back-off until it expires; any other refusal (481:
-  it forgot us) makes a new one. Any other failure, the database's included, is met as a
-  drop is: back-off, reconnect, renew.
+  is logged and ignored. A renewal the notifier fails for now (500, 503), or leaves
+  unanswered, keeps the subscription, to renew again after back-off (on a new connection)
+  until its last granted expiry has passed: then a new one is made; any other refusal
+  (481: it forgot us) makes a new one at once. Any other failure, the database's
+  included, is met as a drop is: back-off, reconnect, renew.
 """
 
 from __future__ import annotations
@@ -77,6 +81,10 @@ class SubscriptionStore(Protocol):
 
 class Refused(Exception):
     """The notifier refused the subscription for a reason retrying may mend."""
+
+
+class Unanswered(TimeoutError):
+    """The notifier did not answer a subscribe within `open_timeout`."""
 
 
 # What ends a connection as a matter of course: the notifier, the network, or a refusal.
@@ -194,23 +202,37 @@ class Subscriber:
         # The back-off starts again once the connection has carried a message, or stayed
         # up as long as the longest wait: not on subscribing alone, or a message that fails
         # each time it is sent again would have the subscriber reconnect twice a second.
-        steady = asyncio.get_running_loop().call_later(self.backoff.cap, self.backoff.reset)
+        loop = asyncio.get_running_loop()
+        steady = loop.call_later(self.backoff.cap, self.backoff.reset)
         stopping = asyncio.create_task(stop.wait())
         renew_at = self._renewal(expires)
-        # The requestIds of the renewals asked on this connection and not yet answered.
+        # The requestIds of the renewals asked on this connection and not yet answered, and
+        # when the first of them is to be answered by (open_timeout after it was sent).
         asked: set[str] = set()
+        answer_by: float | None = None
         try:
             while True:
-                message = await self._next(ws, stopping, renew_at)
+                # Woken for whichever comes first: the answer's deadline, or the renewal.
+                deadline = answer_by if answer_by is not None and answer_by <= renew_at else None
+                message = await self._next(ws, stopping, renew_at if deadline is None else deadline)
                 if message is None:
                     if stopping.done():
                         return
+                    if deadline is not None:
+                        # A notifier that keeps the connection but no longer answers: met
+                        # as a drop (back-off, reconnect, renew), not renewed here forever
+                        # while the subscription runs out.
+                        raise Unanswered(
+                            f"renewal of {subscription} not answered within {self.open_timeout:g} s"
+                        )
                     renewal = self._subscribe_body(subscription, renew=True)
                     asked.add(renewal["subscribe"]["requestId"])
                     await self._send(ws, renewal)
                     # Its answer comes among the events; _dispatch takes it. Until then,
                     # ask again after as long once more, should the answer be lost.
                     renew_at = self._renewal(expires)
+                    if answer_by is None:
+                        answer_by = loop.time() + self.open_timeout
                     continue
                 answer = await self._dispatch(ws, message, subscription, asked)
                 self.backoff.reset()
@@ -219,6 +241,8 @@ class Subscriber:
                         asked.clear()  # a late answer about the old one is not about it
                     subscription, expires = answer
                     renew_at = self._renewal(expires)
+                if not asked:  # answered (or no longer awaited): no deadline
+                    answer_by = None
         finally:
             steady.cancel()
             stopping.cancel()
@@ -326,8 +350,12 @@ class Subscriber:
         """Renew the kept subscription, or make a new one; (its id, its expiry in s)."""
         kept = await self.store.load()
         if kept is not None:
-            answer = await self._ask(ws, self._subscribe_body(kept, renew=True))
-            if answer.get("statusCode") == HANDLED:
+            answer: dict[str, Any] | None
+            try:
+                answer = await self._ask(ws, self._subscribe_body(kept, renew=True))
+            except Unanswered:
+                answer = None
+            if answer is not None and answer.get("statusCode") == HANDLED:
                 self.subscriptions += 1
                 return kept, self._granted(answer)
             await self._renewal_refused(kept, answer)
@@ -340,19 +368,25 @@ class Subscriber:
         self.subscriptions += 1
         return subscription, self._granted(answer)
 
-    async def _renewal_refused(self, subscription: str, answer: dict[str, Any]) -> None:
+    async def _renewal_refused(self, subscription: str, answer: dict[str, Any] | None) -> None:
         """After the notifier did not renew the subscription: a failure of its own, for
         now, keeps it (Refused: renewed again after back-off, so what the notifier holds
-        for it is not lost); any other answer (481: it forgot us) forgets it."""
-        status, text = answer.get("statusCode"), answer.get("statusText")
+        for it is not lost); so does no answer in time (None: Unanswered); any other answer
+        (481: it forgot us) forgets it, and so does either once the subscription's last
+        granted expiry has passed."""
+        if answer is None:
+            for_now, why = True, f"no answer within {self.open_timeout:g} s"
+        else:
+            status, text = answer.get("statusCode"), answer.get("statusText")
+            for_now, why = status in FAILING_FOR_NOW, f"{status} {text}"
         now = asyncio.get_running_loop().time()
         if self._renew_until is None:
             self._renew_until = now + self.expires
-        if status in FAILING_FOR_NOW and now < self._renew_until:
-            raise Refused(f"renewal of {subscription} refused for now: {status} {text}")
-        log.info(
-            "EIDO subscription %s is gone (%s %s); subscribing afresh", subscription, status, text
-        )
+        if for_now and now < self._renew_until:
+            if answer is None:
+                raise Unanswered(f"renewal of {subscription} unanswered for now: {why}")
+            raise Refused(f"renewal of {subscription} refused for now: {why}")
+        log.info("EIDO subscription %s is gone (%s); subscribing afresh", subscription, why)
         await self.store.save(None)
         self._renew_until = None
 
@@ -385,7 +419,11 @@ class Subscriber:
         await self._send(ws, request)
         request_id = request["subscribe"]["requestId"]
         while True:
-            message = _message(await asyncio.wait_for(ws.recv(), timeout=self.open_timeout))
+            try:
+                raw = await asyncio.wait_for(ws.recv(), timeout=self.open_timeout)
+            except TimeoutError:
+                raise Unanswered(f"subscribe not answered within {self.open_timeout:g} s") from None
+            message = _message(raw)
             if "subscribeResponse" in message:
                 answer = _answer_to(_member(message, "subscribeResponse"), {request_id})
                 if answer is not None:

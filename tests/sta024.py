@@ -98,6 +98,9 @@ class Notifier:
         # messages), and the status codes the next renewals are refused with, in order.
         self.greeting: list[str] = []
         self.renewal_refusals: list[Any] = []
+        # How many of the next renewals are left unanswered, the connection kept open (a
+        # notifier that no longer answers them).
+        self.silent_renewals = 0
         # The `expires` the next grants give instead of the one the schema allows.
         self.grant_expires: Any = None
 
@@ -245,6 +248,9 @@ class Notifier:
         if subscription is not None and subscription not in self.disk.subscriptions:
             answer.update(statusCode=481, statusText="Subscription does not exist")
             await connection.send(json.dumps({"subscribeResponse": answer}))
+            return
+        if subscription is not None and self.silent_renewals:
+            self.silent_renewals -= 1
             return
         if subscription is not None and self.renewal_refusals:
             answer.update(statusCode=self.renewal_refusals.pop(0), statusText="Try later")

@@ -373,6 +373,78 @@ async def test_a_renewal_the_notifier_keeps_failing_gives_way_once_the_subscript
     assert len(await _calls(db, incident)) == 1
 
 
+async def test_a_live_renewal_left_unanswered_is_asked_again_on_a_new_connection(
+    app: FastAPI, admin: Api, brief_notifier: Notifier, db: asyncpg.Connection
+) -> None:
+    """A notifier that kept the connection but did not answer a renewal went unnoticed:
+    the subscriber asked again on the same connection two thirds of expires later, its
+    subscription run out meanwhile."""
+    await grid_districts(admin)
+    notifier = brief_notifier
+    notifier.silent_renewals = 1
+    async with subscribed(app, admin, notifier, open_timeout=0.5) as subscriber:
+        subscription = await notifier.until_subscribed()
+        # Renewed at 2 s, unanswered: given up at 2.5 s and asked on a new connection.
+        await notifier.until_granted(2)
+        incident = incident_id()
+        await notifier.until_acknowledged(await notifier.publish(document(incident, beat="D1")))
+        assert subscriber.subscriptions == 2
+    renewals = notifier.subscribe_requests()[1:]
+    assert [r.get("subscriptionId") for r in renewals[:2]] == [subscription] * 2
+    assert await db.fetchval("SELECT subscription_id FROM eido_subscription") == subscription
+    assert len(await _calls(db, incident)) == 1
+    assert notifier.disk.violations == []
+
+
+async def test_a_renewal_left_unanswered_gives_way_once_the_subscription_expires(
+    app: FastAPI, admin: Api, brief_notifier: Notifier, db: asyncpg.Connection
+) -> None:
+    """A notifier that stopped answering renewals had the subscriber renew every two
+    thirds of expires, for ever, its subscription long gone; nothing was imported."""
+    await grid_districts(admin)
+    notifier = brief_notifier
+    async with subscribed(app, admin, notifier, open_timeout=0.5):
+        first = await notifier.until_subscribed()
+        notifier.silent_renewals = 10_000
+        # Unanswered from 2 s, asked again on new connections until it expires at 3 s,
+        # then made afresh (a new subscription is answered).
+        await notifier.until_granted(2, within=10)
+        notifier.silent_renewals = 0
+        incident = incident_id()
+        await notifier.until_acknowledged(await notifier.publish(document(incident, beat="D1")))
+    requests = notifier.subscribe_requests()
+    assert len([r for r in requests if "subscriptionId" not in r]) == 2
+    assert len([r for r in requests if r.get("subscriptionId") == first]) >= 2
+    assert await db.fetchval("SELECT subscription_id FROM eido_subscription") != first
+    assert len(await _calls(db, incident)) == 1
+    assert notifier.disk.violations == []
+
+
+async def test_a_renewal_left_unanswered_after_a_restart_gives_way_in_time(
+    app: FastAPI, admin: Api, notifier: Notifier, db: asyncpg.Connection
+) -> None:
+    """After a restart, a renewal of the kept subscription that the notifier never
+    answered was asked again on every reconnection, for ever: no new subscription."""
+    await grid_districts(admin)
+    async with subscribed(app, admin, notifier):
+        first = await notifier.until_subscribed()
+    await notifier.until_alone()
+    notifier.silent_renewals = 10_000
+    async with subscribed(app, admin, notifier, expires=1, open_timeout=0.3):
+        # Unanswered, as a renewal failed for now: asked again after back-off for one
+        # expires (1 s) from the first failure, then made afresh.
+        await notifier.until_granted(2, within=10)
+        notifier.silent_renewals = 0
+        incident = incident_id()
+        await notifier.until_acknowledged(await notifier.publish(document(incident, beat="D1")))
+    requests = notifier.subscribe_requests()
+    assert len([r for r in requests if "subscriptionId" not in r]) == 2
+    assert len([r for r in requests if r.get("subscriptionId") == first]) >= 2
+    assert await db.fetchval("SELECT subscription_id FROM eido_subscription") != first
+    assert len(await _calls(db, incident)) == 1
+    assert notifier.disk.violations == []
+
+
 class _DownAtFirst:
     """The database's store, unavailable for its first reads (the database restarting)."""
 
