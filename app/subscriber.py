@@ -19,6 +19,15 @@ module speaks the protocol:
 - **Reconnection** after a drop or a refused connection, with exponential back-off and
   jitter, so a notifier that restarts is not met by every subscriber at the same instant.
 - A `terminate` from the notifier is answered, and a new subscription made.
+- **An event too large to handle** (over `EVENT_MAX`, 4 MiB) is answered 413 (Payload Too
+  Large) and nothing of it is imported, so the notifier does not send it again on every
+  reconnection. It is not parsed (a parse costs many times a message's size): its
+  transactionId is read from the message's first 64 KiB, among the event's members before
+  its `notification` (the order sta024-websocket.yaml lists them in, subscriptionId,
+  transactionId, notification). One whose transactionId is not there (after its
+  notification, say) is logged and ignored, as an event without one is. A message over
+  `TRANSPORT_MAX` (16 MiB) is refused by the WebSocket itself: it closes the connection
+  (1009), which is met as a drop, and the notifier is not answered.
 - **A notifier's mistakes are passed over**: a message that is not JSON, or not of the
   shape sta024-websocket.yaml gives it (a subscribeResponse to nothing asked included),
   is logged and ignored. A renewal the notifier fails for now (500, 503), or leaves
@@ -31,6 +40,7 @@ module speaks the protocol:
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import json
 import logging
@@ -54,12 +64,22 @@ HANDLED, UNUSABLE, TRY_AGAIN = 200, 400, 503
 # An event of a subscription this subscriber does not hold (eventResponse, and the
 # subscribeResponse of a subscription the notifier does not know).
 NO_SUCH_SUBSCRIPTION = 481
+# An event larger than EVENT_MAX: refused, so not sent again.
+TOO_LARGE = 413
 _STATUS_TEXT = {
     HANDLED: "OK",
     UNUSABLE: "Bad Request",
+    TOO_LARGE: "Payload Too Large",
     NO_SUCH_SUBSCRIPTION: "Subscription does not exist",
     TRY_AGAIN: "Service Unavailable",
 }
+# The largest message handled, in bytes as sent: an event above it is answered TOO_LARGE.
+EVENT_MAX = 4 * 2**20
+# The largest message the WebSocket takes in: one above it closes the connection (1009) with
+# no answer, so it is well above EVENT_MAX, for an over-size event to be answered.
+TRANSPORT_MAX = 16 * 2**20
+# How much of an over-size message is read for its transactionId.
+_HEAD = 64 * 2**10
 # subscribeResponse: the notifier failed, or is overloaded, for now: what it keeps for a
 # subscription is not lost, so the subscription is renewed again later, not forgotten.
 FAILING_FOR_NOW = frozenset({500, 503})
@@ -102,6 +122,60 @@ def _message(raw: str | bytes) -> dict[str, Any]:
         log.warning("EIDO notifier sent a message that is not a JSON object; ignored")
         return {}
     return message
+
+
+def _too_large(raw: str | bytes) -> bool:
+    """Whether a message is over EVENT_MAX bytes as sent (UTF-8): a text of n characters is
+    n to 4n bytes, so it is encoded to count them only when that leaves it in doubt."""
+    if isinstance(raw, bytes) or len(raw) > EVENT_MAX or len(raw) * 4 <= EVENT_MAX:
+        return len(raw) > EVENT_MAX
+    return len(raw.encode("utf-8", "surrogatepass")) > EVENT_MAX
+
+
+_DECODER = json.JSONDecoder()
+
+
+def _past(text: str, at: int, char: str) -> int:
+    """Where text goes on after `char` at `at`, blanks before and after it skipped;
+    ValueError when `char` is not there."""
+    at = _blank(text, at)
+    if text[at : at + 1] != char:
+        raise ValueError(f"{char!r} expected at {at}")
+    return _blank(text, at + 1)
+
+
+def _blank(text: str, at: int) -> int:
+    """Where text goes on after the blanks (JSON's whitespace) from `at`."""
+    while at < len(text) and text[at] in " \t\n\r":
+        at += 1
+    return at
+
+
+def _oversize_transaction(raw: str | bytes) -> str | None:
+    """The transactionId of an event too large to handle, read from the message's first
+    _HEAD characters without parsing the rest: among the event's members before its
+    notification, in the order they come. None when it is not there (the message is not an
+    event; its transactionId comes after its notification, or past the head)."""
+    try:
+        if isinstance(raw, bytes):  # the whole characters of the head
+            text = codecs.getincrementaldecoder("utf-8")().decode(raw[:_HEAD])
+        else:
+            text = raw[:_HEAD]
+        at = _past(text, 0, "{")
+        key, at = _DECODER.raw_decode(text, at)
+        if key != "event":
+            return None
+        at = _past(text, _past(text, at, ":"), "{")
+        while True:
+            key, at = _DECODER.raw_decode(text, at)
+            if not isinstance(key, str) or key == "notification":
+                return None
+            value, at = _DECODER.raw_decode(text, _past(text, at, ":"))
+            if key == "transactionId":
+                return value if isinstance(value, str) else None
+            at = _past(text, at, ",")
+    except (ValueError, RecursionError):  # cut off by the head, or not JSON
+        return None
 
 
 def _answer_to(answer: dict[str, Any] | None, asked: set[str]) -> dict[str, Any] | None:
@@ -178,7 +252,9 @@ class Subscriber:
         """Keep a subscription until stop is set."""
         while not stop.is_set():
             try:
-                async with connect(self.url, open_timeout=self.open_timeout, max_size=2**22) as ws:
+                async with connect(
+                    self.url, open_timeout=self.open_timeout, max_size=TRANSPORT_MAX
+                ) as ws:
                     await self._session(ws, stop)
             except Exception as exc:
                 if stop.is_set():
@@ -266,7 +342,29 @@ class Subscriber:
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await receiving
             return None
-        return _message(receiving.result())
+        return await self._read(ws, receiving.result())
+
+    async def _read(self, ws: ClientConnection, raw: str | bytes) -> dict[str, Any]:
+        """A notifier message, as _message gives it; one over EVENT_MAX is not handled but
+        answered TOO_LARGE, when it is an event whose transactionId is read (a message of
+        nothing to act on, {})."""
+        if not _too_large(raw):
+            return _message(raw)
+        transaction = _oversize_transaction(raw)
+        if transaction is None:
+            log.warning(
+                "EIDO notifier sent a message over %d bytes with no transactionId before any"
+                " notification; ignored",
+                EVENT_MAX,
+            )
+            return {}
+        log.warning(
+            "EIDO notifier sent an event over %d bytes; refused, nothing of it imported",
+            EVENT_MAX,
+            extra={"transaction": transaction[:200]},
+        )
+        await self._answer(ws, transaction, TOO_LARGE)
+        return {}
 
     async def _dispatch(
         self, ws: ClientConnection, message: dict[str, Any], subscription: str, asked: set[str]
@@ -423,7 +521,7 @@ class Subscriber:
                 raw = await asyncio.wait_for(ws.recv(), timeout=self.open_timeout)
             except TimeoutError:
                 raise Unanswered(f"subscribe not answered within {self.open_timeout:g} s") from None
-            message = _message(raw)
+            message = await self._read(ws, raw)
             if "subscribeResponse" in message:
                 answer = _answer_to(_member(message, "subscribeResponse"), {request_id})
                 if answer is not None:

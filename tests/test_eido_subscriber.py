@@ -276,6 +276,38 @@ async def test_an_event_of_a_subscription_not_held_is_refused_and_imports_nothin
     assert notifier.disk.violations == []
 
 
+async def test_an_event_too_large_to_handle_is_refused_and_the_connection_kept(
+    app: FastAPI, admin: Api, notifier: Notifier, db: asyncpg.Connection
+) -> None:
+    """An event over 4 MiB closed the connection (1009) unanswered, and the notifier sent
+    it again on every reconnection: nothing published after it ever arrived."""
+    await grid_districts(admin)
+    big, late, incident = incident_id(), incident_id(), incident_id()
+    padding = "x" * 4 * 2**20
+    async with subscribed(app, admin, notifier) as subscriber:
+        subscription = await notifier.until_subscribed()
+        too_large = await notifier.publish({**document(big, beat="D1"), "padding": padding})
+        # Its transactionId after its notification: not read, so not answered; the
+        # connection is kept all the same.
+        event = {
+            "subscriptionId": subscription,
+            "notification": [{**document(late, beat="D1"), "padding": padding}],
+            "transactionId": "late",
+        }
+        await notifier.say(json.dumps({"event": event}))
+        # Answered in order: once this one is, the ones before it were.
+        await notifier.until_acknowledged(
+            await notifier.publish(document(incident, beat="D1")), within=10
+        )
+        assert (subscriber.subscriptions, await notifier.until_subscribed()) == (1, subscription)
+    assert notifier.disk.answers[too_large] == [413]
+    assert "late" not in notifier.disk.answers
+    assert await _calls(db, big) == []
+    assert await _calls(db, late) == []
+    assert len(await _calls(db, incident)) == 1
+    assert notifier.disk.violations == []
+
+
 @pytest.mark.parametrize("given", ["soon", 10**400, -5, True, 3600.5])
 async def test_an_expires_the_schema_does_not_allow_is_taken_as_the_one_asked(
     app: FastAPI, admin: Api, notifier: Notifier, db: asyncpg.Connection, given: object
