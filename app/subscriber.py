@@ -40,7 +40,6 @@ module speaks the protocol:
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
 import json
 import logging
@@ -55,6 +54,15 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.uri import parse_uri
 
 from app.db.failures import is_unavailable
+from app.sta024_messages import (
+    EVENT_MAX,
+    TRANSPORT_MAX,
+    answer_to,
+    member,
+    message_of,
+    oversize_transaction,
+    too_large,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +81,6 @@ _STATUS_TEXT = {
     NO_SUCH_SUBSCRIPTION: "Subscription does not exist",
     TRY_AGAIN: "Service Unavailable",
 }
-# The largest message handled, in bytes as sent: an event above it is answered TOO_LARGE.
-EVENT_MAX = 4 * 2**20
-# The largest message the WebSocket takes in: one above it closes the connection (1009) with
-# no answer, so it is well above EVENT_MAX, for an over-size event to be answered.
-TRANSPORT_MAX = 16 * 2**20
-# How much of an over-size message is read for its transactionId.
-_HEAD = 64 * 2**10
 # subscribeResponse: the notifier failed, or is overloaded, for now: what it keeps for a
 # subscription is not lost, so the subscription is renewed again later, not forgotten.
 FAILING_FOR_NOW = frozenset({500, 503})
@@ -109,99 +110,6 @@ class Unanswered(TimeoutError):
 
 # What ends a connection as a matter of course: the notifier, the network, or a refusal.
 _DROPS = (OSError, TimeoutError, ConnectionClosed, InvalidHandshake, Refused)
-
-
-def _message(raw: str | bytes) -> dict[str, Any]:
-    """A notifier message as an object; {} (nothing to act on) for one that is not JSON or
-    not an object."""
-    try:
-        message = json.loads(raw)
-    except (ValueError, RecursionError):  # nested deeper than the parser goes
-        message = None
-    if not isinstance(message, dict):
-        log.warning("EIDO notifier sent a message that is not a JSON object; ignored")
-        return {}
-    return message
-
-
-def _too_large(raw: str | bytes) -> bool:
-    """Whether a message is over EVENT_MAX bytes as sent (UTF-8): a text of n characters is
-    n to 4n bytes, so it is encoded to count them only when that leaves it in doubt."""
-    if isinstance(raw, bytes) or len(raw) > EVENT_MAX or len(raw) * 4 <= EVENT_MAX:
-        return len(raw) > EVENT_MAX
-    return len(raw.encode("utf-8", "surrogatepass")) > EVENT_MAX
-
-
-_DECODER = json.JSONDecoder()
-
-
-def _past(text: str, at: int, char: str) -> int:
-    """Where text goes on after `char` at `at`, blanks before and after it skipped;
-    ValueError when `char` is not there."""
-    at = _blank(text, at)
-    if text[at : at + 1] != char:
-        raise ValueError(f"{char!r} expected at {at}")
-    return _blank(text, at + 1)
-
-
-def _blank(text: str, at: int) -> int:
-    """Where text goes on after the blanks (JSON's whitespace) from `at`."""
-    while at < len(text) and text[at] in " \t\n\r":
-        at += 1
-    return at
-
-
-def _oversize_transaction(raw: str | bytes) -> str | None:
-    """The transactionId of an event too large to handle, read from the message's first
-    _HEAD characters without parsing the rest: among the event's members before its
-    notification, in the order they come. None when it is not there (the message is not an
-    event; its transactionId comes after its notification, or past the head)."""
-    try:
-        if isinstance(raw, bytes):  # the whole characters of the head
-            text = codecs.getincrementaldecoder("utf-8")().decode(raw[:_HEAD])
-        else:
-            text = raw[:_HEAD]
-        at = _past(text, 0, "{")
-        key, at = _DECODER.raw_decode(text, at)
-        if key != "event":
-            return None
-        at = _past(text, _past(text, at, ":"), "{")
-        while True:
-            key, at = _DECODER.raw_decode(text, at)
-            if not isinstance(key, str) or key == "notification":
-                return None
-            value, at = _DECODER.raw_decode(text, _past(text, at, ":"))
-            if key == "transactionId":
-                return value if isinstance(value, str) else None
-            at = _past(text, at, ",")
-    except (ValueError, RecursionError):  # cut off by the head, or not JSON
-        return None
-
-
-def _answer_to(answer: dict[str, Any] | None, asked: set[str]) -> dict[str, Any] | None:
-    """A subscribeResponse that answers one of the requests asked, with a status code; None
-    (logged) for any other: it changes nothing."""
-    if answer is None:
-        return None
-    status, request_id = answer.get("statusCode"), answer.get("requestId")
-    if (
-        not isinstance(request_id, str)
-        or request_id not in asked
-        or not isinstance(status, int)
-        or isinstance(status, bool)
-    ):
-        log.warning("EIDO notifier sent a subscribeResponse to nothing asked; ignored")
-        return None
-    return answer
-
-
-def _member(message: dict[str, Any], name: str) -> dict[str, Any] | None:
-    """message[name] when it is an object; None, logged, when it is something else."""
-    value = message.get(name)
-    if isinstance(value, dict):
-        return value
-    log.warning("EIDO notifier sent a %s that is not an object; ignored", name)
-    return None
 
 
 @dataclass
@@ -348,9 +256,9 @@ class Subscriber:
         """A notifier message, as _message gives it; one over EVENT_MAX is not handled but
         answered TOO_LARGE, when it is an event whose transactionId is read (a message of
         nothing to act on, {})."""
-        if not _too_large(raw):
-            return _message(raw)
-        transaction = _oversize_transaction(raw)
+        if not too_large(raw):
+            return message_of(raw)
+        transaction = oversize_transaction(raw)
         if transaction is None:
             log.warning(
                 "EIDO notifier sent a message over %d bytes with no transactionId before any"
@@ -373,7 +281,7 @@ class Subscriber:
         if "event" in message:
             await self._event(ws, message["event"], subscription)
         elif "subscribeResponse" in message:
-            answer = _answer_to(_member(message, "subscribeResponse"), asked)
+            answer = answer_to(member(message, "subscribeResponse"), asked)
             if answer is None:
                 return None
             asked.clear()
@@ -383,7 +291,7 @@ class Subscriber:
             await self._renewal_refused(subscription, answer)
             return await self._subscribe(ws)
         elif "terminate" in message:
-            ended = _member(message, "terminate")
+            ended = member(message, "terminate")
             if ended is None:
                 return None
             named = ended.get("subscriptionId", subscription)
@@ -523,7 +431,7 @@ class Subscriber:
                 raise Unanswered(f"subscribe not answered within {self.open_timeout:g} s") from None
             message = await self._read(ws, raw)
             if "subscribeResponse" in message:
-                answer = _answer_to(_member(message, "subscribeResponse"), {request_id})
+                answer = answer_to(member(message, "subscribeResponse"), {request_id})
                 if answer is not None:
                     return answer
             if "event" in message:
