@@ -38,7 +38,8 @@ class Peer:
 
     mode: "keep" (200, kept alive), "close" (200 and `Connection: close`), "flood" (200
     with a body of a GiB, written until the client goes), "silent" (reads, never answers),
-    "busy" (503 with Retry-After: 7), "drip" (an answer a byte every 0.1 s). While `hold` is
+    "busy" (503 with Retry-After: 7), "drip" (an answer a byte every 0.1 s), "slow-body"
+    (200 at once, its body of 1000 bytes a byte every 0.1 s). While `hold` is
     set, answers wait for it."""
 
     mode: str = "keep"
@@ -103,6 +104,13 @@ class Peer:
         if self.mode == "drip":
             for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok":
                 writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.1)
+            return False
+        if self.mode == "slow-body":
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            for _ in range(1000):
+                writer.write(b"x")
                 await writer.drain()
                 await asyncio.sleep(0.1)
             return False
@@ -204,6 +212,20 @@ async def test_an_answer_dripped_a_byte_at_a_time_is_bounded_in_all(peer: Peer) 
         with pytest.raises(httpcore.TimeoutException, match=r"within 1 s in all"):
             await _post(sender, peer.url)
         assert time.monotonic() - started < 2
+
+
+async def test_a_200_whose_body_trickles_is_a_200_and_its_connection_closed(peer: Peer) -> None:
+    """The status line is the answer; the body is only read to keep the connection. A 200
+    whose body came a byte at a time was taken for no answer, and the event sent again (an
+    integrator's check): the answer stands, and the connection is not kept."""
+    peer.mode = "slow-body"
+    async with _sender(timeout=0.5, total=1.0) as sender:
+        started = time.monotonic()
+        assert await _post(sender, peer.url) == 200
+        assert time.monotonic() - started < 1.0
+        peer.mode = "keep"
+        assert await _post(sender, peer.url) == 200
+    assert (peer.accepted, peer.requests) == (2, 2)
 
 
 async def test_waiting_for_a_connection_is_not_the_attempts_time(peer: Peer) -> None:

@@ -3,6 +3,7 @@ of the network backend, one POST at a time, and the answer it reads."""
 
 from __future__ import annotations
 
+import asyncio
 import select
 import time
 from collections.abc import Callable, Iterable
@@ -10,6 +11,12 @@ from dataclasses import dataclass
 
 import h11
 import httpcore
+
+# How long the body of an answer is read after its status line, to keep the connection.
+BODY_GRACE = 2.0
+# How much earlier than the attempt's own deadline the body's reading ends, so that the
+# answer is returned before the attempt is cut off.
+ANSWER_MARGIN = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +68,16 @@ class Connection:
         step_seconds: float,
         body_cap: int,
         sending: Callable[[], object] | None,
+        finish_by: float | None = None,
     ) -> tuple[Answer, bool]:
         """Send the POST, read the answer (its body up to body_cap, dropped); the answer,
-        and whether the connection may take another POST."""
+        and whether the connection may take another POST.
+
+        Once the status line is in, the answer is known: the body is read only so that the
+        connection may be kept, for at most BODY_GRACE seconds and not past finish_by (the
+        loop's time the attempt must end by). A body slower than that closes the
+        connection, and the answer stands: a 200 whose body trickled in was taken for no
+        answer, and the event sent again."""
         protocol = self.protocol
         try:
             out = protocol.send(request) or b""
@@ -75,16 +89,30 @@ class Connection:
             sending()  # from here on the receiver may act on it
         await self.stream.write(out, timeout=step_seconds)
         status, retry_after, read = 0, None, 0
+        body_by: float | None = None  # set once the status line is in
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 event = protocol.next_event()
             except h11.RemoteProtocolError as exc:
                 raise httpcore.RemoteProtocolError(str(exc)) from exc
             if event is h11.NEED_DATA:
-                protocol.receive_data(await self.stream.read(65536, timeout=step_seconds))
+                wait = step_seconds if body_by is None else body_by - loop.time()
+                if wait <= 0:
+                    return Answer(status, retry_after), False
+                try:
+                    data = await self.stream.read(65536, timeout=min(wait, step_seconds))
+                except httpcore.ReadTimeout:
+                    if body_by is None:
+                        raise
+                    return Answer(status, retry_after), False
+                protocol.receive_data(data)
             elif isinstance(event, h11.Response):
                 status = event.status_code
                 retry_after = _header(event.headers, b"retry-after")
+                body_by = loop.time() + BODY_GRACE
+                if finish_by is not None:
+                    body_by = min(body_by, finish_by)
             elif isinstance(event, h11.Data):
                 read += len(event.data)
                 if read > body_cap:

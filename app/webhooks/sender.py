@@ -37,7 +37,7 @@ import httpcore
 import httpx
 
 from app.tracing import webhook_post
-from app.webhooks.connection import Answer, Connection
+from app.webhooks.connection import ANSWER_MARGIN, Answer, Connection
 
 BODY_CAP = 64 * 1024
 KEEPALIVE_SECONDS = 5.0  # httpx's default
@@ -188,8 +188,14 @@ class Sender:
     ) -> Answer:
         connection = await self._connection(target, attempt)
         try:
+            deadline = attempt.when()
             answer, reusable = await connection.exchange(
-                request, body, step_seconds=self.timeout, body_cap=self.body_cap, sending=sending
+                request,
+                body,
+                step_seconds=self.timeout,
+                body_cap=self.body_cap,
+                sending=sending,
+                finish_by=None if deadline is None else deadline - ANSWER_MARGIN,
             )
         except BaseException:
             await self._close(connection)
