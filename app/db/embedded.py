@@ -14,6 +14,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from app.db.embedded_handles import drop_dead_handles
+
 log = logging.getLogger(__name__)
 
 # Server settings the embedded server runs with, beyond PostgreSQL's defaults (ALTER SYSTEM,
@@ -31,7 +33,10 @@ def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
     """Start (or join) the embedded server in data_dir/pg and return its postgresql:// URI.
 
     pgserver counts the processes using one data directory and stops the server when the
-    last of them exits (atexit), so a CLI command run beside `serve` never stops it.
+    last of them exits (atexit), so a CLI command run beside `serve` never stops it. A
+    process killed before its atexit handlers ran would stay counted forever, and the
+    server never stop again: joining drops such processes from the count
+    (app/db/embedded_handles.py).
     With ephemeral (tests, benchmarks) data_dir is deleted once the server has stopped.
     """
     # Imported lazily: it is only needed for the embedded mode. Importing it asks platformdirs
@@ -51,6 +56,7 @@ def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
     _socket_directories_without_whitespace()
     get_server: Any = pgserver.get_server  # type: ignore[attr-defined]
     server = get_server(data_dir / "pg", cleanup_mode="delete" if ephemeral else "stop")
+    drop_dead_handles(data_dir / "pg")
     uri: str = server.get_uri()
     _apply_settings(uri, data_dir / "pg")
     log.info("embedded postgres ready", extra={"data_dir": str(data_dir)})
