@@ -18,6 +18,7 @@ it receives (`move_relay_series`), so they are on `serve`'s listener as before.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -162,6 +163,14 @@ def observe_first_attempt(seconds: float) -> None:
         _relay_sink(("first_attempt", "", seconds))
         return
     WEBHOOK_FIRST_ATTEMPT.observe(max(0.0, seconds))
+
+
+def without_a_relay() -> None:
+    """This process runs no relay (`serve` with CIT_RUN_RELAY=false): it has no backlog to
+    tell, so it gives no outbox gauge rather than a 0 that says none is waiting. An alert
+    on the gauges of all targets then sees the workers' alone, and none when none runs."""
+    with contextlib.suppress(KeyError):  # not registered (called twice)
+        REGISTRY.unregister(OUTBOX_OLDEST_PENDING)
 
 
 def set_outbox_oldest_pending(seconds: float) -> None:

@@ -82,6 +82,36 @@ async def test_a_worker_serves_its_own_metrics(database_url: str) -> None:
     assert "cit_webhook_deliveries_total" in scrape.names()
 
 
+async def test_serve_without_a_relay_gives_no_outbox_gauge(database_url: str) -> None:
+    """With CIT_RUN_RELAY=false it has no backlog to tell: it said 0 (none waiting) while the
+    workers were all down and deliveries waited (an operator's check)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "CIT_DATABASE_URL": database_url,
+        "CIT_DATA_KEY": generate_key(),
+        "CIT_PORT": str(free_port()),
+        "CIT_METRICS_PORT": str(port),
+        "CIT_RUN_RELAY": "false",
+    }
+    serve = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "app.cli",
+        "serve",
+        "--no-migrate",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        scrape = await _scraped(port, serve, lambda s: "cit_webhook_deliveries_total" in s.names())
+    finally:
+        serve.terminate()
+        await asyncio.wait_for(serve.wait(), timeout=30)
+    assert "cit_outbox_oldest_pending_seconds" not in scrape.names()
+
+
 async def _scraped(
     port: int, process: asyncio.subprocess.Process, ready: Callable[[Scrape], bool]
 ) -> Scrape:

@@ -52,6 +52,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     settings = serve_settings(settings, args)
     cipher = data_cipher(settings)
     listener = metrics_listener(settings)
+    if listener is not None and not settings.run_relay:
+        from app import metrics
+
+        metrics.without_a_relay()
     host = settings.host
     sock = api_socket(host, settings.port)
     port = sock.getsockname()[1]  # the one given, or the one taken for 0
