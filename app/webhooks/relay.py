@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import metrics
 from app.db.engine import connections_in_use
+from app.db.failures import is_unavailable
 from app.db.listen import keep_listening
 from app.encryption import DataCipher, UndecryptableValue
 from app.events.body import event_body
@@ -112,6 +113,8 @@ class Relay:
         self._full = False
         self._capped: set[Any] = set()
         self._outcomes = Outcomes(self.engine, self.schedule, self._wake.set)
+        # Whether the last round found the database unavailable (said once per outage).
+        self._database_down = False
 
     def stop(self) -> None:
         """Stop gracefully (run() returns once it has): call it on the relay's loop."""
@@ -204,10 +207,23 @@ class Relay:
     async def _round(self) -> tuple[int, int]:
         """One claim: (how many it asked for, how many it got)."""
         try:
-            return await self.run_once()
-        except Exception:
-            log.warning("webhook relay round failed", exc_info=True)
+            claimed = await self.run_once()
+        except Exception as exc:
+            if not is_unavailable(exc):
+                log.warning("webhook relay round failed", exc_info=True)
+            elif not self._database_down:
+                # Once per outage, in one line: it fails at every poll until the database
+                # is back (a traceback a second, before).
+                log.warning(
+                    "webhook relay waits for the database",
+                    extra={"error": f"{type(exc).__name__}: {exc}"[:300]},
+                )
+                self._database_down = True
             return 0, 0
+        if self._database_down:
+            log.info("webhook relay reaches the database again")
+            self._database_down = False
+        return claimed
 
     async def _keep_listening(self) -> None:
         """LISTEN for due deliveries until cancelled (app/db/listen.py re-connects after a

@@ -82,3 +82,34 @@ async def test_the_relays_listen_survives_a_database_restart(
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await engine.dispose()
+
+
+async def test_the_relay_says_the_database_is_down_once_and_when_it_is_back(
+    server: PrivateServer, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It failed at every poll while the database was down, a traceback each time (an
+    operator's check): one line says it waits, one that it reaches the database again."""
+    engine = create_engine(server.url, pool_size=2)
+    relay = Relay(engine, settings, load_cipher(settings), poll_seconds=0.1)
+    task = asyncio.create_task(relay.run())
+    try:
+        with caplog.at_level(logging.INFO, logger="app.webhooks.relay"):
+            await asyncio.sleep(0.5)
+            server.stop()
+            try:
+                await asyncio.sleep(2)  # about 20 polls
+            finally:
+                server.start()
+            deadline = time.monotonic() + 15
+            while not any("again" in r.getMessage() for r in caplog.records):
+                assert time.monotonic() < deadline, "the relay never said it was back"
+                await asyncio.sleep(0.1)
+        messages = [r.getMessage() for r in caplog.records if r.name == "app.webhooks.relay"]
+        assert messages.count("webhook relay waits for the database") == 1, messages
+        assert "webhook relay round failed" not in messages
+        assert not any(r.exc_info for r in caplog.records if r.name == "app.webhooks.relay")
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await engine.dispose()
