@@ -28,6 +28,21 @@ def _claimed(row: Any) -> repo.Claimed:
     return (row.id, row.lease_until)
 
 
+def _said(row: Any, error: str, retry_in: float | None = None) -> dict[str, Any]:
+    """What the log says of a failed attempt: the delivery, never its URL (a receiver's
+    token may be in its query) nor its body."""
+    said: dict[str, Any] = {
+        "delivery_id": str(row.id),
+        "subscription_id": str(row.subscription_id),
+        "event_type": row.type,
+        "attempt": row.attempts,
+        "error": error[:300],
+    }
+    if retry_in is not None:
+        said["retry_in_s"] = round(retry_in, 1)
+    return said
+
+
 class Outcomes:
     """Record attempts' outcomes on engine (AUTOCOMMIT); wake() once a retry is due."""
 
@@ -90,6 +105,7 @@ class Outcomes:
         if status != "pending":  # not recorded, or failed meanwhile (counted then)
             return
         metrics.count_webhooks("retry")
+        log.info("webhook delivery attempt failed; to be retried", extra=_said(row, error, delay))
         # Claimed when due (a hair after, for the database's clock), not at the next poll:
         # SPEC §3.5's schedule allows 10 % of jitter, not a poll's second.
         asyncio.get_running_loop().call_later(delay + 0.02, self._wake)
@@ -120,6 +136,8 @@ class Outcomes:
         async with self.engine.connect() as conn:
             recorded = await repo.mark_failed(conn, _claimed(row), code=code, error=error)
         metrics.count_webhooks("failed", recorded)
+        if recorded:
+            log.warning("webhook delivery failed; no attempt left", extra=_said(row, error))
 
     async def fail_unsent(self, row: Any, *, error: str) -> None:
         """Fail a delivery never sent: its claim's attempt is not counted."""

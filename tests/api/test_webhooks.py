@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -181,6 +182,35 @@ async def test_410_disables_the_subscription_until_it_is_turned_on_again(
         "disabled_reason": listed[0]["disabled_reason"],
         "via": "relay",
     }
+
+
+async def test_each_failed_attempt_is_logged_without_the_receivers_url(
+    admin: Api,
+    receiver: Receiver,
+    service: ServiceFactory,
+    db: asyncpg.Connection,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A receiver failing was in the metrics alone, no log line (an operator's check): each
+    attempt failed says so, the last as a warning, naming the delivery, not the URL (whose
+    query may hold the receiver's token)."""
+    await grid_districts(admin)
+    url = receiver.url + "?token=s3cret"
+    sub = await subscribe(admin, url, ["call.created"])
+    receiver.default = 503
+    with caplog.at_level(logging.INFO, logger="app.webhooks.outcomes"):
+        async with service(webhook_retry_schedule="0.1"):
+            await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+            await until_delivery_failed(db)
+    said = [r for r in caplog.records if r.name == "app.webhooks.outcomes"]
+    assert [(r.levelname, r.getMessage()) for r in said] == [
+        ("INFO", "webhook delivery attempt failed; to be retried"),
+        ("WARNING", "webhook delivery failed; no attempt left"),
+    ]
+    assert [getattr(r, "attempt", None) for r in said] == [1, 2]
+    assert {getattr(r, "subscription_id", None) for r in said} == {sub["id"]}
+    assert {getattr(r, "error", None) for r in said} == {"receiver answered 503"}
+    assert not any("s3cret" in str(vars(r)) for r in caplog.records)
 
 
 async def test_failed_delivery_after_all_attempts_can_be_retried_by_hand(
