@@ -41,13 +41,16 @@ def generate_key() -> NewKey:
     return NewKey(secret=secret, prefix=prefix, digest=hash_key(secret))
 
 
-_PREFIX = re.compile(r"^cit_([0-9a-f]{8})_")
+# A key's public prefix, in any case, with its secret part or without: a guess at a key
+# names the key it guesses at, and is recorded in its agency's trail (README, "Audit
+# trail"); `cit_<prefix>` alone, or a key in the wrong case, were recorded with no agency.
+_PREFIX = re.compile(r"^cit_([0-9a-f]{8})(?:_|$)", re.IGNORECASE)
 
 
 def key_prefix(presented: str | None) -> str | None:
     """The public prefix of something that looks like one of our keys, else None."""
     match = _PREFIX.match(presented or "")
-    return match.group(1) if match else None
+    return match.group(1).lower() if match else None
 
 
 def hash_key(secret: str) -> bytes:

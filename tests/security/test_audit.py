@@ -126,6 +126,13 @@ async def test_failed_authentication_is_recorded_with_the_prefix_only(
     assert entry["outcome"] == "denied"
     assert entry["detail"]["key_prefix"] == prefix
     assert entry["resource_id"] == await _key_id(db, admin)
+    # The prefix alone, or the key in another case, guess at that key too: they were
+    # recorded with no agency, out of its admins' sight (security review).
+    for guess in (f"cit_{prefix}", admin.key.upper()):
+        refused = await admin.client.get("/v1/calls", headers={"Authorization": f"Bearer {guess}"})
+        assert refused.status_code == 401
+    entries = await _entries(admin, action="auth.failed")
+    assert [e["detail"]["key_prefix"] for e in entries] == [prefix] * 3
     # A key of no agency is kept too, where only the database owner sees it.
     await admin.client.get("/v1/calls", headers={"Authorization": "Bearer nonsense-key"})
     orphans = await db.fetch("SELECT * FROM audit_entry WHERE agency_id IS NULL")
