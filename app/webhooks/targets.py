@@ -125,10 +125,20 @@ async def public_addresses(
 
 
 async def check_target(url: str, *, allow_private: bool) -> None:
-    """Resolve the URL's host; refuse loopback, private, link-local and metadata addresses."""
+    """Resolve the URL's host; refuse loopback, private, link-local and metadata addresses,
+    and a public one over plain http: a webhook carries where a call is and the safety of
+    the person in it, across networks that are not the agency's (CJIS asks it encrypted in
+    transit). With allow_private (receivers on the agency's own network, tests) http:// is
+    taken. Checked as a subscription is made or its URL changed; one made before is sent
+    to as it was."""
     host, port = check_url_shape(url)
     if not allow_private:
         await public_addresses(host, port)
+        if urlsplit(url).scheme != "https":
+            raise TargetRefused(
+                "the URL must be https:// (plain http:// is taken only on a network of the"
+                " agency's own: CIT_WEBHOOK_ALLOW_PRIVATE_TARGETS)"
+            )
 
 
 class _PublicOnly(httpcore.AsyncNetworkBackend):

@@ -389,17 +389,23 @@ async def test_internal_ranges_are_refused_when_subscribing(
         transport = httpx.ASGITransport(app=strict)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
 
-            async def subscribe(host: str) -> httpx.Response:
-                body = {"url": f"http://{host}/hook", "events": ["call.created"]}
+            async def subscribe(host: str, scheme: str = "https") -> httpx.Response:
+                body = {"url": f"{scheme}://{host}/hook", "events": ["call.created"]}
                 return await client.post("/v1/webhooks", json=body, headers=admin.headers)
 
             for host, what in _INTERNAL_TARGETS.items():
-                response = await subscribe(host)
-                assert response.status_code == 422, what
-                assert "not a public address" in response.json()["detail"], what
+                for scheme in ("http", "https"):
+                    response = await subscribe(host, scheme)
+                    assert response.status_code == 422, what
+                    assert "not a public address" in response.json()["detail"], what
             # Public addresses, 6to4 and IPv4-mapped around a public IPv4 among them, still pass.
             for host in ("8.8.8.8", "[2606:4700::1111]", "[2002:808:808::1]", "[::ffff:8.8.8.8]"):
                 assert (await subscribe(host)).status_code == 201, host
+                # Over plain http, what a webhook carries of a call would cross networks that
+                # are not the agency's unencrypted (security review): refused.
+                plain = await subscribe(host, "http")
+                assert plain.status_code == 422, host
+                assert "the URL must be https://" in plain.json()["detail"], host
     assert len((await admin.ok("GET", "/v1/webhooks"))["items"]) == 4
 
 
