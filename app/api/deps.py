@@ -80,6 +80,10 @@ async def authorize(
     return principal
 
 
+# How much of a path's resource id an audit entry keeps.
+_RESOURCE_ID_KEPT = 300
+
+
 async def _authorized(request: Request, principal: Principal) -> None:
     """Let the caller in if the route's rule (app/api/permissions.py) does; else 403.
 
@@ -96,6 +100,10 @@ async def _authorized(request: Request, principal: Principal) -> None:
         # The path names it as sent, even when it is no valid id; PostgreSQL's text cannot
         # hold NUL, and the entry must still be written (U+FFFD marks where one was).
         resource = resource.replace("\x00", "\ufffd")
+        if len(resource) > _RESOURCE_ID_KEPT:
+            # Every id this service gives is far shorter: a path of kilobytes is the
+            # caller's text, and each denial writes one entry (security review).
+            resource = resource[:_RESOURCE_ID_KEPT] + "…"
     note = AuditNote(
         who=principal,
         action=rule.action,

@@ -113,6 +113,13 @@ async def test_denied_and_failed_requests_are_recorded(admin: Api, db: asyncpg.C
     ]
     assert trail[2]["key_id"] == await _key_id(db, viewer)
     assert await db.fetchval("SELECT count(*) FROM district") == 1
+    # A path of kilobytes is the caller's text, not an id: the entry keeps its first 300
+    # characters (security review: each denial wrote it whole).
+    long = "D" * 5000
+    assert (await viewer.patch(f"/v1/districts/{long}", {"name": "x"})).status_code == 403
+    [denied] = await _entries(admin, action="district.update")
+    assert denied["outcome"] == "denied"
+    assert denied["resource_id"] == "D" * 300 + "…"
 
 
 async def test_failed_authentication_is_recorded_with_the_prefix_only(
