@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     # hourly; an event with a delivery still pending stays.
     event_retention_days: int = Field(default=30, ge=1, le=36_500)
     # Failed authentications from one client address before it is locked out, and for how long.
-    auth_failure_limit: int = Field(default=5, ge=1, le=10_000)
+    auth_failure_limit: int = Field(default=5, ge=1, le=1_000_000)
     auth_lockout_seconds: int = Field(default=600, ge=1, le=30 * 86_400)
     # Requests per minute per API key, across every instance together (0: no limit).
     rate_limit_per_minute: int = Field(default=6000, ge=0, le=10_000_000)
