@@ -106,12 +106,16 @@ def test_a_live_process_recorded_as_it_is_or_not_recorded_is_kept(
     assert _listed(pgdata) == [sleeper.pid, os.getppid()]
 
 
-def test_a_record_from_another_boot_says_nothing(
+def test_a_pid_recorded_during_another_boot_is_dropped_though_taken_now(
     pgdata: Path, sleeper: subprocess.Popen[bytes]
 ) -> None:
-    _list(pgdata, [sleeper.pid])
-    _record(pgdata, {sleeper.pid: _ticks(sleeper.pid) - 1}, boot="another boot")
-    assert drop_dead_handles(pgdata) == []
+    """After a reboot (a power loss), the processes listed before it are gone, and their
+    small pids soon taken again (postgres' own, in a container): kept, they kept the server
+    running for good (the review). A live pid recorded in no boot is kept, as ever."""
+    _list(pgdata, [sleeper.pid, os.getppid()])
+    _record(pgdata, {sleeper.pid: _ticks(sleeper.pid)}, boot="another boot")
+    assert drop_dead_handles(pgdata) == [sleeper.pid]
+    assert _listed(pgdata) == [os.getppid()]
 
 
 def test_this_process_is_kept_and_recorded_though_its_pid_was_recorded_before(

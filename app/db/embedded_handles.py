@@ -83,14 +83,18 @@ def drop_dead_handles(pgdata: Path) -> list[int]:
 def _drop_dead_handles_locked(pgdata: Path) -> list[int]:
     listed = _read_handle_list(pgdata / HANDLE_LIST)
     boot = _boot_id()
-    recorded = _read_starts(pgdata / STARTS_RECORD, boot)
+    recorded, before_boot = _read_starts(pgdata / STARTS_RECORD, boot)
     dropped: list[int] = []
     if listed is not None:
         kept: list[int] = []
         for pid in listed:
             # This process's own pid may have been listed (and recorded) for a process of a
             # container's last life: it is this process's now, which joined.
-            alive = pid == os.getpid() or _same_process(pid, recorded.get(pid))
+            # A process recorded during another boot ended with it: its pid, if taken now,
+            # is someone else's.
+            alive = pid == os.getpid() or (
+                pid not in before_boot and _same_process(pid, recorded.get(pid))
+            )
             (kept if alive else dropped).append(pid)
         if dropped:
             _write_json(pgdata / HANDLE_LIST, kept)
@@ -186,15 +190,19 @@ def _read_handle_list(path: Path) -> list[int] | None:
     return values
 
 
-def _read_starts(path: Path, boot: str | None) -> dict[int, int]:
-    """The recorded start of each pid, if recorded during this boot."""
+def _read_starts(path: Path, boot: str | None) -> tuple[dict[int, int], set[int]]:
+    """The recorded start of each pid recorded during this boot; and the pids recorded
+    during another (every one of those processes has ended)."""
     try:
         record = json.loads(path.read_text())
-        if boot is None or record["boot_id"] != boot:
-            return {}
-        return {int(pid): int(ticks) for pid, ticks in record["starts"].items()}
+        starts = {int(pid): int(ticks) for pid, ticks in record["starts"].items()}
+        if boot is None:
+            return {}, set()
+        if record["boot_id"] != boot:
+            return {}, set(starts)
+        return starts, set()
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        return {}
+        return {}, set()
 
 
 def _write_json(path: Path, value: object) -> None:
