@@ -331,6 +331,7 @@ def test_a_number_the_service_cannot_hold_is_named_in_one_line(name: str, value:
         "postgresql://postgres@127.0.0.1:9/db?connect_timeout=soon",
         "postgresql://postgres@127.0.0.1:9/db?prepared_statement_cache_size=0",
         "postgresql://postgres@127.0.0.1:9/db?sslmode=require&sslmode=disable",
+        "postgresql://postgres@127.0.0.1:9,127.0.0.2:9/db",  # a traceback (review)
     ],
 )
 def test_a_database_url_asyncpg_could_not_use_is_named_in_one_line(url: str) -> None:

@@ -63,6 +63,10 @@ def checked(url: str) -> str:
         raise ValueError(
             "CIT_DATABASE_URL is not a URL (postgresql://user@host/database)"
         ) from None
+    if "," in parts.netloc:
+        raise ValueError(
+            "CIT_DATABASE_URL names several hosts: give them as ?host=h1,h2&port=p1,p2"
+        )
     unknown = sorted(set(query) - _LIBPQ - _OURS)
     if unknown:
         raise ValueError(

@@ -129,7 +129,10 @@ async def update(
     (failed_deliveries, when any did)."""
     # Whose terminal it is never changes: read before anything is locked.
     found = await get(session, agency_id=agency_id, subscription_id=subscription_id)
-    if body.url is not None:  # its host is looked up: before any lock is taken
+    # Its host is looked up before any lock is taken; only a new URL is checked: a client
+    # that sends the whole object back keeps a subscription made under older rules (an
+    # http:// one) editable.
+    if body.url is not None and _with_lower_scheme(body.url) != found.url:
         await _check_target(body.url, settings)
     if found.responder_id is not None:
         if body.events is not None:

@@ -146,3 +146,5 @@ class Outcomes:
                 conn, _claimed(row), previous_attempt_at=row.previous_attempt_at, error=error
             )
         metrics.count_webhooks("failed", recorded)
+        if recorded:
+            log.warning("webhook delivery failed unsent", extra=_said(row, error))

@@ -213,6 +213,28 @@ async def test_each_failed_attempt_is_logged_without_the_receivers_url(
     assert not any("s3cret" in str(vars(r)) for r in caplog.records)
 
 
+async def test_a_delivery_failed_unsent_is_logged(
+    admin: Api,
+    receiver: Receiver,
+    service: ServiceFactory,
+    db: asyncpg.Connection,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A target the relay refuses as it connects (here loopback, the relay no longer
+    allowing private targets) fails the delivery unsent: logged too (review)."""
+    await grid_districts(admin)
+    sub = await subscribe(admin, receiver.url, ["call.created"])
+    with caplog.at_level(logging.INFO, logger="app.webhooks.outcomes"):
+        async with service(webhook_allow_private_targets=False):
+            await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+            await until_delivery_failed(db)
+    [said] = [r for r in caplog.records if r.name == "app.webhooks.outcomes"]
+    assert (said.levelname, said.getMessage()) == ("WARNING", "webhook delivery failed unsent")
+    assert getattr(said, "subscription_id", None) == sub["id"]
+    assert "not a public address" in getattr(said, "error", "")
+    assert receiver.requests == []
+
+
 async def test_failed_delivery_after_all_attempts_can_be_retried_by_hand(
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:
@@ -380,7 +402,7 @@ _INTERNAL_TARGETS = {
 
 
 async def test_internal_ranges_are_refused_when_subscribing(
-    admin: Api, database_url: str, settings: Settings
+    admin: Api, database_url: str, settings: Settings, db: asyncpg.Connection
 ) -> None:
     strict = create_app(
         settings.model_copy(update={"webhook_allow_private_targets": False}), database_url
@@ -406,6 +428,26 @@ async def test_internal_ranges_are_refused_when_subscribing(
                 plain = await subscribe(host, "http")
                 assert plain.status_code == 422, host
                 assert "the URL must be https://" in plain.json()["detail"], host
+            # One made before the rule (written here as the database holds it) stays
+            # editable by a client that sends its URL back unchanged; a new one is checked.
+            await db.execute(
+                "UPDATE webhook_subscription SET url = 'http://8.8.8.8/hook' WHERE url LIKE"
+                " 'https://8.8.8.8/%'"
+            )
+            [legacy] = [
+                h
+                for h in (await admin.ok("GET", "/v1/webhooks"))["items"]
+                if h["url"] == "http://8.8.8.8/hook"
+            ]
+            path = f"/v1/webhooks/{legacy['id']}"
+            kept = await client.patch(
+                path, json={"url": "HTTP://8.8.8.8/hook", "active": False}, headers=admin.headers
+            )
+            assert kept.status_code == 200, kept.text
+            moved = await client.patch(
+                path, json={"url": "http://8.8.4.4/hook"}, headers=admin.headers
+            )
+            assert moved.status_code == 422, moved.text
     assert len((await admin.ok("GET", "/v1/webhooks"))["items"]) == 4
 
 
