@@ -75,9 +75,10 @@ class Connection:
 
         Once the status line is in, the answer is known: the body is read only so that the
         connection may be kept, for at most BODY_GRACE seconds and not past finish_by (the
-        loop's time the attempt must end by). A body slower than that closes the
-        connection, and the answer stands: a 200 whose body trickled in was taken for no
-        answer, and the event sent again."""
+        loop's time the attempt must end by). A body slower than that, or cut short (the
+        receiver closing or resetting the connection), closes the connection, and the
+        answer stands: a 200 whose body trickled in was taken for no answer, and the event
+        sent again."""
         protocol = self.protocol
         try:
             out = protocol.send(request) or b""
@@ -95,6 +96,8 @@ class Connection:
             try:
                 event = protocol.next_event()
             except h11.RemoteProtocolError as exc:
+                if body_by is not None:  # the body cut short: the answer stands
+                    return Answer(status, retry_after), False
                 raise httpcore.RemoteProtocolError(str(exc)) from exc
             if event is h11.NEED_DATA:
                 wait = step_seconds if body_by is None else body_by - loop.time()
@@ -102,7 +105,9 @@ class Connection:
                     return Answer(status, retry_after), False
                 try:
                     data = await self.stream.read(65536, timeout=min(wait, step_seconds))
-                except httpcore.ReadTimeout:
+                except (httpcore.ReadTimeout, httpcore.ReadError):
+                    # Slow, or the connection reset, after the status line: the answer
+                    # stands, and the connection is not kept.
                     if body_by is None:
                         raise
                     return Answer(status, retry_after), False
@@ -120,6 +125,8 @@ class Connection:
             elif isinstance(event, h11.EndOfMessage):
                 break
             elif isinstance(event, h11.ConnectionClosed):
+                if body_by is not None:
+                    return Answer(status, retry_after), False
                 raise httpcore.RemoteProtocolError("the receiver closed the connection")
         reusable = protocol.our_state is h11.DONE and protocol.their_state is h11.DONE
         if reusable:
