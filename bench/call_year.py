@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from app.db import dsn
 from app.vocabulary import OVERRIDE_CODES, Lead, Outcome, ResponderType
 from bench.intake import NATURES
 from bench.roster_year import TIMEZONE, SeededYear
@@ -390,7 +391,7 @@ async def seed_calls(url: str, year: SeededYear, *, calls: int, seed: int = 7) -
     started = time.perf_counter()
     rng = random.Random(seed)
     start, end = year_range(year)
-    conn = await asyncpg.connect(url)
+    conn = await dsn.connect(url)
     try:
         names = {
             r["id"]: r["name"]

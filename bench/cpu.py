@@ -194,9 +194,9 @@ async def autovacuum_runs(url: str) -> Counter[str]:
     """How many times autovacuum has vacuumed and analysed each table so far, as
     "ANALYZE event" and the like. Each run competes with the service for the cores, and an
     ANALYZE makes every connection plan its statements on that table again."""
-    import asyncpg
+    from app.db import dsn
 
-    conn = await asyncpg.connect(url)
+    conn = await dsn.connect(url)
     try:
         rows = await conn.fetch(
             "SELECT relname, autovacuum_count, autoanalyze_count FROM pg_stat_user_tables"

@@ -39,8 +39,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-
+from app.db import dsn
 from bench.loadgen import Connection, Stats, Step, closed_loop
 
 # Calls per round: enough that the round's last few requests, when fewer clients than
@@ -54,7 +53,7 @@ Body = dict[str, Any]
 
 async def free_units(url: str, agency_id: UUID) -> tuple[list[UUID], list[UUID]]:
     """The agency's active, available co-responders and officers, by id."""
-    conn = await asyncpg.connect(url)
+    conn = await dsn.connect(url)
     try:
         found = []
         for table in ("co_responder", "officer"):

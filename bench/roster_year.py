@@ -43,6 +43,7 @@ from uuid import UUID
 import asyncpg
 
 from app.admin import create_agency
+from app.db import dsn
 from app.ids import new_id
 from app.vocabulary import ResponderType
 from bench.seed import CO_RESPONDER_COLUMNS, co_responder_row, insert_districts, point_in
@@ -318,7 +319,7 @@ async def seed_year(
     agency_id, api_key = await create_agency(
         url, name=f"Year County {officers} {new_id().hex[-8:]}", timezone=TIMEZONE, ori=None
     )
-    conn = await asyncpg.connect(url)
+    conn = await dsn.connect(url)
     try:
         await conn.execute("SET maintenance_work_mem = '1GB'; SET work_mem = '256MB'")
         districts = await insert_districts(conn, agency_id)

@@ -12,6 +12,7 @@ from uuid import UUID
 import asyncpg
 
 from app.admin import create_agency
+from app.db import dsn
 from app.ids import new_id
 
 ROWS, COLS = 5, 10
@@ -48,7 +49,7 @@ async def seed(url: str, *, officers: int, co_responders: int, history_days: int
         timezone="America/Denver",
         ori=None,
     )
-    conn = await asyncpg.connect(url)
+    conn = await dsn.connect(url)
     try:
         districts = await insert_districts(conn, agency_id)
         people = await _people(conn, agency_id, rng, officers, co_responders, districts)

@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 from sqlalchemy.engine import make_url
 
-from app.db.engine import execute_alone, plain_url
+from app.db import dsn
+from app.db.engine import execute_alone
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def bench_server(data_dir: Path, external_url: str | None) -> Iterator[BenchServ
 
 async def describe(server: BenchServer) -> str:
     """Which server the run is on, and its version."""
-    conn = await asyncpg.connect(plain_url(server.url))
+    conn = await dsn.connect(server.url)
     try:
         version = await conn.fetchval("SHOW server_version")
     finally:
@@ -87,7 +87,7 @@ async def postmaster_pid(server: BenchServer, data_dir: Path) -> int | None:
     server is not on this machine (then its CPU goes unmeasured)."""
     if not server.external:
         return int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
-    conn = await asyncpg.connect(plain_url(server.url))
+    conn = await dsn.connect(server.url)
     try:  # read while the backend lives
         return _postgres_parent(await conn.fetchval("SELECT pg_backend_pid()"))
     finally:

@@ -23,8 +23,9 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from app.api.app import create_app
+from app.db import dsn
 from app.db.embedded import start_embedded
-from app.db.engine import execute_alone, plain_url
+from app.db.engine import execute_alone
 from app.db.migrate import upgrade
 from app.encryption import generate_key
 from app.limits import FailureMirror, RateLeases, RefusalTally
@@ -85,7 +86,7 @@ async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     yield
     if "database_url" not in request.fixturenames:
         return
-    conn = await asyncpg.connect(plain_url(request.getfixturevalue("database_url")))
+    conn = await dsn.connect(request.getfixturevalue("database_url"))
     try:
         await conn.execute(
             "DO $$ BEGIN EXECUTE (SELECT 'TRUNCATE ' || string_agg(quote_ident(tablename), ', ')"
@@ -111,7 +112,7 @@ def _fresh_limits(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A direct connection, for asserting what was (or was not) written."""
-    conn = await asyncpg.connect(plain_url(database_url))
+    conn = await dsn.connect(database_url)
     try:
         yield conn
     finally:
