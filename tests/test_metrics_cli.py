@@ -64,15 +64,7 @@ async def test_a_worker_serves_its_own_metrics(database_url: str) -> None:
         "CIT_DATA_KEY": generate_key(),
         "CIT_METRICS_PORT": str(port),
     }
-    worker = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "app.cli",
-        "worker",
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    worker = await _started("worker", env=env)
     try:
         # Its relay's pool lends the LISTEN connection (once migrations are done).
         scrape = await _scraped(port, worker, lambda s: s.value(IN_USE) >= 1)
@@ -94,22 +86,26 @@ async def test_serve_without_a_relay_gives_no_outbox_gauge(database_url: str) ->
         "CIT_METRICS_PORT": str(port),
         "CIT_RUN_RELAY": "false",
     }
-    serve = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "app.cli",
-        "serve",
-        "--no-migrate",
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+    serve = await _started("serve", "--no-migrate", env=env)
     try:
         scrape = await _scraped(port, serve, lambda s: "cit_webhook_deliveries_total" in s.names())
     finally:
         serve.terminate()
         await asyncio.wait_for(serve.wait(), timeout=30)
     assert "cit_outbox_oldest_pending_seconds" not in scrape.names()
+
+
+async def _started(*command: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """`cit-dispatch <command>` in a process of its own, its output dropped."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "app.cli",
+        *command,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
 
 
 async def _scraped(
