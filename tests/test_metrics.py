@@ -309,6 +309,40 @@ async def test_a_webhook_retried_then_delivered_moves_outcomes_and_first_attempt
     assert after.value(within_10s, le="10.0") - before.value(within_10s, le="10.0") == 1
 
 
+async def test_deliveries_under_way_as_their_subscription_pauses_are_counted_once_as_they_end(
+    served: Served, admin: Api, receiver: Receiver
+) -> None:
+    """The pause fails both; the attempts end after it, one delivered after all and one
+    answered 503 (no retry: the subscription is off). Each counts once, as what it came to."""
+    await grid_districts(admin)
+    hook = await admin.ok(
+        "POST", "/v1/webhooks", {"url": receiver.url, "events": ["call.created"]}, 201
+    )
+    receiver.hold = asyncio.Event()
+    receiver.script = [200, 503]
+    before = await served.scrape()
+    try:
+        for _ in range(2):
+            await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await receiver.wait_for(2)
+        paused = await admin.ok("PATCH", f"/v1/webhooks/{hook['id']}", {"active": False}, 200)
+        assert paused["active"] is False
+    finally:
+        receiver.hold.set()
+
+    def ended(scrape: Scrape) -> bool:
+        return _deliveries(scrape, "delivered") > _deliveries(before, "delivered") and (
+            _deliveries(scrape, "failed") > _deliveries(before, "failed")
+        )
+
+    after = await served.until(ended, what="both attempts' ends")
+    moved = {o: _deliveries(after, o) - _deliveries(before, o) for o in ("delivered", "failed")}
+    assert moved == {"delivered": 1, "failed": 1}
+    assert _deliveries(after, "retry") == _deliveries(before, "retry")
+    page = await admin.ok("GET", f"/v1/webhooks/{hook['id']}/deliveries", None, 200)
+    assert sorted(d["status"] for d in page["items"]) == ["delivered", "failed"]
+
+
 async def test_the_outbox_gauge_shows_a_delivery_waiting_on_its_receiver(
     served: Served, admin: Api, receiver: Receiver
 ) -> None:

@@ -81,7 +81,8 @@ _DELIVERED = text(
 # (fail_pending and _DISABLE fail those too, their lease kept), stays failed: turning the
 # subscription back on before the next attempt would send it after all. Its lease is
 # given up all the same, and RETURNING gives its status. A success is recorded whatever
-# happened meanwhile (_DELIVERED): it was delivered.
+# happened meanwhile (_DELIVERED): it was delivered. Either way the relay counts it in the
+# metrics as the attempt ends (the change that failed it did not: it would count twice).
 _RETRY = text(
     """
 UPDATE webhook_delivery
@@ -132,7 +133,7 @@ WITH off AS (
     UPDATE webhook_delivery d SET status = 'failed', last_error = 'subscription disabled'
     FROM off
     WHERE d.subscription_id = off.id AND d.status = 'pending' AND d.id <> :delivery_id
-    RETURNING d.id
+    RETURNING d.lease_until IS NOT NULL AS under_way
 )
 INSERT INTO audit_entry (id, agency_id, at, key_id, role, action, resource_type, resource_id,
                          outcome, request_id, detail)
@@ -146,7 +147,7 @@ SELECT cit_uuid7(), off.agency_id, now(), NULL, 'relay', 'webhook.update', 'webh
                THEN jsonb_build_object('failed_deliveries', (SELECT count(*) FROM failed))
                ELSE '{}'::jsonb END
 FROM off
-RETURNING (SELECT count(*) FROM failed)
+RETURNING (SELECT count(*) FROM failed WHERE NOT under_way)
 """
 )
 # Failed without being sent (its subscription was off when claimed): the claim's attempt
@@ -165,14 +166,16 @@ RETURNING old.status = 'pending'
 )
 # A stopping relay gives back what it claimed: due now, unleased. Only a lease still its own
 # (the very lease_until its claim set) is released; one that ran out and was claimed again,
-# or an attempt already recorded, is left alone. An attempt never begun is not counted.
+# or an attempt already recorded, is left alone. An attempt never begun is not counted. One
+# failed meanwhile (its subscription went off) stays failed, its lease given up.
 _RELEASE = text(
     "UPDATE webhook_delivery d SET lease_until = NULL,"
     " next_attempt_at = least(d.next_attempt_at, now()),"
     " attempts = d.attempts - CASE WHEN r.sent THEN 0 ELSE 1 END"
     " FROM unnest(CAST(:ids AS uuid[]), CAST(:leases AS timestamptz[]), CAST(:sent AS bool[]))"
     " AS r(id, lease_until, sent)"
-    " WHERE d.id = r.id AND d.status = 'pending' AND d.lease_until = r.lease_until"
+    " WHERE d.id = r.id AND d.lease_until = r.lease_until"
+    " RETURNING d.status = 'pending'"
 )
 
 # The first entry of the partial index on pending deliveries: one index probe, however long
@@ -239,12 +242,12 @@ async def schedule_retry(
 
 async def mark_failed(
     conn: AsyncConnection, claimed: Claimed, *, code: int | None, error: str
-) -> int:
-    """Fail the delivery whose schedule is spent: 1 if it was still pending (recorded), 0
-    if not (failed meanwhile, or its claim's lease no longer its own)."""
+) -> str | None:
+    """Fail the delivery whose schedule is spent: its status before, 'pending' (recorded)
+    or 'failed' (failed meanwhile: only its lease given up); None if its claim's lease was
+    no longer its own (nothing recorded)."""
     params = {"id": claimed[0], "lease_until": claimed[1], "code": code, "error": error}
-    was_pending: bool | None = (await conn.execute(_FAILED, params)).scalar_one_or_none()
-    return 1 if was_pending else 0
+    return _status_before(await conn.execute(_FAILED, params))
 
 
 async def mark_failed_unsent(
@@ -253,24 +256,34 @@ async def mark_failed_unsent(
     *,
     previous_attempt_at: datetime | None,
     error: str,
-) -> int:
+) -> str | None:
+    """As mark_failed, for a delivery never sent."""
     params = {"id": claimed[0], "lease_until": claimed[1], "error": error}
     result = await conn.execute(
         _FAILED_UNSENT, {**params, "previous_attempt_at": previous_attempt_at}
     )
+    return _status_before(result)
+
+
+def _status_before(result: Any) -> str | None:
     was_pending: bool | None = result.scalar_one_or_none()
-    return 1 if was_pending else 0
+    if was_pending is None:
+        return None
+    return "pending" if was_pending else "failed"
 
 
 def _count(result: Any) -> int:
     return int(result.rowcount or 0)
 
 
-async def release_leases(conn: AsyncConnection, leases: list[tuple[UUID, datetime, bool]]) -> int:
+async def release_leases(
+    conn: AsyncConnection, leases: list[tuple[UUID, datetime, bool]]
+) -> tuple[int, int]:
     """Give back claimed deliveries (id, the lease_until of their claim, whether the attempt
-    was sent) so that any relay sends them at once; wake the relays. Returns how many."""
+    was sent) so that any relay sends them at once; wake the relays. Returns how many were
+    given back, and how many had failed meanwhile (only their leases given up)."""
     if not leases:
-        return 0
+        return 0, 0
     result = await conn.execute(
         _RELEASE,
         {
@@ -280,14 +293,16 @@ async def release_leases(conn: AsyncConnection, leases: list[tuple[UUID, datetim
         },
     )
     await wake_relays(conn)
-    return result.rowcount
+    pending = result.scalars().all()
+    return sum(pending), len(pending) - sum(pending)
 
 
 async def disable_subscription(
     conn: AsyncConnection, *, subscription_id: UUID, delivery_id: UUID, reason: str
 ) -> int:
     """Turn an active subscription off (a receiver's 410 to delivery_id), in the trail; its
-    other pending deliveries fail. How many did (0 if it was off already)."""
+    other pending deliveries fail. How many did (0 if it was off already), less those
+    whose attempts were under way: their relays count them as the attempts end."""
     params = {"id": subscription_id, "delivery_id": delivery_id, "reason": reason}
     result = await conn.execute(_DISABLE, params)
     failed: int | None = result.scalar_one_or_none()

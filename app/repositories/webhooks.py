@@ -4,8 +4,8 @@ the housekeeping of both. The relay's own SQL is app/repositories/delivery_queue
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import Select, select, text, update
@@ -51,6 +51,15 @@ async def disable_terminal_subscriptions(
     return list((await session.execute(stmt)).scalars())
 
 
+@dataclass(frozen=True)
+class Failed:
+    """Deliveries failed as their subscription changed: how many, and how many of them had
+    an attempt under way (a relay's lease), whose outcome the relay counts when it ends."""
+
+    total: int
+    under_way: int
+
+
 # Pending deliveries of a subscription turned off, or of event types it no longer hears:
 # failed at once, no attempt counted, so that turning it back on does not send them. One
 # whose attempt is under way keeps its lease: the relay gives it up when the attempt ends;
@@ -64,23 +73,24 @@ FROM event e
 WHERE d.subscription_id = :subscription_id AND d.status = 'pending'
   AND e.id = d.event_id
   AND (CAST(:types AS text[]) IS NULL OR e.type = ANY (CAST(:types AS text[])))
+RETURNING d.lease_until IS NOT NULL
 """
 )
 
 
 async def fail_pending(
     session: AsyncSession, *, subscription_id: UUID, types: Sequence[str] | None = None
-) -> int:
+) -> Failed:
     """Fail the subscription's pending deliveries: all of them ("subscription disabled"),
-    or those of the event types given ("<type> is no longer subscribed"); how many."""
+    or those of the event types given ("<type> is no longer subscribed")."""
     error = "subscription disabled" if types is None else None
     params = {
         "subscription_id": subscription_id,
         "types": None if types is None else list(types),
         "error": error,
     }
-    result: Any = await session.execute(_FAIL_PENDING, params)
-    return int(result.rowcount or 0)
+    leased = (await session.execute(_FAIL_PENDING, params)).scalars().all()
+    return Failed(total=len(leased), under_way=sum(leased))
 
 
 # Not one whose attempt is under way: its lease is a relay's until the outcome is recorded.

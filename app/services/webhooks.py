@@ -191,13 +191,16 @@ async def fail_pending(
     subscription"): left pending, they were sent after all if it was turned back on before
     their next attempt. How many each subscription had (those that had any)."""
     failed = {}
+    counted = 0
     for subscription_id in subscription_ids:
-        count = await repo.fail_pending(session, subscription_id=subscription_id, types=types)
-        if count:
-            failed[subscription_id] = count
-    total = sum(failed.values())
-    if total:
-        of_session(session).after_commit(lambda: metrics.count_webhooks("failed", total))
+        result = await repo.fail_pending(session, subscription_id=subscription_id, types=types)
+        if result.total:
+            failed[subscription_id] = result.total
+        # One whose attempt is under way is counted by the relay when the attempt ends
+        # (delivered after all, or failed): counted here too, it would be counted twice.
+        counted += result.total - result.under_way
+    if counted:
+        of_session(session).after_commit(lambda: metrics.count_webhooks("failed", counted))
     return failed
 
 

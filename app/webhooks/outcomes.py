@@ -102,7 +102,11 @@ class Outcomes:
             status = await repo.schedule_retry(
                 conn, _claimed(row), delay=timedelta(seconds=delay), code=code, error=error
             )
-        if status != "pending":  # not recorded, or failed meanwhile (counted then)
+        if status == "failed":
+            # Failed meanwhile (its subscription went off) while this attempt was under
+            # way: that change left it to be counted here, as the attempt ended.
+            metrics.count_webhooks("failed")
+        if status != "pending":  # not recorded, or failed meanwhile
             return
         metrics.count_webhooks("retry")
         log.info("webhook delivery attempt failed; to be retried", extra=_said(row, error, delay))
@@ -134,17 +138,19 @@ class Outcomes:
 
     async def fail(self, row: Any, *, code: int | None, error: str) -> None:
         async with self.engine.connect() as conn:
-            recorded = await repo.mark_failed(conn, _claimed(row), code=code, error=error)
-        metrics.count_webhooks("failed", recorded)
-        if recorded:
+            was = await repo.mark_failed(conn, _claimed(row), code=code, error=error)
+        if was is not None:  # failed meanwhile too: counted as its attempt ends
+            metrics.count_webhooks("failed")
+        if was == "pending":
             log.warning("webhook delivery failed; no attempt left", extra=_said(row, error))
 
     async def fail_unsent(self, row: Any, *, error: str) -> None:
         """Fail a delivery never sent: its claim's attempt is not counted."""
         async with self.engine.connect() as conn:
-            recorded = await repo.mark_failed_unsent(
+            was = await repo.mark_failed_unsent(
                 conn, _claimed(row), previous_attempt_at=row.previous_attempt_at, error=error
             )
-        metrics.count_webhooks("failed", recorded)
-        if recorded:
+        if was is not None:
+            metrics.count_webhooks("failed")
+        if was == "pending":
             log.warning("webhook delivery failed unsent", extra=_said(row, error))

@@ -194,11 +194,13 @@ class Relay:
         await asyncio.gather(*tasks, return_exceptions=True)
         try:
             async with self.engine.connect() as conn:
-                released = await repo.release_leases(conn, leases)
+                released, failed = await repo.release_leases(conn, leases)
         except Exception:
             # Their leases run out and they are claimed again then.
             log.warning("webhook leases not released", exc_info=True)
             return
+        # Failed while under way (their subscription went off): counted as they end.
+        metrics.count_webhooks("failed", failed)
         log.info(
             "webhook leases released",
             extra={"released": released, "sent": sum(sent for _, _, sent in leases)},

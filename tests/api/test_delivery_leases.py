@@ -47,7 +47,8 @@ async def test_a_late_attempts_outcome_is_not_recorded_over_the_claim_after_it(
                 await repo.mark_delivered(conn, [(was, 200)]),
                 await repo.mark_failed_unsent(conn, was, previous_attempt_at=None, error="late"),
             ]
-            assert late_writes == [0, None, 0, 0]  # a retry gives the status it recorded
+            # A retry gives the status it recorded, a failure the status it found.
+            assert late_writes == [None, None, 0, None]
             row = await db.fetchrow("SELECT * FROM webhook_delivery")
             assert (row["status"], row["attempts"], row["last_error"]) == ("pending", 2, None)
             assert row["lease_until"] == current.lease_until
@@ -64,7 +65,8 @@ async def test_an_attempt_ending_on_a_delivery_failed_meanwhile_only_gives_up_it
 ) -> None:
     """Its subscription went off (or stopped hearing its type) while it was under way: the
     delivery failed then, lease kept. A failure, a spent schedule or an unsent end leave it
-    failed as it was, counted once (0 here); a success is recorded: it was delivered."""
+    failed as it was, found failed (its failure counted as the attempt ends); a success is
+    recorded: it was delivered."""
     await grid_districts(admin)
     await subscribe(admin, receiver.url, ["call.created"])
     for _ in range(4):
@@ -94,7 +96,7 @@ async def test_an_attempt_ending_on_a_delivery_failed_meanwhile_only_gives_up_it
             ]
     finally:
         await base.dispose()
-    assert outcomes == ["failed", 0, 0, 1]
+    assert outcomes == ["failed", "failed", "failed", 1]
     rows = {
         r["id"]: r
         for r in await db.fetch("SELECT id, status, last_error, lease_until FROM webhook_delivery")

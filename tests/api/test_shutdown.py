@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from app.db.engine import create_engine
 from app.encryption import load_cipher
@@ -235,11 +236,7 @@ async def test_a_stopping_relay_gives_back_claims_not_yet_sent_at_once_uncounted
     )
     receiver.hold = asyncio.Event()
     grace = 3.0
-    relay_settings = settings.model_copy(update={"shutdown_grace_seconds": grace})
-    engine = create_engine(database_url, pool_size=2)
-    relay = Relay(engine, relay_settings, load_cipher(settings), max_connections=1)
-    running = asyncio.create_task(relay.run())
-    try:
+    async with _relay(database_url, settings, grace, max_connections=1) as (relay, running):
         for _ in range(3):
             await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
         await receiver.wait_for(1)
@@ -252,11 +249,6 @@ async def test_a_stopping_relay_gives_back_claims_not_yet_sent_at_once_uncounted
         await _until(db, hook["id"], leased=1, within=1.5)  # the unsent, given back at once
         await asyncio.wait_for(asyncio.shield(running), timeout=grace + 2)
         assert time.monotonic() - started >= grace - 0.1  # the sent one had its grace
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
-        await engine.dispose()
     rows = await _deliveries(db, hook["id"])
     assert [(r["status"], r["lease_until"], r["due"]) for r in rows] == [
         ("pending", None, True)
@@ -265,6 +257,60 @@ async def test_a_stopping_relay_gives_back_claims_not_yet_sent_at_once_uncounted
     held = receiver.hold
     receiver.hold = None
     held.set()
+
+
+async def test_a_stopping_relay_gives_up_the_lease_of_a_delivery_failed_meanwhile(
+    database_url: str,
+    settings: Settings,
+    admin: Api,
+    receiver: Receiver,
+    db: asyncpg.Connection,
+) -> None:
+    """Its subscription went off while its attempt waited for an answer past the grace: the
+    delivery stays failed, its lease is given up, and its failure is counted then, once."""
+    await grid_districts(admin)
+    hook = await admin.ok(
+        "POST", "/v1/webhooks", {"url": receiver.url, "events": ["call.created"]}, 201
+    )
+    held = receiver.hold = asyncio.Event()
+    failed_before = _failed_count()
+    try:
+        async with _relay(database_url, settings, grace=1.0) as (relay, running):
+            await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+            await receiver.wait_for(1)
+            await admin.ok("PATCH", f"/v1/webhooks/{hook['id']}", {"active": False}, 200)
+            assert _failed_count() == failed_before  # under way: counted as it ends
+            relay.stop()
+            await asyncio.wait_for(asyncio.shield(running), timeout=6)
+    finally:
+        held.set()
+    [row] = await _deliveries(db, hook["id"])
+    assert (row["status"], row["lease_until"], row["attempts"]) == ("failed", None, 1)
+    assert _failed_count() == failed_before + 1
+
+
+@contextlib.asynccontextmanager
+async def _relay(
+    database_url: str, settings: Settings, grace: float, **options: Any
+) -> AsyncIterator[tuple[Relay, asyncio.Task[None]]]:
+    """A relay running in this process with the given grace, and its task."""
+    relay_settings = settings.model_copy(update={"shutdown_grace_seconds": grace})
+    engine = create_engine(database_url, pool_size=2)
+    relay = Relay(engine, relay_settings, load_cipher(settings), **options)
+    running = asyncio.create_task(relay.run())
+    try:
+        yield relay, running
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await engine.dispose()
+
+
+def _failed_count() -> float:
+    """The process's count of failed deliveries (the relay above runs in this process)."""
+    value = REGISTRY.get_sample_value("cit_webhook_deliveries_total", {"outcome": "failed"})
+    return value or 0.0
 
 
 async def _until(
