@@ -56,6 +56,17 @@ def test_serve_whose_api_port_is_taken_stops_with_one_line_before_migrating() ->
     assert result.returncode == 2
 
 
+@pytest.mark.parametrize("host", ["bogus.invalid", "192.0.2.1"])
+def test_serve_on_a_host_it_cannot_have_names_the_host_not_the_port(host: str) -> None:
+    # Both were said as CIT_PORT's: a name that does not resolve, an address not this
+    # machine's (TEST-NET-1).
+    env = {"CIT_HOST": host, "CIT_PORT": str(free_port()), "CIT_DATA_KEY": generate_key()}
+    result = _cli("postgresql://x@127.0.0.1:9/n", "serve", env=env)
+    line = _one_clear_line(result, "CIT_HOST", host)
+    assert "CIT_PORT" not in line
+    assert result.returncode == 2
+
+
 async def test_a_worker_serves_its_own_metrics(database_url: str) -> None:
     port = free_port()
     env = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
 import socket
@@ -88,8 +89,13 @@ def api_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
+        # A name that does not resolve, or an address this machine does not have, is the
+        # host's mistake; a port taken or not allowed, the port's.
+        setting = "CIT_PORT"
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            setting = "CIT_HOST"
         raise CliError(
-            f"CIT_PORT: cannot listen on {host}:{port} ({exc.strerror or exc})"
+            f"{setting}: cannot listen on {host}:{port} ({exc.strerror or exc})"
         ) from None
     return sock
 
