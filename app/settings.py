@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
@@ -167,6 +169,26 @@ class Settings(BaseSettings):
         if not value.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
             raise ValueError("CIT_DATABASE_URL must be a postgresql:// URL")
         return checked(value)
+
+
+# CIT_ names in an environment that are not settings, and not mistakes: the demo's key for
+# curl (README), and what the test suite and its fuzz read.
+_NOT_SETTINGS = ("CIT_KEY", "CIT_TEST_", "CIT_FUZZ_")
+
+
+def unknown_settings(environ: Mapping[str, str]) -> list[str]:
+    """A line for each CIT_ variable in environ that no setting reads (a typo'd
+    CIT_DATABSE_URL leaves serve on the embedded server), with the setting it may mean."""
+    known = [name.upper() for name in Settings.model_fields]
+    lines = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith("CIT_") or upper[4:] in known or upper.startswith(_NOT_SETTINGS):
+            continue
+        close = difflib.get_close_matches(upper[4:], known, n=1, cutoff=0.8)
+        hint = f" (did you mean CIT_{close[0]}?)" if close else ""
+        lines.append(f"{name} is not a setting{hint}; it is ignored")
+    return lines
 
 
 @lru_cache

@@ -286,6 +286,20 @@ def test_a_bad_setting_is_named_in_one_line() -> None:
     _refused_setting("CIT_PORT", "eighty")
 
 
+def test_a_misspelt_setting_is_warned_of_with_the_setting_it_may_mean() -> None:
+    # CIT_DATABSE_URL was ignored without a word, and serve went to the embedded server.
+    env = {"CIT_DATABSE_URL": "postgresql://db/cit", "CIT_KEY": "cit_demo.key", "CIT_NOPE": "1"}
+    result = _cli("postgresql://x@127.0.0.1:9/n", "migrate", env=env)
+    records = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    warned = [r["msg"] for r in records if r["level"] == "warning"]
+    assert warned == [
+        "CIT_DATABSE_URL is not a setting (did you mean CIT_DATABASE_URL?); it is ignored",
+        "CIT_NOPE is not a setting; it is ignored",
+    ]
+    # The demo's CIT_KEY (README) is not a mistake; and the command ran as it would have.
+    _one_clear_line(result, "127.0.0.1")
+
+
 @pytest.mark.parametrize("value", ["not-an-ip", "10.0.0.5/8", "10.0.0.1,proxy.local"])
 def test_a_proxy_allowance_that_is_not_addresses_is_named_in_one_line(value: str) -> None:
     # uvicorn took such an entry as a literal no connection ever matches: the proxy was not

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from uuid import UUID
@@ -14,7 +15,7 @@ from app.cli.common import CliError, database_failure, database_url, is_database
 from app.cli.operations import agency_create, api_key_create, eido_subscribe, re_encrypt
 from app.cli.serving import serve, worker
 from app.logs import configure_logging
-from app.settings import get_settings
+from app.settings import get_settings, unknown_settings
 from app.vocabulary import ROLES
 
 # The database layer (SQLAlchemy, Alembic) and the cipher are imported by the commands that
@@ -101,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"cit-dispatch: {where}{error['msg']}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
+    for line in unknown_settings(os.environ):
+        log.warning(line)
     try:
         if args.command == "serve":
             return serve(settings, args)
