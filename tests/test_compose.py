@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 import yaml
 from sqlalchemy.pool import QueuePool
+from starlette.types import Receive, Scope, Send
 
+from app.api.server import uvicorn_config
 from app.db.engine import create_engine
 from app.settings import Settings
 from app.webhooks.process import RELAY_POOL_SIZE
@@ -131,6 +133,21 @@ def test_the_proxy_balances_both_instances_which_trust_it_alone(
         assert env["CIT_PROXY_HEADERS"] == "true"
         assert env["CIT_FORWARDED_ALLOW_IPS"] == address
         assert "ports" not in services[name], "an instance reachable past the proxy"
+
+
+def test_the_proxy_closes_an_idle_upstream_connection_before_the_instance_does(
+    nginx: str,
+) -> None:
+    # nginx's default is 60 s: it reused connections uvicorn had closed at 5 s idle, and a
+    # POST caught by that close was a 502.
+    [upstream] = re.findall(r"upstream\s+\w+\s*\{([^}]*)\}", nginx)
+    [seconds] = re.findall(r"keepalive_timeout\s+(\d+)s;", upstream)
+    idle_close = uvicorn_config(_no_app, Settings(), "127.0.0.1", 8000).timeout_keep_alive
+    assert int(seconds) < idle_close
+
+
+async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:
+    raise AssertionError("not served")
 
 
 def test_the_proxy_passes_client_address_and_scheme_and_streams_unbuffered(nginx: str) -> None:
