@@ -341,7 +341,7 @@ async def test_https_verifies_the_receivers_certificate_for_its_name(
 
 async def test_the_public_only_backend_refuses_loopback(peer: Peer) -> None:
     async with _sender(backend=network_backend(allow_private=False)) as sender:
-        with pytest.raises(TargetRefused, match="not a public address"):
+        with pytest.raises(TargetRefused, match="an address that is not public"):
             await _post(sender, peer.url)
     assert peer.accepted == 0
 

@@ -105,6 +105,12 @@ def check_url_shape(url: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
+# Neither names the address the host resolved to: a key that may subscribe would learn the
+# agency's internal names' addresses from the refusals (nor the host: the URL has one).
+_NO_ADDRESS = "the URL's host does not resolve"
+_NOT_PUBLIC = "the URL's host resolves to an address that is not public"
+
+
 async def public_addresses(
     host: str, port: int, *, refused: Callable[[IPAddress], bool] = _refused
 ) -> list[str]:
@@ -114,13 +120,12 @@ async def public_addresses(
     except UnicodeError:
         # The resolver's IDNA encoding refuses the name (e.g. a label over 63 characters):
         # it never resolves.
-        raise TargetRefused(f"the host {host} does not resolve") from None
+        raise TargetRefused(_NO_ADDRESS) from None
     except OSError:
-        raise HostDoesNotResolve(f"the host {host} does not resolve") from None
+        raise HostDoesNotResolve(_NO_ADDRESS) from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if refused(address):
-            raise TargetRefused(f"{host} resolves to {address}, which is not a public address")
+        if refused(ipaddress.ip_address(info[4][0])):
+            raise TargetRefused(_NOT_PUBLIC)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
