@@ -424,9 +424,13 @@ class Subscriber:
         """Send a subscribe and wait for its answer, handling events that come first."""
         await self._send(ws, request)
         request_id = request["subscribe"]["requestId"]
+        # From the sending, not from each message: events that keep coming must not keep
+        # an unanswered subscribe waiting for as long as they do.
+        loop = asyncio.get_running_loop()
+        answer_by = loop.time() + self.open_timeout
         while True:
             try:
-                raw = await asyncio.wait_for(ws.recv(), timeout=self.open_timeout)
+                raw = await asyncio.wait_for(ws.recv(), timeout=max(0.0, answer_by - loop.time()))
             except TimeoutError:
                 raise Unanswered(f"subscribe not answered within {self.open_timeout:g} s") from None
             message = await self._read(ws, raw)

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -463,6 +465,40 @@ async def test_a_renewal_left_unanswered_after_a_restart_gives_way_in_time(
         notifier.silent_renewals = 0
         incident = await _imported_once_answered(notifier)
     await _subscribed_afresh(notifier, db, first, incident)
+
+
+async def test_events_that_keep_coming_do_not_hold_an_unanswered_renewal_open(
+    app: FastAPI, admin: Api, notifier: Notifier
+) -> None:
+    """A renewal is answered within open_timeout of its sending: timed from each message
+    instead, a notifier that kept sending events and never answered held the subscriber
+    on the kept subscription for as long as the events came."""
+    await grid_districts(admin)
+    async with subscribed(app, admin, notifier):
+        first = await notifier.until_subscribed()
+    await notifier.until_alone()
+    notifier.silent_renewals = 10_000
+    event = {
+        "subscriptionId": first,
+        "transactionId": str(uuid.uuid4()),
+        "notification": [document(incident_id(), beat="D1")],
+    }
+
+    async def chatter() -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                await notifier.say(json.dumps({"event": event}))
+            await asyncio.sleep(0.1)
+
+    talking = asyncio.create_task(chatter())
+    try:
+        async with subscribed(app, admin, notifier, expires=1, open_timeout=0.5):
+            # Unanswered at 0.5 s, asked again until the kept one's 1 s is out, then made
+            # afresh (a new subscription is answered).
+            await notifier.until_granted(2, within=10)
+    finally:
+        talking.cancel()
+    assert notifier.disk.violations == []
 
 
 async def _imported_once_answered(notifier: Notifier) -> str:
