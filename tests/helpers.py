@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 import httpx
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.engine import create_sessionmaker
@@ -313,6 +314,13 @@ async def until_waiting_on_locks(db: asyncpg.Connection, count: int) -> None:
     while waiting < count:
         await asyncio.sleep(0.01)
         waiting = await db.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted")
+
+
+def failed_deliveries_counted() -> float:
+    """This process's count of failed deliveries (the metrics a relay or a request running
+    in the test's own process moves)."""
+    value = REGISTRY.get_sample_value("cit_webhook_deliveries_total", {"outcome": "failed"})
+    return value or 0.0
 
 
 async def subscribe(api: Api, url: str, events: list[str], responder_id: str | None = None) -> Any:

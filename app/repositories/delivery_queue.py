@@ -133,7 +133,7 @@ WITH off AS (
     UPDATE webhook_delivery d SET status = 'failed', last_error = 'subscription disabled'
     FROM off
     WHERE d.subscription_id = off.id AND d.status = 'pending' AND d.id <> :delivery_id
-    RETURNING d.lease_until IS NOT NULL AS under_way
+    RETURNING coalesce(d.lease_until > now(), false) AS under_way
 )
 INSERT INTO audit_entry (id, agency_id, at, key_id, role, action, resource_type, resource_id,
                          outcome, request_id, detail)

@@ -54,7 +54,8 @@ async def disable_terminal_subscriptions(
 @dataclass(frozen=True)
 class Failed:
     """Deliveries failed as their subscription changed: how many, and how many of them had
-    an attempt under way (a relay's lease), whose outcome the relay counts when it ends."""
+    an attempt under way (a relay's lease not yet run out), whose outcome the relay counts
+    when it ends. A lease run out is a relay gone: its failure is counted with the change."""
 
     total: int
     under_way: int
@@ -73,7 +74,7 @@ FROM event e
 WHERE d.subscription_id = :subscription_id AND d.status = 'pending'
   AND e.id = d.event_id
   AND (CAST(:types AS text[]) IS NULL OR e.type = ANY (CAST(:types AS text[])))
-RETURNING d.lease_until IS NOT NULL
+RETURNING d.lease_until > now()
 """
 )
 
@@ -90,7 +91,7 @@ async def fail_pending(
         "error": error,
     }
     leased = (await session.execute(_FAIL_PENDING, params)).scalars().all()
-    return Failed(total=len(leased), under_way=sum(leased))
+    return Failed(total=len(leased), under_way=sum(bool(live) for live in leased))
 
 
 # Not one whose attempt is under way: its lease is a relay's until the outcome is recorded.
@@ -115,7 +116,8 @@ async def requeue(session: AsyncSession, delivery: WebhookDelivery) -> bool:
 # time-ordered by the database's clock as each was made, a moment after its event's time
 # by the service's: ids from a margin before :since bound the scan by the subscription's
 # index without leaving out an event of a request that ran long, or of an instance whose
-# clock runs ahead of the database's.
+# clock runs ahead of the database's. Not one whose attempt is under way (failed meanwhile,
+# by a pause): a second claim would send it twice, as _REQUEUE says.
 _REQUEUE_FAILED = text(
     """
 WITH requeued AS (
@@ -123,6 +125,7 @@ WITH requeued AS (
     SET status = 'pending', lease_until = NULL, next_attempt_at = now()
     FROM event e, webhook_subscription s
     WHERE d.subscription_id = :subscription_id AND d.id >= :first_id AND d.status = 'failed'
+      AND (d.lease_until IS NULL OR d.lease_until < now())
       AND e.id = d.event_id AND e.created_at >= :since
       AND s.id = d.subscription_id AND e.type = ANY (s.events)
     RETURNING d.id

@@ -5,7 +5,7 @@ not write over what the claim that took the delivery after it recorded, or is se
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.engine import create_engine
 from app.repositories import delivery_queue as repo
-from tests.helpers import Api, grid_districts, subscribe
+from tests.helpers import Api, failed_deliveries_counted, grid_districts, subscribe
 from tests.receiver import Receiver
 
 
@@ -109,3 +109,58 @@ async def test_an_attempt_ending_on_a_delivery_failed_meanwhile_only_gives_up_it
             None,
         )
     assert rows[sent[0]]["status"] == "delivered"
+
+
+async def _claimed(database_url: str) -> list[Any]:
+    """Claim what is due, as a relay would at an attempt's start (its lease set)."""
+    engine = create_engine(database_url, pool_size=1).execution_options(
+        isolation_level="AUTOCOMMIT"
+    )
+    try:
+        async with engine.connect() as conn:
+            return await repo.claim_due(conn, batch=10, lease=timedelta(seconds=30), per_target=32)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_bulk_retry_leaves_a_delivery_whose_attempt_is_under_way_to_that_attempt(
+    admin: Api, receiver: Receiver, database_url: str, db: asyncpg.Connection
+) -> None:
+    """Paused while its attempt was under way (failed, its lease kept), then on again: a
+    bulk retry made it due at once, and another relay sent it a second time beside the
+    first attempt, whose outcome was then dropped. One retry is a 409 in that case."""
+    await grid_districts(admin)
+    hook = await subscribe(admin, receiver.url, ["call.created"])
+    since = datetime.now(UTC) - timedelta(minutes=1)
+    await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    [under_way] = await _claimed(database_url)
+    for active in (False, True):
+        await admin.ok("PATCH", f"/v1/webhooks/{hook['id']}", {"active": active}, 200)
+    retry = f"/v1/webhooks/{hook['id']}/deliveries/retry"
+    answer = await admin.ok("POST", retry, {"since": since.isoformat()}, 200)
+    assert answer == {"requeued": 0}
+    row = await db.fetchrow("SELECT status, lease_until FROM webhook_delivery")
+    assert (row["status"], row["lease_until"]) == ("failed", under_way.lease_until)
+    # A lease run out is a relay gone: nothing is under way, and the retry takes it.
+    await db.execute("UPDATE webhook_delivery SET lease_until = now() - interval '1 minute'")
+    answer = await admin.ok("POST", retry, {"since": since.isoformat()}, 200)
+    assert answer == {"requeued": 1}
+
+
+async def test_a_pause_counts_the_failure_of_a_delivery_whose_relay_is_gone(
+    admin: Api, receiver: Receiver, database_url: str, db: asyncpg.Connection
+) -> None:
+    """Left leased by a relay killed mid-attempt, it is nobody's attempt: the pause counts
+    its failure (none would, else); one whose lease still runs is its relay's to count."""
+    await grid_districts(admin)
+    hook = await subscribe(admin, receiver.url, ["call.created"])
+    for _ in range(2):
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    gone, _running = await _claimed(database_url)
+    await db.execute(
+        "UPDATE webhook_delivery SET lease_until = now() - interval '1 minute' WHERE id = $1",
+        gone.id,
+    )
+    before = failed_deliveries_counted()
+    await admin.ok("PATCH", f"/v1/webhooks/{hook['id']}", {"active": False}, 200)
+    assert failed_deliveries_counted() - before == 1

@@ -23,13 +23,12 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from prometheus_client import REGISTRY
 
 from app.db.engine import create_engine
 from app.encryption import load_cipher
 from app.settings import Settings
 from app.webhooks.relay import LEASE, Relay
-from tests.helpers import Api, grid_districts
+from tests.helpers import Api, failed_deliveries_counted, grid_districts
 from tests.ports import free_port
 from tests.receiver import Receiver
 
@@ -273,20 +272,20 @@ async def test_a_stopping_relay_gives_up_the_lease_of_a_delivery_failed_meanwhil
         "POST", "/v1/webhooks", {"url": receiver.url, "events": ["call.created"]}, 201
     )
     held = receiver.hold = asyncio.Event()
-    failed_before = _failed_count()
+    failed_before = failed_deliveries_counted()
     try:
         async with _relay(database_url, settings, grace=1.0) as (relay, running):
             await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
             await receiver.wait_for(1)
             await admin.ok("PATCH", f"/v1/webhooks/{hook['id']}", {"active": False}, 200)
-            assert _failed_count() == failed_before  # under way: counted as it ends
+            assert failed_deliveries_counted() == failed_before  # under way: counted as it ends
             relay.stop()
             await asyncio.wait_for(asyncio.shield(running), timeout=6)
     finally:
         held.set()
     [row] = await _deliveries(db, hook["id"])
     assert (row["status"], row["lease_until"], row["attempts"]) == ("failed", None, 1)
-    assert _failed_count() == failed_before + 1
+    assert failed_deliveries_counted() == failed_before + 1
 
 
 @contextlib.asynccontextmanager
@@ -305,12 +304,6 @@ async def _relay(
         with contextlib.suppress(asyncio.CancelledError):
             await running
         await engine.dispose()
-
-
-def _failed_count() -> float:
-    """The process's count of failed deliveries (the relay above runs in this process)."""
-    value = REGISTRY.get_sample_value("cit_webhook_deliveries_total", {"outcome": "failed"})
-    return value or 0.0
 
 
 async def _until(
