@@ -63,7 +63,7 @@ def checked(url: str) -> str:
         raise ValueError(
             "CIT_DATABASE_URL is not a URL (postgresql://user@host/database)"
         ) from None
-    if "," in parts.netloc:
+    if "," in parts.netloc.rpartition("@")[2]:  # a password may hold a comma
         raise ValueError(
             "CIT_DATABASE_URL names several hosts: give them as ?host=h1,h2&port=p1,p2"
         )
