@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from uuid import UUID
 
 from sqlalchemy import Select, exists, select, text
@@ -138,6 +138,30 @@ async def employed_first_elsewhere(session: AsyncSession, *, state_officer_id: s
     (migration 0029). Yes or no only: which agency is never told."""
     found = await session.execute(_EMPLOYED_FIRST_ELSEWHERE, {"person": state_officer_id})
     return bool(found.scalar())
+
+
+# The start of a reactivated officer's post, by the database's clock, as a creation's is:
+# now if they were taken on elsewhere since their separation here (or it is not known),
+# else the start they had (migration 0030).
+_POST_RESUMED = text(
+    "SELECT CASE WHEN CAST(:separated AS timestamptz) IS NULL"
+    " OR cit_taken_on_elsewhere_since(:person, :separated) THEN now()"
+    " ELSE CAST(:since AS timestamptz) END"
+)
+
+
+async def reactivated_post_start(
+    session: AsyncSession,
+    *,
+    state_officer_id: str | None,
+    separated_at: datetime | None,
+    active_since: datetime,
+) -> datetime:
+    """When a reactivated officer's post starts: it resumes (active_since kept) unless
+    another agency took the person on after separated_at. Yes or no only crosses agencies."""
+    params = {"person": state_officer_id, "separated": separated_at, "since": active_since}
+    start: datetime = (await session.execute(_POST_RESUMED, params)).scalar_one()
+    return start
 
 
 def certifications_statement(

@@ -169,10 +169,15 @@ async def update_officer(
     if body.trainings is not None:
         officer.trainings = sorted(set(body.trainings))
     if body.active is not None and body.active != officer.active:
+        if body.active:  # who records the person's certifications may change with it
+            officer.active_since = await repo.reactivated_post_start(
+                session,
+                state_officer_id=officer.state_officer_id,
+                separated_at=officer.separated_at,
+                active_since=officer.active_since,
+            )
         officer.active = body.active
         officer.separated_at = None if body.active else datetime.now(UTC)
-        if body.active:  # a new post: who records its certifications may change with it
-            officer.active_since = datetime.now(UTC)
     wanted = _unique_values(officer)
     try:
         async with session.begin_nested():

@@ -202,7 +202,8 @@ async def test_another_agency_cannot_make_an_agencys_officer_cit(
     # The first agency leaves P-5: the one that hired them records their certifications now.
     await other_admin.ok("PATCH", f"/v1/officers/{squatter['id']}", {"active": False})
     await admin.ok("PATCH", f"/v1/officers/{officer}", {"active": False})
-    await other_admin.ok("PATCH", f"/v1/officers/{squatter['id']}", {"active": True})
+    hired = {"state_officer_id": "P-5", "badge_number": "10", "name": "y"}
+    await other_admin.ok("POST", "/v1/officers", hired, 201)
     theirs = await other_admin.ok(
         "POST", "/v1/certifications", {**body, "certification_number": "C-6"}, 201
     )
@@ -214,6 +215,33 @@ async def test_another_agency_cannot_make_an_agencys_officer_cit(
     await other_admin.ok("PATCH", f"/v1/certifications/{theirs['id']}", wider)
     ended = {"expires_on": str(today)}
     await admin.ok("PATCH", f"/v1/certifications/{mine['id']}", ended)
+
+
+async def test_an_officer_turned_off_and_on_again_keeps_the_recording_of_their_post(
+    admin: Api, other_admin: Api
+) -> None:
+    """A roster sync's off-and-on (a leave, a mistaken separation) dated the officer's post
+    anew, and the recording of their certifications went to a second agency that also
+    employs them (a reserve post, begun later): their own agency got the 409 (review)."""
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="1A11", state_officer_id="R-7")
+    await other_admin.ok(
+        "POST", "/v1/officers", {"state_officer_id": "R-7", "badge_number": "70", "name": "r"}, 201
+    )
+    for active in (False, True):
+        await admin.ok("PATCH", f"/v1/officers/{officer}", {"active": active})
+    today = datetime.now(UTC).date()
+    body = {
+        "state_officer_id": "R-7",
+        "certification_number": "C-7",
+        "program": "State CIT 40h",
+        "certified_on": str(today - timedelta(days=10)),
+        "expires_on": str(today + timedelta(days=300)),
+        "volunteered": True,
+    }
+    await admin.ok("POST", "/v1/certifications", body, 201)
+    refused = await other_admin.post("/v1/certifications", {**body, "certification_number": "C-8"})
+    assert refused.status_code == 409
 
 
 async def _snapshot(db: asyncpg.Connection, agency_id: Any) -> dict[str, list[str]]:
