@@ -13,6 +13,10 @@ The HTTP protocol here (uvicorn's httptools protocol, which `auto` picks) adds:
 
 A late request gets a 408 problem (or, if its answer has begun, just the close). Answers
 written here carry the request id and the security headers, like every other answer.
+
+A graceful stop drops no request that has begun: a connection whose request has not all
+arrived keeps its deadlines to send the rest (_GuardedProtocol.shutdown). Every answer given
+after the stop begins closes its connection.
 """
 
 from __future__ import annotations
@@ -127,6 +131,8 @@ class _GuardedProtocol(HttpToolsProtocol):
         # Where the current request is, and which of those phases the deadline bounds.
         self._phase = _IDLE
         self._deadline_for = _IDLE
+        # The server is stopping: the next answer is the last on this connection.
+        self._last_answer = False
 
     def _arm(self, phase: int) -> None:
         self._disarm()
@@ -160,9 +166,20 @@ class _GuardedProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def shutdown(self) -> None:
-        super().shutdown()
+        """The server is stopping: close the connection if it is idle between two requests;
+        otherwise its request (begun, or not yet arrived on a new connection) may finish
+        arriving within its deadlines, and is answered, and the connection closed after."""
+        if self._phase == _IDLE and self.cycle is not None and self.cycle.response_complete:
+            self.transport.close()
+        else:
+            self.answer_last()
+
+    def answer_last(self) -> None:
+        """Close the connection after the answer under way, or else the next one."""
+        self._last_answer = True
         if self.cycle is not None and not self.cycle.response_complete:
-            self.stopping()
+            self.cycle.keep_alive = False
+        self.stopping()
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -183,6 +200,8 @@ class _GuardedProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._phase = _BODY
         super().on_headers_complete()
+        if self._last_answer:
+            self.cycle.keep_alive = False
 
     def on_message_complete(self) -> None:
         self._phase = _IDLE
