@@ -14,9 +14,10 @@ The HTTP protocol here (uvicorn's httptools protocol, which `auto` picks) adds:
 A late request gets a 408 problem (or, if its answer has begun, just the close). Answers
 written here carry the request id and the security headers, like every other answer.
 
-A graceful stop drops no request that has begun: a connection whose request has not all
-arrived keeps its deadlines to send the rest (_GuardedProtocol.shutdown). Every answer given
-after the stop begins closes its connection.
+A graceful stop resets no connection and drops no request that has begun: the connections
+the kernel has queued are accepted and served before the listening socket closes (Server),
+and a connection whose request has not all arrived keeps its deadlines to send the rest
+(_GuardedProtocol.shutdown). Every answer given after the stop begins closes its connection.
 """
 
 from __future__ import annotations
@@ -84,16 +85,75 @@ def protocol_class(
 
 
 class Server(uvicorn.Server):
-    """uvicorn's server, which tells the app as soon as a graceful shutdown begins.
+    """uvicorn's server, which stops without resetting a connection (SIGTERM, a deploy).
 
-    uvicorn then stops accepting, closes idle connections, and waits up to
-    timeout_graceful_shutdown for the answers in flight before the lifespan's shutdown;
-    the app's relay stops meanwhile (begin_shutdown), not after.
+    uvicorn's own shutdown closes its listening sockets at once, and Linux resets each
+    connection queued on one that the loop had not accepted yet: its client, which may have
+    sent its whole request, gets a reset with nothing done. Here those queued connections are
+    accepted and served like any other first, then the listeners close; a client connecting
+    after that is refused, and knows nothing was sent. uvicorn then closes the idle
+    connections and waits up to timeout_graceful_shutdown for the requests begun to be
+    answered, before the lifespan's shutdown; the app's relay stops meanwhile
+    (begin_shutdown), not after.
     """
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         begin_shutdown(self.config.app)
+        await self._serve_the_queued_connections(sockets or [])
         await super().shutdown(sockets)
+
+    async def _serve_the_queued_connections(self, sockets: list[socket.socket]) -> None:
+        """Stop listening, but first take each connection the kernel has queued."""
+        # A duplicate of each listening socket keeps it open while the loop stops accepting
+        # on it, so that these are the only accepts, and the listener closes as they end
+        # (a handshake that ends in the microseconds between the two is still reset).
+        listeners = [listener.dup() for server in self.servers for listener in server.sockets]
+        for server in self.servers:
+            server.close()
+        for sock in sockets:
+            sock.close()
+        queued = [connection for listener in listeners for connection in _accept_all(listener)]
+        if not queued:
+            return
+        log.info("serving the connections queued at shutdown", extra={"count": len(queued)})
+        loop = asyncio.get_running_loop()
+        # Each is the server's own, as if the loop had accepted it: they are all open when
+        # uvicorn tells every connection that the server is stopping.
+        await asyncio.gather(
+            *(
+                loop.connect_accepted_socket(self._new_protocol, connection, ssl=self.config.ssl)
+                for connection in queued
+            ),
+            return_exceptions=True,
+        )
+
+    def _new_protocol(self) -> asyncio.Protocol:
+        """The protocol of a connection accepted as the server stops, made as uvicorn's
+        startup makes it: its first answer is its last."""
+        protocol: asyncio.Protocol = self.config.http_protocol_class(  # type: ignore[call-arg]
+            config=self.config, server_state=self.server_state, app_state=self.lifespan.state
+        )
+        if isinstance(protocol, _GuardedProtocol):
+            protocol.answer_last()
+        return protocol
+
+
+def _accept_all(listener: socket.socket) -> list[socket.socket]:
+    """Every connection queued on listener, which is closed after."""
+    accepted: list[socket.socket] = []
+    with listener:
+        listener.setblocking(False)
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except BlockingIOError:  # none left
+                return accepted
+            except ConnectionAbortedError:  # its client gave up while it waited
+                continue
+            except OSError as exc:  # out of file descriptors: the rest are reset
+                log.error("could not accept a queued connection at shutdown", exc_info=exc)
+                return accepted
+            accepted.append(connection)
 
 
 def uvicorn_config(app: ASGIApp, settings: Settings, host: str, port: int) -> uvicorn.Config:
