@@ -11,11 +11,10 @@ from sqlalchemy.pool import NullPool
 
 from app.db.dsn import connect_spec
 from app.db.engine import SESSION_SETTINGS
+from app.db.migrate import MIGRATION_LOCK
 from app.models import Base
 
 target_metadata = Base.metadata
-# The advisory lock key of a migration run (the bytes of "cit-migr").
-MIGRATION_LOCK = int.from_bytes(b"cit-migr", "big") - 2**63
 
 
 def _run(connection: Connection) -> None:

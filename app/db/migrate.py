@@ -14,6 +14,9 @@ from app.db import dsn
 from app.db.engine import APP_ROLE, asyncpg_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# The advisory lock key of a migration run, and of setting the app role's password after
+# it (the bytes of "cit-migr"): instances starting together take turns (migrations/env.py).
+MIGRATION_LOCK = int.from_bytes(b"cit-migr", "big") - 2**63
 # Seconds to reach the server for a look at the schema, as the engines wait (engine.py).
 CONNECT_TIMEOUT = 5
 
@@ -76,7 +79,11 @@ def set_app_password(url: str, password: str) -> None:
             statement = await conn.fetchval(
                 "SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text)", APP_ROLE, password
             )
-            await conn.execute(statement)
+            # Two at once fail ("tuple concurrently updated"): serve's instances starting
+            # together each set it.
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+                await conn.execute(statement)
         finally:
             await conn.close()
 

@@ -8,6 +8,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import asyncpg
@@ -20,7 +21,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db.engine import execute_alone, plain_url
-from app.db.migrate import alembic_config, downgrade, head_revision, upgrade
+from app.db.migrate import (
+    alembic_config,
+    downgrade,
+    head_revision,
+    set_app_password,
+    upgrade,
+)
 from app.models import Base
 
 
@@ -457,6 +464,21 @@ def test_upgrading_dates_each_officers_post_from_its_creation(scratch_url: str) 
         "SELECT active_since = created_at, active_since < now() - interval '1 year' FROM officer"
     )
     assert asyncio.run(_fetch(scratch_url, since)) == [(True, True)]
+
+
+def test_instances_setting_the_app_roles_password_at_once_take_turns(database_url: str) -> None:
+    """Each serve sets CIT_DATABASE_APP_PASSWORD after migrating: two at once failed with
+    "tuple concurrently updated" (review). (The test servers trust every connection: the
+    password given is not the one they connect with.)"""
+
+    def set_it(_: int) -> None:
+        set_app_password(database_url, "app-password")
+
+    for _ in range(5):
+        with ThreadPoolExecutor(4) as threads:
+            list(threads.map(set_it, range(4)))
+    has_one = "SELECT rolpassword IS NOT NULL FROM pg_authid WHERE rolname = 'cit_app'"
+    assert asyncio.run(_fetch(database_url, has_one)) == [(True,)]
 
 
 def test_two_migrations_at_once_take_turns(scratch_url: str) -> None:
