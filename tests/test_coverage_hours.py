@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from app.services.coverage import HOURS_OF_WEEK, Hours
-from app.services.reports import Range
+from app.services.reports import Range, half_up
 
 
 def _minutes_per_hour_of_week(span: Range, zone: ZoneInfo) -> list[float]:
@@ -43,3 +43,20 @@ def test_each_local_hour_gets_the_seconds_the_clock_spent_in_it(zone: str, day: 
     span = Range(start.astimezone(UTC), (start + timedelta(hours=30)).astimezone(UTC))
     hours = Hours.of(span, tz)
     assert np.allclose(hours.exposure, _minutes_per_hour_of_week(span, tz))
+
+
+@pytest.mark.parametrize(
+    ("value", "places", "shown"),
+    [
+        (100 * 4.5 / 360, 1, 1.3),  # 1.25 %: round() gave 1.2, a spreadsheet 1.3
+        (2.675, 2, 2.68),  # stored a hair below 2.675: rounded as it prints
+        (0.0625, 3, 0.063),
+        (100 * 80 / 401, 1, 20.0),
+        (1.24999, 1, 1.2),
+        (7.0, 1, 7.0),
+    ],
+)
+def test_report_figures_round_a_half_up_as_a_spreadsheet_does(
+    value: float, places: int, shown: float
+) -> None:
+    assert half_up(value, places) == shown

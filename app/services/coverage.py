@@ -32,7 +32,7 @@ from app.schemas.reports import (
     HourOfWeek,
 )
 from app.services.agency import district_id_of
-from app.services.reports import Range
+from app.services.reports import Range, half_up
 from app.vocabulary import COVERAGE_KINDS, CoverageKind
 
 HOURS_OF_WEEK = 168
@@ -73,7 +73,7 @@ class Hours:
         seconds = np.diff(_covered_before(covered, self.edges))
         per_bucket = np.bincount(self.bucket, weights=seconds, minlength=HOURS_OF_WEEK)
         return [
-            None if exposed == 0 else round(float(part / exposed), 3)
+            None if exposed == 0 else half_up(float(part / exposed), 3)
             for part, exposed in zip(per_bucket, self.exposure, strict=True)
         ]
 
@@ -179,7 +179,7 @@ def _district(
     for kind in COVERAGE_KINDS:
         data = kinds[kind]
         covered = data.covered.get(district_id, [])
-        pct[kind] = round(_share(covered, span), 1)
+        pct[kind] = half_up(_share(covered, span), 1)
         heat[kind] = hours.fractions(covered)
         next_door = union(data.any_unit.get(n, []) for n in neighbours)
         starts = [start for start, _ in next_door]
@@ -188,7 +188,7 @@ def _district(
                 kind=kind,
                 from_=start,
                 to=end,
-                hours=round((end - start).total_seconds() / 3600, 2),
+                hours=half_up((end - start).total_seconds() / 3600, 2),
                 adjacent_cover=contains(next_door, starts, (start, end)),
             )
             for start, end in gaps_of(covered, span)
@@ -207,7 +207,7 @@ def _mean(kind: _Kind, district_ids: Iterable[UUID], span: Range) -> float | Non
     """The districts' mean percentage, of their exact figures, rounded once: the mean of
     figures already rounded drifts (7.1 and 7.1 beside two zeros gave 3.5, not 3.6)."""
     shares = [_share(kind.covered.get(i, []), span) for i in district_ids]
-    return None if not shares else round(sum(shares) / len(shares), 1)
+    return None if not shares else half_up(sum(shares) / len(shares), 1)
 
 
 async def report(

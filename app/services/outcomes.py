@@ -12,7 +12,7 @@ from app.agency_context import AgencyContext
 from app.repositories import outcomes as repo
 from app.schemas.reports import Minutes, NotFollowed, OutcomeGroup, OutcomeReport
 from app.services.agency import district_id_of
-from app.services.reports import Range
+from app.services.reports import Range, half_up
 from app.vocabulary import (
     CAPACITY_WARNINGS,
     DISPATCHED_LEADS,
@@ -25,7 +25,7 @@ from app.vocabulary import (
 
 def _minutes(row: dict[str, Any], name: str) -> Minutes:
     def one(value: float | None) -> float | None:
-        return None if value is None else round(value, 1)
+        return None if value is None else half_up(value, 1)
 
     return Minutes(p50=one(row[f"{name}_p50"]), p90=one(row[f"{name}_p90"]))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, date, datetime, timedelta
+from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -98,7 +99,10 @@ async def _agency(api: Api) -> date:
 
 
 def _pct(part: int, whole: int) -> float | None:
-    return None if whole == 0 else round(100 * part / whole, 1)
+    """To one decimal, a half up (a spreadsheet's ROUND), from the exact fraction."""
+    if whole == 0:
+        return None
+    return float((Fraction(100 * part, whole) * 10 + Fraction(1, 2)).__floor__() / 10)
 
 
 async def _expected(api: Api, today: date, within: int) -> dict[str, Any]:
@@ -159,7 +163,8 @@ async def _expected(api: Api, today: date, within: int) -> dict[str, Any]:
     share = _pct(len(cit), len(officers))
     volunteered = _pct(len(volunteers), len(cit))
     codes = []
-    if share is not None and share < policy["cit_share_target_pct"]:
+    # The exact share against the target, not the one shown.
+    if officers and 100 * len(cit) < policy["cit_share_target_pct"] * len(officers):
         codes.append("cit_share_below_target")
     if volunteered is not None and volunteered < 100:
         codes.append("non_volunteer_certified")
@@ -239,6 +244,24 @@ async def test_a_share_below_the_target_is_a_warning(admin: Api) -> None:
     report = await admin.ok("GET", "/v1/program")
     assert _comparable(report) == await _expected(admin, today, 90)
     assert "cit_share_below_target" in [w["code"] for w in report["warnings"]]
+
+
+async def test_a_share_shown_at_the_target_but_below_it_is_a_warning(admin: Api) -> None:
+    """2 of 3 (66.666… %) shows as 66.7, and is below a target of 66.67: the shown share
+    was compared, and the warning was missed (a program just under 20 % of 401 officers,
+    19.95 % shown as 20.0, was told it met its 20 %)."""
+    today = datetime.now(DENVER).date()
+    for sign in ("P", "Q", "R"):
+        await _officer(admin, sign)
+    for sign in ("P", "Q"):
+        await _cert(admin, sign, f"{sign}1", today - timedelta(days=5), today + timedelta(days=500))
+    policy = await admin.ok("GET", "/v1/policy")
+    del policy["created_at"]
+    await admin.ok("PUT", "/v1/policy", {**policy, "cit_share_target_pct": 66.67})
+    report = await admin.ok("GET", "/v1/program")
+    assert report["officers"]["cit_share_pct"] == 66.7
+    [warning] = [w for w in report["warnings"] if w["code"] == "cit_share_below_target"]
+    assert warning["message"].startswith("2 of 3 active officers (66.7 %)")
 
 
 async def test_the_program_as_csv_quotes_formulas(admin: Api) -> None:
