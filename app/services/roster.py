@@ -156,12 +156,13 @@ async def update_officer(
     officer = await get_officer(session, agency_id=context.agency_id, officer_id=officer_id)
     before = _officer_fields(officer)
     revoked: list[bytes] = []
+    separated = None
     if body.active is False and officer.active:
         # Deactivation records a separation; the person's certifications stay theirs, the
         # agency's terminal keys for them do not, and the shift under way ends with it.
         # First, with no field set yet: its statements flush the session, and the officer
         # must reach the database inactive (its unique indexes hold active officers only).
-        revoked = await separation.retire(session, who, request_id, officer_id, shift)
+        revoked, separated = await separation.retire(session, who, request_id, officer_id, shift)
     if body.badge_number is not None:
         officer.badge_number = body.badge_number
     if body.name is not None:
@@ -177,7 +178,7 @@ async def update_officer(
                 active_since=officer.active_since,
             )
         officer.active = body.active
-        officer.separated_at = None if body.active else datetime.now(UTC)
+        officer.separated_at = None if body.active else separated
     wanted = _unique_values(officer)
     try:
         async with session.begin_nested():
@@ -265,7 +266,7 @@ async def update_co_responder(
     before = _co_responder_fields(row)
     revoked: list[bytes] = []
     if body.active is False and row.active:  # first, as an officer's (update_officer)
-        revoked = await separation.retire(session, who, request_id, co_responder_id, shift)
+        revoked, _ = await separation.retire(session, who, request_id, co_responder_id, shift)
     for field in ("name", "kind", "provider", "active"):
         value = getattr(body, field)
         if value is not None:

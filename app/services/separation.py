@@ -84,19 +84,20 @@ async def retire(
     request_id: str | None,
     unit_id: UUID,
     shift: tuple[UUID, datetime] | None,
-) -> list[bytes]:
+) -> tuple[list[bytes], datetime]:
     """A unit deactivated: its unit keys are revoked and its terminal's webhook
     subscriptions disabled, for good (reactivated, it needs new ones), so a terminal does
     not outlive the post; its shift under way (shift: its id and end, locked) ends now.
     Each is audited as its own revocation or change would be, naming why. The keys'
-    hashes, for caches to drop. Run before the unit's row is changed (the shift's end must
-    come first: shift_repo.end_shift_now)."""
-    now = datetime.now(UTC)
+    hashes, for caches to drop, and the moment of the separation (the shift's new end, if
+    one was under way). Run before the unit's row is changed (the shift's end must come
+    first: shift_repo.end_shift_now)."""
+    now = separated = datetime.now(UTC)
     why = {"reason": webhooks_repo.RETIRED, "responder_id": str(unit_id)}
     ended: list[AuditRecord] = []
     if shift is not None:
         shift_id, was = shift
-        at = await shift_repo.end_shift_now(session, shift_id)
+        at = separated = await shift_repo.end_shift_now(session, shift_id)
         change = audit.changes({"ends_at": instant_text(was)}, {"ends_at": instant_text(at)})
         ended.append(
             audit.entry(
@@ -143,7 +144,7 @@ async def retire(
     conn = await session.connection()
     for entry in entries:
         await audit.write(conn, entry)
-    return [key.key_hash for key in keys]
+    return [key.key_hash for key in keys], separated
 
 
 def _failed_deliveries(count: int | None) -> dict[str, int]:

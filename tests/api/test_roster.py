@@ -105,6 +105,9 @@ async def test_an_officer_leaving_mid_shift_may_take_a_badge_another_active_offi
     assert (left["badge_number"], left["active"]) == ("B-1A1", False)
     [shift] = [s for s in (await admin.ok("GET", "/v1/shifts"))["items"] if s["call_sign"] == "1A2"]
     assert datetime.fromisoformat(shift["ends_at"]) <= datetime.now(UTC)
+    # The shift ends at the moment of the separation, to the microsecond (it ended a few
+    # ms before separated_at, and a reconciliation of the two did not meet).
+    assert shift["ends_at"] == left["separated_at"]
     # Back while the other holds it: the clash the unique index keeps out, a 409.
     back = await admin.patch(f"/v1/officers/{leaving}", {"active": True})
     assert back.status_code == 409, back.text
