@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from app.db import embedded_handles
+from app.db import embedded, embedded_handles
 from app.db.embedded_handles import HANDLE_LIST, STARTS_RECORD, drop_dead_handles
 
 pytestmark = pytest.mark.skipif(
@@ -130,6 +130,46 @@ def test_this_process_is_kept_and_recorded_though_its_pid_was_recorded_before(
     record = json.loads((pgdata / STARTS_RECORD).read_text())
     # The gone and the reused are forgotten.
     assert record["starts"] == {str(os.getpid()): _ticks(os.getpid())}
+
+
+_PRUNE = (
+    "import sys; from pathlib import Path;"
+    " from app.db.embedded_handles import drop_dead_handles;"
+    " drop_dead_handles(Path(sys.argv[1]))"
+)
+
+
+class _Joined:
+    def get_uri(self) -> str:
+        return "postgresql://postgres@/postgres"
+
+
+def test_a_process_joining_is_recorded_before_another_can_prune_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its pid had a process of the data directory's last life (a container's pids repeat),
+    recorded with that one's start: another process pruning between this one's joining and
+    its recording dropped it as that dead one, and stopped the server under it on leaving
+    (review). Pruned before joining too, its own start is on record by then."""
+    import pgserver
+
+    pgdata = tmp_path / "pg"
+    pgdata.mkdir()
+    (pgdata / "PG_VERSION").write_text("16\n")
+    _list(pgdata, [])
+    _record(pgdata, {os.getpid(): _ticks(os.getpid()) - 1})
+
+    def join(path: Path, cleanup_mode: str) -> _Joined:
+        _list(path, [*_listed(path), os.getpid()])  # as pgserver lists a process joining
+        prune = [sys.executable, "-c", _PRUNE, str(path)]
+        subprocess.run(prune, check=True, timeout=60)  # noqa: S603
+        return _Joined()
+
+    monkeypatch.setattr(pgserver, "get_server", join)
+    monkeypatch.setattr(embedded, "_apply_settings", lambda uri, pgdata: None)
+    monkeypatch.setattr(embedded, "_exit_cleanly_on_sigterm", lambda: None)
+    embedded.start_embedded(tmp_path)
+    assert _listed(pgdata) == [os.getpid()]
 
 
 def test_a_list_that_is_not_a_list_of_pids_is_left_alone(pgdata: Path) -> None:

@@ -54,9 +54,15 @@ def start_embedded(data_dir: Path, *, ephemeral: bool = False) -> str:
         # Registered before pgserver's own handler, so it runs after the server stopped.
         atexit.register(shutil.rmtree, data_dir, ignore_errors=True)
     _socket_directories_without_whitespace()
+    pgdata = data_dir / "pg"
+    if (pgdata / "PG_VERSION").exists():
+        # Before joining as well: this process's start is recorded before its pid is
+        # listed, so another process pruning between the two does not take it for the
+        # process of a last life that had its pid (and stop the server under it on leaving).
+        drop_dead_handles(pgdata)
     get_server: Any = pgserver.get_server  # type: ignore[attr-defined]
-    server = get_server(data_dir / "pg", cleanup_mode="delete" if ephemeral else "stop")
-    drop_dead_handles(data_dir / "pg")
+    server = get_server(pgdata, cleanup_mode="delete" if ephemeral else "stop")
+    drop_dead_handles(pgdata)
     uri: str = server.get_uri()
     _apply_settings(uri, data_dir / "pg")
     log.info("embedded postgres ready", extra={"data_dir": str(data_dir)})

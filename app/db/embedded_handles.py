@@ -63,9 +63,10 @@ def drop_dead_handles(pgdata: Path) -> list[int]:
     the module's docstring), and record this process's start; return the pids dropped.
 
     Call it once this process has joined the server (pgdata is initialized then, and initdb
-    would refuse a directory with a file in it). It runs under pgserver's lock, as pgserver
-    reads and writes the list, so that processes joining or leaving at the same time lose
-    no one's pid.
+    would refuse a directory with a file in it), and before it joins one initialized
+    already (its start recorded before its pid is listed). It runs under pgserver's lock,
+    as pgserver reads and writes the list, so that processes joining or leaving at the
+    same time lose no one's pid.
     """
     lock = handle_list_lock()
     if lock is None:
