@@ -13,6 +13,7 @@ from app import metrics
 from app.agency_context import AgencyContext
 from app.db.unit_of_work import of_session
 from app.errors import Conflict, Invalid, NotFound
+from app.events.body import instant_text
 from app.ids import new_id
 from app.models import Assignment, Dispatch
 from app.records.calls import CallRecord
@@ -79,8 +80,11 @@ def _requested_units(body: DispatchRequest, rec: RecommendationRecord | None) ->
     if body.override_reason is None and body.override_code in (None, "other"):
         # A code other than `other` says why by itself (SPEC §3.4 asks for a reason always:
         # docs/api.md, "Dispatch and clearing"); `other` says nothing the council could read.
+        # Which one: a dispatcher sending what an older one said (the call re-triaged since,
+        # on another console) learns that it changed, not only what to add.
+        latest = "" if rec is None else f" ({rec.id}, made {instant_text(rec.created_at)})"
         raise Invalid(
-            "these units differ from the latest recommendation:"
+            f"these units differ from the latest recommendation{latest}:"
             " give an override_reason, or an override_code other than `other`",
             loc=("body", "override_reason"),
         )

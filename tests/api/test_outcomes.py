@@ -169,6 +169,13 @@ async def test_differing_units_without_code_or_reason_are_refused_and_nothing_is
     detail = await admin.ok("GET", f"/v1/calls/{call['id']}")
     assert detail["dispatches"] == []
     assert detail["assignments"] == []
+    # It names the recommendation it held the units to: a dispatcher sending what an older
+    # one said (re-triaged since, on another console) learns that it changed.
+    latest = detail["recommendation"]
+    assert (
+        f"latest recommendation ({latest['id']}, made {latest['created_at']})"
+        in (response.json()["detail"])
+    )
 
 
 async def test_an_unknown_override_code_is_a_422(admin: Api) -> None:

@@ -90,7 +90,7 @@ SEMANTIC_RULES = [
     re.compile(r"not an acceptable EIDO: birthDate \S+ is after the document's date .*"),
     re.compile(r"not an acceptable EIDO: the document (holds more|is nested deeper) than .*"),
     re.compile(
-        r"these units differ from the latest recommendation:"
+        r"these units differ from the latest recommendation( \([0-9a-f-]{36}, made \S+\))?:"
         r" give an override_reason, or an override_code other than `other`"
     ),
     re.compile(r"this Idempotency-Key was used for a different request"),
