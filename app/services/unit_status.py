@@ -47,6 +47,11 @@ async def set_status(
     now = datetime.now(UTC)
     previous, call_id = unit.status, unit.active_call_id
     new = body.status
+    if not unit.active and new not in OFF_CALL:
+        # Deactivating a unit busy on the CAD's incident is refused, so that the units
+        # board is not left showing it busy: nor may a report make a separated one busy.
+        kind = responder_type.replace("_", "-")
+        raise Conflict(f"this {kind} is not active: reactivate it before reporting it {new}")
     if call_id is not None and new in ON_CALL and ON_CALL.index(new) < ON_CALL.index(previous):
         # The lifecycle of §3.4 holds for a unit on a cit-dispatch call; a unit busy on the
         # CAD's own incidents (call_id None) reports whatever the CAD says (SPEC §6.1).

@@ -341,6 +341,13 @@ async def test_a_unit_busy_on_a_cad_incident_cannot_be_deactivated_until_free(ad
     assert (await admin.ok("GET", path))["active"] is True
     await admin.ok("PUT", f"{path}/status", {"status": "available"})
     assert (await admin.ok("PATCH", path, {"active": False}))["active"] is False
+    # Nor does a report make the separated unit busy, to show so once reactivated.
+    again = await admin.put(f"{path}/status", {"status": "en_route", "external_incident": "B-43"})
+    assert again.status_code == 409, again.text
+    assert "not active" in again.json()["detail"]
+    await admin.ok("PUT", f"{path}/status", {"status": "out_of_service"})
+    back = await admin.ok("PATCH", path, {"active": True})
+    assert back["status"] == "out_of_service"
 
 
 async def test_status_update_records_location(admin: Api) -> None:
