@@ -17,7 +17,6 @@ from pydantic import (
 from app.schemas.common import (
     JSON_INTEGER,
     NO_NUL,
-    VISIBLE,
     DistrictCode,
     Instant,
     Latitude,
@@ -28,7 +27,9 @@ from app.schemas.common import (
     worded,
 )
 from app.vocabulary import (
+    CONTROLS,
     EXTERNAL_ID_MAX,
+    SEEN,
     CallStatus,
     DivertedTo,
     Lead,
@@ -115,9 +116,15 @@ Nature = NatureText
 
 # The CAD's id of the incident, taken as sent (ids stored padded must still be found as
 # sent), but one with nothing to see is refused: a CAD padding an empty field sent "   ",
-# and its next such call was refused as the first one's incident.
+# and its next such call was refused as the first one's incident. Nor may it hold a control
+# character (a line break, a tab), as no other id or name may: `?external_id=` still finds
+# one stored before.
+_CAD_ID = worded(
+    rf"^[^{CONTROLS}]*{SEEN}[^{CONTROLS}]*$",
+    "one line of text with at least one visible character, and no control characters",
+)
 ExternalId = Annotated[
-    str, StringConstraints(min_length=1, max_length=EXTERNAL_ID_MAX, pattern=VISIBLE)
+    str, StringConstraints(min_length=1, max_length=EXTERNAL_ID_MAX, pattern=_CAD_ID)
 ]
 
 

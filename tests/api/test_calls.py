@@ -406,6 +406,11 @@ async def test_a_blank_external_id_is_refused_and_a_padded_one_taken_as_sent(
         refused = await admin.post("/v1/calls", {"external_id": blank, "district": "D1"})
         assert refused.status_code == 422
         assert "visible character" in refused.text
+    # Nor a line break or a tab in one (as no other id or name may hold).
+    for controlled in ("CAD\n7", "CAD-7\t", "CAD\x1b[2J"):
+        refused = await admin.post("/v1/calls", {"external_id": controlled, "district": "D1"})
+        assert refused.status_code == 422, controlled
+        assert "no control characters" in refused.text
     assert await db.fetchval("SELECT count(*) FROM call") == 0
     call = await admin.ok("POST", "/v1/calls", {"external_id": " CAD-7 ", "district": "D1"}, 201)
     assert call["external_id"] == " CAD-7 "
