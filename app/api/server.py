@@ -42,8 +42,12 @@ from app.settings import Settings
 log = logging.getLogger("cit_dispatch.server")
 
 _REFUSED_HEADER_TIMEOUT = 1.0
-# The phases of a request on a connection.
-_IDLE, _HEADERS, _BODY = 0, 1, 2
+# A connection on which nothing has arrived when the server begins to stop gets this long
+# for its request to begin: one accepted from the kernel's queue has it there already,
+# and one that sends nothing must not hold the stop for its whole header deadline.
+_QUIET_AT_STOP = 1.0
+# The phases of a request on a connection; and, for the deadline, the quiet one above.
+_IDLE, _HEADERS, _BODY, _QUIET = 0, 1, 2, 3
 
 HEADERS_LATE: Answer = (
     408,
@@ -218,8 +222,16 @@ class _GuardedProtocol(HttpToolsProtocol):
                 min(self.header_timeout, _REFUSED_HEADER_TIMEOUT), self._close
             )
             self._deadline_for = _HEADERS
+        elif self._last_answer:  # accepted as the server stops
+            self._arm_quiet()
         else:
             self._arm(_HEADERS)
+
+    def _arm_quiet(self) -> None:
+        """Close the connection if no request begins on it soon (the server is stopping)."""
+        self._disarm()
+        self._deadline = self.loop.call_later(min(self.header_timeout, _QUIET_AT_STOP), self._close)
+        self._deadline_for = _QUIET
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -235,10 +247,13 @@ class _GuardedProtocol(HttpToolsProtocol):
             self.answer_last()
 
     def answer_last(self) -> None:
-        """Close the connection after the answer under way, or else the next one."""
+        """Close the connection after the answer under way, or else the next one; one on
+        which nothing has arrived yet, if nothing does soon."""
         self._last_answer = True
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.keep_alive = False
+        elif self._phase == _IDLE and self.transport is not None:
+            self._arm_quiet()
         self.stopping()
 
     def data_received(self, data: bytes) -> None:
@@ -260,7 +275,8 @@ class _GuardedProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._phase = _BODY
         super().on_headers_complete()
-        if self._last_answer:
+        # No cycle for a WebSocket upgrade: the upgrade takes the connection over.
+        if self._last_answer and self.cycle is not None:
             self.cycle.keep_alive = False
 
     def on_message_complete(self) -> None:

@@ -145,6 +145,9 @@ def _read_until_closed(sock: socket.socket) -> bytes:
 
 
 async def _hello(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "websocket":  # refused, as the service refuses one
+        await send({"type": "websocket.close"})
+        return
     await send(
         {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"5")]}
     )
@@ -156,14 +159,7 @@ async def test_connections_queued_unaccepted_when_the_server_stops_are_answered_
 ) -> None:
     """The server's loop runs nothing between its start and its stop here, so every
     connection made meanwhile is still in the kernel's queue when the stop begins."""
-    port = free_port()
-    listener = api_socket("127.0.0.1", port)  # bound as serve binds it
-    config = uvicorn_config(_hello, settings, "127.0.0.1", port)
-    config.lifespan = "off"
-    config.load()
-    server = Server(config)
-    server.lifespan = config.lifespan_class(config)
-    await server.startup(sockets=[listener])
+    server, listener, port = await _started(settings)
     # Answered once and kept alive: closed at the stop, as idle.
     idle = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
     idle.sendall(b"GET / HTTP/1.1\r\nHost: cit.test\r\n\r\n")
@@ -192,6 +188,42 @@ async def test_connections_queued_unaccepted_when_the_server_stops_are_answered_
         assert b"\r\nconnection: close\r\n" in answer.lower()
         assert answer.endswith(b"\r\n\r\nhello")
     assert _read_until_closed(idle) == b""
+
+
+async def _started(settings: Settings) -> tuple[Server, socket.socket, int]:
+    """The server serve runs, serving _hello on a port of its own, started in this loop."""
+    port = free_port()
+    listener = api_socket("127.0.0.1", port)  # bound as serve binds it
+    config = uvicorn_config(_hello, settings, "127.0.0.1", port)
+    config.lifespan = "off"
+    config.load()
+    server = Server(config)
+    server.lifespan = config.lifespan_class(config)
+    await server.startup(sockets=[listener])
+    return server, listener, port
+
+
+async def test_a_connection_that_sends_nothing_does_not_hold_the_stop(settings: Settings) -> None:
+    """Open and silent when the stop began, it was kept for its whole header deadline (up
+    to the grace): any client could hold every deploy so. Now it has a moment for its
+    request to begin (one from the kernel's queue has it there already), then is closed.
+    A WebSocket upgrade sent in that moment is answered as ever, not as a malformed
+    request (the upgrade has no cycle to mark as the last)."""
+    slow = settings.model_copy(
+        update={"header_timeout_seconds": WAIT, "shutdown_grace_seconds": WAIT}
+    )
+    server, listener, port = await _started(slow)
+    silent = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    upgrading = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    await asyncio.sleep(0.2)  # for the loop to accept them (either way, the same end)
+    stopping = asyncio.create_task(server.shutdown(sockets=[listener]))
+    upgrading.sendall(
+        b"GET /ws HTTP/1.1\r\nHost: cit.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    await asyncio.wait_for(stopping, WAIT / 2)  # not the header deadline, WAIT
+    assert _read_until_closed(silent) == b""
+    assert _read_until_closed(upgrading).startswith(b"HTTP/1.1 403 ")
 
 
 async def _until_refused(port: int) -> None:
