@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from app.services.coverage import HOURS_OF_WEEK, Hours
+from app.services.program import below_target
 from app.services.reports import Range, half_up
 
 
@@ -60,3 +61,20 @@ def test_report_figures_round_a_half_up_as_a_spreadsheet_does(
     value: float, places: int, shown: float
 ) -> None:
     assert half_up(value, places) == shown
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "target", "below"),
+    [
+        (161, 1000, 16.1, False),  # 16.1 % exactly: a float 16.1 * 1000 put it below
+        (33, 750, 4.4, False),
+        (80, 401, 20.0, True),  # 19.95 %, shown as 20.0
+        (2, 3, 66.67, True),
+        (2, 3, 66.66, False),
+        (0, 0, 20.0, False),  # no officers: no share to be below
+    ],
+)
+def test_the_cit_share_is_held_to_its_target_exactly(
+    part: int, whole: int, target: float, below: bool
+) -> None:
+    assert below_target(part, whole, target) is below

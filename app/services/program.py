@@ -4,6 +4,7 @@ certifications (docs/reports.md, "The program at a glance")."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +28,13 @@ SHIFTS_AHEAD = timedelta(days=30)
 def pct(part: int, whole: int) -> float | None:
     """part of whole in percent, to one decimal; None when whole is 0."""
     return None if whole == 0 else half_up(100 * part / whole, 1)
+
+
+def below_target(part: int, whole: int, target_pct: float) -> bool:
+    """Whether part of whole is below target_pct percent, exactly: not the share shown (80
+    of 401, 19.95 %, shows as 20.0), and in decimals, as the target was written (161 of 1000
+    is 16.1 %, which a float 16.1 times 1000, 16100.000000000002, put below 16.1)."""
+    return whole > 0 and 100 * part < Decimal(repr(target_pct)) * whole
 
 
 async def expiring(
@@ -66,9 +74,8 @@ async def report(
     share = pct(officers.cit_certified, officers.active)
     volunteered = pct(officers.volunteered, officers.cit_certified)
     warnings = []
-    # The exact share, not the one shown: 80 of 401 (19.95 %) shows as 20.0, and is below 20.
     target = policy.cit_share_target_pct
-    if officers.active and 100 * officers.cit_certified < target * officers.active:
+    if below_target(officers.cit_certified, officers.active, target):
         warnings.append(
             ProgramWarning(
                 code="cit_share_below_target",
