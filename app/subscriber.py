@@ -424,15 +424,21 @@ class Subscriber:
         """Send a subscribe and wait for its answer, handling events that come first."""
         await self._send(ws, request)
         request_id = request["subscribe"]["requestId"]
-        # From the sending, not from each message: events that keep coming must not keep
-        # an unanswered subscribe waiting for as long as they do.
+        # The time spent waiting on the notifier, added up from the sending, not from each
+        # message (events that keep coming kept an unanswered subscribe waiting for as long
+        # as they came); not the time this side spends importing them (an answer that
+        # arrived meanwhile would be given up on unread).
         loop = asyncio.get_running_loop()
-        answer_by = loop.time() + self.open_timeout
+        left = self.open_timeout
         while True:
+            began = loop.time()
             try:
-                raw = await asyncio.wait_for(ws.recv(), timeout=max(0.0, answer_by - loop.time()))
+                raw = await asyncio.wait_for(ws.recv(), timeout=left)
             except TimeoutError:
                 raise Unanswered(f"subscribe not answered within {self.open_timeout:g} s") from None
+            left -= loop.time() - began
+            if left <= 0:
+                left = 0.001  # waited it all: only a message already here is read
             message = await self._read(ws, raw)
             if "subscribeResponse" in message:
                 answer = answer_to(member(message, "subscribeResponse"), {request_id})

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
@@ -499,6 +500,54 @@ async def test_events_that_keep_coming_do_not_hold_an_unanswered_renewal_open(
     finally:
         talking.cancel()
     assert notifier.disk.violations == []
+
+
+class _Buffered:
+    """A connection whose messages are all in already, as a notifier's that sent events and
+    then the answer while the subscriber was busy importing."""
+
+    def __init__(self, messages: list[dict[str, Any]]) -> None:
+        self.messages = [json.dumps(m) for m in messages]
+
+    async def send(self, raw: str) -> None:
+        pass
+
+    async def recv(self) -> str:
+        return self.messages.pop(0)
+
+
+async def test_an_answer_in_before_the_deadline_is_read_however_long_imports_took(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The subscribe's deadline counts the notifier's time, not this side's: two imports of
+    0.4 s each used up the 0.5 s, and the answer, there all along, was given up on unread."""
+
+    class _NoStore:
+        async def load(self) -> str | None:
+            return None
+
+        async def save(self, subscription_id: str | None) -> None:
+            pass
+
+    async def handle(document: dict[str, Any]) -> int:
+        raise AssertionError("not reached: _event is replaced")
+
+    subscriber = Subscriber("ws://127.0.0.1:9/", handle, _NoStore(), open_timeout=0.5)
+
+    async def slow_import(ws: Any, event: Any, subscription: str | None) -> None:
+        await asyncio.sleep(0.4)
+
+    monkeypatch.setattr(subscriber, "_event", slow_import)
+    request = subscriber._subscribe_body(None, renew=False)
+    event = {"subscriptionId": "s-1", "transactionId": "t", "notification": []}
+    answer = {
+        "requestId": request["subscribe"]["requestId"],
+        "statusCode": 200,
+        "subscriptionId": "s-2",
+        "expires": 60,
+    }
+    ws = _Buffered([{"event": event}, {"event": event}, {"subscribeResponse": answer}])
+    assert (await subscriber._ask(ws, request))["subscriptionId"] == "s-2"  # type: ignore[arg-type]
 
 
 async def _imported_once_answered(notifier: Notifier) -> str:
