@@ -50,6 +50,9 @@ async def test_the_demo_shows_the_program_reports(
     # 40.809999999999995, and the point fell in no district.
     for lat, lon, code in ((40.81, -111.92, "D1"), (40.78, -111.89, "D1"), (40.71, -111.86, "D4")):
         assert (await get(f"/v1/districts/locate?lat={lat}&lon={lon}"))["code"] == code
+    # No two officers share a name: a board showing two alike had a dispatcher guess.
+    officers = (await get("/v1/officers?limit=500"))["items"]
+    assert len({o["name"] for o in officers}) == len(officers) == 48
     program = await get("/v1/program")
     assert program["officers"]["active"] == 48
     assert program["officers"]["cit_certified"] == 11

@@ -48,6 +48,13 @@ LAST = ["Torres", "Walker", "Reyes", "Patel", "Brooks", "Osei", "Kim", "Silva", 
         "Park", "Lind", "Moreno"]  # fmt: skip
 
 
+def demo_name(index: int) -> str:
+    """The index-th officer's name: no two alike among the first len(FIRST) * len(LAST) (two
+    Erin Morenos on one board, 1B10 and 3B10, had a dispatcher guess which was meant)."""
+    first, rounds = index % len(FIRST), index // len(FIRST)
+    return f"{FIRST[first]} {LAST[(rounds + index * 7) % len(LAST)]}"
+
+
 @dataclass(frozen=True)
 class Post:
     """Who works which watch where: the roster repeats it every day."""
@@ -152,7 +159,7 @@ async def seed_people(session: AsyncSession, agency_id: UUID, now: datetime) -> 
                 agency_id=agency_id,
                 state_officer_id=state_id,
                 badge_number=f"{code[1]}{WATCHES[watch][2]}{10 + seat}",
-                name=f"{FIRST[(n - 1) % len(FIRST)]} {LAST[(n * 7) % len(LAST)]}",
+                name=demo_name(n - 1),
                 trainings=trainings,
                 lat=lat,
                 lon=lon,
