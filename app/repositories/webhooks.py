@@ -167,8 +167,11 @@ async def get_subscription(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-def deliveries_statement(subscription_id: UUID) -> Select[WebhookDelivery]:
-    return select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
+def deliveries_statement(
+    subscription_id: UUID, status: str | None = None
+) -> Select[WebhookDelivery]:
+    stmt = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
+    return stmt if status is None else stmt.where(WebhookDelivery.status == status)
 
 
 async def get_delivery(

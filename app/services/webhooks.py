@@ -35,6 +35,7 @@ from app.schemas.webhooks import (
     SubscriptionPatch,
 )
 from app.settings import Settings
+from app.vocabulary import DeliveryStatus
 from app.webhooks.signing import new_secret
 from app.webhooks.targets import TargetRefused, check_target
 
@@ -298,13 +299,19 @@ def _delivery(row: WebhookDelivery, event_type: str) -> DeliveryOut:
 
 
 async def deliveries(
-    session: AsyncSession, *, agency_id: UUID, subscription_id: UUID, limit: int, cursor: str | None
+    session: AsyncSession,
+    *,
+    agency_id: UUID,
+    subscription_id: UUID,
+    status: DeliveryStatus | None = None,
+    limit: int,
+    cursor: str | None,
 ) -> tuple[list[DeliveryOut], str | None]:
-    """The delivery log of a subscription, newest first."""
+    """The delivery log of a subscription (those with status, if given), newest first."""
     await get(session, agency_id=agency_id, subscription_id=subscription_id)
     rows, next_cursor = await fetch_page(
         session,
-        repo.deliveries_statement(subscription_id),
+        repo.deliveries_statement(subscription_id, status),
         WebhookDelivery.id,
         limit=limit,
         cursor=cursor,

@@ -96,6 +96,28 @@ async def test_pending_deliveries_fail_as_their_subscription_is_paused_or_stops_
     assert len(receiver.requests) == 1
 
 
+async def test_the_delivery_log_lists_those_of_one_status(admin: Api, receiver: Receiver) -> None:
+    """After an outage, the failed ones among thousands delivered: `?status=` was a 422."""
+    await grid_districts(admin)
+    sub = await subscribe(admin, receiver.url, ["call.created", "recommendation.created"])
+    await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)  # no relay runs
+    await admin.ok("PATCH", f"/v1/webhooks/{sub['id']}", {"events": ["call.created"]})
+    log = f"/v1/webhooks/{sub['id']}/deliveries"
+
+    async def types(status: str) -> list[str]:
+        page = await admin.ok("GET", f"{log}?status={status}")
+        assert {d["status"] for d in page["items"]} <= {status}
+        return [d["event_type"] for d in page["items"]]
+
+    assert await types("failed") == ["recommendation.created"]
+    assert await types("pending") == ["call.created"]
+    assert await types("delivered") == []
+    assert len((await admin.ok("GET", log))["items"]) == 2
+    refused = await admin.get(f"{log}?status=lost")
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["loc"] == ["query", "status"]
+
+
 async def test_a_subscription_moves_to_another_url_and_hears_other_events(
     admin: Api, receiver: Receiver, service: ServiceFactory
 ) -> None:

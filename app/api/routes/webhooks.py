@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from app.api.deps import Audit, Caller, Paging, ReadSession, Session, State
 from app.api.problems import problems
@@ -21,6 +22,7 @@ from app.schemas.webhooks import (
     SubscriptionPatch,
 )
 from app.services import webhooks as service
+from app.vocabulary import DeliveryStatus
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], route_class=StrictJSONRoute)
 
@@ -123,13 +125,22 @@ async def unsubscribe(subscription_id: UUID, who: Caller, session: Session) -> R
 
 @router.get("/{subscription_id}/deliveries", responses=problems(401, 403, 404, 422, 503))
 async def list_deliveries(
-    subscription_id: UUID, who: Caller, session: ReadSession, page: Paging
+    subscription_id: UUID,
+    who: Caller,
+    session: ReadSession,
+    page: Paging,
+    status: Annotated[
+        DeliveryStatus | None,
+        Query(description="Only the deliveries with this status (e.g. `failed`, after an outage)"),
+    ] = None,
 ) -> Page[DeliveryOut]:
-    """Every delivery to this subscription, newest first, with its attempts and outcome."""
+    """Every delivery to this subscription (or those with `status`), newest first, with its
+    attempts and outcome."""
     items, cursor = await service.deliveries(
         session,
         agency_id=who.agency_id,
         subscription_id=subscription_id,
+        status=status,
         limit=page.limit,
         cursor=page.cursor,
     )
