@@ -197,6 +197,8 @@ class _GuardedProtocol(HttpToolsProtocol):
         self._deadline_for = _IDLE
         # The server is stopping: the next answer is the last on this connection.
         self._last_answer = False
+        # Whether a request finished arriving in the read being handled.
+        self._completed = False
 
     def _arm(self, phase: int) -> None:
         self._disarm()
@@ -257,15 +259,21 @@ class _GuardedProtocol(HttpToolsProtocol):
         self.stopping()
 
     def data_received(self, data: bytes) -> None:
+        self._completed = False
         super().data_received(data)
         # Deadlines are set here, after the parser has seen the data: a request that arrives
         # whole in one read (the usual case) never costs a timer.
         phase = self._phase
-        if phase == self._deadline_for:
-            return
         if phase == _IDLE:
-            self._disarm()
-        else:
+            if self._completed:  # the app has the request: no deadline while it answers
+                self._disarm()
+            elif self._deadline is None:
+                # Bytes, but no request begun (the parser skips a bare CRLF): they cancel
+                # uvicorn's idle timer, so the header deadline runs, else nothing would.
+                self._arm(_HEADERS)
+            # Else the deadline running stands: a CRLF a second must not hold a connection
+            # (or, the quiet one, a stop) for ever.
+        elif phase != self._deadline_for:
             self._arm(phase)
 
     def on_message_begin(self) -> None:
@@ -281,6 +289,7 @@ class _GuardedProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._phase = _IDLE
+        self._completed = True
         super().on_message_complete()
 
     def on_response_complete(self) -> None:

@@ -215,14 +215,18 @@ async def test_a_connection_that_sends_nothing_does_not_hold_the_stop(settings: 
     server, listener, port = await _started(slow)
     silent = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
     upgrading = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    # A bare CRLF begins no request (the parser skips it): it kept the connection open.
+    blank = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
     await asyncio.sleep(0.2)  # for the loop to accept them (either way, the same end)
     stopping = asyncio.create_task(server.shutdown(sockets=[listener]))
+    blank.sendall(b"\r\n")
     upgrading.sendall(
         b"GET /ws HTTP/1.1\r\nHost: cit.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
     await asyncio.wait_for(stopping, WAIT / 2)  # not the header deadline, WAIT
     assert _read_until_closed(silent) == b""
+    assert _read_until_closed(blank) == b""
     assert _read_until_closed(upgrading).startswith(b"HTTP/1.1 403 ")
 
 
