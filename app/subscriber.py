@@ -427,11 +427,15 @@ class Subscriber:
         # The time spent waiting on the notifier, added up from the sending, not from each
         # message (events that keep coming kept an unanswered subscribe waiting for as long
         # as they came); not the time this side spends importing them (an answer that
-        # arrived meanwhile would be given up on unread).
+        # arrived meanwhile would be given up on unread). Within twice open_timeout all
+        # told: events that come as fast as they are imported leave no wait to add up.
         loop = asyncio.get_running_loop()
         left = self.open_timeout
+        give_up_at = loop.time() + 2 * self.open_timeout
         while True:
             began = loop.time()
+            if began > give_up_at:
+                raise Unanswered(f"subscribe not answered within {self.open_timeout:g} s")
             try:
                 raw = await asyncio.wait_for(ws.recv(), timeout=left)
             except TimeoutError:

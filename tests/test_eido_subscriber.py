@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from app.eido_subscribe import importer
 from app.services.conveyance import KeptSubscription
 from app.settings import Settings
-from app.subscriber import Backoff, Subscriber, SubscriptionStore
+from app.subscriber import Backoff, Subscriber, SubscriptionStore, Unanswered
 from tests.eido.documents import document, incident_id, later
 from tests.helpers import Api, grid_districts
 from tests.sta024 import Notifier
@@ -502,6 +502,18 @@ async def test_events_that_keep_coming_do_not_hold_an_unanswered_renewal_open(
     assert notifier.disk.violations == []
 
 
+class _NoStore:
+    async def load(self) -> str | None:
+        return None
+
+    async def save(self, subscription_id: str | None) -> None:
+        pass
+
+
+async def _never_called(document: dict[str, Any]) -> int:
+    raise AssertionError("not reached: _event is replaced")
+
+
 class _Buffered:
     """A connection whose messages are all in already, as a notifier's that sent events and
     then the answer while the subscriber was busy importing."""
@@ -522,17 +534,7 @@ async def test_an_answer_in_before_the_deadline_is_read_however_long_imports_too
     """The subscribe's deadline counts the notifier's time, not this side's: two imports of
     0.4 s each used up the 0.5 s, and the answer, there all along, was given up on unread."""
 
-    class _NoStore:
-        async def load(self) -> str | None:
-            return None
-
-        async def save(self, subscription_id: str | None) -> None:
-            pass
-
-    async def handle(document: dict[str, Any]) -> int:
-        raise AssertionError("not reached: _event is replaced")
-
-    subscriber = Subscriber("ws://127.0.0.1:9/", handle, _NoStore(), open_timeout=0.5)
+    subscriber = Subscriber("ws://127.0.0.1:9/", _never_called, _NoStore(), open_timeout=0.5)
 
     async def slow_import(ws: Any, event: Any, subscription: str | None) -> None:
         await asyncio.sleep(0.4)
@@ -548,6 +550,25 @@ async def test_an_answer_in_before_the_deadline_is_read_however_long_imports_too
     }
     ws = _Buffered([{"event": event}, {"event": event}, {"subscribeResponse": answer}])
     assert (await subscriber._ask(ws, request))["subscriptionId"] == "s-2"  # type: ignore[arg-type]
+
+
+async def test_events_as_fast_as_they_are_imported_do_not_hold_a_subscribe_for_ever(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the deadline counting only the wait on the notifier, events always there as
+    an import ended left no wait to add up, and the unanswered subscribe waited for ever
+    (review): within twice open_timeout all told, it is given up."""
+    subscriber = Subscriber("ws://127.0.0.1:9/", _never_called, _NoStore(), open_timeout=0.2)
+
+    async def slow_import(ws: Any, event: Any, subscription: str | None) -> None:
+        await asyncio.sleep(0.1)
+
+    monkeypatch.setattr(subscriber, "_event", slow_import)
+    event = {"subscriptionId": "s-1", "transactionId": "t", "notification": []}
+    ws = _Buffered([{"event": event}] * 100)
+    with pytest.raises(Unanswered):
+        await subscriber._ask(ws, subscriber._subscribe_body(None, renew=False))  # type: ignore[arg-type]
+    assert len(ws.messages) > 80  # given up after a few, not when the events ran out
 
 
 async def _imported_once_answered(notifier: Notifier) -> str:
