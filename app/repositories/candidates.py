@@ -35,12 +35,15 @@ _CIT_TODAY = "coalesce(sc.cit_periods @> CAST(:today AS date), false)"
 
 # The columns both scans read from shift_coverage, with the unit's closeness to the call.
 # Closeness ranks like the haversine at city scale, without trigonometry per row; the
-# routing core computes the real distance for the units kept.
+# routing core computes the real distance for the units kept. The longitudes' difference
+# is taken the short way round (at most 180 degrees): across the antimeridian, -179.99
+# and 179.99 are 0.02 apart, not 359.98, and a unit there was cut before it was measured.
 _MEASURE = f"""
     SELECT sc.responder_type, sc.responder_id, sc.call_sign, sc.home_district_id,
            sc.starts_at, sc.ends_at, sc.preference, {_CIT_TODAY} AS cit,
            CASE WHEN sc.lat IS NULL OR CAST(:lat AS float8) IS NULL THEN NULL
-                ELSE power(sc.lat - :lat, 2) + power((sc.lon - :lon) * :lon_scale, 2)
+                ELSE power(sc.lat - :lat, 2)
+                     + power((180 - abs(180 - abs(sc.lon - :lon))) * :lon_scale, 2)
            END AS closeness"""
 
 # The units that can lead a response: the predicate of ix_shift_coverage_district_leaders.

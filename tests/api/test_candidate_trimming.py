@@ -24,7 +24,7 @@ from app.routing.ranking import training_class
 from app.routing.types import CallFacts, Candidate, CertificationPeriod, GeoPoint
 from app.services import agency
 from app.state import AppState
-from tests.helpers import Api, certify, grid_districts, iso
+from tests.helpers import Api, add_co_responder, certify, grid_districts, iso
 
 DISTRICTS = ("D1", "D2", "D3", "D4")
 # South-west corners of the 2 x 2 grid (0.05 degrees a side).
@@ -352,3 +352,22 @@ async def test_workload_decides_among_more_tied_units_than_the_query_keeps(
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
     [lead] = [u for u in call["recommendation"]["units"] if u["role"] == "lead"]
     assert lead["call_sign"] == f"MCT-{PER_PARTITION + 1}"
+
+
+async def test_a_unit_across_the_antimeridian_is_measured_the_short_way(admin: Api) -> None:
+    """The query's closeness took -179.99 and 179.99 as 360 degrees apart: past three units
+    9.6 km away on one side, the one 2.1 km away across 180 degrees was cut before the
+    haversine saw it (Fiji's Taveuni; an outside-in check)."""
+    await grid_districts(admin)
+    for n in range(PER_PARTITION):
+        where = (-16.8 + 0.001 * n, 179.90)
+        await add_co_responder(admin, district="D1", call_sign=f"WEST-{n}", location=where)
+    await add_co_responder(admin, district="D1", call_sign="EAST", location=(-16.8, -179.99))
+    call = await admin.ok(
+        "POST",
+        "/v1/calls",
+        {"district": "D1", "nature": "MNTL", "location": {"lat": -16.8, "lon": 179.99}},
+        201,
+    )
+    lead = call["recommendation"]["units"][0]
+    assert (lead["call_sign"], lead["distance_km"]) == ("EAST", 2.1)
