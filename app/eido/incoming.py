@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from app.eido import pidf, registry, schema
@@ -269,9 +269,12 @@ def _received_at(document: Mapping[str, Any]) -> datetime | None:
     return min(starts, default=None)
 
 
-def read(document: Any, *, valid: bool = False) -> IncidentFacts:
+def read(document: Any, *, zone: tzinfo, valid: bool = False) -> IncidentFacts:
     """Check the document against the EIDO schema (unless schema.is_valid said it is:
-    valid=True) and read the incident's facts from it.
+    valid=True) and read the incident's facts from it, for an agency in zone (a subject's
+    age from a birth date is the age on the agency's date of the document's time, as every
+    date the routing reads: the same instant written in UTC or with the agency's offset
+    made a 17-year-old 18, and lose the youth specialist).
 
     Raises EidoInvalid, with the path to the element, for the first problem found.
     """
@@ -302,7 +305,7 @@ def read(document: Any, *, valid: bool = False) -> IncidentFacts:
     text = incident.get("incidentTypeInternalText")
     status = incident.get("incidentStatusCommonRegistryText")
     point, address, location_loc = _location(document)
-    age, age_loc = _subject_age(document, updated_at.date())
+    age, age_loc = _subject_age(document, updated_at.astimezone(zone).date())
     return IncidentFacts(
         incident_id=incident_id,
         updated_at=updated_at,

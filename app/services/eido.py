@@ -65,7 +65,7 @@ async def import_eido(
     Conflict (the incident's call is cleared) and the database's errors.
     """
     context = await agency.context(state, agency_id)
-    facts = await _read(document)
+    facts = await _read(document, context)
     async with state.unit_of_work(agency_id) as work:
         return await _import(
             state, work, context, who, facts, district=district, request_id=request_id
@@ -85,7 +85,7 @@ async def import_if_taken(
     `eido_incident_types` lists, unless it has ended, and any incident that already has a
     call here (news of an incident taken in applies, whatever its type says now)."""
     context = await agency.context(state, agency_id)
-    facts = await _read(document)
+    facts = await _read(document, context)
     async with state.unit_of_work(agency_id) as work:
         listed = facts.nature is not None and (
             facts.nature.upper() in context.policy.eido_incident_types
@@ -109,7 +109,7 @@ async def import_document(
 ) -> EidoImport:
     """Import one EIDO in the caller's unit of work (POST /v1/eido): create the incident's
     call, or update it if the document is newer than the last one applied."""
-    facts = await _read(document)
+    facts = await _read(document, context)
     return await _import(state, work, context, who, facts, district=district, request_id=request_id)
 
 
@@ -119,15 +119,17 @@ async def load_schema() -> None:
     await asyncio.to_thread(schema.load)
 
 
-async def _read(document: Any) -> incoming.IncidentFacts:
-    """The document's facts; a document that is not an acceptable EIDO is Invalid."""
+async def _read(document: Any, context: AgencyContext) -> incoming.IncidentFacts:
+    """The document's facts, for the agency; one that is not an acceptable EIDO is
+    Invalid."""
+    zone = context.timezone
     try:
         if schema.is_valid(document):  # tens of microseconds: the usual case
-            facts = incoming.read(document, valid=True)
+            facts = incoming.read(document, zone=zone, valid=True)
         else:
             # Explaining a refusal may take a tenth of a second (bounded:
             # app/eido/schema.py): off the event loop.
-            facts = await asyncio.to_thread(incoming.read, document)
+            facts = await asyncio.to_thread(incoming.read, document, zone=zone)
     except EidoInvalid as exc:
         raise Invalid(f"not an acceptable EIDO: {exc.message}", loc=("body", *exc.loc)) from None
     return facts

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID, uuid4
@@ -402,6 +402,20 @@ async def test_the_subjects_age_comes_from_age_or_birth_date(admin: Api) -> None
     assert call["subject"] == {"age": 16}
     call = await _import(admin, document(incident_id(), beat="D1", persons=by_age[:1]), 201)
     assert call["subject"] == {}  # a caller's age is not the subject's
+
+
+async def test_an_age_from_a_birth_date_is_the_age_on_the_agencys_date(admin: Api) -> None:
+    """At 18:48 in Denver on 4 December, written in UTC (01:48 on the 5th), a person born on
+    5 December 2008 was taken as 18 that evening, not 17, by the document's own offset: the
+    youth specialist was not sent (an outside-in check). Written either way, 17."""
+    await grid_districts(admin)
+    by_birth = [person("InvolvedPerson", birthDate={"date": "2008-12-05"})]
+    evening = datetime(2026, 12, 5, 1, 48, 32, tzinfo=UTC)
+    for at in (evening, evening.astimezone(timezone(timedelta(hours=-7)))):
+        eido = document(incident_id(), at=at, beat="D1", persons=by_birth)
+        assert eido["lastUpdateTimeStamp"].endswith(("Z", "-07:00", "+00:00"))
+        call = await _import(admin, eido, 201)
+        assert call["subject"] == {"age": 17}, eido["lastUpdateTimeStamp"]
 
 
 async def test_a_birth_date_after_the_document_or_a_negative_age_is_a_422_that_says_so(
@@ -1294,8 +1308,14 @@ async def test_an_incident_id_with_spaces_or_controls_is_no_urn_and_a_422(
     assert refused.json()["errors"][0]["loc"] == ["body", "$id"]
     assert await _count(db, "call") == 0
     # Given to POST /v1/calls, it is the CAD's id, no incident id: the export gives the
-    # call one of its own, and that export imports again (the review).
+    # call one of its own, and that export imports again (the review). One with a control
+    # character is no CAD id either (a 422, as every id).
     external_id = eido["$id"]
+    if unique != "a b":
+        controlled = await admin.post("/v1/calls", {"district": "D1", "external_id": external_id})
+        assert controlled.status_code == 422, controlled.text
+        assert controlled.json()["errors"][0]["loc"] == ["body", "external_id"]
+        return
     call = await admin.ok("POST", "/v1/calls", {"district": "D1", "external_id": external_id}, 201)
     assert call["external_id"] == external_id
     exported = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")

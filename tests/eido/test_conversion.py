@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, timedelta
 from importlib.resources import files
 from typing import Any
 from uuid import uuid4
@@ -104,7 +104,7 @@ def test_an_address_is_the_civic_address_else_the_location_description() -> None
                 }
             ]
         eido["locationComponent"][0]["locationDescriptionText"] = description
-        return incoming.read(eido).address
+        return incoming.read(eido, zone=UTC).address
 
     civic = pidf_document(point=(40.5, -111.5), civic={"HNO": "12", "RD": "Main"})
     assert located(civic, "behind the store") == "12 Main"
@@ -167,7 +167,7 @@ def test_reading_takes_the_best_typed_location_and_the_subjects_age() -> None:
             "locationByValue": pidf_document(point=(42.0, -113.0)),
         }
     )
-    facts = incoming.read(eido)
+    facts = incoming.read(eido, zone=UTC)
     assert facts.point == (41.0, -112.0)
     assert facts.age == 25  # born 2000-12-01, on 2026-11-30
     assert facts.updated_at == T0
@@ -175,7 +175,7 @@ def test_reading_takes_the_best_typed_location_and_the_subjects_age() -> None:
 
 def test_notes_beyond_the_limit_keep_the_newest() -> None:
     old, new = "o" * incoming.MAX_NOTES, "the newest note"
-    facts = incoming.read(document(incident_id(), notes=[old, new]))
+    facts = incoming.read(document(incident_id(), notes=[old, new]), zone=UTC)
     assert facts.notes is not None
     assert len(facts.notes) == incoming.MAX_NOTES
     assert facts.notes.endswith(new)
