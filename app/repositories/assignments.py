@@ -136,17 +136,6 @@ async def worked(session: AsyncSession, call_id: UUID) -> bool:
     return (await session.execute(stmt.limit(1))).first() is not None
 
 
-async def released_from(session: AsyncSession, call_id: UUID) -> list[UUID]:
-    """The units released from the call, by their own report or a dispatcher's, while it
-    stayed open (clearing ends every re-triage): each was called away from it."""
-    stmt = (
-        select(Assignment.responder_id)
-        .where(Assignment.call_id == call_id, Assignment.released_at.is_not(None))
-        .distinct()
-    )
-    return list((await session.execute(stmt)).scalars())
-
-
 async def leading(session: AsyncSession, call_id: UUID) -> ResponderType | None:
     """The kind of unit leading the call now, if one does."""
     stmt = select(Assignment.responder_type).where(

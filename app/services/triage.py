@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, Literal
@@ -76,11 +75,10 @@ async def triage(
     *,
     now: datetime,
     left: LeftUnit | None = None,
-    gone: Collection[UUID] = (),
 ) -> RecommendationRecord:
-    """Load the reachable candidates (but the unit that just left the call, if any, and
-    those that left it before: gone), run the pure routing rules, and keep the answer as
-    the call's next recommendation (not yet written)."""
+    """Load the reachable candidates (but the unit that just left the call, if any), run
+    the pure routing rules, and keep the answer as the call's next recommendation (not yet
+    written)."""
     facts = replace(call_facts(call, context), left=left)
     policy = context.policy
     # Districts next to the call's, as far as the context knows them. The call's own
@@ -102,7 +100,7 @@ async def triage(
         today=local_now.date(),
         location=facts.location,
         minor=is_minor(facts),
-        excluded={*gone, *(() if left is None else (left.responder_id,))},
+        excluded=() if left is None else (left.responder_id,),
     )
     if call.status == "dispatched":
         candidates = await _with_units_on_call(
@@ -179,11 +177,7 @@ async def retriage(
     kind that left (`left`), which an override may have made other than recommended; the
     unit that left is not recommended.
     """
-    # Every unit released from the call before is left out too, not only the one that
-    # left now: a later re-triage (a PATCH) named it again, where the reason had said it
-    # is not recommended for the call again.
-    gone = await assignment_repo.released_from(session, call.id)
-    rec = await triage(await session.connection(), context, call, now=now, left=left, gone=gone)
+    rec = await triage(await session.connection(), context, call, now=now, left=left)
     previous = (await repo.latest_recommendations(session, [call.id])).get(call.id)
     news = [events.call_updated(call, lead=rec.lead)] if cause == "update" else []
     news.append(events.recommendation_created(rec))
