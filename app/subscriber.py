@@ -87,6 +87,10 @@ FAILING_FOR_NOW = frozenset({500, 503})
 # The longest a subscription is taken to last, whatever the notifier says: renewing early
 # is harmless, and a wait of years would not fit the event loop's timer.
 EXPIRES_MAX = 86_400
+# Past a subscribe's open_timeout, messages already here are still read for its answer (the
+# time may have gone on importing events): each within this long, and this many at most.
+LATE_WAIT = 0.05
+LATE_MESSAGES = 20
 
 # What the subscriber does with one EIDO: it answers HANDLED, UNUSABLE or TRY_AGAIN.
 Handler = Callable[[dict[str, Any]], Awaitable[int]]
@@ -424,25 +428,24 @@ class Subscriber:
         """Send a subscribe and wait for its answer, handling events that come first."""
         await self._send(ws, request)
         request_id = request["subscribe"]["requestId"]
-        # The time spent waiting on the notifier, added up from the sending, not from each
-        # message (events that keep coming kept an unanswered subscribe waiting for as long
-        # as they came); not the time this side spends importing them (an answer that
-        # arrived meanwhile would be given up on unread). Within twice open_timeout all
-        # told: events that come as fast as they are imported leave no wait to add up.
+        # Within open_timeout of the sending, not of each message: events that kept coming
+        # kept an unanswered subscribe waiting for as long as they came. Past it, messages
+        # already here are still read (the time went on importing events, and the answer
+        # may be among them; wait_for with no time left would not even look), but at most
+        # LATE_MESSAGES of them: events as fast as they are imported must end it too.
         loop = asyncio.get_running_loop()
-        left = self.open_timeout
-        give_up_at = loop.time() + 2 * self.open_timeout
+        answer_by = loop.time() + self.open_timeout
+        late = 0
         while True:
-            began = loop.time()
-            if began > give_up_at:
-                raise Unanswered(f"subscribe not answered within {self.open_timeout:g} s")
+            left = answer_by - loop.time()
+            if left <= 0:
+                late += 1
+                if late > LATE_MESSAGES:
+                    raise Unanswered(f"subscribe not answered within {self.open_timeout:g} s")
             try:
-                raw = await asyncio.wait_for(ws.recv(), timeout=left)
+                raw = await asyncio.wait_for(ws.recv(), timeout=max(left, LATE_WAIT))
             except TimeoutError:
                 raise Unanswered(f"subscribe not answered within {self.open_timeout:g} s") from None
-            left -= loop.time() - began
-            if left <= 0:
-                left = 0.001  # waited it all: only a message already here is read
             message = await self._read(ws, raw)
             if "subscribeResponse" in message:
                 answer = answer_to(member(message, "subscribeResponse"), {request_id})
