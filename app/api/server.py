@@ -267,9 +267,11 @@ class _GuardedProtocol(HttpToolsProtocol):
         if phase == _IDLE:
             if self._completed:  # the app has the request: no deadline while it answers
                 self._disarm()
-            elif self._deadline is None:
-                # Bytes, but no request begun (the parser skips a bare CRLF): they cancel
-                # uvicorn's idle timer, so the header deadline runs, else nothing would.
+            elif self._deadline is None and (self.cycle is None or self.cycle.response_complete):
+                # Bytes, but no request begun (the parser skips a bare CRLF) and none being
+                # answered: they cancel uvicorn's idle timer, so the header deadline runs,
+                # else nothing would. (During an answer, a stray CRLF is ignored, as RFC
+                # 9112 2.2 asks: uvicorn's idle timer starts once the answer ends.)
                 self._arm(_HEADERS)
             # Else the deadline running stands: a CRLF a second must not hold a connection
             # (or, the quiet one, a stop) for ever.

@@ -148,6 +148,8 @@ async def _hello(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "websocket":  # refused, as the service refuses one
         await send({"type": "websocket.close"})
         return
+    if scope["path"] == "/slow":  # an answer that takes a while, as a live feed's does
+        await asyncio.sleep(1.5)
     await send(
         {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"5")]}
     )
@@ -228,6 +230,24 @@ async def test_a_connection_that_sends_nothing_does_not_hold_the_stop(settings: 
     assert _read_until_closed(silent) == b""
     assert _read_until_closed(blank) == b""
     assert _read_until_closed(upgrading).startswith(b"HTTP/1.1 403 ")
+
+
+async def test_a_stray_empty_line_during_an_answer_is_ignored(settings: Settings) -> None:
+    """A client's CRLF after its request (RFC 9112 2.2: to be ignored) armed the header
+    deadline while the app answered: a 408 was written into the answer (a live feed's
+    among them) and the connection closed (review)."""
+    brief = settings.model_copy(update={"header_timeout_seconds": 0.5})
+    server, listener, port = await _started(brief)
+    try:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: cit.test\r\nConnection: close\r\n\r\n")
+        await asyncio.sleep(0.1)
+        sock.sendall(b"\r\n")
+        answer = await asyncio.to_thread(_read_until_closed, sock)
+        assert answer.startswith(b"HTTP/1.1 200 "), answer
+        assert answer.endswith(b"\r\n\r\nhello")
+    finally:
+        await server.shutdown(sockets=[listener])
 
 
 async def _until_refused(port: int) -> None:
