@@ -176,14 +176,7 @@ async def test_another_agency_cannot_make_an_agencys_officer_cit(
     squatter = await other_admin.ok(
         "POST", "/v1/officers", {"state_officer_id": "p-5", "badge_number": "9", "name": "y"}, 201
     )
-    body = {
-        "state_officer_id": "P-5",
-        "certification_number": "FAKE-1",
-        "program": "State CIT 40h",
-        "certified_on": str(today - timedelta(days=10)),
-        "expires_on": str(today + timedelta(days=300)),
-        "volunteered": True,
-    }
+    body = _certification("P-5", "FAKE-1")
     refused = await other_admin.post("/v1/certifications", body)
     assert refused.status_code == 409
     assert "another agency employs the officer" in refused.json()["detail"]
@@ -230,18 +223,23 @@ async def test_an_officer_turned_off_and_on_again_keeps_the_recording_of_their_p
     )
     for active in (False, True):
         await admin.ok("PATCH", f"/v1/officers/{officer}", {"active": active})
+    body = _certification("R-7", "C-7")
+    await admin.ok("POST", "/v1/certifications", body, 201)
+    refused = await other_admin.post("/v1/certifications", {**body, "certification_number": "C-8"})
+    assert refused.status_code == 409
+
+
+def _certification(person: str, number: str) -> dict[str, Any]:
+    """A certification of the person valid from 10 days ago to 300 days ahead."""
     today = datetime.now(UTC).date()
-    body = {
-        "state_officer_id": "R-7",
-        "certification_number": "C-7",
+    return {
+        "state_officer_id": person,
+        "certification_number": number,
         "program": "State CIT 40h",
         "certified_on": str(today - timedelta(days=10)),
         "expires_on": str(today + timedelta(days=300)),
         "volunteered": True,
     }
-    await admin.ok("POST", "/v1/certifications", body, 201)
-    refused = await other_admin.post("/v1/certifications", {**body, "certification_number": "C-8"})
-    assert refused.status_code == 409
 
 
 async def _snapshot(db: asyncpg.Connection, agency_id: Any) -> dict[str, list[str]]:
