@@ -6,10 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Assignment, Call, CoResponder, Dispatch, Officer
+from app.repositories.naming_shift import NAMING_SHIFT
 from app.vocabulary import ResponderType
 
 
@@ -145,6 +146,37 @@ async def leading(session: AsyncSession, call_id: UUID) -> ResponderType | None:
     )
     found: ResponderType | None = (await session.execute(stmt)).scalars().first()
     return found
+
+
+# The units that led the call and left it, each named by its call sign now (else its
+# name), in the order they first left: released on a call that is still open, which only
+# a unit's own report does (clearing ends the call), and not back on it since.
+_LEFT_LEADS = text(
+    "SELECT a.responder_type, a.responder_id,"  # noqa: S608
+    " coalesce(min(s.call_sign), min(o.name), min(c.name)) AS call_sign"
+    " FROM assignment a"
+    " LEFT JOIN officer o ON a.responder_type = 'officer' AND o.id = a.responder_id"
+    " LEFT JOIN co_responder c ON a.responder_type = 'co_responder' AND c.id = a.responder_id"
+    f" LEFT JOIN LATERAL (SELECT s.call_sign {NAMING_SHIFT.format(unit='a.responder_id')}) s"
+    " ON true"
+    " WHERE a.agency_id = :agency_id AND a.call_id = :call_id AND a.role = 'lead'"
+    " AND a.released_at IS NOT NULL"
+    " AND NOT EXISTS (SELECT 1 FROM assignment b WHERE b.call_id = a.call_id"
+    " AND b.responder_id = a.responder_id AND b.released_at IS NULL)"
+    " GROUP BY a.responder_type, a.responder_id"
+    " ORDER BY min(a.released_at), a.responder_id"
+)
+
+
+async def left_leads(
+    session: AsyncSession, *, agency_id: UUID, call_id: UUID, now: datetime
+) -> list[tuple[ResponderType, UUID, str]]:
+    """The units that left the call as its lead by their own report and are not on it now,
+    in the order they left: (type, id, call sign, else name). One query."""
+    rows = await session.execute(
+        _LEFT_LEADS, {"agency_id": agency_id, "call_id": call_id, "now": now}
+    )
+    return [(r.responder_type, r.responder_id, r.call_sign) for r in rows]
 
 
 async def active_for_responder(session: AsyncSession, responder_id: UUID) -> Assignment | None:

@@ -355,16 +355,22 @@ def _unknown_etas(draft: Draft, call: CallFacts) -> None:
 
 
 def _unit_left(draft: Draft, call: CallFacts) -> None:
-    """The unit that just left the call it led is no candidate for its re-triage, free or
+    """The units that left the call they led are no candidates for its re-triage, free or
     not: said, so that a warning that no unit of its kind is free does not read as false
-    beside the board showing it available."""
-    if call.left is not None:
-        gone = call.left
-        draft.reason(
-            "unit_left",
-            f"{gone.call_sign} left this call ({gone.status.replace('_', ' ')}) and is not "
-            "recommended for it again",
-        )
+    beside the board showing one available."""
+    if not call.left:
+        return
+    if len(call.left) == 1:
+        [gone] = call.left
+        how = f" ({gone.status.replace('_', ' ')})" if gone.status else ""
+        said = f"{gone.call_sign} left this call{how} and is"
+    else:
+        named = [
+            f"{u.call_sign} ({u.status.replace('_', ' ')})" if u.status else u.call_sign
+            for u in call.left
+        ]
+        said = f"{', '.join(named[:-1])} and {named[-1]} left this call and are"
+    draft.reason("unit_left", f"{said} not recommended for it again")
 
 
 def _no_co_responder(draft: Draft) -> None:

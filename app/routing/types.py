@@ -27,14 +27,15 @@ class GeoPoint:
 
 @dataclass(frozen=True, slots=True)
 class LeftUnit:
-    """The unit that just left the call it led, while others stay on it: its re-triage
-    leaves it out, free or not, as no answer to who leads now."""
+    """A unit that left the call it led, by its own report, while others stayed on it:
+    every re-triage of the call leaves it out, free or not, as no answer to who leads."""
 
     responder_type: ResponderType
     responder_id: UUID
     call_sign: str
-    # Its status as it reported leaving: available, or out of service.
-    status: UnitStatus
+    # Its status as it reported leaving (available, or out of service), known for the unit
+    # whose leaving caused this re-triage; None for one that left before.
+    status: UnitStatus | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +52,9 @@ class CallFacts:
     # wrong sends the wrong units), and the district whose boundary holds it, if any.
     outside_district: bool = False
     located_in: str | None = None
-    # The unit that just left the call: its re-triage's candidates leave it out, and a
-    # reason (`unit_left`) says so.
-    left: LeftUnit | None = None
+    # The units that left the call as its lead and are not on it now, in the order they
+    # left: its re-triage's candidates leave them out, and a reason (`unit_left`) says so.
+    left: tuple[LeftUnit, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,9 +74,9 @@ async def triage(
     call: CallRecord,
     *,
     now: datetime,
-    left: LeftUnit | None = None,
+    left: tuple[LeftUnit, ...] = (),
 ) -> RecommendationRecord:
-    """Load the reachable candidates (but the unit that just left the call, if any), run
+    """Load the reachable candidates (but the units that left the call as its lead), run
     the pure routing rules, and keep the answer as the call's next recommendation (not yet
     written)."""
     facts = replace(call_facts(call, context), left=left)
@@ -100,7 +100,7 @@ async def triage(
         today=local_now.date(),
         location=facts.location,
         minor=is_minor(facts),
-        excluded=() if left is None else (left.responder_id,),
+        excluded=[unit.responder_id for unit in left],
     )
     if call.status == "dispatched":
         candidates = await _with_units_on_call(
@@ -174,10 +174,12 @@ async def retriage(
     call.retriage, with detail). A change of lead on a dispatched call also emits
     call.escalated, unless the unit leading it is of that kind already (a dispatcher sent
     it by override, and that dispatch told it). When the lead left, the change is from the
-    kind that left (`left`), which an override may have made other than recommended; the
-    unit that left is not recommended.
+    kind that left (`left`), which an override may have made other than recommended.
+    Neither that unit nor any that left the call as its lead before is recommended for it
+    (their leaving re-triaged it; named again by a later one, they would be no answer).
     """
-    rec = await triage(await session.connection(), context, call, now=now, left=left)
+    gone = await _left_leads(session, context, call, now=now, just_left=left)
+    rec = await triage(await session.connection(), context, call, now=now, left=gone)
     previous = (await repo.latest_recommendations(session, [call.id])).get(call.id)
     news = [events.call_updated(call, lead=rec.lead)] if cause == "update" else []
     news.append(events.recommendation_created(rec))
@@ -193,6 +195,27 @@ async def retriage(
     await repo.insert_recommendation(session, rec, events=news, entry=entry)
     count_when_committed(of_session(session), rec)
     return rec
+
+
+async def _left_leads(
+    session: AsyncSession,
+    context: AgencyContext,
+    call: CallRecord,
+    *,
+    now: datetime,
+    just_left: LeftUnit | None,
+) -> tuple[LeftUnit, ...]:
+    """The units that left the dispatched call as its lead, in the order they left, the
+    one whose leaving causes this re-triage with the status it reported."""
+    if call.status != "dispatched":
+        return ()
+    found = await assignment_repo.left_leads(
+        session, agency_id=context.agency_id, call_id=call.id, now=now
+    )
+    units = [LeftUnit(kind, unit_id, sign) for kind, unit_id, sign in found]
+    if just_left is not None:
+        units = [u for u in units if u.responder_id != just_left.responder_id] + [just_left]
+    return tuple(units)
 
 
 def count_when_committed(work: UnitOfWork, rec: RecommendationRecord) -> None:

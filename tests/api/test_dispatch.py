@@ -548,6 +548,47 @@ async def test_a_lead_back_in_service_is_not_named_again_for_the_call_it_left(
     assert active == {(officer, "lead")}
 
 
+async def test_a_lead_that_left_is_not_named_again_by_a_later_re_triage(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """The re-triage its leaving caused said "not recommended for it again"; a PATCH of
+    the call after, or a second lead leaving, re-triaged it with the unit free and named
+    it to lead once more (noticed in the last note). A unit sent back to the call by the
+    dispatcher is on it, and named as any unit on it."""
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    path = f"/v1/calls/{call['id']}"
+    await admin.ok("POST", f"{path}/dispatch")
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "available"})
+    # Free, and the only co-responder: a PATCH with news still leaves it out.
+    latest = (await admin.ok("PATCH", path, {"notes": "the subject is calmer"}))["recommendation"]
+    assert [(u["responder_id"], u["role"]) for u in latest["units"]] == [(officer, "lead")]
+    said = {r["rule"]: r["message"] for r in latest["reasons"]}
+    assert said["unit_left"] == "MCT-1 left this call and is not recommended for it again"
+    # Another co-responder comes on shift and is sent to lead; it leaves too: both are out.
+    second = await add_co_responder(admin, district="D1", call_sign="MCT-2")
+    latest = (await admin.ok("PATCH", path, {}))["recommendation"]
+    assert (second, "lead") in {(u["responder_id"], u["role"]) for u in latest["units"]}
+    await admin.ok("POST", f"{path}/dispatch")
+    await admin.ok("PUT", f"/v1/co-responders/{second}/status", {"status": "out_of_service"})
+    latest = (await admin.ok("GET", f"{path}/recommendations"))["items"][-1]
+    assert [(u["responder_id"], u["role"]) for u in latest["units"]] == [(officer, "lead")]
+    said = {r["rule"]: r["message"] for r in latest["reasons"]}
+    assert said["unit_left"] == (
+        "MCT-1 and MCT-2 (out of service) left this call and are not recommended for it again"
+    )
+    # Sent back by the dispatcher, the first is on the call: named, and not as one left.
+    back = {
+        "units": [{"responder_type": "co_responder", "responder_id": co, "role": "lead"}],
+        "override_code": "specialty_needed",
+    }
+    await admin.ok("POST", f"{path}/dispatch", back)
+    latest = (await admin.ok("PATCH", path, {}))["recommendation"]
+    assert co in {u["responder_id"] for u in latest["units"]}
+    said = {r["rule"]: r["message"] for r in latest["reasons"]}
+    assert said["unit_left"] == "MCT-2 left this call and is not recommended for it again"
+
+
 async def test_a_lead_that_left_with_no_shift_to_name_it_is_named_by_its_own_name(
     admin: Api, db: asyncpg.Connection
 ) -> None:

@@ -264,13 +264,28 @@ def test_the_unit_that_left_is_said_to_be_left_out_and_no_warning_is_changed() -
     backing = officer("1A1", status="on_scene", on_call=True)
     for status in ("available", "out_of_service"):
         gone = LeftUnit("co_responder", uuid4(), "MCT-1", status)
-        rec = run(call("D1", left=gone), backing)
+        rec = run(call("D1", left=(gone,)), backing)
         assert roles(rec) == {"1A1": "lead"}
         assert reason(rec, "unit_left") == (
             f"MCT-1 left this call ({status.replace('_', ' ')}) and is not recommended for it again"
         )
         assert rec.warnings == run(call("D1"), backing).warnings
     assert "unit_left" not in rules(run(call("D1"), backing))
+
+
+def test_every_unit_that_left_is_named_once_in_the_order_it_left() -> None:
+    """A later re-triage leaves out the leads that left before too, whose status as they
+    left is not known to it: each is named, in one reason."""
+    backing = officer("1A1", status="on_scene", on_call=True)
+    before = LeftUnit("co_responder", uuid4(), "MCT-2")
+    rec = run(call("D1", left=(before,)), backing)
+    assert reason(rec, "unit_left") == "MCT-2 left this call and is not recommended for it again"
+    now = LeftUnit("co_responder", uuid4(), "MCT-1", "out_of_service")
+    third = LeftUnit("officer", uuid4(), "1C1")
+    rec = run(call("D1", left=(before, third, now)), backing)
+    assert reason(rec, "unit_left") == (
+        "MCT-2, 1C1 and MCT-1 (out of service) left this call and are not recommended for it again"
+    )
 
 
 def test_a_unit_on_the_call_from_beyond_reach_is_told_of_one_on_it_serving_first() -> None:
