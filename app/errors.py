@@ -43,6 +43,15 @@ class Conflict(AppError):
     status, slug, title = 409, "conflict", "Conflict"
 
 
+class RecommendationChanged(Conflict):
+    """A dispatch of a recommendation that is no longer the call's latest."""
+
+    slug, title = "recommendation-changed", "The recommendation changed"
+
+    def __init__(self, detail: str, recommendation: dict[str, Any]) -> None:
+        super().__init__(detail, extra={"recommendation": recommendation})
+
+
 class CallExists(Conflict):
     """A new call whose external_id another call of the agency already has."""
 

@@ -44,7 +44,7 @@ from app.api.routes import (
 from app.db.engine import app_role_url, connections_in_use, create_engine
 from app.encryption import DataCipher, load_cipher
 from app.schemas.calls import CallExistsProblem
-from app.schemas.dispatch import UnitsUnavailableProblem
+from app.schemas.dispatch import RecommendationChangedProblem, UnitsUnavailableProblem
 from app.schemas.roster import CertificationExistsProblem, OfficerExistsProblem
 from app.schemas.shifts import ShiftOverlapProblem
 from app.services import changes, housekeeping, stream_tail
@@ -235,6 +235,7 @@ def create_app(
                 (
                     Problem,
                     UnitsUnavailableProblem,
+                    RecommendationChangedProblem,
                     CallExistsProblem,
                     OfficerExistsProblem,
                     CertificationExistsProblem,

@@ -374,6 +374,14 @@ async def latest_recommendations(
     return {r["call_id"]: recommendation_record(r) for r in rows}
 
 
+async def is_recommendation_of(session: AsyncSession, call_id: UUID, rec_id: UUID) -> bool:
+    """Whether rec_id names one of the call's recommendations."""
+    stmt = select(Recommendation.id).where(
+        Recommendation.call_id == call_id, Recommendation.id == rec_id
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
 async def list_recommendations(
     session: AsyncSession, call_id: UUID, *, limit: int, cursor: str | None
 ) -> tuple[list[RecommendationRecord], str | None]:

@@ -20,6 +20,7 @@ __all__ = [
     "ClearRequest",
     "DispatchRequest",
     "DispatchedCallOut",
+    "RecommendationChangedProblem",
     "UnitChoice",
     "UnitRef",
     "UnitsUnavailableProblem",
@@ -43,6 +44,9 @@ class DispatchRequest(StrictModel):
     # Why the units differ from the recommendation: a code for the reports, words for people.
     override_code: OverrideCode | None = None
     override_reason: Reason | None = None
+    # The recommendation the dispatcher saw: when the call's latest is another (re-triaged
+    # on another console, or by a unit's report), nothing is assigned (a 409 with it).
+    recommendation_id: UUID | None = None
 
 
 class ClearRequest(StrictModel):
@@ -64,6 +68,17 @@ class ClearRequest(StrictModel):
 class UnitRef(BaseModel):
     responder_type: ResponderType
     responder_id: UUID
+
+
+class RecommendationChangedProblem(BaseModel):
+    """The 409 for a dispatch whose recommendation_id is no longer the call's latest
+    recommendation: nothing was assigned; the latest one, as stored, is given."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    recommendation: RecommendationOut
 
 
 class UnitsUnavailableProblem(BaseModel):

@@ -12,13 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from app import metrics
 from app.agency_context import AgencyContext
 from app.db.unit_of_work import of_session
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound, RecommendationChanged
 from app.events.body import instant_text
 from app.ids import new_id
 from app.models import Assignment, Dispatch
 from app.records.calls import CallRecord
 from app.records.recommendations import RecommendationRecord
 from app.repositories import assignments as assignment_repo
+from app.repositories import calls as call_repo
 from app.repositories import dispatch_reads
 from app.repositories import dispatches as dispatch_repo
 from app.schemas.calls import RecommendationOut
@@ -146,6 +147,25 @@ def _available(unit: dispatch_reads.LockedUnit, *, off_shift_too: bool) -> bool:
     )
 
 
+async def _not_the_latest(
+    session: AsyncSession, call: CallRecord, rec: RecommendationRecord | None, seen: UUID
+) -> None:
+    """Refuse a dispatch of a recommendation the call no longer follows: the dispatcher
+    saw one that a re-triage (a PATCH on another console, a unit's report) has replaced
+    since, and what it sends (its units, or none: the latest's) would answer the old one.
+    The latest is given, as stored: no new one is made."""
+    if rec is None or not await call_repo.is_recommendation_of(session, call.id, seen):
+        raise Invalid(
+            f"recommendation {seen} is not a recommendation of this call",
+            loc=("body", "recommendation_id"),
+        )
+    raise RecommendationChanged(
+        f"the call was re-triaged after recommendation {seen}: its latest is {rec.id}, made"
+        f" {instant_text(rec.created_at)}; nothing was assigned: review it and dispatch again",
+        call_views.render_recommendation(rec).model_dump(mode="json"),
+    )
+
+
 async def _fresh_recommendation(
     session: AsyncSession,
     context: AgencyContext,
@@ -188,6 +208,8 @@ async def dispatch(
     call, rec, earlier = found.call, found.recommendation, found.assignments
     if call.status == "cleared":
         raise Conflict("the call is cleared; it cannot be dispatched")
+    if body.recommendation_id is not None and (rec is None or rec.id != body.recommendation_id):
+        await _not_the_latest(session, call, rec, body.recommendation_id)
     choice = _requested_units(body, rec)
     requested = choice.units
     active = [a for a in earlier if a.released_at is None]

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
+from jsonschema import Draft202012Validator
 
 from app.db.engine import plain_url
 from tests.helpers import (
@@ -546,6 +548,86 @@ async def test_a_lead_back_in_service_is_not_named_again_for_the_call_it_left(
     done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
     active = {(a["responder_id"], a["role"]) for a in done["assignments"] if not a["released_at"]}
     assert active == {(officer, "lead")}
+
+
+async def test_a_dispatch_pinned_to_a_recommendation_replaced_since_assigns_nothing(
+    admin: Api, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """Two consoles on one call: one flags a weapon (a re-triage: law enforcement leads),
+    the other dispatches what it still shows, mental health. Without a pin the units
+    it sends differ from the latest and need an override, and with no units it sends the
+    latest, which the dispatcher never saw (noticed in the last note). Pinned, it is a 409
+    with the latest, and nothing changes."""
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    path = f"/v1/calls/{call['id']}"
+    seen = call["recommendation"]
+    assert seen["lead"] == "mental_health"
+    changed = await admin.ok("PATCH", path, {"safety": {"weapon": True}})
+    latest = changed["recommendation"]
+    assert latest["lead"] == "law_enforcement"
+    before = await db.fetchval("SELECT count(*) FROM recommendation")
+    for body in (
+        {"recommendation_id": seen["id"]},
+        {
+            "recommendation_id": seen["id"],
+            "units": [{"responder_type": "co_responder", "responder_id": co, "role": "lead"}],
+        },
+    ):
+        response = await admin.client.post(f"{path}/dispatch", json=body, headers=admin.headers)
+        assert response.status_code == 409, response.text
+        problem = response.json()
+        assert problem["type"].endswith("/recommendation-changed")
+        assert problem["recommendation"] == latest
+        assert seen["id"] in problem["detail"]
+        assert latest["id"] in problem["detail"]
+        assert problem["detail"].endswith("nothing was assigned: review it and dispatch again")
+    document = (await client.get("/openapi.json")).json()
+    Draft202012Validator(
+        {
+            **document["components"]["schemas"]["RecommendationChangedProblem"],
+            "components": document["components"],
+        },
+    ).validate(problem)
+    # Nothing was assigned, and no recommendation was made.
+    assert await db.fetchval("SELECT count(*) FROM assignment") == 0
+    assert await db.fetchval("SELECT count(*) FROM recommendation") == before
+    assert (await admin.ok("GET", path))["status"] == "pending"
+    # Pinned to the latest, it goes.
+    done = await admin.ok("POST", f"{path}/dispatch", {"recommendation_id": latest["id"]})
+    assert {(a["responder_id"], a["role"]) for a in done["assignments"]} == {
+        (officer, "lead"),
+        (co, "support"),
+    }
+    assert done["dispatches"][0]["recommendation_id"] == latest["id"]
+
+
+async def test_a_dispatch_pinned_to_no_recommendation_of_the_call_is_a_422(
+    admin: Api, other_admin: Api, db: asyncpg.Connection
+) -> None:
+    """Another call's recommendation, another agency's, or an id that names none: the
+    dispatcher's console sent the wrong one, not a stale one."""
+    await _setup(admin)
+    await grid_districts(other_admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    second = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    theirs = await other_admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    for wrong in (second, theirs):
+        problem = await admin.ok(
+            "POST",
+            f"/v1/calls/{call['id']}/dispatch",
+            {"recommendation_id": wrong["recommendation"]["id"]},
+            422,
+        )
+        assert problem["errors"][0]["loc"] == ["body", "recommendation_id"]
+        assert problem["detail"] == (
+            f"recommendation {wrong['recommendation']['id']} is not a recommendation of this call"
+        )
+    await admin.ok(
+        "POST", f"/v1/calls/{call['id']}/dispatch", {"recommendation_id": str(uuid.uuid4())}, 422
+    )
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", {"recommendation_id": "latest"}, 422)
+    assert await db.fetchval("SELECT count(*) FROM assignment") == 0
 
 
 async def test_a_lead_that_left_is_not_named_again_by_a_later_re_triage(

@@ -73,15 +73,16 @@ async def test_openapi_uses_only_json_schema_keywords_for_bounds(
         assert f'"{keyword}":' not in text, keyword
 
 
-async def test_dispatch_documents_both_kinds_of_409(client: httpx.AsyncClient) -> None:
-    """A cleared call's 409 is a plain problem, without unavailable_units."""
+async def test_dispatch_documents_every_kind_of_409(client: httpx.AsyncClient) -> None:
+    """A cleared call's 409 is a plain problem, without unavailable_units; a changed
+    recommendation's carries the latest."""
     schema = (await client.get("/openapi.json")).json()
     responses = schema["paths"]["/v1/calls/{call_id}/dispatch"]["post"]["responses"]
     content = responses["409"]["content"]
     assert list(content) == ["application/problem+json"]
     refs = {s["$ref"] for s in content["application/problem+json"]["schema"]["anyOf"]}
     names = {ref.rsplit("/", 1)[-1] for ref in refs}
-    assert names == {"UnitsUnavailableProblem", "Problem"}
+    assert names == {"UnitsUnavailableProblem", "RecommendationChangedProblem", "Problem"}
     assert names <= set(schema["components"]["schemas"])
 
 

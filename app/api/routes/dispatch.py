@@ -19,6 +19,7 @@ from app.schemas.dispatch import (
     ClearRequest,
     DispatchedCallOut,
     DispatchRequest,
+    RecommendationChangedProblem,
     UnitsUnavailableProblem,
 )
 from app.services import clearing, idempotency
@@ -28,15 +29,18 @@ router = APIRouter(prefix="/v1/calls", tags=["dispatch"], route_class=StrictJSON
 
 _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     409: {
-        "description": "A unit was taken meanwhile, the call is cleared, or nothing is left to "
-        "assign. Nothing was assigned; when units were unavailable the body names them and "
-        "carries a fresh recommendation, which is stored in the call's history "
-        "(UnitsUnavailableProblem); otherwise it is a plain Problem.",
+        "description": "A unit was taken meanwhile, the call is cleared, nothing is left to "
+        "assign, or recommendation_id is no longer the call's latest recommendation. Nothing "
+        "was assigned; when units were unavailable the body names them and carries a fresh "
+        "recommendation, which is stored in the call's history (UnitsUnavailableProblem); "
+        "when the recommendation changed, it carries the latest, as stored "
+        "(RecommendationChangedProblem); otherwise it is a plain Problem.",
         "content": {
             PROBLEM_MEDIA_TYPE: {
                 "schema": {
                     "anyOf": [
                         {"$ref": f"#/components/schemas/{UnitsUnavailableProblem.__name__}"},
+                        {"$ref": f"#/components/schemas/{RecommendationChangedProblem.__name__}"},
                         {"$ref": "#/components/schemas/Problem"},
                     ]
                 }
@@ -59,7 +63,8 @@ async def dispatch_call(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Assign the latest recommendation's units (or the ones given, with an override
-    reason). Every unit is assigned, or none. Units already on the call keep their parts,
+    reason). Every unit is assigned, or none; with `recommendation_id`, only while that is
+    the call's latest recommendation. Units already on the call keep their parts,
     unless units are given or the recommended lead changed since the last dispatch (an
     escalation): then they take the parts named (a CIT officer on the call takes the lead),
     and a lead sent takes over from any other, who steps down. `Idempotency-Key` works as
