@@ -53,6 +53,16 @@ async def _authenticated(
     secret = None
     if credentials is not None and credentials.scheme.lower() == "bearer":
         secret = credentials.credentials
+    if len(request.headers.getlist("authorization")) > 1:
+        # Two credentials: which one would act is a guess (the first, as read), so neither
+        # does. Refused as a missing key is, and counted so.
+        return await auth.authenticate(
+            state,
+            None,
+            client=_client(request),
+            request_id=request_id(request),
+            missing="Give one Authorization header: this request has several",
+        )
     return await auth.authenticate(
         state, secret, client=_client(request), request_id=request_id(request)
     )

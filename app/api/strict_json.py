@@ -40,7 +40,12 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 class _StrictJSONRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = json.loads(await self.body(), object_pairs_hook=_object)
+            # Decoded as UTF-8 here (a UTF-8 byte order mark let by, as before): json.loads
+            # given bytes guesses UTF-16 or UTF-32 from them, which I-JSON (RFC 7493 §2.1)
+            # refuses; a UnicodeDecodeError is the "not UTF-8 JSON" 422.
+            self._json = json.loads(
+                (await self.body()).decode("utf-8-sig"), object_pairs_hook=_object
+            )
         return self._json
 
 

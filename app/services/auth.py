@@ -32,7 +32,12 @@ UNPROVEN_WAIT = 5.0
 
 
 async def authenticate(
-    state: AppState, secret: str | None, *, client: str, request_id: str | None
+    state: AppState,
+    secret: str | None,
+    *,
+    client: str,
+    request_id: str | None,
+    missing: str | None = None,
 ) -> Principal:
     """The key's principal; 401 for a missing or bad key, 429 during a lockout.
 
@@ -40,13 +45,14 @@ async def authenticate(
     key lock that key out from that client (CJIS's account lockout), and five bad or
     missing keys lock out prefix-less attempts. Other consoles behind the same address
     keep working with their own keys, unless the address fails CLIENT_BUDGET times as
-    often in all. The counts and lockouts are every instance's.
+    often in all. The counts and lockouts are every instance's. missing: the 401's detail
+    when no key is taken (why, when one was sent but could not be).
     """
     prefix = key_prefix(secret)
     await _refuse_if_locked_out(state, client=client, prefix=prefix, request_id=request_id)
     if secret is None:
         await _failed(state, client=client, prefix=prefix, request_id=request_id)
-        raise Unauthorized()
+        raise Unauthorized() if missing is None else Unauthorized(missing)
     digest, key = hash_key(secret), (client, prefix or NO_PREFIX)
     # A key not cached is looked up in the database: until it is known right or counted
     # wrong, a right key tried beside it waits (limits.Unproven).

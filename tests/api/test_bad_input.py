@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -130,7 +131,17 @@ async def test_body_that_is_not_utf8_is_422(admin: Api, db: asyncpg.Connection) 
     response = await admin.client.post("/v1/calls", content=b"\xff\xfe{", headers=headers)
     problem = _assert_problem(response, 422)
     assert problem["errors"] == [{"loc": ["body"], "msg": "The body is not UTF-8 JSON"}]
+    # Well-formed JSON in UTF-16 or UTF-32, with or without a byte order mark, is no I-JSON
+    # (RFC 7493 §2.1): json.loads guessed its encoding and a call was made.
+    for encoding in ("utf-16", "utf-16-le", "utf-32", "utf-32-be"):
+        body = json.dumps({"district": "D1"}).encode(encoding)
+        response = await admin.client.post("/v1/calls", content=body, headers=headers)
+        assert response.json()["errors"][0]["loc"][0] == "body", encoding
+        _assert_problem(response, 422)
     assert await _counts(db) == before
+    # A UTF-8 byte order mark is let by, as RFC 8259 §8.1 allows.
+    bom = b"\xef\xbb\xbf" + json.dumps({"district": "D1"}).encode()
+    assert (await admin.client.post("/v1/calls", content=bom, headers=headers)).status_code == 201
 
 
 @pytest.mark.parametrize(
@@ -201,6 +212,29 @@ async def test_missing_or_bad_key_is_401(client: httpx.AsyncClient, admin: Api) 
         await client.get("/v1/calls", headers={"Authorization": "Bearer cit_nope_nope"}), 401
     )
     _assert_problem(await client.get("/v1/calls", headers={"Authorization": "Basic abc"}), 401)
+
+
+@pytest.mark.parametrize("order", ["admin_first", "other_first"])
+async def test_two_authorization_headers_are_a_401_whichever_comes_first(
+    client: httpx.AsyncClient, admin: Api, other_admin: Api, order: str
+) -> None:
+    """Two keys in two headers: the first acted and the second was dropped, so a proxy or
+    client adding its own header made the request act as whichever came first."""
+    keys = [admin.headers["Authorization"], other_admin.headers["Authorization"]]
+    if order == "other_first":
+        keys.reverse()
+    response = await client.get(
+        "/v1/api-keys", headers=[("Authorization", keys[0]), ("Authorization", keys[1])]
+    )
+    problem = _assert_problem(response, 401)
+    assert problem["detail"] == "Give one Authorization header: this request has several"
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    # The same key twice is no less ambiguous to a reader of the request.
+    twice = [("Authorization", keys[0])] * 2
+    _assert_problem(await client.get("/v1/api-keys", headers=twice), 401)
+    assert (
+        await client.get("/v1/api-keys", headers=[("Authorization", keys[0])])
+    ).status_code == 200
 
 
 async def test_unknown_route_and_wrong_method_are_problems(
