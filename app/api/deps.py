@@ -105,15 +105,12 @@ async def _authorized(request: Request, principal: Principal) -> None:
     if rule is None:  # A /v1 route without a rule is a programming error: refuse it.
         raise Forbidden("This route has no permission rule")
     params = request.path_params
-    resource = next((str(params[p]) for p in _RESOURCE_PARAMS if p in params), None)
-    if resource is not None:
-        # The path names it as sent, even when it is no valid id; PostgreSQL's text cannot
-        # hold NUL, and the entry must still be written (U+FFFD marks where one was).
-        resource = resource.replace("\x00", "\ufffd")
-        if len(resource) > _RESOURCE_ID_KEPT:
-            # Every id this service gives is far shorter: a path of kilobytes is the
-            # caller's text, and each denial writes one entry (security review).
-            resource = resource[:_RESOURCE_ID_KEPT] + "…"
+    named = next(((p, str(params[p])) for p in _RESOURCE_PARAMS if p in params), None)
+    resource = None if named is None else _as_audited(*named)
+    if resource is not None and len(resource) > _RESOURCE_ID_KEPT:
+        # Every id this service gives is far shorter: a path of kilobytes is the
+        # caller's text, and each denial writes one entry (security review).
+        resource = resource[:_RESOURCE_ID_KEPT] + "…"
     note = AuditNote(
         who=principal,
         action=rule.action,
@@ -146,6 +143,20 @@ async def _authorized(request: Request, principal: Principal) -> None:
         note.by_service = rule.audited_by_service
         request.state.audit = note
     refuse_unknown_query(request)
+
+
+def _as_audited(param: str, value: str) -> str:
+    """A path's resource id as its audit entry names it: an id in its one spelling (the
+    route takes `{…}`, `urn:uuid:…`, upper case and no hyphens alike, and a search of the
+    trail by the id must find every request at it); anything else as sent, even when it is
+    no valid id, but for NUL, which PostgreSQL's text cannot hold (U+FFFD marks where one
+    was), as the entry must still be written."""
+    if param != "code" and len(value) <= _RESOURCE_ID_KEPT:
+        try:
+            return str(UUID(value))
+        except ValueError:
+            pass
+    return value.replace("\x00", "\ufffd")
 
 
 def _names(resource: str, responder_id: UUID | None) -> bool:

@@ -122,6 +122,28 @@ async def test_denied_and_failed_requests_are_recorded(admin: Api, db: asyncpg.C
     assert denied["resource_id"] == "D" * 300 + "…"
 
 
+async def test_a_refused_request_at_an_id_spelt_another_way_is_found_by_the_id(
+    admin: Api,
+) -> None:
+    """The routes take an id in braces, as a URN, in upper case or without hyphens, and act
+    on the one id; the trail named it as sent, so a search of the trail by the id missed
+    the refused requests at it (security review)."""
+    await grid_districts(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    viewer = await admin.with_role("viewer")
+    plain = call["id"]
+    spellings = [f"{{{plain}}}", f"urn:uuid:{plain}", plain.upper(), plain.replace("-", "")]
+    for spelt in spellings:
+        response = await viewer.patch(f"/v1/calls/{spelt}", {"nature": "x"})
+        assert response.status_code == 403, spelt
+    trail = (await admin.ok("GET", f"/v1/audit?resource_id={plain}&action=call.update"))["items"]
+    assert [(e["outcome"], e["resource_id"]) for e in trail] == [("denied", plain)] * 4
+    # What is no id is still named as sent.
+    assert (await viewer.patch("/v1/calls/not-an-id", {"nature": "x"})).status_code == 403
+    [odd] = await _entries(admin, action="call.update", resource_id="not-an-id")
+    assert odd["outcome"] == "denied"
+
+
 async def test_failed_authentication_is_recorded_with_the_prefix_only(
     admin: Api, db: asyncpg.Connection
 ) -> None:
