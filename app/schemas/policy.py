@@ -3,13 +3,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StrictBool, StringConstraints, field_validator
+from pydantic import BaseModel, Field, JsonValue, StrictBool, StringConstraints, field_validator
 
 from app.schemas.common import (
     JSON_INTEGER,
     NOT_NULL,
     WORDS_CAP,
-    Instant,
     NatureText,
     StrictModel,
     worded,
@@ -59,13 +58,19 @@ _PROGRAM_FIELDS = (
 class PolicyIn(StrictModel):
     """The policy to put: exactly what GET /v1/policy returns, with changes (SPEC §6.3).
 
-    The server owns `version` and `created_at`: sent back, they are accepted and ignored.
+    The server owns `version` and `created_at`: sent back, they are accepted and ignored,
+    whatever they hold (SPEC §6.3: a console that keeps them as text, or a stale one, is
+    not refused for a value nothing reads).
     """
 
     NOT_NULL = _PROGRAM_FIELDS
 
-    version: Annotated[int, JSON_INTEGER] | None = None
-    created_at: Instant | None = None
+    version: Annotated[JsonValue, Field(description="The server's: ignored, whatever it holds")] = (
+        None
+    )
+    created_at: Annotated[
+        JsonValue, Field(description="The server's: ignored, whatever it holds")
+    ] = None
     safety_flags: Annotated[
         list[SafetyFlag],
         Field(

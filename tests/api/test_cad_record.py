@@ -267,6 +267,12 @@ async def test_the_policy_read_changed_and_written_back_as_it_came(admin: Api) -
     assert {k: v for k, v in after.items() if k not in ("version", "created_at", "speed_kmh")} == {
         k: v for k, v in before.items() if k not in ("version", "created_at", "speed_kmh")
     }
+    # Ignored whatever they hold (SPEC §6.3): a text, a negative, a time that is none.
+    odd = {**after, "version": "abc", "created_at": 5}
+    assert (await admin.ok("PUT", "/v1/policy", odd))["version"] == after["version"] + 1
+    odd = {**after, "version": -5, "created_at": "x"}
+    after = await admin.ok("PUT", "/v1/policy", odd)
+    assert after["version"] == before["version"] + 3
     # Any other field the server does not know is still refused.
     stranger = await admin.put("/v1/policy", {**after, "speed_limit": 3})
     assert stranger.status_code == 422
