@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import string
+import unicodedata
 from typing import Literal, get_args
 
 # Who an API key acts as (docs/api.md, "Roles").
@@ -51,8 +52,9 @@ PERSON_ID_FORM = (
 
 
 def person_id(text: str) -> str:
-    """A statewide id in its one stored form: its ASCII letters upper-cased."""
-    return text.translate(_ASCII_UPPER)
+    """A statewide id in its one stored form: in Unicode's compatibility form (NFKC: a
+    full-width "IL-1", U+FF29 U+FF2C, is "IL-1", as it looks), its ASCII letters upper-cased."""
+    return unicodedata.normalize("NFKC", text).translate(_ASCII_UPPER)
 
 
 # A co-responder's language specialty is "language:" and a BCP 47 tag, whose case carries

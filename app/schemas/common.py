@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
-from app.vocabulary import CONTROLS, NAME_MAX, SEEN, TRIMMED, one_line
+from app.vocabulary import CONTROLS, INVISIBLE, NAME_MAX, SEEN, TRIMMED, one_line
 
 T = TypeVar("T")
 
@@ -81,6 +81,15 @@ ONE_LINE = worded(
     rf"^[{TRIMMED}]*[^{CONTROLS}]*{SEEN}[^{CONTROLS}]*[{TRIMMED}]*$",
     "one line of text with at least one visible character, and no control characters",
 )
+# An identifier a person types and the service matches (a statewide id, a badge, a
+# certificate number, a call sign): one line as above, with nothing invisible anywhere in
+# it: "IL-1" and "IL-1" with a zero-width space inside look one and match as two, so a
+# look-alike would pass the checks that one person holds one id.
+ID_LINE = worded(
+    rf"^[{TRIMMED}]*[^{CONTROLS}{INVISIBLE}]*{SEEN}[^{CONTROLS}{INVISIBLE}]*[{TRIMMED}]*$",
+    "one line of text with at least one visible character, and no control or invisible"
+    " characters (zero-width spaces and joiners, direction marks)",
+)
 DISTRICT_CODE = worded(
     r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$",
     "a district code: 1 to 32 ASCII letters, digits, '_', '.' or '-', the first a letter or digit",
@@ -122,6 +131,11 @@ Name = Annotated[
 ShortText = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=ONE_LINE),
+    sent_at_most(64),
+]
+IdText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=ID_LINE),
     sent_at_most(64),
 ]
 # The cap on a list of vocabulary words (event types, flags, trainings): a guard against

@@ -20,6 +20,7 @@ from app.schemas.common import (
     WORDS_CAP,
     Day,
     GeoLocation,
+    IdText,
     Name,
     PatchModel,
     ShortText,
@@ -39,7 +40,7 @@ from app.vocabulary import (
 # The person's statewide id, matched whatever the case of its letters: kept and answered
 # with its ASCII letters in upper case (app/vocabulary.py, person_id).
 PersonId = Annotated[
-    ShortText,
+    IdText,
     AfterValidator(person_id),
     Field(
         description="The person's statewide id (e.g. a POST number). Letters match whatever"
@@ -68,14 +69,14 @@ Specialty = Annotated[
 
 class OfficerCreate(StrictModel):
     state_officer_id: PersonId
-    badge_number: ShortText
+    badge_number: IdText
     name: Name
     trainings: Annotated[list[Training], Field(max_length=WORDS_CAP)] = []
     active: StrictBool = True
 
 
 class OfficerPatch(PatchModel):
-    badge_number: ShortText | None = None
+    badge_number: IdText | None = None
     name: Name | None = None
     trainings: Annotated[list[Training], Field(max_length=WORDS_CAP)] | None = None
     active: StrictBool | None = None
@@ -102,7 +103,7 @@ class OfficerOut(BaseModel):
 
 class CertificationCreate(StrictModel):
     state_officer_id: PersonId
-    certification_number: ShortText
+    certification_number: IdText
     program: Name
     certified_on: Day
     expires_on: Day

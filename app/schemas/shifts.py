@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from app.records.units import UnitRecord
 from app.schemas.common import (
-    ONE_LINE,
+    ID_LINE,
     DistrictCode,
     GeoLocation,
     Instant,
@@ -21,7 +21,7 @@ from app.vocabulary import ResponderType, UnitStatus
 
 CallSign = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=ONE_LINE),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=ID_LINE),
     sent_at_most(32),
 ]
 MAX_SHIFT = timedelta(hours=24)

@@ -15,7 +15,7 @@ import pytest
 
 from app.api.permissions import ROUTES
 from app.schemas.common import PATTERN_WORDS
-from tests.helpers import Api, add_officer, grid_districts
+from tests.helpers import Api, add_officer, around_now, grid_districts
 
 PROBLEM = "application/problem+json"
 
@@ -470,6 +470,64 @@ async def test_names_codes_and_call_signs_are_one_line_with_something_to_see(
     # Free text keeps its lines: a dispatch's override reason, a call's notes.
     call = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "one\ntwo"}, 201)
     assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["notes"] == "one\ntwo"
+
+
+async def test_an_id_with_something_invisible_inside_is_422_and_a_full_width_one_is_itself(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A zero-width space or a direction mark inside a statewide id made a look-alike of an
+    active officer's id, past "one active officer per state_officer_id" and the lookup of
+    the person's certifications (security review); so for badges, certificate numbers and
+    call signs. A full-width id is the id it looks like."""
+    await grid_districts(admin)
+    held = await admin.ok(
+        "POST", "/v1/officers", {"state_officer_id": "IL-1", "badge_number": "7", "name": "A"}, 201
+    )
+    recorded = {
+        "state_officer_id": "IL-1",
+        "certification_number": "C-1",
+        "program": "CIT 40h",
+        "certified_on": "2026-01-05",
+        "expires_on": "2028-01-05",
+        "volunteered": True,
+    }
+    await admin.ok("POST", "/v1/certifications", recorded, 201)
+    before = await _counts(db)
+    words = (
+        "Should be one line of text with at least one visible character, and no control or"
+        " invisible characters (zero-width spaces and joiners, direction marks)"
+    )
+    for inside in ("IL-\u200b1", "IL\u200e-1", "\u2060IL-1", "IL-1\ufeff"):
+        officer = {"state_officer_id": inside, "badge_number": "8", "name": "B"}
+        problem = _assert_problem(await admin.post("/v1/officers", officer), 422)
+        assert problem["errors"] == [{"loc": ["body", "state_officer_id"], "msg": words}]
+        officer = {"state_officer_id": "IL-2", "badge_number": f"8{inside}", "name": "B"}
+        response = await admin.post("/v1/officers", officer)
+        _assert_problem(response, 422)
+        assert response.json()["errors"][0]["loc"] == ["body", "badge_number"]
+        cert = {**recorded, "certification_number": inside}
+        response = await admin.post("/v1/certifications", cert)
+        _assert_problem(response, 422)
+        assert response.json()["errors"][0]["loc"] == ["body", "certification_number"]
+        starts, ends = around_now()
+        shift = {
+            "responder_type": "officer",
+            "responder_id": held["id"],
+            "call_sign": inside,
+            "district": "D1",
+            "starts_at": starts,
+            "ends_at": ends,
+        }
+        response = await admin.post("/v1/shifts", shift)
+        _assert_problem(response, 422)
+        assert response.json()["errors"][0]["loc"] == ["body", "call_sign"]
+    assert await _counts(db) == before
+    # Full width is the id it looks like: the one active officer who holds it already.
+    wide = {"state_officer_id": "\uff29\uff2c-1", "badge_number": "9", "name": "C"}
+    assert (await admin.post("/v1/officers", wide)).status_code == 409
+    found = await admin.ok("GET", "/v1/certifications?state_officer_id=\uff49\uff4c-1")
+    assert [c["certification_number"] for c in found["items"]] == ["C-1"]
+    assert await _counts(db) == before
 
 
 def test_every_pattern_the_api_declares_has_words(admin: Api) -> None:
