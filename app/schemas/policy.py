@@ -3,7 +3,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, JsonValue, StrictBool, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    JsonValue,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+)
 
 from app.schemas.common import (
     JSON_INTEGER,
@@ -91,7 +99,13 @@ class PolicyIn(StrictModel):
     coverage_target_cit: Annotated[int, Field(ge=1, le=100), JSON_INTEGER] | None = None
     coverage_target_co_responders: Annotated[int, Field(ge=0, le=100), JSON_INTEGER] | None = None
     cit_share_target_pct: (
-        Annotated[float, Field(ge=0, le=100, allow_inf_nan=False, strict=True)] | None
+        Annotated[
+            float,
+            Field(ge=0, le=100, allow_inf_nan=False, strict=True),
+            # -0.0 is 0 (it is at least 0), kept and answered as 0, not "-0.0".
+            AfterValidator(lambda pct: pct + 0.0),
+        ]
+        | None
     ) = None
     coverage_alert_days: Annotated[int, Field(ge=0, le=60), JSON_INTEGER] | None = None
     eido_incident_types: Annotated[list[IncidentType], Field(max_length=WORDS_CAP)] | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -273,6 +274,10 @@ async def test_the_policy_read_changed_and_written_back_as_it_came(admin: Api) -
     odd = {**after, "version": -5, "created_at": "x"}
     after = await admin.ok("PUT", "/v1/policy", odd)
     assert after["version"] == before["version"] + 3
+    # A negative zero is 0, as it is kept and answered.
+    after = await admin.ok("PUT", "/v1/policy", {**after, "cit_share_target_pct": -0.0})
+    assert math.copysign(1, after["cit_share_target_pct"]) == 1.0
+    assert '"cit_share_target_pct":-0' not in (await admin.get("/v1/policy")).text.replace(" ", "")
     # Any other field the server does not know is still refused.
     stranger = await admin.put("/v1/policy", {**after, "speed_limit": 3})
     assert stranger.status_code == 422
