@@ -50,6 +50,17 @@ async def mark_call_changed(
     )
 
 
+async def touch_call(session: AsyncSession, *, agency_id: UUID, call_id: UUID) -> None:
+    """A new row version of the call, its values as they were: mark_call_changed's duty
+    (above) for a transaction that changes what a dispatch reads of the call (a
+    recommendation renewed) but nothing the call shows, its updated_at included."""
+    await session.execute(
+        update(Call)
+        .where(Call.agency_id == agency_id, Call.id == call_id)
+        .values(updated_at=Call.updated_at)
+    )
+
+
 async def lock_units(
     session: AsyncSession, *, agency_id: UUID, officer_ids: Sequence[UUID], co_ids: Sequence[UUID]
 ) -> dict[UUID, Officer | CoResponder]:

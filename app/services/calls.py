@@ -21,6 +21,7 @@ from app.events import catalogue as events
 from app.ids import new_id
 from app.records.calls import CallRecord, Location, SubjectFacts
 from app.records.recommendations import RecommendationRecord
+from app.repositories import assignments as assignment_repo
 from app.repositories import calls as repo
 from app.repositories.idempotency import Answer
 from app.schemas.calls import (
@@ -249,6 +250,9 @@ async def revise(
         rec = await triage.retriage(
             session, context, who, call, request_id=request_id, now=now, cause="restate"
         )
+        # A dispatch that read the call before this commits must see the new
+        # recommendation (assignment_repo.mark_call_changed says why).
+        await assignment_repo.touch_call(session, agency_id=context.agency_id, call_id=call.id)
         return call, rec
     try:
         await repo.update_call(session, revised)

@@ -330,11 +330,19 @@ async def test_patch_that_changes_nothing_renews_the_recommendation_untold(
             uuid.UUID(call["id"]),
         )
 
+    def version() -> Any:
+        return db.fetchval("SELECT ctid::text FROM call WHERE id = $1", uuid.UUID(call["id"]))
+
     for same in ({}, {"nature": None, "notes": None}, {**facts, "safety": {"weapon": False}}):
+        was = await version()
         again = await admin.ok("PATCH", f"/v1/calls/{call['id']}", same)
         assert _roles(again) == {"1A1": "lead"}
         assert again["updated_at"] == call["updated_at"]
         assert await updates() == 0
+        # The row is written all the same: a dispatch that read the call a moment before
+        # the renewal committed reads it again, and sends the new recommendation, not the
+        # old one (app/repositories/dispatch_reads.py, _LOCKED_CALL).
+        assert await version() != was
     history = await admin.ok("GET", f"/v1/calls/{call['id']}/recommendations")
     assert len(history["items"]) == 4
     changed = await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": "caller is the aunt"})
