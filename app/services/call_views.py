@@ -7,6 +7,9 @@ app/services/dispatch.py.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from uuid import UUID
@@ -140,9 +143,32 @@ async def get_detail(
 ) -> CallDetailOut:
     """The call with its latest recommendation, its units and its decrypted notes."""
     call = await get(session, context, call_id)
-    out = await render_with_units(session, call, await latest_recommendation(session, call))
+    return await detail(session, call, await latest_recommendation(session, call), cipher=cipher)
+
+
+async def detail(
+    session: AsyncSession,
+    call: CallRecord,
+    rec: RecommendationRecord | None,
+    *,
+    cipher: DataCipher,
+) -> CallDetailOut:
+    """The call as GET /v1/calls/{id} shows it, with rec as its latest recommendation."""
+    out = await render_with_units(session, call, rec)
     notes = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
     return CallDetailOut(**dict(out), notes=notes)
+
+
+def etag(shown: CallDetailOut) -> str:
+    """The entity tag of a call as GET /v1/calls/{id} shows it (RFC 9110 §8.8.3): a digest
+    of all of it, so that anything it shows changing (a fact, the notes, the latest
+    recommendation, a unit's part or arrival, the status) changes the tag. A digest, not a
+    clock or a counter: it is the same on every instance and tells nothing but itself.
+    Names in sorted order: a JSON object's order is no part of what it says (a subject
+    written from a PATCH and read back from jsonb has its names in another order)."""
+    text = json.dumps(shown.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(text.encode()).digest()
+    return f'"{base64.urlsafe_b64encode(digest[:18]).decode()}"'
 
 
 async def get_with_units(

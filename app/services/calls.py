@@ -6,6 +6,7 @@ app/services/call_views.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -16,7 +17,7 @@ from app.agency_context import AgencyContext
 from app.db.unit_of_work import UnitOfWork
 from app.eido import outgoing, registry
 from app.encryption import CALL_NOTES, DataCipher, UndecryptableValue
-from app.errors import CallExists, Conflict, Invalid
+from app.errors import CallExists, Conflict, Invalid, PreconditionFailed
 from app.events import catalogue as events
 from app.ids import new_id
 from app.records.calls import CallRecord, Location, SubjectFacts
@@ -32,7 +33,7 @@ from app.schemas.calls import (
     Subject,
 )
 from app.security import Principal
-from app.services import audit, triage
+from app.services import audit, call_views, triage
 from app.services.call_views import get, known_by, render_call
 
 
@@ -190,13 +191,28 @@ async def update(
     *,
     cipher: DataCipher,
     request_id: str | None,
-) -> CallOut:
-    """Apply new information, re-triage and store a new recommendation (history is kept)."""
+    precondition: Callable[[str], bool] | None = None,
+) -> tuple[CallOut, str]:
+    """Apply new information, re-triage and store a new recommendation (history is kept).
+    With a precondition (If-Match), only over the call as its tag says it was read: a 412
+    over another, so that of two consoles that read one call, the second to write does not
+    set its facts or notes back unseen. The call as it answers, and the tag of the call as
+    GET /v1/calls/{id} now shows it."""
     call = await get(session, context, call_id, for_update=True)
+    if precondition is not None:
+        seen = await call_views.detail(
+            session, call, await call_views.latest_recommendation(session, call), cipher=cipher
+        )
+        if not precondition(tag := call_views.etag(seen)):
+            raise PreconditionFailed(
+                f"the call has changed since it was read (its ETag is now {tag}), not the"
+                " one If-Match names: read it again, change it and write it back"
+            )
     call, rec = await revise(
         session, context, who, call, body, cipher=cipher, request_id=request_id
     )
-    return render_call(call, rec)
+    now_shown = await call_views.detail(session, call, rec, cipher=cipher)
+    return render_call(call, rec), call_views.etag(now_shown)
 
 
 async def revise(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -307,6 +308,60 @@ async def test_patch_leaves_a_field_sent_as_null_as_it_was(admin: Api) -> None:
     assert after["district"] == "D1"
     assert after["safety"]["weapon"] is True
     assert after["subject"] == {}
+
+
+async def test_two_consoles_patching_one_call_with_if_match_lose_no_change_unseen(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """Two consoles read the call; one writes the notes, the other, still showing the old
+    notes, writes them back with its own line added: the first one's words were gone,
+    unseen (noticed in the last notes). With the ETag read sent back as If-Match, the
+    second is a 412 that changes nothing, and the call read again can be changed."""
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "caller: mother"}, 201)
+    path = f"/v1/calls/{call['id']}"
+    read = await admin.get(path)
+    tag = read.headers["ETag"]
+    assert re.fullmatch(r'"[A-Za-z0-9_-]{24}"', tag)
+    assert (await admin.get(path)).headers["ETag"] == tag  # the same call, the same tag
+    first = {"notes": "caller: mother; subject has a knife", "subject": {"age": 40}}
+    written = await admin.client.patch(path, json=first, headers={**admin.headers, "If-Match": tag})
+    assert written.status_code == 200, written.text
+    assert written.headers["ETag"] != tag
+    # The answer's tag is the call's as a read shows it (the subject read back from jsonb).
+    assert (await admin.get(path)).headers["ETag"] == written.headers["ETag"]
+    recommendations = await db.fetchval("SELECT count(*) FROM recommendation")
+    second = {"notes": "caller: mother; she is on her way"}
+    stale = await admin.client.patch(path, json=second, headers={**admin.headers, "If-Match": tag})
+    assert stale.status_code == 412, stale.text
+    assert stale.headers["content-type"] == "application/problem+json"
+    assert written.headers["ETag"] in stale.json()["detail"]
+    now = await admin.get(path)
+    assert now.json()["notes"] == first["notes"]
+    assert await db.fetchval("SELECT count(*) FROM recommendation") == recommendations
+    # Read again, the second console's change goes in; "*" and a list holding it match too.
+    for match in ("{}", 'W/"x", {}', "*"):
+        current = (await admin.get(path)).headers["ETag"]
+        again = await admin.client.patch(
+            path,
+            json={"notes": f"{first['notes']}; {match}"},
+            headers={**admin.headers, "If-Match": match.format(current)},
+        )
+        assert again.status_code == 200, (match, again.text)
+    # A weak tag never matches (RFC 9110 §13.1.1), nor a malformed one.
+    current = (await admin.get(path)).headers["ETag"]
+    for match in (f"W/{current}", current.strip('"'), ""):
+        refused = await admin.client.patch(
+            path, json={"notes": "x"}, headers={**admin.headers, "If-Match": match}
+        )
+        assert refused.status_code == 412, match
+    # What the call shows changing elsewhere changes its tag: a dispatch, a unit's arrival.
+    await admin.ok("POST", f"{path}/dispatch")
+    dispatched = (await admin.get(path)).headers["ETag"]
+    assert dispatched != current
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "on_scene"})
+    assert (await admin.get(path)).headers["ETag"] != dispatched
 
 
 async def test_patch_that_changes_nothing_renews_the_recommendation_untold(

@@ -3,9 +3,10 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 
+from app.api import conditional
 from app.api.deps import (
     Caller,
     Context,
@@ -127,15 +128,29 @@ async def list_calls(
     return Page(items=items, next_cursor=cursor)
 
 
-@router.get("/{call_id}", responses=problems(401, 403, 404, 422, 503))
+_ETAG = {
+    "ETag": {
+        "description": "The entity tag of the call as GET /v1/calls/{id} shows it: send it"
+        " back as If-Match with a PATCH",
+        "schema": {"type": "string"},
+    }
+}
+
+
+@router.get("/{call_id}", responses={200: {"headers": _ETAG}, **problems(401, 403, 404, 422, 503)})
 async def get_call(
-    call_id: UUID, who: Caller, context: Context, session: Session, state: State
+    call_id: UUID, who: Caller, context: Context, session: Session, state: State, response: Response
 ) -> CallDetailOut:
-    """One call with its latest recommendation and its notes."""
-    return await views.get_detail(session, context, call_id, cipher=state.cipher)
+    """One call with its latest recommendation and its notes, and its ETag."""
+    out = await views.get_detail(session, context, call_id, cipher=state.cipher)
+    response.headers["ETag"] = views.etag(out)
+    return out
 
 
-@router.patch("/{call_id}", responses=problems(401, 403, 404, 409, 413, 422, 503))
+@router.patch(
+    "/{call_id}",
+    responses={200: {"headers": _ETAG}, **problems(401, 403, 404, 409, 412, 413, 422, 503)},
+)
 async def update_call(
     call_id: UUID,
     body: CallPatch,
@@ -144,13 +159,24 @@ async def update_call(
     work: Work,
     state: State,
     request: Request,
+    response: Response,
+    if_match: Annotated[
+        str | None,
+        Header(
+            alias="If-Match",
+            max_length=1024,
+            description="The ETag of the call as read: the PATCH is a 412, and changes"
+            " nothing, if the call has changed since (without it, the last PATCH wins)",
+        ),
+    ] = None,
 ) -> CallOut:
     """Add new information; safety merges flag by flag and the call is re-triaged. A PATCH
-    that changes nothing (`{}`) only renews the recommendation."""
+    that changes nothing (`{}`) only renews the recommendation. The answer's ETag is the
+    call's as GET /v1/calls/{id} now shows it."""
     work.use_generic_plans()
     if body.district is not None:
         context = await agency.knowing(state, context, codes=[body.district])
-    return await service.update(
+    out, tag = await service.update(
         await work.session(),
         context,
         who,
@@ -158,7 +184,10 @@ async def update_call(
         body,
         cipher=state.cipher,
         request_id=request_id(request),
+        precondition=conditional.if_match(if_match),
     )
+    response.headers["ETag"] = tag
+    return out
 
 
 @router.get("/{call_id}/recommendations", responses=problems(401, 403, 404, 422, 503))
