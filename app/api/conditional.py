@@ -5,9 +5,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
+
+from fastapi import Header
 
 # An entity tag, weak or strong; its opaque part is anything but a double quote.
 _ENTITY_TAG = re.compile(r'(W/)?"[^"]*"')
+
+
+def if_match_header(description: str) -> Any:
+    """A route's If-Match header parameter, described for its resource (the OpenAPI
+    document shows it); bounded, as every header the service reads is."""
+    return Header(alias="If-Match", max_length=1024, description=description)
 
 
 def if_match(header: str | None) -> Callable[[str], bool] | None:

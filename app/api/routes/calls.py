@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from app.api import conditional
@@ -162,11 +162,9 @@ async def update_call(
     response: Response,
     if_match: Annotated[
         str | None,
-        Header(
-            alias="If-Match",
-            max_length=1024,
-            description="The ETag of the call as read: the PATCH is a 412, and changes"
-            " nothing, if the call has changed since (without it, the last PATCH wins)",
+        conditional.if_match_header(
+            "The ETag of the call as read: the PATCH is a 412, and changes nothing, if the"
+            " call has changed since (without it, the last PATCH wins)"
         ),
     ] = None,
 ) -> CallOut:

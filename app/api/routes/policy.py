@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Response
+from fastapi import APIRouter, Path, Response
 
 from app.api import conditional
 from app.api.deps import Audit, Caller, ReadSession, Session, State, Work
@@ -51,11 +51,9 @@ async def put_policy(
     response: Response,
     if_match: Annotated[
         str | None,
-        Header(
-            alias="If-Match",
-            max_length=1024,
-            description="The ETag of the version read: the PUT is a 412 if another version"
-            " has been put since (without it, the last PUT wins)",
+        conditional.if_match_header(
+            "The ETag of the version read: the PUT is a 412 if another version has been put"
+            " since (without it, the last PUT wins)"
         ),
     ] = None,
 ) -> PolicyOut:
