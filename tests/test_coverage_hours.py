@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from app.services.coverage import HOURS_OF_WEEK, Hours
-from app.services.program import below_target
+from app.services.program import below_target, pct, shown_below
 from app.services.reports import Range, half_up
 
 
@@ -78,3 +78,20 @@ def test_the_cit_share_is_held_to_its_target_exactly(
     part: int, whole: int, target: float, below: bool
 ) -> None:
     assert below_target(part, whole, target) is below
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "target", "shown"),
+    [
+        (1, 5, 25.0, "20.0"),  # below as the report shows it: shown so
+        (5, 9, 55.6, "55.55"),  # 55.6 shown, at the target: cut to where it is below
+        (80, 401, 20.0, "19.95"),
+        (2, 3, 66.67, "66.66"),
+        (199999, 200000, 99.9999999, "99.99"),
+    ],
+)
+def test_a_share_below_its_target_is_shown_below_it(
+    part: int, whole: int, target: float, shown: str
+) -> None:
+    assert below_target(part, whole, target)
+    assert shown_below(part, whole, target, pct(part, whole)) == shown

@@ -4,7 +4,7 @@ certifications (docs/reports.md, "The program at a glance")."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +35,15 @@ def below_target(part: int, whole: int, target_pct: float) -> bool:
     of 401, 19.95 %, shows as 20.0), and in decimals, as the target was written (161 of 1000
     is 16.1 %, which a float 16.1 times 1000, 16100.000000000002, put below 16.1)."""
     return whole > 0 and 100 * part < Decimal(repr(target_pct)) * whole
+
+
+def shown_below(part: int, whole: int, target_pct: float, share: float | None) -> str:
+    """A share below its target as a warning shows it: as the report does (share), unless
+    that rounds up to the target (5 of 9, 55.6 %, against 55.6 %): then cut, not rounded,
+    to two decimals (55.55), which is below the target as the share itself is."""
+    if share is not None and Decimal(repr(share)) < Decimal(repr(target_pct)):
+        return f"{share}"
+    return f"{(Decimal(100 * part) / Decimal(whole)).quantize(Decimal('0.01'), ROUND_DOWN)}"
 
 
 async def expiring(
@@ -80,7 +89,8 @@ async def report(
             ProgramWarning(
                 code="cit_share_below_target",
                 message=f"{officers.cit_certified} of {officers.active} active officers"
-                f" ({share} %) are CIT-certified; the target is {target:g} %.",
+                f" ({shown_below(officers.cit_certified, officers.active, target, share)} %)"
+                f" are CIT-certified; the target is {target:g} %.",
             )
         )
     if volunteered is not None and volunteered < 100:

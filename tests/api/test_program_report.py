@@ -261,7 +261,11 @@ async def test_a_share_shown_at_the_target_but_below_it_is_a_warning(admin: Api)
     report = await admin.ok("GET", "/v1/program")
     assert report["officers"]["cit_share_pct"] == 66.7
     [warning] = [w for w in report["warnings"] if w["code"] == "cit_share_below_target"]
-    assert warning["message"].startswith("2 of 3 active officers (66.7 %)")
+    # Its words show the share below the target, not 66.7 % beside a target of 66.67 %
+    # (from the coordinator's check: "(55.6 %) ...; the target is 55.6 %").
+    assert warning["message"] == (
+        "2 of 3 active officers (66.66 %) are CIT-certified; the target is 66.67 %."
+    )
 
 
 async def test_the_program_as_csv_quotes_formulas(admin: Api) -> None:
