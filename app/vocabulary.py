@@ -279,6 +279,7 @@ EventType = Literal[
     "unit.status_changed",
     "call.cleared",
     "coverage.gap_ahead",
+    "coverage.gap_closed",
     "certification.expiring",
 ]
 EVENT_TYPES: tuple[EventType, ...] = get_args(EventType)

@@ -20,6 +20,7 @@ from app.events.payloads import (
     CallSummary,
     CertificationExpiring,
     CoverageGapAhead,
+    CoverageGapClosed,
     Payload,
     PlacePayload,
     PointPayload,
@@ -85,6 +86,11 @@ CATALOGUE: Mapping[EventType, EventKind] = {
         "A district will lack CIT officers or co-responders on the roster within the"
         " policy's coverage_alert_days, or lacks them now unforetold (under_way; sent once"
         " per gap).",
+    ),
+    "coverage.gap_closed": EventKind(
+        CoverageGapClosed,
+        "A gap told by coverage.gap_ahead is no longer on the roster as told, before its"
+        " end: covered now, or moved (its new start is told as a gap of its own).",
     ),
     "certification.expiring": EventKind(
         CertificationExpiring,
@@ -293,6 +299,19 @@ def coverage_gap_ahead(
         "under_way": under_way,
     }
     return _event("coverage.gap_ahead", None, None, payload)
+
+
+def coverage_gap_closed(
+    *, district: str, kind: CoverageKind, starts: datetime, ends: datetime | None
+) -> OutboxEvent:
+    """A gap told ahead that the roster no longer has, as it was told; agency-wide only."""
+    payload: CoverageGapClosed = {
+        "district": district,
+        "kind": kind,
+        "from": instant_text(starts),
+        "to": None if ends is None else instant_text(ends),
+    }
+    return _event("coverage.gap_closed", None, None, payload)
 
 
 def certification_expiring(

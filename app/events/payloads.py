@@ -137,6 +137,14 @@ CoverageGapAhead = TypedDict(
 )
 
 
+# A gap told by coverage.gap_ahead that the roster no longer has: "from" and "to" as told
+# ("to" null for one told with no end).
+CoverageGapClosed = TypedDict(
+    "CoverageGapClosed",
+    {"district": str, "kind": CoverageKind, "from": str, "to": str | None},
+)
+
+
 class CertificationExpiring(TypedDict):
     officer_id: str
     name: str
@@ -159,5 +167,6 @@ Payload = (
     | UnitReleased
     | UnitStatusChanged
     | CoverageGapAhead
+    | CoverageGapClosed
     | CertificationExpiring
 )

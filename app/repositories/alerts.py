@@ -73,6 +73,38 @@ async def claim_told(session: AsyncSession, agency_id: UUID, told: Mapping[str, 
     return sent | {key for key in moved if seen[key] is not None}
 
 
+# What a gap's record is told with once the gap is closed (it is told again, as new, should
+# the roster have the gap once more).
+CLOSED = "closed"
+
+
+async def gaps_told(session: AsyncSession, agency_id: UUID, prefix: str) -> dict[str, str]:
+    """The agency's gap alerts told and not closed (key -> the end told), locked: every one
+    of them, before claim_told locks some, so two instances lock them in one order."""
+    rows = await session.execute(
+        select(AlertSent.key, AlertSent.told)
+        .where(
+            AlertSent.agency_id == agency_id,
+            AlertSent.key.startswith(prefix, autoescape=True),
+            AlertSent.told.is_not(None),
+            AlertSent.told != CLOSED,
+        )
+        .order_by(AlertSent.key)
+        .with_for_update()
+    )
+    return {key: told for key, told in rows.all() if told is not None}
+
+
+async def close(session: AsyncSession, agency_id: UUID, keys: Sequence[str]) -> None:
+    """Record the gaps as closed."""
+    if keys:
+        await session.execute(
+            update(AlertSent)
+            .where(AlertSent.agency_id == agency_id, AlertSent.key.in_(keys))
+            .values(told=CLOSED, created_at=func.now())
+        )
+
+
 async def purge(conn: AsyncConnection, *, before: datetime) -> int:
     """Forget alerts sent before `before` (what they were about has long passed)."""
     result = await conn.execute(delete(AlertSent).where(AlertSent.created_at < before))

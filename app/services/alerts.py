@@ -21,6 +21,7 @@ from app.schemas.reports import CoverageGap
 from app.services import agency, coverage, program
 from app.services.reports import Range
 from app.state import AppState
+from app.vocabulary import COVERAGE_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +74,49 @@ async def _whole_gaps(
     ], further.end
 
 
+# A gap alert's key: its district, kind and start name the gap.
+GAP_KEY = "coverage.gap_ahead:"
+
+
+def _gap_key(district: str, kind: str, starts: datetime) -> str:
+    return f"{GAP_KEY}{district}:{kind}:{starts.isoformat()}"
+
+
+async def _gaps_closed(
+    session: AsyncSession,
+    agency_id: UUID,
+    alerts: dict[str, tuple[str, OutboxEvent]],
+    span: Range,
+    now: datetime,
+) -> list[OutboxEvent]:
+    """The gaps told that the roster no longer has as told, before the end told (a shift
+    added or a certification recorded covers them, or their start moved): recorded as
+    closed, each with its coverage.gap_closed. Only those the look would still have found:
+    starting after span's start (one under way longer was seen as it began, and is not
+    looked at again) and before its end (the policy may look fewer days ahead now)."""
+    told = await repo.gaps_told(session, agency_id, GAP_KEY)
+    closed: list[OutboxEvent] = []
+    for key, end in sorted(told.items()):
+        district, kind, start = key.removeprefix(GAP_KEY).split(":", 2)
+        starts = datetime.fromisoformat(start)
+        ends = None if end == "open" else datetime.fromisoformat(end)
+        if key in alerts or not span.start < starts < span.end:
+            continue
+        if ends is not None and ends <= now:
+            continue  # over as told
+        known = next((k for k in COVERAGE_KINDS if k == kind), None)
+        if known is None:
+            continue
+        closed.append(
+            events.coverage_gap_closed(district=district, kind=known, starts=starts, ends=ends)
+        )
+        await repo.close(session, agency_id, [key])
+    return closed
+
+
 async def _gap_alerts(
     session: AsyncSession, context: AgencyContext, days: int, now: datetime
-) -> dict[str, tuple[str, OutboxEvent]]:
+) -> tuple[dict[str, tuple[str, OutboxEvent]], list[OutboxEvent]]:
     """The gap alerts due, by key, with the end each tells ("open" for none): the gaps
     starting within days of now, and those under way that began within LOOK_BACK (a shift
     ended early at 03:00, seen at 03:05), or with their district if it is newer (nobody on
@@ -110,7 +151,7 @@ async def _gap_alerts(
         # A gap is told again when the roster moves its end, or gives it one: one told to
         # end at 06:00 that now runs to 14:00 (a shift deleted) would otherwise leave the
         # coordinator planning for the shorter gap. alert_sent keeps the end told.
-        key = f"coverage.gap_ahead:{district}:{gap.kind}:{starts.isoformat()}"
+        key = _gap_key(district, gap.kind, starts)
         alerts[key] = (
             "open" if ends is None else ends.isoformat(),
             events.coverage_gap_ahead(
@@ -123,7 +164,7 @@ async def _gap_alerts(
                 under_way=starts <= now,
             ),
         )
-    return alerts
+    return alerts, await _gaps_closed(session, context.agency_id, alerts, span, now)
 
 
 async def _agency(state: AppState, agency_id: UUID, now: datetime) -> int:
@@ -132,8 +173,9 @@ async def _agency(state: AppState, agency_id: UUID, now: datetime) -> int:
         session = await work.session()
         policy = await latest_policy(session, agency_id)
         gaps: dict[str, tuple[str, OutboxEvent]] = {}
+        closed: list[OutboxEvent] = []
         if policy.coverage_alert_days > 0:
-            gaps = await _gap_alerts(session, context, policy.coverage_alert_days, now)
+            gaps, closed = await _gap_alerts(session, context, policy.coverage_alert_days, now)
         candidates = {key: event for key, (_, event) in gaps.items()}
         soon = await program.expiring(
             session, context, now=now, within_days=max(CERTIFICATION_THRESHOLDS)
@@ -153,6 +195,6 @@ async def _agency(state: AppState, agency_id: UUID, now: datetime) -> int:
             )
         new = await repo.claim_told(session, agency_id, {k: told for k, (told, _) in gaps.items()})
         new |= await repo.claim(session, agency_id, sorted(set(candidates) - set(gaps)))
-        due = [event for key, event in sorted(candidates.items()) if key in new]
+        due = [*closed, *(event for key, event in sorted(candidates.items()) if key in new)]
         await outbox.write(session, agency_id=agency_id, at=now, events=due)
     return len(due)

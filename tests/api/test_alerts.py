@@ -258,6 +258,47 @@ async def test_a_gap_whose_end_moves_is_told_again_with_its_new_end(
     ]
 
 
+async def test_a_gap_told_and_then_covered_is_told_closed_once_and_told_again_if_it_returns(
+    admin: Api, app: FastAPI, db: asyncpg.Connection
+) -> None:
+    """D1's CIT gap between 1A1's shifts is told; a shift is added that covers it. The
+    coordinator's feed kept the gap told, as if still to come (the coordinator's check):
+    coverage.gap_closed says it is no more, once. The shift removed again, the gap is told
+    again, as new."""
+    now, _ = await _agency(admin)
+    state: AppState = app.state.cit
+    await _roster_1a1(admin, now + timedelta(hours=20), now + timedelta(hours=28))
+    await alerts.look_ahead(state, now=now)
+    between = (now + timedelta(hours=10), now + timedelta(hours=20))
+
+    async def payloads(kind: str) -> list[dict[str, Any]]:
+        rows = await db.fetch(
+            "SELECT payload FROM event WHERE type = $1 AND payload->>'district' = 'D1'"
+            " ORDER BY created_at, id",
+            kind,
+        )
+        return [json.loads(r["payload"]) for r in rows]
+
+    told = [g for g in await payloads("coverage.gap_ahead") if _at(g["from"]) == between[0]]
+    assert [_at(g["to"]) for g in told] == [between[1]]
+    assert await payloads("coverage.gap_closed") == []
+    await _roster_1a1(admin, *between)
+    assert await alerts.look_ahead(state, now=now) == 1
+    assert await alerts.look_ahead(state, now=now) == 0
+    [closed] = await payloads("coverage.gap_closed")
+    assert closed == {"district": "D1", "kind": "cit", "from": told[0]["from"], "to": told[0]["to"]}
+    # Removed again, the gap is on the roster as told before: it is told again.
+    shifts = (await admin.ok("GET", "/v1/shifts?district=D1"))["items"]
+    [added] = [s for s in shifts if _at(s["starts_at"]) == between[0]]
+    await admin.ok("DELETE", f"/v1/shifts/{added['id']}", status=204)
+    assert await alerts.look_ahead(state, now=now) == 1
+    told = [g for g in await payloads("coverage.gap_ahead") if _at(g["from"]) == between[0]]
+    assert [_at(g["to"]) for g in told] == [between[1], between[1]]
+    # A gap over as told is not closed: past its end, nothing more is said of it.
+    await alerts.look_ahead(state, now=between[1] + timedelta(minutes=5))
+    assert len(await payloads("coverage.gap_closed")) == 1
+
+
 def _at(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
@@ -301,7 +342,9 @@ async def test_a_gap_that_begins_unforetold_is_told_once_and_one_foretold_is_not
 ) -> None:
     """3A1, on shift in D3 until 6 h from now, is sent home: D3's CIT gap, told ahead to
     start then, has begun now. The coordinator hears of it at the next look, once, from
-    when it began; when the time the gap was foretold for comes, nothing more is said."""
+    when it began, and that the gap foretold is closed (it is the one begun now: two
+    overlapping gaps were left told, from the coordinator's check); when the time the gap
+    was foretold for comes, nothing more is said."""
     now, _ = await _agency(admin)
     state: AppState = app.state.cit
     assert await alerts.look_ahead(state, now=now) == 7
@@ -310,7 +353,7 @@ async def test_a_gap_that_begins_unforetold_is_told_once_and_one_foretold_is_not
     sent_home = datetime.now(UTC) + timedelta(seconds=1)
     await admin.ok("PATCH", f"/v1/shifts/{shift['id']}", {"ends_at": sent_home.isoformat()})
     seen = sent_home + timedelta(minutes=10)
-    assert await alerts.look_ahead(state, now=seen) == 1
+    assert await alerts.look_ahead(state, now=seen) == 2
     assert await alerts.look_ahead(state, now=seen + timedelta(minutes=10)) == 0
     rows = await db.fetch(
         "SELECT payload FROM event WHERE type = 'coverage.gap_ahead'"
@@ -320,6 +363,13 @@ async def test_a_gap_that_begins_unforetold_is_told_once_and_one_foretold_is_not
     assert (first["under_way"], datetime.fromisoformat(first["from"])) == (False, foretold)
     assert (begun["under_way"], datetime.fromisoformat(begun["from"])) == (True, sent_home)
     assert (begun["to"], begun["kind"]) == (None, "cit")
+    [closed] = await db.fetch("SELECT payload FROM event WHERE type = 'coverage.gap_closed'")
+    assert json.loads(closed["payload"]) == {
+        "district": "D3",
+        "kind": "cit",
+        "from": first["from"],
+        "to": first["to"],
+    }
     # The hour D3's gap was foretold for: nothing more. D4's, foretold for the same hour
     # (4A1's shift ends then), begins as told: not told again either.
     assert await alerts.look_ahead(state, now=foretold + timedelta(minutes=5)) == 0

@@ -118,6 +118,9 @@ def one_of_each(call: CallRecord) -> list[OutboxEvent]:
             target=1,
             under_way=False,
         ),
+        events.coverage_gap_closed(
+            district="D4", kind="cit", starts=AT + timedelta(days=2), ends=None
+        ),
         events.certification_expiring(
             officer_id=unit,
             name="Ana Torres",
