@@ -18,7 +18,7 @@ from app.api.permissions import permits, rule_for
 from app.api.query_names import refuse_unknown_query
 from app.db.unit_of_work import UnitOfWork
 from app.errors import Forbidden, Invalid
-from app.schemas.common import worded
+from app.schemas.common import DIGITS, worded
 from app.security import Principal, hash_key
 from app.services import agency, audit, auth
 from app.services.audit import AuditNote
@@ -370,7 +370,7 @@ class PageParams:
 
 
 async def page_params(
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Annotated[int, Query(ge=1, le=500), DIGITS] = 50,
     # What encode_cursor returns: 16 bytes in unpadded base64url. Any such string decodes,
     # so the schema says exactly which cursors are valid.
     cursor: Annotated[

@@ -157,6 +157,20 @@ def _json_number(value: Any) -> Any:
 # keys instead of minimum/maximum.
 JSON_INTEGER = BeforeValidator(_json_number)
 
+_DIGITS = re.compile(r"^[0-9]{1,12}$")
+
+
+def _digits(value: Any) -> Any:
+    if isinstance(value, str) and not _DIGITS.match(value):
+        raise ValueError("Input should be a whole number, in digits")
+    return value
+
+
+# A number in a query string or a path is written in digits: "1.0", "1e1" or "+1" is not
+# the integer the OpenAPI document's type: integer promises (pydantic took "1.0" for 1).
+# Put it after the Query or Path (as JSON_INTEGER above).
+DIGITS = BeforeValidator(_digits)
+
 
 # A date and a time: what a date alone, or Unix seconds, are not.
 _DATE_TIME_TEXT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")

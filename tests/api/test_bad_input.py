@@ -304,6 +304,22 @@ async def test_malformed_ids_and_cursors_are_422(admin: Api) -> None:
     _assert_problem(await admin.get("/v1/calls?limit=0"), 422)
 
 
+@pytest.mark.parametrize("number", ["1.0", "1e1", "+1", " 1", "0x1", "1_0", "\u0661"])
+async def test_a_number_in_a_query_or_a_path_is_digits(admin: Api, number: str) -> None:
+    """The document's type: integer; pydantic took "1.0" (and "+1", "1_0", an Arabic-Indic
+    one) for a number (security review)."""
+    for path in (
+        f"/v1/calls?limit={quote(number)}",
+        f"/v1/program?within_days={quote(number)}",
+        f"/v1/policy/versions/{quote(number)}",
+    ):
+        response = await admin.get(path)
+        _assert_problem(response, 422)
+        assert response.json()["detail"].endswith("Input should be a whole number, in digits")
+    assert (await admin.get("/v1/calls?limit=10")).status_code == 200
+    assert (await admin.get("/v1/policy/versions/1")).status_code == 200
+
+
 async def test_documented_cursor_pattern_is_exactly_what_is_accepted(admin: Api) -> None:
     """A cursor the schema calls valid is never a 422, and one it calls invalid always is."""
     schema = (await admin.client.get("/openapi.json")).json()

@@ -8,6 +8,7 @@ from app.api import conditional
 from app.api.deps import Audit, Caller, ReadSession, Session, State, Work
 from app.api.problems import problems
 from app.api.strict_json import StrictJSONRoute
+from app.schemas.common import DIGITS
 from app.schemas.policy import PolicyIn, PolicyOut
 from app.services import agency
 from app.services import policy as service
@@ -33,7 +34,7 @@ async def get_policy(who: Caller, session: ReadSession, response: Response) -> P
 
 @router.get("/versions/{version}", responses=problems(401, 403, 404, 422, 503))
 async def get_policy_version(
-    version: Annotated[int, Path(ge=1, le=2**31 - 1)], who: Caller, session: ReadSession
+    version: Annotated[int, Path(ge=1, le=2**31 - 1), DIGITS], who: Caller, session: ReadSession
 ) -> PolicyOut:
     """One version of the routing policy, as it stood: the one a recommendation's
     `policy_version` names, to tell why it recommended what it did."""

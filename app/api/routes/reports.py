@@ -14,7 +14,7 @@ from app.api.deps import Caller, Context, ReadSession, State
 from app.api.problems import problems
 from app.api.strict_json import StrictJSONRoute
 from app.events.body import instant_text
-from app.schemas.common import DistrictCode, Instant
+from app.schemas.common import DIGITS, DistrictCode, Instant
 from app.schemas.reports import CoverageReport, OutcomeReport, ProgramReport
 from app.services import agency, coverage, outcomes, program
 from app.services.reports import report_range
@@ -102,7 +102,7 @@ async def get_program(
     session: ReadSession,
     request: Request,
     within_days: Annotated[
-        int, Query(ge=1, le=365, description="Expiring certifications: days ahead")
+        int, Query(ge=1, le=365, description="Expiring certifications: days ahead"), DIGITS
     ] = 90,
 ) -> ProgramReport | Response:
     """The program at a glance: CIT share of officers, volunteers, training, co-responders,
