@@ -12,9 +12,9 @@ from uuid import UUID
 from app.db.engine import app_role_url, create_engine
 from app.db.failures import is_unavailable
 from app.encryption import DataCipher
-from app.errors import Conflict, Invalid, Unauthorized
+from app.errors import AppError, Conflict, Invalid, Unauthorized
 from app.security import Principal
-from app.services import agency, conveyance, eido
+from app.services import agency, audit, conveyance, eido
 from app.settings import Settings
 from app.state import AppState
 from app.subscriber import HANDLED, TRY_AGAIN, UNUSABLE, Handler, Subscriber
@@ -52,9 +52,11 @@ def importer(state: AppState, agency_id: UUID) -> Handler:
                 return HANDLED
         except Invalid as exc:
             log.warning("EIDO refused", extra={"incident": incident, "error": exc.detail})
+            await _audit_refused(state, who, incident, exc)
             return UNUSABLE
         except Conflict as exc:  # e.g. news of a call cleared here: nothing to apply
             log.info("EIDO not applied", extra={"incident": incident, "reason": exc.detail})
+            await _audit_refused(state, who, incident, exc)
             return HANDLED
         except Exception as exc:
             if is_unavailable(exc):
@@ -81,6 +83,19 @@ def importer(state: AppState, agency_id: UUID) -> Handler:
         return HANDLED
 
     return handle
+
+
+async def _audit_refused(state: AppState, who: Principal, incident: object, exc: AppError) -> None:
+    """Record an import refused as POST /v1/eido's refusal is (`call.import`, `error`),
+    naming the call it would change, else the incident: the trail showed the API's
+    refusals and not the subscriber's. In a transaction of its own, as nothing of the
+    import was written."""
+    note = audit.AuditNote(who=who, action="call.import", resource_type="call", request_id=None)
+    if exc.audit_about is not None:
+        note.identify(*exc.audit_about)
+    elif isinstance(incident, str):
+        note.detail = {"incident_id": incident[:300]}
+    await audit.write_note_apart(state.autocommit, note, "error")
 
 
 class UnknownAgency(Exception):

@@ -96,8 +96,9 @@ async def test_listed_types_become_calls_and_every_event_is_acknowledged(
         ahead_passed = await notifier.publish(
             document(incident_id(), at=ahead, nature="BURG", beat="D1")
         )
+        ahead_taken_id = incident_id()
         ahead_taken = await notifier.publish(
-            document(incident_id(), at=ahead, nature="MNTL", beat="D1")
+            document(ahead_taken_id, at=ahead, nature="MNTL", beat="D1")
         )
         # An incident already over: nothing to dispatch, so passed over (not refused).
         over = document(incident_id(), nature="MNTL", beat="D1")
@@ -121,6 +122,16 @@ async def test_listed_types_become_calls_and_every_event_is_acknowledged(
     assert await _calls(db, burglary) == []
     assert await db.fetchval("SELECT count(*) FROM call") == 1
     assert notifier.disk.violations == []
+    # The two refused are in the audit trail, as POST /v1/eido's refusals are (they were in
+    # the log only, from the integrator's check).
+    refused = await db.fetch(
+        "SELECT role, outcome, detail::text AS detail FROM audit_entry"
+        " WHERE action = 'call.import' AND outcome = 'error' ORDER BY at"
+    )
+    assert [(r["role"], json.loads(r["detail"])) for r in refused] == [
+        ("integration", {"incident_id": "not an EIDO"}),
+        ("integration", {"incident_id": ahead_taken_id}),
+    ]
     [request] = notifier.subscribe_requests()
     assert (request["requestType"], request["requestSubType"]) == ("EIDO", "new")
 
