@@ -159,9 +159,12 @@ async def leading(session: AsyncSession, call_id: UUID) -> ResponderType | None:
     return found
 
 
-# The units that led the call and left it, each named by its call sign now (else its
-# name), in the order they first left: released on a call that is still open, which only
-# a unit's own report does (clearing ends the call), and not back on it since.
+# The units that led the call and left it while others stayed on it (their leaving
+# re-triaged the call: unit_status._after_the_lead_left), each named by its call sign now
+# (else its name), in the order they first left: released on a call that is still open,
+# which only a unit's own report does (clearing ends the call), not back on it since. A
+# lead that left last, or once the others had, finished the work: it is no unit called
+# away, and may be recommended again (the call waits to be cleared, or needs units again).
 _LEFT_LEADS = text(
     "SELECT a.responder_type, a.responder_id,"  # noqa: S608
     " coalesce(min(s.call_sign), min(o.name), min(c.name)) AS call_sign"
@@ -174,6 +177,9 @@ _LEFT_LEADS = text(
     " AND a.released_at IS NOT NULL"
     " AND NOT EXISTS (SELECT 1 FROM assignment b WHERE b.call_id = a.call_id"
     " AND b.responder_id = a.responder_id AND b.released_at IS NULL)"
+    " AND EXISTS (SELECT 1 FROM assignment o WHERE o.call_id = a.call_id AND o.id <> a.id"
+    " AND o.assigned_at <= a.released_at"
+    " AND (o.released_at IS NULL OR o.released_at > a.released_at))"
     " GROUP BY a.responder_type, a.responder_id"
     " ORDER BY min(a.released_at), a.responder_id"
 )
@@ -182,8 +188,9 @@ _LEFT_LEADS = text(
 async def left_leads(
     session: AsyncSession, *, agency_id: UUID, call_id: UUID, now: datetime
 ) -> list[tuple[ResponderType, UUID, str]]:
-    """The units that left the call as its lead by their own report and are not on it now,
-    in the order they left: (type, id, call sign, else name). One query."""
+    """The units that left the call as its lead by their own report while others stayed
+    on it, and are not on it now, in the order they left: (type, id, call sign, else
+    name). One query."""
     rows = await session.execute(
         _LEFT_LEADS, {"agency_id": agency_id, "call_id": call_id, "now": now}
     )

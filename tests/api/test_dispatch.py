@@ -671,6 +671,26 @@ async def test_a_lead_that_left_is_not_named_again_by_a_later_re_triage(
     assert said["unit_left"] == "MCT-2 left this call and is not recommended for it again"
 
 
+async def test_a_lead_that_left_last_finished_the_work_and_may_be_named_again(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """The back-up leaves, then the lead: the lead was the last on the call, no unit called
+    away from others working it. Left out of later re-triages as one, a call with no
+    safety concern turned to a police lead with a phone consult (review)."""
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    path = f"/v1/calls/{call['id']}"
+    await admin.ok("POST", f"{path}/dispatch")
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "available"})
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "available"})
+    latest = (await admin.ok("PATCH", path, {"notes": "the subject called back"}))["recommendation"]
+    assert {(u["responder_id"], u["role"]) for u in latest["units"]} == {
+        (co, "lead"),
+        (officer, "backup"),
+    }
+    assert "unit_left" not in {r["rule"] for r in latest["reasons"]}
+
+
 async def test_a_lead_that_left_with_no_shift_to_name_it_is_named_by_its_own_name(
     admin: Api, db: asyncpg.Connection
 ) -> None:
