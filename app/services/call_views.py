@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
 from app.eido import outgoing, registry
-from app.encryption import CALL_NOTES, DataCipher
+from app.encryption import CALL_NOTES, DataCipher, UndecryptableValue
 from app.errors import Invalid, NotFound
 from app.models import Assignment, Dispatch
 from app.records.calls import CallRecord
@@ -157,6 +157,23 @@ async def detail(
     out = await render_with_units(session, call, rec)
     notes = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
     return CallDetailOut(**dict(out), notes=notes)
+
+
+async def tag_of(
+    session: AsyncSession,
+    call: CallRecord,
+    rec: RecommendationRecord | None,
+    *,
+    cipher: DataCipher,
+) -> str | None:
+    """The entity tag of the call as GET /v1/calls/{id} shows it with rec as its latest
+    recommendation; None when its notes cannot be decrypted (that GET is the 500 of a
+    stored value no key decrypts, so there is no tag a client could hold; a PATCH adding
+    a flag must still go through)."""
+    try:
+        return etag(await detail(session, call, rec, cipher=cipher))
+    except UndecryptableValue:
+        return None
 
 
 def etag(shown: CallDetailOut) -> str:

@@ -192,27 +192,27 @@ async def update(
     cipher: DataCipher,
     request_id: str | None,
     precondition: Callable[[str], bool] | None = None,
-) -> tuple[CallOut, str]:
+) -> tuple[CallOut, str | None]:
     """Apply new information, re-triage and store a new recommendation (history is kept).
     With a precondition (If-Match), only over the call as its tag says it was read: a 412
     over another, so that of two consoles that read one call, the second to write does not
     set its facts or notes back unseen. The call as it answers, and the tag of the call as
-    GET /v1/calls/{id} now shows it."""
+    GET /v1/calls/{id} now shows it (None for notes no key decrypts: no tag, and a
+    precondition then fails, as the call read cannot be told from another)."""
     call = await get(session, context, call_id, for_update=True)
     if precondition is not None:
-        seen = await call_views.detail(
-            session, call, await call_views.latest_recommendation(session, call), cipher=cipher
-        )
-        if not precondition(tag := call_views.etag(seen)):
+        latest = await call_views.latest_recommendation(session, call)
+        tag = await call_views.tag_of(session, call, latest, cipher=cipher)
+        if tag is None or not precondition(tag):
+            now = "none: its notes cannot be decrypted" if tag is None else f"now {tag}"
             raise PreconditionFailed(
-                f"the call has changed since it was read (its ETag is now {tag}), not the"
-                " one If-Match names: read it again, change it and write it back"
+                f"the call has changed since it was read (its ETag is {now}), not the one"
+                " If-Match names: read it again, change it and write it back"
             )
     call, rec = await revise(
         session, context, who, call, body, cipher=cipher, request_id=request_id
     )
-    now_shown = await call_views.detail(session, call, rec, cipher=cipher)
-    return render_call(call, rec), call_views.etag(now_shown)
+    return render_call(call, rec), await call_views.tag_of(session, call, rec, cipher=cipher)
 
 
 async def revise(

@@ -150,6 +150,22 @@ async def test_tampered_or_moved_notes_are_an_error_never_garbage_or_another_cal
     assert broken.headers["content-type"] == "application/problem+json"
     # Lists never decrypt notes, so one damaged row does not take the list down.
     assert (await admin.get("/v1/calls")).status_code == 200
+    # Nor does it stop new information: a weapon flagged on such a call is taken (it was a
+    # 500 once the answer gave the call's ETag, a digest of its notes: review), without an
+    # ETag; one sent with If-Match cannot be checked against notes no key reads: a 412.
+    path = f"/v1/calls/{first['id']}"
+    flagged = await admin.client.patch(
+        path, json={"safety": {"weapon": True}}, headers=admin.headers
+    )
+    assert flagged.status_code == 200, flagged.text
+    assert flagged.json()["recommendation"]["safety_concern"] is True
+    assert "ETag" not in flagged.headers
+    assert (await admin.client.patch(path, json={}, headers=admin.headers)).status_code == 200
+    guarded = await admin.client.patch(
+        path, json={"nature": "WEAPON"}, headers={**admin.headers, "If-Match": '"x"'}
+    )
+    assert guarded.status_code == 412
+    assert "its notes cannot be decrypted" in guarded.json()["detail"]
 
 
 async def test_webhook_secret_is_ciphertext_at_rest_and_deliveries_verify_with_the_shown_one(

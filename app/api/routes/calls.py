@@ -184,7 +184,8 @@ async def update_call(
         request_id=request_id(request),
         precondition=conditional.if_match(if_match),
     )
-    response.headers["ETag"] = tag
+    if tag is not None:
+        response.headers["ETag"] = tag
     return out
 
 
