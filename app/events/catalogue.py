@@ -90,7 +90,8 @@ CATALOGUE: Mapping[EventType, EventKind] = {
     "coverage.gap_closed": EventKind(
         CoverageGapClosed,
         "A gap told by coverage.gap_ahead is no longer on the roster as told, before its"
-        " end: covered now, or moved (its new start is told as a gap of its own).",
+        " end: covered now (part_of null), or what is left of it is part of a gap told by"
+        " its own start (part_of).",
     ),
     "certification.expiring": EventKind(
         CertificationExpiring,
@@ -302,14 +303,21 @@ def coverage_gap_ahead(
 
 
 def coverage_gap_closed(
-    *, district: str, kind: CoverageKind, starts: datetime, ends: datetime | None
+    *,
+    district: str,
+    kind: CoverageKind,
+    starts: datetime,
+    ends: datetime | None,
+    part_of: datetime | None,
 ) -> OutboxEvent:
-    """A gap told ahead that the roster no longer has, as it was told; agency-wide only."""
+    """A gap told ahead that the roster no longer has, as it was told; agency-wide only.
+    part_of: the start of the gap, told by its own alert, that holds what is left of it."""
     payload: CoverageGapClosed = {
         "district": district,
         "kind": kind,
         "from": instant_text(starts),
         "to": None if ends is None else instant_text(ends),
+        "part_of": None if part_of is None else instant_text(part_of),
     }
     return _event("coverage.gap_closed", None, None, payload)
 

@@ -138,10 +138,12 @@ CoverageGapAhead = TypedDict(
 
 
 # A gap told by coverage.gap_ahead that the roster no longer has: "from" and "to" as told
-# ("to" null for one told with no end).
+# ("to" null for one told with no end); "part_of", the start of the gap told now that
+# holds what is left of it (its start moved, or it became part of another), null when
+# the roster covers it.
 CoverageGapClosed = TypedDict(
     "CoverageGapClosed",
-    {"district": str, "kind": CoverageKind, "from": str, "to": str | None},
+    {"district": str, "kind": CoverageKind, "from": str, "to": str | None, "part_of": str | None},
 )
 
 

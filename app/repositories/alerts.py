@@ -78,19 +78,30 @@ async def claim_told(session: AsyncSession, agency_id: UUID, told: Mapping[str, 
 CLOSED = "closed"
 
 
+# The class of the advisory locks that make one agency's looks ahead take turns.
+LOOKS_LOCK = 0x0A1E57ED
+
+
+async def lock_looks(session: AsyncSession, agency_id: UUID) -> None:
+    """Wait for, and hold to the end of the transaction, the agency's look-ahead lock:
+    taken before the roster is read, so a look decides on what the look before it wrote
+    and on the roster as it stands after it (two instances looking at once each read the
+    roster and the alerts told apart, and one working from a roster read before a change
+    told again a gap the other had just closed)."""
+    key = func.hashtext(str(agency_id))
+    await session.execute(select(func.pg_advisory_xact_lock(LOOKS_LOCK, key)))
+
+
 async def gaps_told(session: AsyncSession, agency_id: UUID, prefix: str) -> dict[str, str]:
-    """The agency's gap alerts told and not closed (key -> the end told), locked: every one
-    of them, before claim_told locks some, so two instances lock them in one order."""
+    """The agency's gap alerts told and not closed: key -> the end told (lock_looks makes
+    the looks take turns; the rows are not locked)."""
     rows = await session.execute(
-        select(AlertSent.key, AlertSent.told)
-        .where(
+        select(AlertSent.key, AlertSent.told).where(
             AlertSent.agency_id == agency_id,
             AlertSent.key.startswith(prefix, autoescape=True),
             AlertSent.told.is_not(None),
             AlertSent.told != CLOSED,
         )
-        .order_by(AlertSent.key)
-        .with_for_update()
     )
     return {key: told for key, told in rows.all() if told is not None}
 

@@ -86,29 +86,45 @@ async def _gaps_closed(
     session: AsyncSession,
     agency_id: UUID,
     alerts: dict[str, tuple[str, OutboxEvent]],
+    told_now: dict[tuple[str, str, datetime], datetime],
+    every: list[tuple[str, CoverageGap]],
     span: Range,
     now: datetime,
 ) -> list[OutboxEvent]:
-    """The gaps told that the roster no longer has as told, before the end told (a shift
-    added or a certification recorded covers them, or their start moved): recorded as
-    closed, each with its coverage.gap_closed. Only those the look would still have found:
-    starting after span's start (one under way longer was seen as it began, and is not
-    looked at again) and before its end (the policy may look fewer days ahead now)."""
-    told = await repo.gaps_told(session, agency_id, GAP_KEY)
+    """The gaps told that the roster no longer has as told, before the end told: recorded
+    as closed, each with its coverage.gap_closed. One is closed when no part of it from now
+    on is a gap any more (a shift added, a certification recorded: `part_of` null), or
+    when every part that is lies in a gap this look tells by its own start (its start moved:
+    a shift ended early; two gaps became one: `part_of` that gap's start). One whose time
+    lies in a gap this look does not tell (under way for more than a day) stays as told:
+    closing it would leave the coordinator with no gap where there is one. Only the gaps
+    the look could find are judged: those starting after the report's start (one under way
+    longer was seen as it began) and before its end (the policy may look fewer days ahead
+    now), and not over as told."""
     closed: list[OutboxEvent] = []
-    for key, end in sorted(told.items()):
+    for key, end in sorted((await repo.gaps_told(session, agency_id, GAP_KEY)).items()):
         district, kind, start = key.removeprefix(GAP_KEY).split(":", 2)
         starts = datetime.fromisoformat(start)
         ends = None if end == "open" else datetime.fromisoformat(end)
-        if key in alerts or not span.start < starts < span.end:
+        known = next((k for k in COVERAGE_KINDS if k == kind), None)
+        if known is None or key in alerts or not span.start < starts < span.end:
             continue
         if ends is not None and ends <= now:
             continue  # over as told
-        known = next((k for k in COVERAGE_KINDS if k == kind), None)
-        if known is None:
+        since, until = max(starts, now), span.end if ends is None else min(ends, span.end)
+        still = [
+            g
+            for d, g in every
+            if d == district and g.kind == kind and g.from_ < until and g.to > since
+        ]
+        holders = [told_now.get((district, kind, g.from_)) for g in still]
+        if any(holder is None for holder in holders):
             continue
+        part_of = next((h for h in holders if h is not None), None)
         closed.append(
-            events.coverage_gap_closed(district=district, kind=known, starts=starts, ends=ends)
+            events.coverage_gap_closed(
+                district=district, kind=known, starts=starts, ends=ends, part_of=part_of
+            )
         )
         await repo.close(session, agency_id, [key])
     return closed
@@ -144,10 +160,13 @@ async def _gap_alerts(
         wanted.append((district, gap))
     gaps, horizon = await _whole_gaps(session, context, wanted, span)
     alerts: dict[str, tuple[str, OutboxEvent]] = {}
+    # Each gap this look tells, by the report's start of it: the start it is told by.
+    told_now: dict[tuple[str, str, datetime], datetime] = {}
     for district, gap in gaps:
         ends = None if gap.to >= horizon else gap.to
         # A gap under way since before its district existed began with it.
         starts = max(gap.from_, new_districts.get(district, gap.from_))
+        told_now[district, gap.kind, gap.from_] = starts
         # A gap is told again when the roster moves its end, or gives it one: one told to
         # end at 06:00 that now runs to 14:00 (a shift deleted) would otherwise leave the
         # coordinator planning for the shorter gap. alert_sent keeps the end told.
@@ -164,13 +183,16 @@ async def _gap_alerts(
                 under_way=starts <= now,
             ),
         )
-    return alerts, await _gaps_closed(session, context.agency_id, alerts, span, now)
+    every = coverage.every_gap(report)
+    closed = await _gaps_closed(session, context.agency_id, alerts, told_now, every, span, now)
+    return alerts, closed
 
 
 async def _agency(state: AppState, agency_id: UUID, now: datetime) -> int:
     context = await agency.context(state, agency_id)
     async with state.unit_of_work(agency_id) as work:
         session = await work.session()
+        await repo.lock_looks(session, agency_id)
         policy = await latest_policy(session, agency_id)
         gaps: dict[str, tuple[str, OutboxEvent]] = {}
         closed: list[OutboxEvent] = []

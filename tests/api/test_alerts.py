@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from standardwebhooks import Webhook
 
+from app.repositories.alerts import LOOKS_LOCK
 from app.services import alerts
 from app.state import AppState
 from tests.conftest import ServiceFactory
@@ -286,7 +287,13 @@ async def test_a_gap_told_and_then_covered_is_told_closed_once_and_told_again_if
     assert await alerts.look_ahead(state, now=now) == 1
     assert await alerts.look_ahead(state, now=now) == 0
     [closed] = await payloads("coverage.gap_closed")
-    assert closed == {"district": "D1", "kind": "cit", "from": told[0]["from"], "to": told[0]["to"]}
+    assert closed == {
+        "district": "D1",
+        "kind": "cit",
+        "from": told[0]["from"],
+        "to": told[0]["to"],
+        "part_of": None,
+    }
     # Removed again, the gap is on the roster as told before: it is told again.
     shifts = (await admin.ok("GET", "/v1/shifts?district=D1"))["items"]
     [added] = [s for s in shifts if _at(s["starts_at"]) == between[0]]
@@ -297,6 +304,85 @@ async def test_a_gap_told_and_then_covered_is_told_closed_once_and_told_again_if
     # A gap over as told is not closed: past its end, nothing more is said of it.
     await alerts.look_ahead(state, now=between[1] + timedelta(minutes=5))
     assert len(await payloads("coverage.gap_closed")) == 1
+
+
+async def test_a_gap_told_that_runs_into_one_not_told_again_is_not_closed(
+    admin: Api, app: FastAPI, db: asyncpg.Connection
+) -> None:
+    """Two days on, D1's gap after 1A1's shift is told; the shift is removed (or the CIT
+    target raised), and that gap is now part of one under way for more than a day, which
+    no look tells again. Closing it left the coordinator's last word on a district with no
+    CIT officer "closed" (review): it stays as told. Two told gaps that become one: the
+    later is closed as part of the earlier, told again with its new end."""
+    now, _ = await _agency(admin)
+    state: AppState = app.state.cit
+    later = now + timedelta(days=2)
+    await _roster_1a1(admin, later + timedelta(hours=2), later + timedelta(hours=10))
+    await _roster_1a1(admin, later + timedelta(hours=14), later + timedelta(hours=16))
+    await alerts.look_ahead(state, now=later)
+
+    async def closed() -> list[dict[str, Any]]:
+        rows = await db.fetch("SELECT payload FROM event WHERE type = 'coverage.gap_closed'")
+        return [json.loads(r["payload"]) for r in rows]
+
+    policy = await admin.ok("GET", "/v1/policy")
+    del policy["created_at"]
+    await admin.ok("PUT", "/v1/policy", {**policy, "coverage_target_cit": 2})
+    await alerts.look_ahead(state, now=later)
+    assert await closed() == []
+    await admin.ok("PUT", "/v1/policy", {**policy, "coverage_target_cit": 1})
+    shifts = (await admin.ok("GET", "/v1/shifts?district=D1"))["items"]
+    [first] = [s for s in shifts if _at(s["starts_at"]) == later + timedelta(hours=2)]
+    [second] = [s for s in shifts if _at(s["starts_at"]) == later + timedelta(hours=14)]
+    # The shift between two told gaps goes: they are one, told from the first's start.
+    await admin.ok("DELETE", f"/v1/shifts/{second['id']}", status=204)
+    await alerts.look_ahead(state, now=later)
+    after = later + timedelta(hours=10)
+    assert await closed() == [
+        {
+            "district": "D1",
+            "kind": "cit",
+            "from": _text(later + timedelta(hours=16)),
+            "to": None,
+            "part_of": _text(after),
+        }
+    ]
+    told = await db.fetch(
+        "SELECT payload FROM event WHERE type = 'coverage.gap_ahead'"
+        " AND payload->>'from' = $1 ORDER BY created_at, id",
+        _text(after),
+    )
+    assert [json.loads(r["payload"])["to"] for r in told] == [
+        _text(later + timedelta(hours=14)),
+        None,
+    ]
+    # The shift before it goes too: the gap is now part of D1's, under way for two days.
+    await admin.ok("DELETE", f"/v1/shifts/{first['id']}", status=204)
+    await alerts.look_ahead(state, now=later)
+    assert len(await closed()) == 1
+
+
+async def test_two_looks_at_one_agency_take_turns(
+    admin: Api, app: FastAPI, db: asyncpg.Connection
+) -> None:
+    """Two instances looking at once each read the roster, then the alerts told: one that
+    read the roster before a shift was added told again the gap the other had just closed
+    (review). A look waits for the one under way: it holds the agency's look lock, taken
+    before it reads the roster."""
+    now, _ = await _agency(admin)
+    state: AppState = app.state.cit
+    async with db.transaction():
+        await db.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))", LOOKS_LOCK, str(admin.agency_id)
+        )
+        look = asyncio.create_task(alerts.look_ahead(state, now=now))
+        await asyncio.sleep(0.5)
+        assert not look.done()
+    assert await asyncio.wait_for(look, timeout=10) == 7
+
+
+def _text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _at(text: str) -> datetime:
@@ -369,6 +455,7 @@ async def test_a_gap_that_begins_unforetold_is_told_once_and_one_foretold_is_not
         "kind": "cit",
         "from": first["from"],
         "to": first["to"],
+        "part_of": begun["from"],
     }
     # The hour D3's gap was foretold for: nothing more. D4's, foretold for the same hour
     # (4A1's shift ends then), begins as told: not told again either.

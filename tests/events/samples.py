@@ -119,7 +119,11 @@ def one_of_each(call: CallRecord) -> list[OutboxEvent]:
             under_way=False,
         ),
         events.coverage_gap_closed(
-            district="D4", kind="cit", starts=AT + timedelta(days=2), ends=None
+            district="D4",
+            kind="cit",
+            starts=AT + timedelta(days=2),
+            ends=None,
+            part_of=AT + timedelta(days=1),
         ),
         events.certification_expiring(
             officer_id=unit,
