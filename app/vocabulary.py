@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import string
-import unicodedata
 from typing import Literal, get_args
 
 # Who an API key acts as (docs/api.md, "Roles").
@@ -52,9 +51,8 @@ PERSON_ID_FORM = (
 
 
 def person_id(text: str) -> str:
-    """A statewide id in its one stored form: in Unicode's compatibility form (NFKC: a
-    full-width "IL-1", U+FF29 U+FF2C, is "IL-1", as it looks), its ASCII letters upper-cased."""
-    return unicodedata.normalize("NFKC", text).translate(_ASCII_UPPER)
+    """A statewide id in its one stored form: its ASCII letters upper-cased."""
+    return text.translate(_ASCII_UPPER)
 
 
 # A co-responder's language specialty is "language:" and a BCP 47 tag, whose case carries
@@ -95,10 +93,16 @@ TRIMMED = r"\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u
 CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
 # Characters that take no space when shown: soft hyphen, zero-width and joining marks,
 # direction marks and overrides, variation selectors, fillers and the byte-order mark.
+# (Unicode's Default_Ignorable_Code_Point in the Basic Multilingual Plane; the classes must
+# read alike in three engines, and ECMA-262 without its u flag has no escape for the rest:
+# ASTRAL_INVISIBLE below, checked apart.)
 INVISIBLE = (
-    r"\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164"
-    r"\ufe00-\ufe0f\ufeff\uffa0"
+    r"\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    r"\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
 )
+# The rest of Default_Ignorable_Code_Point: shorthand format controls, musical symbol
+# formatting, tags and the supplementary variation selectors (Python's re only).
+ASTRAL_INVISIBLE = re.compile("[\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff]")
 # A character a reader sees: none of the above.
 SEEN = rf"[^{TRIMMED}{CONTROLS}{INVISIBLE}]"
 _CONTROL_RUN = re.compile(rf"[{CONTROLS}]+")

@@ -27,7 +27,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
-from app.vocabulary import CONTROLS, INVISIBLE, NAME_MAX, SEEN, TRIMMED, one_line
+from app.vocabulary import ASTRAL_INVISIBLE, CONTROLS, INVISIBLE, NAME_MAX, SEEN, TRIMMED, one_line
 
 T = TypeVar("T")
 
@@ -133,10 +133,27 @@ ShortText = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=ONE_LINE),
     sent_at_most(64),
 ]
+
+
+def _nothing_astral_unseen(value: str) -> str:
+    # ID_LINE's classes end at U+FFFF (the three engines read no further alike): the tags
+    # and other invisible characters past it are refused here, in the pattern's words.
+    if ASTRAL_INVISIBLE.search(value):
+        raise PydanticCustomError(
+            "string_pattern_mismatch",
+            "String should match pattern '{pattern}'",
+            {"pattern": ID_LINE},
+        )
+    return value
+
+
+# An identifier's check past U+FFFF (ID_LINE's classes end there); after its constraints.
+NOTHING_ASTRAL_UNSEEN = AfterValidator(_nothing_astral_unseen)
 IdText = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=ID_LINE),
     sent_at_most(64),
+    NOTHING_ASTRAL_UNSEEN,
 ]
 # The cap on a list of vocabulary words (event types, flags, trainings): a guard against
 # abuse, far above any vocabulary's size, so a new word never makes a full list too long.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -15,6 +16,7 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from app.schemas.common import (
     WORDS_CAP,
@@ -40,11 +42,38 @@ from app.vocabulary import (
 # The person's statewide id, matched whatever the case of its letters: kept and answered
 # with its ASCII letters in upper case (app/vocabulary.py, person_id).
 PersonId = Annotated[
-    IdText,
+    ShortText,
     AfterValidator(person_id),
     Field(
         description="The person's statewide id (e.g. a POST number). Letters match whatever"
         " their case: the service keeps and answers it with its ASCII letters in upper case."
+    ),
+]
+
+
+def _as_it_looks(value: str) -> str:
+    # An id in a compatibility form (full-width letters, U+FF21 on; a ligature) looks like another
+    # and matches as another: a new officer's must be given as it looks (NFKC), so no
+    # look-alike of an id on the roster is entered. Ids stored before are matched as they
+    # are (PersonId), so the API takes them back.
+    if unicodedata.normalize("NFKC", value) != value:
+        raise PydanticCustomError(
+            "person_id_form",
+            "Should be given in its plain form (Unicode NFKC: full-width letters and digits"
+            " as ASCII, no ligatures)",
+        )
+    return value
+
+
+# A statewide id entered for a new officer: nothing invisible in it, and in its plain form.
+NewPersonId = Annotated[
+    IdText,
+    AfterValidator(_as_it_looks),
+    AfterValidator(person_id),
+    Field(
+        description="The person's statewide id (e.g. a POST number), in its plain form"
+        " (NFKC) with nothing invisible in it. Letters match whatever their case: the service"
+        " keeps and answers it with its ASCII letters in upper case."
     ),
 ]
 
@@ -68,7 +97,7 @@ Specialty = Annotated[
 
 
 class OfficerCreate(StrictModel):
-    state_officer_id: PersonId
+    state_officer_id: NewPersonId
     badge_number: IdText
     name: Name
     trainings: Annotated[list[Training], Field(max_length=WORDS_CAP)] = []

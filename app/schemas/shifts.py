@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 from app.records.units import UnitRecord
 from app.schemas.common import (
     ID_LINE,
+    NOTHING_ASTRAL_UNSEEN,
     DistrictCode,
     GeoLocation,
     Instant,
@@ -23,6 +24,7 @@ CallSign = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=ID_LINE),
     sent_at_most(32),
+    NOTHING_ASTRAL_UNSEEN,
 ]
 MAX_SHIFT = timedelta(hours=24)
 
