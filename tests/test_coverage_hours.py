@@ -88,6 +88,7 @@ def test_the_cit_share_is_held_to_its_target_exactly(
         (80, 401, 20.0, "19.95"),
         (2, 3, 66.67, "66.66"),
         (199999, 200000, 99.9999999, "99.99"),
+        (1, 5, 20.0000001, "20.0"),
     ],
 )
 def test_a_share_below_its_target_is_shown_below_it(

@@ -11,6 +11,7 @@ from uuid import UUID
 from fastapi import Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
@@ -145,6 +146,9 @@ async def _authorized(request: Request, principal: Principal) -> None:
     refuse_unknown_query(request)
 
 
+_PATH_ID = TypeAdapter(UUID)
+
+
 def _as_audited(param: str, value: str) -> str:
     """A path's resource id as its audit entry names it: an id in its one spelling (the
     route takes `{…}`, `urn:uuid:…`, upper case and no hyphens alike, and a search of the
@@ -152,9 +156,9 @@ def _as_audited(param: str, value: str) -> str:
     no valid id, but for NUL, which PostgreSQL's text cannot hold (U+FFFD marks where one
     was), as the entry must still be written."""
     if param != "code" and len(value) <= _RESOURCE_ID_KEPT:
-        try:
-            return str(UUID(value))
-        except ValueError:
+        try:  # as the route reads it: Python's UUID() takes forms the routes refuse
+            return str(_PATH_ID.validate_python(value))
+        except ValidationError:
             pass
     return value.replace("\x00", "\ufffd")
 

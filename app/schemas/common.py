@@ -178,7 +178,7 @@ _DIGITS = re.compile(r"^[0-9]{1,12}$")
 
 
 def _digits(value: Any) -> Any:
-    if isinstance(value, str) and not _DIGITS.match(value):
+    if isinstance(value, str) and not _DIGITS.fullmatch(value):
         raise ValueError("Input should be a whole number, in digits")
     return value
 

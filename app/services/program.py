@@ -37,6 +37,13 @@ def below_target(part: int, whole: int, target_pct: float) -> bool:
     return whole > 0 and 100 * part < Decimal(repr(target_pct)) * whole
 
 
+def _figure(value: float) -> str:
+    """A figure as it was written (20.0000001, not 20: ":g" kept six digits), a whole
+    number without its ".0"."""
+    text = repr(value)
+    return text.removesuffix(".0")
+
+
 def shown_below(part: int, whole: int, target_pct: float, share: float | None) -> str:
     """A share below its target as a warning shows it: as the report does (share), unless
     that rounds up to the target (5 of 9, 55.6 %, against 55.6 %): then cut, not rounded,
@@ -90,7 +97,7 @@ async def report(
                 code="cit_share_below_target",
                 message=f"{officers.cit_certified} of {officers.active} active officers"
                 f" ({shown_below(officers.cit_certified, officers.active, target, share)} %)"
-                f" are CIT-certified; the target is {target:g} %.",
+                f" are CIT-certified; the target is {_figure(target)} %.",
             )
         )
     if volunteered is not None and volunteered < 100:

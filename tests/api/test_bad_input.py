@@ -304,7 +304,7 @@ async def test_malformed_ids_and_cursors_are_422(admin: Api) -> None:
     _assert_problem(await admin.get("/v1/calls?limit=0"), 422)
 
 
-@pytest.mark.parametrize("number", ["1.0", "1e1", "+1", " 1", "0x1", "1_0", "\u0661"])
+@pytest.mark.parametrize("number", ["1.0", "1e1", "+1", " 1", "0x1", "1_0", "\u0661", "10\n"])
 async def test_a_number_in_a_query_or_a_path_is_digits(admin: Api, number: str) -> None:
     """The document's type: integer; pydantic took "1.0" (and "+1", "1_0", an Arabic-Indic
     one) for a number (security review)."""

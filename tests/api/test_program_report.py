@@ -266,6 +266,11 @@ async def test_a_share_shown_at_the_target_but_below_it_is_a_warning(admin: Api)
     assert warning["message"] == (
         "2 of 3 active officers (66.66 %) are CIT-certified; the target is 66.67 %."
     )
+    # The target as written: ":g" showed 66.6666667 as 66.6667 (review).
+    await admin.ok("PUT", "/v1/policy", {**policy, "cit_share_target_pct": 66.6666667})
+    report = await admin.ok("GET", "/v1/program")
+    [warning] = [w for w in report["warnings"] if w["code"] == "cit_share_below_target"]
+    assert warning["message"].endswith("; the target is 66.6666667 %.")
 
 
 async def test_the_program_as_csv_quotes_formulas(admin: Api) -> None:
