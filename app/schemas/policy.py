@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -63,6 +64,25 @@ _PROGRAM_FIELDS = (
 )
 
 
+_IGNORED = "The server's: ignored, whatever JSON it holds"
+
+
+def _json_only(value: JsonValue) -> JsonValue:
+    # Ignored, but still JSON: NaN and Infinity are not (the API refuses them everywhere).
+    def finite(node: JsonValue) -> bool:
+        if isinstance(node, float):
+            return math.isfinite(node)
+        if isinstance(node, list):
+            return all(finite(item) for item in node)
+        if isinstance(node, dict):
+            return all(finite(item) for item in node.values())
+        return True
+
+    if not finite(value):
+        raise ValueError("NaN and Infinity are not JSON numbers")
+    return value
+
+
 class PolicyIn(StrictModel):
     """The policy to put: exactly what GET /v1/policy returns, with changes (SPEC §6.3).
 
@@ -73,12 +93,8 @@ class PolicyIn(StrictModel):
 
     NOT_NULL = _PROGRAM_FIELDS
 
-    version: Annotated[JsonValue, Field(description="The server's: ignored, whatever it holds")] = (
-        None
-    )
-    created_at: Annotated[
-        JsonValue, Field(description="The server's: ignored, whatever it holds")
-    ] = None
+    version: Annotated[JsonValue, Field(description=_IGNORED), AfterValidator(_json_only)] = None
+    created_at: Annotated[JsonValue, Field(description=_IGNORED), AfterValidator(_json_only)] = None
     safety_flags: Annotated[
         list[SafetyFlag],
         Field(

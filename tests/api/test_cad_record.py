@@ -273,6 +273,12 @@ async def test_the_policy_read_changed_and_written_back_as_it_came(admin: Api) -
     assert (await admin.ok("PUT", "/v1/policy", odd))["version"] == after["version"] + 1
     odd = {**after, "version": -5, "created_at": "x"}
     after = await admin.ok("PUT", "/v1/policy", odd)
+    # But still JSON: NaN is no JSON number, here as anywhere.
+    nan = json.dumps({**after, "version": float("nan")})
+    refused = await admin.client.put(
+        "/v1/policy", content=nan, headers={**admin.headers, "content-type": "application/json"}
+    )
+    assert refused.status_code == 422
     assert after["version"] == before["version"] + 3
     # A negative zero is 0, as it is kept and answered.
     after = await admin.ok("PUT", "/v1/policy", {**after, "cit_share_target_pct": -0.0})
