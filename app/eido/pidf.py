@@ -23,9 +23,12 @@ CIVIC = "urn:ietf:params:xml:ns:pidf:geopriv10:civicAddr"
 PIDF = "urn:ietf:params:xml:ns:pidf"
 GEOPRIV = "urn:ietf:params:xml:ns:pidf:geopriv10"
 
-# The civic address elements (RFC 5139) an address line is made of, in reading order.
-_STREET = ("HNO", "HNS", "PRD", "RD", "STS", "POD")
-_PLACE = ("A3", "A1", "PC")
+# The longest address line a call holds (CallLocation.address in app/schemas/calls.py).
+MAX_ADDRESS = 500
+_CUT = "…"
+# A floor, unit, room, seat or building given as a bare number ("7") is labelled ("Floor 7");
+# one given with its own word ("Apt 712", "Ground", "Tower B") is shown as sent.
+_LABELS = {"BLD": "Building", "FLR": "Floor", "UNIT": "Unit", "ROOM": "Room", "SEAT": "Seat"}
 
 
 class PidfInvalid(ValueError):
@@ -77,19 +80,51 @@ def _point(root: Element) -> tuple[float, float] | None:
 
 
 def _address(root: Element) -> str | None:
-    """The first civic address as one line: '12 Main St, Salt Lake City, UT 84101'."""
+    """The first civic address as one line of at most MAX_ADDRESS characters (_fitted):
+    'Sunrise Apartments, 123 Main St, Tower B, Floor 7, Apt 712, rear entrance, Salt Lake
+    City, UT 84101'. The place's names (NAM, LMK); the street (RFC 5139's RD, else RFC
+    4119's A6, which RD replaces); what is below the street, largest first (BLD, FLR, UNIT,
+    ROOM, SEAT); the location text (LOC); then the community (A5, A4, A3, A1 and PC)."""
     civic = next(root.iter(f"{{{CIVIC}}}civicAddress"), None)
     if civic is None:
         return None
 
-    def words(names: tuple[str, ...]) -> str:
-        found = (civic.findtext(f"{{{CIVIC}}}{name}") for name in names)
-        return " ".join(" ".join(text.split()) for text in found if text and text.strip())
+    def text(name: str) -> str:
+        found = civic.findtext(f"{{{CIVIC}}}{name}")
+        return " ".join(found.split()) if found else ""
 
-    line = ", ".join(
-        part for part in (words(_STREET), words(_PLACE[:1]), words(_PLACE[1:])) if part
-    )
-    return line[:500] or None
+    def words(*names: str) -> str:
+        return " ".join(found for found in map(text, names) if found)
+
+    def labelled(name: str) -> str:
+        found = text(name)
+        return f"{_LABELS[name]} {found}" if found[:1].isdigit() else found
+
+    road = "RD" if text("RD") else "A6"
+    street = words("HNO", "HNS", "PRD", "PRM", road, "STS", "POD", "POM")
+    before = [text("NAM"), text("LMK"), street, *map(labelled, _LABELS)]
+    after = [text("A5"), text("A4"), text("A3"), words("A1", "PC")]
+    return _fitted(before, text("LOC"), after) or None
+
+
+def _fitted(before: list[str], free_text: str, after: list[str]) -> str:
+    """The parts as one line of at most MAX_ADDRESS characters: past it, the free text
+    (LOC) is cut after the last whole word that fits, ending with '…' (left out when none
+    does), so that the street and the community stay; a line still too long is cut, ending
+    so too."""
+
+    def line(loc: str) -> str:
+        return ", ".join(part for part in (*before, loc, *after) if part)
+
+    whole = line(free_text)
+    if len(whole) <= MAX_ADDRESS:
+        return whole
+    room = MAX_ADDRESS - len(line("")) - len(", ") - len(_CUT)
+    # At a word's end, where there is one: "gate code 44…" would give a wrong code.
+    kept = free_text[: max(room, 0) + 1]
+    kept = (kept.rsplit(" ", 1)[0] if " " in kept else kept[:-1]).rstrip(" ,;")
+    shorter = line(kept + _CUT if kept else "")
+    return shorter if len(shorter) <= MAX_ADDRESS else shorter[: MAX_ADDRESS - len(_CUT)] + _CUT
 
 
 def read(xml: str) -> PidfLocation:

@@ -18,7 +18,17 @@ from app.eido.schema import validator
 from app.services.auth import authenticate
 from app.services.eido import import_eido
 from app.state import AppState
-from tests.eido.documents import T0, document, incident_id, later, person, pidf, stamp
+from tests.eido.documents import (
+    APARTMENT,
+    APARTMENT_ADDRESS,
+    T0,
+    document,
+    incident_id,
+    later,
+    person,
+    pidf,
+    stamp,
+)
 from tests.helpers import (
     Api,
     add_co_responder,
@@ -386,6 +396,39 @@ async def test_a_calls_own_export_imports_again_with_its_point_and_address(admin
         again = await _import(admin, json.loads(text), 201)
         assert again["id"] != call["id"]
         assert (again["location"], again["district"]) == (call["location"], call["district"])
+
+
+async def test_a_civic_address_keeps_its_street_and_apartment_and_comes_back_unchanged(
+    admin: Api,
+) -> None:
+    """An apartment block's address lost its street name (A6) and its building, floor and
+    apartment: a unit was sent to '123 St, Salt Lake City, UT' (an outside-in check)."""
+    await grid_districts(admin)
+    long_civic = {**APARTMENT, "LOC": "ring twice " * 60}
+    for where in (APARTMENT, long_civic):
+        incident = incident_id()
+        eido = document(incident, location=pidf(point=IN_D1, civic=where))
+        call = await _import(admin, eido, 201)
+        if where is APARTMENT:
+            assert call["location"]["address"] == APARTMENT_ADDRESS
+        assert len(call["location"]["address"]) <= 500
+        exported = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+        _assert_valid_eido(exported)
+        assert (
+            exported["locationComponent"][0]["locationDescriptionText"]
+            == (call["location"]["address"])
+        )
+        # Its own export, echoed, changes nothing; nor does the CAD's document sent again.
+        echoed = await _import(admin, exported, 200)
+        assert echoed["applied"] is False
+        again = await _import(admin, {**eido, "lastUpdateTimeStamp": stamp(later(1))}, 200)
+        assert again["applied"] is True
+        assert again["location"] == call["location"]
+        # Another agency's copy of the export (another incident) takes the same address.
+        text = json.dumps(exported).replace(exported["$id"], incident_id())
+        copied = await _import(admin, json.loads(text), 201)
+        assert copied["location"] == call["location"]
+        assert len(await _recommendations(admin, call["id"])) == 1
 
 
 # The person and the notes

@@ -12,6 +12,28 @@ T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 AGENCY = "psap.example.org"
 
 
+# An apartment block's civic address as a PSAP sends it (RFC 4119's A6 for the street), and
+# the address line a call takes from it (docs/api.md, "EIDO").
+APARTMENT = {
+    "country": "US",
+    "A1": "UT",
+    "A3": "Salt Lake City",
+    "A6": "Main",
+    "STS": "St",
+    "HNO": "123",
+    "BLD": "Tower B",
+    "FLR": "7",
+    "UNIT": "Apt 712",
+    "LOC": "rear entrance, gate code 4411",
+    "NAM": "Sunrise Apartments",
+    "PC": "84101",
+}
+APARTMENT_ADDRESS = (
+    "Sunrise Apartments, 123 Main St, Tower B, Floor 7, Apt 712,"
+    " rear entrance, gate code 4411, Salt Lake City, UT 84101"
+)
+
+
 def incident_id() -> str:
     """A fresh Incident Tracking Identifier."""
     return f"urn:emergency:uid:incidentid:{uuid4().hex}:{AGENCY}"

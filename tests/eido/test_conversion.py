@@ -15,7 +15,7 @@ import pytest
 from app.eido import incoming, outgoing, pidf, registry, schema
 from app.eido.schema import EidoInvalid
 from app.vocabulary import APCO_DISPOSITION, OUTCOMES, UNIT_STATUSES
-from tests.eido.documents import T0, document, incident_id, person
+from tests.eido.documents import APARTMENT, APARTMENT_ADDRESS, T0, document, incident_id, person
 from tests.eido.documents import pidf as pidf_document
 from tests.events.samples import sample_call
 
@@ -129,6 +129,44 @@ def test_pidf_reads_a_point_a_circle_and_a_civic_address() -> None:
     assert place.address == "12 Main St, Provo, UT 84601"
     assert pidf.read(pidf_document(point=(-33.9, 151.2))).point == (-33.9, 151.2)
     assert pidf.read(pidf.point_document("x", 40.25, -111.75)).point == (40.25, -111.75)
+
+
+def test_pidf_address_has_the_street_and_what_is_below_it_in_reading_order() -> None:
+    """The integrator's apartment block: A6 (RFC 4119's street) and everything below the
+    street were dropped, and a unit went to '123 St, Salt Lake City, UT' with no apartment."""
+    assert pidf.read(pidf_document(civic=APARTMENT)).address == APARTMENT_ADDRESS
+    # RD (RFC 5139) supersedes A6; a bare number is labelled; A5 and A4 before the city.
+    civic = {
+        "HNO": "40",
+        "PRD": "N",
+        "RD": "State",
+        "A6": "Old Name",
+        "STS": "St",
+        "LMK": "City Library",
+        "UNIT": "12B",
+        "ROOM": "3",
+        "A5": "Capitol Hill",
+        "A4": "Downtown",
+        "A3": "Salt Lake City",
+    }
+    assert pidf.read(pidf_document(civic=civic)).address == (
+        "City Library, 40 N State St, Unit 12B, Room 3, Capitol Hill, Downtown, Salt Lake City"
+    )
+    assert pidf.read(pidf_document(civic={"FLR": " 2\n"})).address == "Floor 2"
+    assert pidf.read(pidf_document(civic={"country": "US"})).address is None
+
+
+def test_a_pidf_address_past_the_limit_cuts_its_location_text_first() -> None:
+    civic = {"HNO": "9", "RD": "Elm", "LOC": "gate " * 200, "A3": "Provo", "A1": "UT"}
+    address = pidf.read(pidf_document(civic=civic)).address
+    assert address is not None
+    assert len(address) <= pidf.MAX_ADDRESS
+    assert address.startswith("9 Elm, gate gate")
+    # Cut after a whole word: a gate code is never cut short into another.
+    assert address.endswith(" gate…, Provo, UT")
+    # Long elements elsewhere: the line itself is cut, ending so.
+    address = pidf.read(pidf_document(civic={"NAM": "n" * 600, "A3": "Provo"})).address
+    assert address == "n" * (pidf.MAX_ADDRESS - 1) + "…"
 
 
 @pytest.mark.parametrize("pos", ["91 10", "40 190", "nan 1", "40"])
