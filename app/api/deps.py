@@ -101,7 +101,9 @@ async def _authorized(request: Request, principal: Principal) -> None:
     Every denial is audited. Routes whose rule is audited get a note that the request's
     transaction records on success, and the error handlers record on failure.
     """
-    path = getattr(request.scope.get("route"), "path", "")
+    # The template as the OpenAPI document and the rules write it: without a converter
+    # (`{incident_id}`, where the route has `{incident_id:incident_id}`).
+    path = getattr(request.scope.get("route"), "path_format", "")
     rule = rule_for(request.method, path)
     if rule is None:  # A /v1 route without a rule is a programming error: refuse it.
         raise Forbidden("This route has no permission rule")
@@ -185,7 +187,7 @@ async def authorize_unread_body(request: Request) -> None:
     """
     if getattr(request.state, "authorized", False):
         return
-    path = getattr(request.scope.get("route"), "path", "")
+    path = getattr(request.scope.get("route"), "path_format", "")
     if rule_for(request.method, path) is None and not path.startswith("/v1/"):
         return  # a /v1 route without a rule is refused below (_authorized), as always
     principal = await _authenticated(request, await app_state(request), await _bearer(request))

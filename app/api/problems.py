@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import compile_path
+from starlette.routing import Route, compile_path
 
 from app.api.deps import authorize_unread_body
 from app.api.middleware import LONG_LIVED
@@ -200,12 +200,14 @@ def _allowed_methods(request: Request) -> str | None:
     """Every method the OpenAPI document lists for the request's path (RFC 9110 §15.5.6).
 
     The router's own 405 names only the methods of the first route whose path matched,
-    e.g. GET for /v1/calls/{id}, which PATCH also serves.
+    e.g. GET for /v1/calls/{id}, which PATCH also serves. A template is matched as its
+    route matches it, with its converters (an incident id may hold "/").
     """
+    routes = {r.path_format: r.path for r in request.app.known_routes if isinstance(r, Route)}
     matches = [
         (template.count("{"), operations)
         for template, operations in request.app.openapi()["paths"].items()
-        if compile_path(template)[0].match(request.url.path)
+        if compile_path(routes.get(template, template))[0].match(request.url.path)
     ]
     if not matches:
         return None

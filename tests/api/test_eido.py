@@ -1246,6 +1246,38 @@ async def test_another_agencys_call_and_incident_are_404(admin: Api, other_admin
     assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["district"] == "D1"
 
 
+async def test_an_incident_id_holding_a_slash_is_found_by_its_path(
+    admin: Api, other_admin: Api, db: asyncpg.Connection
+) -> None:
+    """Import took `…:2026/000123:psap.example.org`, and the retrieval route answered 404
+    "The API has no such path" for it, sent as %2F or raw (an outside-in check)."""
+    await grid_districts(admin)
+    incident = f"urn:emergency:uid:incidentid:2026/{uuid4().hex}:psap.example.org"
+    call = await _import(admin, document(incident, beat="D1"), 201)
+    exported = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    assert exported["$id"] == incident
+    for path in (quote(incident, safe=""), quote(incident, safe="/:"), incident):
+        assert await admin.ok("GET", f"/v1/eido/incidents/{path}") == exported, path
+    audited = await db.fetch(
+        "SELECT resource_id FROM audit_entry WHERE action = 'call.eido' AND outcome = 'success'"
+    )
+    assert {r["resource_id"] for r in audited} == {call["id"]}
+    # Another agency, an unknown id, one with more after it: 404s that say so.
+    for api, path in (
+        (other_admin, incident),
+        (admin, incident.replace("2026/", "2025/")),
+        (admin, f"{incident}/eido"),
+    ):
+        missing = await api.get(f"/v1/eido/incidents/{path}")
+        assert (missing.status_code, missing.json()["detail"]) == (404, "incident not found")
+    # The path with no id is still none of the API's, and the route takes only GET (HEAD).
+    empty = await admin.get("/v1/eido/incidents/")
+    assert empty.status_code == 404
+    assert empty.json()["detail"].startswith("The API has no such path")
+    posted = await admin.client.post(f"/v1/eido/incidents/{incident}", headers=admin.headers)
+    assert (posted.status_code, posted.headers["allow"]) == (405, "GET, HEAD")
+
+
 async def test_a_viewer_reads_eidos_but_cannot_import(admin: Api, db: asyncpg.Connection) -> None:
     await grid_districts(admin)
     viewer = await admin.with_role("viewer")

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from app.api.deps import Audit, Caller, Context, Session, State, Work, request_id
 from app.api.openapi import EIDO_DOCUMENT
@@ -20,6 +21,17 @@ from app.services import eido_export
 from app.vocabulary import EXTERNAL_ID_MAX
 
 router = APIRouter(tags=["eido"], route_class=StrictJSONRoute)
+
+
+class _IncidentIdConvertor(PathConvertor):
+    """An incident id in a path: the rest of it, "/" included (STA-010's unique id may hold
+    one, which the server has decoded from %2F before routing), and never empty (the path
+    with nothing after its last "/" is none of the API's)."""
+
+    regex = ".+"
+
+
+register_url_convertor("incident_id", _IncidentIdConvertor())
 
 _EIDO_DOCUMENT = {
     "description": "An EIDO 1.0 document (NENA-STA-021 EmergencyIncidentDataObjectType); "
@@ -95,7 +107,7 @@ async def export_call(
 
 
 @router.get(
-    "/v1/eido/incidents/{incident_id}",
+    "/v1/eido/incidents/{incident_id:incident_id}",
     responses={200: _EIDO_DOCUMENT, **problems(401, 403, 404, 422, 503)},
 )
 async def get_incident(
