@@ -4,7 +4,9 @@ validator built from it, for documents coming in and going out.
 The published schema is used as it is, but for two repairs made once, at load: one
 `minItems` is written as the string "1," (read as 1), and the NIEM components it refers to
 (`NIEMComponents/nc.yaml`, `j.yaml`) are not published with it, so those references accept
-any JSON object. Timestamps (`format: date-time`) are checked as RFC 3339 with a zone.
+any JSON object. Timestamps (`format: date-time`) are checked as RFC 3339 with a zone, the
+other formats it names (`uri`, `uri-reference`) as jsonschema-rs checks them, by both
+validators alike.
 
 Two validators are built from the one repaired schema: jsonschema-rs (compiled) decides,
 in tens of microseconds; a document it refuses is explained by jsonschema's first error,
@@ -77,12 +79,37 @@ def parse_timestamp(value: str) -> datetime | None:
     return moment if 1 < moment.year < 9999 else None
 
 
-_formats = FormatChecker(formats=())
+# The formats checked otherwise than jsonschema-rs checks them by itself.
+_OWN_FORMATS = {"date-time": lambda value: parse_timestamp(value) is not None}
 
 
-@_formats.checks("date-time")
-def _is_date_time(value: object) -> bool:
-    return not isinstance(value, str) or parse_timestamp(value) is not None
+def _format_names(node: Any) -> set[str]:
+    """Every format the schema names (date-time, uri, uri-reference, int32)."""
+    names: set[str] = set()
+    pending = [node]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("format"), str):
+                names.add(item["format"])
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return names
+
+
+def _format_checker() -> FormatChecker:
+    """Each format the schema names, checked for the explaining validator exactly as the
+    deciding one checks it: by jsonschema-rs, one value at a time. A refusal for any format
+    (a `uri` that is none) is then explained, with its path, as one for a date-time is; a
+    format jsonschema-rs does not check (int32) passes in both."""
+    checker = FormatChecker(formats=())
+    for name in sorted(_format_names(schemas())):
+        one = jsonschema_rs.Draft202012Validator(
+            {"format": name}, formats=_OWN_FORMATS, validate_formats=True
+        )
+        checker.checks(name)(one.is_valid)
+    return checker
 
 
 @cache
@@ -104,7 +131,7 @@ def validator() -> Draft202012Validator:
     """The validator of EmergencyIncidentDataObjectType that explains refusals, built once."""
     root = _root()
     Draft202012Validator.check_schema(root)
-    return Draft202012Validator(root, format_checker=_formats)
+    return Draft202012Validator(root, format_checker=_format_checker())
 
 
 @cache
@@ -112,7 +139,7 @@ def _decider() -> jsonschema_rs.Draft202012Validator:
     """The compiled validator that decides, built once."""
     return jsonschema_rs.Draft202012Validator(
         _root(),
-        formats={"date-time": lambda value: parse_timestamp(value) is not None},
+        formats=_OWN_FORMATS,
         validate_formats=True,
     )
 

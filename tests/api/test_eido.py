@@ -509,6 +509,12 @@ async def test_documents_that_are_not_eidos_are_422s_that_write_nothing(
     good = document(incident_id(), beat="D1")
     missing = {k: v for k, v in good.items() if k != "issuingElementIdentification"}
     no_id = {k: v for k, v in good.items() if k != "$id"}
+    by_reference = {
+        "$id": "l",
+        "lastUpdateTimeStamp": good["lastUpdateTimeStamp"],
+        "updatedByAgencyReference": {"$ref": "a"},
+        "locationTypeDescriptionRegistryText": "CurrentIncident",
+    }
     cases: list[tuple[dict[str, Any], str, list[Any]]] = [
         (missing, "issuingElementIdentification", ["body"]),
         (no_id, "$id", ["body"]),
@@ -525,6 +531,14 @@ async def test_documents_that_are_not_eidos_are_422s_that_write_nothing(
             },
             "string",
             ["body", "incidentComponent", "beatOrDispatchGroupText"],
+        ),
+        (
+            {
+                **good,
+                "locationComponent": [{**by_reference, "locationByReferenceUrl": "yesterday"}],
+            },
+            "should be a valid uri",
+            ["body", "locationComponent", 0, "locationByReferenceUrl"],
         ),
         ({**good, "$id": "CAD-12"}, "Incident Tracking Identifier", ["body", "$id"]),
         # The prefix alone, or no agency part (NENA-STA-010): every CAD sending such an id

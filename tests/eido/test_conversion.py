@@ -283,6 +283,77 @@ def _with(node: Any, path: tuple[str | int, ...], value: Any) -> Any:
     return copy
 
 
+def _prologued(fields: dict[str, Any]) -> dict[str, Any]:
+    prologue = {
+        "$id": f"c{uuid4().hex}",
+        "lastUpdateTimeStamp": "2026-11-30T09:00:00Z",
+        "updatedByAgencyReference": {"$ref": "a"},
+    }
+    return {**prologue, **fields}
+
+
+# A component holding each field of a format the schema names (but int32, which neither
+# validator checks): its path in a document, and the component.
+_FORMATTED: dict[str, list[tuple[tuple[str | int, ...], dict[str, Any]]]] = {
+    "uri": [
+        (
+            ("locationComponent", 0, "locationByReferenceUrl"),
+            {"locationTypeDescriptionRegistryText": "CurrentIncident"},
+        ),
+        (("alarmsSensorsComponent", 0, "alarmUrl"), {}),
+        (("callbackComponent", 0, "updatedCbn", "updatedCbnIdentifierUri"), {}),
+    ],
+    "uri-reference": [(("mediaComponent", 0, "uri"), {"contentType": "image/jpeg"})],
+    "date-time": [
+        (
+            ("cautionComponent", 0, "startDate"),
+            {
+                "cautionTypeCommonRegistryText": "Dog",
+                "cautionTypeInternalText": "dog",
+                "cautionSeverity": "low",
+            },
+        )
+    ],
+}
+
+
+def _formatted(path: tuple[str | int, ...], fields: dict[str, Any], value: str) -> dict[str, Any]:
+    """A document whose component on path holds value at path's end."""
+    component = _prologued(fields)
+    if len(path) == 4:  # inside a component's own typed object
+        component[str(path[2])] = _prologued({str(path[3]): value})
+    else:
+        component[str(path[2])] = value
+    return {**document(incident_id(), beat="D1"), str(path[0]): [component]}
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "fields"),
+    [(name, path, fields) for name, cases in _FORMATTED.items() for path, fields in cases],
+)
+def test_a_value_not_of_its_format_is_refused_and_explained_with_its_path(
+    name: str, path: tuple[str | int, ...], fields: dict[str, Any]
+) -> None:
+    """A uri that is none was refused by the deciding validator, and explained only as
+    "does not match the EIDO schema" at the body: the explaining one checked date-times
+    alone (an outside-in check)."""
+    good = {"uri": "https://psap.example.org/x", "uri-reference": "media/1.jpg"}
+    schema.check(_formatted(path, fields, good.get(name, "2026-11-30T09:00:00Z")))
+    refused = _formatted(path, fields, "not a uri")
+    assert not schema.is_valid(refused)
+    with pytest.raises(EidoInvalid) as explained:
+        schema.check(refused)
+    assert (explained.value.message, explained.value.loc) == (f"should be a valid {name}", path)
+
+
+def test_every_format_the_schema_names_is_checked_alike_by_both_validators() -> None:
+    names = schema._format_names(schema.schemas())
+    assert names == {*_FORMATTED, "int32"}
+    checker = schema.validator().format_checker
+    assert checker is not None
+    assert set(checker.checkers) == names
+
+
 _REMOVED = object()
 _WRONG = [_REMOVED, "x", 7, 2.5, None, True, [], {}, "2026-13-01T09:00:00Z", ["x"]]
 
