@@ -83,30 +83,55 @@ _OUTCOME_OF_CODE: dict[str, Outcome] = {
 }
 
 
+def _disposition_codes(incident: Mapping[str, Any]) -> dict[int, str]:
+    """Each disposition component's registry code (registry.disposition_code), by its index.
+    Raises EidoInvalid for a code the registry does not have: the schema allows only its
+    codes, and one refused is told, not cleared as "APCO disposition ABC"."""
+    codes: dict[int, str] = {}
+    for index, disposition in _components(incident, "dispositionComponent"):
+        sent = _text(disposition.get("dispositionCommonRegistryCode")) or ""
+        code = registry.disposition_code(sent)
+        if code is None:
+            shown = sent.strip()
+            named = f" {shown!r}" if 0 < len(shown) <= 8 and shown.isprintable() else ""
+            raise EidoInvalid(
+                f"the dispositionCommonRegistryCode{named} is not in the Common Disposition"
+                " Code registry (01 to 45)",
+                (
+                    "incidentComponent",
+                    "dispositionComponent",
+                    index,
+                    "dispositionCommonRegistryCode",
+                ),
+            )
+        codes[index] = code
+    return codes
+
+
 def _closure(incident: Mapping[str, Any], statuses: object) -> Closure | None:
     """The ended incident's primary disposition (else its first), as a cleared call keeps
     it: the description, else the APCO code; the outcome its category names (this service's
     export writes the outcome there) or its code alone maps to. Cancelled, with no
     disposition, is the outcome `cancelled`."""
+    codes = _disposition_codes(incident)  # every one checked, the incident ended or not
     if not registry.has_ended(statuses):
         return None
-    found = [d for _, d in _components(incident, "dispositionComponent") if isinstance(d, dict)]
-    found.sort(key=lambda d: d.get("dispositionPrimaryIndicator") is not True)
+    found = [(i, d) for i, d in _components(incident, "dispositionComponent") if i in codes]
+    found.sort(key=lambda entry: entry[1].get("dispositionPrimaryIndicator") is not True)
     if not found:
         cancelled = registry.has_been_cancelled(statuses)
         return Closure(
             disposition=f"{'Cancelled' if cancelled else 'Closed'} in the CAD (EIDO)",
             outcome="cancelled" if cancelled else None,
         )
-    primary = found[0]
-    code = _shown(_text(primary.get("dispositionCommonRegistryCode")))
+    index, primary = found[0]
+    code = codes[index]
     category = _text(primary.get("dispositionCategoryText"))
     outcome: Outcome | None = next((o for o in OUTCOMES if o == category), None)
-    if outcome is None and code:
+    if outcome is None:
         outcome = _OUTCOME_OF_CODE.get(code)
     text = _shown(_text(primary.get("dispositionDescriptionText")), at_most=DISPOSITION_MAX)
-    text = text or f"APCO disposition {code[:32] or 'unknown'} (EIDO)"
-    return Closure(disposition=text, outcome=outcome)
+    return Closure(disposition=text or f"APCO disposition {code} (EIDO)", outcome=outcome)
 
 
 def _shown(text: str | None, *, at_most: int | None = None) -> str:

@@ -368,6 +368,23 @@ def has_been_cancelled(statuses: object) -> bool:
     return "cancelled" in said and "closed" not in said
 
 
+# EIDO-CommonDispositionCode (section 3.5, from APCO ANS 1.111.2-2018): the two-digit codes
+# 01 to 45. 46 to 100 are held for future versions: reserved, they mean nothing yet.
+DISPOSITION_CODES: frozenset[str] = frozenset(f"{code:02d}" for code in range(1, 46))
+
+
+def disposition_code(text: str) -> str | None:
+    """The registry's code a dispositionCommonRegistryCode names, as the registry writes it,
+    else None. Whitespace around it is ignored, and one digit is read as the two-digit code
+    it stands for ("3" is "03", Arrest): APCO's codes are two-digit integers, and a CAD may
+    send one as a number's text. Nothing else is: "003", "3.0", "ABC", reserved "99"."""
+    code = text.strip()
+    if not (code.isascii() and code.isdigit() and 1 <= len(code) <= 2):
+        return None
+    code = code.rjust(2, "0")
+    return code if code in DISPOSITION_CODES else None
+
+
 # EIDO-LocationType (section 3.8): where an incident's location is looked for, best first.
 # Units', staging and cell tower locations never place a call.
 INCIDENT_LOCATION_TYPES = (

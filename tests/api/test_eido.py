@@ -1010,7 +1010,7 @@ async def test_a_closing_disposition_a_call_cannot_hold_is_made_one_it_can(admin
     for described, code, kept in (
         ("\x01", "15", "APCO disposition 15 (EIDO)"),
         ("\ufeff", "15", "APCO disposition 15 (EIDO)"),
-        (None, "9" * 300, f"APCO disposition {'9' * 32} (EIDO)"),
+        (None, " 16 ", "APCO disposition 16 (EIDO)"),
         ("left\x00with\ttabs", "15", "left with tabs"),
         # Nothing seen: zero-width, a direction override, a C1 control (a cp1252 dash
         # read as Latin-1); ends and runs of controls trimmed to single spaces.
@@ -1034,6 +1034,52 @@ async def test_a_closing_disposition_a_call_cannot_hold_is_made_one_it_can(admin
         await _import(admin, closing, 200)
         read = await admin.ok("GET", f"/v1/calls/{call['id']}")
         assert (read["status"], read["disposition"]) == ("cleared", kept)
+
+
+async def test_a_disposition_code_not_in_the_registry_is_a_422_that_changes_nothing(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A Closed update with code "99" (reserved) or "ABC" cleared the call as "APCO
+    disposition ABC (EIDO)", and "3" was not read as "03" (Arrest) while " 03" was (an
+    outside-in check)."""
+    await _crew_in_d1(admin)
+    incident = incident_id()
+    call = await _import(admin, document(incident, beat="D1"), 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", {})
+    events = await _count(db, "event")
+    loc = ["body", "incidentComponent", "dispositionComponent", 1, "dispositionCommonRegistryCode"]
+    for code, named in (("99", "'99'"), ("ABC", "'ABC'"), ("003", "'003'"), ("9" * 300, "")):
+        closing = document(incident, at=later(1), beat="D1")
+        closing["incidentComponent"]["incidentStatusCommonRegistryText"] = ["Closed"]
+        closing["incidentComponent"]["dispositionComponent"] = [
+            _disposition(incident, "15"),
+            _disposition(incident, code),
+        ]
+        refused = await admin.post("/v1/eido", closing)
+        assert refused.status_code == 422, code
+        problem = refused.json()
+        assert problem["detail"] == (
+            f"not an acceptable EIDO: the dispositionCommonRegistryCode{named and ' ' + named}"
+            " is not in the Common Disposition Code registry (01 to 45)"
+        )
+        assert problem["errors"][0]["loc"] == loc
+    read = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert (read["status"], read["disposition"]) == ("dispatched", None)
+    assert await _count(db, "event") == events
+    # An incident still open is refused for one too: the schema allows only the registry's.
+    active = document(incident, at=later(1), beat="D1")
+    active["incidentComponent"]["dispositionComponent"] = [_disposition(incident, "ABC")]
+    assert (await admin.post("/v1/eido", active)).status_code == 422
+    # One digit is its two-digit code, as one with spaces around it is: "3" is Arrest.
+    for code in ("3", " 03 "):
+        other = incident_id()
+        taken = await _import(admin, document(other, beat="D1"), 201)
+        closing = document(other, at=later(1), beat="D1")
+        closing["incidentComponent"]["incidentStatusCommonRegistryText"] = ["Closed"]
+        closing["incidentComponent"]["dispositionComponent"] = [_disposition(other, code)]
+        await _import(admin, closing, 200)
+        read = await admin.ok("GET", f"/v1/calls/{taken['id']}")
+        assert (read["disposition"], read["outcome"]) == ("APCO disposition 03 (EIDO)", "arrest")
 
 
 async def test_a_cancelled_incident_clears_its_call_as_cancelled(admin: Api) -> None:

@@ -354,6 +354,17 @@ def test_every_format_the_schema_names_is_checked_alike_by_both_validators() -> 
     assert set(checker.checkers) == names
 
 
+def test_the_disposition_codes_are_the_registrys_and_read_one_way() -> None:
+    table = files("tests").joinpath("data", "apco_common_dispositions.tsv").read_text()
+    codes = {line.split("\t")[0] for line in table.splitlines() if not line.startswith("#")}
+    assert codes == registry.DISPOSITION_CODES
+    assert set(APCO_DISPOSITION.values()) <= registry.DISPOSITION_CODES
+    for sent, read in (("03", "03"), ("3", "03"), (" 3\t", "03"), ("45", "45"), ("10", "10")):
+        assert registry.disposition_code(sent) == read, sent
+    for sent in ("", "0", "00", "46", "99", "100", "003", "3.0", "+3", "ABC", "\uff13", "\u0663"):
+        assert registry.disposition_code(sent) is None, sent
+
+
 _REMOVED = object()
 _WRONG = [_REMOVED, "x", 7, 2.5, None, True, [], {}, "2026-13-01T09:00:00Z", ["x"]]
 
