@@ -17,6 +17,7 @@ from app.vocabulary import (
     CO_RESPONDER_KINDS,
     DIVERTED_TO,
     LEADS,
+    OFF_CALL,
     OUTCOMES,
     OVERRIDE_CODES,
     RESPONDER_TYPES,
@@ -47,6 +48,7 @@ def test_safety_models_have_one_field_per_safety_flag(model: type[Safety | Safet
         ("dispatch", "ck_dispatch_recommended_lead", LEADS),
         ("dispatch", "ck_dispatch_dispatched_lead", LEADS),
         ("dispatch", "ck_dispatch_override_code", OVERRIDE_CODES),
+        ("assignment", "ck_assignment_released_status", OFF_CALL),
     ],
 )
 async def test_database_check_constraints_allow_exactly_the_vocabulary(

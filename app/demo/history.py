@@ -298,6 +298,7 @@ async def _call(
                 override_reason=dispatch.override_reason,
                 assigned_at=dispatch_at,
                 released_at=cleared,
+                released_status="available",  # as a clear releases them
                 on_scene_at=None
                 if outcome == "gone_on_arrival" and n
                 else arrival + timedelta(minutes=3 * n),

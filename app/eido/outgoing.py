@@ -38,6 +38,9 @@ class UnitOnCall:
     status: UnitStatus
     assigned_at: datetime
     released_at: datetime | None
+    # The status its release left it in (available, out_of_service); None while on the
+    # call, or for a release older than that record.
+    released_status: UnitStatus | None = None
     # When that status last changed, while the unit is on the call (None once released):
     # its progress (en route, on scene) dates the document too.
     status_at: datetime | None = None
@@ -221,6 +224,19 @@ class _Builder:
             "agencyReference": {"$ref": self.agency},
         }
         released = unit.released_at is not None
+        status = unit.status
+        secondary = [registry.SECONDARY_STATUS[status]]
+        internal: list[str] = [status]
+        if released:
+            # As the incident left it: cleared from it, in the status it was released into
+            # (available, or out of service), whatever it reports since (that is not the
+            # incident's, may be another call's, and does not date the document). A release
+            # older than that record (migration 0031) is shown available, as it was.
+            status = unit.released_status or "available"
+            secondary = [registry.RELEASED_STATUS]
+            if status != "available":
+                secondary.append(registry.SECONDARY_STATUS[status])  # OutofService
+            internal = ["released", *([unit.released_status] if unit.released_status else [])]
         resource: dict[str, Any] = {
             **self.prologue(f"resource:{key}"),
             "agentReference": [{"$ref": agent["$id"]}],
@@ -229,15 +245,9 @@ class _Builder:
             "resourceAttributeRegistryText": [registry.CIT_ATTRIBUTE] if unit.cit_certified else [],
             "resourceAttributeInternalText": [unit.role],
             "emergencyResourceName": unit.call_sign or unit.name,
-            # Released: cleared from the incident, shown so whatever the unit reports since
-            # (its later status is not the incident's, and does not date the document).
-            "primaryUnitStatusRegistryText": registry.PRIMARY_STATUS[
-                "available" if released else unit.status
-            ],
-            "secondaryUnitStatusRegistryText": [
-                registry.RELEASED_STATUS if released else registry.SECONDARY_STATUS[unit.status]
-            ],
-            "unitStatusInternal": ["released" if released else unit.status],
+            "primaryUnitStatusRegistryText": registry.PRIMARY_STATUS[status],
+            "secondaryUnitStatusRegistryText": secondary,
+            "unitStatusInternal": internal,
         }
         if not released:
             resource["activeOnIncidentId"] = self.id

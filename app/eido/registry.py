@@ -324,8 +324,10 @@ RESOURCE_TYPE: dict[ResponderType, str] = {
 }
 CIT_ATTRIBUTE = "CrisisInterventionSpecialist"
 
-# A unit's live status as EIDO-PrimaryUnitStatus-Common (section 3.9) and
-# EIDO-SecondaryUnitStatus-Common (section 3.10), while it is on the call.
+# A unit's status as EIDO-PrimaryUnitStatus-Common (section 3.9) and
+# EIDO-SecondaryUnitStatus-Common (section 3.10): its live one while it is on the call, the
+# one it was released into once released (out of service: NotAvailable, never Available,
+# which says a unit may be dispatched).
 PRIMARY_STATUS: dict[UnitStatus, str] = {
     "available": "Available",
     "dispatched": "NotAvailable",
@@ -342,7 +344,8 @@ SECONDARY_STATUS: dict[UnitStatus, str] = {
     "transporting": "Transporting",
     "out_of_service": "OutofService",
 }
-# What a unit released from the call is, on the call: it has cleared it.
+# What a unit released from the call is, on the call: it has cleared it (and, released out
+# of service, OutofService beside it).
 RELEASED_STATUS = "Cleared"
 
 # EIDO-IncidentStatus-Common (section 3.3): an incident that is over. (The export sends

@@ -9,11 +9,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.models.base import Base, id_column
 from app.vocabulary import (
     LEADS,
+    OFF_CALL,
     OVERRIDE_CODES,
     Lead,
     OverrideCode,
     ResponderType,
     UnitRole,
+    UnitStatus,
     sql_list,
 )
 
@@ -32,6 +34,8 @@ class Assignment(Base):
         ),
         Index("ix_assignment_responder_recent", "responder_id", "assigned_at"),
         Index("ix_assignment_call", "call_id"),
+        CheckConstraint(f"released_status IN {sql_list(OFF_CALL)}", name="released_status"),
+        CheckConstraint("released_status IS NULL OR released_at IS NOT NULL", name="released_only"),
     )
 
     id: Mapped[UUID] = id_column()
@@ -45,6 +49,10 @@ class Assignment(Base):
     override_reason: Mapped[str | None] = mapped_column(Text)
     assigned_at: Mapped[datetime]
     released_at: Mapped[datetime | None]
+    # The status the release left the unit in (available, or out_of_service): what the EIDO
+    # export shows of a released unit. NULL while active, and for releases older than
+    # migration 0031 that it could not tell.
+    released_status: Mapped[UnitStatus | None] = mapped_column(Text)
     # When the unit first reported on_scene on this call.
     on_scene_at: Mapped[datetime | None]
     # Never loaded; it tells the ORM to write a dispatch before its assignments.

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Assignment, Call, CoResponder, Dispatch, Officer
 from app.repositories.naming_shift import NAMING_SHIFT
-from app.vocabulary import ResponderType
+from app.vocabulary import ResponderType, UnitStatus
 
 
 async def call_of_unit(
@@ -204,8 +204,13 @@ async def active_for_responder(session: AsyncSession, responder_id: UUID) -> Ass
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def release(session: AsyncSession, assignment_ids: Sequence[UUID], at: datetime) -> None:
+async def release(
+    session: AsyncSession, assignment_ids: Sequence[UUID], at: datetime, *, into: UnitStatus
+) -> None:
+    """End the assignments at `at`, their units released into status `into`."""
     if assignment_ids:
         await session.execute(
-            update(Assignment).where(Assignment.id.in_(assignment_ids)).values(released_at=at)
+            update(Assignment)
+            .where(Assignment.id.in_(assignment_ids))
+            .values(released_at=at, released_status=into)
         )

@@ -144,8 +144,10 @@ async def write(
         raise
 
 
+# A clear makes its units available again (below): their release says so.
 _RELEASE_ASSIGNMENTS = """
-UPDATE assignment SET released_at = :r_at WHERE id = ANY(CAST(:ev_released AS uuid[]))"""
+UPDATE assignment SET released_at = :r_at, released_status = 'available'
+WHERE id = ANY(CAST(:ev_released AS uuid[]))"""
 
 # Only the units still on this call; updated_at = now() as the ORM's onupdate.
 _UNITS_RELEASED = """

@@ -93,5 +93,5 @@ async def clear(
         conn, call, released=active, at=now, events=[*released, cleared], entry=entry
     )
     for assignment in active:
-        assignment.released_at = now
+        assignment.released_at, assignment.released_status = now, "available"
     return call_views.render_dispatched(call, rec, found.assignments, found.dispatches)

@@ -130,6 +130,7 @@ async def _units(
             status=people[a.responder_id].status,
             assigned_at=a.assigned_at,
             released_at=a.released_at,
+            released_status=a.released_status,
             # Once released, what the unit does is no longer the incident's news (outgoing:
             # a released unit is shown as the incident left it).
             status_at=people[a.responder_id].status_at if a.released_at is None else None,

@@ -250,7 +250,7 @@ async def _release(
         officer_ids=sorted(a.responder_id for a in assignments if a.responder_type == "officer"),
         co_ids=sorted(a.responder_id for a in assignments if a.responder_type == "co_responder"),
     )
-    await assignment_repo.release(session, [a.id for a in assignments], now)
+    await assignment_repo.release(session, [a.id for a in assignments], now, into=new_status)
     released = []
     for a in assignments:
         unit = locked.get(a.responder_id)

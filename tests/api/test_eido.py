@@ -683,7 +683,9 @@ async def test_a_released_unit_is_shown_as_the_incident_left_it_whatever_it_repo
     newer documents kept the first (an outside-in check). Dating the document by the
     released unit's reports instead made a CAD's real update, dated before the unit's next
     report on another call, look like the call's own export echoed (the review). Released,
-    a unit is shown cleared from the incident, and what it does since is not its news."""
+    a unit is shown cleared from the incident in the status it left in (out of service:
+    not Available, which a receiving CAD takes as free to dispatch; a later check), and
+    what it does since is not its news."""
     await grid_districts(admin)
     await add_officer(admin, district="D1", call_sign="1A1", cit=True)
     co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
@@ -703,7 +705,7 @@ async def test_a_released_unit_is_shown_as_the_incident_left_it_whatever_it_repo
         ]
         return unit["primaryUnitStatusRegistryText"], unit["secondaryUnitStatusRegistryText"]
 
-    assert shown(away) == shown(back) == ("Available", ["Cleared"])
+    assert shown(away) == shown(back) == ("NotAvailable", ["Cleared", "OutofService"])
     assert back == away
     # A CAD's edit of that export, dated after it and before the unit's next report, is news.
     await asyncio.sleep(0.01)
@@ -717,6 +719,59 @@ async def test_a_released_unit_is_shown_as_the_incident_left_it_whatever_it_repo
     taken = await _import(admin, edited, 200)
     assert taken["applied"] is True
     assert taken["nature"] == "WEAPON"
+
+
+async def test_a_released_unit_is_exported_in_the_status_it_was_released_into(
+    admin: Api,
+) -> None:
+    """Every released unit was exported Available (and Cleared), one that left out of
+    service included: a receiving CAD marked it free to dispatch (an outside-in check). Its
+    status now is no answer either: it may be on another call since."""
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "MNTL"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", {})
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "out_of_service"})
+
+    def shown(eido: dict[str, Any]) -> dict[str, tuple[str, list[str], list[str]]]:
+        return {
+            r["emergencyResourceName"]: (
+                r["primaryUnitStatusRegistryText"],
+                r["secondaryUnitStatusRegistryText"],
+                r["unitStatusInternal"],
+            )
+            for r in eido["emergencyResourceComponent"]
+        }
+
+    out = ("NotAvailable", ["Cleared", "OutofService"], ["released", "out_of_service"])
+    left = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    _assert_valid_eido(left)
+    assert shown(left)["1A1"] == out
+    on_call = {r["emergencyResourceName"]: r for r in left["emergencyResourceComponent"]}
+    assert "activeOnIncidentId" not in on_call["1A1"]
+    # Back in service and sent to another call: still out of service as this one left it.
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "available"})
+    other = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "MNTL"}, 201)
+    assert [u["call_sign"] for u in other["recommendation"]["units"]] == ["1A1"]
+    await admin.ok("POST", f"/v1/calls/{other['id']}/dispatch", {})
+    # The clear makes the co-responder available again; the call's own export, echoed, is
+    # still no news.
+    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "settled"})
+    cleared = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    _assert_valid_eido(cleared)
+    assert shown(cleared) == {
+        "1A1": out,
+        "MCT-1": ("Available", ["Cleared"], ["released", "available"]),
+    }
+    assert (await _import(admin, cleared, 200))["applied"] is False
+    # A unit reporting back in service is released available.
+    third = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "MNTL"}, 201)
+    assert [u["call_sign"] for u in third["recommendation"]["units"]] == ["MCT-1"]
+    await admin.ok("POST", f"/v1/calls/{third['id']}/dispatch", {})
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "available"})
+    back = await admin.ok("GET", f"/v1/calls/{third['id']}/eido")
+    assert shown(back) == {"MCT-1": ("Available", ["Cleared"], ["released", "available"])}
 
 
 async def test_dispatched_call_exports_its_units_with_type_attribute_and_status(

@@ -14,7 +14,7 @@ import pytest
 
 from app.eido import incoming, outgoing, pidf, registry, schema
 from app.eido.schema import EidoInvalid
-from app.vocabulary import APCO_DISPOSITION, OUTCOMES, UNIT_STATUSES
+from app.vocabulary import APCO_DISPOSITION, OUTCOMES, UNIT_STATUSES, UnitStatus
 from tests.eido.documents import APARTMENT, APARTMENT_ADDRESS, T0, document, incident_id, person
 from tests.eido.documents import pidf as pidf_document
 from tests.events.samples import sample_call
@@ -228,21 +228,28 @@ def test_assigned_incident_ids_name_their_call_in_their_agency_only() -> None:
     assert outgoing.assigned_call_id("CAD-1", agency) is None
 
 
+def _unit(
+    status: UnitStatus, *, released: bool, released_status: UnitStatus | None = None
+) -> outgoing.UnitOnCall:
+    return outgoing.UnitOnCall(
+        responder_type="officer",
+        responder_id=uuid4(),
+        name="Officer",
+        call_sign=None,
+        role="lead",
+        cit_certified=True,
+        status=status,
+        assigned_at=T0,
+        released_at=T0 + timedelta(minutes=9) if released else None,
+        released_status=released_status,
+    )
+
+
 @pytest.mark.parametrize("outcome", OUTCOMES)
 def test_every_outcome_exports_its_apco_disposition_code(outcome: str) -> None:
     call = replace(sample_call(), status="cleared", outcome=outcome)  # type: ignore[arg-type]
     units = tuple(
-        outgoing.UnitOnCall(
-            responder_type="officer",
-            responder_id=uuid4(),
-            name="Officer",
-            call_sign=None,
-            role="lead",
-            cit_certified=True,
-            status=status,
-            assigned_at=T0,
-            released_at=None if i % 2 else T0 + timedelta(minutes=9),
-        )
+        _unit(status, released=not i % 2, released_status="available" if i % 4 else None)
         for i, status in enumerate(UNIT_STATUSES)
     )
     eido = outgoing.document(
@@ -257,6 +264,31 @@ def test_every_outcome_exports_its_apco_disposition_code(outcome: str) -> None:
 def test_every_unit_status_has_a_registry_status() -> None:
     assert set(registry.PRIMARY_STATUS) == set(UNIT_STATUSES)
     assert set(registry.SECONDARY_STATUS) == set(UNIT_STATUSES)
+
+
+@pytest.mark.parametrize(
+    ("released_status", "shown"),
+    [
+        ("out_of_service", ("NotAvailable", ["Cleared", "OutofService"])),
+        ("available", ("Available", ["Cleared"])),
+        (None, ("Available", ["Cleared"])),  # released before the status was recorded
+    ],
+)
+def test_a_released_unit_shows_the_status_it_was_released_into_whatever_it_is_now(
+    released_status: UnitStatus | None, shown: tuple[str, list[str]]
+) -> None:
+    for now in UNIT_STATUSES:
+        unit = _unit(now, released=True, released_status=released_status)
+        eido = outgoing.document(
+            outgoing.CallSnapshot(call=sample_call(), incident_id=incident_id(), units=(unit,))
+        )
+        schema.check(eido)
+        [resource] = eido["emergencyResourceComponent"]
+        statuses = (
+            resource["primaryUnitStatusRegistryText"],
+            resource["secondaryUnitStatusRegistryText"],
+        )
+        assert statuses == shown, now
 
 
 def _paths(node: Any, path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:

@@ -191,6 +191,10 @@ _OFFICER = (
     "INSERT INTO officer (id, agency_id, state_officer_id, badge_number, name)"
     " SELECT gen_random_uuid(), a.id, '{sid}', '{sid}', 'O' FROM agency a"
 )
+_DISTRICT = (
+    "INSERT INTO district (id, agency_id, code, name)"
+    " SELECT gen_random_uuid(), a.id, 'D1', 'D1' FROM agency a"
+)
 _CERTIFICATE = (
     "INSERT INTO certification (id, state_officer_id, certification_number, program,"
     " certified_on, expires_on, volunteered, recorded_by_agency_id)"
@@ -213,8 +217,7 @@ def test_upgrading_keeps_each_persons_id_in_one_form(scratch_url: str) -> None:
             _OFFICER.format(sid="ÿ-é-1"),
             _CERTIFICATE.format(sid="UT-9A", number="c-1"),
             _CERTIFICATE.format(sid="Ut-7", number="c-2"),
-            "INSERT INTO district (id, agency_id, code, name)"
-            " SELECT gen_random_uuid(), a.id, 'D1', 'D1' FROM agency a",
+            _DISTRICT,
             "INSERT INTO shift (id, agency_id, responder_type, officer_id, call_sign,"
             " district_id, starts_at, ends_at)"
             " SELECT gen_random_uuid(), o.agency_id, 'officer', o.id, '1A1', d.id,"
@@ -340,8 +343,7 @@ def test_upgrading_keeps_each_incident_id_in_one_spelling(scratch_url: str) -> N
             scratch_url,
             _AGENCY,
             _AGENCY.replace("'A'", "'B'"),
-            "INSERT INTO district (id, agency_id, code, name)"
-            " SELECT gen_random_uuid(), a.id, 'D1', 'D1' FROM agency a",
+            _DISTRICT,
             *(call.format(id=i, external_id=e, agency="A") for i, e in rows.items()),
             call.format(id="00000000-0000-7000-8000-0000000000b1", external_id=other, agency="B"),
         )
@@ -423,8 +425,7 @@ def test_upgrading_gives_a_roster_written_up_afterwards_the_certifications_since
         _insert(
             scratch_url,
             _AGENCY,
-            "INSERT INTO district (id, agency_id, code, name)"
-            " SELECT gen_random_uuid(), a.id, 'D1', 'D1' FROM agency a",
+            _DISTRICT,
             _OFFICER.format(sid="S-1"),
             shift.format(ago="7 days", entered="now()"),  # written up afterwards
             shift.format(ago="3 days", entered="now() - interval '4 days'"),  # worked from
@@ -565,3 +566,45 @@ async def _set_revision(url: str, revision: str) -> None:
         await conn.execute("UPDATE alembic_version SET version_num = $1", revision)
     finally:
         await conn.close()
+
+
+def test_upgrading_tells_the_status_each_known_release_left_its_unit_in(scratch_url: str) -> None:
+    """Migration 0031: the assignments released before it take the status they were
+    released into where that is known (the call's clear: available; else the release's
+    unit.released event), so the EIDO export tells a unit released out of service so."""
+    upgrade(scratch_url, "0030")
+    assignment = (
+        "INSERT INTO assignment (id, agency_id, call_id, responder_type, responder_id, role,"
+        " assigned_at, released_at) SELECT gen_random_uuid(), c.agency_id, c.id, 'officer',"
+        " '{unit}', 'lead', c.received_at, {released} FROM call c"
+    )
+    released = (
+        "INSERT INTO event (id, agency_id, type, call_id, responder_id, payload, created_at)"
+        " SELECT gen_random_uuid(), c.agency_id, 'unit.released', c.id, '{unit}',"
+        " '{{\"status\": \"out_of_service\"}}', '2026-12-01T09:30:00Z' FROM call c"
+    )
+    asyncio.run(
+        _insert(
+            scratch_url,
+            _AGENCY,
+            _DISTRICT,
+            "INSERT INTO call (id, agency_id, status, district_id, safety, received_at,"
+            " cleared_at) SELECT gen_random_uuid(), d.agency_id, 'cleared', d.id, '{}',"
+            " '2026-12-01T09:00:00Z', '2026-12-01T10:00:00Z' FROM district d",
+            assignment.format(unit=_UNITS[0], released="c.cleared_at"),
+            assignment.format(unit=_UNITS[1], released="'2026-12-01T09:30:00Z'"),
+            assignment.format(unit=_UNITS[2], released="'2026-12-01T09:40:00Z'"),
+            # The second's release, as a status report wrote it; the third's is gone.
+            released.format(unit=_UNITS[1]),
+        )
+    )
+    upgrade(scratch_url)
+    statuses = "SELECT responder_id::text, released_status FROM assignment ORDER BY 1"
+    assert asyncio.run(_fetch(scratch_url, statuses)) == [
+        (_UNITS[0], "available"),
+        (_UNITS[1], "out_of_service"),
+        (_UNITS[2], None),
+    ]
+
+
+_UNITS = [f"00000000-0000-4000-8000-00000000000{n}" for n in range(3)]
