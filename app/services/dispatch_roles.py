@@ -166,5 +166,6 @@ def _copy(a: Assignment, *, role: UnitRole) -> Assignment:
         override_reason=a.override_reason,
         assigned_at=a.assigned_at,
         released_at=a.released_at,
+        released_status=a.released_status,
         on_scene_at=a.on_scene_at,
     )
