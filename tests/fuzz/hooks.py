@@ -94,6 +94,7 @@ SEMANTIC_RULES = [
         r" give an override_reason, or an override_code other than `other`"
     ),
     re.compile(r"this Idempotency-Key was used for a different request"),
+    re.compile(r"recommendation [0-9a-f-]{36} is not a recommendation of this call"),
     re.compile(r"responder_id is not an active officer or co-responder of this agency"),
     re.compile(r"a unit's terminal never receives .*"),
     # Comparisons between fields.
@@ -118,6 +119,16 @@ SEMANTIC_RULES = [
     re.compile(r"a unit appears twice in units"),
     re.compile(r"Value error, also_covers has duplicates"),
     re.compile(r"at most one unit may lead"),
+    # Unicode: a new officer's id in NFKC, and no default-ignorable character past U+FFFF
+    # in an identifier (ECMA-262's classes without the u flag cannot name those).
+    re.compile(
+        r"Should be given in its plain form \(Unicode NFKC: full-width letters and digits as"
+        r" ASCII, no ligatures\)"
+    ),
+    re.compile(
+        r"Should be one line of text with at least one visible character, and no control or"
+        r" invisible characters \(zero-width spaces and joiners, direction marks\)"
+    ),
     # Python's datetime cannot compute within two days of years 1 and 9999 (RFC 3339 can).
     re.compile(r"Value error, the time must be more than two days inside the years 0001 to 9999"),
     # Geometry, and the webhook target's DNS answer.
