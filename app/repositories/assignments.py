@@ -162,7 +162,8 @@ async def leading(session: AsyncSession, call_id: UUID) -> ResponderType | None:
 # The units that led the call and left it while others stayed on it (their leaving
 # re-triaged the call: unit_status._after_the_lead_left), each named by its call sign now
 # (else its name), in the order they first left: released on a call that is still open,
-# which only a unit's own report does (clearing ends the call), not back on it since. A
+# which only a unit's own report does (clearing ends the call), not back on it since, each
+# judged by its last leaving (one sent back and then last to leave is no unit called away). A
 # lead that left last, or once the others had, finished the work: it is no unit called
 # away, and may be recommended again (the call waits to be cleared, or needs units again).
 _LEFT_LEADS = text(
@@ -177,6 +178,8 @@ _LEFT_LEADS = text(
     " AND a.released_at IS NOT NULL"
     " AND NOT EXISTS (SELECT 1 FROM assignment b WHERE b.call_id = a.call_id"
     " AND b.responder_id = a.responder_id AND b.released_at IS NULL)"
+    " AND a.released_at = (SELECT max(x.released_at) FROM assignment x"
+    " WHERE x.call_id = a.call_id AND x.responder_id = a.responder_id)"
     " AND EXISTS (SELECT 1 FROM assignment o WHERE o.call_id = a.call_id AND o.id <> a.id"
     " AND o.assigned_at <= a.released_at"
     " AND (o.released_at IS NULL OR o.released_at > a.released_at))"

@@ -689,6 +689,22 @@ async def test_a_lead_that_left_last_finished_the_work_and_may_be_named_again(
         (officer, "backup"),
     }
     assert "unit_left" not in {r["rule"] for r in latest["reasons"]}
+    # Called away once, sent back to lead, then the last to leave: judged by its last
+    # leaving, it finished the work (review: its first leaving kept it out).
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    path = f"/v1/calls/{call['id']}"
+    await admin.ok("POST", f"{path}/dispatch")
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "available"})
+    back = {
+        "units": [{"responder_type": "co_responder", "responder_id": co, "role": "lead"}],
+        "override_code": "specialty_needed",
+    }
+    await admin.ok("POST", f"{path}/dispatch", back)
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "available"})
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "available"})
+    latest = (await admin.ok("PATCH", path, {"notes": "the subject called back"}))["recommendation"]
+    assert (co, "lead") in {(u["responder_id"], u["role"]) for u in latest["units"]}
+    assert "unit_left" not in {r["rule"] for r in latest["reasons"]}
 
 
 async def test_a_lead_that_left_with_no_shift_to_name_it_is_named_by_its_own_name(
