@@ -231,7 +231,7 @@ class _Builder:
             # As the incident left it: cleared from it, in the status it was released into
             # (available, or out of service), whatever it reports since (that is not the
             # incident's, may be another call's, and does not date the document). A release
-            # older than that record (migration 0031) is shown available, as it was.
+            # older than that record (migrations 0031, 0032) is shown available, as it was.
             status = unit.released_status or "available"
             secondary = [registry.RELEASED_STATUS]
             if status != "available":

@@ -51,7 +51,7 @@ class Assignment(Base):
     released_at: Mapped[datetime | None]
     # The status the release left the unit in (available, or out_of_service): what the EIDO
     # export shows of a released unit. NULL while active, and for releases older than
-    # migration 0031 that it could not tell.
+    # migration 0031 that migration 0032 could not tell.
     released_status: Mapped[UnitStatus | None] = mapped_column(Text)
     # When the unit first reported on_scene on this call.
     on_scene_at: Mapped[datetime | None]

@@ -569,7 +569,7 @@ async def _set_revision(url: str, revision: str) -> None:
 
 
 def test_upgrading_tells_the_status_each_known_release_left_its_unit_in(scratch_url: str) -> None:
-    """Migration 0031: the assignments released before it take the status they were
+    """Migrations 0031 and 0032: the assignments released before it take the status they were
     released into where that is known (the call's clear: available; else the release's
     unit.released event), so the EIDO export tells a unit released out of service so."""
     upgrade(scratch_url, "0030")
@@ -581,7 +581,7 @@ def test_upgrading_tells_the_status_each_known_release_left_its_unit_in(scratch_
     released = (
         "INSERT INTO event (id, agency_id, type, call_id, responder_id, payload, created_at)"
         " SELECT gen_random_uuid(), c.agency_id, 'unit.released', c.id, '{unit}',"
-        " '{{\"status\": \"out_of_service\"}}', '2026-12-01T09:30:00Z' FROM call c"
+        ' \'{{"status": "out_of_service"}}\', {at} FROM call c'
     )
     asyncio.run(
         _insert(
@@ -594,17 +594,30 @@ def test_upgrading_tells_the_status_each_known_release_left_its_unit_in(scratch_
             assignment.format(unit=_UNITS[0], released="c.cleared_at"),
             assignment.format(unit=_UNITS[1], released="'2026-12-01T09:30:00Z'"),
             assignment.format(unit=_UNITS[2], released="'2026-12-01T09:40:00Z'"),
+            # Out of service by its own report at the very instant of the clear.
+            assignment.format(unit=_UNITS[3], released="c.cleared_at"),
             # The second's release, as a status report wrote it; the third's is gone.
-            released.format(unit=_UNITS[1]),
+            released.format(unit=_UNITS[1], at="'2026-12-01T09:30:00Z'"),
+            released.format(unit=_UNITS[3], at="c.cleared_at"),
         )
     )
+    upgrade(scratch_url, "0031")
+    # 0031 adds the column and its checks alone (NOT VALID: no scan under its lock).
+    valid = "SELECT conname, convalidated FROM pg_constraint WHERE conname LIKE '%released%'"
+    assert sorted(asyncio.run(_fetch(scratch_url, valid))) == [
+        ("ck_assignment_released_only", False),
+        ("ck_assignment_released_status", False),
+    ]
     upgrade(scratch_url)
     statuses = "SELECT responder_id::text, released_status FROM assignment ORDER BY 1"
     assert asyncio.run(_fetch(scratch_url, statuses)) == [
         (_UNITS[0], "available"),
         (_UNITS[1], "out_of_service"),
         (_UNITS[2], None),
+        # The event is read before the clear: it left out of service (review).
+        (_UNITS[3], "out_of_service"),
     ]
+    assert all(ok for _, ok in asyncio.run(_fetch(scratch_url, valid)))
 
 
-_UNITS = [f"00000000-0000-4000-8000-00000000000{n}" for n in range(3)]
+_UNITS = [f"00000000-0000-4000-8000-00000000000{n}" for n in range(4)]
