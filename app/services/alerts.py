@@ -84,7 +84,7 @@ def _gap_key(district: str, kind: str, starts: datetime) -> str:
 
 async def _gaps_closed(
     session: AsyncSession,
-    agency_id: UUID,
+    context: AgencyContext,
     alerts: dict[str, tuple[str, OutboxEvent]],
     told_now: dict[tuple[str, str, datetime], datetime],
     every: list[tuple[str, CoverageGap]],
@@ -100,7 +100,11 @@ async def _gaps_closed(
     closing it would leave the coordinator with no gap where there is one. Only the gaps
     the look could find are judged: those starting after the report's start (one under way
     longer was seen as it began) and before its end (the policy may look fewer days ahead
-    now), and not over as told."""
+    now), and not over as told. One told to end past the look's days, or with no end, is
+    judged to its end (LOOK_PAST further, as it was told), from a longer report: a part of
+    it past the days looked ahead, not told by this look, keeps it as told."""
+    agency_id = context.agency_id
+    longer: list[tuple[str, CoverageGap]] | None = None
     closed: list[OutboxEvent] = []
     for key, end in sorted((await repo.gaps_told(session, agency_id, GAP_KEY)).items()):
         district, kind, start = key.removeprefix(GAP_KEY).split(":", 2)
@@ -111,10 +115,19 @@ async def _gaps_closed(
             continue
         if ends is not None and ends <= now:
             continue  # over as told
-        since, until = max(starts, now), span.end if ends is None else min(ends, span.end)
+        since = max(starts, now)
+        if ends is not None and ends <= span.end:
+            seen, until = every, ends
+        else:
+            horizon = span.end + LOOK_PAST
+            if longer is None:
+                further = Range(span.start, horizon)
+                report = await coverage.report(session, context, span=further, district=None)
+                longer = coverage.every_gap(report)
+            seen, until = longer, horizon if ends is None else min(ends, horizon)
         still = [
             g
-            for d, g in every
+            for d, g in seen
             if d == district and g.kind == kind and g.from_ < until and g.to > since
         ]
         holders = [told_now.get((district, kind, g.from_)) for g in still]
@@ -184,7 +197,7 @@ async def _gap_alerts(
             ),
         )
     every = coverage.every_gap(report)
-    closed = await _gaps_closed(session, context.agency_id, alerts, told_now, every, span, now)
+    closed = await _gaps_closed(session, context, alerts, told_now, every, span, now)
     return alerts, closed
 
 

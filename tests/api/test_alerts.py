@@ -362,6 +362,31 @@ async def test_a_gap_told_that_runs_into_one_not_told_again_is_not_closed(
     assert len(await closed()) == 1
 
 
+async def test_a_gap_told_to_end_past_the_days_looked_ahead_is_judged_to_its_end(
+    admin: Api, app: FastAPI, db: asyncpg.Connection
+) -> None:
+    """D1's gap from 10 h to 30 h is told (a day looked ahead, its end followed past it); a
+    shift covers 10 h to 26 h. The look judged it by its first day only and told it
+    closed, covered, with 26 h to 30 h still a gap (review): it stays as told."""
+    now, _ = await _agency(admin)
+    state: AppState = app.state.cit
+    await _roster_1a1(admin, now + timedelta(hours=30), now + timedelta(hours=38))
+    await alerts.look_ahead(state, now=now)
+    told = await db.fetch(
+        "SELECT payload FROM event WHERE type = 'coverage.gap_ahead' AND payload->>'from' = $1",
+        _text(now + timedelta(hours=10)),
+    )
+    assert [json.loads(r["payload"])["to"] for r in told] == [_text(now + timedelta(hours=30))]
+    await _roster_1a1(admin, now + timedelta(hours=10), now + timedelta(hours=26))
+    await alerts.look_ahead(state, now=now)
+    closed = "SELECT count(*) FROM event WHERE type = 'coverage.gap_closed'"
+    assert await db.fetchval(closed) == 0
+    # Covered to its end, it is closed.
+    await _roster_1a1(admin, now + timedelta(hours=26), now + timedelta(hours=30))
+    await alerts.look_ahead(state, now=now)
+    assert await db.fetchval(closed) == 1
+
+
 async def test_two_looks_at_one_agency_take_turns(
     admin: Api, app: FastAPI, db: asyncpg.Connection
 ) -> None:
