@@ -166,6 +166,11 @@ async def test_tampered_or_moved_notes_are_an_error_never_garbage_or_another_cal
     )
     assert guarded.status_code == 412
     assert "its notes cannot be decrypted" in guarded.json()["detail"]
+    # "*" matches any call that is (RFC 9110 §13.1.1), this one too (review).
+    anyhow = await admin.client.patch(
+        path, json={"nature": "WEAPON"}, headers={**admin.headers, "If-Match": "*"}
+    )
+    assert anyhow.status_code == 200, anyhow.text
 
 
 async def test_webhook_secret_is_ciphertext_at_rest_and_deliveries_verify_with_the_shown_one(
