@@ -83,29 +83,23 @@ _OUTCOME_OF_CODE: dict[str, Outcome] = {
 }
 
 
-def _disposition_codes(incident: Mapping[str, Any]) -> dict[int, str]:
-    """Each disposition component's registry code (registry.disposition_code), by its index.
-    Raises EidoInvalid for a code the registry does not have: the schema allows only its
-    codes, and one refused is told, not cleared as "APCO disposition ABC"."""
-    codes: dict[int, str] = {}
-    for index, disposition in _components(incident, "dispositionComponent"):
-        sent = _text(disposition.get("dispositionCommonRegistryCode")) or ""
-        code = registry.disposition_code(sent)
-        if code is None:
-            shown = sent.strip()
-            named = f" {shown!r}" if 0 < len(shown) <= 8 and shown.isprintable() else ""
-            raise EidoInvalid(
-                f"the dispositionCommonRegistryCode{named} is not in the Common Disposition"
-                " Code registry (01 to 45)",
-                (
-                    "incidentComponent",
-                    "dispositionComponent",
-                    index,
-                    "dispositionCommonRegistryCode",
-                ),
-            )
-        codes[index] = code
-    return codes
+def _disposition_code(index: int, disposition: Mapping[str, Any]) -> str:
+    """The registry code (registry.disposition_code) of the disposition a cleared call
+    takes. Raises EidoInvalid for a code the registry does not have: the schema allows only
+    its codes, and one the call would keep is told, not cleared as "APCO disposition ABC".
+    (Only this one is checked: a CAD's own code in a disposition the service reads nothing
+    of, on an open incident or beside the primary, would otherwise lose the whole update.)"""
+    sent = _text(disposition.get("dispositionCommonRegistryCode")) or ""
+    code = registry.disposition_code(sent)
+    if code is None:
+        shown = sent.strip()
+        named = f" {shown!r}" if 0 < len(shown) <= 8 and shown.isprintable() else ""
+        raise EidoInvalid(
+            f"the dispositionCommonRegistryCode{named} is not in the Common Disposition"
+            " Code registry (01 to 45)",
+            ("incidentComponent", "dispositionComponent", index, "dispositionCommonRegistryCode"),
+        )
+    return code
 
 
 def _closure(incident: Mapping[str, Any], statuses: object) -> Closure | None:
@@ -113,10 +107,11 @@ def _closure(incident: Mapping[str, Any], statuses: object) -> Closure | None:
     it: the description, else the APCO code; the outcome its category names (this service's
     export writes the outcome there) or its code alone maps to. Cancelled, with no
     disposition, is the outcome `cancelled`."""
-    codes = _disposition_codes(incident)  # every one checked, the incident ended or not
     if not registry.has_ended(statuses):
         return None
-    found = [(i, d) for i, d in _components(incident, "dispositionComponent") if i in codes]
+    found = [
+        (i, d) for i, d in _components(incident, "dispositionComponent") if isinstance(d, dict)
+    ]
     found.sort(key=lambda entry: entry[1].get("dispositionPrimaryIndicator") is not True)
     if not found:
         cancelled = registry.has_been_cancelled(statuses)
@@ -125,7 +120,7 @@ def _closure(incident: Mapping[str, Any], statuses: object) -> Closure | None:
             outcome="cancelled" if cancelled else None,
         )
     index, primary = found[0]
-    code = codes[index]
+    code = _disposition_code(index, primary)
     category = _text(primary.get("dispositionCategoryText"))
     outcome: Outcome | None = next((o for o in OUTCOMES if o == category), None)
     if outcome is None:

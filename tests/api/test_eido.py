@@ -1096,20 +1096,19 @@ async def test_a_disposition_code_not_in_the_registry_is_a_422_that_changes_noth
 ) -> None:
     """A Closed update with code "99" (reserved) or "ABC" cleared the call as "APCO
     disposition ABC (EIDO)", and "3" was not read as "03" (Arrest) while " 03" was (an
-    outside-in check)."""
+    outside-in check). Only the disposition the call takes is held to the registry: a
+    CAD's own code on an open incident, or beside the primary, lost the whole update
+    (review)."""
     await _crew_in_d1(admin)
     incident = incident_id()
     call = await _import(admin, document(incident, beat="D1"), 201)
     await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", {})
     events = await _count(db, "event")
-    loc = ["body", "incidentComponent", "dispositionComponent", 1, "dispositionCommonRegistryCode"]
+    loc = ["body", "incidentComponent", "dispositionComponent", 0, "dispositionCommonRegistryCode"]
     for code, named in (("99", "'99'"), ("ABC", "'ABC'"), ("003", "'003'"), ("9" * 300, "")):
         closing = document(incident, at=later(1), beat="D1")
         closing["incidentComponent"]["incidentStatusCommonRegistryText"] = ["Closed"]
-        closing["incidentComponent"]["dispositionComponent"] = [
-            _disposition(incident, "15"),
-            _disposition(incident, code),
-        ]
+        closing["incidentComponent"]["dispositionComponent"] = [_disposition(incident, code)]
         refused = await admin.post("/v1/eido", closing)
         assert refused.status_code == 422, code
         problem = refused.json()
@@ -1121,10 +1120,24 @@ async def test_a_disposition_code_not_in_the_registry_is_a_422_that_changes_noth
     read = await admin.ok("GET", f"/v1/calls/{call['id']}")
     assert (read["status"], read["disposition"]) == ("dispatched", None)
     assert await _count(db, "event") == events
-    # An incident still open is refused for one too: the schema allows only the registry's.
-    active = document(incident, at=later(1), beat="D1")
-    active["incidentComponent"]["dispositionComponent"] = [_disposition(incident, "ABC")]
-    assert (await admin.post("/v1/eido", active)).status_code == 422
+    # An incident still open with a CAD's own code: its news is taken, the code read nothing
+    # of (nothing clears an open call).
+    active = document(incident, at=later(1), beat="D1", notes=["subject calmer"])
+    active["incidentComponent"]["dispositionComponent"] = [_disposition(incident, "RPT")]
+    await _import(admin, active, 200)
+    read = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert read["status"] == "dispatched"
+    assert "subject calmer" in read["notes"]
+    # Beside the primary, it is passed over: the call takes the primary's.
+    closing = document(incident, at=later(2), beat="D1")
+    closing["incidentComponent"]["incidentStatusCommonRegistryText"] = ["Closed"]
+    closing["incidentComponent"]["dispositionComponent"] = [
+        _disposition(incident, "ABC"),
+        {**_disposition(incident, "15"), "dispositionPrimaryIndicator": True},
+    ]
+    await _import(admin, closing, 200)
+    read = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert (read["status"], read["disposition"]) == ("cleared", "APCO disposition 15 (EIDO)")
     # One digit is its two-digit code, as one with spaces around it is: "3" is Arrest.
     for code in ("3", " 03 "):
         other = incident_id()
