@@ -164,6 +164,9 @@ def test_a_pidf_address_past_the_limit_cuts_its_location_text_first() -> None:
     assert address.startswith("9 Elm, gate gate")
     # Cut after a whole word: a gate code is never cut short into another.
     assert address.endswith(" gate…, Provo, UT")
+    # One word too long to fit is left out whole, not cut into another (review).
+    civic = {"HNO": "9", "RD": "Elm", "LOC": "x" * 600, "A3": "Provo", "A1": "UT"}
+    assert pidf.read(pidf_document(civic=civic)).address == "9 Elm, Provo, UT"
     # Long elements elsewhere: the line itself is cut, ending so.
     address = pidf.read(pidf_document(civic={"NAM": "n" * 600, "A3": "Provo"})).address
     assert address == "n" * (pidf.MAX_ADDRESS - 1) + "…"
