@@ -43,9 +43,6 @@ class IncidentFacts:
     nature_loc: Loc
     point: tuple[float, float] | None
     address: str | None
-    # The address's PIDF-LO civic address as read before this service kept the street's
-    # name and what is below it (pidf.PidfLocation.former_address); None otherwise.
-    former_address: str | None
     location_loc: Loc
     beat: str | None
     age: int | None
@@ -147,12 +144,11 @@ def _components(document: Mapping[str, Any], name: str) -> list[tuple[int, dict[
 
 def _location(
     document: Mapping[str, Any],
-) -> tuple[tuple[float, float] | None, str | None, str | None, Loc]:
+) -> tuple[tuple[float, float] | None, str | None, Loc]:
     """The incident's point and address, from the best-typed location component that has
     each. A component's address is its PIDF-LO civic address, else its
     locationDescriptionText (where this service's own export puts a call's address). Every
-    locationByValue is parsed: hostile XML anywhere is refused. With the address's former
-    reading (pidf.PidfLocation.former_address)."""
+    locationByValue is parsed: hostile XML anywhere is refused."""
     read: list[tuple[int, int, pidf.PidfLocation]] = []
     for index, component in _components(document, "locationComponent"):
         xml = component.get("locationByValue")
@@ -184,8 +180,7 @@ def _location(
         # would not take (another component's) is no concern of the call's.
         where = ("locationComponent", addressed[1], "locationDescriptionText")
         raise EidoInvalid("a location's description must not hold NUL characters", where)
-    former = None if addressed is None else addressed[2].former_address
-    return point, address, former, loc
+    return point, address, loc
 
 
 def _described(text: Any) -> str | None:
@@ -329,7 +324,7 @@ def read(document: Any, *, zone: tzinfo, valid: bool = False) -> IncidentFacts:
     beat = incident.get("beatOrDispatchGroupText")
     text = incident.get("incidentTypeInternalText")
     status = incident.get("incidentStatusCommonRegistryText")
-    point, address, former_address, location_loc = _location(document)
+    point, address, location_loc = _location(document)
     age, age_loc = _subject_age(document, updated_at.astimezone(zone).date())
     return IncidentFacts(
         incident_id=incident_id,
@@ -339,7 +334,6 @@ def read(document: Any, *, zone: tzinfo, valid: bool = False) -> IncidentFacts:
         nature_loc=("incidentComponent", "incidentTypeCommonRegistryText"),
         point=point,
         address=address,
-        former_address=former_address,
         location_loc=location_loc,
         beat=beat.strip() or None if isinstance(beat, str) else None,
         age=age,

@@ -40,9 +40,6 @@ class PidfLocation:
     lat: float | None
     lon: float | None
     address: str | None
-    # The civic address as this service read it before it kept the street's name (A6) and
-    # what is below the street: a call stored then holds that line (eido_news compares).
-    former_address: str | None = None
 
     @property
     def point(self) -> tuple[float, float] | None:
@@ -110,21 +107,6 @@ def _address(root: Element) -> str | None:
     return _fitted(before, text("LOC"), after) or None
 
 
-def _former_address(root: Element) -> str | None:
-    """The civic address as one line as it was read before (HNO HNS PRD RD STS POD, A3, A1
-    PC): the line a call imported then holds for the same document."""
-    civic = next(root.iter(f"{{{CIVIC}}}civicAddress"), None)
-    if civic is None:
-        return None
-
-    def words(*names: str) -> str:
-        found = (civic.findtext(f"{{{CIVIC}}}{name}") for name in names)
-        return " ".join(" ".join(text.split()) for text in found if text and text.strip())
-
-    parts = (words("HNO", "HNS", "PRD", "RD", "STS", "POD"), words("A3"), words("A1", "PC"))
-    return ", ".join(part for part in parts if part)[:MAX_ADDRESS] or None
-
-
 def _fitted(before: list[str], free_text: str, after: list[str]) -> str:
     """The parts as one line of at most MAX_ADDRESS characters: past it, the free text
     (LOC) is cut after the last whole word that fits, ending with '…' (left out when none
@@ -153,7 +135,6 @@ def read(xml: str) -> PidfLocation:
         lat=None if point is None else point[0],
         lon=None if point is None else point[1],
         address=_address(root),
-        former_address=_former_address(root),
     )
 
 

@@ -291,7 +291,7 @@ async def _update(
     placed = eido_news.keep_place(call, context, facts, body)
     if call.status == "cleared":
         try:
-            told = eido_news.changes(call, placed, facts, state.cipher, reread_is_news=False)
+            told = eido_news.changes(call, placed, facts, state.cipher)
         except UndecryptableValue:  # its notes cannot be compared: refused as news would be
             told = CallPatch()
         if facts.closure is not None and facts.closure.outcome not in (None, call.outcome):

@@ -13,7 +13,7 @@ from app.agency_context import AgencyContext
 from app.eido import incoming, outgoing, registry
 from app.encryption import CALL_NOTES, DataCipher
 from app.records.calls import CallRecord
-from app.schemas.calls import CallCreate, CallLocation, CallPatch, SafetyPatch
+from app.schemas.calls import CallCreate, CallPatch, SafetyPatch
 
 
 def names_this_call(facts: incoming.IncidentFacts, call: CallRecord) -> bool:
@@ -79,48 +79,25 @@ def restates(
 
 
 def changes(
-    call: CallRecord,
-    body: CallCreate,
-    facts: incoming.IncidentFacts,
-    cipher: DataCipher,
-    *,
-    reread_is_news: bool = True,
+    call: CallRecord, body: CallCreate, facts: incoming.IncidentFacts, cipher: DataCipher
 ) -> CallPatch | None:
     """What the document tells that the call does not hold yet; None if nothing. What the
     document leaves out (no notes, no person's age, no caution, no point or address beside
     the same address or point) is kept, never erased: a
-    safety flag is only ever raised by an EIDO (a dispatcher lowers one, by PATCH).
-
-    A civic address the call holds as this service read it before (facts.former_address:
-    no street name from A6, nothing below the street) is the same address: the point held
-    stays beside it, and its fuller line is news only when reread_is_news (an open call
-    takes it; a cleared one, which takes no news, is not refused for it)."""
+    safety flag is only ever raised by an EIDO (a dispatcher lowers one, by PATCH)."""
     location = body.location
     notes = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
     place = call.location
     held = None if place is None else (place.lat, place.lon, place.address)
     new_location = None if location is None else (location.lat, location.lon, location.address)
-    reread = (
-        location is not None
-        and place is not None
-        and facts.former_address is not None
-        and place.address == facts.former_address
-        and location.address != place.address
-    )
     # An address without a point: the point held stays while the address does (the
     # document leaves it out); a new address drops it, as it placed the old one. And so for
     # a point without an address: the address held stays while the point does.
     if location is not None and place is not None:
-        same_address = location.address == place.address or reread
-        if location.point is None and same_address:
-            # The point held stays beside the same address, read anew or not.
-            location = CallLocation(lat=place.lat, lon=place.lon, address=location.address)
-            new_location = (place.lat, place.lon, location.address)
+        if location.point is None:
+            new_location = held if location.address == place.address else new_location
         elif location.address is None and (location.lat, location.lon) == (place.lat, place.lon):
             new_location = held
-        if reread and not reread_is_news and new_location is not None:
-            same_point = (new_location[0], new_location[1]) == (place.lat, place.lon)
-            new_location = held if same_point else new_location
     changed = {
         "nature": body.nature is not None
         and body.nature != call.nature

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
@@ -1161,43 +1160,6 @@ async def test_a_cancelled_incident_clears_its_call_as_cancelled(admin: Api) -> 
     read = await admin.ok("GET", f"/v1/calls/{call['id']}")
     assert (read["status"], read["outcome"]) == ("cleared", "cancelled")
     assert read["disposition"] == "Cancelled in the CAD (EIDO)"
-
-
-async def test_a_call_holding_an_address_as_read_before_is_not_changed_by_its_rereading(
-    admin: Api, db: asyncpg.Connection
-) -> None:
-    """Calls imported before the civic address kept its street's A6 and what is below it
-    hold the shorter line: the same document sent again, re-dated, read as a new address.
-    A cleared call refused it (409), and an open one sent the address alone lost its point
-    (review). Now it is the same address: the cleared call takes it as no news, the open
-    one keeps its point and takes the fuller line."""
-    await _crew_in_d1(admin)
-    former = "123 St, Salt Lake City, UT 84101"  # the old reading of APARTMENT: no A6
-    # A cleared call.
-    closed_id = incident_id()
-    where = pidf(point=IN_D1, civic=APARTMENT)
-    closed = await _import(admin, document(closed_id, location=where, beat="D1"), 201)
-    closing = document(closed_id, at=later(1), location=where, beat="D1")
-    closing["incidentComponent"]["incidentStatusCommonRegistryText"] = ["Closed"]
-    await _import(admin, closing, 200)
-    await db.execute("UPDATE call SET address = $1 WHERE id = $2", former, uuid.UUID(closed["id"]))
-    again = document(closed_id, at=later(5), location=pidf(point=IN_D1, civic=APARTMENT), beat="D1")
-    again["incidentComponent"]["incidentStatusCommonRegistryText"] = ["Closed"]
-    assert (await _import(admin, again, 200))["applied"] is False
-    # An open call, sent its address alone.
-    open_id = incident_id()
-    opened = await _import(
-        admin, document(open_id, location=pidf(point=IN_D1, civic=APARTMENT), beat="D1"), 201
-    )
-    await db.execute("UPDATE call SET address = $1 WHERE id = $2", former, uuid.UUID(opened["id"]))
-    alone = document(open_id, at=later(5), location=pidf(civic=APARTMENT), beat="D1")
-    await _import(admin, alone, 200)
-    read = await admin.ok("GET", f"/v1/calls/{opened['id']}")
-    assert read["location"] == {
-        "lat": opened["location"]["lat"],
-        "lon": opened["location"]["lon"],
-        "address": APARTMENT_ADDRESS,
-    }
 
 
 def _disposition(incident: str, code: str) -> dict[str, Any]:
