@@ -159,13 +159,15 @@ async def leading(session: AsyncSession, call_id: UUID) -> ResponderType | None:
     return found
 
 
-# The units that led the call and left it while others stayed on it (their leaving
-# re-triaged the call: unit_status._after_the_lead_left), each named by its call sign now
-# (else its name), in the order they first left: released on a call that is still open,
-# which only a unit's own report does (clearing ends the call), not back on it since, each
-# judged by its last leaving (one sent back and then last to leave is no unit called away). A
-# lead that left last, or once the others had, finished the work: it is no unit called
-# away, and may be recommended again (the call waits to be cleared, or needs units again).
+# The units that led the call and last left it while others stayed on it (called away
+# from it: a lead's leaving re-triaged the call, unit_status._after_the_lead_left), each
+# named by its call sign now (else its name), in the order they last left: released on a
+# call that is still open, which only a unit's own report does (clearing ends the call),
+# not back on it since. Each is judged by its last leaving, in whatever part: one sent
+# back as support and called away again is still called away; one sent back and then last
+# to leave finished the work. A lead that left last, or once the others had, is no unit
+# called away, and may be recommended again (the call waits to be cleared, or needs units
+# again).
 _LEFT_LEADS = text(
     "SELECT a.responder_type, a.responder_id,"  # noqa: S608
     " coalesce(min(s.call_sign), min(o.name), min(c.name)) AS call_sign"
@@ -174,8 +176,9 @@ _LEFT_LEADS = text(
     " LEFT JOIN co_responder c ON a.responder_type = 'co_responder' AND c.id = a.responder_id"
     f" LEFT JOIN LATERAL (SELECT s.call_sign {NAMING_SHIFT.format(unit='a.responder_id')}) s"
     " ON true"
-    " WHERE a.agency_id = :agency_id AND a.call_id = :call_id AND a.role = 'lead'"
-    " AND a.released_at IS NOT NULL"
+    " WHERE a.agency_id = :agency_id AND a.call_id = :call_id AND a.released_at IS NOT NULL"
+    " AND EXISTS (SELECT 1 FROM assignment l WHERE l.call_id = a.call_id"
+    " AND l.responder_id = a.responder_id AND l.role = 'lead' AND l.released_at IS NOT NULL)"
     " AND NOT EXISTS (SELECT 1 FROM assignment b WHERE b.call_id = a.call_id"
     " AND b.responder_id = a.responder_id AND b.released_at IS NULL)"
     " AND a.released_at = (SELECT max(x.released_at) FROM assignment x"

@@ -120,6 +120,8 @@ async def _gaps_closed(
             seen, until = every, ends
         else:
             horizon = span.end + LOOK_PAST
+            if ends is not None and ends > horizon:
+                continue  # told when more days were looked ahead: judged once in reach
             if longer is None:
                 further = Range(span.start, horizon)
                 report = await coverage.report(session, context, span=further, district=None)

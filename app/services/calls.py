@@ -198,7 +198,7 @@ async def update(
     over another, so that of two consoles that read one call, the second to write does not
     set its facts or notes back unseen. The call as it answers, and the tag of the call as
     GET /v1/calls/{id} now shows it (None for notes no key decrypts: no tag, and a
-    precondition then fails, as the call read cannot be told from another)."""
+    precondition then fails but for "*", as the call read cannot be told from another)."""
     call = await get(session, context, call_id, for_update=True)
     if precondition is not None:
         latest = await call_views.latest_recommendation(session, call)

@@ -28,11 +28,14 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # An event and the release it reports are written with one time (app/services/unit_status.py).
+# The event's status is the one the release recorded: it also corrects a row an earlier
+# build of 0031 filled in from the clear before reading the events.
 _BY_THE_EVENT = """
 UPDATE assignment a SET released_status = e.payload->>'status'
 FROM event e
 WHERE e.type = 'unit.released' AND e.call_id = a.call_id AND e.responder_id = a.responder_id
-  AND e.created_at = a.released_at AND a.released_status IS NULL
+  AND e.created_at = a.released_at
+  AND a.released_status IS DISTINCT FROM e.payload->>'status'
   AND e.payload->>'status' IN ('available', 'out_of_service')
 """
 _BY_THE_CLEAR = """

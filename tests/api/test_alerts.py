@@ -387,6 +387,29 @@ async def test_a_gap_told_to_end_past_the_days_looked_ahead_is_judged_to_its_end
     assert await db.fetchval(closed) == 1
 
 
+async def test_a_gap_told_when_more_days_were_looked_ahead_is_not_closed_short(
+    admin: Api, app: FastAPI, db: asyncpg.Connection
+) -> None:
+    """Told with 30 days looked ahead to end in 60 days; the policy looks 1 day ahead now,
+    and shifts cover the gap as far as that look reaches (a day and 31 more): judged to
+    there alone, it was told closed with weeks of it still a gap (third review)."""
+    now, _ = await _agency(admin)
+    state: AppState = app.state.cit
+    await _roster_1a1(admin, now + timedelta(days=60), now + timedelta(days=60, hours=8))
+    policy = await admin.ok("GET", "/v1/policy")
+    del policy["created_at"]
+    await admin.ok("PUT", "/v1/policy", {**policy, "coverage_alert_days": 30})
+    await alerts.look_ahead(state, now=now)
+    await admin.ok("PUT", "/v1/policy", {**policy, "coverage_alert_days": 1})
+    start = now + timedelta(hours=10)
+    while start < now + timedelta(days=33):
+        await _roster_1a1(admin, start, start + timedelta(hours=24))
+        start += timedelta(hours=24)
+    await alerts.look_ahead(state, now=now)
+    closed = "SELECT count(*) FROM event WHERE type = 'coverage.gap_closed'"
+    assert await db.fetchval(closed) == 0
+
+
 async def test_two_looks_at_one_agency_take_turns(
     admin: Api, app: FastAPI, db: asyncpg.Connection
 ) -> None:

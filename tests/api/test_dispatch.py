@@ -671,6 +671,21 @@ async def test_a_lead_that_left_is_not_named_again_by_a_later_re_triage(
     assert said["unit_left"] == "MCT-2 left this call and is not recommended for it again"
 
 
+async def _called_away_and_sent_back(admin: Api, co: str, role: str) -> str:
+    """A new call dispatched as recommended, its co-responder lead called away while the
+    officer stays, then sent back by the dispatcher in role: the call's path."""
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    path = f"/v1/calls/{call['id']}"
+    await admin.ok("POST", f"{path}/dispatch")
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "available"})
+    back = {
+        "units": [{"responder_type": "co_responder", "responder_id": co, "role": role}],
+        "override_code": "specialty_needed",
+    }
+    await admin.ok("POST", f"{path}/dispatch", back)
+    return path
+
+
 async def test_a_lead_that_left_last_finished_the_work_and_may_be_named_again(
     admin: Api, db: asyncpg.Connection
 ) -> None:
@@ -691,20 +706,19 @@ async def test_a_lead_that_left_last_finished_the_work_and_may_be_named_again(
     assert "unit_left" not in {r["rule"] for r in latest["reasons"]}
     # Called away once, sent back to lead, then the last to leave: judged by its last
     # leaving, it finished the work (review: its first leaving kept it out).
-    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
-    path = f"/v1/calls/{call['id']}"
-    await admin.ok("POST", f"{path}/dispatch")
-    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "available"})
-    back = {
-        "units": [{"responder_type": "co_responder", "responder_id": co, "role": "lead"}],
-        "override_code": "specialty_needed",
-    }
-    await admin.ok("POST", f"{path}/dispatch", back)
+    path = await _called_away_and_sent_back(admin, co, "lead")
     await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "available"})
     await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "available"})
     latest = (await admin.ok("PATCH", path, {"notes": "the subject called back"}))["recommendation"]
     assert (co, "lead") in {(u["responder_id"], u["role"]) for u in latest["units"]}
     assert "unit_left" not in {r["rule"] for r in latest["reasons"]}
+    # Called away as lead, sent back in support, called away again while the officer
+    # stays: called away both times, it stays out (third review: its last part was not lead).
+    path = await _called_away_and_sent_back(admin, co, "support")
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "available"})
+    latest = (await admin.ok("PATCH", path, {"notes": "the subject called back"}))["recommendation"]
+    assert co not in {u["responder_id"] for u in latest["units"]}
+    assert "unit_left" in {r["rule"] for r in latest["reasons"]}
 
 
 async def test_a_lead_that_left_with_no_shift_to_name_it_is_named_by_its_own_name(

@@ -608,6 +608,12 @@ def test_upgrading_tells_the_status_each_known_release_left_its_unit_in(scratch_
         ("ck_assignment_released_only", False),
         ("ck_assignment_released_status", False),
     ]
+    # An earlier build of 0031 filled in from the clear first: 0032 corrects that row.
+    wrong = (
+        "UPDATE assignment SET released_status = 'available'"  # noqa: S608
+        f" WHERE responder_id = '{_UNITS[3]}'"
+    )
+    asyncio.run(_insert(scratch_url, wrong))
     upgrade(scratch_url)
     statuses = "SELECT responder_id::text, released_status FROM assignment ORDER BY 1"
     assert asyncio.run(_fetch(scratch_url, statuses)) == [
