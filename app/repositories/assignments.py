@@ -194,9 +194,9 @@ _LEFT_LEADS = text(
 async def left_leads(
     session: AsyncSession, *, agency_id: UUID, call_id: UUID, now: datetime
 ) -> list[tuple[ResponderType, UUID, str]]:
-    """The units that left the call as its lead by their own report while others stayed
-    on it, and are not on it now, in the order they left: (type, id, call sign, else
-    name). One query."""
+    """The units that led the call and last left it, by their own report, while others
+    stayed on it, and are not on it now, in the order of that last leaving: (type, id,
+    call sign, else name). One query."""
     rows = await session.execute(
         _LEFT_LEADS, {"agency_id": agency_id, "call_id": call_id, "now": now}
     )

@@ -27,8 +27,9 @@ class GeoPoint:
 
 @dataclass(frozen=True, slots=True)
 class LeftUnit:
-    """A unit that left the call it led, by its own report, while others stayed on it:
-    every re-triage of the call leaves it out, free or not, as no answer to who leads."""
+    """A unit that led the call and last left it, by its own report, while others stayed
+    on it: every re-triage of the call leaves it out, free or not, as no answer to who
+    leads."""
 
     responder_type: ResponderType
     responder_id: UUID
@@ -52,8 +53,9 @@ class CallFacts:
     # wrong sends the wrong units), and the district whose boundary holds it, if any.
     outside_district: bool = False
     located_in: str | None = None
-    # The units that left the call as its lead and are not on it now, in the order they
-    # left: its re-triage's candidates leave them out, and a reason (`unit_left`) says so.
+    # The units that led the call and last left it while others stayed, not on it now, in
+    # the order of that last leaving: its re-triage's candidates leave them out, and a
+    # reason (`unit_left`) says so.
     left: tuple[LeftUnit, ...] = ()
 
 

@@ -21,7 +21,7 @@ from app.schemas.reports import CoverageGap
 from app.services import agency, coverage, program
 from app.services.reports import Range
 from app.state import AppState
-from app.vocabulary import COVERAGE_KINDS
+from app.vocabulary import COVERAGE_KINDS, CoverageKind
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +101,10 @@ async def _gaps_closed(
     the look could find are judged: those starting after the report's start (one under way
     longer was seen as it began) and before its end (the policy may look fewer days ahead
     now), and not over as told. One told to end past the look's days, or with no end, is
-    judged to its end (LOOK_PAST further, as it was told), from a longer report: a part of
-    it past the days looked ahead, not told by this look, keeps it as told."""
+    judged to its end (LOOK_PAST further for none, as it was told), from a longer report: a
+    part of it past the days looked ahead, not told by this look, keeps it as told."""
     agency_id = context.agency_id
-    longer: list[tuple[str, CoverageGap]] | None = None
-    closed: list[OutboxEvent] = []
+    judged: list[tuple[str, str, CoverageKind, datetime, datetime | None]] = []
     for key, end in sorted((await repo.gaps_told(session, agency_id, GAP_KEY)).items()):
         district, kind, start = key.removeprefix(GAP_KEY).split(":", 2)
         starts = datetime.fromisoformat(start)
@@ -113,20 +112,26 @@ async def _gaps_closed(
         known = next((k for k in COVERAGE_KINDS if k == kind), None)
         if known is None or key in alerts or not span.start < starts < span.end:
             continue
-        if ends is not None and ends <= now:
-            continue  # over as told
+        if ends is None or ends > now:  # one over as told is not judged
+            judged.append((key, district, known, starts, ends))
+    # Those told to end past the look's days, or with no end, are judged to that end (or
+    # LOOK_PAST further, as one with none was told), from one longer report: a gap told
+    # when the policy looked more days ahead may end further still.
+    horizon = span.end + LOOK_PAST
+    reach = max([horizon, *(ends for *_, ends in judged if ends is not None)])
+    longer: list[tuple[str, CoverageGap]] = []
+    if any(ends is None or ends > span.end for *_, ends in judged):
+        report = await coverage.report(
+            session, context, span=Range(span.start, reach), district=None
+        )
+        longer = coverage.every_gap(report)
+    closed: list[OutboxEvent] = []
+    for key, district, kind, starts, ends in judged:
         since = max(starts, now)
         if ends is not None and ends <= span.end:
             seen, until = every, ends
         else:
-            horizon = span.end + LOOK_PAST
-            if ends is not None and ends > horizon:
-                continue  # told when more days were looked ahead: judged once in reach
-            if longer is None:
-                further = Range(span.start, horizon)
-                report = await coverage.report(session, context, span=further, district=None)
-                longer = coverage.every_gap(report)
-            seen, until = longer, horizon if ends is None else min(ends, horizon)
+            seen, until = longer, horizon if ends is None else ends
         still = [
             g
             for d, g in seen
@@ -138,7 +143,7 @@ async def _gaps_closed(
         part_of = next((h for h in holders if h is not None), None)
         closed.append(
             events.coverage_gap_closed(
-                district=district, kind=known, starts=starts, ends=ends, part_of=part_of
+                district=district, kind=kind, starts=starts, ends=ends, part_of=part_of
             )
         )
         await repo.close(session, agency_id, [key])

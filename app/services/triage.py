@@ -76,7 +76,7 @@ async def triage(
     now: datetime,
     left: tuple[LeftUnit, ...] = (),
 ) -> RecommendationRecord:
-    """Load the reachable candidates (but the units that left the call as its lead), run
+    """Load the reachable candidates (but the units called away from the call: left), run
     the pure routing rules, and keep the answer as the call's next recommendation (not yet
     written)."""
     facts = replace(call_facts(call, context), left=left)
@@ -175,8 +175,9 @@ async def retriage(
     call.escalated, unless the unit leading it is of that kind already (a dispatcher sent
     it by override, and that dispatch told it). When the lead left, the change is from the
     kind that left (`left`), which an override may have made other than recommended.
-    Neither that unit nor any that left the call as its lead before is recommended for it
-    (their leaving re-triaged it; named again by a later one, they would be no answer).
+    Neither that unit nor any that led the call and was called away from it before (last
+    left it while others stayed: assignment_repo.left_leads) is recommended for it; named
+    again by a later re-triage, they would be no answer.
     """
     gone = await _left_leads(session, context, call, now=now, just_left=left)
     rec = await triage(await session.connection(), context, call, now=now, left=gone)
@@ -205,8 +206,9 @@ async def _left_leads(
     now: datetime,
     just_left: LeftUnit | None,
 ) -> tuple[LeftUnit, ...]:
-    """The units that left the dispatched call as its lead, in the order they left, the
-    one whose leaving causes this re-triage with the status it reported."""
+    """The units that led the dispatched call and were called away from it
+    (assignment_repo.left_leads), in the order they last left, the one whose leaving causes
+    this re-triage with the status it reported."""
     if call.status != "dispatched":
         return ()
     found = await assignment_repo.left_leads(

@@ -392,7 +392,8 @@ async def test_a_gap_told_when_more_days_were_looked_ahead_is_not_closed_short(
 ) -> None:
     """Told with 30 days looked ahead to end in 60 days; the policy looks 1 day ahead now,
     and shifts cover the gap as far as that look reaches (a day and 31 more): judged to
-    there alone, it was told closed with weeks of it still a gap (third review)."""
+    there alone, it was told closed with weeks of it still a gap (third review). Covered
+    to its end, it is closed."""
     now, _ = await _agency(admin)
     state: AppState = app.state.cit
     await _roster_1a1(admin, now + timedelta(days=60), now + timedelta(days=60, hours=8))
@@ -408,6 +409,13 @@ async def test_a_gap_told_when_more_days_were_looked_ahead_is_not_closed_short(
     await alerts.look_ahead(state, now=now)
     closed = "SELECT count(*) FROM event WHERE type = 'coverage.gap_closed'"
     assert await db.fetchval(closed) == 0
+    # Covered to its told end, it is closed: judged to that end, not skipped (fourth review:
+    # skipped while past the look's reach, it left the look's window still told).
+    while start < now + timedelta(days=60):
+        await _roster_1a1(admin, start, min(start + timedelta(hours=24), now + timedelta(days=60)))
+        start += timedelta(hours=24)
+    await alerts.look_ahead(state, now=now)
+    assert await db.fetchval(closed) == 1
 
 
 async def test_two_looks_at_one_agency_take_turns(
