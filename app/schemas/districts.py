@@ -35,6 +35,10 @@ def _check_boundary(boundary: PolygonGeometry | MultiPolygonGeometry | None) -> 
     polygons = (
         [boundary.coordinates] if isinstance(boundary, PolygonGeometry) else boundary.coordinates
     )
+    if len({len(position) for polygon in polygons for ring in polygon for position in ring}) > 1:
+        # Shapely reads a boundary's positions as one array: [lon, lat] beside [lon, lat,
+        # altitude] failed inside it, told as numpy's "inhomogeneous shape" (the fuzz).
+        raise ValueError("every boundary position has 2 coordinates, or every one has 3")
     for polygon in polygons:
         for ring in polygon:
             if ring[0] != ring[-1]:

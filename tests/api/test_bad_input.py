@@ -802,6 +802,31 @@ async def test_a_boundary_altitude_that_is_not_finite_is_422(
     assert await _counts(db) == before
 
 
+async def test_a_boundary_mixing_positions_with_and_without_altitude_is_said_so(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """[lon, lat] beside [lon, lat, altitude] failed inside shapely, told as numpy's
+    "inhomogeneous shape" (the fuzz found it); all of one kind is taken."""
+    square = [[0.0, 0.0], [0.1, 0.0], [0.1, 0.1], [0.0, 0.1], [0.0, 0.0]]
+    mixed = [square[0], [0.1, 0.0, 5.0], *square[2:]]
+    before = await _counts(db)
+    for coordinates in ([mixed], [square, [[0.02, 0.02, 1.0], *square[1:]]]):
+        body = {
+            "code": "Z1",
+            "name": "Z",
+            "boundary": {"type": "Polygon", "coordinates": coordinates},
+        }
+        response = await admin.post("/v1/districts", body)
+        _assert_problem(response, 422)
+        assert response.json()["errors"][0]["msg"] == (
+            "Value error, every boundary position has 2 coordinates, or every one has 3"
+        )
+    assert await _counts(db) == before
+    high = [[*position, 1300.0] for position in square]
+    body = {"code": "Z1", "name": "Z", "boundary": {"type": "Polygon", "coordinates": [high]}}
+    assert (await admin.post("/v1/districts", body)).status_code == 201
+
+
 async def test_nul_or_huge_numbers_in_any_query_parameter_are_never_a_500(admin: Api) -> None:
     """Every query parameter of every route in the OpenAPI document, with hostile values."""
     await grid_districts(admin)

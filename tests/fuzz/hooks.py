@@ -134,6 +134,7 @@ SEMANTIC_RULES = [
     # Geometry, and the webhook target's DNS answer.
     re.compile(r"Value error, boundary is not a valid polygon \(self-intersecting or degenerate\)"),
     re.compile(r"Value error, each boundary ring must be closed \(first position = last\)"),
+    re.compile(r"Value error, every boundary position has 2 coordinates, or every one has 3"),
     re.compile(r"webhook URL refused: the URL's host does not resolve"),
     re.compile(r"webhook URL refused: the URL's host resolves to an address that is not public"),
     # A bracketed host that matches the schema's pattern but is no IPv6 address.
