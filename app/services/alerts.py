@@ -126,6 +126,7 @@ async def _gaps_closed(
         )
         longer = coverage.every_gap(report)
     closed: list[OutboxEvent] = []
+    closing: list[str] = []
     for key, district, kind, starts, ends in judged:
         since = max(starts, now)
         if ends is not None and ends <= span.end:
@@ -146,7 +147,8 @@ async def _gaps_closed(
                 district=district, kind=kind, starts=starts, ends=ends, part_of=part_of
             )
         )
-        await repo.close(session, agency_id, [key])
+        closing.append(key)
+    await repo.close(session, agency_id, closing)
     return closed
 
 
