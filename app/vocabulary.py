@@ -168,6 +168,7 @@ WarningCode = Literal[
     "location_outside_district",
     "unknown_nature",
     "eta_unknown",
+    "caution_not_read",
 ]
 WARNING_CODES: tuple[WarningCode, ...] = get_args(WarningCode)
 # The warnings that tell of capacity the program lacks, not of a dispatcher's choice: the
@@ -177,7 +178,8 @@ WARNING_CODES: tuple[WarningCode, ...] = get_args(WarningCode)
 CAPACITY_WARNINGS: tuple[WarningCode, ...] = tuple(
     code
     for code in WARNING_CODES
-    if code not in ("location_outside_district", "unknown_nature", "eta_unknown")
+    if code
+    not in ("location_outside_district", "unknown_nature", "eta_unknown", "caution_not_read")
 )
 
 # Why a dispatch differs from the recommendation (docs/api.md, "Dispatch and clearing").

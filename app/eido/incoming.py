@@ -49,8 +49,11 @@ class IncidentFacts:
     age_loc: Loc
     notes: str | None
     received_at: datetime | None
-    # The safety flags the document's cautions raise (app/eido/registry.py, CAUTION_TYPE).
+    # The safety flags the document's cautions raise (app/eido/registry.py, caution_flags),
+    # and how many cautions raised none: their words close the notes, and the call's
+    # recommendation warns of them (caution_not_read).
     safety: frozenset[SafetyFlag]
+    unread_cautions: int
     # How it ended, for the call it clears (the primary disposition, or Cancelled's); None
     # while its common status does not say it is over (Closed or Cancelled, not ReOpened).
     closure: Closure | None
@@ -247,24 +250,28 @@ def _subject_age(document: Mapping[str, Any], on: date) -> tuple[int | None, Loc
     return None, ()
 
 
-def _notes(document: Mapping[str, Any]) -> str | None:
-    """Every note, oldest first, one paragraph each; the newest MAX_NOTES characters."""
+def _notes(document: Mapping[str, Any], unread: list[str]) -> str | None:
+    """Every note, oldest first, one paragraph each, then one paragraph for each caution
+    not read as a safety flag; the last MAX_NOTES characters (the cautions kept first)."""
     notes = [
         (_when(note["lastUpdateTimeStamp"]), index, note["notesActionComments"])
         for index, note in _components(document, "notesComponent")
     ]
     texts = [text for _, _, text in sorted(notes, key=lambda n: n[:2]) if text.strip()]
+    texts += unread
     if not texts:
         return None
     joined = "\n\n".join(texts)
     return joined if len(joined) <= MAX_NOTES else _CUT + joined[-(MAX_NOTES - len(_CUT)) :]
 
 
-def _safety(document: Mapping[str, Any]) -> frozenset[SafetyFlag]:
+def _safety(document: Mapping[str, Any]) -> tuple[frozenset[SafetyFlag], list[str]]:
     """The safety flags the cautions name, whatever their severity: a weapon noted as a
-    low concern is still a weapon. A caution of a type the service has no flag for (a dog,
-    a hazard) raises none."""
+    low concern is still a weapon. A caution that raises none (a dog, a hazard, "no
+    weapons seen", words the service does not know) is told in a line of its own, for the
+    notes: a dispatcher reads it, where the service cannot."""
     raised: set[SafetyFlag] = set()
+    unread: list[str] = []
     for _, caution in _components(document, "cautionComponent"):
         subtypes = caution.get("cautionTypeCommonSubRegistryText")
         words = [
@@ -272,8 +279,24 @@ def _safety(document: Mapping[str, Any]) -> frozenset[SafetyFlag]:
             caution.get("cautionTypeInternalText"),
             *(subtypes if isinstance(subtypes, list) else []),
         ]
-        raised.update(flag for flag in map(registry.caution_flag, words) if flag is not None)
-    return frozenset(raised)
+        flags = frozenset().union(*map(registry.caution_flags, words))
+        raised.update(flags)
+        if not flags:
+            unread.append(_unread_caution(words, caution.get("cautionSeverity")))
+    return frozenset(raised), unread
+
+
+# The most of one caution's words the notes keep.
+_CAUTION_WORDS = 500
+
+
+def _unread_caution(words: list[Any], severity: Any) -> str:
+    """A caution that raised no flag, as a line of the notes: its words, each once, in the
+    document's order ("Officer Safety: dog on premises"), and its severity."""
+    said = [one_line(w) for w in words if isinstance(w, str)]
+    text = ": ".join(dict.fromkeys(w for w in said if w))[:_CAUTION_WORDS] or "(no words)"
+    level = f", severity {severity}" if isinstance(severity, str) else ""
+    return f"Caution from the CAD, not read as a safety flag{level}: {text}"
 
 
 def _when(timestamp: str) -> datetime:
@@ -326,6 +349,7 @@ def read(document: Any, *, zone: tzinfo, valid: bool = False) -> IncidentFacts:
     status = incident.get("incidentStatusCommonRegistryText")
     point, address, location_loc = _location(document)
     age, age_loc = _subject_age(document, updated_at.astimezone(zone).date())
+    safety, unread = _safety(document)
     return IncidentFacts(
         incident_id=incident_id,
         updated_at=updated_at,
@@ -338,9 +362,10 @@ def read(document: Any, *, zone: tzinfo, valid: bool = False) -> IncidentFacts:
         beat=beat.strip() or None if isinstance(beat, str) else None,
         age=age,
         age_loc=age_loc,
-        notes=_notes(document),
+        notes=_notes(document, unread),
         received_at=_received_at(document),
-        safety=_safety(document),
+        safety=safety,
+        unread_cautions=len(unread),
         closure=_closure(incident, status),
         issuer=_text(document.get("issuingElementIdentification")),
         internal_id=_text(incident.get("internalIncidentId")),

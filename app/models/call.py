@@ -62,6 +62,8 @@ class Call(Base):
     officer_injured: Mapped[bool] = mapped_column(server_default=text("false"))
     # The lastUpdateTimeStamp of the last EIDO applied to the call (docs/api.md, "EIDO").
     eido_updated_at: Mapped[datetime | None]
+    # Cautions of the call's EIDO that raised no safety flag (migration 0033).
+    unread_cautions: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
 class Recommendation(Base):

@@ -60,3 +60,6 @@ class CallRecord:
     officer_injured: bool
     # The lastUpdateTimeStamp of the last EIDO applied to the call; None if none was.
     eido_updated_at: datetime | None
+    # How many cautions of the EIDO that gave the call its notes raised no safety flag
+    # (their words are in the notes): its recommendations warn of them (caution_not_read).
+    unread_cautions: int = 0

@@ -70,6 +70,7 @@ _COLUMNS = (
     "subject_injured",
     "officer_injured",
     "eido_updated_at",
+    "unread_cautions",
 )
 _JSON = {"safety", "subject"}
 # Columns that never change after intake.
@@ -104,6 +105,7 @@ def call_params(call: CallRecord) -> dict[str, Any]:
         "subject_injured": call.subject_injured,
         "officer_injured": call.officer_injured,
         "eido_updated_at": call.eido_updated_at,
+        "unread_cautions": call.unread_cautions,
     }
     return {f"call_{column}": values[column] for column in _COLUMNS}
 
@@ -289,6 +291,7 @@ def call_record(row: Columns) -> CallRecord:
         subject_injured=row["subject_injured"],
         officer_injured=row["officer_injured"],
         eido_updated_at=row["eido_updated_at"],
+        unread_cautions=row["unread_cautions"],
     )
 
 

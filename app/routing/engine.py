@@ -113,6 +113,7 @@ def recommend(
     _unknown_nature(draft, call, policy)
     _unknown_etas(draft, call)
     _unit_left(draft, call)
+    _unread_cautions(draft, call)
     return draft.finish(lead=lead, safety_concern=bool(concerns), policy=policy)
 
 
@@ -342,6 +343,18 @@ def _unknown_nature(draft: Draft, call: CallFacts, policy: Policy) -> None:
         "unknown_nature",
         f'Nature "{(call.nature or "").strip()}" is neither an APCO incident type nor a code '
         "of the policy, so it implies no safety flag: check the call's flags",
+    )
+
+
+def _unread_cautions(draft: Draft, call: CallFacts) -> None:
+    count = call.unread_cautions
+    if count <= 0:
+        return
+    these = "a caution" if count == 1 else f"{count} cautions"
+    draft.warn(
+        "caution_not_read",
+        f"The CAD sent {these} that this service reads as no safety flag; the words are in "
+        "the call's notes: read them, and flag the call if they warrant it",
     )
 
 

@@ -57,6 +57,9 @@ class CallFacts:
     # the order of that last leaving: its re-triage's candidates leave them out, and a
     # reason (`unit_left`) says so.
     left: tuple[LeftUnit, ...] = ()
+    # Cautions the CAD sent with the call (EIDO) that raised no safety flag: words only a
+    # dispatcher can read, in the call's notes.
+    unread_cautions: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,7 +186,9 @@ async def _import(
                 work,
                 context,
                 who,
-                replace(new, eido_updated_at=facts.updated_at),
+                replace(
+                    new, eido_updated_at=facts.updated_at, unread_cautions=facts.unread_cautions
+                ),
                 now=now,
                 request_id=request_id,
                 idempotency_key=None,
@@ -321,7 +323,10 @@ async def _update(
         closed.audit_about = (call.id, {"incident_id": facts.incident_id})
         raise closed
     patch = eido_news.changes(call, placed, facts, state.cipher)
-    call = replace(call, eido_updated_at=facts.updated_at)
+    # The cautions not read are told in the notes: their count goes with the notes a
+    # document gives (one that gives none, no caution among them, keeps both).
+    unread = call.unread_cautions if body.notes is None else facts.unread_cautions
+    call = replace(call, eido_updated_at=facts.updated_at, unread_cautions=unread)
     if patch is None:
         await call_repo.update_call(session, call)
         await _audit(session, who, call, request_id, incident_id=facts.incident_id, applied=True)

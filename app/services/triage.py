@@ -65,6 +65,7 @@ def call_facts(call: CallRecord, context: AgencyContext) -> CallFacts:
         subject_age=age if isinstance(age, int) else None,
         outside_district=outside,
         located_in=context.locate(*point) if outside and point is not None else None,
+        unread_cautions=call.unread_cautions,
     )
 
 

@@ -942,6 +942,71 @@ async def test_a_caution_raises_a_flag_and_retriages_and_no_document_lowers_one(
     assert len(await _recommendations(admin, first["id"])) == 2
 
 
+def _caution(eido: dict[str, Any], registry_text: str, words: str, severity: str) -> None:
+    """Add a caution in the CAD's own words (the test documents' cautions repeat the type)."""
+    eido.setdefault("cautionComponent", []).append(
+        {
+            "$id": f"{eido['$id']}:caution:{len(eido.get('cautionComponent', []))}",
+            "lastUpdateTimeStamp": eido["lastUpdateTimeStamp"],
+            "updatedByAgencyReference": eido["updatedByAgencyReference"],
+            "cautionTypeCommonRegistryText": registry_text,
+            "cautionTypeInternalText": words,
+            "cautionSeverity": severity,
+        }
+    )
+
+
+async def test_a_caution_in_the_cads_words_raises_its_flag_or_is_told_to_the_dispatcher(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """ "Armed and dangerous" under a type the service does not know sent a mental-health
+    lead with nothing shown; words it cannot read must reach a dispatcher."""
+    await _crew_in_d1(admin)
+    armed = document(incident_id(), beat="D1")
+    _caution(armed, "Other", "armed and dangerous", "highest")
+    call = await _import(admin, armed, 201)
+    assert [k for k, v in call["safety"].items() if v] == ["weapon"]
+    assert call["recommendation"]["lead"] == "law_enforcement"
+    assert call["recommendation"]["warnings"] == []
+
+    incident = incident_id()
+    calm = document(incident, beat="D1", notes=["caller is the subject's sister"])
+    _caution(calm, "Other", "no weapons seen", "high")
+    _caution(calm, "Animal", "dog on premises", "normal")
+    taken = await _import(admin, calm, 201)
+    assert not any(taken["safety"].values())
+    assert taken["recommendation"]["lead"] == "mental_health"
+    (warning,) = taken["recommendation"]["warnings"]
+    assert warning["code"] == "caution_not_read"
+    assert "2 cautions" in warning["message"]
+    notes = (await admin.ok("GET", f"/v1/calls/{taken['id']}"))["notes"]
+    assert notes.splitlines()[0] == "caller is the subject's sister"
+    assert "severity high: Other: no weapons seen" in notes
+    assert "severity normal: Animal: dog on premises" in notes
+    # The warning stays with the call: a re-triage for other news still gives it.
+    patched = await admin.ok("PATCH", f"/v1/calls/{taken['id']}", {"subject": {"age": 30}})
+    assert [w["code"] for w in patched["recommendation"]["warnings"]] == ["caution_not_read"]
+    # The same cautions again are no news; a document without them but with its notes
+    # says the CAD took them back, and the warning goes with them.
+    again = document(incident, at=later(1), beat="D1", notes=["caller is the subject's sister"])
+    _caution(again, "Other", "no weapons seen", "high")
+    _caution(again, "Animal", "dog on premises", "normal")
+    assert (await _import(admin, again, 200))["applied"] is True
+    assert len(await _recommendations(admin, taken["id"])) == 2
+    # One with no notes and no caution leaves both as they are (it says nothing of them).
+    await _import(admin, document(incident, at=later(2), beat="D1"), 200)
+    kept = await admin.ok("PATCH", f"/v1/calls/{taken['id']}", {"subject": {"age": 31}})
+    assert [w["code"] for w in kept["recommendation"]["warnings"]] == ["caution_not_read"]
+    assert (await admin.ok("GET", f"/v1/calls/{taken['id']}"))["notes"] == notes
+    gone = document(incident, at=later(3), beat="D1", notes=["caller is the subject's sister"])
+    cleared = await _import(admin, gone, 200)
+    assert cleared["recommendation"]["warnings"] == []
+    assert len(await _recommendations(admin, taken["id"])) == 4
+    assert (
+        await db.fetchval("SELECT unread_cautions FROM call WHERE id = $1", UUID(taken["id"])) == 0
+    )
+
+
 async def test_an_incident_that_has_ended_is_no_new_call_but_still_updates_its_own(
     admin: Api, other_admin: Api, db: asyncpg.Connection
 ) -> None:

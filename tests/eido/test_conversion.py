@@ -222,6 +222,59 @@ def test_notes_beyond_the_limit_keep_the_newest() -> None:
     assert facts.notes.endswith(new)
 
 
+@pytest.mark.parametrize(
+    ("words", "flags"),
+    [
+        ("Firearm", {"weapon"}),  # a flag's word, whole
+        ("armed and dangerous", {"weapon"}),
+        ("History of VIOLENCE", {"violence"}),
+        ("threat to life", {"threat_to_others"}),
+        ("Officer Safety", {"threat_to_others"}),
+        ("knife; combative", {"weapon", "violence"}),
+        ("no weapons seen", set()),  # taken back
+        ("subject is unarmed", set()),
+        ("non-violent", set()),
+        ("denies any threats", set()),
+        ("knife; not cooperative", {"weapon"}),  # taken back only what follows
+        ("no weapons; violent", {"violence"}),  # in its own clause
+        ("no history of violence", set()),
+        ("dog on premises", set()),
+        ("disarmed", set()),  # a word inside another word is not that word
+    ],
+)
+def test_a_cautions_words_raise_the_flags_they_name_unless_taken_back(
+    words: str, flags: set[str]
+) -> None:
+    assert registry.caution_flags(words) == flags
+
+
+def test_a_caution_that_raises_no_flag_is_counted_and_told_last_in_the_notes() -> None:
+    eido = document(incident_id(), notes=["a note"], cautions=[("Dog", "high")])
+    eido["cautionComponent"].append(
+        {
+            **eido["cautionComponent"][0],
+            "$id": "other",
+            "cautionTypeCommonRegistryText": "Other",
+            "cautionTypeInternalText": "armed and\ndangerous",
+            "cautionSeverity": "highest",
+        }
+    )
+    facts = incoming.read(eido, zone=UTC)
+    assert facts.safety == {"weapon"}
+    assert facts.unread_cautions == 1
+    assert facts.notes == (
+        "a note\n\nCaution from the CAD, not read as a safety flag, severity high: Dog: dog"
+    )
+    # Notes past the limit lose their oldest words first, never a caution.
+    long = incoming.read(
+        document(incident_id(), notes=["o" * incoming.MAX_NOTES], cautions=[("Hazmat", "low")]),
+        zone=UTC,
+    )
+    assert long.notes is not None
+    assert len(long.notes) == incoming.MAX_NOTES
+    assert long.notes.endswith("not read as a safety flag, severity low: Hazmat: hazmat")
+
+
 def test_assigned_incident_ids_name_their_call_in_their_agency_only() -> None:
     call, agency = uuid4(), uuid4()
     assigned = outgoing.incident_id_for(call, agency)
