@@ -36,7 +36,9 @@ UnitStatus = Literal[
 ]
 UNIT_STATUSES: tuple[UnitStatus, ...] = get_args(UnitStatus)
 ON_CALL: tuple[UnitStatus, ...] = ("dispatched", "en_route", "on_scene", "transporting")
-OFF_CALL: tuple[UnitStatus, ...] = ("available", "out_of_service")
+# The off-call ones: what a unit released from its call was released into.
+OffCallStatus = Literal["available", "out_of_service"]
+OFF_CALL: tuple[OffCallStatus, ...] = get_args(OffCallStatus)
 
 # A person's statewide id (state_officer_id, e.g. a POST number) names the person whatever
 # the case of its letters: one agency writes "ab123" and another "AB123", and the

@@ -18,6 +18,7 @@ from app.vocabulary import (
     DIVERTED_TO,
     LEADS,
     OFF_CALL,
+    ON_CALL,
     OUTCOMES,
     OVERRIDE_CODES,
     RESPONDER_TYPES,
@@ -63,6 +64,13 @@ async def test_database_check_constraints_allow_exactly_the_vocabulary(
     )
     assert definition is not None, constraint
     assert set(re.findall(r"'([^']*)'::text", definition)) == set(words)
+
+
+def test_every_unit_status_is_either_on_a_call_or_off_one() -> None:
+    # The off-call statuses have a type of their own (what a released assignment shows it
+    # was released into): it must not drift from the unit statuses it is taken from.
+    assert sorted(ON_CALL + OFF_CALL) == sorted(UNIT_STATUSES)
+    assert not set(ON_CALL) & set(OFF_CALL)
 
 
 @settings(max_examples=300, deadline=None)

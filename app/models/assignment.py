@@ -12,10 +12,10 @@ from app.vocabulary import (
     OFF_CALL,
     OVERRIDE_CODES,
     Lead,
+    OffCallStatus,
     OverrideCode,
     ResponderType,
     UnitRole,
-    UnitStatus,
     sql_list,
 )
 
@@ -52,7 +52,7 @@ class Assignment(Base):
     # The status the release left the unit in (available, or out_of_service): what the EIDO
     # export shows of a released unit. NULL while active, and for releases older than
     # migration 0031 that migration 0032 could not tell.
-    released_status: Mapped[UnitStatus | None] = mapped_column(Text)
+    released_status: Mapped[OffCallStatus | None] = mapped_column(Text)
     # When the unit first reported on_scene on this call.
     on_scene_at: Mapped[datetime | None]
     # Never loaded; it tells the ORM to write a dispatch before its assignments.

@@ -33,6 +33,7 @@ from app.vocabulary import (
     CallStatus,
     DivertedTo,
     Lead,
+    OffCallStatus,
     Outcome,
     OverrideCode,
     Request,
@@ -220,6 +221,12 @@ class AssignmentOut(BaseModel):
     role: UnitRole
     assigned_at: datetime
     released_at: datetime | None
+    released_status: OffCallStatus | None = Field(
+        description="The status the unit was released into when it left the call:"
+        " `available` (it reported so, or the call was cleared) or `out_of_service` (it"
+        " reported so). Null while the unit is on the call, and for a release made before"
+        " the service recorded it (migration 0031) whose status could not be recovered."
+    )
     # When the unit first reported on_scene (or transporting) on this call.
     on_scene_at: datetime | None
 

@@ -376,6 +376,7 @@ def _assignments(record: dispatch_repo.NewDispatch) -> list[Assignment]:
             override_reason=record.override_reason,
             assigned_at=record.at,
             released_at=None,
+            released_status=None,
             on_scene_at=None,
         )
         for assignment_id, responder_type, responder_id, role in record.assignments

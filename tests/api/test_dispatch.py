@@ -435,6 +435,54 @@ async def test_out_of_service_unit_is_released_and_never_recommended(
     assert co not in {u["responder_id"] for u in fresh["recommendation"]["units"]}
 
 
+def _released_status(call: dict[str, Any]) -> dict[str, str | None]:
+    """Each unit's released_status on the call as the API shows it (one assignment each)."""
+    return {a["responder_id"]: a["released_status"] for a in call["assignments"]}
+
+
+async def test_a_unit_on_the_call_shows_no_released_status(admin: Api) -> None:
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    on_call = {co: None, officer: None}
+    assert _released_status(done) == on_call
+    assert _released_status(await admin.ok("GET", f"/v1/calls/{call['id']}")) == on_call
+    [listed] = (await admin.ok("GET", "/v1/calls"))["items"]
+    assert _released_status(listed) == on_call
+
+
+async def test_clearing_a_call_shows_its_units_released_available(admin: Api) -> None:
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    cleared = await admin.ok(
+        "POST", f"/v1/calls/{call['id']}/clear", {"disposition": "resolved on scene"}
+    )
+    released = {co: "available", officer: "available"}
+    assert _released_status(cleared) == released
+    assert _released_status(await admin.ok("GET", f"/v1/calls/{call['id']}")) == released
+
+
+async def test_a_unit_gone_out_of_service_shows_so_on_the_call_after_it_is_cleared(
+    admin: Api,
+) -> None:
+    """A coordinator reading the call back tells the unit that went out of service from
+    the one released when the call was cleared."""
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "out_of_service"})
+    state = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert _released_status(state) == {co: "out_of_service", officer: None}
+    cleared = await admin.ok(
+        "POST", f"/v1/calls/{call['id']}/clear", {"disposition": "resolved on scene"}
+    )
+    released = {co: "out_of_service", officer: "available"}
+    assert _released_status(cleared) == released
+    [listed] = (await admin.ok("GET", "/v1/calls"))["items"]
+    assert _released_status(listed) == released
+
+
 async def test_a_dispatcher_sending_the_other_kind_to_lead_a_worked_call_escalates_it(
     admin: Api, db: asyncpg.Connection
 ) -> None:

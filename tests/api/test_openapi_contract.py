@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from app.vocabulary import EVENT_TYPES
+from app.vocabulary import EVENT_TYPES, OFF_CALL
 from tests.conftest import ServiceFactory
 from tests.events.samples import one_of_each, sample_call
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
@@ -195,6 +195,34 @@ async def test_the_documents_call_location_accepts_what_the_api_accepts(
         answer = await admin.post("/v1/calls", {"district": "D1", "location": location})
         assert answer.status_code in (201, 422), answer.text
         assert says.is_valid(location) == (answer.status_code == 201), (location, answer.text)
+
+
+async def test_the_document_says_what_each_assignment_was_released_into(
+    admin: Api, client: httpx.AsyncClient
+) -> None:
+    """A client generated from the document reads released_status, one of the off-call
+    statuses or null, and the call read back with a unit released matches it."""
+    document = await _document(client)
+    assignment = document["components"]["schemas"]["AssignmentOut"]
+    assert "released_status" in assignment["required"]
+    field = assignment["properties"]["released_status"]
+    assert field["description"]
+    assert field["anyOf"] == [{"type": "string", "enum": list(OFF_CALL)}, {"type": "null"}]
+    registry: Registry[Any] = Registry().with_resource(
+        DOCUMENT, DRAFT202012.create_resource(document)
+    )
+    says = Draft202012Validator(
+        {"$ref": f"{DOCUMENT}#/components/schemas/CallDetailOut"}, registry=registry
+    )
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "out_of_service"})
+    shown = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert {a["released_status"] for a in shown["assignments"]} == {None, "out_of_service"}
+    says.validate(shown)
 
 
 def _named_conflict(document: dict[str, Any], method: str, path: str) -> Draft202012Validator:
