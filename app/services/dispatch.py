@@ -29,9 +29,15 @@ from app.schemas.dispatch import (
     UnitRef,
 )
 from app.security import Principal
-from app.services import audit, call_views, dispatch_news, dispatch_roles, triage
+from app.services import (
+    audit,
+    call_views,
+    dispatch_news,
+    dispatch_request,
+    dispatch_roles,
+    triage,
+)
 from app.services.dispatch_roles import Unit
-from app.vocabulary import ROLES_OF, OverrideCode
 
 
 @dataclass(frozen=True)
@@ -41,55 +47,6 @@ class UnitsUnavailable:
     unavailable: list[UnitRef]
     recommendation: RecommendationOut
     detail: str
-
-
-def _recommended_units(rec: RecommendationRecord | None) -> list[Unit]:
-    if rec is None:
-        return []
-    return [(u["responder_type"], UUID(u["responder_id"]), u["role"]) for u in rec.units]
-
-
-@dataclass(frozen=True)
-class _Choice:
-    """The units a dispatcher asked for, and why they differ from the recommendation."""
-
-    units: list[Unit]
-    override_code: OverrideCode | None
-    override_reason: str | None
-
-
-def _requested_units(body: DispatchRequest, rec: RecommendationRecord | None) -> _Choice:
-    recommended = _recommended_units(rec)
-    if body.units is None:
-        return _Choice(recommended, body.override_code, body.override_reason)
-    requested: list[Unit] = [(u.responder_type, u.responder_id, u.role) for u in body.units]
-    if len({u[1] for u in requested}) != len(requested):
-        raise Invalid("a unit appears twice in units", loc=("body", "units"))
-    if sum(role == "lead" for _, _, role in requested) > 1:
-        raise Invalid("at most one unit may lead", loc=("body", "units"))
-    for index, (kind, _, role) in enumerate(requested):
-        if role not in ROLES_OF[kind]:
-            parts = ", ".join(ROLES_OF[kind])
-            raise Invalid(
-                f"{role} is not a part for {kind.replace('_', '-')}: it may be sent as {parts}",
-                loc=("body", "units", index, "role"),
-            )
-    if set(requested) == set(recommended):
-        # As recommended, no override is needed; what the dispatcher said is kept as said,
-        # code and reason alike (a unit named off shift is sent on them: said_why, below).
-        return _Choice(requested, body.override_code, body.override_reason)
-    if body.override_reason is None and body.override_code in (None, "other"):
-        # A code other than `other` says why by itself (SPEC §3.4 asks for a reason always:
-        # docs/api.md, "Dispatch and clearing"); `other` says nothing the council could read.
-        # Which one: a dispatcher sending what an older one said (the call re-triaged since,
-        # on another console) learns that it changed, not only what to add.
-        latest = "" if rec is None else f" ({rec.id}, made {instant_text(rec.created_at)})"
-        raise Invalid(
-            f"these units differ from the latest recommendation{latest}:"
-            " give an override_reason, or an override_code other than `other`",
-            loc=("body", "override_reason"),
-        )
-    return _Choice(requested, body.override_code or "other", body.override_reason)
 
 
 async def _beside_the_lead(
@@ -201,7 +158,7 @@ async def dispatch(
     rendered from what was read and written.
     """
     conn = await session.connection()
-    officer_ids, co_ids = _named_ids(body)
+    officer_ids, co_ids = dispatch_request.named_ids(body)
     found = await read_call(
         conn, context, call_id, units="dispatching", officer_ids=officer_ids, co_ids=co_ids
     )
@@ -210,7 +167,7 @@ async def dispatch(
         raise Conflict("the call is cleared; it cannot be dispatched")
     if body.recommendation_id is not None and (rec is None or rec.id != body.recommendation_id):
         await _not_the_latest(session, call, rec, body.recommendation_id)
-    choice = _requested_units(body, rec)
+    choice = dispatch_request.chosen(body, rec)
     requested = choice.units
     active = [a for a in earlier if a.released_at is None]
     on_call = {a.responder_id: a for a in active}
@@ -324,17 +281,6 @@ async def dispatch(
         # The unique index on active assignments caught what the locks should have.
         raise Conflict("a unit was assigned elsewhere at the same moment; retry") from None
     return call_views.render_dispatched(call, rec, after, [*found.dispatches, _dispatch(record)])
-
-
-def _named_ids(body: DispatchRequest) -> tuple[list[UUID] | None, list[UUID]]:
-    """The officers and co-responders a dispatch names; officers None when it names no
-    unit (it dispatches the recommendation's)."""
-    if body.units is None:
-        return None, []
-    return (
-        [u.responder_id for u in body.units if u.responder_type == "officer"],
-        [u.responder_id for u in body.units if u.responder_type == "co_responder"],
-    )
 
 
 async def read_call(
