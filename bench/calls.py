@@ -335,9 +335,9 @@ def main() -> None:
     parser.add_argument("--scale-seconds", type=float, default=8)
     parser.add_argument("--scale-rounds", type=int, default=3)
     parser.add_argument(
-        "--limits-seconds", type=float, default=5, help="each phase of the shared-limits cost"
+        "--limits-seconds", type=float, default=3, help="each phase of the shared-limits cost"
     )
-    parser.add_argument("--limits-rounds", type=int, default=4)
+    parser.add_argument("--limits-rounds", type=int, default=10)
     parser.add_argument(
         "--coverage",
         action="store_true",
