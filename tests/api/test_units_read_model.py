@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.records.units import UnitRecord
 from app.schemas.common import Items
 from app.schemas.shifts import UnitOut, units_json
-from app.services import shifts
+from app.services import units as unit_service
 from tests.helpers import (
     Api,
     add_co_responder,
@@ -77,13 +77,13 @@ async def test_the_consoles_read_runs_in_a_read_only_transaction(
     await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
     await add_officer(admin, district="D1", call_sign="1A1")
     modes: list[str] = []
-    read = shifts.units_on_shift
+    read = unit_service.units_on_shift
 
     async def observed(conn: AsyncConnection, *args: Any, **kwargs: Any) -> list[UnitRecord]:
         modes.append((await conn.exec_driver_sql("SHOW transaction_read_only")).scalar_one())
         return await read(conn, *args, **kwargs)
 
-    monkeypatch.setattr(shifts, "units_on_shift", observed)
+    monkeypatch.setattr(unit_service, "units_on_shift", observed)
     for path in ("/v1/units", "/v1/units?district=D1"):
         assert [u["call_sign"] for u in (await admin.ok("GET", path))["items"]] == ["1A1"]
     assert modes == ["on", "on"]

@@ -14,7 +14,7 @@ from app.schemas.calls import AssignmentOut, DispatchedCallOut
 from app.schemas.common import DistrictCode, Items
 from app.schemas.shifts import UnitOut, units_json
 from app.services import agency, call_views
-from app.services import shifts as service
+from app.services import units as service
 
 router = APIRouter(prefix="/v1/units", tags=["units"], route_class=StrictJSONRoute)
 
