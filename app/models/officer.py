@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import ARRAY, CheckConstraint, ForeignKey, Index, Text, func, text
+from sqlalchemy import ARRAY, CheckConstraint, DateTime, ForeignKey, Index, Text, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, created_at_column, id_column
@@ -44,7 +44,16 @@ class Officer(UnitStateMixin, Base):
     trainings: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     active: Mapped[bool] = mapped_column(server_default=text("true"))
     separated_at: Mapped[datetime | None]
-    # When its post began: created active, or reactivated (migration 0029).
+    # When its post began: created active, or reactivated (migration 0029); a reactivated
+    # officer resumes their post (migration 0030), so it may predate a leave.
     active_since: Mapped[datetime] = mapped_column(server_default=func.now())
+    # When its latest period of service began: created active, or reactivated, the post
+    # resumed or not; NULL when never active, or not known (migrations 0034, 0035). With
+    # separated_at, the period a shift entered after the officer left must lie within.
+    # evaluates_none: a None given to a new officer (created inactive) is written as NULL;
+    # the ORM would leave it out of the INSERT, and the default date a period never served.
+    serving_since: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True).evaluates_none(), server_default=func.now()
+    )
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

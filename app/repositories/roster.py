@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from typing import NamedTuple
 from uuid import UUID
 
 from sqlalchemy import Select, exists, select, text
@@ -142,12 +143,20 @@ async def employed_first_elsewhere(session: AsyncSession, *, state_officer_id: s
 
 # The start of a reactivated officer's post, by the database's clock, as a creation's is:
 # now if they were taken on elsewhere since their separation here (or it is not known),
-# else the start they had (migration 0030).
+# else the start they had (migration 0030); and now, when their new period of service
+# begins either way (migration 0034).
 _POST_RESUMED = text(
     "SELECT CASE WHEN CAST(:separated AS timestamptz) IS NULL"
     " OR cit_taken_on_elsewhere_since(:person, :separated) THEN now()"
-    " ELSE CAST(:since AS timestamptz) END"
+    " ELSE CAST(:since AS timestamptz) END AS post_start, now() AS serving_since"
 )
+
+
+class Reactivation(NamedTuple):
+    """When a reactivated officer's post starts, and their new period of service."""
+
+    post_start: datetime
+    serving_since: datetime
 
 
 async def reactivated_post_start(
@@ -156,12 +165,13 @@ async def reactivated_post_start(
     state_officer_id: str | None,
     separated_at: datetime | None,
     active_since: datetime,
-) -> datetime:
+) -> Reactivation:
     """When a reactivated officer's post starts: it resumes (active_since kept) unless
-    another agency took the person on after separated_at. Yes or no only crosses agencies."""
+    another agency took the person on after separated_at. Yes or no only crosses agencies.
+    Their period of service starts now, whichever it is."""
     params = {"person": state_officer_id, "separated": separated_at, "since": active_since}
-    start: datetime = (await session.execute(_POST_RESUMED, params)).scalar_one()
-    return start
+    row = (await session.execute(_POST_RESUMED, params)).one()
+    return Reactivation(row.post_start, row.serving_since)
 
 
 def certifications_statement(

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 from uuid import UUID
 
-from sqlalchemy import Select, delete, exists, func, select, text, update
+from sqlalchemy import Select, delete, exists, func, null, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.ids import new_id
@@ -16,16 +17,47 @@ from app.models import CoResponder, District, Officer, Shift, ShiftCoverage
 MAX_SHIFT = timedelta(hours=24)
 
 
-async def responder_active(
+class Standing(NamedTuple):
+    """Whether a responder is active and, for an officer, the period they last served:
+    from served_from (None: not on record) until served_until (None: not separated).
+    Co-responders keep no such period."""
+
+    active: bool
+    served_from: datetime | None
+    served_until: datetime | None
+
+
+async def responder_standing(
     session: AsyncSession, *, agency_id: UUID, responder_type: str, responder_id: UUID
-) -> bool | None:
-    """Whether the responder is active; None when the agency has no such responder. Its
-    row is locked as the shift_no_overlap trigger locks it (FOR NO KEY UPDATE): a shift
-    created beside a separation waits for it and is refused, or is seen by it
+) -> Standing | None:
+    """The responder's standing; None when the agency has no such responder. Its row is
+    locked as the shift_no_overlap trigger locks it (FOR NO KEY UPDATE): a shift created
+    beside a separation waits for it and is refused, or is seen by it
     (app/services/separation.py, lock)."""
-    model = Officer if responder_type == "officer" else CoResponder
-    stmt = select(model.active).where(model.agency_id == agency_id, model.id == responder_id)
-    return (await session.execute(stmt.with_for_update(key_share=True))).scalar_one_or_none()
+    if responder_type == "officer":
+        stmt = select(Officer.active, Officer.serving_since, Officer.separated_at).where(
+            Officer.agency_id == agency_id, Officer.id == responder_id
+        )
+    else:
+        stmt = select(CoResponder.active, null(), null()).where(
+            CoResponder.agency_id == agency_id, CoResponder.id == responder_id
+        )
+    row = (await session.execute(stmt.with_for_update(key_share=True))).one_or_none()
+    return None if row is None else Standing(*row)
+
+
+async def record_as_worked(session: AsyncSession, shift_id: UUID) -> None:
+    """Count the ended shift's coverage rows as an active unit's: the shift of a responder
+    who has left since, entered or changed within the period they served. The rows take
+    the unit's `active` as it is now (migration 0003's trigger), and the coverage report
+    counts only active rows; those of a shift that ended before its unit left keep it as
+    it stood then (end_shift_now). Never a row not yet ended: the candidates read those."""
+    await session.execute(
+        update(ShiftCoverage)
+        .where(ShiftCoverage.shift_id == shift_id, ShiftCoverage.ends_at <= func.now())
+        .values(active=True)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def add_shift(

@@ -122,6 +122,8 @@ async def create_officer(
         active=body.active,
         separated_at=None if body.active else datetime.now(UTC),
     )
+    if not body.active:
+        officer.serving_since = None  # never served: no shift may be entered for them
     session.add(officer)
     wanted = _unique_values(officer)
     try:
@@ -171,7 +173,7 @@ async def update_officer(
         officer.trainings = sorted(set(body.trainings))
     if body.active is not None and body.active != officer.active:
         if body.active:  # who records the person's certifications may change with it
-            officer.active_since = await repo.reactivated_post_start(
+            officer.active_since, officer.serving_since = await repo.reactivated_post_start(
                 session,
                 state_officer_id=officer.state_officer_id,
                 separated_at=officer.separated_at,

@@ -32,11 +32,12 @@ async def lock(
     change to a shift takes), refused with a 409 if it is on a call.
 
     A shift created while the first look ran has committed once the row is locked (its
-    creation locks the row first: shift_repo.responder_active; one created later waits and
-    finds the unit inactive). A look with the row held finds it; the row is then let go
-    (back to a savepoint) and the shift locked before it, as the first look would have:
-    locking the shift while holding the row could deadlock with a change to that shift,
-    which holds the shift and waits for the row."""
+    creation locks the row first: shift_repo.responder_standing; one created later waits,
+    finds the unit inactive, and is refused if it reaches past the separation, as any
+    shift under way then does: app/services/shift_standing.py). A look with the row held
+    finds it; the row is then let go (back to a savepoint) and the shift locked before it,
+    as the first look would have: locking the shift while holding the row could deadlock
+    with a change to that shift, which holds the shift and waits for the row."""
     for _ in range(_SEPARATION_LOOKS):
         async with session.begin_nested() as savepoint:
             shift = await shift_repo.lock_current_shift(

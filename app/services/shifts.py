@@ -19,7 +19,7 @@ from app.repositories import districts as district_repo
 from app.repositories import shifts as repo
 from app.repositories.pagination import fetch_page
 from app.schemas.shifts import ShiftCreate, ShiftOut, ShiftPatch, shift_window_problem
-from app.services import audit
+from app.services import audit, shift_standing
 
 
 async def create_many(
@@ -32,16 +32,16 @@ async def create_many(
     for index, body in enumerate(bodies):
         loc: tuple[str | int, ...] = ("body", "shifts", index) if bulk else ("body",)
         _known(found, body.district, body.also_covers, loc)
-        active = await repo.responder_active(
+        standing = await shift_standing.admit(
             session,
             agency_id=agency_id,
             responder_type=body.responder_type,
             responder_id=body.responder_id,
+            starts_at=body.starts_at,
+            ends_at=body.ends_at,
+            loc=loc,
+            responder_loc=(*loc, "responder_id"),
         )
-        if active is None:
-            raise Invalid(f"no {body.responder_type} with that id", loc=(*loc, "responder_id"))
-        if not active:
-            raise Invalid(f"that {body.responder_type} is not active", loc=(*loc, "responder_id"))
         shift = repo.add_shift(
             session,
             agency_id=agency_id,
@@ -78,6 +78,8 @@ async def create_many(
             raise await _overlap(
                 session, where, agency_id, body.responder_id, body.starts_at, body.ends_at, None
             ) from None
+        if not standing.active:
+            await repo.record_as_worked(session, shift.id)
         shifts.append(shift)
     return await render(session, shifts)
 
@@ -152,7 +154,8 @@ async def update(
     schedule a new shift from now to move the unit). One that has not started may change
     in every way a new shift could, but not into one that has already ended. So may one
     entered after it had ended (_entered_late), into the past too. Overlaps are a 409, as
-    on create.
+    on create. As on create too, a responder who has left keeps only shifts within the
+    period they served (shift_standing; a 422 otherwise).
     """
     shift = await repo.locked_shift(session, agency_id=agency_id, shift_id=shift_id)
     if shift is None:
@@ -191,6 +194,17 @@ async def update(
     )
     if kept and ends_at == was.ends_at:
         return was, {}  # its own values sent again: nothing to write
+    # As on create: a responder who has left keeps only shifts within the period served.
+    standing = await shift_standing.admit(
+        session,
+        agency_id=agency_id,
+        responder_type=shift.responder_type,
+        responder_id=was.responder_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        loc=("body",),
+        responder_loc=("body",),
+    )
     if late:
         pass  # never a roster anyone worked from: corrected as entered
     elif shift.starts_at <= now:
@@ -214,6 +228,8 @@ async def update(
             shift.call_sign, shift.district_id = call_sign, found[district].id
             shift.starts_at, shift.ends_at = starts_at, ends_at
             await repo.rewrite_coverage(session, shift, [found[c].id for c in also])
+            if not standing.active:
+                await repo.record_as_worked(session, shift.id)
     except IntegrityError as exc:
         if constraint_of(exc) == "shift_no_overlap":
             raise await _overlap(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import subprocess
@@ -465,6 +466,76 @@ def test_upgrading_dates_each_officers_post_from_its_creation(scratch_url: str) 
         "SELECT active_since = created_at, active_since < now() - interval '1 year' FROM officer"
     )
     assert asyncio.run(_fetch(scratch_url, since)) == [(True, True)]
+
+
+def test_upgrading_dates_each_officers_period_of_service_only_where_it_is_known(
+    scratch_url: str,
+) -> None:
+    """Migrations 0034 and 0035: a shift may be entered for an officer who has left within
+    the period they last served. Where the audit trail holds an officer's whole history
+    (their creation's entry, and updates that name what they changed), that period began
+    at the latest update that made them active, else at their creation, if created active;
+    elsewhere it is not known (NULL) for those who have left, and dated from the upgrade
+    (no earlier service claimed) for those still serving."""
+    upgrade(scratch_url, "0033")
+    officer = (
+        "INSERT INTO officer (id, agency_id, state_officer_id, badge_number, name, active,"
+        " separated_at, created_at, active_since)"
+        " SELECT gen_random_uuid(), a.id, '{sid}', '{sid}', 'O', {active},"
+        " CASE WHEN {active} THEN NULL ELSE now() - interval '10 days' END,"
+        " now() - interval '100 days', now() - interval '100 days' FROM agency a"
+    )
+    entry = (
+        "INSERT INTO audit_entry (id, agency_id, at, role, action, resource_type, resource_id,"
+        " outcome, detail) SELECT gen_random_uuid(), o.agency_id, now() - interval '{ago} days',"
+        " 'admin', 'officer.{action}', 'officer', o.id::text, '{outcome}', {detail}"
+        " FROM officer o WHERE o.state_officer_id = '{sid}'"
+    )
+
+    def created(sid: str) -> str:
+        return entry.format(sid=sid, ago=100, action="create", outcome="success", detail="NULL")
+
+    def updated(sid: str, ago: int, active: bool | None, outcome: str = "success") -> str:
+        """An update entry; active None: one written before entries named what changed."""
+        change = {"changed": {"active": {"from": not active, "to": active}}}
+        detail = "NULL" if active is None else f"'{json.dumps(change)}'"
+        return entry.format(sid=sid, ago=ago, action="update", outcome=outcome, detail=detail)
+
+    asyncio.run(
+        _insert(
+            scratch_url,
+            _AGENCY,
+            *(officer.format(sid=f"S-{n}", active=n <= 2) for n in range(1, 8)),
+            created("S-1"),  # created, still serving
+            # S-2: still serving, no entry at all
+            created("S-3"),  # created active, left once
+            updated("S-3", 10, active=False),
+            updated("S-3", 5, active=True, outcome="denied"),  # changed nothing
+            created("S-4"),  # back after a leave, left again
+            updated("S-4", 50, active=False),
+            updated("S-4", 30, active=True),
+            updated("S-4", 10, active=False),
+            created("S-5"),  # an entry that does not name what it changed
+            updated("S-5", 50, active=None),
+            updated("S-5", 10, active=False),
+            updated("S-6", 10, active=False),  # its creation's entry purged
+            created("S-7"),  # created inactive, never active
+        )
+    )
+    upgrade(scratch_url)
+    days_ago = (
+        "SELECT state_officer_id, round(extract(epoch FROM now() - serving_since) / 86400)::int"
+        " FROM officer ORDER BY 1"
+    )
+    assert asyncio.run(_fetch(scratch_url, days_ago)) == [
+        ("S-1", 100),
+        ("S-2", 0),
+        ("S-3", 100),
+        ("S-4", 30),
+        ("S-5", None),
+        ("S-6", None),
+        ("S-7", None),
+    ]
 
 
 def test_instances_setting_the_app_roles_password_at_once_take_turns(database_url: str) -> None:

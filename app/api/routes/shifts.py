@@ -30,7 +30,10 @@ _OVERLAPS = conflict_naming(
 
 @router.post("", status_code=201, responses={**problems(401, 403, 413, 422, 503), **_OVERLAPS})
 async def create_shift(body: ShiftCreate, who: Caller, session: Session, audit: Audit) -> ShiftOut:
-    """Schedule a shift (at most 24 h). An overlapping shift for the responder is a 409."""
+    """Schedule a shift (at most 24 h). An overlapping shift for the responder is a 409.
+    For a responder no longer active, only a shift that lies within the period they last
+    served (an officer's, from their latest start to their separation: a roster written up
+    late) is taken; any other is a 422 that says why."""
     [out] = await service.create_many(session, agency_id=who.agency_id, bodies=[body], bulk=False)
     audit.identify(out.id)
     return out
@@ -68,7 +71,9 @@ async def update_shift(
     only end earlier (now at the soonest: a unit sent home leaves the candidates at once,
     and the consoles unless it is on a call) or later; the rest stays as worked (409: end
     it, and schedule a new shift from now to move the unit). A shift that has ended is the
-    record of who worked: 409. An overlap with another shift of the responder is a 409."""
+    record of who worked: 409. An overlap with another shift of the responder is a 409. A
+    responder no longer active keeps only shifts within the period they last served, as on
+    create (422)."""
     out, changed = await service.update(
         session, agency_id=who.agency_id, shift_id=shift_id, body=body, now=datetime.now(UTC)
     )
