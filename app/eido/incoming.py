@@ -54,6 +54,12 @@ class IncidentFacts:
     # recommendation warns of them (caution_not_read).
     safety: frozenset[SafetyFlag]
     unread_cautions: int
+    # The notes the document's notesComponents give alone (None: none), as a call imported
+    # before migration 0033 holds them; the lines telling the cautions not read (in
+    # `notes`, after them); and whether the document has any cautionComponent.
+    own_notes: str | None = None
+    caution_notes: tuple[str, ...] = ()
+    cautioned: bool = False
     # How it ended, for the call it clears (the primary disposition, or Cancelled's); None
     # while its common status does not say it is over (Closed or Cancelled, not ReOpened).
     closure: Closure | None
@@ -252,19 +258,27 @@ def _subject_age(document: Mapping[str, Any], on: date) -> tuple[int | None, Loc
     return None, ()
 
 
-def _notes(document: Mapping[str, Any], unread: list[str]) -> str | None:
-    """Every note, oldest first, one paragraph each, then one paragraph for each caution
-    not read as a safety flag; the last MAX_NOTES characters (the cautions kept first)."""
+def _note_texts(document: Mapping[str, Any]) -> list[str]:
+    """Every note, oldest first."""
     notes = [
         (_when(note["lastUpdateTimeStamp"]), index, note["notesActionComments"])
         for index, note in _components(document, "notesComponent")
     ]
-    texts = [text for _, _, text in sorted(notes, key=lambda n: n[:2]) if text.strip()]
-    texts += unread
+    return [text for _, _, text in sorted(notes, key=lambda n: n[:2]) if text.strip()]
+
+
+def joined_notes(texts: list[str]) -> str | None:
+    """Texts as a call's notes, one paragraph each; the last MAX_NOTES characters."""
     if not texts:
         return None
     joined = "\n\n".join(texts)
     return joined if len(joined) <= MAX_NOTES else _CUT + joined[-(MAX_NOTES - len(_CUT)) :]
+
+
+def _notes(document: Mapping[str, Any], unread: list[str]) -> str | None:
+    """Every note, oldest first, one paragraph each, then one paragraph for each caution
+    not read as a safety flag; the last MAX_NOTES characters (the cautions kept first)."""
+    return joined_notes([*_note_texts(document), *unread])
 
 
 def _safety(document: Mapping[str, Any]) -> tuple[frozenset[SafetyFlag], list[str]]:
@@ -298,7 +312,20 @@ def _unread_caution(words: list[Any], severity: Any) -> str:
     said = [one_line(w) for w in words if isinstance(w, str)]
     text = ": ".join(dict.fromkeys(w for w in said if w))[:_CAUTION_WORDS] or "(no words)"
     level = f", severity {severity}" if isinstance(severity, str) else ""
-    return f"Caution from the CAD, not read as a safety flag{level}: {text}"
+    return f"{CAUTION_LINE}{level}: {text}"
+
+
+# How each line telling a caution not read begins (one paragraph of the notes each).
+CAUTION_LINE = "Caution from the CAD, not read as a safety flag"
+
+
+def without_caution_lines(notes: str) -> str | None:
+    """Notes without the lines telling cautions not read that close them: the document's
+    own notes, as a call imported before migration 0033 holds them."""
+    paragraphs = notes.split("\n\n")
+    while paragraphs and paragraphs[-1].startswith(CAUTION_LINE):
+        paragraphs.pop()
+    return "\n\n".join(paragraphs) or None
 
 
 def _when(timestamp: str) -> datetime:
@@ -368,6 +395,9 @@ def read(document: Any, *, zone: tzinfo, valid: bool = False) -> IncidentFacts:
         received_at=_received_at(document),
         safety=safety,
         unread_cautions=len(unread),
+        own_notes=joined_notes(_note_texts(document)),
+        caution_notes=tuple(unread),
+        cautioned=bool(_components(document, "cautionComponent")),
         closure=_closure(incident, status),
         reopened=registry.has_reopened(status),
         issuer=_text(document.get("issuingElementIdentification")),

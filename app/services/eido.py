@@ -20,7 +20,7 @@ from app.agency_context import AgencyContext
 from app.db.unit_of_work import UnitOfWork
 from app.eido import incoming, schema
 from app.eido.schema import EidoInvalid
-from app.encryption import UndecryptableValue
+from app.encryption import CALL_NOTES, UndecryptableValue
 from app.errors import CallExists, Conflict, Invalid
 from app.records.calls import CallRecord
 from app.repositories import calls as call_repo
@@ -290,7 +290,7 @@ async def _update(
     if own or (call.eido_updated_at is not None and facts.updated_at <= call.eido_updated_at):
         await _audit(session, who, call, request_id, incident_id=facts.incident_id, applied=False)
         return EidoImport(call=await _render(session, call), created=False, applied=False)
-    placed = eido_news.keep_place(call, context, facts, body)
+    placed = _notes_kept(call, facts, eido_news.keep_place(call, context, facts, body), state)
     if call.status == "cleared" and facts.reopened and _after_clearing(call, facts):
         # The CAD reopened the incident after the call was cleared: the crisis is back,
         # and a cleared call does not reopen. Said, rather than taken as no news.
@@ -333,15 +333,30 @@ async def _update(
         closed.audit_about = (call.id, {"incident_id": facts.incident_id})
         raise closed
     patch = eido_news.changes(call, placed, facts, state.cipher)
-    # The cautions not read are told in the notes: their count goes with the notes a
-    # document gives (one that gives none, no caution among them, keeps both).
-    unread = call.unread_cautions if body.notes is None else facts.unread_cautions
+    # The cautions not read are told in the notes: their count is the document's when it
+    # gives notes or cautions (one that gives neither keeps it, as it keeps the notes).
+    says = facts.own_notes is not None or facts.cautioned
+    unread = facts.unread_cautions if says else call.unread_cautions
+    # A count changed with the notes alike (a caution now read as a flag the call holds):
+    # the recommendation is renewed, its warning going with the count.
+    renew = patch is None and unread != call.unread_cautions
     call = replace(call, eido_updated_at=facts.updated_at, unread_cautions=unread)
     if patch is None:
         await call_repo.update_call(session, call)
-        await _audit(session, who, call, request_id, incident_id=facts.incident_id, applied=True)
-        if facts.closure is None:
-            return EidoImport(call=await _render(session, call), created=False, applied=True)
+        if renew:
+            call, rec = await calls.revise(
+                session, context, who, call, CallPatch(), cipher=state.cipher, request_id=request_id
+            )
+            if facts.closure is None:
+                return EidoImport(
+                    call=call_views.render_call(call, rec), created=False, applied=True
+                )
+        else:
+            await _audit(
+                session, who, call, request_id, incident_id=facts.incident_id, applied=True
+            )
+            if facts.closure is None:
+                return EidoImport(call=await _render(session, call), created=False, applied=True)
     else:
         call, rec = await calls.revise(
             session, context, who, call, patch, cipher=state.cipher, request_id=request_id
@@ -366,6 +381,34 @@ async def _update(
 def _after_clearing(call: CallRecord, facts: incoming.IncidentFacts) -> bool:
     """Whether the document was last updated after the call was cleared."""
     return call.cleared_at is not None and facts.updated_at > call.cleared_at
+
+
+def _notes_kept(
+    call: CallRecord, facts: incoming.IncidentFacts, body: CallCreate, state: AppState
+) -> CallCreate:
+    """The document's call with the notes it gives the call. A document without notes of
+    its own erases none: the cautions it cannot read are added to the notes held, those
+    not told there yet (their lines alone would have replaced the notes). A cleared call
+    takes no recommendation, so cautions not read are no news to it: the notes held stand
+    when the document's own notes are theirs (a call imported before migration 0033 holds
+    its document's notes without the lines)."""
+    if facts.own_notes is not None and call.status != "cleared":
+        return body
+    try:
+        held = state.cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
+    except UndecryptableValue:  # compared (and refused) as eido_news.changes does
+        return body
+    if call.status == "cleared":
+        own = None if held is None else incoming.without_caution_lines(held)
+        if facts.own_notes is None or facts.own_notes in (held, own):
+            return body.model_copy(update={"notes": None})
+        return body
+    if held is None or not facts.caution_notes:
+        return body
+    paragraphs = held.split("\n\n")
+    new = [line for line in facts.caution_notes if line not in paragraphs]
+    notes = incoming.joined_notes([held, *new]) if new else held
+    return body.model_copy(update={"notes": notes})
 
 
 async def _render(session: AsyncSession, call: CallRecord) -> CallOut:

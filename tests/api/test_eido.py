@@ -1007,6 +1007,110 @@ async def test_a_caution_in_the_cads_words_raises_its_flag_or_is_told_to_the_dis
     )
 
 
+async def test_a_document_without_notes_erases_none_for_the_cautions_it_cannot_read(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A document that leaves the notes out keeps them: its cautions not read are added to
+    them, not put in their place (the CAD's notes were lost to a dog's line)."""
+    await _crew_in_d1(admin)
+    incident = incident_id()
+    first = document(incident, beat="D1", notes=[NOTE])
+    _caution(first, "Animal", "dog on premises", "normal")
+    call = await _import(admin, first, 201)
+    held = (await admin.ok("GET", f"/v1/calls/{call['id']}"))["notes"]
+    # The same caution, no notes: nothing new, the notes as they were.
+    status_only = document(incident, at=later(1), beat="D1")
+    _caution(status_only, "Animal", "dog on premises", "normal")
+    await _import(admin, status_only, 200)
+    assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["notes"] == held
+    assert len(await _recommendations(admin, call["id"])) == 1
+    # A new caution, no notes: told after the notes held.
+    hazard = document(incident, at=later(2), beat="D1")
+    _caution(hazard, "Animal", "dog on premises", "normal")
+    _caution(hazard, "Hazard", "hoarding conditions", "low")
+    updated = await _import(admin, hazard, 200)
+    notes = (await admin.ok("GET", f"/v1/calls/{call['id']}"))["notes"]
+    assert notes.startswith(held)
+    assert notes.endswith("severity low: Hazard: hoarding conditions")
+    assert "2 cautions" in updated["recommendation"]["warnings"][0]["message"]
+
+
+async def test_cautions_now_read_end_the_warning_with_or_without_notes(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """docs/api.md: the warning stays until a document with notes or cautions no longer
+    holds a caution not read: one whose cautions the CAD now types as a flag ends it."""
+    await _crew_in_d1(admin)
+    incident = incident_id()
+    first = document(incident, beat="D1")
+    _caution(first, "Other", "carries a machete", "high")
+    call = await _import(admin, first, 201)
+    assert [w["code"] for w in call["recommendation"]["warnings"]] == ["caution_not_read"]
+    typed = document(incident, at=later(1), beat="D1")
+    _caution(typed, "Weapon", "machete", "high")
+    updated = await _import(admin, typed, 200)
+    assert updated["safety"]["weapon"] is True
+    assert updated["recommendation"]["warnings"] == []
+    # And so when the flag it raises is held already: the recommendation is renewed.
+    incident = incident_id()
+    flagged = document(incident, beat="D1")
+    _caution(flagged, "Weapon", "weapon", "high")
+    _caution(flagged, "Other", "carries a machete", "high")
+    call = await _import(admin, flagged, 201)
+    assert [w["code"] for w in call["recommendation"]["warnings"]] == ["caution_not_read"]
+    retyped = document(incident, at=later(1), beat="D1")
+    _caution(retyped, "Weapon", "machete", "high")
+    renewed = await _import(admin, retyped, 200)
+    assert renewed["recommendation"]["warnings"] == []
+    assert len(await _recommendations(admin, call["id"])) == 2
+    count = await db.fetchval("SELECT unread_cautions FROM call WHERE id = $1", UUID(call["id"]))
+    assert count == 0
+
+
+async def test_cautions_not_read_are_no_news_to_a_cleared_call(admin: Api) -> None:
+    """A call imported before migration 0033 holds its document's notes without the lines
+    (made so here by a PATCH): the CAD's closing document, the same notes and the same dog,
+    was no news (200, applied: false) and became a 409; so did a new caution not read."""
+    await _crew_in_d1(admin)
+    incident = incident_id()
+    first = document(incident, beat="D1", notes=[NOTE])
+    _caution(first, "Animal", "dog on premises", "normal")
+    call = await _import(admin, first, 201)
+    await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": NOTE})
+    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "done"})
+    again = document(incident, at=later(30), beat="D1", notes=[NOTE])
+    _caution(again, "Animal", "dog on premises", "normal")
+    assert (await _import(admin, again, 200))["applied"] is False
+    _caution(again, "Hazard", "hoarding conditions", "low")
+    again["lastUpdateTimeStamp"] = stamp(later(31))
+    assert (await _import(admin, again, 200))["applied"] is False
+    # Notes of its own that the call does not hold are news still.
+    other = document(incident, at=later(32), beat="D1", notes=["another note"])
+    assert (await admin.post("/v1/eido", other)).status_code == 409
+
+
+async def test_a_suicide_threat_or_an_armed_forces_veteran_is_told_not_sent_the_police(
+    admin: Api,
+) -> None:
+    """A threat to the subject's own life is the call a co-responder leads: read as a
+    threat to others it sent law enforcement to lead; so did a veteran of the armed forces
+    (a weapon), a subject who "isn't armed" and an eviction "in progress" (a crime)."""
+    await _crew_in_d1(admin)
+    for words in (
+        "Subject threatening suicide",
+        "armed forces veteran, PTSD",
+        "subject isn't armed",
+        "eviction in progress",
+    ):
+        eido = document(incident_id(), beat="D1", nature="SUICTHRT")
+        _caution(eido, "Other", words, "high")
+        call = await _import(admin, eido, 201)
+        assert not any(call["safety"].values()), words
+        assert call["recommendation"]["lead"] == "mental_health", words
+        codes = [w["code"] for w in call["recommendation"]["warnings"]]
+        assert codes == ["caution_not_read"], words
+
+
 async def test_an_incident_that_has_ended_is_no_new_call_but_still_updates_its_own(
     admin: Api, other_admin: Api, db: asyncpg.Connection
 ) -> None:
