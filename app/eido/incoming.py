@@ -49,7 +49,7 @@ class IncidentFacts:
     age_loc: Loc
     notes: str | None
     received_at: datetime | None
-    # The safety flags the document's cautions raise (app/eido/registry.py, caution_flags),
+    # The safety flags the document's cautions raise (app/eido/registry.py, caution_flag),
     # and how many cautions raised none: their words close the notes, and the call's
     # recommendation warns of them (caution_not_read).
     safety: frozenset[SafetyFlag]
@@ -281,11 +281,12 @@ def _notes(document: Mapping[str, Any], unread: list[str]) -> str | None:
     return joined_notes([*_note_texts(document), *unread])
 
 
-def _safety(document: Mapping[str, Any]) -> tuple[frozenset[SafetyFlag], list[str]]:
+def _safety(document: Mapping[str, Any]) -> tuple[frozenset[SafetyFlag], list[str], int]:
     """The safety flags the cautions name, whatever their severity: a weapon noted as a
     low concern is still a weapon. A caution that raises none (a dog, a hazard, "no
     weapons seen", words the service does not know) is told in a line of its own, for the
-    notes: a dispatcher reads it, where the service cannot."""
+    notes: a dispatcher reads it, where the service cannot. Returns the flags, the lines
+    (within their budget) and how many cautions raised none."""
     raised: set[SafetyFlag] = set()
     unread: list[str] = []
     for _, caution in _components(document, "cautionComponent"):
@@ -295,24 +296,43 @@ def _safety(document: Mapping[str, Any]) -> tuple[frozenset[SafetyFlag], list[st
             caution.get("cautionTypeInternalText"),
             *(subtypes if isinstance(subtypes, list) else []),
         ]
-        flags = frozenset().union(*map(registry.caution_flags, words))
+        flags = {flag for flag in map(registry.caution_flag, words) if flag is not None}
         raised.update(flags)
         if not flags:
             unread.append(_unread_caution(words, caution.get("cautionSeverity")))
-    return frozenset(raised), unread
+    return frozenset(raised), _within_budget(unread), len(unread)
 
 
-# The most of one caution's words the notes keep.
-_CAUTION_WORDS = 500
+# The most of one caution's words the notes keep, and of all the lines telling cautions:
+# the CAD's notes keep the rest of MAX_NOTES.
+_CAUTION_WORDS = 200
+_CAUTIONS_BUDGET = 5_000
 
 
 def _unread_caution(words: list[Any], severity: Any) -> str:
     """A caution that raised no flag, as a line of the notes: its words, each once, in the
-    document's order ("Officer Safety: dog on premises"), and its severity."""
-    said = [one_line(w) for w in words if isinstance(w, str)]
+    document's order ("Officer Safety: dog on premises"), and its severity. A lone
+    surrogate (JSON allows one) is shown as "?": notes hold only what UTF-8 can."""
+    said = [one_line(w.encode("utf-8", "replace").decode()) for w in words if isinstance(w, str)]
     text = ": ".join(dict.fromkeys(w for w in said if w))[:_CAUTION_WORDS] or "(no words)"
     level = f", severity {severity}" if isinstance(severity, str) else ""
     return f"{CAUTION_LINE}{level}: {text}"
+
+
+def _within_budget(lines: list[str]) -> list[str]:
+    """The lines telling cautions, in the document's order, as many as _CAUTIONS_BUDGET
+    holds, then one saying how many more the CAD has (each is still counted)."""
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        if used + len(line) > _CAUTIONS_BUDGET:
+            break
+        kept.append(line)
+        used += len(line) + 2
+    left = len(lines) - len(kept)
+    if left:
+        kept.append(f"{CAUTION_LINE}: {left} more, not shown here (read them in the CAD)")
+    return kept
 
 
 # How each line telling a caution not read begins (one paragraph of the notes each).
@@ -378,7 +398,7 @@ def read(document: Any, *, zone: tzinfo, valid: bool = False) -> IncidentFacts:
     status = incident.get("incidentStatusCommonRegistryText")
     point, address, location_loc = _location(document)
     age, age_loc = _subject_age(document, updated_at.astimezone(zone).date())
-    safety, unread = _safety(document)
+    safety, unread, unread_count = _safety(document)
     return IncidentFacts(
         incident_id=incident_id,
         updated_at=updated_at,
@@ -394,7 +414,7 @@ def read(document: Any, *, zone: tzinfo, valid: bool = False) -> IncidentFacts:
         notes=_notes(document, unread),
         received_at=_received_at(document),
         safety=safety,
-        unread_cautions=len(unread),
+        unread_cautions=unread_count,
         own_notes=joined_notes(_note_texts(document)),
         caution_notes=tuple(unread),
         cautioned=bool(_components(document, "cautionComponent")),

@@ -3,8 +3,6 @@ how its own words map onto them."""
 
 from __future__ import annotations
 
-import re
-
 from app.vocabulary import SAFETY_FLAGS, ResponderType, SafetyFlag, UnitStatus
 
 # The Incident Tracking Identifier's form (NENA-STA-010): urn:emergency:uid:incidentid:…
@@ -435,19 +433,27 @@ def _squeezed(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum())
 
 
-# Words other CADs use for the same cautions (squeezed as below). "Officer Safety" is the
-# caution many CADs raise for a subject dangerous to those sent: a threat to others.
+# Words other CADs use for the same cautions (squeezed as below), each a caution's whole
+# type: a caution's text is never read word by word ("threatening suicide" is no threat to
+# others, "armed forces veteran" no weapon, "no weapons seen" none), and one not read is
+# told to a dispatcher instead (app/eido/incoming.py). "Officer Safety" says nothing of
+# which danger (a dog, or a gun), so it is one of those.
 _CAUTION_SYNONYMS: dict[SafetyFlag, tuple[str, ...]] = {
-    "weapon": ("weapons", "armed", "firearm", "firearms", "gun", "guns", "knife", "knives"),
-    "violence": ("violent", "assaultive", "combative"),
-    "threat_to_others": (
-        "threat",
-        "threats",
-        "threatening",
-        "threattolife",
-        "threatstoothers",
-        "officersafety",
+    "weapon": (
+        "weapons",
+        "armed",
+        "firearm",
+        "firearms",
+        "gun",
+        "guns",
+        "knife",
+        "knives",
+        "armedanddangerous",
+        "weaponinvolved",
+        "weaponsinvolved",
     ),
+    "violence": ("violent", "assaultive", "combative"),
+    "threat_to_others": ("threat", "threats", "threatening", "threattolife", "threatstoothers"),
     "crime_in_progress": ("inprogress",),
     "medical_emergency": ("medical", "medicalcondition"),
 }
@@ -463,40 +469,3 @@ def caution_flag(text: object) -> SafetyFlag | None:
     a common synonym, in any case, with or without separators: "Weapon",
     "threat_to_others", "Firearm"), if any."""
     return _CAUTION_FLAGS.get(_squeezed(text)) if isinstance(text, str) else None
-
-
-# Words that take back the flag's word after them ("no weapons seen", "non-violent",
-# "denies any threats"), within _TAKES_BACK words and the same clause.
-_TAKEN_BACK = frozenset(
-    {"no", "not", "none", "never", "without", "non", "denies", "denied", "negative"}
-)
-_TAKES_BACK = 3
-# The longest run of words read as one flag's word ("threat to others").
-_RUN = 3
-# What ends a clause: any mark but a word's own (a hyphen, an apostrophe).
-_CLAUSE_END = re.compile(r"[^\w\s'-]+")
-_WORD = re.compile(r"[^\W_]+")
-
-
-def caution_flags(text: object) -> frozenset[SafetyFlag]:
-    """The safety flags a caution's text names: the whole text as caution_flag reads it,
-    else each word or run of words that is a flag's word ("armed and dangerous" is a
-    weapon, "history of violence" violence, "threat to life" a threat to others), unless a
-    word shortly before it in its clause takes it back ("no weapons seen" raises nothing;
-    "knife, not cooperative" is a weapon)."""
-    whole = caution_flag(text)
-    if whole is not None:
-        return frozenset({whole})
-    if not isinstance(text, str):
-        return frozenset()
-    raised: set[SafetyFlag] = set()
-    for clause in _CLAUSE_END.split(text.lower()):
-        words = _WORD.findall(clause)
-        for start in range(len(words)):
-            if _TAKEN_BACK.intersection(words[max(0, start - _TAKES_BACK) : start]):
-                continue
-            for size in range(1, _RUN + 1):
-                flag = _CAUTION_FLAGS.get("".join(words[start : start + size]))
-                if flag is not None:
-                    raised.add(flag)
-    return frozenset(raised)

@@ -2,8 +2,8 @@
 
 A CAD's caution in words the service did not know ("Officer Safety: armed and dangerous")
 raised no flag and said nothing: a mental-health lead was recommended to it with nothing
-shown. Cautions are now read by their words too; one that still raises no flag is told in
-the call's notes, and `unread_cautions` makes each recommendation of the call warn of it
+shown. A caution that raises no flag is now told in the call's notes, and
+`unread_cautions` makes each recommendation of the call warn of it
 (`caution_not_read`, docs/routing.md). Adding a column with a constant default rewrites
 nothing: a moment under the table's lock.
 
