@@ -48,7 +48,8 @@ def chosen(body: DispatchRequest, rec: RecommendationRecord | None) -> Choice:
             )
     if set(requested) == set(recommended):
         # As recommended, no override is needed; what the dispatcher said is kept as said,
-        # code and reason alike (a unit named off shift is sent on them: said_why, below).
+        # code and reason alike (a unit named off shift is sent on them: said_why, in
+        # app/services/dispatch.py).
         return Choice(requested, body.override_code, body.override_reason)
     if body.override_reason is None and body.override_code in (None, "other"):
         # A code other than `other` says why by itself (SPEC §3.4 asks for a reason always:

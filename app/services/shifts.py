@@ -194,16 +194,23 @@ async def update(
     )
     if kept and ends_at == was.ends_at:
         return was, {}  # its own values sent again: nothing to write
-    # As on create: a responder who has left keeps only shifts within the period served.
-    standing = await shift_standing.admit(
-        session,
-        agency_id=agency_id,
-        responder_type=shift.responder_type,
-        responder_id=was.responder_id,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        loc=("body",),
-        responder_loc=("body",),
+    # As on create: a responder who has left keeps only shifts within the period served;
+    # but a shift still ahead, kept at a deactivation (it counts again at a reactivation),
+    # may change while it stays ahead, as before: its coverage rows are the unit's,
+    # inactive while it is, and none has ended to be counted as worked.
+    standing = (
+        None
+        if was.starts_at > now and starts_at > now
+        else await shift_standing.admit(
+            session,
+            agency_id=agency_id,
+            responder_type=shift.responder_type,
+            responder_id=was.responder_id,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            loc=("body",),
+            responder_loc=("body",),
+        )
     )
     if late:
         pass  # never a roster anyone worked from: corrected as entered
@@ -228,7 +235,7 @@ async def update(
             shift.call_sign, shift.district_id = call_sign, found[district].id
             shift.starts_at, shift.ends_at = starts_at, ends_at
             await repo.rewrite_coverage(session, shift, [found[c].id for c in also])
-            if not standing.active:
+            if standing is not None and not standing.active:
                 await repo.record_as_worked(session, shift.id)
     except IntegrityError as exc:
         if constraint_of(exc) == "shift_no_overlap":

@@ -235,3 +235,25 @@ async def test_a_departed_officers_shift_is_never_moved_to_now_nor_makes_them_a_
     # And cancelled as entered in error, as any shift entered after it ended.
     assert (await admin.delete(f"/v1/shifts/{shift['id']}")).status_code == 204
     assert await _cit_covered(admin, "D4", worked, worked + WATCH) == 0.0
+
+
+async def test_a_shift_ahead_kept_at_a_deactivation_may_change_while_it_stays_ahead(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A shift ahead of an officer made inactive is kept (it counts again at a
+    reactivation): its call sign and times could be corrected before, and must still be,
+    though it may not be moved to now or before, nor make the officer a unit on shift."""
+    await grid_districts(admin)
+    officer = await _officer(admin)
+    start = datetime.now(UTC).replace(microsecond=0) + 2 * DAY
+    shift = await admin.ok("POST", "/v1/shifts", _shift(officer, start, start + WATCH), 201)
+    await admin.ok("PATCH", f"/v1/officers/{officer}", {"active": False})
+    moved = {"call_sign": "1Q", "starts_at": iso(start + DAY), "ends_at": iso(start + DAY + WATCH)}
+    changed = await admin.ok("PATCH", f"/v1/shifts/{shift['id']}", moved)
+    assert (changed["call_sign"], changed["starts_at"]) == ("1Q", _z(start + DAY))
+    now = datetime.now(UTC)
+    to_now = {"starts_at": iso(now - WATCH / 2), "ends_at": iso(now + WATCH / 2)}
+    refused = await admin.patch(f"/v1/shifts/{shift['id']}", to_now)
+    assert refused.status_code == 422, refused.text
+    units = await admin.ok("GET", "/v1/units")
+    assert officer not in {u["responder_id"] for u in units["items"]}
