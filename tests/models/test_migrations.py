@@ -538,6 +538,53 @@ def test_upgrading_dates_each_officers_period_of_service_only_where_it_is_known(
     ]
 
 
+def test_upgrading_reads_update_entries_whatever_the_path_spelt_the_officers_id(
+    scratch_url: str,
+) -> None:
+    """Before entries named what changed, an officer.update entry's resource_id was the
+    path's id as sent (upper case, no hyphens, braces, urn:uuid:, all taken by the route;
+    9f5ece8 names it by the parsed id since). Matched on o.id::text alone, such an entry was not
+    seen: an officer away on leave and back before then, who left since, was dated from
+    their creation, and a shift during the leave was taken and counted as worked. Read,
+    it names nothing it changed: the history is not known (NULL)."""
+    upgrade(scratch_url, "0033")
+    officer = (
+        "INSERT INTO officer (id, agency_id, state_officer_id, badge_number, name, active,"
+        " separated_at, created_at, active_since)"
+        " SELECT gen_random_uuid(), a.id, '{sid}', '{sid}', 'O', false,"
+        " now() - interval '10 days', now() - interval '100 days',"
+        " now() - interval '100 days' FROM agency a"
+    )
+    entry = (
+        "INSERT INTO audit_entry (id, agency_id, at, role, action, resource_type, resource_id,"
+        " outcome, detail) SELECT gen_random_uuid(), o.agency_id, now() - interval '{ago} days',"
+        " 'admin', 'officer.{action}', 'officer', {spelt}, 'success', {detail}"
+        " FROM officer o WHERE o.state_officer_id = '{sid}'"
+    )
+    left = "'" + json.dumps({"changed": {"active": {"from": True, "to": False}}}) + "'"
+    spellings = {
+        "S-1": "upper(o.id::text)",
+        "S-2": "replace(o.id::text, '-', '')",
+        "S-3": "'{' || o.id::text || '}'",
+        "S-4": "'urn:uuid:' || o.id::text",
+    }
+    statements = [_AGENCY]
+    for sid, spelt in spellings.items():
+        statements += [
+            officer.format(sid=sid),
+            entry.format(sid=sid, ago=100, action="create", spelt="o.id::text", detail="NULL"),
+            # Away and back, before entries named what changed (the path's spelling).
+            entry.format(sid=sid, ago=60, action="update", spelt=spelt, detail="NULL"),
+            entry.format(sid=sid, ago=40, action="update", spelt=spelt, detail="NULL"),
+            # Left for good since (the entry names the officer in its one spelling).
+            entry.format(sid=sid, ago=10, action="update", spelt="o.id::text", detail=left),
+        ]
+    asyncio.run(_insert(scratch_url, *statements))
+    upgrade(scratch_url)
+    since = "SELECT state_officer_id, serving_since FROM officer ORDER BY 1"
+    assert asyncio.run(_fetch(scratch_url, since)) == [(sid, None) for sid in spellings]
+
+
 def test_instances_setting_the_app_roles_password_at_once_take_turns(database_url: str) -> None:
     """Each serve sets CIT_DATABASE_APP_PASSWORD after migrating: two at once failed with
     "tuple concurrently updated" (review). (The test servers trust every connection: the
