@@ -63,8 +63,6 @@ class IncidentFacts:
     # How it ended, for the call it clears (the primary disposition, or Cancelled's); None
     # while its common status does not say it is over (Closed or Cancelled, not ReOpened).
     closure: Closure | None
-    # Its common status says ReOpened: a cleared call is told so (a 409), not left silent.
-    reopened: bool
     # Who issued the document (issuingElementIdentification) and the issuer's own id of the
     # incident (incidentComponent.internalIncidentId): this service's export gives its
     # name and the call's id.
@@ -419,7 +417,6 @@ def read(document: Any, *, zone: tzinfo, valid: bool = False) -> IncidentFacts:
         caution_notes=tuple(unread),
         cautioned=bool(_components(document, "cautionComponent")),
         closure=_closure(incident, status),
-        reopened=registry.has_reopened(status),
         issuer=_text(document.get("issuingElementIdentification")),
         internal_id=_text(incident.get("internalIncidentId")),
     )

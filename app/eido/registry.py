@@ -363,13 +363,6 @@ def has_ended(statuses: object) -> bool:
     return not _ENDED.isdisjoint(said) and "reopened" not in said
 
 
-def has_reopened(statuses: object) -> bool:
-    """Whether an incident's common statuses say ReOpened (in any case)."""
-    if not isinstance(statuses, list):
-        return False
-    return any(isinstance(s, str) and s.strip().lower() == "reopened" for s in statuses)
-
-
 def has_been_cancelled(statuses: object) -> bool:
     """Whether an ended incident's common statuses say Cancelled (not Closed)."""
     if not isinstance(statuses, list):

@@ -291,16 +291,6 @@ async def _update(
         await _audit(session, who, call, request_id, incident_id=facts.incident_id, applied=False)
         return EidoImport(call=await _render(session, call), created=False, applied=False)
     placed = _notes_kept(call, facts, eido_news.keep_place(call, context, facts, body), state)
-    if call.status == "cleared" and facts.reopened and _after_clearing(call, facts):
-        # The CAD reopened the incident after the call was cleared: the crisis is back,
-        # and a cleared call does not reopen. Said, rather than taken as no news.
-        reopened = Conflict(
-            f"call {call.id} was cleared; this EIDO says the incident was reopened, and a"
-            " cleared call does not reopen: take the new episode as a new call (POST"
-            " /v1/calls, with an external_id of its own)"
-        )
-        reopened.audit_about = (call.id, {"incident_id": facts.incident_id, "reopened": True})
-        raise reopened
     if call.status == "cleared":
         try:
             told = eido_news.changes(call, placed, facts, state.cipher)
@@ -376,11 +366,6 @@ async def _update(
         request_id=request_id,
     )
     return EidoImport(call=cleared, created=False, applied=True)
-
-
-def _after_clearing(call: CallRecord, facts: incoming.IncidentFacts) -> bool:
-    """Whether the document was last updated after the call was cleared."""
-    return call.cleared_at is not None and facts.updated_at > call.cleared_at
 
 
 def _notes_kept(

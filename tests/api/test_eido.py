@@ -1227,38 +1227,6 @@ async def test_the_cad_closing_an_incident_clears_its_call_and_frees_its_units(
     assert (read["disposition"], read["outcome"]) == ("linked to the county clinic", "referred")
 
 
-async def test_an_incident_reopened_after_its_call_was_cleared_is_told_not_ignored(
-    admin: Api,
-) -> None:
-    """The CAD reopening an incident (the person in crisis again) with nothing else new was
-    taken as no news (200, applied: false): the crisis came back and nobody was told."""
-    await _crew_in_d1(admin)
-    incident = incident_id()
-    call = await _import(admin, document(incident, nature="MNTL", beat="D1"), 201)
-    cleared = {"disposition": "resolved on scene", "outcome": "resolved_on_scene"}
-    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", cleared)
-
-    def reopened_at(at: datetime) -> dict[str, Any]:
-        eido = document(incident, at=at, nature="MNTL", beat="D1")
-        eido["incidentComponent"]["incidentStatusCommonRegistryText"] = ["ReOpened"]
-        return eido
-
-    # Dated before the call was cleared, it is the CAD's state then: no news, as before.
-    stale = await _import(admin, reopened_at(later(1)), 200)
-    assert (stale["applied"], stale["status"]) == (False, "cleared")
-    refused = await admin.post("/v1/eido", reopened_at(datetime.now(UTC)))
-    assert refused.status_code == 409
-    assert "reopened" in refused.json()["detail"]
-    trail = await admin.ok("GET", f"/v1/audit?action=call.import&resource_id={call['id']}")
-    newest = trail["items"][0]
-    assert (newest["outcome"], newest["detail"]) == (
-        "error",
-        {"incident_id": incident, "reopened": True},
-    )
-    read = await admin.ok("GET", f"/v1/calls/{call['id']}")
-    assert (read["status"], read["outcome"]) == ("cleared", "resolved_on_scene")
-
-
 async def test_a_closing_disposition_a_call_cannot_hold_is_made_one_it_can(admin: Api) -> None:
     """Any string is schema-valid there: controls alone, or a code of 300 characters, were
     a 500 (the cleared call's disposition refuses them), and the subscriber retried it."""
