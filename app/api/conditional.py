@@ -9,6 +9,8 @@ from typing import Any
 
 from fastapi import Header
 
+from app.errors import PreconditionFailed
+
 # An entity tag, weak or strong; its opaque part is anything but a double quote.
 _ENTITY_TAG = re.compile(r'(W/)?"[^"]*"')
 
@@ -28,4 +30,11 @@ def if_match(header: str | None) -> Callable[[str], bool] | None:
     if header.strip() == "*":
         return lambda _: True
     strong = {m.group(0) for m in _ENTITY_TAG.finditer(header) if m.group(1) is None}
+    if not strong:
+        # It could never match: said so, not as a change since it was read (the tag the
+        # 412 quoted was often the one sent, unquoted, and a console retried it forever).
+        raise PreconditionFailed(
+            "If-Match holds no strong entity tag: send the ETag as the answer gave it,"
+            ' double quotes included ("…"); a weak one (W/"…") never matches a write'
+        )
     return lambda current: current in strong

@@ -356,6 +356,9 @@ async def test_two_consoles_patching_one_call_with_if_match_lose_no_change_unsee
             path, json={"notes": "x"}, headers={**admin.headers, "If-Match": match}
         )
         assert refused.status_code == 412, match
+        # Said as a tag that never matches, not as a change (the tag quoted was the one
+        # sent, unquoted, and a console retried it forever: outside-in check).
+        assert "no strong entity tag" in refused.json()["detail"], match
     # What the call shows changing elsewhere changes its tag: a dispatch, a unit's arrival.
     await admin.ok("POST", f"{path}/dispatch")
     dispatched = (await admin.get(path)).headers["ETag"]
