@@ -63,7 +63,11 @@ def said(error: Mapping[str, Any]) -> str:
         # The model strips before it counts: "   " was told it "should have at least 1
         # character", which it has.
         return "Should have at least one visible character, not only whitespace"
-    return str(error["msg"])
+    message = str(error["msg"])
+    if kind == "value_error" and message.startswith("Value error, "):
+        # pydantic's prefix to a validator's own words, which say what to fix by themselves.
+        return message.removeprefix("Value error, ")
+    return message
 
 
 # PostgreSQL text cannot hold NUL: free text refuses it up front (a 422 the schema shows),

@@ -819,7 +819,7 @@ async def test_a_boundary_mixing_positions_with_and_without_altitude_is_said_so(
         response = await admin.post("/v1/districts", body)
         _assert_problem(response, 422)
         assert response.json()["errors"][0]["msg"] == (
-            "Value error, every boundary position has 2 coordinates, or every one has 3"
+            "every boundary position has 2 coordinates, or every one has 3"
         )
     assert await _counts(db) == before
     high = [[*position, 1300.0] for position in square]
