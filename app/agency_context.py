@@ -50,6 +50,13 @@ class AgencyContext:
                 return not boundary.geometry.covers(Point(lon, lat))
         return False
 
+    def unknown_district(self, code: str) -> str:
+        """What a 422 says of a district code the agency does not have, with the code it
+        has in another case, if any: codes match exactly (a console sending "d3")."""
+        near = [c for c in self.districts_by_code if c.lower() == code.lower()]
+        hint = f" (codes match exactly: did you mean {near[0]}?)" if near else ""
+        return f"unknown district {code}{hint}"
+
     def locate(self, lat: float, lon: float) -> str | None:
         """Return the code of the first district (by code) whose boundary holds the point."""
         point = Point(lon, lat)

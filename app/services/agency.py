@@ -78,5 +78,5 @@ def district_id_of(context: AgencyContext, code: str | None) -> UUID | None:
         return None
     info = context.districts_by_code.get(code)
     if info is None:
-        raise Invalid(f"unknown district {code}", loc=("query", "district"))
+        raise Invalid(context.unknown_district(code), loc=("query", "district"))
     return info.id

@@ -261,7 +261,7 @@ async def list_page(
     if district is not None:
         info = context.districts_by_code.get(district)
         if info is None:
-            raise Invalid(f"unknown district {district}", loc=("query", "district"))
+            raise Invalid(context.unknown_district(district), loc=("query", "district"))
         district_id = info.id
     calls, next_cursor = await repo.list_calls(
         session,

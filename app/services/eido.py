@@ -205,7 +205,7 @@ def _place(
     """The call's district: by its point, else by the CAD's beat, else by ?district=; None
     when the document places it nowhere (a new call is then refused, _unplaced)."""
     if district is not None and district not in context.districts_by_code:
-        raise Invalid(f"unknown district {district}", loc=("query", "district"))
+        raise Invalid(context.unknown_district(district), loc=("query", "district"))
     located = None if facts.point is None else context.locate(*facts.point)
     if located is not None:
         return located

@@ -46,9 +46,7 @@ def resolve_district(
             )
     info = context.districts_by_code.get(code)
     if info is None:
-        near = [c for c in context.districts_by_code if c.lower() == code.lower()]
-        hint = f" (codes match exactly: did you mean {near[0]}?)" if near else ""
-        raise Invalid(f"unknown district {code}{hint}", loc=("body", "district"))
+        raise Invalid(context.unknown_district(code), loc=("body", "district"))
     return info.id, code
 
 

@@ -156,6 +156,11 @@ async def test_a_code_that_differs_only_in_case_is_409_and_intake_says_which_is_
     assert refused.json()["detail"] == (
         "unknown district d1 (codes match exactly: did you mean D1?)"
     )
+    # So do the queries naming a district: the calls list, the units board, an EIDO's.
+    for path in ("/v1/calls?district=d1", "/v1/units?district=d1"):
+        listed = await admin.get(path)
+        assert listed.status_code == 422, path
+        assert listed.json()["errors"][0]["msg"].endswith("(codes match exactly: did you mean D1?)")
 
 
 async def test_the_code_locate_is_refused_as_it_names_the_lookup(
