@@ -337,13 +337,33 @@ def _within_budget(lines: list[str]) -> list[str]:
 CAUTION_LINE = "Caution from the CAD, not read as a safety flag"
 
 
-def without_caution_lines(notes: str) -> str | None:
-    """Notes without the lines telling cautions not read that close them: the document's
-    own notes, as a call imported before migration 0033 holds them."""
-    paragraphs = notes.split("\n\n")
-    while paragraphs and paragraphs[-1].startswith(CAUTION_LINE):
-        paragraphs.pop()
-    return "\n\n".join(paragraphs) or None
+def closing_caution_lines(notes: str) -> tuple[str | None, list[str]]:
+    """Notes split into what comes before the lines telling cautions not read that close
+    them, and those lines, as joined_notes put them there: each a paragraph of one line,
+    after a blank line. Read from the end, so a note ending with a line break ("...\n",
+    then the blank line) keeps it, as the document's own notes do (split on every blank
+    line, the line after it began with a line break, and was not found)."""
+    rest = notes
+    lines: list[str] = []
+    while True:
+        head, blank, last = rest.rpartition("\n\n")
+        if not last.startswith(CAUTION_LINE) or "\n" in last:
+            break
+        lines.insert(0, last)
+        rest = head
+        if not blank:
+            break
+    return rest or None, lines
+
+
+def holds_own_notes(notes: str, own_notes: str) -> bool:
+    """Whether notes are a document's own notes, as a call imported from it holds them:
+    alone (imported before migration 0033), or with the lines telling its cautions not
+    read after them, whichever cautions those were, cut to MAX_NOTES as they were cut."""
+    if notes == own_notes:
+        return True
+    _, lines = closing_caution_lines(notes)
+    return any(notes == joined_notes([own_notes, *lines[k:]]) for k in range(len(lines)))
 
 
 def _when(timestamp: str) -> datetime:

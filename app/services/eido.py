@@ -384,8 +384,9 @@ def _notes_kept(
     except UndecryptableValue:  # compared (and refused) as eido_news.changes does
         return body
     if call.status == "cleared":
-        own = None if held is None else incoming.without_caution_lines(held)
-        if facts.own_notes is None or facts.own_notes in (held, own):
+        if facts.own_notes is None or (
+            held is not None and incoming.holds_own_notes(held, facts.own_notes)
+        ):
             return body.model_copy(update={"notes": None})
         return body
     if held is None or not facts.caution_notes:

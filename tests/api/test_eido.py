@@ -1089,6 +1089,31 @@ async def test_cautions_not_read_are_no_news_to_a_cleared_call(admin: Api) -> No
     assert (await admin.post("/v1/eido", other)).status_code == 409
 
 
+async def test_cautions_not_read_are_no_news_to_a_cleared_call_whatever_its_notes_end_with(
+    admin: Api,
+) -> None:
+    """The lines telling cautions are found where the import put them: after a CAD note that
+    ends with a line break ("...voices\n", split on blank lines it hid the first line), and
+    after notes past 20,000 characters (the document's own notes cut alone differ from the
+    call's, cut with the lines). Both made a new caution not read a 409 for a cleared call,
+    and the STA-024 subscriber audited the CAD's closing document as refused."""
+    await _crew_in_d1(admin)
+    for notes in (["Caller says brother hears voices\n"], ["long note " * 2_100]):
+        incident = incident_id()
+        first = document(incident, beat="D1", notes=notes)
+        _caution(first, "Animal", "dog on premises", "normal")
+        call = await _import(admin, first, 201)
+        await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "done"})
+        again = document(incident, at=later(30), beat="D1", notes=notes)
+        _caution(again, "Animal", "dog on premises", "high")
+        _caution(again, "Hazard", "hoarding conditions", "low")
+        assert (await _import(admin, again, 200))["applied"] is False
+        # Notes of its own that the call does not hold are news still.
+        other = document(incident, at=later(31), beat="D1", notes=[*notes, "another note"])
+        _caution(other, "Animal", "dog on premises", "normal")
+        assert (await admin.post("/v1/eido", other)).status_code == 409
+
+
 async def test_a_suicide_threat_or_an_armed_forces_veteran_is_told_not_sent_the_police(
     admin: Api,
 ) -> None:
