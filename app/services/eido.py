@@ -372,8 +372,10 @@ def _notes_kept(
     call: CallRecord, facts: incoming.IncidentFacts, body: CallCreate, state: AppState
 ) -> CallCreate:
     """The document's call with the notes it gives the call. A document without notes of
-    its own erases none: the cautions it cannot read are added to the notes held, those
-    not told there yet (their lines alone would have replaced the notes). A cleared call
+    its own erases none: the lines telling the cautions it cannot read take the place of
+    those closing the notes held, those not told there yet (their lines alone would have
+    replaced the notes; added after them, lines of cautions changed since piled up past
+    their budget, pushing out the CAD's notes, and told a severity changed twice). A cleared call
     takes no recommendation, so cautions not read are no news to it: the notes held stand
     when the document's own notes are theirs (a call imported before migration 0033 holds
     its document's notes without the lines)."""
@@ -389,12 +391,19 @@ def _notes_kept(
         ):
             return body.model_copy(update={"notes": None})
         return body
-    if held is None or not facts.caution_notes:
+    if not held or not facts.cautioned:
         return body
-    paragraphs = held.split("\n\n")
-    new = [line for line in facts.caution_notes if line not in paragraphs]
-    notes = incoming.joined_notes([held, *new]) if new else held
-    return body.model_copy(update={"notes": notes})
+    # The document's lines take the place of those closing the notes (the cautions as the
+    # CAD holds them now: a severity changed, a caution gone); those the notes tell before
+    # them (a dispatcher's note after them) are not told twice.
+    before, closing = incoming.closing_caution_lines(held)
+    told = set() if before is None else {p.strip() for p in before.split("\n\n")}
+    new = [line for line in facts.caution_notes if line not in told]
+    if sorted(new) == sorted(closing):
+        return body.model_copy(update={"notes": held})  # the same cautions, in another order
+    notes = incoming.joined_notes([*([] if before is None else [before]), *new])
+    # Lines alone, the cautions all read now: kept (notes are never emptied by a document).
+    return body.model_copy(update={"notes": notes or held})
 
 
 async def _render(session: AsyncSession, call: CallRecord) -> CallOut:

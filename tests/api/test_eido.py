@@ -1035,6 +1035,68 @@ async def test_a_document_without_notes_erases_none_for_the_cautions_it_cannot_r
     assert "2 cautions" in updated["recommendation"]["warnings"][0]["message"]
 
 
+async def test_a_document_without_notes_puts_its_cautions_in_place_of_the_lines_held(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A document without notes of its own gives the cautions as the CAD holds them now:
+    its lines take the place of those that close the notes. Added after them, a caution
+    whose severity changed was told twice (the old severity still shown), a note ending with
+    a line break hid the line and it was told again (and the call re-triaged), and cautions
+    changed over many documents grew past 5,000 characters until no note of the CAD's was
+    left."""
+    await _crew_in_d1(admin)
+    incident = incident_id()
+    first = document(incident, beat="D1", notes=["Caller says brother hears voices\n"])
+    _caution(first, "Animal", "dog on premises", "normal")
+    call = await _import(admin, first, 201)
+    held = await _notes(admin, call["id"])
+    # The same caution: nothing new, the notes as they were, no new recommendation.
+    same = document(incident, at=later(1), beat="D1")
+    _caution(same, "Animal", "dog on premises", "normal")
+    await _import(admin, same, 200)
+    assert await _notes(admin, call["id"]) == held
+    assert len(await _recommendations(admin, call["id"])) == 1
+    # Its severity changed: told once, as it is now.
+    higher = document(incident, at=later(2), beat="D1")
+    _caution(higher, "Animal", "dog on premises", "high")
+    await _import(admin, higher, 200)
+    notes = await _notes(admin, call["id"])
+    assert notes == held.replace("severity normal", "severity high")
+    # Cautions changed again and again: the CAD's note stays.
+    for k in range(3, 9):
+        changed = document(incident, at=later(k), beat="D1")
+        for i in range(25):
+            _caution(changed, "Other", f"hazard {k}.{i}: " + "x" * 180, "low")
+        await _import(admin, changed, 200)
+    notes = await _notes(admin, call["id"])
+    assert notes.startswith("Caller says brother hears voices\n")
+    assert "hazard 3.0" not in notes
+    assert "dog on premises" not in notes
+    count = await db.fetchval("SELECT unread_cautions FROM call WHERE id = $1", UUID(call["id"]))
+    assert count == 25
+    # A dispatcher's note after the lines: the lines it follows are not told again.
+    await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": notes + "\n\nMother on scene"})
+    changed["lastUpdateTimeStamp"] = stamp(later(9))
+    await _import(admin, changed, 200)
+    assert await _notes(admin, call["id"]) == notes + "\n\nMother on scene"
+    # The same cautions in another order: no news, no new recommendation.
+    two = document(incident, at=later(10), beat="D1")
+    _caution(two, "Animal", "dog on premises", "high")
+    _caution(two, "Hazard", "hoarding conditions", "low")
+    await _import(admin, two, 200)
+    notes = await _notes(admin, call["id"])
+    recommendations = len(await _recommendations(admin, call["id"]))
+    two["cautionComponent"].reverse()
+    two["lastUpdateTimeStamp"] = stamp(later(11))
+    await _import(admin, two, 200)
+    assert await _notes(admin, call["id"]) == notes
+    assert len(await _recommendations(admin, call["id"])) == recommendations
+
+
+async def _notes(api: Api, call_id: str) -> str:
+    return str((await api.ok("GET", f"/v1/calls/{call_id}"))["notes"])
+
+
 async def test_cautions_now_read_end_the_warning_with_or_without_notes(
     admin: Api, db: asyncpg.Connection
 ) -> None:
