@@ -197,10 +197,15 @@ async def update(
     # As on create: a responder who has left keeps only shifts within the period served;
     # but a shift still ahead, kept at a deactivation (it counts again at a reactivation),
     # may change while it stays ahead, as before: its coverage rows are the unit's,
-    # inactive while it is, and none has ended to be counted as worked.
+    # inactive while it is, and none has ended to be counted as worked. One so kept that
+    # has started since may be ended, as any started shift may (neither PATCH nor DELETE
+    # could end it, and a reactivation put the officer on shift until its end); its rows
+    # stay inactive, as what they served is none of it.
+    ahead = was.starts_at > now and starts_at > now
+    ending = not late and shift.starts_at <= now and kept and ends_at <= was.ends_at
     standing = (
         None
-        if was.starts_at > now and starts_at > now
+        if ahead or ending
         else await shift_standing.admit(
             session,
             agency_id=agency_id,

@@ -9,6 +9,7 @@ and none ever puts them back on the consoles or among a call's candidates.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -255,5 +256,29 @@ async def test_a_shift_ahead_kept_at_a_deactivation_may_change_while_it_stays_ah
     to_now = {"starts_at": iso(now - WATCH / 2), "ends_at": iso(now + WATCH / 2)}
     refused = await admin.patch(f"/v1/shifts/{shift['id']}", to_now)
     assert refused.status_code == 422, refused.text
+    units = await admin.ok("GET", "/v1/units")
+    assert officer not in {u["responder_id"] for u in units["items"]}
+
+
+async def test_a_shift_kept_at_a_deactivation_that_has_started_since_may_still_be_ended(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A shift kept at a deactivation that has started since could be neither ended (PATCH:
+    422 'they left on ..., and a shift of theirs must end by then') nor cancelled (DELETE:
+    409 'to end it early, PATCH its ends_at'): reactivated, the officer was on shift, on the
+    consoles, until the end the coordinator could not change. Ending it is allowed, and only
+    that: it may not be made longer, nor moved."""
+    await grid_districts(admin)
+    officer = await _officer(admin)
+    start = datetime.now(UTC) + timedelta(seconds=2)
+    shift = await admin.ok("POST", "/v1/shifts", _shift(officer, start, start + WATCH), 201)
+    await admin.ok("PATCH", f"/v1/officers/{officer}", {"active": False})
+    await asyncio.sleep((start - datetime.now(UTC)).total_seconds() + 0.5)
+    longer = await admin.patch(f"/v1/shifts/{shift['id']}", {"ends_at": iso(start + 2 * WATCH)})
+    assert longer.status_code == 422, longer.text
+    now = datetime.now(UTC)
+    ended = await admin.ok("PATCH", f"/v1/shifts/{shift['id']}", {"ends_at": iso(now)})
+    assert ended["ends_at"] == _z(now)
+    await admin.ok("PATCH", f"/v1/officers/{officer}", {"active": True})
     units = await admin.ok("GET", "/v1/units")
     assert officer not in {u["responder_id"] for u in units["items"]}
