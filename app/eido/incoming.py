@@ -359,11 +359,18 @@ def closing_caution_lines(notes: str) -> tuple[str | None, list[str]]:
 def holds_own_notes(notes: str, own_notes: str) -> bool:
     """Whether notes are a document's own notes, as a call imported from it holds them:
     alone (imported before migration 0033), or with the lines telling its cautions not
-    read after them, whichever cautions those were, cut to MAX_NOTES as they were cut."""
-    if notes == own_notes:
-        return True
+    read after them, whichever cautions those were. Notes past MAX_NOTES hold the last of
+    the CAD's notes after a `…`: those of any document that gave them lines (a later one
+    without notes puts its lines in place of the first's, shorter, so the cut is not the one
+    joined_notes would make of this document's notes and lines), so a cut notes' part before
+    the lines is the document's own notes when it is the end of them."""
     _, lines = closing_caution_lines(notes)
-    return any(notes == joined_notes([own_notes, *lines[k:]]) for k in range(len(lines)))
+    for k in range(len(lines) + 1):
+        tail = "\n\n".join(lines[k:])
+        rest = notes[: len(notes) - len(tail) - 2] if tail else notes
+        if rest == own_notes or (rest.startswith(_CUT) and own_notes.endswith(rest[len(_CUT) :])):
+            return True
+    return False
 
 
 def _when(timestamp: str) -> datetime:

@@ -1176,6 +1176,34 @@ async def test_cautions_not_read_are_no_news_to_a_cleared_call_whatever_its_note
         assert (await admin.post("/v1/eido", other)).status_code == 409
 
 
+async def test_cautions_not_read_are_no_news_to_a_cleared_call_whose_cut_notes_lines_shrank(
+    admin: Api,
+) -> None:
+    """Notes past 20,000 characters keep the last of the CAD's notes after a '…'. A later
+    document without notes puts its fewer lines in place of the first's: the notes, now
+    shorter, still begin with the cut the first made. The CAD's closing document, its own
+    notes unchanged, was a 409 for the cleared call (its notes and lines, joined and cut
+    again, never matched), and the STA-024 subscriber audited it as refused."""
+    await _crew_in_d1(admin)
+    incident = incident_id()
+    own = ["long note " * 1_900]
+    first = document(incident, beat="D1", notes=own)
+    for i in range(15):
+        _caution(first, "Other", f"hazard {i}: " + "x" * 180, "low")
+    call = await _import(admin, first, 201)
+    fewer = document(incident, at=later(1), beat="D1")
+    _caution(fewer, "Animal", "dog on premises", "normal")
+    await _import(admin, fewer, 200)
+    assert (await _notes(admin, call["id"])).startswith("…")
+    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "done"})
+    closing = document(incident, at=later(2), beat="D1", notes=own)
+    _caution(closing, "Animal", "dog on premises", "high")
+    assert (await _import(admin, closing, 200))["applied"] is False
+    # Notes of its own that the call does not hold are news still.
+    other = document(incident, at=later(3), beat="D1", notes=[*own, "another note"])
+    assert (await admin.post("/v1/eido", other)).status_code == 409
+
+
 async def test_a_suicide_threat_or_an_armed_forces_veteran_is_told_not_sent_the_police(
     admin: Api,
 ) -> None:
