@@ -20,7 +20,7 @@ from app.agency_context import AgencyContext
 from app.db.unit_of_work import UnitOfWork
 from app.eido import incoming, schema
 from app.eido.schema import EidoInvalid
-from app.encryption import CALL_NOTES, UndecryptableValue
+from app.encryption import UndecryptableValue
 from app.errors import CallExists, Conflict, Invalid
 from app.records.calls import CallRecord
 from app.repositories import calls as call_repo
@@ -290,7 +290,9 @@ async def _update(
     if own or (call.eido_updated_at is not None and facts.updated_at <= call.eido_updated_at):
         await _audit(session, who, call, request_id, incident_id=facts.incident_id, applied=False)
         return EidoImport(call=await _render(session, call), created=False, applied=False)
-    placed = _notes_kept(call, facts, eido_news.keep_place(call, context, facts, body), state)
+    placed = eido_news.notes_kept(
+        call, facts, eido_news.keep_place(call, context, facts, body), state.cipher
+    )
     if call.status == "cleared":
         try:
             told = eido_news.changes(call, placed, facts, state.cipher)
@@ -366,44 +368,6 @@ async def _update(
         request_id=request_id,
     )
     return EidoImport(call=cleared, created=False, applied=True)
-
-
-def _notes_kept(
-    call: CallRecord, facts: incoming.IncidentFacts, body: CallCreate, state: AppState
-) -> CallCreate:
-    """The document's call with the notes it gives the call. A document without notes of
-    its own erases none: the lines telling the cautions it cannot read take the place of
-    those closing the notes held, those not told there yet (their lines alone would have
-    replaced the notes; added after them, lines of cautions changed since piled up past
-    their budget, pushing out the CAD's notes, and told a severity changed twice). A cleared call
-    takes no recommendation, so cautions not read are no news to it: the notes held stand
-    when the document's own notes are theirs (a call imported before migration 0033 holds
-    its document's notes without the lines)."""
-    if facts.own_notes is not None and call.status != "cleared":
-        return body
-    try:
-        held = state.cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
-    except UndecryptableValue:  # compared (and refused) as eido_news.changes does
-        return body
-    if call.status == "cleared":
-        if facts.own_notes is None or (
-            held is not None and incoming.holds_own_notes(held, facts.own_notes)
-        ):
-            return body.model_copy(update={"notes": None})
-        return body
-    if not held or not facts.cautioned:
-        return body
-    # The document's lines take the place of those closing the notes (the cautions as the
-    # CAD holds them now: a severity changed, a caution gone); those the notes tell before
-    # them (a dispatcher's note after them) are not told twice.
-    before, closing = incoming.closing_caution_lines(held)
-    told = set() if before is None else {p.strip() for p in before.split("\n\n")}
-    new = [line for line in facts.caution_notes if line not in told]
-    if sorted(new) == sorted(closing):
-        return body.model_copy(update={"notes": held})  # the same cautions, in another order
-    notes = incoming.joined_notes([*([] if before is None else [before]), *new])
-    # Lines alone, the cautions all read now: kept (notes are never emptied by a document).
-    return body.model_copy(update={"notes": notes or held})
 
 
 async def _render(session: AsyncSession, call: CallRecord) -> CallOut:

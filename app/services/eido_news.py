@@ -11,7 +11,8 @@ from datetime import datetime
 
 from app.agency_context import AgencyContext
 from app.eido import incoming, outgoing, registry
-from app.encryption import CALL_NOTES, DataCipher
+from app.eido import notes as eido_notes
+from app.encryption import CALL_NOTES, DataCipher, UndecryptableValue
 from app.records.calls import CallRecord
 from app.schemas.calls import CallCreate, CallPatch, SafetyPatch
 
@@ -121,3 +122,41 @@ def changes(
         notes=body.notes if changed["notes"] else None,
         safety=SafetyPatch.model_validate(dict.fromkeys(raised, True)) if raised else None,
     )
+
+
+def notes_kept(
+    call: CallRecord, facts: incoming.IncidentFacts, body: CallCreate, cipher: DataCipher
+) -> CallCreate:
+    """The document's call with the notes it gives the call. A document without notes of
+    its own erases none: the lines telling the cautions it cannot read take the place of
+    those closing the notes held, those not told there yet (their lines alone would have
+    replaced the notes; added after them, lines of cautions changed since piled up past
+    their budget, pushing out the CAD's notes, and told a severity changed twice). A cleared call
+    takes no recommendation, so cautions not read are no news to it: the notes held stand
+    when the document's own notes are theirs (a call imported before migration 0033 holds
+    its document's notes without the lines)."""
+    if facts.own_notes is not None and call.status != "cleared":
+        return body
+    try:
+        held = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
+    except UndecryptableValue:  # compared (and refused) as changes, above, does
+        return body
+    if call.status == "cleared":
+        if facts.own_notes is None or (
+            held is not None and eido_notes.holds_own_notes(held, facts.own_notes)
+        ):
+            return body.model_copy(update={"notes": None})
+        return body
+    if not held or not facts.cautioned:
+        return body
+    # The document's lines take the place of those closing the notes (the cautions as the
+    # CAD holds them now: a severity changed, a caution gone); those the notes tell before
+    # them (a dispatcher's note after them) are not told twice.
+    before, closing = eido_notes.closing_caution_lines(held)
+    told = set() if before is None else {p.strip() for p in before.split("\n\n")}
+    new = [line for line in facts.caution_notes if line not in told]
+    if sorted(new) == sorted(closing):
+        return body.model_copy(update={"notes": held})  # the same cautions, in another order
+    notes = eido_notes.joined_notes([*([] if before is None else [before]), *new])
+    # Lines alone, the cautions all read now: kept (notes are never emptied by a document).
+    return body.model_copy(update={"notes": notes or held})

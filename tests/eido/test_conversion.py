@@ -12,7 +12,7 @@ from uuid import uuid4
 
 import pytest
 
-from app.eido import incoming, outgoing, pidf, registry, schema
+from app.eido import incoming, notes, outgoing, pidf, registry, schema
 from app.eido.schema import EidoInvalid
 from app.vocabulary import APCO_DISPOSITION, OUTCOMES, UNIT_STATUSES, UnitStatus
 from tests.eido.documents import APARTMENT, APARTMENT_ADDRESS, T0, document, incident_id, person
@@ -215,10 +215,10 @@ def test_reading_takes_the_best_typed_location_and_the_subjects_age() -> None:
 
 
 def test_notes_beyond_the_limit_keep_the_newest() -> None:
-    old, new = "o" * incoming.MAX_NOTES, "the newest note"
+    old, new = "o" * notes.MAX_NOTES, "the newest note"
     facts = incoming.read(document(incident_id(), notes=[old, new]), zone=UTC)
     assert facts.notes is not None
-    assert len(facts.notes) == incoming.MAX_NOTES
+    assert len(facts.notes) == notes.MAX_NOTES
     assert facts.notes.endswith(new)
 
 
@@ -263,11 +263,11 @@ def test_a_caution_that_raises_no_flag_is_counted_and_told_last_in_the_notes() -
     )
     # Notes past the limit lose their oldest words first, never a caution.
     long = incoming.read(
-        document(incident_id(), notes=["o" * incoming.MAX_NOTES], cautions=[("Hazmat", "low")]),
+        document(incident_id(), notes=["o" * notes.MAX_NOTES], cautions=[("Hazmat", "low")]),
         zone=UTC,
     )
     assert long.notes is not None
-    assert len(long.notes) == incoming.MAX_NOTES
+    assert len(long.notes) == notes.MAX_NOTES
     assert long.notes.endswith("not read as a safety flag, severity low: Hazmat: hazmat")
 
 
@@ -292,9 +292,9 @@ def test_the_lines_telling_cautions_keep_to_their_budget_and_the_count_stays_who
     assert facts.notes.startswith("keys under the mat\n\n")
     lines = facts.notes.split("\n\n")[1:]
     assert all(len(line) <= 300 for line in lines)
-    assert lines[0].startswith(incoming.CAUTION_LINE + ", severity low: Premise History: visit 0:")
+    assert lines[0].startswith(notes.CAUTION_LINE + ", severity low: Premise History: visit 0:")
     assert (
-        lines[-1] == f"{incoming.CAUTION_LINE}: {300 - len(lines) + 1} more, not shown here"
+        lines[-1] == f"{notes.CAUTION_LINE}: {300 - len(lines) + 1} more, not shown here"
         " (read them in the CAD)"
     )
     assert sum(len(line) for line in lines) <= 5_100

@@ -1,0 +1,118 @@
+"""The notes a call takes from an EIDO: its notes components joined, and after them a line
+for each caution that raises no safety flag (docs/api.md, "EIDO"); and how the service
+finds those lines again in notes it holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.eido import registry
+from app.vocabulary import SafetyFlag, one_line
+
+# The most of a document's notes a call keeps: the newest, when they are longer.
+MAX_NOTES = 20_000
+_CUT = "…"
+
+
+def joined_notes(texts: list[str]) -> str | None:
+    """Texts as a call's notes, one paragraph each; the last MAX_NOTES characters."""
+    if not texts:
+        return None
+    joined = "\n\n".join(texts)
+    return joined if len(joined) <= MAX_NOTES else _CUT + joined[-(MAX_NOTES - len(_CUT)) :]
+
+
+def read_cautions(
+    cautions: list[dict[str, Any]],
+) -> tuple[frozenset[SafetyFlag], list[str], int]:
+    """The safety flags the cautions name, whatever their severity: a weapon noted as a
+    low concern is still a weapon. A caution that raises none (a dog, a hazard, "no
+    weapons seen", words the service does not know) is told in a line of its own, for the
+    notes: a dispatcher reads it, where the service cannot. Returns the flags, the lines
+    (within their budget) and how many cautions raised none."""
+    raised: set[SafetyFlag] = set()
+    unread: list[str] = []
+    for caution in cautions:
+        subtypes = caution.get("cautionTypeCommonSubRegistryText")
+        words = [
+            caution.get("cautionTypeCommonRegistryText"),
+            caution.get("cautionTypeInternalText"),
+            *(subtypes if isinstance(subtypes, list) else []),
+        ]
+        flags = {flag for flag in map(registry.caution_flag, words) if flag is not None}
+        raised.update(flags)
+        if not flags:
+            unread.append(_unread_caution(words, caution.get("cautionSeverity")))
+    return frozenset(raised), _within_budget(unread), len(unread)
+
+
+# The most of one caution's words the notes keep, and of all the lines telling cautions:
+# the CAD's notes keep the rest of MAX_NOTES.
+_CAUTION_WORDS = 200
+_CAUTIONS_BUDGET = 5_000
+
+
+def _unread_caution(words: list[Any], severity: Any) -> str:
+    """A caution that raised no flag, as a line of the notes: its words, each once, in the
+    document's order ("Officer Safety: dog on premises"), and its severity. A lone
+    surrogate (JSON allows one) is shown as "?": notes hold only what UTF-8 can."""
+    said = [one_line(w.encode("utf-8", "replace").decode()) for w in words if isinstance(w, str)]
+    text = ": ".join(dict.fromkeys(w for w in said if w))[:_CAUTION_WORDS] or "(no words)"
+    level = f", severity {severity}" if isinstance(severity, str) else ""
+    return f"{CAUTION_LINE}{level}: {text}"
+
+
+def _within_budget(lines: list[str]) -> list[str]:
+    """The lines telling cautions, in the document's order, as many as _CAUTIONS_BUDGET
+    holds, then one saying how many more the CAD has (each is still counted)."""
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        if used + len(line) > _CAUTIONS_BUDGET:
+            break
+        kept.append(line)
+        used += len(line) + 2
+    left = len(lines) - len(kept)
+    if left:
+        kept.append(f"{CAUTION_LINE}: {left} more, not shown here (read them in the CAD)")
+    return kept
+
+
+# How each line telling a caution not read begins (one paragraph of the notes each).
+CAUTION_LINE = "Caution from the CAD, not read as a safety flag"
+
+
+def closing_caution_lines(notes: str) -> tuple[str | None, list[str]]:
+    """Notes split into what comes before the lines telling cautions not read that close
+    them, and those lines, as joined_notes put them there: each a paragraph of one line,
+    after a blank line. Read from the end, so a note ending with a line break ("...\n",
+    then the blank line) keeps it, as the document's own notes do (split on every blank
+    line, the line after it began with a line break, and was not found)."""
+    rest = notes
+    lines: list[str] = []
+    while True:
+        head, blank, last = rest.rpartition("\n\n")
+        if not last.startswith(CAUTION_LINE) or "\n" in last:
+            break
+        lines.insert(0, last)
+        rest = head
+        if not blank:
+            break
+    return rest or None, lines
+
+
+def holds_own_notes(notes: str, own_notes: str) -> bool:
+    """Whether notes are a document's own notes, as a call imported from it holds them:
+    alone (imported before migration 0033), or with the lines telling its cautions not
+    read after them, whichever cautions those were. Notes past MAX_NOTES hold the last of
+    the CAD's notes after a `…`: those of any document that gave them lines (a later one
+    without notes puts its lines in place of the first's, shorter, so the cut is not the one
+    joined_notes would make of this document's notes and lines), so a cut notes' part before
+    the lines is the document's own notes when it is the end of them."""
+    _, lines = closing_caution_lines(notes)
+    for k in range(len(lines) + 1):
+        tail = "\n\n".join(lines[k:])
+        rest = notes[: len(notes) - len(tail) - 2] if tail else notes
+        if rest == own_notes or (rest.startswith(_CUT) and own_notes.endswith(rest[len(_CUT) :])):
+            return True
+    return False
