@@ -122,6 +122,20 @@ def one_line(text: str) -> str:
 NAME_MAX = 200
 # The longest external_id a call may have: an EIDO's Incident Tracking Identifier fits.
 EXTERNAL_ID_MAX = 255
+# The longest notes a call holds: a PATCH's or a clear's own are refused past it; an
+# EIDO's, and a clear's added to those held, keep the newest (newest_notes).
+NOTES_MAX = 20_000
+NOTES_CUT = "…"
+
+
+def newest_notes(text: str) -> str:
+    """Notes as a call holds them: the newest NOTES_MAX characters, after a NOTES_CUT when
+    the oldest had to go."""
+    if len(text) <= NOTES_MAX:
+        return text
+    return NOTES_CUT + text[-(NOTES_MAX - len(NOTES_CUT)) :]
+
+
 # The longest disposition a cleared call keeps (one an EIDO gives is cut to it).
 DISPOSITION_MAX = 200
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from app.eido import registry
-from app.vocabulary import SafetyFlag, one_line
+from app.vocabulary import NOTES_CUT, NOTES_MAX, SafetyFlag, newest_notes, one_line
 
 # The most of a document's notes a call keeps: the newest, when they are longer.
-MAX_NOTES = 20_000
-_CUT = "…"
+MAX_NOTES = NOTES_MAX
+_CUT = NOTES_CUT
 
 
 def joined_notes(texts: list[str]) -> str | None:
@@ -19,7 +19,7 @@ def joined_notes(texts: list[str]) -> str | None:
     if not texts:
         return None
     joined = "\n\n".join(texts)
-    return joined if len(joined) <= MAX_NOTES else _CUT + joined[-(MAX_NOTES - len(_CUT)) :]
+    return newest_notes(joined)
 
 
 def read_cautions(

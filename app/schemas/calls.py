@@ -29,6 +29,7 @@ from app.schemas.common import (
 from app.vocabulary import (
     CONTROLS,
     EXTERNAL_ID_MAX,
+    NOTES_MAX,
     SEEN,
     CallStatus,
     DivertedTo,
@@ -42,7 +43,7 @@ from app.vocabulary import (
     WarningCode,
 )
 
-Notes = Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)]
+Notes = Annotated[str, StringConstraints(max_length=NOTES_MAX, pattern=NO_NUL)]
 # In the schema only (the location's own check words its 422): an address that is not blank.
 _NOT_BLANK = worded(r"\S", "text that is not blank")
 

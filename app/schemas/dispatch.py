@@ -9,6 +9,7 @@ from app.schemas.calls import DispatchedCallOut, RecommendationOut
 from app.schemas.common import NO_NUL, VISIBLE, StrictModel, sent_at_most
 from app.vocabulary import (
     DISPOSITION_MAX,
+    NOTES_MAX,
     DivertedTo,
     Outcome,
     OverrideCode,
@@ -62,7 +63,7 @@ class ClearRequest(StrictModel):
     use_of_force: StrictBool = False
     subject_injured: StrictBool = False
     officer_injured: StrictBool = False
-    notes: Annotated[str, StringConstraints(max_length=20_000, pattern=NO_NUL)] | None = None
+    notes: Annotated[str, StringConstraints(max_length=NOTES_MAX, pattern=NO_NUL)] | None = None
 
 
 class UnitRef(BaseModel):

@@ -18,6 +18,7 @@ from app.schemas.dispatch import ClearRequest, DispatchedCallOut
 from app.security import Principal
 from app.services import audit, call_views
 from app.services.dispatch import read_call
+from app.vocabulary import newest_notes
 
 
 async def clear(
@@ -66,7 +67,9 @@ async def clear(
     if body.notes:
         earlier = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
         added = f"{earlier}\n{body.notes}" if earlier else body.notes
-        notes = cipher.encrypt(added, column=CALL_NOTES, row_id=call.id)
+        # Kept within the notes' limit, the newest (the clear's) kept: past it, a console
+        # sending the notes it read back in a PATCH had them refused.
+        notes = cipher.encrypt(newest_notes(added), column=CALL_NOTES, row_id=call.id)
     call = replace(
         call,
         status="cleared",

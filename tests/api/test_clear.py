@@ -236,3 +236,19 @@ async def test_a_report_whose_unit_moves_to_another_call_meanwhile_releases_it_t
         "SELECT call_id::text AS call FROM event WHERE type = 'unit.released'"
     )
     assert [r["call"] for r in released] == [second]
+
+
+async def test_a_clears_notes_added_to_long_notes_keep_within_the_limit_newest_first(
+    admin: Api,
+) -> None:
+    """A clear's notes were added to those held uncut: 19,990 characters and 500 more gave
+    a call of 20,491, past the 20,000 every other way in keeps to (a review)."""
+    await grid_districts(admin)
+    held = "h" * 19_990
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": held}, 201)
+    said = "resolved; " + "e" * 490
+    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "done", "notes": said})
+    notes = (await admin.ok("GET", f"/v1/calls/{call['id']}"))["notes"]
+    assert len(notes) == 20_000
+    assert notes.startswith("…h")
+    assert notes.endswith("h\n" + said)
