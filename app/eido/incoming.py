@@ -264,7 +264,7 @@ def _note_texts(document: Mapping[str, Any]) -> list[str]:
 
 def _notes(document: Mapping[str, Any], unread: list[str]) -> str | None:
     """Every note, oldest first, one paragraph each, then one paragraph for each caution
-    not read as a safety flag; the last MAX_NOTES characters (the cautions kept first)."""
+    not read as a safety flag; the last NOTES_MAX characters (the cautions kept first)."""
     return notes.joined_notes([*_note_texts(document), *unread])
 
 

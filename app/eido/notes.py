@@ -7,15 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from app.eido import registry
-from app.vocabulary import NOTES_CUT, NOTES_MAX, SafetyFlag, newest_notes, one_line
-
-# The most of a document's notes a call keeps: the newest, when they are longer.
-MAX_NOTES = NOTES_MAX
-_CUT = NOTES_CUT
+from app.vocabulary import NOTES_CUT, SafetyFlag, newest_notes, one_line
 
 
 def joined_notes(texts: list[str]) -> str | None:
-    """Texts as a call's notes, one paragraph each; the last MAX_NOTES characters."""
+    """Texts as a call's notes, one paragraph each; the last NOTES_MAX characters."""
     if not texts:
         return None
     joined = "\n\n".join(texts)
@@ -47,7 +43,7 @@ def read_cautions(
 
 
 # The most of one caution's words the notes keep, and of all the lines telling cautions:
-# the CAD's notes keep the rest of MAX_NOTES.
+# the CAD's notes keep the rest of NOTES_MAX.
 _CAUTION_WORDS = 200
 _CAUTIONS_BUDGET = 5_000
 
@@ -104,8 +100,8 @@ def closing_caution_lines(notes: str) -> tuple[str | None, list[str]]:
 def holds_own_notes(notes: str, own_notes: str) -> bool:
     """Whether notes are a document's own notes, as a call imported from it holds them:
     alone (imported before migration 0033), or with the lines telling its cautions not
-    read after them, whichever cautions those were. Notes past MAX_NOTES hold the last of
-    the CAD's notes after a `…`: those of any document that gave them lines (a later one
+    read after them, whichever cautions those were. Notes past NOTES_MAX hold the last of
+    the CAD's notes after a NOTES_CUT: those of any document that gave them lines (a later one
     without notes puts its lines in place of the first's, shorter, so the cut is not the one
     joined_notes would make of this document's notes and lines), so a cut notes' part before
     the lines is the document's own notes when it is the end of them."""
@@ -113,6 +109,8 @@ def holds_own_notes(notes: str, own_notes: str) -> bool:
     for k in range(len(lines) + 1):
         tail = "\n\n".join(lines[k:])
         rest = notes[: len(notes) - len(tail) - 2] if tail else notes
-        if rest == own_notes or (rest.startswith(_CUT) and own_notes.endswith(rest[len(_CUT) :])):
+        if rest == own_notes or (
+            rest.startswith(NOTES_CUT) and own_notes.endswith(rest[len(NOTES_CUT) :])
+        ):
             return True
     return False

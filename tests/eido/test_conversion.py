@@ -14,7 +14,7 @@ import pytest
 
 from app.eido import incoming, notes, outgoing, pidf, registry, schema
 from app.eido.schema import EidoInvalid
-from app.vocabulary import APCO_DISPOSITION, OUTCOMES, UNIT_STATUSES, UnitStatus
+from app.vocabulary import APCO_DISPOSITION, NOTES_MAX, OUTCOMES, UNIT_STATUSES, UnitStatus
 from tests.eido.documents import APARTMENT, APARTMENT_ADDRESS, T0, document, incident_id, person
 from tests.eido.documents import pidf as pidf_document
 from tests.events.samples import sample_call
@@ -215,10 +215,10 @@ def test_reading_takes_the_best_typed_location_and_the_subjects_age() -> None:
 
 
 def test_notes_beyond_the_limit_keep_the_newest() -> None:
-    old, new = "o" * notes.MAX_NOTES, "the newest note"
+    old, new = "o" * NOTES_MAX, "the newest note"
     facts = incoming.read(document(incident_id(), notes=[old, new]), zone=UTC)
     assert facts.notes is not None
-    assert len(facts.notes) == notes.MAX_NOTES
+    assert len(facts.notes) == NOTES_MAX
     assert facts.notes.endswith(new)
 
 
@@ -263,11 +263,11 @@ def test_a_caution_that_raises_no_flag_is_counted_and_told_last_in_the_notes() -
     )
     # Notes past the limit lose their oldest words first, never a caution.
     long = incoming.read(
-        document(incident_id(), notes=["o" * notes.MAX_NOTES], cautions=[("Hazmat", "low")]),
+        document(incident_id(), notes=["o" * NOTES_MAX], cautions=[("Hazmat", "low")]),
         zone=UTC,
     )
     assert long.notes is not None
-    assert len(long.notes) == notes.MAX_NOTES
+    assert len(long.notes) == NOTES_MAX
     assert long.notes.endswith("not read as a safety flag, severity low: Hazmat: hazmat")
 
 
