@@ -150,6 +150,8 @@ SAFETY_FLAGS: tuple[SafetyFlag, ...] = get_args(SafetyFlag)
 DEFAULT_SAFETY_CONCERNS: frozenset[SafetyFlag] = frozenset(
     {"weapon", "violence", "threat_to_others", "crime_in_progress"}
 )
+# The flags every policy counts as safety concerns: law enforcement leads.
+ALWAYS_SAFETY: tuple[SafetyFlag, ...] = ("weapon", "violence")
 
 # Who leads a response, and the part each recommended unit plays. The order of UnitRole
 # is the order units are listed in a recommendation.

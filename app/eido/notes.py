@@ -1,5 +1,5 @@
 """The notes a call takes from an EIDO: its notes components joined, and after them a line
-for each caution that raises no safety flag (docs/api.md, "EIDO"); and how the service
+for each caution with words that raise no safety flag (docs/api.md, "EIDO"); and how the service
 finds those lines again in notes it holds."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.eido import registry
-from app.vocabulary import NOTES_CUT, SafetyFlag, newest_notes, one_line
+from app.vocabulary import ALWAYS_SAFETY, NOTES_CUT, SafetyFlag, newest_notes, one_line
 
 
 def joined_notes(texts: list[str]) -> str | None:
@@ -22,12 +22,17 @@ def read_cautions(
     cautions: list[dict[str, Any]],
 ) -> tuple[frozenset[SafetyFlag], list[str], int]:
     """The safety flags the cautions name, whatever their severity: a weapon noted as a
-    low concern is still a weapon. A caution that raises none (a dog, a hazard, "no
-    weapons seen", words the service does not know) is told in a line of its own, for the
-    notes: a dispatcher reads it, where the service cannot. Returns the flags, the lines
-    (within their budget) and how many cautions raised none."""
+    low concern is still a weapon. A caution with words that raise no flag (a dog, a
+    hazard, "no weapons seen", words the service does not know, and those beside a type
+    that raised one: "MedicalEmergency" with "armed male, carries a machete") is told in a
+    line of its own, for the notes: a dispatcher reads it, where the service cannot.
+    Returns the flags, the lines (within their budget) and how many cautions told ask a
+    dispatcher to read them (caution_not_read): all but those that set a weapon or violence
+    flag, whose scene law enforcement leads under every policy (their words told are for
+    the responders: "Weapon: machete")."""
     raised: set[SafetyFlag] = set()
     unread: list[str] = []
+    warned = 0
     for caution in cautions:
         subtypes = caution.get("cautionTypeCommonSubRegistryText")
         words = [
@@ -35,11 +40,16 @@ def read_cautions(
             caution.get("cautionTypeInternalText"),
             *(subtypes if isinstance(subtypes, list) else []),
         ]
-        flags = {flag for flag in map(registry.caution_flag, words) if flag is not None}
-        raised.update(flags)
-        if not flags:
-            unread.append(_unread_caution(words, caution.get("cautionSeverity")))
-    return frozenset(raised), _within_budget(unread), len(unread)
+        flags = [registry.caution_flag(word) for word in words]
+        raised.update(flag for flag in flags if flag is not None)
+        if not any(flags) or any(
+            flag is None and not registry.caution_says_nothing(word)
+            for word, flag in zip(words, flags, strict=True)
+        ):
+            read = sorted({flag for flag in flags if flag is not None})
+            unread.append(_unread_caution(words, caution.get("cautionSeverity"), read))
+            warned += not set(read) & set(ALWAYS_SAFETY)
+    return frozenset(raised), _within_budget(unread), warned
 
 
 # The most of one caution's words the notes keep, and of all the lines telling cautions:
@@ -48,14 +58,16 @@ _CAUTION_WORDS = 200
 _CAUTIONS_BUDGET = 5_000
 
 
-def _unread_caution(words: list[Any], severity: Any) -> str:
-    """A caution that raised no flag, as a line of the notes: its words, each once, in the
-    document's order ("Officer Safety: dog on premises"), and its severity. A lone
-    surrogate (JSON allows one) is shown as "?": notes hold only what UTF-8 can."""
+def _unread_caution(words: list[Any], severity: Any, read: list[SafetyFlag]) -> str:
+    """A caution with words not read, as a line of the notes: its words, each once, in the
+    document's order ("Officer Safety: dog on premises"), its severity, and the flags its
+    other words raised, if any. A lone surrogate (JSON allows one) is shown as "?": notes
+    hold only what UTF-8 can."""
     said = [one_line(w.encode("utf-8", "replace").decode()) for w in words if isinstance(w, str)]
     text = ": ".join(dict.fromkeys(w for w in said if w))[:_CAUTION_WORDS] or "(no words)"
     level = f", severity {severity}" if isinstance(severity, str) else ""
-    return f"{CAUTION_LINE}{level}: {text}"
+    flagged = f" (read in part: it set {', '.join(read)})" if read else ""
+    return f"{CAUTION_LINE}{level}: {text}{flagged}"
 
 
 def _within_budget(lines: list[str]) -> list[str]:

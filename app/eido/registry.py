@@ -457,6 +457,18 @@ _CAUTION_FLAGS: dict[str, SafetyFlag] = {
 }
 
 
+# Words a caution's type may hold that say nothing of it ("Other", "Unknown"): beside a text
+# that raises a flag, they leave nothing unread (squeezed as above).
+_CAUTION_PLACEHOLDERS = frozenset(
+    {"other", "others", "unknown", "none", "general", "misc", "miscellaneous", "na"}
+)
+
+
+def caution_says_nothing(text: object) -> bool:
+    """Whether a caution's text is only a placeholder ("Other", "N/A") or blank."""
+    return not isinstance(text, str) or _squeezed(text) in _CAUTION_PLACEHOLDERS | {""}
+
+
 def caution_flag(text: object) -> SafetyFlag | None:
     """The safety flag a caution's type names (its registry text, the agency's own word or
     a common synonym, in any case, with or without separators: "Weapon",

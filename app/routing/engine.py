@@ -353,8 +353,8 @@ def _unread_cautions(draft: Draft, call: CallFacts) -> None:
     these = "a caution" if count == 1 else f"{count} cautions"
     draft.warn(
         "caution_not_read",
-        f"The CAD sent {these} that this service reads as no safety flag; the words are in "
-        "the call's notes: read them, and flag the call if they warrant it",
+        f"The CAD sent {these} with words this service does not read as a safety flag; the "
+        "words are in the call's notes: read them, and flag the call if they warrant it",
     )
 
 

@@ -22,7 +22,7 @@ from app.schemas.common import (
     StrictModel,
     worded,
 )
-from app.vocabulary import SafetyFlag
+from app.vocabulary import ALWAYS_SAFETY, SafetyFlag
 
 NatureCode = NatureText
 # An EIDO common incident type code (e.g. MNTL); letters, digits, '-' and '_'.
@@ -40,7 +40,6 @@ IncidentType = Annotated[
 
 # The flags no policy may leave out: law enforcement leads when a weapon or violence is
 # flagged (the CIT model). Threats and a crime in progress stay the agency's call.
-ALWAYS_SAFETY: tuple[SafetyFlag, ...] = ("weapon", "violence")
 
 
 def _keys_by_name(schema: dict[str, Any]) -> None:

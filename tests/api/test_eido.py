@@ -1007,6 +1007,26 @@ async def test_a_caution_in_the_cads_words_raises_its_flag_or_is_told_to_the_dis
     )
 
 
+async def test_words_beside_a_caution_type_that_set_a_flag_reach_the_dispatcher(
+    admin: Api,
+) -> None:
+    """A caution typed MedicalEmergency in the words "armed male, carries a machete" set
+    the medical flag alone, and a dispatcher was told nothing of the machete."""
+    await _crew_in_d1(admin)
+    eido = document(incident_id(), beat="D1")
+    _caution(eido, "MedicalEmergency", "armed male, carries a machete", "high")
+    call = await _import(admin, eido, 201)
+    assert [k for k, v in call["safety"].items() if v] == ["medical_emergency"]
+    (warning,) = call["recommendation"]["warnings"]
+    assert warning["code"] == "caution_not_read"
+    assert warning["message"].startswith("The CAD sent a caution with words this service")
+    notes = (await admin.ok("GET", f"/v1/calls/{call['id']}"))["notes"]
+    assert notes.endswith(
+        "severity high: MedicalEmergency: armed male, carries a machete"
+        " (read in part: it set medical_emergency)"
+    )
+
+
 async def test_a_document_without_notes_erases_none_for_the_cautions_it_cannot_read(
     admin: Api, db: asyncpg.Connection
 ) -> None:

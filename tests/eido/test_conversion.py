@@ -271,6 +271,48 @@ def test_a_caution_that_raises_no_flag_is_counted_and_told_last_in_the_notes() -
     assert long.notes.endswith("not read as a safety flag, severity low: Hazmat: hazmat")
 
 
+def test_the_words_beside_a_type_that_raised_a_flag_are_told_too() -> None:
+    """A caution typed MedicalEmergency holding "armed male, carries a machete" raised the
+    medical flag, and its words went nowhere: a dispatcher was never told of the machete.
+    A placeholder beside a flag's word ("Other") leaves nothing unread."""
+    eido = document(incident_id(), notes=["a note"], cautions=[("MedicalEmergency", "high")])
+    eido["cautionComponent"][0]["cautionTypeInternalText"] = "armed male, carries a machete"
+    eido["cautionComponent"].append(
+        {
+            **eido["cautionComponent"][0],
+            "$id": "other",
+            "cautionTypeCommonRegistryText": "Other",
+            "cautionTypeInternalText": "Firearm",
+            "cautionTypeCommonSubRegistryText": ["N/A"],
+        }
+    )
+    # Words beside a violence (or weapon) type are told for the responders, not warned
+    # of: law enforcement leads that scene under every policy.
+    eido["cautionComponent"].append(
+        {
+            **eido["cautionComponent"][0],
+            "$id": "bat",
+            "cautionTypeCommonRegistryText": "Violence",
+            "cautionTypeInternalText": "swinging a bat",
+        }
+    )
+    facts = incoming.read(eido, zone=UTC)
+    assert facts.safety == {"medical_emergency", "weapon", "violence"}
+    assert facts.unread_cautions == 1
+    assert facts.notes == (
+        "a note\n\nCaution from the CAD, not read as a safety flag, severity high: "
+        "MedicalEmergency: armed male, carries a machete (read in part: it set medical_emergency)"
+        "\n\nCaution from the CAD, not read as a safety flag, severity high: "
+        "Violence: swinging a bat (read in part: it set violence)"
+    )
+    # The service's own export (a flag's type and name) is read whole: no line.
+    flagged = document(incident_id(), cautions=[("Weapon", "highest")])
+    flagged["cautionComponent"][0]["cautionTypeInternalText"] = "weapon"
+    facts = incoming.read(flagged, zone=UTC)
+    assert facts.safety == {"weapon"}
+    assert (facts.unread_cautions, facts.notes) == (0, None)
+
+
 def test_the_lines_telling_cautions_keep_to_their_budget_and_the_count_stays_whole() -> None:
     """300 cautions not read pushed every note of the CAD out of the notes (20,000
     characters); each line is cut to 200 characters, and all of them to 5,000."""
