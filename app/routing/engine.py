@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from app.routing.data_warnings import warn_of_data_sent
 from app.routing.draft import Draft
-from app.routing.flags import effective_flags, nature_code, no_concern_message, safety_message
-from app.routing.geo import is_known
+from app.routing.flags import effective_flags, no_concern_message, safety_message
 from app.routing.ranking import Ranked, is_minor, rank_candidates, training_class
 from app.routing.types import (
     CallFacts,
@@ -19,7 +19,6 @@ from app.routing.types import (
     Recommendation,
 )
 from app.vocabulary import (
-    APCO_INCIDENT_TYPES,
     Lead,
     UnitRole,
 )
@@ -109,11 +108,8 @@ def recommend(
         draft.warn("no_units_available", "No eligible unit is on shift and available in reach")
         draft.reason("no_units", "No eligible unit in reach: nothing can be dispatched yet")
     _youth_gap(draft, call, co_responders)
-    _outside_district(draft, call)
-    _unknown_nature(draft, call, policy)
-    _unknown_etas(draft, call)
+    warn_of_data_sent(draft, call, policy)
     _unit_left(draft, call)
-    _unread_cautions(draft, call)
     return draft.finish(lead=lead, safety_concern=bool(concerns), policy=policy)
 
 
@@ -301,8 +297,31 @@ def _add_co_responder(
         draft.reason(
             "youth_specialty",
             f"The subject is {call.subject_age}: youth specialist {unit.call_sign} "
-            "ranks first among the co-responders serving the district",
+            f"ranks first among the co-responders serving the district{_passed_over(unit, others)}",
         )
+
+
+def _passed_over(unit: Ranked, others: list[Ranked]) -> str:
+    """ ", ahead of MCT-1, nearer (ETA 1.5 min against 12.0)": the nearer co-responder serving
+    the district that the youth specialist outranks, which the dispatcher would otherwise
+    wonder at; nothing when none is nearer."""
+    nearer = next(
+        (
+            o
+            for o in others
+            if o.hop == 0
+            and not o.youth_first
+            and o.eta_minutes is not None
+            and (unit.eta_minutes is None or o.eta_minutes < unit.eta_minutes)
+        ),
+        None,
+    )
+    if nearer is None or nearer.eta_minutes is None:
+        return ""
+    theirs = "unknown" if unit.eta_minutes is None else f"{unit.eta_minutes:.1f}"
+    return (
+        f", ahead of {nearer.call_sign}, nearer (ETA {nearer.eta_minutes:.1f} min against {theirs})"
+    )
 
 
 def _youth_gap(draft: Draft, call: CallFacts, co_responders: list[Ranked]) -> None:
@@ -317,54 +336,6 @@ def _youth_gap(draft: Draft, call: CallFacts, co_responders: list[Ranked]) -> No
         f"The subject is {call.subject_age}: no youth specialist co-responder is available "
         f"in {call.district}",
     )
-
-
-def _outside_district(draft: Draft, call: CallFacts) -> None:
-    if not call.outside_district:
-        return
-    where = f"in {call.located_in}" if call.located_in else "outside every district's boundary"
-    draft.warn(
-        "location_outside_district",
-        f"The location is {where}, not in {call.district}, the district given: units are "
-        f"chosen for {call.district}; check the district",
-    )
-
-
-def _unknown_nature(draft: Draft, call: CallFacts, policy: Policy) -> None:
-    code = nature_code(call.nature)
-    if (
-        not code
-        or code in APCO_INCIDENT_TYPES
-        or code in policy.eido_incident_types
-        or any(nature_code(known) == code for known in policy.nature_flags)
-    ):
-        return
-    draft.warn(
-        "unknown_nature",
-        f'Nature "{(call.nature or "").strip()}" is neither an APCO incident type nor a code '
-        "of the policy, so it implies no safety flag: check the call's flags",
-    )
-
-
-def _unread_cautions(draft: Draft, call: CallFacts) -> None:
-    count = call.unread_cautions
-    if count <= 0:
-        return
-    these = "a caution" if count == 1 else f"{count} cautions"
-    draft.warn(
-        "caution_not_read",
-        f"The CAD sent {these} with words this service does not read as a safety flag; the "
-        "words are in the call's notes: read them, and flag the call if they warrant it",
-    )
-
-
-def _unknown_etas(draft: Draft, call: CallFacts) -> None:
-    # Without the call's location no unit has an ETA, and the dispatcher knows why.
-    if not is_known(call.location):
-        return
-    unlocated = [unit.call_sign for unit, _ in draft.listed() if unit.distance_km is None]
-    if unlocated:
-        draft.warn("eta_unknown", f"No ETA for {', '.join(unlocated)}: location unknown")
 
 
 def _unit_left(draft: Draft, call: CallFacts) -> None:

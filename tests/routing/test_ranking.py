@@ -176,7 +176,14 @@ def test_youth_specialist_leads_for_a_minor_even_if_farther_but_not_for_an_adult
     assert roles(adult)["MCT-1"] == "lead"
     assert "youth_specialty" not in rules(adult)
     assert roles(minor)["MCT-Y"] == "lead"
-    assert "MCT-Y" in reason(minor, "youth_specialty")
+    assert reason(minor, "youth_specialty") == (
+        "The subject is 15: youth specialist MCT-Y ranks first among the co-responders "
+        "serving the district, ahead of MCT-1, nearer (ETA 0.8 min against 12.0)"
+    )
+    # Nearer itself, it passes over nobody.
+    assert reason(
+        run(call(subject_age=15), youth, co_responder("MCT-9", km_north=9)), "youth_specialty"
+    ).endswith("serving the district")
     only_youth_for_adult = run(call(subject_age=30), youth)
     assert roles(only_youth_for_adult) == {"MCT-Y": "lead"}
     assert "youth_specialty" not in rules(only_youth_for_adult)

@@ -1,0 +1,67 @@
+"""The warnings that tell of the data sent, not of the units (docs/reports.md: the outcome
+report does not count them): a call's place, its nature, a unit's location, a CAD's
+cautions."""
+
+from __future__ import annotations
+
+from app.routing.draft import Draft
+from app.routing.flags import nature_code
+from app.routing.geo import is_known
+from app.routing.types import CallFacts, Policy
+from app.vocabulary import APCO_INCIDENT_TYPES
+
+
+def warn_of_data_sent(draft: Draft, call: CallFacts, policy: Policy) -> None:
+    """Each warning in the order a recommendation lists them."""
+    _outside_district(draft, call)
+    _unknown_nature(draft, call, policy)
+    _unknown_etas(draft, call)
+    _unread_cautions(draft, call)
+
+
+def _outside_district(draft: Draft, call: CallFacts) -> None:
+    if not call.outside_district:
+        return
+    where = f"in {call.located_in}" if call.located_in else "outside every district's boundary"
+    draft.warn(
+        "location_outside_district",
+        f"The location is {where}, not in {call.district}, the district given: units are "
+        f"chosen for {call.district}; check the district",
+    )
+
+
+def _unknown_nature(draft: Draft, call: CallFacts, policy: Policy) -> None:
+    code = nature_code(call.nature)
+    if (
+        not code
+        or code in APCO_INCIDENT_TYPES
+        or code in policy.eido_incident_types
+        or any(nature_code(known) == code for known in policy.nature_flags)
+    ):
+        return
+    draft.warn(
+        "unknown_nature",
+        f'Nature "{(call.nature or "").strip()}" is neither an APCO incident type nor a code '
+        "of the policy, so it implies no safety flag: check the call's flags",
+    )
+
+
+def _unread_cautions(draft: Draft, call: CallFacts) -> None:
+    count = call.unread_cautions
+    if count <= 0:
+        return
+    these = "a caution" if count == 1 else f"{count} cautions"
+    draft.warn(
+        "caution_not_read",
+        f"The CAD sent {these} with words this service does not read as a safety flag; the "
+        "words are in the call's notes: read them, and flag the call if they warrant it",
+    )
+
+
+def _unknown_etas(draft: Draft, call: CallFacts) -> None:
+    # Without the call's location no unit has an ETA, and the dispatcher knows why.
+    if not is_known(call.location):
+        return
+    unlocated = [unit.call_sign for unit, _ in draft.listed() if unit.distance_km is None]
+    if unlocated:
+        draft.warn("eta_unknown", f"No ETA for {', '.join(unlocated)}: location unknown")
