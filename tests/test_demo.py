@@ -59,6 +59,11 @@ async def test_the_demo_shows_the_program_reports(
     assert [w["code"] for w in program["warnings"]] == ["non_volunteer_certified"]
     assert [e["days_left"] for e in program["certifications_expiring"]] == [20, 75]
 
+    # Newest first, as received: the seeded past listed in another order read as a muddle.
+    listed = [c["received_at"] for c in (await get("/v1/calls?limit=100"))["items"]]
+    assert len(listed) == 100
+    assert listed == sorted(listed, reverse=True)
+
     [month] = (await get("/v1/reports/outcomes"))["groups"]
     assert month["calls"] >= 90
     assert month["cleared"] == month["calls"]

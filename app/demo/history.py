@@ -180,8 +180,10 @@ async def seed_history(
     for day in days:
         # Each day its own stream: a day's calls are the same whichever run seeds it.
         rng = random.Random(day.toordinal())
-        for _ in range(rng.randint(*CALLS_PER_DAY)):
-            at = datetime.combine(day, time(), ZONE) + timedelta(minutes=rng.randrange(24 * 60))
+        # In the order received: ids follow creation, and lists of calls go by id.
+        minutes = sorted(rng.randrange(24 * 60) for _ in range(rng.randint(*CALLS_PER_DAY)))
+        for minute in minutes:
+            at = datetime.combine(day, time(), ZONE) + timedelta(minutes=minute)
             await _call(session, agency_id, district_ids, policy, neighbours, units, at, rng)
             count += 1
     await session.flush()
