@@ -1,4 +1,5 @@
-"""Encryption at rest of sensitive columns (call notes, webhook secrets) with AES-256-GCM.
+"""Encryption at rest of sensitive columns (call notes and the digest of an EIDO's notes,
+webhook secrets) with AES-256-GCM.
 
 A stored value is `enc:v1:<key id>:<urlsafe base64 of nonce || ciphertext>`. The key id is a
 short hash of the key, so a value names the key that decrypts it and CIT_DATA_KEY can hold
@@ -30,6 +31,7 @@ KEY_FILE = "data.key"
 
 # Columns, as named in the associated data.
 CALL_NOTES = "call.notes"
+CALL_EIDO_NOTES_DIGEST = "call.eido_notes_digest"
 SUBSCRIPTION_SECRET = "webhook_subscription.secret"  # noqa: S105 (a column name)
 SUBSCRIPTION_PREVIOUS_SECRET = "webhook_subscription.previous_secret"  # noqa: S105 (as above)
 

@@ -21,7 +21,8 @@ class RekeyResult:
 
 
 async def rekey(url: str, cipher: DataCipher, *, batch: int = _BATCH) -> RekeyResult:
-    """Move every call note and webhook secret to the current key, one batch per transaction.
+    """Move every call note (and digest of an EIDO's notes) and webhook secret to the current
+    key, one batch per transaction.
 
     Safe beside a running service that already has the new key list: each row is replaced
     only if it still holds the value that was read.

@@ -64,6 +64,9 @@ class Call(Base):
     eido_updated_at: Mapped[datetime | None]
     # Cautions of the call's EIDO that raised no safety flag (migration 0033).
     unread_cautions: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # The SHA-256 of the last applied EIDO's own notes, encrypted as the notes are
+    # (migration 0036; app/services/eido_applied.py).
+    eido_notes_digest: Mapped[str | None] = mapped_column(Text)
 
 
 class Recommendation(Base):

@@ -63,3 +63,7 @@ class CallRecord:
     # How many cautions of the EIDO that gave the call its notes raised no safety flag
     # (their words are in the notes): its recommendations warn of them (caution_not_read).
     unread_cautions: int = 0
+    # Ciphertext, as stored: the SHA-256 of the own notes of the last EIDO applied to the
+    # call that gave notes (app/services/eido_applied.py); None if none was, or before
+    # migration 0036.
+    eido_notes_digest: str | None

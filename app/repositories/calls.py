@@ -71,6 +71,7 @@ _COLUMNS = (
     "officer_injured",
     "eido_updated_at",
     "unread_cautions",
+    "eido_notes_digest",
 )
 _JSON = {"safety", "subject"}
 # Columns that never change after intake.
@@ -106,6 +107,7 @@ def call_params(call: CallRecord) -> dict[str, Any]:
         "officer_injured": call.officer_injured,
         "eido_updated_at": call.eido_updated_at,
         "unread_cautions": call.unread_cautions,
+        "eido_notes_digest": call.eido_notes_digest,
     }
     return {f"call_{column}": values[column] for column in _COLUMNS}
 
@@ -292,6 +294,7 @@ def call_record(row: Columns) -> CallRecord:
         officer_injured=row["officer_injured"],
         eido_updated_at=row["eido_updated_at"],
         unread_cautions=row["unread_cautions"],
+        eido_notes_digest=row["eido_notes_digest"],
     )
 
 

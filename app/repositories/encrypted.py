@@ -8,13 +8,24 @@ from uuid import UUID
 from sqlalchemy import Row, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.encryption import CALL_NOTES, SUBSCRIPTION_PREVIOUS_SECRET, SUBSCRIPTION_SECRET
+from app.encryption import (
+    CALL_EIDO_NOTES_DIGEST,
+    CALL_NOTES,
+    SUBSCRIPTION_PREVIOUS_SECRET,
+    SUBSCRIPTION_SECRET,
+)
 
 # Rows whose value is not under the current key, in id order after a cursor.
 _STALE = {
     CALL_NOTES: text(
         "SELECT id, notes AS value FROM call"
         " WHERE id > :after AND notes IS NOT NULL AND NOT starts_with(notes, :current)"
+        " ORDER BY id LIMIT :limit"
+    ),
+    CALL_EIDO_NOTES_DIGEST: text(
+        "SELECT id, eido_notes_digest AS value FROM call"
+        " WHERE id > :after AND eido_notes_digest IS NOT NULL"
+        " AND NOT starts_with(eido_notes_digest, :current)"
         " ORDER BY id LIMIT :limit"
     ),
     SUBSCRIPTION_SECRET: text(
@@ -32,6 +43,9 @@ _STALE = {
 # Compare-and-set: a value changed meanwhile (e.g. a PATCH) is left as the writer left it.
 _REPLACE = {
     CALL_NOTES: text("UPDATE call SET notes = :new WHERE id = :id AND notes = :old"),
+    CALL_EIDO_NOTES_DIGEST: text(
+        "UPDATE call SET eido_notes_digest = :new WHERE id = :id AND eido_notes_digest = :old"
+    ),
     SUBSCRIPTION_SECRET: text(
         "UPDATE webhook_subscription SET secret = :new WHERE id = :id AND secret = :old"
     ),

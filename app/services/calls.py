@@ -128,6 +128,7 @@ def new_call(
         subject_injured=False,
         officer_injured=False,
         eido_updated_at=None,
+        eido_notes_digest=None,
     )
 
 

@@ -48,6 +48,7 @@ async def test_every_call_field_is_written_and_read_back(app: FastAPI, admin: Ap
         subject_injured=True,
         officer_injured=True,
         eido_updated_at=at - timedelta(minutes=2),
+        eido_notes_digest="v1:digest-ciphertext-as-stored",
     )
     # Every field holds a value, so a field the repository drops cannot pass as None.
     assert all(getattr(call, f.name) is not None for f in fields(call))
@@ -88,6 +89,7 @@ async def test_every_call_field_is_written_and_read_back(app: FastAPI, admin: Ap
         subject_injured=False,
         officer_injured=False,
         eido_updated_at=at + timedelta(minutes=59),
+        eido_notes_digest=None,
     )
     async with state.unit_of_work(admin.agency_id) as work:
         await repo.update_call(await work.session(), changed)

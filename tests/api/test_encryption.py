@@ -269,6 +269,7 @@ async def test_rotation_keeps_old_rows_readable_and_rekey_lets_the_old_key_go(
     counts = json.loads(done.stdout)["rekeyed"]
     assert counts == {
         "call.notes": 2,
+        "call.eido_notes_digest": 0,
         "webhook_subscription.secret": 2,
         "webhook_subscription.previous_secret": 1,
     }
@@ -287,6 +288,7 @@ async def test_rotation_keeps_old_rows_readable_and_rekey_lets_the_old_key_go(
     again = _rekey(database_url, f"{new},{old}")
     assert json.loads(again.stdout)["rekeyed"] == {
         "call.notes": 0,
+        "call.eido_notes_digest": 0,
         "webhook_subscription.secret": 0,
         "webhook_subscription.previous_secret": 0,
     }

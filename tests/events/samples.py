@@ -44,6 +44,7 @@ def sample_call(agency_id: UUID | None = None) -> CallRecord:
         subject_injured=True,
         officer_injured=False,
         eido_updated_at=AT,
+        eido_notes_digest=None,
     )
 
 
