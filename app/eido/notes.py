@@ -4,6 +4,7 @@ finds those lines again in notes it holds."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from app.eido import registry
@@ -16,6 +17,13 @@ def joined_notes(texts: list[str]) -> str | None:
         return None
     joined = "\n\n".join(texts)
     return newest_notes(joined)
+
+
+def notes_digest(own_notes: str) -> str:
+    """The SHA-256 (hex) of a document's own notes, by which a later document's are known
+    to be the same (app/services/eido_applied.py keeps it encrypted). A lone surrogate,
+    which JSON allows, is hashed as it is, never refused."""
+    return hashlib.sha256(own_notes.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def read_cautions(

@@ -8,7 +8,7 @@ evented and audited exactly as one from POST /v1/calls.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -29,6 +29,7 @@ from app.schemas.common import said
 from app.schemas.dispatch import ClearRequest
 from app.security import Principal
 from app.services import agency, audit, call_views, calls, clearing, eido_export, eido_news
+from app.services.eido_applied import as_applied
 from app.services.eido_export import incident_call
 from app.state import AppState
 
@@ -186,9 +187,7 @@ async def _import(
                 work,
                 context,
                 who,
-                replace(
-                    new, eido_updated_at=facts.updated_at, unread_cautions=facts.unread_cautions
-                ),
+                as_applied(new, facts, state.cipher),
                 now=now,
                 request_id=request_id,
                 idempotency_key=None,
@@ -325,14 +324,11 @@ async def _update(
         closed.audit_about = (call.id, {"incident_id": facts.incident_id})
         raise closed
     patch = eido_news.changes(call, placed, facts, state.cipher)
-    # The cautions not read are told in the notes: their count is the document's when it
-    # gives notes or cautions (one that gives neither keeps it, as it keeps the notes).
-    says = facts.own_notes is not None or facts.cautioned
-    unread = facts.unread_cautions if says else call.unread_cautions
-    # A count changed with the notes alike (a caution now read as a flag the call holds):
-    # the recommendation is renewed, its warning going with the count.
-    renew = patch is None and unread != call.unread_cautions
-    call = replace(call, eido_updated_at=facts.updated_at, unread_cautions=unread)
+    applied = as_applied(call, facts, state.cipher)
+    # A count of cautions not read changed with the notes alike (a caution now read as a
+    # flag the call holds): the recommendation is renewed, its warning going with the count.
+    renew = patch is None and applied.unread_cautions != call.unread_cautions
+    call = applied
     if patch is None:
         await call_repo.update_call(session, call)
         if renew:

@@ -15,6 +15,7 @@ from app.eido import notes as eido_notes
 from app.encryption import CALL_NOTES, DataCipher, UndecryptableValue
 from app.records.calls import CallRecord
 from app.schemas.calls import CallCreate, CallPatch, SafetyPatch
+from app.services import eido_applied
 
 
 def names_this_call(facts: incoming.IncidentFacts, call: CallRecord) -> bool:
@@ -127,27 +128,33 @@ def changes(
 def notes_kept(
     call: CallRecord, facts: incoming.IncidentFacts, body: CallCreate, cipher: DataCipher
 ) -> CallCreate:
-    """The document's call with the notes it gives the call. A document without notes of
-    its own erases none: the lines telling the cautions it cannot read take the place of
-    those closing the notes held, those not told there yet (their lines alone would have
-    replaced the notes; added after them, lines of cautions changed since piled up past
-    their budget, pushing out the CAD's notes, and told a severity changed twice). A cleared call
-    takes no recommendation, so cautions not read are no news to it: the notes held stand
-    when the document's own notes are theirs (a call imported before migration 0033 holds
-    its document's notes without the lines)."""
-    if facts.own_notes is not None and call.status != "cleared":
+    """The document's call with the notes it gives the call. Its own notes, when they are
+    those of the last document applied (eido_applied.notes_told), tell nothing, whatever
+    dispatchers made of the call's notes since (a PATCH, a clear's notes): the document is
+    then read as one without notes of its own, but for its cautions, which it gives as the
+    CAD holds them now (none: its lines go). A document without notes of its own erases
+    none: the lines telling the cautions it cannot read take the place of those closing
+    the notes held, those not told there yet (their lines alone would have replaced the
+    notes; added after them, lines of cautions changed since piled up past their budget,
+    pushing out the CAD's notes, and told a severity changed twice). A cleared call takes
+    no recommendation, so cautions not read are no news to it: the notes held stand when
+    the document's own notes are theirs (a call imported before migration 0033 holds its
+    document's notes without the lines; one before 0036 has no digest of them)."""
+    unchanged = eido_applied.notes_told(call, facts.own_notes, cipher)
+    own_notes = None if unchanged else facts.own_notes
+    if own_notes is not None and call.status != "cleared":
         return body
+    if unchanged:
+        body = body.model_copy(update={"notes": eido_notes.joined_notes([*facts.caution_notes])})
     try:
         held = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
     except UndecryptableValue:  # compared (and refused) as changes, above, does
         return body
     if call.status == "cleared":
-        if facts.own_notes is None or (
-            held is not None and eido_notes.holds_own_notes(held, facts.own_notes)
-        ):
+        if own_notes is None or (held is not None and eido_notes.holds_own_notes(held, own_notes)):
             return body.model_copy(update={"notes": None})
         return body
-    if not held or not facts.cautioned:
+    if not held or not (facts.cautioned or unchanged):
         return body
     # The document's lines take the place of those closing the notes (the cautions as the
     # CAD holds them now: a severity changed, a caution gone); those the notes tell before

@@ -1149,16 +1149,20 @@ async def test_cautions_now_read_end_the_warning_with_or_without_notes(
     assert count == 0
 
 
-async def test_cautions_not_read_are_no_news_to_a_cleared_call(admin: Api) -> None:
+async def test_cautions_not_read_are_no_news_to_a_cleared_call(
+    admin: Api, db: asyncpg.Connection
+) -> None:
     """A call imported before migration 0033 holds its document's notes without the lines
-    (made so here by a PATCH): the CAD's closing document, the same notes and the same dog,
-    was no news (200, applied: false) and became a 409; so did a new caution not read."""
+    (made so here by a PATCH), and no digest of them (migration 0036): the CAD's closing
+    document, the same notes and the same dog, was no news (200, applied: false) and became
+    a 409; so did a new caution not read."""
     await _crew_in_d1(admin)
     incident = incident_id()
     first = document(incident, beat="D1", notes=[NOTE])
     _caution(first, "Animal", "dog on premises", "normal")
     call = await _import(admin, first, 201)
     await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": NOTE})
+    await db.execute("UPDATE call SET eido_notes_digest = NULL WHERE id = $1", UUID(call["id"]))
     await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "done"})
     again = document(incident, at=later(30), beat="D1", notes=[NOTE])
     _caution(again, "Animal", "dog on premises", "normal")

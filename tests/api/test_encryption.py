@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ from standardwebhooks import Webhook
 from app.api.app import create_app
 from app.encryption import DataCipher, generate_key
 from app.settings import Settings
+from tests.eido.documents import document, incident_id, later
 from tests.helpers import (
     Api,
     add_co_responder,
@@ -308,6 +310,38 @@ async def test_rotation_keeps_old_rows_readable_and_rekey_lets_the_old_key_go(
                 continue
             verified.add(name)
     assert verified == {"old", "rotated", "plain"}
+
+
+async def test_the_digest_of_an_eidos_notes_is_ciphertext_and_works_after_rekey(
+    admin: Api, db: asyncpg.Connection, database_url: str, settings: Settings
+) -> None:
+    """The digest by which the CAD's unchanged notes are known (docs/api.md, "EIDO") is
+    stored encrypted as the notes are, not as a hash anyone reading the table could test
+    guesses against, and rekey moves it: with the old key dropped, the CAD's closing
+    document, its notes unchanged, is still no news to a call a dispatcher cleared with
+    notes (a digest no key decrypts would make it a 409 again)."""
+    assert settings.data_key is not None
+    old = settings.data_key.get_secret_value()
+    new = generate_key()
+    await grid_districts(admin)
+    note = "Caller says brother hears voices"
+    incident = incident_id()
+    call = await admin.ok("POST", "/v1/eido", document(incident, beat="D1", notes=[note]), 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "done", "notes": "ok"})
+    query = "SELECT eido_notes_digest FROM call WHERE id = $1::uuid"
+    stored = await db.fetchval(query, call["id"])
+    assert stored.startswith(_prefix(old))
+    assert hashlib.sha256(note.encode()).hexdigest() not in stored
+
+    done = _rekey(database_url, f"{new},{old}")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["rekeyed"]["call.eido_notes_digest"] == 1
+    assert (await db.fetchval(query, call["id"])).startswith(_prefix(new))
+    closing = document(incident, at=later(30), beat="D1", notes=[note])
+    closing["incidentComponent"]["incidentStatusCommonRegistryText"] = ["Closed"]
+    async with _runner(admin, database_url, settings)(new) as api:
+        answer = await api.ok("POST", "/v1/eido", closing)
+    assert (answer["applied"], answer["status"]) == (False, "cleared")
 
 
 async def test_rekey_reports_rows_no_key_decrypts_and_leaves_them(

@@ -1,0 +1,156 @@
+"""What an EIDO's notes tell a call whose notes a dispatcher edited (docs/api.md, "EIDO"):
+the CAD's own notes, unchanged since the last document applied, are no news, whatever a
+PATCH or a clear's notes made of the call's notes since."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI
+
+from app.services.auth import authenticate
+from app.services.eido import import_if_taken
+from app.state import AppState
+from tests.eido.documents import document, incident_id, later
+from tests.helpers import Api, add_co_responder, add_officer, grid_districts
+
+NOTE = "Caller says brother hears voices; keys under the mat (NOTE-7f3a)"
+CLEAR_NOTE = "transported to crisis centre"
+
+
+async def _crew_in_d1(admin: Api) -> None:
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+
+
+async def _import(api: Api, eido: dict[str, Any], status: int) -> Any:
+    return await api.ok("POST", "/v1/eido", eido, status)
+
+
+async def _notes(api: Api, call_id: str) -> str:
+    return str((await api.ok("GET", f"/v1/calls/{call_id}"))["notes"])
+
+
+async def _recommendations(api: Api, call_id: str) -> int:
+    return len((await api.ok("GET", f"/v1/calls/{call_id}/recommendations"))["items"])
+
+
+def _closing(incident: str, minutes: float, notes: list[str], **more: Any) -> dict[str, Any]:
+    """The CAD's document closing the incident (no disposition: no outcome)."""
+    eido = document(incident, at=later(minutes), beat="D1", notes=notes, **more)
+    eido["incidentComponent"]["incidentStatusCommonRegistryText"] = ["Closed"]
+    return eido
+
+
+async def test_the_cads_closing_document_is_no_news_to_a_call_a_dispatcher_cleared_with_notes(
+    admin: Api,
+) -> None:
+    """The defect: a call imported by EIDO, cleared with a dispatcher's notes (or its notes
+    edited by PATCH first), then the CAD's closing document with the very notes it sent
+    before: 'notes changed' on a cleared call, a 409 audited as an error. The CAD told
+    nothing new: 200, applied false, the call's notes as the dispatcher left them."""
+    await _crew_in_d1(admin)
+    edits: list[tuple[dict[str, Any] | None, dict[str, Any]]] = [
+        (None, {"disposition": "done", "diverted_to": "crisis_center", "notes": CLEAR_NOTE}),
+        ({"notes": f"{NOTE}\n\nMother on scene"}, {"disposition": "done"}),
+    ]
+    for cautions in (None, [("Animal", "normal")]):
+        for patch, clear in edits:
+            incident = incident_id()
+            first = document(incident, beat="D1", notes=[NOTE], cautions=cautions)
+            call = await _import(admin, first, 201)
+            if patch is not None:
+                await admin.ok("PATCH", f"/v1/calls/{call['id']}", patch)
+            await admin.ok("POST", f"/v1/calls/{call['id']}/clear", clear)
+            held = await _notes(admin, call["id"])
+            answer = await admin.post("/v1/eido", _closing(incident, 30, [NOTE], cautions=cautions))
+            assert answer.status_code == 200, (patch, clear, cautions, answer.text)
+            assert (answer.json()["applied"], answer.json()["status"]) == (False, "cleared")
+            assert await _notes(admin, call["id"]) == held
+            trail = await admin.ok("GET", f"/v1/audit?action=call.import&resource_id={call['id']}")
+            assert [(e["outcome"], e["detail"]["applied"]) for e in trail["items"]] == [
+                ("success", False)
+            ]
+            # Notes of its own the CAD did change are news still: refused, nothing changed.
+            other = _closing(incident, 31, [NOTE, "another note"], cautions=cautions)
+            refused = await admin.post("/v1/eido", other)
+            assert refused.status_code == 409
+            assert refused.headers["content-type"].startswith("application/problem+json")
+            assert await _notes(admin, call["id"]) == held
+
+
+async def test_the_subscriber_takes_the_cads_unchanged_notes_as_no_news_to_a_cleared_call(
+    app: FastAPI, admin: Api
+) -> None:
+    """The STA-024 subscriber imports as POST /v1/eido does: the CAD's closing document
+    with its notes unchanged, for a call a dispatcher cleared with notes, is taken (its
+    event answered 200), not refused as a conflict."""
+    await _crew_in_d1(admin)
+    state: AppState = app.state.cit
+    who = await authenticate(state, admin.key, client="test", request_id=None)
+    incident = incident_id()
+    call = await _import(admin, document(incident, beat="D1", notes=[NOTE]), 201)
+    await admin.ok(
+        "POST", f"/v1/calls/{call['id']}/clear", {"disposition": "done", "notes": CLEAR_NOTE}
+    )
+    closing = _closing(incident, 30, [NOTE])
+    taken = await import_if_taken(state, admin.agency_id, closing, who=who, request_id=None)
+    assert taken is not None
+    assert (taken.applied, taken.call.status) == (False, "cleared")
+    assert await _notes(admin, call["id"]) == f"{NOTE}\n{CLEAR_NOTE}"
+
+
+async def test_a_dispatchers_notes_stand_when_the_cad_sends_its_own_unchanged(
+    admin: Api,
+) -> None:
+    """An open call: a dispatcher edits the notes, then the CAD sends another change with
+    its notes as before. Those notes tell nothing new: the dispatcher's edit stands (it
+    was lost to them, and the call re-triaged for it). Notes the CAD changes are the
+    CAD's news: they are the call's notes then (full state)."""
+    await _crew_in_d1(admin)
+    incident = incident_id()
+    call = await _import(admin, document(incident, beat="D1", notes=[NOTE]), 201)
+    edited = f"{NOTE}\n\nMother on scene; subject calmer"
+    await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": edited})
+    recommendations = await _recommendations(admin, call["id"])
+    # Only the nature changed: applied and re-triaged for it, the notes the dispatcher's.
+    newer = document(incident, at=later(5), nature="MTLV", beat="D1", notes=[NOTE])
+    updated = await _import(admin, newer, 200)
+    assert (updated["applied"], updated["nature"]) == (True, "MTLV")
+    assert await _notes(admin, call["id"]) == edited
+    assert await _recommendations(admin, call["id"]) == recommendations + 1
+    # Nothing changed at all: applied, no new recommendation, the notes still the edit.
+    again = document(incident, at=later(6), nature="MTLV", beat="D1", notes=[NOTE])
+    assert (await _import(admin, again, 200))["applied"] is True
+    assert await _notes(admin, call["id"]) == edited
+    assert await _recommendations(admin, call["id"]) == recommendations + 1
+    # The CAD's notes changed: news, taken as the document gives them.
+    news = document(incident, at=later(7), nature="MTLV", beat="D1", notes=[NOTE, "Dog loose"])
+    await _import(admin, news, 200)
+    assert await _notes(admin, call["id"]) == f"{NOTE}\n\nDog loose"
+    assert await _recommendations(admin, call["id"]) == recommendations + 2
+
+
+async def test_unchanged_notes_still_bring_the_cautions_as_the_cad_holds_them_now(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """The CAD's notes unchanged, its cautions not: the lines telling the cautions not read
+    are the document's (a severity changed, a caution gone), the dispatcher's edit before
+    them stays."""
+    await _crew_in_d1(admin)
+    incident = incident_id()
+    first = document(incident, beat="D1", notes=[NOTE], cautions=[("Animal", "normal")])
+    call = await _import(admin, first, 201)
+    held = await _notes(admin, call["id"])
+    edited = held.replace(NOTE, f"{NOTE} Mother on scene.")
+    await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": edited})
+    higher = document(incident, at=later(1), beat="D1", notes=[NOTE], cautions=[("Animal", "high")])
+    await _import(admin, higher, 200)
+    assert await _notes(admin, call["id"]) == edited.replace("severity normal", "severity high")
+    # The caution gone: its line goes, the warning with it; the edit stays.
+    gone = document(incident, at=later(2), beat="D1", notes=[NOTE])
+    updated = await _import(admin, gone, 200)
+    assert await _notes(admin, call["id"]) == f"{NOTE} Mother on scene."
+    assert updated["recommendation"]["warnings"] == []
