@@ -117,7 +117,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     # Only loc and msg: the offending input is never echoed, since it may be sensitive. A
     # loc may name a key the client chose (a policy's nature code): cut, controls replaced.
     errors = [
-        {"loc": [p if isinstance(p, int) else _shown(str(p)) for p in e["loc"]], "msg": said(e)}
+        {"loc": [p if isinstance(p, int) else shown(str(p)) for p in e["loc"]], "msg": said(e)}
         for e in every[:MAX_ERRORS]
     ]
     detail = (
@@ -137,9 +137,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def _shown(name: str) -> str:
+def shown(name: str) -> str:
     """A name from the request as an error may show it: at most 64 characters, control
-    characters (NUL among them) as U+FFFD."""
+    characters (NUL among them) as U+FFFD. Quoted with repr (`{shown(name)!r}`), the
+    invisible ones (direction marks, zero-width spaces) are escaped too."""
     cut = name if len(name) <= 64 else name[:64] + "…"
     return _CONTROLS.sub("\ufffd", cut)
 
@@ -151,7 +152,7 @@ def _body_error(cause: BaseException | None) -> str | None:
     if isinstance(cause, RecursionError):
         return "The body's JSON is nested too deeply"
     if isinstance(cause, RepeatedName):
-        return f"The body's JSON gives the name {_shown(cause.name)!r} twice in one object"
+        return f"The body's JSON gives the name {shown(cause.name)!r} twice in one object"
     if isinstance(cause, ValueError):  # e.g. an integer longer than Python converts
         return "The body is not valid JSON"
     return None

@@ -250,13 +250,41 @@ async def test_types_filters_the_stream_and_an_unknown_type_is_a_422(
     assert refused.status_code == 422
     assert "call.exploded" in refused.text
     assert "call.created" in refused.json()["detail"]  # the feed's types are listed
-    # Arbitrary input is counted, never echoed (docs/api.md, "Errors").
+    # Input is named cut and cleaned (test_an_unknown_type_is_named_as_sent_cut_and_cleaned).
     assert junk.status_code == 422
-    assert "xxxx" not in junk.text
-    assert "1 other value" in junk.json()["detail"]
+    assert "x" * 65 not in junk.text
     assert "call.typoe" in many.text  # the first five are named, the rest counted
     assert "call.typof" not in many.text
-    assert "3 other value" in many.json()["detail"]
+    assert "and 3 more" in many.json()["detail"]
+
+
+async def test_an_unknown_type_is_named_as_sent_cut_and_cleaned(admin: Api) -> None:
+    """`?types=bogus` was told "1 other value(s)": the console's developer could not see
+    which value was wrong (an outside-in check). Each unknown value is named, quoted, as
+    sent; a long one is cut, a control or invisible character is never echoed raw, and
+    past the fifth they are counted, so no input can bloat or break the answer."""
+
+    async def refused(types: str) -> str:
+        response = await admin.get("/v1/stream", params={"types": types})
+        assert response.status_code == 422, response.text
+        problem = response.json()
+        assert problem["errors"] == [{"loc": ["query", "types"], "msg": problem["detail"]}]
+        assert len(response.content) < 3_000
+        detail: str = problem["detail"]
+        return detail
+
+    bogus = await refused("call.created,bogus")
+    assert bogus.startswith("Unknown event type 'bogus'; the feed's types are call.created,")
+    long = await refused("x" * 5000 + "\x00")
+    assert f"'{'x' * 64}…'" in long
+    assert "x" * 65 not in long
+    hidden = await refused("call.cre\u202eated\x1b[2J\x00")
+    assert "'call.cre\\u202eated\ufffd[2J\ufffd'" in hidden
+    assert not any(c in hidden for c in "\u202e\x1b\x00")
+    many = await refused(",".join(f"t{i}" for i in range(2000)))
+    assert many.startswith("Unknown event types 't0', 't1', 't2', 't3', 't4' and 1995 more;")
+    nothing = await refused(", ,")
+    assert nothing.startswith("No event type named: give one or more of call.created,")
 
 
 async def _agency_positions(db: asyncpg.Connection, agency_id: uuid.UUID) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -19,7 +18,7 @@ from app.api.deps import (
     stream_caller_by_key,
     stream_caller_by_ticket,
 )
-from app.api.problems import problems
+from app.api.problems import problems, shown
 from app.api.strict_json import StrictJSONRoute
 from app.errors import Invalid, ServiceUnavailable
 from app.limits import Slots
@@ -58,27 +57,33 @@ def _types(values: list[str] | None) -> frozenset[EventType] | None:
     """?types= repeated or comma-separated; None (every type) when none is given."""
     if not values:
         return None
-    named = {part.strip() for value in values for part in value.split(",") if part.strip()}
-    unknown = sorted(named - set(EVENT_TYPES))
+    # In the order sent, once each: the 422 names the first unknown ones.
+    named = dict.fromkeys(part.strip() for value in values for part in value.split(","))
+    named.pop("", None)
+    unknown = [t for t in named if t not in _FEED_TYPES]
     if unknown or not named:
         raise Invalid(_unknown_types(unknown), loc=("query", "types"))
     return frozenset(t for t in EVENT_TYPES if t in named)
 
 
-# What may be echoed of an unknown type: a misspelt name, never arbitrary input
-# (docs/api.md, "Errors").
-_TYPE_LIKE = re.compile(r"[a-z_]{1,24}\.[a-z_]{1,24}")
+_FEED_TYPES = frozenset(EVENT_TYPES)
+# How many unknown values the 422 names; the rest are counted. A client may send thousands.
+_NAMED = 5
 
 
 def _unknown_types(unknown: list[str]) -> str:
-    """The 422's message: the misspelt names (the first five), and the names the feed
-    knows."""
+    """The 422's message: the unknown values as sent, each quoted as an error shows input
+    (cut, controls replaced, invisible characters escaped: problems.shown), the first
+    five; and the names the feed knows."""
+    feed = ", ".join(EVENT_TYPES)
     if not unknown:
-        return "No event type named"
-    named = [t for t in unknown if _TYPE_LIKE.fullmatch(t)][:5]
-    others = len(unknown) - len(named)
-    listed = ", ".join(named + ([f"{others} other value(s)"] if others else []))
-    return f"Unknown event types: {listed}; the feed's types are {', '.join(EVENT_TYPES)}"
+        return f"No event type named: give one or more of {feed}, or leave types out for all"
+    listed = ", ".join(repr(shown(t)) for t in unknown[:_NAMED])
+    more = len(unknown) - _NAMED
+    if more > 0:
+        listed += f" and {more} more"
+    plural = "s" if len(unknown) > 1 else ""
+    return f"Unknown event type{plural} {listed}; the feed's types are {feed}"
 
 
 _EVENT_STREAM: dict[int | str, dict[str, Any]] = {
