@@ -26,6 +26,7 @@ from app.schemas.common import (
     StrictModel,
     worded,
 )
+from app.schemas.read_only import TellsReadOnly
 from app.vocabulary import (
     CONTROLS,
     EXTERNAL_ID_MAX,
@@ -149,7 +150,47 @@ class CallCreate(NullIsDefaultModel):
         return self
 
 
-class CallPatch(StrictModel):
+_BY_CLEARING = "Recorded when the call is cleared (POST /v1/calls/{id}/clear), not by a PATCH"
+_BY_DISPATCHING = (
+    "Changed by dispatching (POST /v1/calls/{id}/dispatch), clearing (POST"
+    " /v1/calls/{id}/clear) and the units' status reports, not by a PATCH"
+)
+_BY_THE_SERVICE = "The service's own: no request sets it"
+
+
+class CallPatch(TellsReadOnly):
+    """New information about a call. Every other field of its representation is set
+    elsewhere, and its 422 says where (TellsReadOnly); a test sends them all."""
+
+    BODY = "a call's PATCH"
+    READ_ONLY = {
+        "external_id": "Set only when the call is created (POST /v1/calls, or an EIDO's $id"
+        " by POST /v1/eido): a PATCH cannot change it",
+        "received_at": "Set only when the call is created (POST /v1/calls, or POST"
+        " /v1/eido): a PATCH cannot change it",
+        "status": "Changed by dispatching (POST /v1/calls/{id}/dispatch) and clearing"
+        " (POST /v1/calls/{id}/clear), not by a PATCH",
+        "dispatched_at": "Set by the call's first dispatch (POST /v1/calls/{id}/dispatch),"
+        " not by a PATCH",
+        "recommendation": "The service's: every PATCH re-triages the call and makes a new"
+        " one (an empty PATCH too)",
+        "assignments": _BY_DISPATCHING,
+        "dispatches": _BY_DISPATCHING,
+        **dict.fromkeys(
+            (
+                "cleared_at",
+                "disposition",
+                "diverted_to",
+                "outcome",
+                "use_of_force",
+                "subject_injured",
+                "officer_injured",
+            ),
+            _BY_CLEARING,
+        ),
+        **dict.fromkeys(("id", "created_at", "updated_at"), _BY_THE_SERVICE),
+    }
+
     safety: SafetyPatch | None = None
     nature: Nature | None = None
     district: DistrictCode | None = None

@@ -585,6 +585,47 @@ async def test_patching_unknown_district_is_422_and_changes_nothing(
     assert await db.fetchval("SELECT count(*) FROM recommendation") == 1
 
 
+async def test_patching_a_field_set_elsewhere_says_where_and_an_unknown_one_what_patch_takes(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """`PATCH {"external_id": ...}` was told pydantic's "Extra inputs are not permitted", as
+    a misspelt field is (an outside-in check): a field of the call that a PATCH does not
+    change says where it is set; a field the call does not have lists those a PATCH takes.
+    Nothing is changed, not even a re-triage."""
+    await grid_districts(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "external_id": "CAD-1"}, 201)
+    url = f"/v1/calls/{call['id']}"
+
+    async def refused(body: dict[str, Any]) -> dict[str, str]:
+        response = await admin.patch(url, body)
+        assert response.status_code == 422, response.text
+        return {".".join(map(str, e["loc"])): e["msg"] for e in response.json()["errors"]}
+
+    assert await refused({"external_id": "CAD-2", "nature": "MNTL"}) == {
+        "body.external_id": "Set only when the call is created (POST /v1/calls, or an EIDO's"
+        " $id by POST /v1/eido): a PATCH cannot change it"
+    }
+    status = (await refused({"status": "cleared"}))["body.status"]
+    assert "POST /v1/calls/{id}/dispatch" in status
+    assert "POST /v1/calls/{id}/clear" in status
+    assert "POST /v1/calls/{id}/clear" in (await refused({"outcome": "referred"}))["body.outcome"]
+    # Every field of the call's representation that a PATCH does not take says so, sent
+    # back whole as a CAD might: none reads as a field the call does not have.
+    shown = await admin.ok("GET", url)
+    takes = ["safety", "nature", "district", "location", "notes", "subject"]
+    messages = await refused({k: v for k, v in shown.items() if k not in takes})
+    assert set(messages) == {f"body.{k}" for k in shown if k not in takes}
+    assert not any("Extra inputs" in m or m.startswith("Unknown field") for m in messages.values())
+    # A field the call does not have, beside others' errors, each told as it is.
+    mixed = await refused({"natrue": "MNTL", "received_at": "2026-01-01T00:00:00Z", "nature": 5})
+    assert mixed["body.natrue"] == f"Unknown field: a call's PATCH takes {', '.join(takes)}"
+    assert mixed["body.received_at"].startswith("Set only when the call is created")
+    assert mixed["body.nature"] == "Input should be a valid string"
+    after = await admin.ok("GET", url)
+    assert (after["external_id"], after["nature"], after["status"]) == ("CAD-1", None, "pending")
+    assert await db.fetchval("SELECT count(*) FROM recommendation") == 1
+
+
 async def test_certification_and_training_recorded_after_the_shift_count_at_once(
     admin: Api,
 ) -> None:
