@@ -103,12 +103,14 @@ def _read_locking_units() -> RawStatement:
     head = f"""WITH {_LOCKED_CALL},
 wanted AS MATERIALIZED ({_DISPATCHED_UNITS}),
 o AS MATERIALIZED (
-    SELECT id, 'officer' AS responder_type, active, status, active_call_id FROM officer
+    SELECT id, 'officer' AS responder_type, active, status, active_call_id,
+           external_incident FROM officer
     WHERE agency_id = :agency_id AND EXISTS (SELECT 1 FROM locked)
       AND id IN (SELECT id FROM wanted WHERE responder_type = 'officer')
     ORDER BY id FOR UPDATE
 ), cr AS MATERIALIZED (
-    SELECT id, 'co_responder' AS responder_type, active, status, active_call_id
+    SELECT id, 'co_responder' AS responder_type, active, status, active_call_id,
+           external_incident
     FROM co_responder
     WHERE agency_id = :agency_id AND EXISTS (SELECT 1 FROM locked)
       AND id IN (SELECT id FROM wanted WHERE responder_type = 'co_responder')
@@ -121,6 +123,7 @@ CROSS JOIN LATERAL (
     SELECT array_agg(lu.id) AS lu_id, array_agg(lu.responder_type) AS lu_responder_type,
            array_agg(lu.active) AS lu_active, array_agg(lu.status) AS lu_status,
            array_agg(lu.active_call_id) AS lu_active_call_id,
+           array_agg(lu.external_incident) AS lu_external_incident,
            array_agg(({_CALL_SIGN.format(unit="lu.id")})) AS lu_call_sign,
            array_agg(({_ON_SHIFT.format(unit="lu.id")})) AS lu_on_shift
     FROM lu
@@ -220,6 +223,7 @@ def _locked_units(row: Any) -> dict[UUID, LockedUnit]:
         "active",
         "status",
         "active_call_id",
+        "external_incident",
         "call_sign",
         "on_shift",
     )
@@ -236,6 +240,8 @@ class LockedUnit:
     active: bool
     status: UnitStatus
     active_call_id: UUID | None
+    # The CAD's incident it is busy on, if its report named one (SPEC §6.1).
+    external_incident: str | None
     call_sign: str | None
     on_shift: bool
 
@@ -243,18 +249,20 @@ class LockedUnit:
 _LOCK = RawStatement.compile(
     f"""
 WITH o AS MATERIALIZED (
-    SELECT id, 'officer' AS responder_type, active, status, active_call_id FROM officer
+    SELECT id, 'officer' AS responder_type, active, status, active_call_id,
+           external_incident FROM officer
     WHERE agency_id = :agency_id AND id = ANY(CAST(:officer_ids AS uuid[]))
     ORDER BY id FOR UPDATE
 ), c AS MATERIALIZED (
-    SELECT id, 'co_responder' AS responder_type, active, status, active_call_id
+    SELECT id, 'co_responder' AS responder_type, active, status, active_call_id,
+           external_incident
     FROM co_responder
     WHERE agency_id = :agency_id AND id = ANY(CAST(:co_ids AS uuid[]))
     ORDER BY id FOR UPDATE
 ), u AS (
     SELECT * FROM o UNION ALL SELECT * FROM c
 )
-SELECT u.id, u.responder_type, u.active, u.status, u.active_call_id,
+SELECT u.id, u.responder_type, u.active, u.status, u.active_call_id, u.external_incident,
        ({_CALL_SIGN.format(unit="u.id")}) AS call_sign,
        ({_ON_SHIFT.format(unit="u.id")}) AS on_shift
 FROM u"""  # noqa: S608
@@ -283,6 +291,7 @@ async def lock_units(
             active=r["active"],
             status=r["status"],
             active_call_id=r["active_call_id"],
+            external_incident=r["external_incident"],
             call_sign=r["call_sign"],
             on_shift=r["on_shift"],
         )

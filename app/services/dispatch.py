@@ -89,7 +89,11 @@ def _why_not(unit_id: UUID, unit: dispatch_reads.LockedUnit) -> str:
     elif unit.status == "out_of_service":
         why = "out of service"
     elif unit.status != "available":
-        why = f"{unit.status.replace('_', ' ')} on an incident of the CAD's"
+        # Named as deactivating it names it (separation.py): the dispatcher can ask the
+        # CAD's dispatcher about that incident.
+        incident = unit.external_incident
+        where = "an incident of the CAD's" if incident is None else f"the CAD's incident {incident}"
+        why = f"{unit.status.replace('_', ' ')} on {where}"
     else:
         why = "off shift"
     return f"{unit.call_sign or unit_id} ({why})"

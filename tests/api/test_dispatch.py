@@ -86,14 +86,20 @@ async def test_a_crew_sent_to_a_call_whose_nature_is_the_danger_is_told_of_it(
 async def test_a_unit_sent_by_override_while_busy_elsewhere_is_named_with_why(
     admin: Api,
 ) -> None:
+    """The CAD's incident a unit is busy on is named, as deactivating it names it: the
+    dispatcher can tell the CAD's dispatcher which incident holds the unit (an outside-in
+    check found "on scene on an incident of the CAD's", with the incident known)."""
     co, officer = await _setup(admin)
+    unnamed = await add_officer(admin, district="D1", call_sign="1A2")
     await admin.ok(
         "PUT", f"/v1/officers/{officer}/status", {"status": "on_scene", "external_incident": "B-1"}
     )
+    await admin.ok("PUT", f"/v1/officers/{unnamed}/status", {"status": "en_route"})
     await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "out_of_service"})
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
     for kind, unit, why in (
-        ("officer", officer, "1A1 (on scene on an incident of the CAD's)"),
+        ("officer", officer, "1A1 (on scene on the CAD's incident B-1)"),
+        ("officer", unnamed, "1A2 (en route on an incident of the CAD's)"),
         ("co_responder", co, "MCT-1 (out of service)"),
     ):
         sent = [{"responder_type": kind, "responder_id": unit, "role": "lead"}]
