@@ -55,7 +55,7 @@ async def set_status(
     if call_id is not None and new in ON_CALL and ON_CALL.index(new) < ON_CALL.index(previous):
         # The lifecycle of §3.4 holds for a unit on a cit-dispatch call; a unit busy on the
         # CAD's own incidents (call_id None) reports whatever the CAD says (SPEC §6.1).
-        raise Conflict(f"a unit cannot go back from {previous} to {new} on its call")
+        raise _going_back(previous, new, call_id)
     if call_id is not None and body.external_incident is not None:
         # Its incident is the cit-dispatch call (active_call_id): a CAD incident beside it
         # would show the unit busy on two at once. The body is well formed; the unit's
@@ -218,6 +218,22 @@ async def _lock(
         await work.restart()
         session = await work.session()
     raise Conflict("the unit was dispatched again while its status was being set; retry")
+
+
+def _going_back(previous: UnitStatus, new: UnitStatus, call_id: UUID) -> Conflict:
+    """The 409 of a unit going back on its call: what it may report from where it is, and
+    how a status tapped by mistake is undone while the lifecycle only moves forward (the
+    rule is the product's: this only says how to live with it)."""
+    onward = [*ON_CALL[ON_CALL.index(previous) :], *OFF_CALL]
+    return Conflict(
+        f"a unit cannot go back from {previous} to {new} on its call ({call_id}): on a call"
+        f" its status only moves forward; from {previous} it may report"
+        f" {', '.join(onward[:-1])} or {onward[-1]}. A status reported by mistake cannot be"
+        " stepped back: keep it until the unit leaves the call, or report available, which"
+        " releases the unit from the call (the call is re-triaged if the unit led it and"
+        " others stay), and have a dispatcher dispatch it to the call again, naming it in"
+        " units"
+    )
 
 
 def _external_incident(current: str | None, previous: UnitStatus, body: StatusUpdate) -> str | None:

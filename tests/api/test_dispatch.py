@@ -421,6 +421,47 @@ async def test_unit_lifecycle_moves_forward_and_release_by_reporting_available(
     assert [r["type"] for r in reversed(last)] == ["unit.status_changed", "unit.released"]
 
 
+async def test_a_unit_going_back_on_its_call_is_told_what_it_may_report_and_how_to_undo_it(
+    admin: Api,
+) -> None:
+    """A unit that tapped transporting and then on_scene was told only that it cannot go
+    back (an outside-in check). The 409 says what it may report from where it is, and how a
+    status reported by mistake is undone under the rules as they are; and that way works."""
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    path = f"/v1/co-responders/{co}/status"
+    await admin.ok("PUT", path, {"status": "transporting"})
+    refused = await admin.put(path, {"status": "on_scene"})
+    assert refused.status_code == 409, refused.text
+    detail = refused.json()["detail"]
+    assert detail.startswith(
+        f"a unit cannot go back from transporting to on_scene on its call ({call['id']}):"
+        " on a call its status only moves forward; from transporting it may report"
+        " transporting, available or out_of_service."
+    )
+    assert "report available, which releases the unit from the call" in detail
+    assert "have a dispatcher dispatch it to the call again" in detail
+    assert (await admin.ok("GET", path.removesuffix("/status")))["status"] == "transporting"
+    en_route = await admin.put(f"/v1/officers/{officer}/status", {"status": "en_route"})
+    assert en_route.status_code == 200, en_route.text
+    back = await admin.put(f"/v1/officers/{officer}/status", {"status": "dispatched"})
+    assert (
+        "from en_route it may report en_route, on_scene, transporting, available or"
+        in (back.json()["detail"])
+    )
+    # The way the 409 gives: available, dispatched again (an override: the call was
+    # re-triaged as its lead left), then the status meant.
+    await admin.ok("PUT", path, {"status": "available"})
+    again = [{"responder_type": "co_responder", "responder_id": co, "role": "lead"}]
+    await admin.ok(
+        "POST",
+        f"/v1/calls/{call['id']}/dispatch",
+        {"units": again, "override_reason": "on_scene was reported as transporting"},
+    )
+    assert (await admin.ok("PUT", path, {"status": "on_scene"}))["active_call_id"] == call["id"]
+
+
 async def test_out_of_service_unit_is_released_and_never_recommended(
     admin: Api, db: asyncpg.Connection
 ) -> None:
