@@ -17,7 +17,7 @@ under the table's lock.
 
 Revision ID: 0036
 Revises: 0035
-Create Date: 2026-12-08 09:00:00
+Create Date: 2026-12-05 09:00:00
 """
 
 from __future__ import annotations
