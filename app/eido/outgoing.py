@@ -176,6 +176,18 @@ class _Builder:
             incident["dispositionComponent"] = [disposition]
         return incident
 
+    def call_component(self) -> dict[str, Any]:
+        """When the call came in, so that an agency importing the document keeps its time
+        received (and its minutes to dispatch), not the time of its import. The service
+        knows a call taker answered it, not the line's state since: `callAnswered`."""
+        return {
+            **self.prologue("call"),
+            "callStateRegistryText": "callAnswered",
+            "standardPrimaryCallType": "emergency",
+            "direction": "incoming",
+            "callStartTimestamp": _stamp(self.snapshot.call.received_at),
+        }
+
     def location(self) -> dict[str, Any] | None:
         place = self.snapshot.call.location
         if place is None:
@@ -265,6 +277,7 @@ def document(snapshot: CallSnapshot) -> dict[str, Any]:
         "eidoVersion": EIDO_VERSION,
         "issuingElementIdentification": ISSUER,
         "agencyComponent": [build.agency_component()],
+        "callComponent": [build.call_component()],
         "incidentComponent": build.incident(
             None if location is None else location["$id"], None if person is None else person["$id"]
         ),

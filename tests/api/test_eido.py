@@ -389,13 +389,20 @@ async def test_a_calls_own_export_imports_again_with_its_point_and_address(admin
     only_address = await admin.ok(
         "POST", "/v1/calls", {"district": "D2", "location": {"address": "40 State St"}}, 201
     )
-    for call in (located, only_address):
+    received = "2026-11-30T09:15:00Z"
+    earlier = await admin.ok("POST", "/v1/calls", {"district": "D3", "received_at": received}, 201)
+    for call in (located, only_address, earlier):
         exported = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
         # The same document as another incident (a neighbouring PSAP's copy, say).
         text = json.dumps(exported).replace(exported["$id"], incident_id())
         again = await _import(admin, json.loads(text), 201)
         assert again["id"] != call["id"]
         assert (again["location"], again["district"]) == (call["location"], call["district"])
+        # When it was received travels too (to the millisecond, as EIDO stamps go): the
+        # copy took its time of import.
+        sent, taken = (datetime.fromisoformat(c["received_at"]) for c in (call, again))
+        assert timedelta(0) <= sent - taken < timedelta(milliseconds=1)
+    assert earlier["received_at"] == received
 
 
 async def test_a_civic_address_keeps_its_street_and_apartment_and_comes_back_unchanged(
