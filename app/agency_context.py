@@ -9,10 +9,12 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from shapely.geometry import Point, shape
+from shapely.ops import nearest_points
 from shapely.prepared import PreparedGeometry, prep
 
 from app.routing import hops_to
-from app.routing.types import Policy
+from app.routing.geo import haversine_km
+from app.routing.types import GeoPoint, Policy
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,16 @@ class AgencyContext:
         near = [c for c in self.districts_by_code if c.lower() == code.lower()]
         hint = f" (codes match exactly: did you mean {near[0]}?)" if near else ""
         return f"unknown district {code}{hint}"
+
+    def away_km(self, code: str, lat: float, lon: float) -> float | None:
+        """How far the point lies from the district's boundary, in kilometres (0 on or
+        within it); None for a district with none."""
+        for boundary in self.boundaries:
+            if boundary.code == code:
+                point = Point(lon, lat)
+                near, _ = nearest_points(boundary.geometry.context, point)
+                return haversine_km(GeoPoint(lat, lon), GeoPoint(near.y, near.x))
+        return None
 
     def locate(self, lat: float, lon: float) -> str | None:
         """Return the code of the first district (by code) whose boundary holds the point."""

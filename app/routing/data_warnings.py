@@ -22,12 +22,32 @@ def warn_of_data_sent(draft: Draft, call: CallFacts, policy: Policy) -> None:
 def _outside_district(draft: Draft, call: CallFacts) -> None:
     if not call.outside_district:
         return
-    where = f"in {call.located_in}" if call.located_in else "outside every district's boundary"
+    if call.located_in:
+        where = f"in {call.located_in}, not in {call.district}, the district given"
+    else:
+        where = f"outside every district's boundary{_how_far(call)}"
+    check = (
+        "check the location's coordinates (a sign or a digit lost?) and the district"
+        if (call.outside_by_km or 0) >= FAR_OFF_KM
+        else "check the district"
+    )
     draft.warn(
         "location_outside_district",
-        f"The location is {where}, not in {call.district}, the district given: units are "
-        f"chosen for {call.district}; check the district",
+        f"The location is {where}: units are chosen for {call.district}; {check}",
     )
+
+
+# A point this far from the district given's boundary, in no district, is more likely a
+# mistake in its coordinates than a call from next door; its units' ETAs mean nothing.
+FAR_OFF_KM = 100.0
+
+
+def _how_far(call: CallFacts) -> str:
+    km = call.outside_by_km
+    if km is None:
+        return f", not in {call.district}, the district given"
+    away = "less than 1 km" if km < 1 else f"{km:,.0f} km"
+    return f", {away} from that of {call.district}, the district given"
 
 
 def _unknown_nature(draft: Draft, call: CallFacts, policy: Policy) -> None:

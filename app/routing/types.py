@@ -53,6 +53,9 @@ class CallFacts:
     # wrong sends the wrong units), and the district whose boundary holds it, if any.
     outside_district: bool = False
     located_in: str | None = None
+    # For a location in no district's boundary, how far it lies from the district given's,
+    # in km: far off, its coordinates are the likelier mistake (a sign or a digit lost).
+    outside_by_km: float | None = None
     # The units that led the call and last left it while others stayed, not on it now, in
     # the order of that last leaving: its re-triage's candidates leave them out, and a
     # reason (`unit_left`) says so.

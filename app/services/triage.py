@@ -55,6 +55,7 @@ def call_facts(call: CallRecord, context: AgencyContext) -> CallFacts:
     point = None if call.location is None else call.location.point
     age = call.subject.get("age")
     outside = point is not None and context.outside(call.district, *point)
+    located_in = context.locate(*point) if outside and point is not None else None
     return CallFacts(
         district=call.district,
         location=None if point is None else GeoPoint(*point),
@@ -62,7 +63,12 @@ def call_facts(call: CallRecord, context: AgencyContext) -> CallFacts:
         safety=frozenset(flag for flag, on in call.safety.items() if on),
         subject_age=age if isinstance(age, int) else None,
         outside_district=outside,
-        located_in=context.locate(*point) if outside and point is not None else None,
+        located_in=located_in,
+        outside_by_km=(
+            context.away_km(call.district, *point)
+            if outside and located_in is None and point is not None
+            else None
+        ),
         unread_cautions=call.unread_cautions,
     )
 

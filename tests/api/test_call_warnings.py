@@ -180,6 +180,17 @@ async def test_a_location_outside_the_district_given_is_warned(admin: Api) -> No
         "PATCH", f"/v1/calls/{call['id']}", {"location": {"lat": 41.5, "lon": -112.5}}
     )
     assert "outside every district's boundary" in _warnings(far)["location_outside_district"]
+    # A longitude that lost its sign puts the call in central Asia, ETAs of days: the
+    # dispatcher is told how far, and to check the coordinates.
+    lost = await admin.ok(
+        "PATCH", f"/v1/calls/{call['id']}", {"location": {"lat": D2_PLACE[0], "lon": -D2_PLACE[1]}}
+    )
+    said = _warnings(lost)["location_outside_district"]
+    km = float(said.split("boundary, ")[1].split(" km")[0].replace(",", ""))
+    assert 9_000 < km < 11_000
+    assert said.endswith(
+        "check the location's coordinates (a sign or a digit lost?) and the district"
+    )
     # A district with no boundary cannot tell; an address alone has no point to place.
     await admin.ok("POST", "/v1/districts", {"code": "D9", "name": "No map"}, 201)
     for body in (

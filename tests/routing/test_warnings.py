@@ -323,6 +323,18 @@ def test_a_location_outside_the_district_names_where_it_lies() -> None:
     assert warning(rec, "location_outside_district").startswith("The location is in D4, not in D1")
     nowhere = run(call("D1", outside_district=True), co_responder("MCT-1"))
     assert "outside every district's boundary" in warning(nowhere, "location_outside_district")
+    # How far, and far off, that its coordinates are the likelier mistake.
+    near = run(call("D1", outside_district=True, outside_by_km=0.4), co_responder("MCT-1"))
+    assert warning(near, "location_outside_district") == (
+        "The location is outside every district's boundary, less than 1 km from that of D1,"
+        " the district given: units are chosen for D1; check the district"
+    )
+    far = run(call("D1", outside_by_km=10_950.2, outside_district=True), co_responder("MCT-1"))
+    assert warning(far, "location_outside_district") == (
+        "The location is outside every district's boundary, 10,950 km from that of D1, the"
+        " district given: units are chosen for D1; check the location's coordinates (a sign"
+        " or a digit lost?) and the district"
+    )
     assert "location_outside_district" not in warnings(run(call("D1"), co_responder("MCT-1")))
 
 
