@@ -302,23 +302,28 @@ def _add_co_responder(
 
 
 def _passed_over(unit: Ranked, others: list[Ranked]) -> str:
-    """ ", ahead of MCT-1, nearer (ETA 1.5 min against 12.0)": the nearer co-responder serving
-    the district that the youth specialist outranks, which the dispatcher would otherwise
-    wonder at; nothing when none is nearer."""
+    """ ", ahead of MCT-1, nearer (ETA 1.5 min against 12.0)": the nearer available
+    co-responder serving the district that the youth specialist outranks, which the
+    dispatcher would otherwise wonder at; nothing when none is nearer by the ETAs shown."""
+    shown = None if unit.eta_minutes is None else round(unit.eta_minutes, 1)
     nearer = next(
         (
             o
             for o in others
-            if o.hop == 0
+            # Free and serving: one on the call (a re-triage) ranks as serving from
+            # wherever it comes, and is no unit passed over.
+            if o.away == 0
+            and not o.candidate.on_call
             and not o.youth_first
             and o.eta_minutes is not None
-            and (unit.eta_minutes is None or o.eta_minutes < unit.eta_minutes)
+            # Nearer as the units' ETAs are shown (draft.recommended_unit rounds them).
+            and (shown is None or round(o.eta_minutes, 1) < shown)
         ),
         None,
     )
     if nearer is None or nearer.eta_minutes is None:
         return ""
-    theirs = "unknown" if unit.eta_minutes is None else f"{unit.eta_minutes:.1f}"
+    theirs = "unknown" if shown is None else f"{shown:.1f}"
     return (
         f", ahead of {nearer.call_sign}, nearer (ETA {nearer.eta_minutes:.1f} min against {theirs})"
     )

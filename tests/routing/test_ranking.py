@@ -189,6 +189,31 @@ def test_youth_specialist_leads_for_a_minor_even_if_farther_but_not_for_an_adult
     assert "youth_specialty" not in rules(only_youth_for_adult)
 
 
+def test_youth_specialty_names_only_a_free_serving_co_responder_nearer_by_the_etas_shown() -> None:
+    """The youth reason named a co-responder working the call from another district (a
+    re-triage) as "the nearer co-responder serving the district" passed over, and one
+    nearer by 0.03 min as "nearer (ETA 3.0 min against 3.0)"."""
+    youth = co_responder("MCT-Y", specialties=YOUTH, km_north=8, on_call=True, status="en_route")
+    for district in ("D2", "D5"):  # next door, and beyond reach
+        working = co_responder("MCT-W", district, km_north=0.5, on_call=True, status="on_scene")
+        rec = run(call(subject_age=15), working, youth)
+        assert roles(rec) == {"MCT-Y": "lead"}
+        assert reason(rec, "youth_specialty").endswith("serving the district")
+    # A free one serving the district is passed over, and named, whatever the youth's call.
+    free = co_responder("MCT-F", km_north=0.5)
+    assert reason(run(call(subject_age=15), free, youth), "youth_specialty").endswith(
+        ", ahead of MCT-F, nearer (ETA 0.8 min against 12.0)"
+    )
+    # 2.0 and 2.02 km at 40 km/h: 3.0 and 3.03 min, both shown as 3.0.
+    tied = run(
+        call(subject_age=15),
+        co_responder("MCT-1", km_north=2.0),
+        co_responder("MCT-Y", specialties=YOUTH, km_north=2.02),
+    )
+    assert [u.eta_minutes for u in tied.units] == [3.0]
+    assert reason(tied, "youth_specialty").endswith("serving the district")
+
+
 def test_eighteen_year_old_is_not_a_minor() -> None:
     rec = run(
         call(subject_age=18),
