@@ -24,6 +24,7 @@ from app.encryption import UndecryptableValue
 from app.errors import PROBLEM_BASE, AppError, RolledBack, ServiceUnavailable
 from app.schemas.common import said
 from app.services import audit
+from app.vocabulary import ASTRAL_INVISIBLE, INVISIBLE
 
 log = logging.getLogger(__name__)
 
@@ -139,10 +140,20 @@ _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 def shown(name: str) -> str:
     """A name from the request as an error may show it: at most 64 characters, control
-    characters (NUL among them) as U+FFFD. Quoted with repr (`{shown(name)!r}`), the
-    invisible ones (direction marks, zero-width spaces) are escaped too."""
+    characters (NUL among them) as U+FFFD. Quoted, see quoted()."""
     cut = name if len(name) <= 64 else name[:64] + "…"
     return _CONTROLS.sub("\ufffd", cut)
+
+
+# Every invisible character of the vocabulary: repr escapes only those Python deems not
+# printable, and left U+3164 (HANGUL FILLER), U+034F and the variation selectors as sent.
+_INVISIBLE = re.compile(f"[{INVISIBLE}]|{ASTRAL_INVISIBLE.pattern}")
+
+
+def quoted(name: str) -> str:
+    """A name from the request quoted as an error shows it (`'call.cre\\u202eated'`): shown,
+    then repr, with each invisible character escaped, so that no name reads as another."""
+    return _INVISIBLE.sub(lambda m: m[0].encode("unicode_escape").decode(), repr(shown(name)))
 
 
 def _body_error(cause: BaseException | None) -> str | None:
@@ -152,7 +163,7 @@ def _body_error(cause: BaseException | None) -> str | None:
     if isinstance(cause, RecursionError):
         return "The body's JSON is nested too deeply"
     if isinstance(cause, RepeatedName):
-        return f"The body's JSON gives the name {shown(cause.name)!r} twice in one object"
+        return f"The body's JSON gives the name {quoted(cause.name)} twice in one object"
     if isinstance(cause, ValueError):  # e.g. an integer longer than Python converts
         return "The body is not valid JSON"
     return None

@@ -287,6 +287,28 @@ async def test_an_unknown_type_is_named_as_sent_cut_and_cleaned(admin: Api) -> N
     assert nothing.startswith("No event type named: give one or more of call.created,")
 
 
+@pytest.mark.parametrize(
+    "invisible", ["\u3164", "\u115f", "\u034f", "\ufe0f", "\U000e0100", "\u200b"]
+)
+async def test_an_unknown_type_never_reads_as_a_known_one(admin: Api, invisible: str) -> None:
+    """`?types=call.created` with a Hangul filler or a variation selector at its end was
+    told "Unknown event type 'call.created'": repr escapes only what Python deems not
+    printable, and these invisible characters were echoed as sent."""
+    response = await admin.get("/v1/stream", params={"types": f"call.created{invisible}"})
+    assert response.status_code == 422, response.text
+    escaped = invisible.encode("unicode_escape").decode()
+    detail = response.json()["detail"]
+    assert detail.startswith(f"Unknown event type 'call.created{escaped}'; the feed's types")
+    assert invisible not in response.text
+    # A name given twice in a body is quoted by the same rule.
+    twice = f'{{"call{invisible}": 1, "call{invisible}": 2}}'
+    headers = {**admin.headers, "content-type": "application/json"}
+    problem = (await admin.client.post("/v1/calls", content=twice, headers=headers)).json()
+    assert problem["detail"] == (
+        f"body: The body's JSON gives the name 'call{escaped}' twice in one object"
+    )
+
+
 async def _agency_positions(db: asyncpg.Connection, agency_id: uuid.UUID) -> list[str]:
     rows = await db.fetch(
         "SELECT xact_id, id FROM event WHERE agency_id = $1 ORDER BY xact_id, id", agency_id

@@ -18,7 +18,7 @@ from app.api.deps import (
     stream_caller_by_key,
     stream_caller_by_ticket,
 )
-from app.api.problems import problems, shown
+from app.api.problems import problems, quoted
 from app.api.strict_json import StrictJSONRoute
 from app.errors import Invalid, ServiceUnavailable
 from app.limits import Slots
@@ -73,12 +73,12 @@ _NAMED = 5
 
 def _unknown_types(unknown: list[str]) -> str:
     """The 422's message: the unknown values as sent, each quoted as an error shows input
-    (cut, controls replaced, invisible characters escaped: problems.shown), the first
+    (cut, controls replaced, invisible characters escaped: problems.quoted), the first
     five; and the names the feed knows."""
     feed = ", ".join(EVENT_TYPES)
     if not unknown:
         return f"No event type named: give one or more of {feed}, or leave types out for all"
-    listed = ", ".join(repr(shown(t)) for t in unknown[:_NAMED])
+    listed = ", ".join(quoted(t) for t in unknown[:_NAMED])
     more = len(unknown) - _NAMED
     if more > 0:
         listed += f" and {more} more"
