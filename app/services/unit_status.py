@@ -232,7 +232,7 @@ def _going_back(previous: UnitStatus, new: UnitStatus, call_id: UUID) -> Conflic
         " stepped back: keep it until the unit leaves the call, or report available, which"
         " releases the unit from the call (the call is re-triaged if the unit led it and"
         " others stay), and have a dispatcher dispatch it to the call again, naming it in"
-        " units"
+        " units with an override_reason"
     )
 
 

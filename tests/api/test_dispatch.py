@@ -462,6 +462,31 @@ async def test_a_unit_going_back_on_its_call_is_told_what_it_may_report_and_how_
     assert (await admin.ok("PUT", path, {"status": "on_scene"}))["active_call_id"] == call["id"]
 
 
+async def test_the_way_back_the_409_gives_works_for_a_unit_that_did_not_lead(
+    admin: Api,
+) -> None:
+    """The 409 said to dispatch the unit again "naming it in units": for the officer backing
+    up a co-responder that is a 422 (the units named differ from the recommendation, which
+    names both), so the way given did not work as told. It says an override_reason."""
+    _, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    path = f"/v1/officers/{officer}/status"
+    await admin.ok("PUT", path, {"status": "transporting"})
+    refused = await admin.put(path, {"status": "on_scene"})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"].endswith(
+        "have a dispatcher dispatch it to the call again, naming it in units with an"
+        " override_reason"
+    )
+    await admin.ok("PUT", path, {"status": "available"})
+    again = [{"responder_type": "officer", "responder_id": officer, "role": "backup"}]
+    url = f"/v1/calls/{call['id']}/dispatch"
+    assert (await admin.post(url, {"units": again})).status_code == 422
+    await admin.ok("POST", url, {"units": again, "override_reason": "tapped transporting"})
+    assert (await admin.ok("PUT", path, {"status": "on_scene"}))["active_call_id"] == call["id"]
+
+
 async def test_out_of_service_unit_is_released_and_never_recommended(
     admin: Api, db: asyncpg.Connection
 ) -> None:
