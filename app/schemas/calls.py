@@ -175,7 +175,7 @@ class CallPatch(TellsReadOnly):
         "recommendation": "The service's: every PATCH re-triages the call and makes a new"
         " one (an empty PATCH too)",
         "assignments": _BY_DISPATCHING,
-        "dispatches": _BY_DISPATCHING,
+        "dispatches": "Added by each dispatch (POST /v1/calls/{id}/dispatch), not by a PATCH",
         **dict.fromkeys(
             (
                 "cleared_at",

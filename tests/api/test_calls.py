@@ -609,6 +609,11 @@ async def test_patching_a_field_set_elsewhere_says_where_and_an_unknown_one_what
     assert "POST /v1/calls/{id}/dispatch" in status
     assert "POST /v1/calls/{id}/clear" in status
     assert "POST /v1/calls/{id}/clear" in (await refused({"outcome": "referred"}))["body.outcome"]
+    # A dispatch record is added by dispatching only: neither a clear nor a status report
+    # changes one (it said they did, as they do assignments).
+    assert (await refused({"dispatches": []}))["body.dispatches"] == (
+        "Added by each dispatch (POST /v1/calls/{id}/dispatch), not by a PATCH"
+    )
     # Every field of the call's representation that a PATCH does not take says so, sent
     # back whole as a CAD might: none reads as a field the call does not have.
     shown = await admin.ok("GET", url)
