@@ -159,9 +159,11 @@ _BY_THE_SERVICE = "The service's own: no request sets it"
 
 
 class CallPatch(TellsReadOnly):
-    """New information about a call. Every other field of its representation is set
-    elsewhere, and its 422 says where (TellsReadOnly); a test sends them all."""
+    """New information about a call. Its other fields are set elsewhere: one sent is a 422
+    saying where."""
 
+    # The schema's description is this docstring, read by clients: how is said here
+    # (TellsReadOnly), and test_patching_a_field_set_elsewhere_... sends every field.
     BODY = "a call's PATCH"
     READ_ONLY = {
         "external_id": "Set only when the call is created (POST /v1/calls, or an EIDO's $id"

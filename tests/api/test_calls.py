@@ -629,6 +629,13 @@ async def test_patching_a_field_set_elsewhere_says_where_and_an_unknown_one_what
     after = await admin.ok("GET", url)
     assert (after["external_id"], after["nature"], after["status"]) == ("CAD-1", None, "pending")
     assert await db.fetchval("SELECT count(*) FROM recommendation") == 1
+    # The OpenAPI document says so to a client, in its words: it named the class that does
+    # it and the test that checks it.
+    schema = (await admin.ok("GET", "/openapi.json"))["components"]["schemas"]["CallPatch"]
+    assert schema["description"] == (
+        "New information about a call. Its other fields are set elsewhere: one sent is a 422\n"
+        "saying where."
+    )
 
 
 async def test_certification_and_training_recorded_after_the_shift_count_at_once(
