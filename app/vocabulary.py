@@ -118,6 +118,16 @@ def one_line(text: str) -> str:
     return line if _SEEN.search(line) else ""
 
 
+_INVISIBLE_ONE = re.compile(f"[{INVISIBLE}]|{ASTRAL_INVISIBLE.pattern}")
+
+
+def invisible_escaped(text: str) -> str:
+    """text with each invisible character as its escape (`\\u202e`), for a message that
+    names what a client wrote: a direction mark would turn the rest of the sentence around,
+    and a zero-width space make one name read as another."""
+    return _INVISIBLE_ONE.sub(lambda m: m[0].encode("unicode_escape").decode(), text)
+
+
 # The longest name (of an agency, a unit, a district...): one line, shown on reports.
 NAME_MAX = 200
 # The longest external_id a call may have: an EIDO's Incident Tracking Identifier fits.

@@ -24,7 +24,7 @@ from app.encryption import UndecryptableValue
 from app.errors import PROBLEM_BASE, AppError, RolledBack, ServiceUnavailable
 from app.schemas.common import said
 from app.services import audit
-from app.vocabulary import ASTRAL_INVISIBLE, INVISIBLE
+from app.vocabulary import invisible_escaped
 
 log = logging.getLogger(__name__)
 
@@ -145,15 +145,12 @@ def shown(name: str) -> str:
     return _CONTROLS.sub("\ufffd", cut)
 
 
-# Every invisible character of the vocabulary: repr escapes only those Python deems not
-# printable, and left U+3164 (HANGUL FILLER), U+034F and the variation selectors as sent.
-_INVISIBLE = re.compile(f"[{INVISIBLE}]|{ASTRAL_INVISIBLE.pattern}")
-
-
 def quoted(name: str) -> str:
     """A name from the request quoted as an error shows it (`'call.cre\\u202eated'`): shown,
-    then repr, with each invisible character escaped, so that no name reads as another."""
-    return _INVISIBLE.sub(lambda m: m[0].encode("unicode_escape").decode(), repr(shown(name)))
+    then repr, with each invisible character escaped, so that no name reads as another
+    (repr escapes only those Python deems not printable: U+3164 HANGUL FILLER, U+034F and
+    the variation selectors it left as sent)."""
+    return invisible_escaped(repr(shown(name)))
 
 
 def _body_error(cause: BaseException | None) -> str | None:

@@ -38,6 +38,7 @@ from app.services import (
     triage,
 )
 from app.services.dispatch_roles import Unit
+from app.vocabulary import invisible_escaped
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,11 @@ def _why_not(unit_id: UUID, unit: dispatch_reads.LockedUnit) -> str:
         # Named as deactivating it names it (separation.py): the dispatcher can ask the
         # CAD's dispatcher about that incident.
         incident = unit.external_incident
-        where = "an incident of the CAD's" if incident is None else f"the CAD's incident {incident}"
+        where = (
+            "an incident of the CAD's"
+            if incident is None
+            else f"the CAD's incident {invisible_escaped(incident)}"
+        )
         why = f"{unit.status.replace('_', ' ')} on {where}"
     else:
         why = "off shift"

@@ -18,7 +18,7 @@ from app.repositories import webhooks as webhooks_repo
 from app.security import Principal
 from app.services import audit
 from app.services import webhooks as webhook_service
-from app.vocabulary import ResponderType
+from app.vocabulary import ResponderType, invisible_escaped
 
 # How many times a separation looks for the shift under way again, when one was created
 # while it looked (each time, it lets go of the unit's row and locks the shift first).
@@ -74,7 +74,8 @@ async def _refuse_deactivating_on_a_call(
         )
     if unit is not None and unit.external_incident is not None:
         raise Conflict(
-            f"the unit is busy on the CAD's incident {unit.external_incident}: have it report"
+            f"the unit is busy on the CAD's incident {invisible_escaped(unit.external_incident)}:"
+            " have it report"
             " available or out of service before deactivating it"
         )
 

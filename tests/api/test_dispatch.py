@@ -110,6 +110,39 @@ async def test_a_unit_sent_by_override_while_busy_elsewhere_is_named_with_why(
         assert response.json()["detail"].endswith(f"nothing was assigned: {why}"), response.text
 
 
+async def test_a_busy_units_incident_is_named_with_its_invisible_characters_escaped(
+    admin: Api,
+) -> None:
+    """An external_incident is one line, but may hold a direction mark or a zero-width
+    space: named raw in the 409, "B-<U+202E>1" turned the rest of the sentence around (the
+    units after it, and why). Each is named as its escape, in dispatch's 409 and
+    deactivation's alike."""
+    co, officer = await _setup(admin)
+    await admin.ok(
+        "PUT",
+        f"/v1/officers/{officer}/status",
+        {"status": "on_scene", "external_incident": "B-\u202e1\u200b"},
+    )
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "out_of_service"})
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    sent = [
+        {"responder_type": "officer", "responder_id": officer, "role": "lead"},
+        {"responder_type": "co_responder", "responder_id": co, "role": "support"},
+    ]
+    response = await admin.post(
+        f"/v1/calls/{call['id']}/dispatch", {"units": sent, "override_code": "closer_unit"}
+    )
+    assert response.status_code == 409, response.text
+    assert response.json()["detail"].endswith(
+        "1A1 (on scene on the CAD's incident B-\\u202e1\\u200b), MCT-1 (out of service)"
+    )
+    deactivated = await admin.patch(f"/v1/officers/{officer}", {"active": False})
+    assert deactivated.status_code == 409, deactivated.text
+    assert "the CAD's incident B-\\u202e1\\u200b:" in deactivated.json()["detail"]
+    for answer in (response, deactivated):
+        assert not any(c in answer.text for c in "\u202e\u200b")
+
+
 async def test_other_units_need_an_override_reason_which_is_stored(
     admin: Api, db: asyncpg.Connection
 ) -> None:
