@@ -160,7 +160,9 @@ SAFETY_FLAGS: tuple[SafetyFlag, ...] = get_args(SafetyFlag)
 DEFAULT_SAFETY_CONCERNS: frozenset[SafetyFlag] = frozenset(
     {"weapon", "violence", "threat_to_others", "crime_in_progress"}
 )
-# The flags every policy counts as safety concerns: law enforcement leads.
+# The flags every policy must count as safety concerns (law enforcement leads when a weapon
+# or violence is flagged: the CIT model); threats and a crime in progress stay the agency's
+# call. A policy stored before the rule routes by its own flags until it is next PUT.
 ALWAYS_SAFETY: tuple[SafetyFlag, ...] = ("weapon", "violence")
 
 # Who leads a response, and the part each recommended unit plays. The order of UnitRole

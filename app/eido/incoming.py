@@ -268,11 +268,14 @@ def _notes(document: Mapping[str, Any], unread: list[str]) -> str | None:
     return notes.joined_notes([*_note_texts(document), *unread])
 
 
-def _safety(document: Mapping[str, Any]) -> tuple[frozenset[SafetyFlag], list[str], int]:
-    """The safety flags the document's cautions raise, the lines telling those that raise
-    none, and how many those are (app/eido/notes.py, read_cautions)."""
+def _safety(
+    document: Mapping[str, Any], le_leads: frozenset[SafetyFlag]
+) -> tuple[frozenset[SafetyFlag], list[str], int]:
+    """The safety flags the document's cautions raise, the lines telling those with words
+    that raise none, and how many of those to warn of (app/eido/notes.py, read_cautions)."""
     return notes.read_cautions(
-        [caution for _, caution in _components(document, "cautionComponent")]
+        [caution for _, caution in _components(document, "cautionComponent")],
+        le_leads=le_leads,
     )
 
 
@@ -289,12 +292,20 @@ def _received_at(document: Mapping[str, Any]) -> datetime | None:
     return min(starts, default=None)
 
 
-def read(document: Any, *, zone: tzinfo, valid: bool = False) -> IncidentFacts:
+def read(
+    document: Any,
+    *,
+    zone: tzinfo,
+    le_leads: frozenset[SafetyFlag] = frozenset(),
+    valid: bool = False,
+) -> IncidentFacts:
     """Check the document against the EIDO schema (unless schema.is_valid said it is:
     valid=True) and read the incident's facts from it, for an agency in zone (a subject's
     age from a birth date is the age on the agency's date of the document's time, as every
     date the routing reads: the same instant written in UTC or with the agency's offset
-    made a 17-year-old 18, and lose the youth specialist).
+    made a 17-year-old 18, and lose the youth specialist) whose policy has law enforcement
+    lead for good the flags of le_leads (notes.read_cautions; none: every caution told is
+    warned of).
 
     Raises EidoInvalid, with the path to the element, for the first problem found.
     """
@@ -326,7 +337,7 @@ def read(document: Any, *, zone: tzinfo, valid: bool = False) -> IncidentFacts:
     status = incident.get("incidentStatusCommonRegistryText")
     point, address, location_loc = _location(document)
     age, age_loc = _subject_age(document, updated_at.astimezone(zone).date())
-    safety, unread, unread_count = _safety(document)
+    safety, unread, unread_count = _safety(document, le_leads)
     return IncidentFacts(
         incident_id=incident_id,
         updated_at=updated_at,

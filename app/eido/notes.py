@@ -8,7 +8,7 @@ import hashlib
 from typing import Any
 
 from app.eido import registry
-from app.vocabulary import ALWAYS_SAFETY, NOTES_CUT, SafetyFlag, newest_notes, one_line
+from app.vocabulary import NOTES_CUT, SafetyFlag, newest_notes, one_line
 
 
 def joined_notes(texts: list[str]) -> str | None:
@@ -27,7 +27,7 @@ def notes_digest(own_notes: str) -> str:
 
 
 def read_cautions(
-    cautions: list[dict[str, Any]],
+    cautions: list[dict[str, Any]], *, le_leads: frozenset[SafetyFlag]
 ) -> tuple[frozenset[SafetyFlag], list[str], int]:
     """The safety flags the cautions name, whatever their severity: a weapon noted as a
     low concern is still a weapon. A caution with words that raise no flag (a dog, a
@@ -35,9 +35,11 @@ def read_cautions(
     that raised one: "MedicalEmergency" with "armed male, carries a machete") is told in a
     line of its own, for the notes: a dispatcher reads it, where the service cannot.
     Returns the flags, the lines (within their budget) and how many cautions told ask a
-    dispatcher to read them (caution_not_read): all but those that set a weapon or violence
-    flag, whose scene law enforcement leads under every policy (their words told are for
-    the responders: "Weapon: machete")."""
+    dispatcher to read them (caution_not_read): all but those that set a flag of le_leads,
+    the weapon and violence flags the agency's policy counts, whose scene law enforcement
+    leads for good (their words told are for the responders: "Weapon: machete"). A policy
+    stored before every policy had to count both routes by its own flags: under one without
+    violence, "Violence" with "carries a machete" has mental health lead, and is warned of."""
     raised: set[SafetyFlag] = set()
     unread: list[str] = []
     warned = 0
@@ -56,7 +58,7 @@ def read_cautions(
         ):
             read = sorted({flag for flag in flags if flag is not None})
             unread.append(_unread_caution(words, caution.get("cautionSeverity"), read))
-            warned += not set(read) & set(ALWAYS_SAFETY)
+            warned += not set(read) & le_leads
     return frozenset(raised), _within_budget(unread), warned
 
 

@@ -38,10 +38,6 @@ IncidentType = Annotated[
 ]
 
 
-# The flags no policy may leave out: law enforcement leads when a weapon or violence is
-# flagged (the CIT model). Threats and a crime in progress stay the agency's call.
-
-
 def _keys_by_name(schema: dict[str, Any]) -> None:
     """Pydantic states a key pattern as patternProperties, which lets every other key
     through with any value; state it in propertyNames, so the schema refuses what the API

@@ -32,6 +32,7 @@ from app.services import agency, audit, call_views, calls, clearing, eido_export
 from app.services.eido_applied import as_applied
 from app.services.eido_export import incident_call
 from app.state import AppState
+from app.vocabulary import ALWAYS_SAFETY
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,13 +125,16 @@ async def _read(document: Any, context: AgencyContext) -> incoming.IncidentFacts
     """The document's facts, for the agency; one that is not an acceptable EIDO is
     Invalid."""
     zone = context.timezone
+    # The flags law enforcement leads under the policy for good: it may not drop weapon or
+    # violence, but one stored before that rule may not count them (docs/routing.md).
+    le_leads = frozenset(f for f in ALWAYS_SAFETY if f in context.policy.safety_flags)
     try:
         if schema.is_valid(document):  # tens of microseconds: the usual case
-            facts = incoming.read(document, zone=zone, valid=True)
+            facts = incoming.read(document, zone=zone, le_leads=le_leads, valid=True)
         else:
             # Explaining a refusal may take a tenth of a second (bounded:
             # app/eido/schema.py): off the event loop.
-            facts = await asyncio.to_thread(incoming.read, document, zone=zone)
+            facts = await asyncio.to_thread(incoming.read, document, zone=zone, le_leads=le_leads)
     except EidoInvalid as exc:
         raise Invalid(f"not an acceptable EIDO: {exc.message}", loc=("body", *exc.loc)) from None
     return facts

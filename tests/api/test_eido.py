@@ -1034,6 +1034,38 @@ async def test_words_beside_a_caution_type_that_set_a_flag_reach_the_dispatcher(
     )
 
 
+async def test_words_beside_violence_are_warned_of_where_the_policy_does_not_count_it(
+    app: FastAPI, admin: Api, db: asyncpg.Connection
+) -> None:
+    """A caution that set violence is told, not warned of, as law enforcement leads it;
+    but a policy stored before safety_flags had to hold weapon and violence routes by its
+    own flags (docs/routing.md): under one without violence, "Violence" with "carries a
+    machete" had mental health lead with no warning, and the machete, a weapon the policy
+    does count, sat in the notes unasked for."""
+    await _crew_in_d1(admin)
+    await db.execute(
+        "UPDATE routing_policy SET safety_flags = '{weapon,threat_to_others}' WHERE agency_id = $1",
+        admin.agency_id,
+    )
+    state: AppState = app.state.cit
+    state.contexts.discard(admin.agency_id)
+    eido = document(incident_id(), beat="D1")
+    _caution(eido, "Violence", "carries a machete", "highest")
+    call = await _import(admin, eido, 201)
+    assert call["recommendation"]["lead"] == "mental_health"
+    (warning,) = call["recommendation"]["warnings"]
+    assert warning["code"] == "caution_not_read"
+    # A policy that counts violence has law enforcement lead: the words are for them.
+    await db.execute(
+        "UPDATE routing_policy SET safety_flags = '{weapon,violence}' WHERE agency_id = $1",
+        admin.agency_id,
+    )
+    state.contexts.discard(admin.agency_id)
+    led = await _import(admin, {**eido, "$id": incident_id()}, 201)
+    assert led["recommendation"]["lead"] == "law_enforcement"
+    assert led["recommendation"]["warnings"] == []
+
+
 async def test_a_document_without_notes_erases_none_for_the_cautions_it_cannot_read(
     admin: Api, db: asyncpg.Connection
 ) -> None:

@@ -287,7 +287,7 @@ def test_the_words_beside_a_type_that_raised_a_flag_are_told_too() -> None:
         }
     )
     # Words beside a violence (or weapon) type are told for the responders, not warned
-    # of: law enforcement leads that scene under every policy.
+    # of, where the policy counts it: law enforcement leads that scene.
     eido["cautionComponent"].append(
         {
             **eido["cautionComponent"][0],
@@ -296,9 +296,12 @@ def test_the_words_beside_a_type_that_raised_a_flag_are_told_too() -> None:
             "cautionTypeInternalText": "swinging a bat",
         }
     )
-    facts = incoming.read(eido, zone=UTC)
+    facts = incoming.read(eido, zone=UTC, le_leads=frozenset({"weapon", "violence"}))
     assert facts.safety == {"medical_emergency", "weapon", "violence"}
     assert facts.unread_cautions == 1
+    # Under a policy stored before it had to count violence, and that does not: warned of.
+    assert incoming.read(eido, zone=UTC, le_leads=frozenset({"weapon"})).unread_cautions == 2
+    assert incoming.read(eido, zone=UTC).unread_cautions == 2
     assert facts.notes == (
         "a note\n\nCaution from the CAD, not read as a safety flag, severity high: "
         "MedicalEmergency: armed male, carries a machete (read in part: it set medical_emergency)"
