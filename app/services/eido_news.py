@@ -158,9 +158,10 @@ def notes_kept(
         return body
     # The document's lines take the place of those closing the notes (the cautions as the
     # CAD holds them now: a severity changed, a caution gone); those the notes tell before
-    # them (a dispatcher's note after them) are not told twice.
+    # them (a dispatcher's note after them, or on the line under one) are not told twice.
+    # A line telling a caution is one line (one_line), so it is looked for line by line.
     before, closing = eido_notes.closing_caution_lines(held)
-    told = set() if before is None else {p.strip() for p in before.split("\n\n")}
+    told = set() if before is None else {line.strip() for line in before.split("\n")}
     new = [line for line in facts.caution_notes if line not in told]
     if sorted(new) == sorted(closing):
         return body.model_copy(update={"notes": held})  # the same cautions, in another order

@@ -154,3 +154,32 @@ async def test_unchanged_notes_still_bring_the_cautions_as_the_cad_holds_them_no
     updated = await _import(admin, gone, 200)
     assert await _notes(admin, call["id"]) == f"{NOTE} Mother on scene."
     assert updated["recommendation"]["warnings"] == []
+
+
+async def test_a_caution_line_a_dispatcher_wrote_under_is_not_told_twice(admin: Api) -> None:
+    """A dispatcher's note written on the line under a caution's (no blank line between):
+    the CAD's next document, its notes and the caution unchanged, told the caution again
+    after it, as if new, and the call held the line twice."""
+    await _crew_in_d1(admin)
+    incident = incident_id()
+    first = document(incident, beat="D1", notes=[NOTE], cautions=[("Animal", "normal")])
+    call = await _import(admin, first, 201)
+    edited = f"{await _notes(admin, call['id'])}\nDog shut in the yard (dispatcher)"
+    await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": edited})
+    newer = document(
+        incident,
+        at=later(5),
+        nature="MTLV",
+        beat="D1",
+        notes=[NOTE],
+        cautions=[("Animal", "normal")],
+    )
+    updated = await _import(admin, newer, 200)
+    assert updated["nature"] == "MTLV"
+    assert await _notes(admin, call["id"]) == edited
+    # Without notes of its own, the same.
+    bare = document(
+        incident, at=later(6), nature="MTLV", beat="D1", cautions=[("Animal", "normal")]
+    )
+    await _import(admin, bare, 200)
+    assert await _notes(admin, call["id"]) == edited
