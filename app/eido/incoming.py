@@ -254,12 +254,13 @@ def _subject_age(document: Mapping[str, Any], on: date) -> tuple[int | None, Loc
 
 
 def _note_texts(document: Mapping[str, Any]) -> list[str]:
-    """Every note, oldest first."""
-    notes = [
-        (_when(note["lastUpdateTimeStamp"]), index, note["notesActionComments"])
+    """Every note, oldest first, storable (a lone surrogate made the whole document a 422,
+    its cautions lost with it)."""
+    found = [
+        (_when(note["lastUpdateTimeStamp"]), index, notes.storable(note["notesActionComments"]))
         for index, note in _components(document, "notesComponent")
     ]
-    return [text for _, _, text in sorted(notes, key=lambda n: n[:2]) if text.strip()]
+    return [text for _, _, text in sorted(found, key=lambda n: n[:2]) if text.strip()]
 
 
 def _notes(document: Mapping[str, Any], unread: list[str]) -> str | None:

@@ -19,11 +19,16 @@ def joined_notes(texts: list[str]) -> str | None:
     return newest_notes(joined)
 
 
+def storable(text: str) -> str:
+    """A document's text as notes can hold it: a lone surrogate (JSON allows one: a CAD
+    that cut an emoji in half) shown as "?", as UTF-8 can hold none."""
+    return text.encode("utf-8", "replace").decode()
+
+
 def notes_digest(own_notes: str) -> str:
-    """The SHA-256 (hex) of a document's own notes, by which a later document's are known
-    to be the same (app/services/eido_applied.py keeps it encrypted). A lone surrogate,
-    which JSON allows, is hashed as it is, never refused."""
-    return hashlib.sha256(own_notes.encode("utf-8", "surrogatepass")).hexdigest()
+    """The SHA-256 (hex) of a document's own notes (storable), by which a later document's
+    are known to be the same (app/services/eido_applied.py keeps it encrypted)."""
+    return hashlib.sha256(own_notes.encode()).hexdigest()
 
 
 def read_cautions(
@@ -71,9 +76,8 @@ _CAUTIONS_BUDGET = 5_000
 def _unread_caution(words: list[Any], severity: Any, read: list[SafetyFlag]) -> str:
     """A caution with words not read, as a line of the notes: its words, each once, in the
     document's order ("Officer Safety: dog on premises"), its severity, and the flags its
-    other words raised, if any. A lone surrogate (JSON allows one) is shown as "?": notes
-    hold only what UTF-8 can."""
-    said = [one_line(w.encode("utf-8", "replace").decode()) for w in words if isinstance(w, str)]
+    other words raised, if any, each storable."""
+    said = [one_line(storable(w)) for w in words if isinstance(w, str)]
     text = ": ".join(dict.fromkeys(w for w in said if w))[:_CAUTION_WORDS] or "(no words)"
     level = f", severity {severity}" if isinstance(severity, str) else ""
     flagged = f" (read in part: it set {', '.join(read)})" if read else ""

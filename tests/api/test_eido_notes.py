@@ -4,6 +4,7 @@ PATCH or a clear's notes made of the call's notes since."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import asyncpg
@@ -183,3 +184,30 @@ async def test_a_caution_line_a_dispatcher_wrote_under_is_not_told_twice(admin: 
     )
     await _import(admin, bare, 200)
     assert await _notes(admin, call["id"]) == edited
+
+
+async def test_a_note_holding_a_lone_surrogate_is_taken_with_its_documents_weapon(
+    admin: Api,
+) -> None:
+    """JSON allows a lone surrogate (a CAD that cut an emoji in half at a field's limit):
+    in a note it made the whole document a 422, its weapon caution lost with it, where a
+    caution's words show it as "?". The note keeps the rest, the "?" in its place, and the
+    same notes sent again are no news."""
+    await _crew_in_d1(admin)
+    incident = incident_id()
+    cut = "Subject barricaded \ud83d"
+    headers = {**admin.headers, "Content-Type": "application/json"}
+    first = document(incident, beat="D1", notes=[cut], cautions=[("Weapon", "highest")])
+    answer = await admin.client.post("/v1/eido", content=json.dumps(first), headers=headers)
+    assert answer.status_code == 201, answer.text
+    call = answer.json()
+    assert call["safety"]["weapon"] is True
+    assert call["recommendation"]["lead"] == "law_enforcement"
+    assert await _notes(admin, call["id"]) == "Subject barricaded ?"
+    await admin.ok(
+        "POST", f"/v1/calls/{call['id']}/clear", {"disposition": "done", "notes": CLEAR_NOTE}
+    )
+    closing = json.dumps(_closing(incident, 30, [cut], cautions=[("Weapon", "highest")]))
+    answer = await admin.client.post("/v1/eido", content=closing, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["applied"] is False
