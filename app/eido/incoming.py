@@ -47,8 +47,8 @@ class IncidentFacts:
     notes: str | None
     received_at: datetime | None
     # The safety flags the document's cautions raise (app/eido/registry.py, caution_flag),
-    # and how many cautions raised none: their words close the notes, and the call's
-    # recommendation warns of them (caution_not_read).
+    # and how many cautions with words that raise none to warn of: the words close the
+    # notes, and the call's recommendation warns of them (caution_not_read).
     safety: frozenset[SafetyFlag]
     unread_cautions: int
     # The notes the document's notesComponents give alone (None: none), as a call imported

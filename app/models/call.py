@@ -62,7 +62,7 @@ class Call(Base):
     officer_injured: Mapped[bool] = mapped_column(server_default=text("false"))
     # The lastUpdateTimeStamp of the last EIDO applied to the call (docs/api.md, "EIDO").
     eido_updated_at: Mapped[datetime | None]
-    # Cautions of the call's EIDO that raised no safety flag (migration 0033).
+    # Cautions of the call's EIDO warned of as not read (migration 0033; CallRecord).
     unread_cautions: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     # The SHA-256 of the last applied EIDO's own notes, encrypted as the notes are
     # (migration 0036; app/services/eido_applied.py).

@@ -60,8 +60,9 @@ class CallRecord:
     officer_injured: bool
     # The lastUpdateTimeStamp of the last EIDO applied to the call; None if none was.
     eido_updated_at: datetime | None
-    # How many cautions of the EIDO that gave the call its notes raised no safety flag
-    # (their words are in the notes): its recommendations warn of them (caution_not_read).
+    # How many cautions of the EIDO that gave the call its notes hold words read as no
+    # safety flag (told in the notes), but those that set a weapon or violence flag the
+    # policy counts: its recommendations warn of them (caution_not_read).
     unread_cautions: int = 0
     # Ciphertext, as stored: the SHA-256 of the own notes of the last EIDO applied to the
     # call that gave notes (app/services/eido_applied.py); None if none was, or before

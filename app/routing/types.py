@@ -60,7 +60,8 @@ class CallFacts:
     # the order of that last leaving: its re-triage's candidates leave them out, and a
     # reason (`unit_left`) says so.
     left: tuple[LeftUnit, ...] = ()
-    # Cautions the CAD sent with the call (EIDO) that raised no safety flag: words only a
+    # Cautions the CAD sent with the call (EIDO) with words read as no safety flag, and
+    # no weapon or violence flag beside them that law enforcement leads: words only a
     # dispatcher can read, in the call's notes.
     unread_cautions: int = 0
 

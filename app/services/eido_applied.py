@@ -1,6 +1,6 @@
 """What a call records of the last EIDO applied to it, beside the facts it takes: the
 document's `lastUpdateTimeStamp` (one no newer changes nothing), how many of its cautions
-raised no flag (the recommendations warn of them), and a digest of its own notes, by which
+the recommendations warn of as not read, and a digest of its own notes, by which
 a later document's notes the CAD has not changed are known to be no news, whatever
 dispatchers made of the call's notes since (docs/api.md, "EIDO").
 
