@@ -21,8 +21,10 @@ def joined_notes(texts: list[str]) -> str | None:
 
 def storable(text: str) -> str:
     """A document's text as notes can hold it: a lone surrogate (JSON allows one: a CAD
-    that cut an emoji in half) shown as "?", as UTF-8 can hold none."""
-    return text.encode("utf-8", "replace").decode()
+    that cut an emoji in half) shown as "?", as UTF-8 can hold none, and a NUL (which
+    PostgreSQL's text cannot hold) as U+FFFD. Either made the whole document a 422, its
+    cautions lost with it."""
+    return text.encode("utf-8", "replace").decode().replace("\x00", "\ufffd")
 
 
 def notes_digest(own_notes: str) -> str:

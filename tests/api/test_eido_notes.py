@@ -186,16 +186,16 @@ async def test_a_caution_line_a_dispatcher_wrote_under_is_not_told_twice(admin: 
     assert await _notes(admin, call["id"]) == edited
 
 
-async def test_a_note_holding_a_lone_surrogate_is_taken_with_its_documents_weapon(
+async def test_a_note_holding_a_lone_surrogate_or_a_nul_is_taken_with_its_documents_weapon(
     admin: Api,
 ) -> None:
-    """JSON allows a lone surrogate (a CAD that cut an emoji in half at a field's limit):
-    in a note it made the whole document a 422, its weapon caution lost with it, where a
-    caution's words show it as "?". The note keeps the rest, the "?" in its place, and the
-    same notes sent again are no news."""
+    """JSON allows a lone surrogate (a CAD that cut an emoji in half at a field's limit)
+    and a NUL: in a note either made the whole document a 422, its weapon caution lost with
+    it, where a caution's words show them. The note keeps the rest, a "?" and a U+FFFD in
+    their places, and the same notes sent again are no news."""
     await _crew_in_d1(admin)
     incident = incident_id()
-    cut = "Subject barricaded \ud83d"
+    cut = "Subject \x00barricaded \ud83d"
     headers = {**admin.headers, "Content-Type": "application/json"}
     first = document(incident, beat="D1", notes=[cut], cautions=[("Weapon", "highest")])
     answer = await admin.client.post("/v1/eido", content=json.dumps(first), headers=headers)
@@ -203,7 +203,7 @@ async def test_a_note_holding_a_lone_surrogate_is_taken_with_its_documents_weapo
     call = answer.json()
     assert call["safety"]["weapon"] is True
     assert call["recommendation"]["lead"] == "law_enforcement"
-    assert await _notes(admin, call["id"]) == "Subject barricaded ?"
+    assert await _notes(admin, call["id"]) == "Subject \ufffdbarricaded ?"
     await admin.ok(
         "POST", f"/v1/calls/{call['id']}/clear", {"disposition": "done", "notes": CLEAR_NOTE}
     )
