@@ -180,21 +180,17 @@ def _location(
     if with_point is not None and with_point[2].address:
         addressed = with_point
     address = None if addressed is None else addressed[2].address
-    if addressed is not None and address is not None and "\x00" in address:
-        # Only a description can hold one (XML cannot): refused as in a call's address, where
-        # it was dropped and the call lost its only place without a word. Text the call
-        # would not take (another component's) is no concern of the call's.
-        where = ("locationComponent", addressed[1], "locationDescriptionText")
-        raise EidoInvalid("a location's description must not hold NUL characters", where)
     return point, address, loc
 
 
 def _described(text: Any) -> str | None:
-    """A location's description as an address line: one line, at most 500 characters (a
-    NUL is kept for _location to refuse, if the call would take it)."""
+    """A location's description as an address line: one line, at most 500 characters,
+    storable (a NUL as U+FFFD, a lone surrogate as "?", as in notes: refused, the whole
+    document was lost, its cautions with it, for one stray character; dropped, the call
+    lost its only place without a word)."""
     if not isinstance(text, str):
         return None
-    return " ".join(text.split())[:500] or None
+    return " ".join(notes.storable(text).split())[:500] or None
 
 
 def _number(value: Any) -> float | None:
