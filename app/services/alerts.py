@@ -165,20 +165,23 @@ async def _gap_alerts(
     span = Range(now - LOOK_BACK, now + timedelta(days=days))
     report = await coverage.report(session, context, span=span, district=None)
     targets = {"cit": report.targets.cit_officers, "co_responder": report.targets.co_responders}
+    # Read as soon as any gap is under way, not only one reaching the look's start: a gap
+    # that began before its district was made must start at the making on every look. Read
+    # only for another district's gap, one look told it from the roster's start of it, the
+    # next from the making, as a new gap, with the first closed.
     new_districts: dict[str, datetime] = {}
     looked_up = False
     wanted: list[tuple[str, CoverageGap]] = []
     for district, gap in coverage.every_gap(report):
         if gap.to <= now:
             continue  # over
-        if gap.from_ <= span.start:
-            if not looked_up:
-                new_districts = await district_repo.created_since(
-                    session, agency_id=context.agency_id, since=span.start
-                )
-                looked_up = True
-            if district not in new_districts:
-                continue
+        if gap.from_ <= now and not looked_up:
+            new_districts = await district_repo.created_since(
+                session, agency_id=context.agency_id, since=span.start
+            )
+            looked_up = True
+        if gap.from_ <= span.start and district not in new_districts:
+            continue
         wanted.append((district, gap))
     gaps, horizon = await _whole_gaps(session, context, wanted, span)
     alerts: dict[str, tuple[str, OutboxEvent]] = {}

@@ -19,15 +19,14 @@ from app.repositories.alerts import LOOKS_LOCK
 from app.services import alerts
 from app.state import AppState
 from tests.conftest import ServiceFactory
-from tests.helpers import Api, add_officer, add_shift, grid_districts
+from tests.helpers import Api, add_officer, add_shift, certify, grid_districts
 from tests.receiver import Receiver
 
 TYPES = ["coverage.gap_ahead", "certification.expiring"]
 
 
-async def _agency(admin: Api) -> tuple[datetime, str]:
-    """D1 has a CIT officer from 2 h to 10 h from now; two certifications end soon."""
-    await grid_districts(admin)
+async def _a_day_ahead_cit_only(admin: Api) -> None:
+    """The policy looks one day ahead, for CIT gaps only (no co-responder required)."""
     policy = await admin.ok("GET", "/v1/policy")
     del policy["created_at"]
     await admin.ok(
@@ -35,6 +34,12 @@ async def _agency(admin: Api) -> tuple[datetime, str]:
         "/v1/policy",
         {**policy, "coverage_alert_days": 1, "coverage_target_co_responders": 0},
     )
+
+
+async def _agency(admin: Api) -> tuple[datetime, str]:
+    """D1 has a CIT officer from 2 h to 10 h from now; two certifications end soon."""
+    await grid_districts(admin)
+    await _a_day_ahead_cit_only(admin)
     now = datetime.now(UTC)
     # add_officer puts each on shift now (in D3 and D4); their certifications end soon.
     soon = await add_officer(
@@ -516,3 +521,53 @@ async def test_a_gap_that_begins_unforetold_is_told_once_and_one_foretold_is_not
     # The hour D3's gap was foretold for: nothing more. D4's, foretold for the same hour
     # (4A1's shift ends then), begins as told: not told again either.
     assert await alerts.look_ahead(state, now=foretold + timedelta(minutes=5)) == 0
+
+
+async def test_a_gap_under_way_since_before_its_district_is_told_from_it_once(
+    admin: Api, app: FastAPI, db: asyncpg.Connection
+) -> None:
+    """An agency writes up its first day: D1's CIT officer went home an hour before D1 was
+    made, and is back in 4 h for a day. The gap under way is told from when D1 was made. It was told
+    from the hour before, and then, once a new district with nobody on its roster made a
+    look read when districts were made, told again from D1's making, with the first told
+    closed: one gap, told twice and closed once, nothing on the roster changed (the
+    coordinator's check, on the demo)."""
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "NW"}, 201)
+    await _a_day_ahead_cit_only(admin)
+    now = datetime.now(UTC)
+    await admin.ok(
+        "POST",
+        "/v1/officers",
+        {"state_officer_id": "S-1A1", "badge_number": "1A1", "name": "Officer 1A1"},
+        201,
+    )
+    await certify(
+        admin,
+        "S-1A1",
+        number="C-1A1",
+        certified_on=now.date() - timedelta(days=100),
+        expires_on=now.date() + timedelta(days=400),
+    )
+    await _roster_1a1(admin, now - timedelta(hours=23), now - timedelta(hours=1))
+    await _roster_1a1(admin, now + timedelta(hours=4), now + timedelta(hours=28))
+    made = await db.fetchval(
+        "SELECT created_at FROM district WHERE agency_id = $1 AND code = 'D1'", admin.agency_id
+    )
+    state: AppState = app.state.cit
+    assert await alerts.look_ahead(state, now=now) == 1
+    await admin.ok("POST", "/v1/districts", {"code": "D2", "name": "NE"}, 201)
+    assert await alerts.look_ahead(state, now=now + timedelta(minutes=10)) == 1
+    rows = await db.fetch(
+        "SELECT type, payload FROM event WHERE type LIKE 'coverage.gap_%' ORDER BY created_at, id"
+    )
+    told = [(r["type"], json.loads(r["payload"])) for r in rows]
+    assert [(kind, p["district"]) for kind, p in told] == [
+        ("coverage.gap_ahead", "D1"),
+        ("coverage.gap_ahead", "D2"),
+    ]
+    d1 = told[0][1]
+    assert (d1["under_way"], _at(d1["from"]), _at(d1["to"])) == (
+        True,
+        made,
+        now + timedelta(hours=4),
+    )
