@@ -29,6 +29,12 @@ class Boundary(NamedTuple):
     geometry: PreparedGeometry  # prepared for point-in-polygon tests
 
 
+def code_meant(code: str, meant: str | None) -> str:
+    """An unknown district code as a 422 names it, with meant, the agency's code that it
+    is but for the case of its letters, if there is one."""
+    return f"{code} (codes match exactly: did you mean {meant}?)" if meant else code
+
+
 @dataclass(frozen=True)
 class AgencyContext:
     agency_id: UUID
@@ -56,8 +62,7 @@ class AgencyContext:
         """What a 422 says of a district code the agency does not have, with the code it
         has in another case, if any: codes match exactly (a console sending "d3")."""
         near = [c for c in self.districts_by_code if c.lower() == code.lower()]
-        hint = f" (codes match exactly: did you mean {near[0]}?)" if near else ""
-        return f"unknown district {code}{hint}"
+        return f"unknown district {code_meant(code, near[0] if near else None)}"
 
     def away_km(self, code: str, lat: float, lon: float) -> float | None:
         """How far the point lies from the district's boundary, in kilometres (0 on or

@@ -10,7 +10,7 @@ from shapely.geometry import shape
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.agency_context import AgencyContext
+from app.agency_context import AgencyContext, code_meant
 from app.errors import Conflict, Invalid, NotFound
 from app.models import District
 from app.repositories import districts as repo
@@ -29,10 +29,20 @@ async def _neighbour_ids(
     found = await repo.by_codes(session, agency_id=agency_id, codes=codes)
     unknown = sorted(set(codes) - set(found))
     if unknown:
-        raise Invalid(
-            f"unknown district(s) in adjacent: {', '.join(unknown)}", loc=("body", "adjacent")
-        )
+        named = await unknown_codes(session, agency_id=agency_id, codes=unknown)
+        raise Invalid(f"unknown district(s) in adjacent: {named}", loc=("body", "adjacent"))
     return [found[c].id for c in codes]
+
+
+async def unknown_codes(session: AsyncSession, *, agency_id: UUID, codes: Sequence[str]) -> str:
+    """District codes the agency does not have, as a 422 names them: each with the code it
+    has in another case, if any ("d1" typed for D1 in a roster, as at intake)."""
+    return ", ".join(
+        [
+            code_meant(code, await repo.code_folded(session, agency_id=agency_id, code=code))
+            for code in codes
+        ]
+    )
 
 
 async def _refuse_overlap(

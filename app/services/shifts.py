@@ -20,6 +20,7 @@ from app.repositories import shifts as repo
 from app.repositories.pagination import fetch_page
 from app.schemas.shifts import ShiftCreate, ShiftOut, ShiftPatch, shift_window_problem
 from app.services import audit, shift_standing
+from app.services.districts import unknown_codes
 
 
 async def create_many(
@@ -31,7 +32,7 @@ async def create_many(
     shifts: list[Shift] = []
     for index, body in enumerate(bodies):
         loc: tuple[str | int, ...] = ("body", "shifts", index) if bulk else ("body",)
-        _known(found, body.district, body.also_covers, loc)
+        await _known(session, agency_id, found, body.district, body.also_covers, loc)
         standing = await shift_standing.admit(
             session,
             agency_id=agency_id,
@@ -120,7 +121,9 @@ async def _overlap(
     )
 
 
-def _known(
+async def _known(
+    session: AsyncSession,
+    agency_id: UUID,
     found: Mapping[str, District],
     district: str | None,
     also_covers: Sequence[str] | None,
@@ -128,13 +131,12 @@ def _known(
 ) -> None:
     """A 422 at loc for a district code the agency does not have."""
     if district is not None and district not in found:
-        raise Invalid(f"unknown district {district}", loc=(*loc, "district"))
+        named = await unknown_codes(session, agency_id=agency_id, codes=[district])
+        raise Invalid(f"unknown district {named}", loc=(*loc, "district"))
     unknown = sorted(set(also_covers or ()) - set(found))
     if unknown:
-        raise Invalid(
-            f"unknown district(s) in also_covers: {', '.join(unknown)}",
-            loc=(*loc, "also_covers"),
-        )
+        named = await unknown_codes(session, agency_id=agency_id, codes=unknown)
+        raise Invalid(f"unknown district(s) in also_covers: {named}", loc=(*loc, "also_covers"))
 
 
 # How far before now a started shift may be told to have ended: the time a request takes
@@ -169,7 +171,7 @@ async def update(
         agency_id=agency_id,
         codes={body.district or was.district, *was.also_covers} | set(body.also_covers or ()),
     )
-    _known(found, body.district, body.also_covers, ("body",))
+    await _known(session, agency_id, found, body.district, body.also_covers, ("body",))
     district = was.district if body.district is None else body.district
     # A new home district it already covered is no longer among those it also covers.
     also = (
@@ -318,7 +320,8 @@ async def _district_id(session: AsyncSession, agency_id: UUID, code: str | None)
         return None
     district = await district_repo.get_by_code(session, agency_id=agency_id, code=code)
     if district is None:
-        raise Invalid(f"unknown district {code}", loc=("query", "district"))
+        named = await unknown_codes(session, agency_id=agency_id, codes=[code])
+        raise Invalid(f"unknown district {named}", loc=("query", "district"))
     return district.id
 
 

@@ -163,6 +163,49 @@ async def test_a_code_that_differs_only_in_case_is_409_and_intake_says_which_is_
         assert listed.json()["errors"][0]["msg"].endswith("(codes match exactly: did you mean D1?)")
 
 
+async def test_the_roster_naming_a_district_in_another_case_is_told_the_code_meant(
+    admin: Api,
+) -> None:
+    """A coordinator types "d1" in a shift, its also_covers, the shifts list or a new
+    district's neighbours: the 422 names D1, as intake and the reports do. It said only
+    "unknown district d1" (the coordinator's check)."""
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    hint = "(codes match exactly: did you mean {}?)"
+    starts = datetime.now(UTC) + timedelta(days=2)
+    shift = {
+        "responder_type": "co_responder",
+        "responder_id": co,
+        "call_sign": "MCT-1",
+        "district": "d1",
+        "starts_at": starts.isoformat(),
+        "ends_at": (starts + timedelta(hours=8)).isoformat(),
+    }
+
+    async def refused(method: str, path: str, body: dict[str, Any] | None) -> str:
+        answer = await admin.client.request(method, path, json=body, headers=admin.headers)
+        assert answer.status_code == 422, answer.text
+        [error] = answer.json()["errors"]
+        return str(error["msg"])
+
+    assert await refused("POST", "/v1/shifts", shift) == f"unknown district d1 {hint.format('D1')}"
+    bulk = {"shifts": [{**shift, "district": "D1", "also_covers": ["d2", "D9"]}]}
+    assert await refused("POST", "/v1/shifts/bulk", bulk) == (
+        f"unknown district(s) in also_covers: D9, d2 {hint.format('D2')}"
+    )
+    made = await admin.ok("POST", "/v1/shifts", {**shift, "district": "D1"}, 201)
+    assert await refused("PATCH", f"/v1/shifts/{made['id']}", {"district": "d4"}) == (
+        f"unknown district d4 {hint.format('D4')}"
+    )
+    assert await refused("GET", "/v1/shifts?district=d3", None) == (
+        f"unknown district d3 {hint.format('D3')}"
+    )
+    neighbours = {"code": "D5", "name": "E", "adjacent": ["d4", "D3"]}
+    assert await refused("POST", "/v1/districts", neighbours) == (
+        f"unknown district(s) in adjacent: d4 {hint.format('D4')}"
+    )
+
+
 async def test_the_code_locate_is_refused_as_it_names_the_lookup(
     admin: Api, db: asyncpg.Connection
 ) -> None:

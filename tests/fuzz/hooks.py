@@ -68,7 +68,7 @@ def map_path_parameters(
 # or constraint the schema does not show) still fails the run.
 SEMANTIC_RULES = [
     # References to what exists in the agency's data.
-    re.compile(r"unknown district \S+"),
+    re.compile(r"unknown district \S+( \(codes match exactly: did you mean \S+\?\))?"),
     re.compile(r"unknown district\(s\)( in adjacent| in also_covers)?: .+"),
     re.compile(r"no (officer|co_responder|responder) with that id( in this agency)?"),
     re.compile(r"that (officer|co_responder) is not active"),
