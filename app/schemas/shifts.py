@@ -34,7 +34,12 @@ def shift_window_problem(starts_at: datetime, ends_at: datetime) -> str | None:
     if ends_at <= starts_at:
         return "ends_at must be after starts_at"
     if ends_at - starts_at > MAX_SHIFT:
-        return "a shift lasts at most 24 hours"
+        # Its length too: midnight to midnight is 25 hours where the clocks go back, and a
+        # coordinator who wrote a day would not see why it is refused.
+        hours = f"{(ends_at - starts_at).total_seconds() / 3600:.2f}".rstrip("0").rstrip(".")
+        if hours == "24":  # over by less than 18 seconds
+            hours = "more than 24"
+        return f"a shift lasts at most 24 hours; this one lasts {hours} hours"
     return None
 
 

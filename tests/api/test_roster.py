@@ -658,6 +658,40 @@ async def test_shift_longer_than_24h_or_backwards_is_422(admin: Api) -> None:
     assert (await admin.post("/v1/shifts", backwards)).status_code == 422
 
 
+async def test_a_shift_too_long_is_told_its_length_as_on_the_day_the_clocks_go_back(
+    admin: Api,
+) -> None:
+    """Midnight to midnight in Denver on 7 November 2027, when the clocks go back, is 25
+    hours: the 422 says so. It said only "a shift lasts at most 24 hours" to a coordinator
+    who had written a day (the coordinator's check)."""
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
+    co = await admin.ok(
+        "POST", "/v1/co-responders", {"name": "C", "kind": "clinician", "provider": "P"}, 201
+    )
+    day = {
+        "responder_type": "co_responder",
+        "responder_id": co["id"],
+        "call_sign": "M",
+        "district": "D1",
+        "starts_at": "2027-11-07T00:00:00-06:00",
+        "ends_at": "2027-11-08T00:00:00-07:00",
+    }
+    answer = await admin.post("/v1/shifts", day)
+    assert answer.status_code == 422, answer.text
+    told = "a shift lasts at most 24 hours; this one lasts 25 hours"
+    assert answer.json()["errors"][0]["msg"] == told
+    made = await admin.ok(
+        "POST", "/v1/shifts", {**day, "ends_at": "2027-11-07T23:00:00-07:00"}, 201
+    )
+    longer = {"ends_at": "2027-11-08T00:30:00-07:00"}
+    answer = await admin.patch(f"/v1/shifts/{made['id']}", longer)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["msg"] == told.replace("25 hours", "25.5 hours")
+    barely = {"ends_at": "2027-11-08T00:00:01-06:00"}
+    answer = await admin.patch(f"/v1/shifts/{made['id']}", barely)
+    assert answer.json()["errors"][0]["msg"] == told.replace("25", "more than 24")
+
+
 async def test_shift_filters_by_district_and_instant(admin: Api) -> None:
     await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
     await admin.ok("POST", "/v1/districts", {"code": "D2", "name": "y"}, 201)

@@ -99,7 +99,7 @@ SEMANTIC_RULES = [
     re.compile(r"a unit's terminal never receives .*"),
     # Comparisons between fields.
     re.compile(r"ends_at must be after starts_at"),
-    re.compile(r"a shift lasts at most 24 hours"),
+    re.compile(r"a shift lasts at most 24 hours; this one lasts (more than )?[0-9.]+ hours"),
     re.compile(r"also_covers must not repeat the shift's own district"),
     re.compile(r"expires_on must be (on or )?after certified_on.*"),
     re.compile(r"give district, location, or both"),
