@@ -26,7 +26,7 @@ from app.schemas.common import (
     StrictModel,
     worded,
 )
-from app.schemas.read_only import TellsReadOnly
+from app.schemas.read_only import BY_THE_SERVICE, TellsReadOnly
 from app.vocabulary import (
     CONTROLS,
     EXTERNAL_ID_MAX,
@@ -155,7 +155,6 @@ _BY_DISPATCHING = (
     "Changed by dispatching (POST /v1/calls/{id}/dispatch), clearing (POST"
     " /v1/calls/{id}/clear) and the units' status reports, not by a PATCH"
 )
-_BY_THE_SERVICE = "The service's own: no request sets it"
 
 
 class CallPatch(TellsReadOnly):
@@ -190,7 +189,7 @@ class CallPatch(TellsReadOnly):
             ),
             _BY_CLEARING,
         ),
-        **dict.fromkeys(("id", "created_at", "updated_at"), _BY_THE_SERVICE),
+        **dict.fromkeys(("id", "created_at", "updated_at"), BY_THE_SERVICE),
     }
 
     safety: SafetyPatch | None = None

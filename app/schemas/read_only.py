@@ -12,6 +12,9 @@ from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from app.schemas.common import StrictModel, said
 
+# What a body's 422 says of a field the service alone sets (an id, when it was made).
+BY_THE_SERVICE = "The service's own: no request sets it"
+
 
 class TellsReadOnly(StrictModel):
     """A body whose resource has fields it does not take. Sent, each of READ_ONLY is a 422

@@ -29,6 +29,7 @@ from app.schemas.common import (
     StrictModel,
     worded,
 )
+from app.schemas.read_only import BY_THE_SERVICE, TellsReadOnly
 from app.vocabulary import (
     OFF_CALL,
     CoResponderKind,
@@ -104,7 +105,23 @@ class OfficerCreate(StrictModel):
     active: StrictBool = True
 
 
-class OfficerPatch(PatchModel):
+def _reported_by(path: str) -> str:
+    return f"Reported by PUT {path}/{{id}}/status, not by a PATCH"
+
+
+class OfficerPatch(PatchModel, TellsReadOnly):
+    BODY = "an officer's PATCH"
+    READ_ONLY = {
+        "state_officer_id": "The person's state-wide id, set when the officer is created"
+        " (POST /v1/officers): a PATCH cannot change it",
+        "separated_at": 'Set by a separation (PATCH {"active": false}), cleared by a'
+        ' reactivation ({"active": true})',
+        **dict.fromkeys(("status", "location"), _reported_by("/v1/officers")),
+        "cit": "From the person's CIT certifications (POST /v1/certifications, PATCH"
+        " /v1/certifications/{id}), not by a PATCH",
+        "id": BY_THE_SERVICE,
+    }
+
     badge_number: IdText | None = None
     name: Name | None = None
     trainings: Annotated[list[Training], Field(max_length=WORDS_CAP)] | None = None
@@ -145,9 +162,20 @@ class CertificationCreate(StrictModel):
         return self
 
 
-class CertificationPatch(PatchModel):
+class CertificationPatch(PatchModel, TellsReadOnly):
     """A correction to a certification, or its early end (expires_on). Whose it is and its
     number are not changed: that is another certification."""
+
+    BODY = "a certification's PATCH"
+    READ_ONLY = {
+        **dict.fromkeys(
+            ("state_officer_id", "certification_number"),
+            "Whose certification it is and its number do not change: record the right one"
+            ' (POST /v1/certifications) and void this one (PATCH {"expires_on": its'
+            " certified_on})",
+        ),
+        **dict.fromkeys(("id", "created_at"), BY_THE_SERVICE),
+    }
 
     certified_on: Day | None = None
     expires_on: Day | None = None
@@ -174,7 +202,13 @@ class CoResponderCreate(StrictModel):
     active: StrictBool = True
 
 
-class CoResponderPatch(PatchModel):
+class CoResponderPatch(PatchModel, TellsReadOnly):
+    BODY = "a co-responder's PATCH"
+    READ_ONLY = {
+        **dict.fromkeys(("status", "location"), _reported_by("/v1/co-responders")),
+        "id": BY_THE_SERVICE,
+    }
+
     name: Name | None = None
     kind: CoResponderKind | None = None
     provider: Name | None = None

@@ -18,6 +18,7 @@ from app.schemas.common import (
     StrictModel,
     sent_at_most,
 )
+from app.schemas.read_only import BY_THE_SERVICE, TellsReadOnly
 from app.vocabulary import ResponderType, UnitStatus
 
 CallSign = Annotated[
@@ -63,9 +64,20 @@ class ShiftCreate(StrictModel):
         return self
 
 
-class ShiftPatch(PatchModel):
+class ShiftPatch(PatchModel, TellsReadOnly):
     """A change to a shift that has not ended. Who works it is not changed here: that is
-    another shift."""
+    another shift, and the 422 says so (a coordinator handing a departed officer's shift to
+    another sends `responder_id`)."""
+
+    BODY = "a shift's PATCH"
+    READ_ONLY = {
+        **dict.fromkeys(
+            ("responder_type", "responder_id"),
+            "Who works a shift does not change: cancel this one (DELETE /v1/shifts/{id}) and"
+            " make one for the other responder (POST /v1/shifts)",
+        ),
+        "id": BY_THE_SERVICE,
+    }
 
     call_sign: CallSign | None = None
     district: DistrictCode | None = None

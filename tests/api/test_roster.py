@@ -692,6 +692,81 @@ async def test_a_shift_too_long_is_told_its_length_as_on_the_day_the_clocks_go_b
     assert answer.json()["errors"][0]["msg"] == told.replace("25", "more than 24")
 
 
+async def test_a_roster_patch_naming_a_field_set_elsewhere_says_how_it_changes(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A coordinator hands a departed officer's shift to another (`responder_id`), or fixes
+    a person's id or a certification's number, by PATCH: each was told "Extra inputs are not
+    permitted", as a misspelt field is (the coordinator's check). A field of the resource
+    that its PATCH does not take says how it changes; one it does not have lists those the
+    PATCH takes. Nothing changes."""
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    other = await add_officer(admin, district="D2", call_sign="2A1")
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    starts = datetime.now(UTC) + timedelta(days=3)
+    shift = await admin.ok(
+        "POST",
+        "/v1/shifts",
+        {
+            "responder_type": "officer",
+            "responder_id": officer,
+            "call_sign": "1A1",
+            "district": "D1",
+            "starts_at": iso(starts),
+            "ends_at": iso(starts + timedelta(hours=8)),
+        },
+        201,
+    )
+    shown = await admin.ok("GET", f"/v1/officers/{officer}")
+    [cert] = (
+        await admin.ok("GET", f"/v1/certifications?state_officer_id={shown['state_officer_id']}")
+    )["items"]
+
+    async def refused(url: str, body: dict[str, Any]) -> dict[str, str]:
+        response = await admin.patch(url, body)
+        assert response.status_code == 422, response.text
+        return {".".join(map(str, e["loc"])): e["msg"] for e in response.json()["errors"]}
+
+    handed = await refused(f"/v1/shifts/{shift['id']}", {"responder_id": other})
+    assert "DELETE /v1/shifts/{id}" in handed["body.responder_id"]
+    assert "POST /v1/shifts" in handed["body.responder_id"]
+    misspelt = await refused(f"/v1/shifts/{shift['id']}", {"call_sing": "1A9"})
+    assert misspelt["body.call_sing"] == (
+        "Unknown field: a shift's PATCH takes call_sign, district, also_covers, starts_at, ends_at"
+    )
+    person = await refused(f"/v1/officers/{officer}", {"state_officer_id": "S-9"})
+    assert "POST /v1/officers" in person["body.state_officer_id"]
+    separated = await refused(f"/v1/officers/{officer}", {"separated_at": iso(starts)})
+    assert '{"active": false}' in separated["body.separated_at"]
+    status = await refused(f"/v1/co-responders/{co}", {"status": "available"})
+    assert "PUT /v1/co-responders/{id}/status" in status["body.status"]
+    number = await refused(f"/v1/certifications/{cert['id']}", {"certification_number": "X"})
+    assert "POST /v1/certifications" in number["body.certification_number"]
+    # Every field of each representation that its PATCH does not take says so.
+    shift_takes = {"call_sign", "district", "also_covers", "starts_at", "ends_at"}
+    for url, whole, takes in (
+        (f"/v1/shifts/{shift['id']}", shift, shift_takes),
+        (f"/v1/officers/{officer}", shown, {"badge_number", "name", "trainings", "active"}),
+        (
+            f"/v1/co-responders/{co}",
+            await admin.ok("GET", f"/v1/co-responders/{co}"),
+            {"name", "kind", "provider", "specialties", "active"},
+        ),
+        (
+            f"/v1/certifications/{cert['id']}",
+            cert,
+            {"certified_on", "expires_on", "program", "volunteered"},
+        ),
+    ):
+        messages = await refused(url, {k: v for k, v in whole.items() if k not in takes})
+        assert set(messages) == {f"body.{k}" for k in whole if k not in takes}, url
+        assert not any("Extra inputs" in m or m.startswith("Unknown") for m in messages.values())
+    listed = (await admin.ok("GET", "/v1/shifts?district=D1&limit=500"))["items"]
+    assert shift in listed
+    assert await admin.ok("GET", f"/v1/officers/{officer}") == shown
+
+
 async def test_shift_filters_by_district_and_instant(admin: Api) -> None:
     await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
     await admin.ok("POST", "/v1/districts", {"code": "D2", "name": "y"}, 201)
