@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from shapely import affinity
 from shapely.geometry import Point, shape
 from shapely.ops import nearest_points
 from shapely.prepared import PreparedGeometry, prep
@@ -66,12 +68,22 @@ class AgencyContext:
 
     def away_km(self, code: str, lat: float, lon: float) -> float | None:
         """How far the point lies from the district's boundary, in kilometres (0 on or
-        within it); None for a district with none."""
+        within it); None for a district with none. The nearest point is looked for with a
+        degree of longitude as long as it is at the point's latitude, and across the
+        antimeridian too: by bare degrees, it was the far side of an Aleutian district 14 km
+        across the antimeridian (145 km), and up to nearly twice the distance at 70 degrees
+        north, where the coordinates are asked to be checked from 100 km."""
         for boundary in self.boundaries:
             if boundary.code == code:
-                point = Point(lon, lat)
-                near, _ = nearest_points(boundary.geometry.context, point)
-                return haversine_km(GeoPoint(lat, lon), GeoPoint(near.y, near.x))
+                across = math.cos(math.radians(lat))
+                flat = affinity.scale(boundary.geometry.context, across, 1.0, origin=(0, 0))
+                found = []
+                for turn in (0.0, -360.0, 360.0):
+                    near, _ = nearest_points(flat, Point((lon + turn) * across, lat))
+                    found.append(
+                        haversine_km(GeoPoint(lat, lon), GeoPoint(near.y, near.x / across))
+                    )
+                return min(found)
         return None
 
     def locate(self, lat: float, lon: float) -> str | None:

@@ -199,3 +199,29 @@ async def test_a_location_outside_the_district_given_is_warned(admin: Api) -> No
     ):
         quiet = await admin.ok("POST", "/v1/calls", body, 201)
         assert "location_outside_district" not in _warnings(quiet)
+
+
+async def test_how_far_a_point_lies_is_measured_on_the_ground(admin: Api) -> None:
+    """The distance from the district given's boundary was measured to the point nearest by
+    bare degrees of longitude and latitude: for a point 14 km across the antimeridian from
+    an Aleutian district it took the district's far side (145 km), and north of 70 degrees a
+    degree of longitude is a third of one of latitude (76 km read as 117): both asked the
+    dispatcher to check coordinates that were right."""
+
+    def polygon(*corners: tuple[float, float]) -> dict[str, Any]:
+        return {"type": "Polygon", "coordinates": [[*map(list, corners), list(corners[0])]]}
+
+    aleutians = polygon((-179.9, 51.0), (-178.0, 51.0), (-178.0, 52.0), (-179.9, 52.0))
+    slope = polygon((-157.0, 71.0), (-155.0, 71.0), (-157.0, 72.0))
+    for code, boundary in (("AW", aleutians), ("NS", slope)):
+        await admin.ok(
+            "POST", "/v1/districts", {"code": code, "name": code, "boundary": boundary}, 201
+        )
+    for code, (lat, lon), km in (("AW", (51.5, 179.9), 14), ("NS", (72.3, -155.0), 76)):
+        call = await admin.ok(
+            "POST", "/v1/calls", {"district": code, "location": {"lat": lat, "lon": lon}}, 201
+        )
+        assert _warnings(call)["location_outside_district"] == (
+            f"The location is outside every district's boundary, {km} km from that of {code},"
+            f" the district given: units are chosen for {code}; check the district"
+        )
