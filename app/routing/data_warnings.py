@@ -28,7 +28,8 @@ def _outside_district(draft: Draft, call: CallFacts) -> None:
         where = f"outside every district's boundary{_how_far(call)}"
     check = (
         "check the location's coordinates (a sign or a digit lost?) and the district"
-        if (call.outside_by_km or 0) >= FAR_OFF_KM
+        # As the distance is shown (_how_far): 99.6 km reads "100 km".
+        if round(call.outside_by_km or 0) >= FAR_OFF_KM
         else "check the district"
     )
     draft.warn(

@@ -338,6 +338,16 @@ def test_a_location_outside_the_district_names_where_it_lies() -> None:
     assert "location_outside_district" not in warnings(run(call("D1"), co_responder("MCT-1")))
 
 
+def test_a_point_shown_100_km_off_asks_to_check_its_coordinates() -> None:
+    """99.6 km was shown as "100 km" and asked only to check the district: the advice is
+    for the distance as shown, as docs/routing.md says (100 km or more)."""
+    for km, check in ((99.4, "check the district"), (99.6, "check the location's coordinates")):
+        rec = run(call("D1", outside_district=True, outside_by_km=km), co_responder("MCT-1"))
+        said = warning(rec, "location_outside_district")
+        assert f" {round(km)} km from that of D1" in said
+        assert said.split("units are chosen for D1; ")[1].startswith(check)
+
+
 # unknown_nature
 
 
