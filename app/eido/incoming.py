@@ -138,8 +138,9 @@ def _closure(incident: Mapping[str, Any], statuses: object) -> Closure | None:
 def _shown(text: str | None, *, at_most: int | None = None) -> str:
     """A document's text as a cleared call's disposition may hold it (VISIBLE, in
     app/schemas/common.py: no NUL, something seen): on one line, cut to at_most characters,
-    "" when nothing is seen in what is kept (marks that take no space before the words)."""
-    line = one_line(text or "")
+    "" when nothing is seen in what is kept (marks that take no space before the words); a
+    lone surrogate "?" (notes.storable: the clear refused it, a 500)."""
+    line = notes.storable(one_line(text or ""))
     return line if at_most is None else one_line(line[:at_most])
 
 
@@ -161,7 +162,9 @@ def _location(
         place = pidf.PidfLocation(None, None, None)
         if xml is not None:
             try:
-                place = pidf.read(xml)
+                # A lone surrogate shown as "?" (notes.storable), as the XML parser cannot
+                # encode one: it was a 500.
+                place = pidf.read(notes.storable(xml) if isinstance(xml, str) else xml)
             except pidf.PidfInvalid as exc:
                 where = ("locationComponent", index, "locationByValue")
                 raise EidoInvalid(str(exc), where) from None

@@ -1869,3 +1869,59 @@ async def test_an_incident_id_with_spaces_or_controls_is_no_urn_and_a_422(
     assert exported["$id"].endswith(f":{UUID(call['id']).hex}:{admin.agency_id.hex}")
     again = await admin.ok("POST", "/v1/eido", exported)
     assert (again["id"], again["applied"]) == (call["id"], False)
+
+
+async def test_a_lone_surrogate_in_a_place_or_a_disposition_is_shown_as_a_question_mark(
+    admin: Api,
+) -> None:
+    """JSON allows a lone surrogate (a CAD that cut an emoji in half): a note and a
+    location's description show it as "?", but in a PIDF-LO civic address it was a 500 (the
+    XML parser could not encode it), and in the disposition of the CAD's closing document a
+    500 (the clear refused it): each lost the whole document, its weapon caution or the
+    incident's end with it (through the STA-024 subscriber, sent again for ever)."""
+    await _crew_in_d1(admin)
+    headers = {**admin.headers, "Content-Type": "application/json"}
+
+    async def sent(eido: dict[str, Any], status: int) -> Any:
+        answer = await admin.client.post("/v1/eido", content=json.dumps(eido), headers=headers)
+        assert answer.status_code == status, answer.text
+        return answer.json()
+
+    civic = pidf(point=IN_D1, civic={"HNO": "12", "RD": "Main \ud83d", "A3": "Salt Lake City"})
+    described = document(incident_id(), beat="D1", cautions=[("Weapon", "highest")])
+    described["locationComponent"] = [
+        {
+            **_prologue_of(described, "location"),
+            "locationTypeDescriptionRegistryText": "CurrentIncident",
+            "locationDescriptionText": "rear door \ud83d",
+        }
+    ]
+    for eido, address in (
+        (document(incident_id(), location=civic, cautions=[("Weapon", "highest")]), "12 Main ?"),
+        (described, "rear door ?"),
+    ):
+        call = await sent(eido, 201)
+        assert call["safety"]["weapon"] is True
+        assert call["location"]["address"].startswith(address)
+    incident = incident_id()
+    call = await _import(admin, document(incident, beat="D1"), 201)
+    closing = document(incident, at=later(1), beat="D1")
+    closing["incidentComponent"]["incidentStatusCommonRegistryText"] = ["Closed"]
+    closing["incidentComponent"]["dispositionComponent"] = [
+        {
+            **_disposition(incident, "15"),
+            "dispositionPrimaryIndicator": True,
+            "dispositionDescriptionText": "linked to the clinic \ud83d",
+        }
+    ]
+    closed = await sent(closing, 200)
+    assert (closed["status"], closed["disposition"]) == ("cleared", "linked to the clinic ?")
+    assert closed["id"] == call["id"]
+
+
+def _prologue_of(eido: dict[str, Any], suffix: str) -> dict[str, Any]:
+    return {
+        "$id": f"{eido['$id']}:{suffix}",
+        "lastUpdateTimeStamp": eido["lastUpdateTimeStamp"],
+        "updatedByAgencyReference": eido["updatedByAgencyReference"],
+    }
