@@ -121,8 +121,13 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         {"loc": [p if isinstance(p, int) else shown(str(p)) for p in e["loc"]], "msg": said(e)}
         for e in every[:MAX_ERRORS]
     ]
+    # In the sentence, a name's invisible characters are escaped (a direction mark turned
+    # the rest of it around); loc keeps the name as sent, for a client to match.
     detail = (
-        "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5])
+        "; ".join(
+            f"{'.'.join(invisible_escaped(str(p)) for p in e['loc'])}: {e['msg']}"
+            for e in errors[:5]
+        )
         or "The request is not valid"
     )
     extra: dict[str, Any] = {"errors": errors}

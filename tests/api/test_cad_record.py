@@ -232,6 +232,27 @@ async def test_an_unknown_query_parameter_is_a_422_naming_it_on_every_v1_route(
     assert (await admin.get("/v1/calls", params={"limit": "1"})).status_code == 200
 
 
+async def test_a_name_the_client_chose_in_a_422s_detail_has_its_invisible_characters_escaped(
+    admin: Api,
+) -> None:
+    """An unknown query parameter's or body field's name holding a right-to-left override
+    (U+202E) was put raw in the 422's detail, turning the rest of the sentence around (the
+    parameters the route takes), as 75823af found of a CAD incident in a 409. The detail
+    escapes it; errors[].loc keeps the name as sent (cut, controls replaced), for a client
+    to match with its own."""
+    await grid_districts(admin)
+    misspelt = await admin.get("/v1/calls", params={"dis\u202etrict": "D1"})
+    assert misspelt.status_code == 422
+    assert misspelt.json()["detail"].startswith(
+        "query.dis\\u202etrict: Unknown query parameter; this route takes"
+    )
+    assert misspelt.json()["errors"][0]["loc"] == ["query", "dis\u202etrict"]
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    patched = await admin.patch(f"/v1/calls/{call['id']}", {"no\u200btes": "x"})
+    assert patched.status_code == 422
+    assert patched.json()["detail"].startswith("body.no\\u200btes: Unknown field")
+
+
 async def test_a_parameter_that_takes_one_value_given_twice_is_a_422_naming_it(
     admin: Api, client: httpx.AsyncClient
 ) -> None:
