@@ -8,7 +8,7 @@ from app.routing.draft import Draft
 from app.routing.flags import nature_code
 from app.routing.geo import is_known
 from app.routing.types import CallFacts, Policy
-from app.vocabulary import APCO_INCIDENT_TYPES
+from app.vocabulary import APCO_INCIDENT_TYPES, invisible_escaped
 
 
 def warn_of_data_sent(draft: Draft, call: CallFacts, policy: Policy) -> None:
@@ -60,9 +60,12 @@ def _unknown_nature(draft: Draft, call: CallFacts, policy: Policy) -> None:
         or any(nature_code(known) == code for known in policy.nature_flags)
     ):
         return
+    # Named with its invisible characters escaped: "MNTL" and a zero-width space is no code
+    # anyone knows, and read as "MNTL" it looked like one.
+    named = invisible_escaped((call.nature or "").strip())
     draft.warn(
         "unknown_nature",
-        f'Nature "{(call.nature or "").strip()}" is neither an APCO incident type nor a code '
+        f'Nature "{named}" is neither an APCO incident type nor a code '
         "of the policy, so it implies no safety flag: check the call's flags",
     )
 

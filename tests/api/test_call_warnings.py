@@ -225,3 +225,22 @@ async def test_how_far_a_point_lies_is_measured_on_the_ground(admin: Api) -> Non
             f"The location is outside every district's boundary, {km} km from that of {code},"
             f" the district given: units are chosen for {code}; check the district"
         )
+
+
+async def test_an_unknown_nature_is_named_with_its_invisible_characters_escaped(
+    admin: Api,
+) -> None:
+    """A nature holding a zero-width space after a known code ("MNTL" and U+200B) is no
+    code the registry or the policy knows, and the warning named it raw: 'Nature "MNTL" is
+    neither an APCO incident type nor a code of the policy', a code the dispatcher knows
+    to be one (as a445a5b found of the live feed's types). A direction mark turned the
+    rest of the sentence around."""
+    await grid_districts(admin)
+    for nature, named in (
+        ("MNTL\u200b", "MNTL\\u200b"),
+        ("crisis\u202e here", "crisis\\u202e here"),
+    ):
+        call = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": nature}, 201)
+        assert _warnings(call)["unknown_nature"].startswith(
+            f'Nature "{named}" is neither an APCO incident type nor a code of the policy'
+        )
