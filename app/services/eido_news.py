@@ -159,10 +159,11 @@ def notes_kept(
     # The document's lines take the place of those closing the notes (the cautions as the
     # CAD holds them now: a severity changed, a caution gone); those the notes tell before
     # them (a dispatcher's note after them, or on the line under one) are not told twice.
-    # A line telling a caution is one line (one_line), so it is looked for line by line.
+    # A line telling a caution is one line (one_line), so it is looked for line by line,
+    # trimmed on both sides (words cut at 200 characters may end the line with a space).
     before, closing = eido_notes.closing_caution_lines(held)
     told = set() if before is None else {line.strip() for line in before.split("\n")}
-    new = [line for line in facts.caution_notes if line not in told]
+    new = [line for line in facts.caution_notes if line.strip() not in told]
     if sorted(new) == sorted(closing):
         return body.model_copy(update={"notes": held})  # the same cautions, in another order
     notes = eido_notes.joined_notes([*([] if before is None else [before]), *new])

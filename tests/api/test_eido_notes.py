@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import asyncpg
+import pytest
 from fastapi import FastAPI
 
 from app.services.auth import authenticate
@@ -157,15 +158,31 @@ async def test_unchanged_notes_still_bring_the_cautions_as_the_cad_holds_them_no
     assert updated["recommendation"]["warnings"] == []
 
 
-async def test_a_caution_line_a_dispatcher_wrote_under_is_not_told_twice(admin: Api) -> None:
+# A caution's words are cut to 200 characters: cut after a space, its line ends with one,
+# and a line written under was looked for trimmed, not found, and told again.
+LONG_WORDS = "x" * 191 + " dog on the premises, bites"  # "Animal: " and 191: a space at 200
+
+
+@pytest.mark.parametrize("words", [None, LONG_WORDS])
+async def test_a_caution_line_a_dispatcher_wrote_under_is_not_told_twice(
+    admin: Api, words: str | None
+) -> None:
     """A dispatcher's note written on the line under a caution's (no blank line between):
     the CAD's next document, its notes and the caution unchanged, told the caution again
     after it, as if new, and the call held the line twice."""
     await _crew_in_d1(admin)
     incident = incident_id()
+
+    def sent(eido: dict[str, Any]) -> dict[str, Any]:
+        if words is not None:
+            eido["cautionComponent"][0]["cautionTypeInternalText"] = words
+        return eido
+
     first = document(incident, beat="D1", notes=[NOTE], cautions=[("Animal", "normal")])
-    call = await _import(admin, first, 201)
-    edited = f"{await _notes(admin, call['id'])}\nDog shut in the yard (dispatcher)"
+    call = await _import(admin, sent(first), 201)
+    held = await _notes(admin, call["id"])
+    assert held.endswith(" ") == (words is not None)
+    edited = f"{held}\nDog shut in the yard (dispatcher)"
     await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": edited})
     newer = document(
         incident,
@@ -175,14 +192,14 @@ async def test_a_caution_line_a_dispatcher_wrote_under_is_not_told_twice(admin: 
         notes=[NOTE],
         cautions=[("Animal", "normal")],
     )
-    updated = await _import(admin, newer, 200)
+    updated = await _import(admin, sent(newer), 200)
     assert updated["nature"] == "MTLV"
     assert await _notes(admin, call["id"]) == edited
     # Without notes of its own, the same.
     bare = document(
         incident, at=later(6), nature="MTLV", beat="D1", cautions=[("Animal", "normal")]
     )
-    await _import(admin, bare, 200)
+    await _import(admin, sent(bare), 200)
     assert await _notes(admin, call["id"]) == edited
 
 
