@@ -1,11 +1,12 @@
 """A call going out as an EIDO 1.0 document (NENA-STA-021), never with its notes.
 
-The document holds: the agency; the incident (its common type, status, district as beat,
-and on a cleared call the APCO disposition of its outcome); its location as PIDF-LO; the
-person's age; one caution per safety flag set; one dispatch component; and one agent and
-one emergency resource per unit ever assigned, with its resource type, CIT attribute and
-unit status. Every component's $id is the incident id with a suffix, so a document is the
-same each time it is built from the same state.
+The document holds: the agency; the call (when it was received, as callStartTimestamp);
+the incident (its common type, status, district as beat, and on a cleared call the APCO
+disposition of its outcome); its location as PIDF-LO; the person's age; one caution per
+safety flag set; one dispatch component; and one agent and one emergency resource per unit
+ever assigned, with its resource type, CIT attribute and unit status. Every component's $id
+is the incident id with a suffix, so a document is the same each time it is built from the
+same state.
 """
 
 from __future__ import annotations
