@@ -66,15 +66,16 @@ class ShiftCreate(StrictModel):
 
 class ShiftPatch(PatchModel, TellsReadOnly):
     """A change to a shift that has not ended. Who works it is not changed here: that is
-    another shift, and the 422 says so (a coordinator handing a departed officer's shift to
-    another sends `responder_id`)."""
+    another shift (a `responder_id` sent is a 422 saying how to make it)."""
 
     BODY = "a shift's PATCH"
     READ_ONLY = {
+        # A shift that has begun is not cancelled (DELETE is a 409): it is ended.
         **dict.fromkeys(
             ("responder_type", "responder_id"),
-            "Who works a shift does not change: cancel this one (DELETE /v1/shifts/{id}) and"
-            " make one for the other responder (POST /v1/shifts)",
+            "Who works a shift does not change: make one for the other responder (POST"
+            " /v1/shifts), and cancel this one (DELETE /v1/shifts/{id}) or, if it has begun,"
+            " end it now (PATCH its ends_at)",
         ),
         "id": BY_THE_SERVICE,
     }

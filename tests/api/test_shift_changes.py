@@ -492,3 +492,34 @@ async def test_a_shift_entered_a_moment_ago_and_ended_in_the_minute_before_stays
     assert datetime.fromisoformat(ended["ends_at"]) < now
     assert (await admin.delete(f"/v1/shifts/{shift['id']}")).status_code == 409
     assert (await admin.patch(f"/v1/shifts/{shift['id']}", {"district": "D2"})).status_code == 409
+
+
+async def test_a_started_shift_handed_to_another_is_told_a_way_that_works(admin: Api) -> None:
+    """3 a.m.: a clinician goes home sick mid-shift and a coordinator hands the shift to
+    another by PATCH (`responder_id`). The 422 said to cancel it (DELETE) and make one for
+    the other: a started shift's DELETE is a 409. It says to end one that has begun (PATCH
+    its ends_at), and doing as it says hands the rest of the shift over."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    _, [shift] = await _clinician(
+        admin, "MCT-1", (now - timedelta(hours=3), now + timedelta(hours=5))
+    )
+    other = await add_unrostered_co_responder(admin, "Clinician MCT-2")
+    path = f"/v1/shifts/{shift['id']}"
+    handed = await admin.patch(path, {"responder_id": other})
+    assert handed.status_code == 422, handed.text
+    told = handed.json()["errors"][0]["msg"]
+    assert "POST /v1/shifts" in told
+    assert "PATCH its ends_at" in told, told
+    assert (await admin.delete(path)).status_code == 409  # begun: not cancelled
+    await admin.ok("PATCH", path, {"ends_at": iso(now)})
+    await add_shift(
+        admin,
+        "co_responder",
+        other,
+        call_sign="MCT-2",
+        district="D1",
+        starts_at=now,
+        ends_at=now + timedelta(hours=5),
+    )
+    [unit] = (await admin.ok("GET", "/v1/units?district=D1"))["items"]
+    assert (unit["responder_id"], unit["call_sign"]) == (other, "MCT-2")
