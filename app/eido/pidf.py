@@ -8,6 +8,7 @@ expansion (billion laughs), no external entity or DTD is ever fetched (XXE).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -46,9 +47,18 @@ class PidfLocation:
         return None if self.lat is None or self.lon is None else (self.lat, self.lon)
 
 
+# The characters XML 1.0 cannot hold (its Char production), but for the surrogates, which
+# the caller shows as "?" (notes.storable): a control character other than a tab or a line
+# break, U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _parse(xml: str) -> Element:
+    """The XML's root element; each character XML cannot hold read as U+FFFD, as a NUL is
+    in a location's description: one stray byte (a vertical tab between an address's lines,
+    an escape) made the whole document a 422, its cautions lost with it."""
     try:
-        root: Element = fromstring(xml, forbid_dtd=True)
+        root: Element = fromstring(_NOT_XML.sub("\ufffd", xml), forbid_dtd=True)
     except DefusedXmlException as exc:
         raise PidfInvalid(
             f"refused XML ({type(exc).__name__}): DTDs and entities are not allowed"

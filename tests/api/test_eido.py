@@ -1925,3 +1925,22 @@ def _prologue_of(eido: dict[str, Any], suffix: str) -> dict[str, Any]:
         "lastUpdateTimeStamp": eido["lastUpdateTimeStamp"],
         "updatedByAgencyReference": eido["updatedByAgencyReference"],
     }
+
+
+async def test_a_character_xml_cannot_hold_in_a_pidf_lo_is_shown_as_u_fffd(admin: Api) -> None:
+    """A NUL in a civic address is U+FFFD, not a 422 (2f12c9f); so is any other character
+    XML 1.0 cannot hold: a vertical tab a CAD keeps between lines of an address, an escape
+    from a terminal, U+FFFF. Each was a 422 (not well-formed XML) that lost the whole
+    document, its weapon caution with it."""
+    await _crew_in_d1(admin)
+    headers = {**admin.headers, "Content-Type": "application/json"}
+    for stray in ("\x0b", "\x1b", "\x01", "\uffff"):
+        civic = {"HNO": "12", "RD": f"Main{stray}St", "A3": "Salt Lake City"}
+        eido = document(
+            incident_id(), location=pidf(point=IN_D1, civic=civic), cautions=[("Weapon", "high")]
+        )
+        answer = await admin.client.post("/v1/eido", content=json.dumps(eido), headers=headers)
+        assert answer.status_code == 201, (repr(stray), answer.text)
+        call = answer.json()
+        assert call["safety"]["weapon"] is True
+        assert call["location"]["address"] == "12 Main\ufffdSt, Salt Lake City"
