@@ -160,11 +160,12 @@ def notes_kept(
     # CAD holds them now: a severity changed, a caution gone); those the notes tell before
     # them (a dispatcher's note after them, or on the line under one) are not told twice.
     # A line telling a caution is one line (one_line), so it is looked for line by line,
-    # trimmed on both sides (words cut at 200 characters may end the line with a space).
+    # trimmed on both sides (words cut at 200 characters may end the line with a space), and
+    # so are those closing the notes (a console that trims what it sends took that space).
     before, closing = eido_notes.closing_caution_lines(held)
     told = set() if before is None else {line.strip() for line in before.split("\n")}
     new = [line for line in facts.caution_notes if line.strip() not in told]
-    if sorted(new) == sorted(closing):
+    if sorted(line.strip() for line in new) == sorted(line.strip() for line in closing):
         return body.model_copy(update={"notes": held})  # the same cautions, in another order
     notes = eido_notes.joined_notes([*([] if before is None else [before]), *new])
     # Lines alone, the cautions all read now: kept (notes are never emptied by a document).

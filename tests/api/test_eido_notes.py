@@ -203,6 +203,33 @@ async def test_a_caution_line_a_dispatcher_wrote_under_is_not_told_twice(
     assert await _notes(admin, call["id"]) == edited
 
 
+async def test_a_long_cautions_line_a_console_trimmed_is_no_news(admin: Api) -> None:
+    """A caution's words cut after a space end the notes with one; a dispatcher's console
+    that trims what it sends (a note added above the caution) left the line without it, and
+    the CAD's next document, its notes and caution unchanged, wrote the space back as news
+    and re-triaged the call (ba9a299 trimmed only a line with a note under it)."""
+    await _crew_in_d1(admin)
+    incident = incident_id()
+
+    def sent(minutes: float) -> dict[str, Any]:
+        eido = document(
+            incident, at=later(minutes), beat="D1", notes=[NOTE], cautions=[("Animal", "normal")]
+        )
+        eido["cautionComponent"][0]["cautionTypeInternalText"] = LONG_WORDS
+        return eido
+
+    call = await _import(admin, sent(0), 201)
+    held = await _notes(admin, call["id"])
+    assert held.endswith(" ")
+    notes, _, caution = held.rpartition("\n\n")
+    edited = f"{notes}\n\nMother on scene (dispatcher)\n\n{caution}".rstrip()
+    await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": edited})
+    triaged = await _recommendations(admin, call["id"])
+    await _import(admin, sent(5), 200)
+    assert await _notes(admin, call["id"]) == edited
+    assert await _recommendations(admin, call["id"]) == triaged
+
+
 async def test_a_note_holding_a_lone_surrogate_or_a_nul_is_taken_with_its_documents_weapon(
     admin: Api,
 ) -> None:
