@@ -35,6 +35,7 @@ from app.schemas.calls import (
 from app.security import Principal
 from app.services import audit, call_views, triage
 from app.services.call_views import get, known_by, render_call
+from app.vocabulary import invisible_escaped
 
 
 def _location(body: CallLocation | None) -> Location | None:
@@ -90,7 +91,7 @@ async def _refuse_an_exported_incident_id(work: UnitOfWork, call: CallRecord) ->
         return
     holder = await repo.get_call(await work.session(), agency_id=call.agency_id, call_id=named)
     if holder is not None and known_by(holder, str(call.external_id)):
-        raise CallExists(str(call.external_id), named)
+        raise CallExists(invisible_escaped(str(call.external_id)), named)
 
 
 def new_call(
@@ -175,8 +176,9 @@ async def intake(
             await work.connection(), agency_id=call.agency_id, external_id=call.external_id
         )
         if existing is None:  # cleared by a rollback since: unlikely, and worth a retry
-            raise Conflict(f"external_id {call.external_id} was taken; retry") from None
-        raise CallExists(str(call.external_id), existing) from None
+            shown = invisible_escaped(str(call.external_id))
+            raise Conflict(f"external_id {shown} was taken; retry") from None
+        raise CallExists(invisible_escaped(str(call.external_id)), existing) from None
     except repo.DistrictGone:
         raise Invalid(f"unknown district {call.district}", loc=("body", "district")) from None
     triage.count_when_committed(work, rec)

@@ -162,6 +162,13 @@ async def test_a_taken_external_id_is_a_409_naming_the_call_that_has_it(
     assert problem["type"].endswith("/call-exists")
     assert first["id"] in problem["detail"]
     assert await db.fetchval("SELECT count(*) FROM call") == 1
+    # An id with a direction mark is named with it escaped: raw, it turned the sentence's
+    # end around.
+    marked = "CAD-\u202e2"
+    await admin.ok("POST", "/v1/calls", {"district": "D1", "external_id": marked}, 201)
+    taken = await admin.post("/v1/calls", {"district": "D1", "external_id": marked})
+    assert taken.status_code == 409
+    assert taken.json()["detail"].endswith("already has external_id CAD-\\u202e2")
 
 
 async def test_lists_carry_what_a_cleared_call_became(admin: Api) -> None:
