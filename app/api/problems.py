@@ -16,6 +16,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route, compile_path
 
+from app.api import unknown_fields
 from app.api.deps import authorize_unread_body
 from app.api.middleware import LONG_LIVED
 from app.api.strict_json import RepeatedName
@@ -118,7 +119,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     # Only loc and msg: the offending input is never echoed, since it may be sensitive. A
     # loc may name a key the client chose (a policy's nature code): cut, controls replaced.
     errors = [
-        {"loc": [p if isinstance(p, int) else shown(str(p)) for p in e["loc"]], "msg": said(e)}
+        {
+            "loc": [p if isinstance(p, int) else shown(str(p)) for p in e["loc"]],
+            "msg": unknown_fields.told(request, e) or said(e),
+        }
         for e in every[:MAX_ERRORS]
     ]
     # In the sentence, a name's invisible characters are escaped (a direction mark turned

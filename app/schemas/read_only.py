@@ -4,7 +4,8 @@ CAD sending a call's external_id in a PATCH could not tell which it was."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 from pydantic import ModelWrapValidatorHandler, ValidationError, model_validator
@@ -47,5 +48,14 @@ class TellsReadOnly(StrictModel):
             if where is not None:
                 kind, message = "read_only", where
             else:
-                message = f"Unknown field: {cls.BODY} takes {', '.join(cls.model_fields)}"
+                message = unknown_field(str(loc[0]), cls.BODY, list(cls.model_fields))
         return {"type": PydanticCustomError(kind, message), "loc": loc, "input": error["input"]}
+
+
+def unknown_field(name: str, where: str, takes: Sequence[str]) -> str:
+    """What a 422 says of a field name the object where (in words) does not have: the
+    fields it takes, and the one name may be a misspelling of ("Unknown field: safety takes
+    weapon, violence, …; did you mean weapon?")."""
+    close = difflib.get_close_matches(name, takes, n=1)
+    meant = f"; did you mean {close[0]}?" if close else ""
+    return f"Unknown field: {where} takes {', '.join(takes)}{meant}"

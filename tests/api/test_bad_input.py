@@ -7,6 +7,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import quote
 
 import asyncpg
@@ -15,6 +16,7 @@ import pytest
 
 from app.api.permissions import ROUTES
 from app.schemas.common import PATTERN_WORDS
+from app.vocabulary import SAFETY_FLAGS
 from tests.helpers import Api, add_officer, around_now, grid_districts
 
 PROBLEM = "application/problem+json"
@@ -759,9 +761,8 @@ async def test_validation_errors_are_capped_and_the_rest_counted(
     before = await _counts(db)
     response = await admin.post("/v1/districts", body)
     problem = _assert_problem(response, 422)
-    assert problem["errors"] == [
-        {"loc": ["body", f"field{i}"], "msg": "Extra inputs are not permitted"} for i in range(50)
-    ]
+    takes = "Unknown field: the body takes code, name, adjacent, boundary"
+    assert problem["errors"] == [{"loc": ["body", f"field{i}"], "msg": takes} for i in range(50)]
     assert problem["errors_omitted"] == 2950
     assert len(response.content) < 10_000
     assert await _counts(db) == before
@@ -769,7 +770,7 @@ async def test_validation_errors_are_capped_and_the_rest_counted(
     few = _assert_problem(
         await admin.post("/v1/districts", {"code": "Z1", "name": "Z", "x": 0}), 422
     )
-    assert few["errors"] == [{"loc": ["body", "x"], "msg": "Extra inputs are not permitted"}]
+    assert few["errors"] == [{"loc": ["body", "x"], "msg": takes}]
     assert "errors_omitted" not in few
     assert "more error" not in str(few["detail"])
     # Six errors: the detail names five and says one more is in errors.
@@ -784,6 +785,66 @@ async def test_validation_errors_are_capped_and_the_rest_counted(
     assert len(listed) == 6
     assert str(six["detail"]).endswith("(and 1 more error)")
     assert str(problem["detail"]).endswith("(and 2995 more errors)")
+
+
+async def test_an_unknown_field_at_any_depth_lists_what_its_object_takes_and_what_it_meant(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A misspelt safety flag was told pydantic's "Extra inputs are not permitted", which
+    named neither the flags nor the one meant (an outside-in check): a console at 3 a.m.
+    sending `safety.weapn` is told `weapon`. So is a field of any object in any body, a
+    list's item and a union's member among them; nothing is written."""
+    await grid_districts(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    before = await _counts(db)
+
+    async def told(method: str, url: str, body: dict[str, Any]) -> dict[str, str]:
+        problem = _assert_problem(
+            await admin.client.request(method, url, json=body, headers=admin.headers), 422
+        )
+        errors = problem["errors"]
+        assert isinstance(errors, list)
+        return {".".join(map(str, e["loc"])): e["msg"] for e in errors}
+
+    flags = ", ".join(SAFETY_FLAGS)
+    weapn = {"district": "D1", "safety": {"weapn": True}}
+    assert await told("POST", "/v1/calls", weapn) == {
+        "body.safety.weapn": f"Unknown field: safety takes {flags}; did you mean weapon?"
+    }
+    # A name like none of them is told what the object takes, and no guess.
+    assert await told("POST", "/v1/calls", {"district": "D1", "location": {"x": 1}}) == {
+        "body.location.x": "Unknown field: location takes lat, lon, address",
+    }
+    assert (await told("POST", "/v1/calls", {"district": "D1", "natrue": "MNTL"}))[
+        "body.natrue"
+    ].endswith(", received_at; did you mean nature?")
+    # A call's PATCH: a flag nested in safety, and a field of the body, which says too.
+    assert await told("PATCH", f"/v1/calls/{call['id']}", {"safety": {"violense": True}}) == {
+        "body.safety.violense": f"Unknown field: safety takes {flags}; did you mean violence?"
+    }
+    assert (await told("PATCH", f"/v1/calls/{call['id']}", {"notse": "x"}))["body.notse"] == (
+        "Unknown field: a call's PATCH takes safety, nature, district, location, notes,"
+        " subject; did you mean notes?"
+    )
+    # An item of a list, told by its place; a member of a union, by its own fields.
+    shift = {
+        "responder_type": "officer",
+        "responder_id": str(uuid.uuid4()),
+        "call_sign": "A1",
+        "district": "D1",
+        "starts_at": "2026-12-01T07:00:00Z",
+        "ends": "x",
+    }
+    bulk = await told("POST", "/v1/shifts/bulk", {"shifts": [shift]})
+    assert bulk["body.shifts.0.ends"].startswith("Unknown field: shifts[0] takes responder_type")
+    assert bulk["body.shifts.0.ends"].endswith("; did you mean ends_at?")
+    square = [[0, 0], [1, 0], [1, 1], [0, 0]]
+    boundary = {"type": "Polygon", "coordinates": [square], "bbox": [0, 0, 1, 1]}
+    district = {"code": "Z1", "name": "Z", "boundary": boundary}
+    assert await told("POST", "/v1/districts", district) == {
+        "body.boundary.Polygon.bbox": "Unknown field: boundary.Polygon takes type, coordinates"
+    }
+    assert await _counts(db) == before
 
 
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])

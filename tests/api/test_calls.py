@@ -623,7 +623,9 @@ async def test_patching_a_field_set_elsewhere_says_where_and_an_unknown_one_what
     assert not any("Extra inputs" in m or m.startswith("Unknown field") for m in messages.values())
     # A field the call does not have, beside others' errors, each told as it is.
     mixed = await refused({"natrue": "MNTL", "received_at": "2026-01-01T00:00:00Z", "nature": 5})
-    assert mixed["body.natrue"] == f"Unknown field: a call's PATCH takes {', '.join(takes)}"
+    assert mixed["body.natrue"] == (
+        f"Unknown field: a call's PATCH takes {', '.join(takes)}; did you mean nature?"
+    )
     assert mixed["body.received_at"].startswith("Set only when the call is created")
     assert mixed["body.nature"] == "Input should be a valid string"
     after = await admin.ok("GET", url)

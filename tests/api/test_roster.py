@@ -733,7 +733,8 @@ async def test_a_roster_patch_naming_a_field_set_elsewhere_says_how_it_changes(
     assert "POST /v1/shifts" in handed["body.responder_id"]
     misspelt = await refused(f"/v1/shifts/{shift['id']}", {"call_sing": "1A9"})
     assert misspelt["body.call_sing"] == (
-        "Unknown field: a shift's PATCH takes call_sign, district, also_covers, starts_at, ends_at"
+        "Unknown field: a shift's PATCH takes call_sign, district, also_covers, starts_at, ends_at;"
+        " did you mean call_sign?"
     )
     person = await refused(f"/v1/officers/{officer}", {"state_officer_id": "S-9"})
     assert "POST /v1/officers" in person["body.state_officer_id"]
