@@ -228,6 +228,7 @@ async def _call(
     sent: list[tuple[ResponderType, UUID, str]] = [
         (u.responder_type, u.responder_id, u.role) for u in result.units
     ]
+    signs = {u.responder_id: u.call_sign for u in result.units}
     override: OverrideCode | None = None
     if dispatched and result.lead == "mental_health" and rng.random() < 0.18:
         officers = [u for u in result.units if u.responder_type == "officer"]
@@ -301,6 +302,7 @@ async def _call(
                 assigned_at=dispatch_at,
                 released_at=cleared,
                 released_status="available",  # as a clear releases them
+                call_sign=signs[responder_id],
                 on_scene_at=None
                 if outcome == "gone_on_arrival" and n
                 else arrival + timedelta(minutes=3 * n),

@@ -241,6 +241,7 @@ def unit_released(
     call_id: UUID,
     responder_type: ResponderType,
     responder_id: UUID,
+    call_sign: str | None,
     role: UnitRole,
     status: UnitStatus,
 ) -> OutboxEvent:
@@ -248,6 +249,7 @@ def unit_released(
         call_id=str(call_id),
         responder_type=responder_type,
         responder_id=str(responder_id),
+        call_sign=call_sign,
         role=role,
         status=status,
     )

@@ -103,6 +103,9 @@ class UnitReleased(TypedDict):
     call_id: str
     responder_type: ResponderType
     responder_id: str
+    # The call sign it was dispatched under (its assignment's): null as in unit.assigned,
+    # and for an assignment made before the service kept it whose shifts are gone.
+    call_sign: str | None
     role: UnitRole
     # The status the unit was released into.
     status: UnitStatus

@@ -55,6 +55,10 @@ class Assignment(Base):
     released_status: Mapped[OffCallStatus | None] = mapped_column(Text)
     # When the unit first reported on_scene on this call.
     on_scene_at: Mapped[datetime | None]
+    # The call sign of the shift that named the unit when it was dispatched (the one its
+    # unit.assigned carried). NULL for a unit with no shift at all then, and for assignments
+    # made before migration 0037 whose unit's shifts are all gone.
+    call_sign: Mapped[str | None] = mapped_column(Text)
     # Never loaded; it tells the ORM to write a dispatch before its assignments.
     dispatch: Mapped[Dispatch | None] = relationship(lazy="raise")
 

@@ -43,8 +43,9 @@ class NewDispatch:
     dispatched_lead: Lead | None
     override_code: OverrideCode | None
     override_reason: str | None
-    # (assignment id, responder type, responder id, role), in the order they were made.
-    assignments: tuple[tuple[UUID, ResponderType, UUID, UnitRole], ...]
+    # (assignment id, responder type, responder id, role, call sign), in the order they
+    # were made.
+    assignments: tuple[tuple[UUID, ResponderType, UUID, UnitRole, str | None], ...]
     # (assignment id, new role) of units already on the call given another part.
     role_changes: tuple[tuple[UUID, UnitRole], ...] = ()
 
@@ -57,12 +58,13 @@ VALUES (:d_id, :d_agency_id, :d_call_id, :d_at, :d_recommendation_id, :d_recomme
 
 _INSERT_ASSIGNMENTS = """
 INSERT INTO assignment (id, agency_id, call_id, dispatch_id, responder_type, responder_id,
-                        role, override_reason, assigned_at)
+                        role, override_reason, assigned_at, call_sign)
 SELECT a.id, :d_agency_id, :d_call_id, :d_id, a.responder_type, a.responder_id, a.role,
-       :d_override_reason, :d_at
+       :d_override_reason, :d_at, a.call_sign
 FROM unnest(CAST(:as_ids AS uuid[]), CAST(:as_types AS text[]),
-            CAST(:as_responder_ids AS uuid[]), CAST(:as_roles AS text[]))
-    AS a(id, responder_type, responder_id, role)"""
+            CAST(:as_responder_ids AS uuid[]), CAST(:as_roles AS text[]),
+            CAST(:as_call_signs AS text[]))
+    AS a(id, responder_type, responder_id, role, call_sign)"""
 
 _CHANGE_ROLES = """
 UPDATE assignment SET role = r.role
@@ -127,6 +129,7 @@ async def write(
         "as_types": [a[1] for a in made],
         "as_responder_ids": [a[2] for a in made],
         "as_roles": [a[3] for a in made],
+        "as_call_signs": [a[4] for a in made],
         "rc_ids": [c[0] for c in dispatch.role_changes],
         "rc_roles": [c[1] for c in dispatch.role_changes],
         "officer_ids": [a[2] for a in made if a[1] == "officer"],

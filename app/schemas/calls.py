@@ -272,6 +272,11 @@ class AssignmentOut(BaseModel):
     )
     # When the unit first reported on_scene (or transporting) on this call.
     on_scene_at: datetime | None
+    call_sign: str | None = Field(
+        description="The call sign the unit was dispatched under: its shift's then, as its"
+        " `unit.assigned` said. Null for a unit that had no shift at all, and for a unit"
+        " dispatched before the service kept it whose shifts have since been deleted."
+    )
 
 
 class DispatchOut(BaseModel):

@@ -58,6 +58,7 @@ async def clear(
             call_id=call.id,
             responder_type=a.responder_type,
             responder_id=a.responder_id,
+            call_sign=a.call_sign,
             role=a.role,
             status="available",
         )

@@ -260,7 +260,9 @@ async def dispatch(
         ),
         override_code=choice.override_code,
         override_reason=choice.override_reason,
-        assignments=tuple((new_id(), kind, unit, role) for kind, unit, role in wanted),
+        assignments=tuple(
+            (new_id(), kind, unit, role, locked[unit].call_sign) for kind, unit, role in wanted
+        ),
         role_changes=tuple((c.assignment.id, c.role) for c in changes),
     )
     after = [*dispatch_roles.with_roles(earlier, changes), *_assignments(record)]
@@ -333,8 +335,9 @@ def _assignments(record: dispatch_repo.NewDispatch) -> list[Assignment]:
             released_at=None,
             released_status=None,
             on_scene_at=None,
+            call_sign=call_sign,
         )
-        for assignment_id, responder_type, responder_id, role in record.assignments
+        for assignment_id, responder_type, responder_id, role, call_sign in record.assignments
     ]
 
 

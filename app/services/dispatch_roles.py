@@ -168,4 +168,5 @@ def _copy(a: Assignment, *, role: UnitRole) -> Assignment:
         released_at=a.released_at,
         released_status=a.released_status,
         on_scene_at=a.on_scene_at,
+        call_sign=a.call_sign,
     )

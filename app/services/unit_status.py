@@ -278,6 +278,7 @@ async def _release(
                 call_id=call_id,
                 responder_type=a.responder_type,
                 responder_id=a.responder_id,
+                call_sign=a.call_sign,
                 role=a.role,
                 status=new_status,
             )

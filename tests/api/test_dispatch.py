@@ -520,6 +520,39 @@ async def test_the_way_back_the_409_gives_works_for_a_unit_that_did_not_lead(
     assert (await admin.ok("PUT", path, {"status": "on_scene"}))["active_call_id"] == call["id"]
 
 
+async def test_a_calls_assignments_and_releases_name_each_unit_by_its_call_sign_then(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A call's assignments named each unit by its id alone: a dispatcher reading who is on
+    a call had to look each id up on the units board, which knows today's shifts only. Each
+    names the call sign its unit was dispatched under, kept with it (a shift's call sign
+    changed since is not the one the unit had on this call), and unit.released says it."""
+    co, officer = await _setup(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    signs = {co: "MCT-1", officer: "1A1"}
+
+    def named(shown: dict[str, Any]) -> dict[str, str | None]:
+        return {a["responder_id"]: a["call_sign"] for a in shown["assignments"]}
+
+    assert named(await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")) == signs
+    assert {e["responder_id"]: e["call_sign"] for e in await _events(db, "unit.assigned")} == (
+        signs
+    )
+    await db.execute("UPDATE shift SET call_sign = call_sign || '-NEXT'")
+    assert named(await admin.ok("GET", f"/v1/calls/{call['id']}")) == signs
+    [listed] = (await admin.ok("GET", "/v1/calls"))["items"]
+    assert named(listed) == signs
+    # Released by its own report, then by the clear: each release says who left.
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "available"})
+    cleared = await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "done"})
+    assert named(cleared) == signs
+    released = await _events(db, "unit.released")
+    assert [(e["responder_id"], e["call_sign"]) for e in released] == [
+        (officer, "1A1"),
+        (co, "MCT-1"),
+    ]
+
+
 async def test_out_of_service_unit_is_released_and_never_recommended(
     admin: Api, db: asyncpg.Connection
 ) -> None:

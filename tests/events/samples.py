@@ -98,6 +98,7 @@ def one_of_each(call: CallRecord) -> list[OutboxEvent]:
             call_id=call.id,
             responder_type="officer",
             responder_id=unit,
+            call_sign="1A1",
             role="lead",
             status="available",
         ),

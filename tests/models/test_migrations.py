@@ -744,4 +744,56 @@ def test_upgrading_tells_the_status_each_known_release_left_its_unit_in(scratch_
     assert all(ok for _, ok in asyncio.run(_fetch(scratch_url, valid)))
 
 
+def test_upgrading_names_each_assignment_by_the_call_sign_its_unit_had_then(
+    scratch_url: str,
+) -> None:
+    """Migration 0037: an assignment made before it takes the call sign of the shift that
+    named its unit when it was made (begun last by then, else its next one), not today's;
+    NULL for a unit with no shift left."""
+    upgrade(scratch_url, "0036")
+    shift = (
+        "INSERT INTO shift (id, agency_id, responder_type, officer_id, call_sign, district_id,"
+        " starts_at, ends_at) SELECT gen_random_uuid(), a.id, 'officer', o.id, '{sign}', d.id,"
+        " '{starts}', timestamptz '{starts}' + interval '8 hours'"
+        " FROM agency a, officer o, district d WHERE o.state_officer_id = '{sid}'"
+    )
+    assignment = (
+        "INSERT INTO assignment (id, agency_id, call_id, responder_type, responder_id, role,"
+        " assigned_at, released_at) SELECT gen_random_uuid(), c.agency_id, c.id, 'officer',"
+        " o.id, 'lead', '{at}', timestamptz '{at}' + interval '1 hour'"
+        " FROM call c, officer o WHERE o.state_officer_id = '{sid}'"
+    )
+    asyncio.run(
+        _insert(
+            scratch_url,
+            _AGENCY,
+            _DISTRICT,
+            _OFFICER.format(sid="S-1"),
+            _OFFICER.format(sid="S-2"),
+            "INSERT INTO call (id, agency_id, status, district_id, safety, received_at)"
+            " SELECT gen_random_uuid(), d.agency_id, 'dispatched', d.id, '{}',"
+            " '2026-12-01T09:00:00Z' FROM district d",
+            shift.format(sign="1A1", starts="2026-11-30T07:00:00Z", sid="S-1"),
+            shift.format(sign="2B7", starts="2026-12-01T07:00:00Z", sid="S-1"),
+            shift.format(sign="3C3", starts="2026-12-02T07:00:00Z", sid="S-1"),
+            # On its shift of the day; after the one the day before ended; before any.
+            assignment.format(at="2026-12-01T09:00:00Z", sid="S-1"),
+            assignment.format(at="2026-11-30T16:00:00Z", sid="S-1"),
+            assignment.format(at="2026-11-29T16:00:00Z", sid="S-1"),
+            assignment.format(at="2026-12-01T09:00:00Z", sid="S-2"),  # no shift at all
+        )
+    )
+    upgrade(scratch_url)
+    named = (
+        "SELECT o.state_officer_id, a.assigned_at::text, a.call_sign FROM assignment a"
+        " JOIN officer o ON o.id = a.responder_id ORDER BY 1, 2"
+    )
+    assert asyncio.run(_fetch(scratch_url, named)) == [
+        ("S-1", "2026-11-29 16:00:00+00", "1A1"),
+        ("S-1", "2026-11-30 16:00:00+00", "1A1"),
+        ("S-1", "2026-12-01 09:00:00+00", "2B7"),
+        ("S-2", "2026-12-01 09:00:00+00", None),
+    ]
+
+
 _UNITS = [f"00000000-0000-4000-8000-00000000000{n}" for n in range(4)]
