@@ -3,12 +3,12 @@ is made of (docs/api.md, "EIDO")."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
+from app.eido import age as ages
 from app.eido import notes, pidf, registry, schema
 from app.eido.schema import EidoInvalid
 from app.vocabulary import (
@@ -196,42 +196,6 @@ def _described(text: Any) -> str | None:
     return " ".join(notes.storable(text).split())[:500] or None
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _age(person: Mapping[str, Any], on: date) -> tuple[int | None, str | None]:
-    """The person's age in years (from ageMeasure, else birthDate), and the element it
-    came from. Raises EidoInvalid naming the element that cannot be read."""
-    niem = person.get("ncPersonComponent")
-    if not isinstance(niem, dict):
-        return None, None
-    if "ageMeasure" in niem:
-        measure = niem["ageMeasure"]
-        value = _number(measure.get("doubleValue") if isinstance(measure, dict) else measure)
-        if value is None:
-            raise EidoInvalid("ageMeasure is a number of years, or {doubleValue: years}")
-        if value < 0:
-            raise EidoInvalid(f"ageMeasure is a number of years, 0 or more, not {value:g}")
-        return math.floor(value), "ageMeasure"
-    if "birthDate" in niem:
-        born = niem["birthDate"]
-        if isinstance(born, dict):
-            born = born.get("date") or born.get("dateTime")
-        try:
-            birthday = date.fromisoformat(str(born)[:10])
-        except ValueError:
-            raise EidoInvalid("birthDate is a date (YYYY-MM-DD), or {date: YYYY-MM-DD}") from None
-        if birthday > on:
-            # Said so, rather than as the negative age it would make (a bare ">= 0").
-            raise EidoInvalid(f"birthDate {birthday} is after the document's date ({on})")
-        years = on.year - birthday.year - ((on.month, on.day) < (birthday.month, birthday.day))
-        return years, "birthDate"
-    return None, None
-
-
 def _subject_age(document: Mapping[str, Any], on: date) -> tuple[int | None, Loc]:
     """The age of the person in crisis: the first person, by role, whose age is known."""
     ranked: list[tuple[int, int, dict[str, Any]]] = []
@@ -242,7 +206,7 @@ def _subject_age(document: Mapping[str, Any], on: date) -> tuple[int | None, Loc
             ranked.append((min(ranks), index, person))
     for _, index, person in sorted(ranked, key=lambda entry: entry[:2]):
         try:
-            age, element = _age(person, on)
+            age, element = ages.age(person, on)
         except EidoInvalid as exc:
             raise EidoInvalid(
                 exc.message, ("personComponent", index, "ncPersonComponent")

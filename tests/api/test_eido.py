@@ -465,6 +465,16 @@ async def test_an_age_from_a_birth_date_is_the_age_on_the_agencys_date(admin: Ap
         assert call["subject"] == {"age": 17}, eido["lastUpdateTimeStamp"]
 
 
+async def _refused_age(admin: Api, subject: dict[str, Any]) -> str:
+    """The detail of the 422 refusing a document for its subject's age, at the person."""
+    eido = document(incident_id(), beat="D1", persons=[subject])
+    response = await admin.post("/v1/eido", eido)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["errors"][0]["loc"] == ["body", "personComponent", 0, "ncPersonComponent"]
+    return str(problem["detail"])
+
+
 async def test_a_birth_date_after_the_document_or_a_negative_age_is_a_422_that_says_so(
     admin: Api, db: asyncpg.Connection
 ) -> None:
@@ -476,12 +486,45 @@ async def test_a_birth_date_after_the_document_or_a_negative_age_is_a_422_that_s
         ({"birthDate": {"date": born}}, "is after the document's date"),
         ({"ageMeasure": -3}, "0 or more, not -3"),
     ):
-        persons = [person("InvolvedPerson", **niem)]
-        response = await admin.post("/v1/eido", document(incident_id(), beat="D1", persons=persons))
-        assert response.status_code == 422, response.text
-        problem = response.json()
-        assert said in problem["detail"], problem
-        assert problem["errors"][0]["loc"] == ["body", "personComponent", 0, "ncPersonComponent"]
+        assert said in await _refused_age(admin, person("InvolvedPerson", **niem))
+    assert await _count(db, "call") == 0
+
+
+async def test_an_age_given_in_months_weeks_days_or_hours_is_the_subjects_age_in_years(
+    admin: Api,
+) -> None:
+    """A 6-month-old was read as 6 years old: every ageMeasure was taken as years, whatever
+    its unitText."""
+    await grid_districts(admin)
+    for measure, years in (
+        ({"doubleValue": 6, "unitText": "months"}, 0),
+        ({"doubleValue": 30, "unitText": " Month "}, 2),
+        ({"doubleValue": 60, "unitText": "WEEKS"}, 1),
+        ({"doubleValue": 400, "unitText": "day"}, 1),
+        ({"doubleValue": 36, "unitText": "hours"}, 0),
+        ({"doubleValue": 18, "unitCode": "MON"}, 1),
+        ({"doubleValue": 16.9, "unitText": "yrs", "unitCode": "ANN"}, 16),
+        ({"doubleValue": 16, "unitText": ""}, 16),
+        ({"doubleValue": 16}, 16),
+    ):
+        persons = [person("Patient", ageMeasure=measure)]
+        call = await _import(admin, document(incident_id(), beat="D1", persons=persons), 201)
+        assert call["subject"] == {"age": years}, measure
+        shown = await admin.ok("GET", f"/v1/calls/{call['id']}")
+        assert shown["subject"] == {"age": years}, measure
+
+
+async def test_an_age_in_a_unit_the_service_does_not_read_is_a_422_not_years(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """'6 fortnights' was taken as 6 years old."""
+    await grid_districts(admin)
+    for measure, said in (
+        ({"doubleValue": 6, "unitText": "fortnights"}, "unitText 'fortnights' is not a unit"),
+        ({"doubleValue": 6, "unitCode": "MIN"}, "unitCode 'MIN' is not a unit"),
+        ({"doubleValue": 6, "unitText": "days", "unitCode": "ANN"}, "name different units"),
+    ):
+        assert said in await _refused_age(admin, person("Patient", ageMeasure=measure))
     assert await _count(db, "call") == 0
 
 
