@@ -5,7 +5,8 @@ the incident (its common type, status, district as beat, and on a cleared call t
 disposition of its outcome); its location as PIDF-LO; the person's age; one caution per
 safety flag set; one dispatch component; and one agent and one emergency resource per unit
 ever assigned, with its resource type, CIT attribute and unit status. Every component's $id
-is the incident id with a suffix, so a document is the same each time it is built from the
+is the incident id with a suffix, but the call component's, a Call Identifier made of the
+call's id (call_identifier_for), so a document is the same each time it is built from the
 same state.
 """
 
@@ -23,6 +24,8 @@ from app.vocabulary import APCO_DISPOSITION, SAFETY_FLAGS, ResponderType, UnitRo
 
 ISSUER = "cit-dispatch"
 EIDO_VERSION = "1.0"
+# The Call Identifier's form (NENA-STA-010): urn:emergency:uid:callid:<unique>:<element id>.
+CALL_ID_PREFIX = "urn:emergency:uid:callid:"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,6 +63,15 @@ def incident_id_for(call_id: UUID, agency_id: UUID) -> str:
     """The Incident Tracking Identifier the export gives a call the CAD did not name one
     for: urn:emergency:uid:incidentid:<call id, hex>:<agency id, hex>."""
     return f"{registry.INCIDENT_ID_PREFIX}{call_id.hex}:{agency_id.hex}"
+
+
+def call_identifier_for(call_id: UUID, agency_id: UUID) -> str:
+    """The Call Identifier the export gives a call: STA-021 makes a call component's $id
+    its Call Identifier, in STA-010's form, which an ESRP creates and the service is not
+    given (POST /v1/calls has no field for it, and import keeps none): one made as
+    incident_id_for makes an incident's, urn:emergency:uid:callid:<call id, hex>:<agency
+    id, hex>, the same in every export of the call."""
+    return f"{CALL_ID_PREFIX}{call_id.hex}:{agency_id.hex}"
 
 
 def is_incident_id(value: str | None) -> bool:
@@ -131,8 +143,11 @@ class _Builder:
         self.agency = f"{self.id}:agency"
 
     def prologue(self, suffix: str | None = None) -> dict[str, Any]:
+        return self.prologue_of(self.id if suffix is None else f"{self.id}:{suffix}")
+
+    def prologue_of(self, component_id: str) -> dict[str, Any]:
         return {
-            "$id": self.id if suffix is None else f"{self.id}:{suffix}",
+            "$id": component_id,
             "lastUpdateTimeStamp": self.at,
             "updatedByAgencyReference": {"$ref": self.agency},
         }
@@ -179,14 +194,24 @@ class _Builder:
 
     def call_component(self) -> dict[str, Any]:
         """When the call came in, so that an agency importing the document keeps its time
-        received (and its minutes to dispatch), not the time of its import. The service
-        knows a call taker answered it, not the line's state since: `callAnswered`."""
+        received (and its minutes to dispatch), not the time of its import.
+
+        The component tells of the telephone call, not the incident: its
+        callStateRegistryText is the call's state as the document is made (STA-021, from
+        the Call States registry). The service knows that a call taker answered it (a call
+        reaches it answered), and, once it is cleared, that its handling is over: its units
+        are released and the record closed, with no line left open for it, so `callEnd`
+        (`callAnswered` on a closed call told a receiver a caller was still on the line,
+        days after). While the call is open the service knows nothing of the line since
+        it was answered, so it says what it knows: `callAnswered`. Its $id is the call's
+        Call Identifier (call_identifier_for)."""
+        call = self.snapshot.call
         return {
-            **self.prologue("call"),
-            "callStateRegistryText": "callAnswered",
+            **self.prologue_of(call_identifier_for(call.id, call.agency_id)),
+            "callStateRegistryText": "callEnd" if call.status == "cleared" else "callAnswered",
             "standardPrimaryCallType": "emergency",
             "direction": "incoming",
-            "callStartTimestamp": _stamp(self.snapshot.call.received_at),
+            "callStartTimestamp": _stamp(call.received_at),
         }
 
     def location(self) -> dict[str, Any] | None:

@@ -933,6 +933,43 @@ async def test_cleared_call_exports_the_apco_disposition_of_its_outcome(admin: A
     assert resource["primaryUnitStatusRegistryText"] == "Available"
 
 
+async def test_the_call_component_is_a_call_identifier_whose_call_ends_when_cleared(
+    admin: Api,
+) -> None:
+    """A cleared call was exported as callAnswered, a caller still on the line days after,
+    under a $id of the incident's with ':call', no STA-010 Call Identifier."""
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "MNTL"}, 201)
+    call_identifier = f"urn:emergency:uid:callid:{UUID(call['id']).hex}:{admin.agency_id.hex}"
+    states = []
+    for step in ("dispatch", "clear"):
+        eido = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+        _assert_valid_eido(eido)
+        (component,) = eido["callComponent"]
+        assert component["$id"] == call_identifier
+        states.append(component["callStateRegistryText"])
+        body = {"disposition": "linked to clinic"} if step == "clear" else {}
+        await admin.ok("POST", f"/v1/calls/{call['id']}/{step}", body)
+    eido = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    _assert_valid_eido(eido)
+    (component,) = eido["callComponent"]
+    assert component["$id"] == call_identifier
+    assert [*states, component["callStateRegistryText"]] == [
+        "callAnswered",
+        "callAnswered",
+        "callEnd",
+    ]
+    # An imported incident's call is named so too, by the call the service made of it.
+    imported = await _import(admin, document(incident_id(), beat="D1"), 201)
+    eido = await admin.ok("GET", f"/v1/calls/{imported['id']}/eido")
+    _assert_valid_eido(eido)
+    (component,) = eido["callComponent"]
+    assert component["$id"] == (
+        f"urn:emergency:uid:callid:{UUID(imported['id']).hex}:{admin.agency_id.hex}"
+    )
+
+
 async def test_safety_flags_travel_as_cautions_and_route_the_receiving_agency(
     admin: Api, other_admin: Api
 ) -> None:
