@@ -149,6 +149,18 @@ def _components(document: Mapping[str, Any], name: str) -> list[tuple[int, dict[
     return list(enumerate(found)) if isinstance(found, list) else []
 
 
+def _rank(value: object, best_first: tuple[str, ...]) -> int | None:
+    """Where a registry value stands in best_first, read in any case and trimmed, as
+    incident types and statuses are. The registries' values are tokens of one spelling,
+    but none differs from another by case alone, so a CAD's "currentIncident" can only mean
+    CurrentIncident: matched exactly, its location was ignored, and the call placed
+    elsewhere or refused for want of a place."""
+    if not isinstance(value, str):
+        return None
+    said = value.strip().lower()
+    return next((rank for rank, known in enumerate(best_first) if known.lower() == said), None)
+
+
 def _location(
     document: Mapping[str, Any],
 ) -> tuple[tuple[float, float] | None, str | None, Loc]:
@@ -171,8 +183,9 @@ def _location(
         if place.address is None:
             place = replace(place, address=_described(component.get("locationDescriptionText")))
         kind = component.get("locationTypeDescriptionRegistryText")
-        if kind in registry.INCIDENT_LOCATION_TYPES:
-            read.append((registry.INCIDENT_LOCATION_TYPES.index(kind), index, place))
+        rank = _rank(kind, registry.INCIDENT_LOCATION_TYPES)
+        if rank is not None:
+            read.append((rank, index, place))
     read.sort(key=lambda entry: entry[:2])
     with_point = next((entry for entry in read if entry[2].point is not None), None)
     point: tuple[float, float] | None = None

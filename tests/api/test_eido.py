@@ -237,6 +237,38 @@ async def test_a_circle_centre_places_the_call(admin: Api) -> None:
     assert call["location"]["lon"] == IN_D4[1]
 
 
+async def test_a_location_type_in_another_case_places_the_call_as_its_registry_value(
+    admin: Api,
+) -> None:
+    """A CAD's 'currentIncident' location was ignored: the call was placed by its beat, with
+    no point, or by a caller's location the registry's CurrentIncident outranks."""
+    await grid_districts(admin)
+    eido = document(
+        incident_id(), beat="D1", location=pidf(point=IN_D4), location_type=" currentIncident"
+    )
+    call = await _import(admin, eido, 201)
+    assert call["district"] == "D4"
+    assert (call["location"]["lat"], call["location"]["lon"]) == IN_D4
+    eido = document(incident_id(), location=pidf(point=IN_D1), location_type="Caller")
+    eido["locationComponent"].append(
+        {
+            **eido["locationComponent"][0],
+            "$id": f"{eido['$id']}:location:1",
+            "locationTypeDescriptionRegistryText": "CURRENTINCIDENT",
+            "locationByValue": pidf(point=IN_D4),
+        }
+    )
+    call = await _import(admin, eido, 201)
+    assert call["district"] == "D4"
+    assert (call["location"]["lat"], call["location"]["lon"]) == IN_D4
+    # A type the registry has in no case places nothing, whatever its case.
+    eido = document(
+        incident_id(), beat="D1", location=pidf(point=IN_D4), location_type="unitlocation"
+    )
+    call = await _import(admin, eido, 201)
+    assert (call["district"], call["location"]) == ("D1", None)
+
+
 async def test_the_beat_places_a_call_whose_point_no_district_holds(admin: Api) -> None:
     await grid_districts(admin)
     eido = document(incident_id(), beat="D3", location=pidf(point=NOWHERE))
