@@ -154,7 +154,7 @@ def _rank(value: object, best_first: tuple[str, ...]) -> int | None:
     incident types and statuses are. The registries' values are tokens of one spelling,
     but none differs from another by case alone, so a CAD's "currentIncident" can only mean
     CurrentIncident: matched exactly, its location was ignored, and the call placed
-    elsewhere or refused for want of a place."""
+    elsewhere or refused for want of a place (and a "patient"'s age was not the subject's)."""
     if not isinstance(value, str):
         return None
     said = value.strip().lower()
@@ -214,7 +214,7 @@ def _subject_age(document: Mapping[str, Any], on: date) -> tuple[int | None, Loc
     ranked: list[tuple[int, int, dict[str, Any]]] = []
     for index, person in _components(document, "personComponent"):
         roles = person.get("personIncidentRoleRegistryText", [])
-        ranks = [registry.SUBJECT_ROLES.index(r) for r in roles if r in registry.SUBJECT_ROLES]
+        ranks = [rank for r in roles if (rank := _rank(r, registry.SUBJECT_ROLES)) is not None]
         if ranks:
             ranked.append((min(ranks), index, person))
     for _, index, person in sorted(ranked, key=lambda entry: entry[:2]):

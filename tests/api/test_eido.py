@@ -483,6 +483,19 @@ async def test_the_subjects_age_comes_from_age_or_birth_date(admin: Api) -> None
     assert call["subject"] == {}  # a caller's age is not the subject's
 
 
+async def test_a_persons_role_in_another_case_still_gives_the_subjects_age(admin: Api) -> None:
+    """A CAD's 'patient' was no Patient: the 15-year-old's age was dropped, and with it the
+    youth specialist."""
+    await grid_districts(admin)
+    for role in ("patient", " INVOLVEDPERSON "):
+        persons = [person(role, ageMeasure=15)]
+        call = await _import(admin, document(incident_id(), beat="D1", persons=persons), 201)
+        assert call["subject"] == {"age": 15}, role
+    persons = [person("caller", ageMeasure=52)]
+    call = await _import(admin, document(incident_id(), beat="D1", persons=persons), 201)
+    assert call["subject"] == {}  # a caller's age is not the subject's, in any case
+
+
 async def test_an_age_from_a_birth_date_is_the_age_on_the_agencys_date(admin: Api) -> None:
     """At 18:48 in Denver on 4 December, written in UTC (01:48 on the 5th), a person born on
     5 December 2008 was taken as 18 that evening, not 17, by the document's own offset: the
