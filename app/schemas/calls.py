@@ -91,7 +91,13 @@ class CallLocation(StrictModel):
 
 
 class Safety(StrictModel):
-    """One field per safety flag of the vocabulary (a test keeps the two the same)."""
+    """What is known of danger at the scene: each flag true when reported, false when left
+    out. A flag the routing policy lists in `safety_flags` (by default all but
+    `medical_emergency`) makes law enforcement lead, with a CIT officer when one is in
+    reach; `medical_emergency` requests EMS."""
+
+    # The schema's description is this docstring, read by clients. One field per safety
+    # flag of the vocabulary: tests/test_vocabulary.py keeps the two the same.
 
     weapon: StrictBool = False
     violence: StrictBool = False
@@ -264,11 +270,12 @@ class AssignmentOut(BaseModel):
     role: UnitRole
     assigned_at: datetime
     released_at: datetime | None
+    # Recorded since migration 0031; 0032 filled in the releases before it where it could.
     released_status: OffCallStatus | None = Field(
         description="The status the unit was released into when it left the call:"
         " `available` (it reported so, or the call was cleared) or `out_of_service` (it"
         " reported so). Null while the unit is on the call, and for a release made before"
-        " the service recorded it (migration 0031) whose status could not be recovered."
+        " the service recorded this status, where it could not be recovered."
     )
     # When the unit first reported on_scene (or transporting) on this call.
     on_scene_at: datetime | None

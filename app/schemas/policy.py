@@ -79,12 +79,15 @@ def _json_only(value: JsonValue) -> JsonValue:
 
 
 class PolicyIn(StrictModel):
-    """The policy to put: exactly what GET /v1/policy returns, with changes (SPEC §6.3).
+    """The policy to put: exactly what GET /v1/policy returns, with changes.
 
     The server owns `version` and `created_at`: sent back, they are accepted and ignored,
-    whatever they hold (SPEC §6.3: a console that keeps them as text, or a stale one, is
-    not refused for a value nothing reads).
+    whatever they hold (a console that keeps them as text, or a stale one, is not refused
+    for a value nothing reads).
     """
+
+    # version and created_at are taken back so that a client may read, change and write
+    # back (SPEC §6.3).
 
     NOT_NULL = _PROGRAM_FIELDS
 

@@ -109,11 +109,10 @@ class ShiftOut(BaseModel):
 
 
 class UnitOut(BaseModel):
-    """A responder on shift now, or still on a call after its shift, as a console shows it.
+    """A responder on shift now, or still on a call after its shift, as a console shows it."""
 
-    GET /v1/units writes it from app.records.units.UnitRecord, which restates these
-    fields; tests/api/test_units_read_model.py fails if the two drift apart.
-    """
+    # GET /v1/units writes it from app.records.units.UnitRecord, which restates these
+    # fields; tests/api/test_units_read_model.py fails if the two drift apart.
 
     responder_type: ResponderType
     responder_id: UUID

@@ -21,6 +21,15 @@ from tests.receiver import Receiver
 
 DOCUMENT = "urn:cit-dispatch:openapi"
 
+# Words only a reader of the code understands. pydantic publishes a model's docstring and a
+# field's description as the schema's description, so a note meant for programmers there
+# (which test checks what, which module restates a field, what a field was before) reaches
+# every integrator; it belongs in a comment beside the model.
+_CODE_WORDS = re.compile(
+    r"\ba test\b|\btests?/|\bthe fuzz\b|outside-in|\.py\b|\(was\b|\bmypy\b"
+    r"|\bvocabulary\b|\bapp\.[a-z_]+\.|\bmigration \d|\bSPEC\b"
+)
+
 
 async def _document(client: httpx.AsyncClient) -> dict[str, Any]:
     document: dict[str, Any] = (await client.get("/openapi.json")).json()
@@ -166,6 +175,31 @@ async def test_the_eido_routes_declare_the_eido_schema(client: httpx.AsyncClient
     )
     for ref in set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', text)):
         assert ref in document["components"]["schemas"], ref
+
+
+def _descriptions(node: Any, where: str = "") -> list[tuple[str, str]]:
+    """Every description and summary in node, with where it is."""
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("description", "summary") and isinstance(value, str):
+                found.append((f"{where}/{key}", value))
+            else:
+                found += _descriptions(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _descriptions(value, f"{where}/{index}")
+    return found
+
+
+async def test_no_description_speaks_to_the_codes_readers(client: httpx.AsyncClient) -> None:
+    """An integrator reads what a field or an operation means for a client, not which test
+    keeps it honest or which module restates it."""
+    document = await _document(client)
+    described = _descriptions(document)
+    assert len(described) > 500
+    leaks = [(where, text) for where, text in described if _CODE_WORDS.search(text)]
+    assert leaks == []
 
 
 async def test_the_documents_call_location_accepts_what_the_api_accepts(
