@@ -15,6 +15,8 @@ from referencing.jsonschema import DRAFT202012
 
 from app.vocabulary import EVENT_TYPES, OFF_CALL
 from tests.conftest import ServiceFactory
+from tests.eido.documents import document as eido_document
+from tests.eido.documents import incident_id
 from tests.events.samples import one_of_each, sample_call
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
 from tests.receiver import Receiver
@@ -200,6 +202,21 @@ async def test_no_description_speaks_to_the_codes_readers(client: httpx.AsyncCli
     assert len(described) > 500
     leaks = [(where, text) for where, text in described if _CODE_WORDS.search(text)]
     assert leaks == []
+
+
+async def test_the_eido_import_documents_each_media_type_it_takes(admin: Api) -> None:
+    """A client generated from the document sends an EIDO as NENA's media type or as plain
+    JSON; the document lists both, with the EIDO schema, and each is taken."""
+    document = await _document(admin.client)
+    content = document["paths"]["/v1/eido"]["post"]["requestBody"]["content"]
+    assert set(content) == {"application/json", "application/emergencyCallData.eido+json"}
+    await grid_districts(admin)
+    for media_type, body in content.items():
+        assert body["schema"]["$ref"] == "#/components/schemas/EidoEmergencyIncidentDataObjectType"
+        sent = json.dumps(eido_document(incident_id(), beat="D1"))
+        headers = {**admin.headers, "Content-Type": media_type}
+        answer = await admin.client.post("/v1/eido", content=sent, headers=headers)
+        assert answer.status_code == 201, (media_type, answer.text)
 
 
 async def test_the_documents_call_location_accepts_what_the_api_accepts(

@@ -33,6 +33,14 @@ class _IncidentIdConvertor(PathConvertor):
 
 register_url_convertor("incident_id", _IncidentIdConvertor())
 
+# The media types a document is taken as: NENA-STA-021's, and plain JSON. StrictJSONRoute
+# reads any +json type; the document lists these so that a client sends one of them.
+_EIDO_TAKEN = ("application/json", "application/emergencyCallData.eido+json")
+_IMPORTED = (
+    "One EIDO document (NENA-STA-021, EmergencyIncidentDataObjectType), validated against the"
+    " EIDO schema."
+)
+
 _EIDO_DOCUMENT = {
     "description": "An EIDO 1.0 document (NENA-STA-021 EmergencyIncidentDataObjectType); "
     "never the call's notes.",
@@ -47,7 +55,10 @@ _EIDO_DOCUMENT = {
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": EIDO_DOCUMENT}},
+            "content": {
+                media_type: {"schema": {**EIDO_DOCUMENT, "description": _IMPORTED}}
+                for media_type in _EIDO_TAKEN
+            },
         }
     },
     responses={
@@ -58,10 +69,7 @@ _EIDO_DOCUMENT = {
 async def import_eido(
     document: Annotated[
         dict[str, Any],
-        Body(
-            description="One EIDO document (NENA-STA-021, EmergencyIncidentDataObjectType),"
-            " validated against the EIDO schema."
-        ),
+        Body(description=_IMPORTED),
     ],
     who: Caller,
     context: Context,
