@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from app.errors import Invalid
+from app.events.body import instant_text
 from app.schemas.common import is_computable
 
 # A report covers at most this much time (a leap year).
@@ -48,8 +49,9 @@ def report_range(
     """The range asked for, with defaults: `default` after now (before it, if negative).
 
     Given only one end, the other is `abs(default)` away from it; for a report of what
-    happened (a negative default), not past now when the start is before now: the rest has
-    not happened, and a month grouping would list months to come. More than 366 days, or
+    happened (a negative default), not past now: the rest has not happened, and a month
+    grouping would list months to come. So such a start alone must be before now (a 422
+    saying so; both ends given ask for that range, ahead or not). More than 366 days, or
     an end not after the start, is a 422.
     """
     length = abs(default)
@@ -60,7 +62,13 @@ def report_range(
         start = _other_end(end, -length, given="to")
     elif end is None:
         end = _other_end(start, length, given="from")
-        if default < timedelta(0) and start < now:
+        if default < timedelta(0):
+            if start >= now:
+                raise Invalid(
+                    f"`from` is in the future ({instant_text(start)}): given alone, the"
+                    " report runs until now at the latest; give `to` too for a range ahead",
+                    loc=("query", "from"),
+                )
             end = min(end, now)
     if end <= start:
         raise Invalid("`to` must be after `from`", loc=("query", "to"))

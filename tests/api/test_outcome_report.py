@@ -335,11 +335,28 @@ async def test_a_start_alone_runs_until_now_not_into_the_month_ahead(admin: Api)
     assert before <= end <= datetime.now(UTC)  # not start + 30 days
     months = sorted({f"{d.astimezone(DENVER):%Y-%m}" for d in (start, end)})
     assert [g["key"] for g in report["groups"]] == months
-    # A start still ahead keeps its 30 days: there is no now to stop at.
-    ahead = (before + timedelta(days=3)).isoformat().replace("+", "%2B")
-    later = await admin.ok("GET", f"/v1/reports/outcomes?from={ahead}")
-    span = datetime.fromisoformat(later["to"]) - datetime.fromisoformat(later["from"])
-    assert span == timedelta(days=30)
+
+
+def _q(moment: datetime) -> str:
+    """An instant for a query string."""
+    return moment.isoformat().replace("+", "%2B")
+
+
+async def test_a_start_alone_in_the_future_is_a_422_naming_from(admin: Api) -> None:
+    """Until now at the latest, a start still ahead has nothing to run to: it is refused,
+    saying so, rather than a month of calls not yet received (or an empty report)."""
+    await _calls(admin)
+    ahead = datetime.now(UTC) + timedelta(days=3)
+    response = await admin.get(f"/v1/reports/outcomes?from={_q(ahead)}&group_by=month")
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["loc"] == ["query", "from"]
+    assert "`from` is in the future" in error["msg"]
+    assert "give `to` too" in error["msg"]
+    # Both ends given ask for that range, ahead or not: an empty month of calls.
+    until = ahead + timedelta(days=30)
+    later = await admin.ok("GET", f"/v1/reports/outcomes?from={_q(ahead)}&to={_q(until)}")
+    assert [g["calls"] for g in later["groups"]] == [0]
 
 
 async def test_one_csv_row_per_group(admin: Api) -> None:

@@ -114,6 +114,10 @@ SEMANTIC_RULES = [
     re.compile(r"(not an acceptable EIDO: )?more than 5 minutes ahead of the service's clock"),
     re.compile(r"a started shift cannot have ended in the past: end it now at the soonest"),
     re.compile(r"a shift not yet started cannot be moved to one that has ended"),
+    re.compile(
+        r"`from` is in the future \(\S+\): given alone, the report runs until now at the"
+        r" latest; give `to` too for a range ahead"
+    ),
     # Equality beyond uniqueItems: case-insensitive codes, (type, id) pairs.
     re.compile(r"nature code .* is given twice \(codes are case-insensitive\)"),
     re.compile(r"a unit appears twice in units"),
