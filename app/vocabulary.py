@@ -296,6 +296,11 @@ JUSTICE_PLACES: tuple[DivertedTo, ...] = ("jail",)
 CoverageKind = Literal["cit", "co_responder"]
 COVERAGE_KINDS: tuple[CoverageKind, ...] = get_args(CoverageKind)
 
+# Why a shift on the roster does not count for coverage: its officer left before it ended,
+# or its responder was not active (a co-responder deactivated; or not active when the shift
+# ended, and made active again since). GET /v1/shifts tells it on each shift.
+NotCountedCode = Literal["responder_left", "responder_inactive"]
+
 # How the outcome report groups calls.
 OutcomesGroupBy = Literal["none", "district", "month", "lead"]
 OUTCOMES_GROUP_BY: tuple[OutcomesGroupBy, ...] = get_args(OutcomesGroupBy)

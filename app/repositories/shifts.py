@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -12,7 +11,7 @@ from sqlalchemy import Select, delete, exists, func, null, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.ids import new_id
-from app.models import CoResponder, District, Officer, Shift, ShiftCoverage
+from app.models import CoResponder, Officer, Shift, ShiftCoverage
 
 MAX_SHIFT = timedelta(hours=24)
 
@@ -222,28 +221,6 @@ async def rewrite_coverage(
             session.add(_coverage_row(shift, responder_id, district_id, is_home=is_home))
     await session.flush()
     await session.refresh(shift)
-
-
-async def coverage_codes(
-    session: AsyncSession, shift_ids: Sequence[UUID]
-) -> dict[UUID, tuple[str, list[str]]]:
-    """For each shift: its home district code and the codes it also covers."""
-    if not shift_ids:
-        return {}
-    stmt = (
-        select(ShiftCoverage.shift_id, ShiftCoverage.is_home, District.code)
-        .join(District, District.id == ShiftCoverage.district_id)
-        .where(ShiftCoverage.shift_id.in_(shift_ids))
-        .order_by(District.code)
-    )
-    home: dict[UUID, str] = {}
-    covers: dict[UUID, list[str]] = defaultdict(list)
-    for shift_id, is_home, code in await session.execute(stmt):
-        if is_home:
-            home[shift_id] = code
-        else:
-            covers[shift_id].append(code)
-    return {sid: (home[sid], covers.get(sid, [])) for sid in home}
 
 
 def shifts_statement(

@@ -19,7 +19,7 @@ from app.schemas.common import (
     sent_at_most,
 )
 from app.schemas.read_only import BY_THE_SERVICE, TellsReadOnly
-from app.vocabulary import ResponderType, UnitStatus
+from app.vocabulary import NotCountedCode, ResponderType, UnitStatus
 
 CallSign = Annotated[
     str,
@@ -78,6 +78,13 @@ class ShiftPatch(PatchModel, TellsReadOnly):
             " end it now (PATCH its ends_at)",
         ),
         "id": BY_THE_SERVICE,
+        **dict.fromkeys(
+            ("counts_for_coverage", "not_counted"),
+            "Set by the standing of the shift's responder: a separation or deactivation (PATCH"
+            ' /v1/officers/{id} or /v1/co-responders/{id}, {"active": false}) takes the'
+            ' shifts after it out of coverage, a reactivation ({"active": true}) puts those'
+            " still ahead back",
+        ),
     }
 
     call_sign: CallSign | None = None
@@ -97,6 +104,17 @@ class ShiftBulkCreate(StrictModel):
     shifts: Annotated[list[ShiftCreate], Field(min_length=1, max_length=500)]
 
 
+class NotCounted(BaseModel):
+    """Why a shift does not count for coverage."""
+
+    code: NotCountedCode
+    message: str
+    left_at: datetime | None = Field(
+        description="When the officer left (their `separated_at`), for `responder_left`;"
+        " null otherwise"
+    )
+
+
 class ShiftOut(BaseModel):
     id: UUID
     responder_type: ResponderType
@@ -106,6 +124,16 @@ class ShiftOut(BaseModel):
     also_covers: list[str]
     starts_at: datetime
     ends_at: datetime
+    counts_for_coverage: bool = Field(
+        description="Whether the coverage report counts the shift's responder on it: false"
+        " for a shift its responder was not active for (an officer's shift after they left, a"
+        " deactivated co-responder's). An officer's shift counts for CIT coverage only while"
+        " a CIT certification of theirs is valid, which this does not tell (the officer's"
+        " `cit`)"
+    )
+    not_counted: NotCounted | None = Field(
+        description="Why the shift does not count for coverage; null when it does"
+    )
 
 
 class UnitOut(BaseModel):

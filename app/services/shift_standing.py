@@ -1,5 +1,6 @@
 """Whose shift a shift may be: a responder active now, or one who has left, for a shift
-wholly within the period they last served (a roster written up after they left).
+wholly within the period they last served (a roster written up after they left). And
+why a shift the roster keeps does not count for coverage (not_counted).
 
 Project decision (SPEC §3.2 is silent): an officer who has left served from
 `serving_since` (created active, or reactivated) to `separated_at`. A co-responder keeps
@@ -21,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import Invalid
 from app.events.body import instant_text
 from app.repositories import shifts as repo
+from app.repositories.shift_views import ShiftView
 from app.repositories.shifts import Standing
+from app.schemas.shifts import NotCounted
 
 
 async def admit(
@@ -67,3 +70,26 @@ async def admit(
             loc=(*loc, "starts_at"),
         )
     return standing
+
+
+def not_counted(responder_type: str, ends_at: datetime, view: ShiftView) -> NotCounted | None:
+    """Why the coverage report does not count the shift (view.counted false: its responder
+    was not active for it), or None when it does. A shift ahead of a unit deactivated is
+    kept (it counts again if the unit is made active again), so the list shows it: a
+    coordinator must not plan on it."""
+    if view.counted:
+        return None
+    who = "officer" if responder_type == "officer" else "co-responder"
+    gone = view.separated_at
+    if not view.responder_active and gone is not None and ends_at > gone:
+        return NotCounted(
+            code="responder_left",
+            message=f"the {who} left on {instant_text(gone)}: their shifts after that do not"
+            " count for coverage",
+            left_at=gone,
+        )
+    if not view.responder_active:
+        message = f"the {who} is not active: their shifts do not count for coverage"
+    else:  # made active again since: the shift ended while they were not
+        message = f"the {who} was not active when this shift ended: it does not count for coverage"
+    return NotCounted(code="responder_inactive", message=message, left_at=None)

@@ -18,6 +18,7 @@ from app.models import District, Shift
 from app.repositories import districts as district_repo
 from app.repositories import shifts as repo
 from app.repositories.pagination import fetch_page
+from app.repositories.shift_views import shift_views
 from app.schemas.shifts import ShiftCreate, ShiftOut, ShiftPatch, shift_window_problem
 from app.services import audit, shift_standing
 from app.services.districts import unknown_codes
@@ -299,17 +300,21 @@ async def cancel(
 
 
 async def render(session: AsyncSession, shifts: Sequence[Shift]) -> list[ShiftOut]:
-    codes = await repo.coverage_codes(session, [s.id for s in shifts])
+    """The shifts as the API shows them: with their districts and whether they count for
+    coverage, read in one statement for them all."""
+    views = await shift_views(session, [s.id for s in shifts])
     return [
         ShiftOut(
             id=s.id,
             responder_type=s.responder_type,
             responder_id=s.responder_id,
             call_sign=s.call_sign,
-            district=codes[s.id][0],
-            also_covers=codes[s.id][1],
+            district=views[s.id].district,
+            also_covers=views[s.id].also_covers,
             starts_at=s.starts_at,
             ends_at=s.ends_at,
+            counts_for_coverage=views[s.id].counted,
+            not_counted=shift_standing.not_counted(s.responder_type, s.ends_at, views[s.id]),
         )
         for s in shifts
     ]

@@ -11,9 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.agency_context import AgencyContext
 from app.records.units import UnitRecord
-from app.repositories import naming_shift
+from app.repositories import naming_shift, shift_views
 from app.repositories import roster as roster_repo
-from app.repositories import shifts as shift_repo
 from app.repositories import units as unit_repo
 from app.schemas.common import geo_location
 from app.schemas.shifts import UnitOut
@@ -56,7 +55,7 @@ async def _units(
     rows: Sequence[naming_shift.UnitRow],
     now: datetime,
 ) -> list[UnitOut]:
-    codes = await shift_repo.coverage_codes(session, [s.id for s, _, _ in rows])
+    codes = await shift_views.coverage_codes(session, [s.id for s, _, _ in rows])
     certs = await roster_repo.valid_certifications(
         session,
         state_officer_ids=[o.state_officer_id for _, o, _ in rows if o is not None],
