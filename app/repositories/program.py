@@ -49,8 +49,9 @@ _CO_RESPONDER_SPECIALTIES = text(
 # day no certification of the person covers is on or before last_end. That day is some
 # certification's expires_on (its first day invalid) that no other covers; a renewal
 # recorded to start after it, leaving a gap, does not hide the lapse. With the districts
-# their shifts ahead serve, each also_covers as well as the home district (the candidate
-# query's read model, shift_coverage, has a row for each): found by
+# their shifts ahead serve, until :days_after days past the lapse (local midnight: where
+# they work before it, and where it leaves a gap), each also_covers as well as the home
+# district (the candidate query's read model, shift_coverage, has a row for each): found by
 # ix_shift_coverage_responder (responder, ends_at) from now, not among every shift the
 # officer ever worked (a scan of the whole shift table cost 1.7 s for 40 officers at 90
 # days of history, every 10 minutes).
@@ -61,7 +62,9 @@ SELECT o.id, o.name, o.badge_number, o.state_officer_id, v.ends,
                         FROM shift_coverage sc JOIN district d ON d.id = sc.district_id
                        WHERE sc.responder_id = o.id AND sc.responder_type = 'officer'
                          AND sc.agency_id = o.agency_id
-                         AND sc.ends_at > :now AND sc.starts_at < :shifts_until
+                         AND sc.ends_at > :now
+                         AND sc.starts_at < ((v.ends + CAST(:days_after AS integer))::timestamp
+                                             AT TIME ZONE :timezone)
                        ORDER BY d.code), '{}') AS districts
   FROM officer o
   JOIN LATERAL (SELECT min(c.expires_on) AS ends FROM certification c
@@ -125,9 +128,12 @@ async def expiring(
     today: date,
     last_end: date,
     now: datetime,
-    shifts_until: datetime,
+    days_after: int,
+    timezone: str,
 ) -> list[Expiring]:
-    """Officers certified today whose certification lapses on or before last_end."""
+    """Officers certified today whose certification lapses on or before last_end, with the
+    districts of their shifts from now until days_after days past the lapse (local
+    midnight in timezone)."""
     rows = await session.execute(
         _EXPIRING,
         {
@@ -135,7 +141,8 @@ async def expiring(
             "today": today,
             "last_end": last_end,
             "now": now,
-            "shifts_until": shifts_until,
+            "days_after": days_after,
+            "timezone": timezone,
         },
     )
     return [

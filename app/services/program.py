@@ -21,8 +21,11 @@ from app.schemas.reports import (
 )
 from app.services.reports import half_up
 
-# The districts of an expiring officer are those of their shifts over these days ahead.
-SHIFTS_AHEAD = timedelta(days=30)
+# The districts of an expiring officer are those of their shifts from now until these days
+# after the lapse: where they work before it, and the first month it leaves uncovered (the
+# next 30 days alone showed none for an officer rostered only from day 31, or back from
+# leave just after the lapse).
+DAYS_AFTER_THE_LAPSE = 30
 
 
 def pct(part: int, whole: int) -> float | None:
@@ -64,7 +67,8 @@ async def expiring(
         today=today,
         last_end=today + timedelta(days=within_days),
         now=now,
-        shifts_until=now + SHIFTS_AHEAD,
+        days_after=DAYS_AFTER_THE_LAPSE,
+        timezone=context.timezone.key,
     )
     return [
         ExpiringCertification(

@@ -131,7 +131,9 @@ async def _expected(api: Api, today: date, within: int) -> dict[str, Any]:
         while any(valid_on(c, ends) for c in mine(o)):
             ends += timedelta(days=1)
         if (ends - today).days <= within:
-            soon = datetime.now(UTC) + timedelta(days=30)
+            # Until 30 days after the lapse (local midnight): where they work before it,
+            # and the first month it leaves uncovered.
+            soon = datetime.combine(ends + timedelta(days=30), datetime.min.time(), DENVER)
             districts = sorted(
                 {
                     code
@@ -234,6 +236,36 @@ async def test_a_lapse_is_the_first_day_no_certification_covers(admin: Api) -> N
     report = await admin.ok("GET", "/v1/program")
     listed = {e["badge_number"]: e["days_left"] for e in report["certifications_expiring"]}
     assert listed == {"L": 15, "K": 20}
+
+
+async def test_an_expiring_officers_districts_reach_past_the_lapse(admin: Api) -> None:
+    """A certification lapsing in 60 days, its officer's shifts rostered only from day 40:
+    the districts were read from the next 30 days alone, so none was shown, though the
+    officer works D3 before the lapse and D4 after it, where a CIT gap opens. They come
+    from the shifts until 30 days after the lapse (D2's, later, is not among them)."""
+    await grid_districts(admin)
+    today = datetime.now(DENVER).date()
+    officer = await _officer(admin, "M")
+    await _cert(admin, "M", "M1", today - timedelta(days=300), today + timedelta(days=60))
+    lapse = datetime.combine(today + timedelta(days=60), datetime.min.time(), DENVER)
+    for district, start in (
+        ("D3", lapse - timedelta(days=20)),
+        ("D4", lapse + timedelta(days=29, hours=12)),  # its first month uncertified
+        ("D2", lapse + timedelta(days=30)),  # later
+    ):
+        await add_shift(
+            admin,
+            "officer",
+            officer["id"],
+            call_sign="M",
+            district=district,
+            starts_at=start,
+            ends_at=start + timedelta(hours=8),
+        )
+    report = await admin.ok("GET", "/v1/program")
+    assert _comparable(report) == await _expected(admin, today, 90)
+    [expiring] = report["certifications_expiring"]
+    assert (expiring["days_left"], expiring["districts"]) == (60, ["D3", "D4"])
 
 
 async def test_a_share_below_the_target_is_a_warning(admin: Api) -> None:
