@@ -8,8 +8,11 @@ Each shift now says whether it counts (`counts_for_coverage`) and, if not, why
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import asyncpg
 
 from tests.helpers import Api, add_unrostered_co_responder, certify, grid_districts, iso
 
@@ -92,3 +95,32 @@ async def test_a_departed_officers_shift_ahead_says_it_does_not_count_as_coverag
     assert (again["counts_for_coverage"], again["not_counted"]) == (True, None)
     [d1] = (await admin.ok("GET", f"/v1/coverage?{span}"))["districts"]
     assert d1["cit_covered_pct"] == 100.0
+
+
+async def test_a_shift_that_ended_while_its_officer_was_away_says_so_once_they_are_back(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """Kept at a separation, a shift that ended before the officer was made active again
+    never counts (the report reads the past as it was): it says they were not active."""
+    await grid_districts(admin)
+    body = {"state_officer_id": "STATE-Q", "badge_number": "Q", "name": "Officer Q"}
+    officer = str((await admin.ok("POST", "/v1/officers", body, 201))["id"])
+    now = datetime.now(UTC).replace(microsecond=0)
+    away = await _shift(admin, "officer", officer, now + 2 * DAY)
+    await admin.ok("PATCH", f"/v1/officers/{officer}", {"active": False})
+    # Its days pass while the officer is away (a test cannot wait for them).
+    for table, key in (("shift", "id"), ("shift_coverage", "shift_id")):
+        await db.execute(
+            f"UPDATE {table} SET starts_at = starts_at - interval '5 days',"  # noqa: S608
+            f" ends_at = ends_at - interval '5 days' WHERE {key} = $1",
+            uuid.UUID(away),
+        )
+    await admin.ok("PATCH", f"/v1/officers/{officer}", {"active": True})
+    shift = (await _listed(admin))[away]
+    assert shift["counts_for_coverage"] is False
+    assert shift["not_counted"] == {
+        "code": "responder_inactive",
+        "message": "the officer was not active when this shift ended: it does not count for"
+        " coverage",
+        "left_at": None,
+    }
