@@ -12,7 +12,8 @@ from app.eido.schema import EidoInvalid
 
 # An ageMeasure is a NIEM TimeMeasureType (STA-021, table A1): a number, and the unit it is
 # in as words (unitText, NIEM's MeasureUnitText: free text) or as a UN/CEFACT Recommendation
-# 20 time code (unitCode, NIEM's TimeUnitCode). The units a person's age is given in, with
+# 20 time code (unitCode, NIEM's TimeUnitCode: ANN, MON, WEE, DAY, HUR, MIN, SEC). The
+# units a person's age is given in (a newborn's in minutes or seconds too), with
 # how many of each make a year (a Gregorian year: 365.2425 days), by each word or code a
 # CAD may write for them; none written is years. Read in any case, the words singular or
 # plural. A single letter ("m": months or minutes?) names no unit; a blank or null one is
@@ -24,8 +25,12 @@ _PER_YEAR: dict[str, float] = {
     **dict.fromkeys(("week", "weeks", "wk", "wks", "wee"), _DAYS_A_YEAR / 7),
     **dict.fromkeys(("day", "days"), _DAYS_A_YEAR),
     **dict.fromkeys(("hour", "hours", "hr", "hrs", "hur"), _DAYS_A_YEAR * 24),
+    **dict.fromkeys(("minute", "minutes", "min", "mins"), _DAYS_A_YEAR * 24 * 60),
+    **dict.fromkeys(("second", "seconds", "sec", "secs"), _DAYS_A_YEAR * 24 * 3600),
 }
-UNITS_READ = "years, months, weeks, days or hours (or ANN, MON, WEE, DAY, HUR)"
+UNITS_READ = (
+    "years, months, weeks, days, hours, minutes or seconds (or ANN, MON, WEE, DAY, HUR, MIN, SEC)"
+)
 
 
 def _number(value: Any) -> float | None:

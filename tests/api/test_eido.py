@@ -551,6 +551,11 @@ async def test_an_age_given_in_months_weeks_days_or_hours_is_the_subjects_age_in
         ({"doubleValue": 16.9, "unitText": "yrs", "unitCode": "ANN"}, 16),
         ({"doubleValue": 16, "unitText": ""}, 16),
         ({"doubleValue": 16}, 16),
+        # NIEM's time codes (UN/CEFACT Recommendation 20) have minutes and seconds too: a
+        # newborn's age, given so, was a 422 ("not a unit").
+        ({"doubleValue": 45, "unitCode": "MIN"}, 0),
+        ({"doubleValue": 90, "unitText": "Minutes"}, 0),
+        ({"doubleValue": 3600, "unitCode": "sec"}, 0),
     ):
         persons = [person("Patient", ageMeasure=measure)]
         call = await _import(admin, document(incident_id(), beat="D1", persons=persons), 201)
@@ -566,7 +571,7 @@ async def test_an_age_in_a_unit_the_service_does_not_read_is_a_422_not_years(
     await grid_districts(admin)
     for measure, said in (
         ({"doubleValue": 6, "unitText": "fortnights"}, "unitText 'fortnights' is not a unit"),
-        ({"doubleValue": 6, "unitCode": "MIN"}, "unitCode 'MIN' is not a unit"),
+        ({"doubleValue": 6, "unitCode": "DEC"}, "unitCode 'DEC' is not a unit"),
         ({"doubleValue": 6, "unitText": "days", "unitCode": "ANN"}, "name different units"),
     ):
         assert said in await _refused_age(admin, person("Patient", ageMeasure=measure))
