@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from app.eido import notes
 from app.eido.schema import EidoInvalid
+from app.vocabulary import one_line
 
 # An ageMeasure is a NIEM TimeMeasureType (STA-021, table A1): a number, and the unit it is
 # in as words (unitText, NIEM's MeasureUnitText: free text) or as a UN/CEFACT Recommendation
@@ -28,9 +30,6 @@ _PER_YEAR: dict[str, float] = {
     **dict.fromkeys(("minute", "minutes", "min", "mins"), _DAYS_A_YEAR * 24 * 60),
     **dict.fromkeys(("second", "seconds", "sec", "secs"), _DAYS_A_YEAR * 24 * 3600),
 }
-UNITS_READ = (
-    "years, months, weeks, days, hours, minutes or seconds (or ANN, MON, WEE, DAY, HUR, MIN, SEC)"
-)
 
 
 def _number(value: Any) -> float | None:
@@ -39,33 +38,49 @@ def _number(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _per_year(measure: Any) -> float:
+class AgeNotRead(Exception):
+    """An ageMeasure in a unit the service does not read, or in two that disagree: no
+    age, never years (a 6-month-old read as 6 is no longer a baby to the routing), and
+    the line of the notes that tells the dispatcher what the CAD sent. The document is
+    taken: refused, it lost its cautions with it, as a stray character did."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+def _per_year(measure: Any) -> float | None:
     """How many of the ageMeasure's unit make a year: by its unitText and its unitCode (both
-    given, they must name one unit). Raises EidoInvalid for a unit not read, never taken
-    as years: a 6-month-old read as 6 is no longer a baby to the routing."""
+    given, they must name one unit); None for a unit not read."""
     if not isinstance(measure, dict):
         return 1.0
-    found: set[float] = set()
+    found: set[float | None] = set()
     for name in ("unitText", "unitCode"):
         unit = measure.get(name)
         if unit is None or (isinstance(unit, str) and not unit.strip()):
             continue  # not said: years, as with no unit at all
-        per_year = _PER_YEAR.get(unit.strip().lower()) if isinstance(unit, str) else None
-        if per_year is None:
-            shown = unit.strip() if isinstance(unit, str) else ""
-            named = f" {shown!r}" if 0 < len(shown) <= 20 and shown.isprintable() else ""
-            raise EidoInvalid(
-                f"ageMeasure's {name}{named} is not a unit the service reads: {UNITS_READ}"
-            )
-        found.add(per_year)
+        found.add(_PER_YEAR.get(unit.strip().lower()) if isinstance(unit, str) else None)
     if len(found) > 1:
-        raise EidoInvalid("ageMeasure's unitText and unitCode name different units")
+        return None
     return found.pop() if found else 1.0
+
+
+def _unread(value: float, measure: dict[str, Any]) -> str:
+    """The line telling an age in a unit not read: the number and the units as sent."""
+    units = [measure.get(name) for name in ("unitText", "unitCode")]
+    said = [one_line(notes.storable(str(unit))) for unit in units if unit is not None]
+    shown = " / ".join(dict.fromkeys(unit for unit in said if unit))[:_UNIT_SHOWN]
+    return f"{notes.AGE_LINE} (a unit the service does not read): {value:g} {shown}"
+
+
+# The most of the units' words the line keeps.
+_UNIT_SHOWN = 100
 
 
 def age(person: Mapping[str, Any], on: date) -> tuple[int | None, str | None]:
     """The person's age in whole years (from ageMeasure, in its unit, else birthDate), and
-    the element it came from. Raises EidoInvalid naming the element that cannot be read."""
+    the element it came from. Raises EidoInvalid naming the element that cannot be read,
+    AgeNotRead for an ageMeasure in a unit not read."""
     niem = person.get("ncPersonComponent")
     if not isinstance(niem, dict):
         return None, None
@@ -76,7 +91,11 @@ def age(person: Mapping[str, Any], on: date) -> tuple[int | None, str | None]:
             raise EidoInvalid("ageMeasure is a number of years, or {doubleValue, unitText}")
         if value < 0:
             raise EidoInvalid(f"ageMeasure is a number, 0 or more, not {value:g}")
-        return math.floor(value / _per_year(measure)), "ageMeasure"
+        per_year = _per_year(measure)
+        if per_year is None:
+            assert isinstance(measure, dict)
+            raise AgeNotRead(_unread(value, measure))
+        return math.floor(value / per_year), "ageMeasure"
     if "birthDate" in niem:
         born = niem["birthDate"]
         if isinstance(born, dict):

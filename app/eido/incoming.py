@@ -209,8 +209,9 @@ def _described(text: Any) -> str | None:
     return " ".join(notes.storable(text).split())[:500] or None
 
 
-def _subject_age(document: Mapping[str, Any], on: date) -> tuple[int | None, Loc]:
-    """The age of the person in crisis: the first person, by role, whose age is known."""
+def _subject_age(document: Mapping[str, Any], on: date) -> tuple[int | None, Loc, list[str]]:
+    """The age of the person in crisis: the first person, by role, whose age is known;
+    and the line telling one in a unit not read (then no age: not another person's)."""
     ranked: list[tuple[int, int, dict[str, Any]]] = []
     for index, person in _components(document, "personComponent"):
         roles = person.get("personIncidentRoleRegistryText", [])
@@ -220,13 +221,15 @@ def _subject_age(document: Mapping[str, Any], on: date) -> tuple[int | None, Loc
     for _, index, person in sorted(ranked, key=lambda entry: entry[:2]):
         try:
             age, element = ages.age(person, on)
+        except ages.AgeNotRead as unread:
+            return None, (), [unread.line]
         except EidoInvalid as exc:
             raise EidoInvalid(
                 exc.message, ("personComponent", index, "ncPersonComponent")
             ) from None
         if age is not None:
-            return age, ("personComponent", index, "ncPersonComponent", str(element))
-    return None, ()
+            return age, ("personComponent", index, "ncPersonComponent", str(element)), []
+    return None, (), []
 
 
 def _note_texts(document: Mapping[str, Any]) -> list[str]:
@@ -313,8 +316,10 @@ def read(
     text = incident.get("incidentTypeInternalText")
     status = incident.get("incidentStatusCommonRegistryText")
     point, address, location_loc = _location(document)
-    age, age_loc = _subject_age(document, updated_at.astimezone(zone).date())
+    age, age_loc, age_unread = _subject_age(document, updated_at.astimezone(zone).date())
     safety, unread, unread_count = _safety(document, le_leads)
+    # An age not read is told as a caution not read is, before those lines.
+    unread = [*age_unread, *unread]
     return IncidentFacts(
         incident_id=incident_id,
         updated_at=updated_at,
@@ -333,7 +338,7 @@ def read(
         unread_cautions=unread_count,
         own_notes=notes.joined_notes(_note_texts(document)),
         caution_notes=tuple(unread),
-        cautioned=bool(_components(document, "cautionComponent")),
+        cautioned=bool(_components(document, "cautionComponent")) or bool(age_unread),
         closure=_closure(incident, status),
         issuer=_text(document.get("issuingElementIdentification")),
         internal_id=_text(incident.get("internalIncidentId")),

@@ -102,8 +102,11 @@ def _within_budget(lines: list[str]) -> list[str]:
     return kept
 
 
-# How each line telling a caution not read begins (one paragraph of the notes each).
+# How each line telling a caution not read begins (one paragraph of the notes each); and
+# the line telling a person's age in a unit not read (app/eido/age.py), which closes the
+# notes before them, and is found again as they are.
 CAUTION_LINE = "Caution from the CAD, not read as a safety flag"
+AGE_LINE = "Age from the CAD, not read"
 
 
 def closing_caution_lines(notes: str) -> tuple[str | None, list[str]]:
@@ -116,7 +119,7 @@ def closing_caution_lines(notes: str) -> tuple[str | None, list[str]]:
     lines: list[str] = []
     while True:
         head, blank, last = rest.rpartition("\n\n")
-        if not last.startswith(CAUTION_LINE) or "\n" in last:
+        if not last.startswith((CAUTION_LINE, AGE_LINE)) or "\n" in last:
             break
         lines.insert(0, last)
         rest = head

@@ -564,18 +564,37 @@ async def test_an_age_given_in_months_weeks_days_or_hours_is_the_subjects_age_in
         assert shown["subject"] == {"age": years}, measure
 
 
-async def test_an_age_in_a_unit_the_service_does_not_read_is_a_422_not_years(
+async def test_an_age_in_a_unit_the_service_does_not_read_is_told_not_taken_as_years(
     admin: Api, db: asyncpg.Connection
 ) -> None:
-    """'6 fortnights' was taken as 6 years old."""
+    """'6 fortnights' was taken as 6 years old; then it was a 422 that lost the whole
+    document, its weapon caution with it (and, through the STA-024 subscriber, for good: a
+    refused document is not sent again). The document is taken, the age left unread (the
+    next person's is not taken in its place), and the notes tell the dispatcher what the
+    CAD sent, as they tell a caution not read."""
     await grid_districts(admin)
     for measure, said in (
-        ({"doubleValue": 6, "unitText": "fortnights"}, "unitText 'fortnights' is not a unit"),
-        ({"doubleValue": 6, "unitCode": "DEC"}, "unitCode 'DEC' is not a unit"),
-        ({"doubleValue": 6, "unitText": "days", "unitCode": "ANN"}, "name different units"),
+        ({"doubleValue": 6, "unitText": "fortnights"}, "6 fortnights"),
+        ({"doubleValue": 6, "unitCode": "DEC"}, "6 DEC"),
+        ({"doubleValue": 6, "unitText": "days", "unitCode": "ANN"}, "6 days / ANN"),
     ):
-        assert said in await _refused_age(admin, person("Patient", ageMeasure=measure))
-    assert await _count(db, "call") == 0
+        persons = [person("Patient", ageMeasure=measure), person("Victim", ageMeasure=40)]
+        incident = incident_id()
+        cautions = [("Weapon", "high")]
+        call = await _import(
+            admin, document(incident, beat="D1", persons=persons, cautions=cautions), 201
+        )
+        assert call["safety"]["weapon"] is True, measure
+        assert "age" not in (call["subject"] or {}), call["subject"]
+        line = f"Age from the CAD, not read (a unit the service does not read): {said}"
+        shown = await admin.ok("GET", f"/v1/calls/{call['id']}")
+        assert shown["notes"] == line, shown["notes"]
+        # The CAD's next document, unchanged: no news, the line told once.
+        eido = document(incident, at=later(1), beat="D1", persons=persons, cautions=cautions)
+        again = await _import(admin, eido, 200)
+        assert again["recommendation"]["id"] == call["recommendation"]["id"]
+        assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["notes"] == line
+    assert await _count(db, "call") == 3
 
 
 async def test_notes_are_kept_encrypted_and_never_exported(
