@@ -61,14 +61,16 @@ def report_range(
         assert end is not None
         start = _other_end(end, -length, given="to")
     elif end is None:
+        # Before the other end is made: a start in the last days a time can hold is in the
+        # future, not a report running past the year 9999.
+        if default < timedelta(0) and start >= now:
+            raise Invalid(
+                f"`from` is in the future ({instant_text(start)}): given alone, the"
+                " report runs until now at the latest; give `to` too for a range ahead",
+                loc=("query", "from"),
+            )
         end = _other_end(start, length, given="from")
         if default < timedelta(0):
-            if start >= now:
-                raise Invalid(
-                    f"`from` is in the future ({instant_text(start)}): given alone, the"
-                    " report runs until now at the latest; give `to` too for a range ahead",
-                    loc=("query", "from"),
-                )
             end = min(end, now)
     if end <= start:
         raise Invalid("`to` must be after `from`", loc=("query", "to"))

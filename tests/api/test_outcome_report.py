@@ -353,6 +353,12 @@ async def test_a_start_alone_in_the_future_is_a_422_naming_from(admin: Api) -> N
     assert error["loc"] == ["query", "from"]
     assert "`from` is in the future" in error["msg"]
     assert "give `to` too" in error["msg"]
+    # So is one in the last days a time can hold: it was told the report ran 30 days after
+    # it, past the year 9999, which a start alone never does.
+    response = await admin.get("/v1/reports/outcomes?from=9999-12-20T00:00:00Z")
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert (error["loc"], error["msg"][:24]) == (["query", "from"], "`from` is in the future ")
     # Both ends given ask for that range, ahead or not: an empty month of calls.
     until = ahead + timedelta(days=30)
     later = await admin.ok("GET", f"/v1/reports/outcomes?from={_q(ahead)}&to={_q(until)}")
