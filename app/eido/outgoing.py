@@ -6,7 +6,7 @@ disposition of its outcome); its location as PIDF-LO; the person's age; one caut
 safety flag set; one dispatch component; and one agent and one emergency resource per unit
 ever assigned, with its resource type, CIT attribute and unit status. Every component's $id
 is the incident id with a suffix, but the call component's, a Call Identifier made of the
-call's id (call_identifier_for), so a document is the same each time it is built from the
+incident id (call_identifier_for), so a document is the same each time it is built from the
 same state.
 """
 
@@ -65,13 +65,17 @@ def incident_id_for(call_id: UUID, agency_id: UUID) -> str:
     return f"{registry.INCIDENT_ID_PREFIX}{call_id.hex}:{agency_id.hex}"
 
 
-def call_identifier_for(call_id: UUID, agency_id: UUID) -> str:
-    """The Call Identifier the export gives a call: STA-021 makes a call component's $id
-    its Call Identifier, in STA-010's form, which an ESRP creates and the service is not
-    given (POST /v1/calls has no field for it, and import keeps none): one made as
-    incident_id_for makes an incident's, urn:emergency:uid:callid:<call id, hex>:<agency
-    id, hex>, the same in every export of the call."""
-    return f"{CALL_ID_PREFIX}{call_id.hex}:{agency_id.hex}"
+def call_identifier_for(incident_id: str) -> str:
+    """The Call Identifier the export gives the call of an incident: STA-021 makes a call
+    component's $id its Call Identifier, in STA-010's form, which an ESRP creates and the
+    service is not given (POST /v1/calls has no field for it, and import keeps none). It is
+    made of the incident's own (an Incident Tracking Identifier: its unique id and agency
+    id under the Call Identifier's prefix), so every export of the incident names its call
+    alike, by any agency that holds it (STA-021: a component's $id is the same in every
+    EIDO for the incident); for a call the service made, urn:emergency:uid:callid:<call
+    id, hex>:<agency id, hex>."""
+    assert registry.is_incident_id(incident_id)
+    return CALL_ID_PREFIX + incident_id[len(registry.INCIDENT_ID_PREFIX) :]
 
 
 def is_incident_id(value: str | None) -> bool:
@@ -207,7 +211,7 @@ class _Builder:
         Call Identifier (call_identifier_for)."""
         call = self.snapshot.call
         return {
-            **self.prologue_of(call_identifier_for(call.id, call.agency_id)),
+            **self.prologue_of(call_identifier_for(self.id)),
             "callStateRegistryText": "callEnd" if call.status == "cleared" else "callAnswered",
             "standardPrimaryCallType": "emergency",
             "direction": "incoming",

@@ -1003,7 +1003,7 @@ async def test_cleared_call_exports_the_apco_disposition_of_its_outcome(admin: A
 
 
 async def test_the_call_component_is_a_call_identifier_whose_call_ends_when_cleared(
-    admin: Api,
+    admin: Api, other_admin: Api
 ) -> None:
     """A cleared call was exported as callAnswered, a caller still on the line days after,
     under a $id of the incident's with ':call', no STA-010 Call Identifier."""
@@ -1029,14 +1029,19 @@ async def test_the_call_component_is_a_call_identifier_whose_call_ends_when_clea
         "callAnswered",
         "callEnd",
     ]
-    # An imported incident's call is named so too, by the call the service made of it.
-    imported = await _import(admin, document(incident_id(), beat="D1"), 201)
-    eido = await admin.ok("GET", f"/v1/calls/{imported['id']}/eido")
-    _assert_valid_eido(eido)
-    (component,) = eido["callComponent"]
-    assert component["$id"] == (
-        f"urn:emergency:uid:callid:{UUID(imported['id']).hex}:{admin.agency_id.hex}"
-    )
+    # An imported incident's call is named by the incident, alike by every agency that
+    # holds it (a component's $id is the same in every EIDO for the incident).
+    await grid_districts(other_admin)
+    shared = incident_id()
+    named = []
+    for agency in (admin, other_admin):
+        imported = await _import(agency, document(shared, beat="D1"), 201)
+        eido = await agency.ok("GET", f"/v1/calls/{imported['id']}/eido")
+        _assert_valid_eido(eido)
+        (component,) = eido["callComponent"]
+        named.append(component["$id"])
+    expected = shared.replace("urn:emergency:uid:incidentid:", "urn:emergency:uid:callid:")
+    assert named == [expected, expected]
 
 
 async def test_safety_flags_travel_as_cautions_and_route_the_receiving_agency(
