@@ -161,6 +161,21 @@ async def cit_today(
     return bool(await raw.fetchval(_CIT_TODAY.sql, *_CIT_TODAY.args(params)))
 
 
+_SAFETY_CONCERN = RawStatement.compile(
+    "SELECT safety_concern FROM recommendation WHERE agency_id = :agency_id AND id = :id"
+)
+
+
+async def safety_concern_of(
+    conn: AsyncConnection, *, agency_id: UUID, recommendation_id: UUID
+) -> bool | None:
+    """Whether the agency's recommendation found a safety concern (None: no such one)."""
+    raw = await driver(conn)
+    params = {"agency_id": agency_id, "id": recommendation_id}
+    found = await raw.fetchval(_SAFETY_CONCERN.sql, *_SAFETY_CONCERN.args(params))
+    return None if found is None else bool(found)
+
+
 _Model = TypeVar("_Model", bound=Base)
 
 

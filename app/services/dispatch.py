@@ -81,6 +81,21 @@ async def _beside_the_lead(
     )
 
 
+async def _concern_then(
+    conn: AsyncConnection, context: AgencyContext, found: dispatch_reads.CallForDispatch
+) -> bool | None:
+    """Whether the recommendation in force at the deciding dispatch found a safety concern,
+    read only when the latest one finds one and another was in force then."""
+    rec, then = found.recommendation, dispatch_roles.deciding_dispatch(found.dispatches)
+    if rec is None or not rec.safety_concern or then is None or then.recommendation_id is None:
+        return None
+    if then.recommendation_id == rec.id:
+        return True
+    return await dispatch_reads.safety_concern_of(
+        conn, agency_id=context.agency_id, recommendation_id=then.recommendation_id
+    )
+
+
 def _why_not(unit_id: UUID, unit: dispatch_reads.LockedUnit) -> str:
     """A unit not sent, by its call sign, and why: for a dispatcher to choose another."""
     if not unit.active:
@@ -188,7 +203,9 @@ async def dispatch(
         )
     # A call with units on it but none leading (its lead left) takes the parts the
     # recommendation names, as after an escalation.
-    escalated = dispatch_roles.rerole_by_recommendation(rec, found.dispatches)
+    escalated = dispatch_roles.rerole_by_recommendation(
+        rec, found.dispatches, concern_then=await _concern_then(conn, context, found)
+    )
     rerole = (
         body.units is not None
         or escalated

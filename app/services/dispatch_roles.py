@@ -45,20 +45,32 @@ def lead_kind(units: Sequence[Unit]) -> Lead | None:
     return None
 
 
+def deciding_dispatch(dispatches: Sequence[Dispatch]) -> Dispatch | None:
+    """The last dispatch that sent a lead (else the last one): the one that decided who
+    leads. A dispatch that sent no lead (a unit named as back-up) decided nothing about it,
+    so it does not use up an escalation."""
+    leading = [d for d in dispatches if d.dispatched_lead is not None]
+    return (leading or dispatches)[-1] if dispatches else None
+
+
 def rerole_by_recommendation(
-    rec: RecommendationRecord | None, dispatches: Sequence[Dispatch]
+    rec: RecommendationRecord | None,
+    dispatches: Sequence[Dispatch],
+    *,
+    concern_then: bool | None = None,
 ) -> bool:
     """Whether a dispatch of the recommendation (no units named) gives the units on the
-    call the parts it names: only when the facts changed the kind of lead since the last
-    dispatch that sent a lead (an escalation, or its end), that is when its lead differs
-    from the lead recommended then. Otherwise units already on the call are left as they
-    are (SPEC §3.4): a plain dispatch repeated, or a CAD's retry, must not undo a lead a
-    dispatcher chose by override. A dispatch that sent no lead (a unit named as back-up)
-    decided nothing about who leads, so it does not use up an escalation."""
-    if rec is None or not dispatches:
+    call the parts it names: only when the facts changed the kind of lead since the
+    deciding dispatch (an escalation, or its end), that is when its lead differs from the
+    lead recommended then, or when it finds a safety concern the recommendation then
+    (concern_then) did not: law enforcement recommended then for want of a co-responder,
+    which a dispatcher sent to lead, must lead now (SPEC §1). Otherwise units already on
+    the call are left as they are (SPEC §3.4): a plain dispatch repeated, or a CAD's retry,
+    must not undo a lead a dispatcher chose by override."""
+    then = deciding_dispatch(dispatches)
+    if rec is None or then is None:
         return False
-    leading = [d for d in dispatches if d.dispatched_lead is not None]
-    return rec.lead != (leading or dispatches)[-1].recommended_lead
+    return rec.lead != then.recommended_lead or (rec.safety_concern and concern_then is False)
 
 
 def beside_the_lead(

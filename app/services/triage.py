@@ -178,8 +178,10 @@ async def retriage(
     failure), or the unit leading the call gone from it while others stay (its own entry,
     call.retriage, with detail). A change of lead on a dispatched call also emits
     call.escalated, unless the unit leading it is of that kind already (a dispatcher sent
-    it by override, and that dispatch told it). When the lead left, the change is from the
-    kind that left (`left`), which an override may have made other than recommended.
+    it by override, and that dispatch told it); so does a safety concern newly found on a
+    call the other kind leads, though the lead recommended stays. When the lead left, the
+    change is from the kind that left (`left`), which an override may have made other than
+    recommended.
     Neither that unit nor any that led the call and was called away from it before (last
     left it while others stayed: assignment_repo.left_leads) is recommended for it; named
     again by a later re-triage, they would be no answer.
@@ -190,9 +192,15 @@ async def retriage(
     news = [events.call_updated(call, lead=rec.lead)] if cause == "update" else []
     news.append(events.recommendation_created(rec))
     was = LEAD_OF[left.responder_type] if left else (previous.lead if previous else None)
-    if call.status == "dispatched" and was is not None and was != rec.lead:
+    # New safety information escalates a call that mental health leads though law
+    # enforcement was recommended already (no co-responder was in reach; a dispatcher sent
+    # one): the lead recommended stays, the lead needed changes (SPEC §1).
+    flagged = rec.safety_concern and previous is not None and not previous.safety_concern
+    if call.status == "dispatched" and was is not None and (was != rec.lead or flagged):
         kind = await assignment_repo.leading(session, call.id)
-        if kind is None or LEAD_OF[kind] != rec.lead:
+        if kind is not None and LEAD_OF[kind] != rec.lead:
+            news.append(events.call_escalated(call, rec, previous_lead=LEAD_OF[kind]))
+        elif kind is None and was != rec.lead:
             news.append(events.call_escalated(call, rec, previous_lead=was))
     action, outcome = _AUDITED_AS[cause]
     entry = audit.call_entry(

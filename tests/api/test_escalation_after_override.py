@@ -1,0 +1,85 @@
+"""New safety information on a call a dispatcher gave a co-responder to lead by override.
+
+The recommendation had law enforcement lead only because no co-responder was in reach; the
+dispatcher called one in from elsewhere to lead. Then a weapon is reported: SPEC §1, a CIT
+officer now leads and mental health supports. The lead recommended stayed
+`law_enforcement`, so nothing compared as an escalation: no call.escalated reached the
+crew, and the dispatch as recommended sent the CIT officer as the co-responder's back-up
+(3 a.m. check on the demo).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+from tests.helpers import Api, add_co_responder, add_officer, grid_districts
+
+
+async def _escalations(db: asyncpg.Connection) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        "SELECT payload::text AS p FROM event WHERE type = 'call.escalated' ORDER BY id"
+    )
+    return [json.loads(r["p"]) for r in rows]
+
+
+async def _co_responder_led_by_override(admin: Api) -> tuple[str, str, str]:
+    """A D1 call with no co-responder in reach, led by one from D4 a dispatcher sent."""
+    await grid_districts(admin)
+    far = await add_co_responder(admin, district="D4", call_sign="MCT-4")
+    cit = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "MNTL"}, 201)
+    assert call["recommendation"]["lead"] == "law_enforcement"
+    assert [u["responder_id"] for u in call["recommendation"]["units"]] == [cit]
+    sent = {
+        "units": [{"responder_type": "co_responder", "responder_id": far, "role": "lead"}],
+        "override_code": "specialty_needed",
+    }
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", sent)
+    return call["id"], far, cit
+
+
+async def test_a_weapon_on_a_call_a_co_responder_leads_by_override_makes_the_cit_officer_lead(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    call_id, far, cit = await _co_responder_led_by_override(admin)
+    patched = await admin.ok("PATCH", f"/v1/calls/{call_id}", {"safety": {"weapon": True}})
+    assert patched["recommendation"]["lead"] == "law_enforcement"
+    # The crew hears of it: the co-responder leading is not what the call needs now.
+    [escalation] = await _escalations(db)
+    assert escalation["previous_lead"] == "mental_health"
+    assert escalation["lead"] == "law_enforcement"
+    assert escalation["recommendation_id"] == patched["recommendation"]["id"]
+    done = await admin.ok("POST", f"/v1/calls/{call_id}/dispatch")
+    assert {(a["responder_id"], a["role"]) for a in done["assignments"]} == {
+        (cit, "lead"),
+        (far, "support"),
+    }
+    assert done["dispatches"][-1]["dispatched_lead"] == "law_enforcement"
+    # The re-triage told it; the dispatch carrying it out does not tell it again.
+    assert len(await _escalations(db)) == 1
+
+
+async def test_the_cit_officer_backing_up_the_co_responder_takes_the_lead_on_a_weapon(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """The dispatch as recommended after the override sent the CIT officer as back-up; the
+    one after the weapon gives it the lead (it was a 409: nothing to assign)."""
+    call_id, far, cit = await _co_responder_led_by_override(admin)
+    backed = await admin.ok("POST", f"/v1/calls/{call_id}/dispatch")
+    assert {(a["responder_id"], a["role"]) for a in backed["assignments"]} == {
+        (far, "lead"),
+        (cit, "backup"),
+    }
+    await admin.ok("PATCH", f"/v1/calls/{call_id}", {"safety": {"violence": True}})
+    done = await admin.ok("POST", f"/v1/calls/{call_id}/dispatch")
+    assert {(a["responder_id"], a["role"]) for a in done["assignments"]} == {
+        (cit, "lead"),
+        (far, "support"),
+    }
+    # Notes added later change nothing: the lead stays as dispatched.
+    await admin.ok("PATCH", f"/v1/calls/{call_id}", {"notes": "knife put down"})
+    assert (await admin.post(f"/v1/calls/{call_id}/dispatch")).status_code == 409
+    assert len(await _escalations(db)) == 1
