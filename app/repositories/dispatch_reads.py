@@ -176,6 +176,23 @@ async def safety_concern_of(
     return None if found is None else bool(found)
 
 
+_EXTERNAL_IDS = RawStatement.compile(
+    "SELECT id, external_id FROM call WHERE agency_id = :agency_id"
+    " AND id = ANY(CAST(:call_ids AS uuid[])) AND external_id IS NOT NULL"
+)
+
+
+async def external_ids_of(
+    conn: AsyncConnection, *, agency_id: UUID, call_ids: Sequence[UUID]
+) -> dict[UUID, str]:
+    """The CAD's ids (external_id) of those of the agency's calls that have one, by call."""
+    if not call_ids:
+        return {}
+    params = {"agency_id": agency_id, "call_ids": sorted(set(call_ids))}
+    rows = await (await driver(conn)).fetch(_EXTERNAL_IDS.sql, *_EXTERNAL_IDS.args(params))
+    return {r["id"]: r["external_id"] for r in rows}
+
+
 _Model = TypeVar("_Model", bound=Base)
 
 

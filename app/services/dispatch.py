@@ -96,12 +96,17 @@ async def _concern_then(
     )
 
 
-def _why_not(unit_id: UUID, unit: dispatch_reads.LockedUnit) -> str:
-    """A unit not sent, by its call sign, and why: for a dispatcher to choose another."""
+def _why_not(unit_id: UUID, unit: dispatch_reads.LockedUnit, cad_ids: dict[UUID, str]) -> str:
+    """A unit not sent, by its call sign, and why: for a dispatcher to choose another. The
+    call it is on is named by the CAD's number, which a dispatcher knows it by, when it has
+    one (its invisible characters escaped, as in the 409 for a taken external_id), and by
+    its id, for a console to open it."""
     if not unit.active:
         why = "no longer active"
     elif unit.active_call_id is not None:
-        why = f"on call {unit.active_call_id}"
+        cad_id = cad_ids.get(unit.active_call_id)
+        named = "" if cad_id is None else f"{invisible_escaped(cad_id)}, "
+        why = f"on call {named}{unit.active_call_id}"
     elif unit.status == "out_of_service":
         why = "out of service"
     elif unit.status != "available":
@@ -251,11 +256,15 @@ async def dispatch(
     if taken:
         fresh = await _fresh_recommendation(session, context, who, call, request_id)
         _count_conflict(session)
+        elsewhere = [c for _, i, _ in taken if (c := locked[i].active_call_id) is not None]
+        cad_ids = await dispatch_reads.external_ids_of(
+            conn, agency_id=context.agency_id, call_ids=elsewhere
+        )
         return UnitsUnavailable(
             [UnitRef(responder_type=t, responder_id=i) for t, i, _ in taken],
             fresh,
             "some units are no longer available; nothing was assigned: "
-            + ", ".join(_why_not(i, locked[i]) for _, i, _ in taken),
+            + ", ".join(_why_not(i, locked[i], cad_ids) for _, i, _ in taken),
         )
 
     now = datetime.now(UTC)
