@@ -260,6 +260,7 @@ def unit_status_changed(
     *,
     responder_type: ResponderType,
     responder_id: UUID,
+    call_sign: str | None,
     status: UnitStatus,
     previous_status: UnitStatus,
     call_id: UUID | None,
@@ -269,6 +270,7 @@ def unit_status_changed(
     payload = UnitStatusChanged(
         responder_type=responder_type,
         responder_id=str(responder_id),
+        call_sign=call_sign,
         status=status,
         previous_status=previous_status,
         call_id=None if call_id is None else str(call_id),

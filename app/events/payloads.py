@@ -114,6 +114,9 @@ class UnitReleased(TypedDict):
 class UnitStatusChanged(TypedDict):
     responder_type: ResponderType
     responder_id: str
+    # Its call sign now, as the units board names it (its shift's now, else its latest;
+    # null only for a unit with no shift at all): a console names the unit without a look-up.
+    call_sign: str | None
     status: UnitStatus
     previous_status: UnitStatus
     call_id: str | None

@@ -70,11 +70,16 @@ async def set_status(
     if body.location is not None:
         unit.lat, unit.lon, unit.location_at = body.location.lat, body.location.lon, now
     if new != previous or incident != unit.external_incident:
+        # Named by its call sign, as the units board names it, for a console on the feed.
+        signs = await naming_shift.call_signs(
+            session, agency_id=context.agency_id, responder_ids=[responder_id], now=now
+        )
         # Made first, so it comes before the release it causes (events sort by id) on the
         # live feed.
         changed = events.unit_status_changed(
             responder_type=responder_type,
             responder_id=responder_id,
+            call_sign=signs.get(responder_id),
             status=new,
             previous_status=previous,
             call_id=call_id,
@@ -115,7 +120,7 @@ async def set_status(
                 who,
                 call_id,
                 unit=(responder_type, responder_id, new),
-                name=unit.name,
+                name=signs.get(responder_id, unit.name),
                 request_id=request_id,
                 now=now,
             )
@@ -138,7 +143,7 @@ async def _after_the_lead_left(
     call_id: UUID,
     *,
     unit: tuple[ResponderType, UUID, UnitStatus],
-    name: str,
+    name: str,  # its call sign now, else its name
     request_id: str | None,
     now: datetime,
 ) -> None:
@@ -154,9 +159,6 @@ async def _after_the_lead_left(
     if call is None or call.status != "dispatched":
         return
     responder_type, responder_id, status = unit
-    signs = await naming_shift.call_signs(
-        session, agency_id=context.agency_id, responder_ids=[responder_id], now=now
-    )
     await triage.retriage(
         session,
         context,
@@ -167,7 +169,7 @@ async def _after_the_lead_left(
         cause="lead_left",
         # Back in service, it is free: but it has just left this call, and named again
         # to lead it, it would be no answer to the dispatcher's question.
-        left=LeftUnit(responder_type, responder_id, signs.get(responder_id, name), status),
+        left=LeftUnit(responder_type, responder_id, name, status),
         detail={
             "reason": "the unit leading the call left it",
             "responder_type": responder_type,

@@ -105,6 +105,7 @@ def one_of_each(call: CallRecord) -> list[OutboxEvent]:
         events.unit_status_changed(
             responder_type="officer",
             responder_id=unit,
+            call_sign="1A1",
             status="en_route",
             previous_status="dispatched",
             call_id=call.id,
