@@ -6,10 +6,10 @@ the call signs of today's shifts only. An assignment now keeps the call sign of 
 that named its unit when it was dispatched (the one sent in its `unit.assigned`), and
 `GET /v1/calls/{id}` shows it.
 
-Assignments made before this migration take the call sign of the shift that named their
-unit when they were made (the one begun last by then, else its next one), as the dispatch
-did; NULL where the unit's shifts have all been deleted since. Adding the column rewrites
-nothing; filling it is one pass over the table's rows.
+This migration only adds the column, in a moment: the table's ACCESS EXCLUSIVE lock is held
+to the end of its transaction, and filling it in here held every read of a call's units,
+every dispatch, clear and status report for as long as the fill ran (as 0031's backfill
+did). Migration 0038 fills in the assignments made before, in a transaction of its own.
 
 Revision ID: 0037
 Revises: 0036
@@ -28,33 +28,9 @@ down_revision: str | None = "0036"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The shift that named the unit at assigned_at: begun last by then, else its next one
-# (app/repositories/naming_shift.py, as of this migration).
-_FILL = """
-UPDATE assignment SET call_sign = (
-    SELECT s.call_sign FROM (
-        (SELECT worked.call_sign, 0 AS rank FROM shift worked
-         WHERE worked.agency_id = assignment.agency_id
-           AND worked.responder_id = assignment.responder_id
-           AND worked.starts_at <= assignment.assigned_at
-         ORDER BY worked.starts_at DESC
-         LIMIT 1)
-        UNION ALL
-        (SELECT ahead.call_sign, 1 AS rank FROM shift ahead
-         WHERE ahead.agency_id = assignment.agency_id
-           AND ahead.responder_id = assignment.responder_id
-           AND ahead.starts_at > assignment.assigned_at
-         ORDER BY ahead.starts_at
-         LIMIT 1)
-    ) s
-    ORDER BY s.rank
-    LIMIT 1
-)"""
-
 
 def upgrade() -> None:
     op.add_column("assignment", sa.Column("call_sign", sa.Text(), nullable=True))
-    op.execute(_FILL)
 
 
 def downgrade() -> None:

@@ -747,9 +747,9 @@ def test_upgrading_tells_the_status_each_known_release_left_its_unit_in(scratch_
 def test_upgrading_names_each_assignment_by_the_call_sign_its_unit_had_then(
     scratch_url: str,
 ) -> None:
-    """Migration 0037: an assignment made before it takes the call sign of the shift that
-    named its unit when it was made (begun last by then, else its next one), not today's;
-    NULL for a unit with no shift left."""
+    """Migrations 0037 and 0038: an assignment made before them takes the call sign of the
+    shift that named its unit when it was made (begun last by then, else its next one), not
+    today's; NULL for a unit with no shift left."""
     upgrade(scratch_url, "0036")
     shift = (
         "INSERT INTO shift (id, agency_id, responder_type, officer_id, call_sign, district_id,"
@@ -783,6 +783,10 @@ def test_upgrading_names_each_assignment_by_the_call_sign_its_unit_had_then(
             assignment.format(at="2026-12-01T09:00:00Z", sid="S-2"),  # no shift at all
         )
     )
+    # 0037 adds the column alone: a fill under its lock held every read of the table.
+    upgrade(scratch_url, "0037")
+    filled = "SELECT count(*) FROM assignment WHERE call_sign IS NOT NULL"
+    assert asyncio.run(_fetch(scratch_url, filled)) == [(0,)]
     upgrade(scratch_url)
     named = (
         "SELECT o.state_officer_id, a.assigned_at::text, a.call_sign FROM assignment a"
