@@ -110,8 +110,13 @@ async def _units(
         officer_ids=[i for i, a in latest.items() if a.responder_type == "officer"],
         co_ids=[i for i, a in latest.items() if a.responder_type == "co_responder"],
     )
+    # Each unit under the call sign it was dispatched under (its assignment's), as the
+    # call's assignments name it: a cleared call's export named its units by the shifts they
+    # work today. Only an assignment that kept none (no shift named its unit then) is named
+    # by its unit's shift now, if it has one since.
+    unsigned = [i for i, a in latest.items() if a.call_sign is None]
     signs = await naming_shift.call_signs(
-        session, agency_id=context.agency_id, responder_ids=list(latest), now=now
+        session, agency_id=context.agency_id, responder_ids=unsigned, now=now
     )
     certified = await roster_repo.valid_certifications(
         session,
@@ -123,7 +128,7 @@ async def _units(
             responder_type=a.responder_type,
             responder_id=a.responder_id,
             name=people[a.responder_id].name,
-            call_sign=signs.get(a.responder_id),
+            call_sign=a.call_sign or signs.get(a.responder_id),
             role=a.role,
             cit_certified=isinstance(person := people[a.responder_id], Officer)
             and person.state_officer_id in certified,

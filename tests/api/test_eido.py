@@ -964,6 +964,33 @@ async def test_each_unit_is_exported_under_the_call_sign_of_the_shift_that_names
     assert names == {"1A1", "MCT-OLD", "MCT-NEXT"}
 
 
+async def test_a_cleared_calls_units_are_exported_under_the_call_signs_they_had_on_it(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A call's export named each unit by the call sign of its shift today: a call cleared
+    last week, exported again, named its units by call signs they never had on it, and the
+    same export changed from one day to the next. Each is named as the call's assignments
+    name it, by the call sign it was dispatched under."""
+    await grid_districts(admin)
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "MNTL"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", {})
+    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "resolved"})
+    url = f"/v1/calls/{call['id']}/eido"
+
+    def names(eido: dict[str, Any]) -> set[str]:
+        return {r["emergencyResourceName"] for r in eido["emergencyResourceComponent"]}
+
+    before = await admin.ok("GET", url)
+    assert names(before) == {"1A1", "MCT-1"}
+    # The units work under other call signs now (their shifts of another day).
+    await db.execute("UPDATE shift SET call_sign = call_sign || '-NEXT'")
+    after = await admin.ok("GET", url)
+    assert names(after) == {"1A1", "MCT-1"}
+    assert after["emergencyResourceComponent"] == before["emergencyResourceComponent"]
+
+
 async def test_non_cit_officer_has_no_crisis_intervention_attribute(admin: Api) -> None:
     await grid_districts(admin)
     officer = await add_officer(admin, district="D1", call_sign="1A2")
