@@ -48,14 +48,20 @@ class TellsReadOnly(StrictModel):
             if where is not None:
                 kind, message = "read_only", where
             else:
-                message = unknown_field(str(loc[0]), cls.BODY, list(cls.model_fields))
+                message = unknown_field(
+                    str(loc[0]), cls.BODY, list(cls.model_fields), others=list(cls.READ_ONLY)
+                )
         return {"type": PydanticCustomError(kind, message), "loc": loc, "input": error["input"]}
 
 
-def unknown_field(name: str, where: str, takes: Sequence[str]) -> str:
+def unknown_field(
+    name: str, where: str, takes: Sequence[str], *, others: Sequence[str] = ()
+) -> str:
     """What a 422 says of a field name the object where (in words) does not have: the
     fields it takes, and the one name may be a misspelling of ("Unknown field: safety takes
-    weapon, violence, …; did you mean weapon?")."""
-    close = difflib.get_close_matches(name, takes, n=1)
-    meant = f"; did you mean {close[0]}?" if close else ""
+    weapon, violence, …; did you mean weapon?"). None is guessed when the name is nearer
+    one of others, the resource's fields the body does not take: a call PATCH's
+    `disatched_at` was told it meant `district`."""
+    close = difflib.get_close_matches(name, [*takes, *others], n=1)
+    meant = f"; did you mean {close[0]}?" if close and close[0] in takes else ""
     return f"Unknown field: {where} takes {', '.join(takes)}{meant}"

@@ -628,6 +628,12 @@ async def test_patching_a_field_set_elsewhere_says_where_and_an_unknown_one_what
     )
     assert mixed["body.received_at"].startswith("Set only when the call is created")
     assert mixed["body.nature"] == "Input should be a valid string"
+    # A misspelt field set elsewhere is not told it meant one the PATCH takes (district).
+    near = await refused({"disatched_at": "2026-01-01T00:00:00Z", "subjectinjured": True})
+    assert near == dict.fromkeys(
+        ("body.disatched_at", "body.subjectinjured"),
+        f"Unknown field: a call's PATCH takes {', '.join(takes)}",
+    )
     after = await admin.ok("GET", url)
     assert (after["external_id"], after["nature"], after["status"]) == ("CAD-1", None, "pending")
     assert await db.fetchval("SELECT count(*) FROM recommendation") == 1
