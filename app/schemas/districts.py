@@ -6,6 +6,7 @@ from pydantic import Field, StrictFloat, model_validator
 from shapely.geometry import shape
 
 from app.schemas.common import DistrictCode, Name, PatchModel, StrictModel
+from app.schemas.read_only import TellsReadOnly
 
 # Finite numbers only: JSON's NaN and Infinity (which Python reads) cannot be stored as JSON.
 Position = Annotated[
@@ -68,7 +69,13 @@ class DistrictCreate(StrictModel):
         return self
 
 
-class DistrictPatch(PatchModel):
+class DistrictPatch(PatchModel, TellsReadOnly):
+    BODY = "a district's PATCH"
+    # Each field of DistrictOut the PATCH does not take (TellsReadOnly).
+    READ_ONLY = {
+        "code": "Set when the district is made (POST /v1/districts), and names it in the"
+        " path: a PATCH cannot change it"
+    }
     # null removes the boundary (the district is then placed by code only).
     NULLABLE = frozenset({"boundary"})
 

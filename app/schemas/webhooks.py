@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, StrictBool, StringConstraints, field_validator
 
 from app.schemas.common import JSON_INTEGER, WORDS_CAP, Instant, PatchModel, StrictModel, worded
+from app.schemas.read_only import BY_THE_SERVICE, TellsReadOnly
 from app.vocabulary import DeliveryStatus, EventType
 
 # The shape check_url_shape accepts, so the schema shows it: absolute http(s) in either
@@ -54,9 +55,25 @@ class SubscriptionCreate(StrictModel):
     _shape = field_validator("url")(_url_shape)
 
 
-class SubscriptionPatch(PatchModel):
+_BY_ROTATION = "Set by rotating the secret (POST /v1/webhooks/{id}/secret)"
+
+
+class SubscriptionPatch(PatchModel, TellsReadOnly):
     """A change to a subscription: where it sends, what it hears, whether it is on. Whose
     terminal it is does not change (that is another subscription)."""
+
+    BODY = "a webhook subscription's PATCH"
+    # Each field of SubscriptionOut the PATCH does not take (TellsReadOnly).
+    READ_ONLY = {
+        "responder_id": "Whose terminal a subscription serves does not change: subscribe"
+        " anew (POST /v1/webhooks) and delete this one (DELETE /v1/webhooks/{id})",
+        "disabled_reason": "The service's, when a receiver's answers disabled the"
+        " subscription: active: true turns it on again",
+        "secret": _BY_ROTATION,
+        "previous_secret_until": _BY_ROTATION,
+        "id": BY_THE_SERVICE,
+        "created_at": BY_THE_SERVICE,
+    }
 
     url: TargetUrl | None = None
     events: Events | None = None

@@ -17,7 +17,7 @@ import pytest
 from app.api.permissions import ROUTES
 from app.schemas.common import PATTERN_WORDS
 from app.vocabulary import SAFETY_FLAGS
-from tests.helpers import Api, add_officer, around_now, grid_districts
+from tests.helpers import Api, add_officer, around_now, grid_districts, subscribe
 
 PROBLEM = "application/problem+json"
 
@@ -844,6 +844,41 @@ async def test_an_unknown_field_at_any_depth_lists_what_its_object_takes_and_wha
     assert await told("POST", "/v1/districts", district) == {
         "body.boundary.Polygon.bbox": "Unknown field: boundary.Polygon takes type, coordinates"
     }
+    assert await _counts(db) == before
+
+
+async def test_a_district_or_subscription_patch_says_where_a_field_it_does_not_take_is_set(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A district's or a webhook subscription's GET sent back as its PATCH: c705173 told
+    each of their fields the PATCH does not take (a district's code, a subscription's
+    responder_id or secret) "Unknown field", which docs/api.md says of a field the object
+    does not have. Each says where it is set, as a call's and the roster's PATCH do."""
+    await grid_districts(admin)
+    sub = await subscribe(admin, "https://example.com/hook", ["call.created"])
+    before = await _counts(db)
+    for url, shown in (
+        ("/v1/districts/D1", await admin.ok("GET", "/v1/districts/D1")),
+        (f"/v1/webhooks/{sub['id']}", sub),
+    ):
+        problem = _assert_problem(await admin.patch(url, shown), 422)
+        errors = problem["errors"]
+        assert isinstance(errors, list)
+        assert errors
+        told = {e["loc"][-1]: e["msg"] for e in errors}
+        assert not any(m.startswith("Unknown field") for m in told.values()), told
+    district = _assert_problem(await admin.patch("/v1/districts/D1", {"code": "D9"}), 422)
+    assert district["errors"] == [
+        {
+            "loc": ["body", "code"],
+            "msg": "Set when the district is made (POST /v1/districts), and names it in the"
+            " path: a PATCH cannot change it",
+        }
+    ]
+    terminal = _assert_problem(
+        await admin.patch(f"/v1/webhooks/{sub['id']}", {"responder_id": str(uuid.uuid4())}), 422
+    )
+    assert "POST /v1/webhooks" in str(terminal["detail"])
     assert await _counts(db) == before
 
 
