@@ -1,5 +1,7 @@
-"""Conditional requests (RFC 9110 §13.1.1): a write that names, with If-Match, the entity
-tag of the representation it read goes ahead only while that is still the current one."""
+"""Conditional requests (RFC 9110 §13.1): a write that names, with If-Match, the entity tag
+of the representation it read goes ahead only while that is still the current one; a read
+that names, with If-None-Match, the tag of the representation it holds is answered 304, no
+body, while that is still the current one (a console polling a call every few seconds)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import Header
+from fastapi.responses import Response
 
 from app.errors import PreconditionFailed
 
@@ -38,3 +41,30 @@ def if_match(header: str | None) -> Callable[[str], bool] | None:
             ' double quotes included ("…"); a weak one (W/"…") never matches a write'
         )
     return lambda current: current in strong
+
+
+def if_none_match_header(description: str) -> Any:
+    """A route's If-None-Match header parameter, bounded as If-Match is."""
+    return Header(alias="If-None-Match", max_length=1024, description=description)
+
+
+def not_modified(header: str | None, current: str | None) -> Response | None:
+    """The 304 for a read whose If-None-Match names the current entity tag (RFC 9110
+    §13.1.2: compared weakly, W/ or not; "*" names any), with that tag; else None, and the
+    read answers in full. A tag without its double quotes names nothing."""
+    if header is None or current is None:
+        return None
+    held = {m.group(0).removeprefix("W/") for m in _ENTITY_TAG.finditer(header)}
+    if header.strip() == "*" or current.removeprefix("W/") in held:
+        return Response(status_code=304, headers={"ETag": current})
+    return None
+
+
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {
+        "description": "Not modified: If-None-Match named the current ETag (no body)",
+        "headers": {
+            "ETag": {"description": "The current entity tag", "schema": {"type": "string"}}
+        },
+    }
+}

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
+import httpx
 
 from tests.helpers import (
     Api,
@@ -365,6 +366,49 @@ async def test_two_consoles_patching_one_call_with_if_match_lose_no_change_unsee
     assert dispatched != current
     await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "on_scene"})
     assert (await admin.get(path)).headers["ETag"] != dispatched
+
+
+async def test_a_console_polling_a_call_with_its_etag_gets_304_until_it_changes(
+    admin: Api, other_admin: Api
+) -> None:
+    """A console polling a call every few seconds was sent the whole call each time, its
+    notes and recommendation included: with If-None-Match naming the ETag it holds, it gets
+    a 304 with no body while the call shows as it was, and the call in full once it
+    changes. Weakly compared (RFC 9110 §13.1.2); a tag without its quotes names nothing.
+    The key and the agency are checked first, as for any read."""
+    await grid_districts(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "caller: mother"}, 201)
+    path = f"/v1/calls/{call['id']}"
+    tag = (await admin.get(path)).headers["ETag"]
+
+    async def polled(held: str, api: Api = admin, method: str = "GET") -> httpx.Response:
+        headers = {**api.headers, "If-None-Match": held}
+        return await api.client.request(method, path, headers=headers)
+
+    for held in (tag, f"W/{tag}", f'"other", {tag}', "*"):
+        unchanged = await polled(held)
+        assert unchanged.status_code == 304, (held, unchanged.text)
+        assert unchanged.content == b""
+        assert unchanged.headers["ETag"] == tag
+    assert (await polled(tag, method="HEAD")).status_code == 304
+    for held in ('"other"', tag.strip('"'), ""):
+        full = await polled(held)
+        assert full.status_code == 200, held
+        assert full.json()["notes"] == "caller: mother"
+    assert (await polled(tag, other_admin)).status_code == 404
+    no_key = await admin.client.get(path, headers={"If-None-Match": tag})
+    assert no_key.status_code == 401
+    await admin.ok("PATCH", path, {"notes": "caller: mother; subject has a knife"})
+    changed = await polled(tag)
+    assert changed.status_code == 200
+    assert changed.json()["notes"] == "caller: mother; subject has a knife"
+    assert (await polled(changed.headers["ETag"])).status_code == 304
+    # The policy too: a console holding the version in force is told it still is.
+    policy = await admin.get("/v1/policy")
+    headers = {**admin.headers, "If-None-Match": policy.headers["ETag"]}
+    assert (await admin.client.get("/v1/policy", headers=headers)).status_code == 304
+    await admin.ok("PUT", "/v1/policy", {**policy.json(), "speed_kmh": 45})
+    assert (await admin.client.get("/v1/policy", headers=headers)).status_code == 200
 
 
 async def test_patch_that_changes_nothing_renews_the_recommendation_untold(

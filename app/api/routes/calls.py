@@ -137,13 +137,36 @@ _ETAG = {
 }
 
 
-@router.get("/{call_id}", responses={200: {"headers": _ETAG}, **problems(401, 403, 404, 422, 503)})
+@router.get(
+    "/{call_id}",
+    response_model=CallDetailOut,
+    responses={
+        200: {"headers": _ETAG},
+        **conditional.NOT_MODIFIED,
+        **problems(401, 403, 404, 422, 503),
+    },
+)
 async def get_call(
-    call_id: UUID, who: Caller, context: Context, session: Session, state: State, response: Response
-) -> CallDetailOut:
+    call_id: UUID,
+    who: Caller,
+    context: Context,
+    session: Session,
+    state: State,
+    response: Response,
+    if_none_match: Annotated[
+        str | None,
+        conditional.if_none_match_header(
+            "The ETag of the call as last read: a 304 with no body while the call still"
+            " shows as it was"
+        ),
+    ] = None,
+) -> CallDetailOut | Response:
     """One call with its latest recommendation and its notes, and its ETag."""
     out = await views.get_detail(session, context, call_id, cipher=state.cipher)
-    response.headers["ETag"] = views.etag(out)
+    tag = views.etag(out)
+    if (unchanged := conditional.not_modified(if_none_match, tag)) is not None:
+        return unchanged
+    response.headers["ETag"] = tag
     return out
 
 

@@ -24,11 +24,28 @@ _ETAG = {
 }
 
 
-@router.get("", responses={200: {"headers": _ETAG}, **problems(401, 403, 503)})
-async def get_policy(who: Caller, session: ReadSession, response: Response) -> PolicyOut:
+@router.get(
+    "",
+    response_model=PolicyOut,
+    responses={200: {"headers": _ETAG}, **conditional.NOT_MODIFIED, **problems(401, 403, 503)},
+)
+async def get_policy(
+    who: Caller,
+    session: ReadSession,
+    response: Response,
+    if_none_match: Annotated[
+        str | None,
+        conditional.if_none_match_header(
+            "The ETag of the version last read: a 304 with no body while it is still in force"
+        ),
+    ] = None,
+) -> PolicyOut | Response:
     """The routing policy in force: its latest version, with its ETag."""
     out = await service.current(session, agency_id=who.agency_id)
-    response.headers["ETag"] = service.etag(out.version)
+    tag = service.etag(out.version)
+    if (unchanged := conditional.not_modified(if_none_match, tag)) is not None:
+        return unchanged
+    response.headers["ETag"] = tag
     return out
 
 
