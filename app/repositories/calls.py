@@ -9,7 +9,7 @@ statement, so one round trip commits them all or none.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol, cast
 from uuid import UUID
@@ -35,7 +35,7 @@ from app.repositories import audit as audit_trail
 from app.repositories import events as outbox
 from app.repositories import idempotency
 from app.repositories.pagination import fetch_row_page
-from app.vocabulary import Lead, Request
+from app.vocabulary import CALL_STATUSES, CallStatus, Lead, Request
 
 
 class Columns(Protocol):
@@ -319,7 +319,7 @@ async def list_calls(
     session: AsyncSession,
     *,
     agency_id: UUID,
-    status: str | None,
+    statuses: Collection[CallStatus] | None,
     district_id: UUID | None,
     external_id: str | None,
     or_call_id: UUID | None = None,
@@ -332,8 +332,10 @@ async def list_calls(
     if external_id is not None:
         by_id = Call.external_id == external_id
         stmt = stmt.where(by_id if or_call_id is None else or_(by_id, Call.id == or_call_id))
-    if status is not None:
-        stmt = stmt.where(Call.status == status)
+    if statuses is not None and len(set(statuses)) == 1:
+        stmt = stmt.where(Call.status == next(iter(statuses)))  # ix_call_agency_status
+    elif statuses is not None and set(statuses) != set(CALL_STATUSES):
+        stmt = stmt.where(Call.status.in_(sorted(statuses)))
     if district_id is not None:
         stmt = stmt.where(Call.district_id == district_id)
     rows, next_cursor = await fetch_row_page(

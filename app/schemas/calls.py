@@ -28,6 +28,7 @@ from app.schemas.common import (
 )
 from app.schemas.read_only import BY_THE_SERVICE, TellsReadOnly
 from app.vocabulary import (
+    CALL_STATUSES,
     CONTROLS,
     EXTERNAL_ID_MAX,
     NOTES_MAX,
@@ -45,6 +46,19 @@ from app.vocabulary import (
 )
 
 Notes = Annotated[str, StringConstraints(max_length=NOTES_MAX, pattern=NO_NUL)]
+
+_ONE_STATUS = "|".join(CALL_STATUSES)
+# A list filter's value: one call status, or several comma-separated (`pending,dispatched`,
+# a console's queue of open calls); the parameter may repeat too.
+CallStatuses = Annotated[
+    str,
+    StringConstraints(
+        pattern=worded(
+            f"^({_ONE_STATUS})(,({_ONE_STATUS}))*$",
+            f"one or more of {', '.join(CALL_STATUSES)}, separated by commas",
+        )
+    ),
+]
 # In the schema only (the location's own check words its 422): an address that is not blank.
 _NOT_BLANK = worded(r"\S", "text that is not blank")
 

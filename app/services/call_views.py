@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -37,6 +37,7 @@ from app.schemas.calls import (
 )
 from app.security import Principal
 from app.services import audit
+from app.vocabulary import CallStatus
 
 
 def render_recommendation(rec: RecommendationRecord) -> RecommendationOut:
@@ -247,7 +248,7 @@ async def list_page(
     session: AsyncSession,
     context: AgencyContext,
     *,
-    status: str | None,
+    statuses: Collection[CallStatus] | None,
     district: str | None,
     external_id: str | None,
     limit: int,
@@ -266,7 +267,7 @@ async def list_page(
     calls, next_cursor = await repo.list_calls(
         session,
         agency_id=context.agency_id,
-        status=status,
+        statuses=statuses,
         district_id=district_id,
         external_id=external_id,
         or_call_id=None if external_id is None else await _assigned(session, context, external_id),

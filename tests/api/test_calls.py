@@ -542,6 +542,33 @@ async def test_calls_list_filters_by_status_and_district(admin: Api) -> None:
     assert (await admin.ok("GET", "/v1/calls?status=cleared"))["items"] == []
 
 
+async def test_a_consoles_queue_of_open_calls_is_one_request(admin: Api) -> None:
+    """`?status=dispatched,pending` was a 422 (one status only), so a console's queue of the
+    calls still open took two requests and a merge of their pages: several statuses,
+    comma-separated or repeated, are one list, newest first, paged as one."""
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    made = [(await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201))["id"] for _ in "abc"]
+    await admin.ok("POST", f"/v1/calls/{made[0]}/clear", {"disposition": "gone"})
+    await admin.ok("POST", f"/v1/calls/{made[1]}/dispatch")
+    open_calls = [made[2], made[1]]  # newest first
+
+    async def listed(query: str) -> list[str]:
+        return [c["id"] for c in (await admin.ok("GET", f"/v1/calls?{query}"))["items"]]
+
+    for query in ("status=pending,dispatched", "status=dispatched&status=pending"):
+        assert await listed(query) == open_calls, query
+    assert await listed("status=pending,dispatched&limit=1") == [made[2]]
+    assert await listed("status=cleared,pending,dispatched") == [*open_calls, made[0]]
+    assert await listed("status=cleared") == [made[0]]
+    for bad in ("open", "pending,", "pending, dispatched", "PENDING"):
+        refused = await admin.get(f"/v1/calls?status={bad}")
+        assert refused.status_code == 422, bad
+        assert refused.json()["errors"][0]["msg"] == (
+            "Should be one or more of pending, dispatched, cleared, separated by commas"
+        )
+
+
 async def test_policy_change_applies_to_the_next_call(admin: Api) -> None:
     await grid_districts(admin)
     await add_co_responder(admin, district="D1", call_sign="MCT-1")

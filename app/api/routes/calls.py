@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, cast
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -28,6 +28,7 @@ from app.schemas.calls import (
     CallExistsProblem,
     CallOut,
     CallPatch,
+    CallStatuses,
     DispatchedCallOut,
     RecommendationOut,
 )
@@ -100,7 +101,13 @@ async def list_calls(
     session: ReadSession,
     state: State,
     page: Paging,
-    status: Annotated[CallStatus | None, Query()] = None,
+    status: Annotated[
+        list[CallStatuses] | None,
+        Query(
+            description="The calls' status: one, or several repeated or comma-separated"
+            " (`pending,dispatched`: the calls still open)"
+        ),
+    ] = None,
     district: Annotated[DistrictCode | None, Query()] = None,
     external_id: Annotated[
         str | None,
@@ -119,7 +126,7 @@ async def list_calls(
     items, cursor = await views.list_page(
         session,
         context,
-        status=status,
+        statuses=None if status is None else statuses(status),
         district=district,
         external_id=external_id,
         limit=page.limit,
@@ -221,3 +228,9 @@ async def list_recommendations(
         session, context, call_id, limit=page.limit, cursor=page.cursor
     )
     return Page(items=items, next_cursor=cursor)
+
+
+def statuses(values: list[str]) -> frozenset[CallStatus]:
+    """The statuses ?status= names, repeated or comma-separated (each checked by its
+    pattern: one of CALL_STATUSES)."""
+    return frozenset(cast(CallStatus, s) for value in values for s in value.split(","))
