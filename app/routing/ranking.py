@@ -114,7 +114,8 @@ def rank_candidates(
     it, active, whatever their status, shift or district); then serving the district
     before adjacent (nearer rings first); for a minor, a youth
     co-responder first among co-responders serving the district; then distance, which orders
-    like ETA at any fixed speed (unknown locations last); fewer assignments in 24 h; call sign;
+    like ETA at any fixed speed (unknown locations last; none for a unit on the call's
+    scene); fewer assignments in 24 h; call sign;
     responder id. A responder listed twice (two shifts in reach) is kept once, at its best.
     """
     reach = hops_to(call.district, adjacency, policy.adjacency_depth)
@@ -132,7 +133,11 @@ def rank_candidates(
         if hop is None:
             continue
         distance = (
-            haversine_km(call_point, c.location)
+            # On the scene of this call, it is there, wherever it last reported from (a
+            # position sent before it arrived, or none): no travel left, ETA 0.
+            0.0
+            if on_call and c.status == "on_scene"
+            else haversine_km(call_point, c.location)
             if call_point is not None and c.location is not None and is_known(c.location)
             else None
         )

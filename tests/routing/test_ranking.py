@@ -76,6 +76,26 @@ def test_a_unit_on_the_call_ranks_first_of_its_kind_whatever_its_roster_says() -
     assert roles(run(call(), free, replace(working[0], active=False))) == {"MCT-F": "lead"}
 
 
+def test_a_unit_on_the_calls_scene_is_there_whatever_it_last_reported() -> None:
+    """A re-triage showed a co-responder on the call's scene with an ETA of minutes, from
+    the position it last sent on its way (the 3 a.m. check): on the scene of this call it
+    has no travel left, ETA 0, and leads before one of its kind still on its way."""
+    on_scene = co_responder("MCT-S", km_north=3, status="on_scene", on_call=True)
+    unplaced = replace(on_scene, location=None)
+    coming = co_responder("MCT-C", km_north=1, status="en_route", on_call=True)
+    for there in (on_scene, unplaced):
+        rec = run(call(), coming, there)
+        assert roles(rec) == {"MCT-S": "lead"}
+        (lead,) = rec.units
+        assert (lead.eta_minutes, lead.distance_km) == (0.0, 0.0)
+        assert "eta_unknown" not in warnings(rec)
+    # On its way, or on the scene of no call of this one, it travels as before.
+    (lead,) = run(call(), coming).units
+    assert lead.eta_minutes == pytest.approx(1.5, abs=0.05)
+    (free,) = run(call(), replace(on_scene, on_call=False, status="available")).units
+    assert free.eta_minutes == pytest.approx(4.5, abs=0.05)
+
+
 def test_an_officer_on_the_call_is_not_swapped_for_a_better_trained_free_one() -> None:
     """With no CIT officer in reach the best-trained officer leads (no_cit), but on a
     re-triage the one already working the call keeps the part."""
