@@ -293,7 +293,15 @@ def _add_co_responder(
             f"{_on_call_from_elsewhere(unit)} comes from {_ring(unit)} district "
             f"{unit.candidate.shift_district}",
         )
-    if unit.youth_first:
+    if unit.youth_first and unit.away != 0:
+        # On the call from a district it does not serve (a re-triage ranks it as serving):
+        # it stays for being on the call, not as one serving the district.
+        draft.reason(
+            "youth_specialty",
+            f"The subject is {call.subject_age}: youth specialist {unit.call_sign} is on the"
+            " call already",
+        )
+    elif unit.youth_first:
         draft.reason(
             "youth_specialty",
             f"The subject is {call.subject_age}: youth specialist {unit.call_sign} "

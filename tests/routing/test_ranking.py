@@ -234,6 +234,25 @@ def test_youth_specialty_names_only_a_free_serving_co_responder_nearer_by_the_et
     assert reason(tied, "youth_specialty").endswith("serving the district")
 
 
+def test_a_youth_specialist_on_the_call_from_another_district_is_not_said_to_serve_it() -> None:
+    """A re-triage said a youth specialist working the call from D3 "ranks first among the
+    co-responders serving the district", beside the warning that it comes from an
+    out-of-reach district D3 (the 3 a.m. check): it is said to be on the call."""
+    for district in ("D2", "D5"):  # next door, and beyond reach
+        youth = co_responder(
+            "MCT-Y", district, specialties=YOUTH, km_north=8, on_call=True, status="en_route"
+        )
+        rec = run(call(subject_age=12), youth, co_responder("MCT-1", km_north=1))
+        assert roles(rec) == {"MCT-Y": "lead"}
+        assert reason(rec, "youth_specialty") == (
+            "The subject is 12: youth specialist MCT-Y is on the call already"
+        )
+        assert "no_youth_specialist" not in warnings(rec)
+    serving = co_responder("MCT-Y", specialties=YOUTH, km_north=8, on_call=True, status="en_route")
+    rec = run(call(subject_age=12), serving, co_responder("MCT-1", km_north=1))
+    assert "serving the district" in reason(rec, "youth_specialty")
+
+
 def test_eighteen_year_old_is_not_a_minor() -> None:
     rec = run(
         call(subject_age=18),
