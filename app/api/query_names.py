@@ -12,6 +12,8 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
+from app.schemas.read_only import did_you_mean
+
 
 @dataclass(frozen=True, slots=True)
 class _QueryNames:
@@ -58,13 +60,15 @@ def refuse_unknown_query(request: Request) -> None:
     known = names.known
     unknown = sorted({name for name in query if name not in known})
     if unknown:
+        takes = sorted(known)
         raise RequestValidationError(
             [
                 {
                     "type": "extra_forbidden",
                     "loc": ("query", name),
                     "msg": "Unknown query parameter"
-                    + (f"; this route takes {', '.join(sorted(known))}" if known else ""),
+                    + (f"; this route takes {', '.join(takes)}" if takes else "")
+                    + did_you_mean(name, takes),
                 }
                 for name in unknown
             ]

@@ -62,6 +62,12 @@ def unknown_field(
     weapon, violence, …; did you mean weapon?"). None is guessed when the name is nearer
     one of others, the resource's fields the body does not take: a call PATCH's
     `disatched_at` was told it meant `district`."""
+    return f"Unknown field: {where} takes {', '.join(takes)}{did_you_mean(name, takes, others)}"
+
+
+def did_you_mean(name: str, takes: Sequence[str], others: Sequence[str] = ()) -> str:
+    """The name among takes that name may be a misspelling of, as a message's tail ("; did
+    you mean weapon?"), or nothing: also when name is nearer one of others, which are not
+    taken."""
     close = difflib.get_close_matches(name, [*takes, *others], n=1)
-    meant = f"; did you mean {close[0]}?" if close and close[0] in takes else ""
-    return f"Unknown field: {where} takes {', '.join(takes)}{meant}"
+    return f"; did you mean {close[0]}?" if close and close[0] in takes else ""

@@ -239,6 +239,21 @@ async def test_an_unknown_query_parameter_is_a_422_naming_it_on_every_v1_route(
     assert (await admin.get("/v1/calls", params={"limit": "1"})).status_code == 200
 
 
+async def test_a_misspelt_query_parameter_is_told_the_one_it_may_mean(admin: Api) -> None:
+    """`?distrct=D1` was told the names the route takes and no guess, where a body's
+    misspelt field is told the one it may mean (the same helper, unknown_field's)."""
+    misspelt = await admin.get("/v1/units", params={"distrct": "D1"})
+    assert misspelt.status_code == 422
+    assert misspelt.json()["errors"][0]["msg"] == (
+        "Unknown query parameter; this route takes district; did you mean district?"
+    )
+    # A name near none of them is told no guess.
+    stranger = await admin.get("/v1/units", params={"colour": "red"})
+    assert stranger.json()["errors"][0]["msg"] == (
+        "Unknown query parameter; this route takes district"
+    )
+
+
 async def test_a_name_the_client_chose_in_a_422s_detail_has_its_invisible_characters_escaped(
     admin: Api,
 ) -> None:
