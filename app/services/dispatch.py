@@ -260,10 +260,14 @@ async def dispatch(
         cad_ids = await dispatch_reads.external_ids_of(
             conn, agency_id=context.agency_id, call_ids=elsewhere
         )
+        # "No longer" only of units the recommendation named, free then: one sent by
+        # override may never have been (busy on the CAD's own incident since before).
+        recommended = {u["responder_id"] for u in rec.units} if rec is not None else set()
+        was = "no longer" if all(str(i) in recommended for _, i, _ in taken) else "not"
         return UnitsUnavailable(
             [UnitRef(responder_type=t, responder_id=i) for t, i, _ in taken],
             fresh,
-            "some units are no longer available; nothing was assigned: "
+            f"some units are {was} available; nothing was assigned: "
             + ", ".join(_why_not(i, locked[i], cad_ids) for _, i, _ in taken),
         )
 
