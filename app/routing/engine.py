@@ -53,7 +53,7 @@ def recommend(
         found = _find_law_enforcement(officers)
         if found.unit is None:
             draft.reason("le_lead", "Law enforcement must lead, but no officer is in reach")
-            _record_law_enforcement(draft, call, found, role="lead")
+            _record_law_enforcement(draft, call, found, policy, role="lead")
             _no_law_enforcement_for_flagged_call(draft, co_responders)
         else:
             support = co_responders[0] if co_responders else None
@@ -62,7 +62,7 @@ def recommend(
                 f"Law enforcement ({found.unit.call_sign}) leads"
                 + (f", mental health ({support.call_sign}) supports" if support else ""),
             )
-            _record_law_enforcement(draft, call, found, role="lead")
+            _record_law_enforcement(draft, call, found, policy, role="lead")
             if support is None:
                 _no_co_responder(draft)
             else:
@@ -78,7 +78,7 @@ def recommend(
                 f"{quiet}: mental health ({best.call_sign}) leads, "
                 f"with law-enforcement back-up ({backup})",
             )
-            _record_law_enforcement(draft, call, found, role="backup")
+            _record_law_enforcement(draft, call, found, policy, role="backup")
         else:
             draft.reason(
                 "mh_lead",
@@ -96,7 +96,7 @@ def recommend(
             f"law enforcement{leader} leads, with a mental-health phone consult",
         )
         _no_co_responder(draft)
-        _record_law_enforcement(draft, call, found, role="lead")
+        _record_law_enforcement(draft, call, found, policy, role="lead")
 
     if "medical_emergency" in flags:
         draft.request("ems")
@@ -141,12 +141,14 @@ def _find_law_enforcement(officers: list[Ranked]) -> _LawEnforcement:
 
 
 def _record_law_enforcement(
-    draft: Draft, call: CallFacts, found: _LawEnforcement, *, role: UnitRole
+    draft: Draft, call: CallFacts, found: _LawEnforcement, policy: Policy, *, role: UnitRole
 ) -> None:
     unit = found.unit
     verb = "leads" if role == "lead" else "backs up"
     if found.kind == "no_cit":
-        draft.warn("no_cit_available", f"No CIT officer is available in or near {call.district}")
+        # With adjacency_depth 0 only the call's district is in reach: none near it was looked at.
+        where = "in" if policy.adjacency_depth == 0 else "in or near"
+        draft.warn("no_cit_available", f"No CIT officer is available {where} {call.district}")
         draft.request("cit_when_available")
         if unit is None:
             draft.reason("no_cit", "No CIT officer and no other officer is available in reach")
