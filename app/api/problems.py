@@ -16,7 +16,7 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route, compile_path
 
-from app.api import unknown_fields
+from app.api import path_ids, unknown_fields
 from app.api.deps import authorize_unread_body
 from app.api.middleware import LONG_LIVED
 from app.api.strict_json import RepeatedName
@@ -121,7 +121,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     errors = [
         {
             "loc": [p if isinstance(p, int) else shown(str(p)) for p in e["loc"]],
-            "msg": unknown_fields.told(request, e) or said(e),
+            "msg": unknown_fields.told(request, e) or path_ids.told(e, said(e)),
         }
         for e in every[:MAX_ERRORS]
     ]

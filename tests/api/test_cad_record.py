@@ -239,6 +239,39 @@ async def test_an_unknown_query_parameter_is_a_422_naming_it_on_every_v1_route(
     assert (await admin.get("/v1/calls", params={"limit": "1"})).status_code == 200
 
 
+async def test_a_cad_number_in_a_calls_path_is_told_how_to_find_the_call_by_it(
+    admin: Api,
+) -> None:
+    """`GET /v1/calls/CAD-101` was told "Input should be a valid UUID, invalid group
+    count…", and not that the CAD's number finds the call through ?external_id=."""
+    await grid_districts(admin)
+    await admin.ok("POST", "/v1/calls", {"district": "D1", "external_id": "CAD-101"}, 201)
+    hint = (
+        "A call is named by its id in the path; to find one by the CAD's number (its"
+        " external_id), use GET /v1/calls?external_id= followed by that number"
+    )
+    for method, path in [
+        ("GET", "/v1/calls/CAD-101"),
+        ("PATCH", "/v1/calls/CAD-101"),
+        ("POST", "/v1/calls/CAD-101/dispatch"),
+        ("POST", "/v1/calls/CAD-101/clear"),
+        ("GET", "/v1/calls/CAD-101/eido"),
+    ]:
+        refused = await admin.client.request(method, path, headers=admin.headers, json={})
+        assert refused.status_code == 422, (method, path, refused.text)
+        error = refused.json()["errors"][0]
+        assert error["loc"] == ["path", "call_id"]
+        assert error["msg"].startswith("Input should be a valid UUID")
+        assert error["msg"].endswith(f". {hint}"), (method, path, refused.json()["errors"])
+    # And the way it gives finds the call.
+    found = await admin.ok("GET", "/v1/calls?external_id=CAD-101")
+    assert [c["external_id"] for c in found["items"]] == ["CAD-101"]
+    # Another kind of id in a path is told no such thing.
+    officer = await admin.get("/v1/officers/CAD-101")
+    assert officer.status_code == 422
+    assert "external_id" not in officer.json()["detail"]
+
+
 async def test_a_misspelt_query_parameter_is_told_the_one_it_may_mean(admin: Api) -> None:
     """`?distrct=D1` was told the names the route takes and no guess, where a body's
     misspelt field is told the one it may mean (the same helper, unknown_field's)."""
