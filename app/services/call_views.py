@@ -37,7 +37,15 @@ from app.schemas.calls import (
 )
 from app.security import Principal
 from app.services import audit
-from app.vocabulary import CallStatus
+from app.vocabulary import CallStatus, invisible_escaped
+
+
+def named(call_id: UUID, external_id: str | None) -> str:
+    """A call as an error names it to a dispatcher: by the CAD's number (its external_id),
+    which a dispatcher knows it by, when it has one (its invisible characters escaped, as in
+    the 409 for a taken external_id), then by its id, for a console to open it:
+    "CAD-004, 01a2…"."""
+    return str(call_id) if external_id is None else f"{invisible_escaped(external_id)}, {call_id}"
 
 
 def render_recommendation(rec: RecommendationRecord) -> RecommendationOut:

@@ -98,15 +98,12 @@ async def _concern_then(
 
 def _why_not(unit_id: UUID, unit: dispatch_reads.LockedUnit, cad_ids: dict[UUID, str]) -> str:
     """A unit not sent, by its call sign, and why: for a dispatcher to choose another. The
-    call it is on is named by the CAD's number, which a dispatcher knows it by, when it has
-    one (its invisible characters escaped, as in the 409 for a taken external_id), and by
-    its id, for a console to open it."""
+    call it is on is named by the CAD's number too, when it has one (call_views.named)."""
     if not unit.active:
         why = "no longer active"
     elif unit.active_call_id is not None:
-        cad_id = cad_ids.get(unit.active_call_id)
-        named = "" if cad_id is None else f"{invisible_escaped(cad_id)}, "
-        why = f"on call {named}{unit.active_call_id}"
+        call_id = unit.active_call_id
+        why = f"on call {call_views.named(call_id, cad_ids.get(call_id))}"
     elif unit.status == "out_of_service":
         why = "out of service"
     elif unit.status != "available":

@@ -15,13 +15,13 @@ from app.events.catalogue import OutboxEvent
 from app.models import Assignment, CoResponder, Officer
 from app.repositories import assignments as assignment_repo
 from app.repositories import calls as call_repo
+from app.repositories import dispatch_reads, naming_shift
 from app.repositories import events as outbox
-from app.repositories import naming_shift
 from app.routing.types import LeftUnit
 from app.schemas.common import geo_location
 from app.schemas.roster import StatusUpdate, UnitStatusOut
 from app.security import Principal
-from app.services import triage
+from app.services import call_views, triage
 from app.vocabulary import OFF_CALL, ON_CALL, ResponderType, UnitStatus
 
 
@@ -55,7 +55,7 @@ async def set_status(
     if call_id is not None and new in ON_CALL and ON_CALL.index(new) < ON_CALL.index(previous):
         # The lifecycle of §3.4 holds for a unit on a cit-dispatch call; a unit busy on the
         # CAD's own incidents (call_id None) reports whatever the CAD says (SPEC §6.1).
-        raise _going_back(previous, new, call_id)
+        raise _going_back(previous, new, await _call_named(session, context, call_id))
     if call_id is not None and body.external_incident is not None:
         # Its incident is the cit-dispatch call (active_call_id): a CAD incident beside it
         # would show the unit busy on two at once. The body is well formed; the unit's
@@ -63,7 +63,8 @@ async def set_status(
         # 422 this was).
         raise Conflict(
             "external_incident names the CAD's incident of a unit on no cit-dispatch call;"
-            f" this unit is on call {call_id}: report it available first (which releases it)"
+            f" this unit is on call {await _call_named(session, context, call_id)}: report it"
+            " available first (which releases it)"
         )
     incident = _external_incident(unit.external_incident, previous, body)
 
@@ -222,13 +223,21 @@ async def _lock(
     raise Conflict("the unit was dispatched again while its status was being set; retry")
 
 
-def _going_back(previous: UnitStatus, new: UnitStatus, call_id: UUID) -> Conflict:
+async def _call_named(session: AsyncSession, context: AgencyContext, call_id: UUID) -> str:
+    """The unit's call as a 409 names it: by the CAD's number too, as dispatch's does."""
+    cad_ids = await dispatch_reads.external_ids_of(
+        await session.connection(), agency_id=context.agency_id, call_ids=[call_id]
+    )
+    return call_views.named(call_id, cad_ids.get(call_id))
+
+
+def _going_back(previous: UnitStatus, new: UnitStatus, call: str) -> Conflict:
     """The 409 of a unit going back on its call: what it may report from where it is, and
     how a status tapped by mistake is undone while the lifecycle only moves forward (the
     rule is the product's: this only says how to live with it)."""
     onward = [*ON_CALL[ON_CALL.index(previous) :], *OFF_CALL]
     return Conflict(
-        f"a unit cannot go back from {previous} to {new} on its call ({call_id}): on a call"
+        f"a unit cannot go back from {previous} to {new} on its call ({call}): on a call"
         f" its status only moves forward; from {previous} it may report"
         f" {', '.join(onward[:-1])} or {onward[-1]}. A status reported by mistake cannot be"
         " stepped back: keep it until the unit leaves the call, or report available, which"

@@ -49,3 +49,28 @@ async def test_a_unit_busy_on_a_call_without_a_cad_number_is_named_with_its_id(
     busy, waiting, co = await _busy_on(admin, None)
     detail = await _send(admin, waiting, co)
     assert detail.endswith(f"nothing was assigned: MCT-3 (on call {busy})")
+
+
+async def test_a_status_409_names_the_units_call_by_its_cad_number_too(admin: Api) -> None:
+    """A unit's status report going back on its call, or naming a CAD incident beside it,
+    was told the call by its id alone ("on its call (01a2458f-…)"), as dispatch's 409 was
+    before be5ec04 (3 a.m. check on the demo)."""
+    busy, _, co = await _busy_on(admin, "CAD-\u200b004")
+    path = f"/v1/co-responders/{co}/status"
+    await admin.ok("PUT", path, {"status": "on_scene"})
+    assert (await _status_refused(admin, path, {"status": "en_route"})).startswith(
+        "a unit cannot go back from on_scene to en_route on its call"
+        f" (CAD-\\u200b004, {busy}): on a call its status only moves forward;"
+    )
+    beside = {"status": "on_scene", "external_incident": "B-42"}
+    assert (await _status_refused(admin, path, beside)).endswith(
+        f"this unit is on call CAD-\\u200b004, {busy}: report it available first"
+        " (which releases it)"
+    )
+
+
+async def _status_refused(admin: Api, path: str, body: dict[str, str]) -> str:
+    """The detail of a status report's 409."""
+    response = await admin.put(path, body)
+    assert response.status_code == 409, response.text
+    return str(response.json()["detail"])
