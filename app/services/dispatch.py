@@ -36,6 +36,7 @@ from app.services import (
     dispatch_request,
     dispatch_roles,
     triage,
+    unit_kind,
 )
 from app.services.dispatch_roles import Unit
 from app.vocabulary import invisible_escaped
@@ -241,10 +242,9 @@ async def dispatch(
         )
     unknown = [u for u in wanted if u[1] not in locked or locked[u[1]].responder_type != u[0]]
     if unknown:
-        raise Invalid(
-            f"no such {unknown[0][0].replace('_', '-')} {unknown[0][1]} in this agency",
-            loc=("body", "units"),
-        )
+        kind, unit_id, _ = unknown[0]
+        said = await unit_kind.not_in_agency(session, context, named_as=kind, responder_id=unit_id)
+        raise Invalid(said, loc=("body", "units"))
     # Off shift, a unit is sent only when a dispatcher names it and says why (a code, a
     # reason or both): the recommendation may have named it before its shift was ended.
     said_why = choice.override_code is not None or choice.override_reason is not None

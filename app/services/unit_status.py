@@ -21,7 +21,7 @@ from app.routing.types import LeftUnit
 from app.schemas.common import geo_location
 from app.schemas.roster import StatusUpdate, UnitStatusOut
 from app.security import Principal
-from app.services import call_views, triage
+from app.services import call_views, triage, unit_kind
 from app.vocabulary import OFF_CALL, ON_CALL, ResponderType, UnitStatus
 
 
@@ -213,7 +213,11 @@ async def _lock(
         )
         unit = locked.get(responder_id)
         if unit is None:
-            raise NotFound(f"{responder_type.replace('_', '-')} not found")
+            raise NotFound(
+                await unit_kind.no_status_of(
+                    session, context, named_as=responder_type, responder_id=responder_id
+                )
+            )
         # Released from the call meanwhile (a clear): nothing of that call is left to do.
         if unit.active_call_id is None or unit.active_call_id == seen:
             return session, unit
