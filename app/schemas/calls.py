@@ -121,7 +121,8 @@ class Safety(StrictModel):
 
 
 class SafetyPatch(StrictModel):
-    """New safety information; flags left out keep their value."""
+    """New safety information; flags left out (or null) keep their value, the others are
+    set as sent."""
 
     weapon: StrictBool | None = None
     violence: StrictBool | None = None
@@ -131,7 +132,14 @@ class SafetyPatch(StrictModel):
 
 
 class Subject(StrictModel):
-    age: Annotated[int, Field(ge=0, le=130), JSON_INTEGER] | None = None
+    """The person the call is about."""
+
+    age: Annotated[
+        Annotated[int, Field(ge=0, le=130), JSON_INTEGER] | None,
+        Field(
+            description="Age in years; under 18 favours co-responders with the `youth` specialty"
+        ),
+    ] = None
 
 
 Nature = NatureText
@@ -152,16 +160,52 @@ ExternalId = Annotated[
 
 
 class CallCreate(NullIsDefaultModel):
+    """A crisis call as a CAD or a console takes it. Give `district`, `location`, or both;
+    a field sent as null means the same as one left out."""
+
     NULL_IS_DEFAULT = frozenset({"safety", "subject"})
 
-    external_id: ExternalId | None = None
-    district: DistrictCode | None = None
+    external_id: Annotated[
+        ExternalId | None,
+        Field(
+            description="The CAD's id of the incident, unique in the agency and taken as sent"
+            " (spaces around it included). A second call with it is a 409 naming the call that"
+            " has it; `GET /v1/calls?external_id=` finds the call by it."
+        ),
+    ] = None
+    district: Annotated[
+        DistrictCode | None,
+        Field(
+            description="The district's code, used as given. Left out, the call goes to the"
+            " district whose boundary contains the location's point."
+        ),
+    ] = None
     location: CallLocation | None = None
-    nature: Nature | None = None
+    nature: Annotated[
+        Nature | None,
+        Field(
+            description="An APCO incident type (`MNTL`, `MTLV`, `WEAPON`, ...) or free text,"
+            " kept on one line. The routing policy maps codes to safety flags; a nature that is"
+            " neither an APCO type nor a code of the policy gets the warning `unknown_nature`."
+        ),
+    ] = None
     safety: Safety = Safety()
     subject: Subject = Subject()
-    notes: Notes | None = None
-    received_at: Instant | None = None
+    notes: Annotated[
+        Notes | None,
+        Field(
+            description="Free text, sensitive: encrypted at rest and returned only by"
+            " `GET /v1/calls/{id}`; never in lists, other answers, events or logs."
+        ),
+    ] = None
+    received_at: Annotated[
+        Instant | None,
+        Field(
+            description="When the call was received; left out, the time of intake. More than"
+            " 5 minutes ahead of the service's clock is a 422; less is taken as the time of"
+            " intake."
+        ),
+    ] = None
 
     @model_validator(mode="after")
     def _where(self) -> CallCreate:
@@ -221,69 +265,136 @@ class CallPatch(TellsReadOnly):
 
 
 class RecommendedUnitOut(BaseModel):
+    """A unit the recommendation would send, and the part it would play."""
+
     responder_type: ResponderType
     responder_id: UUID
     name: str
     call_sign: str
-    role: UnitRole
-    district: str
-    cit_certified: bool
-    eta_minutes: float | None
-    distance_km: float | None
+    role: UnitRole = Field(
+        description="`lead`: a co-responder (mental-health lead) or an officer"
+        " (law-enforcement lead); `backup`: the officer behind a mental-health lead;"
+        " `support`: the co-responder beside a law-enforcement lead; `stabilize`: an officer"
+        " serving the district who holds the scene until a CIT officer from further away"
+        " arrives"
+    )
+    district: str = Field(description="The home district of the unit's shift")
+    cit_certified: bool = Field(
+        description="Whether the officer holds a CIT certification valid on the agency's"
+        " local date; false for a co-responder"
+    )
+    eta_minutes: float | None = Field(
+        description="Minutes to the call at the policy's `speed_kmh`, to one decimal; null"
+        " when the unit's or the call's position is unknown"
+    )
+    distance_km: float | None = Field(
+        description="Straight-line (haversine) distance to the call in kilometres, to one"
+        " decimal; null when unknown"
+    )
 
 
 class WarningOut(BaseModel):
+    """Something missing or uncertain the dispatcher should know, such as no CIT officer
+    in the district or no co-responder available."""
+
     code: WarningCode
-    message: str
+    message: str = Field(description="The warning in words, for a person")
 
 
 class ReasonOut(BaseModel):
-    rule: str
-    message: str
+    """A routing rule that shaped the recommendation, and what it did."""
+
+    rule: str = Field(
+        description="The rule's id, such as `safety_flagged`, `le_lead`, `mh_lead`,"
+        " `cit_scene_lead` or `rank`"
+    )
+    message: str = Field(description="What the rule did, in words, for a person")
 
 
 class RecommendationOut(BaseModel):
+    """Who the service recommends sending to a call, and why: the lead, the units with their
+    roles, what else to request, warnings, and the rules that applied. One is made for
+    every new call and at every re-triage, and all are kept."""
+
     id: UUID
     call_id: UUID
     created_at: datetime
-    policy_version: int
-    lead: Lead
-    safety_concern: bool
-    units: list[RecommendedUnitOut]
-    requests: list[Request]
+    policy_version: int = Field(
+        description="The version of the routing policy it was made with"
+        " (`GET /v1/policy/versions/{version}`)"
+    )
+    lead: Lead = Field(
+        description="`mental_health`: a co-responder leads; `law_enforcement`: an officer"
+        " leads, a CIT officer whenever one is in reach"
+    )
+    safety_concern: bool = Field(
+        description="Whether a safety concern was found: a flag of the policy's"
+        " `safety_flags` set, or implied by the call's nature through `nature_flags`"
+    )
+    units: list[RecommendedUnitOut] = Field(
+        description="At most one unit per role and exactly one `lead` when not empty, listed"
+        " by role (`lead`, `backup`, `support`, `stabilize`); empty, with a warning, when no"
+        " unit is available"
+    )
+    requests: list[Request] = Field(
+        description="What to ask for besides units: `ems` (a medical emergency),"
+        " `mh_phone_consult` (a mental-health consultation by phone, for want of a"
+        " co-responder), `cit_when_available` (a CIT officer once one is free)"
+    )
     warnings: list[WarningOut]
-    reasons: list[ReasonOut]
+    reasons: list[ReasonOut] = Field(description="The rules that applied, in the order they did")
 
 
 class CallOut(BaseModel):
+    """A crisis call as the service holds it, with its latest recommendation. Never its
+    notes, which only `GET /v1/calls/{id}` returns."""
+
     id: UUID
-    external_id: str | None
-    status: CallStatus
+    external_id: str | None = Field(description="The CAD's id of the incident; null when none")
+    status: CallStatus = Field(
+        description="`pending` until the first dispatch, then `dispatched`, then `cleared`"
+    )
     district: str
     location: CallLocation | None
     nature: str | None
     safety: Safety
-    subject: dict[str, Any]
+    subject: dict[str, Any] = Field(description="The person the call is about: `age`, if known")
     received_at: datetime
     created_at: datetime
-    updated_at: datetime
-    dispatched_at: datetime | None
-    cleared_at: datetime | None
-    disposition: str | None
-    diverted_to: DivertedTo | None
-    outcome: Outcome | None
-    use_of_force: bool
-    subject_injured: bool
-    officer_injured: bool
-    recommendation: RecommendationOut | None
+    updated_at: datetime = Field(
+        description="Moves whenever the call changes: new information, a dispatch or clear, a"
+        " renewed recommendation, a unit first on scene or released by its own status report"
+    )
+    dispatched_at: datetime | None = Field(
+        description="When the call was first dispatched; null before"
+    )
+    cleared_at: datetime | None = Field(description="When the call was cleared; null before")
+    disposition: str | None = Field(
+        description="Free text recorded when the call was cleared; null before"
+    )
+    diverted_to: DivertedTo | None = Field(
+        description="Where the person was diverted, as recorded when the call was cleared"
+    )
+    outcome: Outcome | None = Field(
+        description="How the call ended for the person, as recorded when it was cleared; null"
+        " when not recorded (the reports count it as `unrecorded`)"
+    )
+    use_of_force: bool = Field(description="Recorded when the call was cleared")
+    subject_injured: bool = Field(description="Recorded when the call was cleared")
+    officer_injured: bool = Field(description="Recorded when the call was cleared")
+    recommendation: RecommendationOut | None = Field(description="The latest recommendation")
 
 
 class AssignmentOut(BaseModel):
+    """A unit assigned to the call, its role, and when it came and left."""
+
     responder_type: ResponderType
     responder_id: UUID
     role: UnitRole
     assigned_at: datetime
-    released_at: datetime | None
+    released_at: datetime | None = Field(
+        description="When the unit left the call; null while it is on it"
+    )
     # Recorded since migration 0031; 0032 filled in the releases before it where it could.
     released_status: OffCallStatus | None = Field(
         description="The status the unit was released into when it left the call:"
@@ -291,8 +402,10 @@ class AssignmentOut(BaseModel):
         " reported so). Null while the unit is on the call, and for a release made before"
         " the service recorded this status, where it could not be recovered."
     )
-    # When the unit first reported on_scene (or transporting) on this call.
-    on_scene_at: datetime | None
+    on_scene_at: datetime | None = Field(
+        description="When the unit first reported `on_scene` (or, skipping ahead,"
+        " `transporting`) on this call; null before"
+    )
     call_sign: str | None = Field(
         description="The call sign the unit was dispatched under: its shift's then, as its"
         " `unit.assigned` said. Null for a unit that had no shift at all, and for a unit"
@@ -304,11 +417,18 @@ class DispatchOut(BaseModel):
     """One dispatch: the lead recommended, the lead sent, and why they differ."""
 
     at: datetime
-    recommendation_id: UUID | None
-    recommended_lead: Lead | None
-    dispatched_lead: Lead | None
-    override_code: OverrideCode | None
-    override_reason: str | None
+    recommendation_id: UUID | None = Field(
+        description="The recommendation in force when the dispatch was made"
+    )
+    recommended_lead: Lead | None = Field(description="That recommendation's lead")
+    dispatched_lead: Lead | None = Field(
+        description="The kind of the unit sent as `lead`: `mental_health` for a co-responder,"
+        " `law_enforcement` for an officer; null when no unit was sent as lead"
+    )
+    override_code: OverrideCode | None = Field(
+        description="Why the units sent differ from the recommendation, for the program's reports"
+    )
+    override_reason: str | None = Field(description="The dispatcher's words for the override")
 
 
 class DispatchedCallOut(CallOut):
@@ -319,7 +439,12 @@ class DispatchedCallOut(CallOut):
 
 
 class CallDetailOut(DispatchedCallOut):
-    notes: str | None
+    """One call in full, as `GET /v1/calls/{id}` gives it: with its notes."""
+
+    notes: str | None = Field(
+        description="The call's notes, sensitive: given only here; clearing notes are"
+        " appended to them"
+    )
 
 
 class CallExistsProblem(BaseModel):

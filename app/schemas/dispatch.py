@@ -35,38 +35,88 @@ Reason = Annotated[
 
 
 class UnitChoice(StrictModel):
+    """A unit to send and the part it plays: an officer as `lead`, `backup` or `stabilize`, a
+    co-responder as `lead` or `support`."""
+
     responder_type: ResponderType
     responder_id: UUID
     role: UnitRole
 
 
 class DispatchRequest(StrictModel):
-    units: Annotated[list[UnitChoice], Field(min_length=1, max_length=20)] | None = None
+    """Send units to a call: the latest recommendation's, or those given. Units that differ
+    from the recommendation are an override, which needs a code other than `other`, a
+    reason, or both."""
+
+    units: Annotated[
+        Annotated[list[UnitChoice], Field(min_length=1, max_length=20)] | None,
+        Field(
+            description="The units to send; left out, the latest recommendation's units with"
+            " their roles",
+        ),
+    ] = None
     # Why the units differ from the recommendation: a code for the reports, words for people.
-    override_code: OverrideCode | None = None
-    override_reason: Reason | None = None
+    override_code: Annotated[
+        OverrideCode | None,
+        Field(
+            description="Why the units differ from the recommendation, for the program's"
+            " reports; an override with only a reason is coded `other`"
+        ),
+    ] = None
+    override_reason: Annotated[
+        Reason | None,
+        Field(description="Why, in words; kept with the dispatch and in the audit trail"),
+    ] = None
     # The recommendation the dispatcher saw: when the call's latest is another (re-triaged
     # on another console, or by a unit's report), nothing is assigned (a 409 with it).
-    recommendation_id: UUID | None = None
+    recommendation_id: Annotated[
+        UUID | None,
+        Field(
+            description="The recommendation the dispatcher saw. When the call's latest is"
+            " another, nothing is assigned: a 409 giving the latest."
+        ),
+    ] = None
 
 
 class ClearRequest(StrictModel):
+    """Close a call: what came of it. Every unit still on the call is released as
+    `available`."""
+
     disposition: Annotated[
         str,
         StringConstraints(
             strip_whitespace=True, min_length=1, max_length=DISPOSITION_MAX, pattern=VISIBLE
         ),
         sent_at_most(DISPOSITION_MAX),
+        Field(description="Free text: how the call was disposed of"),
     ]
-    diverted_to: DivertedTo | None = None
-    outcome: Outcome | None = None
+    diverted_to: Annotated[
+        DivertedTo | None,
+        Field(
+            description="Where the person was diverted. `crisis_center`, `mh_outpatient`,"
+            " `hospital` and `detox` count as diverted to mental-health services in the"
+            " reports; `jail` as justice-involved."
+        ),
+    ] = None
+    outcome: Annotated[
+        Outcome | None,
+        Field(
+            description="How the call ended for the person. Optional: the reports count a"
+            " call cleared without one as `unrecorded`."
+        ),
+    ] = None
     use_of_force: StrictBool = False
     subject_injured: StrictBool = False
     officer_injured: StrictBool = False
-    notes: Annotated[str, StringConstraints(max_length=NOTES_MAX, pattern=NO_NUL)] | None = None
+    notes: Annotated[
+        Annotated[str, StringConstraints(max_length=NOTES_MAX, pattern=NO_NUL)] | None,
+        Field(description="Appended to the call's notes, not substituted for them"),
+    ] = None
 
 
 class UnitRef(BaseModel):
+    """A unit, by its kind and id."""
+
     responder_type: ResponderType
     responder_id: UUID
 
@@ -83,9 +133,16 @@ class RecommendationChangedProblem(BaseModel):
 
 
 class UnitsUnavailableProblem(BaseModel):
+    """The 409 for a dispatch that could not assign its units: nothing was assigned and no
+    status changed."""
+
     type: str
     title: str
     status: int
-    detail: str
-    unavailable_units: list[UnitRef]
-    recommendation: RecommendationOut
+    detail: str = Field(description="Names each unit by call sign and says why it is not free")
+    unavailable_units: list[UnitRef] = Field(
+        description="The units that could not be sent; empty when nothing was left to assign"
+    )
+    recommendation: RecommendationOut = Field(
+        description="A fresh recommendation, kept in the call's history"
+    )

@@ -50,6 +50,7 @@ _CALL_EXISTS = conflict_naming(
 
 @router.post(
     "",
+    summary="Create a call and get a recommendation",
     status_code=201,
     response_model=CallOut,
     responses={**problems(401, 403, 413, 422, 503), **_CALL_EXISTS},
@@ -94,7 +95,7 @@ async def create_call(
     return Response(out.model_dump_json(), status_code=201, media_type="application/json")
 
 
-@router.get("", responses=problems(401, 403, 422, 503))
+@router.get("", summary="List calls", responses=problems(401, 403, 422, 503))
 async def list_calls(
     who: Caller,
     context: Context,
@@ -146,6 +147,7 @@ _ETAG = {
 
 @router.get(
     "/{call_id}",
+    summary="Get a call in full",
     response_model=CallDetailOut,
     responses={
         200: {"headers": _ETAG},
@@ -179,6 +181,7 @@ async def get_call(
 
 @router.patch(
     "/{call_id}",
+    summary="Add new information to a call (re-triage)",
     responses={200: {"headers": _ETAG}, **problems(401, 403, 404, 409, 412, 413, 422, 503)},
 )
 async def update_call(
@@ -219,7 +222,11 @@ async def update_call(
     return out
 
 
-@router.get("/{call_id}/recommendations", responses=problems(401, 403, 404, 422, 503))
+@router.get(
+    "/{call_id}/recommendations",
+    summary="List a call's recommendations",
+    responses=problems(401, 403, 404, 422, 503),
+)
 async def list_recommendations(
     call_id: UUID, who: Caller, context: Context, session: Session, page: Paging
 ) -> Page[RecommendationOut]:

@@ -52,6 +52,7 @@ _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 
 @router.post(
     "/{call_id}/dispatch",
+    summary="Dispatch units to a call",
     response_model=DispatchedCallOut,
     responses={**problems(401, 403, 404, 413, 422, 503), **_UNAVAILABLE},
 )
@@ -113,6 +114,7 @@ def _unavailable_problem(outcome: service.UnitsUnavailable) -> dict[str, Any]:
 
 @router.post(
     "/{call_id}/clear",
+    summary="Clear a call",
     response_model=DispatchedCallOut,
     responses=problems(401, 403, 404, 409, 413, 422, 503),
 )

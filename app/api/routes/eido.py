@@ -50,6 +50,7 @@ _EIDO_DOCUMENT = {
 
 @router.post(
     "/v1/eido",
+    summary="Import an EIDO document",
     status_code=201,
     response_model=EidoImportOut,
     openapi_extra={
@@ -105,6 +106,7 @@ async def import_eido(
 
 @router.get(
     "/v1/calls/{call_id}/eido",
+    summary="Export a call as EIDO",
     responses={200: _EIDO_DOCUMENT, **problems(401, 403, 404, 422, 503)},
 )
 async def export_call(
@@ -116,6 +118,7 @@ async def export_call(
 
 @router.get(
     "/v1/eido/incidents/{incident_id:incident_id}",
+    summary="Get an incident's EIDO by its incident id",
     responses={200: _EIDO_DOCUMENT, **problems(401, 403, 404, 422, 503)},
 )
 async def get_incident(
