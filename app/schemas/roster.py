@@ -98,10 +98,20 @@ Specialty = Annotated[
 
 
 class OfficerCreate(StrictModel):
+    """A patrol officer joining the agency's roster. CIT certification is recorded apart
+    (`POST /v1/certifications`): it belongs to the person."""
+
     state_officer_id: NewPersonId
     badge_number: IdText
     name: Name
-    trainings: Annotated[list[Training], Field(max_length=WORDS_CAP)] = []
+    trainings: Annotated[
+        Annotated[list[Training], Field(max_length=WORDS_CAP)],
+        Field(
+            description="Generalist training: `mh_awareness` (mental-health awareness),"
+            " `de_escalation`. A trained officer is preferred to hold a scene for a CIT"
+            " officer."
+        ),
+    ] = []
     active: StrictBool = True
 
 
@@ -110,6 +120,9 @@ def _reported_by(path: str) -> str:
 
 
 class OfficerPatch(PatchModel, TellsReadOnly):
+    """A change to an officer; fields left out keep their value. `active: false` records a
+    separation from the agency."""
+
     BODY = "an officer's PATCH"
     READ_ONLY = {
         "state_officer_id": "The person's state-wide id, set when the officer is created"
@@ -129,31 +142,46 @@ class OfficerPatch(PatchModel, TellsReadOnly):
 
 
 class CitStatus(BaseModel):
-    certified: bool
+    """Whether the officer is CIT-certified today, from the person's certifications."""
+
+    certified: bool = Field(
+        description="Whether a CIT certification of the person is valid on the agency's local date"
+    )
     certification_number: str | None = None
-    expires_on: date | None = None
+    expires_on: date | None = Field(
+        None, description="The first day the officer is no longer certified by it"
+    )
 
 
 class OfficerOut(BaseModel):
+    """An officer on the agency's roster, with their live status and CIT standing."""
+
     id: UUID
     state_officer_id: str
     badge_number: str
     name: str
     trainings: list[str]
-    active: bool
-    separated_at: datetime | None
-    status: str
-    location: GeoLocation | None
+    active: bool = Field(description="False once the officer has left the agency")
+    separated_at: datetime | None = Field(
+        description="When the officer left (set by `active: false`); null while active"
+    )
+    status: str = Field(description="The unit status last reported (`PUT …/status`)")
+    location: GeoLocation | None = Field(description="The position last reported, if any")
     cit: CitStatus
 
 
 class CertificationCreate(StrictModel):
+    """A state CIT certification. It belongs to the person, not the agency: every agency
+    employing the person sees it and routes by it."""
+
     state_officer_id: PersonId
     certification_number: IdText
     program: Name
-    certified_on: Day
-    expires_on: Day
-    volunteered: StrictBool
+    certified_on: Day = Field(description="The first day the certification is valid")
+    expires_on: Day = Field(description="The first day it is no longer valid")
+    volunteered: StrictBool = Field(
+        description="Whether the officer volunteered for CIT (the volunteer-specialist model)"
+    )
 
     @model_validator(mode="after")
     def _dates(self) -> CertificationCreate:
@@ -184,6 +212,9 @@ class CertificationPatch(PatchModel, TellsReadOnly):
 
 
 class CertificationOut(BaseModel):
+    """A CIT certification of a person the agency employs or has employed, recorded by any
+    agency. Valid from `certified_on` up to, not including, `expires_on`."""
+
     id: UUID
     state_officer_id: str
     certification_number: str
@@ -195,14 +226,19 @@ class CertificationOut(BaseModel):
 
 
 class CoResponderCreate(StrictModel):
+    """A mental-health co-responder joining the roster: a clinician, a peer specialist or a
+    mobile crisis team."""
+
     name: Name
     kind: CoResponderKind
-    provider: Name
+    provider: Annotated[Name, Field(description="The organisation that provides it")]
     specialties: Annotated[list[Specialty], Field(max_length=20)] = []
     active: StrictBool = True
 
 
 class CoResponderPatch(PatchModel, TellsReadOnly):
+    """A change to a co-responder; fields left out keep their value."""
+
     BODY = "a co-responder's PATCH"
     READ_ONLY = {
         **dict.fromkeys(("status", "location"), _reported_by("/v1/co-responders")),
@@ -217,14 +253,16 @@ class CoResponderPatch(PatchModel, TellsReadOnly):
 
 
 class CoResponderOut(BaseModel):
+    """A co-responder on the agency's roster, with its live status."""
+
     id: UUID
     name: str
-    kind: str
+    kind: str = Field(description="`clinician`, `peer_specialist` or `mobile_crisis_team`")
     provider: str
     specialties: list[str]
     active: bool
-    status: str
-    location: GeoLocation | None
+    status: str = Field(description="The unit status last reported (`PUT …/status`)")
+    location: GeoLocation | None = Field(description="The position last reported, if any")
 
 
 def _no_incident_when_free(schema: dict[str, Any]) -> None:
@@ -237,13 +275,23 @@ def _no_incident_when_free(schema: dict[str, Any]) -> None:
 
 
 class StatusUpdate(StrictModel):
+    """A unit's status report, as its terminal or the CAD sends it. A busy status without a
+    cit-dispatch call means the unit is busy on an incident of the CAD's own; `available` and
+    `out_of_service` release it from its call."""
+
     model_config = ConfigDict(json_schema_extra=_no_incident_when_free)
 
     status: UnitStatus
     location: GeoLocation | None = None
     # The CAD's incident a busy unit is on (SPEC §6.1), with a busy status only. Left out
     # while the unit moves on through the same incident, the one it has is kept.
-    external_incident: ShortText | None = None
+    external_incident: Annotated[
+        ShortText | None,
+        Field(
+            description="The CAD's incident the unit is busy on, one cit-dispatch does not"
+            " handle; with a busy status only. Shown on the units board."
+        ),
+    ] = None
 
     @model_validator(mode="after")
     def _busy_only(self) -> StatusUpdate:
@@ -253,13 +301,19 @@ class StatusUpdate(StrictModel):
 
 
 class UnitStatusOut(BaseModel):
+    """A unit's status as it stands after the report."""
+
     responder_type: ResponderType
     responder_id: UUID
     status: UnitStatus
-    status_at: datetime
+    status_at: datetime = Field(description="When the status was reported")
     location: GeoLocation | None
-    active_call_id: UUID | None
-    external_incident: str | None
+    active_call_id: UUID | None = Field(
+        description="The cit-dispatch call the unit is assigned to; null otherwise"
+    )
+    external_incident: str | None = Field(
+        description="The CAD's incident the unit is busy on instead; null otherwise"
+    )
 
 
 class OfficerExistsProblem(BaseModel):

@@ -45,11 +45,17 @@ def shift_window_problem(starts_at: datetime, ends_at: datetime) -> str | None:
 
 
 class ShiftCreate(StrictModel):
+    """A responder's shift on the roster: at most 24 hours, and not overlapping another of
+    theirs (a 409)."""
+
     responder_type: ResponderType
     responder_id: UUID
-    call_sign: CallSign
-    district: DistrictCode
-    also_covers: Annotated[list[DistrictCode], Field(max_length=50)] = []
+    call_sign: Annotated[CallSign, Field(description="The unit's call sign on this shift")]
+    district: Annotated[DistrictCode, Field(description="The shift's home district")]
+    also_covers: Annotated[
+        Annotated[list[DistrictCode], Field(max_length=50)],
+        Field(description="Other districts the unit serves on this shift"),
+    ] = []
     starts_at: Instant
     ends_at: Instant
 
@@ -101,6 +107,8 @@ class ShiftPatch(PatchModel, TellsReadOnly):
 
 
 class ShiftBulkCreate(StrictModel):
+    """Many shifts at once: all are scheduled, or none if any is invalid or overlaps."""
+
     shifts: Annotated[list[ShiftCreate], Field(min_length=1, max_length=500)]
 
 
@@ -116,12 +124,14 @@ class NotCounted(BaseModel):
 
 
 class ShiftOut(BaseModel):
+    """A shift on the roster, and whether it counts for coverage."""
+
     id: UUID
     responder_type: ResponderType
     responder_id: UUID
     call_sign: str
-    district: str
-    also_covers: list[str]
+    district: str = Field(description="The shift's home district")
+    also_covers: list[str] = Field(description="Other districts the unit serves on this shift")
     starts_at: datetime
     ends_at: datetime
     counts_for_coverage: bool = Field(
@@ -146,17 +156,27 @@ class UnitOut(BaseModel):
     responder_id: UUID
     name: str
     call_sign: str
-    district: str
-    also_covers: list[str]
-    shift_ends_at: datetime
+    district: str = Field(description="The home district of the unit's shift")
+    also_covers: list[str] = Field(description="The other districts its shift serves")
+    shift_ends_at: datetime = Field(
+        description="When its shift ends; past for a unit still busy on a call after its shift"
+    )
     status: UnitStatus
     location: GeoLocation | None
     cit_certified: bool
-    trainings: list[str] | None = None
-    specialties: list[str] | None = None
-    active_call_id: UUID | None
+    trainings: list[str] | None = Field(
+        None, description="An officer's generalist training; null for a co-responder"
+    )
+    specialties: list[str] | None = Field(
+        None, description="A co-responder's specialties; null for an officer"
+    )
+    active_call_id: UUID | None = Field(
+        description="The cit-dispatch call the unit is assigned to; null otherwise"
+    )
     # The CAD's incident while the unit is busy on one cit-dispatch does not handle.
-    external_incident: str | None = None
+    external_incident: str | None = Field(
+        None, description="The CAD's incident the unit is busy on instead; null otherwise"
+    )
 
 
 def units_json(units: list[UnitRecord]) -> bytes:

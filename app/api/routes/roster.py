@@ -51,6 +51,7 @@ _OFFICER_EXISTS = conflict_naming(
 
 @router.post(
     "/officers",
+    summary="Add an officer",
     status_code=201,
     tags=["officers"],
     responses={**WRITE_ERRORS, **_OFFICER_EXISTS},
@@ -64,7 +65,9 @@ async def create_officer(
     return out
 
 
-@router.get("/officers", tags=["officers"], responses=problems(401, 403, 422, 503))
+@router.get(
+    "/officers", summary="List officers", tags=["officers"], responses=problems(401, 403, 422, 503)
+)
 async def list_officers(
     who: Caller, context: Context, session: ReadSession, page: Paging
 ) -> Page[OfficerOut]:
@@ -75,7 +78,10 @@ async def list_officers(
 
 
 @router.get(
-    "/officers/{officer_id}", tags=["officers"], responses=problems(401, 403, 404, 422, 503)
+    "/officers/{officer_id}",
+    summary="Get an officer",
+    tags=["officers"],
+    responses=problems(401, 403, 404, 422, 503),
 )
 async def get_officer(
     officer_id: UUID, who: Caller, context: Context, session: ReadSession
@@ -86,6 +92,7 @@ async def get_officer(
 
 @router.patch(
     "/officers/{officer_id}",
+    summary="Update or separate an officer",
     tags=["officers"],
     responses={
         **problems(401, 403, 404, 413, 422, 503),
@@ -122,6 +129,7 @@ async def update_officer(
 
 @router.put(
     "/officers/{officer_id}/status",
+    summary="Report an officer's status",
     tags=["officers"],
     responses=problems(401, 403, 404, 409, 413, 422, 503),
 )
@@ -151,6 +159,7 @@ async def set_officer_status(
 
 @router.post(
     "/certifications",
+    summary="Record a CIT certification",
     status_code=201,
     tags=["certifications"],
     responses={
@@ -174,6 +183,7 @@ async def record_certification(
 
 @router.patch(
     "/certifications/{certification_id}",
+    summary="Correct or end a CIT certification",
     tags=["certifications"],
     responses=problems(401, 403, 404, 409, 413, 422, 503),
 )
@@ -201,6 +211,7 @@ async def update_certification(
 
 @router.get(
     "/certifications/{certification_id}",
+    summary="Get a CIT certification",
     tags=["certifications"],
     responses=problems(401, 403, 404, 422, 503),
 )
@@ -214,7 +225,12 @@ async def read_certification(
     )
 
 
-@router.get("/certifications", tags=["certifications"], responses=problems(401, 403, 422, 503))
+@router.get(
+    "/certifications",
+    summary="List CIT certifications",
+    tags=["certifications"],
+    responses=problems(401, 403, 422, 503),
+)
 async def list_certifications(
     who: Caller,
     session: ReadSession,
@@ -234,7 +250,13 @@ async def list_certifications(
     return Page(items=items, next_cursor=cursor)
 
 
-@router.post("/co-responders", status_code=201, tags=["co-responders"], responses=WRITE_ERRORS)
+@router.post(
+    "/co-responders",
+    summary="Add a co-responder",
+    status_code=201,
+    tags=["co-responders"],
+    responses=WRITE_ERRORS,
+)
 async def create_co_responder(
     body: CoResponderCreate, who: Caller, session: Session, audit: Audit
 ) -> CoResponderOut:
@@ -243,7 +265,12 @@ async def create_co_responder(
     return out
 
 
-@router.get("/co-responders", tags=["co-responders"], responses=problems(401, 403, 422, 503))
+@router.get(
+    "/co-responders",
+    summary="List co-responders",
+    tags=["co-responders"],
+    responses=problems(401, 403, 422, 503),
+)
 async def list_co_responders(
     who: Caller, session: ReadSession, page: Paging
 ) -> Page[CoResponderOut]:
@@ -255,6 +282,7 @@ async def list_co_responders(
 
 @router.get(
     "/co-responders/{co_responder_id}",
+    summary="Get a co-responder",
     tags=["co-responders"],
     responses=problems(401, 403, 404, 422, 503),
 )
@@ -269,6 +297,7 @@ async def get_co_responder(
 
 @router.patch(
     "/co-responders/{co_responder_id}",
+    summary="Update a co-responder",
     tags=["co-responders"],
     responses=problems(401, 403, 404, 409, 413, 422, 503),
 )
@@ -305,6 +334,7 @@ def _forget_when_committed(work: Work, state: State, digests: list[bytes]) -> No
 
 @router.put(
     "/co-responders/{co_responder_id}/status",
+    summary="Report a co-responder's status",
     tags=["co-responders"],
     responses=problems(401, 403, 404, 409, 413, 422, 503),
 )

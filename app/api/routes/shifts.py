@@ -28,7 +28,12 @@ _OVERLAPS = conflict_naming(
 )
 
 
-@router.post("", status_code=201, responses={**problems(401, 403, 413, 422, 503), **_OVERLAPS})
+@router.post(
+    "",
+    summary="Schedule a shift",
+    status_code=201,
+    responses={**problems(401, 403, 413, 422, 503), **_OVERLAPS},
+)
 async def create_shift(body: ShiftCreate, who: Caller, session: Session, audit: Audit) -> ShiftOut:
     """Schedule a shift (at most 24 h). An overlapping shift for the responder is a 409.
     For a responder no longer active, only a shift that lies within the period they last
@@ -39,7 +44,12 @@ async def create_shift(body: ShiftCreate, who: Caller, session: Session, audit: 
     return out
 
 
-@router.post("/bulk", status_code=201, responses={**problems(401, 403, 413, 422, 503), **_OVERLAPS})
+@router.post(
+    "/bulk",
+    summary="Schedule shifts in bulk",
+    status_code=201,
+    responses={**problems(401, 403, 413, 422, 503), **_OVERLAPS},
+)
 async def create_shifts(
     body: ShiftBulkCreate, who: Caller, session: Session, audit: Audit
 ) -> Items[ShiftOut]:
@@ -53,6 +63,7 @@ async def create_shifts(
 
 @router.patch(
     "/{shift_id}",
+    summary="Change a shift",
     responses={
         **problems(401, 403, 404, 413, 422, 503),
         **conflict_naming(
@@ -81,7 +92,12 @@ async def update_shift(
     return out
 
 
-@router.delete("/{shift_id}", status_code=204, responses=problems(401, 403, 404, 409, 422, 503))
+@router.delete(
+    "/{shift_id}",
+    summary="Cancel a shift",
+    status_code=204,
+    responses=problems(401, 403, 404, 409, 422, 503),
+)
 async def cancel_shift(shift_id: UUID, who: Caller, session: Session, audit: Audit) -> Response:
     """Cancel a shift that has not started (or one entered after it had ended). One that
     has started is a 409: end it early with `PATCH` (`ends_at`), so the record of who
@@ -94,7 +110,7 @@ async def cancel_shift(shift_id: UUID, who: Caller, session: Session, audit: Aud
     return Response(status_code=204)
 
 
-@router.get("", responses=problems(401, 403, 422, 503))
+@router.get("", summary="List shifts", responses=problems(401, 403, 422, 503))
 async def list_shifts(
     who: Caller,
     session: ReadSession,

@@ -31,7 +31,12 @@ class MyUnit(BaseModel):
 # The response is built from plain records, not a UnitOut per unit: at 20,000 officers
 # validating and dumping thousands of models cost most of the request. response_model
 # keeps the OpenAPI document as it was; units_json writes the same bytes.
-@router.get("", response_model=Items[UnitOut], responses=problems(401, 403, 422, 503))
+@router.get(
+    "",
+    summary="List units on shift (the units board)",
+    response_model=Items[UnitOut],
+    responses=problems(401, 403, 422, 503),
+)
 async def list_units(
     handling: ReadHandled, district: Annotated[DistrictCode | None, Query()] = None
 ) -> Response:
@@ -47,7 +52,11 @@ async def list_units(
     return Response(units_json(units), media_type="application/json")
 
 
-@router.get("/me", responses=problems(401, 403, 404, 503))
+@router.get(
+    "/me",
+    summary="The calling unit's own record and assignment",
+    responses=problems(401, 403, 404, 503),
+)
 async def my_unit(request: Request, handling: Handled) -> MyUnit:
     """A unit key's own unit record, its active assignment (its role), and the call it is
     assigned to with every unit assigned to it (never the call's notes).
