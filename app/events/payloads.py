@@ -18,12 +18,16 @@ from app.vocabulary import (
 
 
 class PlacePayload(TypedDict):
+    """Where the call is: a point, a civic address, or both."""
+
     lat: float | None  # None, with lon, when only the civic address is known
     lon: float | None
     address: str | None
 
 
 class PointPayload(TypedDict):
+    """A position: latitude and longitude in degrees."""
+
     lat: float
     lon: float
 
@@ -43,11 +47,16 @@ class CallSummary(TypedDict):
 
 
 class ReasonPayload(TypedDict):
+    """A routing rule that shaped the recommendation, and what it did."""
+
     rule: str
     message: str
 
 
 class CallEscalated(CallSummary):
+    """The lead changed on a dispatched call: the call, the lead before, and why it
+    leads now."""
+
     previous_lead: Lead
     recommendation_id: str
     # Why it leads now: the new recommendation's safety concern and its reasons (rule ids
@@ -58,6 +67,8 @@ class CallEscalated(CallSummary):
 
 
 class CallCleared(CallSummary):
+    """A call was cleared: the call and what was recorded of its outcome."""
+
     disposition: str | None
     diverted_to: DivertedTo | None
     outcome: Outcome | None
@@ -67,6 +78,9 @@ class CallCleared(CallSummary):
 
 
 class UnitAssigned(CallSummary):
+    """A unit was sent to a call, or given another part on it: what its crew needs to act.
+    `lead` is what leads the call as sent."""
+
     # lead here is what leads the call as sent: the kind of the unit leading it (an override
     # may differ from the recommendation), else the recommendation's lead.
     responder_type: ResponderType
@@ -84,6 +98,8 @@ class UnitAssigned(CallSummary):
 
 
 class RecommendedUnitRef(TypedDict):
+    """A unit the recommendation would send, and its part."""
+
     responder_type: ResponderType
     responder_id: str
     call_sign: str
@@ -91,6 +107,8 @@ class RecommendedUnitRef(TypedDict):
 
 
 class RecommendationCreated(TypedDict):
+    """A call has a new recommendation."""
+
     call_id: str
     recommendation_id: str
     lead: Lead
@@ -100,6 +118,9 @@ class RecommendationCreated(TypedDict):
 
 
 class UnitReleased(TypedDict):
+    """A unit left a call: the call was cleared, or the unit reported itself free or out
+    of service."""
+
     call_id: str
     responder_type: ResponderType
     responder_id: str
@@ -112,6 +133,8 @@ class UnitReleased(TypedDict):
 
 
 class UnitStatusChanged(TypedDict):
+    """A unit reported a new status."""
+
     responder_type: ResponderType
     responder_id: str
     # Its call sign now, as the units board names it (its shift's now, else its latest;
@@ -154,6 +177,9 @@ CoverageGapClosed = TypedDict(
 
 
 class CertificationExpiring(TypedDict):
+    """An officer's CIT certification ends soon, with no later one recorded: sent 60, 30
+    and 7 days before."""
+
     officer_id: str
     name: str
     badge_number: str

@@ -47,10 +47,19 @@ def _url_shape(url: str | None) -> str | None:
 
 
 class SubscriptionCreate(StrictModel):
+    """A receiver to send events to, signed per Standard Webhooks. Without `responder_id` it
+    is agency-wide (a CAD); with one, it is that unit's mobile terminal."""
+
     url: TargetUrl
     events: Events
     # Set for a unit's mobile terminal: it then gets only events about that unit.
-    responder_id: UUID | None = None
+    responder_id: Annotated[
+        UUID | None,
+        Field(
+            description="The officer or co-responder whose terminal this is: it then gets"
+            " only the events about that unit"
+        ),
+    ] = None
 
     _shape = field_validator("url")(_url_shape)
 
@@ -87,6 +96,8 @@ class SubscriptionPatch(PatchModel, TellsReadOnly):
 
 
 class SecretRotate(StrictModel):
+    """Replace a subscription's signing secret."""
+
     keep_previous_seconds: Annotated[
         int,
         Field(
@@ -100,6 +111,8 @@ class SecretRotate(StrictModel):
 
 
 class FailedRetry(StrictModel):
+    """Which failed deliveries of a subscription to send again."""
+
     since: Instant = Field(
         description="Resend the subscription's failed deliveries of events written at or"
         " after this time (e.g. when the receiver went down), of the event types it"
@@ -108,16 +121,26 @@ class FailedRetry(StrictModel):
 
 
 class FailedRequeued(BaseModel):
+    """How many failed deliveries were queued again."""
+
     requeued: int = Field(description="How many failed deliveries are due again now")
 
 
 class SubscriptionOut(BaseModel):
+    """A webhook subscription: where events are sent, which ones, and whether it is on."""
+
     id: UUID
     url: str
     events: list[EventType]
-    responder_id: UUID | None
-    active: bool
-    disabled_reason: str | None
+    responder_id: UUID | None = Field(
+        description="The unit whose terminal it is; null for an agency-wide subscription"
+    )
+    active: bool = Field(
+        description="False when paused, or disabled by the service after a receiver's 410"
+    )
+    disabled_reason: str | None = Field(
+        description="Why the service disabled it, if it did; null otherwise"
+    )
     previous_secret_until: datetime | None = Field(
         description="While set, deliveries are signed with the secret a rotation replaced"
         " as well as the current one, until this time"
@@ -126,10 +149,14 @@ class SubscriptionOut(BaseModel):
 
 
 class SubscriptionCreated(SubscriptionOut):
+    """The new subscription, with its signing secret."""
+
     secret: str = Field(description="The whsec_… signing secret. It is shown only here, once.")
 
 
 class SecretRotated(BaseModel):
+    """The subscription's new signing secret."""
+
     id: UUID
     secret: str = Field(description="The new whsec_… signing secret. It is shown only here, once.")
     previous_secret_until: datetime | None = Field(
@@ -138,18 +165,25 @@ class SecretRotated(BaseModel):
 
 
 class DeliveryOut(BaseModel):
+    """One event's delivery to one subscription, and how its attempts went."""
+
     id: UUID = Field(description="The delivery's id: the `webhook-id` header it is sent with")
     subscription_id: UUID
     event_id: UUID
     event_type: EventType
-    status: DeliveryStatus
-    attempts: int
+    status: DeliveryStatus = Field(
+        description="`pending` while attempts remain, `delivered`, or `failed` after the last"
+        " attempt"
+    )
+    attempts: int = Field(description="Attempts made so far")
     next_attempt_at: datetime | None = Field(
         description="When the next attempt is due (or was, if it is being sent now); null"
         " once the delivery is delivered or failed: no attempt follows"
     )
     last_attempt_at: datetime | None
-    last_status_code: int | None
-    last_error: str | None
+    last_status_code: int | None = Field(
+        description="The HTTP status of the last answer; null when none came"
+    )
+    last_error: str | None = Field(description="What went wrong at the last attempt, if anything")
     delivered_at: datetime | None
     created_at: datetime

@@ -27,7 +27,12 @@ from app.vocabulary import DeliveryStatus
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], route_class=StrictJSONRoute)
 
 
-@router.post("", status_code=201, responses=problems(401, 403, 413, 422, 503))
+@router.post(
+    "",
+    summary="Subscribe a receiver to events",
+    status_code=201,
+    responses=problems(401, 403, 413, 422, 503),
+)
 async def subscribe(
     body: SubscriptionCreate, who: Caller, session: Session, state: State, audit: Audit
 ) -> SubscriptionCreated:
@@ -41,7 +46,7 @@ async def subscribe(
     return out
 
 
-@router.get("", responses=problems(401, 403, 422, 503))
+@router.get("", summary="List webhook subscriptions", responses=problems(401, 403, 422, 503))
 async def list_subscriptions(
     who: Caller, session: ReadSession, page: Paging
 ) -> Page[SubscriptionOut]:
@@ -55,7 +60,11 @@ async def list_subscriptions(
     return Page(items=items, next_cursor=cursor)
 
 
-@router.get("/{subscription_id}", responses=problems(401, 403, 404, 422, 503))
+@router.get(
+    "/{subscription_id}",
+    summary="Get a webhook subscription",
+    responses=problems(401, 403, 404, 422, 503),
+)
 async def read_subscription(
     subscription_id: UUID, who: Caller, session: ReadSession
 ) -> SubscriptionOut:
@@ -64,7 +73,11 @@ async def read_subscription(
     )
 
 
-@router.patch("/{subscription_id}", responses=problems(401, 403, 404, 409, 413, 422, 503))
+@router.patch(
+    "/{subscription_id}",
+    summary="Change a webhook subscription",
+    responses=problems(401, 403, 404, 409, 413, 422, 503),
+)
 async def update_subscription(
     subscription_id: UUID,
     body: SubscriptionPatch,
@@ -90,7 +103,11 @@ async def update_subscription(
     return out
 
 
-@router.post("/{subscription_id}/secret", responses=problems(401, 403, 404, 413, 422, 503))
+@router.post(
+    "/{subscription_id}/secret",
+    summary="Rotate a subscription's signing secret",
+    responses=problems(401, 403, 404, 413, 422, 503),
+)
 async def rotate_secret(
     subscription_id: UUID,
     who: Caller,
@@ -117,13 +134,22 @@ async def rotate_secret(
     return out
 
 
-@router.delete("/{subscription_id}", status_code=204, responses=problems(401, 403, 404, 422, 503))
+@router.delete(
+    "/{subscription_id}",
+    summary="Delete a webhook subscription",
+    status_code=204,
+    responses=problems(401, 403, 404, 422, 503),
+)
 async def unsubscribe(subscription_id: UUID, who: Caller, session: Session) -> Response:
     await service.unsubscribe(session, agency_id=who.agency_id, subscription_id=subscription_id)
     return Response(status_code=204)
 
 
-@router.get("/{subscription_id}/deliveries", responses=problems(401, 403, 404, 422, 503))
+@router.get(
+    "/{subscription_id}/deliveries",
+    summary="List a subscription's deliveries",
+    responses=problems(401, 403, 404, 422, 503),
+)
 async def list_deliveries(
     subscription_id: UUID,
     who: Caller,
@@ -148,7 +174,9 @@ async def list_deliveries(
 
 
 @router.post(
-    "/{subscription_id}/deliveries/retry", responses=problems(401, 403, 404, 409, 413, 422, 503)
+    "/{subscription_id}/deliveries/retry",
+    summary="Resend a subscription's failed deliveries",
+    responses=problems(401, 403, 404, 409, 413, 422, 503),
 )
 async def retry_failed_deliveries(
     subscription_id: UUID, body: FailedRetry, who: Caller, session: Session, audit: Audit
@@ -164,13 +192,21 @@ async def retry_failed_deliveries(
     return FailedRequeued(requeued=requeued)
 
 
-@router.get("/deliveries/{delivery_id}", responses=problems(401, 403, 404, 422, 503))
+@router.get(
+    "/deliveries/{delivery_id}",
+    summary="Get a webhook delivery",
+    responses=problems(401, 403, 404, 422, 503),
+)
 async def read_delivery(delivery_id: UUID, who: Caller, session: ReadSession) -> DeliveryOut:
     """One delivery, by its id: the `webhook-id` header it was sent with."""
     return await service.delivery(session, agency_id=who.agency_id, delivery_id=delivery_id)
 
 
-@router.post("/deliveries/{delivery_id}/retry", responses=problems(401, 403, 404, 409, 422, 503))
+@router.post(
+    "/deliveries/{delivery_id}/retry",
+    summary="Resend a webhook delivery",
+    responses=problems(401, 403, 404, 409, 422, 503),
+)
 async def retry_delivery(delivery_id: UUID, who: Caller, session: Session) -> DeliveryOut:
     """Queue a failed (or waiting) delivery to be sent again now."""
     return await service.retry(session, agency_id=who.agency_id, delivery_id=delivery_id)
