@@ -15,7 +15,12 @@ from app.services import districts as service
 router = APIRouter(prefix="/v1/districts", tags=["districts"], route_class=StrictJSONRoute)
 
 
-@router.post("", status_code=201, responses=problems(401, 403, 409, 413, 422, 503))
+@router.post(
+    "",
+    summary="Create a district",
+    status_code=201,
+    responses=problems(401, 403, 409, 413, 422, 503),
+)
 async def create_district(
     body: DistrictCreate, who: Caller, session: Session, work: Work, state: State, audit: Audit
 ) -> DistrictOut:
@@ -26,7 +31,7 @@ async def create_district(
     return out
 
 
-@router.get("", responses=problems(401, 403, 422, 503))
+@router.get("", summary="List districts", responses=problems(401, 403, 422, 503))
 async def list_districts(who: Caller, session: ReadSession, page: Paging) -> Page[DistrictOut]:
     items, cursor = await service.list_page(
         session, agency_id=who.agency_id, limit=page.limit, cursor=page.cursor
@@ -34,7 +39,11 @@ async def list_districts(who: Caller, session: ReadSession, page: Paging) -> Pag
     return Page(items=items, next_cursor=cursor)
 
 
-@router.get("/locate", responses=problems(401, 403, 404, 422, 503))
+@router.get(
+    "/locate",
+    summary="Find the district containing a point",
+    responses=problems(401, 403, 404, 422, 503),
+)
 async def locate_district(
     who: Caller,
     context: Context,
@@ -48,13 +57,15 @@ async def locate_district(
     return await service.locate(session, context=context, lat=lat, lon=lon)
 
 
-@router.get("/{code}", responses=problems(401, 403, 404, 422, 503))
+@router.get("/{code}", summary="Get a district", responses=problems(401, 403, 404, 422, 503))
 async def get_district(code: DistrictCode, who: Caller, session: ReadSession) -> DistrictOut:
     district = await service.get(session, agency_id=who.agency_id, code=code)
     return await service.render(session, district)
 
 
-@router.patch("/{code}", responses=problems(401, 403, 404, 413, 422, 503))
+@router.patch(
+    "/{code}", summary="Update a district", responses=problems(401, 403, 404, 413, 422, 503)
+)
 async def update_district(
     code: DistrictCode,
     body: DistrictPatch,
@@ -71,7 +82,12 @@ async def update_district(
     return out
 
 
-@router.delete("/{code}", status_code=204, responses=problems(401, 403, 404, 409, 422, 503))
+@router.delete(
+    "/{code}",
+    summary="Delete a district",
+    status_code=204,
+    responses=problems(401, 403, 404, 409, 422, 503),
+)
 async def delete_district(
     code: DistrictCode, who: Caller, session: Session, work: Work, state: State
 ) -> Response:

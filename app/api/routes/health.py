@@ -14,13 +14,13 @@ class Health(BaseModel):
     status: str
 
 
-@router.get("/livez")
+@router.get("/livez", summary="Liveness probe")
 async def livez() -> Health:
     """The process is up. No dependencies are checked."""
     return Health(status="ok")
 
 
-@router.get("/readyz", responses=problems(503))
+@router.get("/readyz", summary="Readiness probe (database round trip)", responses=problems(503))
 async def readyz(state: State) -> Health:
     """The database answers a round trip; 503 with Retry-After when it does not."""
     await health.check_database(state)

@@ -19,7 +19,12 @@ router = APIRouter(tags=["security"], route_class=StrictJSONRoute)
 _Filter = Annotated[str | None, Query(min_length=1, max_length=200, pattern=NO_NUL)]
 
 
-@router.post("/v1/api-keys", status_code=201, responses=problems(401, 403, 413, 422, 503))
+@router.post(
+    "/v1/api-keys",
+    summary="Create an API key",
+    status_code=201,
+    responses=problems(401, 403, 413, 422, 503),
+)
 async def create_key(
     body: ApiKeyCreate, who: Caller, session: Session, audit: Audit
 ) -> ApiKeyCreated:
@@ -30,7 +35,7 @@ async def create_key(
     return created
 
 
-@router.get("/v1/api-keys", responses=problems(401, 403, 422, 503))
+@router.get("/v1/api-keys", summary="List API keys", responses=problems(401, 403, 422, 503))
 async def list_keys(who: Caller, session: ReadSession, page: Paging) -> Page[ApiKeyOut]:
     """The agency's keys, by prefix; never the keys themselves."""
     items, cursor = await service.list_page(
@@ -40,7 +45,10 @@ async def list_keys(who: Caller, session: ReadSession, page: Paging) -> Page[Api
 
 
 @router.delete(
-    "/v1/api-keys/{key_id}", status_code=204, responses=problems(401, 403, 404, 409, 422, 503)
+    "/v1/api-keys/{key_id}",
+    summary="Revoke an API key",
+    status_code=204,
+    responses=problems(401, 403, 404, 409, 422, 503),
 )
 async def revoke_key(
     key_id: UUID, who: Caller, session: Session, work: Work, state: State
@@ -52,7 +60,7 @@ async def revoke_key(
     return Response(status_code=204)
 
 
-@router.get("/v1/audit", responses=problems(401, 403, 422, 503))
+@router.get("/v1/audit", summary="Read the audit trail", responses=problems(401, 403, 422, 503))
 async def read_audit(
     who: Caller,
     session: Session,

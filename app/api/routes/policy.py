@@ -26,6 +26,7 @@ _ETAG = {
 
 @router.get(
     "",
+    summary="Get the routing policy in force",
     response_model=PolicyOut,
     responses={200: {"headers": _ETAG}, **conditional.NOT_MODIFIED, **problems(401, 403, 503)},
 )
@@ -49,7 +50,11 @@ async def get_policy(
     return out
 
 
-@router.get("/versions/{version}", responses=problems(401, 403, 404, 422, 503))
+@router.get(
+    "/versions/{version}",
+    summary="Get a past version of the routing policy",
+    responses=problems(401, 403, 404, 422, 503),
+)
 async def get_policy_version(
     version: Annotated[int, Path(ge=1, le=2**31 - 1), DIGITS], who: Caller, session: ReadSession
 ) -> PolicyOut:
@@ -58,7 +63,11 @@ async def get_policy_version(
     return await service.version(session, agency_id=who.agency_id, version=version)
 
 
-@router.put("", responses={200: {"headers": _ETAG}, **problems(401, 403, 409, 412, 413, 422, 503)})
+@router.put(
+    "",
+    summary="Replace the routing policy",
+    responses={200: {"headers": _ETAG}, **problems(401, 403, 409, 412, 413, 422, 503)},
+)
 async def put_policy(
     body: PolicyIn,
     who: Caller,

@@ -44,7 +44,12 @@ async def _knowing(state: AppState, context: AgencyContext, district: str | None
     return await agency.knowing(state, context, codes=[] if district is None else [district])
 
 
-@router.get("/v1/coverage", response_model=CoverageReport, responses=_answers(401, 403, 422, 503))
+@router.get(
+    "/v1/coverage",
+    summary="CIT and co-responder coverage report",
+    response_model=CoverageReport,
+    responses=_answers(401, 403, 422, 503),
+)
 async def get_coverage(
     who: Caller,
     context: Context,
@@ -95,7 +100,12 @@ async def get_coverage(
     return csv_response(header, rows, "coverage")
 
 
-@router.get("/v1/program", response_model=ProgramReport, responses=_answers(401, 403, 422, 503))
+@router.get(
+    "/v1/program",
+    summary="The CIT program at a glance",
+    response_model=ProgramReport,
+    responses=_answers(401, 403, 422, 503),
+)
 async def get_program(
     who: Caller,
     context: Context,
@@ -117,7 +127,10 @@ async def get_program(
 
 
 @router.get(
-    "/v1/reports/outcomes", response_model=OutcomeReport, responses=_answers(401, 403, 422, 503)
+    "/v1/reports/outcomes",
+    summary="Outcomes and accountability report",
+    response_model=OutcomeReport,
+    responses=_answers(401, 403, 422, 503),
 )
 async def get_outcomes(
     who: Caller,

@@ -102,7 +102,12 @@ _TICKET_PATTERN = worded(
 )
 
 
-@router.post("/stream/tickets", status_code=201, responses=problems(401, 403, 413, 422, 429, 503))
+@router.post(
+    "/stream/tickets",
+    summary="Get a stream ticket (for EventSource)",
+    status_code=201,
+    responses=problems(401, 403, 413, 422, 429, 503),
+)
 async def create_ticket(who: Caller, work: Work, audit: Audit) -> StreamTicketOut:
     """Trade the key for a stream ticket: it opens one stream (`GET /v1/stream?ticket=`)
     without an Authorization header, as a browser's EventSource must, within 30 seconds.
@@ -114,6 +119,7 @@ async def create_ticket(who: Caller, work: Work, audit: Audit) -> StreamTicketOu
 
 @router.get(
     "/stream",
+    summary="Live feed of events (Server-Sent Events)",
     response_class=EventStreamResponse,
     status_code=200,
     responses={**_EVENT_STREAM, **problems(401, 403, 422, 429, 503)},
@@ -152,7 +158,7 @@ async def stream(
         ),
     ] = None,
 ) -> EventStreamResponse:
-    """The events the caller may hear, as they commit (docs/api.md, "Live feed").
+    """The events the caller may hear, as they commit (see the API guide, "Live feed").
 
     A unit key gets exactly what its terminal's webhook subscription would. With
     Last-Event-ID the stream resumes after that message: nothing skipped, nothing repeated.
