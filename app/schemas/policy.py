@@ -162,15 +162,34 @@ class PolicyIn(StrictModel):
 
 
 class PolicyOut(BaseModel):
+    """The agency's routing policy, one version of it. Every PUT makes a new version; each
+    recommendation names the version it used."""
+
     version: int
-    safety_flags: list[str]
-    nature_flags: dict[str, list[str]]
-    le_backup_for_mh_lead: bool
-    adjacency_depth: int
-    speed_kmh: float
-    coverage_target_cit: int
-    coverage_target_co_responders: int
-    cit_share_target_pct: float
-    coverage_alert_days: int
-    eido_incident_types: list[str]
-    created_at: datetime
+    safety_flags: list[str] = Field(description="The flags that make a safety concern")
+    nature_flags: dict[str, list[str]] = Field(
+        description="Nature code (upper case) to the safety flags it implies; an implied flag"
+        " is a concern only if it is also in `safety_flags`"
+    )
+    le_backup_for_mh_lead: bool = Field(
+        description="Whether a mental-health lead gets an officer as `backup`"
+    )
+    adjacency_depth: int = Field(description="How many rings of adjacent districts are in reach")
+    speed_kmh: float = Field(description="The speed ETAs are computed at, in km/h")
+    coverage_target_cit: int = Field(
+        description="CIT officers a district needs on the roster to count as CIT-covered"
+    )
+    coverage_target_co_responders: int = Field(
+        description="Co-responders a district needs to count as covered; 0: none required"
+    )
+    cit_share_target_pct: float = Field(
+        description="The share of active officers the program aims to have CIT-certified, in"
+        " percent"
+    )
+    coverage_alert_days: int = Field(
+        description="How many days ahead a coverage gap is announced; 0 announces none"
+    )
+    eido_incident_types: list[str] = Field(
+        description="The EIDO incident types that become calls when received by subscription"
+    )
+    created_at: datetime = Field(description="When this version was stored")
