@@ -52,11 +52,13 @@ class IncidentFacts:
     safety: frozenset[SafetyFlag]
     unread_cautions: int
     # The notes the document's notesComponents give alone (None: none), as a call imported
-    # before migration 0033 holds them; the lines telling the cautions not read (in
-    # `notes`, after them); and whether the document has any cautionComponent.
+    # before migration 0033 holds them; the lines telling the subject's age and the
+    # cautions not read (in `notes`, after them); whether the document has any
+    # cautionComponent; and whether it gives the subject an age, read or not.
     own_notes: str | None = None
     caution_notes: tuple[str, ...] = ()
     cautioned: bool = False
+    aged: bool = False
     # How it ended, for the call it clears (the primary disposition, or Cancelled's); None
     # while its common status does not say it is over (Closed or Cancelled, not ReOpened).
     closure: Closure | None
@@ -338,7 +340,8 @@ def read(
         unread_cautions=unread_count,
         own_notes=notes.joined_notes(_note_texts(document)),
         caution_notes=tuple(unread),
-        cautioned=bool(_components(document, "cautionComponent")) or bool(age_unread),
+        cautioned=bool(_components(document, "cautionComponent")),
+        aged=age is not None or bool(age_unread),
         closure=_closure(incident, status),
         issuer=_text(document.get("issuingElementIdentification")),
         internal_id=_text(incident.get("internalIncidentId")),

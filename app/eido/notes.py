@@ -128,6 +128,18 @@ def closing_caution_lines(notes: str) -> tuple[str | None, list[str]]:
     return rest or None, lines
 
 
+def lines_in_place(
+    lines: tuple[str, ...], closing: list[str], *, ages: bool, cautions: bool
+) -> list[str]:
+    """The lines a document puts in place of those closing the notes held (closing): its
+    own, but for what it does not speak of, whose lines held stay there: the age line,
+    unless it gives the subject an age (ages: read or not), and the cautions' lines,
+    unless it gives cautions. An age it cannot read is no word on the cautions."""
+    age = [line for line in (lines if ages else closing) if line.startswith(AGE_LINE)]
+    said = [line for line in (lines if cautions else closing) if line.startswith(CAUTION_LINE)]
+    return [*age, *said]
+
+
 def holds_own_notes(notes: str, own_notes: str) -> bool:
     """Whether notes are a document's own notes, as a call imported from it holds them:
     alone (imported before migration 0033), or with the lines telling its cautions not

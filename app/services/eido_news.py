@@ -154,7 +154,7 @@ def notes_kept(
         if own_notes is None or (held is not None and eido_notes.holds_own_notes(held, own_notes)):
             return body.model_copy(update={"notes": None})
         return body
-    if not held or not (facts.cautioned or unchanged):
+    if not held or not (facts.cautioned or facts.aged or unchanged):
         return body
     # The document's lines take the place of those closing the notes (the cautions as the
     # CAD holds them now: a severity changed, a caution gone); those the notes tell before
@@ -164,7 +164,13 @@ def notes_kept(
     # so are those closing the notes (a console that trims what it sends took that space).
     before, closing = eido_notes.closing_caution_lines(held)
     told = set() if before is None else {line.strip() for line in before.split("\n")}
-    new = [line for line in facts.caution_notes if line.strip() not in told]
+    given = eido_notes.lines_in_place(
+        facts.caution_notes,
+        closing,
+        ages=facts.aged or unchanged,
+        cautions=facts.cautioned or unchanged,
+    )
+    new = [line for line in given if line.strip() not in told]
     if sorted(line.strip() for line in new) == sorted(line.strip() for line in closing):
         return body.model_copy(update={"notes": held})  # the same cautions, in another order
     notes = eido_notes.joined_notes([*([] if before is None else [before]), *new])

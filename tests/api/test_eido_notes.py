@@ -14,11 +14,13 @@ from fastapi import FastAPI
 from app.services.auth import authenticate
 from app.services.eido import import_if_taken
 from app.state import AppState
-from tests.eido.documents import document, incident_id, later
+from tests.eido.documents import document, incident_id, later, person
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
 
 NOTE = "Caller says brother hears voices; keys under the mat (NOTE-7f3a)"
 CLEAR_NOTE = "transported to crisis centre"
+FORTNIGHTS = {"doubleValue": 6, "unitText": "fortnights"}
+AGE_LINE = "Age from the CAD, not read (a unit the service does not read): 6 fortnights"
 
 
 async def _crew_in_d1(admin: Api) -> None:
@@ -255,3 +257,56 @@ async def test_a_note_holding_a_lone_surrogate_or_a_nul_is_taken_with_its_docume
     answer = await admin.client.post("/v1/eido", content=closing, headers=headers)
     assert answer.status_code == 200, answer.text
     assert answer.json()["applied"] is False
+
+
+# The line telling an age not read: it speaks of the person's age alone, never of the
+# cautions (their lines and their warning stay), and goes once the age is read.
+
+
+def _dog(eido: dict[str, Any]) -> dict[str, Any]:
+    """The document with a caution the service does not read (a line in the notes)."""
+    eido["cautionComponent"] = [
+        {
+            "$id": f"{eido['$id']}:caution:0",
+            "lastUpdateTimeStamp": eido["lastUpdateTimeStamp"],
+            "updatedByAgencyReference": eido["updatedByAgencyReference"],
+            "cautionTypeCommonRegistryText": "Animal",
+            "cautionTypeInternalText": "dog on premises",
+            "cautionSeverity": "normal",
+        }
+    ]
+    return eido
+
+
+async def test_an_age_not_read_in_a_document_without_cautions_keeps_the_caution_lines_held(
+    admin: Api,
+) -> None:
+    """A document that leaves the cautions out keeps those held, their lines and their
+    warning; an age it cannot read is no word on them. Its age line was taken as the
+    document's cautions: the dog's line went from the notes and its warning with it."""
+    await _crew_in_d1(admin)
+    incident = incident_id()
+    call = await _import(admin, _dog(document(incident, beat="D1", notes=[NOTE])), 201)
+    assert [w["code"] for w in call["recommendation"]["warnings"]] == ["caution_not_read"]
+    held = await _notes(admin, call["id"])
+    patient = [person("Patient", ageMeasure=FORTNIGHTS)]
+    updated = await _import(admin, document(incident, at=later(1), beat="D1", persons=patient), 200)
+    notes = await _notes(admin, call["id"])
+    assert notes == held.replace(NOTE, f"{NOTE}\n\n{AGE_LINE}"), notes
+    assert [w["code"] for w in updated["recommendation"]["warnings"]] == ["caution_not_read"]
+
+
+async def test_an_age_read_at_last_takes_the_age_line_away(admin: Api) -> None:
+    """The CAD corrects the unit: the subject's age is read, and the line saying it was
+    not goes, as a caution's line goes once it is read. It stayed, beside the age."""
+    await _crew_in_d1(admin)
+    incident = incident_id()
+    patient = [person("Patient", ageMeasure=FORTNIGHTS)]
+    call = await _import(admin, document(incident, beat="D1", notes=[NOTE], persons=patient), 201)
+    assert await _notes(admin, call["id"]) == f"{NOTE}\n\n{AGE_LINE}"
+    # A document without notes, the age in months now.
+    patient = [person("Patient", ageMeasure={"doubleValue": 6, "unitText": "months"})]
+    await _import(admin, document(incident, at=later(1), beat="D1", persons=patient), 200)
+    shown = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert shown["subject"] == {"age": 0}
+    assert shown["notes"] == NOTE
