@@ -83,12 +83,21 @@ async def _beside_the_lead(
 
 
 async def _concern_then(
-    conn: AsyncConnection, context: AgencyContext, found: dispatch_reads.CallForDispatch
+    conn: AsyncConnection,
+    context: AgencyContext,
+    found: dispatch_reads.CallForDispatch,
+    active: list[Assignment],
 ) -> bool | None:
     """Whether the recommendation in force at the deciding dispatch found a safety concern,
-    read only when the latest one finds one and another was in force then."""
+    read only when it decides the dispatch (dispatch_roles.rerole_by_recommendation): the
+    latest one finds one, recommends the lead recommended then, and the other kind leads
+    the call (a co-responder a dispatcher sent); and another was in force then. A flagged
+    call an officer leads, re-triaged since, is dispatched without it."""
     rec, then = found.recommendation, dispatch_roles.deciding_dispatch(found.dispatches)
     if rec is None or not rec.safety_concern or then is None or then.recommendation_id is None:
+        return None
+    leading = dispatch_roles.lead_kind([(a.responder_type, a.responder_id, a.role) for a in active])
+    if rec.lead != then.recommended_lead or leading in (None, rec.lead):
         return None
     if then.recommendation_id == rec.id:
         return True
@@ -207,7 +216,7 @@ async def dispatch(
     # A call with units on it but none leading (its lead left) takes the parts the
     # recommendation names, as after an escalation.
     escalated = dispatch_roles.rerole_by_recommendation(
-        rec, found.dispatches, concern_then=await _concern_then(conn, context, found)
+        rec, found.dispatches, concern_then=await _concern_then(conn, context, found, active)
     )
     rerole = (
         body.units is not None

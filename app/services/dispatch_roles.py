@@ -63,8 +63,9 @@ def rerole_by_recommendation(
     call the parts it names: only when the facts changed the kind of lead since the
     deciding dispatch (an escalation, or its end), that is when its lead differs from the
     lead recommended then, or when it finds a safety concern the recommendation then
-    (concern_then) did not: law enforcement recommended then for want of a co-responder,
-    which a dispatcher sent to lead, must lead now (SPEC §1). Otherwise units already on
+    (concern_then, read only when a co-responder leads: None otherwise) did not: law
+    enforcement recommended then for want of a co-responder, which a dispatcher sent to
+    lead, must lead now (SPEC §1). Otherwise units already on
     the call are left as they are (SPEC §3.4): a plain dispatch repeated, or a CAD's retry,
     must not undo a lead a dispatcher chose by override."""
     then = deciding_dispatch(dispatches)

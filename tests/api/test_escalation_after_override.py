@@ -14,7 +14,9 @@ import json
 from typing import Any
 
 import asyncpg
+import pytest
 
+from app.repositories import dispatch_reads
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
 
 
@@ -83,3 +85,37 @@ async def test_the_cit_officer_backing_up_the_co_responder_takes_the_lead_on_a_w
     await admin.ok("PATCH", f"/v1/calls/{call_id}", {"notes": "knife put down"})
     assert (await admin.post(f"/v1/calls/{call_id}/dispatch")).status_code == 409
     assert len(await _escalations(db)) == 1
+
+
+async def test_a_flagged_call_an_officer_leads_is_dispatched_without_reading_the_earlier_concern(
+    admin: Api, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether the recommendation at the deciding dispatch found a concern matters only
+    when a co-responder leads what law enforcement is recommended to lead; it was read on
+    every plain dispatch of a flagged call re-triaged since, one more statement on the
+    dispatch's hot path for a call an officer leads, as flagged calls are."""
+    asked: list[object] = []
+
+    async def counted(*args: Any, **kwargs: Any) -> bool | None:
+        asked.append(kwargs)
+        return await read_concern(*args, **kwargs)
+
+    read_concern = dispatch_reads.safety_concern_of
+    monkeypatch.setattr(dispatch_reads, "safety_concern_of", counted)
+    await grid_districts(admin)
+    mct = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    cit = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    body = {"district": "D1", "nature": "MNTL", "safety": {"weapon": True}}
+    call = await admin.ok("POST", "/v1/calls", body, 201)
+    alone = {
+        "units": [{"responder_type": "officer", "responder_id": cit, "role": "lead"}],
+        "override_reason": "the crisis team joins once the scene is safe",
+    }
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", alone)
+    await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": "knife in the kitchen"})
+    done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    assert {(a["responder_id"], a["role"]) for a in done["assignments"]} == {
+        (cit, "lead"),
+        (mct, "support"),
+    }
+    assert asked == []
