@@ -6,7 +6,12 @@ been deleted since.
 
 In a transaction of its own (migrations run one per transaction), after 0037's: no lock on
 the whole table, only on the rows it fills in, and a row no shift names is not rewritten.
-It is one pass over the table's rows, two probes of ix_shift_responder_id each.
+It fills in the assignments released before it began first, which no dispatch, clear or
+status report writes again (as 0032 does): one pass over the table's rows, two probes of
+ix_shift_responder_id each. Then the rest, those of units still on a call (and any
+released meanwhile), in a lighter pass at the end: their row locks, which a clear, a
+status report or a dispatch giving a unit another part waits for, are held from then to
+the commit, not for the whole fill.
 
 Revision ID: 0038
 Revises: 0037
@@ -49,13 +54,14 @@ FROM (
         LIMIT 1
     ) AS call_sign
     FROM assignment a
-    WHERE a.call_sign IS NULL
+    WHERE a.call_sign IS NULL{only}
 ) named
 WHERE assignment.id = named.id AND named.call_sign IS NOT NULL"""
 
 
 def upgrade() -> None:
-    op.execute(_FILL)
+    op.execute(_FILL.format(only=" AND a.released_at IS NOT NULL"))
+    op.execute(_FILL.format(only=""))
 
 
 def downgrade() -> None:

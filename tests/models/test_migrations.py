@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import pytest
@@ -801,3 +802,77 @@ def test_upgrading_names_each_assignment_by_the_call_sign_its_unit_had_then(
 
 
 _UNITS = [f"00000000-0000-4000-8000-00000000000{n}" for n in range(4)]
+
+
+def test_filling_in_the_call_signs_leaves_the_units_on_calls_free_until_the_end(
+    scratch_url: str,
+) -> None:
+    """Migration 0038 fills in the assignments of calls long cleared first, then those of
+    units still on a call, so a clear or a status report on a call waits for the last
+    moment of the fill, not for its pass over the whole table (as 0032 kept to released
+    rows). Here a released row held elsewhere stops the fill midway: the active one is
+    free then, and filled in all the same."""
+    upgrade(scratch_url, "0036")
+    shift = (
+        "INSERT INTO shift (id, agency_id, responder_type, officer_id, call_sign, district_id,"
+        " starts_at, ends_at) SELECT gen_random_uuid(), a.id, 'officer', o.id, '1A{n}', d.id,"
+        " '2026-12-01T07:00:00Z', '2026-12-01T15:00:00Z'"
+        " FROM agency a, officer o, district d WHERE o.state_officer_id = 'S-{n}'"
+    )
+    assignment = (
+        "INSERT INTO assignment (id, agency_id, call_id, responder_type, responder_id, role,"
+        " assigned_at, released_at) SELECT '{id}', c.agency_id, c.id, 'officer', o.id, 'lead',"
+        " '2026-12-01T09:00:00Z', {released} FROM call c, officer o"
+        " WHERE o.state_officer_id = 'S-{n}'"
+    )
+    active, released = UUID(_UNITS[0]), UUID(_UNITS[1])
+    asyncio.run(
+        _insert(
+            scratch_url,
+            _AGENCY,
+            _DISTRICT,
+            *(_OFFICER.format(sid=f"S-{n}") for n in (1, 2)),
+            *(shift.format(n=n) for n in (1, 2)),
+            "INSERT INTO call (id, agency_id, status, district_id, safety, received_at)"
+            " SELECT gen_random_uuid(), d.agency_id, 'dispatched', d.id, '{}',"
+            " '2026-12-01T09:00:00Z' FROM district d",
+            assignment.format(id=active, released="NULL", n=1),
+            assignment.format(id=released, released="'2026-12-01T10:00:00Z'", n=2),
+        )
+    )
+    upgrade(scratch_url, "0037")
+
+    async def midway() -> bool:
+        held = await asyncpg.connect(plain_url(scratch_url))
+        clear = await asyncpg.connect(plain_url(scratch_url))
+        try:
+            await held.execute("BEGIN")
+            await held.execute("SELECT 1 FROM assignment WHERE id = $1 FOR UPDATE", released)
+            migrating = asyncio.create_task(asyncio.to_thread(upgrade, scratch_url))
+            waiting = (
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            for _ in range(600):  # until the fill waits for the row held
+                if await clear.fetchval(waiting):
+                    break
+                await asyncio.sleep(0.05)
+            await clear.execute("BEGIN")
+            try:
+                await clear.execute(
+                    "SELECT 1 FROM assignment WHERE id = $1 FOR UPDATE NOWAIT", active
+                )
+                free = True
+            except asyncpg.LockNotAvailableError:
+                free = False
+            await clear.execute("ROLLBACK")
+            await held.execute("ROLLBACK")
+            await migrating
+            return free
+        finally:
+            await held.close()
+            await clear.close()
+
+    assert asyncio.run(midway())
+    signs = "SELECT call_sign FROM assignment ORDER BY id"
+    assert asyncio.run(_fetch(scratch_url, signs)) == [("1A1",), ("1A2",)]
