@@ -285,11 +285,12 @@ class RecommendedUnitOut(BaseModel):
     )
     eta_minutes: float | None = Field(
         description="Minutes to the call at the policy's `speed_kmh`, to one decimal; null"
-        " when the unit's or the call's position is unknown"
+        " when the unit's or the call's position is unknown; 0 for a unit on the call that"
+        " reported `on_scene`, wherever it last reported from"
     )
     distance_km: float | None = Field(
         description="Straight-line (haversine) distance to the call in kilometres, to one"
-        " decimal; null when unknown"
+        " decimal; null when unknown; 0 for a unit on the call that reported `on_scene`"
     )
 
 
