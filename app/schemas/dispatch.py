@@ -139,7 +139,10 @@ class UnitsUnavailableProblem(BaseModel):
     type: str
     title: str
     status: int
-    detail: str = Field(description="Names each unit by call sign and says why it is not free")
+    detail: str = Field(
+        description="Names each unit not sent by its call sign (its id without one) and says"
+        " why it is not free; with no unit left to assign, says so"
+    )
     unavailable_units: list[UnitRef] = Field(
         description="The units that could not be sent; empty when nothing was left to assign"
     )

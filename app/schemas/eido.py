@@ -8,10 +8,11 @@ from app.schemas.calls import CallOut
 
 
 class EidoImportOut(CallOut):
-    """The incident's call as it stands; applied is false when the document was not newer
-    than the last one applied to the call, and so changed nothing."""
+    """The incident's call as it stands, and whether the document was applied to it (false:
+    it changed nothing)."""
 
     applied: bool = Field(
-        description="Whether the document changed the call: false when it was not newer than"
-        " the last one applied"
+        description="Whether the document was applied to the call: false when it was not newer"
+        " than the last one applied, when it is the call's own export echoed back, and when"
+        " it tells a cleared call nothing it does not hold"
     )
