@@ -141,6 +141,13 @@ class OfficerPatch(PatchModel, TellsReadOnly):
     active: StrictBool | None = None
 
 
+# Not only what the unit last reported: a dispatch and a clear set its status too.
+_STATUS_NOW = (
+    "The unit's status now: as last reported (`PUT …/status`), or as set since by a"
+    " dispatch that sent it (`dispatched`) or the clear of its call (`available`)"
+)
+
+
 class CitStatus(BaseModel):
     """Whether the officer is CIT-certified today, from the person's certifications."""
 
@@ -165,7 +172,7 @@ class OfficerOut(BaseModel):
     separated_at: datetime | None = Field(
         description="When the officer left (set by `active: false`); null while active"
     )
-    status: str = Field(description="The unit status last reported (`PUT …/status`)")
+    status: str = Field(description=_STATUS_NOW)
     location: GeoLocation | None = Field(description="The position last reported, if any")
     cit: CitStatus
 
@@ -261,7 +268,7 @@ class CoResponderOut(BaseModel):
     provider: str
     specialties: list[str]
     active: bool
-    status: str = Field(description="The unit status last reported (`PUT …/status`)")
+    status: str = Field(description=_STATUS_NOW)
     location: GeoLocation | None = Field(description="The position last reported, if any")
 
 
@@ -306,7 +313,10 @@ class UnitStatusOut(BaseModel):
     responder_type: ResponderType
     responder_id: UUID
     status: UnitStatus
-    status_at: datetime = Field(description="When the status was reported")
+    status_at: datetime = Field(
+        description="When the unit took its status: a report repeating it leaves this as it"
+        " was; a dispatch, and the clear of its call, set it as they set the status"
+    )
     location: GeoLocation | None
     active_call_id: UUID | None = Field(
         description="The cit-dispatch call the unit is assigned to; null otherwise"
