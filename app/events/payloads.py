@@ -177,8 +177,9 @@ CoverageGapClosed = TypedDict(
 
 
 class CertificationExpiring(TypedDict):
-    """An officer's CIT certification ends soon, with no later one recorded: sent 60, 30
-    and 7 days before."""
+    """An active officer's CIT certification lapses in 60, 30 or 7 days: it ends, and no
+    certification recorded continues it (a later one after a gap does not). Sent once per
+    threshold reached, not for each one passed."""
 
     officer_id: str
     name: str

@@ -52,12 +52,15 @@ class SubscriptionCreate(StrictModel):
 
     url: TargetUrl
     events: Events
-    # Set for a unit's mobile terminal: it then gets only events about that unit.
+    # Set for a unit's mobile terminal: it then gets only events about that unit, and
+    # those of the call it is on that its crew must hear (catalogue.TERMINAL_EVENTS).
     responder_id: Annotated[
         UUID | None,
         Field(
             description="The officer or co-responder whose terminal this is: it then gets"
-            " only the events about that unit"
+            " the events about that unit (`unit.assigned`, `unit.released`,"
+            " `unit.status_changed`), and `call.updated` and `call.escalated` of the call"
+            " it is assigned to; a type it would never get is a 422"
         ),
     ] = None
 
@@ -136,10 +139,12 @@ class SubscriptionOut(BaseModel):
         description="The unit whose terminal it is; null for an agency-wide subscription"
     )
     active: bool = Field(
-        description="False when paused, or disabled by the service after a receiver's 410"
+        description="False when paused (`PATCH` `active: false`), or turned off by the service:"
+        " after a receiver's 410, or for good when its unit was deactivated"
     )
     disabled_reason: str | None = Field(
-        description="Why the service disabled it, if it did; null otherwise"
+        description="Why it is off (`paused by request`, `responder deactivated` or `receiver"
+        " answered 410 Gone`); null while it is on"
     )
     previous_secret_until: datetime | None = Field(
         description="While set, deliveries are signed with the secret a rotation replaced"
@@ -172,8 +177,9 @@ class DeliveryOut(BaseModel):
     event_id: UUID
     event_type: EventType
     status: DeliveryStatus = Field(
-        description="`pending` while attempts remain, `delivered`, or `failed` after the last"
-        " attempt"
+        description="`pending` while attempts remain, `delivered`, or `failed`: after the last"
+        " attempt, or unsent when its subscription went off, stopped taking its event type"
+        " or its address was refused"
     )
     attempts: int = Field(description="Attempts made so far")
     next_attempt_at: datetime | None = Field(
@@ -184,6 +190,9 @@ class DeliveryOut(BaseModel):
     last_status_code: int | None = Field(
         description="The HTTP status of the last answer; null when none came"
     )
-    last_error: str | None = Field(description="What went wrong at the last attempt, if anything")
+    last_error: str | None = Field(
+        description="What went wrong last: at an attempt, or why it failed unsent"
+        " (`subscription disabled`); null once delivered"
+    )
     delivered_at: datetime | None
     created_at: datetime
