@@ -52,7 +52,7 @@ async def get_policy(
 
 @router.get(
     "/versions/{version}",
-    summary="Get a past version of the routing policy",
+    summary="Get one version of the routing policy",
     responses=problems(401, 403, 404, 422, 503),
 )
 async def get_policy_version(
