@@ -353,7 +353,8 @@ class CallOut(BaseModel):
     id: UUID
     external_id: str | None = Field(description="The CAD's id of the incident; null when none")
     status: CallStatus = Field(
-        description="`pending` until the first dispatch, then `dispatched`, then `cleared`"
+        description="`pending` until the first dispatch, then `dispatched`; `cleared` once"
+        " cleared, a pending call too"
     )
     district: str
     location: CallLocation | None
