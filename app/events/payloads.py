@@ -118,8 +118,8 @@ class RecommendationCreated(TypedDict):
 
 
 class UnitReleased(TypedDict):
-    """A unit left a call: the call was cleared, or the unit reported itself free or out
-    of service."""
+    """A unit left a call: the call was cleared, or a status report (the unit's, its
+    dispatcher's or the CAD's) made it available or out of service."""
 
     call_id: str
     responder_type: ResponderType
@@ -133,7 +133,7 @@ class UnitReleased(TypedDict):
 
 
 class UnitStatusChanged(TypedDict):
-    """A unit reported a new status."""
+    """A unit's status report changed its status, or the CAD's incident it is busy on."""
 
     responder_type: ResponderType
     responder_id: str
