@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.schemas.calls import CallCreate, Safety, SafetyPatch
+from app.schemas.calls import CallCreate, Safety, SafetyIn, SafetyPatch
 from app.schemas.common import ONE_LINE, VISIBLE
 from app.schemas.dispatch import ClearRequest
 from app.vocabulary import (
@@ -30,7 +30,7 @@ from app.vocabulary import (
 )
 
 
-@pytest.mark.parametrize("model", [Safety, SafetyPatch])
+@pytest.mark.parametrize("model", [Safety, SafetyIn, SafetyPatch])
 def test_safety_models_have_one_field_per_safety_flag(model: type[Safety | SafetyPatch]) -> None:
     assert list(model.model_fields) == list(SAFETY_FLAGS)
 

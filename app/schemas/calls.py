@@ -32,6 +32,7 @@ from app.vocabulary import (
     CONTROLS,
     EXTERNAL_ID_MAX,
     NOTES_MAX,
+    SAFETY_FLAGS,
     SEEN,
     CallStatus,
     DivertedTo,
@@ -120,6 +121,17 @@ class Safety(StrictModel):
     medical_emergency: StrictBool = False
 
 
+class SafetyIn(NullIsDefaultModel, Safety):
+    """What is known of danger at the scene, as a new call gives it: each flag true when
+    reported, false when left out or null. A flag the routing policy lists in
+    `safety_flags` (by default all but `medical_emergency`) makes law enforcement lead, with
+    a CIT officer when one is in reach; `medical_emergency` requests EMS."""
+
+    # A CAD that sends every field writes an unknown flag as null: it was a 422 ("Input
+    # should be a valid boolean") that lost the call, where a flag left out is false.
+    NULL_IS_DEFAULT = frozenset(SAFETY_FLAGS)
+
+
 class SafetyPatch(StrictModel):
     """New safety information; flags left out (or null) keep their value, the others are
     set as sent."""
@@ -189,7 +201,7 @@ class CallCreate(NullIsDefaultModel):
             " neither an APCO type nor a code of the policy gets the warning `unknown_nature`."
         ),
     ] = None
-    safety: Safety = Safety()
+    safety: SafetyIn = SafetyIn()
     subject: Subject = Subject()
     notes: Annotated[
         Notes | None,

@@ -284,7 +284,12 @@ def with_null(schema: dict[str, Any], fields: Iterable[str]) -> None:
     properties = schema.get("properties", {})
     for name in fields:
         prop = properties[name]
-        options = prop.pop("anyOf", None) or [{"$ref": prop.pop("$ref")}]
+        if "anyOf" in prop:
+            options = prop.pop("anyOf")
+        elif "$ref" in prop:
+            options = [{"$ref": prop.pop("$ref")}]
+        else:  # a plain type (a flag's boolean)
+            options = [{"type": prop.pop("type")}]
         prop["anyOf"] = [*options, {"type": "null"}]
 
 

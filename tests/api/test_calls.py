@@ -474,6 +474,17 @@ async def test_intake_takes_a_field_sent_as_null_as_not_given(admin: Api) -> Non
     schema = (await admin.ok("GET", "/openapi.json"))["components"]["schemas"]["CallCreate"]
     for name in nulls:
         assert {"type": "null"} in schema["properties"][name]["anyOf"], name
+    # So is a flag it does not know, beside one it does (it was a 422, "Input should be a
+    # valid boolean", that lost the call: the 3 a.m. check): null is not reported, false.
+    flags = {"weapon": None, "violence": True, "threat_to_others": None}
+    flagged = await admin.ok("POST", "/v1/calls", {"district": "D1", "safety": flags}, 201)
+    assert [flag for flag, on in flagged["safety"].items() if on] == ["violence"]
+    assert flagged["recommendation"]["safety_concern"] is True
+    assert (
+        await admin.post("/v1/calls", {"district": "D1", "safety": {"weapon": "no"}})
+    ).status_code == 422
+    safety = (await admin.ok("GET", "/openapi.json"))["components"]["schemas"]["SafetyIn"]
+    assert {"type": "null"} in safety["properties"]["weapon"]["anyOf"]
 
 
 async def test_notes_only_in_call_detail_never_in_lists_or_events(
