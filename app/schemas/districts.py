@@ -16,14 +16,28 @@ Ring = Annotated[list[Position], Field(min_length=4, max_length=20_000)]
 
 
 class PolygonGeometry(StrictModel):
+    """A GeoJSON Polygon. Its positions are [lon, lat] in WGS 84 degrees each, or
+    [lon, lat, altitude] each (the altitude is not used), not a mix of the two."""
+
     type: Literal["Polygon"]
-    coordinates: Annotated[list[Ring], Field(min_length=1, max_length=500)]
+    coordinates: Annotated[
+        Annotated[list[Ring], Field(min_length=1, max_length=500)],
+        Field(
+            description="Its rings, as GeoJSON has them: the outer edge first, then any holes;"
+            " each closed, its first position repeated last"
+        ),
+    ]
 
 
 class MultiPolygonGeometry(StrictModel):
+    """A GeoJSON MultiPolygon: several polygons, their positions as a Polygon's."""
+
     type: Literal["MultiPolygon"]
     coordinates: Annotated[
-        list[Annotated[list[Ring], Field(min_length=1)]], Field(min_length=1, max_length=500)
+        Annotated[
+            list[Annotated[list[Ring], Field(min_length=1)]], Field(min_length=1, max_length=500)
+        ],
+        Field(description="Its polygons, each as a Polygon's coordinates"),
     ]
 
 
@@ -53,10 +67,32 @@ def _check_boundary(boundary: PolygonGeometry | MultiPolygonGeometry | None) -> 
 
 
 class DistrictCreate(StrictModel):
-    code: DistrictCode
+    """A new district of the agency. Its code names it everywhere: in calls, shifts,
+    filters and reports."""
+
+    code: Annotated[
+        DistrictCode,
+        Field(
+            description="The district's code, set once; no other district of the agency may"
+            " have it, in any case of its letters (a 409); locate is reserved"
+        ),
+    ]
     name: Name
-    adjacent: Annotated[list[DistrictCode], Field(max_length=100)] = []
-    boundary: Boundary | None = None
+    adjacent: Annotated[
+        Annotated[list[DistrictCode], Field(max_length=100)],
+        Field(
+            description="The codes of the districts next to it; adjacency is symmetric: each"
+            " named becomes adjacent to this one too"
+        ),
+    ] = []
+    boundary: Annotated[
+        Boundary | None,
+        Field(
+            description="Its boundary, which places calls that come with a point: it may share"
+            " edges with another district's, not area (a 422). Without one, the district"
+            " places calls by its code only"
+        ),
+    ] = None
 
     @model_validator(mode="after")
     def _valid(self) -> DistrictCreate:
@@ -70,6 +106,9 @@ class DistrictCreate(StrictModel):
 
 
 class DistrictPatch(PatchModel, TellsReadOnly):
+    """A change to a district; fields left out keep their value. Its code is not changed:
+    it names the district in the path."""
+
     BODY = "a district's PATCH"
     # Each field of DistrictOut the PATCH does not take (TellsReadOnly).
     READ_ONLY = {
@@ -80,8 +119,20 @@ class DistrictPatch(PatchModel, TellsReadOnly):
     NULLABLE = frozenset({"boundary"})
 
     name: Name | None = None
-    adjacent: Annotated[list[DistrictCode], Field(max_length=100)] | None = None
-    boundary: Boundary | None = None
+    adjacent: Annotated[
+        Annotated[list[DistrictCode], Field(max_length=100)] | None,
+        Field(
+            description="The districts next to it: replaces every adjacency pair this district"
+            " is in, whichever side named it"
+        ),
+    ] = None
+    boundary: Annotated[
+        Boundary | None,
+        Field(
+            description="A new boundary, which may share edges with another district's, not"
+            " area; null removes it (the district then places calls by its code only)"
+        ),
+    ] = None
 
     @model_validator(mode="after")
     def _valid(self) -> DistrictPatch:
@@ -90,7 +141,14 @@ class DistrictPatch(PatchModel, TellsReadOnly):
 
 
 class DistrictOut(StrictModel):
-    code: str
+    """A district of the agency."""
+
+    code: str = Field(description="The district's code, which names it everywhere")
     name: str
-    adjacent: list[str]
-    boundary: dict[str, Any] | None
+    adjacent: list[str] = Field(
+        description="The codes of the districts adjacent to it, whichever side named the"
+        " pair, sorted"
+    )
+    boundary: dict[str, Any] | None = Field(
+        description="Its boundary, a GeoJSON Polygon or MultiPolygon as given; null without one"
+    )
