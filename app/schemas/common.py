@@ -368,9 +368,24 @@ def geo_location(lat: float | None, lon: float | None) -> GeoLocation | None:
 
 
 class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = None
+    # In the config, not a docstring: each Page[X] is a class of its own, which a
+    # docstring does not reach.
+    model_config = ConfigDict(json_schema_extra={"description": "One page of a list."})
+
+    items: list[T] = Field(description="The page's items, at most limit, in the list's order")
+    next_cursor: str | None = Field(
+        None,
+        description="Pass it back as cursor for the next page; null on the last page. It"
+        " names a position in the list (after this page's last item), so rows added"
+        " meanwhile never shift a page",
+    )
 
 
 class Items(BaseModel, Generic[T]):
-    items: list[T]
+    # In the config, not a docstring: each Items[X] is a class of its own, which a
+    # docstring does not reach.
+    model_config = ConfigDict(
+        json_schema_extra={"description": "A whole list, in one answer: not paged."}
+    )
+
+    items: list[T] = Field(description="Every item")

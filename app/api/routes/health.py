@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.api.deps import State
 from app.api.problems import problems
@@ -11,7 +11,12 @@ router = APIRouter(tags=["health"])
 
 
 class Health(BaseModel):
-    status: str
+    """A probe's answer."""
+
+    status: str = Field(
+        description="Always ok; /readyz answers 503 with a problem when the database does not"
+        " answer"
+    )
 
 
 @router.get("/livez", summary="Liveness probe")
