@@ -60,13 +60,17 @@ class CallSummary(TypedDict):
         Field(description="The call's nature (an APCO incident type or free text); null if none"),
     ]
     safety: Annotated[dict[str, bool], Field(description="The call's five safety flags")]
-    # The lead of the call's latest recommendation.
+    # The lead of the call's latest recommendation: in unit.assigned, what leads the call
+    # as sent; in a call.escalated of a dispatcher's override, the kind it sent to lead.
     lead: Annotated[
         Lead | None,
         Field(
-            description="The lead of the call's latest recommendation; in unit.assigned and"
-            " call.escalated, what leads the call now (a dispatcher may have sent the other"
-            " kind of unit to lead)"
+            description="The lead of the call's latest recommendation (in call.escalated after"
+            " a re-triage, the new one's, which the unit leading the call may not be of yet)."
+            " In unit.assigned, what leads the call as sent: the kind of the unit sent to lead"
+            " it (a dispatcher's override may make it other than the recommendation's), else"
+            " the recommendation's lead; in a call.escalated of such an override (reason"
+            " dispatch_override), the kind of unit it sent to lead"
         ),
     ]
 
