@@ -291,8 +291,9 @@ def coverage_gap_ahead(
     under_way: bool,
 ) -> OutboxEvent:
     """A gap on the roster ahead; agency-wide only (it is about no unit and no call). ends
-    is None for a gap no shift on the roster ends yet; under_way when the gap had begun
-    when first told."""
+    is None for a gap no shift on the roster ends yet; under_way when the gap has begun as
+    it is told (first seen under way, or told ahead and told again, once begun, for its
+    moved end)."""
     payload: CoverageGapAhead = {
         "district": district,
         "kind": kind,

@@ -268,7 +268,12 @@ CoverageGapAhead = TypedDict(
             int, Field(description="How many units of this kind the policy's target asks for")
         ],
         "under_way": Annotated[
-            bool, Field(description="Whether the gap had begun when first told, not told ahead")
+            bool,
+            Field(
+                description="Whether the gap had begun when this was sent: true for one first"
+                " seen under way (never told ahead), and for one told ahead that is told again,"
+                " once begun, for its moved end"
+            ),
         ],
     },
 )
