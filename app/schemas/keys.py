@@ -77,7 +77,8 @@ class AuditEntryOut(BaseModel):
     )
     role: str | None = Field(
         description="The key's role; cli for a command run on the server, relay for the"
-        " webhook relay; null for a failed authentication"
+        " webhook relay, integration for the EIDO subscriber (no key); null for a failed"
+        " authentication"
     )
     action: str = Field(
         description="What was done, as <resource>.<verb>: call.create, policy.update, auth.failed"
