@@ -188,6 +188,7 @@ LEAD_OF: dict[ResponderType, Lead] = {
 Request = Literal["ems", "mh_phone_consult", "cit_when_available"]
 REQUESTS: tuple[Request, ...] = get_args(Request)
 WarningCode = Literal[
+    "no_unit_on_call",
     "no_cit_in_district",
     "cit_from_adjacent_district",
     "no_cit_available",
@@ -202,14 +203,20 @@ WarningCode = Literal[
 ]
 WARNING_CODES: tuple[WarningCode, ...] = get_args(WarningCode)
 # The warnings that tell of capacity the program lacks, not of a dispatcher's choice: the
-# outcome report counts them (docs/reports.md). A location outside the district given, an
-# unknown nature or a unit's unknown location is a gap in the data sent, not in the
-# program's capacity.
+# outcome report counts them (docs/reports.md). A call left without units by one going out
+# of service is news of the call; a location outside the district given, an unknown nature
+# or a unit's unknown location is a gap in the data sent, not in the program's capacity.
 CAPACITY_WARNINGS: tuple[WarningCode, ...] = tuple(
     code
     for code in WARNING_CODES
     if code
-    not in ("location_outside_district", "unknown_nature", "eta_unknown", "caution_not_read")
+    not in (
+        "no_unit_on_call",
+        "location_outside_district",
+        "unknown_nature",
+        "eta_unknown",
+        "caution_not_read",
+    )
 )
 
 # Why a dispatch differs from the recommendation (docs/api.md, "Dispatch and clearing").

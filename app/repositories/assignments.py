@@ -160,7 +160,7 @@ async def leading(session: AsyncSession, call_id: UUID) -> ResponderType | None:
 
 
 # The units that led the call and last left it while others stayed on it (called away
-# from it: a lead's leaving re-triaged the call, unit_status._after_the_lead_left), each
+# from it: a lead's leaving re-triaged the call, unit_status._after_leaving), each
 # named by its call sign now (else its name), in the order they last left: released on a
 # call that is still open, which only a unit's own report does (clearing ends the call),
 # not back on it since. Each is judged by its last leaving, in whatever part: one sent
@@ -201,6 +201,36 @@ async def left_leads(
         _LEFT_LEADS, {"agency_id": agency_id, "call_id": call_id, "now": now}
     )
     return [(r.responder_type, r.responder_id, r.call_sign) for r in rows]
+
+
+# The unit whose out-of-service report ended the last assignment on the call, when no unit
+# is on it now: it left the call without units, not having finished the work (a unit
+# reporting available last finished it). Named by the call sign it was on the call under,
+# else its name. None when a unit is on the call, or the last to leave reported available
+# (or none ever was on it).
+_STRANDED_BY = text(
+    "SELECT a.responder_type, a.responder_id,"
+    " coalesce(a.call_sign, o.name, c.name) AS call_sign"
+    " FROM assignment a"
+    " LEFT JOIN officer o ON a.responder_type = 'officer' AND o.id = a.responder_id"
+    " LEFT JOIN co_responder c ON a.responder_type = 'co_responder' AND c.id = a.responder_id"
+    " WHERE a.agency_id = :agency_id AND a.call_id = :call_id"
+    " AND a.released_status = 'out_of_service'"
+    " AND NOT EXISTS (SELECT 1 FROM assignment b WHERE b.call_id = a.call_id"
+    " AND (b.released_at IS NULL OR b.released_at > a.released_at))"
+    " ORDER BY a.released_at DESC, a.responder_id LIMIT 1"
+)
+
+
+async def stranded_by(
+    session: AsyncSession, *, agency_id: UUID, call_id: UUID
+) -> tuple[ResponderType, UUID, str] | None:
+    """The unit that left the call without units by going out of service, if it did:
+    (type, id, call sign, else name). One query."""
+    row = (
+        await session.execute(_STRANDED_BY, {"agency_id": agency_id, "call_id": call_id})
+    ).first()
+    return None if row is None else (row.responder_type, row.responder_id, row.call_sign)
 
 
 async def active_for_responder(session: AsyncSession, responder_id: UUID) -> Assignment | None:

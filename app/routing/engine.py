@@ -110,6 +110,7 @@ def recommend(
     _youth_gap(draft, call, co_responders)
     warn_of_data_sent(draft, call, policy)
     _unit_left(draft, call)
+    _no_unit_on_call(draft, call)
     return draft.finish(lead=lead, safety_concern=bool(concerns), policy=policy)
 
 
@@ -370,6 +371,17 @@ def _unit_left(draft: Draft, call: CallFacts) -> None:
         ]
         said = f"{', '.join(named[:-1])} and {named[-1]} left this call and are"
     draft.reason("unit_left", f"{said} not recommended for it again")
+
+
+def _no_unit_on_call(draft: Draft, call: CallFacts) -> None:
+    """A dispatched call whose last unit went out of service needs units again: warned
+    first, as the one thing a dispatcher must act on (the call still reads dispatched)."""
+    gone = call.stranded_by
+    if gone is not None:
+        draft.warn(
+            "no_unit_on_call",
+            f"No unit is on this call: {gone.call_sign}, the last on it, went out of service",
+        )
 
 
 def _no_co_responder(draft: Draft) -> None:

@@ -60,6 +60,10 @@ class CallFacts:
     # the order of that last leaving: its re-triage's candidates leave them out, and a
     # reason (`unit_left`) says so.
     left: tuple[LeftUnit, ...] = ()
+    # For a dispatched call with no unit on it now, the unit whose going out of service
+    # left it so (the last on it; it did not finish the work, as one reporting available
+    # does): the call needs units again, and a warning (`no_unit_on_call`) says so.
+    stranded_by: LeftUnit | None = None
     # Cautions the CAD sent with the call (EIDO) with words read as no safety flag, and
     # no weapon or violence flag beside them that law enforcement leads: words only a
     # dispatcher can read, in the call's notes.

@@ -252,7 +252,7 @@ class OutcomeGroup(BaseModel):
         description="Calls whose lead-recommended recommendation carried each warning of"
         " capacity the program lacks, every such code listed; the warnings about the data"
         " sent (location_outside_district, unknown_nature, eta_unknown, caution_not_read)"
-        " are not counted"
+        " and no_unit_on_call, news of the call, are not counted"
     )
     with_cit_officer: int = Field(
         description="Calls that had an officer assigned who held a CIT certification valid on"

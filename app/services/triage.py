@@ -80,11 +80,13 @@ async def triage(
     *,
     now: datetime,
     left: tuple[LeftUnit, ...] = (),
+    stranded_by: LeftUnit | None = None,
 ) -> RecommendationRecord:
     """Load the reachable candidates (but the units called away from the call: left), run
     the pure routing rules, and keep the answer as the call's next recommendation (not yet
-    written)."""
-    facts = replace(call_facts(call, context), left=left)
+    written). stranded_by: the unit whose going out of service left the dispatched call
+    with none on it."""
+    facts = replace(call_facts(call, context), left=left, stranded_by=stranded_by)
     policy = context.policy
     # Districts next to the call's, as far as the context knows them. The call's own
     # district is passed by id: it may be newer than this instance's cached context.
@@ -155,6 +157,7 @@ _AUDITED_AS: dict[str, tuple[str, AuditOutcome]] = {
     "restate": ("call.update", "success"),
     "dispatch": ("call.dispatch", "error"),
     "lead_left": ("call.retriage", "success"),
+    "units_gone": ("call.retriage", "success"),
 }
 
 
@@ -166,7 +169,7 @@ async def retriage(
     *,
     request_id: str | None,
     now: datetime,
-    cause: Literal["update", "restate", "dispatch", "lead_left"],
+    cause: Literal["update", "restate", "dispatch", "lead_left", "units_gone"],
     detail: dict[str, Any] | None = None,
     left: LeftUnit | None = None,
 ) -> RecommendationRecord:
@@ -175,19 +178,32 @@ async def retriage(
     The cause: new information (PATCH: call.updated is emitted, and the audit entry is the
     update's success), a PATCH that changed nothing (restate: its audit entry, no
     call.updated), a dispatch that could not assign (the entry records the dispatch's
-    failure), or the unit leading the call gone from it while others stay (its own entry,
-    call.retriage, with detail). A change of lead on a dispatched call also emits
-    call.escalated, unless the unit leading it is of that kind already (a dispatcher sent
-    it by override, and that dispatch told it); so does a safety concern newly found on a
-    call the other kind leads, though the lead recommended stays. When the lead left, the
-    change is from the kind that left (`left`), which an override may have made other than
-    recommended.
+    failure), the unit leading the call gone from it while others stay, or the last unit
+    on it gone out of service (units_gone) (its own entry, call.retriage, with detail).
+    A dispatched call with no unit on it, the last having gone out of service, is warned
+    of (no_unit_on_call) by every re-triage until a unit is on it again. A change of lead
+    on a dispatched call also emits call.escalated, unless the unit leading it is of that
+    kind already (a dispatcher sent it by override, and that dispatch told it); so does a
+    safety concern newly found on a call the other kind leads, though the lead recommended
+    stays. When the lead left, the change is from the kind that left (`left`), which an
+    override may have made other than recommended. With no unit on the call, nothing
+    escalates: no crew is there to hear it, and the recommendation tells the consoles who
+    should go.
     Neither that unit nor any that led the call and was called away from it before (last
     left it while others stayed: assignment_repo.left_leads) is recommended for it; named
     again by a later re-triage, they would be no answer.
     """
     gone = await _left_leads(session, context, call, now=now, just_left=left)
-    rec = await triage(await session.connection(), context, call, now=now, left=gone)
+    worked = call.status == "dispatched" and await assignment_repo.worked(session, call.id)
+    stranded = None
+    if call.status == "dispatched" and not worked:
+        found = await assignment_repo.stranded_by(
+            session, agency_id=context.agency_id, call_id=call.id
+        )
+        stranded = None if found is None else LeftUnit(*found, status="out_of_service")
+    rec = await triage(
+        await session.connection(), context, call, now=now, left=gone, stranded_by=stranded
+    )
     previous = (await repo.latest_recommendations(session, [call.id])).get(call.id)
     news = [events.call_updated(call, lead=rec.lead)] if cause == "update" else []
     news.append(events.recommendation_created(rec))
@@ -196,7 +212,7 @@ async def retriage(
     # enforcement was recommended already (no co-responder was in reach; a dispatcher sent
     # one): the lead recommended stays, the lead needed changes (SPEC §1).
     flagged = rec.safety_concern and previous is not None and not previous.safety_concern
-    if call.status == "dispatched" and was is not None and (was != rec.lead or flagged):
+    if worked and was is not None and (was != rec.lead or flagged):
         kind = await assignment_repo.leading(session, call.id)
         if kind is not None and LEAD_OF[kind] != rec.lead:
             news.append(events.call_escalated(call, rec, previous_lead=LEAD_OF[kind]))

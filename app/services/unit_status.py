@@ -39,8 +39,8 @@ async def set_status(
 
     A unit on a cit-dispatch call moves forward only (going back is a 409); any other unit
     may report busy on the CAD's own incident, and is then not eligible (SPEC §6.1). The
-    unit leading a call, released by its report while others stay on it, leaves the call
-    re-triaged (_after_the_lead_left)."""
+    unit leading a call, released by its report while others stay on it, and the last unit
+    on a call, gone out of service, leave the call re-triaged (_after_leaving)."""
     if who.role == "unit" and who.responder_id != responder_id:
         raise Forbidden("a unit key may set only its own responder's status")
     session, unit = await _lock(session, context, responder_type, responder_id)
@@ -89,7 +89,7 @@ async def set_status(
             location=None if unit.lat is None or unit.lon is None else (unit.lat, unit.lon),
             external_incident=incident,
         )
-        call_changed = lead_left = False
+        call_changed = led = False
         released: list[OutboxEvent] = []
         if new in OFF_CALL and call_id is not None:
             # As a CAD does: a unit reporting back in service is released from its call.
@@ -98,7 +98,7 @@ async def set_status(
                 released = await _release(
                     session, context, call_id, [active], now=now, new_status=new
                 )
-                call_changed, lead_left = True, active.role == "lead"
+                call_changed, led = True, active.role == "lead"
         if new in ("on_scene", "transporting") and call_id is not None:
             # A unit may skip ahead to transporting: it was on scene all the same.
             call_changed = await assignment_repo.mark_on_scene(session, responder_id, now)
@@ -114,12 +114,13 @@ async def set_status(
         await outbox.write(
             session, agency_id=context.agency_id, at=now, events=[changed, *released]
         )
-        if lead_left and call_id is not None:
-            await _after_the_lead_left(
+        if released and call_id is not None:
+            await _after_leaving(
                 session,
                 context,
                 who,
                 call_id,
+                led=led,
                 unit=(responder_type, responder_id, new),
                 name=signs.get(responder_id, unit.name),
                 request_id=request_id,
@@ -137,29 +138,34 @@ async def set_status(
     )
 
 
-async def _after_the_lead_left(
+async def _after_leaving(
     session: AsyncSession,
     context: AgencyContext,
     who: Principal,
     call_id: UUID,
     *,
+    led: bool,
     unit: tuple[ResponderType, UUID, UnitStatus],
     name: str,  # its call sign now, else its name
     request_id: str | None,
     now: datetime,
 ) -> None:
-    """The unit leading the call left it (available, or out of service) while others stay
-    on it: the call is re-triaged, so the consoles see who should lead now
-    (recommendation.created) and, when that is the other kind of unit, the units on it hear
-    so (call.escalated). The unit that left is not named. The last unit leaving ends the
-    work, not the call: it waits to be cleared, and nothing is recommended."""
+    """A unit left the call by its report. When it led the call (available, or out of
+    service) while others stay on it, the call is re-triaged, so the consoles see who
+    should lead now (recommendation.created) and, when that is the other kind of unit, the
+    units on it hear so (call.escalated); the unit that left is not named. When it was the
+    last on the call and went out of service, it did not finish the work: the call is
+    re-triaged, its recommendation warning that no unit is on it (no_unit_on_call), so the
+    consoles see whom to send. The last unit reporting available ends the work, not the
+    call: it waits to be cleared, and nothing is recommended."""
     await session.flush()  # the candidates read the unit as it now stands
-    if not await assignment_repo.worked(session, call_id):
+    responder_type, responder_id, status = unit
+    worked = await assignment_repo.worked(session, call_id)
+    if not (led if worked else status == "out_of_service"):
         return
     call = await call_repo.get_call(session, agency_id=context.agency_id, call_id=call_id)
     if call is None or call.status != "dispatched":
         return
-    responder_type, responder_id, status = unit
     await triage.retriage(
         session,
         context,
@@ -167,12 +173,15 @@ async def _after_the_lead_left(
         call,
         request_id=request_id,
         now=now,
-        cause="lead_left",
+        cause="lead_left" if worked else "units_gone",
         # Back in service, it is free: but it has just left this call, and named again
-        # to lead it, it would be no answer to the dispatcher's question.
-        left=LeftUnit(responder_type, responder_id, name, status),
+        # to lead it, it would be no answer to the dispatcher's question. Gone last, it
+        # was called away from no one (assignment_repo.left_leads).
+        left=LeftUnit(responder_type, responder_id, name, status) if worked else None,
         detail={
-            "reason": "the unit leading the call left it",
+            "reason": "the unit leading the call left it"
+            if worked
+            else "the last unit on the call went out of service",
             "responder_type": responder_type,
             "responder_id": str(responder_id),
             "status": status,

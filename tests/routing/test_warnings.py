@@ -273,6 +273,21 @@ def test_the_unit_that_left_is_said_to_be_left_out_and_no_warning_is_changed() -
     assert "unit_left" not in rules(run(call("D1"), backing))
 
 
+def test_a_call_left_without_units_is_warned_of_first() -> None:
+    """The last unit on the call went out of service: whatever else is warned of, that
+    comes first, and the rules still name whom to send."""
+    gone = LeftUnit("co_responder", uuid4(), "MCT-1", "out_of_service")
+    rec = run(call("D1", stranded_by=gone), officer("1A1"))
+    assert warnings(rec)[0] == "no_unit_on_call"
+    assert warning(rec, "no_unit_on_call") == (
+        "No unit is on this call: MCT-1, the last on it, went out of service"
+    )
+    assert "no_cit_available" in warnings(rec)
+    assert roles(rec) == {"1A1": "lead"}
+    assert "no_unit_on_call" not in warnings(run(call("D1"), officer("1A1")))
+    assert "no_unit_on_call" not in CAPACITY_WARNINGS
+
+
 def test_every_unit_that_left_is_named_once_in_the_order_it_left() -> None:
     """A later re-triage leaves out the leads that left before too, whose status as they
     left is not known to it: each is named, in one reason."""
