@@ -179,10 +179,24 @@ async def tag_of(
     recommendation; None when its notes cannot be decrypted (that GET is the 500 of a
     stored value no key decrypts, so there is no tag a client could hold; a PATCH adding
     a flag must still go through)."""
+    return (await answer_and_tag(session, call, rec, cipher=cipher))[1]
+
+
+async def answer_and_tag(
+    session: AsyncSession,
+    call: CallRecord,
+    rec: RecommendationRecord | None,
+    *,
+    cipher: DataCipher,
+) -> tuple[DispatchedCallOut, str | None]:
+    """The call as a PATCH answers with it (its units and dispatches, as GET shows them, but
+    never its notes), and its tag as tag_of gives it: one read of its units for both."""
+    out = await render_with_units(session, call, rec)
     try:
-        return etag(await detail(session, call, rec, cipher=cipher))
+        notes = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
     except UndecryptableValue:
-        return None
+        return out, None
+    return out, etag(CallDetailOut(**dict(out), notes=notes))
 
 
 def etag(shown: CallDetailOut) -> str:

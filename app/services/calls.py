@@ -30,6 +30,7 @@ from app.schemas.calls import (
     CallLocation,
     CallOut,
     CallPatch,
+    DispatchedCallOut,
     Subject,
 )
 from app.security import Principal
@@ -195,11 +196,12 @@ async def update(
     cipher: DataCipher,
     request_id: str | None,
     precondition: Callable[[str], bool] | None = None,
-) -> tuple[CallOut, str | None]:
+) -> tuple[DispatchedCallOut, str | None]:
     """Apply new information, re-triage and store a new recommendation (history is kept).
     With a precondition (If-Match), only over the call as its tag says it was read: a 412
     over another, so that of two consoles that read one call, the second to write does not
-    set its facts or notes back unseen. The call as it answers, and the tag of the call as
+    set its facts or notes back unseen. The call as it answers (with its units and
+    dispatches, as a dispatch answers, but not its notes), and the tag of the call as
     GET /v1/calls/{id} now shows it (None for notes no key decrypts: no tag, and a
     precondition then fails but for "*", as the call read cannot be told from another)."""
     call = await get(session, context, call_id, for_update=True)
@@ -216,7 +218,7 @@ async def update(
     call, rec = await revise(
         session, context, who, call, body, cipher=cipher, request_id=request_id
     )
-    return render_call(call, rec), await call_views.tag_of(session, call, rec, cipher=cipher)
+    return await call_views.answer_and_tag(session, call, rec, cipher=cipher)
 
 
 async def revise(

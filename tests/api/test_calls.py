@@ -368,6 +368,29 @@ async def test_two_consoles_patching_one_call_with_if_match_lose_no_change_unsee
     assert (await admin.get(path)).headers["ETag"] != dispatched
 
 
+async def test_a_patch_answers_with_the_calls_units_as_a_read_shows_them(admin: Api) -> None:
+    """A console refreshing its view from the PATCH's answer lost the units on the call
+    (the answer had no assignments or dispatches, as a dispatch's answer has): now it is
+    the call as GET shows it, but for the notes, and its ETag is that GET's."""
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "caller: mother"}, 201)
+    path = f"/v1/calls/{call['id']}"
+    await admin.ok("POST", f"{path}/dispatch")
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "on_scene"})
+    written = await admin.client.patch(path, json={"subject": {"age": 40}}, headers=admin.headers)
+    assert written.status_code == 200, written.text
+    answer = written.json()
+    [sent] = answer["assignments"]
+    assert (sent["responder_id"], sent["call_sign"]) == (officer, "1A1")
+    assert sent["on_scene_at"] is not None
+    assert len(answer["dispatches"]) == 1
+    assert "notes" not in answer
+    read = await admin.get(path)
+    assert answer == {k: v for k, v in read.json().items() if k != "notes"}
+    assert written.headers["ETag"] == read.headers["ETag"]
+
+
 async def test_a_console_polling_a_call_with_its_etag_gets_304_until_it_changes(
     admin: Api, other_admin: Api
 ) -> None:

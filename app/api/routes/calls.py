@@ -200,10 +200,11 @@ async def update_call(
             " call has changed since (without it, the last PATCH wins)"
         ),
     ] = None,
-) -> CallOut:
+) -> DispatchedCallOut:
     """Add new information; safety merges flag by flag and the call is re-triaged. A PATCH
-    that changes nothing (`{}`) only renews the recommendation. The answer's ETag is the
-    call's as GET /v1/calls/{id} now shows it."""
+    that changes nothing (`{}`) only renews the recommendation. The answer is the call with
+    its units and dispatches (as GET /v1/calls/{id} shows it, without its notes); its ETag
+    is the call's as that GET now shows it."""
     work.use_generic_plans()
     if body.district is not None:
         context = await agency.knowing(state, context, codes=[body.district])
