@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
+from app.figures import half_up
 from app.services.coverage import HOURS_OF_WEEK, Hours
 from app.services.program import below_target, pct, shown_below
-from app.services.reports import Range, half_up
+from app.services.reports import Range
 
 
 def _minutes_per_hour_of_week(span: Range, zone: ZoneInfo) -> list[float]:

@@ -31,6 +31,7 @@ from app.events.payloads import (
     UnitReleased,
     UnitStatusChanged,
 )
+from app.figures import gap_hours
 from app.ids import new_id
 from app.records.calls import CallRecord
 from app.records.recommendations import RecommendationRecord
@@ -299,7 +300,7 @@ def coverage_gap_ahead(
         "kind": kind,
         "from": instant_text(starts),
         "to": None if ends is None else instant_text(ends),
-        "hours": None if ends is None else round((ends - starts).total_seconds() / 3600, 2),
+        "hours": None if ends is None else gap_hours(starts, ends),
         "adjacent_cover": adjacent_cover,
         "target": target,
         "under_way": under_way,

@@ -255,7 +255,11 @@ CoverageGapAhead = TypedDict(
             ),
         ],
         "hours": Annotated[
-            float | None, Field(description="Its length in hours, to two decimals; null with to")
+            float | None,
+            Field(
+                description="Its length in hours, to two decimals, a half rounded up as"
+                " GET /v1/coverage gives it; null with to"
+            ),
         ],
         "adjacent_cover": Annotated[
             bool,

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
+from app.figures import gap_hours, half_up
 from app.repositories import coverage as repo
 from app.repositories.agencies import latest_policy
 from app.repositories.coverage import Interval
@@ -32,7 +33,7 @@ from app.schemas.reports import (
     HourOfWeek,
 )
 from app.services.agency import district_id_of
-from app.services.reports import Range, half_up
+from app.services.reports import Range
 from app.vocabulary import COVERAGE_KINDS, CoverageKind
 
 HOURS_OF_WEEK = 168
@@ -188,7 +189,7 @@ def _district(
                 kind=kind,
                 from_=start,
                 to=end,
-                hours=half_up((end - start).total_seconds() / 3600, 2),
+                hours=gap_hours(start, end),
                 adjacent_cover=contains(next_door, starts, (start, end)),
             )
             for start, end in gaps_of(covered, span)

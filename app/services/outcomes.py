@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
+from app.figures import half_up
 from app.repositories import outcomes as repo
 from app.schemas.reports import Minutes, NotFollowed, OutcomeGroup, OutcomeReport
 from app.services.agency import district_id_of
-from app.services.reports import Range, half_up
+from app.services.reports import Range
 from app.vocabulary import (
     CAPACITY_WARNINGS,
     DISPATCHED_LEADS,

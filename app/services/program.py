@@ -9,6 +9,7 @@ from decimal import ROUND_DOWN, Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
+from app.figures import half_up
 from app.repositories import program as repo
 from app.repositories.agencies import latest_policy
 from app.schemas.reports import (
@@ -19,7 +20,6 @@ from app.schemas.reports import (
     ProgramWarning,
     Trained,
 )
-from app.services.reports import half_up
 
 # The districts of an expiring officer are those of their shifts from now until these days
 # after the lapse: where they work before it, and the first month it leaves uncovered (the

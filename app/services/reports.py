@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 
 from app.errors import Invalid
 from app.events.body import instant_text
@@ -79,10 +78,3 @@ def report_range(
     # In UTC, as every instant the reports answer with: a gap clipped to the range's start
     # would otherwise carry the caller's offset beside ends in UTC.
     return Range(start.astimezone(UTC), end.astimezone(UTC))
-
-
-def half_up(value: float, places: int) -> float:
-    """value to places decimals, a half rounded away from zero, as a spreadsheet's ROUND
-    does (Python's round() rounds a half to even: 1.25 % read 1.2), of the decimal the float
-    prints as (so 2.675, stored a hair below, rounds up as written)."""
-    return float(Decimal(repr(value)).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP))

@@ -264,6 +264,31 @@ async def test_a_gap_whose_end_moves_is_told_again_with_its_new_end(
     ]
 
 
+async def test_a_gaps_hours_read_as_in_the_coverage_report(
+    admin: Api, app: FastAPI, db: asyncpg.Connection
+) -> None:
+    """1A1 is back 2 h 7 min 30 s after its shift ends: D1's CIT gap is 2.125 hours. The
+    report rounds a half up (2.13); the alert rounded it to even (2.12), so a coordinator
+    checking the alert against GET /v1/coverage read two lengths for one gap."""
+    now, _ = await _agency(admin)
+    after_shift = now + timedelta(hours=10)
+    back = after_shift + timedelta(hours=2, minutes=7, seconds=30)
+    await _roster_1a1(admin, back, back + timedelta(hours=8))
+    await alerts.look_ahead(app.state.cit, now=now)
+    rows = await db.fetch(
+        "SELECT payload FROM event WHERE type = 'coverage.gap_ahead'"
+        " AND payload->>'district' = 'D1'"
+    )
+    [told] = [
+        g for g in map(json.loads, (r["payload"] for r in rows)) if _at(g["from"]) == after_shift
+    ]
+    assert _at(told["to"]) == back
+    report = await admin.ok("GET", "/v1/coverage?district=D1")
+    [gap] = [g for g in report["districts"][0]["gaps"] if _at(g["from"]) == after_shift]
+    assert (gap["to"], gap["hours"]) == (told["to"], 2.13)
+    assert told["hours"] == gap["hours"]
+
+
 async def test_a_gap_told_and_then_covered_is_told_closed_once_and_told_again_if_it_returns(
     admin: Api, app: FastAPI, db: asyncpg.Connection
 ) -> None:
