@@ -144,7 +144,8 @@ class OfficerFigures(BaseModel):
     )
     cit_volunteered_pct: float | None = Field(
         description="The share of CIT-certified officers whose valid certification is"
-        " recorded as volunteered, in percent to one decimal; null with none certified"
+        " recorded as volunteered, in percent to one decimal (1,999 of 2,000 shows as 100.0,"
+        " beside the warning non_volunteer_certified); null with none certified"
     )
     trained: Trained
 
@@ -187,7 +188,8 @@ class ProgramWarning(BaseModel):
 
     code: str = Field(
         description="cit_share_below_target: the CIT share is below its target;"
-        " non_volunteer_certified: cit_volunteered_pct is below 100"
+        " non_volunteer_certified: a CIT-certified officer did not volunteer (the exact"
+        " share below 100, which cit_volunteered_pct may round to 100.0)"
     )
     message: str = Field(description="The shortfall in words, with its figures")
 

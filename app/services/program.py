@@ -49,8 +49,9 @@ def _figure(value: float) -> str:
 
 def shown_below(part: int, whole: int, target_pct: float, share: float | None) -> str:
     """A share below its target as a warning shows it: as the report does (share), unless
-    that rounds up to the target (5 of 9, 55.6 %, against 55.6 %): then cut, not rounded,
-    to two decimals (55.55), which is below the target as the share itself is."""
+    that rounds up to the target (5 of 9, 55.6 %, against 55.6 %; 1,999 volunteers of 2,000,
+    99.95 %, against all of them): then cut, not rounded, to two decimals (55.55, 99.95),
+    which is below the target as the share itself is."""
     if share is not None and Decimal(repr(share)) < Decimal(repr(target_pct)):
         return f"{share}"
     return f"{(Decimal(100 * part) / Decimal(whole)).quantize(Decimal('0.01'), ROUND_DOWN)}"
@@ -104,13 +105,16 @@ async def report(
                 f" are CIT-certified; the target is {_figure(target)} %.",
             )
         )
-    if volunteered is not None and volunteered < 100:
+    # The counts decide, as they do for the target: 1 of 2,000 who did not volunteer is
+    # 99.95 %, which shows as 100.0 (the shown share was compared, and no warning given).
+    if officers.volunteered < officers.cit_certified:
+        shown = shown_below(officers.volunteered, officers.cit_certified, 100, volunteered)
         warnings.append(
             ProgramWarning(
                 code="non_volunteer_certified",
                 message=f"{officers.cit_certified - officers.volunteered} of"
-                f" {officers.cit_certified} CIT-certified officers did not volunteer: the"
-                " model relies on volunteers.",
+                f" {officers.cit_certified} CIT-certified officers did not volunteer"
+                f" ({shown} % volunteered): the model relies on volunteers.",
             )
         )
     return ProgramReport(
