@@ -11,7 +11,10 @@ COPY (so every CHECK constraint and foreign key is checked as it loads):
   15 % of mental-health recommendations are overridden to law enforcement (with an
   override code), a few law-enforcement ones the other way, and a few send no lead;
 - its assignments, one or two units (a co-responder, a CIT or other officer), assigned at
-  the dispatch, on scene a few minutes later for most, released when the call is cleared;
+  the dispatch under the call sign of the unit's shifts (the service keeps the naming
+  shift's: every shift of a seeded unit has the one call sign, and a unit with no shift
+  none), on scene a few minutes later for most, released as available when the call is
+  cleared (as a clear releases them);
 - every dispatched call is cleared, most with an outcome (6 % unrecorded), a place the
   subject was diverted to, and sometimes use of force or injuries; of the calls never
   dispatched, 60 % were cleared by phone and the rest are still pending.
@@ -161,6 +164,18 @@ async def _pools(conn: asyncpg.Connection, year: SeededYear) -> dict[UUID, _Pool
     return pools
 
 
+async def _rostered(conn: asyncpg.Connection, year: SeededYear) -> set[UUID]:
+    """The units with a shift on the roster (all of them but over a day or two, when a
+    unit's days off may take it all)."""
+    rows = await conn.fetch(
+        "SELECT u.id FROM unnest($2::uuid[]) AS u(id)"
+        " WHERE EXISTS (SELECT 1 FROM shift s WHERE s.responder_id = u.id AND s.agency_id = $1)",
+        year.agency_id,
+        [u.id for u in year.units],
+    )
+    return {r["id"] for r in rows}
+
+
 class _Builder:
     """The rows of each table, call by call."""
 
@@ -169,12 +184,15 @@ class _Builder:
         year: SeededYear,
         pools: dict[UUID, _Pools],
         names: dict[UUID, str],
+        rostered: set[UUID],
         policy_version: int,
         rng: random.Random,
     ) -> None:
         self.year, self.pools, self.names = year, pools, names
         self.policy_version, self.rng = policy_version, rng
         self.signs = {u.id: u.call_sign for u in year.units}
+        # The call sign an assignment keeps: that of the shift naming the unit, none without.
+        self.assigned_signs = {i: s for i, s in self.signs.items() if i in rostered}
         self.cit = {i for p in pools.values() for i in p.cit_officers}
         self.calls: list[tuple[Any, ...]] = []
         self.recommendations: list[tuple[Any, ...]] = []
@@ -376,7 +394,9 @@ class _Builder:
                     role,
                     at,
                     cleared_at,
+                    "available",
                     scene,
+                    self.assigned_signs.get(responder_id),
                 )
             )
         weights = _OUTCOMES[sent or "law_enforcement"]
@@ -404,7 +424,9 @@ async def seed_calls(url: str, year: SeededYear, *, calls: int, seed: int = 7) -
         policy_version = await conn.fetchval(
             "SELECT max(version) FROM routing_policy WHERE agency_id = $1", year.agency_id
         )
-        builder = _Builder(year, await _pools(conn, year), names, policy_version, rng)
+        builder = _Builder(
+            year, await _pools(conn, year), names, await _rostered(conn, year), policy_version, rng
+        )
         span = (end - start).total_seconds()
         districts = sorted(year.districts.items())
         offsets = sorted(rng.random() * span for _ in range(calls))
@@ -482,7 +504,9 @@ async def seed_calls(url: str, year: SeededYear, *, calls: int, seed: int = 7) -
                     "role",
                     "assigned_at",
                     "released_at",
+                    "released_status",
                     "on_scene_at",
+                    "call_sign",
                 ],
             )
         await conn.execute("VACUUM ANALYZE call, recommendation, dispatch, assignment")
