@@ -28,7 +28,7 @@ from app.schemas.roster import (
     OfficerPatch,
 )
 from app.security import Principal
-from app.services import audit, separation
+from app.services import audit, separation, unit_kind
 
 
 def _location(row: Officer | CoResponder) -> GeoLocation | None:
@@ -137,7 +137,11 @@ async def create_officer(
 async def get_officer(session: AsyncSession, *, agency_id: UUID, officer_id: UUID) -> Officer:
     officer = await repo.get_officer(session, agency_id=agency_id, officer_id=officer_id)
     if officer is None:
-        raise NotFound("officer not found")
+        raise NotFound(
+            await unit_kind.not_found_at(
+                session, agency_id, named_as="officer", responder_id=officer_id
+            )
+        )
     return officer
 
 
@@ -246,7 +250,11 @@ async def get_co_responder(
 ) -> CoResponder:
     row = await repo.get_co_responder(session, agency_id=agency_id, co_responder_id=co_responder_id)
     if row is None:
-        raise NotFound("co-responder not found")
+        raise NotFound(
+            await unit_kind.not_found_at(
+                session, agency_id, named_as="co_responder", responder_id=co_responder_id
+            )
+        )
     return row
 
 

@@ -223,8 +223,12 @@ async def _lock(
         unit = locked.get(responder_id)
         if unit is None:
             raise NotFound(
-                await unit_kind.no_status_of(
-                    session, context, named_as=responder_type, responder_id=responder_id
+                await unit_kind.not_found_at(
+                    session,
+                    context.agency_id,
+                    named_as=responder_type,
+                    responder_id=responder_id,
+                    tail="/status",
                 )
             )
         # Released from the call meanwhile (a clear): nothing of that call is left to do.

@@ -59,6 +59,30 @@ async def test_a_status_report_to_the_other_kinds_path_says_where_the_units_is_s
     assert (await admin.ok("GET", f"/v1/co-responders/{co}"))["status"] == "available"
 
 
+async def test_a_units_record_read_or_changed_at_the_other_kinds_path_says_where_it_is(
+    admin: Api,
+) -> None:
+    """GET or PATCH /v1/officers/{a co-responder's id} was a plain "officer not found", as
+    the status report was (noticed in the last note)."""
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="2C11")
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-3")
+    to_co = f"officer not found: this id is a co-responder's (MCT-3): use /v1/co-responders/{co}"
+    to_officer = (
+        f"co-responder not found: this id is an officer's (2C11): use /v1/officers/{officer}"
+    )
+    for method, body in (("GET", None), ("PATCH", {"name": "X"}), ("PATCH", {"active": False})):
+        for path, said in (
+            (f"/v1/officers/{co}", to_co),
+            (f"/v1/co-responders/{officer}", to_officer),
+        ):
+            problem = await admin.ok(method, path, body, 404)
+            assert problem["detail"] == said, (method, body, path)
+    # Nothing changed.
+    assert (await admin.ok("GET", f"/v1/co-responders/{co}"))["active"] is True
+    assert (await admin.ok("GET", f"/v1/officers/{officer}"))["active"] is True
+
+
 async def test_another_agencys_unit_named_as_the_other_kind_stays_unknown(
     admin: Api, other_admin: Api
 ) -> None:
@@ -70,3 +94,5 @@ async def test_another_agencys_unit_named_as_the_other_kind_stays_unknown(
         f"no such co-responder {theirs} in this agency"
     )
     assert await _status(admin, "co-responders", theirs) == "co-responder not found"
+    problem = await admin.ok("GET", f"/v1/co-responders/{theirs}", None, 404)
+    assert problem["detail"] == "co-responder not found"
