@@ -161,19 +161,33 @@ async def cit_today(
     return bool(await raw.fetchval(_CIT_TODAY.sql, *_CIT_TODAY.args(params)))
 
 
-_SAFETY_CONCERN = RawStatement.compile(
-    "SELECT safety_concern FROM recommendation WHERE agency_id = :agency_id AND id = :id"
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """What a recommendation a dispatch decided on said, and what its call's said since."""
+
+    # It found a safety concern.
+    safety_concern: bool
+    # One made for the call after it recommended another lead: the facts changed since,
+    # though they may have changed back.
+    lead_changed_since: bool
+
+
+_DECIDED = RawStatement.compile(
+    "SELECT r.safety_concern, EXISTS (SELECT 1 FROM recommendation s"
+    " WHERE s.call_id = r.call_id AND s.id > r.id AND s.lead <> r.lead) AS changed"
+    " FROM recommendation r WHERE r.agency_id = :agency_id AND r.id = :id"
 )
 
 
-async def safety_concern_of(
+async def decided_on(
     conn: AsyncConnection, *, agency_id: UUID, recommendation_id: UUID
-) -> bool | None:
-    """Whether the agency's recommendation found a safety concern (None: no such one)."""
+) -> Decided | None:
+    """The agency's recommendation as a dispatch decided on it, and whether its call's lead
+    recommended changed since (None: no such one). One statement."""
     raw = await driver(conn)
     params = {"agency_id": agency_id, "id": recommendation_id}
-    found = await raw.fetchval(_SAFETY_CONCERN.sql, *_SAFETY_CONCERN.args(params))
-    return None if found is None else bool(found)
+    row = await raw.fetchrow(_DECIDED.sql, *_DECIDED.args(params))
+    return None if row is None else Decided(bool(row["safety_concern"]), bool(row["changed"]))
 
 
 _EXTERNAL_IDS = RawStatement.compile(

@@ -82,26 +82,25 @@ async def _beside_the_lead(
     )
 
 
-async def _concern_then(
+async def _decided_then(
     conn: AsyncConnection,
     context: AgencyContext,
     found: dispatch_reads.CallForDispatch,
     active: list[Assignment],
-) -> bool | None:
-    """Whether the recommendation in force at the deciding dispatch found a safety concern,
-    read only when it decides the dispatch (dispatch_roles.rerole_by_recommendation): the
-    latest one finds one, recommends the lead recommended then, and the other kind leads
-    the call (a co-responder a dispatcher sent); and another was in force then. A flagged
-    call an officer leads, re-triaged since, is dispatched without it."""
+) -> dispatch_reads.Decided | None:
+    """The recommendation in force at the deciding dispatch, and whether the lead
+    recommended changed since, read only when it decides the dispatch
+    (dispatch_roles.rerole_by_recommendation): the latest one recommends the lead
+    recommended then, the other kind leads the call (a dispatcher sent it), and another was
+    in force then. A call led by the kind recommended (a flagged call an officer leads,
+    re-triaged since) is dispatched without it."""
     rec, then = found.recommendation, dispatch_roles.deciding_dispatch(found.dispatches)
-    if rec is None or not rec.safety_concern or then is None or then.recommendation_id is None:
+    if rec is None or then is None or then.recommendation_id in (None, rec.id):
         return None
     leading = dispatch_roles.lead_kind([(a.responder_type, a.responder_id, a.role) for a in active])
     if rec.lead != then.recommended_lead or leading in (None, rec.lead):
         return None
-    if then.recommendation_id == rec.id:
-        return True
-    return await dispatch_reads.safety_concern_of(
+    return await dispatch_reads.decided_on(
         conn, agency_id=context.agency_id, recommendation_id=then.recommendation_id
     )
 
@@ -216,7 +215,7 @@ async def dispatch(
     # A call with units on it but none leading (its lead left) takes the parts the
     # recommendation names, as after an escalation.
     escalated = dispatch_roles.rerole_by_recommendation(
-        rec, found.dispatches, concern_then=await _concern_then(conn, context, found, active)
+        rec, found.dispatches, then=await _decided_then(conn, context, found, active)
     )
     rerole = (
         body.units is not None

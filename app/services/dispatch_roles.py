@@ -16,6 +16,7 @@ from uuid import UUID
 
 from app.models import Assignment, Dispatch
 from app.records.recommendations import RecommendationRecord
+from app.repositories.dispatch_reads import Decided
 from app.vocabulary import LEAD_OF, Lead, ResponderType, UnitRole
 
 Unit = tuple[ResponderType, UUID, UnitRole]
@@ -57,21 +58,28 @@ def rerole_by_recommendation(
     rec: RecommendationRecord | None,
     dispatches: Sequence[Dispatch],
     *,
-    concern_then: bool | None = None,
+    then: Decided | None = None,
 ) -> bool:
     """Whether a dispatch of the recommendation (no units named) gives the units on the
     call the parts it names: only when the facts changed the kind of lead since the
     deciding dispatch (an escalation, or its end), that is when its lead differs from the
-    lead recommended then, or when it finds a safety concern the recommendation then
-    (concern_then, read only when a co-responder leads: None otherwise) did not: law
-    enforcement recommended then for want of a co-responder, which a dispatcher sent to
-    lead, must lead now (SPEC §1). Otherwise units already on
-    the call are left as they are (SPEC §3.4): a plain dispatch repeated, or a CAD's retry,
-    must not undo a lead a dispatcher chose by override."""
-    then = deciding_dispatch(dispatches)
-    if rec is None or then is None:
+    lead recommended then; or, with the lead recommended the same and the other kind
+    leading by a dispatcher's choice (then, the recommendation in force at the deciding
+    dispatch, read only in that case: None otherwise), when the latest finds a safety
+    concern that one did not (law enforcement recommended then for want of a co-responder,
+    which a dispatcher sent to lead, must lead now: SPEC §1), or when a recommendation made
+    since recommended another lead (a flag cleared and raised again: the re-triage that
+    raised it told the crew of the change, call.escalated, which the dispatch carries out).
+    Otherwise units already on the call are left as they are (SPEC §3.4): a plain dispatch
+    repeated, or a CAD's retry, must not undo a lead a dispatcher chose by override."""
+    deciding = deciding_dispatch(dispatches)
+    if rec is None or deciding is None:
         return False
-    return rec.lead != then.recommended_lead or (rec.safety_concern and concern_then is False)
+    if rec.lead != deciding.recommended_lead:
+        return True
+    return then is not None and (
+        (rec.safety_concern and not then.safety_concern) or then.lead_changed_since
+    )
 
 
 def beside_the_lead(

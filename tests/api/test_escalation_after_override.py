@@ -96,12 +96,12 @@ async def test_a_flagged_call_an_officer_leads_is_dispatched_without_reading_the
     dispatch's hot path for a call an officer leads, as flagged calls are."""
     asked: list[object] = []
 
-    async def counted(*args: Any, **kwargs: Any) -> bool | None:
+    async def counted(*args: Any, **kwargs: Any) -> dispatch_reads.Decided | None:
         asked.append(kwargs)
         return await read_concern(*args, **kwargs)
 
-    read_concern = dispatch_reads.safety_concern_of
-    monkeypatch.setattr(dispatch_reads, "safety_concern_of", counted)
+    read_concern = dispatch_reads.decided_on
+    monkeypatch.setattr(dispatch_reads, "decided_on", counted)
     await grid_districts(admin)
     mct = await add_co_responder(admin, district="D1", call_sign="MCT-1")
     cit = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
@@ -119,3 +119,59 @@ async def test_a_flagged_call_an_officer_leads_is_dispatched_without_reading_the
         (mct, "support"),
     }
     assert asked == []
+
+
+async def _kept_leading(
+    admin: Api, body: dict[str, Any], officer_role: str, code: str
+) -> tuple[str, str, str]:
+    """A D1 call (body) whose co-responder MCT-1 a dispatcher sent to lead by override,
+    with CIT officer 1A1 in officer_role: (the call's path, MCT-1, 1A1)."""
+    await grid_districts(admin)
+    mct = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    cit = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    call = await admin.ok("POST", "/v1/calls", body, 201)
+    path = f"/v1/calls/{call['id']}"
+    if not body.get("safety"):
+        await admin.ok("POST", f"{path}/dispatch")
+        await admin.ok("PATCH", path, {"safety": {"weapon": True}})
+    units = [
+        {"responder_type": "co_responder", "responder_id": mct, "role": "lead"},
+        {"responder_type": "officer", "responder_id": cit, "role": officer_role},
+    ]
+    await admin.ok("POST", f"{path}/dispatch", {"units": units, "override_code": code})
+    return path, mct, cit
+
+
+async def test_a_flag_cleared_and_raised_again_after_an_override_is_carried_out_as_told(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A weapon escalated the call; the dispatcher kept the co-responder leading by
+    override. The weapon turned out a toy (mental health recommended), then a knife was
+    seen: the crew heard call.escalated, law enforcement leads, but the dispatch as
+    recommended left the co-responder leading, as the lead recommended was the one at the
+    override (review r3 of the last session)."""
+    path, mct, cit = await _kept_leading(
+        admin, {"district": "D1"}, "stabilize", "new_safety_information"
+    )
+    # No dispatch between: mental health recommended again, then law enforcement.
+    await admin.ok("PATCH", path, {"safety": {"weapon": False}})
+    told = len(await _escalations(db))
+    await admin.ok("PATCH", path, {"safety": {"weapon": True}})
+    assert len(await _escalations(db)) == told + 1
+    done = await admin.ok("POST", f"{path}/dispatch")
+    active = {(a["responder_id"], a["role"]) for a in done["assignments"] if not a["released_at"]}
+    assert active == {(cit, "lead"), (mct, "support")}
+
+
+async def test_an_override_stands_while_the_lead_recommended_never_changed(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """The same override on a call flagged from the start, then only notes: nothing was
+    told, and the dispatch as recommended leaves the co-responder leading (nothing to
+    assign)."""
+    body = {"district": "D1", "safety": {"weapon": True}}
+    path, _, _ = await _kept_leading(admin, body, "backup", "caller_request")
+    await admin.ok("PATCH", path, {"notes": "the caller says it is a toy"})
+    await admin.ok("PATCH", path, {"subject": {"age": 40}})
+    assert (await admin.post(f"{path}/dispatch")).status_code == 409
+    assert await _escalations(db) == []
