@@ -41,6 +41,11 @@ HEADERS: dict[str, dict[str, Any]] = {
     },
 }
 
+# Components of library types, which no docstring of ours describes.
+_LIBRARY_SCHEMAS = {
+    "JsonValue": "Any JSON value: an object, an array, a string, a number, true, false or null.",
+}
+
 # Statuses whose answers carry Retry-After.
 _RETRY_AFTER = ("429", "503")
 
@@ -63,6 +68,9 @@ def build(
         _add_schema(
             schemas, model.__name__, model.model_json_schema(ref_template=_SCHEMAS + "{model}")
         )
+    for name, description in _LIBRARY_SCHEMAS.items():
+        if name in schemas:
+            schemas[name].setdefault("description", description)
     _add_eido(schemas)
     components["headers"] = HEADERS
     for path_item in schema.get("paths", {}).values():

@@ -33,11 +33,19 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
 class ProblemError(BaseModel):
+    """One thing wrong with a request refused as invalid (a 422): `loc` is where it is, a
+    path such as `["body", "district"]`, and `msg` says what is wrong, in words."""
+
     loc: list[str | int]
     msg: str
 
 
 class Problem(BaseModel):
+    """An error (RFC 9457 problem details): `type` names the kind of problem, a URI under
+    https://cit-dispatch.dev/problems/; `title` says it in a few words; `status` is the
+    answer's HTTP status; `detail` says what went wrong with this request. A 422 lists what
+    is wrong in `errors`, at most 50, and counts the rest in `errors_omitted`."""
+
     type: str
     title: str
     status: int

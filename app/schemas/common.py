@@ -359,6 +359,8 @@ class PatchModel(StrictModel):
 
 
 class GeoLocation(StrictModel):
+    """A position: latitude and longitude in degrees (WGS 84)."""
+
     lat: Annotated[Latitude, Strict()]
     lon: Annotated[Longitude, Strict()]
 

@@ -204,6 +204,21 @@ async def test_no_description_speaks_to_the_codes_readers(client: httpx.AsyncCli
     assert leaks == []
 
 
+async def test_every_schema_says_what_it_is(client: httpx.AsyncClient) -> None:
+    """An integrator reading /docs, or a client generated from the document, is told what
+    each schema is, not only its fields' names. The `Eido…` schemas are NENA's EIDO schema,
+    published in NENA's words as NENA wrote them."""
+    document = await _document(client)
+    schemas = document["components"]["schemas"]
+    assert len(schemas) > 100
+    undescribed = [
+        name
+        for name, schema in schemas.items()
+        if not name.startswith("Eido") and not schema.get("description", "").strip()
+    ]
+    assert undescribed == []
+
+
 async def test_the_eido_import_documents_each_media_type_it_takes(admin: Api) -> None:
     """A client generated from the document sends an EIDO as NENA's media type or as plain
     JSON; the document lists both, with the EIDO schema, and each is taken."""
