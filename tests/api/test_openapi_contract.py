@@ -23,13 +23,15 @@ from tests.receiver import Receiver
 
 DOCUMENT = "urn:cit-dispatch:openapi"
 
-# Words only a reader of the code understands. pydantic publishes a model's docstring and a
-# field's description as the schema's description, so a note meant for programmers there
-# (which test checks what, which module restates a field, what a field was before) reaches
-# every integrator; it belongs in a comment beside the model.
+# Words only a reader of the code understands, in any case (a sentence may begin with one).
+# pydantic publishes a model's docstring and a field's description as the schema's
+# description, so a note meant for programmers there (which test checks what, which module
+# restates a field, what a field was before) reaches every integrator; it belongs in a
+# comment beside the model.
 _CODE_WORDS = re.compile(
     r"\ba test\b|\btests?/|\bthe fuzz\b|outside-in|\.py\b|\(was\b|\bmypy\b"
-    r"|\bvocabulary\b|\bapp\.[a-z_]+\.|\bmigration \d|\bSPEC\b"
+    r"|\bvocabulary\b|\bapp\.[a-z_]+\.|\bmigration \d|\bSPEC\b",
+    re.IGNORECASE,
 )
 
 
