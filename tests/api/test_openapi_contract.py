@@ -221,6 +221,31 @@ async def test_every_schema_says_what_it_is(client: httpx.AsyncClient) -> None:
     assert undescribed == []
 
 
+async def test_the_reports_document_their_csv_answers(admin: Api) -> None:
+    """A client that asks a report for CSV finds in the document what it gets: text/csv
+    whose description names every column of the header row, and the Content-Disposition
+    that names the file, as the real answers carry them."""
+    document = await _document(admin.client)
+    await grid_districts(admin)
+    for path, file_name in (
+        ("/v1/coverage", "coverage"),
+        ("/v1/program", "program"),
+        ("/v1/reports/outcomes", "outcomes"),
+    ):
+        said = document["paths"][path]["get"]["responses"]["200"]
+        rows = said["content"]["text/csv"]["schema"]["description"]
+        disposition = said["headers"]["Content-Disposition"]
+        assert disposition["schema"] == {"type": "string"}
+        answer = await admin.client.get(path, headers={**admin.headers, "Accept": "text/csv"})
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"].split(";")[0] == "text/csv"
+        header = answer.text.splitlines()[0].split(",")
+        assert [column for column in header if f"`{column}`" not in rows] == [], path
+        sent = answer.headers["content-disposition"]
+        assert sent == f'attachment; filename="{file_name}.csv"'
+        assert f"`{sent}`" in disposition["description"], path
+
+
 async def test_the_eido_import_documents_each_media_type_it_takes(admin: Api) -> None:
     """A client generated from the document sends an EIDO as NENA's media type or as plain
     JSON; the document lists both, with the EIDO schema, and each is taken."""

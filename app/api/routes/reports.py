@@ -33,9 +33,46 @@ District = Annotated[
 ]
 
 
-def _answers(*statuses: int) -> dict[int | str, dict[str, Any]]:
+# How every report's CSV form writes its cells (csv_export.csv_response).
+_CSV_CELLS = (
+    "RFC 4180, in UTF-8, with a header row naming the columns. A null is an empty cell, a"
+    " boolean `true` or `false`, an instant RFC 3339 in UTC; a text cell that a spreadsheet"
+    " would run as a formula (one starting with `=`, `+`, `-` or `@`) begins with `'`."
+)
+_COVERAGE_COLUMNS = [
+    "district",
+    "cit_covered_pct",
+    "co_responder_covered_pct",
+    "gap_kind",
+    "gap_from",
+    "gap_to",
+    "gap_hours",
+    "adjacent_cover",
+]
+# A group's figures, each named by its path: every group has them all, with zeros.
+_OUTCOME_COLUMNS = list(flatten(outcomes.empty_group().model_dump(mode="json")))
+
+
+def _answers(csv_rows: str, file_name: str, *statuses: int) -> dict[int | str, dict[str, Any]]:
+    """A report's answers: the report as JSON, or as CSV (its rows and columns as csv_rows
+    says, saved as file_name.csv), and the problems of statuses."""
     csv_too: dict[int | str, dict[str, Any]] = {
-        200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
+        200: {
+            "description": "The report: JSON, or CSV when `Accept` prefers `text/csv`",
+            "content": {
+                "text/csv": {
+                    "schema": {"type": "string", "description": f"{csv_rows} {_CSV_CELLS}"}
+                }
+            },
+            "headers": {
+                "Content-Disposition": {
+                    "description": "With the CSV answer only:"
+                    f' `attachment; filename="{file_name}.csv"`, so that a browser saves the'
+                    " report as a file of that name rather than showing it",
+                    "schema": {"type": "string"},
+                }
+            },
+        }
     }
     return {**csv_too, **problems(*statuses)}
 
@@ -48,7 +85,18 @@ async def _knowing(state: AppState, context: AgencyContext, district: str | None
     "/v1/coverage",
     summary="CIT and co-responder coverage report",
     response_model=CoverageReport,
-    responses=_answers(401, 403, 422, 503),
+    responses=_answers(
+        "A row per district, with `district` (its code), `cit_covered_pct` and"
+        " `co_responder_covered_pct`, and after it a row per gap of the district, in time"
+        " order, which repeats those three and adds the gap's `gap_kind` (`cit` or"
+        " `co_responder`), `gap_from`, `gap_to`, `gap_hours` and `adjacent_cover`; the"
+        " district's own row leaves these empty. The figures are the JSON report's.",
+        "coverage",
+        401,
+        403,
+        422,
+        503,
+    ),
 )
 async def get_coverage(
     who: Caller,
@@ -68,16 +116,6 @@ async def get_coverage(
     out = await coverage.report(session, context, span=span, district=district)
     if not wants_csv(request):
         return out
-    header = [
-        "district",
-        "cit_covered_pct",
-        "co_responder_covered_pct",
-        "gap_kind",
-        "gap_from",
-        "gap_to",
-        "gap_hours",
-        "adjacent_cover",
-    ]
     rows: list[dict[str, Any]] = []
     for d in out.districts:
         figures = {
@@ -97,14 +135,23 @@ async def get_coverage(
             }
             for g in d.gaps
         )
-    return csv_response(header, rows, "coverage")
+    return csv_response(_COVERAGE_COLUMNS, rows, "coverage")
 
 
 @router.get(
     "/v1/program",
     summary="The CIT program at a glance",
     response_model=ProgramReport,
-    responses=_answers(401, 403, 422, 503),
+    responses=_answers(
+        "A row per figure of the JSON report, with two columns: `figure`, the figure's path"
+        " in the JSON (`officers.cit_share_pct`; `certifications_expiring.0.name`, the name"
+        " of the officer whose certification lapses first), and `value`.",
+        "program",
+        401,
+        403,
+        422,
+        503,
+    ),
 )
 async def get_program(
     who: Caller,
@@ -130,7 +177,17 @@ async def get_program(
     "/v1/reports/outcomes",
     summary="Outcomes and accountability report",
     response_model=OutcomeReport,
-    responses=_answers(401, 403, 422, 503),
+    responses=_answers(
+        "A row per group of the JSON report (one alone when group_by is none), with a"
+        " column per figure of the group, named by its path in the JSON: "
+        + ", ".join(f"`{column}`" for column in _OUTCOME_COLUMNS)
+        + ".",
+        "outcomes",
+        401,
+        403,
+        422,
+        503,
+    ),
 )
 async def get_outcomes(
     who: Caller,
@@ -151,6 +208,5 @@ async def get_outcomes(
     out = await outcomes.report(session, context, span=span, district=district, group_by=group_by)
     if not wants_csv(request):
         return out
-    header = list(flatten(outcomes.empty_group().model_dump(mode="json")))
     rows = [flatten(g.model_dump(mode="json")) for g in out.groups]
-    return csv_response(header, rows, "outcomes")
+    return csv_response(_OUTCOME_COLUMNS, rows, "outcomes")
