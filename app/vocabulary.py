@@ -119,13 +119,26 @@ def one_line(text: str) -> str:
 
 
 _INVISIBLE_ONE = re.compile(f"[{INVISIBLE}]|{ASTRAL_INVISIBLE.pattern}")
+_BACKSLASH_OR_INVISIBLE = re.compile(rf"\\|{_INVISIBLE_ONE.pattern}")
+
+
+def _escape(found: re.Match[str]) -> str:
+    return found[0].encode("unicode_escape").decode()
 
 
 def invisible_escaped(text: str) -> str:
-    """text with each invisible character as its escape (`\\u202e`), for a message that
-    names what a client wrote: a direction mark would turn the rest of the sentence around,
-    and a zero-width space make one name read as another."""
-    return _INVISIBLE_ONE.sub(lambda m: m[0].encode("unicode_escape").decode(), text)
+    """text with each invisible character as its escape (`\\u202e`), and a backslash as
+    `\\\\`, for a message that names what a client wrote: a direction mark would turn the rest
+    of the sentence around, and a zero-width space make one name read as another. The six
+    characters `\\u202e` a client typed read `\\\\u202e`, not as the mark."""
+    return _BACKSLASH_OR_INVISIBLE.sub(_escape, text)
+
+
+def invisible_escaped_repr(text: str) -> str:
+    """repr(text), a name quoted in a message, with the invisible characters repr leaves as
+    they are (U+3164 HANGUL FILLER, U+034F, the variation selectors) escaped too. repr
+    doubles a backslash itself, so this one does not again."""
+    return _INVISIBLE_ONE.sub(_escape, repr(text))
 
 
 # The longest name (of an agency, a unit, a district...): one line, shown on reports.

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import re
 
 import asyncpg
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from app.schemas.calls import CallCreate, Safety, SafetyIn, SafetyPatch
@@ -26,6 +27,8 @@ from app.vocabulary import (
     SAFETY_FLAGS,
     SEEN,
     UNIT_STATUSES,
+    invisible_escaped,
+    invisible_escaped_repr,
     one_line,
 )
 
@@ -89,3 +92,24 @@ def test_text_taken_onto_one_line_is_what_one_line_fields_accept(text: str) -> N
     cleared = ClearRequest.model_validate({"disposition": line[:200]})
     assert cleared.disposition == line[:200].strip()
     assert CallCreate.model_validate({"district": "D1", "nature": line[:64]}).nature
+
+
+def test_a_typed_escape_reads_apart_from_the_invisible_character_it_names() -> None:
+    """A client who typed the six characters `\\u202e` was named in a message as one who
+    sent the direction mark itself: the backslash is doubled now, as repr doubles it."""
+    sent, typed = "CAD-\u202e1", "CAD-\\u202e1"
+    assert invisible_escaped(sent) == "CAD-\\u202e1"
+    assert invisible_escaped(typed) == "CAD-\\\\u202e1"
+    assert invisible_escaped_repr(sent) == "'CAD-\\u202e1'"
+    assert invisible_escaped_repr(typed) == "'CAD-\\\\u202e1'"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40))
+@example("\\u202e")
+def test_what_a_message_shows_of_a_text_reads_back_as_that_text(text: str) -> None:
+    """No two texts a client may send read alike in a message: read back as escapes are
+    (a Python string's, whose syntax the escapes follow), what it shows is what was sent."""
+    escaped = invisible_escaped(text)
+    assert escaped.encode("latin-1", "backslashreplace").decode("unicode_escape") == text
+    assert ast.literal_eval(invisible_escaped_repr(text)) == text

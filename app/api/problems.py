@@ -25,7 +25,7 @@ from app.encryption import UndecryptableValue
 from app.errors import PROBLEM_BASE, AppError, RolledBack, ServiceUnavailable
 from app.schemas.common import said
 from app.services import audit
-from app.vocabulary import invisible_escaped
+from app.vocabulary import invisible_escaped, invisible_escaped_repr
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +166,8 @@ def quoted(name: str) -> str:
     """A name from the request quoted as an error shows it (`'call.cre\\u202eated'`): shown,
     then repr, with each invisible character escaped, so that no name reads as another
     (repr escapes only those Python deems not printable: U+3164 HANGUL FILLER, U+034F and
-    the variation selectors it left as sent)."""
-    return invisible_escaped(repr(shown(name)))
+    the variation selectors it left as sent), and a backslash doubled, by repr alone."""
+    return invisible_escaped_repr(shown(name))
 
 
 def _body_error(cause: BaseException | None) -> str | None:

@@ -302,6 +302,11 @@ async def test_a_name_the_client_chose_in_a_422s_detail_has_its_invisible_charac
         "query.dis\\u202etrict: Unknown query parameter; this route takes"
     )
     assert misspelt.json()["errors"][0]["loc"] == ["query", "dis\u202etrict"]
+    # The six characters of the escape, typed, read apart from the mark: the backslash is
+    # doubled.
+    typed = await admin.get("/v1/calls", params={"dis\\u202etrict": "D1"})
+    assert typed.json()["detail"].startswith("query.dis\\\\u202etrict: Unknown query parameter")
+    assert typed.json()["errors"][0]["loc"] == ["query", "dis\\u202etrict"]
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
     patched = await admin.patch(f"/v1/calls/{call['id']}", {"no\u200btes": "x"})
     assert patched.status_code == 422

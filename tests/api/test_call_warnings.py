@@ -239,6 +239,8 @@ async def test_an_unknown_nature_is_named_with_its_invisible_characters_escaped(
     for nature, named in (
         ("MNTL\u200b", "MNTL\\u200b"),
         ("crisis\u202e here", "crisis\\u202e here"),
+        # Typed as six characters, the escape reads apart from the mark itself.
+        ("crisis\\u202e here", "crisis\\\\u202e here"),
     ):
         call = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": nature}, 201)
         assert _warnings(call)["unknown_nature"].startswith(

@@ -281,6 +281,9 @@ async def test_an_unknown_type_is_named_as_sent_cut_and_cleaned(admin: Api) -> N
     hidden = await refused("call.cre\u202eated\x1b[2J\x00")
     assert "'call.cre\\u202eated\ufffd[2J\ufffd'" in hidden
     assert not any(c in hidden for c in "\u202e\x1b\x00")
+    # The escape typed reads apart from the mark: its backslash doubled, once.
+    typed = await refused("call.cre\\u202eated")
+    assert "'call.cre\\\\u202eated'" in typed
     many = await refused(",".join(f"t{i}" for i in range(2000)))
     assert many.startswith("Unknown event types 't0', 't1', 't2', 't3', 't4' and 1995 more;")
     nothing = await refused(", ,")
