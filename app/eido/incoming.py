@@ -185,6 +185,8 @@ def _location(
         if place.address is None:
             place = replace(place, address=_described(component.get("locationDescriptionText")))
         kind = component.get("locationTypeDescriptionRegistryText")
+        if isinstance(kind, str):
+            kind = registry.location_type(kind)
         rank = _rank(kind, registry.INCIDENT_LOCATION_TYPES)
         if rank is not None:
             read.append((rank, index, place))

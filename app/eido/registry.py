@@ -399,6 +399,20 @@ INCIDENT_LOCATION_TYPES = (
     "Investigation",
 )
 
+# STA-021's location data component (section 2.18) lists two of the location types otherwise
+# than the registry it points to (section 3.8) writes them: "Initial" for InitialIncident and
+# "Tower Location" for TowerLocation. A CAD that follows the table sends those spellings; each
+# is read as the registry value it stands for (in any case and trimmed, as registry values
+# are: app/eido/incoming.py, _rank).
+_LOCATION_TYPE_SPELLINGS = {"initial": "InitialIncident", "tower location": "TowerLocation"}
+
+
+def location_type(text: str) -> str:
+    """The registry value a location type stands for: the registry's own spelling for the
+    section 2.18 table's "Initial" or "Tower Location", else text as it came."""
+    return _LOCATION_TYPE_SPELLINGS.get(text.strip().lower(), text)
+
+
 # EIDO-PersonRole (section 3.6): whose age is the subject's, best first. A caller's,
 # witness's or relative's age is not.
 SUBJECT_ROLES = ("Patient", "InvolvedPerson", "PersonOfInterest", "Victim", "Suspect")

@@ -237,15 +237,25 @@ async def test_a_circle_centre_places_the_call(admin: Api) -> None:
     assert call["location"]["lon"] == IN_D4[1]
 
 
-async def test_a_location_type_in_another_case_places_the_call_as_its_registry_value(
-    admin: Api,
+@pytest.mark.parametrize(
+    ("placing", "outranking", "placing_nothing"),
+    [
+        # The registry's values in another case.
+        (" currentIncident", "CURRENTINCIDENT", "unitlocation"),
+        # STA-021's location table (section 2.18) writes "Initial" and "Tower Location"
+        # where its registry (section 3.8) writes InitialIncident and TowerLocation: a cell
+        # tower's place, which never places a call.
+        ("Initial", " initial ", "Tower Location"),
+    ],
+)
+async def test_a_location_type_spelled_otherwise_places_the_call_as_its_registry_value(
+    admin: Api, placing: str, outranking: str, placing_nothing: str
 ) -> None:
-    """A CAD's 'currentIncident' location was ignored: the call was placed by its beat, with
-    no point, or by a caller's location the registry's CurrentIncident outranks."""
+    """A CAD's 'currentIncident' or 'Initial' location was ignored: the call was placed by
+    its beat, with no point, or by a caller's location the registry's CurrentIncident or
+    InitialIncident outranks."""
     await grid_districts(admin)
-    eido = document(
-        incident_id(), beat="D1", location=pidf(point=IN_D4), location_type=" currentIncident"
-    )
+    eido = document(incident_id(), beat="D1", location=pidf(point=IN_D4), location_type=placing)
     call = await _import(admin, eido, 201)
     assert call["district"] == "D4"
     assert (call["location"]["lat"], call["location"]["lon"]) == IN_D4
@@ -254,16 +264,16 @@ async def test_a_location_type_in_another_case_places_the_call_as_its_registry_v
         {
             **eido["locationComponent"][0],
             "$id": f"{eido['$id']}:location:1",
-            "locationTypeDescriptionRegistryText": "CURRENTINCIDENT",
+            "locationTypeDescriptionRegistryText": outranking,
             "locationByValue": pidf(point=IN_D4),
         }
     )
     call = await _import(admin, eido, 201)
     assert call["district"] == "D4"
     assert (call["location"]["lat"], call["location"]["lon"]) == IN_D4
-    # A type the registry has in no case places nothing, whatever its case.
+    # A type that places no call places nothing, whatever its case.
     eido = document(
-        incident_id(), beat="D1", location=pidf(point=IN_D4), location_type="unitlocation"
+        incident_id(), beat="D1", location=pidf(point=IN_D4), location_type=placing_nothing
     )
     call = await _import(admin, eido, 201)
     assert (call["district"], call["location"]) == ("D1", None)

@@ -210,6 +210,35 @@ def test_reading_takes_the_best_typed_location_and_the_subjects_age() -> None:
     assert facts.updated_at == T0
 
 
+@pytest.mark.parametrize(
+    ("spelling", "value", "point"),
+    [
+        # Section 2.18's words for InitialIncident and TowerLocation (section 3.8): the
+        # initial incident location outranks the caller's, a cell tower's places nothing.
+        ("Initial", "InitialIncident", (41.0, -112.0)),
+        ("INITIAL ", "InitialIncident", (41.0, -112.0)),
+        ("Tower Location", "TowerLocation", (40.0, -111.0)),
+        ("tower location", "TowerLocation", (40.0, -111.0)),
+    ],
+)
+def test_the_location_tables_spellings_are_read_as_the_registry_values(
+    spelling: str, value: str, point: tuple[float, float]
+) -> None:
+    assert registry.location_type(spelling) == value
+    eido = document(
+        incident_id(), location=pidf_document(point=(40.0, -111.0)), location_type="Caller"
+    )
+    eido["locationComponent"].insert(
+        0,
+        {
+            **eido["locationComponent"][0],
+            "locationTypeDescriptionRegistryText": spelling,
+            "locationByValue": pidf_document(point=(41.0, -112.0)),
+        },
+    )
+    assert incoming.read(eido, zone=UTC).point == point
+
+
 def test_notes_beyond_the_limit_keep_the_newest() -> None:
     old, new = "o" * NOTES_MAX, "the newest note"
     facts = incoming.read(document(incident_id(), notes=[old, new]), zone=UTC)
