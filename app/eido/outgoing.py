@@ -37,6 +37,7 @@ class UnitOnCall:
     name: str
     call_sign: str | None
     role: UnitRole
+    # An officer certified CIT on the agency's date of assigned_at (not of the export).
     cit_certified: bool
     # The unit's live status (meaningful while it is still on the call).
     status: UnitStatus

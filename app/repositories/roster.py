@@ -7,7 +7,18 @@ from datetime import date, datetime
 from typing import NamedTuple
 from uuid import UUID
 
-from sqlalchemy import Select, exists, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    Text,
+    and_,
+    column,
+    exists,
+    select,
+    text,
+    values,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.models import Certification, CoResponder, Officer
@@ -102,6 +113,13 @@ async def responder_kind(
     return None
 
 
+def _valid_on(on: date | ColumnElement[date]) -> ColumnElement[bool]:
+    """A certification valid on the day on: certified_on <= on < expires_on (a voided one,
+    its two dates equal, on no day). The SQL of the candidate query, the program and the
+    outcome reports (app/repositories/candidates.py, program.py, outcomes.py) says so too."""
+    return and_(Certification.certified_on <= on, Certification.expires_on > on)
+
+
 async def valid_certifications(
     session: AsyncSession, *, state_officer_ids: Iterable[str], on: date
 ) -> dict[str, Certification]:
@@ -111,14 +129,27 @@ async def valid_certifications(
         return {}
     stmt = (
         select(Certification)
-        .where(
-            Certification.state_officer_id.in_(ids),
-            Certification.certified_on <= on,
-            Certification.expires_on > on,
-        )
+        .where(Certification.state_officer_id.in_(ids), _valid_on(on))
         .order_by(Certification.state_officer_id, Certification.expires_on)
     )
     return {c.state_officer_id: c for c in (await session.execute(stmt)).scalars()}
+
+
+async def certified_on_days(
+    session: AsyncSession, *, days: Iterable[tuple[str, date]]
+) -> set[tuple[str, date]]:
+    """Which of the (person, day) pairs the person held a certification valid on, in one
+    statement for them all (valid_certifications is for one day)."""
+    pairs = sorted(set(days))
+    if not pairs:
+        return set()
+    asked = values(column("state_officer_id", Text), column("day", Date), name="asked").data(pairs)
+    stmt = select(asked.c.state_officer_id, asked.c.day).where(
+        exists().where(
+            Certification.state_officer_id == asked.c.state_officer_id, _valid_on(asked.c.day)
+        )
+    )
+    return {(person, day) for person, day in await session.execute(stmt)}
 
 
 async def agency_has_employed(

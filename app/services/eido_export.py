@@ -118,11 +118,16 @@ async def _units(
     signs = await naming_shift.call_signs(
         session, agency_id=context.agency_id, responder_ids=unsigned, now=now
     )
-    certified = await roster_repo.valid_certifications(
-        session,
-        state_officer_ids=[p.state_officer_id for p in people.values() if isinstance(p, Officer)],
-        on=now.astimezone(context.timezone).date(),
-    )
+    # An officer is CIT on the call when certified on the agency's date they were assigned
+    # to it, as the outcome report's with_cit_officer counts them. Read on the date of the
+    # export, a cleared call's CIT officer whose certification lapsed since was shown as
+    # not CIT on it, and one certified since as CIT.
+    assigned_on = {
+        i: (person.state_officer_id, latest[i].assigned_at.astimezone(context.timezone).date())
+        for i, person in people.items()
+        if isinstance(person, Officer)
+    }
+    certified = await roster_repo.certified_on_days(session, days=assigned_on.values())
     return tuple(
         outgoing.UnitOnCall(
             responder_type=a.responder_type,
@@ -130,8 +135,7 @@ async def _units(
             name=people[a.responder_id].name,
             call_sign=a.call_sign or signs.get(a.responder_id),
             role=a.role,
-            cit_certified=isinstance(person := people[a.responder_id], Officer)
-            and person.state_officer_id in certified,
+            cit_certified=assigned_on.get(a.responder_id) in certified,
             status=people[a.responder_id].status,
             assigned_at=a.assigned_at,
             released_at=a.released_at,

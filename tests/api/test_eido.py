@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
@@ -35,6 +36,7 @@ from tests.helpers import (
     add_officer,
     add_shift,
     add_unrostered_co_responder,
+    certify,
     grid_districts,
 )
 
@@ -1001,9 +1003,8 @@ async def test_a_cleared_calls_units_are_exported_under_the_call_signs_they_had_
     assert after["emergencyResourceComponent"] == before["emergencyResourceComponent"]
 
 
-async def test_non_cit_officer_has_no_crisis_intervention_attribute(admin: Api) -> None:
-    await grid_districts(admin)
-    officer = await add_officer(admin, district="D1", call_sign="1A2")
+async def _officer_sent_alone(admin: Api, officer: str) -> str:
+    """The id of a new call in D1 the officer was sent to alone, as its lead."""
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
     units = [{"responder_type": "officer", "responder_id": officer, "role": "lead"}]
     await admin.ok(
@@ -1011,11 +1012,88 @@ async def test_non_cit_officer_has_no_crisis_intervention_attribute(admin: Api) 
         f"/v1/calls/{call['id']}/dispatch",
         {"units": units, "override_reason": "only unit free"},
     )
-    eido = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    return str(call["id"])
+
+
+async def test_non_cit_officer_has_no_crisis_intervention_attribute(admin: Api) -> None:
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="1A2")
+    call_id = await _officer_sent_alone(admin, officer)
+    eido = await admin.ok("GET", f"/v1/calls/{call_id}/eido")
     _assert_valid_eido(eido)
     (resource,) = eido["emergencyResourceComponent"]
     assert resource["resourceAttributeRegistryText"] == []
     assert resource["secondaryUnitStatusRegistryText"] == ["Dispatched"]
+
+
+# The agency's (the admin fixture's) zone, in which a certification's days are counted.
+DENVER = ZoneInfo("America/Denver")
+
+
+async def _cleared_call_assigned_late_on(
+    admin: Api, db: asyncpg.Connection, officer: str, day: date
+) -> str:
+    """A call the officer was sent to alone and that was cleared, as if they were assigned
+    at 23:30 in Denver on day (already 06:30 UTC on the next day)."""
+    call_id = await _officer_sent_alone(admin, officer)
+    await admin.ok("POST", f"/v1/calls/{call_id}/clear", {"disposition": "resolved"})
+    assigned_at = datetime.combine(day, time(23, 30), DENVER)
+    await db.execute(
+        "UPDATE assignment SET assigned_at = $1 WHERE call_id = $2", assigned_at, UUID(call_id)
+    )
+    return call_id
+
+
+async def _attributes(admin: Api, call_id: str) -> list[str]:
+    eido = await admin.ok("GET", f"/v1/calls/{call_id}/eido")
+    _assert_valid_eido(eido)
+    (resource,) = eido["emergencyResourceComponent"]
+    return list(resource["resourceAttributeRegistryText"])
+
+
+async def test_an_officer_certified_when_assigned_stays_cit_in_the_export_after_decertification(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """The export marked an officer CIT by their certification on the day of the export: a
+    call cleared last week, exported after the officer's certification ended, said the CIT
+    officer who handled it was not CIT. It says what held on the agency's date they were
+    assigned (the outcome report's with_cit_officer)."""
+    await grid_districts(admin)
+    officer = await add_officer(
+        admin, district="D1", call_sign="1A1", cit=True, state_officer_id="CIT-ENDED"
+    )
+    day = datetime.now(DENVER).date() - timedelta(days=10)
+    call = await _cleared_call_assigned_late_on(admin, db, officer, day)
+    assert await _attributes(admin, call) == ["CrisisInterventionSpecialist"]
+    certifications = await admin.ok("GET", "/v1/certifications?state_officer_id=CIT-ENDED")
+    (certification,) = certifications["items"]
+    # Decertified from the day after the call (the UTC date of the assignment, which is not
+    # the agency's): still CIT on it.
+    url = f"/v1/certifications/{certification['id']}"
+    await admin.ok("PATCH", url, {"expires_on": str(day + timedelta(days=1))})
+    assert await _attributes(admin, call) == ["CrisisInterventionSpecialist"]
+    # Voided (recorded in error): valid on no day, the call's neither.
+    await admin.ok("PATCH", url, {"expires_on": certification["certified_on"]})
+    assert await _attributes(admin, call) == []
+
+
+async def test_an_officer_certified_only_after_the_call_is_not_cit_in_its_export(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="1A2", state_officer_id="CIT-LATER")
+    day = datetime.now(DENVER).date() - timedelta(days=10)
+    call = await _cleared_call_assigned_late_on(admin, db, officer, day)
+    assert await _attributes(admin, call) == []
+    await certify(
+        admin,
+        "CIT-LATER",
+        number="CIT-LATER-1",
+        certified_on=day + timedelta(days=1),
+        expires_on=day + timedelta(days=400),
+    )
+    assert await _attributes(admin, call) == []
+    assert (await admin.ok("GET", f"/v1/officers/{officer}"))["cit"]["certified"] is True
 
 
 async def test_cleared_call_exports_the_apco_disposition_of_its_outcome(admin: Api) -> None:
