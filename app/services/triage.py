@@ -186,9 +186,9 @@ async def retriage(
     kind already (a dispatcher sent it by override, and that dispatch told it); so does a
     safety concern newly found on a call the other kind leads, though the lead recommended
     stays. When the lead left, the change is from the kind that left (`left`), which an
-    override may have made other than recommended. With no unit on the call, nothing
-    escalates: no crew is there to hear it, and the recommendation tells the consoles who
-    should go.
+    override may have made other than recommended. With no unit on the call (kind None)
+    it is the CAD that hears it; the re-triage caused by the last unit going out of
+    service escalates nothing, as its recommendation tells the consoles whom to send.
     Neither that unit nor any that led the call and was called away from it before (last
     left it while others stayed: assignment_repo.left_leads) is recommended for it; named
     again by a later re-triage, they would be no answer.
@@ -212,7 +212,12 @@ async def retriage(
     # enforcement was recommended already (no co-responder was in reach; a dispatcher sent
     # one): the lead recommended stays, the lead needed changes (SPEC §1).
     flagged = rec.safety_concern and previous is not None and not previous.safety_concern
-    if worked and was is not None and (was != rec.lead or flagged):
+    # Told on any dispatched call, units on it or not: the CAD hears every call.escalated,
+    # and a weapon reported on a call its units left is the news it needs. Only the
+    # re-triage of the last unit's going out of service is none: its recommendation,
+    # warned no_unit_on_call, tells whom to send.
+    told = call.status == "dispatched" and cause != "units_gone"
+    if told and was is not None and (was != rec.lead or flagged):
         kind = await assignment_repo.leading(session, call.id)
         if kind is not None and LEAD_OF[kind] != rec.lead:
             news.append(events.call_escalated(call, rec, previous_lead=LEAD_OF[kind]))

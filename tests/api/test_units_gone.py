@@ -84,6 +84,42 @@ async def test_the_last_unit_going_out_of_service_leaves_the_call_needing_units(
     assert "no_unit_on_call" not in _warned(after)
 
 
+async def test_new_danger_on_a_call_with_no_unit_on_it_still_escalates(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """The CAD hears call.escalated whoever is on the call (an agency-wide subscription hears
+    every one). A weapon reported on a dispatched call whose units all left, out of service
+    or done, changes its lead as on any dispatched call: the escalation was dropped with
+    the units, on the very call that needed officers sent."""
+    path, co, officer = await _dispatched(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-2")
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "available"})
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "out_of_service"})
+    # Its unit's report changed no lead: MCT-2 is free to lead it.
+    assert (await admin.ok("GET", path))["recommendation"]["lead"] == "mental_health"
+    assert await _events(db, "call.escalated") == []
+
+    patched = (await admin.ok("PATCH", path, {"safety": {"weapon": True}}))["recommendation"]
+    assert _warned(patched)["no_unit_on_call"] == WARNED
+    [escalated] = await _events(db, "call.escalated")
+    assert (escalated["previous_lead"], escalated["lead"]) == ("mental_health", "law_enforcement")
+    assert escalated["recommendation_id"] == patched["id"]
+
+
+async def test_new_danger_on_a_call_whose_units_finished_still_escalates(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """Every unit reported available: the call waits to be cleared. New danger reported on
+    it escalates as it did before units leaving a call could be told apart."""
+    path, co, officer = await _dispatched(admin)
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "available"})
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "available"})
+    patched = (await admin.ok("PATCH", path, {"safety": {"weapon": True}}))["recommendation"]
+    [escalated] = await _events(db, "call.escalated")
+    assert (escalated["previous_lead"], escalated["lead"]) == ("mental_health", "law_enforcement")
+    assert escalated["recommendation_id"] == patched["id"]
+
+
 async def test_the_last_unit_reporting_available_finished_the_work(admin: Api) -> None:
     """Back in service last, the crew finished: the call waits to be cleared, with
     nothing recommended and nothing warned of by a later re-triage."""
