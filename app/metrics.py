@@ -65,7 +65,8 @@ HTTP_SECONDS = Histogram(
 )
 RECOMMENDATIONS = Counter(
     "cit_recommendations",
-    "Recommendations committed (intake, new information, a dispatch's fresh one), by lead.",
+    "Recommendations committed (intake, new information, a dispatch's fresh one, a unit's"
+    " report re-triaging its call), by lead.",
     ["lead"],
 )
 RECOMMENDATION_WARNINGS = Counter(
