@@ -165,9 +165,9 @@ async def leading(session: AsyncSession, call_id: UUID) -> ResponderType | None:
 # call that is still open, which only a unit's own report does (clearing ends the call),
 # not back on it since. Each is judged by its last leaving, in whatever part: one sent
 # back as support and called away again is still called away; one sent back and then last
-# to leave finished the work. A lead that left last, or once the others had, is no unit
-# called away, and may be recommended again (the call waits to be cleared, or needs units
-# again).
+# to leave was called away from no one. A lead that left last, or once the others had, is
+# no unit called away, and may be recommended again (the call waits to be cleared, or needs
+# units again).
 _LEFT_LEADS = text(
     "SELECT a.responder_type, a.responder_id,"  # noqa: S608
     " coalesce(min(s.call_sign), min(o.name), min(c.name)) AS call_sign"
