@@ -326,6 +326,7 @@ async def dispatch(
     except dispatch_repo.UnitTaken:
         # The unique index on active assignments caught what the locks should have.
         raise Conflict("a unit was assigned elsewhere at the same moment; retry") from None
+    rec = await triage.staffed(session, context, who, call, rec, request_id=request_id, now=now)
     return call_views.render_dispatched(call, rec, after, [*found.dispatches, _dispatch(record)])
 
 

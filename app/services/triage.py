@@ -158,6 +158,7 @@ _AUDITED_AS: dict[str, tuple[str, AuditOutcome]] = {
     "dispatch": ("call.dispatch", "error"),
     "lead_left": ("call.retriage", "success"),
     "units_gone": ("call.retriage", "success"),
+    "units_back": ("call.retriage", "success"),
 }
 
 
@@ -169,7 +170,7 @@ async def retriage(
     *,
     request_id: str | None,
     now: datetime,
-    cause: Literal["update", "restate", "dispatch", "lead_left", "units_gone"],
+    cause: Literal["update", "restate", "dispatch", "lead_left", "units_gone", "units_back"],
     detail: dict[str, Any] | None = None,
     left: LeftUnit | None = None,
 ) -> RecommendationRecord:
@@ -178,8 +179,9 @@ async def retriage(
     The cause: new information (PATCH: call.updated is emitted, and the audit entry is the
     update's success), a PATCH that changed nothing (restate: its audit entry, no
     call.updated), a dispatch that could not assign (the entry records the dispatch's
-    failure), the unit leading the call gone from it while others stay, or the last unit
-    on it gone out of service (units_gone) (its own entry, call.retriage, with detail).
+    failure), the unit leading the call gone from it while others stay, the last unit on
+    it gone out of service (units_gone), or a dispatch sending units to it since
+    (units_back: staffed) (its own entry, call.retriage, with detail).
     A dispatched call with no unit on it, the last having gone out of service, is warned
     of (no_unit_on_call) by every re-triage until a unit is on it again. A change of lead
     on a dispatched call also emits call.escalated, unless the unit leading it is of that
@@ -215,8 +217,9 @@ async def retriage(
     # Told on any dispatched call, units on it or not: the CAD hears every call.escalated,
     # and a weapon reported on a call its units left is the news it needs. Only the
     # re-triage of the last unit's going out of service is none: its recommendation,
-    # warned no_unit_on_call, tells whom to send.
-    told = call.status == "dispatched" and cause != "units_gone"
+    # warned no_unit_on_call, tells whom to send; nor the one of the dispatch that sent
+    # units to it, which told them their parts.
+    told = call.status == "dispatched" and cause not in ("units_gone", "units_back")
     if told and was is not None and (was != rec.lead or flagged):
         kind = await assignment_repo.leading(session, call.id)
         if kind is not None and LEAD_OF[kind] != rec.lead:
@@ -230,6 +233,28 @@ async def retriage(
     await repo.insert_recommendation(session, rec, events=news, entry=entry)
     count_when_committed(of_session(session), rec)
     return rec
+
+
+async def staffed(
+    session: AsyncSession,
+    context: AgencyContext,
+    who: Principal,
+    call: CallRecord,
+    rec: RecommendationRecord | None,
+    *,
+    request_id: str | None,
+    now: datetime,
+) -> RecommendationRecord | None:
+    """Renew the latest recommendation (rec) of a call a dispatch has just sent units to,
+    when it warns no_unit_on_call, and give the one the call now shows. Left as it was, the
+    call showed that warning first beside the units sent, and after they had finished the
+    work, until a PATCH renewed it: the board read a call done as one needing units."""
+    if rec is None or all(w["code"] != "no_unit_on_call" for w in rec.warnings):
+        return rec
+    back = {"reason": "a unit is on the call again"}
+    return await retriage(
+        session, context, who, call, request_id=request_id, now=now, cause="units_back", detail=back
+    )
 
 
 async def _left_leads(

@@ -84,6 +84,44 @@ async def test_the_last_unit_going_out_of_service_leaves_the_call_needing_units(
     assert "no_unit_on_call" not in _warned(after)
 
 
+async def test_a_unit_sent_to_the_call_takes_the_warning_off_what_it_shows(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """The dispatch that sends a unit to a call left without units renews its
+    recommendation: the call, and the dispatch's answer, showed "No unit is on this call"
+    first beside the unit sent, and still did once that unit had finished the work and
+    reported available, so the board read a call done as one needing units."""
+    path, co, officer = await _dispatched(admin)
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "available"})
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "out_of_service"})
+    stranded = (await admin.ok("GET", path))["recommendation"]
+    assert "no_unit_on_call" in _warned(stranded)
+
+    done = await admin.ok("POST", f"{path}/dispatch")
+    assert done["dispatches"][-1]["recommendation_id"] == stranded["id"]
+    assert [a["responder_id"] for a in done["assignments"] if not a["released_at"]] == [officer]
+    renewed = done["recommendation"]
+    assert renewed["id"] != stranded["id"]
+    assert "no_unit_on_call" not in _warned(renewed)
+    assert [(u["responder_id"], u["role"]) for u in renewed["units"]] == [(officer, "lead")]
+    assert (await admin.ok("GET", path))["recommendation"] == renewed
+    [created] = [
+        e
+        for e in await _events(db, "recommendation.created")
+        if e["recommendation_id"] == renewed["id"]
+    ]
+    assert "no_unit_on_call" not in created["warnings"]
+    entries = (await admin.ok("GET", "/v1/audit?action=call.retriage"))["items"]
+    assert [e["detail"]["reason"] for e in entries] == [
+        "a unit is on the call again",
+        "the last unit on the call went out of service",
+    ]
+    # The officer sent finishes the work: the call waits to be cleared, warning nothing.
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "available"})
+    assert "no_unit_on_call" not in _warned((await admin.ok("GET", path))["recommendation"])
+    assert await _events(db, "call.escalated") == []
+
+
 async def test_new_danger_on_a_call_with_no_unit_on_it_still_escalates(
     admin: Api, db: asyncpg.Connection
 ) -> None:
