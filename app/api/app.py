@@ -43,7 +43,7 @@ from app.api.routes import (
 )
 from app.db.engine import app_role_url, connections_in_use, create_engine
 from app.encryption import DataCipher, load_cipher
-from app.schemas.calls import CallExistsProblem
+from app.schemas.call_answers import CallExistsProblem
 from app.schemas.dispatch import RecommendationChangedProblem, UnitsUnavailableProblem
 from app.schemas.roster import CertificationExistsProblem, OfficerExistsProblem
 from app.schemas.shifts import ShiftOverlapProblem

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, StrictBool, StringConstraints
 
-from app.schemas.calls import DispatchedCallOut, RecommendationOut
+from app.schemas.call_answers import DispatchedCallOut, RecommendationOut
 from app.schemas.common import NO_NUL, VISIBLE, StrictModel, sent_at_most
 from app.vocabulary import (
     DISPOSITION_MAX,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from app.schemas.calls import CallOut
+from app.schemas.call_answers import CallOut
 
 
 class EidoImportOut(CallOut):

@@ -25,16 +25,15 @@ from app.records.calls import CallRecord
 from app.records.recommendations import RecommendationRecord
 from app.repositories import assignments as assignment_repo
 from app.repositories import calls as repo
-from app.schemas.calls import (
+from app.schemas.call_answers import (
     AssignmentOut,
     CallDetailOut,
-    CallLocation,
     CallOut,
     DispatchedCallOut,
     DispatchOut,
     RecommendationOut,
-    Safety,
 )
+from app.schemas.calls import CallLocation, Safety
 from app.security import Principal
 from app.services import audit
 from app.vocabulary import CallStatus, invisible_escaped

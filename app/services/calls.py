@@ -25,14 +25,8 @@ from app.records.recommendations import RecommendationRecord
 from app.repositories import assignments as assignment_repo
 from app.repositories import calls as repo
 from app.repositories.idempotency import Answer
-from app.schemas.calls import (
-    CallCreate,
-    CallLocation,
-    CallOut,
-    CallPatch,
-    DispatchedCallOut,
-    Subject,
-)
+from app.schemas.call_answers import CallOut, DispatchedCallOut
+from app.schemas.calls import CallCreate, CallLocation, CallPatch, Subject
 from app.security import Principal
 from app.services import audit, call_views, triage
 from app.services.call_views import get, known_by, render_call

@@ -22,7 +22,7 @@ from app.repositories import assignments as assignment_repo
 from app.repositories import calls as call_repo
 from app.repositories import dispatch_reads
 from app.repositories import dispatches as dispatch_repo
-from app.schemas.calls import RecommendationOut
+from app.schemas.call_answers import RecommendationOut
 from app.schemas.dispatch import (
     DispatchedCallOut,
     DispatchRequest,

@@ -24,7 +24,8 @@ from app.encryption import UndecryptableValue
 from app.errors import CallExists, Conflict, Invalid
 from app.records.calls import CallRecord
 from app.repositories import calls as call_repo
-from app.schemas.calls import CallCreate, CallOut, CallPatch
+from app.schemas.call_answers import CallOut
+from app.schemas.calls import CallCreate, CallPatch
 from app.schemas.common import said
 from app.schemas.dispatch import ClearRequest
 from app.security import Principal

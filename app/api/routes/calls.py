@@ -22,16 +22,14 @@ from app.api.deps import (
 )
 from app.api.problems import conflict_naming, problems
 from app.api.strict_json import StrictJSONRoute
-from app.schemas.calls import (
-    CallCreate,
+from app.schemas.call_answers import (
     CallDetailOut,
     CallExistsProblem,
     CallOut,
-    CallPatch,
-    CallStatuses,
     DispatchedCallOut,
     RecommendationOut,
 )
+from app.schemas.calls import CallCreate, CallPatch, CallStatuses
 from app.schemas.common import NO_NUL, DistrictCode, Page
 from app.services import agency, idempotency
 from app.services import call_views as views

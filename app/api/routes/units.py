@@ -10,7 +10,7 @@ from app.api.deps import Handled, ReadHandled, request_id
 from app.api.problems import problems
 from app.api.strict_json import StrictJSONRoute
 from app.errors import NotFound
-from app.schemas.calls import AssignmentOut, DispatchedCallOut
+from app.schemas.call_answers import AssignmentOut, DispatchedCallOut
 from app.schemas.common import DistrictCode, Items
 from app.schemas.shifts import UnitOut, units_json
 from app.services import agency, call_views
