@@ -68,8 +68,9 @@ def rerole_by_recommendation(
     dispatch, read only in that case: None otherwise), when the latest finds a safety
     concern that one did not (law enforcement recommended then for want of a co-responder,
     which a dispatcher sent to lead, must lead now: SPEC §1), or when a recommendation made
-    since recommended another lead (a flag cleared and raised again: the re-triage that
-    raised it told the crew of the change, call.escalated, which the dispatch carries out).
+    since recommended another lead (a flag cleared and raised again, or raised and cleared
+    again: the re-triage back to the lead recommended then told the crew of the change,
+    call.escalated, which the dispatch carries out).
     Otherwise units already on the call are left as they are (SPEC §3.4): a plain dispatch
     repeated, or a CAD's retry, must not undo a lead a dispatcher chose by override."""
     deciding = deciding_dispatch(dispatches)

@@ -175,3 +175,38 @@ async def test_an_override_stands_while_the_lead_recommended_never_changed(
     await admin.ok("PATCH", path, {"subject": {"age": 40}})
     assert (await admin.post(f"{path}/dispatch")).status_code == 409
     assert await _escalations(db) == []
+
+
+async def test_a_flag_raised_and_cleared_after_an_officer_was_sent_to_lead_is_carried_out_as_told(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """The other way round: a dispatcher sent the CIT officer to lead a call mental health
+    was recommended to lead. A weapon reported (law enforcement recommended, which leads
+    already: nothing told), then found a toy: the re-triage told the crew mental health
+    leads (call.escalated), and the dispatch as recommended carries it out, as for a
+    co-responder kept leading. While nothing changed, the override stood."""
+    await grid_districts(admin)
+    mct = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    cit = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    assert call["recommendation"]["lead"] == "mental_health"
+    path = f"/v1/calls/{call['id']}"
+    units = [
+        {"responder_type": "officer", "responder_id": cit, "role": "lead"},
+        {"responder_type": "co_responder", "responder_id": mct, "role": "support"},
+    ]
+    await admin.ok("POST", f"{path}/dispatch", {"units": units, "override_code": "closer_unit"})
+    await admin.ok("PATCH", path, {"notes": "the caller is calmer"})
+    assert (await admin.post(f"{path}/dispatch")).status_code == 409  # the override stands
+    raised = await admin.ok("PATCH", path, {"safety": {"weapon": True}})
+    assert raised["recommendation"]["lead"] == "law_enforcement"
+    assert await _escalations(db) == []
+    cleared = await admin.ok("PATCH", path, {"safety": {"weapon": False}})
+    [told] = await _escalations(db)
+    assert (told["previous_lead"], told["lead"]) == ("law_enforcement", "mental_health")
+    assert told["recommendation_id"] == cleared["recommendation"]["id"]
+    done = await admin.ok("POST", f"{path}/dispatch")
+    active = {(a["responder_id"], a["role"]) for a in done["assignments"] if not a["released_at"]}
+    assert active == {(mct, "lead"), (cit, "backup")}
+    assert done["dispatches"][-1]["dispatched_lead"] == "mental_health"
+    assert len(await _escalations(db)) == 1
