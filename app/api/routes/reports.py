@@ -37,7 +37,8 @@ District = Annotated[
 _CSV_CELLS = (
     "RFC 4180, in UTF-8, with a header row naming the columns. A null is an empty cell, a"
     " boolean `true` or `false`, an instant RFC 3339 in UTC; a text cell that a spreadsheet"
-    " would run as a formula (one starting with `=`, `+`, `-` or `@`) begins with `'`."
+    " would run as a formula (one starting with `=`, `+`, `-`, `@`, a tab or a carriage"
+    " return) begins with `'`."
 )
 _COVERAGE_COLUMNS = [
     "district",
