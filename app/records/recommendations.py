@@ -78,3 +78,16 @@ def recommendation_record(
         warnings=[WarningJson(code=w.code, message=w.message) for w in result.warnings],
         reasons=[ReasonJson(rule=r.rule, message=r.message) for r in result.reasons],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """What a recommendation a dispatch decided on said, and what its call's said since
+    (app/repositories/dispatch_reads.py reads it; app/services/dispatch_roles.py, pure,
+    decides by it)."""
+
+    # It found a safety concern.
+    safety_concern: bool
+    # One made for the call after it recommended another lead: the facts changed since,
+    # though they may have changed back.
+    lead_changed_since: bool

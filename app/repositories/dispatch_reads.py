@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.db.raw import RawStatement, driver
 from app.models import Assignment, Base, Dispatch, Recommendation
 from app.records.calls import CallRecord
-from app.records.recommendations import RecommendationRecord
+from app.records.recommendations import Decided, RecommendationRecord
 from app.repositories import calls as call_repo
 from app.repositories.naming_shift import NAMING_SHIFT
 from app.vocabulary import ResponderType, UnitStatus
@@ -159,17 +159,6 @@ async def cit_today(
     raw = await driver(conn)
     params = {"agency_id": agency_id, "officer_id": officer_id, "today": today}
     return bool(await raw.fetchval(_CIT_TODAY.sql, *_CIT_TODAY.args(params)))
-
-
-@dataclass(frozen=True, slots=True)
-class Decided:
-    """What a recommendation a dispatch decided on said, and what its call's said since."""
-
-    # It found a safety concern.
-    safety_concern: bool
-    # One made for the call after it recommended another lead: the facts changed since,
-    # though they may have changed back.
-    lead_changed_since: bool
 
 
 _DECIDED = RawStatement.compile(

@@ -17,7 +17,7 @@ from app.events.body import instant_text
 from app.ids import new_id
 from app.models import Assignment, Dispatch
 from app.records.calls import CallRecord
-from app.records.recommendations import RecommendationRecord
+from app.records.recommendations import Decided, RecommendationRecord
 from app.repositories import assignments as assignment_repo
 from app.repositories import calls as call_repo
 from app.repositories import dispatch_reads
@@ -87,7 +87,7 @@ async def _decided_then(
     context: AgencyContext,
     found: dispatch_reads.CallForDispatch,
     active: list[Assignment],
-) -> dispatch_reads.Decided | None:
+) -> Decided | None:
     """The recommendation in force at the deciding dispatch, and whether the lead
     recommended changed since, read only when it decides the dispatch
     (dispatch_roles.rerole_by_recommendation): the latest one recommends the lead

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from app.models import Assignment, Dispatch
-from app.records.recommendations import RecommendationRecord
-from app.repositories.dispatch_reads import Decided
+from app.records.recommendations import Decided, RecommendationRecord
 from app.vocabulary import LEAD_OF, Lead, ResponderType, UnitRole
 
 Unit = tuple[ResponderType, UUID, UnitRole]

@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from app.records.recommendations import Decided
 from app.repositories import dispatch_reads
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
 
@@ -96,7 +97,7 @@ async def test_a_flagged_call_an_officer_leads_is_dispatched_without_reading_the
     dispatch's hot path for a call an officer leads, as flagged calls are."""
     asked: list[object] = []
 
-    async def counted(*args: Any, **kwargs: Any) -> dispatch_reads.Decided | None:
+    async def counted(*args: Any, **kwargs: Any) -> Decided | None:
         asked.append(kwargs)
         return await read_concern(*args, **kwargs)
 
