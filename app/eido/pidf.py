@@ -1,5 +1,6 @@
 """PIDF-LO (RFC 4119, RFC 5491), as an EIDO carries a location in `locationByValue`: read a
-geodetic point (a GML `Point`, or a `Circle`'s centre) and a civic address; write a point.
+geodetic point (a GML `Point`, or the centre of a `Circle`, `Ellipse`, `Sphere` or
+`Ellipsoid`) and a civic address; write a point.
 
 The XML comes from outside, so it is parsed by defusedxml with DTDs refused: no entity
 expansion (billion laughs), no external entity or DTD is ever fetched (XXE).
@@ -68,14 +69,26 @@ def _parse(xml: str) -> Element:
     return root
 
 
+# The shapes whose gml:pos is the caller's estimated position (RFC 5491, section 5.2): a
+# Point, and the centre of a Circle, an Ellipse (how a wireless call's position often
+# comes), a Sphere or an Ellipsoid. An ArcBand's gml:pos is where its arcs are measured
+# from (a cell tower), not within the shape, and a Polygon has no one position: neither
+# places a call.
+_CENTRED = frozenset(
+    {f"{{{GML}}}Point"}
+    | {f"{{{GEOSHAPE}}}{name}" for name in ("Circle", "Ellipse", "Sphere", "Ellipsoid")}
+)
+
+
 def _point(root: Element) -> tuple[float, float] | None:
-    """The first Point's position, or Circle's centre, as (lat, lon)."""
+    """The first Point's position, or a Circle's, Ellipse's, Sphere's or Ellipsoid's
+    centre, as (lat, lon)."""
     for shape in root.iter():
-        if shape.tag not in {f"{{{GML}}}Point", f"{{{GEOSHAPE}}}Circle"}:
+        if shape.tag not in _CENTRED:
             continue
         pos = shape.find(f"{{{GML}}}pos")
         if pos is None or not pos.text:
-            raise PidfInvalid("a Point or Circle without a gml:pos")
+            raise PidfInvalid(f"a {shape.tag.rpartition('}')[2]} without a gml:pos")
         parts = pos.text.split()
         try:
             lat, lon = float(parts[0]), float(parts[1])

@@ -127,6 +127,65 @@ def test_pidf_reads_a_point_a_circle_and_a_civic_address() -> None:
     assert pidf.read(pidf.point_document("x", 40.25, -111.75)).point == (40.25, -111.75)
 
 
+@pytest.mark.parametrize(
+    ("shape", "pos", "measures"),
+    [
+        (
+            "Ellipse",
+            "40.785 -111.92",
+            '<gs:semiMajorAxis uom="urn:ogc:def:uom:EPSG::9001">1275</gs:semiMajorAxis>'
+            '<gs:semiMinorAxis uom="urn:ogc:def:uom:EPSG::9001">670</gs:semiMinorAxis>'
+            '<gs:orientation uom="urn:ogc:def:uom:EPSG::9102">43.2</gs:orientation>',
+        ),
+        (
+            "Sphere",
+            "40.785 -111.92 1300",
+            '<gs:radius uom="urn:ogc:def:uom:EPSG::9001">40</gs:radius>',
+        ),
+        (
+            "Ellipsoid",
+            "40.785 -111.92 1300",
+            '<gs:semiMajorAxis uom="urn:ogc:def:uom:EPSG::9001">300</gs:semiMajorAxis>'
+            '<gs:semiMinorAxis uom="urn:ogc:def:uom:EPSG::9001">200</gs:semiMinorAxis>'
+            '<gs:verticalAxis uom="urn:ogc:def:uom:EPSG::9001">15</gs:verticalAxis>'
+            '<gs:orientation uom="urn:ogc:def:uom:EPSG::9102">90</gs:orientation>',
+        ),
+    ],
+)
+def test_pidf_reads_the_centre_of_an_ellipse_a_sphere_and_an_ellipsoid(
+    shape: str, pos: str, measures: str
+) -> None:
+    # A wireless call's position often comes as an Ellipse (RFC 5491, section 5.2.5): its
+    # centre was dropped without a word, the call placed by the beat alone (no ETA), or
+    # the whole document refused as placing nothing.
+    centred = (
+        f'<gs:{shape} srsName="urn:ogc:def:crs:EPSG::4979"><gml:pos>{pos}</gml:pos>'
+        f"{measures}</gs:{shape}>"
+    )
+    xml = pidf_document(civic={"HNO": "9"}).replace(
+        "<ca:civicAddress>", centred + "<ca:civicAddress>"
+    )
+    assert pidf.read(xml).point == (40.785, -111.92)
+    # An ArcBand's gml:pos is where its arcs are measured from (a tower): it places nothing.
+    arcband = (
+        '<gs:ArcBand srsName="urn:ogc:def:crs:EPSG::4326"><gml:pos>40.785 -111.92</gml:pos>'
+        '<gs:innerRadius uom="urn:ogc:def:uom:EPSG::9001">100</gs:innerRadius>'
+        '<gs:outerRadius uom="urn:ogc:def:uom:EPSG::9001">200</gs:outerRadius>'
+        '<gs:startAngle uom="urn:ogc:def:uom:EPSG::9102">0</gs:startAngle>'
+        '<gs:openingAngle uom="urn:ogc:def:uom:EPSG::9102">30</gs:openingAngle></gs:ArcBand>'
+    )
+    xml = pidf_document(civic={"HNO": "9"}).replace(
+        "<ca:civicAddress>", arcband + "<ca:civicAddress>"
+    )
+    assert pidf.read(xml).point is None
+    without = centred.replace(f"<gml:pos>{pos}</gml:pos>", "")
+    xml = pidf_document(civic={"HNO": "9"}).replace(
+        "<ca:civicAddress>", without + "<ca:civicAddress>"
+    )
+    with pytest.raises(pidf.PidfInvalid, match=f"a {shape} without a gml:pos"):
+        pidf.read(xml)
+
+
 def test_pidf_address_has_the_street_and_what_is_below_it_in_reading_order() -> None:
     """The integrator's apartment block: A6 (RFC 4119's street) and everything below the
     street were dropped, and a unit went to '123 St, Salt Lake City, UT' with no apartment."""
