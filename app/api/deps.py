@@ -124,20 +124,8 @@ async def _authorized(request: Request, principal: Principal) -> None:
     denial: str | None = None
     if not permits(rule, principal.role):
         denial = f"The {principal.role} role may not use {request.method} {path}"
-    elif (
-        principal.role == "unit"
-        and rule.unit_own
-        and resource is not None
-        and (
-            not _names(resource, principal.responder_id)
-            # Its own id on the other kind's path (/v1/co-responders/{an officer's id}).
-            or (
-                rule.resource_type in RESPONDER_TYPES
-                and rule.resource_type != principal.responder_type
-            )
-        )
-    ):
-        denial = "A unit key may act only for its own responder"
+    elif principal.role == "unit" and rule.unit_own and resource is not None:
+        denial = _not_its_own(rule.resource_type, resource, principal)
     if denial is not None:
         await audit.write_note_apart((await app_state(request)).autocommit, note, "denied")
         raise Forbidden(denial)
@@ -146,6 +134,25 @@ async def _authorized(request: Request, principal: Principal) -> None:
         note.by_service = rule.audited_by_service
         request.state.audit = note
     refuse_unknown_query(request)
+
+
+def _not_its_own(resource_type: str, resource: str, principal: Principal) -> str | None:
+    """Why a unit key may not use a path naming resource (None when it is its own): another
+    responder's id, or its own id on the other kind's path (/v1/co-responders/{an
+    officer's id}/status), which says where the key's own status is set, as the 404 for
+    another key's call of that path does (app/services/unit_kind.py): a terminal wired to
+    the wrong kind of path was told only that the id was not its own."""
+    denial = "A unit key may act only for its own responder"
+    if not _names(resource, principal.responder_id):
+        return denial
+    kind = principal.responder_type
+    if resource_type not in RESPONDER_TYPES or resource_type == kind:
+        return None
+    if kind is None:
+        return denial
+    words = kind.replace("_", "-")
+    path = f"/v1/{words}s/{principal.responder_id}/status"
+    return f"{denial}, which is {'an' if kind == 'officer' else 'a'} {words}: use {path}"
 
 
 _PATH_ID = TypeAdapter(UUID)

@@ -141,6 +141,38 @@ async def test_unit_key_sets_only_its_own_status(admin: Api, path: str) -> None:
     assert units[co] == "available"
 
 
+async def test_a_unit_key_on_the_other_kinds_status_path_is_told_its_own(admin: Api) -> None:
+    # A terminal wired to the co-responders' path with its officer's own id was told only
+    # that the id was not its own, which it is: the 403 says where its status is set, as
+    # the 404 tells another key (tests/api/test_unit_of_the_other_kind.py).
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="1A11")
+    co = await add_co_responder(admin, district="D1", call_sign="MCT1")
+    for kind, mine, wrong in (
+        ("officer", officer, "co-responders"),
+        ("co_responder", co, "officers"),
+    ):
+        unit = await admin.with_role("unit", uuid.UUID(mine))
+        for spelt in (mine, mine.upper()):
+            response = await unit.client.put(
+                f"/v1/{wrong}/{spelt}/status", json={"status": "on_scene"}, headers=unit.headers
+            )
+            assert response.status_code == 403, response.text
+            right = f"/v1/{kind.replace('_', '-')}s/{mine}/status"
+            assert response.json()["detail"] == (
+                "A unit key may act only for its own responder, which is "
+                f"{'an' if kind == 'officer' else 'a'} {kind.replace('_', '-')}: use {right}"
+            )
+    # Another responder's id is told no more than before.
+    unit = await admin.with_role("unit", uuid.UUID(officer))
+    theirs = await unit.client.put(
+        f"/v1/co-responders/{co}/status", json={"status": "on_scene"}, headers=unit.headers
+    )
+    assert theirs.json()["detail"] == "A unit key may act only for its own responder"
+    units = {u["responder_id"]: u["status"] for u in (await admin.ok("GET", "/v1/units"))["items"]}
+    assert units[officer] == units[co] == "available"
+
+
 async def test_unit_key_reads_only_its_own_unit(admin: Api, client: httpx.AsyncClient) -> None:
     await grid_districts(admin)
     mine = await add_officer(admin, district="D1", call_sign="1A11")
