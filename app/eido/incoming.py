@@ -62,6 +62,8 @@ class IncidentFacts:
     # How it ended, for the call it clears (the primary disposition, or Cancelled's); None
     # while its common status does not say it is over (Closed or Cancelled, not ReOpened).
     closure: Closure | None
+    # Whether its common status says ReOpened: an incident that had ended taken up again.
+    reopened: bool = False
     # Who issued the document (issuingElementIdentification) and the issuer's own id of the
     # incident (incidentComponent.internalIncidentId): this service's export gives its
     # name and the call's id.
@@ -345,6 +347,7 @@ def read(
         cautioned=bool(_components(document, "cautionComponent")),
         aged=age is not None or bool(age_unread),
         closure=_closure(incident, status),
+        reopened=registry.has_reopened(status),
         issuer=_text(document.get("issuingElementIdentification")),
         internal_id=_text(incident.get("internalIncidentId")),
     )

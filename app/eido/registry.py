@@ -354,20 +354,29 @@ CLOSED_STATUS = "Closed"
 _ENDED = frozenset({"closed", "cancelled"})
 
 
+def _said(statuses: object) -> set[str]:
+    """An incident's common statuses, each trimmed and in lower case (none if not a list)."""
+    if not isinstance(statuses, list):
+        return set()
+    return {s.strip().lower() for s in statuses if isinstance(s, str)}
+
+
 def has_ended(statuses: object) -> bool:
     """Whether an incident's common statuses say it is over: Closed or Cancelled, and not
     ReOpened (in any case, as incident types are read)."""
-    if not isinstance(statuses, list):
-        return False
-    said = {s.strip().lower() for s in statuses if isinstance(s, str)}
+    said = _said(statuses)
     return not _ENDED.isdisjoint(said) and "reopened" not in said
+
+
+def has_reopened(statuses: object) -> bool:
+    """Whether an incident's common statuses say ReOpened: the CAD took up an incident
+    that had ended."""
+    return "reopened" in _said(statuses)
 
 
 def has_been_cancelled(statuses: object) -> bool:
     """Whether an ended incident's common statuses say Cancelled (not Closed)."""
-    if not isinstance(statuses, list):
-        return False
-    said = {s.strip().lower() for s in statuses if isinstance(s, str)}
+    said = _said(statuses)
     return "cancelled" in said and "closed" not in said
 
 

@@ -319,12 +319,17 @@ async def _update(
                 },
             )
             raise refused
-        if told is None:  # e.g. its own export coming back: nothing to apply
+        if told is None and not facts.reopened:  # e.g. its own export coming back
             await _audit(
                 session, who, call, request_id, incident_id=facts.incident_id, applied=False
             )
             return EidoImport(call=await _render(session, call), created=False, applied=False)
-        closed = Conflict(f"call {call.id} is cleared; an EIDO can no longer change it")
+        # The CAD taking up the incident again is news too, whatever else it tells: taken
+        # as nothing to apply, the CAD held the incident open and the call stayed cleared.
+        closed = Conflict(
+            f"call {call.id} is cleared; an EIDO can no longer change it"
+            + (", nor reopen it (the incident's status says ReOpened)" if told is None else "")
+        )
         # Audited under the call, as a refused PATCH of it is, with the incident named.
         closed.audit_about = (call.id, {"incident_id": facts.incident_id})
         raise closed

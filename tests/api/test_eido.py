@@ -1671,6 +1671,37 @@ async def test_the_cad_closing_an_incident_clears_its_call_and_frees_its_units(
     assert (read["disposition"], read["outcome"]) == ("linked to the county clinic", "referred")
 
 
+async def test_the_cad_reopening_the_incident_of_a_cleared_call_is_refused_not_dropped(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A CAD that takes up an incident it closed again (ReOpened, the rest as it was) was
+    answered 200, applied false, as if the document told the call nothing: the CAD held
+    the incident open, cit-dispatch's call stayed cleared, and nobody was told."""
+    await grid_districts(admin)
+    incident = incident_id()
+    call = await _import(admin, document(incident, beat="D1"), 201)
+    closing = document(incident, at=later(1), beat="D1")
+    closing["incidentComponent"]["incidentStatusCommonRegistryText"] = ["Closed"]
+    assert (await _import(admin, closing, 200))["status"] == "cleared"
+    for at, statuses in ((2, ["ReOpened"]), (3, ["Closed", "reopened"])):
+        reopened = document(incident, at=later(at), beat="D1")
+        reopened["incidentComponent"]["incidentStatusCommonRegistryText"] = statuses
+        refused = await admin.post("/v1/eido", reopened)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["detail"] == (
+            f"call {call['id']} is cleared; an EIDO can no longer change it, nor reopen it"
+            " (the incident's status says ReOpened)"
+        )
+    read = await admin.ok("GET", f"/v1/calls/{call['id']}")
+    assert read["status"] == "cleared"
+    trail = await admin.ok("GET", f"/v1/audit?action=call.import&resource_id={call['id']}")
+    assert trail["items"][0]["outcome"] == "error"
+    # The closed incident sent again is still no news.
+    again = await _import(admin, {**closing, "lastUpdateTimeStamp": stamp(later(4))}, 200)
+    assert (again["applied"], again["status"]) == (False, "cleared")
+    assert await _count(db, "call") == 1
+
+
 async def test_a_closing_disposition_a_call_cannot_hold_is_made_one_it_can(admin: Api) -> None:
     """Any string is schema-valid there: controls alone, or a code of 300 characters, were
     a 500 (the cleared call's disposition refuses them), and the subscriber retried it."""
