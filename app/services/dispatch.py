@@ -58,28 +58,22 @@ async def _beside_the_lead(
     found: dispatch_reads.CallForDispatch,
 ) -> list[Unit]:
     """A plain dispatch's units beside the call's lead (dispatch_roles.beside_the_lead);
-    whether the officer leading is CIT is read only when a CIT officer recommended to lead
-    would take charge from it."""
+    whether the officer leading is CIT is read only when a CIT officer the recommendation
+    names would take charge from it (dispatch_roles.charge_taker)."""
     rec, active = found.recommendation, [a for a in found.assignments if a.released_at is None]
     decided = rec is not None and any(
         d.recommendation_id == rec.id and d.dispatched_lead is not None for d in found.dispatches
     )
-    takes_charge = False
-    pair = dispatch_roles.replaced_lead(requested, active) if decided else None
-    if rec is not None and pair is not None and pair[0][0] == "officer":
-        (_, unit_id, _), leading = pair
-        recommended_cit = any(
-            u["responder_id"] == str(unit_id) and u["cit_certified"] for u in rec.units
-        )
-        takes_charge = recommended_cit and not await dispatch_reads.cit_today(
-            conn,
-            agency_id=context.agency_id,
-            officer_id=leading.responder_id,
-            today=datetime.now(context.timezone).date(),
-        )
-    return dispatch_roles.beside_the_lead(
-        requested, active, decided=decided, takes_charge=takes_charge
-    )
+    in_charge = None
+    pair = dispatch_roles.charge_taker(requested, active, rec)
+    if pair is not None and not await dispatch_reads.cit_today(
+        conn,
+        agency_id=context.agency_id,
+        officer_id=pair[1].responder_id,
+        today=datetime.now(context.timezone).date(),
+    ):
+        in_charge = pair[0]
+    return dispatch_roles.beside_the_lead(requested, active, decided=decided, in_charge=in_charge)
 
 
 async def _decided_then(

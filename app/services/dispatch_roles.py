@@ -87,7 +87,7 @@ def beside_the_lead(
     active: Sequence[Assignment],
     *,
     decided: bool = False,
-    takes_charge: bool = False,
+    in_charge: UUID | None = None,
 ) -> list[Unit]:
     """A plain dispatch's units (the recommendation's) for a call that has a lead already.
 
@@ -96,39 +96,43 @@ def beside_the_lead(
     until the facts change (rerole_by_recommendation), and so does an officer it names to
     stabilise the scene until that lead arrives. One of the lead's own kind: when a
     dispatch already sent a lead for this very recommendation (decided), the dispatcher
-    chose that unit over the one recommended, which is not sent; unless takes_charge, the
-    recommendation's CIT officer beside an officer leading who is not CIT (SPEC §1: a CIT
-    officer takes charge of the scene). A newer recommendation names the units on the call
-    first, so one naming another of the lead's kind comes of changed facts: it takes over.
+    chose that unit over the one recommended, which is not sent. A newer recommendation
+    names the units on the call first, so one naming another of the lead's kind comes of
+    changed facts: it takes over. in_charge (charge_taker): the recommendation's CIT
+    officer, in whatever part it names it, beside an officer leading who is not CIT: it is
+    sent as lead, and the officer leading steps down (SPEC §1: a CIT officer takes charge of
+    the scene even when not first there).
     """
     leading = lead_kind([(a.responder_type, a.responder_id, a.role) for a in active])
     on_call = {a.responder_id for a in active}
     sent: list[Unit] = []
     for kind, unit_id, role in requested:
-        if leading is None or unit_id in on_call or role not in ("lead", "stabilize"):
+        if unit_id == in_charge:
+            sent.append((kind, unit_id, "lead"))
+        elif leading is None or unit_id in on_call or role not in ("lead", "stabilize"):
             sent.append((kind, unit_id, role))
         elif LEAD_OF[kind] != leading:
             sent.append((kind, unit_id, STEPS_DOWN_TO[kind]))
-        elif role != "lead" or not decided or takes_charge:
+        elif role != "lead" or not decided:
             sent.append((kind, unit_id, role))
     return sent
 
 
-def replaced_lead(
-    requested: Sequence[Unit], active: Sequence[Assignment]
-) -> tuple[Unit, Assignment] | None:
-    """The recommendation's lead, not on the call, and the unit of its own kind leading the
-    call instead: the pair beside_the_lead decides between."""
+def charge_taker(
+    requested: Sequence[Unit], active: Sequence[Assignment], rec: RecommendationRecord | None
+) -> tuple[UUID, Assignment] | None:
+    """The first officer the recommendation names CIT-certified, not on the call, and the
+    officer leading the call: the pair of which the CIT officer takes charge when the one
+    leading is not CIT (beside_the_lead's in_charge). None when no officer leads (a
+    co-responder a dispatcher chose stays lead: the CIT officer joins as its back-up)."""
     lead = next((a for a in active if a.role == "lead"), None)
+    if rec is None or lead is None or lead.responder_type != "officer":
+        return None
+    cit = {u["responder_id"] for u in rec.units if u["cit_certified"]}
     on_call = {a.responder_id for a in active}
-    for unit in requested:
-        if (
-            lead is not None
-            and unit[2] == "lead"
-            and unit[1] not in on_call
-            and unit[0] == lead.responder_type
-        ):
-            return unit, lead
+    for kind, unit_id, _ in requested:
+        if kind == "officer" and unit_id not in on_call and str(unit_id) in cit:
+            return unit_id, lead
     return None
 
 

@@ -1268,6 +1268,35 @@ async def test_a_plain_dispatch_after_another_officer_was_chosen_to_lead_sends_c
         assert active == {(recommended, "lead"), (chosen, "backup"), (co, "support")}
 
 
+@pytest.mark.parametrize("chosen_is_cit", [True, False])
+async def test_a_cit_officer_recommended_as_back_up_takes_charge_from_an_officer_chosen_to_lead(
+    admin: Api, db: asyncpg.Connection, chosen_is_cit: bool
+) -> None:
+    """Mental health was recommended to lead, with the CIT officer as back-up; the
+    dispatcher sent another officer to lead (the caller asked for police). A plain dispatch
+    sent the CIT officer as back-up under an officer who is not CIT (the outside-in check
+    as a CAD integrator): now it takes charge (SPEC §1), the co-responder supporting;
+    beside a CIT officer leading, it backs up."""
+    co, cit = await _setup(admin)
+    chosen = await add_officer(admin, district="D1", call_sign="1A2", cit=chosen_is_cit)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    assert call["recommendation"]["lead"] == "mental_health"
+    assert _recommended(call, "backup") == cit
+    await _other_lead_by_override(admin, call, "officer", chosen, "caller_request")
+    done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    active = {(a["responder_id"], a["role"]) for a in done["assignments"] if not a["released_at"]}
+    if chosen_is_cit:
+        assert active == {(chosen, "lead"), (cit, "backup"), (co, "support")}
+    else:
+        assert active == {(cit, "lead"), (chosen, "backup"), (co, "support")}
+        [stepped] = [e for e in await _events(db, "unit.assigned") if e["responder_id"] == chosen][
+            1:
+        ]
+        assert (stepped["previous_role"], stepped["role"]) == ("lead", "backup")
+    # Law enforcement leads either way, as the dispatcher chose: nothing escalates.
+    assert await _events(db, "call.escalated") == []
+
+
 async def test_a_unit_sent_in_a_part_its_kind_does_not_play_is_422(
     admin: Api, db: asyncpg.Connection
 ) -> None:
