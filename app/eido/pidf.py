@@ -8,7 +8,6 @@ expansion (billion laughs), no external entity or DTD is ever fetched (XXE).
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -80,6 +79,10 @@ _CENTRED = frozenset(
 )
 
 
+# A finite xs:double as written (XML Schema 1.1, section 3.3.5), in ASCII digits.
+_XML_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
 def _point(root: Element) -> tuple[float, float] | None:
     """The first Point's position, or a Circle's, Ellipse's, Sphere's or Ellipsoid's
     centre, as (lat, lon)."""
@@ -90,12 +93,12 @@ def _point(root: Element) -> tuple[float, float] | None:
         if pos is None or not pos.text:
             raise PidfInvalid(f"a {shape.tag.rpartition('}')[2]} without a gml:pos")
         parts = pos.text.split()
-        try:
-            lat, lon = float(parts[0]), float(parts[1])
-        except (IndexError, ValueError):
-            raise PidfInvalid("gml:pos is not 'latitude longitude'") from None
-        if not (math.isfinite(lat) and math.isfinite(lon)):
+        # Two numbers (EPSG 4326), or three with the altitude (EPSG 4979: a Sphere's or an
+        # Ellipsoid's), each as XML writes a number: Python's float() also reads "40_785"
+        # as 40785 and other scripts' digits, and a fourth number is no position.
+        if len(parts) not in (2, 3) or not all(_XML_NUMBER.fullmatch(p) for p in parts):
             raise PidfInvalid("gml:pos is not 'latitude longitude'")
+        lat, lon = float(parts[0]), float(parts[1])
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
             raise PidfInvalid("gml:pos is outside WGS 84 latitude and longitude")
         return lat, lon

@@ -227,11 +227,39 @@ def test_a_pidf_address_past_the_limit_cuts_its_location_text_first() -> None:
     assert address == "n" * (pidf.MAX_ADDRESS - 1) + "…"
 
 
-@pytest.mark.parametrize("pos", ["91 10", "40 190", "nan 1", "40"])
-def test_pidf_refuses_a_position_that_is_not_one(pos: str) -> None:
+# "40_785" was read as 40785 (Python's float() takes underscores) and refused as outside
+# WGS 84; other scripts' digits were read as numbers; a fourth number was ignored (the
+# outside-in check as a CAD integrator).
+@pytest.mark.parametrize(
+    ("pos", "said"),
+    [
+        ("91 10", "outside WGS 84"),
+        ("40 190", "outside WGS 84"),
+        ("nan 1", "not 'latitude longitude'"),
+        ("40", "not 'latitude longitude'"),
+        ("40_785 -111.92", "not 'latitude longitude'"),
+        ("\u0664\u0660 -111", "not 'latitude longitude'"),
+        ("40 -111 0 1", "not 'latitude longitude'"),
+        ("40 -111 inf", "not 'latitude longitude'"),
+    ],
+)
+def test_pidf_refuses_a_position_that_is_not_one(pos: str, said: str) -> None:
     xml = pidf_document(point=(0, 0)).replace("<gml:pos>0 0</gml:pos>", f"<gml:pos>{pos}</gml:pos>")
-    with pytest.raises(pidf.PidfInvalid):
+    with pytest.raises(pidf.PidfInvalid, match=f"gml:pos is {said}"):
         pidf.read(xml)
+
+
+@pytest.mark.parametrize(
+    ("pos", "point"),
+    [
+        ("40.5 -111.9 1300", (40.5, -111.9)),
+        ("+40.5 -1.119E2", (40.5, -111.9)),
+        (".5 -0.", (0.5, 0.0)),
+    ],
+)
+def test_pidf_reads_a_position_as_xml_writes_numbers(pos: str, point: tuple[float, float]) -> None:
+    xml = pidf_document(point=(0, 0)).replace("<gml:pos>0 0</gml:pos>", f"<gml:pos>{pos}</gml:pos>")
+    assert pidf.read(xml).point == point
 
 
 def test_pidf_refuses_entities_and_dtds() -> None:
