@@ -193,9 +193,10 @@ def call_cleared(call: CallRecord, *, lead: Lead | None) -> OutboxEvent:
     return _event("call.cleared", call.id, None, payload)
 
 
-def recommendation_created(rec: RecommendationRecord) -> OutboxEvent:
+def recommendation_created(call: CallRecord, rec: RecommendationRecord) -> OutboxEvent:
     payload = RecommendationCreated(
-        call_id=str(rec.call_id),
+        call_id=str(call.id),
+        external_id=call.external_id,
         recommendation_id=str(rec.id),
         lead=rec.lead,
         safety_concern=rec.safety_concern,
@@ -210,7 +211,7 @@ def recommendation_created(rec: RecommendationRecord) -> OutboxEvent:
         ],
         warnings=[w["code"] for w in rec.warnings],
     )
-    return _event("recommendation.created", rec.call_id, None, payload)
+    return _event("recommendation.created", call.id, None, payload)
 
 
 def unit_assigned(

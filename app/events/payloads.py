@@ -23,6 +23,11 @@ from app.vocabulary import (
 UnitKind = Annotated[ResponderType, Field(description="officer or co_responder")]
 UnitId = Annotated[str, Field(description="The unit's id")]
 Part = Annotated[UnitRole, Field(description="Its part on the call")]
+# The CAD's own number for the call, beside its id in every event about one, so that a CAD
+# keeps no table of its own from our ids to its numbers (SPEC §6).
+CadCallId = Annotated[
+    str | None, Field(description="The CAD's id of the incident; null when it has none")
+]
 
 
 class PlacePayload(TypedDict):
@@ -47,9 +52,7 @@ class CallSummary(TypedDict):
     """What every event about a call says of it: enough for a unit in a car to act on."""
 
     call_id: Annotated[str, Field(description="The call's id")]
-    external_id: Annotated[
-        str | None, Field(description="The CAD's id of the incident; null when it has none")
-    ]
+    external_id: CadCallId
     status: Annotated[CallStatus, Field(description="pending, dispatched or cleared")]
     district: Annotated[str, Field(description="The code of the call's district")]
     location: Annotated[
@@ -167,6 +170,7 @@ class RecommendationCreated(TypedDict):
     """A call has a new recommendation."""
 
     call_id: Annotated[str, Field(description="The call's id")]
+    external_id: CadCallId
     recommendation_id: Annotated[str, Field(description="The new recommendation's id")]
     lead: Annotated[Lead, Field(description="What it says should lead the call")]
     safety_concern: Annotated[bool, Field(description="Whether it found a safety concern")]

@@ -160,7 +160,10 @@ async def intake(
             conn,
             call,
             recommendation=rec,
-            events=[events.call_created(call, lead=rec.lead), events.recommendation_created(rec)],
+            events=[
+                events.call_created(call, lead=rec.lead),
+                events.recommendation_created(call, rec),
+            ],
             entry=entry,
             answer=answer,
         )

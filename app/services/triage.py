@@ -208,7 +208,7 @@ async def retriage(
     )
     previous = (await repo.latest_recommendations(session, [call.id])).get(call.id)
     news = [events.call_updated(call, lead=rec.lead)] if cause == "update" else []
-    news.append(events.recommendation_created(rec))
+    news.append(events.recommendation_created(call, rec))
     was = LEAD_OF[left.responder_type] if left else (previous.lead if previous else None)
     # New safety information escalates a call that mental health leads though law
     # enforcement was recommended already (no co-responder was in reach; a dispatcher sent
