@@ -241,6 +241,7 @@ def unit_assigned(
 def unit_released(
     *,
     call_id: UUID,
+    external_id: str | None,
     responder_type: ResponderType,
     responder_id: UUID,
     call_sign: str | None,
@@ -249,6 +250,7 @@ def unit_released(
 ) -> OutboxEvent:
     payload = UnitReleased(
         call_id=str(call_id),
+        external_id=external_id,
         responder_type=responder_type,
         responder_id=str(responder_id),
         call_sign=call_sign,

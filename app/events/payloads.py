@@ -185,6 +185,7 @@ class UnitReleased(TypedDict):
     dispatcher's or the CAD's) made it available or out of service."""
 
     call_id: Annotated[str, Field(description="The call the unit left")]
+    external_id: CadCallId
     responder_type: UnitKind
     responder_id: UnitId
     # The call sign it was dispatched under (its assignment's): null as in unit.assigned,

@@ -29,11 +29,18 @@ async def call_of_unit(
     return found
 
 
-async def lock_call(session: AsyncSession, *, agency_id: UUID, call_id: UUID) -> None:
-    """Lock the call's row. A call is locked before its units (dispatch and clear do so)."""
-    await session.execute(
-        select(Call.id).where(Call.agency_id == agency_id, Call.id == call_id).with_for_update()
-    )
+async def lock_call(session: AsyncSession, *, agency_id: UUID, call_id: UUID) -> str | None:
+    """Lock the call's row, and give its external_id (the CAD's id of it; None when it has
+    none), which the events of a status report name it by. A call is locked before its
+    units (dispatch and clear do so)."""
+    external_id: str | None = (
+        await session.execute(
+            select(Call.external_id)
+            .where(Call.agency_id == agency_id, Call.id == call_id)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    return external_id
 
 
 async def mark_call_changed(

@@ -56,6 +56,7 @@ async def clear(
     released = [
         events.unit_released(
             call_id=call.id,
+            external_id=call.external_id,
             responder_type=a.responder_type,
             responder_id=a.responder_id,
             call_sign=a.call_sign,

@@ -43,7 +43,7 @@ async def set_status(
     on a call, gone out of service, leave the call re-triaged (_after_leaving)."""
     if who.role == "unit" and who.responder_id != responder_id:
         raise Forbidden("a unit key may set only its own responder's status")
-    session, unit = await _lock(session, context, responder_type, responder_id)
+    session, unit, cad_id = await _lock(session, context, responder_type, responder_id)
     now = datetime.now(UTC)
     previous, call_id = unit.status, unit.active_call_id
     new = body.status
@@ -96,7 +96,7 @@ async def set_status(
             active = await assignment_repo.active_for_responder(session, responder_id)
             if active is not None:
                 released = await _release(
-                    session, context, call_id, [active], now=now, new_status=new
+                    session, context, call_id, cad_id, [active], now=now, new_status=new
                 )
                 call_changed, led = True, active.role == "lead"
         if new in ("on_scene", "transporting") and call_id is not None:
@@ -199,12 +199,13 @@ async def _lock(
     context: AgencyContext,
     responder_type: ResponderType,
     responder_id: UUID,
-) -> tuple[AsyncSession, Officer | CoResponder]:
+) -> tuple[AsyncSession, Officer | CoResponder, str | None]:
     """Lock the unit, and first its call if it is on one: the order dispatch and clear lock
     in. A report that releases the unit and a clear of its call then take turns, and the
     second sees what the first did (one release, one unit.released). The session to go on
     with: a new one if the unit moved to another call between the look and the lock (the
-    transaction then began again, holding nothing)."""
+    transaction then began again, holding nothing); and the CAD's id of the unit's call
+    (None when it is on none, or the call has none), read by the lock, for its events."""
     for _ in range(_LOCK_ATTEMPTS):
         seen = await assignment_repo.call_of_unit(
             session,
@@ -212,8 +213,11 @@ async def _lock(
             responder_type=responder_type,
             responder_id=responder_id,
         )
+        cad_id = None
         if seen is not None:
-            await assignment_repo.lock_call(session, agency_id=context.agency_id, call_id=seen)
+            cad_id = await assignment_repo.lock_call(
+                session, agency_id=context.agency_id, call_id=seen
+            )
         locked = await assignment_repo.lock_units(
             session,
             agency_id=context.agency_id,
@@ -232,8 +236,10 @@ async def _lock(
                 )
             )
         # Released from the call meanwhile (a clear): nothing of that call is left to do.
-        if unit.active_call_id is None or unit.active_call_id == seen:
-            return session, unit
+        if unit.active_call_id is None:
+            return session, unit, None
+        if unit.active_call_id == seen:
+            return session, unit, cad_id
         work = of_session(session)
         await work.restart()
         session = await work.session()
@@ -278,6 +284,7 @@ async def _release(
     session: AsyncSession,
     context: AgencyContext,
     call_id: UUID,
+    cad_id: str | None,  # the call's external_id
     assignments: list[Assignment],
     *,
     now: datetime,
@@ -304,6 +311,7 @@ async def _release(
         released.append(
             events.unit_released(
                 call_id=call_id,
+                external_id=cad_id,
                 responder_type=a.responder_type,
                 responder_id=a.responder_id,
                 call_sign=a.call_sign,

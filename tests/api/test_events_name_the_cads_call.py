@@ -59,3 +59,33 @@ async def test_recommendation_created_names_the_cads_call_at_intake_and_re_triag
         bare = await _call(admin)
         told = await _told(receiver, 3)
     assert told == _pairs((cads, 2), (bare, 1))
+
+
+def _path(assignment: dict[str, Any]) -> str:
+    """Where the assigned unit's status is set."""
+    kind = "officers" if assignment["responder_type"] == "officer" else "co-responders"
+    return f"/v1/{kind}/{assignment['responder_id']}/status"
+
+
+async def _released_by_a_report_and_the_clear(admin: Api, call: dict[str, Any]) -> int:
+    """Dispatch the call, release one unit by its status report and the others by clearing
+    the call; how many units were released."""
+    sent = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    units = sent["assignments"]
+    assert len(units) >= 2  # one released each way
+    await admin.ok("PUT", _path(units[0]), {"status": "available"})
+    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "resolved"})
+    return len(units)
+
+
+async def test_unit_released_names_the_cads_call_by_a_report_and_by_a_clear(
+    admin: Api, receiver: Receiver, service: ServiceFactory
+) -> None:
+    await _a_cad_hearing(admin, receiver, "unit.released")
+    async with service():
+        cads = await _call(admin, "CAD-2026-000124")
+        from_cads = await _released_by_a_report_and_the_clear(admin, cads)
+        bare = await _call(admin)
+        from_bare = await _released_by_a_report_and_the_clear(admin, bare)
+        told = await _told(receiver, from_cads + from_bare)
+    assert told == _pairs((cads, from_cads), (bare, from_bare))

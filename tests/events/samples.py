@@ -96,6 +96,7 @@ def one_of_each(call: CallRecord) -> list[OutboxEvent]:
         ),
         events.unit_released(
             call_id=call.id,
+            external_id=call.external_id,
             responder_type="officer",
             responder_id=unit,
             call_sign="1A1",
