@@ -268,6 +268,7 @@ def unit_status_changed(
     status: UnitStatus,
     previous_status: UnitStatus,
     call_id: UUID | None,
+    external_id: str | None,
     location: tuple[float, float] | None,
     external_incident: str | None = None,
 ) -> OutboxEvent:
@@ -278,6 +279,7 @@ def unit_status_changed(
         status=status,
         previous_status=previous_status,
         call_id=None if call_id is None else str(call_id),
+        external_id=external_id,
         location=None if location is None else PointPayload(lat=location[0], lon=location[1]),
         external_incident=external_incident,
     )

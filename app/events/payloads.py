@@ -227,6 +227,15 @@ class UnitStatusChanged(TypedDict):
             " releases it from included); null when none"
         ),
     ]
+    # The CAD's number for that call: not external_incident, which names a CAD incident
+    # the unit is busy on outside cit-dispatch (the two are never both set).
+    external_id: Annotated[
+        str | None,
+        Field(
+            description="The CAD's id of the call in call_id; null when the unit was on none,"
+            " or the call has none"
+        ),
+    ]
     location: Annotated[
         PointPayload | None,
         Field(description="Its last known position, reported now or before; null when none"),

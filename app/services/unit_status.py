@@ -84,6 +84,7 @@ async def set_status(
             status=new,
             previous_status=previous,
             call_id=call_id,
+            external_id=cad_id,
             # Its last known position, reported now or before: a receiver keeping only
             # events would otherwise lose the unit on a report without one.
             location=None if unit.lat is None or unit.lon is None else (unit.lat, unit.lon),

@@ -89,3 +89,28 @@ async def test_unit_released_names_the_cads_call_by_a_report_and_by_a_clear(
         from_bare = await _released_by_a_report_and_the_clear(admin, bare)
         told = await _told(receiver, from_cads + from_bare)
     assert told == _pairs((cads, from_cads), (bare, from_bare))
+
+
+async def test_unit_status_changed_names_the_cads_call_the_unit_is_on(
+    admin: Api, receiver: Receiver, service: ServiceFactory
+) -> None:
+    await _a_cad_hearing(admin, receiver, "unit.status_changed")
+    async with service():
+        cads = await _call(admin, "CAD-2026-000125")
+        unit = (await admin.ok("POST", f"/v1/calls/{cads['id']}/dispatch"))["assignments"][0]
+        await admin.ok("PUT", _path(unit), {"status": "en_route"})
+        # The report that releases it names the call it left.
+        await admin.ok("PUT", _path(unit), {"status": "available"})
+        await admin.ok("POST", f"/v1/calls/{cads['id']}/clear", {"disposition": "resolved"})
+        bare = await _call(admin)
+        unit = (await admin.ok("POST", f"/v1/calls/{bare['id']}/dispatch"))["assignments"][0]
+        await admin.ok("PUT", _path(unit), {"status": "en_route"})
+        await admin.ok("POST", f"/v1/calls/{bare['id']}/clear", {"disposition": "resolved"})
+        # On no call of ours, busy on the CAD's own incident: that is external_incident.
+        await admin.ok("PUT", _path(unit), {"status": "on_scene", "external_incident": "T-9"})
+        told = await _told(receiver, 4)
+    expected = _pairs((cads, 2), (bare, 1))
+    expected[None, None] = 1
+    assert told == expected
+    data = [json.loads(r.body)["data"] for r in receiver.requests]
+    assert [d["external_incident"] for d in data if d["call_id"] is None] == ["T-9"]

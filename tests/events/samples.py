@@ -110,6 +110,7 @@ def one_of_each(call: CallRecord) -> list[OutboxEvent]:
             status="en_route",
             previous_status="dispatched",
             call_id=call.id,
+            external_id=call.external_id,
             location=(40.7, -111.9),
         ),
         events.call_cleared(call, lead=rec.lead),
