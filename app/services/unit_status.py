@@ -15,8 +15,8 @@ from app.events.catalogue import OutboxEvent
 from app.models import Assignment, CoResponder, Officer
 from app.repositories import assignments as assignment_repo
 from app.repositories import calls as call_repo
-from app.repositories import dispatch_reads, naming_shift
 from app.repositories import events as outbox
+from app.repositories import naming_shift
 from app.routing.types import LeftUnit
 from app.schemas.common import geo_location
 from app.schemas.roster import StatusUpdate, UnitStatusOut
@@ -55,7 +55,7 @@ async def set_status(
     if call_id is not None and new in ON_CALL and ON_CALL.index(new) < ON_CALL.index(previous):
         # The lifecycle of §3.4 holds for a unit on a cit-dispatch call; a unit busy on the
         # CAD's own incidents (call_id None) reports whatever the CAD says (SPEC §6.1).
-        raise _going_back(previous, new, await _call_named(session, context, call_id))
+        raise _going_back(previous, new, call_views.named(call_id, cad_id))
     if call_id is not None and body.external_incident is not None:
         # Its incident is the cit-dispatch call (active_call_id): a CAD incident beside it
         # would show the unit busy on two at once. The body is well formed; the unit's
@@ -63,7 +63,7 @@ async def set_status(
         # 422 this was).
         raise Conflict(
             "external_incident names the CAD's incident of a unit on no cit-dispatch call;"
-            f" this unit is on call {await _call_named(session, context, call_id)}: report it"
+            f" this unit is on call {call_views.named(call_id, cad_id)}: report it"
             " available first (which releases it)"
         )
     incident = _external_incident(unit.external_incident, previous, body)
@@ -245,14 +245,6 @@ async def _lock(
         await work.restart()
         session = await work.session()
     raise Conflict("the unit was dispatched again while its status was being set; retry")
-
-
-async def _call_named(session: AsyncSession, context: AgencyContext, call_id: UUID) -> str:
-    """The unit's call as a 409 names it: by the CAD's number too, as dispatch's does."""
-    cad_ids = await dispatch_reads.external_ids_of(
-        await session.connection(), agency_id=context.agency_id, call_ids=[call_id]
-    )
-    return call_views.named(call_id, cad_ids.get(call_id))
 
 
 def _going_back(previous: UnitStatus, new: UnitStatus, call: str) -> Conflict:
