@@ -64,6 +64,17 @@ class CallExists(Conflict):
         )
 
 
+class RequestInProgress(Conflict):
+    """A request under an Idempotency-Key whose first request is still running: retried
+    after Retry-After, it is answered as that one was (or runs, if that one failed)."""
+
+    slug, title = "request-in-progress", "A request with this Idempotency-Key is in progress"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": "1"}
+
+
 class OfficerExists(Conflict):
     """An officer given a state_officer_id or badge_number an active officer of the agency
     has: created, changed or reactivated."""

@@ -107,7 +107,8 @@ def _add_schema(schemas: dict[str, Any], name: str, body: dict[str, Any]) -> Non
 
 def _declare_headers(operation: dict[str, Any]) -> None:
     """Every answer has X-Request-ID; 429 and 503 have Retry-After; the answers of a
-    route that takes an Idempotency-Key may be replays."""
+    route that takes an Idempotency-Key may be replays, and its 409 has Retry-After when
+    a request with the same key is still running (`…/request-in-progress`)."""
     idempotent = any(
         p.get("in") == "header" and p.get("name", "").lower() == "idempotency-key"
         for p in operation.get("parameters", [])
@@ -115,7 +116,7 @@ def _declare_headers(operation: dict[str, Any]) -> None:
     for status, response in operation.get("responses", {}).items():
         headers = response.setdefault("headers", {})
         headers["X-Request-ID"] = {"$ref": _HEADERS + "X-Request-ID"}
-        if status in _RETRY_AFTER:
+        if status in _RETRY_AFTER or (idempotent and status == "409"):
             headers["Retry-After"] = {"$ref": _HEADERS + "Retry-After"}
         if idempotent and status not in _RETRY_AFTER:
             headers["Idempotent-Replayed"] = {"$ref": _HEADERS + "Idempotent-Replayed"}

@@ -12,7 +12,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from app.db.unit_of_work import UnitOfWork
-from app.errors import Conflict, Invalid
+from app.errors import Invalid, RequestInProgress
 from app.repositories import idempotency as repo
 from app.state import AppState
 
@@ -50,7 +50,7 @@ async def begin(
     None: go ahead. The key is then completed in work's transaction (complete, or the
     intake statement), or released if work rolls back, so a retry runs afresh. A Replay:
     answer the stored response. A different request under the key is a 422; a retry
-    while the first runs is a 409.
+    while the first runs is a 409 of its own type, with Retry-After.
     """
     key = check_key(key)
     agency_id = work.agency_id
@@ -66,13 +66,17 @@ async def begin(
         row = await repo.lookup(conn, agency_id=agency_id, key=key)
     if row is None:
         # Expired and cleaned up between the two statements: treat as in flight; retry.
-        raise Conflict("a request with this Idempotency-Key is being processed; retry shortly")
+        raise RequestInProgress(
+            "a request with this Idempotency-Key is being processed; retry shortly"
+        )
     if bytes(row.fingerprint) != fingerprint:
         raise Invalid(
             "this Idempotency-Key was used for a different request", loc=("header", HEADER)
         )
     if row.response_status is None:
-        raise Conflict("a request with this Idempotency-Key is still being processed")
+        raise RequestInProgress(
+            "a request with this Idempotency-Key is still being processed; retry shortly"
+        )
     return Replay(status=row.response_status, body=row.response_body)
 
 

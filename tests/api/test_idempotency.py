@@ -55,8 +55,11 @@ async def test_a_retry_storm_creates_exactly_one_call(admin: Api, db: asyncpg.Co
     assert set(codes) <= {201, 409}
     assert codes.count(201) >= 1
     assert len({r.json()["id"] for r in responses if r.status_code == 201}) == 1
-    in_flight = [r.json()["detail"] for r in responses if r.status_code == 409]
-    assert all("still being processed" in d for d in in_flight)
+    in_flight = [r for r in responses if r.status_code == 409]
+    assert all("still being processed" in r.json()["detail"] for r in in_flight)
+    # A CAD's retry loop tells them by their type, and waits as told.
+    assert all(r.json()["type"].endswith("/request-in-progress") for r in in_flight)
+    assert all(r.headers["retry-after"] == "1" for r in in_flight)
     assert await db.fetchval("SELECT count(*) FROM call") == 1
 
 
@@ -145,6 +148,8 @@ async def test_a_claim_left_by_a_request_that_died_is_taken_over_after_60_s(
     waiting = await admin.client.post(path, headers=_key(admin, "died"))
     assert waiting.status_code == 409
     assert "still being processed" in waiting.json()["detail"]
+    assert waiting.json()["type"] == "https://cit-dispatch.dev/problems/request-in-progress"
+    assert waiting.headers["retry-after"] == "1"
     assert await db.fetchval("SELECT count(*) FROM assignment") == 0
     await db.execute(
         "UPDATE idempotency_record SET created_at = now() - interval '61 seconds'"

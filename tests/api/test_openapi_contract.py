@@ -71,6 +71,8 @@ async def test_every_answer_declares_the_headers_it_carries(client: httpx.AsyncC
                     assert "Retry-After" in declared, (method, path, status)
                 if takes_key and status.startswith("2"):
                     assert "Idempotent-Replayed" in declared, (method, path, status)
+                if takes_key and status == "409":  # …/request-in-progress
+                    assert "Retry-After" in declared, (method, path, status)
     assert idempotent == {"POST /v1/calls", "POST /v1/calls/{call_id}/dispatch"}
 
 

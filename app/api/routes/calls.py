@@ -42,7 +42,8 @@ router = APIRouter(prefix="/v1/calls", tags=["calls"], route_class=StrictJSONRou
 _CALL_EXISTS = conflict_naming(
     CallExistsProblem,
     "Another call of the agency has this external_id (CallExistsProblem, whose call_id is"
-    " that call's id), or a request with this Idempotency-Key is still running (Problem).",
+    " that call's id), or a request with this Idempotency-Key is still running (a Problem"
+    " of type …/request-in-progress, with Retry-After: retry then).",
 )
 
 
@@ -63,7 +64,7 @@ async def create_call(
 
     With an `Idempotency-Key`, a retry of the same request replays the first answer (and
     creates no second call); the same key with another body is a 422; a retry while the
-    first is still running is a 409.
+    first is still running is a 409 of type `…/request-in-progress`, with `Retry-After`.
     """
     state, work = handling.state, handling.work
     work.use_generic_plans()

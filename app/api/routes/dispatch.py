@@ -34,7 +34,9 @@ _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
         "was assigned; when units were unavailable the body names them and carries a fresh "
         "recommendation, which is stored in the call's history (UnitsUnavailableProblem); "
         "when the recommendation changed, it carries the latest, as stored "
-        "(RecommendationChangedProblem); otherwise it is a plain Problem.",
+        "(RecommendationChangedProblem); otherwise it is a plain Problem. A request with "
+        "this Idempotency-Key still running is a Problem of type …/request-in-progress, "
+        "with Retry-After: retry then.",
         "content": {
             PROBLEM_MEDIA_TYPE: {
                 "schema": {
