@@ -27,20 +27,29 @@ def if_match_header(description: str) -> Any:
 def if_match(header: str | None) -> Callable[[str], bool] | None:
     """What an If-Match header asks of the current entity tag: None without the header (the
     write goes ahead, as it always did); else a test that "*" passes for any, and a list
-    only for one of its strong tags (a weak tag never matches, nor does a malformed one)."""
+    only for one of its strong tags (a weak tag never matches, nor does a malformed one).
+
+    The test is applied by the service, after what refuses the write whatever If-Match
+    says (no such call, a cleared one: RFC 9110 §13.2.1), so even a header holding no
+    strong tag is answered 412 only then."""
     if header is None:
         return None
     if header.strip() == "*":
         return lambda _: True
     strong = {m.group(0) for m in _ENTITY_TAG.finditer(header) if m.group(1) is None}
     if not strong:
-        # It could never match: said so, not as a change since it was read (the tag the
-        # 412 quoted was often the one sent, unquoted, and a console retried it forever).
-        raise PreconditionFailed(
-            "If-Match holds no strong entity tag: send the ETag as the answer gave it,"
-            ' double quotes included ("…"); a weak one (W/"…") never matches a write'
-        )
+        return _never_matches
     return lambda current: current in strong
+
+
+def _never_matches(_: str) -> bool:
+    """The test of an If-Match holding no strong entity tag: a 412 that says so."""
+    # It could never match: said so, not as a change since it was read (the tag the 412
+    # quoted was often the one sent, unquoted, and a console retried it forever).
+    raise PreconditionFailed(
+        "If-Match holds no strong entity tag: send the ETag as the answer gave it,"
+        ' double quotes included ("…"); a weak one (W/"…") never matches a write'
+    )
 
 
 def if_none_match_header(description: str) -> Any:

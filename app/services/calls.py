@@ -200,8 +200,12 @@ async def update(
     set its facts or notes back unseen. The call as it answers (with its units and
     dispatches, as a dispatch answers, but not its notes), and the tag of the call as
     GET /v1/calls/{id} now shows it (None for notes no key decrypts: no tag, and a
-    precondition then fails but for "*", as the call read cannot be told from another)."""
+    precondition then fails but for "*", as the call read cannot be told from another).
+    A cleared call is the 409 it is without If-Match, whatever that says: no write would
+    change it, so a 412's "read it again" could not work (RFC 9110 §13.2.1: a failure
+    known before the request is processed takes precedence over its preconditions)."""
     call = await get(session, context, call_id, for_update=True)
+    _refuse_cleared(call)
     if precondition is not None:
         latest = await call_views.latest_recommendation(session, call)
         tag = await call_views.tag_of(session, call, latest, cipher=cipher)
@@ -218,6 +222,12 @@ async def update(
     return await call_views.answer_and_tag(session, call, rec, cipher=cipher)
 
 
+def _refuse_cleared(call: CallRecord) -> None:
+    """A cleared call can no longer be changed: a Conflict."""
+    if call.status == "cleared":
+        raise Conflict("the call is cleared; it can no longer be changed")
+
+
 async def revise(
     session: AsyncSession,
     context: AgencyContext,
@@ -230,8 +240,7 @@ async def revise(
 ) -> tuple[CallRecord, RecommendationRecord]:
     """Apply new information to a call locked for update (get(..., for_update=True)), store
     it, re-triage and store the new recommendation; a cleared call is a Conflict."""
-    if call.status == "cleared":
-        raise Conflict("the call is cleared; it can no longer be changed")
+    _refuse_cleared(call)
     now = datetime.now(UTC)
     district_id, district = call.district_id, call.district
     if body.district is not None:

@@ -368,6 +368,37 @@ async def test_two_consoles_patching_one_call_with_if_match_lose_no_change_unsee
     assert (await admin.get(path)).headers["ETag"] != dispatched
 
 
+async def test_a_patch_of_a_cleared_call_is_its_409_whatever_if_match_says(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A stale If-Match on a cleared call was a 412 telling the console to read the call
+    again and write it back, and that write was the 409 of a cleared call (outside-in
+    check): no write could change it, so the 409 comes first (RFC 9110 §13.2.1), for a tag
+    stale, current, weak or malformed alike; and no call is a 404, not a 412."""
+    await grid_districts(admin)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    path = f"/v1/calls/{call['id']}"
+    read = (await admin.get(path)).headers["ETag"]
+    await admin.ok("POST", f"{path}/clear", {"disposition": "resolved"})
+    current = (await admin.get(path)).headers["ETag"]
+    assert current != read
+    recommendations = await db.fetchval("SELECT count(*) FROM recommendation")
+    for match in (read, current, "*", f"W/{current}", current.strip('"')):
+        refused = await admin.client.patch(
+            path, json={"notes": "x"}, headers={**admin.headers, "If-Match": match}
+        )
+        assert refused.status_code == 409, (match, refused.text)
+        assert refused.json()["detail"] == "the call is cleared; it can no longer be changed"
+    assert await db.fetchval("SELECT count(*) FROM recommendation") == recommendations
+    assert (await admin.get(path)).headers["ETag"] == current
+    missing = await admin.client.patch(
+        f"/v1/calls/{uuid.uuid4()}",
+        json={"notes": "x"},
+        headers={**admin.headers, "If-Match": 'W/"x"'},
+    )
+    assert missing.status_code == 404, missing.text
+
+
 async def test_a_patch_answers_with_the_calls_units_as_a_read_shows_them(admin: Api) -> None:
     """A console refreshing its view from the PATCH's answer lost the units on the call
     (the answer had no assignments or dispatches, as a dispatch's answer has): now it is
