@@ -41,6 +41,17 @@ HEADERS: dict[str, dict[str, Any]] = {
     },
 }
 
+# The document's own description (info.description): what no operation can list, as it is
+# about a path or the API as a whole, where a client generated from the document shows it.
+DESCRIPTION = (
+    "Every error is an RFC 9457 problem (`application/problem+json`, the Problem schema),"
+    " and each operation lists those it may answer. Two answers are about a path, not an"
+    " operation, so no operation lists them: a path the API does not have (one with a"
+    " trailing slash included) is a 404 of type `…/not-found`; a method a path does not"
+    " take (`DELETE /v1/calls`) is a 405 of type `…/method-not-allowed` whose `Allow` header"
+    " lists the methods the path takes (`HEAD` wherever `GET` is, but on `/v1/stream`)."
+)
+
 # Components of library types, which no docstring of ours describes.
 _LIBRARY_SCHEMAS = {
     "JsonValue": "Any JSON value: an object, an array, a string, a number, true, false or null.",
@@ -61,7 +72,13 @@ def build(
     routes: Sequence[BaseRoute], app: FastAPI, problem_models: tuple[type[BaseModel], ...]
 ) -> dict[str, Any]:
     """The whole document for app, its paths in the order of routes."""
-    schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=routes)
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=DESCRIPTION,
+        routes=routes,
+    )
     components = schema.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     for model in problem_models:

@@ -76,6 +76,31 @@ async def test_every_answer_declares_the_headers_it_carries(client: httpx.AsyncC
     assert idempotent == {"POST /v1/calls", "POST /v1/calls/{call_id}/dispatch"}
 
 
+async def test_the_document_tells_of_the_405_of_a_method_a_path_does_not_take(
+    admin: Api,
+) -> None:
+    """docs/api.md documents the 405 and its Allow header; the document did not say it
+    anywhere (an outside-in check). It is about a path, so no operation lists it: the
+    document's own description does, by the type and header a real 405 carries."""
+    document = await _document(admin.client)
+    statuses = {
+        status
+        for operations in document["paths"].values()
+        for operation in operations.values()
+        for status in operation["responses"]
+    }
+    assert "405" not in statuses
+    described = document["info"]["description"]
+    refused = await admin.delete("/v1/calls")
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "GET, HEAD, POST"
+    assert f"`…/{refused.json()['type'].rsplit('/', 1)[1]}`" in described
+    assert "`Allow` header" in described
+    missing = await admin.get("/v1/calls/")
+    assert missing.status_code == 404
+    assert f"`…/{missing.json()['type'].rsplit('/', 1)[1]}`" in described
+
+
 async def test_every_route_that_takes_a_key_documents_the_422_of_an_unknown_parameter(
     admin: Api,
 ) -> None:
