@@ -67,6 +67,9 @@ class Call(Base):
     # The SHA-256 of the last applied EIDO's own notes, encrypted as the notes are
     # (migration 0036; app/services/eido_applied.py).
     eido_notes_digest: Mapped[str | None] = mapped_column(Text)
+    # Whether the last EIDO applied to the call said its incident was ReOpened (migration
+    # 0039; app/services/eido_applied.py).
+    eido_reopened: Mapped[bool] = mapped_column(server_default=text("false"))
 
 
 class Recommendation(Base):

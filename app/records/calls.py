@@ -68,3 +68,6 @@ class CallRecord:
     # call that gave notes (app/services/eido_applied.py); None if none was, or before
     # migration 0036.
     eido_notes_digest: str | None
+    # Whether the last EIDO applied to the call said its incident was ReOpened: a cleared
+    # call's CAD saying so again is no news (app/services/eido.py, _update).
+    eido_reopened: bool = False

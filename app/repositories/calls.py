@@ -72,6 +72,7 @@ _COLUMNS = (
     "eido_updated_at",
     "unread_cautions",
     "eido_notes_digest",
+    "eido_reopened",
 )
 _JSON = {"safety", "subject"}
 # Columns that never change after intake.
@@ -108,6 +109,7 @@ def call_params(call: CallRecord) -> dict[str, Any]:
         "eido_updated_at": call.eido_updated_at,
         "unread_cautions": call.unread_cautions,
         "eido_notes_digest": call.eido_notes_digest,
+        "eido_reopened": call.eido_reopened,
     }
     return {f"call_{column}": values[column] for column in _COLUMNS}
 
@@ -295,6 +297,7 @@ def call_record(row: Columns) -> CallRecord:
         eido_updated_at=row["eido_updated_at"],
         unread_cautions=row["unread_cautions"],
         eido_notes_digest=row["eido_notes_digest"],
+        eido_reopened=row["eido_reopened"],
     )
 
 

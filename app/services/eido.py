@@ -319,13 +319,16 @@ async def _update(
                 },
             )
             raise refused
-        if told is None and not facts.reopened:  # e.g. its own export coming back
+        # The CAD taking up the incident again is news too, whatever else it tells: taken
+        # as nothing to apply, the CAD held the incident open and the call stayed cleared.
+        # Not when the last document applied said ReOpened already (the CAD reopened the
+        # incident before a dispatcher cleared the call here, and says so on each update).
+        reopens = facts.reopened and not call.eido_reopened
+        if told is None and not reopens:  # e.g. its own export coming back
             await _audit(
                 session, who, call, request_id, incident_id=facts.incident_id, applied=False
             )
             return EidoImport(call=await _render(session, call), created=False, applied=False)
-        # The CAD taking up the incident again is news too, whatever else it tells: taken
-        # as nothing to apply, the CAD held the incident open and the call stayed cleared.
         closed = Conflict(
             f"call {call.id} is cleared; an EIDO can no longer change it"
             + (", nor reopen it (the incident's status says ReOpened)" if told is None else "")

@@ -1,6 +1,7 @@
 """What a call records of the last EIDO applied to it, beside the facts it takes: the
-document's `lastUpdateTimeStamp` (one no newer changes nothing), how many of its cautions
-the recommendations warn of as not read, and a digest of its own notes, by which
+document's `lastUpdateTimeStamp` (one no newer changes nothing), whether it said the
+incident was ReOpened (a cleared call's CAD saying so again is no news), how many of its
+cautions the recommendations warn of as not read, and a digest of its own notes, by which
 a later document's notes the CAD has not changed are known to be no news, whatever
 dispatchers made of the call's notes since (docs/api.md, "EIDO").
 
@@ -23,10 +24,10 @@ from app.records.calls import CallRecord
 
 
 def as_applied(call: CallRecord, facts: IncidentFacts, cipher: DataCipher) -> CallRecord:
-    """The call with what applying the document records of it: its timestamp, and, when it
-    gives notes or cautions, the count of its cautions not read (told in the notes); the
-    digest of its own notes when it gives notes. A document that leaves them out keeps
-    those held, as it keeps the notes."""
+    """The call with what applying the document records of it: its timestamp, whether it
+    says the incident was ReOpened, and, when it gives notes or cautions, the count of its
+    cautions not read (told in the notes); the digest of its own notes when it gives notes.
+    A document that leaves them out keeps those held, as it keeps the notes."""
     says = facts.own_notes is not None or facts.cautioned
     digest = call.eido_notes_digest
     if facts.own_notes is not None:
@@ -38,6 +39,7 @@ def as_applied(call: CallRecord, facts: IncidentFacts, cipher: DataCipher) -> Ca
         eido_updated_at=facts.updated_at,
         unread_cautions=facts.unread_cautions if says else call.unread_cautions,
         eido_notes_digest=digest,
+        eido_reopened=facts.reopened,
     )
 
 

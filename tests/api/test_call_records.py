@@ -49,6 +49,7 @@ async def test_every_call_field_is_written_and_read_back(app: FastAPI, admin: Ap
         officer_injured=True,
         eido_updated_at=at - timedelta(minutes=2),
         eido_notes_digest="v1:digest-ciphertext-as-stored",
+        eido_reopened=True,
     )
     # Every field holds a value, so a field the repository drops cannot pass as None.
     assert all(getattr(call, f.name) is not None for f in fields(call))
@@ -90,6 +91,7 @@ async def test_every_call_field_is_written_and_read_back(app: FastAPI, admin: Ap
         officer_injured=False,
         eido_updated_at=at + timedelta(minutes=59),
         eido_notes_digest=None,
+        eido_reopened=False,
     )
     async with state.unit_of_work(admin.agency_id) as work:
         await repo.update_call(await work.session(), changed)

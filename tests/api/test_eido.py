@@ -1702,6 +1702,42 @@ async def test_the_cad_reopening_the_incident_of_a_cleared_call_is_refused_not_d
     assert await _count(db, "call") == 1
 
 
+def _with_status(eido: dict[str, Any], *statuses: str) -> dict[str, Any]:
+    eido["incidentComponent"]["incidentStatusCommonRegistryText"] = list(statuses)
+    return eido
+
+
+async def test_a_reopened_incident_whose_call_a_dispatcher_cleared_is_not_reopened_again(
+    admin: Api,
+) -> None:
+    """The CAD had reopened the incident before its call reached this service, and says
+    ReOpened on each later update. A dispatcher cleared the call here: the CAD's next
+    update, ReOpened as every one before it, was a 409 saying the CAD reopened the call's
+    incident, which it had not done since (as every update after it would be). It is no
+    news, as before 6981a64; the CAD reopening one it closed after a clear here is."""
+    await grid_districts(admin)
+    incident = incident_id()
+    first = _with_status(document(incident, beat="D1"), "ReOpened")
+    call = await _import(admin, first, 201)
+    await _import(admin, _with_status(document(incident, at=later(1), beat="D1"), "ReOpened"), 200)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "resolved"})
+    for at in (2, 3):
+        update = _with_status(document(incident, at=later(at), beat="D1"), "ReOpened")
+        again = await _import(admin, update, 200)
+        assert (again["applied"], again["status"]) == (False, "cleared")
+    # An incident open at the CAD (no ReOpened) whose call a dispatcher cleared: the CAD
+    # closing it is no news, and reopening it after is.
+    incident = incident_id()
+    call = await _import(admin, document(incident, beat="D1"), 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "resolved"})
+    closing = _with_status(document(incident, at=later(1), beat="D1"), "Closed")
+    assert (await _import(admin, closing, 200))["applied"] is False
+    reopened = _with_status(document(incident, at=later(2), beat="D1"), "ReOpened")
+    refused = await admin.post("/v1/eido", reopened)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"].endswith("nor reopen it (the incident's status says ReOpened)")
+
+
 async def test_a_closing_disposition_a_call_cannot_hold_is_made_one_it_can(admin: Api) -> None:
     """Any string is schema-valid there: controls alone, or a code of 300 characters, were
     a 500 (the cleared call's disposition refuses them), and the subscriber retried it."""
