@@ -4,8 +4,9 @@ SPEC §1: when safety is flagged a CIT officer leads and mental health supports,
 officers take charge of the scene even when not first there. After an escalation the
 recommendation names the units already on the call in their new parts (routing ranks them
 first); a dispatch gives them those parts. A lead it sends, new or already on the call,
-takes over from any other: that one steps down, a co-responder to support, an officer to
-backup, so a call has one lead at a time. Plain data in, plain data out.
+takes over from any other: that one steps down, to the part the dispatch names it in (an
+officer to stabilise the scene), else a co-responder to support, an officer to backup, so a
+call has one lead at a time. Plain data in, plain data out.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from uuid import UUID
 
 from app.models import Assignment, Dispatch
 from app.records.recommendations import Decided, RecommendationRecord
-from app.vocabulary import LEAD_OF, Lead, ResponderType, UnitRole
+from app.vocabulary import LEAD_OF, ROLES_OF, Lead, ResponderType, UnitRole
 
 Unit = tuple[ResponderType, UUID, UnitRole]
 
-# The part a lead steps down to when another unit takes over: the one each kind plays
-# beside the other kind's lead in a recommendation.
+# The part a lead steps down to when another unit takes over, unless the dispatch names it
+# in another (_steps_down_to): the one each kind plays beside the other kind's lead in a
+# recommendation.
 STEPS_DOWN_TO: dict[ResponderType, UnitRole] = {"co_responder": "support", "officer": "backup"}
 
 
@@ -142,7 +144,7 @@ def role_changes(
     """The role changes a dispatch of these units makes on a call with these active
     assignments. With rerole, each unit already on it sent in another role takes that role;
     without, units already on it keep theirs. With a lead among the units sent (new, or
-    re-roled), any other lead on the call steps down."""
+    re-roled), any other lead on the call steps down (_steps_down_to)."""
     on_call = {a.responder_id: a for a in active}
     sent = [u for u in requested if rerole or u[1] not in on_call]
     changes = [
@@ -152,12 +154,24 @@ def role_changes(
     ]
     if any(role == "lead" for _, _, role in sent):
         named = {unit_id for _, unit_id, _ in sent}
+        parts = {unit_id: role for _, unit_id, role in requested}
         changes += [
-            RoleChange(a, STEPS_DOWN_TO[a.responder_type])
+            RoleChange(a, _steps_down_to(a, parts.get(a.responder_id)))
             for a in active
             if a.role == "lead" and a.responder_id not in named
         ]
     return changes
+
+
+def _steps_down_to(lead: Assignment, named: UnitRole | None) -> UnitRole:
+    """The part a lead takes when another takes over: the one the dispatch's units name it
+    in, when that is a part its kind plays beside a lead (the recommendation's officer on
+    the call named to stabilise the scene until the CIT officer it sends arrives: stepped
+    down to back-up, it was told to back up a lead still on its way); else the one its kind
+    plays beside the other kind's lead."""
+    if named is not None and named != "lead" and named in ROLES_OF[lead.responder_type]:
+        return named
+    return STEPS_DOWN_TO[lead.responder_type]
 
 
 def leaves_no_lead(

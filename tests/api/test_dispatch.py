@@ -1297,6 +1297,38 @@ async def test_a_cit_officer_recommended_as_back_up_takes_charge_from_an_officer
     assert await _events(db, "call.escalated") == []
 
 
+async def test_an_officer_leading_for_want_of_a_cit_officer_stabilises_when_one_takes_charge(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A weapon call with no CIT officer in reach: the officer here was sent to lead. A CIT
+    officer from next door comes on shift, and the call's re-triage names it to lead and the
+    officer on the call to stabilise the scene until it arrives (cit_adjacent). The plain
+    dispatch sent the CIT officer to lead and stepped the officer on scene down to back-up,
+    not to the part the recommendation named: its terminal was told to back up a lead still
+    on its way, and the trail said so."""
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    near = await add_officer(admin, district="D1", call_sign="1A1", trainings=["de_escalation"])
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "safety": {"weapon": True}}, 201)
+    assert _recommended(call, "lead") == near
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    cit = await add_officer(admin, district="D2", call_sign="2C1", cit=True)
+    patched = await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": "still armed"})
+    named = {u["responder_id"]: u["role"] for u in patched["recommendation"]["units"]}
+    assert named == {cit: "lead", near: "stabilize", co: "support"}
+    done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    assert {(a["responder_id"], a["role"]) for a in done["assignments"]} == {
+        (cit, "lead"),
+        (near, "stabilize"),
+        (co, "support"),
+    }
+    told = [e for e in await _events(db, "unit.assigned") if e["responder_id"] == near]
+    assert (told[-1]["previous_role"], told[-1]["role"]) == ("lead", "stabilize")
+    [latest, _] = (await admin.ok("GET", "/v1/audit?action=call.dispatch"))["items"]
+    [change] = latest["detail"]["role_changes"]
+    assert (change["responder_id"], change["from"], change["to"]) == (near, "lead", "stabilize")
+
+
 async def test_a_unit_sent_in_a_part_its_kind_does_not_play_is_422(
     admin: Api, db: asyncpg.Connection
 ) -> None:
