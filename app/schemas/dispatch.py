@@ -52,7 +52,8 @@ class DispatchRequest(StrictModel):
         Annotated[list[UnitChoice], Field(min_length=1, max_length=20)] | None,
         Field(
             description="The units to send; left out, the latest recommendation's units with"
-            " their roles",
+            " their roles, but beside a lead already on the call as the operation says (a"
+            " CIT officer taking charge from an officer leading who is not CIT)",
         ),
     ] = None
     # Why the units differ from the recommendation: a code for the reports, words for people.

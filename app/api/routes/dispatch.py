@@ -69,9 +69,13 @@ async def dispatch_call(
     reason). Every unit is assigned, or none; with `recommendation_id`, only while that is
     the call's latest recommendation. Units already on the call keep their parts,
     unless units are given or the recommended lead changed since the last dispatch (an
-    escalation): then they take the parts named (a CIT officer on the call takes the lead),
-    and a lead sent takes over from any other, who steps down. `Idempotency-Key` works as
-    on POST /v1/calls."""
+    escalation): then they take the parts named (a CIT officer on the call takes the lead).
+    Without units, on a call that has a lead, the recommendation's units join a lead of the
+    other kind in the part their kind plays beside it, and a CIT officer it names (in
+    whatever part) is sent to lead when the officer leading is not CIT: a CIT officer takes
+    charge of the scene even when not first there. A lead sent takes over from any other,
+    who steps down (to the part the units name it in, else an officer to backup, a
+    co-responder to support). `Idempotency-Key` works as on POST /v1/calls."""
     state, work = handling.state, handling.work
     work.use_generic_plans()
     request_body = body or DispatchRequest()
