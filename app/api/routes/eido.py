@@ -83,14 +83,17 @@ async def import_eido(
     ] = None,
 ) -> Response:
     """Import one EIDO: **201** with the new call, or **200** with the incident's call and
-    `applied` (false when the document is not newer than the last one applied).
+    `applied` (false when the document is not newer than the last one applied, or tells
+    the call nothing it does not hold).
 
     The document's `$id` (its Incident Tracking Identifier) is the call's `external_id`.
     A newer document updates the call, and re-triages it when the nature, place, person or
     notes changed; one saying the incident ended (Closed or Cancelled) then clears the call,
     releasing its units, with the document's disposition. A document that is not an EIDO,
     or that nothing places in a district, is a 422 and writes nothing; a newer one for a
-    cleared call is a 409.
+    cleared call is a 409 when it tells the call something new (the incident ReOpened
+    too), else a 200 with `applied` false (its own export echoed back; the CAD's last
+    document again).
     """
     work.use_generic_plans()
     result = await service.import_document(
