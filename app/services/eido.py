@@ -30,7 +30,7 @@ from app.schemas.common import said
 from app.schemas.dispatch import ClearRequest
 from app.security import Principal
 from app.services import agency, audit, call_views, calls, clearing, eido_export, eido_news
-from app.services.eido_applied import as_applied
+from app.services.eido_applied import as_applied, reopening_ended
 from app.services.eido_export import incident_call
 from app.state import AppState
 from app.vocabulary import ALWAYS_SAFETY
@@ -325,6 +325,9 @@ async def _update(
         # incident before a dispatcher cleared the call here, and says so on each update).
         reopens = facts.reopened and not call.eido_reopened
         if told is None and not reopens:  # e.g. its own export coming back
+            if (ended := reopening_ended(call, facts)) is not None:
+                call = ended
+                await call_repo.update_call(session, call)
             await _audit(
                 session, who, call, request_id, incident_id=facts.incident_id, applied=False
             )

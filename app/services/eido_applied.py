@@ -1,6 +1,7 @@
 """What a call records of the last EIDO applied to it, beside the facts it takes: the
 document's `lastUpdateTimeStamp` (one no newer changes nothing), whether it said the
-incident was ReOpened (a cleared call's CAD saying so again is no news), how many of its
+incident was ReOpened (a cleared call's CAD saying so again is no news; a newer document
+that is no news to a cleared call records it too when it no longer says so), how many of its
 cautions the recommendations warn of as not read, and a digest of its own notes, by which
 a later document's notes the CAD has not changed are known to be no news, whatever
 dispatchers made of the call's notes since (docs/api.md, "EIDO").
@@ -41,6 +42,16 @@ def as_applied(call: CallRecord, facts: IncidentFacts, cipher: DataCipher) -> Ca
         eido_notes_digest=digest,
         eido_reopened=facts.reopened,
     )
+
+
+def reopening_ended(call: CallRecord, facts: IncidentFacts) -> CallRecord | None:
+    """The cleared call with what a newer document that is no news to it records: that the
+    CAD no longer says ReOpened (a Closed after the clear), and its timestamp, so that the
+    CAD reopening the incident after that is news (a 409), and a document older than this
+    one, arriving late, is not. None when there is nothing to record."""
+    if not call.eido_reopened or facts.reopened:
+        return None
+    return replace(call, eido_updated_at=facts.updated_at, eido_reopened=False)
 
 
 def notes_told(call: CallRecord, own_notes: str | None, cipher: DataCipher) -> bool:

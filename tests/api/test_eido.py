@@ -1738,6 +1738,35 @@ async def test_a_reopened_incident_whose_call_a_dispatcher_cleared_is_not_reopen
     assert refused.json()["detail"].endswith("nor reopen it (the incident's status says ReOpened)")
 
 
+async def test_the_cad_closing_and_reopening_a_reopened_incident_after_a_clear_is_refused(
+    admin: Api,
+) -> None:
+    """The CAD had reopened the incident before its call reached this service, and a
+    dispatcher cleared the call here. The CAD closing the incident is no news to the call,
+    but it no longer says ReOpened: reopening the incident after that is the CAD taking it
+    up again, a 409 that says so (it was a 200, applied: false, and the call stayed cleared
+    while the CAD held the incident open). An older document arriving late, after the
+    Closed, changes nothing."""
+    await grid_districts(admin)
+    incident = incident_id()
+    call = await _import(admin, _with_status(document(incident, beat="D1"), "ReOpened"), 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "resolved"})
+    again = _with_status(document(incident, at=later(1), beat="D1"), "ReOpened")
+    assert (await _import(admin, again, 200))["applied"] is False
+    closing = _with_status(document(incident, at=later(3), beat="D1"), "Closed")
+    assert (await _import(admin, closing, 200))["applied"] is False
+    late = _with_status(document(incident, at=later(2), beat="D1"), "ReOpened")
+    assert (await _import(admin, late, 200))["applied"] is False
+    for at in (4, 5):  # the reopening, and the CAD's next update still saying so
+        reopened = _with_status(document(incident, at=later(at), beat="D1"), "ReOpened")
+        refused = await admin.post("/v1/eido", reopened)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["detail"].endswith(
+            "nor reopen it (the incident's status says ReOpened)"
+        )
+    assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["status"] == "cleared"
+
+
 async def test_a_closing_disposition_a_call_cannot_hold_is_made_one_it_can(admin: Api) -> None:
     """Any string is schema-valid there: controls alone, or a code of 300 characters, were
     a 500 (the cleared call's disposition refuses them), and the subscriber retried it."""
