@@ -1,15 +1,17 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StrictBool, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from app.schemas.call_answers import DispatchedCallOut, RecommendationOut
 from app.schemas.common import NO_NUL, VISIBLE, StrictModel, sent_at_most
 from app.vocabulary import (
     DISPOSITION_MAX,
     NOTES_MAX,
+    RESPONDER_TYPES,
+    ROLES_OF,
     DivertedTo,
     Outcome,
     OverrideCode,
@@ -34,9 +36,26 @@ Reason = Annotated[
 ]
 
 
+def _parts_of_each_kind(schema: dict[str, Any]) -> None:
+    """In the schema only (dispatch_request.chosen words the 422, naming the parts a kind
+    plays): the role a unit of each kind may be sent in, so that a client, or a generator
+    of valid requests, knows a co-responder is never sent to stabilise."""
+    schema["oneOf"] = [
+        {
+            "properties": {
+                "responder_type": {"const": kind},
+                "role": {"enum": list(ROLES_OF[kind])},
+            }
+        }
+        for kind in RESPONDER_TYPES
+    ]
+
+
 class UnitChoice(StrictModel):
     """A unit to send and the part it plays: an officer as `lead`, `backup` or `stabilize`, a
     co-responder as `lead` or `support`."""
+
+    model_config = ConfigDict(json_schema_extra=_parts_of_each_kind)
 
     responder_type: ResponderType
     responder_id: UUID

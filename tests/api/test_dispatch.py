@@ -14,6 +14,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from app.db.engine import plain_url
+from app.vocabulary import ROLES_OF
 from tests.helpers import (
     Api,
     add_co_responder,
@@ -1327,6 +1328,21 @@ async def test_an_officer_leading_for_want_of_a_cit_officer_stabilises_when_one_
     [latest, _] = (await admin.ok("GET", "/v1/audit?action=call.dispatch"))["items"]
     [change] = latest["detail"]["role_changes"]
     assert (change["responder_id"], change["from"], change["to"]) == (near, "lead", "stabilize")
+
+
+async def test_the_document_says_the_parts_each_kind_plays_as_the_422_does(
+    client: httpx.AsyncClient,
+) -> None:
+    """The schema took any part for any kind, so a request it called valid (a co-responder
+    sent to stabilise) was a 422: the fuzzer's ST202 (CI). It says what the 422 says now."""
+    document = (await client.get("/openapi.json")).json()
+    schema = {**document["components"]["schemas"]["UnitChoice"], "components": {}}
+    validator = Draft202012Validator(schema)
+    unit = str(uuid.uuid4())
+    for kind, parts in ROLES_OF.items():
+        for role in ("lead", "backup", "support", "stabilize"):
+            choice = {"responder_type": kind, "responder_id": unit, "role": role}
+            assert validator.is_valid(choice) == (role in parts), choice
 
 
 async def test_a_unit_sent_in_a_part_its_kind_does_not_play_is_422(
