@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import signal
 import socket
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -59,3 +61,26 @@ def test_a_stop_before_the_server_takes_the_signal_ends_serve(
             sock.close()
     assert stop.value.code == 0
     assert served == []
+
+
+def test_a_second_stop_does_not_cut_short_what_the_process_does_as_it_ends() -> None:
+    """The first SIGTERM ends serve; one more, while the process ends (its atexit handlers:
+    the embedded PostgreSQL's release, which may stop the server), raised SystemExit in the
+    middle of that release too, and the server was left running with no process to stop it.
+    """
+    script = (
+        "import atexit, signal, sys\n"
+        "from app.cli import serving\n"
+        "def release():\n"
+        "    signal.raise_signal(signal.SIGTERM)\n"
+        "    print('released', flush=True)\n"
+        "atexit.register(release)\n"
+        "signal.signal(signal.SIGTERM, serving.stopped)\n"
+        "signal.raise_signal(signal.SIGTERM)\n"
+        "print('ran on', flush=True)\n"
+    )
+    ended = subprocess.run(  # noqa: S603 (this interpreter)
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert ended.returncode == 0, ended.stderr
+    assert ended.stdout.splitlines() == ["released"], ended.stderr

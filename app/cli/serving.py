@@ -120,7 +120,16 @@ def stopped(signal_number: int, frame: object) -> None:
     server started and ran on, stopped by nobody, until a SIGKILL (1 in 6 stops so timed,
     as a readiness probe on the metrics port can time them). Either way it ends now."""
     log.info("stopped", extra={"signal": signal.Signals(signal_number).name})
+    # Once: a SIGTERM after this one comes while the process ends (asyncio's teardown, the
+    # embedded PostgreSQL's release at exit), and an exception raised there would cut that
+    # short, leaving the server running with no process to stop it.
+    signal.signal(signal.SIGTERM, _stopping)
     raise SystemExit(0)
+
+
+def _stopping(signal_number: int, frame: object) -> None:
+    """SIGTERM's handler once the process is ending: said, and nothing else."""
+    log.info("stopping already", extra={"signal": signal.Signals(signal_number).name})
 
 
 def serve_settings(settings: Settings, args: argparse.Namespace) -> Settings:
