@@ -91,9 +91,10 @@ async def import_eido(
     notes changed; one saying the incident ended (Closed or Cancelled) then clears the call,
     releasing its units, with the document's disposition. A document that is not an EIDO,
     or that nothing places in a district, is a 422 and writes nothing; a newer one for a
-    cleared call is a 409 when it tells the call something new (the incident ReOpened
-    too), else a 200 with `applied` false (its own export echoed back; the CAD's last
-    document again).
+    cleared call is a 409 when it tells the call something new (the incident ReOpened,
+    unless the last document applied said so already), else a 200 with `applied` false
+    (its own export echoed back; the CAD's last document again; a Closed that tells
+    nothing else).
     """
     work.use_generic_plans()
     result = await service.import_document(
