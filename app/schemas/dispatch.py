@@ -39,13 +39,16 @@ Reason = Annotated[
 def _parts_of_each_kind(schema: dict[str, Any]) -> None:
     """In the schema only (dispatch_request.chosen words the 422, naming the parts a kind
     plays): the role a unit of each kind may be sent in, so that a client, or a generator
-    of valid requests, knows a co-responder is never sent to stabilise."""
-    schema["oneOf"] = [
+    of valid requests, knows a co-responder is never sent to stabilise. As `if`/`then`,
+    which a client generator passes over: a `oneOf` beside `properties` makes some of them
+    drop the properties (a generated type without `responder_id`)."""
+    schema["allOf"] = [
         {
-            "properties": {
-                "responder_type": {"const": kind},
-                "role": {"enum": list(ROLES_OF[kind])},
-            }
+            "if": {
+                "properties": {"responder_type": {"const": kind}},
+                "required": ["responder_type"],
+            },
+            "then": {"properties": {"role": {"enum": list(ROLES_OF[kind])}}},
         }
         for kind in RESPONDER_TYPES
     ]
