@@ -66,7 +66,7 @@ class IncidentFacts:
     reopened: bool = False
     # Who issued the document (issuingElementIdentification) and the issuer's own id of the
     # incident (incidentComponent.internalIncidentId): this service's export gives its
-    # name and the call's id.
+    # name and the CAD's number of the call, or the call's id (outgoing.internal_incident_id).
     issuer: str | None
     internal_id: str | None
 

@@ -79,6 +79,17 @@ def call_identifier_for(incident_id: str) -> str:
     return CALL_ID_PREFIX + incident_id[len(registry.INCIDENT_ID_PREFIX) :]
 
 
+def internal_incident_id(call: CallRecord) -> str:
+    """The incident's id in the agency's own systems (STA-021's internalIncidentId, "assigned
+    by the agency involved in the Incident", for legacy systems to exchange it by): the
+    CAD's number a call was taken under (its external_id, when that is no Incident Tracking
+    Identifier), so a system holding the export finds the CAD's incident without a
+    translation table (SPEC section 6), while the call's id is in the incident's $id
+    (incident_id_for); else the call's id here."""
+    external = call.external_id
+    return str(call.id) if external is None or is_incident_id(external) else external
+
+
 def is_incident_id(value: str | None) -> bool:
     """Whether value has the form of an Incident Tracking Identifier (registry's)."""
     return value is not None and registry.is_incident_id(value)
@@ -175,7 +186,7 @@ class _Builder:
             "incidentTypeCommonRegistryText": registry.common_incident_type(call.nature),
             "incidentStatusCommonRegistryText": _incident_status(self.snapshot),
             "incidentStatusInternalText": [call.status],
-            "internalIncidentId": str(call.id),
+            "internalIncidentId": internal_incident_id(call),
             "beatOrDispatchGroupText": call.district,
         }
         if call.nature is not None:

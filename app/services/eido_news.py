@@ -20,9 +20,13 @@ from app.services import eido_applied
 
 def names_this_call(facts: incoming.IncidentFacts, call: CallRecord) -> bool:
     """Whether the document says it is this service's export of this very call
-    (app/eido/outgoing.py names itself the issuer, and the call's id as
-    internalIncidentId)."""
-    return facts.issuer == outgoing.ISSUER and facts.internal_id == str(call.id)
+    (app/eido/outgoing.py names itself the issuer, and internal_incident_id: the CAD's
+    number, else the call's id; the call's id is also taken, as exports before the CAD's
+    number was sent gave it)."""
+    return facts.issuer == outgoing.ISSUER and facts.internal_id in {
+        str(call.id),
+        outgoing.internal_incident_id(call),
+    }
 
 
 def own_export(facts: incoming.IncidentFacts, exported_at: datetime) -> bool:

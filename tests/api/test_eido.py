@@ -755,6 +755,9 @@ async def test_pending_call_exports_a_valid_eido_found_by_its_assigned_id(admin:
     assert incident["incidentTypeCommonRegistryText"] == "SUICTHRT"
     assert incident["incidentStatusCommonRegistryText"] == ["Active"]
     assert incident["beatOrDispatchGroupText"] == "D1"
+    # The CAD's number the call was taken under: a system holding the export finds the CAD's
+    # incident by it (our id is in $id).
+    assert incident["internalIncidentId"] == "CAD-2026-1"
     assert "dispositionComponent" not in incident
     assert len(eido["dispatchComponent"]) == 1
     assert "emergencyResourceComponent" not in eido
@@ -1900,6 +1903,55 @@ async def test_an_echo_of_an_earlier_export_does_not_raise_a_flag_a_dispatcher_l
     raised = await admin.ok("POST", "/v1/eido", cad)
     assert (raised["applied"], raised["safety"]["weapon"]) == (True, True)
     assert raised["recommendation"]["lead"] == "law_enforcement"
+
+
+async def test_a_cad_numbered_calls_export_edited_and_sent_back_is_still_its_own(
+    admin: Api,
+) -> None:
+    """The export names a call taken by POST under the CAD's number by that number
+    (internalIncidentId); its export edited and sent back re-dated is still the call's own,
+    so its EDP is no nature, as is one of an earlier export naming the call's id."""
+    await _crew_in_d1(admin)
+    policy = await admin.ok("GET", "/v1/policy")
+    flags = {**policy["nature_flags"], "EDP": ["violence"]}
+    await admin.ok("PUT", "/v1/policy", {**policy, "nature_flags": flags})
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "external_id": "CAD-77"}, 201)
+    exported = await admin.ok("GET", f"/v1/calls/{call['id']}/eido")
+    assert exported["incidentComponent"]["internalIncidentId"] == "CAD-77"
+    for step, internal_id in enumerate(("CAD-77", call["id"]), start=1):
+        edited = {
+            **exported,
+            "incidentComponent": {
+                **exported["incidentComponent"],
+                "internalIncidentId": internal_id,
+            },
+            "lastUpdateTimeStamp": stamp(datetime.now(UTC) + timedelta(seconds=step)),
+        }
+        echoed = await admin.ok("POST", "/v1/eido", edited)
+        assert echoed["nature"] is None
+        assert echoed["recommendation"]["id"] == call["recommendation"]["id"]
+    # Another call's number is not this call's own export: its EDP classifies the call.
+    other = {
+        **exported,
+        "incidentComponent": {**exported["incidentComponent"], "internalIncidentId": "CAD-78"},
+        "lastUpdateTimeStamp": stamp(datetime.now(UTC) + timedelta(seconds=3)),
+    }
+    classified = await admin.ok("POST", "/v1/eido", other)
+    assert (classified["nature"], classified["recommendation"]["lead"]) == (
+        "EDP",
+        "law_enforcement",
+    )
+
+
+async def test_an_imported_or_unnumbered_calls_export_names_it_by_its_id(admin: Api) -> None:
+    await grid_districts(admin)
+    made = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    eido = await admin.ok("GET", f"/v1/calls/{made['id']}/eido")
+    assert eido["incidentComponent"]["internalIncidentId"] == made["id"]
+    urn = "urn:emergency:uid:incidentid:cad77:psap.example.org"
+    named = await admin.ok("POST", "/v1/calls", {"district": "D1", "external_id": urn}, 201)
+    eido = await admin.ok("GET", f"/v1/calls/{named['id']}/eido")
+    assert (eido["$id"], eido["incidentComponent"]["internalIncidentId"]) == (urn, named["id"])
 
 
 async def test_a_call_with_no_nature_keeps_none_when_its_export_comes_back_edited(
