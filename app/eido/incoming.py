@@ -63,7 +63,9 @@ class IncidentFacts:
     # while its common status does not say it is over (Closed or Cancelled, not ReOpened).
     closure: Closure | None
     # Whether its common status says ReOpened: an incident that had ended taken up again.
-    reopened: bool = False
+    # None when it tells no common status (the schema does not require one): a CAD's
+    # partial update says nothing about whether the incident is still reopened.
+    reopened: bool | None = False
     # Who issued the document (issuingElementIdentification) and the issuer's own id of the
     # incident (incidentComponent.internalIncidentId): this service's export gives its
     # name and the CAD's number of the call, or the call's id (outgoing.internal_incident_id).
@@ -347,7 +349,7 @@ def read(
         cautioned=bool(_components(document, "cautionComponent")),
         aged=age is not None or bool(age_unread),
         closure=_closure(incident, status),
-        reopened=registry.has_reopened(status),
+        reopened=registry.has_reopened(status) if registry.said_any(status) else None,
         issuer=_text(document.get("issuingElementIdentification")),
         internal_id=_text(incident.get("internalIncidentId")),
     )

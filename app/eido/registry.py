@@ -368,6 +368,11 @@ def has_ended(statuses: object) -> bool:
     return not _ENDED.isdisjoint(said) and "reopened" not in said
 
 
+def said_any(statuses: object) -> bool:
+    """Whether an incident's common statuses say anything (a list with a status in it)."""
+    return bool(_said(statuses) - {""})
+
+
 def has_reopened(statuses: object) -> bool:
     """Whether an incident's common statuses say ReOpened: the CAD took up an incident
     that had ended."""

@@ -28,7 +28,8 @@ def as_applied(call: CallRecord, facts: IncidentFacts, cipher: DataCipher) -> Ca
     """The call with what applying the document records of it: its timestamp, whether it
     says the incident was ReOpened, and, when it gives notes or cautions, the count of its
     cautions not read (told in the notes); the digest of its own notes when it gives notes.
-    A document that leaves them out keeps those held, as it keeps the notes."""
+    A document that leaves them out keeps those held, as it keeps the notes, and one that
+    tells no common status keeps whether the last said ReOpened."""
     says = facts.own_notes is not None or facts.cautioned
     digest = call.eido_notes_digest
     if facts.own_notes is not None:
@@ -40,7 +41,7 @@ def as_applied(call: CallRecord, facts: IncidentFacts, cipher: DataCipher) -> Ca
         eido_updated_at=facts.updated_at,
         unread_cautions=facts.unread_cautions if says else call.unread_cautions,
         eido_notes_digest=digest,
-        eido_reopened=facts.reopened,
+        eido_reopened=call.eido_reopened if facts.reopened is None else facts.reopened,
     )
 
 
@@ -48,8 +49,9 @@ def reopening_ended(call: CallRecord, facts: IncidentFacts) -> CallRecord | None
     """The cleared call with what a newer document that is no news to it records: that the
     CAD no longer says ReOpened (a Closed after the clear), and its timestamp, so that the
     CAD reopening the incident after that is news (a 409), and a document older than this
-    one, arriving late, is not. None when there is nothing to record."""
-    if not call.eido_reopened or facts.reopened:
+    one, arriving late, is not. None when there is nothing to record, as for a document
+    telling no common status (a partial update: it does not say the CAD closed it again)."""
+    if not call.eido_reopened or facts.reopened is not False:
         return None
     return replace(call, eido_updated_at=facts.updated_at, eido_reopened=False)
 

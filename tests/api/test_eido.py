@@ -1770,6 +1770,30 @@ async def test_the_cad_closing_and_reopening_a_reopened_incident_after_a_clear_i
     assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["status"] == "cleared"
 
 
+async def test_an_update_telling_no_status_leaves_the_cads_reopening_as_held(
+    admin: Api,
+) -> None:
+    """The schema does not require a common status: a CAD's partial update telling none
+    does not say the CAD closed the incident again. Read as no longer ReOpened, applied to
+    the open call or arriving after a dispatcher cleared it, it made the CAD's next update,
+    ReOpened as every one before it, a 409 saying the CAD reopened the incident."""
+    await grid_districts(admin)
+    incident = incident_id()
+    call = await _import(admin, _with_status(document(incident, beat="D1"), "ReOpened"), 201)
+    changed = await _import(
+        admin, document(incident, at=later(1), nature="SUICTHRT", beat="D1"), 200
+    )
+    assert (changed["applied"], changed["nature"]) == (True, "SUICTHRT")
+    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "resolved"})
+    partial = document(incident, at=later(2), nature="SUICTHRT", beat="D1")
+    assert (await _import(admin, partial, 200))["applied"] is False
+    again = _with_status(
+        document(incident, at=later(3), nature="SUICTHRT", beat="D1"), "Active", "ReOpened"
+    )
+    kept = await _import(admin, again, 200)
+    assert (kept["applied"], kept["status"]) == (False, "cleared")
+
+
 async def test_a_closing_disposition_a_call_cannot_hold_is_made_one_it_can(admin: Api) -> None:
     """Any string is schema-valid there: controls alone, or a code of 300 characters, were
     a 500 (the cleared call's disposition refuses them), and the subscriber retried it."""
