@@ -59,6 +59,18 @@ _LIBRARY_SCHEMAS = {
 
 # Statuses whose answers carry Retry-After.
 _RETRY_AFTER = ("429", "503")
+# A route that takes an Idempotency-Key says which of its statuses a replay can answer
+# (the statuses of the answers it stores): `openapi_extra=replays(...)`. The key is taken
+# out of the document.
+_REPLAYS = "x-replays"
+# The 409 of such a route carries Retry-After only when it is this type: OpenAPI cannot tie
+# a header to a problem type, so the header's description in that 409 says it.
+_IN_PROGRESS_RETRY_AFTER = {
+    **HEADERS["Retry-After"],
+    "description": "Seconds to wait before trying again: sent only with the 409 of type"
+    " `…/request-in-progress` (a request with the same Idempotency-Key still running),"
+    " never with the route's other 409s.",
+}
 
 _WEBHOOK_HEADERS = {
     "webhook-id": "The delivery's id, the same on every retry: deduplicate on it.",
@@ -122,20 +134,32 @@ def _add_schema(schemas: dict[str, Any], name: str, body: dict[str, Any]) -> Non
     schemas[name] = body
 
 
+def replays(*statuses: int) -> dict[str, Any]:
+    """The openapi_extra of a route that takes an Idempotency-Key: the statuses of the
+    answers it stores, which a replay answers again."""
+    return {_REPLAYS: [str(status) for status in statuses]}
+
+
 def _declare_headers(operation: dict[str, Any]) -> None:
-    """Every answer has X-Request-ID; 429 and 503 have Retry-After; the answers of a
-    route that takes an Idempotency-Key may be replays, and its 409 has Retry-After when
-    a request with the same key is still running (`…/request-in-progress`)."""
+    """Every answer has X-Request-ID; 429 and 503 have Retry-After; on a route that
+    takes an Idempotency-Key, the statuses a replay can answer have Idempotent-Replayed,
+    and its 409 has Retry-After when a request with the same key is still running
+    (`…/request-in-progress`, and only then)."""
     idempotent = any(
         p.get("in") == "header" and p.get("name", "").lower() == "idempotency-key"
         for p in operation.get("parameters", [])
     )
+    replayable = operation.pop(_REPLAYS, None)
+    if idempotent != (replayable is not None):
+        raise ValueError(f"{operation['operationId']}: replays() goes with an Idempotency-Key")
     for status, response in operation.get("responses", {}).items():
         headers = response.setdefault("headers", {})
         headers["X-Request-ID"] = {"$ref": _HEADERS + "X-Request-ID"}
-        if status in _RETRY_AFTER or (idempotent and status == "409"):
+        if status in _RETRY_AFTER:
             headers["Retry-After"] = {"$ref": _HEADERS + "Retry-After"}
-        if idempotent and status not in _RETRY_AFTER:
+        elif idempotent and status == "409":
+            headers["Retry-After"] = dict(_IN_PROGRESS_RETRY_AFTER)
+        if idempotent and status in replayable:
             headers["Idempotent-Replayed"] = {"$ref": _HEADERS + "Idempotent-Replayed"}
 
 

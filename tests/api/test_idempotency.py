@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
 
+from app.schemas.calls import CallCreate
 from app.schemas.dispatch import DispatchRequest
 from app.services import idempotency
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
@@ -198,3 +200,74 @@ async def test_documented_key_pattern_is_exactly_what_is_accepted(admin: Api) ->
         headers.append((b"Idempotency-Key", key.encode("latin-1")))
         response = await admin.client.post("/v1/calls", json={"district": "D1"}, headers=headers)
         assert response.status_code == (201 if pattern.match(key) else 422), repr(key)
+
+
+def _replay_declared(document: dict[str, Any], method: str, path: str) -> set[str]:
+    """The statuses of the operation whose answers the document says may be replays."""
+    responses = document["paths"][path][method]["responses"]
+    return {s for s, r in responses.items() if "Idempotent-Replayed" in r.get("headers", {})}
+
+
+async def test_the_document_declares_idempotent_replayed_on_exactly_the_answers_replayed(
+    admin: Api,
+) -> None:
+    """A replay answers the first request's status: intake's 201, a dispatch's 200 or its
+    409 with units unavailable. The document declared the header on every status of the
+    two routes, intake's 409 (never a replay: a call-exists or request-in-progress) and
+    their 401, 403, 413, 415 and 422 included."""
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    replayed: dict[str, set[str]] = {"/v1/calls": set(), "/v1/calls/{call_id}/dispatch": set()}
+    for _ in range(2):
+        created = await admin.client.post(
+            "/v1/calls", json={"district": "D1"}, headers=_key(admin, "r-call")
+        )
+        if created.headers.get("idempotent-replayed") == "true":
+            replayed["/v1/calls"].add(str(created.status_code))
+    first = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    second = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    for call, key in ((first, "r-sent"), (second, "r-none-left")):
+        for _ in range(2):
+            answer = await admin.client.post(
+                f"/v1/calls/{call['id']}/dispatch", headers=_key(admin, key)
+            )
+            if answer.headers.get("idempotent-replayed") == "true":
+                replayed["/v1/calls/{call_id}/dispatch"].add(str(answer.status_code))
+    assert replayed == {"/v1/calls": {"201"}, "/v1/calls/{call_id}/dispatch": {"200", "409"}}
+    document = (await admin.client.get("/openapi.json")).json()
+    for path, statuses in replayed.items():
+        assert _replay_declared(document, "post", path) == statuses, path
+
+
+async def test_the_409s_retry_after_says_it_comes_only_with_request_in_progress(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """Of a keyed route's 409s, only …/request-in-progress carries Retry-After (a call
+    whose external_id is taken carries none); the document's Retry-After on those 409s
+    said only "Seconds to wait before trying again", as if every 409 had it."""
+    await grid_districts(admin)
+    await admin.ok("POST", "/v1/calls", {"district": "D1", "external_id": "CAD-1"}, 201)
+    exists = await admin.client.post(
+        "/v1/calls", json={"district": "D1", "external_id": "CAD-1"}, headers=_key(admin, "e")
+    )
+    assert exists.status_code == 409
+    assert "retry-after" not in exists.headers
+    body = CallCreate.model_validate({"district": "D1"})
+    await db.execute(
+        "INSERT INTO idempotency_record (agency_id, key, fingerprint, created_at, expires_at)"
+        " VALUES ($1, 'held', $2, now(), now() + interval '1 day')",
+        admin.agency_id,
+        idempotency.fingerprint("POST", "/v1/calls", body),
+    )
+    held = await admin.client.post(
+        "/v1/calls", json={"district": "D1"}, headers=_key(admin, "held")
+    )
+    assert held.status_code == 409
+    in_progress = held.json()["type"].rsplit("/", 1)[1]
+    assert in_progress == "request-in-progress"
+    assert held.headers["retry-after"] == "1"
+    document = (await admin.client.get("/openapi.json")).json()
+    for path in ("/v1/calls", "/v1/calls/{call_id}/dispatch"):
+        header = document["paths"][path]["post"]["responses"]["409"]["headers"]["Retry-After"]
+        assert f"only with the 409 of type `…/{in_progress}`" in header["description"], path

@@ -20,6 +20,7 @@ from app.api.deps import (
     replayed,
     request_id,
 )
+from app.api.openapi import replays
 from app.api.problems import conflict_naming, problems
 from app.api.strict_json import StrictJSONRoute
 from app.schemas.call_answers import (
@@ -53,6 +54,8 @@ _CALL_EXISTS = conflict_naming(
     status_code=201,
     response_model=CallOut,
     responses={**problems(401, 403, 413, 422, 503), **_CALL_EXISTS},
+    # The answer stored under a key: the call created (a failure releases the key).
+    openapi_extra=replays(201),
 )
 async def create_call(
     body: CallCreate,

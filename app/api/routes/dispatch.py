@@ -12,6 +12,7 @@ from app.api.deps import (
     replayed,
     request_id,
 )
+from app.api.openapi import replays
 from app.api.problems import PROBLEM_MEDIA_TYPE, problems
 from app.api.strict_json import StrictJSONRoute
 from app.errors import PROBLEM_BASE
@@ -57,6 +58,8 @@ _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     summary="Dispatch units to a call",
     response_model=DispatchedCallOut,
     responses={**problems(401, 403, 404, 413, 422, 503), **_UNAVAILABLE},
+    # The answers stored under a key: the dispatch, and its 409 with units unavailable.
+    openapi_extra=replays(200, 409),
 )
 async def dispatch_call(
     call_id: UUID,
