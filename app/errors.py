@@ -110,16 +110,22 @@ class CertificationExists(Conflict):
         )
 
 
+# RFC 9110 §15.5.16: a 415 says what the method would take (W3C LDP's Accept-Post, RFC
+# 5789's Accept-Patch); a PUT has no such header.
+ACCEPT_HEADERS = {"POST": "Accept-Post", "PATCH": "Accept-Patch"}
+
+
 class UnsupportedMediaType(AppError):
     """A body sent as something other than JSON (RFC 9110 section 15.5.16)."""
 
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
-    def __init__(self, detail: str, *, method: str, coded: bool = False) -> None:
+    def __init__(
+        self, detail: str, *, method: str, accepted: Sequence[str], coded: bool = False
+    ) -> None:
         super().__init__(detail)
-        # RFC 9110 §15.5.16: what the method would take (Accept-Post, RFC 5789's Accept-Patch).
-        accept = {"POST": "Accept-Post", "PATCH": "Accept-Patch"}.get(method)
-        self.headers = {} if accept is None else {accept: "application/json"}
+        accept = ACCEPT_HEADERS.get(method)
+        self.headers = {} if accept is None else {accept: ", ".join(accepted)}
         if coded:  # RFC 9110 §12.5.3: the content codings a request may use, none.
             self.headers["Accept-Encoding"] = "identity"
 

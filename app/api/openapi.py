@@ -17,6 +17,7 @@ from pydantic import BaseModel, TypeAdapter
 from starlette.routing import BaseRoute
 
 from app.eido import schema as eido_schema
+from app.errors import ACCEPT_HEADERS
 from app.events.catalogue import CATALOGUE
 
 _SCHEMAS = "#/components/schemas/"
@@ -103,8 +104,9 @@ def build(
     _add_eido(schemas)
     components["headers"] = HEADERS
     for path_item in schema.get("paths", {}).values():
-        for operation in path_item.values():
+        for method, operation in path_item.items():
             _declare_headers(operation)
+            _declare_accepted(method, operation)
     schema["webhooks"] = _webhooks(schemas)
     return schema
 
@@ -161,6 +163,21 @@ def _declare_headers(operation: dict[str, Any]) -> None:
             headers["Retry-After"] = dict(_IN_PROGRESS_RETRY_AFTER)
         if idempotent and status in replayable:
             headers["Idempotent-Replayed"] = {"$ref": _HEADERS + "Idempotent-Replayed"}
+
+
+def _declare_accepted(method: str, operation: dict[str, Any]) -> None:
+    """A POST's or a PATCH's 415 names the media types its body is taken in (Accept-Post,
+    Accept-Patch): those the operation's request body lists."""
+    accept = ACCEPT_HEADERS.get(method.upper())
+    refused = operation.get("responses", {}).get("415")
+    body = operation.get("requestBody")
+    if accept is None or refused is None or body is None:
+        return
+    taken = ", ".join(body["content"])
+    refused["headers"][accept] = {
+        "description": f"The media types the body is taken in: `{taken}`.",
+        "schema": {"type": "string"},
+    }
 
 
 def _webhooks(schemas: dict[str, Any]) -> dict[str, Any]:

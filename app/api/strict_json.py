@@ -60,6 +60,14 @@ def _json_media_type(content_type: str | None) -> bool:
     )
 
 
+def accepted_media_types(route: APIRoute) -> tuple[str, ...]:
+    """The media types the route's body is documented in, which a 415 names: its
+    openapi_extra's request body (POST /v1/eido: plain JSON and EIDO's), else JSON. Any
+    other +json type is read too, but no Accept-Post can say "+json"."""
+    body = (route.openapi_extra or {}).get("requestBody") or {}
+    return tuple(body.get("content") or ()) or ("application/json",)
+
+
 def _has_body(request: Request) -> bool:
     length = request.headers.get("content-length")
     return (length is not None and length.strip() != "0") or "transfer-encoding" in request.headers
@@ -80,19 +88,22 @@ class StrictJSONRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
         takes_body = self.body_field is not None
+        accepted = accepted_media_types(self)
 
         async def strict(request: Request) -> Response:
             content_type = request.headers.get("content-type")
             if takes_body and not _json_media_type(content_type) and _has_body(request):
                 raise UnsupportedMediaType(
-                    "The body must be JSON, sent with Content-Type: application/json",
+                    f"The body must be JSON, sent with Content-Type: {' or '.join(accepted)}",
                     method=request.method,
+                    accepted=accepted,
                 )
             if takes_body and _coded(request) and _has_body(request):
                 raise UnsupportedMediaType(
                     "The body must be sent as it is, with no Content-Encoding (gzip, br and"
                     " the like are not taken)",
                     method=request.method,
+                    accepted=accepted,
                     coded=True,
                 )
             return await handle(_StrictJSONRequest(request.scope, request.receive))

@@ -17,6 +17,8 @@ import pytest
 from app.api.permissions import ROUTES
 from app.schemas.common import PATTERN_WORDS
 from app.vocabulary import SAFETY_FLAGS
+from tests.eido.documents import document as eido_document
+from tests.eido.documents import incident_id
 from tests.helpers import Api, add_officer, around_now, grid_districts, subscribe
 
 PROBLEM = "application/problem+json"
@@ -998,6 +1000,41 @@ async def test_a_body_not_sent_as_json_is_a_415_saying_so(
         assert response.status_code == 201, content_type
     # A route that takes no body, or a body-less request, is not asked for a Content-Type.
     assert (await admin.client.get("/v1/calls", headers=plain)).status_code == 200
+
+
+async def test_a_415_names_the_media_types_its_route_takes_as_the_document_does(
+    admin: Api,
+) -> None:
+    """POST /v1/eido takes EIDO's own media type beside JSON, and its document lists both;
+    its 415 said `Accept-Post: application/json` alone, and the document declared no
+    Accept-Post (nor Accept-Patch) on any 415."""
+    await grid_districts(admin)
+    document = (await admin.client.get("/openapi.json")).json()
+    plain = {**admin.headers, "Content-Type": "text/plain"}
+    walked = 0
+    for template, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method not in ("post", "patch") or "requestBody" not in operation:
+                continue
+            path = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), template)
+            refused = await admin.client.request(method, path, content=b"{}", headers=plain)
+            problem = _assert_problem(refused, 415)
+            header = f"Accept-{method.capitalize()}"
+            taken = list(operation["requestBody"]["content"])
+            assert refused.headers[header].split(", ") == taken, (method, template)
+            assert " or ".join(taken) in str(problem["detail"]), (method, template)
+            declared = operation["responses"]["415"]["headers"][header]["description"]
+            assert f"`{', '.join(taken)}`" in declared, (method, template)
+            walked += 1
+    assert walked > 20
+    eido = document["paths"]["/v1/eido"]["post"]["requestBody"]["content"]
+    assert set(eido) == {"application/json", "application/emergencyCallData.eido+json"}
+    # Each type the 415 names is taken.
+    for content_type in eido:
+        sent = json.dumps(eido_document(incident_id(), beat="D1"))
+        headers = {**admin.headers, "Content-Type": content_type}
+        taken_in = await admin.client.post("/v1/eido", content=sent, headers=headers)
+        assert taken_in.status_code == 201, (content_type, taken_in.text)
 
 
 async def test_a_body_in_a_content_coding_is_a_415_and_changes_nothing(

@@ -34,7 +34,8 @@ class _IncidentIdConvertor(PathConvertor):
 register_url_convertor("incident_id", _IncidentIdConvertor())
 
 # The media types a document is taken as: NENA-STA-021's, and plain JSON. StrictJSONRoute
-# reads any +json type; the document lists these so that a client sends one of them.
+# reads any +json type; the document lists these so that a client sends one of them, and
+# a 415's Accept-Post names them (accepted_media_types reads them from openapi_extra).
 _EIDO_TAKEN = ("application/json", "application/emergencyCallData.eido+json")
 _IMPORTED = (
     "One EIDO document (NENA-STA-021, EmergencyIncidentDataObjectType), validated against the"
