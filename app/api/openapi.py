@@ -167,11 +167,16 @@ def _declare_headers(operation: dict[str, Any]) -> None:
 
 def _declare_accepted(method: str, operation: dict[str, Any]) -> None:
     """A POST's or a PATCH's 415 names the media types its body is taken in (Accept-Post,
-    Accept-Patch): those the operation's request body lists."""
+    Accept-Patch): those the operation's request body lists. An operation that takes no
+    body never answers 415 (StrictJSONRoute ignores a body it does not read), though it
+    documents 413, which problems() takes for a route with a body."""
+    body = operation.get("requestBody")
+    if body is None:
+        operation.get("responses", {}).pop("415", None)
+        return
     accept = ACCEPT_HEADERS.get(method.upper())
     refused = operation.get("responses", {}).get("415")
-    body = operation.get("requestBody")
-    if accept is None or refused is None or body is None:
+    if accept is None or refused is None:
         return
     taken = ", ".join(body["content"])
     refused["headers"][accept] = {

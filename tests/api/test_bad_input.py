@@ -1037,6 +1037,27 @@ async def test_a_415_names_the_media_types_its_route_takes_as_the_document_does(
         assert taken_in.status_code == 201, (content_type, taken_in.text)
 
 
+async def test_a_route_that_takes_no_body_documents_no_415_and_answers_none(
+    admin: Api,
+) -> None:
+    """POST /v1/stream/tickets takes no body, so a body in any media type is ignored; the
+    document listed a 415 for it (problems() adds one beside a 413, which it does answer
+    for a body over the limit)."""
+    document = (await admin.client.get("/openapi.json")).json()
+    bodiless = {
+        (method, path)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if method in ("post", "put", "patch") and "requestBody" not in operation
+    }
+    assert ("post", "/v1/stream/tickets") in bodiless
+    for method, path in bodiless:
+        assert "415" not in document["paths"][path][method]["responses"], (method, path)
+    plain = {**admin.headers, "Content-Type": "text/plain"}
+    issued = await admin.client.post("/v1/stream/tickets", content=b"hello", headers=plain)
+    assert issued.status_code == 201, issued.text
+
+
 async def test_a_body_in_a_content_coding_is_a_415_and_changes_nothing(
     admin: Api, db: asyncpg.Connection
 ) -> None:
