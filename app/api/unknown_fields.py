@@ -41,14 +41,24 @@ def told(request: Request, error: Mapping[str, Any]) -> str | None:
     return unknown_field(str(loc[-1]), where, list(model.model_fields))
 
 
+# The most of a name in the path a message shows: a mapping's key is the client's own text.
+_NAME_SHOWN = 64
+_CUT = "…"
+
+
 def _path(parts: Iterable[str | int]) -> str:
-    """The object's place in the body as a console would write it: `shifts[0]`, `safety`."""
+    """The object's place in the body as a console would write it: `shifts[0]`, `safety`.
+    A name is cut to _NAME_SHOWN characters, saying so, before its invisible characters
+    are escaped, so that no escape (`\\u200b`) is cut in two; the 422's loc is cut alike."""
     shown = ""
     for part in parts:
         if isinstance(part, int):
             shown += f"[{part}]"
         else:
-            shown += ("." if shown else "") + invisible_escaped(str(part))[:64]
+            name = str(part)
+            if len(name) > _NAME_SHOWN:
+                name = name[:_NAME_SHOWN] + _CUT
+            shown += ("." if shown else "") + invisible_escaped(name)
     return shown
 
 
