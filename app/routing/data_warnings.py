@@ -8,7 +8,7 @@ from app.routing.draft import Draft
 from app.routing.flags import nature_code
 from app.routing.geo import is_known
 from app.routing.types import CallFacts, Policy
-from app.vocabulary import APCO_INCIDENT_TYPES, invisible_escaped
+from app.vocabulary import APCO_INCIDENT_TYPES, invisible_escaped_repr
 
 
 def warn_of_data_sent(draft: Draft, call: CallFacts, policy: Policy) -> None:
@@ -60,12 +60,13 @@ def _unknown_nature(draft: Draft, call: CallFacts, policy: Policy) -> None:
         or any(nature_code(known) == code for known in policy.nature_flags)
     ):
         return
-    # Named with its invisible characters escaped: "MNTL" and a zero-width space is no code
-    # anyone knows, and read as "MNTL" it looked like one.
-    named = invisible_escaped((call.nature or "").strip())
+    # Quoted as the service quotes any name a client wrote (repr, its invisible characters
+    # escaped): "MNTL" and a zero-width space is no code anyone knows, and read as "MNTL"
+    # it looked like one; a quote in the nature ended the name inside double quotes.
+    named = invisible_escaped_repr((call.nature or "").strip())
     draft.warn(
         "unknown_nature",
-        f'Nature "{named}" is neither an APCO incident type nor a code '
+        f"Nature {named} is neither an APCO incident type nor a code "
         "of the policy, so it implies no safety flag: check the call's flags",
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import re
 from typing import Any
 
 from app.vocabulary import WARNING_CODES
@@ -52,7 +54,7 @@ async def test_a_call_warns_of_adjacent_co_responder_no_youth_specialist_unknown
     assert warnings["no_youth_specialist"] == (
         "The subject is 15: no youth specialist co-responder is available in D1"
     )
-    assert warnings["unknown_nature"].startswith('Nature "welfare check" is neither')
+    assert warnings["unknown_nature"].startswith("Nature 'welfare check' is neither")
     assert warnings["eta_unknown"] == "No ETA for 1A1: location unknown"
     # The call's history keeps them as they were said.
     history = await admin.ok("GET", f"/v1/calls/{call['id']}/recommendations")
@@ -244,5 +246,27 @@ async def test_an_unknown_nature_is_named_with_its_invisible_characters_escaped(
     ):
         call = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": nature}, 201)
         assert _warnings(call)["unknown_nature"].startswith(
-            f'Nature "{named}" is neither an APCO incident type nor a code of the policy'
+            f"Nature '{named}' is neither an APCO incident type nor a code of the policy"
         )
+
+
+async def test_an_unknown_nature_holding_quotes_is_named_so_that_it_reads_back_as_sent(
+    admin: Api,
+) -> None:
+    """A double quote in the nature was not escaped inside the double quotes the warning
+    put around it: 'Nature "MNTL" and "WELF" is neither…' read as two natures, neither
+    of them the one sent. The nature is quoted as the service quotes any name a client
+    wrote (a Python literal, its invisible characters escaped), which reads back as sent."""
+    await grid_districts(admin)
+    for nature in ('MNTL" and "WELF', 'it\'s "odd"', 'say "hi\u200b"', 'back\\slash "'):
+        call = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": nature}, 201)
+        message = _warnings(call)["unknown_nature"]
+        named = re.fullmatch(
+            r"Nature (.+) is neither an APCO incident type nor a code of the policy, so it"
+            r" implies no safety flag: check the call's flags",
+            message,
+        )
+        assert named is not None, message
+        assert ast.literal_eval(named[1]) == nature, message
+        # And with no invisible character left as it was: each is an escape.
+        assert "\u200b" not in named[1], message

@@ -372,7 +372,7 @@ def test_nature_neither_a_registry_type_nor_a_policy_code_is_warned(nature: str)
         call(nature=nature), co_responder("M", km_north=1), officer("1A1", cit=True, km_north=1)
     )
     assert warnings(rec) == ["unknown_nature"]
-    assert f'"{nature}"' in warning(rec, "unknown_nature")
+    assert f"'{nature}'" in warning(rec, "unknown_nature")
     assert rec.lead == "mental_health"
 
 
