@@ -80,6 +80,16 @@ async def get_co_responder(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def has_unit(
+    session: AsyncSession, *, agency_id: UUID, responder_type: str, responder_id: UUID
+) -> bool:
+    """Whether the agency has a unit of this kind with this id (active or not), read
+    without a lock and without loading it into the session."""
+    model = Officer if responder_type == "officer" else CoResponder
+    stmt = select(exists().where(model.agency_id == agency_id, model.id == responder_id))
+    return bool((await session.execute(stmt)).scalar())
+
+
 async def units_by_id(
     session: AsyncSession, *, agency_id: UUID, officer_ids: Sequence[UUID], co_ids: Sequence[UUID]
 ) -> dict[UUID, Officer | CoResponder]:

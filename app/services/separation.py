@@ -8,15 +8,16 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import Conflict, RolledBack
+from app.errors import Conflict, NotFound, RolledBack
 from app.events.body import instant_text
 from app.records.audit import AuditRecord
 from app.repositories import assignments as assignment_repo
 from app.repositories import keys as keys_repo
+from app.repositories import roster as roster_repo
 from app.repositories import shifts as shift_repo
 from app.repositories import webhooks as webhooks_repo
 from app.security import Principal
-from app.services import audit
+from app.services import audit, unit_kind
 from app.services import webhooks as webhook_service
 from app.vocabulary import ResponderType, invisible_escaped
 
@@ -37,7 +38,20 @@ async def lock(
     shift under way then does: app/services/shift_standing.py). A look with the row held
     finds it; the row is then let go (back to a savepoint) and the shift locked before it,
     as the first look would have: locking the shift while holding the row could deadlock
-    with a change to that shift, which holds the shift and waits for the row."""
+    with a change to that shift, which holds the shift and waits for the row.
+
+    First of all, an id that is not the agency's unit of responder_type is the 404 of its
+    path (naming the path meant, for the agency's unit of the other kind), before anything
+    is locked: the shift is found by the id alone, and the unit of the other kind's would
+    be locked."""
+    if not await roster_repo.has_unit(
+        session, agency_id=agency_id, responder_type=responder_type, responder_id=unit_id
+    ):
+        raise NotFound(
+            await unit_kind.not_found_at(
+                session, agency_id, named_as=responder_type, responder_id=unit_id
+            )
+        )
     for _ in range(_SEPARATION_LOOKS):
         async with session.begin_nested() as savepoint:
             shift = await shift_repo.lock_current_shift(

@@ -8,6 +8,11 @@ id}/status "officer not found": a dead end for a dispatcher at 3 a.m. holding th
 
 from __future__ import annotations
 
+import asyncio
+import uuid
+
+import asyncpg
+
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
 
 
@@ -81,6 +86,59 @@ async def test_a_units_record_read_or_changed_at_the_other_kinds_path_says_where
     # Nothing changed.
     assert (await admin.ok("GET", f"/v1/co-responders/{co}"))["active"] is True
     assert (await admin.ok("GET", f"/v1/officers/{officer}"))["active"] is True
+
+
+async def test_deactivating_a_unit_at_the_other_kinds_path_waits_on_none_of_its_rows(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """PATCH /v1/co-responders/{an officer's id} with `active: false` locked the officer's
+    shift under way (a separation's first step, which finds the shift by the id alone)
+    before it answered its 404: it waited behind anything holding that shift. The kind is
+    checked first; with the unit's shift and row held by another transaction, the 404
+    comes at once."""
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="2C11")
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-3")
+    for lock_row, unit, path, said in (
+        (
+            "SELECT 1 FROM officer WHERE id = $1 FOR UPDATE",
+            officer,
+            f"/v1/co-responders/{officer}",
+            f"co-responder not found: this id is an officer's (2C11): use /v1/officers/{officer}",
+        ),
+        (
+            "SELECT 1 FROM co_responder WHERE id = $1 FOR UPDATE",
+            co,
+            f"/v1/officers/{co}",
+            f"officer not found: this id is a co-responder's (MCT-3): use /v1/co-responders/{co}",
+        ),
+    ):
+        held = await db.fetch(
+            "SELECT id, ends_at FROM shift WHERE responder_id = $1", uuid.UUID(unit)
+        )
+        assert held, path  # on shift now: a separation would end that shift
+        waited = False
+        async with db.transaction():
+            await db.execute(
+                "SELECT 1 FROM shift WHERE responder_id = $1 FOR UPDATE", uuid.UUID(unit)
+            )
+            await db.execute(lock_row, uuid.UUID(unit))
+            patch = asyncio.create_task(admin.patch(path, {"active": False}))
+            while not patch.done():
+                if await db.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
+                    waited = True  # the PATCH is held up on the rows held here
+                    break
+                await asyncio.sleep(0.01)
+        answer = await patch
+        assert not waited, path
+        assert answer.status_code == 404, answer.text
+        assert answer.json()["detail"] == said
+        after = await db.fetch(
+            "SELECT id, ends_at FROM shift WHERE responder_id = $1", uuid.UUID(unit)
+        )
+        assert after == held
+    assert (await admin.ok("GET", f"/v1/officers/{officer}"))["active"] is True
+    assert (await admin.ok("GET", f"/v1/co-responders/{co}"))["active"] is True
 
 
 async def test_another_agencys_unit_named_as_the_other_kind_stays_unknown(
