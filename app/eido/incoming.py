@@ -4,12 +4,12 @@ is made of (docs/api.md, "EIDO")."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from app.eido import age as ages
-from app.eido import notes, pidf, registry, schema
+from app.eido import location, notes, registry, schema
 from app.eido.schema import EidoInvalid
 from app.vocabulary import (
     APCO_DISPOSITION,
@@ -23,7 +23,7 @@ from app.vocabulary import (
 # The longest incident id an external_id may hold (the API's and the database's limit).
 MAX_INCIDENT_ID = 255
 
-Loc = tuple[str | int, ...]
+Loc = location.Loc
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -167,54 +167,17 @@ def _rank(value: object, best_first: tuple[str, ...]) -> int | None:
     return next((rank for rank, known in enumerate(best_first) if known.lower() == said), None)
 
 
-def _location(
-    document: Mapping[str, Any],
-) -> tuple[tuple[float, float] | None, str | None, Loc]:
-    """The incident's point and address, from the best-typed location component that has
-    each. A component's address is its PIDF-LO civic address, else its
-    locationDescriptionText (where this service's own export puts a call's address). Every
-    locationByValue is parsed: hostile XML anywhere is refused."""
-    read: list[tuple[int, int, pidf.PidfLocation]] = []
+def _location(document: Mapping[str, Any]) -> location.Place:
+    """The incident's place (app/eido/location.py), each location component ranked by its
+    type, read as _rank reads it (STA-021's location table writes two types otherwise than
+    its registry: registry.location_type)."""
+    ranked: list[tuple[int | None, int, Mapping[str, Any]]] = []
     for index, component in _components(document, "locationComponent"):
-        xml = component.get("locationByValue")
-        place = pidf.PidfLocation(None, None, None)
-        if xml is not None:
-            try:
-                # A lone surrogate shown as "?" (notes.storable), as the XML parser cannot
-                # encode one: it was a 500.
-                place = pidf.read(notes.storable(xml) if isinstance(xml, str) else xml)
-            except pidf.PidfInvalid as exc:
-                where = ("locationComponent", index, "locationByValue")
-                raise EidoInvalid(str(exc), where) from None
-        if place.address is None:
-            place = replace(place, address=_described(component.get("locationDescriptionText")))
         kind = component.get("locationTypeDescriptionRegistryText")
         if isinstance(kind, str):
             kind = registry.location_type(kind)
-        rank = _rank(kind, registry.INCIDENT_LOCATION_TYPES)
-        if rank is not None:
-            read.append((rank, index, place))
-    read.sort(key=lambda entry: entry[:2])
-    with_point = next((entry for entry in read if entry[2].point is not None), None)
-    point: tuple[float, float] | None = None
-    loc: Loc = ()
-    if with_point is not None:
-        point, loc = with_point[2].point, ("locationComponent", with_point[1], "locationByValue")
-    addressed = next((entry for entry in read if entry[2].address), None)
-    if with_point is not None and with_point[2].address:
-        addressed = with_point
-    address = None if addressed is None else addressed[2].address
-    return point, address, loc
-
-
-def _described(text: Any) -> str | None:
-    """A location's description as an address line: one line, at most 500 characters,
-    storable (a NUL as U+FFFD, a lone surrogate as "?", as in notes: refused, the whole
-    document was lost, its cautions with it, for one stray character; dropped, the call
-    lost its only place without a word)."""
-    if not isinstance(text, str):
-        return None
-    return " ".join(notes.storable(text).split())[:500] or None
+        ranked.append((_rank(kind, registry.INCIDENT_LOCATION_TYPES), index, component))
+    return location.place(ranked)
 
 
 def _subject_age(document: Mapping[str, Any], on: date) -> tuple[int | None, Loc, list[str]]:
@@ -323,7 +286,7 @@ def read(
     beat = incident.get("beatOrDispatchGroupText")
     text = incident.get("incidentTypeInternalText")
     status = incident.get("incidentStatusCommonRegistryText")
-    point, address, location_loc = _location(document)
+    place = _location(document)
     age, age_loc, age_unread = _subject_age(document, updated_at.astimezone(zone).date())
     safety, unread, unread_count = _safety(document, le_leads)
     # An age not read is told as a caution not read is, before those lines.
@@ -334,9 +297,9 @@ def read(
         nature=nature.strip() or None if isinstance(nature, str) else None,
         nature_text=text.strip() or None if isinstance(text, str) else None,
         nature_loc=("incidentComponent", "incidentTypeCommonRegistryText"),
-        point=point,
-        address=address,
-        location_loc=location_loc,
+        point=place.point,
+        address=place.address,
+        location_loc=place.loc,
         beat=beat.strip() or None if isinstance(beat, str) else None,
         age=age,
         age_loc=age_loc,
