@@ -41,6 +41,13 @@ class IncidentFacts:
     point: tuple[float, float] | None
     address: str | None
     location_loc: Loc
+    # Why the best-typed point given could not be read, when no point read outranks it,
+    # and where (for the 422 of a call nothing else places; its line leads
+    # caution_notes); and whether the document gives the incident a location at all (a
+    # component of a type that places a call), read or not.
+    point_unread: str | None = None
+    point_unread_loc: Loc = ()
+    located: bool = False
     beat: str | None
     age: int | None
     age_loc: Loc
@@ -52,8 +59,8 @@ class IncidentFacts:
     safety: frozenset[SafetyFlag]
     unread_cautions: int
     # The notes the document's notesComponents give alone (None: none), as a call imported
-    # before migration 0033 holds them; the lines telling the subject's age and the
-    # cautions not read (in `notes`, after them); whether the document has any
+    # before migration 0033 holds them; the lines telling the point, the subject's age and
+    # the cautions not read (in `notes`, after them); whether the document has any
     # cautionComponent; and whether it gives the subject an age, read or not.
     own_notes: str | None = None
     caution_notes: tuple[str, ...] = ()
@@ -289,8 +296,9 @@ def read(
     place = _location(document)
     age, age_loc, age_unread = _subject_age(document, updated_at.astimezone(zone).date())
     safety, unread, unread_count = _safety(document, le_leads)
-    # An age not read is told as a caution not read is, before those lines.
-    unread = [*age_unread, *unread]
+    # A point or an age not read is told as a caution not read is, before those lines.
+    point_unread = [] if place.unread is None else [place.unread.line]
+    unread = [*point_unread, *age_unread, *unread]
     return IncidentFacts(
         incident_id=incident_id,
         updated_at=updated_at,
@@ -300,6 +308,9 @@ def read(
         point=place.point,
         address=place.address,
         location_loc=place.loc,
+        point_unread=None if place.unread is None else place.unread.why,
+        point_unread_loc=() if place.unread is None else place.unread.loc,
+        located=place.located,
         beat=beat.strip() or None if isinstance(beat, str) else None,
         age=age,
         age_loc=age_loc,

@@ -1,5 +1,6 @@
 """The incident's location as an EIDO's location components give it: the point and address
-of the best-typed component that has each (docs/api.md, "EIDO")."""
+of the best-typed component that has each, and a point that cannot be read told (for the
+call's notes) rather than refused (docs/api.md, "EIDO")."""
 
 from __future__ import annotations
 
@@ -7,19 +8,37 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from app.eido import notes, pidf
+from app.eido import notes, pidf, registry
 from app.eido.schema import EidoInvalid
+from app.vocabulary import one_line
 
 Loc = tuple[str | int, ...]
+
+# The most of a gml:pos not read that the notes show.
+_POS_SHOWN = 100
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadPoint:
+    """A location component's point that could not be read: why (as a 422 says it, never
+    repeating the value), where, and the line of the notes telling the dispatcher so."""
+
+    why: str
+    loc: Loc
+    line: str
 
 
 @dataclass(frozen=True, slots=True)
 class Place:
-    """The incident's point and address, and where the point came from."""
+    """The incident's point and address, where the point came from, the best-typed point
+    not read that no point read outranks, and whether any component gives the incident a
+    location (of a type that places a call), read or not."""
 
     point: tuple[float, float] | None
     address: str | None
     loc: Loc
+    unread: UnreadPoint | None
+    located: bool
 
 
 def place(components: list[tuple[int | None, int, Mapping[str, Any]]]) -> Place:
@@ -28,7 +47,10 @@ def place(components: list[tuple[int | None, int, Mapping[str, Any]]]) -> Place:
     index: the point and address of the best-typed component that has each. A component's
     address is its PIDF-LO civic address, else its locationDescriptionText (where this
     service's own export puts a call's address). Every locationByValue is parsed: hostile
-    XML anywhere is refused (EidoInvalid)."""
+    XML anywhere is refused (EidoInvalid). A point that cannot be read (a gml:pos that is no
+    WGS 84 latitude and longitude, as a longitude-first one often is; XML that is not
+    well-formed) is told, not refused: refused, the whole document was lost, its cautions
+    with it, where the beat or ?district= placed the call."""
     read: list[tuple[int, int, pidf.PidfLocation]] = []
     for rank, index, component in components:
         xml = component.get("locationByValue")
@@ -38,7 +60,7 @@ def place(components: list[tuple[int | None, int, Mapping[str, Any]]]) -> Place:
                 # A lone surrogate shown as "?" (notes.storable), as the XML parser cannot
                 # encode one: it was a 500.
                 found = pidf.read(notes.storable(xml) if isinstance(xml, str) else xml)
-            except pidf.PidfInvalid as exc:
+            except pidf.PidfRefused as exc:
                 where = ("locationComponent", index, "locationByValue")
                 raise EidoInvalid(str(exc), where) from None
         if found.address is None:
@@ -55,7 +77,24 @@ def place(components: list[tuple[int | None, int, Mapping[str, Any]]]) -> Place:
     if with_point is not None and with_point[2].address:
         addressed = with_point
     address = None if addressed is None else addressed[2].address
-    return Place(point, address, loc)
+    unread = next((entry for entry in read if entry[2].unread is not None), None)
+    if unread is not None and with_point is not None and with_point[:2] < unread[:2]:
+        unread = None  # a better-typed point was read: the call is placed as it was before
+    told = None if unread is None else _unread_point(*unread)
+    return Place(point, address, loc, told, located=bool(read))
+
+
+def _unread_point(rank: int, index: int, found: pidf.PidfLocation) -> UnreadPoint:
+    """The point of the component at index, of the type ranked rank, not read: the line
+    shows the gml:pos as sent (a longitude-first point, read there, can be placed by
+    hand), where a 422 never repeats a value."""
+    kind = registry.INCIDENT_LOCATION_TYPES[rank]
+    sent = "" if found.sent is None else f" (gml:pos sent: {one_line(found.sent)[:_POS_SHOWN]})"
+    return UnreadPoint(
+        why=f"locationComponent {index}'s point cannot be read: {found.unread}",
+        loc=("locationComponent", index, "locationByValue"),
+        line=f"{notes.LOCATION_LINE} (locationComponent {index}, {kind}): {found.unread}{sent}",
+    )
 
 
 def _described(text: Any) -> str | None:

@@ -103,10 +103,13 @@ def _within_budget(lines: list[str]) -> list[str]:
 
 
 # How each line telling a caution not read begins (one paragraph of the notes each); and
-# the line telling a person's age in a unit not read (app/eido/age.py), which closes the
-# notes before them, and is found again as they are.
+# the lines telling a location's point not read (app/eido/location.py) and a person's age
+# in a unit not read (app/eido/age.py), which close the notes before them, in that order,
+# and are found again as they are.
 CAUTION_LINE = "Caution from the CAD, not read as a safety flag"
 AGE_LINE = "Age from the CAD, not read"
+LOCATION_LINE = "Location from the CAD, not read"
+_CLOSING = (LOCATION_LINE, AGE_LINE, CAUTION_LINE)
 
 
 def closing_caution_lines(notes: str) -> tuple[str | None, list[str]]:
@@ -119,7 +122,7 @@ def closing_caution_lines(notes: str) -> tuple[str | None, list[str]]:
     lines: list[str] = []
     while True:
         head, blank, last = rest.rpartition("\n\n")
-        if not last.startswith((CAUTION_LINE, AGE_LINE)) or "\n" in last:
+        if not last.startswith(_CLOSING) or "\n" in last:
             break
         lines.insert(0, last)
         rest = head
@@ -129,15 +132,22 @@ def closing_caution_lines(notes: str) -> tuple[str | None, list[str]]:
 
 
 def lines_in_place(
-    lines: tuple[str, ...], closing: list[str], *, ages: bool, cautions: bool
+    lines: tuple[str, ...],
+    closing: list[str],
+    *,
+    located: bool,
+    ages: bool,
+    cautions: bool,
 ) -> list[str]:
     """The lines a document puts in place of those closing the notes held (closing): its
-    own, but for what it does not speak of, whose lines held stay there: the age line,
+    own, but for what it does not speak of, whose lines held stay there: the location
+    line, unless it gives the incident a location (located: read or not), the age line,
     unless it gives the subject an age (ages: read or not), and the cautions' lines,
-    unless it gives cautions. An age it cannot read is no word on the cautions."""
+    unless it gives cautions. A point or an age it cannot read is no word on the rest."""
+    place = [line for line in (lines if located else closing) if line.startswith(LOCATION_LINE)]
     age = [line for line in (lines if ages else closing) if line.startswith(AGE_LINE)]
     said = [line for line in (lines if cautions else closing) if line.startswith(CAUTION_LINE)]
-    return [*age, *said]
+    return [*place, *age, *said]
 
 
 def holds_own_notes(notes: str, own_notes: str) -> bool:

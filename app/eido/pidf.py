@@ -1,6 +1,7 @@
 """PIDF-LO (RFC 4119, RFC 5491), as an EIDO carries a location in `locationByValue`: read a
 geodetic point (a GML `Point`, or the centre of a `Circle`, `Ellipse`, `Sphere` or
-`Ellipsoid`) and a civic address; write a point.
+`Ellipsoid`) and a civic address, and say why a point given could not be read; write a
+point.
 
 The XML comes from outside, so it is parsed by defusedxml with DTDs refused: no entity
 expansion (billion laughs), no external entity or DTD is ever fetched (XXE).
@@ -33,7 +34,17 @@ _LABELS = {"BLD": "Building", "FLR": "Floor", "UNIT": "Unit", "ROOM": "Room", "S
 
 
 class PidfInvalid(ValueError):
-    """The location is not PIDF-LO this service can read (or is hostile XML)."""
+    """The location's point is not one this service can read (or the XML is not
+    well-formed): why, in words that never repeat the value, and the gml:pos as sent (sent),
+    when there is one."""
+
+    def __init__(self, reason: str, *, sent: str | None = None) -> None:
+        super().__init__(reason)
+        self.sent = sent
+
+
+class PidfRefused(PidfInvalid):
+    """The location is hostile XML (a DTD or an entity): refused, not read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +52,10 @@ class PidfLocation:
     lat: float | None
     lon: float | None
     address: str | None
+    # Why the point given could not be read (PidfInvalid's words), and its gml:pos as sent,
+    # on one line: the address is read all the same where the XML is well-formed.
+    unread: str | None = None
+    sent: str | None = None
 
     @property
     def point(self) -> tuple[float, float] | None:
@@ -60,7 +75,7 @@ def _parse(xml: str) -> Element:
     try:
         root: Element = fromstring(_NOT_XML.sub("\ufffd", xml), forbid_dtd=True)
     except DefusedXmlException as exc:
-        raise PidfInvalid(
+        raise PidfRefused(
             f"refused XML ({type(exc).__name__}): DTDs and entities are not allowed"
         ) from None
     except ParseError as exc:
@@ -93,14 +108,15 @@ def _point(root: Element) -> tuple[float, float] | None:
         if pos is None or not pos.text:
             raise PidfInvalid(f"a {shape.tag.rpartition('}')[2]} without a gml:pos")
         parts = pos.text.split()
+        sent = " ".join(parts)
         # Two numbers (EPSG 4326), or three with the altitude (EPSG 4979: a Sphere's or an
         # Ellipsoid's), each as XML writes a number: Python's float() also reads "40_785"
         # as 40785 and other scripts' digits, and a fourth number is no position.
         if len(parts) not in (2, 3) or not all(_XML_NUMBER.fullmatch(p) for p in parts):
-            raise PidfInvalid("gml:pos is not 'latitude longitude'")
+            raise PidfInvalid("gml:pos is not 'latitude longitude'", sent=sent)
         lat, lon = float(parts[0]), float(parts[1])
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise PidfInvalid("gml:pos is outside WGS 84 latitude and longitude")
+            raise PidfInvalid("gml:pos is outside WGS 84 latitude and longitude", sent=sent)
         return lat, lon
     return None
 
@@ -154,13 +170,25 @@ def _fitted(before: list[str], free_text: str, after: list[str]) -> str:
 
 
 def read(xml: str) -> PidfLocation:
-    """The point and civic address of a PIDF-LO document (either may be missing)."""
-    root = _parse(xml)
-    point = _point(root)
+    """The point and civic address of a PIDF-LO document (either may be missing), and why a
+    point given could not be read (unread: a shape without a gml:pos, a gml:pos that is no
+    WGS 84 latitude and longitude, XML that is not well-formed), the address read all the
+    same where the XML is well-formed. Raises PidfRefused for hostile XML."""
+    try:
+        root = _parse(xml)
+    except PidfRefused:
+        raise
+    except PidfInvalid as exc:
+        return PidfLocation(None, None, None, unread=str(exc))
+    address = _address(root)
+    try:
+        point = _point(root)
+    except PidfInvalid as exc:
+        return PidfLocation(None, None, address, unread=str(exc), sent=exc.sent)
     return PidfLocation(
         lat=None if point is None else point[0],
         lon=None if point is None else point[1],
-        address=_address(root),
+        address=address,
     )
 
 

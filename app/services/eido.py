@@ -183,7 +183,7 @@ async def _import(
             body = _call_body(facts, code or call.district)
             return await _update(state, session, context, who, call, facts, body, request_id)
         if code is None:
-            raise _unplaced()
+            raise _unplaced(facts)
         body = _call_body(facts, code)
         now = datetime.now(UTC)
         new = calls.new_call(context, body, cipher=state.cipher, now=now)
@@ -218,12 +218,13 @@ def _place(
     return district
 
 
-def _unplaced() -> Invalid:
+def _unplaced(facts: incoming.IncidentFacts) -> Invalid:
+    why = "" if facts.point_unread is None else f" ({facts.point_unread})"
     return Invalid(
         "the EIDO does not place the call: give a geodetic point inside a district"
         " (a locationComponent's locationByValue), an incidentComponent.beatOrDispatchGroupText"
-        " naming one of the agency's districts, or ?district=CODE",
-        loc=("body", "locationComponent"),
+        f" naming one of the agency's districts, or ?district=CODE{why}",
+        loc=("body", *(facts.point_unread_loc or ("locationComponent",))),
     )
 
 
@@ -246,8 +247,7 @@ def _call_body(facts: incoming.IncidentFacts, district: str) -> CallCreate:
         lat, lon = facts.point
         location = {"lat": lat, "lon": lon, "address": facts.address}
     elif facts.address is not None:
-        # A civic address without a point: kept, though only the beat or ?district= places
-        # the call.
+        # An address without a point (none given, or none read): kept; it places nothing.
         location = {"address": facts.address}
     try:
         return CallCreate.model_validate(

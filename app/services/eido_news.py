@@ -89,8 +89,9 @@ def changes(
 ) -> CallPatch | None:
     """What the document tells that the call does not hold yet; None if nothing. What the
     document leaves out (no notes, no person's age, no caution, no point or address beside
-    the same address or point) is kept, never erased: a
-    safety flag is only ever raised by an EIDO (a dispatcher lowers one, by PATCH)."""
+    the same address or point, a point it gives that cannot be read) is kept, never
+    erased: a safety flag is only ever raised by an EIDO (a dispatcher lowers one, by
+    PATCH)."""
     location = body.location
     notes = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
     place = call.location
@@ -137,13 +138,14 @@ def notes_kept(
     dispatchers made of the call's notes since (a PATCH, a clear's notes): the document is
     then read as one without notes of its own, but for its cautions, which it gives as the
     CAD holds them now (none: its lines go). A document without notes of its own erases
-    none: the lines telling the cautions it cannot read take the place of those closing
-    the notes held, those not told there yet (their lines alone would have replaced the
-    notes; added after them, lines of cautions changed since piled up past their budget,
-    pushing out the CAD's notes, and told a severity changed twice). A cleared call takes
-    no recommendation, so cautions not read are no news to it: the notes held stand when
-    the document's own notes are theirs (a call imported before migration 0033 holds its
-    document's notes without the lines; one before 0036 has no digest of them)."""
+    none: the lines telling the cautions (and a point or an age) it cannot read take the
+    place of those closing the notes held, those not told there yet (their lines alone
+    would have replaced the notes; added after them, lines of cautions changed since piled
+    up past their budget, pushing out the CAD's notes, and told a severity changed twice).
+    A cleared call takes no recommendation, so what is not read is no news to it: the
+    notes held stand when the document's own notes are theirs (a call imported before
+    migration 0033 holds its document's notes without the lines; one before 0036 has no
+    digest of them)."""
     unchanged = eido_applied.notes_told(call, facts.own_notes, cipher)
     own_notes = None if unchanged else facts.own_notes
     if own_notes is not None and call.status != "cleared":
@@ -158,7 +160,7 @@ def notes_kept(
         if own_notes is None or (held is not None and eido_notes.holds_own_notes(held, own_notes)):
             return body.model_copy(update={"notes": None})
         return body
-    if not held or not (facts.cautioned or facts.aged or unchanged):
+    if not held or not (facts.cautioned or facts.aged or facts.located or unchanged):
         return body
     # The document's lines take the place of those closing the notes (the cautions as the
     # CAD holds them now: a severity changed, a caution gone); those the notes tell before
@@ -171,6 +173,7 @@ def notes_kept(
     given = eido_notes.lines_in_place(
         facts.caution_notes,
         closing,
+        located=facts.located or unchanged,
         ages=facts.aged or unchanged,
         cautions=facts.cautioned or unchanged,
     )

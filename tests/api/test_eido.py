@@ -314,6 +314,94 @@ async def test_nothing_to_place_the_call_is_a_422_that_says_so(
     assert await _count(db, "call") == 0
 
 
+# A point a CAD sent longitude first (CRS84's order, not EPSG 4326's): no latitude is -111.
+SWAPPED = (IN_D4[1], IN_D4[0])
+MAIN_ST = {"HNO": "12", "RD": "Main", "STS": "St", "A3": "Salt Lake City"}
+MAIN_ST_ADDRESS = "12 Main St, Salt Lake City"
+POINT_NOT_READ = "Location from the CAD, not read (locationComponent 0, CurrentIncident): "
+SWAPPED_NOT_READ = (
+    f"{POINT_NOT_READ}gml:pos is outside WGS 84 latitude and longitude"
+    f" (gml:pos sent: {SWAPPED[0]} {SWAPPED[1]})"
+)
+
+
+async def test_a_point_that_cannot_be_read_is_told_in_the_notes_and_the_beat_places_the_call(
+    admin: Api,
+) -> None:
+    """A gml:pos longitude first or that is no pair of numbers, or XML that is not
+    well-formed, made the whole document a 422 where the beat or ?district= placed the
+    call: the dispatcher lost the incident, its weapon caution and the CAD's notes with it,
+    for one coordinate. The call is taken without a point, its civic address kept, and the
+    notes say which location was not read, and why."""
+    await grid_districts(admin)
+    underscored = pidf(point=IN_D4, civic=MAIN_ST).replace(
+        f"{IN_D4[0]} {IN_D4[1]}", "40_735 -111.875"
+    )
+    cases = [
+        (pidf(point=SWAPPED, civic=MAIN_ST), MAIN_ST_ADDRESS, SWAPPED_NOT_READ),
+        (
+            underscored,
+            MAIN_ST_ADDRESS,
+            f"{POINT_NOT_READ}gml:pos is not 'latitude longitude' (gml:pos sent: 40_735 -111.875)",
+        ),
+        ("<presence><unclosed></presence>", None, f"{POINT_NOT_READ}not well-formed XML: "),
+    ]
+    for xml, address, line in cases:
+        eido = document(
+            incident_id(), beat="D1", location=xml, notes=[NOTE], cautions=[("Weapon", "high")]
+        )
+        call = await _import(admin, eido, 201)
+        assert call["district"] == "D1"
+        place = None if address is None else {"lat": None, "lon": None, "address": address}
+        assert call["location"] == place
+        assert call["safety"]["weapon"] is True
+        notes = (await admin.ok("GET", f"/v1/calls/{call['id']}"))["notes"]
+        assert notes.startswith(f"{NOTE}\n\n{line}"), notes
+        assert notes.count(POINT_NOT_READ) == 1
+    # ?district= places it as well.
+    eido = document(incident_id(), location=pidf(point=SWAPPED))
+    call = await _import(admin, eido, 201, "?district=D2")
+    assert (call["district"], call["location"]) == ("D2", None)
+    assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["notes"] == SWAPPED_NOT_READ
+
+
+async def test_a_point_not_read_beside_a_better_typed_point_read_changes_nothing(
+    admin: Api,
+) -> None:
+    # The caller's point, which the incident's outranks, was a 422 too.
+    await grid_districts(admin)
+    eido = document(incident_id(), location=pidf(point=IN_D1))
+    eido["locationComponent"].append(
+        {
+            **eido["locationComponent"][0],
+            "$id": f"{eido['$id']}:location:1",
+            "locationTypeDescriptionRegistryText": "Caller",
+            "locationByValue": pidf(point=SWAPPED),
+        }
+    )
+    call = await _import(admin, eido, 201)
+    assert (call["district"], call["location"]["lat"]) == ("D1", IN_D1[0])
+    assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["notes"] is None
+
+
+async def test_a_point_that_cannot_be_read_and_nothing_else_to_place_the_call_is_a_422_saying_why(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    # It said why the point was not read; "does not place the call" alone would not.
+    await grid_districts(admin)
+    response = await admin.post("/v1/eido", document(incident_id(), location=pidf(point=SWAPPED)))
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["detail"].startswith("the EIDO does not place the call: give a geodetic point")
+    assert problem["detail"].endswith(
+        "(locationComponent 0's point cannot be read: gml:pos is outside WGS 84 latitude and"
+        " longitude)"
+    )
+    assert problem["errors"][0]["loc"] == ["body", "locationComponent", 0, "locationByValue"]
+    assert str(SWAPPED[0]) not in response.text  # the value sent is never echoed
+    assert await _count(db, "call") == 0
+
+
 async def test_a_value_of_the_wrong_shape_in_an_eido_is_told_the_shape_in_words(
     admin: Api, db: asyncpg.Connection
 ) -> None:
@@ -714,7 +802,8 @@ async def test_hostile_xml_in_a_location_is_a_422_that_writes_nothing(
         '<?xml version="1.0"?><!DOCTYPE presence [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
         "<presence>&xxe;</presence>"
     )
-    for xml in (laughs, xxe, "<presence><unclosed></presence>"):
+    # Refused, not read: XML that is not well-formed is a point not read (above).
+    for xml in (laughs, xxe):
         eido = document(incident_id(), beat="D1", location=xml)
         response = await admin.post("/v1/eido", eido)
         assert response.status_code == 422, response.text

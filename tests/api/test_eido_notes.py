@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from app.services.auth import authenticate
 from app.services.eido import import_if_taken
 from app.state import AppState
-from tests.eido.documents import document, incident_id, later, person
+from tests.eido.documents import document, incident_id, later, person, pidf
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
 
 NOTE = "Caller says brother hears voices; keys under the mat (NOTE-7f3a)"
@@ -310,3 +310,32 @@ async def test_an_age_read_at_last_takes_the_age_line_away(admin: Api) -> None:
     shown = await admin.ok("GET", f"/v1/calls/{call['id']}")
     assert shown["subject"] == {"age": 0}
     assert shown["notes"] == NOTE
+
+
+async def test_a_point_not_read_is_told_once_among_the_lines_held_and_erases_none(
+    admin: Api,
+) -> None:
+    """A document with no notes, age or caution of its own, whose point cannot be read (a
+    longitude-first gml:pos), gives the call the line telling it, before the lines of the
+    age and the caution not read that the notes hold: given as the document's notes, that
+    line alone took the place of the CAD's notes and of those lines. Its repeat tells
+    nothing more."""
+    await _crew_in_d1(admin)
+    incident = incident_id()
+    patient = [person("Patient", ageMeasure=FORTNIGHTS)]
+    first = document(incident, beat="D1", notes=[NOTE], persons=patient)
+    call = await _import(admin, _dog(first), 201)
+    held = await _notes(admin, call["id"])
+    assert held.startswith(f"{NOTE}\n\n{AGE_LINE}\n\nCaution from the CAD"), held
+    swapped = pidf(point=(-111.875, 40.735))
+    line = (
+        "Location from the CAD, not read (locationComponent 0, CurrentIncident): gml:pos is"
+        " outside WGS 84 latitude and longitude (gml:pos sent: -111.875 40.735)"
+    )
+    for minutes in (1, 2):
+        eido = document(incident, at=later(minutes), beat="D1", location=swapped)
+        updated = await _import(admin, eido, 200)
+        assert (updated["district"], updated["location"]) == ("D1", None)
+        assert await _notes(admin, call["id"]) == held.replace(NOTE, f"{NOTE}\n\n{line}")
+        assert [w["code"] for w in updated["recommendation"]["warnings"]] == ["caution_not_read"]
+    assert await _recommendations(admin, call["id"]) == 2

@@ -178,12 +178,14 @@ def test_pidf_reads_the_centre_of_an_ellipse_a_sphere_and_an_ellipsoid(
         "<ca:civicAddress>", arcband + "<ca:civicAddress>"
     )
     assert pidf.read(xml).point is None
+    # One without its gml:pos places nothing, and says so; its address is read all the same.
     without = centred.replace(f"<gml:pos>{pos}</gml:pos>", "")
     xml = pidf_document(civic={"HNO": "9"}).replace(
         "<ca:civicAddress>", without + "<ca:civicAddress>"
     )
-    with pytest.raises(pidf.PidfInvalid, match=f"a {shape} without a gml:pos"):
-        pidf.read(xml)
+    place = pidf.read(xml)
+    assert (place.point, place.address) == (None, "9")
+    assert place.unread == f"a {shape} without a gml:pos"
 
 
 def test_pidf_address_has_the_street_and_what_is_below_it_in_reading_order() -> None:
@@ -243,10 +245,24 @@ def test_a_pidf_address_past_the_limit_cuts_its_location_text_first() -> None:
         ("40 -111 inf", "not 'latitude longitude'"),
     ],
 )
-def test_pidf_refuses_a_position_that_is_not_one(pos: str, said: str) -> None:
-    xml = pidf_document(point=(0, 0)).replace("<gml:pos>0 0</gml:pos>", f"<gml:pos>{pos}</gml:pos>")
-    with pytest.raises(pidf.PidfInvalid, match=f"gml:pos is {said}"):
-        pidf.read(xml)
+def test_pidf_tells_a_position_that_is_not_one_and_reads_the_address(pos: str, said: str) -> None:
+    # Raised, it made the whole document a 422, where the beat could place the call.
+    xml = pidf_document(point=(0, 0), civic={"HNO": "9", "RD": "Elm"}).replace(
+        "<gml:pos>0 0</gml:pos>", f"<gml:pos> {pos}\n</gml:pos>"
+    )
+    place = pidf.read(xml)
+    assert (place.point, place.address) == (None, "9 Elm")
+    assert place.unread is not None
+    assert place.unread.startswith(f"gml:pos is {said}")
+    assert pos not in place.unread  # as a 422 says it: the value is never repeated
+    assert place.sent == pos
+
+
+def test_pidf_tells_xml_that_is_not_well_formed_and_reads_nothing() -> None:
+    place = pidf.read("<presence><unclosed></presence>")
+    assert (place.point, place.address) == (None, None)
+    assert place.unread is not None
+    assert place.unread.startswith("not well-formed XML: mismatched tag")
 
 
 @pytest.mark.parametrize(
@@ -266,7 +282,7 @@ def test_pidf_refuses_entities_and_dtds() -> None:
     bomb = '<!DOCTYPE a [<!ENTITY b "c">]><a>&b;</a>'
     external = '<!DOCTYPE a [<!ENTITY b SYSTEM "http://127.0.0.1:9/x">]><a>&b;</a>'
     for xml in (bomb, external, '<!DOCTYPE a SYSTEM "http://127.0.0.1:9/a.dtd"><a/>'):
-        with pytest.raises(pidf.PidfInvalid, match="refused"):
+        with pytest.raises(pidf.PidfRefused, match="refused"):
             pidf.read(xml)
 
 
@@ -295,6 +311,51 @@ def test_reading_takes_the_best_typed_location_and_the_subjects_age() -> None:
     assert facts.point == (41.0, -112.0)
     assert facts.age == 25  # born 2000-12-01, on 2026-11-30
     assert facts.updated_at == T0
+
+
+def _located(*places: tuple[str, str]) -> dict[str, Any]:
+    """A document with a location component of each (type, locationByValue), in order."""
+    eido = document(incident_id(), beat="D1", location=places[0][1], location_type=places[0][0])
+    for index, (kind, xml) in enumerate(places[1:], start=1):
+        eido["locationComponent"].append(
+            {
+                **eido["locationComponent"][0],
+                "$id": f"{eido['$id']}:location:{index}",
+                "locationTypeDescriptionRegistryText": kind,
+                "locationByValue": xml,
+            }
+        )
+    return eido
+
+
+def test_reading_tells_the_best_typed_point_not_read_unless_a_better_one_is_read() -> None:
+    """A point that cannot be read was a 422 (the whole document lost); now it is told,
+    first of the lines closing the notes, when no better-typed point was read."""
+    longitude_first = pidf_document(point=(-111.5, 40.5), civic={"HNO": "12", "RD": "Main"})
+    read = pidf_document(point=(40.0, -111.0))
+    facts = incoming.read(
+        _located(("Caller", read), ("CurrentIncident", longitude_first)), zone=UTC
+    )
+    line = (
+        "Location from the CAD, not read (locationComponent 1, CurrentIncident): gml:pos is"
+        " outside WGS 84 latitude and longitude (gml:pos sent: -111.5 40.5)"
+    )
+    # The caller's point places the call; the incident's address is kept.
+    assert (facts.point, facts.address) == ((40.0, -111.0), "12 Main")
+    assert facts.caution_notes == (line,)
+    assert facts.notes == line
+    assert facts.point_unread_loc == ("locationComponent", 1, "locationByValue")
+    assert facts.point_unread is not None
+    assert "-111.5" not in facts.point_unread
+    # A better-typed point read: the caller's not read changes nothing, and is not told.
+    facts = incoming.read(
+        _located(("CurrentIncident", read), ("Caller", longitude_first)), zone=UTC
+    )
+    assert (facts.point, facts.point_unread, facts.notes) == ((40.0, -111.0), None, None)
+    # A unit's location never places a call: its point is not told either.
+    facts = incoming.read(_located(("UnitLocation", longitude_first)), zone=UTC)
+    assert (facts.point, facts.point_unread, facts.notes) == (None, None, None)
+    assert facts.located is False
 
 
 @pytest.mark.parametrize(

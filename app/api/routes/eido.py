@@ -90,12 +90,16 @@ async def import_eido(
     The document's `$id` (its Incident Tracking Identifier) is the call's `external_id`.
     A newer document updates the call, and re-triages it when the nature, place, person or
     notes changed; one saying the incident ended (Closed or Cancelled) then clears the call,
-    releasing its units, with the document's disposition. A document that is not an EIDO,
-    or that nothing places in a district, is a 422 and writes nothing; a newer one for a
-    cleared call is a 409 when it tells the call something new (the incident ReOpened,
-    unless the last document applied said so already), else a 200 with `applied` false
-    (its own export echoed back; the CAD's last document again; a Closed that tells
-    nothing else).
+    releasing its units, with the document's disposition. A location whose point cannot be
+    read (a `gml:pos` that is no WGS 84 latitude and longitude, as one sent longitude first
+    often is; XML that is not well-formed) does not refuse the document: the call is taken
+    without that point (a call holding one keeps it), and its notes say
+    which component was not read, and why. A document that is not an EIDO, or that nothing
+    places in a district (the 422 then says why a point given was not read), is a 422 and
+    writes nothing; a newer one for a cleared call is a 409 when it tells the call
+    something new (the incident ReOpened, unless the last document applied said so
+    already), else a 200 with `applied` false (its own export echoed back; the CAD's last
+    document again; a Closed that tells nothing else; a point not read).
     """
     work.use_generic_plans()
     result = await service.import_document(
