@@ -50,8 +50,22 @@ def keep_place(
     A call taken in the district a dispatcher chose, with a point a boundary puts in
     another, would otherwise move to that other district (and be re-triaged there) when an
     EIDO of it came back unchanged: its own export imported again, a CAD echoing it.
+
+    A point the document gives but that cannot be read is no news that the caller has
+    none: the call keeps the point it holds (changes), beside no address or the same one,
+    and so the district it has, rather than move to the beat or ?district= as for a
+    document without a point (a beat the point outranked until then: a needless move and
+    re-triage, for a coordinate the CAD garbled).
     """
     held = call.location
+    if facts.point is None and facts.point_unread is not None:
+        if (
+            held is not None
+            and held.point is not None
+            and (body.location is None or body.location.address == held.address)
+        ):
+            return body.model_copy(update={"district": call.district})
+        return body
     if (
         facts.point is None
         or held is None

@@ -402,6 +402,54 @@ async def test_a_point_that_cannot_be_read_and_nothing_else_to_place_the_call_is
     assert await _count(db, "call") == 0
 
 
+async def test_a_later_point_that_cannot_be_read_keeps_the_calls_point_and_district_told_once(
+    admin: Api,
+) -> None:
+    """An unreadable point is no news that the caller has none: the call keeps the point
+    it holds and its district (not the beat's, which the point outranked), and the notes
+    tell it once, not on every repeat; a point read again takes the line away."""
+    await _crew_in_d1(admin)
+    incident = incident_id()
+    read = pidf(point=IN_D4, civic=MAIN_ST)
+    first = await _import(admin, document(incident, beat="D1", location=read, notes=[NOTE]), 201)
+    assert first["district"] == "D4"
+    unread = pidf(point=SWAPPED, civic=MAIN_ST)
+    told = await _import(
+        admin, document(incident, at=later(1), beat="D1", location=unread, notes=[NOTE]), 200
+    )
+    assert told["applied"] is True
+    assert (told["district"], told["location"]) == ("D4", first["location"])
+    notes = f"{NOTE}\n\n{SWAPPED_NOT_READ}"
+    assert (await admin.ok("GET", f"/v1/calls/{first['id']}"))["notes"] == notes
+    # The CAD's next document, the same point not read: no news, nothing re-triaged.
+    again = await _import(
+        admin, document(incident, at=later(2), beat="D1", location=unread, notes=[NOTE]), 200
+    )
+    assert again["applied"] is True
+    assert again["recommendation"]["id"] == told["recommendation"]["id"]
+    assert (again["district"], again["location"]) == ("D4", first["location"])
+    assert (await admin.ok("GET", f"/v1/calls/{first['id']}"))["notes"] == notes
+    assert len(await _recommendations(admin, first["id"])) == 2
+    # Read again: the point is no news, and the line goes.
+    fixed = await _import(
+        admin, document(incident, at=later(3), beat="D1", location=read, notes=[NOTE]), 200
+    )
+    assert (fixed["district"], fixed["location"]) == ("D4", first["location"])
+    assert (await admin.ok("GET", f"/v1/calls/{first['id']}"))["notes"] == NOTE
+
+
+async def test_a_point_that_cannot_be_read_is_no_news_to_a_cleared_call(admin: Api) -> None:
+    await grid_districts(admin)
+    incident = incident_id()
+    call = await _import(admin, document(incident, beat="D1", location=pidf(point=IN_D4)), 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "done"})
+    eido = document(incident, at=later(5), beat="D1", location=pidf(point=SWAPPED))
+    same = await _import(admin, eido, 200)
+    assert (same["applied"], same["status"]) == (False, "cleared")
+    assert (same["district"], same["location"]) == ("D4", call["location"])
+    assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["notes"] is None
+
+
 async def test_a_value_of_the_wrong_shape_in_an_eido_is_told_the_shape_in_words(
     admin: Api, db: asyncpg.Connection
 ) -> None:

@@ -93,7 +93,7 @@ async def import_eido(
     releasing its units, with the document's disposition. A location whose point cannot be
     read (a `gml:pos` that is no WGS 84 latitude and longitude, as one sent longitude first
     often is; XML that is not well-formed) does not refuse the document: the call is taken
-    without that point (a call holding one keeps it), and its notes say
+    without that point (a call holding one keeps it, and its district), and its notes say
     which component was not read, and why. A document that is not an EIDO, or that nothing
     places in a district (the 422 then says why a point given was not read), is a 422 and
     writes nothing; a newer one for a cleared call is a 409 when it tells the call
