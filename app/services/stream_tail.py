@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from app.events.body import event_body
+from app.events.stored import documented
 from app.repositories import stream as repo
 from app.repositories.stream import Position, StoredEvent
 from app.tasks import cancel_and_wait
@@ -67,7 +68,10 @@ class Entry:
 
 def message(stored: StoredEvent) -> bytes:
     """One SSE message: the event's position, its type, and the body a webhook gets."""
-    body = event_body(stored.event.type, at=stored.created_at, payload=stored.event.payload)
+    event = stored.event
+    body = event_body(
+        event.type, at=stored.created_at, payload=documented(event.type, event.payload)
+    )
     return b"id: %s\nevent: %s\ndata: %s\n\n" % (
         str(stored.position).encode(),
         stored.event.type.encode(),

@@ -25,6 +25,7 @@ from app.db.listen import keep_listening
 from app.encryption import DataCipher, UndecryptableValue
 from app.events.body import event_body
 from app.events.catalogue import DELIVERIES_DUE
+from app.events.stored import documented
 from app.repositories import delivery_queue as repo
 from app.settings import Settings
 from app.tasks import cancel_and_wait
@@ -353,7 +354,7 @@ class Relay:
 
     async def _send(self, row: Any) -> Answer:
         assert self._sender is not None
-        body = event_body(row.type, at=row.created_at, payload=row.payload)
+        body = event_body(row.type, at=row.created_at, payload=documented(row.type, row.payload))
         secrets = signing_secrets(
             self.cipher, row.subscription_id, current=row.secret, previous=row.previous_secret
         )

@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
@@ -22,7 +20,7 @@ from alembic.util import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.db.engine import execute_alone, plain_url
+from app.db.engine import plain_url
 from app.db.migrate import (
     alembic_config,
     downgrade,
@@ -31,16 +29,6 @@ from app.db.migrate import (
     upgrade,
 )
 from app.models import Base
-
-
-@pytest.fixture
-def scratch_url(database_url: str) -> Iterator[str]:
-    name = f"cit_mig_{secrets.token_hex(4)}"
-    server = make_url(database_url)
-    admin = server.render_as_string(hide_password=False)
-    asyncio.run(execute_alone(admin, f'CREATE DATABASE "{name}"'))
-    yield server.set(database=name).render_as_string(hide_password=False)
-    asyncio.run(execute_alone(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _tables(url: str) -> set[str]:
@@ -802,50 +790,6 @@ def test_upgrading_names_each_assignment_by_the_call_sign_its_unit_had_then(
 
 
 _UNITS = [f"00000000-0000-4000-8000-00000000000{n}" for n in range(4)]
-
-
-def test_upgrading_names_each_earlier_events_call_by_the_cads_number(scratch_url: str) -> None:
-    """Migration 0040: the events written before external_id joined their payload take
-    their call's (null when it has none, or the unit was on no call), as the relay and the
-    live feed send them after the upgrade; the rest are left as they were."""
-    upgrade(scratch_url, "0039")
-    call = (
-        "INSERT INTO call (id, agency_id, status, district_id, safety, received_at, external_id)"
-        " SELECT '{id}', d.agency_id, 'dispatched', d.id, '{{}}', now(), {cad} FROM district d"
-    )
-    event = (
-        "INSERT INTO event (id, agency_id, type, call_id, payload)"
-        " SELECT gen_random_uuid(), a.id, '{type}', {call}, '{payload}' FROM agency a"
-    )
-    numbered, unnumbered = _UNITS[0], _UNITS[1]
-    asyncio.run(
-        _insert(
-            scratch_url,
-            _AGENCY,
-            _DISTRICT,
-            call.format(id=numbered, cad="'CAD-9'"),
-            call.format(id=unnumbered, cad="NULL"),
-            event.format(type="recommendation.created", call=f"'{numbered}'", payload="{}"),
-            event.format(type="unit.released", call=f"'{unnumbered}'", payload="{}"),
-            event.format(type="unit.status_changed", call=f"'{numbered}'", payload="{}"),
-            event.format(type="unit.status_changed", call="NULL", payload="{}"),
-            # Written since with one of its own; and an event of a type that always had it.
-            event.format(
-                type="unit.released", call=f"'{numbered}'", payload='{"external_id": "CAD-8"}'
-            ),
-            event.format(type="call.updated", call=f"'{numbered}'", payload="{}"),
-        )
-    )
-    upgrade(scratch_url)
-    payloads = "SELECT type, call_id::text, payload::text FROM event ORDER BY 1, 2, 3"
-    assert asyncio.run(_fetch(scratch_url, payloads)) == [
-        ("call.updated", numbered, "{}"),
-        ("recommendation.created", numbered, '{"external_id": "CAD-9"}'),
-        ("unit.released", numbered, '{"external_id": "CAD-8"}'),
-        ("unit.released", unnumbered, '{"external_id": null}'),
-        ("unit.status_changed", numbered, '{"external_id": "CAD-9"}'),
-        ("unit.status_changed", None, '{"external_id": null}'),
-    ]
 
 
 def test_filling_in_the_call_signs_leaves_the_units_on_calls_free_until_the_end(
