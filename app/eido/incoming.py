@@ -48,6 +48,9 @@ class IncidentFacts:
     point_unread: str | None = None
     point_unread_loc: Loc = ()
     located: bool = False
+    # A worse-typed point read beside the best-typed one not read (location.Place's):
+    # it places a call nothing better places, and is not the call's point.
+    fallback_point: tuple[float, float] | None = None
     beat: str | None
     age: int | None
     age_loc: Loc
@@ -311,6 +314,7 @@ def read(
         point_unread=None if place.unread is None else place.unread.why,
         point_unread_loc=() if place.unread is None else place.unread.loc,
         located=place.located,
+        fallback_point=place.fallback,
         beat=beat.strip() or None if isinstance(beat, str) else None,
         age=age,
         age_loc=age_loc,

@@ -10,7 +10,7 @@ from typing import Any
 
 from app.eido import notes, pidf, registry
 from app.eido.schema import EidoInvalid
-from app.vocabulary import one_line
+from app.vocabulary import invisible_escaped, one_line
 
 Loc = tuple[str | int, ...]
 
@@ -39,6 +39,10 @@ class Place:
     loc: Loc
     unread: UnreadPoint | None
     located: bool
+    # A worse-typed point read (the caller's) when the best-typed one given is not: it
+    # places a call that neither the CAD's beat nor anything better places, and is not
+    # the incident's point.
+    fallback: tuple[float, float] | None = None
 
 
 def place(components: list[tuple[int | None, int, Mapping[str, Any]]]) -> Place:
@@ -80,8 +84,17 @@ def place(components: list[tuple[int | None, int, Mapping[str, Any]]]) -> Place:
     unread = next((entry for entry in read if entry[2].unread is not None), None)
     if unread is not None and with_point is not None and with_point[:2] < unread[:2]:
         unread = None  # a better-typed point was read: the call is placed as it was before
+    fallback = None
+    if unread is not None:
+        # The best-typed point given is not read: the incident has no point, and the
+        # address of the best-typed component that has one (its own, not the address of a
+        # worse-typed point read, the caller's, which would pin the incident's address to
+        # the caller's phone). That point only places a call nothing else places.
+        fallback = None if with_point is None else with_point[2].point
+        point, loc = None, ()
+        address = next((entry[2].address for entry in read if entry[2].address), None)
     told = None if unread is None else _unread_point(*unread)
-    return Place(point, address, loc, told, located=bool(read))
+    return Place(point, address, loc, told, located=bool(read), fallback=fallback)
 
 
 def _unread_point(rank: int, index: int, found: pidf.PidfLocation) -> UnreadPoint:
@@ -89,7 +102,8 @@ def _unread_point(rank: int, index: int, found: pidf.PidfLocation) -> UnreadPoin
     shows the gml:pos as sent (a longitude-first point, read there, can be placed by
     hand), where a 422 never repeats a value."""
     kind = registry.INCIDENT_LOCATION_TYPES[rank]
-    sent = "" if found.sent is None else f" (gml:pos sent: {one_line(found.sent)[:_POS_SHOWN]})"
+    shown = invisible_escaped(one_line(found.sent or "")[:_POS_SHOWN])
+    sent = f" (gml:pos sent: {shown})" if shown else ""
     return UnreadPoint(
         why=f"locationComponent {index}'s point cannot be read: {found.unread}",
         loc=("locationComponent", index, "locationByValue"),

@@ -206,8 +206,9 @@ async def _import(
 def _place(
     context: AgencyContext, facts: incoming.IncidentFacts, district: str | None
 ) -> str | None:
-    """The call's district: by its point, else by the CAD's beat, else by ?district=; None
-    when the document places it nowhere (a new call is then refused, _unplaced)."""
+    """The call's district: by its point, else by the CAD's beat, else by a worse-typed
+    point beside the incident's not read, else by ?district=; None when the document
+    places it nowhere (a new call is then refused, _unplaced)."""
     if district is not None and district not in context.districts_by_code:
         raise Invalid(context.unknown_district(district), loc=("query", "district"))
     located = None if facts.point is None else context.locate(*facts.point)
@@ -215,7 +216,8 @@ def _place(
         return located
     if facts.beat is not None and facts.beat in context.districts_by_code:
         return facts.beat
-    return district
+    fallback = facts.fallback_point
+    return (None if fallback is None else context.locate(*fallback)) or district
 
 
 def _unplaced(facts: incoming.IncidentFacts) -> Invalid:

@@ -384,6 +384,57 @@ async def test_a_point_not_read_beside_a_better_typed_point_read_changes_nothing
     assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["notes"] is None
 
 
+def _with_caller(eido: dict[str, Any], location: str) -> dict[str, Any]:
+    """The document with a Caller location component after its incident's."""
+    eido["locationComponent"].append(
+        {
+            **eido["locationComponent"][0],
+            "$id": f"{eido['$id']}:location:1",
+            "locationTypeDescriptionRegistryText": "Caller",
+            "locationByValue": location,
+        }
+    )
+    return eido
+
+
+async def test_the_incidents_point_not_read_beside_the_callers_gives_no_point_of_the_caller(
+    admin: Api,
+) -> None:
+    """The caller's point, read, stood as the incident's beside its address: the call moved
+    to the caller's district and the incident's street was dropped for the caller's (the
+    review). The incident keeps its own address and no point; the caller's point places
+    only a call that neither its point nor the beat places; a call holding a point keeps
+    it and its district."""
+    await grid_districts(admin)
+    elm = pidf(point=IN_D1, civic={"HNO": "99", "RD": "Elm", "STS": "Ave"})
+    incident = incident_id()
+    taken = _with_caller(document(incident, location=pidf(point=SWAPPED, civic=MAIN_ST)), elm)
+    call = await _import(admin, taken, 201)
+    assert (call["district"], call["location"]) == (
+        "D1",  # the caller's point places it: nothing else does
+        {"lat": None, "lon": None, "address": MAIN_ST_ADDRESS},
+    )
+    assert (await _notes(admin, call["id"])) == SWAPPED_NOT_READ
+    beat = _with_caller(
+        document(incident_id(), location=pidf(point=SWAPPED, civic=MAIN_ST), beat="D4"), elm
+    )
+    placed = await _import(admin, beat, 201)
+    assert (placed["district"], placed["location"]["lat"]) == ("D4", None)
+    # Held: the incident's point read first, then the same incident garbled.
+    incident = incident_id()
+    first = _with_caller(document(incident, location=pidf(point=IN_D4, civic=MAIN_ST)), elm)
+    held = await _import(admin, first, 201)
+    assert (held["district"], held["location"]["lat"]) == ("D4", IN_D4[0])
+    garbled = _with_caller(
+        document(incident, at=later(1), location=pidf(point=SWAPPED, civic=MAIN_ST)), elm
+    )
+    kept = await _import(admin, garbled, 200)
+    assert (kept["district"], kept["location"]) == (
+        "D4",
+        {"lat": IN_D4[0], "lon": IN_D4[1], "address": MAIN_ST_ADDRESS},
+    )
+
+
 async def test_a_point_that_cannot_be_read_and_nothing_else_to_place_the_call_is_a_422_saying_why(
     admin: Api, db: asyncpg.Connection
 ) -> None:

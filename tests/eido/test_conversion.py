@@ -340,8 +340,10 @@ def test_reading_tells_the_best_typed_point_not_read_unless_a_better_one_is_read
         "Location from the CAD, not read (locationComponent 1, CurrentIncident): gml:pos is"
         " outside WGS 84 latitude and longitude (gml:pos sent: -111.5 40.5)"
     )
-    # The caller's point places the call; the incident's address is kept.
-    assert (facts.point, facts.address) == ((40.0, -111.0), "12 Main")
+    # The incident has no point, and its own address; the caller's point only places a
+    # call nothing better places.
+    assert (facts.point, facts.address) == (None, "12 Main")
+    assert facts.fallback_point == (40.0, -111.0)
     assert facts.caution_notes == (line,)
     assert facts.notes == line
     assert facts.point_unread_loc == ("locationComponent", 1, "locationByValue")
@@ -352,6 +354,12 @@ def test_reading_tells_the_best_typed_point_not_read_unless_a_better_one_is_read
         _located(("CurrentIncident", read), ("Caller", longitude_first)), zone=UTC
     )
     assert (facts.point, facts.point_unread, facts.notes) == ((40.0, -111.0), None, None)
+    # The gml:pos as sent, its invisible characters escaped (the line is read to place
+    # the point by hand); none shown when it was only spaces.
+    for pos, shown in (("-111.5\u202e 40.5", "(gml:pos sent: -111.5\\u202e 40.5)"), (" ", None)):
+        garbled = pidf_document(point=(40.0, -111.0)).replace("40.0 -111.0", pos)
+        [line] = incoming.read(_located(("CurrentIncident", garbled)), zone=UTC).caution_notes
+        assert line.endswith("gml:pos is not 'latitude longitude'" if shown is None else shown)
     # A unit's location never places a call: its point is not told either.
     facts = incoming.read(_located(("UnitLocation", longitude_first)), zone=UTC)
     assert (facts.point, facts.point_unread, facts.notes) == (None, None, None)
