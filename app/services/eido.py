@@ -29,7 +29,16 @@ from app.schemas.calls import CallCreate, CallPatch
 from app.schemas.common import said
 from app.schemas.dispatch import ClearRequest
 from app.security import Principal
-from app.services import agency, audit, call_views, calls, clearing, eido_export, eido_news
+from app.services import (
+    agency,
+    audit,
+    call_views,
+    calls,
+    clearing,
+    eido_export,
+    eido_news,
+    eido_place,
+)
 from app.services.eido_applied import as_applied, reopening_ended
 from app.services.eido_export import incident_call
 from app.state import AppState
@@ -174,7 +183,7 @@ async def _import(
     context = await agency.knowing(
         state, context, codes=[] if district is None else [district], point=facts.point
     )
-    code = _place(context, facts, district)
+    code = eido_place.district_of(context, facts, district)
     for _ in range(2):
         session = await work.session()
         call = await incident_call(session, context, facts.incident_id, for_update=True)
@@ -183,7 +192,7 @@ async def _import(
             body = _call_body(facts, code or call.district)
             return await _update(state, session, context, who, call, facts, body, request_id)
         if code is None:
-            raise _unplaced(facts)
+            raise eido_place.unplaced(facts)
         body = _call_body(facts, code)
         now = datetime.now(UTC)
         new = calls.new_call(context, body, cipher=state.cipher, now=now)
@@ -201,33 +210,6 @@ async def _import(
             continue  # imported concurrently: update it (in the fresh transaction)
         return EidoImport(call=out, created=True, applied=True)
     raise Conflict(f"the call for {facts.incident_id} was being imported meanwhile; retry")
-
-
-def _place(
-    context: AgencyContext, facts: incoming.IncidentFacts, district: str | None
-) -> str | None:
-    """The call's district: by its point, else by the CAD's beat, else by a worse-typed
-    point beside the incident's not read, else by ?district=; None when the document
-    places it nowhere (a new call is then refused, _unplaced)."""
-    if district is not None and district not in context.districts_by_code:
-        raise Invalid(context.unknown_district(district), loc=("query", "district"))
-    located = None if facts.point is None else context.locate(*facts.point)
-    if located is not None:
-        return located
-    if facts.beat is not None and facts.beat in context.districts_by_code:
-        return facts.beat
-    fallback = facts.fallback_point
-    return (None if fallback is None else context.locate(*fallback)) or district
-
-
-def _unplaced(facts: incoming.IncidentFacts) -> Invalid:
-    why = "" if facts.point_unread is None else f" ({facts.point_unread})"
-    return Invalid(
-        "the EIDO does not place the call: give a geodetic point inside a district"
-        " (a locationComponent's locationByValue), an incidentComponent.beatOrDispatchGroupText"
-        f" naming one of the agency's districts, or ?district=CODE{why}",
-        loc=("body", *(facts.point_unread_loc or ("locationComponent",))),
-    )
 
 
 # Where each field of a call comes from in an EIDO, for a 422 that names it.
@@ -297,7 +279,7 @@ async def _update(
         await _audit(session, who, call, request_id, incident_id=facts.incident_id, applied=False)
         return EidoImport(call=await _render(session, call), created=False, applied=False)
     placed = eido_news.notes_kept(
-        call, facts, eido_news.keep_place(call, context, facts, body), state.cipher
+        call, facts, eido_place.keep_place(call, context, facts, body), state.cipher
     )
     if call.status == "cleared":
         try:

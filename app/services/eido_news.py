@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from app.agency_context import AgencyContext
 from app.eido import incoming, outgoing, registry
 from app.eido import notes as eido_notes
 from app.encryption import CALL_NOTES, DataCipher, UndecryptableValue
@@ -37,44 +36,6 @@ def own_export(facts: incoming.IncidentFacts, exported_at: datetime) -> bool:
     echo of an export made before a dispatcher lowered a flag would raise it again. One
     re-dated later (a CAD that edited it) is read as any document."""
     return facts.updated_at <= exported_at
-
-
-def keep_place(
-    call: CallRecord, context: AgencyContext, facts: incoming.IncidentFacts, body: CallCreate
-) -> CallCreate:
-    """The document's call with the district the call has, when the document's point is the
-    one the call already holds and a boundary placed it: the same point is no news about
-    the place. Else as placed (eido._place): by a new point, or by the beat or ?district= for a
-    point outside every boundary.
-
-    A call taken in the district a dispatcher chose, with a point a boundary puts in
-    another, would otherwise move to that other district (and be re-triaged there) when an
-    EIDO of it came back unchanged: its own export imported again, a CAD echoing it.
-
-    A point the document gives but that cannot be read is no news that the caller has
-    none: the call keeps the point it holds (changes), beside no address or the same one,
-    and so the district it has, rather than move to the beat or ?district= as for a
-    document without a point (a beat the point outranked until then: a needless move and
-    re-triage, for a coordinate the CAD garbled).
-    """
-    held = call.location
-    if facts.point is None and facts.point_unread is not None:
-        if (
-            held is not None
-            and held.point is not None
-            and (body.location is None or body.location.address == held.address)
-        ):
-            return body.model_copy(update={"district": call.district})
-        return body
-    if (
-        facts.point is None
-        or held is None
-        or (held.lat, held.lon) != facts.point
-        or body.district == call.district
-        or context.locate(*facts.point) != body.district
-    ):
-        return body
-    return body.model_copy(update={"district": call.district})
 
 
 def restates(
