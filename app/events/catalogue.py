@@ -66,7 +66,10 @@ class EventKind:
 CATALOGUE: Mapping[EventType, EventKind] = {
     "call.created": EventKind(CallSummary, "A call was taken."),
     "call.updated": EventKind(
-        CallSummary, "New information changed the call; it was re-triaged.", True
+        CallSummary,
+        "New information changed the call, or the unit leading it left it while others stay;"
+        " it was re-triaged.",
+        True,
     ),
     "recommendation.created": EventKind(
         RecommendationCreated, "A recommendation was made for the call."

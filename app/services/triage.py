@@ -179,7 +179,8 @@ async def retriage(
     The cause: new information (PATCH: call.updated is emitted, and the audit entry is the
     update's success), a PATCH that changed nothing (restate: its audit entry, no
     call.updated), a dispatch that could not assign (the entry records the dispatch's
-    failure), the unit leading the call gone from it while others stay, the last unit on
+    failure), the unit leading the call gone from it while others stay (call.updated too,
+    for the units left on it), the last unit on
     it gone out of service (units_gone), or a dispatch sending units to it since
     (units_back: staffed) (its own entry, call.retriage, with detail).
     A dispatched call with no unit on it, the last having gone out of service, is warned
@@ -207,7 +208,11 @@ async def retriage(
         await session.connection(), context, call, now=now, left=gone, stranded_by=stranded
     )
     previous = (await repo.latest_recommendations(session, [call.id])).get(call.id)
-    news = [events.call_updated(call, lead=rec.lead)] if cause == "update" else []
+    # The unit leading the call gone while others stay changed it too: the units left on it
+    # hear call.updated (heard on the call), whether or not the lead's kind changes (a
+    # co-responder alone on a weapon call its CIT officer left was told nothing).
+    updated = cause in ("update", "lead_left")
+    news = [events.call_updated(call, lead=rec.lead)] if updated else []
     news.append(events.recommendation_created(call, rec))
     was = LEAD_OF[left.responder_type] if left else (previous.lead if previous else None)
     # New safety information escalates a call that mental health leads though law

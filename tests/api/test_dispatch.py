@@ -945,6 +945,12 @@ async def test_a_lead_leaving_for_one_of_its_kind_is_replaced_by_the_dispatch_as
     await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", body)
     await admin.ok("PUT", f"/v1/co-responders/{first}/status", {"status": "out_of_service"})
     assert await _events(db, "call.escalated") == []
+    # Nothing escalates, but the units left on the call hear that it changed: its lead left
+    # (a crew left alone on it was told nothing, the outside-in check).
+    [updated] = await _events(db, "call.updated")
+    assert (updated["call_id"], updated["lead"]) == (call["id"], "mental_health")
+    hearing = await db.fetchval("SELECT units_on_call FROM event WHERE type = 'call.updated'")
+    assert set(hearing) == {uuid.UUID(second), uuid.UUID(officer)}
     done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
     active = {(a["responder_id"], a["role"]) for a in done["assignments"] if not a["released_at"]}
     assert active == {(second, "lead"), (officer, "backup")}
