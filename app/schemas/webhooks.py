@@ -14,7 +14,8 @@ from app.vocabulary import DeliveryStatus, EventType
 # The shape check_url_shape accepts, so the schema shows it: absolute http(s) in either
 # case, a host (name, or bracketed IP literal) without credentials, a port up to 65535, no
 # blanks, control characters or fragment (never sent).
-# Whether the host resolves to a public address is checked on subscribing.
+# Whether the host resolves (to a public address, unless private targets are allowed) is
+# checked on subscribing (app/webhooks/targets.py).
 TARGET_URL = worded(
     r"^[Hh][Tt][Tt][Pp][Ss]?://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)"
     r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"

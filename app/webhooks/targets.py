@@ -111,6 +111,11 @@ _NO_ADDRESS = "the URL's host does not resolve"
 _NOT_PUBLIC = "the URL's host resolves to an address that is not public"
 
 
+def _anything(address: IPAddress) -> bool:
+    """No address refused (CIT_WEBHOOK_ALLOW_PRIVATE_TARGETS): the host need only resolve."""
+    return False
+
+
 async def public_addresses(
     host: str, port: int, *, refused: Callable[[IPAddress], bool] = _refused
 ) -> list[str]:
@@ -133,17 +138,17 @@ async def check_target(url: str, *, allow_private: bool) -> None:
     """Resolve the URL's host; refuse loopback, private, link-local and metadata addresses,
     and a public one over plain http: a webhook carries where a call is and the safety of
     the person in it, across networks that are not the agency's (CJIS asks it encrypted in
-    transit). With allow_private (receivers on the agency's own network, tests) http:// is
-    taken. Checked as a subscription is made or its URL changed; one made before is sent
-    to as it was."""
+    transit). With allow_private (receivers on the agency's own network, tests) any
+    address and http:// are taken, but a host that does not resolve is still refused: a
+    mistyped name would otherwise show only as failed deliveries. Checked as a
+    subscription is made or its URL changed; one made before is sent to as it was."""
     host, port = check_url_shape(url)
-    if not allow_private:
-        await public_addresses(host, port)
-        if urlsplit(url).scheme != "https":
-            raise TargetRefused(
-                "the URL must be https:// (plain http:// is taken only on a network of the"
-                " agency's own: CIT_WEBHOOK_ALLOW_PRIVATE_TARGETS)"
-            )
+    await public_addresses(host, port, refused=_anything if allow_private else _refused)
+    if not allow_private and urlsplit(url).scheme != "https":
+        raise TargetRefused(
+            "the URL must be https:// (plain http:// is taken only on a network of the"
+            " agency's own: CIT_WEBHOOK_ALLOW_PRIVATE_TARGETS)"
+        )
 
 
 class _PublicOnly(httpcore.AsyncNetworkBackend):

@@ -857,7 +857,7 @@ async def test_a_district_or_subscription_patch_says_where_a_field_it_does_not_t
     responder_id or secret) "Unknown field", which docs/api.md says of a field the object
     does not have. Each says where it is set, as a call's and the roster's PATCH do."""
     await grid_districts(admin)
-    sub = await subscribe(admin, "https://example.com/hook", ["call.created"])
+    sub = await subscribe(admin, "https://127.0.0.1/hook", ["call.created"])
     before = await _counts(db)
     for url, shown in (
         ("/v1/districts/D1", await admin.ok("GET", "/v1/districts/D1")),

@@ -388,7 +388,7 @@ async def test_a_separation_revokes_the_units_keys_for_good(admin: Api) -> None:
     }
     for unit, terminal in terminals.items():
         assert (await terminal.get("/v1/units/me")).status_code == 200, unit
-        hook = {"url": "https://mdt.example/hook", "events": ["unit.assigned"]}
+        hook = {"url": "https://127.0.0.1/mdt-hook", "events": ["unit.assigned"]}
         await admin.ok("POST", "/v1/webhooks", {**hook, "responder_id": unit}, 201)
     supervisor = await admin.with_role("supervisor")
     await supervisor.ok("PATCH", f"/v1/officers/{officer}", {"active": False})
@@ -481,7 +481,7 @@ async def test_terminal_webhooks_for_a_deactivated_unit_are_refused_even_at_that
     """A subscription made for a separated officer was accepted, and one made at the moment
     of a deactivation could outlive it (outside-in check: 4 of 8 stayed active)."""
     await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
-    hook = {"url": "https://mdt.example/hook", "events": ["unit.assigned"]}
+    hook = {"url": "https://127.0.0.1/mdt-hook", "events": ["unit.assigned"]}
     for round_ in range(8):
         body = {"state_officer_id": f"HOOK-{round_}", "badge_number": f"H{round_}", "name": "H"}
         officer = (await admin.ok("POST", "/v1/officers", body, 201))["id"]

@@ -220,7 +220,7 @@ async def test_a_terminal_turned_on_at_the_moment_its_unit_leaves_stays_off(
 ) -> None:
     """Its responder is locked before the subscription, as a deactivation locks them."""
     await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "x"}, 201)
-    hook = {"url": "https://mdt.example/hook", "events": ["unit.assigned"]}
+    hook = {"url": "https://127.0.0.1/mdt-hook", "events": ["unit.assigned"]}
     for round_ in range(8):
         body = {"state_officer_id": f"ON-{round_}", "badge_number": f"N{round_}", "name": "N"}
         officer = (await admin.ok("POST", "/v1/officers", body, 201))["id"]

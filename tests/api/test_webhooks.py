@@ -586,6 +586,28 @@ async def test_a_host_that_does_not_resolve_is_retried_not_failed(
     assert row["last_error"] == "ConnectError: the URL's host does not resolve"
 
 
+async def test_a_host_that_does_not_resolve_is_422_even_where_private_targets_are_allowed(
+    admin: Api, receiver: Receiver, settings: Settings
+) -> None:
+    """An agency with receivers on its own network turns the flag on (as these tests do);
+    a mistyped host was then taken (201) and showed only as failed deliveries (outside-in
+    check). The flag allows private addresses; the host must still resolve."""
+    assert settings.webhook_allow_private_targets
+    mistyped = "https://no-such-host.invalid/x"  # .invalid never resolves (RFC 6761)
+    refused = await admin.post("/v1/webhooks", {"url": mistyped, "events": ["call.created"]})
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert problem["detail"] == "webhook URL refused: the URL's host does not resolve"
+    assert problem["errors"][0]["loc"] == ["body", "url"]
+    assert (await admin.ok("GET", "/v1/webhooks"))["items"] == []
+    # Moving a subscription there is refused the same way, and moves nothing.
+    sub = await subscribe(admin, receiver.url, ["call.created"])
+    moved = await admin.patch(f"/v1/webhooks/{sub['id']}", {"url": mistyped})
+    assert moved.status_code == 422, moved.text
+    assert moved.json()["detail"] == "webhook URL refused: the URL's host does not resolve"
+    assert (await admin.ok("GET", f"/v1/webhooks/{sub['id']}"))["url"] == receiver.url
+
+
 async def test_webhook_connections_are_checked_as_they_are_made(receiver: Receiver) -> None:
     # The relay's client checks the address it connects to, not only the URL beforehand:
     # a name may resolve to a public address for a check and a private one for the send.

@@ -50,7 +50,8 @@ DEFAULT_ST_ARGS = [
 
 
 def _settings(*, allow_private_targets: bool = False) -> Settings:
-    """No relay: nothing is delivered. Seeding skips the webhook target's DNS check only.
+    """No relay: nothing is delivered. Seeding allows the webhook's target, an address
+    that is not public (192.0.2.10, documentation), and needs no DNS.
 
     The fuzzer sends thousands of requests from one address, hundreds of them with no key
     or a bad one on purpose: the failed-authentication lockout and the per-key rate limit
@@ -88,7 +89,7 @@ async def _seed(database_url: str) -> dict[str, Any]:
             webhook = await api.ok(
                 "POST",
                 "/v1/webhooks",
-                {"url": "https://cad.example.com/hooks", "events": ["call.created"]},
+                {"url": "https://192.0.2.10/hooks", "events": ["call.created"]},
                 status=201,
             )
             call = await api.ok(
