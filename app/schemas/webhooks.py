@@ -12,13 +12,14 @@ from app.schemas.read_only import BY_THE_SERVICE, TellsReadOnly
 from app.vocabulary import DeliveryStatus, EventType
 
 # The shape check_url_shape accepts, so the schema shows it: absolute http(s) in either
-# case, a host (name, or bracketed IP literal) without credentials, a port up to 65535, no
-# blanks, control characters or fragment (never sent).
+# case, a host (name, or bracketed IP literal) without credentials, a port from 1 to 65535
+# (nothing is ever delivered to port 0, however many zeros spell it), no blanks, control
+# characters or fragment (never sent).
 # Whether the host resolves (to a public address, unless private targets are allowed) is
 # checked on subscribing (app/webhooks/targets.py).
 TARGET_URL = worded(
     r"^[Hh][Tt][Tt][Pp][Ss]?://(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)"
-    r"(?::(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
+    r"(?::(?!0+(?![0-9]))(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4}))?"
     r"(?:[/?][^\x00-\x1f\x7f\s#]*)?$",
     "an absolute http:// or https:// URL without credentials, blanks or a fragment",
 )
@@ -41,7 +42,7 @@ def _url_shape(url: str | None) -> str | None:
     if url is not None and not _TARGET_URL.match(url):
         raise ValueError(
             "must be an absolute http:// or https:// URL: a host name or bracketed IP"
-            " address, an optional port up to 65535, then a path and query without"
+            " address, an optional port from 1 to 65535, then a path and query without"
             " blanks or control characters; no user:password@ and no #fragment"
         )
     return url

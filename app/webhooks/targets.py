@@ -92,9 +92,12 @@ def check_url_shape(url: str) -> tuple[str, int]:
     if parts.username or parts.password:
         raise TargetRefused("the URL must not carry credentials")
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port
     except ValueError:
         raise TargetRefused("the URL's port is not valid") from None
+    if port == 0:  # not "no port": nothing is ever delivered to port 0
+        raise TargetRefused("the URL's port must be 1 to 65535: port 0 is never delivered to")
+    port = port or (443 if parts.scheme == "https" else 80)
     try:
         # What the sender parses it with (app/webhooks/sender.py): a URL it cannot send
         # (a control character, say) is refused here, on subscribing and at each attempt,

@@ -25,7 +25,7 @@ from app.vocabulary import EVENT_TYPES
 from app.webhooks import relay as relay_module
 from app.webhooks.relay import PER_TARGET
 from app.webhooks.sender import Sender
-from app.webhooks.targets import IPAddress, TargetRefused, network_backend
+from app.webhooks.targets import IPAddress, TargetRefused, check_url_shape, network_backend
 from tests.conftest import ServiceFactory
 from tests.helpers import (
     Api,
@@ -501,6 +501,33 @@ async def test_a_url_is_refused_readably_and_its_scheme_taken_in_either_case(
     shouted = receiver.url.replace("http://", "HTTP://")
     made = await admin.ok("POST", "/v1/webhooks", {"url": shouted, "events": ["call.created"]}, 201)
     assert made["url"] == receiver.url
+
+
+async def test_a_url_on_port_0_is_422_as_port_99999_is(admin: Api, receiver: Receiver) -> None:
+    """Port 0 was taken (201), though nothing can ever be delivered to it (outside-in check)."""
+    for url in ("http://127.0.0.1:0/x", "http://127.0.0.1:000/x", "http://127.0.0.1:99999/x"):
+        refused = await admin.post("/v1/webhooks", {"url": url, "events": ["call.created"]})
+        assert refused.status_code == 422, url
+        problem = refused.json()
+        assert problem["errors"][0]["loc"] == ["body", "url"], url
+        assert "port from 1 to 65535" in problem["detail"], url
+    assert (await admin.ok("GET", "/v1/webhooks"))["items"] == []
+    sub = await subscribe(admin, receiver.url, ["call.created"])
+    moved = await admin.patch(f"/v1/webhooks/{sub['id']}", {"url": "http://127.0.0.1:0/x"})
+    assert moved.status_code == 422, moved.text
+    assert "port from 1 to 65535" in moved.json()["detail"]
+    assert (await admin.ok("GET", f"/v1/webhooks/{sub['id']}"))["url"] == receiver.url
+    # Ports that are not 0, leading zeros and all, are taken as before.
+    for url in ("http://127.0.0.1:1/x", "http://127.0.0.1:0080/x"):
+        await subscribe(admin, url, ["call.created"])
+
+
+def test_a_stored_url_on_port_0_is_refused_before_sending_not_sent_to_port_80() -> None:
+    """One subscribed before the rule: the relay checks each delivery's URL by its shape
+    (app/webhooks/relay.py) and took port 0 for the scheme's default port."""
+    with pytest.raises(TargetRefused, match="port 0 is never delivered to"):
+        check_url_shape("http://127.0.0.1:0/x")
+    assert check_url_shape("https://127.0.0.1/x") == ("127.0.0.1", 443)
 
 
 async def test_a_terminal_subscription_to_events_it_never_hears_is_422(
