@@ -95,23 +95,26 @@ WHERE id = :id AND lease_until = :lease_until
 RETURNING status
 """
 )
-# The delivery under the claim's lease, locked, with its status before the statement: the
-# two writes below record their failure only on one still pending (above); one failed
-# meanwhile only has its lease given up. Each RETURNs whether it was pending.
+# The delivery under the claim's lease, locked, with its status before the statement.
+# Each write below RETURNs whether it was pending: the relay counts one failed meanwhile
+# as its attempt ends (see _RETRY).
 _CLAIMED_ROW = """
 WITH old AS (
     SELECT id, status FROM webhook_delivery
     WHERE id = :id AND lease_until = :lease_until
     FOR UPDATE
 )"""
-# A failure that ends the delivery.
+# A failure that ends the delivery (a 410, or the schedule spent): what the attempt got is
+# recorded whatever happened meanwhile, as a success is. The attempt ends it by itself, so
+# its answer and error are why it failed even if it failed meanwhile: a 410 to a delivery
+# in flight as another delivery's 410 turned its subscription off said "no answer came"
+# (last_status_code null, "subscription disabled"), though its receiver had answered it.
 _FAILED = text(
     _CLAIMED_ROW
     + """
 UPDATE webhook_delivery d
-SET status = 'failed', lease_until = NULL,
-    last_status_code = CASE WHEN old.status = 'pending' THEN :code ELSE d.last_status_code END,
-    last_error = CASE WHEN old.status = 'pending' THEN CAST(:error AS text) ELSE d.last_error END
+SET status = 'failed', lease_until = NULL, last_status_code = :code,
+    last_error = CAST(:error AS text)
 FROM old
 WHERE d.id = old.id
 RETURNING old.status = 'pending'
@@ -151,7 +154,8 @@ RETURNING (SELECT count(*) FROM failed WHERE NOT under_way)
 """
 )
 # Failed without being sent (its subscription was off when claimed): the claim's attempt
-# is not counted, and the last attempt is the one before it.
+# is not counted, and the last attempt is the one before it. One failed meanwhile keeps
+# its error (no attempt of this claim told anything).
 _FAILED_UNSENT = text(
     _CLAIMED_ROW
     + """
@@ -243,9 +247,9 @@ async def schedule_retry(
 async def mark_failed(
     conn: AsyncConnection, claimed: Claimed, *, code: int | None, error: str
 ) -> str | None:
-    """Fail the delivery whose schedule is spent: its status before, 'pending' (recorded)
-    or 'failed' (failed meanwhile: only its lease given up); None if its claim's lease was
-    no longer its own (nothing recorded)."""
+    """Fail the delivery whose attempt ended it (a 410, or its schedule spent), recording
+    what the attempt got: its status before, 'pending' or 'failed' (failed meanwhile); None
+    if its claim's lease was no longer its own (nothing recorded)."""
     params = {"id": claimed[0], "lease_until": claimed[1], "code": code, "error": error}
     return _status_before(await conn.execute(_FAILED, params))
 

@@ -60,13 +60,14 @@ async def test_a_late_attempts_outcome_is_not_recorded_over_the_claim_after_it(
     assert (row["status"], row["last_status_code"], row["lease_until"]) == ("delivered", 204, None)
 
 
-async def test_an_attempt_ending_on_a_delivery_failed_meanwhile_only_gives_up_its_lease(
+async def test_an_attempt_ending_on_a_delivery_failed_meanwhile_leaves_it_failed_saying_what_it_got(
     admin: Api, receiver: Receiver, database_url: str, db: asyncpg.Connection
 ) -> None:
     """Its subscription went off (or stopped hearing its type) while it was under way: the
-    delivery failed then, lease kept. A failure, a spent schedule or an unsent end leave it
-    failed as it was, found failed (its failure counted as the attempt ends); a success is
-    recorded: it was delivered."""
+    delivery failed then, lease kept. A failure to retry or an unsent end leave it failed
+    as it was, found failed (its failure counted as the attempt ends), the failure's answer
+    recorded; an attempt that ends it by itself (a spent schedule, a 410) records what it
+    got, as a success is recorded: it was delivered."""
     await grid_districts(admin)
     await subscribe(admin, receiver.url, ["call.created"])
     for _ in range(4):
@@ -99,15 +100,17 @@ async def test_an_attempt_ending_on_a_delivery_failed_meanwhile_only_gives_up_it
     assert outcomes == ["failed", "failed", "failed", 1]
     rows = {
         r["id"]: r
-        for r in await db.fetch("SELECT id, status, last_error, lease_until FROM webhook_delivery")
-    }
-    for key in (retried, spent, unsent):
-        row = rows[key[0]]
-        assert (row["status"], row["last_error"], row["lease_until"]) == (
-            "failed",
-            "subscription disabled",
-            None,
+        for r in await db.fetch(
+            "SELECT id, status, last_status_code, last_error, lease_until FROM webhook_delivery"
         )
+    }
+    for key, code, error in (
+        (retried, 503, "subscription disabled"),
+        (spent, 500, "500"),
+        (unsent, None, "subscription disabled"),
+    ):
+        row = rows[key[0]]
+        assert tuple(row)[1:] == ("failed", code, error, None), key
     assert rows[sent[0]]["status"] == "delivered"
 
 

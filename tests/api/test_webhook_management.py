@@ -350,6 +350,30 @@ async def test_a_receivers_410_fails_the_subscriptions_other_pending_deliveries(
     assert len(receiver.requests) == 2
 
 
+async def test_each_delivery_answered_410_says_so_though_another_410_turned_it_off_first(
+    admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    """Both deliveries of one call in flight, each answered 410: the one recorded second
+    said no answer came (last_status_code null, "subscription disabled"), since the first
+    410 had failed it as the subscription went off (outside-in check)."""
+    await grid_districts(admin)
+    sub = await subscribe(admin, receiver.url, ["call.created", "recommendation.created"])
+    receiver.hold, receiver.default = asyncio.Event(), 410
+    async with service():
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        await receiver.wait_for(2)  # both in flight, their answers held
+        receiver.hold.set()
+        await _until_deliveries(db, "status = 'failed' AND lease_until IS NULL", 2)
+    log = (await admin.ok("GET", f"/v1/webhooks/{sub['id']}/deliveries"))["items"]
+    assert sorted(d["event_type"] for d in log) == ["call.created", "recommendation.created"]
+    for delivery in log:
+        said = (delivery["attempts"], delivery["last_status_code"], delivery["last_error"])
+        assert said == (1, 410, "410 Gone: subscription disabled"), delivery
+    # One 410 turned it off (the other found it off already).
+    (entry,) = await _trail(admin, "webhook.update")
+    assert entry["detail"]["disabled_reason"] == "receiver answered 410 Gone"
+
+
 async def test_an_event_type_dropped_from_a_subscription_is_sent_no_more_even_if_pending(
     admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:
