@@ -14,6 +14,8 @@ import re
 import string
 from typing import Literal, get_args
 
+from typing_extensions import TypeIs  # typing has it from Python 3.13
+
 # Who an API key acts as (docs/api.md, "Roles").
 Role = Literal["admin", "supervisor", "dispatcher", "integration", "unit", "viewer"]
 ROLES: tuple[Role, ...] = get_args(Role)
@@ -39,6 +41,12 @@ ON_CALL: tuple[UnitStatus, ...] = ("dispatched", "en_route", "on_scene", "transp
 # The off-call ones: what a unit released from its call was released into.
 OffCallStatus = Literal["available", "out_of_service"]
 OFF_CALL: tuple[OffCallStatus, ...] = get_args(OffCallStatus)
+
+
+def is_off_call(status: UnitStatus) -> TypeIs[OffCallStatus]:
+    """Whether a unit reporting status leaves its call (available, out_of_service)."""
+    return status in OFF_CALL
+
 
 # A person's statewide id (state_officer_id, e.g. a POST number) names the person whatever
 # the case of its letters: one agency writes "ab123" and another "AB123", and the

@@ -39,6 +39,7 @@ from app.vocabulary import (
     CoverageKind,
     EventType,
     Lead,
+    OffCallStatus,
     ResponderType,
     UnitRole,
     UnitStatus,
@@ -249,7 +250,7 @@ def unit_released(
     responder_id: UUID,
     call_sign: str | None,
     role: UnitRole,
-    status: UnitStatus,
+    status: OffCallStatus,
 ) -> OutboxEvent:
     payload = UnitReleased(
         call_id=str(call_id),

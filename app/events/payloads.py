@@ -12,6 +12,7 @@ from app.vocabulary import (
     CoverageKind,
     DivertedTo,
     Lead,
+    OffCallStatus,
     Outcome,
     ResponderType,
     UnitRole,
@@ -199,7 +200,7 @@ class UnitReleased(TypedDict):
     ]
     role: Part
     status: Annotated[
-        UnitStatus,
+        OffCallStatus,
         Field(description="The status it was released into: available or out_of_service"),
     ]
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Assignment, Call, CoResponder, Dispatch, Officer
 from app.repositories.naming_shift import NAMING_SHIFT
-from app.vocabulary import ResponderType, UnitStatus
+from app.vocabulary import OffCallStatus, ResponderType
 
 
 async def call_of_unit(
@@ -248,7 +248,7 @@ async def active_for_responder(session: AsyncSession, responder_id: UUID) -> Ass
 
 
 async def release(
-    session: AsyncSession, assignment_ids: Sequence[UUID], at: datetime, *, into: UnitStatus
+    session: AsyncSession, assignment_ids: Sequence[UUID], at: datetime, *, into: OffCallStatus
 ) -> None:
     """End the assignments at `at`, their units released into status `into`."""
     if assignment_ids:

@@ -22,7 +22,14 @@ from app.schemas.common import geo_location
 from app.schemas.roster import StatusUpdate, UnitStatusOut
 from app.security import Principal
 from app.services import call_views, triage, unit_kind
-from app.vocabulary import OFF_CALL, ON_CALL, ResponderType, UnitStatus
+from app.vocabulary import (
+    OFF_CALL,
+    ON_CALL,
+    OffCallStatus,
+    ResponderType,
+    UnitStatus,
+    is_off_call,
+)
 
 
 async def set_status(
@@ -92,7 +99,7 @@ async def set_status(
         )
         call_changed = led = False
         released: list[OutboxEvent] = []
-        if new in OFF_CALL and call_id is not None:
+        if is_off_call(new) and call_id is not None:
             # As a CAD does: a unit reporting back in service is released from its call.
             active = await assignment_repo.active_for_responder(session, responder_id)
             if active is not None:
@@ -281,7 +288,7 @@ async def _release(
     assignments: list[Assignment],
     *,
     now: datetime,
-    new_status: UnitStatus = "available",
+    new_status: OffCallStatus = "available",
 ) -> list[OutboxEvent]:
     """Release assignments: units become new_status; their unit.released events, for the
     caller to write after the report that caused them (the ORM's way; a clear releases

@@ -350,6 +350,18 @@ async def test_the_document_says_what_each_assignment_was_released_into(
     says.validate(shown)
 
 
+async def test_the_document_says_a_unit_is_released_only_available_or_out_of_service(
+    client: httpx.AsyncClient,
+) -> None:
+    """unit.released's status listed all six unit statuses, though its description and the
+    code (a clear, or a report of one of the two) only ever give these two: a client
+    generated from the document had to handle four that never come (outside-in check)."""
+    document = await _document(client)
+    status = document["components"]["schemas"]["WebhookUnitReleased"]["properties"]["status"]
+    assert status["enum"] == list(OFF_CALL) == ["available", "out_of_service"]
+    assert "available or out_of_service" in status["description"]
+
+
 def _named_conflict(document: dict[str, Any], method: str, path: str) -> Draft202012Validator:
     """A validator for the problem a route's 409 documents as naming what it clashed with
     (its schema's first alternative; the second is the plain Problem)."""
