@@ -76,7 +76,13 @@ CATALOGUE: Mapping[EventType, EventKind] = {
         RecommendationCreated, "A recommendation was made for the call."
     ),
     "call.escalated": EventKind(
-        CallEscalated, "Re-triage changed the lead of a dispatched call.", True
+        CallEscalated,
+        "The lead of a dispatched call changed: a re-triage (of new information, or of the"
+        " unit leading it leaving the call while others stay, for instance) recommends the"
+        " other kind of unit to lead, or found a safety concern while the other kind leads;"
+        " or a dispatcher sent the other kind of unit to lead (one reason, rule"
+        " dispatch_override).",
+        True,
     ),
     "unit.assigned": EventKind(
         UnitAssigned, "A unit was dispatched to the call.", about_a_unit=True

@@ -362,6 +362,18 @@ async def test_the_document_says_a_unit_is_released_only_available_or_out_of_ser
     assert "available or out_of_service" in status["description"]
 
 
+async def test_the_document_says_every_way_a_call_escalates(client: httpx.AsyncClient) -> None:
+    """call.escalated's description said only "Re-triage changed the lead…", while a
+    dispatcher's override (rule dispatch_override) and the leading unit's leaving send it
+    too (docs/api.md, "Events and webhooks"; outside-in check)."""
+    document = await _document(client)
+    described = document["webhooks"]["call.escalated"]["post"]["description"]
+    assert described.startswith("The lead of a dispatched call changed: a re-triage")
+    assert "unit leading it leaving the call" in described
+    assert "a dispatcher sent the other kind of unit to lead" in described
+    assert "dispatch_override" in described
+
+
 def _named_conflict(document: dict[str, Any], method: str, path: str) -> Draft202012Validator:
     """A validator for the problem a route's 409 documents as naming what it clashed with
     (its schema's first alternative; the second is the plain Problem)."""
