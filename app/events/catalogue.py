@@ -89,7 +89,12 @@ CATALOGUE: Mapping[EventType, EventKind] = {
     ),
     "unit.released": EventKind(UnitReleased, "A unit's part in the call ended.", about_a_unit=True),
     "unit.status_changed": EventKind(
-        UnitStatusChanged, "A unit reported a new status.", about_a_unit=True
+        UnitStatusChanged,
+        "A status report (the unit's, its dispatcher's or the CAD's) changed the unit's"
+        " status, or the CAD's incident it is busy on. A dispatch and a clear send none:"
+        " unit.assigned tells the move to dispatched, unit.released (with its status) the"
+        " release.",
+        about_a_unit=True,
     ),
     "call.cleared": EventKind(CallCleared, "The call was closed with its disposition and outcome."),
     "coverage.gap_ahead": EventKind(

@@ -374,6 +374,18 @@ async def test_the_document_says_every_way_a_call_escalates(client: httpx.AsyncC
     assert "dispatch_override" in described
 
 
+async def test_the_document_says_a_dispatch_and_a_clear_send_no_unit_status_changed(
+    client: httpx.AsyncClient,
+) -> None:
+    """A CAD expecting unit.status_changed for every status a unit takes waited in vain
+    for a dispatch's and a clear's: they are told by unit.assigned and unit.released."""
+    document = await _document(client)
+    described = document["webhooks"]["unit.status_changed"]["post"]["description"]
+    assert "A dispatch and a clear send none" in described
+    assert "unit.assigned" in described
+    assert "unit.released" in described
+
+
 def _named_conflict(document: dict[str, Any], method: str, path: str) -> Draft202012Validator:
     """A validator for the problem a route's 409 documents as naming what it clashed with
     (its schema's first alternative; the second is the plain Problem)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -16,7 +17,7 @@ from app.repositories import events as outbox
 from app.services import housekeeping
 from app.state import AppState
 from tests.events.samples import AT, sample_call
-from tests.helpers import Api, grid_districts
+from tests.helpers import Api, add_co_responder, grid_districts
 from tests.receiver import Receiver
 
 
@@ -122,3 +123,30 @@ async def test_housekeeping_removes_old_finished_events_and_keeps_pending_ones(
     assert unheard not in left
     # Nothing is left to do: a second round removes nothing.
     assert await housekeeping.purge_outbox(app.state.cit) == 0
+
+
+async def test_only_a_status_report_writes_unit_status_changed_not_a_dispatch_or_a_clear(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """As docs/api.md says: a dispatch's move to dispatched is told by unit.assigned, a
+    clear's release by unit.released with its status; unit.status_changed is a report's."""
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "MNTL"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "en_route"})
+    await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "resolved"})
+    written = await db.fetch(
+        "SELECT type, payload FROM event WHERE responder_id = $1 ORDER BY xact_id, id",
+        UUID(co),
+    )
+    assert [e["type"] for e in written] == [
+        "unit.assigned",
+        "unit.status_changed",
+        "unit.released",
+    ]
+    reported = json.loads(written[1]["payload"])
+    assert (reported["previous_status"], reported["status"]) == ("dispatched", "en_route")
+    assert json.loads(written[2]["payload"])["status"] == "available"
+    units = (await admin.ok("GET", "/v1/units"))["items"]
+    assert [u["status"] for u in units if u["responder_id"] == co] == ["available"]
