@@ -185,6 +185,13 @@ def _declare_accepted(method: str, operation: dict[str, Any]) -> None:
     }
 
 
+_TIMESTAMP = (
+    "When the event was written. The events of one change share it (a status report's"
+    " unit.status_changed and the unit.released it causes, say): a receiver sees ties, and"
+    " orders them by the delivery's event_id or the live feed's position, not by this alone."
+)
+
+
 def _webhooks(schemas: dict[str, Any]) -> dict[str, Any]:
     """One entry per event type: the request the relay sends to a subscriber."""
     hooks: dict[str, Any] = {}
@@ -228,7 +235,7 @@ def _webhooks(schemas: dict[str, Any]) -> dict[str, Any]:
                                     "timestamp": {
                                         "type": "string",
                                         "format": "date-time",
-                                        "description": "When the event happened.",
+                                        "description": _TIMESTAMP,
                                     },
                                     "data": {"$ref": _SCHEMAS + payload_name},
                                 },

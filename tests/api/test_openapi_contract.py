@@ -8,6 +8,7 @@ import re
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 import httpx
 from jsonschema import Draft202012Validator
 from referencing import Registry
@@ -384,6 +385,33 @@ async def test_the_document_says_a_dispatch_and_a_clear_send_no_unit_status_chan
     assert "A dispatch and a clear send none" in described
     assert "unit.assigned" in described
     assert "unit.released" in described
+
+
+async def test_the_document_says_events_of_one_change_share_a_timestamp(
+    admin: Api, client: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    """A receiver ordering by timestamp alone met ties it could not order: a report that
+    releases a unit writes its unit.status_changed, unit.released and the re-triage's
+    recommendation.created at one instant. The document says so, and how to order them."""
+    described = (await _document(client))["webhooks"]["unit.released"]["post"]["requestBody"]
+    timestamp = described["content"]["application/json"]["schema"]["properties"]["timestamp"]
+    assert "The events of one change share it" in timestamp["description"]
+    assert "not by this alone" in timestamp["description"]
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "MNTL"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "out_of_service"})
+    last = await db.fetch(
+        "SELECT type, created_at FROM event WHERE xact_id = (SELECT max(xact_id) FROM event)"
+        " ORDER BY id"
+    )
+    assert [e["type"] for e in last] == [
+        "unit.status_changed",
+        "unit.released",
+        "recommendation.created",
+    ]
+    assert len({e["created_at"] for e in last}) == 1
 
 
 def _named_conflict(document: dict[str, Any], method: str, path: str) -> Draft202012Validator:
