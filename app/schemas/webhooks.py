@@ -176,7 +176,10 @@ class DeliveryOut(BaseModel):
 
     id: UUID = Field(description="The delivery's id: the `webhook-id` header it is sent with")
     subscription_id: UUID
-    event_id: UUID
+    event_id: UUID = Field(
+        description="The event's id: the live feed's `id:` for the event carries it after"
+        " the dot (`48215.<event_id>`)"
+    )
     event_type: EventType
     status: DeliveryStatus = Field(
         description="`pending` while attempts remain, `delivered`, or `failed`: after the last"

@@ -225,6 +225,31 @@ async def test_events_arrive_live_as_a_call_is_created_and_dispatched(
     assert len(set(ids)) == 3
 
 
+async def test_a_feed_messages_id_names_the_event_as_its_deliveries_event_id(
+    live: Live, admin: Api, receiver: Receiver, service: ServiceFactory
+) -> None:
+    """The part of `id:` after the dot is the event's id: a console on the feed and a CAD
+    reading the delivery log match an event by it (docs/api.md, "Live feed")."""
+    await grid_districts(admin)
+    hook = await admin.ok(
+        "POST", "/v1/webhooks", {"url": receiver.url, "events": ["call.created"]}, 201
+    )
+    async with service(), stream(live, admin, params={"types": "call.created"}) as feed:
+        await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+        created = await feed.event()
+        (received,) = await receiver.wait_for(1)
+    assert created.id is not None
+    position, _, event_id = created.id.partition(".")
+    assert position.isdigit()
+    (delivery,) = (await admin.ok("GET", f"/v1/webhooks/{hook['id']}/deliveries"))["items"]
+    assert delivery["event_id"] == event_id
+    # The webhook-id is the delivery's own id, not the event's.
+    assert received.headers["webhook-id"] == delivery["id"] != event_id
+    document = (await admin.ok("GET", "/openapi.json"))["components"]["schemas"]
+    described = document["DeliveryOut"]["properties"]["event_id"]["description"]
+    assert "the live feed's `id:`" in described
+
+
 async def test_types_filters_the_stream_and_an_unknown_type_is_a_422(
     live: Live, admin: Api
 ) -> None:
