@@ -49,7 +49,7 @@ class IncidentFacts:
     point_unread_loc: Loc = ()
     located: bool = False
     # A worse-typed point read beside the best-typed one not read (location.Place's):
-    # it places a call nothing better places, and is not the call's point.
+    # it places a new call nothing else places, and is not the call's point.
     fallback_point: tuple[float, float] | None = None
     beat: str | None
     age: int | None

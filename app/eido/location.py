@@ -40,8 +40,8 @@ class Place:
     unread: UnreadPoint | None
     located: bool
     # A worse-typed point read (the caller's) when the best-typed one given is not: it
-    # places a call that neither the CAD's beat nor anything better places, and is not
-    # the incident's point.
+    # places a new call that nothing else places (not even ?district=), and is not the
+    # incident's point.
     fallback: tuple[float, float] | None = None
 
 
@@ -87,12 +87,16 @@ def place(components: list[tuple[int | None, int, Mapping[str, Any]]]) -> Place:
     fallback = None
     if unread is not None:
         # The best-typed point given is not read: the incident has no point, and the
-        # address of the best-typed component that has one (its own, not the address of a
-        # worse-typed point read, the caller's, which would pin the incident's address to
-        # the caller's phone). That point only places a call nothing else places.
+        # address of the best-typed component that has one, of a type no worse than that
+        # point's (never the address of a worse-typed point read, the caller's, which
+        # would stand as the incident's). That point only places a new call nothing else
+        # places.
         fallback = None if with_point is None else with_point[2].point
         point, loc = None, ()
-        address = next((entry[2].address for entry in read if entry[2].address), None)
+        address = next(
+            (entry[2].address for entry in read if entry[2].address and entry[:2] <= unread[:2]),
+            None,
+        )
     told = None if unread is None else _unread_point(*unread)
     return Place(point, address, loc, told, located=bool(read), fallback=fallback)
 

@@ -181,7 +181,10 @@ async def _import(
                 loc=("body", "incidentComponent", "incidentStatusCommonRegistryText"),
             )
     context = await agency.knowing(
-        state, context, codes=[] if district is None else [district], point=facts.point
+        state,
+        context,
+        codes=[] if district is None else [district],
+        point=facts.point or facts.fallback_point,
     )
     code = eido_place.district_of(context, facts, district)
     for _ in range(2):
@@ -191,6 +194,7 @@ async def _import(
             # Placed already: a document that says nothing of the place keeps the district.
             body = _call_body(facts, code or call.district)
             return await _update(state, session, context, who, call, facts, body, request_id)
+        code = code or eido_place.by_caller(context, facts)
         if code is None:
             raise eido_place.unplaced(facts)
         body = _call_body(facts, code)

@@ -14,9 +14,9 @@ from app.schemas.calls import CallCreate
 def district_of(
     context: AgencyContext, facts: incoming.IncidentFacts, district: str | None
 ) -> str | None:
-    """The call's district: by its point, else by the CAD's beat, else by a worse-typed
-    point beside the incident's not read, else by ?district=; None when the document
-    places it nowhere (a new call is then refused: unplaced)."""
+    """The call's district: by its point, else by the CAD's beat, else by ?district=;
+    None when the document places it nowhere (a new call then by_caller's, else refused:
+    unplaced)."""
     if district is not None and district not in context.districts_by_code:
         raise Invalid(context.unknown_district(district), loc=("query", "district"))
     located = None if facts.point is None else context.locate(*facts.point)
@@ -24,8 +24,16 @@ def district_of(
         return located
     if facts.beat is not None and facts.beat in context.districts_by_code:
         return facts.beat
-    fallback = facts.fallback_point
-    return (None if fallback is None else context.locate(*fallback)) or district
+    return district
+
+
+def by_caller(context: AgencyContext, facts: incoming.IncidentFacts) -> str | None:
+    """The district of a new call nothing else places whose incident's point was not read:
+    by a worse-typed point read beside it (the caller's), the last resort, as the caller
+    may be far from the person in crisis. Never for a call the agency holds, which keeps
+    its district rather than follow the caller's phone."""
+    point = facts.fallback_point
+    return None if point is None else context.locate(*point)
 
 
 def unplaced(facts: incoming.IncidentFacts) -> Invalid:

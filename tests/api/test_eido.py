@@ -420,19 +420,30 @@ async def test_the_incidents_point_not_read_beside_the_callers_gives_no_point_of
     )
     placed = await _import(admin, beat, 201)
     assert (placed["district"], placed["location"]["lat"]) == ("D4", None)
-    # Held: the incident's point read first, then the same incident garbled.
+    # ?district= outranks the caller's phone, which may be far from the person in crisis.
+    asked = _with_caller(document(incident_id(), location=pidf(point=SWAPPED)), elm)
+    placed = await _import(admin, asked, 201, "?district=D4")
+    # Nor is the caller's address the incident's: the incident gave none.
+    assert (placed["district"], placed["location"]) == ("D4", None)
+    # A call the caller's point placed stays where it is when the caller moves.
+    moved = _with_caller(
+        document(incident, at=later(1), location=pidf(point=SWAPPED, civic=MAIN_ST)),
+        pidf(point=IN_D4),
+    )
+    assert (await _import(admin, moved, 200))["district"] == "D1"
+    # Held: the incident's point read first, then the same incident garbled, with and
+    # without its address (the caller's is no news about the incident's).
     incident = incident_id()
     first = _with_caller(document(incident, location=pidf(point=IN_D4, civic=MAIN_ST)), elm)
     held = await _import(admin, first, 201)
     assert (held["district"], held["location"]["lat"]) == ("D4", IN_D4[0])
-    garbled = _with_caller(
-        document(incident, at=later(1), location=pidf(point=SWAPPED, civic=MAIN_ST)), elm
-    )
-    kept = await _import(admin, garbled, 200)
-    assert (kept["district"], kept["location"]) == (
-        "D4",
-        {"lat": IN_D4[0], "lon": IN_D4[1], "address": MAIN_ST_ADDRESS},
-    )
+    for step, garbled in enumerate((pidf(point=SWAPPED, civic=MAIN_ST), pidf(point=SWAPPED))):
+        update = _with_caller(document(incident, at=later(step + 1), location=garbled), elm)
+        kept = await _import(admin, update, 200)
+        assert (kept["district"], kept["location"]) == (
+            "D4",
+            {"lat": IN_D4[0], "lon": IN_D4[1], "address": MAIN_ST_ADDRESS},
+        )
 
 
 async def test_a_point_that_cannot_be_read_and_nothing_else_to_place_the_call_is_a_422_saying_why(
