@@ -3,8 +3,8 @@
 The relay reads a payload when it sends it and the live feed when it replays it, up to the
 events' retention after they were written: an event kept from before a field joined its
 payload type lacks it. Migration 0040 filled in those a lookup tells; a field that may be
-null is sent null where the payload lacks it (a call sign an early assignment did not keep,
-a part before, an outcome not recorded), also for an event that an instance of an earlier
+null is sent null where the payload lacks it (the call sign of a unit with no shift, a
+part before, an outcome not recorded), also for an event that an instance of an earlier
 release writes while this one rolls out. But external_id, whose null says the call has no
 CAD number: an event of such an instance, written after migration 0040, goes without it
 rather than with a false null.

@@ -676,3 +676,32 @@ async def test_shutdown_ends_open_streams_cleanly_and_the_server_exits(
         for opened in (one, two):
             endings.append(await opened.rest())  # a clean end: no protocol error
     assert all("event:" not in ending for ending in endings)
+
+
+async def test_an_event_kept_from_an_earlier_release_is_sent_and_replayed_as_documented(
+    live: Live, admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
+) -> None:
+    """A unit.released stored before its call_sign was added (as an earlier release wrote
+    it, retried or replayed after the upgrade) went out without it, which the webhook
+    document requires: the relay and the live feed send it null, which the document
+    allows (app/events/stored.py)."""
+    await admin.ok("POST", "/v1/webhooks", {"url": receiver.url, "events": ["unit.released"]}, 201)
+    old = {
+        "call_id": str(new_id()),
+        "external_id": None,
+        "responder_type": "officer",
+        "responder_id": str(new_id()),
+        "role": "lead",
+        "status": "available",
+    }
+    async with service(), stream(live, admin, params={"types": "unit.released"}) as feed:
+        await db.execute(
+            "INSERT INTO event (id, agency_id, type, payload) VALUES ($1, $2, 'unit.released', $3)",
+            new_id(),
+            admin.agency_id,
+            json.dumps(old),
+        )
+        replayed = await feed.event()
+        (received,) = await receiver.wait_for(1)
+    for body in (replayed.data or "", received.body.decode()):
+        assert json.loads(body)["data"] == {**old, "call_sign": None}

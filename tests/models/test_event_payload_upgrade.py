@@ -156,6 +156,28 @@ _OLD: list[tuple[str, str | None, str, dict[str, Any]]] = [
         "10:10",
         {"district": "D1", "kind": "cit", "from": "2026-12-01T10:00:00Z", "to": None},
     ),
+    # As this release writes it: left as it is.
+    (
+        "unit.released",
+        _NUMBERED,
+        "10:20",
+        {
+            "call_id": _NUMBERED,
+            "external_id": "CAD-8",
+            "responder_type": "officer",
+            "responder_id": _UNIT,
+            "call_sign": "X9",
+            "role": "lead",
+            "status": "out_of_service",
+        },
+    ),
+    # Naming no recommendation (none could be written so): none's concern and reasons.
+    (
+        "call.escalated",
+        _NUMBERED,
+        "10:25",
+        {**_summary(_NUMBERED), "previous_lead": "mental_health", "recommendation_id": "x"},
+    ),
 ]
 
 
@@ -170,6 +192,20 @@ async def _write_old(url: str) -> None:
             "INSERT INTO district (id, agency_id, code, name)"
             " VALUES (gen_random_uuid(), $1, 'D1', 'D1') RETURNING id",
             agency,
+        )
+        await conn.execute(
+            "INSERT INTO officer (id, agency_id, state_officer_id, badge_number, name)"
+            " VALUES ($1, $2, 'S-1', 'B-1', 'O')",
+            _UNIT,
+            agency,
+        )
+        await conn.execute(
+            "INSERT INTO shift (id, agency_id, responder_type, officer_id, call_sign,"
+            " district_id, starts_at, ends_at) VALUES (gen_random_uuid(), $1, 'officer', $2,"
+            " '2B7', $3, '2026-12-01T07:00:00Z', '2026-12-01T15:00:00Z')",
+            agency,
+            _UNIT,
+            district,
         )
         for call, cad in ((_NUMBERED, "CAD-9"), (_UNNUMBERED, None)):
             await conn.execute(
@@ -203,13 +239,26 @@ async def _write_old(url: str) -> None:
                 concern,
                 json.dumps(reasons),
             )
+        # The unit's assignments, each with the call sign it kept (migrations 0037, 0038).
+        for call, at, released in ((_UNNUMBERED, "09:05", "09:40"), (_NUMBERED, "09:10", None)):
+            await conn.execute(
+                "INSERT INTO assignment (id, agency_id, call_id, responder_type, responder_id,"
+                " role, assigned_at, released_at, call_sign)"
+                " VALUES (gen_random_uuid(), $1, $2, 'officer', $3, 'lead', $4, $5, '1A1')",
+                agency,
+                call,
+                _UNIT,
+                _at(at),
+                None if released is None else _at(released),
+            )
         for kind, about, at, payload in _OLD:
             await conn.execute(
-                "INSERT INTO event (id, agency_id, type, call_id, payload, created_at)"
-                " VALUES (gen_random_uuid(), $1, $2, $3, $4, $5)",
+                "INSERT INTO event (id, agency_id, type, call_id, responder_id, payload,"
+                " created_at) VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6)",
                 agency,
                 kind,
                 about,
+                payload.get("responder_id"),
                 json.dumps(payload),
                 _at(at),
             )
@@ -264,10 +313,22 @@ def test_events_written_by_the_first_release_are_sent_as_this_one_documents_them
     )
     # Told at 10:05: the gap from 10:00 had begun; the one from the next day had not.
     assert [p["under_way"] for p in by_kind["coverage.gap_ahead"]] == [True, False]
+    # The call sign the unit's assignment kept; its shift's at a status report.
+    assert (by_kind["unit.assigned"][0]["call_sign"], by_kind["unit.released"][0]["call_sign"]) == (
+        "1A1",
+        "1A1",
+    )
+    assert [p["call_sign"] for p in changed] == ["2B7", "2B7"]
+    assert by_kind["unit.released"][1] == _OLD[-2][3]
+    assert (
+        by_kind["call.escalated"][1]["safety_concern"],
+        by_kind["call.escalated"][1]["reasons"],
+    ) == (
+        False,
+        [],
+    )
     # Nothing to look up: null, as the document allows.
-    assert by_kind["unit.assigned"][0]["call_sign"] is None
     assert by_kind["unit.assigned"][0]["previous_role"] is None
-    assert by_kind["unit.released"][0]["call_sign"] is None
     assert [p["external_incident"] for p in changed] == [None, None]
     assert (cleared["outcome"], by_kind["coverage.gap_closed"][0]["part_of"]) == (None, None)
 

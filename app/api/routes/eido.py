@@ -97,7 +97,7 @@ async def import_eido(
     which component was not read, and why. A document that is not an EIDO, or that nothing
     places in a district (the 422 then says why a point given was not read), is a 422 and
     writes nothing; a newer one for a cleared call is a 409 when it tells the call
-    something new (the incident ReOpened, unless the last document applied that told a
+    something new (the incident ReOpened, unless the CAD's last document that told a
     status said so already), else a 200 with `applied` false (its own export echoed back;
     the CAD's last document again; a Closed that tells nothing else; a point not read).
     """
