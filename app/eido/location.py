@@ -14,6 +14,9 @@ from app.vocabulary import invisible_escaped, one_line
 
 Loc = tuple[str | int, ...]
 
+# The rank of the first type that is not the incident's own location (the caller's, and
+# worse): its point never stands as the incident's beside the incident's own not read.
+_CALLERS = registry.INCIDENT_LOCATION_TYPES.index("Caller")
 # The most of a gml:pos not read that the notes show.
 _POS_SHOWN = 100
 
@@ -82,19 +85,20 @@ def place(components: list[tuple[int | None, int, Mapping[str, Any]]]) -> Place:
         addressed = with_point
     address = None if addressed is None else addressed[2].address
     unread = next((entry for entry in read if entry[2].unread is not None), None)
-    if unread is not None and with_point is not None and with_point[:2] < unread[:2]:
-        unread = None  # a better-typed point was read: the call is placed as it was before
+    if unread is not None and with_point is not None and with_point[0] <= unread[0]:
+        unread = None  # a point of a type as good was read: the call is placed by it
     fallback = None
-    if unread is not None:
-        # The best-typed point given is not read: the incident has no point, and the
-        # address of the best-typed component that has one, of a type no worse than that
-        # point's (never the address of a worse-typed point read, the caller's, which
-        # would stand as the incident's). That point only places a new call nothing else
-        # places.
+    if unread is not None and (with_point is None or with_point[0] >= _CALLERS):
+        # The incident's own point (its current or initial location) is not read: the
+        # incident has no point, and the address of the best-typed component that has one,
+        # of a type no worse than the point not read (never a caller's address, which
+        # would stand as the incident's). A caller's point only places a new call nothing
+        # else places. An initial location read beside a current one not read is the
+        # incident's own: it places the call, the current one's line told all the same.
         fallback = None if with_point is None else with_point[2].point
         point, loc = None, ()
         address = next(
-            (entry[2].address for entry in read if entry[2].address and entry[:2] <= unread[:2]),
+            (entry[2].address for entry in read if entry[2].address and entry[0] <= unread[0]),
             None,
         )
     told = None if unread is None else _unread_point(*unread)

@@ -194,10 +194,11 @@ async def _import(
             # Placed already: a document that says nothing of the place keeps the district.
             body = _call_body(facts, code or call.district)
             return await _update(state, session, context, who, call, facts, body, request_id)
-        code = code or eido_place.by_caller(context, facts)
-        if code is None:
+        # A new call only: the update after a concurrent import (the loop) keeps its own.
+        new_code = code or eido_place.by_caller(context, facts)
+        if new_code is None:
             raise eido_place.unplaced(facts)
-        body = _call_body(facts, code)
+        body = _call_body(facts, new_code)
         now = datetime.now(UTC)
         new = calls.new_call(context, body, cipher=state.cipher, now=now)
         try:

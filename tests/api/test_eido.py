@@ -16,6 +16,8 @@ import pytest
 from fastapi import FastAPI
 
 from app.eido.schema import validator
+from app.services import eido as eido_service
+from app.services import eido_export
 from app.services.auth import authenticate
 from app.services.eido import import_eido
 from app.state import AppState
@@ -444,6 +446,61 @@ async def test_the_incidents_point_not_read_beside_the_callers_gives_no_point_of
             "D4",
             {"lat": IN_D4[0], "lon": IN_D4[1], "address": MAIN_ST_ADDRESS},
         )
+
+
+async def test_the_incidents_own_point_read_beside_one_not_read_places_the_call(
+    admin: Api,
+) -> None:
+    """A second current location, or the initial one, read beside the current one not read
+    is the incident's own, not a caller's: the call was taken without a point or an
+    address, placed by ?district= (review r4)."""
+    await grid_districts(admin)
+    for kind, told in (("CurrentIncident", "None"), ("InitialIncident", SWAPPED_NOT_READ)):
+        eido = document(incident_id(), location=pidf(point=SWAPPED))
+        eido["locationComponent"].append(
+            {
+                **eido["locationComponent"][0],
+                "$id": f"{eido['$id']}:location:1",
+                "locationTypeDescriptionRegistryText": kind,
+                "locationByValue": pidf(point=IN_D4, civic=MAIN_ST),
+            }
+        )
+        call = await _import(admin, eido, 201, "?district=D1")
+        assert (call["district"], call["location"]) == (
+            "D4",
+            {"lat": IN_D4[0], "lon": IN_D4[1], "address": MAIN_ST_ADDRESS},
+        ), kind
+        # The current location not read is told beside the initial one read.
+        assert await _notes(admin, call["id"]) == told, kind
+
+
+async def test_an_update_racing_an_import_keeps_the_calls_district_not_the_callers(
+    admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import that found no call, then lost the race to create it (CallExists), updates
+    the call made meanwhile: it did so in the district the caller's point gave the new
+    call it meant to make, not the call's own (review r4)."""
+    await grid_districts(admin)
+    incident = incident_id()
+    await _import(admin, document(incident, location=pidf(point=IN_D4, civic=MAIN_ST)), 201)
+    found = eido_export.incident_call  # app/services/eido.py's, by name
+    missed: list[bool] = []
+
+    async def missing_once(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("for_update") and not missed:
+            missed.append(True)
+            return None  # as if the call were being imported concurrently
+        return await found(*args, **kwargs)
+
+    monkeypatch.setattr(eido_service, "incident_call", missing_once)
+    oak = pidf(point=SWAPPED, civic={"HNO": "5", "RD": "Oak", "STS": "St"})
+    update = _with_caller(document(incident, at=later(1), location=oak), pidf(point=IN_D1))
+    kept = await _import(admin, update, 200)
+    assert missed == [True]
+    assert (kept["district"], kept["location"]) == (
+        "D4",
+        {"lat": None, "lon": None, "address": "5 Oak St"},
+    )
 
 
 async def test_a_point_that_cannot_be_read_and_nothing_else_to_place_the_call_is_a_422_saying_why(
