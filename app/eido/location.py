@@ -15,7 +15,7 @@ from app.vocabulary import invisible_escaped, one_line
 Loc = tuple[str | int, ...]
 
 # The rank of the first type that is not the incident's own location (the caller's, and
-# worse): its point never stands as the incident's beside the incident's own not read.
+# worse): its address never stands as the incident's beside the incident's point not read.
 _CALLERS = registry.INCIDENT_LOCATION_TYPES.index("Caller")
 # The most of a gml:pos not read that the notes show.
 _POS_SHOWN = 100
@@ -88,17 +88,21 @@ def place(components: list[tuple[int | None, int, Mapping[str, Any]]]) -> Place:
     if unread is not None and with_point is not None and with_point[0] <= unread[0]:
         unread = None  # a point of a type as good was read: the call is placed by it
     fallback = None
-    if unread is not None and (with_point is None or with_point[0] >= _CALLERS):
-        # The incident's own point (its current or initial location) is not read: the
-        # incident has no point, and the address of the best-typed component that has one,
-        # of a type no worse than the point not read (never a caller's address, which
-        # would stand as the incident's). A caller's point only places a new call nothing
-        # else places. An initial location read beside a current one not read is the
-        # incident's own: it places the call, the current one's line told all the same.
+    if unread is not None:
+        # The best-typed point given is not read: the incident has no point (a worse-typed
+        # one read, an initial location or a caller's, is older or elsewhere, and only
+        # places a new call nothing else places), and the address of the best-typed
+        # component that has one, of a type no worse than the point not read or of the
+        # incident's own (its current or initial location): never a caller's, which would
+        # stand as the incident's.
         fallback = None if with_point is None else with_point[2].point
         point, loc = None, ()
         address = next(
-            (entry[2].address for entry in read if entry[2].address and entry[0] <= unread[0]),
+            (
+                entry[2].address
+                for entry in read
+                if entry[2].address and (entry[0] <= unread[0] or entry[0] < _CALLERS)
+            ),
             None,
         )
     told = None if unread is None else _unread_point(*unread)

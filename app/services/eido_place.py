@@ -29,9 +29,9 @@ def district_of(
 
 def by_caller(context: AgencyContext, facts: incoming.IncidentFacts) -> str | None:
     """The district of a new call nothing else places whose incident's point was not read:
-    by a worse-typed point read beside it (the caller's), the last resort, as the caller
-    may be far from the person in crisis. Never for a call the agency holds, which keeps
-    its district rather than follow the caller's phone."""
+    by a worse-typed point read beside it (the initial location's, older, or the caller's,
+    who may be far from the person in crisis), the last resort. Never for a call the
+    agency holds, which keeps its district rather than follow that point."""
     point = facts.fallback_point
     return None if point is None else context.locate(*point)
 

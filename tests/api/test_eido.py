@@ -448,30 +448,56 @@ async def test_the_incidents_point_not_read_beside_the_callers_gives_no_point_of
         )
 
 
-async def test_the_incidents_own_point_read_beside_one_not_read_places_the_call(
+async def test_a_point_read_beside_the_current_one_not_read_places_the_call_as_its_type_does(
     admin: Api,
 ) -> None:
-    """A second current location, or the initial one, read beside the current one not read
-    is the incident's own, not a caller's: the call was taken without a point or an
-    address, placed by ?district= (review r4)."""
+    """A second current location read beside one not read is the incident's point: the call
+    was taken without a point or an address, placed by ?district= (review r4). An initial
+    location read is older than the current one not read: it places only a new call
+    nothing else places, its address kept when the current one gives none, and a call
+    holding a point keeps it (review r5)."""
     await grid_districts(admin)
-    for kind, told in (("CurrentIncident", "None"), ("InitialIncident", SWAPPED_NOT_READ)):
-        eido = document(incident_id(), location=pidf(point=SWAPPED))
+
+    def beside(eido: dict[str, Any], kind: str, xml: str) -> dict[str, Any]:
         eido["locationComponent"].append(
             {
                 **eido["locationComponent"][0],
                 "$id": f"{eido['$id']}:location:1",
                 "locationTypeDescriptionRegistryText": kind,
-                "locationByValue": pidf(point=IN_D4, civic=MAIN_ST),
+                "locationByValue": xml,
             }
         )
-        call = await _import(admin, eido, 201, "?district=D1")
-        assert (call["district"], call["location"]) == (
-            "D4",
-            {"lat": IN_D4[0], "lon": IN_D4[1], "address": MAIN_ST_ADDRESS},
-        ), kind
-        # The current location not read is told beside the initial one read.
-        assert await _notes(admin, call["id"]) == told, kind
+        return eido
+
+    main_in_d4 = pidf(point=IN_D4, civic=MAIN_ST)
+    current = beside(
+        document(incident_id(), location=pidf(point=SWAPPED)), "CurrentIncident", main_in_d4
+    )
+    call = await _import(admin, current, 201, "?district=D1")
+    assert (call["district"], call["location"]) == (
+        "D4",
+        {"lat": IN_D4[0], "lon": IN_D4[1], "address": MAIN_ST_ADDRESS},
+    )
+    assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["notes"] is None
+    initial = beside(
+        document(incident_id(), location=pidf(point=SWAPPED)), "InitialIncident", main_in_d4
+    )
+    call = await _import(admin, initial, 201, "?district=D1")
+    assert (call["district"], call["location"]) == (
+        "D1",
+        {"lat": None, "lon": None, "address": MAIN_ST_ADDRESS},
+    )
+    assert await _notes(admin, call["id"]) == SWAPPED_NOT_READ
+    # Held at its current point: an initial location read does not move it back.
+    incident = incident_id()
+    held = await _import(admin, document(incident, location=pidf(point=IN_D1, civic=MAIN_ST)), 201)
+    garbled = beside(
+        document(incident, at=later(1), location=pidf(point=SWAPPED, civic=MAIN_ST)),
+        "InitialIncident",
+        pidf(point=IN_D4, civic={"HNO": "99", "RD": "Elm", "STS": "Ave"}),
+    )
+    kept = await _import(admin, garbled, 200)
+    assert (kept["district"], kept["location"]) == (held["district"], held["location"])
 
 
 async def test_an_update_racing_an_import_keeps_the_calls_district_not_the_callers(

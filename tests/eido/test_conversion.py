@@ -360,6 +360,15 @@ def test_reading_tells_the_best_typed_point_not_read_unless_a_better_one_is_read
         garbled = pidf_document(point=(40.0, -111.0)).replace("40.0 -111.0", pos)
         [line] = incoming.read(_located(("CurrentIncident", garbled)), zone=UTC).caution_notes
         assert line.endswith("gml:pos is not 'latitude longitude'" if shown is None else shown)
+    # Beside the current point not read, an initial one read only places a new call, and
+    # a caller's address is never the incident's (review r5).
+    bare = pidf_document(point=(-111.5, 40.5))
+    caller = pidf_document(point=(40.2, -111.2), civic={"HNO": "7", "RD": "Caller"})
+    facts = incoming.read(
+        _located(("CurrentIncident", bare), ("InitialIncident", read), ("Caller", caller)),
+        zone=UTC,
+    )
+    assert (facts.point, facts.address, facts.fallback_point) == (None, None, (40.0, -111.0))
     # A unit's location never places a call: its point is not told either.
     facts = incoming.read(_located(("UnitLocation", longitude_first)), zone=UTC)
     assert (facts.point, facts.point_unread, facts.notes) == (None, None, None)
