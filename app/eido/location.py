@@ -14,9 +14,6 @@ from app.vocabulary import invisible_escaped, one_line
 
 Loc = tuple[str | int, ...]
 
-# The rank of the first type that is not the incident's own location (the caller's, and
-# worse): its address never stands as the incident's beside the incident's point not read.
-_CALLERS = registry.INCIDENT_LOCATION_TYPES.index("Caller")
 # The most of a gml:pos not read that the notes show.
 _POS_SHOWN = 100
 
@@ -92,17 +89,13 @@ def place(components: list[tuple[int | None, int, Mapping[str, Any]]]) -> Place:
         # The best-typed point given is not read: the incident has no point (a worse-typed
         # one read, an initial location or a caller's, is older or elsewhere, and only
         # places a new call nothing else places), and the address of the best-typed
-        # component that has one, of a type no worse than the point not read or of the
-        # incident's own (its current or initial location): never a caller's, which would
-        # stand as the incident's.
+        # component that has one, of a type no worse than the point not read: never a
+        # caller's, which would stand as the incident's, nor an initial location's, which
+        # a call holding a point would take for a new address (and drop its point).
         fallback = None if with_point is None else with_point[2].point
         point, loc = None, ()
         address = next(
-            (
-                entry[2].address
-                for entry in read
-                if entry[2].address and (entry[0] <= unread[0] or entry[0] < _CALLERS)
-            ),
+            (entry[2].address for entry in read if entry[2].address and entry[0] <= unread[0]),
             None,
         )
     told = None if unread is None else _unread_point(*unread)

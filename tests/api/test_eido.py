@@ -479,25 +479,30 @@ async def test_a_point_read_beside_the_current_one_not_read_places_the_call_as_i
         {"lat": IN_D4[0], "lon": IN_D4[1], "address": MAIN_ST_ADDRESS},
     )
     assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["notes"] is None
-    initial = beside(
-        document(incident_id(), location=pidf(point=SWAPPED)), "InitialIncident", main_in_d4
-    )
+    garbled_main = pidf(point=SWAPPED, civic=MAIN_ST)
+    elm_in_d4 = pidf(point=IN_D4, civic={"HNO": "99", "RD": "Elm", "STS": "Ave"})
+    initial = beside(document(incident_id(), location=garbled_main), "InitialIncident", elm_in_d4)
     call = await _import(admin, initial, 201, "?district=D1")
     assert (call["district"], call["location"]) == (
         "D1",
         {"lat": None, "lon": None, "address": MAIN_ST_ADDRESS},
     )
     assert await _notes(admin, call["id"]) == SWAPPED_NOT_READ
-    # Held at its current point: an initial location read does not move it back.
+    # Held at its current point: an initial location read does not move it back, nor does
+    # its address stand as a new one when the current location gives none (review r6).
     incident = incident_id()
-    held = await _import(admin, document(incident, location=pidf(point=IN_D1, civic=MAIN_ST)), 201)
-    garbled = beside(
-        document(incident, at=later(1), location=pidf(point=SWAPPED, civic=MAIN_ST)),
-        "InitialIncident",
-        pidf(point=IN_D4, civic={"HNO": "99", "RD": "Elm", "STS": "Ave"}),
+    first = beside(
+        document(incident, location=pidf(point=IN_D1, civic=MAIN_ST)), "InitialIncident", elm_in_d4
     )
-    kept = await _import(admin, garbled, 200)
-    assert (kept["district"], kept["location"]) == (held["district"], held["location"])
+    held = await _import(admin, first, 201)
+    for step, xml in enumerate((garbled_main, pidf(point=SWAPPED)), start=1):
+        garbled = beside(
+            document(incident, at=later(step), location=xml, beat="D4"),
+            "InitialIncident",
+            elm_in_d4,
+        )
+        kept = await _import(admin, garbled, 200)
+        assert (kept["district"], kept["location"]) == (held["district"], held["location"])
 
 
 async def test_an_update_racing_an_import_keeps_the_calls_district_not_the_callers(
