@@ -39,9 +39,9 @@ class Place:
     loc: Loc
     unread: UnreadPoint | None
     located: bool
-    # A worse-typed point read (the caller's) when the best-typed one given is not: it
-    # places a new call that nothing else places (not even ?district=), and is not the
-    # incident's point.
+    # A worse-typed point read (an initial location's, or a caller's) when the best-typed
+    # one given is not: it places a new call that nothing else places (not even
+    # ?district=), and is not the incident's point.
     fallback: tuple[float, float] | None = None
 
 
