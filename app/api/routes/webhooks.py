@@ -21,6 +21,7 @@ from app.schemas.webhooks import (
     SubscriptionOut,
     SubscriptionPatch,
 )
+from app.services import webhook_deliveries as delivery_log
 from app.services import webhooks as service
 from app.vocabulary import DeliveryStatus
 
@@ -162,7 +163,7 @@ async def list_deliveries(
 ) -> Page[DeliveryOut]:
     """Every delivery to this subscription (or those with `status`), newest first, with its
     attempts and outcome."""
-    items, cursor = await service.deliveries(
+    items, cursor = await delivery_log.deliveries(
         session,
         agency_id=who.agency_id,
         subscription_id=subscription_id,
@@ -185,7 +186,7 @@ async def retry_failed_deliveries(
     or after `since`, of the event types it still takes: a receiver back from an outage
     gets what it missed, in one request. A subscription that is off is a 409 (turn it on
     first)."""
-    requeued = await service.retry_failed(
+    requeued = await delivery_log.retry_failed(
         session, agency_id=who.agency_id, subscription_id=subscription_id, since=body.since
     )
     audit.identify(subscription_id, {"since": body.since.isoformat(), "requeued": requeued})
@@ -199,7 +200,7 @@ async def retry_failed_deliveries(
 )
 async def read_delivery(delivery_id: UUID, who: Caller, session: ReadSession) -> DeliveryOut:
     """One delivery, by its id: the `webhook-id` header it was sent with."""
-    return await service.delivery(session, agency_id=who.agency_id, delivery_id=delivery_id)
+    return await delivery_log.delivery(session, agency_id=who.agency_id, delivery_id=delivery_id)
 
 
 @router.post(
@@ -209,4 +210,4 @@ async def read_delivery(delivery_id: UUID, who: Caller, session: ReadSession) ->
 )
 async def retry_delivery(delivery_id: UUID, who: Caller, session: Session) -> DeliveryOut:
     """Queue a failed (or waiting) delivery to be sent again now."""
-    return await service.retry(session, agency_id=who.agency_id, delivery_id=delivery_id)
+    return await delivery_log.retry(session, agency_id=who.agency_id, delivery_id=delivery_id)
