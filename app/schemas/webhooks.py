@@ -158,7 +158,10 @@ class SubscriptionOut(BaseModel):
 class SubscriptionCreated(SubscriptionOut):
     """The new subscription, with its signing secret."""
 
-    secret: str = Field(description="The whsec_… signing secret. It is shown only here, once.")
+    secret: str = Field(
+        description="The whsec_… signing secret. It is shown only here, once (and to a retry"
+        " with the same Idempotency-Key: the secret that signs then)."
+    )
 
 
 class SecretRotated(BaseModel):

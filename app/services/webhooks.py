@@ -33,6 +33,7 @@ from app.schemas.webhooks import (
     SubscriptionOut,
     SubscriptionPatch,
 )
+from app.services.idempotency import Replay
 from app.settings import Settings
 from app.webhooks.signing import new_secret
 from app.webhooks.targets import TargetRefused, check_target
@@ -64,6 +65,35 @@ async def subscribe(
     await session.flush()
     await session.refresh(row)
     return SubscriptionCreated(**_out(row, datetime.now(UTC)).model_dump(), secret=secret)
+
+
+def stored_answer(out: SubscriptionCreated) -> dict[str, Any]:
+    """What an Idempotency-Key keeps of a subscribe's answer: all but the secret, which is
+    kept encrypted in the subscription's row alone."""
+    return out.model_dump(mode="json", exclude={"secret"})
+
+
+async def subscribed_again(
+    session: AsyncSession, *, cipher: DataCipher, agency_id: UUID, replay: Replay
+) -> SubscriptionCreated:
+    """The answer to a retried subscribe: the stored one, with the secret the subscription
+    signs with now (a rotation since replaced the first). A Conflict once the subscription
+    is deleted, or when no key of CIT_DATA_KEY decrypts its secret."""
+    stored = SubscriptionOut.model_validate(replay.body)
+    row = await repo.get_subscription(session, agency_id=agency_id, subscription_id=stored.id)
+    if row is None:
+        raise Conflict(
+            f"the subscription this Idempotency-Key made ({stored.id}) has been deleted since;"
+            " subscribe again with a new key"
+        )
+    try:
+        secret = cipher.decrypt(row.secret, column=SUBSCRIPTION_SECRET, row_id=row.id)
+    except UndecryptableValue:
+        raise Conflict(
+            f"the subscription this Idempotency-Key made ({row.id}) has a secret no key of"
+            f" CIT_DATA_KEY decrypts; give it a new one (POST /v1/webhooks/{row.id}/secret)"
+        ) from None
+    return SubscriptionCreated(**stored.model_dump(), secret=secret)
 
 
 async def _check_target(url: str, settings: Settings) -> None:

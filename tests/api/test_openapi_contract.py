@@ -74,7 +74,11 @@ async def test_every_answer_declares_the_headers_it_carries(client: httpx.AsyncC
                     assert "Idempotent-Replayed" in declared, (method, path, status)
                 if takes_key and status == "409":  # …/request-in-progress
                     assert "Retry-After" in declared, (method, path, status)
-    assert idempotent == {"POST /v1/calls", "POST /v1/calls/{call_id}/dispatch"}
+    assert idempotent == {
+        "POST /v1/calls",
+        "POST /v1/calls/{call_id}/dispatch",
+        "POST /v1/webhooks",
+    }
 
 
 async def test_the_document_tells_of_the_405_of_a_method_a_path_does_not_take(

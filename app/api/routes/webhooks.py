@@ -5,8 +5,20 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
 
-from app.api.deps import Audit, Caller, Paging, ReadSession, Session, State
+from app.api.deps import (
+    Audit,
+    Caller,
+    IdempotencyKey,
+    Paging,
+    ReadSession,
+    Session,
+    State,
+    Work,
+    replayed,
+)
+from app.api.openapi import replays
 from app.api.problems import problems
 from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import Page
@@ -21,8 +33,10 @@ from app.schemas.webhooks import (
     SubscriptionOut,
     SubscriptionPatch,
 )
+from app.services import idempotency
 from app.services import webhook_deliveries as delivery_log
 from app.services import webhooks as service
+from app.services.idempotency import Replay
 from app.vocabulary import DeliveryStatus
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], route_class=StrictJSONRoute)
@@ -32,17 +46,47 @@ router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], route_class=StrictJ
     "",
     summary="Subscribe a receiver to events",
     status_code=201,
-    responses=problems(401, 403, 413, 422, 503),
+    response_model=SubscriptionCreated,
+    responses=problems(401, 403, 409, 413, 422, 503),
+    # The answer stored under a key: the subscription made (a failure releases the key).
+    openapi_extra=replays(201),
 )
 async def subscribe(
-    body: SubscriptionCreate, who: Caller, session: Session, state: State, audit: Audit
-) -> SubscriptionCreated:
+    body: SubscriptionCreate,
+    who: Caller,
+    work: Work,
+    state: State,
+    audit: Audit,
+    idempotency_key: IdempotencyKey = None,
+) -> SubscriptionCreated | JSONResponse:
     """Subscribe a receiver to events, signed with Standard Webhooks. With `responder_id`
     it is that unit's terminal and gets only events about that unit. The secret is shown
-    only in this answer. Loopback, private and metadata addresses are refused."""
+    only in this answer. Loopback, private and metadata addresses are refused.
+
+    With an `Idempotency-Key`, a retry of the same request (its answer lost) makes no
+    second subscription, which would send every event twice: it answers the first one
+    again, with the secret it signs with now; the same key with another body is a 422; a
+    retry while the first is still running is a 409 of type `…/request-in-progress`, with
+    `Retry-After`. A retry after the subscription was deleted is a 409."""
+    session = await work.session()
+    if idempotency_key is not None:
+        print_ = idempotency.fingerprint("POST", "/v1/webhooks", body)
+        replay = await idempotency.begin(state, work, key=idempotency_key, fingerprint=print_)
+        if replay is not None:
+            again = await service.subscribed_again(
+                session, cipher=state.cipher, agency_id=who.agency_id, replay=replay
+            )
+            audit.identify(again.id, {"url": str(again.url), "replayed": True})
+            return replayed(Replay(replay.status, again.model_dump(mode="json")))
     out = await service.subscribe(
         session, state.settings, cipher=state.cipher, agency_id=who.agency_id, body=body
     )
+    if idempotency_key is not None:
+        # Stored in the subscription's own transaction, without its secret: both commit,
+        # or neither.
+        await idempotency.complete(
+            work, key=idempotency_key, status=201, body=service.stored_answer(out)
+        )
     audit.identify(out.id, {"url": str(out.url)})
     return out
 
