@@ -18,7 +18,7 @@ from app.encryption import (
     DataCipher,
     UndecryptableValue,
 )
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound, ServiceUnavailable
 from app.events.catalogue import unheard_by_a_terminal
 from app.ids import new_id
 from app.models import WebhookSubscription
@@ -36,7 +36,7 @@ from app.schemas.webhooks import (
 from app.services.idempotency import Replay
 from app.settings import Settings
 from app.webhooks.signing import new_secret
-from app.webhooks.targets import TargetRefused, check_target
+from app.webhooks.targets import ResolverUnavailable, TargetRefused, check_target
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,11 @@ async def _check_target(url: str, settings: Settings) -> None:
         await check_target(url, allow_private=settings.webhook_allow_private_targets)
     except TargetRefused as exc:
         raise Invalid(f"webhook URL refused: {exc}", loc=("body", "url")) from None
+    except ResolverUnavailable as exc:
+        # Whether the name leads anywhere is not known: not the client's error to fix.
+        raise ServiceUnavailable(
+            f"webhook URL not checked: {exc}; nothing was changed: try again", retry_after=5
+        ) from None
 
 
 async def _check_terminal(

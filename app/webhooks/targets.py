@@ -50,6 +50,18 @@ class HostDoesNotResolve(TargetRefused):
     resolver's outage, a record being moved)."""
 
 
+class ResolverUnavailable(Exception):
+    """The resolver could not say now whether the host resolves: it did not answer in
+    time, or answered that it failed for now (EAI_AGAIN). Subscribing is then a 503 (try
+    again), not a 422 saying the name leads nowhere; a delivery's attempt is retried."""
+
+
+# How long a subscribe waits for the lookup of its URL's host: the request holds its
+# transaction meanwhile, and a resolver that does not answer would hold it for as long as
+# the system's resolver retries (tens of seconds).
+LOOKUP_SECONDS = 5.0
+
+
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
     """The IPv4 addresses an IPv6 address carries (6to4, NAT64, SIIT)."""
     embedded = [address.sixtofour] if address.sixtofour is not None else []
@@ -129,6 +141,10 @@ async def public_addresses(
         # The resolver's IDNA encoding refuses the name (e.g. a label over 63 characters):
         # it never resolves.
         raise TargetRefused(_NO_ADDRESS) from None
+    except socket.gaierror as exc:
+        if exc.errno == socket.EAI_AGAIN:
+            raise ResolverUnavailable("the resolver failed for now on the URL's host") from None
+        raise HostDoesNotResolve(_NO_ADDRESS) from None
     except OSError:
         raise HostDoesNotResolve(_NO_ADDRESS) from None
     for info in infos:
@@ -146,7 +162,13 @@ async def check_target(url: str, *, allow_private: bool) -> None:
     mistyped name would otherwise show only as failed deliveries. Checked as a
     subscription is made or its URL changed; one made before is sent to as it was."""
     host, port = check_url_shape(url)
-    await public_addresses(host, port, refused=_anything if allow_private else _refused)
+    try:
+        async with asyncio.timeout(LOOKUP_SECONDS):
+            await public_addresses(host, port, refused=_anything if allow_private else _refused)
+    except TimeoutError:
+        raise ResolverUnavailable(
+            f"the resolver did not answer for the URL's host within {LOOKUP_SECONDS:g} s"
+        ) from None
     if not allow_private and urlsplit(url).scheme != "https":
         raise TargetRefused(
             "the URL must be https:// (plain http:// is taken only on a network of the"
@@ -182,7 +204,7 @@ class _PublicOnly(httpcore.AsyncNetworkBackend):
                 addresses = await public_addresses(host, port, refused=self._refused)
         except TimeoutError:
             raise httpcore.ConnectTimeout(f"resolving {host} timed out") from None
-        except HostDoesNotResolve as exc:
+        except (HostDoesNotResolve, ResolverUnavailable) as exc:
             raise httpcore.ConnectError(str(exc)) from None  # retried, as a failed connection
         # Each address in turn, as a connection by name would (e.g. IPv6, then IPv4).
         failure: Exception = httpcore.ConnectError(f"{host} has no address")

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
@@ -42,12 +42,34 @@ from app.vocabulary import DeliveryStatus
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], route_class=StrictJSONRoute)
 
 
+def _looking_up(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """problems(*statuses) of a route that looks a URL's host up: its 503 says so too."""
+    responses = problems(*statuses)
+    responses[503] = {
+        **responses[503],
+        "description": "Database unavailable, the request undone by a concurrent one, or the"
+        " URL's host not looked up: the resolver did not answer within 5 s, or failed for now"
+        " (Retry-After)",
+    }
+    return responses
+
+
+_SUBSCRIBE_CONFLICT = (
+    "A request with this Idempotency-Key is still running (type …/request-in-progress, with"
+    " Retry-After: retry then), or the subscription it made has been deleted since, or has a"
+    " secret no key of CIT_DATA_KEY decrypts"
+)
+
+
 @router.post(
     "",
     summary="Subscribe a receiver to events",
     status_code=201,
     response_model=SubscriptionCreated,
-    responses=problems(401, 403, 409, 413, 422, 503),
+    responses={
+        **_looking_up(401, 403, 413, 422, 503),
+        409: {**problems(409)[409], "description": _SUBSCRIBE_CONFLICT},
+    },
     # The answer stored under a key: the subscription made (a failure releases the key).
     openapi_extra=replays(201),
 )
@@ -121,7 +143,7 @@ async def read_subscription(
 @router.patch(
     "/{subscription_id}",
     summary="Change a webhook subscription",
-    responses=problems(401, 403, 404, 409, 413, 422, 503),
+    responses=_looking_up(401, 403, 404, 409, 413, 422, 503),
 )
 async def update_subscription(
     subscription_id: UUID,
