@@ -258,7 +258,17 @@ def create_app(
                 "Last-Event-ID",  # a page resuming the live feed with fetch
                 "If-Match",  # a console writing back the policy it read
             ],
-            "expose_headers": ["X-Request-ID", "Retry-After", "Idempotent-Replayed", "ETag"],
+            # Accept-Post and Accept-Patch name the media types a 415's route takes, Allow
+            # a 405's methods: a console in the browser reads them to say what to send.
+            "expose_headers": [
+                "X-Request-ID",
+                "Retry-After",
+                "Idempotent-Replayed",
+                "ETag",
+                "Accept-Post",
+                "Accept-Patch",
+                "Allow",
+            ],
         }
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.max_in_flight = settings.max_in_flight

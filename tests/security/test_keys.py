@@ -301,6 +301,16 @@ async def test_cors_is_off_unless_origins_are_configured(
         allowed = await http.options("/v1/policy", headers=write_back)
         assert allowed.status_code == 200, allowed.text
         assert "etag" in big.headers["access-control-expose-headers"].lower()
+        # A body sent as text: the 415 names what to send, and the console may read it.
+        as_text = await http.post(
+            "/v1/calls",
+            content=b"{}",
+            headers={"Origin": "https://console.example", "Content-Type": "text/plain"},
+        )
+        assert as_text.status_code == 415
+        assert as_text.headers["accept-post"].startswith("application/json")
+        exposed = as_text.headers["access-control-expose-headers"].lower().split(", ")
+        assert {"accept-post", "accept-patch", "allow"} <= set(exposed)
 
 
 async def test_requests_refused_during_a_lockout_reach_the_audit_trail_a_minute_at_a_time(
