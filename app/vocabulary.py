@@ -172,6 +172,10 @@ DISPOSITION_MAX = 200
 
 CallStatus = Literal["pending", "dispatched", "cleared"]
 CALL_STATUSES: tuple[CallStatus, ...] = get_args(CallStatus)
+# What a call.updated tells changed, in this order: the call's fields that new information
+# changed, or lead_left: the unit leading it left it while others stay.
+CallChange = Literal["nature", "safety", "location", "district", "subject", "notes", "lead_left"]
+CALL_CHANGES: tuple[CallChange, ...] = get_args(CallChange)
 
 # Flags a call taker can set. Which of them are safety concerns is the policy's choice.
 SafetyFlag = Literal[

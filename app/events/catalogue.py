@@ -18,6 +18,7 @@ from app.events.payloads import (
     CallCleared,
     CallEscalated,
     CallSummary,
+    CallUpdated,
     CertificationExpiring,
     CoverageGapAhead,
     CoverageGapClosed,
@@ -36,6 +37,8 @@ from app.ids import new_id
 from app.records.calls import CallRecord
 from app.records.recommendations import RecommendationRecord
 from app.vocabulary import (
+    CALL_CHANGES,
+    CallChange,
     CoverageKind,
     EventType,
     Lead,
@@ -67,7 +70,7 @@ class EventKind:
 CATALOGUE: Mapping[EventType, EventKind] = {
     "call.created": EventKind(CallSummary, "A call was taken."),
     "call.updated": EventKind(
-        CallSummary,
+        CallUpdated,
         "New information changed the call, or the unit leading it left it while others stay;"
         " it was re-triaged.",
         True,
@@ -167,8 +170,13 @@ def call_created(call: CallRecord, *, lead: Lead) -> OutboxEvent:
     return _event("call.created", call.id, None, call_summary(call, lead=lead))
 
 
-def call_updated(call: CallRecord, *, lead: Lead) -> OutboxEvent:
-    return _event("call.updated", call.id, None, call_summary(call, lead=lead))
+def call_updated(call: CallRecord, *, lead: Lead, changed: Iterable[CallChange]) -> OutboxEvent:
+    """The call changed: what changed, in the vocabulary's order."""
+    told = set(changed)
+    payload = CallUpdated(
+        **call_summary(call, lead=lead), changed=[c for c in CALL_CHANGES if c in told]
+    )
+    return _event("call.updated", call.id, None, payload)
 
 
 def call_escalated(

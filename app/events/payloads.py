@@ -8,6 +8,7 @@ from pydantic import Field
 from typing_extensions import TypedDict  # pydantic documents it on Python 3.11
 
 from app.vocabulary import (
+    CallChange,
     CallStatus,
     CoverageKind,
     DivertedTo,
@@ -84,6 +85,21 @@ class ReasonPayload(TypedDict):
 
     rule: Annotated[str, Field(description="The rule's id")]
     message: Annotated[str, Field(description="What it did, in words")]
+
+
+class CallUpdated(CallSummary):
+    """The call changed: the call as it is now, and what changed."""
+
+    changed: Annotated[
+        list[CallChange] | None,
+        Field(
+            description="What changed, in this order: nature, safety, location, district,"
+            " subject, notes (the notes' text is never sent), as new information changed"
+            " them; or lead_left: the unit leading the call left it while others stay"
+            " (`lead` is then the new recommendation's). Null in an event written by a"
+            " release before this member"
+        ),
+    ]
 
 
 class CallEscalated(CallSummary):
@@ -360,6 +376,7 @@ class CertificationExpiring(TypedDict):
 
 Payload = (
     CallSummary
+    | CallUpdated
     | CallEscalated
     | CallCleared
     | UnitAssigned

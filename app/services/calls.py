@@ -30,7 +30,7 @@ from app.schemas.calls import CallCreate, CallLocation, CallPatch, Subject
 from app.security import Principal
 from app.services import audit, call_views, triage
 from app.services.call_views import get, known_by, render_call
-from app.vocabulary import invisible_escaped
+from app.vocabulary import CallChange, invisible_escaped
 
 
 def _location(body: CallLocation | None) -> Location | None:
@@ -271,7 +271,8 @@ async def revise(
         district=district,
         updated_at=now,
     )
-    if not _changes(call, revised, body, cipher):
+    changed = _changed(call, revised, body, cipher)
+    if not changed:
         # Nothing new (`{}`, every field null, or what the call holds already): the call is
         # not written and its units are not told it changed, but it is re-triaged all the
         # same, so a PATCH that names nothing renews a recommendation gone stale.
@@ -289,19 +290,37 @@ async def revise(
         where = "district" if body.district is not None else "location"
         raise Invalid(f"unknown district {district}", loc=("body", where)) from None
     rec = await triage.retriage(
-        session, context, who, revised, request_id=request_id, now=now, cause="update"
+        session,
+        context,
+        who,
+        revised,
+        request_id=request_id,
+        now=now,
+        cause="update",
+        changed=changed,
     )
     return revised, rec
 
 
-def _changes(call: CallRecord, revised: CallRecord, body: CallPatch, cipher: DataCipher) -> bool:
-    """Whether a PATCH changed the call: revised differs from it, notes aside (each
-    encryption differs), or the notes it gives are not those the call holds."""
-    if body.notes is not None:
-        try:
-            held = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
-        except UndecryptableValue:  # cannot be compared: taken as new
-            return True
-        if body.notes != held:
-            return True
-    return replace(revised, notes=call.notes, updated_at=call.updated_at) != call
+# The fields a PATCH may change besides the notes, as call.updated names them.
+_FIELDS: tuple[CallChange, ...] = ("nature", "safety", "location", "district", "subject")
+
+
+def _changed(
+    call: CallRecord, revised: CallRecord, body: CallPatch, cipher: DataCipher
+) -> list[CallChange]:
+    """What a PATCH changed of the call (none: nothing): the fields where revised differs
+    from it, the notes when those it gives are not those the call holds (each encryption
+    differs, so the ciphertexts cannot be compared)."""
+    changed = [field for field in _FIELDS if getattr(revised, field) != getattr(call, field)]
+    if body.notes is not None and _new_notes(call, body.notes, cipher):
+        changed.append("notes")
+    return changed
+
+
+def _new_notes(call: CallRecord, notes: str, cipher: DataCipher) -> bool:
+    """Whether notes are not those the call holds (notes no key decrypts: taken as new)."""
+    try:
+        return notes != cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
+    except UndecryptableValue:
+        return True

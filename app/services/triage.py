@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any, Literal
@@ -24,7 +25,7 @@ from app.routing import is_minor, recommend
 from app.routing.types import CallFacts, Candidate, GeoPoint, LeftUnit
 from app.security import Principal
 from app.services import audit
-from app.vocabulary import LEAD_OF, AuditOutcome
+from app.vocabulary import LEAD_OF, AuditOutcome, CallChange
 
 
 def resolve_district(
@@ -173,6 +174,7 @@ async def retriage(
     cause: Literal["update", "restate", "dispatch", "lead_left", "units_gone", "units_back"],
     detail: dict[str, Any] | None = None,
     left: LeftUnit | None = None,
+    changed: Iterable[CallChange] = (),
 ) -> RecommendationRecord:
     """Re-triage the call as it stands and store the new recommendation in its history.
 
@@ -211,8 +213,10 @@ async def retriage(
     # The unit leading the call gone while others stay changed it too: the units left on it
     # hear call.updated (heard on the call), whether or not the lead's kind changes (a
     # co-responder alone on a weapon call its CIT officer left was told nothing).
+    # It says what changed: the fields an update changed, or the lead leaving.
     updated = cause in ("update", "lead_left")
-    news = [events.call_updated(call, lead=rec.lead)] if updated else []
+    what: Iterable[CallChange] = ("lead_left",) if cause == "lead_left" else changed
+    news = [events.call_updated(call, lead=rec.lead, changed=what)] if updated else []
     news.append(events.recommendation_created(call, rec))
     was = LEAD_OF[left.responder_type] if left else (previous.lead if previous else None)
     # New safety information escalates a call that mental health leads though law

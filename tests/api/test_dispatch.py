@@ -949,6 +949,7 @@ async def test_a_lead_leaving_for_one_of_its_kind_is_replaced_by_the_dispatch_as
     # (a crew left alone on it was told nothing, the outside-in check).
     [updated] = await _events(db, "call.updated")
     assert (updated["call_id"], updated["lead"]) == (call["id"], "mental_health")
+    assert updated["changed"] == ["lead_left"]
     hearing = await db.fetchval("SELECT units_on_call FROM event WHERE type = 'call.updated'")
     assert set(hearing) == {uuid.UUID(second), uuid.UUID(officer)}
     done = await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")

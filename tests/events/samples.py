@@ -82,7 +82,7 @@ def one_of_each(call: CallRecord) -> list[OutboxEvent]:
     unit = uuid4()
     return [
         events.call_created(call, lead=rec.lead),
-        events.call_updated(call, lead=rec.lead),
+        events.call_updated(call, lead=rec.lead, changed=["safety", "notes"]),
         events.recommendation_created(call, rec),
         events.call_escalated(call, rec, previous_lead="mental_health"),
         events.unit_assigned(

@@ -339,3 +339,9 @@ def test_a_payload_that_lacks_nothing_is_sent_as_it_is_and_external_id_is_never_
     # Written by an instance of an earlier release after migration 0040: without the
     # CAD's number rather than with a null saying the call has none.
     assert "external_id" not in documented("unit.released", {"call_id": _NUMBERED})
+
+
+def test_a_call_updated_from_before_it_said_what_changed_says_null() -> None:
+    """Null, as its document allows: not known, rather than a list that says nothing."""
+    old = {"call_id": _NUMBERED, "external_id": None, "status": "dispatched", "lead": None}
+    assert documented("call.updated", old)["changed"] is None
