@@ -1,4 +1,5 @@
-"""Idempotency-Key handling (IETF httpapi draft) for call intake and dispatch."""
+"""Idempotency-Key handling (IETF httpapi draft) for call intake, dispatch and webhook
+subscriptions."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
-"""Webhook subscriptions and their delivery log."""
+"""Webhook subscriptions: make, read, change, rotate the secret, delete (their delivery
+log is app/services/webhook_deliveries.py)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -67,18 +69,30 @@ async def subscribe(
     return SubscriptionCreated(**_out(row, datetime.now(UTC)).model_dump(), secret=secret)
 
 
+# The stored answer's stand-in for the secret: its SHA-256, which tells whether the
+# subscription still signs with the secret first shown (of 32 random bytes: no secret is
+# learnt from it).
+_SECRET_DIGEST = "secret_sha256"  # noqa: S105 (a key of the stored answer)
+
+
 def stored_answer(out: SubscriptionCreated) -> dict[str, Any]:
     """What an Idempotency-Key keeps of a subscribe's answer: all but the secret, which is
-    kept encrypted in the subscription's row alone."""
-    return out.model_dump(mode="json", exclude={"secret"})
+    kept encrypted in the subscription's row alone, and stood for by its digest."""
+    return {**out.model_dump(mode="json", exclude={"secret"}), _SECRET_DIGEST: _digest(out.secret)}
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 async def subscribed_again(
     session: AsyncSession, *, cipher: DataCipher, agency_id: UUID, replay: Replay
 ) -> SubscriptionCreated:
-    """The answer to a retried subscribe: the stored one, with the secret the subscription
-    signs with now (a rotation since replaced the first). A Conflict once the subscription
-    is deleted, or when no key of CIT_DATA_KEY decrypts its secret."""
+    """The answer to a retried subscribe: the first answer, secret included, while the
+    subscription still signs with that secret (the retry's client never saw it). A
+    Conflict once it was rotated (shown once: a replay must not show a secret that
+    replaced a leaked one), once the subscription is deleted, or when no key of
+    CIT_DATA_KEY decrypts its secret."""
     stored = SubscriptionOut.model_validate(replay.body)
     row = await repo.get_subscription(session, agency_id=agency_id, subscription_id=stored.id)
     if row is None:
@@ -89,10 +103,14 @@ async def subscribed_again(
     try:
         secret = cipher.decrypt(row.secret, column=SUBSCRIPTION_SECRET, row_id=row.id)
     except UndecryptableValue:
+        secret = None
+    if secret is None or _digest(secret) != replay.body.get(_SECRET_DIGEST):
+        rotate = f"POST /v1/webhooks/{row.id}/secret"
         raise Conflict(
-            f"the subscription this Idempotency-Key made ({row.id}) has a secret no key of"
-            f" CIT_DATA_KEY decrypts; give it a new one (POST /v1/webhooks/{row.id}/secret)"
-        ) from None
+            f"the subscription this Idempotency-Key made ({row.id}) no longer signs with the"
+            f" secret first shown (rotated since, or no key of CIT_DATA_KEY decrypts it),"
+            f" and a secret is shown once: give it a new one ({rotate})"
+        )
     return SubscriptionCreated(**stored.model_dump(), secret=secret)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import ipaddress
 import socket
@@ -60,6 +61,22 @@ class ResolverUnavailable(Exception):
 # transaction meanwhile, and a resolver that does not answer would hold it for as long as
 # the system's resolver retries (tens of seconds).
 LOOKUP_SECONDS = 5.0
+
+# getaddrinfo blocks, so names are looked up on threads: these, not the loop's default
+# pool. A lookup the resolver never answers holds its thread until the system's resolver
+# gives up, whoever stopped waiting for it; on the default pool, a few such lookups held
+# every thread that EIDO parsing and the database's new connections need. Here they hold
+# up only other lookups, which then time out as the resolver's would.
+_LOOKUPS = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="cit-lookup")
+
+# The resolver's answers that the name leads nowhere (EAI_NODATA and EAI_ADDRFAMILY are
+# not defined everywhere); any other failure of its (EAI_AGAIN, a server's SERVFAIL or
+# REFUSED as EAI_FAIL, EAI_SYSTEM, EAI_MEMORY) says nothing of the name.
+_NO_SUCH_NAME = frozenset(
+    getattr(socket, name)
+    for name in ("EAI_NONAME", "EAI_NODATA", "EAI_ADDRFAMILY")
+    if hasattr(socket, name)
+)
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
@@ -131,22 +148,33 @@ def _anything(address: IPAddress) -> bool:
     return False
 
 
+async def _lookup(host: str, port: int) -> list[Any]:
+    """getaddrinfo's answer for host: at once for an address (no resolver is asked), else
+    from a lookup thread."""
+    try:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    except socket.gaierror:
+        pass  # a name
+    lookup = functools.partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+    return await asyncio.get_running_loop().run_in_executor(_LOOKUPS, lookup)
+
+
 async def public_addresses(
     host: str, port: int, *, refused: Callable[[IPAddress], bool] = _refused
 ) -> list[str]:
     """Resolve host; its addresses in the resolver's order, if none is refused."""
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = await _lookup(host, port)
     except UnicodeError:
         # The resolver's IDNA encoding refuses the name (e.g. a label over 63 characters):
         # it never resolves.
         raise TargetRefused(_NO_ADDRESS) from None
     except socket.gaierror as exc:
-        if exc.errno == socket.EAI_AGAIN:
-            raise ResolverUnavailable("the resolver failed for now on the URL's host") from None
-        raise HostDoesNotResolve(_NO_ADDRESS) from None
+        if exc.errno in _NO_SUCH_NAME:
+            raise HostDoesNotResolve(_NO_ADDRESS) from None
+        raise ResolverUnavailable("the resolver failed for now on the URL's host") from None
     except OSError:
-        raise HostDoesNotResolve(_NO_ADDRESS) from None
+        raise ResolverUnavailable("the resolver failed for now on the URL's host") from None
     for info in infos:
         if refused(ipaddress.ip_address(info[4][0])):
             raise TargetRefused(_NOT_PUBLIC)

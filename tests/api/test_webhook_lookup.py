@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import asyncpg
@@ -15,33 +16,57 @@ import pytest
 
 from app.webhooks import targets
 from app.webhooks.sender import Sender
-from tests.helpers import Api, subscribe
+from tests.eido.documents import document, incident_id
+from tests.helpers import Api, grid_districts, subscribe
 from tests.receiver import Receiver
 
-Lookup = Callable[..., Awaitable[Any]]
+_REAL_LOOKUP = socket.getaddrinfo
+# The names the injected resolver misbehaves on; every other is looked up for real.
+_SICK = ".sick.example"
 
 
-def _resolver(monkeypatch: pytest.MonkeyPatch, lookup: Lookup) -> None:
-    """The running loop's getaddrinfo replaced by lookup: the resolver's fault, injected
-    where the service meets it (no resolver of the machine can be made to misbehave)."""
-    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", lookup)
+@pytest.fixture
+def released() -> Iterator[threading.Event]:
+    """Set as the test ends: lookups the injected resolver holds then return, so their
+    threads are free for the next test."""
+    event = threading.Event()
+    yield event
+    event.set()
 
 
-async def _silent(*args: Any, **kwargs: Any) -> Any:
-    await asyncio.sleep(3600)
+def _resolver(monkeypatch: pytest.MonkeyPatch, fault: Callable[[], Any]) -> None:
+    """socket.getaddrinfo, which the lookup threads call, with fault for the sick names:
+    the resolver's fault, injected where the service meets it (no resolver of the machine
+    can be made to misbehave). It blocks a real thread, as the resolver's would."""
+
+    def lookup(host: Any, *args: Any, **kwargs: Any) -> Any:
+        # A numeric-host lookup asks no resolver: the real one answers it, at once.
+        numeric = kwargs.get("flags", 0) & socket.AI_NUMERICHOST
+        if isinstance(host, str) and host.endswith(_SICK) and not numeric:
+            return fault()
+        return _REAL_LOOKUP(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
 
 
-async def _failing_for_now(*args: Any, **kwargs: Any) -> Any:
-    raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+def _failing(code: int) -> Callable[[], Any]:
+    def fault() -> Any:
+        raise socket.gaierror(code, "injected")
+
+    return fault
 
 
 async def test_a_resolver_that_does_not_answer_is_503_and_subscribes_nothing(
-    admin: Api, receiver: Receiver, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+    admin: Api,
+    receiver: Receiver,
+    db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    released: threading.Event,
 ) -> None:
     sub = await subscribe(admin, receiver.url, ["call.created"])
     monkeypatch.setattr(targets, "LOOKUP_SECONDS", 0.2)
-    _resolver(monkeypatch, _silent)
-    body = {"url": "https://cad.example.org/hooks", "events": ["call.created"]}
+    _resolver(monkeypatch, lambda: released.wait(30))
+    body = {"url": f"https://cad{_SICK}/hooks", "events": ["call.created"]}
     made = await asyncio.wait_for(admin.post("/v1/webhooks", body), timeout=10)
     assert made.status_code == 503, made.text
     assert made.headers["retry-after"] == "5"
@@ -55,15 +80,54 @@ async def test_a_resolver_that_does_not_answer_is_503_and_subscribes_nothing(
     assert await db.fetchval("SELECT array_agg(url) FROM webhook_subscription") == [receiver.url]
 
 
-async def test_a_resolver_failing_for_now_is_503_not_a_name_that_leads_nowhere(
-    admin: Api, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+async def test_lookups_the_resolver_holds_hold_up_no_other_work(
+    admin: Api,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    released: threading.Event,
 ) -> None:
-    _resolver(monkeypatch, _failing_for_now)
-    body = {"url": "https://cad.example.org/hooks", "events": ["call.created"]}
+    """Each lookup given up on still holds its thread until the resolver answers. They
+    held the loop's default pool, which EIDO parsing needs: after a few retried
+    subscribes, a CAD's incidents waited on a receiver's DNS (review of this change)."""
+    await grid_districts(admin)
+    monkeypatch.setattr(targets, "LOOKUP_SECONDS", 0.2)
+    _resolver(monkeypatch, lambda: released.wait(30))
+    sick = {"url": f"https://cad{_SICK}/hooks", "events": ["call.created"]}
+    for _ in range(12):  # more than every lookup thread and every default pool thread
+        assert (await admin.post("/v1/webhooks", sick)).status_code == 503
+    imported = await asyncio.wait_for(
+        admin.post("/v1/eido", document(incident_id(), beat="D1")), timeout=10
+    )
+    assert imported.status_code == 201, imported.text
+    # An address is no name: no resolver is asked, so no lookup thread waited for.
+    made = await admin.post("/v1/webhooks", {"url": receiver.url, "events": ["call.created"]})
+    assert made.status_code == 201, made.text
+
+
+@pytest.mark.parametrize(
+    "code",
+    [socket.EAI_AGAIN, socket.EAI_FAIL, socket.EAI_SYSTEM, socket.EAI_MEMORY],
+    ids=["again", "fail", "system", "memory"],
+)
+async def test_a_resolver_failing_is_503_not_a_name_that_leads_nowhere(
+    admin: Api, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    _resolver(monkeypatch, _failing(code))
+    body = {"url": f"https://cad{_SICK}/hooks", "events": ["call.created"]}
     made = await admin.post("/v1/webhooks", body)
     assert made.status_code == 503, made.text
     assert "the resolver failed for now on the URL's host" in made.json()["detail"]
     assert await db.fetchval("SELECT count(*) FROM webhook_subscription") == 0
+
+
+async def test_a_resolver_saying_the_name_is_unknown_is_422(
+    admin: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _resolver(monkeypatch, _failing(socket.EAI_NONAME))
+    body = {"url": f"https://cad{_SICK}/hooks", "events": ["call.created"]}
+    made = await admin.post("/v1/webhooks", body)
+    assert made.status_code == 422, made.text
+    assert made.json()["detail"] == "webhook URL refused: the URL's host does not resolve"
 
 
 async def test_a_delivery_whose_lookup_fails_for_now_fails_as_a_connection_and_is_retried(
@@ -71,11 +135,11 @@ async def test_a_delivery_whose_lookup_fails_for_now_fails_as_a_connection_and_i
 ) -> None:
     """The relay's client: the attempt fails as a refused connection does (the relay
     retries those), not as an address refused (which the relay fails for good)."""
-    _resolver(monkeypatch, _failing_for_now)
+    _resolver(monkeypatch, _failing(socket.EAI_AGAIN))
     backend = targets.network_backend(allow_private=False)
     async with Sender(backend, timeout=5, total=10, max_connections=2, keep_idle=2) as sender:
         with pytest.raises(httpcore.ConnectError, match="the resolver failed for now"):
-            await sender.post("https://cad.example.org/hooks", b"{}", [])
+            await sender.post(f"https://cad{_SICK}/hooks", b"{}", [])
 
 
 async def test_the_document_tells_of_the_lookups_503(admin: Api) -> None:

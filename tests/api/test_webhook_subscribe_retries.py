@@ -4,6 +4,7 @@ no second subscription: each event would otherwise reach the receiver twice, und
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -54,13 +55,48 @@ async def test_a_retried_subscribe_answers_the_first_and_each_event_is_sent_once
     ]
 
 
-async def test_a_retry_after_a_rotation_shows_the_secret_that_signs_now(admin: Api) -> None:
+async def test_a_retry_after_a_rotation_is_409_and_never_shows_the_new_secret(
+    admin: Api,
+) -> None:
+    """A secret is shown once: the one that replaced a leaked secret must not be read by
+    replaying the subscribe that made the leaked one."""
     body = {"url": "http://127.0.0.1:9/hooks", "events": ["call.created"]}
     first = (await _subscribe(admin, body, "sub-2")).json()
-    rotated = await admin.ok("POST", f"/v1/webhooks/{first['id']}/secret")
+    rotated = await admin.ok(
+        "POST", f"/v1/webhooks/{first['id']}/secret", {"keep_previous_seconds": 0}
+    )
     again = await _subscribe(admin, body, "sub-2")
+    assert again.status_code == 409, again.text
+    assert rotated["secret"] not in again.text
+    assert first["secret"] not in again.text
+    assert f"POST /v1/webhooks/{first['id']}/secret" in again.json()["detail"]
+
+
+async def test_a_retry_answers_the_first_answer_though_the_subscription_changed_since(
+    admin: Api,
+) -> None:
+    """The answer the lost response was: the subscription as made, with its secret (the
+    one that still signs). Its state now is GET /v1/webhooks/{id}."""
+    body = {"url": "http://127.0.0.1:9/hooks", "events": ["call.created"]}
+    first = (await _subscribe(admin, body, "sub-6")).json()
+    moved = {"url": "http://127.0.0.1:9/moved", "active": False}
+    await admin.ok("PATCH", f"/v1/webhooks/{first['id']}", moved)
+    again = await _subscribe(admin, body, "sub-6")
     assert again.status_code == 201
-    assert again.json() == {**first, "secret": rotated["secret"]}
+    assert again.json() == first
+
+
+async def test_identical_subscribes_at_once_make_one_subscription(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    body = {"url": "http://127.0.0.1:9/hooks", "events": ["call.created"]}
+    answers = await asyncio.gather(*(_subscribe(admin, body, "storm") for _ in range(8)))
+    codes = [a.status_code for a in answers]
+    assert set(codes) <= {201, 409}
+    assert len({a.json()["id"] for a in answers if a.status_code == 201}) == 1
+    in_flight = [a.json()["type"] for a in answers if a.status_code == 409]
+    assert all(t.endswith("/request-in-progress") for t in in_flight)
+    assert await db.fetchval("SELECT count(*) FROM webhook_subscription") == 1
 
 
 async def test_a_retry_after_the_subscription_was_deleted_is_409_and_subscribes_nothing(

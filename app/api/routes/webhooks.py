@@ -86,22 +86,28 @@ async def subscribe(
     only in this answer. Loopback, private and metadata addresses are refused.
 
     With an `Idempotency-Key`, a retry of the same request (its answer lost) makes no
-    second subscription, which would send every event twice: it answers the first one
-    again, with the secret it signs with now; the same key with another body is a 422; a
-    retry while the first is still running is a 409 of type `…/request-in-progress`, with
-    `Retry-After`. A retry after the subscription was deleted is a 409."""
-    session = await work.session()
+    second subscription, which would send every event twice: it answers the first answer
+    again, secret included, while that secret is still the subscription's; the same key
+    with another body is a 422; a retry while the first is still running is a 409 of type
+    `…/request-in-progress`, with `Retry-After`. A retry after the secret was rotated, or
+    the subscription deleted, is a 409."""
     if idempotency_key is not None:
+        # Claimed before the request's own transaction begins (as for a call): the claim
+        # takes a connection of its own for a moment, and this one would be held meanwhile.
         print_ = idempotency.fingerprint("POST", "/v1/webhooks", body)
         replay = await idempotency.begin(state, work, key=idempotency_key, fingerprint=print_)
         if replay is not None:
             again = await service.subscribed_again(
-                session, cipher=state.cipher, agency_id=who.agency_id, replay=replay
+                await work.session(), cipher=state.cipher, agency_id=who.agency_id, replay=replay
             )
             audit.identify(again.id, {"url": str(again.url), "replayed": True})
             return replayed(Replay(replay.status, again.model_dump(mode="json")))
     out = await service.subscribe(
-        session, state.settings, cipher=state.cipher, agency_id=who.agency_id, body=body
+        await work.session(),
+        state.settings,
+        cipher=state.cipher,
+        agency_id=who.agency_id,
+        body=body,
     )
     if idempotency_key is not None:
         # Stored in the subscription's own transaction, without its secret: both commit,
