@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # /readyz answers 503 when the database has not answered its one round trip by then
     # (a hung server accepts connections and never answers).
     readyz_timeout_seconds: float = Field(default=2.0, gt=0.0, le=60.0)
+    # How long a request waits for the database to answer one statement (a lock held by a
+    # migration, a server that froze or a network that dropped it) before it answers 503:
+    # a CAD waiting on a hung database would time out with no answer, and retry blind.
+    database_timeout_seconds: float = Field(default=10.0, gt=0.0, le=600.0)
     # How long an instance keeps a cached agency context or API key. Changes are announced
     # (app/services/changes.py) and reach every instance within a second; this bounds one
     # that missed the announcement, so at most 5 s.

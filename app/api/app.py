@@ -123,7 +123,9 @@ def create_app(
             listener = metrics.listen(settings.metrics_host, settings.metrics_port)
         # Requests run as the unprivileged application role; housekeeping as the owner.
         engine = create_engine(
-            app_role_url(database_url, settings), pool_size=settings.db_pool_size
+            app_role_url(database_url, settings),
+            pool_size=settings.db_pool_size,
+            command_timeout=settings.database_timeout_seconds,
         )
         system = create_engine(database_url, pool_size=1)
         state = AppState(settings, engine, system, data_cipher)

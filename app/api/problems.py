@@ -20,7 +20,7 @@ from app.api import path_ids, unknown_fields
 from app.api.deps import authorize_unread_body
 from app.api.middleware import LONG_LIVED
 from app.api.strict_json import RepeatedName
-from app.db.failures import is_rolled_back_by_conflict, is_unavailable
+from app.db.failures import is_rolled_back_by_conflict, is_timeout, is_unavailable
 from app.encryption import UndecryptableValue
 from app.errors import PROBLEM_BASE, AppError, RolledBack, ServiceUnavailable
 from app.schemas.common import said
@@ -273,7 +273,17 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if not is_unavailable(exc):
         return await _unexpected(request, exc)
     log.warning("database unavailable", extra={"error": _describe(exc)})
+    if is_timeout(exc):
+        # The database took the request but did not answer it: say what happened to it.
+        return await _app_error(request, ServiceUnavailable(_NOT_ANSWERED))
     return await _app_error(request, ServiceUnavailable())
+
+
+_NOT_ANSWERED = (
+    "The database did not answer in time (CIT_DATABASE_TIMEOUT_SECONDS): the request was"
+    " rolled back, unless its commit had reached the database. Retry it (with the same"
+    " Idempotency-Key, if it had one)"
+)
 
 
 def _describe(exc: BaseException) -> str:

@@ -68,11 +68,21 @@ SESSION_SETTINGS = {"application_name": "cit-dispatch", "TimeZone": "UTC"}
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, server_settings: dict[str, str] | None = None
+    url: str,
+    *,
+    pool_size: int = 10,
+    server_settings: dict[str, str] | None = None,
+    command_timeout: float | None = None,
 ) -> AsyncEngine:
     """Create the async engine; callers own it and must dispose() it. server_settings are
-    set on each of its connections as it opens."""
-    target, connect_args = dsn.connect_spec(url, timeout=5)
+    set on each of its connections as it opens. With command_timeout, a statement the
+    server has not answered by then raises TimeoutError (asyncpg asks the server to cancel
+    it); a connection whose statement timed out is closed, never reused (app/db/unit_of_work.py).
+    A connection is given 5 s to open, or command_timeout if shorter."""
+    connect = 5.0 if command_timeout is None else min(5.0, command_timeout)
+    target, connect_args = dsn.connect_spec(url, timeout=connect)
+    if command_timeout is not None:
+        connect_args["command_timeout"] = command_timeout
     return create_async_engine(
         target,
         pool_size=pool_size,

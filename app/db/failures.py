@@ -41,6 +41,10 @@ _REFUSED_TO_SEND = "cannot switch to state"
 
 
 def _lost(item: BaseException) -> bool:
+    if isinstance(item, TimeoutError):
+        # An OSError too, but the connection may be fine: its server has not answered yet
+        # (a statement's bound, or a connect's). A new one would wait on the same server.
+        return False
     if isinstance(item, _LOST_CONNECTION):
         return True
     return type(item) is asyncpg.InternalClientError and str(item).startswith(_REFUSED_TO_SEND)
@@ -100,6 +104,11 @@ _ROLLED_BACK_STATES = frozenset({"40P01", "40001"})
 def is_rolled_back_by_conflict(exc: BaseException) -> bool:
     """The server undid the transaction to break a deadlock or a serialization failure."""
     return any(_sqlstate(item) in _ROLLED_BACK_STATES for item in _chain(exc))
+
+
+def is_timeout(exc: BaseException) -> bool:
+    """A statement the server did not answer in time (the engine's command_timeout)."""
+    return any(isinstance(item, TimeoutError) for item in _chain(exc))
 
 
 def is_lost_connection(exc: BaseException) -> bool:

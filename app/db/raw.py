@@ -76,6 +76,16 @@ async def driver(conn: AsyncConnection) -> asyncpg.Connection:
     return driver_connection
 
 
+async def abandon(conn: AsyncConnection) -> None:
+    """Close conn at once, never to be used again: its socket is shut without a word to the
+    server, which rolls back what it held as it notices. For a connection whose statement
+    the server did not answer: SQLAlchemy's invalidate alone first closes it gracefully,
+    waiting up to 2 s more on a server that may never answer."""
+    raw = await driver(conn)
+    raw.terminate()
+    await conn.invalidate()
+
+
 async def invalidate_pool(conn: AsyncConnection, exc: BaseException) -> None:
     """Have conn's pool replace, on checkout, every connection made before now.
 

@@ -24,8 +24,8 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from app.db.failures import is_lost_connection
-from app.db.raw import driver, invalidate_pool
+from app.db.failures import is_lost_connection, is_timeout
+from app.db.raw import abandon, driver, invalidate_pool
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,10 @@ async def _discard(conn: AsyncConnection, exc: BaseException) -> None:
         # The others in the pool are likely dead too (a restart): have the pool replace
         # every connection older than now, as SQLAlchemy does when it sees a disconnect.
         await invalidate_pool(conn, exc)
-    await conn.invalidate()
+    if is_timeout(exc):
+        await abandon(conn)  # the server did not answer: no word more to it
+    else:
+        await conn.invalidate()
     await conn.close()
 
 
@@ -160,14 +163,20 @@ class UnitOfWork:
             except Exception:  # committed is committed: a callback cannot undo it
                 log.warning("an after-commit callback failed", exc_info=True)
 
-    async def rollback(self) -> None:
-        """ROLLBACK (if anything began), then run the on-rollback callbacks."""
+    async def rollback(self, cause: BaseException | None = None) -> None:
+        """ROLLBACK (if anything began), then run the on-rollback callbacks. After a
+        statement the server did not answer in time (cause), the connection is closed
+        instead: the server rolls its transaction back as it goes, and a ROLLBACK would
+        wait as long again for the cancelled statement, on a server that may not answer."""
         if self._conn is not None:
-            try:
-                await (await driver(self._conn)).execute("ROLLBACK")
-            except Exception:
-                # Never hand a connection mid-transaction back to the pool.
-                await self._conn.invalidate()
+            if cause is not None and is_timeout(cause):
+                await abandon(self._conn)
+            else:
+                try:
+                    await (await driver(self._conn)).execute("ROLLBACK")
+                except Exception:
+                    # Never hand a connection mid-transaction back to the pool.
+                    await self._conn.invalidate()
             await self._release()
         self._finished = True
         for callback in self._on_rollback:
@@ -196,12 +205,12 @@ class UnitOfWork:
         if self._finished:
             return
         if exc_type is not None:
-            await self.rollback()
+            await self.rollback(exc)
             return
         try:
             await self.commit()
-        except BaseException:
-            await self.rollback()
+        except BaseException as failed:
+            await self.rollback(failed)
             raise
 
 

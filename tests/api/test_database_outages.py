@@ -184,3 +184,59 @@ async def test_readyz_answers_503_within_its_bound_when_the_database_hangs(
             await asyncio.sleep(0.2)
         else:
             raise AssertionError("/readyz did not recover")
+
+
+async def test_a_request_the_database_does_not_answer_is_503_within_its_bound(
+    running: PrivateServer, settings: Settings
+) -> None:
+    """A server that froze (or a network that dropped it) took the request and never
+    answered: the request hung for as long (a CAD's client gave up first, with no answer;
+    the operations check). Now it answers 503 once the statement's bound is up, and the
+    connection it hung on is never used again."""
+    async with service(running, settings, database_timeout_seconds=1.0, cache_ttl_seconds=5) as api:
+        await api.ok("GET", "/v1/calls")
+        running.freeze()
+        try:
+            for _ in range(2):
+                started = time.monotonic()
+                answer = await asyncio.wait_for(api.get("/v1/calls"), timeout=20)
+                took = time.monotonic() - started
+                _is_503(answer)
+                assert "did not answer in time" in answer.json()["detail"]
+                assert took < 4.0, f"answered after {took:.1f} s"
+        finally:
+            running.thaw()
+        for _ in range(3):
+            await api.ok("GET", "/v1/calls")
+            await _write(api)
+
+
+async def test_a_request_waiting_on_a_lock_past_its_bound_is_503_and_keeps_nothing(
+    running: PrivateServer, settings: Settings
+) -> None:
+    """A migration (or an operator) holding a table's lock: the request answers 503 at
+    its bound, and nothing of it is kept; once the lock goes, it is served."""
+    owner = await _owner(running)
+    try:
+        async with service(running, settings, database_timeout_seconds=1.0) as api:
+            await api.ok("POST", "/v1/districts", {"code": "D1", "name": "North"}, 201)
+            before = await owner.fetchval("SELECT count(*) FROM call")
+            locker = owner.transaction()
+            await locker.start()
+            await owner.execute("LOCK TABLE call IN ACCESS EXCLUSIVE MODE")
+            started = time.monotonic()
+            held = await asyncio.wait_for(api.post("/v1/calls", {"district": "D1"}), timeout=20)
+            took = time.monotonic() - started
+            await locker.rollback()
+            _is_503(held)
+            assert took < 4.0, f"answered after {took:.1f} s"
+            assert await owner.fetchval("SELECT count(*) FROM call") == before
+            # The server cancelled the statement: nothing of it waits on, or holds, a lock.
+            waiting = await owner.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE usename = 'cit_app'"
+                " AND wait_event_type = 'Lock'"
+            )
+            assert waiting == 0
+            await api.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    finally:
+        await owner.close()
