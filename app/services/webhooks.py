@@ -107,9 +107,9 @@ async def subscribed_again(
     if secret is None or _digest(secret) != replay.body.get(_SECRET_DIGEST):
         rotate = f"POST /v1/webhooks/{row.id}/secret"
         raise Conflict(
-            f"the subscription this Idempotency-Key made ({row.id}) no longer signs with the"
-            f" secret first shown (rotated since, or no key of CIT_DATA_KEY decrypts it),"
-            f" and a secret is shown once: give it a new one ({rotate})"
+            f"the secret of the subscription this Idempotency-Key made ({row.id}) was replaced"
+            f" since (a rotation), or no key of CIT_DATA_KEY decrypts it, and a secret is"
+            f" shown once: give it a new one ({rotate})"
         )
     return SubscriptionCreated(**stored.model_dump(), secret=secret)
 

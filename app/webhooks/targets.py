@@ -7,6 +7,7 @@ import concurrent.futures
 import functools
 import ipaddress
 import socket
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,12 +63,15 @@ class ResolverUnavailable(Exception):
 # the system's resolver retries (tens of seconds).
 LOOKUP_SECONDS = 5.0
 
-# getaddrinfo blocks, so names are looked up on threads: these, not the loop's default
-# pool. A lookup the resolver never answers holds its thread until the system's resolver
-# gives up, whoever stopped waiting for it; on the default pool, a few such lookups held
-# every thread that EIDO parsing and the database's new connections need. Here they hold
-# up only other lookups, which then time out as the resolver's would.
+# getaddrinfo blocks, so names are looked up on threads: these, not the loop's. A lookup
+# the resolver never answers holds its thread until the system's resolver gives up,
+# whoever stopped waiting for it. On the loop's (uvloop's: libuv's pool of four), a few
+# such lookups held every thread the database's new connections look their host up on.
+# Lookups of one host share one thread (_IN_FLIGHT): a receiver whose DNS hangs, with its
+# 32 deliveries in flight, holds one, and other receivers' lookups go on.
 _LOOKUPS = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="cit-lookup")
+_IN_FLIGHT: dict[tuple[str, int], concurrent.futures.Future[list[Any]]] = {}
+_IN_FLIGHT_LOCK = threading.Lock()
 
 # The resolver's answers that the name leads nowhere (EAI_NODATA and EAI_ADDRFAMILY are
 # not defined everywhere); any other failure of its (EAI_AGAIN, a server's SERVFAIL or
@@ -155,8 +159,28 @@ async def _lookup(host: str, port: int) -> list[Any]:
         return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
     except socket.gaierror:
         pass  # a name
-    lookup = functools.partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
-    return await asyncio.get_running_loop().run_in_executor(_LOOKUPS, lookup)
+    # Shielded: a waiter that gives up cancels neither the lookup nor the others' wait.
+    return await asyncio.shield(asyncio.wrap_future(_shared_lookup(host, port)))
+
+
+def _shared_lookup(host: str, port: int) -> concurrent.futures.Future[list[Any]]:
+    """The lookup of (host, port) under way, or a new one: one thread per host at most."""
+    key = (host, port)
+    with _IN_FLIGHT_LOCK:
+        running = _IN_FLIGHT.get(key)
+        if running is not None:
+            return running
+        lookup = functools.partial(socket.getaddrinfo, host, port, type=socket.SOCK_STREAM)
+        started = _LOOKUPS.submit(lookup)
+        _IN_FLIGHT[key] = started
+
+    def forget(done: concurrent.futures.Future[list[Any]]) -> None:
+        with _IN_FLIGHT_LOCK:
+            if _IN_FLIGHT.get(key) is done:
+                del _IN_FLIGHT[key]
+
+    started.add_done_callback(forget)
+    return started
 
 
 async def public_addresses(

@@ -56,8 +56,9 @@ def _looking_up(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 _SUBSCRIBE_CONFLICT = (
     "A request with this Idempotency-Key is still running (type …/request-in-progress, with"
-    " Retry-After: retry then), or the subscription it made has been deleted since, or has a"
-    " secret no key of CIT_DATA_KEY decrypts"
+    " Retry-After: retry then); or the subscription it made has been deleted since, or its"
+    " secret replaced (a rotation: a secret is shown once), or no key of CIT_DATA_KEY"
+    " decrypts its secret"
 )
 
 
