@@ -19,6 +19,7 @@ from app.api import openapi as openapi_document
 from app.api.docs import install_docs
 from app.api.middleware import (
     BodySizeLimitMiddleware,
+    CutShortMiddleware,
     HeadMiddleware,
     InFlightLimitMiddleware,
     MetricsMiddleware,
@@ -73,9 +74,13 @@ class _App(FastAPI):
     request_span: Callable[[ASGIApp], ASGIApp] | None = None
     # Every route, for the metrics to name a request refused before routing (set below).
     known_routes: list[BaseRoute] = []
+    # Set as the server begins to stop (begin_shutdown).
+    stopping = False
 
     def build_middleware_stack(self) -> ASGIApp:
-        stack: ASGIApp = HeadMiddleware(super().build_middleware_stack())
+        stack: ASGIApp = CutShortMiddleware(
+            HeadMiddleware(super().build_middleware_stack()), stopping=lambda: self.stopping
+        )
         if self.max_in_flight:
             stack = InFlightLimitMiddleware(stack, max_in_flight=self.max_in_flight)
         if self.cors is not None:
@@ -90,6 +95,8 @@ class _App(FastAPI):
 def begin_shutdown(app: object) -> None:
     """The server has begun to stop: the relay stops claiming and gives back its leases now,
     while the requests in flight finish, so both fit in one CIT_SHUTDOWN_GRACE_SECONDS."""
+    if isinstance(app, _App):
+        app.stopping = True  # a request cancelled from now on is cut short (CutShortMiddleware)
     relay = getattr(getattr(app, "state", None), "relay", None)
     if isinstance(relay, RelayThread | RelayProcess):
         relay.begin_stop()

@@ -3,12 +3,13 @@ limits, HEAD."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -142,6 +143,38 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+class CutShortMiddleware:
+    """A request the server cancels because its shutdown grace ran out gets a 503 that
+    says so (with X-Request-ID and the security headers, from the middleware outside),
+    where uvicorn answered a plain-text 500 with none: a CAD read a server fault, not a
+    request to retry elsewhere. Its transaction was rolled back as the cancellation
+    passed through it. A request whose answer had begun is cut off, as before."""
+
+    def __init__(self, app: ASGIApp, *, stopping: Callable[[], bool]) -> None:
+        self.app = app
+        self.stopping = stopping
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        answering = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal answering
+            if message["type"] == "http.response.start":
+                answering = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except asyncio.CancelledError:
+            if answering or not self.stopping():
+                raise
+            # The task's one cancellation has been taken: the answer can still be sent.
+            await send_problem(send, CUT_SHORT)
+
+
 class HeadMiddleware:
     """A HEAD is answered as its GET would be, without the body (RFC 9110 §9.3.2):
     monitors, proxies and link checkers send HEAD, and FastAPI routes answer it 405.
@@ -225,6 +258,18 @@ OVERLOADED: Answer = (
     "overloaded",
     "Server overloaded",
     "Too many requests are in progress on this instance; retry shortly",
+    _RETRY,
+)
+
+
+CUT_SHORT: Answer = (
+    503,
+    "stopping",
+    "Service stopping",
+    "This instance stopped before the request finished (its shutdown grace,"
+    " CIT_SHUTDOWN_GRACE_SECONDS, ran out): it was rolled back, unless its commit had"
+    " reached the database. Retry it on another instance (with the same Idempotency-Key,"
+    " if it had one)",
     _RETRY,
 )
 

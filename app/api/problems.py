@@ -348,7 +348,8 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         415: "Body not sent as JSON (Content-Type)",
         422: "Validation failed",
         429: "Too many requests, or too many failed authentications (Retry-After)",
-        503: "Database unavailable, or the request undone by a concurrent one (Retry-After)",
+        503: "Database unavailable, the request undone by a concurrent one, or this instance"
+        " busy or stopping (Retry-After)",
     }
     # No "model": FastAPI would then also document application/json, which errors never are.
     # create_app's openapi() adds the Problem schema to the components.

@@ -131,6 +131,48 @@ async def test_serve_on_sigterm_finishes_a_request_in_flight_refuses_new_ones_an
     assert took < GRACE, f"exited {took:.1f} s after SIGTERM"
 
 
+async def test_a_request_still_running_when_the_grace_ends_gets_a_503_to_retry(
+    database_url: str, settings: Settings, admin: Api, db: asyncpg.Connection, tmp_path: Path
+) -> None:
+    """It was cancelled, and uvicorn answered a plain-text 500 without X-Request-ID: a
+    CAD read a fault of the server, not a request to retry (the operations check)."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = _env(
+        database_url,
+        settings,
+        CIT_RUN_RELAY="false",
+        CIT_SHUTDOWN_GRACE_SECONDS="1",
+        CIT_DATABASE_TIMEOUT_SECONDS="60",
+    )
+    async with _running(["serve", "--no-migrate", "--port", str(port)], env, log) as serve:
+        await _wait_ready(port, serve, log)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            # Held on a lock until the grace runs out (as by a migration at that moment).
+            locker = db.transaction()
+            await locker.start()
+            try:
+                await db.execute("LOCK TABLE call IN ACCESS EXCLUSIVE MODE")
+                held = asyncio.create_task(
+                    http.get("/v1/calls", headers=admin.headers, timeout=GRACE + 10)
+                )
+                await asyncio.sleep(0.5)
+                serve.send_signal(signal.SIGTERM)
+                answer = await held
+            finally:
+                await locker.rollback()
+        code = await asyncio.wait_for(serve.wait(), GRACE + 10)
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["retry-after"] == "1"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["x-request-id"]
+    problem = answer.json()
+    assert problem["type"].endswith("/stopping")
+    assert "CIT_SHUTDOWN_GRACE_SECONDS" in problem["detail"]
+    assert code == 0, _read(log)
+
+
 def _read_until_closed(sock: socket.socket) -> bytes:
     data = b""
     with sock:

@@ -47,9 +47,9 @@ def _looking_up(*statuses: int) -> dict[int | str, dict[str, Any]]:
     responses = problems(*statuses)
     responses[503] = {
         **responses[503],
-        "description": "Database unavailable, the request undone by a concurrent one, or the"
-        " URL's host not looked up: the resolver did not answer within 5 s, or failed for now"
-        " (Retry-After)",
+        "description": "Database unavailable, the request undone by a concurrent one, this"
+        " instance busy or stopping, or the URL's host not looked up: the resolver did not"
+        " answer within 5 s, or failed for now (Retry-After)",
     }
     return responses
 
