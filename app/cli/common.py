@@ -65,9 +65,23 @@ def database_failure(exc: BaseException) -> str:
     # The error's kind and code only: its message and detail may quote the values sent.
     driver_error = cause.__cause__ or cause
     code = getattr(cause, "sqlstate", None)
-    return f"the database refused the command ({type(driver_error).__name__}" + (
+    said = f"the database refused the command ({type(driver_error).__name__}" + (
         f", SQLSTATE {code})" if code else ")"
     )
+    hint = _HINTS.get(str(code))
+    return said if hint is None else f"{said}: {hint}"
+
+
+# What an operator does about the refusals a deployment meets first; none quotes a value.
+_HINTS = {
+    "42501": "the user in CIT_DATABASE_URL lacks a privilege. It must own the database (or"
+    " its public schema), and have CREATEROLE unless the role cit_app exists already"
+    ' (README, "Agency isolation, in the database")',
+    "3D000": "no database by the name in CIT_DATABASE_URL on that server",
+    "28000": "the server refuses the user in CIT_DATABASE_URL (no such role, or pg_hba.conf"
+    " lets it not connect from here)",
+    "28P01": "the password in CIT_DATABASE_URL is not the user's",
+}
 
 
 def data_cipher(settings: Settings) -> DataCipher:

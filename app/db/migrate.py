@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
+from sqlalchemy.engine import make_url
 
 from app.db import dsn
 from app.db.engine import APP_ROLE, asyncpg_url
@@ -71,7 +73,11 @@ def downgrade(url: str, revision: str) -> None:
 
 
 def set_app_password(url: str, password: str) -> None:
-    """Give the application role the password CIT_DATABASE_APP_PASSWORD names."""
+    """Give the application role the password CIT_DATABASE_APP_PASSWORD names.
+
+    A schema owner without CREATEROLE may not (a DBA made the role, and gave it the
+    password): that is no failure while the role logs in with the password, as requests
+    will; otherwise the refusal stands."""
 
     async def run() -> None:
         conn = await dsn.connect(url)
@@ -84,7 +90,21 @@ def set_app_password(url: str, password: str) -> None:
             async with conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
                 await conn.execute(statement)
+        except asyncpg.InsufficientPrivilegeError:
+            if not await _logs_in(url, password):
+                raise
         finally:
             await conn.close()
 
     asyncio.run(run())
+
+
+async def _logs_in(url: str, password: str) -> bool:
+    """Whether the application role connects to url's database with password."""
+    as_app = make_url(url).set(username=APP_ROLE, password=password)
+    try:
+        conn = await dsn.connect(as_app.render_as_string(hide_password=False))
+    except (asyncpg.PostgresError, OSError):
+        return False
+    await conn.close()
+    return True
