@@ -79,7 +79,7 @@ _HINTS = {
     ' (README, "Agency isolation, in the database")',
     "3D000": "no database by the name in CIT_DATABASE_URL on that server",
     "28000": "the server refuses the user in CIT_DATABASE_URL (no such role, or pg_hba.conf"
-    " lets it not connect from here)",
+    " does not let it connect from here)",
     "28P01": "the password in CIT_DATABASE_URL is not the user's",
 }
 
