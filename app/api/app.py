@@ -42,7 +42,7 @@ from app.api.routes import (
     units,
     webhooks,
 )
-from app.db.engine import app_role_url, connections_in_use, create_engine
+from app.db.engine import app_role_url, connections_in_use, create_engine, dispose_within
 from app.encryption import DataCipher, load_cipher
 from app.schemas.call_answers import CallExistsProblem
 from app.schemas.dispatch import RecommendationChangedProblem, UnitsUnavailableProblem
@@ -188,8 +188,8 @@ def create_app(
                 # Begun already when the server began to stop (begin_shutdown): this waits
                 # for the thread, or the child process, to end.
                 await asyncio.to_thread(relay.stop)
-            await engine.dispose()
-            await system.dispose()
+            await dispose_within(engine)
+            await dispose_within(system)
             for forget in unwatch:
                 forget()
             if listener is not None:

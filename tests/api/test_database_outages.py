@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -23,6 +27,7 @@ from app.api.app import create_app
 from app.services import changes
 from app.settings import Settings
 from tests.helpers import Api, new_agency
+from tests.ports import free_port
 from tests.private_pg import PrivateServer, migrated_server
 
 # A private server of this module's own, migrated (tests/private_pg.py).
@@ -240,3 +245,56 @@ async def test_a_request_waiting_on_a_lock_past_its_bound_is_503_and_keeps_nothi
             await api.ok("POST", "/v1/calls", {"district": "D1"}, 201)
     finally:
         await owner.close()
+
+
+async def test_serve_stops_within_its_bound_while_the_database_does_not_answer(
+    running: PrivateServer, settings: Settings, tmp_path: Path
+) -> None:
+    """It waited for the database to take its connections' leave, for ever: the
+    orchestrator had to kill it (the operations check)."""
+    assert settings.data_key is not None
+    port = free_port()
+    env = {
+        **os.environ,
+        "CIT_DATABASE_URL": running.url,
+        "CIT_DATA_KEY": settings.data_key.get_secret_value(),
+        "CIT_SHUTDOWN_GRACE_SECONDS": "1",
+        "CIT_RUN_RELAY": "false",
+    }
+    sink = await asyncio.to_thread((tmp_path / "serve.log").open, "wb")
+    try:
+        serve = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app.cli",
+            "serve",
+            "--no-migrate",
+            "--port",
+            str(port),
+            env=env,
+            stdout=sink,
+            stderr=sink,
+        )
+    finally:
+        sink.close()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(300):
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get("/readyz", timeout=1)).status_code == 200:
+                        break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError((tmp_path / "serve.log").read_text())
+        running.freeze()
+        started = time.monotonic()
+        serve.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(serve.wait(), 30)
+        took = time.monotonic() - started
+    finally:
+        running.thaw()
+        if serve.returncode is None:
+            serve.kill()
+            await serve.wait()
+    assert code == 0, (tmp_path / "serve.log").read_text()
+    assert took < 8.0, f"exited {took:.1f} s after SIGTERM"
