@@ -19,6 +19,7 @@ it receives (`move_relay_series`), so they are on `serve`'s listener as before.
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -297,8 +298,12 @@ def listen(host: str, port: int) -> Listener:
             host, port, _only_metrics(make_wsgi_app(REGISTRY)), server_class, _Quiet
         )
     except OSError as exc:
+        # A name that does not resolve, or an address this machine does not have, is the
+        # host's mistake; a port taken or not allowed, the port's.
+        at_host = isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL
+        setting = "CIT_METRICS_HOST" if at_host else "CIT_METRICS_PORT"
         raise ListenerError(
-            f"CIT_METRICS_PORT: cannot listen on {host}:{port} ({exc.strerror or exc})"
+            f"{setting}: cannot listen on {host}:{port} ({exc.strerror or exc})"
         ) from None
     thread = threading.Thread(target=server.serve_forever, name="cit-metrics", daemon=True)
     thread.start()

@@ -51,7 +51,7 @@ def test_serve_whose_api_port_is_taken_stops_with_one_line_before_migrating() ->
     with _taken_port() as port:
         env = {"CIT_PORT": str(port), "CIT_DATA_KEY": generate_key()}
         result = _cli("postgresql://x@127.0.0.1:9/n", "serve", env=env)
-    line = _one_clear_line(result, "CIT_PORT", str(port))
+    line = _one_clear_line(result, "CIT_PORT (--port)", str(port))
     assert "in use" in line
     assert result.returncode == 2
 
@@ -64,6 +64,20 @@ def test_serve_on_a_host_it_cannot_have_names_the_host_not_the_port(host: str) -
     result = _cli("postgresql://x@127.0.0.1:9/n", "serve", env=env)
     line = _one_clear_line(result, "CIT_HOST", host)
     assert "CIT_PORT" not in line
+    assert result.returncode == 2
+
+
+@pytest.mark.parametrize("host", ["bogus.invalid", "192.0.2.1"])
+def test_metrics_on_a_host_it_cannot_have_names_the_metrics_host(host: str) -> None:
+    # Said as CIT_METRICS_PORT's (the operations check).
+    env = {
+        "CIT_METRICS_HOST": host,
+        "CIT_METRICS_PORT": str(free_port()),
+        "CIT_DATA_KEY": generate_key(),
+    }
+    result = _cli("postgresql://x@127.0.0.1:9/n", "worker", env=env)
+    line = _one_clear_line(result, "CIT_METRICS_HOST", host)
+    assert "CIT_METRICS_PORT" not in line
     assert result.returncode == 2
 
 

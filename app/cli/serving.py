@@ -79,6 +79,12 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def host_at_fault(exc: OSError) -> bool:
+    """Whether a listener's bind failed for its host (a name that does not resolve, an
+    address this machine does not have), not its port (taken, or not allowed)."""
+    return isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL
+
+
 def api_socket(host: str, port: int) -> socket.socket:
     """The API's socket, bound before anything else runs (as uvicorn would bind it): a port
     already taken is said at once, in one line, not after migrating and in uvicorn's log."""
@@ -91,9 +97,7 @@ def api_socket(host: str, port: int) -> socket.socket:
         sock.close()
         # A name that does not resolve, or an address this machine does not have, is the
         # host's mistake; a port taken or not allowed, the port's.
-        setting = "CIT_PORT"
-        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
-            setting = "CIT_HOST"
+        setting = "CIT_HOST (--host)" if host_at_fault(exc) else "CIT_PORT (--port)"
         raise CliError(
             f"{setting}: cannot listen on {host}:{port} ({exc.strerror or exc})"
         ) from None
