@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
+import json
 import os
 import socket
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from app.encryption import generate_key
 from tests.ports import free_port
@@ -99,38 +103,71 @@ async def test_a_worker_serves_its_own_metrics(database_url: str) -> None:
     assert "cit_webhook_deliveries_total" in scrape.names()
 
 
-async def test_serve_without_a_relay_gives_no_outbox_gauge(database_url: str) -> None:
+async def test_serve_without_a_relay_gives_no_outbox_gauge(
+    database_url: str, tmp_path: Path
+) -> None:
     """With CIT_RUN_RELAY=false it has no backlog to tell: it said 0 (none waiting) while the
-    workers were all down and deliveries waited (an operator's check)."""
+    workers were all down and deliveries waited (an operator's check). Its first line says
+    where it listens, on what, and whether it relays: no start-up line said any of it (the
+    operations check)."""
     port = free_port()
+    api_port = free_port()
     env = {
         **os.environ,
         "CIT_DATABASE_URL": database_url,
         "CIT_DATA_KEY": generate_key(),
-        "CIT_PORT": str(free_port()),
+        "CIT_PORT": str(api_port),
         "CIT_METRICS_PORT": str(port),
         "CIT_RUN_RELAY": "false",
     }
-    serve = await _started("serve", "--no-migrate", env=env)
+    log = tmp_path / "serve.log"
+    serve = await _started("serve", "--no-migrate", env=env, log=log)
     try:
         scrape = await _scraped(port, serve, lambda s: "cit_webhook_deliveries_total" in s.names())
+        # The metrics listen first, before the database is reached: wait for the API.
+        async with httpx.AsyncClient() as http:
+            for _ in range(300):
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get(f"http://127.0.0.1:{api_port}/livez")).is_success:
+                        break
+                await asyncio.sleep(0.1)
     finally:
         serve.terminate()
         await asyncio.wait_for(serve.wait(), timeout=30)
     assert "cit_outbox_oldest_pending_seconds" not in scrape.names()
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    (serving,) = [r for r in records if r["msg"] == "serving"]
+    where = make_url(database_url)
+    assert serving["listen"] == f"127.0.0.1:{api_port}"
+    assert serving["metrics"] == f"127.0.0.1:{port}"
+    # Its server and database (a host, or the embedded server's socket directory), never
+    # the user it connects as.
+    assert serving["database"].endswith(f":{where.port or 5432}/{where.database}")
+    assert "@" not in serving["database"]
+    assert f"{where.username}:" not in serving["database"]
+    assert serving["database_version"].split(".")[0].isdigit()
+    assert serving["relay"] is False
+    assert serving["release"] == importlib.metadata.version("cit-dispatch")
 
 
-async def _started(*command: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-    """`cit-dispatch <command>` in a process of its own, its output dropped."""
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "app.cli",
-        *command,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+async def _started(
+    *command: str, env: dict[str, str], log: Path | None = None
+) -> asyncio.subprocess.Process:
+    """`cit-dispatch <command>` in a process of its own, its output in log (else dropped)."""
+    sink = None if log is None else await asyncio.to_thread(log.open, "wb")
+    try:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "app.cli",
+            *command,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL if sink is None else sink,
+        )
+    finally:
+        if sink is not None:
+            sink.close()
 
 
 async def _scraped(

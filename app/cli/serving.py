@@ -6,10 +6,11 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import importlib.metadata
 import logging
 import signal
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -75,8 +76,35 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     # uvicorn catches SIGTERM for its graceful shutdown, then raises it again once done,
     # to the handler it found: this one, so a finished shutdown exits 0, not by the signal.
     signal.signal(signal.SIGTERM, stopped)
+    said = started_line(settings, url, listener)
+    log.info("serving", extra={"listen": f"{display_host(host)}:{port}", **said})
     Server(uvicorn_config(app, settings, host, port)).run(sockets=[sock])
     return 0
+
+
+def started_line(settings: Settings, url: str, listener: metrics.Listener | None) -> dict[str, Any]:
+    """What an operator reads first in a process's log: its release, the database it runs
+    on (its server, never its user; and the server's version), where its metrics are,
+    and whether it runs the webhook relay."""
+    from app.db.dsn import server_of, server_version
+
+    return {
+        "release": release(),
+        "database": server_of(url),
+        "database_version": asyncio.run(server_version(url)),
+        "metrics": None
+        if listener is None
+        else f"{display_host(settings.metrics_host)}:{listener.port}",
+        "relay": settings.run_relay,
+    }
+
+
+def release() -> str:
+    """This installation's version of cit-dispatch."""
+    try:
+        return importlib.metadata.version("cit-dispatch")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, uninstalled
+        return "unknown"
 
 
 def host_at_fault(exc: OSError) -> bool:
@@ -166,7 +194,8 @@ def worker(settings: Settings) -> int:
 
     try:
         url = database(settings)
-        log.info("webhook worker started")
+        said = started_line(settings.model_copy(update={"run_relay": True}), url, listener)
+        log.info("webhook worker started", extra=said)
         with contextlib.suppress(KeyboardInterrupt):
             # A graceful stop on SIGTERM or SIGINT: no new claims, unsent claims given back,
             # sends in flight get CIT_SHUTDOWN_GRACE_SECONDS (Relay.stop).

@@ -118,6 +118,32 @@ def connect_spec(url: str, *, timeout: float) -> tuple[str, dict[str, Any]]:
     return "postgresql+asyncpg://", {"dsn": dsn, "timeout": seconds}
 
 
+def server_of(url: str) -> str:
+    """Where url leads, for a log line: host, port and database, never a user or password
+    (a host or port given as a query parameter, as for a Unix socket, too)."""
+    parts = urlsplit(url)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    host = query.get("host") or parts.hostname or "localhost"
+    port = query.get("port") or (str(parts.port) if parts.port else "5432")
+    database = query.get("dbname") or unquote(parts.path.lstrip("/"))
+    return f"{host}:{port}/{database}"
+
+
+async def server_version(url: str) -> str | None:
+    """The server's version (server_version), or None if it cannot be asked now."""
+    import asyncpg
+
+    try:
+        conn = await connect(url)
+    except (asyncpg.PostgresError, OSError):
+        return None
+    try:
+        version: str = await conn.fetchval("SHOW server_version")
+        return version
+    finally:
+        await conn.close()
+
+
 async def connect(url: str, *, within: float = 5.0) -> asyncpg.Connection:
     """One asyncpg connection to url, outside any pool (connect_spec's arguments), made
     within that many seconds (the URL's connect_timeout, if it gives one)."""
