@@ -85,7 +85,7 @@ def test_metrics_on_a_host_it_cannot_have_names_the_metrics_host(host: str) -> N
     assert result.returncode == 2
 
 
-async def test_a_worker_serves_its_own_metrics(database_url: str) -> None:
+async def test_a_worker_serves_its_own_metrics(database_url: str, tmp_path: Path) -> None:
     port = free_port()
     env = {
         **os.environ,
@@ -93,7 +93,8 @@ async def test_a_worker_serves_its_own_metrics(database_url: str) -> None:
         "CIT_DATA_KEY": generate_key(),
         "CIT_METRICS_PORT": str(port),
     }
-    worker = await _started("worker", env=env)
+    log = tmp_path / "worker.log"
+    worker = await _started("worker", env=env, log=log)
     try:
         # Its relay's pool lends the LISTEN connection (once migrations are done).
         scrape = await _scraped(port, worker, lambda s: s.value(IN_USE) >= 1)
@@ -101,6 +102,10 @@ async def test_a_worker_serves_its_own_metrics(database_url: str) -> None:
         worker.terminate()
         await asyncio.wait_for(worker.wait(), timeout=30)
     assert "cit_webhook_deliveries_total" in scrape.names()
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    (started,) = [r for r in records if r["msg"] == "webhook worker started"]
+    assert (started["relay"], started["metrics"]) == (True, f"127.0.0.1:{port}")
+    assert started["database"].endswith(f"/{make_url(database_url).database}")
 
 
 async def test_serve_without_a_relay_gives_no_outbox_gauge(
