@@ -18,6 +18,7 @@ at a console floor's pace the next request usually comes after they have landed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import math
@@ -25,6 +26,8 @@ import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar, Token
 from typing import Generic, TypeVar
+
+from app.tasks import cancel_and_wait
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -195,8 +198,16 @@ class Flights(Generic[K, V]):
         self._tasks.clear()
 
     async def settle(self) -> None:
-        """Wait for the loads in flight now (a refresh nobody waits for, at shutdown)."""
+        """Wait for the loads in flight now to land."""
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    async def end(self) -> None:
+        """Cancel the loads in flight, and wait until they have ended (at shutdown: a
+        refresh nobody waits for need not land, and one a database that does not answer
+        holds waited as long as the statement's timeout, past the stop's bound). A load's
+        failure is its own: it is logged as it lands, never raised here."""
+        with contextlib.suppress(Exception):
+            await cancel_and_wait(*self._tasks.values())
 
     def _landed(self, key: K, done: asyncio.Task[V]) -> None:
         self._began.pop(done, None)

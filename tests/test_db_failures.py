@@ -14,7 +14,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from app.db.engine import create_engine
-from app.db.failures import is_lost_connection, is_unavailable
+from app.db.failures import is_lost_connection, is_timeout, is_unavailable, went_unanswered
 
 # The message asyncpg gives for that connection, as the service logged it.
 REFUSED = "cannot switch to state 15; another operation (2) is in progress"
@@ -52,3 +52,19 @@ async def test_a_failed_statement_names_none_of_its_parameters(database_url: str
         await engine.dispose()
     assert "division by zero" in str(failed.value)
     assert "12 Main St" not in str(failed.value)
+
+
+def test_a_statement_out_of_time_is_unavailable_and_no_lost_connection() -> None:
+    """TimeoutError is an OSError: it was taken for a lost connection, and the unit of work
+    began again on a new one, waiting on the same frozen server as long again (5 s)."""
+    unanswered = TimeoutError()
+    assert is_unavailable(unanswered)
+    assert is_timeout(unanswered)
+    assert went_unanswered(unanswered)
+    assert not is_lost_connection(unanswered)
+    # Cancelled by the server at its statement_timeout: the connection is fine.
+    cancelled = asyncpg.QueryCanceledError("canceling statement due to statement timeout")
+    assert is_unavailable(cancelled)
+    assert is_timeout(cancelled)
+    assert not went_unanswered(cancelled)
+    assert not is_lost_connection(cancelled)

@@ -85,5 +85,7 @@ def test_an_owner_without_createrole_is_told_what_it_needs_then_runs_once_cit_ap
     assert again.returncode == 0, again.stderr
     # A password the role does not have is still refused: requests could not connect.
     wrong = _migrate(server, CIT_DATABASE_APP_PASSWORD="not-its-own")
-    assert wrong.returncode == 1
-    assert "SQLSTATE 42501" in _said(wrong)
+    assert wrong.returncode == 2
+    said = _said(wrong)
+    assert "cit_app does not log in with CIT_DATABASE_APP_PASSWORD" in said
+    assert "not-its-own" not in said

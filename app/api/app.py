@@ -181,9 +181,9 @@ def create_app(
             await state.announcements.aclose()
             await stream_tail.stop_all(state)
             await cancel_and_wait(*tasks)
-            # A refresh of a cached key or context may still be reading: let it finish.
-            await state.principal_loads.settle()
-            await state.context_loads.settle()
+            # A refresh of a cached key or context may still be reading: it is cancelled.
+            await state.principal_loads.end()
+            await state.context_loads.end()
             if relay is not None:
                 # Begun already when the server began to stop (begin_shutdown): this waits
                 # for the thread, or the child process, to end.

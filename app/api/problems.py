@@ -273,6 +273,12 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if not is_unavailable(exc):
         return await _unexpected(request, exc)
     log.warning("database unavailable", extra={"error": _describe(exc)})
+    # Its audit entry is not written: the trail is in the database that cannot serve, and
+    # writing it would wait on that database as long again (a write answered its 503 after
+    # twice the timeout).
+    note = getattr(request.state, "audit", None)
+    if note is not None:
+        note.written = True
     if is_timeout(exc):
         # The database took the request but did not answer it: say what happened to it.
         return await _app_error(request, ServiceUnavailable(_NOT_ANSWERED))

@@ -27,7 +27,7 @@ def database_url(settings: Settings) -> str:
 def migrate(settings: Settings, url: str) -> None:
     from alembic.util import CommandError
 
-    from app.db.migrate import set_app_password, upgrade
+    from app.db.migrate import AppPasswordRefused, set_app_password, upgrade
 
     try:
         upgrade(url)
@@ -39,7 +39,10 @@ def migrate(settings: Settings, url: str) -> None:
             said += " (a newer release of cit-dispatch upgraded this database)"
         raise CliError(f"the database was not upgraded: {said}") from None
     if settings.database_app_password is not None:
-        set_app_password(url, settings.database_app_password.get_secret_value())
+        try:
+            set_app_password(url, settings.database_app_password.get_secret_value())
+        except AppPasswordRefused as exc:
+            raise CliError(str(exc)) from None
 
 
 class CliError(Exception):

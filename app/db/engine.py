@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -24,6 +25,10 @@ log = logging.getLogger(__name__)
 # leave: a server that does not answer (frozen, or a network that dropped it) held the
 # exit for ever, past any orchestrator's kill timeout.
 DISPOSE_SECONDS = 2.0
+
+# A statement the server was to cancel at its timeout, not answered a second after it:
+# the server does not answer at all.
+UNANSWERED_MARGIN = 1.0
 
 # The role requests run as (created by migration 0006): it owns nothing, and row-level
 # security shows it only the rows of the agency set for the current transaction.
@@ -85,14 +90,22 @@ def create_engine(
     command_timeout: float | None = None,
 ) -> AsyncEngine:
     """Create the async engine; callers own it and must dispose() it. server_settings are
-    set on each of its connections as it opens. With command_timeout, a statement the
-    server has not answered by then raises TimeoutError (asyncpg asks the server to cancel
-    it); a connection whose statement timed out is closed, never reused (app/db/unit_of_work.py).
-    A connection is given 5 s to open, or command_timeout if shorter."""
+    set on each of its connections as it opens.
+
+    With command_timeout, the server cancels a statement still running after that many
+    seconds (statement_timeout: one waiting on a lock, say), which fails with SQLSTATE
+    57014 on a connection still fine; a server that does not answer at all is given a
+    second more, then the statement raises TimeoutError, and its connection is closed,
+    never reused (app/db/unit_of_work.py). The server must cancel: a connection closed
+    under a statement waiting on a lock left its backend waiting, holding a connection
+    slot, until the lock went. A connection is given 5 s to open, or command_timeout if
+    shorter (the URL's connect_timeout, if it gives one)."""
     connect = 5.0 if command_timeout is None else min(5.0, command_timeout)
     target, connect_args = dsn.connect_spec(url, timeout=connect)
+    settings = {**SESSION_SETTINGS, **(server_settings or {})}
     if command_timeout is not None:
-        connect_args["command_timeout"] = command_timeout
+        settings["statement_timeout"] = str(math.ceil(command_timeout * 1000))
+        connect_args["command_timeout"] = command_timeout + UNANSWERED_MARGIN
     return create_async_engine(
         target,
         pool_size=pool_size,
@@ -102,10 +115,7 @@ def create_engine(
         # A failed statement's error (a 500's log) never carries its parameters: a caller's
         # address or a subject's details would be written to the log.
         hide_parameters=True,
-        connect_args={
-            **connect_args,
-            "server_settings": {**SESSION_SETTINGS, **(server_settings or {})},
-        },
+        connect_args={**connect_args, "server_settings": settings},
     )
 
 

@@ -14,11 +14,12 @@ import asyncpg
 from sqlalchemy import exc as sa_exc
 
 # SQLSTATEs of a server that cannot serve now: class 08 (connection exception), 53300
-# too_many_connections, 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03
-# cannot_connect_now (starting up, recovering, shutting down), 57P05 idle_session_timeout.
+# too_many_connections, 57014 query_canceled (past the statement_timeout: a lock held long,
+# say), 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now (starting up,
+# recovering, shutting down), 57P05 idle_session_timeout.
 T = TypeVar("T")
 
-_UNAVAILABLE_STATES = frozenset({"53300", "57P01", "57P02", "57P03", "57P05"})
+_UNAVAILABLE_STATES = frozenset({"53300", "57014", "57P01", "57P02", "57P03", "57P05"})
 
 # Failures that say a connection that was fine is now gone: it died idle in the pool or
 # mid-request. Nothing sent on it after the failure can have committed.
@@ -106,8 +107,22 @@ def is_rolled_back_by_conflict(exc: BaseException) -> bool:
     return any(_sqlstate(item) in _ROLLED_BACK_STATES for item in _chain(exc))
 
 
+# 57014 query_canceled: a statement the server cancelled at its statement_timeout (or an
+# operator's pg_cancel_backend). The transaction is aborted; the connection is fine.
+_CANCELLED = "57014"
+
+
 def is_timeout(exc: BaseException) -> bool:
-    """A statement the server did not answer in time (the engine's command_timeout)."""
+    """A statement that ran out of time: the server cancelled it at its statement_timeout,
+    or did not answer at all (went_unanswered)."""
+    return any(
+        isinstance(item, TimeoutError) or _sqlstate(item) == _CANCELLED for item in _chain(exc)
+    )
+
+
+def went_unanswered(exc: BaseException) -> bool:
+    """The server did not answer a statement at all (the driver's command_timeout): its
+    connection is not to be used again."""
     return any(isinstance(item, TimeoutError) for item in _chain(exc))
 
 

@@ -92,11 +92,21 @@ def set_app_password(url: str, password: str) -> None:
                 await conn.execute(statement)
         except asyncpg.InsufficientPrivilegeError:
             if not await _logs_in(url, password):
-                raise
+                raise AppPasswordRefused(
+                    f"{APP_ROLE} does not log in with CIT_DATABASE_APP_PASSWORD, and the user"
+                    " in CIT_DATABASE_URL may not give it that password (it lacks"
+                    f" CREATEROLE): set the password {APP_ROLE} has, or have a DBA run ALTER"
+                    f" ROLE {APP_ROLE} PASSWORD '…'"
+                ) from None
         finally:
             await conn.close()
 
     asyncio.run(run())
+
+
+class AppPasswordRefused(Exception):
+    """The application role's password is not CIT_DATABASE_APP_PASSWORD, and the schema
+    owner may not set it."""
 
 
 async def _logs_in(url: str, password: str) -> bool:

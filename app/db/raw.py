@@ -81,8 +81,12 @@ async def abandon(conn: AsyncConnection) -> None:
     server, which rolls back what it held as it notices. For a connection whose statement
     the server did not answer: SQLAlchemy's invalidate alone first closes it gracefully,
     waiting up to 2 s more on a server that may never answer."""
-    raw = await driver(conn)
-    raw.terminate()
+    try:
+        raw = await driver(conn)
+    except Exception:  # SQLAlchemy invalidated it already: nothing is left to shut
+        raw = None
+    if raw is not None:
+        raw.terminate()
     await conn.invalidate()
 
 

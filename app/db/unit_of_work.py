@@ -24,7 +24,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from app.db.failures import is_lost_connection, is_timeout
+from app.db.failures import is_lost_connection, went_unanswered
 from app.db.raw import abandon, driver, invalidate_pool
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ async def _discard(conn: AsyncConnection, exc: BaseException) -> None:
         # The others in the pool are likely dead too (a restart): have the pool replace
         # every connection older than now, as SQLAlchemy does when it sees a disconnect.
         await invalidate_pool(conn, exc)
-    if is_timeout(exc):
+    if went_unanswered(exc):
         await abandon(conn)  # the server did not answer: no word more to it
     else:
         await conn.invalidate()
@@ -169,7 +169,7 @@ class UnitOfWork:
         instead: the server rolls its transaction back as it goes, and a ROLLBACK would
         wait as long again for the cancelled statement, on a server that may not answer."""
         if self._conn is not None:
-            if cause is not None and is_timeout(cause):
+            if cause is not None and went_unanswered(cause):
                 await abandon(self._conn)
             else:
                 try:
