@@ -663,7 +663,8 @@ def test_serve_without_migrating_refuses_a_schema_behind_this_release(scratch_ur
     gone = _serve_without_migrating(str(make_url(scratch_url).set(database="cit_no_such")))
     assert gone.returncode == 1, gone.stderr
     assert gone.stderr.strip().splitlines() == [
-        "cit-dispatch: the database refused the command (InvalidCatalogNameError, SQLSTATE 3D000)"
+        "cit-dispatch: the database refused the command (InvalidCatalogNameError, SQLSTATE"
+        " 3D000): no database by the name in CIT_DATABASE_URL on that server"
     ]
 
 
