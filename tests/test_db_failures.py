@@ -68,3 +68,27 @@ def test_a_statement_out_of_time_is_unavailable_and_no_lost_connection() -> None
     assert is_timeout(cancelled)
     assert not went_unanswered(cancelled)
     assert not is_lost_connection(cancelled)
+
+
+def _replacing(*, suppress: bool) -> None:
+    """Raise a ValueError while handling a TimeoutError: `from None`, or plainly."""
+    try:
+        raise TimeoutError
+    except TimeoutError:
+        if suppress:
+            raise ValueError("the resolver did not answer") from None
+        raise ValueError("while it failed")  # noqa: B904
+
+
+def test_an_error_raised_from_none_is_not_classified_by_what_it_replaced() -> None:
+    """`raise … from None` says the error it replaced is not its cause: a webhook URL's
+    lookup that timed out (a 503 of its own) made the unit of work abandon a healthy
+    database connection (review r4)."""
+    with pytest.raises(ValueError, match="resolver") as replaced:
+        _replacing(suppress=True)
+    assert not went_unanswered(replaced.value)
+    assert not is_timeout(replaced.value)
+    # Raised while handling it, without `from`: the context is kept, as Python shows it.
+    with pytest.raises(ValueError, match="while it failed") as during:
+        _replacing(suppress=False)
+    assert went_unanswered(during.value)

@@ -20,7 +20,7 @@ from app.api import path_ids, unknown_fields
 from app.api.deps import authorize_unread_body
 from app.api.middleware import LONG_LIVED
 from app.api.strict_json import RepeatedName
-from app.db.failures import is_rolled_back_by_conflict, is_timeout, is_unavailable
+from app.db.failures import is_rolled_back_by_conflict, is_timeout, is_unavailable, waits_again
 from app.encryption import UndecryptableValue
 from app.errors import PROBLEM_BASE, AppError, RolledBack, ServiceUnavailable
 from app.schemas.common import said
@@ -273,11 +273,10 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if not is_unavailable(exc):
         return await _unexpected(request, exc)
     log.warning("database unavailable", extra={"error": _describe(exc)})
-    # Its audit entry is not written: the trail is in the database that cannot serve, and
-    # writing it would wait on that database as long again (a write answered its 503 after
-    # twice the timeout).
+    # Its audit entry is not written when that would wait on the database as long again (a
+    # write answered its 503 after twice the timeout): the trail is in that database.
     note = getattr(request.state, "audit", None)
-    if note is not None:
+    if note is not None and waits_again(exc):
         note.written = True
     if is_timeout(exc):
         # The database took the request but did not answer it: say what happened to it.
@@ -286,9 +285,9 @@ async def _database_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 _NOT_ANSWERED = (
-    "The database did not answer in time (CIT_DATABASE_TIMEOUT_SECONDS): the request was"
-    " rolled back, unless its commit had reached the database. Retry it (with the same"
-    " Idempotency-Key, if it had one)"
+    "The database did not answer in time (CIT_DATABASE_TIMEOUT_SECONDS), or cancelled the"
+    " request's statement: the request was rolled back, unless its commit had reached the"
+    " database. Retry it (with the same Idempotency-Key, if it had one)"
 )
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import math
 
-from sqlalchemy.engine import make_url
+from sqlalchemy import event
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -26,8 +27,8 @@ log = logging.getLogger(__name__)
 # exit for ever, past any orchestrator's kill timeout.
 DISPOSE_SECONDS = 2.0
 
-# A statement the server was to cancel at its timeout, not answered a second after it:
-# the server does not answer at all.
+# A statement the server was to cancel at its statement_timeout (app/db/unit_of_work.py),
+# not answered a second after it: the server does not answer at all.
 UNANSWERED_MARGIN = 1.0
 
 # The role requests run as (created by migration 0006): it owns nothing, and row-level
@@ -92,21 +93,17 @@ def create_engine(
     """Create the async engine; callers own it and must dispose() it. server_settings are
     set on each of its connections as it opens.
 
-    With command_timeout, the server cancels a statement still running after that many
-    seconds (statement_timeout: one waiting on a lock, say), which fails with SQLSTATE
-    57014 on a connection still fine; a server that does not answer at all is given a
-    second more, then the statement raises TimeoutError, and its connection is closed,
-    never reused (app/db/unit_of_work.py). The server must cancel: a connection closed
-    under a statement waiting on a lock left its backend waiting, holding a connection
-    slot, until the lock went. A connection is given 5 s to open, or command_timeout if
-    shorter (the URL's connect_timeout, if it gives one)."""
+    With command_timeout, a statement the server has not answered a second after it (the
+    server cancels one still running at command_timeout itself: the units of work set
+    statement_timeout, app/db/unit_of_work.py) raises TimeoutError, and its connection is
+    closed at once, never reused. A connection is given 5 s to open, or command_timeout
+    if shorter (the URL's connect_timeout, if it gives one)."""
     connect = 5.0 if command_timeout is None else min(5.0, command_timeout)
     target, connect_args = dsn.connect_spec(url, timeout=connect)
     settings = {**SESSION_SETTINGS, **(server_settings or {})}
     if command_timeout is not None:
-        settings["statement_timeout"] = str(math.ceil(command_timeout * 1000))
         connect_args["command_timeout"] = command_timeout + UNANSWERED_MARGIN
-    return create_async_engine(
+    engine = create_async_engine(
         target,
         pool_size=pool_size,
         max_overflow=max(4, pool_size // 4),
@@ -117,6 +114,21 @@ def create_engine(
         hide_parameters=True,
         connect_args={**connect_args, "server_settings": settings},
     )
+    if command_timeout is not None:
+        event.listen(engine.sync_engine, "handle_error", _close_unanswered)
+    return engine
+
+
+def _close_unanswered(context: ExceptionContext) -> None:
+    """A statement SQLAlchemy ran that the server did not answer: its connection is shut
+    at once. SQLAlchemy takes the TimeoutError for a disconnect, and closed the connection
+    gracefully, waiting up to 2 s more on a server that does not answer."""
+    if not isinstance(context.original_exception, TimeoutError) or context.connection is None:
+        return
+    with contextlib.suppress(Exception):
+        driver = context.connection.connection.driver_connection
+        if driver is not None:
+            driver.terminate()
 
 
 async def dispose_within(engine: AsyncEngine, seconds: float = DISPOSE_SECONDS) -> None:

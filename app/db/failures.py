@@ -61,7 +61,9 @@ def _chain(exc: BaseException) -> list[BaseException]:
             continue
         seen.append(item)
         orig = getattr(item, "orig", None)
-        todo.extend([item.__cause__, item.__context__])
+        todo.append(item.__cause__)
+        if not item.__suppress_context__:  # `raise … from None` says it is not the cause
+            todo.append(item.__context__)
         if isinstance(orig, BaseException):
             todo.append(orig)
     return seen
@@ -117,6 +119,17 @@ def is_timeout(exc: BaseException) -> bool:
     or did not answer at all (went_unanswered)."""
     return any(
         isinstance(item, TimeoutError) or _sqlstate(item) == _CANCELLED for item in _chain(exc)
+    )
+
+
+def waits_again(exc: BaseException) -> bool:
+    """Whether the next round trip would wait on the database as this one did: it did not
+    answer, the connection is gone, or the pool had none to give (not a statement the
+    server cancelled, or a refusal, which come back at once)."""
+    return (
+        went_unanswered(exc)
+        or is_lost_connection(exc)
+        or any(isinstance(item, sa_exc.TimeoutError) for item in _chain(exc))
     )
 
 

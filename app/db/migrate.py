@@ -91,12 +91,12 @@ def set_app_password(url: str, password: str) -> None:
                 await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
                 await conn.execute(statement)
         except asyncpg.InsufficientPrivilegeError:
-            if not await _logs_in(url, password):
+            refused = await _login_refused(url, password)
+            if refused is not None:
                 raise AppPasswordRefused(
-                    f"{APP_ROLE} does not log in with CIT_DATABASE_APP_PASSWORD, and the user"
-                    " in CIT_DATABASE_URL may not give it that password (it lacks"
-                    f" CREATEROLE): set the password {APP_ROLE} has, or have a DBA run ALTER"
-                    f" ROLE {APP_ROLE} PASSWORD '…'"
+                    f"{APP_ROLE} {refused}, and the user in CIT_DATABASE_URL may not give it"
+                    f" CIT_DATABASE_APP_PASSWORD (it lacks CREATEROLE): set the password"
+                    f" {APP_ROLE} has, or have a DBA run ALTER ROLE {APP_ROLE} PASSWORD '…'"
                 ) from None
         finally:
             await conn.close()
@@ -109,12 +109,17 @@ class AppPasswordRefused(Exception):
     owner may not set it."""
 
 
-async def _logs_in(url: str, password: str) -> bool:
-    """Whether the application role connects to url's database with password."""
+async def _login_refused(url: str, password: str) -> str | None:
+    """Why the application role does not connect to url's database with password (None:
+    it does), in words for an operator."""
     as_app = make_url(url).set(username=APP_ROLE, password=password)
     try:
         conn = await dsn.connect(as_app.render_as_string(hide_password=False))
-    except (asyncpg.PostgresError, OSError):
-        return False
+    except asyncpg.InvalidPasswordError:
+        return "does not log in with CIT_DATABASE_APP_PASSWORD"
+    except asyncpg.PostgresError as exc:
+        return f"cannot log in ({type(exc).__name__}, SQLSTATE {exc.sqlstate})"
+    except OSError as exc:
+        return f"cannot log in ({exc.strerror or type(exc).__name__})"
     await conn.close()
-    return True
+    return None

@@ -81,12 +81,8 @@ async def abandon(conn: AsyncConnection) -> None:
     server, which rolls back what it held as it notices. For a connection whose statement
     the server did not answer: SQLAlchemy's invalidate alone first closes it gracefully,
     waiting up to 2 s more on a server that may never answer."""
-    try:
-        raw = await driver(conn)
-    except Exception:  # SQLAlchemy invalidated it already: nothing is left to shut
-        raw = None
-    if raw is not None:
-        raw.terminate()
+    if not (conn.closed or conn.invalidated):  # else nothing is left to shut (driver()
+        (await driver(conn)).terminate()  # would open a new connection)
     await conn.invalidate()
 
 

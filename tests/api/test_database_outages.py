@@ -261,6 +261,25 @@ async def test_a_unit_of_work_the_database_does_not_answer_ends_at_once(
         await dispose_within(engine)
 
 
+async def test_a_key_looked_up_on_a_database_that_does_not_answer_is_503_within_its_bound(
+    running: PrivateServer, settings: Settings
+) -> None:
+    """The key's lookup runs through SQLAlchemy, which took the timeout for a disconnect and
+    closed the connection gracefully, 2 s more on a server that does not answer (review
+    r4: 503 after the bound and 3 s). A second past the bound, as any statement."""
+    async with service(running, settings, database_timeout_seconds=2.0, cache_ttl_seconds=0) as api:
+        await api.ok("GET", "/v1/calls")
+        running.freeze()
+        try:
+            started = time.monotonic()
+            answer = await asyncio.wait_for(api.get("/v1/policy"), timeout=20)
+            took = time.monotonic() - started
+        finally:
+            running.thaw()
+        _is_503(answer)
+        assert took < 4.2, f"answered after {took:.1f} s"
+
+
 async def _waiting_on_locks(owner: asyncpg.Connection) -> int:
     count: int = await owner.fetchval(
         "SELECT count(*) FROM pg_stat_activity WHERE usename = 'cit_app'"
@@ -303,6 +322,13 @@ async def test_a_request_waiting_on_a_lock_past_its_bound_is_503_and_leaves_no_b
             finally:
                 await locker.rollback()
             assert await owner.fetchval("SELECT count(*) FROM call") == before
+            # The database answered (it cancelled the statements): each failed attempt is in
+            # the trail, as any other is.
+            failed = await owner.fetchval(
+                "SELECT count(*) FROM audit_entry WHERE action = 'call.create'"
+                " AND outcome = 'error'"
+            )
+            assert failed == 3
             await api.ok("POST", "/v1/calls", {"district": "D1"}, 201)
     finally:
         await owner.close()
