@@ -73,9 +73,4 @@ class AppState:
 
     def unit_of_work(self, agency_id: UUID, *, read_only: bool = False) -> UnitOfWork:
         """A transaction that sees only this agency's rows (begun on first use)."""
-        return UnitOfWork(
-            self.autocommit,
-            agency_id,
-            read_only=read_only,
-            statement_timeout=self.settings.database_timeout_seconds,
-        )
+        return UnitOfWork(self.autocommit, agency_id, read_only=read_only)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 
 from sqlalchemy import event
 from sqlalchemy.engine import ExceptionContext, make_url
@@ -27,8 +28,8 @@ log = logging.getLogger(__name__)
 # exit for ever, past any orchestrator's kill timeout.
 DISPOSE_SECONDS = 2.0
 
-# A statement the server was to cancel at its statement_timeout (app/db/unit_of_work.py),
-# not answered a second after it: the server does not answer at all.
+# A statement the server was to cancel at its statement_timeout, not answered a second
+# after it: the server does not answer at all.
 UNANSWERED_MARGIN = 1.0
 
 # The role requests run as (created by migration 0006): it owns nothing, and row-level
@@ -93,15 +94,20 @@ def create_engine(
     """Create the async engine; callers own it and must dispose() it. server_settings are
     set on each of its connections as it opens.
 
-    With command_timeout, a statement the server has not answered a second after it (the
-    server cancels one still running at command_timeout itself: the units of work set
-    statement_timeout, app/db/unit_of_work.py) raises TimeoutError, and its connection is
-    closed at once, never reused. A connection is given 5 s to open, or command_timeout
-    if shorter (the URL's connect_timeout, if it gives one)."""
+    With command_timeout, the server cancels a statement still running after that many
+    seconds (statement_timeout, on every connection: one waiting on a lock, say), which
+    fails with SQLSTATE 57014 on a connection still fine. The server must cancel it: a
+    connection closed under a statement waiting on a lock left its backend in the lock's
+    queue, holding a connection slot, until the lock went (asyncpg's own cancel request
+    goes with the connection). A statement the server has not answered at all a second
+    later raises TimeoutError, and its connection is shut at once, never reused. A
+    connection is given 5 s to open, or command_timeout if shorter (the URL's
+    connect_timeout, if it gives one)."""
     connect = 5.0 if command_timeout is None else min(5.0, command_timeout)
     target, connect_args = dsn.connect_spec(url, timeout=connect)
     settings = {**SESSION_SETTINGS, **(server_settings or {})}
     if command_timeout is not None:
+        settings["statement_timeout"] = str(math.ceil(command_timeout * 1000))
         connect_args["command_timeout"] = command_timeout + UNANSWERED_MARGIN
     engine = create_async_engine(
         target,

@@ -17,7 +17,6 @@ for a transaction that did not commit: the API commits before the response goes 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
@@ -49,27 +48,12 @@ _WORK = "cit.unit_of_work"
 
 
 class UnitOfWork:
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        agency_id: UUID,
-        *,
-        read_only: bool = False,
-        statement_timeout: float | None = None,
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, agency_id: UUID, *, read_only: bool = False) -> None:
         """engine must be in AUTOCOMMIT mode (AppState.autocommit), so SQLAlchemy sends no
-        BEGIN or COMMIT of its own: this class does, on the driver connection.
-
-        statement_timeout (seconds): the server cancels a statement of this transaction
-        still running then (SQLSTATE 57014; one waiting on a lock, say). The server must
-        cancel it: a connection closed under a statement waiting on a lock left its
-        backend in the lock's queue, holding a connection slot, until the lock went."""
+        BEGIN or COMMIT of its own: this class does, on the driver connection."""
         self._engine = engine
         self.agency_id = agency_id
         self.read_only = read_only
-        self._timeout_ms = (
-            None if statement_timeout is None else math.ceil(statement_timeout * 1000)
-        )
         self._conn: AsyncConnection | None = None
         self._session: AsyncSession | None = None
         self._after_commit: list[Callable[[], None]] = []
@@ -128,18 +112,10 @@ class UnitOfWork:
         mode = "BEGIN READ ONLY" if self.read_only else "BEGIN"
         plans = ", set_config('plan_cache_mode', 'force_generic_plan', true)"
         # One round trip: the simple query protocol takes both statements. The agency id
-        # is a UUID, so its text form is safe to inline, as is the timeout, an int. Set
-        # for the transaction, not the connection: no startup parameter a pooler between
-        # (PgBouncer) would refuse.
-        timeout = (
-            ""
-            if self._timeout_ms is None
-            else f", set_config('statement_timeout', '{int(self._timeout_ms)}', true)"
-        )
+        # is a UUID, so its text form is safe to inline.
         await (await driver(conn)).execute(
             f"{mode}; SELECT set_config('cit.agency_id', '{UUID(str(self.agency_id))}', true)"
             + (plans if self._generic_plans else "")
-            + timeout
         )
 
     async def session(self) -> AsyncSession:

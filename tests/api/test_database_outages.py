@@ -256,7 +256,7 @@ async def test_a_unit_of_work_the_database_does_not_answer_ends_at_once(
             ended = time.monotonic() - failed_at
         finally:
             running.thaw()
-        assert ended < 0.5, f"ended {ended:.1f} s after the statement failed"
+        assert ended < 1.0, f"ended {ended:.1f} s after the statement failed"
     finally:
         await dispose_within(engine)
 
@@ -334,6 +334,36 @@ async def test_a_request_waiting_on_a_lock_past_its_bound_is_503_and_leaves_no_b
         await owner.close()
 
 
+async def test_a_key_looked_up_under_a_lock_leaves_no_backend_in_its_queue(
+    running: PrivateServer, settings: Settings
+) -> None:
+    """A statement outside a unit of work (the key's lookup) is cancelled by the server
+    too: with the timeout set per transaction only, its connection was shut under it and
+    its backend left waiting in the lock's queue (review r5: 3 after 3 requests)."""
+    owner = await _owner(running)
+    try:
+        async with service(
+            running, settings, database_timeout_seconds=1.0, cache_ttl_seconds=0
+        ) as api:
+            await api.ok("GET", "/v1/policy")
+            locker = owner.transaction()
+            await locker.start()
+            await owner.execute("LOCK TABLE api_key IN ACCESS EXCLUSIVE MODE")
+            try:
+                for _ in range(3):
+                    _is_503(await asyncio.wait_for(api.get("/v1/policy"), timeout=20))
+                for _ in range(20):
+                    if await _waiting_on_locks(owner) == 0:
+                        break
+                    await asyncio.sleep(0.1)
+                assert await _waiting_on_locks(owner) == 0
+            finally:
+                await locker.rollback()
+            await api.ok("GET", "/v1/policy")
+    finally:
+        await owner.close()
+
+
 async def test_serve_stops_within_its_bound_while_the_database_does_not_answer(
     running: PrivateServer, settings: Settings, tmp_path: Path
 ) -> None:
@@ -384,4 +414,4 @@ async def test_serve_stops_within_its_bound_while_the_database_does_not_answer(
             serve.kill()
             await serve.wait()
     assert code == 0, (tmp_path / "serve.log").read_text()
-    assert took < 8.0, f"exited {took:.1f} s after SIGTERM"
+    assert took < 10.0, f"exited {took:.1f} s after SIGTERM"
