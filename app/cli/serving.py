@@ -76,13 +76,15 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     # uvicorn catches SIGTERM for its graceful shutdown, then raises it again once done,
     # to the handler it found: this one, so a finished shutdown exits 0, not by the signal.
     signal.signal(signal.SIGTERM, stopped)
-    said = started_line(settings, url, listener)
+    said = started_line(settings, url, listener, relay=settings.run_relay)
     log.info("serving", extra={"listen": f"{display_host(host)}:{port}", **said})
     Server(uvicorn_config(app, settings, host, port)).run(sockets=[sock])
     return 0
 
 
-def started_line(settings: Settings, url: str, listener: metrics.Listener | None) -> dict[str, Any]:
+def started_line(
+    settings: Settings, url: str, listener: metrics.Listener | None, *, relay: bool
+) -> dict[str, Any]:
     """What an operator reads first in a process's log: its release, the database it runs
     on (its server, never its user; and the server's version), where its metrics are,
     and whether it runs the webhook relay."""
@@ -95,7 +97,7 @@ def started_line(settings: Settings, url: str, listener: metrics.Listener | None
         "metrics": None
         if listener is None
         else f"{display_host(settings.metrics_host)}:{listener.port}",
-        "relay": settings.run_relay,
+        "relay": relay,
     }
 
 
@@ -194,7 +196,7 @@ def worker(settings: Settings) -> int:
 
     try:
         url = database(settings)
-        said = started_line(settings.model_copy(update={"run_relay": True}), url, listener)
+        said = started_line(settings, url, listener, relay=True)
         log.info("webhook worker started", extra=said)
         with contextlib.suppress(KeyboardInterrupt):
             # A graceful stop on SIGTERM or SIGINT: no new claims, unsent claims given back,
