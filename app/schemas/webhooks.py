@@ -5,7 +5,14 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, Field, StrictBool, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+)
 
 from app.schemas.common import JSON_INTEGER, WORDS_CAP, Instant, PatchModel, StrictModel, worded
 from app.schemas.read_only import BY_THE_SERVICE, TellsReadOnly
@@ -31,21 +38,36 @@ TargetUrl = Annotated[
     StringConstraints(min_length=8, max_length=2000),
     Field(json_schema_extra={"pattern": TARGET_URL}),
 ]
-Events = Annotated[list[EventType], Field(min_length=1, max_length=WORDS_CAP)]
+
+
+def _one_each(events: list[EventType]) -> list[EventType]:
+    # Canonical, so that a retry naming the same events in another order is the same
+    # request (an Idempotency-Key's fingerprint), and stored as it is compared.
+    return sorted(set(events))
+
+
+Events = Annotated[
+    list[EventType], Field(min_length=1, max_length=WORDS_CAP), AfterValidator(_one_each)
+]
 # How long a rotated secret's predecessor still signs, by default and at most.
 KEEP_PREVIOUS_DEFAULT = 86_400
 KEEP_PREVIOUS_MAX = 7 * 86_400
 
 
 def _url_shape(url: str | None) -> str | None:
+    """The URL as given, its scheme in small letters (RFC 3986 §3.1: HTTP:// is http://),
+    so that it is stored, compared and fingerprinted as one."""
+    if url is None:
+        return None
     # The pattern, with a message a person can read (pydantic's would show the regex).
-    if url is not None and not _TARGET_URL.match(url):
+    if not _TARGET_URL.match(url):
         raise ValueError(
             "must be an absolute http:// or https:// URL: a host name or bracketed IP"
             " address, an optional port from 1 to 65535, then a path and query without"
             " blanks or control characters; no user:password@ and no #fragment"
         )
-    return url
+    scheme, sep, rest = url.partition("://")
+    return scheme.lower() + sep + rest
 
 
 class SubscriptionCreate(StrictModel):

@@ -58,8 +58,8 @@ async def subscribe(
     row = WebhookSubscription(
         id=subscription_id,
         agency_id=agency_id,
-        url=_with_lower_scheme(body.url),
-        events=sorted(set(body.events)),
+        url=body.url,
+        events=body.events,
         responder_id=body.responder_id,
         secret=cipher.encrypt(secret, column=SUBSCRIPTION_SECRET, row_id=subscription_id),
     )
@@ -184,7 +184,7 @@ async def update(
     # Its host is looked up before any lock is taken; only a new URL is checked: a client
     # that sends the whole object back keeps a subscription made under older rules (an
     # http:// one) editable.
-    if body.url is not None and _with_lower_scheme(body.url) != found.url:
+    if body.url is not None and body.url != found.url:
         await _check_target(body.url, settings)
     if found.responder_id is not None:
         if body.events is not None:
@@ -206,9 +206,9 @@ async def update(
         )
     wanted: dict[str, Any] = {}
     if body.url is not None:
-        wanted["url"] = _with_lower_scheme(body.url)
+        wanted["url"] = body.url
     if body.events is not None:
-        wanted["events"] = sorted(set(body.events))
+        wanted["events"] = body.events
     if body.active is not None:
         wanted["active"] = body.active
     changed = {
@@ -341,9 +341,3 @@ def _decrypted_secret(cipher: DataCipher, row: WebhookSubscription) -> str | Non
             extra={"subscription_id": str(row.id)},
         )
         return None
-
-
-def _with_lower_scheme(url: str) -> str:
-    """The URL as given, its scheme in small letters (RFC 3986 §3.1: HTTP:// is http://)."""
-    scheme, sep, rest = url.partition("://")
-    return scheme.lower() + sep + rest

@@ -144,6 +144,30 @@ async def test_the_key_with_another_subscription_is_422_and_subscribes_nothing(
     assert call.status_code == 422
 
 
+async def test_a_retry_spelling_the_same_subscription_otherwise_is_the_same_request(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A client that rebuilds its body for the retry (its events from a set, say) asks for
+    the subscription the service made: events in another order or twice, an upper-case
+    scheme. A 422 would leave it not knowing whether it is subscribed."""
+    events = ["call.created", "call.updated", "unit.assigned"]
+    body = {"url": "http://127.0.0.1:9/cad", "events": events}
+    first = await _subscribe(admin, body, "sub-6")
+    assert first.status_code == 201, first.text
+    assert first.json()["events"] == events
+    respelt = {"url": "HTTP://127.0.0.1:9/cad", "events": [*reversed(events), "call.created"]}
+    again = await _subscribe(admin, respelt, "sub-6")
+    assert again.status_code == 201, again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert await db.fetchval("SELECT count(*) FROM webhook_subscription") == 1
+    # What the fingerprint treats as one is what the service stores.
+    assert await db.fetchrow("SELECT url, events FROM webhook_subscription") == (
+        "http://127.0.0.1:9/cad",
+        events,
+    )
+
+
 async def test_a_refused_subscribe_frees_its_key_for_the_corrected_request(
     admin: Api, db: asyncpg.Connection
 ) -> None:
