@@ -13,7 +13,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import metrics
-from app.db.unit_of_work import of_session
+from app.db.unit_of_work import UnitOfWork, of_session
 from app.encryption import (
     SUBSCRIPTION_PREVIOUS_SECRET,
     SUBSCRIPTION_SECRET,
@@ -37,6 +37,7 @@ from app.schemas.webhooks import (
 )
 from app.services.idempotency import Replay
 from app.settings import Settings
+from app.state import AppState
 from app.webhooks.signing import new_secret
 from app.webhooks.targets import ResolverUnavailable, TargetRefused, check_target
 
@@ -44,14 +45,17 @@ log = logging.getLogger(__name__)
 
 
 async def subscribe(
-    session: AsyncSession,
+    work: UnitOfWork,
     settings: Settings,
     *,
     cipher: DataCipher,
     agency_id: UUID,
     body: SubscriptionCreate,
 ) -> SubscriptionCreated:
+    # Looked up before work's transaction begins: no pooled connection is held for as
+    # long as the resolver takes (up to targets.LOOKUP_SECONDS).
     await _check_target(body.url, settings)
+    session = await work.session()
     await _check_terminal(session, agency_id, body.responder_id, body.events)
     # The id is chosen here so the stored secret can be bound to its row.
     subscription_id, secret = new_id(), new_secret()
@@ -114,6 +118,21 @@ async def subscribed_again(
     return SubscriptionCreated(**stored.model_dump(), secret=secret)
 
 
+async def _check_if_new(
+    state: AppState, *, agency_id: UUID, subscription_id: UUID, url: str
+) -> bool:
+    """Look url up unless it is already the subscription's; whether it was looked up. The
+    URL held is read in a moment's transaction of its own, so that the request's own
+    transaction, and its pooled connection, is not held for as long as the resolver takes
+    (up to targets.LOOKUP_SECONDS)."""
+    async with state.unit_of_work(agency_id, read_only=True) as peek:
+        row = await get(await peek.session(), agency_id=agency_id, subscription_id=subscription_id)
+    if url == row.url:
+        return False
+    await _check_target(url, state.settings)
+    return True
+
+
 async def _check_target(url: str, settings: Settings) -> None:
     try:
         await check_target(url, allow_private=settings.webhook_allow_private_targets)
@@ -168,8 +187,8 @@ async def read(
 
 
 async def update(
-    session: AsyncSession,
-    settings: Settings,
+    state: AppState,
+    work: UnitOfWork,
     *,
     agency_id: UUID,
     subscription_id: UUID,
@@ -179,13 +198,17 @@ async def update(
     """Change where a subscription sends, what it hears, or whether it is on; the trail's
     detail: the fields changed, before and after, and how many pending deliveries failed
     (failed_deliveries, when any did)."""
+    # Only a new URL is checked: a client that sends the whole object back keeps a
+    # subscription made under older rules (an http:// one) editable.
+    checked = body.url is not None and await _check_if_new(
+        state, agency_id=agency_id, subscription_id=subscription_id, url=body.url
+    )
+    session = await work.session()
     # Whose terminal it is never changes: read before anything is locked.
     found = await get(session, agency_id=agency_id, subscription_id=subscription_id)
-    # Its host is looked up before any lock is taken; only a new URL is checked: a client
-    # that sends the whole object back keeps a subscription made under older rules (an
-    # http:// one) editable.
-    if body.url is not None and body.url != found.url:
-        await _check_target(body.url, settings)
+    if body.url is not None and body.url != found.url and not checked:
+        # Another change of its URL came in between: looked up now, no lock taken yet.
+        await _check_target(body.url, state.settings)
     if found.responder_id is not None:
         if body.events is not None:
             _check_terminal_events(body.events)

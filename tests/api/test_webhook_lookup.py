@@ -14,6 +14,7 @@ import asyncpg
 import httpcore
 import pytest
 
+from app.services import webhooks as service
 from app.webhooks import targets
 from app.webhooks.sender import Sender
 from tests.helpers import Api, subscribe
@@ -109,6 +110,72 @@ async def test_a_host_whose_lookups_hang_holds_one_thread_and_others_go_on(
     by_address = await admin.post("/v1/webhooks", {**elsewhere, "url": "http://127.0.0.1:9/x"})
     assert by_address.status_code == 201, by_address.text
     assert asked == ["sick"]
+
+
+async def test_no_transaction_is_held_open_while_a_url_is_looked_up(
+    admin: Api,
+    receiver: Receiver,
+    db: asyncpg.Connection,
+    monkeypatch: pytest.MonkeyPatch,
+    released: threading.Event,
+) -> None:
+    """A lookup may take seconds (up to LOOKUP_SECONDS): a subscribe, or a change of URL,
+    held its pooled connection, in a transaction begun, for as long; a few at once while
+    the resolver was slow took connections the calls needed."""
+    sub = await subscribe(admin, receiver.url, ["call.created"])
+    asked: list[str] = []
+    loop, both_asked = asyncio.get_running_loop(), asyncio.Event()
+
+    def slow() -> Any:
+        asked.append("sick")
+        if len(asked) == 2:
+            loop.call_soon_threadsafe(both_asked.set)
+        released.wait(30)
+        return _REAL_LOOKUP("127.0.0.1", 443, type=socket.SOCK_STREAM)
+
+    _resolver(monkeypatch, slow)
+    made = asyncio.create_task(
+        admin.post("/v1/webhooks", {"url": f"https://cad{_SICK}/a", "events": ["call.created"]})
+    )
+    moved = asyncio.create_task(
+        admin.patch(f"/v1/webhooks/{sub['id']}", {"url": f"https://crew{_SICK}/b"})
+    )
+    await asyncio.wait_for(both_asked.wait(), timeout=10)
+    held = await db.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+    )
+    released.set()
+    assert held == 0
+    assert (await made).status_code == 201, (await made).text
+    assert (await moved).json()["url"] == f"https://crew{_SICK}/b"
+    # The URL the subscription has already is not looked up again.
+    again = await admin.patch(f"/v1/webhooks/{sub['id']}", {"url": f"https://crew{_SICK}/b"})
+    assert again.status_code == 200, again.text
+    assert len(asked) == 2
+
+
+async def test_a_url_changed_by_another_request_meanwhile_is_looked_up_after_all(
+    admin: Api, receiver: Receiver, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The URL a change keeps unchecked is the one the subscription has as the change is
+    made: another change of it in between (read, then the lookup skipped) must not let a
+    name leading nowhere in unchecked."""
+    sub = await subscribe(admin, receiver.url, ["call.created"])
+    kept = f"https://kept{_SICK}/hooks"  # the subscription's, as if made under older rules
+    await db.execute("UPDATE webhook_subscription SET url = $1", kept)
+    looked_up_if_new = service._check_if_new
+
+    async def raced(*args: Any, **kwargs: Any) -> bool:
+        looked = await looked_up_if_new(*args, **kwargs)
+        await db.execute("UPDATE webhook_subscription SET url = $1", receiver.url)
+        return looked
+
+    monkeypatch.setattr(service, "_check_if_new", raced)
+    _resolver(monkeypatch, _failing(socket.EAI_NONAME))
+    back = await admin.patch(f"/v1/webhooks/{sub['id']}", {"url": kept, "active": True})
+    assert back.status_code == 422, back.text
+    assert await db.fetchval("SELECT url FROM webhook_subscription") == receiver.url
 
 
 @pytest.mark.parametrize(

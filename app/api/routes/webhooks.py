@@ -104,7 +104,7 @@ async def subscribe(
             audit.identify(again.id, {"url": str(again.url), "replayed": True})
             return replayed(Replay(replay.status, again.model_dump(mode="json")))
     out = await service.subscribe(
-        await work.session(),
+        work,
         state.settings,
         cipher=state.cipher,
         agency_id=who.agency_id,
@@ -156,7 +156,7 @@ async def update_subscription(
     subscription_id: UUID,
     body: SubscriptionPatch,
     who: Caller,
-    session: Session,
+    work: Work,
     state: State,
     audit: Audit,
 ) -> SubscriptionOut:
@@ -166,8 +166,8 @@ async def update_subscription(
     its unit's deactivation turned off (409). Deliveries that failed while it was off are
     not resent unless retried."""
     out, detail = await service.update(
-        session,
-        state.settings,
+        state,
+        work,
         agency_id=who.agency_id,
         subscription_id=subscription_id,
         body=body,
