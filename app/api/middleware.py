@@ -19,6 +19,10 @@ from app.errors import PROBLEM_BASE
 from app.logs import request_id_var
 
 access_log = logging.getLogger("cit_dispatch.access")
+# Set in the request's scope["state"] by the HTTP protocol (app/api/server.py) when it
+# answered the request itself (a 408: its body too slow) while the application ran on:
+# that status, not the one the application then sent into the void, is what was answered.
+ANSWERED_BY_SERVER = "answered_by_server"
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -64,7 +68,7 @@ class RequestContextMiddleware:
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
-                    "status": status,
+                    "status": scope["state"].get(ANSWERED_BY_SERVER, status),
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )
@@ -105,6 +109,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_counted)
         finally:
             seconds = (headers_at or time.perf_counter()) - started
+            status = scope.get("state", {}).get(ANSWERED_BY_SERVER, status)
             metrics.count_request(scope["method"], self._route(scope), status, seconds)
 
     def _route(self, scope: Scope) -> str:

@@ -27,6 +27,7 @@ import functools
 import logging
 import math
 import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,8 +35,15 @@ import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from app import metrics
 from app.api.app import begin_shutdown
-from app.api.middleware import Answer, new_request_id, problem_head, send_problem
+from app.api.middleware import (
+    ANSWERED_BY_SERVER,
+    Answer,
+    new_request_id,
+    problem_head,
+    send_problem,
+)
 from app.api.routes.stream import end_streams
 from app.settings import Settings
 
@@ -199,10 +207,13 @@ class _GuardedProtocol(HttpToolsProtocol):
         self._last_answer = False
         # Whether a request finished arriving in the read being handled.
         self._completed = False
+        # When the request being read began to arrive (or the connection opened).
+        self._arrived = time.perf_counter()
 
     def _arm(self, phase: int) -> None:
         self._disarm()
         if phase == _HEADERS:
+            self._arrived = time.perf_counter()
             self._deadline = self.loop.call_later(self.header_timeout, self._headers_late)
         else:
             self._deadline = self.loop.call_later(self.body_timeout, self._body_late)
@@ -303,12 +314,19 @@ class _GuardedProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         log.warning("malformed request", extra={"error": msg})
-        self._write_and_close(MALFORMED, new_request_id())
+        if self._write_and_close(MALFORMED, new_request_id()):
+            self._count_unrouted(MALFORMED)
 
     def _headers_late(self) -> None:
         self._deadline, self._deadline_for = None, _IDLE
         log.warning("request headers timed out", extra={"seconds": self.header_timeout})
-        self._write_and_close(HEADERS_LATE, new_request_id())
+        if self._write_and_close(HEADERS_LATE, new_request_id()):
+            self._count_unrouted(HEADERS_LATE)
+
+    def _count_unrouted(self, answer: Answer) -> None:
+        """Count an answer written before any route was chosen: its request's method and
+        path never arrived whole (metrics' `other`, `unmatched`)."""
+        metrics.count_request("", metrics.UNMATCHED, answer[0], time.perf_counter() - self._arrived)
 
     def _body_late(self) -> None:
         self._deadline, self._deadline_for = None, _IDLE
@@ -317,16 +335,20 @@ class _GuardedProtocol(HttpToolsProtocol):
         if cycle is None or cycle.response_started:
             self._close()
             return
-        request_id = self.scope.get("state", {}).get("request_id") or new_request_id()
+        state = self.scope.get("state", {})
+        request_id = state.get("request_id") or new_request_id()
         # The application may still be waiting for the body: it now hears a disconnect, and
-        # anything it sends goes nowhere.
+        # anything it sends goes nowhere; its metrics count this answer, under its route.
+        state[ANSWERED_BY_SERVER] = BODY_LATE[0]
         cycle.disconnected = True
         cycle.message_event.set()
         self._write_and_close(BODY_LATE, request_id)
 
-    def _write_and_close(self, answer: Answer, request_id: str) -> None:
+    def _write_and_close(self, answer: Answer, request_id: str) -> bool:
+        """Write answer and close the connection; whether it was written (not if the
+        connection was closing already)."""
         if self.transport.is_closing():
-            return
+            return False
         headers, body = problem_head(answer, request_id)
         status = answer[0]
         lines = [f"HTTP/1.1 {status} {_REASONS[status]}\r\n".encode()]
@@ -335,6 +357,7 @@ class _GuardedProtocol(HttpToolsProtocol):
         lines.append(b"\r\n")
         self.transport.write(b"".join(lines) + body)
         self.transport.close()
+        return True
 
     def _close(self) -> None:
         self._deadline, self._deadline_for = None, _IDLE
@@ -346,5 +369,10 @@ _REASONS = {400: "Bad Request", 408: "Request Timeout", 503: "Service Unavailabl
 
 
 async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
+    started = time.perf_counter()
     log.warning("connection refused: too many open connections")
     await send_problem(send, TOO_MANY_CONNECTIONS, request_id=new_request_id())
+    # Answered before the application saw it: no route was chosen.
+    metrics.count_request(
+        scope["method"], metrics.UNMATCHED, TOO_MANY_CONNECTIONS[0], time.perf_counter() - started
+    )

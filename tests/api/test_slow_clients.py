@@ -8,6 +8,7 @@ deadline can be watched passing. The last test runs `cit-dispatch serve` itself.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from app.api.app import create_app
 from app.encryption import generate_key
@@ -104,6 +106,13 @@ def _assert_problem(
         assert headers.get("x-request-id") == request_id
 
 
+def _counted(status: int, method: str = "other", route: str = "unmatched") -> float:
+    """cit_http_requests_total for the labels (the process's registry, which the service in
+    this process counts in: a test reads how much it moved)."""
+    labels = {"method": method, "route": route, "status": str(status)}
+    return REGISTRY.get_sample_value("cit_http_requests_total", labels) or 0.0
+
+
 def _trickle(sock: socket.socket, piece: bytes, seconds: float) -> None:
     """Send piece every 0.25 s for up to seconds, stopping when the server closes."""
     deadline = time.monotonic() + seconds
@@ -116,9 +125,12 @@ def _trickle(sock: socket.socket, piece: bytes, seconds: float) -> None:
 
 
 def test_headers_that_trickle_in_get_a_408_and_the_close_within_the_limit(serve: int) -> None:
+    before = _counted(408)
     sock = _connect(serve)
     sock.sendall(b"GET /v1/units HTTP/1.1\r\nHost: t\r\n")
     _late_within(sock, b"X-Slow: a\r\n", HEADER_TIMEOUT)
+    # Counted as every answer is, though no route ever saw the request.
+    assert _counted(408) == before + 1
 
 
 def _late_within(
@@ -146,7 +158,11 @@ def test_empty_lines_that_trickle_in_get_a_408_and_the_close(serve: int, kept_al
     _late_within(sock, b"\r\n", HEADER_TIMEOUT)
 
 
-def test_a_body_that_trickles_in_gets_a_408_with_the_clients_request_id(serve: int) -> None:
+def test_a_body_that_trickles_in_gets_a_408_with_the_clients_request_id(
+    serve: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="cit_dispatch.access")
+    late, void = (_counted(code, "POST", "/v1/calls") for code in (408, 400))
     sock = _connect(serve)
     sock.sendall(
         b"POST /v1/calls HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
@@ -154,6 +170,17 @@ def test_a_body_that_trickles_in_gets_a_408_with_the_clients_request_id(serve: i
         b"Content-Length: 1000\r\n\r\n{"
     )
     _late_within(sock, b" ", BODY_TIMEOUT, "slow-body-1")
+    # The 408 is what was answered, under the route: not the 400 the application then
+    # sent into the void, having heard the client leave.
+    deadline = time.monotonic() + 5
+    while _counted(408, "POST", "/v1/calls") == late and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _counted(408, "POST", "/v1/calls") == late + 1
+    assert _counted(400, "POST", "/v1/calls") == void
+    logged = [r for r in caplog.records if r.name == "cit_dispatch.access"]
+    assert [
+        getattr(r, "status", None) for r in logged if getattr(r, "path", None) == "/v1/calls"
+    ] == [408]
 
 
 def test_a_flood_of_stuck_connections_is_closed_and_the_service_answers_after(
@@ -201,6 +228,7 @@ def test_connections_beyond_the_cap_get_a_quick_503(serve: int) -> None:
             sock.sendall(b"GET /livez HTTP/1.1\r\nHost: t\r\n")
         time.sleep(0.2)
         extra = _connect(serve)
+        refused = _counted(503, "GET")
         started = time.monotonic()
         extra.sendall(b"GET /livez HTTP/1.1\r\nHost: t\r\nX-Request-ID: one-too-many\r\n\r\n")
         status, headers, body, closed = _read_answer(extra, 0.8)
@@ -209,6 +237,8 @@ def test_connections_beyond_the_cap_get_a_quick_503(serve: int) -> None:
         assert headers["retry-after"] == "1"
         _assert_problem(headers, body, 503)
         assert closed
+        # Answered before the application saw it: counted, under no route.
+        assert _counted(503, "GET") == refused + 1
     finally:
         for sock in held:
             sock.close()
@@ -242,12 +272,14 @@ def test_requests_beyond_the_in_flight_limit_are_shed_at_once_with_503(serve: in
 
 
 def test_malformed_http_gets_a_400_problem_with_the_headers_of_every_answer(serve: int) -> None:
+    before = _counted(400)
     sock = _connect(serve)
     sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
     status, headers, body, closed = _read_answer(sock, 3)
     assert status == 400
     _assert_problem(headers, body, 400)
     assert closed
+    assert _counted(400) == before + 1
 
 
 def test_cit_dispatch_serve_applies_the_header_deadline_from_its_environment(
