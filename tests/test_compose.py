@@ -4,6 +4,7 @@ the grace on stop, and PostgreSQL's connection budget."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,38 @@ def test_the_proxy_balances_both_instances_which_trust_it_alone(
         assert env["CIT_PROXY_HEADERS"] == "true"
         assert env["CIT_FORWARDED_ALLOW_IPS"] == address
         assert "ports" not in services[name], "an instance reachable past the proxy"
+
+
+def test_no_other_container_can_be_given_the_proxys_fixed_address(
+    services: dict[str, Any],
+) -> None:
+    """Docker gives a container without a fixed address one from the network's ip_range
+    (the whole subnet if none): one that took the proxy's address first kept the proxy
+    from starting."""
+    networks = yaml.safe_load((ROOT / "compose.yaml").read_text())["networks"]
+    [config] = networks["backend"]["ipam"]["config"]
+    subnet, dynamic = (
+        ipaddress.ip_network(config["subnet"]),
+        ipaddress.ip_network(config["ip_range"]),
+    )
+    assert dynamic.subnet_of(subnet)  # type: ignore[arg-type]
+    fixed = ipaddress.ip_address(services["proxy"]["networks"]["backend"]["ipv4_address"])
+    assert fixed in subnet
+    assert fixed not in dynamic
+
+
+def test_every_process_serves_its_metrics_to_the_network_and_publishes_no_port(
+    services: dict[str, Any],
+) -> None:
+    for name in (*SERVES, "worker"):
+        env = _env(services[name])
+        settings = Settings.model_validate(
+            {"metrics_port": env["CIT_METRICS_PORT"], "metrics_host": env["CIT_METRICS_HOST"]}
+        )
+        assert settings.metrics_port == 9100, name
+        # A scraper on another container reaches it: not on the loopback of its own.
+        assert settings.metrics_host == "0.0.0.0", name
+        assert "ports" not in services[name], name
 
 
 def test_the_proxy_closes_an_idle_upstream_connection_before_the_instance_does(
