@@ -15,6 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
+from app.api.middleware import KEY_PREFIX
 from app.api.permissions import permits, rule_for
 from app.api.query_names import refuse_unknown_query
 from app.db.unit_of_work import UnitOfWork
@@ -64,9 +65,11 @@ async def _authenticated(
             request_id=request_id(request),
             missing="Give one Authorization header: this request has several",
         )
-    return await auth.authenticate(
+    principal = await auth.authenticate(
         state, secret, client=_client(request), request_id=request_id(request)
     )
+    request.scope.setdefault("state", {})[KEY_PREFIX] = principal.prefix  # the access log's
+    return principal
 
 
 # Path parameters that name the resource a request acts on, for the audit trail.

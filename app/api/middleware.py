@@ -23,6 +23,8 @@ access_log = logging.getLogger("cit_dispatch.access")
 # answered the request itself (a 408: its body too slow) while the application ran on:
 # that status, not the one the application then sent into the void, is what was answered.
 ANSWERED_BY_SERVER = "answered_by_server"
+# Set there by authentication (app/api/deps.py): the public prefix of the request's key.
+KEY_PREFIX = "key_prefix"
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
@@ -63,13 +65,21 @@ class RequestContextMiddleware:
         finally:
             cache.end_hold(holding)
             # Path only, never the query string or body: neither may carry sensitive text here.
+            state = scope["state"]
+            client = scope.get("client")
             access_log.info(
                 "request",
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
-                    "status": scope["state"].get(ANSWERED_BY_SERVER, status),
+                    # The template the router chose (null: none), as the metrics count it.
+                    "route": getattr(scope.get("route"), "path_format", None),
+                    "status": state.get(ANSWERED_BY_SERVER, status),
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    # The client's address (behind a trusted proxy, as it forwarded it) and
+                    # the public prefix of the key that authenticated (null: none did).
+                    "client": client[0] if client else None,
+                    "key": state.get(KEY_PREFIX),
                 },
             )
             request_id_var.reset(token)
