@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar, Token
 from typing import Generic, TypeVar
 
+from app.db.failures import log_failure
 from app.tasks import cancel_and_wait
 
 K = TypeVar("K")
@@ -218,8 +219,6 @@ class Flights(Generic[K, V]):
 
     def _log_failure(self, done: asyncio.Task[V]) -> None:
         if not done.cancelled() and (exc := done.exception()) is not None:
-            log.warning(
-                "could not refresh a cached %s; it expires as it would have",
-                self.what,
-                exc_info=exc,
+            log_failure(
+                log, f"could not refresh a cached {self.what}; it expires as it would have", exc
             )

@@ -7,8 +7,9 @@ DBAPIError, whatever their SQLSTATE), so both the exception and its causes are e
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy import exc as sa_exc
@@ -169,3 +170,19 @@ async def retried_if_found_dead(run: Callable[[], Awaitable[T]]) -> T:
         if not found_connection_dead(exc):
             raise
         return await run()
+
+
+def log_failure(
+    logger: logging.Logger, message: str, exc: BaseException, extra: Mapping[str, Any] = {}
+) -> None:
+    """Log a failure the service goes on after (an entry it could not write, a refresh it
+    leaves). The database being unavailable is the one to expect during an outage: one
+    line naming the error, no traceback (one a request buried the rest of the log);
+    anything else, a bug perhaps, with its traceback."""
+    if not is_unavailable(exc):
+        logger.warning(message, extra=extra, exc_info=exc)
+        return
+    # The driver's or the socket's own error: SQLAlchemy's wrapper quotes the statement.
+    told = next((i for i in _chain(exc) if not isinstance(i, sa_exc.SQLAlchemyError)), exc)
+    error = f"{type(told).__name__}: {told}"[:300]
+    logger.warning(f"{message}: the database is unavailable", extra={**extra, "error": error})

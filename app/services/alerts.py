@@ -11,6 +11,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
+from app.db.failures import log_failure
 from app.events import catalogue as events
 from app.events.catalogue import OutboxEvent
 from app.repositories import alerts as repo
@@ -47,9 +48,9 @@ async def look_ahead(state: AppState, *, now: datetime | None = None) -> int:
     for agency_id in agencies:
         try:
             sent += await _agency(state, agency_id, now)
-        except Exception:
+        except Exception as exc:
             # One agency's failure (a bad roster, a lost connection) must not silence others.
-            log.warning("alerts failed", extra={"agency_id": str(agency_id)}, exc_info=True)
+            log_failure(log, "alerts failed", exc, {"agency_id": str(agency_id)})
     return sent
 
 

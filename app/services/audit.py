@@ -16,6 +16,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.db.failures import log_failure
 from app.db.unit_of_work import UnitOfWork
 from app.ids import new_id
 from app.records.audit import AuditRecord
@@ -158,8 +159,8 @@ async def write_note_apart(engine: AsyncEngine, note: AuditNote, outcome: AuditO
     try:
         async with UnitOfWork(engine, note.who.agency_id) as work:
             await repo.insert(await work.connection(), _note_entry(note, outcome))
-    except Exception:
-        log.warning("could not write an audit entry", exc_info=True)
+    except Exception as exc:
+        log_failure(log, "could not write an audit entry", exc)
 
 
 async def record_auth_failure(
@@ -183,5 +184,5 @@ async def record_auth_failure(
             await repo.record_auth_failure(
                 conn, prefix=prefix, request_id=request_id, detail=detail
             )
-    except Exception:  # The 401 stands even if the trail cannot be written right now.
-        log.warning("could not audit a failed authentication", exc_info=True)
+    except Exception as exc:  # The 401 stands even if the trail cannot be written right now.
+        log_failure(log, "could not audit a failed authentication", exc)

@@ -16,7 +16,7 @@ import math
 from datetime import UTC, datetime
 from uuid import UUID
 
-from app.db.failures import retried_if_found_dead
+from app.db.failures import log_failure, retried_if_found_dead
 from app.errors import TooManyRequests, Unauthorized
 from app.repositories import keys as repo
 from app.repositories import limits as limits_repo
@@ -233,8 +233,8 @@ async def _failed(
                 per_client=limit * CLIENT_BUDGET,
                 lockout_seconds=state.settings.auth_lockout_seconds,
             )
-    except Exception:  # The 401 stands even if the count cannot be kept right now.
-        log.warning("could not record a failed authentication", exc_info=True)
+    except Exception as exc:  # The 401 stands even if the count cannot be kept right now.
+        log_failure(log, "could not record a failed authentication", exc)
         return
     for count in counts:
         state.failures.learn((count.client, count.prefix), count.failures, count.locked_for)
@@ -255,8 +255,8 @@ async def _succeeded(state: AppState, *, client: str, prefix: str | None) -> Non
     try:
         async with state.autocommit.connect() as conn:
             locked = await limits_repo.auth_succeeded(conn, client=client, prefix=prefix)
-    except Exception:
-        log.warning("could not clear failed authentications", exc_info=True)
+    except Exception as exc:
+        log_failure(log, "could not clear failed authentications", exc)
         return
     if locked is None:
         state.failures.learn((client, prefix or NO_PREFIX), 0, None)

@@ -17,7 +17,7 @@ import json
 import logging
 from uuid import UUID
 
-from app.db.failures import retried_if_found_dead
+from app.db.failures import log_failure, retried_if_found_dead
 from app.repositories import limits as limits_repo
 from app.services import agency, auth
 from app.state import AppState
@@ -89,10 +89,10 @@ async def reload_failures(state: AppState) -> None:
         # After an outage, the pooled connection it first takes is dead: it failed every
         # time (an operator's check), and lockouts begun meanwhile went unknown here.
         counts = await retried_if_found_dead(read)
-    except Exception:
+    except Exception as exc:
         # Lockouts that began meanwhile are still refused when their next failure is
         # counted; the next reconnection tries again.
-        log.warning("could not reload failed authentications", exc_info=True)
+        log_failure(log, "could not reload failed authentications", exc)
         return
     state.failures.replace(
         (((count.client, count.prefix), count.failures, count.locked_for) for count in counts),

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app.db.failures import log_failure
 from app.repositories import audit as audit_repo
 from app.repositories import events as outbox
 from app.repositories import limits as limits_repo
@@ -33,8 +34,8 @@ async def every(
             if done:
                 # Each job counts what it did: rows removed, or alerts sent.
                 log.info("housekeeping", extra={"job": what, "count": done})
-        except Exception:
-            log.warning("housekeeping failed", extra={"job": what}, exc_info=True)
+        except Exception as exc:
+            log_failure(log, "housekeeping failed", exc, {"job": what})
         await asyncio.sleep(seconds)
 
 

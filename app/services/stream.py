@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from app.db.failures import log_failure
 from app.errors import Invalid
 from app.events.audience import Listener, hears
 from app.events.catalogue import unheard_by_a_terminal
@@ -122,9 +123,9 @@ async def messages(state: AppState, feed: Feed) -> AsyncIterator[bytes]:
                     frames = [message(s) for s in batch.events if _hears(listener, s)]
                     position = batch.complete_to
                     again = batch.more or tail.since(position) is None
-            except Exception:
+            except Exception as exc:
                 # The client reconnects with its Last-Event-ID, here or elsewhere.
-                log.warning("live feed cannot read the database; ending it", exc_info=True)
+                log_failure(log, "live feed cannot read the database; ending it", exc)
                 return
             if kept is not None:
                 frames = [entry.frame for entry in kept if _hears(listener, entry.stored)]

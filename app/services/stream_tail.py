@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
+from app.db.failures import log_failure
 from app.events.body import event_body
 from app.events.stored import documented
 from app.repositories import stream as repo
@@ -144,8 +145,8 @@ class Tail:
                         idle_since = time.monotonic()
                     elif time.monotonic() - idle_since >= IDLE_SECONDS:
                         return
-        except Exception:
-            log.warning("live feed cannot read the database; ending its feeds", exc_info=True)
+        except Exception as exc:
+            log_failure(log, "live feed cannot read the database; ending its feeds", exc)
         finally:
             self.ended = True
             tails = _tails(self._state)

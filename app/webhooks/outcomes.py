@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import metrics
+from app.db.failures import log_failure
 from app.repositories import delivery_queue as repo
 from app.webhooks.retries import next_delay
 
@@ -83,9 +84,9 @@ class Outcomes:
         try:
             async with self.engine.connect() as conn:
                 recorded = await repo.mark_delivered(conn, batch)
-        except Exception:
+        except Exception as exc:
             # Their leases run out and they are sent again (receivers deduplicate).
-            log.warning("webhook deliveries not recorded", exc_info=True)
+            log_failure(log, "webhook deliveries not recorded", exc)
             return
         metrics.count_webhooks("delivered", recorded)
 
@@ -120,9 +121,9 @@ class Outcomes:
         error = f"the relay failed: {type(exc).__name__}: {exc}"[:500]
         try:
             await self.retry_or_fail(row, code=None, error=error, wait_hint=None)
-        except Exception:
+        except Exception as exc:
             # Its lease runs out and it is claimed again (as another attempt).
-            log.warning("webhook delivery attempt not recorded", exc_info=True)
+            log_failure(log, "webhook delivery attempt not recorded", exc)
 
     async def gone(self, row: Any, code: int) -> None:
         """The receiver answered 410: its subscription is turned off, the delivery failed."""

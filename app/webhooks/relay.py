@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import metrics
 from app.db.engine import connections_in_use
-from app.db.failures import is_unavailable
+from app.db.failures import is_unavailable, log_failure
 from app.db.listen import keep_listening
 from app.encryption import DataCipher, UndecryptableValue
 from app.events.body import event_body
@@ -196,9 +196,9 @@ class Relay:
         try:
             async with self.engine.connect() as conn:
                 released, failed = await repo.release_leases(conn, leases)
-        except Exception:
+        except Exception as exc:
             # Their leases run out and they are claimed again then.
-            log.warning("webhook leases not released", exc_info=True)
+            log_failure(log, "webhook leases not released", exc)
             return
         # Failed while under way (their subscription went off): counted as they end.
         metrics.count_webhooks("failed", failed)
