@@ -4,6 +4,7 @@ limits, HEAD."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import logging
 import re
@@ -225,17 +226,33 @@ class InFlightLimitMiddleware:
     Those accepted then stay fast under overload, instead of every request queueing. The
     liveness probe is never shed. A live feed counts until its answer begins: an open
     stream waits, it does not work, and has a cap of its own (CIT_MAX_STREAMS).
+
+    A request counts once its body has arrived (up to max_body bytes of it, read here):
+    one still arriving does no work. Counted from its headers, a client that sent its body
+    a byte at a time, no key needed, held a place for the whole body deadline, and 64 of
+    them refused every agency's requests (a security review).
     """
 
-    def __init__(self, app: ASGIApp, *, max_in_flight: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_in_flight: int, max_body: int) -> None:
         self.app = app
         self.max_in_flight = max_in_flight
+        self.max_body = max_body
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in _NEVER_SHED:
             await self.app(scope, receive, send)
             return
+        declared = _header(scope, b"content-length")
+        if declared is None or (declared.isdigit() and int(declared) <= self.max_body):
+            # (A body declared too large is refused at once, inside: BodySizeLimitMiddleware.)
+            arrived, here = await _body(receive, self.max_body)
+            receive = _replaying(arrived, receive)
+            if not here:
+                # The client left, or its body came too late (the server answered 408): the
+                # application hears it as it would have, at once, and holds no place.
+                await self.app(scope, receive, send)
+                return
         if self.in_flight >= self.max_in_flight:
             await send_problem(send, OVERLOADED)
             return
@@ -258,6 +275,31 @@ class InFlightLimitMiddleware:
             await self.app(scope, receive, send_then_release if streams else send)
         finally:
             done()
+
+
+async def _body(receive: Receive, most: int) -> tuple[list[Message], bool]:
+    """The request's messages up to its body's last (or past most bytes: the rest is left to
+    read), and whether its client is still there (no disconnect came instead)."""
+    messages: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages, False
+        size += len(message.get("body", b""))
+        if not message.get("more_body", False) or size > most:
+            return messages, True
+
+
+def _replaying(messages: list[Message], receive: Receive) -> Receive:
+    """receive, giving messages first."""
+    pending = collections.deque(messages)
+
+    async def replay() -> Message:
+        return pending.popleft() if pending else await receive()
+
+    return replay
 
 
 _NEVER_SHED = frozenset({"/livez"})

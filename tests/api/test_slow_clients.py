@@ -7,6 +7,7 @@ deadline can be watched passing. The last test runs `cit-dispatch serve` itself.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -17,11 +18,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from prometheus_client import REGISTRY
 
 from app.api.app import create_app
+from app.db import dsn
 from app.encryption import generate_key
 from app.settings import Settings
 from tests.live_server import live_server
@@ -205,18 +208,18 @@ def test_a_flood_of_stuck_connections_is_closed_and_the_service_answers_after(
 def test_a_request_answered_before_its_body_is_read_has_its_connection_closed(
     serve: int,
 ) -> None:
-    # No route: the answer (404) comes before the body is read, and the client is not
-    # allowed to keep the connection by trickling the rest of it.
+    # A body declared over the limit: the answer (413) comes before the body is read, and
+    # the client is not allowed to keep the connection by trickling the rest of it.
     sock = _connect(serve)
     sock.sendall(
-        b"POST /v1/no-such-thing HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-        b"Content-Length: 1000\r\n\r\n{"
+        b"POST /v1/calls HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 100000000\r\n\r\n{"
     )
     started = time.monotonic()
     _trickle(sock, b" ", 0.5)
     status, headers, body, closed = _read_answer(sock, BODY_TIMEOUT + MARGIN)
-    assert status == 404
-    _assert_problem(headers, body, 404)
+    assert status == 413
+    _assert_problem(headers, body, 413)
     assert closed
     assert time.monotonic() - started < BODY_TIMEOUT  # at once, not at the body deadline
 
@@ -244,31 +247,68 @@ def test_connections_beyond_the_cap_get_a_quick_503(serve: int) -> None:
             sock.close()
 
 
-def test_requests_beyond_the_in_flight_limit_are_shed_at_once_with_503(serve: int) -> None:
-    # Requests waiting for their bodies are in flight: they hold the limit's places.
-    held = [_connect(serve) for _ in range(MAX_IN_FLIGHT)]
+async def test_requests_beyond_the_in_flight_limit_are_shed_at_once_with_503(
+    serve: int, database_url: str
+) -> None:
+    # Requests running, each waiting on the database (its key's lookup, under a lock an
+    # operator's migration might hold): they hold the limit's places.
+    base = f"http://127.0.0.1:{serve}"
+    locker = await dsn.connect(database_url)
+    hold = locker.transaction()
+    await hold.start()
+    await locker.execute("LOCK TABLE api_key IN ACCESS EXCLUSIVE MODE")
+    async with httpx.AsyncClient(base_url=base, timeout=15) as http:
+        keys = [f"cit_{n:08x}_{'x' * 43}" for n in range(MAX_IN_FLIGHT)]
+        held = [
+            asyncio.create_task(http.get("/v1/units", headers={"Authorization": f"Bearer {key}"}))
+            for key in keys
+        ]
+        try:
+            await _until_waiting_on_the_lock(locker, MAX_IN_FLIGHT)
+            started = time.monotonic()
+            shed = await http.get("/v1/units", headers={"X-Request-ID": "shed-1"})
+            assert time.monotonic() - started < 0.5
+            assert shed.status_code == 503
+            assert shed.headers["retry-after"] == "1"
+            _assert_problem(dict(shed.headers), shed.content, 503, "shed-1")
+            assert json.loads(shed.content)["type"].endswith("/overloaded")
+            # The liveness probe is never shed.
+            assert (await http.get("/livez")).status_code == 200
+        finally:
+            await hold.rollback()
+            await locker.close()
+        assert [(await answer).status_code for answer in held] == [401] * MAX_IN_FLIGHT
+        assert (await http.get("/v1/units")).status_code == 401
+
+
+async def _until_waiting_on_the_lock(conn: asyncpg.Connection, count: int) -> None:
+    waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'api_key'::regclass"
+    for _ in range(200):
+        if await conn.fetchval(waiting) >= count:
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"fewer than {count} requests came to wait on the lock in 10 s")
+
+
+def test_bodies_still_arriving_hold_no_place_among_the_requests_in_flight(serve: int) -> None:
+    """A client sending its body a byte at a time, with no key, held a place in flight
+    until the body deadline: a few dozen of them refused every agency's requests with 503
+    for as long as they kept at it (a security review)."""
+    slow = [_connect(serve) for _ in range(MAX_IN_FLIGHT * 3)]
     try:
-        for sock in held:
+        for sock in slow:
             sock.sendall(
                 b"POST /v1/calls HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
                 b"Content-Length: 100\r\n\r\n{"
             )
         time.sleep(0.3)
-        base = f"http://127.0.0.1:{serve}"
         started = time.monotonic()
-        shed = httpx.get(f"{base}/v1/units", headers={"X-Request-ID": "shed-1"}, timeout=5)
+        answered = httpx.get(f"http://127.0.0.1:{serve}/v1/units", timeout=5)
         assert time.monotonic() - started < 0.5
-        assert shed.status_code == 503
-        assert shed.headers["retry-after"] == "1"
-        _assert_problem(dict(shed.headers), shed.content, 503, "shed-1")
-        assert json.loads(shed.content)["type"].endswith("/overloaded")
-        # The liveness probe is never shed.
-        assert httpx.get(f"{base}/livez", timeout=5).status_code == 200
+        assert answered.status_code == 401, answered.text  # answered, not shed
     finally:
-        for sock in held:
+        for sock in slow:
             sock.close()
-    time.sleep(0.3)
-    assert httpx.get(f"http://127.0.0.1:{serve}/v1/units", timeout=5).status_code == 401
 
 
 def test_malformed_http_gets_a_400_problem_with_the_headers_of_every_answer(serve: int) -> None:
