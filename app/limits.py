@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -206,12 +207,20 @@ class RateLeases(Generic[K]):
         lease.empty_until = now + (1.0 - left) / rate if left < 1.0 else 0.0
 
 
+# A slot taken that no holder holds yet (Slots.give_back).
+_NOBODY = object()
+
+
 @dataclass
 class Slots:
-    """At most `limit` of something open at once (live feeds on this instance)."""
+    """At most `limit` of something open at once (live feeds on this instance), and at most
+    `per_holder` of them held by one holder (an API key): one key of one agency took every
+    feed an instance serves, and the other agencies' consoles got 503 (a security review)."""
 
     limit: int
+    per_holder: int
     taken: int = 0
+    held: Counter[object] = field(default_factory=Counter)
 
     def take(self) -> bool:
         """Take a slot if one is free."""
@@ -220,8 +229,21 @@ class Slots:
         self.taken += 1
         return True
 
-    def give_back(self) -> None:
+    def hold(self, holder: object) -> bool:
+        """Make a slot taken holder's, if it holds fewer than per_holder; else give it back."""
+        if self.held[holder] >= self.per_holder:
+            self.give_back()
+            return False
+        self.held[holder] += 1
+        return True
+
+    def give_back(self, holder: object = _NOBODY) -> None:
+        """Give a slot back (holder's, if it held it)."""
         self.taken = max(0, self.taken - 1)
+        if holder is not _NOBODY and self.held[holder] > 0:
+            self.held[holder] -= 1
+            if not self.held[holder]:
+                del self.held[holder]
 
 
 class Unproven:

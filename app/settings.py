@@ -89,9 +89,11 @@ class Settings(BaseSettings):
     # (docs/reports.md, "Alerts"); 0 turns the alerts off on this instance.
     alert_interval_seconds: float = Field(default=600.0, ge=0.0, le=86_400.0)
     # The live feed (GET /v1/stream): a comment line after this many quiet seconds keeps
-    # proxies from closing it; at most max_streams open per process, beyond it 503.
+    # proxies from closing it; at most max_streams open per process, beyond it 503; at most
+    # max_streams_per_key of them one API key's, beyond it 429.
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0.0, le=300.0)
     max_streams: int = Field(default=200, ge=1, le=1_000_000)
+    max_streams_per_key: int = Field(default=50, ge=1, le=1_000_000)
     # Browser origins allowed by CORS, comma-separated; empty means CORS stays off.
     cors_origins: str = ""
     # On SIGTERM, how long `serve` lets requests in flight finish, and `serve`'s relay or

@@ -68,7 +68,7 @@ class AppState:
         self.announcements = Announcements(
             self.autocommit, EVENT_COMMITTED, log=logging.getLogger("app.services.stream")
         )
-        self.streams = Slots(settings.max_streams)
+        self.streams = Slots(settings.max_streams, settings.max_streams_per_key)
         self.stream_reads = asyncio.Semaphore(max(1, settings.db_pool_size // 4))
 
     def unit_of_work(self, agency_id: UUID, *, read_only: bool = False) -> UnitOfWork:

@@ -655,6 +655,41 @@ async def test_open_streams_hold_no_connection_nor_request_slot_and_are_capped(
         pass
 
 
+async def test_one_key_holds_at_most_its_share_of_the_streams_and_others_still_open(
+    database_url: str, settings: Settings, admin: Api, other_admin: Api
+) -> None:
+    """One viewer key of one agency opened every stream an instance serves, and the other
+    agencies' consoles were refused theirs (a security review)."""
+    limits = settings.model_copy(
+        update={"max_streams": 6, "max_streams_per_key": 2, "stream_heartbeat_seconds": HEARTBEAT}
+    )
+    app = create_app(limits, database_url)
+    with live_server(app, limits) as port:
+        here = Live(app, port)
+        viewer = await admin.with_role("viewer")
+        async with (
+            stream(here, viewer),
+            stream(here, viewer),
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http,
+        ):
+            async with http.stream("GET", "/v1/stream", headers=viewer.headers) as refused:
+                assert refused.status_code == 429
+                assert refused.headers["retry-after"] == "5"
+                assert refused.headers["content-type"] == "application/problem+json"
+                assert "CIT_MAX_STREAMS_PER_KEY" in json.loads(await refused.aread())["detail"]
+            # A ticket names its key only as it is spent: refused alike.
+            ticket = (await viewer.ok("POST", "/v1/stream/tickets", None, 201))["ticket"]
+            async with http.stream("GET", "/v1/stream", params={"ticket": ticket}) as by_ticket:
+                assert by_ticket.status_code == 429
+            # Another agency's key, and another key of the same agency, open theirs.
+            async with stream(here, other_admin), stream(here, admin):
+                assert here.state.streams.taken == 4
+        await slots_given_back(here)
+        assert here.state.streams.held == {}
+        async with stream(here, viewer), stream(here, viewer):
+            pass
+
+
 async def test_shutdown_ends_open_streams_cleanly_and_the_server_exits(
     database_url: str, settings: Settings, admin: Api
 ) -> None:

@@ -20,7 +20,7 @@ from app.api.deps import (
 )
 from app.api.problems import problems, quoted
 from app.api.strict_json import StrictJSONRoute
-from app.errors import Invalid, ServiceUnavailable
+from app.errors import Invalid, ServiceUnavailable, TooManyRequests
 from app.limits import Slots
 from app.schemas.common import worded
 from app.schemas.stream import StreamTicketOut
@@ -41,16 +41,17 @@ class EventStreamResponse(StreamingResponse):
 
     media_type = MEDIA_TYPE
 
-    def __init__(self, content: AsyncIterator[bytes], *, slots: Slots) -> None:
+    def __init__(self, content: AsyncIterator[bytes], *, slots: Slots, holder: object) -> None:
         # Tell proxies (nginx) to pass each message on at once.
         super().__init__(content, headers={"X-Accel-Buffering": "no"})
         self._slots = slots
+        self._holder = holder
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            self._slots.give_back()
+            self._slots.give_back(self._holder)
 
 
 def _types(values: list[str] | None) -> frozenset[EventType] | None:
@@ -179,11 +180,25 @@ async def stream(
     try:
         if ticket is not None:
             who, key_hash = await stream_caller_by_ticket(request, state, ticket)
-        feed = await service.open_feed(state, who, key_hash=key_hash, types=chosen, after=after)
     except BaseException:
         state.streams.give_back()
         raise
-    return EventStreamResponse(service.messages(state, feed), slots=state.streams)
+    # (With a ticket, known only now: the ticket is spent, and a new one needed.)
+    if not state.streams.hold(who.key_id):
+        raise TooManyRequests(
+            f"This key has {state.settings.max_streams_per_key} streams open on this instance,"
+            " as many as one key may (CIT_MAX_STREAMS_PER_KEY): close one, or give each"
+            " console a key of its own",
+            retry_after=FULL_RETRY_AFTER,
+        )
+    try:
+        feed = await service.open_feed(state, who, key_hash=key_hash, types=chosen, after=after)
+    except BaseException:
+        state.streams.give_back(who.key_id)
+        raise
+    return EventStreamResponse(
+        service.messages(state, feed), slots=state.streams, holder=who.key_id
+    )
 
 
 def end_streams(app: object) -> None:
