@@ -33,6 +33,14 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class _MalformedTold(logging.Filter):
+    """Drop uvicorn's line for a malformed request: app/api/server.py logs it once, with
+    the request id its 400 carries."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != "Invalid HTTP request received."
+
+
 def configure_logging(level: str) -> None:
     """Send every log record, uvicorn's included, to stderr as one JSON object per line."""
     handler = logging.StreamHandler(sys.stderr)
@@ -45,6 +53,10 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).propagate = True
     # Our middleware writes the access log, with the request id; uvicorn's would duplicate it.
     logging.getLogger("uvicorn.access").disabled = True
+    # As the protocol's own line for a malformed request does, with the answer's request id.
+    errors = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _MalformedTold) for f in errors.filters):
+        errors.addFilter(_MalformedTold())
     # pgserver narrates every pg_ctl call at INFO, and Alembic each plugin it sets up; their
     # warnings and errors still show (Alembic's migrations are still logged).
     for name in ("pgserver", "alembic.runtime.plugins"):

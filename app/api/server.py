@@ -313,14 +313,21 @@ class _GuardedProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def send_400_response(self, msg: str) -> None:
-        log.warning("malformed request", extra={"error": msg})
-        if self._write_and_close(MALFORMED, new_request_id()):
+        # One line, with the request id the answer carries (uvicorn's own line for it is
+        # dropped: app/logs.py).
+        request_id = new_request_id()
+        log.warning("malformed request", extra={"error": msg, "request_id": request_id})
+        if self._write_and_close(MALFORMED, request_id):
             self._count_unrouted(MALFORMED)
 
     def _headers_late(self) -> None:
         self._deadline, self._deadline_for = None, _IDLE
-        log.warning("request headers timed out", extra={"seconds": self.header_timeout})
-        if self._write_and_close(HEADERS_LATE, new_request_id()):
+        request_id = new_request_id()
+        log.warning(
+            "request headers timed out",
+            extra={"seconds": self.header_timeout, "request_id": request_id},
+        )
+        if self._write_and_close(HEADERS_LATE, request_id):
             self._count_unrouted(HEADERS_LATE)
 
     def _count_unrouted(self, answer: Answer) -> None:

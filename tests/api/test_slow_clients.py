@@ -62,6 +62,12 @@ def _connect(port: int) -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=10)
 
 
+def _send(port: int, data: bytes) -> socket.socket:
+    sock = _connect(port)
+    sock.sendall(data)
+    return sock
+
+
 def _read_answer(sock: socket.socket, wait: float) -> tuple[int, dict[str, str], bytes, bool]:
     """Status, headers and body of the one answer, and whether the server then closed.
 
@@ -353,6 +359,15 @@ def test_cit_dispatch_serve_applies_the_header_deadline_from_its_environment(
         assert status == 408
         _assert_problem(headers, body, 408)
         assert closed
+        # Its log says so once for each, with the request id the answer carried.
+        status, bad, _, _ = _read_answer(_send(port, b"NOT HTTP AT ALL\r\n\r\n"), 3)
+        assert status == 400
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    told = [(line["msg"], line.get("request_id")) for line in lines if line["level"] == "warning"]
+    assert told == [
+        ("request headers timed out", headers["x-request-id"]),
+        ("malformed request", bad["x-request-id"]),
+    ]
