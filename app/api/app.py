@@ -67,9 +67,6 @@ class _App(FastAPI):
     """
 
     max_in_flight = 0
-    # The largest body a request may have (CIT_MAX_BODY_BYTES): the in-flight limit reads
-    # a body before it counts the request.
-    max_body = 0
     # CORSMiddleware's options, when CIT_CORS_ORIGINS names origins: it wraps every answer
     # (a 413, the overload 503, a 500), so a console in the browser reads their status.
     cors: dict[str, Any] | None = None
@@ -85,9 +82,7 @@ class _App(FastAPI):
             HeadMiddleware(super().build_middleware_stack()), stopping=lambda: self.stopping
         )
         if self.max_in_flight:
-            stack = InFlightLimitMiddleware(
-                stack, max_in_flight=self.max_in_flight, max_body=self.max_body
-            )
+            stack = InFlightLimitMiddleware(stack, max_in_flight=self.max_in_flight)
         if self.cors is not None:
             stack = CORSMiddleware(stack, **self.cors)
         stack = SecurityHeadersMiddleware(stack)
@@ -286,7 +281,6 @@ def create_app(
         }
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.max_in_flight = settings.max_in_flight
-    app.max_body = settings.max_body_bytes
     if tracing is not None:
         app.request_span = tracing.wrap_asgi
     return app

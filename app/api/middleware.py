@@ -4,7 +4,6 @@ limits, HEAD."""
 from __future__ import annotations
 
 import asyncio
-import collections
 import json
 import logging
 import re
@@ -227,79 +226,87 @@ class InFlightLimitMiddleware:
     liveness probe is never shed. A live feed counts until its answer begins: an open
     stream waits, it does not work, and has a cap of its own (CIT_MAX_STREAMS).
 
-    A request counts once its body has arrived (up to max_body bytes of it, read here):
-    one still arriving does no work. Counted from its headers, a client that sent its body
-    a byte at a time, no key needed, held a place for the whole body deadline, and 64 of
-    them refused every agency's requests (a security review).
+    A request waiting on its client for the rest of its body does no work: after
+    LEND_AFTER seconds of such a wait its place is lent back, and taken again when the body
+    comes (or, if none is free then, the request is shed as a new one would be). Held for
+    the whole wait, a client sending its body a byte at a time, no key needed, kept a place
+    up to the body deadline, and 64 of them refused every agency's requests (a security
+    review). Bodies that arrive with their request never wait that long.
     """
 
-    def __init__(self, app: ASGIApp, *, max_in_flight: int, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_in_flight: int) -> None:
         self.app = app
         self.max_in_flight = max_in_flight
-        self.max_body = max_body
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in _NEVER_SHED:
             await self.app(scope, receive, send)
             return
-        declared = _header(scope, b"content-length")
-        if declared is None or (declared.isdigit() and int(declared) <= self.max_body):
-            # (A body declared too large is refused at once, inside: BodySizeLimitMiddleware.)
-            arrived, here = await _body(receive, self.max_body)
-            receive = _replaying(arrived, receive)
-            if not here:
-                # The client left, or its body came too late (the server answered 408): the
-                # application hears it as it would have, at once, and holds no place.
-                await self.app(scope, receive, send)
-                return
         if self.in_flight >= self.max_in_flight:
             await send_problem(send, OVERLOADED)
             return
         self.in_flight += 1
-        counted = True
+        # holding: this request's place is counted; done: it no longer needs one (its
+        # stream's answer began, or it ended); lent: given back while it waits on the client.
+        holding, done, lent, shed, answering = True, False, False, False, False
+        streams = scope["path"] in LONG_LIVED
+        loop = asyncio.get_running_loop()
 
-        def done() -> None:
-            nonlocal counted
-            if counted:
-                counted = False
+        def release() -> None:
+            nonlocal holding
+            if holding:
+                holding = False
                 self.in_flight -= 1
 
-        async def send_then_release(message: Message) -> None:
+        def lend() -> None:
+            nonlocal lent
+            if holding and not done:
+                release()
+                lent = True
+
+        async def lending_receive() -> Message:
+            nonlocal holding, lent, shed
+            if shed:
+                return {"type": "http.disconnect"}
+            timer = loop.call_later(LEND_AFTER, lend)
+            try:
+                message = await receive()
+            finally:
+                timer.cancel()
+            if lent:
+                lent = False
+                if self.in_flight >= self.max_in_flight:
+                    # Its body came while the instance is full: refused as a new request
+                    # would be; the application hears the client leave.
+                    shed = True
+                    if not answering:
+                        await send_problem(send, OVERLOADED)
+                    return {"type": "http.disconnect"}
+                self.in_flight += 1
+                holding = True
+            return message
+
+        async def counted_send(message: Message) -> None:
+            nonlocal answering, done
+            if shed:
+                return
             await send(message)
             if message["type"] == "http.response.start":
-                done()
+                answering = True
+                if streams:
+                    done = True
+                    release()
 
         try:
-            streams = scope["path"] in LONG_LIVED
-            await self.app(scope, receive, send_then_release if streams else send)
+            await self.app(scope, lending_receive, counted_send)
         finally:
-            done()
+            done = True
+            release()
 
 
-async def _body(receive: Receive, most: int) -> tuple[list[Message], bool]:
-    """The request's messages up to its body's last (or past most bytes: the rest is left to
-    read), and whether its client is still there (no disconnect came instead)."""
-    messages: list[Message] = []
-    size = 0
-    while True:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            return messages, False
-        size += len(message.get("body", b""))
-        if not message.get("more_body", False) or size > most:
-            return messages, True
-
-
-def _replaying(messages: list[Message], receive: Receive) -> Receive:
-    """receive, giving messages first."""
-    pending = collections.deque(messages)
-
-    async def replay() -> Message:
-        return pending.popleft() if pending else await receive()
-
-    return replay
+# How long a request may wait on its client for its body before its place is lent back.
+LEND_AFTER = 0.5
 
 
 _NEVER_SHED = frozenset({"/livez"})

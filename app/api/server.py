@@ -313,11 +313,18 @@ class _GuardedProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def send_400_response(self, msg: str) -> None:
+        # A body malformed (its chunks, say) while the application runs for the request: it
+        # hears the client leave, and counts this answer as its own (not the one it then
+        # sends into the void), with the request's id.
+        running = self._phase == _BODY and self.cycle is not None
+        state = self.scope.get("state", {}) if running else {}
+        request_id = state.get("request_id") or new_request_id()
         # One line, with the request id the answer carries (uvicorn's own line for it is
         # dropped: app/logs.py).
-        request_id = new_request_id()
         log.warning("malformed request", extra={"error": msg, "request_id": request_id})
-        if self._write_and_close(MALFORMED, request_id):
+        if running:
+            state[ANSWERED_BY_SERVER] = MALFORMED[0]
+        if self._write_and_close(MALFORMED, request_id) and not running:
             self._count_unrouted(MALFORMED)
 
     def _headers_late(self) -> None:

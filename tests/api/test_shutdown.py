@@ -173,6 +173,35 @@ async def test_a_request_still_running_when_the_grace_ends_gets_a_503_to_retry(
     assert code == 0, _read(log)
 
 
+async def test_a_request_whose_body_is_still_arriving_when_the_grace_ends_gets_the_503(
+    database_url: str, settings: Settings, admin: Api, tmp_path: Path
+) -> None:
+    """Its wait for the body is cut short as any other wait of a request (a review: a
+    wait outside the middleware that answers it was a plain-text 500)."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = _env(database_url, settings, CIT_RUN_RELAY="false", CIT_SHUTDOWN_GRACE_SECONDS="1")
+    async with _running(["serve", "--no-migrate", "--port", str(port)], env, log) as serve:
+        await _wait_ready(port, serve, log)
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(
+            b"POST /v1/calls HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            + f"Authorization: Bearer {admin.key}\r\n".encode()
+            + b"Content-Length: 100\r\n\r\n{"
+        )
+        await asyncio.sleep(1.0)  # past the in-flight limit's lending of its place
+        serve.send_signal(signal.SIGTERM)
+        answer = await asyncio.to_thread(_read_until_closed, sock)
+        code = await asyncio.wait_for(serve.wait(), GRACE + 10)
+    head = answer.partition(b"\r\n\r\n")[0].decode("latin-1").lower()
+    assert head.startswith("http/1.1 503 "), answer
+    assert "content-type: application/problem+json" in head
+    assert "x-request-id: " in head
+    assert answer.endswith(b"}")
+    assert b"/stopping" in answer
+    assert code == 0, _read(log)
+
+
 def _read_until_closed(sock: socket.socket) -> bytes:
     data = b""
     with sock:

@@ -8,6 +8,7 @@ deadline can be watched passing. The last test runs `cit-dispatch serve` itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -15,15 +16,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from prometheus_client import REGISTRY
 
 from app.api.app import create_app
+from app.api.middleware import LEND_AFTER
 from app.db import dsn
 from app.encryption import generate_key
 from app.settings import Settings
@@ -211,21 +212,26 @@ def test_a_flood_of_stuck_connections_is_closed_and_the_service_answers_after(
     assert httpx.get(f"http://127.0.0.1:{serve}/livez", timeout=5).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("request_line", "length", "status"),
+    [(b"POST /v1/no-such-thing", 1000, 404), (b"POST /v1/calls", 100_000_000, 413)],
+    ids=["no-route", "declared-too-large"],
+)
 def test_a_request_answered_before_its_body_is_read_has_its_connection_closed(
-    serve: int,
+    serve: int, request_line: bytes, length: int, status: int
 ) -> None:
-    # A body declared over the limit: the answer (413) comes before the body is read, and
-    # the client is not allowed to keep the connection by trickling the rest of it.
+    # The answer (no route; a body declared over the limit) comes before the body is read,
+    # and the client is not allowed to keep the connection by trickling the rest of it.
     sock = _connect(serve)
     sock.sendall(
-        b"POST /v1/calls HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-        b"Content-Length: 100000000\r\n\r\n{"
+        request_line + b" HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(length).encode() + b"\r\n\r\n{"
     )
     started = time.monotonic()
     _trickle(sock, b" ", 0.5)
-    status, headers, body, closed = _read_answer(sock, BODY_TIMEOUT + MARGIN)
-    assert status == 413
-    _assert_problem(headers, body, 413)
+    answered, headers, body, closed = _read_answer(sock, BODY_TIMEOUT + MARGIN)
+    assert answered == status
+    _assert_problem(headers, body, status)
     assert closed
     assert time.monotonic() - started < BODY_TIMEOUT  # at once, not at the body deadline
 
@@ -256,44 +262,51 @@ def test_connections_beyond_the_cap_get_a_quick_503(serve: int) -> None:
 async def test_requests_beyond_the_in_flight_limit_are_shed_at_once_with_503(
     serve: int, database_url: str
 ) -> None:
-    # Requests running, each waiting on the database (its key's lookup, under a lock an
-    # operator's migration might hold): they hold the limit's places.
-    base = f"http://127.0.0.1:{serve}"
+    async with (
+        _places_taken(serve, database_url),
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{serve}", timeout=5) as http,
+    ):
+        started = time.monotonic()
+        shed = await http.get("/v1/units", headers={"X-Request-ID": "shed-1"})
+        assert time.monotonic() - started < 0.5
+        assert shed.status_code == 503
+        assert shed.headers["retry-after"] == "1"
+        _assert_problem(dict(shed.headers), shed.content, 503, "shed-1")
+        assert json.loads(shed.content)["type"].endswith("/overloaded")
+        # The liveness probe is never shed.
+        assert (await http.get("/livez")).status_code == 200
+
+
+_WAITING = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'api_key'::regclass"
+
+
+@contextlib.asynccontextmanager
+async def _places_taken(serve: int, database_url: str) -> AsyncIterator[None]:
+    """Every place in flight taken by a request running, each waiting on the database (its
+    key's lookup, under a lock an operator's migration might hold), for the block; each
+    answered 401 after it."""
     locker = await dsn.connect(database_url)
     hold = locker.transaction()
     await hold.start()
     await locker.execute("LOCK TABLE api_key IN ACCESS EXCLUSIVE MODE")
-    async with httpx.AsyncClient(base_url=base, timeout=15) as http:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{serve}", timeout=15) as http:
         keys = [f"cit_{n:08x}_{'x' * 43}" for n in range(MAX_IN_FLIGHT)]
         held = [
             asyncio.create_task(http.get("/v1/units", headers={"Authorization": f"Bearer {key}"}))
             for key in keys
         ]
         try:
-            await _until_waiting_on_the_lock(locker, MAX_IN_FLIGHT)
-            started = time.monotonic()
-            shed = await http.get("/v1/units", headers={"X-Request-ID": "shed-1"})
-            assert time.monotonic() - started < 0.5
-            assert shed.status_code == 503
-            assert shed.headers["retry-after"] == "1"
-            _assert_problem(dict(shed.headers), shed.content, 503, "shed-1")
-            assert json.loads(shed.content)["type"].endswith("/overloaded")
-            # The liveness probe is never shed.
-            assert (await http.get("/livez")).status_code == 200
+            for _ in range(200):
+                if await locker.fetchval(_WAITING) >= MAX_IN_FLIGHT:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                pytest.fail(f"fewer than {MAX_IN_FLIGHT} requests came to wait on the lock")
+            yield
         finally:
             await hold.rollback()
             await locker.close()
         assert [(await answer).status_code for answer in held] == [401] * MAX_IN_FLIGHT
-        assert (await http.get("/v1/units")).status_code == 401
-
-
-async def _until_waiting_on_the_lock(conn: asyncpg.Connection, count: int) -> None:
-    waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'api_key'::regclass"
-    for _ in range(200):
-        if await conn.fetchval(waiting) >= count:
-            return
-        await asyncio.sleep(0.05)
-    pytest.fail(f"fewer than {count} requests came to wait on the lock in 10 s")
 
 
 def test_bodies_still_arriving_hold_no_place_among_the_requests_in_flight(serve: int) -> None:
@@ -307,7 +320,7 @@ def test_bodies_still_arriving_hold_no_place_among_the_requests_in_flight(serve:
                 b"POST /v1/calls HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
                 b"Content-Length: 100\r\n\r\n{"
             )
-        time.sleep(0.3)
+        time.sleep(LEND_AFTER + 0.3)
         started = time.monotonic()
         answered = httpx.get(f"http://127.0.0.1:{serve}/v1/units", timeout=5)
         assert time.monotonic() - started < 0.5
@@ -315,6 +328,52 @@ def test_bodies_still_arriving_hold_no_place_among_the_requests_in_flight(serve:
     finally:
         for sock in slow:
             sock.close()
+
+
+async def test_a_body_that_comes_while_the_instance_is_full_is_shed_as_a_new_request(
+    serve: int, database_url: str
+) -> None:
+    """A request whose place was lent back as it waited for its body does not run beyond
+    the limit when the body comes."""
+    waiting = _connect(serve)
+    waiting.sendall(
+        b"POST /v1/calls HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer cit_0badf00d_" + b"x" * 43 + b"\r\nContent-Length: 2\r\n\r\n{"
+    )
+    await asyncio.sleep(LEND_AFTER + 0.3)
+    async with _places_taken(serve, database_url):
+        waiting.sendall(b"}")
+        status, headers, body, _ = await asyncio.to_thread(_read_answer, waiting, 3)
+    assert status == 503
+    assert json.loads(body)["type"].endswith("/overloaded")
+    assert headers["retry-after"] == "1"
+
+
+async def test_clients_that_leave_mid_body_still_count_while_their_requests_run(
+    serve: int, database_url: str
+) -> None:
+    """A route that reads no body runs while its client is gone: it holds its place (a
+    review: let go uncounted, a client leaving mid-body put work on the database past the
+    limit)."""
+    locker = await dsn.connect(database_url)
+    hold = locker.transaction()
+    await hold.start()
+    try:
+        await locker.execute("LOCK TABLE api_key IN ACCESS EXCLUSIVE MODE")
+        for n in range(MAX_IN_FLIGHT * 3):
+            with _connect(serve) as sock:
+                sock.sendall(
+                    b"GET /v1/units HTTP/1.1\r\nHost: t\r\n"
+                    + f"Authorization: Bearer cit_{n:08x}_{'x' * 43}\r\n".encode()
+                    + b"Content-Length: 5\r\n\r\n{"
+                )
+        await asyncio.sleep(LEND_AFTER + 0.5)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{serve}", timeout=5) as http:
+            assert (await http.get("/v1/units")).status_code == 503
+        assert await locker.fetchval(_WAITING) == MAX_IN_FLIGHT
+    finally:
+        await hold.rollback()
+        await locker.close()
 
 
 def test_malformed_http_gets_a_400_problem_with_the_headers_of_every_answer(serve: int) -> None:
@@ -326,6 +385,28 @@ def test_malformed_http_gets_a_400_problem_with_the_headers_of_every_answer(serv
     _assert_problem(headers, body, 400)
     assert closed
     assert _counted(400) == before + 1
+
+
+def test_a_body_malformed_midway_is_answered_400_once_with_the_requests_id(serve: int) -> None:
+    """The application, running for the request, heard the client leave and sent a 400 of
+    its own into the void: both were counted, under two ids (a review)."""
+    routed, unrouted = _counted(400, "POST", "/v1/calls"), _counted(400)
+    sock = _connect(serve)
+    sock.sendall(
+        b"POST /v1/calls HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"X-Request-ID: bad-chunks-1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n"
+    )
+    time.sleep(0.2)
+    sock.sendall(b"zz\r\nnot a chunk\r\n")
+    status, headers, body, closed = _read_answer(sock, 3)
+    assert status == 400
+    _assert_problem(headers, body, 400, "bad-chunks-1")
+    assert closed
+    deadline = time.monotonic() + 5
+    while _counted(400, "POST", "/v1/calls") == routed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _counted(400, "POST", "/v1/calls") == routed + 1
+    assert _counted(400) == unrouted
 
 
 def test_cit_dispatch_serve_applies_the_header_deadline_from_its_environment(
