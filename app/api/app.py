@@ -89,7 +89,8 @@ class _App(FastAPI):
         if self.request_span is not None:
             # Inside the request id, which the span carries.
             stack = self.request_span(stack)
-        return MetricsMiddleware(RequestContextMiddleware(stack), routes=self.known_routes)
+        routes = self.known_routes
+        return MetricsMiddleware(RequestContextMiddleware(stack, routes=routes), routes=routes)
 
 
 def begin_shutdown(app: object) -> None:

@@ -68,8 +68,13 @@ async def _authenticated(
     principal = await auth.authenticate(
         state, secret, client=_client(request), request_id=request_id(request)
     )
-    request.scope.setdefault("state", {})[KEY_PREFIX] = principal.prefix  # the access log's
+    _name_key(request, principal)
     return principal
+
+
+def _name_key(request: Request, who: Principal) -> None:
+    """Name the key that authenticated in the request's access log line (its prefix)."""
+    request.scope.setdefault("state", {})[KEY_PREFIX] = who.prefix
 
 
 # Path parameters that name the resource a request acts on, for the audit trail.
@@ -225,6 +230,7 @@ async def stream_caller_by_ticket(
     who, key_hash = await auth.redeem_ticket(
         state, ticket, client=_client(request), request_id=request_id(request)
     )
+    _name_key(request, who)
     await _authorized(request, who)
     return who, key_hash
 

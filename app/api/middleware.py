@@ -31,8 +31,9 @@ _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 class RequestContextMiddleware:
     """Give every request an id (X-Request-ID, echoed back) and write one access log line."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, routes: Sequence[BaseRoute]) -> None:
         self.app = app
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,8 +73,8 @@ class RequestContextMiddleware:
                 extra={
                     "method": scope["method"],
                     "path": scope["path"],
-                    # The template the router chose (null: none), as the metrics count it.
-                    "route": getattr(scope.get("route"), "path_format", None),
+                    # The route's template (null: none matches), as the metrics count it.
+                    "route": route_template(scope, self.routes),
                     "status": state.get(ANSWERED_BY_SERVER, status),
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                     # The client's address (behind a trusted proxy, as it forwarded it) and
@@ -123,12 +124,18 @@ class MetricsMiddleware:
             metrics.count_request(scope["method"], self._route(scope), status, seconds)
 
     def _route(self, scope: Scope) -> str:
-        # The router leaves the route it chose in the scope (a 405 too).
-        route = scope.get("route")
-        if route is None:
-            route = next((r for r in self.routes if r.matches(scope)[0] is not Match.NONE), None)
-        template = getattr(route, "path_format", None)
-        return template if isinstance(template, str) else metrics.UNMATCHED
+        return route_template(scope, self.routes) or metrics.UNMATCHED
+
+
+def route_template(scope: Scope, routes: Sequence[BaseRoute]) -> str | None:
+    """The template of the route a request asked for (None: no route matches it), named
+    even when it was refused before routing (503 overloaded, 413)."""
+    # The router leaves the route it chose in the scope (a 405 too).
+    route = scope.get("route")
+    if route is None:
+        route = next((r for r in routes if r.matches(scope)[0] is not Match.NONE), None)
+    template = getattr(route, "path_format", None)
+    return template if isinstance(template, str) else None
 
 
 SECURITY_HEADERS = [

@@ -121,9 +121,9 @@ class Outcomes:
         error = f"the relay failed: {type(exc).__name__}: {exc}"[:500]
         try:
             await self.retry_or_fail(row, code=None, error=error, wait_hint=None)
-        except Exception as exc:
+        except Exception as failure:
             # Its lease runs out and it is claimed again (as another attempt).
-            log_failure(log, "webhook delivery attempt not recorded", exc)
+            log_failure(log, "webhook delivery attempt not recorded", failure)
 
     async def gone(self, row: Any, code: int) -> None:
         """The receiver answered 410: its subscription is turned off, the delivery failed."""

@@ -51,9 +51,13 @@ async def test_a_request_no_key_authenticated_or_no_route_took_says_so(
     wrong = {"Authorization": "Bearer cit_00000000_not-a-key-at-all"}
     assert (await admin.client.get("/v1/units", headers=wrong)).status_code == 401
     assert (await admin.client.get("/no/such/route", headers=admin.headers)).status_code == 404
+    # Refused before routing: still named by the route it asked for, as the metrics do.
+    too_large = {**admin.headers, "Content-Length": str(10**9)}
+    assert (await admin.client.post("/v1/calls", headers=too_large)).status_code == 413
     lines = _lines(caplog)
     assert [(line["route"], line["status"], line["key"]) for line in lines] == [
         ("/v1/calls", 401, None),
         ("/v1/units", 401, None),
         (None, 404, None),
+        ("/v1/calls", 413, None),
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import threading
 import time
 import uuid
@@ -656,10 +657,15 @@ async def test_open_streams_hold_no_connection_nor_request_slot_and_are_capped(
 
 
 async def test_one_key_holds_at_most_its_share_of_the_streams_and_others_still_open(
-    database_url: str, settings: Settings, admin: Api, other_admin: Api
+    database_url: str,
+    settings: Settings,
+    admin: Api,
+    other_admin: Api,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """One viewer key of one agency opened every stream an instance serves, and the other
     agencies' consoles were refused theirs (a security review)."""
+    caplog.set_level(logging.INFO, logger="cit_dispatch.access")
     limits = settings.model_copy(
         update={"max_streams": 6, "max_streams_per_key": 2, "stream_heartbeat_seconds": HEARTBEAT}
     )
@@ -681,6 +687,9 @@ async def test_one_key_holds_at_most_its_share_of_the_streams_and_others_still_o
             ticket = (await viewer.ok("POST", "/v1/stream/tickets", None, 201))["ticket"]
             async with http.stream("GET", "/v1/stream", params={"ticket": ticket}) as by_ticket:
                 assert by_ticket.status_code == 429
+            # Its access line names the key the ticket was spent for.
+            [line] = [r for r in caplog.records if getattr(r, "status", None) == 429][-1:]
+            assert line.__dict__["key"] == viewer.key.removeprefix("cit_").split("_")[0]
             # Another agency's key, and another key of the same agency, open theirs.
             async with stream(here, other_admin), stream(here, admin):
                 assert here.state.streams.taken == 4
