@@ -39,10 +39,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = _header(scope, b"x-request-id")
-        request_id = incoming if incoming and _REQUEST_ID_OK.match(incoming) else uuid.uuid4().hex
+        request_id = request_id_of(scope)
         token = request_id_var.set(request_id)
-        scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500
 
@@ -233,12 +231,13 @@ class InFlightLimitMiddleware:
     liveness probe is never shed. A live feed counts until its answer begins: an open
     stream waits, it does not work, and has a cap of its own (CIT_MAX_STREAMS).
 
-    A request waiting on its client for the rest of its body does no work: after
-    LEND_AFTER seconds of such a wait its place is lent back, and taken again when the body
-    comes (or, if none is free then, the request is shed as a new one would be). Held for
-    the whole wait, a client sending its body a byte at a time, no key needed, kept a place
-    up to the body deadline, and 64 of them refused every agency's requests (a security
-    review). Bodies that arrive with their request never wait that long.
+    A request waiting on its client for the rest of its body does no work: once its waits
+    add up to LEND_AFTER seconds, its place is lent back whenever it waits, and taken again
+    when the body comes (or, if none is free then, the request is shed as a new one would
+    be). Held for the whole wait, a client sending its body a byte at a time, no key
+    needed, kept a place up to the body deadline, and 64 of them refused every agency's
+    requests (a security review); counted per wait, one sending a byte every 0.4 s still
+    did (review r2). Bodies that arrive with their request never wait that long.
     """
 
     def __init__(self, app: ASGIApp, *, max_in_flight: int) -> None:
@@ -257,6 +256,8 @@ class InFlightLimitMiddleware:
         # holding: this request's place is counted; done: it no longer needs one (its
         # stream's answer began, or it ended); lent: given back while it waits on the client.
         holding, done, lent, shed, answering = True, False, False, False, False
+        # Seconds it has waited on its client for its body so far.
+        waited = 0.0
         streams = scope["path"] in LONG_LIVED
         loop = asyncio.get_running_loop()
 
@@ -273,16 +274,26 @@ class InFlightLimitMiddleware:
                 lent = True
 
         async def lending_receive() -> Message:
-            nonlocal holding, lent, shed
+            nonlocal holding, lent, shed, waited
             if shed:
                 return {"type": "http.disconnect"}
-            timer = loop.call_later(LEND_AFTER, lend)
+            # Lent once the waits on the client add up to LEND_AFTER (a client sending a
+            # byte every few tenths of a second never waits that long at once); a message
+            # already there is taken before the timer can run.
+            timer = None
+            if holding and not done:
+                timer = loop.call_later(max(0.0, LEND_AFTER - waited), lend)
+            began = loop.time()
             try:
                 message = await receive()
             finally:
-                timer.cancel()
+                waited += loop.time() - began
+                if timer is not None:
+                    timer.cancel()
             if lent:
                 lent = False
+                if message["type"] != "http.request":
+                    return message  # the client left: nothing more to run for it
                 if self.in_flight >= self.max_in_flight:
                     # Its body came while the instance is full: refused as a new request
                     # would be; the application hears the client leave.
@@ -376,6 +387,19 @@ async def send_problem(send: Send, answer: Answer, request_id: str | None = None
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
+
+
+def request_id_of(scope: Scope) -> str:
+    """The request's id, kept in its scope's state: the client's X-Request-ID if it is a
+    fit one, else a new one. The HTTP protocol may give it first (an answer it writes
+    before the application ran this far: app/api/server.py)."""
+    state = scope.setdefault("state", {})
+    request_id: str | None = state.get("request_id")
+    if request_id is None:
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and _REQUEST_ID_OK.match(incoming) else new_request_id()
+        state["request_id"] = request_id
+    return request_id
 
 
 class BodySizeLimitMiddleware:

@@ -29,7 +29,7 @@ import math
 import socket
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -42,6 +42,7 @@ from app.api.middleware import (
     Answer,
     new_request_id,
     problem_head,
+    request_id_of,
     send_problem,
 )
 from app.api.routes.stream import end_streams
@@ -317,15 +318,24 @@ class _GuardedProtocol(HttpToolsProtocol):
         # hears the client leave, and counts this answer as its own (not the one it then
         # sends into the void), with the request's id.
         running = self._phase == _BODY and self.cycle is not None
-        state = self.scope.get("state", {}) if running else {}
-        request_id = state.get("request_id") or new_request_id()
+        request_id = request_id_of(self._scope()) if running else new_request_id()
         # One line, with the request id the answer carries (uvicorn's own line for it is
         # dropped: app/logs.py).
         log.warning("malformed request", extra={"error": msg, "request_id": request_id})
-        if running:
-            state[ANSWERED_BY_SERVER] = MALFORMED[0]
-        if self._write_and_close(MALFORMED, request_id) and not running:
-            self._count_unrouted(MALFORMED)
+        if not running:
+            if self._write_and_close(MALFORMED, request_id):
+                self._count_unrouted(MALFORMED)
+            return
+        if self.cycle.response_started:
+            # Its answer began (a live feed, say): no 400 into the middle of it; it ends.
+            self._close()
+            return
+        self._scope()["state"][ANSWERED_BY_SERVER] = MALFORMED[0]
+        self._write_and_close(MALFORMED, request_id)
+
+    def _scope(self) -> Scope:
+        """The scope of the request being read (uvicorn's, as the application gets it)."""
+        return cast(Scope, self.scope)
 
     def _headers_late(self) -> None:
         self._deadline, self._deadline_for = None, _IDLE
@@ -349,11 +359,10 @@ class _GuardedProtocol(HttpToolsProtocol):
         if cycle is None or cycle.response_started:
             self._close()
             return
-        state = self.scope.get("state", {})
-        request_id = state.get("request_id") or new_request_id()
+        request_id = request_id_of(self._scope())
         # The application may still be waiting for the body: it now hears a disconnect, and
         # anything it sends goes nowhere; its metrics count this answer, under its route.
-        state[ANSWERED_BY_SERVER] = BODY_LATE[0]
+        self._scope()["state"][ANSWERED_BY_SERVER] = BODY_LATE[0]
         cycle.disconnected = True
         cycle.message_event.set()
         self._write_and_close(BODY_LATE, request_id)

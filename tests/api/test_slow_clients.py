@@ -15,6 +15,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -28,6 +29,7 @@ from app.api.middleware import LEND_AFTER
 from app.db import dsn
 from app.encryption import generate_key
 from app.settings import Settings
+from tests.helpers import Api
 from tests.live_server import live_server
 from tests.ports import free_port
 from tests.test_embedded_lifecycle import _wait_ready
@@ -309,23 +311,42 @@ async def _places_taken(serve: int, database_url: str) -> AsyncIterator[None]:
         assert [(await answer).status_code for answer in held] == [401] * MAX_IN_FLIGHT
 
 
-def test_bodies_still_arriving_hold_no_place_among_the_requests_in_flight(serve: int) -> None:
+@pytest.mark.parametrize("drip", [None, 0.25], ids=["stalled", "a-byte-every-quarter-second"])
+def test_bodies_still_arriving_hold_no_place_among_the_requests_in_flight(
+    serve: int, drip: float | None
+) -> None:
     """A client sending its body a byte at a time, with no key, held a place in flight
     until the body deadline: a few dozen of them refused every agency's requests with 503
-    for as long as they kept at it (a security review)."""
-    slow = [_connect(serve) for _ in range(MAX_IN_FLIGHT * 3)]
+    for as long as they kept at it (a security review); one sending a byte more often than
+    the lending's half second still did (review r2)."""
+    slow = [_connect(serve) for _ in range(MAX_IN_FLIGHT * 2)]
+    stop = threading.Event()
+
+    def dripping() -> None:
+        while drip is not None and not stop.wait(drip):
+            for sock in slow:
+                with contextlib.suppress(OSError):
+                    sock.sendall(b" ")
+
+    dripper = threading.Thread(target=dripping, daemon=True)
     try:
         for sock in slow:
             sock.sendall(
                 b"POST /v1/calls HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
                 b"Content-Length: 100\r\n\r\n{"
             )
-        time.sleep(LEND_AFTER + 0.3)
+        dripper.start()
+        time.sleep(LEND_AFTER + 0.6)
         started = time.monotonic()
-        answered = httpx.get(f"http://127.0.0.1:{serve}/v1/units", timeout=5)
-        assert time.monotonic() - started < 0.5
-        assert answered.status_code == 401, answered.text  # answered, not shed
+        answered = [
+            httpx.get(f"http://127.0.0.1:{serve}/v1/units", timeout=5).status_code for _ in range(3)
+        ]
+        assert time.monotonic() - started < 1.0
+        assert answered == [401] * 3  # answered, not shed
     finally:
+        stop.set()
+        if dripper.is_alive():
+            dripper.join(timeout=5)
         for sock in slow:
             sock.close()
 
@@ -340,13 +361,23 @@ async def test_a_body_that_comes_while_the_instance_is_full_is_shed_as_a_new_req
         b"POST /v1/calls HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
         b"Authorization: Bearer cit_0badf00d_" + b"x" * 43 + b"\r\nContent-Length: 2\r\n\r\n{"
     )
-    await asyncio.sleep(LEND_AFTER + 0.3)
+    leaving = _connect(serve)
+    leaving.sendall(
+        b"POST /v1/calls HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 2\r\n\r\n{"
+    )
+    await asyncio.sleep(LEND_AFTER + 0.1)
+    shed_before = _counted(503, "POST", "/v1/calls")
     async with _places_taken(serve, database_url):
         waiting.sendall(b"}")
         status, headers, body, _ = await asyncio.to_thread(_read_answer, waiting, 3)
+        # One that leaves meanwhile was not shed: it left (no overload to count).
+        leaving.close()
+        await asyncio.sleep(0.3)
     assert status == 503
     assert json.loads(body)["type"].endswith("/overloaded")
     assert headers["retry-after"] == "1"
+    assert _counted(503, "POST", "/v1/calls") == shed_before + 1
 
 
 async def test_clients_that_leave_mid_body_still_count_while_their_requests_run(
@@ -387,17 +418,27 @@ def test_malformed_http_gets_a_400_problem_with_the_headers_of_every_answer(serv
     assert _counted(400) == before + 1
 
 
-def test_a_body_malformed_midway_is_answered_400_once_with_the_requests_id(serve: int) -> None:
+@pytest.mark.parametrize("pause", [0.2, None], ids=["later", "in-the-same-read"])
+def test_a_body_malformed_midway_is_answered_400_once_with_the_requests_id(
+    serve: int, pause: float | None
+) -> None:
     """The application, running for the request, heard the client leave and sent a 400 of
-    its own into the void: both were counted, under two ids (a review)."""
+    its own into the void: both were counted, under two ids (a review); arriving with the
+    headers, before the application had named the request, it got an id of its own
+    (review r2)."""
     routed, unrouted = _counted(400, "POST", "/v1/calls"), _counted(400)
     sock = _connect(serve)
-    sock.sendall(
+    head = (
         b"POST /v1/calls HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
         b"X-Request-ID: bad-chunks-1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n"
     )
-    time.sleep(0.2)
-    sock.sendall(b"zz\r\nnot a chunk\r\n")
+    bad = b"zz\r\nnot a chunk\r\n"
+    if pause is None:
+        sock.sendall(head + bad)
+    else:
+        sock.sendall(head)
+        time.sleep(pause)
+        sock.sendall(bad)
     status, headers, body, closed = _read_answer(sock, 3)
     assert status == 400
     _assert_problem(headers, body, 400, "bad-chunks-1")
@@ -407,6 +448,35 @@ def test_a_body_malformed_midway_is_answered_400_once_with_the_requests_id(serve
         time.sleep(0.05)
     assert _counted(400, "POST", "/v1/calls") == routed + 1
     assert _counted(400) == unrouted
+
+
+async def test_a_body_malformed_after_a_stream_began_ends_it_without_a_400_inside(
+    serve: int, admin: Api
+) -> None:
+    """A 400 was written into the middle of a live feed already answered 200, and counted
+    as the feed's answer (review r2)."""
+    before = _counted(400, "GET", "/v1/stream")
+    sock = _connect(serve)
+    sock.sendall(
+        b"GET /v1/stream HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+        + f"Authorization: Bearer {admin.key}\r\n\r\n1\r\nx\r\n".encode()
+    )
+    sock.settimeout(5)
+    began = sock.recv(65536)
+    assert began.startswith(b"HTTP/1.1 200 "), began
+    sock.sendall(b"zz\r\nnot a chunk\r\n")
+    rest = await asyncio.to_thread(_read_until_closed, sock)
+    assert b"HTTP/1.1 400" not in rest
+    await asyncio.sleep(0.3)
+    assert _counted(400, "GET", "/v1/stream") == before
+
+
+def _read_until_closed(sock: socket.socket) -> bytes:
+    data = b""
+    with sock, contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data
 
 
 def test_cit_dispatch_serve_applies_the_header_deadline_from_its_environment(
