@@ -326,8 +326,10 @@ class _GuardedProtocol(HttpToolsProtocol):
             if self._write_and_close(MALFORMED, request_id):
                 self._count_unrouted(MALFORMED)
             return
-        if self.cycle.response_started:
-            # Its answer began (a live feed, say): no 400 into the middle of it; it ends.
+        if self.cycle.response_started or self.pipeline:
+            # Its answer began (a live feed, say), or an earlier request's answer is still
+            # being written (this one was queued behind it): no 400 into the middle of
+            # it; the connection ends.
             self._close()
             return
         self._scope()["state"][ANSWERED_BY_SERVER] = MALFORMED[0]
@@ -383,7 +385,7 @@ class _GuardedProtocol(HttpToolsProtocol):
         return True
 
     def _close(self) -> None:
-        self._deadline, self._deadline_for = None, _IDLE
+        self._disarm()  # (a deadline's own timer has fired: cancelling it does nothing)
         if not self.transport.is_closing():
             self.transport.close()
 
