@@ -67,6 +67,9 @@ def _start(
         # One key drives the whole load: the per-key limit would cap it at 100/s.
         "CIT_RATE_LIMIT_PER_MINUTE": "0",
     }
+    if getattr(args, "streams", None) is not None:
+        # The one key opens every stream of the live-feed phase (bench/stream.py).
+        env["CIT_MAX_STREAMS_PER_KEY"] = str(args.streams)
     if limits is not None:
         env["CIT_RUN_RELAY"] = "false"
         # Three instances are up (the bench's own holds its warm pool): at the default 32
