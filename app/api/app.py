@@ -16,12 +16,11 @@ from starlette.types import ASGIApp
 
 from app import metrics
 from app.api import openapi as openapi_document
+from app.api.admission import BodySizeLimitMiddleware, InFlightLimitMiddleware
 from app.api.docs import install_docs
 from app.api.middleware import (
-    BodySizeLimitMiddleware,
     CutShortMiddleware,
     HeadMiddleware,
-    InFlightLimitMiddleware,
     MetricsMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,

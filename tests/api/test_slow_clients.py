@@ -24,8 +24,8 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from app.api.admission import LEND_AFTER
 from app.api.app import create_app
-from app.api.middleware import LEND_AFTER
 from app.db import dsn
 from app.encryption import generate_key
 from app.settings import Settings
