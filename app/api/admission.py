@@ -4,12 +4,10 @@ body over CIT_MAX_BODY_BYTES (pure ASGI middleware, outside the application's ow
 from __future__ import annotations
 
 import asyncio
-import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.middleware import LONG_LIVED, Answer, header, send_problem
-from app.errors import PROBLEM_BASE
 
 _NEVER_SHED = frozenset({"/livez"})
 OVERLOADED: Answer = (
@@ -120,7 +118,8 @@ class InFlightLimitMiddleware:
             release()
 
 
-# How long a request may wait on its client for its body before its place is lent back.
+# How long, in all, a request may wait on its client for its body before its place is lent
+# back whenever it waits.
 LEND_AFTER = 0.5
 
 
@@ -172,23 +171,5 @@ class BodySizeLimitMiddleware:
 
 
 async def _send_too_large(send: Send, limit: int) -> None:
-    body = json.dumps(
-        {
-            "type": PROBLEM_BASE + "payload-too-large",
-            "title": "Payload too large",
-            "status": 413,
-            "detail": f"The request body is larger than {limit} bytes",
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    detail = f"The request body is larger than {limit} bytes"
+    await send_problem(send, (413, "payload-too-large", "Payload too large", detail, []))
