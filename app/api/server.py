@@ -33,7 +33,8 @@ from typing import Any, cast
 
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn._types import ASGI3Application
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from app import metrics
 from app.api.app import begin_shutdown
@@ -210,6 +211,8 @@ class _GuardedProtocol(HttpToolsProtocol):
         self._completed = False
         # When the request being read began to arrive (or the connection opened).
         self._arrived = time.perf_counter()
+        # The request whose application runs (or ran last) on this connection.
+        self._running: RequestResponseCycle | None = None
 
     def _arm(self, phase: int) -> None:
         self._disarm()
@@ -249,7 +252,18 @@ class _GuardedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        running = self._running
         super().connection_lost(exc)
+        if running is not None and running is not self.cycle and not running.response_complete:
+            # A request is queued behind the one answering (a live feed, say): uvicorn
+            # tells only the newest of the loss, and the feed would run on, holding its
+            # place, until its next write failed.
+            running.disconnected = True
+            running.message_event.set()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        self._running = cycle
+        super()._start_asgi_task(cycle, app)
 
     def shutdown(self) -> None:
         """The server is stopping: close the connection if it is idle between two requests;

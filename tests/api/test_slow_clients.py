@@ -457,6 +457,7 @@ async def test_a_body_malformed_after_a_stream_began_ends_it_without_a_400_insid
     """A 400 was written into the middle of a live feed already answered 200, and counted
     as the feed's answer (review r2), or for a request queued behind it (review r3)."""
     before = _counted(400, "GET", "/v1/stream"), _counted(400, "POST", "/v1/calls")
+    open_before = _streams_open()
     sock = _connect(serve)
     chunked = b"" if pipelined else b"Transfer-Encoding: chunked\r\n"
     sock.sendall(
@@ -476,10 +477,25 @@ async def test_a_body_malformed_after_a_stream_began_ends_it_without_a_400_insid
     sock.sendall(behind + b"zz\r\nnot a chunk\r\n")
     rest = await asyncio.to_thread(_read_until_closed, sock)
     assert b"HTTP/1.1 400" not in rest
+    # The feed itself ended, giving its place back (it ran on, holding it, when a request
+    # was queued behind it: uvicorn told only that one of the connection's end).
+    await _streams_back_to(open_before)
     # Past the body deadline: no deadline of the closed connection fires after it.
     await asyncio.sleep(BODY_TIMEOUT + 0.5)
     assert (_counted(400, "GET", "/v1/stream"), _counted(400, "POST", "/v1/calls")) == before
     assert "request body timed out" not in caplog.text
+
+
+def _streams_open() -> float:
+    return REGISTRY.get_sample_value("cit_streams_open") or 0.0
+
+
+async def _streams_back_to(count: float, wait: float = 5.0) -> None:
+    for _ in range(int(wait / 0.05)):
+        if _streams_open() == count:
+            return
+        await asyncio.sleep(0.05)
+    assert _streams_open() == count
 
 
 def _read_until_closed(sock: socket.socket) -> bytes:
