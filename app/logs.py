@@ -34,7 +34,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class _MalformedTold(logging.Filter):
-    """Drop uvicorn's line for a malformed request: app/api/server.py logs it once, with
+    """Drop uvicorn's line for a malformed request: app/api/protocol.py logs it once, with
     the request id its 400 carries."""
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -17,7 +17,8 @@ from tests.ports import free_port
 
 @contextmanager
 def live_server(app: FastAPI, settings: Settings) -> Iterator[int]:
-    """Run app in uvicorn (app/api/server.py's protocol and limits) on a thread; yield its port."""
+    """Run app in uvicorn, with serve's protocol and limits (app/api/protocol.py), on a
+    thread; yield its port."""
     port = free_port()
     server = uvicorn.Server(uvicorn_config(app, settings, "127.0.0.1", port))
     thread = threading.Thread(target=server.run, daemon=True)

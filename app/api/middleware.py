@@ -19,7 +19,7 @@ from app.errors import PROBLEM_BASE
 from app.logs import request_id_var
 
 access_log = logging.getLogger("cit_dispatch.access")
-# Set in the request's scope["state"] by the HTTP protocol (app/api/server.py) when it
+# Set in the request's scope["state"] by the HTTP protocol (app/api/protocol.py) when it
 # answered the request itself (a 408: its body too slow) while the application ran on:
 # that status, not the one the application then sent into the void, is what was answered.
 ANSWERED_BY_SERVER = "answered_by_server"
@@ -279,7 +279,7 @@ def new_request_id() -> str:
 def request_id_of(scope: Scope) -> str:
     """The request's id, kept in its scope's state: the client's X-Request-ID if it is a
     fit one, else a new one. The HTTP protocol may give it first (an answer it writes
-    before the application ran this far: app/api/server.py)."""
+    before the application ran this far: app/api/protocol.py)."""
     state = scope.setdefault("state", {})
     request_id: str | None = state.get("request_id")
     if request_id is None:

@@ -1,0 +1,321 @@
+"""The HTTP protocol `serve` runs: uvicorn's httptools protocol (which `auto` picks), with
+deadlines for slow clients, a cap on connections, and each connection's part of a graceful
+stop.
+
+uvicorn's own timeout covers only an idle kept-alive connection: a client that sends its
+headers or its body a byte at a time holds its connection, and a file descriptor, forever.
+This protocol adds:
+
+- a header deadline, from the connection opening (or a kept-alive request's first byte) to
+  the end of the headers;
+- a body deadline, from the end of the headers to the end of the body;
+- a cap on open connections: one beyond it is answered 503 as soon as its headers arrive
+  (it gets at most a second for them), and closed.
+
+A late request gets a 408 problem (or, if its answer has begun, just the close); a request
+that is not HTTP, a 400. Answers written here carry the request id and the security
+headers, like every other answer.
+
+As the server stops (app/api/server.py), a connection whose request has not all arrived
+keeps its deadlines to send the rest (GuardedProtocol.shutdown); every answer given after
+the stop begins closes its connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+from starlette.types import Receive, Scope, Send
+from uvicorn._types import ASGI3Application
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+from app import metrics
+from app.api.middleware import (
+    ANSWERED_BY_SERVER,
+    Answer,
+    new_request_id,
+    problem_head,
+    request_id_of,
+    send_problem,
+)
+from app.settings import Settings
+
+log = logging.getLogger("cit_dispatch.server")
+
+_REFUSED_HEADER_TIMEOUT = 1.0
+# A connection on which nothing has arrived when the server begins to stop gets this long
+# for its request to begin: one accepted from the kernel's queue has it there already,
+# and one that sends nothing must not hold the stop for its whole header deadline.
+_QUIET_AT_STOP = 1.0
+# The phases of a request on a connection; and, for the deadline, the quiet one above.
+_IDLE, _HEADERS, _BODY, _QUIET = 0, 1, 2, 3
+
+HEADERS_LATE: Answer = (
+    408,
+    "request-timeout",
+    "Request timeout",
+    "The request's headers did not arrive in time",
+    [],
+)
+BODY_LATE: Answer = (
+    408,
+    "request-timeout",
+    "Request timeout",
+    "The request's body did not arrive in time",
+    [],
+)
+TOO_MANY_CONNECTIONS: Answer = (
+    503,
+    "too-many-connections",
+    "Too many connections",
+    "This instance has too many open connections; retry shortly",
+    [(b"retry-after", b"1")],
+)
+MALFORMED: Answer = (400, "bad-request", "Bad request", "The request is not valid HTTP/1.1", [])
+
+
+def protocol_class(
+    settings: Settings, on_shutdown: Callable[[], None] | None = None
+) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with the limits of settings; on_shutdown runs when the
+    server begins a graceful shutdown (before it waits for open answers to finish)."""
+
+    class Protocol(GuardedProtocol):
+        header_timeout = settings.header_timeout_seconds
+        body_timeout = settings.body_timeout_seconds
+        max_connections = settings.max_connections
+        stopping = staticmethod(on_shutdown or _nothing)
+
+    return Protocol
+
+
+def _nothing() -> None:
+    pass
+
+
+class GuardedProtocol(HttpToolsProtocol):
+    header_timeout = 10.0
+    body_timeout = 30.0
+    max_connections = 1000
+    stopping: Callable[[], None] = staticmethod(_nothing)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline: asyncio.TimerHandle | None = None
+        # Where the current request is, and which of those phases the deadline bounds.
+        self._phase = _IDLE
+        self._deadline_for = _IDLE
+        # The server is stopping: the next answer is the last on this connection.
+        self._last_answer = False
+        # Whether a request finished arriving in the read being handled.
+        self._completed = False
+        # When the request being read began to arrive (or the connection opened).
+        self._arrived = time.perf_counter()
+        # The request whose application runs (or ran last) on this connection.
+        self._running: RequestResponseCycle | None = None
+
+    def _arm(self, phase: int) -> None:
+        self._disarm()
+        if phase == _HEADERS:
+            self._arrived = time.perf_counter()
+            self._deadline = self.loop.call_later(self.header_timeout, self._headers_late)
+        else:
+            self._deadline = self.loop.call_later(self.body_timeout, self._body_late)
+        self._deadline_for = phase
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        self._deadline_for = _IDLE
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.max_connections:
+            # Answer the request with 503 once its headers are in, rather than close before
+            # reading it (which a client may see as a reset, not an answer).
+            self.app = _refuse
+            self._deadline = self.loop.call_later(
+                min(self.header_timeout, _REFUSED_HEADER_TIMEOUT), self._close
+            )
+            self._deadline_for = _HEADERS
+        elif self._last_answer:  # accepted as the server stops
+            self._arm_quiet()
+        else:
+            self._arm(_HEADERS)
+
+    def _arm_quiet(self) -> None:
+        """Close the connection if no request begins on it soon (the server is stopping)."""
+        self._disarm()
+        self._deadline = self.loop.call_later(min(self.header_timeout, _QUIET_AT_STOP), self._close)
+        self._deadline_for = _QUIET
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        running = self._running
+        super().connection_lost(exc)
+        if running is not None and running is not self.cycle and not running.response_complete:
+            # A request is queued behind the one answering (a live feed, say): uvicorn
+            # tells only the newest of the loss, and the feed would run on, holding its
+            # place, until its next write failed.
+            running.disconnected = True
+            running.message_event.set()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        self._running = cycle
+        super()._start_asgi_task(cycle, app)
+
+    def shutdown(self) -> None:
+        """The server is stopping: close the connection if it is idle between two requests;
+        otherwise its request (begun, or not yet arrived on a new connection) may finish
+        arriving within its deadlines, and is answered, and the connection closed after."""
+        if self._phase == _IDLE and self.cycle is not None and self.cycle.response_complete:
+            self.transport.close()
+        else:
+            self.answer_last()
+
+    def answer_last(self) -> None:
+        """Close the connection after the answer under way, or else the next one; one on
+        which nothing has arrived yet, if nothing does soon."""
+        self._last_answer = True
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.keep_alive = False
+        elif self._phase == _IDLE and self.transport is not None:
+            self._arm_quiet()
+        self.stopping()
+
+    def data_received(self, data: bytes) -> None:
+        self._completed = False
+        super().data_received(data)
+        # Deadlines are set here, after the parser has seen the data: a request that arrives
+        # whole in one read (the usual case) never costs a timer.
+        phase = self._phase
+        if phase == _IDLE:
+            if self._completed:  # the app has the request: no deadline while it answers
+                self._disarm()
+            elif self._deadline is None and (self.cycle is None or self.cycle.response_complete):
+                # Bytes, but no request begun (the parser skips a bare CRLF) and none being
+                # answered: they cancel uvicorn's idle timer, so the header deadline runs,
+                # else nothing would. (During an answer, a stray CRLF is ignored, as RFC
+                # 9112 2.2 asks: uvicorn's idle timer starts once the answer ends.)
+                self._arm(_HEADERS)
+            # Else the deadline running stands: a CRLF a second must not hold a connection
+            # (or, the quiet one, a stop) for ever.
+        elif phase != self._deadline_for:
+            self._arm(phase)
+
+    def on_message_begin(self) -> None:
+        self._phase = _HEADERS
+        super().on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        self._phase = _BODY
+        super().on_headers_complete()
+        # No cycle for a WebSocket upgrade: the upgrade takes the connection over.
+        if self._last_answer and self.cycle is not None:
+            self.cycle.keep_alive = False
+
+    def on_message_complete(self) -> None:
+        self._phase = _IDLE
+        self._completed = True
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        cycle = self.cycle
+        if cycle.response_complete and cycle.more_body and not self.transport.is_closing():
+            # Answered before the body was read (e.g. 401): do not wait for the rest of it.
+            self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:
+        # A body malformed (its chunks, say) while the application runs for the request: it
+        # hears the client leave, and counts this answer as its own (not the one it then
+        # sends into the void), with the request's id.
+        running = self._phase == _BODY and self.cycle is not None
+        request_id = request_id_of(self._scope()) if running else new_request_id()
+        # One line, with the request id the answer carries (uvicorn's own line for it is
+        # dropped: app/logs.py).
+        log.warning("malformed request", extra={"error": msg, "request_id": request_id})
+        if not running:
+            if self._write_and_close(MALFORMED, request_id):
+                self._count_unrouted(MALFORMED)
+            return
+        if self.cycle.response_started or self.pipeline:
+            # Its answer began (a live feed, say), or an earlier request's answer is still
+            # being written (this one was queued behind it): no 400 into the middle of
+            # it; the connection ends.
+            self._close()
+            return
+        self._scope()["state"][ANSWERED_BY_SERVER] = MALFORMED[0]
+        self._write_and_close(MALFORMED, request_id)
+
+    def _scope(self) -> Scope:
+        """The scope of the request being read (uvicorn's, as the application gets it)."""
+        return cast(Scope, self.scope)
+
+    def _headers_late(self) -> None:
+        self._deadline, self._deadline_for = None, _IDLE
+        request_id = new_request_id()
+        log.warning(
+            "request headers timed out",
+            extra={"seconds": self.header_timeout, "request_id": request_id},
+        )
+        if self._write_and_close(HEADERS_LATE, request_id):
+            self._count_unrouted(HEADERS_LATE)
+
+    def _count_unrouted(self, answer: Answer) -> None:
+        """Count an answer written before any route was chosen: its request's method and
+        path never arrived whole (metrics' `other`, `unmatched`)."""
+        metrics.count_request("", metrics.UNMATCHED, answer[0], time.perf_counter() - self._arrived)
+
+    def _body_late(self) -> None:
+        self._deadline, self._deadline_for = None, _IDLE
+        log.warning("request body timed out", extra={"seconds": self.body_timeout})
+        cycle = self.cycle
+        if cycle is None or cycle.response_started:
+            self._close()
+            return
+        request_id = request_id_of(self._scope())
+        # The application may still be waiting for the body: it now hears a disconnect, and
+        # anything it sends goes nowhere; its metrics count this answer, under its route.
+        self._scope()["state"][ANSWERED_BY_SERVER] = BODY_LATE[0]
+        cycle.disconnected = True
+        cycle.message_event.set()
+        self._write_and_close(BODY_LATE, request_id)
+
+    def _write_and_close(self, answer: Answer, request_id: str) -> bool:
+        """Write answer and close the connection; whether it was written (not if the
+        connection was closing already)."""
+        if self.transport.is_closing():
+            return False
+        headers, body = problem_head(answer, request_id)
+        status = answer[0]
+        lines = [f"HTTP/1.1 {status} {_REASONS[status]}\r\n".encode()]
+        for name, value in [*self.server_state.default_headers, *headers]:
+            lines.append(name + b": " + value + b"\r\n")
+        lines.append(b"\r\n")
+        self.transport.write(b"".join(lines) + body)
+        self.transport.close()
+        return True
+
+    def _close(self) -> None:
+        self._disarm()  # (a deadline's own timer has fired: cancelling it does nothing)
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
+_REASONS = {400: "Bad Request", 408: "Request Timeout", 503: "Service Unavailable"}
+
+
+async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
+    started = time.perf_counter()
+    log.warning("connection refused: too many open connections")
+    await send_problem(send, TOO_MANY_CONNECTIONS, request_id=new_request_id())
+    # Answered before the application saw it: no route was chosen.
+    metrics.count_request(
+        scope["method"], metrics.UNMATCHED, TOO_MANY_CONNECTIONS[0], time.perf_counter() - started
+    )
