@@ -23,7 +23,7 @@ access_log = logging.getLogger("cit_dispatch.access")
 # answered the request itself (a 408: its body too slow) while the application ran on:
 # that status, not the one the application then sent into the void, is what was answered.
 ANSWERED_BY_SERVER = "answered_by_server"
-# Set there by authentication (app/api/deps.py): the public prefix of the request's key.
+# Set there by authentication (app/api/callers.py): the public prefix of the request's key.
 KEY_PREFIX = "key_prefix"
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route, compile_path
 
 from app.api import path_ids, unknown_fields
-from app.api.deps import authorize_unread_body
+from app.api.callers import authorize_unread_body
 from app.api.middleware import LONG_LIVED
 from app.api.strict_json import RepeatedName
 from app.db.failures import is_rolled_back_by_conflict, is_timeout, is_unavailable, waits_again

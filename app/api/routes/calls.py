@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from app.api import conditional
+from app.api.callers import request_id
 from app.api.deps import (
     Caller,
     Context,
@@ -18,7 +19,6 @@ from app.api.deps import (
     State,
     Work,
     replayed,
-    request_id,
 )
 from app.api.openapi import replays
 from app.api.problems import conflict_naming, problems

@@ -6,12 +6,8 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from app.api.deps import (
-    Handled,
-    IdempotencyKey,
-    replayed,
-    request_id,
-)
+from app.api.callers import request_id
+from app.api.deps import Handled, IdempotencyKey, replayed
 from app.api.openapi import replays
 from app.api.problems import PROBLEM_MEDIA_TYPE, problems
 from app.api.strict_json import StrictJSONRoute

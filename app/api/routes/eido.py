@@ -10,7 +10,8 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.convertors import PathConvertor, register_url_convertor
 
-from app.api.deps import Audit, Caller, Context, Session, State, Work, request_id
+from app.api.callers import request_id
+from app.api.deps import Audit, Caller, Context, Session, State, Work
 from app.api.openapi import EIDO_DOCUMENT
 from app.api.problems import problems
 from app.api.strict_json import StrictJSONRoute

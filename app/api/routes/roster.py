@@ -6,17 +6,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 
-from app.api.deps import (
-    Audit,
-    Caller,
-    Context,
-    Paging,
-    ReadSession,
-    Session,
-    State,
-    Work,
-    request_id,
-)
+from app.api.callers import request_id
+from app.api.deps import Audit, Caller, Context, Paging, ReadSession, Session, State, Work
 from app.api.problems import conflict_naming, problems
 from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import NO_NUL, Page

@@ -9,15 +9,8 @@ from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from app.api.deps import (
-    Audit,
-    Bearer,
-    Caller,
-    State,
-    Work,
-    stream_caller_by_key,
-    stream_caller_by_ticket,
-)
+from app.api.callers import stream_caller_by_key, stream_caller_by_ticket
+from app.api.deps import Audit, Bearer, Caller, State, Work
 from app.api.problems import problems, quoted
 from app.api.strict_json import StrictJSONRoute
 from app.errors import Invalid, ServiceUnavailable, TooManyRequests

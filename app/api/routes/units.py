@@ -6,7 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from app.api.deps import Handled, ReadHandled, request_id
+from app.api.callers import request_id
+from app.api.deps import Handled, ReadHandled
 from app.api.problems import problems
 from app.api.strict_json import StrictJSONRoute
 from app.errors import NotFound
