@@ -46,10 +46,14 @@ WITH calls AS (
 ),
 facts AS (
     SELECT c.*, fd.at AS dispatched_at, fd.dispatched_lead, fd.override_code,
-           rec.lead AS lead_recommended, rec.warnings,
+           fd.sent_co_responder, rec.lead AS lead_recommended, rec.warnings,
            u.with_cit_officer, u.with_co_responder, u.on_scene_at
       FROM calls c
-      LEFT JOIN LATERAL (SELECT d.at, d.dispatched_lead, d.override_code, d.recommendation_id
+      LEFT JOIN LATERAL (SELECT d.at, d.dispatched_lead, d.override_code, d.recommendation_id,
+                                EXISTS (SELECT 1 FROM assignment a
+                                         WHERE a.call_id = c.id AND a.dispatch_id = d.id
+                                           AND a.responder_type = 'co_responder')
+                                    AS sent_co_responder
                            FROM dispatch d
                           WHERE d.call_id = c.id ORDER BY d.at, d.id LIMIT 1) fd ON true
       -- The recommendation the first dispatch names, as it was made on; else (a call never
@@ -86,7 +90,13 @@ def _minutes(name: str, start: str, end: str) -> str:
     )
 
 
-_NOT_FOLLOWED = "f.lead_recommended = 'mental_health' AND f.dispatched_lead = 'law_enforcement'"
+# A mental-health lead recommended, and police sent instead: as the lead, or, with no unit
+# sent as lead, alone (an officer sent as backup only must not take the call out of the
+# count). A co-responder sent with no lead did go: not counted.
+_NOT_FOLLOWED = (
+    "f.lead_recommended = 'mental_health' AND (f.dispatched_lead = 'law_enforcement'"
+    " OR (f.dispatched_at IS NOT NULL AND f.dispatched_lead IS NULL AND NOT f.sent_co_responder))"
+)
 _CLEARED = "f.status = 'cleared'"
 _COLUMNS = [
     "count(*) AS calls",

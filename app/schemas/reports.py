@@ -213,8 +213,9 @@ class ProgramReport(BaseModel):
 
 
 class NotFollowed(BaseModel):
-    """Calls whose lead recommended was mental_health and whose lead dispatched was
-    law_enforcement."""
+    """Calls whose lead recommended was mental_health and whose first dispatch sent police
+    instead: an officer as lead, or no unit as lead and no co-responder (an officer as
+    backup only)."""
 
     total: int = Field(description="How many")
     by_override_code: dict[str, int] = Field(

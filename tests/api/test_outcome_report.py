@@ -159,8 +159,17 @@ def _group(key: str | None, facts: list[dict[str, Any]]) -> dict[str, Any]:
             return "not_dispatched"
         return f["first"]["dispatched_lead"] or "no_lead_sent"
 
+    def police_only(f: dict[str, Any]) -> bool:
+        """The first dispatch sent no unit as lead, and no co-responder (its units are the
+        assignments made at its moment)."""
+        units = [a for a in f["call"]["assignments"] if a["assigned_at"] == f["first"]["at"]]
+        return all(a["responder_type"] == "officer" for a in units)
+
     not_followed = [
-        f for f in facts if f["lead"] == "mental_health" and sent(f) == "law_enforcement"
+        f
+        for f in facts
+        if f["lead"] == "mental_health"
+        and (sent(f) == "law_enforcement" or (sent(f) == "no_lead_sent" and police_only(f)))
     ]
     to_dispatch = [
         (f["first_at"] - f["received"]).total_seconds() / 60 for f in facts if f["first_at"]
@@ -311,6 +320,32 @@ async def test_the_lead_recommended_is_the_one_the_dispatch_was_made_on_whatever
     assert g["lead_recommended"] == {"mental_health": 0, "law_enforcement": 1}
     assert g["lead_dispatched"]["law_enforcement"] == 1
     assert g["mh_lead_not_followed"]["total"] == 0
+
+
+async def test_police_sent_only_as_backup_for_a_mental_health_lead_is_not_followed(
+    admin: Api,
+) -> None:
+    """Mental health recommended to lead, and only an officer sent, as backup: the call
+    was counted `no_lead_sent` and left out of `mh_lead_not_followed`, with its reason (the
+    council's outside-in check). A co-responder sent alone, in support, did go: not
+    counted."""
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT1")
+    officer = await add_officer(admin, district="D1", call_sign="1A11", cit=True)
+    sent = {"officer": (officer, "backup"), "co_responder": (co, "support")}
+    for kind, code in (("officer", "unit_busy_in_field"), ("co_responder", "caller_request")):
+        call = await admin.ok("POST", "/v1/calls", {"district": "D1", "nature": "MNTL"}, 201)
+        assert call["recommendation"]["lead"] == "mental_health"
+        responder, role = sent[kind]
+        unit = {"responder_type": kind, "responder_id": responder, "role": role}
+        body = {"units": [unit], "override_code": code}
+        await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", body)
+    report = await admin.ok("GET", "/v1/reports/outcomes")
+    [g] = report["groups"]
+    assert g["lead_dispatched"]["no_lead_sent"] == 2
+    assert g["mh_lead_not_followed"]["total"] == 1
+    assert g["mh_lead_not_followed"]["by_override_code"]["unit_busy_in_field"] == 1
+    assert report["groups"] == await _expected(admin, report)
 
 
 async def test_a_range_and_a_district(admin: Api) -> None:
