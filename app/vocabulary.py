@@ -169,6 +169,16 @@ def newest_notes(text: str) -> str:
 
 # The longest disposition a cleared call keeps (one an EIDO gives is cut to it).
 DISPOSITION_MAX = 200
+# What a clear records of how the call ended (POST /v1/calls/{id}/clear), which a
+# supervisor may correct after (PATCH /v1/calls/{id}/outcome): the call's columns.
+CLEARING_RECORD = (
+    "disposition",
+    "diverted_to",
+    "outcome",
+    "use_of_force",
+    "subject_injured",
+    "officer_injured",
+)
 
 CallStatus = Literal["pending", "dispatched", "cleared"]
 CALL_STATUSES: tuple[CallStatus, ...] = get_args(CallStatus)

@@ -20,6 +20,8 @@ HANDLERS: Roles = frozenset({"admin", "supervisor", "dispatcher", "integration"}
 WEBHOOKS: Roles = frozenset({"admin", "supervisor", "integration"})
 ADMIN: Roles = frozenset({"admin"})
 AUDITORS: Roles = frozenset({"admin", "supervisor"})
+# Who may correct the program's record after the fact (a cleared call's outcome).
+SUPERVISION: Roles = frozenset({"admin", "supervisor"})
 UNIT: Roles = frozenset({"unit"})
 
 
@@ -92,6 +94,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
         "call.dispatch", HANDLERS, audited_by_service=True
     ),
     ("POST", "/v1/calls/{call_id}/clear"): _write("call.clear", HANDLERS, audited_by_service=True),
+    ("PATCH", "/v1/calls/{call_id}/outcome"): _write(
+        "call.correct", SUPERVISION, audited_by_service=True
+    ),
     ("GET", "/v1/calls/{call_id}/eido"): _read("call.eido", audited=True),
     ("POST", "/v1/eido"): _write("call.import", HANDLERS, audited_by_service=True),
     ("GET", "/v1/eido/incidents/{incident_id}"): _read("call.eido", audited=True),

@@ -99,7 +99,11 @@ CATALOGUE: Mapping[EventType, EventKind] = {
         " release.",
         about_a_unit=True,
     ),
-    "call.cleared": EventKind(CallCleared, "The call was closed with its disposition and outcome."),
+    "call.cleared": EventKind(
+        CallCleared,
+        "The call was closed with its disposition and outcome; sent again with the record as"
+        " it then stands when that is corrected (PATCH /v1/calls/{id}/outcome).",
+    ),
     "coverage.gap_ahead": EventKind(
         CoverageGapAhead,
         "A district will lack CIT officers or co-responders on the roster within the"

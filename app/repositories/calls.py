@@ -35,7 +35,7 @@ from app.repositories import audit as audit_trail
 from app.repositories import events as outbox
 from app.repositories import idempotency
 from app.repositories.pagination import fetch_row_page
-from app.vocabulary import CALL_STATUSES, CallStatus, Lead, Request
+from app.vocabulary import CALL_STATUSES, CLEARING_RECORD, CallStatus, Lead, Request
 
 
 class Columns(Protocol):
@@ -63,12 +63,7 @@ _COLUMNS = (
     "updated_at",
     "dispatched_at",
     "cleared_at",
-    "disposition",
-    "diverted_to",
-    "outcome",
-    "use_of_force",
-    "subject_injured",
-    "officer_injured",
+    *CLEARING_RECORD,
     "eido_updated_at",
     "unread_cautions",
     "eido_notes_digest",

@@ -30,6 +30,7 @@ from app.schemas.common import (
 from app.schemas.read_only import BY_THE_SERVICE, TellsReadOnly
 from app.vocabulary import (
     CALL_STATUSES,
+    CLEARING_RECORD,
     CONTROLS,
     EXTERNAL_ID_MAX,
     NOTES_MAX,
@@ -218,6 +219,7 @@ class CallCreate(NullIsDefaultModel):
 
 
 _BY_CLEARING = "Recorded when the call is cleared (POST /v1/calls/{id}/clear), not by a PATCH"
+_CORRECTED = "; a supervisor corrects it after with PATCH /v1/calls/{id}/outcome"
 _BY_DISPATCHING = (
     "Changed by dispatching (POST /v1/calls/{id}/dispatch), clearing (POST"
     " /v1/calls/{id}/clear) and the units' status reports, not by a PATCH"
@@ -244,18 +246,8 @@ class CallPatch(TellsReadOnly):
         " one (an empty PATCH too)",
         "assignments": _BY_DISPATCHING,
         "dispatches": "Added by each dispatch (POST /v1/calls/{id}/dispatch), not by a PATCH",
-        **dict.fromkeys(
-            (
-                "cleared_at",
-                "disposition",
-                "diverted_to",
-                "outcome",
-                "use_of_force",
-                "subject_injured",
-                "officer_injured",
-            ),
-            _BY_CLEARING,
-        ),
+        "cleared_at": _BY_CLEARING,
+        **dict.fromkeys(CLEARING_RECORD, _BY_CLEARING + _CORRECTED),
         **dict.fromkeys(("id", "created_at", "updated_at"), BY_THE_SERVICE),
     }
 

@@ -6,7 +6,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 from app.schemas.call_answers import DispatchedCallOut, RecommendationOut
-from app.schemas.common import NO_NUL, VISIBLE, StrictModel, sent_at_most
+from app.schemas.common import NO_NUL, VISIBLE, PatchModel, StrictModel, sent_at_most
 from app.vocabulary import (
     DISPOSITION_MAX,
     NOTES_MAX,
@@ -23,6 +23,7 @@ __all__ = [
     "ClearRequest",
     "DispatchRequest",
     "DispatchedCallOut",
+    "OutcomeCorrection",
     "RecommendationChangedProblem",
     "UnitChoice",
     "UnitRef",
@@ -33,6 +34,15 @@ Reason = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=VISIBLE),
     sent_at_most(2000),
+]
+
+
+Disposition = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=DISPOSITION_MAX, pattern=VISIBLE
+    ),
+    sent_at_most(DISPOSITION_MAX),
 ]
 
 
@@ -106,12 +116,7 @@ class ClearRequest(StrictModel):
     `available`."""
 
     disposition: Annotated[
-        str,
-        StringConstraints(
-            strip_whitespace=True, min_length=1, max_length=DISPOSITION_MAX, pattern=VISIBLE
-        ),
-        sent_at_most(DISPOSITION_MAX),
-        Field(description="Free text: how the call was disposed of"),
+        Disposition, Field(description="Free text: how the call was disposed of")
     ]
     diverted_to: Annotated[
         DivertedTo | None,
@@ -135,6 +140,31 @@ class ClearRequest(StrictModel):
         Annotated[str, StringConstraints(max_length=NOTES_MAX, pattern=NO_NUL)] | None,
         Field(description="Appended to the call's notes, not substituted for them"),
     ] = None
+
+
+class OutcomeCorrection(PatchModel):
+    """Correct what was recorded when the call was cleared (a mistyped outcome, a flag
+    left unset): each field given replaces the one recorded, each left out keeps it. The
+    reason is kept in the audit trail, with what each field was and became."""
+
+    NULLABLE = frozenset({"diverted_to", "outcome"})
+
+    reason: Annotated[
+        Reason,
+        Field(description="Why the record is corrected, in words; kept in the audit trail"),
+    ]
+    disposition: Annotated[
+        Disposition | None, Field(description="Free text, as `POST …/clear` takes it")
+    ] = None
+    diverted_to: Annotated[
+        DivertedTo | None, Field(description="As `POST …/clear` takes it; null for none")
+    ] = None
+    outcome: Annotated[
+        Outcome | None, Field(description="As `POST …/clear` takes it; null for unrecorded")
+    ] = None
+    use_of_force: StrictBool | None = None
+    subject_injured: StrictBool | None = None
+    officer_injured: StrictBool | None = None
 
 
 class UnitRef(BaseModel):

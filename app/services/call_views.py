@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.agency_context import AgencyContext
 from app.eido import outgoing, registry
 from app.encryption import CALL_NOTES, DataCipher, UndecryptableValue
-from app.errors import Invalid, NotFound
+from app.errors import Invalid, NotFound, PreconditionFailed
 from app.models import Assignment, Dispatch
 from app.records.calls import CallRecord
 from app.records.recommendations import RecommendationRecord
@@ -179,6 +179,27 @@ async def tag_of(
     stored value no key decrypts, so there is no tag a client could hold; a PATCH adding
     a flag must still go through)."""
     return (await answer_and_tag(session, call, rec, cipher=cipher))[1]
+
+
+async def hold_to(
+    precondition: Callable[[str], bool],
+    session: AsyncSession,
+    call: CallRecord,
+    rec: RecommendationRecord | None,
+    *,
+    cipher: DataCipher,
+) -> None:
+    """A write's If-Match (conditional.if_match's test) against the call as GET
+    /v1/calls/{id} shows it with rec as its latest recommendation: PreconditionFailed (412)
+    unless it passes. No tag (notes no key decrypts) matches none a client holds, but "*"
+    matches any."""
+    tag = await tag_of(session, call, rec, cipher=cipher)
+    if not precondition('"' if tag is None else tag):
+        now = "none: its notes cannot be decrypted" if tag is None else f"now {tag}"
+        raise PreconditionFailed(
+            f"the call has changed since it was read (its ETag is {now}), not the one"
+            " If-Match names: read it again, change it and write it back"
+        )
 
 
 async def answer_and_tag(

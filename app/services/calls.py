@@ -17,7 +17,7 @@ from app.agency_context import AgencyContext
 from app.db.unit_of_work import UnitOfWork
 from app.eido import outgoing, registry
 from app.encryption import CALL_NOTES, DataCipher, UndecryptableValue
-from app.errors import CallExists, Conflict, Invalid, PreconditionFailed
+from app.errors import CallExists, Conflict, Invalid
 from app.events import catalogue as events
 from app.ids import new_id
 from app.records.calls import CallRecord, Location, SubjectFacts
@@ -208,14 +208,7 @@ async def update(
     _refuse_cleared(call)
     if precondition is not None:
         latest = await call_views.latest_recommendation(session, call)
-        tag = await call_views.tag_of(session, call, latest, cipher=cipher)
-        # No tag (notes no key decrypts) matches none a client holds, but "*" matches any.
-        if not precondition('"' if tag is None else tag):
-            now = "none: its notes cannot be decrypted" if tag is None else f"now {tag}"
-            raise PreconditionFailed(
-                f"the call has changed since it was read (its ETag is {now}), not the one"
-                " If-Match names: read it again, change it and write it back"
-            )
+        await call_views.hold_to(precondition, session, call, latest, cipher=cipher)
     call, rec = await revise(
         session, context, who, call, body, cipher=cipher, request_id=request_id
     )

@@ -1,9 +1,12 @@
-"""Clearing a call: record its disposition and outcome, release every unit on it, close it."""
+"""Clearing a call: record its disposition and outcome, release every unit on it, close it;
+and correcting that record once the call is cleared."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,13 +15,15 @@ from app.agency_context import AgencyContext
 from app.encryption import CALL_NOTES, DataCipher
 from app.errors import Conflict
 from app.events import catalogue as events
+from app.repositories import calls as call_repo
 from app.repositories import dispatch_reads
 from app.repositories import dispatches as dispatch_repo
-from app.schemas.dispatch import ClearRequest, DispatchedCallOut
+from app.repositories import events as outbox
+from app.schemas.dispatch import ClearRequest, DispatchedCallOut, OutcomeCorrection
 from app.security import Principal
 from app.services import audit, call_views
 from app.services.dispatch import read_call
-from app.vocabulary import newest_notes
+from app.vocabulary import CLEARING_RECORD, newest_notes
 
 
 async def clear(
@@ -100,3 +105,54 @@ async def clear(
     for assignment in active:
         assignment.released_at, assignment.released_status = now, "available"
     return call_views.render_dispatched(call, rec, found.assignments, found.dispatches)
+
+
+async def correct(
+    session: AsyncSession,
+    context: AgencyContext,
+    who: Principal,
+    call_id: UUID,
+    body: OutcomeCorrection,
+    *,
+    cipher: DataCipher,
+    request_id: str | None,
+    precondition: Callable[[str], bool] | None = None,
+) -> tuple[DispatchedCallOut, str | None]:
+    """Correct what the clear of a cleared call recorded (a mistyped outcome, say): the
+    fields the body gives, with its reason, in the audit trail (each field's value before
+    and after), and `call.cleared` sent again with the record as it now stands, for a CAD
+    to correct its own. A call not cleared is a 409 (the clear records these). With a
+    precondition (If-Match), only over the call as its tag says it was read. The call as
+    it answers, and its tag (as call_views.answer_and_tag gives them)."""
+    conn = await session.connection()
+    found = await read_call(conn, context, call_id)
+    call, rec = found.call, found.recommendation
+    if call.status != "cleared":
+        raise Conflict(
+            "the call is not cleared: what came of it is recorded when it is cleared"
+            " (POST /v1/calls/{id}/clear), and corrected after"
+        )
+    if precondition is not None:
+        await call_views.hold_to(precondition, session, call, rec, cipher=cipher)
+    given = {name: getattr(body, name) for name in CLEARING_RECORD if name in body.model_fields_set}
+    changed: dict[str, Any] = {
+        name: {"from": getattr(call, name), "to": value}
+        for name, value in given.items()
+        if getattr(call, name) != value
+    }
+    now = datetime.now(UTC)
+    if changed:
+        call = replace(call, **given, updated_at=now)
+        await call_repo.update_call(session, call)
+        cleared = events.call_cleared(call, lead=rec.lead if rec else None)
+        await outbox.write(session, agency_id=context.agency_id, at=now, events=[cleared])
+    entry = audit.call_entry(
+        who,
+        call.id,
+        action="call.correct",
+        request_id=request_id,
+        at=now,
+        detail={"reason": body.reason, "changed": changed},
+    )
+    await audit.write(conn, entry)
+    return await call_views.answer_and_tag(session, call, rec, cipher=cipher)

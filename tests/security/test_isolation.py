@@ -275,6 +275,7 @@ def _bodies(ids: dict[str, str]) -> dict[tuple[str, str], Any]:
         ("PATCH", "/v1/calls/{call_id}"): {"notes": "overwritten"},
         ("POST", "/v1/calls/{call_id}/dispatch"): {},
         ("POST", "/v1/calls/{call_id}/clear"): {"disposition": "closed"},
+        ("PATCH", "/v1/calls/{call_id}/outcome"): {"reason": "B's", "outcome": "arrest"},
         ("POST", "/v1/shifts"): {
             "responder_type": "officer",
             "responder_id": ids["officer_id"],

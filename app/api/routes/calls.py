@@ -138,7 +138,15 @@ async def list_calls(
     return Page(items=items, next_cursor=cursor)
 
 
-_ETAG = {
+# A write's If-Match on a call (a PATCH of its facts, a correction of its outcome).
+CallIfMatch = Annotated[
+    str | None,
+    conditional.if_match_header(
+        "The ETag of the call as read: the write is a 412, and changes nothing, if the call"
+        " has changed since (without it, the last write wins)"
+    ),
+]
+CALL_ETAG = {
     "ETag": {
         "description": "The entity tag of the call as GET /v1/calls/{id} shows it: send it"
         " back as If-Match with a PATCH",
@@ -152,7 +160,7 @@ _ETAG = {
     summary="Get a call in full",
     response_model=CallDetailOut,
     responses={
-        200: {"headers": _ETAG},
+        200: {"headers": CALL_ETAG},
         **conditional.NOT_MODIFIED,
         **problems(401, 403, 404, 422, 503),
     },
@@ -184,7 +192,7 @@ async def get_call(
 @router.patch(
     "/{call_id}",
     summary="Add new information to a call (re-triage)",
-    responses={200: {"headers": _ETAG}, **problems(401, 403, 404, 409, 412, 413, 422, 503)},
+    responses={200: {"headers": CALL_ETAG}, **problems(401, 403, 404, 409, 412, 413, 422, 503)},
 )
 async def update_call(
     call_id: UUID,
@@ -195,13 +203,7 @@ async def update_call(
     state: State,
     request: Request,
     response: Response,
-    if_match: Annotated[
-        str | None,
-        conditional.if_match_header(
-            "The ETag of the call as read: the PATCH is a 412, and changes nothing, if the"
-            " call has changed since (without it, the last PATCH wins)"
-        ),
-    ] = None,
+    if_match: CallIfMatch = None,
 ) -> DispatchedCallOut:
     """Add new information; safety merges flag by flag and the call is re-triaged. A PATCH
     that changes nothing (`{}`) only renews the recommendation. The answer is the call with

@@ -6,16 +6,19 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from app.api import conditional
 from app.api.callers import request_id
-from app.api.deps import Handled, IdempotencyKey, replayed
+from app.api.deps import Caller, Context, Handled, IdempotencyKey, State, Work, replayed
 from app.api.openapi import replays
 from app.api.problems import PROBLEM_MEDIA_TYPE, problems
+from app.api.routes.calls import CALL_ETAG, CallIfMatch
 from app.api.strict_json import StrictJSONRoute
 from app.errors import PROBLEM_BASE
 from app.schemas.dispatch import (
     ClearRequest,
     DispatchedCallOut,
     DispatchRequest,
+    OutcomeCorrection,
     RecommendationChangedProblem,
     UnitsUnavailableProblem,
 )
@@ -138,3 +141,39 @@ async def clear_call(
         request_id=request_id(request),
     )
     return Response(out.model_dump_json(), media_type="application/json")
+
+
+@router.patch(
+    "/{call_id}/outcome",
+    summary="Correct a cleared call's outcome",
+    responses={200: {"headers": CALL_ETAG}, **problems(401, 403, 404, 409, 412, 413, 422, 503)},
+)
+async def correct_outcome(
+    call_id: UUID,
+    body: OutcomeCorrection,
+    who: Caller,
+    context: Context,
+    work: Work,
+    state: State,
+    request: Request,
+    response: Response,
+    if_match: CallIfMatch = None,
+) -> DispatchedCallOut:
+    """Correct what was recorded when the call was cleared (its disposition, outcome,
+    diversion and the three flags), with the reason, which the audit trail keeps beside
+    each field's value before and after. `call.cleared` is sent again with the record as
+    it now stands; the reports count the call as corrected. A call not yet cleared is a
+    409. Admins and supervisors only."""
+    out, tag = await clearing.correct(
+        await work.session(),
+        context,
+        who,
+        call_id,
+        body,
+        cipher=state.cipher,
+        request_id=request_id(request),
+        precondition=conditional.if_match(if_match),
+    )
+    if tag is not None:
+        response.headers["ETag"] = tag
+    return out
