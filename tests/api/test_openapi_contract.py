@@ -264,10 +264,15 @@ async def test_the_reports_document_their_csv_answers(admin: Api) -> None:
     that names the file, as the real answers carry them."""
     document = await _document(admin.client)
     await grid_districts(admin)
-    for path, file_name in (
-        ("/v1/coverage", "coverage"),
-        ("/v1/program", "program"),
-        ("/v1/reports/outcomes", "outcomes"),
+    day = r"\d{4}-\d\d-\d\d"
+    for path, file_name, sent_name in (
+        ("/v1/coverage", "coverage[_<district>]_<first day>_<last day>", f"coverage_{day}_{day}"),
+        ("/v1/program", "program_<today>", f"program_{day}"),
+        (
+            "/v1/reports/outcomes",
+            "outcomes[_<district>]_<first day>_<last day>",
+            f"outcomes_{day}_{day}",
+        ),
     ):
         said = document["paths"][path]["get"]["responses"]["200"]
         rows = said["content"]["text/csv"]["schema"]["description"]
@@ -279,8 +284,9 @@ async def test_the_reports_document_their_csv_answers(admin: Api) -> None:
         header = answer.text.splitlines()[0].split(",")
         assert [column for column in header if f"`{column}`" not in rows] == [], path
         sent = answer.headers["content-disposition"]
-        assert sent == f'attachment; filename="{file_name}.csv"'
-        assert f"`{sent}`" in disposition["description"], path
+        assert re.fullmatch(f'attachment; filename="{sent_name}\\.csv"', sent), sent
+        said_name = f'`attachment; filename="{file_name}.csv"`'
+        assert said_name in disposition["description"], path
 
 
 async def test_the_eido_import_documents_each_media_type_it_takes(admin: Api) -> None:

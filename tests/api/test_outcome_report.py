@@ -417,6 +417,24 @@ async def test_one_csv_row_per_group(admin: Api) -> None:
         assert row["minutes_to_dispatch.p50"] == ("" if p50 is None else str(p50))
 
 
+async def test_a_csv_is_saved_under_its_district_and_local_days(admin: Api) -> None:
+    """Every export was saved as `outcomes.csv`, one month's over the last, with nothing
+    in it saying which period it was (the council's outside-in check)."""
+    await grid_districts(admin)
+    november = "from=2026-11-01T00:00:00-06:00&to=2026-12-01T00:00:00-07:00"
+    for query, name in (
+        (f"{november}&district=D1", "outcomes_D1_2026-11-01_2026-11-30"),
+        # 23:30 on 31 October in Denver is 05:30 on 1 November in UTC.
+        ("from=2026-11-01T05:30:00Z&to=2026-11-02T12:00:00Z", "outcomes_2026-10-31_2026-11-02"),
+    ):
+        response = await admin.client.get(
+            f"/v1/reports/outcomes?{query.replace('+', '%2B')}",
+            headers={**admin.headers, "Accept": "text/csv"},
+        )
+        assert response.status_code == 200, response.text
+        assert response.headers["content-disposition"] == f'attachment; filename="{name}.csv"'
+
+
 @pytest.mark.parametrize(
     "query",
     [

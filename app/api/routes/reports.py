@@ -17,7 +17,7 @@ from app.events.body import instant_text
 from app.schemas.common import DIGITS, DistrictCode, Instant
 from app.schemas.reports import CoverageReport, OutcomeReport, ProgramReport
 from app.services import agency, coverage, outcomes, program
-from app.services.reports import report_range
+from app.services.reports import Range, report_range
 from app.state import AppState
 from app.vocabulary import OutcomesGroupBy
 
@@ -56,7 +56,7 @@ _OUTCOME_COLUMNS = list(flatten(outcomes.empty_group().model_dump(mode="json")))
 
 def _answers(csv_rows: str, file_name: str, *statuses: int) -> dict[int | str, dict[str, Any]]:
     """A report's answers: the report as JSON, or as CSV (its rows and columns as csv_rows
-    says, saved as file_name.csv), and the problems of statuses."""
+    says, saved under file_name, which _file_name gives), and the problems of statuses."""
     csv_too: dict[int | str, dict[str, Any]] = {
         200: {
             "description": "The report: JSON, or CSV when `Accept` prefers `text/csv`",
@@ -69,13 +69,32 @@ def _answers(csv_rows: str, file_name: str, *statuses: int) -> dict[int | str, d
                 "Content-Disposition": {
                     "description": "With the CSV answer only:"
                     f' `attachment; filename="{file_name}.csv"`, so that a browser saves the'
-                    " report as a file of that name rather than showing it",
+                    " report as a file of that name rather than showing it. A district asked"
+                    " for follows the report's name; the days are the agency's local dates"
+                    " (`2026-11-01_2026-11-30`: the range from 1 to 30 November, its end"
+                    " excluded as ever), so that one period's export does not save over"
+                    " another's",
                     "schema": {"type": "string"},
                 }
             },
         }
     }
     return {**csv_too, **problems(*statuses)}
+
+
+def _file_name(
+    report: str, context: AgencyContext, *, span: Range | None = None, district: str | None = None
+) -> str:
+    """A CSV answer's file name (without `.csv`): the report, the district asked for, and
+    the local dates of the range's first and last days (an end at local midnight is not a
+    day of it: the range excludes it), or of today for a report of now."""
+    tz = context.timezone
+    if span is None:
+        days = [datetime.now(tz).date()]
+    else:
+        last = span.end - timedelta(microseconds=1)
+        days = [span.start.astimezone(tz).date(), last.astimezone(tz).date()]
+    return "_".join([report, *([district] if district else []), *map(str, days)])
 
 
 async def _knowing(state: AppState, context: AgencyContext, district: str | None) -> AgencyContext:
@@ -92,7 +111,7 @@ async def _knowing(state: AppState, context: AgencyContext, district: str | None
         " order, which repeats those three and adds the gap's `gap_kind` (`cit` or"
         " `co_responder`), `gap_from`, `gap_to`, `gap_hours` and `adjacent_cover`; the"
         " district's own row leaves these empty. The figures are the JSON report's.",
-        "coverage",
+        "coverage[_<district>]_<first day>_<last day>",
         401,
         403,
         422,
@@ -136,7 +155,8 @@ async def get_coverage(
             }
             for g in d.gaps
         )
-    return csv_response(_COVERAGE_COLUMNS, rows, "coverage")
+    name = _file_name("coverage", context, span=span, district=district)
+    return csv_response(_COVERAGE_COLUMNS, rows, name)
 
 
 @router.get(
@@ -147,7 +167,7 @@ async def get_coverage(
         "A row per figure of the JSON report, with two columns: `figure`, the figure's path"
         " in the JSON (`officers.cit_share_pct`; `certifications_expiring.0.name`, the name"
         " of the officer whose certification lapses first), and `value`.",
-        "program",
+        "program_<today>",
         401,
         403,
         422,
@@ -170,7 +190,9 @@ async def get_program(
         return out
     figures = flatten(out.model_dump(mode="json"))
     return csv_response(
-        ["figure", "value"], ({"figure": k, "value": v} for k, v in figures.items()), "program"
+        ["figure", "value"],
+        ({"figure": k, "value": v} for k, v in figures.items()),
+        _file_name("program", context),
     )
 
 
@@ -183,7 +205,7 @@ async def get_program(
         " column per figure of the group, named by its path in the JSON: "
         + ", ".join(f"`{column}`" for column in _OUTCOME_COLUMNS)
         + ".",
-        "outcomes",
+        "outcomes[_<district>]_<first day>_<last day>",
         401,
         403,
         422,
@@ -210,4 +232,6 @@ async def get_outcomes(
     if not wants_csv(request):
         return out
     rows = [flatten(g.model_dump(mode="json")) for g in out.groups]
-    return csv_response(_OUTCOME_COLUMNS, rows, "outcomes")
+    return csv_response(
+        _OUTCOME_COLUMNS, rows, _file_name("outcomes", context, span=span, district=district)
+    )
