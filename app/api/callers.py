@@ -199,7 +199,7 @@ async def authorize_unread_body(request: Request) -> None:
         return
     path = getattr(request.scope.get("route"), "path_format", "")
     if rule_for(request.method, path) is None and not path.startswith("/v1/"):
-        return  # a /v1 route without a rule is refused below (_authorized), as always
+        return  # a /v1 route without a rule is refused below (authorized), as always
     principal = await authenticated(request, await app_state(request), await bearer(request))
     await authorized(request, principal)
 

@@ -165,6 +165,10 @@ class GuardedProtocol(HttpToolsProtocol):
             running.disconnected = True
             running.message_event.set()
 
+    def _answering(self) -> bool:
+        """Whether a request's answer is under way (or still to be written) here."""
+        return self._running is not None and not self._running.response_complete
+
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
         self._running = cycle
         super()._start_asgi_task(cycle, app)
@@ -215,7 +219,8 @@ class GuardedProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._phase = _BODY
         super().on_headers_complete()
-        # No cycle for a WebSocket upgrade: the upgrade takes the connection over.
+        # No cycle for a WebSocket upgrade, which takes the connection over (serve runs
+        # without a WebSocket protocol, ws="none": an upgrade is an ordinary request there).
         if self._last_answer and self.cycle is not None:
             self.cycle.keep_alive = False
 
@@ -241,7 +246,11 @@ class GuardedProtocol(HttpToolsProtocol):
         # dropped: app/logs.py).
         log.warning("malformed request", extra={"error": msg, "request_id": request_id})
         if not running:
-            if self._write_and_close(MALFORMED, request_id):
+            if self._answering():
+                # Not HTTP behind a request being answered (a live feed, or a request
+                # pipelined with it): no 400 into that answer, nor one taken for it.
+                self._close()
+            elif self._write_and_close(MALFORMED, request_id):
                 self._count_unrouted(MALFORMED)
             return
         if self.cycle.response_started or self.pipeline:
@@ -264,7 +273,9 @@ class GuardedProtocol(HttpToolsProtocol):
             "request headers timed out",
             extra={"seconds": self.header_timeout, "request_id": request_id},
         )
-        if self._write_and_close(HEADERS_LATE, request_id):
+        if self._answering():  # behind a live feed, say: no 408 into its answer
+            self._close()
+        elif self._write_and_close(HEADERS_LATE, request_id):
             self._count_unrouted(HEADERS_LATE)
 
     def _count_unrouted(self, answer: Answer) -> None:

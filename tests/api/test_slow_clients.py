@@ -486,6 +486,40 @@ async def test_a_body_malformed_after_a_stream_began_ends_it_without_a_400_insid
     assert "request body timed out" not in caplog.text
 
 
+_UPGRADE = (
+    b"GET /v1/stream HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+    b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    "behind",
+    [b"\x01\x02 nonsense\r\n\r\n", b"GET /v1/units HTTP/1.1\r\nHost: t\r\n", _UPGRADE],
+    ids=["not-http", "headers-late", "websocket-upgrade"],
+)
+async def test_nothing_behind_a_live_feed_is_answered_inside_it(
+    serve: int, admin: Api, behind: bytes
+) -> None:
+    """A 400 for bytes that are not HTTP, a 408 for headers that stopped coming, and
+    uvicorn's WebSocket 403 were each written into the middle of a live feed's answer
+    (review r4): the feed's client read them as its events' text."""
+    before = _counted(400), _counted(408)
+    sock = _connect(serve)
+    sock.sendall(
+        f"GET /v1/stream HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {admin.key}\r\n\r\n".encode()
+    )
+    sock.settimeout(5)
+    assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+    sock.sendall(behind)
+    sock.settimeout(HEADER_TIMEOUT + MARGIN)
+    rest = b""
+    with sock, contextlib.suppress(TimeoutError, ConnectionResetError):
+        while chunk := sock.recv(65536):
+            rest += chunk
+    assert b"HTTP/1.1 " not in rest, rest
+    assert (_counted(400), _counted(408)) == before
+
+
 def _streams_open() -> float:
     return REGISTRY.get_sample_value("cit_streams_open") or 0.0
 
