@@ -125,18 +125,21 @@ class CallEscalated(CallSummary):
 
 
 class CallCleared(CallSummary):
-    """A call was cleared: the call and what was recorded of its outcome."""
+    """A call was cleared, or what its clear recorded was corrected since (sent again then):
+    the call and the record of its outcome as it stands."""
 
-    disposition: Annotated[str | None, Field(description="The disposition recorded at clearing")]
+    disposition: Annotated[
+        str | None, Field(description="The disposition recorded at clearing, or as corrected")
+    ]
     diverted_to: Annotated[
         DivertedTo | None, Field(description="Where the person was diverted to; null if not said")
     ]
     outcome: Annotated[
         Outcome | None, Field(description="How the call ended; null when cleared without one")
     ]
-    use_of_force: Annotated[bool, Field(description="As recorded at clearing")]
-    subject_injured: Annotated[bool, Field(description="As recorded at clearing")]
-    officer_injured: Annotated[bool, Field(description="As recorded at clearing")]
+    use_of_force: Annotated[bool, Field(description="As recorded at clearing, or corrected")]
+    subject_injured: Annotated[bool, Field(description="As recorded at clearing, or corrected")]
+    officer_injured: Annotated[bool, Field(description="As recorded at clearing, or corrected")]
 
 
 class UnitAssigned(CallSummary):

@@ -126,25 +126,28 @@ class CallOut(BaseModel):
     created_at: datetime
     updated_at: datetime = Field(
         description="Moves whenever the call changes: new information, a dispatch or clear, a"
-        " renewed recommendation, a unit first on scene or released by its own status report"
+        " renewed recommendation, a unit first on scene or released by its own status report,"
+        " a correction of its outcome"
     )
     dispatched_at: datetime | None = Field(
         description="When the call was first dispatched; null before"
     )
     cleared_at: datetime | None = Field(description="When the call was cleared; null before")
     disposition: str | None = Field(
-        description="Free text recorded when the call was cleared; null before"
+        description="Free text recorded when the call was cleared (as corrected since, if it"
+        " was: PATCH /v1/calls/{id}/outcome); null before"
     )
     diverted_to: DivertedTo | None = Field(
-        description="Where the person was diverted, as recorded when the call was cleared"
+        description="Where the person was diverted, as recorded when the call was cleared (or"
+        " corrected since); null when not recorded"
     )
     outcome: Outcome | None = Field(
-        description="How the call ended for the person, as recorded when it was cleared; null"
-        " when not recorded (the reports count it as `unrecorded`)"
+        description="How the call ended for the person, as recorded when it was cleared (or"
+        " corrected since); null when not recorded (the reports count it as `unrecorded`)"
     )
-    use_of_force: bool = Field(description="Recorded when the call was cleared")
-    subject_injured: bool = Field(description="Recorded when the call was cleared")
-    officer_injured: bool = Field(description="Recorded when the call was cleared")
+    use_of_force: bool = Field(description="Recorded when the call was cleared (or corrected)")
+    subject_injured: bool = Field(description="Recorded when the call was cleared (or corrected)")
+    officer_injured: bool = Field(description="Recorded when the call was cleared (or corrected)")
     recommendation: RecommendationOut | None = Field(description="The latest recommendation")
 
 

@@ -157,14 +157,19 @@ class OutcomeCorrection(PatchModel):
         Disposition | None, Field(description="Free text, as `POST …/clear` takes it")
     ] = None
     diverted_to: Annotated[
-        DivertedTo | None, Field(description="As `POST …/clear` takes it; null for none")
+        DivertedTo | None,
+        Field(
+            description="As `POST …/clear` takes it; null: not recorded, as a clear that left"
+            " it out (`none` says the person was taken nowhere)"
+        ),
     ] = None
     outcome: Annotated[
-        Outcome | None, Field(description="As `POST …/clear` takes it; null for unrecorded")
+        Outcome | None,
+        Field(description="As `POST …/clear` takes it; null: not recorded (`unrecorded`)"),
     ] = None
-    use_of_force: StrictBool | None = None
-    subject_injured: StrictBool | None = None
-    officer_injured: StrictBool | None = None
+    use_of_force: Annotated[StrictBool | None, Field(description="As the clear takes it")] = None
+    subject_injured: Annotated[StrictBool | None, Field(description="As the clear takes it")] = None
+    officer_injured: Annotated[StrictBool | None, Field(description="As the clear takes it")] = None
 
 
 class UnitRef(BaseModel):

@@ -68,7 +68,8 @@ def _settings(*, allow_private_targets: bool = False) -> Settings:
 
 
 async def _seed(database_url: str) -> dict[str, Any]:
-    """One agency with districts, officers, co-responders, shifts, a call and a webhook."""
+    """One agency with districts, officers, co-responders, shifts, two calls (one cleared,
+    for the routes that correct what a clear recorded) and a webhook."""
     app = create_app(_settings(allow_private_targets=True), database_url)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -98,6 +99,8 @@ async def _seed(database_url: str) -> dict[str, Any]:
                 {"district": "D1", "nature": "MNTL", "received_at": datetime.now(UTC).isoformat()},
                 status=201,
             )
+            cleared = await api.ok("POST", "/v1/calls", {"district": "D2"}, status=201)
+            await api.ok("POST", f"/v1/calls/{cleared['id']}/clear", {"disposition": "closed"})
             deliveries = await api.ok("GET", f"/v1/webhooks/{webhook['id']}/deliveries")
             shifts = await api.ok("GET", "/v1/shifts")
             certifications = await api.ok("GET", "/v1/certifications")
@@ -109,7 +112,7 @@ async def _seed(database_url: str) -> dict[str, Any]:
             "code": ["D1", "D2", "D3", "D4"],
             "officer_id": officers,
             "co_responder_id": co_responders,
-            "call_id": [call["id"]],
+            "call_id": [call["id"], cleared["id"]],
             "subscription_id": [webhook["id"]],
             "delivery_id": [d["id"] for d in deliveries["items"]],
             "shift_id": [s["id"] for s in shifts["items"]],
