@@ -163,6 +163,7 @@ def _group(key: str | None, facts: list[dict[str, Any]]) -> dict[str, Any]:
         """The first dispatch sent no unit as lead, and no co-responder (its units are the
         assignments made at its moment)."""
         units = [a for a in f["call"]["assignments"] if a["assigned_at"] == f["first"]["at"]]
+        assert units, f"no assignment made at the first dispatch of {f['call']['id']}"
         return all(a["responder_type"] == "officer" for a in units)
 
     not_followed = [
