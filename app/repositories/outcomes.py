@@ -36,7 +36,16 @@ _KEYS: Mapping[OutcomesGroupBy, str] = {
     "lead": "f.lead_recommended",
 }
 
-_FACTS = """
+# Whether the officer of assignment `a` held a CIT certification on the local date it was
+# assigned, as the certifications read now.
+_CIT_WHEN_ASSIGNED = """EXISTS (
+                     SELECT 1 FROM officer o JOIN certification ct
+                                ON ct.state_officer_id = o.state_officer_id
+                      WHERE o.id = a.responder_id
+                        AND ct.certified_on <= (a.assigned_at AT TIME ZONE :tz)::date
+                        AND ct.expires_on > (a.assigned_at AT TIME ZONE :tz)::date)"""
+
+_FACTS = f"""
 WITH calls AS (
     SELECT c.id, d.code AS district, c.received_at, c.status, c.outcome, c.diverted_to,
            c.use_of_force, c.subject_injured, c.officer_injured
@@ -46,19 +55,29 @@ WITH calls AS (
 ),
 facts AS (
     SELECT c.*, fd.at AS dispatched_at, fd.dispatched_lead, fd.override_code,
-           fd.sent_co_responder, rec.lead AS lead_recommended, rec.warnings,
+           fd.sent_co_responder, fd.sent_cit_lead, rec.lead AS lead_recommended, rec.warnings,
+           rec.cit_lead_recommended,
            u.with_cit_officer, u.with_co_responder, u.on_scene_at
       FROM calls c
       LEFT JOIN LATERAL (SELECT d.at, d.dispatched_lead, d.override_code, d.recommendation_id,
                                 EXISTS (SELECT 1 FROM assignment a
                                          WHERE a.call_id = c.id AND a.dispatch_id = d.id
                                            AND a.responder_type = 'co_responder')
-                                    AS sent_co_responder
+                                    AS sent_co_responder,
+                                EXISTS (SELECT 1 FROM assignment a
+                                         WHERE a.call_id = c.id AND a.dispatch_id = d.id
+                                           AND a.role = 'lead' AND a.responder_type = 'officer'
+                                           AND {_CIT_WHEN_ASSIGNED})
+                                    AS sent_cit_lead
                            FROM dispatch d
                           WHERE d.call_id = c.id ORDER BY d.at, d.id LIMIT 1) fd ON true
       -- The recommendation the first dispatch names, as it was made on; else (a call never
       -- dispatched) the latest. Not by comparing times: two instances' clocks may differ.
-      LEFT JOIN LATERAL (SELECT r.lead, r.warnings FROM recommendation r
+      LEFT JOIN LATERAL (SELECT r.lead, r.warnings,
+                                r.units @> '[{{"role": "lead", "responder_type": "officer",
+                                               "cit_certified": true}}]'::jsonb
+                                    AS cit_lead_recommended
+                           FROM recommendation r
                           WHERE r.call_id = c.id
                             AND (fd.recommendation_id IS NULL OR r.id = fd.recommendation_id)
                             AND (fd.at IS NULL OR fd.recommendation_id IS NOT NULL
@@ -66,16 +85,11 @@ facts AS (
                           ORDER BY r.created_at DESC, r.id DESC LIMIT 1) rec ON true
       LEFT JOIN LATERAL (
           SELECT bool_or(a.responder_type = 'co_responder') AS with_co_responder,
-                 bool_or(a.responder_type = 'officer' AND EXISTS (
-                     SELECT 1 FROM officer o JOIN certification ct
-                                ON ct.state_officer_id = o.state_officer_id
-                      WHERE o.id = a.responder_id
-                        AND ct.certified_on <= (a.assigned_at AT TIME ZONE :tz)::date
-                        AND ct.expires_on > (a.assigned_at AT TIME ZONE :tz)::date))
+                 bool_or(a.responder_type = 'officer' AND {_CIT_WHEN_ASSIGNED})
                      AS with_cit_officer,
                  min(a.on_scene_at) AS on_scene_at
             FROM assignment a WHERE a.call_id = c.id) u ON true
-)"""
+)"""  # noqa: S608 (built from the constant above, never from input)
 
 
 def _count(name: str, condition: str) -> str:
@@ -97,6 +111,9 @@ _NOT_FOLLOWED = (
     "f.lead_recommended = 'mental_health' AND (f.dispatched_lead = 'law_enforcement'"
     " OR (f.dispatched_at IS NOT NULL AND f.dispatched_lead IS NULL AND NOT f.sent_co_responder))"
 )
+# A CIT officer recommended to lead (a law-enforcement lead), and the first dispatch sent
+# none to lead: another officer, a co-responder, or no unit as lead.
+_CIT_NOT_FOLLOWED = "f.dispatched_at IS NOT NULL AND f.cit_lead_recommended AND NOT f.sent_cit_lead"
 _CLEARED = "f.status = 'cleared'"
 _COLUMNS = [
     "count(*) AS calls",
@@ -112,6 +129,14 @@ _COLUMNS = [
     *(
         _count(
             f"override_{code}", f"{_NOT_FOLLOWED} AND coalesce(f.override_code, 'other') = '{code}'"
+        )
+        for code in OVERRIDE_CODES
+    ),
+    _count("cit_not_followed", _CIT_NOT_FOLLOWED),
+    *(
+        _count(
+            f"cit_override_{code}",
+            f"{_CIT_NOT_FOLLOWED} AND coalesce(f.override_code, 'other') = '{code}'",
         )
         for code in OVERRIDE_CODES
     ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -213,9 +214,8 @@ class ProgramReport(BaseModel):
 
 
 class NotFollowed(BaseModel):
-    """Calls whose lead recommended was mental_health and whose first dispatch sent police
-    instead: an officer as lead, or no unit as lead and no co-responder (an officer as
-    backup only)."""
+    """Calls whose recommended lead their first dispatch did not send, as the field that
+    holds it says."""
 
     total: int = Field(description="How many")
     by_override_code: dict[str, int] = Field(
@@ -250,7 +250,22 @@ class OutcomeGroup(BaseModel):
         " no_lead_sent when it sent none, not_dispatched when there was no dispatch. They"
         " add up to calls"
     )
-    mh_lead_not_followed: NotFollowed
+    mh_lead_not_followed: Annotated[
+        NotFollowed,
+        Field(
+            description="Calls whose lead recommended was mental_health and whose first"
+            " dispatch sent police instead: an officer as lead, or no unit as lead and no"
+            " co-responder (officers as backup only)"
+        ),
+    ]
+    cit_lead_not_followed: Annotated[
+        NotFollowed,
+        Field(
+            description="Calls whose recommendation named a CIT officer to lead (a"
+            " law-enforcement lead) and whose first dispatch sent no CIT officer to lead:"
+            " an officer not certified when assigned, a co-responder, or no unit as lead"
+        ),
+    ]
     capacity_warnings: dict[str, int] = Field(
         description="Calls whose lead-recommended recommendation carried each warning of"
         " capacity the program lacks, every such code listed; the warnings about the data"

@@ -47,6 +47,10 @@ def _group(key: str | None, row: dict[str, Any] | None) -> OutcomeGroup:
             total=n("not_followed"),
             by_override_code={code: n(f"override_{code}") for code in OVERRIDE_CODES},
         ),
+        cit_lead_not_followed=NotFollowed(
+            total=n("cit_not_followed"),
+            by_override_code={code: n(f"cit_override_{code}") for code in OVERRIDE_CODES},
+        ),
         capacity_warnings={code: n(f"warning_{code}") for code in CAPACITY_WARNINGS},
         with_cit_officer=n("with_cit_officer"),
         with_co_responder=n("with_co_responder"),

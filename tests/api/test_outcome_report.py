@@ -140,6 +140,11 @@ async def _facts(api: Api, start: datetime, end: datetime) -> list[dict[str, Any
                 "first_at": first_at,
                 "lead": rec["lead"],
                 "warnings": {w["code"] for w in rec["warnings"]},
+                "cit_lead": any(
+                    u["role"] == "lead" and u["responder_type"] == "officer" and u["cit_certified"]
+                    for u in rec["units"]
+                ),
+                "cit_when": cit_when,
                 "with_cit": any(
                     a["responder_type"] == "officer" and cit_when(a) for a in call["assignments"]
                 ),
@@ -172,6 +177,20 @@ def _group(key: str | None, facts: list[dict[str, Any]]) -> dict[str, Any]:
         if f["lead"] == "mental_health"
         and (sent(f) == "law_enforcement" or (sent(f) == "no_lead_sent" and police_only(f)))
     ]
+
+    def cit_lead_sent(f: dict[str, Any]) -> bool:
+        """The first dispatch sent an officer to lead who was CIT-certified when sent."""
+        return any(
+            a["assigned_at"] == f["first"]["at"]
+            and a["role"] == "lead"
+            and a["responder_type"] == "officer"
+            and f["cit_when"](a)
+            for a in f["call"]["assignments"]
+        )
+
+    cit_not_followed = [
+        f for f in facts if f["first"] is not None and f["cit_lead"] and not cit_lead_sent(f)
+    ]
     to_dispatch = [
         (f["first_at"] - f["received"]).total_seconds() / 60 for f in facts if f["first_at"]
     ]
@@ -196,6 +215,15 @@ def _group(key: str | None, facts: list[dict[str, Any]]) -> dict[str, Any]:
             "total": len(not_followed),
             "by_override_code": {
                 code: sum((f["first"]["override_code"] or "other") == code for f in not_followed)
+                for code in OVERRIDE_CODES
+            },
+        },
+        "cit_lead_not_followed": {
+            "total": len(cit_not_followed),
+            "by_override_code": {
+                code: sum(
+                    (f["first"]["override_code"] or "other") == code for f in cit_not_followed
+                )
                 for code in OVERRIDE_CODES
             },
         },
@@ -346,6 +374,42 @@ async def test_police_sent_only_as_backup_for_a_mental_health_lead_is_not_follow
     assert g["lead_dispatched"]["no_lead_sent"] == 2
     assert g["mh_lead_not_followed"]["total"] == 1
     assert g["mh_lead_not_followed"]["by_override_code"]["unit_busy_in_field"] == 1
+    assert report["groups"] == await _expected(admin, report)
+
+
+async def test_a_cit_officer_recommended_to_lead_and_not_sent_is_counted_with_its_reason(
+    admin: Api,
+) -> None:
+    """A weapon call: the CIT officer recommended to lead, and another officer sent (or a
+    co-responder sent to lead): found in no report, only in each call's dispatches (the
+    council's outside-in check). Sent as recommended, not counted."""
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT1")
+    plain = await add_officer(admin, district="D1", call_sign="1A12")
+    await add_officer(admin, district="D1", call_sign="1A11", cit=True)
+    armed = {"district": "D1", "safety": {"weapon": True}}
+    sent: list[tuple[str, str, str] | None] = [
+        ("officer", plain, "closer_unit"),
+        ("co_responder", co, "supervisor_decision"),
+        None,  # the recommendation's units, the CIT officer leading
+    ]
+    for choice in sent:
+        call = await admin.ok("POST", "/v1/calls", armed, 201)
+        [lead] = [u for u in call["recommendation"]["units"] if u["role"] == "lead"]
+        assert (lead["call_sign"], lead["cit_certified"]) == ("1A11", True)
+        body: dict[str, Any] = {}
+        if choice is not None:
+            kind, responder, code = choice
+            unit = {"responder_type": kind, "responder_id": responder, "role": "lead"}
+            body = {"units": [unit], "override_code": code}
+        await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch", body)
+        # Each its own call: the units come back for the next.
+        await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "done"})
+    report = await admin.ok("GET", "/v1/reports/outcomes")
+    [g] = report["groups"]
+    assert g["cit_lead_not_followed"]["total"] == 2
+    by_code = g["cit_lead_not_followed"]["by_override_code"]
+    assert (by_code["closer_unit"], by_code["supervisor_decision"]) == (1, 1)
     assert report["groups"] == await _expected(admin, report)
 
 
