@@ -165,6 +165,21 @@ class GuardedProtocol(HttpToolsProtocol):
             running.disconnected = True
             running.message_event.set()
 
+    def _close_after_the_answer(self) -> None:
+        """What came behind the answer under way will not be answered (not HTTP, or too
+        slow): read no more, and close the connection once that answer ends, rather than
+        write into it or cut it off (a request answered, and so done, would go unanswered;
+        a live feed would end)."""
+        self._disarm()
+        self.flow.pause_reading()
+        if self._running is not None:
+            self._running.keep_alive = False
+
+    def _unsupported_upgrade_warning(self) -> None:
+        """An `Upgrade` this service has no protocol for is an ordinary request (ws="none"):
+        uvicorn's two warnings a request, one of them telling to install a WebSocket
+        library, are for a server that wanted one."""
+
     def _answering(self) -> bool:
         """Whether a request's answer is under way (or still to be written) here."""
         return self._running is not None and not self._running.response_complete
@@ -249,14 +264,18 @@ class GuardedProtocol(HttpToolsProtocol):
             if self._answering():
                 # Not HTTP behind a request being answered (a live feed, or a request
                 # pipelined with it): no 400 into that answer, nor one taken for it.
-                self._close()
+                self._close_after_the_answer()
             elif self._write_and_close(MALFORMED, request_id):
                 self._count_unrouted(MALFORMED)
             return
-        if self.cycle.response_started or self.pipeline:
-            # Its answer began (a live feed, say), or an earlier request's answer is still
-            # being written (this one was queued behind it): no 400 into the middle of
-            # it; the connection ends.
+        if self.pipeline:
+            # Queued behind an earlier request's answer, still under way: no 400 into it,
+            # which goes on; the connection closes after it.
+            self._close_after_the_answer()
+            return
+        if self.cycle.response_started:
+            # Its own answer began (a live feed reading a body, say): no 400 into the
+            # middle of it; the connection ends.
             self._close()
             return
         self._scope()["state"][ANSWERED_BY_SERVER] = MALFORMED[0]
@@ -274,7 +293,7 @@ class GuardedProtocol(HttpToolsProtocol):
             extra={"seconds": self.header_timeout, "request_id": request_id},
         )
         if self._answering():  # behind a live feed, say: no 408 into its answer
-            self._close()
+            self._close_after_the_answer()
         elif self._write_and_close(HEADERS_LATE, request_id):
             self._count_unrouted(HEADERS_LATE)
 
@@ -289,6 +308,11 @@ class GuardedProtocol(HttpToolsProtocol):
         cycle = self.cycle
         if cycle is None or cycle.response_started:
             self._close()
+            return
+        if cycle is not self._running:
+            # Queued behind an answer under way (a live feed, say), whose body stopped
+            # coming: no 408 into that answer.
+            self._close_after_the_answer()
             return
         request_id = request_id_of(self._scope())
         # The application may still be waiting for the body: it now hears a disconnect, and

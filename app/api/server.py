@@ -109,7 +109,7 @@ def uvicorn_config(app: ASGIApp, settings: Settings, host: str, port: int) -> uv
         # Open streams end when shutdown begins: uvicorn waits for every open answer to
         # finish before the lifespan's shutdown, so a stream left open would hang it.
         http=protocol_class(settings, on_shutdown=functools.partial(end_streams, app)),
-        # The service has no WebSocket route: an upgrade is an ordinary request (its 404).
+        # The service has no WebSocket route: an upgrade is an ordinary request.
         # uvicorn's WebSocket protocol would take the connection over mid-answer, behind a
         # live feed, say, which would then not hear the connection end.
         ws="none",

@@ -105,8 +105,8 @@ def _minutes(name: str, start: str, end: str) -> str:
 
 
 # A mental-health lead recommended, and police sent instead: as the lead, or, with no unit
-# sent as lead, alone (an officer sent as backup only must not take the call out of the
-# count). A co-responder sent with no lead did go: not counted.
+# sent as lead, alone (officers sent as backup or to stabilize only must not take the call
+# out of the count). A co-responder sent with no lead did go: not counted.
 _NOT_FOLLOWED = (
     "f.lead_recommended = 'mental_health' AND (f.dispatched_lead = 'law_enforcement'"
     " OR (f.dispatched_at IS NOT NULL AND f.dispatched_lead IS NULL AND NOT f.sent_co_responder))"

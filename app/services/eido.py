@@ -294,10 +294,9 @@ async def _update(
         if facts.closure is not None and facts.closure.outcome not in (None, call.outcome):
             # The CAD's end of the incident says another outcome than the call was cleared
             # with: news the call cannot take, refused as any other (and so audited).
-            # (After a supervisor's correction, the CAD's own end of it, sent again, is
-            # refused so too: the record here is the corrected one.)
             refused = Conflict(
-                f"call {call.id} is cleared with outcome {call.outcome or 'none'}; this EIDO"
+                f"call {call.id} is cleared with"
+                f" {'no outcome' if call.outcome is None else f'outcome {call.outcome}'}; this EIDO"
                 f" ends the incident with outcome {facts.closure.outcome}: a document does"
                 " not change a cleared call's outcome (a supervisor corrects it with PATCH"
                 f" /v1/calls/{call.id}/outcome)"

@@ -1937,6 +1937,8 @@ async def test_the_cad_closing_an_incident_clears_its_call_and_frees_its_units(
     refused = await admin.post("/v1/eido", other)
     assert refused.status_code == 409
     assert "outcome referred" in refused.json()["detail"]
+    # It says how the outcome may change: a supervisor's correction, not a document.
+    assert f"PATCH /v1/calls/{call['id']}/outcome" in refused.json()["detail"]
     # And in the call's trail: the outcome the CAD gave is kept there.
     trail = await admin.ok("GET", f"/v1/audit?action=call.import&resource_id={call['id']}")
     [entry] = [e for e in trail["items"] if e["outcome"] == "error"]

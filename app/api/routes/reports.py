@@ -54,7 +54,19 @@ _COVERAGE_COLUMNS = [
 _OUTCOME_COLUMNS = list(flatten(outcomes.empty_group().model_dump(mode="json")))
 
 
-def _answers(csv_rows: str, file_name: str, *statuses: int) -> dict[int | str, dict[str, Any]]:
+# What a range's report names its file by (its Content-Disposition).
+_RANGE_DAYS = (
+    "The district, if one is asked for, follows the report's name; the days are the"
+    " range's first and last in the agency's time zone (`from=2026-11-01T00:00:00-06:00`"
+    " and `to=2026-12-01T00:00:00-07:00` in Denver give `2026-11-01_2026-11-30`: the"
+    " range's end, at midnight, is no day of it), so that one period's export does not save"
+    " over another's"
+)
+
+
+def _answers(
+    csv_rows: str, file_name: str, *statuses: int, file_days: str = _RANGE_DAYS
+) -> dict[int | str, dict[str, Any]]:
     """A report's answers: the report as JSON, or as CSV (its rows and columns as csv_rows
     says, saved under file_name, which _file_name gives), and the problems of statuses."""
     csv_too: dict[int | str, dict[str, Any]] = {
@@ -69,11 +81,7 @@ def _answers(csv_rows: str, file_name: str, *statuses: int) -> dict[int | str, d
                 "Content-Disposition": {
                     "description": "With the CSV answer only:"
                     f' `attachment; filename="{file_name}.csv"`, so that a browser saves the'
-                    " report as a file of that name rather than showing it. A district asked"
-                    " for follows the report's name; the days are the agency's local dates"
-                    " (`2026-11-01_2026-11-30`: the range from 1 to 30 November, its end"
-                    " excluded as ever), so that one period's export does not save over"
-                    " another's",
+                    f" report as a file of that name rather than showing it. {file_days}",
                     "schema": {"type": "string"},
                 }
             },
@@ -172,6 +180,7 @@ async def get_coverage(
         403,
         422,
         503,
+        file_days="The day is today's in the agency's time zone.",
     ),
 )
 async def get_program(
