@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -330,3 +333,18 @@ async def subscribe(api: Api, url: str, events: list[str], responder_id: str | N
     if responder_id:
         body["responder_id"] = responder_id
     return await api.ok("POST", "/v1/webhooks", body, 201)
+
+
+def read_for(sock: socket.socket, seconds: float) -> tuple[bytes, bool]:
+    """What a server sends on sock within seconds, and whether it closed the connection
+    (a reset is not taken for a close)."""
+    data = b""
+    deadline = time.monotonic() + seconds
+    with contextlib.suppress(TimeoutError, ConnectionResetError):
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            chunk = sock.recv(65536)
+            if not chunk:
+                return data, True
+            data += chunk
+    return data, False

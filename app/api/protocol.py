@@ -47,6 +47,9 @@ from app.settings import Settings
 log = logging.getLogger("cit_dispatch.server")
 
 _REFUSED_HEADER_TIMEOUT = 1.0
+# What a connection marked to close after its answer may still send, dropped, before it is
+# closed at once.
+_DISCARD_MAX = 64 * 1024
 # A connection on which nothing has arrived when the server begins to stop gets this long
 # for its request to begin: one accepted from the kernel's queue has it there already,
 # and one that sends nothing must not hold the stop for its whole header deadline.
@@ -117,6 +120,10 @@ class GuardedProtocol(HttpToolsProtocol):
         self._arrived = time.perf_counter()
         # The request whose application runs (or ran last) on this connection.
         self._running: RequestResponseCycle | None = None
+        # What arrives is dropped, unread, until the answer under way ends and the
+        # connection with it (_close_after_the_answer); how much has been.
+        self._discarding = False
+        self._discarded = 0
 
     def _arm(self, phase: int) -> None:
         self._disarm()
@@ -167,13 +174,15 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def _close_after_the_answer(self) -> None:
         """What came behind the answer under way will not be answered (not HTTP, or too
-        slow): read no more, and close the connection once that answer ends, rather than
-        write into it or cut it off (a request answered, and so done, would go unanswered;
-        a live feed would end)."""
+        slow): end the connection once that answer ends (on_response_complete), rather than
+        write into it or cut it off (a request answered, and so done, would go unanswered; a
+        live feed would end). Meanwhile, and after, what arrives is read and dropped: the
+        client leaving is seen at once (a feed ends), and the close is clean (input left
+        unread makes it a reset, which can cut off the end of the answer); past
+        _DISCARD_MAX, the connection is closed at once."""
         self._disarm()
-        self.flow.pause_reading()
-        if self._running is not None:
-            self._running.keep_alive = False
+        self._discarding = True
+        self.flow.resume_reading()
 
     def _unsupported_upgrade_warning(self) -> None:
         """An `Upgrade` this service has no protocol for is an ordinary request (ws="none"):
@@ -208,8 +217,21 @@ class GuardedProtocol(HttpToolsProtocol):
         self.stopping()
 
     def data_received(self, data: bytes) -> None:
+        if self._discarding:
+            self._discarded += len(data)
+            if self._discarded > _DISCARD_MAX:  # a client streaming on: cut it off
+                self._close()
+            return
         self._completed = False
         super().data_received(data)
+        if self._discarding:  # marked by what it just read: no deadline from now on
+            return
+        if self.pipeline:
+            # A request is queued behind the answer under way: uvicorn reads no more until
+            # that answer ends, so no deadline runs on bytes it has not read; the one of the
+            # request then being read is armed when reading resumes (on_response_complete).
+            self._disarm()
+            return
         # Deadlines are set here, after the parser has seen the data: a request that arrives
         # whole in one read (the usual case) never costs a timer.
         phase = self._phase
@@ -245,7 +267,21 @@ class GuardedProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
+        if self._discarding:
+            # The answer the connection was kept for is given: nothing queued behind it is
+            # answered; the client is told the end (FIN) while what it still sends is read
+            # and dropped, until it closes too or the kept-alive timeout closes it.
+            self.pipeline.clear()
+            super().on_response_complete()
+            if not self.transport.is_closing() and self.transport.can_write_eof():
+                self.transport.write_eof()
+            return
+        started = self._running
         super().on_response_complete()
+        if self._running is not started and not self.pipeline and self._phase != _IDLE:
+            # A queued request began, and reading resumed: the request still arriving has
+            # its deadline from now.
+            self._arm(self._phase)
         cycle = self.cycle
         if cycle.response_complete and cycle.more_body and not self.transport.is_closing():
             # Answered before the body was read (e.g. 401): do not wait for the rest of it.
@@ -308,11 +344,6 @@ class GuardedProtocol(HttpToolsProtocol):
         cycle = self.cycle
         if cycle is None or cycle.response_started:
             self._close()
-            return
-        if cycle is not self._running:
-            # Queued behind an answer under way (a live feed, say), whose body stopped
-            # coming: no 408 into that answer.
-            self._close_after_the_answer()
             return
         request_id = request_id_of(self._scope())
         # The application may still be waiting for the body: it now hears a disconnect, and

@@ -55,8 +55,14 @@ WITH calls AS (
 ),
 facts AS (
     SELECT c.*, fd.at AS dispatched_at, fd.dispatched_lead, fd.override_code,
-           fd.sent_co_responder, fd.sent_cit_lead, rec.lead AS lead_recommended, rec.warnings,
+           fd.sent_co_responder, rec.lead AS lead_recommended, rec.warnings,
            rec.cit_lead_recommended,
+           -- A CIT officer sent to lead: certified on the assignment's date, or one the
+           -- recommendation named as certified (a certification corrected since does not
+           -- make a dispatch as recommended one that was not).
+           (fd.lead_officer_cit OR rec.units @> jsonb_build_array(jsonb_build_object(
+               'responder_id', fd.lead_officer::text, 'cit_certified', true)))
+               AS sent_cit_lead,
            u.with_cit_officer, u.with_co_responder, u.on_scene_at
       FROM calls c
       LEFT JOIN LATERAL (SELECT d.at, d.dispatched_lead, d.override_code, d.recommendation_id,
@@ -64,16 +70,19 @@ facts AS (
                                          WHERE a.call_id = c.id AND a.dispatch_id = d.id
                                            AND a.responder_type = 'co_responder')
                                     AS sent_co_responder,
-                                EXISTS (SELECT 1 FROM assignment a
-                                         WHERE a.call_id = c.id AND a.dispatch_id = d.id
-                                           AND a.role = 'lead' AND a.responder_type = 'officer'
-                                           AND {_CIT_WHEN_ASSIGNED})
-                                    AS sent_cit_lead
+                                lo.responder_id AS lead_officer,
+                                coalesce(lo.cit, false) AS lead_officer_cit
                            FROM dispatch d
+                           LEFT JOIN LATERAL (
+                               SELECT a.responder_id, {_CIT_WHEN_ASSIGNED} AS cit
+                                 FROM assignment a
+                                WHERE a.call_id = c.id AND a.dispatch_id = d.id
+                                  AND a.role = 'lead' AND a.responder_type = 'officer'
+                                LIMIT 1) lo ON true
                           WHERE d.call_id = c.id ORDER BY d.at, d.id LIMIT 1) fd ON true
       -- The recommendation the first dispatch names, as it was made on; else (a call never
       -- dispatched) the latest. Not by comparing times: two instances' clocks may differ.
-      LEFT JOIN LATERAL (SELECT r.lead, r.warnings,
+      LEFT JOIN LATERAL (SELECT r.lead, r.warnings, r.units,
                                 r.units @> '[{{"role": "lead", "responder_type": "officer",
                                                "cit_certified": true}}]'::jsonb
                                     AS cit_lead_recommended
@@ -113,7 +122,10 @@ _NOT_FOLLOWED = (
 )
 # A CIT officer recommended to lead (a law-enforcement lead), and the first dispatch sent
 # none to lead: another officer, a co-responder, or no unit as lead.
-_CIT_NOT_FOLLOWED = "f.dispatched_at IS NOT NULL AND f.cit_lead_recommended AND NOT f.sent_cit_lead"
+_CIT_NOT_FOLLOWED = (
+    "f.dispatched_at IS NOT NULL AND f.cit_lead_recommended AND NOT coalesce(f.sent_cit_lead,"
+    " false)"
+)
 _CLEARED = "f.status = 'cleared'"
 _COLUMNS = [
     "count(*) AS calls",

@@ -262,8 +262,9 @@ class OutcomeGroup(BaseModel):
         NotFollowed,
         Field(
             description="Calls whose recommendation named a CIT officer to lead (a"
-            " law-enforcement lead) and whose first dispatch sent no CIT officer to lead:"
-            " an officer not certified when assigned, a co-responder, or no unit as lead"
+            " law-enforcement lead) and whose first dispatch sent no CIT officer to lead: a"
+            " co-responder, no unit as lead, or an officer neither certified when assigned"
+            " nor named as certified by that recommendation"
         ),
     ]
     capacity_warnings: dict[str, int] = Field(

@@ -145,6 +145,7 @@ async def _facts(api: Api, start: datetime, end: datetime) -> list[dict[str, Any
                     for u in rec["units"]
                 ),
                 "cit_when": cit_when,
+                "rec_units": rec["units"],
                 "with_cit": any(
                     a["responder_type"] == "officer" and cit_when(a) for a in call["assignments"]
                 ),
@@ -179,12 +180,14 @@ def _group(key: str | None, facts: list[dict[str, Any]]) -> dict[str, Any]:
     ]
 
     def cit_lead_sent(f: dict[str, Any]) -> bool:
-        """The first dispatch sent an officer to lead who was CIT-certified when sent."""
+        """The first dispatch sent an officer to lead who was CIT-certified when sent, or
+        whom the recommendation named as certified."""
+        named = {u["responder_id"] for u in f["rec_units"] if u["cit_certified"]}
         return any(
             a["assigned_at"] == f["first"]["at"]
             and a["role"] == "lead"
             and a["responder_type"] == "officer"
-            and f["cit_when"](a)
+            and (f["cit_when"](a) or a["responder_id"] in named)
             for a in f["call"]["assignments"]
         )
 
@@ -410,6 +413,30 @@ async def test_a_cit_officer_recommended_to_lead_and_not_sent_is_counted_with_it
     assert g["cit_lead_not_followed"]["total"] == 2
     by_code = g["cit_lead_not_followed"]["by_override_code"]
     assert (by_code["closer_unit"], by_code["supervisor_decision"]) == (1, 1)
+    for group_by in ("none", "district", "lead", "month"):
+        report = await admin.ok("GET", f"/v1/reports/outcomes?group_by={group_by}")
+        assert report["groups"] == await _expected(admin, report), group_by
+
+
+async def test_a_cit_lead_sent_as_recommended_stays_followed_when_its_certification_is_voided(
+    admin: Api,
+) -> None:
+    """The recommendation read the certification then, the report as it reads now: a
+    dispatch exactly as recommended counted as not followed, under `other` (review r6)."""
+    await grid_districts(admin)
+    await add_officer(admin, district="D1", call_sign="1A11", cit=True)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "safety": {"weapon": True}}, 201)
+    [lead] = [u for u in call["recommendation"]["units"] if u["role"] == "lead"]
+    assert lead["cit_certified"]
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    [cert] = (await admin.ok("GET", "/v1/certifications"))["items"]
+    await admin.ok(
+        "PATCH", f"/v1/certifications/{cert['id']}", {"expires_on": cert["certified_on"]}
+    )
+    report = await admin.ok("GET", "/v1/reports/outcomes")
+    [g] = report["groups"]
+    assert g["with_cit_officer"] == 0  # who was trained, as the certifications read now
+    assert g["cit_lead_not_followed"]["total"] == 0
     assert report["groups"] == await _expected(admin, report)
 
 

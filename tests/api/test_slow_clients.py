@@ -29,7 +29,7 @@ from app.api.app import create_app
 from app.db import dsn
 from app.encryption import generate_key
 from app.settings import Settings
-from tests.helpers import Api
+from tests.helpers import Api, read_for
 from tests.live_server import live_server
 from tests.ports import free_port
 from tests.test_embedded_lifecycle import _wait_ready
@@ -515,7 +515,7 @@ async def test_nothing_behind_a_live_feed_is_answered_inside_it_nor_ends_it(
     assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
     sock.sendall(behind)
     rest, closed = await asyncio.to_thread(
-        _read_for, sock, max(HEADER_TIMEOUT, BODY_TIMEOUT) + MARGIN
+        read_for, sock, max(HEADER_TIMEOUT, BODY_TIMEOUT) + MARGIN
     )
     assert b"HTTP/1.1 " not in rest, rest
     assert not closed  # the feed goes on
@@ -532,7 +532,7 @@ async def test_a_request_followed_by_bytes_not_http_is_answered_then_closed(serv
     done, and never answered. Or, before, a 400 was taken for its answer."""
     sock = _connect(serve)
     sock.sendall(b"GET /livez HTTP/1.1\r\nHost: t\r\n\r\n\x01\x02 nonsense\r\n\r\n")
-    answer, closed = await asyncio.to_thread(_read_for, sock, 3.0)
+    answer, closed = await asyncio.to_thread(read_for, sock, 3.0)
     sock.close()
     assert answer.startswith(b"HTTP/1.1 200 "), answer
     assert b"HTTP/1.1 400" not in answer
@@ -548,24 +548,10 @@ async def test_an_upgrade_is_an_ordinary_request_and_logs_nothing(
     sock.sendall(
         b"GET /livez HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
     )
-    answer, _ = await asyncio.to_thread(_read_for, sock, 1.0)
+    answer, _ = await asyncio.to_thread(read_for, sock, 1.0)
     sock.close()
     assert answer.startswith(b"HTTP/1.1 200 "), answer
     assert [r.getMessage() for r in caplog.records if r.name.startswith("uvicorn")] == []
-
-
-def _read_for(sock: socket.socket, seconds: float) -> tuple[bytes, bool]:
-    """What the server sends within seconds, and whether it closed the connection."""
-    data = b""
-    deadline = time.monotonic() + seconds
-    with contextlib.suppress(TimeoutError, ConnectionResetError):
-        while (left := deadline - time.monotonic()) > 0:
-            sock.settimeout(left)
-            chunk = sock.recv(65536)
-            if not chunk:
-                return data, True
-            data += chunk
-    return data, False
 
 
 def _streams_open() -> float:

@@ -1,0 +1,156 @@
+"""HTTP/1.1 pipelining through serve's protocol (app/api/protocol.py), against a small ASGI
+app whose answers take the time a test needs: requests queued behind a slow answer keep
+their deadlines for when they are read, and what will not be answered behind an answer
+under way neither cuts it off nor leaves it to a reset (review r6)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+from starlette.types import Receive, Scope, Send
+
+from app.settings import Settings
+from tests.helpers import read_for
+from tests.live_server import live_server
+
+HEADER_TIMEOUT = 1.0
+BODY_TIMEOUT = 2.0
+SLOW = 3.5  # an answer that takes longer than both deadlines
+BIG = 16 * 1024 * 1024
+
+
+async def _app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    if scope["path"] == "/big":
+        body = b"x" * BIG
+    elif scope["path"] == "/slow":
+        await asyncio.sleep(SLOW)  # as a route that reads no body: never calls receive()
+        body = b"slow"
+    else:  # /echo
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            body += message["body"]
+            more = message["more_body"]
+        body = b"echo:" + body
+    length = str(len(body)).encode()
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", length)]}
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+@pytest.fixture(scope="module")
+def serve(settings: Settings) -> Iterator[int]:
+    limits = settings.model_copy(
+        update={"header_timeout_seconds": HEADER_TIMEOUT, "body_timeout_seconds": BODY_TIMEOUT}
+    )
+    with live_server(_app, limits) as port:  # type: ignore[arg-type]
+        yield port
+
+
+def test_a_body_sent_on_time_behind_a_slow_answer_is_not_late(serve: int) -> None:
+    """Its body deadline ran while uvicorn, which reads nothing behind an answer under way,
+    had not read the rest: the request was dropped as too slow."""
+    sock = socket.create_connection(("127.0.0.1", serve))
+    with sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.3)
+        sock.sendall(b'POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n{"')
+        time.sleep(0.3)
+        sock.sendall(b'a": "b"}')
+        data, _ = read_for(sock, SLOW + 2)
+    assert data.count(b"HTTP/1.1 200") == 2, data
+    assert data.endswith(b'echo:{"a": "b"}')
+
+
+def test_headers_split_behind_a_slow_answer_are_not_late(serve: int) -> None:
+    """The same for the headers of a request behind a whole one queued: both were lost."""
+    sock = socket.create_connection(("127.0.0.1", serve))
+    with sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.3)
+        sock.sendall(b"GET /echo HTTP/1.1\r\nHost: t\r\n\r\nGET /echo HTTP/1.1\r\n")
+        time.sleep(0.3)
+        sock.sendall(b"Host: t\r\n\r\n")
+        data, _ = read_for(sock, SLOW + 2)
+    assert data.count(b"HTTP/1.1 200") == 3, data
+
+
+@pytest.mark.parametrize(
+    "behind",
+    [
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\nzz\r\n",
+        b"GET /echo HTTP/1.1\r\nHost: t\r\nBad\x01Name: y\r\n",
+    ],
+    ids=["queued-body-malformed", "headers-malformed"],
+)
+def test_what_will_not_be_answered_behind_an_answer_times_nothing_out(
+    serve: int, behind: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The answer under way is given, then the connection closed; no deadline fired
+    after, telling of a late request that was not (with a new request id)."""
+    caplog.set_level(logging.WARNING, logger="cit_dispatch.server")
+    sock = socket.create_connection(("127.0.0.1", serve))
+    with sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.3)
+        sock.sendall(behind)
+        data, closed = read_for(sock, SLOW + 1)
+    assert data.startswith(b"HTTP/1.1 200"), data
+    assert closed
+    assert "malformed request" in caplog.text
+    assert "timed out" not in caplog.text
+
+
+def test_an_answer_given_before_the_close_is_not_cut_off_by_a_reset(serve: int) -> None:
+    """Bytes not HTTP behind a request: its answer is given, then the connection closed.
+    What the client sent meanwhile was left unread, and closing a socket with input unread
+    resets it, which dropped the end of the answer."""
+    sock = socket.create_connection(("127.0.0.1", serve))
+    with sock:
+        sock.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n\x01\x02 nonsense\r\n\r\n")
+        time.sleep(0.3)
+        sock.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(1.5)
+        data, error = b"", None
+        sock.settimeout(5)
+        try:
+            while chunk := sock.recv(1 << 20):
+                data += chunk
+        except OSError as exc:
+            error = exc
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert (len(body), error) == (BIG, None)
+
+
+def test_a_client_streaming_on_behind_an_answer_is_cut_off(serve: int) -> None:
+    """What it sends behind the answer is dropped unread, up to a bound: past it, the
+    connection closes at once rather than read for as long as the answer takes."""
+    sock = socket.create_connection(("127.0.0.1", serve))
+    with sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n\x01\x02 nonsense\r\n\r\n")
+        started = time.monotonic()
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+            for _ in range(32):
+                sock.sendall(b"y" * 8192)
+        sock.settimeout(SLOW + 1)
+        try:
+            data = sock.recv(65536)
+        except ConnectionResetError:  # closed with what it sent still arriving
+            data = b""
+    assert data == b""  # cut off, the slow answer never came
+    assert time.monotonic() - started < SLOW
