@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import Scope
 from uvicorn._types import ASGI3Application
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
@@ -38,9 +38,15 @@ from app.api.middleware import (
     ANSWERED_BY_SERVER,
     Answer,
     new_request_id,
-    problem_head,
     request_id_of,
-    send_problem,
+)
+from app.api.protocol_answers import (
+    BODY_LATE,
+    HEADERS_LATE,
+    MALFORMED,
+    EndingTransport,
+    raw_answer,
+    refuse,
 )
 from app.settings import Settings
 
@@ -56,29 +62,6 @@ _DISCARD_MAX = 64 * 1024
 _QUIET_AT_STOP = 1.0
 # The phases of a request on a connection; and, for the deadline, the quiet one above.
 _IDLE, _HEADERS, _BODY, _QUIET = 0, 1, 2, 3
-
-HEADERS_LATE: Answer = (
-    408,
-    "request-timeout",
-    "Request timeout",
-    "The request's headers did not arrive in time",
-    [],
-)
-BODY_LATE: Answer = (
-    408,
-    "request-timeout",
-    "Request timeout",
-    "The request's body did not arrive in time",
-    [],
-)
-TOO_MANY_CONNECTIONS: Answer = (
-    503,
-    "too-many-connections",
-    "Too many connections",
-    "This instance has too many open connections; retry shortly",
-    [(b"retry-after", b"1")],
-)
-MALFORMED: Answer = (400, "bad-request", "Bad request", "The request is not valid HTTP/1.1", [])
 
 
 def protocol_class(
@@ -145,7 +128,7 @@ class GuardedProtocol(HttpToolsProtocol):
         if len(self.connections) > self.max_connections:
             # Answer the request with 503 once its headers are in, rather than close before
             # reading it (which a client may see as a reset, not an answer).
-            self.app = _refuse
+            self.app = refuse
             self._deadline = self.loop.call_later(
                 min(self.header_timeout, _REFUSED_HEADER_TIMEOUT), self._close
             )
@@ -183,6 +166,12 @@ class GuardedProtocol(HttpToolsProtocol):
         self._disarm()
         self._discarding = True
         self.flow.resume_reading()
+        running = self._running
+        if running is not None and not running.response_started:
+            # Its answer, still to come, says `Connection: close`; uvicorn then closes the
+            # transport after it, which here tells the end and reads on (EndingTransport).
+            running.keep_alive = False
+            running.transport = cast(asyncio.Transport, EndingTransport(self.transport))
 
     def _unsupported_upgrade_warning(self) -> None:
         """An `Upgrade` this service has no protocol for is an ordinary request (ws="none"):
@@ -201,7 +190,9 @@ class GuardedProtocol(HttpToolsProtocol):
         """The server is stopping: close the connection if it is idle between two requests;
         otherwise its request (begun, or not yet arrived on a new connection) may finish
         arriving within its deadlines, and is answered, and the connection closed after."""
-        if self._phase == _IDLE and self.cycle is not None and self.cycle.response_complete:
+        idle = self._phase == _IDLE and self.cycle is not None and self.cycle.response_complete
+        last_given = self._discarding and not self._answering()  # (_close_after_the_answer)
+        if idle or last_given:
             self.transport.close()
         else:
             self.answer_last()
@@ -227,9 +218,10 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._discarding:  # marked by what it just read: no deadline from now on
             return
         if self.pipeline:
-            # A request is queued behind the answer under way: uvicorn reads no more until
-            # that answer ends, so no deadline runs on bytes it has not read; the one of the
-            # request then being read is armed when reading resumes (on_response_complete).
+            # A request is queued behind the answer under way: uvicorn stops reading (it
+            # may read again before that answer ends, its queue bounding what it takes), so
+            # no deadline runs on bytes it may not have read; the one of the request then
+            # being read is armed when the last queued one starts (on_response_complete).
             self._disarm()
             return
         # Deadlines are set here, after the parser has seen the data: a request that arrives
@@ -270,10 +262,13 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._discarding:
             # The answer the connection was kept for is given: nothing queued behind it is
             # answered; the client is told the end (FIN) while what it still sends is read
-            # and dropped, until it closes too or the kept-alive timeout closes it.
+            # and dropped, until it closes too or the kept-alive timeout closes it (at
+            # once if the server is stopping).
             self.pipeline.clear()
             super().on_response_complete()
-            if not self.transport.is_closing() and self.transport.can_write_eof():
+            if self._last_answer:
+                self._close()
+            elif not self.transport.is_closing() and self.transport.can_write_eof():
                 self.transport.write_eof()
             return
         started = self._running
@@ -358,13 +353,7 @@ class GuardedProtocol(HttpToolsProtocol):
         connection was closing already)."""
         if self.transport.is_closing():
             return False
-        headers, body = problem_head(answer, request_id)
-        status = answer[0]
-        lines = [f"HTTP/1.1 {status} {_REASONS[status]}\r\n".encode()]
-        for name, value in [*self.server_state.default_headers, *headers]:
-            lines.append(name + b": " + value + b"\r\n")
-        lines.append(b"\r\n")
-        self.transport.write(b"".join(lines) + body)
+        self.transport.write(raw_answer(answer, request_id, self.server_state.default_headers))
         self.transport.close()
         return True
 
@@ -372,16 +361,3 @@ class GuardedProtocol(HttpToolsProtocol):
         self._disarm()  # (a deadline's own timer has fired: cancelling it does nothing)
         if not self.transport.is_closing():
             self.transport.close()
-
-
-_REASONS = {400: "Bad Request", 408: "Request Timeout", 503: "Service Unavailable"}
-
-
-async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
-    started = time.perf_counter()
-    log.warning("connection refused: too many open connections")
-    await send_problem(send, TOO_MANY_CONNECTIONS, request_id=new_request_id())
-    # Answered before the application saw it: no route was chosen.
-    metrics.count_request(
-        scope["method"], metrics.UNMATCHED, TOO_MANY_CONNECTIONS[0], time.perf_counter() - started
-    )

@@ -110,6 +110,9 @@ def test_what_will_not_be_answered_behind_an_answer_times_nothing_out(
         sock.sendall(behind)
         data, closed = read_for(sock, SLOW + 1)
     assert data.startswith(b"HTTP/1.1 200"), data
+    # It says it is the last, and the end follows (review r7: a client reading the answer
+    # before the end would send its next request into a closing connection).
+    assert b"connection: close" in data.lower()
     assert closed
     assert "malformed request" in caplog.text
     assert "timed out" not in caplog.text
@@ -154,3 +157,20 @@ def test_a_client_streaming_on_behind_an_answer_is_cut_off(serve: int) -> None:
             data = b""
     assert data == b""  # cut off, the slow answer never came
     assert time.monotonic() - started < SLOW
+
+
+def test_a_connection_that_had_its_last_answer_does_not_hold_the_stop(settings: Settings) -> None:
+    """Its answer given, it was left to the kept-alive timeout while the server stopped
+    (review r7): a stop waits for every connection."""
+    limits = settings.model_copy(update={"header_timeout_seconds": HEADER_TIMEOUT})
+    sock = None
+    with live_server(_app, limits) as port:  # type: ignore[arg-type]
+        sock = socket.create_connection(("127.0.0.1", port))
+        # Headers too slow behind the slow answer: it is the connection's last.
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\nGET /echo HTTP/1.1\r\n")
+        data, _ = read_for(sock, SLOW + 0.5)
+        assert data.startswith(b"HTTP/1.1 200"), data
+        stopping = time.monotonic()
+    stopped = time.monotonic() - stopping
+    sock.close()
+    assert stopped < 1.0, stopped

@@ -1,0 +1,94 @@
+"""What the HTTP protocol (app/api/protocol.py) answers itself, outside any route: the
+400, 408 and 503 problems, written as bytes or sent to a refused connection, and the
+ending of a connection's last answer."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from starlette.types import Receive, Scope, Send
+
+from app import metrics
+from app.api.middleware import Answer, new_request_id, problem_head, send_problem
+
+log = logging.getLogger("cit_dispatch.server")
+
+HEADERS_LATE: Answer = (
+    408,
+    "request-timeout",
+    "Request timeout",
+    "The request's headers did not arrive in time",
+    [],
+)
+BODY_LATE: Answer = (
+    408,
+    "request-timeout",
+    "Request timeout",
+    "The request's body did not arrive in time",
+    [],
+)
+TOO_MANY_CONNECTIONS: Answer = (
+    503,
+    "too-many-connections",
+    "Too many connections",
+    "This instance has too many open connections; retry shortly",
+    [(b"retry-after", b"1")],
+)
+MALFORMED: Answer = (400, "bad-request", "Bad request", "The request is not valid HTTP/1.1", [])
+
+
+def raw_answer(
+    answer: Answer, request_id: str, default_headers: list[tuple[bytes, bytes]]
+) -> bytes:
+    """The whole HTTP/1.1 answer, as bytes to write, with the headers of every answer."""
+    headers, body = problem_head(answer, request_id)
+    status = answer[0]
+    lines = [f"HTTP/1.1 {status} {REASONS[status]}\r\n".encode()]
+    for name, value in [*default_headers, *headers]:
+        lines.append(name + b": " + value + b"\r\n")
+    lines.append(b"\r\n")
+    return b"".join(lines) + body
+
+
+REASONS = {400: "Bad Request", 408: "Request Timeout", 503: "Service Unavailable"}
+# How long a connection told its end after its last answer may still send before it is
+# closed.
+LINGER = 2.0
+
+
+class EndingTransport:
+    """The transport as an answer that is its connection's last sees it: its close, after
+    the answer, tells the client the end (FIN) and lets the connection read on (and drop
+    what comes) for LINGER before it closes, so that the close is not a reset cutting off
+    the answer's end (input left unread makes it one)."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+
+    def write(self, data: bytes) -> None:
+        self._transport.write(data)
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def close(self) -> None:
+        transport = self._transport
+        if transport.is_closing():
+            return
+        if not transport.can_write_eof():
+            transport.close()
+            return
+        transport.write_eof()
+        asyncio.get_running_loop().call_later(LINGER, transport.close)
+
+
+async def refuse(scope: Scope, receive: Receive, send: Send) -> None:
+    started = time.perf_counter()
+    log.warning("connection refused: too many open connections")
+    await send_problem(send, TOO_MANY_CONNECTIONS, request_id=new_request_id())
+    # Answered before the application saw it: no route was chosen.
+    metrics.count_request(
+        scope["method"], metrics.UNMATCHED, TOO_MANY_CONNECTIONS[0], time.perf_counter() - started
+    )
