@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from app.api.server import uvicorn_config
 from app.settings import Settings
@@ -16,7 +16,7 @@ from tests.ports import free_port
 
 
 @contextmanager
-def live_server(app: FastAPI, settings: Settings) -> Iterator[int]:
+def live_server(app: ASGIApp, settings: Settings) -> Iterator[int]:
     """Run app in uvicorn, with serve's protocol and limits (app/api/protocol.py), on a
     thread; yield its port."""
     port = free_port()

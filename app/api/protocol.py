@@ -44,9 +44,11 @@ from app.api.protocol_answers import (
     BODY_LATE,
     HEADERS_LATE,
     MALFORMED,
+    SENT_CHECK,
     EndingTransport,
     raw_answer,
     refuse,
+    unsent,
 )
 from app.settings import Settings
 
@@ -107,6 +109,10 @@ class GuardedProtocol(HttpToolsProtocol):
         # connection with it (_close_after_the_answer); how much has been.
         self._discarding = False
         self._discarded = 0
+        # Once told its end: when it is closed at the latest, and the next look at whether
+        # all it sent has left (_close_once_sent).
+        self._closing_when_sent: float | None = None
+        self._sent_check: asyncio.TimerHandle | None = None
 
     def _arm(self, phase: int) -> None:
         self._disarm()
@@ -171,7 +177,28 @@ class GuardedProtocol(HttpToolsProtocol):
             # Its answer, still to come, says `Connection: close`; uvicorn then closes the
             # transport after it, which here tells the end and reads on (EndingTransport).
             running.keep_alive = False
-            running.transport = cast(asyncio.Transport, EndingTransport(self.transport))
+            ending = EndingTransport(self.transport, self._close_once_sent)
+            running.transport = cast(asyncio.Transport, ending)
+
+    def _close_once_sent(self) -> None:
+        """Close the connection, told its end, once all it sent has left, or the body
+        deadline after the first look (a client that reads nothing); at once if it has
+        nothing left to send. Looks again every SENT_CHECK; one look at a time."""
+        if self._closing_when_sent is None:
+            self._closing_when_sent = self.loop.time() + self.body_timeout
+        elif self._sent_check is not None:
+            return
+        self._sent_check = None
+        if self.transport.is_closing():
+            return
+        if unsent(self.transport) == 0 or self.loop.time() >= self._closing_when_sent:
+            self.transport.close()
+            return
+        self._sent_check = self.loop.call_later(SENT_CHECK, self._look_again)
+
+    def _look_again(self) -> None:
+        self._sent_check = None
+        self._close_once_sent()
 
     def _unsupported_upgrade_warning(self) -> None:
         """An `Upgrade` this service has no protocol for is an ordinary request (ws="none"):
@@ -191,9 +218,10 @@ class GuardedProtocol(HttpToolsProtocol):
         otherwise its request (begun, or not yet arrived on a new connection) may finish
         arriving within its deadlines, and is answered, and the connection closed after."""
         idle = self._phase == _IDLE and self.cycle is not None and self.cycle.response_complete
-        last_given = self._discarding and not self._answering()  # (_close_after_the_answer)
-        if idle or last_given:
+        if idle:
             self.transport.close()
+        elif self._discarding and not self._answering():  # its last answer is given
+            self._close_once_sent()
         else:
             self.answer_last()
 
@@ -266,10 +294,12 @@ class GuardedProtocol(HttpToolsProtocol):
             # once if the server is stopping).
             self.pipeline.clear()
             super().on_response_complete()
-            if self._last_answer:
-                self._close()
-            elif not self.transport.is_closing() and self.transport.can_write_eof():
+            if self.timeout_keep_alive_task is not None:  # (uvicorn's, armed just now)
+                self.timeout_keep_alive_task.cancel()
+                self.timeout_keep_alive_task = None
+            if not self.transport.is_closing() and self.transport.can_write_eof():
                 self.transport.write_eof()
+            self._close_once_sent()
             return
         started = self._running
         super().on_response_complete()

@@ -5,8 +5,13 @@ ending of a connection's last answer."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import struct
+import termios
 import time
+from collections.abc import Callable
+from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
@@ -53,19 +58,37 @@ def raw_answer(
 
 
 REASONS = {400: "Bad Request", 408: "Request Timeout", 503: "Service Unavailable"}
-# How long a connection told its end after its last answer may still send before it is
-# closed.
-LINGER = 2.0
+# How often a connection told its end looks whether all it sent has left.
+SENT_CHECK = 0.25
+
+
+def unsent(transport: asyncio.BaseTransport) -> int:
+    """Bytes of the answer not yet delivered: the transport's buffer, and (Linux) the
+    kernel's send queue, what the client has not acknowledged."""
+    size = transport.get_write_buffer_size() if isinstance(transport, asyncio.WriteTransport) else 0
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            queued = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+            size += struct.unpack("i", queued)[0]
+        except OSError:  # not a socket the kernel reports on
+            pass
+    return size
 
 
 class EndingTransport:
-    """The transport as an answer that is its connection's last sees it: its close, after
-    the answer, tells the client the end (FIN) and lets the connection read on (and drop
-    what comes) for LINGER before it closes, so that the close is not a reset cutting off
-    the answer's end (input left unread makes it one)."""
+    """The transport as an answer that is its connection's last sees it: uvicorn closes it
+    after the answer, which here tells the client the end (FIN) and hands the close to
+    ended, so that the connection reads on (dropping what comes) until all it sent has
+    left: a close with input unread is a reset, which cuts off what the client has not
+    yet received of the answer."""
 
-    def __init__(self, transport: asyncio.Transport) -> None:
+    def __init__(self, transport: asyncio.Transport, ended: Callable[[], None]) -> None:
         self._transport = transport
+        self._ended = ended
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
     def write(self, data: bytes) -> None:
         self._transport.write(data)
@@ -81,7 +104,7 @@ class EndingTransport:
             transport.close()
             return
         transport.write_eof()
-        asyncio.get_running_loop().call_later(LINGER, transport.close)
+        self._ended()
 
 
 async def refuse(scope: Scope, receive: Receive, send: Send) -> None:

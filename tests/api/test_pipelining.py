@@ -9,8 +9,9 @@ import asyncio
 import contextlib
 import logging
 import socket
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from starlette.types import Receive, Scope, Send
@@ -57,7 +58,7 @@ def serve(settings: Settings) -> Iterator[int]:
     limits = settings.model_copy(
         update={"header_timeout_seconds": HEADER_TIMEOUT, "body_timeout_seconds": BODY_TIMEOUT}
     )
-    with live_server(_app, limits) as port:  # type: ignore[arg-type]
+    with live_server(_app, limits) as port:
         yield port
 
 
@@ -160,11 +161,12 @@ def test_a_client_streaming_on_behind_an_answer_is_cut_off(serve: int) -> None:
 
 
 def test_a_connection_that_had_its_last_answer_does_not_hold_the_stop(settings: Settings) -> None:
-    """Its answer given, it was left to the kept-alive timeout while the server stopped
-    (review r7): a stop waits for every connection."""
+    """Its answer given, it was left open for the client to leave while the server
+    stopped (review r7): a stop waits for every connection. All it sent has left: it is
+    closed at once."""
     limits = settings.model_copy(update={"header_timeout_seconds": HEADER_TIMEOUT})
     sock = None
-    with live_server(_app, limits) as port:  # type: ignore[arg-type]
+    with live_server(_app, limits) as port:
         sock = socket.create_connection(("127.0.0.1", port))
         # Headers too slow behind the slow answer: it is the connection's last.
         sock.sendall(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\nGET /echo HTTP/1.1\r\n")
@@ -174,3 +176,51 @@ def test_a_connection_that_had_its_last_answer_does_not_hold_the_stop(settings: 
     stopped = time.monotonic() - stopping
     sock.close()
     assert stopped < 1.0, stopped
+
+
+def _read_slowly(sock: socket.socket, stop: Callable[[], None] | None = None) -> tuple[int, object]:
+    """Read the answer to /big at about 5 MB/s, writing the start of another request every
+    half second as a pipelining client does, and calling stop after 0.3 s: the body's
+    length, and the error that ended the reading (None for the server's clean end)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
+    sock.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n\x01\x02 nonsense\r\n\r\n")
+    data, error, started, sent = b"", None, time.monotonic(), 0
+    sock.settimeout(10)
+    try:
+        while chunk := sock.recv(256 * 1024):
+            data += chunk
+            time.sleep(0.05)
+            if stop is not None and time.monotonic() - started > 0.3:
+                stop()
+                stop = None
+            if time.monotonic() - started > 0.5 + sent * 0.5:
+                sent += 1
+                sock.sendall(b"GET /x HTTP/1.1\r\n")
+    except OSError as exc:
+        error = exc
+    return len(data.partition(b"\r\n\r\n")[2]), error
+
+
+def test_a_slow_reader_gets_all_of_a_last_answer_while_it_sends_on(settings: Settings) -> None:
+    """A timer closed the connection 2 s after the last answer was written, while the
+    client had megabytes of it still to read: what it sent on made that close a reset,
+    which cut the answer (review r8: 13 of 16 MiB)."""
+    with live_server(_app, settings) as port:
+        sock = socket.create_connection(("127.0.0.1", port))
+        with sock:
+            assert _read_slowly(sock) == (BIG, None)
+
+
+def test_a_slow_reader_gets_all_of_a_last_answer_when_the_server_stops(
+    settings: Settings,
+) -> None:
+    """The same when a stop begins meanwhile: the connection was closed at once (review
+    r8). A stop resets no connection."""
+    server = live_server(_app, settings)
+    port = server.__enter__()
+    stopping = threading.Thread(target=server.__exit__, args=(None, None, None))
+    sock = socket.create_connection(("127.0.0.1", port))
+    with sock:
+        assert _read_slowly(sock, stopping.start) == (BIG, None)
+    stopping.join(timeout=30)
+    assert not stopping.is_alive()
