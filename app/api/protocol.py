@@ -188,7 +188,6 @@ class GuardedProtocol(HttpToolsProtocol):
             self._closing_when_sent = self.loop.time() + self.body_timeout
         elif self._sent_check is not None:
             return
-        self._sent_check = None
         if self.transport.is_closing():
             return
         if unsent(self.transport) == 0 or self.loop.time() >= self._closing_when_sent:

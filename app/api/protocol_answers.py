@@ -65,7 +65,9 @@ SENT_CHECK = 0.25
 def unsent(transport: asyncio.BaseTransport) -> int:
     """Bytes of the answer not yet delivered: the transport's buffer, and (Linux) the
     kernel's send queue, what the client has not acknowledged."""
-    size = transport.get_write_buffer_size() if isinstance(transport, asyncio.WriteTransport) else 0
+    # (uvloop's transports are no asyncio.WriteTransport, but have the method.)
+    buffered = getattr(transport, "get_write_buffer_size", None)
+    size: int = buffered() if buffered is not None else 0
     sock = transport.get_extra_info("socket")
     if sock is not None:
         try:
