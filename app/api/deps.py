@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -159,15 +159,39 @@ IdempotencyKey = Annotated[
 ]
 
 
-def replayed(replay: Replay) -> JSONResponse:
-    """The stored answer to an earlier request with the same Idempotency-Key."""
+def replayed(replay: Replay, created: Created | None = None, path: str = "") -> JSONResponse:
+    """The stored answer to an earlier request with the same Idempotency-Key; a 201 says
+    again where what it created is (`path`), as the first answer did."""
     media = "application/problem+json" if replay.status >= 400 else "application/json"
-    return JSONResponse(
-        replay.body,
-        status_code=replay.status,
-        media_type=media,
-        headers={"Idempotent-Replayed": "true"},
-    )
+    headers = {"Idempotent-Replayed": "true"}
+    if replay.status == 201 and created is not None:
+        headers.update(created.header(path))
+    return JSONResponse(replay.body, status_code=replay.status, media_type=media, headers=headers)
+
+
+@dataclass(frozen=True)
+class Created:
+    """Where a 201's new resource is: its Location (RFC 9110 §10.2.2), the path of the
+    resource's GET under the application's root path (a proxy's prefix), without a host:
+    which host the client reached us by is the proxy's business."""
+
+    root: str
+    response: Response
+
+    def header(self, path: str) -> dict[str, str]:
+        """The header, for an answer the route builds itself."""
+        return {"Location": self.root + path}
+
+    def at(self, path: str) -> None:
+        """Put the header on the answer FastAPI builds from what the route returns."""
+        self.response.headers.update(self.header(path))
+
+
+def _created(request: Request, response: Response) -> Created:
+    return Created(request.scope.get("root_path", ""), response)
+
+
+Located = Annotated[Created, Depends(_created)]
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,11 @@ HEADERS: dict[str, dict[str, Any]] = {
         "description": "Seconds to wait before trying again.",
         "schema": {"type": "integer", "minimum": 0},
     },
+    "Location": {
+        "description": "The path of what this request created (under the API's root): GET it"
+        " there.",
+        "schema": {"type": "string", "format": "uri-reference"},
+    },
     "Idempotent-Replayed": {
         "description": "Present, and `true`, when this answer is the stored answer to an"
         " earlier request with the same Idempotency-Key.",
@@ -134,6 +139,11 @@ def _add_schema(schemas: dict[str, Any], name: str, body: dict[str, Any]) -> Non
     for sub_name, sub in body.pop("$defs", {}).items():
         schemas.setdefault(sub_name, sub)
     schemas[name] = body
+
+
+def created() -> dict[int | str, dict[str, Any]]:
+    """The responses of a route whose 201 says where what it created is (Location)."""
+    return {201: {"headers": {"Location": {"$ref": _HEADERS + "Location"}}}}
 
 
 def replays(*statuses: int) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from app.api.deps import (
     Context,
     Handled,
     IdempotencyKey,
+    Located,
     Paging,
     ReadSession,
     Session,
@@ -20,7 +21,7 @@ from app.api.deps import (
     Work,
     replayed,
 )
-from app.api.openapi import replays
+from app.api.openapi import created, replays
 from app.api.problems import conflict_naming, problems
 from app.api.strict_json import StrictJSONRoute
 from app.schemas.call_answers import (
@@ -53,7 +54,7 @@ _CALL_EXISTS = conflict_naming(
     summary="Create a call and get a recommendation",
     status_code=201,
     response_model=CallOut,
-    responses={**problems(401, 403, 413, 422, 503), **_CALL_EXISTS},
+    responses={**problems(401, 403, 413, 422, 503), **_CALL_EXISTS, **created()},
     # The answer stored under a key: the call created (a failure releases the key).
     openapi_extra=replays(201),
 )
@@ -61,6 +62,7 @@ async def create_call(
     body: CallCreate,
     handling: Handled,
     request: Request,
+    located: Located,
     idempotency_key: IdempotencyKey = None,
 ) -> CallOut | Response:
     """Take a crisis call and return it with an explained dispatch recommendation.
@@ -75,7 +77,7 @@ async def create_call(
         print_ = idempotency.fingerprint("POST", "/v1/calls", body)
         replay = await idempotency.begin(state, work, key=idempotency_key, fingerprint=print_)
         if replay is not None:
-            return replayed(replay)
+            return replayed(replay, located, f"/v1/calls/{replay.body['id']}")
     point = None if body.location is None else body.location.point
     context = await agency.knowing(
         state,
@@ -94,7 +96,12 @@ async def create_call(
     )
     # The hot path's answer is built and checked once, as a CallOut; response_model would
     # dump it and validate it all over again. The commit still runs before it is sent.
-    return Response(out.model_dump_json(), status_code=201, media_type="application/json")
+    return Response(
+        out.model_dump_json(),
+        status_code=201,
+        media_type="application/json",
+        headers=located.header(f"/v1/calls/{out.id}"),
+    )
 
 
 @router.get("", summary="List calls", responses=problems(401, 403, 422, 503))

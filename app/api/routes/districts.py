@@ -4,7 +4,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from app.api.deps import Audit, Caller, Context, Paging, ReadSession, Session, State, Work
+from app.api.deps import (
+    Audit,
+    Caller,
+    Context,
+    Located,
+    Paging,
+    ReadSession,
+    Session,
+    State,
+    Work,
+)
+from app.api.openapi import created
 from app.api.problems import problems
 from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import DistrictCode, Latitude, Longitude, Page
@@ -19,14 +30,21 @@ router = APIRouter(prefix="/v1/districts", tags=["districts"], route_class=Stric
     "",
     summary="Create a district",
     status_code=201,
-    responses=problems(401, 403, 409, 413, 422, 503),
+    responses={**problems(401, 403, 409, 413, 422, 503), **created()},
 )
 async def create_district(
-    body: DistrictCreate, who: Caller, session: Session, work: Work, state: State, audit: Audit
+    body: DistrictCreate,
+    who: Caller,
+    session: Session,
+    work: Work,
+    state: State,
+    audit: Audit,
+    located: Located,
 ) -> DistrictOut:
     """Create a district; adjacency is symmetric and every adjacent code must exist."""
     out = await service.create(session, agency_id=who.agency_id, body=body)
     audit.identify(out.code)
+    located.at(f"/v1/districts/{out.code}")
     work.after_commit(lambda: agency.forget(state, who.agency_id))
     return out
 

@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.convertors import PathConvertor, register_url_convertor
 
 from app.api.callers import request_id
-from app.api.deps import Audit, Caller, Context, Session, State, Work
-from app.api.openapi import EIDO_DOCUMENT
+from app.api.deps import Audit, Caller, Context, Located, Session, State, Work
+from app.api.openapi import EIDO_DOCUMENT, created
 from app.api.problems import problems
 from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import NO_NUL, DistrictCode
@@ -67,6 +67,7 @@ _EIDO_DOCUMENT = {
     responses={
         200: {"model": EidoImportOut, "description": "The incident's call, updated or not"},
         **problems(401, 403, 409, 413, 422, 503),
+        **created(),
     },
 )
 async def import_eido(
@@ -79,6 +80,7 @@ async def import_eido(
     work: Work,
     state: State,
     request: Request,
+    located: Located,
     district: Annotated[
         DistrictCode | None,
         Query(description="The district of a call the document itself does not place."),
@@ -111,6 +113,8 @@ async def import_eido(
         out.model_dump_json(),
         status_code=201 if result.created else 200,
         media_type="application/json",
+        # A new call: where it is (a document for a call already taken creates nothing).
+        headers=located.header(f"/v1/calls/{out.id}") if result.created else None,
     )
 
 

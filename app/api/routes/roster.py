@@ -7,7 +7,18 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 
 from app.api.callers import request_id
-from app.api.deps import Audit, Caller, Context, Paging, ReadSession, Session, State, Work
+from app.api.deps import (
+    Audit,
+    Caller,
+    Context,
+    Located,
+    Paging,
+    ReadSession,
+    Session,
+    State,
+    Work,
+)
+from app.api.openapi import created
 from app.api.problems import conflict_naming, problems
 from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import NO_NUL, Page
@@ -45,14 +56,20 @@ _OFFICER_EXISTS = conflict_naming(
     summary="Add an officer",
     status_code=201,
     tags=["officers"],
-    responses={**WRITE_ERRORS, **_OFFICER_EXISTS},
+    responses={**WRITE_ERRORS, **_OFFICER_EXISTS, **created()},
 )
 async def create_officer(
-    body: OfficerCreate, who: Caller, context: Context, session: Session, audit: Audit
+    body: OfficerCreate,
+    who: Caller,
+    context: Context,
+    session: Session,
+    audit: Audit,
+    located: Located,
 ) -> OfficerOut:
     """Add an officer; state_officer_id is unique among the agency's active officers."""
     out = await service.create_officer(session, context, body)
     audit.identify(out.id)
+    located.at(f"/v1/officers/{out.id}")
     return out
 
 
@@ -161,14 +178,16 @@ async def set_officer_status(
             " whose certification_id is that record's id); or another agency has employed"
             " them since before your agency's post, and records their certifications",
         ),
+        **created(),
     },
 )
 async def record_certification(
-    body: CertificationCreate, who: Caller, session: Session, audit: Audit
+    body: CertificationCreate, who: Caller, session: Session, audit: Audit, located: Located
 ) -> CertificationOut:
     """Record a state CIT certification. It belongs to the person and moves with them."""
     out = await certifications.record_certification(session, agency_id=who.agency_id, body=body)
     audit.identify(out.id, {"state_officer_id": out.state_officer_id})
+    located.at(f"/v1/certifications/{out.id}")
     return out
 
 
@@ -246,13 +265,14 @@ async def list_certifications(
     summary="Add a co-responder",
     status_code=201,
     tags=["co-responders"],
-    responses=WRITE_ERRORS,
+    responses={**WRITE_ERRORS, **created()},
 )
 async def create_co_responder(
-    body: CoResponderCreate, who: Caller, session: Session, audit: Audit
+    body: CoResponderCreate, who: Caller, session: Session, audit: Audit, located: Located
 ) -> CoResponderOut:
     out = await service.create_co_responder(session, agency_id=who.agency_id, body=body)
     audit.identify(out.id)
+    located.at(f"/v1/co-responders/{out.id}")
     return out
 
 

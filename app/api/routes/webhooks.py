@@ -11,6 +11,7 @@ from app.api.deps import (
     Audit,
     Caller,
     IdempotencyKey,
+    Located,
     Paging,
     ReadSession,
     Session,
@@ -18,7 +19,7 @@ from app.api.deps import (
     Work,
     replayed,
 )
-from app.api.openapi import replays
+from app.api.openapi import created, replays
 from app.api.problems import problems
 from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import Page
@@ -70,6 +71,7 @@ _SUBSCRIBE_CONFLICT = (
     responses={
         **_looking_up(401, 403, 413, 422, 503),
         409: {**problems(409)[409], "description": _SUBSCRIBE_CONFLICT},
+        **created(),
     },
     # The answer stored under a key: the subscription made (a failure releases the key).
     openapi_extra=replays(201),
@@ -80,6 +82,7 @@ async def subscribe(
     work: Work,
     state: State,
     audit: Audit,
+    located: Located,
     idempotency_key: IdempotencyKey = None,
 ) -> SubscriptionCreated | JSONResponse:
     """Subscribe a receiver to events, signed with Standard Webhooks. With `responder_id`
@@ -102,7 +105,8 @@ async def subscribe(
                 await work.session(), cipher=state.cipher, agency_id=who.agency_id, replay=replay
             )
             audit.identify(again.id, {"url": str(again.url), "replayed": True})
-            return replayed(Replay(replay.status, again.model_dump(mode="json")))
+            answer = Replay(replay.status, again.model_dump(mode="json"))
+            return replayed(answer, located, f"/v1/webhooks/{again.id}")
     out = await service.subscribe(
         work,
         state.settings,
@@ -117,6 +121,7 @@ async def subscribe(
             work, key=idempotency_key, status=201, body=service.stored_answer(out)
         )
     audit.identify(out.id, {"url": str(out.url)})
+    located.at(f"/v1/webhooks/{out.id}")
     return out
 
 
