@@ -158,6 +158,10 @@ class AssignmentOut(BaseModel):
     responder_id: UUID
     role: UnitRole
     assigned_at: datetime
+    dispatch_id: UUID | None = Field(
+        description="The dispatch that sent the unit (its `id` among the call's"
+        " `dispatches`); null only for an assignment older than dispatch records"
+    )
     released_at: datetime | None = Field(
         description="When the unit left the call; null while it is on it"
     )
@@ -182,6 +186,7 @@ class AssignmentOut(BaseModel):
 class DispatchOut(BaseModel):
     """One dispatch: the lead recommended, the lead sent, and why they differ."""
 
+    id: UUID = Field(description="The dispatch's id: the units it sent name it (`dispatch_id`)")
     at: datetime
     recommendation_id: UUID | None = Field(
         description="The recommendation in force when the dispatch was made"

@@ -46,3 +46,26 @@ async def test_each_dispatch_answers_what_a_read_of_the_call_shows_afterwards(
     assert len(on_call) == 4
     for row in on_call:
         assert sorted(row["units_on_call"]) == sorted(row["expected"])
+
+
+async def test_each_assignment_names_the_dispatch_that_sent_it(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """Which dispatch sent a unit was known only from `assigned_at` equal to the dispatch's
+    `at`: an integrator reconciling a CAD's record had to match times."""
+    await grid_districts(admin)
+    await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    path = f"/v1/calls/{call['id']}/dispatch"
+    first = await admin.ok("POST", path)
+    extra = await add_officer(admin, district="D1", call_sign="1A2")
+    units = [{"responder_type": "officer", "responder_id": extra, "role": "backup"}]
+    second = await admin.ok("POST", path, {"units": units, "override_code": "closer_unit"})
+    one, two = (d["id"] for d in second["dispatches"])
+    assert [a["dispatch_id"] for a in first["assignments"]] == [one, one]
+    sent = {a["responder_id"]: a["dispatch_id"] for a in second["assignments"]}
+    assert sent == {**{a["responder_id"]: one for a in first["assignments"]}, extra: two}
+    stored = await db.fetch("SELECT id, dispatch_id FROM assignment")
+    assert {str(r["dispatch_id"]) for r in stored} == {one, two}
+    assert len(stored) == 3
