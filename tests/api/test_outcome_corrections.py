@@ -176,3 +176,33 @@ async def test_if_match_with_a_tag_read_before_a_change_is_a_412(admin: Api) -> 
     )
     assert stale.status_code == 412
     assert (await admin.ok("GET", f"/v1/calls/{call['id']}"))["outcome"] == "referred"
+
+
+async def test_a_refused_correction_keeps_who_tried_to_change_what_and_why(
+    admin: Api, other_admin: Api
+) -> None:
+    """A supervisor's attempt to rewrite a record, refused, was in the trail with no
+    detail: the auditor could not tell what they had tried, nor why."""
+    cleared = await _cleared(admin)
+    path = f"/v1/calls/{cleared['id']}/outcome"
+    pending = await admin.ok("POST", "/v1/calls", {"district": "D2"}, 201)
+    stale = (await admin.get(f"/v1/calls/{cleared['id']}")).headers["etag"]
+    await admin.ok("PATCH", path, {"reason": "first", "use_of_force": True})
+    tries = [
+        (admin, f"/v1/calls/{pending['id']}/outcome", {}, 409),
+        (admin, path, {"If-Match": stale}, 412),
+        (other_admin, path, {}, 404),
+    ]
+    for api, url, headers, status in tries:
+        body = {"reason": f"tried {status}", "outcome": "referred", "diverted_to": None}
+        assert (await api.patch(url, body, headers=headers)).status_code == status
+        [entry] = [
+            e
+            for e in (await api.ok("GET", "/v1/audit?action=call.correct"))["items"]
+            if e["outcome"] == "error"
+        ][:1]
+        assert entry["detail"] == {
+            "reason": f"tried {status}",
+            "requested": {"outcome": "referred", "diverted_to": None},
+        }
+    assert (await admin.ok("GET", f"/v1/calls/{cleared['id']}"))["outcome"] == "arrest"

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse, Response
 
 from app.api import conditional
 from app.api.callers import request_id
-from app.api.deps import Caller, Context, Handled, IdempotencyKey, State, Work, replayed
+from app.api.deps import Audit, Caller, Context, Handled, IdempotencyKey, State, Work, replayed
 from app.api.openapi import replays
 from app.api.problems import PROBLEM_MEDIA_TYPE, problems
 from app.api.routes.calls import CALL_ETAG, CallIfMatch
@@ -157,6 +157,7 @@ async def correct_outcome(
     state: State,
     request: Request,
     response: Response,
+    audit: Audit,
     if_match: CallIfMatch = None,
 ) -> DispatchedCallOut:
     """Correct what was recorded when the call was cleared (its disposition, outcome,
@@ -164,6 +165,10 @@ async def correct_outcome(
     each field's value before and after. `call.cleared` is sent again with the record as
     it now stands; the reports count the call as corrected. A call not yet cleared is a
     409. Admins and supervisors only."""
+    # What a refused correction (404, 409, 412) leaves in the trail: who tried to change
+    # what, and why (a correction made writes its own entry, with each field's values).
+    asked = body.model_dump(mode="json", exclude_unset=True, exclude={"reason"})
+    audit.detail = {"reason": body.reason, "requested": asked}
     out, tag = await clearing.correct(
         await work.session(),
         context,
