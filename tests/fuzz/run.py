@@ -28,6 +28,7 @@ import uvicorn
 from sqlalchemy.engine import make_url
 
 from app.api.app import create_app
+from app.api.server import uvicorn_config
 from app.db.embedded import start_embedded
 from app.db.engine import execute_alone
 from app.db.migrate import upgrade
@@ -141,13 +142,10 @@ def main(argv: list[str]) -> int:
         seed = asyncio.run(_seed(database_url))
         sock = _free_socket()
         port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            create_app(_settings(), database_url),
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            lifespan="on",
-        )
+        # Served as `serve` serves it: its protocol (app/api/protocol.py) answers what never
+        # reaches the app (a head or body too slow, the connection cap) and ends connections.
+        settings = _settings()
+        config = uvicorn_config(create_app(settings, database_url), settings, "127.0.0.1", port)
         service = uvicorn.Server(config)
         thread = threading.Thread(target=service.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
