@@ -16,11 +16,14 @@ from tests.ports import free_port
 
 
 @contextmanager
-def live_server(app: ASGIApp, settings: Settings) -> Iterator[int]:
+def live_server(app: ASGIApp, settings: Settings, loop: str = "auto") -> Iterator[int]:
     """Run app in uvicorn, with serve's protocol and limits (app/api/protocol.py), on a
-    thread; yield its port."""
+    thread, on the event loop named (uvicorn's `auto`, as serve: uvloop where installed);
+    yield its port."""
     port = free_port()
-    server = uvicorn.Server(uvicorn_config(app, settings, "127.0.0.1", port))
+    config = uvicorn_config(app, settings, "127.0.0.1", port)
+    config.loop = loop
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -44,11 +44,11 @@ from app.api.protocol_answers import (
     BODY_LATE,
     HEADERS_LATE,
     MALFORMED,
-    SENT_CHECK,
+    Drain,
     EndingTransport,
+    buffered,
     raw_answer,
     refuse,
-    unsent,
 )
 from app.settings import Settings
 
@@ -109,10 +109,8 @@ class GuardedProtocol(HttpToolsProtocol):
         # connection with it (_close_after_the_answer); how much has been.
         self._discarding = False
         self._discarded = 0
-        # Once told its end: when it is closed at the latest, and the next look at whether
-        # all it sent has left (_close_once_sent).
-        self._closing_when_sent: float | None = None
-        self._sent_check: asyncio.TimerHandle | None = None
+        # Once the server has ended it: its close, once all it sent has left (_end).
+        self._drain: Drain | None = None
 
     def _arm(self, phase: int) -> None:
         self._disarm()
@@ -152,6 +150,8 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._drain is not None:
+            self._drain.cancel()
         running = self._running
         super().connection_lost(exc)
         if running is not None and running is not self.cycle and not running.response_complete:
@@ -174,30 +174,27 @@ class GuardedProtocol(HttpToolsProtocol):
         self.flow.resume_reading()
         running = self._running
         if running is not None and not running.response_started:
-            # Its answer, still to come, says `Connection: close`; uvicorn then closes the
-            # transport after it, which here tells the end and reads on (EndingTransport).
-            running.keep_alive = False
-            ending = EndingTransport(self.transport, self._close_once_sent)
-            running.transport = cast(asyncio.Transport, ending)
+            self._last(running)
 
-    def _close_once_sent(self) -> None:
-        """Close the connection, told its end, once all it sent has left, or the body
-        deadline after the first look (a client that reads nothing); at once if it has
-        nothing left to send. Looks again every SENT_CHECK; one look at a time."""
-        if self._closing_when_sent is None:
-            self._closing_when_sent = self.loop.time() + self.body_timeout
-        elif self._sent_check is not None:
-            return
-        if self.transport.is_closing():
-            return
-        if unsent(self.transport) == 0 or self.loop.time() >= self._closing_when_sent:
-            self.transport.close()
-            return
-        self._sent_check = self.loop.call_later(SENT_CHECK, self._look_again)
+    def _last(self, cycle: RequestResponseCycle) -> None:
+        """Make cycle's answer the connection's last: it says `Connection: close`, and
+        uvicorn's close after it ends the connection as the server ends it (_end)."""
+        cycle.keep_alive = False
+        if not isinstance(cycle.transport, EndingTransport):
+            cycle.transport = cast(asyncio.Transport, EndingTransport(self.transport, self._end))
 
-    def _look_again(self) -> None:
-        self._sent_check = None
-        self._close_once_sent()
+    def _end(self) -> None:
+        """End the connection as every close the server decides but a cut-off (_close):
+        told the end (FIN), reading and dropping what comes, closed once all it sent has
+        left (Drain): a close with input unread is a reset, which cuts an answer's end."""
+        if self.transport.is_closing() or self._drain is not None:
+            return
+        self._disarm()
+        self._discarding = True
+        self.flow.resume_reading()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self._drain = Drain(self.loop, self.transport, self.body_timeout)
 
     def _unsupported_upgrade_warning(self) -> None:
         """An `Upgrade` this service has no protocol for is an ordinary request (ws="none"):
@@ -217,10 +214,8 @@ class GuardedProtocol(HttpToolsProtocol):
         otherwise its request (begun, or not yet arrived on a new connection) may finish
         arriving within its deadlines, and is answered, and the connection closed after."""
         idle = self._phase == _IDLE and self.cycle is not None and self.cycle.response_complete
-        if idle:
-            self.transport.close()
-        elif self._discarding and not self._answering():  # its last answer is given
-            self._close_once_sent()
+        if idle or (self._discarding and not self._answering()):  # its last answer is given
+            self._end()
         else:
             self.answer_last()
 
@@ -229,7 +224,7 @@ class GuardedProtocol(HttpToolsProtocol):
         which nothing has arrived yet, if nothing does soon."""
         self._last_answer = True
         if self.cycle is not None and not self.cycle.response_complete:
-            self.cycle.keep_alive = False
+            self._last(self.cycle)
         elif self._phase == _IDLE and self.transport is not None:
             self._arm_quiet()
         self.stopping()
@@ -278,7 +273,7 @@ class GuardedProtocol(HttpToolsProtocol):
         # No cycle for a WebSocket upgrade, which takes the connection over (serve runs
         # without a WebSocket protocol, ws="none": an upgrade is an ordinary request there).
         if self._last_answer and self.cycle is not None:
-            self.cycle.keep_alive = False
+            self._last(self.cycle)
 
     def on_message_complete(self) -> None:
         self._phase = _IDLE
@@ -296,9 +291,7 @@ class GuardedProtocol(HttpToolsProtocol):
             if self.timeout_keep_alive_task is not None:  # (uvicorn's, armed just now)
                 self.timeout_keep_alive_task.cancel()
                 self.timeout_keep_alive_task = None
-            if not self.transport.is_closing() and self.transport.can_write_eof():
-                self.transport.write_eof()
-            self._close_once_sent()
+            self._end()
             return
         started = self._running
         super().on_response_complete()
@@ -383,10 +376,21 @@ class GuardedProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return False
         self.transport.write(raw_answer(answer, request_id, self.server_state.default_headers))
-        self.transport.close()
+        self._end()
         return True
 
+    def timeout_keep_alive_handler(self) -> None:
+        """An idle connection with an answer still in its buffer is ended (_end): uvicorn's
+        close() would wait for a client that may never read it."""
+        if buffered(self.transport):
+            self._end()
+        else:
+            super().timeout_keep_alive_handler()
+
     def _close(self) -> None:
+        """Cut the connection off at once: what is left of an answer is dropped."""
         self._disarm()  # (a deadline's own timer has fired: cancelling it does nothing)
-        if not self.transport.is_closing():
+        if buffered(self.transport):
+            self.transport.abort()
+        elif not self.transport.is_closing():
             self.transport.close()

@@ -1,6 +1,7 @@
 """What the HTTP protocol (app/api/protocol.py) answers itself, outside any route: the
 400, 408 and 503 problems, written as bytes or sent to a refused connection, and the
-ending of a connection's last answer."""
+ending of a connection the server ends: its last answer's close, and the connection's
+(Drain)."""
 
 from __future__ import annotations
 
@@ -64,10 +65,8 @@ SENT_CHECK = 0.25
 
 def unsent(transport: asyncio.BaseTransport) -> int:
     """Bytes of the answer not yet delivered: the transport's buffer, and (Linux) the
-    kernel's send queue, what the client has not acknowledged."""
-    # (uvloop's transports are no asyncio.WriteTransport, but have the method.)
-    buffered = getattr(transport, "get_write_buffer_size", None)
-    size: int = buffered() if buffered is not None else 0
+    kernel's send queue, what the client has not acknowledged (the end, FIN, included)."""
+    size = buffered(transport)
     sock = transport.get_extra_info("socket")
     if sock is not None:
         try:
@@ -80,10 +79,10 @@ def unsent(transport: asyncio.BaseTransport) -> int:
 
 class EndingTransport:
     """The transport as an answer that is its connection's last sees it: uvicorn closes it
-    after the answer, which here tells the client the end (FIN) and hands the close to
-    ended, so that the connection reads on (dropping what comes) until all it sent has
-    left: a close with input unread is a reset, which cuts off what the client has not
-    yet received of the answer."""
+    after the answer, which here hands the end to ended: the client is told the end (FIN)
+    and the connection reads on (dropping what comes) until all it sent has left (Drain):
+    a close with input unread is a reset, which cuts off what the client has not yet
+    received of the answer."""
 
     def __init__(self, transport: asyncio.Transport, ended: Callable[[], None]) -> None:
         self._transport = transport
@@ -99,14 +98,46 @@ class EndingTransport:
         return self._transport.is_closing()
 
     def close(self) -> None:
-        transport = self._transport
-        if transport.is_closing():
-            return
-        if not transport.can_write_eof():
-            transport.close()
-            return
-        transport.write_eof()
         self._ended()
+
+
+def buffered(transport: asyncio.BaseTransport) -> int:
+    """Bytes the transport holds, not yet handed to the kernel."""
+    # (uvloop's transports are no asyncio.WriteTransport, but have the method.)
+    size = getattr(transport, "get_write_buffer_size", None)
+    return 0 if size is None else int(size())
+
+
+class Drain:
+    """The close of a connection the server has ended (told the end, reading and dropping
+    what comes): once all it sent has left, or, at the deadline, at once, its buffer
+    dropped. A close() waits for the buffer to empty: a client that reads nothing would
+    hold the connection, its buffer and a place under the connection cap for good. Looks
+    every SENT_CHECK."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, transport: asyncio.Transport, seconds: float
+    ) -> None:
+        self._loop = loop
+        self._transport = transport
+        self._until = loop.time() + seconds
+        self._check: asyncio.TimerHandle | None = None
+        self._look()
+
+    def _look(self) -> None:
+        self._check = None
+        if unsent(self._transport) == 0:
+            self._transport.close()
+        elif self._loop.time() >= self._until:
+            self._transport.abort()
+        else:
+            self._check = self._loop.call_later(SENT_CHECK, self._look)
+
+    def cancel(self) -> None:
+        """The connection is gone: no more looks."""
+        if self._check is not None:
+            self._check.cancel()
+            self._check = None
 
 
 async def refuse(scope: Scope, receive: Receive, send: Send) -> None:

@@ -1,0 +1,61 @@
+"""How serve's protocol closes a connection it has ended (app/api/protocol_answers.py):
+once all it sent has left, which counts what the transport still holds as well as the
+kernel's queue, and at its deadline whatever is left."""
+
+from __future__ import annotations
+
+import asyncio
+
+from app.api.protocol_answers import SENT_CHECK, Drain, unsent
+
+
+class _Held:
+    """A transport holding size bytes, with no socket (the kernel's queue is not read)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.ended = ""
+
+    def get_write_buffer_size(self) -> int:
+        return self.size
+
+    def get_extra_info(self, name: str) -> None:
+        return None
+
+    def close(self) -> None:
+        self.ended = self.ended or "closed"
+
+    def abort(self) -> None:
+        self.ended = self.ended or "aborted"
+
+
+def test_unsent_counts_what_the_transport_still_holds() -> None:
+    # uvloop's transports are no asyncio.WriteTransport: their buffer counted as nothing,
+    # a connection could be closed with an answer still in it.
+    assert unsent(_Held(5)) == 5  # type: ignore[arg-type]
+    assert unsent(_Held(0)) == 0  # type: ignore[arg-type]
+
+
+async def test_a_drain_closes_once_all_has_left() -> None:
+    held = _Held(5)
+    drain = Drain(asyncio.get_running_loop(), held, 10)  # type: ignore[arg-type]
+    await asyncio.sleep(SENT_CHECK * 2)
+    assert held.ended == ""
+    held.size = 0
+    await asyncio.sleep(SENT_CHECK * 2)
+    assert held.ended == "closed"
+    drain.cancel()
+
+
+async def test_a_drain_drops_what_is_left_at_its_deadline() -> None:
+    held = _Held(5)
+    Drain(asyncio.get_running_loop(), held, SENT_CHECK)  # type: ignore[arg-type]
+    await asyncio.sleep(SENT_CHECK * 3)
+    assert held.ended == "aborted"
+
+
+async def test_a_drain_cancelled_looks_no_more() -> None:
+    held = _Held(5)
+    Drain(asyncio.get_running_loop(), held, SENT_CHECK).cancel()  # type: ignore[arg-type]
+    await asyncio.sleep(SENT_CHECK * 3)
+    assert held.ended == ""
