@@ -95,7 +95,8 @@ async def _audit_refused(state: AppState, who: Principal, incident: object, exc:
         note.identify(*exc.audit_about)
     elif isinstance(incident, str):
         note.detail = {"incident_id": incident[:300]}
-    await audit.write_note_apart(state.autocommit, note, "error")
+    why = audit.failure(exc.status, exc.slug, exc.detail)
+    await audit.write_note_apart(state.autocommit, note, "error", why)
 
 
 class UnknownAgency(Exception):

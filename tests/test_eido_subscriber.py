@@ -128,10 +128,14 @@ async def test_listed_types_become_calls_and_every_event_is_acknowledged(
         "SELECT role, outcome, detail::text AS detail FROM audit_entry"
         " WHERE action = 'call.import' AND outcome = 'error' ORDER BY at"
     )
-    assert [(r["role"], json.loads(r["detail"])) for r in refused] == [
-        ("integration", {"incident_id": "not an EIDO"}),
-        ("integration", {"incident_id": ahead_taken_id}),
+    details = [json.loads(r["detail"]) for r in refused]
+    assert [
+        (r["role"], d.pop("error")["status"]) for r, d in zip(refused, details, strict=True)
+    ] == [
+        ("integration", 422),
+        ("integration", 422),
     ]
+    assert details == [{"incident_id": "not an EIDO"}, {"incident_id": ahead_taken_id}]
     [request] = notifier.subscribe_requests()
     assert (request["requestType"], request["requestSubType"]) == ("EIDO", "new")
 

@@ -130,7 +130,8 @@ async def authorized(request: Request, principal: Principal) -> None:
     elif principal.role == "unit" and rule.unit_own and resource is not None:
         denial = _not_its_own(rule.resource_type, resource, principal)
     if denial is not None:
-        await audit.write_note_apart((await app_state(request)).autocommit, note, "denied")
+        why = audit.failure(Forbidden.status, Forbidden.slug, denial)
+        await audit.write_note_apart((await app_state(request)).autocommit, note, "denied", why)
         raise Forbidden(denial)
     request.state.authorized = True
     if rule.audited:

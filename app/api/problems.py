@@ -73,14 +73,16 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
-async def _audit_failure(request: Request, status: int) -> None:
-    """An audited request that failed after authorisation leaves an entry too."""
+async def _audit_failure(request: Request, status: int, slug: str, detail: str) -> None:
+    """An audited request that failed after authorisation leaves an entry too, saying why."""
     note = getattr(request.state, "audit", None)
     if note is None or note.written:
         return
     state = getattr(request.app.state, "cit", None)
     if state is not None:
-        await audit.write_note_apart(state.autocommit, note, "denied" if status == 403 else "error")
+        why = audit.failure(status, slug, detail)
+        denied = status == 403
+        await audit.write_note_apart(state.autocommit, note, "denied" if denied else "error", why)
 
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
@@ -88,7 +90,7 @@ async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     note = getattr(request.state, "audit", None)
     if note is not None and note.resource_id is None and exc.audit_about is not None:
         note.identify(*exc.audit_about)
-    await _audit_failure(request, exc.status)
+    await _audit_failure(request, exc.status, exc.slug, exc.detail)
     return problem_response(
         exc.status, exc.slug, exc.title, exc.detail, extra=exc.extra, headers=exc.headers
     )
@@ -122,7 +124,6 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         return await _app_error(request, refused)
     except RequestValidationError:
         pass  # an unknown query parameter too: the body's error is answered
-    await _audit_failure(request, 422)
     every = exc.errors()
     # Only loc and msg: the offending input is never echoed, since it may be sensitive. A
     # loc may name a key the client chose (a policy's nature code): cut, controls replaced.
@@ -149,6 +150,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         # detail names five: say there are more, as errors (or errors_omitted) lists them.
         more = len(every) - 5
         detail += f" (and {more} more error{'s' if more > 1 else ''})"
+    await _audit_failure(request, 422, "validation", detail)
     return problem_response(422, "validation", "Validation failed", detail, extra=extra)
 
 
@@ -191,7 +193,6 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         # a 422, and so are these: payload validation (docs/api.md, "Errors").
         body_error = {"loc": ("body",), "msg": message, "type": "json_invalid"}
         return await _validation_error(request, RequestValidationError([body_error]))
-    await _audit_failure(request, exc.status_code)
     titles = {404: "Not found", 405: "Method not allowed"}
     slugs = {404: "not-found", 405: "method-not-allowed"}
     title = titles.get(exc.status_code, "HTTP error")
@@ -201,13 +202,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
     if detail == HTTPStatus(exc.status_code).phrase:  # the router's own: say what it means
         detail = _routing_detail(request, exc.status_code, headers.get("Allow", ""))
-    return problem_response(
-        exc.status_code,
-        slugs.get(exc.status_code, "http-error"),
-        title,
-        detail,
-        headers=headers,
-    )
+    slug = slugs.get(exc.status_code, "http-error")
+    await _audit_failure(request, exc.status_code, slug, detail)
+    return problem_response(exc.status_code, slug, title, detail, headers=headers)
 
 
 def _routing_detail(request: Request, status: int, allow: str) -> str:

@@ -149,13 +149,29 @@ async def write_note(work: UnitOfWork, note: AuditNote) -> None:
     await repo.insert(await work.connection(), _note_entry(note, "success"))
 
 
-async def write_note_apart(engine: AsyncEngine, note: AuditNote, outcome: AuditOutcome) -> None:
-    """Record a denied or failed request in a transaction of its own.
+def failure(status: int, problem: str, detail: str) -> dict[str, Any]:
+    """Why a request was refused, as its answer said it (the problem's status, type and
+    detail, which echo no input but names and ids): a failed entry's `detail.error`."""
+    # PostgreSQL's jsonb takes no NUL, nor a lone surrogate: a path's own may be quoted.
+    said = detail.encode("utf-8", "replace").decode().replace("\x00", "\ufffd")
+    return {"status": status, "problem": problem, "detail": said}
+
+
+async def write_note_apart(
+    engine: AsyncEngine,
+    note: AuditNote,
+    outcome: AuditOutcome,
+    why: dict[str, Any] | None = None,
+) -> None:
+    """Record a denied or failed request in a transaction of its own, with why (failure())
+    beside what the route had noted.
 
     engine is the application's autocommit engine. The request's answer stands even if
     the trail cannot be written right now; that is logged.
     """
     note.written = True
+    if why is not None:
+        note.detail = {**(note.detail or {}), "error": why}
     try:
         async with UnitOfWork(engine, note.who.agency_id) as work:
             await repo.insert(await work.connection(), _note_entry(note, outcome))

@@ -1946,6 +1946,7 @@ async def test_the_cad_closing_an_incident_clears_its_call_and_frees_its_units(
         "incident_id": incident,
         "outcome": "referred",
         "refused_outcome": "gone_on_arrival",
+        "error": {"status": 409, "problem": "conflict", "detail": refused.json()["detail"]},
     }
     # News for the cleared call (the incident open again, another nature) is refused, and
     # audited under the call too, naming the incident.
@@ -1958,7 +1959,11 @@ async def test_the_cad_closing_an_incident_clears_its_call_and_frees_its_units(
     )
     trail = await admin.ok("GET", f"/v1/audit?action=call.import&resource_id={call['id']}")
     newest = trail["items"][0]
-    assert (newest["outcome"], newest["detail"]) == ("error", {"incident_id": incident})
+    why = {"status": 409, "problem": "conflict", "detail": refused.json()["detail"]}
+    assert (newest["outcome"], newest["detail"]) == (
+        "error",
+        {"incident_id": incident, "error": why},
+    )
     read = await admin.ok("GET", f"/v1/calls/{call['id']}")
     assert (read["disposition"], read["outcome"]) == ("linked to the county clinic", "referred")
 

@@ -195,7 +195,8 @@ async def test_a_refused_correction_keeps_who_tried_to_change_what_and_why(
     ]
     for api, url, headers, status in tries:
         body = {"reason": f"tried {status}", "outcome": "referred", "diverted_to": None}
-        assert (await api.patch(url, body, headers=headers)).status_code == status
+        answered = await api.patch(url, body, headers=headers)
+        assert answered.status_code == status
         [entry] = [
             e
             for e in (await api.ok("GET", "/v1/audit?action=call.correct"))["items"]
@@ -204,5 +205,8 @@ async def test_a_refused_correction_keeps_who_tried_to_change_what_and_why(
         assert entry["detail"] == {
             "reason": f"tried {status}",
             "requested": {"outcome": "referred", "diverted_to": None},
+            # and why it was refused, as the answer said
+            "error": {k: answered.json()[k] for k in ("status", "detail")}
+            | {"problem": answered.json()["type"].rsplit("/", 1)[1]},
         }
     assert (await admin.ok("GET", f"/v1/calls/{cleared['id']}"))["outcome"] == "arrest"

@@ -254,3 +254,48 @@ async def test_retention_purges_only_entries_older_than_the_setting(
     ages = await db.fetch("SELECT now() - at AS age FROM audit_entry WHERE action = 'call.read'")
     assert [r["age"].days for r in ages] == [300]
     assert await _entries(admin, action="district.create")
+
+
+async def test_a_refused_request_says_why_in_its_entry(admin: Api) -> None:
+    """A denied or failed request's entry said only `error` (the admin's check): the
+    auditor could not tell a typo from a conflict, nor a role refused from a key revoked."""
+    viewer = await admin.with_role("viewer")
+    body = {"code": "D1", "name": "North", "boundary": None}
+    tries = [
+        (viewer, "POST", "/v1/districts", body, "district.create", 403, "forbidden"),
+        (admin, "POST", "/v1/districts", {"code": "D1"}, "district.create", 422, "validation"),
+        (
+            admin,
+            "PATCH",
+            f"/v1/officers/{admin.agency_id}",
+            {"name": "X"},
+            "officer.update",
+            404,
+            "not-found",
+        ),
+        (
+            admin,
+            "DELETE",
+            "/v1/api-keys/" + await _admin_key(admin),
+            None,
+            "api_key.revoke",
+            409,
+            "conflict",
+        ),
+    ]
+    for api, method, url, json, action, status, problem in tries:
+        answered = await api.client.request(method, url, json=json, headers=api.headers)
+        assert answered.status_code == status, answered.text
+        entry = (await _entries(admin, action=action))[0]  # the newest
+        assert entry["outcome"] == ("denied" if status == 403 else "error")
+        assert entry["detail"]["error"] == {
+            "status": status,
+            "problem": problem,
+            "detail": answered.json()["detail"],
+        }
+
+
+async def _admin_key(api: Api) -> str:
+    """The id of the agency's only admin key: revoking it is a 409."""
+    [key] = [k for k in (await api.ok("GET", "/v1/api-keys"))["items"] if k["role"] == "admin"]
+    return str(key["id"])
