@@ -78,6 +78,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/shifts"): _write("shift.create", ROSTER),
     ("POST", "/v1/shifts/bulk"): _write("shift.bulk_create", ROSTER),
     ("GET", "/v1/shifts"): _read("shift.list"),
+    ("GET", "/v1/shifts/{shift_id}"): _read("shift.read"),
     ("PATCH", "/v1/shifts/{shift_id}"): _write("shift.update", ROSTER),
     ("DELETE", "/v1/shifts/{shift_id}"): _write("shift.delete", ROSTER),
     ("GET", "/v1/units"): _read("unit.list"),

@@ -24,12 +24,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from app.models import Certification, CoResponder, Officer
 
 
-def officers_statement(agency_id: UUID) -> Select[Officer]:
-    return select(Officer).where(Officer.agency_id == agency_id)
+def officers_statement(
+    agency_id: UUID, *, active: bool | None = None, state_officer_id: str | None = None
+) -> Select[Officer]:
+    """The agency's officers; only those active (or not), or with this statewide id."""
+    stmt = select(Officer).where(Officer.agency_id == agency_id)
+    if active is not None:
+        stmt = stmt.where(Officer.active.is_(active))
+    if state_officer_id is not None:
+        stmt = stmt.where(Officer.state_officer_id == state_officer_id)
+    return stmt
 
 
-def co_responders_statement(agency_id: UUID) -> Select[CoResponder]:
-    return select(CoResponder).where(CoResponder.agency_id == agency_id)
+def co_responders_statement(agency_id: UUID, *, active: bool | None = None) -> Select[CoResponder]:
+    stmt = select(CoResponder).where(CoResponder.agency_id == agency_id)
+    if active is not None:
+        stmt = stmt.where(CoResponder.active.is_(active))
+    return stmt
 
 
 async def all_officers(session: AsyncSession, agency_id: UUID) -> Sequence[Officer]:

@@ -114,6 +114,12 @@ def _coverage_row(
     )
 
 
+async def shift(session: AsyncSession, *, agency_id: UUID, shift_id: UUID) -> Shift | None:
+    """The agency's shift, or None."""
+    stmt = select(Shift).where(Shift.agency_id == agency_id, Shift.id == shift_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
 async def locked_shift(session: AsyncSession, *, agency_id: UUID, shift_id: UUID) -> Shift | None:
     """The agency's shift, locked for a change (FOR UPDATE): changes to one shift are
     serialised, so its coverage rows are written again by one at a time. Its responder's
@@ -227,11 +233,14 @@ def shifts_statement(
     agency_id: UUID,
     *,
     district_id: UUID | None,
+    responder_id: UUID | None,
     at: datetime | None,
     window_from: datetime | None,
     window_to: datetime | None,
 ) -> Select[Shift]:
     stmt = select(Shift).where(Shift.agency_id == agency_id)
+    if responder_id is not None:
+        stmt = stmt.where(Shift.responder_id == responder_id)
     if district_id is not None:
         stmt = stmt.where(
             exists().where(

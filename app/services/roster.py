@@ -29,6 +29,7 @@ from app.schemas.roster import (
 )
 from app.security import Principal
 from app.services import audit, separation, unit_kind
+from app.vocabulary import person_id
 
 
 def _location(row: Officer | CoResponder) -> GeoLocation | None:
@@ -208,11 +209,17 @@ def _officer_fields(officer: Officer) -> dict[str, Any]:
 
 
 async def list_officers(
-    session: AsyncSession, context: AgencyContext, *, limit: int, cursor: str | None
+    session: AsyncSession,
+    context: AgencyContext,
+    *,
+    active: bool | None,
+    state_officer_id: str | None,
+    limit: int,
+    cursor: str | None,
 ) -> tuple[list[OfficerOut], str | None]:
-    rows, next_cursor = await fetch_page(
-        session, repo.officers_statement(context.agency_id), Officer.id, limit=limit, cursor=cursor
-    )
+    person = None if state_officer_id is None else person_id(state_officer_id.strip())
+    stmt = repo.officers_statement(context.agency_id, active=active, state_officer_id=person)
+    rows, next_cursor = await fetch_page(session, stmt, Officer.id, limit=limit, cursor=cursor)
     return await render_officers(session, context, rows), next_cursor
 
 
@@ -299,9 +306,8 @@ def _co_responder_fields(row: CoResponder) -> dict[str, Any]:
 
 
 async def list_co_responders(
-    session: AsyncSession, *, agency_id: UUID, limit: int, cursor: str | None
+    session: AsyncSession, *, agency_id: UUID, active: bool | None, limit: int, cursor: str | None
 ) -> tuple[list[CoResponderOut], str | None]:
-    rows, next_cursor = await fetch_page(
-        session, repo.co_responders_statement(agency_id), CoResponder.id, limit=limit, cursor=cursor
-    )
+    stmt = repo.co_responders_statement(agency_id, active=active)
+    rows, next_cursor = await fetch_page(session, stmt, CoResponder.id, limit=limit, cursor=cursor)
     return [render_co_responder(r) for r in rows], next_cursor

@@ -330,11 +330,20 @@ async def _district_id(session: AsyncSession, agency_id: UUID, code: str | None)
     return district.id
 
 
+async def get(session: AsyncSession, *, agency_id: UUID, shift_id: UUID) -> ShiftOut:
+    """One shift of the agency, as the list shows it (404 for any other)."""
+    found = await repo.shift(session, agency_id=agency_id, shift_id=shift_id)
+    if found is None:
+        raise NotFound("shift not found")
+    return (await render(session, [found]))[0]
+
+
 async def list_page(
     session: AsyncSession,
     *,
     agency_id: UUID,
     district: str | None,
+    responder_id: UUID | None,
     at: datetime | None,
     window_from: datetime | None,
     window_to: datetime | None,
@@ -346,6 +355,7 @@ async def list_page(
     stmt = repo.shifts_statement(
         agency_id,
         district_id=await _district_id(session, agency_id, district),
+        responder_id=responder_id,
         at=at,
         window_from=window_from,
         window_to=window_to,

@@ -49,6 +49,23 @@ async def _co_responder(api: Api) -> httpx.Response:
     return await api.post("/v1/co-responders", body)
 
 
+def _shift_body(responder_id: str) -> dict[str, Any]:
+    start = datetime.now(UTC)
+    return {
+        "responder_type": "co_responder",
+        "responder_id": responder_id,
+        "district": "D1",
+        "call_sign": "MCT-1",
+        "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(hours=8)).isoformat(),
+    }
+
+
+async def _shift(api: Api) -> httpx.Response:
+    await grid_districts(api)
+    return await api.post("/v1/shifts", _shift_body((await _co_responder(api)).json()["id"]))
+
+
 async def _call(api: Api) -> httpx.Response:
     await grid_districts(api)
     return await api.post("/v1/calls", {"district": "D1", "nature": "MNTL"})
@@ -71,6 +88,7 @@ CREATES: dict[str, tuple[str, Create]] = {
     "officer": ("/v1/officers", _officer),
     "certification": ("/v1/certifications", _certification),
     "co-responder": ("/v1/co-responders", _co_responder),
+    "shift": ("/v1/shifts", _shift),
     "call": ("/v1/calls", _call),
     "subscription": ("/v1/webhooks", _subscription),
     "EIDO import": ("/v1/eido", _eido),
@@ -102,23 +120,15 @@ def test_the_openapi_document_declares_every_location_given(app: FastAPI) -> Non
 
 
 async def test_a_201_without_a_resource_to_read_names_none(admin: Api) -> None:
-    # Shifts are read in lists only, and a ticket is spent by the stream.
-    start, end = datetime.now(UTC), datetime.now(UTC) + timedelta(hours=8)
+    # Shifts made in bulk are many; a key is read in the list only.
     await grid_districts(admin)
-    co = (await _co_responder(admin)).json()["id"]
-    shift = await admin.post(
-        "/v1/shifts",
-        {
-            "responder_type": "co_responder",
-            "responder_id": co,
-            "district": "D1",
-            "call_sign": "MCT-1",
-            "starts_at": start.isoformat(),
-            "ends_at": end.isoformat(),
-        },
+    bulk = await admin.post(
+        "/v1/shifts/bulk", {"shifts": [_shift_body((await _co_responder(admin)).json()["id"])]}
     )
-    assert shift.status_code == 201, shift.text
-    assert "location" not in shift.headers
+    key = await admin.post("/v1/api-keys", {"role": "viewer", "name": "wall board"})
+    for created in (bulk, key):
+        assert created.status_code == 201, created.text
+        assert "location" not in created.headers
 
 
 @pytest.mark.parametrize(

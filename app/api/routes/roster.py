@@ -42,6 +42,9 @@ from app.services import roster as service
 
 router = APIRouter(prefix="/v1", route_class=StrictJSONRoute)
 WRITE_ERRORS = problems(401, 403, 409, 413, 422, 503)
+_Active = Annotated[
+    bool | None, Query(description="Only the active (`true`) or the inactive (`false`)")
+]
 
 
 _OFFICER_EXISTS = conflict_naming(
@@ -77,10 +80,30 @@ async def create_officer(
     "/officers", summary="List officers", tags=["officers"], responses=problems(401, 403, 422, 503)
 )
 async def list_officers(
-    who: Caller, context: Context, session: ReadSession, page: Paging
+    who: Caller,
+    context: Context,
+    session: ReadSession,
+    page: Paging,
+    active: _Active = None,
+    state_officer_id: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=64,
+            pattern=NO_NUL,
+            description="The officer (or officers, one active at most) with this statewide id",
+        ),
+    ] = None,
 ) -> Page[OfficerOut]:
+    """The agency's officers; those still serving with `active=true`, those who have left
+    with `active=false`."""
     items, cursor = await service.list_officers(
-        session, context, limit=page.limit, cursor=page.cursor
+        session,
+        context,
+        active=active,
+        state_officer_id=state_officer_id,
+        limit=page.limit,
+        cursor=page.cursor,
     )
     return Page(items=items, next_cursor=cursor)
 
@@ -283,10 +306,10 @@ async def create_co_responder(
     responses=problems(401, 403, 422, 503),
 )
 async def list_co_responders(
-    who: Caller, session: ReadSession, page: Paging
+    who: Caller, session: ReadSession, page: Paging, active: _Active = None
 ) -> Page[CoResponderOut]:
     items, cursor = await service.list_co_responders(
-        session, agency_id=who.agency_id, limit=page.limit, cursor=page.cursor
+        session, agency_id=who.agency_id, active=active, limit=page.limit, cursor=page.cursor
     )
     return Page(items=items, next_cursor=cursor)
 

@@ -6,7 +6,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from app.api.deps import Audit, Caller, Paging, ReadSession, Session
+from app.api.deps import Audit, Caller, Located, Paging, ReadSession, Session
+from app.api.openapi import created
 from app.api.problems import conflict_naming, problems
 from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import DistrictCode, Instant, Items, Page
@@ -32,15 +33,18 @@ _OVERLAPS = conflict_naming(
     "",
     summary="Schedule a shift",
     status_code=201,
-    responses={**problems(401, 403, 413, 422, 503), **_OVERLAPS},
+    responses={**problems(401, 403, 413, 422, 503), **_OVERLAPS, **created()},
 )
-async def create_shift(body: ShiftCreate, who: Caller, session: Session, audit: Audit) -> ShiftOut:
+async def create_shift(
+    body: ShiftCreate, who: Caller, session: Session, audit: Audit, located: Located
+) -> ShiftOut:
     """Schedule a shift (at most 24 h). An overlapping shift for the responder is a 409.
     For a responder no longer active, only a shift that lies within the period they last
     served (an officer's, from their latest start to their separation: a roster written up
     late) is taken; any other is a 422 that says why."""
     [out] = await service.create_many(session, agency_id=who.agency_id, bodies=[body], bulk=False)
     audit.identify(out.id)
+    located.at(f"/v1/shifts/{out.id}")
     return out
 
 
@@ -116,15 +120,20 @@ async def list_shifts(
     session: ReadSession,
     page: Paging,
     district: Annotated[DistrictCode | None, Query()] = None,
+    responder_id: Annotated[
+        UUID | None, Query(description="Only this officer's or co-responder's shifts")
+    ] = None,
     at: Annotated[Instant | None, Query()] = None,
     from_: Annotated[Instant | None, Query(alias="from")] = None,
     to: Annotated[Instant | None, Query()] = None,
 ) -> Page[ShiftOut]:
-    """Shifts serving a district, running at an instant, or overlapping [from, to)."""
+    """Shifts serving a district, of one responder, running at an instant, or overlapping
+    [from, to); the filters given all apply."""
     items, cursor = await service.list_page(
         session,
         agency_id=who.agency_id,
         district=district,
+        responder_id=responder_id,
         at=at,
         window_from=from_,
         window_to=to,
@@ -132,3 +141,9 @@ async def list_shifts(
         cursor=page.cursor,
     )
     return Page(items=items, next_cursor=cursor)
+
+
+@router.get("/{shift_id}", summary="Get a shift", responses=problems(401, 403, 404, 422, 503))
+async def get_shift(shift_id: UUID, who: Caller, session: ReadSession) -> ShiftOut:
+    """One shift, as the list shows it (the id a create, the list or a 409 gave)."""
+    return await service.get(session, agency_id=who.agency_id, shift_id=shift_id)
