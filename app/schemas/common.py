@@ -250,8 +250,13 @@ _FULL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 def _full_date_text(value: Any) -> Any:
     # A date-time is no date: "2026-12-02T00:00:00Z" as a certification's end would lose
     # its zone (whose 2 December?).
-    if isinstance(value, date) or (isinstance(value, str) and _FULL_DATE.fullmatch(value)):
+    if isinstance(value, date):
         return value
+    if isinstance(value, str) and _FULL_DATE.fullmatch(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError as exc:  # pydantic's own said "a valid date or datetime"
+            raise ValueError(f"Input should be a date of the calendar ({value}: {exc})") from None
     raise ValueError("Input should be an RFC 3339 full-date (YYYY-MM-DD)")
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictFloat, model_validator
+from pydantic import AfterValidator, Field, StrictFloat, ValidationInfo, field_validator
 from shapely.geometry import shape
 
 from app.schemas.common import DistrictCode, Name, PatchModel, StrictModel
@@ -41,12 +41,11 @@ class MultiPolygonGeometry(StrictModel):
     ]
 
 
-Boundary = Annotated[PolygonGeometry | MultiPolygonGeometry, Field(discriminator="type")]
-
-
-def _check_boundary(boundary: PolygonGeometry | MultiPolygonGeometry | None) -> None:
-    if boundary is None:
-        return
+def _check_boundary(
+    boundary: PolygonGeometry | MultiPolygonGeometry,
+) -> PolygonGeometry | MultiPolygonGeometry:
+    """A boundary shapely takes as a valid area: its errors are the field's (`boundary`),
+    as an overlap's 422 is."""
     polygons = (
         [boundary.coordinates] if isinstance(boundary, PolygonGeometry) else boundary.coordinates
     )
@@ -64,6 +63,14 @@ def _check_boundary(boundary: PolygonGeometry | MultiPolygonGeometry | None) -> 
                     raise ValueError("boundary positions are [lon, lat] in WGS 84 degrees")
     if not shape(boundary.model_dump()).is_valid:
         raise ValueError("boundary is not a valid polygon (self-intersecting or degenerate)")
+    return boundary
+
+
+Boundary = Annotated[
+    PolygonGeometry | MultiPolygonGeometry,
+    Field(discriminator="type"),
+    AfterValidator(_check_boundary),
+]
 
 
 class DistrictCreate(StrictModel):
@@ -94,15 +101,20 @@ class DistrictCreate(StrictModel):
         ),
     ] = None
 
-    @model_validator(mode="after")
-    def _valid(self) -> DistrictCreate:
-        _check_boundary(self.boundary)
-        if self.code in self.adjacent:
-            raise ValueError("a district cannot be adjacent to itself")
-        if self.code == "locate":
+    @field_validator("code")
+    @classmethod
+    def _not_reserved(cls, code: str) -> str:
+        if code == "locate":
             # GET /v1/districts/locate is the lookup by point: such a district could not be read.
             raise ValueError("the code locate is reserved")
-        return self
+        return code
+
+    @field_validator("adjacent")
+    @classmethod
+    def _not_itself(cls, adjacent: list[str], info: ValidationInfo) -> list[str]:
+        if info.data.get("code") in adjacent:
+            raise ValueError("a district cannot be adjacent to itself")
+        return adjacent
 
 
 class DistrictPatch(PatchModel, TellsReadOnly):
@@ -133,11 +145,6 @@ class DistrictPatch(PatchModel, TellsReadOnly):
             " area; null removes it (the district then places calls by its code only)"
         ),
     ] = None
-
-    @model_validator(mode="after")
-    def _valid(self) -> DistrictPatch:
-        _check_boundary(self.boundary)
-        return self
 
 
 class DistrictOut(StrictModel):

@@ -135,7 +135,11 @@ async def update_certification(
     if cert is None:
         raise NotFound("certification not found")
     if cert.recorded_by_agency_id != agency_id:
-        raise Forbidden("another agency recorded this certification: only it may change it")
+        raise Forbidden(
+            "another agency recorded this certification: only it may correct it or end it"
+            " early; a renewal is a new certification, under its own number, which the agency"
+            " employing the person records (POST /v1/certifications)"
+        )
     await repo.lock_certification(session, cert)
     certified_on: date = cert.certified_on if body.certified_on is None else body.certified_on
     expires_on: date = cert.expires_on if body.expires_on is None else body.expires_on
@@ -154,7 +158,8 @@ async def update_certification(
         raise Conflict(
             "another agency employs this officer, and has since before any active post of"
             " theirs at your agency: a correction that makes the certification count on more"
-            " days is that agency's to record (ending it early is still yours)"
+            " days is no longer yours to make (ending it early still is); a renewal is a new"
+            " certification, under its own number, which that agency records"
         )
     changes = {
         "certified_on": certified_on,

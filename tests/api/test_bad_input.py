@@ -919,6 +919,7 @@ async def test_a_boundary_mixing_positions_with_and_without_altitude_is_said_so(
         assert response.json()["errors"][0]["msg"] == (
             "every boundary position has 2 coordinates, or every one has 3"
         )
+        assert response.json()["errors"][0]["loc"] == ["body", "boundary"]
     assert await _counts(db) == before
     high = [[*position, 1300.0] for position in square]
     body = {"code": "Z1", "name": "Z", "boundary": {"type": "Polygon", "coordinates": [high]}}
@@ -1085,3 +1086,56 @@ async def test_a_body_in_a_content_coding_is_a_415_and_changes_nothing(
     headers = {**admin.headers, "Content-Type": "application/json", "Content-Encoding": "identity"}
     response = await admin.client.post("/v1/calls", content=body, headers=headers)
     assert response.status_code == 201, response.text
+
+
+async def test_a_districts_own_mistakes_name_the_field_they_are_in(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A boundary that is no area, a district next to itself and the reserved code were
+    told at the body (`["body"]`), where an overlapping boundary names `boundary` (the
+    admin's check)."""
+    bow_tie = [[[0.0, 0.0], [0.1, 0.1], [0.1, 0.0], [0.0, 0.1], [0.0, 0.0]]]
+    open_ring = [[[0.0, 0.0], [0.1, 0.0], [0.1, 0.1], [0.0, 0.1]]]
+    before = await _counts(db)
+    for body, loc in (
+        ({"boundary": {"type": "Polygon", "coordinates": bow_tie}}, "boundary"),
+        ({"boundary": {"type": "Polygon", "coordinates": open_ring}}, "boundary"),
+        ({"adjacent": ["Z1"]}, "adjacent"),
+        ({"code": "locate"}, "code"),
+    ):
+        response = await admin.post("/v1/districts", {"code": "Z1", "name": "Z", **body})
+        _assert_problem(response, 422)
+        assert [e["loc"] for e in response.json()["errors"]] == [["body", loc]], response.text
+    assert await _counts(db) == before
+    # A change is told alike.
+    square = [[[0.0, 0.0], [0.1, 0.0], [0.1, 0.1], [0.0, 0.1], [0.0, 0.0]]]
+    made = {"code": "Z2", "name": "Z", "boundary": {"type": "Polygon", "coordinates": square}}
+    await admin.ok("POST", "/v1/districts", made, 201)
+    change = {"boundary": {"type": "Polygon", "coordinates": bow_tie}}
+    patched = await admin.patch("/v1/districts/Z2", change)
+    _assert_problem(patched, 422)
+    assert [e["loc"] for e in patched.json()["errors"]] == [["body", "boundary"]]
+    assert (await admin.ok("GET", "/v1/districts/Z2"))["boundary"] == made["boundary"]
+
+
+async def test_a_day_not_in_the_calendar_is_told_so(admin: Api, db: asyncpg.Connection) -> None:
+    """30 February was told "Input should be a valid date or datetime", though a
+    date-time is refused there (the admin's check)."""
+    officer = {"state_officer_id": "UT-9", "badge_number": "9", "name": "Nine"}
+    await admin.ok("POST", "/v1/officers", officer, 201)
+    body = {
+        "state_officer_id": "UT-9",
+        "certification_number": "C-9",
+        "program": "State CIT 40h",
+        "certified_on": "2024-02-30",
+        "expires_on": "2026-02-01",
+        "volunteered": True,
+    }
+    response = await admin.post("/v1/certifications", body)
+    _assert_problem(response, 422)
+    [error] = response.json()["errors"]
+    assert error["loc"] == ["body", "certified_on"]
+    assert error["msg"] == (
+        "Input should be a date of the calendar (2024-02-30: day is out of range for month)"
+    )
+    assert await db.fetchval("SELECT count(*) FROM certification") == 0

@@ -156,6 +156,9 @@ async def test_only_the_recording_agency_may_change_a_certification(
     refused = await other_admin.patch(path, {"expires_on": _today_in_denver()})
     assert refused.status_code == 403
     assert refused.headers["content-type"] == "application/problem+json"
+    # It says what it may do instead (the admin's check: the two agencies' answers sent
+    # each to the other).
+    assert "a renewal is a new certification" in refused.json()["detail"]
     # A supervisor of the recording agency may not either; bad changes are 422s.
     supervisor = await admin.with_role("supervisor")
     assert (await supervisor.patch(path, {"volunteered": False})).status_code == 403

@@ -204,7 +204,9 @@ async def test_another_agency_cannot_make_an_agencys_officer_cit(
     # record there is the other's to widen; ending it early is still its recorder's.
     await admin.ok("PATCH", f"/v1/officers/{officer}", {"active": True})
     wider = {"expires_on": str(today + timedelta(days=400))}
-    assert (await admin.patch(f"/v1/certifications/{mine['id']}", wider)).status_code == 409
+    refused = await admin.patch(f"/v1/certifications/{mine['id']}", wider)
+    assert refused.status_code == 409
+    assert "a renewal is a new certification" in refused.json()["detail"]
     await other_admin.ok("PATCH", f"/v1/certifications/{theirs['id']}", wider)
     ended = {"expires_on": str(today)}
     await admin.ok("PATCH", f"/v1/certifications/{mine['id']}", ended)
