@@ -90,11 +90,11 @@ async def get_key(session: AsyncSession, *, agency_id: UUID, key_id: UUID) -> Ap
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def lock_admin_keys(session: AsyncSession, *, agency_id: UUID) -> list[UUID]:
-    """The agency's admin keys still valid, locked FOR UPDATE in id order: two revocations
-    at once take turns, and the second sees the first's."""
+async def lock_admin_keys(session: AsyncSession, *, agency_id: UUID) -> dict[UUID, datetime | None]:
+    """The agency's admin keys still valid, each with its expiry, locked FOR UPDATE in id
+    order: two revocations at once take turns, and the second sees the first's."""
     stmt = (
-        select(ApiKey.id)
+        select(ApiKey.id, ApiKey.expires_at)
         .where(
             ApiKey.agency_id == agency_id,
             ApiKey.role == "admin",
@@ -104,7 +104,7 @@ async def lock_admin_keys(session: AsyncSession, *, agency_id: UUID) -> list[UUI
         .order_by(ApiKey.id)
         .with_for_update()
     )
-    return list((await session.execute(stmt)).scalars())
+    return {row.id: row.expires_at for row in await session.execute(stmt)}
 
 
 async def revoke_unit_keys(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,18 +66,33 @@ async def revoke(session: AsyncSession, *, agency_id: UUID, key_id: UUID) -> byt
     if row is None:
         raise NotFound("API key not found")
     if row.revoked_at is None:
-        valid_admins = (
-            [] if row.role != "admin" else await repo.lock_admin_keys(session, agency_id=agency_id)
-        )
-        if valid_admins == [row.id]:
-            # Nobody could then manage the agency's keys, roster or policy by the API.
-            raise Conflict(
-                "this is the agency's last valid admin key: make another first (POST"
-                " /v1/api-keys, or `cit-dispatch api-key create`), then revoke this one"
-            )
+        if row.role == "admin":
+            await _not_the_last_admin_key(session, agency_id, row.id)
         row.revoked_at = datetime.now(UTC)
         await session.flush()
     return row.key_hash
+
+
+# Another admin key that expires sooner than this does not count as one left: the agency
+# would be locked out of its keys, roster and policy within the day (the admin's check: a
+# key made for 20 minutes let the last lasting one go).
+ADMIN_KEY_LASTING = timedelta(days=1)
+
+
+async def _not_the_last_admin_key(session: AsyncSession, agency_id: UUID, key_id: UUID) -> None:
+    """A 409 unless another admin key stays valid for ADMIN_KEY_LASTING at least: nobody
+    could then manage the agency's keys, roster or policy by the API."""
+    valid = await repo.lock_admin_keys(session, agency_id=agency_id)
+    until = datetime.now(UTC) + ADMIN_KEY_LASTING
+    lasting = [k for k, expires in valid.items() if k != key_id and (expires or until) >= until]
+    if lasting or key_id not in valid:
+        return
+    raise Conflict(
+        "this is the agency's last valid admin key"
+        + (" (the others expire within a day)" if len(valid) > 1 else "")
+        + ": make another first (POST /v1/api-keys, or `cit-dispatch api-key create`),"
+        " then revoke this one"
+    )
 
 
 async def audit_page(
