@@ -8,6 +8,7 @@ from app.db.engine import create_engine, create_sessionmaker
 from app.repositories.agencies import (
     agency_by_ori,
     agency_named,
+    all_agencies,
     get_agency,
     insert_agency,
     lock_agency_name,
@@ -65,6 +66,19 @@ async def create_agency(url: str, *, name: str, timezone: str, ori: str | None) 
             ):
                 await audit.write(conn, entry)
             return agency.id, key
+    finally:
+        await engine.dispose()
+
+
+async def list_agencies(url: str) -> list[dict[str, str | None]]:
+    """Every agency on the database: id, name, timezone and ORI, oldest first."""
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return [
+                {"agency_id": str(a.id), "name": a.name, "timezone": a.timezone, "ori": a.ori}
+                for a in await all_agencies(session)
+            ]
     finally:
         await engine.dispose()
 

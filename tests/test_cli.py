@@ -75,6 +75,36 @@ async def test_agency_and_key_creation_print_one_json_line_each(
     ]
 
 
+async def test_agency_list_and_get_v1_agency_tell_an_agency_its_id(
+    database_url: str, client: httpx.AsyncClient
+) -> None:
+    """A lost agency id could be found only by making the agency again and reading the
+    refusal (the admin's check): `agency list` prints every agency, and a key reads its own
+    as GET /v1/agency."""
+    made = _cli(
+        database_url, "agency", "create", "--name", "Listed PD", "--timezone", "America/Boise"
+    )
+    agency = json.loads(made.stdout)
+    listed = _cli(database_url, "agency", "list")
+    assert listed.returncode == 0, listed.stderr
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert {
+        "agency_id": agency["agency_id"],
+        "name": "Listed PD",
+        "timezone": "America/Boise",
+        "ori": None,
+    } in rows
+    assert all(set(row) == {"agency_id", "name", "timezone", "ori"} for row in rows)
+    read = await client.get("/v1/agency", headers={"Authorization": f"Bearer {agency['api_key']}"})
+    assert read.status_code == 200, read.text
+    assert {k: read.json()[k] for k in ("id", "name", "timezone", "ori")} == {
+        "id": agency["agency_id"],
+        "name": "Listed PD",
+        "timezone": "America/Boise",
+        "ori": None,
+    }
+
+
 async def test_cli_rejects_bad_input_with_a_message(database_url: str, admin: Api) -> None:
     bad_zone = _cli(database_url, "agency", "create", "--name", "X", "--timezone", "Mars/Olympus")
     assert bad_zone.returncode == 2

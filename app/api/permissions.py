@@ -115,6 +115,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/v1/webhooks/deliveries/{delivery_id}/retry"): _write(
         "webhook_delivery.retry", WEBHOOKS
     ),
+    ("GET", "/v1/agency"): _read("agency.read"),
     ("POST", "/v1/api-keys"): _write("api_key.create", ADMIN),
     ("GET", "/v1/api-keys"): _read("api_key.list", ADMIN),
     ("DELETE", "/v1/api-keys/{key_id}"): _write("api_key.revoke", ADMIN),

@@ -12,7 +12,13 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from app.cli.common import CliError, database_failure, database_url, is_database_failure, migrate
-from app.cli.operations import agency_create, api_key_create, eido_subscribe, re_encrypt
+from app.cli.operations import (
+    agency_create,
+    agency_list,
+    api_key_create,
+    eido_subscribe,
+    re_encrypt,
+)
 from app.cli.serving import serve, worker
 from app.logs import configure_logging
 from app.settings import get_settings, unknown_settings
@@ -78,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     create_agency.add_argument("--name", required=True)
     create_agency.add_argument("--timezone", required=True, help="IANA zone, e.g. America/Denver")
     create_agency.add_argument("--ori", default=None, help="the agency's 9-character ORI")
+    agency.add_parser("list", help="every agency: its id, name, timezone and ORI")
 
     api_key = commands.add_parser("api-key", help="manage API keys").add_subparsers(
         dest="action", required=True
@@ -118,7 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "eido-subscribe":
             return eido_subscribe(settings, args)
         if args.command == "agency":
-            return agency_create(settings, args)
+            return (
+                agency_create(settings, args) if args.action == "create" else agency_list(settings)
+            )
         return api_key_create(settings, args)
     except CliError as exc:
         print(f"cit-dispatch: {exc}", file=sys.stderr)

@@ -111,6 +111,15 @@ def agency_create(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def agency_list(settings: Settings) -> int:
+    """One JSON line an agency, oldest first: what `agency create` printed but the key."""
+    from app.admin import list_agencies
+
+    for agency in asyncio.run(list_agencies(database(settings))):
+        print(json.dumps(agency))
+    return 0
+
+
 def api_key_create(settings: Settings, args: argparse.Namespace) -> int:
     if (args.role == "unit") != (args.responder_id is not None):
         raise CliError("--responder-id is required for the unit role, and only for it")

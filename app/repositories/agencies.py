@@ -65,6 +65,11 @@ async def lock_agency_name(session: AsyncSession, name: str) -> None:
     await _hold(session, f"agency.name:{name.lower()}")
 
 
+async def all_agencies(session: AsyncSession) -> list[Agency]:
+    """Every agency, oldest first (as the schema owner: no agency's row-level security)."""
+    return list((await session.execute(select(Agency).order_by(Agency.created_at))).scalars())
+
+
 async def agency_named(session: AsyncSession, name: str) -> Agency | None:
     """An agency with this name, in any case (the first made, should two share it)."""
     stmt = (

@@ -99,3 +99,16 @@ class AuditEntryOut(BaseModel):
         description="Context, such as a dispatch's override reason, or each field an update"
         " changed, from and to; never a call's notes"
     )
+
+
+class AgencyOut(BaseModel):
+    """The agency a key belongs to."""
+
+    id: UUID
+    name: str
+    timezone: str = Field(
+        description="Its IANA time zone: the day a certification is valid on, and the"
+        " reports' days and hours"
+    )
+    ori: str | None = Field(description="Its ORI (9 characters), if it was given one")
+    created_at: datetime

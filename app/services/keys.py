@@ -11,9 +11,10 @@ from app.errors import Conflict, Invalid, NotFound
 from app.models import ApiKey, AuditEntry
 from app.repositories import audit as audit_repo
 from app.repositories import keys as repo
+from app.repositories.agencies import get_agency
 from app.repositories.pagination import fetch_page
 from app.repositories.roster import responder_kind
-from app.schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEntryOut
+from app.schemas.keys import AgencyOut, ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEntryOut
 
 
 async def create(session: AsyncSession, *, agency_id: UUID, body: ApiKeyCreate) -> ApiKeyCreated:
@@ -93,6 +94,14 @@ async def _not_the_last_admin_key(session: AsyncSession, agency_id: UUID, key_id
         + ": make another first (POST /v1/api-keys, or `cit-dispatch api-key create`),"
         " then revoke this one"
     )
+
+
+async def agency(session: AsyncSession, *, agency_id: UUID) -> AgencyOut:
+    """The key's agency, as it was made (`cit-dispatch agency create`)."""
+    row = await get_agency(session, agency_id)
+    if row is None:  # (its key would not have been let in)
+        raise NotFound("agency not found")
+    return AgencyOut.model_validate(row, from_attributes=True)
 
 
 async def audit_page(

@@ -1,4 +1,4 @@
-"""API keys (admin) and the audit trail (admin, supervisor)."""
+"""The key's agency, API keys (admin) and the audit trail (admin, supervisor)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,19 @@ from app.api.deps import Audit, Caller, Paging, ReadSession, Session, State, Wor
 from app.api.problems import problems
 from app.api.strict_json import StrictJSONRoute
 from app.schemas.common import NO_NUL, Instant, Page
-from app.schemas.keys import ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEntryOut
+from app.schemas.keys import AgencyOut, ApiKeyCreate, ApiKeyCreated, ApiKeyOut, AuditEntryOut
 from app.services import auth
 from app.services import keys as service
 
 router = APIRouter(tags=["security"], route_class=StrictJSONRoute)
 _Filter = Annotated[str | None, Query(min_length=1, max_length=200, pattern=NO_NUL)]
+
+
+@router.get("/v1/agency", summary="The key's agency", responses=problems(401, 403, 503))
+async def read_agency(who: Caller, session: ReadSession) -> AgencyOut:
+    """The agency the key belongs to: its id (which `cit-dispatch api-key create --agency`
+    takes), name, time zone and ORI."""
+    return await service.agency(session, agency_id=who.agency_id)
 
 
 @router.post(
