@@ -16,13 +16,17 @@ from tests.ports import free_port
 
 
 @contextmanager
-def live_server(app: ASGIApp, settings: Settings, loop: str = "auto") -> Iterator[int]:
+def live_server(
+    app: ASGIApp, settings: Settings, loop: str = "auto", keep_alive: int = 5
+) -> Iterator[int]:
     """Run app in uvicorn, with serve's protocol and limits (app/api/protocol.py), on a
-    thread, on the event loop named (uvicorn's `auto`, as serve: uvloop where installed);
+    thread, on the event loop named (uvicorn's `auto`, as serve: uvloop where installed),
+    closing idle connections after keep_alive seconds (uvicorn's default, as serve's);
     yield its port."""
     port = free_port()
     config = uvicorn_config(app, settings, "127.0.0.1", port)
     config.loop = loop
+    config.timeout_keep_alive = keep_alive
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

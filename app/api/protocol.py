@@ -49,8 +49,8 @@ from app.api.protocol_answers import (
     buffered,
     raw_answer,
     refuse,
+    unsent,
 )
-from app.settings import Settings
 
 log = logging.getLogger("cit_dispatch.server")
 
@@ -66,26 +66,14 @@ _QUIET_AT_STOP = 1.0
 _IDLE, _HEADERS, _BODY, _QUIET = 0, 1, 2, 3
 
 
-def protocol_class(
-    settings: Settings, on_shutdown: Callable[[], None] | None = None
-) -> type[HttpToolsProtocol]:
-    """uvicorn's httptools protocol with the limits of settings; on_shutdown runs when the
-    server begins a graceful shutdown (before it waits for open answers to finish)."""
-
-    class Protocol(GuardedProtocol):
-        header_timeout = settings.header_timeout_seconds
-        body_timeout = settings.body_timeout_seconds
-        max_connections = settings.max_connections
-        stopping = staticmethod(on_shutdown or _nothing)
-
-    return Protocol
-
-
 def _nothing() -> None:
     pass
 
 
 class GuardedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with these limits (server.protocol_class sets them from
+    the settings), and stopping, run when the server begins a graceful shutdown."""
+
     header_timeout = 10.0
     body_timeout = 30.0
     max_connections = 1000
@@ -129,6 +117,10 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        # What every answer writes to (on_headers_complete): uvicorn's closes, after a last
+        # answer (Connection: close, HTTP/1.0, a stop) or in the middle of one (the app
+        # failed), end the connection as the server ends it (_end), bounded, and no reset.
+        self._ending = cast(asyncio.Transport, EndingTransport(transport, self._end))
         if len(self.connections) > self.max_connections:
             # Answer the request with 503 once its headers are in, rather than close before
             # reading it (which a client may see as a reset, not an answer).
@@ -177,19 +169,22 @@ class GuardedProtocol(HttpToolsProtocol):
             self._last(running)
 
     def _last(self, cycle: RequestResponseCycle) -> None:
-        """Make cycle's answer the connection's last: it says `Connection: close`, and
-        uvicorn's close after it ends the connection as the server ends it (_end)."""
+        """Make cycle's answer, not begun, the connection's last: it says `Connection:
+        close`, and uvicorn's close after it ends the connection (_end)."""
         cycle.keep_alive = False
-        if not isinstance(cycle.transport, EndingTransport):
-            cycle.transport = cast(asyncio.Transport, EndingTransport(self.transport, self._end))
 
     def _end(self) -> None:
         """End the connection as every close the server decides but a cut-off (_close):
         told the end (FIN), reading and dropping what comes, closed once all it sent has
-        left (Drain): a close with input unread is a reset, which cuts an answer's end."""
+        left (Drain): a close with input unread is a reset, which cuts an answer's end. At
+        once if all has left already."""
         if self.transport.is_closing() or self._drain is not None:
             return
         self._disarm()
+        self._unset_keepalive_if_required()  # (its close would not wait for the drain)
+        if unsent(self.transport) == 0:
+            self.transport.close()
+            return
         self._discarding = True
         self.flow.resume_reading()
         if self.transport.can_write_eof():
@@ -223,8 +218,12 @@ class GuardedProtocol(HttpToolsProtocol):
         """Close the connection after the answer under way, or else the next one; one on
         which nothing has arrived yet, if nothing does soon."""
         self._last_answer = True
-        if self.cycle is not None and not self.cycle.response_complete:
-            self._last(self.cycle)
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            # One begun can no longer say so: the connection ends after it unless a
+            # request comes behind it, which is then the last (on_headers_complete).
+            if not cycle.response_started:
+                self._last(cycle)
         elif self._phase == _IDLE and self.transport is not None:
             self._arm_quiet()
         self.stopping()
@@ -272,8 +271,10 @@ class GuardedProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         # No cycle for a WebSocket upgrade, which takes the connection over (serve runs
         # without a WebSocket protocol, ws="none": an upgrade is an ordinary request there).
-        if self._last_answer and self.cycle is not None:
-            self._last(self.cycle)
+        if self.cycle is not None:
+            self.cycle.transport = self._ending
+            if self._last_answer:
+                self._last(self.cycle)
 
     def on_message_complete(self) -> None:
         self._phase = _IDLE
@@ -288,9 +289,6 @@ class GuardedProtocol(HttpToolsProtocol):
             # once if the server is stopping).
             self.pipeline.clear()
             super().on_response_complete()
-            if self.timeout_keep_alive_task is not None:  # (uvicorn's, armed just now)
-                self.timeout_keep_alive_task.cancel()
-                self.timeout_keep_alive_task = None
             self._end()
             return
         started = self._running
@@ -303,6 +301,8 @@ class GuardedProtocol(HttpToolsProtocol):
         if cycle.response_complete and cycle.more_body and not self.transport.is_closing():
             # Answered before the body was read (e.g. 401): do not wait for the rest of it.
             self.transport.close()
+        elif self._last_answer and cycle.response_complete and self._phase == _IDLE:
+            self._end()  # the last answer, which began before the stop, could not say so
 
     def send_400_response(self, msg: str) -> None:
         # A body malformed (its chunks, say) while the application runs for the request: it
@@ -380,12 +380,9 @@ class GuardedProtocol(HttpToolsProtocol):
         return True
 
     def timeout_keep_alive_handler(self) -> None:
-        """An idle connection with an answer still in its buffer is ended (_end): uvicorn's
-        close() would wait for a client that may never read it."""
-        if buffered(self.transport):
-            self._end()
-        else:
-            super().timeout_keep_alive_handler()
+        """An idle connection is ended (_end): uvicorn's close() would wait for a client
+        that may never read what is left of an answer, or reset one that is reading it."""
+        self._end()
 
     def _close(self) -> None:
         """Cut the connection off at once: what is left of an answer is dropped."""

@@ -108,27 +108,44 @@ def buffered(transport: asyncio.BaseTransport) -> int:
     return 0 if size is None else int(size())
 
 
+# A client reading on, however slowly, keeps an ended connection this many times the
+# deadline at most: one that trickles a byte at a time would hold it, and the answer in
+# memory, for good.
+DRAIN_LONGEST = 10
+
+
 class Drain:
     """The close of a connection the server has ended (told the end, reading and dropping
-    what comes): once all it sent has left, or, at the deadline, at once, its buffer
-    dropped. A close() waits for the buffer to empty: a client that reads nothing would
-    hold the connection, its buffer and a place under the connection cap for good. Looks
-    every SENT_CHECK."""
+    what comes): once all it sent has left; or at once, what is left dropped, once the
+    client has taken nothing for `seconds` (DRAIN_LONGEST times that at the latest). A
+    close() waits for the buffer to empty: a client that reads nothing would hold the
+    connection, its buffer and a place under the connection cap for good. Looks every
+    SENT_CHECK."""
 
     def __init__(
         self, loop: asyncio.AbstractEventLoop, transport: asyncio.Transport, seconds: float
     ) -> None:
         self._loop = loop
         self._transport = transport
-        self._until = loop.time() + seconds
+        self._seconds = seconds
+        now = loop.time()
+        self._stalled_at = now + seconds
+        self._latest = now + seconds * DRAIN_LONGEST
+        self._left: int | None = None
         self._check: asyncio.TimerHandle | None = None
         self._look()
 
     def _look(self) -> None:
         self._check = None
-        if unsent(self._transport) == 0:
+        left = unsent(self._transport)
+        if left == 0:
             self._transport.close()
-        elif self._loop.time() >= self._until:
+            return
+        now = self._loop.time()
+        if self._left is not None and left < self._left:  # the client takes it in
+            self._stalled_at = now + self._seconds
+        self._left = left
+        if now >= min(self._stalled_at, self._latest):
             self._transport.abort()
         else:
             self._check = self._loop.call_later(SENT_CHECK, self._look)

@@ -15,16 +15,34 @@ import functools
 import logging
 import math
 import socket
+from collections.abc import Callable
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.api.app import begin_shutdown
-from app.api.protocol import GuardedProtocol, protocol_class
+from app.api.protocol import GuardedProtocol
 from app.api.routes.stream import end_streams
 from app.settings import Settings
 
 log = logging.getLogger("cit_dispatch.server")
+
+
+def protocol_class(
+    settings: Settings, on_shutdown: Callable[[], None] | None = None
+) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with the limits of settings; on_shutdown runs when the
+    server begins a graceful shutdown (before it waits for open answers to finish)."""
+
+    class Protocol(GuardedProtocol):
+        header_timeout = settings.header_timeout_seconds
+        body_timeout = settings.body_timeout_seconds
+        max_connections = settings.max_connections
+        if on_shutdown is not None:
+            stopping = staticmethod(on_shutdown)
+
+    return Protocol
 
 
 class Server(uvicorn.Server):

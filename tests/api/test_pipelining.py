@@ -37,6 +37,13 @@ async def _app(scope: Scope, receive: Receive, send: Send) -> None:
     elif scope["path"] == "/slow":
         await asyncio.sleep(SLOW)  # as a route that reads no body: never calls receive()
         body = b"slow"
+    elif scope["path"] == "/begun":  # an answer begun, and ended a second later
+        start = {"type": "http.response.start", "status": 200, "headers": []}
+        await send(start)
+        await send({"type": "http.response.body", "body": b"be", "more_body": True})
+        await asyncio.sleep(1)
+        await send({"type": "http.response.body", "body": b"gun"})
+        return
     else:  # /echo
         body, more = b"", True
         while more:
@@ -205,16 +212,17 @@ def _read_on_slowly(
     sock: socket.socket,
     stop: Callable[[], None] | None = None,
     writes: bytes = b"GET /x HTTP/1.1\r\n",
+    pace: float = 0.05,
 ) -> tuple[bytes, OSError | None]:
-    """Read at about 5 MB/s until the end, writing writes (the start of another request)
-    every half second, and calling stop after 0.3 s: what came, and the error that ended
-    the reading (None for the server's clean end)."""
+    """Read 256 KiB every pace seconds (about 5 MB/s) until the end, writing writes (the
+    start of another request) every half second, and calling stop after 0.3 s: what came,
+    and the error that ended the reading (None for the server's clean end)."""
     data, error, started, sent = b"", None, time.monotonic(), 0
     sock.settimeout(10)
     try:
         while chunk := sock.recv(256 * 1024):
             data += chunk
-            time.sleep(0.05)
+            time.sleep(pace)
             if stop is not None and time.monotonic() - started > 0.3:
                 stop()
                 stop = None
@@ -245,9 +253,11 @@ def test_a_slow_reader_gets_all_of_a_last_answer_when_the_server_stops(
     settings: Settings, loop: str, behind: bytes
 ) -> None:
     """The same when a stop begins meanwhile: the connection was closed at once (review
-    r8), and, with nothing behind the answer, still was (review r9). A stop resets no
-    connection."""
-    server = live_server(_app, settings, loop)
+    r8), and, with nothing behind the answer, still was (review r9); then uvicorn's
+    kept-alive timeout closed it while the answer was still on its way (review r10: its
+    3 s here, when the answer has left the server's buffer, not the kernel's). A stop
+    resets no connection."""
+    server = live_server(_app, settings, loop, keep_alive=3)
     port = server.__enter__()
     stopping = threading.Thread(target=server.__exit__, args=(None, None, None))
     sock = socket.create_connection(("127.0.0.1", port))
@@ -290,16 +300,68 @@ def test_a_400_or_408_after_an_answer_still_on_its_way_cuts_none_of_it(
     assert rest.endswith(b"}")  # the problem's JSON, whole
 
 
-def test_a_client_that_reads_nothing_is_cut_off_at_the_body_deadline(serve: int) -> None:
+@pytest.mark.parametrize(
+    "request_",
+    [
+        b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n" + NONSENSE,
+        b"GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        b"GET /big HTTP/1.0\r\n\r\n",
+    ],
+    ids=["nonsense-behind", "connection-close", "http-1.0"],
+)
+def test_a_client_that_reads_nothing_is_cut_off_at_the_body_deadline(
+    serve: int, request_: bytes
+) -> None:
     """Its connection, ended, waited for it to read the answer for good, with the answer
     in memory and its place under the connection cap (review r9: 10 such clients held
-    160 MiB): the body deadline after its end, what is left is dropped."""
+    160 MiB; r10: when the client asked for the end itself): the body deadline after its
+    end, what is left is dropped."""
     sock = socket.create_connection(("127.0.0.1", serve))
     with sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
-        sock.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n" + NONSENSE)
+        sock.sendall(request_)
         time.sleep(BODY_TIMEOUT + 1)
         data, error = _read_all(sock)
     # What the kernel had taken still comes (with a reset, should the client have written
     # meanwhile); what the server still held is dropped.
     assert len(data) < BIG, error
+
+
+@LOOPS
+def test_a_slow_reader_of_a_kept_alive_answer_is_not_cut_off(settings: Settings, loop: str) -> None:
+    """Idle past uvicorn's keep-alive timeout with its answer still on its way, the
+    connection was ended, and the body deadline cut the answer a client was steadily
+    reading (review r10): only a client that takes nothing for that long is."""
+    limits = settings.model_copy(update={"body_timeout_seconds": BODY_TIMEOUT})
+    with live_server(_app, limits, loop, keep_alive=1) as port:
+        sock = socket.create_connection(("127.0.0.1", port))
+        with sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
+            sock.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+            # About 2.5 MB/s: 6.7 s for the answer, past the timeout and the deadline both.
+            data, error = _read_on_slowly(sock, writes=b"", pace=0.1)
+    assert (len(data.partition(b"\r\n\r\n")[2]), error) == (BIG, None)
+
+
+def test_a_request_behind_an_answer_begun_before_a_stop_is_answered(settings: Settings) -> None:
+    """The answer under way when the stop began could no longer say it was the last, but
+    was taken for it: a request the client sent behind it was dropped unanswered (review
+    r10). It is answered, as the last."""
+    server = live_server(_app, settings)
+    port = server.__enter__()
+    stopping = threading.Thread(target=server.__exit__, args=(None, None, None))
+    sock = socket.create_connection(("127.0.0.1", port))
+    with sock:
+        sock.sendall(b"GET /begun HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.3)
+        stopping.start()
+        time.sleep(0.2)
+        sock.sendall(b"GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")
+        data, error = _read_all(sock)
+    stopping.join(timeout=30)
+    assert error is None
+    assert data.count(b"HTTP/1.1 200") == 2, data
+    begun, _, echo = data.partition(b"0\r\n\r\n")  # the first answer's last chunk
+    assert begun.endswith(b"2\r\nbe\r\n3\r\ngun\r\n")
+    assert b"connection: close" in echo.lower()
+    assert echo.endswith(b"echo:")

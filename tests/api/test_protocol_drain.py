@@ -59,3 +59,22 @@ async def test_a_drain_cancelled_looks_no_more() -> None:
     Drain(asyncio.get_running_loop(), held, SENT_CHECK).cancel()  # type: ignore[arg-type]
     await asyncio.sleep(SENT_CHECK * 3)
     assert held.ended == ""
+
+
+async def test_a_drain_waits_on_a_client_taking_it_in_up_to_its_longest() -> None:
+    """The deadline counts from the client's last progress (review r10: a client reading
+    a large answer steadily was cut), and DRAIN_LONGEST times it at most (one trickling a
+    byte at a time would hold it for good)."""
+    held = _Held(10_000)
+    Drain(asyncio.get_running_loop(), held, SENT_CHECK * 2)  # type: ignore[arg-type]
+    for _ in range(8):  # four deadlines' time, taking some in at each look
+        await asyncio.sleep(SENT_CHECK)
+        held.size -= 1
+        assert held.ended == ""
+    for _ in range(40):  # DRAIN_LONGEST deadlines are 20 looks
+        if held.ended:
+            break
+        await asyncio.sleep(SENT_CHECK)
+        held.size -= 1
+    assert held.ended == "aborted"
+    assert held.size > 0
