@@ -18,20 +18,20 @@ headers, like every other answer.
 
 As the server stops (app/api/server.py), a connection whose request has not all arrived
 keeps its deadlines to send the rest (GuardedProtocol.shutdown); every answer given after
-the stop begins closes its connection.
+the stop begins closes its connection. How a connection ends, cleanly and bounded, is
+app/api/protocol_ending.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any, cast
 
 from starlette.types import Scope
-from uvicorn._types import ASGI3Application
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from app import metrics
 from app.api.middleware import (
@@ -44,13 +44,10 @@ from app.api.protocol_answers import (
     BODY_LATE,
     HEADERS_LATE,
     MALFORMED,
-    Drain,
-    EndingTransport,
-    buffered,
     raw_answer,
     refuse,
-    unsent,
 )
+from app.api.protocol_ending import IDLE, EndingProtocol
 
 log = logging.getLogger("cit_dispatch.server")
 
@@ -63,14 +60,14 @@ _DISCARD_MAX = 64 * 1024
 # and one that sends nothing must not hold the stop for its whole header deadline.
 _QUIET_AT_STOP = 1.0
 # The phases of a request on a connection; and, for the deadline, the quiet one above.
-_IDLE, _HEADERS, _BODY, _QUIET = 0, 1, 2, 3
+_IDLE, _HEADERS, _BODY, _QUIET = IDLE, 1, 2, 3
 
 
 def _nothing() -> None:
     pass
 
 
-class GuardedProtocol(HttpToolsProtocol):
+class GuardedProtocol(EndingProtocol):
     """uvicorn's httptools protocol with these limits (server.protocol_class sets them from
     the settings), and stopping, run when the server begins a graceful shutdown."""
 
@@ -82,23 +79,12 @@ class GuardedProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
-        # Where the current request is, and which of those phases the deadline bounds.
-        self._phase = _IDLE
+        # Which of the request's phases the deadline bounds.
         self._deadline_for = _IDLE
-        # The server is stopping: the next answer is the last on this connection.
-        self._last_answer = False
         # Whether a request finished arriving in the read being handled.
         self._completed = False
         # When the request being read began to arrive (or the connection opened).
         self._arrived = time.perf_counter()
-        # The request whose application runs (or ran last) on this connection.
-        self._running: RequestResponseCycle | None = None
-        # What arrives is dropped, unread, until the answer under way ends and the
-        # connection with it (_close_after_the_answer); how much has been.
-        self._discarding = False
-        self._discarded = 0
-        # Once the server has ended it: its close, once all it sent has left (_end).
-        self._drain: Drain | None = None
 
     def _arm(self, phase: int) -> None:
         self._disarm()
@@ -117,10 +103,6 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        # What every answer writes to (on_headers_complete): uvicorn's closes, after a last
-        # answer (Connection: close, HTTP/1.0, a stop) or in the middle of one (the app
-        # failed), end the connection as the server ends it (_end), bounded, and no reset.
-        self._ending = cast(asyncio.Transport, EndingTransport(transport, self._end))
         if len(self.connections) > self.max_connections:
             # Answer the request with 503 once its headers are in, rather than close before
             # reading it (which a client may see as a reset, not an answer).
@@ -140,69 +122,10 @@ class GuardedProtocol(HttpToolsProtocol):
         self._deadline = self.loop.call_later(min(self.header_timeout, _QUIET_AT_STOP), self._close)
         self._deadline_for = _QUIET
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        if self._drain is not None:
-            self._drain.cancel()
-        running = self._running
-        super().connection_lost(exc)
-        if running is not None and running is not self.cycle and not running.response_complete:
-            # A request is queued behind the one answering (a live feed, say): uvicorn
-            # tells only the newest of the loss, and the feed would run on, holding its
-            # place, until its next write failed.
-            running.disconnected = True
-            running.message_event.set()
-
-    def _close_after_the_answer(self) -> None:
-        """What came behind the answer under way will not be answered (not HTTP, or too
-        slow): end the connection once that answer ends (on_response_complete), rather than
-        write into it or cut it off (a request answered, and so done, would go unanswered; a
-        live feed would end). Meanwhile, and after, what arrives is read and dropped: the
-        client leaving is seen at once (a feed ends), and the close is clean (input left
-        unread makes it a reset, which can cut off the end of the answer); past
-        _DISCARD_MAX, the connection is closed at once."""
-        self._disarm()
-        self._discarding = True
-        self.flow.resume_reading()
-        running = self._running
-        if running is not None and not running.response_started:
-            self._last(running)
-
-    def _last(self, cycle: RequestResponseCycle) -> None:
-        """Make cycle's answer, not begun, the connection's last: it says `Connection:
-        close`, and uvicorn's close after it ends the connection (_end)."""
-        cycle.keep_alive = False
-
-    def _end(self) -> None:
-        """End the connection as every close the server decides but a cut-off (_close):
-        told the end (FIN), reading and dropping what comes, closed once all it sent has
-        left (Drain): a close with input unread is a reset, which cuts an answer's end. At
-        once if all has left already."""
-        if self.transport.is_closing() or self._drain is not None:
-            return
-        self._disarm()
-        self._unset_keepalive_if_required()  # (its close would not wait for the drain)
-        if unsent(self.transport) == 0:
-            self.transport.close()
-            return
-        self._discarding = True
-        self.flow.resume_reading()
-        if self.transport.can_write_eof():
-            self.transport.write_eof()
-        self._drain = Drain(self.loop, self.transport, self.body_timeout)
-
     def _unsupported_upgrade_warning(self) -> None:
         """An `Upgrade` this service has no protocol for is an ordinary request (ws="none"):
         uvicorn's two warnings a request, one of them telling to install a WebSocket
         library, are for a server that wanted one."""
-
-    def _answering(self) -> bool:
-        """Whether a request's answer is under way (or still to be written) here."""
-        return self._running is not None and not self._running.response_complete
-
-    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
-        self._running = cycle
-        super()._start_asgi_task(cycle, app)
 
     def shutdown(self) -> None:
         """The server is stopping: close the connection if it is idle between two requests;
@@ -215,17 +138,8 @@ class GuardedProtocol(HttpToolsProtocol):
             self.answer_last()
 
     def answer_last(self) -> None:
-        """Close the connection after the answer under way, or else the next one; one on
-        which nothing has arrived yet, if nothing does soon."""
-        self._last_answer = True
-        cycle = self.cycle
-        if cycle is not None and not cycle.response_complete:
-            # One begun can no longer say so: the connection ends after it unless a
-            # request comes behind it, which is then the last (on_headers_complete).
-            if not cycle.response_started:
-                self._last(cycle)
-        elif self._phase == _IDLE and self.transport is not None:
-            self._arm_quiet()
+        """The server stops: the connection ends after the answers it is owed."""
+        self._end_after_the_answer()
         self.stopping()
 
     def data_received(self, data: bytes) -> None:
@@ -289,6 +203,7 @@ class GuardedProtocol(HttpToolsProtocol):
             # once if the server is stopping).
             self.pipeline.clear()
             super().on_response_complete()
+            self._unset_keepalive_if_required()  # (armed again by uvicorn just now)
             self._end()
             return
         started = self._running
@@ -297,12 +212,15 @@ class GuardedProtocol(HttpToolsProtocol):
             # A queued request began, and reading resumed: the request still arriving has
             # its deadline from now.
             self._arm(self._phase)
+        self._idle_left = math.inf
         cycle = self.cycle
-        if cycle.response_complete and cycle.more_body and not self.transport.is_closing():
-            # Answered before the body was read (e.g. 401): do not wait for the rest of it.
-            self.transport.close()
-        elif self._last_answer and cycle.response_complete and self._phase == _IDLE:
-            self._end()  # the last answer, which began before the stop, could not say so
+        if cycle.response_complete and (
+            # Answered before its body was read (e.g. 401): no waiting for the rest of it.
+            cycle.more_body
+            # The last (a stop, a half-close) began before it was known: it could not say so.
+            or (self._last_answer and self._phase == _IDLE)
+        ):
+            self._end()
 
     def send_400_response(self, msg: str) -> None:
         # A body malformed (its chunks, say) while the application runs for the request: it
@@ -378,16 +296,3 @@ class GuardedProtocol(HttpToolsProtocol):
         self.transport.write(raw_answer(answer, request_id, self.server_state.default_headers))
         self._end()
         return True
-
-    def timeout_keep_alive_handler(self) -> None:
-        """An idle connection is ended (_end): uvicorn's close() would wait for a client
-        that may never read what is left of an answer, or reset one that is reading it."""
-        self._end()
-
-    def _close(self) -> None:
-        """Cut the connection off at once: what is left of an answer is dropped."""
-        self._disarm()  # (a deadline's own timer has fired: cancelling it does nothing)
-        if buffered(self.transport):
-            self.transport.abort()
-        elif not self.transport.is_closing():
-            self.transport.close()

@@ -365,3 +365,52 @@ def test_a_request_behind_an_answer_begun_before_a_stop_is_answered(settings: Se
     assert begun.endswith(b"2\r\nbe\r\n3\r\ngun\r\n")
     assert b"connection: close" in echo.lower()
     assert echo.endswith(b"echo:")
+
+
+def test_a_client_that_half_closes_gets_its_answer(serve: int) -> None:
+    """A client that sends its request and then its end (a half-close, as `curl` may,
+    or a shell's `nc -N`) had its connection closed by the loop at once, its answer
+    never given, and left unbounded by any deadline (review r11; uvicorn #1264)."""
+    sock = socket.create_connection(("127.0.0.1", serve))
+    with sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(SLOW + 5)
+        data, error = _read_all(sock)
+    assert error is None
+    assert data.startswith(b"HTTP/1.1 200")
+    assert data.endswith(b"slow")
+
+
+def test_a_body_left_unread_after_an_early_answer_cuts_none_of_it(settings: Settings) -> None:
+    """Answered before its body was read (a 401, a 404), the connection was closed with
+    the rest of the body unread: a reset, which cut the answer (review r11)."""
+    with live_server(_app, settings) as port:
+        sock = socket.create_connection(("127.0.0.1", port))
+        with sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
+            # /big answers without reading the body it was sent.
+            sock.sendall(b"POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: 20000\r\n\r\n{")
+            time.sleep(0.3)
+            sock.sendall(b" " * 19_999)
+            data, error = _read_on_slowly(sock)
+    assert (len(data.partition(b"\r\n\r\n")[2]), error) == (BIG, None)
+
+
+def test_a_client_still_taking_its_answer_in_is_not_idle(settings: Settings) -> None:
+    """uvicorn's kept-alive timeout ran from when the answer was written, not received:
+    a client reading a large answer past it had the connection ended, and its next
+    request dropped (review r11)."""
+    with live_server(_app, settings, keep_alive=1) as port:
+        sock = socket.create_connection(("127.0.0.1", port))
+        with sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 256 * 1024)
+            sock.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+            received, started = 0, time.monotonic()
+            while received < BIG:  # about 3 s: past the 1 s timeout
+                received += len(sock.recv(256 * 1024))
+                time.sleep(0.05)
+            assert time.monotonic() - started > 1.5
+            sock.sendall(b"GET /echo HTTP/1.1\r\nHost: t\r\n\r\n")
+            data, _ = read_for(sock, 2)
+    assert data.endswith(b"echo:"), data[-200:]
