@@ -198,9 +198,8 @@ class GuardedProtocol(EndingProtocol):
     def on_response_complete(self) -> None:
         if self._discarding:
             # The answer the connection was kept for is given: nothing queued behind it is
-            # answered; the client is told the end (FIN) while what it still sends is read
-            # and dropped, until it closes too or the kept-alive timeout closes it (at
-            # once if the server is stopping).
+            # answered; the connection ends (_end: a FIN, what the client still sends read
+            # and dropped, the close once all has left).
             self.pipeline.clear()
             super().on_response_complete()
             self._unset_keepalive_if_required()  # (armed again by uvicorn just now)
