@@ -78,14 +78,21 @@ class PrivateServer:
                     children.append(int(entry.name))
         return [postmaster, *children]
 
+    def _signal_all(self, signum: signal.Signals) -> None:
+        # A short-lived child (a backend whose client just left) may exit between the
+        # listing and the signal: it needs no signal then, and the others still get theirs.
+        for pid in self._pids():
+            try:
+                os.kill(pid, signum)
+            except ProcessLookupError:
+                continue
+
     def freeze(self) -> None:
         """SIGSTOP the whole server: it accepts TCP connections and never answers."""
-        for pid in self._pids():
-            os.kill(pid, signal.SIGSTOP)
+        self._signal_all(signal.SIGSTOP)
 
     def thaw(self) -> None:
-        for pid in self._pids():
-            os.kill(pid, signal.SIGCONT)
+        self._signal_all(signal.SIGCONT)
 
     def destroy(self) -> None:
         self.stop("immediate")
