@@ -8,11 +8,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Send
 
 from app.api.server import uvicorn_config
 from app.settings import Settings
 from tests.ports import free_port
+
+
+async def lifespan(receive: Receive, send: Send) -> None:
+    """A test app's answer to uvicorn's lifespan messages: started, then stopped."""
+    while (await receive())["type"] != "lifespan.shutdown":
+        await send({"type": "lifespan.startup.complete"})
+    await send({"type": "lifespan.shutdown.complete"})
 
 
 @contextmanager
@@ -23,6 +30,16 @@ def live_server(
     thread, on the event loop named (uvicorn's `auto`, as serve: uvloop where installed),
     closing idle connections after keep_alive seconds (uvicorn's default, as serve's);
     yield its port."""
+    with running_server(app, settings, loop, keep_alive) as server:
+        yield server.config.port
+
+
+@contextmanager
+def running_server(
+    app: ASGIApp, settings: Settings, loop: str = "auto", keep_alive: int = 5
+) -> Iterator[uvicorn.Server]:
+    """live_server's server itself, for a test that looks at its connections
+    (`server.server_state.connections`: read them only as a whole, from the test's thread)."""
     port = free_port()
     config = uvicorn_config(app, settings, "127.0.0.1", port)
     config.loop = loop
@@ -36,7 +53,7 @@ def live_server(
         assert time.monotonic() < deadline, "server did not start in time"
         time.sleep(0.05)
     try:
-        yield port
+        yield server
     finally:
         server.should_exit = True
         thread.join(timeout=30)

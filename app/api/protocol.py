@@ -47,7 +47,7 @@ from app.api.protocol_answers import (
     raw_answer,
     refuse,
 )
-from app.api.protocol_ending import IDLE, EndingProtocol
+from app.api.protocol_ending import BODY, HEADERS, IDLE, EndingProtocol
 
 log = logging.getLogger("cit_dispatch.server")
 
@@ -60,7 +60,7 @@ _DISCARD_MAX = 64 * 1024
 # and one that sends nothing must not hold the stop for its whole header deadline.
 _QUIET_AT_STOP = 1.0
 # The phases of a request on a connection; and, for the deadline, the quiet one above.
-_IDLE, _HEADERS, _BODY, _QUIET = IDLE, 1, 2, 3
+_IDLE, _HEADERS, _BODY, _QUIET = IDLE, HEADERS, BODY, 3
 
 
 def _nothing() -> None:
@@ -186,7 +186,7 @@ class GuardedProtocol(EndingProtocol):
         # No cycle for a WebSocket upgrade, which takes the connection over (serve runs
         # without a WebSocket protocol, ws="none": an upgrade is an ordinary request there).
         if self.cycle is not None:
-            self.cycle.transport = self._ending
+            self.cycle.transport = cast(asyncio.Transport, self._ending)
             if self._last_answer:
                 self._last(self.cycle)
 
@@ -211,7 +211,11 @@ class GuardedProtocol(EndingProtocol):
             # A queued request began, and reading resumed: the request still arriving has
             # its deadline from now.
             self._arm(self._phase)
-        self._idle_left = math.inf
+        self._idle_left = self._idle_since = math.inf
+        if self._phase != _IDLE and not self.pipeline:
+            # A request is arriving (not queued): its header or body deadline runs, and
+            # uvicorn's kept-alive timeout, just armed, would drop it as idle.
+            self._unset_keepalive_if_required()
         cycle = self.cycle
         if cycle.response_complete and (
             # Answered before its body was read (e.g. 401): no waiting for the rest of it.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
+import math
 import struct
 import termios
 import time
@@ -72,7 +73,7 @@ def unsent(transport: asyncio.BaseTransport) -> int:
         try:
             queued = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
             size += struct.unpack("i", queued)[0]
-        except OSError:  # not a socket the kernel reports on
+        except (OSError, ValueError):  # not a socket the kernel reports on, or closed (-1)
             pass
     return size
 
@@ -87,15 +88,21 @@ class EndingTransport:
     def __init__(self, transport: asyncio.Transport, ended: Callable[[], None]) -> None:
         self._transport = transport
         self._ended = ended
+        self._shut = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
 
+    def shut(self) -> None:
+        """The connection is ended: nothing more is written to it."""
+        self._shut = True
+
     def write(self, data: bytes) -> None:
-        self._transport.write(data)
+        if not self._shut:
+            self._transport.write(data)
 
     def is_closing(self) -> bool:
-        return self._transport.is_closing()
+        return self._shut or self._transport.is_closing()
 
     def close(self) -> None:
         self._ended()
@@ -114,47 +121,99 @@ def buffered(transport: asyncio.BaseTransport) -> int:
 DRAIN_LONGEST = 10
 
 
-class Drain:
-    """The close of a connection the server has ended (told the end, reading and dropping
-    what comes): once all it sent has left; or at once, what is left dropped, once the
-    client has taken nothing for `seconds` (DRAIN_LONGEST times that at the latest). A
-    close() waits for the buffer to empty: a client that reads nothing would hold the
-    connection, its buffer and a place under the connection cap for good. Looks every
-    SENT_CHECK."""
+class Watch:
+    """Whether a client takes in what was sent to it: looks every SENT_CHECK at what is left
+    (unsent), and calls stalled once it has taken nothing for `seconds` (or, from the start,
+    `longest` has passed); stops when done(left) says so."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, transport: asyncio.Transport, seconds: float
+        self,
+        loop: asyncio.AbstractEventLoop,
+        transport: asyncio.Transport,
+        seconds: float,
+        longest: float = math.inf,
     ) -> None:
         self._loop = loop
         self._transport = transport
         self._seconds = seconds
         now = loop.time()
         self._stalled_at = now + seconds
-        self._latest = now + seconds * DRAIN_LONGEST
+        self._latest = now + longest
         self._left: int | None = None
         self._check: asyncio.TimerHandle | None = None
         self._look()
 
+    def done(self, left: int) -> bool:
+        """Whether there is no more to watch, left bytes being unsent."""
+        return False
+
+    def stalled(self) -> None:
+        """The client took nothing in time (or the longest has passed)."""
+        self._transport.abort()
+
     def _look(self) -> None:
         self._check = None
         left = unsent(self._transport)
-        if left == 0:
-            self._transport.close()
+        if self.done(left):
             return
         now = self._loop.time()
         if self._left is not None and left < self._left:  # the client takes it in
             self._stalled_at = now + self._seconds
         self._left = left
         if now >= min(self._stalled_at, self._latest):
-            self._transport.abort()
+            self.stalled()
         else:
             self._check = self._loop.call_later(SENT_CHECK, self._look)
 
     def cancel(self) -> None:
-        """The connection is gone: no more looks."""
+        """Nothing more to watch (the connection is gone, say): no more looks."""
         if self._check is not None:
             self._check.cancel()
             self._check = None
+
+
+class Drain(Watch):
+    """The close of a connection the server has ended (told the end, reading and dropping
+    what comes): once all it sent has left; or at once, what is left dropped, once the
+    client has taken nothing for `seconds` (DRAIN_LONGEST times that at the latest). A
+    close() waits for the buffer to empty: a client that reads nothing would hold the
+    connection, its buffer and a place under the connection cap for good."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, transport: asyncio.Transport, seconds: float
+    ) -> None:
+        super().__init__(loop, transport, seconds, seconds * DRAIN_LONGEST)
+
+    def done(self, left: int) -> bool:
+        if left == 0:
+            self._transport.close()
+            return True
+        return False
+
+
+class Stall(Watch):
+    """An answer held up by its client (the transport paused above its high-water mark, the
+    application waiting to write more): once the client has taken nothing of it for
+    `seconds`, stalled runs (the connection is cut off). A client that reads nothing would
+    otherwise hold the application's task, the connection and a place under the connection
+    cap (a live feed, its key's place too) for as long as it stays connected. A slow
+    reader's every step puts the deadline back."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        transport: asyncio.Transport,
+        seconds: float,
+        stalled: Callable[[], None],
+    ) -> None:
+        self._on_stall = stalled
+        super().__init__(loop, transport, seconds)
+
+    def done(self, left: int) -> bool:
+        return left == 0  # (writing resumes before: the protocol cancels it then)
+
+    def stalled(self) -> None:
+        self._on_stall()
 
 
 async def refuse(scope: Scope, receive: Receive, send: Send) -> None:

@@ -7,23 +7,36 @@ stop; in the middle of one the app failed; at the kept-alive timeout), and the p
 It tells the client the end (a FIN), reads and drops what comes, and closes once all it
 sent has left (Drain): a close with input unread is a reset, which cuts off what the client
 has not yet received. A client that takes nothing of what is left for the body deadline
-(or still reads it DRAIN_LONGEST times that after) has the rest dropped.
+(or still reads it DRAIN_LONGEST times that after) has the rest dropped. An answer still
+being written is cut off once its client has taken none of it for the body deadline
+(Stall): one that stops reading would hold the application's task for good.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
-from typing import Any, cast
+from typing import Any
 
 from uvicorn._types import ASGI3Application
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from app.api.middleware import LONG_LIVED
-from app.api.protocol_answers import Drain, EndingTransport, buffered, unsent
+from app.api.protocol_answers import (
+    DRAIN_LONGEST,
+    Drain,
+    EndingTransport,
+    Stall,
+    buffered,
+    unsent,
+)
 
-# No request arriving on the connection (GuardedProtocol's phases go on from here).
-IDLE = 0
+log = logging.getLogger("cit_dispatch.server")
+
+# Where a request on the connection is: none arriving, its headers arriving, its body
+# (GuardedProtocol adds a quiet phase of its own).
+IDLE, HEADERS, BODY = 0, 1, 2
 
 
 class EndingProtocol(HttpToolsProtocol):
@@ -47,15 +60,20 @@ class EndingProtocol(HttpToolsProtocol):
         self._discarded = 0
         # Once ended: its close, once all it sent has left (_end).
         self._drain: Drain | None = None
-        # What was left of the last answer to send when the kept-alive timeout last ran.
+        # What was left of the last answer to send when the kept-alive timeout last ran,
+        # and when it first ran after that answer.
         self._idle_left = math.inf
+        self._idle_since = math.inf
+        # While an answer waits on its client to take in what it has sent (writing paused):
+        # the deadline for the client to take some of it.
+        self._stall: Stall | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         # What every answer writes to (on_headers_complete): uvicorn's closes, after a last
         # answer (Connection: close, HTTP/1.0, a stop) or in the middle of one (the app
         # failed), end the connection as the server ends it (_end), bounded, and no reset.
-        self._ending = cast(asyncio.Transport, EndingTransport(transport, self._end))
+        self._ending = EndingTransport(transport, self._end)
 
     def _disarm(self) -> None:
         """Cancel the deadline running (GuardedProtocol's)."""
@@ -63,8 +81,36 @@ class EndingProtocol(HttpToolsProtocol):
     def _arm_quiet(self) -> None:
         """End the connection if no request begins on it soon (GuardedProtocol's)."""
 
+    def pause_writing(self) -> None:
+        """The client takes in less than is sent: the answer waits, for at most the body
+        deadline without any progress (Stall), not for as long as the client stays."""
+        super().pause_writing()
+        if self._stall is None and self._drain is None and not self.transport.is_closing():
+            self._stall = Stall(self.loop, self.transport, self.body_timeout, self._stalled)
+
+    def resume_writing(self) -> None:
+        self._unstall()
+        super().resume_writing()
+
+    def _unstall(self) -> None:
+        if self._stall is not None:
+            self._stall.cancel()
+            self._stall = None
+
+    def _stalled(self) -> None:
+        """The client took none of the answer for the body deadline: it is cut off, and
+        the application, which hears it leave, stops writing."""
+        self._stall = None
+        log.warning(
+            "answer not taken in by its client in time", extra={"seconds": self.body_timeout}
+        )
+        self._close()
+
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._unstall()
+        # (uvicorn cancels it only for a clean loss: after a reset it would still run.)
+        self._unset_keepalive_if_required()
         if self._drain is not None:
             self._drain.cancel()
         running = self._running
@@ -126,7 +172,19 @@ class EndingProtocol(HttpToolsProtocol):
         running = self._running
         if running is not None and running.scope["path"] in LONG_LIVED:
             return None
-        if self._answering():
+        if self._phase != IDLE:
+            # A request not all arrived never will: it is not answered (its application,
+            # running or queued, hears the client leave), the answer under way is, then the
+            # connection ends.
+            arriving = self.cycle if self._phase == BODY else None
+            if arriving is not None:
+                arriving.disconnected = True
+                arriving.message_event.set()
+            if arriving is running or not self._answering():
+                self._end()
+            else:
+                self._close_after_the_answer()
+        elif self._answering():
             self._end_after_the_answer()
         else:
             self._end()
@@ -141,6 +199,15 @@ class EndingProtocol(HttpToolsProtocol):
             return
         self._disarm()
         self._unset_keepalive_if_required()  # (its close would not wait for the drain)
+        self._unstall()  # (the drain has its own deadline)
+        # Nothing more is written: an application still running (for a request the
+        # protocol answered itself, say) hears the client leave, and its writes, a 100
+        # Continue among them, go nowhere rather than after the end.
+        self._ending.shut()
+        running = self._running
+        if running is not None and not running.response_complete:
+            running.disconnected = True
+            running.message_event.set()
         if unsent(self.transport) == 0:
             self.transport.close()
             return
@@ -153,9 +220,19 @@ class EndingProtocol(HttpToolsProtocol):
     def timeout_keep_alive_handler(self) -> None:
         """Idle for uvicorn's keep-alive timeout: ended (_end), where uvicorn's close() would
         wait for a client that may never read what is left of an answer, or reset one that
-        reads it. A client still taking its last answer in is not idle yet: it runs again."""
+        reads it. A client still taking its last answer in is not idle yet: it runs again,
+        up to DRAIN_LONGEST body deadlines, after which what is left is dropped."""
+        if self.transport.is_closing():  # (reset: the loss is on its way)
+            return
         left = unsent(self.transport)
-        if 0 < left < self._idle_left:
+        now = self.loop.time()
+        self._idle_since = min(self._idle_since, now)
+        if (
+            0 < left < self._idle_left
+            and now - self._idle_since >= self.body_timeout * DRAIN_LONGEST
+        ):
+            self._close()
+        elif 0 < left < self._idle_left:
             self._idle_left = left
             self.timeout_keep_alive_task = self.loop.call_later(
                 self.timeout_keep_alive, self.timeout_keep_alive_handler

@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.settings import Settings
 from tests.helpers import read_for
-from tests.live_server import live_server
+from tests.live_server import lifespan, live_server
 
 HEADER_TIMEOUT = 1.0
 BODY_TIMEOUT = 2.0
@@ -28,9 +28,7 @@ BIG = 16 * 1024 * 1024
 
 async def _app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
+        await lifespan(receive, send)
         return
     if scope["path"] == "/big":
         body = b"x" * BIG
