@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 PROBLEM_BASE = "https://cit-dispatch.dev/problems/"
 
@@ -50,6 +51,20 @@ class RecommendationChanged(Conflict):
 
     def __init__(self, detail: str, recommendation: dict[str, Any]) -> None:
         super().__init__(detail, extra={"recommendation": recommendation})
+
+
+class NotOnThatCall(Conflict):
+    """A status report about a call its unit is no longer on (released, sent to another,
+    the call cleared): a report queued while the terminal was offline, or racing the
+    dispatcher. Nothing changes; the body names the call the unit is on now, if any."""
+
+    slug, title = "not-on-that-call", "The unit is not on that call"
+
+    def __init__(self, detail: str, active_call_id: UUID | None) -> None:
+        super().__init__(
+            detail,
+            extra={"active_call_id": None if active_call_id is None else str(active_call_id)},
+        )
 
 
 class CallExists(Conflict):

@@ -45,7 +45,11 @@ from app.db.engine import app_role_url, connections_in_use, create_engine, dispo
 from app.encryption import DataCipher, load_cipher
 from app.schemas.call_answers import CallExistsProblem
 from app.schemas.dispatch import RecommendationChangedProblem, UnitsUnavailableProblem
-from app.schemas.roster import CertificationExistsProblem, OfficerExistsProblem
+from app.schemas.roster import (
+    CertificationExistsProblem,
+    NotOnThatCallProblem,
+    OfficerExistsProblem,
+)
 from app.schemas.shifts import ShiftOverlapProblem
 from app.services import changes, housekeeping, stream_tail
 from app.services import eido as eido_service
@@ -249,6 +253,7 @@ def create_app(
                     OfficerExistsProblem,
                     CertificationExistsProblem,
                     ShiftOverlapProblem,
+                    NotOnThatCallProblem,
                 ),
             )
         return app.openapi_schema

@@ -288,8 +288,25 @@ class StatusUpdate(StrictModel):
 
     model_config = ConfigDict(json_schema_extra=_no_incident_when_free)
 
-    status: UnitStatus
+    status: Annotated[
+        UnitStatus | None,
+        Field(
+            description="The unit's status now. Left out, the report gives the unit's position"
+            " alone (location), and changes nothing else: a terminal's position reports need"
+            " not restate a status that may no longer be the unit's."
+        ),
+    ] = None
     location: GeoLocation | None = None
+    call_id: Annotated[
+        UUID | None,
+        Field(
+            description="The cit-dispatch call the report is about, as the terminal knows it."
+            " If the unit is no longer on it (released, sent to another call, the call"
+            " cleared), the report is refused (409 `not-on-that-call`, naming the unit's call"
+            " now in `active_call_id`) and nothing changes: a report queued while the terminal"
+            " was offline, or racing the dispatcher, cannot land on another call."
+        ),
+    ] = None
     # The CAD's incident a busy unit is on (SPEC §6.1), with a busy status only. Left out
     # while the unit moves on through the same incident, the one it has is kept.
     external_incident: Annotated[
@@ -302,6 +319,10 @@ class StatusUpdate(StrictModel):
 
     @model_validator(mode="after")
     def _busy_only(self) -> StatusUpdate:
+        if self.external_incident is not None and self.status is None:
+            raise ValueError("external_incident comes with the busy status it is the incident of")
+        if self.status is None and self.location is None:
+            raise ValueError("a status report gives a status, a location, or both")
         if self.external_incident is not None and self.status in OFF_CALL:
             raise ValueError(f"external_incident names a busy unit's incident, not {self.status}")
         return self
@@ -335,6 +356,18 @@ class OfficerExistsProblem(BaseModel):
     status: int
     detail: str
     officer_id: UUID = Field(description="The active officer that has it")
+
+
+class NotOnThatCallProblem(BaseModel):
+    """The 409 for a status report about a call (`call_id`) its unit is no longer on."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    active_call_id: UUID | None = Field(
+        description="The cit-dispatch call the unit is on now; null if none"
+    )
 
 
 class CertificationExistsProblem(BaseModel):

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
 from app.db.unit_of_work import of_session
-from app.errors import Conflict, Forbidden, NotFound
+from app.errors import Conflict, Forbidden, NotFound, NotOnThatCall
 from app.events import catalogue as events
 from app.events.catalogue import OutboxEvent
 from app.models import Assignment, CoResponder, Officer
@@ -53,7 +53,10 @@ async def set_status(
     session, unit, cad_id = await _lock(session, context, responder_type, responder_id)
     now = datetime.now(UTC)
     previous, call_id = unit.status, unit.active_call_id
-    new = body.status
+    if body.call_id is not None and body.call_id != call_id:
+        raise _not_on_that_call(body.call_id, call_id, cad_id)
+    # A report of the unit's position alone keeps its status (and its CAD incident).
+    new = previous if body.status is None else body.status
     if not unit.active and new not in OFF_CALL:
         # Deactivating a unit busy on the CAD's incident is refused, so that the units
         # board is not left showing it busy: nor may a report make a separated one busy.
@@ -73,7 +76,11 @@ async def set_status(
             f" this unit is on call {call_views.named(call_id, cad_id)}: report it"
             " available first (which releases it)"
         )
-    incident = _external_incident(unit.external_incident, previous, body)
+    incident = (
+        unit.external_incident
+        if body.status is None
+        else _external_incident(unit.external_incident, previous, body.status, body)
+    )
 
     if body.location is not None:
         unit.lat, unit.lon, unit.location_at = body.location.lat, body.location.lon, now
@@ -270,13 +277,28 @@ def _going_back(previous: UnitStatus, new: UnitStatus, call: str) -> Conflict:
     )
 
 
-def _external_incident(current: str | None, previous: UnitStatus, body: StatusUpdate) -> str | None:
+def _not_on_that_call(about: UUID, call_id: UUID | None, cad_id: str | None) -> NotOnThatCall:
+    now = (
+        "on no cit-dispatch call now (released from it, or the call cleared)"
+        if call_id is None
+        else f"on call {call_views.named(call_id, cad_id)} now"
+    )
+    return NotOnThatCall(
+        f"this report is about call {about}, but the unit is {now}: nothing was changed. Read"
+        " the unit's state (GET /v1/units/me from its terminal) and report again as it stands",
+        call_id,
+    )
+
+
+def _external_incident(
+    current: str | None, previous: UnitStatus, new: UnitStatus, body: StatusUpdate
+) -> str | None:
     """The CAD incident a unit is busy on after this report: the one named, else the one it
     had while it moves on through the same incident; none once it is back in service or
     starts over (e.g. on_scene, then dispatched again: a new incident)."""
-    if body.external_incident is not None or body.status in OFF_CALL:
+    if body.external_incident is not None or new in OFF_CALL:
         return body.external_incident
-    moving_on = previous in ON_CALL and ON_CALL.index(body.status) >= ON_CALL.index(previous)
+    moving_on = previous in ON_CALL and ON_CALL.index(new) >= ON_CALL.index(previous)
     return current if moving_on else None
 
 

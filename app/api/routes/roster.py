@@ -30,6 +30,7 @@ from app.schemas.roster import (
     CoResponderCreate,
     CoResponderOut,
     CoResponderPatch,
+    NotOnThatCallProblem,
     OfficerCreate,
     OfficerExistsProblem,
     OfficerOut,
@@ -46,6 +47,16 @@ _Active = Annotated[
     bool | None, Query(description="Only the active (`true`) or the inactive (`false`)")
 ]
 
+
+_STATUS_ANSWERS = {
+    **problems(401, 403, 404, 413, 422, 503),
+    **conflict_naming(
+        NotOnThatCallProblem,
+        "The report cannot be applied as the unit stands: going back on its call, a busy"
+        " report for an inactive unit, an external_incident beside its call; or a report about"
+        " a call (call_id) the unit is no longer on (NotOnThatCallProblem, naming its call now)",
+    ),
+}
 
 _OFFICER_EXISTS = conflict_naming(
     OfficerExistsProblem,
@@ -162,7 +173,7 @@ async def update_officer(
     "/officers/{officer_id}/status",
     summary="Report an officer's status",
     tags=["officers"],
-    responses=problems(401, 403, 404, 409, 413, 422, 503),
+    responses=_STATUS_ANSWERS,
 )
 async def set_officer_status(
     officer_id: UUID,
@@ -370,7 +381,7 @@ def _forget_when_committed(work: Work, state: State, digests: list[bytes]) -> No
     "/co-responders/{co_responder_id}/status",
     summary="Report a co-responder's status",
     tags=["co-responders"],
-    responses=problems(401, 403, 404, 409, 413, 422, 503),
+    responses=_STATUS_ANSWERS,
 )
 async def set_co_responder_status(
     co_responder_id: UUID,

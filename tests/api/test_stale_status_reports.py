@@ -1,0 +1,119 @@
+"""A terminal's status reports that no longer fit its unit (outside-in check of the field
+unit): a report naming the call it is about (`call_id`) is refused once the unit is off
+that call, and a report of the position alone keeps the unit's status."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from tests.helpers import Api, add_co_responder, add_officer, grid_districts
+
+
+async def _on_call(admin: Api) -> tuple[str, Api, str]:
+    """A co-responder dispatched to a new call in D1: its id, its terminal, the call's id."""
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    terminal = await admin.with_role("unit", responder_id=co)  # type: ignore[arg-type]
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1", "external_id": "CAD-A"}, 201)
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+    return co, terminal, call["id"]
+
+
+async def _status_events(db: asyncpg.Connection, co: str) -> int:
+    return int(
+        await db.fetchval(
+            "SELECT count(*) FROM event WHERE type = 'unit.status_changed' AND responder_id = $1",
+            uuid.UUID(co),
+        )
+    )
+
+
+async def test_a_report_about_a_call_the_unit_was_moved_off_changes_nothing(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """Queued while the terminal was offline, `on_scene` landed on the call the dispatcher
+    had sent the unit to since: the board showed it on scene a second after its dispatch."""
+    co, terminal, first = await _on_call(admin)
+    path = f"/v1/co-responders/{co}/status"
+    await terminal.ok("PUT", path, {"status": "en_route", "call_id": first})
+    await admin.ok("PUT", path, {"status": "available"})  # the dispatcher pulls it off
+    second = await admin.ok("POST", "/v1/calls", {"district": "D1", "external_id": "CAD-B"}, 201)
+    sent = await admin.ok("POST", f"/v1/calls/{second['id']}/dispatch")
+    assert co in {a["responder_id"] for a in sent["assignments"]}
+    before = await _status_events(db, co)
+
+    stale = await terminal.put(path, {"status": "on_scene", "call_id": first})
+
+    assert stale.status_code == 409
+    problem = stale.json()
+    assert problem["type"].endswith("/not-on-that-call")
+    assert problem["active_call_id"] == second["id"]
+    assert f"is on call CAD-B, {second['id']} now" in problem["detail"]
+    me = await terminal.ok("GET", "/v1/units/me")
+    assert (me["unit"]["status"], me["unit"]["active_call_id"]) == ("dispatched", second["id"])
+    assert me["assignment"]["on_scene_at"] is None
+    assert await _status_events(db, co) == before
+    # The same report about the call it is on now is taken.
+    taken = await terminal.ok("PUT", path, {"status": "on_scene", "call_id": second["id"]})
+    assert (taken["status"], taken["active_call_id"]) == ("on_scene", second["id"])
+
+
+async def test_a_report_about_a_cleared_call_leaves_the_unit_free(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A busy report racing the clear made the unit busy on no call, out of routing."""
+    co, terminal, call = await _on_call(admin)
+    path = f"/v1/co-responders/{co}/status"
+    await admin.ok("POST", f"/v1/calls/{call}/clear", {"disposition": "resolved on scene"})
+
+    late = await terminal.put(path, {"status": "on_scene", "call_id": call})
+
+    assert late.status_code == 409
+    assert late.json()["active_call_id"] is None
+    assert "on no cit-dispatch call now" in late.json()["detail"]
+    mine = await terminal.ok("GET", "/v1/units/me")
+    assert (mine["unit"]["status"], mine["unit"]["active_call_id"]) == ("available", None)
+    board = await admin.ok("GET", "/v1/units?district=D1")
+    assert {u["responder_id"]: u["status"] for u in board["items"]}[co] == "available"
+
+
+async def test_a_position_report_alone_keeps_the_units_status(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A terminal's position report had to restate a status: after a clear, the one it
+    still showed made the free unit busy on no call."""
+    co, terminal, call = await _on_call(admin)
+    path = f"/v1/co-responders/{co}/status"
+    await terminal.ok("PUT", path, {"status": "en_route"})
+    here = {"lat": 40.75, "lon": -111.93}
+    moved = await terminal.ok("PUT", path, {"location": here})
+    assert (moved["status"], moved["active_call_id"], moved["location"]) == (
+        "en_route",
+        call,
+        here,
+    )
+    await admin.ok("POST", f"/v1/calls/{call}/clear", {"disposition": "resolved on scene"})
+    events = await _status_events(db, co)
+    there = {"lat": 40.76, "lon": -111.94}
+    after = await terminal.ok("PUT", path, {"location": there})
+    assert (after["status"], after["active_call_id"], after["location"]) == (
+        "available",
+        None,
+        there,
+    )
+    assert await _status_events(db, co) == events  # nothing changed but the position
+
+
+async def test_a_report_with_neither_status_nor_position_is_refused(admin: Api) -> None:
+    co, terminal, _ = await _on_call(admin)
+    path = f"/v1/co-responders/{co}/status"
+    empty = await terminal.put(path, {})
+    assert empty.status_code == 422
+    assert "a status, a location, or both" in empty.json()["detail"]
+    incident = await terminal.put(path, {"external_incident": "CAD-77"})
+    assert incident.status_code == 422
+    assert "external_incident comes with the busy status" in incident.json()["detail"]
+    assert (await terminal.ok("GET", "/v1/units/me"))["unit"]["status"] == "dispatched"
