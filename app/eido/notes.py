@@ -131,6 +131,14 @@ def closing_caution_lines(notes: str) -> tuple[str | None, list[str]]:
     return rest or None, lines
 
 
+def caution_lines(notes: str | None) -> list[str]:
+    """The lines closing notes that tell the CAD's cautions not read as a safety flag (and
+    how many more it has, past their budget), as a dispatcher reads them."""
+    if notes is None:
+        return []
+    return [line for line in closing_caution_lines(notes)[1] if line.startswith(CAUTION_LINE)]
+
+
 def lines_in_place(
     lines: tuple[str, ...],
     closing: list[str],

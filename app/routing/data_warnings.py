@@ -79,7 +79,8 @@ def _unread_cautions(draft: Draft, call: CallFacts) -> None:
     draft.warn(
         "caution_not_read",
         f"The CAD sent {these} with words this service does not read as a safety flag; the "
-        "words are in the call's notes: read them, and flag the call if they warrant it",
+        "words are in the call's notes (and, for its units, in `cautions` of GET"
+        " /v1/units/me): read them, and flag the call if they warrant it",
     )
 
 

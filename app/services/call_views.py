@@ -17,6 +17,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.agency_context import AgencyContext
+from app.eido import notes as eido_notes
 from app.eido import outgoing, registry
 from app.encryption import CALL_NOTES, DataCipher, UndecryptableValue
 from app.errors import Invalid, NotFound, PreconditionFailed
@@ -246,10 +247,14 @@ async def read_by_its_unit(
     *,
     who: Principal,
     request_id: str | None,
-) -> DispatchedCallOut:
-    """The call a unit is on, as its terminal reads it (GET /v1/units/me): a read of the
-    call's details, audited as `call.read` like any other."""
-    out = await get_with_units(session, context, call_id)
+    cipher: DataCipher,
+) -> tuple[DispatchedCallOut, list[str]]:
+    """The call a unit is on, as its terminal reads it (GET /v1/units/me), and the lines
+    of its notes that tell the CAD's cautions not read as a safety flag: the crew going to
+    the door needs them most, and the call's recommendation tells to read them. A read of
+    the call's details, audited as `call.read` like any other."""
+    call = await get(session, context, call_id)
+    out = await render_with_units(session, call, await latest_recommendation(session, call))
     entry = audit.call_entry(
         who,
         call_id,
@@ -259,7 +264,15 @@ async def read_by_its_unit(
         detail={"via": "GET /v1/units/me"},
     )
     await audit.write(await session.connection(), entry)
-    return out
+    try:
+        notes = cipher.decrypt_optional(call.notes, column=CALL_NOTES, row_id=call.id)
+    except UndecryptableValue:
+        # The unit still sees its call; what it cannot see is said, not left out.
+        return out, [
+            f"{eido_notes.CAUTION_LINE}: cannot be shown (the call's notes cannot be"
+            " decrypted here): ask the dispatcher"
+        ]
+    return out, eido_notes.caution_lines(notes)
 
 
 def known_by(call: CallRecord, external_id: str) -> bool:

@@ -339,3 +339,38 @@ async def test_a_point_not_read_is_told_once_among_the_lines_held_and_erases_non
         assert await _notes(admin, call["id"]) == held.replace(NOTE, f"{NOTE}\n\n{line}")
         assert [w["code"] for w in updated["recommendation"]["warnings"]] == ["caution_not_read"]
     assert await _recommendations(admin, call["id"]) == 2
+
+
+async def test_the_units_on_a_call_read_the_cautions_its_notes_tell(admin: Api) -> None:
+    """The recommendation told to read the CAD's caution in the call's notes, which the
+    crew going to the door never sees (the field unit's outside-in check): their
+    terminal's GET /v1/units/me gives those lines, and still not the notes."""
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    terminal = await admin.with_role("unit", responder_id=co)  # type: ignore[arg-type]
+    eido = document(incident_id(), beat="D1", notes=[NOTE])
+    eido["cautionComponent"] = [
+        {
+            "$id": f"{eido['$id']}:caution:0",
+            "lastUpdateTimeStamp": eido["lastUpdateTimeStamp"],
+            "updatedByAgencyReference": eido["updatedByAgencyReference"],
+            "cautionTypeCommonRegistryText": "Animal",
+            "cautionTypeInternalText": "two aggressive dogs loose in the yard",
+            "cautionSeverity": "high",
+        }
+    ]
+    call = await _import(admin, eido, 201)
+    assert [w["code"] for w in call["recommendation"]["warnings"]] == ["caution_not_read"]
+    assert (await terminal.ok("GET", "/v1/units/me"))["cautions"] == []  # on no call yet
+    await admin.ok("POST", f"/v1/calls/{call['id']}/dispatch")
+
+    me = await terminal.ok("GET", "/v1/units/me")
+
+    assert me["cautions"] == [
+        "Caution from the CAD, not read as a safety flag, severity high: Animal: two"
+        " aggressive dogs loose in the yard"
+    ]
+    assert me["cautions"][0] in await _notes(admin, call["id"])
+    assert NOTE not in json.dumps(me)  # the notes themselves stay the dispatcher's
+    assert not any(me["call"]["safety"].values())

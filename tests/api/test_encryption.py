@@ -175,6 +175,29 @@ async def test_tampered_or_moved_notes_are_an_error_never_garbage_or_another_cal
     assert anyhow.status_code == 200, anyhow.text
 
 
+async def test_a_unit_on_a_call_whose_notes_no_key_reads_still_sees_its_call(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """Its terminal's view gives the cautions the notes tell: notes no key decrypts do not
+    take the unit's call from it, and it is told what it cannot be shown."""
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    terminal = await admin.with_role("unit", responder_id=co)  # type: ignore[arg-type]
+    first = await admin.ok("POST", "/v1/calls", {"district": "D1", "notes": "dog in yard"}, 201)
+    await admin.ok("POST", f"/v1/calls/{first['id']}/dispatch")
+    assert (await terminal.ok("GET", "/v1/units/me"))["cautions"] == []
+    stored = await _stored_notes(db, first["id"])
+    assert stored is not None
+    tampered = stored[:-8] + ("A" if stored[-8] != "A" else "B") + stored[-7:]
+    await db.execute("UPDATE call SET notes = $1 WHERE id = $2::uuid", tampered, first["id"])
+
+    me = await terminal.ok("GET", "/v1/units/me")
+
+    assert me["call"]["id"] == first["id"]
+    (told,) = me["cautions"]
+    assert "cannot be shown (the call's notes cannot be decrypted here)" in told
+
+
 async def test_webhook_secret_is_ciphertext_at_rest_and_deliveries_verify_with_the_shown_one(
     admin: Api,
     db: asyncpg.Connection,

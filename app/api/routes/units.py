@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.api.callers import request_id
 from app.api.deps import Handled, ReadHandled
@@ -22,11 +22,17 @@ router = APIRouter(prefix="/v1/units", tags=["units"], route_class=StrictJSONRou
 
 class MyUnit(BaseModel):
     """A terminal's view: its unit, its active assignment (its role on the call), and the
-    call with every unit assigned to it (never its notes)."""
+    call with every unit assigned to it (never its notes, but for the cautions they tell)."""
 
     unit: UnitOut
     assignment: AssignmentOut | None
     call: DispatchedCallOut | None
+    cautions: list[str] = Field(
+        description="The CAD's cautions on the call that the service does not read as a"
+        " safety flag (a dog, a hazard, words it does not know), as the call's notes tell"
+        " them: what the recommendation's `caution_not_read` warning asks to read. Empty"
+        " when there are none, or no call."
+    )
 
 
 # The response is built from plain records, not a UnitOut per unit: at 20,000 officers
@@ -60,7 +66,8 @@ async def list_units(
 )
 async def my_unit(request: Request, handling: Handled) -> MyUnit:
     """A unit key's own unit record, its active assignment (its role), and the call it is
-    assigned to with every unit assigned to it (never the call's notes).
+    assigned to with every unit assigned to it (never the call's notes; the CAD's cautions
+    they tell that the service does not read as a safety flag are in `cautions`).
 
     Off shift, the record is from the shift the unit worked last (`shift_ends_at` is past):
     a unit still on a call when its shift ends keeps seeing that call. A unit sent by
@@ -81,9 +88,15 @@ async def my_unit(request: Request, handling: Handled) -> MyUnit:
             " call, one ahead), or it is inactive"
         )
     call, assignment = None, None
+    cautions: list[str] = []
     if mine.active_call_id is not None:
-        call = await call_views.read_by_its_unit(
-            session, context, mine.active_call_id, who=who, request_id=request_id(request)
+        call, cautions = await call_views.read_by_its_unit(
+            session,
+            context,
+            mine.active_call_id,
+            who=who,
+            request_id=request_id(request),
+            cipher=handling.state.cipher,
         )
         assignment = next(
             (
@@ -93,4 +106,4 @@ async def my_unit(request: Request, handling: Handled) -> MyUnit:
             ),
             None,
         )
-    return MyUnit(unit=mine, assignment=assignment, call=call)
+    return MyUnit(unit=mine, assignment=assignment, call=call, cautions=cautions)
