@@ -41,6 +41,8 @@ ON_CALL: tuple[UnitStatus, ...] = ("dispatched", "en_route", "on_scene", "transp
 # The off-call ones: what a unit released from its call was released into.
 OffCallStatus = Literal["available", "out_of_service"]
 OFF_CALL: tuple[OffCallStatus, ...] = get_args(OffCallStatus)
+# Why a unit's part in a call ended (unit.released): the call cleared, or a status report.
+ReleaseReason = Literal["call_cleared", "status_report"]
 
 
 def is_off_call(status: UnitStatus) -> TypeIs[OffCallStatus]:

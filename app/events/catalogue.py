@@ -43,6 +43,7 @@ from app.vocabulary import (
     EventType,
     Lead,
     OffCallStatus,
+    ReleaseReason,
     ResponderType,
     UnitRole,
     UnitStatus,
@@ -274,6 +275,7 @@ def unit_released(
     call_sign: str | None,
     role: UnitRole,
     status: OffCallStatus,
+    reason: ReleaseReason,
 ) -> OutboxEvent:
     payload = UnitReleased(
         call_id=str(call_id),
@@ -283,6 +285,7 @@ def unit_released(
         call_sign=call_sign,
         role=role,
         status=status,
+        reason=reason,
     )
     return _event("unit.released", call_id, responder_id, payload)
 

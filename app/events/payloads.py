@@ -15,6 +15,7 @@ from app.vocabulary import (
     Lead,
     OffCallStatus,
     Outcome,
+    ReleaseReason,
     ResponderType,
     UnitRole,
     UnitStatus,
@@ -221,6 +222,14 @@ class UnitReleased(TypedDict):
     status: Annotated[
         OffCallStatus,
         Field(description="The status it was released into: available or out_of_service"),
+    ]
+    reason: Annotated[
+        ReleaseReason,
+        Field(
+            description="Why its part ended: call_cleared, the call was cleared (the work is"
+            " over); status_report, a status report released it (the unit's own, its"
+            " dispatcher's or the CAD's: available or out_of_service), while the call goes on"
+        ),
     ]
 
 

@@ -67,6 +67,7 @@ async def clear(
             call_sign=a.call_sign,
             role=a.role,
             status="available",
+            reason="call_cleared",
         )
         for a in active
     ]

@@ -339,6 +339,7 @@ async def _release(
                 call_sign=a.call_sign,
                 role=a.role,
                 status=new_status,
+                reason="status_report",
             )
         )
     return released

@@ -552,6 +552,8 @@ async def test_a_calls_assignments_and_releases_name_each_unit_by_its_call_sign_
         (officer, "1A1"),
         (co, "MCT-1"),
     ]
+    # And why: a terminal tells "the call is over" from "you were taken off it".
+    assert [e["reason"] for e in released] == ["status_report", "call_cleared"]
 
 
 async def test_out_of_service_unit_is_released_and_never_recommended(

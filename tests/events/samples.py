@@ -102,6 +102,7 @@ def one_of_each(call: CallRecord) -> list[OutboxEvent]:
             call_sign="1A1",
             role="lead",
             status="available",
+            reason="call_cleared",
         ),
         events.unit_status_changed(
             responder_type="officer",
