@@ -223,12 +223,15 @@ class UnitReleased(TypedDict):
         OffCallStatus,
         Field(description="The status it was released into: available or out_of_service"),
     ]
+    # Null for an event an earlier release wrote (kept, or written while this one rolls
+    # out: app/events/stored.py).
     reason: Annotated[
-        ReleaseReason,
+        ReleaseReason | None,
         Field(
             description="Why its part ended: call_cleared, the call was cleared (the work is"
             " over); status_report, a status report released it (the unit's own, its"
-            " dispatcher's or the CAD's: available or out_of_service), while the call goes on"
+            " dispatcher's or the CAD's: available or out_of_service), while the call goes"
+            " on. Null for an event written by a release before 2026-12-06"
         ),
     ]
 

@@ -725,8 +725,8 @@ async def test_shutdown_ends_open_streams_cleanly_and_the_server_exits(
 async def test_an_event_kept_from_an_earlier_release_is_sent_and_replayed_as_documented(
     live: Live, admin: Api, receiver: Receiver, service: ServiceFactory, db: asyncpg.Connection
 ) -> None:
-    """A unit.released stored before its call_sign was added (as an earlier release wrote
-    it, retried or replayed after the upgrade) went out without it, which the webhook
+    """A unit.released stored before its call_sign (and reason) was added (as an earlier
+    release wrote it, retried or replayed after the upgrade) went out without it, which the webhook
     document requires: the relay and the live feed send it null, which the document
     allows (app/events/stored.py)."""
     await admin.ok("POST", "/v1/webhooks", {"url": receiver.url, "events": ["unit.released"]}, 201)
@@ -748,4 +748,4 @@ async def test_an_event_kept_from_an_earlier_release_is_sent_and_replayed_as_doc
         replayed = await feed.event()
         (received,) = await receiver.wait_for(1)
     for body in (replayed.data or "", received.body.decode()):
-        assert json.loads(body)["data"] == {**old, "call_sign": None}
+        assert json.loads(body)["data"] == {**old, "call_sign": None, "reason": None}

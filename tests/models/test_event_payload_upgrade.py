@@ -319,7 +319,8 @@ def test_events_written_by_the_first_release_are_sent_as_this_one_documents_them
         "1A1",
     )
     assert [p["call_sign"] for p in changed] == ["2B7", "2B7"]
-    assert by_kind["unit.released"][1] == _OLD[-2][3]
+    # Why a unit was released, which no release before this one wrote: null, not guessed.
+    assert by_kind["unit.released"][1] == {**_OLD[-2][3], "reason": None}
     assert (
         by_kind["call.escalated"][1]["safety_concern"],
         by_kind["call.escalated"][1]["reasons"],
@@ -334,7 +335,7 @@ def test_events_written_by_the_first_release_are_sent_as_this_one_documents_them
 
 
 def test_a_payload_that_lacks_nothing_is_sent_as_it_is_and_external_id_is_never_made_up() -> None:
-    whole = {"call_id": _NUMBERED, "external_id": "CAD-9", "call_sign": "1A1"}
+    whole = {"call_id": _NUMBERED, "external_id": "CAD-9", "call_sign": "1A1", "reason": None}
     assert documented("unit.released", whole) is whole
     # Written by an instance of an earlier release after migration 0040: without the
     # CAD's number rather than with a null saying the call has none.
