@@ -85,10 +85,18 @@ class EndingTransport:
     a close with input unread is a reset, which cuts off what the client has not yet
     received of the answer."""
 
-    def __init__(self, transport: asyncio.Transport, ended: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        transport: asyncio.Transport,
+        ended: Callable[[], None],
+        written: Callable[[], None],
+    ) -> None:
         self._transport = transport
         self._ended = ended
+        self._written = written
         self._shut = False
+        # Whether the answer writing is a live feed's, whose writes are watched (written).
+        self.watched = False
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._transport, name)
@@ -100,6 +108,8 @@ class EndingTransport:
     def write(self, data: bytes) -> None:
         if not self._shut:
             self._transport.write(data)
+            if self.watched:
+                self._written()
 
     def is_closing(self) -> bool:
         return self._shut or self._transport.is_closing()
@@ -119,6 +129,11 @@ def buffered(transport: asyncio.BaseTransport) -> int:
 # deadline at most: one that trickles a byte at a time would hold it, and the answer in
 # memory, for good.
 DRAIN_LONGEST = 10
+# An answer still being written waits this many body deadlines for its client to take some
+# of it in (Stall): a client's progress shows only as the kernel's send queue is
+# acknowledged, in steps of up to a segment (64 KiB on loopback), so a slow but steady
+# reader can show none for a deadline (review r13: 3 KB/s, at the default 30 s).
+STALL_DEADLINES = 3
 
 
 class Watch:
@@ -165,6 +180,10 @@ class Watch:
         else:
             self._check = self._loop.call_later(SENT_CHECK, self._look)
 
+    def by(self, latest: float) -> None:
+        """End the watch by latest (the loop's time) at the latest."""
+        self._latest = min(self._latest, latest)
+
     def cancel(self) -> None:
         """Nothing more to watch (the connection is gone, say): no more looks."""
         if self._check is not None:
@@ -193,11 +212,12 @@ class Drain(Watch):
 
 class Stall(Watch):
     """An answer held up by its client (the transport paused above its high-water mark, the
-    application waiting to write more): once the client has taken nothing of it for
-    `seconds`, stalled runs (the connection is cut off). A client that reads nothing would
-    otherwise hold the application's task, the connection and a place under the connection
-    cap (a live feed, its key's place too) for as long as it stays connected. A slow
-    reader's every step puts the deadline back."""
+    application waiting to write more; or a live feed's messages not taken in): once the
+    client has taken nothing of it for `seconds`, stalled runs (the connection is cut off).
+    A client that reads nothing would otherwise hold the application's task, the connection
+    and a place under the connection cap (a live feed, its key's place too) for as long as
+    it stays connected. A slow reader's every step puts the deadline back; once all is
+    taken in, taken runs and the watch ends."""
 
     def __init__(
         self,
@@ -205,12 +225,17 @@ class Stall(Watch):
         transport: asyncio.Transport,
         seconds: float,
         stalled: Callable[[], None],
+        taken: Callable[[], None],
     ) -> None:
         self._on_stall = stalled
+        self._on_taken = taken
         super().__init__(loop, transport, seconds)
 
     def done(self, left: int) -> bool:
-        return left == 0  # (writing resumes before: the protocol cancels it then)
+        if left == 0:
+            self._on_taken()
+            return True
+        return False
 
     def stalled(self) -> None:
         self._on_stall()

@@ -8,8 +8,8 @@ It tells the client the end (a FIN), reads and drops what comes, and closes once
 sent has left (Drain): a close with input unread is a reset, which cuts off what the client
 has not yet received. A client that takes nothing of what is left for the body deadline
 (or still reads it DRAIN_LONGEST times that after) has the rest dropped. An answer still
-being written is cut off once its client has taken none of it for the body deadline
-(Stall): one that stops reading would hold the application's task for good.
+being written is cut off once its client has taken none of it for STALL_DEADLINES body
+deadlines (Stall): one that stops reading would hold the application's task for good.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from app.api.middleware import LONG_LIVED
 from app.api.protocol_answers import (
     DRAIN_LONGEST,
+    STALL_DEADLINES,
     Drain,
     EndingTransport,
     Stall,
@@ -73,7 +74,7 @@ class EndingProtocol(HttpToolsProtocol):
         # What every answer writes to (on_headers_complete): uvicorn's closes, after a last
         # answer (Connection: close, HTTP/1.0, a stop) or in the middle of one (the app
         # failed), end the connection as the server ends it (_end), bounded, and no reset.
-        self._ending = EndingTransport(transport, self._end)
+        self._ending = EndingTransport(transport, self._end, self._feed_written)
 
     def _disarm(self) -> None:
         """Cancel the deadline running (GuardedProtocol's)."""
@@ -82,11 +83,26 @@ class EndingProtocol(HttpToolsProtocol):
         """End the connection if no request begins on it soon (GuardedProtocol's)."""
 
     def pause_writing(self) -> None:
-        """The client takes in less than is sent: the answer waits, for at most the body
-        deadline without any progress (Stall), not for as long as the client stays."""
+        """The client takes in less than is sent: the answer waits, for at most
+        STALL_DEADLINES body deadlines without any progress (Stall), not for as long as the
+        client stays."""
         super().pause_writing()
+        self._watch_the_client()
+
+    def _feed_written(self) -> None:
+        """A live feed wrote: its messages are small and far between, and a client that
+        reads none of them would fill no buffer for hours, so what it has not taken in is
+        watched from the first byte left unacknowledged (its own buffers full)."""
+        if unsent(self.transport) > 0:
+            self._watch_the_client()
+
+    def _watch_the_client(self) -> None:
         if self._stall is None and self._drain is None and not self.transport.is_closing():
-            self._stall = Stall(self.loop, self.transport, self.body_timeout, self._stalled)
+            seconds = self.body_timeout * STALL_DEADLINES
+            self._stall = Stall(self.loop, self.transport, seconds, self._stalled, self._taken)
+
+    def _taken(self) -> None:
+        self._stall = None
 
     def resume_writing(self) -> None:
         self._unstall()
@@ -102,7 +118,8 @@ class EndingProtocol(HttpToolsProtocol):
         the application, which hears it leave, stops writing."""
         self._stall = None
         log.warning(
-            "answer not taken in by its client in time", extra={"seconds": self.body_timeout}
+            "answer not taken in by its client in time",
+            extra={"seconds": self.body_timeout * STALL_DEADLINES},
         )
         self._close()
 
@@ -128,6 +145,7 @@ class EndingProtocol(HttpToolsProtocol):
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
         self._running = cycle
+        self._ending.watched = cycle.scope["path"] in LONG_LIVED
         super()._start_asgi_task(cycle, app)
 
     def _close_after_the_answer(self) -> None:
@@ -220,17 +238,16 @@ class EndingProtocol(HttpToolsProtocol):
     def timeout_keep_alive_handler(self) -> None:
         """Idle for uvicorn's keep-alive timeout: ended (_end), where uvicorn's close() would
         wait for a client that may never read what is left of an answer, or reset one that
-        reads it. A client still taking its last answer in is not idle yet: it runs again,
-        up to DRAIN_LONGEST body deadlines, after which what is left is dropped."""
+        reads it. A client still taking its last answer in is not idle yet: it runs again;
+        from the first time, the last answer and its end (the drain's) have DRAIN_LONGEST
+        body deadlines at most, after which what is left is dropped."""
         if self.transport.is_closing():  # (reset: the loss is on its way)
             return
         left = unsent(self.transport)
         now = self.loop.time()
         self._idle_since = min(self._idle_since, now)
-        if (
-            0 < left < self._idle_left
-            and now - self._idle_since >= self.body_timeout * DRAIN_LONGEST
-        ):
+        latest = self._idle_since + self.body_timeout * DRAIN_LONGEST
+        if left > 0 and now >= latest:
             self._close()
         elif 0 < left < self._idle_left:
             self._idle_left = left
@@ -239,6 +256,8 @@ class EndingProtocol(HttpToolsProtocol):
             )
         else:
             self._end()
+            if self._drain is not None:  # (a pause in its reading does not start it over)
+                self._drain.by(latest)
 
     def _close(self) -> None:
         """Cut the connection off at once: what is left of an answer is dropped."""

@@ -78,3 +78,19 @@ async def test_a_drain_waits_on_a_client_taking_it_in_up_to_its_longest() -> Non
         held.size -= 1
     assert held.ended == "aborted"
     assert held.size > 0
+
+
+async def test_a_drain_ends_by_the_time_it_is_given() -> None:
+    """The kept-alive timeout gives the drain it starts what is left of the last answer's
+    DRAIN_LONGEST deadlines: a pause in a slow reader's reading started them over (review
+    r13: dropped at twice the cap)."""
+    held = _Held(10_000)
+    loop = asyncio.get_running_loop()
+    drain = Drain(loop, held, 10)  # type: ignore[arg-type]
+    drain.by(loop.time() + SENT_CHECK * 2)
+    for _ in range(6):
+        if held.ended:
+            break
+        await asyncio.sleep(SENT_CHECK)
+        held.size -= 1  # taking it in all the while
+    assert held.ended == "aborted"
