@@ -132,11 +132,15 @@ def closing_caution_lines(notes: str) -> tuple[str | None, list[str]]:
 
 
 def caution_lines(notes: str | None) -> list[str]:
-    """The lines closing notes that tell the CAD's cautions not read as a safety flag (and
-    how many more it has, past their budget), as a dispatcher reads them."""
+    """The lines of notes that tell the CAD's cautions not read as a safety flag (and how
+    many more it has, past their budget), as a dispatcher reads them: wherever they stand,
+    for a dispatcher's edit may have put a note after them, a line under one, or a console
+    written them back with CRLF (review r14). A line a dispatcher writes in that form is
+    one too: the units read what the notes say in it."""
     if notes is None:
         return []
-    return [line for line in closing_caution_lines(notes)[1] if line.startswith(CAUTION_LINE)]
+    lines = notes.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return [line.strip() for line in lines if line.lstrip().startswith(CAUTION_LINE)]
 
 
 def lines_in_place(

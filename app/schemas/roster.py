@@ -273,12 +273,26 @@ class CoResponderOut(BaseModel):
 
 
 def _no_incident_when_free(schema: dict[str, Any]) -> None:
-    """State in the schema what _busy_only checks: external_incident only with a busy status."""
-    schema["if"] = {
-        "properties": {"status": {"enum": list(OFF_CALL)}},
-        "required": ["status"],
-    }
-    schema["then"] = {"properties": {"external_incident": {"type": "null"}}}
+    """State in the schema what _busy_only checks: a status, a location or both;
+    external_incident only with a busy status."""
+    given = {"type": ["string", "object"]}  # (present and not null)
+    schema["anyOf"] = [
+        {"required": ["status"], "properties": {"status": given}},
+        {"required": ["location"], "properties": {"location": given}},
+    ]
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"status": {"enum": list(OFF_CALL)}}, "required": ["status"]},
+            "then": {"properties": {"external_incident": {"type": "null"}}},
+        },
+        {
+            "if": {
+                "required": ["external_incident"],
+                "properties": {"external_incident": {"type": "string"}},
+            },
+            "then": {"required": ["status"], "properties": {"status": {"type": "string"}}},
+        },
+    ]
 
 
 class StatusUpdate(StrictModel):

@@ -53,11 +53,11 @@ async def set_status(
     session, unit, cad_id = await _lock(session, context, responder_type, responder_id)
     now = datetime.now(UTC)
     previous, call_id = unit.status, unit.active_call_id
-    if body.call_id is not None and body.call_id != call_id:
+    if body.call_id is not None and body.call_id != call_id and not _already(unit, body):
         raise _not_on_that_call(body.call_id, call_id, cad_id)
     # A report of the unit's position alone keeps its status (and its CAD incident).
     new = previous if body.status is None else body.status
-    if not unit.active and new not in OFF_CALL:
+    if not unit.active and body.status is not None and new not in OFF_CALL:
         # Deactivating a unit busy on the CAD's incident is refused, so that the units
         # board is not left showing it busy: nor may a report make a separated one busy.
         kind = responder_type.replace("_", "-")
@@ -274,6 +274,19 @@ def _going_back(previous: UnitStatus, new: UnitStatus, call: str) -> Conflict:
         " releases the unit from the call (the call is re-triaged if the unit led it and"
         " others stay), and have a dispatcher dispatch it to the call again, naming it in"
         " units with an override_reason"
+    )
+
+
+def _already(unit: Officer | CoResponder, body: StatusUpdate) -> bool:
+    """Whether a report about a call the unit is off asks what it already is: back in
+    service (or out of it) on no call. A retry of the report that released it, its answer
+    lost, is taken (nothing changes), not told that nothing was changed; a stale busy report
+    is not, nor one that would release the unit from another call."""
+    return (
+        body.status is not None
+        and body.status in OFF_CALL
+        and unit.status == body.status
+        and unit.active_call_id is None
     )
 
 

@@ -374,3 +374,17 @@ async def test_the_units_on_a_call_read_the_cautions_its_notes_tell(admin: Api) 
     assert me["cautions"][0] in await _notes(admin, call["id"])
     assert NOTE not in json.dumps(me)  # the notes themselves stay the dispatcher's
     assert not any(me["call"]["safety"].values())
+    # A dispatcher's edit of the notes leaves them to the units (review r14: a note after
+    # them, a line under one, a trailing line break or CRLF made them vanish).
+    told = await _notes(admin, call["id"])
+    for edited in (
+        told + "\n\nMother on scene, says he is off his meds",
+        told + "\n(dog now chained - Sgt Ruiz)",
+        told + "\n",
+        told.replace("\n", "\r\n"),
+    ):
+        await admin.ok("PATCH", f"/v1/calls/{call['id']}", {"notes": edited})
+        again = await terminal.ok("GET", "/v1/units/me")
+        assert again["cautions"] == me["cautions"], edited
+        assert "Sgt Ruiz" not in json.dumps(again)
+        assert "meds" not in json.dumps(again)

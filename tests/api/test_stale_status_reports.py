@@ -7,6 +7,8 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
+from fastapi import FastAPI
+from jsonschema import Draft202012Validator
 
 from tests.helpers import Api, add_co_responder, add_officer, grid_districts
 
@@ -78,6 +80,63 @@ async def test_a_report_about_a_cleared_call_leaves_the_unit_free(
     assert (mine["unit"]["status"], mine["unit"]["active_call_id"]) == ("available", None)
     board = await admin.ok("GET", "/v1/units?district=D1")
     assert {u["responder_id"]: u["status"] for u in board["items"]}[co] == "available"
+
+
+async def test_a_retried_report_that_released_the_unit_is_taken_again(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """Its answer lost, a terminal sends `available` about its call again: a 409 saying
+    nothing was changed made it think its report had failed (review r14). A report that
+    asks something else of a unit off that call is still refused."""
+    co, terminal, call = await _on_call(admin)
+    path = f"/v1/co-responders/{co}/status"
+    report = {"status": "available", "call_id": call}
+    await terminal.ok("PUT", path, report)
+    events = await _status_events(db, co)
+    again = await terminal.ok("PUT", path, report)
+    assert (again["status"], again["active_call_id"]) == ("available", None)
+    assert await _status_events(db, co) == events
+    busy = await terminal.put(path, {"status": "out_of_service", "call_id": call})
+    assert busy.status_code == 409
+
+
+async def test_a_position_report_of_a_separated_unit_left_busy_is_taken(admin: Api) -> None:
+    """It reported no status, yet was refused as reporting the busy one it had (review
+    r14)."""
+    await grid_districts(admin)
+    officer = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    path = f"/v1/officers/{officer}/status"
+    await admin.ok("PUT", path, {"status": "en_route"})
+    await admin.ok("PATCH", f"/v1/officers/{officer}", {"active": False})
+    here = {"lat": 40.78, "lon": -111.93}
+    moved = await admin.ok("PUT", path, {"location": here})
+    assert (moved["status"], moved["location"]) == ("en_route", here)
+    assert (await admin.put(path, {"status": "on_scene"})).status_code == 409
+
+
+def test_the_openapi_document_states_what_a_report_needs(app: FastAPI) -> None:
+    """Bodies the server refuses (422) were valid by the document (review r14)."""
+    document = app.openapi()
+    schema = {
+        **document["components"]["schemas"]["StatusUpdate"],
+        "components": document["components"],
+    }
+    check = Draft202012Validator(schema)
+    here = {"lat": 40.78, "lon": -111.93}
+    refused = [
+        {},
+        {"external_incident": "CAD-77"},
+        {"call_id": str(uuid.uuid4())},
+        {"location": None},
+        {"status": "available", "external_incident": "CAD-77"},
+    ]
+    taken = [
+        {"location": here},
+        {"status": "en_route", "external_incident": "CAD-77"},
+        {"status": "available", "location": here, "call_id": str(uuid.uuid4())},
+    ]
+    assert [check.is_valid(body) for body in refused] == [False] * len(refused)
+    assert [check.is_valid(body) for body in taken] == [True] * len(taken)
 
 
 async def test_a_position_report_alone_keeps_the_units_status(
