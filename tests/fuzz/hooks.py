@@ -71,7 +71,8 @@ SEMANTIC_RULES = [
     re.compile(r"unknown district \S+( \(codes match exactly: did you mean \S+\?\))?"),
     re.compile(r"unknown district\(s\)( in adjacent| in also_covers)?: .+"),
     re.compile(r"no (officer|co_responder|responder) with that id( in this agency)?"),
-    re.compile(r"that (officer|co_responder) is not active"),
+    # Its shift must fall within its last period of service (app/services/shift_standing.py).
+    re.compile(r"that (officer|co_responder|co-responder) is not active(?:[:,] .+)?", re.DOTALL),
     re.compile(r"no such (officer|co-responder) \S+ in this agency"),
     re.compile(r"your agency has never employed an officer with that state_officer_id"),
     re.compile(r"no district boundary contains the location; give a district"),
