@@ -53,8 +53,12 @@ async def set_status(
     session, unit, cad_id = await _lock(session, context, responder_type, responder_id)
     now = datetime.now(UTC)
     previous, call_id = unit.status, unit.active_call_id
-    if body.call_id is not None and body.call_id != call_id and not _already(unit, body):
-        raise _not_on_that_call(body.call_id, call_id, cad_id)
+    if body.call_id is not None and body.call_id != call_id:
+        if not _already(unit, body):
+            raise _not_on_that_call(body.call_id, call_id, cad_id)
+        # Taken as it stands, and nothing changes, its position neither: a retry may come
+        # after reports that moved the unit since (review r15).
+        return _answer(responder_type, unit)
     # A report of the unit's position alone keeps its status (and its CAD incident).
     new = previous if body.status is None else body.status
     if not unit.active and body.status is not None and new not in OFF_CALL:
@@ -142,6 +146,10 @@ async def set_status(
                 now=now,
             )
     await session.flush()
+    return _answer(responder_type, unit)
+
+
+def _answer(responder_type: ResponderType, unit: Officer | CoResponder) -> UnitStatusOut:
     return UnitStatusOut(
         responder_type=responder_type,
         responder_id=unit.id,

@@ -90,11 +90,19 @@ async def test_a_retried_report_that_released_the_unit_is_taken_again(
     asks something else of a unit off that call is still refused."""
     co, terminal, call = await _on_call(admin)
     path = f"/v1/co-responders/{co}/status"
-    report = {"status": "available", "call_id": call}
+    report = {"status": "available", "call_id": call, "location": {"lat": 40.7, "lon": -111.9}}
     await terminal.ok("PUT", path, report)
+    now = {"lat": 40.8, "lon": -111.8}
+    await terminal.ok("PUT", path, {"location": now})  # the unit moves on meanwhile
     events = await _status_events(db, co)
     again = await terminal.ok("PUT", path, report)
-    assert (again["status"], again["active_call_id"]) == ("available", None)
+    # Nothing changes, its position neither: the retry's is older (review r15).
+    assert (again["status"], again["active_call_id"], again["location"]) == (
+        "available",
+        None,
+        now,
+    )
+    assert (await terminal.ok("GET", "/v1/units/me"))["unit"]["location"] == now
     assert await _status_events(db, co) == events
     busy = await terminal.put(path, {"status": "out_of_service", "call_id": call})
     assert busy.status_code == 409
