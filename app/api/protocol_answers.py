@@ -154,9 +154,10 @@ class Watch:
         now = loop.time()
         self._stalled_at = now + seconds
         self._latest = now + longest
-        self._left: int | None = None
-        self._check: asyncio.TimerHandle | None = None
-        self._look()
+        # What is left now; the first look a SENT_CHECK later (none from the constructor,
+        # whose caller has not yet the watch its callbacks speak of).
+        self._left = unsent(transport)
+        self._check: asyncio.TimerHandle | None = loop.call_later(SENT_CHECK, self._look)
 
     def done(self, left: int) -> bool:
         """Whether there is no more to watch, left bytes being unsent."""
@@ -172,7 +173,7 @@ class Watch:
         if self.done(left):
             return
         now = self._loop.time()
-        if self._left is not None and left < self._left:  # the client takes it in
+        if left < self._left:  # the client takes it in
             self._stalled_at = now + self._seconds
         self._left = left
         if now >= min(self._stalled_at, self._latest):

@@ -65,8 +65,8 @@ class EndingProtocol(HttpToolsProtocol):
         # and when it first ran after that answer.
         self._idle_left = math.inf
         self._idle_since = math.inf
-        # While an answer waits on its client to take in what it has sent (writing paused):
-        # the deadline for the client to take some of it.
+        # While an answer waits on its client to take in what it has sent (writing paused,
+        # or a live feed's bytes unacknowledged): the deadline for the client to take some.
         self._stall: Stall | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -114,8 +114,8 @@ class EndingProtocol(HttpToolsProtocol):
             self._stall = None
 
     def _stalled(self) -> None:
-        """The client took none of the answer for the body deadline: it is cut off, and
-        the application, which hears it leave, stops writing."""
+        """The client took none of the answer for STALL_DEADLINES body deadlines: it is cut
+        off, and the application, which hears it leave, stops writing."""
         self._stall = None
         log.warning(
             "answer not taken in by its client in time",

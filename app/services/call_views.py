@@ -232,14 +232,6 @@ def etag(shown: CallDetailOut) -> str:
     return f'"{base64.urlsafe_b64encode(digest[:18]).decode()}"'
 
 
-async def get_with_units(
-    session: AsyncSession, context: AgencyContext, call_id: UUID
-) -> DispatchedCallOut:
-    """A call as lists show it: with its units and dispatches, without notes."""
-    call = await get(session, context, call_id)
-    return await render_with_units(session, call, await latest_recommendation(session, call))
-
-
 async def read_by_its_unit(
     session: AsyncSession,
     context: AgencyContext,
