@@ -8,13 +8,14 @@ from uuid import UUID
 from sqlalchemy import Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.vocabulary import UNIT_STATUSES, UnitStatus, sql_list
+from app.vocabulary import ON_CALL, UNIT_STATUSES, UnitStatus, sql_list
 
 STATUS_CHECK = f"status IN {sql_list(UNIT_STATUSES)}"
 EXTERNAL_INCIDENT_CHECK = "char_length(external_incident) BETWEEN 1 AND 64"
-# A unit busy on a call, cit-dispatch's or a CAD's: GET /v1/units finds those held over
-# past their shift by the partial index on this (migration 0018).
-BUSY = "active_call_id IS NOT NULL OR external_incident IS NOT NULL"
+# A unit busy on a call, cit-dispatch's or a CAD's (named by external_incident or not): its
+# status is an on-call one. GET /v1/units finds those held over past their shift by the
+# partial index on this (migration 0041).
+BUSY = f"status IN {sql_list(ON_CALL)}"
 
 
 class UnitStateMixin:

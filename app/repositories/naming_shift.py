@@ -14,6 +14,7 @@ from sqlalchemy import Select, and_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import CoResponder, Officer, Shift
+from app.vocabulary import ON_CALL
 
 # The shift that names a unit now, for hand-written statements and call_signs below: the one
 # that started last by now (on now, or the one it worked last), else its next one. {unit} is
@@ -94,12 +95,7 @@ async def terminal_shift(
     )
     row = (await session.execute(latest)).first()
     if row is None:
-        busy = or_(
-            Officer.active_call_id.is_not(None),
-            Officer.external_incident.is_not(None),
-            CoResponder.active_call_id.is_not(None),
-            CoResponder.external_incident.is_not(None),
-        )
+        busy = or_(Officer.status.in_(ON_CALL), CoResponder.status.in_(ON_CALL))
         ahead = (
             _with_active_responder(select(Shift).where(*mine, Shift.starts_at > now))
             .where(busy)

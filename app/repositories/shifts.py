@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.ids import new_id
 from app.models import CoResponder, Officer, Shift, ShiftCoverage
+from app.vocabulary import UnitStatus
 
 MAX_SHIFT = timedelta(hours=24)
 
@@ -273,10 +274,16 @@ async def plan_for_its_times(session: AsyncSession) -> None:
     await session.execute(_CUSTOM_PLANS)
 
 
-async def busy_on_its_only_shift(session: AsyncSession, *, shift: Shift) -> str | None:
-    """What the shift's unit is busy on (its cit-dispatch call, or the CAD's incident) when
-    it has no other shift: the one that names it on the consoles (NAMING_SHIFT), a unit
-    sent before its first shift. None otherwise. Read under locked_shift's locks."""
+class UnitState(NamedTuple):
+    active_call_id: UUID | None
+    external_incident: str | None
+    status: UnitStatus
+
+
+async def unit_if_its_only_shift(session: AsyncSession, *, shift: Shift) -> UnitState | None:
+    """The state of the shift's unit (its call, the CAD's incident, its status) when it has
+    no other shift: the one that names it on the consoles (NAMING_SHIFT), a unit sent
+    before its first shift. None otherwise. Read under locked_shift's locks."""
     model = Officer if shift.responder_type == "officer" else CoResponder
     other = (
         select(Shift.id)
@@ -287,17 +294,13 @@ async def busy_on_its_only_shift(session: AsyncSession, *, shift: Shift) -> str 
         )
         .exists()
     )
-    stmt = select(model.active_call_id, model.external_incident).where(
+    stmt = select(model.active_call_id, model.external_incident, model.status).where(
         model.id == shift.responder_id, ~other
     )
     row = (await session.execute(stmt)).one_or_none()
     if row is None:
         return None
-    if row.active_call_id is not None:
-        return f"call {row.active_call_id}"
-    if row.external_incident is not None:
-        return f"the CAD's incident {row.external_incident}"
-    return None
+    return UnitState(row.active_call_id, row.external_incident, row.status)
 
 
 async def shifts_overlapping(

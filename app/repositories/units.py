@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.raw import RawStatement, driver
 from app.records.units import UnitRecord
+from app.vocabulary import ON_CALL, sql_list
 
 # A coverage row on now of an active unit. No shift is longer than 24 hours (a check
 # constraint), which bounds the scan of starts_at.
@@ -42,27 +43,28 @@ _COLUMNS = """sc.shift_id, sc.responder_type, sc.responder_id, sc.call_sign,
            sc.home_district_id, sc.ends_at, sc.status, sc.lat, sc.lon,
            coalesce(sc.cit_periods @> CAST(:today AS date), false) AS cit_certified"""
 
-# Units held over: active responders busy on a call (theirs or a CAD's) off shift now, as
-# the home row of the shift that names them (app/repositories/naming_shift.py, NAMING_SHIFT): the
-# one that started last, which has ended, else their next one (sent by a dispatcher's
-# override before their first shift). With the responder's status, location and
-# certifications now (the triggers stop keeping an ended shift's row current). Few rows,
-# found by the partial indexes of migration 0018; the shifts by ix_shift_coverage_responder
+# Units held over: active responders busy on a call (theirs or a CAD's, named or not: an
+# on-call status, app.models.responder.BUSY) off shift now, as the home row of the shift
+# that names them (app/repositories/naming_shift.py, NAMING_SHIFT): the one that started
+# last, which has ended, else their next one (sent by a dispatcher's override before their
+# first shift). With the responder's status, location and certifications now (the triggers
+# stop keeping an ended shift's row current). Few rows, found by the partial indexes on
+# BUSY (migration 0041); the shifts by ix_shift_coverage_responder
 # (shifts of one responder never overlap: ends_at orders them as starts_at does; the next
 # one's ends_at > :now, implied, bounds its scan to the shifts ahead, not the whole
 # history). Its columns are $columns' with the responder's state.
-_HELD_OVER = """
+_HELD_OVER = f"""
     SELECT sc.shift_id, sc.responder_type, sc.responder_id, sc.call_sign,
            sc.home_district_id, sc.ends_at, r.status, r.lat, r.lon,
            coalesce(cit_periods_of(r.person) @> CAST(:today AS date), false) AS cit_certified
     FROM (
         SELECT o.id, o.status, o.lat, o.lon, o.state_officer_id AS person FROM officer o
         WHERE o.agency_id = :agency_id AND o.active
-          AND (o.active_call_id IS NOT NULL OR o.external_incident IS NOT NULL)
+          AND o.status IN {sql_list(ON_CALL)}
         UNION ALL
         SELECT c.id, c.status, c.lat, c.lon, NULL FROM co_responder c
         WHERE c.agency_id = :agency_id AND c.active
-          AND (c.active_call_id IS NOT NULL OR c.external_incident IS NOT NULL)
+          AND c.status IN {sql_list(ON_CALL)}
     ) r
     CROSS JOIN LATERAL (
         SELECT * FROM (
@@ -81,7 +83,7 @@ _HELD_OVER = """
         ORDER BY naming.rank
         LIMIT 1
     ) sc
-    WHERE sc.ends_at <= :now OR sc.starts_at > :now"""
+    WHERE sc.ends_at <= :now OR sc.starts_at > :now"""  # noqa: S608 (static: the statuses)
 
 # The whole agency: its coverage rows on now; each shift's home row is its unit, its other
 # rows the districts it also covers. They are read district by district, so the planner can

@@ -19,7 +19,8 @@ from app.repositories import webhooks as webhooks_repo
 from app.security import Principal
 from app.services import audit, unit_kind
 from app.services import webhooks as webhook_service
-from app.vocabulary import ResponderType, invisible_escaped
+from app.services.busy import busy_on
+from app.vocabulary import ResponderType
 
 # How many times a separation looks for the shift under way again, when one was created
 # while it looked (each time, it lets go of the unit's row and locks the shift first).
@@ -71,7 +72,8 @@ async def _refuse_deactivating_on_a_call(
     session: AsyncSession, agency_id: UUID, responder_type: ResponderType, unit_id: UUID
 ) -> None:
     """A 409 when the unit to deactivate holds an assignment, or is busy on a CAD's own
-    incident: it would stay on the call, or the incident, yet vanish from the units list (as
+    incident (named or not): it would stay on the call, or the incident, yet vanish from the
+    units list (as
     cancelling its only shift is refused then). Its row is locked first (the one lock order
     of dispatch), so no dispatch assigns it between this check and the change."""
     locked = await assignment_repo.lock_units(
@@ -86,11 +88,11 @@ async def _refuse_deactivating_on_a_call(
             f"the unit is assigned to call {unit.active_call_id}: clear the call, or have the"
             " unit report available or out of service, before deactivating it"
         )
-    if unit is not None and unit.external_incident is not None:
+    busy = None if unit is None else busy_on(unit)
+    if busy is not None:
         raise Conflict(
-            f"the unit is busy on the CAD's incident {invisible_escaped(unit.external_incident)}:"
-            " have it report"
-            " available or out of service before deactivating it"
+            f"the unit is busy on {busy}: have it report available or out of service before"
+            " deactivating it"
         )
 
 

@@ -21,6 +21,7 @@ from app.repositories.pagination import fetch_page
 from app.repositories.shift_views import shift_views
 from app.schemas.shifts import ShiftCreate, ShiftOut, ShiftPatch, shift_window_problem
 from app.services import audit, shift_standing
+from app.services.busy import busy_on
 from app.services.districts import unknown_codes
 
 
@@ -272,8 +273,8 @@ async def cancel(
     """Cancel a shift that has not started, or one entered after it had ended (a record
     entered in error: _entered_late); the shift as it was (for the audit trail). One that
     has started is a 409: end it early instead, so the record of who worked stays. So is
-    the only shift of a busy unit (on a call, or a CAD's incident): it names the unit on
-    the consoles."""
+    the only shift of a busy unit (on a call, or a CAD's incident, named or not): it names
+    the unit on the consoles."""
     shift = await repo.locked_shift(session, agency_id=agency_id, shift_id=shift_id)
     if shift is None:
         raise NotFound("shift not found")
@@ -284,7 +285,8 @@ async def cancel(
             "the shift has started: it stays as the record of who worked;"
             " to end it early, PATCH its ends_at"
         )
-    busy = await repo.busy_on_its_only_shift(session, shift=shift)
+    unit = await repo.unit_if_its_only_shift(session, shift=shift)
+    busy = None if unit is None else busy_on(unit)
     if busy is not None:
         # Sent before its first shift, the unit is on the consoles as this shift's: without
         # it the dispatcher would lose sight of a unit still on scene.

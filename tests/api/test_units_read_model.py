@@ -311,6 +311,62 @@ async def test_a_unit_sent_before_its_first_shift_is_on_the_consoles_and_its_ter
     assert (await admin.delete(f"/v1/shifts/{shift['id']}")).status_code == 204
 
 
+async def test_a_unit_the_cad_sends_without_naming_its_incident_stays_in_sight(
+    admin: Api,
+) -> None:
+    """A CAD reporting a unit en route to an incident of its own without naming it is as
+    busy as one that names it: the unit stays on the consoles and its terminal past its
+    shift (here, before its first one), and neither deactivating it nor cancelling the shift
+    that names it is taken until it is free. A unit was busy only with a call or a named
+    incident: this one vanished from the consoles, and could be deactivated still busy."""
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "D1"}, 201)
+    body = {"state_officer_id": "NN-1", "badge_number": "NN-1", "name": "Officer Unnamed"}
+    officer = str((await admin.ok("POST", "/v1/officers", body, 201))["id"])
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=4)
+    await add_shift(
+        admin,
+        "officer",
+        officer,
+        call_sign="1N1",
+        district="D1",
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=8),
+    )
+    [shift] = (await admin.ok("GET", "/v1/shifts"))["items"]
+    terminal = await admin.with_role("unit", responder_id=officer)  # type: ignore[arg-type]
+    path = f"/v1/officers/{officer}"
+    await admin.ok("PUT", f"{path}/status", {"status": "en_route"})
+
+    [unit] = (await admin.ok("GET", "/v1/units"))["items"]
+    assert (unit["call_sign"], unit["status"], unit["external_incident"]) == (
+        "1N1",
+        "en_route",
+        None,
+    )
+    assert (await admin.ok("GET", "/v1/units?district=D1"))["items"] == [unit]
+    assert (await terminal.ok("GET", "/v1/units/me"))["unit"] == unit
+    for refused, said in (
+        (
+            await admin.delete(f"/v1/shifts/{shift['id']}"),
+            "the unit is on an incident of the CAD's (en_route), and this is its only shift",
+        ),
+        (
+            await admin.patch(path, {"active": False}),
+            "the unit is busy on an incident of the CAD's (en_route): have it report",
+        ),
+    ):
+        assert refused.status_code == 409, refused.text
+        assert said in refused.json()["detail"]
+    assert (await admin.ok("GET", path))["active"] is True
+    assert (await admin.ok("GET", "/v1/units"))["items"] == [unit]
+
+    await admin.ok("PUT", f"{path}/status", {"status": "available"})
+    assert (await admin.ok("GET", "/v1/units"))["items"] == []
+    assert (await terminal.get("/v1/units/me")).status_code == 404
+    assert (await admin.delete(f"/v1/shifts/{shift['id']}")).status_code == 204
+    assert (await admin.ok("PATCH", path, {"active": False}))["active"] is False
+
+
 async def test_a_unit_sent_between_its_shifts_shows_the_one_it_worked_last(admin: Api) -> None:
     # Called back between two watches: the record is the watch it worked, as for a unit
     # whose call outlasts its shift, not the one ahead.
