@@ -185,8 +185,11 @@ CLEARING_RECORD = (
 CallStatus = Literal["pending", "dispatched", "cleared"]
 CALL_STATUSES: tuple[CallStatus, ...] = get_args(CallStatus)
 # What a call.updated tells changed, in this order: the call's fields that new information
-# changed, or lead_left: the unit leading it left it while others stay.
-CallChange = Literal["nature", "safety", "location", "district", "subject", "notes", "lead_left"]
+# changed; lead_left: the unit leading it left it while others stay; or units: units joined
+# the units on it (reinforcements), or one not leading it left while others stay.
+CallChange = Literal[
+    "nature", "safety", "location", "district", "subject", "notes", "lead_left", "units"
+]
 CALL_CHANGES: tuple[CallChange, ...] = get_args(CallChange)
 
 # Flags a call taker can set. Which of them are safety concerns is the policy's choice.

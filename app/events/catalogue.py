@@ -72,8 +72,9 @@ CATALOGUE: Mapping[EventType, EventKind] = {
     "call.created": EventKind(CallSummary, "A call was taken."),
     "call.updated": EventKind(
         CallUpdated,
-        "New information changed the call, or the unit leading it left it while others stay;"
-        " it was re-triaged.",
+        "New information changed the call, or the unit leading it left it while others stay:"
+        " it was re-triaged; or units joined the units on it, or one not leading it left"
+        " while others stay.",
         True,
     ),
     "recommendation.created": EventKind(
@@ -175,7 +176,9 @@ def call_created(call: CallRecord, *, lead: Lead) -> OutboxEvent:
     return _event("call.created", call.id, None, call_summary(call, lead=lead))
 
 
-def call_updated(call: CallRecord, *, lead: Lead, changed: Iterable[CallChange]) -> OutboxEvent:
+def call_updated(
+    call: CallRecord, *, lead: Lead | None, changed: Iterable[CallChange]
+) -> OutboxEvent:
     """The call changed: what changed, in the vocabulary's order."""
     told = set(changed)
     payload = CallUpdated(

@@ -97,8 +97,10 @@ class CallUpdated(CallSummary):
             description="What changed, in this order: nature, safety, location, district,"
             " subject, notes (the notes' text is never sent), as new information changed"
             " them; or lead_left: the unit leading the call left it while others stay"
-            " (`lead` is then the new recommendation's). Null in an event written by a"
-            " release before this member"
+            " (`lead` is then the new recommendation's); or units: units were sent to join"
+            " the units on the call (reinforcements), or a unit not leading it left it"
+            " while others stay (GET /v1/units/me lists who is on it now). Null in an event"
+            " written by a release before this member"
         ),
     ]
 

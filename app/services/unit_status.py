@@ -176,18 +176,28 @@ async def _after_leaving(
     """A unit left the call by its report. When it led the call (available, or out of
     service) while others stay on it, the call is re-triaged, so the consoles see who
     should lead now (recommendation.created) and, when that is the other kind of unit, the
-    units on it hear so (call.escalated); the unit that left is not named. When it was the
-    last on the call and went out of service, it did not finish the work: the call is
-    re-triaged, its recommendation warning that no unit is on it (no_unit_on_call), so the
-    consoles see whom to send. The last unit reporting available ends the work, not the
-    call: it waits to be cleared, and nothing is recommended."""
+    units on it hear so (call.escalated); the unit that left is not named. One not leading
+    it leaves the units on it told so (call.updated, `units`). When it was the last on the
+    call and went out of service, it did not finish the work: the call is re-triaged, its
+    recommendation warning that no unit is on it (no_unit_on_call), so the consoles see
+    whom to send. The last unit reporting available ends the work, not the call: it waits
+    to be cleared, and nothing is recommended."""
     await session.flush()  # the candidates read the unit as it now stands
     responder_type, responder_id, status = unit
     worked = await assignment_repo.worked(session, call_id)
-    if not (led if worked else status == "out_of_service"):
+    if not (worked or status == "out_of_service"):
         return
     call = await call_repo.get_call(session, agency_id=context.agency_id, call_id=call_id)
     if call is None or call.status != "dispatched":
+        return
+    if worked and not led:
+        # Its terminals hear unit.released of their own unit alone: without this, a crew
+        # counting on the unit that left would learn of it by radio, or not at all.
+        latest = (await call_repo.latest_recommendations(session, [call_id])).get(call_id)
+        told = events.call_updated(
+            call, lead=None if latest is None else latest.lead, changed=["units"]
+        )
+        await outbox.write(session, agency_id=context.agency_id, at=now, events=[told])
         return
     await triage.retriage(
         session,

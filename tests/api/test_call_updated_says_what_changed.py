@@ -13,7 +13,17 @@ import asyncpg
 
 from app.encryption import CALL_NOTES, DataCipher, generate_key
 from tests.eido.documents import document, incident_id, later
-from tests.helpers import Api, grid_districts
+from tests.helpers import Api, add_co_responder, add_officer, grid_districts
+
+
+async def _heard(db: asyncpg.Connection, call_id: str) -> list[tuple[Any, set[str]]]:
+    """Each call.updated of the call: what it says changed, and the units that hear it."""
+    rows = await db.fetch(
+        "SELECT payload::text AS p, units_on_call FROM event"
+        " WHERE type = 'call.updated' AND call_id = $1 ORDER BY id",
+        uuid.UUID(call_id),
+    )
+    return [(json.loads(r["p"])["changed"], {str(u) for u in r["units_on_call"]}) for r in rows]
 
 
 async def _told(db: asyncpg.Connection, call_id: str) -> list[Any]:
@@ -92,4 +102,45 @@ async def test_the_document_lists_what_may_change(admin: Api) -> None:
         "subject",
         "notes",
         "lead_left",
+        "units",
     ]
+
+
+async def test_the_units_on_a_call_hear_units_join_them_and_leave(
+    admin: Api, db: asyncpg.Connection
+) -> None:
+    """A crew on scene heard nothing of the reinforcements sent to it, nor of a unit beside
+    it called away: each terminal hears unit.assigned and unit.released of its own unit
+    alone (the field unit's check). call.updated `units` tells them all; the one leading
+    the call leaving is told as lead_left, as before, and the last one leaving to no one."""
+    await grid_districts(admin)
+    co = await add_co_responder(admin, district="D1", call_sign="MCT-1")
+    officer = await add_officer(admin, district="D1", call_sign="1A1", cit=True)
+    extra = await add_officer(admin, district="D1", call_sign="1A2")
+    call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
+    path = f"/v1/calls/{call['id']}"
+    # The first dispatch: no unit was on the call to hear of the others.
+    await admin.ok("POST", f"{path}/dispatch")
+    assert await _heard(db, call["id"]) == []
+    sent = {"responder_type": "officer", "responder_id": extra, "role": "backup"}
+    body = {"units": [sent], "override_reason": "second unit for a large scene"}
+    await admin.ok("POST", f"{path}/dispatch", body)
+    assert await _heard(db, call["id"]) == [(["units"], {co, officer, extra})]
+    [updated] = [
+        json.loads(r["p"])
+        for r in await db.fetch("SELECT payload::text AS p FROM event WHERE type = 'call.updated'")
+    ]
+    assert (updated["call_id"], updated["status"], updated["lead"]) == (
+        call["id"],
+        "dispatched",
+        "mental_health",
+    )
+    # The officer in back-up is called away: the two left hear so, and read who stays.
+    await admin.ok("PUT", f"/v1/officers/{extra}/status", {"status": "available"})
+    assert (await _heard(db, call["id"]))[1:] == [(["units"], {co, officer})]
+    # The co-responder leading it leaves: told as before, lead_left, to the officer.
+    await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "available"})
+    assert (await _heard(db, call["id"]))[2:] == [(["lead_left"], {officer})]
+    # The last one back in service: nobody is left to hear, nothing is told.
+    await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "available"})
+    assert len(await _heard(db, call["id"])) == 3
