@@ -20,7 +20,7 @@ class UnitState(Protocol):
 
 def busy_on(unit: UnitState) -> str | None:
     """What the unit is busy on: "call …", "the CAD's incident …", or, sent by the CAD
-    without naming its incident, "an incident of the CAD's (on_scene)", as a dispatch
+    without naming its incident, "an incident of the CAD's (on scene)", as a dispatch
     naming it says (app/services/dispatch.py); None for a unit not busy (its status
     available or out_of_service: app.models.responder.BUSY)."""
     if unit.active_call_id is not None:
@@ -28,5 +28,5 @@ def busy_on(unit: UnitState) -> str | None:
     if unit.external_incident is not None:
         return f"the CAD's incident {invisible_escaped(unit.external_incident)}"
     if unit.status in ON_CALL:
-        return f"an incident of the CAD's ({unit.status})"
+        return f"an incident of the CAD's ({unit.status.replace('_', ' ')})"
     return None

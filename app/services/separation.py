@@ -73,9 +73,9 @@ async def _refuse_deactivating_on_a_call(
 ) -> None:
     """A 409 when the unit to deactivate holds an assignment, or is busy on a CAD's own
     incident (named or not): it would stay on the call, or the incident, yet vanish from the
-    units list (as
-    cancelling its only shift is refused then). Its row is locked first (the one lock order
-    of dispatch), so no dispatch assigns it between this check and the change."""
+    units list (as cancelling its only shift is refused then). Its row is locked first (the
+    one lock order of dispatch), so no dispatch assigns it between this check and the
+    change."""
     locked = await assignment_repo.lock_units(
         session,
         agency_id=agency_id,
@@ -83,12 +83,16 @@ async def _refuse_deactivating_on_a_call(
         co_ids=[unit_id] if responder_type == "co_responder" else [],
     )
     unit = locked.get(unit_id)
-    if unit is not None and unit.active_call_id is not None:
+    if unit is None or not unit.active:
+        # Deactivated already: sent again (with a new name, say), it changes nothing of its
+        # standing. One an earlier release let go busy is as migration 0041 left it.
+        return
+    if unit.active_call_id is not None:
         raise Conflict(
             f"the unit is assigned to call {unit.active_call_id}: clear the call, or have the"
             " unit report available or out of service, before deactivating it"
         )
-    busy = None if unit is None else busy_on(unit)
+    busy = busy_on(unit)
     if busy is not None:
         raise Conflict(
             f"the unit is busy on {busy}: have it report available or out of service before"

@@ -7,6 +7,11 @@ external_incident) is busy as well: GET /v1/units lost sight of it once its shif
 while it was still on scene. Busy is now its status: dispatched, en_route, on_scene or
 transporting, which every unit on a call, of either kind, has. The partial indexes follow.
 
+A unit deactivated while so busy (refused now, as for a named incident) is made
+out_of_service, as it would have had to report before its deactivation: reactivated, it
+would show busy on an incident long over, and stay on the consoles past its shift. It is
+not recommended until it reports available (a downgrade leaves it so).
+
 Revision ID: 0041
 Revises: 0040
 Create Date: 2026-12-06 06:00:00
@@ -37,6 +42,11 @@ def _index(where: str) -> None:
 
 
 def upgrade() -> None:
+    for table in ("officer", "co_responder"):
+        op.execute(
+            f"UPDATE {table} SET status = 'out_of_service', status_at = now()"  # noqa: S608
+            f" WHERE NOT active AND active_call_id IS NULL AND ({BUSY})"
+        )
     _index(BUSY)
 
 

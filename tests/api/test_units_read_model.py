@@ -311,8 +311,9 @@ async def test_a_unit_sent_before_its_first_shift_is_on_the_consoles_and_its_ter
     assert (await admin.delete(f"/v1/shifts/{shift['id']}")).status_code == 204
 
 
+@pytest.mark.parametrize("kind", ["officer", "co_responder"])
 async def test_a_unit_the_cad_sends_without_naming_its_incident_stays_in_sight(
-    admin: Api,
+    admin: Api, kind: str
 ) -> None:
     """A CAD reporting a unit en route to an incident of its own without naming it is as
     busy as one that names it: the unit stays on the consoles and its terminal past its
@@ -320,21 +321,24 @@ async def test_a_unit_the_cad_sends_without_naming_its_incident_stays_in_sight(
     that names it is taken until it is free. A unit was busy only with a call or a named
     incident: this one vanished from the consoles, and could be deactivated still busy."""
     await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "D1"}, 201)
-    body = {"state_officer_id": "NN-1", "badge_number": "NN-1", "name": "Officer Unnamed"}
-    officer = str((await admin.ok("POST", "/v1/officers", body, 201))["id"])
+    if kind == "officer":
+        body = {"state_officer_id": "NN-1", "badge_number": "NN-1", "name": "Officer Unnamed"}
+        unit_id = str((await admin.ok("POST", "/v1/officers", body, 201))["id"])
+    else:
+        unit_id = await add_unrostered_co_responder(admin, "Clinician Unnamed")
     starts = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=4)
     await add_shift(
         admin,
-        "officer",
-        officer,
+        kind,
+        unit_id,
         call_sign="1N1",
         district="D1",
         starts_at=starts,
         ends_at=starts + timedelta(hours=8),
     )
     [shift] = (await admin.ok("GET", "/v1/shifts"))["items"]
-    terminal = await admin.with_role("unit", responder_id=officer)  # type: ignore[arg-type]
-    path = f"/v1/officers/{officer}"
+    terminal = await admin.with_role("unit", responder_id=unit_id)  # type: ignore[arg-type]
+    path = f"/v1/{kind.replace('_', '-')}s/{unit_id}"
     await admin.ok("PUT", f"{path}/status", {"status": "en_route"})
 
     [unit] = (await admin.ok("GET", "/v1/units"))["items"]
@@ -348,11 +352,11 @@ async def test_a_unit_the_cad_sends_without_naming_its_incident_stays_in_sight(
     for refused, said in (
         (
             await admin.delete(f"/v1/shifts/{shift['id']}"),
-            "the unit is on an incident of the CAD's (en_route), and this is its only shift",
+            "the unit is on an incident of the CAD's (en route), and this is its only shift",
         ),
         (
             await admin.patch(path, {"active": False}),
-            "the unit is busy on an incident of the CAD's (en_route): have it report",
+            "the unit is busy on an incident of the CAD's (en route): have it report",
         ),
     ):
         assert refused.status_code == 409, refused.text

@@ -143,7 +143,7 @@ async def get_officer(
             "An active officer of the agency has the badge_number given, or (reactivated) this"
             " officer's state_officer_id or badge_number (OfficerExistsProblem, whose"
             " officer_id is that officer's id); or the officer, to be deactivated, is"
-            " assigned to a call (Problem)",
+            " assigned to a call or busy on a CAD's incident, named or not (Problem)",
         ),
     },
 )
@@ -159,8 +159,10 @@ async def update_officer(
     audit: Audit,
 ) -> OfficerOut:
     """Change an officer; `active: false` records a separation from the agency and revokes
-    the officer's unit keys. An officer assigned to a call cannot be deactivated (409) until
-    the call is cleared or the officer reports available or out of service."""
+    the officer's unit keys. An officer assigned to a call, or busy on a CAD's incident (named
+    by external_incident or not), cannot be deactivated (409) until the call is cleared or
+    the officer reports available or out of service. One deactivated already may be sent
+    `active: false` again."""
     out, revoked, changed = await service.update_officer(
         session, context, officer_id, body, who=who, request_id=request_id(request)
     )
@@ -356,9 +358,10 @@ async def update_co_responder(
     state: State,
     audit: Audit,
 ) -> CoResponderOut:
-    """Change a co-responder; `active: false` revokes its unit keys. One assigned to a call
-    cannot be deactivated (409) until the call is cleared or the unit reports available or
-    out of service."""
+    """Change a co-responder; `active: false` revokes its unit keys. One assigned to a call,
+    or busy on a CAD's incident (named by external_incident or not), cannot be deactivated
+    (409) until the call is cleared or the unit reports available or out of service. One
+    deactivated already may be sent `active: false` again."""
     out, revoked, changed = await service.update_co_responder(
         session,
         who=who,
