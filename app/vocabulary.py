@@ -186,7 +186,8 @@ CallStatus = Literal["pending", "dispatched", "cleared"]
 CALL_STATUSES: tuple[CallStatus, ...] = get_args(CallStatus)
 # What a call.updated tells changed, in this order: the call's fields that new information
 # changed; lead_left: the unit leading it left it while others stay; or units: units joined
-# the units on it (reinforcements), or one not leading it left while others stay.
+# the units on it (reinforcements), parts changed among them, or one not leading it left
+# while others stay.
 CallChange = Literal[
     "nature", "safety", "location", "district", "subject", "notes", "lead_left", "units"
 ]

@@ -73,8 +73,8 @@ CATALOGUE: Mapping[EventType, EventKind] = {
     "call.updated": EventKind(
         CallUpdated,
         "New information changed the call, or the unit leading it left it while others stay:"
-        " it was re-triaged; or units joined the units on it, or one not leading it left"
-        " while others stay.",
+        " it was re-triaged; or units joined the units on it, their parts changed, or one"
+        " not leading it left while others stay.",
         True,
     ),
     "recommendation.created": EventKind(

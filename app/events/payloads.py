@@ -98,9 +98,10 @@ class CallUpdated(CallSummary):
             " subject, notes (the notes' text is never sent), as new information changed"
             " them; or lead_left: the unit leading the call left it while others stay"
             " (`lead` is then the new recommendation's); or units: units were sent to join"
-            " the units on the call (reinforcements), or a unit not leading it left it"
-            " while others stay (GET /v1/units/me lists who is on it now). Null in an event"
-            " written by a release before this member"
+            " the units on the call (reinforcements), a dispatch changed their parts, or a"
+            " unit not leading it left it while others stay (GET /v1/units/me lists who is"
+            " on it now). More values may come: a receiver ignores those it does not know."
+            " Null in an event written by a release before this member"
         ),
     ]
 

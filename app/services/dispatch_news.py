@@ -4,7 +4,8 @@ this module words it.
 
 Each unit sent hears unit.assigned with the kind of unit leading the call now; each unit
 already on the call given another part hears it again with its previous role; units sent
-to join units already on the call are told to them all as call.updated (`units`); and a
+to join units already on the call, or parts changed, are told to them all as call.updated
+(`units`); and a
 dispatcher sending the other kind of unit to lead a call already worked is told to them
 all as call.escalated (rule `dispatch_override`).
 """
@@ -72,10 +73,10 @@ async def dispatch_events(
         for responder_type, responder_id, role in sent.wanted
     ]
     told += await _role_changed(session, call, leading or lead, concern, sent.changes, locked, now)
-    if active and sent.wanted:
-        # Reinforcements: the units on the call already hear who joins them (their
-        # terminals hear unit.assigned of their own unit alone), and read who from
-        # GET /v1/units/me; those sent hear it too (units_on_call counts them).
+    if active and (sent.wanted or sent.changes):
+        # Reinforcements, or parts changed: the units on the call hear it (their terminals
+        # hear unit.assigned of their own unit alone), and read who is on it, in what part,
+        # from GET /v1/units/me; those sent hear it too (units_on_call counts them).
         told.append(events.call_updated(call, lead=lead, changed=["units"]))
     before = dispatch_roles.lead_kind([(a.responder_type, a.responder_id, a.role) for a in active])
     # Carrying out a recommendation whose lead changed since the last dispatch that sent

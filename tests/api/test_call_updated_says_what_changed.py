@@ -135,12 +135,16 @@ async def test_the_units_on_a_call_hear_units_join_them_and_leave(
         "dispatched",
         "mental_health",
     )
-    # The officer in back-up is called away: the two left hear so, and read who stays.
-    await admin.ok("PUT", f"/v1/officers/{extra}/status", {"status": "available"})
-    assert (await _heard(db, call["id"]))[1:] == [(["units"], {co, officer})]
+    # Its part changed, and it alone hears unit.assigned so: the others hear of it too.
+    part = {"units": [{**sent, "role": "stabilize"}], "override_reason": "calm the scene"}
+    await admin.ok("POST", f"{path}/dispatch", part)
+    assert (await _heard(db, call["id"]))[1:] == [(["units"], {co, officer, extra})]
+    # The officer is called away: the two left hear so, and read who stays.
+    await admin.ok("PUT", f"/v1/officers/{extra}/status", {"status": "out_of_service"})
+    assert (await _heard(db, call["id"]))[2:] == [(["units"], {co, officer})]
     # The co-responder leading it leaves: told as before, lead_left, to the officer.
     await admin.ok("PUT", f"/v1/co-responders/{co}/status", {"status": "available"})
-    assert (await _heard(db, call["id"]))[2:] == [(["lead_left"], {officer})]
+    assert (await _heard(db, call["id"]))[3:] == [(["lead_left"], {officer})]
     # The last one back in service: nobody is left to hear, nothing is told.
     await admin.ok("PUT", f"/v1/officers/{officer}/status", {"status": "available"})
-    assert len(await _heard(db, call["id"])) == 3
+    assert len(await _heard(db, call["id"])) == 4
