@@ -15,8 +15,8 @@ from app.events.catalogue import OutboxEvent
 from app.models import Assignment, CoResponder, Officer
 from app.repositories import assignments as assignment_repo
 from app.repositories import calls as call_repo
+from app.repositories import dispatch_reads, naming_shift
 from app.repositories import events as outbox
-from app.repositories import naming_shift
 from app.routing.types import LeftUnit
 from app.schemas.common import geo_location
 from app.schemas.roster import StatusUpdate, UnitStatusOut
@@ -55,7 +55,14 @@ async def set_status(
     previous, call_id = unit.status, unit.active_call_id
     if body.call_id is not None and body.call_id != call_id:
         if not _already(unit, body):
-            raise _not_on_that_call(body.call_id, call_id, cad_id)
+            # The call the report is about, by the CAD's number too: the crew knows it so.
+            # Another agency's call is named by the id the report gave, as it was.
+            told = await dispatch_reads.external_ids_of(
+                await session.connection(), agency_id=context.agency_id, call_ids=[body.call_id]
+            )
+            raise _not_on_that_call(
+                (body.call_id, told.get(body.call_id)), call_id=call_id, cad_id=cad_id
+            )
         # Taken as it stands, and nothing changes, its position neither: a retry may come
         # after reports that moved the unit since (review r15).
         return _answer(responder_type, unit)
@@ -308,14 +315,17 @@ def _already(unit: Officer | CoResponder, body: StatusUpdate) -> bool:
     )
 
 
-def _not_on_that_call(about: UUID, call_id: UUID | None, cad_id: str | None) -> NotOnThatCall:
+def _not_on_that_call(
+    about: tuple[UUID, str | None], *, call_id: UUID | None, cad_id: str | None
+) -> NotOnThatCall:
     now = (
         "on no cit-dispatch call now (released from it, or the call cleared)"
         if call_id is None
         else f"on call {call_views.named(call_id, cad_id)} now"
     )
     return NotOnThatCall(
-        f"this report is about call {about}, but the unit is {now}: nothing was changed. Read"
+        f"this report is about call {call_views.named(*about)}, but the unit is {now}: nothing"
+        " was changed. Read"
         " the unit's state (GET /v1/units/me from its terminal) and report again as it stands",
         call_id,
     )

@@ -54,6 +54,8 @@ async def test_a_report_about_a_call_the_unit_was_moved_off_changes_nothing(
     assert problem["type"].endswith("/not-on-that-call")
     assert problem["active_call_id"] == second["id"]
     assert f"is on call CAD-B, {second['id']} now" in problem["detail"]
+    # The call it is about by the CAD's number too, as the crew knows it.
+    assert problem["detail"].startswith(f"this report is about call CAD-A, {first}, but")
     me = await terminal.ok("GET", "/v1/units/me")
     assert (me["unit"]["status"], me["unit"]["active_call_id"]) == ("dispatched", second["id"])
     assert me["assignment"]["on_scene_at"] is None
@@ -61,6 +63,22 @@ async def test_a_report_about_a_call_the_unit_was_moved_off_changes_nothing(
     # The same report about the call it is on now is taken.
     taken = await terminal.ok("PUT", path, {"status": "on_scene", "call_id": second["id"]})
     assert (taken["status"], taken["active_call_id"]) == ("on_scene", second["id"])
+
+
+async def test_a_report_about_another_agencys_call_does_not_learn_its_cad_number(
+    admin: Api, other_admin: Api
+) -> None:
+    co, terminal, _ = await _on_call(admin)
+    await grid_districts(other_admin)
+    theirs = await other_admin.ok(
+        "POST", "/v1/calls", {"district": "D1", "external_id": "THEIRS-1"}, 201
+    )
+    path = f"/v1/co-responders/{co}/status"
+    stale = await terminal.put(path, {"status": "on_scene", "call_id": theirs["id"]})
+    assert stale.status_code == 409, stale.text
+    detail = stale.json()["detail"]
+    assert detail.startswith(f"this report is about call {theirs['id']}, but")
+    assert "THEIRS" not in detail
 
 
 async def test_a_report_about_a_cleared_call_leaves_the_unit_free(
