@@ -13,7 +13,7 @@ from uuid import UUID
 from sqlalchemy import Select, and_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import CoResponder, Officer, Shift
+from app.models import CoResponder, District, Officer, Shift
 from app.vocabulary import ON_CALL
 
 # The shift that names a unit now, for hand-written statements and call_signs below: the one
@@ -104,3 +104,23 @@ async def terminal_shift(
         )
         row = (await session.execute(ahead)).first()
     return None if row is None else (row[0], row[1], row[2])
+
+
+async def next_shift(
+    session: AsyncSession, *, agency_id: UUID, responder_id: UUID, now: datetime
+) -> tuple[datetime, str, str] | None:
+    """The responder's next shift (its start, call sign and district's code), if one is on
+    the roster. One probe of ix_shift_responder_id."""
+    stmt = (
+        select(Shift.starts_at, Shift.call_sign, District.code)
+        .join(District, District.id == Shift.district_id)
+        .where(
+            Shift.agency_id == agency_id,
+            Shift.responder_id == responder_id,
+            Shift.starts_at > now,
+        )
+        .order_by(Shift.starts_at)
+        .limit(1)
+    )
+    row = (await session.execute(stmt)).first()
+    return None if row is None else (row.starts_at, row.call_sign, row.code)

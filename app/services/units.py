@@ -10,6 +10,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.agency_context import AgencyContext
+from app.events.body import instant_text
 from app.records.units import UnitRecord
 from app.repositories import naming_shift, shift_views
 from app.repositories import roster as roster_repo
@@ -17,6 +18,7 @@ from app.repositories import units as unit_repo
 from app.schemas.common import geo_location
 from app.schemas.shifts import UnitOut
 from app.services.agency import district_id_of
+from app.vocabulary import invisible_escaped
 
 
 async def units_on_shift(
@@ -47,6 +49,29 @@ async def my_unit(
         session, agency_id=context.agency_id, responder_id=responder_id, now=now
     )
     return None if row is None else (await _units(session, context, [row], now))[0]
+
+
+async def without_a_record(
+    session: AsyncSession, context: AgencyContext, *, responder_id: UUID, now: datetime
+) -> str:
+    """Why a unit has no record yet (my_unit gave none), for its terminal: off duty until its
+    first shift, named with its start, call sign and district, or with none on the roster.
+    (An inactive unit's keys are revoked: its terminal does not get this far.)"""
+    ahead = await naming_shift.next_shift(
+        session, agency_id=context.agency_id, responder_id=responder_id, now=now
+    )
+    if ahead is None:
+        # On a call or not: a record needs a call sign, which comes from a shift.
+        return (
+            "your unit has no shift on the roster: its record (its call sign) comes from"
+            " one; a supervisor enters them"
+        )
+    starts, call_sign, district = ahead
+    return (
+        f"your unit is off duty: its first shift starts at {instant_text(starts)} (call"
+        f" sign {invisible_escaped(call_sign)}, district {invisible_escaped(district)}); its"
+        " record shows here from then, or once a dispatcher sends it"
+    )
 
 
 async def _units(

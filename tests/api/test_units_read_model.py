@@ -270,7 +270,13 @@ async def test_a_unit_sent_before_its_first_shift_is_on_the_consoles_and_its_ter
     )
     terminal = await admin.with_role("unit", responder_id=co)  # type: ignore[arg-type]
     assert (await admin.ok("GET", "/v1/units"))["items"] == []
-    assert (await terminal.get("/v1/units/me")).status_code == 404
+    # Off duty: its terminal is told when its first shift starts, as what.
+    off_duty = await terminal.get("/v1/units/me")
+    assert off_duty.status_code == 404
+    first = starts.isoformat().replace("+00:00", "Z")
+    assert off_duty.json()["detail"].startswith(
+        f"your unit is off duty: its first shift starts at {first} (call sign MCT-7, district D2)"
+    )
 
     call = await admin.ok("POST", "/v1/calls", {"district": "D1"}, 201)
     sent = {"responder_type": "co_responder", "responder_id": co, "role": "lead"}
@@ -306,9 +312,13 @@ async def test_a_unit_sent_before_its_first_shift_is_on_the_consoles_and_its_ter
 
     await admin.ok("POST", f"/v1/calls/{call['id']}/clear", {"disposition": "resolved"})
     assert (await admin.ok("GET", "/v1/units"))["items"] == []
-    assert (await terminal.get("/v1/units/me")).status_code == 404
+    assert (await terminal.get("/v1/units/me")).json()["detail"] == off_duty.json()["detail"]
     # Released, it goes.
     assert (await admin.delete(f"/v1/shifts/{shift['id']}")).status_code == 204
+    # With no shift on the roster at all, its terminal is told that.
+    none = await terminal.get("/v1/units/me")
+    assert none.status_code == 404
+    assert none.json()["detail"].startswith("your unit has no shift on the roster:")
 
 
 @pytest.mark.parametrize("kind", ["officer", "co_responder"])

@@ -75,17 +75,14 @@ async def my_unit(request: Request, handling: Handled) -> MyUnit:
     that shows a call is in the audit trail as that call's `call.read`.
     """
     who, context, session = handling.who, handling.context, await handling.work.session()
-    mine = (
-        None
-        if who.responder_id is None  # only unit keys, which always name their responder
-        else await service.my_unit(
-            session, context, responder_id=who.responder_id, now=datetime.now(UTC)
-        )
-    )
+    if who.responder_id is None:  # only unit keys reach here, and they name their unit
+        raise NotFound("this key names no unit")
+    now = datetime.now(UTC)
+    mine = await service.my_unit(session, context, responder_id=who.responder_id, now=now)
     if mine is None:
+        # Off duty before its first shift: said so, with when it starts.
         raise NotFound(
-            "your unit has no shift on the roster that has started (or, while it is on a"
-            " call, one ahead), or it is inactive"
+            await service.without_a_record(session, context, responder_id=who.responder_id, now=now)
         )
     call, assignment = None, None
     cautions: list[str] = []
