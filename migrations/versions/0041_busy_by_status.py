@@ -7,8 +7,9 @@ external_incident) is busy as well: GET /v1/units lost sight of it once its shif
 while it was still on scene. Busy is now its status: dispatched, en_route, on_scene or
 transporting, which every unit on a call, of either kind, has. The partial indexes follow.
 
-A unit deactivated while so busy (refused now, as for a named incident) is made
-out_of_service, as it would have had to report before its deactivation: reactivated, it
+A unit deactivated while busy on a CAD's incident (refused now; named or not, as earlier
+releases let go) is made out_of_service, off the incident, as it would have had to report
+before its deactivation (which clears external_incident): reactivated, it
 would show busy on an incident long over, and stay on the consoles past its shift. It is
 not recommended until it reports available (a downgrade leaves it so).
 
@@ -44,7 +45,8 @@ def _index(where: str) -> None:
 def upgrade() -> None:
     for table in ("officer", "co_responder"):
         op.execute(
-            f"UPDATE {table} SET status = 'out_of_service', status_at = now()"  # noqa: S608
+            f"UPDATE {table} SET status = 'out_of_service', status_at = now(),"  # noqa: S608
+            " external_incident = NULL"
             f" WHERE NOT active AND active_call_id IS NULL AND ({BUSY})"
         )
     _index(BUSY)

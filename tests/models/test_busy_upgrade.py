@@ -14,12 +14,15 @@ from app.db.engine import plain_url
 from app.db.migrate import upgrade
 from app.models.responder import BUSY
 
-# (active, status) of each officer as an earlier release left it, and its status after.
+# (active, status, external_incident) of each officer as an earlier release left it, and
+# its status and external_incident after.
 _OFFICERS = [
-    (True, "en_route", "en_route"),  # busy and serving: kept
-    (False, "en_route", "out_of_service"),  # separated while busy: out of service now
-    (False, "available", "available"),
-    (False, "out_of_service", "out_of_service"),
+    (True, "en_route", None, ("en_route", None)),  # busy and serving: kept
+    (True, "on_scene", "INC-1", ("on_scene", "INC-1")),
+    (False, "en_route", None, ("out_of_service", None)),  # separated while busy
+    (False, "on_scene", "INC-9", ("out_of_service", None)),  # off the incident too
+    (False, "available", None, ("available", None)),
+    (False, "out_of_service", None, ("out_of_service", None)),
 ]
 
 
@@ -31,16 +34,17 @@ async def _write_old(url: str) -> list[uuid.UUID]:
             " RETURNING id"
         )
         ids = []
-        for n, (active, status, _) in enumerate(_OFFICERS):
+        for n, (active, status, incident, _) in enumerate(_OFFICERS):
             ids.append(
                 await conn.fetchval(
                     "INSERT INTO officer (id, agency_id, state_officer_id, badge_number, name,"
-                    " active, status) VALUES (gen_random_uuid(), $1, $2, $2, 'O', $3, $4)"
-                    " RETURNING id",
+                    " active, status, external_incident)"
+                    " VALUES (gen_random_uuid(), $1, $2, $2, 'O', $3, $4, $5) RETURNING id",
                     agency,
                     f"S-{n}",
                     active,
                     status,
+                    incident,
                 )
             )
         ids.append(
@@ -56,17 +60,20 @@ async def _write_old(url: str) -> list[uuid.UUID]:
         await conn.close()
 
 
-async def _read(url: str, ids: list[uuid.UUID]) -> tuple[list[str], list[tuple[str, str]]]:
+async def _read(
+    url: str, ids: list[uuid.UUID]
+) -> tuple[list[tuple[str, str | None]], list[tuple[str, str]]]:
     conn = await asyncpg.connect(plain_url(url))
     try:
-        statuses = [
-            await conn.fetchval(
-                "SELECT status FROM officer WHERE id = $1"
-                " UNION ALL SELECT status FROM co_responder WHERE id = $1",
+        statuses = []
+        for i in ids:
+            row = await conn.fetchrow(
+                "SELECT status, external_incident FROM officer WHERE id = $1"
+                " UNION ALL SELECT status, external_incident FROM co_responder WHERE id = $1",
                 i,
             )
-            for i in ids
-        ]
+            assert row is not None
+            statuses.append((row["status"], row["external_incident"]))
         # Each index's predicate beside that of an index made from the model's BUSY.
         predicates = []
         for table in ("officer", "co_responder"):
@@ -95,7 +102,7 @@ def test_busy_is_the_on_call_statuses_and_no_separated_unit_is_left_busy(
     ids = asyncio.run(_write_old(scratch_url))
     upgrade(scratch_url)
     statuses, predicates = asyncio.run(_read(scratch_url, ids))
-    assert statuses == [after for _, _, after in _OFFICERS] + ["out_of_service"]
+    assert statuses == [after for *_, after in _OFFICERS] + [("out_of_service", None)]
     for migrated, modelled in predicates:
         assert migrated == modelled
         assert "on_scene" in migrated
