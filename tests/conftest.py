@@ -115,7 +115,10 @@ async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         return
     conn = await dsn.connect(request.getfixturevalue("database_url"))
     try:
-        await conn.execute(_EMPTY_TABLES)
+        # Read committed, whatever the server's default: the DELETEs must see what the
+        # transactions the locks waited for committed (a snapshot taken before would not).
+        async with conn.transaction(isolation="read_committed"):
+            await conn.execute(_EMPTY_TABLES)
     finally:
         await conn.close()
 
