@@ -54,9 +54,14 @@ async def my_unit(
 async def without_a_record(
     session: AsyncSession, context: AgencyContext, *, responder_id: UUID, now: datetime
 ) -> str:
-    """Why a unit has no record yet (my_unit gave none), for its terminal: off duty until its
-    first shift, named with its start, call sign and district, or with none on the roster.
-    (An inactive unit's keys are revoked: its terminal does not get this far.)"""
+    """Why a unit has no record (my_unit gave none), for its terminal: off duty until its
+    first shift, named with its start, call sign and district, or with none on the roster;
+    or no longer active (its keys are revoked with its separation, but a key checked a
+    moment before, or held in another instance's cache for its seconds, still gets here)."""
+    if not await naming_shift.is_active(
+        session, agency_id=context.agency_id, responder_id=responder_id
+    ):
+        return "your unit is not active: it has left the agency's roster"
     ahead = await naming_shift.next_shift(
         session, agency_id=context.agency_id, responder_id=responder_id, now=now
     )

@@ -321,6 +321,30 @@ async def test_a_unit_sent_before_its_first_shift_is_on_the_consoles_and_its_ter
     assert none.json()["detail"].startswith("your unit has no shift on the roster:")
 
 
+async def test_an_off_duty_terminal_is_told_its_first_shift_of_several(admin: Api) -> None:
+    for code in ("D1", "D2"):
+        await admin.ok("POST", "/v1/districts", {"code": code, "name": code}, 201)
+    co = await add_unrostered_co_responder(admin, "Clinician Two Watches")
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=30)
+    for sign, district, at in (
+        ("MCT-8", "D1", starts),
+        ("MCT-7", "D2", starts - timedelta(days=1)),
+    ):
+        await add_shift(
+            admin,
+            "co_responder",
+            co,
+            call_sign=sign,
+            district=district,
+            starts_at=at,
+            ends_at=at + timedelta(hours=8),
+        )
+    terminal = await admin.with_role("unit", responder_id=co)  # type: ignore[arg-type]
+    first = (starts - timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    detail = (await terminal.get("/v1/units/me")).json()["detail"]
+    assert f"starts at {first} (call sign MCT-7, district D2)" in detail
+
+
 @pytest.mark.parametrize("kind", ["officer", "co_responder"])
 async def test_a_unit_the_cad_sends_without_naming_its_incident_stays_in_sight(
     admin: Api, kind: str
