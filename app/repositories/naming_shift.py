@@ -106,20 +106,6 @@ async def terminal_shift(
     return None if row is None else (row[0], row[1], row[2])
 
 
-async def is_active(session: AsyncSession, *, agency_id: UUID, responder_id: UUID) -> bool:
-    """Whether the agency's responder (officer or co-responder) is active."""
-    stmt = (
-        select(Officer.active)
-        .where(Officer.agency_id == agency_id, Officer.id == responder_id)
-        .union_all(
-            select(CoResponder.active).where(
-                CoResponder.agency_id == agency_id, CoResponder.id == responder_id
-            )
-        )
-    )
-    return bool((await session.execute(stmt)).scalar())
-
-
 async def next_shift(
     session: AsyncSession, *, agency_id: UUID, responder_id: UUID, now: datetime
 ) -> tuple[datetime, str, str] | None:

@@ -5,9 +5,8 @@ this module words it.
 Each unit sent hears unit.assigned with the kind of unit leading the call now; each unit
 already on the call given another part hears it again with its previous role; units sent
 to join units already on the call, or parts changed, are told to them all as call.updated
-(`units`); and a
-dispatcher sending the other kind of unit to lead a call already worked is told to them
-all as call.escalated (rule `dispatch_override`).
+(`units`); and a dispatcher sending the other kind of unit to lead a call already worked
+is told to them all as call.escalated (rule `dispatch_override`).
 """
 
 from __future__ import annotations

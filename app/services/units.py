@@ -58,9 +58,12 @@ async def without_a_record(
     first shift, named with its start, call sign and district, or with none on the roster;
     or no longer active (its keys are revoked with its separation, but a key checked a
     moment before, or held in another instance's cache for its seconds, still gets here)."""
-    if not await naming_shift.is_active(
-        session, agency_id=context.agency_id, responder_id=responder_id
-    ):
+    unit = (
+        await roster_repo.units_by_id(
+            session, agency_id=context.agency_id, officer_ids=[responder_id], co_ids=[responder_id]
+        )
+    ).get(responder_id)
+    if unit is None or not unit.active:
         return "your unit is not active: it has left the agency's roster"
     ahead = await naming_shift.next_shift(
         session, agency_id=context.agency_id, responder_id=responder_id, now=now

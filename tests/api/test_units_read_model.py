@@ -6,11 +6,14 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.agency_context import AgencyContext
 from app.records.units import UnitRecord
 from app.schemas.common import Items
 from app.schemas.shifts import UnitOut, units_json
@@ -22,6 +25,7 @@ from tests.helpers import (
     add_shift,
     add_unrostered_co_responder,
     certify,
+    owner_session,
 )
 
 
@@ -343,6 +347,33 @@ async def test_an_off_duty_terminal_is_told_its_first_shift_of_several(admin: Ap
     first = (starts - timedelta(days=1)).isoformat().replace("+00:00", "Z")
     detail = (await terminal.get("/v1/units/me")).json()["detail"]
     assert f"starts at {first} (call sign MCT-7, district D2)" in detail
+
+
+async def test_a_terminal_whose_unit_has_left_is_told_so_not_its_shifts(
+    admin: Api, app: FastAPI
+) -> None:
+    """Its keys go with its separation; one checked a moment before (or held in another
+    instance's cache for its seconds) reaches the lookup, which told it the departed unit's
+    next shift (review r17)."""
+    await admin.ok("POST", "/v1/districts", {"code": "D1", "name": "D1"}, 201)
+    co = await add_unrostered_co_responder(admin, "Clinician Gone")
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=4)
+    await add_shift(
+        admin,
+        "co_responder",
+        co,
+        call_sign="MCT-G",
+        district="D1",
+        starts_at=starts,
+        ends_at=starts + timedelta(hours=8),
+    )
+    await admin.ok("PATCH", f"/v1/co-responders/{co}", {"active": False})
+    context = cast(AgencyContext, SimpleNamespace(agency_id=admin.agency_id))
+    async with owner_session(app.state.cit) as session:
+        said = await unit_service.without_a_record(
+            session, context, responder_id=uuid.UUID(co), now=datetime.now(UTC)
+        )
+    assert said == "your unit is not active: it has left the agency's roster"
 
 
 @pytest.mark.parametrize("kind", ["officer", "co_responder"])

@@ -80,7 +80,7 @@ async def my_unit(request: Request, handling: Handled) -> MyUnit:
     now = datetime.now(UTC)
     mine = await service.my_unit(session, context, responder_id=who.responder_id, now=now)
     if mine is None:
-        # Off duty before its first shift: said so, with when it starts.
+        # Off duty before its first shift (said so, with when it starts), or no longer active.
         raise NotFound(
             await service.without_a_record(session, context, responder_id=who.responder_id, now=now)
         )
